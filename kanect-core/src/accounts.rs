@@ -1,0 +1,239 @@
+//! Accounts: registration, log-in, sessions, and the user list with presence.
+
+use crate::auth::{hash_token, SessionToken};
+use crate::chat::{Caller, Chat};
+use crate::error::{AuthFailure, Entity, Error, Result};
+use crate::id::UserId;
+use crate::model::{Presence, Role, Session, Timestamp, User};
+use crate::store::UserQuery;
+use crate::validate;
+use serde::{Deserialize, Serialize};
+
+/// What a new user gives to register.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Registration {
+    /// 3–32 of `A–Z a–z 0–9 _ . -`, starting with a letter or digit.
+    pub username: String,
+    /// 8–256 characters; not the username, not a very common password.
+    pub password: String,
+    /// Optional; validated if given.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Optional; up to 64 characters.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+impl Registration {
+    /// A registration with only a username and password.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Registration { username: username.into(), password: password.into(), ..Default::default() }
+    }
+}
+
+/// A successful log-in: the token to hand to the client, and who it is.
+#[derive(Clone, Debug)]
+pub struct Login {
+    /// The session token (secret).
+    pub token: SessionToken,
+    /// The user, email included (it is their own record).
+    pub user: User,
+    /// When the session expires.
+    pub expires_at: Timestamp,
+}
+
+/// A user as others see them: the public record and their presence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    /// The user, without email.
+    #[serde(flatten)]
+    pub user: User,
+    /// Online now, and when last seen.
+    pub presence: Presence,
+}
+
+impl Chat {
+    /// Creates an account with role `user`.
+    ///
+    /// # Errors
+    /// `invalid` naming the field (`username`, `password`, `email`, `display_name`);
+    /// `username_taken`; `unavailable`.
+    pub async fn register(&self, registration: Registration) -> Result<User> {
+        self.create_user(registration, Role::User).await
+    }
+
+    pub(crate) async fn create_user(&self, registration: Registration, role: Role) -> Result<User> {
+        let Registration { username, password, email, display_name } = registration;
+        validate::username(&username)?;
+        validate::password(&password, &username)?;
+        let email = email.filter(|e| !e.trim().is_empty()).map(|e| validate::email(&e)).transpose()?;
+        let display_name = display_name
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| validate::name("display_name", &n))
+            .transpose()?;
+        if self.store().user_by_username(&username).await?.is_some() {
+            return Err(Error::Conflict(crate::error::Conflict::UsernameTaken));
+        }
+        let hash = self.hasher().hash(password).await?;
+        let user = User {
+            id: UserId::new(),
+            username,
+            display_name,
+            email,
+            role,
+            created_at: self.now(),
+            disabled: false,
+            last_seen: None,
+        };
+        self.store().insert_user(&user, &hash).await?;
+        Ok(user)
+    }
+
+    /// Checks a username and password and opens a session.
+    ///
+    /// # Errors
+    /// `bad_credentials` (unknown user or wrong password, indistinguishable, in the same
+    /// time); `account_disabled`; `too_many_attempts` after repeated failures; `invalid` for
+    /// oversized input; `unavailable`.
+    pub async fn login(&self, username: &str, password: &str) -> Result<Login> {
+        if username.len() > *validate::USERNAME_LEN.end() || password.len() > validate::PASSWORD_LEN.end() * 4 {
+            return Err(Error::Unauthorized(AuthFailure::BadCredentials));
+        }
+        let folded = User::fold(username);
+        self.throttle().check(&folded)?;
+        let user = self.store().user_by_username(username).await?;
+        let hash = match &user {
+            Some(user) => self.store().password_hash(user.id).await?,
+            None => None,
+        };
+        let matches = self.hasher().verify(password.to_string(), hash).await?;
+        let Some(user) = user.filter(|_| matches) else {
+            self.throttle().record_failure(&folded);
+            return Err(Error::Unauthorized(AuthFailure::BadCredentials));
+        };
+        self.throttle().clear(&folded);
+        if user.disabled {
+            return Err(Error::Unauthorized(AuthFailure::AccountDisabled));
+        }
+        let token = SessionToken::generate();
+        let now = self.now();
+        let session = Session {
+            token_hash: token.hash(),
+            user: user.id,
+            created_at: now,
+            expires_at: now.plus(self.config().session_ttl),
+        };
+        self.store().insert_session(&session).await?;
+        Ok(Login { token, user, expires_at: session.expires_at })
+    }
+
+    /// Who holds this token.
+    ///
+    /// # Errors
+    /// `invalid_session` (unknown, malformed or logged out), `session_expired`,
+    /// `account_disabled`, `unavailable`.
+    pub async fn authenticate(&self, token: &str) -> Result<Caller> {
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::Unauthorized(AuthFailure::InvalidSession));
+        }
+        let hash = hash_token(token);
+        let session = self.store().session(&hash).await?.ok_or(Error::Unauthorized(AuthFailure::InvalidSession))?;
+        if session.expires_at <= self.now() {
+            self.store().delete_session(&hash).await?;
+            return Err(Error::Unauthorized(AuthFailure::SessionExpired));
+        }
+        let user = self.store().user(session.user).await?.ok_or(Error::Unauthorized(AuthFailure::InvalidSession))?;
+        if user.disabled {
+            return Err(Error::Unauthorized(AuthFailure::AccountDisabled));
+        }
+        Ok(Caller::new(user.id, user.role, Some(hash)))
+    }
+
+    /// A caller for a user the application has authenticated itself (trusted: no password).
+    ///
+    /// # Errors
+    /// `user_not_found`, `account_disabled`, `unavailable`.
+    pub async fn act_as(&self, user: UserId) -> Result<Caller> {
+        let user = self.store().user(user).await?.ok_or(Error::NotFound(Entity::User))?;
+        if user.disabled {
+            return Err(Error::Unauthorized(AuthFailure::AccountDisabled));
+        }
+        Ok(Caller::new(user.id, user.role, None))
+    }
+
+    /// Ends the caller's session; its live subscriptions end too.
+    ///
+    /// # Errors
+    /// `unavailable`.
+    pub async fn logout(&self, caller: &Caller) -> Result<()> {
+        if let Some(hash) = caller.session() {
+            self.store().delete_session(&hash).await?;
+            self.end_sessions(caller.user(), Some(hash), "logged_out").await;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the caller, on every device and node. Returns how many.
+    ///
+    /// # Errors
+    /// `unavailable`.
+    pub async fn logout_everywhere(&self, caller: &Caller) -> Result<u64> {
+        let count = self.store().delete_sessions_of(caller.user()).await?;
+        self.end_sessions(caller.user(), None, "logged_out").await;
+        Ok(count)
+    }
+
+    /// The caller's own record, email included.
+    ///
+    /// # Errors
+    /// `user_not_found` if the account was deleted meanwhile; `unavailable`.
+    pub async fn me(&self, caller: &Caller) -> Result<User> {
+        self.store().user(caller.user()).await?.ok_or(Error::NotFound(Entity::User))
+    }
+
+    /// Another user, with presence.
+    ///
+    /// # Errors
+    /// `user_not_found`, `unavailable`.
+    pub async fn user(&self, _caller: &Caller, id: UserId) -> Result<UserView> {
+        let user = self.store().user(id).await?.ok_or(Error::NotFound(Entity::User))?;
+        Ok(self.view(user))
+    }
+
+    /// A page of users (ordered by username), optionally filtered by a search text, with
+    /// presence. Disabled users are left out.
+    ///
+    /// # Errors
+    /// `invalid` for a limit outside 1–200 or an over-long search; `unavailable`.
+    pub async fn users(&self, _caller: &Caller, search: Option<&str>, after: Option<&str>, limit: usize) -> Result<Vec<UserView>> {
+        let limit = validate::limit(limit)?;
+        let search = match search.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(text) if text.len() > validate::NAME_MAX_CHARS * 4 => {
+                return Err(Error::invalid("search", crate::error::Invalid::TooLong))
+            }
+            Some(text) => Some(text.to_lowercase()),
+            None => None,
+        };
+        let query = UserQuery { search, after: after.map(User::fold), limit };
+        let users = self.store().users(&query).await?;
+        Ok(users.into_iter().filter(|u| !u.disabled).map(|u| self.view(u)).collect())
+    }
+
+    /// A user's presence as this node knows it.
+    pub fn presence(&self, user: &User) -> Presence {
+        self.presence_of(user.id, user.last_seen)
+    }
+
+    fn view(&self, user: User) -> UserView {
+        let presence = self.presence(&user);
+        UserView { user: user.public(), presence }
+    }
+
+    pub(crate) async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<()> {
+        if let Some(mut record) = self.store().user(user).await? {
+            record.last_seen = Some(at);
+            self.store().update_user(&record).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,272 @@
+//! Administration: roles enforced here, in the engine, so an embedding application gets the
+//! same checks as the HTTP admin API. Every action is written to the audit log.
+//!
+//! Each call re-reads the caller's stored role: a demoted administrator loses their powers at
+//! once, whatever their session says.
+//!
+//! **Deleting a user** removes the account, its credentials and sessions, and its group
+//! memberships (ownership passes on). Its messages stay where they were, so other members'
+//! history keeps its seqs and context; clients show the sender as a deleted account. Its
+//! direct conversations stay readable by the other member.
+
+use crate::accounts::Registration;
+use crate::chat::{Caller, Chat};
+use crate::error::{AuthFailure, Denied, Entity, Error, Result};
+use crate::id::{AuditId, ConversationId, MessageId, UserId};
+use crate::model::{AuditEntry, Conversation, ConversationKind, Message, Presence, Role, User};
+use crate::store::{HistoryPage, UserQuery};
+use crate::validate;
+use serde::Serialize;
+
+/// A user as an administrator sees them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AdminUserView {
+    /// The full record, email included.
+    #[serde(flatten)]
+    pub user: User,
+    /// Online now, last seen.
+    pub presence: Presence,
+    /// How many conversations the user is in.
+    pub conversations: usize,
+}
+
+/// Counts for the admin dashboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ServerStats {
+    /// Accounts.
+    pub users: u64,
+    /// Users online (on any node, as this node knows).
+    pub online_users: u64,
+    /// Conversations.
+    pub conversations: u64,
+    /// Messages, deleted included.
+    pub messages: u64,
+    /// Devices connected to this node.
+    pub connections: u64,
+}
+
+impl Chat {
+    /// Creates an administrator account. Trusted: for the server's `create-admin` command
+    /// and other bootstrap paths, not for requests.
+    ///
+    /// # Errors
+    /// As [`Chat::register`].
+    pub async fn create_admin(&self, registration: Registration) -> Result<User> {
+        self.create_user(registration, Role::Admin).await
+    }
+
+    /// Makes sure `registration.username` is an administrator: creates the account if absent,
+    /// promotes it (password unchanged) if present. Trusted, for unattended starts. Returns
+    /// the user and whether it was created.
+    ///
+    /// # Errors
+    /// As [`Chat::register`].
+    pub async fn ensure_admin(&self, registration: Registration) -> Result<(User, bool)> {
+        match self.store().user_by_username(&registration.username).await? {
+            Some(mut user) => {
+                if user.role != Role::Admin {
+                    user.role = Role::Admin;
+                    self.store().update_user(&user).await?;
+                }
+                Ok((user, false))
+            }
+            None => Ok((self.create_admin(registration).await?, true)),
+        }
+    }
+
+    /// A page of users, disabled ones included, with email and counts.
+    ///
+    /// # Errors
+    /// `admin_only`; `out_of_range` limit; `unavailable`.
+    pub async fn admin_users(&self, caller: &Caller, search: Option<&str>, after: Option<&str>, limit: usize) -> Result<Vec<AdminUserView>> {
+        self.require_admin(caller).await?;
+        let limit = validate::limit(limit)?;
+        let query = UserQuery {
+            search: search.map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase),
+            after: after.map(User::fold),
+            limit,
+        };
+        let mut views = Vec::new();
+        for user in self.store().users(&query).await? {
+            views.push(self.admin_view(user).await?);
+        }
+        Ok(views)
+    }
+
+    /// One user, as an administrator sees them.
+    ///
+    /// # Errors
+    /// `admin_only`; `user_not_found`; `unavailable`.
+    pub async fn admin_user(&self, caller: &Caller, id: UserId) -> Result<AdminUserView> {
+        self.require_admin(caller).await?;
+        let user = self.store().user(id).await?.ok_or(Error::NotFound(Entity::User))?;
+        self.admin_view(user).await
+    }
+
+    /// Disables or enables an account. Disabling ends its sessions and closes its live
+    /// connections at once, on every node.
+    ///
+    /// # Errors
+    /// `admin_only`; `self_action`; `user_not_found`; `unavailable`.
+    pub async fn set_disabled(&self, caller: &Caller, id: UserId, disabled: bool) -> Result<User> {
+        let mut user = self.admin_target(caller, id).await?;
+        user.disabled = disabled;
+        self.store().update_user(&user).await?;
+        if disabled {
+            self.store().delete_sessions_of(id).await?;
+            self.end_sessions(id, None, "account_disabled").await;
+        }
+        let action = if disabled { "user.disable" } else { "user.enable" };
+        self.audit(caller, action, id.to_string(), None).await?;
+        Ok(user)
+    }
+
+    /// Changes an account's role.
+    ///
+    /// # Errors
+    /// `admin_only`; `self_action`; `user_not_found`; `unavailable`.
+    pub async fn set_role(&self, caller: &Caller, id: UserId, role: Role) -> Result<User> {
+        let mut user = self.admin_target(caller, id).await?;
+        user.role = role;
+        self.store().update_user(&user).await?;
+        let detail = match role {
+            Role::Admin => "admin",
+            Role::User => "user",
+        };
+        self.audit(caller, "user.role", id.to_string(), Some(detail.into())).await?;
+        Ok(user)
+    }
+
+    /// Sets a new password for an account and ends its sessions.
+    ///
+    /// # Errors
+    /// `admin_only`; `invalid` password; `user_not_found`; `unavailable`.
+    pub async fn reset_password(&self, caller: &Caller, id: UserId, password: &str) -> Result<()> {
+        self.require_admin(caller).await?;
+        let user = self.store().user(id).await?.ok_or(Error::NotFound(Entity::User))?;
+        validate::password(password, &user.username)?;
+        let hash = self.hasher().hash(password.to_string()).await?;
+        self.store().set_password_hash(id, &hash).await?;
+        self.store().delete_sessions_of(id).await?;
+        self.end_sessions(id, None, "password_reset").await;
+        self.audit(caller, "user.password_reset", id.to_string(), None).await
+    }
+
+    /// Deletes an account (see the module docs for what happens to its messages).
+    ///
+    /// # Errors
+    /// `admin_only`; `self_action`; `user_not_found`; `unavailable`.
+    pub async fn delete_user(&self, caller: &Caller, id: UserId) -> Result<()> {
+        let user = self.admin_target(caller, id).await?;
+        for conversation in self.store().conversations_of(id).await? {
+            let Some(conversation) = self.store().conversation(conversation).await? else { continue };
+            if conversation.kind == ConversationKind::Group {
+                self.drop_member(conversation, id).await?;
+            }
+        }
+        self.store().delete_user(id).await?;
+        self.end_sessions(id, None, "account_deleted").await;
+        self.audit(caller, "user.delete", id.to_string(), Some(user.username)).await
+    }
+
+    /// A page of all conversations, by id.
+    ///
+    /// # Errors
+    /// `admin_only`; `out_of_range` limit; `unavailable`.
+    pub async fn admin_conversations(&self, caller: &Caller, after: Option<ConversationId>, limit: usize) -> Result<Vec<Conversation>> {
+        self.require_admin(caller).await?;
+        Ok(self.store().conversations(after, validate::limit(limit)?).await?)
+    }
+
+    /// A page of any conversation's history.
+    ///
+    /// # Errors
+    /// `admin_only`; `out_of_range` limit; `conversation_not_found`; `unavailable`.
+    pub async fn admin_history(&self, caller: &Caller, id: ConversationId, page: HistoryPage, limit: usize) -> Result<Vec<Message>> {
+        self.require_admin(caller).await?;
+        let limit = validate::limit(limit)?;
+        self.store().conversation(id).await?.ok_or(Error::NotFound(Entity::Conversation))?;
+        Ok(self.store().history(id, page, limit).await?)
+    }
+
+    /// Deletes any message; members' devices are told as for a sender's own delete.
+    ///
+    /// # Errors
+    /// `admin_only`; `message_not_found`; `message_deleted`; `unavailable`.
+    pub async fn admin_delete_message(&self, caller: &Caller, id: MessageId) -> Result<Message> {
+        self.require_admin(caller).await?;
+        let message = self.store().message(id).await?.ok_or(Error::NotFound(Entity::Message))?;
+        if message.deleted {
+            return Err(Error::invalid("id", crate::error::Invalid::Deleted));
+        }
+        let members = self.store().conversation(message.conversation).await?.map(|c| c.members).unwrap_or_default();
+        let conversation = message.conversation.to_string();
+        let erased = self.erase(message, members).await?;
+        self.audit(caller, "message.delete", id.to_string(), Some(conversation)).await?;
+        Ok(erased)
+    }
+
+    /// Counts for the dashboard.
+    ///
+    /// # Errors
+    /// `admin_only`; `unavailable`.
+    pub async fn server_stats(&self, caller: &Caller) -> Result<ServerStats> {
+        self.require_admin(caller).await?;
+        let stats = self.store().stats().await?;
+        Ok(ServerStats {
+            users: stats.users,
+            online_users: self.hub().online_count() as u64,
+            conversations: stats.conversations,
+            messages: stats.messages,
+            connections: self.connected_devices() as u64,
+        })
+    }
+
+    /// A page of the audit log, newest first.
+    ///
+    /// # Errors
+    /// `admin_only`; `out_of_range` limit; `unavailable`.
+    pub async fn audit_log(&self, caller: &Caller, before: Option<AuditId>, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.require_admin(caller).await?;
+        Ok(self.store().audit_log(before, validate::limit(limit)?).await?)
+    }
+
+    /// Refuses callers whose *stored* role is not admin.
+    async fn require_admin(&self, caller: &Caller) -> Result<User> {
+        let user = self.store().user(caller.user()).await?.ok_or(Error::Unauthorized(AuthFailure::InvalidSession))?;
+        if user.disabled {
+            return Err(Error::Unauthorized(AuthFailure::AccountDisabled));
+        }
+        if user.role != Role::Admin {
+            return Err(Error::Forbidden(Denied::AdminOnly));
+        }
+        Ok(user)
+    }
+
+    /// The target of an action an admin may not take on themselves.
+    async fn admin_target(&self, caller: &Caller, id: UserId) -> Result<User> {
+        self.require_admin(caller).await?;
+        if id == caller.user() {
+            return Err(Error::Forbidden(Denied::SelfAction));
+        }
+        self.store().user(id).await?.ok_or(Error::NotFound(Entity::User))
+    }
+
+    async fn admin_view(&self, user: User) -> Result<AdminUserView> {
+        let conversations = self.store().conversations_of(user.id).await?.len();
+        Ok(AdminUserView { presence: self.presence(&user), user, conversations })
+    }
+
+    async fn audit(&self, caller: &Caller, action: &str, target: String, detail: Option<String>) -> Result<()> {
+        let entry = AuditEntry {
+            id: AuditId::new(),
+            at: self.now(),
+            actor: caller.user(),
+            action: action.to_string(),
+            target,
+            detail,
+        };
+        Ok(self.store().append_audit(&entry).await?)
+    }
+}
+

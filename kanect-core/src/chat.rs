@@ -1,0 +1,394 @@
+//! [`Chat`]: the engine handle an application holds, its configuration, and event routing.
+//!
+//! The operations live in sibling modules as `impl Chat` blocks, one concern each:
+//! `accounts` (register, log in, sessions, users), `conversations` (direct and group),
+//! `messaging` (send, edit, delete, history, receipts, typing, subscribe) and `admin`.
+//! This module holds what they share: the handle, who is calling ([`Caller`]), and
+//! [`Chat::route`], the one path every event takes to local devices and other nodes.
+
+use crate::auth::{LoginThrottle, PasswordCost, PasswordHasher};
+use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
+use crate::error::Result;
+use crate::event::{Delivery, Event};
+use crate::hub::{Device, Hub};
+use crate::id::{NodeId, UserId};
+use crate::metrics::Metrics;
+use crate::ordering::{ConversationLocks, OrderGuard};
+use crate::model::{Presence, Role, Timestamp, TokenHash};
+use crate::store::Store;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Engine settings. `ChatConfig::default()` suits a server; every field can be changed.
+#[derive(Clone, Debug)]
+pub struct ChatConfig {
+    /// How long a log-in session lasts. Default 30 days.
+    pub session_ttl: Duration,
+    /// Events queued per device before it is considered lagging. Default 1024.
+    pub device_queue: usize,
+    /// Devices (subscriptions) one user may hold on one node. Default 16.
+    pub max_devices_per_user: usize,
+    /// Failed log-ins per username within `login_window` before further attempts are
+    /// refused. Default 5.
+    pub max_login_failures: u32,
+    /// See `max_login_failures`. Default 5 minutes.
+    pub login_window: Duration,
+    /// Argon2id cost. Default [`PasswordCost::RECOMMENDED`].
+    pub password_cost: PasswordCost,
+    /// Password hashes computed at once (each takes its memory cost). Default: the number
+    /// of CPUs.
+    pub hash_concurrency: usize,
+    /// How often this node tells other nodes who is online on it, and (times three) how
+    /// long another node's word counts without being repeated. Default 5 s.
+    pub heartbeat: Duration,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            device_queue: 1024,
+            max_devices_per_user: 16,
+            max_login_failures: 5,
+            login_window: Duration::from_secs(300),
+            password_cost: PasswordCost::RECOMMENDED,
+            hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            heartbeat: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Builds a [`Chat`]: a store, optionally a bus and a config.
+pub struct ChatBuilder {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    config: ChatConfig,
+}
+
+impl ChatBuilder {
+    /// Connects engines across nodes through `bus` (default: a private [`LocalBus`]).
+    pub fn bus(mut self, bus: impl Bus) -> Self {
+        self.bus = Arc::new(bus);
+        self
+    }
+
+    /// Replaces the configuration.
+    pub fn config(mut self, config: ChatConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Starts the engine: attaches it to the bus and starts its heartbeat task.
+    ///
+    /// # Errors
+    /// `unavailable` if the bus cannot be attached.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (the engine spawns its heartbeat task).
+    pub async fn build(self) -> Result<Chat> {
+        let config = self.config;
+        let inner = Arc::new(Inner {
+            node: NodeId::new(),
+            hub: Hub::new(config.device_queue, config.max_devices_per_user, config.heartbeat * 3),
+            hasher: PasswordHasher::new(config.password_cost, config.hash_concurrency),
+            throttle: LoginThrottle::new(config.max_login_failures, config.login_window),
+            metrics: Metrics::default(),
+            ordering: ConversationLocks::default(),
+            store: self.store,
+            bus: self.bus,
+            config,
+        });
+        let weak = Arc::downgrade(&inner);
+        inner.bus.attach(inner.node, BusInbox::new(move |envelope| Inner::receive(&weak, envelope))).await?;
+        tokio::spawn(heartbeat(Arc::downgrade(&inner)));
+        Ok(Chat { inner })
+    }
+}
+
+/// The chat engine: the one handle an application holds. Cheap to clone; all clones share
+/// one engine. Several engines can live in one process.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use kanect_core::{Chat, ChatConfig, MemoryStore, PasswordCost, Registration};
+/// let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+/// let chat = Chat::builder(MemoryStore::new()).config(config).build().await?;
+/// let alice = chat.register(Registration::new("alice", "correct horse")).await?;
+/// let bob = chat.register(Registration::new("bob", "battery staple")).await?;
+/// let alice = chat.act_as(alice.id).await?;
+/// let direct = chat.open_direct(&alice, bob.id).await?;
+/// let sent = chat.send(&alice, direct.id, "c1", "hi bob").await?;
+/// assert_eq!(sent.seq.0, 1);
+/// # Ok::<_, kanect_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Chat {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    node: NodeId,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    hub: Hub,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+    metrics: Metrics,
+    ordering: ConversationLocks,
+    config: ChatConfig,
+}
+
+/// Who is calling: an authenticated user, as returned by [`Chat::authenticate`] or
+/// [`Chat::act_as`]. Only the engine makes these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    user: UserId,
+    role: Role,
+    session: Option<TokenHash>,
+}
+
+impl Caller {
+    pub(crate) fn new(user: UserId, role: Role, session: Option<TokenHash>) -> Self {
+        Caller { user, role, session }
+    }
+
+    /// The user.
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    /// The user's role when the caller was authenticated. Administrative operations re-check
+    /// the stored role, so a demotion takes effect at once.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The session the caller authenticated with (None for [`Chat::act_as`]).
+    pub fn session(&self) -> Option<TokenHash> {
+        self.session
+    }
+}
+
+impl Chat {
+    /// Starts building an engine on `store`.
+    pub fn builder(store: impl Store) -> ChatBuilder {
+        Self::builder_shared(Arc::new(store))
+    }
+
+    /// Starts building an engine on a store shared with others (several engines in one
+    /// process, as several nodes share one database).
+    pub fn builder_shared(store: Arc<dyn Store>) -> ChatBuilder {
+        ChatBuilder { store, bus: Arc::new(LocalBus::new()), config: ChatConfig::default() }
+    }
+
+    /// The store, for adapters that need a raw flush at shutdown.
+    pub fn store(&self) -> &dyn Store {
+        &*self.inner.store
+    }
+
+    /// This engine's node id.
+    pub fn node(&self) -> NodeId {
+        self.inner.node
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ChatConfig {
+        &self.inner.config
+    }
+
+    /// Counters and histograms for monitoring.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Devices subscribed on this node now.
+    pub fn connected_devices(&self) -> usize {
+        self.inner.hub.device_count()
+    }
+
+    /// Events handed to device queues, and events not queued because the device lagged.
+    pub fn delivery_counts(&self) -> (u64, u64) {
+        let counters = &self.inner.hub.counters;
+        (
+            counters.deliveries.load(std::sync::atomic::Ordering::Relaxed),
+            counters.lagged.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// Makes everything written durable (for graceful shutdown).
+    ///
+    /// # Errors
+    /// `unavailable` if the store fails.
+    pub async fn flush(&self) -> Result<()> {
+        Ok(self.inner.store.flush().await?)
+    }
+
+    pub(crate) fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    pub(crate) fn hasher(&self) -> &PasswordHasher {
+        &self.inner.hasher
+    }
+
+    pub(crate) fn throttle(&self) -> &LoginThrottle {
+        &self.inner.throttle
+    }
+
+    /// Holds the conversation's ordering lock (see the `ordering` module).
+    pub(crate) async fn ordered(&self, id: crate::id::ConversationId) -> OrderGuard<'_> {
+        self.inner.ordering.lock(id).await
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    /// Sends `event` to every device of `recipients`, here and on other nodes.
+    pub(crate) async fn route(&self, recipients: Vec<UserId>, event: Event) {
+        let started = std::time::Instant::now();
+        let delivery = Delivery::new(event);
+        self.inner.hub.deliver(&recipients, &delivery);
+        self.inner.metrics.fanout.record(started.elapsed());
+        if self.inner.bus.has_peers() {
+            let event = delivery.event().clone();
+            self.publish(BusMessage::Deliver { recipients, event }).await;
+        }
+    }
+
+    /// Ends the live streams of a user's devices (all, or one session's) on every node.
+    pub(crate) async fn end_sessions(&self, user: UserId, session: Option<TokenHash>, reason: &str) {
+        self.inner.hub.end_sessions(user, session, reason);
+        if self.inner.bus.has_peers() {
+            self.publish(BusMessage::EndSessions { user, session, reason: reason.to_string() }).await;
+        }
+    }
+
+    async fn publish(&self, message: BusMessage) {
+        let envelope = BusEnvelope { origin: self.inner.node, message };
+        if let Err(error) = self.inner.bus.publish(envelope).await {
+            // Other nodes' devices catch up by cursor; the local fan-out already happened.
+            tracing::warn!(%error, "bus publish failed");
+        }
+    }
+
+    /// The user's presence as this node knows it.
+    pub(crate) fn presence_of(&self, user: UserId, last_seen: Option<Timestamp>) -> Presence {
+        Presence { user, online: self.inner.hub.online(user), last_seen }
+    }
+
+    /// Tells the user's contacts and watchers that their presence changed.
+    pub(crate) async fn announce_presence(&self, presence: Presence) {
+        let contacts = match self.contacts_of(presence.user).await {
+            Ok(contacts) => contacts,
+            Err(error) => {
+                tracing::warn!(%error, "presence: could not read contacts");
+                Vec::new()
+            }
+        };
+        let delivery = Delivery::new(Event::Presence(presence));
+        self.inner.hub.deliver(&contacts, &delivery);
+        self.inner.hub.deliver_to_watchers(presence.user, &contacts, &delivery);
+    }
+
+    /// A device went away: if it was the user's last here, record last-seen and announce.
+    pub(crate) fn device_left(&self, device: &Device) {
+        if !self.inner.hub.unregister(device) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let chat = self.clone();
+        let user = device.user;
+        runtime.spawn(async move { chat.went_offline_here(user).await });
+    }
+
+    async fn went_offline_here(&self, user: UserId) {
+        if self.inner.hub.online_here(user) {
+            return; // reconnected meanwhile
+        }
+        let now = self.now();
+        if let Err(error) = self.record_last_seen(user, now).await {
+            tracing::warn!(%error, "could not record last seen");
+        }
+        if self.inner.bus.has_peers() {
+            self.publish(BusMessage::Presence { user, online: false, last_seen: Some(now) }).await;
+        }
+        if !self.inner.hub.online(user) {
+            self.announce_presence(Presence { user, online: false, last_seen: Some(now) }).await;
+        }
+    }
+
+    /// A device arrived and was the user's first here.
+    pub(crate) async fn came_online_here(&self, user: UserId) {
+        if self.inner.bus.has_peers() {
+            self.publish(BusMessage::Presence { user, online: true, last_seen: None }).await;
+        }
+        self.announce_presence(Presence { user, online: true, last_seen: None }).await;
+    }
+}
+
+impl Inner {
+    /// Applies another node's envelope. Runs on the bus's task; never blocks.
+    fn receive(weak: &Weak<Inner>, envelope: BusEnvelope) {
+        let Some(inner) = weak.upgrade() else { return };
+        if envelope.origin == inner.node {
+            return;
+        }
+        let chat = Chat { inner };
+        match envelope.message {
+            BusMessage::Deliver { recipients, event } => {
+                chat.inner.hub.deliver(&recipients, &Delivery::new(event));
+            }
+            BusMessage::EndSessions { user, session, reason } => {
+                chat.inner.hub.end_sessions(user, session, &reason);
+            }
+            BusMessage::Presence { user, online, last_seen } => {
+                if chat.inner.hub.remote_presence(envelope.origin, user, online) {
+                    spawn(chat.clone(), move |chat| async move {
+                        chat.announce_presence(Presence { user, online, last_seen }).await
+                    });
+                }
+            }
+            BusMessage::Heartbeat { online } => {
+                for user in chat.inner.hub.remote_heartbeat(envelope.origin, &online) {
+                    let presence = chat.presence_of(user, None);
+                    spawn(chat.clone(), move |chat| async move { chat.announce_presence(presence).await });
+                }
+            }
+        }
+    }
+}
+
+fn spawn<F, Fut>(chat: Chat, f: F)
+where
+    F: FnOnce(Chat) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(f(chat));
+    }
+}
+
+/// Every `heartbeat`: tell other nodes who is online here, and forget nodes gone quiet.
+async fn heartbeat(weak: Weak<Inner>) {
+    let period = match weak.upgrade() {
+        Some(inner) => inner.config.heartbeat,
+        None => return,
+    };
+    let mut ticker = tokio::time::interval(period);
+    loop {
+        ticker.tick().await;
+        let Some(inner) = weak.upgrade() else { return };
+        let chat = Chat { inner };
+        if !chat.inner.bus.has_peers() {
+            continue;
+        }
+        let online = chat.inner.hub.local_users();
+        chat.publish(BusMessage::Heartbeat { online }).await;
+        for user in chat.inner.hub.expire_remote() {
+            let now = chat.now();
+            chat.announce_presence(Presence { user, online: false, last_seen: Some(now) }).await;
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Conversations: direct ones opened implicitly, groups with an owner, and the caller's list
+//! with unread counts and receipts.
+
+use crate::chat::{Caller, Chat};
+use crate::error::{Conflict, Denied, Entity, Error, Invalid, Result};
+use crate::event::Event;
+use crate::id::{ConversationId, Seq, UserId};
+use crate::model::{Conversation, ConversationKind, Message, Receipt, ReceiptKind};
+use crate::store::HistoryPage;
+use crate::validate;
+use serde::Serialize;
+
+/// Members a group may have at creation and at most.
+pub const GROUP_MAX_MEMBERS: usize = 10_000;
+
+/// Unread counts stop at this many ("99+" in a UI).
+pub const UNREAD_CAP: usize = 100;
+
+/// A conversation as its member sees it in a list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConversationView {
+    /// The conversation.
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    /// Seq of the newest message.
+    pub last_seq: Seq,
+    /// The newest message, if any.
+    pub last_message: Option<Message>,
+    /// Messages from others after the caller's read mark, up to [`UNREAD_CAP`].
+    pub unread: usize,
+    /// Every member's delivered/read marks.
+    pub receipts: Vec<Receipt>,
+}
+
+impl Chat {
+    /// The direct conversation between the caller and `other`, created on first use.
+    /// The same id on every call, from either side, on any node.
+    ///
+    /// # Errors
+    /// `self_conversation`, `user_not_found`, `unavailable`.
+    pub async fn open_direct(&self, caller: &Caller, other: UserId) -> Result<Conversation> {
+        if other == caller.user() {
+            return Err(Error::Conflict(Conflict::SelfConversation));
+        }
+        let id = ConversationId::direct(caller.user(), other);
+        if let Some(existing) = self.store().conversation(id).await? {
+            return Ok(existing);
+        }
+        let peer = self.store().user(other).await?.ok_or(Error::NotFound(Entity::User))?;
+        if peer.disabled {
+            return Err(Error::NotFound(Entity::User));
+        }
+        let mut members = vec![caller.user(), other];
+        members.sort();
+        let conversation = Conversation {
+            id,
+            kind: ConversationKind::Direct,
+            name: None,
+            owner: None,
+            members,
+            created_at: self.now(),
+        };
+        if self.store().insert_conversation(&conversation).await? {
+            self.route(conversation.members.clone(), Event::Conversation { conversation: conversation.clone() }).await;
+            return Ok(conversation);
+        }
+        // Opened concurrently elsewhere: theirs stands.
+        self.store().conversation(id).await?.ok_or(Error::NotFound(Entity::Conversation))
+    }
+
+    /// Creates a group owned by the caller, with the caller and `members` in it.
+    ///
+    /// # Errors
+    /// `invalid` name; `user_not_found` for an unknown member; `too_long` for more than
+    /// [`GROUP_MAX_MEMBERS`]; `unavailable`.
+    pub async fn create_group(&self, caller: &Caller, name: &str, members: &[UserId]) -> Result<Conversation> {
+        let name = validate::name("name", name)?;
+        if members.len() >= GROUP_MAX_MEMBERS {
+            return Err(Error::invalid("members", Invalid::TooLong));
+        }
+        let mut all: Vec<UserId> = members.iter().copied().chain([caller.user()]).collect();
+        all.sort();
+        all.dedup();
+        for member in &all {
+            if *member != caller.user() && self.store().user(*member).await?.is_none() {
+                return Err(Error::NotFound(Entity::User));
+            }
+        }
+        let conversation = Conversation {
+            id: ConversationId::new(),
+            kind: ConversationKind::Group,
+            name: Some(name),
+            owner: Some(caller.user()),
+            members: all,
+            created_at: self.now(),
+        };
+        self.store().insert_conversation(&conversation).await?;
+        self.route(conversation.members.clone(), Event::Conversation { conversation: conversation.clone() }).await;
+        Ok(conversation)
+    }
+
+    /// Adds a member to a group (owner only).
+    ///
+    /// # Errors
+    /// `not_owner`, `not_member`, `direct_conversation`, `already_member`, `user_not_found`,
+    /// `conversation_not_found`, `unavailable`.
+    pub async fn add_member(&self, caller: &Caller, id: ConversationId, user: UserId) -> Result<Conversation> {
+        let conversation = self.owned_group(caller, id).await?;
+        if conversation.members.len() >= GROUP_MAX_MEMBERS {
+            return Err(Error::invalid("members", Invalid::TooLong));
+        }
+        if self.store().user(user).await?.is_none() {
+            return Err(Error::NotFound(Entity::User));
+        }
+        let updated = self.store().add_member(id, user).await?.ok_or(Error::NotFound(Entity::Conversation))?;
+        self.route(updated.members.clone(), Event::Conversation { conversation: updated.clone() }).await;
+        Ok(updated)
+    }
+
+    /// Removes a member from a group (owner only; the owner leaves with [`Chat::leave`]).
+    ///
+    /// # Errors
+    /// As [`Chat::add_member`]; `not_member` if the user is not in the group.
+    pub async fn remove_member(&self, caller: &Caller, id: ConversationId, user: UserId) -> Result<Conversation> {
+        let conversation = self.owned_group(caller, id).await?;
+        if user == caller.user() {
+            return self.leave(caller, id).await;
+        }
+        if !conversation.has_member(user) {
+            return Err(Error::Forbidden(Denied::NotMember));
+        }
+        self.drop_member(conversation, user).await
+    }
+
+    /// Leaves a group. If the owner leaves, the longest-standing remaining member (lowest id)
+    /// becomes owner.
+    ///
+    /// # Errors
+    /// `not_member`, `direct_conversation`, `conversation_not_found`, `unavailable`.
+    pub async fn leave(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
+        let conversation = self.member_conversation(caller, id).await?;
+        if conversation.kind == ConversationKind::Direct {
+            return Err(Error::Forbidden(Denied::DirectConversation));
+        }
+        self.drop_member(conversation, caller.user()).await
+    }
+
+    /// Renames a group (owner only).
+    ///
+    /// # Errors
+    /// `invalid` name, `not_owner`, `direct_conversation`, `conversation_not_found`,
+    /// `unavailable`.
+    pub async fn rename_group(&self, caller: &Caller, id: ConversationId, name: &str) -> Result<Conversation> {
+        let name = validate::name("name", name)?;
+        let conversation = self.owned_group(caller, id).await?;
+        let updated = self
+            .store()
+            .set_conversation_details(id, Some(name), conversation.owner)
+            .await?
+            .ok_or(Error::NotFound(Entity::Conversation))?;
+        self.route(updated.members.clone(), Event::Conversation { conversation: updated.clone() }).await;
+        Ok(updated)
+    }
+
+    /// One conversation the caller belongs to, with unread count and receipts.
+    ///
+    /// # Errors
+    /// `conversation_not_found`, `not_member`, `unavailable`.
+    pub async fn conversation(&self, caller: &Caller, id: ConversationId) -> Result<ConversationView> {
+        let conversation = self.member_conversation(caller, id).await?;
+        self.conversation_view(caller, conversation).await
+    }
+
+    /// The caller's conversations, most recently active first.
+    ///
+    /// # Errors
+    /// `unavailable`.
+    pub async fn conversations(&self, caller: &Caller) -> Result<Vec<ConversationView>> {
+        let mut views = Vec::new();
+        for id in self.store().conversations_of(caller.user()).await? {
+            if let Some(conversation) = self.store().conversation(id).await? {
+                views.push(self.conversation_view(caller, conversation).await?);
+            }
+        }
+        views.sort_by_key(|view| {
+            std::cmp::Reverse(view.last_message.as_ref().map_or(view.conversation.created_at, |m| m.sent_at))
+        });
+        Ok(views)
+    }
+
+    async fn conversation_view(&self, caller: &Caller, conversation: Conversation) -> Result<ConversationView> {
+        let id = conversation.id;
+        let last_message = self.store().history(id, HistoryPage::Latest, 1).await?.pop();
+        let last_seq = last_message.as_ref().map_or(Seq::ZERO, |m| m.seq);
+        let receipts = self.store().receipts(id).await?;
+        let read = receipts.iter().find(|r| r.user == caller.user()).map_or(Seq::ZERO, |r| r.read);
+        let unread = if read >= last_seq {
+            0
+        } else {
+            let after = self.store().history(id, HistoryPage::After(read), UNREAD_CAP).await?;
+            after.iter().filter(|m| m.sender != caller.user() && !m.deleted).count()
+        };
+        Ok(ConversationView { conversation, last_seq, last_message, unread, receipts })
+    }
+
+    /// The conversation, if the caller is a member.
+    pub(crate) async fn member_conversation(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
+        let conversation = self.store().conversation(id).await?.ok_or(Error::NotFound(Entity::Conversation))?;
+        if !conversation.has_member(caller.user()) {
+            return Err(Error::Forbidden(Denied::NotMember));
+        }
+        Ok(conversation)
+    }
+
+    async fn owned_group(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
+        let conversation = self.member_conversation(caller, id).await?;
+        if conversation.kind == ConversationKind::Direct {
+            return Err(Error::Forbidden(Denied::DirectConversation));
+        }
+        if conversation.owner != Some(caller.user()) {
+            return Err(Error::Forbidden(Denied::NotOwner));
+        }
+        Ok(conversation)
+    }
+
+    /// Removes `user`, hands ownership on if needed, and tells old and new members.
+    pub(crate) async fn drop_member(&self, conversation: Conversation, user: UserId) -> Result<Conversation> {
+        let id = conversation.id;
+        let mut updated = self.store().remove_member(id, user).await?.ok_or(Error::NotFound(Entity::Conversation))?;
+        if updated.owner == Some(user) {
+            let owner = updated.members.first().copied();
+            updated = self
+                .store()
+                .set_conversation_details(id, updated.name.clone(), owner)
+                .await?
+                .ok_or(Error::NotFound(Entity::Conversation))?;
+        }
+        let mut recipients = updated.members.clone();
+        recipients.push(user);
+        self.route(recipients, Event::Conversation { conversation: updated.clone() }).await;
+        Ok(updated)
+    }
+
+    /// Everyone who shares a conversation with `user` (for presence), without `user`.
+    pub(crate) async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>> {
+        let mut contacts = Vec::new();
+        for id in self.store().conversations_of(user).await? {
+            if let Some(conversation) = self.store().conversation(id).await? {
+                contacts.extend(conversation.members.into_iter().filter(|m| *m != user));
+            }
+        }
+        contacts.sort();
+        contacts.dedup();
+        Ok(contacts)
+    }
+
+    /// A member's receipt kind in words, for errors.
+    pub(crate) fn receipt_field(kind: ReceiptKind) -> &'static str {
+        match kind {
+            ReceiptKind::Delivered => "delivered",
+            ReceiptKind::Read => "read",
+        }
+    }
+}

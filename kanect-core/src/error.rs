@@ -1,0 +1,261 @@
+//! The engine's one public error type.
+//!
+//! Callers match the variant (and its detail enum), never the Display text. Every error has a
+//! stable machine code ([`Error::code`]) that adapters put on the wire; backend failures are
+//! folded into [`Error::Unavailable`] so that no sled or PostgreSQL message reaches a client.
+
+use std::time::Duration;
+
+/// The result type of every engine operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The thing named does not exist (or the caller may not know it exists).
+    #[error("{0} not found")]
+    NotFound(Entity),
+    /// The caller is not who they say, or their session is gone.
+    #[error("unauthorized: {0}")]
+    Unauthorized(AuthFailure),
+    /// The caller is known but may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(Denied),
+    /// An input failed validation; `field` names it, `reason` says why.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The input field, as named in the API (`"username"`, `"body"`, ...).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: Invalid,
+    },
+    /// The request collides with existing state.
+    #[error("conflict: {0}")]
+    Conflict(Conflict),
+    /// A limit was hit; try again later (or never, for a hard cap).
+    #[error("limit reached: {limit}")]
+    Limited {
+        /// Which limit.
+        limit: Limit,
+        /// When trying again may succeed, if known.
+        retry_after: Option<Duration>,
+    },
+    /// The store or bus failed. Nothing was acknowledged; the operation may be retried.
+    #[error("service unavailable")]
+    Unavailable(#[source] StoreError),
+}
+
+impl Error {
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(field: &'static str, reason: Invalid) -> Self {
+        Error::Invalid { field, reason }
+    }
+
+    /// The stable machine code of this error, e.g. `"not_member"` or `"too_long"`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound(entity) => entity.code(),
+            Error::Unauthorized(failure) => failure.code(),
+            Error::Forbidden(denied) => denied.code(),
+            Error::Invalid { reason, .. } => reason.code(),
+            Error::Conflict(conflict) => conflict.code(),
+            Error::Limited { limit, .. } => limit.code(),
+            Error::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// True for [`Error::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound(_))
+    }
+
+    /// True for [`Error::Unauthorized`].
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Unauthorized(_))
+    }
+
+    /// True for [`Error::Forbidden`].
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Error::Forbidden(_))
+    }
+
+    /// True for [`Error::Invalid`].
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, Error::Invalid { .. })
+    }
+}
+
+macro_rules! coded_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $code:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl $name {
+            /// The stable machine code.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $($name::$variant => $code,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+coded_enum!(
+    /// What was not found.
+    Entity {
+        /// A user.
+        User => "user_not_found",
+        /// A conversation (also what a non-member sees of a group it cannot read).
+        Conversation => "conversation_not_found",
+        /// A message.
+        Message => "message_not_found",
+    }
+);
+
+coded_enum!(
+    /// Why authentication failed.
+    AuthFailure {
+        /// Unknown username or wrong password (deliberately indistinguishable).
+        BadCredentials => "bad_credentials",
+        /// The session token is unknown, malformed or logged out.
+        InvalidSession => "invalid_session",
+        /// The session token has expired.
+        SessionExpired => "session_expired",
+        /// The account is disabled by an administrator.
+        AccountDisabled => "account_disabled",
+    }
+);
+
+coded_enum!(
+    /// Why an authenticated caller was refused.
+    Denied {
+        /// The caller is not a member of the conversation.
+        NotMember => "not_member",
+        /// Only the group's owner may do this.
+        NotOwner => "not_owner",
+        /// Only the message's sender may do this.
+        NotSender => "not_sender",
+        /// Only an administrator may do this.
+        AdminOnly => "admin_only",
+        /// Direct conversations have exactly their two members.
+        DirectConversation => "direct_conversation",
+        /// An administrator may not disable, delete or demote themselves.
+        SelfAction => "self_action",
+    }
+);
+
+coded_enum!(
+    /// What is wrong with an input.
+    Invalid {
+        /// Empty, or only whitespace.
+        Empty => "empty",
+        /// Shorter than the minimum.
+        TooShort => "too_short",
+        /// Longer than the maximum.
+        TooLong => "too_long",
+        /// Contains characters that are not allowed (control characters, confusable
+        /// whitespace, or outside the allowed set).
+        BadCharacters => "bad_characters",
+        /// Not of the expected form (an email without `@`, a malformed id).
+        Malformed => "malformed",
+        /// A password too easy to guess.
+        TooWeak => "too_weak",
+        /// A number outside its allowed range (a seq beyond the last message, a zero limit).
+        OutOfRange => "out_of_range",
+        /// The message was deleted and cannot be changed.
+        Deleted => "message_deleted",
+    }
+);
+
+coded_enum!(
+    /// What the request collides with.
+    Conflict {
+        /// The username is taken (case-insensitively).
+        UsernameTaken => "username_taken",
+        /// The user is already a member.
+        AlreadyMember => "already_member",
+        /// A direct conversation with oneself.
+        SelfConversation => "self_conversation",
+        /// The store refused a write that collides with existing data.
+        Exists => "conflict",
+    }
+);
+
+coded_enum!(
+    /// Which limit was reached.
+    Limit {
+        /// Too many failed log-in attempts for this username.
+        LoginAttempts => "too_many_attempts",
+        /// Too many open connections (subscriptions) for one user.
+        Connections => "too_many_connections",
+    }
+);
+
+/// A failure inside a [`Store`](crate::Store) or [`Bus`](crate::Bus) backend.
+///
+/// Backends map their own errors here; the engine turns [`StoreError::Conflict`] into
+/// [`Error::Conflict`] and everything else into [`Error::Unavailable`], keeping the source
+/// for logs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A unique constraint was hit.
+    #[error("conflict: {0}")]
+    Conflict(Conflict),
+    /// A stored record could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The on-disk or schema format is not one this version understands.
+    #[error("unsupported storage format: {0}")]
+    Format(String),
+    /// The backend failed (I/O, connection, pool).
+    #[error("backend failure")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Wraps any backend error.
+    pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(error))
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(conflict) => Error::Conflict(conflict),
+            other => Error::Unavailable(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_and_backend_detail_is_hidden() {
+        assert_eq!(Error::NotFound(Entity::Conversation).code(), "conversation_not_found");
+        assert_eq!(Error::invalid("body", Invalid::TooLong).code(), "too_long");
+        let io = std::io::Error::other("disk on fire at /secret/path");
+        let error = Error::from(StoreError::backend(io));
+        assert_eq!(error.code(), "unavailable");
+        assert!(!error.to_string().contains("secret"));
+        assert!(matches!(
+            Error::from(StoreError::Conflict(Conflict::UsernameTaken)),
+            Error::Conflict(Conflict::UsernameTaken)
+        ));
+    }
+}

@@ -1,0 +1,96 @@
+//! # kanect-core
+//!
+//! Kanect's storage-agnostic chat engine: users and authentication, direct and group
+//! conversations, message routing with per-conversation sequence numbers, presence, receipts
+//! and typing. Everything it keeps goes through the [`Store`] trait; everything it tells other
+//! nodes goes through the [`Bus`] trait. It ships [`MemoryStore`] and [`LocalBus`]; the
+//! `kanect-store` and `kanect-nats` crates add persistent and clustered backends.
+//!
+//! An application holds one [`Chat`] handle:
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use kanect_core::{Chat, ChatConfig, Event, MemoryStore, PasswordCost, Registration};
+//! # let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+//! let chat = Chat::builder(MemoryStore::new()).config(config).build().await?;
+//! chat.register(Registration::new("alice", "correct horse")).await?;
+//! let bob = chat.register(Registration::new("bob", "battery staple")).await?;
+//!
+//! let alice = chat.authenticate(chat.login("alice", "correct horse").await?.token.as_str()).await?;
+//! let mut bobs_phone = chat.subscribe(&chat.act_as(bob.id).await?).await?;
+//!
+//! let direct = chat.open_direct(&alice, bob.id).await?;
+//! chat.send(&alice, direct.id, "client-1", "hello, bob").await?;
+//! loop {
+//!     if let Event::Message { message } = bobs_phone.next().await.unwrap().event() {
+//!         assert_eq!(message.body, "hello, bob");
+//!         break;
+//!     }
+//! }
+//! # Ok::<_, kanect_core::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Guarantees
+//! - Seqs in a conversation are gap-free and strictly increasing, also under concurrent
+//!   senders (the store assigns them atomically).
+//! - A resend with the same client id returns the original message and stores nothing new.
+//! - Every device of every member receives every message once, in seq order; a device that
+//!   falls behind is told to resync rather than silently losing events.
+//! - A send is acknowledged (returns) only once the store has made it durable.
+//!
+//! # Layout
+//! - `id` — [`UserId`], [`ConversationId`], [`MessageId`], [`Seq`].
+//! - `model` — the records: [`User`], [`Conversation`], [`Message`], [`Receipt`], ...
+//! - `event` — [`Event`] and the shared, encode-once [`Delivery`].
+//! - `error` — [`Error`] with stable codes, and [`StoreError`] for backends.
+//! - `validate` — input rules and limits.
+//! - `store` — the [`Store`] trait; `memory` — [`MemoryStore`].
+//! - `bus` — the [`Bus`] trait and [`LocalBus`].
+//! - `auth` — password hashing, tokens, log-in throttling.
+//! - `ordering` — per-conversation locks that keep fan-out in seq order.
+//! - `hub` — this node's devices, fan-out and presence counting.
+//! - `subscription` — a device's event stream with resume and resync.
+//! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
+//!   `accounts`, `conversations`, `messaging` and `admin`.
+//! - `metrics` — counters and histograms.
+//! - `testing` (feature `testing`) — the store conformance suite.
+
+mod accounts;
+mod admin;
+mod auth;
+mod bus;
+mod chat;
+mod conversations;
+mod error;
+mod event;
+mod hub;
+mod id;
+mod memory;
+mod messaging;
+pub mod metrics;
+mod model;
+mod ordering;
+mod store;
+mod subscription;
+pub mod validate;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use accounts::{Login, Registration, UserView};
+pub use admin::{AdminUserView, ServerStats};
+pub use auth::{PasswordCost, SessionToken};
+pub use bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
+pub use chat::{Caller, Chat, ChatBuilder, ChatConfig};
+pub use conversations::{ConversationView, GROUP_MAX_MEMBERS, UNREAD_CAP};
+pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, Limit, Result, StoreError};
+pub use event::{Delivery, Event, PROTOCOL_VERSION};
+pub use id::{AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
+pub use memory::MemoryStore;
+pub use model::{
+    Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, Presence, Receipt,
+    ReceiptKind, Role, Session, StoreStats, Timestamp, TokenHash, User,
+};
+pub use store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery};
+pub use subscription::{Subscription, RESUME_BATCH, WATCH_MAX};

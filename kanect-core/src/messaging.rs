@@ -1,0 +1,154 @@
+//! Messages: send (idempotent by client id), edit, delete, history, receipts, typing, and
+//! subscribing a device.
+//!
+//! A send is validated, persisted with the conversation's next seq (the store makes it
+//! durable before returning), acknowledged by returning, and routed to every device of every
+//! member — the sender's other devices included.
+
+use crate::chat::{Caller, Chat};
+use crate::error::{Denied, Entity, Error, Invalid, Result};
+use crate::event::Event;
+use crate::id::{ConversationId, MessageId, Seq};
+use crate::model::{Appended, Message, NewMessage, Receipt, ReceiptKind};
+use crate::store::HistoryPage;
+use crate::subscription::Subscription;
+use crate::validate;
+use std::sync::atomic::Ordering;
+
+impl Chat {
+    /// Sends a message. Returns once it is durable: the acknowledgement. A resend with the
+    /// same `client_id` (per conversation and sender) returns the original and stores nothing.
+    ///
+    /// # Errors
+    /// `invalid` body or client id (see [`validate::BODY_MAX_CHARS`]);
+    /// `conversation_not_found`; `not_member`; `unavailable` (nothing was stored: retry with
+    /// the same client id).
+    pub async fn send(&self, caller: &Caller, conversation: ConversationId, client_id: &str, body: &str) -> Result<Message> {
+        validate::body(body)?;
+        validate::client_id(client_id)?;
+        let members = self.member_conversation(caller, conversation).await?.members;
+        let _order = self.ordered(conversation).await;
+        let started = std::time::Instant::now();
+        let appended = self
+            .store()
+            .append_message(NewMessage {
+                id: MessageId::new(),
+                conversation,
+                sender: caller.user(),
+                body: body.to_string(),
+                client_id: client_id.to_string(),
+                sent_at: self.now(),
+            })
+            .await?;
+        self.metrics().store_append.record(started.elapsed());
+        match appended {
+            Appended::Created(message) => {
+                self.metrics().messages_sent.fetch_add(1, Ordering::Relaxed);
+                self.route(members, Event::Message { message: message.clone() }).await;
+                Ok(message)
+            }
+            Appended::Duplicate(message) => Ok(message),
+        }
+    }
+
+    /// Replaces the body of the caller's own message.
+    ///
+    /// # Errors
+    /// `invalid` body; `message_not_found`; `not_sender`; `not_member` (left the
+    /// conversation); `message_deleted`; `unavailable`.
+    pub async fn edit(&self, caller: &Caller, id: MessageId, body: &str) -> Result<Message> {
+        validate::body(body)?;
+        let (mut message, members) = self.own_message(caller, id).await?;
+        message.body = body.to_string();
+        message.edited_at = Some(self.now());
+        self.store().replace_message(&message).await?;
+        self.route(members, Event::Edit { message: message.clone() }).await;
+        Ok(message)
+    }
+
+    /// Deletes the caller's own message: its seq stays (history remains gap-free), its body
+    /// is erased, members' devices are told.
+    ///
+    /// # Errors
+    /// As [`Chat::edit`].
+    pub async fn delete(&self, caller: &Caller, id: MessageId) -> Result<Message> {
+        let (message, members) = self.own_message(caller, id).await?;
+        self.erase(message, members).await
+    }
+
+    pub(crate) async fn erase(&self, mut message: Message, members: Vec<crate::id::UserId>) -> Result<Message> {
+        message.body.clear();
+        message.deleted = true;
+        message.edited_at = Some(self.now());
+        self.store().replace_message(&message).await?;
+        let event = Event::Delete { conversation: message.conversation, id: message.id, seq: message.seq };
+        self.route(members, event).await;
+        Ok(message)
+    }
+
+    async fn own_message(&self, caller: &Caller, id: MessageId) -> Result<(Message, Vec<crate::id::UserId>)> {
+        let message = self.store().message(id).await?.ok_or(Error::NotFound(Entity::Message))?;
+        let conversation = self.member_conversation(caller, message.conversation).await?;
+        if message.sender != caller.user() {
+            return Err(Error::Forbidden(Denied::NotSender));
+        }
+        if message.deleted {
+            return Err(Error::invalid("id", Invalid::Deleted));
+        }
+        Ok((message, conversation.members))
+    }
+
+    /// A page of history, oldest first: the newest `limit`, or those just before or after a
+    /// seq.
+    ///
+    /// # Errors
+    /// `out_of_range` limit (1–200); `conversation_not_found`; `not_member`; `unavailable`.
+    pub async fn history(&self, caller: &Caller, conversation: ConversationId, page: HistoryPage, limit: usize) -> Result<Vec<Message>> {
+        let limit = validate::limit(limit)?;
+        self.member_conversation(caller, conversation).await?;
+        Ok(self.store().history(conversation, page, limit).await?)
+    }
+
+    /// Moves the caller's delivered or read mark forward to `seq` and tells the members.
+    /// Returns the new receipt, or None if the mark was already there.
+    ///
+    /// # Errors
+    /// `out_of_range` for a seq beyond the newest message; `conversation_not_found`;
+    /// `not_member`; `unavailable`.
+    pub async fn mark(&self, caller: &Caller, conversation: ConversationId, kind: ReceiptKind, seq: Seq) -> Result<Option<Receipt>> {
+        let members = self.member_conversation(caller, conversation).await?.members;
+        if seq > self.store().last_seq(conversation).await? {
+            return Err(Error::invalid(Self::receipt_field(kind), Invalid::OutOfRange));
+        }
+        let receipt = self.store().advance_receipt(conversation, caller.user(), kind, seq).await?;
+        if let Some(receipt) = receipt {
+            self.route(members, Event::Receipt(receipt)).await;
+        }
+        Ok(receipt)
+    }
+
+    /// Tells the other members the caller is typing. Nothing is stored.
+    ///
+    /// # Errors
+    /// `conversation_not_found`; `not_member`; `unavailable`.
+    pub async fn typing(&self, caller: &Caller, conversation: ConversationId) -> Result<()> {
+        let mut members = self.member_conversation(caller, conversation).await?.members;
+        members.retain(|m| *m != caller.user());
+        self.route(members, Event::Typing { conversation, user: caller.user() }).await;
+        Ok(())
+    }
+
+    /// Connects a device: from now on it receives every event for the caller. Use
+    /// [`Subscription::resume`] to receive what it missed first.
+    ///
+    /// # Errors
+    /// `too_many_connections` beyond `ChatConfig::max_devices_per_user`; `unavailable`.
+    pub async fn subscribe(&self, caller: &Caller) -> Result<Subscription> {
+        let (device, rx, first) = self.hub().register(caller.user(), caller.session())?;
+        let subscription = Subscription::new(self.clone(), caller.clone(), device, rx);
+        if first {
+            self.came_online_here(caller.user()).await;
+        }
+        Ok(subscription)
+    }
+}

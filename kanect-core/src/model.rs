@@ -1,0 +1,267 @@
+//! The domain records the engine keeps and the store persists.
+//!
+//! These are plain data with serde: stores encode them as they like, adapters put them on the
+//! wire as they are. Invariants (validated names, sorted member lists) are established by the
+//! engine before a record is built.
+
+use crate::id::{ConversationId, MessageId, Seq, UserId};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// The system clock, now.
+    pub fn now() -> Self {
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Timestamp(since.as_millis() as u64)
+    }
+
+    /// This instant plus `duration` (saturating).
+    pub fn plus(self, duration: Duration) -> Self {
+        Timestamp(self.0.saturating_add(duration.as_millis() as u64))
+    }
+}
+
+/// What a user may do.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Chats.
+    #[default]
+    User,
+    /// Chats and administers: users, conversations, messages, the audit log.
+    Admin,
+}
+
+/// A user account. The password hash is kept apart (see [`Store::password_hash`](crate::Store::password_hash))
+/// so that a `User` can be handed out freely.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct User {
+    /// Stable id.
+    pub id: UserId,
+    /// Unique case-insensitively; kept as typed for display.
+    pub username: String,
+    /// Shown instead of the username where set.
+    pub display_name: Option<String>,
+    /// Optional contact address; never shown to other users.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub email: Option<String>,
+    /// Permissions.
+    pub role: Role,
+    /// When the account was made.
+    pub created_at: Timestamp,
+    /// A disabled user cannot log in and has no sessions.
+    pub disabled: bool,
+    /// When the user's last device disconnected (None: never connected).
+    pub last_seen: Option<Timestamp>,
+}
+
+impl User {
+    /// The folded form of a username, used for uniqueness and lookups.
+    pub fn fold(username: &str) -> String {
+        username.to_ascii_lowercase()
+    }
+
+    /// The public view: the same record without the email address.
+    pub fn public(&self) -> User {
+        User { email: None, ..self.clone() }
+    }
+}
+
+/// Direct (exactly two members, opened implicitly) or group (named, with an owner).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    /// Between two users; its id is [`ConversationId::direct`].
+    Direct,
+    /// Named, any number of members, one owner.
+    Group,
+}
+
+/// A conversation and its members.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Stable id.
+    pub id: ConversationId,
+    /// Direct or group.
+    pub kind: ConversationKind,
+    /// A group's name; None for direct conversations.
+    pub name: Option<String>,
+    /// A group's owner (may manage members and the name); None for direct conversations.
+    pub owner: Option<UserId>,
+    /// Members, sorted, without duplicates.
+    pub members: Vec<UserId>,
+    /// When it was made.
+    pub created_at: Timestamp,
+}
+
+impl Conversation {
+    /// Whether `user` is a member.
+    pub fn has_member(&self, user: UserId) -> bool {
+        self.members.binary_search(&user).is_ok()
+    }
+}
+
+/// A message as stored and delivered.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Message {
+    /// Unique id.
+    pub id: MessageId,
+    /// The conversation it belongs to.
+    pub conversation: ConversationId,
+    /// Who sent it.
+    pub sender: UserId,
+    /// Its position in the conversation.
+    pub seq: Seq,
+    /// The text; empty once deleted.
+    pub body: String,
+    /// The sender's idempotency key: a resend with the same one returns this message.
+    pub client_id: String,
+    /// When the engine accepted it.
+    pub sent_at: Timestamp,
+    /// When it was last edited.
+    pub edited_at: Option<Timestamp>,
+    /// Deleted messages keep their seq (so history stays gap-free) but lose their body.
+    pub deleted: bool,
+}
+
+/// A message the engine has validated and asks the store to append; the store assigns the seq.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    /// Minted by the engine.
+    pub id: MessageId,
+    /// Target conversation.
+    pub conversation: ConversationId,
+    /// The sender (a member).
+    pub sender: UserId,
+    /// Validated text.
+    pub body: String,
+    /// Idempotency key, unique per (conversation, sender).
+    pub client_id: String,
+    /// Acceptance time.
+    pub sent_at: Timestamp,
+}
+
+impl NewMessage {
+    /// The stored message once `seq` is assigned.
+    pub fn with_seq(self, seq: Seq) -> Message {
+        Message {
+            id: self.id,
+            conversation: self.conversation,
+            sender: self.sender,
+            seq,
+            body: self.body,
+            client_id: self.client_id,
+            sent_at: self.sent_at,
+            edited_at: None,
+            deleted: false,
+        }
+    }
+}
+
+/// What [`Store::append_message`](crate::Store::append_message) did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// A new message with the next seq.
+    Created(Message),
+    /// The (conversation, sender, client id) was seen before: the original message, unchanged.
+    Duplicate(Message),
+}
+
+impl Appended {
+    /// The message, new or original.
+    pub fn message(&self) -> &Message {
+        match self {
+            Appended::Created(m) | Appended::Duplicate(m) => m,
+        }
+    }
+}
+
+/// Which watermark a receipt moves.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    /// The user's device has received messages up to the seq.
+    Delivered,
+    /// The user has read messages up to the seq.
+    Read,
+}
+
+/// A member's watermarks in one conversation. Both only ever grow; read implies delivered.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// The member.
+    pub user: UserId,
+    /// Delivered up to this seq.
+    pub delivered: Seq,
+    /// Read up to this seq.
+    pub read: Seq,
+}
+
+/// A stored log-in session. The token itself is never stored, only its SHA-256.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Session {
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// Whose session.
+    pub user: UserId,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// The SHA-256 of a session token: what stores keep and look up.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenHash({:02x}{:02x}..)", self.0[0], self.0[1])
+    }
+}
+
+/// Whether a user is online, across all their devices (and, with a cluster bus, all nodes).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Presence {
+    /// Whose.
+    pub user: UserId,
+    /// At least one device connected.
+    pub online: bool,
+    /// When the last device disconnected, if ever.
+    pub last_seen: Option<Timestamp>,
+}
+
+/// One administrative action, as the audit log keeps it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Time-ordered id; the log pages by it.
+    pub id: crate::id::AuditId,
+    /// When.
+    pub at: Timestamp,
+    /// The administrator who acted.
+    pub actor: UserId,
+    /// Stable action code, e.g. `"user.disable"`, `"message.delete"`.
+    pub action: String,
+    /// What was acted on, e.g. a user or message id.
+    pub target: String,
+    /// Free-form detail (a new role, a conversation id), if any.
+    pub detail: Option<String>,
+}
+
+/// Counts for the admin dashboard.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// Accounts.
+    pub users: u64,
+    /// Conversations, direct and group.
+    pub conversations: u64,
+    /// Messages, including deleted ones.
+    pub messages: u64,
+}

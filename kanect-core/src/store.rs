@@ -1,0 +1,200 @@
+//! The persistence contract: everything the engine keeps, behind one async trait.
+//!
+//! A backend implements [`Store`]; nothing else in Kanect changes. The engine validates inputs
+//! and checks permissions; the store keeps data and enforces the invariants that must hold
+//! under concurrency (and, for shared databases, across nodes):
+//!
+//! - usernames are unique case-insensitively ([`User::fold`]);
+//! - [`Store::append_message`] assigns the conversation's next seq, gap-free, and writes the
+//!   message, the seq and the client-id record as one atomic unit; a known
+//!   (conversation, sender, client id) returns the original message and writes nothing;
+//! - membership changes are atomic read-modify-writes;
+//! - receipts only move forward.
+//!
+//! **Durability.** A write method returns only when its effect is durable by the backend's
+//! contract (for sled: flushed, through group commit). The engine acknowledges to clients only
+//! after the write returns.
+//!
+//! Every backend runs the conformance suite in [`crate::testing`].
+
+use crate::error::StoreError;
+use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
+use crate::model::{
+    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session,
+    StoreStats, TokenHash, User,
+};
+use async_trait::async_trait;
+
+/// The result of a store call.
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
+
+/// Which part of a conversation's history to read. Pages are always returned oldest first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum HistoryPage {
+    /// The newest `limit` messages.
+    Latest,
+    /// The `limit` messages just before this seq (scrolling up).
+    Before(Seq),
+    /// The `limit` messages just after this seq (catching up from a cursor).
+    After(Seq),
+}
+
+/// A page of the user list, ordered by folded username.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct UserQuery {
+    /// Only users whose folded username or lower-cased display name contains this
+    /// (lower-case) text.
+    pub search: Option<String>,
+    /// Only users whose folded username sorts after this one (the previous page's last).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Everything Kanect persists. See the module docs for the invariants a backend must keep.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- users and credentials
+
+    /// Adds a user with its password hash.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] with `UsernameTaken` if the folded username exists.
+    async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()>;
+
+    /// A user by id.
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
+
+    /// A user by username, case-insensitively.
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+
+    /// Replaces a user's record (display name, email, role, disabled, last seen). The
+    /// username never changes. Returns false if there is no such user.
+    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+
+    /// Removes a user, their credentials and their sessions. Returns false if absent.
+    /// Messages and memberships are the engine's business.
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
+
+    /// The user's argon2 PHC hash string.
+    async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>>;
+
+    /// Replaces the user's password hash. Returns false if there is no such user.
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool>;
+
+    /// A page of users.
+    async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+
+    // ---- sessions
+
+    /// Adds a session.
+    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+
+    /// A session by token hash (expired ones included: the engine checks expiry).
+    async fn session(&self, token_hash: &TokenHash) -> StoreResult<Option<Session>>;
+
+    /// Removes one session. Returns false if absent.
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool>;
+
+    /// Removes every session of a user; returns how many there were.
+    async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64>;
+
+    // ---- conversations and memberships
+
+    /// Adds a conversation and its memberships. Returns false (and changes nothing) if one
+    /// with this id exists: that is how two nodes opening the same direct conversation agree.
+    async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool>;
+
+    /// A conversation by id.
+    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>>;
+
+    /// Adds a member (atomically). Returns the updated conversation, or None if absent.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] with `AlreadyMember` if the user is a member.
+    async fn add_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>>;
+
+    /// Removes a member (atomically); a no-op if not a member. Returns the updated
+    /// conversation, or None if absent.
+    async fn remove_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>>;
+
+    /// Sets a group's name and owner. Returns the updated conversation, or None if absent.
+    async fn set_conversation_details(
+        &self,
+        id: ConversationId,
+        name: Option<String>,
+        owner: Option<UserId>,
+    ) -> StoreResult<Option<Conversation>>;
+
+    /// The conversations a user is a member of.
+    async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationId>>;
+
+    /// A page of all conversations, ordered by id (for administration).
+    async fn conversations(&self, after: Option<ConversationId>, limit: usize) -> StoreResult<Vec<Conversation>>;
+
+    // ---- messages
+
+    /// Appends a message with the conversation's next seq, or returns the original for a
+    /// known (conversation, sender, client id). Atomic; durable when it returns.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended>;
+
+    /// A message by id.
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
+
+    /// Replaces a message's body, `edited_at` and `deleted` (id, conversation, seq, sender
+    /// and client id stay). Returns false if absent.
+    async fn replace_message(&self, message: &Message) -> StoreResult<bool>;
+
+    /// A page of a conversation's history, oldest first, at most `limit` messages.
+    async fn history(&self, conversation: ConversationId, page: HistoryPage, limit: usize) -> StoreResult<Vec<Message>>;
+
+    /// The seq of the conversation's newest message (`Seq::ZERO` if none).
+    async fn last_seq(&self, conversation: ConversationId) -> StoreResult<Seq>;
+
+    // ---- receipts
+
+    /// Moves a member's watermark forward to `seq` (read also moves delivered). Returns the
+    /// new receipt if anything moved, None if it was already there or beyond.
+    async fn advance_receipt(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        kind: ReceiptKind,
+        seq: Seq,
+    ) -> StoreResult<Option<Receipt>>;
+
+    /// Every member's receipt in a conversation (members who never moved one are absent).
+    async fn receipts(&self, conversation: ConversationId) -> StoreResult<Vec<Receipt>>;
+
+    // ---- administration
+
+    /// Appends an audit entry.
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+
+    /// A page of the audit log, newest first, before `before` if given.
+    async fn audit_log(&self, before: Option<AuditId>, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Counts of users, conversations and messages.
+    async fn stats(&self) -> StoreResult<StoreStats>;
+
+    // ---- durability
+
+    /// Makes everything written so far durable, e.g. before a graceful shutdown.
+    async fn flush(&self) -> StoreResult<()>;
+}
+
+/// Whether a user matches a (lower-case) search text: the rule every backend follows.
+pub fn matches_search(user: &User, needle: &str) -> bool {
+    User::fold(&user.username).contains(needle)
+        || user.display_name.as_deref().is_some_and(|name| name.to_lowercase().contains(needle))
+}
+
+/// Moves a receipt forward: the rule every backend follows. Returns whether it moved.
+pub fn move_receipt_forward(receipt: &mut Receipt, kind: ReceiptKind, seq: Seq) -> bool {
+    let before = *receipt;
+    if kind == ReceiptKind::Read {
+        receipt.read = receipt.read.max(seq);
+    }
+    receipt.delivered = receipt.delivered.max(seq).max(receipt.read);
+    *receipt != before
+}

@@ -1,0 +1,399 @@
+//! The engine's guarantees, through the public API.
+
+mod support;
+
+use kanect_core::{
+    Chat, ChatConfig, ConversationId, Event, HistoryPage, LocalBus, MemoryStore, MessageId, ReceiptKind,
+    Registration, Seq, UserId,
+};
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seqs_are_gap_free_under_concurrent_senders() {
+    let chat = chat().await;
+    let mut callers = Vec::new();
+    for i in 0..8 {
+        callers.push(user(&chat, &format!("sender{i}")).await.1);
+    }
+    let members: Vec<UserId> = callers.iter().map(|c| c.user()).collect();
+    let group = chat.create_group(&callers[0], "load", &members).await.unwrap();
+    let mut tasks = Vec::new();
+    for caller in callers {
+        let chat = chat.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..1000 {
+                let message = chat.send(&caller, group.id, &format!("c{i}"), "x").await.unwrap();
+                seqs.push(message.seq.0);
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=8000).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
+async fn a_resend_with_the_same_client_id_returns_the_original() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let mut bobs_device = chat.subscribe(&bob).await.unwrap();
+    let first = chat.send(&alice, direct.id, "same", "hello").await.unwrap();
+    let again = chat.send(&alice, direct.id, "same", "hello (retry)").await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(again.body, "hello");
+    let history = chat.history(&bob, direct.id, HistoryPage::Latest, 10).await.unwrap();
+    assert_eq!(history, vec![first.clone()]);
+    // Bob's device saw it once.
+    tokio::task::yield_now().await;
+    assert_eq!(messages(&drain(&mut bobs_device)), vec![first]);
+    // Another sender may use the same client id.
+    let bobs = chat.send(&bob, direct.id, "same", "hi").await.unwrap();
+    assert_eq!(bobs.seq, Seq(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_device_of_every_member_gets_every_message_once_in_order() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let (carol_user, carol) = user(&chat, "carol").await;
+    let group = chat.create_group(&alice, "trio", &[bob_user.id, carol_user.id]).await.unwrap();
+    let mut devices = vec![
+        chat.subscribe(&alice).await.unwrap(),
+        chat.subscribe(&bob).await.unwrap(),
+        chat.subscribe(&bob).await.unwrap(), // bob's second device
+        chat.subscribe(&carol).await.unwrap(),
+    ];
+    let mut tasks = Vec::new();
+    for (n, caller) in [alice, bob, carol].into_iter().enumerate() {
+        let chat = chat.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..200 {
+                chat.send(&caller, group.id, &format!("{n}-{i}"), "x").await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for device in &mut devices {
+        let mut seqs = Vec::new();
+        while seqs.len() < 600 {
+            seqs.push(next_message(device).await.seq.0);
+        }
+        assert_eq!(seqs, (1..=600).collect::<Vec<u64>>());
+        assert!(messages(&drain(device)).is_empty(), "no duplicates");
+    }
+}
+
+#[tokio::test]
+async fn a_slow_consumer_gets_resync_and_catches_up_without_slowing_others() {
+    let config = ChatConfig { device_queue: 16, ..fast_config() };
+    let chat = chat_with(config).await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let mut slow = chat.subscribe(&bob).await.unwrap();
+    let mut fast = chat.subscribe(&bob).await.unwrap();
+    let mut fast_seen = Vec::new();
+    for i in 0..100 {
+        // The sender is never blocked by the slow device: each send completes immediately.
+        chat.send(&alice, direct.id, &format!("c{i}"), &format!("m{i}")).await.unwrap();
+        fast_seen.extend(messages(&drain(&mut fast)).into_iter().map(|m| m.seq.0));
+    }
+    assert_eq!(fast_seen, (1..=100).collect::<Vec<u64>>());
+
+    // The slow device gets what fit in its queue, then a resync.
+    let queued = drain(&mut slow);
+    let resync_at = queued.iter().position(|e| *e == Event::Resync).expect("a resync");
+    assert_eq!(resync_at, queued.len() - 1);
+    let got = messages(&queued);
+    assert!(!got.is_empty() && got.len() < 100);
+    let cursor = got.last().unwrap().seq;
+    // It resumes from its cursor and gets the rest exactly once, then live messages.
+    slow.resume([(direct.id, cursor)]).await.unwrap();
+    chat.send(&alice, direct.id, "live", "after").await.unwrap();
+    let mut rest: Vec<u64> = got.iter().map(|m| m.seq.0).collect();
+    while rest.len() < 101 {
+        rest.push(next_message(&mut slow).await.seq.0);
+    }
+    assert_eq!(rest, (1..=101).collect::<Vec<u64>>());
+    assert!(messages(&drain(&mut slow)).is_empty());
+}
+
+#[tokio::test]
+async fn reconnect_with_cursor_gets_missed_messages_exactly_once() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let mut device = chat.subscribe(&bob).await.unwrap();
+    for i in 0..3 {
+        chat.send(&alice, direct.id, &format!("a{i}"), "before").await.unwrap();
+    }
+    let seen = next_message(&mut device).await.seq;
+    drop(device); // connection lost after seeing seq 1
+    for i in 0..5 {
+        chat.send(&alice, direct.id, &format!("b{i}"), "while away").await.unwrap();
+    }
+    let mut device = chat.subscribe(&bob).await.unwrap();
+    device.resume([(direct.id, seen)]).await.unwrap();
+    // A message racing with the resume arrives once too.
+    chat.send(&alice, direct.id, "c", "just now").await.unwrap();
+    let mut seqs = Vec::new();
+    while seqs.len() < 8 {
+        seqs.push(next_message(&mut device).await.seq.0);
+    }
+    assert_eq!(seqs, (2..=9).collect::<Vec<u64>>());
+    tokio::task::yield_now().await;
+    assert!(messages(&drain(&mut device)).is_empty());
+}
+
+#[tokio::test]
+async fn non_members_can_neither_read_nor_write() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, _) = user(&chat, "bob").await;
+    let (_, eve) = user(&chat, "eve").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let message = chat.send(&alice, direct.id, "c1", "private").await.unwrap();
+    assert_eq!(code(chat.send(&eve, direct.id, "c", "hi").await), "not_member");
+    assert_eq!(code(chat.history(&eve, direct.id, HistoryPage::Latest, 10).await), "not_member");
+    assert_eq!(code(chat.mark(&eve, direct.id, ReceiptKind::Read, Seq(1)).await), "not_member");
+    assert_eq!(code(chat.typing(&eve, direct.id).await), "not_member");
+    assert_eq!(code(chat.conversation(&eve, direct.id).await), "not_member");
+    assert_eq!(code(chat.edit(&eve, message.id, "mine now").await), "not_member");
+    assert_eq!(code(chat.delete(&eve, message.id).await), "not_member");
+    assert_eq!(code(chat.leave(&eve, direct.id).await), "not_member");
+    let mut device = chat.subscribe(&eve).await.unwrap();
+    assert_eq!(code(device.resume([(direct.id, Seq::ZERO)]).await), "not_member");
+    assert!(drain(&mut device).is_empty());
+}
+
+#[tokio::test]
+async fn logged_out_and_expired_sessions_are_refused() {
+    let chat = chat().await;
+    chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+    let login = chat.login("alice", "correct horse").await.unwrap();
+    let caller = chat.authenticate(login.token.as_str()).await.unwrap();
+    let mut device = chat.subscribe(&caller).await.unwrap();
+    chat.logout(&caller).await.unwrap();
+    let err = chat.authenticate(login.token.as_str()).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_session");
+    assert_eq!(next_event(&mut device).await, Event::SessionEnded { reason: "logged_out".into() });
+    assert!(device.next().await.is_none());
+
+    let expiring = chat_with(ChatConfig { session_ttl: std::time::Duration::ZERO, ..fast_config() }).await;
+    expiring.register(Registration::new("bob", "battery staple")).await.unwrap();
+    let login = expiring.login("bob", "battery staple").await.unwrap();
+    let err = expiring.authenticate(login.token.as_str()).await.unwrap_err();
+    assert_eq!(err.code(), "session_expired");
+    // And once expired, it is gone.
+    assert_eq!(expiring.authenticate(login.token.as_str()).await.unwrap_err().code(), "invalid_session");
+
+    for bad in ["", "zz", &"g".repeat(64), &"a".repeat(10_000)] {
+        assert_eq!(chat.authenticate(bad).await.unwrap_err().code(), "invalid_session");
+    }
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_every_device() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let second = chat.login("alice", "alice-secret-pw").await.unwrap();
+    let alice2 = chat.authenticate(second.token.as_str()).await.unwrap();
+    let mut one = chat.subscribe(&alice).await.unwrap();
+    let mut two = chat.subscribe(&alice2).await.unwrap();
+    assert_eq!(chat.logout_everywhere(&alice).await.unwrap(), 2);
+    for device in [&mut one, &mut two] {
+        assert!(matches!(next_event(device).await, Event::SessionEnded { .. }));
+        assert!(device.next().await.is_none());
+    }
+    assert!(chat.authenticate(second.token.as_str()).await.is_err());
+}
+
+#[tokio::test]
+async fn bad_input_gets_typed_errors_and_stores_nothing() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, _) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    assert_eq!(code(chat.send(&alice, direct.id, "c", "").await), "empty");
+    assert_eq!(code(chat.send(&alice, direct.id, "c", " \n\t ").await), "empty");
+    let max = kanect_core::validate::BODY_MAX_CHARS;
+    assert_eq!(code(chat.send(&alice, direct.id, "c", &"x".repeat(max + 1)).await), "too_long");
+    assert_eq!(code(chat.send(&alice, direct.id, "c", &"x".repeat(1 << 20)).await), "too_long");
+    assert_eq!(code(chat.send(&alice, direct.id, "", "hi").await), "empty");
+    assert_eq!(code(chat.send(&alice, direct.id, "a b", "hi").await), "bad_characters");
+    assert_eq!(code(chat.send(&alice, ConversationId::new(), "c", "hi").await), "conversation_not_found");
+    assert_eq!(code(chat.edit(&alice, MessageId::new(), "hi").await), "message_not_found");
+    assert_eq!(code(chat.delete(&alice, MessageId::new()).await), "message_not_found");
+    assert_eq!(code(chat.open_direct(&alice, UserId::new()).await), "user_not_found");
+    assert_eq!(code(chat.open_direct(&alice, alice.user()).await), "self_conversation");
+    assert_eq!(code(chat.history(&alice, direct.id, HistoryPage::Latest, 0).await), "out_of_range");
+    assert_eq!(code(chat.history(&alice, direct.id, HistoryPage::Latest, 10_000).await), "out_of_range");
+    assert_eq!(code(chat.mark(&alice, direct.id, ReceiptKind::Read, Seq(1)).await), "out_of_range");
+    assert_eq!(code(chat.users(&alice, Some(&"x".repeat(10_000)), None, 10).await), "too_long");
+    assert_eq!(code(chat.create_group(&alice, "  ", &[]).await), "empty");
+    assert_eq!(code(chat.create_group(&alice, "ok", &[UserId::new()]).await), "user_not_found");
+    assert_eq!(chat.store().last_seq(direct.id).await.unwrap(), Seq::ZERO);
+
+    let register = |name: &str, password: &str| chat.register(Registration::new(name, password));
+    assert_eq!(code(register("ali\u{0}ce", "correct horse").await), "bad_characters");
+    assert_eq!(code(register("ali\u{2003}ce", "correct horse").await), "bad_characters");
+    assert_eq!(code(register("al ice", "correct horse").await), "bad_characters");
+    assert_eq!(code(register("carol", &"p".repeat(1 << 20)).await), "too_long");
+    assert_eq!(code(register("carol", "short").await), "too_short");
+    assert_eq!(code(register("ALICE", "correct horse").await), "username_taken");
+    let with_email = Registration { email: Some("not-an-email".into()), ..Registration::new("dave", "correct horse") };
+    assert_eq!(code(chat.register(with_email).await), "malformed");
+    assert_eq!(code(chat.login("alice", &"p".repeat(1 << 20)).await), "bad_credentials");
+    assert_eq!(code(chat.login(&"u".repeat(1 << 20), "x").await), "bad_credentials");
+    assert!(chat.store().user_by_username("carol").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn login_failures_are_uniform_and_throttled() {
+    let chat = chat().await;
+    chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+    assert_eq!(chat.login("alice", "wrong horse").await.unwrap_err().code(), "bad_credentials");
+    assert_eq!(chat.login("nobody", "wrong horse").await.unwrap_err().code(), "bad_credentials");
+    for _ in 0..4 {
+        let _ = chat.login("ALICE", "wrong horse").await;
+    }
+    let err = chat.login("alice", "correct horse").await.unwrap_err();
+    assert_eq!(err.code(), "too_many_attempts");
+    assert!(matches!(err, kanect_core::Error::Limited { retry_after: Some(_), .. }));
+}
+
+#[tokio::test]
+async fn edits_deletes_receipts_and_typing_reach_the_other_member() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let mut bobs = chat.subscribe(&bob).await.unwrap();
+    let mut alices = chat.subscribe(&alice).await.unwrap();
+    let sent = chat.send(&alice, direct.id, "c1", "helo").await.unwrap();
+    assert_eq!(next_message(&mut bobs).await, sent);
+
+    let edited = chat.edit(&alice, sent.id, "hello").await.unwrap();
+    assert!(edited.edited_at.is_some());
+    assert_eq!(next_event(&mut bobs).await, Event::Edit { message: edited.clone() });
+    assert_eq!(chat.edit(&bob, sent.id, "hijack").await.unwrap_err().code(), "not_sender");
+    assert_eq!(chat.delete(&bob, sent.id).await.unwrap_err().code(), "not_sender");
+
+    chat.typing(&alice, direct.id).await.unwrap();
+    assert_eq!(next_event(&mut bobs).await, Event::Typing { conversation: direct.id, user: alice.user() });
+
+    assert_eq!(chat.conversation(&bob, direct.id).await.unwrap().unread, 1);
+    let receipt = chat.mark(&bob, direct.id, ReceiptKind::Read, sent.seq).await.unwrap().unwrap();
+    assert_eq!((receipt.delivered, receipt.read), (Seq(1), Seq(1)));
+    assert_eq!(chat.mark(&bob, direct.id, ReceiptKind::Read, sent.seq).await.unwrap(), None);
+    assert_eq!(chat.conversation(&bob, direct.id).await.unwrap().unread, 0);
+    let alice_events = drain(&mut alices);
+    assert!(alice_events.contains(&Event::Receipt(receipt)), "{alice_events:?}");
+    assert!(!alice_events.iter().any(|e| matches!(e, Event::Typing { .. })), "no echo of own typing");
+
+    // Bob's own devices hear of his receipt too (to sync unread counts).
+    assert_eq!(next_event(&mut bobs).await, Event::Receipt(receipt));
+    chat.delete(&alice, sent.id).await.unwrap();
+    assert_eq!(next_event(&mut bobs).await, Event::Delete { conversation: direct.id, id: sent.id, seq: sent.seq });
+    let history = chat.history(&bob, direct.id, HistoryPage::Latest, 10).await.unwrap();
+    assert!(history[0].deleted && history[0].body.is_empty());
+    assert_eq!(chat.edit(&alice, sent.id, "again").await.unwrap_err().code(), "message_deleted");
+}
+
+#[tokio::test]
+async fn presence_follows_devices_and_reaches_contacts_and_watchers() {
+    let chat = chat().await;
+    let (alice_user, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let (_, carol) = user(&chat, "carol").await;
+    chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let mut bobs = chat.subscribe(&bob).await.unwrap();
+    let carols = chat.subscribe(&carol).await.unwrap();
+    let mut carols = carols;
+    carols.watch_presence(vec![alice.user()]).unwrap();
+    drain(&mut bobs);
+    drain(&mut carols);
+
+    let alices = chat.subscribe(&alice).await.unwrap();
+    let online = |e: &Event| matches!(e, Event::Presence(p) if p.user == alice_user.id && p.online);
+    assert!(online(&next_event(&mut bobs).await), "contact told");
+    assert!(online(&next_event(&mut carols).await), "watcher told");
+    let listed = chat.users(&bob, Some("ali"), None, 10).await.unwrap();
+    assert!(listed[0].presence.online);
+    assert!(listed[0].user.email.is_none(), "others never see the email");
+
+    let second = chat.subscribe(&alice).await.unwrap();
+    drop(alices); // one device left: still online, nothing announced
+    drop(second);
+    match next_event(&mut bobs).await {
+        Event::Presence(p) => assert!(!p.online && p.last_seen.is_some()),
+        other => panic!("expected presence, got {other:?}"),
+    }
+    let me = chat.user(&bob, alice_user.id).await.unwrap();
+    assert!(!me.presence.online);
+    assert!(me.presence.last_seen.is_some());
+}
+
+#[tokio::test]
+async fn groups_have_owners_and_tell_members_about_changes() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let (carol_user, carol) = user(&chat, "carol").await;
+    let group = chat.create_group(&alice, " Weekend ", &[bob_user.id]).await.unwrap();
+    assert_eq!(group.name.as_deref(), Some("Weekend"));
+    assert_eq!(chat.add_member(&bob, group.id, carol_user.id).await.unwrap_err().code(), "not_owner");
+    let mut carols = chat.subscribe(&carol).await.unwrap();
+    let added = chat.add_member(&alice, group.id, carol_user.id).await.unwrap();
+    assert!(added.has_member(carol_user.id));
+    assert!(matches!(next_event(&mut carols).await, Event::Conversation { .. }));
+    assert_eq!(chat.add_member(&alice, group.id, carol_user.id).await.unwrap_err().code(), "already_member");
+    chat.send(&carol, group.id, "c", "hi all").await.unwrap();
+    let removed = chat.remove_member(&alice, group.id, carol_user.id).await.unwrap();
+    assert!(!removed.has_member(carol_user.id));
+    assert_eq!(chat.send(&carol, group.id, "c2", "still here?").await.unwrap_err().code(), "not_member");
+    let left = chat.leave(&alice, group.id).await.unwrap();
+    assert_eq!(left.owner, Some(bob_user.id), "ownership passes on");
+    let renamed = chat.rename_group(&bob, group.id, "Bob's").await.unwrap();
+    assert_eq!(renamed.name.as_deref(), Some("Bob's"));
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    assert_eq!(chat.leave(&alice, direct.id).await.unwrap_err().code(), "direct_conversation");
+    assert_eq!(chat.open_direct(&bob, alice.user()).await.unwrap().id, direct.id);
+    let list = chat.conversations(&bob).await.unwrap();
+    assert_eq!(list.len(), 2);
+}
+
+#[tokio::test]
+async fn two_engines_on_one_bus_route_messages_and_presence() {
+    let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(MemoryStore::new());
+    let bus = LocalBus::new();
+    let node = |store: std::sync::Arc<dyn kanect_core::Store>| {
+        let bus = bus.clone();
+        async move { Chat::builder_shared(store).bus(bus).config(fast_config()).build().await.unwrap() }
+    };
+    let a = node(store.clone()).await;
+    let b = node(store.clone()).await;
+    let (_, alice) = user(&a, "alice").await;
+    let bob_user = b.register(Registration::new("bob", "battery staple")).await.unwrap();
+    let bob = b.act_as(bob_user.id).await.unwrap();
+    let direct = a.open_direct(&alice, bob_user.id).await.unwrap();
+    let mut bob_on_b = b.subscribe(&bob).await.unwrap();
+    drain(&mut bob_on_b);
+    let alice_on_a = a.subscribe(&alice).await.unwrap();
+    assert!(matches!(next_event(&mut bob_on_b).await, Event::Presence(p) if p.online));
+    let sent = a.send(&alice, direct.id, "c1", "across nodes").await.unwrap();
+    assert_eq!(next_message(&mut bob_on_b).await, sent);
+    drop(alice_on_a);
+    assert!(matches!(next_event(&mut bob_on_b).await, Event::Presence(p) if !p.online));
+}

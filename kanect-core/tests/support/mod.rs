@@ -1,0 +1,71 @@
+//! Helpers shared by the engine tests.
+#![allow(dead_code, unreachable_pub)]
+
+use kanect_core::{
+    Caller, Chat, ChatConfig, Event, MemoryStore, Message, PasswordCost, Registration, Subscription, User,
+};
+use std::time::Duration;
+
+/// A config with cheap hashing, for tests that create many users.
+pub fn fast_config() -> ChatConfig {
+    ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() }
+}
+
+pub async fn chat() -> Chat {
+    chat_with(fast_config()).await
+}
+
+pub async fn chat_with(config: ChatConfig) -> Chat {
+    Chat::builder(MemoryStore::new()).config(config).build().await.unwrap()
+}
+
+/// Registers `name` and returns the user and a caller for them (through a real log-in).
+pub async fn user(chat: &Chat, name: &str) -> (User, Caller) {
+    let password = format!("{name}-secret-pw");
+    let user = chat.register(Registration::new(name, password.clone())).await.unwrap();
+    let login = chat.login(name, &password).await.unwrap();
+    (user, chat.authenticate(login.token.as_str()).await.unwrap())
+}
+
+/// The next event within two seconds.
+pub async fn next_event(subscription: &mut Subscription) -> Event {
+    tokio::time::timeout(Duration::from_secs(2), subscription.next())
+        .await
+        .expect("no event within 2 s")
+        .expect("stream ended")
+        .event()
+        .clone()
+}
+
+/// The next message event, skipping others.
+pub async fn next_message(subscription: &mut Subscription) -> Message {
+    loop {
+        if let Event::Message { message } = next_event(subscription).await {
+            return message;
+        }
+    }
+}
+
+/// Everything queued right now.
+pub fn drain(subscription: &mut Subscription) -> Vec<Event> {
+    let mut events = Vec::new();
+    while let Some(Some(delivery)) = subscription.try_next() {
+        events.push(delivery.event().clone());
+    }
+    events
+}
+
+pub fn messages(events: &[Event]) -> Vec<Message> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The error code of a result that must be an error.
+pub fn code<T: std::fmt::Debug>(result: kanect_core::Result<T>) -> &'static str {
+    result.expect_err("expected an error").code()
+}

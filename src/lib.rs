@@ -1,0 +1,48 @@
+//! # kanect
+//!
+//! Real-time chat for Rust: embed the engine in an application with a few lines, run it as a
+//! standalone server with a web app, or scale it past one machine.
+//!
+//! This facade re-exports the engine ([`kanect_core`]) and, by feature, its backends:
+//!
+//! | feature | default | brings |
+//! |---|---|---|
+//! | `sled` | yes | [`store::SledStore`], the embedded persistent store |
+//! | `http` | yes | [`http`], the REST/WebSocket/long-poll server and web app |
+//! | `postgres` | no | `store::PgStore`, for deployments that share one database |
+//! | `nats` | no | `nats::NatsBus`, to connect several server nodes |
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use kanect::{Chat, MemoryStore, Registration};
+//! # let config = kanect::ChatConfig { password_cost: kanect::PasswordCost::INSECURE_FAST, ..Default::default() };
+//! let chat = Chat::builder(MemoryStore::new()).config(config).build().await?;
+//! let alice = chat.register(Registration::new("alice", "correct horse")).await?;
+//! # Ok::<_, kanect::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Layout
+//! - the crate root — everything from [`kanect_core`].
+//! - [`store`] — persistent stores (`kanect-store`).
+//! - [`http`] — the network adapter (`kanect-http`), feature `http`.
+//! - [`nats`] — the cluster bus (`kanect-nats`), feature `nats`.
+
+pub use kanect_core::*;
+
+/// Persistent [`Store`] backends.
+pub mod store {
+    pub use kanect_store::*;
+}
+
+/// The network adapter: REST, WebSocket, long-poll, web app and admin API.
+#[cfg(feature = "http")]
+pub mod http {
+    pub use kanect_http::*;
+}
+
+/// The NATS bus for multi-node deployments.
+#[cfg(feature = "nats")]
+pub mod nats {
+    pub use kanect_nats::*;
+}
