@@ -67,10 +67,8 @@ impl Chat {
         validate::username(&username)?;
         validate::password(&password, &username)?;
         let email = email.filter(|e| !e.trim().is_empty()).map(|e| validate::email(&e)).transpose()?;
-        let display_name = display_name
-            .filter(|n| !n.trim().is_empty())
-            .map(|n| validate::name("display_name", &n))
-            .transpose()?;
+        let display_name =
+            display_name.filter(|n| !n.trim().is_empty()).map(|n| validate::name("display_name", &n)).transpose()?;
         if self.store().user_by_username(&username).await?.is_some() {
             return Err(Error::Conflict(crate::error::Conflict::UsernameTaken));
         }
@@ -205,7 +203,13 @@ impl Chat {
     ///
     /// # Errors
     /// `invalid` for a limit outside 1–200 or an over-long search; `unavailable`.
-    pub async fn users(&self, _caller: &Caller, search: Option<&str>, after: Option<&str>, limit: usize) -> Result<Vec<UserView>> {
+    pub async fn users(
+        &self,
+        _caller: &Caller,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<UserView>> {
         let limit = validate::limit(limit)?;
         let search = match search.map(str::trim).filter(|s| !s.is_empty()) {
             Some(text) if text.len() > validate::NAME_MAX_CHARS * 4 => {

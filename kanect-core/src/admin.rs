@@ -78,7 +78,13 @@ impl Chat {
     ///
     /// # Errors
     /// `admin_only`; `out_of_range` limit; `unavailable`.
-    pub async fn admin_users(&self, caller: &Caller, search: Option<&str>, after: Option<&str>, limit: usize) -> Result<Vec<AdminUserView>> {
+    pub async fn admin_users(
+        &self,
+        caller: &Caller,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AdminUserView>> {
         self.require_admin(caller).await?;
         let limit = validate::limit(limit)?;
         let query = UserQuery {
@@ -173,7 +179,12 @@ impl Chat {
     ///
     /// # Errors
     /// `admin_only`; `out_of_range` limit; `unavailable`.
-    pub async fn admin_conversations(&self, caller: &Caller, after: Option<ConversationId>, limit: usize) -> Result<Vec<Conversation>> {
+    pub async fn admin_conversations(
+        &self,
+        caller: &Caller,
+        after: Option<ConversationId>,
+        limit: usize,
+    ) -> Result<Vec<Conversation>> {
         self.require_admin(caller).await?;
         Ok(self.store().conversations(after, validate::limit(limit)?).await?)
     }
@@ -182,7 +193,13 @@ impl Chat {
     ///
     /// # Errors
     /// `admin_only`; `out_of_range` limit; `conversation_not_found`; `unavailable`.
-    pub async fn admin_history(&self, caller: &Caller, id: ConversationId, page: HistoryPage, limit: usize) -> Result<Vec<Message>> {
+    pub async fn admin_history(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        page: HistoryPage,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
         self.require_admin(caller).await?;
         let limit = validate::limit(limit)?;
         self.store().conversation(id).await?.ok_or(Error::NotFound(Entity::Conversation))?;
@@ -269,4 +286,3 @@ impl Chat {
         Ok(self.store().append_audit(&entry).await?)
     }
 }
-

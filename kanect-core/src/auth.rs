@@ -83,14 +83,11 @@ pub(crate) struct PasswordHasher {
 
 impl PasswordHasher {
     pub(crate) fn new(cost: PasswordCost, concurrency: usize) -> Self {
-        let params = Params::new(cost.memory_kib.max(8), cost.iterations.max(1), 1, None)
-            .unwrap_or_default();
+        let params = Params::new(cost.memory_kib.max(8), cost.iterations.max(1), 1, None).unwrap_or_default();
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let salt = SaltString::generate(&mut rand::thread_rng());
-        let dummy_hash = argon
-            .hash_password(b"kanect-dummy-password", &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default();
+        let dummy_hash =
+            argon.hash_password(b"kanect-dummy-password", &salt).map(|h| h.to_string()).unwrap_or_default();
         PasswordHasher { argon, permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash }
     }
 

@@ -69,9 +69,7 @@ impl Event {
     pub fn conversation(&self) -> Option<ConversationId> {
         match self {
             Event::Message { message } | Event::Edit { message } => Some(message.conversation),
-            Event::Delete { conversation, .. } | Event::Typing { conversation, .. } => {
-                Some(*conversation)
-            }
+            Event::Delete { conversation, .. } | Event::Typing { conversation, .. } => Some(*conversation),
             Event::Receipt(receipt) => Some(receipt.conversation),
             Event::Conversation { conversation } => Some(conversation.id),
             Event::Presence(_) | Event::Resync | Event::SessionEnded { .. } => None,
@@ -131,10 +129,7 @@ mod tests {
         let copy = delivery.clone();
         assert_eq!(&*delivery.json(), r#"{"v":1,"type":"resync"}"#);
         assert!(Arc::ptr_eq(&delivery.json(), &copy.json()));
-        let typing = Delivery::new(Event::Typing {
-            conversation: ConversationId::new(),
-            user: UserId::new(),
-        });
+        let typing = Delivery::new(Event::Typing { conversation: ConversationId::new(), user: UserId::new() });
         let value: serde_json::Value = serde_json::from_str(&typing.json()).unwrap();
         assert_eq!(value["type"], "typing");
     }

@@ -89,8 +89,8 @@ pub use event::{Delivery, Event, PROTOCOL_VERSION};
 pub use id::{AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
 pub use memory::MemoryStore;
 pub use model::{
-    Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, Presence, Receipt,
-    ReceiptKind, Role, Session, StoreStats, Timestamp, TokenHash, User,
+    Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, Presence, Receipt, ReceiptKind, Role,
+    Session, StoreStats, Timestamp, TokenHash, User,
 };
 pub use store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery};
 pub use subscription::{Subscription, RESUME_BATCH, WATCH_MAX};

@@ -8,8 +8,7 @@
 use crate::error::{Conflict, StoreError};
 use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
 use crate::model::{
-    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session,
-    StoreStats, TokenHash, User,
+    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session, StoreStats, TokenHash, User,
 };
 use crate::store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery};
 use async_trait::async_trait;
@@ -267,7 +266,12 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn history(&self, conversation: ConversationId, page: HistoryPage, limit: usize) -> StoreResult<Vec<Message>> {
+    async fn history(
+        &self,
+        conversation: ConversationId,
+        page: HistoryPage,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
         let state = self.lock();
         let list = state.messages.get(&conversation).map(Vec::as_slice).unwrap_or_default();
         let len = list.len();

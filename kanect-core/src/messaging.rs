@@ -23,7 +23,13 @@ impl Chat {
     /// `invalid` body or client id (see [`validate::BODY_MAX_CHARS`]);
     /// `conversation_not_found`; `not_member`; `unavailable` (nothing was stored: retry with
     /// the same client id).
-    pub async fn send(&self, caller: &Caller, conversation: ConversationId, client_id: &str, body: &str) -> Result<Message> {
+    pub async fn send(
+        &self,
+        caller: &Caller,
+        conversation: ConversationId,
+        client_id: &str,
+        body: &str,
+    ) -> Result<Message> {
         validate::body(body)?;
         validate::client_id(client_id)?;
         let members = self.member_conversation(caller, conversation).await?.members;
@@ -103,7 +109,13 @@ impl Chat {
     ///
     /// # Errors
     /// `out_of_range` limit (1–200); `conversation_not_found`; `not_member`; `unavailable`.
-    pub async fn history(&self, caller: &Caller, conversation: ConversationId, page: HistoryPage, limit: usize) -> Result<Vec<Message>> {
+    pub async fn history(
+        &self,
+        caller: &Caller,
+        conversation: ConversationId,
+        page: HistoryPage,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
         let limit = validate::limit(limit)?;
         self.member_conversation(caller, conversation).await?;
         Ok(self.store().history(conversation, page, limit).await?)
@@ -115,7 +127,13 @@ impl Chat {
     /// # Errors
     /// `out_of_range` for a seq beyond the newest message; `conversation_not_found`;
     /// `not_member`; `unavailable`.
-    pub async fn mark(&self, caller: &Caller, conversation: ConversationId, kind: ReceiptKind, seq: Seq) -> Result<Option<Receipt>> {
+    pub async fn mark(
+        &self,
+        caller: &Caller,
+        conversation: ConversationId,
+        kind: ReceiptKind,
+        seq: Seq,
+    ) -> Result<Option<Receipt>> {
         let members = self.member_conversation(caller, conversation).await?.members;
         if seq > self.store().last_seq(conversation).await? {
             return Err(Error::invalid(Self::receipt_field(kind), Invalid::OutOfRange));

@@ -20,8 +20,7 @@
 use crate::error::StoreError;
 use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
 use crate::model::{
-    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session,
-    StoreStats, TokenHash, User,
+    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session, StoreStats, TokenHash, User,
 };
 use async_trait::async_trait;
 
@@ -146,7 +145,8 @@ pub trait Store: Send + Sync + 'static {
     async fn replace_message(&self, message: &Message) -> StoreResult<bool>;
 
     /// A page of a conversation's history, oldest first, at most `limit` messages.
-    async fn history(&self, conversation: ConversationId, page: HistoryPage, limit: usize) -> StoreResult<Vec<Message>>;
+    async fn history(&self, conversation: ConversationId, page: HistoryPage, limit: usize)
+        -> StoreResult<Vec<Message>>;
 
     /// The seq of the conversation's newest message (`Seq::ZERO` if none).
     async fn last_seq(&self, conversation: ConversationId) -> StoreResult<Seq>;

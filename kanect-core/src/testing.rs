@@ -14,8 +14,8 @@
 use crate::error::{Conflict, StoreError};
 use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
 use crate::model::{
-    Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, ReceiptKind, Role,
-    Session, Timestamp, TokenHash, User,
+    Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, ReceiptKind, Role, Session, Timestamp,
+    TokenHash, User,
 };
 use crate::store::{HistoryPage, Store, UserQuery};
 use proptest::prelude::*;
@@ -155,7 +155,8 @@ pub async fn user_updates_keep_the_username<S: Store>(store: Arc<S>) {
 pub async fn deleting_a_user_removes_credentials_and_sessions<S: Store>(store: Arc<S>) {
     let carol = user("carol");
     store.insert_user(&carol, "h").await.unwrap();
-    let session = Session { token_hash: TokenHash([7; 32]), user: carol.id, created_at: Timestamp(1), expires_at: Timestamp(2) };
+    let session =
+        Session { token_hash: TokenHash([7; 32]), user: carol.id, created_at: Timestamp(1), expires_at: Timestamp(2) };
     store.insert_session(&session).await.unwrap();
     assert!(store.delete_user(carol.id).await.unwrap());
     assert!(!store.delete_user(carol.id).await.unwrap());
@@ -182,7 +183,8 @@ pub async fn users_page_in_username_order_and_search<S: Store>(store: Arc<S>) {
     assert_eq!(names(next), ["charlie", "delta"]);
     let search = store.users(&UserQuery { search: Some("a".into()), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(names(search), ["Alpha", "bravo", "charlie", "delta"]);
-    let by_display = store.users(&UserQuery { search: Some("bird".into()), limit: 10, ..Default::default() }).await.unwrap();
+    let by_display =
+        store.users(&UserQuery { search: Some("bird".into()), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(names(by_display), ["echo"]);
 }
 
@@ -190,7 +192,12 @@ pub async fn users_page_in_username_order_and_search<S: Store>(store: Arc<S>) {
 pub async fn sessions_round_trip<S: Store>(store: Arc<S>) {
     let dave = user("dave");
     store.insert_user(&dave, "h").await.unwrap();
-    let session = |byte| Session { token_hash: TokenHash([byte; 32]), user: dave.id, created_at: Timestamp(1), expires_at: Timestamp(99) };
+    let session = |byte| Session {
+        token_hash: TokenHash([byte; 32]),
+        user: dave.id,
+        created_at: Timestamp(1),
+        expires_at: Timestamp(99),
+    };
     for byte in 1..=3 {
         store.insert_session(&session(byte)).await.unwrap();
     }
@@ -243,7 +250,8 @@ pub async fn memberships_change_atomically<S: Store>(store: Arc<S>) {
     assert!(store.conversations_of(a).await.unwrap().is_empty());
     assert!(store.add_member(ConversationId::new(), a).await.unwrap().is_none());
     assert!(store.remove_member(ConversationId::new(), a).await.unwrap().is_none());
-    let renamed = store.set_conversation_details(conversation.id, Some("renamed".into()), Some(c)).await.unwrap().unwrap();
+    let renamed =
+        store.set_conversation_details(conversation.id, Some("renamed".into()), Some(c)).await.unwrap().unwrap();
     assert_eq!((renamed.name.as_deref(), renamed.owner), (Some("renamed"), Some(c)));
     assert_eq!(store.conversation(conversation.id).await.unwrap(), Some(renamed));
 }
@@ -463,7 +471,8 @@ async fn run_model<S: Store>(store: &S, ops: Vec<Op>) {
             Op::Append { conversation, sender, client, body } => {
                 let (c, s) = (conversations[conversation], users[sender]);
                 let client_id = format!("client-{client}");
-                let appended = store.append_message(new_message(c, s, &client_id, &format!("body {body}"))).await.unwrap();
+                let appended =
+                    store.append_message(new_message(c, s, &client_id, &format!("body {body}"))).await.unwrap();
                 let list = model.messages.entry(c).or_default();
                 match model.clients.get(&(c, s, client_id.clone())) {
                     Some(seq) => assert_eq!(appended, Appended::Duplicate(list[seq.0 as usize - 1].clone())),
@@ -526,7 +535,8 @@ async fn run_model<S: Store>(store: &S, ops: Vec<Op>) {
         }
         let mut receipts = store.receipts(*c).await.unwrap();
         receipts.sort_by_key(|r| r.user);
-        let mut expected: Vec<_> = model.receipts.iter().filter(|((rc, _), _)| rc == c).map(|((_, u), v)| (*u, *v)).collect();
+        let mut expected: Vec<_> =
+            model.receipts.iter().filter(|((rc, _), _)| rc == c).map(|((_, u), v)| (*u, *v)).collect();
         expected.sort();
         assert_eq!(receipts.iter().map(|r| (r.user, (r.delivered, r.read))).collect::<Vec<_>>(), expected);
     }

@@ -23,9 +23,27 @@ pub const PAGE_MAX: usize = 200;
 
 /// Passwords refused outright: the most common ones that pass the length rule.
 const COMMON_PASSWORDS: &[&str] = &[
-    "password", "password1", "password123", "12345678", "123456789", "1234567890", "qwertyuiop",
-    "qwerty123", "iloveyou", "11111111", "00000000", "abc12345", "letmein1", "welcome1",
-    "sunshine", "princess", "football", "baseball", "superman", "trustno1", "passw0rd",
+    "password",
+    "password1",
+    "password123",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwertyuiop",
+    "qwerty123",
+    "iloveyou",
+    "11111111",
+    "00000000",
+    "abc12345",
+    "letmein1",
+    "welcome1",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "superman",
+    "trustno1",
+    "passw0rd",
 ];
 
 /// A username: ASCII letters, digits, `_`, `.`, `-`, starting with a letter or digit.

@@ -3,8 +3,8 @@
 mod support;
 
 use kanect_core::{
-    Chat, ChatConfig, ConversationId, Event, HistoryPage, LocalBus, MemoryStore, MessageId, ReceiptKind,
-    Registration, Seq, UserId,
+    Chat, ChatConfig, ConversationId, Event, HistoryPage, LocalBus, MemoryStore, MessageId, ReceiptKind, Registration,
+    Seq, UserId,
 };
 use support::*;
 
