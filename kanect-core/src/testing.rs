@@ -33,7 +33,12 @@ pub use proptest;
 /// `macros` and `rt-multi-thread` features among its dev-dependencies.
 #[macro_export]
 macro_rules! store_conformance {
-    ($(#[$attr:meta])* $make:expr) => {
+    // Leading attributes are gathered one at a time: a single `$(#[$attr:meta])* $make:expr`
+    // matcher is ambiguous (an expression may itself start with an attribute) and rejected.
+    (@attrs [$($attrs:tt)*] #[$attr:meta] $($rest:tt)*) => {
+        $crate::store_conformance!(@attrs [$($attrs)* #[$attr]] $($rest)*);
+    };
+    (@attrs [$(#[$attr:meta])*] $make:expr) => {
         $crate::store_conformance!(@cases [$(#[$attr])*] $make;
             users_are_unique_case_insensitively,
             user_updates_keep_the_username,
@@ -69,6 +74,9 @@ macro_rules! store_conformance {
             let store = ::std::sync::Arc::new($make.await);
             $crate::testing::$case(store).await;
         }
+    };
+    ($($input:tt)*) => {
+        $crate::store_conformance!(@attrs [] $($input)*);
     };
 }
 

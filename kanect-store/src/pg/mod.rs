@@ -1,0 +1,218 @@
+//! [`PgStore`]: the PostgreSQL backend, for deployments where several Kanect nodes share one
+//! database (feature `postgres`).
+//!
+//! Connections come from a deadpool pool of tokio-postgres clients; hot statements are prepared
+//! once per connection (`prepare_cached`). Every invariant of the [`Store`](kanect_core::Store)
+//! contract is kept *by the database*, so it holds across nodes, not just within one process:
+//!
+//! - usernames: a unique constraint on the folded username;
+//! - seqs: `kanect_conversation_seqs` holds each conversation's last seq; an append increments
+//!   it with an upsert whose row lock is held until the append's transaction commits, so
+//!   concurrent senders on any node queue on that row and seqs stay gap-free (a rolled-back
+//!   append rolls its increment back too);
+//! - client ids: a unique constraint on (conversation, sender, client id). A duplicate found
+//!   before the transaction is returned at once; one that loses a race at insert hits the
+//!   constraint, rolls back and returns the winner's message;
+//! - memberships: each change is one transaction that locks the conversation row;
+//! - receipts: one upsert with `GREATEST`, so they only move forward.
+//!
+//! **Durability.** A write returns after its transaction commits, which PostgreSQL makes
+//! durable (with the default `synchronous_commit = on`); [`Store::flush`](kanect_core::Store::flush)
+//! has nothing left to do.
+//!
+//! **Schema.** [`PgStore::connect_with`] applies the migrations under `migrations/` (see
+//! `migrate`). [`PgConfig::schema`] puts all tables in one PostgreSQL schema (created if
+//! missing), which lets several deployments — or test runs — share a database.
+//!
+//! **TLS.** Connections are made without TLS (`NoTls`): run PostgreSQL on a private network or
+//! through a local proxy; TLS support is future work.
+
+mod migrate;
+mod rows;
+mod store;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use kanect_core::{StoreError, StoreResult};
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+/// How to reach PostgreSQL and how to use it.
+#[derive(Clone, Debug)]
+pub struct PgConfig {
+    /// A libpq-style URL or key-value string, e.g. `postgres://kanect@db.internal/kanect`.
+    pub url: String,
+    /// The PostgreSQL schema that holds Kanect's tables (created if missing); None uses the
+    /// connection's default `search_path` (normally `public`). Letters, digits and `_` only.
+    pub schema: Option<String>,
+    /// Connections kept at most. Each node needs about as many as it has concurrent store
+    /// calls; the database's `max_connections` bounds the sum over all nodes. Default 16.
+    pub pool_size: usize,
+    /// How long to wait for a new connection before failing. Default 10 s.
+    pub connect_timeout: Duration,
+    /// How long a store call waits for a free pooled connection before failing with a
+    /// backend error (rather than queueing forever when the database is slow). Default 30 s.
+    pub wait_timeout: Duration,
+}
+
+impl PgConfig {
+    /// The defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        PgConfig {
+            url: url.into(),
+            schema: None,
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(10),
+            wait_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A [`Store`](kanect_core::Store) on PostgreSQL. Cheap to share behind an `Arc`; every
+/// method takes a pooled connection for its duration.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), kanect_core::StoreError> {
+/// use kanect_store::{PgConfig, PgStore};
+/// let store = PgStore::connect("postgres://kanect@127.0.0.1/kanect").await?;
+/// let tuned = PgStore::connect_with(PgConfig { pool_size: 32, ..PgConfig::new("postgres://127.0.0.1/kanect") }).await?;
+/// # Ok(()) }
+/// ```
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgStore").field("size", &status.size).field("available", &status.available).finish()
+    }
+}
+
+impl PgStore {
+    /// The newest schema version this build knows (the number of the last migration).
+    pub const SCHEMA_VERSION: i32 = migrate::LATEST;
+
+    /// Connects with [`PgConfig::new`]`(url)` defaults. See [`PgStore::connect_with`].
+    ///
+    /// # Errors
+    /// As [`PgStore::connect_with`].
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        Self::connect_with(PgConfig::new(url)).await
+    }
+
+    /// Builds the pool, checks that the database answers, and brings the schema up to date.
+    /// Several nodes may start at once: migrations run under an advisory lock.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] for a malformed URL or schema name, or when the database cannot
+    /// be reached; [`StoreError::Format`] when the database's schema is newer than this build.
+    pub async fn connect_with(config: PgConfig) -> StoreResult<PgStore> {
+        let mut pg: tokio_postgres::Config = config.url.parse().map_err(StoreError::backend)?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(config.connect_timeout);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("kanect");
+        }
+        if let Some(schema) = &config.schema {
+            check_schema_name(schema)?;
+            // Every pooled connection starts with the schema first on its search path.
+            let options = match pg.get_options() {
+                Some(existing) => format!("{existing} -c search_path={schema}"),
+                None => format!("-c search_path={schema}"),
+            };
+            pg.options(options);
+        }
+        let manager =
+            Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(config.connect_timeout))
+            .wait_timeout(Some(config.wait_timeout))
+            .build()
+            .map_err(StoreError::backend)?;
+        let store = PgStore { pool };
+        let mut client = store.client().await?;
+        migrate::run(&mut client, config.schema.as_deref()).await?;
+        Ok(store)
+    }
+
+    /// The schema version the database is at (after [`connect`](PgStore::connect), normally
+    /// [`PgStore::SCHEMA_VERSION`]).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the database cannot be reached.
+    pub async fn schema_version(&self) -> StoreResult<i32> {
+        let client = self.client().await?;
+        migrate::current_version(&client).await
+    }
+
+    /// A pooled connection.
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(StoreError::backend)
+    }
+}
+
+/// Schema names go into connection options and DDL, so only plain identifiers are accepted.
+fn check_schema_name(schema: &str) -> StoreResult<()> {
+    let mut chars = schema.chars();
+    let plain = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && schema.len() <= 63;
+    if plain {
+        Ok(())
+    } else {
+        Err(StoreError::backend(PgError::Config(format!(
+            "schema name {schema:?} must be 1-63 lower-case letters, digits or '_', not starting with a digit"
+        ))))
+    }
+}
+
+/// Failures of this backend that are not PostgreSQL's own.
+#[derive(Debug, thiserror::Error)]
+enum PgError {
+    /// The configuration cannot be used.
+    #[error("invalid PostgreSQL configuration: {0}")]
+    Config(String),
+    /// A number does not fit PostgreSQL's BIGINT.
+    #[error("{0} does not fit in a PostgreSQL BIGINT")]
+    OutOfRange(&'static str),
+}
+
+/// Maps a PostgreSQL error: unique violations become [`StoreError::Conflict`], the rest
+/// (connection, syntax, anything unexpected) [`StoreError::Backend`].
+fn db(error: tokio_postgres::Error) -> StoreError {
+    if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        StoreError::Conflict(kanect_core::Conflict::Exists)
+    } else {
+        StoreError::backend(error)
+    }
+}
+
+/// Whether `error` is a violation of the named unique constraint.
+fn violates(error: &tokio_postgres::Error, constraint: &str) -> bool {
+    error.code() == Some(&SqlState::UNIQUE_VIOLATION)
+        && error.as_db_error().and_then(|e| e.constraint()).is_some_and(|name| name == constraint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(check_schema_name("kanect").is_ok());
+        assert!(check_schema_name("kanect_test_01").is_ok());
+        for bad in ["", "1abc", "Kanect", "a;drop", "a b", "a\"b", &"x".repeat(64)] {
+            assert!(matches!(check_schema_name(bad), Err(StoreError::Backend(_))), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_malformed_url_is_a_backend_error() {
+        let error = PgStore::connect("postgres://host:notaport/db").await.unwrap_err();
+        assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
+    }
+}

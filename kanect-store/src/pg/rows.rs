@@ -1,0 +1,218 @@
+//! Between PostgreSQL rows and Kanect's records: the column lists each query selects, the
+//! decoders for them, and the number conversions.
+//!
+//! PostgreSQL has no unsigned integers; timestamps and seqs are stored as BIGINT. Writing a
+//! value above `i64::MAX` fails with a backend error (no real timestamp or seq gets there);
+//! reading a negative one is [`StoreError::Corrupt`]. Nothing here panics on a bad row.
+
+use super::PgError;
+use kanect_core::{
+    AuditEntry, Conversation, ConversationKind, Message, Receipt, Role, Seq, Session, StoreError, StoreResult,
+    Timestamp, TokenHash, User,
+};
+use tokio_postgres::types::FromSql;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+// The column lists each decoder reads, as macros so that queries are `concat!`ed into
+// `&'static str`s (the per-connection statement cache is keyed by the query text).
+
+/// The columns [`user`] decodes.
+macro_rules! user_columns {
+    () => {
+        "id, username, display_name, email, role, created_at, disabled, last_seen"
+    };
+}
+
+/// The columns [`conversation`] decodes; `c` is the conversation table's alias.
+macro_rules! conversation_columns {
+    () => {
+        "c.id, c.kind, c.name, c.owner, c.created_at, ARRAY(SELECT m.user_id FROM kanect_memberships m \
+         WHERE m.conversation = c.id ORDER BY m.user_id) AS members"
+    };
+}
+
+/// The columns [`message`] decodes.
+macro_rules! message_columns {
+    () => {
+        "id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted"
+    };
+}
+
+/// The columns [`session`] decodes.
+macro_rules! session_columns {
+    () => {
+        "token_hash, user_id, created_at, expires_at"
+    };
+}
+
+/// The columns [`audit`] decodes.
+macro_rules! audit_columns {
+    () => {
+        "id, at, actor, action, target, detail"
+    };
+}
+
+/// The columns [`receipt`] decodes.
+macro_rules! receipt_columns {
+    () => {
+        "conversation, user_id, delivered, read_up_to"
+    };
+}
+
+pub(super) use {audit_columns, conversation_columns, message_columns, receipt_columns, session_columns, user_columns};
+
+/// A column, or [`StoreError::Corrupt`] naming it.
+fn get<'a, T: FromSql<'a>>(row: &'a Row, column: &str) -> StoreResult<T> {
+    row.try_get(column).map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+}
+
+/// A stored BIGINT as the unsigned number it encodes.
+pub(super) fn unsigned(value: i64, what: &str) -> StoreResult<u64> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative {what}: {value}")))
+}
+
+/// An unsigned number as a BIGINT for writing.
+pub(super) fn signed(value: u64, what: &'static str) -> StoreResult<i64> {
+    i64::try_from(value).map_err(|_| StoreError::backend(PgError::OutOfRange(what)))
+}
+
+/// An unsigned bound as a BIGINT, clamped: reading "below u64::MAX" is "below i64::MAX".
+pub(super) fn clamped(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn timestamp(row: &Row, column: &str) -> StoreResult<Timestamp> {
+    Ok(Timestamp(unsigned(get(row, column)?, column)?))
+}
+
+fn optional_timestamp(row: &Row, column: &str) -> StoreResult<Option<Timestamp>> {
+    get::<Option<i64>>(row, column)?.map(|value| Ok(Timestamp(unsigned(value, column)?))).transpose()
+}
+
+fn seq(row: &Row, column: &str) -> StoreResult<Seq> {
+    Ok(Seq(unsigned(get(row, column)?, column)?))
+}
+
+fn id<T: From<Uuid>>(row: &Row, column: &str) -> StoreResult<T> {
+    Ok(T::from(get::<Uuid>(row, column)?))
+}
+
+/// How a role is stored.
+pub(super) fn role_text(role: Role) -> &'static str {
+    match role {
+        Role::User => "user",
+        Role::Admin => "admin",
+    }
+}
+
+/// How a conversation kind is stored.
+pub(super) fn kind_text(kind: ConversationKind) -> &'static str {
+    match kind {
+        ConversationKind::Direct => "direct",
+        ConversationKind::Group => "group",
+    }
+}
+
+/// A [`user_columns!`] row.
+pub(super) fn user(row: &Row) -> StoreResult<User> {
+    let role = match get::<&str>(row, "role")? {
+        "user" => Role::User,
+        "admin" => Role::Admin,
+        other => return Err(StoreError::Corrupt(format!("unknown role {other:?}"))),
+    };
+    Ok(User {
+        id: id(row, "id")?,
+        username: get(row, "username")?,
+        display_name: get(row, "display_name")?,
+        email: get(row, "email")?,
+        role,
+        created_at: timestamp(row, "created_at")?,
+        disabled: get(row, "disabled")?,
+        last_seen: optional_timestamp(row, "last_seen")?,
+    })
+}
+
+/// A [`conversation_columns!`] row.
+pub(super) fn conversation(row: &Row) -> StoreResult<Conversation> {
+    let kind = match get::<&str>(row, "kind")? {
+        "direct" => ConversationKind::Direct,
+        "group" => ConversationKind::Group,
+        other => return Err(StoreError::Corrupt(format!("unknown conversation kind {other:?}"))),
+    };
+    let members: Vec<Uuid> = get(row, "members")?;
+    Ok(Conversation {
+        id: id(row, "id")?,
+        kind,
+        name: get(row, "name")?,
+        owner: get::<Option<Uuid>>(row, "owner")?.map(Into::into),
+        // PostgreSQL orders UUIDs by their bytes, as Rust does: the list is already sorted.
+        members: members.into_iter().map(Into::into).collect(),
+        created_at: timestamp(row, "created_at")?,
+    })
+}
+
+/// A [`message_columns!`] row.
+pub(super) fn message(row: &Row) -> StoreResult<Message> {
+    Ok(Message {
+        id: id(row, "id")?,
+        conversation: id(row, "conversation")?,
+        sender: id(row, "sender")?,
+        seq: seq(row, "seq")?,
+        body: get(row, "body")?,
+        client_id: get(row, "client_id")?,
+        sent_at: timestamp(row, "sent_at")?,
+        edited_at: optional_timestamp(row, "edited_at")?,
+        deleted: get(row, "deleted")?,
+    })
+}
+
+/// A [`session_columns!`] row.
+pub(super) fn session(row: &Row) -> StoreResult<Session> {
+    let hash: &[u8] = get(row, "token_hash")?;
+    let token_hash = <[u8; 32]>::try_from(hash)
+        .map_err(|_| StoreError::Corrupt(format!("token hash of {} bytes", hash.len())))?;
+    Ok(Session {
+        token_hash: TokenHash(token_hash),
+        user: id(row, "user_id")?,
+        created_at: timestamp(row, "created_at")?,
+        expires_at: timestamp(row, "expires_at")?,
+    })
+}
+
+/// An [`audit_columns!`] row.
+pub(super) fn audit(row: &Row) -> StoreResult<AuditEntry> {
+    Ok(AuditEntry {
+        id: id(row, "id")?,
+        at: timestamp(row, "at")?,
+        actor: id(row, "actor")?,
+        action: get(row, "action")?,
+        target: get(row, "target")?,
+        detail: get(row, "detail")?,
+    })
+}
+
+/// A [`receipt_columns!`] row.
+pub(super) fn receipt(row: &Row) -> StoreResult<Receipt> {
+    Ok(Receipt {
+        conversation: id(row, "conversation")?,
+        user: id(row, "user_id")?,
+        delivered: seq(row, "delivered")?,
+        read: seq(row, "read_up_to")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_convert_without_panicking() {
+        assert_eq!(unsigned(7, "seq").unwrap(), 7);
+        assert!(matches!(unsigned(-1, "seq"), Err(StoreError::Corrupt(_))));
+        assert_eq!(signed(7, "seq").unwrap(), 7);
+        assert!(matches!(signed(u64::MAX, "seq"), Err(StoreError::Backend(_))));
+        assert_eq!(clamped(u64::MAX), i64::MAX);
+        assert_eq!(clamped(3), 3);
+    }
+}
