@@ -1,0 +1,263 @@
+//! Group commit: many writes share one flush, and none is acknowledged before it.
+//!
+//! A write applies its batch to sled (in memory), then calls [`GroupCommit::durable`], which
+//! queues a waker and returns when a flush that *started after the write was applied* has
+//! completed. One dedicated flusher thread does all flushing, so exactly one flush is ever in
+//! flight: sled's `flush_async()` deadlocks when called concurrently (see DESIGN.md), and a
+//! blocking `flush()` must not run on the async threads anyway.
+//!
+//! The flusher's loop:
+//! 1. sleep until a write waits;
+//! 2. *collect*: keep polling every [`Policy::quiet`] while new writers keep arriving, until
+//!    none arrived during a poll, [`Policy::max_group`] wait, or [`Policy::window`] has passed
+//!    since the first one arrived;
+//! 3. take the group, `db.flush()` (sled ends it with `sync_file_range`: survives a process
+//!    crash), then `fdatasync` the db file (survives power loss and kernel crashes), and wake
+//!    the whole group with the result.
+//!
+//! Writers arriving during step 3 form the next group, so under load the flush itself is the
+//! collecting window and the explicit one only matters for light, bursty traffic.
+//!
+//! If the flusher thread stops (store dropped, or a panic inside sled), every queued and every
+//! later writer gets an error instead of waiting forever.
+
+use super::format::sled_error;
+use kanect_core::StoreError;
+use std::fs::File;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// When the flusher closes a group.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Policy {
+    /// Flush as soon as this many writes wait.
+    pub(crate) max_group: usize,
+    /// The longest the first write of a group waits for company.
+    pub(crate) window: Duration,
+    /// Close the group early when no writer arrived for this long.
+    pub(crate) quiet: Duration,
+}
+
+/// Why a durable wait failed. Cloned to every writer of the group.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("group commit failed: {0}")]
+struct FlushError(Arc<str>);
+
+type Waiter = oneshot::Sender<Result<(), FlushError>>;
+
+#[derive(Default)]
+struct State {
+    waiting: Vec<Waiter>,
+    /// The store is closing: flush what waits, then stop.
+    stopping: bool,
+    /// The flusher is gone: refuse new waiters.
+    stopped: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    flushes: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section is a push or a take: a panic cannot leave it half done.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Counters for tuning: how many flushes ran and how many writes they acknowledged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    /// Flushes completed (successfully or not).
+    pub flushes: u64,
+    /// Writes acknowledged by those flushes; `writes / flushes` is the mean group size.
+    pub writes: u64,
+}
+
+/// The group-commit handle a store holds; dropping it flushes what remains and joins the
+/// flusher thread (so the database is released when the store is dropped).
+pub(crate) struct GroupCommit {
+    shared: Arc<Shared>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+impl GroupCommit {
+    /// Starts the flusher thread. `sync` is the file to `fdatasync` after each flush (None:
+    /// sled's flush alone, e.g. for a temporary store).
+    pub(crate) fn start(db: sled::Db, sync: Option<File>, policy: Policy) -> Result<Self, StoreError> {
+        let shared = Arc::new(Shared::default());
+        let flusher = std::thread::Builder::new()
+            .name("kanect-sled-flush".into())
+            .spawn({
+                let shared = shared.clone();
+                move || run(&shared, &db, sync.as_ref(), policy)
+            })
+            .map_err(StoreError::backend)?;
+        Ok(GroupCommit { shared, flusher: Some(flusher) })
+    }
+
+    /// Returns once every write applied before this call is durable.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if the flush failed or the flusher has stopped; the write may
+    /// or may not have reached the disk, and the caller must not acknowledge it.
+    pub(crate) async fn durable(&self) -> Result<(), StoreError> {
+        let (waiter, done) = oneshot::channel();
+        {
+            let mut state = self.shared.lock();
+            if state.stopped {
+                return Err(StoreError::backend(FlushError("the flusher has stopped".into())));
+            }
+            state.waiting.push(waiter);
+            if state.waiting.len() == 1 {
+                self.shared.wake.notify_one();
+            }
+        }
+        match done.await {
+            Ok(result) => result.map_err(StoreError::backend),
+            Err(_) => Err(StoreError::backend(FlushError("the flusher stopped before flushing".into()))),
+        }
+    }
+
+    /// Flush and write counters so far.
+    pub(crate) fn stats(&self) -> GroupCommitStats {
+        GroupCommitStats {
+            flushes: self.shared.flushes.load(Ordering::Relaxed),
+            writes: self.shared.writes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.shared.lock().stopping = true;
+        self.shared.wake.notify_one();
+        if let Some(flusher) = self.flusher.take() {
+            // A panicked flusher already failed its waiters (see `Stopped`); nothing to add.
+            let _ = flusher.join();
+        }
+    }
+}
+
+/// Marks the flusher stopped and fails whoever still waits, also when it unwinds.
+struct Stopped<'a>(&'a Shared);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.stopped = true;
+        // Dropping the senders wakes their writers with an error.
+        state.waiting.clear();
+    }
+}
+
+fn run(shared: &Shared, db: &sled::Db, sync: Option<&File>, policy: Policy) {
+    let _stopped = Stopped(shared);
+    loop {
+        let mut state = shared.lock();
+        while state.waiting.is_empty() {
+            if state.stopping {
+                drop(state);
+                if let Err(error) = flush(db, sync) {
+                    tracing::error!(%error, "final flush on close failed");
+                }
+                return;
+            }
+            state = shared.wake.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        let mut seen = state.waiting.len();
+        drop(state);
+        collect(shared, policy, &mut seen);
+        let group = std::mem::take(&mut shared.lock().waiting);
+        let result = flush(db, sync);
+        if let Err(error) = &result {
+            tracing::error!(%error, writes = group.len(), "group commit flush failed");
+        }
+        shared.flushes.fetch_add(1, Ordering::Relaxed);
+        shared.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
+        for waiter in group {
+            // A writer that gave up (its future was dropped) needs no answer.
+            let _ = waiter.send(result.clone());
+        }
+    }
+}
+
+/// Waits while writers keep joining the group, within the policy's bounds.
+fn collect(shared: &Shared, policy: Policy, seen: &mut usize) {
+    let started = Instant::now();
+    while *seen < policy.max_group && !policy.quiet.is_zero() {
+        let left = policy.window.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(policy.quiet.min(left));
+        let now = shared.lock().waiting.len();
+        if now == *seen {
+            return;
+        }
+        *seen = now;
+    }
+}
+
+fn flush(db: &sled::Db, sync: Option<&File>) -> Result<(), FlushError> {
+    db.flush().map_err(|error| FlushError(sled_error(error).to_string().into()))?;
+    if let Some(file) = sync {
+        file.sync_data().map_err(|error| FlushError(format!("fdatasync: {error}").into()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy { max_group: 64, window: Duration::from_millis(1), quiet: Duration::from_micros(50) }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_share_flushes() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let commit = Arc::new(GroupCommit::start(db.clone(), None, policy()).unwrap());
+        let mut tasks = Vec::new();
+        for task in 0..32u32 {
+            let (db, commit) = (db.clone(), commit.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..20u32 {
+                    db.insert([task.to_be_bytes(), i.to_be_bytes()].concat(), b"v".as_slice()).unwrap();
+                    commit.durable().await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let stats = commit.stats();
+        assert_eq!(stats.writes, 32 * 20);
+        assert!(stats.flushes < stats.writes, "no grouping happened: {stats:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stopped_flusher_fails_writers_instead_of_hanging() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let commit = GroupCommit::start(db, None, policy()).unwrap();
+        commit.durable().await.unwrap();
+        commit.shared.lock().stopping = true;
+        commit.shared.wake.notify_one();
+        // Wait for the flusher to notice; bounded.
+        for _ in 0..1000 {
+            if commit.shared.lock().stopped {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(matches!(commit.durable().await, Err(StoreError::Backend(_))));
+    }
+}

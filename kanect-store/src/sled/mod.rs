@@ -1,0 +1,407 @@
+//! [`SledStore`]: the embedded default store, on sled 0.34.
+//!
+//! Every record lives in sled's default tree under the key spaces of [`keys`]; every write is
+//! one `insert` or one `Batch` (atomic across a crash), applied under an in-process lock that
+//! makes its read-check-write atomic, and acknowledged only after [`commit`] has flushed it.
+//! sled holds an exclusive file lock on the directory, so one process owns a store and
+//! in-process locks are enough:
+//!
+//! - per-conversation writes (appends and their seq counter, memberships, receipts, edits)
+//!   take one of [`STRIPES`] mutexes chosen by the conversation id, so appends to different
+//!   conversations proceed in parallel and still share a flush;
+//! - account writes (users, usernames, passwords, sessions) take one `accounts` mutex: they
+//!   are rare and a single lock keeps a user's deletion and its sessions consistent.
+//!
+//! Locks are std mutexes held only around synchronous sled calls, never across an `.await`.
+//! Reads take no lock and may see a write a moment before it is durable (between its apply
+//! and its flush); only a write's return is a promise.
+
+mod accounts;
+mod commit;
+mod conversations;
+mod format;
+mod keys;
+mod messages;
+
+pub use commit::GroupCommitStats;
+
+use commit::{GroupCommit, Policy};
+use format::{decode, sled_error};
+use kanect_core::{
+    Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
+    ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
+};
+use serde::de::DeserializeOwned;
+use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// How many per-conversation write locks a store has (see the module docs).
+const STRIPES: usize = 64;
+
+/// How to open a [`SledStore`]. `SledConfig::new(path)` gives the defaults below.
+#[derive(Clone, Debug)]
+pub struct SledConfig {
+    /// The store's directory; created if missing.
+    pub path: PathBuf,
+    /// sled's page cache, in bytes. Default 64 MiB: sled's own default (1 GiB) is too much
+    /// for an embedded default, and the process's real memory can be several times it.
+    pub cache_capacity: u64,
+    /// Group commit: flush as soon as this many writes wait. Default 1024.
+    pub group_max: usize,
+    /// Group commit: the longest a write waits for others to share its flush, before the
+    /// flush starts. Default 500 µs. A single writer pays about `group_quiet`, not this.
+    pub group_window: Duration,
+    /// Group commit: close a group early when no writer joined for this long. Default
+    /// 50 µs. Zero disables the window: each flush takes whoever waits when it starts.
+    pub group_quiet: Duration,
+    /// `fdatasync` the database file after each flush, so acknowledged writes survive power
+    /// loss and kernel crashes, not only a process crash. Default true.
+    pub fsync: bool,
+}
+
+impl SledConfig {
+    /// The defaults, for a store in `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SledConfig {
+            path: path.into(),
+            cache_capacity: 64 * 1024 * 1024,
+            group_max: 1024,
+            group_window: Duration::from_micros(500),
+            group_quiet: Duration::from_micros(50),
+            fsync: true,
+        }
+    }
+
+    fn policy(&self) -> Policy {
+        Policy { max_group: self.group_max.max(1), window: self.group_window, quiet: self.group_quiet }
+    }
+}
+
+/// The embedded, durable [`Store`]: a sled database in one directory.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use kanect_core::{Chat, ChatConfig, PasswordCost, Registration};
+/// use kanect_store::SledStore;
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("kanect-data");
+/// # let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+/// let chat = Chat::builder(SledStore::open(&path)?).config(config).build().await?;
+/// let alice = chat.register(Registration::new("alice", "correct horse")).await?;
+/// let bob = chat.register(Registration::new("bob", "battery staple")).await?;
+/// let alice = chat.act_as(alice.id).await?;
+/// let direct = chat.open_direct(&alice, bob.id).await?;
+/// // Returns once the message is on disk.
+/// assert_eq!(chat.send(&alice, direct.id, "c1", "hi bob").await?.seq.0, 1);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct SledStore {
+    db: sled::Db,
+    commit: GroupCommit,
+    /// Per-conversation write locks, by `stripe`.
+    stripes: Box<[Mutex<()>]>,
+    /// Serialises account writes (see the module docs).
+    accounts: Mutex<()>,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `path` with the default [`SledConfig`].
+    ///
+    /// Callable outside a tokio runtime: the flusher is a std thread.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if the directory cannot be created, opened or locked (another
+    /// process, or another `SledStore` in this one, has it open);
+    /// [`StoreError::Format`] if it holds a newer format or data that is not a Kanect store;
+    /// [`StoreError::Corrupt`] if sled finds it corrupt.
+    pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
+        Self::open_with(SledConfig::new(path.as_ref()))
+    }
+
+    /// Opens (or creates) the store described by `config`.
+    ///
+    /// # Errors
+    /// As [`SledStore::open`].
+    pub fn open_with(config: SledConfig) -> Result<SledStore, StoreError> {
+        std::fs::create_dir_all(&config.path).map_err(StoreError::backend)?;
+        let db = open_db(sled::Config::new().path(&config.path).cache_capacity(config.cache_capacity))?;
+        let sync = if config.fsync {
+            // sled keeps everything but large blobs in `db`; Kanect's records are far below
+            // sled's blob threshold.
+            let file = File::open(config.path.join("db")).map_err(StoreError::backend)?;
+            // Make the directory entries of a freshly created store durable too.
+            File::open(&config.path).and_then(|dir| dir.sync_all()).map_err(StoreError::backend)?;
+            Some(file)
+        } else {
+            None
+        };
+        Self::start(db, sync, config.policy())
+    }
+
+    /// A store in a temporary directory that is deleted when the store is dropped, for
+    /// tests. Writes still go through group commit, but nothing is synced to disk.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if the temporary directory cannot be created.
+    pub fn temporary() -> Result<SledStore, StoreError> {
+        let config = SledConfig::new("");
+        let db = open_db(sled::Config::new().temporary(true).cache_capacity(config.cache_capacity))?;
+        Self::start(db, None, config.policy())
+    }
+
+    fn start(db: sled::Db, sync: Option<File>, policy: Policy) -> Result<SledStore, StoreError> {
+        if format::check_version(&db)? {
+            db.flush().map_err(sled_error)?;
+        }
+        let commit = GroupCommit::start(db.clone(), sync, policy)?;
+        let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
+        Ok(SledStore { db, commit, stripes, accounts: Mutex::new(()) })
+    }
+
+    /// How group commit has done so far: flushes and the writes they acknowledged.
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.commit.stats()
+    }
+
+    /// The write lock of `conversation`.
+    fn stripe(&self, conversation: ConversationId) -> MutexGuard<'_, ()> {
+        // The last UUID byte is random for v7 ids and hash output for direct ids.
+        let index = usize::from(conversation.to_bytes()[15]) % self.stripes.len();
+        self.stripes[index].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The account write lock.
+    fn accounts(&self) -> MutexGuard<'_, ()> {
+        // Guards no data of its own: a panic under it leaves nothing half-written in memory,
+        // and sled batches are all-or-nothing.
+        self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get_raw(&self, key: &[u8]) -> StoreResult<Option<sled::IVec>> {
+        self.db.get(key).map_err(sled_error)
+    }
+
+    fn get<T: DeserializeOwned>(&self, what: &str, key: &[u8]) -> StoreResult<Option<T>> {
+        self.get_raw(key)?.map(|bytes| decode(what, key, &bytes)).transpose()
+    }
+
+    fn insert(&self, key: &[u8], value: Vec<u8>) -> StoreResult<()> {
+        self.db.insert(key, value).map(drop).map_err(sled_error)
+    }
+
+    fn apply(&self, batch: sled::Batch) -> StoreResult<()> {
+        self.db.apply_batch(batch).map_err(sled_error)
+    }
+
+    /// Every key with `prefix`, in order.
+    fn keys_with(&self, prefix: &[u8]) -> impl Iterator<Item = StoreResult<sled::IVec>> {
+        self.db.scan_prefix(prefix).keys().map(|key| key.map_err(sled_error))
+    }
+
+    /// Every (key, value) with `prefix`, in order.
+    fn entries_with(&self, prefix: &[u8]) -> impl DoubleEndedIterator<Item = StoreResult<(sled::IVec, sled::IVec)>> {
+        self.db.scan_prefix(prefix).map(|entry| entry.map_err(sled_error))
+    }
+
+    /// Entries from `start` (excluded) to the end of `prefix`'s key space.
+    fn entries_after(
+        &self,
+        prefix: &[u8],
+        start: Vec<u8>,
+    ) -> impl DoubleEndedIterator<Item = StoreResult<(sled::IVec, sled::IVec)>> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let iter = match keys::prefix_end(prefix) {
+            Some(end) => self.db.range::<Vec<u8>, _>((Excluded(start), Excluded(end))),
+            None => self.db.range::<Vec<u8>, _>((Excluded(start), Unbounded)),
+        };
+        iter.map(|entry| entry.map_err(sled_error))
+    }
+}
+
+/// Opens sled, turning a panic inside it (seen on some damaged files) into an error.
+fn open_db(config: sled::Config) -> Result<sled::Db, StoreError> {
+    match catch_unwind(AssertUnwindSafe(|| config.open())) {
+        Ok(result) => result.map_err(sled_error),
+        Err(_) => Err(StoreError::Corrupt("sled panicked while opening the database".into())),
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SledStore {
+    async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
+        self.insert_user_now(user, password_hash)?;
+        self.commit.durable().await
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.get("user", &keys::user(id))
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.user_by_username_now(username)
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+        let updated = self.update_user_now(user)?;
+        self.durable_if(updated).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        let deleted = self.delete_user_now(id)?;
+        self.durable_if(deleted).await
+    }
+
+    async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
+        let key = keys::password(id);
+        self.get_raw(&key)?.map(|bytes| format::decode_text("password hash", &key, &bytes)).transpose()
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool> {
+        let set = self.set_password_hash_now(id, hash)?;
+        self.durable_if(set).await
+    }
+
+    async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
+        self.users_now(query)
+    }
+
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        self.insert_session_now(session)?;
+        self.commit.durable().await
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> StoreResult<Option<Session>> {
+        self.get("session", &keys::session(token_hash))
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
+        let deleted = self.delete_session_now(token_hash)?;
+        self.durable_if(deleted).await
+    }
+
+    async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
+        let count = self.delete_sessions_of_now(user)?;
+        self.durable_if(count > 0).await?;
+        Ok(count)
+    }
+
+    async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
+        let inserted = self.insert_conversation_now(conversation)?;
+        self.durable_if(inserted).await
+    }
+
+    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
+        self.get("conversation", &keys::conversation(id))
+    }
+
+    async fn add_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
+        let updated = self.add_member_now(id, user)?;
+        self.durable_if(updated.is_some()).await?;
+        Ok(updated)
+    }
+
+    async fn remove_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
+        let (updated, changed) = self.remove_member_now(id, user)?;
+        self.durable_if(changed).await?;
+        Ok(updated)
+    }
+
+    async fn set_conversation_details(
+        &self,
+        id: ConversationId,
+        name: Option<String>,
+        owner: Option<UserId>,
+    ) -> StoreResult<Option<Conversation>> {
+        let updated = self.set_details_now(id, name, owner)?;
+        self.durable_if(updated.is_some()).await?;
+        Ok(updated)
+    }
+
+    async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationId>> {
+        self.conversations_of_now(user)
+    }
+
+    async fn conversations(&self, after: Option<ConversationId>, limit: usize) -> StoreResult<Vec<Conversation>> {
+        self.conversations_now(after, limit)
+    }
+
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
+        let appended = self.append_now(message)?;
+        // A duplicate is an acknowledgement of the original, which may have been applied by
+        // a writer still waiting for its flush: wait too.
+        self.commit.durable().await?;
+        Ok(appended)
+    }
+
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        self.message_now(id)
+    }
+
+    async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
+        let replaced = self.replace_message_now(message)?;
+        self.durable_if(replaced).await
+    }
+
+    async fn history(
+        &self,
+        conversation: ConversationId,
+        page: HistoryPage,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        self.history_now(conversation, page, limit)
+    }
+
+    async fn last_seq(&self, conversation: ConversationId) -> StoreResult<Seq> {
+        self.last_seq_now(conversation)
+    }
+
+    async fn advance_receipt(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        kind: ReceiptKind,
+        seq: Seq,
+    ) -> StoreResult<Option<Receipt>> {
+        let (moved, written) = self.advance_receipt_now(conversation, user, kind, seq)?;
+        self.durable_if(written).await?;
+        Ok(moved)
+    }
+
+    async fn receipts(&self, conversation: ConversationId) -> StoreResult<Vec<Receipt>> {
+        self.receipts_now(conversation)
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        self.insert(&keys::audit(entry.id), format::encode(entry)?)?;
+        self.commit.durable().await
+    }
+
+    async fn audit_log(&self, before: Option<AuditId>, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        self.audit_log_now(before, limit)
+    }
+
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        self.stats_now()
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        self.commit.durable().await
+    }
+}
+
+impl SledStore {
+    /// Waits for durability when something was written; passes `changed` through.
+    async fn durable_if(&self, changed: bool) -> StoreResult<bool> {
+        if changed {
+            self.commit.durable().await?;
+        }
+        Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests;

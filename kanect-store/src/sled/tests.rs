@@ -1,0 +1,118 @@
+//! Opening, format and corruption checks that need raw sled access to the files.
+
+use super::*;
+use kanect_core::{Role, Timestamp};
+
+fn user(name: &str) -> User {
+    User {
+        id: UserId::new(),
+        username: name.into(),
+        display_name: None,
+        email: None,
+        role: Role::User,
+        created_at: Timestamp(1),
+        disabled: false,
+        last_seen: None,
+    }
+}
+
+fn new_message(conversation: ConversationId, sender: UserId, client_id: &str) -> NewMessage {
+    NewMessage {
+        id: MessageId::new(),
+        conversation,
+        sender,
+        body: "hello".into(),
+        client_id: client_id.into(),
+        sent_at: Timestamp(1),
+    }
+}
+
+/// Writes `key = value` straight into the sled files of a closed store.
+fn poke(path: &Path, key: &[u8], value: &[u8]) {
+    let db = sled::open(path).unwrap();
+    db.insert(key, value).unwrap();
+    db.flush().unwrap();
+}
+
+#[test]
+fn open_works_outside_a_runtime_and_reopens_after_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStore::open(dir.path()).unwrap());
+    drop(SledStore::open(dir.path()).unwrap());
+}
+
+#[test]
+fn a_newer_or_garbled_format_version_is_a_format_error() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStore::open(dir.path()).unwrap());
+    poke(dir.path(), keys::FORMAT, &(format::FORMAT_VERSION + 1).to_be_bytes());
+    assert!(matches!(SledStore::open(dir.path()), Err(StoreError::Format(_))));
+    poke(dir.path(), keys::FORMAT, b"garbage");
+    assert!(matches!(SledStore::open(dir.path()), Err(StoreError::Format(_))));
+    poke(dir.path(), keys::FORMAT, &format::FORMAT_VERSION.to_be_bytes());
+    assert!(SledStore::open(dir.path()).is_ok());
+}
+
+#[test]
+fn a_database_of_another_application_is_a_format_error() {
+    let dir = tempfile::tempdir().unwrap();
+    poke(dir.path(), b"not kanect", b"data");
+    assert!(matches!(SledStore::open(dir.path()), Err(StoreError::Format(_))));
+}
+
+#[test]
+fn locked_unusable_and_damaged_directories_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path().join("a")).unwrap();
+    assert!(matches!(SledStore::open(dir.path().join("a")), Err(StoreError::Backend(_))));
+    drop(store);
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    assert!(SledStore::open(&file).is_err());
+
+    let damaged = dir.path().join("damaged");
+    std::fs::create_dir(&damaged).unwrap();
+    std::fs::write(damaged.join("conf"), b"\xff\xfe not a sled config").unwrap();
+    std::fs::write(damaged.join("db"), vec![0xa5; 4096]).unwrap();
+    assert!(SledStore::open(&damaged).is_err());
+}
+
+#[tokio::test]
+async fn undecodable_records_read_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = user("alice");
+    let conversation = ConversationId::new();
+    let message = {
+        let store = SledStore::open(dir.path()).unwrap();
+        store.insert_user(&alice, "hash").await.unwrap();
+        store.append_message(new_message(conversation, alice.id, "c1")).await.unwrap().message().clone()
+    };
+    poke(dir.path(), &keys::user(alice.id), b"{\"id\": 12");
+    poke(dir.path(), &keys::message(conversation, message.seq), b"\x00\x01garbage");
+    poke(dir.path(), &keys::last_seq(ConversationId::from_bytes([1; 16])), b"short");
+
+    let store = SledStore::open(dir.path()).unwrap();
+    assert!(matches!(store.user(alice.id).await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.user_by_username("alice").await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.message(message.id).await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.history(conversation, HistoryPage::Latest, 10).await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.last_seq(ConversationId::from_bytes([1; 16])).await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.stats().await, Err(StoreError::Corrupt(_))));
+    // A resend of the damaged message is an error too, never a second copy.
+    let resend = store.append_message(new_message(conversation, alice.id, "c1")).await;
+    assert!(matches!(resend, Err(StoreError::Corrupt(_))));
+    assert_eq!(store.last_seq(conversation).await.unwrap(), Seq(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_went_through_a_flush() {
+    let store = SledStore::temporary().unwrap();
+    let conversation = ConversationId::new();
+    let sender = UserId::new();
+    for i in 0..10 {
+        store.append_message(new_message(conversation, sender, &format!("c{i}"))).await.unwrap();
+        let stats = store.group_commit_stats();
+        assert!(stats.writes > i, "write {i} returned before a flush acknowledged it: {stats:?}");
+    }
+}
