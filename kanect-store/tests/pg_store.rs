@@ -1,0 +1,194 @@
+//! PgStore beyond the conformance suite: migrations, several nodes on one database, races the
+//! suite cannot provoke, and failures. Needs `KANECT_TEST_PG`, except where noted.
+
+mod pg_support;
+
+use kanect_core::{
+    Appended, ConversationId, MessageId, NewMessage, Role, Seq, Store, StoreError, Timestamp, User, UserId,
+};
+use kanect_store::{PgConfig, PgStore};
+use pg_support::{config, fresh_store, raw_client, schema_name};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn user(name: &str) -> User {
+    User {
+        id: UserId::new(),
+        username: name.to_string(),
+        display_name: None,
+        email: None,
+        role: Role::User,
+        created_at: Timestamp(1),
+        disabled: false,
+        last_seen: None,
+    }
+}
+
+fn new_message(conversation: ConversationId, sender: UserId, client_id: &str) -> NewMessage {
+    NewMessage {
+        id: MessageId::new(),
+        conversation,
+        sender,
+        body: "hi".into(),
+        client_id: client_id.into(),
+        sent_at: Timestamp(1),
+    }
+}
+
+async fn applied_versions(schema: &str) -> Vec<i32> {
+    let client = raw_client(schema).await;
+    let rows = client.query("SELECT version FROM kanect_schema_migrations ORDER BY version", &[]).await.unwrap();
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+#[tokio::test]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn reconnecting_applies_nothing_twice_and_keeps_data() {
+    let schema = schema_name();
+    let first = PgStore::connect_with(config(&schema)).await.unwrap();
+    let alice = user("alice");
+    first.insert_user(&alice, "hash").await.unwrap();
+    drop(first);
+    let again = PgStore::connect_with(config(&schema)).await.unwrap();
+    assert_eq!(again.schema_version().await.unwrap(), PgStore::SCHEMA_VERSION);
+    assert_eq!(again.user(alice.id).await.unwrap(), Some(alice));
+    assert_eq!(applied_versions(&schema).await, (1..=PgStore::SCHEMA_VERSION).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn nodes_starting_at_once_migrate_once() {
+    let schema = schema_name();
+    let starts: Vec<_> = (0..6).map(|_| tokio::spawn(PgStore::connect_with(config(&schema)))).collect();
+    for start in starts {
+        let store = start.await.unwrap().unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), PgStore::SCHEMA_VERSION);
+    }
+    assert_eq!(applied_versions(&schema).await, (1..=PgStore::SCHEMA_VERSION).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn a_schema_newer_than_this_build_is_refused() {
+    let schema = schema_name();
+    drop(PgStore::connect_with(config(&schema)).await.unwrap());
+    let newer = PgStore::SCHEMA_VERSION + 1;
+    raw_client(&schema)
+        .await
+        .execute("INSERT INTO kanect_schema_migrations (version, name) VALUES ($1, 'from the future')", &[&newer])
+        .await
+        .unwrap();
+    let refused = PgStore::connect_with(config(&schema)).await;
+    assert!(matches!(refused, Err(StoreError::Format(_))), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn racing_resends_store_one_message_and_leave_no_gap() {
+    let store = Arc::new(fresh_store().await);
+    let conversation = ConversationId::new();
+    let sender = UserId::new();
+    let sends: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append_message(new_message(conversation, sender, "same")).await })
+        })
+        .collect();
+    let mut created = Vec::new();
+    let mut ids = Vec::new();
+    for send in sends {
+        let appended = send.await.unwrap().unwrap();
+        ids.push(appended.message().id);
+        if let Appended::Created(message) = appended {
+            created.push(message);
+        }
+    }
+    assert_eq!(created.len(), 1, "exactly one resend creates the message");
+    assert!(ids.iter().all(|id| *id == created[0].id), "every resend returns the original");
+    assert_eq!(store.last_seq(conversation).await.unwrap(), Seq(1));
+    let next = store.append_message(new_message(conversation, sender, "next")).await.unwrap();
+    assert_eq!(next.message().seq, Seq(2), "losing resends left no gap");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn two_nodes_on_one_database_share_seqs_and_usernames() {
+    let schema = schema_name();
+    let nodes = [
+        Arc::new(PgStore::connect_with(config(&schema)).await.unwrap()),
+        Arc::new(PgStore::connect_with(config(&schema)).await.unwrap()),
+    ];
+    let conversation = ConversationId::new();
+    let mut tasks = Vec::new();
+    for (index, node) in nodes.iter().enumerate() {
+        for task in 0..3 {
+            let node = node.clone();
+            tasks.push(tokio::spawn(async move {
+                let sender = UserId::new();
+                let mut seqs = Vec::new();
+                for i in 0..50 {
+                    let message = new_message(conversation, sender, &format!("n{index}-t{task}-{i}"));
+                    seqs.push(node.append_message(message).await.unwrap().message().seq.0);
+                }
+                seqs
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=300).collect::<Vec<u64>>());
+    nodes[0].insert_user(&user("Zoe"), "h").await.unwrap();
+    let clash = nodes[1].insert_user(&user("zoe"), "h").await;
+    assert!(matches!(clash, Err(StoreError::Conflict(kanect_core::Conflict::UsernameTaken))), "{clash:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn dropped_connections_fail_calls_then_the_pool_recovers() {
+    let schema = schema_name();
+    let application = format!("kt_{}", &schema[schema.len() - 12..]);
+    let separator = if pg_support::url().contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}application_name={application}", pg_support::url());
+    let store = PgStore::connect_with(PgConfig { url, ..config(&schema) }).await.unwrap();
+    let alice = user("alice");
+    store.insert_user(&alice, "h").await.unwrap();
+    let killed = raw_client(&schema)
+        .await
+        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&application])
+        .await
+        .unwrap();
+    assert!(killed >= 1, "the store's connection was found");
+    let mut failures = 0;
+    let recovered = loop {
+        match store.user(alice.id).await {
+            Ok(found) => break found,
+            Err(error) => {
+                assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
+                failures += 1;
+                assert!(failures <= 8, "the pool never recovered");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(recovered, Some(alice));
+}
+
+/// Runs without a database: nothing listens on port 1.
+#[tokio::test]
+async fn an_unreachable_database_is_a_backend_error() {
+    let config = PgConfig { connect_timeout: Duration::from_secs(2), ..PgConfig::new("postgres://kanect@127.0.0.1:1/db") };
+    let error = PgStore::connect_with(config).await.unwrap_err();
+    assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
+}
+
+/// Runs without a database: the schema name is checked before connecting.
+#[tokio::test]
+async fn a_schema_name_that_is_not_a_plain_identifier_is_refused() {
+    let config =
+        PgConfig { schema: Some("x; DROP TABLE users".into()), ..PgConfig::new("postgres://kanect@127.0.0.1:1/db") };
+    let error = PgStore::connect_with(config).await.unwrap_err();
+    assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
+}
