@@ -5,5 +5,7 @@ mod pg_support;
 
 kanect_core::store_conformance!(
     #[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
-    async { pg_support::fresh_store().await }
+    async {
+        pg_support::fresh_store().await
+    }
 );

@@ -179,7 +179,8 @@ async fn dropped_connections_fail_calls_then_the_pool_recovers() {
 /// Runs without a database: nothing listens on port 1.
 #[tokio::test]
 async fn an_unreachable_database_is_a_backend_error() {
-    let config = PgConfig { connect_timeout: Duration::from_secs(2), ..PgConfig::new("postgres://kanect@127.0.0.1:1/db") };
+    let config =
+        PgConfig { connect_timeout: Duration::from_secs(2), ..PgConfig::new("postgres://kanect@127.0.0.1:1/db") };
     let error = PgStore::connect_with(config).await.unwrap_err();
     assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
 }

@@ -27,9 +27,12 @@ const LOCK_CLASS: i32 = 0x6b6e_6374;
 /// Brings the schema (`schema`, or the connection's current one) up to [`LATEST`].
 pub(super) async fn run(client: &mut deadpool_postgres::Object, schema: Option<&str>) -> StoreResult<()> {
     let tx = client.transaction().await.map_err(db)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1, hashtext(COALESCE($2, current_schema(), '')))", &[&LOCK_CLASS, &schema])
-        .await
-        .map_err(db)?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext(COALESCE($2, current_schema(), '')))",
+        &[&LOCK_CLASS, &schema],
+    )
+    .await
+    .map_err(db)?;
     if let Some(schema) = schema {
         // The name was checked to be a plain identifier (see `check_schema_name`).
         tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(db)?;

@@ -170,8 +170,8 @@ pub(super) fn message(row: &Row) -> StoreResult<Message> {
 /// A [`session_columns!`] row.
 pub(super) fn session(row: &Row) -> StoreResult<Session> {
     let hash: &[u8] = get(row, "token_hash")?;
-    let token_hash = <[u8; 32]>::try_from(hash)
-        .map_err(|_| StoreError::Corrupt(format!("token hash of {} bytes", hash.len())))?;
+    let token_hash =
+        <[u8; 32]>::try_from(hash).map_err(|_| StoreError::Corrupt(format!("token hash of {} bytes", hash.len())))?;
     Ok(Session {
         token_hash: TokenHash(token_hash),
         user: id(row, "user_id")?,

@@ -10,9 +10,8 @@ use super::{db, violates, PgStore};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use kanect_core::{
-    Appended, AuditEntry, AuditId, Conflict, Conversation, ConversationId, HistoryPage, Message, MessageId,
-    NewMessage, Receipt, ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User,
-    UserId, UserQuery,
+    Appended, AuditEntry, AuditId, Conflict, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage,
+    Receipt, ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -80,7 +79,8 @@ impl PgStore {
             return Ok(None); // dropping `tx` rolls back
         }
         if add {
-            let insert = "INSERT INTO kanect_memberships (conversation, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+            let insert =
+                "INSERT INTO kanect_memberships (conversation, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
             if execute(&tx, insert, &[id.as_uuid(), user.as_uuid()]).await? == 0 {
                 return Err(StoreError::Conflict(Conflict::AlreadyMember));
             }
@@ -222,8 +222,8 @@ impl Store for PgStore {
     }
 
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
-        let insert = "INSERT INTO kanect_conversations (id, kind, name, owner, created_at) VALUES ($1, $2, $3, $4, $5) \
-                      ON CONFLICT (id) DO NOTHING";
+        let insert = "INSERT INTO kanect_conversations (id, kind, name, owner, created_at) \
+                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING";
         let members = "INSERT INTO kanect_memberships (conversation, user_id) SELECT $1, unnest($2::uuid[]) \
                        ON CONFLICT DO NOTHING";
         let mut client = self.client().await?;
@@ -323,9 +323,9 @@ impl Store for PgStore {
                 // A concurrent resend committed first. Undo our seq increment; return theirs.
                 tx.rollback().await.map_err(db)?;
                 let original = by_client_id(&client, &message).await?;
-                original.map(Appended::Duplicate).ok_or_else(|| {
-                    StoreError::Corrupt("client id collided but its message is gone".to_string())
-                })
+                original
+                    .map(Appended::Duplicate)
+                    .ok_or_else(|| StoreError::Corrupt("client id collided but its message is gone".to_string()))
             }
             Err(error) => Err(db(error)),
         }
@@ -457,8 +457,13 @@ impl Store for PgStore {
                    (SELECT COALESCE(SUM(last_seq), 0)::bigint FROM kanect_conversation_seqs)";
         let client = self.client().await?;
         let row = query_one(&client, sql, &[]).await?;
-        let count = |index: usize, what: &str| -> StoreResult<u64> { rows::unsigned(row.try_get(index).map_err(db)?, what) };
-        Ok(StoreStats { users: count(0, "users")?, conversations: count(1, "conversations")?, messages: count(2, "messages")? })
+        let count =
+            |index: usize, what: &str| -> StoreResult<u64> { rows::unsigned(row.try_get(index).map_err(db)?, what) };
+        Ok(StoreStats {
+            users: count(0, "users")?,
+            conversations: count(1, "conversations")?,
+            messages: count(2, "messages")?,
+        })
     }
 
     async fn flush(&self) -> StoreResult<()> {
