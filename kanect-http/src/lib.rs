@@ -1,1 +1,49 @@
-//! Placeholder until its issue lands.
+//! # kanect-http
+//!
+//! Kanect over the network: a REST API, a WebSocket endpoint, a long-poll fallback, the admin
+//! API, health and Prometheus metrics, and the embedded web app — served from a
+//! [`kanect_core::Chat`] on hyper 1.x, with no web framework in between. The wire protocol is
+//! specified in `PROTOCOL.md` beside this crate.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use kanect_core::{Chat, MemoryStore};
+//! let chat = Chat::builder(MemoryStore::new()).build().await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+//! kanect_http::serve(listener, chat, kanect_http::HttpConfig::default(), shutdown).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The adapter only ever calls `Chat`'s public API: roles, validation and limits are the
+//! engine's; this crate authenticates requests, maps errors, and moves frames.
+//!
+//! # Layout
+//! - `server` — [`serve`]: accept loop, connection limit, graceful shutdown.
+//! - `config` — [`HttpConfig`]: limits and timeouts.
+//! - `state` — the shared handle every handler gets, and gauges.
+//! - `routes` — the top-level dispatch: health, metrics, API, static files.
+//! - `api` — the REST API: `accounts`, `conversations`, `admin`, and `request` helpers.
+//! - `ws` — the WebSocket upgrade and the socket loop.
+//! - `command` — client frames parsed into commands and applied.
+//! - `poll` — long-poll sessions.
+//! - `auth` — bearer tokens, cookies, CSRF, the Origin check.
+//! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
+//! - `metrics` — the Prometheus text page.
+//! - `static_files` — the web app embedded at build time.
+
+mod api;
+mod auth;
+mod command;
+mod config;
+mod error;
+mod metrics;
+mod poll;
+mod routes;
+mod server;
+mod state;
+mod static_files;
+mod ws;
+
+pub use config::HttpConfig;
+pub use server::serve;

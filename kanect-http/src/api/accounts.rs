@@ -1,0 +1,103 @@
+//! Sign-up, log-in and log-out (with the browser's cookies), the caller's own record, and the
+//! user list with presence.
+
+use super::request::{next_cursor, no_content, ok, read_json, Query};
+use crate::auth;
+use crate::error::{json_response, ApiError, Body};
+use crate::state::App;
+use hyper::body::Incoming;
+use hyper::header::SET_COOKIE;
+use hyper::{Request, Response, StatusCode};
+use kanect_core::{Caller, Login, Registration, Timestamp, UserId};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignUp {
+    username: String,
+    password: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogIn {
+    username: String,
+    password: String,
+}
+
+/// `POST /auth/signup`: registers and logs in.
+pub(super) async fn signup(app: &App, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let form: SignUp = read_json(request, app.config.max_body_bytes).await?;
+    let registration = Registration {
+        username: form.username.clone(),
+        password: form.password.clone(),
+        email: form.email,
+        display_name: form.display_name,
+    };
+    app.chat.register(registration).await?;
+    let login = app.chat.login(&form.username, &form.password).await?;
+    Ok(login_response(app, StatusCode::CREATED, login))
+}
+
+/// `POST /auth/login`.
+pub(super) async fn login(app: &App, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let form: LogIn = read_json(request, app.config.max_body_bytes).await?;
+    let login = app.chat.login(&form.username, &form.password).await?;
+    Ok(login_response(app, StatusCode::OK, login))
+}
+
+fn login_response(app: &App, status: StatusCode, login: Login) -> Response<Body> {
+    let token = login.token.as_str();
+    let csrf = auth::csrf_token(token);
+    let body = json!({"token": token, "csrf_token": csrf, "expires_at": login.expires_at, "user": login.user});
+    let mut response = json_response(status, &body);
+    let max_age = login.expires_at.0.saturating_sub(Timestamp::now().0) / 1000;
+    for cookie in auth::session_cookies(token, &csrf, max_age, app.config.secure_cookies) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn clearing_cookies(app: &App, mut response: Response<Body>) -> Response<Body> {
+    for cookie in auth::clear_cookies(app.config.secure_cookies) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// `POST /auth/logout`.
+pub(super) async fn logout(app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    app.chat.logout(caller).await?;
+    Ok(clearing_cookies(app, no_content()))
+}
+
+/// `POST /auth/logout-all`.
+pub(super) async fn logout_all(app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    let sessions = app.chat.logout_everywhere(caller).await?;
+    Ok(clearing_cookies(app, ok(&json!({"sessions": sessions}))))
+}
+
+/// `GET /me`.
+pub(super) async fn me(app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    Ok(ok(&app.chat.me(caller).await?))
+}
+
+/// `GET /users?search=&after=&limit=`.
+pub(super) async fn users<B>(app: &App, caller: &Caller, request: &Request<B>) -> Result<Response<Body>, ApiError> {
+    let query = Query::of(request);
+    let limit = query.limit()?;
+    let users = app.chat.users(caller, query.text("search"), query.text("after"), limit).await?;
+    let next = next_cursor(&users, limit, |u| u.user.username.clone());
+    Ok(ok(&json!({"users": users, "next": next})))
+}
+
+/// `GET /users/{id}`.
+pub(super) async fn user(app: &App, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
+    let id: UserId = super::request::path_id(id)?;
+    Ok(ok(&app.chat.user(caller, id).await?))
+}

@@ -1,0 +1,140 @@
+//! Conversations and messages over REST: list, open direct, create and manage groups, history
+//! pages, and send / edit / delete / receipts / typing for clients without a socket.
+
+use super::request::{no_content, ok, path_id, read_json, Query};
+use crate::error::{ApiError, Body};
+use crate::state::App;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use kanect_core::{Caller, ConversationId, MessageId, ReceiptKind, Seq, UserId};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserRef {
+    user: UserId,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewGroup {
+    name: String,
+    #[serde(default)]
+    members: Vec<UserId>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rename {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Send {
+    client_id: String,
+    body: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Edit {
+    body: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mark {
+    kind: ReceiptKind,
+    seq: Seq,
+}
+
+type Reply = Result<Response<Body>, ApiError>;
+
+/// `GET /conversations`.
+pub(super) async fn list(app: &App, caller: &Caller) -> Reply {
+    Ok(ok(&json!({"conversations": app.chat.conversations(caller).await?})))
+}
+
+/// `POST /conversations/direct`.
+pub(super) async fn open_direct(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+    let form: UserRef = read_json(request, app.config.max_body_bytes).await?;
+    Ok(ok(&app.chat.open_direct(caller, form.user).await?))
+}
+
+/// `POST /conversations`.
+pub(super) async fn create_group(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+    let form: NewGroup = read_json(request, app.config.max_body_bytes).await?;
+    let group = app.chat.create_group(caller, &form.name, &form.members).await?;
+    Ok(crate::error::json_response(hyper::StatusCode::CREATED, &group))
+}
+
+/// `GET /conversations/{id}`.
+pub(super) async fn get(app: &App, caller: &Caller, id: &str) -> Reply {
+    Ok(ok(&app.chat.conversation(caller, path_id(id)?).await?))
+}
+
+/// `PATCH /conversations/{id}`.
+pub(super) async fn rename(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+    let id: ConversationId = path_id(id)?;
+    let form: Rename = read_json(request, app.config.max_body_bytes).await?;
+    Ok(ok(&app.chat.rename_group(caller, id, &form.name).await?))
+}
+
+/// `POST /conversations/{id}/members`.
+pub(super) async fn add_member(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+    let id: ConversationId = path_id(id)?;
+    let form: UserRef = read_json(request, app.config.max_body_bytes).await?;
+    Ok(ok(&app.chat.add_member(caller, id, form.user).await?))
+}
+
+/// `DELETE /conversations/{id}/members/{user}`.
+pub(super) async fn remove_member(app: &App, caller: &Caller, id: &str, user: &str) -> Reply {
+    Ok(ok(&app.chat.remove_member(caller, path_id(id)?, path_id(user)?).await?))
+}
+
+/// `POST /conversations/{id}/leave`.
+pub(super) async fn leave(app: &App, caller: &Caller, id: &str) -> Reply {
+    Ok(ok(&app.chat.leave(caller, path_id(id)?).await?))
+}
+
+/// `GET /conversations/{id}/messages?before=|after=&limit=`.
+pub(super) async fn history<B>(app: &App, caller: &Caller, id: &str, request: &Request<B>) -> Reply {
+    let query = Query::of(request);
+    let messages = app.chat.history(caller, path_id(id)?, query.history_page()?, query.limit()?).await?;
+    Ok(ok(&json!({"messages": messages})))
+}
+
+/// `POST /conversations/{id}/messages`.
+pub(super) async fn send(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+    let id: ConversationId = path_id(id)?;
+    let form: Send = read_json(request, app.config.max_body_bytes).await?;
+    Ok(ok(&app.chat.send(caller, id, &form.client_id, &form.body).await?))
+}
+
+/// `PATCH /messages/{id}`.
+pub(super) async fn edit(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+    let id: MessageId = path_id(id)?;
+    let form: Edit = read_json(request, app.config.max_body_bytes).await?;
+    Ok(ok(&app.chat.edit(caller, id, &form.body).await?))
+}
+
+/// `DELETE /messages/{id}`.
+pub(super) async fn delete(app: &App, caller: &Caller, id: &str) -> Reply {
+    Ok(ok(&app.chat.delete(caller, path_id(id)?).await?))
+}
+
+/// `POST /conversations/{id}/receipts`.
+pub(super) async fn receipt(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+    let id: ConversationId = path_id(id)?;
+    let form: Mark = read_json(request, app.config.max_body_bytes).await?;
+    let receipt = app.chat.mark(caller, id, form.kind, form.seq).await?;
+    Ok(ok(&json!({"receipt": receipt})))
+}
+
+/// `POST /conversations/{id}/typing`.
+pub(super) async fn typing(app: &App, caller: &Caller, id: &str) -> Reply {
+    app.chat.typing(caller, path_id(id)?).await?;
+    Ok(no_content())
+}

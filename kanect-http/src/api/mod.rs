@@ -1,0 +1,67 @@
+//! The REST API under `/api/v1/`: one dispatch table mapping method and path to a handler.
+//!
+//! Public endpoints (sign-up, log-in) and the WebSocket upgrade (which authenticates and checks
+//! Origin itself) come first; everything else authenticates once here — bearer token or cookie,
+//! with the CSRF check for cookie sessions changing state — before dispatching.
+
+mod accounts;
+mod admin;
+mod conversations;
+pub(crate) mod request;
+
+use crate::auth;
+use crate::error::{ApiError, Body};
+use crate::server::ConnectionGuard;
+use crate::state::App;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use std::sync::Arc;
+
+/// Serves `/api/v1/<path>`.
+pub(crate) async fn route(
+    app: &App,
+    request: Request<Incoming>,
+    path: &[&str],
+    connection: Arc<ConnectionGuard>,
+) -> Result<Response<Body>, ApiError> {
+    let method = request.method().clone();
+    match (&method, path) {
+        (&Method::POST, ["auth", "signup"]) => return accounts::signup(app, request).await,
+        (&Method::POST, ["auth", "login"]) => return accounts::login(app, request).await,
+        (&Method::GET, ["ws"]) => return crate::ws::upgrade(app, request, connection).await,
+        _ => {}
+    }
+    let caller = auth::authenticate(&app.chat, &method, request.headers()).await?;
+    let caller = &caller;
+    match (&method, path) {
+        (&Method::POST, ["auth", "logout"]) => accounts::logout(app, caller).await,
+        (&Method::POST, ["auth", "logout-all"]) => accounts::logout_all(app, caller).await,
+        (&Method::GET, ["me"]) => accounts::me(app, caller).await,
+        (&Method::GET, ["users"]) => accounts::users(app, caller, &request).await,
+        (&Method::GET, ["users", id]) => accounts::user(app, caller, id).await,
+
+        (&Method::GET, ["conversations"]) => conversations::list(app, caller).await,
+        (&Method::POST, ["conversations"]) => conversations::create_group(app, caller, request).await,
+        (&Method::POST, ["conversations", "direct"]) => conversations::open_direct(app, caller, request).await,
+        (&Method::GET, ["conversations", id]) => conversations::get(app, caller, id).await,
+        (&Method::PATCH, ["conversations", id]) => conversations::rename(app, caller, id, request).await,
+        (&Method::POST, ["conversations", id, "members"]) => conversations::add_member(app, caller, id, request).await,
+        (&Method::DELETE, ["conversations", id, "members", user]) => {
+            conversations::remove_member(app, caller, id, user).await
+        }
+        (&Method::POST, ["conversations", id, "leave"]) => conversations::leave(app, caller, id).await,
+        (&Method::GET, ["conversations", id, "messages"]) => conversations::history(app, caller, id, &request).await,
+        (&Method::POST, ["conversations", id, "messages"]) => conversations::send(app, caller, id, request).await,
+        (&Method::POST, ["conversations", id, "receipts"]) => conversations::receipt(app, caller, id, request).await,
+        (&Method::POST, ["conversations", id, "typing"]) => conversations::typing(app, caller, id).await,
+        (&Method::PATCH, ["messages", id]) => conversations::edit(app, caller, id, request).await,
+        (&Method::DELETE, ["messages", id]) => conversations::delete(app, caller, id).await,
+
+        (&Method::POST, ["poll"]) => crate::poll::create(app, caller, request).await,
+        (&Method::GET, ["poll", id]) => crate::poll::poll(app, caller, id, &request).await,
+        (&Method::DELETE, ["poll", id]) => crate::poll::close(app, caller, id),
+
+        (_, ["admin", rest @ ..]) => admin::route(app, caller, request, rest).await,
+        _ => Err(ApiError::not_found()),
+    }
+}

@@ -1,0 +1,114 @@
+//! Reading requests: JSON bodies under a size limit, query parameters, ids in paths; and the
+//! small response helpers handlers share.
+
+use crate::error::{json_response, ApiError, Body};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::CONTENT_LENGTH;
+use hyper::{Request, Response, StatusCode};
+use kanect_core::{HistoryPage, Seq};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::str::FromStr;
+
+/// Default page size when `limit` is absent.
+pub(crate) const DEFAULT_LIMIT: usize = 50;
+
+/// Reads the whole body, refusing more than `limit` bytes with `413 body_too_large`.
+pub(crate) async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(ApiError::body_too_large(limit));
+    }
+    match Limited::new(request.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError::body_too_large(limit)),
+        Err(error) => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("could not read the body: {error}")))
+        }
+    }
+}
+
+/// Parses a JSON body into `T` (which should deny unknown fields).
+pub(crate) async fn read_json<T: DeserializeOwned>(request: Request<Incoming>, limit: usize) -> Result<T, ApiError> {
+    let bytes = read_body(request, limit).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::from_json(&e))
+}
+
+/// Like [`read_json`], but an empty body means `T::default()`.
+pub(crate) async fn read_optional_json<T: DeserializeOwned + Default>(
+    request: Request<Incoming>,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = read_body(request, limit).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::from_json(&e))
+}
+
+/// An id from a path segment.
+pub(crate) fn path_id<T: FromStr>(segment: &str) -> Result<T, ApiError> {
+    segment.parse().map_err(|_| ApiError::bad_input("malformed", "id", format!("{segment:?} is not an id")))
+}
+
+/// Query parameters, decoded.
+pub(crate) struct Query(HashMap<String, String>);
+
+impl Query {
+    /// The request's query parameters (the last of repeated names wins).
+    pub(crate) fn of<B>(request: &Request<B>) -> Self {
+        let query = request.uri().query().unwrap_or("");
+        Query(form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+    }
+
+    /// A text parameter.
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// A parameter parsed into `T`; `wrong_type` naming it if it does not parse.
+    pub(crate) fn parsed<T: FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        self.text(name)
+            .map(|text| {
+                text.parse().map_err(|_| ApiError::bad_input("wrong_type", name, format!("bad value for {name}")))
+            })
+            .transpose()
+    }
+
+    /// The page size: `limit`, default [`DEFAULT_LIMIT`] (the engine checks the range).
+    pub(crate) fn limit(&self) -> Result<usize, ApiError> {
+        Ok(self.parsed("limit")?.unwrap_or(DEFAULT_LIMIT))
+    }
+
+    /// Which history page: `before=<seq>`, `after=<seq>`, or the latest.
+    pub(crate) fn history_page(&self) -> Result<HistoryPage, ApiError> {
+        match (self.parsed::<u64>("before")?, self.parsed::<u64>("after")?) {
+            (Some(_), Some(_)) => Err(ApiError::bad_input("invalid_value", "before", "give before or after, not both")),
+            (Some(before), None) => Ok(HistoryPage::Before(Seq(before))),
+            (None, Some(after)) => Ok(HistoryPage::After(Seq(after))),
+            (None, None) => Ok(HistoryPage::Latest),
+        }
+    }
+}
+
+/// `200` with a JSON body.
+pub(crate) fn ok(value: &impl serde::Serialize) -> Response<Body> {
+    json_response(StatusCode::OK, value)
+}
+
+/// `204 No Content`.
+pub(crate) fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+/// The cursor for the next page of a list ordered by `key`: `None` when the page is short.
+pub(crate) fn next_cursor<T, K>(items: &[T], limit: usize, key: impl Fn(&T) -> K) -> Option<K> {
+    if items.len() < limit {
+        return None;
+    }
+    items.last().map(key)
+}

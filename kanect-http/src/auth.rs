@@ -1,0 +1,175 @@
+//! Who is calling, and whether the request may act: bearer tokens, the browser's cookie
+//! session, its CSRF token, and the Origin check on WebSocket upgrades.
+//!
+//! The CSRF token is `hex(HMAC-SHA256(key = session token, "kanect-csrf-v1"))`: a keyed hash
+//! whose key is the (HttpOnly, unreadable to scripts) session secret itself. It is bound to the
+//! session, cannot be computed by another site, and needs no server-side storage or server key,
+//! so it stays valid across restarts exactly as long as the session does.
+
+use crate::error::ApiError;
+use hyper::header::{HeaderValue, AUTHORIZATION, COOKIE, HOST, ORIGIN};
+use hyper::{HeaderMap, Method, StatusCode};
+use kanect_core::{Caller, Chat};
+use sha2::{Digest, Sha256};
+
+/// The session cookie (HttpOnly).
+pub(crate) const SESSION_COOKIE: &str = "kanect_session";
+/// The CSRF cookie (readable by the web app's scripts).
+pub(crate) const CSRF_COOKIE: &str = "kanect_csrf";
+/// The header carrying the CSRF token.
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session token presented, header first, then cookie.
+pub(crate) fn presented_token(headers: &HeaderMap) -> Option<(String, bool)> {
+    if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("");
+        return Some((token.trim().to_string(), false));
+    }
+    cookie(headers, SESSION_COOKIE).map(|token| (token, true))
+}
+
+/// Authenticates a request and, for a cookie session changing state, checks its CSRF token.
+pub(crate) async fn authenticate(chat: &Chat, method: &Method, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let (token, via_cookie) = presented_token(headers).ok_or_else(ApiError::unauthenticated)?;
+    let caller = chat.authenticate(&token).await?;
+    if via_cookie && changes_state(method) {
+        check_csrf(headers, &token)?;
+    }
+    Ok(caller)
+}
+
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn check_csrf(headers: &HeaderMap, session_token: &str) -> Result<(), ApiError> {
+    let presented = headers.get(CSRF_HEADER).ok_or_else(|| {
+        ApiError::new(StatusCode::FORBIDDEN, "csrf_missing", "cookie sessions must send the X-CSRF-Token header")
+    })?;
+    let expected = csrf_token(session_token);
+    if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf_invalid", "the X-CSRF-Token header does not match"));
+    }
+    Ok(())
+}
+
+/// The CSRF token of a session (see the module docs).
+pub(crate) fn csrf_token(session_token: &str) -> String {
+    hmac_sha256(session_token.as_bytes(), b"kanect-csrf-v1").iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// HMAC-SHA256 (RFC 2104), written out to stay on the workspace's `sha2` version.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let inner = Sha256::new().chain_update(block.map(|b| b ^ 0x36)).chain_update(message).finalize();
+    Sha256::new().chain_update(block.map(|b| b ^ 0x5c)).chain_update(inner).finalize().into()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim().to_string())
+}
+
+/// The two `Set-Cookie` values that start a browser session.
+pub(crate) fn session_cookies(token: &str, csrf: &str, max_age_secs: u64, secure: bool) -> [HeaderValue; 2] {
+    let secure = if secure { "; Secure" } else { "" };
+    let session =
+        format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Strict{secure}");
+    let csrf = format!("{CSRF_COOKIE}={csrf}; Path=/; Max-Age={max_age_secs}; SameSite=Strict{secure}");
+    // Hex tokens and fixed text: always valid header values.
+    [header_value(session), header_value(csrf)]
+}
+
+/// The two `Set-Cookie` values that end a browser session.
+pub(crate) fn clear_cookies(secure: bool) -> [HeaderValue; 2] {
+    let secure = if secure { "; Secure" } else { "" };
+    [
+        header_value(format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}")),
+        header_value(format!("{CSRF_COOKIE}=; Path=/; Max-Age=0; SameSite=Strict{secure}")),
+    ]
+}
+
+fn header_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Refuses a cross-site WebSocket upgrade: an `Origin` must name the request's own host or be
+/// allow-listed. Requests without `Origin` (not from a browser) pass.
+pub(crate) fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(ORIGIN) else { return Ok(()) };
+    let forbidden = || ApiError::new(StatusCode::FORBIDDEN, "origin_forbidden", "cross-origin WebSocket refused");
+    let origin = origin.to_str().map_err(|_| forbidden())?;
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return Ok(());
+    }
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).ok_or_else(forbidden)?;
+    let origin_host =
+        origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")).ok_or_else(forbidden)?;
+    if origin_host.eq_ignore_ascii_case(host) {
+        Ok(())
+    } else {
+        Err(forbidden())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+
+    #[test]
+    fn csrf_is_per_session_and_checked() {
+        assert_ne!(csrf_token("a"), csrf_token("b"));
+        let mut headers = HeaderMap::new();
+        assert_eq!(check_csrf(&headers, "a").unwrap_err().code, "csrf_missing");
+        headers.insert(CSRF_HEADER, HeaderValue::try_from(csrf_token("b")).unwrap());
+        assert_eq!(check_csrf(&headers, "a").unwrap_err().code, "csrf_invalid");
+        headers.insert(CSRF_HEADER, HeaderValue::try_from(csrf_token("a")).unwrap());
+        assert!(check_csrf(&headers, "a").is_ok());
+    }
+
+    #[test]
+    fn bearer_wins_over_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_static("other=1; kanect_session=abc"));
+        assert_eq!(presented_token(&headers), Some(("abc".to_string(), true)));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
+        assert_eq!(presented_token(&headers), Some(("xyz".to_string(), false)));
+    }
+
+    #[test]
+    fn origin_must_match_host_or_allow_list() {
+        let mut headers = HeaderMap::new();
+        assert!(check_origin(&headers, &[]).is_ok());
+        headers.insert(HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        headers.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        assert!(check_origin(&headers, &[]).is_ok());
+        headers.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert_eq!(check_origin(&headers, &[]).unwrap_err().code, "origin_forbidden");
+        assert!(check_origin(&headers, &["https://evil.example".to_string()]).is_ok());
+        headers.insert(ORIGIN, HeaderValue::from_static("null"));
+        assert!(check_origin(&headers, &[]).is_err());
+    }
+}

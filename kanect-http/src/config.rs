@@ -1,0 +1,59 @@
+//! [`HttpConfig`]: the adapter's limits and timeouts, with defaults that suit a server and
+//! can each be shortened by tests.
+
+use std::time::Duration;
+
+/// Settings of the HTTP adapter. `HttpConfig::default()` is what `PROTOCOL.md` documents.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Connections served at once; further ones wait in the listen backlog for a free slot
+    /// (the permit is taken *before* `accept`). Default 10,000.
+    pub max_connections: usize,
+    /// Largest request body. Default 64 KiB.
+    pub max_body_bytes: usize,
+    /// Largest WebSocket text frame the application accepts; a bigger one gets an error frame
+    /// and the socket carries on. Default 32 KiB: a 4000-character body fits with room to spare.
+    pub max_frame_bytes: usize,
+    /// Largest WebSocket message the transport reads (tungstenite's limit; the default of
+    /// 64 MiB would let one client make the server buffer that much). Beyond it the socket is
+    /// closed with 1009 after an error frame. Default 64 KiB.
+    pub max_ws_message_bytes: usize,
+    /// How long a client may take to send its request headers (slowloris). Default 10 s.
+    pub header_read_timeout: Duration,
+    /// How often the server pings an idle WebSocket. Default 30 s.
+    pub ws_ping_interval: Duration,
+    /// A socket from which nothing arrived for this long is considered dead and closed.
+    /// Default 60 s.
+    pub ws_idle_timeout: Duration,
+    /// Longest a long-poll request is held open. Default 25 s.
+    pub poll_wait: Duration,
+    /// A poll session not polled for this long is dropped. Default 60 s.
+    pub poll_idle: Duration,
+    /// Origins allowed to open WebSockets besides the server's own (exact match, e.g.
+    /// `https://chat.example.com`). Default empty.
+    pub allowed_origins: Vec<String>,
+    /// Adds `Secure` to cookies; set when served over HTTPS. Default false.
+    pub secure_cookies: bool,
+    /// How long graceful shutdown waits for connections to finish before giving up on them.
+    /// Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_connections: 10_000,
+            max_body_bytes: 64 * 1024,
+            max_frame_bytes: 32 * 1024,
+            max_ws_message_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            ws_ping_interval: Duration::from_secs(30),
+            ws_idle_timeout: Duration::from_secs(60),
+            poll_wait: Duration::from_secs(25),
+            poll_idle: Duration::from_secs(60),
+            allowed_origins: Vec::new(),
+            secure_cookies: false,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}

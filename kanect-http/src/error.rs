@@ -1,0 +1,205 @@
+//! The one place where failures become HTTP statuses, JSON error bodies and socket error
+//! frames.
+//!
+//! Engine errors keep their stable code ([`kanect_core::Error::code`]); adapter errors (bad
+//! JSON, missing CSRF token, ...) get codes of their own, listed in `PROTOCOL.md`. Internal
+//! failures are logged here with their source and reach the client only as `unavailable`.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Response, StatusCode};
+use kanect_core::{AuthFailure, Error};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The response body type of every handler.
+pub(crate) type Body = Full<Bytes>;
+
+/// A refused request: what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) field: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+    }
+
+    pub(crate) fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub(crate) fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "log in first: no session token or cookie")
+    }
+
+    pub(crate) fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    }
+
+    pub(crate) fn body_too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body over {limit} bytes"))
+    }
+
+    /// A malformed request input outside the JSON body (query parameter, path segment).
+    pub(crate) fn bad_input(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message).with_field(field)
+    }
+
+    /// Classifies a serde_json failure: syntax, or which field is missing, unknown or mistyped.
+    pub(crate) fn from_json(error: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let text = error.to_string();
+        if !matches!(error.classify(), Category::Data) {
+            return Self::new(StatusCode::BAD_REQUEST, "invalid_json", format!("invalid JSON: {text}"));
+        }
+        let quoted = || text.split('`').nth(1).map(str::to_string);
+        let (code, field) = if text.starts_with("missing field") {
+            ("missing_field", quoted())
+        } else if text.starts_with("unknown field") {
+            ("unknown_field", quoted())
+        } else if text.starts_with("invalid type") {
+            ("wrong_type", None)
+        } else {
+            ("invalid_value", None)
+        };
+        ApiError { field, ..Self::new(StatusCode::BAD_REQUEST, code, text) }
+    }
+
+    /// The JSON error body, `{"error":{"code","message","field"}}`.
+    pub(crate) fn body(&self) -> Value {
+        json!({"error": {"code": self.code, "message": self.message, "field": self.field}})
+    }
+
+    /// The socket form: an `error` frame echoing the command's `ref`.
+    pub(crate) fn frame(&self, reference: Option<&Value>) -> String {
+        json!({
+            "v": kanect_core::PROTOCOL_VERSION,
+            "type": "error",
+            "ref": reference,
+            "code": self.code,
+            "message": self.message,
+            "field": self.field,
+        })
+        .to_string()
+    }
+
+    /// The HTTP response.
+    pub(crate) fn into_response(self) -> Response<Body> {
+        let mut response = json_response(self.status, &self.body());
+        if let Some(retry) = self.retry_after {
+            let seconds = retry.as_secs().max(1);
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        let status = match &error {
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Unauthorized(AuthFailure::AccountDisabled) => StatusCode::FORBIDDEN,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(source) => {
+                tracing::error!(error = %source, source = ?std::error::Error::source(source), "store or bus failure");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            other => {
+                tracing::error!(error = %other, "unclassified engine error");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let field = match &error {
+            Error::Invalid { field, .. } => Some(field.to_string()),
+            _ => None,
+        };
+        let retry_after = match &error {
+            Error::Limited { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        ApiError { status, code: error.code(), message: error.to_string(), field, retry_after }
+    }
+}
+
+/// A JSON response with `status`.
+pub(crate) fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    raw_json_response(status, bytes)
+}
+
+/// A response whose body is already-encoded JSON.
+pub(crate) fn raw_json_response(status: StatusCode, bytes: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(bytes.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kanect_core::{Denied, Invalid, Limit, StoreError};
+
+    #[test]
+    fn engine_errors_map_to_status_and_code() {
+        let e = ApiError::from(Error::Forbidden(Denied::NotMember));
+        assert_eq!((e.status, e.code), (StatusCode::FORBIDDEN, "not_member"));
+        let e = ApiError::from(Error::invalid("body", Invalid::TooLong));
+        assert_eq!((e.status, e.code, e.field.as_deref()), (StatusCode::BAD_REQUEST, "too_long", Some("body")));
+        let e =
+            ApiError::from(Error::Limited { limit: Limit::LoginAttempts, retry_after: Some(Duration::from_secs(9)) });
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[RETRY_AFTER], "9");
+    }
+
+    #[test]
+    fn internals_are_hidden() {
+        let io = std::io::Error::other("disk on fire at /secret/path");
+        let e = ApiError::from(Error::from(StoreError::backend(io)));
+        assert_eq!((e.status, e.code), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+        assert!(!e.body().to_string().contains("secret"));
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Body {
+            body: String,
+        }
+        let cases = [
+            ("{", "invalid_json", None),
+            ("{}", "missing_field", Some("body")),
+            (r#"{"body":"x","extra":1}"#, "unknown_field", Some("extra")),
+            (r#"{"body":1}"#, "wrong_type", None),
+        ];
+        for (input, code, field) in cases {
+            let error = serde_json::from_str::<Body>(input).unwrap_err();
+            let e = ApiError::from_json(&error);
+            assert_eq!((e.code, e.field.as_deref()), (code, field), "{input}");
+        }
+    }
+
+    #[test]
+    fn frames_echo_the_ref() {
+        let e = ApiError::from(Error::Forbidden(Denied::NotMember));
+        let frame: Value = serde_json::from_str(&e.frame(Some(&json!("r1")))).unwrap();
+        assert_eq!(frame["type"], "error");
+        assert_eq!(frame["ref"], "r1");
+        assert_eq!(frame["code"], "not_member");
+    }
+}

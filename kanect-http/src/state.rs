@@ -1,0 +1,82 @@
+//! [`App`]: what every request handler and socket task shares — the engine handle, the
+//! configuration, the long-poll sessions, the adapter's gauges, and the shutdown signal.
+
+use crate::config::HttpConfig;
+use crate::poll::Polls;
+use kanect_core::Chat;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// A cheap-to-clone handle on the server's shared state.
+#[derive(Clone)]
+pub(crate) struct App(Arc<AppInner>);
+
+pub(crate) struct AppInner {
+    pub(crate) chat: Chat,
+    pub(crate) config: HttpConfig,
+    pub(crate) polls: Polls,
+    /// TCP connections being served (HTTP and upgraded).
+    pub(crate) connections: Gauge,
+    /// WebSockets open.
+    pub(crate) sockets: Gauge,
+    /// Becomes true when the server starts shutting down; sockets and long polls watch it.
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+impl App {
+    pub(crate) fn new(chat: Chat, config: HttpConfig, shutdown: watch::Receiver<bool>) -> Self {
+        App(Arc::new(AppInner {
+            chat,
+            config,
+            polls: Polls::default(),
+            connections: Gauge::default(),
+            sockets: Gauge::default(),
+            shutdown,
+        }))
+    }
+
+    /// Whether shutdown has begun.
+    pub(crate) fn shutting_down(&self) -> bool {
+        *self.0.shutdown.borrow()
+    }
+
+    /// Resolves once shutdown begins (or the server is gone).
+    pub(crate) async fn until_shutdown(&self) {
+        let mut shutdown = self.0.shutdown.clone();
+        let _ = shutdown.wait_for(|down| *down).await;
+    }
+}
+
+impl std::ops::Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// A count of things open now, decremented by the guard's drop.
+#[derive(Default)]
+pub(crate) struct Gauge(Arc<AtomicI64>);
+
+impl Gauge {
+    /// Counts one more until the guard drops.
+    pub(crate) fn enter(&self) -> GaugeGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        GaugeGuard(self.0.clone())
+    }
+
+    /// The current count.
+    pub(crate) fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Holds one unit of a [`Gauge`].
+pub(crate) struct GaugeGuard(Arc<AtomicI64>);
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}

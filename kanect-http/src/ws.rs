@@ -1,0 +1,246 @@
+//! The WebSocket endpoint: the upgrade (authenticate, check Origin, subscribe — all before the
+//! `101`, so refusals are ordinary HTTP errors), and the socket loop, generic over any
+//! `Sink`/`Stream` of tungstenite messages so unit tests drive it with channels.
+//!
+//! The loop multiplexes four things: client frames (parsed into commands and applied), engine
+//! events (written as the shared, encode-once `Delivery::json` text; everything already queued
+//! is fed before one flush), a ping timer (a peer silent for `ws_idle_timeout` is closed), and
+//! server shutdown (close frame `1001`).
+
+use crate::command::{self, Frame};
+use crate::error::{ApiError, Body};
+use crate::server::ConnectionGuard;
+use crate::state::App;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use kanect_core::{Event, Subscription};
+use serde_json::json;
+use std::fmt::Display;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+/// Events fed to the socket before one flush, at most.
+const FLUSH_BATCH: usize = 64;
+
+/// `GET /api/v1/ws`: validates the upgrade and starts the socket task.
+pub(crate) async fn upgrade(
+    app: &App,
+    mut request: Request<Incoming>,
+    connection: Arc<ConnectionGuard>,
+) -> Result<Response<Body>, ApiError> {
+    let headers = request.headers();
+    let is_upgrade = header_has(headers.get(UPGRADE), "websocket") && header_has(headers.get(CONNECTION), "upgrade");
+    let key = headers.get(SEC_WEBSOCKET_KEY).cloned();
+    let (true, Some(key)) = (is_upgrade, key) else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "not_websocket", "this endpoint needs a WebSocket upgrade"));
+    };
+    if headers.get(SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "not_websocket", "WebSocket version 13 required"));
+    }
+    crate::auth::check_origin(headers, &app.config.allowed_origins)?;
+    // Upgrades are GETs: no CSRF token, the Origin check above stands in for it.
+    let caller = crate::auth::authenticate(&app.chat, request.method(), headers).await?;
+    let subscription = app.chat.subscribe(&caller).await?;
+
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let app = app.clone();
+    let config = ws_config(&app);
+    tokio::spawn(async move {
+        // The socket keeps the connection's slot and shutdown tracker until it closes.
+        let _connection = connection;
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                tracing::debug!(%error, "WebSocket upgrade failed");
+                return;
+            }
+        };
+        let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        let (sink, stream) = socket.split();
+        run(app, subscription, sink, stream).await;
+    });
+
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    let accept = derive_accept_key(key.as_bytes());
+    headers.insert(SEC_WEBSOCKET_ACCEPT, HeaderValue::try_from(accept).map_err(|_| ApiError::not_found())?);
+    Ok(response)
+}
+
+fn header_has(value: Option<&HeaderValue>, token: &str) -> bool {
+    value
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|part| part.trim().eq_ignore_ascii_case(token)))
+}
+
+/// Small buffers: tungstenite's default limits (64 MiB messages and frames, a 128 KiB write
+/// buffer) would let each of thousands of sockets hold far more memory than a chat frame
+/// needs. (Its read chunk is a fixed 4 KiB in 0.24; newer versions default to 128 KiB and make
+/// it configurable — set `read_buffer_size` to 4 KiB when upgrading.)
+fn ws_config(app: &App) -> WebSocketConfig {
+    let mut config = WebSocketConfig::default();
+    config.write_buffer_size = 0; // write straight through; we flush once per batch anyway
+    config.max_write_buffer_size = 1024 * 1024;
+    config.max_message_size = Some(app.config.max_ws_message_bytes);
+    config.max_frame_size = Some(app.config.max_ws_message_bytes);
+    config
+}
+
+/// What the loop should do after handling something.
+enum Flow {
+    Continue,
+    Close(CloseCode, &'static str),
+    Stop,
+}
+
+/// Serves one connected device until the peer leaves, the session ends, the peer goes silent,
+/// or the server shuts down. Always ends by dropping the subscription (the device disconnects).
+pub(crate) async fn run<Si, St>(app: App, mut subscription: Subscription, mut sink: Si, mut stream: St)
+where
+    Si: Sink<Message> + Unpin,
+    Si::Error: Display,
+    St: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    let _open = app.sockets.enter();
+    let hello = json!({
+        "v": kanect_core::PROTOCOL_VERSION, "type": "hello",
+        "user": subscription.caller().user(), "max_frame_bytes": app.config.max_frame_bytes,
+    });
+    if sink.send(Message::Text(hello.to_string())).await.is_err() {
+        return;
+    }
+    let mut heard = Instant::now();
+    let mut ticker = tokio::time::interval(app.config.ws_ping_interval);
+    ticker.tick().await; // the first tick is immediate
+    let flow = loop {
+        let flow = tokio::select! {
+            _ = app.until_shutdown() => Flow::Close(CloseCode::Away, "server shutting down"),
+            inbound = stream.next() => {
+                heard = Instant::now();
+                match inbound {
+                    None => Flow::Stop,
+                    Some(frame) => inbound_frame(&app, &mut subscription, &mut sink, frame).await,
+                }
+            }
+            delivery = subscription.next() => match delivery {
+                None => Flow::Stop,
+                Some(delivery) => deliver(&mut subscription, &mut sink, delivery).await,
+            },
+            _ = ticker.tick() => {
+                if heard.elapsed() >= app.config.ws_idle_timeout {
+                    Flow::Close(CloseCode::Away, "no response to pings")
+                } else if sink.send(Message::Ping(Vec::new())).await.is_err() {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                }
+            }
+        };
+        match flow {
+            Flow::Continue => continue,
+            other => break other,
+        }
+    };
+    if let Flow::Close(code, reason) = flow {
+        let frame = CloseFrame { code, reason: reason.into() };
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+    let _ = sink.close().await;
+}
+
+/// Writes one event and everything else ready, then flushes once.
+async fn deliver<Si>(subscription: &mut Subscription, sink: &mut Si, first: kanect_core::Delivery) -> Flow
+where
+    Si: Sink<Message> + Unpin,
+{
+    let mut ended = None;
+    let mut next = Some(first);
+    let mut fed = 0;
+    while let Some(delivery) = next.take() {
+        if let Event::SessionEnded { .. } = delivery.event() {
+            ended = Some(());
+        }
+        // tungstenite 0.24 owns its text as a String: one copy of the shared encoding.
+        if sink.feed(Message::Text(delivery.json().to_string())).await.is_err() {
+            return Flow::Stop;
+        }
+        fed += 1;
+        if ended.is_some() || fed >= FLUSH_BATCH {
+            break;
+        }
+        next = subscription.try_next().flatten();
+    }
+    if sink.flush().await.is_err() {
+        return Flow::Stop;
+    }
+    match ended {
+        Some(()) => Flow::Close(CloseCode::Normal, "session ended"),
+        None => Flow::Continue,
+    }
+}
+
+/// Handles one inbound frame; errors become error frames and the socket carries on.
+async fn inbound_frame<Si>(
+    app: &App,
+    subscription: &mut Subscription,
+    sink: &mut Si,
+    frame: Result<Message, WsError>,
+) -> Flow
+where
+    Si: Sink<Message> + Unpin,
+{
+    let reply = match frame {
+        Ok(Message::Text(text)) if text.len() > app.config.max_frame_bytes => {
+            let limit = app.config.max_frame_bytes;
+            Some(frame_too_large(limit).frame(None))
+        }
+        Ok(Message::Text(text)) => match command::parse(&text) {
+            Ok(frame) => apply(app, subscription, frame).await,
+            Err(rejected) => Some(rejected.error.frame(rejected.reference.as_ref())),
+        },
+        Ok(Message::Binary(_)) => {
+            Some(ApiError::new(StatusCode::BAD_REQUEST, "wrong_type", "frames are JSON text, not binary").frame(None))
+        }
+        Ok(Message::Close(_)) => return Flow::Stop,
+        Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => None,
+        Err(WsError::Capacity(_)) => {
+            let error = frame_too_large(app.config.max_ws_message_bytes);
+            let _ = sink.send(Message::Text(error.frame(None))).await;
+            return Flow::Close(CloseCode::Size, "message too large");
+        }
+        Err(error) => {
+            tracing::debug!(%error, "WebSocket read failed");
+            return Flow::Stop;
+        }
+    };
+    match reply {
+        Some(text) => match sink.send(Message::Text(text)).await {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Stop,
+        },
+        None => Flow::Continue,
+    }
+}
+
+async fn apply(app: &App, subscription: &mut Subscription, frame: Frame) -> Option<String> {
+    let reference = frame.reference.clone();
+    match frame.apply(&app.chat, subscription).await {
+        Ok(reply) => reply,
+        Err(error) => Some(ApiError::from(error).frame(reference.as_ref())),
+    }
+}
+
+fn frame_too_large(limit: usize) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "frame_too_large", format!("frames are limited to {limit} bytes"))
+}

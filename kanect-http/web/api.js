@@ -1,0 +1,104 @@
+// The REST half of the wire protocol (kanect-http/PROTOCOL.md): JSON in and out, the session
+// cookie for authentication, and the X-CSRF-Token header on every state-changing request.
+
+const BASE = '/api/v1';
+
+/** An error response from the server, or a network failure (`code` = "network"). */
+export class ApiError extends Error {
+  constructor(status, code, message, field = null, retryAfter = null) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+    this.retryAfter = retryAfter;
+  }
+}
+
+let csrfToken = null;
+
+/** Remembers the CSRF token from a log-in or sign-up response. */
+export function setCsrf(token) {
+  csrfToken = token || null;
+}
+
+/** The CSRF token: the one we were given, else the readable `kanect_csrf` cookie. */
+function csrf() {
+  if (csrfToken) return csrfToken;
+  const match = document.cookie.split(/;\s*/).find((c) => c.startsWith('kanect_csrf='));
+  return match ? decodeURIComponent(match.slice('kanect_csrf='.length)) : null;
+}
+
+/** Builds a query string, leaving out null and undefined values. */
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v !== null && v !== undefined && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Sends one request; resolves with the parsed body (null for 204), rejects with ApiError. */
+export async function request(method, path, body, { timeoutMs = 15000 } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD') {
+    const token = csrf();
+    if (token) headers['X-CSRF-Token'] = token;
+  }
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  let response;
+  try {
+    response = await fetch(BASE + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      signal: controller.signal,
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', 'Cannot reach the server.');
+  } finally {
+    clearTimeout(timer);
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const err = (data && data.error) || {};
+    const retry = Number(response.headers.get('Retry-After')) || null;
+    throw new ApiError(response.status, err.code || 'unavailable', err.message || response.statusText, err.field || null, retry);
+  }
+  return data;
+}
+
+/** Every endpoint the web app uses, one function each. */
+export const api = {
+  signup: (fields) => request('POST', '/auth/signup', fields),
+  login: (username, password) => request('POST', '/auth/login', { username, password }),
+  logout: () => request('POST', '/auth/logout', {}),
+  me: () => request('GET', '/me'),
+
+  users: ({ search, after, limit } = {}) => request('GET', `/users${query({ search, after, limit })}`),
+  user: (id) => request('GET', `/users/${encodeURIComponent(id)}`),
+
+  conversations: () => request('GET', '/conversations'),
+  conversation: (id) => request('GET', `/conversations/${encodeURIComponent(id)}`),
+  direct: (user) => request('POST', '/conversations/direct', { user }),
+  createGroup: (name, members) => request('POST', '/conversations', { name, members }),
+  rename: (id, name) => request('PATCH', `/conversations/${encodeURIComponent(id)}`, { name }),
+  addMember: (id, user) => request('POST', `/conversations/${encodeURIComponent(id)}/members`, { user }),
+  removeMember: (id, user) => request('DELETE', `/conversations/${encodeURIComponent(id)}/members/${encodeURIComponent(user)}`),
+  leave: (id) => request('POST', `/conversations/${encodeURIComponent(id)}/leave`, {}),
+
+  messages: (id, { before, after, limit } = {}) =>
+    request('GET', `/conversations/${encodeURIComponent(id)}/messages${query({ before, after, limit })}`),
+  send: (id, clientId, body) => request('POST', `/conversations/${encodeURIComponent(id)}/messages`, { client_id: clientId, body }),
+  edit: (messageId, body) => request('PATCH', `/messages/${encodeURIComponent(messageId)}`, { body }),
+  remove: (messageId) => request('DELETE', `/messages/${encodeURIComponent(messageId)}`),
+  receipt: (id, kind, seq) => request('POST', `/conversations/${encodeURIComponent(id)}/receipts`, { kind, seq }),
+  typing: (id) => request('POST', `/conversations/${encodeURIComponent(id)}/typing`, {}),
+};

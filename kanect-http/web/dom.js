@@ -1,0 +1,121 @@
+// Small DOM helpers. Every piece of user data reaches the page through text nodes
+// (`textContent` / `createTextNode`): nothing here ever parses a string as HTML.
+
+/** Attributes `h` may set with setAttribute; anything else is a bug in the caller. */
+const SAFE_ATTR = /^(class|id|type|name|value|placeholder|autocomplete|for|role|title|href|tabindex|disabled|hidden|maxlength|minlength|rows|inputmode|spellcheck|autofocus|required|checked|novalidate|(data|aria)-[a-z-]+)$/;
+
+/**
+ * Builds an element: `h('button', {class: 'x', onclick: fn}, 'text', child)`.
+ * Strings and numbers become text nodes; `on*` keys add listeners; null/false children are skipped.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === 'text') {
+      el.textContent = String(value);
+    } else if (SAFE_ATTR.test(key)) {
+      if (key === 'href' && !/^(#|\/)/.test(String(value))) throw new Error(`unsafe href: ${value}`);
+      el.setAttribute(key, value === true ? '' : String(value));
+    } else {
+      throw new Error(`attribute not allowed: ${key}`);
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+/** Appends children (nodes, strings, arrays of them) as nodes and text nodes. */
+export function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Replaces all children of `el`. */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+/** A user's name as shown: the display name, or the username. */
+export function displayName(user) {
+  if (!user) return 'Unknown';
+  return user.display_name || user.username || 'Unknown';
+}
+
+/** Up to two initials for an avatar. */
+export function initials(name) {
+  const words = String(name || '?').trim().split(/[\s._-]+/).filter(Boolean);
+  const letters = words.length > 1 ? [words[0], words[1]] : [words[0] || '?'];
+  const chars = letters.map((w) => Array.from(w)[0] || '').join('');
+  return (words.length > 1 ? chars : Array.from(words[0] || '?').slice(0, 2).join('')).toUpperCase();
+}
+
+/** A stable hue (0-359) for a user or conversation id, for avatar colours. */
+export function hue(id) {
+  let x = 2166136261;
+  for (const ch of String(id)) x = Math.imul(x ^ ch.charCodeAt(0), 16777619);
+  return Math.abs(x) % 360;
+}
+
+/**
+ * An avatar: initials on a colour derived from the id, with an optional presence dot.
+ * `online` is true, false, or undefined (no dot, e.g. groups).
+ */
+export function avatar(id, name, { online, size = 'md', group = false } = {}) {
+  const el = h('span', { class: `avatar avatar-${size}${group ? ' avatar-group' : ''}`, 'aria-hidden': 'true' },
+    initials(name));
+  el.style.setProperty('--hue', String(hue(id)));
+  if (online !== undefined) el.append(h('span', { class: `dot ${online ? 'dot-on' : 'dot-off'}` }));
+  return el;
+}
+
+/** Shows a short notice at the bottom of the screen. */
+export function toast(text, kind = 'info') {
+  let box = document.getElementById('toasts');
+  if (!box) {
+    box = h('div', { id: 'toasts', 'aria-live': 'polite' });
+    document.body.append(box);
+  }
+  const item = h('div', { class: `toast toast-${kind}`, role: 'status' }, text);
+  box.append(item);
+  setTimeout(() => item.classList.add('toast-out'), 3500);
+  setTimeout(() => item.remove(), 4000);
+}
+
+/** Stroke icons (24×24 paths), drawn with SVG elements: our own constant data, never user text. */
+const ICONS = {
+  back: ['M15 18l-6-6 6-6'],
+  send: ['M4 12l16-8-6 16-2.5-6.5L4 12z', 'M11.5 13.5L20 4'],
+  edit: ['M4 20h4L19 9l-4-4L4 16v4z', 'M13.5 6.5l4 4'],
+  trash: ['M4 7h16', 'M9 7V4h6v3', 'M6 7l1 13h10l1-13'],
+  search: ['M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14z', 'M20 20l-4-4'],
+  group: ['M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z', 'M2 21v-1a6 6 0 0 1 6-6h2a6 6 0 0 1 6 6v1', 'M16 3.5a4 4 0 0 1 0 7', 'M19 14.5a6 6 0 0 1 3 5.5v1'],
+  plus: ['M12 5v14', 'M5 12h14'],
+  logout: ['M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3', 'M10 17l-5-5 5-5', 'M5 12h11'],
+  info: ['M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z', 'M12 11v5', 'M12 8h.01'],
+  close: ['M6 6l12 12', 'M18 6L6 18'],
+  chat: ['M4 5h16v11H9l-5 4V5z'],
+  retry: ['M4 12a8 8 0 0 1 14-5.3L20 9', 'M20 4v5h-5', 'M20 12a8 8 0 0 1-14 5.3L4 15', 'M4 20v-5h5'],
+};
+
+/** An icon as an inline SVG element. */
+export function icon(name, cls = 'icon') {
+  const NS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', cls);
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  for (const d of ICONS[name] || []) {
+    const path = document.createElementNS(NS, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}

@@ -1,0 +1,511 @@
+// The signed-in session: log-in and log-out, loading the lists, the WebSocket and what each of
+// its frames does to the state, and every action the views can take (send, edit, read...).
+// Views call these functions and re-render on state events; they never talk to the server.
+
+import { api, setCsrf } from './api.js';
+import { Socket, State } from './socket.js';
+import * as S from './state.js';
+
+const { state } = S;
+
+const PAGE = 50;
+const USER_PAGES = 5;
+const TYPING_SHOW_MS = 5000;
+const TYPING_SEND_EVERY_MS = 3000;
+const USERS_REFRESH_MS = 60_000;
+
+let socket = null;
+let usersTimer = null;
+const lastTypingSent = new Map();
+const deliveredQueue = new Map();
+const fetchingUsers = new Set();
+
+/** A client id for a send: random, so a retry of the same send is recognised by the server. */
+function newClientId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return `w-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** Whether the user can see the conversation right now (so its messages count as read). */
+function isVisible(conversationId) {
+  return state.open === conversationId && document.visibilityState === 'visible';
+}
+
+// ---- lifecycle ----------------------------------------------------------------------------
+
+/** On page load: resumes the cookie session if there is one. Returns whether signed in. */
+export async function restore() {
+  try {
+    const me = await api.me();
+    await start(me);
+    return true;
+  } catch (e) {
+    if (e.status === 401) return false;
+    throw e;
+  }
+}
+
+/** Logs in; rejects with the ApiError on failure. */
+export async function login(username, password) {
+  const res = await api.login(username, password);
+  setCsrf(res.csrf_token);
+  await start(res.user);
+}
+
+/** Creates an account and logs in; rejects with the ApiError (its `field` names the input). */
+export async function signup(fields) {
+  const res = await api.signup(fields);
+  setCsrf(res.csrf_token);
+  await start(res.user);
+}
+
+/** Logs out of this device. */
+export async function logout() {
+  try {
+    await api.logout();
+  } catch {
+    // The session is forgotten locally whatever the server said.
+  }
+  end('logged_out');
+}
+
+async function start(me) {
+  stopSocket();
+  S.reset();
+  state.me = me;
+  S.emit('me', me);
+  await Promise.all([loadConversations(), loadUsers()]);
+  socket = new Socket({
+    cursors: () => [...state.conversations.values()].map((c) => ({ conversation: c.id, seq: c.last_seq || 0 })),
+    watch: () => [...state.users.keys()].filter((id) => id !== me.id),
+    onFrame,
+    onState: (s) => {
+      state.connection = s;
+      S.emit('connection', s);
+    },
+    onReady,
+    checkSession,
+    onSessionEnded: (reason) => end(reason),
+  });
+  socket.start();
+  clearInterval(usersTimer);
+  usersTimer = setInterval(() => loadUsers().catch(() => {}), USERS_REFRESH_MS);
+  document.addEventListener('visibilitychange', onVisibility);
+}
+
+function stopSocket() {
+  if (socket) socket.stop();
+  socket = null;
+  clearInterval(usersTimer);
+  document.removeEventListener('visibilitychange', onVisibility);
+}
+
+/** The session is over (log-out here or elsewhere, disabled account...): back to log-in. */
+function end(reason) {
+  stopSocket();
+  setCsrf(null);
+  S.reset();
+  S.emit('session', { ended: reason });
+}
+
+async function checkSession() {
+  try {
+    await api.me();
+    return 'ok';
+  } catch (e) {
+    return e.status === 401 ? 'ended' : 'offline';
+  }
+}
+
+function onVisibility() {
+  if (document.visibilityState === 'visible' && state.open) markRead(state.open);
+}
+
+/** Connected and resumed: catch up on what resume does not replay, then resend pending sends. */
+async function onReady() {
+  for (const p of state.pending.values()) if (!p.failed) trySend(p);
+  try {
+    await loadConversations();
+    if (state.open && state.threads.get(state.open)?.loaded) await refreshThread(state.open);
+    await loadUsers();
+  } catch {
+    // The next reconnect or refresh tries again.
+  }
+}
+
+// ---- loading ------------------------------------------------------------------------------
+
+/** Reads the conversation list (summaries, unread counts, receipts). */
+export async function loadConversations() {
+  const { conversations } = await api.conversations();
+  const seen = new Set();
+  for (const c of conversations) {
+    S.putConversation(c);
+    seen.add(c.id);
+  }
+  for (const id of [...state.conversations.keys()]) if (!seen.has(id)) state.conversations.delete(id);
+  fetchMissingUsers(conversations.flatMap((c) => c.members));
+  for (const c of state.conversations.values()) {
+    const last = c.last_message;
+    if (last && last.sender !== state.me.id && S.myDelivered(c) < c.last_seq) queueDelivered(c.id, c.last_seq);
+  }
+  S.emit('conversations');
+}
+
+/** Reads the user list (up to a few pages; the filter box searches the server for more). */
+export async function loadUsers() {
+  let after = null;
+  let complete = false;
+  for (let page = 0; page < USER_PAGES; page++) {
+    const res = await api.users({ after, limit: 200 });
+    for (const u of res.users) S.putUser(u);
+    if (!res.next) {
+      complete = true;
+      break;
+    }
+    after = res.next;
+  }
+  state.usersComplete = complete;
+  if (socket && socket.open) socket.send({ type: 'watch', users: [...state.users.keys()].filter((id) => id !== state.me.id).slice(0, 1000) });
+  S.emit('users');
+}
+
+/** Searches users on the server (for the filter box); merges them into the list. */
+export async function searchUsers(text) {
+  const res = await api.users({ search: text, limit: 50 });
+  const fresh = res.users.filter((u) => !state.users.has(u.id));
+  for (const u of res.users) S.putUser(u);
+  if (fresh.length && socket && socket.open) {
+    socket.send({ type: 'watch', users: [...state.users.keys()].filter((id) => id !== state.me.id).slice(0, 1000) });
+  }
+  S.emit('users');
+}
+
+function fetchMissingUsers(ids) {
+  for (const id of new Set(ids)) {
+    if (state.users.has(id) || fetchingUsers.has(id) || (state.me && id === state.me.id)) continue;
+    fetchingUsers.add(id);
+    api.user(id)
+      .then((u) => {
+        S.putUser(u);
+        S.emit('users');
+        S.emit('conversations');
+      })
+      .catch(() => {})
+      .finally(() => fetchingUsers.delete(id));
+  }
+}
+
+async function fetchConversation(id) {
+  try {
+    const c = await api.conversation(id);
+    S.putConversation(c);
+    fetchMissingUsers(c.members);
+    S.emit('conversations');
+    return c;
+  } catch {
+    return null;
+  }
+}
+
+/** Shows a conversation: loads its newest page if needed and marks it read. */
+export async function openConversation(id) {
+  state.open = id;
+  if (!state.conversations.has(id)) await fetchConversation(id);
+  const t = S.thread(id);
+  if (!t.loaded && !t.loading) {
+    t.loading = true;
+    S.emit('thread', id);
+    try {
+      const { messages } = await api.messages(id, { limit: PAGE });
+      for (const m of messages) t.put(m);
+      t.hasMore = messages.length === PAGE;
+      t.loaded = true;
+    } finally {
+      t.loading = false;
+    }
+    S.emit('thread', id);
+  }
+  markRead(id);
+}
+
+/** Loads the page before the oldest loaded message (scrolling up). Returns how many came. */
+export async function loadOlder(id) {
+  const t = S.thread(id);
+  if (t.loading || !t.hasMore || !t.loaded) return 0;
+  const before = t.oldest();
+  if (before === null || before <= 1) {
+    t.hasMore = false;
+    return 0;
+  }
+  t.loading = true;
+  try {
+    const { messages } = await api.messages(id, { before, limit: PAGE });
+    for (const m of messages) t.put(m);
+    t.hasMore = messages.length === PAGE;
+    S.emit('thread', id);
+    return messages.length;
+  } finally {
+    t.loading = false;
+  }
+}
+
+/** Re-reads the newest page of a loaded thread (picks up edits and deletes missed offline). */
+async function refreshThread(id) {
+  const t = S.thread(id);
+  const { messages } = await api.messages(id, { limit: PAGE });
+  let changed = false;
+  for (const m of messages) changed = t.put(m) || changed;
+  if (changed) S.emit('thread', id);
+}
+
+// ---- frames -------------------------------------------------------------------------------
+
+async function onFrame(frame) {
+  switch (frame.type) {
+    case 'message':
+      return onMessage(frame.message);
+    case 'ack':
+      return onAck(frame);
+    case 'edit':
+      return onEdit(frame.message);
+    case 'delete':
+      return onDelete(frame);
+    case 'presence':
+      if (S.putPresence(frame)) S.emit('users');
+      return undefined;
+    case 'typing':
+      return onTyping(frame);
+    case 'receipt':
+      return onReceipt(frame);
+    case 'conversation':
+      return onConversation(frame.conversation);
+    case 'resync':
+      return loadConversations().catch(() => {});
+    default:
+      return undefined;
+  }
+}
+
+async function onMessage(message) {
+  if (!state.conversations.has(message.conversation)) await fetchConversation(message.conversation);
+  const { isNew } = S.putMessage(message);
+  const conv = state.conversations.get(message.conversation);
+  if (isNew && conv && message.sender !== state.me.id) {
+    clearTyping(message.conversation, message.sender);
+    if (isVisible(message.conversation)) markRead(message.conversation);
+    else {
+      conv.unread = Math.min(100, (conv.unread || 0) + 1);
+      queueDelivered(message.conversation, message.seq);
+    }
+  }
+  S.emit('thread', message.conversation);
+  S.emit('conversations');
+}
+
+function onAck(frame) {
+  if (!frame.client_id || !state.pending.has(frame.client_id)) return;
+  const p = state.pending.get(frame.client_id);
+  onMessage({
+    id: frame.id, conversation: frame.conversation, sender: state.me.id, seq: frame.seq, body: p.body,
+    client_id: p.client_id, sent_at: frame.sent_at, edited_at: null, deleted: false,
+  });
+}
+
+function onEdit(message) {
+  const t = state.threads.get(message.conversation);
+  const conv = state.conversations.get(message.conversation);
+  if (conv && conv.last_message && conv.last_message.id === message.id) conv.last_message = message;
+  if (t) t.put(message);
+  S.emit('thread', message.conversation);
+  S.emit('conversations');
+}
+
+function onDelete(frame) {
+  const t = state.threads.get(frame.conversation);
+  const old = t && t.byId.get(frame.id);
+  if (old) t.byId.set(frame.id, { ...old, body: '', deleted: true });
+  const conv = state.conversations.get(frame.conversation);
+  if (conv && conv.last_message && conv.last_message.id === frame.id) conv.last_message = { ...conv.last_message, body: '', deleted: true };
+  S.emit('thread', frame.conversation);
+  S.emit('conversations');
+}
+
+function onTyping(frame) {
+  if (frame.user === state.me.id) return;
+  let m = state.typing.get(frame.conversation);
+  if (!m) state.typing.set(frame.conversation, (m = new Map()));
+  const until = Date.now() + TYPING_SHOW_MS;
+  m.set(frame.user, until);
+  S.emit('typing', frame.conversation);
+  setTimeout(() => {
+    if (m.get(frame.user) === until) clearTyping(frame.conversation, frame.user);
+  }, TYPING_SHOW_MS);
+}
+
+function clearTyping(conversationId, user) {
+  const m = state.typing.get(conversationId);
+  if (m && m.delete(user)) S.emit('typing', conversationId);
+}
+
+function onReceipt(frame) {
+  if (!S.putReceipt(frame)) return;
+  const conv = state.conversations.get(frame.conversation);
+  if (frame.user === state.me.id && frame.read >= (conv.last_seq || 0)) conv.unread = 0;
+  S.emit('thread', frame.conversation);
+  S.emit('conversations');
+}
+
+function onConversation(conversation) {
+  if (!conversation.members.includes(state.me.id)) {
+    state.conversations.delete(conversation.id);
+    state.threads.delete(conversation.id);
+    S.emit('conversations');
+    S.emit('removed', conversation.id);
+    return;
+  }
+  S.putConversation(conversation);
+  fetchMissingUsers(conversation.members);
+  S.emit('conversations');
+  S.emit('thread', conversation.id);
+}
+
+// ---- actions ------------------------------------------------------------------------------
+
+/** Sends a message: shown at once as pending, confirmed by the ack, retried after reconnects. */
+export function sendMessage(conversationId, body) {
+  const p = { conversation: conversationId, client_id: newClientId(), body, created_at: Date.now(), failed: null, inFlight: false };
+  state.pending.set(p.client_id, p);
+  lastTypingSent.delete(conversationId);
+  S.emit('thread', conversationId);
+  S.emit('conversations');
+  trySend(p);
+}
+
+function trySend(p) {
+  if (!socket || !socket.open || p.inFlight) return;
+  p.inFlight = true;
+  socket
+    .request({ type: 'send', conversation: p.conversation, client_id: p.client_id, body: p.body })
+    .then((ack) => onAck(ack))
+    .catch((err) => {
+      // Lost connection or no answer: it stays pending and is resent (same client_id) on reconnect.
+      if (err.code !== 'disconnected' && err.code !== 'timeout' && err.code !== 'closed' && err.code !== 'unavailable') {
+        p.failed = err;
+        S.emit('thread', p.conversation);
+      }
+    })
+    .finally(() => {
+      p.inFlight = false;
+    });
+}
+
+/** Tries a failed send again. */
+export function retrySend(clientId) {
+  const p = state.pending.get(clientId);
+  if (!p) return;
+  p.failed = null;
+  S.emit('thread', p.conversation);
+  trySend(p);
+}
+
+/** Gives up on a failed send. */
+export function discardSend(clientId) {
+  const p = state.pending.get(clientId);
+  if (!p) return;
+  state.pending.delete(clientId);
+  S.emit('thread', p.conversation);
+}
+
+/** Edits one of my messages. */
+export async function editMessage(id, body) {
+  onEdit(await api.edit(id, body));
+}
+
+/** Deletes one of my messages. */
+export async function deleteMessage(id) {
+  const m = await api.remove(id);
+  onDelete({ conversation: m.conversation, id: m.id, seq: m.seq });
+}
+
+/** Tells the others I am typing (at most every few seconds). */
+export function typing(conversationId) {
+  const now = Date.now();
+  if (now - (lastTypingSent.get(conversationId) || 0) < TYPING_SEND_EVERY_MS) return;
+  lastTypingSent.set(conversationId, now);
+  if (socket && socket.open) socket.send({ type: 'typing', conversation: conversationId });
+}
+
+/** Marks a conversation read up to its newest message. */
+export function markRead(conversationId) {
+  const conv = state.conversations.get(conversationId);
+  if (!conv) return;
+  const hadUnread = conv.unread;
+  conv.unread = 0;
+  const seq = conv.last_seq || 0;
+  if (seq > 0 && S.myRead(conv) < seq) {
+    S.putReceipt({ conversation: conversationId, user: state.me.id, delivered: Math.max(S.myDelivered(conv), seq), read: seq });
+    if (!(socket && socket.send({ type: 'read', conversation: conversationId, seq }))) {
+      api.receipt(conversationId, 'read', seq).catch(() => {});
+    }
+  }
+  if (hadUnread) S.emit('conversations');
+}
+
+function queueDelivered(conversationId, seq) {
+  const had = deliveredQueue.has(conversationId);
+  deliveredQueue.set(conversationId, Math.max(seq, deliveredQueue.get(conversationId) || 0));
+  if (had) return;
+  setTimeout(() => {
+    const s = deliveredQueue.get(conversationId);
+    deliveredQueue.delete(conversationId);
+    const conv = state.conversations.get(conversationId);
+    if (!conv || S.myDelivered(conv) >= s) return;
+    if (!(socket && socket.send({ type: 'delivered', conversation: conversationId, seq: s }))) {
+      api.receipt(conversationId, 'delivered', s).catch(() => {});
+    }
+  }, 300);
+}
+
+/** Opens (creating on first use) the direct conversation with a user; returns its id. */
+export async function openDirect(userId) {
+  const c = await api.direct(userId);
+  S.putConversation(c);
+  S.emit('conversations');
+  return c.id;
+}
+
+/** Creates a group; returns its id. */
+export async function createGroup(name, members) {
+  const c = await api.createGroup(name, members);
+  S.putConversation(c);
+  S.emit('conversations');
+  return c.id;
+}
+
+/** Renames a group (owner only). */
+export async function renameGroup(id, name) {
+  onConversation(await api.rename(id, name));
+}
+
+/** Adds a member to a group (owner only). */
+export async function addMember(id, user) {
+  onConversation(await api.addMember(id, user));
+}
+
+/** Removes a member from a group (owner only). */
+export async function removeMember(id, user) {
+  onConversation(await api.removeMember(id, user));
+}
+
+/** Leaves a group. */
+export async function leaveGroup(id) {
+  await api.leave(id);
+  onConversation({ ...state.conversations.get(id), members: [] });
+}
+
+/** The connection state, for the status pill. */
+export function connectionState() {
+  return socket ? state.connection : State.CLOSED;
+}

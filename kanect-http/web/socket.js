@@ -1,0 +1,243 @@
+// The WebSocket half of the wire protocol: one socket per tab that reconnects by itself with
+// backoff and, on every (re)connect, sends `resume` with the per-conversation cursors so no
+// message is missed; duplicates are dropped by the state (messages are keyed by id).
+
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+const PING_EVERY_MS = 25_000;
+const PONG_WITHIN_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 15_000;
+
+/** Connection states shown to the user. */
+export const State = Object.freeze({
+  CONNECTING: 'connecting',
+  CONNECTED: 'connected',
+  RECONNECTING: 'reconnecting',
+  CLOSED: 'closed',
+});
+
+/**
+ * A self-healing WebSocket.
+ *
+ * Options:
+ * - `cursors()` → `[{conversation, seq}]`: where each conversation is up to, sent in `resume`.
+ * - `watch()` → `[user id]`: users whose presence to follow.
+ * - `onFrame(frame)`: every frame from the server (after request bookkeeping).
+ * - `onState(state)`: connection state changes.
+ * - `onReady()`: connected and resumed: resend pending sends, refresh lists.
+ * - `checkSession()` → `'ok' | 'ended' | 'offline'`: asked before each reconnect.
+ * - `onSessionEnded(reason)`: the session is over; the socket stays closed.
+ */
+export class Socket {
+  constructor(options) {
+    this.options = options;
+    this.ws = null;
+    this.state = State.CLOSED;
+    this.attempt = 0;
+    this.stopped = true;
+    this.nextRef = 1;
+    this.requests = new Map();
+    this.retryTimer = null;
+    this.pingTimer = null;
+    this.pongTimer = null;
+    this.onOnline = () => {
+      if (!this.stopped && this.state === State.RECONNECTING) this.reconnectNow();
+    };
+  }
+
+  /** Opens the socket; it then stays open (reconnecting as needed) until `stop()`. */
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    window.addEventListener('online', this.onOnline);
+    this.connect(State.CONNECTING);
+  }
+
+  /** Closes the socket for good (log-out, session ended). */
+  stop() {
+    this.stopped = true;
+    window.removeEventListener('online', this.onOnline);
+    clearTimeout(this.retryTimer);
+    this.clearHeartbeat();
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close(1000);
+    }
+    this.failRequests('closed');
+    this.setState(State.CLOSED);
+  }
+
+  /** True when frames can be sent right now. */
+  get open() {
+    return this.state === State.CONNECTED && this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Sends a frame if connected; returns whether it was sent. */
+  send(frame) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ v: 1, ...frame }));
+    return true;
+  }
+
+  /** Sends a frame with a `ref` and resolves with the `ack` (rejects with the `error` frame). */
+  request(frame, timeoutMs = REQUEST_TIMEOUT_MS) {
+    const ref = `r${this.nextRef++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(ref);
+        reject({ code: 'timeout', message: 'No answer from the server.' });
+      }, timeoutMs);
+      this.requests.set(ref, { resolve, reject, timer });
+      if (!this.send({ ...frame, ref })) {
+        clearTimeout(timer);
+        this.requests.delete(ref);
+        reject({ code: 'disconnected', message: 'Not connected.' });
+      }
+    });
+  }
+
+  setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    if (this.options.onState) this.options.onState(state);
+  }
+
+  connect(state) {
+    this.setState(state);
+    const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/api/v1/ws`;
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onmessage = (event) => this.receive(event.data);
+    ws.onclose = () => this.drop(ws);
+    ws.onerror = () => {
+      // A close event always follows; reconnecting is handled there.
+    };
+  }
+
+  receive(data) {
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!frame || typeof frame.type !== 'string') return;
+    if (frame.type === 'hello') {
+      this.attempt = 0;
+      this.startHeartbeat();
+      this.resume();
+      return;
+    }
+    if (frame.type === 'pong') {
+      clearTimeout(this.pongTimer);
+      this.pongTimer = null;
+    }
+    if ((frame.type === 'ack' || frame.type === 'error') && frame.ref !== undefined && this.requests.has(frame.ref)) {
+      const pending = this.requests.get(frame.ref);
+      this.requests.delete(frame.ref);
+      clearTimeout(pending.timer);
+      if (frame.type === 'ack') pending.resolve(frame);
+      else pending.reject(frame);
+    }
+    if (frame.type === 'session_ended') {
+      this.stop();
+      if (this.options.onSessionEnded) this.options.onSessionEnded(frame.reason || 'logged_out');
+      return;
+    }
+    if (frame.type === 'resync') {
+      // Events were dropped: catch up from our cursors again.
+      this.resume();
+    }
+    this.options.onFrame(frame);
+  }
+
+  /** Sends `resume` with our cursors and `watch`, then reports ready. */
+  async resume() {
+    const ws = this.ws;
+    const cursors = this.options.cursors().slice(0, 1000);
+    const watch = this.options.watch().slice(0, 1000);
+    try {
+      if (watch.length) this.send({ type: 'watch', users: watch });
+      await this.request({ type: 'resume', cursors });
+    } catch (e) {
+      if (e && (e.code === 'disconnected' || e.code === 'timeout' || e.code === 'closed')) {
+        this.drop(ws);
+        return;
+      }
+      // Refused (e.g. a conversation we were removed from): carry on; onReady re-reads the lists.
+    }
+    if (this.ws !== ws || this.stopped) return;
+    this.setState(State.CONNECTED);
+    if (this.options.onReady) this.options.onReady();
+  }
+
+  /** Forgets a socket that closed or stopped answering, and plans the next attempt. */
+  drop(ws) {
+    if (!ws || this.ws !== ws) return;
+    this.ws = null;
+    ws.onclose = null;
+    ws.onmessage = null;
+    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(4000);
+    this.clearHeartbeat();
+    this.failRequests('disconnected');
+    if (!this.stopped) this.scheduleReconnect();
+  }
+
+  scheduleReconnect() {
+    this.setState(State.RECONNECTING);
+    clearTimeout(this.retryTimer);
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt);
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.attempt = Math.min(this.attempt + 1, 10);
+    this.retryTimer = setTimeout(() => this.reconnectNow(), delay);
+  }
+
+  async reconnectNow() {
+    clearTimeout(this.retryTimer);
+    if (this.stopped || this.ws) return;
+    const verdict = this.options.checkSession ? await this.options.checkSession() : 'ok';
+    if (this.stopped || this.ws) return;
+    if (verdict === 'ended') {
+      this.stop();
+      if (this.options.onSessionEnded) this.options.onSessionEnded('expired');
+    } else if (verdict === 'offline') {
+      this.scheduleReconnect();
+    } else {
+      this.connect(State.RECONNECTING);
+    }
+  }
+
+  startHeartbeat() {
+    this.clearHeartbeat();
+    this.pingTimer = setInterval(() => {
+      if (!this.send({ type: 'ping' })) return;
+      clearTimeout(this.pongTimer);
+      this.pongTimer = setTimeout(() => {
+        // No pong: the connection is dead even if the browser has not noticed.
+        this.drop(this.ws);
+      }, PONG_WITHIN_MS);
+    }, PING_EVERY_MS);
+  }
+
+  clearHeartbeat() {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    this.pingTimer = null;
+    this.pongTimer = null;
+  }
+
+  failRequests(code) {
+    for (const [, pending] of this.requests) {
+      clearTimeout(pending.timer);
+      pending.reject({ code, message: 'Connection lost.' });
+    }
+    this.requests.clear();
+  }
+}

@@ -1,0 +1,206 @@
+// The client's copy of the world: who I am, the users, the conversations, the loaded history of
+// each, sends waiting for their ack, who is typing. Views read it and subscribe to changes;
+// only session.js mutates it, through the functions below, which keep it deduplicated (a
+// message is stored once per id, whatever path it came by: REST page, live frame or resume).
+
+const listeners = new Map();
+
+/** Subscribes to a topic ('users', 'conversations', 'thread', 'typing', 'connection', 'me'). */
+export function on(topic, fn) {
+  if (!listeners.has(topic)) listeners.set(topic, new Set());
+  listeners.get(topic).add(fn);
+  return () => listeners.get(topic).delete(fn);
+}
+
+/** Tells a topic's subscribers that something changed. */
+export function emit(topic, detail) {
+  for (const fn of [...(listeners.get(topic) || [])]) {
+    try {
+      fn(detail);
+    } catch (e) {
+      console.error(e);
+    }
+  }
+}
+
+/** Everything the app knows. */
+export const state = {
+  /** The signed-in user, or null. */
+  me: null,
+  /** id → user view (with `presence`). */
+  users: new Map(),
+  /** Whether `users` holds every user (the list had no `next`). */
+  usersComplete: false,
+  /** id → conversation view (`last_seq`, `last_message`, `unread`, `receipts`). */
+  conversations: new Map(),
+  /** conversation id → Thread: the loaded part of its history. */
+  threads: new Map(),
+  /** client_id → {conversation, client_id, body, created_at, failed}: sends not yet acked. */
+  pending: new Map(),
+  /** conversation id → Map(user id → expiry ms): who is typing. */
+  typing: new Map(),
+  /** The WebSocket's state (see socket.js State). */
+  connection: 'closed',
+  /** The conversation on screen, or null. */
+  open: null,
+};
+
+/** Forgets everything (log-out). */
+export function reset() {
+  state.me = null;
+  state.users.clear();
+  state.usersComplete = false;
+  state.conversations.clear();
+  state.threads.clear();
+  state.pending.clear();
+  state.typing.clear();
+  state.open = null;
+}
+
+/** A conversation's loaded history. */
+export class Thread {
+  constructor() {
+    /** id → message. */
+    this.byId = new Map();
+    /** Whether older messages than the oldest loaded may exist. */
+    this.hasMore = true;
+    /** Whether the newest page has been loaded. */
+    this.loaded = false;
+    /** Whether a page request is in flight. */
+    this.loading = false;
+  }
+
+  /** Adds or updates a message; returns whether anything changed. */
+  put(message) {
+    const old = this.byId.get(message.id);
+    if (old && old.body === message.body && old.edited_at === message.edited_at && old.deleted === message.deleted) return false;
+    if (old && old.deleted && !message.deleted) return false;
+    this.byId.set(message.id, message);
+    return true;
+  }
+
+  /** The loaded messages, oldest first. */
+  sorted() {
+    return [...this.byId.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** The lowest loaded seq, or null. */
+  oldest() {
+    let min = null;
+    for (const m of this.byId.values()) if (min === null || m.seq < min) min = m.seq;
+    return min;
+  }
+}
+
+/** The thread of a conversation, created empty on first use. */
+export function thread(conversationId) {
+  let t = state.threads.get(conversationId);
+  if (!t) {
+    t = new Thread();
+    state.threads.set(conversationId, t);
+  }
+  return t;
+}
+
+/** Stores a user (view), keeping a known presence if the new record has none. */
+export function putUser(user) {
+  if (!user || !user.id) return;
+  const old = state.users.get(user.id);
+  state.users.set(user.id, { ...old, ...user, presence: user.presence || (old && old.presence) || null });
+}
+
+/** Applies a `presence` frame. */
+export function putPresence(frame) {
+  const user = state.users.get(frame.user);
+  if (!user) return false;
+  user.presence = { user: frame.user, online: frame.online, last_seen: frame.last_seen ?? null };
+  if (!frame.online && frame.last_seen) user.last_seen = frame.last_seen;
+  return true;
+}
+
+/** Stores a conversation (or conversation view), keeping summary fields the new record lacks. */
+export function putConversation(conversation) {
+  const old = state.conversations.get(conversation.id) || { last_seq: 0, last_message: null, unread: 0, receipts: [] };
+  const merged = { ...old, ...conversation };
+  // Never move a cursor backwards: a stale list must not make us resume (and count) twice.
+  merged.last_seq = Math.max(old.last_seq || 0, conversation.last_seq || 0);
+  if (old.last_message && (!merged.last_message || merged.last_message.seq < old.last_message.seq)) {
+    merged.last_message = old.last_message;
+  }
+  state.conversations.set(conversation.id, merged);
+  return merged;
+}
+
+/**
+ * Applies a message (live, resumed or from a page). Returns `{isNew}`: true when its seq is
+ * beyond what we had seen in that conversation (so it counts as unread).
+ */
+export function putMessage(message) {
+  const conv = state.conversations.get(message.conversation);
+  let isNew = false;
+  if (conv) {
+    isNew = message.seq > (conv.last_seq || 0);
+    if (isNew) conv.last_seq = message.seq;
+    if (!conv.last_message || conv.last_message.seq <= message.seq) conv.last_message = message;
+  }
+  const t = state.threads.get(message.conversation);
+  if (t && (t.loaded || t.byId.size)) t.put(message);
+  if (message.client_id && state.me && message.sender === state.me.id) state.pending.delete(message.client_id);
+  return { isNew };
+}
+
+/** A receipt: `{user, delivered, read}` for a member of a conversation. */
+export function putReceipt(frame) {
+  const conv = state.conversations.get(frame.conversation);
+  if (!conv) return false;
+  const receipts = (conv.receipts || []).filter((r) => r.user !== frame.user);
+  receipts.push({ conversation: frame.conversation, user: frame.user, delivered: frame.delivered, read: frame.read });
+  conv.receipts = receipts;
+  return true;
+}
+
+/** The other party of a direct conversation (a user record), or null. */
+export function peer(conversation) {
+  if (!conversation || conversation.kind !== 'direct' || !state.me) return null;
+  const id = conversation.members.find((m) => m !== state.me.id) || state.me.id;
+  return state.users.get(id) || { id, username: '…' };
+}
+
+/** Conversations, most recently active first. */
+export function sortedConversations() {
+  const at = (c) => (c.last_message ? c.last_message.sent_at : c.created_at) || 0;
+  return [...state.conversations.values()].sort((a, b) => at(b) - at(a));
+}
+
+/**
+ * The status of my own message: 'pending', 'failed', 'sent', 'delivered' or 'read', from the
+ * receipts of every other member (a group message is read when all have read it).
+ */
+export function messageStatus(conversation, message) {
+  if (!message.seq) return message.failed ? 'failed' : 'pending';
+  const others = (conversation.members || []).filter((m) => m !== state.me.id);
+  if (!others.length) return 'sent';
+  const receipts = new Map((conversation.receipts || []).map((r) => [r.user, r]));
+  let all = 'read';
+  for (const user of others) {
+    const r = receipts.get(user);
+    const read = (r && r.read) || 0;
+    const delivered = Math.max((r && r.delivered) || 0, read);
+    if (read >= message.seq) continue;
+    if (delivered >= message.seq) all = 'delivered';
+    else return 'sent';
+  }
+  return all;
+}
+
+/** My own read mark in a conversation. */
+export function myRead(conversation) {
+  const r = (conversation.receipts || []).find((x) => state.me && x.user === state.me.id);
+  return r ? r.read || 0 : 0;
+}
+
+/** My own delivered mark in a conversation. */
+export function myDelivered(conversation) {
+  const r = (conversation.receipts || []).find((x) => state.me && x.user === state.me.id);
+  return r ? Math.max(r.delivered || 0, r.read || 0) : 0;
+}

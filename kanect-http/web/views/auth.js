@@ -1,0 +1,234 @@
+// The log-in and sign-up screens: plain forms, server error codes turned into sentences next
+// to the field they concern, and a password strength meter.
+
+import { h, replace } from '../dom.js';
+import * as session from '../session.js';
+import { passwordStrength } from '../strength.js';
+
+/** Human sentences for the server's error codes, per field (`*` = any field). */
+const MESSAGES = {
+  username: {
+    empty: 'Choose a username.',
+    too_short: 'Usernames have at least 3 characters.',
+    too_long: 'Usernames have at most 32 characters.',
+    bad_characters: 'Use letters, digits, “_”, “.” and “-”, starting with a letter or digit.',
+    username_taken: 'That username is taken. Try another one.',
+  },
+  password: {
+    empty: 'Choose a password.',
+    too_short: 'Passwords have at least 8 characters.',
+    too_long: 'Passwords have at most 256 characters.',
+    bad_characters: 'Passwords cannot contain control characters.',
+    too_weak: 'Too easy to guess: avoid common passwords, repeated characters and your username.',
+  },
+  email: {
+    empty: 'Enter an email address, or leave the field blank.',
+    too_long: 'That email address is too long.',
+    bad_characters: 'Email addresses cannot contain spaces.',
+    malformed: 'That does not look like an email address.',
+  },
+  display_name: {
+    empty: 'Enter a name, or leave the field blank.',
+    too_long: 'Names have at most 64 characters.',
+    bad_characters: 'Names cannot contain invisible or control characters.',
+  },
+  '*': {
+    bad_credentials: 'Wrong username or password.',
+    account_disabled: 'This account has been disabled. Contact an administrator.',
+    too_many_attempts: 'Too many failed attempts. Wait a few minutes and try again.',
+    network: 'Cannot reach the server. Check your connection and try again.',
+    unavailable: 'The server is busy. Try again in a moment.',
+    shutting_down: 'The server is restarting. Try again in a moment.',
+  },
+};
+
+/** The sentence for an error: by field and code, else a general one. */
+export function errorText(err) {
+  const byField = MESSAGES[err.field] || {};
+  if (byField[err.code]) return byField[err.code];
+  if (MESSAGES['*'][err.code]) {
+    if (err.code === 'too_many_attempts' && err.retryAfter) {
+      const minutes = Math.ceil(err.retryAfter / 60);
+      return `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+    }
+    return MESSAGES['*'][err.code];
+  }
+  return err.message || 'Something went wrong. Try again.';
+}
+
+/** The same checks as the server, run before sending so errors show while typing. */
+function checkLocally(field, value, form) {
+  if (field === 'username') {
+    if (!value.trim()) return 'empty';
+    if (value.length > 32) return 'too_long';
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(value)) return 'bad_characters';
+    if (value.length < 3) return 'too_short';
+  } else if (field === 'password') {
+    if (!value) return 'empty';
+    if ([...value].length < 8) return 'too_short';
+    if ([...value].length > 256) return 'too_long';
+    if (passwordStrength(value, form.username.value).weak) return 'too_weak';
+  } else if (field === 'email' && value.trim()) {
+    if (/\s/.test(value.trim())) return 'bad_characters';
+    const [local, domain, extra] = value.trim().split('@');
+    if (!local || !domain || extra !== undefined || !domain.includes('.')) return 'malformed';
+  } else if (field === 'display_name' && value && [...value.trim()].length > 64) {
+    return 'too_long';
+  }
+  return null;
+}
+
+function field(name, label, input, hint) {
+  const error = h('p', { class: 'field-error', id: `${name}-error`, 'data-error-for': name, 'aria-live': 'polite' });
+  input.setAttribute('id', name);
+  input.setAttribute('name', name);
+  input.setAttribute('aria-describedby', `${name}-error`);
+  return h('div', { class: 'field', 'data-field': name }, h('label', { for: name }, label), input, hint || null, error);
+}
+
+function setError(form, name, text) {
+  const box = form.querySelector(`[data-field="${name}"]`);
+  if (!box) return false;
+  box.classList.toggle('invalid', Boolean(text));
+  box.querySelector('.field-error').textContent = text || '';
+  box.querySelector('input').setAttribute('aria-invalid', text ? 'true' : 'false');
+  return true;
+}
+
+function brand(subtitle) {
+  return h('div', { class: 'auth-brand' },
+    h('div', { class: 'logo', 'aria-hidden': 'true' }, h('span', {}, 'K')),
+    h('h1', {}, 'Kanect'),
+    h('p', { class: 'muted' }, subtitle));
+}
+
+function formError() {
+  return h('div', { class: 'form-error', role: 'alert', hidden: true });
+}
+
+function showFormError(box, text) {
+  box.textContent = text || '';
+  box.hidden = !text;
+}
+
+/** The log-in screen; `notice` is an optional message (e.g. "You were signed out"). */
+export function renderLogin(root, notice) {
+  const username = h('input', { type: 'text', autocomplete: 'username', required: true, spellcheck: 'false' });
+  const password = h('input', { type: 'password', autocomplete: 'current-password', required: true });
+  const error = formError();
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Log in');
+  const form = h('form', { class: 'auth-form', 'data-form': 'login', novalidate: true },
+    notice ? h('div', { class: 'notice', role: 'status' }, notice) : null,
+    error,
+    field('username', 'Username', username),
+    field('password', 'Password', password),
+    submit);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    showFormError(error, '');
+    if (!username.value.trim() || !password.value) {
+      showFormError(error, 'Enter your username and password.');
+      return;
+    }
+    submit.disabled = true;
+    submit.textContent = 'Logging in…';
+    try {
+      await session.login(username.value.trim(), password.value);
+      location.hash = '#/';
+    } catch (err) {
+      showFormError(error, errorText(err));
+      password.value = '';
+      password.focus();
+    } finally {
+      submit.disabled = false;
+      submit.textContent = 'Log in';
+    }
+  });
+  replace(root, h('main', { class: 'auth' },
+    h('div', { class: 'auth-card' },
+      brand('Welcome back. Log in to pick up your conversations.'),
+      form,
+      h('p', { class: 'auth-switch' }, 'New here? ', h('a', { href: '#/signup' }, 'Create an account')))));
+  username.focus();
+}
+
+/** The sign-up screen. */
+export function renderSignup(root) {
+  const username = h('input', { type: 'text', autocomplete: 'username', required: true, spellcheck: 'false', maxlength: '64' });
+  const displayName = h('input', { type: 'text', autocomplete: 'name', maxlength: '128' });
+  const email = h('input', { type: 'email', autocomplete: 'email', inputmode: 'email' });
+  const password = h('input', { type: 'password', autocomplete: 'new-password', required: true });
+  const meterBar = h('span', { class: 'meter-bar' });
+  const meterLabel = h('span', { class: 'meter-label', 'data-strength-label': '' }, ' ');
+  const meter = h('div', { class: 'meter', 'data-score': '0', 'aria-live': 'polite' }, h('span', { class: 'meter-track' }, meterBar), meterLabel);
+  const error = formError();
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Create account');
+  const form = h('form', { class: 'auth-form', 'data-form': 'signup', novalidate: true },
+    error,
+    field('username', 'Username', username, h('p', { class: 'hint' }, '3–32 letters, digits, “_”, “.” or “-”.')),
+    field('display_name', 'Display name (optional)', displayName),
+    field('email', 'Email (optional)', email),
+    field('password', 'Password', password, meter),
+    submit);
+
+  const updateMeter = () => {
+    const s = passwordStrength(password.value, username.value);
+    meter.setAttribute('data-score', String(password.value ? s.score : 0));
+    meterLabel.textContent = password.value ? s.label : ' ';
+  };
+  password.addEventListener('input', updateMeter);
+  username.addEventListener('input', updateMeter);
+  const touched = new Set();
+  for (const input of [username, displayName, email, password]) {
+    input.addEventListener('blur', () => {
+      if (!input.value) return;
+      touched.add(input.name);
+      const code = checkLocally(input.name, input.value, form);
+      setError(form, input.name, code ? MESSAGES[input.name][code] : '');
+    });
+    input.addEventListener('input', () => {
+      if (!touched.has(input.name)) return;
+      const code = checkLocally(input.name, input.value, form);
+      setError(form, input.name, code ? MESSAGES[input.name][code] : '');
+    });
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    showFormError(error, '');
+    let first = null;
+    for (const input of [username, displayName, email, password]) {
+      const code = checkLocally(input.name, input.value, form);
+      setError(form, input.name, code ? MESSAGES[input.name][code] : '');
+      touched.add(input.name);
+      if (code && !first) first = input;
+    }
+    if (first) {
+      first.focus();
+      return;
+    }
+    const fields = { username: username.value.trim(), password: password.value };
+    if (email.value.trim()) fields.email = email.value.trim();
+    if (displayName.value.trim()) fields.display_name = displayName.value.trim();
+    submit.disabled = true;
+    submit.textContent = 'Creating account…';
+    try {
+      await session.signup(fields);
+      location.hash = '#/';
+    } catch (err) {
+      const name = err.code === 'username_taken' ? 'username' : err.field;
+      if (!(name && setError(form, name, errorText({ ...err, field: name })))) showFormError(error, errorText(err));
+      const input = name && form.querySelector(`#${name}`);
+      if (input) input.focus();
+    } finally {
+      submit.disabled = false;
+      submit.textContent = 'Create account';
+    }
+  });
+  replace(root, h('main', { class: 'auth' },
+    h('div', { class: 'auth-card' },
+      brand('Create an account and start talking.'),
+      form,
+      h('p', { class: 'auth-switch' }, 'Already have an account? ', h('a', { href: '#/login' }, 'Log in')))));
+  username.focus();
+}

@@ -1,0 +1,183 @@
+// The left pane: who I am, the connection state, a filter box, then my conversations (most
+// recent first, with unread counts and typing) and the people I have not talked to yet, each
+// with a live presence dot.
+
+import { avatar, displayName, h, icon, replace, toast } from '../dom.js';
+import * as session from '../session.js';
+import { on, peer, sortedConversations, state } from '../state.js';
+import { lastSeen, listTime } from '../time.js';
+import { groupDialog } from './dialogs.js';
+
+const CONNECTION_TEXT = {
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  reconnecting: 'Reconnecting…',
+  closed: 'Offline',
+};
+
+/** The name of a conversation as listed: the group name, or the other person's name. */
+export function conversationTitle(conv) {
+  if (conv.kind === 'group') return conv.name || 'Group';
+  return displayName(peer(conv));
+}
+
+/** A one-line preview of a message. */
+function preview(conv) {
+  const m = conv.last_message;
+  if (!m) return conv.kind === 'group' ? `${conv.members.length} members` : 'Say hello 👋';
+  const who = m.sender === state.me.id ? 'You: ' : conv.kind === 'group' ? `${displayName(state.users.get(m.sender))}: ` : '';
+  return who + (m.deleted ? 'Message deleted' : m.body.replace(/\s+/g, ' '));
+}
+
+function typingNames(conversationId) {
+  const m = state.typing.get(conversationId);
+  if (!m || !m.size) return null;
+  return [...m.keys()].map((id) => displayName(state.users.get(id)));
+}
+
+function presenceOf(user) {
+  return Boolean(user && user.presence && user.presence.online);
+}
+
+/** Creates the sidebar; returns `{el, destroy}`. */
+export function createSidebar() {
+  const connection = h('span', { class: 'conn', 'data-connection': state.connection, role: 'status' },
+    h('span', { class: 'conn-dot' }), h('span', { class: 'conn-text' }, CONNECTION_TEXT[state.connection] || ''));
+  const filter = h('input', { type: 'search', class: 'filter', placeholder: 'Search people and groups', 'aria-label': 'Search people and groups', spellcheck: 'false' });
+  const list = h('nav', { class: 'list', 'aria-label': 'Conversations and people' });
+  const me = state.me;
+  const newGroup = h('button', { type: 'button', class: 'icon-btn', title: 'New group', 'aria-label': 'New group', 'data-action': 'new-group' }, icon('group'));
+  const logout = h('button', { type: 'button', class: 'icon-btn', title: 'Log out', 'aria-label': 'Log out', 'data-action': 'logout' }, icon('logout'));
+  const el = h('aside', { class: 'sidebar' },
+    h('header', { class: 'side-head' },
+      avatar(me.id, displayName(me), { size: 'md' }),
+      h('div', { class: 'side-me' },
+        h('div', { class: 'side-name', 'data-me': me.username }, displayName(me)),
+        connection),
+      h('div', { class: 'side-actions' }, newGroup, logout)),
+    h('div', { class: 'side-search' }, icon('search', 'icon search-icon'), filter),
+    list);
+
+  newGroup.addEventListener('click', async () => {
+    const id = await groupDialog();
+    if (id) location.hash = `#/c/${id}`;
+  });
+  logout.addEventListener('click', () => session.logout());
+
+  let searchTimer = null;
+  filter.addEventListener('input', () => {
+    render();
+    clearTimeout(searchTimer);
+    const text = filter.value.trim();
+    if (text) searchTimer = setTimeout(() => session.searchUsers(text).catch(() => {}), 200);
+  });
+  filter.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      filter.value = '';
+      render();
+    }
+  });
+
+  function conversationItem(conv) {
+    const other = peer(conv);
+    const title = conversationTitle(conv);
+    const typers = typingNames(conv.id);
+    const when = conv.last_message ? listTime(conv.last_message.sent_at) : '';
+    const item = h('a', {
+      class: `item${state.open === conv.id ? ' active' : ''}${conv.unread ? ' has-unread' : ''}`,
+      href: `#/c/${conv.id}`,
+      'data-conversation': conv.id,
+      'data-kind': conv.kind,
+      'data-username': other ? other.username : null,
+      'aria-current': state.open === conv.id ? 'page' : null,
+    },
+    conv.kind === 'group'
+      ? avatar(conv.id, title, { group: true })
+      : avatar(other.id, title, { online: presenceOf(other) }),
+    h('span', { class: 'item-main' },
+      h('span', { class: 'item-top' }, h('span', { class: 'item-title' }, title), h('span', { class: 'item-time' }, when)),
+      h('span', { class: 'item-bottom' },
+        typers
+          ? h('span', { class: 'item-sub typing-text' }, conv.kind === 'group' ? `${typers.join(', ')} typing…` : 'typing…')
+          : h('span', { class: 'item-sub' }, preview(conv)),
+        conv.unread ? h('span', { class: 'badge', 'data-unread': String(conv.unread), 'aria-label': `${conv.unread} unread` }, conv.unread >= 100 ? '99+' : String(conv.unread)) : null)));
+    return item;
+  }
+
+  function personItem(user) {
+    const online = presenceOf(user);
+    const status = online ? 'online' : lastSeen((user.presence && user.presence.last_seen) || user.last_seen);
+    const item = h('button', { type: 'button', class: 'item', 'data-user': user.id, 'data-username': user.username },
+      avatar(user.id, displayName(user), { online }),
+      h('span', { class: 'item-main' },
+        h('span', { class: 'item-top' }, h('span', { class: 'item-title' }, displayName(user))),
+        h('span', { class: 'item-bottom' }, h('span', { class: `item-sub${online ? ' online-text' : ''}`, 'data-presence': online ? 'online' : 'offline' },
+          user.display_name ? `@${user.username} · ${status}` : status))));
+    item.addEventListener('click', async () => {
+      item.disabled = true;
+      try {
+        location.hash = `#/c/${await session.openDirect(user.id)}`;
+      } catch (err) {
+        toast(err.message || 'Could not open the conversation.', 'error');
+      } finally {
+        item.disabled = false;
+      }
+    });
+    return item;
+  }
+
+  function matches(text, ...values) {
+    return !text || values.some((v) => v && v.toLowerCase().includes(text));
+  }
+
+  function render() {
+    const text = filter.value.trim().toLowerCase();
+    const convs = sortedConversations().filter((c) => {
+      const other = peer(c);
+      return matches(text, conversationTitle(c), other && other.username);
+    });
+    const talked = new Set(convs.filter((c) => c.kind === 'direct').map((c) => peer(c).id));
+    for (const c of state.conversations.values()) if (c.kind === 'direct') talked.add(peer(c).id);
+    const people = [...state.users.values()]
+      .filter((u) => u.id !== state.me.id && !u.disabled && !talked.has(u.id) && matches(text, u.username, u.display_name))
+      .sort((a, b) => Number(presenceOf(b)) - Number(presenceOf(a)) || displayName(a).localeCompare(displayName(b)));
+    const sections = [];
+    if (convs.length) {
+      sections.push(h('h2', { class: 'list-head' }, 'Conversations'), ...convs.map(conversationItem));
+    }
+    if (people.length) {
+      sections.push(h('h2', { class: 'list-head' }, convs.length ? 'People' : 'Start a conversation'), ...people.map(personItem));
+    }
+    if (!sections.length) {
+      sections.push(h('p', { class: 'list-empty' }, text ? 'Nobody matches that search.' : 'Nobody else is here yet. Invite a friend to sign up!'));
+    }
+    const scroll = list.scrollTop;
+    replace(list, sections);
+    list.scrollTop = scroll;
+  }
+
+  function renderConnection() {
+    connection.setAttribute('data-connection', state.connection);
+    connection.querySelector('.conn-text').textContent = CONNECTION_TEXT[state.connection] || '';
+  }
+
+  let frame = 0;
+  const schedule = () => {
+    if (frame) return;
+    frame = setTimeout(() => {
+      frame = 0;
+      render();
+    }, 16);
+  };
+  const offs = [on('users', schedule), on('conversations', schedule), on('typing', schedule), on('open', schedule), on('connection', renderConnection)];
+  const clock = setInterval(schedule, 30_000);
+  render();
+  return {
+    el,
+    destroy() {
+      offs.forEach((off) => off());
+      clearInterval(clock);
+      clearTimeout(frame);
+    },
+  };
+}
