@@ -1,0 +1,243 @@
+//! Acknowledged means durable, proven with SIGKILL.
+//!
+//! The test re-executes its own binary as a child process (`KANECT_CRASH_CHILD` names the
+//! store) that sends messages through the engine from several concurrent senders and prints
+//! every acknowledgement (`ACK <conversation> <client id> <seq>`) as it gets it. The parent
+//! kills the child with SIGKILL at a random moment, reopens the store and checks that every
+//! acknowledged message is there at its seq, that seqs are gap-free `1..=last`, that no
+//! client id appears twice, and that sending continues at the next seq. Repeated
+//! [`KILLS`] times on one store.
+
+use kanect_core::{Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, Registration, Seq, UserId};
+use kanect_store::SledStore;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime};
+
+const CHILD_ENV: &str = "KANECT_CRASH_CHILD";
+const RUN_ENV: &str = "KANECT_CRASH_RUN";
+const TEST_NAME: &str = "acknowledged_messages_survive_sigkill";
+/// Kill points per test run.
+const KILLS: usize = 24;
+/// Concurrent senders in the child.
+const SENDERS: usize = 6;
+/// A child left alone stops on its own after this long (the parent kills it much sooner).
+const CHILD_LIFETIME: Duration = Duration::from_secs(20);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+async fn engine(path: &Path) -> (Chat, Arc<SledStore>) {
+    let store = Arc::new(SledStore::open(path).unwrap());
+    let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+    let chat = Chat::builder_shared(store.clone()).config(config).build().await.unwrap();
+    (chat, store)
+}
+
+/// The senders, the user they all talk to, and the conversations: one shared group, and a
+/// direct conversation per sender with the hub. Each sender alternates between the group
+/// (contended: all senders) and its own direct conversation.
+struct Cast {
+    senders: Vec<Caller>,
+    group: ConversationId,
+    directs: Vec<ConversationId>,
+}
+
+impl Cast {
+    async fn create(chat: &Chat) -> Cast {
+        let hub = chat.register(Registration::new("hub", "hub-secret-pw")).await.unwrap();
+        let mut senders = Vec::new();
+        for i in 0..SENDERS {
+            let user = chat.register(Registration::new(format!("sender{i}"), "sender-secret-pw")).await.unwrap();
+            senders.push(chat.act_as(user.id).await.unwrap());
+        }
+        let members: Vec<UserId> = senders.iter().map(Caller::user).collect();
+        let group = chat.create_group(&senders[0], "load", &members).await.unwrap().id;
+        let mut directs = Vec::new();
+        for sender in &senders {
+            directs.push(chat.open_direct(sender, hub.id).await.unwrap().id);
+        }
+        Cast { senders, group, directs }
+    }
+
+    async fn find(chat: &Chat, store: &SledStore) -> Cast {
+        use kanect_core::Store;
+        let hub = store.user_by_username("hub").await.unwrap().unwrap().id;
+        let mut senders = Vec::new();
+        for i in 0..SENDERS {
+            let user = store.user_by_username(&format!("sender{i}")).await.unwrap().unwrap();
+            senders.push(chat.act_as(user.id).await.unwrap());
+        }
+        let views = chat.conversations(&senders[0]).await.unwrap();
+        let group = views.iter().find(|v| v.conversation.name.as_deref() == Some("load")).unwrap().conversation.id;
+        let directs = senders.iter().map(|s| ConversationId::direct(s.user(), hub)).collect();
+        Cast { senders, group, directs }
+    }
+
+    fn conversations(&self) -> Vec<ConversationId> {
+        std::iter::once(self.group).chain(self.directs.iter().copied()).collect()
+    }
+}
+
+#[test]
+fn acknowledged_messages_survive_sigkill() {
+    if let Ok(path) = std::env::var(CHILD_ENV) {
+        let run: usize = std::env::var(RUN_ENV).unwrap().parse().unwrap();
+        runtime().block_on(child(Path::new(&path), run));
+        return;
+    }
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let rt = runtime();
+    rt.block_on(async {
+        let (chat, _store) = engine(&path).await;
+        Cast::create(&chat).await;
+    });
+    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("crash test seed {seed}");
+    let mut random = XorShift(seed);
+    // (conversation, client id) → acknowledged seq, over all runs.
+    let mut acked: HashMap<(ConversationId, String), Seq> = HashMap::new();
+    for run in 0..KILLS {
+        let before = acked.len();
+        for (key, seq) in kill_child_at_random(&path, run, &mut random) {
+            assert!(acked.insert(key.clone(), seq).is_none(), "client id {key:?} acknowledged twice");
+        }
+        rt.block_on(verify(&path, &acked, run));
+        eprintln!("run {run}: {} acknowledgements", acked.len() - before);
+    }
+    assert!(acked.len() >= 100, "too little load to prove anything: {} acknowledgements", acked.len());
+    eprintln!("{KILLS} kills, {} acknowledged messages, {:?}", acked.len(), started.elapsed());
+}
+
+/// Runs one child, kills it, and returns the acknowledgements it printed.
+fn kill_child_at_random(path: &Path, run: usize, random: &mut XorShift) -> Vec<((ConversationId, String), Seq)> {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, path)
+        .env(RUN_ENV, run.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut output = Vec::new();
+    // Most runs die under load; every fourth may die anywhere, opening and recovery included.
+    if run % 4 != 3 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let line = received.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("child ready");
+            // libtest prints "test <name> ... " without a newline before the test's output.
+            let ready = line.ends_with("READY");
+            output.push(line);
+            if ready {
+                break;
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(random.below(300)));
+    assert!(child.try_wait().unwrap().is_none(), "the child stopped before it was killed");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    reader.join().unwrap();
+    output.extend(received.try_iter());
+    output
+        .iter()
+        .filter_map(|line| line.strip_prefix("ACK "))
+        .map(|ack| {
+            let mut fields = ack.split(' ');
+            let conversation: ConversationId = fields.next().unwrap().parse().unwrap();
+            let client_id = fields.next().unwrap().to_string();
+            let seq = Seq(fields.next().unwrap().parse().unwrap());
+            ((conversation, client_id), seq)
+        })
+        .collect()
+}
+
+/// The child: send as fast as the engine acknowledges, print each acknowledgement.
+async fn child(path: &Path, run: usize) {
+    let (chat, store) = engine(path).await;
+    let cast = Cast::find(&chat, &store).await;
+    println!("READY");
+    let mut tasks = Vec::new();
+    for (i, sender) in cast.senders.iter().cloned().enumerate() {
+        let (chat, group, direct) = (chat.clone(), cast.group, cast.directs[i]);
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            for n in 0.. {
+                let conversation = if n % 2 == 0 { group } else { direct };
+                let client_id = format!("r{run}-s{i}-{n}");
+                let message = chat.send(&sender, conversation, &client_id, "payload").await.unwrap();
+                println!("ACK {conversation} {client_id} {}", message.seq);
+                if started.elapsed() > CHILD_LIFETIME {
+                    break;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// Reopens the store and checks every invariant, then sends one more message everywhere.
+async fn verify(path: &Path, acked: &HashMap<(ConversationId, String), Seq>, run: usize) {
+    let (chat, store) = engine(path).await;
+    let cast = Cast::find(&chat, &store).await;
+    let reader = &cast.senders[0];
+    let hub = chat.act_as(kanect_core::Store::user_by_username(&*store, "hub").await.unwrap().unwrap().id).await;
+    let hub = hub.unwrap();
+    for (index, conversation) in cast.conversations().into_iter().enumerate() {
+        let caller = if index == 0 { reader } else { &hub };
+        let last = kanect_core::Store::last_seq(&*store, conversation).await.unwrap();
+        let mut seen_clients = HashSet::new();
+        let mut stored = HashMap::new();
+        let mut cursor = Seq::ZERO;
+        loop {
+            let page = chat.history(caller, conversation, HistoryPage::After(cursor), 200).await.unwrap();
+            let Some(newest) = page.last() else { break };
+            cursor = newest.seq;
+            for message in page {
+                assert!(seen_clients.insert((message.sender, message.client_id.clone())), "duplicate client id");
+                stored.insert(message.client_id.clone(), message.seq);
+            }
+        }
+        assert_eq!(cursor, last, "history ends at the last seq");
+        let mut seqs: Vec<u64> = stored.values().map(|s| s.0).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=last.0).collect::<Vec<_>>(), "seqs are gap-free after run {run}");
+        for ((acked_in, client_id), seq) in acked {
+            if *acked_in == conversation {
+                assert_eq!(stored.get(client_id), Some(seq), "acknowledged {client_id} lost after run {run}");
+            }
+        }
+        let sender = if index == 0 { &cast.senders[run % SENDERS] } else { &cast.senders[index - 1] };
+        let next = chat.send(sender, conversation, &format!("after-{run}"), "after the crash").await.unwrap();
+        assert_eq!(next.seq, last.next(), "sending continues at the next seq");
+    }
+}
+
+/// A small PRNG: the test needs random kill moments, not a dependency.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
