@@ -1,0 +1,226 @@
+//! End-to-end chat over real sockets: WebSocket between two users, a third following over
+//! long-poll, one user on two devices, reconnect with resume, and graceful shutdown.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_chat_over_websocket() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
+    let direct = open_direct(addr, &alice, &bob).await;
+    let mut alice_ws = connect(addr, &alice.token).await;
+    let mut bob_ws = connect(addr, &bob.token).await;
+
+    let ack = alice_ws
+        .call(json!({"v":1,"type":"send","conversation":direct,"client_id":"c1","body":"hi bob"}), "r1")
+        .await;
+    assert_eq!(ack["type"], "ack");
+    assert_eq!(ack["client_id"], "c1");
+    assert_eq!(ack["seq"], 1);
+    assert_eq!(ack["conversation"], direct.as_str());
+
+    let message = bob_ws.next_of("message").await;
+    assert_eq!(message_of(&message), ("hi bob".to_string(), 1));
+    assert_eq!(message["message"]["sender"], alice.id.as_str());
+    assert_eq!(message["message"]["id"], ack["id"]);
+    // The sender's own socket gets the message too.
+    assert_eq!(message_of(&alice_ws.next_of("message").await), ("hi bob".to_string(), 1));
+
+    // A resend with the same client id is acked with the original and stores nothing.
+    let again = alice_ws
+        .call(json!({"type":"send","conversation":direct,"client_id":"c1","body":"hi bob"}), "r2")
+        .await;
+    assert_eq!((again["id"].clone(), again["seq"].clone()), (ack["id"].clone(), json!(1)));
+
+    alice_ws.send(json!({"type":"typing","conversation":direct})).await;
+    let typing = bob_ws.next_of("typing").await;
+    assert_eq!(typing["user"], alice.id.as_str());
+    assert_eq!(typing["conversation"], direct.as_str());
+
+    let read = bob_ws.call(json!({"type":"read","conversation":direct,"seq":1}), "r3").await;
+    assert_eq!(read["type"], "ack");
+    let receipt = alice_ws.next_of("receipt").await;
+    assert_eq!((receipt["user"].clone(), receipt["read"].clone()), (json!(bob.id), json!(1)));
+
+    // Bob replies; history over REST shows both in order.
+    bob_ws.call(json!({"type":"send","conversation":direct,"client_id":"b1","body":"hi alice"}), "r4").await;
+    assert_eq!(message_of(&alice_ws.next_of("message").await), ("hi alice".to_string(), 2));
+    let history = request(addr, "GET", &format!("/api/v1/conversations/{direct}/messages"), Some(&alice.token), None).await;
+    let bodies: Vec<_> = history.json()["messages"].as_array().unwrap().iter().map(|m| m["body"].clone()).collect();
+    assert_eq!(bodies, vec![json!("hi bob"), json!("hi alice")]);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_user_follows_over_long_poll() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let (alice, bob, carol) = (signup(addr, "alice").await, signup(addr, "bob").await, signup(addr, "carol").await);
+    let group = request(
+        addr,
+        "POST",
+        "/api/v1/conversations",
+        Some(&alice.token),
+        Some(json!({"name":"lunch","members":[bob.id, carol.id]})),
+    )
+    .await;
+    assert_eq!(group.status, 201);
+    let group = group.json()["id"].as_str().unwrap().to_string();
+
+    let created = request(addr, "POST", "/api/v1/poll", Some(&carol.token), None).await;
+    assert_eq!(created.status, 201, "{:?}", created.json());
+    let poll = created.json()["poll"].as_str().unwrap().to_string();
+
+    let mut alice_ws = connect(addr, &alice.token).await;
+    alice_ws.call(json!({"type":"send","conversation":group,"client_id":"1","body":"first"}), "s1").await;
+
+    let first = poll_until_message(addr, &carol, &poll, 0).await;
+    assert_eq!(message_of(&first.0), ("first".to_string(), 1));
+
+    // A poll that is already waiting returns as soon as a message arrives.
+    let carol2 = carol.clone();
+    let poll2 = poll.clone();
+    let waiting = tokio::spawn(async move { poll_until_message(addr, &carol2, &poll2, first.1).await });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    alice_ws.call(json!({"type":"send","conversation":group,"client_id":"2","body":"second"}), "s2").await;
+    let (second, next) = waiting.await.unwrap();
+    assert_eq!(message_of(&second), ("second".to_string(), 2));
+
+    // A lost response is asked for again with the same `after`: the same events come back.
+    let again = request(addr, "GET", &format!("/api/v1/poll/{poll}?after={}&wait=0", first.1), Some(&carol.token), None).await;
+    let events = again.json()["events"].as_array().unwrap().clone();
+    assert!(events.iter().any(|e| e["type"] == "message" && e["message"]["body"] == "second"), "{events:?}");
+    assert_eq!(again.json()["next"], next);
+
+    // Someone else's token cannot read Carol's session.
+    let foreign = request(addr, "GET", &format!("/api/v1/poll/{poll}?wait=0"), Some(&bob.token), None).await;
+    assert_eq!((foreign.status, foreign.code().as_str()), (404, "poll_not_found"));
+    let closed = request(addr, "DELETE", &format!("/api/v1/poll/{poll}"), Some(&carol.token), None).await;
+    assert_eq!(closed.status, 204);
+    server.shutdown().await.unwrap();
+}
+
+/// Polls until a message frame arrives; returns it and the `next` cursor.
+async fn poll_until_message(
+    addr: std::net::SocketAddr,
+    who: &Session,
+    poll: &str,
+    mut after: u64,
+) -> (serde_json::Value, u64) {
+    for _ in 0..20 {
+        let reply = request(addr, "GET", &format!("/api/v1/poll/{poll}?after={after}&wait=5"), Some(&who.token), None).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.json());
+        let json = reply.json();
+        after = json["next"].as_u64().unwrap();
+        if let Some(message) = json["events"].as_array().unwrap().iter().find(|e| e["type"] == "message") {
+            return (message.clone(), after);
+        }
+    }
+    panic!("no message over long-poll");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_with_two_devices_gets_everything_on_both() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
+    let direct = open_direct(addr, &alice, &bob).await;
+    let mut phone = connect(addr, &alice.token).await;
+    let mut laptop = connect(addr, &alice.token).await;
+
+    let sent = request(
+        addr,
+        "POST",
+        &format!("/api/v1/conversations/{direct}/messages"),
+        Some(&bob.token),
+        Some(json!({"client_id":"b1","body":"to both"})),
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.json());
+    assert_eq!(message_of(&phone.next_of("message").await), ("to both".to_string(), 1));
+    assert_eq!(message_of(&laptop.next_of("message").await), ("to both".to_string(), 1));
+
+    // What one device sends, the other sees.
+    phone.call(json!({"type":"send","conversation":direct,"client_id":"a1","body":"from phone"}), "p").await;
+    assert_eq!(message_of(&laptop.next_of("message").await), ("from phone".to_string(), 2));
+    let edited = phone.call(json!({"type":"edit","id":sent.json()["id"],"body":"nope"}), "e").await;
+    assert_eq!(edited["code"], "not_sender");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_and_resume_gets_every_missed_message_exactly_once() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
+    let direct = open_direct(addr, &alice, &bob).await;
+    let send = |n: u64| {
+        let (token, direct) = (alice.token.clone(), direct.clone());
+        async move {
+            let path = format!("/api/v1/conversations/{direct}/messages");
+            let reply =
+                request(addr, "POST", &path, Some(&token), Some(json!({"client_id": n.to_string(), "body": format!("m{n}")})))
+                    .await;
+            assert_eq!(reply.json()["seq"], n);
+        }
+    };
+
+    let mut bob_ws = connect(addr, &bob.token).await;
+    send(1).await;
+    assert_eq!(message_of(&bob_ws.next_of("message").await).1, 1);
+    drop(bob_ws); // the connection drops
+
+    for n in 2..=6 {
+        send(n).await;
+    }
+    let mut bob_ws = connect(addr, &bob.token).await;
+    bob_ws.send(json!({"type":"resume","cursors":[{"conversation":direct,"seq":1}],"ref":"resume"})).await;
+    // A live message racing the resume must not be doubled.
+    send(7).await;
+
+    let mut seqs = Vec::new();
+    let mut acked = false;
+    while seqs.len() < 6 || !acked {
+        let frame = bob_ws.next().await;
+        match frame["type"].as_str() {
+            Some("message") => seqs.push(message_of(&frame).1),
+            Some("ack") => acked = true,
+            _ => {}
+        }
+    }
+    // Nothing more is pending: a ping's pong comes before any further message.
+    let pong = bob_ws.call(json!({"type":"ping"}), "after").await;
+    assert_eq!(pong["type"], "pong");
+    assert_eq!(seqs, vec![2, 3, 4, 5, 6, 7]);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_sockets_with_going_away_and_returns() {
+    let server = start_server().await;
+    let alice = signup(server.addr, "alice").await;
+    let mut ws = connect(server.addr, &alice.token).await;
+    let addr = server.addr;
+    let stop = tokio::spawn(server.shutdown());
+    assert_eq!(ws.closed_within(WAIT).await, Some(Some(1001)));
+    stop.await.unwrap().unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer accepting");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session_on_its_sockets() {
+    let server = start_server().await;
+    let alice = signup(server.addr, "alice").await;
+    let mut ws = connect(server.addr, &alice.token).await;
+    let reply = request(server.addr, "POST", "/api/v1/auth/logout", Some(&alice.token), None).await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(ws.next_of("session_ended").await["reason"], "logged_out");
+    assert_eq!(ws.closed_within(WAIT).await, Some(Some(1000)));
+    let me = request(server.addr, "GET", "/api/v1/me", Some(&alice.token), None).await;
+    assert_eq!((me.status, me.code().as_str()), (401, "invalid_session"));
+    server.shutdown().await.unwrap();
+}
