@@ -1,0 +1,196 @@
+//! What a run counts and how it is shown: live counters for the once-a-second progress line,
+//! per-socket tallies merged at the end, and the final table plus one JSON line for scripts.
+
+use hdrhistogram::Histogram;
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Counters every socket task bumps as it goes; read by the progress line and the drain
+/// check. The final figures come from [`Tally`]s, which are exact.
+#[derive(Default)]
+pub(crate) struct Live {
+    /// `send` frames written.
+    pub(crate) sent: AtomicU64,
+    /// `ack` (and `error`) frames received for sends.
+    pub(crate) settled: AtomicU64,
+    /// `message` frames received by sockets other than the sender's (flushed in batches).
+    pub(crate) delivered: AtomicU64,
+    /// Error frames, failed sockets.
+    pub(crate) errors: AtomicU64,
+    /// Sockets open now.
+    pub(crate) open: AtomicU64,
+}
+
+impl Live {
+    /// Adds `n` to a counter.
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        if n > 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Prints `[  3s] sends/s  deliveries/s  errors  open` every second until dropped.
+pub(crate) fn progress(live: Arc<Live>, label: &'static str) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        let (mut sent, mut delivered) = (0, 0);
+        loop {
+            tick.tick().await;
+            let now_sent = live.sent.load(Ordering::Relaxed);
+            let now_delivered = live.delivered.load(Ordering::Relaxed);
+            eprintln!(
+                "[{label} {:>4}s] sends {:>9}/s  deliveries {:>10}/s  errors {:>6}  open {:>6}",
+                started.elapsed().as_secs(),
+                now_sent - sent,
+                now_delivered - delivered,
+                live.errors.load(Ordering::Relaxed),
+                live.open.load(Ordering::Relaxed),
+            );
+            (sent, delivered) = (now_sent, now_delivered);
+        }
+    })
+}
+
+/// What one socket saw. Latencies are in microseconds; two significant digits (±1%) keep
+/// a histogram at a few KiB, so a thousand sockets can each hold one.
+pub(crate) struct Tally {
+    /// `send` frames written.
+    pub(crate) sent: u64,
+    /// Sends acknowledged.
+    pub(crate) acked: u64,
+    /// `message` frames from other sockets.
+    pub(crate) delivered: u64,
+    /// `error` frames, plus one if the socket failed.
+    pub(crate) errors: u64,
+    /// `resync` frames: the server dropped events for this lagging socket.
+    pub(crate) resyncs: u64,
+    /// Send → delivery at another socket.
+    pub(crate) latency: Histogram<u32>,
+    /// Send → ack at the sender (the message is durable).
+    pub(crate) ack_latency: Histogram<u32>,
+}
+
+impl Tally {
+    /// An empty tally.
+    pub(crate) fn new() -> Tally {
+        Tally { sent: 0, acked: 0, delivered: 0, errors: 0, resyncs: 0, latency: histogram(), ack_latency: histogram() }
+    }
+
+    /// Adds `other` into `self`.
+    pub(crate) fn merge(&mut self, other: &Tally) {
+        self.sent += other.sent;
+        self.acked += other.acked;
+        self.delivered += other.delivered;
+        self.errors += other.errors;
+        self.resyncs += other.resyncs;
+        // Both histograms auto-resize, so adding cannot fail on range.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.ack_latency.add(&other.ack_latency);
+    }
+}
+
+fn histogram() -> Histogram<u32> {
+    let mut histogram = Histogram::new(2).unwrap_or_else(|_| unreachable!("2 significant digits are valid"));
+    histogram.auto(true);
+    histogram
+}
+
+/// The result of one workload.
+pub(crate) struct Report {
+    /// `pairs`, `room` or `idle`.
+    pub(crate) workload: &'static str,
+    /// The run's parameters, as shown in the table and the JSON line.
+    pub(crate) parameters: serde_json::Value,
+    /// Sockets open at the end of the measured phase.
+    pub(crate) connections: u64,
+    /// Measured phase: first send (or the hold's start) to the end of the drain.
+    pub(crate) elapsed: Duration,
+    /// Everything the sockets saw.
+    pub(crate) tally: Tally,
+    /// Server VmRSS (KiB) before the sockets were opened and at the end, if its pid was given.
+    pub(crate) rss_kib: Option<(u64, u64)>,
+}
+
+impl Report {
+    fn per_second(&self, n: u64) -> f64 {
+        n as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Server RSS growth per open socket, in bytes.
+    fn rss_per_connection(&self) -> Option<f64> {
+        let (before, after) = self.rss_kib?;
+        (self.connections > 0).then(|| (after.saturating_sub(before) * 1024) as f64 / self.connections as f64)
+    }
+
+    /// The JSON line for scripts: every figure of the table, latencies in microseconds.
+    pub(crate) fn json(&self) -> String {
+        let t = &self.tally;
+        json!({
+            "workload": self.workload,
+            "parameters": self.parameters,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "connections": self.connections,
+            "sent": t.sent, "acked": t.acked, "delivered": t.delivered,
+            "errors": t.errors, "resyncs": t.resyncs,
+            "sends_per_s": self.per_second(t.acked).round(),
+            "deliveries_per_s": self.per_second(t.delivered).round(),
+            "latency_us": quantiles(&t.latency),
+            "ack_latency_us": quantiles(&t.ack_latency),
+            "server_rss_kib": self.rss_kib.map(|(before, after)| json!({"before": before, "after": after})),
+            "server_rss_per_connection_bytes": self.rss_per_connection().map(f64::round),
+        })
+        .to_string()
+    }
+
+    /// The human table.
+    pub(crate) fn table(&self) -> String {
+        let t = &self.tally;
+        let ms = |h: &Histogram<u32>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        let mut out = format!("workload      {}  {}\n", self.workload, self.parameters);
+        out += &format!("elapsed       {:.2} s\nconnections   {}\n", self.elapsed.as_secs_f64(), self.connections);
+        out += &format!("sent/acked    {} / {}\ndelivered     {}\n", t.sent, t.acked, t.delivered);
+        out += &format!("errors        {}\nresyncs       {}\n", t.errors, t.resyncs);
+        out += &format!(
+            "sends/s       {:.0}\ndeliveries/s  {:.0}\n",
+            self.per_second(t.acked),
+            self.per_second(t.delivered)
+        );
+        for (name, h) in [("send→deliver", &t.latency), ("send→ack    ", &t.ack_latency)] {
+            if !h.is_empty() {
+                out += &format!(
+                    "{name}  p50 {:.3} ms  p99 {:.3} ms  p999 {:.3} ms  max {:.3} ms\n",
+                    ms(h, 0.5),
+                    ms(h, 0.99),
+                    ms(h, 0.999),
+                    h.max() as f64 / 1000.0
+                );
+            }
+        }
+        if let (Some((before, after)), Some(per)) = (self.rss_kib, self.rss_per_connection()) {
+            out += &format!("server RSS    {before} KiB → {after} KiB  ({per:.0} B per connection)\n");
+        }
+        out
+    }
+}
+
+fn quantiles(h: &Histogram<u32>) -> serde_json::Value {
+    if h.is_empty() {
+        return serde_json::Value::Null;
+    }
+    json!({
+        "p50": h.value_at_quantile(0.5), "p99": h.value_at_quantile(0.99),
+        "p999": h.value_at_quantile(0.999), "max": h.max(), "count": h.len(),
+    })
+}
+
+/// VmRSS of process `pid` in KiB, from `/proc/<pid>/status`.
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

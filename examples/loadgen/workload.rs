@@ -1,0 +1,425 @@
+//! The three workloads, shared by the `loadgen` example (against a running server) and the
+//! `e2e` bench (against one started in-process).
+//!
+//! A run has four phases: register users (concurrently: password hashing is the slow part),
+//! open every socket, create the conversations (after the sockets, so that no presence storm
+//! precedes the measurement: a member who connects before sharing a conversation tells nobody),
+//! then measure. Each socket is driven by one task that writes `send` frames — at most
+//! `window` unacknowledged, paced to `rate` if given — and reads everything the server sends.
+//! The send timestamp travels in the message body (`lg <µs since start> <socket>`) and in the
+//! client id (`<µs>.<n>`), so send→deliver and send→ack latencies need no lookup table; both
+//! are measured from the moment the frame was written (not from a schedule), so when the window
+//! is full the wait shows up as lower throughput, not as latency.
+//!
+//! Once the time or every sender's message quota is used up, senders stop and the run drains:
+//! it waits until every send is settled and every delivery is in (bounded), then the sockets
+//! close.
+
+use crate::client::{self, Account, Api, BoxError, Socket, Sources};
+use crate::report::{Live, Report, Tally};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The longest the drain waits for outstanding acks and deliveries.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+/// The drain also ends once nothing arrived for this long (a lost delivery must not hang it).
+const DRAIN_QUIET: Duration = Duration::from_millis(500);
+/// Deliveries are added to the shared live counter in batches of this many while measuring.
+const LIVE_BATCH: u64 = 64;
+
+/// Which traffic to generate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Workload {
+    /// Pairs of users in direct conversations, both sides sending.
+    Pairs,
+    /// One group; every member connected, some of them sending.
+    Room,
+    /// Connections held open, pinging now and then, nothing sent.
+    Idle,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Pairs => "pairs",
+            Workload::Room => "room",
+            Workload::Idle => "idle",
+        }
+    }
+}
+
+/// Everything a run needs to know.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    /// The traffic.
+    pub(crate) workload: Workload,
+    /// The server's address.
+    pub(crate) server: SocketAddr,
+    /// The server's pid, to read its RSS (same machine only).
+    pub(crate) server_pid: Option<u32>,
+    /// Username prefix, unique per run so that runs against one server do not collide.
+    pub(crate) prefix: String,
+    /// Longest measured phase (for `idle`: how long the connections are held).
+    pub(crate) duration: Duration,
+    /// Messages per sender, at most.
+    pub(crate) messages: u64,
+    /// Unacknowledged sends per sender, at most.
+    pub(crate) window: usize,
+    /// Total sends per second over all senders; 0 means as fast as the window allows.
+    pub(crate) rate: f64,
+    /// `pairs`: number of pairs.
+    pub(crate) pairs: usize,
+    /// `room`: members (each with one socket).
+    pub(crate) members: usize,
+    /// `room`: how many members send.
+    pub(crate) senders: usize,
+    /// `idle`: sockets to open.
+    pub(crate) connections: usize,
+    /// `idle`: sockets per user (the server allows 16 devices per user by default).
+    pub(crate) sockets_per_user: usize,
+    /// Loopback source addresses to spread sockets over (127.0.0.1 ..= 127.0.0.N).
+    pub(crate) sources: u8,
+    /// Sign-ups in flight at once.
+    pub(crate) register_concurrency: usize,
+    /// Socket handshakes in flight at once.
+    pub(crate) connect_concurrency: usize,
+    /// Interval of the application `ping` each socket sends (the server closes a socket that
+    /// sends nothing for 60 s).
+    pub(crate) ping_interval: Duration,
+}
+
+/// What one socket does.
+struct Role {
+    /// This socket's number; deliveries whose body names it are its own echoes.
+    index: usize,
+    /// The conversation it sends into, if it sends.
+    sends_to: Option<String>,
+}
+
+/// Shared by every socket task of a run.
+struct Context {
+    live: Arc<Live>,
+    epoch: Instant,
+    quota: u64,
+    window: usize,
+    /// Time between two sends of one sender, if paced.
+    period: Option<Duration>,
+    ping_interval: Duration,
+}
+
+impl Context {
+    fn micros(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Measure,
+    Drain,
+    Stop,
+}
+
+/// Runs `plan` and reports. `live` is bumped as the run goes (for a progress line).
+pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError> {
+    let (users, owners) = match plan.workload {
+        Workload::Pairs => (2 * plan.pairs, (0..2 * plan.pairs).collect::<Vec<_>>()),
+        Workload::Room => (plan.members, (0..plan.members).collect()),
+        Workload::Idle => {
+            let per_user = plan.sockets_per_user.max(1);
+            (plan.connections.div_ceil(per_user), (0..plan.connections).map(|n| n / per_user).collect())
+        }
+    };
+    let started = Instant::now();
+    let accounts = client::register(plan.server, &plan.prefix, users, plan.register_concurrency).await?;
+    eprintln!("registered {users} users in {:.1} s", started.elapsed().as_secs_f64());
+
+    let rss_before = plan.server_pid.and_then(crate::report::rss_kib);
+    let started = Instant::now();
+    let sources = Sources::new(plan.server, plan.sources);
+    let sockets =
+        client::connect_all(plan.server, &sources, &accounts, &owners, plan.connect_concurrency, 64 * 1024).await?;
+    eprintln!("opened {} sockets in {:.1} s", sockets.len(), started.elapsed().as_secs_f64());
+
+    let (targets, fan_out) = conversations(plan, &accounts).await?;
+    let senders = targets.iter().filter(|t| t.is_some()).count();
+    let context = Arc::new(Context {
+        live: live.clone(),
+        epoch: Instant::now(),
+        quota: plan.messages,
+        window: plan.window.max(1),
+        period: (plan.rate > 0.0 && senders > 0).then(|| Duration::from_secs_f64(senders as f64 / plan.rate)),
+        ping_interval: plan.ping_interval,
+    });
+    let (phase_tx, phase_rx) = watch::channel(Phase::Measure);
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .zip(targets)
+        .enumerate()
+        .map(|(index, (socket, sends_to))| {
+            let role = Role { index, sends_to };
+            tokio::spawn(drive(socket, role, context.clone(), phase_rx.clone()))
+        })
+        .collect();
+
+    let measuring = Instant::now();
+    let total_quota = plan.messages.saturating_mul(senders as u64);
+    while measuring.elapsed() < plan.duration && (senders == 0 || live.sent.load(Ordering::Relaxed) < total_quota) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = phase_tx.send(Phase::Drain);
+    let drained_at = drain(&live, fan_out).await;
+    let elapsed = drained_at.duration_since(measuring);
+    let rss_after = plan.server_pid.and_then(crate::report::rss_kib);
+    let connections = live.open.load(Ordering::Relaxed);
+    let _ = phase_tx.send(Phase::Stop);
+
+    let mut tally = Tally::new();
+    for task in tasks {
+        tally.merge(&task.await?);
+    }
+    Ok(Report {
+        workload: plan.workload.name(),
+        parameters: parameters(plan),
+        connections,
+        elapsed,
+        tally,
+        rss_kib: rss_before.zip(rss_after),
+    })
+}
+
+/// Creates the conversations; returns, per socket, where it sends (if it does), and how many
+/// other sockets receive each message.
+async fn conversations(plan: &Plan, accounts: &[Account]) -> Result<(Vec<Option<String>>, u64), BoxError> {
+    let mut api = Api::connect(plan.server).await?;
+    match plan.workload {
+        Workload::Pairs => {
+            let mut targets = Vec::with_capacity(accounts.len());
+            for pair in accounts.chunks_exact(2) {
+                let id = api.open_direct(&pair[0], &pair[1]).await?;
+                targets.extend([Some(id.clone()), Some(id)]);
+            }
+            Ok((targets, 1))
+        }
+        Workload::Room => {
+            let owner = accounts.first().ok_or("a room needs at least one member")?;
+            let id = api.create_group(owner, "loadgen room", accounts).await?;
+            let targets = (0..accounts.len()).map(|i| (i < plan.senders).then(|| id.clone())).collect();
+            Ok((targets, accounts.len() as u64 - 1))
+        }
+        Workload::Idle => Ok((vec![None; plan.connections], 0)),
+    }
+}
+
+/// Waits until every send is settled and every delivery is in, or nothing arrives for
+/// [`DRAIN_QUIET`], or [`DRAIN_LIMIT`] passes. Returns when the last thing arrived.
+async fn drain(live: &Live, fan_out: u64) -> Instant {
+    let started = Instant::now();
+    let mut last = (0, 0);
+    let mut last_change = Instant::now();
+    loop {
+        let sent = live.sent.load(Ordering::Relaxed);
+        let settled = live.settled.load(Ordering::Relaxed);
+        let delivered = live.delivered.load(Ordering::Relaxed);
+        let now = Instant::now();
+        if settled >= sent && delivered >= settled * fan_out {
+            return now;
+        }
+        if (settled, delivered) != last {
+            (last, last_change) = ((settled, delivered), now);
+        } else if now.duration_since(last_change) >= DRAIN_QUIET || now.duration_since(started) >= DRAIN_LIMIT {
+            return last_change;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn parameters(plan: &Plan) -> serde_json::Value {
+    let mut p = json!({
+        "duration_s": plan.duration.as_secs_f64(), "messages_per_sender": plan.messages,
+        "window": plan.window, "rate": plan.rate,
+    });
+    match plan.workload {
+        Workload::Pairs => p["pairs"] = json!(plan.pairs),
+        Workload::Room => (p["members"], p["senders"]) = (json!(plan.members), json!(plan.senders)),
+        Workload::Idle => {
+            p = json!({"duration_s": plan.duration.as_secs_f64(), "connections": plan.connections,
+                       "sockets_per_user": plan.sockets_per_user});
+        }
+    }
+    p
+}
+
+/// Drives one socket until [`Phase::Stop`], then closes it. Returns what it saw; a failed
+/// socket counts one error.
+async fn drive(mut socket: Socket, role: Role, context: Arc<Context>, phase: watch::Receiver<Phase>) -> Tally {
+    let mut tally = Tally::new();
+    let live = &context.live;
+    Live::add(&live.open, 1);
+    let outcome = exchange(&mut socket, &role, &context, phase, &mut tally).await;
+    live.open.fetch_sub(1, Ordering::Relaxed);
+    if let Err(error) = outcome {
+        tally.errors += 1;
+        if live.errors.fetch_add(1, Ordering::Relaxed) == 0 {
+            eprintln!("socket {}: {error}", role.index);
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
+    tally
+}
+
+/// Per-socket state of the measured exchange.
+struct Progress {
+    sent: u64,
+    in_flight: usize,
+    unreported: u64,
+}
+
+async fn exchange(
+    socket: &mut Socket,
+    role: &Role,
+    context: &Context,
+    mut phase: watch::Receiver<Phase>,
+    tally: &mut Tally,
+) -> Result<(), BoxError> {
+    let live = &context.live;
+    let mut state = Progress { sent: 0, in_flight: 0, unreported: 0 };
+    let mut next_due = tokio::time::Instant::now();
+    let pace = tokio::time::sleep_until(next_due);
+    let ping = tokio::time::sleep(context.ping_interval);
+    tokio::pin!(pace, ping);
+    loop {
+        let current = *phase.borrow_and_update();
+        if current == Phase::Stop {
+            Live::add(&live.delivered, state.unreported);
+            return Ok(());
+        }
+        let quota_left = current == Phase::Measure && role.sends_to.is_some() && state.sent < context.quota;
+        if let (true, Some(conversation)) = (quota_left, &role.sends_to) {
+            let now = tokio::time::Instant::now();
+            let before = state.sent;
+            while state.in_flight < context.window
+                && state.sent < context.quota
+                && (context.period.is_none() || next_due <= now)
+            {
+                let at = context.micros();
+                let frame = format!(
+                    r#"{{"type":"send","conversation":"{conversation}","client_id":"{at}.{}","body":"lg {at} {}"}}"#,
+                    state.sent, role.index
+                );
+                socket.feed(Message::Text(frame)).await?;
+                state.sent += 1;
+                state.in_flight += 1;
+                if let Some(period) = context.period {
+                    next_due += period;
+                }
+            }
+            if state.sent > before {
+                socket.flush().await?;
+                Live::add(&live.sent, state.sent - before);
+                tally.sent = state.sent;
+                if now.duration_since(next_due) > Duration::from_secs(1) {
+                    // Fell far behind schedule (a stall): restart pacing rather than burst.
+                    next_due = now;
+                }
+                pace.as_mut().reset(next_due);
+            }
+        }
+        let waiting_on_pace = quota_left && context.period.is_some() && state.in_flight < context.window;
+        tokio::select! {
+            frame = socket.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let draining = current != Phase::Measure;
+                    on_frame(&text, role, context, &mut state, tally, draining)?;
+                }
+                Some(Ok(Message::Close(_))) | None => return Err("the server closed the socket".into()),
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error.into()),
+            },
+            _ = &mut pace, if waiting_on_pace => {}
+            _ = &mut ping => {
+                socket.send(Message::Text(r#"{"type":"ping"}"#.to_string())).await?;
+                ping.as_mut().reset(tokio::time::Instant::now() + context.ping_interval);
+            }
+            changed = phase.changed() => if changed.is_err() { return Ok(()) },
+        }
+    }
+}
+
+/// Accounts for one text frame from the server.
+fn on_frame(
+    text: &str,
+    role: &Role,
+    context: &Context,
+    state: &mut Progress,
+    tally: &mut Tally,
+    draining: bool,
+) -> Result<(), BoxError> {
+    let live = &context.live;
+    match frame_type(text) {
+        "message" => {
+            if let Some((at, origin)) = body_stamp(text) {
+                if origin != role.index {
+                    tally.delivered += 1;
+                    let _ = tally.latency.record(context.micros().saturating_sub(at).max(1));
+                    state.unreported += 1;
+                    if draining || state.unreported >= LIVE_BATCH {
+                        Live::add(&live.delivered, std::mem::take(&mut state.unreported));
+                    }
+                }
+            }
+        }
+        "ack" => {
+            if let Some(at) = ack_stamp(text) {
+                tally.acked += 1;
+                state.in_flight = state.in_flight.saturating_sub(1);
+                let _ = tally.ack_latency.record(context.micros().saturating_sub(at).max(1));
+                Live::add(&live.settled, 1);
+            }
+        }
+        "error" => {
+            tally.errors += 1;
+            if live.errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                eprintln!("socket {}: {text}", role.index);
+            }
+            if state.in_flight > 0 {
+                state.in_flight -= 1;
+                Live::add(&live.settled, 1);
+            }
+        }
+        "resync" => tally.resyncs += 1,
+        "session_ended" => return Err(format!("session ended: {text}").into()),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The envelope's `type`: the first `"type":"…"` of the frame (records nested in it have no
+/// `type` field).
+fn frame_type(text: &str) -> &str {
+    const KEY: &str = r#""type":""#;
+    let Some(start) = text.find(KEY).map(|i| i + KEY.len()) else { return "" };
+    text[start..].split('"').next().unwrap_or("")
+}
+
+/// `(µs, socket)` from a loadgen body `lg <µs> <socket>`.
+fn body_stamp(text: &str) -> Option<(u64, usize)> {
+    const KEY: &str = r#""body":"lg "#;
+    let start = text.find(KEY)? + KEY.len();
+    let (at, rest) = text[start..].split_once(' ')?;
+    let origin = rest.split('"').next()?;
+    Some((at.parse().ok()?, origin.parse().ok()?))
+}
+
+/// µs from a loadgen client id `<µs>.<n>` in an ack.
+fn ack_stamp(text: &str) -> Option<u64> {
+    const KEY: &str = r#""client_id":""#;
+    let start = text.find(KEY)? + KEY.len();
+    text[start..].split('.').next()?.parse().ok()
+}
