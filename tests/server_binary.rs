@@ -1,0 +1,131 @@
+//! The built server binary (`examples/server.rs`): started on a temporary data dir with
+//! `--listen 127.0.0.1:0`, stopped with SIGTERM (exit code 0), started again — and the history
+//! is still there. Also the `create-admin` subcommand and the KANECT_ADMIN_* variables.
+
+mod support;
+
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use support::*;
+
+/// The example binary, built by cargo in this test's target dir and profile.
+fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let target_dir = profile_dir.parent().expect("target dir");
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build
+        .args(["build", "--quiet", "--example", "server", "--manifest-path"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target_dir);
+    if profile_dir.file_name().is_some_and(|name| name == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "cargo build --example server");
+    profile_dir.join("examples").join(format!("server{}", std::env::consts::EXE_SUFFIX))
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+fn start(binary: &Path, data: &Path, env: &[(&str, &str)]) -> Server {
+    let mut child = Command::new(binary)
+        .args(["--listen", "127.0.0.1:0", "--log", "warn", "--data-dir"])
+        .arg(data)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("the listening line");
+    let addr = line.trim().rsplit("http://").next().and_then(|a| a.parse().ok());
+    let addr = addr.unwrap_or_else(|| panic!("no address in {line:?}"));
+    Server { child, addr }
+}
+
+impl Server {
+    /// SIGTERM, then the exit status code.
+    fn terminate(mut self) -> Option<i32> {
+        // `kill(1)`: the workspace forbids unsafe code, so no libc::kill here.
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        assert!(sent.success());
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!("the server did not stop within 10 s of SIGTERM");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_keeps_history_across_a_sigterm_restart() {
+    let binary = server_binary();
+    let data = tempfile::tempdir().expect("temp dir");
+
+    let server = start(&binary, data.path(), &[]);
+    let (alice, bob) = (signup(server.addr, "alice").await, signup(server.addr, "bob").await);
+    let direct = open_direct(server.addr, &alice, &bob).await;
+    let mut bob_ws = connect(server.addr, &bob.token).await;
+    for n in 1..=3 {
+        let path = format!("/api/v1/conversations/{direct}/messages");
+        let body = json!({"client_id": n.to_string(), "body": format!("m{n}")});
+        assert_eq!(request(server.addr, "POST", &path, Some(&alice.token), Some(body)).await.status, 200);
+    }
+    assert_eq!(message_of(&bob_ws.next_of("message").await).1, 1);
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0), "graceful stop exits 0");
+    assert_eq!(bob_ws.closed_within(WAIT).await, Some(Some(1001)), "sockets get a close frame");
+
+    // An administrator from the subcommand, password on stdin.
+    let mut create = Command::new(&binary)
+        .args(["--log", "warn", "--data-dir"])
+        .arg(data.path())
+        .args(["create-admin", "root"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("create-admin");
+    create.stdin.take().expect("stdin").write_all(b"the admin password\n").expect("password");
+    assert!(create.wait().expect("create-admin exits").success());
+
+    let env = [("KANECT_ADMIN_USERNAME", "ops"), ("KANECT_ADMIN_PASSWORD", "another admin password")];
+    let server = start(&binary, data.path(), &env);
+    let login = request(
+        server.addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username":"alice","password":"correct horse battery"})),
+    )
+    .await;
+    assert_eq!(login.status, 200);
+    let token = login.json()["token"].as_str().unwrap().to_string();
+    let history = request(server.addr, "GET", &format!("/api/v1/conversations/{direct}/messages"), Some(&token), None).await;
+    let bodies: Vec<_> = history.json()["messages"].as_array().unwrap().iter().map(|m| m["body"].clone()).collect();
+    assert_eq!(bodies, vec![json!("m1"), json!("m2"), json!("m3")]);
+    // The old session survived the restart too.
+    assert_eq!(request(server.addr, "GET", "/api/v1/me", Some(&bob.token), None).await.status, 200);
+
+    for (username, password) in [("root", "the admin password"), ("ops", "another admin password")] {
+        let login =
+            request(server.addr, "POST", "/api/v1/auth/login", None, Some(json!({"username":username,"password":password})))
+                .await;
+        assert_eq!(login.status, 200, "{username}");
+        let admin = login.json()["token"].as_str().unwrap().to_string();
+        let stats = request(server.addr, "GET", "/api/v1/admin/stats", Some(&admin), None).await;
+        assert_eq!((stats.status, stats.json()["messages"].clone()), (200, json!(3)), "{username}");
+    }
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
+}
