@@ -1,0 +1,330 @@
+// The right pane: one conversation. History loads as you scroll up, live messages appear at the
+// bottom, my messages show pending / sent / delivered / read marks, and I can edit or delete
+// them. Message bodies are inserted as text only.
+
+import { avatar, displayName, h, icon, replace, toast } from '../dom.js';
+import * as session from '../session.js';
+import { messageStatus, on, peer, state, thread } from '../state.js';
+import { dayKey, dayLabel, fullTime, lastSeen, timeOfDay } from '../time.js';
+import { errorText } from './auth.js';
+import { confirmDialog, groupInfoDialog } from './dialogs.js';
+import { conversationTitle } from './sidebar.js';
+
+const GROUP_GAP_MS = 5 * 60_000;
+const LOAD_OLDER_WITHIN_PX = 160;
+const STICK_WITHIN_PX = 80;
+
+const STATUS = {
+  pending: { mark: null, text: 'Sending…' },
+  failed: { mark: '!', text: 'Not sent' },
+  sent: { mark: '✓', text: 'Sent' },
+  delivered: { mark: '✓✓', text: 'Delivered' },
+  read: { mark: '✓✓', text: 'Read' },
+};
+
+/** Creates the pane for a conversation; returns `{el, destroy}`. */
+export function createChat(conversationId) {
+  const back = h('a', { class: 'icon-btn back', href: '#/', 'aria-label': 'Back to the list', 'data-action': 'back' }, icon('back'));
+  const headAvatar = h('span', { class: 'head-avatar' });
+  const title = h('h2', { class: 'chat-title' });
+  const subtitle = h('p', { class: 'chat-sub', 'data-chat-status': '' });
+  const info = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Group details', title: 'Group details', 'data-action': 'group-info', hidden: true }, icon('info'));
+  const top = h('div', { class: 'history-top' });
+  const items = h('div', { class: 'messages-inner' });
+  const typingRow = h('div', { class: 'typing-row', 'aria-live': 'polite', 'data-typing': '' });
+  const scroller = h('div', { class: 'messages', tabindex: '0', 'aria-label': 'Messages' }, top, items, typingRow);
+  const input = h('textarea', { class: 'composer-input', rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', maxlength: '4000' });
+  const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
+  const composer = h('form', { class: 'composer' }, input, send);
+  const el = h('section', { class: 'chat', 'data-open-conversation': conversationId },
+    h('header', { class: 'chat-head' }, back, headAvatar, h('div', { class: 'chat-head-text' }, title, subtitle), info),
+    scroller,
+    composer);
+
+  info.addEventListener('click', () => groupInfoDialog(conversationId));
+
+  // ---- header ----------------------------------------------------------------------------
+  let headSig = '';
+  function renderHead() {
+    const conv = state.conversations.get(conversationId);
+    if (!conv) return;
+    const other = peer(conv);
+    const name = conversationTitle(conv);
+    const online = other ? Boolean(other.presence && other.presence.online) : undefined;
+    const typers = [...(state.typing.get(conversationId) || new Map()).keys()].map((id) => displayName(state.users.get(id)));
+    let sub;
+    if (typers.length) sub = conv.kind === 'group' ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing…` : 'typing…';
+    else if (conv.kind === 'group') {
+      const names = conv.members.filter((id) => id !== state.me.id).map((id) => displayName(state.users.get(id)));
+      sub = `${conv.members.length} members · You${names.length ? ', ' : ''}${names.join(', ')}`;
+    } else sub = online ? 'online' : lastSeen((other.presence && other.presence.last_seen) || other.last_seen);
+    const sig = JSON.stringify([name, online, sub, conv.kind]);
+    if (sig === headSig) return;
+    headSig = sig;
+    replace(headAvatar, conv.kind === 'group' ? avatar(conv.id, name, { group: true }) : avatar(other.id, name, { online }));
+    title.textContent = name;
+    subtitle.textContent = sub;
+    subtitle.className = `chat-sub${typers.length ? ' typing-text' : online ? ' online-text' : ''}`;
+    subtitle.setAttribute('data-chat-status', typers.length ? 'typing' : online ? 'online' : 'offline');
+    info.hidden = conv.kind !== 'group';
+    const dots = h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'));
+    replace(typingRow, typers.length ? [dots, h('span', {}, conv.kind === 'group' ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing` : `${name} is typing`)] : []);
+    typingRow.classList.toggle('on', typers.length > 0);
+  }
+
+  // ---- messages --------------------------------------------------------------------------
+  const nodes = new Map();
+
+  function messageNode(key, m, conv, { first, status }) {
+    const mine = m.sender === state.me.id;
+    const group = conv.kind === 'group';
+    const sig = JSON.stringify([m.body, m.deleted, m.edited_at, status, first, m.seq]);
+    const old = nodes.get(key);
+    if (old && old.sig === sig) return old.el;
+    const sender = state.users.get(m.sender);
+    const body = m.deleted
+      ? h('span', { class: 'msg-body deleted' }, 'This message was deleted')
+      : h('span', { class: 'msg-body' }, m.body);
+    const meta = h('span', { class: 'msg-meta' },
+      m.edited_at && !m.deleted ? h('span', { class: 'msg-edited' }, 'edited') : null,
+      h('time', { title: m.sent_at ? fullTime(m.sent_at) : '' }, m.sent_at ? timeOfDay(m.sent_at) : ''),
+      mine && !m.deleted ? h('span', { class: `msg-status status-${status}`, title: STATUS[status].text, 'aria-label': STATUS[status].text },
+        STATUS[status].mark || icon('clock', 'icon icon-tiny')) : null);
+    const bubble = h('div', { class: 'bubble' }, body, meta);
+    const row = h('div', {
+      class: `msg ${mine ? 'mine' : 'theirs'}${first ? ' first' : ''}${m.deleted ? ' is-deleted' : ''}`,
+      'data-id': m.id || null,
+      'data-seq': m.seq ? String(m.seq) : null,
+      'data-client-id': m.client_id || null,
+      'data-status': mine ? status : null,
+    });
+    if (group && !mine) {
+      row.append(first ? avatar(m.sender, displayName(sender), { size: 'sm' }) : h('span', { class: 'avatar-gap' }));
+    }
+    const column = h('div', { class: 'msg-col' });
+    if (group && !mine && first) column.append(h('div', { class: 'msg-sender' }, displayName(sender)));
+    column.append(bubble);
+    row.append(column);
+    if (mine && !m.deleted && m.id) row.append(actionsFor(m));
+    if (mine && status === 'failed') row.append(failedActions(m));
+    nodes.set(key, { el: row, sig });
+    return row;
+  }
+
+  function actionsFor(m) {
+    const edit = h('button', { type: 'button', class: 'icon-btn small', title: 'Edit', 'aria-label': 'Edit message', 'data-action': 'edit' }, icon('edit'));
+    const del = h('button', { type: 'button', class: 'icon-btn small', title: 'Delete', 'aria-label': 'Delete message', 'data-action': 'delete' }, icon('trash'));
+    edit.addEventListener('click', () => startEdit(m));
+    del.addEventListener('click', async () => {
+      if (!(await confirmDialog('Delete message?', 'It will be removed for everyone in the conversation.', 'Delete', true))) return;
+      try {
+        await session.deleteMessage(m.id);
+      } catch (err) {
+        toast(errorText(err), 'error');
+      }
+    });
+    return h('div', { class: 'msg-actions' }, edit, del);
+  }
+
+  function failedActions(p) {
+    const retry = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'retry' }, 'Retry');
+    const discard = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'discard' }, 'Discard');
+    retry.addEventListener('click', () => session.retrySend(p.client_id));
+    discard.addEventListener('click', () => session.discardSend(p.client_id));
+    return h('div', { class: 'msg-failed' }, h('span', {}, errorText(p.failedError || {})), retry, discard);
+  }
+
+  function startEdit(m) {
+    const key = keyOf(m);
+    const entry = nodes.get(key);
+    if (!entry) return;
+    const area = h('textarea', { class: 'edit-input', rows: '2', maxlength: '4000', 'aria-label': 'Edit message' });
+    area.value = m.body;
+    const save = h('button', { type: 'button', class: 'btn btn-primary btn-small', 'data-action': 'save-edit' }, 'Save');
+    const cancel = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'cancel-edit' }, 'Cancel');
+    const form = h('div', { class: 'edit-box' }, area, h('div', { class: 'row row-end' }, cancel, save));
+    const bubble = entry.el.querySelector('.bubble');
+    bubble.replaceWith(form);
+    entry.el.classList.add('editing');
+    entry.sig = 'editing';
+    const finish = () => {
+      nodes.delete(key);
+      render();
+    };
+    const submit = async () => {
+      const body = area.value;
+      if (!body.trim() || body === m.body) return finish();
+      save.disabled = true;
+      try {
+        await session.editMessage(m.id, body);
+      } catch (err) {
+        toast(errorText(err), 'error');
+      }
+      return finish();
+    };
+    save.addEventListener('click', submit);
+    cancel.addEventListener('click', finish);
+    area.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey) {
+        event.preventDefault();
+        submit();
+      } else if (event.key === 'Escape') finish();
+    });
+    area.focus();
+    area.setSelectionRange(area.value.length, area.value.length);
+  }
+
+  function keyOf(m) {
+    return m.client_id && m.sender === state.me.id ? `c:${m.client_id}` : `m:${m.id}`;
+  }
+
+  function render() {
+    const conv = state.conversations.get(conversationId);
+    if (!conv) return;
+    const t = thread(conversationId);
+    const stored = t.sorted();
+    const pending = [...state.pending.values()]
+      .filter((p) => p.conversation === conversationId)
+      .sort((a, b) => a.created_at - b.created_at)
+      .map((p) => ({ id: null, seq: 0, sender: state.me.id, body: p.body, client_id: p.client_id, sent_at: null, failed: Boolean(p.failed), failedError: p.failed }));
+    const all = [...stored, ...pending];
+
+    // Keep the view where the reader left it: pinned to the bottom, or on the same message.
+    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_WITHIN_PX;
+    let anchor = null;
+    let anchorTop = 0;
+    if (!atBottom) {
+      for (const child of items.children) {
+        if (child.offsetTop + child.offsetHeight > scroller.scrollTop) {
+          anchor = child;
+          anchorTop = child.offsetTop - scroller.scrollTop;
+          break;
+        }
+      }
+    }
+
+    const wanted = [];
+    const keep = new Set();
+    let prev = null;
+    for (const m of all) {
+      const at = m.sent_at || Date.now();
+      if (!prev || dayKey(prev.sent_at || Date.now()) !== dayKey(at)) {
+        const key = `d:${dayKey(at)}`;
+        let entry = nodes.get(key);
+        if (!entry) {
+          entry = { el: h('div', { class: 'day', role: 'separator' }, h('span', {}, dayLabel(at))), sig: '' };
+          nodes.set(key, entry);
+        }
+        wanted.push(entry.el);
+        keep.add(key);
+      }
+      const first = !prev || prev.sender !== m.sender || at - (prev.sent_at || Date.now()) > GROUP_GAP_MS
+        || dayKey(prev.sent_at || Date.now()) !== dayKey(at);
+      const status = m.sender === state.me.id ? (m.seq ? messageStatus(conv, m) : m.failed ? 'failed' : 'pending') : null;
+      const key = keyOf(m);
+      const existing = nodes.get(key);
+      wanted.push(existing && existing.sig === 'editing' ? existing.el : messageNode(key, m, conv, { first, status }));
+      keep.add(key);
+      prev = m;
+    }
+    for (const key of [...nodes.keys()]) if (!keep.has(key)) nodes.delete(key);
+    wanted.forEach((node, i) => {
+      if (items.children[i] !== node) items.insertBefore(node, items.children[i] || null);
+    });
+    while (items.children.length > wanted.length) items.lastChild.remove();
+
+    if (!t.loaded) replace(top, h('div', { class: 'loader' }, 'Loading messages…'));
+    else if (t.loading) replace(top, h('div', { class: 'loader' }, 'Loading earlier messages…'));
+    else if (!t.hasMore) {
+      replace(top, h('div', { class: 'history-start' },
+        conv.kind === 'group' ? `This is the beginning of ${conv.name || 'the group'}.` : `This is the beginning of your conversation with ${conversationTitle(conv)}.`));
+    } else replace(top);
+
+    if (atBottom || stickNext) {
+      scroller.scrollTop = scroller.scrollHeight;
+      stickNext = false;
+    } else if (anchor && anchor.isConnected) {
+      scroller.scrollTop = anchor.offsetTop - anchorTop;
+    }
+    maybeLoadOlder();
+  }
+
+  let stickNext = true;
+  async function maybeLoadOlder() {
+    const t = thread(conversationId);
+    if (!t.loaded || t.loading || !t.hasMore) return;
+    if (scroller.scrollTop > LOAD_OLDER_WITHIN_PX && scroller.scrollHeight > scroller.clientHeight + LOAD_OLDER_WITHIN_PX) return;
+    try {
+      const promise = session.loadOlder(conversationId);
+      render();
+      await promise;
+    } catch (err) {
+      toast(errorText(err), 'error');
+    }
+    render();
+  }
+  scroller.addEventListener('scroll', () => maybeLoadOlder(), { passive: true });
+
+  // ---- composer --------------------------------------------------------------------------
+  const grow = () => {
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+  };
+  input.addEventListener('input', () => {
+    grow();
+    if (input.value.trim()) session.typing(conversationId);
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  composer.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const body = input.value;
+    if (!body.trim()) return;
+    if ([...body].length > 4000) {
+      toast('Messages have at most 4,000 characters.', 'error');
+      return;
+    }
+    input.value = '';
+    grow();
+    stickNext = true;
+    session.sendMessage(conversationId, body);
+    input.focus();
+  });
+
+  // ---- wiring ----------------------------------------------------------------------------
+  let timer = 0;
+  const schedule = () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = 0;
+      renderHead();
+      render();
+    }, 0);
+  };
+  const offs = [
+    on('thread', (id) => id === conversationId && schedule()),
+    on('conversations', schedule),
+    on('users', schedule),
+    on('typing', (id) => id === conversationId && renderHead()),
+  ];
+  const clock = setInterval(() => {
+    headSig = '';
+    renderHead();
+  }, 30_000);
+  renderHead();
+  render();
+  session.openConversation(conversationId).then(schedule).catch((err) => toast(errorText(err), 'error'));
+  return {
+    el,
+    focus: () => input.focus(),
+    destroy() {
+      offs.forEach((off) => off());
+      clearTimeout(timer);
+      clearInterval(clock);
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// The server stops (SIGTERM) in the middle of a conversation and starts again on the same port
+// and data directory: both pages reconnect by themselves, catch up with `resume`, resend what
+// was pending, and every message shows exactly once.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  apiSignup, assertClean, bubbles, launchBrowser, newUserPage, openChatWith, rest, sendText, signUp, startServer,
+  cleanup, uniqueName, waitConnected,
+} from './harness.js';
+
+test('after a server restart both pages reconnect and resume with no gap and no duplicate', async () => {
+  let server = await startServer();
+  const dataDir = server.dataDir;
+  const browser = await launchBrowser();
+  try {
+    const alice = await newUserPage(browser, server.url);
+    const bob = await newUserPage(browser, server.url);
+    const a = uniqueName('alice');
+    const b = uniqueName('bob');
+    await signUp(alice, { username: a });
+    await signUp(bob, { username: b });
+    await openChatWith(alice, b);
+    await sendText(alice, 'before the restart');
+    await bob.locator(`.list .item[data-kind=direct][data-username="${a}"]`).click();
+    await bubbles(bob, 'before the restart').waitFor();
+
+    // A third party (a program with a bearer token) in a group with both, to send while the pages are away.
+    const carol = await apiSignup(server.url, uniqueName('carol'));
+    const direct = await rest(server.url, 'POST', '/conversations/direct', { user: (await rest(server.url, 'GET', `/users?search=${b}`, undefined, carol.token)).body.users[0].id }, carol.token);
+    assert.equal(direct.status, 200);
+
+    const port = server.port;
+    assert.equal(await server.stop(), 0, 'the server exits cleanly on SIGTERM');
+    for (const page of [alice, bob]) await page.waitForSelector('.conn[data-connection=reconnecting]', { timeout: 10_000 });
+
+    // Alice sends while the server is down: it waits as pending.
+    await sendText(alice, 'sent while the server was down');
+    await alice.locator('.msg.mine[data-status=pending]').waitFor();
+
+    server = await startServer({ dataDir, port });
+    // Carol writes to Bob at once, probably before the pages are back: resume must bring it.
+    const carolMsg = await rest(server.url, 'POST', `/conversations/${direct.body.id}/messages`, { client_id: 'carol-1', body: 'carol during the reconnect' }, carol.token);
+    assert.equal(carolMsg.status, 200);
+
+    for (const page of [alice, bob]) await waitConnected(page, 30_000);
+    await bubbles(bob, 'sent while the server was down').waitFor({ timeout: 15_000 });
+    await alice.locator('.msg.mine[data-status=pending]').waitFor({ state: 'detached', timeout: 15_000 });
+
+    await sendText(alice, 'after the restart');
+    await bubbles(bob, 'after the restart').waitFor({ timeout: 15_000 });
+    await sendText(bob, 'got it');
+    await bubbles(alice, 'got it').waitFor({ timeout: 15_000 });
+    // Bob's list shows Carol's message without a reload.
+    await bob.locator('.list .item[data-kind=direct] .item-sub', { hasText: 'carol during the reconnect' }).waitFor({ timeout: 15_000 });
+
+    // Exactly once each, in order, on both sides.
+    const expected = ['before the restart', 'sent while the server was down', 'after the restart', 'got it'];
+    for (const page of [alice, bob]) {
+      for (const text of expected) assert.equal(await bubbles(page, text).count(), 1, `"${text}" shown once`);
+      assert.deepEqual(await page.locator('.messages .msg .msg-body').allTextContents(), expected);
+    }
+    // And the server stored each once.
+    const stored = await rest(server.url, 'GET', `/conversations/${await alice.locator('.chat').getAttribute('data-open-conversation')}/messages`, undefined,
+      (await rest(server.url, 'POST', '/auth/login', { username: a, password: 'a calm river 42' })).body.token);
+    assert.deepEqual(stored.body.messages.map((m) => m.body), expected);
+    assertClean(alice, bob);
+  } finally {
+    await browser.close().catch(() => {});
+    await server.stop();
+    cleanup(dataDir);
+  }
+});
