@@ -15,9 +15,8 @@ async fn two_users_chat_over_websocket() {
     let mut alice_ws = connect(addr, &alice.token).await;
     let mut bob_ws = connect(addr, &bob.token).await;
 
-    let ack = alice_ws
-        .call(json!({"v":1,"type":"send","conversation":direct,"client_id":"c1","body":"hi bob"}), "r1")
-        .await;
+    let ack =
+        alice_ws.call(json!({"v":1,"type":"send","conversation":direct,"client_id":"c1","body":"hi bob"}), "r1").await;
     assert_eq!(ack["type"], "ack");
     assert_eq!(ack["client_id"], "c1");
     assert_eq!(ack["seq"], 1);
@@ -31,9 +30,8 @@ async fn two_users_chat_over_websocket() {
     assert_eq!(message_of(&alice_ws.next_of("message").await), ("hi bob".to_string(), 1));
 
     // A resend with the same client id is acked with the original and stores nothing.
-    let again = alice_ws
-        .call(json!({"type":"send","conversation":direct,"client_id":"c1","body":"hi bob"}), "r2")
-        .await;
+    let again =
+        alice_ws.call(json!({"type":"send","conversation":direct,"client_id":"c1","body":"hi bob"}), "r2").await;
     assert_eq!((again["id"].clone(), again["seq"].clone()), (ack["id"].clone(), json!(1)));
 
     alice_ws.send(json!({"type":"typing","conversation":direct})).await;
@@ -49,7 +47,8 @@ async fn two_users_chat_over_websocket() {
     // Bob replies; history over REST shows both in order.
     bob_ws.call(json!({"type":"send","conversation":direct,"client_id":"b1","body":"hi alice"}), "r4").await;
     assert_eq!(message_of(&alice_ws.next_of("message").await), ("hi alice".to_string(), 2));
-    let history = request(addr, "GET", &format!("/api/v1/conversations/{direct}/messages"), Some(&alice.token), None).await;
+    let history =
+        request(addr, "GET", &format!("/api/v1/conversations/{direct}/messages"), Some(&alice.token), None).await;
     let bodies: Vec<_> = history.json()["messages"].as_array().unwrap().iter().map(|m| m["body"].clone()).collect();
     assert_eq!(bodies, vec![json!("hi bob"), json!("hi alice")]);
     server.shutdown().await.unwrap();
@@ -91,7 +90,8 @@ async fn a_third_user_follows_over_long_poll() {
     assert_eq!(message_of(&second), ("second".to_string(), 2));
 
     // A lost response is asked for again with the same `after`: the same events come back.
-    let again = request(addr, "GET", &format!("/api/v1/poll/{poll}?after={}&wait=0", first.1), Some(&carol.token), None).await;
+    let again =
+        request(addr, "GET", &format!("/api/v1/poll/{poll}?after={}&wait=0", first.1), Some(&carol.token), None).await;
     let events = again.json()["events"].as_array().unwrap().clone();
     assert!(events.iter().any(|e| e["type"] == "message" && e["message"]["body"] == "second"), "{events:?}");
     assert_eq!(again.json()["next"], next);
@@ -112,7 +112,8 @@ async fn poll_until_message(
     mut after: u64,
 ) -> (serde_json::Value, u64) {
     for _ in 0..20 {
-        let reply = request(addr, "GET", &format!("/api/v1/poll/{poll}?after={after}&wait=5"), Some(&who.token), None).await;
+        let reply =
+            request(addr, "GET", &format!("/api/v1/poll/{poll}?after={after}&wait=5"), Some(&who.token), None).await;
         assert_eq!(reply.status, 200, "{:?}", reply.json());
         let json = reply.json();
         after = json["next"].as_u64().unwrap();
@@ -162,9 +163,14 @@ async fn reconnect_and_resume_gets_every_missed_message_exactly_once() {
         let (token, direct) = (alice.token.clone(), direct.clone());
         async move {
             let path = format!("/api/v1/conversations/{direct}/messages");
-            let reply =
-                request(addr, "POST", &path, Some(&token), Some(json!({"client_id": n.to_string(), "body": format!("m{n}")})))
-                    .await;
+            let reply = request(
+                addr,
+                "POST",
+                &path,
+                Some(&token),
+                Some(json!({"client_id": n.to_string(), "body": format!("m{n}")})),
+            )
+            .await;
             assert_eq!(reply.json()["seq"], n);
         }
     };

@@ -27,9 +27,17 @@ async fn bad_frames_get_error_codes_and_the_socket_keeps_working() {
         (json!({"type":"read","conversation":direct,"seq":"one"}).to_string(), "wrong_type", None),
         (json!({"type":"ping","colour":"red"}).to_string(), "unknown_field", Some("colour")),
         (json!({"type":"ping","v":9}).to_string(), "unsupported_version", Some("v")),
-        (json!({"type":"send","conversation":direct,"client_id":"c","body":"x".repeat(4001)}).to_string(), "too_long", Some("body")),
+        (
+            json!({"type":"send","conversation":direct,"client_id":"c","body":"x".repeat(4001)}).to_string(),
+            "too_long",
+            Some("body"),
+        ),
         (json!({"type":"send","conversation":direct,"client_id":"c","body":""}).to_string(), "empty", Some("body")),
-        (json!({"type":"send","conversation":unknown,"client_id":"c","body":"x"}).to_string(), "conversation_not_found", None),
+        (
+            json!({"type":"send","conversation":unknown,"client_id":"c","body":"x"}).to_string(),
+            "conversation_not_found",
+            None,
+        ),
         (json!({"type":"send","conversation":others,"client_id":"c","body":"x"}).to_string(), "not_member", None),
         (json!({"type":"read","conversation":direct,"seq":99}).to_string(), "out_of_range", Some("read")),
         (json!({"type":"ping","pad":"x".repeat(40 * 1024)}).to_string(), "frame_too_large", None),
@@ -59,6 +67,9 @@ async fn bad_frames_get_error_codes_and_the_socket_keeps_working() {
 
 use futures_util::SinkExt;
 
+/// method, path, body, expected status, code and field.
+type Case<'a> = (&'a str, String, Option<Value>, u16, &'a str, Option<&'a str>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_rest_input_gets_its_status_and_code() {
     let server = start_server().await;
@@ -77,12 +88,33 @@ async fn bad_rest_input_gets_its_status_and_code() {
     let reply = raw_request(addr, "POST", &send_path, &headers, b"{not json").await;
     assert_eq!((reply.status, reply.code().as_str()), (400, "invalid_json"));
 
-    let cases: Vec<(&str, String, Option<Value>, u16, &str, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         ("POST", send_path.clone(), Some(json!({"body":"x"})), 400, "missing_field", Some("client_id")),
-        ("POST", send_path.clone(), Some(json!({"client_id":"1","body":"x","extra":1})), 400, "unknown_field", Some("extra")),
+        (
+            "POST",
+            send_path.clone(),
+            Some(json!({"client_id":"1","body":"x","extra":1})),
+            400,
+            "unknown_field",
+            Some("extra"),
+        ),
         ("POST", send_path.clone(), Some(json!({"client_id":1,"body":"x"})), 400, "wrong_type", None),
-        ("POST", send_path.clone(), Some(json!({"client_id":"1","body":"x".repeat(4001)})), 400, "too_long", Some("body")),
-        ("POST", format!("/api/v1/conversations/{others}/messages"), Some(json!({"client_id":"1","body":"x"})), 403, "not_member", None),
+        (
+            "POST",
+            send_path.clone(),
+            Some(json!({"client_id":"1","body":"x".repeat(4001)})),
+            400,
+            "too_long",
+            Some("body"),
+        ),
+        (
+            "POST",
+            format!("/api/v1/conversations/{others}/messages"),
+            Some(json!({"client_id":"1","body":"x"})),
+            403,
+            "not_member",
+            None,
+        ),
         (
             "POST",
             "/api/v1/conversations/0193a000-0000-7000-8000-000000000000/messages".into(),
@@ -95,7 +127,14 @@ async fn bad_rest_input_gets_its_status_and_code() {
         ("GET", format!("{send_path}?limit=0"), None, 400, "out_of_range", Some("limit")),
         ("GET", format!("{send_path}?limit=many"), None, 400, "wrong_type", Some("limit")),
         ("GET", "/api/v1/nowhere".into(), None, 404, "not_found", None),
-        ("POST", "/api/v1/conversations/direct".into(), Some(json!({"user": alice.id})), 409, "self_conversation", None),
+        (
+            "POST",
+            "/api/v1/conversations/direct".into(),
+            Some(json!({"user": alice.id})),
+            409,
+            "self_conversation",
+            None,
+        ),
     ];
     for (method, path, body, status, code, field) in cases {
         let reply = request(addr, method, &path, token, body).await;
@@ -104,11 +143,30 @@ async fn bad_rest_input_gets_its_status_and_code() {
         assert!(reply.json()["error"]["message"].is_string());
     }
 
-    let taken = request(addr, "POST", "/api/v1/auth/signup", None, Some(json!({"username":"alice","password":"another long one"}))).await;
+    let taken = request(
+        addr,
+        "POST",
+        "/api/v1/auth/signup",
+        None,
+        Some(json!({"username":"alice","password":"another long one"})),
+    )
+    .await;
     assert_eq!((taken.status, taken.code().as_str()), (409, "username_taken"));
-    let weak = request(addr, "POST", "/api/v1/auth/signup", None, Some(json!({"username":"dave","password":"password"}))).await;
-    assert_eq!((weak.status, weak.code().as_str(), weak.json()["error"]["field"].clone()), (400, "too_weak", json!("password")));
-    let wrong = request(addr, "POST", "/api/v1/auth/login", None, Some(json!({"username":"alice","password":"wrong password"}))).await;
+    let weak =
+        request(addr, "POST", "/api/v1/auth/signup", None, Some(json!({"username":"dave","password":"password"})))
+            .await;
+    assert_eq!(
+        (weak.status, weak.code().as_str(), weak.json()["error"]["field"].clone()),
+        (400, "too_weak", json!("password"))
+    );
+    let wrong = request(
+        addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username":"alice","password":"wrong password"})),
+    )
+    .await;
     assert_eq!((wrong.status, wrong.code().as_str()), (401, "bad_credentials"));
     server.shutdown().await.unwrap();
 }
@@ -172,11 +230,25 @@ async fn every_endpoint_refuses_the_unauthenticated_and_admin_ones_the_non_admin
 
     // An administrator gets through, and the engine's rules still apply.
     server.chat.create_admin(Registration::new("root", "the admin password")).await.unwrap();
-    let login = request(addr, "POST", "/api/v1/auth/login", None, Some(json!({"username":"root","password":"the admin password"}))).await;
+    let login = request(
+        addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username":"root","password":"the admin password"})),
+    )
+    .await;
     let root = login.json()["token"].as_str().unwrap().to_string();
     let stats = request(addr, "GET", "/api/v1/admin/stats", Some(&root), None).await;
     assert_eq!((stats.status, stats.json()["users"].clone()), (200, json!(2)));
-    let disable = request(addr, "PUT", &format!("/api/v1/admin/users/{}/disabled", alice.id), Some(&root), Some(json!({"disabled":true}))).await;
+    let disable = request(
+        addr,
+        "PUT",
+        &format!("/api/v1/admin/users/{}/disabled", alice.id),
+        Some(&root),
+        Some(json!({"disabled":true})),
+    )
+    .await;
     assert_eq!(disable.status, 200);
     let me = request(addr, "GET", "/api/v1/me", Some(&alice.token), None).await;
     assert_eq!(me.status, 401, "disabling ended the sessions");
@@ -190,9 +262,18 @@ async fn cookie_sessions_need_the_csrf_token_to_change_state() {
     let server = start_server().await;
     let addr = server.addr;
     let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
-    let login = request(addr, "POST", "/api/v1/auth/login", None, Some(json!({"username":"alice","password":"correct horse battery"}))).await;
+    let login = request(
+        addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username":"alice","password":"correct horse battery"})),
+    )
+    .await;
     let cookies = login.headers_named("set-cookie");
-    assert!(cookies.iter().any(|c| c.starts_with("kanect_session=") && c.contains("HttpOnly") && c.contains("SameSite=Strict")));
+    assert!(cookies
+        .iter()
+        .any(|c| c.starts_with("kanect_session=") && c.contains("HttpOnly") && c.contains("SameSite=Strict")));
     assert!(cookies.iter().any(|c| c.starts_with("kanect_csrf=") && !c.contains("HttpOnly")));
     let token = login.json()["token"].as_str().unwrap().to_string();
     let csrf = login.json()["csrf_token"].as_str().unwrap().to_string();
@@ -205,11 +286,13 @@ async fn cookie_sessions_need_the_csrf_token_to_change_state() {
     assert_eq!(reply.status, 200, "reads need no CSRF token");
     let reply = raw_request(addr, "POST", path, &[("Cookie", &cookie)], body.as_bytes()).await;
     assert_eq!((reply.status, reply.code().as_str()), (403, "csrf_missing"));
-    let reply = raw_request(addr, "POST", path, &[("Cookie", &cookie), ("X-CSRF-Token", &alice.csrf)], body.as_bytes()).await;
+    let reply =
+        raw_request(addr, "POST", path, &[("Cookie", &cookie), ("X-CSRF-Token", &alice.csrf)], body.as_bytes()).await;
     assert_eq!((reply.status, reply.code().as_str()), (403, "csrf_invalid"));
     let reply = raw_request(addr, "POST", path, &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)], body.as_bytes()).await;
     assert_eq!(reply.status, 200);
-    let logout = raw_request(addr, "POST", "/api/v1/auth/logout", &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)], b"").await;
+    let logout =
+        raw_request(addr, "POST", "/api/v1/auth/logout", &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)], b"").await;
     assert_eq!(logout.status, 204);
     assert!(logout.headers_named("set-cookie").iter().all(|c| c.contains("Max-Age=0")));
     server.shutdown().await.unwrap();
@@ -269,7 +352,14 @@ async fn health_metrics_and_the_web_app() {
     let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
     let direct = open_direct(addr, &alice, &bob).await;
     let _ws = connect(addr, &bob.token).await;
-    request(addr, "POST", &format!("/api/v1/conversations/{direct}/messages"), Some(&alice.token), Some(json!({"client_id":"1","body":"x"}))).await;
+    request(
+        addr,
+        "POST",
+        &format!("/api/v1/conversations/{direct}/messages"),
+        Some(&alice.token),
+        Some(json!({"client_id":"1","body":"x"})),
+    )
+    .await;
 
     let health = request(addr, "GET", "/health", None, None).await;
     assert_eq!((health.status, health.json()["status"].clone()), (200, json!("ok")));

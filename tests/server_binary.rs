@@ -111,16 +111,22 @@ async fn the_binary_keeps_history_across_a_sigterm_restart() {
     .await;
     assert_eq!(login.status, 200);
     let token = login.json()["token"].as_str().unwrap().to_string();
-    let history = request(server.addr, "GET", &format!("/api/v1/conversations/{direct}/messages"), Some(&token), None).await;
+    let history =
+        request(server.addr, "GET", &format!("/api/v1/conversations/{direct}/messages"), Some(&token), None).await;
     let bodies: Vec<_> = history.json()["messages"].as_array().unwrap().iter().map(|m| m["body"].clone()).collect();
     assert_eq!(bodies, vec![json!("m1"), json!("m2"), json!("m3")]);
     // The old session survived the restart too.
     assert_eq!(request(server.addr, "GET", "/api/v1/me", Some(&bob.token), None).await.status, 200);
 
     for (username, password) in [("root", "the admin password"), ("ops", "another admin password")] {
-        let login =
-            request(server.addr, "POST", "/api/v1/auth/login", None, Some(json!({"username":username,"password":password})))
-                .await;
+        let login = request(
+            server.addr,
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username":username,"password":password})),
+        )
+        .await;
         assert_eq!(login.status, 200, "{username}");
         let admin = login.json()["token"].as_str().unwrap().to_string();
         let stats = request(server.addr, "GET", "/api/v1/admin/stats", Some(&admin), None).await;

@@ -244,3 +244,85 @@ async fn apply(app: &App, subscription: &mut Subscription, frame: Frame) -> Opti
 fn frame_too_large(limit: usize) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "frame_too_large", format!("frames are limited to {limit} bytes"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_channel::mpsc;
+    use kanect_core::{Chat, ChatConfig, MemoryStore, PasswordCost, Registration};
+    use serde_json::Value;
+    use tokio::sync::watch;
+
+    async fn next_json(out: &mut mpsc::UnboundedReceiver<Message>) -> Value {
+        match out.next().await {
+            Some(Message::Text(text)) => serde_json::from_str(&text).unwrap(),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_socket_loop_runs_over_channels() {
+        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+        let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
+        let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+        let bob = chat.register(Registration::new("bob", "battery staple")).await.unwrap();
+        let (alice, bob) = (chat.act_as(alice.id).await.unwrap(), chat.act_as(bob.id).await.unwrap());
+        let direct = chat.open_direct(&alice, bob.user()).await.unwrap().id;
+
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let app = App::new(chat.clone(), crate::HttpConfig::default(), shutdown_rx);
+        let subscription = chat.subscribe(&alice).await.unwrap();
+        let (out_tx, mut out) = mpsc::unbounded::<Message>();
+        let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+        let task = tokio::spawn(run(app, subscription, out_tx, in_rx));
+        assert_eq!(next_json(&mut out).await["type"], "hello");
+
+        let send = json!({"type":"send","conversation":direct,"client_id":"c1","body":"hi","ref":"r1"});
+        inbound.unbounded_send(Ok(Message::Text(send.to_string()))).unwrap();
+        let mut got = vec![next_json(&mut out).await, next_json(&mut out).await];
+        got.sort_by_key(|frame| frame["type"].as_str().unwrap_or("").to_string());
+        assert_eq!(
+            (got[0]["type"].clone(), got[0]["ref"].clone(), got[0]["seq"].clone()),
+            (json!("ack"), json!("r1"), json!(1))
+        );
+        assert_eq!((got[1]["type"].clone(), got[1]["message"]["body"].clone()), (json!("message"), json!("hi")));
+
+        chat.send(&bob, direct, "b1", "hello alice").await.unwrap();
+        assert_eq!(next_json(&mut out).await["message"]["body"], "hello alice");
+
+        inbound.unbounded_send(Ok(Message::Text("{oops".into()))).unwrap();
+        assert_eq!(next_json(&mut out).await["code"], "invalid_json");
+        inbound.unbounded_send(Ok(Message::Text(r#"{"type":"ping","ref":2}"#.into()))).unwrap();
+        assert_eq!(next_json(&mut out).await, json!({"v":1,"type":"pong","ref":2}));
+
+        shutdown_tx.send(true).unwrap();
+        match out.next().await {
+            Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Away),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+        task.await.unwrap();
+        assert_eq!(chat.connected_devices(), 0, "the device left with the socket");
+    }
+
+    #[tokio::test]
+    async fn an_ended_session_closes_the_socket_normally() {
+        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+        let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
+        let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+        let alice = chat.act_as(alice.id).await.unwrap();
+        let (_shutdown_tx, shutdown_rx) = watch::channel(false);
+        let app = App::new(chat.clone(), crate::HttpConfig::default(), shutdown_rx);
+        let subscription = chat.subscribe(&alice).await.unwrap();
+        let (out_tx, mut out) = mpsc::unbounded::<Message>();
+        let (_inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+        let task = tokio::spawn(run(app, subscription, out_tx, in_rx));
+        assert_eq!(next_json(&mut out).await["type"], "hello");
+        chat.logout_everywhere(&alice).await.unwrap();
+        assert_eq!(next_json(&mut out).await, json!({"v":1,"type":"session_ended","reason":"logged_out"}));
+        match out.next().await {
+            Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Normal),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+        task.await.unwrap();
+    }
+}

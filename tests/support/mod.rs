@@ -105,10 +105,8 @@ fn parse_reply(raw: &[u8]) -> Reply {
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.split("\r\n");
     let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
+    let headers =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     Reply { status, headers, body: raw[split + 4..].to_vec() }
 }
 
@@ -148,7 +146,8 @@ pub async fn signup(addr: SocketAddr, username: &str) -> Session {
 
 /// Opens the direct conversation between the two users and returns its id.
 pub async fn open_direct(addr: SocketAddr, a: &Session, b: &Session) -> String {
-    let reply = request(addr, "POST", "/api/v1/conversations/direct", Some(&a.token), Some(json!({"user": b.id}))).await;
+    let reply =
+        request(addr, "POST", "/api/v1/conversations/direct", Some(&a.token), Some(json!({"user": b.id}))).await;
     assert_eq!(reply.status, 200, "{:?}", reply.json());
     reply.json()["id"].as_str().expect("conversation id").to_string()
 }
