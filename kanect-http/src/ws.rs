@@ -279,7 +279,7 @@ mod tests {
 
         let send = json!({"type":"send","conversation":direct,"client_id":"c1","body":"hi","ref":"r1"});
         inbound.unbounded_send(Ok(Message::Text(send.to_string()))).unwrap();
-        let mut got = vec![next_json(&mut out).await, next_json(&mut out).await];
+        let mut got = [next_json(&mut out).await, next_json(&mut out).await];
         got.sort_by_key(|frame| frame["type"].as_str().unwrap_or("").to_string());
         assert_eq!(
             (got[0]["type"].clone(), got[0]["ref"].clone(), got[0]["seq"].clone()),
