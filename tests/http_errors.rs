@@ -376,3 +376,43 @@ async fn health_metrics_and_the_web_app() {
     assert_eq!(request(addr, "GET", "/no-such-file.js", None, None).await.status, 404);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_limit_holds_new_connections_until_a_slot_frees() {
+    let config = HttpConfig { max_connections: 1, ..HttpConfig::default() };
+    let server = start_server_with(config, chat_config()).await;
+    let addr = server.addr;
+    // One idle connection takes the only slot ...
+    let holder = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ... so the next one is not served while it lasts ...
+    let waiting = tokio::spawn(async move { request(addr, "GET", "/health", None, None).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "served beyond the limit");
+    // ... and is served as soon as the slot frees.
+    drop(holder);
+    let reply = tokio::time::timeout(WAIT, waiting).await.expect("served once the slot freed").unwrap();
+    assert_eq!(reply.status, 200);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_poll_session_expires() {
+    let config = HttpConfig { poll_idle: Duration::from_millis(200), ..HttpConfig::default() };
+    let server = start_server_with(config, chat_config()).await;
+    let alice = signup(server.addr, "alice").await;
+    let created = request(server.addr, "POST", "/api/v1/poll", Some(&alice.token), None).await;
+    let poll = created.json()["poll"].as_str().unwrap().to_string();
+    assert_eq!(server.chat.connected_devices(), 1);
+    let path = format!("/api/v1/poll/{poll}?wait=0");
+    for _ in 0..100 {
+        if server.chat.connected_devices() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.chat.connected_devices(), 0, "the swept session's device left");
+    let gone = request(server.addr, "GET", &path, Some(&alice.token), None).await;
+    assert_eq!((gone.status, gone.code().as_str()), (404, "poll_not_found"));
+    server.shutdown().await.unwrap();
+}
