@@ -1,0 +1,235 @@
+//! Two engines in one process, each on its own [`NatsBus`] (one prefix per test, so tests
+//! running at once stay apart) and sharing one store, as two server nodes share PostgreSQL.
+//! Needs a NATS server named by `KANECT_TEST_NATS`.
+
+use async_trait::async_trait;
+use kanect_core::{
+    Bus, BusEnvelope, BusInbox, BusMessage, Caller, Chat, ChatConfig, Event, MemoryStore, NodeId, PasswordCost,
+    Registration, Store, StoreError, Subscription, User, UserId,
+};
+use kanect_nats::{NatsBus, NatsConfig};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const HEARTBEAT: Duration = Duration::from_millis(200);
+/// Generous bound for anything that should take a few heartbeats.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn url() -> String {
+    std::env::var("KANECT_TEST_NATS").expect("KANECT_TEST_NATS must name a NATS server")
+}
+
+fn prefix() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn bus(prefix: &str) -> NatsBus {
+    NatsBus::connect_with(NatsConfig { prefix: prefix.to_string(), ..NatsConfig::new(url()) }).await.unwrap()
+}
+
+async fn engine(store: &Arc<dyn Store>, bus: impl Bus) -> Chat {
+    let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, heartbeat: HEARTBEAT, ..Default::default() };
+    Chat::builder_shared(store.clone()).bus(bus).config(config).build().await.unwrap()
+}
+
+/// Two engines on one deployment, with alice and bob registered and a direct conversation.
+struct Cluster {
+    a: Chat,
+    b: Chat,
+    alice: User,
+    bob: User,
+}
+
+impl Cluster {
+    /// Node A on `prefix`, node B on `bus_b`.
+    async fn start_on(prefix: &str, bus_b: impl Bus) -> Cluster {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let a = engine(&store, bus(prefix).await).await;
+        let b = engine(&store, bus_b).await;
+        let alice = a.register(Registration::new("alice", "correct horse")).await.unwrap();
+        let bob = a.register(Registration::new("bob", "battery staple")).await.unwrap();
+        let caller = a.act_as(alice.id).await.unwrap();
+        a.open_direct(&caller, bob.id).await.unwrap();
+        Cluster { a, b, alice, bob }
+    }
+
+    async fn on(chat: &Chat, user: &User) -> Caller {
+        chat.act_as(user.id).await.unwrap()
+    }
+}
+
+/// The next event on `device` that `pick` accepts, within [`PATIENCE`].
+async fn next_matching<T>(device: &mut Subscription, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+    let mut seen = Vec::new();
+    let wait = async {
+        loop {
+            let delivery = device.next().await.expect("the stream ended");
+            if let Some(found) = pick(delivery.event()) {
+                return found;
+            }
+            seen.push(delivery.event().clone());
+        }
+    };
+    let found = tokio::time::timeout(PATIENCE, wait).await;
+    found.unwrap_or_else(|_| panic!("no matching event in time; skipped {seen:?}"))
+}
+
+/// Polls `condition` until it holds, at most [`PATIENCE`].
+async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "not within {PATIENCE:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn message_body(event: &Event) -> Option<String> {
+    match event {
+        Event::Message { message } => Some(message.body.clone()),
+        _ => None,
+    }
+}
+
+fn presence_of(user: UserId) -> impl FnMut(&Event) -> Option<bool> {
+    move |event| match event {
+        Event::Presence(presence) if presence.user == user => Some(presence.online),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_nats), ignore = "set KANECT_TEST_NATS to run")]
+async fn messages_cross_nodes_both_ways_once_each() {
+    let prefix = prefix();
+    let cluster = Cluster::start_on(&prefix, bus(&prefix).await).await;
+    let Cluster { a, b, alice, bob } = &cluster;
+    let mut bobs_phone = b.subscribe(&Cluster::on(b, bob).await).await.unwrap();
+    let mut alices_laptop = a.subscribe(&Cluster::on(a, alice).await).await.unwrap();
+    let alice_on_a = Cluster::on(a, alice).await;
+    let direct = a.open_direct(&alice_on_a, bob.id).await.unwrap();
+
+    a.send(&alice_on_a, direct.id, "c1", "first, from node A").await.unwrap();
+    a.send(&alice_on_a, direct.id, "c2", "second, from node A").await.unwrap();
+    assert_eq!(next_matching(&mut bobs_phone, message_body).await, "first, from node A");
+    // The next message event is the second one: the first was not delivered twice.
+    assert_eq!(next_matching(&mut bobs_phone, message_body).await, "second, from node A");
+
+    let bob_on_b = Cluster::on(b, bob).await;
+    let reply = b.send(&bob_on_b, direct.id, "r1", "reply, from node B").await.unwrap();
+    let received = next_matching(&mut alices_laptop, |event| match event {
+        Event::Message { message } if message.sender == bob.id => Some(message.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(received, reply);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_nats), ignore = "set KANECT_TEST_NATS to run")]
+async fn a_user_leaving_a_node_goes_offline_everywhere() {
+    let prefix = prefix();
+    let cluster = Cluster::start_on(&prefix, bus(&prefix).await).await;
+    let Cluster { a, b, alice, bob } = cluster;
+    let mut alices_laptop = a.subscribe(&Cluster::on(&a, &alice).await).await.unwrap();
+    let bobs_phone = b.subscribe(&Cluster::on(&b, &bob).await).await.unwrap();
+
+    assert!(next_matching(&mut alices_laptop, presence_of(bob.id)).await, "bob came online on B");
+    assert!(a.presence(&bob).online);
+    // Heartbeats keep him counted on A well past the time a silent node's word lasts.
+    tokio::time::sleep(HEARTBEAT * 6).await;
+    assert!(a.presence(&bob).online, "heartbeats refresh remote presence");
+
+    drop(bobs_phone);
+    drop(b);
+    assert!(!next_matching(&mut alices_laptop, presence_of(bob.id)).await, "bob went offline");
+    assert!(!a.presence(&bob).online);
+}
+
+/// A bus that can be cut, as a crashed or partitioned node goes silent without saying goodbye.
+struct Cuttable {
+    inner: NatsBus,
+    cut: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl Bus for Cuttable {
+    async fn attach(&self, node: NodeId, inbox: BusInbox) -> Result<(), StoreError> {
+        self.inner.attach(node, inbox).await
+    }
+
+    async fn publish(&self, envelope: BusEnvelope) -> Result<(), StoreError> {
+        if self.cut.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.inner.publish(envelope).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_nats), ignore = "set KANECT_TEST_NATS to run")]
+async fn a_silent_node_stops_counting_towards_presence() {
+    let prefix = prefix();
+    let cut = Arc::new(AtomicBool::new(false));
+    let cluster = Cluster::start_on(&prefix, Cuttable { inner: bus(&prefix).await, cut: cut.clone() }).await;
+    let Cluster { a, b, alice, bob } = cluster;
+    let mut alices_laptop = a.subscribe(&Cluster::on(&a, &alice).await).await.unwrap();
+    let _bobs_phone = b.subscribe(&Cluster::on(&b, &bob).await).await.unwrap();
+    eventually("A sees bob online", || a.presence(&bob).online).await;
+
+    cut.store(true, Ordering::SeqCst);
+    let silent_since = Instant::now();
+    eventually("A sees bob offline once B is silent", || !a.presence(&bob).online).await;
+    // Not before B's last heartbeat could have lapsed: one period at the very least.
+    assert!(silent_since.elapsed() >= HEARTBEAT, "went offline after {:?}", silent_since.elapsed());
+    assert!(
+        !next_matching(&mut alices_laptop, |event| match event {
+            Event::Presence(p) if p.user == bob.id && !p.online => Some(p.online),
+            _ => None,
+        })
+        .await
+    );
+    // B is still up: bob is online there.
+    assert!(b.presence(&bob).online);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_nats), ignore = "set KANECT_TEST_NATS to run")]
+async fn malformed_and_own_envelopes_are_skipped() {
+    let prefix = prefix();
+    let listener = bus(&prefix).await;
+    let node = NodeId::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    listener.attach(node, BusInbox::new(move |envelope| drop(tx.send(envelope)))).await.unwrap();
+
+    let expected =
+        BusEnvelope { origin: NodeId::new(), message: BusMessage::Heartbeat { online: vec![UserId::new()] } };
+    let own = BusEnvelope { origin: node, message: BusMessage::Heartbeat { online: vec![] } };
+    // One raw connection publishes everything: NATS keeps its order.
+    let raw = async_nats::connect(url()).await.unwrap();
+    let subject = listener.subject().to_string();
+    for payload in [
+        b"not json".to_vec(),
+        br#"{"origin": 5, "message": null}"#.to_vec(),
+        vec![0xff, 0xfe, 0x00],
+        serde_json::to_vec(&own).unwrap(),
+        serde_json::to_vec(&expected).unwrap(),
+    ] {
+        raw.publish(subject.clone(), payload.into()).await.unwrap();
+    }
+    raw.flush().await.unwrap();
+    let first = tokio::time::timeout(PATIENCE, rx.recv()).await.expect("listener still running").unwrap();
+    assert_eq!(first, expected);
+}
+
+#[tokio::test]
+#[cfg_attr(not(kanect_test_nats), ignore = "set KANECT_TEST_NATS to run")]
+async fn deployments_with_other_prefixes_are_invisible() {
+    let cluster = Cluster::start_on(&prefix(), bus(&prefix()).await).await;
+    let Cluster { a, b, bob, .. } = cluster;
+    let _bobs_phone = b.subscribe(&Cluster::on(&b, &bob).await).await.unwrap();
+    // A and B use different prefixes: after several heartbeats A still knows nothing of bob.
+    tokio::time::sleep(HEARTBEAT * 4).await;
+    assert!(!a.presence(&bob).online);
+    assert!(b.presence(&bob).online);
+}
