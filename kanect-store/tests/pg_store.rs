@@ -82,6 +82,27 @@ async fn a_schema_newer_than_this_build_is_refused() {
     assert!(matches!(refused, Err(StoreError::Format(_))), "{refused:?}");
 }
 
+#[tokio::test]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn without_a_schema_the_connections_search_path_is_used() {
+    // What a server does: no `PgConfig::schema`; here the URL's options pick a scratch schema
+    // so that the test database's `public` stays clean.
+    let schema = schema_name();
+    raw_client("public").await.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let separator = if pg_support::url().contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}options=-c%20search_path%3D{schema}", pg_support::url());
+    let store = PgStore::connect(&url).await.unwrap();
+    store.insert_user(&user("alice"), "h").await.unwrap();
+    let tables: i64 = raw_client("public")
+        .await
+        .query_one("SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", &[&schema])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(tables >= 9, "the schema holds Kanect's tables, found {tables}");
+    assert_eq!(applied_versions(&schema).await, (1..=PgStore::SCHEMA_VERSION).collect::<Vec<_>>());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
 async fn racing_resends_store_one_message_and_leave_no_gap() {
