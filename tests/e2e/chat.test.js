@@ -59,8 +59,13 @@ test('two users sign up, see each other online, chat live both ways with typing 
   assert.deepEqual(texts, ['Hi Bob!', 'Hello Alice, nice to meet you.']);
   await shot(alice, 'chat-desktop-alice');
 
-  // Bob logs out: Alice sees him go offline, with a "last seen".
+  // Bob (after a reload, so the CSRF token comes from the cookie) logs out: Alice sees him go
+  // offline with a "last seen", and Bob's session is over on the server too.
+  await bob.reload();
+  await waitConnected(bob);
   await bob.click('button[data-action=logout]');
+  await bob.waitForSelector('form[data-form=login]');
+  await bob.reload();
   await bob.waitForSelector('form[data-form=login]');
   await alice.waitForSelector('.chat-sub[data-chat-status=offline]', { timeout: 15_000 });
   assert.match(await alice.locator('.chat-sub').textContent(), /last seen/);

@@ -91,6 +91,8 @@ export function createChat(conversationId) {
       mine && !m.deleted ? h('span', { class: `msg-status status-${status}`, title: STATUS[status].text, 'aria-label': STATUS[status].text },
         STATUS[status].mark || icon('clock', 'icon icon-tiny')) : null);
     const bubble = h('div', { class: 'bubble' }, body, meta);
+    // Touch screens have no hover: a tap on my message shows its actions.
+    if (mine) bubble.addEventListener('click', () => row.classList.toggle('show-actions'));
     const row = h('div', {
       class: `msg ${mine ? 'mine' : 'theirs'}${first ? ' first' : ''}${m.deleted ? ' is-deleted' : ''}`,
       'data-id': m.id || null,

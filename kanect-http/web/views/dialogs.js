@@ -118,7 +118,7 @@ export function groupDialog() {
 /** The group details dialog: rename (owner), members with presence, add/remove (owner), leave. */
 export function groupInfoDialog(conversationId) {
   const body = h('div', { class: 'group-info' });
-  const leave = h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'leave' }, 'Leave group');
+  const leave = h('button', { type: 'button', class: 'btn btn-danger-quiet', 'data-action': 'leave' }, 'Leave group');
   let off = null;
   const { close } = openDialog('Group details', body, [leave], { onClose: () => off && off(), name: 'group-info' });
 
