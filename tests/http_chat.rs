@@ -183,14 +183,15 @@ async fn reconnect_and_resume_gets_every_missed_message_exactly_once() {
     for n in 2..=6 {
         send(n).await;
     }
-    let mut bob_ws = connect(addr, &bob.token).await;
-    bob_ws.send(json!({"type":"resume","cursors":[{"conversation":direct,"seq":1}],"ref":"resume"})).await;
-    // A live message racing the resume must not be doubled.
+    let mut bob_ws = connect_resuming(addr, &bob.token).await;
+    // A live message racing the resume must come after the missed ones, and not twice.
     send(7).await;
+    bob_ws.send(json!({"type":"resume","cursors":[{"conversation":direct,"seq":1}],"ref":"resume"})).await;
+    send(8).await;
 
     let mut seqs = Vec::new();
     let mut acked = false;
-    while seqs.len() < 6 || !acked {
+    while seqs.len() < 7 || !acked {
         let frame = bob_ws.next().await;
         match frame["type"].as_str() {
             Some("message") => seqs.push(message_of(&frame).1),
@@ -201,7 +202,7 @@ async fn reconnect_and_resume_gets_every_missed_message_exactly_once() {
     // Nothing more is pending: a ping's pong comes before any further message.
     let pong = bob_ws.call(json!({"type":"ping"}), "after").await;
     assert_eq!(pong["type"], "pong");
-    assert_eq!(seqs, vec![2, 3, 4, 5, 6, 7]);
+    assert_eq!(seqs, vec![2, 3, 4, 5, 6, 7, 8]);
     server.shutdown().await.unwrap();
 }
 

@@ -7,7 +7,7 @@
 //! is fed before one flush), a ping timer (a peer silent for `ws_idle_timeout` is closed), and
 //! server shutdown (close frame `1001`).
 
-use crate::command::{self, Frame};
+use crate::command::{self, Command, Frame};
 use crate::error::{ApiError, Body};
 use crate::server::ConnectionGuard;
 use crate::state::App;
@@ -48,6 +48,7 @@ pub(crate) async fn upgrade(
     crate::auth::check_origin(headers, &app.config.allowed_origins)?;
     // Upgrades are GETs: no CSRF token, the Origin check above stands in for it.
     let caller = crate::auth::authenticate(&app.chat, request.method(), headers).await?;
+    let resumes = matches!(crate::api::request::Query::of(&request).text("resume"), Some("1" | "true"));
     let subscription = app.chat.subscribe(&caller).await?;
 
     let on_upgrade = hyper::upgrade::on(&mut request);
@@ -65,7 +66,7 @@ pub(crate) async fn upgrade(
         };
         let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
         let (sink, stream) = socket.split();
-        run(app, subscription, sink, stream).await;
+        run(app, subscription, resumes, sink, stream).await;
     });
 
     let mut response = Response::new(Body::default());
@@ -100,13 +101,21 @@ fn ws_config(app: &App) -> WebSocketConfig {
 /// What the loop should do after handling something.
 enum Flow {
     Continue,
+    /// A `resume` command was handled: held events may flow.
+    Resumed,
+    /// A `resync` event was written: the client has a gap until it resumes.
+    Resync,
     Close(CloseCode, &'static str),
     Stop,
 }
 
 /// Serves one connected device until the peer leaves, the session ends, the peer goes silent,
 /// or the server shuts down. Always ends by dropping the subscription (the device disconnects).
-pub(crate) async fn run<Si, St>(app: App, mut subscription: Subscription, mut sink: Si, mut stream: St)
+///
+/// With `resumes` (the client connected with `?resume=1`), events are held while the client has
+/// a gap — from connecting, and after each `resync` — until its next `resume` is handled, so
+/// that missed messages always come before live ones and none comes twice.
+pub(crate) async fn run<Si, St>(app: App, mut subscription: Subscription, resumes: bool, mut sink: Si, mut stream: St)
 where
     Si: Sink<Message> + Unpin,
     Si::Error: Display,
@@ -120,6 +129,7 @@ where
     if sink.send(Message::Text(hello.to_string())).await.is_err() {
         return;
     }
+    let mut hold = resumes;
     let mut heard = Instant::now();
     let mut ticker = tokio::time::interval(app.config.ws_ping_interval);
     ticker.tick().await; // the first tick is immediate
@@ -133,7 +143,7 @@ where
                     Some(frame) => inbound_frame(&app, &mut subscription, &mut sink, frame).await,
                 }
             }
-            delivery = subscription.next() => match delivery {
+            delivery = subscription.next(), if !hold => match delivery {
                 None => Flow::Stop,
                 Some(delivery) => deliver(&mut subscription, &mut sink, delivery).await,
             },
@@ -148,7 +158,9 @@ where
             }
         };
         match flow {
-            Flow::Continue => continue,
+            Flow::Continue => {}
+            Flow::Resumed => hold = false,
+            Flow::Resync => hold = resumes,
             other => break other,
         }
     };
@@ -164,19 +176,21 @@ async fn deliver<Si>(subscription: &mut Subscription, sink: &mut Si, first: kane
 where
     Si: Sink<Message> + Unpin,
 {
-    let mut ended = None;
+    let mut after = Flow::Continue;
     let mut next = Some(first);
     let mut fed = 0;
     while let Some(delivery) = next.take() {
-        if let Event::SessionEnded { .. } = delivery.event() {
-            ended = Some(());
+        match delivery.event() {
+            Event::SessionEnded { .. } => after = Flow::Close(CloseCode::Normal, "session ended"),
+            Event::Resync => after = Flow::Resync,
+            _ => {}
         }
         // tungstenite 0.24 owns its text as a String: one copy of the shared encoding.
         if sink.feed(Message::Text(delivery.json().to_string())).await.is_err() {
             return Flow::Stop;
         }
         fed += 1;
-        if ended.is_some() || fed >= FLUSH_BATCH {
+        if !matches!(after, Flow::Continue) || fed >= FLUSH_BATCH {
             break;
         }
         next = subscription.try_next().flatten();
@@ -184,10 +198,7 @@ where
     if sink.flush().await.is_err() {
         return Flow::Stop;
     }
-    match ended {
-        Some(()) => Flow::Close(CloseCode::Normal, "session ended"),
-        None => Flow::Continue,
-    }
+    after
 }
 
 /// Handles one inbound frame; errors become error frames and the socket carries on.
@@ -200,13 +211,17 @@ async fn inbound_frame<Si>(
 where
     Si: Sink<Message> + Unpin,
 {
+    let mut resumed = false;
     let reply = match frame {
         Ok(Message::Text(text)) if text.len() > app.config.max_frame_bytes => {
             let limit = app.config.max_frame_bytes;
             Some(frame_too_large(limit).frame(None))
         }
         Ok(Message::Text(text)) => match command::parse(&text) {
-            Ok(frame) => apply(app, subscription, frame).await,
+            Ok(frame) => {
+                resumed = matches!(frame.command, Command::Resume { .. });
+                apply(app, subscription, frame).await
+            }
             Err(rejected) => Some(rejected.error.frame(rejected.reference.as_ref())),
         },
         Ok(Message::Binary(_)) => {
@@ -224,12 +239,13 @@ where
             return Flow::Stop;
         }
     };
+    let flow = if resumed { Flow::Resumed } else { Flow::Continue };
     match reply {
         Some(text) => match sink.send(Message::Text(text)).await {
-            Ok(()) => Flow::Continue,
+            Ok(()) => flow,
             Err(_) => Flow::Stop,
         },
-        None => Flow::Continue,
+        None => flow,
     }
 }
 
@@ -274,7 +290,7 @@ mod tests {
         let subscription = chat.subscribe(&alice).await.unwrap();
         let (out_tx, mut out) = mpsc::unbounded::<Message>();
         let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-        let task = tokio::spawn(run(app, subscription, out_tx, in_rx));
+        let task = tokio::spawn(run(app, subscription, false, out_tx, in_rx));
         assert_eq!(next_json(&mut out).await["type"], "hello");
 
         let send = json!({"type":"send","conversation":direct,"client_id":"c1","body":"hi","ref":"r1"});
@@ -315,7 +331,7 @@ mod tests {
         let subscription = chat.subscribe(&alice).await.unwrap();
         let (out_tx, mut out) = mpsc::unbounded::<Message>();
         let (_inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-        let task = tokio::spawn(run(app, subscription, out_tx, in_rx));
+        let task = tokio::spawn(run(app, subscription, false, out_tx, in_rx));
         assert_eq!(next_json(&mut out).await["type"], "hello");
         chat.logout_everywhere(&alice).await.unwrap();
         assert_eq!(next_json(&mut out).await, json!({"v":1,"type":"session_ended","reason":"logged_out"}));
@@ -324,5 +340,38 @@ mod tests {
             other => panic!("expected a close frame, got {other:?}"),
         }
         task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_resuming_socket_gets_missed_messages_before_live_ones_and_none_twice() {
+        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+        let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
+        let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+        let bob = chat.register(Registration::new("bob", "battery staple")).await.unwrap();
+        let (alice, bob) = (chat.act_as(alice.id).await.unwrap(), chat.act_as(bob.id).await.unwrap());
+        let direct = chat.open_direct(&alice, bob.user()).await.unwrap().id;
+        chat.send(&bob, direct, "1", "missed").await.unwrap();
+
+        let (_shutdown_tx, shutdown_rx) = watch::channel(false);
+        let app = App::new(chat.clone(), crate::HttpConfig::default(), shutdown_rx);
+        let subscription = chat.subscribe(&alice).await.unwrap();
+        let (out_tx, mut out) = mpsc::unbounded::<Message>();
+        let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+        let _task = tokio::spawn(run(app, subscription, true, out_tx, in_rx));
+        assert_eq!(next_json(&mut out).await["type"], "hello");
+        // Live while the socket waits for its resume: held back.
+        chat.send(&bob, direct, "2", "live").await.unwrap();
+        let resume = json!({"type":"resume","cursors":[{"conversation":direct,"seq":0}],"ref":"r"});
+        inbound.unbounded_send(Ok(Message::Text(resume.to_string()))).unwrap();
+        let (mut seqs, mut acked) = (Vec::new(), false);
+        while seqs.len() < 2 || !acked {
+            let frame = next_json(&mut out).await;
+            acked |= frame["type"] == "ack";
+            seqs.extend(frame["message"]["seq"].as_u64());
+        }
+        assert_eq!(seqs, vec![1, 2], "missed first, then live");
+        // Nothing else is pending: the pong comes before any duplicate could.
+        inbound.unbounded_send(Ok(Message::Text(r#"{"type":"ping","ref":"p"}"#.into()))).unwrap();
+        assert_eq!(next_json(&mut out).await["type"], "pong");
     }
 }

@@ -165,9 +165,21 @@ pub async fn connect(addr: SocketAddr, token: &str) -> Ws {
     ws
 }
 
+/// Connects a WebSocket that will resume (`?resume=1`: events wait for its `resume`). Waits
+/// for `hello`.
+pub async fn connect_resuming(addr: SocketAddr, token: &str) -> Ws {
+    let mut ws = try_connect_to(addr, "/api/v1/ws?resume=1", token, &[]).await.expect("WebSocket connects");
+    ws.next_of("hello").await;
+    ws
+}
+
 /// Tries to connect; the HTTP status on refusal.
 pub async fn try_connect(addr: SocketAddr, token: &str, extra: &[(&str, &str)]) -> Result<Ws, u16> {
-    let mut request = format!("ws://{addr}/api/v1/ws").into_client_request().expect("request");
+    try_connect_to(addr, "/api/v1/ws", token, extra).await
+}
+
+async fn try_connect_to(addr: SocketAddr, path: &str, token: &str, extra: &[(&str, &str)]) -> Result<Ws, u16> {
+    let mut request = format!("ws://{addr}{path}").into_client_request().expect("request");
     if !token.is_empty() {
         let value = HeaderValue::try_from(format!("Bearer {token}")).expect("header");
         request.headers_mut().insert("authorization", value);

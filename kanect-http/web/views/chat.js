@@ -15,11 +15,11 @@ const LOAD_OLDER_WITHIN_PX = 160;
 const STICK_WITHIN_PX = 80;
 
 const STATUS = {
-  pending: { mark: null, text: 'Sending…' },
-  failed: { mark: '!', text: 'Not sent' },
-  sent: { mark: '✓', text: 'Sent' },
-  delivered: { mark: '✓✓', text: 'Delivered' },
-  read: { mark: '✓✓', text: 'Read' },
+  pending: { mark: null, icon: 'clock', text: 'Sending…' },
+  failed: { mark: '!', icon: 'info', text: 'Not sent' },
+  sent: { mark: '✓', icon: 'check', text: 'Sent' },
+  delivered: { mark: '✓✓', icon: 'checks', text: 'Delivered' },
+  read: { mark: '✓✓', icon: 'checks', text: 'Read' },
 };
 
 /** Creates the pane for a conversation; returns `{el, destroy}`. */
@@ -89,7 +89,7 @@ export function createChat(conversationId) {
       m.edited_at && !m.deleted ? h('span', { class: 'msg-edited' }, 'edited') : null,
       h('time', { title: m.sent_at ? fullTime(m.sent_at) : '' }, m.sent_at ? timeOfDay(m.sent_at) : ''),
       mine && !m.deleted ? h('span', { class: `msg-status status-${status}`, title: STATUS[status].text, 'aria-label': STATUS[status].text },
-        STATUS[status].mark || icon('clock', 'icon icon-tiny')) : null);
+        icon(STATUS[status].icon, 'icon icon-status'), STATUS[status].mark ? h('span', { class: 'sr-only' }, STATUS[status].mark) : null) : null);
     const bubble = h('div', { class: 'bubble' }, body, meta);
     // Touch screens have no hover: a tap on my message shows its actions.
     if (mine) bubble.addEventListener('click', () => row.classList.toggle('show-actions'));
