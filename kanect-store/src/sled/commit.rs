@@ -1,25 +1,39 @@
 //! Group commit: many writes share one flush, and none is acknowledged before it.
 //!
-//! A write applies its batch to sled (in memory), then calls [`GroupCommit::durable`], which
-//! queues a waker and returns when a flush that *started after the write was applied* has
-//! completed. One dedicated flusher thread does all flushing, so exactly one flush is ever in
-//! flight: sled's `flush_async()` deadlocks when called concurrently (see DESIGN.md), and a
-//! blocking `flush()` must not run on the async threads anyway.
+//! A write either applies itself to sled and then queues for the next flush
+//! ([`GroupCommit::durable`]), or hands its key-value pairs to the flusher to apply
+//! ([`GroupCommit::submit`], the path of message appends). Either way its acknowledgement
+//! comes from a flush that *started after the write was applied*. One dedicated flusher
+//! thread does all flushing, so exactly one flush is ever in flight: sled's `flush_async()`
+//! deadlocks when called concurrently (see DESIGN.md), and a blocking `flush()` must not run
+//! on the async threads anyway.
+//!
+//! Why appends are applied by the flusher: in sled 0.34 `flush()` holds a process-wide
+//! read lock for the whole write and `sync_file_range`, and `apply_batch` takes the same lock
+//! for writing. A writer calling `apply_batch` during a flush therefore blocks its thread
+//! (an async worker) until the flush ends, and with it every sled read queued behind it: the
+//! engine stalls for each flush and groups stay small. Submitted writes are merged into one
+//! batch that the flusher applies just before flushing: one write-lock acquisition per group,
+//! and writers never block on sled while a flush runs.
 //!
 //! The flusher's loop:
 //! 1. sleep until a write waits;
 //! 2. *collect*: keep polling every [`Policy::quiet`] while new writers keep arriving, until
 //!    none arrived during a poll, [`Policy::max_group`] wait, or [`Policy::window`] has passed
 //!    since the first one arrived;
-//! 3. take the group, `db.flush()` (sled ends it with `sync_file_range`: survives a process
-//!    crash), then `fdatasync` the db file (survives power loss and kernel crashes), and wake
-//!    the whole group with the result.
+//! 3. take the group, apply its submitted writes as one batch (atomic across a crash),
+//!    `db.flush()` (sled ends it with `sync_file_range`: survives a process crash), then
+//!    `fdatasync` the db file (survives power loss and kernel crashes), and wake the whole
+//!    group with the result.
 //!
 //! Writers arriving during step 3 form the next group, so under load the flush itself is the
 //! collecting window and the explicit one only matters for light, bursty traffic.
 //!
-//! If the flusher thread stops (store dropped, or a panic inside sled), every queued and every
-//! later writer gets an error instead of waiting forever.
+//! A failed apply or flush fails its whole group and every later write: what sled holds in
+//! memory may then differ from the disk (and submitted seqs may be lost), so the store
+//! refuses writes until it is reopened, which recovers from what is on disk. If the flusher
+//! thread stops (store dropped, or a panic inside sled), waiting writers get an error instead
+//! of waiting forever.
 
 use super::format::sled_error;
 use kanect_core::StoreError;
@@ -44,13 +58,23 @@ pub(crate) struct Policy {
 /// Why a durable wait failed. Cloned to every writer of the group.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("group commit failed: {0}")]
-struct FlushError(Arc<str>);
+pub(crate) struct FlushError(Arc<str>);
 
 type Waiter = oneshot::Sender<Result<(), FlushError>>;
+
+/// A key and the value to put under it.
+pub(crate) type Write = (Vec<u8>, Vec<u8>);
+
+/// A write's place in a group: resolves when the group's flush is done.
+pub(crate) type Ack = oneshot::Receiver<Result<(), FlushError>>;
 
 #[derive(Default)]
 struct State {
     waiting: Vec<Waiter>,
+    /// Submitted writes, in submission order, for the flusher to apply.
+    writes: Vec<Write>,
+    /// Set by the first failed group: every later write fails too.
+    failed: Option<FlushError>,
     /// The store is closing: flush what waits, then stop.
     stopping: bool,
     /// The flusher is gone: refuse new waiters.
@@ -109,18 +133,38 @@ impl GroupCommit {
     /// [`StoreError::Backend`] if the flush failed or the flusher has stopped; the write may
     /// or may not have reached the disk, and the caller must not acknowledge it.
     pub(crate) async fn durable(&self) -> Result<(), StoreError> {
-        let (waiter, done) = oneshot::channel();
-        {
-            let mut state = self.shared.lock();
-            if state.stopped {
-                return Err(StoreError::backend(FlushError("the flusher has stopped".into())));
-            }
-            state.waiting.push(waiter);
-            if state.waiting.len() == 1 {
-                self.shared.wake.notify_one();
-            }
+        Self::acknowledged(self.submit(Vec::new())?).await
+    }
+
+    /// Queues `writes` for the flusher to apply (as part of one batch) and flush. Does not
+    /// wait: pass the result to [`GroupCommit::acknowledged`]. Writes submitted earlier are
+    /// applied first, so a later value for the same key wins.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if an earlier group failed or the flusher has stopped.
+    pub(crate) fn submit(&self, writes: Vec<Write>) -> Result<Ack, StoreError> {
+        let (waiter, ack) = oneshot::channel();
+        let mut state = self.shared.lock();
+        if let Some(failed) = &state.failed {
+            return Err(StoreError::backend(failed.clone()));
         }
-        match done.await {
+        if state.stopped {
+            return Err(StoreError::backend(FlushError("the flusher has stopped".into())));
+        }
+        state.waiting.push(waiter);
+        state.writes.extend(writes);
+        if state.waiting.len() == 1 {
+            self.shared.wake.notify_one();
+        }
+        Ok(ack)
+    }
+
+    /// Waits for a submitted write's group to be flushed.
+    ///
+    /// # Errors
+    /// As [`GroupCommit::durable`].
+    pub(crate) async fn acknowledged(ack: Ack) -> Result<(), StoreError> {
+        match ack.await {
             Ok(result) => result.map_err(StoreError::backend),
             Err(_) => Err(StoreError::backend(FlushError("the flusher stopped before flushing".into()))),
         }
@@ -155,6 +199,7 @@ impl Drop for Stopped<'_> {
         state.stopped = true;
         // Dropping the senders wakes their writers with an error.
         state.waiting.clear();
+        state.writes.clear();
     }
 }
 
@@ -175,10 +220,14 @@ fn run(shared: &Shared, db: &sled::Db, sync: Option<&File>, policy: Policy) {
         let mut seen = state.waiting.len();
         drop(state);
         collect(shared, policy, &mut seen);
-        let group = std::mem::take(&mut shared.lock().waiting);
-        let result = flush(db, sync);
+        let (group, writes) = {
+            let mut state = shared.lock();
+            (std::mem::take(&mut state.waiting), std::mem::take(&mut state.writes))
+        };
+        let result = apply(db, writes).and_then(|()| flush(db, sync));
         if let Err(error) = &result {
-            tracing::error!(%error, writes = group.len(), "group commit flush failed");
+            tracing::error!(%error, writes = group.len(), "group commit failed; the store refuses writes until reopened");
+            shared.lock().failed = Some(error.clone());
         }
         shared.flushes.fetch_add(1, Ordering::Relaxed);
         shared.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
@@ -204,6 +253,18 @@ fn collect(shared: &Shared, policy: Policy, seen: &mut usize) {
         }
         *seen = now;
     }
+}
+
+/// Applies a group's submitted writes as one batch.
+fn apply(db: &sled::Db, writes: Vec<Write>) -> Result<(), FlushError> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    for (key, value) in writes {
+        batch.insert(key, value);
+    }
+    db.apply_batch(batch).map_err(|error| FlushError(sled_error(error).to_string().into()))
 }
 
 fn flush(db: &sled::Db, sync: Option<&File>) -> Result<(), FlushError> {
@@ -242,6 +303,18 @@ mod tests {
         let stats = commit.stats();
         assert_eq!(stats.writes, 32 * 20);
         assert!(stats.flushes < stats.writes, "no grouping happened: {stats:?}");
+    }
+
+    #[tokio::test]
+    async fn submitted_writes_are_applied_in_order_before_the_ack() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let commit = GroupCommit::start(db.clone(), None, policy()).unwrap();
+        let first = commit.submit(vec![(b"k".to_vec(), b"1".to_vec()), (b"a".to_vec(), b"x".to_vec())]).unwrap();
+        let second = commit.submit(vec![(b"k".to_vec(), b"2".to_vec())]).unwrap();
+        GroupCommit::acknowledged(first).await.unwrap();
+        GroupCommit::acknowledged(second).await.unwrap();
+        assert_eq!(db.get(b"k").unwrap().unwrap().as_ref(), b"2");
+        assert_eq!(db.get(b"a").unwrap().unwrap().as_ref(), b"x");
     }
 
     #[tokio::test]

@@ -6,37 +6,83 @@
 //! the new counter in one batch: gap-free seqs under concurrency, and no crash can leave a seq
 //! without its message or a client id without its message.
 
+use super::commit::Ack;
 use super::format::{decode, encode};
 use super::{keys, SledStore};
 use kanect_core::{
-    move_receipt_forward, Appended, AuditEntry, AuditId, ConversationId, HistoryPage, Message, MessageId, NewMessage,
-    Receipt, ReceiptKind, Seq, StoreError, StoreResult, StoreStats, UserId,
+    move_receipt_forward, AuditEntry, AuditId, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
+    ReceiptKind, Seq, StoreError, StoreResult, StoreStats, UserId,
 };
+use std::collections::HashMap;
+
+/// Appends submitted to group commit but perhaps not yet applied to sled, so that the next
+/// append in the same conversation sees them. One per stripe, guarded by the stripe lock;
+/// entries leave once their group is flushed (see [`SledStore::forget_pending`]).
+#[derive(Default)]
+pub(crate) struct Pending {
+    /// The highest seq submitted per conversation.
+    last: HashMap<ConversationId, Seq>,
+    /// Client-id key → the submitted message.
+    clients: HashMap<Vec<u8>, Message>,
+}
+
+/// What [`SledStore::append_now`] did.
+pub(super) enum Append {
+    /// A known client id: the original, perhaps still being flushed.
+    Duplicate(Message),
+    /// A new message, submitted to group commit.
+    Submitted {
+        /// The stored message.
+        message: Message,
+        /// Resolves when it is durable.
+        ack: Ack,
+        /// Its client-id key, to forget once durable.
+        client_key: Vec<u8>,
+    },
+}
 
 impl SledStore {
-    pub(super) fn append_now(&self, new: NewMessage) -> StoreResult<Appended> {
+    pub(super) fn append_now(&self, new: NewMessage) -> StoreResult<Append> {
         let conversation = new.conversation;
         let client_key = keys::client_id(conversation, new.sender, &new.client_id);
-        let counter_key = keys::last_seq(conversation);
-        let _stripe = self.stripe(conversation);
+        let mut pending = self.stripe(conversation);
+        if let Some(original) = pending.clients.get(&client_key) {
+            return Ok(Append::Duplicate(original.clone()));
+        }
         if let Some(seq) = self.get_raw(&client_key)? {
             let seq = keys::parse_seq(&seq)?;
             let original = self.get("message", &keys::message(conversation, seq))?;
             return original
-                .map(Appended::Duplicate)
+                .map(Append::Duplicate)
                 .ok_or_else(|| StoreError::Corrupt(format!("client id without its message at seq {seq}")));
         }
-        let last = self.last_seq_now(conversation)?;
+        let last = match pending.last.get(&conversation) {
+            Some(last) => *last,
+            None => self.last_seq_now(conversation)?,
+        };
         let seq = Seq(last.0.checked_add(1).ok_or_else(|| StoreError::Corrupt("seq counter overflow".into()))?);
         let message = new.with_seq(seq);
-        let seq_bytes = seq.0.to_be_bytes();
-        let mut batch = sled::Batch::default();
-        batch.insert(keys::message(conversation, seq), encode(&message)?);
-        batch.insert(keys::message_index(message.id), keys::location(conversation, seq));
-        batch.insert(client_key, &seq_bytes);
-        batch.insert(counter_key, &seq_bytes);
-        self.apply(batch)?;
-        Ok(Appended::Created(message))
+        let seq_bytes = seq.0.to_be_bytes().to_vec();
+        // One group, one batch: the message, its index, its client id and the counter reach
+        // the disk together or not at all.
+        let ack = self.commit.submit(vec![
+            (keys::message(conversation, seq), encode(&message)?),
+            (keys::message_index(message.id), keys::location(conversation, seq)),
+            (client_key.clone(), seq_bytes.clone()),
+            (keys::last_seq(conversation), seq_bytes),
+        ])?;
+        pending.last.insert(conversation, seq);
+        pending.clients.insert(client_key.clone(), message.clone());
+        Ok(Append::Submitted { message, ack, client_key })
+    }
+
+    /// Drops a durable append from [`Pending`]: sled has it now.
+    pub(super) fn forget_pending(&self, message: &Message, client_key: &[u8]) {
+        let mut pending = self.stripe(message.conversation);
+        pending.clients.remove(client_key);
+        if pending.last.get(&message.conversation) == Some(&message.seq) {
+            pending.last.remove(&message.conversation);
+        }
     }
 
     pub(super) fn message_now(&self, id: MessageId) -> StoreResult<Option<Message>> {

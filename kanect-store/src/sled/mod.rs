@@ -1,8 +1,12 @@
 //! [`SledStore`]: the embedded default store, on sled 0.34.
 //!
 //! Every record lives in sled's default tree under the key spaces of [`keys`]; every write is
-//! one `insert` or one `Batch` (atomic across a crash), applied under an in-process lock that
+//! one `insert` or one `Batch` (atomic across a crash), decided under an in-process lock that
 //! makes its read-check-write atomic, and acknowledged only after [`commit`] has flushed it.
+//! Message appends, the hot path, are not applied by their writer: they are submitted to
+//! group commit, whose flusher applies a whole group as one batch right before flushing it
+//! (see [`commit`] for why), and the stripe keeps them in `Pending` meanwhile so that the
+//! next append sees their seq and client id.
 //! sled holds an exclusive file lock on the directory, so one process owns a store and
 //! in-process locks are enough:
 //!
@@ -31,6 +35,7 @@ use kanect_core::{
     Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
     ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
 };
+use messages::{Append, Pending};
 use serde::de::DeserializeOwned;
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -102,8 +107,8 @@ impl SledConfig {
 pub struct SledStore {
     db: sled::Db,
     commit: GroupCommit,
-    /// Per-conversation write locks, by `stripe`.
-    stripes: Box<[Mutex<()>]>,
+    /// Per-conversation write locks, by `stripe`, with the appends in flight.
+    stripes: Box<[Mutex<Pending>]>,
     /// Serialises account writes (see the module docs).
     accounts: Mutex<()>,
 }
@@ -158,7 +163,7 @@ impl SledStore {
             db.flush().map_err(sled_error)?;
         }
         let commit = GroupCommit::start(db.clone(), sync, policy)?;
-        let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
+        let stripes = (0..STRIPES).map(|_| Mutex::new(Pending::default())).collect();
         Ok(SledStore { db, commit, stripes, accounts: Mutex::new(()) })
     }
 
@@ -168,9 +173,11 @@ impl SledStore {
     }
 
     /// The write lock of `conversation`.
-    fn stripe(&self, conversation: ConversationId) -> MutexGuard<'_, ()> {
+    fn stripe(&self, conversation: ConversationId) -> MutexGuard<'_, Pending> {
         // The last UUID byte is random for v7 ids and hash output for direct ids.
         let index = usize::from(conversation.to_bytes()[15]) % self.stripes.len();
+        // `Pending` is updated only after the fallible steps of an append, by map inserts and
+        // removes that do not panic: a poisoned stripe still holds consistent data.
         self.stripes[index].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -330,11 +337,19 @@ impl Store for SledStore {
     }
 
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
-        let appended = self.append_now(message)?;
-        // A duplicate is an acknowledgement of the original, which may have been applied by
-        // a writer still waiting for its flush: wait too.
-        self.commit.durable().await?;
-        Ok(appended)
+        match self.append_now(message)? {
+            Append::Duplicate(original) => {
+                // The original may still be on its way to the disk: a duplicate is an
+                // acknowledgement too, so wait for a flush after it.
+                self.commit.durable().await?;
+                Ok(Appended::Duplicate(original))
+            }
+            Append::Submitted { message, ack, client_key } => {
+                GroupCommit::acknowledged(ack).await?;
+                self.forget_pending(&message, &client_key);
+                Ok(Appended::Created(message))
+            }
+        }
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {

@@ -1,0 +1,134 @@
+//! Store benchmark: durable sends/s through the engine (`Chat::send`) with 1, 8 and 64
+//! concurrent senders, and history page reads/s — MemoryStore and SledStore side by side.
+//!
+//! Each sender sends into its own direct conversation (with a shared "sink" user, nobody
+//! subscribed), so sends never wait on each other's per-conversation ordering lock and the
+//! store's group commit can batch all of them. SledStore runs on disk (a temporary directory)
+//! with its default config: every acknowledged send is flushed and fdatasync'ed.
+//! `sled-nofsync` is the same with `SledConfig::fsync = false`, to show what the power-loss
+//! `fdatasync` costs. After each SledStore benchmark the mean group-commit size is printed.
+//!
+//! `cargo bench --bench store`
+
+// `criterion_group!` generates an undocumented function.
+#![allow(missing_docs)]
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use kanect::{Caller, Chat, ChatConfig, ConversationId, HistoryPage, MemoryStore, PasswordCost, Registration};
+use kanect_store::{SledConfig, SledStore};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+const SENDERS: [usize; 3] = [1, 8, 64];
+
+/// An engine on one backend, its senders and their conversations.
+struct Bench {
+    chat: Chat,
+    senders: Vec<(Caller, ConversationId)>,
+    sled: Option<Arc<SledStore>>,
+    /// Keeps the sled directory alive.
+    _dir: Option<tempfile::TempDir>,
+    next_client_id: AtomicU64,
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+async fn bench(backend: &str, senders: usize) -> Bench {
+    let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+    let (builder, sled, dir) = match backend {
+        "memory" => (Chat::builder(MemoryStore::new()), None, None),
+        _ => {
+            let dir = tempfile::tempdir().unwrap();
+            let mut sled_config = SledConfig::new(dir.path().join("store"));
+            sled_config.fsync = backend == "sled";
+            let store = Arc::new(SledStore::open_with(sled_config).unwrap());
+            (Chat::builder_shared(store.clone()), Some(store), Some(dir))
+        }
+    };
+    let chat = builder.config(config).build().await.unwrap();
+    let sink = chat.register(Registration::new("sink", "bench password")).await.unwrap();
+    let mut callers = Vec::new();
+    for i in 0..senders {
+        let user = chat.register(Registration::new(format!("sender{i}"), "bench password")).await.unwrap();
+        let caller = chat.act_as(user.id).await.unwrap();
+        let direct = chat.open_direct(&caller, sink.id).await.unwrap().id;
+        callers.push((caller, direct));
+    }
+    Bench { chat, senders: callers, sled, _dir: dir, next_client_id: AtomicU64::new(0) }
+}
+
+impl Bench {
+    /// Sends at least `total` messages from all senders at once; returns the time per message
+    /// times `total`, as criterion's `iter_custom` expects.
+    async fn send(self: &Arc<Self>, total: u64) -> Duration {
+        let each = total.div_ceil(self.senders.len() as u64).max(1);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for index in 0..self.senders.len() {
+            let bench = self.clone();
+            tasks.push(tokio::spawn(async move {
+                let (caller, conversation) = &bench.senders[index];
+                for _ in 0..each {
+                    let client_id = bench.next_client_id.fetch_add(1, Ordering::Relaxed).to_string();
+                    bench.chat.send(caller, *conversation, &client_id, "a benchmark message body").await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let sent = each * self.senders.len() as u64;
+        started.elapsed().mul_f64(total as f64 / sent as f64)
+    }
+}
+
+fn durable_sends(c: &mut Criterion) {
+    let runtime = runtime();
+    let mut group = c.benchmark_group("durable_sends");
+    group.throughput(Throughput::Elements(1)).sample_size(10).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+    for backend in ["memory", "sled", "sled-nofsync"] {
+        for senders in SENDERS {
+            let bench = Arc::new(runtime.block_on(bench(backend, senders)));
+            group.bench_with_input(BenchmarkId::new(backend, senders), &senders, |b, _| {
+                b.iter_custom(|iters| runtime.block_on(bench.send(iters)))
+            });
+            if let Some(store) = &bench.sled {
+                let stats = store.group_commit_stats();
+                let mean = stats.writes as f64 / stats.flushes.max(1) as f64;
+                eprintln!("{backend}/{senders}: {} flushes, mean group {mean:.1} writes", stats.flushes);
+            }
+        }
+    }
+    group.finish();
+}
+
+fn history_pages(c: &mut Criterion) {
+    let runtime = runtime();
+    let mut group = c.benchmark_group("history_page_50");
+    group.throughput(Throughput::Elements(1)).sample_size(20).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    for backend in ["memory", "sled"] {
+        let bench = Arc::new(runtime.block_on(bench(backend, 1)));
+        runtime.block_on(bench.send(2_000));
+        let (caller, conversation) = bench.senders[0].clone();
+        let mut before = 0u64;
+        group.bench_function(BenchmarkId::new(backend, "before"), |b| {
+            b.to_async(&runtime).iter(|| {
+                // Walk the history backwards page by page, wrapping around.
+                before = if before <= 50 { 2_001 } else { before - 50 };
+                let (chat, caller) = (bench.chat.clone(), caller.clone());
+                let page = HistoryPage::Before(kanect::Seq(before));
+                async move { chat.history(&caller, conversation, page, 50).await.unwrap() }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, durable_sends, history_pages);
+criterion_main!(benches);
