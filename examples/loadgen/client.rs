@@ -24,6 +24,9 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A client WebSocket over a plain TCP stream.
 pub(crate) type Socket = WebSocketStream<TcpStream>;
 
+/// The longest a WebSocket connection and handshake may take.
+pub(crate) const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Password of every generated account (long enough and not a common one).
 const PASSWORD: &str = "loadgen-password-7f3a";
 
@@ -186,7 +189,8 @@ pub(crate) async fn connect_socket(
 }
 
 /// Opens one socket per entry of `owners` (an index into `accounts`), `concurrency` at a
-/// time, in order. Fails on the first socket that cannot be opened.
+/// time; the results are in order. A handshake that takes longer than [`CONNECT_TIMEOUT`]
+/// (e.g. a server at its connection limit holds new ones in its backlog) fails.
 pub(crate) async fn connect_all(
     server: SocketAddr,
     sources: &Sources,
@@ -194,13 +198,18 @@ pub(crate) async fn connect_all(
     owners: &[usize],
     concurrency: usize,
     write_buffer: usize,
-) -> Result<Vec<Socket>, BoxError> {
-    let opened: Vec<Result<Socket, BoxError>> = stream::iter(owners.iter().enumerate())
-        .map(|(n, &owner)| connect_socket(server, sources, n, &accounts[owner], write_buffer))
+) -> Vec<Result<Socket, BoxError>> {
+    stream::iter(owners.iter().enumerate())
+        .map(|(n, &owner)| async move {
+            let connecting = connect_socket(server, sources, n, &accounts[owner], write_buffer);
+            match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(format!("no WebSocket handshake within {CONNECT_TIMEOUT:?}").into()),
+            }
+        })
         .buffered(concurrency.max(1))
         .collect()
-        .await;
-    opened.into_iter().collect()
+        .await
 }
 
 /// Raises the soft open-file limit to the hard one: every socket is a descriptor.

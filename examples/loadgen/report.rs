@@ -121,10 +121,12 @@ impl Report {
         n as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    /// Server RSS growth per open socket, in bytes.
+    /// Server RSS growth per open socket, in bytes; only for `idle` (with traffic, the
+    /// growth is mostly stored messages, not sockets).
     fn rss_per_connection(&self) -> Option<f64> {
         let (before, after) = self.rss_kib?;
-        (self.connections > 0).then(|| (after.saturating_sub(before) * 1024) as f64 / self.connections as f64)
+        (self.workload == "idle" && self.connections > 0)
+            .then(|| (after.saturating_sub(before) * 1024) as f64 / self.connections as f64)
     }
 
     /// The JSON line for scripts: every figure of the table, latencies in microseconds.
@@ -171,8 +173,12 @@ impl Report {
                 );
             }
         }
-        if let (Some((before, after)), Some(per)) = (self.rss_kib, self.rss_per_connection()) {
-            out += &format!("server RSS    {before} KiB → {after} KiB  ({per:.0} B per connection)\n");
+        if let Some((before, after)) = self.rss_kib {
+            out += &format!("server RSS    {before} KiB → {after} KiB");
+            if let Some(per) = self.rss_per_connection() {
+                out += &format!("  ({per:.0} B per connection)");
+            }
+            out += "\n";
         }
         out
     }

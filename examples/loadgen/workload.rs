@@ -31,7 +31,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// The drain also ends once nothing arrived for this long (a lost delivery must not hang it).
 const DRAIN_QUIET: Duration = Duration::from_millis(500);
 /// Deliveries are added to the shared live counter in batches of this many while measuring.
-const LIVE_BATCH: u64 = 64;
+const LIVE_BATCH: u64 = 16;
 
 /// Which traffic to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -143,9 +143,25 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
     let rss_before = plan.server_pid.and_then(crate::report::rss_kib);
     let started = Instant::now();
     let sources = Sources::new(plan.server, plan.sources);
-    let sockets =
-        client::connect_all(plan.server, &sources, &accounts, &owners, plan.connect_concurrency, 64 * 1024).await?;
-    eprintln!("opened {} sockets in {:.1} s", sockets.len(), started.elapsed().as_secs_f64());
+    let opened =
+        client::connect_all(plan.server, &sources, &accounts, &owners, plan.connect_concurrency, 64 * 1024).await;
+    let mut sockets = Vec::with_capacity(opened.len());
+    let mut failed = 0;
+    for socket in opened {
+        match socket {
+            Ok(socket) => sockets.push(socket),
+            // Idle measures how many sockets the server holds: a refused one is a finding.
+            Err(error) if plan.workload == Workload::Idle => {
+                failed += 1;
+                if failed == 1 {
+                    eprintln!("socket refused: {error}");
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    eprintln!("opened {} sockets ({failed} failed) in {:.1} s", sockets.len(), started.elapsed().as_secs_f64());
+    Live::add(&live.errors, failed);
 
     let (targets, fan_out) = conversations(plan, &accounts).await?;
     let senders = targets.iter().filter(|t| t.is_some()).count();
@@ -181,6 +197,7 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
     let _ = phase_tx.send(Phase::Stop);
 
     let mut tally = Tally::new();
+    tally.errors = failed;
     for task in tasks {
         tally.merge(&task.await?);
     }
@@ -290,12 +307,17 @@ async fn exchange(
 ) -> Result<(), BoxError> {
     let live = &context.live;
     let mut state = Progress { sent: 0, in_flight: 0, unreported: 0 };
-    let mut next_due = tokio::time::Instant::now();
+    let mut current = *phase.borrow_and_update();
+    // One future waits for the next phase across loop turns (a fresh `changed()` per turn
+    // would cost a waiter registration per frame).
+    let mut phase_change = std::pin::pin!(next_phase(phase.clone()));
+    // Paced senders start at spread-out phases (golden-ratio steps), not all at once.
+    let phase_offset = context.period.map_or(Duration::ZERO, |p| p.mul_f64((role.index as f64 * 0.618_034).fract()));
+    let mut next_due = tokio::time::Instant::now() + phase_offset;
     let pace = tokio::time::sleep_until(next_due);
     let ping = tokio::time::sleep(context.ping_interval);
     tokio::pin!(pace, ping);
     loop {
-        let current = *phase.borrow_and_update();
         if current == Phase::Stop {
             Live::add(&live.delivered, state.unreported);
             return Ok(());
@@ -347,9 +369,22 @@ async fn exchange(
                 socket.send(Message::Text(r#"{"type":"ping"}"#.to_string())).await?;
                 ping.as_mut().reset(tokio::time::Instant::now() + context.ping_interval);
             }
-            changed = phase.changed() => if changed.is_err() { return Ok(()) },
+            changed = &mut phase_change => match changed {
+                Some(next) => {
+                    current = next;
+                    phase_change.set(next_phase(phase.clone()));
+                }
+                None => return Ok(()),
+            },
         }
     }
+}
+
+/// The phase after the next change, or None if the run is gone.
+async fn next_phase(mut phase: watch::Receiver<Phase>) -> Option<Phase> {
+    phase.changed().await.ok()?;
+    let next = *phase.borrow_and_update();
+    Some(next)
 }
 
 /// Accounts for one text frame from the server.
