@@ -6,13 +6,13 @@
 //! contract is kept *by the database*, so it holds across nodes, not just within one process:
 //!
 //! - usernames: a unique constraint on the folded username;
-//! - seqs: `kanect_conversation_seqs` holds each conversation's last seq; an append increments
-//!   it with an upsert whose row lock is held until the append's transaction commits, so
-//!   concurrent senders on any node queue on that row and seqs stay gap-free (a rolled-back
-//!   append rolls its increment back too);
-//! - client ids: a unique constraint on (conversation, sender, client id). A duplicate found
-//!   before the transaction is returned at once; one that loses a race at insert hits the
-//!   constraint, rolls back and returns the winner's message;
+//! - seqs: `kanect_conversation_seqs` holds each conversation's last seq; an append is one
+//!   statement that increments it with an upsert (whose row lock is held until the statement
+//!   commits) and inserts the message, so concurrent senders on any node queue on that row and
+//!   seqs stay gap-free (a failed append rolls its increment back too);
+//! - client ids: a unique constraint on (conversation, sender, client id). A resend, or the
+//!   loser of two racing resends, fails that constraint, which rolls back its whole append;
+//!   the original is then read and returned;
 //! - memberships: each change is one transaction that locks the conversation row;
 //! - receipts: one upsert with `GREATEST`, so they only move forward.
 //!

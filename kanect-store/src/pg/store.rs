@@ -291,37 +291,32 @@ impl Store for PgStore {
     }
 
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
-        // The seq row stays locked until commit: concurrent appends to this conversation, on
-        // any node, wait here and then see the committed increment.
-        let next_seq = "INSERT INTO kanect_conversation_seqs AS s (conversation, last_seq) VALUES ($1, 1) \
-                        ON CONFLICT (conversation) DO UPDATE SET last_seq = s.last_seq + 1 RETURNING last_seq";
-        let insert = "INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        let mut client = self.client().await?;
-        if let Some(original) = by_client_id(&client, &message).await? {
-            return Ok(Appended::Duplicate(original));
-        }
+        // One statement, so one round trip and its own transaction. The upsert locks the
+        // conversation's seq row until commit: concurrent appends to this conversation, on any
+        // node, wait there and then increment the committed value. A known client id fails
+        // the message insert, which rolls the increment back with it (no gap); the original
+        // is then read and returned.
+        let sql = "WITH next AS (INSERT INTO kanect_conversation_seqs AS s (conversation, last_seq) VALUES ($1, 1) \
+                   ON CONFLICT (conversation) DO UPDATE SET last_seq = s.last_seq + 1 RETURNING last_seq) \
+                   INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at) \
+                   SELECT $1, next.last_seq, $2, $3, $4, $5, $6 FROM next RETURNING seq";
         let sent_at = rows::signed(message.sent_at.0, "sent_at")?;
-        let tx = client.transaction().await.map_err(db)?;
-        let seq: i64 = query_one(&tx, next_seq, &[message.conversation.as_uuid()]).await?.try_get(0).map_err(db)?;
+        let client = self.client().await?;
         let params: Params<'_> = &[
             message.conversation.as_uuid(),
-            &seq,
             message.id.as_uuid(),
             message.sender.as_uuid(),
             &message.body,
             &message.client_id,
             &sent_at,
         ];
-        let statement = tx.prepare_cached(insert).await.map_err(db)?;
-        match tx.execute(&statement, params).await {
-            Ok(_) => {
-                tx.commit().await.map_err(db)?;
-                Ok(Appended::Created(message.with_seq(Seq(rows::unsigned(seq, "seq")?))))
+        let statement = client.prepare_cached(sql).await.map_err(db)?;
+        match client.query_one(&statement, params).await {
+            Ok(row) => {
+                let seq = rows::unsigned(row.try_get(0).map_err(db)?, "seq")?;
+                Ok(Appended::Created(message.with_seq(Seq(seq))))
             }
             Err(error) if violates(&error, "kanect_messages_client_key") => {
-                // A concurrent resend committed first. Undo our seq increment; return theirs.
-                tx.rollback().await.map_err(db)?;
                 let original = by_client_id(&client, &message).await?;
                 original
                     .map(Appended::Duplicate)
