@@ -21,12 +21,14 @@
 //! 2. *collect*: keep polling every [`Policy::quiet`] while new writers keep arriving, until
 //!    none arrived during a poll, [`Policy::max_group`] wait, or [`Policy::window`] has passed
 //!    since the first one arrived;
-//! 3. take the group, apply its submitted writes as one batch (atomic across a crash),
-//!    `db.flush()` (sled ends it with `sync_file_range`: survives a process crash), then
-//!    `fdatasync` the db file (survives power loss and kernel crashes), and wake the whole
-//!    group with the result.
+//! 3. take the group, apply its submitted writes as one batch (atomic across a crash) and
+//!    `db.flush()` (sled ends it with `sync_file_range`: survives a process crash);
+//! 4. hand the group to the syncer thread, which `fdatasync`s the db file (survives power
+//!    loss and kernel crashes; one sync covers every group flushed meanwhile) and wakes the
+//!    group with the result. The flusher goes straight back to step 1, so the next group's
+//!    apply and flush overlap this sync.
 //!
-//! Writers arriving during step 3 form the next group, so under load the flush itself is the
+//! Writers arriving during steps 3–4 form the next group, so under load the flush itself is the
 //! collecting window and the explicit one only matters for light, bursty traffic.
 //!
 //! A failed apply or flush fails its whole group and every later write: what sled holds in
@@ -39,7 +41,7 @@ use super::format::sled_error;
 use kanect_core::StoreError;
 use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -205,6 +207,41 @@ impl Drop for Stopped<'_> {
 
 fn run(shared: &Shared, db: &sled::Db, sync: Option<&File>, policy: Policy) {
     let _stopped = Stopped(shared);
+    std::thread::scope(|scope| {
+        let syncer = sync.and_then(|file| {
+            let (to_sync, groups) = mpsc::channel();
+            let spawned = std::thread::Builder::new()
+                .name("kanect-sled-sync".into())
+                .spawn_scoped(scope, move || sync_groups(shared, file, &groups));
+            match spawned {
+                Ok(_) => Some(to_sync),
+                Err(error) => {
+                    // Still correct, only slower: the flusher syncs inline.
+                    tracing::warn!(%error, "no fdatasync thread; syncing on the flusher");
+                    None
+                }
+            }
+        });
+        let inline_sync = if syncer.is_some() { None } else { sync };
+        flush_groups(shared, db, inline_sync, syncer.as_ref(), policy);
+        if let (Some(file), Some(_)) = (sync, &syncer) {
+            if let Err(error) = file.sync_data() {
+                tracing::error!(%error, "final fdatasync on close failed");
+            }
+        }
+        // Dropping `syncer` ends `sync_groups`; the scope joins it.
+    });
+}
+
+/// The flusher: collect a group, apply its writes, flush, then hand the group to the syncer
+/// (or sync inline, or acknowledge directly when there is nothing to sync).
+fn flush_groups(
+    shared: &Shared,
+    db: &sled::Db,
+    sync: Option<&File>,
+    syncer: Option<&mpsc::Sender<Vec<Waiter>>>,
+    policy: Policy,
+) {
     loop {
         let mut state = shared.lock();
         while state.waiting.is_empty() {
@@ -220,21 +257,53 @@ fn run(shared: &Shared, db: &sled::Db, sync: Option<&File>, policy: Policy) {
         let mut seen = state.waiting.len();
         drop(state);
         collect(shared, policy, &mut seen);
-        let (group, writes) = {
+        let (group, writes, failed) = {
             let mut state = shared.lock();
-            (std::mem::take(&mut state.waiting), std::mem::take(&mut state.writes))
+            (std::mem::take(&mut state.waiting), std::mem::take(&mut state.writes), state.failed.clone())
         };
-        let result = apply(db, writes).and_then(|()| flush(db, sync));
-        if let Err(error) = &result {
-            tracing::error!(%error, writes = group.len(), "group commit failed; the store refuses writes until reopened");
-            shared.lock().failed = Some(error.clone());
-        }
         shared.flushes.fetch_add(1, Ordering::Relaxed);
         shared.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
-        for waiter in group {
-            // A writer that gave up (its future was dropped) needs no answer.
-            let _ = waiter.send(result.clone());
+        // After a failure nothing more is applied: later seqs could build on lost ones.
+        let result = match failed {
+            Some(failed) => Err(failed),
+            None => apply(db, writes).and_then(|()| flush(db, sync)),
+        };
+        match (result, syncer) {
+            (Ok(()), Some(syncer)) => {
+                if let Err(mpsc::SendError(group)) = syncer.send(group) {
+                    answer(shared, group, Err(FlushError("the fdatasync thread has stopped".into())));
+                }
+            }
+            (result, _) => answer(shared, group, result),
         }
+    }
+}
+
+/// The syncer: `fdatasync` once for every group flushed since the last one, then wake them.
+/// Runs beside the flusher so that the next group's apply and flush overlap this sync.
+fn sync_groups(shared: &Shared, file: &File, groups: &mpsc::Receiver<Vec<Waiter>>) {
+    while let Ok(mut waiting) = groups.recv() {
+        for more in groups.try_iter() {
+            waiting.extend(more);
+        }
+        let failed = shared.lock().failed.clone();
+        let result = match failed {
+            Some(failed) => Err(failed),
+            None => file.sync_data().map_err(|error| FlushError(format!("fdatasync: {error}").into())),
+        };
+        answer(shared, waiting, result);
+    }
+}
+
+/// Wakes a group with its result; a failure also fails every later write.
+fn answer(shared: &Shared, group: Vec<Waiter>, result: Result<(), FlushError>) {
+    if let Err(error) = &result {
+        tracing::error!(%error, writes = group.len(), "group commit failed; the store refuses writes until reopened");
+        shared.lock().failed.get_or_insert_with(|| error.clone());
+    }
+    for waiter in group {
+        // A writer that gave up (its future was dropped) needs no answer.
+        let _ = waiter.send(result.clone());
     }
 }
 
