@@ -49,7 +49,7 @@ export function displayName(user) {
 }
 
 /** Up to two initials for an avatar. */
-export function initials(name) {
+function initials(name) {
   const words = String(name || '?').trim().split(/[\s._-]+/).filter(Boolean);
   const letters = words.length > 1 ? [words[0], words[1]] : [words[0] || '?'];
   const chars = letters.map((w) => Array.from(w)[0] || '').join('');
@@ -57,7 +57,7 @@ export function initials(name) {
 }
 
 /** A stable hue (0-359) for a user or conversation id, for avatar colours. */
-export function hue(id) {
+function hue(id) {
   let x = 2166136261;
   for (const ch of String(id)) x = Math.imul(x ^ ch.charCodeAt(0), 16777619);
   return Math.abs(x) % 360;
@@ -96,15 +96,14 @@ const ICONS = {
   trash: ['M4 7h16', 'M9 7V4h6v3', 'M6 7l1 13h10l1-13'],
   search: ['M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14z', 'M20 20l-4-4'],
   group: ['M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z', 'M2 21v-1a6 6 0 0 1 6-6h2a6 6 0 0 1 6 6v1', 'M16 3.5a4 4 0 0 1 0 7', 'M19 14.5a6 6 0 0 1 3 5.5v1'],
-  plus: ['M12 5v14', 'M5 12h14'],
   logout: ['M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3', 'M10 17l-5-5 5-5', 'M5 12h11'],
   info: ['M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z', 'M12 11v5', 'M12 8h.01'],
+  shield: ['M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6l8-3z'],
   close: ['M6 6l12 12', 'M18 6L6 18'],
   chat: ['M4 5h16v11H9l-5 4V5z'],
   check: ['M5 12.5l4.5 4.5L19 7.5'],
   checks: ['M1.5 12.5l4.5 4.5L15.5 7.5', 'M11 16.5l.5.5L21 7.5'],
   clock: ['M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z', 'M12 7v5l3 2'],
-  retry: ['M4 12a8 8 0 0 1 14-5.3L20 9', 'M20 4v5h-5', 'M20 12a8 8 0 0 1-14 5.3L4 15', 'M4 20v-5h5'],
 };
 
 /** An icon as an inline SVG element. */

@@ -3,7 +3,7 @@
 // Views call these functions and re-render on state events; they never talk to the server.
 
 import { api, setCsrf } from './api.js';
-import { Socket, State } from './socket.js';
+import { Socket } from './socket.js';
 import * as S from './state.js';
 
 const { state } = S;
@@ -36,6 +36,8 @@ function isVisible(conversationId) {
 
 /** On page load: resumes the cookie session if there is one. Returns whether signed in. */
 export async function restore() {
+  // No CSRF cookie means no session cookie either (they are set and cleared together).
+  if (!document.cookie.split(/;\s*/).some((c) => c.startsWith('kanect_csrf='))) return false;
   try {
     const me = await api.me();
     await start(me);
@@ -137,7 +139,7 @@ async function onReady() {
 // ---- loading ------------------------------------------------------------------------------
 
 /** Reads the conversation list (summaries, unread counts, receipts). */
-export async function loadConversations() {
+async function loadConversations() {
   const { conversations } = await api.conversations();
   const seen = new Set();
   for (const c of conversations) {
@@ -154,7 +156,7 @@ export async function loadConversations() {
 }
 
 /** Reads the user list (up to a few pages; the filter box searches the server for more). */
-export async function loadUsers() {
+async function loadUsers() {
   let after = null;
   let complete = false;
   for (let page = 0; page < USER_PAGES; page++) {
@@ -281,8 +283,6 @@ async function onFrame(frame) {
       return onReceipt(frame);
     case 'conversation':
       return onConversation(frame.conversation);
-    case 'resync':
-      return loadConversations().catch(() => {});
     default:
       return undefined;
   }
@@ -438,7 +438,7 @@ export function typing(conversationId) {
 }
 
 /** Marks a conversation read up to its newest message. */
-export function markRead(conversationId) {
+function markRead(conversationId) {
   const conv = state.conversations.get(conversationId);
   if (!conv) return;
   const hadUnread = conv.unread;
@@ -503,9 +503,4 @@ export async function removeMember(id, user) {
 export async function leaveGroup(id) {
   await api.leave(id);
   onConversation({ ...state.conversations.get(id), members: [] });
-}
-
-/** The connection state, for the status pill. */
-export function connectionState() {
-  return socket ? state.connection : State.CLOSED;
 }

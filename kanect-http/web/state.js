@@ -58,7 +58,7 @@ export function reset() {
 }
 
 /** A conversation's loaded history. */
-export class Thread {
+class Thread {
   constructor() {
     /** id → message. */
     this.byId = new Map();

@@ -90,6 +90,18 @@ test('history loads as you scroll up, oldest first, without duplicates', () => w
   await bubbles(page, `message number ${total}`).waitFor();
   assert.equal(await page.locator('.messages .msg').count(), 50);
 
+  // Scrolling to the top loads the page before, and the view stays on the message it showed.
+  await page.locator('.messages').evaluate((el) => { el.scrollTop = 0; });
+  await page.waitForFunction(() => document.querySelectorAll('.messages .msg').length === 100, null, { timeout: 10_000 });
+  const inView = await page.evaluate(() => {
+    const scroller = document.querySelector('.messages');
+    const row = [...document.querySelectorAll('.messages .msg')].find((m) => m.textContent.includes('message number 71'));
+    const a = scroller.getBoundingClientRect();
+    const b = row.getBoundingClientRect();
+    return b.top >= a.top - 1 && b.top < a.top + a.height / 2;
+  });
+  assert.ok(inView, 'the message that was at the top is still in view after older ones load');
+
   for (let round = 0; round < 10 && (await page.locator('.messages .msg').count()) < total; round++) {
     await page.locator('.messages').evaluate((el) => { el.scrollTop = 0; });
     await page.waitForTimeout(300);

@@ -33,6 +33,7 @@ test('after a server restart both pages reconnect and resume with no gap and no 
     const port = server.port;
     assert.equal(await server.stop(), 0, 'the server exits cleanly on SIGTERM');
     for (const page of [alice, bob]) await page.waitForSelector('.conn[data-connection=reconnecting]', { timeout: 10_000 });
+    await alice.locator('.net-banner:not([hidden])').waitFor();
 
     // Alice sends while the server is down: it waits as pending.
     await sendText(alice, 'sent while the server was down');

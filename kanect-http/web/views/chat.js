@@ -36,8 +36,10 @@ export function createChat(conversationId) {
   const input = h('textarea', { class: 'composer-input', rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', maxlength: '4000' });
   const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
   const composer = h('form', { class: 'composer' }, input, send);
+  const banner = h('div', { class: 'net-banner', role: 'status', hidden: true });
   const el = h('section', { class: 'chat', 'data-open-conversation': conversationId },
     h('header', { class: 'chat-head' }, back, headAvatar, h('div', { class: 'chat-head-text' }, title, subtitle), info),
+    banner,
     scroller,
     composer);
 
@@ -70,6 +72,13 @@ export function createChat(conversationId) {
     const dots = h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'));
     replace(typingRow, typers.length ? [dots, h('span', {}, conv.kind === 'group' ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing` : `${name} is typing`)] : []);
     typingRow.classList.toggle('on', typers.length > 0);
+  }
+
+  // The sidebar shows the connection too, but a phone shows only this pane.
+  function renderBanner() {
+    const down = state.connection === 'reconnecting';
+    banner.hidden = !down;
+    banner.textContent = down ? 'Connection lost. Reconnecting… Messages you send will go out when it is back.' : '';
   }
 
   // ---- messages --------------------------------------------------------------------------
@@ -196,10 +205,13 @@ export function createChat(conversationId) {
     let anchor = null;
     let anchorTop = 0;
     if (!atBottom) {
-      for (const child of items.children) {
-        if (child.offsetTop + child.offsetHeight > scroller.scrollTop) {
-          anchor = child;
-          anchorTop = child.offsetTop - scroller.scrollTop;
+      const view = scroller.getBoundingClientRect();
+      for (const row of items.querySelectorAll('.msg')) {
+        const box = row.getBoundingClientRect();
+        if (box.bottom > view.top && row.dataset.id) {
+          // By id, not element: a row is rebuilt when its neighbours change (grouping).
+          anchor = row.dataset.id;
+          anchorTop = box.top - view.top;
           break;
         }
       }
@@ -245,8 +257,9 @@ export function createChat(conversationId) {
     if (atBottom || stickNext) {
       scroller.scrollTop = scroller.scrollHeight;
       stickNext = false;
-    } else if (anchor && anchor.isConnected) {
-      scroller.scrollTop = anchor.offsetTop - anchorTop;
+    } else if (anchor) {
+      const row = items.querySelector(`.msg[data-id="${CSS.escape(anchor)}"]`);
+      if (row) scroller.scrollTop += row.getBoundingClientRect().top - scroller.getBoundingClientRect().top - anchorTop;
     }
     maybeLoadOlder();
   }
@@ -312,7 +325,9 @@ export function createChat(conversationId) {
     on('conversations', schedule),
     on('users', schedule),
     on('typing', (id) => id === conversationId && renderHead()),
+    on('connection', renderBanner),
   ];
+  renderBanner();
   const clock = setInterval(() => {
     headSig = '';
     renderHead();

@@ -4,9 +4,13 @@
 
 import { avatar, displayName, h, icon, replace, toast } from '../dom.js';
 import * as session from '../session.js';
+import { match } from '../router.js';
 import { on, peer, sortedConversations, state } from '../state.js';
 import { lastSeen, listTime } from '../time.js';
 import { groupDialog } from './dialogs.js';
+
+/** People listed without a search; the filter box finds the others. */
+const PEOPLE_SHOWN = 200;
 
 const CONNECTION_TEXT = {
   connecting: 'Connecting…',
@@ -39,6 +43,12 @@ function presenceOf(user) {
   return Boolean(user && user.presence && user.presence.online);
 }
 
+/** A link to the admin area, for administrators, when a view registered the `/admin` route. */
+function adminLink() {
+  if (!state.me || state.me.role !== 'admin' || !match('/admin')) return null;
+  return h('a', { class: 'icon-btn admin-link', href: '#/admin', title: 'Administration', 'aria-label': 'Administration', 'data-action': 'admin' }, icon('shield'));
+}
+
 /** Creates the sidebar; returns `{el, destroy}`. */
 export function createSidebar() {
   const connection = h('span', { class: 'conn', 'data-connection': state.connection, role: 'status' },
@@ -54,7 +64,7 @@ export function createSidebar() {
       h('div', { class: 'side-me' },
         h('div', { class: 'side-name', 'data-me': me.username }, displayName(me)),
         connection),
-      h('div', { class: 'side-actions' }, newGroup, logout)),
+      h('div', { class: 'side-actions' }, adminLink(), newGroup, logout)),
     h('div', { class: 'side-search' }, icon('search', 'icon search-icon'), filter),
     list);
 
@@ -141,6 +151,10 @@ export function createSidebar() {
     const people = [...state.users.values()]
       .filter((u) => u.id !== state.me.id && !u.disabled && !talked.has(u.id) && matches(text, u.username, u.display_name))
       .sort((a, b) => Number(presenceOf(b)) - Number(presenceOf(a)) || displayName(a).localeCompare(displayName(b)));
+    const more = people.length > PEOPLE_SHOWN;
+    people.length = Math.min(people.length, PEOPLE_SHOWN);
+    const unread = convs.reduce((sum, c) => sum + (c.unread || 0), 0);
+    document.title = unread ? `(${unread}) Kanect` : 'Kanect';
     const sections = [];
     if (convs.length) {
       sections.push(h('h2', { class: 'list-head' }, 'Conversations'), ...convs.map(conversationItem));
@@ -148,6 +162,7 @@ export function createSidebar() {
     if (people.length) {
       sections.push(h('h2', { class: 'list-head' }, convs.length ? 'People' : 'Start a conversation'), ...people.map(personItem));
     }
+    if (more) sections.push(h('p', { class: 'list-empty' }, 'Search to find more people.'));
     if (!sections.length) {
       sections.push(h('p', { class: 'list-empty' }, text ? 'Nobody matches that search.' : 'Nobody else is here yet. Invite a friend to sign up!'));
     }
