@@ -136,7 +136,8 @@ impl Bus for NatsBus {
                     Ok(envelope) if envelope.origin != node => inbox.deliver(envelope),
                     Ok(_) => {} // our own, echoed back
                     Err(error) => {
-                        tracing::warn!(%error, %subject, bytes = message.payload.len(), "skipping malformed bus message")
+                        let bytes = message.payload.len();
+                        tracing::warn!(%error, %subject, bytes, "skipping malformed bus message");
                     }
                 }
             }

@@ -43,7 +43,7 @@ pub struct PgConfig {
     /// A libpq-style URL or key-value string, e.g. `postgres://kanect@db.internal/kanect`.
     pub url: String,
     /// The PostgreSQL schema that holds Kanect's tables (created if missing); None uses the
-    /// connection's default `search_path` (normally `public`). Letters, digits and `_` only.
+    /// connection's default `search_path` (normally `public`). Lower-case letters, digits and `_`.
     pub schema: Option<String>,
     /// Connections kept at most. Each node needs about as many as it has concurrent store
     /// calls; the database's `max_connections` bounds the sum over all nodes. Default 16.
@@ -68,14 +68,22 @@ impl PgConfig {
     }
 }
 
-/// A [`Store`](kanect_core::Store) on PostgreSQL. Cheap to share behind an `Arc`; every
-/// method takes a pooled connection for its duration.
+/// A [`Store`](kanect_core::Store) on PostgreSQL, for several nodes sharing one database.
+/// Cheap to share behind an `Arc`; every method takes a pooled connection for its duration.
+///
+/// Every invariant of the store contract (unique folded usernames, gap-free seqs, client-id
+/// deduplication, atomic membership changes, receipts that only move forward) is enforced by
+/// the database itself, so it holds across nodes. A write returns once committed (durable with
+/// PostgreSQL's default `synchronous_commit = on`). Connecting applies the schema migrations
+/// shipped with this crate, under an advisory lock, so nodes may start together. Connections
+/// are made without TLS: keep the database on a private network.
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), kanect_core::StoreError> {
 /// use kanect_store::{PgConfig, PgStore};
 /// let store = PgStore::connect("postgres://kanect@127.0.0.1/kanect").await?;
-/// let tuned = PgStore::connect_with(PgConfig { pool_size: 32, ..PgConfig::new("postgres://127.0.0.1/kanect") }).await?;
+/// let config = PgConfig { pool_size: 32, ..PgConfig::new("postgres://kanect@127.0.0.1/kanect") };
+/// let tuned = PgStore::connect_with(config).await?;
 /// # Ok(()) }
 /// ```
 pub struct PgStore {

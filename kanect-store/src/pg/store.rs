@@ -176,7 +176,7 @@ impl Store for PgStore {
         Ok(execute(&client, sql, &[id.as_uuid(), &hash]).await? > 0)
     }
 
-    async fn users(&self, query_: &UserQuery) -> StoreResult<Vec<User>> {
+    async fn users(&self, page: &UserQuery) -> StoreResult<Vec<User>> {
         // `username_folded` is COLLATE "C": byte order, as the other backends page.
         let sql = concat!(
             "SELECT ",
@@ -186,7 +186,7 @@ impl Store for PgStore {
              ORDER BY username_folded LIMIT $3"
         );
         let client = self.client().await?;
-        let params: Params<'_> = &[&query_.after, &query_.search, &limit(query_.limit)];
+        let params: Params<'_> = &[&page.after, &page.search, &limit(page.limit)];
         query(&client, sql, params).await?.iter().map(rows::user).collect()
     }
 
@@ -279,7 +279,7 @@ impl Store for PgStore {
         rows.iter().map(|row| row.try_get::<_, Uuid>(0).map(ConversationId::from).map_err(db)).collect()
     }
 
-    async fn conversations(&self, after: Option<ConversationId>, limit_: usize) -> StoreResult<Vec<Conversation>> {
+    async fn conversations(&self, after: Option<ConversationId>, count: usize) -> StoreResult<Vec<Conversation>> {
         let sql = concat!(
             "SELECT ",
             conversation_columns!(),
@@ -287,7 +287,7 @@ impl Store for PgStore {
         );
         let client = self.client().await?;
         let after = after.map(|id| *id.as_uuid());
-        query(&client, sql, &[&after, &limit(limit_)]).await?.iter().map(rows::conversation).collect()
+        query(&client, sql, &[&after, &limit(count)]).await?.iter().map(rows::conversation).collect()
     }
 
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
@@ -352,7 +352,7 @@ impl Store for PgStore {
         &self,
         conversation: ConversationId,
         page: HistoryPage,
-        limit_: usize,
+        count: usize,
     ) -> StoreResult<Vec<Message>> {
         const NEWEST: &str = concat!(
             "SELECT ",
@@ -370,7 +370,7 @@ impl Store for PgStore {
             HistoryPage::After(seq) => (OLDEST, rows::clamped(seq.0), false),
         };
         let client = self.client().await?;
-        let rows = query(&client, sql, &[conversation.as_uuid(), &bound, &limit(limit_)]).await?;
+        let rows = query(&client, sql, &[conversation.as_uuid(), &bound, &limit(count)]).await?;
         let mut messages = rows.iter().map(rows::message).collect::<StoreResult<Vec<_>>>()?;
         if newest_first {
             messages.reverse();
@@ -434,7 +434,7 @@ impl Store for PgStore {
         execute(&client, sql, params).await.map(drop)
     }
 
-    async fn audit_log(&self, before: Option<AuditId>, limit_: usize) -> StoreResult<Vec<AuditEntry>> {
+    async fn audit_log(&self, before: Option<AuditId>, count: usize) -> StoreResult<Vec<AuditEntry>> {
         let sql = concat!(
             "SELECT ",
             audit_columns!(),
@@ -442,7 +442,7 @@ impl Store for PgStore {
         );
         let client = self.client().await?;
         let before = before.map(|id| *id.as_uuid());
-        query(&client, sql, &[&before, &limit(limit_)]).await?.iter().map(rows::audit).collect()
+        query(&client, sql, &[&before, &limit(count)]).await?.iter().map(rows::audit).collect()
     }
 
     async fn stats(&self) -> StoreResult<StoreStats> {
