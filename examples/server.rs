@@ -21,9 +21,9 @@ use std::path::PathBuf;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Kanect chat server.
+/// The Kanect chat server: web app, REST, WebSocket and long-poll on one port.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, env = "KANECT_LISTEN", default_value = "127.0.0.1:8080")]
