@@ -14,6 +14,9 @@ const TYPING_SHOW_MS = 5000;
 const TYPING_SEND_EVERY_MS = 3000;
 const USERS_REFRESH_MS = 60_000;
 
+/** Error codes after which a send is retried (same client_id) rather than shown as failed. */
+const TRANSIENT = new Set(['disconnected', 'timeout', 'closed', 'unavailable', 'shutting_down', 'network']);
+
 let socket = null;
 let usersTimer = null;
 const lastTypingSent = new Map();
@@ -78,6 +81,7 @@ async function start(me) {
   state.me = me;
   S.emit('me', me);
   await Promise.all([loadConversations(), loadUsers()]);
+  restorePending();
   socket = new Socket({
     cursors: () => [...state.conversations.values()].map((c) => ({ conversation: c.id, seq: c.last_seq || 0 })),
     watch: () => [...state.users.keys()].filter((id) => id !== me.id),
@@ -105,6 +109,7 @@ function stopSocket() {
 
 /** The session is over (log-out here or elsewhere, disabled account...): back to log-in. */
 function end(reason) {
+  if (state.me) sessionStorage.removeItem(pendingKey());
   stopSocket();
   setCsrf(null);
   S.reset();
@@ -290,7 +295,9 @@ async function onFrame(frame) {
 
 async function onMessage(message) {
   if (!state.conversations.has(message.conversation)) await fetchConversation(message.conversation);
+  const wasPending = state.pending.has(message.client_id);
   const { isNew } = S.putMessage(message);
+  if (wasPending && !state.pending.has(message.client_id)) savePending();
   const conv = state.conversations.get(message.conversation);
   if (isNew && conv && message.sender !== state.me.id) {
     clearTyping(message.conversation, message.sender);
@@ -307,6 +314,8 @@ async function onMessage(message) {
 function onAck(frame) {
   if (!frame.client_id || !state.pending.has(frame.client_id)) return;
   const p = state.pending.get(frame.client_id);
+  state.pending.delete(frame.client_id);
+  savePending();
   onMessage({
     id: frame.id, conversation: frame.conversation, sender: state.me.id, seq: frame.seq, body: p.body,
     client_id: p.client_id, sent_at: frame.sent_at, edited_at: null, deleted: false,
@@ -371,12 +380,45 @@ function onConversation(conversation) {
   S.emit('thread', conversation.id);
 }
 
+// ---- pending sends survive a reload (this tab only) ---------------------------------------
+
+function pendingKey() {
+  return `kanect.pending.${state.me.id}`;
+}
+
+/** Saves the unacknowledged sends, so a reload resends them with the same client ids. */
+function savePending() {
+  if (!state.me) return;
+  const list = [...state.pending.values()].map(({ conversation, client_id, body, created_at }) => ({ conversation, client_id, body, created_at }));
+  try {
+    if (list.length) sessionStorage.setItem(pendingKey(), JSON.stringify(list));
+    else sessionStorage.removeItem(pendingKey());
+  } catch {
+    // Storage full or disabled: pending sends then only live as long as the page.
+  }
+}
+
+function restorePending() {
+  let list = [];
+  try {
+    list = JSON.parse(sessionStorage.getItem(pendingKey()) || '[]');
+  } catch {
+    list = [];
+  }
+  for (const p of Array.isArray(list) ? list : []) {
+    if (p && typeof p.client_id === 'string' && typeof p.body === 'string' && state.conversations.has(p.conversation)) {
+      state.pending.set(p.client_id, { conversation: p.conversation, client_id: p.client_id, body: p.body, created_at: p.created_at || Date.now(), failed: null, inFlight: false });
+    }
+  }
+}
+
 // ---- actions ------------------------------------------------------------------------------
 
 /** Sends a message: shown at once as pending, confirmed by the ack, retried after reconnects. */
 export function sendMessage(conversationId, body) {
   const p = { conversation: conversationId, client_id: newClientId(), body, created_at: Date.now(), failed: null, inFlight: false };
   state.pending.set(p.client_id, p);
+  savePending();
   lastTypingSent.delete(conversationId);
   S.emit('thread', conversationId);
   S.emit('conversations');
@@ -391,8 +433,9 @@ function trySend(p) {
     .then((ack) => onAck(ack))
     .catch((err) => {
       // Lost connection or no answer: it stays pending and is resent (same client_id) on reconnect.
-      if (err.code !== 'disconnected' && err.code !== 'timeout' && err.code !== 'closed' && err.code !== 'unavailable') {
+      if (!TRANSIENT.has(err.code)) {
         p.failed = err;
+        savePending();
         S.emit('thread', p.conversation);
       }
     })
@@ -415,6 +458,7 @@ export function discardSend(clientId) {
   const p = state.pending.get(clientId);
   if (!p) return;
   state.pending.delete(clientId);
+  savePending();
   S.emit('thread', p.conversation);
 }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   apiSignup, assertClean, bubbles, launchBrowser, newUserPage, openChatWith, rest, sendText, signUp, startServer,
-  cleanup, uniqueName, waitConnected,
+  cleanup, uniqueName, waitConnected, withServer,
 } from './harness.js';
 
 test('after a server restart both pages reconnect and resume with no gap and no duplicate', async () => {
@@ -72,3 +72,41 @@ test('after a server restart both pages reconnect and resume with no gap and no 
     cleanup(dataDir);
   }
 });
+
+test('a send never acknowledged survives a reload and is delivered once', () => withServer(async ({ server, browser }) => {
+  const alice = await newUserPage(browser, server.url);
+  const bob = await newUserPage(browser, server.url);
+  const a = uniqueName('alice');
+  const b = uniqueName('bob');
+  await signUp(bob, { username: b });
+  await signUp(alice, { username: a });
+  await openChatWith(alice, b);
+  const conversation = await alice.locator('.chat').getAttribute('data-open-conversation');
+
+  // Cut Alice's WebSocket (REST still works): her new socket opens but the server never answers.
+  let block = true;
+  await alice.context().routeWebSocket(/\/api\/v1\/ws$/, (ws) => {
+    if (!block) ws.connectToServer();
+  });
+  await alice.reload();
+  await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  await sendText(alice, 'written while the socket was cut');
+  await alice.locator('.msg.mine[data-status=pending]').waitFor();
+
+  // Reload with the socket back: the pending send is still there and goes out once.
+  block = false;
+  await alice.reload();
+  await waitConnected(alice);
+  await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  await bob.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  await bubbles(bob, 'written while the socket was cut').waitFor();
+  await alice.locator('.msg.mine[data-status=pending]').waitFor({ state: 'detached' });
+  await alice.reload();
+  await waitConnected(alice);
+  await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  await bubbles(alice, 'written while the socket was cut').waitFor();
+  await bob.waitForTimeout(500);
+  assert.equal(await bubbles(bob, 'written while the socket was cut').count(), 1);
+  assert.equal(await bubbles(alice, 'written while the socket was cut').count(), 1);
+  assertClean(alice, bob);
+}));

@@ -32,6 +32,15 @@ test('markup in a message and in a display name shows as text and runs nothing',
   await sendText(victim, `you sent ${PAYLOAD}`);
   await bubbles(mallory, `you sent ${PAYLOAD}`).waitFor();
 
+  // Web links become links; a javascript: URL stays text.
+  const LINKS = 'see https://example.com/a?b=1, not javascript:window.__xss=3';
+  await sendText(mallory, LINKS);
+  await bubbles(victim, LINKS).waitFor();
+  const links = victim.locator('.msg.theirs .msg-body a');
+  assert.equal(await links.count(), 1);
+  assert.equal(await links.getAttribute('href'), 'https://example.com/a?b=1');
+  assert.equal(await links.getAttribute('rel'), 'noopener noreferrer nofollow');
+
   for (const page of [mallory, victim]) {
     assert.equal(await page.evaluate(() => window.__xss), undefined);
     assert.equal(await page.locator('#app img').count(), 0, 'no <img> element was created');

@@ -22,6 +22,36 @@ const STATUS = {
   read: { mark: '✓✓', icon: 'checks', text: 'Read' },
 };
 
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+
+/**
+ * A message body as nodes: text nodes, and links for http(s) URLs. The href is set only after
+ * `new URL` parsed it with an http(s) scheme; the link text is the URL as text.
+ */
+function bodyNodes(text) {
+  const out = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_RE)) {
+    let url = null;
+    try {
+      url = new URL(match[0]);
+    } catch {
+      url = null;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) continue;
+    if (match.index > last) out.push(document.createTextNode(text.slice(last, match.index)));
+    const a = document.createElement('a');
+    a.href = url.href;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer nofollow';
+    a.textContent = match[0];
+    out.push(a);
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) out.push(document.createTextNode(text.slice(last)));
+  return out;
+}
+
 /** Creates the pane for a conversation; returns `{el, destroy}`. */
 export function createChat(conversationId) {
   const back = h('a', { class: 'icon-btn back', href: '#/', 'aria-label': 'Back to the list', 'data-action': 'back' }, icon('back'));
@@ -93,7 +123,7 @@ export function createChat(conversationId) {
     const sender = state.users.get(m.sender);
     const body = m.deleted
       ? h('span', { class: 'msg-body deleted' }, 'This message was deleted')
-      : h('span', { class: 'msg-body' }, m.body);
+      : h('span', { class: 'msg-body' }, bodyNodes(m.body));
     const meta = h('span', { class: 'msg-meta' },
       m.edited_at && !m.deleted ? h('span', { class: 'msg-edited' }, 'edited') : null,
       h('time', { title: m.sent_at ? fullTime(m.sent_at) : '' }, m.sent_at ? timeOfDay(m.sent_at) : ''),
