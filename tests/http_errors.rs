@@ -416,3 +416,39 @@ async fn an_idle_poll_session_expires() {
     assert_eq!((gone.status, gone.code().as_str()), (404, "poll_not_found"));
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_is_dropped() {
+    let config = HttpConfig {
+        ws_ping_interval: Duration::from_millis(100),
+        ws_idle_timeout: Duration::from_millis(500),
+        ..HttpConfig::default()
+    };
+    let server = start_server_with(config, chat_config()).await;
+    let addr = server.addr;
+    let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
+    let direct = open_direct(addr, &alice, &bob).await;
+    let _stuck = try_connect(addr, &bob.token, &[]).await.unwrap(); // never read
+    let mut alice_ws = connect(addr, &alice.token).await;
+    let body = "x".repeat(3900);
+    for n in 0..400 {
+        alice_ws.send(json!({"type":"send","conversation":direct,"client_id":n.to_string(),"body":body})).await;
+    }
+    let mut acked = 0;
+    while acked < 400 {
+        if alice_ws.next().await["type"] == "ack" {
+            acked += 1;
+        }
+    }
+    // Alice's own socket is read and stays; Bob's writes back up and his socket is dropped.
+    let mut bob_gone = false;
+    for _ in 0..100 {
+        if server.chat.connected_devices() == 1 {
+            bob_gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(bob_gone, "the stuck socket was dropped ({} devices)", server.chat.connected_devices());
+    server.shutdown().await.unwrap();
+}

@@ -30,6 +30,9 @@ use tokio_tungstenite::WebSocketStream;
 /// Events fed to the socket before one flush, at most.
 const FLUSH_BATCH: usize = 64;
 
+/// How long the close frame may take to go out before the socket is simply dropped.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// `GET /api/v1/ws`: validates the upgrade and starts the socket task.
 pub(crate) async fn upgrade(
     app: &App,
@@ -145,7 +148,11 @@ where
             }
             delivery = subscription.next(), if !hold => match delivery {
                 None => Flow::Stop,
-                Some(delivery) => deliver(&mut subscription, &mut sink, delivery).await,
+                // A peer that stops reading fills its TCP window and the write waits; give up
+                // on it after the idle timeout rather than hang (its queue lags meanwhile).
+                Some(delivery) => tokio::time::timeout(app.config.ws_idle_timeout, deliver(&mut subscription, &mut sink, delivery))
+                    .await
+                    .unwrap_or(Flow::Stop),
             },
             _ = ticker.tick() => {
                 if heard.elapsed() >= app.config.ws_idle_timeout {
@@ -166,9 +173,9 @@ where
     };
     if let Flow::Close(code, reason) = flow {
         let frame = CloseFrame { code, reason: reason.into() };
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(Message::Close(Some(frame)))).await;
     }
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, sink.close()).await;
 }
 
 /// Writes one event and everything else ready, then flushes once.
