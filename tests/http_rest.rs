@@ -165,7 +165,7 @@ async fn the_admin_api_maps_onto_the_engine() {
     assert_eq!(one["username"], "bob");
 
     let conversations = request(addr, "GET", "/api/v1/admin/conversations", r, None).await.json();
-    assert_eq!(ids(&conversations["conversations"], "id"), [direct.clone()]);
+    assert_eq!(ids(&conversations["conversations"], "id"), std::slice::from_ref(&direct));
     let history = request(addr, "GET", &format!("/api/v1/admin/conversations/{direct}/messages"), r, None).await.json();
     assert_eq!(history["messages"][0]["body"], "rude");
     let id = sent["id"].as_str().unwrap();
