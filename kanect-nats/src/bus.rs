@@ -1,18 +1,34 @@
-//! [`NatsBus`]: engine events between nodes over one NATS subject per deployment.
+//! [`NatsBus`]: engine events between nodes over NATS subjects.
 //!
-//! Publishing encodes the envelope once and hands it to async-nats, which writes it from its
-//! own connection task; `publish` returns without waiting for the network. Each
-//! [`attach`](Bus::attach) subscribes and spawns a listener task that decodes envelopes and
-//! passes other nodes' ones to the engine's inbox (which only enqueues, so a slow device never
-//! slows the listener). Dropping the bus stops its listeners.
+//! Publishing encodes an envelope and hands it to async-nats, which writes it from its own
+//! connection task; `publish` returns without waiting for the network. Every subscription
+//! (the deployment subject for each [`attach`](Bus::attach)ed engine, and in
+//! [`Subjects::PerUser`] mode one per followed user) gets a listener task that decodes
+//! envelopes and passes other nodes' ones to the engine's inbox, which only enqueues, so a slow
+//! device never slows a listener. Dropping the bus stops its listeners.
 
+use crate::interest::Interest;
 use async_nats::connection::State;
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use kanect_core::{Bus, BusEnvelope, BusInbox, NodeId, StoreError};
+use kanect_core::{Bus, BusEnvelope, BusInbox, BusMessage, NodeId, StoreError, UserId};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::task::AbortHandle;
+
+/// Which subjects carry deliveries. Every node of a deployment must use the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Subjects {
+    /// Everything on `kanect.<prefix>.events`: every node receives every event and keeps
+    /// those for users it holds devices of. One publish per event. The default.
+    #[default]
+    Deployment,
+    /// Deliveries and session ends on `kanect.<prefix>.user.<user id>`, which a node follows
+    /// while it holds devices of that user; presence and heartbeats stay on the deployment
+    /// subject. One publish per recipient, but a node only receives its own users' events.
+    PerUser,
+}
 
 /// How to reach NATS and which deployment to join.
 #[derive(Clone, Debug)]
@@ -22,7 +38,10 @@ pub struct NatsConfig {
     /// Names the deployment: nodes with the same prefix (on the same NATS) exchange events,
     /// others are invisible to them. Letters, digits, `-` and `_`. Default `"default"`.
     pub prefix: String,
-    /// How long connecting may take before failing. Default 10 s.
+    /// Which subjects carry deliveries. Default [`Subjects::Deployment`].
+    pub subjects: Subjects,
+    /// How long connecting (or confirming a subscription) may take before failing.
+    /// Default 10 s.
     pub connect_timeout: Duration,
     /// How long a publish may wait for room in async-nats's outgoing queue (full only while
     /// NATS is slow or unreachable) before the event is dropped. Default 1 s.
@@ -35,6 +54,7 @@ impl NatsConfig {
         NatsConfig {
             url: url.into(),
             prefix: "default".to_string(),
+            subjects: Subjects::Deployment,
             connect_timeout: Duration::from_secs(10),
             publish_timeout: Duration::from_secs(1),
         }
@@ -49,23 +69,31 @@ impl NatsConfig {
 /// publishing while disconnected (the event is dropped; see the crate docs).
 pub struct NatsBus {
     client: async_nats::Client,
-    subject: String,
+    /// `kanect.<prefix>`: the root of every subject of this deployment.
+    root: String,
+    /// `kanect.<prefix>.events`.
+    events: String,
+    subjects: Subjects,
     publish_timeout: Duration,
-    /// Bounds [`NatsBus::round_trip`] as it bounds connecting.
+    /// Bounds connecting and [`NatsBus::live`].
     connect_timeout: Duration,
-    /// The listener tasks of attached engines, stopped when the bus is dropped: a bus that
-    /// outlives nobody should not keep a subscription (and its traffic) alive.
+    /// The attached engines' inboxes, for the per-user listeners started later.
+    inboxes: Mutex<HashMap<NodeId, BusInbox>>,
+    /// The deployment-subject listeners, stopped when the bus is dropped: a bus nobody holds
+    /// should not keep a subscription (and its traffic) alive.
     listeners: Mutex<Vec<AbortHandle>>,
+    /// The followed users ([`Subjects::PerUser`]); stops their listeners when dropped.
+    interest: Interest,
 }
 
 impl std::fmt::Debug for NatsBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsBus").field("subject", &self.subject).finish_non_exhaustive()
+        f.debug_struct("NatsBus").field("root", &self.root).field("subjects", &self.subjects).finish_non_exhaustive()
     }
 }
 
 impl NatsBus {
-    /// Connects with [`NatsConfig::new`]`(url)` defaults (prefix `"default"`).
+    /// Connects with [`NatsConfig::new`]`(url)` defaults (prefix `"default"`, one subject).
     ///
     /// # Errors
     /// As [`NatsBus::connect_with`].
@@ -79,7 +107,7 @@ impl NatsBus {
     /// [`StoreError::Backend`] for a prefix that is not a plain token, or when the server
     /// cannot be reached within [`NatsConfig::connect_timeout`].
     pub async fn connect_with(config: NatsConfig) -> Result<NatsBus, StoreError> {
-        let subject = subject(&config.prefix)?;
+        let root = root(&config.prefix)?;
         let options = async_nats::ConnectOptions::new().name("kanect").connection_timeout(config.connect_timeout);
         let client = tokio::time::timeout(config.connect_timeout, options.connect(config.url.as_str()))
             .await
@@ -87,33 +115,126 @@ impl NatsBus {
             .map_err(StoreError::backend)?;
         Ok(NatsBus {
             client,
-            subject,
+            events: format!("{root}.events"),
+            root,
+            subjects: config.subjects,
             publish_timeout: config.publish_timeout,
             connect_timeout: config.connect_timeout,
+            inboxes: Mutex::default(),
             listeners: Mutex::default(),
+            interest: Interest::default(),
         })
     }
 
-    /// The subject this bus publishes and listens on.
+    /// The deployment subject: every envelope in [`Subjects::Deployment`] mode, presence and
+    /// heartbeats in [`Subjects::PerUser`] mode.
     pub fn subject(&self) -> &str {
-        &self.subject
+        &self.events
     }
 
-    /// Returns once the server has processed everything this connection sent so far.
+    /// The subject of one user's deliveries in [`Subjects::PerUser`] mode.
+    pub fn user_subject(&self, user: UserId) -> String {
+        format!("{}.user.{user}", self.root)
+    }
+
+    /// How many users' subjects this bus follows now (always 0 in [`Subjects::Deployment`]
+    /// mode): a gauge for monitoring.
+    pub fn followed_users(&self) -> usize {
+        self.interest.count()
+    }
+
+    /// Subscribes to `subject` and returns once the subscription is live on the server.
     ///
     /// `Client::flush` only writes the socket; a subscription is live for other connections'
     /// messages only once the server has read it. The server reads a connection in order, so
-    /// receiving our own probe, sent after the subscription, proves it is live: what other
-    /// nodes publish once `attach` returns is received.
-    async fn round_trip(&self) -> Result<(), StoreError> {
-        let inbox = self.client.new_inbox();
-        let mut probe = self.client.subscribe(inbox.clone()).await.map_err(StoreError::backend)?;
-        self.client.publish(inbox, Vec::new().into()).await.map_err(StoreError::backend)?;
+    /// receiving our own probe, sent after the subscription, proves it: what other nodes
+    /// publish once this returns is received.
+    async fn live(&self, subject: &str) -> Result<async_nats::Subscriber, StoreError> {
+        let subscriber = self.client.subscribe(subject.to_string()).await.map_err(StoreError::backend)?;
+        let probe_subject = self.client.new_inbox();
+        let mut probe = self.client.subscribe(probe_subject.clone()).await.map_err(StoreError::backend)?;
+        self.client.publish(probe_subject, Vec::new().into()).await.map_err(StoreError::backend)?;
         match tokio::time::timeout(self.connect_timeout, probe.next()).await {
-            Ok(Some(_)) => Ok(()),
+            Ok(Some(_)) => Ok(subscriber),
             Ok(None) | Err(_) => Err(StoreError::backend(NatsError::ConnectTimeout)),
         }
     }
+
+    /// Publishes one envelope on one subject.
+    async fn send(&self, subject: &str, envelope: &BusEnvelope) -> Result<(), StoreError> {
+        if self.client.connection_state() == State::Disconnected {
+            // async-nats would queue it until its queue fills, then stall the sender.
+            return Err(StoreError::backend(NatsError::Disconnected));
+        }
+        let payload = serde_json::to_vec(envelope).map_err(StoreError::backend)?;
+        tokio::time::timeout(self.publish_timeout, self.client.publish(subject.to_string(), payload.into()))
+            .await
+            .map_err(|_| StoreError::backend(NatsError::PublishTimeout))?
+            .map_err(StoreError::backend)
+    }
+
+    /// Starts following `user`'s subject for the engine `node`, unless it already is.
+    async fn follow(&self, node: NodeId, user: UserId) -> Result<(), StoreError> {
+        if !self.interest.wanted(node, user) {
+            return Ok(());
+        }
+        let Some(inbox) = self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).get(&node).cloned() else {
+            return Ok(()); // not an engine attached here
+        };
+        let subject = self.user_subject(user);
+        let subscriber = self.live(&subject).await?;
+        self.interest.followed(node, user, listen(subscriber, node, inbox, subject));
+        Ok(())
+    }
+
+    /// [`Subjects::PerUser`] publishing: deliveries to each recipient's subject, presence and
+    /// heartbeats to the deployment's, following users as the node's own messages show them.
+    async fn publish_per_user(&self, envelope: BusEnvelope) -> Result<(), StoreError> {
+        let origin = envelope.origin;
+        match &envelope.message {
+            BusMessage::Deliver { recipients, event } => {
+                let mut result = Ok(());
+                for user in recipients {
+                    let message = BusMessage::Deliver { recipients: vec![*user], event: event.clone() };
+                    let sent = self.send(&self.user_subject(*user), &BusEnvelope { origin, message }).await;
+                    result = result.and(sent); // keep the first error, try every recipient
+                }
+                result
+            }
+            BusMessage::EndSessions { user, .. } => self.send(&self.user_subject(*user), &envelope).await,
+            BusMessage::Presence { user, online, .. } => {
+                // Follow before announcing, so that once the device's subscribe returns, what
+                // other nodes send the user reaches this node.
+                let followed = if *online { self.follow(origin, *user).await } else { Ok(()) };
+                self.send(&self.events, &envelope).await.and(followed)
+            }
+            BusMessage::Heartbeat { online } => {
+                let mut result = Ok(());
+                for user in self.interest.heartbeat(origin, online) {
+                    result = result.and(self.follow(origin, user).await);
+                }
+                self.send(&self.events, &envelope).await.and(result)
+            }
+        }
+    }
+}
+
+/// Spawns the task that hands `node`'s inbox the other nodes' envelopes arriving on
+/// `subscriber`. Malformed payloads are logged and skipped.
+fn listen(mut subscriber: async_nats::Subscriber, node: NodeId, inbox: BusInbox, subject: String) -> AbortHandle {
+    tokio::spawn(async move {
+        while let Some(message) = subscriber.next().await {
+            match serde_json::from_slice::<BusEnvelope>(&message.payload) {
+                Ok(envelope) if envelope.origin != node => inbox.deliver(envelope),
+                Ok(_) => {} // our own, echoed back
+                Err(error) => {
+                    let bytes = message.payload.len();
+                    tracing::warn!(%error, %subject, bytes, "skipping malformed bus message");
+                }
+            }
+        }
+    })
+    .abort_handle()
 }
 
 impl Drop for NatsBus {
@@ -127,35 +248,18 @@ impl Drop for NatsBus {
 #[async_trait]
 impl Bus for NatsBus {
     async fn attach(&self, node: NodeId, inbox: BusInbox) -> Result<(), StoreError> {
-        let mut subscriber = self.client.subscribe(self.subject.clone()).await.map_err(StoreError::backend)?;
-        self.round_trip().await?;
-        let subject = self.subject.clone();
-        let listener = tokio::spawn(async move {
-            while let Some(message) = subscriber.next().await {
-                match serde_json::from_slice::<BusEnvelope>(&message.payload) {
-                    Ok(envelope) if envelope.origin != node => inbox.deliver(envelope),
-                    Ok(_) => {} // our own, echoed back
-                    Err(error) => {
-                        let bytes = message.payload.len();
-                        tracing::warn!(%error, %subject, bytes, "skipping malformed bus message");
-                    }
-                }
-            }
-        });
-        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(listener.abort_handle());
+        let subscriber = self.live(&self.events).await?;
+        self.inboxes.lock().unwrap_or_else(|p| p.into_inner()).insert(node, inbox.clone());
+        let listener = listen(subscriber, node, inbox, self.events.clone());
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(listener);
         Ok(())
     }
 
     async fn publish(&self, envelope: BusEnvelope) -> Result<(), StoreError> {
-        if self.client.connection_state() == State::Disconnected {
-            // async-nats would queue it until its queue fills, then stall the sender.
-            return Err(StoreError::backend(NatsError::Disconnected));
+        match self.subjects {
+            Subjects::Deployment => self.send(&self.events, &envelope).await,
+            Subjects::PerUser => self.publish_per_user(envelope).await,
         }
-        let payload = serde_json::to_vec(&envelope).map_err(StoreError::backend)?;
-        tokio::time::timeout(self.publish_timeout, self.client.publish(self.subject.clone(), payload.into()))
-            .await
-            .map_err(|_| StoreError::backend(NatsError::PublishTimeout))?
-            .map_err(StoreError::backend)
     }
 
     fn has_peers(&self) -> bool {
@@ -163,13 +267,13 @@ impl Bus for NatsBus {
     }
 }
 
-/// The deployment's subject, `kanect.<prefix>.events`.
-fn subject(prefix: &str) -> Result<String, StoreError> {
+/// The deployment's subject root, `kanect.<prefix>`.
+fn root(prefix: &str) -> Result<String, StoreError> {
     let plain = !prefix.is_empty()
         && prefix.len() <= 64
         && prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if plain {
-        Ok(format!("kanect.{prefix}.events"))
+        Ok(format!("kanect.{prefix}"))
     } else {
         Err(StoreError::backend(NatsError::Prefix(prefix.to_string())))
     }
@@ -205,9 +309,9 @@ mod tests {
 
     #[test]
     fn prefixes_are_single_plain_tokens() {
-        assert_eq!(subject("prod-eu_1").unwrap(), "kanect.prod-eu_1.events");
+        assert_eq!(root("prod-eu_1").unwrap(), "kanect.prod-eu_1");
         for bad in ["", "a.b", "a*", ">", "a b", "é", &"x".repeat(65)] {
-            assert!(matches!(subject(bad), Err(StoreError::Backend(_))), "{bad:?}");
+            assert!(matches!(root(bad), Err(StoreError::Backend(_))), "{bad:?}");
         }
     }
 

@@ -18,16 +18,23 @@
 //!
 //! # Subjects
 //!
-//! All nodes of a deployment publish and subscribe on one subject, `kanect.<prefix>.events`.
-//! Every node receives every event and its hub keeps only those for users it holds devices
-//! for (a look-up per event, no allocation for strangers). This is the simplest design that
-//! is correct: NATS keeps each publisher's order on a subject, so every node sees a node's
-//! events in the order it routed them (which keeps messages in seq order), and presence and
-//! heartbeats need no interest tracking. Its cost grows with nodes × events; past a handful
-//! of busy nodes, subjects per user (`kanect.<prefix>.user.<id>`, each node subscribing to the
-//! users connected to it) would cut the traffic, at the price of one publish per recipient and
-//! a subscription per connected user — it needs a hook in the engine telling the bus when a
-//! user's first device arrives and last one leaves, which the `Bus` trait does not have yet.
+//! [`Subjects::Deployment`] (the default): all nodes publish and subscribe on one subject,
+//! `kanect.<prefix>.events`. Every node receives every event and its hub keeps those for users
+//! it holds devices of (a look-up per recipient). One publish per event, no interest to track,
+//! and NATS keeps each publisher's order on a subject, so every node sees a node's events in
+//! the order it routed them (which keeps messages in seq order). Its cost grows with
+//! nodes × events: each node decodes every event of the deployment.
+//!
+//! [`Subjects::PerUser`]: deliveries and session ends go to `kanect.<prefix>.user.<id>`, one
+//! publish per recipient; a node follows (subscribes to) the subjects of the users it holds
+//! devices of, so it only receives their events. Presence and heartbeats stay on the
+//! deployment subject, since every node aggregates presence. Order still holds (per
+//! publisher, per user subject). The bus learns whom to follow from its own engine's traffic:
+//! a user's first device on the node makes the engine publish their presence (the bus follows
+//! the user first, so what is sent to them once the device is subscribed arrives), and
+//! heartbeats list who is still there (see `interest`). Worth it when there are many nodes
+//! and most events concern few of them; a message to a large group costs one publish per
+//! member. Every node of a deployment must use the same mode.
 //!
 //! # What a disconnection loses
 //!
@@ -43,9 +50,11 @@
 //! (a foreign publisher, a node of an incompatible version) is logged and skipped.
 //!
 //! # Layout
-//! - `bus` — [`NatsBus`] and [`NatsConfig`]: connecting, the subject, publishing, and the
-//!   listener task that hands other nodes' envelopes to the engine.
+//! - `bus` — [`NatsBus`], [`NatsConfig`] and [`Subjects`]: connecting, subjects, publishing,
+//!   and the listener tasks that hand other nodes' envelopes to the engine.
+//! - `interest` — which users' subjects a node follows in [`Subjects::PerUser`] mode.
 
 mod bus;
+mod interest;
 
-pub use bus::{NatsBus, NatsConfig};
+pub use bus::{NatsBus, NatsConfig, Subjects};
