@@ -114,6 +114,11 @@ pub(crate) struct Report {
     pub(crate) tally: Tally,
     /// Server VmRSS (KiB) before the sockets were opened and at the end, if its pid was given.
     pub(crate) rss_kib: Option<(u64, u64)>,
+    /// CPU seconds (user + system) the server spent in the measured phase, if its pid was
+    /// given. With the machine shared, CPU per message is steadier than throughput.
+    pub(crate) server_cpu: Option<f64>,
+    /// CPU seconds this process spent in the measured phase.
+    pub(crate) own_cpu: Option<f64>,
 }
 
 impl Report {
@@ -127,6 +132,12 @@ impl Report {
         let (before, after) = self.rss_kib?;
         (self.workload == "idle" && self.connections > 0)
             .then(|| (after.saturating_sub(before) * 1024) as f64 / self.connections as f64)
+    }
+
+    /// CPU µs per message sent (or per delivery, where a send fans out), if any.
+    fn per_message(&self, cpu: f64) -> Option<f64> {
+        let events = self.tally.delivered.max(self.tally.acked);
+        (events > 0).then(|| (cpu * 1e6 / events as f64 * 100.0).round() / 100.0)
     }
 
     /// The JSON line for scripts: every figure of the table, latencies in microseconds.
@@ -145,6 +156,9 @@ impl Report {
             "ack_latency_us": quantiles(&t.ack_latency),
             "server_rss_kib": self.rss_kib.map(|(before, after)| json!({"before": before, "after": after})),
             "server_rss_per_connection_bytes": self.rss_per_connection().map(f64::round),
+            "server_cpu_s": self.server_cpu,
+            "loadgen_cpu_s": self.own_cpu,
+            "server_cpu_us_per_message": self.server_cpu.and_then(|cpu| self.per_message(cpu)),
         })
         .to_string()
     }
@@ -173,6 +187,15 @@ impl Report {
                 );
             }
         }
+        for (name, cpu) in [("server CPU   ", self.server_cpu), ("loadgen CPU  ", self.own_cpu)] {
+            if let Some(cpu) = cpu {
+                out += &format!("{name} {cpu:.2} s");
+                if let Some(per) = self.per_message(cpu) {
+                    out += &format!("  ({per:.2} µs per delivery)");
+                }
+                out += "\n";
+            }
+        }
         if let Some((before, after)) = self.rss_kib {
             out += &format!("server RSS    {before} KiB → {after} KiB");
             if let Some(per) = self.rss_per_connection() {
@@ -192,6 +215,19 @@ fn quantiles(h: &Histogram<u32>) -> serde_json::Value {
         "p50": h.value_at_quantile(0.5), "p99": h.value_at_quantile(0.99),
         "p999": h.value_at_quantile(0.999), "max": h.max(), "count": h.len(),
     })
+}
+
+/// CPU seconds (user + system) process `pid` (None: this one) has used, from
+/// `/proc/<pid>/stat`.
+pub(crate) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = pid.map_or_else(|| "/proc/self/stat".to_string(), |pid| format!("/proc/{pid}/stat"));
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3; utime and
+    // stime are fields 14 and 15.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / rustix::param::clock_ticks_per_second() as f64)
 }
 
 /// VmRSS of process `pid` in KiB, from `/proc/<pid>/status`.

@@ -16,7 +16,7 @@
 //! close.
 
 use crate::client::{self, Account, Api, BoxError, Socket, Sources};
-use crate::report::{Live, Report, Tally};
+use crate::report::{cpu_seconds, Live, Report, Tally};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -185,6 +185,7 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
         .collect();
 
     let measuring = Instant::now();
+    let cpu_before = (plan.server_pid.and_then(|pid| cpu_seconds(Some(pid))), cpu_seconds(None));
     let total_quota = plan.messages.saturating_mul(senders as u64);
     while measuring.elapsed() < plan.duration && (senders == 0 || live.sent.load(Ordering::Relaxed) < total_quota) {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -193,6 +194,8 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
     let drained_at = drain(&live, fan_out).await;
     let elapsed = drained_at.duration_since(measuring);
     let rss_after = plan.server_pid.and_then(crate::report::rss_kib);
+    let server_cpu = plan.server_pid.and_then(|pid| cpu_seconds(Some(pid))).zip(cpu_before.0).map(|(b, a)| b - a);
+    let own_cpu = cpu_seconds(None).zip(cpu_before.1).map(|(b, a)| b - a);
     let connections = live.open.load(Ordering::Relaxed);
     let _ = phase_tx.send(Phase::Stop);
 
@@ -208,6 +211,8 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
         elapsed,
         tally,
         rss_kib: rss_before.zip(rss_after),
+        server_cpu,
+        own_cpu,
     })
 }
 
@@ -370,9 +375,12 @@ async fn exchange(
                 ping.as_mut().reset(tokio::time::Instant::now() + context.ping_interval);
             }
             changed = &mut phase_change => match changed {
-                Some(next) => {
-                    current = next;
+                Some(_) => {
+                    // Mark the change seen before cloning: a clone inherits the seen version.
+                    current = *phase.borrow_and_update();
                     phase_change.set(next_phase(phase.clone()));
+                    // The drain counts deliveries as they come: report the batch held back.
+                    Live::add(&live.delivered, std::mem::take(&mut state.unreported));
                 }
                 None => return Ok(()),
             },
@@ -380,11 +388,9 @@ async fn exchange(
     }
 }
 
-/// The phase after the next change, or None if the run is gone.
-async fn next_phase(mut phase: watch::Receiver<Phase>) -> Option<Phase> {
-    phase.changed().await.ok()?;
-    let next = *phase.borrow_and_update();
-    Some(next)
+/// Resolves when the phase changes (None if the run is gone).
+async fn next_phase(mut phase: watch::Receiver<Phase>) -> Option<()> {
+    phase.changed().await.ok()
 }
 
 /// Accounts for one text frame from the server.
