@@ -197,6 +197,21 @@ async fn dropped_connections_fail_calls_then_the_pool_recovers() {
     assert_eq!(recovered, Some(alice));
 }
 
+#[tokio::test]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn lookups_with_nul_bytes_find_nothing_rather_than_fail() {
+    let store = fresh_store().await;
+    for name in ["alpha", "beta"] {
+        store.insert_user(&user(name), "h").await.unwrap();
+    }
+    assert_eq!(store.user_by_username("alpha\0").await.unwrap(), None);
+    let search = kanect_core::UserQuery { search: Some("\0".into()), limit: 10, ..Default::default() };
+    assert!(store.users(&search).await.unwrap().is_empty());
+    let after = kanect_core::UserQuery { after: Some("alpha\0zz".into()), limit: 10, ..Default::default() };
+    let names: Vec<String> = store.users(&after).await.unwrap().into_iter().map(|u| u.username).collect();
+    assert_eq!(names, ["beta"]);
+}
+
 /// Runs without a database: nothing listens on port 1.
 #[tokio::test]
 async fn an_unreachable_database_is_a_backend_error() {

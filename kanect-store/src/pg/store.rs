@@ -131,6 +131,9 @@ impl Store for PgStore {
 
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         let sql = concat!("SELECT ", user_columns!(), " FROM kanect_users WHERE username_folded = $1");
+        if username.contains('\0') {
+            return Ok(None); // PostgreSQL text cannot hold NUL, so no stored name does
+        }
         let client = self.client().await?;
         query_opt(&client, sql, &[&User::fold(username)]).await?.as_ref().map(rows::user).transpose()
     }
@@ -185,8 +188,14 @@ impl Store for PgStore {
              AND ($2::text IS NULL OR strpos(username_folded, $2) > 0 OR strpos(display_name_lower, $2) > 0) \
              ORDER BY username_folded LIMIT $3"
         );
+        // Client text may hold NUL, which PostgreSQL text cannot (nor, therefore, any stored
+        // name): a search for it matches nobody, and names after "ab\0..." are those after "ab".
+        if page.search.as_deref().is_some_and(|needle| needle.contains('\0')) {
+            return Ok(Vec::new());
+        }
+        let after = page.after.as_deref().map(|after| after.split('\0').next().unwrap_or_default());
         let client = self.client().await?;
-        let params: Params<'_> = &[&page.after, &page.search, &limit(page.limit)];
+        let params: Params<'_> = &[&after, &page.search, &limit(page.limit)];
         query(&client, sql, params).await?.iter().map(rows::user).collect()
     }
 
