@@ -298,7 +298,10 @@ impl Store for SledStore {
 
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
         let inserted = self.insert_conversation_now(conversation)?;
-        self.durable_if(inserted).await
+        // Also when it existed: "it exists" may be about another writer's record that is
+        // still on its way to the disk, and callers act on the answer.
+        self.commit.durable().await?;
+        Ok(inserted)
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
