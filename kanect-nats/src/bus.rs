@@ -108,7 +108,16 @@ impl NatsBus {
     /// cannot be reached within [`NatsConfig::connect_timeout`].
     pub async fn connect_with(config: NatsConfig) -> Result<NatsBus, StoreError> {
         let root = root(&config.prefix)?;
-        let options = async_nats::ConnectOptions::new().name("kanect").connection_timeout(config.connect_timeout);
+        // async-nats reconnects forever by default; say so in the logs when it has to.
+        let options = async_nats::ConnectOptions::new()
+            .name("kanect")
+            .connection_timeout(config.connect_timeout)
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Connected => tracing::info!("NATS connected"),
+                    other => tracing::warn!(event = %other, "NATS connection event"),
+                }
+            });
         let client = tokio::time::timeout(config.connect_timeout, options.connect(config.url.as_str()))
             .await
             .map_err(|_| StoreError::backend(NatsError::ConnectTimeout))?
