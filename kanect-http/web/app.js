@@ -1,4 +1,16 @@
 // Entry point: restores the session, then routes between log-in, sign-up and the chat shell.
+//
+// Layout of the web app (plain ES modules, no build step, embedded in the server binary):
+//   api.js       REST calls, with the X-CSRF-Token header on state-changing requests
+//   socket.js    the WebSocket: reconnect with backoff, `resume` with cursors, heartbeats
+//   state.js     the client's data (users, conversations, threads, pending sends) + events
+//   session.js   log-in/out, loading, what each server frame does, every user action
+//   router.js    hash routes; a new view registers its own with `route()`
+//   dom.js       element builders that only ever insert text; avatars, icons, toasts
+//   time.js, strength.js   formatting and the password meter
+//   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs
+// To add a view (e.g. an admin area): write views/admin.js, import it below, and call
+// `route(/^\/admin$/, handler)`; the sidebar shows an admin link to `#/admin` for admins.
 
 import { h, replace, toast } from './dom.js';
 import { currentPath, go, match, route } from './router.js';
