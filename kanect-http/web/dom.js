@@ -42,6 +42,11 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
+/** "1 member", "3 members". */
+export function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 /** A user's name as shown: the display name, or the username. */
 export function displayName(user) {
   if (!user) return 'Unknown';

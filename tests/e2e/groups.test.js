@@ -57,6 +57,19 @@ test('create a group, name it, add members, rename it; edit and delete a message
   await bob.locator('.msg.theirs .msg-body.deleted').waitFor();
   assert.equal(await bubbles(bob, 'Hiking on Sunday instead?').count(), 0);
   assert.equal(await alice.locator('.msg.mine .msg-body.deleted').count(), 1);
+
+  // Alice removes Carol again; then Bob leaves: the group leaves his list, Alice sees 1 member.
+  await alice.click('button[data-action=group-info]');
+  await alice.locator(`.dialog .member[data-username="${c}"] button[data-action=remove-member]`).click();
+  await alice.locator(`.dialog .member[data-username="${c}"]`).waitFor({ state: 'detached' });
+  await alice.keyboard.press('Escape');
+  await bob.waitForSelector('.chat-sub:text("2 members")');
+  await bob.click('button[data-action=group-info]');
+  await bob.click('.dialog button[data-action=leave]');
+  await bob.click('.dialog button[data-action=confirm]');
+  await bob.waitForSelector('.welcome');
+  assert.equal(await bob.locator('.list .item[data-kind=group]').count(), 0);
+  await alice.waitForSelector('.chat-sub:text("1 member ·")');
   assertClean(alice, bob);
 }));
 

@@ -2,7 +2,7 @@
 // bottom, my messages show pending / sent / delivered / read marks, and I can edit or delete
 // them. Message bodies are inserted as text only.
 
-import { avatar, displayName, h, icon, replace, toast } from '../dom.js';
+import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import * as session from '../session.js';
 import { messageStatus, on, peer, state, thread } from '../state.js';
 import { dayKey, dayLabel, fullTime, lastSeen, timeOfDay } from '../time.js';
@@ -88,7 +88,7 @@ export function createChat(conversationId) {
     if (typers.length) sub = conv.kind === 'group' ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing…` : 'typing…';
     else if (conv.kind === 'group') {
       const names = conv.members.filter((id) => id !== state.me.id).map((id) => displayName(state.users.get(id)));
-      sub = `${conv.members.length} members · You${names.length ? ', ' : ''}${names.join(', ')}`;
+      sub = `${plural(conv.members.length, 'member')} · You${names.length ? ', ' : ''}${names.join(', ')}`;
     } else sub = online ? 'online' : lastSeen((other.presence && other.presence.last_seen) || other.last_seen);
     const sig = JSON.stringify([name, online, sub, conv.kind]);
     if (sig === headSig) return;
@@ -117,10 +117,10 @@ export function createChat(conversationId) {
   function messageNode(key, m, conv, { first, status }) {
     const mine = m.sender === state.me.id;
     const group = conv.kind === 'group';
-    const sig = JSON.stringify([m.body, m.deleted, m.edited_at, status, first, m.seq]);
+    const sender = state.users.get(m.sender);
+    const sig = JSON.stringify([m.body, m.deleted, m.edited_at, status, first, m.seq, group && !mine ? displayName(sender) : '']);
     const old = nodes.get(key);
     if (old && old.sig === sig) return old.el;
-    const sender = state.users.get(m.sender);
     const body = m.deleted
       ? h('span', { class: 'msg-body deleted' }, 'This message was deleted')
       : h('span', { class: 'msg-body' }, bodyNodes(m.body));

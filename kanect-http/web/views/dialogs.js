@@ -1,7 +1,7 @@
 // Modal dialogs on the native <dialog> element: confirm, create a group, manage a group's
 // members and name.
 
-import { avatar, displayName, h, icon, replace, toast } from '../dom.js';
+import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import * as session from '../session.js';
 import { on, state } from '../state.js';
 import { errorText } from './auth.js';
@@ -152,7 +152,7 @@ export function groupInfoDialog(conversationId) {
     } else {
       parts.push(h('p', { class: 'group-name-big' }, conv.name || 'Group'));
     }
-    parts.push(h('h3', { class: 'list-head' }, `${conv.members.length} members`));
+    parts.push(h('h3', { class: 'list-head' }, plural(conv.members.length, 'member')));
     const members = conv.members.map((id) => state.users.get(id) || (id === state.me.id ? state.me : { id, username: '…' }))
       .sort((a, b) => displayName(a).localeCompare(displayName(b)));
     parts.push(h('ul', { class: 'members' }, members.map((u) => {

@@ -2,7 +2,7 @@
 // recent first, with unread counts and typing) and the people I have not talked to yet, each
 // with a live presence dot.
 
-import { avatar, displayName, h, icon, replace, toast } from '../dom.js';
+import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import * as session from '../session.js';
 import { match } from '../router.js';
 import { on, peer, sortedConversations, state } from '../state.js';
@@ -28,7 +28,7 @@ export function conversationTitle(conv) {
 /** A one-line preview of a message. */
 function preview(conv) {
   const m = conv.last_message;
-  if (!m) return conv.kind === 'group' ? `${conv.members.length} members` : 'Say hello 👋';
+  if (!m) return conv.kind === 'group' ? plural(conv.members.length, 'member') : 'No messages yet';
   const who = m.sender === state.me.id ? 'You: ' : conv.kind === 'group' ? `${displayName(state.users.get(m.sender))}: ` : '';
   return who + (m.deleted ? 'Message deleted' : m.body.replace(/\s+/g, ' '));
 }
