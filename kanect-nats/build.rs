@@ -1,12 +1,15 @@
-//! Turns the `KANECT_TEST_NATS` environment variable into the `kanect_test_nats` cfg, so that
-//! the tests needing a NATS server run when it names one and are reported as ignored (never
-//! passed vacuously) when it does not.
+//! Turns the `KANECT_TEST_NATS` (and, for the test on PostgreSQL, `KANECT_TEST_PG`)
+//! environment variables into the `kanect_test_nats` (`kanect_test_pg`) cfgs, so that the
+//! tests needing those services run when they are named and are reported as ignored (never
+//! passed vacuously) when they are not.
 
 fn main() {
-    println!("cargo:rustc-check-cfg=cfg(kanect_test_nats)");
-    println!("cargo:rerun-if-env-changed=KANECT_TEST_NATS");
     println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var_os("KANECT_TEST_NATS").is_some_and(|url| !url.is_empty()) {
-        println!("cargo:rustc-cfg=kanect_test_nats");
+    for (variable, cfg) in [("KANECT_TEST_NATS", "kanect_test_nats"), ("KANECT_TEST_PG", "kanect_test_pg")] {
+        println!("cargo:rustc-check-cfg=cfg({cfg})");
+        println!("cargo:rerun-if-env-changed={variable}");
+        if std::env::var_os(variable).is_some_and(|url| !url.is_empty()) {
+            println!("cargo:rustc-cfg={cfg}");
+        }
     }
 }
