@@ -14,7 +14,9 @@
 //! (an async worker) until the flush ends, and with it every sled read queued behind it: the
 //! engine stalls for each flush and groups stay small. Submitted writes are merged into one
 //! batch that the flusher applies just before flushing: one write-lock acquisition per group,
-//! and writers never block on sled while a flush runs.
+//! and writers never block on sled while a flush runs. (Applying each submission as its own
+//! batch keeps per-message atomicity too, but measured three times slower: every
+//! `apply_batch` pays for taking that lock.)
 //!
 //! The flusher's loop:
 //! 1. sleep until a write waits;
