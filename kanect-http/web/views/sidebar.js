@@ -192,6 +192,7 @@ export function createSidebar() {
     destroy() {
       offs.forEach((off) => off());
       clearInterval(clock);
+      document.title = 'Kanect';
       clearTimeout(frame);
     },
   };
