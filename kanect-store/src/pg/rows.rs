@@ -67,6 +67,11 @@ fn get<'a, T: FromSql<'a>>(row: &'a Row, column: &str) -> StoreResult<T> {
     row.try_get(column).map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
 }
 
+/// The first column (of a one-column query), or [`StoreError::Corrupt`].
+pub(super) fn first<'a, T: FromSql<'a>>(row: &'a Row) -> StoreResult<T> {
+    row.try_get(0).map_err(|error| StoreError::Corrupt(format!("first column: {error}")))
+}
+
 /// A stored BIGINT as the unsigned number it encodes.
 pub(super) fn unsigned(value: i64, what: &str) -> StoreResult<u64> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative {what}: {value}")))

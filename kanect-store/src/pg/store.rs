@@ -50,12 +50,6 @@ fn uuids(ids: &[UserId]) -> Vec<Uuid> {
 const SELECT_CONVERSATION: &str =
     concat!("SELECT ", conversation_columns!(), " FROM kanect_conversations c WHERE c.id = $1");
 
-const MESSAGE_BY_CLIENT_ID: &str = concat!(
-    "SELECT ",
-    message_columns!(),
-    " FROM kanect_messages WHERE conversation = $1 AND sender = $2 AND client_id = $3"
-);
-
 /// Reads a conversation within `client`'s transaction (or on its own).
 async fn load_conversation(client: &impl GenericClient, id: ConversationId) -> StoreResult<Option<Conversation>> {
     query_opt(client, SELECT_CONVERSATION, &[id.as_uuid()]).await?.as_ref().map(rows::conversation).transpose()
@@ -63,8 +57,13 @@ async fn load_conversation(client: &impl GenericClient, id: ConversationId) -> S
 
 /// The message a (conversation, sender, client id) already names, if any.
 async fn by_client_id(client: &impl GenericClient, message: &NewMessage) -> StoreResult<Option<Message>> {
+    let sql = concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM kanect_messages WHERE conversation = $1 AND sender = $2 AND client_id = $3"
+    );
     let params: Params<'_> = &[message.conversation.as_uuid(), message.sender.as_uuid(), &message.client_id];
-    query_opt(client, MESSAGE_BY_CLIENT_ID, params).await?.as_ref().map(rows::message).transpose()
+    query_opt(client, sql, params).await?.as_ref().map(rows::message).transpose()
 }
 
 impl PgStore {
@@ -163,14 +162,14 @@ impl Store for PgStore {
                    sessions AS (DELETE FROM kanect_sessions WHERE user_id IN (SELECT id FROM gone)) \
                    SELECT count(*) FROM gone";
         let client = self.client().await?;
-        let count: i64 = query_one(&client, sql, &[id.as_uuid()]).await?.try_get(0).map_err(db)?;
+        let count: i64 = rows::first(&query_one(&client, sql, &[id.as_uuid()]).await?)?;
         Ok(count > 0)
     }
 
     async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
         let client = self.client().await?;
         let row = query_opt(&client, "SELECT password_hash FROM kanect_users WHERE id = $1", &[id.as_uuid()]).await?;
-        row.map(|row| row.try_get(0).map_err(db)).transpose()
+        row.as_ref().map(rows::first).transpose()
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool> {
@@ -285,7 +284,7 @@ impl Store for PgStore {
         let sql = "SELECT conversation FROM kanect_memberships WHERE user_id = $1 ORDER BY joined";
         let client = self.client().await?;
         let rows = query(&client, sql, &[user.as_uuid()]).await?;
-        rows.iter().map(|row| row.try_get::<_, Uuid>(0).map(ConversationId::from).map_err(db)).collect()
+        rows.iter().map(|row| rows::first::<Uuid>(row).map(ConversationId::from)).collect()
     }
 
     async fn conversations(&self, after: Option<ConversationId>, count: usize) -> StoreResult<Vec<Conversation>> {
@@ -322,7 +321,7 @@ impl Store for PgStore {
         let statement = client.prepare_cached(sql).await.map_err(db)?;
         match client.query_one(&statement, params).await {
             Ok(row) => {
-                let seq = rows::unsigned(row.try_get(0).map_err(db)?, "seq")?;
+                let seq = rows::unsigned(rows::first(&row)?, "seq")?;
                 Ok(Appended::Created(message.with_seq(Seq(seq))))
             }
             Err(error) if violates(&error, "kanect_messages_client_key") => {
@@ -391,7 +390,7 @@ impl Store for PgStore {
         let sql = "SELECT last_seq FROM kanect_conversation_seqs WHERE conversation = $1";
         let client = self.client().await?;
         match query_opt(&client, sql, &[conversation.as_uuid()]).await? {
-            Some(row) => Ok(Seq(rows::unsigned(row.try_get(0).map_err(db)?, "last_seq")?)),
+            Some(row) => Ok(Seq(rows::unsigned(rows::first(&row)?, "last_seq")?)),
             None => Ok(Seq::ZERO),
         }
     }
@@ -461,8 +460,9 @@ impl Store for PgStore {
                    (SELECT COALESCE(SUM(last_seq), 0)::bigint FROM kanect_conversation_seqs)";
         let client = self.client().await?;
         let row = query_one(&client, sql, &[]).await?;
-        let count =
-            |index: usize, what: &str| -> StoreResult<u64> { rows::unsigned(row.try_get(index).map_err(db)?, what) };
+        let count = |index: usize, what: &str| -> StoreResult<u64> {
+            rows::unsigned(row.try_get(index).map_err(|error| StoreError::Corrupt(format!("{what}: {error}")))?, what)
+        };
         Ok(StoreStats {
             users: count(0, "users")?,
             conversations: count(1, "conversations")?,
