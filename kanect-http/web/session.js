@@ -219,7 +219,13 @@ async function fetchConversation(id) {
 /** Shows a conversation: loads its newest page if needed and marks it read. */
 export async function openConversation(id) {
   state.open = id;
-  if (!state.conversations.has(id)) await fetchConversation(id);
+  if (!state.conversations.has(id)) {
+    // Not in the list (an old link, a group I left): ask, and let the error reach the view.
+    const c = await api.conversation(id);
+    S.putConversation(c);
+    fetchMissingUsers(c.members);
+    S.emit('conversations');
+  }
   const t = S.thread(id);
   if (!t.loaded && !t.loading) {
     t.loading = true;

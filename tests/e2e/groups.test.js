@@ -70,6 +70,11 @@ test('create a group, name it, add members, rename it; edit and delete a message
   await bob.waitForSelector('.welcome');
   assert.equal(await bob.locator('.list .item[data-kind=group]').count(), 0);
   await alice.waitForSelector('.chat-sub:text("1 member ·")');
+  // An old link to the group no longer opens it for Bob.
+  const groupId = await alice.locator('.chat').getAttribute('data-open-conversation');
+  await bob.goto(`/#/c/${groupId}`);
+  await bob.waitForSelector('.toast:text("That conversation is not available.")');
+  await bob.waitForSelector('.welcome');
   assertClean(alice, bob);
 }));
 

@@ -364,7 +364,10 @@ export function createChat(conversationId) {
   }, 30_000);
   renderHead();
   render();
-  session.openConversation(conversationId).then(schedule).catch((err) => toast(errorText(err), 'error'));
+  session.openConversation(conversationId).then(schedule).catch((err) => {
+    toast(err.code === 'conversation_not_found' || err.code === 'not_member' ? 'That conversation is not available.' : errorText(err), 'error');
+    if (state.open === conversationId) location.hash = '#/';
+  });
   return {
     el,
     focus: () => input.focus(),
