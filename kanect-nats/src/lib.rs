@@ -36,6 +36,16 @@
 //! and most events concern few of them; a message to a large group costs one publish per
 //! member. Every node of a deployment must use the same mode.
 //!
+//! # Ordering across nodes
+//!
+//! A node's own events reach every other node in the order it routed them. Events from two
+//! nodes are not ordered with each other: when senders on two nodes write into one
+//! conversation at once, a device may receive seq 6 (routed by its own node) before seq 5
+//! (routed by the other, one NATS hop away). Every message still arrives exactly once, and
+//! history reads and resumes by cursor are in seq order; a client that needs strict live order
+//! across nodes sorts by seq within a conversation (measured: 1 inversion in 200 messages sent
+//! concurrently from two nodes into one conversation).
+//!
 //! # What a disconnection loses
 //!
 //! async-nats reconnects on its own and re-subscribes. Delivery is at most once: while a node
