@@ -22,7 +22,8 @@ import { hideShell, showShell } from './views/shell.js';
 const root = document.getElementById('app');
 
 const ENDED = {
-  logged_out: null,
+  local: null,
+  logged_out: 'You were logged out, from this device or another one.',
   expired: 'Your session has ended. Please log in again.',
   account_disabled: 'Your account has been disabled.',
   password_reset: 'Your password was reset. Log in with the new one.',

@@ -68,15 +68,12 @@ function hue(id) {
   return Math.abs(x) % 360;
 }
 
-/**
- * An avatar: initials on a colour derived from the id, with an optional presence dot.
- * `online` is true, false, or undefined (no dot, e.g. groups).
- */
+/** An avatar: initials on a colour derived from the id, with a green dot when `online`. */
 export function avatar(id, name, { online, size = 'md', group = false } = {}) {
   const el = h('span', { class: `avatar avatar-${size}${group ? ' avatar-group' : ''}`, 'aria-hidden': 'true' },
     initials(name));
   el.style.setProperty('--hue', String(hue(id)));
-  if (online !== undefined) el.append(h('span', { class: `dot ${online ? 'dot-on' : 'dot-off'}` }));
+  if (online) el.append(h('span', { class: 'dot dot-on', title: 'online' }));
   return el;
 }
 

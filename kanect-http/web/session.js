@@ -72,7 +72,7 @@ export async function logout() {
   } catch {
     // The session is forgotten locally whatever the server said.
   }
-  end('logged_out');
+  end('local');
 }
 
 async function start(me) {

@@ -41,7 +41,7 @@ export class Socket {
     this.pingTimer = null;
     this.pongTimer = null;
     this.onOnline = () => {
-      if (!this.stopped && this.state === State.RECONNECTING) this.reconnectNow();
+      if (!this.stopped && this.state === State.RECONNECTING && document.visibilityState === 'visible') this.reconnectNow();
     };
   }
 
@@ -50,6 +50,7 @@ export class Socket {
     if (!this.stopped) return;
     this.stopped = false;
     window.addEventListener('online', this.onOnline);
+    document.addEventListener('visibilitychange', this.onOnline);
     this.connect(State.CONNECTING);
   }
 
@@ -57,6 +58,7 @@ export class Socket {
   stop() {
     this.stopped = true;
     window.removeEventListener('online', this.onOnline);
+    document.removeEventListener('visibilitychange', this.onOnline);
     clearTimeout(this.retryTimer);
     this.clearHeartbeat();
     if (this.ws) {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  assertClean, bubbles, newUserPage, openChatWith, sendText, shot, signUp, uniqueName, waitConnected, withServer,
+  assertClean, bubbles, newUserPage, openChatWith, rest, sendText, shot, signUp, uniqueName, waitConnected, withServer,
 } from './harness.js';
 
 test('two users sign up, see each other online, chat live both ways with typing and read marks, reload, log out', () => withServer(async ({ server, browser }) => {
@@ -71,4 +71,19 @@ test('two users sign up, see each other online, chat live both ways with typing 
   assert.match(await alice.locator('.chat-sub').textContent(), /last seen/);
 
   assertClean(alice, bob);
+}));
+
+test('a session ended elsewhere (log out everywhere) sends the page back to log-in with a notice', () => withServer(async ({ server, browser }) => {
+  const page = await newUserPage(browser, server.url);
+  const name = uniqueName('dora');
+  await signUp(page, { username: name });
+  const other = await rest(server.url, 'POST', '/auth/login', { username: name, password: 'a calm river 42' });
+  assert.equal(other.status, 200);
+  const res = await rest(server.url, 'POST', '/auth/logout-all', {}, other.body.token);
+  assert.equal(res.status, 200);
+  await page.waitForSelector('form[data-form=login] .notice:text("You were logged out")');
+  // And it stays logged out after a reload (the cookie session is gone on the server).
+  await page.reload();
+  await page.waitForSelector('form[data-form=login]');
+  assertClean(page);
 }));
