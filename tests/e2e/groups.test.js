@@ -58,6 +58,14 @@ test('create a group, name it, add members, rename it; edit and delete a message
   assert.equal(await bubbles(bob, 'Hiking on Sunday instead?').count(), 0);
   assert.equal(await alice.locator('.msg.mine .msg-body.deleted').count(), 1);
 
+  // A send the server refuses shows why, with Retry and Discard.
+  await sendText(alice, 'ring the bell \u0007 now');
+  const failed = alice.locator('.msg.mine[data-status=failed]');
+  await failed.waitFor();
+  assert.equal(await failed.locator('.msg-failed > span').textContent(), 'Messages cannot contain control characters.');
+  await failed.locator('button[data-action=discard]').click();
+  await failed.waitFor({ state: 'detached' });
+
   // Alice removes Carol again; then Bob leaves: the group leaves his list, Alice sees 1 member.
   await alice.click('button[data-action=group-info]');
   await alice.locator(`.dialog .member[data-username="${c}"] button[data-action=remove-member]`).click();

@@ -32,7 +32,15 @@ const MESSAGES = {
     too_long: 'Names have at most 64 characters.',
     bad_characters: 'Names cannot contain invisible or control characters.',
   },
+  body: {
+    empty: 'Write something first.',
+    too_long: 'Messages have at most 4,000 characters.',
+    bad_characters: 'Messages cannot contain control characters.',
+  },
   '*': {
+    not_member: 'You are not a member of this conversation.',
+    not_sender: 'Only the sender can change this message.',
+    message_deleted: 'That message was deleted.',
     bad_credentials: 'Wrong username or password.',
     account_disabled: 'This account has been disabled. Contact an administrator.',
     too_many_attempts: 'Too many failed attempts. Wait a few minutes and try again.',
