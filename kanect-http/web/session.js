@@ -157,6 +157,7 @@ async function loadConversations() {
     const last = c.last_message;
     if (last && last.sender !== state.me.id && S.myDelivered(c) < c.last_seq) queueDelivered(c.id, c.last_seq);
   }
+  if (state.open && isVisible(state.open)) markRead(state.open);
   S.emit('conversations');
 }
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  apiSignup, assertClean, bubbles, launchBrowser, newUserPage, openChatWith, rest, sendText, signUp, startServer,
+  apiSignup, assertClean, bubbles, launchBrowser, newUserPage, openChatWith, rest, sendText, shot, signUp, startServer,
   cleanup, uniqueName, waitConnected, withServer,
 } from './harness.js';
 
@@ -38,6 +38,7 @@ test('after a server restart both pages reconnect and resume with no gap and no 
     // Alice sends while the server is down: it waits as pending.
     await sendText(alice, 'sent while the server was down');
     await alice.locator('.msg.mine[data-status=pending]').waitFor();
+    await shot(alice, 'reconnecting-desktop');
 
     server = await startServer({ dataDir, port });
     // Carol writes to Bob at once, probably before the pages are back: resume must bring it.
