@@ -104,6 +104,10 @@ impl SledConfig {
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
+///
+/// Dropping the store flushes what remains, stops its two threads (flusher and fdatasync)
+/// and releases the directory, so the same path can be opened again right after; the drop
+/// waits for at most the flush in progress.
 pub struct SledStore {
     db: sled::Db,
     commit: GroupCommit,
