@@ -39,17 +39,20 @@ fn main() {
 
 fn bench() -> Result<(), BoxError> {
     let data = tempfile::tempdir()?;
-    let stores: [(&str, Box<dyn Fn() -> Result<Arc<dyn Store>, BoxError>>); 2] = [
-        ("sled", Box::new(|| Ok(Arc::new(SledStore::open(data.path().join("kanect"))?)))),
-        ("memory", Box::new(|| Ok(Arc::new(MemoryStore::new())))),
-    ];
     let loadgen = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    for (name, open) in stores {
-        let server = Server::start(open()?)?;
+    for name in ["sled", "memory"] {
+        let store: Arc<dyn Store> = match name {
+            "sled" => Arc::new(SledStore::open(data.path().join("kanect"))?),
+            _ => Arc::new(MemoryStore::new()),
+        };
+        let server = Server::start(store)?;
         for plan in plans(server.address) {
             println!("== {name}: {:?}", plan.workload);
             let live = Arc::new(report::Live::default());
-            let progress = loadgen.block_on(async { report::progress(live.clone(), name) });
+            let progress = {
+                let _inside = loadgen.enter();
+                report::progress(live.clone(), name)
+            };
             let outcome = loadgen.block_on(workload::run(&plan, live));
             progress.abort();
             let report = outcome?;
