@@ -11,10 +11,10 @@ use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 use crate::error::Result;
 use crate::event::{Delivery, Event};
 use crate::hub::{Device, Hub};
-use crate::id::{NodeId, UserId};
+use crate::id::{NodeId, Seq, UserId};
 use crate::metrics::Metrics;
 use crate::model::{Presence, Role, Timestamp, TokenHash};
-use crate::ordering::{ConversationLocks, OrderGuard};
+use crate::ordering::{Sequencer, Ticket};
 use crate::store::Store;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -93,7 +93,7 @@ impl ChatBuilder {
             hasher: PasswordHasher::new(config.password_cost, config.hash_concurrency),
             throttle: LoginThrottle::new(config.max_login_failures, config.login_window),
             metrics: Metrics::default(),
-            ordering: ConversationLocks::default(),
+            ordering: Sequencer::default(),
             store: self.store,
             bus: self.bus,
             config,
@@ -135,7 +135,7 @@ pub(crate) struct Inner {
     hasher: PasswordHasher,
     throttle: LoginThrottle,
     metrics: Metrics,
-    ordering: ConversationLocks,
+    ordering: Sequencer,
     config: ChatConfig,
 }
 
@@ -236,9 +236,23 @@ impl Chat {
         &self.inner.throttle
     }
 
-    /// Holds the conversation's ordering lock (see the `ordering` module).
-    pub(crate) async fn ordered(&self, id: crate::id::ConversationId) -> OrderGuard<'_> {
-        self.inner.ordering.lock(id).await
+    /// A place in the conversation's fan-out order (see the `ordering` module).
+    pub(crate) fn ticket(&self, id: crate::id::ConversationId) -> Ticket<'_> {
+        self.inner.ordering.begin(id)
+    }
+
+    /// Finishes a send's ticket: routes what is now due, in seq order, here and to other nodes.
+    pub(crate) async fn route_in_order(&self, ticket: Ticket<'_>, message: Option<(Seq, Vec<UserId>, Event)>) {
+        let started = std::time::Instant::now();
+        let hub = &self.inner.hub;
+        let released = ticket.finish(message, |(recipients, delivery)| hub.deliver(recipients, delivery));
+        self.inner.metrics.fanout.record(started.elapsed());
+        if self.inner.bus.has_peers() {
+            for (recipients, delivery) in released {
+                let event = delivery.event().clone();
+                self.publish(BusMessage::Deliver { recipients, event }).await;
+            }
+        }
     }
 
     pub(crate) fn now(&self) -> Timestamp {

@@ -48,7 +48,7 @@
 //! - `store` — the [`Store`] trait; `memory` — [`MemoryStore`].
 //! - `bus` — the [`Bus`] trait and [`LocalBus`].
 //! - `auth` — password hashing, tokens, log-in throttling.
-//! - `ordering` — per-conversation locks that keep fan-out in seq order.
+//! - `ordering` — the per-conversation sequencer that keeps fan-out in seq order.
 //! - `hub` — this node's devices, fan-out and presence counting.
 //! - `subscription` — a device's event stream with resume and resync.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in

@@ -33,7 +33,7 @@ impl Chat {
         validate::body(body)?;
         validate::client_id(client_id)?;
         let members = self.member_conversation(caller, conversation).await?.members;
-        let _order = self.ordered(conversation).await;
+        let ticket = self.ticket(conversation);
         let started = std::time::Instant::now();
         let appended = self
             .store()
@@ -50,10 +50,14 @@ impl Chat {
         match appended {
             Appended::Created(message) => {
                 self.metrics().messages_sent.fetch_add(1, Ordering::Relaxed);
-                self.route(members, Event::Message { message: message.clone() }).await;
+                let event = Event::Message { message: message.clone() };
+                self.route_in_order(ticket, Some((message.seq, members, event))).await;
                 Ok(message)
             }
-            Appended::Duplicate(message) => Ok(message),
+            Appended::Duplicate(message) => {
+                self.route_in_order(ticket, None).await;
+                Ok(message)
+            }
         }
     }
 

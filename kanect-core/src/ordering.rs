@@ -1,50 +1,130 @@
-//! Per-conversation ordering of "persist, then fan out".
+//! Per-conversation ordering of fan-out, without holding anything across the durable write.
 //!
-//! The store assigns seqs in order, but two concurrent sends into one conversation could fan
-//! out in the other order, and a device would see seq 6 before seq 5. The engine therefore
-//! holds a per-conversation lock from appending a message until it has been handed to every
-//! local device queue: fan-out follows seq order, and a resume that reads history under the
-//! same lock sees every message either fully routed or not yet written.
+//! The store assigns seqs in order, but concurrent sends into one conversation return from the
+//! store (after their group commit) in any order; routing each as it returns could show a
+//! device seq 6 before seq 5. Holding a lock across the append would keep order but serialise
+//! every conversation on its flush, so one busy conversation could never share a group commit
+//! with itself.
 //!
-//! Sends to *different* conversations never wait on each other, so the store's group commit
-//! still batches them; sends into one conversation are serialised on its flush. Locks are
-//! created on demand and dropped when no one holds or waits for them.
+//! Instead each send takes a [`Ticket`] *before* appending. When its append returns, the
+//! message is parked with a *barrier*: the newest ticket still outstanding at that moment.
+//! Parked messages are routed in seq order, each once every ticket up to its barrier has
+//! finished. That is exactly enough: an append that started after message N returned gets a
+//! seq above N, and one outstanding when N returned is waited for, so nothing lower than N can
+//! turn up after N was routed. A ticket finishes on success, duplicate, error or
+//! cancellation (drop), so a failed send never stalls the others.
+//!
+//! Order holds per node: messages another node routes arrive through the bus on their own.
 
-use crate::id::ConversationId;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use crate::event::{Delivery, Event};
+use crate::id::{ConversationId, Seq, UserId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What a released message is: its recipients and event, ready to route.
+pub(crate) type Release = (Vec<UserId>, Delivery);
 
 #[derive(Default)]
-pub(crate) struct ConversationLocks {
-    locks: Mutex<HashMap<ConversationId, Arc<AsyncMutex<()>>>>,
+pub(crate) struct Sequencer {
+    lanes: Mutex<HashMap<ConversationId, Arc<Mutex<Lane>>>>,
 }
 
-/// Holds one conversation's lock; releasing it forgets the lock if no one else wants it.
-pub(crate) struct OrderGuard<'a> {
-    owner: &'a ConversationLocks,
-    id: ConversationId,
-    guard: Option<OwnedMutexGuard<()>>,
+#[derive(Default)]
+struct Lane {
+    next_ticket: u64,
+    outstanding: BTreeSet<u64>,
+    parked: BTreeMap<Seq, Parked>,
 }
 
-impl ConversationLocks {
-    pub(crate) async fn lock(&self, id: ConversationId) -> OrderGuard<'_> {
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-            locks.entry(id).or_default().clone()
+struct Parked {
+    barrier: u64,
+    recipients: Vec<UserId>,
+    event: Event,
+}
+
+/// A send's place in its conversation's order; finish it with [`Ticket::finish`].
+pub(crate) struct Ticket<'a> {
+    owner: &'a Sequencer,
+    conversation: ConversationId,
+    lane: Arc<Mutex<Lane>>,
+    id: u64,
+    finished: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Sequencer {
+    /// Takes a ticket; call before appending.
+    pub(crate) fn begin(&self, conversation: ConversationId) -> Ticket<'_> {
+        let lane = lock(&self.lanes).entry(conversation).or_default().clone();
+        let id = {
+            let mut lane = lock(&lane);
+            let id = lane.next_ticket;
+            lane.next_ticket += 1;
+            lane.outstanding.insert(id);
+            id
         };
-        let guard = lock.lock_owned().await;
-        OrderGuard { owner: self, id, guard: Some(guard) }
+        Ticket { owner: self, conversation, lane, id, finished: false }
     }
 }
 
-impl Drop for OrderGuard<'_> {
+impl Ticket<'_> {
+    /// Ends the ticket, parking `message` (a new message's seq, recipients and event) if
+    /// any, and hands every message now due to `deliver`, in seq order, while the lane is
+    /// held (so two finishing sends cannot interleave their deliveries). Returns what was
+    /// released, for publishing to other nodes.
+    pub(crate) fn finish(mut self, message: Option<(Seq, Vec<UserId>, Event)>, deliver: impl FnMut(&Release)) -> Vec<Release> {
+        self.finished = true;
+        self.settle(message, deliver)
+    }
+
+    fn settle(&mut self, message: Option<(Seq, Vec<UserId>, Event)>, mut deliver: impl FnMut(&Release)) -> Vec<Release> {
+        let mut released = Vec::new();
+        {
+            let mut guard = lock(&self.lane);
+            let lane = &mut *guard;
+            lane.outstanding.remove(&self.id);
+            if let Some((seq, recipients, event)) = message {
+                let barrier = lane.outstanding.last().copied().unwrap_or(self.id);
+                lane.parked.insert(seq, Parked { barrier, recipients, event });
+            }
+            while let Some(entry) = lane.parked.first_entry() {
+                let waiting = lane.outstanding.first().is_some_and(|oldest| *oldest <= entry.get().barrier);
+                if waiting {
+                    break;
+                }
+                let parked = entry.remove();
+                let release = (parked.recipients, Delivery::new(parked.event));
+                deliver(&release);
+                released.push(release);
+            }
+        }
+        self.forget_if_idle();
+        released
+    }
+
+    fn forget_if_idle(&self) {
+        let mut lanes = lock(&self.owner.lanes);
+        let idle = {
+            let lane = lock(&self.lane);
+            lane.outstanding.is_empty() && lane.parked.is_empty()
+        };
+        // Only the map and this ticket hold the lane: nobody else can be using it.
+        if idle && Arc::strong_count(&self.lane) == 2 {
+            lanes.remove(&self.conversation);
+        }
+    }
+}
+
+impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        drop(self.guard.take());
-        let mut locks = self.owner.locks.lock().unwrap_or_else(|p| p.into_inner());
-        // Only the map holds it: nobody is waiting.
-        if locks.get(&self.id).is_some_and(|lock| Arc::strong_count(lock) == 1) {
-            locks.remove(&self.id);
+        if !self.finished {
+            // Cancelled or failed before finishing: release whoever waits on this ticket. What
+            // it releases was due anyway; route it locally (no bus from a destructor).
+            self.finished = true;
+            self.settle(None, |_| {});
         }
     }
 }
@@ -53,14 +133,50 @@ impl Drop for OrderGuard<'_> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn locks_are_forgotten_when_free() {
-        let locks = ConversationLocks::default();
-        let id = ConversationId::new();
-        {
-            let _held = locks.lock(id).await;
-            assert_eq!(locks.locks.lock().unwrap().len(), 1);
-        }
-        assert!(locks.locks.lock().unwrap().is_empty());
+    fn message(seq: u64) -> Option<(Seq, Vec<UserId>, Event)> {
+        Some((Seq(seq), Vec::new(), Event::Resync))
+    }
+
+    fn seqs(released: &[Release]) -> usize {
+        released.len()
+    }
+
+    #[test]
+    fn a_later_return_waits_for_an_earlier_outstanding_ticket() {
+        let sequencer = Sequencer::default();
+        let conversation = ConversationId::new();
+        let first = sequencer.begin(conversation);
+        let second = sequencer.begin(conversation);
+        // The second send's append returns first, with seq 2: it must wait for the first.
+        assert_eq!(seqs(&second.finish(message(2), |_| {})), 0);
+        let mut order = Vec::new();
+        let released = first.finish(message(1), |_| order.push(()));
+        assert_eq!(seqs(&released), 2);
+        assert!(sequencer.lanes.lock().unwrap().is_empty(), "idle lanes are forgotten");
+    }
+
+    #[test]
+    fn a_ticket_started_later_does_not_hold_back_an_earlier_message() {
+        let sequencer = Sequencer::default();
+        let conversation = ConversationId::new();
+        let first = sequencer.begin(conversation);
+        let released = first.finish(message(1), |_| {});
+        assert_eq!(seqs(&released), 1);
+        let later = sequencer.begin(conversation);
+        drop(later);
+        assert!(sequencer.lanes.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_dropped_ticket_releases_those_waiting_on_it() {
+        let sequencer = Sequencer::default();
+        let conversation = ConversationId::new();
+        let failing = sequencer.begin(conversation);
+        let ok = sequencer.begin(conversation);
+        assert_eq!(seqs(&ok.finish(message(1), |_| {})), 0);
+        let mut delivered = 0;
+        // The failing send finishes with nothing (error, duplicate): seq 1 goes out.
+        let released = failing.finish(None, |_| delivered += 1);
+        assert_eq!((seqs(&released), delivered), (1, 1));
     }
 }

@@ -157,12 +157,9 @@ impl Subscription {
         for (conversation, seq) in cursors {
             self.chat.member_conversation(&self.caller, conversation).await?;
             let through = self.resumed.get(&conversation).copied().unwrap_or(Seq::ZERO).max(seq);
-            // Under the ordering lock, every message in the store has been routed already
-            // (so any live copy is queued or coming after this) or is not written yet.
-            let page = {
-                let _order = self.chat.ordered(conversation).await;
-                self.chat.store().history(conversation, HistoryPage::After(through), RESUME_BATCH).await?
-            };
+            // The device is registered, so a message written after this read arrives live; one
+            // written before it and routed later is dropped as a duplicate (`resumed`).
+            let page = self.chat.store().history(conversation, HistoryPage::After(through), RESUME_BATCH).await?;
             truncated |= page.len() == RESUME_BATCH;
             let last = page.last().map_or(through, |m| m.seq);
             self.resumed.insert(conversation, last);
