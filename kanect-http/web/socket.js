@@ -107,7 +107,7 @@ export class Socket {
 
   connect(state) {
     this.setState(state);
-    const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/api/v1/ws`;
+    const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/api/v1/ws?resume=1`;
     let ws;
     try {
       ws = new WebSocket(url);
