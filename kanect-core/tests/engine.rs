@@ -397,3 +397,31 @@ async fn two_engines_on_one_bus_route_messages_and_presence() {
     drop(alice_on_a);
     assert!(matches!(next_event(&mut bob_on_b).await, Event::Presence(p) if !p.online));
 }
+
+#[tokio::test]
+async fn a_message_that_was_never_routed_is_filled_in_from_the_store_in_order() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let mut device = chat.subscribe(&bob).await.unwrap();
+    chat.send(&alice, direct.id, "c1", "one").await.unwrap();
+    // Written but never fanned out, as when a node dies between its append and its routing.
+    let orphan = kanect_core::NewMessage {
+        id: MessageId::new(),
+        conversation: direct.id,
+        sender: alice.user(),
+        body: "two".into(),
+        client_id: "c2".into(),
+        sent_at: kanect_core::Timestamp::now(),
+    };
+    chat.store().append_message(orphan).await.unwrap();
+    chat.send(&alice, direct.id, "c3", "three").await.unwrap();
+    let mut bodies = Vec::new();
+    while bodies.len() < 3 {
+        bodies.push(next_message(&mut device).await.body);
+    }
+    assert_eq!(bodies, ["one", "two", "three"]);
+    tokio::task::yield_now().await;
+    assert!(messages(&drain(&mut device)).is_empty());
+}
