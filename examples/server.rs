@@ -1,23 +1,29 @@
 //! The standalone Kanect server: the web app, REST, WebSocket and long-poll on one port, with
-//! the embedded sled store.
+//! the embedded sled store — or, as one node of a cluster, PostgreSQL and NATS.
 //!
 //! ```text
 //! cargo run --release --example server                      # http://127.0.0.1:8080, ./kanect-data
 //! cargo run --release --example server -- --listen 0.0.0.0:80 --data-dir /var/lib/kanect
 //! cargo run --release --example server -- --memory          # nothing persisted
 //! echo 'a long password' | cargo run --release --example server -- create-admin alice
+//! # one node of a cluster (run several with the same --store and --bus):
+//! cargo run --release --features postgres,nats --example server -- \
+//!     --store postgres://kanect@db/kanect --bus nats://127.0.0.1:4222 --bus-prefix prod
 //! ```
 //!
-//! Deliberately thin: parse flags, build the `Chat`, call `kanect::http::serve`. Every flag
-//! also reads an environment variable (`KANECT_LISTEN`, `KANECT_DATA_DIR`, ...; see `--help`).
+//! Deliberately thin: parse flags, build the `Chat` (all in `build_chat`), call
+//! `kanect::http::serve`. Every flag also reads an environment variable (`KANECT_LISTEN`,
+//! `KANECT_DATA_DIR`, `KANECT_STORE`, `KANECT_BUS`, ...; see `--help`). `--store` and `--bus`
+//! need the `postgres` and `nats` features; a build without them says so and exits.
 
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
 use kanect::store::SledStore;
-use kanect::{Chat, ChatConfig, MemoryStore, Registration};
+use kanect::{Chat, ChatBuilder, ChatConfig, MemoryStore, Registration};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -32,8 +38,27 @@ struct Cli {
     #[arg(long, env = "KANECT_DATA_DIR", default_value = "./kanect-data")]
     data_dir: PathBuf,
     /// Keep everything in memory (lost at exit) instead of on disk.
-    #[arg(long, env = "KANECT_MEMORY")]
+    #[arg(long, env = "KANECT_MEMORY", conflicts_with = "store")]
     memory: bool,
+    /// A shared store instead of sled: `postgres://user:password@host/database` (feature
+    /// `postgres`). Every node of a cluster names the same one.
+    #[arg(long, env = "KANECT_STORE", hide_env_values = true)]
+    store: Option<String>,
+    /// The PostgreSQL schema for Kanect's tables (created if missing; default: the connection's
+    /// search_path, normally `public`), so several deployments can share one database.
+    #[arg(long, env = "KANECT_STORE_SCHEMA", requires = "store")]
+    store_schema: Option<String>,
+    /// Connect to the other nodes of a cluster through NATS: `nats://host:4222` (feature
+    /// `nats`). Without it the node is alone.
+    #[arg(long, env = "KANECT_BUS", hide_env_values = true)]
+    bus: Option<String>,
+    /// Names the deployment on the bus: only nodes with the same prefix see each other.
+    #[arg(long, env = "KANECT_BUS_PREFIX", default_value = "kanect", requires = "bus")]
+    bus_prefix: String,
+    /// How often (milliseconds) a node tells the others who is online on it; a node silent
+    /// for three of these counts as gone, and its users as offline.
+    #[arg(long, env = "KANECT_HEARTBEAT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
+    heartbeat_ms: u64,
     /// Log filter: a level (`info`, `debug`) or tracing directives (`kanect_http=debug,info`).
     #[arg(long, env = "KANECT_LOG", default_value = "info")]
     log: String,
@@ -78,8 +103,15 @@ fn main() {
     }
 }
 
+/// Prints the error with its causes (a store's "backend failure" says little on its own).
 fn exit_with(error: AnyError) -> ! {
-    eprintln!("kanect: {error}");
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    eprintln!("kanect: {text}");
     std::process::exit(1);
 }
 
@@ -110,16 +142,56 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     Ok(())
 }
 
-/// The store (and, later, the bus) from the flags. `--store postgres://...` and
-/// `--bus nats://...` plug in here.
+/// The engine from the flags: the store (`--store`, `--memory` or sled in `--data-dir`), the
+/// bus (`--bus`, or none) and the heartbeat.
 async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
-    let builder = if cli.memory {
+    let builder = if let Some(url) = &cli.store {
+        postgres_store(url, cli.store_schema.clone()).await?
+    } else if cli.memory {
         Chat::builder(MemoryStore::new())
     } else {
         std::fs::create_dir_all(&cli.data_dir)?;
         Chat::builder(SledStore::open(&cli.data_dir)?)
     };
-    Ok(builder.config(ChatConfig::default()).build().await?)
+    let builder = match &cli.bus {
+        Some(url) => {
+            if cli.store.is_none() {
+                tracing::warn!("--bus without --store: each node keeps its own data, so nodes disagree");
+            }
+            nats_bus(builder, url, &cli.bus_prefix).await?
+        }
+        None => builder,
+    };
+    let config = ChatConfig { heartbeat: Duration::from_millis(cli.heartbeat_ms), ..ChatConfig::default() };
+    Ok(builder.config(config).build().await?)
+}
+
+#[cfg(feature = "postgres")]
+async fn postgres_store(url: &str, schema: Option<String>) -> Result<ChatBuilder, AnyError> {
+    use kanect::store::{PgConfig, PgStore};
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err("--store: expected a postgres:// or postgresql:// URL".into());
+    }
+    tracing::info!(schema = schema.as_deref().unwrap_or("(search_path)"), "store: PostgreSQL");
+    Ok(Chat::builder(PgStore::connect_with(PgConfig { schema, ..PgConfig::new(url) }).await?))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres_store(_url: &str, _schema: Option<String>) -> Result<ChatBuilder, AnyError> {
+    Err("--store: this build has no postgres support; build with --features postgres".into())
+}
+
+#[cfg(feature = "nats")]
+async fn nats_bus(builder: ChatBuilder, url: &str, prefix: &str) -> Result<ChatBuilder, AnyError> {
+    use kanect::nats::{NatsBus, NatsConfig};
+    let bus = NatsBus::connect_with(NatsConfig { prefix: prefix.to_string(), ..NatsConfig::new(url) }).await?;
+    tracing::info!(subject = bus.subject(), "bus: NATS");
+    Ok(builder.bus(bus))
+}
+
+#[cfg(not(feature = "nats"))]
+async fn nats_bus(_builder: ChatBuilder, _url: &str, _prefix: &str) -> Result<ChatBuilder, AnyError> {
+    Err("--bus: this build has no nats support; build with --features nats".into())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
