@@ -2,6 +2,7 @@
 
 use super::*;
 use kanect_core::{Role, Timestamp};
+use std::sync::Arc;
 
 fn user(name: &str) -> User {
     User {
@@ -115,4 +116,32 @@ async fn acknowledged_writes_went_through_a_flush() {
         let stats = store.group_commit_stats();
         assert!(stats.writes > i, "write {i} returned before a flush acknowledged it: {stats:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_resends_of_one_client_id_store_one_message() {
+    let store = Arc::new(SledStore::temporary().unwrap());
+    let conversation = ConversationId::new();
+    let sender = UserId::new();
+    for round in 0..20 {
+        let client_id = format!("c{round}");
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (store, client_id) = (store.clone(), client_id.clone());
+                tokio::spawn(async move { store.append_message(new_message(conversation, sender, &client_id)).await })
+            })
+            .collect();
+        let mut created = Vec::new();
+        let mut seqs = Vec::new();
+        for task in tasks {
+            let appended = task.await.unwrap().unwrap();
+            seqs.push(appended.message().seq);
+            if let Appended::Created(message) = appended {
+                created.push(message);
+            }
+        }
+        assert_eq!(created.len(), 1, "round {round}: one new message, the rest duplicates");
+        assert!(seqs.iter().all(|seq| *seq == Seq(round + 1)), "round {round}: {seqs:?}");
+    }
+    assert_eq!(store.last_seq(conversation).await.unwrap(), Seq(20));
 }
