@@ -16,6 +16,7 @@ import { h, replace, toast } from './dom.js';
 import { currentPath, go, match, route } from './router.js';
 import * as session from './session.js';
 import { on, state } from './state.js';
+import { ADMIN_ROUTE, renderAdmin } from './views/admin.js';
 import { renderLogin, renderSignup } from './views/auth.js';
 import { hideShell, showShell } from './views/shell.js';
 
@@ -43,6 +44,10 @@ route(/^\/signup$/, () => {
 }, 'guest');
 route(/^\/c\/([0-9A-Za-z-]+)$/, (m) => showShell(root, m[1]));
 route(/^\/$/, () => showShell(root, null));
+route(ADMIN_ROUTE, (m) => {
+  hideShell();
+  renderAdmin(root, m);
+});
 
 function render() {
   const path = currentPath();

@@ -1,0 +1,153 @@
+// Admin pages for conversations: every conversation (paged), and one conversation's messages
+// (newest page first, "load older" above) where any message can be deleted. Members' open
+// pages get the `delete` event and drop the message live. Bodies are inserted as text only.
+
+import { avatar, h, icon, plural, replace, toast } from '../dom.js';
+import { confirmDialog } from './dialogs.js';
+import { adminApi, failure, loadMore, pageHead, PAGE, timeEl, userLabel } from './admin-common.js';
+
+// Conversations seen in the list, so opening one needs no extra lookup.
+const known = new Map();
+
+/** How many list pages to scan for a conversation opened by link (bounded). */
+const FIND_PAGES = 40;
+
+/** The list row's title: the group's name, or "Alice & Bob" for a direct conversation. */
+function titleOf(conversation) {
+  if (conversation.kind === 'group') return h('span', {}, conversation.name || 'Unnamed group');
+  const [a, b] = conversation.members;
+  return h('span', {}, a ? userLabel(a, { link: false }) : 'deleted account', ' & ', b ? userLabel(b, { link: false }) : 'deleted account');
+}
+
+function conversationRow(conversation) {
+  known.set(conversation.id, conversation);
+  const group = conversation.kind === 'group';
+  return h('a', { class: 'admin-row conversation-row', href: `#/admin/conversations/${conversation.id}`, 'data-conversation': conversation.id, 'data-kind': conversation.kind },
+    h('span', { class: 'cell cell-who' },
+      avatar(conversation.id, group ? conversation.name || 'G' : 'D', { size: 'sm', group }),
+      h('span', { class: 'who-text' },
+        h('span', { class: 'who-name' }, titleOf(conversation)),
+        h('span', { class: 'who-sub muted' }, group ? 'Group' : 'Direct conversation'))),
+    h('span', { class: 'cell cell-count muted', 'data-label': 'Members' }, plural(conversation.members.length, 'member')),
+    h('span', { class: 'cell cell-created muted', 'data-label': 'Created' }, timeEl(conversation.created_at)));
+}
+
+/** The paged list of every conversation. */
+export async function renderConversations(main, denied) {
+  const list = h('div', { class: 'admin-table', role: 'list', 'data-admin': 'conversations' });
+  const more = loadMore(async (after) => {
+    const { conversations, next } = await adminApi.conversations({ after });
+    list.append(...conversations.map(conversationRow));
+    return next;
+  });
+  replace(main, pageHead('Conversations', 'Every direct conversation and group, oldest first. Open one to read and moderate it.'), list, more.el);
+  try {
+    const { conversations, next } = await adminApi.conversations({});
+    replace(list, conversations.length ? conversations.map(conversationRow) : h('p', { class: 'list-empty' }, 'No conversations yet.'));
+    more.reset(next);
+  } catch (err) {
+    if (!denied(err)) replace(list, failure(err));
+  }
+}
+
+/** Finds a conversation by id: from the list already seen, else by paging through all. */
+async function findConversation(id) {
+  if (known.has(id)) return known.get(id);
+  let after = null;
+  for (let page = 0; page < FIND_PAGES; page++) {
+    const { conversations, next } = await adminApi.conversations({ after, limit: 100 });
+    for (const c of conversations) known.set(c.id, c);
+    if (known.has(id)) return known.get(id);
+    if (!next) break;
+    after = next;
+  }
+  return null;
+}
+
+/** One message as the moderator sees it: sender, time, body (text), a delete button. */
+function messageRow(message, onDelete) {
+  const row = h('li', { class: `admin-msg${message.deleted ? ' is-deleted' : ''}`, 'data-message': message.id, 'data-seq': String(message.seq) });
+  const draw = () => {
+    const remove = message.deleted ? null : h('button', {
+      type: 'button', class: 'icon-btn small admin-msg-delete', title: 'Delete message', 'aria-label': 'Delete message', 'data-action': 'delete-message',
+    }, icon('trash'));
+    if (remove) remove.addEventListener('click', () => onDelete(message, row, draw));
+    replace(row,
+      h('div', { class: 'admin-msg-meta' },
+        userLabel(message.sender),
+        h('span', { class: 'muted' }, ' · ', timeEl(message.sent_at), message.edited_at ? ' · edited' : ''),
+        h('span', { class: 'admin-msg-seq muted' }, `#${message.seq}`),
+        remove),
+      message.deleted
+        ? h('p', { class: 'admin-msg-body deleted' }, 'This message was deleted')
+        : h('p', { class: 'admin-msg-body' }, message.body));
+  };
+  draw();
+  return row;
+}
+
+/** One conversation's messages, newest page first, with "load older" and delete. */
+export async function renderConversation(main, id, denied) {
+  const back = h('a', { class: 'admin-back', href: '#/admin/conversations', 'data-action': 'back-to-conversations' }, '← All conversations');
+  replace(main, back, h('p', { class: 'muted' }, 'Loading…'));
+  let conversation;
+  let first;
+  try {
+    [conversation, first] = await Promise.all([findConversation(id), adminApi.messages(id, {})]);
+  } catch (err) {
+    if (!denied(err)) replace(main, back, failure(err));
+    return;
+  }
+  const error = h('div', { class: 'admin-error-slot' });
+  const list = h('ol', { class: 'admin-msgs', 'data-admin': 'messages' });
+  const onDelete = async (message, row, draw) => {
+    const ok = await confirmDialog('Delete this message?',
+      'It disappears for every member at once, on every device. The deletion is recorded in the audit log.', 'Delete', true);
+    if (!ok) return;
+    replace(error);
+    try {
+      Object.assign(message, await adminApi.deleteMessage(message.id));
+      row.classList.add('is-deleted');
+      draw();
+      toast('Message deleted.');
+    } catch (err) {
+      if (!denied(err)) replace(error, failure(err));
+    }
+  };
+  let oldest = null;
+  const older = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'load-older' }, 'Load older messages');
+  const olderRow = h('div', { class: 'admin-more-row', hidden: true }, older);
+  const add = (messages, atTop) => {
+    const sorted = [...messages].sort((a, b) => a.seq - b.seq);
+    const rows = sorted.map((m) => messageRow(m, onDelete));
+    if (atTop) list.prepend(...rows);
+    else list.append(...rows);
+    if (sorted.length) oldest = Math.min(oldest ?? Infinity, sorted[0].seq);
+    olderRow.hidden = messages.length < PAGE || oldest <= 1;
+  };
+  older.addEventListener('click', async () => {
+    older.disabled = true;
+    try {
+      const { messages } = await adminApi.messages(id, { before: oldest });
+      add(messages, true);
+    } catch (err) {
+      if (!denied(err)) replace(error, failure(err));
+    } finally {
+      older.disabled = false;
+    }
+  });
+
+  const members = conversation ? conversation.members : [];
+  const title = conversation && conversation.kind === 'group' ? conversation.name || 'Unnamed group' : 'Direct conversation';
+  const sub = conversation ? `${plural(members.length, 'member')} · created ${timeEl(conversation.created_at).textContent}` : id;
+  replace(main, back,
+    h('section', { class: 'admin-card', 'data-admin': 'conversation', 'data-conversation': id },
+      pageHead(title, sub),
+      members.length ? h('p', { class: 'admin-members' }, h('span', { class: 'muted' }, 'Members: '),
+        members.flatMap((m, i) => (i ? [', ', userLabel(m)] : [userLabel(m)]))) : null,
+      error,
+      olderRow,
+      list,
+      first.messages.length ? null : h('p', { class: 'list-empty' }, 'No messages yet.')));
+  add(first.messages, false);
+}

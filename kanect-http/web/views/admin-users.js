@@ -1,0 +1,191 @@
+// Admin pages for accounts: the searchable, paged list, and one account with its actions
+// (disable / enable, make admin / make user, reset password, delete). The engine refuses
+// actions on one's own account (`self_action`), so the page does not offer them.
+
+import { avatar, displayName, h, plural, replace, toast } from '../dom.js';
+import { state } from '../state.js';
+import { confirmDialog } from './dialogs.js';
+import {
+  adminApi, failure, forgetNames, loadMore, passwordPrompt, pageHead, presenceText, rememberUser, tag, timeEl,
+} from './admin-common.js';
+
+const SEARCH_DELAY_MS = 250;
+
+/** What deleting an account does, in words (kanect-core/src/admin.rs, module docs). */
+const DELETE_TEXT = 'Their account, password and sessions are removed and they leave every group (group ownership '
+  + 'passes to another member). Their messages stay where they are and show as sent by a deleted account; their '
+  + 'direct conversations stay readable by the other person. This cannot be undone.';
+
+/** The tags for an account: admin, disabled, online. */
+function tagsOf(view) {
+  return [
+    view.role === 'admin' ? tag('admin', 'admin') : null,
+    view.disabled ? tag('disabled', 'danger') : null,
+    view.presence && view.presence.online ? tag('online', 'online') : null,
+  ];
+}
+
+/** One row of the user list (a link to the account's page). */
+function userRow(view) {
+  rememberUser(view);
+  const online = Boolean(view.presence && view.presence.online);
+  return h('a', {
+    class: `admin-row user-row${view.disabled ? ' is-disabled' : ''}`,
+    href: `#/admin/users/${view.id}`,
+    'data-username': view.username,
+    'data-disabled': String(view.disabled),
+    'data-role': view.role,
+  },
+  h('span', { class: 'cell cell-who' },
+    avatar(view.id, displayName(view), { size: 'sm', online }),
+    h('span', { class: 'who-text' },
+      h('span', { class: 'who-name' }, displayName(view)),
+      h('span', { class: 'who-sub muted' }, `@${view.username}`, view.email ? ` · ${view.email}` : ''))),
+  h('span', { class: 'cell cell-tags' }, tagsOf(view)),
+  h('span', { class: 'cell cell-seen muted', 'data-label': 'Seen' }, presenceText(view)),
+  h('span', { class: 'cell cell-count muted', 'data-label': 'Conversations' }, plural(view.conversations, 'conversation')),
+  h('span', { class: 'cell cell-created muted', 'data-label': 'Created' }, timeEl(view.created_at)));
+}
+
+/** The account list: a search box, rows, "load more". */
+export function renderUsers(main, denied) {
+  const search = h('input', {
+    type: 'search', class: 'filter admin-search', placeholder: 'Search by username or name', 'aria-label': 'Search users',
+    spellcheck: 'false', autocomplete: 'off',
+  });
+  const list = h('div', { class: 'admin-table', role: 'list', 'data-admin': 'users' });
+  const status = h('p', { class: 'admin-count muted', role: 'status' });
+  let text = '';
+  let generation = 0;
+  const more = loadMore(async (after) => {
+    const { users, next } = await adminApi.users({ search: text, after });
+    list.append(...users.map(userRow));
+    return next;
+  });
+  const load = async () => {
+    const mine = ++generation;
+    try {
+      const { users, next } = await adminApi.users({ search: text });
+      if (mine !== generation) return;
+      replace(list, users.length ? users.map(userRow)
+        : h('p', { class: 'list-empty' }, text ? 'No account matches that search.' : 'No accounts yet.'));
+      status.textContent = text ? `Matching “${text}”` : 'All accounts, by username';
+      more.reset(next);
+    } catch (err) {
+      if (mine === generation && !denied(err)) replace(list, failure(err));
+    }
+  };
+  let timer = null;
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      text = search.value.trim();
+      load();
+    }, SEARCH_DELAY_MS);
+  });
+  replace(main,
+    pageHead('Users', 'Accounts on this server. Open one to disable it, change its role, reset its password or delete it.'),
+    h('div', { class: 'admin-toolbar' }, search, status),
+    list, more.el);
+  load();
+  if (window.matchMedia('(min-width: 721px)').matches) search.focus();
+}
+
+/** One account's page. */
+export async function renderUser(main, id, denied) {
+  replace(main, h('p', { class: 'muted' }, 'Loading…'));
+  let view;
+  try {
+    view = await adminApi.user(id);
+  } catch (err) {
+    if (!denied(err)) replace(main, backLink(), failure(err));
+    return;
+  }
+  rememberUser(view);
+  const self = state.me && view.id === state.me.id;
+  const error = h('div', { class: 'admin-error-slot' });
+  const act = async (work, done) => {
+    replace(error);
+    try {
+      await work();
+      if (done) toast(done);
+      if (main.isConnected) await renderUser(main, id, denied);
+    } catch (err) {
+      if (!denied(err)) replace(error, failure(err));
+    }
+  };
+
+  const facts = h('dl', { class: 'admin-facts', 'data-admin': 'user-facts' },
+    fact('Created', timeEl(view.created_at)),
+    fact('Last seen', view.presence && view.presence.online ? 'online now' : presenceText(view)),
+    fact('Role', view.role === 'admin' ? 'Administrator' : 'User'),
+    fact('Status', view.disabled ? 'Disabled' : 'Active'),
+    fact('Conversations', String(view.conversations)),
+    fact('Email', view.email || '—'));
+
+  const actions = [];
+  if (self) {
+    actions.push(h('p', { class: 'muted admin-self' }, 'This is your own account: another administrator has to disable, demote or delete it.'));
+  } else {
+    const toggle = h('button', { type: 'button', class: `btn ${view.disabled ? 'btn-primary' : 'btn-danger-quiet'}`, 'data-action': view.disabled ? 'enable' : 'disable' },
+      view.disabled ? 'Enable account' : 'Disable account');
+    toggle.addEventListener('click', async () => {
+      if (!view.disabled) {
+        const ok = await confirmDialog(`Disable @${view.username}?`,
+          'They are logged out on every device at once and cannot log in until the account is enabled again.', 'Disable', true);
+        if (!ok) return;
+      }
+      await act(() => adminApi.setDisabled(view.id, !view.disabled), view.disabled ? 'Account enabled.' : 'Account disabled.');
+    });
+    const role = h('button', { type: 'button', class: 'btn', 'data-action': view.role === 'admin' ? 'demote' : 'promote' },
+      view.role === 'admin' ? 'Make regular user' : 'Make administrator');
+    role.addEventListener('click', async () => {
+      const promote = view.role !== 'admin';
+      const ok = await confirmDialog(promote ? `Make @${view.username} an administrator?` : `Remove @${view.username}'s admin rights?`,
+        promote ? 'They will be able to manage every account, conversation and message.' : 'They lose access to this area at once.',
+        promote ? 'Make administrator' : 'Make regular user', !promote);
+      if (ok) await act(() => adminApi.setRole(view.id, promote ? 'admin' : 'user'), 'Role changed.');
+    });
+    const reset = h('button', { type: 'button', class: 'btn', 'data-action': 'reset-password' }, 'Reset password');
+    reset.addEventListener('click', async () => {
+      const done = await passwordPrompt(`New password for @${view.username}`,
+        'They are logged out everywhere and log in again with this password. Tell them through a safe channel.',
+        (password) => adminApi.resetPassword(view.id, password));
+      if (done) await act(async () => {}, 'Password reset. Their sessions have ended.');
+    });
+    const remove = h('button', { type: 'button', class: 'btn btn-danger', 'data-action': 'delete-user' }, 'Delete account');
+    remove.addEventListener('click', async () => {
+      if (!(await confirmDialog(`Delete @${view.username}?`, DELETE_TEXT, 'Delete account', true))) return;
+      try {
+        await adminApi.deleteUser(view.id);
+        forgetNames(view.id);
+        toast(`@${view.username} was deleted.`);
+        location.hash = '#/admin/users';
+      } catch (err) {
+        if (!denied(err)) replace(error, failure(err));
+      }
+    });
+    actions.push(h('div', { class: 'admin-actions' }, toggle, role, reset, remove));
+  }
+
+  replace(main,
+    backLink(),
+    h('section', { class: 'admin-card admin-user', 'data-admin': 'user', 'data-username': view.username, 'data-disabled': String(view.disabled), 'data-role': view.role },
+      h('div', { class: 'admin-user-head' },
+        avatar(view.id, displayName(view), { size: 'lg', online: Boolean(view.presence && view.presence.online) }),
+        h('div', { class: 'admin-user-name' },
+          h('h2', {}, displayName(view)),
+          h('p', { class: 'muted' }, `@${view.username}`)),
+        h('div', { class: 'cell-tags' }, tagsOf(view))),
+      facts,
+      error,
+      actions));
+}
+
+function fact(label, value) {
+  return h('div', { class: 'fact' }, h('dt', {}, label), h('dd', {}, value));
+}
+
+function backLink() {
+  return h('a', { class: 'admin-back', href: '#/admin/users', 'data-action': 'back-to-users' }, '← All users');
+}

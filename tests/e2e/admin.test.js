@@ -1,0 +1,205 @@
+// The admin area in a real browser: an administrator made with the server binary's
+// `create-admin` subcommand logs in, reads the stats, finds a user and disables them (their
+// open page is sent back to log-in at once), enables them again, deletes a message in a
+// conversation (the members' open page drops it live) and reads the audit log. A regular
+// user gets "Not allowed". Screenshots of every admin page at desktop and phone widths.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import {
+  apiSignup, assertClean, bubbles, cleanup, launchBrowser, logIn, newUserPage, openChatWith, rest, SERVER_BIN, shot,
+  signUp, startServer, tempDir, uniqueName, withServer,
+} from './harness.js';
+
+const PHONE = { width: 390, height: 844 };
+const ADMIN_PASSWORD = 'the admin password 7';
+
+/** Runs `server create-admin NAME` on a data directory, password on stdin; resolves on exit 0. */
+function createAdmin(dataDir, username, password) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(SERVER_BIN, ['--log', 'warn', '--data-dir', dataDir, 'create-admin', username], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`create-admin exited with ${code}: ${err}`));
+    });
+    child.stdin.end(`${password}\n`);
+  });
+}
+
+async function say(server, token, conversation, body, n) {
+  const res = await rest(server.url, 'POST', `/conversations/${conversation}/messages`, { client_id: `adm-${n}`, body }, token);
+  assert.equal(res.status, 200);
+  return res.body;
+}
+
+/** Reads a stat card's number. */
+async function stat(page, key) {
+  return Number((await page.locator(`[data-stat=${key}]`).textContent()).replace(/[^0-9]/g, ''));
+}
+
+/** Clicks the confirm button of the open confirm dialog. */
+async function confirm(page) {
+  await page.locator('.dialog[data-dialog=confirm] button[data-action=confirm]').click();
+  await page.locator('.dialog[data-dialog=confirm]').waitFor({ state: 'detached' });
+}
+
+test('an administrator from create-admin walks the admin pages: stats, disable/enable, delete a message, audit log', async () => {
+  const dataDir = tempDir('kanect-e2e-admin-');
+  await createAdmin(dataDir, 'root', ADMIN_PASSWORD);
+  const server = await startServer({ dataDir });
+  let browser = null;
+  try {
+    browser = await launchBrowser();
+    const alice = await apiSignup(server.url, 'alice', 'a calm river 42', { display_name: 'Alice Martin', email: 'alice@example.com' });
+    const bob = await apiSignup(server.url, 'bob', 'a calm river 42', { display_name: 'Bob Stone' });
+    const carol = await apiSignup(server.url, 'carol', 'a calm river 42', { display_name: 'Carol Diaz' });
+    await apiSignup(server.url, 'dan.okafor', 'a calm river 42');
+    await apiSignup(server.url, 'eve', 'a calm river 42', { display_name: 'Eve Laurent' });
+    const direct = (await rest(server.url, 'POST', '/conversations/direct', { user: bob.user.id }, alice.token)).body;
+    const group = (await rest(server.url, 'POST', '/conversations', { name: 'Weekend trip', members: [alice.user.id, bob.user.id] }, carol.token)).body;
+    let n = 0;
+    await say(server, carol.token, group.id, 'Who is up for the lake on Saturday?', n++);
+    await say(server, bob.token, group.id, 'Me! I can drive.', n++);
+    await say(server, alice.token, direct.id, 'Hi Bob, see you at the station.', n++);
+    await say(server, alice.token, direct.id, 'Buy cheap watches at this totally real shop!', n++);
+    await say(server, bob.token, direct.id, 'Sure, 9 o\'clock.', n++);
+
+    // Bob is online in his own browser with the direct conversation open.
+    const bobPage = await newUserPage(browser, server.url);
+    await logIn(bobPage, 'bob');
+    await openChatWith(bobPage, 'alice');
+    await bubbles(bobPage, 'Buy cheap watches at this totally real shop!').waitFor();
+
+    // The administrator logs in and follows the sidebar's admin link: the counts.
+    const page = await newUserPage(browser, server.url);
+    await logIn(page, 'root', ADMIN_PASSWORD);
+    await page.click('a[data-action=admin]');
+    await page.waitForSelector('[data-admin=stats]');
+    await page.waitForFunction(() => document.querySelector('[data-stat=users]').textContent !== '…');
+    assert.equal(await stat(page, 'users'), 6);
+    assert.equal(await stat(page, 'conversations'), 2);
+    assert.equal(await stat(page, 'messages'), 5);
+    assert.equal(await stat(page, 'online_users'), 2, 'bob and root');
+    assert.equal(await stat(page, 'connections'), 2);
+    await shot(page, 'admin-overview-desktop');
+
+    // Users: the list, then a search narrows it to Bob; his row says online.
+    await page.click('a[data-tab=users]');
+    await page.locator('[data-admin=users] .user-row').first().waitFor();
+    assert.equal(await page.locator('[data-admin=users] .user-row').count(), 6);
+    await page.locator('.user-row[data-username=root] [data-tag=admin]').waitFor();
+    await shot(page, 'admin-users-desktop');
+    await page.fill('.admin-search', 'bo');
+    await page.waitForFunction(() => document.querySelectorAll('[data-admin=users] .user-row').length === 1);
+    await page.locator('.user-row[data-username=bob] [data-tag=online]').waitFor();
+    await page.click('.user-row[data-username=bob]');
+    await page.waitForSelector('[data-admin=user][data-username=bob]');
+    assert.match(await page.locator('[data-admin=user-facts]').textContent(), /Conversations2/);
+    await shot(page, 'admin-user-desktop');
+
+    // A weak password is refused with the server's reason; the dialog stays open.
+    await page.click('button[data-action=reset-password]');
+    await page.fill('#admin-new-password', 'short');
+    await page.click('button[data-action=confirm-password]');
+    await page.waitForSelector('[data-error-for=password]:text("Passwords have at least 8 characters.")');
+    await shot(page, 'admin-reset-password-desktop');
+    await page.keyboard.press('Escape');
+    await page.locator('.dialog[data-dialog=reset-password]').waitFor({ state: 'detached' });
+
+    // Disable Bob: his page goes back to log-in at once with the reason, and log-in is refused.
+    await page.click('button[data-action=disable]');
+    await page.waitForSelector('.dialog[data-dialog=confirm]');
+    await confirm(page);
+    await page.waitForSelector('[data-admin=user][data-disabled=true] [data-tag=disabled]');
+    await bobPage.waitForSelector('form[data-form=login] .notice:text("Your account has been disabled.")', { timeout: 5000 });
+    await bobPage.fill('#username', 'bob');
+    await bobPage.fill('#password', 'a calm river 42');
+    await bobPage.click('form[data-form=login] button[type=submit]');
+    await bobPage.waitForSelector('form[data-form=login] :text("This account has been disabled")');
+
+    // Enable him again: he logs back in and reopens the conversation.
+    await page.click('button[data-action=enable]');
+    await page.waitForSelector('[data-admin=user][data-disabled=false]');
+    await logIn(bobPage, 'bob');
+    await openChatWith(bobPage, 'alice');
+    await bubbles(bobPage, 'Buy cheap watches at this totally real shop!').waitFor();
+
+    // Conversations: open the direct one and delete the spam; Bob's page drops it live.
+    await page.click('a[data-tab=conversations]');
+    await page.locator(`.conversation-row[data-conversation="${direct.id}"]`).waitFor();
+    assert.equal(await page.locator('[data-admin=conversations] .conversation-row').count(), 2);
+    await page.locator('.conversation-row[data-kind=group]:has-text("Weekend trip")').waitFor();
+    await shot(page, 'admin-conversations-desktop');
+    await page.click(`.conversation-row[data-conversation="${direct.id}"]`);
+    const spam = page.locator('.admin-msg', { hasText: 'Buy cheap watches' });
+    await spam.waitFor();
+    assert.equal(await page.locator('.admin-msg').count(), 3);
+    await shot(page, 'admin-conversation-desktop');
+    await spam.locator('button[data-action=delete-message]').click();
+    await confirm(page);
+    await page.locator('.admin-msg.is-deleted .admin-msg-body.deleted').waitFor();
+    await bubbles(bobPage, 'Buy cheap watches at this totally real shop!').waitFor({ state: 'detached', timeout: 5000 });
+    await bobPage.locator('.msg-body.deleted').waitFor();
+    assert.equal(await bubbles(bobPage, 'Hi Bob, see you at the station.').count(), 1, 'the others stay');
+
+    // The audit log, newest first: message delete, enable, disable — all by root.
+    await page.click('a[data-tab=audit]');
+    await page.locator('[data-admin=audit] .audit-row').first().waitFor();
+    const actions = await page.locator('[data-admin=audit] .audit-row').evaluateAll((rows) => rows.map((r) => r.dataset.action));
+    assert.deepEqual(actions, ['message.delete', 'user.enable', 'user.disable']);
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-admin=audit] .admin-who[data-user]')].every((e) => e.textContent !== '…'));
+    const first = await page.locator('[data-admin=audit] .audit-row').nth(2).textContent();
+    assert.match(first, /root disabled Bob Stone/);
+    await shot(page, 'admin-audit-desktop');
+
+    // The same pages at phone width.
+    await page.setViewportSize(PHONE);
+    await page.click('a[data-tab=overview]');
+    await page.waitForFunction(() => document.querySelector('[data-stat=users]')?.textContent === '6');
+    await page.locator('[data-admin=recent] .audit-row').first().waitFor();
+    await shot(page, 'admin-overview-phone');
+    await page.click('a[data-tab=users]');
+    await page.locator('[data-admin=users] .user-row').nth(5).waitFor();
+    await shot(page, 'admin-users-phone');
+    await page.click('.user-row[data-username=alice]');
+    await page.waitForSelector('[data-admin=user][data-username=alice]');
+    await shot(page, 'admin-user-phone');
+    await page.click('a[data-tab=conversations]');
+    await page.click(`.conversation-row[data-conversation="${group.id}"]`);
+    await page.locator('.admin-msg').nth(1).waitFor();
+    await shot(page, 'admin-conversation-phone');
+    await page.click('a[data-tab=audit]');
+    await page.locator('[data-admin=audit] .audit-row').nth(2).waitFor();
+    await shot(page, 'admin-audit-phone');
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, 'no sideways scrolling');
+
+    // Back to the chat from the admin area.
+    await page.click('a[data-action=back-to-chat]');
+    await page.waitForSelector('.shell');
+    assertClean(page, bobPage);
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await server.stop();
+    cleanup(dataDir);
+  }
+});
+
+test('a regular user has no admin link and gets "Not allowed" at #/admin', () => withServer(async ({ server, browser }) => {
+  const page = await newUserPage(browser, server.url);
+  await signUp(page, { username: uniqueName('user') });
+  assert.equal(await page.locator('a[data-action=admin]').count(), 0);
+  await page.goto('/#/admin/users');
+  await page.waitForSelector('[data-admin=denied] h2:text("Not allowed")');
+  assert.equal(await page.locator('[data-admin=users]').count(), 0);
+  await page.click('[data-admin=denied] a.btn');
+  await page.waitForSelector('.shell');
+  assertClean(page);
+}));
