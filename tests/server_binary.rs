@@ -5,72 +5,20 @@
 mod support;
 
 use serde_json::json;
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use support::binary::{server_binary, start_process, ServerProcess};
 use support::*;
 
-/// The example binary, built by cargo in this test's target dir and profile.
-fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let target_dir = profile_dir.parent().expect("target dir");
-    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    build
-        .args(["build", "--quiet", "--example", "server", "--manifest-path"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", target_dir);
-    if profile_dir.file_name().is_some_and(|name| name == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("run cargo build");
-    assert!(status.success(), "cargo build --example server");
-    profile_dir.join("examples").join(format!("server{}", std::env::consts::EXE_SUFFIX))
-}
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-fn start(binary: &Path, data: &Path, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(binary)
-        .args(["--listen", "127.0.0.1:0", "--log", "warn", "--data-dir"])
-        .arg(data)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("the listening line");
-    let addr = line.trim().rsplit("http://").next().and_then(|a| a.parse().ok());
-    let addr = addr.unwrap_or_else(|| panic!("no address in {line:?}"));
-    Server { child, addr }
-}
-
-impl Server {
-    /// SIGTERM, then the exit status code.
-    fn terminate(mut self) -> Option<i32> {
-        // `kill(1)`: the workspace forbids unsafe code, so no libc::kill here.
-        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
-        assert!(sent.success());
-        for _ in 0..200 {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        panic!("the server did not stop within 10 s of SIGTERM");
-    }
+fn start(binary: &Path, data: &Path, env: &[(&str, &str)]) -> ServerProcess {
+    start_process(binary, [OsStr::new("--data-dir"), data.as_os_str()], env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_keeps_history_across_a_sigterm_restart() {
-    let binary = server_binary();
+    let binary = server_binary(&[]);
     let data = tempfile::tempdir().expect("temp dir");
 
     let server = start(&binary, data.path(), &[]);

@@ -2,6 +2,8 @@
 //! a raw `TcpStream`, and a WebSocket client that waits for frames of a given type.
 #![allow(dead_code, unreachable_pub)] // each test file uses a different part of this module
 
+pub mod binary;
+
 use futures_util::{SinkExt, StreamExt};
 use kanect::http::HttpConfig;
 use kanect::{Chat, ChatConfig, MemoryStore, PasswordCost};

@@ -1,0 +1,15 @@
+//! Turns the `KANECT_TEST_PG` and `KANECT_TEST_NATS` environment variables into the
+//! `kanect_test_pg` and `kanect_test_nats` cfgs, so that `tests/multinode.rs` (server processes
+//! on PostgreSQL and NATS) runs when both services are named and is reported as ignored (never
+//! passed vacuously) when they are not. The same pattern as kanect-store's and kanect-nats's.
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    for (variable, cfg) in [("KANECT_TEST_PG", "kanect_test_pg"), ("KANECT_TEST_NATS", "kanect_test_nats")] {
+        println!("cargo:rustc-check-cfg=cfg({cfg})");
+        println!("cargo:rerun-if-env-changed={variable}");
+        if std::env::var_os(variable).is_some_and(|url| !url.is_empty()) {
+            println!("cargo:rustc-cfg={cfg}");
+        }
+    }
+}

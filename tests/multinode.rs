@@ -1,0 +1,170 @@
+//! Two server processes as a cluster: the server example built with `--features postgres,nats`,
+//! both nodes on one PostgreSQL schema (`--store`, `--store-schema`) and one NATS prefix
+//! (`--bus`, `--bus-prefix`), each on 127.0.0.1 port 0. Users on different nodes chat live over
+//! WebSocket with receipts and presence; then one node is killed with SIGKILL, its user
+//! reconnects to the other node and resumes by cursor — nothing lost, nothing doubled — and the
+//! surviving node reports the user offline once the dead node's heartbeats stop.
+//!
+//! Needs `KANECT_TEST_PG` (a database URL) and `KANECT_TEST_NATS` (a NATS URL); ignored without
+//! them, failing when they are set and a service is down. Each run uses a fresh schema named
+//! like the kanect-store tests' (`kanect_test_<unix seconds>_<random>`), which their clean-up
+//! drops once it is an hour old, and a fresh bus prefix, so runs never see each other.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::binary::{server_binary, start_process, ServerProcess};
+use support::*;
+
+/// The nodes' heartbeat: a killed node's users count as offline after three of these.
+const HEARTBEAT_MS: u64 = 200;
+/// How long after the kill the survivor may take to report the dead node's user offline:
+/// three heartbeats plus generous slack for a loaded machine.
+const OFFLINE_WITHIN: Duration = Duration::from_secs(5);
+
+/// A schema and a bus prefix no other run uses.
+fn fresh_names() -> (String, String) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let random = format!("{:08x}{:04x}", now.subsec_nanos(), std::process::id() & 0xffff);
+    (format!("kanect_test_{}_{random}", now.as_secs()), format!("test-{random}"))
+}
+
+/// One node: the cluster build, on the shared schema and prefix.
+fn start_node(binary: &std::path::Path, schema: &str, prefix: &str) -> ServerProcess {
+    let pg = std::env::var("KANECT_TEST_PG").expect("KANECT_TEST_PG names a database");
+    let nats = std::env::var("KANECT_TEST_NATS").expect("KANECT_TEST_NATS names a NATS server");
+    let heartbeat = HEARTBEAT_MS.to_string();
+    let args = ["--store", &pg, "--store-schema", schema, "--bus", &nats, "--bus-prefix", prefix];
+    start_process(binary, args.iter().chain(&["--heartbeat-ms", heartbeat.as_str()]), &[])
+}
+
+/// The next frame for which `pick` holds, skipping others.
+async fn next_where(ws: &mut Ws, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..1000 {
+        let frame = ws.next().await;
+        if pick(&frame) {
+            return frame;
+        }
+    }
+    panic!("no {what}");
+}
+
+async fn presence_of(ws: &mut Ws, user: &str, online: bool) -> Value {
+    next_where(ws, "presence", |f| f["type"] == "presence" && f["user"] == user && f["online"] == online).await
+}
+
+async fn send(ws: &mut Ws, conversation: &str, body: &str) -> u64 {
+    let frame = json!({"type": "send", "conversation": conversation, "client_id": body, "body": body});
+    let ack = ws.call(frame, body).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    ack["seq"].as_u64().expect("seq")
+}
+
+/// Sends over REST, so that no event on the sender's socket is skipped while waiting for an ack.
+async fn post(node: &ServerProcess, token: &str, conversation: &str, body: &str) -> u64 {
+    let path = format!("/api/v1/conversations/{conversation}/messages");
+    let reply = request(node.addr, "POST", &path, Some(token), Some(json!({"client_id": body, "body": body}))).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    reply.json()["seq"].as_u64().expect("seq")
+}
+
+async fn online_via_rest(node: &ServerProcess, token: &str, user: &str) -> bool {
+    let reply = request(node.addr, "GET", &format!("/api/v1/users/{user}"), Some(token), None).await;
+    assert_eq!(reply.status, 200);
+    reply.json()["presence"]["online"] == true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
+async fn two_server_processes_chat_live_and_survive_a_killed_node() {
+    let binary = server_binary(&["postgres", "nats"]);
+    let (schema, prefix) = fresh_names();
+    let node1 = start_node(&binary, &schema, &prefix);
+    let node2 = start_node(&binary, &schema, &prefix);
+
+    // Accounts live in the shared database: signed up on different nodes, found from either.
+    let alice = signup(node1.addr, "alice").await;
+    let bob = signup(node2.addr, "bob").await;
+    let direct = open_direct(node1.addr, &alice, &bob).await;
+    assert_eq!(open_direct(node2.addr, &bob, &alice).await, direct, "the same conversation from node 2");
+
+    // Presence across nodes: Alice (node 1) sees Bob come online on node 2.
+    let mut alice_ws = connect(node1.addr, &alice.token).await;
+    let mut bob_ws = connect(node2.addr, &bob.token).await;
+    presence_of(&mut alice_ws, &bob.id, true).await;
+    assert!(online_via_rest(&node1, &alice.token, &bob.id).await, "node 1 counts Bob, connected to node 2");
+
+    // A message from node 1 arrives live on node 2; Bob's read receipt comes back to node 1.
+    let seq = send(&mut alice_ws, &direct, "m1").await;
+    assert_eq!(message_of(&bob_ws.next_of("message").await), ("m1".to_string(), seq));
+    bob_ws.send(json!({"type": "read", "conversation": direct, "seq": seq})).await;
+    let receipt = next_where(&mut alice_ws, "Bob's receipt", |f| f["type"] == "receipt" && f["user"] == bob.id).await;
+    assert_eq!((receipt["conversation"].as_str(), receipt["read"].as_u64()), (Some(direct.as_str()), Some(seq)));
+    // And the other way: Bob's reply reaches Alice on node 1.
+    let reply = send(&mut bob_ws, &direct, "r1").await;
+    let got = next_where(&mut alice_ws, "Bob's reply", |f| f["type"] == "message" && f["message"]["body"] == "r1").await;
+    assert_eq!(message_of(&got).1, reply);
+    let bob_cursor = reply;
+
+    // Node 2 dies without a word (from here Alice sends over REST: waiting for a WebSocket ack
+    // would skip the presence frames this part watches for). Bob's socket drops; node 1 notices by the missing heartbeats.
+    let killed_at = Instant::now();
+    node2.kill();
+    assert!(bob_ws.closed_within(WAIT).await.is_some(), "Bob's socket to the killed node ends");
+    let missed = post(&node1, &alice.token, &direct, "m2").await;
+    presence_of(&mut alice_ws, &bob.id, false).await;
+    let offline_after = killed_at.elapsed();
+    eprintln!("Bob reported offline {offline_after:?} after node 2 was killed (heartbeat {HEARTBEAT_MS} ms)");
+    assert!(offline_after < OFFLINE_WITHIN, "offline after {offline_after:?}");
+    assert!(!online_via_rest(&node1, &alice.token, &bob.id).await);
+    let missed_too = post(&node1, &alice.token, &direct, "m3").await;
+
+    // Bob reconnects to node 1 and resumes from his cursor. A message sent after his socket
+    // opened but before his resume is handled must come once, after the backlog.
+    let mut bob_ws = connect_resuming(node1.addr, &bob.token).await;
+    presence_of(&mut alice_ws, &bob.id, true).await;
+    let racing = post(&node1, &alice.token, &direct, "m4").await;
+    let cursors = json!([{"conversation": direct, "seq": bob_cursor}]);
+    bob_ws.send(json!({"type": "resume", "cursors": cursors, "ref": "resume"})).await;
+    let live = post(&node1, &alice.token, &direct, "m5").await;
+    let mut received = Vec::new();
+    let mut resumed = false;
+    while !(resumed && received.last() == Some(&live)) {
+        let frame = bob_ws.next().await;
+        match frame["type"].as_str() {
+            Some("message") => received.push(message_of(&frame).1),
+            Some("ack") if frame["ref"] == "resume" => resumed = true,
+            Some("error") | Some("resync") => panic!("unexpected {frame}"),
+            _ => {}
+        }
+        assert!(received.len() <= 10, "too many messages: {received:?}");
+    }
+    // Nothing after m5 either: everything queued for Bob comes before the pong.
+    bob_ws.send(json!({"type": "ping", "ref": "end"})).await;
+    loop {
+        let frame = bob_ws.next().await;
+        if frame["type"] == "pong" {
+            break;
+        }
+        assert_ne!(frame["type"], "message", "a message after the last one: {frame}");
+    }
+    assert_eq!(received, vec![missed, missed_too, racing, live], "each missed and live message exactly once, in order");
+
+    // Receipts keep working on the surviving node.
+    bob_ws.send(json!({"type": "read", "conversation": direct, "seq": live})).await;
+    let receipt = next_where(&mut alice_ws, "Bob's second receipt", |f| {
+        f["type"] == "receipt" && f["user"] == bob.id && f["read"] == live
+    })
+    .await;
+    assert_eq!(receipt["conversation"], direct.as_str());
+
+    // The history has every message once, in seq order.
+    let path = format!("/api/v1/conversations/{direct}/messages?limit=50");
+    let history = request(node1.addr, "GET", &path, Some(&bob.token), None).await.json();
+    let bodies: Vec<_> = history["messages"].as_array().expect("messages").iter().map(|m| m["body"].clone()).collect();
+    assert_eq!(bodies, vec![json!("m1"), json!("r1"), json!("m2"), json!("m3"), json!("m4"), json!("m5")]);
+
+    let status = tokio::task::spawn_blocking(move || node1.terminate()).await.expect("join");
+    assert_eq!(status, Some(0), "the surviving node stops cleanly");
+}

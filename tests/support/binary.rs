@@ -1,0 +1,98 @@
+//! The server example as a real process: built by cargo with chosen features, started on
+//! 127.0.0.1 port 0, stopped with SIGTERM or killed with SIGKILL.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Builds the server example (in this test's target dir and profile) with `features` on top
+/// of the defaults, and returns its path.
+///
+/// Builds with different features share the uplifted file `examples/server`, so a test must
+/// start its processes before another test binary rebuilds it (cargo runs test binaries one
+/// after another).
+pub fn server_binary(features: &[&str]) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let target_dir = profile_dir.parent().expect("target dir");
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build
+        .args(["build", "--quiet", "--example", "server", "--manifest-path"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target_dir);
+    if !features.is_empty() {
+        build.args(["--features", &features.join(",")]);
+    }
+    if profile_dir.file_name().is_some_and(|name| name == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "cargo build --example server --features {features:?}");
+    profile_dir.join("examples").join(format!("server{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A running server process. Dropping it kills the process (so a failing test leaves none).
+pub struct ServerProcess {
+    child: Child,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+}
+
+/// Starts `binary --listen 127.0.0.1:0 --log warn <args>` with extra environment variables,
+/// and waits for the line that names the bound address.
+pub fn start_process<I, S>(binary: &Path, args: I, env: &[(&str, &str)]) -> ServerProcess
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut child = Command::new(binary)
+        .args(["--listen", "127.0.0.1:0", "--log", "warn"])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("the listening line");
+    let addr = line.trim().rsplit("http://").next().and_then(|a| a.parse().ok());
+    let Some(addr) = addr else {
+        let _ = child.kill();
+        panic!("no address in {line:?} (did the server fail to start?)");
+    };
+    ServerProcess { child, addr }
+}
+
+impl ServerProcess {
+    /// SIGTERM, then the exit status code.
+    pub fn terminate(mut self) -> Option<i32> {
+        // `kill(1)`: the workspace forbids unsafe code, so no libc::kill here.
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        assert!(sent.success());
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the server did not stop within 10 s of SIGTERM");
+    }
+
+    /// SIGKILL (no shutdown at all, as a crash or a pulled plug), and waits for the exit.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("the killed server exits");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
