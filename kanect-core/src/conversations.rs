@@ -61,7 +61,7 @@ impl Chat {
             created_at: self.now(),
         };
         if self.store().insert_conversation(&conversation).await? {
-            self.route(conversation.members.clone(), Event::Conversation { conversation: conversation.clone() }).await;
+            self.announce(conversation.members.clone(), &conversation).await?;
             return Ok(conversation);
         }
         // Opened concurrently elsewhere: theirs stands.
@@ -95,7 +95,7 @@ impl Chat {
             created_at: self.now(),
         };
         self.store().insert_conversation(&conversation).await?;
-        self.route(conversation.members.clone(), Event::Conversation { conversation: conversation.clone() }).await;
+        self.announce(conversation.members.clone(), &conversation).await?;
         Ok(conversation)
     }
 
@@ -113,7 +113,7 @@ impl Chat {
             return Err(Error::NotFound(Entity::User));
         }
         let updated = self.store().add_member(id, user).await?.ok_or(Error::NotFound(Entity::Conversation))?;
-        self.route(updated.members.clone(), Event::Conversation { conversation: updated.clone() }).await;
+        self.announce(updated.members.clone(), &updated).await?;
         Ok(updated)
     }
 
@@ -158,7 +158,7 @@ impl Chat {
             .set_conversation_details(id, Some(name), conversation.owner)
             .await?
             .ok_or(Error::NotFound(Entity::Conversation))?;
-        self.route(updated.members.clone(), Event::Conversation { conversation: updated.clone() }).await;
+        self.announce(updated.members.clone(), &updated).await?;
         Ok(updated)
     }
 
@@ -237,8 +237,15 @@ impl Chat {
         }
         let mut recipients = updated.members.clone();
         recipients.push(user);
-        self.route(recipients, Event::Conversation { conversation: updated.clone() }).await;
+        self.announce(recipients, &updated).await?;
         Ok(updated)
+    }
+
+    /// Tells `recipients` what a conversation looks like now, with its newest seq.
+    async fn announce(&self, recipients: Vec<UserId>, conversation: &Conversation) -> Result<()> {
+        let last_seq = self.store().last_seq(conversation.id).await?;
+        self.route(recipients, Event::Conversation { conversation: conversation.clone(), last_seq }).await;
+        Ok(())
     }
 
     /// Everyone who shares a conversation with `user` (for presence), without `user`.

@@ -52,6 +52,10 @@ pub enum Event {
     Conversation {
         /// The conversation as it is now.
         conversation: Conversation,
+        /// Its newest seq when the change was made: a member who just joined receives
+        /// messages after it live, and reads what came before from history.
+        #[serde(default)]
+        last_seq: Seq,
     },
     /// This device fell behind and events were dropped: re-read conversations and history
     /// after your cursors (or resume with them), then carry on.
@@ -71,7 +75,7 @@ impl Event {
             Event::Message { message } | Event::Edit { message } => Some(message.conversation),
             Event::Delete { conversation, .. } | Event::Typing { conversation, .. } => Some(*conversation),
             Event::Receipt(receipt) => Some(receipt.conversation),
-            Event::Conversation { conversation } => Some(conversation.id),
+            Event::Conversation { conversation, .. } => Some(conversation.id),
             Event::Presence(_) | Event::Resync | Event::SessionEnded { .. } => None,
         }
     }

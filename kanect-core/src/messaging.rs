@@ -167,7 +167,12 @@ impl Chat {
     /// `too_many_connections` beyond `ChatConfig::max_devices_per_user`; `unavailable`.
     pub async fn subscribe(&self, caller: &Caller) -> Result<Subscription> {
         let (device, rx, first) = self.hub().register(caller.user(), caller.session())?;
-        let subscription = Subscription::new(self.clone(), caller.clone(), device, rx);
+        // Registered first, read second: a message after a seq read here arrives live.
+        let mut known = Vec::new();
+        for conversation in self.store().conversations_of(caller.user()).await? {
+            known.push((conversation, self.store().last_seq(conversation).await?));
+        }
+        let subscription = Subscription::new(self.clone(), caller.clone(), device, rx, known);
         if first {
             self.came_online_here(caller.user()).await;
         }

@@ -75,12 +75,20 @@ impl Ticket<'_> {
     /// any, and hands every message now due to `deliver`, in seq order, while the lane is
     /// held (so two finishing sends cannot interleave their deliveries). Returns what was
     /// released, for publishing to other nodes.
-    pub(crate) fn finish(mut self, message: Option<(Seq, Vec<UserId>, Event)>, deliver: impl FnMut(&Release)) -> Vec<Release> {
+    pub(crate) fn finish(
+        mut self,
+        message: Option<(Seq, Vec<UserId>, Event)>,
+        deliver: impl FnMut(&Release),
+    ) -> Vec<Release> {
         self.finished = true;
         self.settle(message, deliver)
     }
 
-    fn settle(&mut self, message: Option<(Seq, Vec<UserId>, Event)>, mut deliver: impl FnMut(&Release)) -> Vec<Release> {
+    fn settle(
+        &mut self,
+        message: Option<(Seq, Vec<UserId>, Event)>,
+        mut deliver: impl FnMut(&Release),
+    ) -> Vec<Release> {
         let mut released = Vec::new();
         {
             let mut guard = lock(&self.lane);

@@ -3,12 +3,13 @@
 //! The stream is a bounded queue fed by the hub. For messages it is exactly-once and in seq
 //! order per conversation, whatever the path they took:
 //!
-//! - **Spans.** The subscription remembers, per conversation, the span of seqs it has handed
-//!   out. A live message inside the span is a duplicate (it came from the store first); the
-//!   next seq extends the span; a message beyond the next seq means some went missing or are
-//!   still in flight on another node's path, so the gap is **filled from the store** first
-//!   (the store holds every seq below one it holds). A lower seq that arrives after a higher one
-//!   for a conversation first seen with that higher one is passed on, late, rather than lost.
+//! - **Spans.** The subscription remembers, per conversation, the seqs it has handed out
+//!   (above a base: the newest seq when it subscribed, or when an [`Event::Conversation`] said
+//!   the user joined). A live message inside the span is a duplicate (it came from the store
+//!   first); the next seq extends it; a message beyond the next seq means some were never
+//!   routed here or are still on another node's path, so the gap is **filled from the store**
+//!   first (the store holds every seq below one it holds). A message at or below the base —
+//!   committed before the device subscribed but routed after — is passed on once.
 //! - **Resume.** [`Subscription::resume`] loads what the device missed after its cursors from
 //!   the store. The device was registered *before* the load, so a message committed during
 //!   the load arrives live as well, and falls inside the span.
@@ -28,11 +29,24 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// The seqs of one conversation a device has been handed: all of `low..=high`.
+/// The seqs of one conversation this subscription has handed out: `base` (exclusive) to
+/// `high` (inclusive). Seqs up to `base` predate it (the device has them from history or its
+/// own cursor) unless one turns up live, late.
 #[derive(Clone, Copy, Debug)]
 struct Span {
-    low: Seq,
+    base: Seq,
     high: Seq,
+}
+
+impl Span {
+    /// Nothing handed out yet; everything up to `seq` is history.
+    fn from(seq: Seq) -> Span {
+        Span { base: seq, high: seq }
+    }
+
+    fn handed(&self, seq: Seq) -> bool {
+        seq > self.base && seq <= self.high
+    }
 }
 
 /// What to do with a queued delivery.
@@ -73,14 +87,22 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn new(chat: Chat, caller: Caller, device: Arc<Device>, rx: mpsc::Receiver<Delivery>) -> Self {
+    /// A subscription for a device already registered; `known` holds the newest seq of each
+    /// of the caller's conversations as of registration: anything after it comes live.
+    pub(crate) fn new(
+        chat: Chat,
+        caller: Caller,
+        device: Arc<Device>,
+        rx: mpsc::Receiver<Delivery>,
+        known: Vec<(ConversationId, Seq)>,
+    ) -> Self {
         Subscription {
             chat,
             caller,
             device,
             rx,
             backlog: VecDeque::new(),
-            spans: HashMap::new(),
+            spans: known.into_iter().map(|(id, seq)| (id, Span::from(seq))).collect(),
             gap: None,
             resync_after_backlog: false,
             ended: false,
@@ -180,14 +202,15 @@ impl Subscription {
                 let seq = message.seq;
                 match self.spans.get_mut(&message.conversation) {
                     None => {
-                        self.spans.insert(message.conversation, Span { low: seq, high: seq });
+                        self.spans.insert(message.conversation, Span { base: Seq(seq.0 - 1), high: seq });
                         Admit::Pass(delivery)
                     }
-                    Some(span) if seq >= span.low && seq <= span.high => Admit::Skip,
-                    Some(span) if seq < span.low => {
-                        // Late from another node's path, for a conversation first seen after it.
-                        if seq.next() == span.low {
-                            span.low = seq;
+                    Some(span) if span.handed(seq) => Admit::Skip,
+                    Some(span) if seq <= span.base => {
+                        // Committed before this subscription began, routed after it (or late
+                        // from another node's path): live all the same, and only once.
+                        if seq == span.base {
+                            span.base = Seq(seq.0 - 1);
                         }
                         Admit::Pass(delivery)
                     }
@@ -197,6 +220,11 @@ impl Subscription {
                     }
                     Some(_) => Admit::Gap(message.clone()),
                 }
+            }
+            Event::Conversation { conversation, last_seq } => {
+                // Joined (or created) now: what came before is history, not live.
+                self.spans.entry(conversation.id).or_insert(Span::from(*last_seq));
+                Admit::Pass(delivery)
             }
             Event::SessionEnded { .. } => match self.poll_ready().flatten() {
                 // The device's `ended` flag carries the reason; poll_ready yields it.
@@ -209,8 +237,7 @@ impl Subscription {
 
     /// Records a message handed out from the store.
     fn mark(&mut self, message: &Message) {
-        let span = self.spans.entry(message.conversation).or_insert(Span { low: message.seq, high: message.seq });
-        span.low = span.low.min(message.seq);
+        let span = self.spans.entry(message.conversation).or_insert(Span::from(Seq(message.seq.0 - 1)));
         span.high = span.high.max(message.seq);
     }
 
@@ -229,14 +256,15 @@ impl Subscription {
         let mut truncated = false;
         for (conversation, seq) in cursors {
             self.chat.member_conversation(&self.caller, conversation).await?;
-            let handed = self.spans.get(&conversation).map_or(Seq::ZERO, |span| span.high);
-            let through = handed.max(seq);
+            let span = self.spans.get(&conversation).copied().unwrap_or(Span::from(seq));
             // The device is registered, so a message written after this read arrives live; one
             // written before it and routed later falls inside the span and is skipped.
-            let page = self.chat.store().history(conversation, HistoryPage::After(through), RESUME_BATCH).await?;
+            let page = self.chat.store().history(conversation, HistoryPage::After(seq), RESUME_BATCH).await?;
             truncated |= page.len() == RESUME_BATCH;
-            // The device has everything up to its cursor, and this subscription up to `through`.
-            self.spans.insert(conversation, Span { low: Seq(1), high: through });
+            let page: Vec<Message> = page.into_iter().filter(|m| !span.handed(m.seq)).collect();
+            let high = page.last().map_or(span.high, |m| m.seq.max(span.high));
+            // Now the device has everything up to its cursor, and was handed the rest to `high`.
+            self.spans.insert(conversation, Span { base: seq, high: high.max(seq) });
             loaded.extend(page);
         }
         self.backlog.extend(loaded);

@@ -40,11 +40,11 @@
 //!
 //! A node's own events reach every other node in the order it routed them. Events from two
 //! nodes are not ordered with each other: when senders on two nodes write into one
-//! conversation at once, a device may receive seq 6 (routed by its own node) before seq 5
-//! (routed by the other, one NATS hop away). Every message still arrives exactly once, and
-//! history reads and resumes by cursor are in seq order; a client that needs strict live order
-//! across nodes sorts by seq within a conversation (measured: 1 inversion in 200 messages sent
-//! concurrently from two nodes into one conversation).
+//! conversation at once, seq 6 (routed by a device's own node) can reach the node before
+//! seq 5 (routed by the other, one NATS hop away). The engine's subscriptions repair this:
+//! a message beyond the next expected seq makes the subscription read the gap from the
+//! shared store first, and the late copy is then dropped as a duplicate — so every device
+//! still gets every message exactly once, in seq order.
 //!
 //! # What a disconnection loses
 //!
