@@ -1,5 +1,6 @@
 //! The store conformance suite against a real PostgreSQL (`KANECT_TEST_PG`), each test in a
 //! fresh schema.
+#![cfg(feature = "postgres")]
 
 mod pg_support;
 

@@ -1,5 +1,6 @@
 //! PgStore beyond the conformance suite: migrations, several nodes on one database, races the
 //! suite cannot provoke, and failures. Needs `KANECT_TEST_PG`, except where noted.
+#![cfg(feature = "postgres")]
 
 mod pg_support;
 
