@@ -103,7 +103,8 @@ async fn two_server_processes_chat_live_and_survive_a_killed_node() {
     assert_eq!((receipt["conversation"].as_str(), receipt["read"].as_u64()), (Some(direct.as_str()), Some(seq)));
     // And the other way: Bob's reply reaches Alice on node 1.
     let reply = send(&mut bob_ws, &direct, "r1").await;
-    let got = next_where(&mut alice_ws, "Bob's reply", |f| f["type"] == "message" && f["message"]["body"] == "r1").await;
+    let got =
+        next_where(&mut alice_ws, "Bob's reply", |f| f["type"] == "message" && f["message"]["body"] == "r1").await;
     assert_eq!(message_of(&got).1, reply);
     let bob_cursor = reply;
 
