@@ -45,6 +45,12 @@ async function stat(page, key) {
   return Number((await page.locator(`[data-stat=${key}]`).textContent()).replace(/[^0-9]/g, ''));
 }
 
+/** Saves a screenshot once the toasts (which last 4 s) are gone. */
+async function calmShot(page, name) {
+  await page.waitForFunction(() => !document.querySelector('#toasts .toast'), null, { timeout: 8000 });
+  await shot(page, name);
+}
+
 /** Clicks the confirm button of the open confirm dialog. */
 async function confirm(page) {
   await page.locator('.dialog[data-dialog=confirm] button[data-action=confirm]').click();
@@ -99,7 +105,7 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await shot(page, 'admin-users-desktop');
     await page.fill('.admin-search', 'bo');
     await page.waitForFunction(() => document.querySelectorAll('[data-admin=users] .user-row').length === 1);
-    await page.locator('.user-row[data-username=bob] [data-tag=online]').waitFor();
+    await page.locator('.user-row[data-username=bob] [data-presence=online]').waitFor();
     await page.click('.user-row[data-username=bob]');
     await page.waitForSelector('[data-admin=user][data-username=bob]');
     assert.match(await page.locator('[data-admin=user-facts]').textContent(), /Conversations2/);
@@ -137,12 +143,12 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await page.locator(`.conversation-row[data-conversation="${direct.id}"]`).waitFor();
     assert.equal(await page.locator('[data-admin=conversations] .conversation-row').count(), 2);
     await page.locator('.conversation-row[data-kind=group]:has-text("Weekend trip")').waitFor();
-    await shot(page, 'admin-conversations-desktop');
+    await calmShot(page, 'admin-conversations-desktop');
     await page.click(`.conversation-row[data-conversation="${direct.id}"]`);
     const spam = page.locator('.admin-msg', { hasText: 'Buy cheap watches' });
     await spam.waitFor();
     assert.equal(await page.locator('.admin-msg').count(), 3);
-    await shot(page, 'admin-conversation-desktop');
+    await calmShot(page, 'admin-conversation-desktop');
     await spam.locator('button[data-action=delete-message]').click();
     await confirm(page);
     await page.locator('.admin-msg.is-deleted .admin-msg-body.deleted').waitFor();
@@ -158,27 +164,27 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await page.waitForFunction(() => [...document.querySelectorAll('[data-admin=audit] .admin-who[data-user]')].every((e) => e.textContent !== '…'));
     const first = await page.locator('[data-admin=audit] .audit-row').nth(2).textContent();
     assert.match(first, /root disabled Bob Stone/);
-    await shot(page, 'admin-audit-desktop');
+    await calmShot(page, 'admin-audit-desktop');
 
     // The same pages at phone width.
     await page.setViewportSize(PHONE);
     await page.click('a[data-tab=overview]');
     await page.waitForFunction(() => document.querySelector('[data-stat=users]')?.textContent === '6');
     await page.locator('[data-admin=recent] .audit-row').first().waitFor();
-    await shot(page, 'admin-overview-phone');
+    await calmShot(page, 'admin-overview-phone');
     await page.click('a[data-tab=users]');
     await page.locator('[data-admin=users] .user-row').nth(5).waitFor();
-    await shot(page, 'admin-users-phone');
+    await calmShot(page, 'admin-users-phone');
     await page.click('.user-row[data-username=alice]');
     await page.waitForSelector('[data-admin=user][data-username=alice]');
-    await shot(page, 'admin-user-phone');
+    await calmShot(page, 'admin-user-phone');
     await page.click('a[data-tab=conversations]');
     await page.click(`.conversation-row[data-conversation="${group.id}"]`);
     await page.locator('.admin-msg').nth(1).waitFor();
-    await shot(page, 'admin-conversation-phone');
+    await calmShot(page, 'admin-conversation-phone');
     await page.click('a[data-tab=audit]');
     await page.locator('[data-admin=audit] .audit-row').nth(2).waitFor();
-    await shot(page, 'admin-audit-phone');
+    await calmShot(page, 'admin-audit-phone');
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, 'no sideways scrolling');
 
     // Back to the chat from the admin area.

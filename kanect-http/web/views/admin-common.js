@@ -95,6 +95,12 @@ export function when(ms) {
   return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ms));
 }
 
+/** A date without the time, for list columns: "Nov 24, 2026". */
+export function day(ms) {
+  if (!ms) return '—';
+  return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' }).format(new Date(ms));
+}
+
 /** A <time> element with the full date as its tooltip. */
 export function timeEl(ms, text = when(ms)) {
   return h('time', { title: ms ? fullTime(ms) : null }, text);

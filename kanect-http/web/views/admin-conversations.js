@@ -4,13 +4,20 @@
 
 import { avatar, h, icon, plural, replace, toast } from '../dom.js';
 import { confirmDialog } from './dialogs.js';
-import { adminApi, failure, loadMore, pageHead, PAGE, timeEl, userLabel } from './admin-common.js';
+import { adminApi, day, failure, loadMore, pageHead, PAGE, timeEl, userLabel } from './admin-common.js';
 
 // Conversations seen in the list, so opening one needs no extra lookup.
 const known = new Map();
 
 /** How many list pages to scan for a conversation opened by link (bounded). */
 const FIND_PAGES = 40;
+
+/** A link to a conversation, named when the list has been read this visit. */
+export function conversationLink(id) {
+  const conversation = known.get(id);
+  return h('a', { href: `#/admin/conversations/${id}`, class: 'admin-who', 'data-conversation': id },
+    conversation ? titleOf(conversation) : 'a conversation');
+}
 
 /** The list row's title: the group's name, or "Alice & Bob" for a direct conversation. */
 function titleOf(conversation) {
@@ -28,8 +35,8 @@ function conversationRow(conversation) {
       h('span', { class: 'who-text' },
         h('span', { class: 'who-name' }, titleOf(conversation)),
         h('span', { class: 'who-sub muted' }, group ? 'Group' : 'Direct conversation'))),
-    h('span', { class: 'cell cell-count muted', 'data-label': 'Members' }, plural(conversation.members.length, 'member')),
-    h('span', { class: 'cell cell-created muted', 'data-label': 'Created' }, timeEl(conversation.created_at)));
+    h('span', { class: 'cell cell-count muted' }, plural(conversation.members.length, 'member')),
+    h('span', { class: 'cell cell-created muted' }, timeEl(conversation.created_at, day(conversation.created_at))));
 }
 
 /** The paged list of every conversation. */
@@ -40,7 +47,7 @@ export async function renderConversations(main, denied) {
     list.append(...conversations.map(conversationRow));
     return next;
   });
-  replace(main, pageHead('Conversations', 'Every direct conversation and group, oldest first. Open one to read and moderate it.'), list, more.el);
+  replace(main, pageHead('Conversations', 'Every direct conversation and group. Open one to read and moderate it.'), list, more.el);
   try {
     const { conversations, next } = await adminApi.conversations({});
     replace(list, conversations.length ? conversations.map(conversationRow) : h('p', { class: 'list-empty' }, 'No conversations yet.'));
@@ -138,7 +145,7 @@ export async function renderConversation(main, id, denied) {
   });
 
   const members = conversation ? conversation.members : [];
-  const title = conversation && conversation.kind === 'group' ? conversation.name || 'Unnamed group' : 'Direct conversation';
+  const title = conversation ? titleOf(conversation) : 'Conversation';
   const sub = conversation ? `${plural(members.length, 'member')} · created ${timeEl(conversation.created_at).textContent}` : id;
   replace(main, back,
     h('section', { class: 'admin-card', 'data-admin': 'conversation', 'data-conversation': id },

@@ -6,7 +6,7 @@ import { avatar, displayName, h, plural, replace, toast } from '../dom.js';
 import { state } from '../state.js';
 import { confirmDialog } from './dialogs.js';
 import {
-  adminApi, failure, forgetNames, loadMore, passwordPrompt, pageHead, presenceText, rememberUser, tag, timeEl,
+  adminApi, failure, forgetNames, loadMore, passwordPrompt, pageHead, presenceText, rememberUser, tag, timeEl, day,
 } from './admin-common.js';
 
 const SEARCH_DELAY_MS = 250;
@@ -17,11 +17,11 @@ const DELETE_TEXT = 'Their account, password and sessions are removed and they l
   + 'direct conversations stay readable by the other person. This cannot be undone.';
 
 /** The tags for an account: admin, disabled, online. */
-function tagsOf(view) {
+function tagsOf(view, withOnline = true) {
   return [
     view.role === 'admin' ? tag('admin', 'admin') : null,
     view.disabled ? tag('disabled', 'danger') : null,
-    view.presence && view.presence.online ? tag('online', 'online') : null,
+    withOnline && view.presence && view.presence.online ? tag('online', 'online') : null,
   ];
 }
 
@@ -41,10 +41,10 @@ function userRow(view) {
     h('span', { class: 'who-text' },
       h('span', { class: 'who-name' }, displayName(view)),
       h('span', { class: 'who-sub muted' }, `@${view.username}`, view.email ? ` · ${view.email}` : ''))),
-  h('span', { class: 'cell cell-tags' }, tagsOf(view)),
-  h('span', { class: 'cell cell-seen muted', 'data-label': 'Seen' }, presenceText(view)),
-  h('span', { class: 'cell cell-count muted', 'data-label': 'Conversations' }, plural(view.conversations, 'conversation')),
-  h('span', { class: 'cell cell-created muted', 'data-label': 'Created' }, timeEl(view.created_at)));
+  h('span', { class: 'cell cell-tags' }, tagsOf(view, false)),
+  h('span', { class: `cell cell-seen ${online ? 'online-text' : 'muted'}`, 'data-presence': online ? 'online' : 'offline' }, presenceText(view)),
+  h('span', { class: 'cell cell-count muted' }, plural(view.conversations, 'conversation')),
+  h('span', { class: 'cell cell-created muted' }, timeEl(view.created_at, day(view.created_at))));
 }
 
 /** The account list: a search box, rows, "load more". */

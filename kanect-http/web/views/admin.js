@@ -8,7 +8,7 @@
 
 import { h, icon, replace } from '../dom.js';
 import { state } from '../state.js';
-import { renderConversation, renderConversations } from './admin-conversations.js';
+import { conversationLink, renderConversation, renderConversations } from './admin-conversations.js';
 import { adminApi, failure, loadMore, pageHead, timeEl, userLabel } from './admin-common.js';
 import { renderUser, renderUsers } from './admin-users.js';
 
@@ -152,9 +152,7 @@ const ACTIONS = {
 function auditTarget(entry) {
   if (entry.action === 'user.delete') return h('span', { class: 'admin-gone' }, entry.detail ? `@${entry.detail}` : 'an account');
   if (entry.action === 'message.delete') {
-    return entry.detail
-      ? h('a', { href: `#/admin/conversations/${entry.detail}`, class: 'admin-who' }, 'a conversation')
-      : h('span', {}, 'a conversation');
+    return entry.detail ? conversationLink(entry.detail) : h('span', {}, 'a conversation');
   }
   if (entry.action.startsWith('user.')) return userLabel(entry.target);
   return h('span', {}, entry.target);
