@@ -1,8 +1,9 @@
 // The admin area in a real browser: an administrator made with the server binary's
 // `create-admin` subcommand logs in, reads the stats, finds a user and disables them (their
 // open page is sent back to log-in at once), enables them again, deletes a message in a
-// conversation (the members' open page drops it live) and reads the audit log. A regular
-// user gets "Not allowed". Screenshots of every admin page at desktop and phone widths.
+// conversation (the members' open page drops it live), promotes and demotes, resets a
+// password, deletes an account and reads the audit log. A regular user gets "Not allowed".
+// Screenshots of every admin page at desktop and phone widths.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -57,7 +58,7 @@ async function confirm(page) {
   await page.locator('.dialog[data-dialog=confirm]').waitFor({ state: 'detached' });
 }
 
-test('an administrator from create-admin walks the admin pages: stats, disable/enable, delete a message, audit log', async () => {
+test('an administrator from create-admin walks the admin pages: stats, disable/enable, delete a message, roles, password, delete a user, audit log', async () => {
   const dataDir = tempDir('kanect-e2e-admin-');
   await createAdmin(dataDir, 'root', ADMIN_PASSWORD);
   const server = await startServer({ dataDir });
@@ -156,24 +157,51 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await bobPage.locator('.msg-body.deleted').waitFor();
     assert.equal(await bubbles(bobPage, 'Hi Bob, see you at the station.').count(), 1, 'the others stay');
 
-    // The audit log, newest first: message delete, enable, disable — all by root.
+    // Eve becomes an administrator and back; Dan gets a new password, then is deleted (the
+    // dialog says what happens to his messages) and leaves the list.
+    await page.click('a[data-tab=users]');
+    await page.click('.user-row[data-username=eve]');
+    await page.click('button[data-action=promote]');
+    await confirm(page);
+    await page.waitForSelector('[data-admin=user][data-username=eve][data-role=admin]');
+    await page.click('button[data-action=demote]');
+    await confirm(page);
+    await page.waitForSelector('[data-admin=user][data-username=eve][data-role=user]');
+    await page.click('a[data-action=back-to-users]');
+    await page.click('.user-row[data-username="dan.okafor"]');
+    await page.click('button[data-action=reset-password]');
+    await page.fill('#admin-new-password', 'a fresh start 99');
+    await page.click('button[data-action=confirm-password]');
+    await page.locator('.dialog[data-dialog=reset-password]').waitFor({ state: 'detached' });
+    assert.equal((await rest(server.url, 'POST', '/auth/login', { username: 'dan.okafor', password: 'a fresh start 99' })).status, 200);
+    await page.click('button[data-action=delete-user]');
+    assert.match(await page.locator('.dialog[data-dialog=confirm]').textContent(), /messages stay where they are/);
+    await confirm(page);
+    await page.waitForSelector('[data-admin=users] .user-row[data-username=alice]');
+    assert.equal(await page.locator('.user-row[data-username="dan.okafor"]').count(), 0);
+
+    // The audit log, newest first, every action by root.
     await page.click('a[data-tab=audit]');
     await page.locator('[data-admin=audit] .audit-row').first().waitFor();
     const actions = await page.locator('[data-admin=audit] .audit-row').evaluateAll((rows) => rows.map((r) => r.dataset.action));
-    assert.deepEqual(actions, ['message.delete', 'user.enable', 'user.disable']);
+    assert.deepEqual(actions, [
+      'user.delete', 'user.password_reset', 'user.role', 'user.role', 'message.delete', 'user.enable', 'user.disable',
+    ]);
     await page.waitForFunction(() => [...document.querySelectorAll('[data-admin=audit] .admin-who[data-user]')].every((e) => e.textContent !== '…'));
-    const first = await page.locator('[data-admin=audit] .audit-row').nth(2).textContent();
-    assert.match(first, /root disabled Bob Stone/);
+    const texts = await page.locator('[data-admin=audit] .audit-text').allTextContents();
+    assert.equal(texts[0], 'root deleted the account @dan.okafor');
+    assert.equal(texts[3], 'root changed the role of Eve Laurent → admin');
+    assert.equal(texts[6], 'root disabled Bob Stone');
     await calmShot(page, 'admin-audit-desktop');
 
     // The same pages at phone width.
     await page.setViewportSize(PHONE);
     await page.click('a[data-tab=overview]');
-    await page.waitForFunction(() => document.querySelector('[data-stat=users]')?.textContent === '6');
+    await page.waitForFunction(() => document.querySelector('[data-stat=users]')?.textContent === '5');
     await page.locator('[data-admin=recent] .audit-row').first().waitFor();
     await calmShot(page, 'admin-overview-phone');
     await page.click('a[data-tab=users]');
-    await page.locator('[data-admin=users] .user-row').nth(5).waitFor();
+    await page.locator('[data-admin=users] .user-row').nth(4).waitFor();
     await calmShot(page, 'admin-users-phone');
     await page.click('.user-row[data-username=alice]');
     await page.waitForSelector('[data-admin=user][data-username=alice]');
@@ -183,7 +211,7 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await page.locator('.admin-msg').nth(1).waitFor();
     await calmShot(page, 'admin-conversation-phone');
     await page.click('a[data-tab=audit]');
-    await page.locator('[data-admin=audit] .audit-row').nth(2).waitFor();
+    await page.locator('[data-admin=audit] .audit-row').nth(6).waitFor();
     await calmShot(page, 'admin-audit-phone');
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, 'no sideways scrolling');
 
@@ -205,6 +233,7 @@ test('a regular user has no admin link and gets "Not allowed" at #/admin', () =>
   await page.goto('/#/admin/users');
   await page.waitForSelector('[data-admin=denied] h2:text("Not allowed")');
   assert.equal(await page.locator('[data-admin=users]').count(), 0);
+  await shot(page, 'admin-denied-desktop');
   await page.click('[data-admin=denied] a.btn');
   await page.waitForSelector('.shell');
   assertClean(page);
