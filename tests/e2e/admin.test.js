@@ -190,6 +190,7 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await page.waitForFunction(() => [...document.querySelectorAll('[data-admin=audit] .admin-who[data-user]')].every((e) => e.textContent !== '…'));
     const texts = await page.locator('[data-admin=audit] .audit-text').allTextContents();
     assert.equal(texts[0], 'root deleted the account @dan.okafor');
+    assert.equal(texts[1], 'root reset the password of @dan.okafor (deleted)');
     assert.equal(texts[3], 'root changed the role of Eve Laurent → admin');
     assert.equal(texts[6], 'root disabled Bob Stone');
     await calmShot(page, 'admin-audit-desktop');

@@ -73,6 +73,14 @@ export function userById(id) {
   return names.get(id);
 }
 
+// id -> username of accounts the audit log says were deleted, to name them in older entries.
+const deletedNames = new Map();
+
+/** Records that the account `id` (username `username`) was deleted. */
+export function rememberDeleted(id, username) {
+  if (username) deletedNames.set(id, username);
+}
+
 /** A span that fills in with the user's name once known ("deleted account" if gone). */
 export function userLabel(id, { link = true } = {}) {
   const el = h(link ? 'a' : 'span', { class: 'admin-who', href: link ? `#/admin/users/${id}` : null, 'data-user': id }, '…');
@@ -81,7 +89,7 @@ export function userLabel(id, { link = true } = {}) {
       el.textContent = displayName(user);
       el.title = `@${user.username}`;
     } else {
-      el.textContent = 'deleted account';
+      el.textContent = deletedNames.has(id) ? `@${deletedNames.get(id)} (deleted)` : 'deleted account';
       el.removeAttribute('href');
       el.classList.add('admin-gone');
     }

@@ -9,7 +9,7 @@
 import { h, icon, replace } from '../dom.js';
 import { state } from '../state.js';
 import { conversationLink, renderConversation, renderConversations } from './admin-conversations.js';
-import { adminApi, failure, loadMore, pageHead, timeEl, userLabel } from './admin-common.js';
+import { adminApi, failure, loadMore, pageHead, rememberDeleted, timeEl, userLabel } from './admin-common.js';
 import { renderUser, renderUsers } from './admin-users.js';
 
 /** The route pattern: `/admin`, `/admin/<section>`, `/admin/<section>/<id>`. */
@@ -150,7 +150,10 @@ const ACTIONS = {
 
 /** The target of an audit entry, as nodes. */
 function auditTarget(entry) {
-  if (entry.action === 'user.delete') return h('span', { class: 'admin-gone' }, entry.detail ? `@${entry.detail}` : 'an account');
+  if (entry.action === 'user.delete') {
+    rememberDeleted(entry.target, entry.detail);
+    return h('span', { class: 'admin-gone' }, entry.detail ? `@${entry.detail}` : 'an account');
+  }
   if (entry.action === 'message.delete') {
     return entry.detail ? conversationLink(entry.detail) : h('span', {}, 'a conversation');
   }
