@@ -194,6 +194,9 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     assert.equal(texts[3], 'root changed the role of Eve Laurent → admin');
     assert.equal(texts[6], 'root disabled Bob Stone');
     await calmShot(page, 'admin-audit-desktop');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot(page, 'admin-audit-desktop-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
 
     // The same pages at phone width.
     await page.setViewportSize(PHONE);
