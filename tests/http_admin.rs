@@ -1,7 +1,8 @@
 //! The admin API's effects as a client sees them over real sockets: a disabled account loses
 //! its live WebSocket at once and cannot log in, an administrator's message delete reaches
 //! every member's socket, and each administrative action leaves an audit entry (actor,
-//! action, target, detail) readable, newest first and paged, through the audit endpoint.
+//! action, target, detail) readable, newest first and paged, through the audit endpoint. The
+//! user list pages by username, with and without a search.
 //! (The 401/403 checks on every admin endpoint live in `http_errors.rs`.)
 
 mod support;
@@ -176,5 +177,42 @@ async fn every_admin_action_is_audited_newest_first_and_paged() {
         second["entries"].as_array().expect("entries").iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(rest, ["user.enable", "user.disable"]);
     assert_eq!(second["next"], Value::Null);
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_list_pages_by_username_with_and_without_a_search() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let root = admin(&server).await;
+    for name in ["kim", "ada", "lee", "bea", "max", "cal", "dee"] {
+        signup(addr, name).await;
+    }
+    let r = Some(root.token.as_str());
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let after = cursor.as_deref().map(|c| format!("&after={c}")).unwrap_or_default();
+        let page = request(addr, "GET", &format!("/api/v1/admin/users?limit=3{after}"), r, None).await.json();
+        let users = page["users"].as_array().expect("users");
+        assert!(users.len() <= 3);
+        seen.extend(users.iter().filter_map(|u| u["username"].as_str().map(String::from)));
+        cursor = page["next"].as_str().map(String::from);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["ada", "bea", "cal", "dee", "kim", "lee", "max", "root"], "each once, by username");
+
+    // A search pages the same way and only returns matches (username or display name).
+    let first = request(addr, "GET", "/api/v1/admin/users?limit=1&search=e", r, None).await.json();
+    assert_eq!(first["users"][0]["username"], "bea");
+    let next = first["next"].as_str().expect("more matches");
+    let rest =
+        request(addr, "GET", &format!("/api/v1/admin/users?limit=10&search=e&after={next}"), r, None).await.json();
+    let names: Vec<&str> =
+        rest["users"].as_array().expect("users").iter().filter_map(|u| u["username"].as_str()).collect();
+    assert_eq!(names, ["dee", "lee"]);
+    assert_eq!(rest["next"], Value::Null);
     server.shutdown().await.expect("shutdown");
 }

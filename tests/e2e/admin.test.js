@@ -41,6 +41,18 @@ async function say(server, token, conversation, body, n) {
   return res.body;
 }
 
+let token = null;
+
+/** A bearer token for root (logged in once per server, through the API). */
+async function adminToken(server) {
+  if (!token || token.server !== server.url) {
+    const res = await rest(server.url, 'POST', '/auth/login', { username: 'root', password: ADMIN_PASSWORD });
+    assert.equal(res.status, 200);
+    token = { server: server.url, value: res.body.token };
+  }
+  return token.value;
+}
+
 /** Reads a stat card's number. */
 async function stat(page, key) {
   return Number((await page.locator(`[data-stat=${key}]`).textContent()).replace(/[^0-9]/g, ''));
@@ -223,6 +235,62 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await page.click('a[data-action=back-to-chat]');
     await page.waitForSelector('.shell');
     assertClean(page, bobPage);
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await server.stop();
+    cleanup(dataDir);
+  }
+});
+
+test('long lists page with "load more": conversation history and the audit log', async () => {
+  const dataDir = tempDir('kanect-e2e-admin-');
+  await createAdmin(dataDir, 'root', ADMIN_PASSWORD);
+  const server = await startServer({ dataDir });
+  let browser = null;
+  try {
+    browser = await launchBrowser();
+    // Sign-ups hash passwords at full cost (about 2 s each here), so this test keeps to two
+    // people; paging through many users is covered over HTTP in tests/http_admin.rs.
+    const ann = await apiSignup(server.url, 'ann');
+    const ben = await apiSignup(server.url, 'ben');
+    const direct = (await rest(server.url, 'POST', '/conversations/direct', { user: ben.user.id }, ann.token)).body;
+    for (let i = 1; i <= 30; i++) await say(server, (i % 2 ? ann : ben).token, direct.id, `message number ${i}`, i);
+    const root = await adminToken(server);
+    for (let i = 0; i < 27; i++) {
+      const res = await rest(server.url, 'PUT', `/admin/users/${ben.user.id}/role`, { role: i % 2 ? 'user' : 'admin' }, root);
+      assert.equal(res.status, 200);
+    }
+
+    const page = await newUserPage(browser, server.url);
+    await logIn(page, 'root', ADMIN_PASSWORD);
+    await page.goto('/#/admin/users');
+    await page.locator('[data-admin=users] .user-row').nth(2).waitFor();
+    assert.ok(await page.locator('.admin-more-row').isHidden(), 'one page only: no "load more"');
+
+    // History: the newest 25 first, then the older ones above them, in order.
+    await page.goto(`/#/admin/conversations/${direct.id}`);
+    const msgs = page.locator('[data-admin=messages] .admin-msg');
+    await msgs.nth(24).waitFor();
+    assert.equal(await msgs.count(), 25);
+    assert.match(await msgs.first().textContent(), /message number 6$/);
+    await page.click('button[data-action=load-older]');
+    await msgs.nth(29).waitFor();
+    const seqs = await msgs.evaluateAll((all) => all.map((m) => Number(m.dataset.seq)));
+    assert.deepEqual(seqs, Array.from({ length: 30 }, (_, i) => i + 1));
+    await page.locator('button[data-action=load-older]').waitFor({ state: 'hidden' });
+
+    // The audit log: 25, then the last 2, then no more button.
+    await page.goto('/#/admin/audit');
+    const entries = page.locator('[data-admin=audit] .audit-row');
+    await entries.nth(24).waitFor();
+    assert.equal(await entries.count(), 25);
+    await page.click('button[data-action=load-more]');
+    await entries.nth(26).waitFor();
+    assert.equal(await entries.count(), 27);
+    await page.locator('.admin-more-row').waitFor({ state: 'hidden' });
+    const details = await entries.evaluateAll((all) => all.map((e) => e.textContent.includes('→ admin')));
+    assert.deepEqual(details, Array.from({ length: 27 }, (_, i) => i % 2 === 0), 'newest first, no repeats');
+    assertClean(page);
   } finally {
     if (browser) await browser.close().catch(() => {});
     await server.stop();
