@@ -75,11 +75,10 @@ export function renderAdmin(root, routeMatch) {
   const id = routeMatch[2] || null;
   const main = frame(root, section);
   const denied = (err) => {
-    if (err && err.code === 'admin_only') {
-      renderDenied(root);
-      return true;
-    }
-    return false;
+    if (!err || err.code !== 'admin_only') return false;
+    // A late answer for a page already left must not replace what is on screen now.
+    if (main.isConnected) renderDenied(root);
+    return true;
   };
   const pages = {
     '': () => renderOverview(main, denied),
