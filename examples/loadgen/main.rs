@@ -23,9 +23,12 @@
 //! - `client` — HTTP calls (sign-up, conversations) and WebSocket connections.
 //! - `workload` — the three workloads and the per-socket driver (shared with `benches/e2e.rs`).
 //! - `report` — counters, the progress line, the table and the JSON line.
+//! - `tests` — unit tests of the frame parsers and `/proc` readers.
 
 mod client;
 mod report;
+#[cfg(test)]
+mod tests;
 mod workload;
 
 use clap::Parser;

@@ -117,7 +117,8 @@ pub(crate) struct Report {
     /// CPU seconds (user + system) the server spent in the measured phase, if its pid was
     /// given. With the machine shared, CPU per message is steadier than throughput.
     pub(crate) server_cpu: Option<f64>,
-    /// CPU seconds this process spent in the measured phase.
+    /// CPU seconds this process spent in the measured phase: the load generator's own (in
+    /// the e2e bench, the in-process server's too).
     pub(crate) own_cpu: Option<f64>,
 }
 
@@ -157,7 +158,7 @@ impl Report {
             "server_rss_kib": self.rss_kib.map(|(before, after)| json!({"before": before, "after": after})),
             "server_rss_per_connection_bytes": self.rss_per_connection().map(f64::round),
             "server_cpu_s": self.server_cpu,
-            "loadgen_cpu_s": self.own_cpu,
+            "process_cpu_s": self.own_cpu,
             "server_cpu_us_per_message": self.server_cpu.and_then(|cpu| self.per_message(cpu)),
         })
         .to_string()
@@ -187,7 +188,7 @@ impl Report {
                 );
             }
         }
-        for (name, cpu) in [("server CPU   ", self.server_cpu), ("loadgen CPU  ", self.own_cpu)] {
+        for (name, cpu) in [("server CPU   ", self.server_cpu), ("process CPU  ", self.own_cpu)] {
             if let Some(cpu) = cpu {
                 out += &format!("{name} {cpu:.2} s");
                 if let Some(per) = self.per_message(cpu) {

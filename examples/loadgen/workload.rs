@@ -443,14 +443,14 @@ fn on_frame(
 
 /// The envelope's `type`: the first `"type":"…"` of the frame (records nested in it have no
 /// `type` field).
-fn frame_type(text: &str) -> &str {
+pub(crate) fn frame_type(text: &str) -> &str {
     const KEY: &str = r#""type":""#;
     let Some(start) = text.find(KEY).map(|i| i + KEY.len()) else { return "" };
     text[start..].split('"').next().unwrap_or("")
 }
 
 /// `(µs, socket)` from a loadgen body `lg <µs> <socket>`.
-fn body_stamp(text: &str) -> Option<(u64, usize)> {
+pub(crate) fn body_stamp(text: &str) -> Option<(u64, usize)> {
     const KEY: &str = r#""body":"lg "#;
     let start = text.find(KEY)? + KEY.len();
     let (at, rest) = text[start..].split_once(' ')?;
@@ -459,40 +459,8 @@ fn body_stamp(text: &str) -> Option<(u64, usize)> {
 }
 
 /// µs from a loadgen client id `<µs>.<n>` in an ack.
-fn ack_stamp(text: &str) -> Option<u64> {
+pub(crate) fn ack_stamp(text: &str) -> Option<u64> {
     const KEY: &str = r#""client_id":""#;
     let start = text.find(KEY)? + KEY.len();
     text[start..].split('.').next()?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MESSAGE: &str = r#"{"v":1,"type":"message","message":{"id":"0193","conversation":"5c1e","sender":"0194","seq":3,"body":"lg 1234 17","client_id":"1234.2","sent_at":1,"edited_at":null,"deleted":false}}"#;
-
-    #[test]
-    fn reads_the_envelope_type() {
-        assert_eq!(frame_type(MESSAGE), "message");
-        assert_eq!(frame_type(r#"{"v":1,"type":"ack","client_id":"5.1"}"#), "ack");
-        assert_eq!(frame_type(r#"{"v":1}"#), "");
-        assert_eq!(frame_type(r#"{"type":""#), "");
-    }
-
-    #[test]
-    fn reads_the_stamps_it_wrote() {
-        assert_eq!(body_stamp(MESSAGE), Some((1234, 17)));
-        assert_eq!(body_stamp(&MESSAGE.replace("lg 1234 17", "hello")), None);
-        assert_eq!(body_stamp(&MESSAGE.replace("lg 1234 17", "lg x 17")), None);
-        let ack = r#"{"v":1,"type":"ack","ref":null,"client_id":"987.4","id":"0193","seq":4}"#;
-        assert_eq!(ack_stamp(ack), Some(987));
-        assert_eq!(ack_stamp(r#"{"v":1,"type":"ack","ref":"r1"}"#), None);
-    }
-
-    #[test]
-    fn reads_its_own_process_figures() {
-        assert!(crate::report::rss_kib(std::process::id()).is_some_and(|kib| kib > 0));
-        assert!(cpu_seconds(None).is_some_and(|cpu| cpu >= 0.0));
-        assert_eq!(cpu_seconds(Some(u32::MAX)), None);
-    }
 }
