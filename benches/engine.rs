@@ -4,6 +4,9 @@
 //!
 //! `cargo bench --bench engine`
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kanect::{Chat, ChatConfig, MemoryStore, PasswordCost, Registration, Subscription};
 use std::time::{Duration, Instant};

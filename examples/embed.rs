@@ -7,7 +7,7 @@ use kanect::{Chat, ChatConfig, Event, MemoryStore, Registration};
 #[tokio::main]
 async fn main() -> Result<(), kanect::Error> {
     let chat = Chat::builder(MemoryStore::new()).config(ChatConfig::default()).build().await?;
-    let alice = chat.register(Registration::new("alice", "correct horse")).await?;
+    chat.register(Registration::new("alice", "correct horse")).await?;
     let bob = chat.register(Registration::new("bob", "battery staple")).await?;
 
     // Log Alice in as a client would; act for Bob as an app that authenticated him itself.
