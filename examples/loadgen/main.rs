@@ -2,8 +2,9 @@
 //! throughput, latency and server memory.
 //!
 //! ```text
-//! cargo run --release --example server -- --listen 127.0.0.1:8080 --memory &
-//! cargo run --release --example loadgen -- --server http://127.0.0.1:8080 --workload pairs \
+//! cargo build --release --example server --example loadgen
+//! target/release/examples/server --listen 127.0.0.1:8080 --memory &   # $! is its pid
+//! target/release/examples/loadgen --server http://127.0.0.1:8080 --workload pairs \
 //!     --pairs 100 --window 16 --duration 10 --server-pid $!
 //! ```
 //!
