@@ -65,6 +65,10 @@ struct Cli {
     /// Extra origins allowed to open WebSockets (comma-separated, e.g. https://chat.example.com).
     #[arg(long, env = "KANECT_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origin: Vec<String>,
+    /// Open connections the server holds at once; more wait for a free slot. Raise the
+    /// process's file limit (`ulimit -n`) to match.
+    #[arg(long, env = "KANECT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
     /// Mark cookies `Secure` (set when a TLS proxy sits in front).
     #[arg(long, env = "KANECT_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -136,6 +140,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     let config = HttpConfig {
         allowed_origins: cli.allowed_origin.clone(),
         secure_cookies: cli.secure_cookies,
+        max_connections: usize::try_from(cli.max_connections).unwrap_or(usize::MAX),
         ..HttpConfig::default()
     };
     kanect::http::serve(listener, chat, config, shutdown_signal()).await?;

@@ -94,7 +94,10 @@ fn header_has(value: Option<&HeaderValue>, token: &str) -> bool {
 /// it configurable — set `read_buffer_size` to 4 KiB when upgrading.)
 fn ws_config(app: &App) -> WebSocketConfig {
     let mut config = WebSocketConfig::default();
-    config.write_buffer_size = 0; // write straight through; we flush once per batch anyway
+    // Frames fed in one batch share a write syscall up to this size; the loop flushes once per
+    // batch. (0 made every feed its own `send`: measured 4.6 vs 0.8 µs of server CPU per
+    // delivery in a 1,000-member room.)
+    config.write_buffer_size = 16 * 1024;
     config.max_write_buffer_size = 1024 * 1024;
     config.max_message_size = Some(app.config.max_ws_message_bytes);
     config.max_frame_size = Some(app.config.max_ws_message_bytes);
