@@ -2,8 +2,11 @@
 //!
 //! A backend crate instantiates it in a test file with a fresh-store expression:
 //!
-//! ```ignore
+//! ```no_run
+//! // tests/memory_conformance.rs
+//! use kanect_core::MemoryStore;
 //! kanect_core::store_conformance!(async { MemoryStore::new() });
+//! # fn main() {}
 //! ```
 //!
 //! Attributes given before the expression go on every generated test (for example a
