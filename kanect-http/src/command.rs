@@ -7,7 +7,9 @@
 
 use crate::error::ApiError;
 use hyper::StatusCode;
-use kanect_core::{Chat, ConversationId, Error, MessageId, ReceiptKind, Seq, Subscription, UserId, PROTOCOL_VERSION};
+use kanect_core::{
+    Caller, Chat, ConversationId, Error, Invalid, MessageId, ReceiptKind, Seq, Subscription, UserId, PROTOCOL_VERSION,
+};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -170,18 +172,39 @@ fn command(kind: &str, fields: Map<String, Value>) -> Result<Command, ApiError> 
 }
 
 impl Frame {
+    /// Whether the command works on the device's subscription itself (`resume`, `watch`), so
+    /// it must be applied by the socket loop rather than alongside it.
+    pub(crate) fn needs_subscription(&self) -> bool {
+        matches!(self.command, Command::Resume { .. } | Command::Watch { .. })
+    }
+
     /// Applies the command for the device behind `subscription`. Returns the reply frame, if
     /// the command has one (see `PROTOCOL.md`).
     ///
     /// # Errors
     /// The engine's error for the command; nothing was changed.
     pub(crate) async fn apply(self, chat: &Chat, subscription: &mut Subscription) -> Result<Option<String>, Error> {
-        let caller = subscription.caller().clone();
         let reference = self.reference;
-        let ack = || json!({"v": PROTOCOL_VERSION, "type": "ack", "ref": reference}).to_string();
+        match self.command {
+            Command::Resume { cursors } => {
+                subscription.resume(cursors.into_iter().map(|c| (c.conversation, c.seq))).await?
+            }
+            Command::Watch { users } => subscription.watch_presence(users)?,
+            command => return Frame { reference, command }.apply_as(chat, subscription.caller()).await,
+        }
+        Ok(reference.is_some().then(|| plain_ack(reference.as_ref())))
+    }
+
+    /// Applies a command that does not need the subscription (see
+    /// [`Frame::needs_subscription`]) as `caller`; `resume` and `watch` are refused.
+    ///
+    /// # Errors
+    /// The engine's error for the command; nothing was changed.
+    pub(crate) async fn apply_as(self, chat: &Chat, caller: &Caller) -> Result<Option<String>, Error> {
+        let reference = self.reference;
         match self.command {
             Command::Send { conversation, client_id, body } => {
-                let message = chat.send(&caller, conversation, &client_id, &body).await?;
+                let message = chat.send(caller, conversation, &client_id, &body).await?;
                 let frame = json!({
                     "v": PROTOCOL_VERSION, "type": "ack", "ref": reference, "client_id": message.client_id,
                     "id": message.id, "conversation": message.conversation, "seq": message.seq,
@@ -192,17 +215,20 @@ impl Frame {
             Command::Ping => {
                 return Ok(Some(json!({"v": PROTOCOL_VERSION, "type": "pong", "ref": reference}).to_string()));
             }
-            Command::Edit { id, body } => drop(chat.edit(&caller, id, &body).await?),
-            Command::Delete { id } => drop(chat.delete(&caller, id).await?),
-            Command::Typing { conversation } => chat.typing(&caller, conversation).await?,
-            Command::Mark { conversation, kind, seq } => drop(chat.mark(&caller, conversation, kind, seq).await?),
-            Command::Resume { cursors } => {
-                subscription.resume(cursors.into_iter().map(|c| (c.conversation, c.seq))).await?
+            Command::Edit { id, body } => drop(chat.edit(caller, id, &body).await?),
+            Command::Delete { id } => drop(chat.delete(caller, id).await?),
+            Command::Typing { conversation } => chat.typing(caller, conversation).await?,
+            Command::Mark { conversation, kind, seq } => drop(chat.mark(caller, conversation, kind, seq).await?),
+            Command::Resume { .. } | Command::Watch { .. } => {
+                return Err(Error::invalid("type", Invalid::Malformed));
             }
-            Command::Watch { users } => subscription.watch_presence(users)?,
         }
-        Ok(reference.is_some().then(ack))
+        Ok(reference.is_some().then(|| plain_ack(reference.as_ref())))
     }
+}
+
+fn plain_ack(reference: Option<&Value>) -> String {
+    json!({"v": PROTOCOL_VERSION, "type": "ack", "ref": reference}).to_string()
 }
 
 #[cfg(test)]

@@ -2,18 +2,24 @@
 //! `101`, so refusals are ordinary HTTP errors), and the socket loop, generic over any
 //! `Sink`/`Stream` of tungstenite messages so unit tests drive it with channels.
 //!
-//! The loop multiplexes four things: client frames (parsed into commands and applied), engine
-//! events (written as the shared, encode-once `Delivery::json` text; everything already queued
-//! is fed before one flush), a ping timer (a peer silent for `ws_idle_timeout` is closed), and
-//! server shutdown (close frame `1001`).
+//! The loop multiplexes five things: engine events (written as the shared, encode-once
+//! `Delivery::json` text), replies of commands under way (up to [`MAX_IN_FLIGHT`] applied at
+//! once), client frames, a ping timer (a peer silent for `ws_idle_timeout` is closed), and
+//! server shutdown (close frame `1001`). Everything is fed to the sink as it comes and flushed
+//! once nothing else is ready, so a burst costs one write.
+//!
+//! An idle socket costs little: hyper's read buffer is dropped at the upgrade and the socket
+//! runs as a task of its own.
 
 use crate::command::{self, Command, Frame};
 use crate::error::{ApiError, Body};
 use crate::server::ConnectionGuard;
 use crate::state::App;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use hyper::upgrade::Upgraded;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use kanect_core::{Event, Subscription};
@@ -21,14 +27,19 @@ use serde_json::json;
 use std::fmt::Display;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-/// Events fed to the socket before one flush, at most.
+/// Events fed to the socket in one go, at most, before the loop looks at its other inputs.
 const FLUSH_BATCH: usize = 64;
+
+/// Commands one socket may have under way at once; further frames wait in its receive buffer.
+const MAX_IN_FLIGHT: usize = 32;
 
 /// How long the close frame may take to go out before the socket is simply dropped.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -56,20 +67,12 @@ pub(crate) async fn upgrade(
 
     let on_upgrade = hyper::upgrade::on(&mut request);
     let app = app.clone();
-    let config = ws_config(&app);
     tokio::spawn(async move {
         // The socket keeps the connection's slot and shutdown tracker until it closes.
-        let _connection = connection;
-        let upgraded = match on_upgrade.await {
-            Ok(upgraded) => upgraded,
-            Err(error) => {
-                tracing::debug!(%error, "WebSocket upgrade failed");
-                return;
-            }
-        };
-        let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-        let (sink, stream) = socket.split();
-        run(app, subscription, resumes, sink, stream).await;
+        match on_upgrade.await {
+            Ok(upgraded) => start_socket(app, subscription, resumes, upgraded, connection).await,
+            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+        }
     });
 
     let mut response = Response::new(Body::default());
@@ -86,6 +89,45 @@ fn header_has(value: Option<&HeaderValue>, token: &str) -> bool {
     value
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|part| part.trim().eq_ignore_ascii_case(token)))
+}
+
+/// Wraps the upgraded connection and runs the socket loop as a task of its own (the upgrade
+/// task's future is large and would otherwise stay alive with every idle socket).
+///
+/// The plain TCP stream is taken back out of hyper's `Upgraded`, so hyper's 8 KiB read buffer
+/// is freed: only the bytes it had already read are handed over.
+async fn start_socket(
+    app: App,
+    subscription: Subscription,
+    resumes: bool,
+    upgraded: Upgraded,
+    connection: Arc<ConnectionGuard>,
+) {
+    let config = Some(ws_config(&app));
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => {
+            let read = parts.read_buf.to_vec();
+            let socket = WebSocketStream::from_partially_read(parts.io.into_inner(), read, Role::Server, config).await;
+            tokio::spawn(serve(app, subscription, resumes, socket, connection));
+        }
+        Err(upgraded) => {
+            let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, config).await;
+            tokio::spawn(serve(app, subscription, resumes, socket, connection));
+        }
+    }
+}
+
+async fn serve<S>(
+    app: App,
+    subscription: Subscription,
+    resumes: bool,
+    socket: WebSocketStream<S>,
+    _connection: Arc<ConnectionGuard>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (sink, stream) = socket.split();
+    run(app, subscription, resumes, sink, stream).await;
 }
 
 /// Small buffers: tungstenite's default limits (64 MiB messages and frames, a 128 KiB write
@@ -115,8 +157,25 @@ enum Flow {
     Stop,
 }
 
+/// What an inbound frame asks of the loop.
+enum Inbound {
+    /// Reply at once (a refused frame), or with nothing (ping and pong frames).
+    Reply(Option<String>),
+    /// A command to apply.
+    Apply(Frame),
+    /// Reply, then close.
+    Close(String, CloseCode, &'static str),
+    Stop,
+}
+
 /// Serves one connected device until the peer leaves, the session ends, the peer goes silent,
 /// or the server shuts down. Always ends by dropping the subscription (the device disconnects).
+///
+/// Commands other than `resume` and `watch` are applied concurrently, up to
+/// [`MAX_IN_FLIGHT`] at a time, and each reply is written when its command finishes (replies
+/// may come in a different order than their commands: clients match them by `ref`). Frames are
+/// fed to the sink as they are ready and flushed once nothing else is: one write per burst.
+/// Events come first, so a chatty client cannot starve its own deliveries.
 ///
 /// With `resumes` (the client connected with `?resume=1`), events are held while the client has
 /// a gap — from connecting, and after each `resync` — until its next `resume` is handled, so
@@ -135,35 +194,78 @@ where
     if sink.send(Message::Text(hello.to_string())).await.is_err() {
         return;
     }
+    let caller = subscription.caller().clone();
+    let mut in_flight = FuturesUnordered::new();
     let mut hold = resumes;
+    let mut dirty = false;
     let mut heard = Instant::now();
     let mut ticker = tokio::time::interval(app.config.ws_ping_interval);
     ticker.tick().await; // the first tick is immediate
+    let idle = app.config.ws_idle_timeout;
     let flow = loop {
         let flow = tokio::select! {
+            biased;
             _ = app.until_shutdown() => Flow::Close(CloseCode::Away, "server shutting down"),
-            inbound = stream.next() => {
-                heard = Instant::now();
-                match inbound {
-                    None => Flow::Stop,
-                    Some(frame) => inbound_frame(&app, &mut subscription, &mut sink, frame).await,
-                }
-            }
             delivery = subscription.next(), if !hold => match delivery {
                 None => Flow::Stop,
                 // A peer that stops reading fills its TCP window and the write waits; give up
                 // on it after the idle timeout rather than hang (its queue lags meanwhile).
-                Some(delivery) => tokio::time::timeout(app.config.ws_idle_timeout, deliver(&mut subscription, &mut sink, delivery))
-                    .await
-                    .unwrap_or(Flow::Stop),
+                Some(delivery) => {
+                    dirty = true;
+                    tokio::time::timeout(idle, feed_events(&mut subscription, &mut sink, delivery))
+                        .await
+                        .unwrap_or(Flow::Stop)
+                }
             },
+            Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
+                dirty = true;
+                feed_reply(&mut sink, idle, reply).await
+            }
+            inbound = stream.next(), if in_flight.len() < MAX_IN_FLIGHT => {
+                heard = Instant::now();
+                match inbound.map(|frame| read(&app, frame)) {
+                    None | Some(Inbound::Stop) => Flow::Stop,
+                    Some(Inbound::Reply(reply)) => {
+                        dirty = true;
+                        feed_reply(&mut sink, idle, reply).await
+                    }
+                    Some(Inbound::Close(reply, code, reason)) => {
+                        let _ = tokio::time::timeout(CLOSE_WAIT, sink.feed(Message::Text(reply))).await;
+                        Flow::Close(code, reason)
+                    }
+                    Some(Inbound::Apply(frame)) if frame.needs_subscription() => {
+                        let resumed = matches!(frame.command, Command::Resume { .. });
+                        let reference = frame.reference.clone();
+                        let applied = Box::pin(frame.apply(&app.chat, &mut subscription)).await;
+                        dirty = true;
+                        match feed_reply(&mut sink, idle, reply(applied, reference)).await {
+                            Flow::Continue if resumed => Flow::Resumed,
+                            flow => flow,
+                        }
+                    }
+                    Some(Inbound::Apply(frame)) => {
+                        let reference = frame.reference.clone();
+                        in_flight.push(async { reply(frame.apply_as(&app.chat, &caller).await, reference) });
+                        Flow::Continue
+                    }
+                }
+            }
             _ = ticker.tick() => {
-                if heard.elapsed() >= app.config.ws_idle_timeout {
+                if heard.elapsed() >= idle {
                     Flow::Close(CloseCode::Away, "no response to pings")
-                } else if sink.send(Message::Ping(Vec::new())).await.is_err() {
-                    Flow::Stop
                 } else {
-                    Flow::Continue
+                    dirty = true;
+                    match tokio::time::timeout(idle, sink.feed(Message::Ping(Vec::new()))).await {
+                        Ok(Ok(())) => Flow::Continue,
+                        _ => Flow::Stop,
+                    }
+                }
+            }
+            () = std::future::ready(()), if dirty => {
+                dirty = false;
+                match tokio::time::timeout(idle, sink.flush()).await {
+                    Ok(Ok(())) => Flow::Continue,
+                    _ => Flow::Stop,
                 }
             }
         };
@@ -175,14 +277,25 @@ where
         }
     };
     if let Flow::Close(code, reason) = flow {
+        // Commands already under way finish and are answered, within the close's time.
+        let answered = async {
+            while let Some(reply) = in_flight.next().await {
+                if let Some(text) = reply {
+                    if sink.feed(Message::Text(text)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_WAIT, answered).await;
         let frame = CloseFrame { code, reason: reason.into() };
         let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(Message::Close(Some(frame)))).await;
     }
     let _ = tokio::time::timeout(CLOSE_WAIT, sink.close()).await;
 }
 
-/// Writes one event and everything else ready, then flushes once.
-async fn deliver<Si>(subscription: &mut Subscription, sink: &mut Si, first: kanect_core::Delivery) -> Flow
+/// Feeds one event and everything else ready, up to [`FLUSH_BATCH`]; the loop flushes.
+async fn feed_events<Si>(subscription: &mut Subscription, sink: &mut Si, first: kanect_core::Delivery) -> Flow
 where
     Si: Sink<Message> + Unpin,
 {
@@ -205,66 +318,51 @@ where
         }
         next = subscription.try_next().flatten();
     }
-    if sink.flush().await.is_err() {
-        return Flow::Stop;
-    }
     after
 }
 
-/// Handles one inbound frame; errors become error frames and the socket carries on.
-async fn inbound_frame<Si>(
-    app: &App,
-    subscription: &mut Subscription,
-    sink: &mut Si,
-    frame: Result<Message, WsError>,
-) -> Flow
+/// Feeds a reply frame, if any; the loop flushes.
+async fn feed_reply<Si>(sink: &mut Si, idle: std::time::Duration, reply: Option<String>) -> Flow
 where
     Si: Sink<Message> + Unpin,
 {
-    let mut resumed = false;
-    let reply = match frame {
-        Ok(Message::Text(text)) if text.len() > app.config.max_frame_bytes => {
-            let limit = app.config.max_frame_bytes;
-            Some(frame_too_large(limit).frame(None))
-        }
-        Ok(Message::Text(text)) => match command::parse(&text) {
-            Ok(frame) => {
-                resumed = matches!(frame.command, Command::Resume { .. });
-                apply(app, subscription, frame).await
-            }
-            Err(rejected) => Some(rejected.error.frame(rejected.reference.as_ref())),
-        },
-        Ok(Message::Binary(_)) => {
-            Some(ApiError::new(StatusCode::BAD_REQUEST, "wrong_type", "frames are JSON text, not binary").frame(None))
-        }
-        Ok(Message::Close(_)) => return Flow::Stop,
-        Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => None,
-        Err(WsError::Capacity(_)) => {
-            let error = frame_too_large(app.config.max_ws_message_bytes);
-            let _ = sink.send(Message::Text(error.frame(None))).await;
-            return Flow::Close(CloseCode::Size, "message too large");
-        }
-        Err(error) => {
-            tracing::debug!(%error, "WebSocket read failed");
-            return Flow::Stop;
-        }
-    };
-    let flow = if resumed { Flow::Resumed } else { Flow::Continue };
-    match reply {
-        Some(text) => match sink.send(Message::Text(text)).await {
-            Ok(()) => flow,
-            Err(_) => Flow::Stop,
-        },
-        None => flow,
+    let Some(text) = reply else { return Flow::Continue };
+    match tokio::time::timeout(idle, sink.feed(Message::Text(text))).await {
+        Ok(Ok(())) => Flow::Continue,
+        _ => Flow::Stop,
     }
 }
 
-async fn apply(app: &App, subscription: &mut Subscription, frame: Frame) -> Option<String> {
-    let reference = frame.reference.clone();
-    match frame.apply(&app.chat, subscription).await {
-        Ok(reply) => reply,
-        Err(error) => Some(ApiError::from(error).frame(reference.as_ref())),
+/// Reads one inbound frame: a command to apply, or what to answer at once.
+fn read(app: &App, frame: Result<Message, WsError>) -> Inbound {
+    match frame {
+        Ok(Message::Text(text)) if text.len() > app.config.max_frame_bytes => {
+            Inbound::Reply(Some(frame_too_large(app.config.max_frame_bytes).frame(None)))
+        }
+        Ok(Message::Text(text)) => match command::parse(&text) {
+            Ok(frame) => Inbound::Apply(frame),
+            Err(rejected) => Inbound::Reply(Some(rejected.error.frame(rejected.reference.as_ref()))),
+        },
+        Ok(Message::Binary(_)) => Inbound::Reply(Some(
+            ApiError::new(StatusCode::BAD_REQUEST, "wrong_type", "frames are JSON text, not binary").frame(None),
+        )),
+        Ok(Message::Close(_)) => Inbound::Stop,
+        Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => Inbound::Reply(None),
+        Err(WsError::Capacity(_)) => Inbound::Close(
+            frame_too_large(app.config.max_ws_message_bytes).frame(None),
+            CloseCode::Size,
+            "message too large",
+        ),
+        Err(error) => {
+            tracing::debug!(%error, "WebSocket read failed");
+            Inbound::Stop
+        }
     }
+}
+
+/// The reply frame for an applied command: its own, or an error frame carrying its `ref`.
+fn reply(applied: Result<Option<String>, kanect_core::Error>, reference: Option<serde_json::Value>) -> Option<String> {
+    applied.unwrap_or_else(|error| Some(ApiError::from(error).frame(reference.as_ref())))
 }
 
 fn frame_too_large(limit: usize) -> ApiError {
@@ -328,6 +426,50 @@ mod tests {
         }
         task.await.unwrap();
         assert_eq!(chat.connected_devices(), 0, "the device left with the socket");
+    }
+
+    #[tokio::test]
+    async fn commands_under_way_together_are_all_answered_by_ref() {
+        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+        let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
+        let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+        let bob = chat.register(Registration::new("bob", "battery staple")).await.unwrap();
+        let (alice, bob) = (chat.act_as(alice.id).await.unwrap(), chat.act_as(bob.id).await.unwrap());
+        let direct = chat.open_direct(&alice, bob.user()).await.unwrap().id;
+        let (_shutdown_tx, shutdown_rx) = watch::channel(false);
+        let app = App::new(chat.clone(), crate::HttpConfig::default(), shutdown_rx);
+        let subscription = chat.subscribe(&alice).await.unwrap();
+        let (out_tx, mut out) = mpsc::unbounded::<Message>();
+        let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+        let _task = tokio::spawn(run(app, subscription, false, out_tx, in_rx));
+        assert_eq!(next_json(&mut out).await["type"], "hello");
+
+        // More commands than may be under way at once, queued before the loop reads any.
+        let sends = MAX_IN_FLIGHT * 2;
+        for n in 0..sends {
+            let send = json!({"type":"send","conversation":direct,"client_id":format!("c{n}"),"body":"hi","ref":n});
+            inbound.unbounded_send(Ok(Message::Text(send.to_string()))).unwrap();
+        }
+        inbound.unbounded_send(Ok(Message::Text(r#"{"type":"typing","conversation":"x"}"#.into()))).unwrap();
+        inbound.unbounded_send(Ok(Message::Text(r#"{"type":"ping","ref":"p"}"#.into()))).unwrap();
+        let (mut acked, mut seqs, mut errors, mut pongs) = (Vec::new(), Vec::new(), 0, 0);
+        while acked.len() < sends || seqs.len() < sends || errors < 1 || pongs < 1 {
+            let frame = next_json(&mut out).await;
+            match frame["type"].as_str() {
+                Some("ack") => acked.push((frame["ref"].as_u64().unwrap(), frame["seq"].as_u64().unwrap())),
+                Some("message") => seqs.push(frame["message"]["seq"].as_u64().unwrap()),
+                Some("error") => errors += 1,
+                Some("pong") => pongs += 1,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+        acked.sort_unstable();
+        let refs: Vec<u64> = acked.iter().map(|(r, _)| *r).collect();
+        assert_eq!(refs, (0..sends as u64).collect::<Vec<_>>(), "every send acked once");
+        let mut acked_seqs: Vec<u64> = acked.iter().map(|(_, seq)| *seq).collect();
+        acked_seqs.sort_unstable();
+        assert_eq!(acked_seqs, (1..=sends as u64).collect::<Vec<_>>(), "each ack has its own seq");
+        assert_eq!(seqs, (1..=sends as u64).collect::<Vec<_>>(), "deliveries come in seq order");
     }
 
     #[tokio::test]
