@@ -32,9 +32,10 @@
 //! One flush is in flight at a time; no write is ever acknowledged before the flush that
 //! covers it, and there is never an fsync per message.
 //!
-//! Multi-record writes are atomic: a message, its seq counter, its id index and its client-id
-//! record are one sled batch, so a crash never leaves a seq without its message or a client id
-//! without its message. Seqs are gap-free under concurrent appends.
+//! Multi-record writes are atomic: a message, its id index and its client-id record are one
+//! sled batch, so a crash never leaves a client id or an index entry without its message.
+//! Seqs are gap-free under concurrent appends: a conversation's last seq is its last message's
+//! key, cached in memory after the first append.
 //!
 //! Reads may observe a write between its apply and its flush (a few hundred microseconds);
 //! if the process dies in that window the write is gone, but it was never acknowledged.
@@ -43,9 +44,11 @@
 //! # On disk
 //!
 //! One sled database per directory (`./kanect-data` by the server's default). Keys are
-//! big-endian so range scans return history in order; values are serde_json. The layout
+//! big-endian so range scans return history in order; messages are a compact binary record,
+//! the other values serde_json. The layout
 //! carries a format version, checked at open: a newer or unknown version is
-//! [`StoreError::Format`](kanect_core::StoreError::Format), an undecodable record is
+//! [`StoreError::Format`](kanect_core::StoreError::Format) (as is an older one: format 1 is not
+//! migrated), an undecodable record is
 //! [`StoreError::Corrupt`](kanect_core::StoreError::Corrupt). The page cache defaults to
 //! 64 MiB ([`SledConfig::cache_capacity`]). sled 0.34 does not reclaim space: disk grows
 //! about 0.5 KB per message.
@@ -54,6 +57,7 @@
 //! - `sled` — [`SledStore`], [`SledConfig`], opening and the `Store` impl.
 //! - `sled::keys` — the key spaces and their big-endian encoding.
 //! - `sled::format` — the format version check, record codecs, sled error mapping.
+//! - `sled::message_codec` — the binary encoding of message records.
 //! - `sled::commit` — group commit: the flusher thread and its policy.
 //! - `sled::accounts`, `sled::conversations`, `sled::messages` — the synchronous write and
 //!   read halves of the `Store` methods, by domain.

@@ -1,13 +1,13 @@
 //! The on-disk format: its version, checked at open, and the record codecs.
 //!
-//! Records are encoded with serde_json: the records are small, the core's types already derive
-//! serde, and a JSON value can be read by hand when debugging a store (`sled` keys are binary,
-//! values are text). Encoding cost is a few hundred nanoseconds per record, far below the
-//! flush that every write waits for.
+//! Records other than messages are encoded with serde_json: they are small and rarely written,
+//! the core's types already derive serde, and a JSON value can be read by hand when debugging
+//! a store (`sled` keys are binary, values are text). Messages, written on the hot path where
+//! sled's cost grows with their size, have their own binary codec (`message_codec`).
 //!
 //! The version is a u32 big-endian under [`keys::FORMAT`]. A fresh (empty) store gets
-//! [`FORMAT_VERSION`]; a store written by a newer build, or without a version but with data
-//! (not a Kanect store), is refused with [`StoreError::Format`] rather than misread. A value
+//! [`FORMAT_VERSION`]; a store written by an older or newer build, or without a version but
+//! with data (not a Kanect store), is refused with [`StoreError::Format`] rather than misread. A value
 //! that does not decode is [`StoreError::Corrupt`], never a panic.
 
 use super::keys;
@@ -15,9 +15,14 @@ use kanect_core::StoreError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The layout this build writes and reads. Bump it (and add a migration) whenever a key or
-/// value encoding changes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The layout this build writes and reads. Bump it whenever a key or value encoding changes.
+///
+/// - 1: JSON messages and a seq counter record per conversation.
+/// - 2: no counter (the last message key is the last seq), binary message records.
+///
+/// Older versions are refused with a clear [`StoreError::Format`], not migrated: version 1
+/// only ever existed before Kanect's first release.
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 /// Checks the store's format version, writing it into an empty store. Returns whether the
 /// store was fresh (the caller flushes the version before use).
@@ -29,8 +34,12 @@ pub(crate) fn check_version(tree: &sled::Tree) -> Result<bool, StoreError> {
             })?;
             match u32::from_be_bytes(version) {
                 FORMAT_VERSION => Ok(false),
-                other => Err(StoreError::Format(format!(
-                    "store has format version {other}; this build reads version {FORMAT_VERSION}"
+                older if older < FORMAT_VERSION => Err(StoreError::Format(format!(
+                    "store has the older format version {older}, which this build does not read or migrate \
+                     (it reads version {FORMAT_VERSION}); open it with the build that wrote it"
+                ))),
+                newer => Err(StoreError::Format(format!(
+                    "store has format version {newer}, newer than this build's version {FORMAT_VERSION}"
                 ))),
             }
         }
@@ -95,7 +104,10 @@ mod tests {
     fn newer_or_malformed_versions_and_foreign_data_are_format_errors() {
         let db = tree();
         db.insert(keys::FORMAT, &(FORMAT_VERSION + 1).to_be_bytes()).unwrap();
-        assert!(matches!(check_version(&db), Err(StoreError::Format(m)) if m.contains("version 2")));
+        let newer = format!("version {}, newer", FORMAT_VERSION + 1);
+        assert!(matches!(check_version(&db), Err(StoreError::Format(m)) if m.contains(&newer)));
+        db.insert(keys::FORMAT, &1u32.to_be_bytes()).unwrap();
+        assert!(matches!(check_version(&db), Err(StoreError::Format(m)) if m.contains("older format version 1")));
         db.insert(keys::FORMAT, b"v1".as_slice()).unwrap();
         assert!(matches!(check_version(&db), Err(StoreError::Format(_))));
         let foreign = tree();

@@ -1,13 +1,15 @@
 //! Key encoding: every record lives in one sled tree, in a key space chosen by its first byte.
 //!
 //! One tree, not one per record kind, so that every multi-record write (a message with its
-//! seq counter, id index and client-id record; a user with its username and password) is one
+//! id index and client-id record; a user with its username and password) is one
 //! sled `Batch` on one tree: atomic across a crash without sled transactions, which can rerun
 //! their closure and conflict under load.
 //!
 //! Ids are their 16 UUID bytes and seqs are 8 bytes big-endian, so byte order is id order and
 //! seq order: a range scan over `messages(conversation)` is the conversation's history, oldest
-//! first, and scanning it backwards is the newest page.
+//! first, and scanning it backwards is the newest page. A conversation's last seq is the seq of
+//! the last key in that range: there is no counter record (format 1 had one under `0x0b`, one
+//! more key per append; `0x0b` stays unused).
 //!
 //! | first byte | key after it                        | value                          |
 //! |------------|-------------------------------------|--------------------------------|
@@ -19,10 +21,9 @@
 //! | `0x05`     | user id ++ token hash               | empty (sessions of a user)     |
 //! | `0x06`     | conversation id                     | `Conversation` (JSON)          |
 //! | `0x07`     | user id ++ conversation id          | empty (conversations of a user)|
-//! | `0x08`     | conversation id ++ seq BE           | `Message` (JSON)               |
+//! | `0x08`     | conversation id ++ seq BE           | `Message` (binary, see format) |
 //! | `0x09`     | message id                          | conversation id ++ seq BE      |
 //! | `0x0a`     | conversation id ++ sender ++ client id | seq BE                      |
-//! | `0x0b`     | conversation id                     | last seq BE (the counter)      |
 //! | `0x0c`     | conversation id ++ user id          | `Receipt` (JSON)               |
 //! | `0x0d`     | audit id (UUIDv7: time order)       | `AuditEntry` (JSON)            |
 
@@ -39,7 +40,6 @@ const MEMBERSHIP: u8 = 0x07;
 const MESSAGE: u8 = 0x08;
 const MESSAGE_INDEX: u8 = 0x09;
 const CLIENT_ID: u8 = 0x0a;
-const LAST_SEQ: u8 = 0x0b;
 const RECEIPT: u8 = 0x0c;
 const AUDIT: u8 = 0x0d;
 
@@ -84,8 +84,8 @@ pub(crate) fn all_conversations() -> Vec<u8> {
 }
 
 /// See [`all_users`].
-pub(crate) fn all_last_seqs() -> Vec<u8> {
-    vec![LAST_SEQ]
+pub(crate) fn all_messages() -> Vec<u8> {
+    vec![MESSAGE]
 }
 
 /// See [`all_users`].
@@ -150,10 +150,6 @@ pub(crate) fn client_id(conversation: ConversationId, sender: UserId, client_id:
     key(CLIENT_ID, &[&conversation.to_bytes(), &sender.to_bytes(), client_id.as_bytes()])
 }
 
-pub(crate) fn last_seq(conversation: ConversationId) -> Vec<u8> {
-    key(LAST_SEQ, &[&conversation.to_bytes()])
-}
-
 pub(crate) fn receipt(conversation: ConversationId, user: UserId) -> Vec<u8> {
     key(RECEIPT, &[&conversation.to_bytes(), &user.to_bytes()])
 }
@@ -181,7 +177,15 @@ pub(crate) fn parse_location(value: &[u8]) -> Result<(ConversationId, Seq), Stor
     Ok((ConversationId::from_bytes(id_at(value, 0)?), seq_suffix(value)?))
 }
 
-/// A big-endian seq value: a counter or a client-id record.
+/// Decodes a [`message`] key: exactly the space byte, a conversation id and a seq.
+pub(crate) fn parse_message_key(key: &[u8]) -> Result<(ConversationId, Seq), StoreError> {
+    if key.len() != 25 || key.first() != Some(&MESSAGE) {
+        return Err(StoreError::Corrupt(format!("message key of {} bytes, expected 25", key.len())));
+    }
+    Ok((ConversationId::from_bytes(id_at(key, 1)?), seq_suffix(key)?))
+}
+
+/// A big-endian seq value (a client-id record).
 pub(crate) fn parse_seq(value: &[u8]) -> Result<Seq, StoreError> {
     if value.len() != 8 {
         return Err(StoreError::Corrupt(format!("seq of {} bytes, expected 8", value.len())));
@@ -220,6 +224,9 @@ mod tests {
         let seqs: Vec<u64> = keys.iter().map(|k| seq_suffix(k).unwrap().0).collect();
         assert_eq!(seqs, [1, 2, 255, 256, 65_536]);
         assert!(keys.iter().all(|k| k.starts_with(&messages(conversation))));
+        assert_eq!(parse_message_key(&keys[2]).unwrap(), (conversation, Seq(255)));
+        assert!(matches!(parse_message_key(&keys[2][..24]), Err(StoreError::Corrupt(_))));
+        assert!(matches!(parse_message_key(&message_index(MessageId::new())), Err(StoreError::Corrupt(_))));
     }
 
     #[test]

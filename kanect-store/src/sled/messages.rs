@@ -1,13 +1,20 @@
 //! Messages, history, receipts, the audit log and counts: the synchronous halves of their
 //! methods.
 //!
-//! An append reads the conversation's counter (`0x0b`) and the client-id record under the
-//! conversation's stripe lock, then writes the message, its id index, the client-id record and
-//! the new counter in one batch: gap-free seqs under concurrency, and no crash can leave a seq
-//! without its message or a client id without its message.
+//! An append checks the client-id record and takes the next seq under the conversation's stripe
+//! lock, then writes the message, its id index and the client-id record in one batch: gap-free
+//! seqs under concurrency, and no crash can leave a client id without its message.
+//!
+//! There is no seq counter record: a conversation's last seq is the key of its last message,
+//! read from sled once (a reverse range scan) and then kept in the stripe's [`Pending::last`]
+//! for the life of the store. This process is the only writer of its database (sled locks the
+//! directory), so the cache cannot go stale; after a failed group the store refuses writes
+//! until reopened, which starts with an empty cache. Dropping the counter made an append three
+//! sled keys instead of four, and the flusher's apply costs per key (see `commit`).
 
 use super::commit::Ack;
 use super::format::{decode, encode};
+use super::message_codec::{decode_message, encode_message};
 use super::{keys, SledStore};
 use kanect_core::{
     move_receipt_forward, AuditEntry, AuditId, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
@@ -15,14 +22,17 @@ use kanect_core::{
 };
 use std::collections::HashMap;
 
-/// Appends submitted to group commit but perhaps not yet applied to sled, so that the next
-/// append in the same conversation sees them. One per stripe, guarded by the stripe lock;
-/// entries leave once their group is flushed (see [`SledStore::forget_pending`]).
+/// Per-stripe append state, guarded by the stripe lock: the seq cache, and the appends
+/// submitted to group commit but perhaps not yet applied to sled, so that the next append in
+/// the same conversation sees them.
 #[derive(Default)]
 pub(crate) struct Pending {
-    /// The highest seq submitted per conversation.
+    /// The highest seq submitted per conversation: the seq counter. Filled from sled on a
+    /// conversation's first append, kept for the life of the store (one entry per written
+    /// conversation).
     last: HashMap<ConversationId, Seq>,
-    /// Client-id key → the submitted message.
+    /// Client-id key → the submitted message, until its group is flushed (see
+    /// [`SledStore::forget_pending`]).
     clients: HashMap<Vec<u8>, Message>,
 }
 
@@ -51,7 +61,7 @@ impl SledStore {
         }
         if let Some(seq) = self.get_raw(&client_key)? {
             let seq = keys::parse_seq(&seq)?;
-            let original = self.get("message", &keys::message(conversation, seq))?;
+            let original = self.message_at(&keys::message(conversation, seq))?;
             return original
                 .map(Append::Duplicate)
                 .ok_or_else(|| StoreError::Corrupt(format!("client id without its message at seq {seq}")));
@@ -62,33 +72,27 @@ impl SledStore {
         };
         let seq = Seq(last.0.checked_add(1).ok_or_else(|| StoreError::Corrupt("seq counter overflow".into()))?);
         let message = new.with_seq(seq);
-        let seq_bytes = seq.0.to_be_bytes().to_vec();
-        // One group, one batch: the message, its index, its client id and the counter reach
-        // the disk together or not at all.
+        // One group, one batch: the message, its index and its client id reach the disk
+        // together or not at all.
         let ack = self.commit.submit(vec![
-            (keys::message(conversation, seq), encode(&message)?),
+            (keys::message(conversation, seq), encode_message(&message)?),
             (keys::message_index(message.id), keys::location(conversation, seq)),
-            (client_key.clone(), seq_bytes.clone()),
-            (keys::last_seq(conversation), seq_bytes),
+            (client_key.clone(), seq.0.to_be_bytes().to_vec()),
         ])?;
         pending.last.insert(conversation, seq);
         pending.clients.insert(client_key.clone(), message.clone());
         Ok(Append::Submitted { message, ack, client_key })
     }
 
-    /// Drops a durable append from [`Pending`]: sled has it now.
+    /// Drops a durable append's client id from [`Pending`]: sled has it now.
     pub(super) fn forget_pending(&self, message: &Message, client_key: &[u8]) {
-        let mut pending = self.stripe(message.conversation);
-        pending.clients.remove(client_key);
-        if pending.last.get(&message.conversation) == Some(&message.seq) {
-            pending.last.remove(&message.conversation);
-        }
+        self.stripe(message.conversation).clients.remove(client_key);
     }
 
     pub(super) fn message_now(&self, id: MessageId) -> StoreResult<Option<Message>> {
         let Some(location) = self.get_raw(&keys::message_index(id))? else { return Ok(None) };
         let (conversation, seq) = keys::parse_location(&location)?;
-        match self.get("message", &keys::message(conversation, seq))? {
+        match self.message_at(&keys::message(conversation, seq))? {
             Some(message) => Ok(Some(message)),
             None => Err(StoreError::Corrupt(format!("message index points at missing {conversation}/{seq}"))),
         }
@@ -97,15 +101,19 @@ impl SledStore {
     pub(super) fn replace_message_now(&self, message: &Message) -> StoreResult<bool> {
         let key = keys::message(message.conversation, message.seq);
         let _stripe = self.stripe(message.conversation);
-        let Some(mut stored) = self.get::<Message>("message", &key)? else { return Ok(false) };
+        let Some(mut stored) = self.message_at(&key)? else { return Ok(false) };
         if stored.id != message.id {
             return Ok(false);
         }
         stored.body.clone_from(&message.body);
         stored.edited_at = message.edited_at;
         stored.deleted = message.deleted;
-        self.insert(&key, encode(&stored)?)?;
+        self.insert(&key, encode_message(&stored)?)?;
         Ok(true)
+    }
+
+    fn message_at(&self, key: &[u8]) -> StoreResult<Option<Message>> {
+        self.get_raw(key)?.map(|value| decode_message(key, &value)).transpose()
     }
 
     pub(super) fn history_now(
@@ -117,7 +125,7 @@ impl SledStore {
         let prefix = keys::messages(conversation);
         let decode_entry = |entry: StoreResult<(sled::IVec, sled::IVec)>| {
             let (key, value) = entry?;
-            decode::<Message>("message", &key, &value)
+            decode_message(&key, &value)
         };
         match page {
             HistoryPage::After(seq) => {
@@ -141,9 +149,10 @@ impl SledStore {
         }
     }
 
+    /// The seq of the conversation's last message in sled (applied, perhaps not yet durable).
     pub(super) fn last_seq_now(&self, conversation: ConversationId) -> StoreResult<Seq> {
-        match self.get_raw(&keys::last_seq(conversation))? {
-            Some(bytes) => keys::parse_seq(&bytes),
+        match self.entries_with(&keys::messages(conversation)).next_back().transpose()? {
+            Some((key, _)) => Ok(keys::parse_message_key(&key)?.1),
             None => Ok(Seq::ZERO),
         }
     }
@@ -192,11 +201,25 @@ impl SledStore {
 
     pub(super) fn stats_now(&self) -> StoreResult<StoreStats> {
         let count = |prefix: Vec<u8>| self.keys_with(&prefix).try_fold(0u64, |n, key| key.map(|_| n + 1));
-        // Seqs are gap-free and messages are never removed: the counters sum to the count.
-        let messages = self.entries_with(&keys::all_last_seqs()).try_fold(0u64, |n, entry| {
-            let (_, value) = entry?;
-            Ok::<_, StoreError>(n.saturating_add(keys::parse_seq(&value)?.0))
-        })?;
-        Ok(StoreStats { users: count(keys::all_users())?, conversations: count(keys::all_conversations())?, messages })
+        Ok(StoreStats {
+            users: count(keys::all_users())?,
+            conversations: count(keys::all_conversations())?,
+            messages: self.message_count()?,
+        })
+    }
+
+    /// Seqs are gap-free and messages are never removed: the last seqs sum to the count. One
+    /// seek per conversation with messages, hopping from each to the next.
+    fn message_count(&self) -> StoreResult<u64> {
+        let all = keys::all_messages();
+        let mut next = all.clone();
+        let mut total = 0u64;
+        while let Some(key) = self.entries_after(&all, next).next().transpose()? {
+            let (conversation, _) = keys::parse_message_key(&key.0)?;
+            total = total.saturating_add(self.last_seq_now(conversation)?.0);
+            // The conversation's last possible message key: the next entry is another's.
+            next = keys::message(conversation, Seq(u64::MAX));
+        }
+        Ok(total)
     }
 }

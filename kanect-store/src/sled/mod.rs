@@ -25,6 +25,7 @@ mod commit;
 mod conversations;
 mod format;
 mod keys;
+mod message_codec;
 mod messages;
 
 pub use commit::GroupCommitStats;

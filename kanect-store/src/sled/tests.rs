@@ -91,7 +91,8 @@ async fn undecodable_records_read_as_corrupt() {
     };
     poke(dir.path(), &keys::user(alice.id), b"{\"id\": 12");
     poke(dir.path(), &keys::message(conversation, message.seq), b"\x00\x01garbage");
-    poke(dir.path(), &keys::last_seq(ConversationId::from_bytes([1; 16])), b"short");
+    // A message key that is not conversation ++ seq.
+    poke(dir.path(), &[keys::messages(ConversationId::from_bytes([1; 16])), vec![7; 3]].concat(), b"");
 
     let store = SledStore::open(dir.path()).unwrap();
     assert!(matches!(store.user(alice.id).await, Err(StoreError::Corrupt(_))));
