@@ -25,6 +25,8 @@ use hyper_util::rt::TokioIo;
 use kanect_core::{Event, Subscription};
 use serde_json::json;
 use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -195,7 +197,9 @@ where
         return;
     }
     let caller = subscription.caller().clone();
-    let mut in_flight = FuturesUnordered::new();
+    // Boxed: the set keeps a stub task the size of its future alive for as long as the socket.
+    let mut in_flight: FuturesUnordered<Pin<Box<dyn Future<Output = Option<String>> + Send + '_>>> =
+        FuturesUnordered::new();
     let mut hold = resumes;
     let mut dirty = false;
     let mut heard = Instant::now();
@@ -245,7 +249,7 @@ where
                     }
                     Some(Inbound::Apply(frame)) => {
                         let reference = frame.reference.clone();
-                        in_flight.push(async { reply(frame.apply_as(&app.chat, &caller).await, reference) });
+                        in_flight.push(Box::pin(async { reply(frame.apply_as(&app.chat, &caller).await, reference) }));
                         Flow::Continue
                     }
                 }
