@@ -53,7 +53,7 @@ async fn bad_frames_get_error_codes_and_the_socket_keeps_working() {
     // The ref of a refused command is echoed.
     let refused = ws.call(json!({"type":"typing","conversation":others}), "mine").await;
     assert_eq!((refused["type"].clone(), refused["code"].clone()), (json!("error"), json!("not_member")));
-    ws.socket.send(tokio_tungstenite::tungstenite::Message::Binary(vec![1, 2, 3])).await.unwrap();
+    ws.socket.send(tokio_tungstenite::tungstenite::Message::Binary(vec![1, 2, 3].into())).await.unwrap();
     assert_eq!(ws.next_of("error").await["code"], "wrong_type");
     let ok = ws.call(json!({"type":"send","conversation":direct,"client_id":"fine","body":"still here"}), "s").await;
     assert_eq!(ok["seq"], 1);

@@ -181,8 +181,12 @@ pub(crate) async fn connect_socket(
     stream.set_nodelay(true)?;
     let mut request = format!("ws://{server}/api/v1/ws").into_client_request()?;
     request.headers_mut().insert("authorization", HeaderValue::from_str(&format!("Bearer {}", account.token))?);
-    let config =
-        WebSocketConfig { write_buffer_size: write_buffer, max_message_size: Some(1 << 20), ..Default::default() };
+    let mut config = WebSocketConfig::default();
+    config.write_buffer_size = write_buffer;
+    config.max_message_size = Some(1 << 20);
+    // tungstenite's default of 128 KiB, zeroed before each read, would dwarf thousands of idle
+    // sockets; 4 KiB was the fixed chunk before 0.26.
+    config.read_buffer_size = 4096;
     let (socket, _response) = tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
     Ok(socket)
 }

@@ -340,7 +340,7 @@ async fn exchange(
                     r#"{{"type":"send","conversation":"{conversation}","client_id":"{at}.{}","body":"lg {at} {}"}}"#,
                     state.sent, role.index
                 );
-                socket.feed(Message::Text(frame)).await?;
+                socket.feed(Message::Text(frame.into())).await?;
                 state.sent += 1;
                 state.in_flight += 1;
                 if let Some(period) = context.period {
@@ -371,7 +371,7 @@ async fn exchange(
             },
             _ = &mut pace, if waiting_on_pace => {}
             _ = &mut ping => {
-                socket.send(Message::Text(r#"{"type":"ping"}"#.to_string())).await?;
+                socket.send(Message::Text(r#"{"type":"ping"}"#.into())).await?;
                 ping.as_mut().reset(tokio::time::Instant::now() + context.ping_interval);
             }
             changed = &mut phase_change => match changed {

@@ -15,6 +15,7 @@ use crate::command::{self, Command, Frame};
 use crate::error::{ApiError, Body};
 use crate::server::ConnectionGuard;
 use crate::state::App;
+use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use hyper::body::Incoming;
@@ -39,6 +40,9 @@ use tokio_tungstenite::WebSocketStream;
 
 /// Events fed to the socket in one go, at most, before the loop looks at its other inputs.
 const FLUSH_BATCH: usize = 64;
+
+/// Bytes a socket reads at a time (see [`ws_config`]).
+const READ_BUFFER: usize = 1024;
 
 /// Commands one socket may have under way at once; further frames wait in its receive buffer.
 const MAX_IN_FLIGHT: usize = 32;
@@ -132,12 +136,15 @@ async fn serve<S>(
     run(app, subscription, resumes, sink, stream).await;
 }
 
-/// Small buffers: tungstenite's default limits (64 MiB messages and frames, a 128 KiB write
-/// buffer) would let each of thousands of sockets hold far more memory than a chat frame
-/// needs. (Its read chunk is a fixed 4 KiB in 0.24; newer versions default to 128 KiB and make
-/// it configurable — set `read_buffer_size` to 4 KiB when upgrading.)
+/// Small buffers: tungstenite's default limits (64 MiB messages and frames, a 128 KiB read
+/// buffer, a 128 KiB write buffer) would let each of thousands of sockets hold far more memory
+/// than a chat frame needs.
 fn ws_config(app: &App) -> WebSocketConfig {
     let mut config = WebSocketConfig::default();
+    // Held by every socket, idle or not, and grown to fit a larger frame when one comes: client
+    // frames are commands of a few hundred bytes. (The 4 KiB of tungstenite 0.24 was a third
+    // of an idle socket's memory.)
+    config.read_buffer_size = READ_BUFFER;
     // Frames fed in one batch share a write syscall up to this size; the loop flushes once per
     // batch. (0 made every feed its own `send`: measured 4.6 vs 0.8 µs of server CPU per
     // delivery in a 1,000-member room.)
@@ -193,7 +200,7 @@ where
         "v": kanect_core::PROTOCOL_VERSION, "type": "hello",
         "user": subscription.caller().user(), "max_frame_bytes": app.config.max_frame_bytes,
     });
-    if sink.send(Message::Text(hello.to_string())).await.is_err() {
+    if sink.send(Message::Text(hello.to_string().into())).await.is_err() {
         return;
     }
     let caller = subscription.caller().clone();
@@ -234,7 +241,7 @@ where
                         feed_reply(&mut sink, idle, reply).await
                     }
                     Some(Inbound::Close(reply, code, reason)) => {
-                        let _ = tokio::time::timeout(CLOSE_WAIT, sink.feed(Message::Text(reply))).await;
+                        let _ = tokio::time::timeout(CLOSE_WAIT, sink.feed(Message::Text(reply.into()))).await;
                         Flow::Close(code, reason)
                     }
                     Some(Inbound::Apply(frame)) if frame.needs_subscription() => {
@@ -259,7 +266,7 @@ where
                     Flow::Close(CloseCode::Away, "no response to pings")
                 } else {
                     dirty = true;
-                    match tokio::time::timeout(idle, sink.feed(Message::Ping(Vec::new()))).await {
+                    match tokio::time::timeout(idle, sink.feed(Message::Ping(Bytes::new()))).await {
                         Ok(Ok(())) => Flow::Continue,
                         _ => Flow::Stop,
                     }
@@ -285,7 +292,7 @@ where
         let answered = async {
             while let Some(reply) = in_flight.next().await {
                 if let Some(text) = reply {
-                    if sink.feed(Message::Text(text)).await.is_err() {
+                    if sink.feed(Message::Text(text.into())).await.is_err() {
                         break;
                     }
                 }
@@ -312,8 +319,8 @@ where
             Event::Resync => after = Flow::Resync,
             _ => {}
         }
-        // tungstenite 0.24 owns its text as a String: one copy of the shared encoding.
-        if sink.feed(Message::Text(delivery.json().to_string())).await.is_err() {
+        // tungstenite owns its text as `Bytes`: one copy of the shared encoding.
+        if sink.feed(Message::Text(delivery.json().as_ref().into())).await.is_err() {
             return Flow::Stop;
         }
         fed += 1;
@@ -331,7 +338,7 @@ where
     Si: Sink<Message> + Unpin,
 {
     let Some(text) = reply else { return Flow::Continue };
-    match tokio::time::timeout(idle, sink.feed(Message::Text(text))).await {
+    match tokio::time::timeout(idle, sink.feed(Message::Text(text.into()))).await {
         Ok(Ok(())) => Flow::Continue,
         _ => Flow::Stop,
     }
@@ -406,7 +413,7 @@ mod tests {
         assert_eq!(next_json(&mut out).await["type"], "hello");
 
         let send = json!({"type":"send","conversation":direct,"client_id":"c1","body":"hi","ref":"r1"});
-        inbound.unbounded_send(Ok(Message::Text(send.to_string()))).unwrap();
+        inbound.unbounded_send(Ok(Message::Text(send.to_string().into()))).unwrap();
         let mut got = [next_json(&mut out).await, next_json(&mut out).await];
         got.sort_by_key(|frame| frame["type"].as_str().unwrap_or("").to_string());
         assert_eq!(
@@ -452,7 +459,7 @@ mod tests {
         let sends = MAX_IN_FLIGHT * 2;
         for n in 0..sends {
             let send = json!({"type":"send","conversation":direct,"client_id":format!("c{n}"),"body":"hi","ref":n});
-            inbound.unbounded_send(Ok(Message::Text(send.to_string()))).unwrap();
+            inbound.unbounded_send(Ok(Message::Text(send.to_string().into()))).unwrap();
         }
         inbound.unbounded_send(Ok(Message::Text(r#"{"type":"typing","conversation":"x"}"#.into()))).unwrap();
         inbound.unbounded_send(Ok(Message::Text(r#"{"type":"ping","ref":"p"}"#.into()))).unwrap();
@@ -518,7 +525,7 @@ mod tests {
         // Live while the socket waits for its resume: held back.
         chat.send(&bob, direct, "2", "live").await.unwrap();
         let resume = json!({"type":"resume","cursors":[{"conversation":direct,"seq":0}],"ref":"r"});
-        inbound.unbounded_send(Ok(Message::Text(resume.to_string()))).unwrap();
+        inbound.unbounded_send(Ok(Message::Text(resume.to_string().into()))).unwrap();
         let (mut seqs, mut acked) = (Vec::new(), false);
         while seqs.len() < 2 || !acked {
             let frame = next_json(&mut out).await;

@@ -199,11 +199,11 @@ async fn try_connect_to(addr: SocketAddr, path: &str, token: &str, extra: &[(&st
 
 impl Ws {
     pub async fn send(&mut self, frame: Value) {
-        self.socket.send(Message::Text(frame.to_string())).await.expect("send frame");
+        self.socket.send(Message::Text(frame.to_string().into())).await.expect("send frame");
     }
 
     pub async fn send_text(&mut self, text: String) {
-        self.socket.send(Message::Text(text)).await.expect("send text");
+        self.socket.send(Message::Text(text.into())).await.expect("send text");
     }
 
     /// The next text frame, as JSON (fails the test after [`WAIT`]).
