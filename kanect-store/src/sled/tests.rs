@@ -146,3 +146,28 @@ async fn concurrent_resends_of_one_client_id_store_one_message() {
     }
     assert_eq!(store.last_seq(conversation).await.unwrap(), Seq(20));
 }
+
+#[tokio::test]
+async fn message_count_hops_over_every_conversation_and_seqs_resume_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let sender = UserId::new();
+    // The lowest and highest conversation ids bound the hop from one conversation to the next.
+    let conversations =
+        [ConversationId::from_bytes([0; 16]), ConversationId::new(), ConversationId::from_bytes([0xff; 16])];
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        for (n, conversation) in conversations.iter().enumerate() {
+            for i in 0..=n {
+                store.append_message(new_message(*conversation, sender, &format!("c{i}"))).await.unwrap();
+            }
+        }
+        assert_eq!(store.stats().await.unwrap().messages, 6);
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.stats().await.unwrap().messages, 6);
+    let last = conversations[2];
+    assert_eq!(store.last_seq(last).await.unwrap(), Seq(3));
+    let appended = store.append_message(new_message(last, sender, "after reopen")).await.unwrap();
+    assert!(matches!(appended, Appended::Created(ref message) if message.seq == Seq(4)));
+    assert_eq!(store.history(last, HistoryPage::Latest, 10).await.unwrap().len(), 4);
+}
