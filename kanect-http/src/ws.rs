@@ -116,6 +116,7 @@ async fn start_socket(
             let socket = WebSocketStream::from_partially_read(parts.io.into_inner(), read, Role::Server, config).await;
             tokio::spawn(serve(app, subscription, resumes, socket, connection));
         }
+        // Another transport under hyper (none today) keeps hyper's buffer, and works.
         Err(upgraded) => {
             let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, config).await;
             tokio::spawn(serve(app, subscription, resumes, socket, connection));
@@ -123,6 +124,7 @@ async fn start_socket(
     }
 }
 
+/// The socket task: splits the socket and runs the loop, holding the connection's slot.
 async fn serve<S>(
     app: App,
     subscription: Subscription,
