@@ -50,8 +50,9 @@
 //! [`StoreError::Format`](kanect_core::StoreError::Format) (as is an older one: format 1 is not
 //! migrated), an undecodable record is
 //! [`StoreError::Corrupt`](kanect_core::StoreError::Corrupt). The page cache defaults to
-//! 64 MiB ([`SledConfig::cache_capacity`]). sled 0.34 does not reclaim space: disk grows
-//! about 0.5 KB per message.
+//! 64 MiB ([`SledConfig::cache_capacity`]). sled 0.34 does not reclaim space: disk grows with
+//! every message, about 0.9 KB each when 64 writers share group commits (19,200 short
+//! messages; format 1 took 1.3 KB in the same run).
 //!
 //! # Layout
 //! - `sled` — [`SledStore`], [`SledConfig`], opening and the `Store` impl.
