@@ -86,7 +86,7 @@ test('a send never acknowledged survives a reload and is delivered once', () => 
 
   // Cut Alice's WebSocket (REST still works): her new socket opens but the server never answers.
   let block = true;
-  await alice.context().routeWebSocket(/\/api\/v1\/ws$/, (ws) => {
+  await alice.context().routeWebSocket(/\/api\/v1\/ws(\?.*)?$/, (ws) => {
     if (!block) ws.connectToServer();
   });
   await alice.reload();
