@@ -235,11 +235,28 @@ impl SledStore {
 }
 
 /// Opens sled, turning a panic inside it (seen on some damaged files) into an error.
+/// How long `open` keeps retrying a directory whose lock is held: sled's own background
+/// thread can keep a just-dropped database of this process alive for a moment, so a reopen
+/// right after a drop would otherwise fail now and then. Another process holding it still
+/// gets an error, after this wait.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn open_db(config: sled::Config) -> Result<sled::Db, StoreError> {
-    match catch_unwind(AssertUnwindSafe(|| config.open())) {
-        Ok(result) => result.map_err(sled_error),
-        Err(_) => Err(StoreError::Corrupt("sled panicked while opening the database".into())),
+    let started = std::time::Instant::now();
+    loop {
+        match catch_unwind(AssertUnwindSafe(|| config.open())) {
+            Ok(Err(error)) if is_lock_held(&error) && started.elapsed() < LOCK_RETRY => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(result) => return result.map_err(sled_error),
+            Err(_) => return Err(StoreError::Corrupt("sled panicked while opening the database".into())),
+        }
     }
+}
+
+/// sled reports a held directory lock only as an I/O error whose text says so.
+fn is_lock_held(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
 #[async_trait::async_trait]
