@@ -386,7 +386,7 @@ fn frame_too_large(limit: usize) -> ApiError {
 mod tests {
     use super::*;
     use futures_channel::mpsc;
-    use kanect_core::{Chat, ChatConfig, MemoryStore, PasswordCost, Registration};
+    use kanect_core::{Caller, Chat, ChatConfig, ConversationId, MemoryStore, PasswordCost, Registration};
     use serde_json::Value;
     use tokio::sync::watch;
 
@@ -397,26 +397,53 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_socket_loop_runs_over_channels() {
+    /// Alice and Bob and their direct conversation, on a fresh in-memory engine.
+    async fn alice_and_bob() -> (Chat, Caller, Caller, ConversationId) {
         let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
         let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
         let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
         let bob = chat.register(Registration::new("bob", "battery staple")).await.unwrap();
         let (alice, bob) = (chat.act_as(alice.id).await.unwrap(), chat.act_as(bob.id).await.unwrap());
         let direct = chat.open_direct(&alice, bob.user()).await.unwrap().id;
+        (chat, alice, bob, direct)
+    }
 
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let app = App::new(chat.clone(), crate::HttpConfig::default(), shutdown_rx);
-        let subscription = chat.subscribe(&alice).await.unwrap();
-        let (out_tx, mut out) = mpsc::unbounded::<Message>();
-        let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-        let task = tokio::spawn(run(app, subscription, false, out_tx, in_rx));
-        assert_eq!(next_json(&mut out).await["type"], "hello");
+    /// A socket loop run over channels, past its `hello`.
+    struct Socket {
+        out: mpsc::UnboundedReceiver<Message>,
+        inbound: mpsc::UnboundedSender<Result<Message, WsError>>,
+        task: tokio::task::JoinHandle<()>,
+        shutdown: watch::Sender<bool>,
+    }
 
-        let send = json!({"type":"send","conversation":direct,"client_id":"c1","body":"hi","ref":"r1"});
-        inbound.unbounded_send(Ok(Message::Text(send.to_string().into()))).unwrap();
-        let mut got = [next_json(&mut out).await, next_json(&mut out).await];
+    impl Socket {
+        async fn open(chat: &Chat, caller: &Caller, resumes: bool) -> Socket {
+            let (shutdown, shutdown_rx) = watch::channel(false);
+            let app = App::new(chat.clone(), crate::HttpConfig::default(), shutdown_rx);
+            let subscription = chat.subscribe(caller).await.unwrap();
+            let (out_tx, mut out) = mpsc::unbounded::<Message>();
+            let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+            let task = tokio::spawn(run(app, subscription, resumes, out_tx, in_rx));
+            assert_eq!(next_json(&mut out).await["type"], "hello");
+            Socket { out, inbound, task, shutdown }
+        }
+
+        fn send(&self, frame: impl ToString) {
+            self.inbound.unbounded_send(Ok(Message::Text(frame.to_string().into()))).unwrap();
+        }
+
+        async fn next(&mut self) -> Value {
+            next_json(&mut self.out).await
+        }
+    }
+
+    #[tokio::test]
+    async fn the_socket_loop_runs_over_channels() {
+        let (chat, alice, bob, direct) = alice_and_bob().await;
+        let mut socket = Socket::open(&chat, &alice, false).await;
+
+        socket.send(json!({"type":"send","conversation":direct,"client_id":"c1","body":"hi","ref":"r1"}));
+        let mut got = [socket.next().await, socket.next().await];
         got.sort_by_key(|frame| frame["type"].as_str().unwrap_or("").to_string());
         assert_eq!(
             (got[0]["type"].clone(), got[0]["ref"].clone(), got[0]["seq"].clone()),
@@ -425,49 +452,37 @@ mod tests {
         assert_eq!((got[1]["type"].clone(), got[1]["message"]["body"].clone()), (json!("message"), json!("hi")));
 
         chat.send(&bob, direct, "b1", "hello alice").await.unwrap();
-        assert_eq!(next_json(&mut out).await["message"]["body"], "hello alice");
+        assert_eq!(socket.next().await["message"]["body"], "hello alice");
 
-        inbound.unbounded_send(Ok(Message::Text("{oops".into()))).unwrap();
-        assert_eq!(next_json(&mut out).await["code"], "invalid_json");
-        inbound.unbounded_send(Ok(Message::Text(r#"{"type":"ping","ref":2}"#.into()))).unwrap();
-        assert_eq!(next_json(&mut out).await, json!({"v":1,"type":"pong","ref":2}));
+        socket.send("{oops");
+        assert_eq!(socket.next().await["code"], "invalid_json");
+        socket.send(r#"{"type":"ping","ref":2}"#);
+        assert_eq!(socket.next().await, json!({"v":1,"type":"pong","ref":2}));
 
-        shutdown_tx.send(true).unwrap();
-        match out.next().await {
+        socket.shutdown.send(true).unwrap();
+        match socket.out.next().await {
             Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Away),
             other => panic!("expected a close frame, got {other:?}"),
         }
-        task.await.unwrap();
+        socket.task.await.unwrap();
         assert_eq!(chat.connected_devices(), 0, "the device left with the socket");
     }
 
     #[tokio::test]
     async fn commands_under_way_together_are_all_answered_by_ref() {
-        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
-        let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
-        let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
-        let bob = chat.register(Registration::new("bob", "battery staple")).await.unwrap();
-        let (alice, bob) = (chat.act_as(alice.id).await.unwrap(), chat.act_as(bob.id).await.unwrap());
-        let direct = chat.open_direct(&alice, bob.user()).await.unwrap().id;
-        let (_shutdown_tx, shutdown_rx) = watch::channel(false);
-        let app = App::new(chat.clone(), crate::HttpConfig::default(), shutdown_rx);
-        let subscription = chat.subscribe(&alice).await.unwrap();
-        let (out_tx, mut out) = mpsc::unbounded::<Message>();
-        let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-        let _task = tokio::spawn(run(app, subscription, false, out_tx, in_rx));
-        assert_eq!(next_json(&mut out).await["type"], "hello");
+        let (chat, alice, _, direct) = alice_and_bob().await;
+        let mut socket = Socket::open(&chat, &alice, false).await;
 
         // More commands than may be under way at once, queued before the loop reads any.
         let sends = MAX_IN_FLIGHT * 2;
         for n in 0..sends {
-            let send = json!({"type":"send","conversation":direct,"client_id":format!("c{n}"),"body":"hi","ref":n});
-            inbound.unbounded_send(Ok(Message::Text(send.to_string().into()))).unwrap();
+            socket.send(json!({"type":"send","conversation":direct,"client_id":format!("c{n}"),"body":"hi","ref":n}));
         }
-        inbound.unbounded_send(Ok(Message::Text(r#"{"type":"typing","conversation":"x"}"#.into()))).unwrap();
-        inbound.unbounded_send(Ok(Message::Text(r#"{"type":"ping","ref":"p"}"#.into()))).unwrap();
+        socket.send(r#"{"type":"typing","conversation":"x"}"#);
+        socket.send(r#"{"type":"ping","ref":"p"}"#);
         let (mut acked, mut seqs, mut errors, mut pongs) = (Vec::new(), Vec::new(), 0, 0);
         while acked.len() < sends || seqs.len() < sends || errors < 1 || pongs < 1 {
-            let frame = next_json(&mut out).await;
+            let frame = socket.next().await;
             match frame["type"].as_str() {
                 Some("ack") => acked.push((frame["ref"].as_u64().unwrap(), frame["seq"].as_u64().unwrap())),
                 Some("message") => seqs.push(frame["message"]["seq"].as_u64().unwrap()),
@@ -487,56 +502,34 @@ mod tests {
 
     #[tokio::test]
     async fn an_ended_session_closes_the_socket_normally() {
-        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
-        let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
-        let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
-        let alice = chat.act_as(alice.id).await.unwrap();
-        let (_shutdown_tx, shutdown_rx) = watch::channel(false);
-        let app = App::new(chat.clone(), crate::HttpConfig::default(), shutdown_rx);
-        let subscription = chat.subscribe(&alice).await.unwrap();
-        let (out_tx, mut out) = mpsc::unbounded::<Message>();
-        let (_inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-        let task = tokio::spawn(run(app, subscription, false, out_tx, in_rx));
-        assert_eq!(next_json(&mut out).await["type"], "hello");
+        let (chat, alice, _, _) = alice_and_bob().await;
+        let mut socket = Socket::open(&chat, &alice, false).await;
         chat.logout_everywhere(&alice).await.unwrap();
-        assert_eq!(next_json(&mut out).await, json!({"v":1,"type":"session_ended","reason":"logged_out"}));
-        match out.next().await {
+        assert_eq!(socket.next().await, json!({"v":1,"type":"session_ended","reason":"logged_out"}));
+        match socket.out.next().await {
             Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Normal),
             other => panic!("expected a close frame, got {other:?}"),
         }
-        task.await.unwrap();
+        socket.task.await.unwrap();
     }
 
     #[tokio::test]
     async fn a_resuming_socket_gets_missed_messages_before_live_ones_and_none_twice() {
-        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
-        let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
-        let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
-        let bob = chat.register(Registration::new("bob", "battery staple")).await.unwrap();
-        let (alice, bob) = (chat.act_as(alice.id).await.unwrap(), chat.act_as(bob.id).await.unwrap());
-        let direct = chat.open_direct(&alice, bob.user()).await.unwrap().id;
+        let (chat, alice, bob, direct) = alice_and_bob().await;
         chat.send(&bob, direct, "1", "missed").await.unwrap();
-
-        let (_shutdown_tx, shutdown_rx) = watch::channel(false);
-        let app = App::new(chat.clone(), crate::HttpConfig::default(), shutdown_rx);
-        let subscription = chat.subscribe(&alice).await.unwrap();
-        let (out_tx, mut out) = mpsc::unbounded::<Message>();
-        let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
-        let _task = tokio::spawn(run(app, subscription, true, out_tx, in_rx));
-        assert_eq!(next_json(&mut out).await["type"], "hello");
+        let mut socket = Socket::open(&chat, &alice, true).await;
         // Live while the socket waits for its resume: held back.
         chat.send(&bob, direct, "2", "live").await.unwrap();
-        let resume = json!({"type":"resume","cursors":[{"conversation":direct,"seq":0}],"ref":"r"});
-        inbound.unbounded_send(Ok(Message::Text(resume.to_string().into()))).unwrap();
+        socket.send(json!({"type":"resume","cursors":[{"conversation":direct,"seq":0}],"ref":"r"}));
         let (mut seqs, mut acked) = (Vec::new(), false);
         while seqs.len() < 2 || !acked {
-            let frame = next_json(&mut out).await;
+            let frame = socket.next().await;
             acked |= frame["type"] == "ack";
             seqs.extend(frame["message"]["seq"].as_u64());
         }
         assert_eq!(seqs, vec![1, 2], "missed first, then live");
         // Nothing else is pending: the pong comes before any duplicate could.
-        inbound.unbounded_send(Ok(Message::Text(r#"{"type":"ping","ref":"p"}"#.into()))).unwrap();
-        assert_eq!(next_json(&mut out).await["type"], "pong");
+        socket.send(r#"{"type":"ping","ref":"p"}"#);
+        assert_eq!(socket.next().await["type"], "pong");
     }
 }
