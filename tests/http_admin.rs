@@ -7,26 +7,10 @@
 
 mod support;
 
-use kanect::Registration;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::*;
-
-/// Creates the administrator `root` in the engine and logs it in; returns its session.
-async fn admin(server: &TestServer) -> Session {
-    let user = server.chat.create_admin(Registration::new("root", "the admin password")).await.expect("admin");
-    let body = json!({"username": "root", "password": "the admin password"});
-    let login = request(server.addr, "POST", "/api/v1/auth/login", None, Some(body)).await;
-    assert_eq!(login.status, 200, "{:?}", login.json());
-    let json = login.json();
-    Session {
-        token: json["token"].as_str().expect("token").to_string(),
-        csrf: json["csrf_token"].as_str().expect("csrf").to_string(),
-        id: user.id.to_string(),
-        username: "root".into(),
-    }
-}
 
 async fn login(addr: SocketAddr, username: &str) -> Reply {
     let body = json!({"username": username, "password": "correct horse battery"});
@@ -51,7 +35,7 @@ async fn say(addr: SocketAddr, who: &Session, conversation: &str, client_id: &st
 async fn disabling_a_user_ends_their_socket_within_a_second_and_refuses_their_log_in_until_enabled() {
     let server = start_server().await;
     let addr = server.addr;
-    let root = admin(&server).await;
+    let root = admin_session(&server).await;
     let alice = signup(addr, "alice").await;
     let mut ws = connect(addr, &alice.token).await;
 
@@ -86,7 +70,7 @@ async fn disabling_a_user_ends_their_socket_within_a_second_and_refuses_their_lo
 async fn an_admin_message_delete_reaches_every_member_socket_and_history() {
     let server = start_server().await;
     let addr = server.addr;
-    let root = admin(&server).await;
+    let root = admin_session(&server).await;
     let (alice, bob, carol) = (signup(addr, "alice").await, signup(addr, "bob").await, signup(addr, "carol").await);
     let body = json!({"name": "Book club", "members": [bob.id, carol.id]});
     let group = request(addr, "POST", "/api/v1/conversations", Some(&alice.token), Some(body)).await.json();
@@ -127,7 +111,7 @@ async fn an_admin_message_delete_reaches_every_member_socket_and_history() {
 async fn every_admin_action_is_audited_newest_first_and_paged() {
     let server = start_server().await;
     let addr = server.addr;
-    let root = admin(&server).await;
+    let root = admin_session(&server).await;
     let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
     let direct = open_direct(addr, &alice, &bob).await;
     let sent = say(addr, &alice, &direct, "1", "spam").await;
@@ -184,7 +168,7 @@ async fn every_admin_action_is_audited_newest_first_and_paged() {
 async fn the_user_list_pages_by_username_with_and_without_a_search() {
     let server = start_server().await;
     let addr = server.addr;
-    let root = admin(&server).await;
+    let root = admin_session(&server).await;
     for name in ["kim", "ada", "lee", "bea", "max", "cal", "dee"] {
         signup(addr, name).await;
     }

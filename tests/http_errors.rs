@@ -4,7 +4,7 @@
 mod support;
 
 use kanect::http::HttpConfig;
-use kanect::{ChatConfig, Registration};
+use kanect::ChatConfig;
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::*;
@@ -229,16 +229,7 @@ async fn every_endpoint_refuses_the_unauthenticated_and_admin_ones_the_non_admin
     assert_eq!(try_connect(addr, &"0".repeat(64), &[]).await.err(), Some(401));
 
     // An administrator gets through, and the engine's rules still apply.
-    server.chat.create_admin(Registration::new("root", "the admin password")).await.unwrap();
-    let login = request(
-        addr,
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username":"root","password":"the admin password"})),
-    )
-    .await;
-    let root = login.json()["token"].as_str().unwrap().to_string();
+    let root = admin_session(&server).await.token;
     let stats = request(addr, "GET", "/api/v1/admin/stats", Some(&root), None).await;
     assert_eq!((stats.status, stats.json()["users"].clone()), (200, json!(2)));
     let disable = request(

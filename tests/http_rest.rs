@@ -3,7 +3,6 @@
 
 mod support;
 
-use kanect::Registration;
 use serde_json::{json, Value};
 use support::*;
 
@@ -146,16 +145,8 @@ async fn the_admin_api_maps_onto_the_engine() {
     )
     .await
     .json();
-    let admin = server.chat.create_admin(Registration::new("root", "the admin password")).await.unwrap();
-    let login = request(
-        addr,
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username":"root","password":"the admin password"})),
-    )
-    .await;
-    let root = login.json()["token"].as_str().unwrap().to_string();
+    let admin = admin_session(&server).await;
+    let root = admin.token.clone();
     let r = Some(root.as_str());
 
     let users = request(addr, "GET", "/api/v1/admin/users?search=li", r, None).await.json();

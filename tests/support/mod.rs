@@ -146,6 +146,21 @@ pub async fn signup(addr: SocketAddr, username: &str) -> Session {
     }
 }
 
+/// Creates the administrator `root` in the engine and logs it in; returns its session.
+pub async fn admin_session(server: &TestServer) -> Session {
+    let user = server.chat.create_admin(kanect::Registration::new("root", "the admin password")).await.expect("admin");
+    let body = json!({"username": "root", "password": "the admin password"});
+    let login = request(server.addr, "POST", "/api/v1/auth/login", None, Some(body)).await;
+    assert_eq!(login.status, 200, "{:?}", login.json());
+    let json = login.json();
+    Session {
+        token: json["token"].as_str().expect("token").to_string(),
+        csrf: json["csrf_token"].as_str().expect("csrf").to_string(),
+        id: user.id.to_string(),
+        username: "root".into(),
+    }
+}
+
 /// Opens the direct conversation between the two users and returns its id.
 pub async fn open_direct(addr: SocketAddr, a: &Session, b: &Session) -> String {
     let reply =
