@@ -83,7 +83,8 @@ macro_rules! store_conformance {
     };
 }
 
-fn user(name: &str) -> User {
+/// A fresh user record named `name` (role user, an example.com email), for store tests.
+pub fn user(name: &str) -> User {
     User {
         id: UserId::new(),
         username: name.to_string(),
@@ -109,7 +110,8 @@ fn group(members: &[UserId]) -> Conversation {
     }
 }
 
-fn new_message(conversation: ConversationId, sender: UserId, client_id: &str, body: &str) -> NewMessage {
+/// A message to append, as the engine would hand it to a store, for store tests.
+pub fn new_message(conversation: ConversationId, sender: UserId, client_id: &str, body: &str) -> NewMessage {
     NewMessage {
         id: MessageId::new(),
         conversation,

@@ -4,36 +4,15 @@
 
 mod pg_support;
 
-use kanect_core::{
-    Appended, ConversationId, MessageId, NewMessage, Role, Seq, Store, StoreError, Timestamp, User, UserId,
-};
+use kanect_core::testing::user;
+use kanect_core::{Appended, ConversationId, NewMessage, Seq, Store, StoreError, UserId};
 use kanect_store::{PgConfig, PgStore};
 use pg_support::{config, fresh_store, raw_client, schema_name};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn user(name: &str) -> User {
-    User {
-        id: UserId::new(),
-        username: name.to_string(),
-        display_name: None,
-        email: None,
-        role: Role::User,
-        created_at: Timestamp(1),
-        disabled: false,
-        last_seen: None,
-    }
-}
-
 fn new_message(conversation: ConversationId, sender: UserId, client_id: &str) -> NewMessage {
-    NewMessage {
-        id: MessageId::new(),
-        conversation,
-        sender,
-        body: "hi".into(),
-        client_id: client_id.into(),
-        sent_at: Timestamp(1),
-    }
+    kanect_core::testing::new_message(conversation, sender, client_id, "hi")
 }
 
 async fn applied_versions(schema: &str) -> Vec<i32> {

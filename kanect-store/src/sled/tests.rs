@@ -1,31 +1,11 @@
 //! Opening, format and corruption checks that need raw sled access to the files.
 
 use super::*;
-use kanect_core::{Role, Timestamp};
+use kanect_core::testing::user;
 use std::sync::Arc;
 
-fn user(name: &str) -> User {
-    User {
-        id: UserId::new(),
-        username: name.into(),
-        display_name: None,
-        email: None,
-        role: Role::User,
-        created_at: Timestamp(1),
-        disabled: false,
-        last_seen: None,
-    }
-}
-
 fn new_message(conversation: ConversationId, sender: UserId, client_id: &str) -> NewMessage {
-    NewMessage {
-        id: MessageId::new(),
-        conversation,
-        sender,
-        body: "hello".into(),
-        client_id: client_id.into(),
-        sent_at: Timestamp(1),
-    }
+    kanect_core::testing::new_message(conversation, sender, client_id, "hello")
 }
 
 /// Writes `key = value` straight into the sled files of a closed store.
