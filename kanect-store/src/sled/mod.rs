@@ -234,14 +234,17 @@ impl SledStore {
     }
 }
 
-/// Opens sled, turning a panic inside it (seen on some damaged files) into an error.
 /// How long `open` keeps retrying a directory whose lock is held: sled's own background
 /// thread can keep a just-dropped database of this process alive for a moment, so a reopen
 /// right after a drop would otherwise fail now and then. Another process holding it still
 /// gets an error, after this wait.
 const LOCK_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Opens sled, turning a panic inside it (seen on some damaged files) into an error.
 fn open_db(config: sled::Config) -> Result<sled::Db, StoreError> {
+    // Group commit does all flushing (see `commit`): sled's own timer flush would only add
+    // flushes that acknowledge nothing.
+    let config = config.flush_every_ms(None).mode(sled::Mode::HighThroughput);
     let started = std::time::Instant::now();
     loop {
         match catch_unwind(AssertUnwindSafe(|| config.open())) {
@@ -369,9 +372,9 @@ impl Store for SledStore {
                 self.commit.durable().await?;
                 Ok(Appended::Duplicate(original))
             }
-            Append::Submitted { message, ack, client_key } => {
+            Append::Submitted { message, ack } => {
                 GroupCommit::acknowledged(ack).await?;
-                self.forget_pending(&message, &client_key);
+                self.forget_pending(&message);
                 Ok(Appended::Created(message))
             }
         }
