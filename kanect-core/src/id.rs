@@ -1,9 +1,11 @@
 //! Identifiers and per-conversation sequence numbers.
 //!
-//! Ids are UUIDs so that any node can mint them without asking a central counter; user and
-//! message ids are UUIDv7 (time-ordered, so big-endian keys sort by creation). A direct
-//! conversation's id is *derived* from its two members, so opening it twice — on any node —
-//! names the same conversation without a lookup table.
+//! Ids are UUIDs so that any node can mint them without asking a central counter; user ids
+//! are UUIDv7 (time-ordered, so big-endian keys sort by creation). Two kinds are *derived*
+//! instead: a direct conversation's id from its two members, so opening it twice — on any
+//! node — names the same conversation without a lookup table; and a message's id from its
+//! idempotency key (conversation, sender, client id), so a store finds a resend by the id
+//! alone and needs no second index for client ids.
 //!
 //! On the wire every id is a string (the hyphenated UUID form): JavaScript numbers cannot hold
 //! 128 bits.
@@ -102,15 +104,30 @@ impl ConversationId {
     /// every node, without a lookup.
     pub fn direct(a: UserId, b: UserId) -> Self {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        let mut hasher = Sha256::new();
-        hasher.update(b"kanect-direct-v1");
-        hasher.update(lo.to_bytes());
-        hasher.update(hi.to_bytes());
-        let digest = hasher.finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+        Self(derived(b"kanect-direct-v1", &[&lo.to_bytes(), &hi.to_bytes()]))
     }
+}
+
+impl MessageId {
+    /// The id of the message that `sender` sends into `conversation` with `client_id`: the
+    /// same on every node and every retry, and distinct for distinct keys (a 122-bit hash).
+    pub fn for_client(conversation: ConversationId, sender: UserId, client_id: &str) -> Self {
+        Self(derived(b"kanect-message-v1", &[&conversation.to_bytes(), &sender.to_bytes(), client_id.as_bytes()]))
+    }
+}
+
+/// A UUIDv8 from SHA-256 over a domain tag and the parts (the parts are fixed-size or, for
+/// the last, the rest of the input, so distinct parts never hash alike).
+fn derived(domain: &[u8], parts: &[&[u8]]) -> Uuid {
+    let mut hasher = Sha256::new();
+    hasher.update(domain);
+    for part in parts {
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 /// A message's position in its conversation: 1 for the first message, then gap-free and
@@ -151,6 +168,17 @@ mod tests {
         let (a, b, c) = (UserId::new(), UserId::new(), UserId::new());
         assert_eq!(ConversationId::direct(a, b), ConversationId::direct(b, a));
         assert_ne!(ConversationId::direct(a, b), ConversationId::direct(a, c));
+    }
+
+    #[test]
+    fn message_id_is_a_function_of_the_idempotency_key() {
+        let (conversation, sender) = (ConversationId::new(), UserId::new());
+        let id = MessageId::for_client(conversation, sender, "c-1");
+        assert_eq!(id, MessageId::for_client(conversation, sender, "c-1"));
+        assert_ne!(id, MessageId::for_client(conversation, sender, "c-2"));
+        assert_ne!(id, MessageId::for_client(conversation, UserId::new(), "c-1"));
+        assert_ne!(id, MessageId::for_client(ConversationId::new(), sender, "c-1"));
+        assert_eq!(id.as_uuid().get_version_num(), 8);
     }
 
     #[test]

@@ -42,8 +42,8 @@ struct State {
     memberships: HashMap<UserId, Vec<ConversationId>>,
     /// Per conversation: messages by seq (index 0 is seq 1).
     messages: HashMap<ConversationId, Vec<Message>>,
+    /// By id, which is a function of the client id: also the resend check.
     message_index: HashMap<MessageId, (ConversationId, Seq)>,
-    client_ids: HashMap<(ConversationId, UserId, String), Seq>,
     receipts: HashMap<(ConversationId, UserId), Receipt>,
     audit: BTreeMap<AuditId, AuditEntry>,
 }
@@ -228,19 +228,17 @@ impl Store for MemoryStore {
 
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
         let mut state = self.lock();
-        let key = (message.conversation, message.sender, message.client_id.clone());
-        if let Some(&seq) = state.client_ids.get(&key) {
-            let original = state.message_at(message.conversation, seq).cloned();
+        if let Some(&(conversation, seq)) = state.message_index.get(&message.id()) {
+            let original = state.message_at(conversation, seq).cloned();
             return original
                 .map(Appended::Duplicate)
-                .ok_or_else(|| StoreError::Corrupt(format!("client id without message at {seq}")));
+                .ok_or_else(|| StoreError::Corrupt(format!("message index without message at {seq}")));
         }
         let list = state.messages.entry(message.conversation).or_default();
         let seq = Seq(list.len() as u64 + 1);
         let stored = message.with_seq(seq);
         list.push(stored.clone());
         state.message_index.insert(stored.id, (stored.conversation, seq));
-        state.client_ids.insert(key, seq);
         Ok(Appended::Created(stored))
     }
 

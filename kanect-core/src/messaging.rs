@@ -38,7 +38,6 @@ impl Chat {
         let appended = self
             .store()
             .append_message(NewMessage {
-                id: MessageId::new(),
                 conversation,
                 sender: caller.user(),
                 body: body.to_string(),

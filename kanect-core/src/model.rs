@@ -132,8 +132,6 @@ pub struct Message {
 /// A message the engine has validated and asks the store to append; the store assigns the seq.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
-    /// Minted by the engine.
-    pub id: MessageId,
     /// Target conversation.
     pub conversation: ConversationId,
     /// The sender (a member).
@@ -147,10 +145,16 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
+    /// The message's id: [`MessageId::for_client`] of its idempotency key, so a resend has
+    /// the id of the original and a store can find it by id.
+    pub fn id(&self) -> MessageId {
+        MessageId::for_client(self.conversation, self.sender, &self.client_id)
+    }
+
     /// The stored message once `seq` is assigned.
     pub fn with_seq(self, seq: Seq) -> Message {
         Message {
-            id: self.id,
+            id: self.id(),
             conversation: self.conversation,
             sender: self.sender,
             seq,

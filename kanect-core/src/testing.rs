@@ -113,7 +113,6 @@ fn group(members: &[UserId]) -> Conversation {
 /// A message to append, as the engine would hand it to a store, for store tests.
 pub fn new_message(conversation: ConversationId, sender: UserId, client_id: &str, body: &str) -> NewMessage {
     NewMessage {
-        id: MessageId::new(),
         conversation,
         sender,
         body: body.to_string(),
@@ -269,7 +268,8 @@ pub async fn memberships_change_atomically<S: Store>(store: Arc<S>) {
     assert_eq!(store.conversation(conversation.id).await.unwrap(), Some(renamed));
 }
 
-/// Seqs start at 1 and step by one; a known client id returns the original, writes nothing.
+/// Seqs start at 1 and step by one; a message's id is its key's derived id; a known client
+/// id returns the original, writes nothing.
 pub async fn appends_assign_gap_free_seqs_and_dedupe_client_ids<S: Store>(store: Arc<S>) {
     let (a, b) = (UserId::new(), UserId::new());
     let conversation = ConversationId::new();
@@ -277,6 +277,8 @@ pub async fn appends_assign_gap_free_seqs_and_dedupe_client_ids<S: Store>(store:
     let first = created(store.append_message(new_message(conversation, a, "c1", "one")).await.unwrap());
     let second = created(store.append_message(new_message(conversation, b, "c1", "two")).await.unwrap());
     assert_eq!((first.seq, second.seq), (Seq(1), Seq(2)));
+    assert_eq!(first.id, MessageId::for_client(conversation, a, "c1"));
+    assert_eq!(store.message(second.id).await.unwrap(), Some(second.clone()));
     let again = store.append_message(new_message(conversation, a, "c1", "one, resent")).await.unwrap();
     assert_eq!(again, Appended::Duplicate(first.clone()));
     assert_eq!(store.last_seq(conversation).await.unwrap(), Seq(2));

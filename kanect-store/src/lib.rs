@@ -32,8 +32,9 @@
 //! One flush is in flight at a time; no write is ever acknowledged before the flush that
 //! covers it, and there is never an fsync per message.
 //!
-//! Multi-record writes are atomic: a message, its id index and its client-id record are one
-//! sled batch, so a crash never leaves a client id or an index entry without its message.
+//! Multi-record writes are atomic: a message and its id index are one sled batch, so a crash
+//! never leaves an index entry without its message. The id index also answers resends: a
+//! message's id is derived from its (conversation, sender, client id).
 //! Seqs are gap-free under concurrent appends: a conversation's last seq is its last message's
 //! key, cached in memory after the first append.
 //!

@@ -302,17 +302,19 @@ impl Store for PgStore {
         // One statement, so one round trip and its own transaction. The upsert locks the
         // conversation's seq row until commit: concurrent appends to this conversation, on any
         // node, wait there and then increment the committed value. A known client id fails
-        // the message insert, which rolls the increment back with it (no gap); the original
-        // is then read and returned.
+        // the message insert — on the client-id key, or on the id key first, as the id is
+        // derived from the client id — which rolls the increment back with it (no gap); the
+        // original is then read and returned.
         let sql = "WITH next AS (INSERT INTO kanect_conversation_seqs AS s (conversation, last_seq) VALUES ($1, 1) \
                    ON CONFLICT (conversation) DO UPDATE SET last_seq = s.last_seq + 1 RETURNING last_seq) \
                    INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at) \
                    SELECT $1, next.last_seq, $2, $3, $4, $5, $6 FROM next RETURNING seq";
         let sent_at = rows::signed(message.sent_at.0, "sent_at")?;
+        let id = message.id();
         let client = self.client().await?;
         let params: Params<'_> = &[
             message.conversation.as_uuid(),
-            message.id.as_uuid(),
+            id.as_uuid(),
             message.sender.as_uuid(),
             &message.body,
             &message.client_id,
@@ -324,7 +326,9 @@ impl Store for PgStore {
                 let seq = rows::unsigned(rows::first(&row)?, "seq")?;
                 Ok(Appended::Created(message.with_seq(Seq(seq))))
             }
-            Err(error) if violates(&error, "kanect_messages_client_key") => {
+            Err(error)
+                if violates(&error, "kanect_messages_client_key") || violates(&error, "kanect_messages_id_key") =>
+            {
                 let original = by_client_id(&client, &message).await?;
                 original
                     .map(Appended::Duplicate)

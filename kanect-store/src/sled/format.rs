@@ -19,10 +19,12 @@ use serde::Serialize;
 ///
 /// - 1: JSON messages and a seq counter record per conversation.
 /// - 2: no counter (the last message key is the last seq), binary message records.
+/// - 3: no client-id record: message ids are derived from client ids, so the id index finds
+///   a resend.
 ///
-/// Older versions are refused with a clear [`StoreError::Format`], not migrated: version 1
-/// only ever existed before Kanect's first release.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// Older versions are refused with a clear [`StoreError::Format`], not migrated: versions 1
+/// and 2 only ever existed before Kanect's first release.
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 /// Checks the store's format version, writing it into an empty store. Returns whether the
 /// store was fresh (the caller flushes the version before use).
@@ -108,6 +110,8 @@ mod tests {
         assert!(matches!(check_version(&db), Err(StoreError::Format(m)) if m.contains(&newer)));
         db.insert(keys::FORMAT, &1u32.to_be_bytes()).unwrap();
         assert!(matches!(check_version(&db), Err(StoreError::Format(m)) if m.contains("older format version 1")));
+        db.insert(keys::FORMAT, &2u32.to_be_bytes()).unwrap();
+        assert!(matches!(check_version(&db), Err(StoreError::Format(m)) if m.contains("older format version 2")));
         db.insert(keys::FORMAT, b"v1".as_slice()).unwrap();
         assert!(matches!(check_version(&db), Err(StoreError::Format(_))));
         let foreign = tree();

@@ -1,7 +1,7 @@
 //! Key encoding: every record lives in one sled tree, in a key space chosen by its first byte.
 //!
 //! One tree, not one per record kind, so that every multi-record write (a message with its
-//! id index and client-id record; a user with its username and password) is one
+//! id index; a user with its username and password) is one
 //! sled `Batch` on one tree: atomic across a crash without sled transactions, which can rerun
 //! their closure and conflict under load.
 //!
@@ -9,7 +9,9 @@
 //! seq order: a range scan over `messages(conversation)` is the conversation's history, oldest
 //! first, and scanning it backwards is the newest page. A conversation's last seq is the seq of
 //! the last key in that range: there is no counter record (format 1 had one under `0x0b`, one
-//! more key per append; `0x0b` stays unused).
+//! more key per append; `0x0b` stays unused). Nor is there a client-id record (format 2 had
+//! one under `0x0a`): a message's id is a function of its client id
+//! ([`kanect_core::NewMessage::id`]), so the id index also answers "was this sent before?".
 //!
 //! | first byte | key after it                        | value                          |
 //! |------------|-------------------------------------|--------------------------------|
@@ -23,7 +25,6 @@
 //! | `0x07`     | user id ++ conversation id          | empty (conversations of a user)|
 //! | `0x08`     | conversation id ++ seq BE           | `Message` (binary, see format) |
 //! | `0x09`     | message id                          | conversation id ++ seq BE      |
-//! | `0x0a`     | conversation id ++ sender ++ client id | seq BE                      |
 //! | `0x0c`     | conversation id ++ user id          | `Receipt` (JSON)               |
 //! | `0x0d`     | audit id (UUIDv7: time order)       | `AuditEntry` (JSON)            |
 
@@ -39,7 +40,6 @@ const CONVERSATION: u8 = 0x06;
 const MEMBERSHIP: u8 = 0x07;
 const MESSAGE: u8 = 0x08;
 const MESSAGE_INDEX: u8 = 0x09;
-const CLIENT_ID: u8 = 0x0a;
 const RECEIPT: u8 = 0x0c;
 const AUDIT: u8 = 0x0d;
 
@@ -146,10 +146,6 @@ pub(crate) fn message_index(id: MessageId) -> Vec<u8> {
     key(MESSAGE_INDEX, &[&id.to_bytes()])
 }
 
-pub(crate) fn client_id(conversation: ConversationId, sender: UserId, client_id: &str) -> Vec<u8> {
-    key(CLIENT_ID, &[&conversation.to_bytes(), &sender.to_bytes(), client_id.as_bytes()])
-}
-
 pub(crate) fn receipt(conversation: ConversationId, user: UserId) -> Vec<u8> {
     key(RECEIPT, &[&conversation.to_bytes(), &user.to_bytes()])
 }
@@ -183,14 +179,6 @@ pub(crate) fn parse_message_key(key: &[u8]) -> Result<(ConversationId, Seq), Sto
         return Err(StoreError::Corrupt(format!("message key of {} bytes, expected 25", key.len())));
     }
     Ok((ConversationId::from_bytes(id_at(key, 1)?), seq_suffix(key)?))
-}
-
-/// A big-endian seq value (a client-id record).
-pub(crate) fn parse_seq(value: &[u8]) -> Result<Seq, StoreError> {
-    if value.len() != 8 {
-        return Err(StoreError::Corrupt(format!("seq of {} bytes, expected 8", value.len())));
-    }
-    seq_suffix(value)
 }
 
 /// The big-endian seq at the end of a message key (or a location).
@@ -244,6 +232,5 @@ mod tests {
         let value = location(conversation, Seq(42));
         assert_eq!(parse_location(&value).unwrap(), (conversation, Seq(42)));
         assert!(matches!(parse_location(&value[..20]), Err(StoreError::Corrupt(_))));
-        assert!(matches!(parse_seq(&[1, 2, 3]), Err(StoreError::Corrupt(_))));
     }
 }

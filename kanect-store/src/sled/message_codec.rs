@@ -1,4 +1,4 @@
-//! The binary encoding of message records (format version 2).
+//! The binary encoding of message records (since format version 2).
 //!
 //! Messages are the one record written on the hot path, and the flusher's apply pays for every
 //! byte of them (sled copies, serialises and re-splits its nodes by size), so they are not JSON

@@ -1,9 +1,12 @@
 //! Messages, history, receipts, the audit log and counts: the synchronous halves of their
 //! methods.
 //!
-//! An append checks the client-id record and takes the next seq under the conversation's stripe
-//! lock, then writes the message, its id index and the client-id record in one batch: gap-free
-//! seqs under concurrency, and no crash can leave a client id without its message.
+//! An append looks for its id in the id index (the id is a function of the client id, so this
+//! finds a resend) and takes the next seq under the conversation's stripe lock, then writes
+//! the message and its index entry in one batch: gap-free seqs under concurrency, and no
+//! crash can leave an index entry without its message. Two sled keys per message, because
+//! the flusher applies every key on one thread at a few µs each; the client-id record that
+//! format 2 kept as a third key capped durable sends about a third lower.
 //!
 //! There is no seq counter record: a conversation's last seq is the key of its last message,
 //! read from sled once (a reverse range scan) and then kept in the stripe's [`Pending::last`]
@@ -24,16 +27,16 @@ use std::collections::HashMap;
 
 /// Per-stripe append state, guarded by the stripe lock: the seq cache, and the appends
 /// submitted to group commit but perhaps not yet applied to sled, so that the next append in
-/// the same conversation sees them.
+/// the same conversation sees them (a resend finds its original here first).
 #[derive(Default)]
 pub(crate) struct Pending {
     /// The highest seq submitted per conversation: the seq counter. Filled from sled on a
     /// conversation's first append, kept for the life of the store (one entry per written
     /// conversation).
     last: HashMap<ConversationId, Seq>,
-    /// Client-id key → the submitted message, until its group is flushed (see
+    /// Submitted messages by id, until their group is flushed (see
     /// [`SledStore::forget_pending`]).
-    clients: HashMap<Vec<u8>, Message>,
+    submitted: HashMap<MessageId, Message>,
 }
 
 /// What [`SledStore::append_now`] did.
@@ -46,25 +49,19 @@ pub(super) enum Append {
         message: Message,
         /// Resolves when it is durable.
         ack: Ack,
-        /// Its client-id key, to forget once durable.
-        client_key: Vec<u8>,
     },
 }
 
 impl SledStore {
     pub(super) fn append_now(&self, new: NewMessage) -> StoreResult<Append> {
         let conversation = new.conversation;
-        let client_key = keys::client_id(conversation, new.sender, &new.client_id);
+        let id = new.id();
         let mut pending = self.stripe(conversation);
-        if let Some(original) = pending.clients.get(&client_key) {
+        if let Some(original) = pending.submitted.get(&id) {
             return Ok(Append::Duplicate(original.clone()));
         }
-        if let Some(seq) = self.get_raw(&client_key)? {
-            let seq = keys::parse_seq(&seq)?;
-            let original = self.message_at(&keys::message(conversation, seq))?;
-            return original
-                .map(Append::Duplicate)
-                .ok_or_else(|| StoreError::Corrupt(format!("client id without its message at seq {seq}")));
+        if let Some(original) = self.message_now(id)? {
+            return Ok(Append::Duplicate(original));
         }
         let last = match pending.last.get(&conversation) {
             Some(last) => *last,
@@ -72,21 +69,20 @@ impl SledStore {
         };
         let seq = Seq(last.0.checked_add(1).ok_or_else(|| StoreError::Corrupt("seq counter overflow".into()))?);
         let message = new.with_seq(seq);
-        // One group, one batch: the message, its index and its client id reach the disk
-        // together or not at all.
+        // One group, one batch: the message and its index reach the disk together or not
+        // at all.
         let ack = self.commit.submit(vec![
             (keys::message(conversation, seq), encode_message(&message)?),
-            (keys::message_index(message.id), keys::location(conversation, seq)),
-            (client_key.clone(), seq.0.to_be_bytes().to_vec()),
+            (keys::message_index(id), keys::location(conversation, seq)),
         ])?;
         pending.last.insert(conversation, seq);
-        pending.clients.insert(client_key.clone(), message.clone());
-        Ok(Append::Submitted { message, ack, client_key })
+        pending.submitted.insert(id, message.clone());
+        Ok(Append::Submitted { message, ack })
     }
 
-    /// Drops a durable append's client id from [`Pending`]: sled has it now.
-    pub(super) fn forget_pending(&self, message: &Message, client_key: &[u8]) {
-        self.stripe(message.conversation).clients.remove(client_key);
+    /// Drops a durable append from [`Pending`]: sled has it now.
+    pub(super) fn forget_pending(&self, message: &Message) {
+        self.stripe(message.conversation).submitted.remove(&message.id);
     }
 
     pub(super) fn message_now(&self, id: MessageId) -> StoreResult<Option<Message>> {

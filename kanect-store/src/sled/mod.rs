@@ -6,7 +6,7 @@
 //! Message appends, the hot path, are not applied by their writer: they are submitted to
 //! group commit, whose flusher applies a whole group as one batch right before flushing it
 //! (see [`commit`] for why), and the stripe keeps them in `Pending` meanwhile so that the
-//! next append sees their seq and client id.
+//! next append sees their seq and id.
 //! sled holds an exclusive file lock on the directory, so one process owns a store and
 //! in-process locks are enough:
 //!
