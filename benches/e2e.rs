@@ -27,6 +27,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use workload::{Plan, Workload};
 
+/// The standalone server's allocator (see `examples/server.rs`), so the figures are the
+/// shipped server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if let Err(error) = client::raise_fd_limit() {
         eprintln!("could not raise the open-file limit: {error}");

@@ -25,6 +25,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// mimalloc rather than glibc malloc: sled allocates on one thread and frees on another,
+/// which glibc's arenas handle slowly and hold on to. Measured with the load generator (see
+/// README "Performance"): ~20% more durable sends/s on sled, and half the RSS per idle socket.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The Kanect chat server: web app, REST, WebSocket and long-poll on one port.
