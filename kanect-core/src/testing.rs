@@ -97,7 +97,8 @@ pub fn user(name: &str) -> User {
     }
 }
 
-fn group(members: &[UserId]) -> Conversation {
+/// A group conversation record with a new id, for store tests.
+pub fn group(members: &[UserId]) -> Conversation {
     let mut members = members.to_vec();
     members.sort();
     Conversation {

@@ -3,12 +3,55 @@
 //! A conversation record carries its sorted member list; `0x07` keys index it by user.
 //! Both change in one batch under the conversation's stripe lock, so the list and the index
 //! never disagree and concurrent add/remove calls are atomic read-modify-writes.
+//!
+//! Every send checks its conversation's members, and reading and decoding the record from
+//! sled each time was a tenth of the server's CPU under load; so each stripe keeps the
+//! records it last read or wrote ([`ConversationCache`]). Every write path updates it under
+//! the same stripe lock as its sled write, and this process is the database's only writer,
+//! so the cache is never stale.
 
 use super::format::{decode, encode};
-use super::{keys, SledStore};
+use super::{keys, SledStore, Stripe};
 use kanect_core::{Conflict, Conversation, ConversationId, StoreError, StoreResult, UserId};
+use std::collections::HashMap;
+
+/// How many conversation records one stripe keeps (64 stripes: 4,096 in all). Past it an
+/// arbitrary one goes; a miss costs one sled read.
+const CACHED_PER_STRIPE: usize = 64;
+
+/// One stripe's conversation records, as last read or written.
+#[derive(Default)]
+pub(crate) struct ConversationCache(HashMap<ConversationId, Conversation>);
+
+impl ConversationCache {
+    fn put(&mut self, conversation: Conversation) {
+        if self.0.len() >= CACHED_PER_STRIPE && !self.0.contains_key(&conversation.id) {
+            if let Some(&evicted) = self.0.keys().next() {
+                self.0.remove(&evicted);
+            }
+        }
+        self.0.insert(conversation.id, conversation);
+    }
+}
 
 impl SledStore {
+    /// The record of `id` from the stripe's cache, or read from sled into it. The caller
+    /// holds `id`'s stripe, so no write can slip between the read and the caching.
+    pub(super) fn cached_conversation(
+        &self,
+        stripe: &mut Stripe,
+        id: ConversationId,
+    ) -> StoreResult<Option<Conversation>> {
+        if let Some(conversation) = stripe.conversations.0.get(&id) {
+            return Ok(Some(conversation.clone()));
+        }
+        let stored: Option<Conversation> = self.get("conversation", &keys::conversation(id))?;
+        if let Some(conversation) = &stored {
+            stripe.conversations.put(conversation.clone());
+        }
+        Ok(stored)
+    }
+
     pub(super) fn insert_conversation_now(&self, conversation: &Conversation) -> StoreResult<bool> {
         let key = keys::conversation(conversation.id);
         let mut batch = sled::Batch::default();
@@ -16,26 +59,27 @@ impl SledStore {
         for member in &conversation.members {
             batch.insert(keys::membership(*member, conversation.id), &[]);
         }
-        let _stripe = self.stripe(conversation.id);
-        if self.get_raw(&key)?.is_some() {
+        let mut stripe = self.stripe(conversation.id);
+        if self.cached_conversation(&mut stripe, conversation.id)?.is_some() {
             return Ok(false);
         }
         self.apply(batch)?;
+        stripe.conversations.put(conversation.clone());
         Ok(true)
     }
 
     pub(super) fn add_member_now(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
-        let key = keys::conversation(id);
-        let _stripe = self.stripe(id);
-        let Some(mut conversation) = self.get::<Conversation>("conversation", &key)? else { return Ok(None) };
+        let mut stripe = self.stripe(id);
+        let Some(mut conversation) = self.cached_conversation(&mut stripe, id)? else { return Ok(None) };
         let Err(position) = conversation.members.binary_search(&user) else {
             return Err(StoreError::Conflict(Conflict::AlreadyMember));
         };
         conversation.members.insert(position, user);
         let mut batch = sled::Batch::default();
-        batch.insert(key, encode(&conversation)?);
+        batch.insert(keys::conversation(id), encode(&conversation)?);
         batch.insert(keys::membership(user, id), &[]);
         self.apply(batch)?;
+        stripe.conversations.put(conversation.clone());
         Ok(Some(conversation))
     }
 
@@ -45,15 +89,15 @@ impl SledStore {
         id: ConversationId,
         user: UserId,
     ) -> StoreResult<(Option<Conversation>, bool)> {
-        let key = keys::conversation(id);
-        let _stripe = self.stripe(id);
-        let Some(mut conversation) = self.get::<Conversation>("conversation", &key)? else { return Ok((None, false)) };
+        let mut stripe = self.stripe(id);
+        let Some(mut conversation) = self.cached_conversation(&mut stripe, id)? else { return Ok((None, false)) };
         let Ok(position) = conversation.members.binary_search(&user) else { return Ok((Some(conversation), false)) };
         conversation.members.remove(position);
         let mut batch = sled::Batch::default();
-        batch.insert(key, encode(&conversation)?);
+        batch.insert(keys::conversation(id), encode(&conversation)?);
         batch.remove(keys::membership(user, id));
         self.apply(batch)?;
+        stripe.conversations.put(conversation.clone());
         Ok((Some(conversation), true))
     }
 
@@ -63,12 +107,12 @@ impl SledStore {
         name: Option<String>,
         owner: Option<UserId>,
     ) -> StoreResult<Option<Conversation>> {
-        let key = keys::conversation(id);
-        let _stripe = self.stripe(id);
-        let Some(mut conversation) = self.get::<Conversation>("conversation", &key)? else { return Ok(None) };
+        let mut stripe = self.stripe(id);
+        let Some(mut conversation) = self.cached_conversation(&mut stripe, id)? else { return Ok(None) };
         conversation.name = name;
         conversation.owner = owner;
-        self.insert(&key, encode(&conversation)?)?;
+        self.insert(&keys::conversation(id), encode(&conversation)?)?;
+        stripe.conversations.put(conversation.clone());
         Ok(Some(conversation))
     }
 
@@ -91,5 +135,25 @@ impl SledStore {
                 decode("conversation", &key, &value)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kanect_core::testing::group;
+
+    #[test]
+    fn the_cache_is_bounded_and_keeps_the_last_write() {
+        let mut cache = ConversationCache::default();
+        let first = group(&[UserId::new()]);
+        cache.put(first.clone());
+        let renamed = Conversation { name: Some("renamed".into()), ..first.clone() };
+        cache.put(renamed.clone());
+        assert_eq!(cache.0.get(&first.id), Some(&renamed));
+        for _ in 0..CACHED_PER_STRIPE * 2 {
+            cache.put(group(&[UserId::new()]));
+        }
+        assert_eq!(cache.0.len(), CACHED_PER_STRIPE);
     }
 }

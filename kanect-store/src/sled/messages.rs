@@ -9,7 +9,7 @@
 //! format 2 kept as a third key capped durable sends about a third lower.
 //!
 //! There is no seq counter record: a conversation's last seq is the key of its last message,
-//! read from sled once (a reverse range scan) and then kept in the stripe's [`Pending::last`]
+//! read from sled once (a reverse range scan) and then kept in the stripe's `Pending::last`
 //! for the life of the store. This process is the only writer of its database (sled locks the
 //! directory), so the cache cannot go stale; after a failed group the store refuses writes
 //! until reopened, which starts with an empty cache. Dropping the counter made an append three
@@ -56,7 +56,8 @@ impl SledStore {
     pub(super) fn append_now(&self, new: NewMessage) -> StoreResult<Append> {
         let conversation = new.conversation;
         let id = new.id();
-        let mut pending = self.stripe(conversation);
+        let mut stripe = self.stripe(conversation);
+        let pending = &mut stripe.pending;
         if let Some(original) = pending.submitted.get(&id) {
             return Ok(Append::Duplicate(original.clone()));
         }
@@ -82,7 +83,7 @@ impl SledStore {
 
     /// Drops a durable append from [`Pending`]: sled has it now.
     pub(super) fn forget_pending(&self, message: &Message) {
-        self.stripe(message.conversation).submitted.remove(&message.id);
+        self.stripe(message.conversation).pending.submitted.remove(&message.id);
     }
 
     pub(super) fn message_now(&self, id: MessageId) -> StoreResult<Option<Message>> {

@@ -17,8 +17,9 @@
 //!   are rare and a single lock keeps a user's deletion and its sessions consistent.
 //!
 //! Locks are std mutexes held only around synchronous sled calls, never across an `.await`.
-//! Reads take no lock and may see a write a moment before it is durable (between its apply
-//! and its flush); only a write's return is a promise.
+//! Reads take no lock (but for a conversation record, read through its stripe's cache) and
+//! may see a write a moment before it is durable (between its apply and its flush); only a
+//! write's return is a promise.
 
 mod accounts;
 mod commit;
@@ -31,6 +32,7 @@ mod messages;
 pub use commit::GroupCommitStats;
 
 use commit::{GroupCommit, Policy};
+use conversations::ConversationCache;
 use format::{decode, sled_error};
 use kanect_core::{
     Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
@@ -86,6 +88,15 @@ impl SledConfig {
     }
 }
 
+/// What a stripe lock guards besides the right to write its conversations.
+#[derive(Default)]
+struct Stripe {
+    /// Appends under way, and each conversation's last seq.
+    pending: Pending,
+    /// Conversation records as last read or written.
+    conversations: ConversationCache,
+}
+
 /// The embedded, durable [`Store`]: a sled database in one directory.
 ///
 /// ```
@@ -112,8 +123,8 @@ impl SledConfig {
 pub struct SledStore {
     db: sled::Db,
     commit: GroupCommit,
-    /// Per-conversation write locks, by `stripe`, with the appends in flight.
-    stripes: Box<[Mutex<Pending>]>,
+    /// Per-conversation write locks, by `stripe`.
+    stripes: Box<[Mutex<Stripe>]>,
     /// Serialises account writes (see the module docs).
     accounts: Mutex<()>,
 }
@@ -168,7 +179,7 @@ impl SledStore {
             db.flush().map_err(sled_error)?;
         }
         let commit = GroupCommit::start(db.clone(), sync, policy)?;
-        let stripes = (0..STRIPES).map(|_| Mutex::new(Pending::default())).collect();
+        let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
         Ok(SledStore { db, commit, stripes, accounts: Mutex::new(()) })
     }
 
@@ -178,10 +189,10 @@ impl SledStore {
     }
 
     /// The write lock of `conversation`.
-    fn stripe(&self, conversation: ConversationId) -> MutexGuard<'_, Pending> {
+    fn stripe(&self, conversation: ConversationId) -> MutexGuard<'_, Stripe> {
         // The last UUID byte is random for v7 ids and hash output for direct ids.
         let index = usize::from(conversation.to_bytes()[15]) % self.stripes.len();
-        // `Pending` is updated only after the fallible steps of an append, by map inserts and
+        // A stripe's maps are updated only after the fallible steps of a write, by inserts and
         // removes that do not panic: a poisoned stripe still holds consistent data.
         self.stripes[index].lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -330,7 +341,8 @@ impl Store for SledStore {
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
-        self.get("conversation", &keys::conversation(id))
+        let mut stripe = self.stripe(id);
+        self.cached_conversation(&mut stripe, id)
     }
 
     async fn add_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
