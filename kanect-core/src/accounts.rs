@@ -199,7 +199,8 @@ impl Chat {
     }
 
     /// A page of users (ordered by username), optionally filtered by a search text, with
-    /// presence. Disabled users are left out.
+    /// presence. Disabled users are left out, and the page is still full (`limit` users)
+    /// unless the list ends: the store is read on past them.
     ///
     /// # Errors
     /// `invalid` for a limit outside 1–200 or an over-long search; `unavailable`.
@@ -218,9 +219,18 @@ impl Chat {
             Some(text) => Some(text.to_lowercase()),
             None => None,
         };
-        let query = UserQuery { search, after: after.map(User::fold), limit };
-        let users = self.store().users(&query).await?;
-        Ok(users.into_iter().filter(|u| !u.disabled).map(|u| self.view(u)).collect())
+        let mut query = UserQuery { search, after: after.map(User::fold), limit };
+        let mut page = Vec::with_capacity(limit);
+        loop {
+            let users = self.store().users(&query).await?;
+            let more = users.len() == query.limit;
+            query.after = users.last().map(|u| User::fold(&u.username)).or(query.after);
+            page.extend(users.into_iter().filter(|u| !u.disabled).map(|u| self.view(u)));
+            if !more || page.len() >= limit {
+                page.truncate(limit);
+                return Ok(page);
+            }
+        }
     }
 
     /// A user's presence as this node knows it.

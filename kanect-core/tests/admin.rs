@@ -52,6 +52,27 @@ async fn disabling_ends_sessions_and_live_streams_at_once() {
 }
 
 #[tokio::test]
+async fn disabled_users_leave_the_list_without_shortening_its_pages() {
+    let chat = chat().await;
+    let admin = admin(&chat).await;
+    let mut names = Vec::new();
+    for name in ["ann", "ben", "cal", "dee", "eve"] {
+        let (user, caller) = user(&chat, name).await;
+        names.push((name, user.id, caller));
+    }
+    for (_, id, _) in &names[..3] {
+        chat.set_disabled(&admin, *id, true).await.unwrap();
+    }
+    let viewer = &names[4].2;
+    let listed = |page: Vec<kanect_core::UserView>| page.into_iter().map(|u| u.user.username).collect::<Vec<_>>();
+    // "ann", "ben" and "cal" are disabled: a page of two must still hold two users.
+    assert_eq!(listed(chat.users(viewer, None, None, 2).await.unwrap()), ["dee", "eve"]);
+    assert_eq!(listed(chat.users(viewer, None, Some("dee"), 2).await.unwrap()), ["eve", "root"]);
+    assert!(chat.users(viewer, None, Some("root"), 2).await.unwrap().is_empty());
+    assert_eq!(chat.admin_users(&admin, None, None, 10).await.unwrap().len(), 6, "admins still see everyone");
+}
+
+#[tokio::test]
 async fn admin_message_delete_reaches_members_and_is_audited() {
     let chat = chat().await;
     let admin = admin(&chat).await;
