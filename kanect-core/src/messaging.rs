@@ -63,8 +63,10 @@ impl Chat {
     /// Replaces the body of the caller's own message.
     ///
     /// # Errors
-    /// `invalid` body; `message_not_found`; `not_sender`; `not_member` (left the
-    /// conversation); `message_deleted`; `unavailable`.
+    /// `invalid` body; `message_not_found` (also for a conversation the caller is not in:
+    /// message ids can be derived, so existence is not told to outsiders); `not_sender`;
+    /// `not_member` (the sender, having left the conversation); `message_deleted`;
+    /// `unavailable`.
     pub async fn edit(&self, caller: &Caller, id: MessageId, body: &str) -> Result<Message> {
         validate::body(body)?;
         let (mut message, members) = self.own_message(caller, id).await?;
@@ -97,7 +99,12 @@ impl Chat {
 
     async fn own_message(&self, caller: &Caller, id: MessageId) -> Result<(Message, Vec<crate::id::UserId>)> {
         let message = self.store().message(id).await?.ok_or(Error::NotFound(Entity::Message))?;
-        let conversation = self.member_conversation(caller, message.conversation).await?;
+        let conversation = match self.member_conversation(caller, message.conversation).await {
+            Err(Error::Forbidden(Denied::NotMember)) if message.sender != caller.user() => {
+                return Err(Error::NotFound(Entity::Message))
+            }
+            member => member?,
+        };
         if message.sender != caller.user() {
             return Err(Error::Forbidden(Denied::NotSender));
         }

@@ -169,8 +169,10 @@ async fn non_members_can_neither_read_nor_write() {
     assert_eq!(code(chat.mark(&eve, direct.id, ReceiptKind::Read, Seq(1)).await), "not_member");
     assert_eq!(code(chat.typing(&eve, direct.id).await), "not_member");
     assert_eq!(code(chat.conversation(&eve, direct.id).await), "not_member");
-    assert_eq!(code(chat.edit(&eve, message.id, "mine now").await), "not_member");
-    assert_eq!(code(chat.delete(&eve, message.id).await), "not_member");
+    // Message ids can be derived from (conversation, sender, client id): an outsider learns
+    // nothing, not even that the message exists.
+    assert_eq!(code(chat.edit(&eve, message.id, "mine now").await), "message_not_found");
+    assert_eq!(code(chat.delete(&eve, message.id).await), "message_not_found");
     assert_eq!(code(chat.leave(&eve, direct.id).await), "not_member");
     let mut device = chat.subscribe(&eve).await.unwrap();
     assert_eq!(code(device.resume([(direct.id, Seq::ZERO)]).await), "not_member");
