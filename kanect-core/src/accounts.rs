@@ -230,6 +230,8 @@ impl Chat {
                 page.truncate(limit);
                 return Ok(page);
             }
+            // A run of disabled users: read on in the largest pages, not `limit` at a time.
+            query.limit = validate::PAGE_MAX;
         }
     }
 

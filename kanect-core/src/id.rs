@@ -87,7 +87,8 @@ uuid_id!(
     ConversationId
 );
 uuid_id!(
-    /// A message, unique across all conversations.
+    /// A message, unique across all conversations. A stored message's id is
+    /// [`MessageId::for_client`] of its key; `new` makes one that names no message.
     MessageId
 );
 uuid_id!(
@@ -193,9 +194,9 @@ mod tests {
 
     #[test]
     fn v7_ids_sort_by_creation() {
-        let first = MessageId::new();
+        let first = UserId::new();
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let second = MessageId::new();
+        let second = UserId::new();
         assert!(first.to_bytes() < second.to_bytes());
     }
 }

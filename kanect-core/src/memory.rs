@@ -229,10 +229,11 @@ impl Store for MemoryStore {
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
         let mut state = self.lock();
         if let Some(&(conversation, seq)) = state.message_index.get(&message.id()) {
-            let original = state.message_at(conversation, seq).cloned();
-            return original
-                .map(Appended::Duplicate)
-                .ok_or_else(|| StoreError::Corrupt(format!("message index without message at {seq}")));
+            return match state.message_at(conversation, seq) {
+                Some(original) if message.is_resend_of(original) => Ok(Appended::Duplicate(original.clone())),
+                Some(_) => Err(StoreError::Corrupt(format!("message id {} names another message", message.id()))),
+                None => Err(StoreError::Corrupt(format!("message index without message at {seq}"))),
+            };
         }
         let list = state.messages.entry(message.conversation).or_default();
         let seq = Seq(list.len() as u64 + 1);

@@ -151,6 +151,15 @@ impl NewMessage {
         MessageId::for_client(self.conversation, self.sender, &self.client_id)
     }
 
+    /// Whether `original` is this message sent before: its id is this one's and it has the
+    /// same key (a store checks this rather than trust a 122-bit hash blindly).
+    pub fn is_resend_of(&self, original: &Message) -> bool {
+        original.id == self.id()
+            && original.conversation == self.conversation
+            && original.sender == self.sender
+            && original.client_id == self.client_id
+    }
+
     /// The stored message once `seq` is assigned.
     pub fn with_seq(self, seq: Seq) -> Message {
         Message {

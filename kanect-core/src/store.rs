@@ -7,8 +7,8 @@
 //! - usernames are unique case-insensitively ([`User::fold`]);
 //! - [`Store::append_message`] assigns the conversation's next seq, gap-free, and writes the
 //!   message with its seq as one atomic unit; a known (conversation, sender, client id)
-//!   returns the original message and writes nothing. A message's id is a function of that
-//!   key ([`NewMessage::id`]), so a backend may look for the original by id;
+//!   returns the original message and writes nothing. A new message's id is a function of
+//!   that key ([`NewMessage::id`]), so a backend may look for the original by id;
 //! - membership changes are atomic read-modify-writes;
 //! - receipts only move forward.
 //!

@@ -24,6 +24,8 @@ const TEST_NAME: &str = "acknowledged_messages_survive_sigkill";
 const KILLS: usize = 24;
 /// Concurrent senders in the child.
 const SENDERS: usize = 6;
+/// How many of each conversation's newest messages are resent after each kill.
+const RESENT_AFTER_A_CRASH: usize = 8;
 /// A child left alone stops on its own after this long (the parent kills it much sooner).
 const CHILD_LIFETIME: Duration = Duration::from_secs(20);
 
@@ -205,6 +207,7 @@ async fn verify(path: &Path, acked: &HashMap<(ConversationId, String), Seq>, run
         let last = kanect_core::Store::last_seq(&*store, conversation).await.unwrap();
         let mut seen_clients = HashSet::new();
         let mut stored = HashMap::new();
+        let mut oldest_first = Vec::new();
         let mut cursor = Seq::ZERO;
         loop {
             let page = chat.history(caller, conversation, HistoryPage::After(cursor), 200).await.unwrap();
@@ -213,6 +216,7 @@ async fn verify(path: &Path, acked: &HashMap<(ConversationId, String), Seq>, run
             for message in page {
                 assert!(seen_clients.insert((message.sender, message.client_id.clone())), "duplicate client id");
                 stored.insert(message.client_id.clone(), message.seq);
+                oldest_first.push(message);
             }
         }
         assert_eq!(cursor, last, "history ends at the last seq");
@@ -224,6 +228,15 @@ async fn verify(path: &Path, acked: &HashMap<(ConversationId, String), Seq>, run
                 assert_eq!(stored.get(client_id), Some(seq), "acknowledged {client_id} lost after run {run}");
             }
         }
+        // The newest messages were being written when the process died: a resend of each
+        // (acknowledged or not) must find it through the id index, which reached the disk in
+        // the same batch, and store nothing.
+        for original in oldest_first.iter().rev().take(RESENT_AFTER_A_CRASH) {
+            let sender = cast.senders.iter().find(|s| s.user() == original.sender).expect("a known sender");
+            let resent = chat.send(sender, conversation, &original.client_id, "resent").await.unwrap();
+            assert_eq!(&resent, original, "a resend after run {run} returns the original");
+        }
+        assert_eq!(kanect_core::Store::last_seq(&*store, conversation).await.unwrap(), last, "resends store nothing");
         let sender = if index == 0 { &cast.senders[run % SENDERS] } else { &cast.senders[index - 1] };
         let next = chat.send(sender, conversation, &format!("after-{run}"), "after the crash").await.unwrap();
         assert_eq!(next.seq, last.next(), "sending continues at the next seq");

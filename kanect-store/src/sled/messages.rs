@@ -62,7 +62,10 @@ impl SledStore {
             return Ok(Append::Duplicate(original.clone()));
         }
         if let Some(original) = self.message_now(id)? {
-            return Ok(Append::Duplicate(original));
+            return match new.is_resend_of(&original) {
+                true => Ok(Append::Duplicate(original)),
+                false => Err(StoreError::Corrupt(format!("message id {id} names another message"))),
+            };
         }
         let last = match pending.last.get(&conversation) {
             Some(last) => *last,
