@@ -164,8 +164,8 @@ impl Sources {
     }
 }
 
-/// Opens the `n`th WebSocket to `server` as `account`. `read_chunk` is not configurable in
-/// tungstenite 0.24 (4 KiB per read); `write_buffer` bounds what is batched before a write.
+/// Opens the `n`th WebSocket to `server` as `account`. `write_buffer` bounds what is batched
+/// before a write.
 pub(crate) async fn connect_socket(
     server: SocketAddr,
     sources: &Sources,
