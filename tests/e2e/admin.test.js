@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import {
-  apiSignup, assertClean, bubbles, cleanup, launchBrowser, logIn, newUserPage, openChatWith, rest, SERVER_BIN, shot,
-  signUp, startServer, tempDir, uniqueName, withServer,
+  apiSignup, assertClean, bubbles, logIn, newUserPage, openChatWith, rest, SERVER_BIN, shot,
+  signUp, uniqueName, withServer,
 } from './harness.js';
 
 const PHONE = { width: 390, height: 844 };
@@ -33,6 +33,11 @@ function createAdmin(dataDir, username, password) {
     });
     child.stdin.end(`${password}\n`);
   });
+}
+
+/** `withServer`, on a data directory that `create-admin` gave the admin `root`. */
+function withAdminServer(body) {
+  return withServer(body, { prepare: (dataDir) => createAdmin(dataDir, 'root', ADMIN_PASSWORD) });
 }
 
 async function say(server, token, conversation, body, n) {
@@ -70,13 +75,7 @@ async function confirm(page) {
   await page.locator('.dialog[data-dialog=confirm]').waitFor({ state: 'detached' });
 }
 
-test('an administrator from create-admin walks the admin pages: stats, disable/enable, delete a message, roles, password, delete a user, audit log', async () => {
-  const dataDir = tempDir('kanect-e2e-admin-');
-  await createAdmin(dataDir, 'root', ADMIN_PASSWORD);
-  const server = await startServer({ dataDir });
-  let browser = null;
-  try {
-    browser = await launchBrowser();
+test('an administrator from create-admin walks the admin pages: stats, disable/enable, delete a message, roles, password, delete a user, audit log', () => withAdminServer(async ({ server, browser }) => {
     const alice = await apiSignup(server.url, 'alice', 'a calm river 42', { display_name: 'Alice Martin', email: 'alice@example.com' });
     const bob = await apiSignup(server.url, 'bob', 'a calm river 42', { display_name: 'Bob Stone' });
     const carol = await apiSignup(server.url, 'carol', 'a calm river 42', { display_name: 'Carol Diaz' });
@@ -235,20 +234,9 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await page.click('a[data-action=back-to-chat]');
     await page.waitForSelector('.shell');
     assertClean(page, bobPage);
-  } finally {
-    if (browser) await browser.close().catch(() => {});
-    await server.stop();
-    cleanup(dataDir);
-  }
-});
+}));
 
-test('long lists page with "load more": conversation history and the audit log', async () => {
-  const dataDir = tempDir('kanect-e2e-admin-');
-  await createAdmin(dataDir, 'root', ADMIN_PASSWORD);
-  const server = await startServer({ dataDir });
-  let browser = null;
-  try {
-    browser = await launchBrowser();
+test('long lists page with "load more": conversation history and the audit log', () => withAdminServer(async ({ server, browser }) => {
     // Sign-ups hash passwords at full cost (about 2 s each here), so this test keeps to two
     // people; paging through many users is covered over HTTP in tests/http_admin.rs.
     const ann = await apiSignup(server.url, 'ann');
@@ -291,12 +279,7 @@ test('long lists page with "load more": conversation history and the audit log',
     const details = await entries.evaluateAll((all) => all.map((e) => e.textContent.includes('→ admin')));
     assert.deepEqual(details, Array.from({ length: 27 }, (_, i) => i % 2 === 0), 'newest first, no repeats');
     assertClean(page);
-  } finally {
-    if (browser) await browser.close().catch(() => {});
-    await server.stop();
-    cleanup(dataDir);
-  }
-});
+}));
 
 test('a regular user has no admin link and gets "Not allowed" at #/admin', () => withServer(async ({ server, browser }) => {
   const page = await newUserPage(browser, server.url);

@@ -180,10 +180,13 @@ export function uniqueName(prefix) {
 
 /**
  * Runs `body({server, browser})` with its own server (port 0, temporary sled dir) and its own
- * browser, both stopped afterwards whatever happens.
+ * browser, both stopped afterwards whatever happens. `prepare(dataDir)`, if given, runs on the
+ * data directory before the server starts (e.g. `create-admin`).
  */
-export async function withServer(body) {
-  const server = await startServer();
+export async function withServer(body, { prepare } = {}) {
+  const dataDir = tempDir('kanect-e2e-');
+  if (prepare) await prepare(dataDir);
+  const server = await startServer({ dataDir });
   let browser = null;
   try {
     browser = await launchBrowser();
