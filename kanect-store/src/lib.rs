@@ -18,33 +18,39 @@
 //! # Durability contract (SledStore)
 //!
 //! *Acknowledged means durable.* Every write method (`append_message`, `insert_user`,
-//! `advance_receipt`, ...) returns only after its write has been flushed: sled's `flush()`
-//! (which ends in `sync_file_range`, so the write survives a crash of the process) followed by
-//! an `fdatasync` of the database file (so it also survives power loss or a kernel crash;
-//! [`SledConfig::fsync`] turns this second step off). When a write method returns an error,
-//! nothing was acknowledged; the write may or may not be on disk, and retrying
-//! `append_message` with the same client id is safe.
+//! `advance_receipt`, ...) returns only after its write is on disk in a way that survives a
+//! crash of the process, and, with [`SledConfig::fsync`] (the default), power loss or a kernel
+//! crash too. When a write method returns an error, nothing was acknowledged; the write may or
+//! may not be on disk, and retrying `append_message` with the same client id is safe.
 //!
-//! Flushes are shared by **group commit**: writes apply to sled in memory and queue for one
-//! flusher thread, which collects waiting writers for a short window (bounded by
-//! [`SledConfig::group_max`] writers and [`SledConfig::group_window`], closed early after
-//! [`SledConfig::group_quiet`] without a newcomer), flushes once and wakes the whole group.
-//! One flush is in flight at a time; no write is ever acknowledged before the flush that
-//! covers it, and there is never an fsync per message.
+//! Message appends, the hot path, are made durable by a **write-ahead journal** and **group
+//! commit**: appends wait for one journal thread, which collects them for a short window
+//! (bounded by [`SledConfig::group_max`] appends and [`SledConfig::group_window`], closed
+//! early after [`SledConfig::group_quiet`] without a newcomer), appends the group to the
+//! journal file as one checksummed record and `fdatasync`s it once; only then is the group
+//! inserted into sled and acknowledged. sled itself is flushed (and its file `fdatasync`ed) at
+//! checkpoints, when the journal reaches [`SledConfig::journal_bytes`]; the files a checkpoint
+//! covers are deleted, and an open replays whatever a crash left in the journal. There is
+//! never an fsync per message, and nothing is acknowledged before the sync that covers it.
+//! The other writes (accounts, sessions, conversations, receipts, edits) are applied to sled
+//! directly and acknowledged after the next sled flush and `fdatasync`, shared the same way.
 //!
-//! Multi-record writes are atomic: a message and its id index are one sled batch, so a crash
-//! never leaves an index entry without its message. The id index also answers resends: a
-//! message's id is derived from its (conversation, sender, client id).
-//! Seqs are gap-free under concurrent appends: a conversation's last seq is its last message's
-//! key, cached in memory after the first append.
+//! A message and its id index are one journal record, so a crash never leaves one without
+//! the other once the journal is replayed. The id index also answers resends: a message's id
+//! is derived from its (conversation, sender, client id). Seqs are gap-free under concurrent
+//! appends: a conversation's last seq is its last message's key, cached in memory after the
+//! first append.
 //!
-//! Reads may observe a write between its apply and its flush (a few hundred microseconds);
-//! if the process dies in that window the write is gone, but it was never acknowledged.
-//! [`SledStore::temporary`] stores skip the disk sync entirely: tests only.
+//! Reads may observe a direct write between its apply and its flush (a few hundred
+//! microseconds); if the process dies in that window the write is gone, but it was never
+//! acknowledged. A message is visible to reads once it is acknowledged. [`SledStore::temporary`]
+//! stores never sync to disk: tests only.
 //!
 //! # On disk
 //!
-//! One sled database per directory (`./kanect-data` by the server's default). Keys are
+//! One sled database per directory (`./kanect-data` by the server's default), and the journal
+//! in its `journal/` subdirectory (at most about [`SledConfig::journal_bytes`] plus one group;
+//! empty after a clean close). Keys are
 //! big-endian so range scans return history in order; messages are a compact binary record,
 //! the other values serde_json. The layout
 //! carries a format version, checked at open: a newer or unknown version is
@@ -60,7 +66,8 @@
 //! - `sled::keys` — the key spaces and their big-endian encoding.
 //! - `sled::format` — the format version check, record codecs, sled error mapping.
 //! - `sled::message_codec` — the binary encoding of message records.
-//! - `sled::commit` — group commit: the flusher thread and its policy.
+//! - `sled::journal` — the write-ahead journal of message appends: files, records, replay.
+//! - `sled::commit` — group commit: the journal, apply and checkpoint threads and the policy.
 //! - `sled::accounts`, `sled::conversations`, `sled::messages` — the synchronous write and
 //!   read halves of the `Store` methods, by domain.
 //! - `pg` (feature `postgres`) — `PgStore`.

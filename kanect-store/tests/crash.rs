@@ -6,7 +6,8 @@
 //! kills the child with SIGKILL at a random moment, reopens the store and checks that every
 //! acknowledged message is there at its seq, that seqs are gap-free `1..=last`, that no
 //! client id appears twice, and that sending continues at the next seq. Repeated
-//! [`KILLS`] times on one store.
+//! [`KILLS`] times on one store; most kills leave appends in the journal that only the
+//! replay at the next open brings back into sled.
 
 use kanect_core::{Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, Registration, Seq, UserId};
 use kanect_store::SledStore;
@@ -105,15 +106,18 @@ fn acknowledged_messages_survive_sigkill() {
     let mut random = XorShift(seed);
     // (conversation, client id) → acknowledged seq, over all runs.
     let mut acked: HashMap<(ConversationId, String), Seq> = HashMap::new();
+    let mut replayed = 0;
     for run in 0..KILLS {
         let before = acked.len();
         for (key, seq) in kill_child_at_random(&path, run, &mut random) {
             assert!(acked.insert(key.clone(), seq).is_none(), "client id {key:?} acknowledged twice");
         }
+        replayed += usize::from(journal_holds_records(&path));
         rt.block_on(verify(&path, &acked, run));
         eprintln!("run {run}: {} acknowledgements", acked.len() - before);
     }
     assert!(acked.len() >= 100, "too little load to prove anything: {} acknowledgements", acked.len());
+    assert!(replayed >= KILLS / 2, "only {replayed} kills left journal records to replay");
     eprintln!("{KILLS} kills, {} acknowledged messages, {:?}", acked.len(), started.elapsed());
 }
 
@@ -167,6 +171,13 @@ fn kill_child_at_random(path: &Path, run: usize, random: &mut XorShift) -> Vec<(
             ((conversation, client_id), seq)
         })
         .collect()
+}
+
+/// Whether the killed store left appends in its journal (`journal/*.log` in the store's
+/// directory, each starting with an 8-byte header), which the next open must replay.
+fn journal_holds_records(path: &Path) -> bool {
+    let Ok(files) = std::fs::read_dir(path.join("journal")) else { return false };
+    files.flatten().any(|file| file.metadata().is_ok_and(|meta| meta.len() > 8))
 }
 
 /// The child: send as fast as the engine acknowledges, print each acknowledgement.

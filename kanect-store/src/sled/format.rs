@@ -21,21 +21,29 @@ use serde::Serialize;
 /// - 2: no counter (the last message key is the last seq), binary message records.
 /// - 3: no client-id record: message ids are derived from client ids, so the id index finds
 ///   a resend.
+/// - 4: message appends are durable in the journal (`journal/` beside sled's files) until a
+///   checkpoint; the keys and values are those of version 3.
 ///
-/// Older versions are refused with a clear [`StoreError::Format`], not migrated: versions 1
-/// and 2 only ever existed before Kanect's first release.
-pub(crate) const FORMAT_VERSION: u32 = 3;
+/// Version 3 is upgraded in place at open (its data is already version 4's; only the
+/// journal is new), so that a version-3 build refuses the store afterwards instead of
+/// ignoring its journal. Versions 1 and 2 are refused with a clear [`StoreError::Format`],
+/// not migrated: they only ever existed before Kanect's first release.
+pub(crate) const FORMAT_VERSION: u32 = 4;
 
-/// Checks the store's format version, writing it into an empty store. Returns whether the
-/// store was fresh (the caller flushes the version before use).
-pub(crate) fn check_version(tree: &sled::Tree) -> Result<bool, StoreError> {
+/// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`].
+const UPGRADES_FROM: u32 = 3;
+
+/// Checks the store's format version, writing it into an empty store and over an upgradable
+/// one. The caller flushes before acknowledging anything.
+pub(crate) fn check_version(tree: &sled::Tree) -> Result<(), StoreError> {
     match tree.get(keys::FORMAT).map_err(sled_error)? {
         Some(value) => {
             let version: [u8; 4] = value.as_ref().try_into().map_err(|_| {
                 StoreError::Format(format!("format version record of {} bytes, expected 4", value.len()))
             })?;
             match u32::from_be_bytes(version) {
-                FORMAT_VERSION => Ok(false),
+                FORMAT_VERSION => Ok(()),
+                UPGRADES_FROM..FORMAT_VERSION => write_version(tree),
                 older if older < FORMAT_VERSION => Err(StoreError::Format(format!(
                     "store has the older format version {older}, which this build does not read or migrate \
                      (it reads version {FORMAT_VERSION}); open it with the build that wrote it"
@@ -51,10 +59,13 @@ pub(crate) fn check_version(tree: &sled::Tree) -> Result<bool, StoreError> {
                     return Err(StoreError::Format("the database holds data but no Kanect format version".into()));
                 }
             }
-            tree.insert(keys::FORMAT, &FORMAT_VERSION.to_be_bytes()).map_err(sled_error)?;
-            Ok(true)
+            write_version(tree)
         }
     }
+}
+
+fn write_version(tree: &sled::Tree) -> Result<(), StoreError> {
+    tree.insert(keys::FORMAT, &FORMAT_VERSION.to_be_bytes()).map(drop).map_err(sled_error)
 }
 
 /// Encodes a record.
@@ -97,9 +108,19 @@ mod tests {
     #[test]
     fn a_fresh_store_gets_the_current_version_and_keeps_it() {
         let db = tree();
-        assert!(check_version(&db).unwrap());
-        assert!(!check_version(&db).unwrap());
+        check_version(&db).unwrap();
+        check_version(&db).unwrap();
         assert_eq!(db.get(keys::FORMAT).unwrap().unwrap().as_ref(), FORMAT_VERSION.to_be_bytes());
+    }
+
+    #[test]
+    fn version_3_is_upgraded_in_place() {
+        let db = tree();
+        db.insert(keys::FORMAT, &3u32.to_be_bytes()).unwrap();
+        db.insert(b"\x01some user", b"{}".as_slice()).unwrap();
+        check_version(&db).unwrap();
+        assert_eq!(db.get(keys::FORMAT).unwrap().unwrap().as_ref(), FORMAT_VERSION.to_be_bytes());
+        assert_eq!(db.get(b"\x01some user").unwrap().unwrap().as_ref(), b"{}");
     }
 
     #[test]

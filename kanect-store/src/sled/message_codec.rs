@@ -1,6 +1,6 @@
 //! The binary encoding of message records (since format version 2).
 //!
-//! Messages are the one record written on the hot path, and the flusher's apply pays for every
+//! Messages are the one record written on the hot path, and sled's inserts pay for every
 //! byte of them (sled copies, serialises and re-splits its nodes by size), so they are not JSON
 //! like the other records: a message is about a quarter of its JSON size. The conversation and
 //! seq are not stored: they are the record's key ([`keys::message`]).

@@ -2,20 +2,21 @@
 //! methods.
 //!
 //! An append looks for its id in the id index (the id is a function of the client id, so this
-//! finds a resend) and takes the next seq under the conversation's stripe lock, then writes
-//! the message and its index entry in one batch: gap-free seqs under concurrency, and no
-//! crash can leave an index entry without its message. Two sled keys per message, because
-//! the flusher applies every key on one thread at a few µs each; the client-id record that
-//! format 2 kept as a third key capped durable sends about a third lower.
+//! finds a resend) and takes the next seq under the conversation's stripe lock, then submits
+//! the message and its index entry as one journal record ([`append_writes`]): gap-free seqs
+//! under concurrency, and no crash can leave an index entry without its message. Two sled
+//! keys per message, because every insert costs several µs of sled's time on the apply
+//! thread; the client-id record that format 2 kept as a third key capped durable sends about a
+//! third lower.
 //!
 //! There is no seq counter record: a conversation's last seq is the key of its last message,
 //! read from sled once (a reverse range scan) and then kept in the stripe's `Pending::last`
 //! for the life of the store. This process is the only writer of its database (sled locks the
 //! directory), so the cache cannot go stale; after a failed group the store refuses writes
 //! until reopened, which starts with an empty cache. Dropping the counter made an append three
-//! sled keys instead of four, and the flusher's apply costs per key (see `commit`).
+//! sled keys instead of four.
 
-use super::commit::Ack;
+use super::commit::{Ack, Write};
 use super::format::{decode, encode};
 use super::message_codec::{decode_message, encode_message};
 use super::{keys, SledStore};
@@ -34,14 +35,14 @@ pub(crate) struct Pending {
     /// conversation's first append, kept for the life of the store (one entry per written
     /// conversation).
     last: HashMap<ConversationId, Seq>,
-    /// Submitted messages by id, until their group is flushed (see
+    /// Submitted messages by id, until their group is acknowledged (see
     /// [`SledStore::forget_pending`]).
     submitted: HashMap<MessageId, Message>,
 }
 
 /// What [`SledStore::append_now`] did.
 pub(super) enum Append {
-    /// A known client id: the original, perhaps still being flushed.
+    /// A known client id: the original, perhaps still on its way to the disk.
     Duplicate(Message),
     /// A new message, submitted to group commit.
     Submitted {
@@ -50,6 +51,15 @@ pub(super) enum Append {
         /// Resolves when it is durable.
         ack: Ack,
     },
+}
+
+/// The writes of a new message: the message and its index entry, one journal record, so
+/// that they reach the disk together or not at all.
+pub(super) fn append_writes(message: &Message) -> StoreResult<Vec<Write>> {
+    Ok(vec![
+        (keys::message(message.conversation, message.seq), encode_message(message)?),
+        (keys::message_index(message.id), keys::location(message.conversation, message.seq)),
+    ])
 }
 
 impl SledStore {
@@ -73,12 +83,7 @@ impl SledStore {
         };
         let seq = Seq(last.0.checked_add(1).ok_or_else(|| StoreError::Corrupt("seq counter overflow".into()))?);
         let message = new.with_seq(seq);
-        // One group, one batch: the message and its index reach the disk together or not
-        // at all.
-        let ack = self.commit.submit(vec![
-            (keys::message(conversation, seq), encode_message(&message)?),
-            (keys::message_index(id), keys::location(conversation, seq)),
-        ])?;
+        let ack = self.commit.submit(append_writes(&message)?)?;
         pending.last.insert(conversation, seq);
         pending.submitted.insert(id, message.clone());
         Ok(Append::Submitted { message, ack })

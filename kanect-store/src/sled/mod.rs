@@ -1,30 +1,31 @@
 //! [`SledStore`]: the embedded default store, on sled 0.34.
 //!
-//! Every record lives in sled's default tree under the key spaces of [`keys`]; every write is
-//! one `insert` or one `Batch` (atomic across a crash), decided under an in-process lock that
-//! makes its read-check-write atomic, and acknowledged only after [`commit`] has flushed it.
-//! Message appends, the hot path, are not applied by their writer: they are submitted to
-//! group commit, whose flusher applies a whole group as one batch right before flushing it
-//! (see [`commit`] for why), and the stripe keeps them in `Pending` meanwhile so that the
-//! next append sees their seq and id.
-//! sled holds an exclusive file lock on the directory, so one process owns a store and
-//! in-process locks are enough:
+//! Every record lives in sled's default tree under the key spaces of [`keys`]. Message
+//! appends, the hot path, are not applied by their writer: they are submitted to group
+//! commit, which journals a whole group, syncs the journal once and only then inserts the
+//! group into sled (see [`commit`] and [`journal`] for why); the stripe keeps them in
+//! `Pending` meanwhile so that the next append sees their seq and id. Every other write is one
+//! `insert` or one `Batch` (atomic across a crash), decided under an in-process lock that makes
+//! its read-check-write atomic, and acknowledged only after group commit has flushed sled.
+//! sled holds an exclusive file lock on the directory, so one process owns a store (and its
+//! journal) and in-process locks are enough:
 //!
 //! - per-conversation writes (appends and their seq counter, memberships, receipts, edits)
 //!   take one of [`STRIPES`] mutexes chosen by the conversation id, so appends to different
-//!   conversations proceed in parallel and still share a flush;
+//!   conversations proceed in parallel and still share a journal sync;
 //! - account writes (users, usernames, passwords, sessions) take one `accounts` mutex: they
 //!   are rare and a single lock keeps a user's deletion and its sessions consistent.
 //!
 //! Locks are std mutexes held only around synchronous sled calls, never across an `.await`.
 //! Reads take no lock (but for a conversation record, read through its stripe's cache) and
-//! may see a write a moment before it is durable (between its apply and its flush); only a
-//! write's return is a promise.
+//! may see a direct write a moment before it is durable (between its apply and its flush);
+//! only a write's return is a promise.
 
 mod accounts;
 mod commit;
 mod conversations;
 mod format;
+mod journal;
 mod keys;
 mod message_codec;
 mod messages;
@@ -34,6 +35,7 @@ pub use commit::GroupCommitStats;
 use commit::{GroupCommit, Policy};
 use conversations::ConversationCache;
 use format::{decode, sled_error};
+use journal::Journal;
 use kanect_core::{
     Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
     ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
@@ -57,16 +59,23 @@ pub struct SledConfig {
     /// sled's page cache, in bytes. Default 64 MiB: sled's own default (1 GiB) is too much
     /// for an embedded default, and the process's real memory can be several times it.
     pub cache_capacity: u64,
-    /// Group commit: flush as soon as this many writes wait. Default 1024.
+    /// Group commit: sync the journal as soon as this many appends wait. Default 1024.
     pub group_max: usize,
-    /// Group commit: the longest a write waits for others to share its flush, before the
-    /// flush starts. Default 500 µs. A single writer pays about `group_quiet`, not this.
+    /// Group commit: the longest an append waits for others to share its journal sync,
+    /// before the sync starts. Default 500 µs. A single writer pays about `group_quiet`, not
+    /// this.
     pub group_window: Duration,
-    /// Group commit: close a group early when no writer joined for this long. Default
-    /// 50 µs. Zero disables the window: each flush takes whoever waits when it starts.
+    /// Group commit: close a group early when no append joined for this long. Default
+    /// 50 µs. Zero disables the window: each sync takes whoever waits when it starts.
     pub group_quiet: Duration,
-    /// `fdatasync` the database file after each flush, so acknowledged writes survive power
-    /// loss and kernel crashes, not only a process crash. Default true.
+    /// Start a new journal file, and checkpoint the old one into sled, once the journal
+    /// holds this many bytes. Default 8 MiB: it bounds the journal's disk use and the replay
+    /// at the next open after a crash (a fraction of a second), and each checkpoint costs
+    /// one sled flush.
+    pub journal_bytes: u64,
+    /// `fdatasync` the journal after each group and the database file after each flush, so
+    /// acknowledged writes survive power loss and kernel crashes, not only a process crash.
+    /// Default true.
     pub fsync: bool,
 }
 
@@ -79,12 +88,18 @@ impl SledConfig {
             group_max: 1024,
             group_window: Duration::from_micros(500),
             group_quiet: Duration::from_micros(50),
+            journal_bytes: 8 * 1024 * 1024,
             fsync: true,
         }
     }
 
     fn policy(&self) -> Policy {
-        Policy { max_group: self.group_max.max(1), window: self.group_window, quiet: self.group_quiet }
+        Policy {
+            max_group: self.group_max.max(1),
+            window: self.group_window,
+            quiet: self.group_quiet,
+            checkpoint_bytes: self.journal_bytes,
+        }
     }
 }
 
@@ -117,9 +132,9 @@ struct Stripe {
 /// # }).unwrap();
 /// ```
 ///
-/// Dropping the store flushes what remains, stops its two threads (flusher and fdatasync)
-/// and releases the directory, so the same path can be opened again right after; the drop
-/// waits for at most the flush in progress.
+/// Dropping the store commits what waits, checkpoints (so a clean close leaves an empty
+/// journal), stops its three threads (journal, apply, checkpoint) and releases the
+/// directory, so the same path can be opened again right after.
 pub struct SledStore {
     db: sled::Db,
     commit: GroupCommit,
@@ -127,18 +142,40 @@ pub struct SledStore {
     stripes: Box<[Mutex<Stripe>]>,
     /// Serialises account writes (see the module docs).
     accounts: Mutex<()>,
+    /// The journal directory of a [`SledStore::temporary`] store. Declared after `commit`,
+    /// so it is deleted after group commit has stopped writing to it.
+    temporary: Option<TemporaryDir>,
+}
+
+/// A directory deleted on drop.
+struct TemporaryDir(PathBuf);
+
+impl TemporaryDir {
+    fn create() -> Result<TemporaryDir, StoreError> {
+        let path = std::env::temp_dir().join(format!("kanect-journal-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&path).map_err(StoreError::backend)?;
+        Ok(TemporaryDir(path))
+    }
+}
+
+impl Drop for TemporaryDir {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_dir_all(&self.0) {
+            tracing::warn!(%error, dir = %self.0.display(), "cannot delete a temporary store's journal");
+        }
+    }
 }
 
 impl SledStore {
     /// Opens (or creates) the store in `path` with the default [`SledConfig`].
     ///
-    /// Callable outside a tokio runtime: the flusher is a std thread.
+    /// Callable outside a tokio runtime: group commit runs on std threads.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if the directory cannot be created, opened or locked (another
     /// process, or another `SledStore` in this one, has it open);
     /// [`StoreError::Format`] if it holds a newer format or data that is not a Kanect store;
-    /// [`StoreError::Corrupt`] if sled finds it corrupt.
+    /// [`StoreError::Corrupt`] if sled finds it (or a journal record) corrupt.
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
         Self::open_with(SledConfig::new(path.as_ref()))
     }
@@ -160,30 +197,35 @@ impl SledStore {
         } else {
             None
         };
-        Self::start(db, sync, config.policy())
+        format::check_version(&db)?;
+        let journal = recover(&db, sync.as_ref(), &journal::dir(&config.path), config.fsync)?;
+        Self::start(db, sync, journal, config.policy())
     }
 
     /// A store in a temporary directory that is deleted when the store is dropped, for
-    /// tests. Writes still go through group commit, but nothing is synced to disk.
+    /// tests. Writes go through the journal and group commit as in any store, but nothing
+    /// is synced to disk.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if the temporary directory cannot be created.
     pub fn temporary() -> Result<SledStore, StoreError> {
         let config = SledConfig::new("");
         let db = open_db(sled::Config::new().temporary(true).cache_capacity(config.cache_capacity))?;
-        Self::start(db, None, config.policy())
+        format::check_version(&db)?;
+        let dir = TemporaryDir::create()?;
+        let journal = Journal::create(&dir.0, 1, false).map_err(StoreError::backend)?;
+        let mut store = Self::start(db, None, journal, config.policy())?;
+        store.temporary = Some(dir);
+        Ok(store)
     }
 
-    fn start(db: sled::Db, sync: Option<File>, policy: Policy) -> Result<SledStore, StoreError> {
-        if format::check_version(&db)? {
-            db.flush().map_err(sled_error)?;
-        }
-        let commit = GroupCommit::start(db.clone(), sync, policy)?;
+    fn start(db: sled::Db, sync: Option<File>, journal: Journal, policy: Policy) -> Result<SledStore, StoreError> {
+        let commit = GroupCommit::start(db.clone(), sync, journal, policy)?;
         let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
-        Ok(SledStore { db, commit, stripes, accounts: Mutex::new(()) })
+        Ok(SledStore { db, commit, stripes, accounts: Mutex::new(()), temporary: None })
     }
 
-    /// How group commit has done so far: flushes and the writes they acknowledged.
+    /// How group commit has done so far: groups, the writes they acknowledged, checkpoints.
     pub fn group_commit_stats(&self) -> GroupCommitStats {
         self.commit.stats()
     }
@@ -251,10 +293,24 @@ impl SledStore {
 /// gets an error, after this wait.
 const LOCK_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Brings sled up to date with the journal in `dir` after the last run (a crash leaves groups
+/// there that sled may not have), makes the result durable, deletes the replayed files, and
+/// starts the next journal file.
+fn recover(db: &sled::Db, sync: Option<&File>, dir: &Path, fsync: bool) -> Result<Journal, StoreError> {
+    let replayed = journal::replay(dir, db)?;
+    // Also when nothing was replayed: the format version of a fresh store must be durable.
+    commit::flush(db, sync).map_err(StoreError::backend)?;
+    if replayed.records > 0 {
+        tracing::info!(records = replayed.records, restored = replayed.restored, "replayed the journal");
+    }
+    journal::remove(dir, replayed.last_file).map_err(StoreError::backend)?;
+    Journal::create(dir, replayed.last_file + 1, fsync).map_err(StoreError::backend)
+}
+
 /// Opens sled, turning a panic inside it (seen on some damaged files) into an error.
 fn open_db(config: sled::Config) -> Result<sled::Db, StoreError> {
     // Group commit does all flushing (see `commit`): sled's own timer flush would only add
-    // flushes that acknowledge nothing.
+    // flushes that acknowledge nothing and stall the journal's inserts.
     let config = config.flush_every_ms(None).mode(sled::Mode::HighThroughput);
     let started = std::time::Instant::now();
     loop {
@@ -380,8 +436,8 @@ impl Store for SledStore {
         match self.append_now(message)? {
             Append::Duplicate(original) => {
                 // The original may still be on its way to the disk: a duplicate is an
-                // acknowledgement too, so wait for a flush after it.
-                self.commit.durable().await?;
+                // acknowledgement too, so wait until the appends before this one are durable.
+                GroupCommit::acknowledged(self.commit.submit(Vec::new())?).await?;
                 Ok(Appended::Duplicate(original))
             }
             Append::Submitted { message, ack } => {
@@ -444,6 +500,9 @@ impl Store for SledStore {
     }
 
     async fn flush(&self) -> StoreResult<()> {
+        // Appends under way are journaled (and applied) in submission order; direct writes
+        // need a sled flush.
+        GroupCommit::acknowledged(self.commit.submit(Vec::new())?).await?;
         self.commit.durable().await
     }
 }

@@ -151,3 +151,86 @@ async fn message_count_hops_over_every_conversation_and_seqs_resume_after_reopen
     assert!(matches!(appended, Appended::Created(ref message) if message.seq == Seq(4)));
     assert_eq!(store.history(last, HistoryPage::Latest, 10).await.unwrap().len(), 4);
 }
+
+/// Writes a journal file holding `records` (each the writes of one group) into the closed
+/// store at `path`, then `tail` (bytes of a torn record, say), as a crash would leave it.
+fn leave_journal(path: &Path, records: &[Vec<commit::Write>], tail: &[u8]) {
+    let dir = journal::dir(path);
+    let mut journal = Journal::create(&dir, 7, false).unwrap();
+    for writes in records {
+        journal.append(writes).unwrap();
+    }
+    drop(journal);
+    let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(tail);
+    std::fs::write(file, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn journaled_appends_missing_from_sled_are_replayed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let conversation = ConversationId::new();
+    let sender = UserId::new();
+    let first = {
+        let store = SledStore::open(dir.path()).unwrap();
+        store.append_message(new_message(conversation, sender, "c1")).await.unwrap().message().clone()
+    };
+    // A crash after the journal sync of seqs 2 and 3, before sled had them, and in the
+    // middle of writing the next group.
+    let second = new_message(conversation, sender, "c2").with_seq(Seq(2));
+    let third = new_message(conversation, sender, "c3").with_seq(Seq(3));
+    let records = [messages::append_writes(&second).unwrap(), messages::append_writes(&third).unwrap()];
+    leave_journal(dir.path(), &records, &[40, 0, 0, 0, 1, 2, 3]);
+
+    let store = SledStore::open(dir.path()).unwrap();
+    let history = store.history(conversation, HistoryPage::Latest, 10).await.unwrap();
+    assert_eq!(history, vec![first, second.clone(), third]);
+    assert_eq!(store.message(second.id).await.unwrap(), Some(second.clone()));
+    // The replayed index finds resends, and seqs continue after the replayed ones.
+    assert!(matches!(store.append_message(new_message(conversation, sender, "c2")).await.unwrap(),
+        Appended::Duplicate(ref original) if *original == second));
+    assert_eq!(store.append_message(new_message(conversation, sender, "c4")).await.unwrap().message().seq, Seq(4));
+    // What was replayed is in sled now: only the new journal file is left.
+    assert_eq!(std::fs::read_dir(journal::dir(dir.path())).unwrap().count(), 1);
+}
+
+#[tokio::test]
+async fn replay_does_not_undo_a_later_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let conversation = ConversationId::new();
+    let original = {
+        let store = SledStore::open(dir.path()).unwrap();
+        let message = store.append_message(new_message(conversation, UserId::new(), "c1")).await.unwrap();
+        let original = message.message().clone();
+        let mut edited = original.clone();
+        edited.body = "edited".into();
+        assert!(store.replace_message(&edited).await.unwrap());
+        original
+    };
+    // The append's record was never checkpointed away (a crash before the checkpoint).
+    leave_journal(dir.path(), &[messages::append_writes(&original).unwrap()], &[]);
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.message(original.id).await.unwrap().unwrap().body, "edited");
+}
+
+#[test]
+fn a_journal_file_that_is_not_a_journal_is_a_format_error() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStore::open(dir.path()).unwrap());
+    let file = journal::dir(dir.path()).join("00000000000000000009.log");
+    // A crash right after creating a file leaves part of its magic: an empty journal.
+    std::fs::write(&file, b"KNJ").unwrap();
+    drop(SledStore::open(dir.path()).unwrap());
+    std::fs::write(&file, b"not a journal at all").unwrap();
+    assert!(matches!(SledStore::open(dir.path()), Err(StoreError::Format(_))));
+}
+
+#[test]
+fn temporary_stores_delete_their_journal_directory() {
+    let store = SledStore::temporary().unwrap();
+    let dir = store.temporary.as_ref().unwrap().0.clone();
+    assert!(dir.exists());
+    drop(store);
+    assert!(!dir.exists());
+}

@@ -1,0 +1,316 @@
+//! The write-ahead journal of message appends: how an append becomes durable without a sled
+//! flush.
+//!
+//! Why: in sled 0.34 every `apply_batch` seals and writes sled's current log buffer on its IO
+//! thread pool (whose `notify_all` wakes all seven of its threads for each job) and takes
+//! sled's process-wide lock for writing, and every `flush()` waits for that write and its
+//! `sync_file_range`. With one batch and one flush per group commit, this was most of the
+//! CPU time of a durable send below saturation and half of the flusher's cycle at saturation.
+//! The journal replaces both on the hot path: a group of appends is one record appended to a
+//! plain file and `fdatasync`ed, then applied to sled with plain inserts (which take sled's
+//! lock only for reading). sled writes its own log in the background as its buffers fill, and
+//! is flushed only at a *checkpoint* (see `commit`), after which the journal files it covers
+//! are deleted.
+//!
+//! The rule that makes this correct: a group is applied to sled only after its record is
+//! durable in the journal, so whatever sled holds after a crash (some prefix of its log) is
+//! contained in sled's last checkpoint plus the journal. [`replay`] at open re-applies every
+//! journal record, each key only where it is absent: message and index records are written
+//! once, when the message is created (edits overwrite the message record later, outside the
+//! journal, and must not be undone). A message and its index entry are one record, so a
+//! replay restores both or, for a torn last record that was never acknowledged, neither.
+//!
+//! Files are `journal/<number>.log` in the store's directory, numbered in write order. A file
+//! starts with [`MAGIC`]; each record is its payload's length (u32 LE), the payload's CRC-32
+//! (u32 LE), then the payload: a write count (u32 LE) and, per write, key length (u32 LE),
+//! key, value length (u32 LE), value. Reading stops at the first record that is short or fails
+//! its checksum: a write torn by a crash, never acknowledged.
+
+use super::commit::Write;
+use super::format::sled_error;
+use kanect_core::StoreError;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// The first bytes of every journal file: what it is and its encoding version.
+const MAGIC: &[u8; 8] = b"KNJRNL01";
+/// The journal's subdirectory of the store's directory.
+const DIR: &str = "journal";
+/// Record header: payload length and CRC-32.
+const HEADER: usize = 8;
+
+/// The journal file being appended to.
+pub(crate) struct Journal {
+    dir: PathBuf,
+    file: File,
+    number: u64,
+    len: u64,
+    /// `fdatasync` in [`Journal::sync`]; off only for stores that promise no durability.
+    fsync: bool,
+    /// The record being encoded, reused between groups.
+    buffer: Vec<u8>,
+}
+
+impl Journal {
+    /// Creates journal file `number` in the journal directory `dir` (see [`dir`]), with its
+    /// directory entry durable before anything is written to it.
+    pub(crate) fn create(dir: &Path, number: u64, fsync: bool) -> io::Result<Journal> {
+        fs::create_dir_all(dir)?;
+        let mut file = OpenOptions::new().create_new(true).append(true).open(file_name(dir, number))?;
+        file.write_all(MAGIC)?;
+        if fsync {
+            file.sync_all()?;
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(Journal { dir: dir.to_path_buf(), file, number, len: MAGIC.len() as u64, fsync, buffer: Vec::new() })
+    }
+
+    /// A journal writing to `file` (tests: a file whose writes fail).
+    #[cfg(test)]
+    pub(crate) fn on_file(dir: &Path, file: File) -> Journal {
+        Journal { dir: dir.to_path_buf(), file, number: 1, len: 0, fsync: true, buffer: Vec::new() }
+    }
+
+    /// This file's number.
+    pub(crate) fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// Bytes written to this file so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Appends one record holding `writes` (not yet durable: see [`Journal::sync`]).
+    pub(crate) fn append(&mut self, writes: &[Write]) -> io::Result<()> {
+        encode_record(writes, &mut self.buffer)?;
+        self.file.write_all(&self.buffer)?;
+        self.len += self.buffer.len() as u64;
+        Ok(())
+    }
+
+    /// Makes every record appended so far durable.
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        if self.fsync {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Starts the next file; returns the number of the one it replaces, which stays on disk
+    /// until a checkpoint covers it ([`remove`]).
+    pub(crate) fn rotate(&mut self) -> io::Result<u64> {
+        let next = Journal::create(&self.dir, self.number + 1, self.fsync)?;
+        let old = std::mem::replace(self, next);
+        Ok(old.number)
+    }
+
+    /// Where the journal files of this store live.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The journal directory of the store in `store`.
+pub(crate) fn dir(store: &Path) -> PathBuf {
+    store.join(DIR)
+}
+
+fn file_name(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:020}.log"))
+}
+
+/// The numbers of the journal files in `dir`, oldest first.
+fn numbers(dir: &Path) -> io::Result<Vec<u64>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let mut numbers = Vec::new();
+    for entry in entries {
+        let name = entry?.file_name();
+        // Anything else in the directory is not ours to read or delete.
+        if let Some(number) = name.to_str().and_then(|n| n.strip_suffix(".log")).and_then(|n| n.parse().ok()) {
+            numbers.push(number);
+        }
+    }
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
+/// Deletes journal files `..=upto` of the directory `dir` (after a checkpoint covered them).
+pub(crate) fn remove(dir: &Path, upto: u64) -> io::Result<()> {
+    for number in numbers(dir)? {
+        if number <= upto {
+            fs::remove_file(file_name(dir, number))?;
+        }
+    }
+    Ok(())
+}
+
+/// What [`replay`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Replayed {
+    /// Records read (each a group of appends).
+    pub(crate) records: u64,
+    /// Keys written because sled did not have them.
+    pub(crate) restored: u64,
+    /// The highest file number seen (0 if none).
+    pub(crate) last_file: u64,
+}
+
+/// Re-applies every record of the journal in `dir` to `db`, each key only where it is
+/// absent, oldest file first. The files stay: delete them with [`remove`] once a sled flush
+/// has made the result durable.
+///
+/// # Errors
+/// [`StoreError::Format`] for a file that is not a Kanect journal; [`StoreError::Corrupt`] for
+/// a record whose checksum holds but whose writes do not decode (a bug, not a torn write);
+/// [`StoreError::Backend`] for I/O and sled errors.
+pub(crate) fn replay(dir: &Path, db: &sled::Db) -> Result<Replayed, StoreError> {
+    let mut replayed = Replayed::default();
+    for number in numbers(dir).map_err(StoreError::backend)? {
+        replayed.last_file = number;
+        let path = file_name(dir, number);
+        let bytes = fs::read(&path).map_err(StoreError::backend)?;
+        let Some(mut rest) = bytes.strip_prefix(MAGIC.as_slice()) else {
+            // A crash between creating a file and writing its magic leaves it short: empty.
+            if bytes.len() < MAGIC.len() && MAGIC.starts_with(&bytes) {
+                continue;
+            }
+            return Err(StoreError::Format(format!("{} is not a Kanect journal file", path.display())));
+        };
+        while let Some((payload, after)) = next_record(rest) {
+            for (key, value) in decode_writes(payload)? {
+                let absent = db.compare_and_swap(key, None as Option<&[u8]>, Some(value)).map_err(sled_error)?;
+                replayed.restored += u64::from(absent.is_ok());
+            }
+            replayed.records += 1;
+            rest = after;
+        }
+        if !rest.is_empty() {
+            tracing::warn!(file = %path.display(), bytes = rest.len(), "journal ends in a torn record (never acknowledged); ignored");
+        }
+    }
+    Ok(replayed)
+}
+
+/// Encodes one record into `out` (cleared first).
+fn encode_record(writes: &[Write], out: &mut Vec<u8>) -> io::Result<()> {
+    let too_long = |_| io::Error::new(io::ErrorKind::InvalidInput, "journal record too long");
+    out.clear();
+    out.extend_from_slice(&[0; HEADER]);
+    out.extend_from_slice(&u32::try_from(writes.len()).map_err(too_long)?.to_le_bytes());
+    for (key, value) in writes {
+        for part in [key, value] {
+            out.extend_from_slice(&u32::try_from(part.len()).map_err(too_long)?.to_le_bytes());
+            out.extend_from_slice(part);
+        }
+    }
+    let payload_len = u32::try_from(out.len() - HEADER).map_err(too_long)?;
+    let crc = crc32fast::hash(&out[HEADER..]);
+    out[..4].copy_from_slice(&payload_len.to_le_bytes());
+    out[4..HEADER].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
+/// The next whole, intact record's payload and what follows it; None at the end or at a torn
+/// record.
+fn next_record(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let crc = u32::from_le_bytes(bytes.get(4..HEADER)?.try_into().ok()?);
+    let payload = bytes.get(HEADER..HEADER.checked_add(len)?)?;
+    (crc32fast::hash(payload) == crc).then(|| (payload, &bytes[HEADER + len..]))
+}
+
+/// A key and its value, borrowed from a record.
+type WriteRef<'a> = (&'a [u8], &'a [u8]);
+
+/// The writes of an intact record.
+fn decode_writes(payload: &[u8]) -> Result<Vec<WriteRef<'_>>, StoreError> {
+    let corrupt = || StoreError::Corrupt("a journal record with a valid checksum does not decode".into());
+    let count = payload.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes).ok_or_else(corrupt)?;
+    let mut rest = &payload[4..];
+    let mut writes = Vec::with_capacity(count.min(1 << 16) as usize);
+    for _ in 0..count {
+        let key = split_part(&mut rest).ok_or_else(corrupt)?;
+        let value = split_part(&mut rest).ok_or_else(corrupt)?;
+        writes.push((key, value));
+    }
+    if !rest.is_empty() {
+        return Err(corrupt());
+    }
+    Ok(writes)
+}
+
+/// Splits a length-prefixed part off the front of `bytes`.
+fn split_part<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let part = bytes.get(4..4usize.checked_add(len)?)?;
+    *bytes = &bytes[4 + len..];
+    Some(part)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(writes: &[Write]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_record(writes, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn records_round_trip_back_to_back() {
+        let first = vec![(b"k1".to_vec(), b"v1".to_vec()), (Vec::new(), b"empty key".to_vec())];
+        let second = vec![(b"k2".to_vec(), Vec::new())];
+        let bytes = [record(&first), record(&second), record(&[])].concat();
+        let (payload, rest) = next_record(&bytes).unwrap();
+        assert_eq!(decode_writes(payload).unwrap(), [(&b"k1"[..], &b"v1"[..]), (&b""[..], &b"empty key"[..])]);
+        let (payload, rest) = next_record(rest).unwrap();
+        assert_eq!(decode_writes(payload).unwrap(), [(&b"k2"[..], &b""[..])]);
+        let (payload, rest) = next_record(rest).unwrap();
+        assert!(decode_writes(payload).unwrap().is_empty());
+        assert!(rest.is_empty() && next_record(rest).is_none());
+    }
+
+    #[test]
+    fn a_torn_or_damaged_record_ends_the_journal() {
+        let bytes = record(&[(b"key".to_vec(), b"value".to_vec())]);
+        for cut in 0..bytes.len() {
+            assert!(next_record(&bytes[..cut]).is_none(), "cut at {cut}");
+        }
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x40;
+            // A damaged length may still frame a shorter "record": its checksum fails.
+            assert!(next_record(&damaged).is_none(), "flipped byte {at}");
+        }
+    }
+
+    #[test]
+    fn a_checksummed_record_that_does_not_decode_is_corrupt() {
+        let payload = [2u8, 0, 0, 0, 3, 0, 0, 0, b'k'];
+        let mut bytes = (payload.len() as u32).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        let (payload, _) = next_record(&bytes).unwrap();
+        assert!(matches!(decode_writes(payload), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn files_are_numbered_in_order_and_removed_up_to_a_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), 9, false).unwrap();
+        assert_eq!(journal.rotate().unwrap(), 9);
+        assert_eq!(journal.rotate().unwrap(), 10);
+        std::fs::write(dir.path().join("notes.txt"), b"not ours").unwrap();
+        assert_eq!(numbers(dir.path()).unwrap(), [9, 10, 11]);
+        remove(dir.path(), 10).unwrap();
+        assert_eq!(numbers(dir.path()).unwrap(), [11]);
+        assert!(dir.path().join("notes.txt").exists());
+    }
+}
