@@ -282,7 +282,7 @@ impl Drop for Stopped<'_> {
     }
 }
 
-/// Stops group commit if the apply or checkpoint thread panics, so that nobody waits for it.
+/// Stops group commit if one of its threads panics, so that nobody waits for it.
 struct FailOnPanic<'a>(&'a Shared);
 
 impl Drop for FailOnPanic<'_> {
@@ -327,7 +327,10 @@ fn run(shared: &Shared, db: &sled::Db, sync: Option<&File>, journal: Journal, po
         if let Err(error) = spawned {
             return tracing::error!(%error, "cannot start the sled checkpoint thread");
         }
+        // The scope joins the other threads before it unwinds: stop them first.
+        let panic = FailOnPanic(shared);
         journal_groups(shared, journal, &to_apply, policy);
+        drop(panic);
         drop(to_apply);
         // Once every group is applied, the checkpoint thread runs its last flush and stops.
         let _ = applier.join();
