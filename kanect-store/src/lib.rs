@@ -49,8 +49,8 @@
 //! # On disk
 //!
 //! One sled database per directory (`./kanect-data` by the server's default), and the journal
-//! in its `journal/` subdirectory (at most about [`SledConfig::journal_bytes`] plus one group;
-//! empty after a clean close). Keys are
+//! in its `journal/` subdirectory (usually under twice [`SledConfig::journal_bytes`]: a full
+//! file stays until its checkpoint while the next one fills; empty after a clean close). Keys are
 //! big-endian so range scans return history in order; messages are a compact binary record,
 //! the other values serde_json. The layout
 //! carries a format version, checked at open: a newer or unknown version is

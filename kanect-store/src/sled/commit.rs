@@ -17,8 +17,8 @@
 //! bounds both the journal's disk use and the replay at the next open.
 //!
 //! Why three threads: one flush or sync at a time per file, and none on the async threads (a
-//! blocking `fdatasync` must not run there, and sled's `flush_async()` deadlocks when called
-//! concurrently, see DESIGN.md). Splitting the journal from the apply pipelines them: while
+//! blocking `fdatasync` must not run there, and sled 0.34's `flush_async()` deadlocks its own
+//! thread pool when seven or more calls run at once). Splitting the journal from the apply pipelines them: while
 //! group *k* is inserted into sled, group *k + 1* is written and synced. Inserting after the
 //! sync, never before, is what makes the journal a complete redo log (see `journal`).
 //!

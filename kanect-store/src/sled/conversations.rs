@@ -9,11 +9,17 @@
 //! records it last read or wrote ([`ConversationCache`]). Every write path updates it under
 //! the same stripe lock as its sled write, and this process is the database's only writer,
 //! so the cache is never stale.
+//!
+//! A send checks a record that may not be durable yet (another writer applied it and waits
+//! for its flush), while the send itself is made durable by the journal, not by that flush:
+//! a crash could then keep a message whose conversation or membership was lost. So each
+//! stripe also counts the conversation writes still waiting for their flush
+//! ([`Unflushed`]), and an append to such a conversation waits for a flush too.
 
 use super::format::{decode, encode};
 use super::{keys, SledStore, Stripe};
 use kanect_core::{Conflict, Conversation, ConversationId, StoreError, StoreResult, UserId};
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 
 /// How many conversation records one stripe keeps (64 stripes: 4,096 in all). Past it an
 /// arbitrary one goes; a miss costs one sled read.
@@ -31,6 +37,50 @@ impl ConversationCache {
             }
         }
         self.0.insert(conversation.id, conversation);
+    }
+}
+
+/// Per conversation, the writes of its record applied to sled but not yet durable.
+#[derive(Default)]
+pub(crate) struct Unflushed(HashMap<ConversationId, u32>);
+
+impl Unflushed {
+    fn add(&mut self, id: ConversationId) {
+        *self.0.entry(id).or_default() += 1;
+    }
+
+    fn done(&mut self, id: ConversationId) {
+        if let Entry::Occupied(mut entry) = self.0.entry(id) {
+            *entry.get_mut() -= 1;
+            if *entry.get() == 0 {
+                entry.remove();
+            }
+        }
+    }
+
+    /// Whether a write of `id`'s record is still on its way to the disk.
+    pub(crate) fn contains(&self, id: ConversationId) -> bool {
+        self.0.contains_key(&id)
+    }
+}
+
+/// Held by a conversation write while it waits for its flush; ends the [`Unflushed`] count
+/// when dropped (also when the wait fails or is abandoned).
+pub(super) struct FlushPending<'a> {
+    store: &'a SledStore,
+    id: ConversationId,
+}
+
+impl<'a> FlushPending<'a> {
+    /// For a write of `id` that `changed` the record (and so counted itself as unflushed).
+    pub(super) fn after(store: &'a SledStore, id: ConversationId, changed: bool) -> Option<FlushPending<'a>> {
+        changed.then_some(FlushPending { store, id })
+    }
+}
+
+impl Drop for FlushPending<'_> {
+    fn drop(&mut self) {
+        self.store.stripe(self.id).unflushed.done(self.id);
     }
 }
 
@@ -65,6 +115,7 @@ impl SledStore {
         }
         self.apply(batch)?;
         stripe.conversations.put(conversation.clone());
+        stripe.unflushed.add(conversation.id);
         Ok(true)
     }
 
@@ -80,6 +131,7 @@ impl SledStore {
         batch.insert(keys::membership(user, id), &[]);
         self.apply(batch)?;
         stripe.conversations.put(conversation.clone());
+        stripe.unflushed.add(id);
         Ok(Some(conversation))
     }
 
@@ -98,6 +150,7 @@ impl SledStore {
         batch.remove(keys::membership(user, id));
         self.apply(batch)?;
         stripe.conversations.put(conversation.clone());
+        stripe.unflushed.add(id);
         Ok((Some(conversation), true))
     }
 
@@ -113,6 +166,7 @@ impl SledStore {
         conversation.owner = owner;
         self.insert(&keys::conversation(id), encode(&conversation)?)?;
         stripe.conversations.put(conversation.clone());
+        stripe.unflushed.add(id);
         Ok(Some(conversation))
     }
 

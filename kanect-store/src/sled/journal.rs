@@ -21,8 +21,8 @@
 //! replay restores both or, for a torn last record that was never acknowledged, neither.
 //!
 //! Files are `journal/<number>.log` in the store's directory, numbered in write order. A file
-//! starts with [`MAGIC`]; each record is its payload's length (u32 LE), the payload's CRC-32
-//! (u32 LE), then the payload: a write count (u32 LE) and, per write, key length (u32 LE),
+//! starts with [`MAGIC`]; each record is its payload's length (u32 LE), the CRC-32 of that
+//! length and the payload (u32 LE), then the payload: a write count (u32 LE) and, per write, key length (u32 LE),
 //! key, value length (u32 LE), value. Reading stops at the first record that is short or fails
 //! its checksum: a write torn by a crash, never acknowledged.
 
@@ -56,12 +56,27 @@ impl Journal {
     /// Creates journal file `number` in the journal directory `dir` (see [`dir`]), with its
     /// directory entry durable before anything is written to it.
     pub(crate) fn create(dir: &Path, number: u64, fsync: bool) -> io::Result<Journal> {
-        fs::create_dir_all(dir)?;
-        let mut file = OpenOptions::new().create_new(true).append(true).open(file_name(dir, number))?;
-        file.write_all(MAGIC)?;
-        if fsync {
-            file.sync_all()?;
-            File::open(dir)?.sync_all()?;
+        if !dir.exists() {
+            fs::create_dir_all(dir)?;
+            if let (true, Some(store)) = (fsync, dir.parent()) {
+                // The new directory's own entry must survive a power loss too.
+                File::open(store)?.sync_all()?;
+            }
+        }
+        let path = file_name(dir, number);
+        let file = OpenOptions::new().create_new(true).append(true).open(&path)?;
+        let started = (|| {
+            (&file).write_all(MAGIC)?;
+            if fsync {
+                file.sync_all()?;
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        if let Err(error) = started {
+            // Left behind, the file would make every later attempt at this number fail.
+            let _ = fs::remove_file(&path);
+            return Err(error);
         }
         Ok(Journal { dir: dir.to_path_buf(), file, number, len: MAGIC.len() as u64, fsync, buffer: Vec::new() })
     }
@@ -117,8 +132,11 @@ pub(crate) fn dir(store: &Path) -> PathBuf {
     store.join(DIR)
 }
 
+/// Digits in a journal file's name: every u64, zero-padded, so names sort as numbers.
+const NAME_DIGITS: usize = 20;
+
 fn file_name(dir: &Path, number: u64) -> PathBuf {
-    dir.join(format!("{number:020}.log"))
+    dir.join(format!("{number:0NAME_DIGITS$}.log"))
 }
 
 /// The numbers of the journal files in `dir`, oldest first.
@@ -132,7 +150,11 @@ fn numbers(dir: &Path) -> io::Result<Vec<u64>> {
     for entry in entries {
         let name = entry?.file_name();
         // Anything else in the directory is not ours to read or delete.
-        if let Some(number) = name.to_str().and_then(|n| n.strip_suffix(".log")).and_then(|n| n.parse().ok()) {
+        let digits = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".log"))
+            .filter(|n| n.len() == NAME_DIGITS && n.bytes().all(|b| b.is_ascii_digit()));
+        if let Some(number) = digits.and_then(|n| n.parse().ok()) {
             numbers.push(number);
         }
     }
@@ -209,20 +231,31 @@ fn encode_record(writes: &[Write], out: &mut Vec<u8>) -> io::Result<()> {
             out.extend_from_slice(part);
         }
     }
-    let payload_len = u32::try_from(out.len() - HEADER).map_err(too_long)?;
-    let crc = crc32fast::hash(&out[HEADER..]);
-    out[..4].copy_from_slice(&payload_len.to_le_bytes());
+    let payload_len = u32::try_from(out.len() - HEADER).map_err(too_long)?.to_le_bytes();
+    out[..4].copy_from_slice(&payload_len);
+    let crc = checksum(payload_len, &out[HEADER..]);
     out[4..HEADER].copy_from_slice(&crc.to_le_bytes());
     Ok(())
+}
+
+/// A record's CRC-32, over its length as well as its payload: a run of zero bytes (what some
+/// file systems leave past the last synced write after a power loss) must not read as an
+/// empty record, and CRC-32 of nothing is 0.
+fn checksum(len: [u8; 4], payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&len);
+    hasher.update(payload);
+    hasher.finalize()
 }
 
 /// The next whole, intact record's payload and what follows it; None at the end or at a torn
 /// record.
 fn next_record(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
-    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let len_bytes: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+    let len = u32::from_le_bytes(len_bytes) as usize;
     let crc = u32::from_le_bytes(bytes.get(4..HEADER)?.try_into().ok()?);
     let payload = bytes.get(HEADER..HEADER.checked_add(len)?)?;
-    (crc32fast::hash(payload) == crc).then(|| (payload, &bytes[HEADER + len..]))
+    (checksum(len_bytes, payload) == crc).then(|| (payload, &bytes[HEADER + len..]))
 }
 
 /// A key and its value, borrowed from a record.
@@ -292,10 +325,19 @@ mod tests {
     }
 
     #[test]
+    fn zeros_after_the_last_record_are_a_torn_tail_not_a_record() {
+        let bytes = [record(&[(b"k".to_vec(), b"v".to_vec())]), vec![0; 64]].concat();
+        let (_, rest) = next_record(&bytes).unwrap();
+        assert_eq!(rest.len(), 64);
+        assert!(next_record(rest).is_none());
+    }
+
+    #[test]
     fn a_checksummed_record_that_does_not_decode_is_corrupt() {
         let payload = [2u8, 0, 0, 0, 3, 0, 0, 0, b'k'];
-        let mut bytes = (payload.len() as u32).to_le_bytes().to_vec();
-        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        let len = (payload.len() as u32).to_le_bytes();
+        let mut bytes = len.to_vec();
+        bytes.extend_from_slice(&checksum(len, &payload).to_le_bytes());
         bytes.extend_from_slice(&payload);
         let (payload, _) = next_record(&bytes).unwrap();
         assert!(matches!(decode_writes(payload), Err(StoreError::Corrupt(_))));
@@ -307,10 +349,12 @@ mod tests {
         let mut journal = Journal::create(dir.path(), 9, false).unwrap();
         assert_eq!(journal.rotate().unwrap(), 9);
         assert_eq!(journal.rotate().unwrap(), 10);
-        std::fs::write(dir.path().join("notes.txt"), b"not ours").unwrap();
+        for foreign in ["notes.txt", "5.log", "+0000000000000000005.log"] {
+            std::fs::write(dir.path().join(foreign), b"not ours").unwrap();
+        }
         assert_eq!(numbers(dir.path()).unwrap(), [9, 10, 11]);
         remove(dir.path(), 10).unwrap();
         assert_eq!(numbers(dir.path()).unwrap(), [11]);
-        assert!(dir.path().join("notes.txt").exists());
+        assert!(dir.path().join("notes.txt").exists() && dir.path().join("5.log").exists());
     }
 }

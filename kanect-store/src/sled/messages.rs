@@ -50,6 +50,9 @@ pub(super) enum Append {
         message: Message,
         /// Resolves when it is durable.
         ack: Ack,
+        /// Its conversation's record has a write on its way to the disk: acknowledge after
+        /// the flush that covers it, too.
+        after_flush: bool,
     },
 }
 
@@ -86,7 +89,8 @@ impl SledStore {
         let ack = self.commit.submit(append_writes(&message)?)?;
         pending.last.insert(conversation, seq);
         pending.submitted.insert(id, message.clone());
-        Ok(Append::Submitted { message, ack })
+        let after_flush = stripe.unflushed.contains(conversation);
+        Ok(Append::Submitted { message, ack, after_flush })
     }
 
     /// Drops a durable append from [`Pending`]: sled has it now.

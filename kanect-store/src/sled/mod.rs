@@ -33,7 +33,7 @@ mod messages;
 pub use commit::GroupCommitStats;
 
 use commit::{GroupCommit, Policy};
-use conversations::ConversationCache;
+use conversations::{ConversationCache, FlushPending, Unflushed};
 use format::{decode, sled_error};
 use journal::Journal;
 use kanect_core::{
@@ -110,6 +110,8 @@ struct Stripe {
     pending: Pending,
     /// Conversation records as last read or written.
     conversations: ConversationCache,
+    /// Conversation records written but not yet durable.
+    unflushed: Unflushed,
 }
 
 /// The embedded, durable [`Store`]: a sled database in one directory.
@@ -303,7 +305,10 @@ fn recover(db: &sled::Db, sync: Option<&File>, dir: &Path, fsync: bool) -> Resul
     if replayed.records > 0 {
         tracing::info!(records = replayed.records, restored = replayed.restored, "replayed the journal");
     }
-    journal::remove(dir, replayed.last_file).map_err(StoreError::backend)?;
+    if let Err(error) = journal::remove(dir, replayed.last_file) {
+        // Replaying them again at the next open is harmless; the new file numbers follow them.
+        tracing::warn!(%error, "cannot delete replayed journal files");
+    }
     Journal::create(dir, replayed.last_file + 1, fsync).map_err(StoreError::backend)
 }
 
@@ -390,6 +395,7 @@ impl Store for SledStore {
 
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
         let inserted = self.insert_conversation_now(conversation)?;
+        let _pending = FlushPending::after(self, conversation.id, inserted);
         // Also when it existed: "it exists" may be about another writer's record that is
         // still on its way to the disk, and callers act on the answer.
         self.commit.durable().await?;
@@ -403,12 +409,14 @@ impl Store for SledStore {
 
     async fn add_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
         let updated = self.add_member_now(id, user)?;
+        let _pending = FlushPending::after(self, id, updated.is_some());
         self.durable_if(updated.is_some()).await?;
         Ok(updated)
     }
 
     async fn remove_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
         let (updated, changed) = self.remove_member_now(id, user)?;
+        let _pending = FlushPending::after(self, id, changed);
         self.durable_if(changed).await?;
         Ok(updated)
     }
@@ -420,6 +428,7 @@ impl Store for SledStore {
         owner: Option<UserId>,
     ) -> StoreResult<Option<Conversation>> {
         let updated = self.set_details_now(id, name, owner)?;
+        let _pending = FlushPending::after(self, id, updated.is_some());
         self.durable_if(updated.is_some()).await?;
         Ok(updated)
     }
@@ -440,8 +449,13 @@ impl Store for SledStore {
                 GroupCommit::acknowledged(self.commit.submit(Vec::new())?).await?;
                 Ok(Appended::Duplicate(original))
             }
-            Append::Submitted { message, ack } => {
+            Append::Submitted { message, ack, after_flush } => {
                 GroupCommit::acknowledged(ack).await?;
+                if after_flush {
+                    // The conversation record this send was checked against is not durable
+                    // yet: neither is the send until it is (see `conversations`).
+                    self.commit.durable().await?;
+                }
                 self.forget_pending(&message);
                 Ok(Appended::Created(message))
             }

@@ -234,3 +234,26 @@ fn temporary_stores_delete_their_journal_directory() {
     drop(store);
     assert!(!dir.exists());
 }
+
+#[tokio::test]
+async fn a_send_checked_against_a_record_not_yet_durable_also_waits_for_its_flush() {
+    let store = SledStore::temporary().unwrap();
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let conversation = kanect_core::testing::group(&[alice]);
+    store.insert_conversation(&conversation).await.unwrap();
+    let id = conversation.id;
+    // Bob's membership is in sled, its writer still waiting for the flush.
+    store.add_member_now(id, bob).unwrap();
+    let pending = FlushPending::after(&store, id, true);
+    let submitted = |client_id: &str| match store.append_now(new_message(id, bob, client_id)).unwrap() {
+        messages::Append::Submitted { after_flush, .. } => after_flush,
+        messages::Append::Duplicate(_) => panic!("a new client id"),
+    };
+    assert!(submitted("c1"), "an append to a conversation with an unflushed record waits for the flush");
+    let before = store.group_commit_stats().flushes;
+    store.append_message(new_message(id, bob, "c2")).await.unwrap();
+    assert!(store.group_commit_stats().flushes >= before + 2, "a journal sync and a sled flush");
+    // Once the membership's writer has its flush, appends no longer wait for one.
+    drop(pending);
+    assert!(!submitted("c3"));
+}
