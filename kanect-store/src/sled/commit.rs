@@ -4,7 +4,7 @@
 //!
 //! - **Appends** ([`GroupCommit::submit`], the hot path) hand their key-value pairs over
 //!   unapplied. The *journal* thread collects a group of them, appends it to the
-//!   [`journal`](super::journal) as one record and `fdatasync`s it; the *apply* thread then
+//!   [`journal`] as one record and `fdatasync`s it; the *apply* thread then
 //!   inserts the group into sled and acknowledges it. sled is not flushed for them.
 //! - **Direct writes** (users, sessions, conversations, receipts, edits: rare, and each needs
 //!   its read-check-write under a lock) apply themselves to sled and then wait in
