@@ -24,16 +24,17 @@
 //! may not be on disk, and retrying `append_message` with the same client id is safe.
 //!
 //! Message appends, the hot path, are made durable by a **write-ahead journal** and **group
-//! commit**: appends wait for one journal thread, which collects them for a short window
-//! (bounded by [`SledConfig::group_max`] appends and [`SledConfig::group_window`], closed
-//! early after [`SledConfig::group_quiet`] without a newcomer), appends the group to the
-//! journal file as one checksummed record and `fdatasync`s it once; only then is the group
-//! inserted into sled and acknowledged. sled itself is flushed (and its file `fdatasync`ed) at
-//! checkpoints, when the journal reaches [`SledConfig::journal_bytes`]; the files a checkpoint
-//! covers are deleted, and an open replays whatever a crash left in the journal. There is
-//! never an fsync per message, and nothing is acknowledged before the sync that covers it.
-//! The other writes (accounts, sessions, conversations, receipts, edits) are applied to sled
-//! directly and acknowledged after the next sled flush and `fdatasync`, shared the same way.
+//! commit**: appends wait for one commit thread, which takes every append waiting when it
+//! comes round (at most [`SledConfig::group_max`]; those arriving meanwhile form the next
+//! group), appends the group to the journal file as one checksummed record and `fdatasync`s
+//! it once; only then does it insert the group into sled and acknowledge it. sled itself is
+//! flushed (and its file `fdatasync`ed) at checkpoints, when the journal reaches
+//! [`SledConfig::journal_bytes`]; the files a checkpoint covers are deleted, and an open
+//! replays whatever a crash left in the journal. There is never an fsync per message, and
+//! nothing is acknowledged before the sync that covers it. The other writes (accounts,
+//! sessions, conversations, receipts, edits) are applied to sled directly and acknowledged
+//! after the next sled flush and `fdatasync`, shared the same way; a send into a
+//! conversation whose record is still on its way to the disk waits for that flush too.
 //!
 //! A message and its id index are one journal record, so a crash never leaves one without
 //! the other once the journal is replayed. The id index also answers resends: a message's id
@@ -67,7 +68,7 @@
 //! - `sled::format` — the format version check, record codecs, sled error mapping.
 //! - `sled::message_codec` — the binary encoding of message records.
 //! - `sled::journal` — the write-ahead journal of message appends: files, records, replay.
-//! - `sled::commit` — group commit: the journal, apply and checkpoint threads and the policy.
+//! - `sled::commit` — group commit: the commit and checkpoint threads.
 //! - `sled::accounts`, `sled::conversations`, `sled::messages` — the synchronous write and
 //!   read halves of the `Store` methods, by domain.
 //! - `pg` (feature `postgres`) — `PgStore`.

@@ -59,15 +59,10 @@ pub struct SledConfig {
     /// sled's page cache, in bytes. Default 64 MiB: sled's own default (1 GiB) is too much
     /// for an embedded default, and the process's real memory can be several times it.
     pub cache_capacity: u64,
-    /// Group commit: sync the journal as soon as this many appends wait. Default 1024.
+    /// Group commit: the most appends one journal sync takes (the rest wait for the next).
+    /// Default 1024. A group is whoever waits when the previous one is done: there is no
+    /// window that waits for company.
     pub group_max: usize,
-    /// Group commit: the longest an append waits for others to share its journal sync,
-    /// before the sync starts. Default 500 µs. A single writer pays about `group_quiet`, not
-    /// this.
-    pub group_window: Duration,
-    /// Group commit: close a group early when no append joined for this long. Default
-    /// 50 µs. Zero disables the window: each sync takes whoever waits when it starts.
-    pub group_quiet: Duration,
     /// Start a new journal file, and checkpoint the old one into sled, once the journal
     /// holds this many bytes. Default 8 MiB: it bounds the journal's disk use and the replay
     /// at the next open after a crash (a fraction of a second), and each checkpoint costs
@@ -86,20 +81,13 @@ impl SledConfig {
             path: path.into(),
             cache_capacity: 64 * 1024 * 1024,
             group_max: 1024,
-            group_window: Duration::from_micros(500),
-            group_quiet: Duration::from_micros(50),
             journal_bytes: 8 * 1024 * 1024,
             fsync: true,
         }
     }
 
     fn policy(&self) -> Policy {
-        Policy {
-            max_group: self.group_max.max(1),
-            window: self.group_window,
-            quiet: self.group_quiet,
-            checkpoint_bytes: self.journal_bytes,
-        }
+        Policy { max_group: self.group_max.max(1), checkpoint_bytes: self.journal_bytes }
     }
 }
 
@@ -135,8 +123,8 @@ struct Stripe {
 /// ```
 ///
 /// Dropping the store commits what waits, checkpoints (so a clean close leaves an empty
-/// journal), stops its three threads (journal, apply, checkpoint) and releases the
-/// directory, so the same path can be opened again right after.
+/// journal), stops its two threads (commit, checkpoint) and releases the directory, so the
+/// same path can be opened again right after.
 pub struct SledStore {
     db: sled::Db,
     commit: GroupCommit,
@@ -293,7 +281,7 @@ impl SledStore {
 /// thread can keep a just-dropped database of this process alive for a moment, so a reopen
 /// right after a drop would otherwise fail now and then. Another process holding it still
 /// gets an error, after this wait.
-const LOCK_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+const LOCK_RETRY: Duration = Duration::from_secs(2);
 
 /// Brings sled up to date with the journal in `dir` after the last run (a crash leaves groups
 /// there that sled may not have), makes the result durable, deletes the replayed files, and
@@ -321,7 +309,7 @@ fn open_db(config: sled::Config) -> Result<sled::Db, StoreError> {
     loop {
         match catch_unwind(AssertUnwindSafe(|| config.open())) {
             Ok(Err(error)) if is_lock_held(&error) && started.elapsed() < LOCK_RETRY => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(20));
             }
             Ok(result) => return result.map_err(sled_error),
             Err(_) => return Err(StoreError::Corrupt("sled panicked while opening the database".into())),
