@@ -34,6 +34,9 @@ async fn the_binary_keeps_history_across_a_sigterm_restart() {
     let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
     assert_eq!(status, Some(0), "graceful stop exits 0");
     assert_eq!(bob_ws.closed_within(WAIT).await, Some(Some(1001)), "sockets get a close frame");
+    // The store checkpointed on the way out: its write-ahead journal holds nothing to replay.
+    let journal: Vec<_> = std::fs::read_dir(data.path().join("journal")).expect("journal dir").flatten().collect();
+    assert!(journal.is_empty(), "journal files left after a clean stop: {journal:?}");
 
     // An administrator from the subcommand, password on stdin.
     let mut create = Command::new(&binary)
