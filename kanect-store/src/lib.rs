@@ -42,10 +42,10 @@
 //! appends: a conversation's last seq is its last message's key, cached in memory after the
 //! first append.
 //!
-//! Reads may observe a direct write between its apply and its flush (a few hundred
-//! microseconds); if the process dies in that window the write is gone, but it was never
-//! acknowledged. A message is visible to reads once it is acknowledged. [`SledStore::temporary`]
-//! stores never sync to disk: tests only.
+//! Reads may observe a direct write between its apply and its flush (usually well under a
+//! millisecond; longer while a checkpoint's flush runs); if the process dies in that window
+//! the write is gone, but it was never acknowledged. A message is visible to reads once it
+//! is acknowledged. [`SledStore::temporary`] stores never sync to disk: tests only.
 //!
 //! # On disk
 //!

@@ -82,6 +82,9 @@ struct State {
     writes: Vec<Write>,
     /// Direct writers waiting for the checkpoint thread's next flush.
     flushes: Vec<Waiter>,
+    /// Flushes the checkpoint thread has started: a write applied before flush `n` started
+    /// is durable once `n` has completed.
+    flushes_started: u64,
     /// Journal files up to this number are applied: the next flush makes them redundant.
     checkpoint: Option<u64>,
     /// Set by the first failed group: every later write fails too.
@@ -102,6 +105,8 @@ struct Shared {
     appended: Condvar,
     /// Wakes the checkpoint thread.
     flush_wanted: Condvar,
+    /// The last flush completed successfully (see `State::flushes_started`).
+    flushes_done: AtomicU64,
     groups: AtomicU64,
     writes: AtomicU64,
     checkpoints: AtomicU64,
@@ -186,13 +191,17 @@ pub struct GroupCommitStats {
 /// and joins its threads (so the database is released when the store is dropped).
 pub(crate) struct GroupCommit {
     shared: Arc<Shared>,
-    threads: Option<JoinHandle<()>>,
+    commit: Option<JoinHandle<()>>,
+    checkpoint: Option<JoinHandle<()>>,
 }
 
 impl GroupCommit {
     /// Starts the commit and checkpoint threads. `journal` is where appends become durable;
     /// `sync` is sled's database file, to `fdatasync` after each flush (None: sled's flush
     /// alone).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if a thread cannot be started.
     pub(crate) fn start(
         db: sled::Db,
         sync: Option<File>,
@@ -200,14 +209,47 @@ impl GroupCommit {
         policy: Policy,
     ) -> Result<Self, StoreError> {
         let shared = Arc::new(Shared::default());
-        let threads = std::thread::Builder::new()
-            .name("kanect-commit".into())
+        let journal_dir = journal.dir().to_path_buf();
+        let checkpoint = std::thread::Builder::new()
+            .name("kanect-checkpoint".into())
             .spawn({
-                let shared = shared.clone();
-                move || run(&shared, &db, sync.as_ref(), journal, policy)
+                let (shared, db) = (shared.clone(), db.clone());
+                move || {
+                    let _panic = FailOnPanic(&shared);
+                    checkpoint(&shared, &db, sync.as_ref(), &journal_dir);
+                }
             })
             .map_err(StoreError::backend)?;
-        Ok(GroupCommit { shared, threads: Some(threads) })
+        let commit = std::thread::Builder::new().name("kanect-commit".into()).spawn({
+            let shared = shared.clone();
+            move || {
+                let _panic = FailOnPanic(&shared);
+                commit_groups(&shared, &db, journal, policy);
+                // Every append is applied: the checkpoint thread runs its last flush and stops.
+                shared.lock().drained = true;
+                shared.flush_wanted.notify_one();
+            }
+        });
+        let commit = match commit {
+            Ok(commit) => commit,
+            Err(error) => {
+                shared.stop();
+                let _ = checkpoint.join();
+                return Err(StoreError::backend(error));
+            }
+        };
+        Ok(GroupCommit { shared, commit: Some(commit), checkpoint: Some(checkpoint) })
+    }
+
+    /// The flush that will make a direct write applied before this call durable: see
+    /// [`GroupCommit::is_flushed`].
+    pub(crate) fn next_flush(&self) -> u64 {
+        self.shared.lock().flushes_started + 1
+    }
+
+    /// Whether flush `number` (from [`GroupCommit::next_flush`]) has completed.
+    pub(crate) fn is_flushed(&self, number: u64) -> bool {
+        self.shared.flushes_done.load(Ordering::Acquire) >= number
     }
 
     /// Returns once every write applied to sled before this call is durable.
@@ -272,24 +314,17 @@ impl Drop for GroupCommit {
     fn drop(&mut self) {
         self.shared.lock().stopping = true;
         self.shared.appended.notify_one();
-        if let Some(threads) = self.threads.take() {
-            // A panicked thread already failed its waiters (see `Stopped`); nothing to add.
-            let _ = threads.join();
+        // The commit thread drains the appends, then lets the checkpoint thread finish. A
+        // panicked thread already failed its waiters (see `FailOnPanic`); nothing to add.
+        for thread in [self.commit.take(), self.checkpoint.take()].into_iter().flatten() {
+            let _ = thread.join();
         }
+        self.shared.stop();
     }
 }
 
-/// Marks group commit stopped when its threads end, and fails whoever still waits.
-struct Stopped<'a>(&'a Shared);
-
-impl Drop for Stopped<'_> {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
-/// Stops group commit if a thread panics, so that nobody waits for it (and the other thread,
-/// which the commit thread's scope joins before unwinding, ends too).
+/// Stops group commit if a thread panics, so that nobody waits for it and the other thread
+/// ends too.
 struct FailOnPanic<'a>(&'a Shared);
 
 impl Drop for FailOnPanic<'_> {
@@ -300,28 +335,10 @@ impl Drop for FailOnPanic<'_> {
     }
 }
 
-fn run(shared: &Shared, db: &sled::Db, sync: Option<&File>, journal: Journal, policy: Policy) {
-    let _stopped = Stopped(shared);
-    let journal_dir = journal.dir().to_path_buf();
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new().name("kanect-checkpoint".into()).spawn_scoped(scope, || {
-            let _panic = FailOnPanic(shared);
-            checkpoint(shared, db, sync, &journal_dir);
-        });
-        if let Err(error) = spawned {
-            return tracing::error!(%error, "cannot start the sled checkpoint thread");
-        }
-        let _panic = FailOnPanic(shared);
-        commit_groups(shared, db, journal, policy);
-        // Every append is applied: the checkpoint thread runs its last flush and stops.
-        shared.lock().drained = true;
-        shared.flush_wanted.notify_one();
-    });
-}
-
 /// The commit thread: take the appends waiting, journal and sync them, insert them into
 /// sled, acknowledge them.
 fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: Policy) {
+    let mut rotate_at = policy.checkpoint_bytes;
     loop {
         let (group, writes, failed) = {
             let mut state = shared.lock();
@@ -339,16 +356,30 @@ fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: P
             answer(group, Err(failed));
             continue;
         }
-        if let Err(error) = journal.append(&writes).and_then(|()| journal.sync()) {
-            shared.fail(group, FlushError::new("journal write", error));
-            continue;
+        // A group without writes (resends waiting for their original) needs no record: every
+        // group before it is already synced and applied.
+        if !writes.is_empty() {
+            if let Err(error) = journal.append(&writes).and_then(|()| journal.sync()) {
+                shared.fail(group, FlushError::new("journal write", error));
+                continue;
+            }
+            if let Err(error) = apply(db, writes) {
+                shared.fail(group, error);
+                continue;
+            }
         }
-        shared.finish(group, apply(db, writes));
-        if journal.len() >= policy.checkpoint_bytes {
+        shared.finish(group, Ok(()));
+        if journal.len() >= rotate_at {
             match journal.rotate() {
-                Ok(done) => shared.request_checkpoint(done),
-                // The current file keeps growing; the next group tries again.
-                Err(error) => tracing::error!(%error, "cannot start a new journal file"),
+                Ok(done) => {
+                    shared.request_checkpoint(done);
+                    rotate_at = policy.checkpoint_bytes;
+                }
+                Err(error) => {
+                    // The current file keeps growing; try again after another file's worth.
+                    tracing::error!(%error, "cannot start a new journal file");
+                    rotate_at = journal.len().saturating_add(policy.checkpoint_bytes);
+                }
             }
         }
     }
@@ -390,11 +421,16 @@ fn checkpoint(shared: &Shared, db: &sled::Db, sync: Option<&File>, journal_dir: 
         if group.is_empty() && done.is_none() {
             break;
         }
+        state.flushes_started += 1;
+        let number = state.flushes_started;
         drop(state);
         let result = match failed {
             Some(failed) => Err(failed),
             None => flush(db, sync),
         };
+        if result.is_ok() {
+            shared.flushes_done.fetch_max(number, Ordering::Release);
+        }
         if let (Ok(()), Some(done)) = (&result, done) {
             shared.checkpoints.fetch_add(1, Ordering::Relaxed);
             // A file left behind is replayed once more at the next open: harmless.

@@ -13,13 +13,16 @@
 //! A send checks a record that may not be durable yet (another writer applied it and waits
 //! for its flush), while the send itself is made durable by the journal, not by that flush:
 //! a crash could then keep a message whose conversation or membership was lost. So each
-//! stripe also counts the conversation writes still waiting for their flush
-//! ([`Unflushed`]), and an append to such a conversation waits for a flush too.
+//! stripe also notes, per conversation, the flush that makes its last record write durable
+//! ([`Unflushed`]), and an append (or a resend's answer) in such a conversation waits for a
+//! flush too while that one has not completed. The note is by flush number, not by writer, so
+//! a writer that stops waiting for its flush (its caller went away) clears nothing early.
 
+use super::commit::GroupCommit;
 use super::format::{decode, encode};
 use super::{keys, SledStore, Stripe};
 use kanect_core::{Conflict, Conversation, ConversationId, StoreError, StoreResult, UserId};
-use std::collections::hash_map::{Entry, HashMap};
+use std::collections::HashMap;
 
 /// How many conversation records one stripe keeps (64 stripes: 4,096 in all). Past it an
 /// arbitrary one goes; a miss costs one sled read.
@@ -40,47 +43,34 @@ impl ConversationCache {
     }
 }
 
-/// Per conversation, the writes of its record applied to sled but not yet durable.
+/// Per conversation, the flush (see `GroupCommit::next_flush`) that makes the last write of
+/// its record durable, until that flush is seen to have completed.
 #[derive(Default)]
-pub(crate) struct Unflushed(HashMap<ConversationId, u32>);
+pub(crate) struct Unflushed(HashMap<ConversationId, u64>);
+
+/// Past this many conversations, [`Unflushed::note`] drops the entries already flushed.
+const UNFLUSHED_PRUNE: usize = 1024;
 
 impl Unflushed {
-    fn add(&mut self, id: ConversationId) {
-        *self.0.entry(id).or_default() += 1;
-    }
-
-    fn done(&mut self, id: ConversationId) {
-        if let Entry::Occupied(mut entry) = self.0.entry(id) {
-            *entry.get_mut() -= 1;
-            if *entry.get() == 0 {
-                entry.remove();
-            }
+    /// Records that `id`'s record was written and becomes durable with flush `number`.
+    fn note(&mut self, id: ConversationId, number: u64, commit: &GroupCommit) {
+        if self.0.len() >= UNFLUSHED_PRUNE {
+            self.0.retain(|_, needed| !commit.is_flushed(*needed));
         }
+        let needed = self.0.entry(id).or_default();
+        *needed = (*needed).max(number);
     }
 
     /// Whether a write of `id`'s record is still on its way to the disk.
-    pub(crate) fn contains(&self, id: ConversationId) -> bool {
-        self.0.contains_key(&id)
-    }
-}
-
-/// Held by a conversation write while it waits for its flush; ends the [`Unflushed`] count
-/// when dropped (also when the wait fails or is abandoned).
-pub(super) struct FlushPending<'a> {
-    store: &'a SledStore,
-    id: ConversationId,
-}
-
-impl<'a> FlushPending<'a> {
-    /// For a write of `id` that `changed` the record (and so counted itself as unflushed).
-    pub(super) fn after(store: &'a SledStore, id: ConversationId, changed: bool) -> Option<FlushPending<'a>> {
-        changed.then_some(FlushPending { store, id })
-    }
-}
-
-impl Drop for FlushPending<'_> {
-    fn drop(&mut self) {
-        self.store.stripe(self.id).unflushed.done(self.id);
+    pub(crate) fn waits(&mut self, id: ConversationId, commit: &GroupCommit) -> bool {
+        match self.0.get(&id) {
+            Some(&needed) if commit.is_flushed(needed) => {
+                self.0.remove(&id);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
     }
 }
 
@@ -115,7 +105,7 @@ impl SledStore {
         }
         self.apply(batch)?;
         stripe.conversations.put(conversation.clone());
-        stripe.unflushed.add(conversation.id);
+        stripe.unflushed.note(conversation.id, self.commit.next_flush(), &self.commit);
         Ok(true)
     }
 
@@ -131,7 +121,7 @@ impl SledStore {
         batch.insert(keys::membership(user, id), &[]);
         self.apply(batch)?;
         stripe.conversations.put(conversation.clone());
-        stripe.unflushed.add(id);
+        stripe.unflushed.note(id, self.commit.next_flush(), &self.commit);
         Ok(Some(conversation))
     }
 
@@ -150,7 +140,7 @@ impl SledStore {
         batch.remove(keys::membership(user, id));
         self.apply(batch)?;
         stripe.conversations.put(conversation.clone());
-        stripe.unflushed.add(id);
+        stripe.unflushed.note(id, self.commit.next_flush(), &self.commit);
         Ok((Some(conversation), true))
     }
 
@@ -166,7 +156,7 @@ impl SledStore {
         conversation.owner = owner;
         self.insert(&keys::conversation(id), encode(&conversation)?)?;
         stripe.conversations.put(conversation.clone());
-        stripe.unflushed.add(id);
+        stripe.unflushed.note(id, self.commit.next_flush(), &self.commit);
         Ok(Some(conversation))
     }
 

@@ -116,7 +116,14 @@ impl Journal {
     /// Starts the next file; returns the number of the one it replaces, which stays on disk
     /// until a checkpoint covers it ([`remove`]).
     pub(crate) fn rotate(&mut self) -> io::Result<u64> {
-        let next = Journal::create(&self.dir, self.number + 1, self.fsync)?;
+        // A number taken by a file that could not be removed after a failed start is skipped.
+        let mut number = self.number + 1;
+        let next = loop {
+            match Journal::create(&self.dir, number, self.fsync) {
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && number < self.number + 8 => number += 1,
+                result => break result?,
+            }
+        };
         let old = std::mem::replace(self, next);
         Ok(old.number)
     }
@@ -341,6 +348,15 @@ mod tests {
         bytes.extend_from_slice(&payload);
         let (payload, _) = next_record(&bytes).unwrap();
         assert!(matches!(decode_writes(payload), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn rotation_skips_a_number_already_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), 1, false).unwrap();
+        std::fs::write(file_name(dir.path(), 2), b"left by a failed start").unwrap();
+        assert_eq!(journal.rotate().unwrap(), 1);
+        assert_eq!(journal.number(), 3);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! finds a resend) and takes the next seq under the conversation's stripe lock, then submits
 //! the message and its index entry as one journal record ([`append_writes`]): gap-free seqs
 //! under concurrency, and no crash can leave an index entry without its message. Two sled
-//! keys per message, because every insert costs several µs of sled's time on the apply
+//! keys per message, because every insert costs several µs of sled's time on the commit
 //! thread; the client-id record that format 2 kept as a third key capped durable sends about a
 //! third lower.
 //!
@@ -35,15 +35,22 @@ pub(crate) struct Pending {
     /// conversation's first append, kept for the life of the store (one entry per written
     /// conversation).
     last: HashMap<ConversationId, Seq>,
-    /// Submitted messages by id, until their group is acknowledged (see
-    /// [`SledStore::forget_pending`]).
+    /// Submitted messages by id, until their append returns (see
+    /// [`SledStore::forget_pending`]; an append whose caller stops waiting leaves its entry,
+    /// a few hundred bytes, for the life of the store: removing it before sled has the
+    /// message would let a resend store it twice).
     submitted: HashMap<MessageId, Message>,
 }
 
 /// What [`SledStore::append_now`] did.
 pub(super) enum Append {
     /// A known client id: the original, perhaps still on its way to the disk.
-    Duplicate(Message),
+    Duplicate {
+        /// The message first stored with this client id.
+        original: Message,
+        /// As for [`Append::Submitted`].
+        after_flush: bool,
+    },
     /// A new message, submitted to group commit.
     Submitted {
         /// The stored message.
@@ -70,16 +77,18 @@ impl SledStore {
         let conversation = new.conversation;
         let id = new.id();
         let mut stripe = self.stripe(conversation);
-        let pending = &mut stripe.pending;
-        if let Some(original) = pending.submitted.get(&id) {
-            return Ok(Append::Duplicate(original.clone()));
+        let stripe = &mut *stripe;
+        let after_flush = stripe.unflushed.waits(conversation, &self.commit);
+        if let Some(original) = stripe.pending.submitted.get(&id) {
+            return Ok(Append::Duplicate { original: original.clone(), after_flush });
         }
         if let Some(original) = self.message_now(id)? {
             return match new.is_resend_of(&original) {
-                true => Ok(Append::Duplicate(original)),
+                true => Ok(Append::Duplicate { original, after_flush }),
                 false => Err(StoreError::Corrupt(format!("message id {id} names another message"))),
             };
         }
+        let pending = &mut stripe.pending;
         let last = match pending.last.get(&conversation) {
             Some(last) => *last,
             None => self.last_seq_now(conversation)?,
@@ -89,7 +98,6 @@ impl SledStore {
         let ack = self.commit.submit(append_writes(&message)?)?;
         pending.last.insert(conversation, seq);
         pending.submitted.insert(id, message.clone());
-        let after_flush = stripe.unflushed.contains(conversation);
         Ok(Append::Submitted { message, ack, after_flush })
     }
 

@@ -33,7 +33,7 @@ mod messages;
 pub use commit::GroupCommitStats;
 
 use commit::{GroupCommit, Policy};
-use conversations::{ConversationCache, FlushPending, Unflushed};
+use conversations::{ConversationCache, Unflushed};
 use format::{decode, sled_error};
 use journal::Journal;
 use kanect_core::{
@@ -98,7 +98,7 @@ struct Stripe {
     pending: Pending,
     /// Conversation records as last read or written.
     conversations: ConversationCache,
-    /// Conversation records written but not yet durable.
+    /// Conversation records written but perhaps not yet durable.
     unflushed: Unflushed,
 }
 
@@ -297,7 +297,12 @@ fn recover(db: &sled::Db, sync: Option<&File>, dir: &Path, fsync: bool) -> Resul
         // Replaying them again at the next open is harmless; the new file numbers follow them.
         tracing::warn!(%error, "cannot delete replayed journal files");
     }
-    Journal::create(dir, replayed.last_file + 1, fsync).map_err(StoreError::backend)
+    let journal = Journal::create(dir, replayed.last_file + 1, fsync).map_err(StoreError::backend)?;
+    if let (true, Some(store)) = (fsync, dir.parent()) {
+        // `journal/` may have been created by a run that crashed before syncing its entry.
+        File::open(store).and_then(|store| store.sync_all()).map_err(StoreError::backend)?;
+    }
+    Ok(journal)
 }
 
 /// Opens sled, turning a panic inside it (seen on some damaged files) into an error.
@@ -383,7 +388,6 @@ impl Store for SledStore {
 
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
         let inserted = self.insert_conversation_now(conversation)?;
-        let _pending = FlushPending::after(self, conversation.id, inserted);
         // Also when it existed: "it exists" may be about another writer's record that is
         // still on its way to the disk, and callers act on the answer.
         self.commit.durable().await?;
@@ -397,14 +401,12 @@ impl Store for SledStore {
 
     async fn add_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
         let updated = self.add_member_now(id, user)?;
-        let _pending = FlushPending::after(self, id, updated.is_some());
         self.durable_if(updated.is_some()).await?;
         Ok(updated)
     }
 
     async fn remove_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
         let (updated, changed) = self.remove_member_now(id, user)?;
-        let _pending = FlushPending::after(self, id, changed);
         self.durable_if(changed).await?;
         Ok(updated)
     }
@@ -416,7 +418,6 @@ impl Store for SledStore {
         owner: Option<UserId>,
     ) -> StoreResult<Option<Conversation>> {
         let updated = self.set_details_now(id, name, owner)?;
-        let _pending = FlushPending::after(self, id, updated.is_some());
         self.durable_if(updated.is_some()).await?;
         Ok(updated)
     }
@@ -430,24 +431,25 @@ impl Store for SledStore {
     }
 
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
-        match self.append_now(message)? {
-            Append::Duplicate(original) => {
-                // The original may still be on its way to the disk: a duplicate is an
-                // acknowledgement too, so wait until the appends before this one are durable.
-                GroupCommit::acknowledged(self.commit.submit(Vec::new())?).await?;
-                Ok(Appended::Duplicate(original))
+        let (appended, ack, after_flush) = match self.append_now(message)? {
+            // The original may still be on its way to the disk: a duplicate is an
+            // acknowledgement too, so wait until the appends before this one are durable.
+            Append::Duplicate { original, after_flush } => {
+                (Appended::Duplicate(original), self.commit.submit(Vec::new())?, after_flush)
             }
-            Append::Submitted { message, ack, after_flush } => {
-                GroupCommit::acknowledged(ack).await?;
-                if after_flush {
-                    // The conversation record this send was checked against is not durable
-                    // yet: neither is the send until it is (see `conversations`).
-                    self.commit.durable().await?;
-                }
-                self.forget_pending(&message);
-                Ok(Appended::Created(message))
-            }
+            Append::Submitted { message, ack, after_flush } => (Appended::Created(message), ack, after_flush),
+        };
+        let acknowledged = GroupCommit::acknowledged(ack).await;
+        if let Appended::Created(message) = &appended {
+            self.forget_pending(message);
         }
+        acknowledged?;
+        if after_flush {
+            // The conversation record this send was checked against may not be durable yet:
+            // neither is the send until it is (see `conversations`).
+            self.commit.durable().await?;
+        }
+        Ok(appended)
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
