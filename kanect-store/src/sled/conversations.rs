@@ -52,13 +52,13 @@ pub(crate) struct Unflushed(HashMap<ConversationId, u64>);
 const UNFLUSHED_PRUNE: usize = 1024;
 
 impl Unflushed {
-    /// Records that `id`'s record was written and becomes durable with flush `number`.
-    fn note(&mut self, id: ConversationId, number: u64, commit: &GroupCommit) {
+    /// Records that `id`'s record was just written: the next flush to start makes it durable.
+    fn note(&mut self, id: ConversationId, commit: &GroupCommit) {
         if self.0.len() >= UNFLUSHED_PRUNE {
             self.0.retain(|_, needed| !commit.is_flushed(*needed));
         }
         let needed = self.0.entry(id).or_default();
-        *needed = (*needed).max(number);
+        *needed = (*needed).max(commit.next_flush());
     }
 
     /// Whether a write of `id`'s record is still on its way to the disk.
@@ -105,7 +105,7 @@ impl SledStore {
         }
         self.apply(batch)?;
         stripe.conversations.put(conversation.clone());
-        stripe.unflushed.note(conversation.id, self.commit.next_flush(), &self.commit);
+        stripe.unflushed.note(conversation.id, &self.commit);
         Ok(true)
     }
 
@@ -121,7 +121,7 @@ impl SledStore {
         batch.insert(keys::membership(user, id), &[]);
         self.apply(batch)?;
         stripe.conversations.put(conversation.clone());
-        stripe.unflushed.note(id, self.commit.next_flush(), &self.commit);
+        stripe.unflushed.note(id, &self.commit);
         Ok(Some(conversation))
     }
 
@@ -140,7 +140,7 @@ impl SledStore {
         batch.remove(keys::membership(user, id));
         self.apply(batch)?;
         stripe.conversations.put(conversation.clone());
-        stripe.unflushed.note(id, self.commit.next_flush(), &self.commit);
+        stripe.unflushed.note(id, &self.commit);
         Ok((Some(conversation), true))
     }
 
@@ -156,7 +156,7 @@ impl SledStore {
         conversation.owner = owner;
         self.insert(&keys::conversation(id), encode(&conversation)?)?;
         stripe.conversations.put(conversation.clone());
-        stripe.unflushed.note(id, self.commit.next_flush(), &self.commit);
+        stripe.unflushed.note(id, &self.commit);
         Ok(Some(conversation))
     }
 

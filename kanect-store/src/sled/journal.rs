@@ -22,9 +22,9 @@
 //!
 //! Files are `journal/<number>.log` in the store's directory, numbered in write order. A file
 //! starts with [`MAGIC`]; each record is its payload's length (u32 LE), the CRC-32 of that
-//! length and the payload (u32 LE), then the payload: a write count (u32 LE) and, per write, key length (u32 LE),
-//! key, value length (u32 LE), value. Reading stops at the first record that is short or fails
-//! its checksum: a write torn by a crash, never acknowledged.
+//! length and the payload (u32 LE), then the payload: a write count (u32 LE) and, per write,
+//! key length (u32 LE), key, value length (u32 LE), value. Reading stops at the first record
+//! that is short or fails its checksum: a write torn by a crash, never acknowledged.
 
 use super::commit::Write;
 use super::format::sled_error;
@@ -56,13 +56,8 @@ impl Journal {
     /// Creates journal file `number` in the journal directory `dir` (see [`dir`]), with its
     /// directory entry durable before anything is written to it.
     pub(crate) fn create(dir: &Path, number: u64, fsync: bool) -> io::Result<Journal> {
-        if !dir.exists() {
-            fs::create_dir_all(dir)?;
-            if let (true, Some(store)) = (fsync, dir.parent()) {
-                // The new directory's own entry must survive a power loss too.
-                File::open(store)?.sync_all()?;
-            }
-        }
+        // The directory's own entry is made durable by the store's open (see `recover`).
+        fs::create_dir_all(dir)?;
         let path = file_name(dir, number);
         let file = OpenOptions::new().create_new(true).append(true).open(&path)?;
         let started = (|| {
