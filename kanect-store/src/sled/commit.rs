@@ -74,11 +74,15 @@ pub(crate) type Write = (Vec<u8>, Vec<u8>);
 /// applied to sled).
 pub(crate) type Ack = oneshot::Receiver<Result<(), FlushError>>;
 
+/// What an append runs on the commit thread once sled has its writes, before its group is
+/// acknowledged, whether or not its writer still waits.
+pub(crate) type Applied = Box<dyn FnOnce() + Send>;
+
 #[derive(Default)]
 struct State {
-    /// Appends waiting for the commit thread: each one's waiter and how many writes it
-    /// submitted, and their writes in submission order.
-    appends: Vec<(Waiter, usize)>,
+    /// Appends waiting for the commit thread: each one's waiter, how many writes it
+    /// submitted and what to run once they are applied; and their writes in submission order.
+    appends: Vec<(Waiter, usize, Option<Applied>)>,
     writes: Vec<Write>,
     /// Direct writers waiting for the checkpoint thread's next flush.
     flushes: Vec<Waiter>,
@@ -271,17 +275,18 @@ impl GroupCommit {
         Ok(ack)
     }
 
-    /// Queues an append's `writes` for the journal and, once synced, for sled. Does not wait:
-    /// pass the result to [`GroupCommit::acknowledged`]. Appends submitted earlier are
-    /// applied first, so a later value for the same key wins. An empty `writes` resolves
-    /// once every append submitted before it is durable and applied.
+    /// Queues an append's `writes` for the journal and, once synced, for sled, after which
+    /// the commit thread runs `applied` (not if the group fails). Does not wait: pass the
+    /// result to [`GroupCommit::acknowledged`]. Appends submitted earlier are applied first,
+    /// so a later value for the same key wins. An empty `writes` resolves once every append
+    /// submitted before it is durable and applied.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if an earlier group failed or the store is stopping.
-    pub(crate) fn submit(&self, writes: Vec<Write>) -> Result<Ack, StoreError> {
+    pub(crate) fn submit(&self, writes: Vec<Write>, applied: Option<Applied>) -> Result<Ack, StoreError> {
         let (waiter, ack) = oneshot::channel();
         let mut state = self.shared.accepting()?;
-        state.appends.push((waiter, writes.len()));
+        state.appends.push((waiter, writes.len(), applied));
         state.writes.extend(writes);
         if state.appends.len() == 1 {
             self.shared.appended.notify_one();
@@ -340,7 +345,7 @@ impl Drop for FailOnPanic<'_> {
 fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: Policy) {
     let mut rotate_at = policy.checkpoint_bytes;
     loop {
-        let (group, writes, failed) = {
+        let (group, writes, applied, failed) = {
             let mut state = shared.lock();
             while state.appends.is_empty() && !state.stopping && !state.stopped {
                 state = shared.appended.wait(state).unwrap_or_else(PoisonError::into_inner);
@@ -348,8 +353,8 @@ fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: P
             if state.appends.is_empty() {
                 break;
             }
-            let (group, writes) = take_group(&mut state, policy.max_group);
-            (group, writes, state.failed.clone())
+            let (group, writes, applied) = take_group(&mut state, policy.max_group);
+            (group, writes, applied, state.failed.clone())
         };
         // After a failure nothing more is written: later seqs could build on lost ones.
         if let Some(failed) = failed {
@@ -368,6 +373,7 @@ fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: P
                 continue;
             }
         }
+        applied.into_iter().for_each(|applied| applied());
         shared.finish(group, Ok(()));
         if journal.len() >= rotate_at {
             match journal.rotate() {
@@ -387,17 +393,24 @@ fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: P
     shared.request_checkpoint(journal.number());
 }
 
-/// The first `max` appends waiting and their writes; the rest stay for the next group.
-fn take_group(state: &mut State, max: usize) -> (Vec<Waiter>, Vec<Write>) {
-    if state.appends.len() <= max {
-        let group = std::mem::take(&mut state.appends).into_iter().map(|(waiter, _)| waiter).collect();
-        return (group, std::mem::take(&mut state.writes));
+/// The first `max` appends waiting, their writes and what to run once those are applied; the
+/// rest stay for the next group.
+fn take_group(state: &mut State, max: usize) -> (Vec<Waiter>, Vec<Write>, Vec<Applied>) {
+    let (taken, writes) = if state.appends.len() <= max {
+        (std::mem::take(&mut state.appends), std::mem::take(&mut state.writes))
+    } else {
+        let rest = state.appends.split_off(max);
+        let count: usize = state.appends.iter().map(|(_, writes, _)| writes).sum();
+        let writes = state.writes.drain(..count).collect();
+        (std::mem::replace(&mut state.appends, rest), writes)
+    };
+    let mut group = Vec::with_capacity(taken.len());
+    let mut applied = Vec::new();
+    for (waiter, _, then) in taken {
+        group.push(waiter);
+        applied.extend(then);
     }
-    let rest = state.appends.split_off(max);
-    let taken: usize = state.appends.iter().map(|(_, writes)| writes).sum();
-    let writes = state.writes.drain(..taken).collect();
-    let group = std::mem::replace(&mut state.appends, rest).into_iter().map(|(waiter, _)| waiter).collect();
-    (group, writes)
+    (group, writes, applied)
 }
 
 /// Inserts a group's writes. One insert per key, not one batch: an `apply_batch` would seal
@@ -497,10 +510,17 @@ mod tests {
     async fn submitted_writes_are_applied_in_order_before_the_ack() {
         let (db, journal, _dir) = temporary();
         let commit = GroupCommit::start(db.clone(), None, journal, policy()).unwrap();
-        let first = commit.submit(vec![(b"k".to_vec(), b"1".to_vec()), (b"a".to_vec(), b"x".to_vec())]).unwrap();
-        let second = commit.submit(vec![(b"k".to_vec(), b"2".to_vec())]).unwrap();
+        let first = commit.submit(vec![(b"k".to_vec(), b"1".to_vec()), (b"a".to_vec(), b"x".to_vec())], None).unwrap();
+        // The second writer stops waiting: its callback still runs, once sled has its write.
+        let seen = Arc::new(Mutex::new(None));
+        let applied: Applied = Box::new({
+            let (db, seen) = (db.clone(), seen.clone());
+            move || *seen.lock().unwrap() = Some(db.get(b"k").unwrap().unwrap())
+        });
+        drop(commit.submit(vec![(b"k".to_vec(), b"2".to_vec())], Some(applied)).unwrap());
         GroupCommit::acknowledged(first).await.unwrap();
-        GroupCommit::acknowledged(second).await.unwrap();
+        GroupCommit::acknowledged(commit.submit(Vec::new(), None).unwrap()).await.unwrap();
+        assert_eq!(seen.lock().unwrap().as_deref(), Some(b"2".as_slice()));
         assert_eq!(db.get(b"k").unwrap().unwrap().as_ref(), b"2");
         assert_eq!(db.get(b"a").unwrap().unwrap().as_ref(), b"x");
     }
@@ -512,16 +532,16 @@ mod tests {
         for (n, writes) in [2usize, 0, 1, 3].into_iter().enumerate() {
             let (waiter, ack) = oneshot::channel();
             acks.push(ack);
-            state.appends.push((waiter, writes));
+            state.appends.push((waiter, writes, (n != 1).then(|| Box::new(|| ()) as Applied)));
             state.writes.extend((0..writes).map(|i| (vec![n as u8, i as u8], Vec::new())));
         }
-        let (group, writes) = take_group(&mut state, 3);
-        assert_eq!(group.len(), 3);
+        let (group, writes, applied) = take_group(&mut state, 3);
+        assert_eq!((group.len(), applied.len()), (3, 2));
         assert_eq!(writes.iter().map(|(key, _)| key.clone()).collect::<Vec<_>>(), [[0, 0], [0, 1], [2, 0]]);
         assert_eq!(state.appends.len(), 1);
         assert_eq!(state.writes.len(), 3);
-        let (group, writes) = take_group(&mut state, 3);
-        assert_eq!((group.len(), writes.len()), (1, 3));
+        let (group, writes, applied) = take_group(&mut state, 3);
+        assert_eq!((group.len(), writes.len(), applied.len()), (1, 3, 1));
         assert!(state.appends.is_empty() && state.writes.is_empty());
     }
 
@@ -532,7 +552,7 @@ mod tests {
         commit.durable().await.unwrap();
         commit.shared.stop();
         assert!(matches!(commit.durable().await, Err(StoreError::Backend(_))));
-        assert!(matches!(commit.submit(Vec::new()), Err(StoreError::Backend(_))));
+        assert!(matches!(commit.submit(Vec::new(), None), Err(StoreError::Backend(_))));
     }
 
     #[tokio::test]
@@ -545,7 +565,7 @@ mod tests {
         let policy = Policy { checkpoint_bytes: 1, ..policy() };
         let commit = GroupCommit::start(db.clone(), None, journal, policy).unwrap();
         for i in 0..5u8 {
-            let ack = commit.submit(vec![(vec![i], vec![i])]).unwrap();
+            let ack = commit.submit(vec![(vec![i], vec![i])], None).unwrap();
             GroupCommit::acknowledged(ack).await.unwrap();
         }
         // Checkpoints run beside the appends; wait for them, bounded.
@@ -572,10 +592,18 @@ mod tests {
         let full = std::fs::OpenOptions::new().append(true).open("/dev/full").unwrap();
         let journal = Journal::on_file(&journal::dir(dir.path()), full);
         let commit = GroupCommit::start(db.clone(), None, journal, policy()).unwrap();
-        let ack = commit.submit(vec![(b"k".to_vec(), b"v".to_vec())]).unwrap();
+        let ran = Arc::new(AtomicU64::new(0));
+        let applied: Applied = Box::new({
+            let ran = ran.clone();
+            move || {
+                ran.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let ack = commit.submit(vec![(b"k".to_vec(), b"v".to_vec())], Some(applied)).unwrap();
         assert!(matches!(GroupCommit::acknowledged(ack).await, Err(StoreError::Backend(_))));
         assert_eq!(db.get(b"k").unwrap(), None, "a group that is not journaled is not applied");
-        assert!(matches!(commit.submit(Vec::new()), Err(StoreError::Backend(_))));
+        assert_eq!(ran.load(Ordering::Relaxed), 0, "nor does it run its callbacks");
+        assert!(matches!(commit.submit(Vec::new(), None), Err(StoreError::Backend(_))));
         assert!(matches!(commit.durable().await, Err(StoreError::Backend(_))));
     }
 }

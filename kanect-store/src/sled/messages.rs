@@ -35,11 +35,18 @@ pub(crate) struct Pending {
     /// conversation's first append, kept for the life of the store (one entry per written
     /// conversation).
     last: HashMap<ConversationId, Seq>,
-    /// Submitted messages by id, until their append returns (see
-    /// [`SledStore::forget_pending`]; an append whose caller stops waiting leaves its entry,
-    /// a few hundred bytes, for the life of the store: removing it before sled has the
-    /// message would let a resend store it twice).
+    /// Submitted messages by id, until sled has them: the commit thread removes each one
+    /// after inserting it, whether or not its sender still waits (removing it earlier would
+    /// let a resend store it twice).
     submitted: HashMap<MessageId, Message>,
+}
+
+#[cfg(test)]
+impl Pending {
+    /// How many submitted messages sled may not have yet.
+    pub(super) fn submitted_len(&self) -> usize {
+        self.submitted.len()
+    }
 }
 
 /// What [`SledStore::append_now`] did.
@@ -95,15 +102,14 @@ impl SledStore {
         };
         let seq = Seq(last.0.checked_add(1).ok_or_else(|| StoreError::Corrupt("seq counter overflow".into()))?);
         let message = new.with_seq(seq);
-        let ack = self.commit.submit(append_writes(&message)?)?;
+        let stripes = self.stripes.clone();
+        let applied = Box::new(move || {
+            stripes.lock(conversation).pending.submitted.remove(&id);
+        });
+        let ack = self.commit.submit(append_writes(&message)?, Some(applied))?;
         pending.last.insert(conversation, seq);
         pending.submitted.insert(id, message.clone());
         Ok(Append::Submitted { message, ack, after_flush })
-    }
-
-    /// Drops a durable append from [`Pending`]: sled has it now.
-    pub(super) fn forget_pending(&self, message: &Message) {
-        self.stripe(message.conversation).pending.submitted.remove(&message.id);
     }
 
     pub(super) fn message_now(&self, id: MessageId) -> StoreResult<Option<Message>> {

@@ -45,7 +45,7 @@ use serde::de::DeserializeOwned;
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// How many per-conversation write locks a store has (see the module docs).
@@ -102,6 +102,21 @@ struct Stripe {
     unflushed: Unflushed,
 }
 
+/// The stripes, shared by the store and the callbacks it hands to group commit.
+#[derive(Clone)]
+struct Stripes(Arc<[Mutex<Stripe>]>);
+
+impl Stripes {
+    /// The write lock of `conversation`.
+    fn lock(&self, conversation: ConversationId) -> MutexGuard<'_, Stripe> {
+        // The last UUID byte is random for v7 ids and hash output for direct ids.
+        let index = usize::from(conversation.to_bytes()[15]) % self.0.len();
+        // A stripe's maps are updated only after the fallible steps of a write, by inserts and
+        // removes that do not panic: a poisoned stripe still holds consistent data.
+        self.0[index].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The embedded, durable [`Store`]: a sled database in one directory.
 ///
 /// ```
@@ -128,8 +143,9 @@ struct Stripe {
 pub struct SledStore {
     db: sled::Db,
     commit: GroupCommit,
-    /// Per-conversation write locks, by `stripe`.
-    stripes: Box<[Mutex<Stripe>]>,
+    /// Per-conversation write locks, by `stripe` (shared with the commit thread, which drops
+    /// an append from its stripe's pending map once sled has it).
+    stripes: Stripes,
     /// Serialises account writes (see the module docs).
     accounts: Mutex<()>,
     /// The journal directory of a [`SledStore::temporary`] store. Declared after `commit`,
@@ -211,7 +227,7 @@ impl SledStore {
 
     fn start(db: sled::Db, sync: Option<File>, journal: Journal, policy: Policy) -> Result<SledStore, StoreError> {
         let commit = GroupCommit::start(db.clone(), sync, journal, policy)?;
-        let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
+        let stripes = Stripes((0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect());
         Ok(SledStore { db, commit, stripes, accounts: Mutex::new(()), temporary: None })
     }
 
@@ -222,11 +238,7 @@ impl SledStore {
 
     /// The write lock of `conversation`.
     fn stripe(&self, conversation: ConversationId) -> MutexGuard<'_, Stripe> {
-        // The last UUID byte is random for v7 ids and hash output for direct ids.
-        let index = usize::from(conversation.to_bytes()[15]) % self.stripes.len();
-        // A stripe's maps are updated only after the fallible steps of a write, by inserts and
-        // removes that do not panic: a poisoned stripe still holds consistent data.
-        self.stripes[index].lock().unwrap_or_else(PoisonError::into_inner)
+        self.stripes.lock(conversation)
     }
 
     /// The account write lock.
@@ -435,15 +447,11 @@ impl Store for SledStore {
             // The original may still be on its way to the disk: a duplicate is an
             // acknowledgement too, so wait until the appends before this one are durable.
             Append::Duplicate { original, after_flush } => {
-                (Appended::Duplicate(original), self.commit.submit(Vec::new())?, after_flush)
+                (Appended::Duplicate(original), self.commit.submit(Vec::new(), None)?, after_flush)
             }
             Append::Submitted { message, ack, after_flush } => (Appended::Created(message), ack, after_flush),
         };
-        let acknowledged = GroupCommit::acknowledged(ack).await;
-        if let Appended::Created(message) = &appended {
-            self.forget_pending(message);
-        }
-        acknowledged?;
+        GroupCommit::acknowledged(ack).await?;
         if after_flush {
             // The conversation record this send was checked against may not be durable yet:
             // neither is the send until it is (see `conversations`).
@@ -506,7 +514,7 @@ impl Store for SledStore {
     async fn flush(&self) -> StoreResult<()> {
         // Appends under way are journaled (and applied) in submission order; direct writes
         // need a sled flush.
-        GroupCommit::acknowledged(self.commit.submit(Vec::new())?).await?;
+        GroupCommit::acknowledged(self.commit.submit(Vec::new(), None)?).await?;
         self.commit.durable().await
     }
 }

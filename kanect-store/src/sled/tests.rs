@@ -128,6 +128,23 @@ async fn concurrent_resends_of_one_client_id_store_one_message() {
 }
 
 #[tokio::test]
+async fn a_send_whose_caller_stops_waiting_is_stored_and_leaves_nothing_pending() {
+    let store = SledStore::temporary().unwrap();
+    let (conversation, sender) = (ConversationId::new(), UserId::new());
+    let new = new_message(conversation, sender, "c1");
+    let id = new.id();
+    // One poll submits the append; then the caller goes away.
+    let polled_once = tokio::time::timeout(Duration::ZERO, store.append_message(new.clone())).await;
+    assert!(polled_once.is_err(), "the append waits for its group");
+    store.flush().await.unwrap();
+    let pending: usize = store.stripes.0.iter().map(|stripe| stripe.lock().unwrap().pending.submitted_len()).sum();
+    assert_eq!(pending, 0, "the commit thread dropped the pending entry");
+    assert_eq!(store.message(id).await.unwrap().map(|message| message.seq), Some(Seq(1)));
+    // A resend still finds it, in sled now.
+    assert!(matches!(store.append_message(new).await.unwrap(), Appended::Duplicate(original) if original.id == id));
+}
+
+#[tokio::test]
 async fn message_count_hops_over_every_conversation_and_seqs_resume_after_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let sender = UserId::new();
