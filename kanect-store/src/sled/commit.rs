@@ -74,15 +74,19 @@ pub(crate) type Write = (Vec<u8>, Vec<u8>);
 /// applied to sled).
 pub(crate) type Ack = oneshot::Receiver<Result<(), FlushError>>;
 
-/// What an append runs on the commit thread once sled has its writes, before its group is
-/// acknowledged, whether or not its writer still waits.
-pub(crate) type Applied = Box<dyn FnOnce() + Send>;
+/// What the commit thread runs for an append whose writer stopped waiting (its [`Ack`] was
+/// dropped or closed before the answer came), once sled has the append's writes: the
+/// writer's own clean-up, done for it.
+pub(crate) type Unclaimed = Box<dyn FnOnce() + Send>;
+
+/// An append in a group: whom to answer, and what to run if nobody listens.
+type Appender = (Waiter, Option<Unclaimed>);
 
 #[derive(Default)]
 struct State {
-    /// Appends waiting for the commit thread: each one's waiter, how many writes it
-    /// submitted and what to run once they are applied; and their writes in submission order.
-    appends: Vec<(Waiter, usize, Option<Applied>)>,
+    /// Appends waiting for the commit thread: each one's appender and how many writes it
+    /// submitted, and their writes in submission order.
+    appends: Vec<(Appender, usize)>,
     writes: Vec<Write>,
     /// Direct writers waiting for the checkpoint thread's next flush.
     flushes: Vec<Waiter>,
@@ -141,12 +145,17 @@ impl Shared {
         answer(group, Err(error));
     }
 
+    /// Counts a committed group of `writes` writes.
+    fn count(&self, writes: usize) {
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
+    }
+
     /// Wakes a group with its result; a failure also fails every later write.
     fn finish(&self, group: Vec<Waiter>, result: Result<(), FlushError>) {
         match result {
             Ok(()) => {
-                self.groups.fetch_add(1, Ordering::Relaxed);
-                self.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
+                self.count(group.len());
                 answer(group, Ok(()));
             }
             Err(error) => self.fail(group, error),
@@ -275,18 +284,18 @@ impl GroupCommit {
         Ok(ack)
     }
 
-    /// Queues an append's `writes` for the journal and, once synced, for sled, after which
-    /// the commit thread runs `applied` (not if the group fails). Does not wait: pass the
-    /// result to [`GroupCommit::acknowledged`]. Appends submitted earlier are applied first,
+    /// Queues an append's `writes` for the journal and, once synced, for sled; if the writer
+    /// stops waiting, the commit thread runs `unclaimed` once they are applied (not if the
+    /// group fails). Does not wait: pass the result to [`GroupCommit::acknowledged`]. Appends submitted earlier are applied first,
     /// so a later value for the same key wins. An empty `writes` resolves once every append
     /// submitted before it is durable and applied.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if an earlier group failed or the store is stopping.
-    pub(crate) fn submit(&self, writes: Vec<Write>, applied: Option<Applied>) -> Result<Ack, StoreError> {
+    pub(crate) fn submit(&self, writes: Vec<Write>, unclaimed: Option<Unclaimed>) -> Result<Ack, StoreError> {
         let (waiter, ack) = oneshot::channel();
         let mut state = self.shared.accepting()?;
-        state.appends.push((waiter, writes.len(), applied));
+        state.appends.push(((waiter, unclaimed), writes.len()));
         state.writes.extend(writes);
         if state.appends.len() == 1 {
             self.shared.appended.notify_one();
@@ -299,7 +308,14 @@ impl GroupCommit {
     /// # Errors
     /// As [`GroupCommit::durable`].
     pub(crate) async fn acknowledged(ack: Ack) -> Result<(), StoreError> {
-        match ack.await {
+        Self::answer(ack.await)
+    }
+
+    /// What a received answer means for the writer.
+    pub(crate) fn answer(
+        received: Result<Result<(), FlushError>, oneshot::error::RecvError>,
+    ) -> Result<(), StoreError> {
+        match received {
             Ok(result) => result.map_err(StoreError::backend),
             Err(_) => Err(StoreError::backend(FlushError("group commit stopped before this write".into()))),
         }
@@ -345,7 +361,7 @@ impl Drop for FailOnPanic<'_> {
 fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: Policy) {
     let mut rotate_at = policy.checkpoint_bytes;
     loop {
-        let (group, writes, applied, failed) = {
+        let (group, writes, failed) = {
             let mut state = shared.lock();
             while state.appends.is_empty() && !state.stopping && !state.stopped {
                 state = shared.appended.wait(state).unwrap_or_else(PoisonError::into_inner);
@@ -353,28 +369,33 @@ fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: P
             if state.appends.is_empty() {
                 break;
             }
-            let (group, writes, applied) = take_group(&mut state, policy.max_group);
-            (group, writes, applied, state.failed.clone())
+            let (group, writes) = take_group(&mut state, policy.max_group);
+            (group, writes, state.failed.clone())
         };
         // After a failure nothing more is written: later seqs could build on lost ones.
         if let Some(failed) = failed {
-            answer(group, Err(failed));
+            answer(waiters(group), Err(failed));
             continue;
         }
         // A group without writes (resends waiting for their original) needs no record: every
         // group before it is already synced and applied.
         if !writes.is_empty() {
             if let Err(error) = journal.append(&writes).and_then(|()| journal.sync()) {
-                shared.fail(group, FlushError::new("journal write", error));
+                shared.fail(waiters(group), FlushError::new("journal write", error));
                 continue;
             }
             if let Err(error) = apply(db, writes) {
-                shared.fail(group, error);
+                shared.fail(waiters(group), error);
                 continue;
             }
         }
-        applied.into_iter().for_each(|applied| applied());
-        shared.finish(group, Ok(()));
+        shared.count(group.len());
+        for (waiter, unclaimed) in group {
+            // The answer finds nobody only if the writer dropped or closed its `Ack` first.
+            if waiter.send(Ok(())).is_err() {
+                unclaimed.into_iter().for_each(|unclaimed| unclaimed());
+            }
+        }
         if journal.len() >= rotate_at {
             match journal.rotate() {
                 Ok(done) => {
@@ -393,24 +414,22 @@ fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: P
     shared.request_checkpoint(journal.number());
 }
 
-/// The first `max` appends waiting, their writes and what to run once those are applied; the
-/// rest stay for the next group.
-fn take_group(state: &mut State, max: usize) -> (Vec<Waiter>, Vec<Write>, Vec<Applied>) {
-    let (taken, writes) = if state.appends.len() <= max {
-        (std::mem::take(&mut state.appends), std::mem::take(&mut state.writes))
-    } else {
-        let rest = state.appends.split_off(max);
-        let count: usize = state.appends.iter().map(|(_, writes, _)| writes).sum();
-        let writes = state.writes.drain(..count).collect();
-        (std::mem::replace(&mut state.appends, rest), writes)
-    };
-    let mut group = Vec::with_capacity(taken.len());
-    let mut applied = Vec::new();
-    for (waiter, _, then) in taken {
-        group.push(waiter);
-        applied.extend(then);
+/// The first `max` appends waiting and their writes; the rest stay for the next group.
+fn take_group(state: &mut State, max: usize) -> (Vec<Appender>, Vec<Write>) {
+    if state.appends.len() <= max {
+        let group = std::mem::take(&mut state.appends).into_iter().map(|(appender, _)| appender).collect();
+        return (group, std::mem::take(&mut state.writes));
     }
-    (group, writes, applied)
+    let rest = state.appends.split_off(max);
+    let taken: usize = state.appends.iter().map(|(_, writes)| writes).sum();
+    let writes = state.writes.drain(..taken).collect();
+    let group = std::mem::replace(&mut state.appends, rest).into_iter().map(|(appender, _)| appender).collect();
+    (group, writes)
+}
+
+/// The waiters of a failed group (its clean-ups are dropped: nothing was applied).
+fn waiters(group: Vec<Appender>) -> Vec<Waiter> {
+    group.into_iter().map(|(waiter, _)| waiter).collect()
 }
 
 /// Inserts a group's writes. One insert per key, not one batch: an `apply_batch` would seal
@@ -511,13 +530,13 @@ mod tests {
         let (db, journal, _dir) = temporary();
         let commit = GroupCommit::start(db.clone(), None, journal, policy()).unwrap();
         let first = commit.submit(vec![(b"k".to_vec(), b"1".to_vec()), (b"a".to_vec(), b"x".to_vec())], None).unwrap();
-        // The second writer stops waiting: its callback still runs, once sled has its write.
+        // The second writer stops waiting: its clean-up runs, once sled has its write.
         let seen = Arc::new(Mutex::new(None));
-        let applied: Applied = Box::new({
+        let unclaimed: Unclaimed = Box::new({
             let (db, seen) = (db.clone(), seen.clone());
             move || *seen.lock().unwrap() = Some(db.get(b"k").unwrap().unwrap())
         });
-        drop(commit.submit(vec![(b"k".to_vec(), b"2".to_vec())], Some(applied)).unwrap());
+        drop(commit.submit(vec![(b"k".to_vec(), b"2".to_vec())], Some(unclaimed)).unwrap());
         GroupCommit::acknowledged(first).await.unwrap();
         GroupCommit::acknowledged(commit.submit(Vec::new(), None).unwrap()).await.unwrap();
         assert_eq!(seen.lock().unwrap().as_deref(), Some(b"2".as_slice()));
@@ -532,16 +551,16 @@ mod tests {
         for (n, writes) in [2usize, 0, 1, 3].into_iter().enumerate() {
             let (waiter, ack) = oneshot::channel();
             acks.push(ack);
-            state.appends.push((waiter, writes, (n != 1).then(|| Box::new(|| ()) as Applied)));
+            state.appends.push(((waiter, None), writes));
             state.writes.extend((0..writes).map(|i| (vec![n as u8, i as u8], Vec::new())));
         }
-        let (group, writes, applied) = take_group(&mut state, 3);
-        assert_eq!((group.len(), applied.len()), (3, 2));
+        let (group, writes) = take_group(&mut state, 3);
+        assert_eq!(group.len(), 3);
         assert_eq!(writes.iter().map(|(key, _)| key.clone()).collect::<Vec<_>>(), [[0, 0], [0, 1], [2, 0]]);
         assert_eq!(state.appends.len(), 1);
         assert_eq!(state.writes.len(), 3);
-        let (group, writes, applied) = take_group(&mut state, 3);
-        assert_eq!((group.len(), writes.len(), applied.len()), (1, 3, 1));
+        let (group, writes) = take_group(&mut state, 3);
+        assert_eq!((group.len(), writes.len()), (1, 3));
         assert!(state.appends.is_empty() && state.writes.is_empty());
     }
 
@@ -593,16 +612,18 @@ mod tests {
         let journal = Journal::on_file(&journal::dir(dir.path()), full);
         let commit = GroupCommit::start(db.clone(), None, journal, policy()).unwrap();
         let ran = Arc::new(AtomicU64::new(0));
-        let applied: Applied = Box::new({
+        let unclaimed: Unclaimed = Box::new({
             let ran = ran.clone();
             move || {
                 ran.fetch_add(1, Ordering::Relaxed);
             }
         });
-        let ack = commit.submit(vec![(b"k".to_vec(), b"v".to_vec())], Some(applied)).unwrap();
+        // The first writer stops waiting; the second sees the group fail.
+        drop(commit.submit(vec![(b"k".to_vec(), b"v".to_vec())], Some(unclaimed)).unwrap());
+        let ack = commit.submit(vec![(b"l".to_vec(), b"v".to_vec())], None).unwrap();
         assert!(matches!(GroupCommit::acknowledged(ack).await, Err(StoreError::Backend(_))));
         assert_eq!(db.get(b"k").unwrap(), None, "a group that is not journaled is not applied");
-        assert_eq!(ran.load(Ordering::Relaxed), 0, "nor does it run its callbacks");
+        assert_eq!(ran.load(Ordering::Relaxed), 0, "nor does it run its clean-ups");
         assert!(matches!(commit.submit(Vec::new(), None), Err(StoreError::Backend(_))));
         assert!(matches!(commit.durable().await, Err(StoreError::Backend(_))));
     }

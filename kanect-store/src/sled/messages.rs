@@ -16,7 +16,7 @@
 //! until reopened, which starts with an empty cache. Dropping the counter made an append three
 //! sled keys instead of four.
 
-use super::commit::{Ack, Write};
+use super::commit::{Ack, GroupCommit, Write};
 use super::format::{decode, encode};
 use super::message_codec::{decode_message, encode_message};
 use super::{keys, SledStore};
@@ -35,9 +35,10 @@ pub(crate) struct Pending {
     /// conversation's first append, kept for the life of the store (one entry per written
     /// conversation).
     last: HashMap<ConversationId, Seq>,
-    /// Submitted messages by id, until sled has them: the commit thread removes each one
-    /// after inserting it, whether or not its sender still waits (removing it earlier would
-    /// let a resend store it twice).
+    /// Submitted messages by id, until sled has them: the append removes its entry once its
+    /// group is answered, or the commit thread does if the append's caller stopped waiting
+    /// (see [`AppendWait`]; removing it before sled has the message would let a resend store
+    /// it twice).
     submitted: HashMap<MessageId, Message>,
 }
 
@@ -68,6 +69,45 @@ pub(super) enum Append {
         /// the flush that covers it, too.
         after_flush: bool,
     },
+}
+
+/// A submitted append's wait for its group, which then drops the append from [`Pending`].
+///
+/// If the wait is dropped first (its caller went away), exactly one side still drops it: the
+/// wait closes its [`Ack`] and takes an answer already sent, or the commit thread, finding
+/// nobody to answer, runs the append's unclaimed clean-up.
+pub(super) struct AppendWait<'a> {
+    store: &'a SledStore,
+    message: &'a Message,
+    ack: Ack,
+    answered: bool,
+}
+
+impl<'a> AppendWait<'a> {
+    pub(super) fn new(store: &'a SledStore, message: &'a Message, ack: Ack) -> Self {
+        AppendWait { store, message, ack, answered: false }
+    }
+
+    /// Waits for the group's answer.
+    pub(super) async fn answer(mut self) -> StoreResult<()> {
+        let received = (&mut self.ack).await;
+        self.answered = true;
+        self.store.forget_pending(self.message);
+        GroupCommit::answer(received)
+    }
+}
+
+impl Drop for AppendWait<'_> {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        // After `close` the commit thread's answer either is already here or fails to send.
+        self.ack.close();
+        if self.ack.try_recv().is_ok() {
+            self.store.forget_pending(self.message);
+        }
+    }
 }
 
 /// The writes of a new message: the message and its index entry, one journal record, so
@@ -103,13 +143,18 @@ impl SledStore {
         let seq = Seq(last.0.checked_add(1).ok_or_else(|| StoreError::Corrupt("seq counter overflow".into()))?);
         let message = new.with_seq(seq);
         let stripes = self.stripes.clone();
-        let applied = Box::new(move || {
+        let unclaimed = Box::new(move || {
             stripes.lock(conversation).pending.submitted.remove(&id);
         });
-        let ack = self.commit.submit(append_writes(&message)?, Some(applied))?;
+        let ack = self.commit.submit(append_writes(&message)?, Some(unclaimed))?;
         pending.last.insert(conversation, seq);
         pending.submitted.insert(id, message.clone());
         Ok(Append::Submitted { message, ack, after_flush })
+    }
+
+    /// Drops an answered append from [`Pending`]: sled has it now (or the store has failed).
+    fn forget_pending(&self, message: &Message) {
+        self.stripe(message.conversation).pending.submitted.remove(&message.id);
     }
 
     pub(super) fn message_now(&self, id: MessageId) -> StoreResult<Option<Message>> {

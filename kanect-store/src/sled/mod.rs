@@ -40,7 +40,7 @@ use kanect_core::{
     Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
     ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
 };
-use messages::{Append, Pending};
+use messages::{Append, AppendWait, Pending};
 use serde::de::DeserializeOwned;
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -443,15 +443,18 @@ impl Store for SledStore {
     }
 
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
-        let (appended, ack, after_flush) = match self.append_now(message)? {
+        let (appended, after_flush) = match self.append_now(message)? {
             // The original may still be on its way to the disk: a duplicate is an
             // acknowledgement too, so wait until the appends before this one are durable.
             Append::Duplicate { original, after_flush } => {
-                (Appended::Duplicate(original), self.commit.submit(Vec::new(), None)?, after_flush)
+                GroupCommit::acknowledged(self.commit.submit(Vec::new(), None)?).await?;
+                (Appended::Duplicate(original), after_flush)
             }
-            Append::Submitted { message, ack, after_flush } => (Appended::Created(message), ack, after_flush),
+            Append::Submitted { message, ack, after_flush } => {
+                AppendWait::new(self, &message, ack).answer().await?;
+                (Appended::Created(message), after_flush)
+            }
         };
-        GroupCommit::acknowledged(ack).await?;
         if after_flush {
             // The conversation record this send was checked against may not be durable yet:
             // neither is the send until it is (see `conversations`).
