@@ -286,9 +286,10 @@ impl GroupCommit {
 
     /// Queues an append's `writes` for the journal and, once synced, for sled; if the writer
     /// stops waiting, the commit thread runs `unclaimed` once they are applied (not if the
-    /// group fails). Does not wait: pass the result to [`GroupCommit::acknowledged`]. Appends submitted earlier are applied first,
-    /// so a later value for the same key wins. An empty `writes` resolves once every append
-    /// submitted before it is durable and applied.
+    /// group fails or group commit stops). Does not wait: pass the result to
+    /// [`GroupCommit::acknowledged`]. Appends submitted earlier are applied first, so a later
+    /// value for the same key wins. An empty `writes` resolves once every append submitted
+    /// before it is durable and applied.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if an earlier group failed or the store is stopping.
@@ -530,13 +531,21 @@ mod tests {
         let (db, journal, _dir) = temporary();
         let commit = GroupCommit::start(db.clone(), None, journal, policy()).unwrap();
         let first = commit.submit(vec![(b"k".to_vec(), b"1".to_vec()), (b"a".to_vec(), b"x".to_vec())], None).unwrap();
-        // The second writer stops waiting: its clean-up runs, once sled has its write.
+        // The second writer stopped waiting before its group (queued by hand, so that its
+        // receiver is gone before the commit thread sees it): its clean-up runs, once sled has
+        // its write.
         let seen = Arc::new(Mutex::new(None));
         let unclaimed: Unclaimed = Box::new({
             let (db, seen) = (db.clone(), seen.clone());
             move || *seen.lock().unwrap() = Some(db.get(b"k").unwrap().unwrap())
         });
-        drop(commit.submit(vec![(b"k".to_vec(), b"2".to_vec())], Some(unclaimed)).unwrap());
+        let (waiter, _) = oneshot::channel();
+        {
+            let mut state = commit.shared.lock();
+            state.appends.push(((waiter, Some(unclaimed)), 1));
+            state.writes.push((b"k".to_vec(), b"2".to_vec()));
+        }
+        commit.shared.appended.notify_one();
         GroupCommit::acknowledged(first).await.unwrap();
         GroupCommit::acknowledged(commit.submit(Vec::new(), None).unwrap()).await.unwrap();
         assert_eq!(seen.lock().unwrap().as_deref(), Some(b"2".as_slice()));
@@ -618,10 +627,14 @@ mod tests {
                 ran.fetch_add(1, Ordering::Relaxed);
             }
         });
-        // The first writer stops waiting; the second sees the group fail.
+        // The first writer stops waiting; the second sees the group fail (or, if that group
+        // has already failed, is refused).
         drop(commit.submit(vec![(b"k".to_vec(), b"v".to_vec())], Some(unclaimed)).unwrap());
-        let ack = commit.submit(vec![(b"l".to_vec(), b"v".to_vec())], None).unwrap();
-        assert!(matches!(GroupCommit::acknowledged(ack).await, Err(StoreError::Backend(_))));
+        let second = match commit.submit(vec![(b"l".to_vec(), b"v".to_vec())], None) {
+            Ok(ack) => GroupCommit::acknowledged(ack).await,
+            Err(error) => Err(error),
+        };
+        assert!(matches!(second, Err(StoreError::Backend(_))));
         assert_eq!(db.get(b"k").unwrap(), None, "a group that is not journaled is not applied");
         assert_eq!(ran.load(Ordering::Relaxed), 0, "nor does it run its clean-ups");
         assert!(matches!(commit.submit(Vec::new(), None), Err(StoreError::Backend(_))));

@@ -35,10 +35,9 @@ pub(crate) struct Pending {
     /// conversation's first append, kept for the life of the store (one entry per written
     /// conversation).
     last: HashMap<ConversationId, Seq>,
-    /// Submitted messages by id, until sled has them: the append removes its entry once its
-    /// group is answered, or the commit thread does if the append's caller stopped waiting
-    /// (see [`AppendWait`]; removing it before sled has the message would let a resend store
-    /// it twice).
+    /// Submitted messages by id, until their group is answered (see [`AppendWait`]; removing
+    /// one before sled has the message would let a resend store it twice). After a failed or
+    /// stopped group an entry may stay; the store then refuses every write, resends included.
     submitted: HashMap<MessageId, Message>,
 }
 
@@ -73,9 +72,10 @@ pub(super) enum Append {
 
 /// A submitted append's wait for its group, which then drops the append from [`Pending`].
 ///
-/// If the wait is dropped first (its caller went away), exactly one side still drops it: the
-/// wait closes its [`Ack`] and takes an answer already sent, or the commit thread, finding
-/// nobody to answer, runs the append's unclaimed clean-up.
+/// If the wait is dropped first (its caller went away) and the group succeeds, exactly one
+/// side still drops the entry: the wait closes its [`Ack`] and finds the answer already sent,
+/// or the commit thread, finding nobody to answer, runs the append's unclaimed clean-up. (If
+/// the group fails or group commit stops, neither does: see [`Pending`].)
 pub(super) struct AppendWait<'a> {
     store: &'a SledStore,
     message: &'a Message,
@@ -152,7 +152,8 @@ impl SledStore {
         Ok(Append::Submitted { message, ack, after_flush })
     }
 
-    /// Drops an answered append from [`Pending`]: sled has it now (or the store has failed).
+    /// Drops an answered append from [`Pending`]: sled has it now (or the store has failed or
+    /// stopped, and refuses writes).
     fn forget_pending(&self, message: &Message) {
         self.stripe(message.conversation).pending.submitted.remove(&message.id);
     }

@@ -144,7 +144,7 @@ pub struct SledStore {
     db: sled::Db,
     commit: GroupCommit,
     /// Per-conversation write locks, by `stripe` (shared with the commit thread, which drops
-    /// an append from its stripe's pending map once sled has it).
+    /// an append from its stripe's pending map when the append's caller stopped waiting).
     stripes: Stripes,
     /// Serialises account writes (see the module docs).
     accounts: Mutex<()>,

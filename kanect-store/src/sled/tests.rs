@@ -2,7 +2,9 @@
 
 use super::*;
 use kanect_core::testing::user;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Waker};
 
 fn new_message(conversation: ConversationId, sender: UserId, client_id: &str) -> NewMessage {
     kanect_core::testing::new_message(conversation, sender, client_id, "hello")
@@ -131,23 +133,43 @@ async fn concurrent_resends_of_one_client_id_store_one_message() {
 async fn a_send_whose_caller_stops_waiting_is_stored_and_leaves_nothing_pending() {
     let store = SledStore::temporary().unwrap();
     let (conversation, sender) = (ConversationId::new(), UserId::new());
-    // One poll submits an append; then its caller goes away. The commit thread may finish the
-    // group within that poll, so try until one is left waiting (bounded).
+    // Exactly one poll submits an append; then its caller goes away. The commit thread may
+    // answer within that poll, so try until one is left waiting (bounded).
     let mut cancelled = None;
     for n in 0..100 {
         let new = new_message(conversation, sender, &format!("c{n}"));
-        if tokio::time::timeout(Duration::ZERO, store.append_message(new.clone())).await.is_err() {
+        let mut append = std::pin::pin!(store.append_message(new.clone()));
+        if append.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending() {
             cancelled = Some(new);
             break;
         }
     }
     let new = cancelled.expect("an append still waiting for its group after one poll");
     store.flush().await.unwrap();
-    let pending: usize = store.stripes.0.iter().map(|stripe| stripe.lock().unwrap().pending.submitted_len()).sum();
-    assert_eq!(pending, 0, "the commit thread dropped the pending entry");
+    assert_eq!(pending(&store), 0, "the cancelled append's pending entry is gone");
     let stored = store.message(new.id()).await.unwrap().expect("the cancelled send is stored");
     // A resend still finds it, in sled now.
     assert!(matches!(store.append_message(new).await.unwrap(), Appended::Duplicate(original) if original == stored));
+}
+
+#[tokio::test]
+async fn a_wait_dropped_after_its_answer_came_forgets_the_append_itself() {
+    let store = SledStore::temporary().unwrap();
+    let Append::Submitted { message, ack, .. } =
+        store.append_now(new_message(ConversationId::new(), UserId::new(), "c1")).unwrap()
+    else {
+        panic!("a new client id is a new message");
+    };
+    // Once the flush is answered, so is the append before it: its answer waits in `ack`.
+    store.flush().await.unwrap();
+    assert_eq!(pending(&store), 1);
+    drop(AppendWait::new(&store, &message, ack));
+    assert_eq!(pending(&store), 0);
+}
+
+/// Submitted messages the stripes still hold.
+fn pending(store: &SledStore) -> usize {
+    store.stripes.0.iter().map(|stripe| stripe.lock().unwrap().pending.submitted_len()).sum()
 }
 
 #[tokio::test]
