@@ -74,20 +74,23 @@ pub(crate) type Write = (Vec<u8>, Vec<u8>);
 /// applied to sled).
 pub(crate) type Ack = oneshot::Receiver<Result<(), FlushError>>;
 
-/// What the commit thread runs for an append whose writer stopped waiting (its [`Ack`] was
-/// dropped or closed before the answer came), once sled has the append's writes: the
-/// writer's own clean-up, done for it.
-pub(crate) type Unclaimed = Box<dyn FnOnce() + Send>;
-
-/// An append in a group: whom to answer, and what to run if nobody listens.
-type Appender = (Waiter, Option<Unclaimed>);
+/// A submitted append: its acknowledgement, and its number, for [`GroupCommit::is_applied`]
+/// (appends are numbered 1, 2, … in submission order).
+pub(crate) struct Submitted {
+    pub(crate) ack: Ack,
+    pub(crate) number: u64,
+}
 
 #[derive(Default)]
 struct State {
-    /// Appends waiting for the commit thread: each one's appender and how many writes it
+    /// Appends waiting for the commit thread: each one's waiter and how many writes it
     /// submitted, and their writes in submission order.
-    appends: Vec<(Appender, usize)>,
+    appends: Vec<(Waiter, usize)>,
     writes: Vec<Write>,
+    /// Appends submitted so far: the number of the last one.
+    submitted: u64,
+    /// Appends taken by the commit thread so far: the number of the last one taken.
+    taken: u64,
     /// Direct writers waiting for the checkpoint thread's next flush.
     flushes: Vec<Waiter>,
     /// Flushes the checkpoint thread has started: a write applied before flush `n` started
@@ -115,6 +118,8 @@ struct Shared {
     flush_wanted: Condvar,
     /// The last flush completed successfully (see `State::flushes_started`).
     flushes_done: AtomicU64,
+    /// Appends up to this number are in sled (see [`Submitted::number`]).
+    applied: AtomicU64,
     groups: AtomicU64,
     writes: AtomicU64,
     checkpoints: AtomicU64,
@@ -145,17 +150,12 @@ impl Shared {
         answer(group, Err(error));
     }
 
-    /// Counts a committed group of `writes` writes.
-    fn count(&self, writes: usize) {
-        self.groups.fetch_add(1, Ordering::Relaxed);
-        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
-    }
-
     /// Wakes a group with its result; a failure also fails every later write.
     fn finish(&self, group: Vec<Waiter>, result: Result<(), FlushError>) {
         match result {
             Ok(()) => {
-                self.count(group.len());
+                self.groups.fetch_add(1, Ordering::Relaxed);
+                self.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
                 answer(group, Ok(()));
             }
             Err(error) => self.fail(group, error),
@@ -284,24 +284,36 @@ impl GroupCommit {
         Ok(ack)
     }
 
-    /// Queues an append's `writes` for the journal and, once synced, for sled; if the writer
-    /// stops waiting, the commit thread runs `unclaimed` once they are applied (not if the
-    /// group fails or group commit stops). Does not wait: pass the result to
-    /// [`GroupCommit::acknowledged`]. Appends submitted earlier are applied first, so a later
-    /// value for the same key wins. An empty `writes` resolves once every append submitted
-    /// before it is durable and applied.
+    /// Queues an append's `writes` for the journal and, once synced, for sled. Does not wait:
+    /// pass its `ack` to [`GroupCommit::acknowledged`]. Appends submitted earlier are applied
+    /// first, so a later value for the same key wins.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if an earlier group failed or the store is stopping.
-    pub(crate) fn submit(&self, writes: Vec<Write>, unclaimed: Option<Unclaimed>) -> Result<Ack, StoreError> {
+    pub(crate) fn submit(&self, writes: Vec<Write>) -> Result<Submitted, StoreError> {
         let (waiter, ack) = oneshot::channel();
         let mut state = self.shared.accepting()?;
-        state.appends.push(((waiter, unclaimed), writes.len()));
+        state.appends.push((waiter, writes.len()));
         state.writes.extend(writes);
+        state.submitted += 1;
         if state.appends.len() == 1 {
             self.shared.appended.notify_one();
         }
-        Ok(ack)
+        Ok(Submitted { ack, number: state.submitted })
+    }
+
+    /// Returns once every append submitted before this call is durable and applied.
+    ///
+    /// # Errors
+    /// As [`GroupCommit::durable`].
+    pub(crate) async fn appends_applied(&self) -> Result<(), StoreError> {
+        Self::acknowledged(self.submit(Vec::new())?.ack).await
+    }
+
+    /// Whether append `number` (from [`Submitted::number`]) is in sled. Stays false for the
+    /// appends of a failed group.
+    pub(crate) fn is_applied(&self, number: u64) -> bool {
+        self.shared.applied.load(Ordering::Acquire) >= number
     }
 
     /// Waits for a submitted write's group.
@@ -309,14 +321,7 @@ impl GroupCommit {
     /// # Errors
     /// As [`GroupCommit::durable`].
     pub(crate) async fn acknowledged(ack: Ack) -> Result<(), StoreError> {
-        Self::answer(ack.await)
-    }
-
-    /// What a received answer means for the writer.
-    pub(crate) fn answer(
-        received: Result<Result<(), FlushError>, oneshot::error::RecvError>,
-    ) -> Result<(), StoreError> {
-        match received {
+        match ack.await {
             Ok(result) => result.map_err(StoreError::backend),
             Err(_) => Err(StoreError::backend(FlushError("group commit stopped before this write".into()))),
         }
@@ -362,7 +367,7 @@ impl Drop for FailOnPanic<'_> {
 fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: Policy) {
     let mut rotate_at = policy.checkpoint_bytes;
     loop {
-        let (group, writes, failed) = {
+        let (group, writes, last, failed) = {
             let mut state = shared.lock();
             while state.appends.is_empty() && !state.stopping && !state.stopped {
                 state = shared.appended.wait(state).unwrap_or_else(PoisonError::into_inner);
@@ -371,32 +376,27 @@ fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: P
                 break;
             }
             let (group, writes) = take_group(&mut state, policy.max_group);
-            (group, writes, state.failed.clone())
+            (group, writes, state.taken, state.failed.clone())
         };
         // After a failure nothing more is written: later seqs could build on lost ones.
         if let Some(failed) = failed {
-            answer(waiters(group), Err(failed));
+            answer(group, Err(failed));
             continue;
         }
         // A group without writes (resends waiting for their original) needs no record: every
         // group before it is already synced and applied.
         if !writes.is_empty() {
             if let Err(error) = journal.append(&writes).and_then(|()| journal.sync()) {
-                shared.fail(waiters(group), FlushError::new("journal write", error));
+                shared.fail(group, FlushError::new("journal write", error));
                 continue;
             }
             if let Err(error) = apply(db, writes) {
-                shared.fail(waiters(group), error);
+                shared.fail(group, error);
                 continue;
             }
         }
-        shared.count(group.len());
-        for (waiter, unclaimed) in group {
-            // The answer finds nobody only if the writer dropped or closed its `Ack` first.
-            if waiter.send(Ok(())).is_err() {
-                unclaimed.into_iter().for_each(|unclaimed| unclaimed());
-            }
-        }
+        shared.applied.store(last, Ordering::Release);
+        shared.finish(group, Ok(()));
         if journal.len() >= rotate_at {
             match journal.rotate() {
                 Ok(done) => {
@@ -416,21 +416,17 @@ fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: P
 }
 
 /// The first `max` appends waiting and their writes; the rest stay for the next group.
-fn take_group(state: &mut State, max: usize) -> (Vec<Appender>, Vec<Write>) {
+fn take_group(state: &mut State, max: usize) -> (Vec<Waiter>, Vec<Write>) {
+    state.taken += state.appends.len().min(max) as u64;
     if state.appends.len() <= max {
-        let group = std::mem::take(&mut state.appends).into_iter().map(|(appender, _)| appender).collect();
+        let group = std::mem::take(&mut state.appends).into_iter().map(|(waiter, _)| waiter).collect();
         return (group, std::mem::take(&mut state.writes));
     }
     let rest = state.appends.split_off(max);
     let taken: usize = state.appends.iter().map(|(_, writes)| writes).sum();
     let writes = state.writes.drain(..taken).collect();
-    let group = std::mem::replace(&mut state.appends, rest).into_iter().map(|(appender, _)| appender).collect();
+    let group = std::mem::replace(&mut state.appends, rest).into_iter().map(|(waiter, _)| waiter).collect();
     (group, writes)
-}
-
-/// The waiters of a failed group (its clean-ups are dropped: nothing was applied).
-fn waiters(group: Vec<Appender>) -> Vec<Waiter> {
-    group.into_iter().map(|(waiter, _)| waiter).collect()
 }
 
 /// Inserts a group's writes. One insert per key, not one batch: an `apply_batch` would seal
@@ -530,25 +526,12 @@ mod tests {
     async fn submitted_writes_are_applied_in_order_before_the_ack() {
         let (db, journal, _dir) = temporary();
         let commit = GroupCommit::start(db.clone(), None, journal, policy()).unwrap();
-        let first = commit.submit(vec![(b"k".to_vec(), b"1".to_vec()), (b"a".to_vec(), b"x".to_vec())], None).unwrap();
-        // The second writer stopped waiting before its group (queued by hand, so that its
-        // receiver is gone before the commit thread sees it): its clean-up runs, once sled has
-        // its write.
-        let seen = Arc::new(Mutex::new(None));
-        let unclaimed: Unclaimed = Box::new({
-            let (db, seen) = (db.clone(), seen.clone());
-            move || *seen.lock().unwrap() = Some(db.get(b"k").unwrap().unwrap())
-        });
-        let (waiter, _) = oneshot::channel();
-        {
-            let mut state = commit.shared.lock();
-            state.appends.push(((waiter, Some(unclaimed)), 1));
-            state.writes.push((b"k".to_vec(), b"2".to_vec()));
-        }
-        commit.shared.appended.notify_one();
-        GroupCommit::acknowledged(first).await.unwrap();
-        GroupCommit::acknowledged(commit.submit(Vec::new(), None).unwrap()).await.unwrap();
-        assert_eq!(seen.lock().unwrap().as_deref(), Some(b"2".as_slice()));
+        let first = commit.submit(vec![(b"k".to_vec(), b"1".to_vec()), (b"a".to_vec(), b"x".to_vec())]).unwrap();
+        let second = commit.submit(vec![(b"k".to_vec(), b"2".to_vec())]).unwrap();
+        assert_eq!((first.number, second.number), (1, 2));
+        GroupCommit::acknowledged(first.ack).await.unwrap();
+        GroupCommit::acknowledged(second.ack).await.unwrap();
+        assert!(commit.is_applied(2) && !commit.is_applied(3));
         assert_eq!(db.get(b"k").unwrap().unwrap().as_ref(), b"2");
         assert_eq!(db.get(b"a").unwrap().unwrap().as_ref(), b"x");
     }
@@ -560,16 +543,16 @@ mod tests {
         for (n, writes) in [2usize, 0, 1, 3].into_iter().enumerate() {
             let (waiter, ack) = oneshot::channel();
             acks.push(ack);
-            state.appends.push(((waiter, None), writes));
+            state.appends.push((waiter, writes));
             state.writes.extend((0..writes).map(|i| (vec![n as u8, i as u8], Vec::new())));
         }
         let (group, writes) = take_group(&mut state, 3);
-        assert_eq!(group.len(), 3);
+        assert_eq!((group.len(), state.taken), (3, 3));
         assert_eq!(writes.iter().map(|(key, _)| key.clone()).collect::<Vec<_>>(), [[0, 0], [0, 1], [2, 0]]);
         assert_eq!(state.appends.len(), 1);
         assert_eq!(state.writes.len(), 3);
         let (group, writes) = take_group(&mut state, 3);
-        assert_eq!((group.len(), writes.len()), (1, 3));
+        assert_eq!((group.len(), writes.len(), state.taken), (1, 3, 4));
         assert!(state.appends.is_empty() && state.writes.is_empty());
     }
 
@@ -580,7 +563,8 @@ mod tests {
         commit.durable().await.unwrap();
         commit.shared.stop();
         assert!(matches!(commit.durable().await, Err(StoreError::Backend(_))));
-        assert!(matches!(commit.submit(Vec::new(), None), Err(StoreError::Backend(_))));
+        assert!(matches!(commit.submit(Vec::new()), Err(StoreError::Backend(_))));
+        assert!(matches!(commit.appends_applied().await, Err(StoreError::Backend(_))));
     }
 
     #[tokio::test]
@@ -593,7 +577,7 @@ mod tests {
         let policy = Policy { checkpoint_bytes: 1, ..policy() };
         let commit = GroupCommit::start(db.clone(), None, journal, policy).unwrap();
         for i in 0..5u8 {
-            let ack = commit.submit(vec![(vec![i], vec![i])], None).unwrap();
+            let ack = commit.submit(vec![(vec![i], vec![i])]).unwrap().ack;
             GroupCommit::acknowledged(ack).await.unwrap();
         }
         // Checkpoints run beside the appends; wait for them, bounded.
@@ -620,24 +604,11 @@ mod tests {
         let full = std::fs::OpenOptions::new().append(true).open("/dev/full").unwrap();
         let journal = Journal::on_file(&journal::dir(dir.path()), full);
         let commit = GroupCommit::start(db.clone(), None, journal, policy()).unwrap();
-        let ran = Arc::new(AtomicU64::new(0));
-        let unclaimed: Unclaimed = Box::new({
-            let ran = ran.clone();
-            move || {
-                ran.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-        // The first writer stops waiting; the second sees the group fail (or, if that group
-        // has already failed, is refused).
-        drop(commit.submit(vec![(b"k".to_vec(), b"v".to_vec())], Some(unclaimed)).unwrap());
-        let second = match commit.submit(vec![(b"l".to_vec(), b"v".to_vec())], None) {
-            Ok(ack) => GroupCommit::acknowledged(ack).await,
-            Err(error) => Err(error),
-        };
-        assert!(matches!(second, Err(StoreError::Backend(_))));
+        let submitted = commit.submit(vec![(b"k".to_vec(), b"v".to_vec())]).unwrap();
+        assert!(matches!(GroupCommit::acknowledged(submitted.ack).await, Err(StoreError::Backend(_))));
         assert_eq!(db.get(b"k").unwrap(), None, "a group that is not journaled is not applied");
-        assert_eq!(ran.load(Ordering::Relaxed), 0, "nor does it run its clean-ups");
-        assert!(matches!(commit.submit(Vec::new(), None), Err(StoreError::Backend(_))));
+        assert!(!commit.is_applied(submitted.number));
+        assert!(matches!(commit.submit(Vec::new()), Err(StoreError::Backend(_))));
         assert!(matches!(commit.durable().await, Err(StoreError::Backend(_))));
     }
 }

@@ -16,7 +16,7 @@
 //! until reopened, which starts with an empty cache. Dropping the counter made an append three
 //! sled keys instead of four.
 
-use super::commit::{Ack, GroupCommit, Write};
+use super::commit::{Ack, GroupCommit, Submitted, Write};
 use super::format::{decode, encode};
 use super::message_codec::{decode_message, encode_message};
 use super::{keys, SledStore};
@@ -24,7 +24,7 @@ use kanect_core::{
     move_receipt_forward, AuditEntry, AuditId, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
     ReceiptKind, Seq, StoreError, StoreResult, StoreStats, UserId,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// Per-stripe append state, guarded by the stripe lock: the seq cache, and the appends
 /// submitted to group commit but perhaps not yet applied to sled, so that the next append in
@@ -35,15 +35,29 @@ pub(crate) struct Pending {
     /// conversation's first append, kept for the life of the store (one entry per written
     /// conversation).
     last: HashMap<ConversationId, Seq>,
-    /// Submitted messages by id, until their group is answered (see [`AppendWait`]; removing
-    /// one before sled has the message would let a resend store it twice). After a failed or
-    /// stopped group an entry may stay; the store then refuses every write, resends included.
+    /// Submitted messages by id, until sled has them (removing one earlier would let a resend
+    /// store it twice).
     submitted: HashMap<MessageId, Message>,
+    /// The entries of `submitted` by append number ([`Submitted::number`]), oldest first:
+    /// the next append of the stripe drops those that group commit has applied. So an entry
+    /// outlives its append by at most the stripe's next append, whether or not its caller
+    /// still waited; after a failed group, entries stay, and the store refuses writes.
+    unapplied: VecDeque<(u64, MessageId)>,
 }
 
-#[cfg(test)]
 impl Pending {
-    /// How many submitted messages sled may not have yet.
+    /// Drops the submitted messages that sled has now.
+    fn prune(&mut self, commit: &GroupCommit) {
+        while let Some(&(number, id)) = self.unapplied.front() {
+            if !commit.is_applied(number) {
+                break;
+            }
+            self.unapplied.pop_front();
+            self.submitted.remove(&id);
+        }
+    }
+
+    #[cfg(test)]
     pub(super) fn submitted_len(&self) -> usize {
         self.submitted.len()
     }
@@ -70,46 +84,6 @@ pub(super) enum Append {
     },
 }
 
-/// A submitted append's wait for its group, which then drops the append from [`Pending`].
-///
-/// If the wait is dropped first (its caller went away) and the group succeeds, exactly one
-/// side still drops the entry: the wait closes its [`Ack`] and finds the answer already sent,
-/// or the commit thread, finding nobody to answer, runs the append's unclaimed clean-up. (If
-/// the group fails or group commit stops, neither does: see [`Pending`].)
-pub(super) struct AppendWait<'a> {
-    store: &'a SledStore,
-    message: &'a Message,
-    ack: Ack,
-    answered: bool,
-}
-
-impl<'a> AppendWait<'a> {
-    pub(super) fn new(store: &'a SledStore, message: &'a Message, ack: Ack) -> Self {
-        AppendWait { store, message, ack, answered: false }
-    }
-
-    /// Waits for the group's answer.
-    pub(super) async fn answer(mut self) -> StoreResult<()> {
-        let received = (&mut self.ack).await;
-        self.answered = true;
-        self.store.forget_pending(self.message);
-        GroupCommit::answer(received)
-    }
-}
-
-impl Drop for AppendWait<'_> {
-    fn drop(&mut self) {
-        if self.answered {
-            return;
-        }
-        // After `close` the commit thread's answer either is already here or fails to send.
-        self.ack.close();
-        if self.ack.try_recv().is_ok() {
-            self.store.forget_pending(self.message);
-        }
-    }
-}
-
 /// The writes of a new message: the message and its index entry, one journal record, so
 /// that they reach the disk together or not at all.
 pub(super) fn append_writes(message: &Message) -> StoreResult<Vec<Write>> {
@@ -126,6 +100,7 @@ impl SledStore {
         let mut stripe = self.stripe(conversation);
         let stripe = &mut *stripe;
         let after_flush = stripe.unflushed.waits(conversation, &self.commit);
+        stripe.pending.prune(&self.commit);
         if let Some(original) = stripe.pending.submitted.get(&id) {
             return Ok(Append::Duplicate { original: original.clone(), after_flush });
         }
@@ -142,20 +117,11 @@ impl SledStore {
         };
         let seq = Seq(last.0.checked_add(1).ok_or_else(|| StoreError::Corrupt("seq counter overflow".into()))?);
         let message = new.with_seq(seq);
-        let stripes = self.stripes.clone();
-        let unclaimed = Box::new(move || {
-            stripes.lock(conversation).pending.submitted.remove(&id);
-        });
-        let ack = self.commit.submit(append_writes(&message)?, Some(unclaimed))?;
+        let Submitted { ack, number } = self.commit.submit(append_writes(&message)?)?;
         pending.last.insert(conversation, seq);
         pending.submitted.insert(id, message.clone());
+        pending.unapplied.push_back((number, id));
         Ok(Append::Submitted { message, ack, after_flush })
-    }
-
-    /// Drops an answered append from [`Pending`]: sled has it now (or the store has failed or
-    /// stopped, and refuses writes).
-    fn forget_pending(&self, message: &Message) {
-        self.stripe(message.conversation).pending.submitted.remove(&message.id);
     }
 
     pub(super) fn message_now(&self, id: MessageId) -> StoreResult<Option<Message>> {

@@ -40,12 +40,12 @@ use kanect_core::{
     Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
     ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
 };
-use messages::{Append, AppendWait, Pending};
+use messages::{Append, Pending};
 use serde::de::DeserializeOwned;
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// How many per-conversation write locks a store has (see the module docs).
@@ -102,21 +102,6 @@ struct Stripe {
     unflushed: Unflushed,
 }
 
-/// The stripes, shared by the store and the callbacks it hands to group commit.
-#[derive(Clone)]
-struct Stripes(Arc<[Mutex<Stripe>]>);
-
-impl Stripes {
-    /// The write lock of `conversation`.
-    fn lock(&self, conversation: ConversationId) -> MutexGuard<'_, Stripe> {
-        // The last UUID byte is random for v7 ids and hash output for direct ids.
-        let index = usize::from(conversation.to_bytes()[15]) % self.0.len();
-        // A stripe's maps are updated only after the fallible steps of a write, by inserts and
-        // removes that do not panic: a poisoned stripe still holds consistent data.
-        self.0[index].lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 /// The embedded, durable [`Store`]: a sled database in one directory.
 ///
 /// ```
@@ -143,9 +128,8 @@ impl Stripes {
 pub struct SledStore {
     db: sled::Db,
     commit: GroupCommit,
-    /// Per-conversation write locks, by `stripe` (shared with the commit thread, which drops
-    /// an append from its stripe's pending map when the append's caller stopped waiting).
-    stripes: Stripes,
+    /// Per-conversation write locks, by `stripe`.
+    stripes: Box<[Mutex<Stripe>]>,
     /// Serialises account writes (see the module docs).
     accounts: Mutex<()>,
     /// The journal directory of a [`SledStore::temporary`] store. Declared after `commit`,
@@ -227,7 +211,7 @@ impl SledStore {
 
     fn start(db: sled::Db, sync: Option<File>, journal: Journal, policy: Policy) -> Result<SledStore, StoreError> {
         let commit = GroupCommit::start(db.clone(), sync, journal, policy)?;
-        let stripes = Stripes((0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect());
+        let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
         Ok(SledStore { db, commit, stripes, accounts: Mutex::new(()), temporary: None })
     }
 
@@ -238,7 +222,11 @@ impl SledStore {
 
     /// The write lock of `conversation`.
     fn stripe(&self, conversation: ConversationId) -> MutexGuard<'_, Stripe> {
-        self.stripes.lock(conversation)
+        // The last UUID byte is random for v7 ids and hash output for direct ids.
+        let index = usize::from(conversation.to_bytes()[15]) % self.stripes.len();
+        // A stripe's maps are updated only after the fallible steps of a write, by inserts and
+        // removes that do not panic: a poisoned stripe still holds consistent data.
+        self.stripes[index].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The account write lock.
@@ -447,11 +435,11 @@ impl Store for SledStore {
             // The original may still be on its way to the disk: a duplicate is an
             // acknowledgement too, so wait until the appends before this one are durable.
             Append::Duplicate { original, after_flush } => {
-                GroupCommit::acknowledged(self.commit.submit(Vec::new(), None)?).await?;
+                self.commit.appends_applied().await?;
                 (Appended::Duplicate(original), after_flush)
             }
             Append::Submitted { message, ack, after_flush } => {
-                AppendWait::new(self, &message, ack).answer().await?;
+                GroupCommit::acknowledged(ack).await?;
                 (Appended::Created(message), after_flush)
             }
         };
@@ -517,7 +505,7 @@ impl Store for SledStore {
     async fn flush(&self) -> StoreResult<()> {
         // Appends under way are journaled (and applied) in submission order; direct writes
         // need a sled flush.
-        GroupCommit::acknowledged(self.commit.submit(Vec::new(), None)?).await?;
+        self.commit.appends_applied().await?;
         self.commit.durable().await
     }
 }
