@@ -55,8 +55,8 @@
 //! big-endian so range scans return history in order; messages are a compact binary record,
 //! the other values serde_json. The layout
 //! carries a format version, checked at open: a newer or unknown version is
-//! [`StoreError::Format`](kanect_core::StoreError::Format) (as is an older one: format 1 is not
-//! migrated), an undecodable record is
+//! [`StoreError::Format`](kanect_core::StoreError::Format) (as is one older than format 3;
+//! format 3 is upgraded in place), an undecodable record is
 //! [`StoreError::Corrupt`](kanect_core::StoreError::Corrupt). The page cache defaults to
 //! 64 MiB ([`SledConfig::cache_capacity`]). sled 0.34 does not reclaim space: disk grows with
 //! every message, about 0.9 KB each when 64 writers share group commits (19,200 short

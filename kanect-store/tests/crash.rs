@@ -6,8 +6,8 @@
 //! kills the child with SIGKILL at a random moment, reopens the store and checks that every
 //! acknowledged message is there at its seq, that seqs are gap-free `1..=last`, that no
 //! client id appears twice, and that sending continues at the next seq. Repeated
-//! [`KILLS`] times on one store; most kills leave appends in the journal that only the
-//! replay at the next open brings back into sled.
+//! [`KILLS`] times on one store; most kills leave appends in the journal for the replay at
+//! the next open (sled may or may not have them already).
 
 use kanect_core::{Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, Registration, Seq, UserId};
 use kanect_store::SledStore;

@@ -189,12 +189,14 @@ fn answer(group: Vec<Waiter>, result: Result<(), FlushError>) {
     }
 }
 
-/// Counters for tuning: how many groups were committed and how many writes they acknowledged.
+/// Counters for tuning: how many groups were committed and how many writers they answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GroupCommitStats {
-    /// Groups committed: journal syncs of appends and sled flushes for direct writes.
+    /// Groups committed: groups of appends (each one journal sync, none for a group of only
+    /// waits on earlier appends) and sled flushes for direct writes.
     pub flushes: u64,
-    /// Writes acknowledged by those groups; `writes / flushes` is the mean group size.
+    /// Writers answered by those groups (an append counts once, whatever its number of
+    /// keys); `writes / flushes` is the mean group size.
     pub writes: u64,
     /// Checkpoints: sled flushes after which applied journal files were deleted.
     pub checkpoints: u64,

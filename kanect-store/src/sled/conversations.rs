@@ -74,6 +74,15 @@ impl Unflushed {
     }
 }
 
+impl Stripe {
+    /// After a write of `conversation`'s record: cache it, and note that the write is on its
+    /// way to the disk (one method, so that no write path does one without the other).
+    fn wrote(&mut self, conversation: Conversation, commit: &GroupCommit) {
+        self.unflushed.note(conversation.id, commit);
+        self.conversations.put(conversation);
+    }
+}
+
 impl SledStore {
     /// The record of `id` from the stripe's cache, or read from sled into it. The caller
     /// holds `id`'s stripe, so no write can slip between the read and the caching.
@@ -104,8 +113,7 @@ impl SledStore {
             return Ok(false);
         }
         self.apply(batch)?;
-        stripe.conversations.put(conversation.clone());
-        stripe.unflushed.note(conversation.id, &self.commit);
+        stripe.wrote(conversation.clone(), &self.commit);
         Ok(true)
     }
 
@@ -120,8 +128,7 @@ impl SledStore {
         batch.insert(keys::conversation(id), encode(&conversation)?);
         batch.insert(keys::membership(user, id), &[]);
         self.apply(batch)?;
-        stripe.conversations.put(conversation.clone());
-        stripe.unflushed.note(id, &self.commit);
+        stripe.wrote(conversation.clone(), &self.commit);
         Ok(Some(conversation))
     }
 
@@ -139,8 +146,7 @@ impl SledStore {
         batch.insert(keys::conversation(id), encode(&conversation)?);
         batch.remove(keys::membership(user, id));
         self.apply(batch)?;
-        stripe.conversations.put(conversation.clone());
-        stripe.unflushed.note(id, &self.commit);
+        stripe.wrote(conversation.clone(), &self.commit);
         Ok((Some(conversation), true))
     }
 
@@ -155,8 +161,7 @@ impl SledStore {
         conversation.name = name;
         conversation.owner = owner;
         self.insert(&keys::conversation(id), encode(&conversation)?)?;
-        stripe.conversations.put(conversation.clone());
-        stripe.unflushed.note(id, &self.commit);
+        stripe.wrote(conversation.clone(), &self.commit);
         Ok(Some(conversation))
     }
 

@@ -52,9 +52,14 @@ pub(crate) struct Journal {
     buffer: Vec<u8>,
 }
 
+/// Makes the entries of directory `path` durable.
+pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}
+
 impl Journal {
-    /// Creates journal file `number` in the journal directory `dir` (see [`dir`]), with its
-    /// directory entry durable before anything is written to it.
+    /// Creates journal file `number` in the journal directory `dir` (see [`dir`]); with
+    /// `fsync`, its directory entry is durable before any record is appended.
     pub(crate) fn create(dir: &Path, number: u64, fsync: bool) -> io::Result<Journal> {
         // The directory's own entry is made durable by the store's open (see `recover`).
         fs::create_dir_all(dir)?;
@@ -64,7 +69,7 @@ impl Journal {
             (&file).write_all(MAGIC)?;
             if fsync {
                 file.sync_all()?;
-                File::open(dir)?.sync_all()?;
+                sync_dir(dir)?;
             }
             Ok(())
         })();
@@ -175,7 +180,7 @@ pub(crate) fn remove(dir: &Path, upto: u64) -> io::Result<()> {
 }
 
 /// What [`replay`] found.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub(crate) struct Replayed {
     /// Records read (each a group of appends).
     pub(crate) records: u64,

@@ -1,9 +1,9 @@
 //! Key encoding: every record lives in one sled tree, in a key space chosen by its first byte.
 //!
-//! One tree, not one per record kind, so that every multi-record write (a message with its
-//! id index; a user with its username and password) is one
-//! sled `Batch` on one tree: atomic across a crash without sled transactions, which can rerun
-//! their closure and conflict under load.
+//! One tree, not one per record kind, so that every multi-record write is atomic across a
+//! crash without sled transactions (which can rerun their closure and conflict under load): a
+//! user with its username and password is one sled `Batch` on one tree, and a message with its
+//! id index is one journal record, replayed into that tree.
 //!
 //! Ids are their 16 UUID bytes and seqs are 8 bytes big-endian, so byte order is id order and
 //! seq order: a range scan over `messages(conversation)` is the conversation's history, oldest

@@ -180,15 +180,13 @@ impl SledStore {
         let sync = if config.fsync {
             // sled keeps everything but large blobs in `db`; Kanect's records are far below
             // sled's blob threshold.
-            let file = File::open(config.path.join("db")).map_err(StoreError::backend)?;
-            // Make the directory entries of a freshly created store durable too.
-            File::open(&config.path).and_then(|dir| dir.sync_all()).map_err(StoreError::backend)?;
-            Some(file)
+            // The directory entries of a fresh store are made durable by `recover`.
+            Some(File::open(config.path.join("db")).map_err(StoreError::backend)?)
         } else {
             None
         };
         format::check_version(&db)?;
-        let journal = recover(&db, sync.as_ref(), &journal::dir(&config.path), config.fsync)?;
+        let journal = recover(&db, sync.as_ref(), &config.path)?;
         Self::start(db, sync, journal, config.policy())
     }
 
@@ -283,24 +281,27 @@ impl SledStore {
 /// gets an error, after this wait.
 const LOCK_RETRY: Duration = Duration::from_secs(2);
 
-/// Brings sled up to date with the journal in `dir` after the last run (a crash leaves groups
-/// there that sled may not have), makes the result durable, deletes the replayed files, and
-/// starts the next journal file.
-fn recover(db: &sled::Db, sync: Option<&File>, dir: &Path, fsync: bool) -> Result<Journal, StoreError> {
-    let replayed = journal::replay(dir, db)?;
+/// Brings sled up to date with the journal of the store at `path` after the last run (a crash
+/// leaves groups there that sled may not have), makes the result durable, deletes the
+/// replayed files, and starts the next journal file. With `sync` (sled's file, to sync after
+/// a flush), also makes the directory entries of the store durable.
+fn recover(db: &sled::Db, sync: Option<&File>, path: &Path) -> Result<Journal, StoreError> {
+    let dir = journal::dir(path);
+    let replayed = journal::replay(&dir, db)?;
     // Also when nothing was replayed: the format version of a fresh store must be durable.
     commit::flush(db, sync).map_err(StoreError::backend)?;
     if replayed.records > 0 {
         tracing::info!(records = replayed.records, restored = replayed.restored, "replayed the journal");
     }
-    if let Err(error) = journal::remove(dir, replayed.last_file) {
+    if let Err(error) = journal::remove(&dir, replayed.last_file) {
         // Replaying them again at the next open is harmless; the new file numbers follow them.
         tracing::warn!(%error, "cannot delete replayed journal files");
     }
-    let journal = Journal::create(dir, replayed.last_file + 1, fsync).map_err(StoreError::backend)?;
-    if let (true, Some(store)) = (fsync, dir.parent()) {
-        // `journal/` may have been created by a run that crashed before syncing its entry.
-        File::open(store).and_then(|store| store.sync_all()).map_err(StoreError::backend)?;
+    let journal = Journal::create(&dir, replayed.last_file + 1, sync.is_some()).map_err(StoreError::backend)?;
+    if sync.is_some() {
+        // The entries of sled's files and of `journal/` (which a crashed run may have created
+        // without syncing it).
+        journal::sync_dir(path).map_err(StoreError::backend)?;
     }
     Ok(journal)
 }
