@@ -35,9 +35,10 @@ fn sled_inserts(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1)).sample_size(10).warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(4));
     let dir = tempfile::tempdir().unwrap();
-    // As kanect-store's `open_db` does.
+    // As kanect-store's `open_db` does, with the store's default cache.
     let db = sled::Config::new()
         .path(dir.path().join("db"))
+        .cache_capacity(kanect_store::SledConfig::new(dir.path()).cache_capacity)
         .flush_every_ms(None)
         .mode(sled::Mode::HighThroughput)
         .open()

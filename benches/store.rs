@@ -4,7 +4,7 @@
 //! Each sender sends into its own direct conversation (with a shared "sink" user, nobody
 //! subscribed), so sends never wait on each other's per-conversation ordering lock and the
 //! store's group commit can batch all of them. SledStore runs on disk (a temporary directory)
-//! with its default config: every acknowledged send is flushed and fdatasync'ed.
+//! with its default config: every acknowledged send is in the journal, fdatasync'ed.
 //! `sled-nofsync` is the same with `SledConfig::fsync = false`, to show what the power-loss
 //! `fdatasync` costs. After each SledStore benchmark the mean group-commit size is printed.
 //!
