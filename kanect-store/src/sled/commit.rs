@@ -288,7 +288,8 @@ impl GroupCommit {
 
     /// Queues an append's `writes` for the journal and, once synced, for sled. Does not wait:
     /// pass its `ack` to [`GroupCommit::acknowledged`]. Appends submitted earlier are applied
-    /// first, so a later value for the same key wins.
+    /// first, so a later value for the same key wins; an empty `writes` is a barrier, answered
+    /// once every append submitted before it is durable and applied.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if an earlier group failed or the store is stopping.

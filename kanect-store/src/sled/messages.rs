@@ -69,6 +69,10 @@ pub(super) enum Append {
     Duplicate {
         /// The message first stored with this client id.
         original: Message,
+        /// For an original still pending: resolves when the appends submitted before the
+        /// resend (the original among them) are durable. None for one found in sled, which
+        /// has appends only after their journal sync.
+        ack: Option<Ack>,
         /// As for [`Append::Submitted`].
         after_flush: bool,
     },
@@ -102,11 +106,12 @@ impl SledStore {
         let after_flush = stripe.unflushed.waits(conversation, &self.commit);
         stripe.pending.prune(&self.commit);
         if let Some(original) = stripe.pending.submitted.get(&id) {
-            return Ok(Append::Duplicate { original: original.clone(), after_flush });
+            let ack = Some(self.commit.submit(Vec::new())?.ack);
+            return Ok(Append::Duplicate { original: original.clone(), ack, after_flush });
         }
         if let Some(original) = self.message_now(id)? {
             return match new.is_resend_of(&original) {
-                true => Ok(Append::Duplicate { original, after_flush }),
+                true => Ok(Append::Duplicate { original, ack: None, after_flush }),
                 false => Err(StoreError::Corrupt(format!("message id {id} names another message"))),
             };
         }

@@ -433,10 +433,11 @@ impl Store for SledStore {
 
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
         let (appended, after_flush) = match self.append_now(message)? {
-            // The original may still be on its way to the disk: a duplicate is an
-            // acknowledgement too, so wait until the appends before this one are durable.
-            Append::Duplicate { original, after_flush } => {
-                self.commit.appends_applied().await?;
+            // A duplicate is an acknowledgement too: its original must be durable.
+            Append::Duplicate { original, ack, after_flush } => {
+                if let Some(ack) = ack {
+                    GroupCommit::acknowledged(ack).await?;
+                }
                 (Appended::Duplicate(original), after_flush)
             }
             Append::Submitted { message, ack, after_flush } => {
