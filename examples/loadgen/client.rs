@@ -184,8 +184,8 @@ pub(crate) async fn connect_socket(
     let mut config = WebSocketConfig::default();
     config.write_buffer_size = write_buffer;
     config.max_message_size = Some(1 << 20);
-    // tungstenite's default of 128 KiB, zeroed before each read, would dwarf thousands of idle
-    // sockets; 4 KiB was the fixed chunk before 0.26.
+    // tungstenite zeroes up to this much before each read (and reads at most this much): its
+    // default of 128 KiB would dwarf thousands of idle sockets and cost a 128 KiB memset a read.
     config.read_buffer_size = 4096;
     let (socket, _response) = tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
     Ok(socket)
