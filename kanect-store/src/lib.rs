@@ -50,8 +50,9 @@
 //! # On disk
 //!
 //! One sled database per directory (`./kanect-data` by the server's default), and the journal
-//! in its `journal/` subdirectory (usually under twice [`SledConfig::journal_bytes`]: a full
-//! file stays until its checkpoint while the next one fills; empty after a clean close). Keys are
+//! in its `journal/` subdirectory (usually about three times [`SledConfig::journal_bytes`],
+//! up to 64 MiB a file: a full file stays until its checkpoint, the next one fills, and the one
+//! after it is written out ahead; more if checkpoints fall behind; empty after a clean close). Keys are
 //! big-endian so range scans return history in order; messages are a compact binary record,
 //! the other values serde_json. The layout
 //! carries a format version, checked at open: a newer or unknown version is

@@ -174,10 +174,12 @@ fn kill_child_at_random(path: &Path, run: usize, random: &mut XorShift) -> Vec<(
 }
 
 /// Whether the killed store left appends in its journal (`journal/*.log` in the store's
-/// directory, each starting with an 8-byte header), which the next open must replay.
+/// directory, each an 8-byte header, then records, then zeros up to the size it was made
+/// with), which the next open must replay: a record starts with its non-zero length.
 fn journal_holds_records(path: &Path) -> bool {
     let Ok(files) = std::fs::read_dir(path.join("journal")) else { return false };
-    files.flatten().any(|file| file.metadata().is_ok_and(|meta| meta.len() > 8))
+    let logs = files.flatten().filter(|file| file.path().extension().is_some_and(|ext| ext == "log"));
+    logs.filter_map(|file| std::fs::read(file.path()).ok()).any(|bytes| bytes.iter().skip(8).any(|&byte| byte != 0))
 }
 
 /// The child: send as fast as the engine acknowledges, print each acknowledgement.

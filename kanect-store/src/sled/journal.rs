@@ -21,12 +21,14 @@
 //! replay restores both or, for a torn last record that was never acknowledged, neither.
 //!
 //! Files are made ahead of need: with fsync on, the next file is written out in full (its magic,
-//! then zeros up to [`Options::file_bytes`]) and synced on a thread of its own while the current
-//! one fills. Records then overwrite zeros in place, so an `fdatasync` writes only the record's
-//! data, with no file-size or extent update to persist: measured on this project's machine,
-//! 144–169 µs against 204–254 µs per sync of a 2 KB record appended to a growing file. A file
-//! made ahead and never used is deleted when the store closes (after a crash, the next open
-//! replays it as empty and deletes it).
+//! then zeros up to [`Options::file_bytes`]), synced and renamed into place, on a thread of its
+//! own while the current one fills. Records then overwrite zeros in place, so on a file system
+//! that overwrites in place (ext4, XFS; not a copy-on-write one like btrfs) an `fdatasync`
+//! writes only the record's data, with no file-size or extent update to persist: measured on
+//! this project's machine (ext4), 144–169 µs against 204–254 µs per sync of a 2 KB record
+//! appended to a growing file. If the zeros cannot be written (a nearly full disk), the file
+//! grows instead. A file made ahead and never used is deleted when the store closes (after a
+//! crash, the next open replays it as empty and deletes it).
 //!
 //! Files are `journal/<number>.log` in the store's directory, numbered in write order. A file
 //! starts with [`MAGIC`]; each record is its payload's length (u32 LE), the CRC-32 of that
@@ -84,9 +86,17 @@ struct Prepared {
     file: File,
 }
 
-/// Tries this many numbers past the one asked for when files already hold them (left by a
-/// failed start that could not be removed).
+/// Tries this many numbers past the one asked for when files already hold them (left by
+/// another version, say).
 const NUMBERS_TRIED: u64 = 8;
+
+/// A file is written under this name and renamed to its number once whole and synced, so that
+/// a crash never leaves a numbered file that is not. Ignored by [`numbers`] and [`replay`].
+const MAKING: &str = "making.tmp";
+
+/// The most a file is made with, whatever [`Options::file_bytes`] says: past it, records
+/// extend the file (slower syncs) rather than an open writing out gigabytes.
+const MAX_ZEROS: u64 = 64 << 20;
 
 /// Makes the entries of directory `path` durable.
 pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
@@ -109,8 +119,13 @@ impl Journal {
         let next = options.fsync.then(|| {
             let (dir, number) = (dir.to_path_buf(), first.number + 1);
             let preparing = std::thread::Builder::new().name("kanect-journal".into());
-            // Without the thread, `rotate` makes the file itself.
-            preparing.spawn(move || prepare(&dir, number, options)).ok()
+            match preparing.spawn(move || prepare(&dir, number, options)) {
+                Ok(thread) => Some(thread),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot start a thread to make the next journal file");
+                    None
+                }
+            }
         });
         let (file, number, len) = (first.file, first.number, MAGIC.len() as u64);
         Journal { dir: dir.to_path_buf(), file, number, len, options, next: next.flatten(), buffer: Vec::new() }
@@ -150,17 +165,26 @@ impl Journal {
         Ok(())
     }
 
-    /// Moves on to the next file (made ahead, or now if that failed); returns the number of
-    /// the one it replaces, which stays on disk until a checkpoint covers it ([`remove`]).
+    /// Moves on to the next file (made ahead; made now, growing, if that failed); returns the
+    /// number of the one it replaces, which stays on disk until a checkpoint covers it
+    /// ([`remove`]). Waits for the file being made ahead, if it is not ready yet.
     pub(crate) fn rotate(&mut self) -> io::Result<u64> {
-        let made = self.next.take().map(JoinHandle::join);
-        let next = match made {
-            Some(Ok(Ok(next))) => next,
+        let made = match self.next.take().map(JoinHandle::join) {
+            Some(Ok(Ok(made))) => Some(made),
             Some(Ok(Err(error))) => {
-                tracing::warn!(%error, "cannot make the next journal file ahead; making it now");
-                prepare(&self.dir, self.number + 1, self.options)?
+                tracing::warn!(%error, "cannot make the next journal file ahead; using one that grows");
+                None
             }
-            _ => prepare(&self.dir, self.number + 1, self.options)?,
+            Some(Err(_)) => {
+                tracing::warn!("the thread making the next journal file panicked; using one that grows");
+                None
+            }
+            None => None,
+        };
+        let next = match made {
+            Some(made) => made,
+            // No zeros on this thread: every send waits for it.
+            None => prepare(&self.dir, self.number + 1, Options { file_bytes: 0, ..self.options })?,
         };
         let next = Journal::start(&self.dir, next, self.options);
         Ok(std::mem::replace(self, next).number)
@@ -184,42 +208,49 @@ impl Drop for Journal {
     }
 }
 
-/// Creates journal file `number`, or the first free number after it: the magic and, with
-/// `fsync`, zeros up to `file_bytes`, all durable, directory entry included.
+/// Makes journal file `number`, or the first free number after it: its magic and, with
+/// `fsync`, zeros up to `file_bytes` (at most [`MAX_ZEROS`]), synced, then gives it its name
+/// and syncs the directory. Where the zeros cannot be written (a nearly full disk, say), the
+/// file gets its magic only: a slower sync is better than no journal.
 fn prepare(dir: &Path, number: u64, options: Options) -> io::Result<Prepared> {
-    let mut tried = number;
-    loop {
-        match prepare_at(dir, tried, options) {
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists && tried < number + NUMBERS_TRIED => tried += 1,
-            result => return result,
+    let making = dir.join(MAKING);
+    let file = match make(&making, options) {
+        Err(error) if options.fsync && options.file_bytes > 0 => {
+            tracing::warn!(%error, "cannot write out a journal file ahead; using one that grows");
+            make(&making, Options { file_bytes: 0, ..options })?
         }
+        made => made?,
+    };
+    let mut taken = number;
+    // This process holds the store's lock and makes one file at a time: nothing else names one.
+    while fs::exists(file_name(dir, taken))? {
+        if taken >= number + NUMBERS_TRIED {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "journal file numbers taken"));
+        }
+        taken += 1;
     }
+    fs::rename(&making, file_name(dir, taken))?;
+    if options.fsync {
+        sync_dir(dir)?;
+    }
+    Ok(Prepared { number: taken, file })
 }
 
-fn prepare_at(dir: &Path, number: u64, options: Options) -> io::Result<Prepared> {
-    let path = file_name(dir, number);
-    let file = OpenOptions::new().create_new(true).write(true).open(&path)?;
-    let made = (|| {
-        (&file).write_all(MAGIC)?;
-        if options.fsync {
-            let zeros = vec![0; 1 << 20];
-            let mut left = options.file_bytes.saturating_sub(MAGIC.len() as u64);
-            while left > 0 {
-                let chunk = left.min(zeros.len() as u64) as usize;
-                (&file).write_all(&zeros[..chunk])?;
-                left -= chunk as u64;
-            }
-            file.sync_all()?;
-            sync_dir(dir)?;
+/// Writes the file to be named next at `path` (over whatever a failed attempt left there).
+fn make(path: &Path, options: Options) -> io::Result<File> {
+    let file = OpenOptions::new().create(true).truncate(true).write(true).open(path)?;
+    (&file).write_all(MAGIC)?;
+    if options.fsync {
+        let zeros = vec![0; 1 << 20];
+        let mut left = options.file_bytes.min(MAX_ZEROS).saturating_sub(MAGIC.len() as u64);
+        while left > 0 {
+            let chunk = left.min(zeros.len() as u64) as usize;
+            (&file).write_all(&zeros[..chunk])?;
+            left -= chunk as u64;
         }
-        Ok(())
-    })();
-    if let Err(error) = made {
-        // Left behind, the file would make every later attempt at this number fail.
-        let _ = fs::remove_file(&path);
-        return Err(error);
+        file.sync_all()?;
     }
-    Ok(Prepared { number, file })
+    Ok(file)
 }
 
 /// The journal directory of the store in `store`.
@@ -276,6 +307,8 @@ pub(crate) struct Replayed {
     pub(crate) restored: u64,
     /// The highest file number seen (0 if none).
     pub(crate) last_file: u64,
+    /// Files that end in a torn record (never acknowledged), not in zeros or at their end.
+    pub(crate) torn: u64,
 }
 
 /// Re-applies every record of the journal in `dir` to `db`, each key only where it is
@@ -293,7 +326,8 @@ pub(crate) fn replay(dir: &Path, db: &sled::Db) -> Result<Replayed, StoreError> 
         let path = file_name(dir, number);
         let bytes = fs::read(&path).map_err(StoreError::backend)?;
         let Some(mut rest) = bytes.strip_prefix(MAGIC.as_slice()) else {
-            // A crash between creating a file and writing its magic leaves it short: empty.
+            // Files made before they were renamed into place could be left short by a crash
+            // between their creation and their magic: empty.
             if bytes.len() < MAGIC.len() && MAGIC.starts_with(&bytes) {
                 continue;
             }
@@ -309,6 +343,7 @@ pub(crate) fn replay(dir: &Path, db: &sled::Db) -> Result<Replayed, StoreError> 
         }
         // Zeros are the unwritten rest of a file made ahead.
         if rest.iter().any(|&byte| byte != 0) {
+            replayed.torn += 1;
             tracing::warn!(file = %path.display(), bytes = rest.len(), "journal ends in a torn record (never acknowledged); ignored");
         }
     }
@@ -458,6 +493,7 @@ mod tests {
         let options = Options { fsync: true, file_bytes: 4096 };
         let mut journal = Journal::create(dir.path(), 1, options).unwrap();
         assert_eq!(file_len(dir.path(), 1), 4096);
+        assert!(!dir.path().join(MAKING).exists(), "made under another name, then renamed");
         journal.append(&[(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]).unwrap();
         journal.append(&[(b"c".to_vec(), b"3".to_vec())]).unwrap();
         journal.sync().unwrap();
@@ -474,8 +510,33 @@ mod tests {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let replayed = replay(dir.path(), &db).unwrap();
         assert_eq!((replayed.records, replayed.restored, replayed.last_file), (2, 3, 2));
+        assert_eq!(replayed.torn, 0, "zeros after the records are not a torn record");
         assert_eq!(db.get(b"c").unwrap().as_deref(), Some(&b"3"[..]));
         assert_eq!(db.len(), 3);
+
+        // Bytes of a record torn by a crash, amid the zeros, are.
+        let second = fs::OpenOptions::new().write(true).open(file_name(dir.path(), 2)).unwrap();
+        second.write_all_at(&[9, 0, 0, 0, 1, 2], MAGIC.len() as u64).unwrap();
+        assert_eq!(replay(dir.path(), &db).unwrap().torn, 1);
+    }
+
+    #[test]
+    fn when_the_next_file_was_not_made_ahead_rotation_makes_one_that_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options { fsync: true, file_bytes: 4096 };
+        let mut journal = Journal::create(dir.path(), 1, options).unwrap();
+        // As if the disk had been full: the thread's file is discarded, unfinished.
+        let made_ahead = journal.next.take().unwrap().join().unwrap().unwrap();
+        fs::remove_file(file_name(dir.path(), made_ahead.number)).unwrap();
+        journal.next = Some(std::thread::spawn(|| Err(io::Error::other("no space left on device"))));
+
+        assert_eq!(journal.rotate().unwrap(), 1);
+        assert_eq!((journal.number(), file_len(dir.path(), 2)), (2, MAGIC.len() as u64));
+        journal.append(&[(b"k".to_vec(), b"v".to_vec())]).unwrap();
+        journal.sync().unwrap();
+        drop(journal);
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        assert_eq!(replay(dir.path(), &db).unwrap().records, 1);
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub use commit::GroupCommitStats;
 use commit::{GroupCommit, Policy};
 use conversations::{ConversationCache, Unflushed};
 use format::{decode, sled_error};
-use journal::Journal;
+use journal::{Journal, Replayed};
 use kanect_core::{
     Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
     ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
@@ -66,9 +66,10 @@ pub struct SledConfig {
     /// Start a new journal file, and checkpoint the old one into sled, once the journal
     /// holds this many bytes. Default 8 MiB: it bounds the journal's disk use and the replay
     /// at the next open after a crash (a fraction of a second), and each checkpoint costs
-    /// one sled flush. With `fsync`, each journal file is written out at this size (zeros)
-    /// before use, so that syncs need not update its size: the next file is made while the
-    /// current one fills, so the journal takes two or three times this much on disk.
+    /// one sled flush. With `fsync`, each journal file is written out at this size (zeros, up
+    /// to 64 MiB) before use, so that syncs need not update its size; the next file is made
+    /// while the current one fills, so the journal usually takes about three times this much
+    /// on disk.
     pub journal_bytes: u64,
     /// `fdatasync` the journal after each group and the database file after each flush, so
     /// acknowledged writes survive power loss and kernel crashes, not only a process crash.
@@ -293,7 +294,8 @@ fn recover(db: &sled::Db, sync: Option<&File>, path: &Path, file_bytes: u64) -> 
     // Also when nothing was replayed: the format version of a fresh store must be durable.
     commit::flush(db, sync).map_err(StoreError::backend)?;
     if replayed.records > 0 {
-        tracing::info!(records = replayed.records, restored = replayed.restored, "replayed the journal");
+        let Replayed { records, restored, torn, .. } = replayed;
+        tracing::info!(records, restored, torn_files = torn, "replayed the journal");
     }
     if let Err(error) = journal::remove(&dir, replayed.last_file) {
         // Replaying them again at the next open is harmless; the new file numbers follow them.

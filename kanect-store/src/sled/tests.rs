@@ -224,8 +224,11 @@ async fn journaled_appends_missing_from_sled_are_replayed_at_open() {
     assert!(matches!(store.append_message(new_message(conversation, sender, "c2")).await.unwrap(),
         Appended::Duplicate(ref original) if *original == second));
     assert_eq!(store.append_message(new_message(conversation, sender, "c4")).await.unwrap().message().seq, Seq(4));
-    // What was replayed is in sled now: its file is gone, and the files left are this run's.
+    // What was replayed is in sled now: its file is gone, and after a clean close so are this
+    // run's (the one in use, checkpointed, and the one made ahead of it, unused).
     assert!(journal::numbers(&journal::dir(dir.path())).unwrap().iter().all(|&number| number > 7));
+    drop(store);
+    assert_eq!(std::fs::read_dir(journal::dir(dir.path())).unwrap().count(), 0);
 }
 
 #[tokio::test]
