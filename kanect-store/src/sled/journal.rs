@@ -116,19 +116,9 @@ impl Journal {
 
     /// A journal writing to `first`, with the file after it started on its own thread.
     fn start(dir: &Path, first: Prepared, options: Options) -> Journal {
-        let next = options.fsync.then(|| {
-            let (dir, number) = (dir.to_path_buf(), first.number + 1);
-            let preparing = std::thread::Builder::new().name("kanect-journal".into());
-            match preparing.spawn(move || prepare(&dir, number, options)) {
-                Ok(thread) => Some(thread),
-                Err(error) => {
-                    tracing::warn!(%error, "cannot start a thread to make the next journal file");
-                    None
-                }
-            }
-        });
+        let next = if options.fsync { make_ahead(dir, first.number + 1, options) } else { None };
         let (file, number, len) = (first.file, first.number, MAGIC.len() as u64);
-        Journal { dir: dir.to_path_buf(), file, number, len, options, next: next.flatten(), buffer: Vec::new() }
+        Journal { dir: dir.to_path_buf(), file, number, len, options, next, buffer: Vec::new() }
     }
 
     /// A journal writing to `file` (tests: a file whose writes fail).
@@ -206,6 +196,17 @@ impl Drop for Journal {
             let _ = fs::remove_file(file_name(&self.dir, unused.number));
         }
     }
+}
+
+/// Starts making file `number` on a thread of its own; None if no thread can be started
+/// (`rotate` then makes the file itself).
+fn make_ahead(dir: &Path, number: u64, options: Options) -> Option<JoinHandle<io::Result<Prepared>>> {
+    let dir = dir.to_path_buf();
+    let thread = std::thread::Builder::new().name("kanect-journal".into());
+    thread
+        .spawn(move || prepare(&dir, number, options))
+        .inspect_err(|error| tracing::warn!(%error, "cannot start a thread to make the next journal file"))
+        .ok()
 }
 
 /// Makes journal file `number`, or the first free number after it: its magic and, with
@@ -487,11 +488,21 @@ mod tests {
         fs::metadata(file_name(dir, number)).unwrap().len()
     }
 
+    /// A journal with fsync on, its files made ahead at `file_bytes`.
+    fn made_ahead(dir: &Path, file_bytes: u64) -> Journal {
+        Journal::create(dir, 1, Options { fsync: true, file_bytes }).unwrap()
+    }
+
+    /// Replays the journal in `dir` into a fresh sled database.
+    fn replay_fresh(dir: &Path) -> (Replayed, sled::Db) {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        (replay(dir, &db).unwrap(), db)
+    }
+
     #[test]
     fn with_fsync_files_are_made_ahead_zero_filled_and_replay_reads_only_the_records() {
         let dir = tempfile::tempdir().unwrap();
-        let options = Options { fsync: true, file_bytes: 4096 };
-        let mut journal = Journal::create(dir.path(), 1, options).unwrap();
+        let mut journal = made_ahead(dir.path(), 4096);
         assert_eq!(file_len(dir.path(), 1), 4096);
         assert!(!dir.path().join(MAKING).exists(), "made under another name, then renamed");
         journal.append(&[(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]).unwrap();
@@ -507,8 +518,7 @@ mod tests {
         drop(journal);
         assert_eq!(numbers(dir.path()).unwrap(), [1, 2]);
 
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let replayed = replay(dir.path(), &db).unwrap();
+        let (replayed, db) = replay_fresh(dir.path());
         assert_eq!((replayed.records, replayed.restored, replayed.last_file), (2, 3, 2));
         assert_eq!(replayed.torn, 0, "zeros after the records are not a torn record");
         assert_eq!(db.get(b"c").unwrap().as_deref(), Some(&b"3"[..]));
@@ -523,8 +533,7 @@ mod tests {
     #[test]
     fn when_the_next_file_was_not_made_ahead_rotation_makes_one_that_grows() {
         let dir = tempfile::tempdir().unwrap();
-        let options = Options { fsync: true, file_bytes: 4096 };
-        let mut journal = Journal::create(dir.path(), 1, options).unwrap();
+        let mut journal = made_ahead(dir.path(), 4096);
         // As if the disk had been full: the thread's file is discarded, unfinished.
         let made_ahead = journal.next.take().unwrap().join().unwrap().unwrap();
         fs::remove_file(file_name(dir.path(), made_ahead.number)).unwrap();
@@ -535,22 +544,20 @@ mod tests {
         journal.append(&[(b"k".to_vec(), b"v".to_vec())]).unwrap();
         journal.sync().unwrap();
         drop(journal);
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        assert_eq!(replay(dir.path(), &db).unwrap().records, 1);
+        assert_eq!(replay_fresh(dir.path()).0.records, 1);
     }
 
     #[test]
     fn a_record_past_the_made_ahead_size_extends_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let mut journal = Journal::create(dir.path(), 1, Options { fsync: true, file_bytes: 64 }).unwrap();
+        let mut journal = made_ahead(dir.path(), 64);
         for key in [b"first", b"other"] {
             journal.append(&[(key.to_vec(), vec![7; 100])]).unwrap();
         }
         journal.sync().unwrap();
         assert_eq!(file_len(dir.path(), 1), journal.len());
         drop(journal);
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        assert_eq!(replay(dir.path(), &db).unwrap().records, 2);
+        assert_eq!(replay_fresh(dir.path()).0.records, 2);
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub use commit::GroupCommitStats;
 use commit::{GroupCommit, Policy};
 use conversations::{ConversationCache, Unflushed};
 use format::{decode, sled_error};
-use journal::{Journal, Replayed};
+use journal::Journal;
 use kanect_core::{
     Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
     ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
@@ -294,8 +294,8 @@ fn recover(db: &sled::Db, sync: Option<&File>, path: &Path, file_bytes: u64) -> 
     // Also when nothing was replayed: the format version of a fresh store must be durable.
     commit::flush(db, sync).map_err(StoreError::backend)?;
     if replayed.records > 0 {
-        let Replayed { records, restored, torn, .. } = replayed;
-        tracing::info!(records, restored, torn_files = torn, "replayed the journal");
+        let (records, restored, torn_files) = (replayed.records, replayed.restored, replayed.torn);
+        tracing::info!(records, restored, torn_files, "replayed the journal");
     }
     if let Err(error) = journal::remove(&dir, replayed.last_file) {
         // Replaying them again at the next open is harmless; the new file numbers follow them.
