@@ -88,6 +88,11 @@ pub(crate) fn all_messages() -> Vec<u8> {
     vec![MESSAGE]
 }
 
+/// See [`all_users`]: the id index, whose keys are the space byte and a message id.
+pub(crate) fn all_message_ids() -> Vec<u8> {
+    vec![MESSAGE_INDEX]
+}
+
 /// See [`all_users`].
 pub(crate) fn all_audit() -> Vec<u8> {
     vec![AUDIT]

@@ -2,7 +2,9 @@
 //! methods.
 //!
 //! An append looks for its id in the id index (the id is a function of the client id, so this
-//! finds a resend) and takes the next seq under the conversation's stripe lock, then submits
+//! finds a resend), unless the store's [`IdFilter`](super::id_filter::IdFilter) rules the id
+//! out (nearly every new message), and takes the next seq under the conversation's stripe
+//! lock, then submits
 //! the message and its index entry as one journal record ([`append_writes`]): gap-free seqs
 //! under concurrency, and no crash can leave an index entry without its message. Two sled
 //! keys per message, because every insert costs several µs of sled's time on the commit
@@ -109,11 +111,13 @@ impl SledStore {
             let ack = Some(self.commit.submit(Vec::new())?.ack);
             return Ok(Append::Duplicate { original: original.clone(), ack, after_flush });
         }
-        if let Some(original) = self.message_now(id)? {
-            return match new.is_resend_of(&original) {
-                true => Ok(Append::Duplicate { original, ack: None, after_flush }),
-                false => Err(StoreError::Corrupt(format!("message id {id} names another message"))),
-            };
+        if self.ids.may_contain(&id.to_bytes()) {
+            if let Some(original) = self.message_now(id)? {
+                return match new.is_resend_of(&original) {
+                    true => Ok(Append::Duplicate { original, ack: None, after_flush }),
+                    false => Err(StoreError::Corrupt(format!("message id {id} names another message"))),
+                };
+            }
         }
         let pending = &mut stripe.pending;
         let last = match pending.last.get(&conversation) {
@@ -122,7 +126,10 @@ impl SledStore {
         };
         let seq = Seq(last.0.checked_add(1).ok_or_else(|| StoreError::Corrupt("seq counter overflow".into()))?);
         let message = new.with_seq(seq);
-        let Submitted { ack, number } = self.commit.submit(append_writes(&message)?)?;
+        let writes = append_writes(&message)?;
+        // Before sled can have it (see `id_filter`).
+        self.ids.insert(&id.to_bytes());
+        let Submitted { ack, number } = self.commit.submit(writes)?;
         pending.last.insert(conversation, seq);
         pending.submitted.insert(id, message.clone());
         pending.unapplied.push_back((number, id));

@@ -25,6 +25,7 @@ mod accounts;
 mod commit;
 mod conversations;
 mod format;
+mod id_filter;
 mod journal;
 mod keys;
 mod message_codec;
@@ -35,6 +36,7 @@ pub use commit::GroupCommitStats;
 use commit::{GroupCommit, Policy};
 use conversations::{ConversationCache, Unflushed};
 use format::{decode, sled_error};
+use id_filter::{IdFilter, IdScan};
 use journal::Journal;
 use kanect_core::{
     Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
@@ -45,7 +47,7 @@ use serde::de::DeserializeOwned;
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// How many per-conversation write locks a store has (see the module docs).
@@ -126,8 +128,8 @@ struct Stripe {
 /// ```
 ///
 /// Dropping the store commits what waits, checkpoints (so a clean close leaves an empty
-/// journal), stops its two threads (commit, checkpoint) and releases the directory, so the
-/// same path can be opened again right after.
+/// journal), stops its threads (commit, checkpoint, and the id scan if it still runs) and
+/// releases the directory, so the same path can be opened again right after.
 pub struct SledStore {
     db: sled::Db,
     commit: GroupCommit,
@@ -135,6 +137,10 @@ pub struct SledStore {
     stripes: Box<[Mutex<Stripe>]>,
     /// Serialises account writes (see the module docs).
     accounts: Mutex<()>,
+    /// Every message id in the store, so that a new message skips the resend lookup.
+    ids: Arc<IdFilter>,
+    /// Fills `ids` with the ids stored before the open.
+    _id_scan: IdScan,
     /// The journal directory of a [`SledStore::temporary`] store. Declared after `commit`,
     /// so it is deleted after group commit has stopped writing to it.
     temporary: Option<TemporaryDir>,
@@ -211,9 +217,11 @@ impl SledStore {
     }
 
     fn start(db: sled::Db, sync: Option<File>, journal: Journal, policy: Policy) -> Result<SledStore, StoreError> {
+        let ids = Arc::new(IdFilter::default());
+        let id_scan = IdScan::start(db.clone(), keys::all_message_ids(), ids.clone())?;
         let commit = GroupCommit::start(db.clone(), sync, journal, policy)?;
         let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
-        Ok(SledStore { db, commit, stripes, accounts: Mutex::new(()), temporary: None })
+        Ok(SledStore { db, commit, stripes, accounts: Mutex::new(()), ids, _id_scan: id_scan, temporary: None })
     }
 
     /// How group commit has done so far: groups, the writes they acknowledged, checkpoints.

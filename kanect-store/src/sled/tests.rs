@@ -232,6 +232,37 @@ async fn journaled_appends_missing_from_sled_are_replayed_at_open() {
 }
 
 #[tokio::test]
+async fn once_the_id_scan_is_complete_new_ids_skip_the_lookup_and_every_stored_id_is_still_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let conversation = ConversationId::new();
+    let sender = UserId::new();
+    let stored = {
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut stored = Vec::new();
+        for n in 0..3 {
+            stored.push(store.append_message(new_message(conversation, sender, &format!("c{n}"))).await.unwrap());
+        }
+        stored
+    };
+    // And one that only the journal holds, replayed at the next open.
+    let replayed = new_message(conversation, sender, "c3").with_seq(Seq(4));
+    leave_journal(dir.path(), &[messages::append_writes(&replayed).unwrap()], &[]);
+
+    let mut store = SledStore::open(dir.path()).unwrap();
+    store._id_scan.finish();
+    let fresh = new_message(conversation, sender, "c4");
+    assert!(!store.ids.may_contain(&fresh.id().to_bytes()), "the filter rules a new id out");
+    for original in stored.iter().map(Appended::message).chain([&replayed]) {
+        assert!(store.ids.may_contain(&original.id.to_bytes()));
+        let resend = new_message(conversation, sender, &original.client_id);
+        assert!(matches!(store.append_message(resend).await.unwrap(), Appended::Duplicate(ref m) if m == original));
+    }
+    let created = store.append_message(fresh.clone()).await.unwrap().message().clone();
+    assert_eq!(created.seq, Seq(5));
+    assert!(matches!(store.append_message(fresh).await.unwrap(), Appended::Duplicate(m) if m == created));
+}
+
+#[tokio::test]
 async fn replay_does_not_undo_a_later_edit() {
     let dir = tempfile::tempdir().unwrap();
     let conversation = ConversationId::new();
