@@ -131,7 +131,7 @@ function onVisibility() {
 
 /** Connected and resumed: catch up on what resume does not replay, then resend pending sends. */
 async function onReady() {
-  for (const p of state.pending.values()) if (!p.failed) trySend(p);
+  for (const conversationId of new Set([...state.pending.values()].map((p) => p.conversation))) sendNext(conversationId);
   try {
     await loadConversations();
     if (state.open && state.threads.get(state.open)?.loaded) await refreshThread(state.open);
@@ -429,35 +429,52 @@ export function sendMessage(conversationId, body) {
   lastTypingSent.delete(conversationId);
   S.emit('thread', conversationId);
   S.emit('conversations');
-  trySend(p);
+  sendNext(conversationId);
 }
 
-function trySend(p) {
-  if (!socket || !socket.open || p.inFlight) return;
+/**
+ * Sends the conversation's oldest pending message unless it is already on its way. One send
+ * per conversation at a time, the next once the last is acknowledged (or has failed for good):
+ * the server numbers sends that are under way together in the order it stores them, not the
+ * order they were written (PROTOCOL.md), and a burst after a reconnect must keep the order in
+ * which it was typed.
+ */
+function sendNext(conversationId) {
+  if (!socket || !socket.open) return;
+  const p = [...state.pending.values()].find((q) => q.conversation === conversationId && !q.failed);
+  if (!p || p.inFlight) return;
   p.inFlight = true;
   socket
     .request({ type: 'send', conversation: p.conversation, client_id: p.client_id, body: p.body })
-    .then((ack) => onAck(ack))
-    .catch((err) => {
-      // Lost connection or no answer: it stays pending and is resent (same client_id) on reconnect.
-      if (!TRANSIENT.has(err.code)) {
-        p.failed = err;
-        savePending();
-        S.emit('thread', p.conversation);
-      }
-    })
-    .finally(() => {
+    .then((ack) => {
       p.inFlight = false;
+      onAck(ack);
+      sendNext(conversationId);
+    })
+    .catch((err) => {
+      p.inFlight = false;
+      // Lost connection or no answer: it stays pending and is resent (same client_id), first
+      // of its conversation, on reconnect.
+      if (TRANSIENT.has(err.code)) return;
+      p.failed = err;
+      savePending();
+      S.emit('thread', p.conversation);
+      sendNext(conversationId);
     });
 }
 
-/** Tries a failed send again. */
+/** Tries a failed send again: it goes after the conversation's other pending sends. */
 export function retrySend(clientId) {
   const p = state.pending.get(clientId);
   if (!p) return;
   p.failed = null;
+  // To the end of the queue (a Map keeps insertion order), and shown there.
+  p.created_at = Date.now();
+  state.pending.delete(clientId);
+  state.pending.set(clientId, p);
+  savePending();
   S.emit('thread', p.conversation);
-  trySend(p);
+  sendNext(p.conversation);
 }
 
 /** Gives up on a failed send. */

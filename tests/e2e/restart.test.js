@@ -111,3 +111,59 @@ test('a send never acknowledged survives a reload and is delivered once', () => 
   assert.equal(await bubbles(alice, 'written while the socket was cut').count(), 1);
   assertClean(alice, bob);
 }));
+
+test('messages written while the socket is cut go out one at a time, in the order they were written', () => withServer(async ({ server, browser }) => {
+  const alice = await newUserPage(browser, server.url);
+  const bob = await newUserPage(browser, server.url);
+  const a = uniqueName('alice');
+  const b = uniqueName('bob');
+  await signUp(bob, { username: b });
+  await signUp(alice, { username: a });
+  await openChatWith(alice, b);
+  const conversation = await alice.locator('.chat').getAttribute('data-open-conversation');
+
+  // Alice's socket is cut, then comes back through a relay that logs every frame each way.
+  let relay = false;
+  const frames = [];
+  await alice.context().routeWebSocket(/\/api\/v1\/ws(\?.*)?$/, (ws) => {
+    if (!relay) return;
+    const toServer = ws.connectToServer();
+    ws.onMessage((message) => {
+      frames.push({ out: true, frame: JSON.parse(message) });
+      toServer.send(message);
+    });
+    toServer.onMessage((message) => {
+      frames.push({ out: false, frame: JSON.parse(message) });
+      ws.send(message);
+    });
+  });
+  await alice.reload();
+  await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  const written = ['first, offline', 'second, offline', 'third, offline', 'fourth, offline'];
+  for (const text of written) await sendText(alice, text);
+  await alice.locator('.msg.mine[data-status=pending]').nth(3).waitFor();
+
+  relay = true;
+  await alice.reload();
+  await waitConnected(alice);
+  await bob.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  for (const text of written) await bubbles(bob, text).waitFor({ timeout: 15_000 });
+  await alice.locator('.msg.mine[data-status=pending]').first().waitFor({ state: 'detached' });
+
+  // Each send left only after the ack of the one before it.
+  const sends = frames.filter((f) => f.out && f.frame.type === 'send');
+  assert.deepEqual(sends.map((f) => f.frame.body), written);
+  for (let i = 1; i < sends.length; i++) {
+    const sentAt = frames.indexOf(sends[i]);
+    const ackAt = frames.findIndex((f) => !f.out && f.frame.type === 'ack' && f.frame.client_id === sends[i - 1].frame.client_id);
+    assert.ok(ackAt !== -1 && ackAt < sentAt, `"${written[i]}" waited for the ack of "${written[i - 1]}"`);
+  }
+  // And so they are stored, and shown on both sides, in the order they were written.
+  assert.deepEqual(await bob.locator('.messages .msg .msg-body').allTextContents(), written);
+  await alice.reload();
+  await waitConnected(alice);
+  await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  await bubbles(alice, written[3]).waitFor();
+  assert.deepEqual(await alice.locator('.messages .msg .msg-body').allTextContents(), written);
+  assertClean(alice, bob);
+}));
