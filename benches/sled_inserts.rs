@@ -11,9 +11,9 @@
 //! pay?", each on a fresh database:
 //! - `blocks_of_16`: messages kept 16 to a key, the block rewritten on each append (a sixteenth
 //!   of the message keys, so fewer leaf splits);
-//! - `sequential_index`: id-index keys that grow like the message keys. Not possible while a
-//!   message's id is a hash of its client id (that is what makes a resend findable), so this
-//!   is only an upper bound for any cheaper index;
+//! - `sequential_index`: id-index keys in one ascending sequence, so each lands at the tree's
+//!   right edge. Not possible while a message's id is a hash of its client id (that is what
+//!   makes a resend findable), so this is only an upper bound for any cheaper index;
 //! - `two_trees`: messages and the id index in sled trees of their own.
 //!
 //! `cargo bench --bench sled_inserts`

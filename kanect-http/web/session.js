@@ -13,6 +13,10 @@ const USER_PAGES = 5;
 const TYPING_SHOW_MS = 5000;
 const TYPING_SEND_EVERY_MS = 3000;
 const USERS_REFRESH_MS = 60_000;
+/** After a send failed for a passing reason (no answer, server unavailable) on a socket that is
+ * still open: wait this long, doubling up to the cap, before sending it again (same client id). */
+const SEND_RETRY_MIN_MS = 1000;
+const SEND_RETRY_MAX_MS = 30_000;
 
 /** Error codes after which a send is retried (same client_id) rather than shown as failed. */
 const TRANSIENT = new Set(['disconnected', 'timeout', 'closed', 'unavailable', 'shutting_down', 'network']);
@@ -304,7 +308,10 @@ async function onMessage(message) {
   if (!state.conversations.has(message.conversation)) await fetchConversation(message.conversation);
   const wasPending = state.pending.has(message.client_id);
   const { isNew } = S.putMessage(message);
-  if (wasPending && !state.pending.has(message.client_id)) savePending();
+  if (wasPending && !state.pending.has(message.client_id)) {
+    savePending();
+    sendNext(message.conversation);
+  }
   const conv = state.conversations.get(message.conversation);
   if (isNew && conv && message.sender !== state.me.id) {
     clearTyping(message.conversation, message.sender);
@@ -323,6 +330,8 @@ function onAck(frame) {
   const p = state.pending.get(frame.client_id);
   state.pending.delete(frame.client_id);
   savePending();
+  // An ack that came after its request gave up (timeout) still frees the queue.
+  sendNext(p.conversation);
   onMessage({
     id: frame.id, conversation: frame.conversation, sender: state.me.id, seq: frame.seq, body: p.body,
     client_id: p.client_id, sent_at: frame.sent_at, edited_at: null, deleted: false,
@@ -453,9 +462,12 @@ function sendNext(conversationId) {
     })
     .catch((err) => {
       p.inFlight = false;
-      // Lost connection or no answer: it stays pending and is resent (same client_id), first
-      // of its conversation, on reconnect.
-      if (TRANSIENT.has(err.code)) return;
+      if (TRANSIENT.has(err.code)) {
+        // It stays pending, first of its conversation: resent (same client_id) on reconnect,
+        // or after a pause if the socket stayed open (no answer, server briefly unavailable).
+        if (socket && socket.open) retryLater(p);
+        return;
+      }
       p.failed = err;
       savePending();
       S.emit('thread', p.conversation);
@@ -463,10 +475,16 @@ function sendNext(conversationId) {
     });
 }
 
+/** Sends `p`'s conversation's head again after a pause that doubles with each try. */
+function retryLater(p) {
+  p.retryMs = Math.min(SEND_RETRY_MAX_MS, (p.retryMs || SEND_RETRY_MIN_MS / 2) * 2);
+  setTimeout(() => sendNext(p.conversation), p.retryMs);
+}
+
 /** Tries a failed send again: it goes after the conversation's other pending sends. */
 export function retrySend(clientId) {
   const p = state.pending.get(clientId);
-  if (!p) return;
+  if (!p || !p.failed) return;
   p.failed = null;
   // To the end of the queue (a Map keeps insertion order), and shown there.
   p.created_at = Date.now();

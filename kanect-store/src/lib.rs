@@ -39,7 +39,7 @@
 //! A message and its id index are one journal record, so a crash never leaves one without
 //! the other once the journal is replayed. The id index also answers resends: a message's id
 //! is derived from its (conversation, sender, client id). A new message skips that lookup
-//! when an in-memory Bloom filter of every stored id rules its id out (~1.25 bytes of memory
+//! when an in-memory Bloom filter of every stored id rules its id out (2–5 bytes of memory
 //! per stored message; filled at open by a background scan of the id index, about a million
 //! ids a second, during which every append looks its id up as before). Seqs are gap-free
 //! under concurrent appends: a conversation's last seq is its last message's key, cached in

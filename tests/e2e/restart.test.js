@@ -112,7 +112,7 @@ test('a send never acknowledged survives a reload and is delivered once', () => 
   assertClean(alice, bob);
 }));
 
-test('messages written while the socket is cut go out one at a time, in the order they were written', () => withServer(async ({ server, browser }) => {
+test('messages written while the socket is cut go out one at a time, in order, and a refused one is retried on the open socket', () => withServer(async ({ server, browser }) => {
   const alice = await newUserPage(browser, server.url);
   const bob = await newUserPage(browser, server.url);
   const a = uniqueName('alice');
@@ -122,14 +122,22 @@ test('messages written while the socket is cut go out one at a time, in the orde
   await openChatWith(alice, b);
   const conversation = await alice.locator('.chat').getAttribute('data-open-conversation');
 
-  // Alice's socket is cut, then comes back through a relay that logs every frame each way.
+  // Alice's socket is cut, then comes back through a relay that logs every frame each way and
+  // answers the first send itself with `unavailable` (a passing server error: the socket stays).
   let relay = false;
+  let refused = null;
   const frames = [];
   await alice.context().routeWebSocket(/\/api\/v1\/ws(\?.*)?$/, (ws) => {
     if (!relay) return;
     const toServer = ws.connectToServer();
     ws.onMessage((message) => {
-      frames.push({ out: true, frame: JSON.parse(message) });
+      const frame = JSON.parse(message);
+      frames.push({ out: true, frame });
+      if (frame.type === 'send' && !refused) {
+        refused = frame;
+        ws.send(JSON.stringify({ v: 1, type: 'error', ref: frame.ref, code: 'unavailable', message: 'try again', field: null }));
+        return;
+      }
       toServer.send(message);
     });
     toServer.onMessage((message) => {
@@ -150,9 +158,12 @@ test('messages written while the socket is cut go out one at a time, in the orde
   for (const text of written) await bubbles(bob, text).waitFor({ timeout: 15_000 });
   await alice.locator('.msg.mine[data-status=pending]').first().waitFor({ state: 'detached' });
 
-  // Each send left only after the ack of the one before it.
-  const sends = frames.filter((f) => f.out && f.frame.type === 'send');
+  // The refused send went again on the same socket, first; each send left only after the ack
+  // of the one before it.
+  assert.equal(refused.body, written[0]);
+  const sends = frames.filter((f) => f.out && f.frame.type === 'send' && f.frame !== refused);
   assert.deepEqual(sends.map((f) => f.frame.body), written);
+  assert.equal(sends[0].frame.client_id, refused.client_id, 'the retry keeps its client id');
   for (let i = 1; i < sends.length; i++) {
     const sentAt = frames.indexOf(sends[i]);
     const ackAt = frames.findIndex((f) => !f.out && f.frame.type === 'ack' && f.frame.client_id === sends[i - 1].frame.client_id);
