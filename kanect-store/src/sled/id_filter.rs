@@ -284,8 +284,11 @@ mod tests {
         let layers = filter.lock();
         let mut scan = IdScan::start(db, vec![0x09], filter.clone()).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
-        assert!(!filter.complete.load(Ordering::Acquire), "complete before the scan added anything");
+        let complete_too_early = filter.complete.load(Ordering::Acquire);
+        // Released before asserting: a failing test must not hold the lock that `scan`'s drop
+        // waits for.
         drop(layers);
+        assert!(!complete_too_early, "complete before the scan added anything");
         scan.finish();
         assert!(filter.complete.load(Ordering::Acquire));
         assert!(stored.iter().all(|id| filter.may_contain(id)));
