@@ -5,7 +5,7 @@
 //! split reserves room in sled's log, and the reserving thread spins on `sched_yield` while
 //! the commit thread's inserts hold it. Traced at 20,000 sends/s, 78% of the server's
 //! `sched_yield` calls came from that read, each blocking an async worker: 8,744 to 42,639
-//! calls in 5 s before the filter, 115 with it, and 7–15% less server CPU per message at
+//! calls in 5 s before the filter, 115 with it, and 7–19% less server CPU per message at
 //! saturation (README, "Performance"). A read is still made whenever the
 //! filter cannot rule the id out (~1% of new messages per full layer: ~3% at 10 million
 //! stored ids), and for every real resend.
