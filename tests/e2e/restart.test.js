@@ -74,15 +74,19 @@ test('after a server restart both pages reconnect and resume with no gap and no 
   }
 });
 
-test('a send never acknowledged survives a reload and is delivered once', () => withServer(async ({ server, browser }) => {
+/** Alice and Bob signed up in two pages, Alice's chat with Bob open. */
+async function aliceWritingToBob(browser, server) {
   const alice = await newUserPage(browser, server.url);
   const bob = await newUserPage(browser, server.url);
-  const a = uniqueName('alice');
   const b = uniqueName('bob');
   await signUp(bob, { username: b });
-  await signUp(alice, { username: a });
+  await signUp(alice, { username: uniqueName('alice') });
   await openChatWith(alice, b);
-  const conversation = await alice.locator('.chat').getAttribute('data-open-conversation');
+  return { alice, bob, conversation: await alice.locator('.chat').getAttribute('data-open-conversation') };
+}
+
+test('a send never acknowledged survives a reload and is delivered once', () => withServer(async ({ server, browser }) => {
+  const { alice, bob, conversation } = await aliceWritingToBob(browser, server);
 
   // Cut Alice's WebSocket (REST still works): her new socket opens but the server never answers.
   let block = true;
@@ -113,14 +117,7 @@ test('a send never acknowledged survives a reload and is delivered once', () => 
 }));
 
 test('messages written while the socket is cut go out one at a time, in order, and a refused one is retried on the open socket', () => withServer(async ({ server, browser }) => {
-  const alice = await newUserPage(browser, server.url);
-  const bob = await newUserPage(browser, server.url);
-  const a = uniqueName('alice');
-  const b = uniqueName('bob');
-  await signUp(bob, { username: b });
-  await signUp(alice, { username: a });
-  await openChatWith(alice, b);
-  const conversation = await alice.locator('.chat').getAttribute('data-open-conversation');
+  const { alice, bob, conversation } = await aliceWritingToBob(browser, server);
 
   // Alice's socket is cut, then comes back through a relay that logs every frame each way and
   // answers the first send itself with `unavailable` (a passing server error: the socket stays).
