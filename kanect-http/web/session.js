@@ -457,8 +457,8 @@ function sendNext(conversationId) {
     .request({ type: 'send', conversation: p.conversation, client_id: p.client_id, body: p.body })
     .then((ack) => {
       p.inFlight = false;
+      // Frees the queue: the next send goes from there (or went when the echo came first).
       onAck(ack);
-      sendNext(conversationId);
     })
     .catch((err) => {
       p.inFlight = false;

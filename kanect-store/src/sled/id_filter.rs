@@ -6,9 +6,9 @@
 //! the commit thread's inserts hold it. Traced at 20,000 sends/s, 78% of the server's
 //! `sched_yield` calls came from that read, each blocking an async worker: 8,744 to 42,639
 //! calls in 5 s before the filter, 115 with it, and 7–19% less server CPU per message at
-//! saturation (README, "Performance"). A read is still made whenever the
-//! filter cannot rule the id out (~1% of new messages per full layer: ~3% at 10 million
-//! stored ids), and for every real resend.
+//! saturation (README, "Performance"). A read is still made whenever the filter cannot rule
+//! the id out (~1% of new messages per full layer: ~3% at 10 million stored ids), and for
+//! every real resend.
 //!
 //! The filter never answers "absent" for an id in sled, so a resend is never stored twice:
 //! - ids in sled at open are added by [`IdScan`], a thread that reads the id index once
@@ -170,6 +170,14 @@ impl IdScan {
             .map_err(StoreError::backend)?;
         Ok(IdScan { stop, thread: Some(thread) })
     }
+
+    /// Waits for the scan to end by itself.
+    #[cfg(test)]
+    pub(crate) fn finish(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
 }
 
 /// Adds every id under `ids` to `filter`; the count, or None if stopped first.
@@ -189,16 +197,6 @@ fn scan(db: &sled::Db, ids: &[u8], filter: &IdFilter, stop: &AtomicBool) -> Resu
         count += batch.len() as u64;
         if batch.len() < SCAN_BATCH {
             return Ok(Some(count));
-        }
-    }
-}
-
-impl IdScan {
-    /// Waits for the scan to end by itself.
-    #[cfg(test)]
-    pub(crate) fn finish(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            thread.join().unwrap();
         }
     }
 }

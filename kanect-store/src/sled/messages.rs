@@ -4,12 +4,11 @@
 //! An append looks for its id in the id index (the id is a function of the client id, so this
 //! finds a resend), unless the store's [`IdFilter`](super::id_filter::IdFilter) rules the id
 //! out (nearly every new message), and takes the next seq under the conversation's stripe
-//! lock, then submits
-//! the message and its index entry as one journal record ([`append_writes`]): gap-free seqs
-//! under concurrency, and no crash can leave an index entry without its message. Two sled
-//! keys per message, because every insert costs several µs of sled's time on the commit
-//! thread; the client-id record that format 2 kept as a third key capped durable sends about a
-//! third lower.
+//! lock, then submits the message and its index entry as one journal record
+//! ([`append_writes`]): gap-free seqs under concurrency, and no crash can leave an index entry
+//! without its message. Two sled keys per message, because every insert costs several µs of
+//! sled's time on the commit thread; the client-id record that format 2 kept as a third key
+//! capped durable sends about a third lower.
 //!
 //! There is no seq counter record: a conversation's last seq is the key of its last message,
 //! read from sled once (a reverse range scan) and then kept in the stripe's `Pending::last`
@@ -103,6 +102,7 @@ impl SledStore {
     pub(super) fn append_now(&self, new: NewMessage) -> StoreResult<Append> {
         let conversation = new.conversation;
         let id = new.id();
+        let id_bytes = id.to_bytes();
         let mut stripe = self.stripe(conversation);
         let stripe = &mut *stripe;
         let after_flush = stripe.unflushed.waits(conversation, &self.commit);
@@ -111,7 +111,7 @@ impl SledStore {
             let ack = Some(self.commit.submit(Vec::new())?.ack);
             return Ok(Append::Duplicate { original: original.clone(), ack, after_flush });
         }
-        if self.ids.may_contain(&id.to_bytes()) {
+        if self.ids.may_contain(&id_bytes) {
             if let Some(original) = self.message_now(id)? {
                 return match new.is_resend_of(&original) {
                     true => Ok(Append::Duplicate { original, ack: None, after_flush }),
@@ -128,7 +128,7 @@ impl SledStore {
         let message = new.with_seq(seq);
         let writes = append_writes(&message)?;
         // Before sled can have it (see `id_filter`).
-        self.ids.insert(&id.to_bytes());
+        self.ids.insert(&id_bytes);
         let Submitted { ack, number } = self.commit.submit(writes)?;
         pending.last.insert(conversation, seq);
         pending.submitted.insert(id, message.clone());
