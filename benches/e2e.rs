@@ -36,6 +36,11 @@ fn main() {
     if let Err(error) = client::raise_fd_limit() {
         eprintln!("could not raise the open-file limit: {error}");
     }
+    // No transparent huge pages, as in the server (see its `no_transparent_huge_pages`).
+    #[cfg(target_os = "linux")]
+    if let Err(error) = rustix::thread::disable_transparent_huge_pages(true) {
+        eprintln!("could not turn transparent huge pages off: {error}");
+    }
     if let Err(error) = bench() {
         eprintln!("e2e bench failed: {error}");
         std::process::exit(1);

@@ -67,6 +67,11 @@ where
 }
 
 impl ServerProcess {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, then the exit status code.
     pub fn terminate(mut self) -> Option<i32> {
         // `kill(1)`: the workspace forbids unsafe code, so no libc::kill here.
