@@ -109,6 +109,18 @@ export function putUser(user) {
   state.users.set(user.id, { ...old, ...user, presence: user.presence || (old && old.presence) || null });
 }
 
+/**
+ * What the app knows of `user`'s presence: 'online', 'offline', or 'unknown'. Presence changes
+ * come over the socket, so while it is down a last known "online" may be stale and reads as
+ * unknown, until the socket is back and the user list reloaded. A last known "offline" stays:
+ * its last seen time is still the latest there is.
+ */
+export function presenceOf(user) {
+  const online = Boolean(user && user.presence && user.presence.online);
+  if (online && state.connection !== 'connected') return 'unknown';
+  return online ? 'online' : 'offline';
+}
+
 /** Applies a `presence` frame. */
 export function putPresence(frame) {
   const user = state.users.get(frame.user);

@@ -30,10 +30,16 @@ test('after a server restart both pages reconnect and resume with no gap and no 
     const direct = await rest(server.url, 'POST', '/conversations/direct', { user: (await rest(server.url, 'GET', `/users?search=${b}`, undefined, carol.token)).body.users[0].id }, carol.token);
     assert.equal(direct.status, 200);
 
+    await alice.waitForSelector('.chat-sub[data-chat-status=online]');
+
     const port = server.port;
     assert.equal(await server.stop(), 0, 'the server exits cleanly on SIGTERM');
     for (const page of [alice, bob]) await page.waitForSelector('.conn[data-connection=reconnecting]', { timeout: 10_000 });
     await alice.locator('.net-banner:not([hidden])').waitFor();
+    // With the socket down Bob's presence is unknown: not shown as online, in the header or the list.
+    await alice.waitForSelector('.chat-sub[data-chat-status=unknown]');
+    assert.equal(await alice.locator('.chat-sub').textContent(), 'connecting…');
+    await alice.locator(`.list .item[data-username="${b}"] .dot-on`).waitFor({ state: 'detached' });
 
     // Alice sends while the server is down: it waits as pending.
     await sendText(alice, 'sent while the server was down');
@@ -46,6 +52,7 @@ test('after a server restart both pages reconnect and resume with no gap and no 
     assert.equal(carolMsg.status, 200);
 
     for (const page of [alice, bob]) await waitConnected(page, 30_000);
+    await alice.waitForSelector('.chat-sub[data-chat-status=online]', { timeout: 15_000 });
     await bubbles(bob, 'sent while the server was down').waitFor({ timeout: 15_000 });
     await alice.locator('.msg.mine[data-status=pending]').waitFor({ state: 'detached', timeout: 15_000 });
 

@@ -4,11 +4,11 @@
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import * as session from '../session.js';
-import { messageStatus, on, peer, state, thread } from '../state.js';
-import { dayKey, dayLabel, fullTime, lastSeen, timeOfDay } from '../time.js';
+import { messageStatus, on, peer, presenceOf, state, thread } from '../state.js';
+import { dayKey, dayLabel, fullTime, timeOfDay } from '../time.js';
 import { errorText } from './auth.js';
 import { confirmDialog, groupInfoDialog } from './dialogs.js';
-import { conversationTitle } from './sidebar.js';
+import { conversationTitle, presenceText } from './sidebar.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
 const LOAD_OLDER_WITHIN_PX = 160;
@@ -82,22 +82,23 @@ export function createChat(conversationId) {
     if (!conv) return;
     const other = peer(conv);
     const name = conversationTitle(conv);
-    const online = other ? Boolean(other.presence && other.presence.online) : undefined;
+    const presence = other ? presenceOf(other) : undefined;
+    const online = presence === 'online';
     const typers = [...(state.typing.get(conversationId) || new Map()).keys()].map((id) => displayName(state.users.get(id)));
     let sub;
     if (typers.length) sub = conv.kind === 'group' ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing…` : 'typing…';
     else if (conv.kind === 'group') {
       const names = conv.members.filter((id) => id !== state.me.id).map((id) => displayName(state.users.get(id)));
       sub = `${plural(conv.members.length, 'member')} · You${names.length ? ', ' : ''}${names.join(', ')}`;
-    } else sub = online ? 'online' : lastSeen((other.presence && other.presence.last_seen) || other.last_seen);
-    const sig = JSON.stringify([name, online, sub, conv.kind]);
+    } else sub = presenceText(other);
+    const sig = JSON.stringify([name, presence, sub, conv.kind]);
     if (sig === headSig) return;
     headSig = sig;
     replace(headAvatar, conv.kind === 'group' ? avatar(conv.id, name, { group: true }) : avatar(other.id, name, { online }));
     title.textContent = name;
     subtitle.textContent = sub;
     subtitle.className = `chat-sub${typers.length ? ' typing-text' : online ? ' online-text' : ''}`;
-    subtitle.setAttribute('data-chat-status', typers.length ? 'typing' : online ? 'online' : 'offline');
+    subtitle.setAttribute('data-chat-status', typers.length ? 'typing' : presence || 'group');
     info.hidden = conv.kind !== 'group';
     const dots = h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'));
     replace(typingRow, typers.length ? [dots, h('span', {}, conv.kind === 'group' ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing` : `${name} is typing`)] : []);
@@ -355,7 +356,10 @@ export function createChat(conversationId) {
     on('conversations', schedule),
     on('users', schedule),
     on('typing', (id) => id === conversationId && renderHead()),
-    on('connection', renderBanner),
+    on('connection', () => {
+      renderBanner();
+      renderHead();
+    }),
   ];
   renderBanner();
   const clock = setInterval(() => {

@@ -3,7 +3,7 @@
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import * as session from '../session.js';
-import { on, state } from '../state.js';
+import { on, presenceOf, state } from '../state.js';
 import { errorText } from './auth.js';
 
 /** Opens a dialog with a title, body nodes and a footer; returns `{dialog, close}`. */
@@ -156,7 +156,7 @@ export function groupInfoDialog(conversationId) {
     const members = conv.members.map((id) => state.users.get(id) || (id === state.me.id ? state.me : { id, username: '…' }))
       .sort((a, b) => displayName(a).localeCompare(displayName(b)));
     parts.push(h('ul', { class: 'members' }, members.map((u) => {
-      const online = u.id === state.me.id || Boolean(u.presence && u.presence.online);
+      const online = u.id === state.me.id || presenceOf(u) === 'online';
       let remove = null;
       if (owner && u.id !== state.me.id) {
         remove = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'remove-member' }, 'Remove');

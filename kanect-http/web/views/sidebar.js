@@ -5,7 +5,7 @@
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import * as session from '../session.js';
 import { match } from '../router.js';
-import { on, peer, sortedConversations, state } from '../state.js';
+import { on, peer, presenceOf, sortedConversations, state } from '../state.js';
 import { lastSeen, listTime } from '../time.js';
 import { groupDialog } from './dialogs.js';
 
@@ -39,8 +39,12 @@ function typingNames(conversationId) {
   return [...m.keys()].map((id) => displayName(state.users.get(id)));
 }
 
-function presenceOf(user) {
-  return Boolean(user && user.presence && user.presence.online);
+/** A person's status line: 'online', 'last seen …', or 'connecting…' while it is unknown. */
+export function presenceText(user) {
+  const presence = presenceOf(user);
+  if (presence === 'online') return 'online';
+  if (presence === 'unknown') return 'connecting…';
+  return lastSeen((user.presence && user.presence.last_seen) || user.last_seen);
 }
 
 /** A link to the admin area, for administrators, when a view registered the `/admin` route. */
@@ -103,7 +107,7 @@ export function createSidebar() {
     },
     conv.kind === 'group'
       ? avatar(conv.id, title, { group: true })
-      : avatar(other.id, title, { online: presenceOf(other) }),
+      : avatar(other.id, title, { online: presenceOf(other) === 'online' }),
     h('span', { class: 'item-main' },
       h('span', { class: 'item-top' }, h('span', { class: 'item-title' }, title), h('span', { class: 'item-time' }, when)),
       h('span', { class: 'item-bottom' },
@@ -115,13 +119,14 @@ export function createSidebar() {
   }
 
   function personItem(user) {
-    const online = presenceOf(user);
-    const status = online ? 'online' : lastSeen((user.presence && user.presence.last_seen) || user.last_seen);
+    const presence = presenceOf(user);
+    const online = presence === 'online';
+    const status = presenceText(user);
     const item = h('button', { type: 'button', class: 'item', 'data-user': user.id, 'data-username': user.username },
       avatar(user.id, displayName(user), { online }),
       h('span', { class: 'item-main' },
         h('span', { class: 'item-top' }, h('span', { class: 'item-title' }, displayName(user))),
-        h('span', { class: 'item-bottom' }, h('span', { class: `item-sub${online ? ' online-text' : ''}`, 'data-presence': online ? 'online' : 'offline' },
+        h('span', { class: 'item-bottom' }, h('span', { class: `item-sub${online ? ' online-text' : ''}`, 'data-presence': presence },
           user.display_name ? `@${user.username} · ${status}` : status))));
     item.addEventListener('click', async () => {
       item.disabled = true;
@@ -184,7 +189,10 @@ export function createSidebar() {
       render();
     }, 16);
   };
-  const offs = [on('users', schedule), on('conversations', schedule), on('typing', schedule), on('open', schedule), on('connection', renderConnection)];
+  const offs = [on('users', schedule), on('conversations', schedule), on('typing', schedule), on('open', schedule), on('connection', () => {
+    renderConnection();
+    schedule();
+  })];
   const clock = setInterval(schedule, 30_000);
   render();
   return {
