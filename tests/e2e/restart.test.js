@@ -182,3 +182,57 @@ test('messages written while the socket is cut go out one at a time, in order, a
   assert.deepEqual(await alice.locator('.messages .msg .msg-body').allTextContents(), written);
   assertClean(alice, bob);
 }));
+
+test('a send refused for good is marked failed, the one queued behind it still goes, and Retry sends it again last', () => withServer(async ({ server, browser }) => {
+  const { alice, bob, conversation } = await aliceWritingToBob(browser, server);
+
+  // Alice's socket is cut while she writes two messages, then comes back through a relay that
+  // answers her first send itself with `not_member`: an error that another try cannot cure,
+  // unlike `unavailable` above.
+  let relay = false;
+  let refused = null;
+  const sends = [];
+  await alice.context().routeWebSocket(/\/api\/v1\/ws(\?.*)?$/, (ws) => {
+    if (!relay) return;
+    const toServer = ws.connectToServer();
+    ws.onMessage((message) => {
+      const frame = JSON.parse(message);
+      if (frame.type === 'send' && !refused) {
+        refused = frame;
+        ws.send(JSON.stringify({ v: 1, type: 'error', ref: frame.ref, code: 'not_member', message: 'forbidden: not_member', field: null }));
+        return;
+      }
+      if (frame.type === 'send') sends.push(frame);
+      toServer.send(message);
+    });
+    toServer.onMessage((message) => ws.send(message));
+  });
+  await alice.reload();
+  await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  await sendText(alice, 'refused for good');
+  await sendText(alice, 'the next one');
+  await alice.locator('.msg.mine[data-status=pending]').nth(1).waitFor();
+
+  relay = true;
+  await alice.reload();
+  await waitConnected(alice);
+  await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  await bob.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  const failed = alice.locator('.msg.mine[data-status=failed]');
+  await failed.waitFor();
+  assert.equal(await failed.locator('.msg-body').textContent(), 'refused for good');
+  await failed.locator('.msg-failed button[data-action=retry]').waitFor();
+  await bubbles(bob, 'the next one').waitFor();
+  await shot(alice, 'send-failed-desktop');
+
+  // Retry: the same client id, sent after what was written since, and shown last on both sides.
+  await failed.locator('button[data-action=retry]').click();
+  await bubbles(bob, 'refused for good').waitFor();
+  await failed.waitFor({ state: 'detached' });
+  assert.deepEqual(sends.map((f) => f.body), ['the next one', 'refused for good']);
+  assert.equal(sends[1].client_id, refused.client_id, 'the retry keeps its client id');
+  for (const page of [alice, bob]) {
+    assert.deepEqual(await page.locator('.messages .msg .msg-body').allTextContents(), ['the next one', 'refused for good']);
+  }
+  assertClean(alice, bob);
+}));
