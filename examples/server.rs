@@ -154,6 +154,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         let (admin, created) = chat.ensure_admin(Registration::new(username.as_str(), password.as_str())).await?;
         tracing::info!(username = %admin.username, created, "administrator ensured");
     }
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     println!("kanect listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
@@ -163,7 +164,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         max_connections: usize::try_from(cli.max_connections).unwrap_or(usize::MAX),
         ..HttpConfig::default()
     };
-    kanect::http::serve(listener, chat, config, shutdown_signal()).await?;
+    kanect::http::serve(listener, chat, config, shutdown).await?;
     Ok(())
 }
 
@@ -219,26 +220,29 @@ async fn nats_bus(_builder: ChatBuilder, _url: &str, _prefix: &str) -> Result<Ch
     Err("--bus: this build has no nats support; build with --features nats".into())
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed by this call, not when
+/// the future is first polled: `run` calls it before printing the address, so a signal sent as
+/// soon as the server says it listens still stops it cleanly (exit code 0).
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        }
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT: shutting down"),
-        _ = terminate => tracing::info!("SIGTERM: shutting down"),
-    }
+        tracing::info!("Ctrl-C: shutting down");
+    })
 }

