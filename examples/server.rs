@@ -105,7 +105,9 @@ fn main() {
     };
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     no_transparent_huge_pages();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Named apart from tokio's default, like the store's threads (`kanect-commit`, ...), so that
+    // `top -H` and `perf` tell them from an embedding or load-generating process's workers.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().thread_name("kanect-worker").enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => exit_with(error.into()),
     };

@@ -101,7 +101,11 @@ fn main() {
     if let Err(error) = client::raise_fd_limit() {
         eprintln!("could not raise the open-file limit: {error}");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .thread_name("loadgen-worker")
+        .enable_all()
+        .build();
     let outcome = runtime.map_err(BoxError::from).and_then(|runtime| runtime.block_on(run(args)));
     if let Err(error) = outcome {
         eprintln!("loadgen: {error}");
