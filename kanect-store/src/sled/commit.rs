@@ -91,8 +91,9 @@ struct State {
     submitted: u64,
     /// Appends taken by the commit thread so far: the number of the last one taken.
     taken: u64,
-    /// Direct writers waiting for the checkpoint thread's next flush.
-    flushes: Vec<Waiter>,
+    /// Direct writers waiting, each for the flush it needs (a number of `flushes_started`):
+    /// answered when that flush completes.
+    flushes: Vec<(u64, Waiter)>,
     /// Flushes the checkpoint thread has started: a write applied before flush `n` started
     /// is durable once `n` has completed.
     flushes_started: u64,
@@ -123,6 +124,9 @@ struct Shared {
     groups: AtomicU64,
     writes: AtomicU64,
     checkpoints: AtomicU64,
+    /// Tests hold it to keep a flush under way: the checkpoint thread takes it around each.
+    #[cfg(test)]
+    gate: Mutex<()>,
 }
 
 impl Shared {
@@ -273,17 +277,39 @@ impl GroupCommit {
     /// [`StoreError::Backend`] if the flush failed or the store is stopping; the write may or
     /// may not have reached the disk, and the caller must not acknowledge it.
     pub(crate) async fn durable(&self) -> Result<(), StoreError> {
-        Self::acknowledged(self.wait_for_flush()?).await
+        match self.wait_for_flush(None)? {
+            Some(ack) => Self::acknowledged(ack).await,
+            None => Ok(()),
+        }
     }
 
-    fn wait_for_flush(&self) -> Result<Ack, StoreError> {
-        let (waiter, ack) = oneshot::channel();
+    /// Returns once flush `number` (from [`GroupCommit::next_flush`]) has completed: at once if
+    /// it has, at its end if it is under way, rather than after the next one.
+    ///
+    /// # Errors
+    /// As [`GroupCommit::durable`].
+    pub(crate) async fn flushed(&self, number: u64) -> Result<(), StoreError> {
+        match self.wait_for_flush(Some(number))? {
+            Some(ack) => Self::acknowledged(ack).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Queues a wait for flush `number`, or for the next one to start; None if it has
+    /// completed. Checked under the lock: the checkpoint thread records a completed flush
+    /// before it takes the lock to answer its waiters, so no wait is queued after its answer.
+    fn wait_for_flush(&self, number: Option<u64>) -> Result<Option<Ack>, StoreError> {
         let mut state = self.shared.accepting()?;
-        state.flushes.push(waiter);
-        if state.flushes.len() == 1 {
+        let number = number.unwrap_or(state.flushes_started + 1);
+        if self.is_flushed(number) {
+            return Ok(None);
+        }
+        let (waiter, ack) = oneshot::channel();
+        state.flushes.push((number, waiter));
+        if number > state.flushes_started {
             self.shared.flush_wanted.notify_one();
         }
-        Ok(ack)
+        Ok(Some(ack))
     }
 
     /// Queues an append's `writes` for the journal and, once synced, for sled. Does not wait:
@@ -446,20 +472,24 @@ fn apply(db: &sled::Db, writes: Vec<Write>) -> Result<(), FlushError> {
 fn checkpoint(shared: &Shared, db: &sled::Db, sync: Option<&File>, journal_dir: &Path) {
     loop {
         let mut state = shared.lock();
-        while state.flushes.is_empty() && state.checkpoint.is_none() && !state.drained && !state.stopped {
+        while !wants_flush(&state) && state.checkpoint.is_none() && !state.drained && !state.stopped {
             state = shared.flush_wanted.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
-        let (group, done, failed) = (std::mem::take(&mut state.flushes), state.checkpoint.take(), state.failed.clone());
-        if group.is_empty() && done.is_none() {
+        let (done, failed) = (state.checkpoint.take(), state.failed.clone());
+        if !wants_flush(&state) && done.is_none() {
             break;
         }
         state.flushes_started += 1;
         let number = state.flushes_started;
         drop(state);
+        #[cfg(test)]
+        let gate = shared.gate.lock().unwrap_or_else(PoisonError::into_inner);
         let result = match failed {
             Some(failed) => Err(failed),
             None => flush(db, sync),
         };
+        #[cfg(test)]
+        drop(gate);
         if result.is_ok() {
             shared.flushes_done.fetch_max(number, Ordering::Release);
         }
@@ -470,12 +500,25 @@ fn checkpoint(shared: &Shared, db: &sled::Db, sync: Option<&File>, journal_dir: 
                 tracing::warn!(%error, "cannot delete checkpointed journal files");
             }
         }
+        // Those waiting for this flush or an earlier one; later ones wait on.
+        let group: Vec<Waiter> = {
+            let mut state = shared.lock();
+            let (now, later) =
+                std::mem::take(&mut state.flushes).into_iter().partition(|(needed, _)| *needed <= number);
+            state.flushes = later;
+            now.into_iter().map(|(_, waiter)| waiter).collect()
+        };
         if !group.is_empty() {
             shared.finish(group, result);
         } else if let Err(error) = result {
             shared.fail(Vec::new(), error);
         }
     }
+}
+
+/// Whether a direct writer waits for a flush that has not started yet.
+fn wants_flush(state: &State) -> bool {
+    state.flushes.iter().any(|(needed, _)| *needed > state.flushes_started)
 }
 
 /// Makes everything applied to sled so far durable.
@@ -491,6 +534,7 @@ pub(crate) fn flush(db: &sled::Db, sync: Option<&File>) -> Result<(), FlushError
 mod tests {
     use super::*;
     use std::time::Duration;
+    use tokio::task::JoinHandle;
 
     /// A temporary sled and a journal in a temporary directory (kept alive by the third).
     fn temporary() -> (sled::Db, Journal, tempfile::TempDir) {
@@ -501,6 +545,68 @@ mod tests {
 
     fn policy() -> Policy {
         Policy { max_group: 64, checkpoint_bytes: 1 << 20 }
+    }
+
+    /// Starts a flush for a direct writer and keeps it under way until the returned guard is
+    /// dropped; returns the guard, the writer and the flush's number.
+    #[allow(clippy::await_holding_lock)] // the gate is held on purpose: it keeps the flush under way
+    async fn hold_a_flush(commit: &Arc<GroupCommit>) -> (MutexGuard<'_, ()>, JoinHandle<Result<(), StoreError>>, u64) {
+        let number = commit.next_flush();
+        let gate = commit.shared.gate.lock().unwrap();
+        let writer = tokio::spawn({
+            let commit = commit.clone();
+            async move { commit.durable().await }
+        });
+        for _ in 0..500 {
+            if commit.next_flush() > number {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(commit.next_flush(), number + 1, "flush {number} is under way");
+        (gate, writer, number)
+    }
+
+    /// A send into a conversation whose record is on its way to the disk waits for the flush
+    /// that carries it: the one under way, not the next (which `durable` would start).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[allow(clippy::await_holding_lock)] // as in `hold_a_flush`
+    async fn a_wait_for_a_flush_under_way_ends_with_it() {
+        let (db, journal, _dir) = temporary();
+        let commit = Arc::new(GroupCommit::start(db, None, journal, policy()).unwrap());
+        let (gate, writer, needed) = hold_a_flush(&commit).await;
+        let send = tokio::spawn({
+            let commit = commit.clone();
+            async move { commit.flushed(needed).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!send.is_finished(), "it waits while the flush is under way");
+        drop(gate);
+        send.await.unwrap().unwrap();
+        writer.await.unwrap().unwrap();
+        assert_eq!(commit.next_flush(), needed + 1, "no second flush was started for it");
+        // Once that flush has completed, the wait returns at once and starts none.
+        commit.flushed(needed).await.unwrap();
+        assert_eq!(commit.next_flush(), needed + 1);
+    }
+
+    /// A direct write applied while a flush is under way may have missed it: its writer waits
+    /// for the next flush, which starts for it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[allow(clippy::await_holding_lock)] // as in `hold_a_flush`
+    async fn a_write_during_a_flush_waits_for_the_next() {
+        let (db, journal, _dir) = temporary();
+        let commit = Arc::new(GroupCommit::start(db, None, journal, policy()).unwrap());
+        let (gate, writer, first) = hold_a_flush(&commit).await;
+        let during = tokio::spawn({
+            let commit = commit.clone();
+            async move { commit.durable().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(gate);
+        writer.await.unwrap().unwrap();
+        during.await.unwrap().unwrap();
+        assert_eq!(commit.next_flush(), first + 2, "the second writer had a flush of its own");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

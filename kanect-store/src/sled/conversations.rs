@@ -14,9 +14,10 @@
 //! for its flush), while the send itself is made durable by the journal, not by that flush:
 //! a crash could then keep a message whose conversation or membership was lost. So each
 //! stripe also notes, per conversation, the flush that makes its last record write durable
-//! ([`Unflushed`]), and an append (or a resend's answer) in such a conversation waits for a
-//! flush too while that one has not completed. The note is by flush number, not by writer, so
-//! a writer that stops waiting for its flush (its caller went away) clears nothing early.
+//! ([`Unflushed`]), and an append (or a resend's answer) in such a conversation also waits for
+//! that flush while it has not completed: for its end if it is under way, not for the next one
+//! (`GroupCommit::flushed`). The note is by flush number, not by writer, so a writer that stops
+//! waiting for its flush (its caller went away) clears nothing early.
 
 use super::commit::GroupCommit;
 use super::format::{decode, encode};
@@ -61,16 +62,14 @@ impl Unflushed {
         *needed = (*needed).max(commit.next_flush());
     }
 
-    /// Whether a write of `id`'s record is still on its way to the disk.
-    pub(crate) fn waits(&mut self, id: ConversationId, commit: &GroupCommit) -> bool {
-        match self.0.get(&id) {
-            Some(&needed) if commit.is_flushed(needed) => {
-                self.0.remove(&id);
-                false
-            }
-            Some(_) => true,
-            None => false,
+    /// The flush that makes the last write of `id`'s record durable, if it has not completed.
+    pub(crate) fn waits(&mut self, id: ConversationId, commit: &GroupCommit) -> Option<u64> {
+        let needed = *self.0.get(&id)?;
+        if commit.is_flushed(needed) {
+            self.0.remove(&id);
+            return None;
         }
+        Some(needed)
     }
 }
 

@@ -75,7 +75,7 @@ pub(super) enum Append {
         /// has appends only after their journal sync.
         ack: Option<Ack>,
         /// As for [`Append::Submitted`].
-        after_flush: bool,
+        after_flush: Option<u64>,
     },
     /// A new message, submitted to group commit.
     Submitted {
@@ -84,8 +84,8 @@ pub(super) enum Append {
         /// Resolves when it is durable.
         ack: Ack,
         /// Its conversation's record has a write on its way to the disk: acknowledge after
-        /// the flush that covers it, too.
-        after_flush: bool,
+        /// this flush (see `GroupCommit::flushed`), which covers it, too.
+        after_flush: Option<u64>,
     },
 }
 

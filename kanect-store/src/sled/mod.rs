@@ -458,10 +458,10 @@ impl Store for SledStore {
                 (Appended::Created(message), after_flush)
             }
         };
-        if after_flush {
+        if let Some(flush) = after_flush {
             // The conversation record this send was checked against may not be durable yet:
             // neither is the send until it is (see `conversations`).
-            self.commit.durable().await?;
+            self.commit.flushed(flush).await?;
         }
         Ok(appended)
     }
