@@ -503,6 +503,11 @@ fn checkpoint(shared: &Shared, db: &sled::Db, sync: Option<&File>, journal_dir: 
         // Those waiting for this flush or an earlier one; later ones wait on.
         let group: Vec<Waiter> = {
             let mut state = shared.lock();
+            if let Err(error) = &result {
+                // In the same critical section as the answer: a wait for this flush queued
+                // after it must be refused, not left waiting for a flush that never comes.
+                state.failed.get_or_insert_with(|| error.clone());
+            }
             let (now, later) =
                 std::mem::take(&mut state.flushes).into_iter().partition(|(needed, _)| *needed <= number);
             state.flushes = later;
@@ -607,6 +612,28 @@ mod tests {
         writer.await.unwrap().unwrap();
         during.await.unwrap().unwrap();
         assert_eq!(commit.next_flush(), first + 2, "the second writer had a flush of its own");
+    }
+
+    /// A flush that fails refuses the waits for it, those under way and those after, rather
+    /// than leaving them to wait for a flush that never comes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[allow(clippy::await_holding_lock)] // as in `hold_a_flush`
+    async fn a_failed_flush_refuses_the_waits_for_it() {
+        let (db, journal, _dir) = temporary();
+        // fdatasync of /dev/full fails (EINVAL): every flush fails.
+        let full = std::fs::OpenOptions::new().append(true).open("/dev/full").unwrap();
+        let commit = Arc::new(GroupCommit::start(db, Some(full), journal, policy()).unwrap());
+        let (gate, writer, number) = hold_a_flush(&commit).await;
+        let send = tokio::spawn({
+            let commit = commit.clone();
+            async move { commit.flushed(number).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(gate);
+        let bounded = |task| tokio::time::timeout(Duration::from_secs(10), task);
+        assert!(matches!(bounded(writer).await.expect("answered").unwrap(), Err(StoreError::Backend(_))));
+        assert!(matches!(bounded(send).await.expect("answered").unwrap(), Err(StoreError::Backend(_))));
+        assert!(matches!(commit.flushed(number).await, Err(StoreError::Backend(_))), "and a wait after it");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
