@@ -92,6 +92,34 @@ async function aliceWritingToBob(browser, server) {
   return { alice, bob, conversation: await alice.locator('.chat').getAttribute('data-open-conversation') };
 }
 
+/**
+ * Routes `page`'s WebSocket through a relay that logs every frame each way (`frames`, with
+ * `out` true for the page's) and answers the page's first `send` itself with an error of
+ * `code` (`refused`). Until `open` is set the socket gets no connection: it is cut.
+ */
+async function relayRefusingFirstSend(page, code) {
+  const relay = { open: false, refused: null, frames: [] };
+  await page.context().routeWebSocket(/\/api\/v1\/ws(\?.*)?$/, (ws) => {
+    if (!relay.open) return;
+    const toServer = ws.connectToServer();
+    ws.onMessage((message) => {
+      const frame = JSON.parse(message);
+      relay.frames.push({ out: true, frame });
+      if (frame.type === 'send' && !relay.refused) {
+        relay.refused = frame;
+        ws.send(JSON.stringify({ v: 1, type: 'error', ref: frame.ref, code, message: `refused by the test relay: ${code}`, field: null }));
+        return;
+      }
+      toServer.send(message);
+    });
+    toServer.onMessage((message) => {
+      relay.frames.push({ out: false, frame: JSON.parse(message) });
+      ws.send(message);
+    });
+  });
+  return relay;
+}
+
 test('a send never acknowledged survives a reload and is delivered once', () => withServer(async ({ server, browser }) => {
   const { alice, bob, conversation } = await aliceWritingToBob(browser, server);
 
@@ -126,36 +154,16 @@ test('a send never acknowledged survives a reload and is delivered once', () => 
 test('messages written while the socket is cut go out one at a time, in order, and a refused one is retried on the open socket', () => withServer(async ({ server, browser }) => {
   const { alice, bob, conversation } = await aliceWritingToBob(browser, server);
 
-  // Alice's socket is cut, then comes back through a relay that logs every frame each way and
-  // answers the first send itself with `unavailable` (a passing server error: the socket stays).
-  let relay = false;
-  let refused = null;
-  const frames = [];
-  await alice.context().routeWebSocket(/\/api\/v1\/ws(\?.*)?$/, (ws) => {
-    if (!relay) return;
-    const toServer = ws.connectToServer();
-    ws.onMessage((message) => {
-      const frame = JSON.parse(message);
-      frames.push({ out: true, frame });
-      if (frame.type === 'send' && !refused) {
-        refused = frame;
-        ws.send(JSON.stringify({ v: 1, type: 'error', ref: frame.ref, code: 'unavailable', message: 'try again', field: null }));
-        return;
-      }
-      toServer.send(message);
-    });
-    toServer.onMessage((message) => {
-      frames.push({ out: false, frame: JSON.parse(message) });
-      ws.send(message);
-    });
-  });
+  // Alice's socket is cut, then comes back through a relay that answers the first send itself
+  // with `unavailable` (a passing server error: the socket stays).
+  const relay = await relayRefusingFirstSend(alice, 'unavailable');
   await alice.reload();
   await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
   const written = ['first, offline', 'second, offline', 'third, offline', 'fourth, offline'];
   for (const text of written) await sendText(alice, text);
   await alice.locator('.msg.mine[data-status=pending]').nth(3).waitFor();
 
-  relay = true;
+  relay.open = true;
   await alice.reload();
   await waitConnected(alice);
   await bob.locator(`.list .item[data-conversation="${conversation}"]`).click();
@@ -164,6 +172,7 @@ test('messages written while the socket is cut go out one at a time, in order, a
 
   // The refused send went again on the same socket, first; each send left only after the ack
   // of the one before it.
+  const { frames, refused } = relay;
   assert.equal(refused.body, written[0]);
   const sends = frames.filter((f) => f.out && f.frame.type === 'send' && f.frame !== refused);
   assert.deepEqual(sends.map((f) => f.frame.body), written);
@@ -189,31 +198,14 @@ test('a send refused for good is marked failed, the one queued behind it still g
   // Alice's socket is cut while she writes two messages, then comes back through a relay that
   // answers her first send itself with `not_member`: an error that another try cannot cure,
   // unlike `unavailable` above.
-  let relay = false;
-  let refused = null;
-  const sends = [];
-  await alice.context().routeWebSocket(/\/api\/v1\/ws(\?.*)?$/, (ws) => {
-    if (!relay) return;
-    const toServer = ws.connectToServer();
-    ws.onMessage((message) => {
-      const frame = JSON.parse(message);
-      if (frame.type === 'send' && !refused) {
-        refused = frame;
-        ws.send(JSON.stringify({ v: 1, type: 'error', ref: frame.ref, code: 'not_member', message: 'forbidden: not_member', field: null }));
-        return;
-      }
-      if (frame.type === 'send') sends.push(frame);
-      toServer.send(message);
-    });
-    toServer.onMessage((message) => ws.send(message));
-  });
+  const relay = await relayRefusingFirstSend(alice, 'not_member');
   await alice.reload();
   await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
   await sendText(alice, 'refused for good');
   await sendText(alice, 'the next one');
   await alice.locator('.msg.mine[data-status=pending]').nth(1).waitFor();
 
-  relay = true;
+  relay.open = true;
   await alice.reload();
   await waitConnected(alice);
   await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
@@ -229,8 +221,9 @@ test('a send refused for good is marked failed, the one queued behind it still g
   await failed.locator('button[data-action=retry]').click();
   await bubbles(bob, 'refused for good').waitFor();
   await failed.waitFor({ state: 'detached' });
+  const sends = relay.frames.filter((f) => f.out && f.frame.type === 'send' && f.frame !== relay.refused).map((f) => f.frame);
   assert.deepEqual(sends.map((f) => f.body), ['the next one', 'refused for good']);
-  assert.equal(sends[1].client_id, refused.client_id, 'the retry keeps its client id');
+  assert.equal(sends[1].client_id, relay.refused.client_id, 'the retry keeps its client id');
   for (const page of [alice, bob]) {
     assert.deepEqual(await page.locator('.messages .msg .msg-body').allTextContents(), ['the next one', 'refused for good']);
   }
