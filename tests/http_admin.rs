@@ -2,7 +2,8 @@
 //! its live WebSocket at once and cannot log in, an administrator's message delete reaches
 //! every member's socket, and each administrative action leaves an audit entry (actor,
 //! action, target, detail) readable, newest first and paged, through the audit endpoint. The
-//! user list pages by username, with and without a search.
+//! user list pages by username, with and without a search, and its changes (sign-ups,
+//! disabling, deletion) reach every socket and poll as `user` / `user_deleted` frames.
 //! (The 401/403 checks on every admin endpoint live in `http_errors.rs`.)
 
 mod support;
@@ -199,4 +200,45 @@ async fn the_user_list_pages_by_username_with_and_without_a_search() {
     assert_eq!(names, ["dee", "lee"]);
     assert_eq!(rest["next"], Value::Null);
     server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_changes_reach_every_socket_and_poll_without_the_email() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let admin = admin_session(&server).await;
+    let alice = signup(addr, "alice").await;
+    let mut alice_ws = connect(addr, &alice.token).await;
+    let created = request(addr, "POST", "/api/v1/poll", Some(&alice.token), None).await;
+    assert_eq!(created.status, 201, "{:?}", created.json());
+    let poll = created.json()["poll"].as_str().unwrap().to_string();
+
+    let body = json!({"username": "bob", "password": "correct horse battery", "email": "bob@example.com"});
+    let reply = request(addr, "POST", "/api/v1/auth/signup", None, Some(body)).await;
+    assert_eq!(reply.status, 201, "{:?}", reply.json());
+    let bob = reply.json()["user"].clone();
+    let announced = alice_ws.next_of("user").await;
+    assert_eq!(announced["user"]["id"], bob["id"]);
+    assert_eq!(announced["user"]["username"], "bob");
+    assert_eq!(announced["user"]["disabled"], false);
+    assert!(announced["user"].get("email").is_none(), "others never see the email: {announced}");
+    let polled = request(addr, "GET", &format!("/api/v1/poll/{poll}?after=0&wait=5"), Some(&alice.token), None).await;
+    let events = polled.json()["events"].as_array().unwrap().clone();
+    assert!(events.iter().any(|e| e["type"] == "user" && e["user"]["id"] == bob["id"]), "{events:?}");
+
+    let bob_id = bob["id"].as_str().unwrap().to_string();
+    let bob = Session { token: String::new(), csrf: String::new(), id: bob_id.clone(), username: "bob".into() };
+    assert_eq!(set_disabled(addr, &admin, &bob, true).await.status, 200);
+    let disabled = alice_ws.next_of("user").await;
+    assert_eq!((&disabled["user"]["id"], &disabled["user"]["disabled"]), (&json!(bob_id), &json!(true)));
+
+    // A refused change sends nothing: the next directory frame is the deletion.
+    let path = format!("/api/v1/admin/users/{bob_id}/role");
+    let refused = request(addr, "PUT", &path, Some(&alice.token), Some(json!({"role": "admin"}))).await;
+    assert_eq!((refused.status, refused.code().as_str()), (403, "admin_only"));
+    let deleted = request(addr, "DELETE", &format!("/api/v1/admin/users/{bob_id}"), Some(&admin.token), None).await;
+    assert_eq!(deleted.status, 204);
+    let frame = alice_ws.next().await;
+    assert_eq!(frame, json!({"v": 1, "type": "user_deleted", "user": bob_id}));
+    server.shutdown().await.unwrap();
 }

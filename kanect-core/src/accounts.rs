@@ -1,8 +1,13 @@
 //! Accounts: registration, log-in, sessions, and the user list with presence.
+//!
+//! The user list is a directory every device may show, so a change to it (an account created,
+//! disabled, re-enabled, given another role, deleted) is broadcast to every device as
+//! [`Event::User`] or [`Event::UserDeleted`]: lists stay current without polling.
 
 use crate::auth::{hash_token, SessionToken};
 use crate::chat::{Caller, Chat};
 use crate::error::{AuthFailure, Entity, Error, Result};
+use crate::event::Event;
 use crate::id::UserId;
 use crate::model::{Presence, Role, Session, Timestamp, User};
 use crate::store::UserQuery;
@@ -84,7 +89,13 @@ impl Chat {
             last_seen: None,
         };
         self.store().insert_user(&user, &hash).await?;
+        self.announce_user(&user).await;
         Ok(user)
+    }
+
+    /// Tells every device that an account is new or changed.
+    pub(crate) async fn announce_user(&self, user: &User) {
+        self.broadcast(Event::User { user: user.public() }).await;
     }
 
     /// Checks a username and password and opens a session.

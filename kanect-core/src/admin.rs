@@ -12,6 +12,7 @@
 use crate::accounts::Registration;
 use crate::chat::{Caller, Chat};
 use crate::error::{AuthFailure, Denied, Entity, Error, Result};
+use crate::event::Event;
 use crate::id::{AuditId, ConversationId, MessageId, UserId};
 use crate::model::{AuditEntry, Conversation, ConversationKind, Message, Presence, Role, User};
 use crate::store::{HistoryPage, UserQuery};
@@ -67,6 +68,7 @@ impl Chat {
                 if user.role != Role::Admin {
                     user.role = Role::Admin;
                     self.store().update_user(&user).await?;
+                    self.announce_user(&user).await;
                 }
                 Ok((user, false))
             }
@@ -122,6 +124,7 @@ impl Chat {
             self.store().delete_sessions_of(id).await?;
             self.end_sessions(id, None, "account_disabled").await;
         }
+        self.announce_user(&user).await;
         let action = if disabled { "user.disable" } else { "user.enable" };
         self.audit(caller, action, id.to_string(), None).await?;
         Ok(user)
@@ -135,6 +138,7 @@ impl Chat {
         let mut user = self.admin_target(caller, id).await?;
         user.role = role;
         self.store().update_user(&user).await?;
+        self.announce_user(&user).await;
         let detail = match role {
             Role::Admin => "admin",
             Role::User => "user",
@@ -172,6 +176,7 @@ impl Chat {
         }
         self.store().delete_user(id).await?;
         self.end_sessions(id, None, "account_deleted").await;
+        self.broadcast(Event::UserDeleted { user: id }).await;
         self.audit(caller, "user.delete", id.to_string(), Some(user.username)).await
     }
 

@@ -24,6 +24,11 @@ pub enum BusMessage {
         /// The event.
         event: Event,
     },
+    /// Deliver `event` to every device you hold (changes to the user directory).
+    Broadcast {
+        /// The event.
+        event: Event,
+    },
     /// End the live streams of a user's devices: all of them, or those of one session.
     EndSessions {
         /// Whose.

@@ -271,6 +271,16 @@ impl Chat {
         }
     }
 
+    /// Sends `event` to every device, here and on other nodes.
+    pub(crate) async fn broadcast(&self, event: Event) {
+        let delivery = Delivery::new(event);
+        self.inner.hub.deliver_to_all(&delivery);
+        if self.inner.bus.has_peers() {
+            let event = delivery.event().clone();
+            self.publish(BusMessage::Broadcast { event }).await;
+        }
+    }
+
     /// Ends the live streams of a user's devices (all, or one session's) on every node.
     pub(crate) async fn end_sessions(&self, user: UserId, session: Option<TokenHash>, reason: &str) {
         self.inner.hub.end_sessions(user, session, reason);
@@ -353,6 +363,9 @@ impl Inner {
         match envelope.message {
             BusMessage::Deliver { recipients, event } => {
                 chat.inner.hub.deliver(&recipients, &Delivery::new(event));
+            }
+            BusMessage::Broadcast { event } => {
+                chat.inner.hub.deliver_to_all(&Delivery::new(event));
             }
             BusMessage::EndSessions { user, session, reason } => {
                 chat.inner.hub.end_sessions(user, session, &reason);

@@ -5,7 +5,7 @@
 //! broadcast to a thousand devices is encoded to JSON once, not a thousand times.
 
 use crate::id::{ConversationId, MessageId, Seq, UserId};
-use crate::model::{Conversation, Message, Presence, Receipt};
+use crate::model::{Conversation, Message, Presence, Receipt, User};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
 
@@ -57,6 +57,17 @@ pub enum Event {
         #[serde(default)]
         last_seq: Seq,
     },
+    /// An account was created, or an administrator changed it (role, disabled): the public
+    /// record, sent to every device. A disabled account is left out of user lists.
+    User {
+        /// The account as it is now, without email.
+        user: User,
+    },
+    /// An account was deleted: sent to every device.
+    UserDeleted {
+        /// Whose.
+        user: UserId,
+    },
     /// This device fell behind and events were dropped: re-read conversations and history
     /// after your cursors (or resume with them), then carry on.
     Resync,
@@ -76,7 +87,11 @@ impl Event {
             Event::Delete { conversation, .. } | Event::Typing { conversation, .. } => Some(*conversation),
             Event::Receipt(receipt) => Some(receipt.conversation),
             Event::Conversation { conversation, .. } => Some(conversation.id),
-            Event::Presence(_) | Event::Resync | Event::SessionEnded { .. } => None,
+            Event::Presence(_)
+            | Event::User { .. }
+            | Event::UserDeleted { .. }
+            | Event::Resync
+            | Event::SessionEnded { .. } => None,
         }
     }
 }

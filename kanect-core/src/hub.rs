@@ -180,6 +180,20 @@ impl Hub {
         self.count(delivered, lagged);
     }
 
+    /// Offers a delivery to every device on this node.
+    pub(crate) fn deliver_to_all(&self, delivery: &Delivery) {
+        let devices = self.devices.read().unwrap_or_else(|p| p.into_inner());
+        let (mut delivered, mut lagged) = (0, 0);
+        for device in devices.values().flatten() {
+            if device.offer(delivery) {
+                delivered += 1;
+            } else {
+                lagged += 1;
+            }
+        }
+        self.count(delivered, lagged);
+    }
+
     /// Offers a presence change to the devices watching `user` that are not already among
     /// `skip` (the recipients reached through shared conversations).
     pub(crate) fn deliver_to_watchers(&self, user: UserId, skip: &[UserId], delivery: &Delivery) {

@@ -127,3 +127,39 @@ async fn roles_passwords_deletion_and_stats() {
     let actions: Vec<String> = chat.audit_log(&admin, None, 10).await.unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["user.delete", "user.password_reset", "user.role", "user.role"]);
 }
+
+#[tokio::test]
+async fn directory_changes_reach_every_device_and_refusals_send_nothing() {
+    let chat = chat().await;
+    let admin = admin(&chat).await;
+    // Alice shares no conversation with anyone and watches nobody: she hears of every account.
+    let (_, alice) = user(&chat, "alice").await;
+    let mut device = chat.subscribe(&alice).await.unwrap();
+    drain(&mut device);
+
+    let registration =
+        Registration { email: Some("bob@example.com".into()), ..Registration::new("bob", "bob password") };
+    let bob = chat.register(registration).await.unwrap();
+    let announced = |event: Event| match event {
+        Event::User { user } => user,
+        other => panic!("expected a user event, got {other:?}"),
+    };
+    assert_eq!(announced(next_event(&mut device).await), bob.public(), "the public record: no email");
+
+    let promoted = chat.set_role(&admin, bob.id, Role::Admin).await.unwrap();
+    assert_eq!(announced(next_event(&mut device).await), promoted.public());
+    chat.set_disabled(&admin, bob.id, true).await.unwrap();
+    assert!(announced(next_event(&mut device).await).disabled);
+    chat.set_disabled(&admin, bob.id, false).await.unwrap();
+    assert!(!announced(next_event(&mut device).await).disabled);
+
+    // Refused changes announce nothing.
+    assert_eq!(code(chat.register(Registration::new("BOB", "another password")).await), "username_taken");
+    assert_eq!(code(chat.set_disabled(&alice, bob.id, true).await), "admin_only");
+    assert_eq!(code(chat.delete_user(&admin, admin.user()).await), "self_action");
+    tokio::task::yield_now().await;
+    assert_eq!(drain(&mut device), Vec::new());
+
+    chat.delete_user(&admin, bob.id).await.unwrap();
+    assert_eq!(next_event(&mut device).await, Event::UserDeleted { user: bob.id });
+}

@@ -401,6 +401,19 @@ async fn two_engines_on_one_bus_route_messages_and_presence() {
 }
 
 #[tokio::test]
+async fn directory_changes_reach_devices_on_other_nodes() {
+    let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(MemoryStore::new());
+    let bus = LocalBus::new();
+    let a = Chat::builder_shared(store.clone()).bus(bus.clone()).config(fast_config()).build().await.unwrap();
+    let b = Chat::builder_shared(store).bus(bus).config(fast_config()).build().await.unwrap();
+    let (_, alice) = user(&b, "alice").await;
+    let mut alice_on_b = b.subscribe(&alice).await.unwrap();
+    drain(&mut alice_on_b);
+    let carol = a.register(Registration::new("carol", "carol password")).await.unwrap();
+    assert_eq!(next_event(&mut alice_on_b).await, Event::User { user: carol.public() });
+}
+
+#[tokio::test]
 async fn a_message_that_was_never_routed_is_filled_in_from_the_store_in_order() {
     let chat = chat().await;
     let (_, alice) = user(&chat, "alice").await;

@@ -25,8 +25,9 @@ pub enum Subjects {
     #[default]
     Deployment,
     /// Deliveries and session ends on `kanect.<prefix>.user.<user id>`, which a node follows
-    /// while it holds devices of that user; presence and heartbeats stay on the deployment
-    /// subject. One publish per recipient, but a node only receives its own users' events.
+    /// while it holds devices of that user; presence, heartbeats and broadcasts (changes to
+    /// the user directory, for every device) stay on the deployment subject. One publish per
+    /// recipient, but a node only receives its own users' events.
     PerUser,
 }
 
@@ -196,8 +197,9 @@ impl NatsBus {
         Ok(())
     }
 
-    /// [`Subjects::PerUser`] publishing: deliveries to each recipient's subject, presence and
-    /// heartbeats to the deployment's, following users as the node's own messages show them.
+    /// [`Subjects::PerUser`] publishing: deliveries to each recipient's subject; broadcasts,
+    /// presence and heartbeats to the deployment's, following users as the node's own
+    /// messages show them.
     async fn publish_per_user(&self, envelope: BusEnvelope) -> Result<(), StoreError> {
         let origin = envelope.origin;
         match &envelope.message {
@@ -210,6 +212,7 @@ impl NatsBus {
                 }
                 result
             }
+            BusMessage::Broadcast { .. } => self.send(&self.events, &envelope).await,
             BusMessage::EndSessions { user, .. } => self.send(&self.user_subject(*user), &envelope).await,
             BusMessage::Presence { user, online, .. } => {
                 // Follow before announcing, so that once the device's subscribe returns, what

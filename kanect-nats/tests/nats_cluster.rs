@@ -196,6 +196,27 @@ async fn a_user_leaving_a_node_goes_offline_everywhere(subjects: Subjects) {
     assert!(!a.presence(&bob).online);
 }
 
+async fn directory_changes_reach_every_device_on_other_nodes(subjects: Subjects) {
+    let Cluster { a, b, alice, .. } = Cluster::start(subjects).await;
+    let mut alices_laptop = b.subscribe(&Cluster::on(&b, &alice).await).await.unwrap();
+    let carol = a.register(Registration::new("carol", "carol password")).await.unwrap();
+    // Alice's device may also hear of bob's account, made on A just before it subscribed.
+    let announced = next_matching(&mut alices_laptop, |event| match event {
+        Event::User { user } if user.id == carol.id => Some(user.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(announced, carol.public());
+    let admin = a.create_admin(Registration::new("root", "root password")).await.unwrap();
+    a.delete_user(&Cluster::on(&a, &admin).await, carol.id).await.unwrap();
+    let deleted = next_matching(&mut alices_laptop, |event| match event {
+        Event::UserDeleted { user } => Some(*user),
+        _ => None,
+    })
+    .await;
+    assert_eq!(deleted, carol.id);
+}
+
 /// A bus that can be cut, as a crashed or partitioned node goes silent without saying goodbye.
 struct Cuttable {
     inner: NatsBus,
@@ -280,6 +301,7 @@ in_both_modes!(
     a_user_leaving_a_node_goes_offline_everywhere,
     a_silent_node_stops_counting_towards_presence,
     deployments_with_other_prefixes_are_invisible,
+    directory_changes_reach_every_device_on_other_nodes,
 );
 
 /// Lets a test keep a handle on a bus it gives an engine.
@@ -337,7 +359,7 @@ async fn per_user_deliveries_reach_only_followed_subjects() {
                         "deliveries stay off the deployment subject"
                     );
                 }
-                BusMessage::Presence { .. } | BusMessage::Heartbeat { .. } => {
+                BusMessage::Presence { .. } | BusMessage::Heartbeat { .. } | BusMessage::Broadcast { .. } => {
                     assert_eq!(message.subject.as_str(), format!("kanect.{prefix}.events"));
                 }
             }
