@@ -12,7 +12,16 @@ const PAGE = 50;
 const USER_PAGES = 5;
 const TYPING_SHOW_MS = 5000;
 const TYPING_SEND_EVERY_MS = 3000;
+/**
+ * How often the user list is read again. `user`, `user_deleted` and `presence` frames keep it
+ * current, and a reconnect re-reads it (resume does not replay those frames); this is the
+ * backstop for what frames cannot cover: a frame lost between server nodes (the cluster bus
+ * does not redeliver, and no resync follows), and the presence of listed users beyond the
+ * 1000 a watch can name.
+ */
 const USERS_REFRESH_MS = 60_000;
+/** The most users one `watch` may name (PROTOCOL.md). */
+const WATCH_MAX = 1000;
 /** After a send failed for a passing reason (no answer, server unavailable) on a socket that is
  * still open: wait this long, doubling up to the cap, before sending it again (same client id). */
 const SEND_RETRY_MIN_MS = 1000;
@@ -26,6 +35,14 @@ let usersTimer = null;
 const lastTypingSent = new Map();
 const deliveredQueue = new Map();
 const fetchingUsers = new Set();
+/**
+ * `user` and `user_deleted` frames so far, and per user the count at their latest one. A user
+ * read from the server (a list page, one view) that a frame has described since the read began
+ * is older than what the frame said, and is not stored: an account disabled while the list
+ * was being read must not come back.
+ */
+let userFrames = 0;
+const userFrameAt = new Map();
 
 /** A client id for a send: random, so a retry of the same send is recognised by the server. */
 function newClientId() {
@@ -82,13 +99,14 @@ export async function logout() {
 async function start(me) {
   stopSocket();
   S.reset();
+  userFrameAt.clear();
   state.me = me;
   S.emit('me', me);
   await Promise.all([loadConversations(), loadUsers()]);
   restorePending();
   socket = new Socket({
     cursors: () => [...state.conversations.values()].map((c) => ({ conversation: c.id, seq: c.last_seq || 0 })),
-    watch: () => [...state.users.keys()].filter((id) => id !== me.id),
+    watch: watchList,
     onFrame,
     onState: (s) => {
       state.connection = s;
@@ -169,43 +187,85 @@ async function loadConversations() {
 async function loadUsers() {
   let after = null;
   let complete = false;
+  const listed = new Set();
+  const since = userFrames;
   for (let page = 0; page < USER_PAGES; page++) {
     const res = await api.users({ after, limit: 200 });
-    for (const u of res.users) S.putUser(u);
+    for (const u of res.users) {
+      putUserRead(u, since);
+      listed.add(u.id);
+    }
     if (!res.next) {
       complete = true;
       break;
     }
     after = res.next;
   }
+  if (!state.me) return; // Logged out meanwhile.
   state.usersComplete = complete;
-  if (socket && socket.open) socket.send({ type: 'watch', users: [...state.users.keys()].filter((id) => id !== state.me.id).slice(0, 1000) });
+  // The whole list names every enabled account: one we hold as enabled that it leaves out was
+  // disabled or deleted, and the frame saying so was missed. Ask about each.
+  if (complete) {
+    for (const u of state.users.values()) if (!listed.has(u.id) && S.listed(u) && u.id !== state.me.id) readUser(u.id);
+  }
+  sendWatch();
   S.emit('users');
 }
 
 /** Searches users on the server (for the filter box); merges them into the list. */
 export async function searchUsers(text) {
+  const since = userFrames;
   const res = await api.users({ search: text, limit: 50 });
   const fresh = res.users.filter((u) => !state.users.has(u.id));
-  for (const u of res.users) S.putUser(u);
-  if (fresh.length && socket && socket.open) {
-    socket.send({ type: 'watch', users: [...state.users.keys()].filter((id) => id !== state.me.id).slice(0, 1000) });
-  }
+  for (const u of res.users) putUserRead(u, since);
+  if (fresh.length) sendWatch();
   S.emit('users');
 }
 
+/** The users whose presence to follow: every enabled one I know of but me, up to the cap. */
+function watchList() {
+  const ids = [];
+  for (const u of state.users.values()) if (S.listed(u) && u.id !== state.me.id) ids.push(u.id);
+  return ids.slice(0, WATCH_MAX);
+}
+
+/**
+ * Tells the server whose presence to follow (the list replaces the last one). Resolves once
+ * the server has applied it, or at once when offline: connecting sends it anyway. Never rejects.
+ */
+function sendWatch() {
+  if (!socket || !socket.open) return Promise.resolve();
+  return socket.request({ type: 'watch', users: watchList() }).catch(() => {});
+}
+
+/**
+ * Reads one user's view (presence included) into the list; forgets the user if the account is
+ * gone. Never rejects: on any other failure the list stays as it was.
+ */
+async function readUser(id) {
+  const since = userFrames;
+  try {
+    putUserRead(await api.user(id), since);
+  } catch (e) {
+    if (e.code !== 'user_not_found') return;
+    S.putDeletedUser(id);
+  }
+  S.emit('users');
+  S.emit('conversations');
+}
+
+/** Stores a user read from the server when the read began at `since`, unless it is stale. */
+function putUserRead(user, since) {
+  if ((userFrameAt.get(user.id) || 0) > since) return;
+  S.putUser(user);
+}
+
+/** Reads the users among `ids` that the list does not hold (members of my conversations). */
 function fetchMissingUsers(ids) {
   for (const id of new Set(ids)) {
     if (state.users.has(id) || fetchingUsers.has(id) || (state.me && id === state.me.id)) continue;
     fetchingUsers.add(id);
-    api.user(id)
-      .then((u) => {
-        S.putUser(u);
-        S.emit('users');
-        S.emit('conversations');
-      })
-      .catch(() => {})
-      .finally(() => fetchingUsers.delete(id));
+    readUser(id).finally(() => fetchingUsers.delete(id));
   }
 }
 
@@ -299,6 +359,10 @@ async function onFrame(frame) {
       return onReceipt(frame);
     case 'conversation':
       return onConversation(frame.conversation);
+    case 'user':
+      return onUser(frame.user);
+    case 'user_deleted':
+      return onUserDeleted(frame.user);
     default:
       return undefined;
   }
@@ -394,6 +458,42 @@ function onConversation(conversation) {
   fetchMissingUsers(conversation.members);
   S.emit('conversations');
   S.emit('thread', conversation.id);
+}
+
+/**
+ * An account was created, or an administrator changed it. A disabled account stays in the
+ * state, marked, rather than being forgotten: lists leave it out (as the server's list does)
+ * while my conversations with it keep its name, as they do when it is read after a reload.
+ */
+async function onUser(user) {
+  if (!user || !user.id) return;
+  userFrameAt.set(user.id, ++userFrames);
+  if (user.id === state.me.id) {
+    // My role may have changed. The frame carries no email: the one I have stays.
+    state.me = { ...state.me, ...user };
+    S.putUser(user);
+    S.emit('me', state.me);
+    return;
+  }
+  const known = state.users.get(user.id);
+  if (user.disabled && !known) return;
+  S.putUser(user);
+  S.emit('users');
+  S.emit('conversations');
+  if (user.disabled || (known && !known.disabled)) return;
+  // Newly listed: follow their presence, then read it, since it may have changed before the
+  // watch took effect (a fresh sign-up is usually already online).
+  await sendWatch();
+  await readUser(user.id);
+}
+
+/** An account was deleted. History with it stays, under "Deleted account". */
+function onUserDeleted(id) {
+  userFrameAt.set(id, ++userFrames);
+  if (!state.users.has(id)) return;
+  S.putDeletedUser(id);
+  S.emit('users');
+  S.emit('conversations');
 }
 
 // ---- pending sends survive a reload (this tab only) ---------------------------------------

@@ -110,12 +110,26 @@ export function putUser(user) {
 }
 
 /**
+ * Marks an account deleted: kept (so that conversations with it name it "Deleted account"
+ * rather than nobody) but out of every list.
+ */
+export function putDeletedUser(id) {
+  state.users.set(id, { id, username: 'deleted', display_name: 'Deleted account', deleted: true, presence: null });
+}
+
+/** Whether a user belongs in people lists and the watch: neither disabled nor deleted. */
+export function listed(user) {
+  return Boolean(user) && !user.disabled && !user.deleted;
+}
+
+/**
  * What the app knows of `user`'s presence: 'online', 'offline', or 'unknown'. Presence changes
  * come over the socket, so while it is down a last known "online" may be stale and reads as
  * unknown, until the socket is back and the user list reloaded. A last known "offline" stays:
  * its last seen time is still the latest there is.
  */
 export function presenceOf(user) {
+  if (user && user.deleted) return 'offline';
   const online = Boolean(user && user.presence && user.presence.online);
   if (online && state.connection !== 'connected') return 'unknown';
   return online ? 'online' : 'offline';

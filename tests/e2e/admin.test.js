@@ -6,34 +6,14 @@
 // Screenshots of every admin page at desktop and phone widths.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import {
-  apiSignup, assertClean, bubbles, logIn, newUserPage, openChatWith, rest, SERVER_BIN, shot,
+  apiSignup, assertClean, bubbles, createAdmin, logIn, newUserPage, openChatWith, rest, shot,
   signUp, uniqueName, withServer,
 } from './harness.js';
 
 const PHONE = { width: 390, height: 844 };
 const ADMIN_PASSWORD = 'the admin password 7';
-
-/** Runs `server create-admin NAME` on a data directory, password on stdin; resolves on exit 0. */
-function createAdmin(dataDir, username, password) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(SERVER_BIN, ['--log', 'warn', '--data-dir', dataDir, 'create-admin', username], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`create-admin exited with ${code}: ${err}`));
-    });
-    child.stdin.end(`${password}\n`);
-  });
-}
 
 /** `withServer`, on a data directory that `create-admin` gave the admin `root`. */
 function withAdminServer(body) {

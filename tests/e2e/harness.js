@@ -1,6 +1,7 @@
 // Shared helpers for the browser tests: start and stop a real Kanect server (the `server`
-// example, on 127.0.0.1 port 0 with a temporary sled directory), launch the system Chromium
-// through playwright-core, and sign users up through the UI. Every wait is bounded.
+// example, on 127.0.0.1 port 0 with a temporary sled directory), make an administrator with its
+// `create-admin` subcommand, launch the system Chromium through playwright-core, and sign
+// users up through the UI or the API. Every wait is bounded.
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -196,6 +197,25 @@ export async function withServer(body, { prepare } = {}) {
     await server.stop();
     cleanup(server.dataDir);
   }
+}
+
+/** Runs `server create-admin NAME` on a data directory, password on stdin; resolves on exit 0. */
+export function createAdmin(dataDir, username, password) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(SERVER_BIN, ['--log', 'warn', '--data-dir', dataDir, 'create-admin', username], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`create-admin exited with ${code}: ${err}`));
+    });
+    child.stdin.end(`${password}\n`);
+  });
 }
 
 /** Calls the REST API from Node (bearer token when given); resolves with `{status, body}`. */

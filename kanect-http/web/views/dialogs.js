@@ -3,7 +3,7 @@
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import * as session from '../session.js';
-import { on, presenceOf, state } from '../state.js';
+import { listed, on, presenceOf, state } from '../state.js';
 import { errorText } from './auth.js';
 
 /** Opens a dialog with a title, body nodes and a footer; returns `{dialog, close}`. */
@@ -53,7 +53,7 @@ function userPicker(exclude = new Set(), multiple = true) {
   const render = () => {
     const text = filter.value.trim().toLowerCase();
     const users = [...state.users.values()]
-      .filter((u) => u.id !== state.me.id && !exclude.has(u.id) && !u.disabled)
+      .filter((u) => u.id !== state.me.id && !exclude.has(u.id) && listed(u))
       .filter((u) => !text || u.username.toLowerCase().includes(text) || (u.display_name || '').toLowerCase().includes(text))
       .sort((a, b) => displayName(a).localeCompare(displayName(b)));
     replace(list, users.length ? users.map((u) => {

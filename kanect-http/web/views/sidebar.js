@@ -5,7 +5,7 @@
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import * as session from '../session.js';
 import { match } from '../router.js';
-import { on, peer, presenceOf, sortedConversations, state } from '../state.js';
+import { listed, on, peer, presenceOf, sortedConversations, state } from '../state.js';
 import { lastSeen, listTime } from '../time.js';
 import { groupDialog } from './dialogs.js';
 
@@ -39,8 +39,17 @@ function typingNames(conversationId) {
   return [...m.keys()].map((id) => displayName(state.users.get(id)));
 }
 
-/** A person's status line: 'online', 'last seen …', or 'connecting…' while it is unknown. */
+/** 1 for a user shown online, else 0: online people are listed first. */
+function online(user) {
+  return presenceOf(user) === 'online' ? 1 : 0;
+}
+
+/**
+ * A person's status line: 'online', 'last seen …', 'connecting…' while it is unknown, or
+ * 'account deleted'.
+ */
 export function presenceText(user) {
+  if (user.deleted) return 'account deleted';
   const presence = presenceOf(user);
   if (presence === 'online') return 'online';
   if (presence === 'unknown') return 'connecting…';
@@ -154,8 +163,8 @@ export function createSidebar() {
     const talked = new Set(convs.filter((c) => c.kind === 'direct').map((c) => peer(c).id));
     for (const c of state.conversations.values()) if (c.kind === 'direct') talked.add(peer(c).id);
     const people = [...state.users.values()]
-      .filter((u) => u.id !== state.me.id && !u.disabled && !talked.has(u.id) && matches(text, u.username, u.display_name))
-      .sort((a, b) => Number(presenceOf(b)) - Number(presenceOf(a)) || displayName(a).localeCompare(displayName(b)));
+      .filter((u) => u.id !== state.me.id && listed(u) && !talked.has(u.id) && matches(text, u.username, u.display_name))
+      .sort((a, b) => online(b) - online(a) || displayName(a).localeCompare(displayName(b)));
     const more = people.length > PEOPLE_SHOWN;
     people.length = Math.min(people.length, PEOPLE_SHOWN);
     const unread = convs.reduce((sum, c) => sum + (c.unread || 0), 0);
