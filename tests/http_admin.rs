@@ -18,8 +18,8 @@ async fn login(addr: SocketAddr, username: &str) -> Reply {
     request(addr, "POST", "/api/v1/auth/login", None, Some(body)).await
 }
 
-async fn set_disabled(addr: SocketAddr, admin: &Session, user: &Session, disabled: bool) -> Reply {
-    let path = format!("/api/v1/admin/users/{}/disabled", user.id);
+async fn set_disabled(addr: SocketAddr, admin: &Session, user: &str, disabled: bool) -> Reply {
+    let path = format!("/api/v1/admin/users/{user}/disabled");
     request(addr, "PUT", &path, Some(&admin.token), Some(json!({"disabled": disabled}))).await
 }
 
@@ -40,7 +40,7 @@ async fn disabling_a_user_ends_their_socket_within_a_second_and_refuses_their_lo
     let alice = signup(addr, "alice").await;
     let mut ws = connect(addr, &alice.token).await;
 
-    let disabled = set_disabled(addr, &root, &alice, true).await;
+    let disabled = set_disabled(addr, &root, &alice.id, true).await;
     assert_eq!((disabled.status, disabled.json()["disabled"].clone()), (200, json!(true)));
     // The socket hears why, then closes: both within one second of the admin's answer.
     let second = Duration::from_secs(1);
@@ -57,7 +57,7 @@ async fn disabling_a_user_ends_their_socket_within_a_second_and_refuses_their_lo
     assert_eq!(try_connect(addr, &alice.token, &[]).await.err(), Some(401));
 
     // Enabled again: log-in works and the new session gets a working socket.
-    let enabled = set_disabled(addr, &root, &alice, false).await;
+    let enabled = set_disabled(addr, &root, &alice.id, false).await;
     assert_eq!((enabled.status, enabled.json()["disabled"].clone()), (200, json!(false)));
     let again = login(addr, "alice").await;
     assert_eq!(again.status, 200, "{:?}", again.json());
@@ -119,8 +119,8 @@ async fn every_admin_action_is_audited_newest_first_and_paged() {
     let message = sent["id"].as_str().expect("message id").to_string();
     let r = Some(root.token.as_str());
 
-    assert_eq!(set_disabled(addr, &root, &bob, true).await.status, 200);
-    assert_eq!(set_disabled(addr, &root, &bob, false).await.status, 200);
+    assert_eq!(set_disabled(addr, &root, &bob.id, true).await.status, 200);
+    assert_eq!(set_disabled(addr, &root, &bob.id, false).await.status, 200);
     let role = format!("/api/v1/admin/users/{}/role", bob.id);
     assert_eq!(request(addr, "PUT", &role, r, Some(json!({"role": "admin"}))).await.status, 200);
     let password = format!("/api/v1/admin/users/{}/password", alice.id);
@@ -224,11 +224,11 @@ async fn directory_changes_reach_every_socket_and_poll_without_the_email() {
     assert!(announced["user"].get("email").is_none(), "others never see the email: {announced}");
     let polled = request(addr, "GET", &format!("/api/v1/poll/{poll}?after=0&wait=5"), Some(&alice.token), None).await;
     let events = polled.json()["events"].as_array().unwrap().clone();
-    assert!(events.iter().any(|e| e["type"] == "user" && e["user"]["id"] == bob["id"]), "{events:?}");
+    let polled = events.iter().find(|e| e["type"] == "user" && e["user"]["id"] == bob["id"]);
+    assert_eq!(polled, Some(&announced), "the same frame over long-poll: {events:?}");
 
     let bob_id = bob["id"].as_str().unwrap().to_string();
-    let bob = Session { token: String::new(), csrf: String::new(), id: bob_id.clone(), username: "bob".into() };
-    assert_eq!(set_disabled(addr, &admin, &bob, true).await.status, 200);
+    assert_eq!(set_disabled(addr, &admin, &bob_id, true).await.status, 200);
     let disabled = alice_ws.next_of("user").await;
     assert_eq!((&disabled["user"]["id"], &disabled["user"]["disabled"]), (&json!(bob_id), &json!(true)));
 

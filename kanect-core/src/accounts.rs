@@ -98,6 +98,11 @@ impl Chat {
         self.broadcast(Event::User { user: user.public() }).await;
     }
 
+    /// Tells every device that an account was deleted.
+    pub(crate) async fn announce_deleted(&self, user: UserId) {
+        self.broadcast(Event::UserDeleted { user }).await;
+    }
+
     /// Checks a username and password and opens a session.
     ///
     /// # Errors

@@ -12,7 +12,6 @@
 use crate::accounts::Registration;
 use crate::chat::{Caller, Chat};
 use crate::error::{AuthFailure, Denied, Entity, Error, Result};
-use crate::event::Event;
 use crate::id::{AuditId, ConversationId, MessageId, UserId};
 use crate::model::{AuditEntry, Conversation, ConversationKind, Message, Presence, Role, User};
 use crate::store::{HistoryPage, UserQuery};
@@ -67,7 +66,7 @@ impl Chat {
             Some(mut user) => {
                 if user.role != Role::Admin {
                     user.role = Role::Admin;
-                    self.store().update_user(&user).await?;
+                    self.update_existing(&user).await?;
                     self.announce_user(&user).await;
                 }
                 Ok((user, false))
@@ -119,12 +118,16 @@ impl Chat {
     pub async fn set_disabled(&self, caller: &Caller, id: UserId, disabled: bool) -> Result<User> {
         let mut user = self.admin_target(caller, id).await?;
         user.disabled = disabled;
-        self.store().update_user(&user).await?;
+        self.update_existing(&user).await?;
+        // Sockets close and others hear of it as soon as the flag is stored: `authenticate`
+        // refuses a disabled account's sessions even before they are deleted.
         if disabled {
-            self.store().delete_sessions_of(id).await?;
             self.end_sessions(id, None, "account_disabled").await;
         }
         self.announce_user(&user).await;
+        if disabled {
+            self.store().delete_sessions_of(id).await?;
+        }
         let action = if disabled { "user.disable" } else { "user.enable" };
         self.audit(caller, action, id.to_string(), None).await?;
         Ok(user)
@@ -137,7 +140,7 @@ impl Chat {
     pub async fn set_role(&self, caller: &Caller, id: UserId, role: Role) -> Result<User> {
         let mut user = self.admin_target(caller, id).await?;
         user.role = role;
-        self.store().update_user(&user).await?;
+        self.update_existing(&user).await?;
         self.announce_user(&user).await;
         let detail = match role {
             Role::Admin => "admin",
@@ -176,7 +179,7 @@ impl Chat {
         }
         self.store().delete_user(id).await?;
         self.end_sessions(id, None, "account_deleted").await;
-        self.broadcast(Event::UserDeleted { user: id }).await;
+        self.announce_deleted(id).await;
         self.audit(caller, "user.delete", id.to_string(), Some(user.username)).await
     }
 
@@ -272,6 +275,15 @@ impl Chat {
             return Err(Error::Forbidden(Denied::SelfAction));
         }
         self.store().user(id).await?.ok_or(Error::NotFound(Entity::User))
+    }
+
+    /// Stores a changed account: `user_not_found` if it was deleted since it was read, so
+    /// that nothing is announced or audited for an account that is gone.
+    async fn update_existing(&self, user: &User) -> Result<()> {
+        match self.store().update_user(user).await? {
+            true => Ok(()),
+            false => Err(Error::NotFound(Entity::User)),
+        }
     }
 
     async fn admin_view(&self, user: User) -> Result<AdminUserView> {

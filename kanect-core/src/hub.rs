@@ -166,43 +166,27 @@ impl Hub {
     /// Offers a delivery to every device of every recipient (each user once).
     pub(crate) fn deliver(&self, recipients: &[UserId], delivery: &Delivery) {
         let devices = self.devices.read().unwrap_or_else(|p| p.into_inner());
-        let mut delivered = 0;
-        let mut lagged = 0;
-        for user in recipients {
-            for device in devices.get(user).into_iter().flatten() {
-                if device.offer(delivery) {
-                    delivered += 1;
-                } else {
-                    lagged += 1;
-                }
-            }
-        }
-        self.count(delivered, lagged);
+        self.offer_each(recipients.iter().flat_map(|user| devices.get(user).into_iter().flatten()), delivery);
     }
 
     /// Offers a delivery to every device on this node.
     pub(crate) fn deliver_to_all(&self, delivery: &Delivery) {
         let devices = self.devices.read().unwrap_or_else(|p| p.into_inner());
-        let (mut delivered, mut lagged) = (0, 0);
-        for device in devices.values().flatten() {
-            if device.offer(delivery) {
-                delivered += 1;
-            } else {
-                lagged += 1;
-            }
-        }
-        self.count(delivered, lagged);
+        self.offer_each(devices.values().flatten(), delivery);
     }
 
     /// Offers a presence change to the devices watching `user` that are not already among
     /// `skip` (the recipients reached through shared conversations).
     pub(crate) fn deliver_to_watchers(&self, user: UserId, skip: &[UserId], delivery: &Delivery) {
         let watchers = self.watchers.read().unwrap_or_else(|p| p.into_inner());
+        let devices = watchers.get(&user).into_iter().flatten().filter(|device| !skip.contains(&device.user));
+        self.offer_each(devices, delivery);
+    }
+
+    /// Offers a delivery to each of `devices` and counts what was queued and what was not.
+    fn offer_each<'a>(&self, devices: impl Iterator<Item = &'a Arc<Device>>, delivery: &Delivery) {
         let (mut delivered, mut lagged) = (0, 0);
-        for device in watchers.get(&user).into_iter().flatten() {
-            if skip.contains(&device.user) {
-                continue;
-            }
+        for device in devices {
             if device.offer(delivery) {
                 delivered += 1;
             } else {

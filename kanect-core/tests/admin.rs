@@ -148,10 +148,12 @@ async fn directory_changes_reach_every_device_and_refusals_send_nothing() {
 
     let promoted = chat.set_role(&admin, bob.id, Role::Admin).await.unwrap();
     assert_eq!(announced(next_event(&mut device).await), promoted.public());
-    chat.set_disabled(&admin, bob.id, true).await.unwrap();
-    assert!(announced(next_event(&mut device).await).disabled);
-    chat.set_disabled(&admin, bob.id, false).await.unwrap();
-    assert!(!announced(next_event(&mut device).await).disabled);
+    let disabled = chat.set_disabled(&admin, bob.id, true).await.unwrap();
+    assert_eq!(announced(next_event(&mut device).await), disabled.public());
+    assert!(disabled.disabled);
+    let enabled = chat.set_disabled(&admin, bob.id, false).await.unwrap();
+    assert_eq!(announced(next_event(&mut device).await), enabled.public());
+    assert!(!enabled.disabled);
 
     // Refused changes announce nothing.
     assert_eq!(code(chat.register(Registration::new("BOB", "another password")).await), "username_taken");

@@ -43,6 +43,18 @@ const fetchingUsers = new Set();
  */
 let userFrames = 0;
 const userFrameAt = new Map();
+/** `userFrames` when this session started: a read begun before it belongs to another session. */
+let sessionFrames = 0;
+/**
+ * Users newly listed by `user` frames, whose presence to follow and read (`followNewcomers`),
+ * gathered for a random 0.2–1 s: a burst of sign-ups costs each open page one `watch`, and
+ * the open pages spread their requests out instead of all sending them at once.
+ */
+const newcomers = new Set();
+let newcomersTimer = null;
+const NEWCOMERS_WAIT_MS = [200, 1000];
+/** Past this many newcomers at once, one re-read of the list replaces reading each. */
+const NEWCOMERS_READ_ONE_BY_ONE = 10;
 
 /** A client id for a send: random, so a retry of the same send is recognised by the server. */
 function newClientId() {
@@ -100,6 +112,7 @@ async function start(me) {
   stopSocket();
   S.reset();
   userFrameAt.clear();
+  sessionFrames = ++userFrames;
   state.me = me;
   S.emit('me', me);
   await Promise.all([loadConversations(), loadUsers()]);
@@ -126,6 +139,9 @@ function stopSocket() {
   if (socket) socket.stop();
   socket = null;
   clearInterval(usersTimer);
+  clearTimeout(newcomersTimer);
+  newcomersTimer = null;
+  newcomers.clear();
   document.removeEventListener('visibilitychange', onVisibility);
 }
 
@@ -187,13 +203,13 @@ async function loadConversations() {
 async function loadUsers() {
   let after = null;
   let complete = false;
-  const listed = new Set();
+  const named = new Set();
   const since = userFrames;
   for (let page = 0; page < USER_PAGES; page++) {
     const res = await api.users({ after, limit: 200 });
     for (const u of res.users) {
       putUserRead(u, since);
-      listed.add(u.id);
+      named.add(u.id);
     }
     if (!res.next) {
       complete = true;
@@ -201,12 +217,12 @@ async function loadUsers() {
     }
     after = res.next;
   }
-  if (!state.me) return; // Logged out meanwhile.
+  if (!state.me || since < sessionFrames) return; // Logged out meanwhile.
   state.usersComplete = complete;
   // The whole list names every enabled account: one we hold as enabled that it leaves out was
   // disabled or deleted, and the frame saying so was missed. Ask about each.
   if (complete) {
-    for (const u of state.users.values()) if (!listed.has(u.id) && S.listed(u) && u.id !== state.me.id) readUser(u.id);
+    for (const u of state.users.values()) if (!named.has(u.id) && S.listed(u) && u.id !== state.me.id) readUser(u.id);
   }
   sendWatch();
   S.emit('users');
@@ -247,7 +263,7 @@ async function readUser(id) {
   try {
     putUserRead(await api.user(id), since);
   } catch (e) {
-    if (e.code !== 'user_not_found') return;
+    if (e.code !== 'user_not_found' || since < sessionFrames) return;
     S.putDeletedUser(id);
   }
   S.emit('users');
@@ -256,7 +272,7 @@ async function readUser(id) {
 
 /** Stores a user read from the server when the read began at `since`, unless it is stale. */
 function putUserRead(user, since) {
-  if ((userFrameAt.get(user.id) || 0) > since) return;
+  if (since < sessionFrames || (userFrameAt.get(user.id) || 0) > since) return;
   S.putUser(user);
 }
 
@@ -465,32 +481,54 @@ function onConversation(conversation) {
  * state, marked, rather than being forgotten: lists leave it out (as the server's list does)
  * while my conversations with it keep its name, as they do when it is read after a reload.
  */
-async function onUser(user) {
+function onUser(user) {
   if (!user || !user.id) return;
   userFrameAt.set(user.id, ++userFrames);
   if (user.id === state.me.id) {
-    // My role may have changed. The frame carries no email: the one I have stays.
+    // Disabled: `session_ended` follows. Otherwise my role may have changed; the frame
+    // carries no email, so the one I have stays.
+    if (user.disabled) return;
     state.me = { ...state.me, ...user };
     S.putUser(user);
     S.emit('me', state.me);
     return;
   }
   const known = state.users.get(user.id);
-  if (user.disabled && !known) return;
   S.putUser(user);
   S.emit('users');
   S.emit('conversations');
-  if (user.disabled || (known && !known.disabled)) return;
-  // Newly listed: follow their presence, then read it, since it may have changed before the
-  // watch took effect (a fresh sign-up is usually already online).
+  if (!user.disabled && !(known && S.listed(known))) followSoon(user.id);
+}
+
+/** Queues a newly listed user for `followNewcomers`. */
+function followSoon(id) {
+  newcomers.add(id);
+  if (newcomersTimer) return;
+  const [least, most] = NEWCOMERS_WAIT_MS;
+  newcomersTimer = setTimeout(followNewcomers, least + Math.random() * (most - least));
+}
+
+/**
+ * Follows the newcomers' presence, then reads it, since it may have changed before the watch
+ * took effect (a fresh sign-up is usually online already).
+ */
+async function followNewcomers() {
+  newcomersTimer = null;
+  const ids = [...newcomers];
+  newcomers.clear();
+  if (ids.length > NEWCOMERS_READ_ONE_BY_ONE) {
+    await loadUsers().catch(() => {}); // sends the watch too
+    return;
+  }
   await sendWatch();
-  await readUser(user.id);
+  for (const id of ids) await readUser(id);
 }
 
 /** An account was deleted. History with it stays, under "Deleted account". */
 function onUserDeleted(id) {
   userFrameAt.set(id, ++userFrames);
-  if (!state.users.has(id)) return;
+  // Mine: `session_ended` follows.
+  if (id === state.me.id || !state.users.has(id)) return;
   S.putDeletedUser(id);
   S.emit('users');
   S.emit('conversations');

@@ -136,8 +136,8 @@ impl NatsBus {
         })
     }
 
-    /// The deployment subject: every envelope in [`Subjects::Deployment`] mode, presence and
-    /// heartbeats in [`Subjects::PerUser`] mode.
+    /// The deployment subject: every envelope in [`Subjects::Deployment`] mode; presence,
+    /// heartbeats and broadcasts in [`Subjects::PerUser`] mode.
     pub fn subject(&self) -> &str {
         &self.events
     }

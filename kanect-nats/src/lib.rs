@@ -28,8 +28,11 @@
 //! [`Subjects::PerUser`]: deliveries and session ends go to `kanect.<prefix>.user.<id>`, one
 //! publish per recipient; a node follows (subscribes to) the subjects of the users it holds
 //! devices of, so it only receives their events. Presence and heartbeats stay on the
-//! deployment subject, since every node aggregates presence. Order still holds (per
-//! publisher, per user subject). The bus learns whom to follow from its own engine's traffic:
+//! deployment subject, since every node aggregates presence, and so do broadcasts (changes to
+//! the user directory), which every device receives. Order still holds per publisher and
+//! subject: a user's messages stay in seq order, but a broadcast and a user's session end
+//! travel on different subjects, so a device may hear that its own account was disabled or
+//! deleted just before its `session_ended`. The bus learns whom to follow from its own engine's traffic:
 //! a user's first device on the node makes the engine publish their presence (the bus follows
 //! the user first, so what is sent to them once the device is subscribed arrives), and
 //! heartbeats list who is still there (see `interest`). Worth it when there are many nodes

@@ -338,7 +338,10 @@ async fn per_user_deliveries_reach_only_followed_subjects() {
 
     let alice_on_a = Cluster::on(&a, &alice).await;
     let direct = a.open_direct(&alice_on_a, bob.id).await.unwrap();
+    // A directory change (a broadcast) goes out before the message.
+    a.register(Registration::new("carol", "carol password")).await.unwrap();
     a.send(&alice_on_a, direct.id, "c1", "per user").await.unwrap();
+    let mut broadcasts = 0;
     let subject = tokio::time::timeout(PATIENCE, async {
         loop {
             let message = everything.next().await.expect("raw subscription open");
@@ -359,7 +362,15 @@ async fn per_user_deliveries_reach_only_followed_subjects() {
                         "deliveries stay off the deployment subject"
                     );
                 }
-                BusMessage::Presence { .. } | BusMessage::Heartbeat { .. } | BusMessage::Broadcast { .. } => {
+                BusMessage::Broadcast { .. } => {
+                    assert_eq!(
+                        message.subject.as_str(),
+                        format!("kanect.{prefix}.events"),
+                        "broadcasts reach every node"
+                    );
+                    broadcasts += 1;
+                }
+                BusMessage::Presence { .. } | BusMessage::Heartbeat { .. } => {
                     assert_eq!(message.subject.as_str(), format!("kanect.{prefix}.events"));
                 }
             }
@@ -367,6 +378,7 @@ async fn per_user_deliveries_reach_only_followed_subjects() {
     })
     .await
     .expect("the message was published");
+    assert_eq!(broadcasts, 1, "carol's account, announced once");
     assert_eq!(subject, format!("kanect.{prefix}.user.{}", bob.id));
     assert_eq!(subject, bus_b.user_subject(bob.id));
 
