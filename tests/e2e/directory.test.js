@@ -84,6 +84,9 @@ test('the people list follows sign-ups (with their presence), disabling, enablin
   assert.equal(await alice.locator('.chat .chat-sub').textContent(), 'account deleted');
   await alice.locator('.list .item[data-kind=direct][data-username="carol"]').waitFor({ state: 'detached', timeout: LIVE_MS });
   assert.equal(await bubbles(alice, 'Welcome, Carol!').count(), 1);
+  // Nobody would read a reply: the composer gives way to a note saying so.
+  assert.equal(await alice.locator('.chat form.composer').isVisible(), false);
+  assert.match(await alice.locator('[data-composer-closed]').textContent(), /account was deleted/);
   await shot(alice, 'directory-deleted-account-desktop');
 
   // Deleting Bob, whom Alice has not talked to, takes him off the list.

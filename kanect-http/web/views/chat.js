@@ -66,12 +66,16 @@ export function createChat(conversationId) {
   const input = h('textarea', { class: 'composer-input', rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', maxlength: '4000' });
   const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
   const composer = h('form', { class: 'composer' }, input, send);
+  // Instead of the composer in a conversation with a deleted account: nobody would read it.
+  const closed = h('p', { class: 'composer-closed', 'data-composer-closed': '', hidden: true },
+    'This account was deleted. The conversation stays readable, but no one can reply to it.');
   const banner = h('div', { class: 'net-banner', role: 'status', hidden: true });
   const el = h('section', { class: 'chat', 'data-open-conversation': conversationId },
     h('header', { class: 'chat-head' }, back, headAvatar, h('div', { class: 'chat-head-text' }, title, subtitle), info),
     banner,
     scroller,
-    composer);
+    composer,
+    closed);
 
   info.addEventListener('click', () => groupInfoDialog(conversationId));
 
@@ -100,6 +104,9 @@ export function createChat(conversationId) {
     subtitle.className = `chat-sub${typers.length ? ' typing-text' : online ? ' online-text' : ''}`;
     subtitle.setAttribute('data-chat-status', typers.length ? 'typing' : presence || 'group');
     info.hidden = conv.kind !== 'group';
+    const gone = Boolean(other && other.deleted);
+    composer.hidden = gone;
+    closed.hidden = !gone;
     const dots = h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'));
     replace(typingRow, typers.length ? [dots, h('span', {}, conv.kind === 'group' ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing` : `${name} is typing`)] : []);
     typingRow.classList.toggle('on', typers.length > 0);
