@@ -2,7 +2,8 @@
 // who signs up appears in an open page within seconds (not at the next 60 s re-read), and
 // their presence is followed from then on; an account an administrator disables leaves the
 // list, and comes back when enabled; a deleted account leaves it too, and a conversation open
-// with it keeps working, under "Deleted account". Online people are listed first.
+// with it keeps working, under "Deleted account". Online people are listed first, and a user
+// made an administrator gets the admin link at once (and loses it when made a user again).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -67,6 +68,19 @@ test('the people list follows sign-ups (with their presence), disabling, enablin
   await bobPage.waitForSelector('form[data-form=login]', { timeout: LIVE_MS });
   await setDisabled(server, adminToken, bob.user, false);
   await person(alice, 'bob').waitFor({ timeout: LIVE_MS });
+
+  // Alice is made an administrator: the admin link appears on her page, and goes when she is
+  // made a user again.
+  const aliceId = (await rest(server.url, 'GET', '/users?search=alice', undefined, adminToken)).body.users[0].id;
+  const setRole = async (role) => {
+    const res = await rest(server.url, 'PUT', `/admin/users/${aliceId}/role`, { role }, adminToken);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  };
+  assert.equal(await alice.locator('[data-action=admin]').count(), 0);
+  await setRole('admin');
+  await alice.locator('[data-action=admin]').waitFor({ timeout: LIVE_MS });
+  await setRole('user');
+  await alice.locator('[data-action=admin]').waitFor({ state: 'detached', timeout: LIVE_MS });
 
   // Alice talks with Carol, and Carol's account is deleted while the conversation is open: the
   // history stays, the page keeps working, and the conversation reads "Deleted account".

@@ -71,13 +71,14 @@ export function createSidebar() {
   const me = state.me;
   const newGroup = h('button', { type: 'button', class: 'icon-btn', title: 'New group', 'aria-label': 'New group', 'data-action': 'new-group' }, icon('group'));
   const logout = h('button', { type: 'button', class: 'icon-btn', title: 'Log out', 'aria-label': 'Log out', 'data-action': 'logout' }, icon('logout'));
+  const actions = h('div', { class: 'side-actions' }, adminLink(), newGroup, logout);
   const el = h('aside', { class: 'sidebar' },
     h('header', { class: 'side-head' },
       avatar(me.id, displayName(me), { size: 'md' }),
       h('div', { class: 'side-me' },
         h('div', { class: 'side-name', 'data-me': me.username }, displayName(me)),
         connection),
-      h('div', { class: 'side-actions' }, adminLink(), newGroup, logout)),
+      actions),
     h('div', { class: 'side-search' }, icon('search', 'icon search-icon'), filter),
     list);
 
@@ -201,7 +202,7 @@ export function createSidebar() {
   const offs = [on('users', schedule), on('conversations', schedule), on('typing', schedule), on('open', schedule), on('connection', () => {
     renderConnection();
     schedule();
-  })];
+  }), on('me', () => replace(actions, adminLink(), newGroup, logout))]; // promoted or demoted
   const clock = setInterval(schedule, 30_000);
   render();
   return {
