@@ -96,6 +96,14 @@ pub trait Bus: Send + Sync + 'static {
     /// that misses an event catches up from the store (resume by cursor).
     async fn publish(&self, envelope: BusEnvelope) -> Result<(), StoreError>;
 
+    /// Returns once what was published has left this process (see [`Chat::flush`]). The
+    /// default has nothing to wait for.
+    ///
+    /// [`Chat::flush`]: crate::Chat::flush
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Whether any other node can be listening; lets a lone engine skip building envelopes.
     fn has_peers(&self) -> bool {
         true

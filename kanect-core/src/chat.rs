@@ -216,12 +216,18 @@ impl Chat {
         )
     }
 
-    /// Makes everything written durable (for graceful shutdown).
+    /// Makes everything written durable, and hands other nodes what was published for them
+    /// (for graceful shutdown, or before a one-shot command exits).
     ///
     /// # Errors
-    /// `unavailable` if the store fails.
+    /// `unavailable` if the store fails. A bus that cannot flush is logged, not an error:
+    /// delivery between nodes is at most once, and what was written is durable.
     pub async fn flush(&self) -> Result<()> {
-        Ok(self.inner.store.flush().await?)
+        self.inner.store.flush().await?;
+        if let Err(error) = self.inner.bus.flush().await {
+            tracing::warn!(%error, "bus flush failed");
+        }
+        Ok(())
     }
 
     pub(crate) fn hub(&self) -> &Hub {

@@ -9,7 +9,7 @@
 //! - Shutdown, as axum does it: stop accepting; tell every connection (hyper's
 //!   `graceful_shutdown`, which finishes in-flight requests) and every socket (close frame
 //!   `1001`) through a watch channel; wait — up to `shutdown_grace` — until every clone of the
-//!   tracking receiver is dropped; drop the poll sessions; flush the store.
+//!   tracking receiver is dropped; drop the poll sessions; flush the store (and the bus).
 
 use crate::config::HttpConfig;
 use crate::state::App;
@@ -25,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 /// Serves `chat` on `listener` until `shutdown` resolves, then drains connections, closes
-/// sockets and flushes the store.
+/// sockets and flushes the store and the bus.
 ///
 /// The listener is bound by the caller (tests bind port 0 and read the address back).
 ///
@@ -77,7 +77,7 @@ pub async fn serve(
     sweeper.abort();
     app.polls.clear();
     chat.flush().await.map_err(io::Error::other)?;
-    tracing::info!("shut down: store flushed");
+    tracing::info!("shut down: store and bus flushed");
     Ok(())
 }
 

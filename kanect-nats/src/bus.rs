@@ -274,6 +274,13 @@ impl Bus for NatsBus {
         }
     }
 
+    async fn flush(&self) -> Result<(), StoreError> {
+        match tokio::time::timeout(self.publish_timeout, self.client.flush()).await {
+            Ok(flushed) => flushed.map_err(StoreError::backend),
+            Err(_) => Err(StoreError::backend(NatsError::FlushTimeout)),
+        }
+    }
+
     fn has_peers(&self) -> bool {
         true
     }
@@ -298,6 +305,7 @@ enum NatsError {
     ConnectTimeout,
     Disconnected,
     PublishTimeout,
+    FlushTimeout,
 }
 
 impl std::fmt::Display for NatsError {
@@ -309,6 +317,7 @@ impl std::fmt::Display for NatsError {
             NatsError::ConnectTimeout => f.write_str("timed out connecting or subscribing to NATS"),
             NatsError::Disconnected => f.write_str("not connected to NATS; event dropped"),
             NatsError::PublishTimeout => f.write_str("NATS publish queue full; event dropped"),
+            NatsError::FlushTimeout => f.write_str("timed out flushing to NATS; events may not have left"),
         }
     }
 }

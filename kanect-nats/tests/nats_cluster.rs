@@ -217,6 +217,33 @@ async fn directory_changes_reach_every_device_on_other_nodes(subjects: Subjects)
     assert_eq!(deleted, carol.id);
 }
 
+async fn what_a_node_publishes_before_it_flushes_and_exits_arrives(subjects: Subjects) {
+    let prefix = prefix();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let b = engine(&store, bus(&prefix, subjects).await).await;
+    let alice = b.register(Registration::new("alice", "correct horse")).await.unwrap();
+    let mut alices_laptop = b.subscribe(&Cluster::on(&b, &alice).await).await.unwrap();
+    // As the server's `create-admin` does: a node of its own makes the account, flushes and
+    // exits (its runtime, and with it the NATS connection's task, ends with the thread).
+    let root = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let a = engine(&store, bus(&prefix, subjects).await).await;
+            let root = a.create_admin(Registration::new("root", "root password")).await.unwrap();
+            a.flush().await.unwrap();
+            root
+        })
+    })
+    .join()
+    .unwrap();
+    let announced = next_matching(&mut alices_laptop, |event| match event {
+        Event::User { user } if user.id == root.id => Some(user.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(announced, root.public());
+}
+
 /// A bus that can be cut, as a crashed or partitioned node goes silent without saying goodbye.
 struct Cuttable {
     inner: NatsBus,
@@ -302,6 +329,7 @@ in_both_modes!(
     a_silent_node_stops_counting_towards_presence,
     deployments_with_other_prefixes_are_invisible,
     directory_changes_reach_every_device_on_other_nodes,
+    what_a_node_publishes_before_it_flushes_and_exits_arrives,
 );
 
 /// Lets a test keep a handle on a bus it gives an engine.
