@@ -255,7 +255,7 @@ function sendWatch() {
 }
 
 /**
- * Reads one user's view (presence included) into the list; forgets the user if the account is
+ * Reads one user's view (presence included) into the list; marks the account deleted if it is
  * gone. Never rejects: on any other failure the list stays as it was.
  */
 async function readUser(id) {
