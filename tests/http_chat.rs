@@ -1,5 +1,6 @@
 //! End-to-end chat over real sockets: WebSocket between two users, a third following over
-//! long-poll, one user on two devices, reconnect with resume, and graceful shutdown.
+//! long-poll, one user on two devices, reconnect with resume, graceful shutdown, and a socket
+//! adding users to the presence it follows.
 
 mod support;
 
@@ -229,5 +230,33 @@ async fn logout_ends_the_session_on_its_sockets() {
     assert_eq!(ws.closed_within(WAIT).await, Some(Some(1000)));
     let me = request(server.addr, "GET", "/api/v1/me", Some(&alice.token), None).await;
     assert_eq!((me.status, me.code().as_str()), (401, "invalid_session"));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_adds_users_to_its_watch_without_resending_the_list() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let (alice, bob, carol) = (signup(addr, "alice").await, signup(addr, "bob").await, signup(addr, "carol").await);
+    let mut alice_ws = connect(addr, &alice.token).await;
+    let ack = alice_ws.call(json!({"type":"watch","users":[bob.id]}), "w1").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let ack = alice_ws.call(json!({"type":"watch","users":[carol.id],"add":true}), "w2").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let refused = alice_ws.call(json!({"type":"watch","users":["not-a-uuid"],"add":true}), "w3").await;
+    assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("error"), Some("invalid_value")));
+
+    let mut online = Vec::new();
+    let _bob_ws = connect(addr, &bob.token).await;
+    let _carol_ws = connect(addr, &carol.token).await;
+    while online.len() < 2 {
+        let presence = alice_ws.next_of("presence").await;
+        assert_eq!(presence["online"], true, "{presence}");
+        online.push(presence["user"].as_str().unwrap().to_string());
+    }
+    online.sort();
+    let mut expected = vec![bob.id.clone(), carol.id.clone()];
+    expected.sort();
+    assert_eq!(online, expected, "the first list and the added user are both followed");
     server.shutdown().await.unwrap();
 }

@@ -12,7 +12,7 @@ use crate::error::{Error, Limit, Result};
 use crate::event::{Delivery, Event};
 use crate::id::{NodeId, UserId};
 use crate::model::TokenHash;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -149,18 +149,37 @@ impl Hub {
                 }
             }
         }
-        let me = self
-            .devices
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&device.user)
-            .and_then(|list| list.iter().find(|d| d.id == device.id).cloned());
-        if let Some(me) = me {
+        if let Some(me) = self.registered(device) {
             for user in &users {
                 watchers.entry(*user).or_default().push(me.clone());
             }
         }
         *watching = users;
+    }
+
+    /// Adds to the users whose presence `device` follows. Returns false, and adds nothing, if
+    /// it would then follow more than `max`.
+    pub(crate) fn add_watch(&self, device: &Device, users: Vec<UserId>, max: usize) -> bool {
+        let mut watchers = self.watchers.write().unwrap_or_else(|p| p.into_inner());
+        let mut watching = device.watching.lock().unwrap_or_else(|p| p.into_inner());
+        let mut known: HashSet<UserId> = watching.iter().copied().collect();
+        let fresh: Vec<UserId> = users.into_iter().filter(|user| known.insert(*user)).collect();
+        if watching.len() + fresh.len() > max {
+            return false;
+        }
+        if let Some(me) = self.registered(device) {
+            for user in &fresh {
+                watchers.entry(*user).or_default().push(me.clone());
+            }
+        }
+        watching.extend(fresh);
+        true
+    }
+
+    /// The hub's handle on `device`, while it is registered.
+    fn registered(&self, device: &Device) -> Option<Arc<Device>> {
+        let devices = self.devices.read().unwrap_or_else(|p| p.into_inner());
+        devices.get(&device.user).and_then(|list| list.iter().find(|d| d.id == device.id).cloned())
     }
 
     /// Offers a delivery to every device of every recipient (each user once).

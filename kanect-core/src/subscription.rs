@@ -285,6 +285,19 @@ impl Subscription {
         self.chat.hub().set_watch(&self.device, users);
         Ok(())
     }
+
+    /// Adds to the users whose presence is followed (see [`Subscription::watch_presence`]):
+    /// cheaper than sending the whole list again when a few users are new.
+    ///
+    /// # Errors
+    /// `too_long` if more than [`WATCH_MAX`] users would then be followed; the list is left
+    /// as it was.
+    pub fn watch_more_presence(&self, users: Vec<UserId>) -> Result<()> {
+        if !self.chat.hub().add_watch(&self.device, users, WATCH_MAX) {
+            return Err(Error::invalid("users", Invalid::TooLong));
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Subscription {

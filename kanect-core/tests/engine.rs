@@ -348,6 +348,35 @@ async fn presence_follows_devices_and_reaches_contacts_and_watchers() {
 }
 
 #[tokio::test]
+async fn watching_more_users_adds_to_the_list_up_to_its_cap() {
+    let chat = chat().await;
+    let (alice_user, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let (_, carol) = user(&chat, "carol").await;
+    let mut carols = chat.subscribe(&carol).await.unwrap();
+    carols.watch_presence(vec![alice_user.id]).unwrap();
+    carols.watch_more_presence(vec![bob_user.id, alice_user.id]).unwrap();
+    drain(&mut carols);
+    let _alices = chat.subscribe(&alice).await.unwrap();
+    let _bobs = chat.subscribe(&bob).await.unwrap();
+    let mut online = Vec::new();
+    for _ in 0..2 {
+        match next_event(&mut carols).await {
+            Event::Presence(p) if p.online => online.push(p.user),
+            other => panic!("expected presence, got {other:?}"),
+        }
+    }
+    assert_eq!(online, vec![alice_user.id, bob_user.id], "both followed, alice once");
+
+    // Two followed (alice counted once): 998 more fit, 999 do not, and a refusal adds nothing.
+    let fresh = |n: usize| (0..n).map(|_| UserId::new()).collect::<Vec<_>>();
+    assert_eq!(code(carols.watch_more_presence(fresh(999))), "too_long");
+    carols.watch_more_presence(fresh(998)).unwrap();
+    assert_eq!(code(carols.watch_more_presence(fresh(1))), "too_long");
+    carols.watch_more_presence(vec![bob_user.id]).unwrap();
+}
+
+#[tokio::test]
 async fn groups_have_owners_and_tell_members_about_changes() {
     let chat = chat().await;
     let (_, alice) = user(&chat, "alice").await;

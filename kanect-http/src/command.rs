@@ -20,13 +20,34 @@ const REF_MAX: usize = 64;
 /// One command from a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Command {
-    Send { conversation: ConversationId, client_id: String, body: String },
-    Edit { id: MessageId, body: String },
-    Delete { id: MessageId },
-    Typing { conversation: ConversationId },
-    Mark { conversation: ConversationId, kind: ReceiptKind, seq: Seq },
-    Resume { cursors: Vec<Cursor> },
-    Watch { users: Vec<UserId> },
+    Send {
+        conversation: ConversationId,
+        client_id: String,
+        body: String,
+    },
+    Edit {
+        id: MessageId,
+        body: String,
+    },
+    Delete {
+        id: MessageId,
+    },
+    Typing {
+        conversation: ConversationId,
+    },
+    Mark {
+        conversation: ConversationId,
+        kind: ReceiptKind,
+        seq: Seq,
+    },
+    Resume {
+        cursors: Vec<Cursor>,
+    },
+    /// `add`: add to the list instead of replacing it.
+    Watch {
+        users: Vec<UserId>,
+        add: bool,
+    },
     Ping,
 }
 
@@ -96,6 +117,9 @@ struct ResumeArgs {
 #[serde(deny_unknown_fields)]
 struct WatchArgs {
     users: Vec<UserId>,
+    /// Add to the list instead of replacing it.
+    #[serde(default)]
+    add: bool,
 }
 
 #[derive(Deserialize)]
@@ -159,7 +183,10 @@ fn command(kind: &str, fields: Map<String, Value>) -> Result<Command, ApiError> 
             Command::Mark { conversation, kind, seq }
         }
         "resume" => Command::Resume { cursors: args::<ResumeArgs>(fields)?.cursors },
-        "watch" => Command::Watch { users: args::<WatchArgs>(fields)?.users },
+        "watch" => {
+            let WatchArgs { users, add } = args(fields)?;
+            Command::Watch { users, add }
+        }
         "ping" => {
             args::<NoArgs>(fields)?;
             Command::Ping
@@ -189,7 +216,8 @@ impl Frame {
             Command::Resume { cursors } => {
                 subscription.resume(cursors.into_iter().map(|c| (c.conversation, c.seq))).await?
             }
-            Command::Watch { users } => subscription.watch_presence(users)?,
+            Command::Watch { users, add: false } => subscription.watch_presence(users)?,
+            Command::Watch { users, add: true } => subscription.watch_more_presence(users)?,
             command => return Frame { reference, command }.apply_as(chat, subscription.caller()).await,
         }
         Ok(reference.is_some().then(|| plain_ack(reference.as_ref())))
@@ -253,7 +281,12 @@ mod tests {
         let frame = parse(&format!(r#"{{"type":"resume","cursors":[{{"conversation":"{c}","seq":2}}]}}"#)).unwrap();
         assert_eq!(frame.command, Command::Resume { cursors: vec![Cursor { conversation: c, seq: Seq(2) }] });
         assert_eq!(parse(r#"{"type":"ping","ref":7}"#).unwrap().reference, Some(json!(7)));
-        assert_eq!(parse(r#"{"type":"watch","users":[]}"#).unwrap().command, Command::Watch { users: vec![] });
+        assert_eq!(
+            parse(r#"{"type":"watch","users":[]}"#).unwrap().command,
+            Command::Watch { users: vec![], add: false }
+        );
+        let more = parse(r#"{"type":"watch","users":[],"add":true}"#).unwrap().command;
+        assert_eq!(more, Command::Watch { users: vec![], add: true });
     }
 
     #[test]

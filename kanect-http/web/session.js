@@ -47,8 +47,9 @@ const userFrameAt = new Map();
 let sessionFrames = 0;
 /**
  * Users newly listed by `user` frames, whose presence to follow and read (`followNewcomers`),
- * gathered for a random 0.2–1 s: a burst of sign-ups costs each open page one `watch`, and
- * the open pages spread their requests out instead of all sending them at once.
+ * gathered for a random 0.2–1 s: a burst of sign-ups costs each open page one small `watch`
+ * (adding them), and the open pages spread their requests out instead of all sending them at
+ * once.
  */
 const newcomers = new Set();
 let newcomersTimer = null;
@@ -252,6 +253,15 @@ function watchList() {
 function sendWatch() {
   if (!socket || !socket.open) return Promise.resolve();
   return socket.request({ type: 'watch', users: watchList() }).catch(() => {});
+}
+
+/**
+ * Adds users to the presence the server follows for this socket, without sending the whole
+ * list again; past the cap the whole (capped) list is sent instead. Never rejects.
+ */
+function watchMore(ids) {
+  if (!socket || !socket.open) return Promise.resolve();
+  return socket.request({ type: 'watch', users: ids, add: true }).catch(() => sendWatch());
 }
 
 /**
@@ -520,7 +530,7 @@ async function followNewcomers() {
     await loadUsers().catch(() => {}); // sends the watch too
     return;
   }
-  await sendWatch();
+  await watchMore(ids);
   for (const id of ids) await readUser(id);
 }
 
