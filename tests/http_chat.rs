@@ -260,3 +260,23 @@ async fn a_socket_adds_users_to_its_watch_without_resending_the_list() {
     assert_eq!(online, expected, "the first list and the added user are both followed");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_watch_list_fits_in_two_frames_and_no_more_is_added() {
+    let server = start_server().await;
+    let alice = signup(server.addr, "alice").await;
+    let mut alice_ws = connect(server.addr, &alice.token).await;
+    let ids = |n: usize| (0..n).map(|_| kanect::UserId::new().to_string()).collect::<Vec<_>>();
+    // 1000 ids in one frame pass the 32 KiB frame limit: refused whole (with no ref to match).
+    alice_ws.send(json!({"type":"watch","users":ids(1000),"ref":"big"})).await;
+    let refused = alice_ws.next_of("error").await;
+    assert_eq!(refused["code"], "frame_too_large", "{refused}");
+    // As the web app sends them: 500 replacing, then 500 added.
+    let ack = alice_ws.call(json!({"type":"watch","users":ids(500)}), "w1").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let ack = alice_ws.call(json!({"type":"watch","users":ids(500),"add":true}), "w2").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let full = alice_ws.call(json!({"type":"watch","users":ids(1),"add":true}), "w3").await;
+    assert_eq!((full["type"].as_str(), full["code"].as_str()), (Some("error"), Some("too_long")), "{full}");
+    server.shutdown().await.unwrap();
+}

@@ -32,7 +32,7 @@ pub(crate) struct Device {
     /// Set when the session ended; the consumer's stream stops.
     pub(crate) ended: Mutex<Option<EndReason>>,
     /// Users whose presence this device asked to follow.
-    watching: Mutex<Vec<UserId>>,
+    watching: Mutex<HashSet<UserId>>,
 }
 
 impl Device {
@@ -112,7 +112,7 @@ impl Hub {
             tx,
             lagged: AtomicBool::new(false),
             ended: Mutex::new(None),
-            watching: Mutex::new(Vec::new()),
+            watching: Mutex::new(HashSet::new()),
         });
         let mut devices = self.devices.write().unwrap_or_else(|p| p.into_inner());
         let list = devices.entry(user).or_default();
@@ -149,6 +149,7 @@ impl Hub {
                 }
             }
         }
+        let users: HashSet<UserId> = users.into_iter().collect();
         if let Some(me) = self.registered(device) {
             for user in &users {
                 watchers.entry(*user).or_default().push(me.clone());
@@ -162,8 +163,7 @@ impl Hub {
     pub(crate) fn add_watch(&self, device: &Device, users: Vec<UserId>, max: usize) -> bool {
         let mut watchers = self.watchers.write().unwrap_or_else(|p| p.into_inner());
         let mut watching = device.watching.lock().unwrap_or_else(|p| p.into_inner());
-        let mut known: HashSet<UserId> = watching.iter().copied().collect();
-        let fresh: Vec<UserId> = users.into_iter().filter(|user| known.insert(*user)).collect();
+        let fresh: HashSet<UserId> = users.into_iter().filter(|user| !watching.contains(user)).collect();
         if watching.len() + fresh.len() > max {
             return false;
         }

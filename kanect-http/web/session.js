@@ -252,16 +252,17 @@ function watchList() {
  */
 function sendWatch() {
   if (!socket || !socket.open) return Promise.resolve();
-  return socket.request({ type: 'watch', users: watchList() }).catch(() => {});
+  return socket.watch(watchList()).then(() => {}, () => {});
 }
 
 /**
  * Adds users to the presence the server follows for this socket, without sending the whole
- * list again; past the cap the whole (capped) list is sent instead. Never rejects.
+ * list again. Refused at the cap (1000 followed): they are then not followed, as any user
+ * past the first 1000 of the list. Never rejects.
  */
 function watchMore(ids) {
   if (!socket || !socket.open) return Promise.resolve();
-  return socket.request({ type: 'watch', users: ids, add: true }).catch(() => sendWatch());
+  return socket.request({ type: 'watch', users: ids, add: true }).then(() => {}, () => {});
 }
 
 /**

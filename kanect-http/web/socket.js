@@ -7,6 +7,20 @@ const BACKOFF_MAX_MS = 10_000;
 const PING_EVERY_MS = 25_000;
 const PONG_WITHIN_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * Ids per `watch` frame: 1000 ids (~39 KB) would pass the server's 32 KiB frame limit
+ * (`max_frame_bytes` in `hello`), and the whole watch would be refused.
+ */
+const WATCH_FRAME_IDS = 500;
+
+/** The `watch` frames that follow `ids` (replacing the list): the first replaces, the rest add. */
+export function watchFrames(ids) {
+  const frames = [{ type: 'watch', users: ids.slice(0, WATCH_FRAME_IDS) }];
+  for (let i = WATCH_FRAME_IDS; i < ids.length; i += WATCH_FRAME_IDS) {
+    frames.push({ type: 'watch', users: ids.slice(i, i + WATCH_FRAME_IDS), add: true });
+  }
+  return frames;
+}
 
 /** Connection states shown to the user. */
 export const State = Object.freeze({
@@ -80,6 +94,15 @@ export class Socket {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify({ v: 1, ...frame }));
     return true;
+  }
+
+  /**
+   * Follows the presence of `ids`, replacing the list (see `watchFrames`). The frames go out
+   * back to back, so no other `watch` comes between them. Resolves once all are acknowledged;
+   * rejects with the first refusal.
+   */
+  watch(ids) {
+    return Promise.all(watchFrames(ids).map((frame) => this.request(frame)));
   }
 
   /** Sends a frame with a `ref` and resolves with the `ack` (rejects with the `error` frame). */
@@ -166,7 +189,7 @@ export class Socket {
     const cursors = this.options.cursors().slice(0, 1000);
     const watch = this.options.watch().slice(0, 1000);
     try {
-      if (watch.length) this.send({ type: 'watch', users: watch });
+      if (watch.length) this.watch(watch).catch(() => {}); // the list is re-sent after `onReady` reloads it
       await this.request({ type: 'resume', cursors });
     } catch (e) {
       if (e && (e.code === 'disconnected' || e.code === 'timeout' || e.code === 'closed')) {

@@ -109,3 +109,22 @@ test('the people list follows sign-ups (with their presence), disabling, enablin
   await person(alice, 'root').waitFor();
   assertClean(alice, bobPage, carolPage);
 }, { prepare: (dataDir) => createAdmin(dataDir, 'root', ADMIN_PASSWORD) }));
+
+test('a watch list of 1000 users goes in frames under the server\'s frame limit', () => withServer(async ({ server, browser }) => {
+  const page = await newUserPage(browser, server.url);
+  await page.goto('/');
+  const { limit, frames } = await page.evaluate(async () => {
+    const { watchFrames } = await import('/socket.js');
+    const ids = Array.from({ length: 1000 }, () => crypto.randomUUID());
+    const sent = watchFrames(ids);
+    const all = sent.flatMap((f) => f.users);
+    return {
+      limit: 32 * 1024,
+      frames: sent.map((f) => ({ add: Boolean(f.add), count: f.users.length, bytes: JSON.stringify({ v: 1, ...f, ref: 'r99999' }).length, same: all.length === ids.length && all.every((id, i) => id === ids[i]) })),
+    };
+  });
+  assert.deepEqual(frames.map((f) => [f.add, f.count]), [[false, 500], [true, 500]], 'the first frame replaces, the next adds');
+  for (const f of frames) assert.ok(f.bytes < limit, `a frame of ${f.bytes} bytes`);
+  assert.ok(frames.every((f) => f.same), 'every id once, in order');
+  assertClean(page);
+}));
