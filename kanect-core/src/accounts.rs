@@ -2,7 +2,8 @@
 //!
 //! The user list is a directory every device may show, so a change to it (an account created,
 //! disabled, re-enabled, given another role, deleted) is broadcast to every device as
-//! [`Event::User`] or [`Event::UserDeleted`]: lists stay current without polling.
+//! [`Event::User`] or [`Event::UserDeleted`]: lists stay current between re-reads (which
+//! still catch what a device missed while disconnected, or between nodes).
 
 use crate::auth::{hash_token, SessionToken};
 use crate::chat::{Caller, Chat};
