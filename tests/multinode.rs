@@ -3,7 +3,8 @@
 //! (`--bus`, `--bus-prefix`), each on 127.0.0.1 port 0. Users on different nodes chat live over
 //! WebSocket with receipts and presence; then one node is killed with SIGKILL, its user
 //! reconnects to the other node and resumes by cursor — nothing lost, nothing doubled — and the
-//! surviving node reports the user offline once the dead node's heartbeats stop.
+//! surviving node reports the user offline once the dead node's heartbeats stop. A node
+//! stopped with SIGTERM instead tells the other of its users' departure before it exits.
 //!
 //! Needs `KANECT_TEST_PG` (a database URL) and `KANECT_TEST_NATS` (a NATS URL); ignored without
 //! them, failing when they are set and a service is down. Each run uses a fresh schema named
@@ -32,9 +33,13 @@ fn fresh_names() -> (String, String) {
 
 /// One node: the cluster build, on the shared schema and prefix.
 fn start_node(binary: &std::path::Path, schema: &str, prefix: &str) -> ServerProcess {
+    start_node_beating(binary, schema, prefix, HEARTBEAT_MS)
+}
+
+fn start_node_beating(binary: &std::path::Path, schema: &str, prefix: &str, heartbeat_ms: u64) -> ServerProcess {
     let pg = std::env::var("KANECT_TEST_PG").expect("KANECT_TEST_PG names a database");
     let nats = std::env::var("KANECT_TEST_NATS").expect("KANECT_TEST_NATS names a NATS server");
-    let heartbeat = HEARTBEAT_MS.to_string();
+    let heartbeat = heartbeat_ms.to_string();
     let args = ["--store", &pg, "--store-schema", schema, "--bus", &nats, "--bus-prefix", prefix];
     start_process(binary, args.iter().chain(&["--heartbeat-ms", heartbeat.as_str()]), &[])
 }
@@ -168,4 +173,30 @@ async fn two_server_processes_chat_live_and_survive_a_killed_node() {
 
     let status = tokio::task::spawn_blocking(move || node1.terminate()).await.expect("join");
     assert_eq!(status, Some(0), "the surviving node stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
+async fn a_node_stopped_cleanly_tells_the_other_that_its_users_left() {
+    // Heartbeats so slow that their expiry (3 × 60 s) cannot be what reports Bob offline.
+    const SLOW_HEARTBEAT_MS: u64 = 60_000;
+    let binary = server_binary(&["postgres", "nats"]);
+    let (schema, prefix) = fresh_names();
+    let node1 = start_node_beating(&binary, &schema, &prefix, SLOW_HEARTBEAT_MS);
+    let node2 = start_node_beating(&binary, &schema, &prefix, SLOW_HEARTBEAT_MS);
+    let alice = signup(node1.addr, "alice").await;
+    let bob = signup(node2.addr, "bob").await;
+    open_direct(node1.addr, &alice, &bob).await;
+    let mut alice_ws = connect(node1.addr, &alice.token).await;
+    let mut bob_ws = connect(node2.addr, &bob.token).await;
+    presence_of(&mut alice_ws, &bob.id, true).await;
+
+    let status = tokio::task::spawn_blocking(move || node2.terminate()).await.expect("join");
+    assert_eq!(status, Some(0), "node 2 stops cleanly");
+    assert!(bob_ws.closed_within(WAIT).await.is_some(), "Bob's socket is closed by the shutdown");
+    let offline = tokio::time::timeout(OFFLINE_WITHIN, presence_of(&mut alice_ws, &bob.id, false)).await;
+    assert!(offline.is_ok(), "node 1 heard that Bob left, long before node 2's heartbeats would expire");
+    assert!(!online_via_rest(&node1, &alice.token, &bob.id).await);
+    let status = tokio::task::spawn_blocking(move || node1.terminate()).await.expect("join");
+    assert_eq!(status, Some(0));
 }

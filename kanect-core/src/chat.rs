@@ -16,8 +16,9 @@ use crate::metrics::Metrics;
 use crate::model::{Presence, Role, Timestamp, TokenHash};
 use crate::ordering::{Sequencer, Ticket};
 use crate::store::Store;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
+use tokio::task::JoinSet;
 
 /// Engine settings. `ChatConfig::default()` suits a server; every field can be changed.
 #[derive(Clone, Debug)]
@@ -96,6 +97,7 @@ impl ChatBuilder {
             ordering: Sequencer::default(),
             store: self.store,
             bus: self.bus,
+            departures: Mutex::default(),
             config,
         });
         let weak = Arc::downgrade(&inner);
@@ -136,6 +138,9 @@ pub(crate) struct Inner {
     throttle: LoginThrottle,
     metrics: Metrics,
     ordering: Sequencer,
+    /// Devices' departures still being recorded and announced (`Chat::went_offline_here`),
+    /// so that [`Chat::flush`] can wait for them. Finished ones are reaped at the next.
+    departures: Mutex<JoinSet<()>>,
     config: ChatConfig,
 }
 
@@ -217,12 +222,16 @@ impl Chat {
     }
 
     /// Makes everything written durable, and hands other nodes what was published for them
-    /// (for graceful shutdown, or before a one-shot command exits).
+    /// (for graceful shutdown, or before a one-shot command exits). It first waits for the
+    /// departures under way: devices that have just gone (as at shutdown, when every socket
+    /// closes) have their users' last-seen recorded and their going offline published.
     ///
     /// # Errors
     /// `unavailable` if the store fails. A bus that cannot flush is logged, not an error:
     /// delivery between nodes is at most once, and what was written is durable.
     pub async fn flush(&self) -> Result<()> {
+        let mut departures = std::mem::take(&mut *self.departures());
+        while departures.join_next().await.is_some() {}
         self.inner.store.flush().await?;
         if let Err(error) = self.inner.bus.flush().await {
             tracing::warn!(%error, "bus flush failed");
@@ -330,7 +339,13 @@ impl Chat {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let chat = self.clone();
         let user = device.user;
-        runtime.spawn(async move { chat.went_offline_here(user).await });
+        let mut departures = self.departures();
+        while departures.try_join_next().is_some() {}
+        departures.spawn_on(async move { chat.went_offline_here(user).await }, &runtime);
+    }
+
+    fn departures(&self) -> MutexGuard<'_, JoinSet<()>> {
+        self.inner.departures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn went_offline_here(&self, user: UserId) {

@@ -430,6 +430,24 @@ async fn two_engines_on_one_bus_route_messages_and_presence() {
 }
 
 #[tokio::test]
+async fn flush_waits_for_departures_so_other_nodes_hear_of_them() {
+    let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(MemoryStore::new());
+    let bus = LocalBus::new();
+    let a = Chat::builder_shared(store.clone()).bus(bus.clone()).config(fast_config()).build().await.unwrap();
+    let b = Chat::builder_shared(store).bus(bus).config(fast_config()).build().await.unwrap();
+    let (alice_user, alice) = user(&a, "alice").await;
+    let alice_on_a = a.subscribe(&alice).await.unwrap();
+    assert!(b.presence(&alice_user).online, "node b heard that alice came online");
+    // As at shutdown: the socket closes, then the node flushes and its runtime ends, so
+    // nothing spawned after the flush would run.
+    drop(alice_on_a);
+    a.flush().await.unwrap();
+    assert!(!b.presence(&alice_user).online, "node b heard that alice went offline");
+    let last_seen = a.store().user(alice_user.id).await.unwrap().unwrap().last_seen;
+    assert!(last_seen.is_some(), "last seen recorded before the flush");
+}
+
+#[tokio::test]
 async fn directory_changes_reach_devices_on_other_nodes() {
     let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(MemoryStore::new());
     let bus = LocalBus::new();

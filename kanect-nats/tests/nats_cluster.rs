@@ -262,6 +262,10 @@ impl Bus for Cuttable {
         }
         self.inner.publish(envelope).await
     }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush().await
+    }
 }
 
 async fn a_silent_node_stops_counting_towards_presence(subjects: Subjects) {
@@ -343,6 +347,10 @@ impl Bus for Shared {
 
     async fn publish(&self, envelope: BusEnvelope) -> Result<(), StoreError> {
         self.0.publish(envelope).await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.0.flush().await
     }
 }
 
