@@ -495,6 +495,7 @@ function onConversation(conversation) {
 function onUser(user) {
   if (!user || !user.id) return;
   userFrameAt.set(user.id, ++userFrames);
+  S.emit('directory', user.id);
   if (user.id === state.me.id) {
     // Disabled: `session_ended` follows. Otherwise my role may have changed; the frame
     // carries no email, so the one I have stays.
@@ -538,6 +539,7 @@ async function followNewcomers() {
 /** An account was deleted. History with it stays, under "Deleted account". */
 function onUserDeleted(id) {
   userFrameAt.set(id, ++userFrames);
+  S.emit('directory', id);
   // Mine: `session_ended` follows.
   if (id === state.me.id || !state.users.has(id)) return;
   S.putDeletedUser(id);

@@ -5,7 +5,10 @@
 
 const listeners = new Map();
 
-/** Subscribes to a topic ('users', 'conversations', 'thread', 'typing', 'connection', 'me'). */
+/**
+ * Subscribes to a topic ('users', 'conversations', 'thread', 'typing', 'connection', 'me', and
+ * 'directory': an account changed, appeared or was deleted, with its id).
+ */
 export function on(topic, fn) {
   if (!listeners.has(topic)) listeners.set(topic, new Set());
   listeners.get(topic).add(fn);

@@ -216,6 +216,62 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     assertClean(page, bobPage);
 }));
 
+test('the users list and an account page follow sign-ups, changes and deletions made elsewhere', () => withAdminServer(async ({ server, browser }) => {
+  const LIVE_MS = 5000;
+  const root = await adminToken(server);
+  await apiSignup(server.url, 'alice', 'a calm river 42', { display_name: 'Alice Martin' });
+  const carol = await apiSignup(server.url, 'carol', 'a calm river 42', { display_name: 'Carol Diaz' });
+  const page = await newUserPage(browser, server.url);
+  await logIn(page, 'root', ADMIN_PASSWORD);
+  await page.click('a[data-action=admin]');
+  await page.click('a[data-tab=users]');
+  await page.locator('.user-row[data-username=carol]').waitFor();
+  const order = () => page.locator('[data-admin=users] .user-row').evaluateAll((rows) => rows.map((r) => r.dataset.username));
+  const put = async (path, body) => {
+    const res = await rest(server.url, 'PUT', path, body, root);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  };
+
+  // Bob signs up: his row takes its place by username, without a reload.
+  const bob = await apiSignup(server.url, 'bob', 'a calm river 42', { display_name: 'Bob Stone' });
+  await page.locator('.user-row[data-username=bob]').waitFor({ timeout: LIVE_MS });
+  assert.deepEqual(await order(), ['alice', 'bob', 'carol', 'root']);
+  // Another administrator's device (root's token, through the API) disables him, then enables
+  // him; he logs in and his row says online.
+  await put(`/admin/users/${bob.user.id}/disabled`, { disabled: true });
+  await page.locator('.user-row[data-username=bob][data-disabled=true] [data-tag=disabled]').waitFor({ timeout: LIVE_MS });
+  await put(`/admin/users/${bob.user.id}/disabled`, { disabled: false });
+  await page.locator('.user-row[data-username=bob][data-disabled=false]').waitFor({ timeout: LIVE_MS });
+  const bobPage = await newUserPage(browser, server.url);
+  await logIn(bobPage, 'bob');
+  await page.locator('.user-row[data-username=bob] [data-presence=online]').waitFor({ timeout: LIVE_MS });
+  // Carol's account is deleted: her row goes.
+  assert.equal((await rest(server.url, 'DELETE', `/admin/users/${carol.user.id}`, undefined, root)).status, 204);
+  await page.locator('.user-row[data-username=carol]').waitFor({ state: 'detached', timeout: LIVE_MS });
+  assert.deepEqual(await order(), ['alice', 'bob', 'root']);
+  await page.waitForFunction(() => !document.querySelector('#toasts .toast'), null, { timeout: 8000 });
+  await shot(page, 'admin-users-live-desktop');
+
+  // Under a search, only matching sign-ups appear.
+  await page.fill('.admin-search', 'ali');
+  await page.waitForFunction(() => document.querySelectorAll('[data-admin=users] .user-row').length === 1);
+  await apiSignup(server.url, 'zed', 'a calm river 42');
+  await apiSignup(server.url, 'alix', 'a calm river 42', { display_name: 'Alix Roy' });
+  await page.locator('.user-row[data-username=alix]').waitFor({ timeout: LIVE_MS });
+  assert.deepEqual(await order(), ['alice', 'alix']);
+
+  // Bob's own page: made an administrator elsewhere, it says so; deleted elsewhere, it says
+  // the account is gone.
+  await page.fill('.admin-search', 'bob');
+  await page.click('.user-row[data-username=bob]');
+  await page.waitForSelector('[data-admin=user][data-username=bob][data-role=user]');
+  await put(`/admin/users/${bob.user.id}/role`, { role: 'admin' });
+  await page.waitForSelector('[data-admin=user][data-username=bob][data-role=admin] [data-tag=admin]', { timeout: LIVE_MS });
+  assert.equal((await rest(server.url, 'DELETE', `/admin/users/${bob.user.id}`, undefined, root)).status, 204);
+  await page.waitForSelector('.admin-main :text("That account no longer exists.")', { timeout: LIVE_MS });
+  assertClean(page);
+}));
+
 test('long lists page with "load more": conversation history and the audit log', () => withAdminServer(async ({ server, browser }) => {
     // Sign-ups hash passwords at full cost (about 2 s each here), so this test keeps to two
     // people; paging through many users is covered over HTTP in tests/http_admin.rs.

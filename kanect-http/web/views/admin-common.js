@@ -123,7 +123,7 @@ export function presenceText(view) {
 
 /**
  * A "Load more" button for a paged list: `load(cursor)` resolves with the next cursor (or
- * null when done). Returns `{el, reset(cursor)}`.
+ * null when done). Returns `{el, reset(cursor), exhausted()}`.
  */
 export function loadMore(load, label = 'Load more') {
   let cursor = null;
@@ -147,6 +147,10 @@ export function loadMore(load, label = 'Load more') {
     reset(next) {
       cursor = next;
       el.hidden = next === null || next === undefined;
+    },
+    /** Whether every page has been loaded. */
+    exhausted() {
+      return cursor === null || cursor === undefined;
     },
   };
 }

@@ -1,9 +1,14 @@
 // Admin pages for accounts: the searchable, paged list, and one account with its actions
 // (disable / enable, make admin / make user, reset password, delete). The engine refuses
 // actions on one's own account (`self_action`), so the page does not offer them.
+//
+// Both follow the directory while open: a `user` or `user_deleted` frame (session.js emits
+// 'directory' with the id) makes them read that account again, so another administrator's
+// change, a sign-up or a deletion shows without a reload. Presence in the list follows the
+// session's 'users' updates.
 
 import { avatar, displayName, h, plural, replace, toast } from '../dom.js';
-import { state } from '../state.js';
+import { on, state } from '../state.js';
 import { confirmDialog } from './dialogs.js';
 import {
   adminApi, failure, forgetNames, loadMore, passwordPrompt, pageHead, presenceText, rememberUser, tag, timeEl, day,
@@ -47,6 +52,25 @@ function userRow(view) {
   h('span', { class: 'cell cell-created muted' }, timeEl(view.created_at, day(view.created_at))));
 }
 
+/** Whether an account matches the list's search, as the server matches it (store.rs). */
+function matchesSearch(view, text) {
+  const needle = text.toLowerCase();
+  return view.username.toLowerCase().includes(needle) || (view.display_name || '').toLowerCase().includes(needle);
+}
+
+/** The same presence, as far as the list shows it. */
+function samePresence(a, b) {
+  return Boolean(a && a.online) === Boolean(b && b.online) && ((a && a.last_seen) || null) === ((b && b.last_seen) || null);
+}
+
+/** Runs `fn` on `topic` while `el` is on screen; the first event after it is gone unsubscribes. */
+function whileShown(el, topic, fn) {
+  const off = on(topic, (detail) => {
+    if (el.isConnected) fn(detail);
+    else off();
+  });
+}
+
 /** The account list: a search box, rows, "load more". */
 export function renderUsers(main, denied) {
   const search = h('input', {
@@ -57,9 +81,16 @@ export function renderUsers(main, denied) {
   const status = h('p', { class: 'admin-count muted', role: 'status' });
   let text = '';
   let generation = 0;
+  // The accounts listed, by id: each one's view and row, in the list's (username) order.
+  const shown = new Map();
+  const row = (view) => {
+    const el = userRow(view);
+    shown.set(view.id, { view, el });
+    return el;
+  };
   const more = loadMore(async (after) => {
     const { users, next } = await adminApi.users({ search: text, after });
-    list.append(...users.map(userRow));
+    list.append(...users.filter((u) => !shown.has(u.id)).map(row));
     return next;
   });
   const load = async () => {
@@ -67,7 +98,8 @@ export function renderUsers(main, denied) {
     try {
       const { users, next } = await adminApi.users({ search: text });
       if (mine !== generation) return;
-      replace(list, users.length ? users.map(userRow)
+      shown.clear();
+      replace(list, users.length ? users.map(row)
         : h('p', { class: 'list-empty' }, text ? 'No account matches that search.' : 'No accounts yet.'));
       status.textContent = text ? `Matching “${text}”` : 'All accounts, by username';
       more.reset(next);
@@ -75,6 +107,45 @@ export function renderUsers(main, denied) {
       if (mine === generation && !denied(err)) replace(list, failure(err));
     }
   };
+  // An account changed, appeared or went: read it again and mend its row, or place a new one
+  // where the list's order puts it (past the loaded pages, "load more" finds it).
+  const follow = async (id) => {
+    const mine = generation;
+    let view = null;
+    try {
+      view = await adminApi.user(id);
+    } catch (err) {
+      if (err.code !== 'user_not_found') return;
+    }
+    if (mine !== generation || !list.isConnected) return;
+    const listed = shown.get(id);
+    if (!view) {
+      if (listed) listed.el.remove();
+      shown.delete(id);
+      return;
+    }
+    if (listed) {
+      listed.el.replaceWith(row(view));
+      return;
+    }
+    if (text && !matchesSearch(view, text)) return;
+    const name = view.username.toLowerCase();
+    const next = [...shown.values()].find((s) => s.view.username.toLowerCase() > name);
+    if (!next && !more.exhausted()) return;
+    const el = row(view);
+    if (next) next.el.before(el);
+    else list.append(el);
+    for (const empty of list.querySelectorAll('.list-empty')) empty.remove();
+  };
+  whileShown(list, 'directory', follow);
+  whileShown(list, 'users', () => {
+    for (const { view } of [...shown.values()]) {
+      const known = state.users.get(view.id);
+      if (known && known.presence && !samePresence(known.presence, view.presence)) {
+        shown.get(view.id).el.replaceWith(row({ ...view, presence: known.presence }));
+      }
+    }
+  });
   let timer = null;
   search.addEventListener('input', () => {
     clearTimeout(timer);
@@ -168,18 +239,21 @@ export async function renderUser(main, id, denied) {
     actions.push(h('div', { class: 'admin-actions' }, toggle, role, reset, remove));
   }
 
-  replace(main,
-    backLink(),
-    h('section', { class: 'admin-card admin-user', 'data-admin': 'user', 'data-username': view.username, 'data-disabled': String(view.disabled), 'data-role': view.role },
-      h('div', { class: 'admin-user-head' },
-        avatar(view.id, displayName(view), { size: 'lg', online: Boolean(view.presence && view.presence.online) }),
-        h('div', { class: 'admin-user-name' },
-          h('h2', {}, displayName(view)),
-          h('p', { class: 'muted' }, `@${view.username}`)),
-        h('div', { class: 'cell-tags' }, tagsOf(view))),
-      facts,
-      error,
-      actions));
+  const page = h('section', { class: 'admin-card admin-user', 'data-admin': 'user', 'data-username': view.username, 'data-disabled': String(view.disabled), 'data-role': view.role },
+    h('div', { class: 'admin-user-head' },
+      avatar(view.id, displayName(view), { size: 'lg', online: Boolean(view.presence && view.presence.online) }),
+      h('div', { class: 'admin-user-name' },
+        h('h2', {}, displayName(view)),
+        h('p', { class: 'muted' }, `@${view.username}`)),
+      h('div', { class: 'cell-tags' }, tagsOf(view))),
+    facts,
+    error,
+    actions);
+  replace(main, backLink(), page);
+  // Another administrator's change (or a deletion) shows at once: the page is read again.
+  whileShown(page, 'directory', (changed) => {
+    if (changed === id) renderUser(main, id, denied);
+  });
 }
 
 function fact(label, value) {
