@@ -159,7 +159,10 @@ impl Chat {
         let user = self.store().user(id).await?.ok_or(Error::NotFound(Entity::User))?;
         validate::password(password, &user.username)?;
         let hash = self.hasher().hash(password.to_string()).await?;
-        self.store().set_password_hash(id, &hash).await?;
+        // Deleted while the hash was computed (it takes a while by design): nothing to audit.
+        if !self.store().set_password_hash(id, &hash).await? {
+            return Err(Error::NotFound(Entity::User));
+        }
         self.store().delete_sessions_of(id).await?;
         self.end_sessions(id, None, "password_reset").await;
         self.audit(caller, "user.password_reset", id.to_string(), None).await
@@ -177,7 +180,10 @@ impl Chat {
                 self.drop_member(conversation, id).await?;
             }
         }
-        self.store().delete_user(id).await?;
+        // Another administrator's delete won the race: theirs is announced and audited.
+        if !self.store().delete_user(id).await? {
+            return Err(Error::NotFound(Entity::User));
+        }
         self.end_sessions(id, None, "account_deleted").await;
         self.announce_deleted(id).await;
         self.audit(caller, "user.delete", id.to_string(), Some(user.username)).await
