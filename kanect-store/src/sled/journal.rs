@@ -62,8 +62,9 @@ pub(crate) struct Options {
     pub(crate) file_bytes: u64,
 }
 
+#[cfg(test)]
 impl Options {
-    /// No syncs, and so no file made ahead: for stores that promise no durability.
+    /// No syncs, and so no file made ahead: for tests of the journal and group commit alone.
     pub(crate) const NO_SYNC: Options = Options { fsync: false, file_bytes: 0 };
 }
 

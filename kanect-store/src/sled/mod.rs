@@ -141,8 +141,9 @@ pub struct SledStore {
     ids: Arc<IdFilter>,
     /// Fills `ids` with the ids stored before the open.
     _id_scan: IdScan,
-    /// The journal directory of a [`SledStore::temporary`] store. Declared after `commit`,
-    /// so it is deleted after group commit has stopped writing to it.
+    /// The directory of a [`SledStore::temporary`] store (sled's files and the journal).
+    /// Declared last, so it is deleted after group commit and the id scan have stopped and
+    /// the last handle on sled is gone.
     temporary: Option<TemporaryDir>,
 }
 
@@ -151,7 +152,7 @@ struct TemporaryDir(PathBuf);
 
 impl TemporaryDir {
     fn create() -> Result<TemporaryDir, StoreError> {
-        let path = std::env::temp_dir().join(format!("kanect-journal-{}", uuid::Uuid::new_v4()));
+        let path = std::env::temp_dir().join(format!("kanect-store-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir(&path).map_err(StoreError::backend)?;
         Ok(TemporaryDir(path))
     }
@@ -160,7 +161,7 @@ impl TemporaryDir {
 impl Drop for TemporaryDir {
     fn drop(&mut self) {
         if let Err(error) = std::fs::remove_dir_all(&self.0) {
-            tracing::warn!(%error, dir = %self.0.display(), "cannot delete a temporary store's journal");
+            tracing::warn!(%error, dir = %self.0.display(), "cannot delete a temporary store's directory");
         }
     }
 }
@@ -206,12 +207,8 @@ impl SledStore {
     /// # Errors
     /// [`StoreError::Backend`] if the temporary directory cannot be created.
     pub fn temporary() -> Result<SledStore, StoreError> {
-        let config = SledConfig::new("");
-        let db = open_db(sled::Config::new().temporary(true).cache_capacity(config.cache_capacity))?;
-        format::check_version(&db)?;
         let dir = TemporaryDir::create()?;
-        let journal = Journal::create(&dir.0, 1, journal::Options::NO_SYNC).map_err(StoreError::backend)?;
-        let mut store = Self::start(db, None, journal, config.policy())?;
+        let mut store = Self::open_with(SledConfig { fsync: false, ..SledConfig::new(&dir.0) })?;
         store.temporary = Some(dir);
         Ok(store)
     }
