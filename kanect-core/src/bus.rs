@@ -97,7 +97,7 @@ pub trait Bus: Send + Sync + 'static {
     async fn publish(&self, envelope: BusEnvelope) -> Result<(), StoreError>;
 
     /// Returns once what was published has left this process (see [`Chat::flush`]). The
-    /// default has nothing to wait for.
+    /// default has nothing to wait for; a bus that wraps another must pass this on.
     ///
     /// [`Chat::flush`]: crate::Chat::flush
     async fn flush(&self) -> Result<(), StoreError> {

@@ -16,9 +16,10 @@ use crate::metrics::Metrics;
 use crate::model::{Presence, Role, Timestamp, TokenHash};
 use crate::ordering::{Sequencer, Ticket};
 use crate::store::Store;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::task::JoinSet;
+use tokio::sync::Notify;
 
 /// Engine settings. `ChatConfig::default()` suits a server; every field can be changed.
 #[derive(Clone, Debug)]
@@ -97,7 +98,7 @@ impl ChatBuilder {
             ordering: Sequencer::default(),
             store: self.store,
             bus: self.bus,
-            departures: Mutex::default(),
+            departures: Departures::default(),
             config,
         });
         let weak = Arc::downgrade(&inner);
@@ -138,9 +139,8 @@ pub(crate) struct Inner {
     throttle: LoginThrottle,
     metrics: Metrics,
     ordering: Sequencer,
-    /// Devices' departures still being recorded and announced (`Chat::went_offline_here`),
-    /// so that [`Chat::flush`] can wait for them. Finished ones are reaped at the next.
-    departures: Mutex<JoinSet<()>>,
+    /// Devices' departures still being recorded and announced (`Chat::went_offline_here`).
+    departures: Departures,
     config: ChatConfig,
 }
 
@@ -230,8 +230,7 @@ impl Chat {
     /// `unavailable` if the store fails. A bus that cannot flush is logged, not an error:
     /// delivery between nodes is at most once, and what was written is durable.
     pub async fn flush(&self) -> Result<()> {
-        let mut departures = std::mem::take(&mut *self.departures());
-        while departures.join_next().await.is_some() {}
+        self.inner.departures.finished().await;
         self.inner.store.flush().await?;
         if let Err(error) = self.inner.bus.flush().await {
             tracing::warn!(%error, "bus flush failed");
@@ -337,15 +336,9 @@ impl Chat {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let chat = self.clone();
+        let departure = Departure::begin(self.clone());
         let user = device.user;
-        let mut departures = self.departures();
-        while departures.try_join_next().is_some() {}
-        departures.spawn_on(async move { chat.went_offline_here(user).await }, &runtime);
-    }
-
-    fn departures(&self) -> MutexGuard<'_, JoinSet<()>> {
-        self.inner.departures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        runtime.spawn(async move { departure.0.went_offline_here(user).await });
     }
 
     async fn went_offline_here(&self, user: UserId) {
@@ -370,6 +363,50 @@ impl Chat {
             self.publish(BusMessage::Presence { user, online: true, last_seen: None }).await;
         }
         self.announce_presence(Presence { user, online: true, last_seen: None }).await;
+    }
+}
+
+/// Counts the departures under way, so that [`Chat::flush`] can wait for them. A count, not
+/// a set of task handles: the tasks stay detached, so a flush that is given up (a timeout
+/// around it) cancels none of them, and concurrent flushes all wait for all of them.
+#[derive(Default)]
+struct Departures {
+    under_way: AtomicUsize,
+    ended: Notify,
+}
+
+impl Departures {
+    /// Returns once no departure is under way.
+    async fn finished(&self) {
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.under_way.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            ended.await;
+        }
+    }
+}
+
+/// One departure under way: counted from `begin` until dropped, whether its task finished or
+/// was dropped unrun (a runtime shutting down).
+struct Departure(Chat);
+
+impl Departure {
+    fn begin(chat: Chat) -> Departure {
+        chat.inner.departures.under_way.fetch_add(1, Ordering::AcqRel);
+        Departure(chat)
+    }
+}
+
+impl Drop for Departure {
+    fn drop(&mut self) {
+        let departures = &self.0.inner.departures;
+        if departures.under_way.fetch_sub(1, Ordering::AcqRel) == 1 {
+            departures.ended.notify_waiters();
+        }
     }
 }
 

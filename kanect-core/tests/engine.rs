@@ -429,8 +429,8 @@ async fn two_engines_on_one_bus_route_messages_and_presence() {
     assert!(matches!(next_event(&mut bob_on_b).await, Event::Presence(p) if !p.online));
 }
 
-#[tokio::test]
-async fn flush_waits_for_departures_so_other_nodes_hear_of_them() {
+/// Two engines on one bus, and alice connected to the first; the second has heard so.
+async fn alice_online_on_one_of_two_nodes() -> (Chat, Chat, kanect_core::User, kanect_core::Subscription) {
     let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(MemoryStore::new());
     let bus = LocalBus::new();
     let a = Chat::builder_shared(store.clone()).bus(bus.clone()).config(fast_config()).build().await.unwrap();
@@ -438,6 +438,12 @@ async fn flush_waits_for_departures_so_other_nodes_hear_of_them() {
     let (alice_user, alice) = user(&a, "alice").await;
     let alice_on_a = a.subscribe(&alice).await.unwrap();
     assert!(b.presence(&alice_user).online, "node b heard that alice came online");
+    (a, b, alice_user, alice_on_a)
+}
+
+#[tokio::test]
+async fn flush_waits_for_departures_so_other_nodes_hear_of_them() {
+    let (a, b, alice_user, alice_on_a) = alice_online_on_one_of_two_nodes().await;
     // As at shutdown: the socket closes, then the node flushes and its runtime ends, so
     // nothing spawned after the flush would run.
     drop(alice_on_a);
@@ -445,6 +451,26 @@ async fn flush_waits_for_departures_so_other_nodes_hear_of_them() {
     assert!(!b.presence(&alice_user).online, "node b heard that alice went offline");
     let last_seen = a.store().user(alice_user.id).await.unwrap().unwrap().last_seen;
     assert!(last_seen.is_some(), "last seen recorded before the flush");
+}
+
+#[tokio::test]
+async fn a_flush_given_up_cancels_no_departure() {
+    let (a, b, alice_user, alice_on_a) = alice_online_on_one_of_two_nodes().await;
+    drop(alice_on_a);
+    // Polled once, then dropped: it was waiting for the departure.
+    let flushed = tokio::select! {
+        biased;
+        _ = a.flush() => true,
+        () = std::future::ready(()) => false,
+    };
+    assert!(!flushed, "the flush was waiting for the departure");
+    for _ in 0..100 {
+        if !b.presence(&alice_user).online {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("alice's departure was cancelled with the flush");
 }
 
 #[tokio::test]

@@ -48,7 +48,8 @@
 //! Reads may observe a direct write between its apply and its flush (usually well under a
 //! millisecond; longer while a checkpoint's flush runs); if the process dies in that window
 //! the write is gone, but it was never acknowledged. A message is visible to reads once it
-//! is acknowledged. [`SledStore::temporary`] stores never sync to disk: tests only.
+//! is acknowledged. [`SledStore::temporary`] stores never sync their journal and are deleted
+//! on drop (kept in memory where `/dev/shm` exists): tests only.
 //!
 //! # On disk
 //!

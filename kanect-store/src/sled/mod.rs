@@ -151,8 +151,12 @@ pub struct SledStore {
 struct TemporaryDir(PathBuf);
 
 impl TemporaryDir {
+    /// A fresh directory in memory (`/dev/shm`, as sled's own temporary mode uses) where
+    /// there is one, else in the system's temporary directory.
     fn create() -> Result<TemporaryDir, StoreError> {
-        let path = std::env::temp_dir().join(format!("kanect-store-{}", uuid::Uuid::new_v4()));
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let path = base.join(format!("kanect-store-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir(&path).map_err(StoreError::backend)?;
         Ok(TemporaryDir(path))
     }
@@ -200,9 +204,9 @@ impl SledStore {
         Self::start(db, sync, journal, config.policy())
     }
 
-    /// A store in a temporary directory that is deleted when the store is dropped, for
-    /// tests. Writes go through the journal and group commit as in any store, but nothing
-    /// is synced to disk.
+    /// A store in a temporary directory (in memory where `/dev/shm` exists) that is deleted
+    /// when the store is dropped, for tests. It is opened as any store is, and writes go
+    /// through the journal and group commit, but the journal is never synced.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if the temporary directory cannot be created.
