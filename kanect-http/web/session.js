@@ -379,6 +379,7 @@ async function onFrame(frame) {
       return onDelete(frame);
     case 'presence':
       if (S.putPresence(frame)) S.emit('users');
+      S.emit('presence', frame);
       return undefined;
     case 'typing':
       return onTyping(frame);

@@ -6,8 +6,9 @@
 const listeners = new Map();
 
 /**
- * Subscribes to a topic ('users', 'conversations', 'thread', 'typing', 'connection', 'me', and
- * 'directory': an account changed, appeared or was deleted, with its id).
+ * Subscribes to a topic ('users', 'conversations', 'thread', 'typing', 'connection', 'me';
+ * 'directory': an account changed, appeared or was deleted, with its id; 'presence': a
+ * presence frame as it came).
  */
 export function on(topic, fn) {
   if (!listeners.has(topic)) listeners.set(topic, new Set());

@@ -255,10 +255,15 @@ test('the users list and an account page follow sign-ups, changes and deletions 
   // Under a search, only matching sign-ups appear.
   await page.fill('.admin-search', 'ali');
   await page.waitForFunction(() => document.querySelectorAll('[data-admin=users] .user-row').length === 1);
-  await apiSignup(server.url, 'zed', 'a calm river 42');
+  const zed = await apiSignup(server.url, 'zed', 'a calm river 42');
   await apiSignup(server.url, 'alix', 'a calm river 42', { display_name: 'Alix Roy' });
   await page.locator('.user-row[data-username=alix]').waitFor({ timeout: LIVE_MS });
-  assert.deepEqual(await order(), ['alice', 'alix']);
+  assert.deepEqual(await order(), ['alice', 'alix'], 'zed (followed before alix) is left out');
+  // The last row of a list going leaves the empty list's line.
+  await page.fill('.admin-search', 'zed');
+  await page.locator('.user-row[data-username=zed]').waitFor();
+  assert.equal((await rest(server.url, 'DELETE', `/admin/users/${zed.user.id}`, undefined, root)).status, 204);
+  await page.waitForSelector('[data-admin=users] .list-empty:text("No account matches that search.")', { timeout: LIVE_MS });
 
   // Bob's own page: made an administrator elsewhere, it says so; deleted elsewhere, it says
   // the account is gone.

@@ -5,7 +5,7 @@
 // Both follow the directory while open: a `user` or `user_deleted` frame (session.js emits
 // 'directory' with the id) makes them read that account again, so another administrator's
 // change, a sign-up or a deletion shows without a reload. Presence in the list follows the
-// session's 'users' updates.
+// session's presence frames; after a reconnect (frames are not replayed) both read again.
 
 import { avatar, displayName, h, plural, replace, toast } from '../dom.js';
 import { on, state } from '../state.js';
@@ -15,6 +15,10 @@ import {
 } from './admin-common.js';
 
 const SEARCH_DELAY_MS = 250;
+/** How long account changes are gathered before the list follows them. */
+const FOLLOW_WAIT_MS = 200;
+/** Past this many changed accounts at once, the list's page is read again instead. */
+const FOLLOW_ONE_BY_ONE = 10;
 
 /** What deleting an account does, in words (kanect-core/src/admin.rs, module docs). */
 const DELETE_TEXT = 'Their account, password and sessions are removed and they leave every group (group ownership '
@@ -58,17 +62,17 @@ function matchesSearch(view, text) {
   return view.username.toLowerCase().includes(needle) || (view.display_name || '').toLowerCase().includes(needle);
 }
 
-/** The same presence, as far as the list shows it. */
-function samePresence(a, b) {
-  return Boolean(a && a.online) === Boolean(b && b.online) && ((a && a.last_seen) || null) === ((b && b.last_seen) || null);
-}
-
 /** Runs `fn` on `topic` while `el` is on screen; the first event after it is gone unsubscribes. */
 function whileShown(el, topic, fn) {
   const off = on(topic, (detail) => {
     if (el.isConnected) fn(detail);
     else off();
   });
+}
+
+/** The empty list's line. */
+function emptyLine(text) {
+  return h('p', { class: 'list-empty' }, text ? 'No account matches that search.' : 'No accounts yet.');
 }
 
 /** The account list: a search box, rows, "load more". */
@@ -99,16 +103,15 @@ export function renderUsers(main, denied) {
       const { users, next } = await adminApi.users({ search: text });
       if (mine !== generation) return;
       shown.clear();
-      replace(list, users.length ? users.map(row)
-        : h('p', { class: 'list-empty' }, text ? 'No account matches that search.' : 'No accounts yet.'));
+      replace(list, users.length ? users.map(row) : emptyLine(text));
       status.textContent = text ? `Matching “${text}”` : 'All accounts, by username';
       more.reset(next);
     } catch (err) {
       if (mine === generation && !denied(err)) replace(list, failure(err));
     }
   };
-  // An account changed, appeared or went: read it again and mend its row, or place a new one
-  // where the list's order puts it (past the loaded pages, "load more" finds it).
+  // An account changed, appeared or went: read it again and mend or drop its row, or place a
+  // new one where the list's order puts it (past the loaded pages, "load more" finds it).
   const follow = async (id) => {
     const mine = generation;
     let view = null;
@@ -119,32 +122,55 @@ export function renderUsers(main, denied) {
     }
     if (mine !== generation || !list.isConnected) return;
     const listed = shown.get(id);
-    if (!view) {
-      if (listed) listed.el.remove();
-      shown.delete(id);
-      return;
-    }
     if (listed) {
-      listed.el.replaceWith(row(view));
+      shown.delete(id);
+      if (view && !(text && !matchesSearch(view, text))) {
+        listed.el.replaceWith(row(view));
+        return;
+      }
+      listed.el.remove();
+      if (!shown.size && more.exhausted()) replace(list, emptyLine(text));
       return;
     }
-    if (text && !matchesSearch(view, text)) return;
+    if (!view || (text && !matchesSearch(view, text))) return;
     const name = view.username.toLowerCase();
     const next = [...shown.values()].find((s) => s.view.username.toLowerCase() > name);
     if (!next && !more.exhausted()) return;
+    if (!shown.size) replace(list);
     const el = row(view);
     if (next) next.el.before(el);
     else list.append(el);
-    for (const empty of list.querySelectorAll('.list-empty')) empty.remove();
   };
-  whileShown(list, 'directory', follow);
-  whileShown(list, 'users', () => {
-    for (const { view } of [...shown.values()]) {
-      const known = state.users.get(view.id);
-      if (known && known.presence && !samePresence(known.presence, view.presence)) {
-        shown.get(view.id).el.replaceWith(row({ ...view, presence: known.presence }));
-      }
-    }
+  // Frames are gathered for a moment and followed one account at a time, in order, so a
+  // burst of sign-ups costs one read each (or, past a few, one read of the page) and no
+  // older answer lands after a newer one.
+  const changed = new Set();
+  let gathering = null;
+  let following = Promise.resolve();
+  const followChanged = () => {
+    gathering = null;
+    const ids = [...changed];
+    changed.clear();
+    following = following.then(async () => {
+      if (ids.length > FOLLOW_ONE_BY_ONE) await load();
+      else for (const id of ids) await follow(id);
+    });
+  };
+  whileShown(list, 'directory', (id) => {
+    changed.add(id);
+    if (!gathering) gathering = setTimeout(followChanged, FOLLOW_WAIT_MS);
+  });
+  // Presence as the server reports it live (only for accounts the session follows; the
+  // others keep what the list read).
+  whileShown(list, 'presence', (frame) => {
+    const listed = shown.get(frame.user);
+    if (!listed) return;
+    const presence = { user: frame.user, online: frame.online, last_seen: frame.last_seen ?? listed.view.presence?.last_seen ?? null };
+    listed.el.replaceWith(row({ ...listed.view, presence }));
+  });
+  // Frames sent while the connection was down are not replayed: read the page again.
+  whileShown(list, 'connection', (connection) => {
+    if (connection === 'connected') load();
   });
   let timer = null;
   search.addEventListener('input', () => {
@@ -162,16 +188,41 @@ export function renderUsers(main, denied) {
   if (window.matchMedia('(min-width: 721px)').matches) search.focus();
 }
 
-/** One account's page. */
-export async function renderUser(main, id, denied) {
+/**
+ * One account's page. It is read again after each action taken here, and when a frame says
+ * the account changed elsewhere or the connection comes back; only the newest read is shown,
+ * so the page ends up as the account was after the last change.
+ */
+export function renderUser(main, id, denied) {
   replace(main, h('p', { class: 'muted' }, 'Loading…'));
-  let view;
-  try {
-    view = await adminApi.user(id);
-  } catch (err) {
-    if (!denied(err)) replace(main, backLink(), failure(err));
-    return;
-  }
+  let latest = 0;
+  const show = async () => {
+    const mine = ++latest;
+    let view = null;
+    let failed = null;
+    try {
+      view = await adminApi.user(id);
+    } catch (err) {
+      failed = err;
+    }
+    if (mine !== latest || !main.isConnected) return;
+    if (failed) {
+      if (!denied(failed)) replace(main, backLink(), failure(failed));
+      return;
+    }
+    replace(main, backLink(), userPage(view, show, denied));
+  };
+  whileShown(main, 'directory', (changed) => {
+    if (changed === id) show();
+  });
+  whileShown(main, 'connection', (connection) => {
+    if (connection === 'connected') show();
+  });
+  show();
+}
+
+/** The page of account `view`, with its actions; `show` reads it again. */
+function userPage(view, show, denied) {
   rememberUser(view);
   const self = state.me && view.id === state.me.id;
   const error = h('div', { class: 'admin-error-slot' });
@@ -180,7 +231,7 @@ export async function renderUser(main, id, denied) {
     try {
       await work();
       if (done) toast(done);
-      if (main.isConnected) await renderUser(main, id, denied);
+      await show();
     } catch (err) {
       if (!denied(err)) replace(error, failure(err));
     }
@@ -249,11 +300,7 @@ export async function renderUser(main, id, denied) {
     facts,
     error,
     actions);
-  replace(main, backLink(), page);
-  // Another administrator's change (or a deletion) shows at once: the page is read again.
-  whileShown(page, 'directory', (changed) => {
-    if (changed === id) renderUser(main, id, denied);
-  });
+  return page;
 }
 
 function fact(label, value) {
