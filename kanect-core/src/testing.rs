@@ -455,7 +455,7 @@ struct Model {
     receipts: HashMap<(ConversationId, UserId), (Seq, Seq)>,
 }
 
-/// Applies random operation sequences to fresh stores made by `make` and to [`Model`],
+/// Applies random operation sequences to fresh stores made by `make` and to a plain model,
 /// comparing every answer. Runs 24 sequences of up to 40 operations.
 pub fn model_test<S, F, Fut>(make: F)
 where
