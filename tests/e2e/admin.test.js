@@ -245,10 +245,14 @@ test('the users list and an account page follow sign-ups, changes and deletions 
   const bobPage = await newUserPage(browser, server.url);
   await logIn(bobPage, 'bob');
   await page.locator('.user-row[data-username=bob] [data-presence=online]').waitFor({ timeout: LIVE_MS });
+  // Bea signs up: her row goes between rows that have been replaced meanwhile.
+  await apiSignup(server.url, 'bea', 'a calm river 42');
+  await page.locator('.user-row[data-username=bea]').waitFor({ timeout: LIVE_MS });
+  assert.deepEqual(await order(), ['alice', 'bea', 'bob', 'carol', 'root']);
   // Carol's account is deleted: her row goes.
   assert.equal((await rest(server.url, 'DELETE', `/admin/users/${carol.user.id}`, undefined, root)).status, 204);
   await page.locator('.user-row[data-username=carol]').waitFor({ state: 'detached', timeout: LIVE_MS });
-  assert.deepEqual(await order(), ['alice', 'bob', 'root']);
+  assert.deepEqual(await order(), ['alice', 'bea', 'bob', 'root']);
   await page.waitForFunction(() => !document.querySelector('#toasts .toast'), null, { timeout: 8000 });
   await shot(page, 'admin-users-live-desktop');
 

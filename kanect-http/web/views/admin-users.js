@@ -85,7 +85,7 @@ export function renderUsers(main, denied) {
   const status = h('p', { class: 'admin-count muted', role: 'status' });
   let text = '';
   let generation = 0;
-  // The accounts listed, by id: each one's view and row, in the list's (username) order.
+  // The accounts listed, by id: each one's view and row.
   const shown = new Map();
   const row = (view) => {
     const el = userRow(view);
@@ -121,20 +121,27 @@ export function renderUsers(main, denied) {
       if (err.code !== 'user_not_found') return;
     }
     if (mine !== generation || !list.isConnected) return;
+    const belongs = view && !(text && !matchesSearch(view, text));
     const listed = shown.get(id);
-    if (listed) {
+    if (listed && belongs) {
+      listed.el.replaceWith(row(view));
+    } else if (listed) {
       shown.delete(id);
-      if (view && !(text && !matchesSearch(view, text))) {
-        listed.el.replaceWith(row(view));
-        return;
-      }
       listed.el.remove();
       if (!shown.size && more.exhausted()) replace(list, emptyLine(text));
-      return;
+    } else if (belongs) {
+      place(view);
     }
-    if (!view || (text && !matchesSearch(view, text))) return;
+  };
+  // A new row goes before the first row that sorts after it; after the last one only if no
+  // page is left to load (else "load more" brings it in its place).
+  const place = (view) => {
     const name = view.username.toLowerCase();
-    const next = [...shown.values()].find((s) => s.view.username.toLowerCase() > name);
+    let next = null;
+    for (const s of shown.values()) {
+      const other = s.view.username.toLowerCase();
+      if (other > name && (!next || other < next.view.username.toLowerCase())) next = s;
+    }
     if (!next && !more.exhausted()) return;
     if (!shown.size) replace(list);
     const el = row(view);
