@@ -121,7 +121,7 @@ export function renderUsers(main, denied) {
       if (err.code !== 'user_not_found') return;
     }
     if (mine !== generation || !list.isConnected) return;
-    const belongs = view && !(text && !matchesSearch(view, text));
+    const belongs = view && (!text || matchesSearch(view, text));
     const listed = shown.get(id);
     if (listed && belongs) {
       listed.el.replaceWith(row(view));
@@ -297,7 +297,7 @@ function userPage(view, show, denied) {
     actions.push(h('div', { class: 'admin-actions' }, toggle, role, reset, remove));
   }
 
-  const page = h('section', { class: 'admin-card admin-user', 'data-admin': 'user', 'data-username': view.username, 'data-disabled': String(view.disabled), 'data-role': view.role },
+  return h('section', { class: 'admin-card admin-user', 'data-admin': 'user', 'data-username': view.username, 'data-disabled': String(view.disabled), 'data-role': view.role },
     h('div', { class: 'admin-user-head' },
       avatar(view.id, displayName(view), { size: 'lg', online: Boolean(view.presence && view.presence.online) }),
       h('div', { class: 'admin-user-name' },
@@ -307,7 +307,6 @@ function userPage(view, show, denied) {
     facts,
     error,
     actions);
-  return page;
 }
 
 function fact(label, value) {
