@@ -1,6 +1,7 @@
 //! [`HttpConfig`]: the adapter's limits and timeouts, with defaults that suit a server and
 //! can each be shortened by tests.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Settings of the HTTP adapter. `HttpConfig::default()` is what `PROTOCOL.md` documents.
@@ -32,6 +33,10 @@ pub struct HttpConfig {
     /// Origins allowed to open WebSockets besides the server's own (exact match, e.g.
     /// `https://chat.example.com`). Default empty.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see the `client` module):
+    /// behind one, every connection comes from the proxy's address, and per-address limits
+    /// would count all clients as one. Default empty (the TCP peer is the client).
+    pub trusted_proxies: Vec<IpAddr>,
     /// Adds `Secure` to cookies; set when served over HTTPS. Default false.
     pub secure_cookies: bool,
     /// How long graceful shutdown waits for connections to finish before giving up on them.
@@ -52,6 +57,7 @@ impl Default for HttpConfig {
             poll_wait: Duration::from_secs(25),
             poll_idle: Duration::from_secs(60),
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             secure_cookies: false,
             shutdown_grace: Duration::from_secs(10),
         }

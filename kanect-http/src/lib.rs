@@ -28,12 +28,14 @@
 //! - `command` — client frames parsed into commands and applied.
 //! - `poll` — long-poll sessions.
 //! - `auth` — bearer tokens, cookies, CSRF, the Origin check.
+//! - `client` — the client's address, behind trusted proxies too.
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
 //! - `metrics` — the Prometheus text page.
 //! - `static_files` — the web app embedded at build time.
 
 mod api;
 mod auth;
+mod client;
 mod command;
 mod config;
 mod error;

@@ -19,6 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use kanect_core::Chat;
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -61,11 +62,11 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let stream = tokio::select! {
-            stream = accept(&listener) => stream,
+        let (stream, peer) = tokio::select! {
+            accepted = accept(&listener) => accepted,
             _ = &mut shutdown => break,
         };
-        tokio::spawn(connection(app.clone(), stream, permit, tracker_rx.clone()));
+        tokio::spawn(connection(app.clone(), stream, peer, permit, tracker_rx.clone()));
     }
     drop(listener);
     tracing::info!("shutting down: draining connections");
@@ -81,12 +82,13 @@ pub async fn serve(
     Ok(())
 }
 
-/// Accepts one connection, retrying failures with a backoff.
-async fn accept(listener: &TcpListener) -> TcpStream {
+/// Accepts one connection, retrying failures with a backoff. Returns it and the peer's
+/// address.
+async fn accept(listener: &TcpListener) -> (TcpStream, IpAddr) {
     let mut backoff = Duration::from_millis(10);
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => return stream,
+            Ok((stream, peer)) => return (stream, crate::client::canonical(peer.ip())),
             Err(error) => {
                 tracing::warn!(%error, ?backoff, "accept failed");
                 tokio::time::sleep(backoff).await;
@@ -98,12 +100,18 @@ async fn accept(listener: &TcpListener) -> TcpStream {
 
 /// Serves one TCP connection. `tracker` is held (here, then by a WebSocket task) until the
 /// connection is completely finished.
-async fn connection(app: App, stream: TcpStream, permit: OwnedSemaphorePermit, tracker: watch::Receiver<()>) {
+async fn connection(
+    app: App,
+    stream: TcpStream,
+    peer: IpAddr,
+    permit: OwnedSemaphorePermit,
+    tracker: watch::Receiver<()>,
+) {
     // Chat frames are small and latency-sensitive: don't let Nagle hold them back.
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, "TCP_NODELAY failed");
     }
-    let guard = Arc::new(ConnectionGuard { _permit: permit, _tracker: tracker, _open: app.connections.enter() });
+    let guard = Arc::new(ConnectionGuard { peer, _permit: permit, _tracker: tracker, _open: app.connections.enter() });
     let service_app = app.clone();
     let service = service_fn(move |request| crate::routes::handle(service_app.clone(), request, guard.clone()));
     let mut builder = http1::Builder::new();
@@ -129,6 +137,9 @@ fn log_end(result: Result<(), hyper::Error>) {
 /// place in the open-connections gauge. Shared with the connection's WebSocket task, which
 /// outlives the HTTP part of the connection after an upgrade.
 pub(crate) struct ConnectionGuard {
+    /// The TCP peer's address (a proxy's, behind one: see [`crate::client`]).
+    #[expect(dead_code, reason = "the per-address limits of the hardening issue use it")]
+    pub(crate) peer: IpAddr,
     _permit: OwnedSemaphorePermit,
     _tracker: watch::Receiver<()>,
     _open: crate::state::GaugeGuard,
