@@ -208,6 +208,51 @@ async fn reconnect_and_resume_gets_every_missed_message_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_with_repeated_or_unusable_cursors_sends_each_missed_message_once() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let (alice, bob, carol) = (signup(addr, "alice").await, signup(addr, "bob").await, signup(addr, "carol").await);
+    let direct = open_direct(addr, &alice, &bob).await;
+    let theirs = open_direct(addr, &alice, &carol).await;
+    for n in 1..=3 {
+        let body = json!({"client_id": n.to_string(), "body": format!("m{n}")});
+        request(addr, "POST", &format!("/api/v1/conversations/{direct}/messages"), Some(&alice.token), Some(body))
+            .await;
+    }
+    // The same cursor a hundred times, one for a conversation Bob is not in, one past the end.
+    let mut cursors = vec![json!({"conversation": direct, "seq": 0}); 100];
+    cursors.push(json!({"conversation": theirs, "seq": 0}));
+    cursors.push(json!({"conversation": direct, "seq": 99}));
+
+    let mut ws = connect_resuming(addr, &bob.token).await;
+    ws.send(json!({"type":"resume","cursors":cursors,"ref":"r"})).await;
+    let (mut seqs, mut ack) = (Vec::new(), None);
+    while seqs.len() < 3 || ack.is_none() {
+        let frame = ws.next().await;
+        match frame["type"].as_str() {
+            Some("message") => seqs.push(message_of(&frame).1),
+            Some("ack") => ack = Some(frame),
+            _ => {}
+        }
+    }
+    assert_eq!(seqs, vec![1, 2, 3]);
+    // Repeated cursors count once, from the lowest seq; the foreign one is skipped and said so.
+    assert_eq!(ack.map(|ack| ack["skipped"].clone()), Some(json!([{"conversation": theirs, "code": "not_member"}])));
+    assert_eq!(ws.call(json!({"type":"ping"}), "p").await["type"], "pong", "nothing else pending");
+
+    // Long-poll: the same, in the poll session's first events.
+    let created = request(addr, "POST", "/api/v1/poll", Some(&bob.token), Some(json!({"cursors": cursors}))).await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.json()["skipped"], json!([{"conversation": theirs, "code": "not_member"}]));
+    let id = created.json()["poll"].as_str().unwrap().to_string();
+    let polled = request(addr, "GET", &format!("/api/v1/poll/{id}?after=0&wait=0"), Some(&bob.token), None).await;
+    let events = polled.json()["events"].as_array().unwrap().clone();
+    let seqs: Vec<u64> = events.iter().filter(|e| e["type"] == "message").map(|e| message_of(e).1).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_sockets_with_going_away_and_returns() {
     let server = start_server().await;
     let alice = signup(server.addr, "alice").await;

@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// Why a device's stream ended.
 pub(crate) type EndReason = String;
@@ -29,8 +29,9 @@ pub(crate) struct Device {
     tx: mpsc::Sender<Delivery>,
     /// Set when the queue overflowed; cleared when the consumer takes its resync.
     pub(crate) lagged: AtomicBool,
-    /// Set when the session ended; the consumer's stream stops.
-    pub(crate) ended: Mutex<Option<EndReason>>,
+    /// Set when the session ended; the consumer's stream stops. A watch, so that a transport
+    /// holding the stream back (a socket waiting for its `resume`) still hears of it at once.
+    pub(crate) ended: watch::Sender<Option<EndReason>>,
     /// Users whose presence this device asked to follow.
     watching: Mutex<HashSet<UserId>>,
 }
@@ -52,10 +53,13 @@ impl Device {
     }
 
     fn end(&self, reason: &str) {
-        let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
-        if ended.is_none() {
-            *ended = Some(reason.to_string());
-        }
+        self.ended.send_if_modified(|ended| {
+            let first = ended.is_none();
+            if first {
+                *ended = Some(reason.to_string());
+            }
+            first
+        });
         // Wake a consumer parked on an empty queue; if the queue is full it is awake anyway.
         let _ = self.tx.try_send(Delivery::new(Event::SessionEnded { reason: reason.to_string() }));
     }
@@ -111,7 +115,7 @@ impl Hub {
             session,
             tx,
             lagged: AtomicBool::new(false),
-            ended: Mutex::new(None),
+            ended: watch::channel(None).0,
             watching: Mutex::new(HashSet::new()),
         });
         let mut devices = self.devices.write().unwrap_or_else(|p| p.into_inner());

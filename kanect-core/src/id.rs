@@ -146,6 +146,11 @@ impl Seq {
     pub fn next(self) -> Seq {
         Seq(self.0 + 1)
     }
+
+    /// The seq before this one (`ZERO` stays `ZERO`).
+    pub(crate) fn before(self) -> Seq {
+        Seq(self.0.saturating_sub(1))
+    }
 }
 
 impl fmt::Display for Seq {

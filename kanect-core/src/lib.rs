@@ -50,7 +50,8 @@
 //! - `auth` — password hashing, tokens, log-in throttling.
 //! - `ordering` — the per-conversation sequencer that keeps fan-out in seq order.
 //! - `hub` — this node's devices, fan-out and presence counting.
-//! - `subscription` — a device's event stream with resume and resync.
+//! - `subscription` — a device's event stream with resume and resync; `seq_set` — the seqs a
+//!   device has, as ranges.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
 //!   `accounts`, `conversations`, `messaging` and `admin`.
 //! - `metrics` — counters and histograms.
@@ -71,6 +72,7 @@ mod messaging;
 pub mod metrics;
 mod model;
 mod ordering;
+mod seq_set;
 mod store;
 mod subscription;
 pub mod validate;
@@ -93,4 +95,4 @@ pub use model::{
     Session, StoreStats, Timestamp, TokenHash, User,
 };
 pub use store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery};
-pub use subscription::{Subscription, RESUME_BATCH, WATCH_MAX};
+pub use subscription::{Resumed, SkippedCursor, Subscription, RESUME_BATCH, RESUME_BYTES, WATCH_MAX};

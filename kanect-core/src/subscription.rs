@@ -1,18 +1,35 @@
 //! [`Subscription`]: one device's live event stream, with resume by cursor.
 //!
-//! The stream is a bounded queue fed by the hub. For messages it is exactly-once and in seq
-//! order per conversation, whatever the path they took:
+//! The stream is a bounded queue fed by the hub. For messages it is exactly-once per device,
+//! and in seq order per conversation, whatever path each message took:
 //!
-//! - **Spans.** The subscription remembers, per conversation, the seqs it has handed out
-//!   (above a base: the newest seq when it subscribed, or when an [`Event::Conversation`] said
-//!   the user joined). A live message inside the span is a duplicate (it came from the store
-//!   first); the next seq extends it; a message beyond the next seq means some were never
-//!   routed here or are still on another node's path, so the gap is **filled from the store**
-//!   first (the store holds every seq below one it holds). A message at or below the base —
-//!   committed before the device subscribed but routed after — is passed on once.
+//! - **What the device has.** Per conversation the subscription keeps the set of seqs the
+//!   device has ([`SeqSet`]): those it handed out (or queued), and everything up to a cursor
+//!   the device resumed from. A message in the set is never handed out again, whether it comes
+//!   live, from a resume or from a gap fill. Only what was really handed out counts: the newest
+//!   seq when the device subscribed (or joined) is a *floor* below which lies history the
+//!   device reads itself, not a claim that it has those messages; so a resume from an older
+//!   cursor still loads them.
+//! - **Live messages.** The next seq above what the device has (or the floor) is passed on; one
+//!   further ahead means some were never routed here or are still on another node's path, so
+//!   the gap is **filled from the store** first (the store holds every seq below one it holds).
+//!   One below — committed before the device subscribed, routed after — is passed on once.
+//! - **Membership.** A [`Event::Conversation`] that names the caller a member after it was not
+//!   (created, added, re-added) raises the floor to that event's `last_seq`: what was written
+//!   while the caller was out is history, never replayed as live messages. One that no longer
+//!   names the caller stops gap fills for that conversation (it may not read the store there);
+//!   messages routed to it from while it was in still arrive.
 //! - **Resume.** [`Subscription::resume`] loads what the device missed after its cursors from
-//!   the store. The device was registered *before* the load, so a message committed during
-//!   the load arrives live as well, and falls inside the span.
+//!   the store, skipping what it has. The device was registered *before* the load, so a message
+//!   committed during the load arrives live as well, and is then skipped. A resume validates
+//!   and loads everything first and changes the subscription only once nothing can fail: an
+//!   error changes nothing. A cursor the caller cannot use (a conversation it cannot read, a
+//!   seq past the newest) is skipped and reported, and the others are served.
+//! - **Bounded memory.** What one subscription holds loaded from the store (its backlog) is at
+//!   most [`RESUME_BATCH`] messages and [`RESUME_BYTES`] of text, however many cursors or
+//!   resumes a client sends (repeated cursors count once, the lowest seq winning). When a load
+//!   is cut short, [`Event::Resync`] follows the backlog and the device resumes again from
+//!   where it got to.
 //! - **Lag.** When the queue overflows the hub stops feeding the device; once the consumer has
 //!   drained what was queued it receives [`Event::Resync`], and a `resume` with its cursors
 //!   fills the gap from the store.
@@ -23,29 +40,51 @@ use crate::event::{Delivery, Event};
 use crate::hub::Device;
 use crate::id::{ConversationId, Seq, UserId};
 use crate::model::Message;
-use crate::store::HistoryPage;
+use crate::seq_set::SeqSet;
+use crate::store::{HistoryPage, Store, StoreResult};
+use crate::validate;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// The seqs of one conversation this subscription has handed out: `base` (exclusive) to
-/// `high` (inclusive). Seqs up to `base` predate it (the device has them from history or its
-/// own cursor) unless one turns up live, late.
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    base: Seq,
-    high: Seq,
+/// Most messages a subscription holds loaded from the store at once (a resume, a gap fill);
+/// past it the device gets an [`Event::Resync`] after them and resumes again from where it got
+/// to.
+pub const RESUME_BATCH: usize = 1000;
+
+/// Most message text (bytes of bodies) a subscription holds loaded from the store at once; see
+/// [`RESUME_BATCH`]. Always more than one message's worth, so every resume makes progress.
+pub const RESUME_BYTES: usize = 2 * 1024 * 1024;
+
+/// How many users one device may follow the presence of.
+pub const WATCH_MAX: usize = 1000;
+
+/// One conversation as this subscription sees it.
+#[derive(Debug)]
+struct Track {
+    /// The seqs the device has: handed out (or queued in the backlog), or at or below a
+    /// cursor it resumed from.
+    has: SeqSet,
+    /// The newest seq when the device subscribed or (re)joined: below it lies history, which
+    /// the device reads itself; a message there not in `has` that still turns up live is
+    /// passed on once.
+    floor: Seq,
+    /// Whether the caller is a member, as the last word on it said (subscription, resume,
+    /// `conversation` event).
+    member: bool,
 }
 
-impl Span {
-    /// Nothing handed out yet; everything up to `seq` is history.
-    fn from(seq: Seq) -> Span {
-        Span { base: seq, high: seq }
+impl Track {
+    fn joined(floor: Seq) -> Track {
+        Track { has: SeqSet::default(), floor, member: true }
     }
 
-    fn handed(&self, seq: Seq) -> bool {
-        seq > self.base && seq <= self.high
+    /// The highest seq the device is past: handed out, or history.
+    fn top(&self) -> Seq {
+        self.has.max().map_or(self.floor, |max| max.max(self.floor))
     }
 }
 
@@ -53,16 +92,27 @@ impl Span {
 enum Admit {
     Pass(Delivery),
     Skip,
-    /// A message beyond the span's next seq: fill the gap first.
+    /// A message beyond the next seq: fill the gap first.
     Gap(Message),
 }
 
-/// How many missed messages one resume loads per conversation; beyond it the device gets a
-/// [`Event::Resync`] after them and resumes again from where it got to.
-pub const RESUME_BATCH: usize = 1000;
+/// A resume cursor that was not served, and why.
+#[derive(Debug)]
+pub struct SkippedCursor {
+    /// The conversation it named.
+    pub conversation: ConversationId,
+    /// Why: `conversation_not_found` / `not_member` for a conversation the caller cannot read,
+    /// `out_of_range` for a seq past the conversation's newest message.
+    pub reason: Error,
+}
 
-/// How many users one device may follow the presence of.
-pub const WATCH_MAX: usize = 1000;
+/// What a [`Subscription::resume`] did: the cursors it could not serve (the others were).
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Resumed {
+    /// Cursors skipped, in the order given.
+    pub skipped: Vec<SkippedCursor>,
+}
 
 /// A device's live event stream. Dropping it disconnects the device (and, for the user's last
 /// device, announces them offline).
@@ -76,12 +126,13 @@ pub struct Subscription {
     caller: Caller,
     device: Arc<Device>,
     rx: mpsc::Receiver<Delivery>,
+    /// Messages loaded from the store, handed out before anything from the queue.
     backlog: VecDeque<Message>,
-    /// Per conversation, the seqs handed out (or queued in `backlog`).
-    spans: HashMap<ConversationId, Span>,
+    /// Per conversation, what the device has (see the module docs).
+    tracks: HashMap<ConversationId, Track>,
     /// A live message waiting for the seqs before it to be fetched from the store.
     gap: Option<Message>,
-    /// Set when a resume was cut at [`RESUME_BATCH`]: a resync follows the backlog.
+    /// Set when a load was cut short: a resync follows the backlog.
     resync_after_backlog: bool,
     ended: bool,
 }
@@ -102,7 +153,7 @@ impl Subscription {
             device,
             rx,
             backlog: VecDeque::new(),
-            spans: known.into_iter().map(|(id, seq)| (id, Span::from(seq))).collect(),
+            tracks: known.into_iter().map(|(id, seq)| (id, Track::joined(seq))).collect(),
             gap: None,
             resync_after_backlog: false,
             ended: false,
@@ -112,6 +163,18 @@ impl Subscription {
     /// Who this device belongs to.
     pub fn caller(&self) -> &Caller {
         &self.caller
+    }
+
+    /// Resolves once this device's session has ended (logged out, disabled, password reset,
+    /// account deleted), whether or not anyone is reading the stream: a transport that holds
+    /// events back (a socket waiting for its client's `resume`) closes at once all the same.
+    /// The stream then yields [`Event::SessionEnded`] before anything else.
+    pub fn ended(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut ended = self.device.ended.subscribe();
+        async move {
+            // An error means the device is gone, which ends the wait as well.
+            let _ = ended.wait_for(Option::is_some).await;
+        }
     }
 
     /// The next event, waiting for one if none is queued. `None` once the session has ended
@@ -155,21 +218,33 @@ impl Subscription {
         }
     }
 
-    /// Queues the messages between the span and `message` from the store, then `message`.
-    /// If the store fails, the device is told to resync instead.
+    /// Queues the messages between what the device has and `message` from the store, then
+    /// `message`. If they cannot all be loaded (the store fails, or the gap is larger than a
+    /// backlog may be), queues what was loaded and asks the device to resync instead: the
+    /// device resumes from its cursor, and `message` comes with the rest.
     async fn fill_gap(&mut self, message: Message) {
         let conversation = message.conversation;
-        let high = self.spans.get(&conversation).map_or(Seq::ZERO, |span| span.high);
-        let missing = (message.seq.0 - high.0 - 1).min(RESUME_BATCH as u64) as usize;
-        match self.chat.store().history(conversation, HistoryPage::After(high), missing).await {
-            Ok(page) => {
-                self.backlog.extend(page.into_iter().filter(|m| m.seq < message.seq));
-                self.backlog.push_back(message);
-            }
+        let Some(track) = self.tracks.get(&conversation) else { return };
+        let mut budget = Budget::left_by(&self.backlog);
+        let store = self.chat.store();
+        let loaded = budget.load(store, conversation, track.top(), Some(message.seq), &track.has).await;
+        let (page, complete) = match loaded {
+            Ok(loaded) => loaded,
             Err(error) => {
                 tracing::warn!(%error, "could not fill a gap from the store; asking the device to resync");
-                self.resync_after_backlog = true;
+                (Vec::new(), false)
             }
+        };
+        let track = self.tracks.get_mut(&conversation).expect("tracked above");
+        for missed in &page {
+            track.has.insert(missed.seq);
+        }
+        self.backlog.extend(page);
+        if complete {
+            track.has.insert(message.seq);
+            self.backlog.push_back(message);
+        } else {
+            self.resync_after_backlog = true;
         }
     }
 
@@ -178,12 +253,11 @@ impl Subscription {
         if self.ended {
             return Some(None);
         }
-        if let Some(reason) = self.device.ended.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(reason) = self.device.ended.borrow().clone() {
             self.ended = true;
             return Some(Some(Delivery::new(Event::SessionEnded { reason })));
         }
         if let Some(message) = self.backlog.pop_front() {
-            self.mark(&message);
             return Some(Some(Delivery::new(Event::Message { message })));
         }
         if std::mem::take(&mut self.resync_after_backlog) {
@@ -200,30 +274,32 @@ impl Subscription {
         match delivery.event() {
             Event::Message { message } => {
                 let seq = message.seq;
-                match self.spans.get_mut(&message.conversation) {
-                    None => {
-                        self.spans.insert(message.conversation, Span { base: Seq(seq.0 - 1), high: seq });
-                        Admit::Pass(delivery)
-                    }
-                    Some(span) if span.handed(seq) => Admit::Skip,
-                    Some(span) if seq <= span.base => {
-                        // Committed before this subscription began, routed after it (or late
-                        // from another node's path): live all the same, and only once.
-                        if seq == span.base {
-                            span.base = Seq(seq.0 - 1);
-                        }
-                        Admit::Pass(delivery)
-                    }
-                    Some(span) if seq == span.high.next() => {
-                        span.high = seq;
-                        Admit::Pass(delivery)
-                    }
-                    Some(_) => Admit::Gap(message.clone()),
+                // Routed here, so the caller was a member when it was sent.
+                let track = self.tracks.entry(message.conversation).or_insert_with(|| Track::joined(seq.before()));
+                if track.has.contains(seq) {
+                    Admit::Skip
+                } else if seq <= track.top().next() || !track.member {
+                    track.has.insert(seq);
+                    Admit::Pass(delivery)
+                } else {
+                    Admit::Gap(message.clone())
                 }
             }
             Event::Conversation { conversation, last_seq } => {
-                // Joined (or created) now: what came before is history, not live.
-                self.spans.entry(conversation.id).or_insert(Span::from(*last_seq));
+                let member = conversation.members.contains(&self.caller.user());
+                match self.tracks.entry(conversation.id) {
+                    Entry::Occupied(mut entry) => {
+                        let track = entry.get_mut();
+                        if member && !track.member {
+                            // Back in: what was written meanwhile is history, not live.
+                            track.floor = track.floor.max(*last_seq);
+                        }
+                        track.member = member;
+                    }
+                    Entry::Vacant(entry) => {
+                        entry.insert(Track { member, ..Track::joined(*last_seq) });
+                    }
+                }
                 Admit::Pass(delivery)
             }
             Event::SessionEnded { .. } => match self.poll_ready().flatten() {
@@ -235,40 +311,59 @@ impl Subscription {
         }
     }
 
-    /// Records a message handed out from the store.
-    fn mark(&mut self, message: &Message) {
-        let span = self.spans.entry(message.conversation).or_insert(Span::from(Seq(message.seq.0 - 1)));
-        span.high = span.high.max(message.seq);
-    }
-
     /// Queues every message after each cursor (the last seq the device has, per
-    /// conversation), oldest first, ahead of live events; later live copies are skipped.
+    /// conversation) that this device does not have yet, oldest first, ahead of live events;
+    /// later live copies are skipped. A conversation named twice counts once, from the lower
+    /// seq. Past [`RESUME_BATCH`] messages or [`RESUME_BYTES`] in the backlog the load stops,
+    /// and an [`Event::Resync`] follows the backlog.
+    ///
+    /// A cursor for a conversation the caller cannot read, or past its newest message, is
+    /// skipped (see [`Resumed::skipped`]); the others are served.
     ///
     /// # Errors
-    /// `not_member` / `conversation_not_found` for a conversation the caller cannot read
-    /// (nothing is queued then); `unavailable` if the store fails.
-    pub async fn resume(&mut self, cursors: impl IntoIterator<Item = (ConversationId, Seq)>) -> Result<()> {
-        let cursors: Vec<(ConversationId, Seq)> = cursors.into_iter().collect();
-        if cursors.len() > WATCH_MAX {
-            return Err(Error::invalid("cursors", Invalid::TooLong));
-        }
-        let mut loaded = Vec::new();
-        let mut truncated = false;
+    /// `too_long` for more than [`WATCH_MAX`] cursors; `unavailable` if the store fails. On an
+    /// error nothing changes: nothing is queued, and the device's state is as before.
+    pub async fn resume(&mut self, cursors: impl IntoIterator<Item = (ConversationId, Seq)>) -> Result<Resumed> {
+        let cursors = lowest_per_conversation(cursors)?;
+        let mut resumed = Resumed::default();
+        let mut usable = Vec::with_capacity(cursors.len());
         for (conversation, seq) in cursors {
-            self.chat.member_conversation(&self.caller, conversation).await?;
-            let span = self.spans.get(&conversation).copied().unwrap_or(Span::from(seq));
-            // The device is registered, so a message written after this read arrives live; one
-            // written before it and routed later falls inside the span and is skipped.
-            let page = self.chat.store().history(conversation, HistoryPage::After(seq), RESUME_BATCH).await?;
-            truncated |= page.len() == RESUME_BATCH;
-            let page: Vec<Message> = page.into_iter().filter(|m| !span.handed(m.seq)).collect();
-            let high = page.last().map_or(span.high, |m| m.seq.max(span.high));
-            // Now the device has everything up to its cursor, and was handed the rest to `high`.
-            self.spans.insert(conversation, Span { base: seq, high: high.max(seq) });
-            loaded.extend(page);
+            match self.usable_cursor(conversation, seq).await {
+                Ok(()) => usable.push((conversation, seq)),
+                Err(Error::Unavailable(error)) => return Err(Error::Unavailable(error)),
+                Err(reason) => resumed.skipped.push(SkippedCursor { conversation, reason }),
+            }
         }
-        self.backlog.extend(loaded);
-        self.resync_after_backlog |= truncated;
+        let mut budget = Budget::left_by(&self.backlog);
+        let mut loads = Vec::with_capacity(usable.len());
+        let mut complete = true;
+        let empty = SeqSet::default();
+        for (conversation, seq) in usable {
+            let has = self.tracks.get(&conversation).map_or(&empty, |track| &track.has);
+            let (page, done) = budget.load(self.chat.store(), conversation, seq, None, has).await?;
+            complete &= done;
+            loads.push((conversation, seq, page));
+        }
+        // Nothing can fail from here on: the subscription changes only now.
+        for (conversation, seq, page) in loads {
+            let track = self.tracks.entry(conversation).or_insert_with(|| Track::joined(seq));
+            track.member = true;
+            track.has.insert_range(Seq(1), seq);
+            for message in &page {
+                track.has.insert(message.seq);
+            }
+            self.backlog.extend(page);
+        }
+        self.resync_after_backlog |= !complete;
+        Ok(resumed)
+    }
+
+    /// Whether a resume may load `conversation` after `seq` for the caller.
+    async fn usable_cursor(&self, conversation: ConversationId, seq: Seq) -> Result<()> {
+        self.chat.member_conversation(&self.caller, conversation).await?;
+        if seq > self.chat.store().last_seq(conversation).await? {
+            return Err(Error::invalid("seq", Invalid::OutOfRange));
+        }
         Ok(())
     }
 
@@ -297,6 +392,96 @@ impl Subscription {
             return Err(Error::invalid("users", Invalid::TooLong));
         }
         Ok(())
+    }
+}
+
+/// The cursors with each conversation once, at its lowest seq, in the order first named.
+fn lowest_per_conversation(
+    cursors: impl IntoIterator<Item = (ConversationId, Seq)>,
+) -> Result<Vec<(ConversationId, Seq)>> {
+    let mut order: Vec<(ConversationId, Seq)> = Vec::new();
+    let mut index: HashMap<ConversationId, usize> = HashMap::new();
+    for (given, (conversation, seq)) in cursors.into_iter().enumerate() {
+        if given >= WATCH_MAX {
+            return Err(Error::invalid("cursors", Invalid::TooLong));
+        }
+        match index.entry(conversation) {
+            Entry::Occupied(at) => order[*at.get()].1 = order[*at.get()].1.min(seq),
+            Entry::Vacant(at) => {
+                at.insert(order.len());
+                order.push((conversation, seq));
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// What a subscription may still load from the store before its backlog is full.
+struct Budget {
+    messages: usize,
+    bytes: usize,
+}
+
+impl Budget {
+    /// What is left beside `backlog`.
+    fn left_by(backlog: &VecDeque<Message>) -> Budget {
+        let bytes: usize = backlog.iter().map(|message| message.body.len()).sum();
+        Budget { messages: RESUME_BATCH.saturating_sub(backlog.len()), bytes: RESUME_BYTES.saturating_sub(bytes) }
+    }
+
+    /// Takes one message's share, if there is room for it.
+    fn take(&mut self, message: &Message) -> bool {
+        if self.messages == 0 || self.bytes < message.body.len() {
+            self.messages = 0;
+            return false;
+        }
+        self.messages -= 1;
+        self.bytes -= message.body.len();
+        true
+    }
+
+    /// Loads the messages of `conversation` after `from` (and before `until`, if given) that
+    /// are not in `has`, oldest first, while the budget lasts. Returns them and whether that
+    /// was all of them (false: cut short by the budget; the rest is for the next resume).
+    async fn load(
+        &mut self,
+        store: &dyn Store,
+        conversation: ConversationId,
+        from: Seq,
+        until: Option<Seq>,
+        has: &SeqSet,
+    ) -> StoreResult<(Vec<Message>, bool)> {
+        let mut loaded = Vec::new();
+        let mut position = from;
+        loop {
+            if until.is_some_and(|until| position.next() >= until) {
+                return Ok((loaded, true));
+            }
+            if let Some(end) = has.covering(position.next()) {
+                position = end; // the device has these: jump over them
+                continue;
+            }
+            if self.messages == 0 {
+                return Ok((loaded, false));
+            }
+            // Read up to the next seqs the device has (or `until`), a page at a time.
+            let stop = [has.next_start_after(position), until].into_iter().flatten().min();
+            let wanted = stop.map_or(u64::MAX, |stop| stop.0 - position.0 - 1);
+            let limit = self.messages.min(validate::PAGE_MAX).min(usize::try_from(wanted).unwrap_or(usize::MAX));
+            let page = store.history(conversation, HistoryPage::After(position), limit).await?;
+            let short = page.len() < limit;
+            for message in page {
+                if !self.take(&message) {
+                    return Ok((loaded, false));
+                }
+                position = message.seq;
+                loaded.push(message);
+            }
+            if short {
+                // The history ends here (for a gap: the rest is not in the store yet).
+                return Ok((loaded, until.is_none()));
+            }
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 use crate::error::ApiError;
 use hyper::StatusCode;
 use kanect_core::{
-    Caller, Chat, ConversationId, Error, Invalid, MessageId, ReceiptKind, Seq, Subscription, UserId, PROTOCOL_VERSION,
+    Caller, Chat, ConversationId, Error, Invalid, MessageId, ReceiptKind, Resumed, Seq, Subscription, UserId,
+    PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -214,7 +215,11 @@ impl Frame {
         let reference = self.reference;
         match self.command {
             Command::Resume { cursors } => {
-                subscription.resume(cursors.into_iter().map(|c| (c.conversation, c.seq))).await?
+                let resumed = subscription.resume(cursors.into_iter().map(|c| (c.conversation, c.seq))).await?;
+                let frame = json!({
+                    "v": PROTOCOL_VERSION, "type": "ack", "ref": reference, "skipped": skipped(&resumed),
+                });
+                return Ok(reference.is_some().then(|| frame.to_string()));
             }
             Command::Watch { users, add: false } => subscription.watch_presence(users)?,
             Command::Watch { users, add: true } => subscription.watch_more_presence(users)?,
@@ -253,6 +258,16 @@ impl Frame {
         }
         Ok(reference.is_some().then(|| plain_ack(reference.as_ref())))
     }
+}
+
+/// The cursors a resume skipped, as the wire shows them: `[{"conversation","code"}]`.
+pub(crate) fn skipped(resumed: &Resumed) -> Value {
+    let skipped: Vec<Value> = resumed
+        .skipped
+        .iter()
+        .map(|cursor| json!({"conversation": cursor.conversation, "code": cursor.reason.code()}))
+        .collect();
+    Value::Array(skipped)
 }
 
 fn plain_ack(reference: Option<&Value>) -> String {

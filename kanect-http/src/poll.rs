@@ -85,7 +85,7 @@ fn poll_not_found() -> ApiError {
 pub(crate) async fn create(app: &App, caller: &Caller, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let form: NewPoll = read_optional_json(request, app.config.max_body_bytes).await?;
     let mut subscription = app.chat.subscribe(caller).await?;
-    subscription.resume(form.cursors.iter().map(|c| (c.conversation, c.seq))).await?;
+    let resumed = subscription.resume(form.cursors.iter().map(|c| (c.conversation, c.seq))).await?;
     if !form.watch.is_empty() {
         subscription.watch_presence(form.watch)?;
     }
@@ -102,7 +102,7 @@ pub(crate) async fn create(app: &App, caller: &Caller, request: Request<Incoming
         }),
     };
     app.polls.lock().insert(id.clone(), Arc::new(session));
-    let body = serde_json::json!({"poll": id, "after": 0});
+    let body = serde_json::json!({"poll": id, "after": 0, "skipped": crate::command::skipped(&resumed)});
     Ok(crate::error::json_response(StatusCode::CREATED, &body))
 }
 
