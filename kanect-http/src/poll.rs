@@ -92,6 +92,7 @@ pub(crate) async fn create(app: &App, caller: &Caller, request: Request<Incoming
     let mut bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut bytes);
     let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let ended = subscription.ended();
     let session = PollSession {
         user: caller.user(),
         last_polled: Mutex::new(Instant::now()),
@@ -102,8 +103,22 @@ pub(crate) async fn create(app: &App, caller: &Caller, request: Request<Incoming
         }),
     };
     app.polls.lock().insert(id.clone(), Arc::new(session));
+    end_with_the_session(app, id.clone(), ended);
     let body = serde_json::json!({"poll": id, "after": 0, "skipped": crate::command::skipped(&resumed)});
     Ok(crate::error::json_response(StatusCode::CREATED, &body))
+}
+
+/// Drops the poll session as soon as its log-in session ends (logged out, disabled, ...), so
+/// that its device goes at once rather than when the session would have been swept. (Its
+/// client's next poll is refused anyway: it authenticates with the ended session.)
+fn end_with_the_session(app: &App, id: String, ended: impl std::future::Future<Output = ()> + Send + 'static) {
+    let polls = app.downgrade();
+    tokio::spawn(async move {
+        ended.await;
+        if let Some(app) = polls.upgrade() {
+            app.polls.lock().remove(&id);
+        }
+    });
 }
 
 /// `GET /api/v1/poll/{id}?after=&wait=`.

@@ -5,7 +5,7 @@ use crate::config::HttpConfig;
 use crate::poll::Polls;
 use kanect_core::Chat;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use tokio::sync::watch;
 
 /// A cheap-to-clone handle on the server's shared state.
@@ -34,6 +34,11 @@ impl App {
             sockets: Gauge::default(),
             shutdown,
         }))
+    }
+
+    /// A handle that does not keep the server's state alive (for tasks that outlive requests).
+    pub(crate) fn downgrade(&self) -> Weak<AppInner> {
+        Arc::downgrade(&self.0)
     }
 
     /// Whether shutdown has begun.

@@ -17,7 +17,7 @@ use crate::server::ConnectionGuard;
 use crate::state::App;
 use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
 use hyper::upgrade::Upgraded;
@@ -164,6 +164,9 @@ enum Flow {
     Resumed,
     /// A `resync` event was written: the client has a gap until it resumes.
     Resync,
+    /// The session ended while events were held: let them flow, so that the stream's
+    /// `session_ended` (which comes before anything else) is written and the socket closes.
+    Ended,
     Close(CloseCode, &'static str),
     Stop,
 }
@@ -190,7 +193,8 @@ enum Inbound {
 ///
 /// With `resumes` (the client connected with `?resume=1`), events are held while the client has
 /// a gap — from connecting, and after each `resync` — until its next `resume` is handled, so
-/// that missed messages always come before live ones and none comes twice.
+/// that missed messages always come before live ones and none comes twice. The end of the
+/// session is never held: a revoked session's socket closes at once, resumed or not.
 pub(crate) async fn run<Si, St>(app: App, mut subscription: Subscription, resumes: bool, mut sink: Si, mut stream: St)
 where
     Si: Sink<Message> + Unpin,
@@ -210,6 +214,9 @@ where
     let mut in_flight: FuturesUnordered<Pin<Box<dyn Future<Output = Option<String>> + Send + '_>>> =
         FuturesUnordered::new();
     let mut hold = resumes;
+    // Held events or not, the end of the session is heard at once (see `Flow::Ended`).
+    let ended = subscription.ended().fuse();
+    tokio::pin!(ended);
     let mut dirty = false;
     let mut heard = Instant::now();
     let mut ticker = tokio::time::interval(app.config.ws_ping_interval);
@@ -219,6 +226,7 @@ where
         let flow = tokio::select! {
             biased;
             _ = app.until_shutdown() => Flow::Close(CloseCode::Away, "server shutting down"),
+            () = &mut ended, if hold => Flow::Ended,
             delivery = subscription.next(), if !hold => match delivery {
                 None => Flow::Stop,
                 // A peer that stops reading fills its TCP window and the write waits; give up
@@ -284,7 +292,7 @@ where
         };
         match flow {
             Flow::Continue => {}
-            Flow::Resumed => hold = false,
+            Flow::Resumed | Flow::Ended => hold = false,
             Flow::Resync => hold = resumes,
             other => break other,
         }
