@@ -1,6 +1,7 @@
 //! The top of request handling: `/health`, `/metrics`, `/api/v1/...` and the static web app;
 //! and the conversion of every handler error into its response.
 
+use crate::api::request::ReadDeadline;
 use crate::error::{json_response, ApiError, Body};
 use crate::server::ConnectionGuard;
 use crate::state::App;
@@ -12,9 +13,10 @@ use std::sync::Arc;
 /// Serves one request. Never fails: errors are responses.
 pub(crate) async fn handle(
     app: App,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     connection: Arc<ConnectionGuard>,
 ) -> Result<Response<Body>, Infallible> {
+    request.extensions_mut().insert(ReadDeadline::after(app.config.body_read_timeout));
     let path = request.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let result = match (request.method(), segments.as_slice()) {

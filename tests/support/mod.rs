@@ -102,7 +102,8 @@ pub async fn raw_request(addr: SocketAddr, method: &str, path: &str, headers: &[
     parse_reply(&raw)
 }
 
-fn parse_reply(raw: &[u8]) -> Reply {
+/// Parses a raw HTTP/1.1 response (head and body).
+pub fn parse_reply(raw: &[u8]) -> Reply {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.split("\r\n");

@@ -1,5 +1,10 @@
-//! Reading requests: JSON bodies under a size limit, query parameters, ids in paths; and the
-//! small response helpers handlers share.
+//! Reading requests: JSON bodies under a size and a time limit, query parameters, ids in
+//! paths; and the small response helpers handlers share.
+//!
+//! The time limit travels with the request as a [`ReadDeadline`] extension, set when its
+//! headers have been read, so every body read — whichever handler does it — stops at the same
+//! point: a client that declares a body and then trickles it, or sends nothing, cannot hold its
+//! connection (and a handler) for longer than `HttpConfig::body_read_timeout`.
 
 use crate::error::{json_response, ApiError, Body};
 use bytes::Bytes;
@@ -11,17 +16,44 @@ use kanect_core::{HistoryPage, Seq};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Default page size when `limit` is absent.
 pub(crate) const DEFAULT_LIMIT: usize = 50;
 
-/// Reads the whole body, refusing more than `limit` bytes with `413 body_too_large`.
+/// When a request's body must have arrived: a request extension set by `routes::handle` as
+/// soon as the headers are read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadDeadline {
+    at: Instant,
+    /// The configured time, for the error message.
+    limit: Duration,
+}
+
+impl ReadDeadline {
+    /// `limit` from now.
+    pub(crate) fn after(limit: Duration) -> Self {
+        ReadDeadline { at: Instant::now() + limit, limit }
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes with `413 body_too_large`, and a body
+/// that has not arrived by the request's [`ReadDeadline`] with `408 request_timeout` (which
+/// closes the connection).
 pub(crate) async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(ApiError::body_too_large(limit));
     }
-    match Limited::new(request.into_body(), limit).collect().await {
+    // Every request gets one in `routes::handle`; the default is the safe side of a missing one.
+    let deadline = request.extensions().get::<ReadDeadline>().copied();
+    let deadline = deadline.unwrap_or_else(|| ReadDeadline::after(crate::HttpConfig::default().body_read_timeout));
+    let read = Limited::new(request.into_body(), limit).collect();
+    let Ok(read) = tokio::time::timeout_at(deadline.at, read).await else {
+        return Err(ApiError::request_timeout(deadline.limit));
+    };
+    match read {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError::body_too_large(limit)),
         Err(error) => {
