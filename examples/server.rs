@@ -75,6 +75,19 @@ struct Cli {
     /// process's file limit (`ulimit -n`) to match.
     #[arg(long, env = "KANECT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
+    /// Open connections one client address may hold (an IPv6 client: one /64); more are
+    /// refused with `429 too_many_connections`. Trusted proxies are exempt.
+    #[arg(long, env = "KANECT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections_per_address: u64,
+    /// Devices (WebSockets and long-poll sessions) one account may have connected to this node;
+    /// more are refused with `429 too_many_connections`.
+    #[arg(long, env = "KANECT_MAX_DEVICES_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    max_devices_per_user: u64,
+    /// Reverse proxies in front of the server (comma-separated IP addresses): their
+    /// `X-Forwarded-For` names the client, and the per-address connection cap does not count
+    /// them (cap per client at the proxy).
+    #[arg(long, env = "KANECT_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// Mark cookies `Secure` (set when a TLS proxy sits in front).
     #[arg(long, env = "KANECT_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -164,6 +177,8 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         allowed_origins: cli.allowed_origin.clone(),
         secure_cookies: cli.secure_cookies,
         max_connections: usize::try_from(cli.max_connections).unwrap_or(usize::MAX),
+        max_connections_per_address: usize::try_from(cli.max_connections_per_address).unwrap_or(usize::MAX),
+        trusted_proxies: cli.trusted_proxy.clone(),
         ..HttpConfig::default()
     };
     kanect::http::serve(listener, chat, config, shutdown).await?;
@@ -190,7 +205,11 @@ async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
         }
         None => builder,
     };
-    let config = ChatConfig { heartbeat: Duration::from_millis(cli.heartbeat_ms), ..ChatConfig::default() };
+    let config = ChatConfig {
+        heartbeat: Duration::from_millis(cli.heartbeat_ms),
+        max_devices_per_user: usize::try_from(cli.max_devices_per_user).unwrap_or(usize::MAX),
+        ..ChatConfig::default()
+    };
     Ok(builder.config(config).build().await?)
 }
 

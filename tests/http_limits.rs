@@ -62,3 +62,73 @@ async fn a_body_that_never_finishes_gets_408_and_the_connection_closes() {
     assert_eq!((login.status, login.code().as_str()), (401, "bad_credentials"));
     server.shutdown().await.unwrap();
 }
+
+/// Connects to `addr` from the local address `from` (any 127.x.y.z is the loopback on Linux).
+#[cfg(target_os = "linux")]
+async fn connect_from(from: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// A request for `/health` on an open connection; the reply once the server closes it.
+async fn health_on(mut stream: TcpStream, addr: SocketAddr) -> Reply {
+    let head = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    reply_then_close(&mut stream).await
+}
+
+/// One address holds its cap of connections with bodies it never finishes; more from it are
+/// refused with a JSON 429 and closed (not left waiting for a slot), and the server still
+/// answers everyone else — the whole server has only twice the cap.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    let config = HttpConfig { max_connections: 8, max_connections_per_address: 4, ..HttpConfig::default() };
+    let server = start_server_with(config, chat_config()).await;
+    let addr = server.addr;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect_from("127.0.0.1", addr).await;
+        stream.write_all(format!("{}{{", login_head(addr, 4000)).as_bytes()).await.unwrap();
+        held.push(stream);
+    }
+    // Accepted in order, so these come after the four above: each is past the cap.
+    for attempt in 0..4 {
+        let reply = health_on(connect_from("127.0.0.1", addr).await, addr).await;
+        assert_eq!((reply.status, reply.code().as_str()), (429, "too_many_connections"), "attempt {attempt}");
+        assert_eq!(reply.header("connection"), Some("close"));
+    }
+    let reply = health_on(connect_from("127.0.0.2", addr).await, addr).await;
+    assert_eq!(reply.status, 200, "another address is served");
+
+    // A slot freed (the server sees the close when the body read fails) is the address's again.
+    drop(held.pop());
+    let mut served = false;
+    for _ in 0..100 {
+        if health_on(connect_from("127.0.0.1", addr).await, addr).await.status == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "the address got its freed slot back");
+    drop(held); // (or shutdown would wait for their bodies, up to body_read_timeout)
+    server.shutdown().await.unwrap();
+}
+
+/// A trusted proxy speaks for many clients from one address: the per-address cap does not
+/// apply to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_is_exempt_from_the_per_address_cap() {
+    let config = HttpConfig {
+        max_connections_per_address: 1,
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..HttpConfig::default()
+    };
+    let server = start_server_with(config, chat_config()).await;
+    let _idle = [TcpStream::connect(server.addr).await.unwrap(), TcpStream::connect(server.addr).await.unwrap()];
+    let reply = health_on(TcpStream::connect(server.addr).await.unwrap(), server.addr).await;
+    assert_eq!(reply.status, 200);
+    server.shutdown().await.unwrap();
+}

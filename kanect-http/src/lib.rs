@@ -31,6 +31,7 @@
 //! - `client` — the client's address, behind trusted proxies too.
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
 //! - `metrics` — the Prometheus text page.
+//! - `per_address` — the cap on connections per client address.
 //! - `static_files` — the web app embedded at build time.
 
 mod api;
@@ -40,6 +41,7 @@ mod command;
 mod config;
 mod error;
 mod metrics;
+mod per_address;
 mod poll;
 mod routes;
 mod server;

@@ -4,6 +4,11 @@
 //! - A connection needs a semaphore permit, taken *before* `accept`, so at the limit new
 //!   connections wait in the kernel's backlog instead of being accepted and starved. The permit
 //!   moves into the connection (and on into its WebSocket task after an upgrade).
+//! - Then, once accepted, a slot of its address (see [`crate::per_address`]). An address at its
+//!   cap is not left waiting — a slot elsewhere would not help it — but answered: every request
+//!   on the connection gets `429 too_many_connections` (JSON, `Connection: close`) and the
+//!   connection closes. The refusal keeps its server-wide permit while it lasts (at most
+//!   [`REFUSE_WITHIN`]), so refused connections, like any others, never exceed the limit.
 //! - A failing `accept` (out of file descriptors, ...) is logged and retried after a backoff
 //!   that doubles up to one second, instead of spinning or killing the server.
 //! - Shutdown, as axum does it: stop accepting; tell every connection (hyper's
@@ -12,11 +17,15 @@
 //!   tracking receiver is dropped; drop the poll sessions; flush the store (and the bus).
 
 use crate::config::HttpConfig;
+use crate::error::ApiError;
+use crate::per_address::{AddressSlot, PerAddress};
 use crate::state::App;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::StatusCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use kanect_core::Chat;
+use kanect_core::{Chat, Limit};
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::IpAddr;
@@ -51,6 +60,7 @@ pub async fn serve(
     let (tracker_tx, tracker_rx) = watch::channel(());
     let grace = config.shutdown_grace;
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let per_address = PerAddress::new(config.max_connections_per_address.max(1), config.trusted_proxies.clone());
     let app = App::new(chat.clone(), config, signal_rx);
     let sweeper = tokio::spawn(sweep_polls(app.clone()));
     tokio::pin!(shutdown);
@@ -66,7 +76,10 @@ pub async fn serve(
             accepted = accept(&listener) => accepted,
             _ = &mut shutdown => break,
         };
-        tokio::spawn(connection(app.clone(), stream, peer, permit, tracker_rx.clone()));
+        match per_address.admit(peer) {
+            Some(slot) => tokio::spawn(connection(app.clone(), stream, peer, (permit, slot), tracker_rx.clone())),
+            None => tokio::spawn(refuse(app.clone(), stream, peer, permit, tracker_rx.clone())),
+        };
     }
     drop(listener);
     tracing::info!("shutting down: draining connections");
@@ -99,23 +112,28 @@ async fn accept(listener: &TcpListener) -> (TcpStream, IpAddr) {
 }
 
 /// Serves one TCP connection. `tracker` is held (here, then by a WebSocket task) until the
-/// connection is completely finished.
+/// connection is completely finished; so are its server-wide permit and its address's slot.
 async fn connection(
     app: App,
     stream: TcpStream,
     peer: IpAddr,
-    permit: OwnedSemaphorePermit,
+    (permit, address): (OwnedSemaphorePermit, AddressSlot),
     tracker: watch::Receiver<()>,
 ) {
     // Chat frames are small and latency-sensitive: don't let Nagle hold them back.
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, "TCP_NODELAY failed");
     }
-    let guard = Arc::new(ConnectionGuard { peer, _permit: permit, _tracker: tracker, _open: app.connections.enter() });
+    let guard = Arc::new(ConnectionGuard {
+        peer,
+        _permit: permit,
+        _address: address,
+        _tracker: tracker,
+        _open: app.connections.enter(),
+    });
     let service_app = app.clone();
     let service = service_fn(move |request| crate::routes::handle(service_app.clone(), request, guard.clone()));
-    let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(app.config.header_read_timeout).keep_alive(true);
+    let builder = http1_builder(app.config.header_read_timeout);
     let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
@@ -127,20 +145,55 @@ async fn connection(
     }
 }
 
+/// How long a connection refused for its address may take to send a request and be answered.
+const REFUSE_WITHIN: Duration = Duration::from_secs(1);
+
+/// Answers the requests of a connection whose address is at its cap with `429
+/// too_many_connections` and closes it, within [`REFUSE_WITHIN`]. The request is read first
+/// (its head only), so that the client reads the answer rather than a reset.
+async fn refuse(
+    app: App,
+    stream: TcpStream,
+    peer: IpAddr,
+    _permit: OwnedSemaphorePermit,
+    _tracker: watch::Receiver<()>,
+) {
+    tracing::debug!(%peer, "connection refused: its address is at its cap");
+    let limit = app.config.max_connections_per_address;
+    let service = service_fn(move |_request| async move {
+        let message = format!("this address already has {limit} connections open: close one first");
+        let refusal = ApiError::new(StatusCode::TOO_MANY_REQUESTS, Limit::Connections.code(), message).closing();
+        Ok::<_, Infallible>(refusal.into_response())
+    });
+    let builder = http1_builder(REFUSE_WITHIN.min(app.config.header_read_timeout));
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    if let Ok(result) = tokio::time::timeout(REFUSE_WITHIN, connection).await {
+        log_end(result);
+    }
+}
+
+/// hyper's HTTP/1.1 connection settings, the same for every connection of the server.
+fn http1_builder(header_read_timeout: Duration) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(true);
+    builder
+}
+
 fn log_end(result: Result<(), hyper::Error>) {
     if let Err(error) = result {
         tracing::debug!(%error, "connection ended with an error");
     }
 }
 
-/// What a connection holds while open: its slot under the limit, the shutdown tracker, and its
-/// place in the open-connections gauge. Shared with the connection's WebSocket task, which
+/// What a connection holds while open: its slot under the limit and under its address's cap,
+/// the shutdown tracker, and its place in the open-connections gauge. Shared with the connection's WebSocket task, which
 /// outlives the HTTP part of the connection after an upgrade.
 pub(crate) struct ConnectionGuard {
     /// The TCP peer's address (a proxy's, behind one: see [`crate::client`]).
     #[expect(dead_code, reason = "the per-address limits of the hardening issue use it")]
     pub(crate) peer: IpAddr,
     _permit: OwnedSemaphorePermit,
+    _address: AddressSlot,
     _tracker: watch::Receiver<()>,
     _open: crate::state::GaugeGuard,
 }
