@@ -11,8 +11,8 @@
 //!     --store postgres://kanect@db/kanect --bus nats://127.0.0.1:4222 --bus-prefix prod
 //! ```
 //!
-//! Deliberately thin: parse flags, build the `Chat` (all in `build_chat`), call
-//! `kanect::http::serve`. Every flag also reads an environment variable (`KANECT_LISTEN`,
+//! Deliberately thin: parse flags, build the `Chat` (all in `build_chat`), serve it with
+//! `kanect::http::Server` (and the metrics page on `--metrics-listen`, if given). Every flag also reads an environment variable (`KANECT_LISTEN`,
 //! `KANECT_DATA_DIR`, `KANECT_STORE`, `KANECT_BUS`, ...; see `--help`). `--store` and `--bus`
 //! need the `postgres` and `nats` features; a build without them says so and exits.
 
@@ -40,6 +40,11 @@ struct Cli {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, env = "KANECT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve the Prometheus metrics page, `GET /metrics`, on this address (port 0 picks a free
+    /// port; the bound address is printed). Off by default: the page is never on the client
+    /// port. Bind it to an address only the scraper reaches, such as 127.0.0.1:9464.
+    #[arg(long, env = "KANECT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Where the sled store keeps its files.
     #[arg(long, env = "KANECT_DATA_DIR", default_value = "./kanect-data")]
     data_dir: PathBuf,
@@ -170,19 +175,29 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         tracing::info!(username = %admin.username, created, "administrator ensured");
     }
     let shutdown = shutdown_signal()?;
+    let mut server = kanect::http::Server::new(chat, http_config(&cli));
+    if let Some(address) = cli.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        println!("kanect metrics on http://{}/metrics", listener.local_addr()?);
+        server = server.metrics_listener(listener);
+    }
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     println!("kanect listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
-    let config = HttpConfig {
+    server.serve(listener, shutdown).await?;
+    Ok(())
+}
+
+/// The HTTP adapter's settings from the flags.
+fn http_config(cli: &Cli) -> HttpConfig {
+    HttpConfig {
         allowed_origins: cli.allowed_origin.clone(),
         secure_cookies: cli.secure_cookies,
         max_connections: usize::try_from(cli.max_connections).unwrap_or(usize::MAX),
         max_connections_per_address: usize::try_from(cli.max_connections_per_address).unwrap_or(usize::MAX),
         trusted_proxies: cli.trusted_proxy.clone(),
         ..HttpConfig::default()
-    };
-    kanect::http::serve(listener, chat, config, shutdown).await?;
-    Ok(())
+    }
 }
 
 /// The engine from the flags: the store (`--store`, `--memory` or sled in `--data-dir`), the

@@ -338,7 +338,7 @@ async fn slow_headers_and_silent_peers_are_disconnected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_metrics_and_the_web_app() {
-    let server = start_server().await;
+    let server = start_server_with_metrics(HttpConfig::default(), chat_config()).await;
     let addr = server.addr;
     let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
     let direct = open_direct(addr, &alice, &bob).await;
@@ -354,7 +354,13 @@ async fn health_metrics_and_the_web_app() {
 
     let health = request(addr, "GET", "/health", None, None).await;
     assert_eq!((health.status, health.json()["status"].clone()), (200, json!("ok")));
-    let metrics = request(addr, "GET", "/metrics", None, None).await;
+    // The metrics page is on its own listener only, not on the client port.
+    let public = request(addr, "GET", "/metrics", None, None).await;
+    assert_eq!((public.status, public.code().as_str()), (404, "not_found"));
+    let metrics_addr = server.metrics.expect("a metrics listener");
+    assert_eq!(request(metrics_addr, "GET", "/health", None, None).await.status, 404);
+    let metrics = request(metrics_addr, "GET", "/metrics", None, None).await;
+    assert_eq!(metrics.header("content-type"), Some("text/plain; version=0.0.4"));
     let text = String::from_utf8(metrics.body).unwrap();
     assert!(text.contains("kanect_ws_connections_open 1"), "{text}");
     assert!(text.contains("kanect_devices_connected 1"));

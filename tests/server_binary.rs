@@ -114,3 +114,48 @@ fn a_sigterm_right_after_the_listening_line_stops_the_server_cleanly() {
         assert_eq!(server.terminate(), Some(0), "attempt {attempt}");
     }
 }
+
+/// The operator's limits as flags and variables: `/metrics` on its own listener and not on the
+/// client port, the cap per client address (`KANECT_MAX_CONNECTIONS_PER_ADDRESS`) and the cap
+/// of devices per account (`--max-devices-per-user`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_metrics_apart_and_caps_connections() {
+    let binary = server_binary(&[]);
+    let data = tempfile::tempdir().expect("temp dir");
+    let args = [OsStr::new("--data-dir"), data.path().as_os_str()]
+        .into_iter()
+        .chain(["--metrics-listen", "127.0.0.1:0", "--max-devices-per-user", "1"].map(OsStr::new));
+    let server = start_process(&binary, args, &[("KANECT_MAX_CONNECTIONS_PER_ADDRESS", "3")]);
+    let addr = server.addr;
+
+    let metrics = server.metrics.expect("the metrics address is printed");
+    let page = request(metrics, "GET", "/metrics", None, None).await;
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8_lossy(&page.body).contains("kanect_http_connections_open"));
+    assert_eq!(request(addr, "GET", "/metrics", None, None).await.status, 404);
+
+    // Three idle connections hold the address's cap; the next one is refused.
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+    }
+    let refused = request(addr, "GET", "/health", None, None).await;
+    assert_eq!((refused.status, refused.code().as_str()), (429, "too_many_connections"));
+    drop(idle);
+    let mut freed = false;
+    for _ in 0..100 {
+        if request(addr, "GET", "/health", None, None).await.status == 200 {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(freed, "the closed connections gave their slots back");
+
+    // One device per account.
+    let alice = signup(addr, "alice").await;
+    let _socket = connect(addr, &alice.token).await;
+    assert_eq!(try_connect(addr, &alice.token, &[]).await.err(), Some(429));
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
+}

@@ -1,5 +1,6 @@
-//! The top of request handling: `/health`, `/metrics`, `/api/v1/...` and the static web app;
-//! and the conversion of every handler error into its response.
+//! The top of request handling on the client port: `/health`, `/api/v1/...` and the static
+//! web app; and the conversion of every handler error into its response. (`/metrics` is not
+//! here: it has a listener of its own, see [`crate::Server`].)
 
 use crate::api::request::ReadDeadline;
 use crate::error::{json_response, ApiError, Body};
@@ -21,7 +22,6 @@ pub(crate) async fn handle(
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let result = match (request.method(), segments.as_slice()) {
         (&Method::GET, ["health"]) => Ok(health(&app)),
-        (&Method::GET, ["metrics"]) => Ok(crate::metrics::response(&app)),
         (_, ["api", "v1", rest @ ..]) => crate::api::route(&app, request, rest, connection).await,
         (_, ["api", ..]) => Err(ApiError::not_found()),
         (method, _) => crate::static_files::serve(method, path.trim_start_matches('/')),

@@ -17,11 +17,12 @@
 //!   tracking receiver is dropped; drop the poll sessions; flush the store (and the bus).
 
 use crate::config::HttpConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, Body};
 use crate::per_address::{AddressSlot, PerAddress};
 use crate::state::App;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
+use hyper::body::Incoming;
+use hyper::server::conn::http1::{self, UpgradeableConnection};
+use hyper::service::{service_fn, HttpService};
 use hyper::StatusCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use kanect_core::{Chat, Limit};
@@ -35,7 +36,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 /// Serves `chat` on `listener` until `shutdown` resolves, then drains connections, closes
-/// sockets and flushes the store and the bus.
+/// sockets and flushes the store and the bus: `Server::new(chat, config).serve(listener,
+/// shutdown)` (see [`Server`] for the metrics page).
 ///
 /// The listener is bound by the caller (tests bind port 0 and read the address back).
 ///
@@ -56,43 +58,120 @@ pub async fn serve(
     config: HttpConfig,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let (signal_tx, signal_rx) = watch::channel(false);
-    let (tracker_tx, tracker_rx) = watch::channel(());
-    let grace = config.shutdown_grace;
-    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let per_address = PerAddress::new(config.max_connections_per_address.max(1), config.trusted_proxies.clone());
-    let app = App::new(chat.clone(), config, signal_rx);
-    let sweeper = tokio::spawn(sweep_polls(app.clone()));
-    tokio::pin!(shutdown);
+    Server::new(chat, config).serve(listener, shutdown).await
+}
+
+/// A server about to serve: the engine, the configuration, and optionally a second listener
+/// for the Prometheus metrics page.
+///
+/// The metrics page (`GET /metrics`) is for the operator's scraper, not for clients — it
+/// tells anyone who can read it how busy the server is and how many people are online — so it
+/// is never served on the client port: only on a listener given here, which the operator binds
+/// to an internal address.
+///
+/// ```no_run
+/// # async fn run(chat: kanect_core::Chat) -> std::io::Result<()> {
+/// use tokio::net::TcpListener;
+/// let clients = TcpListener::bind("0.0.0.0:8080").await?;
+/// let scraper = TcpListener::bind("127.0.0.1:9464").await?;
+/// let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+/// kanect_http::Server::new(chat, kanect_http::HttpConfig::default())
+///     .metrics_listener(scraper)
+///     .serve(clients, shutdown)
+///     .await
+/// # }
+/// ```
+pub struct Server {
+    chat: Chat,
+    config: HttpConfig,
+    metrics: Option<TcpListener>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `Chat` is a handle on the whole engine, with nothing useful to print.
+        f.debug_struct("Server").field("config", &self.config).field("metrics", &self.metrics).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server for `chat` with `config`, serving no metrics page.
+    pub fn new(chat: Chat, config: HttpConfig) -> Self {
+        Server { chat, config, metrics: None }
+    }
+
+    /// Also serves `GET /metrics` on `listener` while the server runs (until its shutdown
+    /// begins).
+    pub fn metrics_listener(mut self, listener: TcpListener) -> Self {
+        self.metrics = Some(listener);
+        self
+    }
+
+    /// Serves on `listener` (and the metrics listener) until `shutdown` resolves, then drains
+    /// connections, closes sockets and flushes the store and the bus.
+    ///
+    /// # Errors
+    /// Only if the final flush of the store fails (`accept` errors are retried, connection
+    /// errors end only that connection).
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let Server { chat, config, metrics } = self;
+        let (signal_tx, signal_rx) = watch::channel(false);
+        let (tracker_tx, tracker_rx) = watch::channel(());
+        let grace = config.shutdown_grace;
+        let limit = config.max_connections;
+        let per_address = PerAddress::new(config.max_connections_per_address.max(1), config.trusted_proxies.clone());
+        let app = App::new(chat.clone(), config, signal_rx);
+        let sweeper = tokio::spawn(sweep_polls(app.clone()));
+        if let Some(listener) = metrics {
+            tokio::spawn(crate::metrics::serve(app.clone(), listener, tracker_rx.clone()));
+        }
+        accept_until(&listener, limit, shutdown, |stream, peer, permit| {
+            let tracker = tracker_rx.clone();
+            match per_address.admit(peer) {
+                Some(slot) => tokio::spawn(connection(app.clone(), stream, peer, (permit, slot), tracker)),
+                None => tokio::spawn(refuse(app.clone(), stream, peer, permit, tracker)),
+            };
+        })
+        .await;
+        drop(listener);
+        tracing::info!("shutting down: draining connections");
+        let _ = signal_tx.send(true);
+        drop(tracker_rx);
+        if tokio::time::timeout(grace, tracker_tx.closed()).await.is_err() {
+            tracing::warn!("shutdown: some connections did not finish within {grace:?}");
+        }
+        sweeper.abort();
+        app.polls.clear();
+        chat.flush().await.map_err(io::Error::other)?;
+        tracing::info!("shut down: store and bus flushed");
+        Ok(())
+    }
+}
+
+/// Accepts connections on `listener`, at most `limit` open at once (a permit is taken before
+/// each `accept` and handed over with the connection), until `stop` resolves.
+pub(crate) async fn accept_until(
+    listener: &TcpListener,
+    limit: usize,
+    stop: impl Future<Output = ()>,
+    mut accepted: impl FnMut(TcpStream, IpAddr, OwnedSemaphorePermit),
+) {
+    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    tokio::pin!(stop);
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break, // the semaphore is never closed
             },
-            _ = &mut shutdown => break,
+            _ = &mut stop => break,
         };
         let (stream, peer) = tokio::select! {
-            accepted = accept(&listener) => accepted,
-            _ = &mut shutdown => break,
+            next = accept(listener) => next,
+            _ = &mut stop => break,
         };
-        match per_address.admit(peer) {
-            Some(slot) => tokio::spawn(connection(app.clone(), stream, peer, (permit, slot), tracker_rx.clone())),
-            None => tokio::spawn(refuse(app.clone(), stream, peer, permit, tracker_rx.clone())),
-        };
+        accepted(stream, peer, permit);
     }
-    drop(listener);
-    tracing::info!("shutting down: draining connections");
-    let _ = signal_tx.send(true);
-    drop(tracker_rx);
-    if tokio::time::timeout(grace, tracker_tx.closed()).await.is_err() {
-        tracing::warn!("shutdown: some connections did not finish within {grace:?}");
-    }
-    sweeper.abort();
-    app.polls.clear();
-    chat.flush().await.map_err(io::Error::other)?;
-    tracing::info!("shut down: store and bus flushed");
-    Ok(())
 }
 
 /// Accepts one connection, retrying failures with a backoff. Returns it and the peer's
@@ -134,7 +213,16 @@ async fn connection(
     let service_app = app.clone();
     let service = service_fn(move |request| crate::routes::handle(service_app.clone(), request, guard.clone()));
     let builder = http1_builder(app.config.header_read_timeout);
-    let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+    drive(&app, builder.serve_connection(TokioIo::new(stream), service).with_upgrades()).await;
+}
+
+/// Drives an HTTP connection to its end. When shutdown begins, the request under way finishes
+/// (hyper's graceful shutdown) and the connection closes.
+pub(crate) async fn drive<S>(app: &App, connection: UpgradeableConnection<TokioIo<TcpStream>, S>)
+where
+    S: HttpService<Incoming, ResBody = Body>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => log_end(result),
@@ -173,7 +261,7 @@ async fn refuse(
 }
 
 /// hyper's HTTP/1.1 connection settings, the same for every connection of the server.
-fn http1_builder(header_read_timeout: Duration) -> http1::Builder {
+pub(crate) fn http1_builder(header_read_timeout: Duration) -> http1::Builder {
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(true);
     builder
