@@ -65,7 +65,7 @@ pub(crate) async fn read_body(request: Request<Incoming>, limit: usize) -> Resul
 /// Parses a JSON body into `T` (which should deny unknown fields).
 pub(crate) async fn read_json<T: DeserializeOwned>(request: Request<Incoming>, limit: usize) -> Result<T, ApiError> {
     let bytes = read_body(request, limit).await?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::from_json(&e))
+    parse_json(&bytes)
 }
 
 /// Like [`read_json`], but an empty body means `T::default()`.
@@ -77,7 +77,18 @@ pub(crate) async fn read_optional_json<T: DeserializeOwned + Default>(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::from_json(&e))
+    parse_json(&bytes)
+}
+
+/// Parses a request body, which must be a JSON object. serde's derived structs also accept an
+/// array of their fields in order (`["alice","secret"]` for a log-in): the protocol does not
+/// offer that form, and a body that works only by field order breaks silently when a field is
+/// added, so an array is refused as `wrong_type` like any other non-object.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "wrong_type", "a request body is a JSON object, not an array"));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::from_json(&e))
 }
 
 /// An id from a path segment.
@@ -143,4 +154,28 @@ pub(crate) fn next_cursor<T, K>(items: &[T], limit: usize, key: impl Fn(&T) -> K
         return None;
     }
     items.last().map(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct LogIn {
+        username: String,
+        password: String,
+    }
+
+    #[test]
+    fn a_body_is_an_object_never_an_array() {
+        let form: LogIn = parse_json(br#" {"username":"a","password":"b"}"#).unwrap();
+        assert_eq!(form, LogIn { username: "a".into(), password: "b".into() });
+        for body in [&br#"["a","b"]"#[..], b" \n[\"a\",\"b\"]", b"5", b"\"a\""] {
+            let error = parse_json::<LogIn>(body).unwrap_err();
+            assert_eq!((error.status, error.code), (StatusCode::BAD_REQUEST, "wrong_type"), "{body:?}");
+        }
+        assert_eq!(parse_json::<LogIn>(b"[").unwrap_err().code, "wrong_type");
+        assert_eq!(parse_json::<LogIn>(b"{").unwrap_err().code, "invalid_json");
+    }
 }
