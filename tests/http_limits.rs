@@ -132,3 +132,51 @@ async fn a_trusted_proxy_is_exempt_from_the_per_address_cap() {
     assert_eq!(reply.status, 200);
     server.shutdown().await.unwrap();
 }
+
+/// Kanect's limits on the request head answer with a JSON error and a stable code, at the limit
+/// and one byte or header past it. hyper's own parser limits sit at twice Kanect's: only a
+/// request past those gets hyper's bare status, with no body (see PROTOCOL.md, "Limits").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_request_heads_get_json_errors() {
+    let config = HttpConfig { max_uri_bytes: 100, max_headers: 10, max_header_bytes: 1000, ..HttpConfig::default() };
+    let server = start_server_with(config, chat_config()).await;
+    let addr = server.addr;
+    let get = |path: String, headers: Vec<(String, String)>| async move {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        raw_request(addr, "GET", &path, &headers, b"").await
+    };
+    let check = |reply: Reply, status: u16, code: &str| {
+        assert_eq!((reply.status, reply.code().as_str()), (status, code), "{reply:?}");
+        if status != 200 {
+            assert_eq!(reply.header("content-type"), Some("application/json"));
+        }
+    };
+
+    // The request target: 100 bytes pass, 101 do not.
+    let path = |length: usize| format!("/health?{}", "x".repeat(length - "/health?".len()));
+    check(get(path(100), vec![]).await, 200, "");
+    check(get(path(101), vec![]).await, 414, "uri_too_long");
+
+    // Header lines: `raw_request` sends Host, Connection and Content-Length; 7 more make 10.
+    let extra = |count: usize| (0..count).map(|n| (format!("x-h{n}"), "v".to_string())).collect::<Vec<_>>();
+    check(get("/health".into(), extra(7)).await, 200, "");
+    check(get("/health".into(), extra(8)).await, 431, "too_many_headers");
+
+    // Header bytes (names and values): make them 1000, then 1001.
+    let sent = "host".len() + addr.to_string().len() + "connection".len() + "close".len() + "content-length".len() + 1;
+    let padded = |total: usize| vec![("x-pad".to_string(), "p".repeat(total - sent - "x-pad".len()))];
+    check(get("/health".into(), padded(1000)).await, 200, "");
+    check(get("/health".into(), padded(1001)).await, 431, "headers_too_large");
+
+    // Past hyper's own limits (twice ours): hyper answers alone, a status and no body.
+    let hyper = get("/health".into(), extra(25)).await;
+    assert_eq!((hyper.status, hyper.body.len()), (431, 0));
+    let hyper = get(path(10_000), vec![]).await;
+    assert_eq!((hyper.status, hyper.body.len()), (431, 0));
+    // So does a head hyper cannot parse at all.
+    let mut garbled = TcpStream::connect(addr).await.unwrap();
+    garbled.write_all(b"GET /health HTTP/1.1\r\nno colon here\r\n\r\n").await.unwrap();
+    let hyper = reply_then_close(&mut garbled).await;
+    assert_eq!((hyper.status, hyper.body.len()), (400, 0));
+    server.shutdown().await.unwrap();
+}

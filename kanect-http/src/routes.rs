@@ -3,6 +3,7 @@
 //! here: it has a listener of its own, see [`crate::Server`].)
 
 use crate::api::request::ReadDeadline;
+use crate::config::HttpConfig;
 use crate::error::{json_response, ApiError, Body};
 use crate::server::ConnectionGuard;
 use crate::state::App;
@@ -18,6 +19,9 @@ pub(crate) async fn handle(
     connection: Arc<ConnectionGuard>,
 ) -> Result<Response<Body>, Infallible> {
     request.extensions_mut().insert(ReadDeadline::after(app.config.body_read_timeout));
+    if let Err(refused) = check_head(&app.config, &request) {
+        return Ok(refused.into_response());
+    }
     let path = request.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let result = match (request.method(), segments.as_slice()) {
@@ -27,6 +31,31 @@ pub(crate) async fn handle(
         (method, _) => crate::static_files::serve(method, path.trim_start_matches('/')),
     };
     Ok(result.unwrap_or_else(ApiError::into_response))
+}
+
+/// Kanect's limits on the request head: the target's length, the number of header lines and
+/// their bytes. (hyper's parser has its own limits, set above these in `server`, so that a
+/// request past ours is parsed and gets this JSON answer.)
+fn check_head<B>(config: &HttpConfig, request: &Request<B>) -> Result<(), ApiError> {
+    let uri = request.uri();
+    let uri_bytes = uri.scheme_str().map_or(0, |scheme| scheme.len() + "://".len())
+        + uri.authority().map_or(0, |authority| authority.as_str().len())
+        + uri.path_and_query().map_or(0, |target| target.as_str().len());
+    if uri_bytes > config.max_uri_bytes {
+        let message = format!("the request target is over {} bytes", config.max_uri_bytes);
+        return Err(ApiError::new(StatusCode::URI_TOO_LONG, "uri_too_long", message));
+    }
+    let headers = request.headers();
+    if headers.len() > config.max_headers {
+        let message = format!("more than {} header lines", config.max_headers);
+        return Err(ApiError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too_many_headers", message));
+    }
+    let header_bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if header_bytes > config.max_header_bytes {
+        let message = format!("headers over {} bytes", config.max_header_bytes);
+        return Err(ApiError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", message));
+    }
+    Ok(())
 }
 
 fn health(app: &App) -> Response<Body> {

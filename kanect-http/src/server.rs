@@ -212,7 +212,7 @@ async fn connection(
     });
     let service_app = app.clone();
     let service = service_fn(move |request| crate::routes::handle(service_app.clone(), request, guard.clone()));
-    let builder = http1_builder(app.config.header_read_timeout);
+    let builder = http1_builder(&app.config, app.config.header_read_timeout);
     drive(&app, builder.serve_connection(TokioIo::new(stream), service).with_upgrades()).await;
 }
 
@@ -253,7 +253,7 @@ async fn refuse(
         let refusal = ApiError::new(StatusCode::TOO_MANY_REQUESTS, Limit::Connections.code(), message).closing();
         Ok::<_, Infallible>(refusal.into_response())
     });
-    let builder = http1_builder(REFUSE_WITHIN.min(app.config.header_read_timeout));
+    let builder = http1_builder(&app.config, REFUSE_WITHIN.min(app.config.header_read_timeout));
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     if let Ok(result) = tokio::time::timeout(REFUSE_WITHIN, connection).await {
         log_end(result);
@@ -261,9 +261,28 @@ async fn refuse(
 }
 
 /// hyper's HTTP/1.1 connection settings, the same for every connection of the server.
-pub(crate) fn http1_builder(header_read_timeout: Duration) -> http1::Builder {
+///
+/// hyper refuses a request head it will not parse on its own, before Kanect sees the request,
+/// with a bare status line and no body (hyper 1.x `proto::h1::role::Server::on_error`, which
+/// `http1::Builder` offers no way to shape). So its limits are set to twice Kanect's
+/// (`routes::check_head`): a request past Kanect's limits is parsed and gets a JSON error, and
+/// only one past twice them meets hyper's `431` (too many headers, or a head over the byte
+/// ceiling — which comes before hyper's fixed 64 KiB `414`).
+pub(crate) fn http1_builder(config: &HttpConfig, header_read_timeout: Duration) -> http1::Builder {
+    // A head is the request line (method, target, version) and, per header, its name, its
+    // value, ": " and CRLF.
+    let head_bytes = config
+        .max_uri_bytes
+        .saturating_add(config.max_header_bytes)
+        .saturating_add(config.max_headers.saturating_mul(4))
+        .saturating_add(64);
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(true);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true)
+        .max_headers(config.max_headers.saturating_mul(2))
+        .max_header_size(head_bytes.saturating_mul(2));
     builder
 }
 
