@@ -499,3 +499,38 @@ async fn a_json_array_in_place_of_a_request_object_is_refused() {
     assert_eq!((error["type"].as_str(), error["code"].as_str()), (Some("error"), Some("wrong_type")));
     server.shutdown().await.unwrap();
 }
+
+/// Every API response and `/health`, errors included, tells browsers not to guess its type
+/// and not to keep it: API answers carry private data (messages, sessions). The web app's
+/// files keep their own caching (`no-cache`: revalidate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_responses_are_nosniff_and_no_store() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let signup_reply = request(
+        addr,
+        "POST",
+        "/api/v1/auth/signup",
+        None,
+        Some(json!({"username": "alice", "password": "correct horse battery"})),
+    )
+    .await;
+    let token = signup_reply.json()["token"].as_str().unwrap().to_string();
+    let auth = format!("Bearer {token}");
+    let replies = [
+        ("signup", signup_reply),
+        ("me", request(addr, "GET", "/api/v1/me", Some(&token), None).await),
+        ("unauthenticated", request(addr, "GET", "/api/v1/me", None, None).await),
+        ("no route", request(addr, "GET", "/api/nowhere", None, None).await),
+        ("bad json", raw_request(addr, "POST", "/api/v1/poll", &[("Authorization", &auth)], b"{").await),
+        ("health", request(addr, "GET", "/health", None, None).await),
+        ("logout", request(addr, "POST", "/api/v1/auth/logout", Some(&token), None).await),
+    ];
+    for (what, reply) in replies {
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"), "{what}: {reply:?}");
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{what}: {reply:?}");
+    }
+    let index = request(addr, "GET", "/", None, None).await;
+    assert_eq!((index.header("cache-control"), index.header("x-content-type-options")), (Some("no-cache"), Some("nosniff")));
+    server.shutdown().await.unwrap();
+}

@@ -98,6 +98,7 @@ async fn one_address_cannot_take_every_connection() {
         let reply = health_on(connect_from("127.0.0.1", addr).await, addr).await;
         assert_eq!((reply.status, reply.code().as_str()), (429, "too_many_connections"), "attempt {attempt}");
         assert_eq!(reply.header("connection"), Some("close"));
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
     }
     let reply = health_on(connect_from("127.0.0.2", addr).await, addr).await;
     assert_eq!(reply.status, 200, "another address is served");
@@ -149,6 +150,7 @@ async fn oversized_request_heads_get_json_errors() {
         assert_eq!((reply.status, reply.code().as_str()), (status, code), "{reply:?}");
         if status != 200 {
             assert_eq!(reply.header("content-type"), Some("application/json"));
+            assert_eq!(reply.header("cache-control"), Some("no-store"));
         }
     };
 

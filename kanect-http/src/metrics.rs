@@ -44,10 +44,10 @@ pub(crate) async fn serve(app: App, listener: TcpListener, tracker: watch::Recei
 
 /// `GET /metrics`, and `404 not_found` for anything else.
 fn handle(app: &App, request: &Request<Incoming>) -> Response<Body> {
-    match (request.method(), request.uri().path()) {
+    crate::routes::with_common_headers(match (request.method(), request.uri().path()) {
         (&Method::GET, "/metrics") => response(app),
         _ => ApiError::not_found().into_response(),
-    }
+    })
 }
 
 /// Renders the metrics page.

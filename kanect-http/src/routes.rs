@@ -8,6 +8,7 @@ use crate::error::{json_response, ApiError, Body};
 use crate::server::ConnectionGuard;
 use crate::state::App;
 use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ pub(crate) async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     request.extensions_mut().insert(ReadDeadline::after(app.config.body_read_timeout));
     if let Err(refused) = check_head(&app.config, &request) {
-        return Ok(refused.into_response());
+        return Ok(with_common_headers(refused.into_response()));
     }
     let path = request.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -30,7 +31,19 @@ pub(crate) async fn handle(
         (_, ["api", ..]) => Err(ApiError::not_found()),
         (method, _) => crate::static_files::serve(method, path.trim_start_matches('/')),
     };
-    Ok(result.unwrap_or_else(ApiError::into_response))
+    Ok(with_common_headers(result.unwrap_or_else(ApiError::into_response)))
+}
+
+/// The headers every response of Kanect's carries: `X-Content-Type-Options: nosniff` (a
+/// browser must not guess another type than the one given, e.g. run a JSON body as a script)
+/// and, unless the response set its own caching (the web app's files are `no-cache`),
+/// `Cache-Control: no-store` — API answers and errors hold private data (messages, sessions,
+/// tokens) that no browser or shared cache may keep.
+pub(crate) fn with_common_headers(mut response: Response<Body>) -> Response<Body> {
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Kanect's limits on the request head: the target's length, the number of header lines and

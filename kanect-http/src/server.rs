@@ -251,7 +251,7 @@ async fn refuse(
     let service = service_fn(move |_request| async move {
         let message = format!("this address already has {limit} connections open: close one first");
         let refusal = ApiError::new(StatusCode::TOO_MANY_REQUESTS, Limit::Connections.code(), message).closing();
-        Ok::<_, Infallible>(refusal.into_response())
+        Ok::<_, Infallible>(crate::routes::with_common_headers(refusal.into_response()))
     });
     let builder = http1_builder(&app.config, REFUSE_WITHIN.min(app.config.header_read_timeout));
     let connection = builder.serve_connection(TokioIo::new(stream), service);
