@@ -19,7 +19,7 @@
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
 use kanect::store::SledStore;
-use kanect::{Chat, ChatBuilder, ChatConfig, MemoryStore, Registration};
+use kanect::{Chat, ChatBuilder, ChatConfig, MemoryStore, Registration, StoreError};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +34,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The Kanect chat server: web app, REST, WebSocket and long-poll on one port.
+///
+/// The flags that choose the store, the bus and the log are global: they may also come after
+/// a subcommand (`create-admin NAME --data-dir DIR`).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
@@ -46,32 +49,32 @@ struct Cli {
     #[arg(long, env = "KANECT_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
     /// Where the sled store keeps its files.
-    #[arg(long, env = "KANECT_DATA_DIR", default_value = "./kanect-data")]
+    #[arg(long, global = true, env = "KANECT_DATA_DIR", default_value = "./kanect-data")]
     data_dir: PathBuf,
     /// Keep everything in memory (lost at exit) instead of on disk.
-    #[arg(long, env = "KANECT_MEMORY", conflicts_with = "store")]
+    #[arg(long, global = true, env = "KANECT_MEMORY", conflicts_with = "store")]
     memory: bool,
     /// A shared store instead of sled: `postgres://user:password@host/database` (feature
     /// `postgres`). Every node of a cluster names the same one.
-    #[arg(long, env = "KANECT_STORE", hide_env_values = true)]
+    #[arg(long, global = true, env = "KANECT_STORE", hide_env_values = true)]
     store: Option<String>,
     /// The PostgreSQL schema for Kanect's tables (created if missing; default: the connection's
     /// search_path, normally `public`), so several deployments can share one database.
-    #[arg(long, env = "KANECT_STORE_SCHEMA", requires = "store")]
+    #[arg(long, global = true, env = "KANECT_STORE_SCHEMA", requires = "store")]
     store_schema: Option<String>,
     /// Connect to the other nodes of a cluster through NATS: `nats://host:4222` (feature
     /// `nats`). Without it the node is alone.
-    #[arg(long, env = "KANECT_BUS", hide_env_values = true)]
+    #[arg(long, global = true, env = "KANECT_BUS", hide_env_values = true)]
     bus: Option<String>,
     /// Names the deployment on the bus: only nodes with the same prefix see each other.
-    #[arg(long, env = "KANECT_BUS_PREFIX", default_value = "kanect", requires = "bus")]
+    #[arg(long, global = true, env = "KANECT_BUS_PREFIX", default_value = "kanect", requires = "bus")]
     bus_prefix: String,
     /// How often (milliseconds) a node tells the others who is online on it; a node silent
     /// for three of these counts as gone, and its users as offline.
-    #[arg(long, env = "KANECT_HEARTBEAT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
+    #[arg(long, global = true, env = "KANECT_HEARTBEAT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
     heartbeat_ms: u64,
     /// Log filter: a level (`info`, `debug`) or tracing directives (`kanect_http=debug,info`).
-    #[arg(long, env = "KANECT_LOG", default_value = "info")]
+    #[arg(long, global = true, env = "KANECT_LOG", default_value = "info")]
     log: String,
     /// Extra origins allowed to open WebSockets (comma-separated, e.g. https://chat.example.com).
     #[arg(long, env = "KANECT_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -209,7 +212,7 @@ async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
         Chat::builder(MemoryStore::new())
     } else {
         std::fs::create_dir_all(&cli.data_dir)?;
-        Chat::builder(SledStore::open(&cli.data_dir)?)
+        Chat::builder(SledStore::open(&cli.data_dir).map_err(|error| explain_open(cli, error))?)
     };
     let builder = match &cli.bus {
         Some(url) => {
@@ -226,6 +229,27 @@ async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
         ..ChatConfig::default()
     };
     Ok(builder.config(config).build().await?)
+}
+
+/// Says what to do when the data directory is in use (by a server running on it, most
+/// likely), instead of the store's lock error; other errors pass through.
+fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
+    let busy = std::error::Error::source(&error)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::ResourceBusy);
+    if !busy {
+        return error.into();
+    }
+    let mut text = format!("{} is in use by another process: is a Kanect server running on it?", cli.data_dir.display());
+    if matches!(cli.command, Some(Command::CreateAdmin { .. })) {
+        text.push_str(
+            " create-admin needs the store to itself: stop the server and run it again, or have the \
+             server create the administrator as it starts, with --admin-username and \
+             --admin-password (KANECT_ADMIN_USERNAME, KANECT_ADMIN_PASSWORD); an administrator \
+             can also promote an existing account in the admin area.",
+        );
+    }
+    text.into()
 }
 
 #[cfg(feature = "postgres")]

@@ -39,17 +39,10 @@ async fn the_binary_keeps_history_across_a_sigterm_restart() {
     let journal: Vec<_> = std::fs::read_dir(data.path().join("journal")).expect("journal dir").flatten().collect();
     assert!(journal.is_empty(), "journal files left after a clean stop: {journal:?}");
 
-    // An administrator from the subcommand, password on stdin.
-    let mut create = Command::new(&binary)
-        .args(["--log", "warn", "--data-dir"])
-        .arg(data.path())
-        .args(["create-admin", "root"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("create-admin");
-    create.stdin.take().expect("stdin").write_all(b"the admin password\n").expect("password");
-    assert!(create.wait().expect("create-admin exits").success());
+    // An administrator from the subcommand, password on stdin (the shared flags may come
+    // after the subcommand).
+    let created = create_admin(&binary, data.path(), "root");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
 
     let env = [("KANECT_ADMIN_USERNAME", "ops"), ("KANECT_ADMIN_PASSWORD", "another admin password")];
     let server = start(&binary, data.path(), &env);
@@ -158,4 +151,37 @@ async fn the_binary_serves_metrics_apart_and_caps_connections() {
     assert_eq!(try_connect(addr, &alice.token, &[]).await.err(), Some(429));
     let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
     assert_eq!(status, Some(0));
+}
+
+/// `server create-admin NAME --log warn --data-dir DIR`, with the password on stdin.
+fn create_admin(binary: &Path, data: &Path, name: &str) -> std::process::Output {
+    let mut create = Command::new(binary)
+        .args(["create-admin", name, "--log", "warn", "--data-dir"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("create-admin");
+    // It may exit before reading it (that is what one test checks).
+    let _ = create.stdin.take().expect("stdin").write_all(b"the admin password\n");
+    create.wait_with_output().expect("create-admin exits")
+}
+
+/// `create-admin` cannot open a store a running server holds: it says so, and what to do
+/// instead, rather than printing sled's lock error; once the server stops, it works.
+#[test]
+fn create_admin_on_a_running_server_says_what_to_do_instead() {
+    let binary = server_binary(&[]);
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start(&binary, data.path(), &[]);
+    let refused = create_admin(&binary, data.path(), "root");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is in use by another process"), "{stderr}");
+    assert!(stderr.contains("stop the server") && stderr.contains("--admin-username"), "{stderr}");
+    assert!(!stderr.contains("IO error"), "{stderr}");
+    assert_eq!(server.terminate(), Some(0));
+    let created = create_admin(&binary, data.path(), "root");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
 }
