@@ -240,7 +240,8 @@ fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
     if !busy {
         return error.into();
     }
-    let mut text = format!("{} is in use by another process: is a Kanect server running on it?", cli.data_dir.display());
+    let mut text =
+        format!("{} is in use by another process: is a Kanect server running on it?", cli.data_dir.display());
     if matches!(cli.command, Some(Command::CreateAdmin { .. })) {
         text.push_str(
             " create-admin needs the store to itself: stop the server and run it again, or have the \

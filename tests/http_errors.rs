@@ -531,6 +531,9 @@ async fn api_responses_are_nosniff_and_no_store() {
         assert_eq!(reply.header("cache-control"), Some("no-store"), "{what}: {reply:?}");
     }
     let index = request(addr, "GET", "/", None, None).await;
-    assert_eq!((index.header("cache-control"), index.header("x-content-type-options")), (Some("no-cache"), Some("nosniff")));
+    assert_eq!(
+        (index.header("cache-control"), index.header("x-content-type-options")),
+        (Some("no-cache"), Some("nosniff"))
+    );
     server.shutdown().await.unwrap();
 }

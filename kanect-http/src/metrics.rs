@@ -32,8 +32,7 @@ pub(crate) async fn serve(app: App, listener: TcpListener, tracker: watch::Recei
         let (app, held) = (app.clone(), (permit, tracker.clone()));
         tokio::spawn(async move {
             let page = app.clone();
-            let service =
-                service_fn(move |request| std::future::ready(Ok::<_, Infallible>(handle(&page, &request))));
+            let service = service_fn(move |request| std::future::ready(Ok::<_, Infallible>(handle(&page, &request))));
             let builder = crate::server::http1_builder(&app.config, app.config.header_read_timeout);
             crate::server::drive(&app, builder.serve_connection(TokioIo::new(stream), service).with_upgrades()).await;
             drop(held);

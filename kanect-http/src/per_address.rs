@@ -19,12 +19,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
+/// Open connections per address key, shared by the limiter and every slot it gave out.
+type Counts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
 /// Open connections per client address.
 #[derive(Debug)]
 pub(crate) struct PerAddress {
     limit: usize,
     exempt: Vec<IpAddr>,
-    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    counts: Counts,
 }
 
 impl PerAddress {
@@ -52,7 +55,7 @@ impl PerAddress {
 
 /// One connection's place in its address's count, given back on drop.
 #[derive(Debug)]
-pub(crate) struct AddressSlot(Option<(Arc<Mutex<HashMap<IpAddr, usize>>>, IpAddr)>);
+pub(crate) struct AddressSlot(Option<(Counts, IpAddr)>);
 
 impl Drop for AddressSlot {
     fn drop(&mut self) {

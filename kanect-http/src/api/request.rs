@@ -86,7 +86,11 @@ pub(crate) async fn read_optional_json<T: DeserializeOwned + Default>(
 /// added, so an array is refused as `wrong_type` like any other non-object.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "wrong_type", "a request body is a JSON object, not an array"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "wrong_type",
+            "a request body is a JSON object, not an array",
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| ApiError::from_json(&e))
 }
