@@ -11,6 +11,9 @@
 //!   [`REFUSE_WITHIN`]), so refused connections, like any others, never exceed the limit.
 //! - A failing `accept` (out of file descriptors, ...) is logged and retried after a backoff
 //!   that doubles up to one second, instead of spinning or killing the server.
+//! - The metrics listener, if any (see [`Server`]), runs the same accept loop and connection
+//!   driver with a small limit of its own and no per-address cap, and stops when shutdown
+//!   begins.
 //! - Shutdown, as axum does it: stop accepting; tell every connection (hyper's
 //!   `graceful_shutdown`, which finishes in-flight requests) and every socket (close frame
 //!   `1001`) through a watch channel; wait — up to `shutdown_grace` — until every clone of the
@@ -293,8 +296,8 @@ fn log_end(result: Result<(), hyper::Error>) {
 }
 
 /// What a connection holds while open: its slot under the limit and under its address's cap,
-/// the shutdown tracker, and its place in the open-connections gauge. Shared with the connection's WebSocket task, which
-/// outlives the HTTP part of the connection after an upgrade.
+/// the shutdown tracker, and its place in the open-connections gauge. Shared with the
+/// connection's WebSocket task, which outlives the HTTP part of the connection after an upgrade.
 pub(crate) struct ConnectionGuard {
     /// The TCP peer's address (a proxy's, behind one: see [`crate::client`]).
     #[expect(dead_code, reason = "the per-address limits of the hardening issue use it")]
