@@ -121,7 +121,9 @@ impl Server {
         })?;
         let address = listener.local_addr()?;
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = runtime.spawn(kanect::http::serve(listener, chat, HttpConfig::default(), async move {
+        // Every one of the load generator's connections comes from 127.0.0.1.
+        let http = HttpConfig { max_connections_per_address: usize::MAX, ..HttpConfig::default() };
+        let served = runtime.spawn(kanect::http::serve(listener, chat, http, async move {
             let _ = stopped.await;
         }));
         Ok(Server { address, runtime, shutdown, served })

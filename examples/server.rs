@@ -11,15 +11,15 @@
 //!     --store postgres://kanect@db/kanect --bus nats://127.0.0.1:4222 --bus-prefix prod
 //! ```
 //!
-//! Deliberately thin: parse flags, build the `Chat` (all in `build_chat`), call
-//! `kanect::http::serve`. Every flag also reads an environment variable (`KANECT_LISTEN`,
+//! Deliberately thin: parse flags, build the `Chat` (all in `build_chat`), serve it with
+//! `kanect::http::Server` (and the metrics page on `--metrics-listen`, if given). Every flag also reads an environment variable (`KANECT_LISTEN`,
 //! `KANECT_DATA_DIR`, `KANECT_STORE`, `KANECT_BUS`, ...; see `--help`). `--store` and `--bus`
 //! need the `postgres` and `nats` features; a build without them says so and exits.
 
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
 use kanect::store::SledStore;
-use kanect::{Chat, ChatBuilder, ChatConfig, MemoryStore, Registration};
+use kanect::{Chat, ChatBuilder, ChatConfig, MemoryStore, Registration, StoreError};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,39 +34,47 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The Kanect chat server: web app, REST, WebSocket and long-poll on one port.
+///
+/// The flags that choose the store, the bus and the log are global: they may also come after
+/// a subcommand (`create-admin NAME --data-dir DIR`).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, env = "KANECT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve the Prometheus metrics page, `GET /metrics`, on this address (port 0 picks a free
+    /// port; the bound address is printed). Off by default: the page is never on the client
+    /// port. Bind it to an address only the scraper reaches, such as 127.0.0.1:9464.
+    #[arg(long, env = "KANECT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Where the sled store keeps its files.
-    #[arg(long, env = "KANECT_DATA_DIR", default_value = "./kanect-data")]
+    #[arg(long, global = true, env = "KANECT_DATA_DIR", default_value = "./kanect-data")]
     data_dir: PathBuf,
     /// Keep everything in memory (lost at exit) instead of on disk.
-    #[arg(long, env = "KANECT_MEMORY", conflicts_with = "store")]
+    #[arg(long, global = true, env = "KANECT_MEMORY", conflicts_with = "store")]
     memory: bool,
     /// A shared store instead of sled: `postgres://user:password@host/database` (feature
     /// `postgres`). Every node of a cluster names the same one.
-    #[arg(long, env = "KANECT_STORE", hide_env_values = true)]
+    #[arg(long, global = true, env = "KANECT_STORE", hide_env_values = true)]
     store: Option<String>,
     /// The PostgreSQL schema for Kanect's tables (created if missing; default: the connection's
     /// search_path, normally `public`), so several deployments can share one database.
-    #[arg(long, env = "KANECT_STORE_SCHEMA", requires = "store")]
+    #[arg(long, global = true, env = "KANECT_STORE_SCHEMA", requires = "store")]
     store_schema: Option<String>,
     /// Connect to the other nodes of a cluster through NATS: `nats://host:4222` (feature
     /// `nats`). Without it the node is alone.
-    #[arg(long, env = "KANECT_BUS", hide_env_values = true)]
+    #[arg(long, global = true, env = "KANECT_BUS", hide_env_values = true)]
     bus: Option<String>,
     /// Names the deployment on the bus: only nodes with the same prefix see each other.
-    #[arg(long, env = "KANECT_BUS_PREFIX", default_value = "kanect", requires = "bus")]
+    #[arg(long, global = true, env = "KANECT_BUS_PREFIX", default_value = "kanect", requires = "bus")]
     bus_prefix: String,
     /// How often (milliseconds) a node tells the others who is online on it; a node silent
     /// for three of these counts as gone, and its users as offline.
-    #[arg(long, env = "KANECT_HEARTBEAT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
+    #[arg(long, global = true, env = "KANECT_HEARTBEAT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
     heartbeat_ms: u64,
     /// Log filter: a level (`info`, `debug`) or tracing directives (`kanect_http=debug,info`).
-    #[arg(long, env = "KANECT_LOG", default_value = "info")]
+    #[arg(long, global = true, env = "KANECT_LOG", default_value = "info")]
     log: String,
     /// Extra origins allowed to open WebSockets (comma-separated, e.g. https://chat.example.com).
     #[arg(long, env = "KANECT_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -75,6 +83,19 @@ struct Cli {
     /// process's file limit (`ulimit -n`) to match.
     #[arg(long, env = "KANECT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
+    /// Open connections one client address may hold (an IPv6 client: one /64); more are
+    /// refused with `429 too_many_connections`. Trusted proxies are exempt.
+    #[arg(long, env = "KANECT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections_per_address: u64,
+    /// Devices (WebSockets and long-poll sessions) one account may have connected to this node;
+    /// more are refused with `429 too_many_connections`.
+    #[arg(long, env = "KANECT_MAX_DEVICES_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    max_devices_per_user: u64,
+    /// Reverse proxies in front of the server (comma-separated IP addresses): their
+    /// `X-Forwarded-For` names the client, and the per-address connection cap does not count
+    /// them (cap per client at the proxy).
+    #[arg(long, env = "KANECT_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// Mark cookies `Secure` (set when a TLS proxy sits in front).
     #[arg(long, env = "KANECT_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -157,17 +178,29 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         tracing::info!(username = %admin.username, created, "administrator ensured");
     }
     let shutdown = shutdown_signal()?;
+    let mut server = kanect::http::Server::new(chat, http_config(&cli));
+    if let Some(address) = cli.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        println!("kanect metrics on http://{}/metrics", listener.local_addr()?);
+        server = server.metrics_listener(listener);
+    }
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     println!("kanect listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
-    let config = HttpConfig {
+    server.serve(listener, shutdown).await?;
+    Ok(())
+}
+
+/// The HTTP adapter's settings from the flags.
+fn http_config(cli: &Cli) -> HttpConfig {
+    HttpConfig {
         allowed_origins: cli.allowed_origin.clone(),
         secure_cookies: cli.secure_cookies,
         max_connections: usize::try_from(cli.max_connections).unwrap_or(usize::MAX),
+        max_connections_per_address: usize::try_from(cli.max_connections_per_address).unwrap_or(usize::MAX),
+        trusted_proxies: cli.trusted_proxy.clone(),
         ..HttpConfig::default()
-    };
-    kanect::http::serve(listener, chat, config, shutdown).await?;
-    Ok(())
+    }
 }
 
 /// The engine from the flags: the store (`--store`, `--memory` or sled in `--data-dir`), the
@@ -179,7 +212,7 @@ async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
         Chat::builder(MemoryStore::new())
     } else {
         std::fs::create_dir_all(&cli.data_dir)?;
-        Chat::builder(SledStore::open(&cli.data_dir)?)
+        Chat::builder(SledStore::open(&cli.data_dir).map_err(|error| explain_open(cli, error))?)
     };
     let builder = match &cli.bus {
         Some(url) => {
@@ -190,8 +223,34 @@ async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
         }
         None => builder,
     };
-    let config = ChatConfig { heartbeat: Duration::from_millis(cli.heartbeat_ms), ..ChatConfig::default() };
+    let config = ChatConfig {
+        heartbeat: Duration::from_millis(cli.heartbeat_ms),
+        max_devices_per_user: usize::try_from(cli.max_devices_per_user).unwrap_or(usize::MAX),
+        ..ChatConfig::default()
+    };
     Ok(builder.config(config).build().await?)
+}
+
+/// Says what to do when the data directory is in use (by a server running on it, most
+/// likely), instead of the store's lock error; other errors pass through.
+fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
+    let busy = std::error::Error::source(&error)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::ResourceBusy);
+    if !busy {
+        return error.into();
+    }
+    let mut text =
+        format!("{} is in use by another process: is a Kanect server running on it?", cli.data_dir.display());
+    if matches!(cli.command, Some(Command::CreateAdmin { .. })) {
+        text.push_str(
+            " create-admin needs the store to itself: stop the server and run it again, or have the \
+             server create the administrator as it starts, with --admin-username and \
+             --admin-password (KANECT_ADMIN_USERNAME, KANECT_ADMIN_PASSWORD); an administrator \
+             can also promote an existing account in the admin area.",
+        );
+    }
+    text.into()
 }
 
 #[cfg(feature = "postgres")]

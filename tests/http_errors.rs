@@ -338,7 +338,7 @@ async fn slow_headers_and_silent_peers_are_disconnected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_metrics_and_the_web_app() {
-    let server = start_server().await;
+    let server = start_server_with_metrics(HttpConfig::default(), chat_config()).await;
     let addr = server.addr;
     let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
     let direct = open_direct(addr, &alice, &bob).await;
@@ -354,7 +354,13 @@ async fn health_metrics_and_the_web_app() {
 
     let health = request(addr, "GET", "/health", None, None).await;
     assert_eq!((health.status, health.json()["status"].clone()), (200, json!("ok")));
-    let metrics = request(addr, "GET", "/metrics", None, None).await;
+    // The metrics page is on its own listener only, not on the client port.
+    let public = request(addr, "GET", "/metrics", None, None).await;
+    assert_eq!((public.status, public.code().as_str()), (404, "not_found"));
+    let metrics_addr = server.metrics.expect("a metrics listener");
+    assert_eq!(request(metrics_addr, "GET", "/health", None, None).await.status, 404);
+    let metrics = request(metrics_addr, "GET", "/metrics", None, None).await;
+    assert_eq!(metrics.header("content-type"), Some("text/plain; version=0.0.4"));
     let text = String::from_utf8(metrics.body).unwrap();
     assert!(text.contains("kanect_ws_connections_open 1"), "{text}");
     assert!(text.contains("kanect_devices_connected 1"));
@@ -441,5 +447,93 @@ async fn a_peer_that_stops_reading_is_dropped() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(bob_gone, "the stuck socket was dropped ({} devices)", server.chat.connected_devices());
+    server.shutdown().await.unwrap();
+}
+
+/// serde's derived `Deserialize` also takes a struct as an array of its fields in order: every
+/// REST body (and the cursor objects inside one) must be a JSON object, and an array in its
+/// place is `400 wrong_type` — it never signs up, logs in, sends or changes anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_array_in_place_of_a_request_object_is_refused() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let root = admin_session(&server).await;
+    let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
+    let direct = open_direct(addr, &alice, &bob).await;
+    let group = request(addr, "POST", "/api/v1/conversations", Some(&alice.token), Some(json!({"name": "g"}))).await;
+    let group = group.json()["id"].as_str().unwrap().to_string();
+    let sent = request(
+        addr,
+        "POST",
+        &format!("/api/v1/conversations/{direct}/messages"),
+        Some(&alice.token),
+        Some(json!({"client_id": "1", "body": "x"})),
+    )
+    .await;
+    let message = sent.json()["id"].as_str().unwrap().to_string();
+    let password = "another long password";
+    let cases: Vec<(&str, String, &str, Value)> = vec![
+        ("POST", "/api/v1/auth/signup".into(), "", json!(["carol", password, null, null])),
+        ("POST", "/api/v1/auth/login".into(), "", json!(["alice", "correct horse battery"])),
+        ("POST", "/api/v1/conversations".into(), &alice.token, json!(["h", []])),
+        ("POST", "/api/v1/conversations/direct".into(), &alice.token, json!([bob.id])),
+        ("PATCH", format!("/api/v1/conversations/{group}"), &alice.token, json!(["renamed"])),
+        ("POST", format!("/api/v1/conversations/{group}/members"), &alice.token, json!([bob.id])),
+        ("POST", format!("/api/v1/conversations/{direct}/messages"), &alice.token, json!(["2", "y"])),
+        ("POST", format!("/api/v1/conversations/{direct}/receipts"), &bob.token, json!(["read", 1])),
+        ("PATCH", format!("/api/v1/messages/{message}"), &alice.token, json!(["edited"])),
+        ("POST", "/api/v1/poll".into(), &alice.token, json!([[], []])),
+        ("POST", "/api/v1/poll".into(), &alice.token, json!({"cursors": [[direct, 0]]})),
+        ("PUT", format!("/api/v1/admin/users/{}/disabled", bob.id), &root.token, json!([true])),
+        ("PUT", format!("/api/v1/admin/users/{}/role", bob.id), &root.token, json!(["admin"])),
+        ("POST", format!("/api/v1/admin/users/{}/password", bob.id), &root.token, json!([password])),
+    ];
+    for (method, path, token, body) in cases {
+        let token = Some(token).filter(|t| !t.is_empty());
+        let reply = request(addr, method, &path, token, Some(body.clone())).await;
+        assert_eq!((reply.status, reply.code().as_str()), (400, "wrong_type"), "{method} {path} {body}");
+    }
+    // A socket's resume frame carries the same cursor objects.
+    let mut ws = connect(addr, &alice.token).await;
+    let error = ws.call(json!({"type": "resume", "cursors": [[direct, 0]]}), "r").await;
+    assert_eq!((error["type"].as_str(), error["code"].as_str()), (Some("error"), Some("wrong_type")));
+    server.shutdown().await.unwrap();
+}
+
+/// Every API response and `/health`, errors included, tells browsers not to guess its type
+/// and not to keep it: API answers carry private data (messages, sessions). The web app's
+/// files keep their own caching (`no-cache`: revalidate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_responses_are_nosniff_and_no_store() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let signup_reply = request(
+        addr,
+        "POST",
+        "/api/v1/auth/signup",
+        None,
+        Some(json!({"username": "alice", "password": "correct horse battery"})),
+    )
+    .await;
+    let token = signup_reply.json()["token"].as_str().unwrap().to_string();
+    let auth = format!("Bearer {token}");
+    let replies = [
+        ("signup", signup_reply),
+        ("me", request(addr, "GET", "/api/v1/me", Some(&token), None).await),
+        ("unauthenticated", request(addr, "GET", "/api/v1/me", None, None).await),
+        ("no route", request(addr, "GET", "/api/nowhere", None, None).await),
+        ("bad json", raw_request(addr, "POST", "/api/v1/poll", &[("Authorization", &auth)], b"{").await),
+        ("health", request(addr, "GET", "/health", None, None).await),
+        ("logout", request(addr, "POST", "/api/v1/auth/logout", Some(&token), None).await),
+    ];
+    for (what, reply) in replies {
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"), "{what}: {reply:?}");
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{what}: {reply:?}");
+    }
+    let index = request(addr, "GET", "/", None, None).await;
+    assert_eq!(
+        (index.header("cache-control"), index.header("x-content-type-options")),
+        (Some("no-cache"), Some("nosniff"))
+    );
     server.shutdown().await.unwrap();
 }

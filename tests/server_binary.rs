@@ -39,17 +39,10 @@ async fn the_binary_keeps_history_across_a_sigterm_restart() {
     let journal: Vec<_> = std::fs::read_dir(data.path().join("journal")).expect("journal dir").flatten().collect();
     assert!(journal.is_empty(), "journal files left after a clean stop: {journal:?}");
 
-    // An administrator from the subcommand, password on stdin.
-    let mut create = Command::new(&binary)
-        .args(["--log", "warn", "--data-dir"])
-        .arg(data.path())
-        .args(["create-admin", "root"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("create-admin");
-    create.stdin.take().expect("stdin").write_all(b"the admin password\n").expect("password");
-    assert!(create.wait().expect("create-admin exits").success());
+    // An administrator from the subcommand, password on stdin (the shared flags may come
+    // after the subcommand).
+    let created = create_admin(&binary, data.path(), "root");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
 
     let env = [("KANECT_ADMIN_USERNAME", "ops"), ("KANECT_ADMIN_PASSWORD", "another admin password")];
     let server = start(&binary, data.path(), &env);
@@ -113,4 +106,82 @@ fn a_sigterm_right_after_the_listening_line_stops_the_server_cleanly() {
         let server = start(&binary, data.path(), &[]);
         assert_eq!(server.terminate(), Some(0), "attempt {attempt}");
     }
+}
+
+/// The operator's limits as flags and variables: `/metrics` on its own listener and not on the
+/// client port, the cap per client address (`KANECT_MAX_CONNECTIONS_PER_ADDRESS`) and the cap
+/// of devices per account (`--max-devices-per-user`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_metrics_apart_and_caps_connections() {
+    let binary = server_binary(&[]);
+    let data = tempfile::tempdir().expect("temp dir");
+    let args = [OsStr::new("--data-dir"), data.path().as_os_str()]
+        .into_iter()
+        .chain(["--metrics-listen", "127.0.0.1:0", "--max-devices-per-user", "1"].map(OsStr::new));
+    let server = start_process(&binary, args, &[("KANECT_MAX_CONNECTIONS_PER_ADDRESS", "3")]);
+    let addr = server.addr;
+
+    let metrics = server.metrics.expect("the metrics address is printed");
+    let page = request(metrics, "GET", "/metrics", None, None).await;
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8_lossy(&page.body).contains("kanect_http_connections_open"));
+    assert_eq!(request(addr, "GET", "/metrics", None, None).await.status, 404);
+
+    // Three idle connections hold the address's cap; the next one is refused.
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+    }
+    let refused = request(addr, "GET", "/health", None, None).await;
+    assert_eq!((refused.status, refused.code().as_str()), (429, "too_many_connections"));
+    drop(idle);
+    let mut freed = false;
+    for _ in 0..100 {
+        if request(addr, "GET", "/health", None, None).await.status == 200 {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(freed, "the closed connections gave their slots back");
+
+    // One device per account.
+    let alice = signup(addr, "alice").await;
+    let _socket = connect(addr, &alice.token).await;
+    assert_eq!(try_connect(addr, &alice.token, &[]).await.err(), Some(429));
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
+}
+
+/// `server create-admin NAME --log warn --data-dir DIR`, with the password on stdin.
+fn create_admin(binary: &Path, data: &Path, name: &str) -> std::process::Output {
+    let mut create = Command::new(binary)
+        .args(["create-admin", name, "--log", "warn", "--data-dir"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("create-admin");
+    // It may exit before reading it (that is what one test checks).
+    let _ = create.stdin.take().expect("stdin").write_all(b"the admin password\n");
+    create.wait_with_output().expect("create-admin exits")
+}
+
+/// `create-admin` cannot open a store a running server holds: it says so, and what to do
+/// instead, rather than printing sled's lock error; once the server stops, it works.
+#[test]
+fn create_admin_on_a_running_server_says_what_to_do_instead() {
+    let binary = server_binary(&[]);
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start(&binary, data.path(), &[]);
+    let refused = create_admin(&binary, data.path(), "root");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is in use by another process"), "{stderr}");
+    assert!(stderr.contains("stop the server") && stderr.contains("--admin-username"), "{stderr}");
+    assert!(!stderr.contains("IO error"), "{stderr}");
+    assert_eq!(server.terminate(), Some(0));
+    let created = create_admin(&binary, data.path(), "root");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
 }

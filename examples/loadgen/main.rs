@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo build --release --example server --example loadgen
-//! target/release/examples/server --listen 127.0.0.1:8080 --memory &   # $! is its pid
+//! # every load connection comes from 127.0.0.1: lift the per-address cap
+//! target/release/examples/server --listen 127.0.0.1:8080 --memory --max-connections-per-address 20000 &   # $! is its pid
 //! target/release/examples/loadgen --server http://127.0.0.1:8080 --workload pairs \
 //!     --pairs 100 --window 16 --duration 10 --server-pid $!
 //! ```

@@ -52,12 +52,31 @@ pub(crate) enum Command {
     Ping,
 }
 
-/// The last seq a device has in one conversation.
+/// The last seq a device has in one conversation: `{"conversation":…,"seq":…}`.
+///
+/// Read through a JSON object (`try_from` a map), because serde's derived `Deserialize` would
+/// also take `[conversation, seq]`, a form the protocol does not offer (see
+/// `api::request::parse_json`, which refuses arrays for whole bodies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "Map<String, Value>")]
 pub(crate) struct Cursor {
     pub(crate) conversation: ConversationId,
     pub(crate) seq: Seq,
+}
+
+impl TryFrom<Map<String, Value>> for Cursor {
+    type Error = serde_json::Error;
+
+    fn try_from(object: Map<String, Value>) -> Result<Self, Self::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields {
+            conversation: ConversationId,
+            seq: Seq,
+        }
+        let Fields { conversation, seq } = serde_json::from_value(Value::Object(object))?;
+        Ok(Cursor { conversation, seq })
+    }
 }
 
 /// A parsed frame: the command and the client's correlation `ref`.
@@ -318,5 +337,16 @@ mod tests {
         assert_eq!(code(r#"{"type":"typing","conversation":"not-an-id"}"#).0, "invalid_value");
         assert_eq!(code(r#"{"type":"ping","ref":{"a":1}}"#).1, Some("ref".into()));
         assert_eq!(code(r#"{"type":7}"#).0, "wrong_type");
+    }
+
+    #[test]
+    fn a_cursor_is_an_object_and_its_errors_name_the_field() {
+        let c = ConversationId::new();
+        let resume = |cursor: &str| code(&format!(r#"{{"type":"resume","cursors":[{cursor}]}}"#));
+        assert_eq!(resume(&format!(r#"["{c}",2]"#)).0, "wrong_type");
+        assert_eq!(resume(&format!(r#"{{"conversation":"{c}"}}"#)).0, "missing_field");
+        assert_eq!(resume(&format!(r#"{{"conversation":"{c}"}}"#)).1, Some("seq".into()));
+        assert_eq!(resume(&format!(r#"{{"conversation":"{c}","seq":1,"x":0}}"#)).1, Some("x".into()));
+        assert_eq!(resume(&format!(r#"{{"conversation":"{c}","seq":"one"}}"#)).0, "wrong_type");
     }
 }

@@ -42,6 +42,28 @@ pub struct HttpConfig {
     /// How long graceful shutdown waits for connections to finish before giving up on them.
     /// Default 10 s.
     pub shutdown_grace: Duration,
+    /// How long a request's body may take to arrive, counted from the end of its headers
+    /// (which `header_read_timeout` bounds): with it, a whole request read is bounded, and a
+    /// client that declares a body and trickles it (or sends nothing) gets `408
+    /// request_timeout` and is disconnected instead of holding its connection. Default 10 s.
+    pub body_read_timeout: Duration,
+    /// Connections one client address may hold at once (IPv6: one /64, which one client
+    /// usually has whole); more get `429 too_many_connections` and are closed, so that one
+    /// address cannot take every slot of `max_connections`. Keyed by the TCP peer: a trusted
+    /// proxy (`trusted_proxies`) is exempt, since all its clients share its address (limit
+    /// them at the proxy). Default 100.
+    pub max_connections_per_address: usize,
+    /// Longest request target (path and query). Longer: `414 uri_too_long`. Default 8 KiB.
+    pub max_uri_bytes: usize,
+    /// Most header lines in a request. More: `431 too_many_headers`. Default 64.
+    pub max_headers: usize,
+    /// Most bytes of header names and values in a request, all together. More: `431
+    /// headers_too_large`. Default 16 KiB.
+    ///
+    /// hyper's own parser limits are set to twice these three (see the `server` module), so
+    /// that a request past ours still reaches Kanect and gets a JSON error; only one past
+    /// hyper's gets hyper's bare status.
+    pub max_header_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +82,11 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             secure_cookies: false,
             shutdown_grace: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            max_connections_per_address: 100,
+            max_uri_bytes: 8 * 1024,
+            max_headers: 64,
+            max_header_bytes: 16 * 1024,
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use kanect_core::{AuthFailure, Error};
 use serde_json::{json, Value};
@@ -24,11 +24,20 @@ pub(crate) struct ApiError {
     pub(crate) message: String,
     pub(crate) field: Option<String>,
     retry_after: Option<Duration>,
+    /// The connection is closed after this response (`Connection: close`): the request was not
+    /// read whole, so nothing after it on the connection can be trusted to start a request.
+    closes: bool,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+        ApiError { status, code, message: message.into(), field: None, retry_after: None, closes: false }
+    }
+
+    /// This response closes the connection.
+    pub(crate) fn closing(mut self) -> Self {
+        self.closes = true;
+        self
     }
 
     pub(crate) fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -46,6 +55,12 @@ impl ApiError {
 
     pub(crate) fn body_too_large(limit: usize) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body over {limit} bytes"))
+    }
+
+    /// The request's body did not arrive within `limit` of its headers.
+    pub(crate) fn request_timeout(limit: Duration) -> Self {
+        let message = format!("the request body did not arrive within {} ms", limit.as_millis());
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message).closing()
     }
 
     /// A malformed request input outside the JSON body (query parameter, path segment).
@@ -98,6 +113,9 @@ impl ApiError {
             let seconds = retry.as_secs().max(1);
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if self.closes {
+            response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }
@@ -129,7 +147,7 @@ impl From<Error> for ApiError {
             Error::Limited { retry_after, .. } => *retry_after,
             _ => None,
         };
-        ApiError { status, code: error.code(), message: error.to_string(), field, retry_after }
+        ApiError { status, code: error.code(), message: error.to_string(), field, retry_after, closes: false }
     }
 }
 

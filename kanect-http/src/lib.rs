@@ -19,10 +19,10 @@
 //! engine's; this crate authenticates requests, maps errors, and moves frames.
 //!
 //! # Layout
-//! - `server` — [`serve`]: accept loop, connection limit, graceful shutdown.
+//! - `server` — [`serve`] and [`Server`]: accept loop, connection limits, graceful shutdown.
 //! - `config` — [`HttpConfig`]: limits and timeouts.
 //! - `state` — the shared handle every handler gets, and gauges.
-//! - `routes` — the top-level dispatch: health, metrics, API, static files.
+//! - `routes` — the top-level dispatch: health, API, static files.
 //! - `api` — the REST API: `accounts`, `conversations`, `admin`, and `request` helpers.
 //! - `ws` — the WebSocket upgrade and the socket loop.
 //! - `command` — client frames parsed into commands and applied.
@@ -30,7 +30,8 @@
 //! - `auth` — bearer tokens, cookies, CSRF, the Origin check.
 //! - `client` — the client's address, behind trusted proxies too.
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
-//! - `metrics` — the Prometheus text page.
+//! - `metrics` — the Prometheus text page and its own listener.
+//! - `per_address` — the cap on connections per client address.
 //! - `static_files` — the web app embedded at build time.
 
 mod api;
@@ -40,6 +41,7 @@ mod command;
 mod config;
 mod error;
 mod metrics;
+mod per_address;
 mod poll;
 mod routes;
 mod server;
@@ -48,4 +50,4 @@ mod static_files;
 mod ws;
 
 pub use config::HttpConfig;
-pub use server::serve;
+pub use server::{serve, Server};

@@ -1,13 +1,53 @@
 //! `GET /metrics`: the engine's counters and histograms and the adapter's gauges in the
-//! Prometheus text exposition format (version 0.0.4).
+//! Prometheus text exposition format (version 0.0.4), on a listener of its own.
+//!
+//! The page says how busy the server is and how many people are online: it is for the
+//! operator's scraper, so it is served only on the listener given to
+//! [`crate::Server::metrics_listener`] (bound to an internal address), never on the client
+//! port. That listener serves a few connections at once ([`CONNECTIONS`]) with the client
+//! port's header timeout, and stops when the server's shutdown begins.
 
-use crate::error::Body;
+use crate::error::{ApiError, Body};
 use crate::state::App;
+use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::Response;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
 use kanect_core::metrics::{Histogram, BUCKETS_MICROS};
+use std::convert::Infallible;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Connections the metrics listener serves at once; more wait in its backlog. Its clients are
+/// a scraper or two.
+const CONNECTIONS: usize = 16;
+
+/// Serves the page on `listener` until the server's shutdown begins. Each connection holds a
+/// clone of `tracker`, so the server's drain waits for it.
+pub(crate) async fn serve(app: App, listener: TcpListener, tracker: watch::Receiver<()>) {
+    crate::server::accept_until(&listener, CONNECTIONS, app.until_shutdown(), |stream, _peer, permit| {
+        let (app, held) = (app.clone(), (permit, tracker.clone()));
+        tokio::spawn(async move {
+            let page = app.clone();
+            let service = service_fn(move |request| std::future::ready(Ok::<_, Infallible>(handle(&page, &request))));
+            let builder = crate::server::http1_builder(&app.config, app.config.header_read_timeout);
+            crate::server::drive(&app, builder.serve_connection(TokioIo::new(stream), service).with_upgrades()).await;
+            drop(held);
+        });
+    })
+    .await;
+}
+
+/// `GET /metrics`, and `404 not_found` for anything else.
+fn handle(app: &App, request: &Request<Incoming>) -> Response<Body> {
+    crate::routes::with_common_headers(match (request.method(), request.uri().path()) {
+        (&Method::GET, "/metrics") => response(app),
+        _ => ApiError::not_found().into_response(),
+    })
+}
 
 /// Renders the metrics page.
 pub(crate) fn render(app: &App) -> String {
@@ -70,7 +110,7 @@ fn histogram(out: &mut String, name: &str, help: &str, histogram: &Histogram) {
 }
 
 /// The `/metrics` response.
-pub(crate) fn response(app: &App) -> Response<Body> {
+fn response(app: &App) -> Response<Body> {
     let mut response = Response::new(Body::from(render(app)));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     response

@@ -1,10 +1,14 @@
-//! The top of request handling: `/health`, `/metrics`, `/api/v1/...` and the static web app;
-//! and the conversion of every handler error into its response.
+//! The top of request handling on the client port: `/health`, `/api/v1/...` and the static
+//! web app; and the conversion of every handler error into its response. (`/metrics` is not
+//! here: it has a listener of its own, see [`crate::Server`].)
 
+use crate::api::request::ReadDeadline;
+use crate::config::HttpConfig;
 use crate::error::{json_response, ApiError, Body};
 use crate::server::ConnectionGuard;
 use crate::state::App;
 use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,19 +16,59 @@ use std::sync::Arc;
 /// Serves one request. Never fails: errors are responses.
 pub(crate) async fn handle(
     app: App,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     connection: Arc<ConnectionGuard>,
 ) -> Result<Response<Body>, Infallible> {
+    request.extensions_mut().insert(ReadDeadline::after(app.config.body_read_timeout));
+    if let Err(refused) = check_head(&app.config, &request) {
+        return Ok(with_common_headers(refused.into_response()));
+    }
     let path = request.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let result = match (request.method(), segments.as_slice()) {
         (&Method::GET, ["health"]) => Ok(health(&app)),
-        (&Method::GET, ["metrics"]) => Ok(crate::metrics::response(&app)),
         (_, ["api", "v1", rest @ ..]) => crate::api::route(&app, request, rest, connection).await,
         (_, ["api", ..]) => Err(ApiError::not_found()),
         (method, _) => crate::static_files::serve(method, path.trim_start_matches('/')),
     };
-    Ok(result.unwrap_or_else(ApiError::into_response))
+    Ok(with_common_headers(result.unwrap_or_else(ApiError::into_response)))
+}
+
+/// The headers every response of Kanect's carries: `X-Content-Type-Options: nosniff` (a
+/// browser must not guess another type than the one given, e.g. run a JSON body as a script)
+/// and, unless the response set its own caching (the web app's files are `no-cache`),
+/// `Cache-Control: no-store` — API answers and errors hold private data (messages, sessions,
+/// tokens) that no browser or shared cache may keep.
+pub(crate) fn with_common_headers(mut response: Response<Body>) -> Response<Body> {
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Kanect's limits on the request head: the target's length, the number of header lines and
+/// their bytes. (hyper's parser has its own limits, set above these in `server`, so that a
+/// request past ours is parsed and gets this JSON answer.)
+fn check_head<B>(config: &HttpConfig, request: &Request<B>) -> Result<(), ApiError> {
+    let uri = request.uri();
+    let uri_bytes = uri.scheme_str().map_or(0, |scheme| scheme.len() + "://".len())
+        + uri.authority().map_or(0, |authority| authority.as_str().len())
+        + uri.path_and_query().map_or(0, |target| target.as_str().len());
+    if uri_bytes > config.max_uri_bytes {
+        let message = format!("the request target is over {} bytes", config.max_uri_bytes);
+        return Err(ApiError::new(StatusCode::URI_TOO_LONG, "uri_too_long", message));
+    }
+    let headers = request.headers();
+    if headers.len() > config.max_headers {
+        let message = format!("more than {} header lines", config.max_headers);
+        return Err(ApiError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too_many_headers", message));
+    }
+    let header_bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if header_bytes > config.max_header_bytes {
+        let message = format!("headers over {} bytes", config.max_header_bytes);
+        return Err(ApiError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", message));
+    }
+    Ok(())
 }
 
 fn health(app: &App) -> Response<Body> {

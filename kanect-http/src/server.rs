@@ -4,19 +4,32 @@
 //! - A connection needs a semaphore permit, taken *before* `accept`, so at the limit new
 //!   connections wait in the kernel's backlog instead of being accepted and starved. The permit
 //!   moves into the connection (and on into its WebSocket task after an upgrade).
+//! - Then, once accepted, a slot of its address (see [`crate::per_address`]). An address at its
+//!   cap is not left waiting — a slot elsewhere would not help it — but answered: every request
+//!   on the connection gets `429 too_many_connections` (JSON, `Connection: close`) and the
+//!   connection closes. The refusal keeps its server-wide permit while it lasts (at most
+//!   [`REFUSE_WITHIN`]), so refused connections, like any others, never exceed the limit.
 //! - A failing `accept` (out of file descriptors, ...) is logged and retried after a backoff
 //!   that doubles up to one second, instead of spinning or killing the server.
+//! - The metrics listener, if any (see [`Server`]), runs the same accept loop and connection
+//!   driver with a small limit of its own and no per-address cap, and stops when shutdown
+//!   begins.
 //! - Shutdown, as axum does it: stop accepting; tell every connection (hyper's
 //!   `graceful_shutdown`, which finishes in-flight requests) and every socket (close frame
 //!   `1001`) through a watch channel; wait — up to `shutdown_grace` — until every clone of the
 //!   tracking receiver is dropped; drop the poll sessions; flush the store (and the bus).
 
 use crate::config::HttpConfig;
+use crate::error::{ApiError, Body};
+use crate::per_address::{AddressSlot, PerAddress};
 use crate::state::App;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
+use hyper::body::Incoming;
+use hyper::server::conn::http1::{self, UpgradeableConnection};
+use hyper::service::{service_fn, HttpService};
+use hyper::StatusCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use kanect_core::Chat;
+use kanect_core::{Chat, Limit};
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::IpAddr;
@@ -26,7 +39,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 /// Serves `chat` on `listener` until `shutdown` resolves, then drains connections, closes
-/// sockets and flushes the store and the bus.
+/// sockets and flushes the store and the bus: `Server::new(chat, config).serve(listener,
+/// shutdown)` (see [`Server`] for the metrics page).
 ///
 /// The listener is bound by the caller (tests bind port 0 and read the address back).
 ///
@@ -47,39 +61,120 @@ pub async fn serve(
     config: HttpConfig,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let (signal_tx, signal_rx) = watch::channel(false);
-    let (tracker_tx, tracker_rx) = watch::channel(());
-    let grace = config.shutdown_grace;
-    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let app = App::new(chat.clone(), config, signal_rx);
-    let sweeper = tokio::spawn(sweep_polls(app.clone()));
-    tokio::pin!(shutdown);
+    Server::new(chat, config).serve(listener, shutdown).await
+}
+
+/// A server about to serve: the engine, the configuration, and optionally a second listener
+/// for the Prometheus metrics page.
+///
+/// The metrics page (`GET /metrics`) is for the operator's scraper, not for clients — it
+/// tells anyone who can read it how busy the server is and how many people are online — so it
+/// is never served on the client port: only on a listener given here, which the operator binds
+/// to an internal address.
+///
+/// ```no_run
+/// # async fn run(chat: kanect_core::Chat) -> std::io::Result<()> {
+/// use tokio::net::TcpListener;
+/// let clients = TcpListener::bind("0.0.0.0:8080").await?;
+/// let scraper = TcpListener::bind("127.0.0.1:9464").await?;
+/// let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+/// kanect_http::Server::new(chat, kanect_http::HttpConfig::default())
+///     .metrics_listener(scraper)
+///     .serve(clients, shutdown)
+///     .await
+/// # }
+/// ```
+pub struct Server {
+    chat: Chat,
+    config: HttpConfig,
+    metrics: Option<TcpListener>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `Chat` is a handle on the whole engine, with nothing useful to print.
+        f.debug_struct("Server").field("config", &self.config).field("metrics", &self.metrics).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server for `chat` with `config`, serving no metrics page.
+    pub fn new(chat: Chat, config: HttpConfig) -> Self {
+        Server { chat, config, metrics: None }
+    }
+
+    /// Also serves `GET /metrics` on `listener` while the server runs (until its shutdown
+    /// begins).
+    pub fn metrics_listener(mut self, listener: TcpListener) -> Self {
+        self.metrics = Some(listener);
+        self
+    }
+
+    /// Serves on `listener` (and the metrics listener) until `shutdown` resolves, then drains
+    /// connections, closes sockets and flushes the store and the bus.
+    ///
+    /// # Errors
+    /// Only if the final flush of the store fails (`accept` errors are retried, connection
+    /// errors end only that connection).
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let Server { chat, config, metrics } = self;
+        let (signal_tx, signal_rx) = watch::channel(false);
+        let (tracker_tx, tracker_rx) = watch::channel(());
+        let grace = config.shutdown_grace;
+        let limit = config.max_connections;
+        let per_address = PerAddress::new(config.max_connections_per_address.max(1), config.trusted_proxies.clone());
+        let app = App::new(chat.clone(), config, signal_rx);
+        let sweeper = tokio::spawn(sweep_polls(app.clone()));
+        if let Some(listener) = metrics {
+            tokio::spawn(crate::metrics::serve(app.clone(), listener, tracker_rx.clone()));
+        }
+        accept_until(&listener, limit, shutdown, |stream, peer, permit| {
+            let tracker = tracker_rx.clone();
+            match per_address.admit(peer) {
+                Some(slot) => tokio::spawn(connection(app.clone(), stream, peer, (permit, slot), tracker)),
+                None => tokio::spawn(refuse(app.clone(), stream, peer, permit, tracker)),
+            };
+        })
+        .await;
+        drop(listener);
+        tracing::info!("shutting down: draining connections");
+        let _ = signal_tx.send(true);
+        drop(tracker_rx);
+        if tokio::time::timeout(grace, tracker_tx.closed()).await.is_err() {
+            tracing::warn!("shutdown: some connections did not finish within {grace:?}");
+        }
+        sweeper.abort();
+        app.polls.clear();
+        chat.flush().await.map_err(io::Error::other)?;
+        tracing::info!("shut down: store and bus flushed");
+        Ok(())
+    }
+}
+
+/// Accepts connections on `listener`, at most `limit` open at once (a permit is taken before
+/// each `accept` and handed over with the connection), until `stop` resolves.
+pub(crate) async fn accept_until(
+    listener: &TcpListener,
+    limit: usize,
+    stop: impl Future<Output = ()>,
+    mut accepted: impl FnMut(TcpStream, IpAddr, OwnedSemaphorePermit),
+) {
+    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    tokio::pin!(stop);
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break, // the semaphore is never closed
             },
-            _ = &mut shutdown => break,
+            _ = &mut stop => break,
         };
         let (stream, peer) = tokio::select! {
-            accepted = accept(&listener) => accepted,
-            _ = &mut shutdown => break,
+            next = accept(listener) => next,
+            _ = &mut stop => break,
         };
-        tokio::spawn(connection(app.clone(), stream, peer, permit, tracker_rx.clone()));
+        accepted(stream, peer, permit);
     }
-    drop(listener);
-    tracing::info!("shutting down: draining connections");
-    let _ = signal_tx.send(true);
-    drop(tracker_rx);
-    if tokio::time::timeout(grace, tracker_tx.closed()).await.is_err() {
-        tracing::warn!("shutdown: some connections did not finish within {grace:?}");
-    }
-    sweeper.abort();
-    app.polls.clear();
-    chat.flush().await.map_err(io::Error::other)?;
-    tracing::info!("shut down: store and bus flushed");
-    Ok(())
 }
 
 /// Accepts one connection, retrying failures with a backoff. Returns it and the peer's
@@ -99,24 +194,38 @@ async fn accept(listener: &TcpListener) -> (TcpStream, IpAddr) {
 }
 
 /// Serves one TCP connection. `tracker` is held (here, then by a WebSocket task) until the
-/// connection is completely finished.
+/// connection is completely finished; so are its server-wide permit and its address's slot.
 async fn connection(
     app: App,
     stream: TcpStream,
     peer: IpAddr,
-    permit: OwnedSemaphorePermit,
+    (permit, address): (OwnedSemaphorePermit, AddressSlot),
     tracker: watch::Receiver<()>,
 ) {
     // Chat frames are small and latency-sensitive: don't let Nagle hold them back.
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, "TCP_NODELAY failed");
     }
-    let guard = Arc::new(ConnectionGuard { peer, _permit: permit, _tracker: tracker, _open: app.connections.enter() });
+    let guard = Arc::new(ConnectionGuard {
+        peer,
+        _permit: permit,
+        _address: address,
+        _tracker: tracker,
+        _open: app.connections.enter(),
+    });
     let service_app = app.clone();
     let service = service_fn(move |request| crate::routes::handle(service_app.clone(), request, guard.clone()));
-    let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(app.config.header_read_timeout).keep_alive(true);
-    let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+    let builder = http1_builder(&app.config, app.config.header_read_timeout);
+    drive(&app, builder.serve_connection(TokioIo::new(stream), service).with_upgrades()).await;
+}
+
+/// Drives an HTTP connection to its end. When shutdown begins, the request under way finishes
+/// (hyper's graceful shutdown) and the connection closes.
+pub(crate) async fn drive<S>(app: &App, connection: UpgradeableConnection<TokioIo<TcpStream>, S>)
+where
+    S: HttpService<Incoming, ResBody = Body>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => log_end(result),
@@ -127,20 +236,74 @@ async fn connection(
     }
 }
 
+/// How long a connection refused for its address may take to send a request and be answered.
+const REFUSE_WITHIN: Duration = Duration::from_secs(1);
+
+/// Answers the requests of a connection whose address is at its cap with `429
+/// too_many_connections` and closes it, within [`REFUSE_WITHIN`]. The request is read first
+/// (its head only), so that the client reads the answer rather than a reset.
+async fn refuse(
+    app: App,
+    stream: TcpStream,
+    peer: IpAddr,
+    _permit: OwnedSemaphorePermit,
+    _tracker: watch::Receiver<()>,
+) {
+    tracing::debug!(%peer, "connection refused: its address is at its cap");
+    let limit = app.config.max_connections_per_address;
+    let service = service_fn(move |_request| async move {
+        let message = format!("this address already has {limit} connections open: close one first");
+        let refusal = ApiError::new(StatusCode::TOO_MANY_REQUESTS, Limit::Connections.code(), message).closing();
+        Ok::<_, Infallible>(crate::routes::with_common_headers(refusal.into_response()))
+    });
+    let builder = http1_builder(&app.config, REFUSE_WITHIN.min(app.config.header_read_timeout));
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    if let Ok(result) = tokio::time::timeout(REFUSE_WITHIN, connection).await {
+        log_end(result);
+    }
+}
+
+/// hyper's HTTP/1.1 connection settings, the same for every connection of the server.
+///
+/// hyper refuses a request head it will not parse on its own, before Kanect sees the request,
+/// with a bare status line and no body (hyper 1.x `proto::h1::role::Server::on_error`, which
+/// `http1::Builder` offers no way to shape). So its limits are set to twice Kanect's
+/// (`routes::check_head`): a request past Kanect's limits is parsed and gets a JSON error, and
+/// only one past twice them meets hyper's `431` (too many headers, or a head over the byte
+/// ceiling — which comes before hyper's fixed 64 KiB `414`).
+pub(crate) fn http1_builder(config: &HttpConfig, header_read_timeout: Duration) -> http1::Builder {
+    // A head is the request line (method, target, version) and, per header, its name, its
+    // value, ": " and CRLF.
+    let head_bytes = config
+        .max_uri_bytes
+        .saturating_add(config.max_header_bytes)
+        .saturating_add(config.max_headers.saturating_mul(4))
+        .saturating_add(64);
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true)
+        .max_headers(config.max_headers.saturating_mul(2))
+        .max_header_size(head_bytes.saturating_mul(2));
+    builder
+}
+
 fn log_end(result: Result<(), hyper::Error>) {
     if let Err(error) = result {
         tracing::debug!(%error, "connection ended with an error");
     }
 }
 
-/// What a connection holds while open: its slot under the limit, the shutdown tracker, and its
-/// place in the open-connections gauge. Shared with the connection's WebSocket task, which
-/// outlives the HTTP part of the connection after an upgrade.
+/// What a connection holds while open: its slot under the limit and under its address's cap,
+/// the shutdown tracker, and its place in the open-connections gauge. Shared with the
+/// connection's WebSocket task, which outlives the HTTP part of the connection after an upgrade.
 pub(crate) struct ConnectionGuard {
     /// The TCP peer's address (a proxy's, behind one: see [`crate::client`]).
     #[expect(dead_code, reason = "the per-address limits of the hardening issue use it")]
     pub(crate) peer: IpAddr,
     _permit: OwnedSemaphorePermit,
+    _address: AddressSlot,
     _tracker: watch::Receiver<()>,
     _open: crate::state::GaugeGuard,
 }

@@ -1,8 +1,9 @@
 //! The embedded web app: every file under `kanect-http/web/` is compiled into the binary (see
 //! `build.rs`) and served from `/`, so the server works offline and needs no install step.
+//! (`X-Content-Type-Options: nosniff`, which every response carries, is added by `routes`.)
 
 use crate::error::{ApiError, Body};
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use hyper::{Method, Response, StatusCode};
 
 include!(concat!(env!("OUT_DIR"), "/web_files.rs"));
@@ -21,7 +22,6 @@ pub(crate) fn serve(method: &Method, path: &str) -> Result<Response<Body>, ApiEr
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
         CONTENT_SECURITY_POLICY,

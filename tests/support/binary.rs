@@ -39,10 +39,13 @@ pub struct ServerProcess {
     child: Child,
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// Where it serves `/metrics`, if started with `--metrics-listen`.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Starts `binary --listen 127.0.0.1:0 --log warn <args>` with extra environment variables,
-/// and waits for the line that names the bound address.
+/// and waits for the line that names the bound address (reading the metrics address from the
+/// line before it, if there is one).
 pub fn start_process<I, S>(binary: &Path, args: I, env: &[(&str, &str)]) -> ServerProcess
 where
     I: IntoIterator<Item = S>,
@@ -55,15 +58,21 @@ where
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the server");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("the listening line");
+    stdout.read_line(&mut line).expect("the first line");
+    let mut metrics = None;
+    if let Some(rest) = line.trim().strip_prefix("kanect metrics on http://") {
+        metrics = rest.strip_suffix("/metrics").and_then(|a| a.parse().ok());
+        line.clear();
+        stdout.read_line(&mut line).expect("the listening line");
+    }
     let addr = line.trim().rsplit("http://").next().and_then(|a| a.parse().ok());
     let Some(addr) = addr else {
         let _ = child.kill();
         panic!("no address in {line:?} (did the server fail to start?)");
     };
-    ServerProcess { child, addr }
+    ServerProcess { child, addr, metrics }
 }
 
 impl ServerProcess {

@@ -27,6 +27,8 @@ pub fn chat_config() -> ChatConfig {
 /// A running server.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, if the server was started with a metrics listener.
+    pub metrics: Option<SocketAddr>,
     pub chat: Chat,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -49,14 +51,30 @@ pub async fn start_server() -> TestServer {
 
 /// A server on port 0.
 pub async fn start_server_with(config: HttpConfig, chat_config: ChatConfig) -> TestServer {
+    start(config, chat_config, false).await
+}
+
+/// A server on port 0 that also serves `/metrics` on a listener of its own (port 0 too).
+pub async fn start_server_with_metrics(config: HttpConfig, chat_config: ChatConfig) -> TestServer {
+    start(config, chat_config, true).await
+}
+
+async fn start(config: HttpConfig, chat_config: ChatConfig, metrics: bool) -> TestServer {
     let chat = Chat::builder(MemoryStore::new()).config(chat_config).build().await.expect("chat");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let mut server = kanect::http::Server::new(chat.clone(), config);
+    let mut metrics_addr = None;
+    if metrics {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind metrics");
+        metrics_addr = Some(listener.local_addr().expect("metrics addr"));
+        server = server.metrics_listener(listener);
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(kanect::http::serve(listener, chat.clone(), config, async {
+    let task = tokio::spawn(server.serve(listener, async {
         let _ = stopped.await;
     }));
-    TestServer { addr, chat, stop: Some(stop), task }
+    TestServer { addr, metrics: metrics_addr, chat, stop: Some(stop), task }
 }
 
 /// An HTTP response, as the tests look at it.
@@ -102,7 +120,8 @@ pub async fn raw_request(addr: SocketAddr, method: &str, path: &str, headers: &[
     parse_reply(&raw)
 }
 
-fn parse_reply(raw: &[u8]) -> Reply {
+/// Parses a raw HTTP/1.1 response (head and body).
+pub fn parse_reply(raw: &[u8]) -> Reply {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.split("\r\n");

@@ -1,5 +1,10 @@
-//! Reading requests: JSON bodies under a size limit, query parameters, ids in paths; and the
-//! small response helpers handlers share.
+//! Reading requests: JSON bodies under a size and a time limit, query parameters, ids in
+//! paths; and the small response helpers handlers share.
+//!
+//! The time limit travels with the request as a [`ReadDeadline`] extension, set when its
+//! headers have been read, so every body read — whichever handler does it — stops at the same
+//! point: a client that declares a body and then trickles it, or sends nothing, cannot hold its
+//! connection (and a handler) for longer than `HttpConfig::body_read_timeout`.
 
 use crate::error::{json_response, ApiError, Body};
 use bytes::Bytes;
@@ -11,17 +16,44 @@ use kanect_core::{HistoryPage, Seq};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Default page size when `limit` is absent.
 pub(crate) const DEFAULT_LIMIT: usize = 50;
 
-/// Reads the whole body, refusing more than `limit` bytes with `413 body_too_large`.
+/// When a request's body must have arrived: a request extension set by `routes::handle` as
+/// soon as the headers are read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadDeadline {
+    at: Instant,
+    /// The configured time, for the error message.
+    limit: Duration,
+}
+
+impl ReadDeadline {
+    /// `limit` from now.
+    pub(crate) fn after(limit: Duration) -> Self {
+        ReadDeadline { at: Instant::now() + limit, limit }
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes with `413 body_too_large`, and a body
+/// that has not arrived by the request's [`ReadDeadline`] with `408 request_timeout` (which
+/// closes the connection).
 pub(crate) async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(ApiError::body_too_large(limit));
     }
-    match Limited::new(request.into_body(), limit).collect().await {
+    // Every request gets one in `routes::handle`; the default is the safe side of a missing one.
+    let deadline = request.extensions().get::<ReadDeadline>().copied();
+    let deadline = deadline.unwrap_or_else(|| ReadDeadline::after(crate::HttpConfig::default().body_read_timeout));
+    let read = Limited::new(request.into_body(), limit).collect();
+    let Ok(read) = tokio::time::timeout_at(deadline.at, read).await else {
+        return Err(ApiError::request_timeout(deadline.limit));
+    };
+    match read {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError::body_too_large(limit)),
         Err(error) => {
@@ -33,7 +65,7 @@ pub(crate) async fn read_body(request: Request<Incoming>, limit: usize) -> Resul
 /// Parses a JSON body into `T` (which should deny unknown fields).
 pub(crate) async fn read_json<T: DeserializeOwned>(request: Request<Incoming>, limit: usize) -> Result<T, ApiError> {
     let bytes = read_body(request, limit).await?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::from_json(&e))
+    parse_json(&bytes)
 }
 
 /// Like [`read_json`], but an empty body means `T::default()`.
@@ -45,7 +77,22 @@ pub(crate) async fn read_optional_json<T: DeserializeOwned + Default>(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::from_json(&e))
+    parse_json(&bytes)
+}
+
+/// Parses a request body, which must be a JSON object. serde's derived structs also accept an
+/// array of their fields in order (`["alice","secret"]` for a log-in): the protocol does not
+/// offer that form, and a body that works only by field order breaks silently when a field is
+/// added, so an array is refused as `wrong_type` like any other non-object.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "wrong_type",
+            "a request body is a JSON object, not an array",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::from_json(&e))
 }
 
 /// An id from a path segment.
@@ -111,4 +158,28 @@ pub(crate) fn next_cursor<T, K>(items: &[T], limit: usize, key: impl Fn(&T) -> K
         return None;
     }
     items.last().map(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct LogIn {
+        username: String,
+        password: String,
+    }
+
+    #[test]
+    fn a_body_is_an_object_never_an_array() {
+        let form: LogIn = parse_json(br#" {"username":"a","password":"b"}"#).unwrap();
+        assert_eq!(form, LogIn { username: "a".into(), password: "b".into() });
+        for body in [&br#"["a","b"]"#[..], b" \n[\"a\",\"b\"]", b"5", b"\"a\""] {
+            let error = parse_json::<LogIn>(body).unwrap_err();
+            assert_eq!((error.status, error.code), (StatusCode::BAD_REQUEST, "wrong_type"), "{body:?}");
+        }
+        assert_eq!(parse_json::<LogIn>(b"[").unwrap_err().code, "wrong_type");
+        assert_eq!(parse_json::<LogIn>(b"{").unwrap_err().code, "invalid_json");
+    }
 }

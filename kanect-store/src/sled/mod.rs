@@ -176,8 +176,9 @@ impl SledStore {
     /// Callable outside a tokio runtime: group commit runs on std threads.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] if the directory cannot be created, opened or locked (another
-    /// process, or another `SledStore` in this one, has it open);
+    /// [`StoreError::Backend`] if the directory cannot be created, opened or locked — when
+    /// another process, or another `SledStore` in this one, has it open, its source is an
+    /// [`std::io::Error`] of kind [`ResourceBusy`](std::io::ErrorKind::ResourceBusy);
     /// [`StoreError::Format`] if it holds a newer format or data that is not a Kanect store;
     /// [`StoreError::Corrupt`] if sled finds it (or a journal record) corrupt.
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
@@ -330,6 +331,11 @@ fn open_db(config: sled::Config) -> Result<sled::Db, StoreError> {
         match catch_unwind(AssertUnwindSafe(|| config.open())) {
             Ok(Err(error)) if is_lock_held(&error) && started.elapsed() < LOCK_RETRY => {
                 std::thread::sleep(Duration::from_millis(20));
+            }
+            // A kind the caller can match (a server tells its operator what to do), where sled
+            // gives only its text.
+            Ok(Err(error)) if is_lock_held(&error) => {
+                return Err(StoreError::backend(std::io::Error::new(std::io::ErrorKind::ResourceBusy, error)));
             }
             Ok(result) => return result.map_err(sled_error),
             Err(_) => return Err(StoreError::Corrupt("sled panicked while opening the database".into())),

@@ -47,7 +47,10 @@ fn a_database_of_another_application_is_a_format_error() {
 fn locked_unusable_and_damaged_directories_are_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path().join("a")).unwrap();
-    assert!(matches!(SledStore::open(dir.path().join("a")), Err(StoreError::Backend(_))));
+    // A directory in use is told apart from other failures by its kind, not its text.
+    let Err(StoreError::Backend(held)) = SledStore::open(dir.path().join("a")) else { panic!("opened twice") };
+    let kind = held.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
+    assert_eq!(kind, Some(std::io::ErrorKind::ResourceBusy), "{held}");
     drop(store);
 
     let file = dir.path().join("a-file");
