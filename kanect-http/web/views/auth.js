@@ -19,7 +19,7 @@ const MESSAGES = {
     too_short: 'Passwords have at least 8 characters.',
     too_long: 'Passwords have at most 256 characters.',
     bad_characters: 'Passwords cannot contain control characters.',
-    too_weak: 'Too easy to guess: avoid common passwords, repeated characters and your username.',
+    too_weak: 'Too easy to guess: avoid common passwords, runs like aaaa or 1234, and your username.',
   },
   email: {
     empty: 'Enter an email address, or leave the field blank.',
