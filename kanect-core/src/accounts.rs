@@ -11,7 +11,7 @@ use crate::error::{AuthFailure, Entity, Error, Result};
 use crate::event::Event;
 use crate::id::UserId;
 use crate::model::{Presence, Role, Session, Timestamp, User};
-use crate::store::UserQuery;
+use crate::store::{UserQuery, UserUpdate};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 
@@ -262,11 +262,10 @@ impl Chat {
         UserView { user: user.public(), presence }
     }
 
+    /// Records when a user was last seen (their last device here went away). Only that field:
+    /// an administrator's disable or promotion at the same moment stays.
     pub(crate) async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<()> {
-        if let Some(mut record) = self.store().user(user).await? {
-            record.last_seen = Some(at);
-            self.store().update_user(&record).await?;
-        }
+        self.store().update_user(user, UserUpdate::LastSeen(at)).await?;
         Ok(())
     }
 }

@@ -92,5 +92,5 @@ pub use model::{
     Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, Presence, Receipt, ReceiptKind, Role,
     Session, StoreStats, Timestamp, TokenHash, User,
 };
-pub use store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery};
+pub use store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery, UserUpdate};
 pub use subscription::{Subscription, RESUME_BATCH, WATCH_MAX};

@@ -10,7 +10,7 @@ use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
 use crate::model::{
     Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session, StoreStats, TokenHash, User,
 };
-use crate::store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery};
+use crate::store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery, UserUpdate};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -91,16 +91,12 @@ impl Store for MemoryStore {
         Ok(state.usernames.get(&User::fold(username)).and_then(|id| state.users.get(id)).cloned())
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
         let mut state = self.lock();
-        match state.users.get_mut(&user.id) {
-            Some(existing) => {
-                let username = std::mem::take(&mut existing.username);
-                *existing = User { username, ..user.clone() };
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(state.users.get_mut(&id).map(|user| {
+            update.apply(user);
+            user.clone()
+        }))
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {

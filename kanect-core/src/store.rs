@@ -21,7 +21,8 @@
 use crate::error::StoreError;
 use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
 use crate::model::{
-    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session, StoreStats, TokenHash, User,
+    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Role, Session, StoreStats,
+    Timestamp, TokenHash, User,
 };
 use async_trait::async_trait;
 
@@ -51,6 +52,32 @@ pub struct UserQuery {
     pub limit: usize,
 }
 
+/// One field of a user's record to change with [`Store::update_user`].
+///
+/// A field at a time, never a whole record written back: two administrators disabling and
+/// promoting an account at once, or a disable racing with a device's last-seen update, must both
+/// take effect, on one node or several.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum UserUpdate {
+    /// The account's role.
+    Role(Role),
+    /// Whether the account is disabled.
+    Disabled(bool),
+    /// When the user was last seen online.
+    LastSeen(Timestamp),
+}
+
+impl UserUpdate {
+    /// Applies the change to a record: the rule every backend follows.
+    pub fn apply(self, user: &mut User) {
+        match self {
+            UserUpdate::Role(role) => user.role = role,
+            UserUpdate::Disabled(disabled) => user.disabled = disabled,
+            UserUpdate::LastSeen(at) => user.last_seen = Some(at),
+        }
+    }
+}
+
 /// Everything Kanect persists. See the module docs for the invariants a backend must keep.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -68,9 +95,10 @@ pub trait Store: Send + Sync + 'static {
     /// A user by username, case-insensitively.
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
 
-    /// Replaces a user's record (display name, email, role, disabled, last seen). The
-    /// username never changes. Returns false if there is no such user.
-    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+    /// Changes one field of a user's record, atomically, leaving the others as they are now
+    /// (not as the caller last read them: concurrent changes of other fields all take effect).
+    /// Returns the record as this change left it, or None if there is no such user.
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>>;
 
     /// Removes a user, their credentials and their sessions. Returns false if absent.
     /// Messages and memberships are the engine's business.

@@ -20,7 +20,7 @@ use crate::model::{
     Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, ReceiptKind, Role, Session, Timestamp,
     TokenHash, User,
 };
-use crate::store::{HistoryPage, Store, UserQuery};
+use crate::store::{HistoryPage, Store, UserQuery, UserUpdate};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::future::Future;
@@ -44,7 +44,7 @@ macro_rules! store_conformance {
     (@attrs [$(#[$attr:meta])*] $make:expr) => {
         $crate::store_conformance!(@cases [$(#[$attr])*] $make;
             users_are_unique_case_insensitively,
-            user_updates_keep_the_username,
+            user_updates_change_one_field,
             deleting_a_user_removes_credentials_and_sessions,
             users_page_in_username_order_and_search,
             sessions_round_trip,
@@ -145,23 +145,47 @@ pub async fn users_are_unique_case_insensitively<S: Store>(store: Arc<S>) {
     assert!(!store.set_password_hash(UserId::new(), "x").await.unwrap());
 }
 
-/// `update_user` changes everything but the username.
-pub async fn user_updates_keep_the_username<S: Store>(store: Arc<S>) {
+/// `update_user` changes one field and keeps the others as stored, also under concurrent
+/// updates of different fields.
+pub async fn user_updates_change_one_field<S: Store>(store: Arc<S>) {
     let bob = user("bob");
     store.insert_user(&bob, "h").await.unwrap();
-    let changed = User {
-        username: "mallory".into(),
-        display_name: Some("Bob B.".into()),
-        role: Role::Admin,
-        disabled: true,
-        last_seen: Some(Timestamp(42)),
-        ..bob.clone()
-    };
-    assert!(store.update_user(&changed).await.unwrap());
-    let stored = store.user(bob.id).await.unwrap().unwrap();
-    assert_eq!(stored, User { username: "bob".into(), ..changed.clone() });
-    assert!(store.user_by_username("mallory").await.unwrap().is_none());
-    assert!(!store.update_user(&user("ghost")).await.unwrap());
+    let promoted = store.update_user(bob.id, UserUpdate::Role(Role::Admin)).await.unwrap();
+    assert_eq!(promoted, Some(User { role: Role::Admin, ..bob.clone() }));
+    let disabled = store.update_user(bob.id, UserUpdate::Disabled(true)).await.unwrap();
+    assert_eq!(disabled, Some(User { role: Role::Admin, disabled: true, ..bob.clone() }));
+    let seen = store.update_user(bob.id, UserUpdate::LastSeen(Timestamp(42))).await.unwrap();
+    let expected = User { role: Role::Admin, disabled: true, last_seen: Some(Timestamp(42)), ..bob.clone() };
+    assert_eq!(seen.as_ref(), Some(&expected));
+    assert_eq!(store.user(bob.id).await.unwrap(), Some(expected.clone()));
+    assert_eq!(store.user_by_username("BOB").await.unwrap(), Some(expected));
+    assert_eq!(store.update_user(UserId::new(), UserUpdate::Disabled(true)).await.unwrap(), None);
+    assert!(store.user_by_username("ghost").await.unwrap().is_none(), "no record made for an unknown id");
+
+    // Many accounts, each changed in three fields by three concurrent tasks: every change stays.
+    let accounts: Vec<User> = (0..20).map(|i| user(&format!("racer{i}"))).collect();
+    for account in &accounts {
+        store.insert_user(account, "h").await.unwrap();
+    }
+    let updates = [UserUpdate::Role(Role::Admin), UserUpdate::Disabled(true), UserUpdate::LastSeen(Timestamp(7))];
+    let tasks: Vec<_> = updates
+        .into_iter()
+        .map(|update| {
+            let (store, ids) = (store.clone(), accounts.iter().map(|a| a.id).collect::<Vec<_>>());
+            tokio::spawn(async move {
+                for id in ids {
+                    store.update_user(id, update).await.unwrap().expect("the account exists");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for account in accounts {
+        let stored = store.user(account.id).await.unwrap().unwrap();
+        assert_eq!((stored.role, stored.disabled, stored.last_seen), (Role::Admin, true, Some(Timestamp(7))));
+    }
 }
 
 /// Deleting a user removes the username, the password hash and the sessions.

@@ -12,6 +12,7 @@ use deadpool_postgres::GenericClient;
 use kanect_core::{
     Appended, AuditEntry, AuditId, Conflict, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage,
     Receipt, ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
+    UserUpdate,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -137,23 +138,24 @@ impl Store for PgStore {
         query_opt(&client, sql, &[&User::fold(username)]).await?.as_ref().map(rows::user).transpose()
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        let sql = "UPDATE kanect_users SET display_name = $2, display_name_lower = $3, email = $4, role = $5, \
-                   created_at = $6, disabled = $7, last_seen = $8 WHERE id = $1";
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
+        // One column per statement: a concurrent update of another column (on any node) stays.
         let client = self.client().await?;
-        let lower = user.display_name.as_deref().map(str::to_lowercase);
-        let last_seen = user.last_seen.map(|t| rows::signed(t.0, "last_seen")).transpose()?;
-        let params: Params<'_> = &[
-            user.id.as_uuid(),
-            &user.display_name,
-            &lower,
-            &user.email,
-            &rows::role_text(user.role),
-            &rows::signed(user.created_at.0, "created_at")?,
-            &user.disabled,
-            &last_seen,
-        ];
-        Ok(execute(&client, sql, params).await? > 0)
+        let row = match update {
+            UserUpdate::Role(role) => {
+                let sql = concat!("UPDATE kanect_users SET role = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &rows::role_text(role)]).await?
+            }
+            UserUpdate::Disabled(disabled) => {
+                let sql = concat!("UPDATE kanect_users SET disabled = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &disabled]).await?
+            }
+            UserUpdate::LastSeen(at) => {
+                let sql = concat!("UPDATE kanect_users SET last_seen = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &rows::signed(at.0, "last_seen")?]).await?
+            }
+        };
+        row.as_ref().map(rows::user).transpose()
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {

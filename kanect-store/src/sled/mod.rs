@@ -41,6 +41,7 @@ use journal::Journal;
 use kanect_core::{
     Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
     ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
+    UserUpdate,
 };
 use messages::{Append, Pending};
 use serde::de::DeserializeOwned;
@@ -357,9 +358,10 @@ impl Store for SledStore {
         self.user_by_username_now(username)
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        let updated = self.update_user_now(user)?;
-        self.durable_if(updated).await
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
+        let updated = self.update_user_now(id, update)?;
+        self.durable_if(updated.is_some()).await?;
+        Ok(updated)
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
