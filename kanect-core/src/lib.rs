@@ -47,7 +47,9 @@
 //! - `validate` — input rules and limits.
 //! - `store` — the [`Store`] trait; `memory` — [`MemoryStore`].
 //! - `bus` — the [`Bus`] trait and [`LocalBus`].
-//! - `auth` — password hashing, tokens, log-in throttling.
+//! - `auth` — password hashing and session tokens.
+//! - `throttle` — log-in slow-downs ([`SlowDown`], [`LoginLimits`]); `admission` — this
+//!   node's per-address budget of password checks.
 //! - `ordering` — the per-conversation sequencer that keeps fan-out in seq order.
 //! - `hub` — this node's devices, fan-out and presence counting.
 //! - `subscription` — a device's event stream with resume and resync.
@@ -58,6 +60,7 @@
 
 mod accounts;
 mod admin;
+mod admission;
 mod auth;
 mod bus;
 mod chat;
@@ -73,6 +76,7 @@ mod model;
 mod ordering;
 mod store;
 mod subscription;
+mod throttle;
 pub mod validate;
 
 #[cfg(feature = "testing")]
@@ -94,3 +98,4 @@ pub use model::{
 };
 pub use store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery, UserUpdate};
 pub use subscription::{Subscription, RESUME_BATCH, WATCH_MAX};
+pub use throttle::{Attempt, AttemptKey, LoginAttempts, LoginLimits, SlowDown};

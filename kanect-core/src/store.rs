@@ -10,7 +10,8 @@
 //!   returns the original message and writes nothing. A new message's id is a function of
 //!   that key ([`NewMessage::id`]), so a backend may look for the original by id;
 //! - membership changes are atomic read-modify-writes;
-//! - receipts only move forward.
+//! - receipts only move forward;
+//! - a log-in attempt is counted, or refused, atomically ([`Store::count_login_attempt`]).
 //!
 //! **Durability.** A write method returns only when its effect is durable by the backend's
 //! contract (for sled: flushed, through group commit). The engine acknowledges to clients only
@@ -24,6 +25,7 @@ use crate::model::{
     Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Role, Session, StoreStats,
     Timestamp, TokenHash, User,
 };
+use crate::throttle::{Attempt, AttemptKey, SlowDown};
 use async_trait::async_trait;
 
 /// The result of a store call.
@@ -126,6 +128,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes every session of a user; returns how many there were.
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64>;
+
+    // ---- log-in attempts
+
+    /// Counts a log-in attempt against `key` if `rule` allows one at `now`: reads the key's
+    /// record, decides with [`SlowDown::attempt`], and stores the new record, as one atomic
+    /// step (also across nodes sharing the store: two attempts never both see the same count).
+    /// A refused attempt changes nothing.
+    ///
+    /// Unlike other writes, a counted attempt need not be durable when this returns: losing the
+    /// last moments' counts in a crash only shortens a slow-down, and a sync per log-in attempt
+    /// would cost more than the password check it guards.
+    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt>;
+
+    /// Forgets `key`'s attempts (after a right password). Durable as [`Store::count_login_attempt`].
+    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()>;
+
+    /// Deletes every attempt record expired at `now` ([`LoginAttempts::expires_at`](crate::LoginAttempts::expires_at) ≤ `now`);
+    /// returns how many.
+    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64>;
 
     // ---- conversations and memberships
 

@@ -21,10 +21,12 @@ use crate::model::{
     TokenHash, User,
 };
 use crate::store::{HistoryPage, Store, UserQuery, UserUpdate};
+use crate::throttle::{Attempt, AttemptKey, LoginAttempts, SlowDown};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[doc(hidden)]
 pub use proptest;
@@ -48,6 +50,8 @@ macro_rules! store_conformance {
             deleting_a_user_removes_credentials_and_sessions,
             users_page_in_username_order_and_search,
             sessions_round_trip,
+            login_attempts_slow_down_per_key,
+            concurrent_login_attempts_never_exceed_the_allowance,
             conversations_insert_once_and_index_members,
             memberships_change_atomically,
             appends_assign_gap_free_seqs_and_dedupe_client_ids,
@@ -244,6 +248,80 @@ pub async fn sessions_round_trip<S: Store>(store: Arc<S>) {
     assert!(store.session(&TokenHash([2; 32])).await.unwrap().is_none());
     assert_eq!(store.delete_sessions_of(dave.id).await.unwrap(), 2);
     assert!(store.session(&TokenHash([1; 32])).await.unwrap().is_none());
+}
+
+fn attempt_rule() -> SlowDown {
+    SlowDown {
+        free_attempts: 5,
+        first_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(60),
+        forget_after: Duration::from_secs(600),
+    }
+}
+
+fn counted_attempt(attempt: Attempt) -> LoginAttempts {
+    match attempt {
+        Attempt::Counted(record) => record,
+        Attempt::Refused { retry_after } => panic!("refused for {retry_after:?}"),
+    }
+}
+
+/// Log-in attempts are counted as [`SlowDown::attempt`] says, per key; a refusal changes
+/// nothing; clearing forgets; expiry deletes only expired records.
+pub async fn login_attempts_slow_down_per_key<S: Store>(store: Arc<S>) {
+    let rule = attempt_rule();
+    let (alice, bob) = (AttemptKey([1; 32]), AttemptKey([2; 32]));
+    let start = Timestamp(1_700_000_000_000);
+    for count in 1..=5 {
+        assert_eq!(counted_attempt(store.count_login_attempt(&alice, &rule, start).await.unwrap()).count, count);
+    }
+    let refused = store.count_login_attempt(&alice, &rule, start.plus(Duration::from_millis(400))).await.unwrap();
+    assert_eq!(refused, Attempt::Refused { retry_after: Duration::from_millis(600) });
+    assert_eq!(counted_attempt(store.count_login_attempt(&bob, &rule, start).await.unwrap()).count, 1, "per key");
+    // The refusal counted nothing: the sixth attempt, once the wait is over, is the sixth.
+    let sixth =
+        counted_attempt(store.count_login_attempt(&alice, &rule, start.plus(Duration::from_secs(1))).await.unwrap());
+    assert_eq!((sixth.count, sixth.not_before), (6, start.plus(Duration::from_secs(3))));
+    store.clear_login_attempts(&alice).await.unwrap();
+    store.clear_login_attempts(&AttemptKey([9; 32])).await.unwrap();
+    assert_eq!(counted_attempt(store.count_login_attempt(&alice, &rule, start).await.unwrap()).count, 1, "cleared");
+
+    // Expiry: alice's record expires 600 s after its attempt, bob's too; a third key later.
+    let later = start.plus(Duration::from_secs(300));
+    let carol = AttemptKey([3; 32]);
+    store.count_login_attempt(&carol, &rule, later).await.unwrap();
+    let expired_at = start.plus(Duration::from_secs(600));
+    assert_eq!(store.expire_login_attempts(Timestamp(expired_at.0 - 1)).await.unwrap(), 0);
+    // An expired record counts as none even before it is deleted.
+    let fresh = store.count_login_attempt(&bob, &rule, expired_at).await.unwrap();
+    assert_eq!(counted_attempt(fresh).count, 1);
+    assert_eq!(store.expire_login_attempts(expired_at).await.unwrap(), 1, "alice's only: bob's was renewed");
+    assert_eq!(counted_attempt(store.count_login_attempt(&carol, &rule, expired_at).await.unwrap()).count, 2);
+    assert_eq!(counted_attempt(store.count_login_attempt(&alice, &rule, expired_at).await.unwrap()).count, 1);
+}
+
+/// 40 attempts at one key at once: exactly the free allowance is counted, each with its own
+/// count, and the rest are refused.
+pub async fn concurrent_login_attempts_never_exceed_the_allowance<S: Store>(store: Arc<S>) {
+    let rule = attempt_rule();
+    let key = AttemptKey([4; 32]);
+    let now = Timestamp(1_700_000_000_000);
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.count_login_attempt(&key, &rule, now).await.unwrap() })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Attempt::Counted(record) => counts.push(record.count),
+            Attempt::Refused { .. } => refused += 1,
+        }
+    }
+    counts.sort_unstable();
+    assert_eq!((counts, refused), ((1..=5).collect::<Vec<_>>(), 35));
 }
 
 /// Inserting an existing conversation id changes nothing; memberships are indexed.

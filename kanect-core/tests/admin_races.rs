@@ -13,9 +13,9 @@ mod support;
 
 use async_trait::async_trait;
 use kanect_core::{
-    Appended, AuditEntry, AuditId, Chat, Conversation, ConversationId, HistoryPage, MemoryStore, Message, MessageId,
-    NewMessage, Receipt, ReceiptKind, Registration, Role, Seq, Session, Store, StoreResult, StoreStats, TokenHash,
-    User, UserId, UserQuery, UserUpdate,
+    Appended, Attempt, AttemptKey, AuditEntry, AuditId, Chat, Conversation, ConversationId, HistoryPage, MemoryStore,
+    Message, MessageId, NewMessage, Receipt, ReceiptKind, Registration, Role, Seq, Session, SlowDown, Store,
+    StoreResult, StoreStats, Timestamp, TokenHash, User, UserId, UserQuery, UserUpdate,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -105,6 +105,15 @@ impl Store for Interleaving {
     }
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
         self.inner.delete_sessions_of(user).await
+    }
+    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt> {
+        self.inner.count_login_attempt(key, rule, now).await
+    }
+    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
+        self.inner.clear_login_attempts(key).await
+    }
+    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
+        self.inner.expire_login_attempts(now).await
     }
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
         self.inner.insert_conversation(conversation).await
