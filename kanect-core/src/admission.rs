@@ -18,7 +18,8 @@
 //! nothing is in flight, by a sweep whenever the map has doubled since the last one (amortised
 //! constant time per admission, memory bounded by the addresses seen within one refill time).
 
-use crate::error::{Error, Limit, Result};
+use crate::error::Result;
+use crate::throttle::too_many_attempts;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -28,8 +29,8 @@ use tokio::time::Instant;
 /// Sweeps start once this many addresses are tracked.
 const SWEEP_FROM: usize = 4096;
 
-/// How long a client refused for having too many checks in flight is told to wait: about as
-/// long as a check takes, rounded up to what `Retry-After` can say.
+/// How long a client refused for having too many checks in flight is told to wait: a check
+/// takes a fraction of it, and `Retry-After` says whole seconds.
 const IN_FLIGHT_RETRY: Duration = Duration::from_secs(1);
 
 /// Admission for one node's password checks, per client address.
@@ -40,7 +41,6 @@ pub(crate) struct Admission {
     state: Mutex<State>,
 }
 
-#[derive(Default)]
 struct State {
     addresses: HashMap<IpAddr, Entry>,
     /// Sweep when the map reaches this size.
@@ -70,12 +70,12 @@ impl Admission {
         state.sweep(now);
         let entry = state.addresses.entry(address).or_insert(Entry { full_at: now, in_flight: 0 });
         if entry.in_flight >= self.in_flight_max {
-            return Err(refused(IN_FLIGHT_RETRY));
+            return Err(too_many_attempts(IN_FLIGHT_RETRY));
         }
         let full_at = entry.full_at.max(now) + self.interval;
         let slack = self.interval * self.burst;
         if full_at > now + slack {
-            return Err(refused((full_at - slack) - now));
+            return Err(too_many_attempts((full_at - slack) - now));
         }
         entry.full_at = full_at;
         entry.in_flight += 1;
@@ -115,15 +115,10 @@ impl Drop for Ticket<'_> {
     }
 }
 
-fn refused(wait: Duration) -> Error {
-    // Whole seconds, rounded up: what `Retry-After` can say.
-    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-    Error::Limited { limit: Limit::LoginAttempts, retry_after: Some(Duration::from_secs(seconds)) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{Error, Limit};
 
     fn ip(last: u8) -> IpAddr {
         IpAddr::from([192, 0, 2, last])

@@ -14,7 +14,8 @@
 //! - a log-in attempt is counted, or refused, atomically ([`Store::count_login_attempt`]).
 //!
 //! **Durability.** A write method returns only when its effect is durable by the backend's
-//! contract (for sled: flushed, through group commit). The engine acknowledges to clients only
+//! contract (for sled: flushed, through group commit), log-in attempt records excepted (see
+//! [`Store::count_login_attempt`]). The engine acknowledges to clients only
 //! after the write returns.
 //!
 //! Every backend runs the conformance suite in [`crate::testing`].

@@ -245,10 +245,7 @@ impl Chat {
         let mut counted = Vec::with_capacity(2);
         for (key, rule) in keys {
             if let Attempt::Refused { retry_after } = self.store().count_login_attempt(&key, &rule, now).await? {
-                return Err(Error::Limited {
-                    limit: Limit::LoginAttempts,
-                    retry_after: Some(whole_seconds(retry_after)),
-                });
+                return Err(too_many_attempts(retry_after));
             }
             counted.push(key);
         }
@@ -266,10 +263,11 @@ impl Chat {
     }
 }
 
-/// `wait` rounded up to whole seconds (what `Retry-After` can say), at least one.
-fn whole_seconds(wait: Duration) -> Duration {
+/// The refusal of a log-in: `too_many_attempts`, with `wait` rounded up to whole seconds (what
+/// `Retry-After` can say), at least one.
+pub(crate) fn too_many_attempts(wait: Duration) -> Error {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    Duration::from_secs(seconds.max(1))
+    Error::Limited { limit: Limit::LoginAttempts, retry_after: Some(Duration::from_secs(seconds.max(1))) }
 }
 
 #[cfg(test)]
@@ -359,10 +357,11 @@ mod tests {
 
     #[test]
     fn waits_are_whole_seconds_rounded_up() {
-        assert_eq!(whole_seconds(Duration::from_millis(1)), Duration::from_secs(1));
-        assert_eq!(whole_seconds(Duration::from_millis(1000)), Duration::from_secs(1));
-        assert_eq!(whole_seconds(Duration::from_millis(1001)), Duration::from_secs(2));
-        assert_eq!(whole_seconds(Duration::ZERO), Duration::from_secs(1));
+        let wait = |millis| match too_many_attempts(Duration::from_millis(millis)) {
+            Error::Limited { limit: Limit::LoginAttempts, retry_after: Some(wait) } => wait.as_secs(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!([wait(0), wait(1), wait(1000), wait(1001)], [1, 1, 1, 2]);
     }
 
     #[test]
