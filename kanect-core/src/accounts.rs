@@ -175,6 +175,7 @@ impl Chat {
         self.open_session(user).await
     }
 
+    /// Opens a session for `user`, whose password was checked (or just set).
     async fn open_session(&self, user: User) -> Result<Login> {
         let token = SessionToken::generate();
         let now = self.now();
