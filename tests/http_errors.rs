@@ -152,13 +152,16 @@ async fn bad_rest_input_gets_its_status_and_code() {
     )
     .await;
     assert_eq!((taken.status, taken.code().as_str()), (409, "username_taken"));
-    let weak =
-        request(addr, "POST", "/api/v1/auth/signup", None, Some(json!({"username":"dave","password":"password"})))
-            .await;
-    assert_eq!(
-        (weak.status, weak.code().as_str(), weak.json()["error"]["field"].clone()),
-        (400, "too_weak", json!("password"))
-    );
+    // Common passwords (Django's list) and runs with one odd character.
+    for password in ["password", "12345670", "qwerty12", "abcdefgh", "Password!"] {
+        let body = json!({"username": "dave", "password": password});
+        let weak = request(addr, "POST", "/api/v1/auth/signup", None, Some(body)).await;
+        assert_eq!(
+            (weak.status, weak.code().as_str(), weak.json()["error"]["field"].clone()),
+            (400, "too_weak", json!("password")),
+            "{password}"
+        );
+    }
     let wrong = request(
         addr,
         "POST",

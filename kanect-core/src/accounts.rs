@@ -11,9 +11,11 @@ use crate::error::{AuthFailure, Entity, Error, Result};
 use crate::event::Event;
 use crate::id::UserId;
 use crate::model::{Presence, Role, Session, Timestamp, User};
-use crate::store::UserQuery;
+use crate::store::{UserQuery, UserUpdate};
+use crate::throttle;
 use crate::validate;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
 /// What a new user gives to register.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -56,6 +58,15 @@ pub struct UserView {
     pub user: User,
     /// Online now, and when last seen.
     pub presence: Presence,
+}
+
+/// Refuses oversized log-in input before any work (as a wrong password: the same answer an
+/// account that cannot exist gets).
+fn check_login_input(username: &str, password: &str) -> Result<()> {
+    if username.len() > *validate::USERNAME_LEN.end() || password.len() > validate::PASSWORD_LEN.end() * 4 {
+        return Err(Error::Unauthorized(AuthFailure::BadCredentials));
+    }
+    Ok(())
 }
 
 impl Chat {
@@ -104,18 +115,48 @@ impl Chat {
         self.broadcast(Event::UserDeleted { user }).await;
     }
 
-    /// Checks a username and password and opens a session.
+    /// Registers (as [`Chat::register`]) and opens a session for the new account, as a sign-up
+    /// form does. The password was just hashed, so it is not checked again: one hash, not two,
+    /// and no log-in attempt counted.
+    ///
+    /// # Errors
+    /// As [`Chat::register`].
+    pub async fn register_and_login(&self, registration: Registration) -> Result<Login> {
+        let user = self.register(registration).await?;
+        self.open_session(user).await
+    }
+
+    /// Checks a username and password and opens a session, for a client whose network address
+    /// is not known (an application that authenticates on its own terms). Throttled per
+    /// account only: a server facing the network calls [`Chat::login_from`].
     ///
     /// # Errors
     /// `bad_credentials` (unknown user or wrong password, indistinguishable, in the same
-    /// time); `account_disabled`; `too_many_attempts` after repeated failures; `invalid` for
-    /// oversized input; `unavailable`.
+    /// time); `account_disabled`; `too_many_attempts` with the wait, after repeated attempts at
+    /// the account (see the `throttle` module docs); `unavailable`.
     pub async fn login(&self, username: &str, password: &str) -> Result<Login> {
-        if username.len() > *validate::USERNAME_LEN.end() || password.len() > validate::PASSWORD_LEN.end() * 4 {
-            return Err(Error::Unauthorized(AuthFailure::BadCredentials));
-        }
-        let folded = User::fold(username);
-        self.throttle().check(&folded)?;
+        check_login_input(username, password)?;
+        self.check_password(username, password, None).await
+    }
+
+    /// Checks a username and password from a client at `client` and opens a session. On top of
+    /// [`Chat::login`]'s, the slow-downs are per account *and address* (another address's
+    /// failures never slow this one down) and this node's per-address budget and cap on
+    /// password checks in flight apply, before anything else (see the `throttle` module docs).
+    ///
+    /// # Errors
+    /// As [`Chat::login`]; `too_many_attempts` also when the address's budget is spent or it
+    /// has too many checks in flight.
+    pub async fn login_from(&self, username: &str, password: &str, client: IpAddr) -> Result<Login> {
+        check_login_input(username, password)?;
+        let address = throttle::address_key(client);
+        let _in_flight = self.throttle().admission.admit(address)?;
+        self.check_password(username, password, Some(address)).await
+    }
+
+    /// The password check, counted before it runs (see the `throttle` module docs).
+    async fn check_password(&self, username: &str, password: &str, address: Option<IpAddr>) -> Result<Login> {
+        let counted = self.count_login_attempt(&User::fold(username), address).await?;
         let user = self.store().user_by_username(username).await?;
         let hash = match &user {
             Some(user) => self.store().password_hash(user.id).await?,
@@ -123,13 +164,19 @@ impl Chat {
         };
         let matches = self.hasher().verify(password.to_string(), hash).await?;
         let Some(user) = user.filter(|_| matches) else {
-            self.throttle().record_failure(&folded);
             return Err(Error::Unauthorized(AuthFailure::BadCredentials));
         };
-        self.throttle().clear(&folded);
+        for key in &counted {
+            self.store().clear_login_attempts(key).await?;
+        }
         if user.disabled {
             return Err(Error::Unauthorized(AuthFailure::AccountDisabled));
         }
+        self.open_session(user).await
+    }
+
+    /// Opens a session for `user`, whose password was checked (or just set).
+    async fn open_session(&self, user: User) -> Result<Login> {
         let token = SessionToken::generate();
         let now = self.now();
         let session = Session {
@@ -262,11 +309,10 @@ impl Chat {
         UserView { user: user.public(), presence }
     }
 
+    /// Records when a user was last seen (their last device here went away). Only that field:
+    /// an administrator's disable or promotion at the same moment stays.
     pub(crate) async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<()> {
-        if let Some(mut record) = self.store().user(user).await? {
-            record.last_seen = Some(at);
-            self.store().update_user(&record).await?;
-        }
+        self.store().update_user(user, UserUpdate::LastSeen(at)).await?;
         Ok(())
     }
 }

@@ -4,6 +4,12 @@
 //! Each call re-reads the caller's stored role: a demoted administrator loses their powers at
 //! once, whatever their session says.
 //!
+//! **Concurrent changes.** An action changes only its own field of an account
+//! ([`Store::update_user`](crate::Store::update_user) with a [`UserUpdate`]), never writes
+//! back a whole record it read earlier: a disable and a promotion at once (from two
+//! administrators, on any nodes), or a disable while a device records its user's last-seen time,
+//! all take effect. Each answers, and announces, the account as the store left it.
+//!
 //! **Deleting a user** removes the account, its credentials and sessions, and its group
 //! memberships (ownership passes on). Its messages stay where they were, so other members'
 //! history keeps its seqs and context; clients show the sender as a deleted account. Its
@@ -14,7 +20,7 @@ use crate::chat::{Caller, Chat};
 use crate::error::{AuthFailure, Denied, Entity, Error, Result};
 use crate::id::{AuditId, ConversationId, MessageId, UserId};
 use crate::model::{AuditEntry, Conversation, ConversationKind, Message, Presence, Role, User};
-use crate::store::{HistoryPage, UserQuery};
+use crate::store::{HistoryPage, UserQuery, UserUpdate};
 use crate::validate;
 use serde::Serialize;
 
@@ -63,12 +69,10 @@ impl Chat {
     /// As [`Chat::register`].
     pub async fn ensure_admin(&self, registration: Registration) -> Result<(User, bool)> {
         match self.store().user_by_username(&registration.username).await? {
-            Some(mut user) => {
-                if user.role != Role::Admin {
-                    user.role = Role::Admin;
-                    self.update_existing(&user).await?;
-                    self.announce_user(&user).await;
-                }
+            Some(user) if user.role == Role::Admin => Ok((user, false)),
+            Some(user) => {
+                let user = self.update_existing(user.id, UserUpdate::Role(Role::Admin)).await?;
+                self.announce_user(&user).await;
                 Ok((user, false))
             }
             None => Ok((self.create_admin(registration).await?, true)),
@@ -116,9 +120,8 @@ impl Chat {
     /// # Errors
     /// `admin_only`; `self_action`; `user_not_found`; `unavailable`.
     pub async fn set_disabled(&self, caller: &Caller, id: UserId, disabled: bool) -> Result<User> {
-        let mut user = self.admin_target(caller, id).await?;
-        user.disabled = disabled;
-        self.update_existing(&user).await?;
+        self.admin_target(caller, id).await?;
+        let user = self.update_existing(id, UserUpdate::Disabled(disabled)).await?;
         // Sockets close and others hear of it as soon as the flag is stored: `authenticate`
         // refuses a disabled account's sessions even before they are deleted.
         if disabled {
@@ -138,9 +141,8 @@ impl Chat {
     /// # Errors
     /// `admin_only`; `self_action`; `user_not_found`; `unavailable`.
     pub async fn set_role(&self, caller: &Caller, id: UserId, role: Role) -> Result<User> {
-        let mut user = self.admin_target(caller, id).await?;
-        user.role = role;
-        self.update_existing(&user).await?;
+        self.admin_target(caller, id).await?;
+        let user = self.update_existing(id, UserUpdate::Role(role)).await?;
         self.announce_user(&user).await;
         let detail = match role {
             Role::Admin => "admin",
@@ -283,13 +285,12 @@ impl Chat {
         self.store().user(id).await?.ok_or(Error::NotFound(Entity::User))
     }
 
-    /// Stores a changed account: `user_not_found` if it was deleted since it was read, so
-    /// that nothing is announced or audited for an account that is gone.
-    async fn update_existing(&self, user: &User) -> Result<()> {
-        match self.store().update_user(user).await? {
-            true => Ok(()),
-            false => Err(Error::NotFound(Entity::User)),
-        }
+    /// Changes one field of an account and returns it as stored, other fields included (another
+    /// administrator's change a moment ago stays, and is what gets announced): `user_not_found`
+    /// if it was deleted since it was read, so that nothing is announced or audited for an
+    /// account that is gone.
+    async fn update_existing(&self, id: UserId, update: UserUpdate) -> Result<User> {
+        self.store().update_user(id, update).await?.ok_or(Error::NotFound(Entity::User))
     }
 
     async fn admin_view(&self, user: User) -> Result<AdminUserView> {

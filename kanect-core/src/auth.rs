@@ -1,19 +1,18 @@
-//! Credentials: argon2id password hashing, session tokens, and log-in throttling.
+//! Credentials: argon2id password hashing and session tokens (log-in throttling is in
+//! `throttle`).
 //!
 //! Hashing is deliberately slow, so it runs on tokio's blocking pool behind a semaphore: at
 //! most `hash_concurrency` hashes at once, and the async worker threads never stall on one.
 //! An unknown username is verified against a dummy hash, so it costs the same time as a wrong
 //! password and a caller cannot probe which usernames exist.
 
-use crate::error::{Error, Limit, Result, StoreError};
+use crate::error::{Error, Result, StoreError};
 use crate::model::TokenHash;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 /// Argon2id cost parameters.
@@ -124,53 +123,6 @@ fn backend(error: impl std::fmt::Display) -> Error {
     Error::Unavailable(StoreError::Backend(error.to_string().into()))
 }
 
-/// Counts failed log-ins per (folded) username in a sliding window.
-pub(crate) struct LoginThrottle {
-    max_failures: u32,
-    window: Duration,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-/// How many usernames the throttle tracks before pruning expired entries.
-const THROTTLE_PRUNE_AT: usize = 10_000;
-
-impl LoginThrottle {
-    pub(crate) fn new(max_failures: u32, window: Duration) -> Self {
-        LoginThrottle { max_failures, window, failures: Mutex::new(HashMap::new()) }
-    }
-
-    /// Refuses if `username` had too many failures in the window.
-    pub(crate) fn check(&self, username: &str) -> Result<()> {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match failures.get(username) {
-            Some(&(count, since)) if count >= self.max_failures && since.elapsed() < self.window => {
-                Err(Error::Limited {
-                    limit: Limit::LoginAttempts,
-                    retry_after: Some(self.window.saturating_sub(since.elapsed())),
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    pub(crate) fn record_failure(&self, username: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() >= THROTTLE_PRUNE_AT {
-            let window = self.window;
-            failures.retain(|_, (_, since)| since.elapsed() < window);
-        }
-        let entry = failures.entry(username.to_string()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= self.window {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-    }
-
-    pub(crate) fn clear(&self, username: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(username);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,18 +144,5 @@ mod tests {
         assert_eq!(a.as_str().len(), 64);
         assert_eq!(a.hash(), hash_token(a.as_str()));
         assert!(!format!("{a:?}").contains(a.as_str()));
-    }
-
-    #[test]
-    fn throttle_blocks_after_max_failures() {
-        let throttle = LoginThrottle::new(3, Duration::from_secs(60));
-        for _ in 0..3 {
-            throttle.check("bob").unwrap();
-            throttle.record_failure("bob");
-        }
-        assert_eq!(throttle.check("bob").unwrap_err().code(), "too_many_attempts");
-        throttle.check("alice").unwrap();
-        throttle.clear("bob");
-        throttle.check("bob").unwrap();
     }
 }

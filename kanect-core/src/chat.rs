@@ -6,7 +6,7 @@
 //! This module holds what they share: the handle, who is calling ([`Caller`]), and
 //! [`Chat::route`], the one path every event takes to local devices and other nodes.
 
-use crate::auth::{LoginThrottle, PasswordCost, PasswordHasher};
+use crate::auth::{PasswordCost, PasswordHasher};
 use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 use crate::error::Result;
 use crate::event::{Delivery, Event};
@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::model::{Presence, Role, Timestamp, TokenHash};
 use crate::ordering::{Sequencer, Ticket};
 use crate::store::Store;
+use crate::throttle::{LoginLimits, LoginThrottle};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -30,11 +31,9 @@ pub struct ChatConfig {
     pub device_queue: usize,
     /// Devices (subscriptions) one user may hold on one node. Default 16.
     pub max_devices_per_user: usize,
-    /// Failed log-ins per username within `login_window` before further attempts are
-    /// refused. Default 5.
-    pub max_login_failures: u32,
-    /// See `max_login_failures`. Default 5 minutes.
-    pub login_window: Duration,
+    /// How log-ins are throttled: slow-downs per account and client address and per account,
+    /// and this node's per-address budget. Default [`LoginLimits::default`].
+    pub login: LoginLimits,
     /// Argon2id cost. Default [`PasswordCost::RECOMMENDED`].
     pub password_cost: PasswordCost,
     /// Password hashes computed at once (each takes its memory cost). Default: the number
@@ -51,8 +50,7 @@ impl Default for ChatConfig {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             device_queue: 1024,
             max_devices_per_user: 16,
-            max_login_failures: 5,
-            login_window: Duration::from_secs(300),
+            login: LoginLimits::default(),
             password_cost: PasswordCost::RECOMMENDED,
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             heartbeat: Duration::from_secs(5),
@@ -93,7 +91,7 @@ impl ChatBuilder {
             node: NodeId::new(),
             hub: Hub::new(config.device_queue, config.max_devices_per_user, config.heartbeat * 3),
             hasher: PasswordHasher::new(config.password_cost, config.hash_concurrency),
-            throttle: LoginThrottle::new(config.max_login_failures, config.login_window),
+            throttle: LoginThrottle::new(&config.login),
             metrics: Metrics::default(),
             ordering: Sequencer::default(),
             store: self.store,

@@ -196,7 +196,9 @@ coded_enum!(
 coded_enum!(
     /// Which limit was reached.
     Limit {
-        /// Too many failed log-in attempts for this username.
+        /// Too many log-in attempts: at this account (from this client address, or from all),
+        /// or password checks from this address on this node. Slowed down, not locked: the
+        /// error's `retry_after` says when to try again.
         LoginAttempts => "too_many_attempts",
         /// Too many open connections (subscriptions) for one user.
         Connections => "too_many_connections",

@@ -47,7 +47,9 @@
 //! - `validate` — input rules and limits.
 //! - `store` — the [`Store`] trait; `memory` — [`MemoryStore`].
 //! - `bus` — the [`Bus`] trait and [`LocalBus`].
-//! - `auth` — password hashing, tokens, log-in throttling.
+//! - `auth` — password hashing and session tokens.
+//! - `throttle` — log-in slow-downs ([`SlowDown`], [`LoginLimits`]); `admission` — this
+//!   node's per-address budget of password checks.
 //! - `ordering` — the per-conversation sequencer that keeps fan-out in seq order.
 //! - `hub` — this node's devices, fan-out and presence counting.
 //! - `subscription` — a device's event stream with resume and resync; `seq_set` — the seqs a
@@ -59,6 +61,7 @@
 
 mod accounts;
 mod admin;
+mod admission;
 mod auth;
 mod bus;
 mod chat;
@@ -75,6 +78,7 @@ mod ordering;
 mod seq_set;
 mod store;
 mod subscription;
+mod throttle;
 pub mod validate;
 
 #[cfg(feature = "testing")]
@@ -94,5 +98,6 @@ pub use model::{
     Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, Presence, Receipt, ReceiptKind, Role,
     Session, StoreStats, Timestamp, TokenHash, User,
 };
-pub use store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery};
+pub use store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery, UserUpdate};
 pub use subscription::{Resumed, SkippedCursor, Subscription, RESUME_BATCH, RESUME_BYTES, WATCH_MAX};
+pub use throttle::{Attempt, AttemptKey, LoginAttempts, LoginLimits, SlowDown};

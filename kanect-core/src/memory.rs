@@ -8,9 +8,11 @@
 use crate::error::{Conflict, StoreError};
 use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
 use crate::model::{
-    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session, StoreStats, TokenHash, User,
+    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session, StoreStats, Timestamp,
+    TokenHash, User,
 };
-use crate::store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery};
+use crate::store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery, UserUpdate};
+use crate::throttle::{Attempt, AttemptKey, LoginAttempts, SlowDown};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -46,6 +48,7 @@ struct State {
     message_index: HashMap<MessageId, (ConversationId, Seq)>,
     receipts: HashMap<(ConversationId, UserId), Receipt>,
     audit: BTreeMap<AuditId, AuditEntry>,
+    login_attempts: HashMap<AttemptKey, LoginAttempts>,
 }
 
 impl MemoryStore {
@@ -91,16 +94,12 @@ impl Store for MemoryStore {
         Ok(state.usernames.get(&User::fold(username)).and_then(|id| state.users.get(id)).cloned())
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
         let mut state = self.lock();
-        match state.users.get_mut(&user.id) {
-            Some(existing) => {
-                let username = std::mem::take(&mut existing.username);
-                *existing = User { username, ..user.clone() };
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(state.users.get_mut(&id).map(|user| {
+            update.apply(user);
+            user.clone()
+        }))
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
@@ -159,6 +158,27 @@ impl Store for MemoryStore {
         let before = state.sessions.len();
         state.sessions.retain(|_, session| session.user != user);
         Ok((before - state.sessions.len()) as u64)
+    }
+
+    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt> {
+        let mut state = self.lock();
+        let attempt = rule.attempt(state.login_attempts.get(key).copied(), now);
+        if let Attempt::Counted(record) = attempt {
+            state.login_attempts.insert(*key, record);
+        }
+        Ok(attempt)
+    }
+
+    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
+        self.lock().login_attempts.remove(key);
+        Ok(())
+    }
+
+    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
+        let mut state = self.lock();
+        let before = state.login_attempts.len();
+        state.login_attempts.retain(|_, record| record.expires_at > now);
+        Ok((before - state.login_attempts.len()) as u64)
     }
 
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {

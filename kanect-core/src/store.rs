@@ -10,10 +10,12 @@
 //!   returns the original message and writes nothing. A new message's id is a function of
 //!   that key ([`NewMessage::id`]), so a backend may look for the original by id;
 //! - membership changes are atomic read-modify-writes;
-//! - receipts only move forward.
+//! - receipts only move forward;
+//! - a log-in attempt is counted, or refused, atomically ([`Store::count_login_attempt`]).
 //!
 //! **Durability.** A write method returns only when its effect is durable by the backend's
-//! contract (for sled: flushed, through group commit). The engine acknowledges to clients only
+//! contract (for sled: flushed, through group commit), log-in attempt records excepted (see
+//! [`Store::count_login_attempt`]). The engine acknowledges to clients only
 //! after the write returns.
 //!
 //! Every backend runs the conformance suite in [`crate::testing`].
@@ -21,8 +23,10 @@
 use crate::error::StoreError;
 use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
 use crate::model::{
-    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session, StoreStats, TokenHash, User,
+    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Role, Session, StoreStats,
+    Timestamp, TokenHash, User,
 };
+use crate::throttle::{Attempt, AttemptKey, SlowDown};
 use async_trait::async_trait;
 
 /// The result of a store call.
@@ -51,6 +55,32 @@ pub struct UserQuery {
     pub limit: usize,
 }
 
+/// One field of a user's record to change with [`Store::update_user`].
+///
+/// A field at a time, never a whole record written back: two administrators disabling and
+/// promoting an account at once, or a disable racing with a device's last-seen update, must both
+/// take effect, on one node or several.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum UserUpdate {
+    /// The account's role.
+    Role(Role),
+    /// Whether the account is disabled.
+    Disabled(bool),
+    /// When the user was last seen online.
+    LastSeen(Timestamp),
+}
+
+impl UserUpdate {
+    /// Applies the change to a record: the rule every backend follows.
+    pub fn apply(self, user: &mut User) {
+        match self {
+            UserUpdate::Role(role) => user.role = role,
+            UserUpdate::Disabled(disabled) => user.disabled = disabled,
+            UserUpdate::LastSeen(at) => user.last_seen = Some(at),
+        }
+    }
+}
+
 /// Everything Kanect persists. See the module docs for the invariants a backend must keep.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -68,9 +98,10 @@ pub trait Store: Send + Sync + 'static {
     /// A user by username, case-insensitively.
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
 
-    /// Replaces a user's record (display name, email, role, disabled, last seen). The
-    /// username never changes. Returns false if there is no such user.
-    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+    /// Changes one field of a user's record, atomically, leaving the others as they are now
+    /// (not as the caller last read them: concurrent changes of other fields all take effect).
+    /// Returns the record as this change left it, or None if there is no such user.
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>>;
 
     /// Removes a user, their credentials and their sessions. Returns false if absent.
     /// Messages and memberships are the engine's business.
@@ -98,6 +129,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes every session of a user; returns how many there were.
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64>;
+
+    // ---- log-in attempts
+
+    /// Counts a log-in attempt against `key` if `rule` allows one at `now`: reads the key's
+    /// record, decides with [`SlowDown::attempt`], and stores the new record, as one atomic
+    /// step (also across nodes sharing the store: two attempts never both see the same count).
+    /// A refused attempt changes nothing.
+    ///
+    /// Unlike other writes, a counted attempt need not be durable when this returns: losing the
+    /// last moments' counts in a crash only shortens a slow-down, and a sync per log-in attempt
+    /// would cost more than the password check it guards.
+    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt>;
+
+    /// Forgets `key`'s attempts (after a right password). Durable as [`Store::count_login_attempt`].
+    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()>;
+
+    /// Deletes every attempt record expired at `now` ([`LoginAttempts::expires_at`](crate::LoginAttempts::expires_at) ≤ `now`);
+    /// returns how many.
+    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64>;
 
     // ---- conversations and memberships
 

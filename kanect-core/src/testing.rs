@@ -20,11 +20,13 @@ use crate::model::{
     Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, ReceiptKind, Role, Session, Timestamp,
     TokenHash, User,
 };
-use crate::store::{HistoryPage, Store, UserQuery};
+use crate::store::{HistoryPage, Store, UserQuery, UserUpdate};
+use crate::throttle::{Attempt, AttemptKey, LoginAttempts, SlowDown};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[doc(hidden)]
 pub use proptest;
@@ -44,10 +46,12 @@ macro_rules! store_conformance {
     (@attrs [$(#[$attr:meta])*] $make:expr) => {
         $crate::store_conformance!(@cases [$(#[$attr])*] $make;
             users_are_unique_case_insensitively,
-            user_updates_keep_the_username,
+            user_updates_change_one_field,
             deleting_a_user_removes_credentials_and_sessions,
             users_page_in_username_order_and_search,
             sessions_round_trip,
+            login_attempts_slow_down_per_key,
+            concurrent_login_attempts_never_exceed_the_allowance,
             conversations_insert_once_and_index_members,
             memberships_change_atomically,
             appends_assign_gap_free_seqs_and_dedupe_client_ids,
@@ -145,23 +149,47 @@ pub async fn users_are_unique_case_insensitively<S: Store>(store: Arc<S>) {
     assert!(!store.set_password_hash(UserId::new(), "x").await.unwrap());
 }
 
-/// `update_user` changes everything but the username.
-pub async fn user_updates_keep_the_username<S: Store>(store: Arc<S>) {
+/// `update_user` changes one field and keeps the others as stored, also under concurrent
+/// updates of different fields.
+pub async fn user_updates_change_one_field<S: Store>(store: Arc<S>) {
     let bob = user("bob");
     store.insert_user(&bob, "h").await.unwrap();
-    let changed = User {
-        username: "mallory".into(),
-        display_name: Some("Bob B.".into()),
-        role: Role::Admin,
-        disabled: true,
-        last_seen: Some(Timestamp(42)),
-        ..bob.clone()
-    };
-    assert!(store.update_user(&changed).await.unwrap());
-    let stored = store.user(bob.id).await.unwrap().unwrap();
-    assert_eq!(stored, User { username: "bob".into(), ..changed.clone() });
-    assert!(store.user_by_username("mallory").await.unwrap().is_none());
-    assert!(!store.update_user(&user("ghost")).await.unwrap());
+    let promoted = store.update_user(bob.id, UserUpdate::Role(Role::Admin)).await.unwrap();
+    assert_eq!(promoted, Some(User { role: Role::Admin, ..bob.clone() }));
+    let disabled = store.update_user(bob.id, UserUpdate::Disabled(true)).await.unwrap();
+    assert_eq!(disabled, Some(User { role: Role::Admin, disabled: true, ..bob.clone() }));
+    let seen = store.update_user(bob.id, UserUpdate::LastSeen(Timestamp(42))).await.unwrap();
+    let expected = User { role: Role::Admin, disabled: true, last_seen: Some(Timestamp(42)), ..bob.clone() };
+    assert_eq!(seen.as_ref(), Some(&expected));
+    assert_eq!(store.user(bob.id).await.unwrap(), Some(expected.clone()));
+    assert_eq!(store.user_by_username("BOB").await.unwrap(), Some(expected));
+    assert_eq!(store.update_user(UserId::new(), UserUpdate::Disabled(true)).await.unwrap(), None);
+    assert!(store.user_by_username("ghost").await.unwrap().is_none(), "no record made for an unknown id");
+
+    // Many accounts, each changed in three fields by three concurrent tasks: every change stays.
+    let accounts: Vec<User> = (0..20).map(|i| user(&format!("racer{i}"))).collect();
+    for account in &accounts {
+        store.insert_user(account, "h").await.unwrap();
+    }
+    let updates = [UserUpdate::Role(Role::Admin), UserUpdate::Disabled(true), UserUpdate::LastSeen(Timestamp(7))];
+    let tasks: Vec<_> = updates
+        .into_iter()
+        .map(|update| {
+            let (store, ids) = (store.clone(), accounts.iter().map(|a| a.id).collect::<Vec<_>>());
+            tokio::spawn(async move {
+                for id in ids {
+                    store.update_user(id, update).await.unwrap().expect("the account exists");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for account in accounts {
+        let stored = store.user(account.id).await.unwrap().unwrap();
+        assert_eq!((stored.role, stored.disabled, stored.last_seen), (Role::Admin, true, Some(Timestamp(7))));
+    }
 }
 
 /// Deleting a user removes the username, the password hash and the sessions.
@@ -220,6 +248,80 @@ pub async fn sessions_round_trip<S: Store>(store: Arc<S>) {
     assert!(store.session(&TokenHash([2; 32])).await.unwrap().is_none());
     assert_eq!(store.delete_sessions_of(dave.id).await.unwrap(), 2);
     assert!(store.session(&TokenHash([1; 32])).await.unwrap().is_none());
+}
+
+fn attempt_rule() -> SlowDown {
+    SlowDown {
+        free_attempts: 5,
+        first_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(60),
+        forget_after: Duration::from_secs(600),
+    }
+}
+
+fn counted_attempt(attempt: Attempt) -> LoginAttempts {
+    match attempt {
+        Attempt::Counted(record) => record,
+        Attempt::Refused { retry_after } => panic!("refused for {retry_after:?}"),
+    }
+}
+
+/// Log-in attempts are counted as [`SlowDown::attempt`] says, per key; a refusal changes
+/// nothing; clearing forgets; expiry deletes only expired records.
+pub async fn login_attempts_slow_down_per_key<S: Store>(store: Arc<S>) {
+    let rule = attempt_rule();
+    let (alice, bob) = (AttemptKey([1; 32]), AttemptKey([2; 32]));
+    let start = Timestamp(1_700_000_000_000);
+    for count in 1..=5 {
+        assert_eq!(counted_attempt(store.count_login_attempt(&alice, &rule, start).await.unwrap()).count, count);
+    }
+    let refused = store.count_login_attempt(&alice, &rule, start.plus(Duration::from_millis(400))).await.unwrap();
+    assert_eq!(refused, Attempt::Refused { retry_after: Duration::from_millis(600) });
+    assert_eq!(counted_attempt(store.count_login_attempt(&bob, &rule, start).await.unwrap()).count, 1, "per key");
+    // The refusal counted nothing: the sixth attempt, once the wait is over, is the sixth.
+    let sixth =
+        counted_attempt(store.count_login_attempt(&alice, &rule, start.plus(Duration::from_secs(1))).await.unwrap());
+    assert_eq!((sixth.count, sixth.not_before), (6, start.plus(Duration::from_secs(3))));
+    store.clear_login_attempts(&alice).await.unwrap();
+    store.clear_login_attempts(&AttemptKey([9; 32])).await.unwrap();
+    assert_eq!(counted_attempt(store.count_login_attempt(&alice, &rule, start).await.unwrap()).count, 1, "cleared");
+
+    // Expiry: alice's record expires 600 s after its attempt, bob's too; a third key later.
+    let later = start.plus(Duration::from_secs(300));
+    let carol = AttemptKey([3; 32]);
+    store.count_login_attempt(&carol, &rule, later).await.unwrap();
+    let expired_at = start.plus(Duration::from_secs(600));
+    assert_eq!(store.expire_login_attempts(Timestamp(expired_at.0 - 1)).await.unwrap(), 0);
+    // An expired record counts as none even before it is deleted.
+    let fresh = store.count_login_attempt(&bob, &rule, expired_at).await.unwrap();
+    assert_eq!(counted_attempt(fresh).count, 1);
+    assert_eq!(store.expire_login_attempts(expired_at).await.unwrap(), 1, "alice's only: bob's was renewed");
+    assert_eq!(counted_attempt(store.count_login_attempt(&carol, &rule, expired_at).await.unwrap()).count, 2);
+    assert_eq!(counted_attempt(store.count_login_attempt(&alice, &rule, expired_at).await.unwrap()).count, 1);
+}
+
+/// 40 attempts at one key at once: exactly the free allowance is counted, each with its own
+/// count, and the rest are refused.
+pub async fn concurrent_login_attempts_never_exceed_the_allowance<S: Store>(store: Arc<S>) {
+    let rule = attempt_rule();
+    let key = AttemptKey([4; 32]);
+    let now = Timestamp(1_700_000_000_000);
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.count_login_attempt(&key, &rule, now).await.unwrap() })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Attempt::Counted(record) => counts.push(record.count),
+            Attempt::Refused { .. } => refused += 1,
+        }
+    }
+    counts.sort_unstable();
+    assert_eq!((counts, refused), ((1..=5).collect::<Vec<_>>(), 35));
 }
 
 /// Inserting an existing conversation id changes nothing; memberships are indexed.

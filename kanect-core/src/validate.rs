@@ -3,6 +3,16 @@
 //! Every public entry point of the engine runs its inputs through here before touching the
 //! store; each rule returns [`Error::Invalid`] naming the field, never panics, and checks length
 //! before doing anything proportional to the input (a 1 MB password is refused before hashing).
+//!
+//! **Passwords** follow NIST SP 800-63B: a length rule, no composition rules, and a check
+//! against passwords attackers try first. That check is Django's list of 20,000 common
+//! passwords (the one the original Kanect app used, BSD-licensed, embedded as text: see
+//! `data/README.md`) plus a rule against runs (`aaaa`, `1234`) that catches what a list cannot
+//! enumerate, such as `12345670`. An estimator such as zxcvbn was the alternative: it scores
+//! more patterns, but its verdict is a fuzzy score that a client cannot mirror exactly (the web
+//! app's meter applies the same rules as here), it depends on dictionaries and regex crates the
+//! engine otherwise does without, and it would also refuse some passphrases that are fine. A
+//! list and one rule are predictable: a user told `too_weak` can see why.
 
 use crate::error::{Error, Invalid, Result};
 
@@ -21,30 +31,12 @@ pub const EMAIL_MAX: usize = 254;
 /// History and listing pages: at most 200 items.
 pub const PAGE_MAX: usize = 200;
 
-/// Passwords refused outright: the most common ones that pass the length rule.
-const COMMON_PASSWORDS: &[&str] = &[
-    "password",
-    "password1",
-    "password123",
-    "12345678",
-    "123456789",
-    "1234567890",
-    "qwertyuiop",
-    "qwerty123",
-    "iloveyou",
-    "11111111",
-    "00000000",
-    "abc12345",
-    "letmein1",
-    "welcome1",
-    "sunshine",
-    "princess",
-    "football",
-    "baseball",
-    "superman",
-    "trustno1",
-    "passw0rd",
-];
+/// Django's list of common passwords (lower-case, one a line): see `data/README.md`.
+const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+/// A password needs at least this many characters that do not merely repeat the one before or
+/// step one up or down from it (see [`password`]).
+pub const PASSWORD_MIN_FRESH_CHARS: usize = 5;
 
 /// A username: ASCII letters, digits, `_`, `.`, `-`, starting with a letter or digit.
 pub fn username(value: &str) -> Result<()> {
@@ -104,8 +96,14 @@ pub fn email(value: &str) -> Result<String> {
     }
 }
 
-/// A password: 8 to 256 characters, not only one repeated character, not the username, not
-/// one of the most common passwords.
+/// A password: 8 to 256 characters, not the username, not on Django's list of 20,000 common
+/// passwords, and not mostly runs: at least [`PASSWORD_MIN_FRESH_CHARS`] of its characters must
+/// neither repeat the one before nor step one up or down from it, so `aaaaaaaa`, `12345670` and
+/// `abcd1234` are refused (NIST SP 800-63B's "repetitive or sequential characters").
+///
+/// # Errors
+/// `invalid` (field `password`): `empty`, `too_long`, `bad_characters` (control characters),
+/// `too_short`, `too_weak`.
 pub fn password(value: &str, username: &str) -> Result<()> {
     let field = "password";
     if value.is_empty() {
@@ -122,15 +120,35 @@ pub fn password(value: &str, username: &str) -> Result<()> {
         return Err(Error::invalid(field, Invalid::TooShort));
     }
     let lower = value.to_lowercase();
-    let mut chars = value.chars();
-    let first = chars.next();
-    if chars.all(|c| Some(c) == first)
-        || lower == username.to_ascii_lowercase()
-        || COMMON_PASSWORDS.contains(&lower.as_str())
+    if lower == username.to_ascii_lowercase()
+        || is_common(lower.trim())
+        || fresh_chars(&lower) < PASSWORD_MIN_FRESH_CHARS
     {
         return Err(Error::invalid(field, Invalid::TooWeak));
     }
     Ok(())
+}
+
+/// Whether a (lower-case, trimmed) password is on the common-password list, as Django's
+/// `CommonPasswordValidator` checks it. A linear scan of the embedded list (about 160 KB, tens of
+/// microseconds): passwords are checked only when one is set, right before an argon2 hash that
+/// costs a thousand times more, and the scan needs no table built at start or kept in memory.
+fn is_common(lower: &str) -> bool {
+    COMMON_PASSWORDS.lines().any(|common| common == lower)
+}
+
+/// How many characters start something new: neither the same as the one before nor one step
+/// up or down from it. `aaaa`, `1234` and `dcba` are one each.
+fn fresh_chars(value: &str) -> usize {
+    let mut previous: Option<char> = None;
+    value
+        .chars()
+        .filter(|&c| {
+            let continues = previous.is_some_and(|p| (i64::from(u32::from(c)) - i64::from(u32::from(p))).abs() <= 1);
+            previous = Some(c);
+            !continues
+        })
+        .count()
 }
 
 /// A message body: not empty or only whitespace, at most 4,000 characters, no control
@@ -219,6 +237,39 @@ mod tests {
         assert_eq!(reason(password("Password", "alice")), "too_weak");
         assert_eq!(reason(password("alice_long", "ALICE_LONG")), "too_weak");
         assert_eq!(reason(password("", "alice")), "empty");
+    }
+
+    #[test]
+    fn common_and_sequential_passwords_are_too_weak() {
+        // The hardening issue's examples: on Django's list (qwerty12, abcdefgh, password!) or a
+        // run with one odd character (12345670).
+        for weak in ["12345670", "qwerty12", "abcdefgh", "Password!", " Password! ", "iloveyou2", "ABCD1234"] {
+            assert_eq!(reason(password(weak, "alice")), "too_weak", "{weak}");
+        }
+        for fine in ["correct horse", "battery staple", "a calm river 42", "w9#kLm2q"] {
+            assert_eq!(reason(password(fine, "alice")), "ok", "{fine}");
+        }
+    }
+
+    #[test]
+    fn the_common_list_is_djangos_whole_list() {
+        assert_eq!(COMMON_PASSWORDS.lines().count(), 19_640);
+        assert_eq!(COMMON_PASSWORDS.lines().next(), Some("123456"));
+        assert!(COMMON_PASSWORDS.lines().all(|line| line == line.trim() && !line.is_empty()));
+        // The last entry is found too: the scan reads to the end.
+        assert!(is_common(COMMON_PASSWORDS.lines().last().unwrap()));
+    }
+
+    #[test]
+    fn fresh_characters_at_the_limit() {
+        assert_eq!(fresh_chars("aaaa1234dcba"), 3);
+        // Exactly PASSWORD_MIN_FRESH_CHARS fresh characters pass; one fewer does not.
+        assert_eq!(fresh_chars("a1b2c345"), 6);
+        assert_eq!(fresh_chars("ax1y2z34"), 7);
+        assert_eq!(fresh_chars("xmpr1234"), PASSWORD_MIN_FRESH_CHARS);
+        assert_eq!(reason(password("xmpr1234", "alice")), "ok");
+        assert_eq!(fresh_chars("xmpq1234"), PASSWORD_MIN_FRESH_CHARS - 1);
+        assert_eq!(reason(password("xmpq1234", "alice")), "too_weak");
     }
 
     #[test]

@@ -1,46 +1,72 @@
-//! An account deleted between an admin action's read and its write: the action answers
-//! `user_not_found`, and announces and audits nothing. The window is a few microseconds in a
-//! real deployment (another administrator's delete, on this node or another), so a store that
-//! deletes the account right after handing it out opens it on every run.
+//! Admin actions racing with other changes to the same account, with the race's window open on
+//! every run: a store wrapper runs the other change right after the action reads the account
+//! (or right before it writes it). In a real deployment the window is a few microseconds
+//! (another administrator, on this node or another; a device going offline).
+//!
+//! - An account deleted meanwhile: the action answers `user_not_found`, and announces and
+//!   audits nothing.
+//! - A change of another field meanwhile (a promotion during a disable, a disable during a
+//!   promotion or during a device's last-seen update): both changes take effect. Whole-record
+//!   writes lost one of them (the hardening issue's item 14).
 
 mod support;
 
 use async_trait::async_trait;
 use kanect_core::{
-    Appended, AuditEntry, AuditId, Chat, Conversation, ConversationId, HistoryPage, MemoryStore, Message, MessageId,
-    NewMessage, Receipt, ReceiptKind, Registration, Role, Seq, Session, Store, StoreResult, StoreStats, TokenHash,
-    User, UserId, UserQuery,
+    Appended, Attempt, AttemptKey, AuditEntry, AuditId, Chat, Conversation, ConversationId, HistoryPage, MemoryStore,
+    Message, MessageId, NewMessage, Receipt, ReceiptKind, Registration, Role, Seq, Session, SlowDown, Store,
+    StoreResult, StoreStats, Timestamp, TokenHash, User, UserId, UserQuery, UserUpdate,
 };
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use support::*;
 
-/// A memory store that deletes one chosen account right after a read hands it out, as if
-/// another administrator deleted it at that moment.
+/// What runs in the window: another change to the account.
+type Change = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// A memory store that runs a chosen change the first time one account is read (after the
+/// read: the reader holds the record as it was) or written (before the write).
 #[derive(Clone, Default)]
-struct VanishingAccounts {
+struct Interleaving {
     inner: Arc<MemoryStore>,
-    doomed: Arc<Mutex<Option<UserId>>>,
+    armed: Arc<Mutex<Option<(UserId, Change)>>>,
 }
 
-impl VanishingAccounts {
-    fn doom(&self, id: UserId) {
-        *self.doomed.lock().unwrap() = Some(id);
+impl Interleaving {
+    /// Runs `change` in the window of the next action on account `id`.
+    fn arm(&self, id: UserId, change: impl Future<Output = ()> + Send + 'static) {
+        let change: Change = Box::new(move || Box::pin(change));
+        *self.armed.lock().unwrap() = Some((id, change));
     }
 
-    /// Deletes `found` if it is the doomed account; hands it out either way.
+    /// Deletes account `id` in the window of the next action on it, as if another
+    /// administrator deleted it at that moment.
+    fn doom(&self, id: UserId) {
+        let inner = self.inner.clone();
+        self.arm(id, async move {
+            inner.delete_user(id).await.unwrap();
+        });
+    }
+
+    /// Runs the armed change if it is `id`'s.
+    async fn window(&self, id: UserId) {
+        let change = self.armed.lock().unwrap().take_if(|(armed, _)| *armed == id).map(|(_, change)| change);
+        if let Some(change) = change {
+            change().await;
+        }
+    }
+
     async fn after_read(&self, found: Option<User>) -> StoreResult<Option<User>> {
         if let Some(user) = &found {
-            let doomed = self.doomed.lock().unwrap().take_if(|id| *id == user.id).is_some();
-            if doomed {
-                self.inner.delete_user(user.id).await?;
-            }
+            self.window(user.id).await;
         }
         Ok(found)
     }
 }
 
 #[async_trait]
-impl Store for VanishingAccounts {
+impl Store for Interleaving {
     async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
         self.inner.insert_user(user, password_hash).await
     }
@@ -52,8 +78,9 @@ impl Store for VanishingAccounts {
         let found = self.inner.user_by_username(username).await?;
         self.after_read(found).await
     }
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        self.inner.update_user(user).await
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
+        self.window(id).await;
+        self.inner.update_user(id, update).await
     }
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
         self.inner.delete_user(id).await
@@ -78,6 +105,15 @@ impl Store for VanishingAccounts {
     }
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
         self.inner.delete_sessions_of(user).await
+    }
+    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt> {
+        self.inner.count_login_attempt(key, rule, now).await
+    }
+    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
+        self.inner.clear_login_attempts(key).await
+    }
+    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
+        self.inner.expire_login_attempts(now).await
     }
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
         self.inner.insert_conversation(conversation).await
@@ -151,18 +187,18 @@ impl Store for VanishingAccounts {
     }
 }
 
-/// An engine on a [`VanishingAccounts`] store, its administrator, and bob, whose account is
-/// the one to vanish; a device of carol's, connected, to see what is announced.
+/// An engine on an [`Interleaving`] store, its administrator, and bob, whose account the races
+/// are about; a device of carol's, connected, to see what is announced.
 struct Setup {
     chat: Chat,
-    store: VanishingAccounts,
+    store: Interleaving,
     admin: kanect_core::Caller,
     bob: User,
     carols_device: kanect_core::Subscription,
 }
 
 async fn setup() -> Setup {
-    let store = VanishingAccounts::default();
+    let store = Interleaving::default();
     let chat = Chat::builder(store.clone()).config(fast_config()).build().await.unwrap();
     let (root, _) = chat.ensure_admin(Registration::new("root", "root password")).await.unwrap();
     let admin = chat.act_as(root.id).await.unwrap();
@@ -224,4 +260,49 @@ async fn deleting_an_account_another_administrator_deleted_meanwhile_is_user_not
     setup.store.doom(setup.bob.id);
     assert_eq!(code(setup.chat.delete_user(&setup.admin, setup.bob.id).await), "user_not_found");
     nothing_happened(setup).await;
+}
+
+#[tokio::test]
+async fn a_promotion_during_a_disable_is_kept() {
+    let setup = setup().await;
+    let (chat, admin, bob) = (setup.chat.clone(), setup.admin.clone(), setup.bob.id);
+    setup.store.arm(bob, async move {
+        chat.set_role(&admin, bob, Role::Admin).await.unwrap();
+    });
+    let disabled = setup.chat.set_disabled(&setup.admin, bob, true).await.unwrap();
+    let stored = setup.chat.store().user(bob).await.unwrap().unwrap();
+    assert_eq!((stored.role, stored.disabled), (Role::Admin, true), "both changes stored");
+    assert_eq!(disabled, stored, "the action answers the account as stored");
+}
+
+#[tokio::test]
+async fn a_disable_during_a_promotion_is_kept() {
+    let setup = setup().await;
+    let (chat, admin, bob) = (setup.chat.clone(), setup.admin.clone(), setup.bob.id);
+    setup.store.arm(bob, async move {
+        chat.set_disabled(&admin, bob, true).await.unwrap();
+    });
+    let promoted = setup.chat.set_role(&setup.admin, bob, Role::Admin).await.unwrap();
+    let stored = setup.chat.store().user(bob).await.unwrap().unwrap();
+    assert_eq!((stored.role, stored.disabled), (Role::Admin, true), "both changes stored");
+    assert_eq!(promoted, stored, "the action answers the account as stored");
+    assert_eq!(code(setup.chat.act_as(bob).await), "account_disabled");
+}
+
+#[tokio::test]
+async fn a_disable_while_a_device_goes_offline_is_kept() {
+    let setup = setup().await;
+    let bob = setup.bob.id;
+    let device = setup.chat.subscribe(&setup.chat.act_as(bob).await.unwrap()).await.unwrap();
+    let (chat, admin) = (setup.chat.clone(), setup.admin.clone());
+    setup.store.arm(bob, async move {
+        chat.set_disabled(&admin, bob, true).await.unwrap();
+    });
+    // Its last device gone, bob's last-seen time is recorded (in a task `flush` waits for).
+    drop(device);
+    setup.chat.flush().await.unwrap();
+    let stored = setup.chat.store().user(bob).await.unwrap().unwrap();
+    assert!(setup.store.armed.lock().unwrap().is_none(), "the disable ran in the window");
+    assert!(stored.disabled, "still disabled");
+    assert!(stored.last_seen.is_some(), "last seen recorded");
 }

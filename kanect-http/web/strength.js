@@ -1,6 +1,7 @@
 // A password strength estimate for the sign-up meter. The server has the final word (it refuses
-// short, common and username-like passwords with `too_short` / `too_weak`); this mirrors those
-// rules and grades the rest by length and variety.
+// short, common, run-like and username-like passwords with `too_short` / `too_weak`); this
+// mirrors those rules (with the most common of the server's 20,000 common passwords only) and
+// grades the rest by length and variety.
 
 const COMMON = new Set([
   'password', 'password1', 'password123', '12345678', '123456789', '1234567890', 'qwertyuiop',
@@ -10,14 +11,26 @@ const COMMON = new Set([
 
 const LABELS = ['Too weak', 'Weak', 'Fair', 'Good', 'Strong'];
 
+/** As the server's `PASSWORD_MIN_FRESH_CHARS`: characters that neither repeat the one before nor
+ * step one up or down from it (so `aaaa`, `1234` and `dcba` count one each). */
+const MIN_FRESH_CHARS = 5;
+
+function freshChars(chars) {
+  let fresh = 0;
+  chars.forEach((c, i) => {
+    if (i === 0 || Math.abs(c.codePointAt(0) - chars[i - 1].codePointAt(0)) > 1) fresh++;
+  });
+  return fresh;
+}
+
 /** `{score: 0-4, label, weak}`; `weak` means the server would refuse it. */
 export function passwordStrength(password, username = '') {
   const chars = [...password];
   const lower = password.toLowerCase();
   const weak = chars.length < 8
-    || COMMON.has(lower)
+    || COMMON.has(lower.trim())
     || (username && lower === username.toLowerCase())
-    || chars.every((c) => c === chars[0]);
+    || freshChars([...lower]) < MIN_FRESH_CHARS;
   if (weak) return { score: 0, label: chars.length < 8 ? 'Too short' : LABELS[0], weak: true };
   let classes = 0;
   if (/[a-z]/.test(password)) classes++;

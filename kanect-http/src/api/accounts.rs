@@ -11,6 +11,7 @@ use hyper::{Request, Response, StatusCode};
 use kanect_core::{Caller, Login, Registration, Timestamp, UserId};
 use serde::Deserialize;
 use serde_json::json;
+use std::net::IpAddr;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,24 +31,25 @@ struct LogIn {
     password: String,
 }
 
-/// `POST /auth/signup`: registers and logs in.
+/// `POST /auth/signup`: registers and logs in (without checking the password it just hashed
+/// again: see [`kanect_core::Chat::register_and_login`]).
 pub(super) async fn signup(app: &App, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let form: SignUp = read_json(request, app.config.max_body_bytes).await?;
     let registration = Registration {
-        username: form.username.clone(),
-        password: form.password.clone(),
+        username: form.username,
+        password: form.password,
         email: form.email,
         display_name: form.display_name,
     };
-    app.chat.register(registration).await?;
-    let login = app.chat.login(&form.username, &form.password).await?;
+    let login = app.chat.register_and_login(registration).await?;
     Ok(login_response(app, StatusCode::CREATED, login))
 }
 
-/// `POST /auth/login`.
-pub(super) async fn login(app: &App, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+/// `POST /auth/login` from a client at `client` (see [`crate::client`]), which the engine's
+/// per-address slow-downs and budget are keyed by.
+pub(super) async fn login(app: &App, request: Request<Incoming>, client: IpAddr) -> Result<Response<Body>, ApiError> {
     let form: LogIn = read_json(request, app.config.max_body_bytes).await?;
-    let login = app.chat.login(&form.username, &form.password).await?;
+    let login = app.chat.login_from(&form.username, &form.password, client).await?;
     Ok(login_response(app, StatusCode::OK, login))
 }
 

@@ -27,7 +27,10 @@ pub(crate) async fn route(
     let method = request.method().clone();
     match (&method, path) {
         (&Method::POST, ["auth", "signup"]) => return accounts::signup(app, request).await,
-        (&Method::POST, ["auth", "login"]) => return accounts::login(app, request).await,
+        (&Method::POST, ["auth", "login"]) => {
+            let client = crate::client::address(connection.peer, request.headers(), &app.config.trusted_proxies);
+            return accounts::login(app, request, client).await;
+        }
         (&Method::GET, ["ws"]) => return crate::ws::upgrade(app, request, connection).await,
         _ => {}
     }

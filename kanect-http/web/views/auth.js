@@ -19,7 +19,7 @@ const MESSAGES = {
     too_short: 'Passwords have at least 8 characters.',
     too_long: 'Passwords have at most 256 characters.',
     bad_characters: 'Passwords cannot contain control characters.',
-    too_weak: 'Too easy to guess: avoid common passwords, repeated characters and your username.',
+    too_weak: 'Too easy to guess: avoid common passwords, runs like aaaa or 1234, and your username.',
   },
   email: {
     empty: 'Enter an email address, or leave the field blank.',
@@ -43,7 +43,7 @@ const MESSAGES = {
     message_deleted: 'That message was deleted.',
     bad_credentials: 'Wrong username or password.',
     account_disabled: 'This account has been disabled. Contact an administrator.',
-    too_many_attempts: 'Too many failed attempts. Wait a few minutes and try again.',
+    too_many_attempts: 'Too many failed attempts. Wait a moment and try again.',
     network: 'Cannot reach the server. Check your connection and try again.',
     unavailable: 'The server is busy. Try again in a moment.',
     shutting_down: 'The server is restarting. Try again in a moment.',
@@ -56,8 +56,9 @@ export function errorText(err) {
   if (byField[err.code]) return byField[err.code];
   if (MESSAGES['*'][err.code]) {
     if (err.code === 'too_many_attempts' && err.retryAfter) {
-      const minutes = Math.ceil(err.retryAfter / 60);
-      return `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+      // Log-in slow-downs start at a second and double: say seconds until it is minutes.
+      const [count, unit] = err.retryAfter < 60 ? [err.retryAfter, 'second'] : [Math.ceil(err.retryAfter / 60), 'minute'];
+      return `Too many failed attempts. Try again in ${count} ${unit}${count === 1 ? '' : 's'}.`;
     }
     return MESSAGES['*'][err.code];
   }

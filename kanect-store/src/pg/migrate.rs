@@ -16,7 +16,10 @@ use deadpool_postgres::GenericClient;
 use kanect_core::{StoreError, StoreResult};
 
 /// Every migration, oldest first: (version, name, SQL). Versions are 1, 2, 3, ...
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "initial", include_str!("../../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("../../migrations/0001_initial.sql")),
+    (2, "login_attempts", include_str!("../../migrations/0002_login_attempts.sql")),
+];
 
 /// The newest version this build knows.
 pub(super) const LATEST: i32 = MIGRATIONS.len() as i32;

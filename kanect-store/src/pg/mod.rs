@@ -14,11 +14,14 @@
 //!   loser of two racing resends, fails that constraint, which rolls back its whole append;
 //!   the original is then read and returned;
 //! - memberships: each change is one transaction that locks the conversation row;
-//! - receipts: one upsert with `GREATEST`, so they only move forward.
+//! - receipts: one upsert with `GREATEST`, so they only move forward;
+//! - log-in attempts: each count is a transaction that holds the key's row lock from reading
+//!   the record to writing the decision, so concurrent attempts on any node see each other.
 //!
 //! **Durability.** A write returns after its transaction commits, which PostgreSQL makes
 //! durable (with the default `synchronous_commit = on`); [`Store::flush`](kanect_core::Store::flush)
-//! has nothing left to do.
+//! has nothing left to do. The exception is `kanect_login_attempts`, an `UNLOGGED` table (see
+//! its migration): losing it only shortens log-in slow-downs.
 //!
 //! **Schema.** [`PgStore::connect_with`] applies the migrations under `migrations/` (see
 //! `migrate`). [`PgConfig::schema`] puts all tables in one PostgreSQL schema (created if

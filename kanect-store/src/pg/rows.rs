@@ -7,8 +7,8 @@
 
 use super::PgError;
 use kanect_core::{
-    AuditEntry, Conversation, ConversationKind, Message, Receipt, Role, Seq, Session, StoreError, StoreResult,
-    Timestamp, TokenHash, User,
+    AuditEntry, Conversation, ConversationKind, LoginAttempts, Message, Receipt, Role, Seq, Session, StoreError,
+    StoreResult, Timestamp, TokenHash, User,
 };
 use tokio_postgres::types::FromSql;
 use tokio_postgres::Row;
@@ -135,6 +135,16 @@ pub(super) fn user(row: &Row) -> StoreResult<User> {
         created_at: timestamp(row, "created_at")?,
         disabled: get(row, "disabled")?,
         last_seen: optional_timestamp(row, "last_seen")?,
+    })
+}
+
+/// A `count, not_before, expires_at` row of `kanect_login_attempts`.
+pub(super) fn login_attempts(row: &Row) -> StoreResult<LoginAttempts> {
+    let count: i64 = get(row, "count")?;
+    Ok(LoginAttempts {
+        count: u32::try_from(count).map_err(|_| StoreError::Corrupt(format!("attempt count {count} out of range")))?,
+        not_before: timestamp(row, "not_before")?,
+        expires_at: timestamp(row, "expires_at")?,
     })
 }
 

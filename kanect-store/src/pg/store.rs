@@ -10,8 +10,9 @@ use super::{db, violates, PgStore};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use kanect_core::{
-    Appended, AuditEntry, AuditId, Conflict, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage,
-    Receipt, ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
+    Appended, Attempt, AttemptKey, AuditEntry, AuditId, Conflict, Conversation, ConversationId, HistoryPage, Message,
+    MessageId, NewMessage, Receipt, ReceiptKind, Seq, Session, SlowDown, Store, StoreError, StoreResult, StoreStats,
+    Timestamp, TokenHash, User, UserId, UserQuery, UserUpdate,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -137,23 +138,24 @@ impl Store for PgStore {
         query_opt(&client, sql, &[&User::fold(username)]).await?.as_ref().map(rows::user).transpose()
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        let sql = "UPDATE kanect_users SET display_name = $2, display_name_lower = $3, email = $4, role = $5, \
-                   created_at = $6, disabled = $7, last_seen = $8 WHERE id = $1";
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
+        // One column per statement: a concurrent update of another column (on any node) stays.
         let client = self.client().await?;
-        let lower = user.display_name.as_deref().map(str::to_lowercase);
-        let last_seen = user.last_seen.map(|t| rows::signed(t.0, "last_seen")).transpose()?;
-        let params: Params<'_> = &[
-            user.id.as_uuid(),
-            &user.display_name,
-            &lower,
-            &user.email,
-            &rows::role_text(user.role),
-            &rows::signed(user.created_at.0, "created_at")?,
-            &user.disabled,
-            &last_seen,
-        ];
-        Ok(execute(&client, sql, params).await? > 0)
+        let row = match update {
+            UserUpdate::Role(role) => {
+                let sql = concat!("UPDATE kanect_users SET role = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &rows::role_text(role)]).await?
+            }
+            UserUpdate::Disabled(disabled) => {
+                let sql = concat!("UPDATE kanect_users SET disabled = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &disabled]).await?
+            }
+            UserUpdate::LastSeen(at) => {
+                let sql = concat!("UPDATE kanect_users SET last_seen = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &rows::signed(at.0, "last_seen")?]).await?
+            }
+        };
+        row.as_ref().map(rows::user).transpose()
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
@@ -227,6 +229,39 @@ impl Store for PgStore {
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
         let client = self.client().await?;
         execute(&client, "DELETE FROM kanect_sessions WHERE user_id = $1", &[user.as_uuid()]).await
+    }
+
+    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt> {
+        // The upsert takes the key's row lock (inserting an expired placeholder if there was no
+        // row) and reads the record; concurrent attempts, from any node, wait on that lock until
+        // this transaction has written its decision.
+        let lock = "INSERT INTO kanect_login_attempts AS a (key, count, not_before, expires_at) VALUES ($1, 0, 0, 0) \
+                    ON CONFLICT (key) DO UPDATE SET count = a.count RETURNING count, not_before, expires_at";
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let current = rows::login_attempts(&query_one(&tx, lock, &[&key.0.as_slice()]).await?)?;
+        let attempt = rule.attempt(Some(current), now);
+        if let Attempt::Counted(record) = attempt {
+            let update = "UPDATE kanect_login_attempts SET count = $2, not_before = $3, expires_at = $4 WHERE key = $1";
+            let count = i64::from(record.count);
+            let not_before = rows::signed(record.not_before.0, "not_before")?;
+            let expires_at = rows::signed(record.expires_at.0, "expires_at")?;
+            execute(&tx, update, &[&key.0.as_slice(), &count, &not_before, &expires_at]).await?;
+            tx.commit().await.map_err(db)?;
+        }
+        // A refusal drops `tx`, rolling back: nothing changed.
+        Ok(attempt)
+    }
+
+    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
+        let client = self.client().await?;
+        execute(&client, "DELETE FROM kanect_login_attempts WHERE key = $1", &[&key.0.as_slice()]).await.map(drop)
+    }
+
+    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let sql = "DELETE FROM kanect_login_attempts WHERE expires_at <= $1";
+        execute(&client, sql, &[&rows::clamped(now.0)]).await
     }
 
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {

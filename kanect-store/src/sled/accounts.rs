@@ -5,7 +5,9 @@
 
 use super::format::{decode, encode};
 use super::{keys, SledStore};
-use kanect_core::{matches_search, Conflict, Session, StoreError, StoreResult, TokenHash, User, UserId, UserQuery};
+use kanect_core::{
+    matches_search, Conflict, Session, StoreError, StoreResult, TokenHash, User, UserId, UserQuery, UserUpdate,
+};
 
 impl SledStore {
     pub(super) fn insert_user_now(&self, user: &User, password_hash: &str) -> StoreResult<()> {
@@ -29,14 +31,15 @@ impl SledStore {
         self.get("user", &keys::user(id))
     }
 
-    pub(super) fn update_user_now(&self, user: &User) -> StoreResult<bool> {
-        let key = keys::user(user.id);
+    /// Changes one field under the accounts lock, so that a concurrent change of another field
+    /// (also under it) is read, not overwritten.
+    pub(super) fn update_user_now(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
+        let key = keys::user(id);
         let _accounts = self.accounts();
-        let Some(existing) = self.get::<User>("user", &key)? else { return Ok(false) };
-        // The username never changes: its index entry stays valid.
-        let updated = User { username: existing.username, ..user.clone() };
-        self.insert(&key, encode(&updated)?)?;
-        Ok(true)
+        let Some(mut user) = self.get::<User>("user", &key)? else { return Ok(None) };
+        update.apply(&mut user);
+        self.insert(&key, encode(&user)?)?;
+        Ok(Some(user))
     }
 
     pub(super) fn delete_user_now(&self, id: UserId) -> StoreResult<bool> {

@@ -23,6 +23,7 @@ use serde::Serialize;
 ///   a resend.
 /// - 4: message appends are durable in the journal (`journal/` beside sled's files) until a
 ///   checkpoint; the keys and values are those of version 3.
+///   Later, the `login_attempts` tree was added without a bump (see `keys` for why).
 ///
 /// Version 3 is upgraded in place at open (its data is already version 4's; only the
 /// journal is new), so that a version-3 build refuses the store afterwards instead of

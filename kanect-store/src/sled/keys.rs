@@ -1,4 +1,5 @@
-//! Key encoding: every record lives in one sled tree, in a key space chosen by its first byte.
+//! Key encoding: every record lives in one sled tree, in a key space chosen by its first byte
+//! (but for the log-in attempt records, at the end).
 //!
 //! One tree, not one per record kind, so that every multi-record write is atomic across a
 //! crash without sled transactions (which can rerun their closure and conflict under load): a
@@ -27,6 +28,18 @@
 //! | `0x09`     | message id                          | conversation id ++ seq BE      |
 //! | `0x0c`     | conversation id ++ user id          | `Receipt` (JSON)               |
 //! | `0x0d`     | audit id (UUIDv7: time order)       | `AuditEntry` (JSON)            |
+//!
+//! One more tree, `login_attempts` (see `attempts` for why apart), holds the log-in attempt
+//! records:
+//!
+//! | tree             | key                                | value                  |
+//! |------------------|------------------------------------|------------------------|
+//! | `login_attempts` | `AttemptKey` (32 bytes, a SHA-256) | `LoginAttempts` (JSON) |
+//!
+//! It came within format version 4, without a bump: nothing in the default tree changed, a
+//! build that does not know the tree ignores it (its records only slow log-ins down, and
+//! expire), and a build that does creates it empty in a store without it. A bump would
+//! only have made older builds refuse the store.
 
 use kanect_core::{AuditId, ConversationId, MessageId, Seq, StoreError, TokenHash, UserId};
 

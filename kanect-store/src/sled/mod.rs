@@ -1,6 +1,7 @@
 //! [`SledStore`]: the embedded default store, on sled 0.34.
 //!
-//! Every record lives in sled's default tree under the key spaces of [`keys`]. Message
+//! Every record lives in sled's default tree under the key spaces of [`keys`] (log-in attempt
+//! records apart, in a tree of their own: see `attempts`). Message
 //! appends, the hot path, are not applied by their writer: they are submitted to group
 //! commit, which journals a whole group, syncs the journal once and only then inserts the
 //! group into sled (see [`commit`] and [`journal`] for why); the stripe keeps them in
@@ -22,6 +23,7 @@
 //! only a write's return is a promise.
 
 mod accounts;
+mod attempts;
 mod commit;
 mod conversations;
 mod format;
@@ -39,8 +41,9 @@ use format::{decode, sled_error};
 use id_filter::{IdFilter, IdScan};
 use journal::Journal;
 use kanect_core::{
-    Appended, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
-    ReceiptKind, Seq, Session, Store, StoreError, StoreResult, StoreStats, TokenHash, User, UserId, UserQuery,
+    Appended, Attempt, AttemptKey, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId,
+    NewMessage, Receipt, ReceiptKind, Seq, Session, SlowDown, Store, StoreError, StoreResult, StoreStats, Timestamp,
+    TokenHash, User, UserId, UserQuery, UserUpdate,
 };
 use messages::{Append, Pending};
 use serde::de::DeserializeOwned;
@@ -137,6 +140,10 @@ pub struct SledStore {
     stripes: Box<[Mutex<Stripe>]>,
     /// Serialises account writes (see the module docs).
     accounts: Mutex<()>,
+    /// Log-in attempt records, in a tree of their own (see `attempts`).
+    attempts: sled::Tree,
+    /// Serialises changes to `attempts`: each is a read, a decision and a write.
+    attempts_lock: Mutex<()>,
     /// Every message id in the store, so that a new message skips the resend lookup.
     ids: Arc<IdFilter>,
     /// Fills `ids` with the ids stored before the open.
@@ -223,7 +230,18 @@ impl SledStore {
         let id_scan = IdScan::start(db.clone(), keys::all_message_ids(), ids.clone())?;
         let commit = GroupCommit::start(db.clone(), sync, journal, policy)?;
         let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
-        Ok(SledStore { db, commit, stripes, accounts: Mutex::new(()), ids, _id_scan: id_scan, temporary: None })
+        let attempts = db.open_tree(attempts::TREE).map_err(sled_error)?;
+        Ok(SledStore {
+            db,
+            commit,
+            stripes,
+            accounts: Mutex::new(()),
+            attempts,
+            attempts_lock: Mutex::new(()),
+            ids,
+            _id_scan: id_scan,
+            temporary: None,
+        })
     }
 
     /// How group commit has done so far: groups, the writes they acknowledged, checkpoints.
@@ -245,6 +263,12 @@ impl SledStore {
         // Guards no data of its own: a panic under it leaves nothing half-written in memory,
         // and sled batches are all-or-nothing.
         self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The log-in attempts lock.
+    fn attempts_lock(&self) -> MutexGuard<'_, ()> {
+        // Guards no data of its own, as `accounts`.
+        self.attempts_lock.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn get_raw(&self, key: &[u8]) -> StoreResult<Option<sled::IVec>> {
@@ -363,9 +387,10 @@ impl Store for SledStore {
         self.user_by_username_now(username)
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        let updated = self.update_user_now(user)?;
-        self.durable_if(updated).await
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
+        let updated = self.update_user_now(id, update)?;
+        self.durable_if(updated.is_some()).await?;
+        Ok(updated)
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
@@ -405,6 +430,18 @@ impl Store for SledStore {
         let count = self.delete_sessions_of_now(user)?;
         self.durable_if(count > 0).await?;
         Ok(count)
+    }
+
+    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt> {
+        self.count_login_attempt_now(key, rule, now)
+    }
+
+    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
+        self.clear_login_attempts_now(key)
+    }
+
+    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
+        self.expire_login_attempts_now(now)
     }
 
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {

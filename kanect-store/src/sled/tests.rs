@@ -327,3 +327,19 @@ async fn a_send_checked_against_a_record_not_yet_durable_also_waits_for_its_flus
     // That flush made the membership durable: appends no longer wait for one.
     assert_eq!(waits("c3"), None);
 }
+
+#[tokio::test]
+async fn login_attempts_live_in_their_own_tree_and_survive_a_clean_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = kanect_core::LoginLimits::default().per_account;
+    let key = kanect_core::AttemptKey([7; 32]);
+    let now = kanect_core::Timestamp(1_700_000_000_000);
+    let store = SledStore::open(dir.path()).unwrap();
+    store.count_login_attempt(&key, &rule, now).await.unwrap();
+    assert!(store.db.iter().keys().all(|key| keys::is_meta(&key.unwrap())), "nothing in the default tree");
+    drop(store);
+    // Format version 4 stores gain the tree without a version change (see `keys`).
+    let store = SledStore::open(dir.path()).unwrap();
+    let again = store.count_login_attempt(&key, &rule, now).await.unwrap();
+    assert!(matches!(again, kanect_core::Attempt::Counted(record) if record.count == 2), "{again:?}");
+}

@@ -1,0 +1,129 @@
+//! Log-in throttling through the public API: slow-downs per account and client address and per
+//! account, counted before the password is checked (so concurrent guesses cannot get past
+//! them), that never lock the owner out from their own address; and this node's per-address
+//! budget of password checks.
+
+mod support;
+
+use kanect_core::{Chat, ChatConfig, Error, LoginLimits, Registration};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+use support::*;
+
+const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 66));
+const OWNER: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+
+/// The default slow-downs, with this node's per-address admission out of the way.
+fn slow_downs_only() -> ChatConfig {
+    let login = LoginLimits { address_burst: 10_000, address_in_flight: 10_000, ..LoginLimits::default() };
+    ChatConfig { login, ..fast_config() }
+}
+
+/// An engine with `config` and one account, alice, whose password is "correct horse".
+async fn with_alice(config: ChatConfig) -> Chat {
+    let chat = chat_with(config).await;
+    chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+    chat
+}
+
+/// How long a refusal says to wait.
+fn retry_after<T: std::fmt::Debug>(result: kanect_core::Result<T>) -> Duration {
+    match result {
+        Err(Error::Limited { retry_after: Some(wait), .. }) => wait,
+        other => panic!("expected too_many_attempts with a wait, got {other:?}"),
+    }
+}
+
+/// Runs `guesses` wrong log-ins for alice at once (through `log_in`), and counts the answers
+/// by code.
+async fn at_once<F, Fut>(chat: &Chat, guesses: usize, log_in: F) -> (usize, usize)
+where
+    F: Fn(Chat, String) -> Fut,
+    Fut: std::future::Future<Output = kanect_core::Result<kanect_core::Login>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..guesses).map(|i| tokio::spawn(log_in(chat.clone(), format!("guess number {i}")))).collect();
+    let (mut checked, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap().unwrap_err().code() {
+            "bad_credentials" => checked += 1,
+            "too_many_attempts" => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    (checked, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_from_one_address_cannot_exceed_its_allowance() {
+    let chat = with_alice(slow_downs_only()).await;
+    let (checked, refused) =
+        at_once(&chat, 40, |chat, guess| async move { chat.login_from("alice", &guess, ATTACKER).await }).await;
+    assert_eq!((checked, refused), (5, 35), "only the 5 free attempts reach the password check");
+    // The allowance is spent: the right password must wait too.
+    assert_eq!(code(chat.login_from("alice", "correct horse", ATTACKER).await), "too_many_attempts");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_without_an_address_are_capped_per_account() {
+    let chat = with_alice(slow_downs_only()).await;
+    let free = LoginLimits::default().per_account.free_attempts as usize;
+    let (checked, refused) =
+        at_once(&chat, free + 20, |chat, guess| async move { chat.login("alice", &guess).await }).await;
+    assert_eq!((checked, refused), (free, 20));
+    assert_eq!(code(chat.login("alice", "correct horse").await), "too_many_attempts");
+}
+
+#[tokio::test]
+async fn an_attackers_failures_do_not_slow_the_owner_down() {
+    let chat = with_alice(slow_downs_only()).await;
+    for _ in 0..20 {
+        let _ = chat.login_from("alice", "wrong horse", ATTACKER).await;
+    }
+    assert_eq!(code(chat.login_from("alice", "wrong horse", ATTACKER).await), "too_many_attempts");
+    chat.login_from("alice", "correct horse", OWNER).await.expect("the owner, from their address, gets in");
+    // An unknown account is throttled the same way: refusals say nothing about who exists.
+    for _ in 0..5 {
+        assert_eq!(code(chat.login_from("nobody", "wrong horse", ATTACKER).await), "bad_credentials");
+    }
+    assert_eq!(code(chat.login_from("nobody", "wrong horse", ATTACKER).await), "too_many_attempts");
+}
+
+#[tokio::test]
+async fn a_right_password_clears_the_count_and_refusals_say_how_long_to_wait() {
+    let chat = with_alice(slow_downs_only()).await;
+    for _ in 0..4 {
+        assert_eq!(code(chat.login_from("ALICE", "wrong horse", OWNER).await), "bad_credentials");
+    }
+    chat.login_from("alice", "correct horse", OWNER).await.unwrap();
+    // Five free attempts again, then the first wait (1 s).
+    for _ in 0..5 {
+        assert_eq!(code(chat.login_from("alice", "wrong horse", OWNER).await), "bad_credentials");
+    }
+    assert_eq!(retry_after(chat.login_from("alice", "correct horse", OWNER).await), Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn one_address_has_a_budget_of_password_checks_across_accounts() {
+    let login = LoginLimits { address_burst: 3, ..LoginLimits::default() };
+    let chat = with_alice(ChatConfig { login, ..fast_config() }).await;
+    // Password spraying: one guess at each of many accounts.
+    for name in ["alice", "bob", "carol"] {
+        assert_eq!(code(chat.login_from(name, "wrong horse", ATTACKER).await), "bad_credentials");
+    }
+    let wait = retry_after(chat.login_from("dave", "wrong horse", ATTACKER).await);
+    assert_eq!(wait, LoginLimits::default().address_interval, "one more per interval");
+    chat.login_from("alice", "correct horse", OWNER).await.expect("other addresses have their own budget");
+}
+
+#[tokio::test]
+async fn log_in_slow_downs_are_shared_by_engines_on_one_store() {
+    // Two nodes of a cluster share the store: guesses spread over both count together.
+    let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(kanect_core::MemoryStore::new());
+    let node = || Chat::builder_shared(store.clone()).config(slow_downs_only()).build();
+    let (a, b) = (node().await.unwrap(), node().await.unwrap());
+    a.register(Registration::new("alice", "correct horse")).await.unwrap();
+    for chat in [&a, &b, &a, &b, &a] {
+        assert_eq!(code(chat.login_from("alice", "wrong horse", ATTACKER).await), "bad_credentials");
+    }
+    assert_eq!(code(b.login_from("alice", "wrong horse", ATTACKER).await), "too_many_attempts");
+}

@@ -1,0 +1,60 @@
+//! Log-in attempt records: the `login_attempts` tree (see [`keys`](super::keys)).
+//!
+//! A tree of its own, not a key space of the default tree: these records change on every log-in
+//! attempt and expire within minutes, so keeping them apart keeps them out of everything that
+//! scans the default tree (the format check at open, the id scan, statistics) and lets expiry
+//! scan only them. Each count is a read, a decision and a write under one mutex: one process
+//! owns a sled store, so that is atomic. Writes are not waited on for durability (see
+//! [`Store::count_login_attempt`](kanect_core::Store::count_login_attempt)); group commit's next
+//! flush takes them along.
+
+use super::format::{decode, encode, sled_error};
+use super::SledStore;
+use kanect_core::{Attempt, AttemptKey, LoginAttempts, SlowDown, StoreResult, Timestamp};
+
+/// The tree's name.
+pub(super) const TREE: &str = "login_attempts";
+
+impl SledStore {
+    pub(super) fn count_login_attempt_now(
+        &self,
+        key: &AttemptKey,
+        rule: &SlowDown,
+        now: Timestamp,
+    ) -> StoreResult<Attempt> {
+        let _attempts = self.attempts_lock();
+        let current = self.attempts.get(key.0).map_err(sled_error)?;
+        let current = current.map(|bytes| decode::<LoginAttempts>("login attempts", &key.0, &bytes)).transpose()?;
+        let attempt = rule.attempt(current, now);
+        if let Attempt::Counted(record) = attempt {
+            self.attempts.insert(key.0, encode(&record)?).map_err(sled_error)?;
+        }
+        Ok(attempt)
+    }
+
+    pub(super) fn clear_login_attempts_now(&self, key: &AttemptKey) -> StoreResult<()> {
+        let _attempts = self.attempts_lock();
+        self.attempts.remove(key.0).map(drop).map_err(sled_error)
+    }
+
+    pub(super) fn expire_login_attempts_now(&self, now: Timestamp) -> StoreResult<u64> {
+        let mut expired = Vec::new();
+        for entry in self.attempts.iter() {
+            let (key, value) = entry.map_err(sled_error)?;
+            if decode::<LoginAttempts>("login attempts", &key, &value)?.expires_at <= now {
+                expired.push(key);
+            }
+        }
+        // Checked again under the lock: an attempt may have renewed a record since the scan.
+        let _attempts = self.attempts_lock();
+        let mut count = 0;
+        for key in expired {
+            let Some(value) = self.attempts.get(&key).map_err(sled_error)? else { continue };
+            if decode::<LoginAttempts>("login attempts", &key, &value)?.expires_at <= now {
+                self.attempts.remove(&key).map_err(sled_error)?;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+}
