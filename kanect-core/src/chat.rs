@@ -15,7 +15,7 @@ use crate::id::{NodeId, Seq, UserId};
 use crate::metrics::Metrics;
 use crate::model::{Presence, Role, Timestamp, TokenHash};
 use crate::ordering::{Sequencer, Ticket};
-use crate::store::Store;
+use crate::store::{Store, StoreHealth};
 use crate::throttle::{LoginLimits, LoginThrottle};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -234,6 +234,14 @@ impl Chat {
             tracing::warn!(%error, "bus flush failed");
         }
         Ok(())
+    }
+
+    /// Whether the engine can serve now: its store's [`Store::health`], for a health check
+    /// (`GET /health` answers `503` unless it is [`StoreHealth::Ok`]). The bus is not asked:
+    /// delivery between nodes is at most once, and a node without it still serves its own
+    /// devices.
+    pub async fn health(&self) -> StoreHealth {
+        self.inner.store.health().await
     }
 
     pub(crate) fn hub(&self) -> &Hub {

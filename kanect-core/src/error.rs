@@ -41,7 +41,10 @@ pub enum Error {
         /// When trying again may succeed, if known.
         retry_after: Option<Duration>,
     },
-    /// The store or bus failed. Nothing was acknowledged; the operation may be retried.
+    /// The store or bus failed. Nothing was acknowledged, but a write may still have taken
+    /// effect (its outcome is unknown): a send is safe to retry with the same client id; any
+    /// other write may have happened too, so check before repeating one that is not
+    /// idempotent (creating a group, signing up).
     #[error("service unavailable")]
     Unavailable(#[source] StoreError),
 }

@@ -37,7 +37,9 @@
 //! - A resend with the same client id returns the original message and stores nothing new.
 //! - Every device of every member receives every message once, in seq order; a device that
 //!   falls behind is told to resync rather than silently losing events.
-//! - A send is acknowledged (returns) only once the store has made it durable.
+//! - A send is acknowledged (returns) only once the store has made it durable. A send that
+//!   fails with `unavailable` may still have been stored (its outcome is unknown): resent with
+//!   the same client id, it returns the stored message, or is stored now, once.
 //!
 //! # Layout
 //! - `id` — [`UserId`], [`ConversationId`], [`MessageId`], [`Seq`].
@@ -98,6 +100,8 @@ pub use model::{
     Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, Presence, Receipt, ReceiptKind, Role,
     Session, StoreStats, Timestamp, TokenHash, User,
 };
-pub use store::{matches_search, move_receipt_forward, HistoryPage, Store, StoreResult, UserQuery, UserUpdate};
+pub use store::{
+    matches_search, move_receipt_forward, HistoryPage, Store, StoreHealth, StoreResult, UserQuery, UserUpdate,
+};
 pub use subscription::{Resumed, SkippedCursor, Subscription, RESUME_BATCH, RESUME_BYTES, WATCH_MAX};
 pub use throttle::{Attempt, AttemptKey, LoginAttempts, LoginLimits, SlowDown};

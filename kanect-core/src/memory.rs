@@ -3,7 +3,7 @@
 //! All state sits behind one `std::sync::Mutex`: every operation is a few map look-ups, never
 //! awaits while holding the lock, and a single lock makes each operation trivially atomic —
 //! the same invariants the persistent backends must work harder for. Nothing survives the
-//! process.
+//! process, and nothing can fail: it keeps the default [`Store::health`], always ok.
 
 use crate::error::{Conflict, StoreError};
 use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};

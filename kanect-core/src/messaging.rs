@@ -21,8 +21,10 @@ impl Chat {
     ///
     /// # Errors
     /// `invalid` body or client id (see [`validate::BODY_MAX_CHARS`]);
-    /// `conversation_not_found`; `not_member`; `unavailable` (nothing was stored: retry with
-    /// the same client id).
+    /// `conversation_not_found`; `not_member`; `unavailable`: the outcome is unknown (the
+    /// store may have kept the message before failing, see [`Store`](crate::Store)'s
+    /// failure contract). Resend with the same client id: that returns the stored message
+    /// (same id and seq) if it was stored, and stores it once if it was not.
     pub async fn send(
         &self,
         caller: &Caller,

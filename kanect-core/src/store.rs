@@ -18,6 +18,16 @@
 //! [`Store::count_login_attempt`]). The engine acknowledges to clients only
 //! after the write returns.
 //!
+//! **Failures: the outcome is unknown.** A write that returns an error (other than a
+//! conflict) was not acknowledged, but it may still have taken effect: sled's journal may have
+//! been synced before a later step failed, a PostgreSQL commit may have succeeded with its
+//! answer lost on the way back. No backend can promise "nothing was stored" truthfully, so
+//! the contract is the one that can be kept everywhere: a retry is safe. An
+//! [`Store::append_message`] retried with the same (conversation, sender, client id) returns
+//! the original if the failed attempt stored it (same id, same seq), and stores it once if
+//! not; never a second copy, also across restarts. A backend that fails says so in
+//! [`Store::health`] and, if it can, recovers by itself once the cause is gone.
+//!
 //! Every backend runs the conformance suite in [`crate::testing`].
 
 use crate::error::StoreError;
@@ -232,6 +242,53 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes everything written so far durable, e.g. before a graceful shutdown.
     async fn flush(&self) -> StoreResult<()>;
+
+    // ---- health
+
+    /// Whether the store works now, for a health check: cheap, and bounded in time (a
+    /// backend that must ask a server gives up after a short timeout and answers
+    /// [`StoreHealth::Failed`]). The default is for a store that cannot fail, as
+    /// [`MemoryStore`](crate::MemoryStore).
+    async fn health(&self) -> StoreHealth {
+        StoreHealth::Ok
+    }
+}
+
+/// What [`Store::health`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreHealth {
+    /// Reads and writes work.
+    Ok,
+    /// Writes fail (a full disk, an I/O error, a database out of reach), and perhaps reads.
+    /// The store retries by itself where it can (sled reopens once its directory takes writes
+    /// again; PostgreSQL's pool reconnects).
+    Failed,
+    /// The store is recovering from a failure (sled: reopening the database and replaying its
+    /// journal); calls fail until it is done.
+    Recovering,
+}
+
+impl StoreHealth {
+    /// The stable machine code: `"ok"`, `"failed"` or `"recovering"`.
+    pub fn code(self) -> &'static str {
+        match self {
+            StoreHealth::Ok => "ok",
+            StoreHealth::Failed => "failed",
+            StoreHealth::Recovering => "recovering",
+        }
+    }
+
+    /// True for [`StoreHealth::Ok`].
+    pub fn is_ok(self) -> bool {
+        self == StoreHealth::Ok
+    }
+}
+
+impl std::fmt::Display for StoreHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
 }
 
 /// Whether a user matches a (lower-case) search text: the rule every backend follows.

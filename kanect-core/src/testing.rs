@@ -20,7 +20,7 @@ use crate::model::{
     Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, ReceiptKind, Role, Session, Timestamp,
     TokenHash, User,
 };
-use crate::store::{HistoryPage, Store, UserQuery, UserUpdate};
+use crate::store::{HistoryPage, Store, StoreHealth, UserQuery, UserUpdate};
 use crate::throttle::{Attempt, AttemptKey, LoginAttempts, SlowDown};
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -61,6 +61,7 @@ macro_rules! store_conformance {
             receipts_only_move_forward,
             audit_log_pages_newest_first,
             stats_count_everything,
+            a_working_store_reports_itself_healthy,
         );
 
         $(#[$attr])*
@@ -524,6 +525,18 @@ pub async fn stats_count_everything<S: Store>(store: Arc<S>) {
     let stats = store.stats().await.unwrap();
     assert_eq!((stats.users, stats.conversations, stats.messages), (1, 1, 3));
     store.flush().await.unwrap();
+}
+
+/// A store whose writes and reads work reports [`StoreHealth::Ok`], before and after them.
+pub async fn a_working_store_reports_itself_healthy<S: Store>(store: Arc<S>) {
+    assert_eq!(store.health().await, StoreHealth::Ok);
+    let a = user("frank");
+    store.insert_user(&a, "h").await.unwrap();
+    let conversation = group(&[a.id]);
+    store.insert_conversation(&conversation).await.unwrap();
+    store.append_message(new_message(conversation.id, a.id, "c1", "x")).await.unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(store.health().await, StoreHealth::Ok);
 }
 
 /// One step of the model test.

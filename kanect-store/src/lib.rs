@@ -20,8 +20,8 @@
 //! *Acknowledged means durable.* Every write method (`append_message`, `insert_user`,
 //! `advance_receipt`, ...) returns only after its write is on disk in a way that survives a
 //! crash of the process, and, with [`SledConfig::fsync`] (the default), power loss or a kernel
-//! crash too. When a write method returns an error, nothing was acknowledged; the write may or
-//! may not be on disk, and retrying `append_message` with the same client id is safe.
+//! crash too. When a write method returns an error, nothing was acknowledged, but the write
+//! may or may not be in the store (see "Failures" below).
 //!
 //! Message appends, the hot path, are made durable by a **write-ahead journal** and **group
 //! commit**: appends wait for one commit thread, which takes every append waiting when it
@@ -51,6 +51,22 @@
 //! is acknowledged. [`SledStore::temporary`] stores never sync their journal and are deleted
 //! on drop (kept in memory where `/dev/shm` exists): tests only.
 //!
+//! # Failures (SledStore)
+//!
+//! A failed journal write or sync, sled insert or flush (a full disk, an I/O error) fails the
+//! store: every write is refused from then on (reads are served as far as sled still can),
+//! and `Store::health` says `Failed`. A recovery thread then reopens the directory by itself,
+//! as soon as it takes writes again (probed with backoff, from 100 ms up to every 5 s), and
+//! the store works again without a restart. The reopen recovers as an open after a crash
+//! does: sled's files, plus a replay of every journal record, made durable before anything
+//! new is acknowledged. So what a failed write leaves behind is exactly what a crash at that
+//! moment would: an append whose journal record was synced before the failure (its sled insert
+//! failed) is in the store after recovery, at the seq it was given; one whose record was not,
+//! is not. Either way a resend with the same client id is safe: it returns the stored message
+//! (same id, same seq), or stores it now, once; never a second copy, also across restarts.
+//! Direct writes (accounts, sessions, conversations, receipts, edits) that failed may be in the
+//! store or not, as after a crash. `tests/disk_full.rs` proves this on a real full disk.
+//!
 //! # On disk
 //!
 //! One sled database per directory (`./kanect-data` by the server's default), and the journal
@@ -68,7 +84,10 @@
 //! messages; format 1 took 1.3 KB in the same run).
 //!
 //! # Layout
-//! - `sled` — [`SledStore`], [`SledConfig`], opening and the `Store` impl.
+//! - `sled` — [`SledStore`], [`SledConfig`] and the `Store` impl.
+//! - `sled::open` — one open of the directory: sled, the journal's replay, group commit and
+//!   the in-memory state that lives as long as they do.
+//! - `sled::recovery` — the recovery thread that reopens a failed store, and its health.
 //! - `sled::keys` — the key spaces and their big-endian encoding.
 //! - `sled::format` — the format version check, record codecs, sled error mapping.
 //! - `sled::message_codec` — the binary encoding of message records.

@@ -5,7 +5,7 @@
 mod pg_support;
 
 use kanect_core::testing::user;
-use kanect_core::{Appended, ConversationId, NewMessage, Seq, Store, StoreError, UserId};
+use kanect_core::{Appended, ConversationId, NewMessage, Seq, Store, StoreError, StoreHealth, UserId};
 use kanect_store::{PgConfig, PgStore};
 use pg_support::{config, fresh_store, raw_client, schema_name};
 use std::sync::Arc;
@@ -175,6 +175,90 @@ async fn dropped_connections_fail_calls_then_the_pool_recovers() {
         }
     };
     assert_eq!(recovered, Some(alice));
+}
+
+/// A TCP relay to the test database that can be cut: what a node sees when the database, or
+/// the network to it, goes away. Cut, it closes the connections it relays and accepts new ones
+/// without ever answering them (a stalled network, not a refusing one).
+struct Relay {
+    addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start() -> Relay {
+        let pg: tokio_postgres::Config = pg_support::url().parse().unwrap();
+        let host = match &pg.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(host) => host.clone(),
+            other => panic!("the relay needs a TCP host, not {other:?}"),
+        };
+        let target = format!("{host}:{}", pg.get_ports().first().copied().unwrap_or(5432));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut stalled = Vec::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *watch.borrow() {
+                    stalled.push(inbound);
+                    continue;
+                }
+                let (target, mut watch) = (target.clone(), watch.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Relay { addr, cut }
+    }
+
+    /// A connection string for the test database through the relay.
+    fn url(&self) -> String {
+        let pg: tokio_postgres::Config = pg_support::url().parse().unwrap();
+        let mut url = format!("host={} port={}", self.addr.ip(), self.addr.port());
+        if let Some(user) = pg.get_user() {
+            url.push_str(&format!(" user={user}"));
+        }
+        if let Some(dbname) = pg.get_dbname() {
+            url.push_str(&format!(" dbname={dbname}"));
+        }
+        if let Some(password) = pg.get_password() {
+            url.push_str(&format!(" password={}", String::from_utf8_lossy(password)));
+        }
+        url
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn health_says_failed_while_the_database_is_out_of_reach_and_ok_once_it_is_back() {
+    let relay = Relay::start().await;
+    // A connection attempt into the stalled relay would wait this long: the health check must
+    // give up long before.
+    let patient = Duration::from_secs(120);
+    let config = PgConfig { url: relay.url(), connect_timeout: patient, ..config(&schema_name()) };
+    let store = PgStore::connect_with(config).await.unwrap();
+    assert_eq!(store.health().await, StoreHealth::Ok);
+
+    relay.cut.send_replace(true);
+    // The pooled connection is broken; the next check needs a new one, which stalls.
+    for check in 0..2 {
+        let health = tokio::time::timeout(Duration::from_secs(30), store.health()).await;
+        assert_eq!(health.expect("a health check gives up on its own"), StoreHealth::Failed, "check {check}");
+    }
+
+    relay.cut.send_replace(false);
+    let mut checks = 0;
+    while store.health().await != StoreHealth::Ok {
+        checks += 1;
+        assert!(checks <= 20, "the store did not report ok once the database was back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    store.insert_user(&user("back"), "h").await.unwrap();
 }
 
 #[tokio::test]

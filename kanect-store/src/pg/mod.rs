@@ -23,6 +23,13 @@
 //! has nothing left to do. The exception is `kanect_login_attempts`, an `UNLOGGED` table (see
 //! its migration): losing it only shortens log-in slow-downs.
 //!
+//! **Failures.** A write whose connection breaks before the answer to its commit arrives may
+//! have been committed or not (the outcome is unknown, as the core's store contract says); an
+//! append retried with the same client id then fails the unique constraint if it was, and
+//! returns the original. The pool replaces broken connections by itself.
+//! [`Store::health`](kanect_core::Store::health) takes a pooled connection and runs `SELECT 1`,
+//! within 800 ms: failed if either fails or takes longer.
+//!
 //! **Schema.** [`PgStore::connect_with`] applies the migrations under `migrations/` (see
 //! `migrate`). [`PgConfig::schema`] puts all tables in one PostgreSQL schema (created if
 //! missing), which lets several deployments — or test runs — share a database.

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use kanect_core::{
     Appended, Attempt, AttemptKey, AuditEntry, AuditId, Conflict, Conversation, ConversationId, HistoryPage, Message,
-    MessageId, NewMessage, Receipt, ReceiptKind, Seq, Session, SlowDown, Store, StoreError, StoreResult, StoreStats,
-    Timestamp, TokenHash, User, UserId, UserQuery, UserUpdate,
+    MessageId, NewMessage, Receipt, ReceiptKind, Seq, Session, SlowDown, Store, StoreError, StoreHealth, StoreResult,
+    StoreStats, Timestamp, TokenHash, User, UserId, UserQuery, UserUpdate,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -513,4 +513,31 @@ impl Store for PgStore {
         // Every write returned after its commit, which PostgreSQL had already made durable.
         Ok(())
     }
+
+    async fn health(&self) -> StoreHealth {
+        let answered = tokio::time::timeout(HEALTH_TIMEOUT, async {
+            let client = self.client().await?;
+            client.simple_query("SELECT 1").await.map_err(db)
+        })
+        .await;
+        match answered {
+            Ok(Ok(_)) => StoreHealth::Ok,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "health check: PostgreSQL does not answer");
+                StoreHealth::Failed
+            }
+            Err(_) => {
+                tracing::warn!(
+                    timeout_ms = HEALTH_TIMEOUT.as_millis() as u64,
+                    "health check: PostgreSQL did not answer in time"
+                );
+                StoreHealth::Failed
+            }
+        }
+    }
 }
+
+/// How long a health check waits for a pooled connection and a `SELECT 1`: well under the
+/// timeout of a load balancer's health probe (often 1-2 s), so that a database that stalls
+/// (rather than refusing) reads as failed, not as a node that does not answer.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(800);

@@ -4,12 +4,13 @@
 //! [`Store`](kanect_core::Store) methods then wait for group commit.
 
 use super::format::{decode, encode};
-use super::{keys, SledStore};
+use super::keys;
+use super::open::Open;
 use kanect_core::{
     matches_search, Conflict, Session, StoreError, StoreResult, TokenHash, User, UserId, UserQuery, UserUpdate,
 };
 
-impl SledStore {
+impl Open {
     pub(super) fn insert_user_now(&self, user: &User, password_hash: &str) -> StoreResult<()> {
         let username = keys::username(&User::fold(&user.username));
         let record = encode(user)?;

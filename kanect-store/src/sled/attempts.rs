@@ -9,13 +9,13 @@
 //! flush takes them along.
 
 use super::format::{decode, encode, sled_error};
-use super::SledStore;
+use super::open::Open;
 use kanect_core::{Attempt, AttemptKey, LoginAttempts, SlowDown, StoreResult, Timestamp};
 
 /// The tree's name.
 pub(super) const TREE: &str = "login_attempts";
 
-impl SledStore {
+impl Open {
     pub(super) fn count_login_attempt_now(
         &self,
         key: &AttemptKey,

@@ -31,12 +31,18 @@
 //! at 10,000, and 45–46k against 44–47k delivered/s at saturation.
 //!
 //! A failed journal write, sync, insert or flush fails its whole group and every later write:
-//! what sled holds in memory may then differ from the disk, so the store refuses writes until
-//! it is reopened, which recovers from the disk and the journal. If a thread stops (store
-//! dropped, or a panic), waiting writers get an error instead of waiting forever.
+//! what sled holds in memory may then differ from the disk (and sled's own errors are sticky),
+//! so group commit refuses writes from then on and raises the store's [`Alarm`], whose
+//! recovery thread replaces this group commit, database and all, by reopening the store from
+//! the disk and the journal (see `recovery`). If a thread stops (store dropped, or a panic),
+//! waiting writers get an error instead of waiting forever; a panic raises the alarm too.
+//!
+//! Writers wait with a [`Durable`]: only the channel their answer comes on, so no handle on
+//! the database is held while they wait, and a reopen never waits for them.
 
 use super::format::sled_error;
 use super::journal::{self, Journal};
+use super::recovery::Alarm;
 use kanect_core::StoreError;
 use std::fs::File;
 use std::path::Path;
@@ -60,7 +66,7 @@ pub(crate) struct Policy {
 pub(crate) struct FlushError(Arc<str>);
 
 impl FlushError {
-    fn new(what: &str, error: impl std::fmt::Display) -> FlushError {
+    pub(crate) fn new(what: &str, error: impl std::fmt::Display) -> FlushError {
         FlushError(format!("{what}: {error}").into())
     }
 }
@@ -72,12 +78,36 @@ pub(crate) type Write = (Vec<u8>, Vec<u8>);
 
 /// A write's place in a group: resolves when the group is durable (and, for an append,
 /// applied to sled).
-pub(crate) type Ack = oneshot::Receiver<Result<(), FlushError>>;
+type Ack = oneshot::Receiver<Result<(), FlushError>>;
 
-/// A submitted append: its acknowledgement, and its number, for [`GroupCommit::is_applied`]
-/// (appends are numbered 1, 2, … in submission order).
+/// A write's wait for group commit: [`Durable::wait`] returns once it is durable. It holds
+/// only the channel its answer comes on (none if there is nothing to wait for), so a writer
+/// holds no lock or handle on the database while it waits.
+#[must_use = "a write is acknowledged only once its wait has returned"]
+pub(crate) struct Durable(Option<Ack>);
+
+impl Durable {
+    /// Nothing to wait for: the write is durable already.
+    pub(crate) const DONE: Durable = Durable(None);
+
+    /// Waits for the write's group.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if its group failed or group commit stopped first; the write
+    /// may or may not have reached the disk, and the caller must not acknowledge it.
+    pub(crate) async fn wait(self) -> Result<(), StoreError> {
+        let Some(ack) = self.0 else { return Ok(()) };
+        match ack.await {
+            Ok(result) => result.map_err(StoreError::backend),
+            Err(_) => Err(StoreError::backend(FlushError("group commit stopped before this write".into()))),
+        }
+    }
+}
+
+/// A submitted append: its wait, and its number, for [`GroupCommit::is_applied`] (appends
+/// are numbered 1, 2, … in submission order).
 pub(crate) struct Submitted {
-    pub(crate) ack: Ack,
+    pub(crate) ack: Durable,
     pub(crate) number: u64,
 }
 
@@ -113,6 +143,8 @@ struct State {
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
+    /// Raised by every failure (see `Shared::fail`), for the store's recovery thread.
+    alarm: Arc<Alarm>,
     /// Wakes the commit thread.
     appended: Condvar,
     /// Wakes the checkpoint thread.
@@ -147,10 +179,12 @@ impl Shared {
         Ok(state)
     }
 
-    /// Fails every later write with `error` (the first failure is kept) and wakes the group.
+    /// Fails every later write with `error` (the first failure is kept), raises the alarm and
+    /// wakes the group.
     fn fail(&self, group: Vec<Waiter>, error: FlushError) {
-        tracing::error!(%error, writes = group.len(), "group commit failed; the store refuses writes until reopened");
+        tracing::error!(%error, writes = group.len(), "group commit failed; the store refuses writes until it has recovered");
         self.lock().failed.get_or_insert_with(|| error.clone());
+        self.alarm.raise();
         answer(group, Err(error));
     }
 
@@ -226,8 +260,9 @@ impl GroupCommit {
         sync: Option<File>,
         journal: Journal,
         policy: Policy,
+        alarm: Arc<Alarm>,
     ) -> Result<Self, StoreError> {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared { alarm, ..Shared::default() });
         let journal_dir = journal.dir().to_path_buf();
         let checkpoint = std::thread::Builder::new()
             .name("kanect-checkpoint".into())
@@ -271,51 +306,62 @@ impl GroupCommit {
         self.shared.flushes_done.load(Ordering::Acquire) >= number
     }
 
-    /// Returns once every write applied to sled before this call is durable.
+    /// A wait that returns once every write applied to sled before this call is durable.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] if the flush failed or the store is stopping; the write may or
-    /// may not have reached the disk, and the caller must not acknowledge it.
-    pub(crate) async fn durable(&self) -> Result<(), StoreError> {
-        match self.wait_for_flush(None)? {
-            Some(ack) => Self::acknowledged(ack).await,
-            None => Ok(()),
-        }
+    /// [`StoreError::Backend`] if an earlier write failed or the store is stopping; the write
+    /// may or may not have reached the disk, and the caller must not acknowledge it. (So does
+    /// the wait, if this flush fails.)
+    pub(crate) fn durable(&self) -> Result<Durable, StoreError> {
+        self.wait_for_flush(None)
     }
 
-    /// Returns once flush `number` (from [`GroupCommit::next_flush`]) has completed: at once if
-    /// it has, at its end if it is under way, rather than after the next one.
+    /// A wait that returns once flush `number` (from [`GroupCommit::next_flush`]) has
+    /// completed: at once if it has, at its end if it is under way, rather than after the next
+    /// one.
     ///
     /// # Errors
     /// As [`GroupCommit::durable`].
-    pub(crate) async fn flushed(&self, number: u64) -> Result<(), StoreError> {
-        match self.wait_for_flush(Some(number))? {
-            Some(ack) => Self::acknowledged(ack).await,
-            None => Ok(()),
-        }
+    pub(crate) fn flushed(&self, number: u64) -> Result<Durable, StoreError> {
+        self.wait_for_flush(Some(number))
     }
 
-    /// Queues a wait for flush `number`, or for the next one to start; None if it has
-    /// completed. Checked under the lock: the checkpoint thread records a completed flush
+    /// Queues a wait for flush `number`, or for the next one to start; [`Durable::DONE`] if it
+    /// has completed. Checked under the lock: the checkpoint thread records a completed flush
     /// before it takes the lock to answer its waiters, so no wait is queued after its answer.
-    fn wait_for_flush(&self, number: Option<u64>) -> Result<Option<Ack>, StoreError> {
+    fn wait_for_flush(&self, number: Option<u64>) -> Result<Durable, StoreError> {
         let mut state = self.shared.accepting()?;
         let number = number.unwrap_or(state.flushes_started + 1);
         if self.is_flushed(number) {
-            return Ok(None);
+            return Ok(Durable::DONE);
         }
         let (waiter, ack) = oneshot::channel();
         state.flushes.push((number, waiter));
         if number > state.flushes_started {
             self.shared.flush_wanted.notify_one();
         }
-        Ok(Some(ack))
+        Ok(Durable(Some(ack)))
+    }
+
+    /// Whether writes are still taken: an error once a write has failed (see the module
+    /// docs) or the store is closing. Direct writes check it before they apply anything.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`], with the first failure.
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        self.shared.accepting().map(drop)
+    }
+
+    /// Fails group commit as a failed group would (every later write is refused, the alarm is
+    /// raised): for a failure of sled met outside the commit thread.
+    pub(crate) fn fail(&self, error: FlushError) {
+        self.shared.fail(Vec::new(), error);
     }
 
     /// Queues an append's `writes` for the journal and, once synced, for sled. Does not wait:
-    /// pass its `ack` to [`GroupCommit::acknowledged`]. Appends submitted earlier are applied
-    /// first, so a later value for the same key wins; an empty `writes` is a barrier, answered
-    /// once every append submitted before it is durable and applied.
+    /// its `ack` does. Appends submitted earlier are applied first, so a later value for the
+    /// same key wins; an empty `writes` is a barrier, answered once every append submitted
+    /// before it is durable and applied.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if an earlier group failed or the store is stopping.
@@ -328,32 +374,22 @@ impl GroupCommit {
         if state.appends.len() == 1 {
             self.shared.appended.notify_one();
         }
-        Ok(Submitted { ack, number: state.submitted })
+        Ok(Submitted { ack: Durable(Some(ack)), number: state.submitted })
     }
 
-    /// Returns once every append submitted before this call is durable and applied.
+    /// A wait that returns once every append submitted before this call is durable and
+    /// applied.
     ///
     /// # Errors
     /// As [`GroupCommit::durable`].
-    pub(crate) async fn appends_applied(&self) -> Result<(), StoreError> {
-        Self::acknowledged(self.submit(Vec::new())?.ack).await
+    pub(crate) fn appends_applied(&self) -> Result<Durable, StoreError> {
+        Ok(self.submit(Vec::new())?.ack)
     }
 
     /// Whether append `number` (from [`Submitted::number`]) is in sled. Stays false for the
     /// appends of a failed group.
     pub(crate) fn is_applied(&self, number: u64) -> bool {
         self.shared.applied.load(Ordering::Acquire) >= number
-    }
-
-    /// Waits for a submitted write's group.
-    ///
-    /// # Errors
-    /// As [`GroupCommit::durable`].
-    pub(crate) async fn acknowledged(ack: Ack) -> Result<(), StoreError> {
-        match ack.await {
-            Ok(result) => result.map_err(StoreError::backend),
-            Err(_) => Err(StoreError::backend(FlushError("group commit stopped before this write".into()))),
-        }
     }
 
     /// Counters so far.
@@ -379,13 +415,14 @@ impl Drop for GroupCommit {
     }
 }
 
-/// Stops group commit if a thread panics, so that nobody waits for it and the other thread
-/// ends too.
+/// Fails and stops group commit if a thread panics, so that nobody waits for it, the other
+/// thread ends too, and the store recovers by reopening.
 struct FailOnPanic<'a>(&'a Shared);
 
 impl Drop for FailOnPanic<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            self.0.fail(Vec::new(), FlushError("a group commit thread panicked".into()));
             self.0.stop();
         }
     }
@@ -552,6 +589,20 @@ mod tests {
         Policy { max_group: 64, checkpoint_bytes: 1 << 20 }
     }
 
+    fn start(db: sled::Db, sync: Option<File>, journal: Journal, policy: Policy) -> GroupCommit {
+        GroupCommit::start(db, sync, journal, policy, Arc::default()).unwrap()
+    }
+
+    /// Returns once every write applied so far is durable.
+    async fn durable(commit: &GroupCommit) -> Result<(), StoreError> {
+        commit.durable()?.wait().await
+    }
+
+    /// Returns once flush `number` has completed.
+    async fn flushed(commit: &GroupCommit, number: u64) -> Result<(), StoreError> {
+        commit.flushed(number)?.wait().await
+    }
+
     /// Starts a flush for a direct writer and keeps it under way until the returned guard is
     /// dropped; returns the guard, the writer and the flush's number.
     #[allow(clippy::await_holding_lock)] // the gate is held on purpose: it keeps the flush under way
@@ -560,7 +611,7 @@ mod tests {
         let gate = commit.shared.gate.lock().unwrap();
         let writer = tokio::spawn({
             let commit = commit.clone();
-            async move { commit.durable().await }
+            async move { durable(&commit).await }
         });
         for _ in 0..500 {
             if commit.next_flush() > number {
@@ -578,11 +629,11 @@ mod tests {
     #[allow(clippy::await_holding_lock)] // as in `hold_a_flush`
     async fn a_wait_for_a_flush_under_way_ends_with_it() {
         let (db, journal, _dir) = temporary();
-        let commit = Arc::new(GroupCommit::start(db, None, journal, policy()).unwrap());
+        let commit = Arc::new(start(db, None, journal, policy()));
         let (gate, writer, needed) = hold_a_flush(&commit).await;
         let send = tokio::spawn({
             let commit = commit.clone();
-            async move { commit.flushed(needed).await }
+            async move { flushed(&commit, needed).await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!send.is_finished(), "it waits while the flush is under way");
@@ -591,7 +642,7 @@ mod tests {
         writer.await.unwrap().unwrap();
         assert_eq!(commit.next_flush(), needed + 1, "no second flush was started for it");
         // Once that flush has completed, the wait returns at once and starts none.
-        commit.flushed(needed).await.unwrap();
+        flushed(&commit, needed).await.unwrap();
         assert_eq!(commit.next_flush(), needed + 1);
     }
 
@@ -601,11 +652,11 @@ mod tests {
     #[allow(clippy::await_holding_lock)] // as in `hold_a_flush`
     async fn a_write_during_a_flush_waits_for_the_next() {
         let (db, journal, _dir) = temporary();
-        let commit = Arc::new(GroupCommit::start(db, None, journal, policy()).unwrap());
+        let commit = Arc::new(start(db, None, journal, policy()));
         let (gate, writer, first) = hold_a_flush(&commit).await;
         let during = tokio::spawn({
             let commit = commit.clone();
-            async move { commit.durable().await }
+            async move { durable(&commit).await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(gate);
@@ -622,31 +673,31 @@ mod tests {
         let (db, journal, _dir) = temporary();
         // fdatasync of /dev/full fails (EINVAL): every flush fails.
         let full = std::fs::OpenOptions::new().append(true).open("/dev/full").unwrap();
-        let commit = Arc::new(GroupCommit::start(db, Some(full), journal, policy()).unwrap());
+        let commit = Arc::new(start(db, Some(full), journal, policy()));
         let (gate, writer, number) = hold_a_flush(&commit).await;
         let send = tokio::spawn({
             let commit = commit.clone();
-            async move { commit.flushed(number).await }
+            async move { flushed(&commit, number).await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(gate);
         let bounded = |task| tokio::time::timeout(Duration::from_secs(10), task);
         assert!(matches!(bounded(writer).await.expect("answered").unwrap(), Err(StoreError::Backend(_))));
         assert!(matches!(bounded(send).await.expect("answered").unwrap(), Err(StoreError::Backend(_))));
-        assert!(matches!(commit.flushed(number).await, Err(StoreError::Backend(_))), "and a wait after it");
+        assert!(matches!(flushed(&commit, number).await, Err(StoreError::Backend(_))), "and a wait after it");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writers_share_flushes() {
         let (db, journal, _dir) = temporary();
-        let commit = Arc::new(GroupCommit::start(db.clone(), None, journal, policy()).unwrap());
+        let commit = Arc::new(start(db.clone(), None, journal, policy()));
         let mut tasks = Vec::new();
         for task in 0..32u32 {
             let (db, commit) = (db.clone(), commit.clone());
             tasks.push(tokio::spawn(async move {
                 for i in 0..20u32 {
                     db.insert([task.to_be_bytes(), i.to_be_bytes()].concat(), b"v".as_slice()).unwrap();
-                    commit.durable().await.unwrap();
+                    durable(&commit).await.unwrap();
                 }
             }));
         }
@@ -661,12 +712,12 @@ mod tests {
     #[tokio::test]
     async fn submitted_writes_are_applied_in_order_before_the_ack() {
         let (db, journal, _dir) = temporary();
-        let commit = GroupCommit::start(db.clone(), None, journal, policy()).unwrap();
+        let commit = start(db.clone(), None, journal, policy());
         let first = commit.submit(vec![(b"k".to_vec(), b"1".to_vec()), (b"a".to_vec(), b"x".to_vec())]).unwrap();
         let second = commit.submit(vec![(b"k".to_vec(), b"2".to_vec())]).unwrap();
         assert_eq!((first.number, second.number), (1, 2));
-        GroupCommit::acknowledged(first.ack).await.unwrap();
-        GroupCommit::acknowledged(second.ack).await.unwrap();
+        first.ack.wait().await.unwrap();
+        second.ack.wait().await.unwrap();
         assert!(commit.is_applied(2) && !commit.is_applied(3));
         assert_eq!(db.get(b"k").unwrap().unwrap().as_ref(), b"2");
         assert_eq!(db.get(b"a").unwrap().unwrap().as_ref(), b"x");
@@ -695,12 +746,12 @@ mod tests {
     #[tokio::test]
     async fn a_stopped_group_commit_fails_writers_instead_of_hanging() {
         let (db, journal, _dir) = temporary();
-        let commit = GroupCommit::start(db, None, journal, policy()).unwrap();
-        commit.durable().await.unwrap();
+        let commit = start(db, None, journal, policy());
+        durable(&commit).await.unwrap();
         commit.shared.stop();
-        assert!(matches!(commit.durable().await, Err(StoreError::Backend(_))));
+        assert!(matches!(durable(&commit).await, Err(StoreError::Backend(_))));
         assert!(matches!(commit.submit(Vec::new()), Err(StoreError::Backend(_))));
-        assert!(matches!(commit.appends_applied().await, Err(StoreError::Backend(_))));
+        assert!(matches!(commit.appends_applied(), Err(StoreError::Backend(_))));
     }
 
     #[tokio::test]
@@ -711,10 +762,10 @@ mod tests {
         let journal = Journal::create(&journal_dir, 1, journal::Options::NO_SYNC).unwrap();
         // Every group fills a file.
         let policy = Policy { checkpoint_bytes: 1, ..policy() };
-        let commit = GroupCommit::start(db.clone(), None, journal, policy).unwrap();
+        let commit = start(db.clone(), None, journal, policy);
         for i in 0..5u8 {
             let ack = commit.submit(vec![(vec![i], vec![i])]).unwrap().ack;
-            GroupCommit::acknowledged(ack).await.unwrap();
+            ack.wait().await.unwrap();
         }
         // Checkpoints run beside the appends; wait for them, bounded.
         for _ in 0..1000 {
@@ -739,12 +790,13 @@ mod tests {
         // Every write to /dev/full fails with "no space left on device".
         let full = std::fs::OpenOptions::new().append(true).open("/dev/full").unwrap();
         let journal = Journal::on_file(&journal::dir(dir.path()), full);
-        let commit = GroupCommit::start(db.clone(), None, journal, policy()).unwrap();
+        let commit = start(db.clone(), None, journal, policy());
         let submitted = commit.submit(vec![(b"k".to_vec(), b"v".to_vec())]).unwrap();
-        assert!(matches!(GroupCommit::acknowledged(submitted.ack).await, Err(StoreError::Backend(_))));
+        assert!(matches!(submitted.ack.wait().await, Err(StoreError::Backend(_))));
         assert_eq!(db.get(b"k").unwrap(), None, "a group that is not journaled is not applied");
         assert!(!commit.is_applied(submitted.number));
+        assert_eq!(commit.shared.alarm.health(), kanect_core::StoreHealth::Failed, "the alarm is raised");
         assert!(matches!(commit.submit(Vec::new()), Err(StoreError::Backend(_))));
-        assert!(matches!(commit.durable().await, Err(StoreError::Backend(_))));
+        assert!(matches!(durable(&commit).await, Err(StoreError::Backend(_))));
     }
 }

@@ -21,7 +21,8 @@
 
 use super::commit::GroupCommit;
 use super::format::{decode, encode};
-use super::{keys, SledStore, Stripe};
+use super::keys;
+use super::open::{Open, Stripe};
 use kanect_core::{Conflict, Conversation, ConversationId, StoreError, StoreResult, UserId};
 use std::collections::HashMap;
 
@@ -82,7 +83,7 @@ impl Stripe {
     }
 }
 
-impl SledStore {
+impl Open {
     /// The record of `id` from the stripe's cache, or read from sled into it. The caller
     /// holds `id`'s stripe, so no write can slip between the read and the caching.
     pub(super) fn cached_conversation(

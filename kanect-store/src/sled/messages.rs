@@ -12,15 +12,17 @@
 //!
 //! There is no seq counter record: a conversation's last seq is the key of its last message,
 //! read from sled once (a reverse range scan) and then kept in the stripe's `Pending::last`
-//! for the life of the store. This process is the only writer of its database (sled locks the
-//! directory), so the cache cannot go stale; after a failed group the store refuses writes
-//! until reopened, which starts with an empty cache. Dropping the counter made an append three
-//! sled keys instead of four.
+//! for the life of the open database. This process is the only writer of its database (sled
+//! locks the directory), so the cache cannot go stale; after a failed group the store refuses
+//! writes until its recovery thread has reopened it, and the fresh open starts with an empty
+//! cache (see `recovery`). Dropping the counter made an append three sled keys instead of
+//! four.
 
-use super::commit::{Ack, GroupCommit, Submitted, Write};
+use super::commit::{Durable, GroupCommit, Submitted, Write};
 use super::format::{decode, encode};
+use super::keys;
 use super::message_codec::{decode_message, encode_message};
-use super::{keys, SledStore};
+use super::open::Open;
 use kanect_core::{
     move_receipt_forward, AuditEntry, AuditId, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
     ReceiptKind, Seq, StoreError, StoreResult, StoreStats, UserId,
@@ -33,8 +35,8 @@ use std::collections::{HashMap, VecDeque};
 #[derive(Default)]
 pub(crate) struct Pending {
     /// The highest seq submitted per conversation: the seq counter. Filled from sled on a
-    /// conversation's first append, kept for the life of the store (one entry per written
-    /// conversation).
+    /// conversation's first append, kept for the life of the open database (one entry per
+    /// written conversation).
     last: HashMap<ConversationId, Seq>,
     /// Submitted messages by id, until sled has them (removing one earlier would let a resend
     /// store it twice).
@@ -42,7 +44,7 @@ pub(crate) struct Pending {
     /// The entries of `submitted` by append number ([`Submitted::number`]), oldest first:
     /// the next append of the stripe drops those that group commit has applied. So an entry
     /// outlives its append by at most the stripe's next append, whether or not its caller
-    /// still waited; after a failed group, entries stay, and the store refuses writes.
+    /// still waited; after a failed group, entries stay until the failed open is dropped.
     unapplied: VecDeque<(u64, MessageId)>,
 }
 
@@ -64,16 +66,16 @@ impl Pending {
     }
 }
 
-/// What [`SledStore::append_now`] did.
+/// What [`Open::append_now`] did.
 pub(super) enum Append {
     /// A known client id: the original, perhaps still on its way to the disk.
     Duplicate {
         /// The message first stored with this client id.
         original: Message,
-        /// For an original still pending: resolves when the appends submitted before the
-        /// resend (the original among them) are durable. None for one found in sled, which
+        /// For an original still pending: returns when the appends submitted before the
+        /// resend (the original among them) are durable. Done for one found in sled, which
         /// has appends only after their journal sync.
-        ack: Option<Ack>,
+        ack: Durable,
         /// As for [`Append::Submitted`].
         after_flush: Option<u64>,
     },
@@ -81,8 +83,8 @@ pub(super) enum Append {
     Submitted {
         /// The stored message.
         message: Message,
-        /// Resolves when it is durable.
-        ack: Ack,
+        /// Returns when it is durable.
+        ack: Durable,
         /// Its conversation's record has a write on its way to the disk: acknowledge after
         /// this flush (see `GroupCommit::flushed`), which covers it, too.
         after_flush: Option<u64>,
@@ -98,7 +100,7 @@ pub(super) fn append_writes(message: &Message) -> StoreResult<Vec<Write>> {
     ])
 }
 
-impl SledStore {
+impl Open {
     pub(super) fn append_now(&self, new: NewMessage) -> StoreResult<Append> {
         let conversation = new.conversation;
         let id = new.id();
@@ -108,13 +110,13 @@ impl SledStore {
         let after_flush = stripe.unflushed.waits(conversation, &self.commit);
         stripe.pending.prune(&self.commit);
         if let Some(original) = stripe.pending.submitted.get(&id) {
-            let ack = Some(self.commit.submit(Vec::new())?.ack);
+            let ack = self.commit.appends_applied()?;
             return Ok(Append::Duplicate { original: original.clone(), ack, after_flush });
         }
         if self.ids.may_contain(&id_bytes) {
             if let Some(original) = self.message_now(id)? {
                 return match new.is_resend_of(&original) {
-                    true => Ok(Append::Duplicate { original, ack: None, after_flush }),
+                    true => Ok(Append::Duplicate { original, ack: Durable::DONE, after_flush }),
                     false => Err(StoreError::Corrupt(format!("message id {id} names another message"))),
                 };
             }
@@ -181,11 +183,10 @@ impl SledStore {
             HistoryPage::Latest | HistoryPage::Before(_) => {
                 let newest_first: StoreResult<Vec<Message>> = match page {
                     HistoryPage::Before(seq) => self
-                        .db
-                        .range(prefix.clone()..keys::message(conversation, seq))
+                        .entries(self.db.range(prefix.clone()..keys::message(conversation, seq)))
                         .rev()
                         .take(limit)
-                        .map(|entry| decode_entry(entry.map_err(super::sled_error)))
+                        .map(decode_entry)
                         .collect(),
                     _ => self.entries_with(&prefix).rev().take(limit).map(decode_entry).collect(),
                 };
@@ -236,14 +237,15 @@ impl SledStore {
 
     pub(super) fn audit_log_now(&self, before: Option<AuditId>, limit: usize) -> StoreResult<Vec<AuditEntry>> {
         let prefix = keys::all_audit();
-        let decode_entry = |entry: Result<(sled::IVec, sled::IVec), sled::Error>| {
-            let (key, value) = entry.map_err(super::sled_error)?;
+        let decode_entry = |entry: StoreResult<(sled::IVec, sled::IVec)>| {
+            let (key, value) = entry?;
             decode("audit entry", &key, &value)
         };
-        match before {
-            Some(before) => self.db.range(prefix..keys::audit(before)).rev().take(limit).map(decode_entry).collect(),
-            None => self.db.scan_prefix(prefix).rev().take(limit).map(decode_entry).collect(),
-        }
+        let newest_first = match before {
+            Some(before) => self.entries(self.db.range(prefix..keys::audit(before))).rev(),
+            None => self.entries(self.db.scan_prefix(prefix)).rev(),
+        };
+        newest_first.take(limit).map(decode_entry).collect()
     }
 
     pub(super) fn stats_now(&self) -> StoreResult<StoreStats> {

@@ -1,7 +1,6 @@
 //! [`SledStore`]: the embedded default store, on sled 0.34.
 //!
-//! Every record lives in sled's default tree under the key spaces of [`keys`] (log-in attempt
-//! records apart, in a tree of their own: see `attempts`). Message
+//! Every record lives in sled's default tree under the key spaces of [`keys`]. Message
 //! appends, the hot path, are not applied by their writer: they are submitted to group
 //! commit, which journals a whole group, syncs the journal once and only then inserts the
 //! group into sled (see [`commit`] and [`journal`] for why); the stripe keeps them in
@@ -18,9 +17,16 @@
 //!   are rare and a single lock keeps a user's deletion and its sessions consistent.
 //!
 //! Locks are std mutexes held only around synchronous sled calls, never across an `.await`.
-//! Reads take no lock (but for a conversation record, read through its stripe's cache) and
-//! may see a direct write a moment before it is durable (between its apply and its flush);
-//! only a write's return is a promise.
+//! Reads take no stripe or account lock (but for a conversation record, read through its
+//! stripe's cache) and may see a direct write a moment before it is durable (between its apply
+//! and its flush); only a write's return is a promise.
+//!
+//! Everything above belongs to one open of the directory ([`open::Open`]), which a failure
+//! ends: the recovery thread ([`recovery`]) then replaces it with a fresh open. So every call
+//! runs its synchronous half on the current `Open` under a read lock of the store's slot for
+//! it ([`SledStore::with`]), and waits for durability only after leaving it, holding nothing
+//! but its [`Durable`] wait; the slot's write lock, which a reopen takes, is never held for
+//! longer than the calls under way take to return.
 
 mod accounts;
 mod attempts;
@@ -32,29 +38,22 @@ mod journal;
 mod keys;
 mod message_codec;
 mod messages;
+mod open;
+mod recovery;
 
 pub use commit::GroupCommitStats;
 
-use commit::{GroupCommit, Policy};
-use conversations::{ConversationCache, Unflushed};
-use format::{decode, sled_error};
-use id_filter::{IdFilter, IdScan};
-use journal::Journal;
+use commit::{Durable, Policy};
 use kanect_core::{
     Appended, Attempt, AttemptKey, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId,
-    NewMessage, Receipt, ReceiptKind, Seq, Session, SlowDown, Store, StoreError, StoreResult, StoreStats, Timestamp,
-    TokenHash, User, UserId, UserQuery, UserUpdate,
+    NewMessage, Receipt, ReceiptKind, Seq, Session, SlowDown, Store, StoreError, StoreHealth, StoreResult, StoreStats,
+    Timestamp, TokenHash, User, UserId, UserQuery, UserUpdate,
 };
-use messages::{Append, Pending};
-use serde::de::DeserializeOwned;
-use std::fs::File;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use messages::Append;
+use open::Open;
+use recovery::{Alarm, Recovery};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
-
-/// How many per-conversation write locks a store has (see the module docs).
-const STRIPES: usize = 64;
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 
 /// How to open a [`SledStore`]. `SledConfig::new(path)` gives the defaults below.
 #[derive(Clone, Debug)]
@@ -99,15 +98,23 @@ impl SledConfig {
     }
 }
 
-/// What a stripe lock guards besides the right to write its conversations.
-#[derive(Default)]
-struct Stripe {
-    /// Appends under way, and each conversation's last seq.
-    pending: Pending,
-    /// Conversation records as last read or written.
-    conversations: ConversationCache,
-    /// Conversation records written but perhaps not yet durable.
-    unflushed: Unflushed,
+/// What the store's handle shares with its recovery thread.
+struct Shared {
+    /// The directory as opened now; None while it is being reopened, and after a reopen that
+    /// failed.
+    open: RwLock<Option<Open>>,
+    /// How to open it again.
+    config: SledConfig,
+    /// Raised by a failure of the current `Open`; the store's health.
+    alarm: Arc<Alarm>,
+}
+
+impl Shared {
+    /// The slot, to replace the open database.
+    fn slot(&self) -> RwLockWriteGuard<'_, Option<Open>> {
+        // A panic under a write lock is one of `recovery`'s plain assignments: nothing half done.
+        self.open.write().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The embedded, durable [`Store`]: a sled database in one directory.
@@ -130,26 +137,20 @@ struct Stripe {
 /// # }).unwrap();
 /// ```
 ///
-/// Dropping the store commits what waits, checkpoints (so a clean close leaves an empty
-/// journal), stops its threads (commit, checkpoint, and the id scan if it still runs) and
-/// releases the directory, so the same path can be opened again right after.
+/// A failed write (a full disk, say) fails the store until its recovery thread has reopened
+/// it, by itself, once the directory takes writes again ([`Store::health`] says which); see
+/// the crate docs for what a failed write leaves behind.
+///
+/// Dropping the store stops its recovery thread, commits what waits, checkpoints (so a clean
+/// close leaves an empty journal), stops its other threads (commit, checkpoint, and the id
+/// scan if it still runs) and releases the directory, so the same path can be opened again
+/// right after.
 pub struct SledStore {
-    db: sled::Db,
-    commit: GroupCommit,
-    /// Per-conversation write locks, by `stripe`.
-    stripes: Box<[Mutex<Stripe>]>,
-    /// Serialises account writes (see the module docs).
-    accounts: Mutex<()>,
-    /// Log-in attempt records, in a tree of their own (see `attempts`).
-    attempts: sled::Tree,
-    /// Serialises changes to `attempts`: each is a read, a decision and a write.
-    attempts_lock: Mutex<()>,
-    /// Every message id in the store, so that a new message skips the resend lookup.
-    ids: Arc<IdFilter>,
-    /// Fills `ids` with the ids stored before the open.
-    _id_scan: IdScan,
+    /// Declared first, so that it stops before the database it would replace is dropped.
+    _recovery: Recovery,
+    shared: Arc<Shared>,
     /// The directory of a [`SledStore::temporary`] store (sled's files and the journal).
-    /// Declared last, so it is deleted after group commit and the id scan have stopped and
+    /// Declared last, so it is deleted after everything that writes into it has stopped and
     /// the last handle on sled is gone.
     temporary: Option<TemporaryDir>,
 }
@@ -180,12 +181,11 @@ impl Drop for TemporaryDir {
 impl SledStore {
     /// Opens (or creates) the store in `path` with the default [`SledConfig`].
     ///
-    /// Callable outside a tokio runtime: group commit runs on std threads.
+    /// Callable outside a tokio runtime: group commit and recovery run on std threads.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] if the directory cannot be created, opened or locked — when
-    /// another process, or another `SledStore` in this one, has it open, its source is an
-    /// [`std::io::Error`] of kind [`ResourceBusy`](std::io::ErrorKind::ResourceBusy);
+    /// [`StoreError::Backend`] if the directory cannot be created, opened or locked (another
+    /// process, or another `SledStore` in this one, has it open);
     /// [`StoreError::Format`] if it holds a newer format or data that is not a Kanect store;
     /// [`StoreError::Corrupt`] if sled finds it (or a journal record) corrupt.
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
@@ -197,19 +197,10 @@ impl SledStore {
     /// # Errors
     /// As [`SledStore::open`].
     pub fn open_with(config: SledConfig) -> Result<SledStore, StoreError> {
-        std::fs::create_dir_all(&config.path).map_err(StoreError::backend)?;
-        let db = open_db(sled::Config::new().path(&config.path).cache_capacity(config.cache_capacity))?;
-        let sync = if config.fsync {
-            // sled keeps everything but large blobs in `db`; Kanect's records are far below
-            // sled's blob threshold.
-            // The directory entries of a fresh store are made durable by `recover`.
-            Some(File::open(config.path.join("db")).map_err(StoreError::backend)?)
-        } else {
-            None
-        };
-        format::check_version(&db)?;
-        let journal = recover(&db, sync.as_ref(), &config.path, config.journal_bytes)?;
-        Self::start(db, sync, journal, config.policy())
+        let alarm = Arc::new(Alarm::default());
+        let open = Open::new(&config, alarm.clone())?;
+        let shared = Arc::new(Shared { open: RwLock::new(Some(open)), config, alarm });
+        Ok(SledStore { _recovery: Recovery::start(shared.clone())?, shared, temporary: None })
     }
 
     /// A store in a temporary directory (in memory where `/dev/shm` exists) that is deleted
@@ -225,248 +216,142 @@ impl SledStore {
         Ok(store)
     }
 
-    fn start(db: sled::Db, sync: Option<File>, journal: Journal, policy: Policy) -> Result<SledStore, StoreError> {
-        let ids = Arc::new(IdFilter::default());
-        let id_scan = IdScan::start(db.clone(), keys::all_message_ids(), ids.clone())?;
-        let commit = GroupCommit::start(db.clone(), sync, journal, policy)?;
-        let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
-        let attempts = db.open_tree(attempts::TREE).map_err(sled_error)?;
-        Ok(SledStore {
-            db,
-            commit,
-            stripes,
-            accounts: Mutex::new(()),
-            attempts,
-            attempts_lock: Mutex::new(()),
-            ids,
-            _id_scan: id_scan,
-            temporary: None,
-        })
-    }
-
-    /// How group commit has done so far: groups, the writes they acknowledged, checkpoints.
+    /// How group commit has done since the directory was (re)opened: groups, the writes
+    /// they acknowledged, checkpoints. All zero while the store is being reopened.
     pub fn group_commit_stats(&self) -> GroupCommitStats {
-        self.commit.stats()
+        self.with(|open| Ok(open.commit.stats())).unwrap_or_default()
     }
 
-    /// The write lock of `conversation`.
-    fn stripe(&self, conversation: ConversationId) -> MutexGuard<'_, Stripe> {
-        // The last UUID byte is random for v7 ids and hash output for direct ids.
-        let index = usize::from(conversation.to_bytes()[15]) % self.stripes.len();
-        // A stripe's maps are updated only after the fallible steps of a write, by inserts and
-        // removes that do not panic: a poisoned stripe still holds consistent data.
-        self.stripes[index].lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The account write lock.
-    fn accounts(&self) -> MutexGuard<'_, ()> {
-        // Guards no data of its own: a panic under it leaves nothing half-written in memory,
-        // and sled batches are all-or-nothing.
-        self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The log-in attempts lock.
-    fn attempts_lock(&self) -> MutexGuard<'_, ()> {
-        // Guards no data of its own, as `accounts`.
-        self.attempts_lock.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn get_raw(&self, key: &[u8]) -> StoreResult<Option<sled::IVec>> {
-        self.db.get(key).map_err(sled_error)
-    }
-
-    fn get<T: DeserializeOwned>(&self, what: &str, key: &[u8]) -> StoreResult<Option<T>> {
-        self.get_raw(key)?.map(|bytes| decode(what, key, &bytes)).transpose()
-    }
-
-    fn insert(&self, key: &[u8], value: Vec<u8>) -> StoreResult<()> {
-        self.db.insert(key, value).map(drop).map_err(sled_error)
-    }
-
-    fn apply(&self, batch: sled::Batch) -> StoreResult<()> {
-        self.db.apply_batch(batch).map_err(sled_error)
-    }
-
-    /// Every key with `prefix`, in order.
-    fn keys_with(&self, prefix: &[u8]) -> impl Iterator<Item = StoreResult<sled::IVec>> {
-        self.db.scan_prefix(prefix).keys().map(|key| key.map_err(sled_error))
-    }
-
-    /// Every (key, value) with `prefix`, in order.
-    fn entries_with(&self, prefix: &[u8]) -> impl DoubleEndedIterator<Item = StoreResult<(sled::IVec, sled::IVec)>> {
-        self.db.scan_prefix(prefix).map(|entry| entry.map_err(sled_error))
-    }
-
-    /// Entries from `start` (excluded) to the end of `prefix`'s key space.
-    fn entries_after(
-        &self,
-        prefix: &[u8],
-        start: Vec<u8>,
-    ) -> impl DoubleEndedIterator<Item = StoreResult<(sled::IVec, sled::IVec)>> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        let iter = match keys::prefix_end(prefix) {
-            Some(end) => self.db.range::<Vec<u8>, _>((Excluded(start), Excluded(end))),
-            None => self.db.range::<Vec<u8>, _>((Excluded(start), Unbounded)),
-        };
-        iter.map(|entry| entry.map_err(sled_error))
-    }
-}
-
-/// How long `open` keeps retrying a directory whose lock is held: sled's own background
-/// thread can keep a just-dropped database of this process alive for a moment, so a reopen
-/// right after a drop would otherwise fail now and then. Another process holding it still
-/// gets an error, after this wait.
-const LOCK_RETRY: Duration = Duration::from_secs(2);
-
-/// Brings sled up to date with the journal of the store at `path` after the last run (a crash
-/// leaves groups there that sled may not have), makes the result durable, deletes the
-/// replayed files, and starts the next journal file (of `file_bytes`). With `sync` (sled's
-/// file, to sync after a flush), also makes the directory entries of the store durable.
-fn recover(db: &sled::Db, sync: Option<&File>, path: &Path, file_bytes: u64) -> Result<Journal, StoreError> {
-    let dir = journal::dir(path);
-    let replayed = journal::replay(&dir, db)?;
-    // Also when nothing was replayed: the format version of a fresh store must be durable.
-    commit::flush(db, sync).map_err(StoreError::backend)?;
-    if replayed.records > 0 {
-        let (records, restored, torn_files) = (replayed.records, replayed.restored, replayed.torn);
-        tracing::info!(records, restored, torn_files, "replayed the journal");
-    }
-    if let Err(error) = journal::remove(&dir, replayed.last_file) {
-        // Replaying them again at the next open is harmless; the new file numbers follow them.
-        tracing::warn!(%error, "cannot delete replayed journal files");
-    }
-    let options = journal::Options { fsync: sync.is_some(), file_bytes };
-    let journal = Journal::create(&dir, replayed.last_file + 1, options).map_err(StoreError::backend)?;
-    if sync.is_some() {
-        // The entries of sled's files and of `journal/` (which a crashed run may have created
-        // without syncing it).
-        journal::sync_dir(path).map_err(StoreError::backend)?;
-    }
-    Ok(journal)
-}
-
-/// Opens sled, turning a panic inside it (seen on some damaged files) into an error.
-fn open_db(config: sled::Config) -> Result<sled::Db, StoreError> {
-    // Group commit does all flushing (see `commit`): sled's own timer flush would only add
-    // flushes that acknowledge nothing and stall the journal's inserts.
-    let config = config.flush_every_ms(None).mode(sled::Mode::HighThroughput);
-    let started = std::time::Instant::now();
-    loop {
-        match catch_unwind(AssertUnwindSafe(|| config.open())) {
-            Ok(Err(error)) if is_lock_held(&error) && started.elapsed() < LOCK_RETRY => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            // A kind the caller can match (a server tells its operator what to do), where sled
-            // gives only its text.
-            Ok(Err(error)) if is_lock_held(&error) => {
-                return Err(StoreError::backend(std::io::Error::new(std::io::ErrorKind::ResourceBusy, error)));
-            }
-            Ok(result) => return result.map_err(sled_error),
-            Err(_) => return Err(StoreError::Corrupt("sled panicked while opening the database".into())),
+    /// Runs `call` on the open database, under the slot's read lock (see the module docs).
+    ///
+    /// # Errors
+    /// `call`'s; [`StoreError::Backend`] while the store has no open database (a reopen
+    /// is under way, or the last one failed).
+    fn with<T>(&self, call: impl FnOnce(&Open) -> StoreResult<T>) -> StoreResult<T> {
+        // Read guards do not poison; a panic under the write lock left the slot whole.
+        let slot = self.shared.open.read().unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            Some(open) => call(open),
+            None => Err(StoreError::backend(Recovering)),
         }
     }
+
+    /// Runs a direct write on the open database, and waits for the flush that makes it
+    /// durable when `write` says it changed something (the second of its results).
+    ///
+    /// # Errors
+    /// `write`'s; [`StoreError::Backend`] if the store has failed (before `write` runs) or
+    /// the flush fails (the write may or may not be on disk: see the crate docs).
+    async fn write<T>(&self, write: impl FnOnce(&Open) -> StoreResult<(T, bool)>) -> StoreResult<T> {
+        let (value, durable) = self.with(|open| {
+            open.commit.check()?;
+            let (value, changed) = write(open)?;
+            Ok((value, if changed { open.commit.durable()? } else { Durable::DONE }))
+        })?;
+        durable.wait().await?;
+        Ok(value)
+    }
 }
 
-/// sled reports a held directory lock only as an I/O error whose text says so.
-fn is_lock_held(error: &sled::Error) -> bool {
-    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
-}
+/// Why a call failed while the store has no open database: a reopen is under way, or the
+/// last one failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the store failed and is being reopened")]
+struct Recovering;
 
 #[async_trait::async_trait]
 impl Store for SledStore {
     async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
-        self.insert_user_now(user, password_hash)?;
-        self.commit.durable().await
+        self.write(|open| open.insert_user_now(user, password_hash).map(|()| ((), true))).await
     }
 
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
-        self.get("user", &keys::user(id))
+        self.with(|open| open.get("user", &keys::user(id)))
     }
 
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        self.user_by_username_now(username)
+        self.with(|open| open.user_by_username_now(username))
     }
 
     async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
-        let updated = self.update_user_now(id, update)?;
-        self.durable_if(updated.is_some()).await?;
-        Ok(updated)
+        self.write(|open| {
+            open.update_user_now(id, update).map(|updated| {
+                let changed = updated.is_some();
+                (updated, changed)
+            })
+        })
+        .await
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
-        let deleted = self.delete_user_now(id)?;
-        self.durable_if(deleted).await
+        self.write(|open| open.delete_user_now(id).map(|deleted| (deleted, deleted))).await
     }
 
     async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
         let key = keys::password(id);
-        self.get_raw(&key)?.map(|bytes| format::decode_text("password hash", &key, &bytes)).transpose()
+        self.with(|open| {
+            open.get_raw(&key)?.map(|bytes| format::decode_text("password hash", &key, &bytes)).transpose()
+        })
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool> {
-        let set = self.set_password_hash_now(id, hash)?;
-        self.durable_if(set).await
+        self.write(|open| open.set_password_hash_now(id, hash).map(|set| (set, set))).await
     }
 
     async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
-        self.users_now(query)
+        self.with(|open| open.users_now(query))
     }
 
     async fn insert_session(&self, session: &Session) -> StoreResult<()> {
-        self.insert_session_now(session)?;
-        self.commit.durable().await
+        self.write(|open| open.insert_session_now(session).map(|()| ((), true))).await
     }
 
     async fn session(&self, token_hash: &TokenHash) -> StoreResult<Option<Session>> {
-        self.get("session", &keys::session(token_hash))
+        self.with(|open| open.get("session", &keys::session(token_hash)))
     }
 
     async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
-        let deleted = self.delete_session_now(token_hash)?;
-        self.durable_if(deleted).await
+        self.write(|open| open.delete_session_now(token_hash).map(|deleted| (deleted, deleted))).await
     }
 
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
-        let count = self.delete_sessions_of_now(user)?;
-        self.durable_if(count > 0).await?;
-        Ok(count)
+        self.write(|open| open.delete_sessions_of_now(user).map(|count| (count, count > 0))).await
     }
 
     async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt> {
-        self.count_login_attempt_now(key, rule, now)
+        self.with(|open| open.count_login_attempt_now(key, rule, now))
     }
 
     async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
-        self.clear_login_attempts_now(key)
+        self.with(|open| open.clear_login_attempts_now(key))
     }
 
     async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
-        self.expire_login_attempts_now(now)
+        self.with(|open| open.expire_login_attempts_now(now))
     }
 
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
-        let inserted = self.insert_conversation_now(conversation)?;
-        // Also when it existed: "it exists" may be about another writer's record that is
-        // still on its way to the disk, and callers act on the answer.
-        self.commit.durable().await?;
-        Ok(inserted)
+        // Durable also when it existed: "it exists" may be about another writer's record that
+        // is still on its way to the disk, and callers act on the answer.
+        self.write(|open| open.insert_conversation_now(conversation).map(|inserted| (inserted, true))).await
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
-        let mut stripe = self.stripe(id);
-        self.cached_conversation(&mut stripe, id)
+        self.with(|open| open.cached_conversation(&mut open.stripe(id), id))
     }
 
     async fn add_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
-        let updated = self.add_member_now(id, user)?;
-        self.durable_if(updated.is_some()).await?;
-        Ok(updated)
+        self.write(|open| {
+            open.add_member_now(id, user).map(|updated| {
+                let changed = updated.is_some();
+                (updated, changed)
+            })
+        })
+        .await
     }
 
     async fn remove_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
-        let (updated, changed) = self.remove_member_now(id, user)?;
-        self.durable_if(changed).await?;
-        Ok(updated)
+        self.write(|open| open.remove_member_now(id, user)).await
     }
 
     async fn set_conversation_details(
@@ -475,48 +360,50 @@ impl Store for SledStore {
         name: Option<String>,
         owner: Option<UserId>,
     ) -> StoreResult<Option<Conversation>> {
-        let updated = self.set_details_now(id, name, owner)?;
-        self.durable_if(updated.is_some()).await?;
-        Ok(updated)
+        self.write(|open| {
+            open.set_details_now(id, name, owner).map(|updated| {
+                let changed = updated.is_some();
+                (updated, changed)
+            })
+        })
+        .await
     }
 
     async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationId>> {
-        self.conversations_of_now(user)
+        self.with(|open| open.conversations_of_now(user))
     }
 
     async fn conversations(&self, after: Option<ConversationId>, limit: usize) -> StoreResult<Vec<Conversation>> {
-        self.conversations_now(after, limit)
+        self.with(|open| open.conversations_now(after, limit))
     }
 
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
-        let (appended, after_flush) = match self.append_now(message)? {
-            // A duplicate is an acknowledgement too: its original must be durable.
-            Append::Duplicate { original, ack, after_flush } => {
-                if let Some(ack) = ack {
-                    GroupCommit::acknowledged(ack).await?;
-                }
-                (Appended::Duplicate(original), after_flush)
-            }
-            Append::Submitted { message, ack, after_flush } => {
-                GroupCommit::acknowledged(ack).await?;
-                (Appended::Created(message), after_flush)
-            }
-        };
-        if let Some(flush) = after_flush {
+        let (appended, waits) = self.with(|open| {
+            let (appended, ack, after_flush) = match open.append_now(message)? {
+                // A duplicate is an acknowledgement too: its original must be durable.
+                Append::Duplicate { original, ack, after_flush } => (Appended::Duplicate(original), ack, after_flush),
+                Append::Submitted { message, ack, after_flush } => (Appended::Created(message), ack, after_flush),
+            };
             // The conversation record this send was checked against may not be durable yet:
             // neither is the send until it is (see `conversations`).
-            self.commit.flushed(flush).await?;
+            let flushed = match after_flush {
+                Some(flush) => open.commit.flushed(flush)?,
+                None => Durable::DONE,
+            };
+            Ok((appended, [ack, flushed]))
+        })?;
+        for wait in waits {
+            wait.wait().await?;
         }
         Ok(appended)
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
-        self.message_now(id)
+        self.with(|open| open.message_now(id))
     }
 
     async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
-        let replaced = self.replace_message_now(message)?;
-        self.durable_if(replaced).await
+        self.write(|open| open.replace_message_now(message).map(|replaced| (replaced, replaced))).await
     }
 
     async fn history(
@@ -525,11 +412,11 @@ impl Store for SledStore {
         page: HistoryPage,
         limit: usize,
     ) -> StoreResult<Vec<Message>> {
-        self.history_now(conversation, page, limit)
+        self.with(|open| open.history_now(conversation, page, limit))
     }
 
     async fn last_seq(&self, conversation: ConversationId) -> StoreResult<Seq> {
-        self.last_seq_now(conversation)
+        self.with(|open| open.last_seq_now(conversation))
     }
 
     async fn advance_receipt(
@@ -539,43 +426,34 @@ impl Store for SledStore {
         kind: ReceiptKind,
         seq: Seq,
     ) -> StoreResult<Option<Receipt>> {
-        let (moved, written) = self.advance_receipt_now(conversation, user, kind, seq)?;
-        self.durable_if(written).await?;
-        Ok(moved)
+        self.write(|open| open.advance_receipt_now(conversation, user, kind, seq)).await
     }
 
     async fn receipts(&self, conversation: ConversationId) -> StoreResult<Vec<Receipt>> {
-        self.receipts_now(conversation)
+        self.with(|open| open.receipts_now(conversation))
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        self.insert(&keys::audit(entry.id), format::encode(entry)?)?;
-        self.commit.durable().await
+        self.write(|open| open.insert(&keys::audit(entry.id), format::encode(entry)?).map(|()| ((), true))).await
     }
 
     async fn audit_log(&self, before: Option<AuditId>, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        self.audit_log_now(before, limit)
+        self.with(|open| open.audit_log_now(before, limit))
     }
 
     async fn stats(&self) -> StoreResult<StoreStats> {
-        self.stats_now()
+        self.with(|open| open.stats_now())
     }
 
     async fn flush(&self) -> StoreResult<()> {
         // Appends under way are journaled (and applied) in submission order; direct writes
-        // need a sled flush.
-        self.commit.appends_applied().await?;
-        self.commit.durable().await
+        // need a sled flush, which must start after those appends were applied.
+        self.with(|open| open.commit.appends_applied())?.wait().await?;
+        self.with(|open| open.commit.durable())?.wait().await
     }
-}
 
-impl SledStore {
-    /// Waits for durability when something was written; passes `changed` through.
-    async fn durable_if(&self, changed: bool) -> StoreResult<bool> {
-        if changed {
-            self.commit.durable().await?;
-        }
-        Ok(changed)
+    async fn health(&self) -> StoreHealth {
+        self.shared.alarm.health()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Opening, format and corruption checks that need raw sled access to the files.
 
 use super::*;
+use journal::Journal;
 use kanect_core::testing::user;
 use std::future::Future;
 use std::sync::Arc;
@@ -160,7 +161,7 @@ async fn a_send_whose_caller_stops_waiting_is_stored_and_its_pending_entry_goes(
 
 /// Submitted messages the stripes still hold.
 fn pending(store: &SledStore) -> usize {
-    store.stripes.iter().map(|stripe| stripe.lock().unwrap().pending.submitted_len()).sum()
+    store.with(|open| Ok(open.pending_len())).unwrap()
 }
 
 #[tokio::test]
@@ -251,12 +252,13 @@ async fn once_the_id_scan_is_complete_new_ids_skip_the_lookup_and_every_stored_i
     let replayed = new_message(conversation, sender, "c3").with_seq(Seq(4));
     leave_journal(dir.path(), &[messages::append_writes(&replayed).unwrap()], &[]);
 
-    let mut store = SledStore::open(dir.path()).unwrap();
-    store._id_scan.finish();
+    let store = SledStore::open(dir.path()).unwrap();
+    store.shared.slot().as_mut().unwrap()._id_scan.finish();
+    let may_contain = |id: MessageId| store.with(|open| Ok(open.ids.may_contain(&id.to_bytes()))).unwrap();
     let fresh = new_message(conversation, sender, "c4");
-    assert!(!store.ids.may_contain(&fresh.id().to_bytes()), "the filter rules a new id out");
+    assert!(!may_contain(fresh.id()), "the filter rules a new id out");
     for original in stored.iter().map(Appended::message).chain([&replayed]) {
-        assert!(store.ids.may_contain(&original.id.to_bytes()));
+        assert!(may_contain(original.id));
         let resend = new_message(conversation, sender, &original.client_id);
         assert!(matches!(store.append_message(resend).await.unwrap(), Appended::Duplicate(ref m) if m == original));
     }
@@ -313,8 +315,8 @@ async fn a_send_checked_against_a_record_not_yet_durable_also_waits_for_its_flus
     store.insert_conversation(&conversation).await.unwrap();
     let id = conversation.id;
     // Bob's membership is in sled; its writer has not had its flush (or stopped waiting).
-    store.add_member_now(id, bob).unwrap();
-    let waits = |client_id: &str| match store.append_now(new_message(id, bob, client_id)).unwrap() {
+    store.with(|open| open.add_member_now(id, bob)).unwrap();
+    let waits = |client_id: &str| match store.with(|open| open.append_now(new_message(id, bob, client_id))).unwrap() {
         messages::Append::Submitted { after_flush, .. } | messages::Append::Duplicate { after_flush, .. } => {
             after_flush
         }
@@ -336,10 +338,83 @@ async fn login_attempts_live_in_their_own_tree_and_survive_a_clean_reopen() {
     let now = kanect_core::Timestamp(1_700_000_000_000);
     let store = SledStore::open(dir.path()).unwrap();
     store.count_login_attempt(&key, &rule, now).await.unwrap();
-    assert!(store.db.iter().keys().all(|key| keys::is_meta(&key.unwrap())), "nothing in the default tree");
+    let default_tree_is_meta =
+        store.with(|open| Ok(open.db.iter().keys().all(|key| keys::is_meta(&key.unwrap())))).unwrap();
+    assert!(default_tree_is_meta, "nothing in the default tree");
     drop(store);
     // Format version 4 stores gain the tree without a version change (see `keys`).
     let store = SledStore::open(dir.path()).unwrap();
     let again = store.count_login_attempt(&key, &rule, now).await.unwrap();
     assert!(matches!(again, kanect_core::Attempt::Counted(record) if record.count == 2), "{again:?}");
+}
+
+/// Waits (bounded) for the store to report `health`.
+async fn until_health(store: &SledStore, health: StoreHealth) {
+    for _ in 0..1000 {
+        if store.health().await == health {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the store never became {health}: it is {}", store.health().await);
+}
+
+/// A failure ends the open database: writes are refused (direct ones before they apply
+/// anything) and health says failed until the recovery thread has reopened the directory, by
+/// itself. The reopen replays the journal: an append whose record was synced but which sled
+/// never got (what a full disk does; `tests/disk_full.rs` makes a real one) is then at its
+/// seq, its resend returns it, and the next append follows it; also after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_store_reopens_by_itself_and_keeps_exactly_what_was_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let (conversation, sender) = (ConversationId::new(), UserId::new());
+    let first = store.append_message(new_message(conversation, sender, "c1")).await.unwrap().message().clone();
+    // A group journaled and synced, then the failure before sled had it.
+    let journaled = new_message(conversation, sender, "c2").with_seq(Seq(2));
+    leave_journal(dir.path(), &[messages::append_writes(&journaled).unwrap()], &[]);
+    let failure = commit::FlushError::new("sled insert", "no space left on device");
+    store
+        .with(|open| {
+            open.commit.fail(failure);
+            Ok(())
+        })
+        .unwrap();
+
+    assert_eq!(store.health().await, StoreHealth::Failed);
+    assert!(matches!(store.insert_user(&user("alice"), "h").await, Err(StoreError::Backend(_))));
+    let refused = store.append_message(new_message(conversation, sender, "c3")).await;
+    assert!(matches!(refused, Err(StoreError::Backend(_))), "{refused:?}");
+    assert!(store.user_by_username("alice").await.unwrap().is_none(), "a refused direct write applies nothing");
+
+    until_health(&store, StoreHealth::Ok).await;
+    assert_eq!(store.history(conversation, HistoryPage::Latest, 10).await.unwrap(), [first, journaled.clone()]);
+    let resent = store.append_message(new_message(conversation, sender, "c2")).await.unwrap();
+    assert!(matches!(resent, Appended::Duplicate(ref original) if *original == journaled), "{resent:?}");
+    let third = store.append_message(new_message(conversation, sender, "c3")).await.unwrap();
+    assert!(matches!(third, Appended::Created(ref message) if message.seq == Seq(3)), "{third:?}");
+    store.insert_user(&user("alice"), "h").await.unwrap();
+    drop(store);
+
+    let store = SledStore::open(dir.path()).unwrap();
+    let seqs: Vec<(String, Seq)> = store
+        .history(conversation, HistoryPage::Latest, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|message| (message.client_id, message.seq))
+        .collect();
+    assert_eq!(seqs, [("c1".into(), Seq(1)), ("c2".into(), Seq(2)), ("c3".into(), Seq(3))]);
+}
+
+/// While the failed database is being replaced, calls fail at once rather than wait.
+#[tokio::test]
+async fn calls_while_the_database_is_being_replaced_fail_at_once() {
+    let store = SledStore::temporary().unwrap();
+    let open = store.shared.slot().take().expect("open");
+    assert!(matches!(store.user(UserId::new()).await, Err(StoreError::Backend(_))));
+    assert!(matches!(store.insert_user(&user("bob"), "h").await, Err(StoreError::Backend(_))));
+    assert_eq!(store.group_commit_stats(), GroupCommitStats::default());
+    *store.shared.slot() = Some(open);
+    store.insert_user(&user("bob"), "h").await.unwrap();
 }

@@ -1,0 +1,183 @@
+//! A full disk, for real: sends that failed are stored at most once, a resend returns what was
+//! stored, and the store recovers by itself once there is room again.
+//!
+//! The fault is the kernel's, not a mock: the test re-executes its own binary as a child
+//! process (`KANECT_DISK_FULL_CHILD` names the store), which lowers its own file-size limit
+//! (`RLIMIT_FSIZE`, no privileges needed) to the size of one journal file. From then on the
+//! journal, whose files are written out in full before use, still takes records, while sled,
+//! whose file grows, gets `EFBIG` as it would get `ENOSPC` on a full disk: the exact case of a
+//! send whose journal record was synced and whose sled insert failed. (A small file system
+//! would need mounting; the limit is per process, hence the child, and its `SIGXFSZ` is
+//! handled so that writes fail instead of killing it.) Raising the limit again is "space was
+//! freed".
+//!
+//! The child sends until a send fails, checks that the store says failed and refuses writes,
+//! frees the space, waits for the store to say ok, resends every failed send with its client
+//! id and prints what each returned (`RESENT <client id> <seq>`). The parent then reopens the
+//! store, as a restart would, and checks that history has every client id once, at the seq the
+//! resend returned, gap-free.
+
+use kanect_core::{Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, Registration, StoreHealth};
+use kanect_store::{SledConfig, SledStore};
+use rustix::process::{getrlimit, setrlimit, Resource, Rlimit, Signal};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHILD_ENV: &str = "KANECT_DISK_FULL_CHILD";
+const TEST_NAME: &str = "a_full_disk_fails_sends_at_most_once_and_the_store_recovers_by_itself";
+/// The journal's file size, and the child's file-size limit during the fault.
+const JOURNAL_BYTES: u64 = 256 * 1024;
+/// Sends tried before the fault must have shown (sled's file reaches the limit after a few
+/// hundred).
+const MAX_SENDS: usize = 20_000;
+/// Sends tried after the first failure: the store refuses them.
+const SENDS_AFTER_THE_FAILURE: usize = 3;
+/// How long the child may take, and how long it waits for the store to recover.
+const CHILD_LIFETIME: Duration = Duration::from_secs(120);
+const RECOVERY: Duration = Duration::from_secs(30);
+
+fn body(client_id: &str) -> String {
+    format!("{client_id}: {}", "x".repeat(400))
+}
+
+fn engine_config() -> ChatConfig {
+    ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() }
+}
+
+#[test]
+fn a_full_disk_fails_sends_at_most_once_and_the_store_recovers_by_itself() {
+    if let Ok(path) = std::env::var(CHILD_ENV) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(child(Path::new(&path)));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let output = run_child(&path);
+    let resent: HashMap<String, u64> = output
+        .lines()
+        .filter_map(|line| line.split_once("RESENT ")?.1.split_once(' '))
+        .map(|(client_id, seq)| (client_id.to_string(), seq.parse().unwrap()))
+        .collect();
+    assert!(!resent.is_empty(), "the child resent nothing:\n{output}");
+
+    // A restart: the journal is replayed again, and must add nothing.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let chat = Chat::builder(SledStore::open(&path).unwrap()).config(engine_config()).build().await.unwrap();
+        let alice = chat.login("alice", "alice-secret-pw").await.unwrap();
+        let alice = chat.authenticate(alice.token.as_str()).await.unwrap();
+        let bob = chat.store().user_by_username("bob").await.unwrap().unwrap();
+        let history = whole_history(&chat, &alice, ConversationId::direct(alice.user(), bob.id)).await;
+        for (client_id, seq) in &resent {
+            assert_eq!(history.get(client_id), Some(seq), "{client_id} after a restart");
+        }
+    });
+}
+
+/// Runs the child to its end (killed after [`CHILD_LIFETIME`]); its stdout, once it succeeded.
+fn run_child(path: &Path) -> String {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > CHILD_LIFETIME {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the child failed ({}):\n{stdout}\n{stderr}", output.status);
+    stdout
+}
+
+/// Every message of `conversation`, client id → seq; each client id once, seqs gap-free.
+async fn whole_history(chat: &Chat, caller: &Caller, conversation: ConversationId) -> HashMap<String, u64> {
+    let mut seen = HashMap::new();
+    let mut after = kanect_core::Seq::ZERO;
+    loop {
+        let page = chat.history(caller, conversation, HistoryPage::After(after), 200).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for message in page {
+            assert_eq!(message.seq.0, seen.len() as u64 + 1, "seqs are gap-free");
+            assert!(seen.insert(message.client_id.clone(), message.seq.0).is_none(), "{} twice", message.client_id);
+        }
+    }
+    seen
+}
+
+async fn child(path: &Path) {
+    // Handled, so that a write past the limit fails with EFBIG instead of killing the process.
+    let xfsz = tokio::signal::unix::SignalKind::from_raw(Signal::XFSZ.as_raw());
+    let _xfsz = tokio::signal::unix::signal(xfsz).unwrap();
+    let store = SledStore::open_with(SledConfig { journal_bytes: JOURNAL_BYTES, ..SledConfig::new(path) }).unwrap();
+    let chat = Chat::builder(store).config(engine_config()).build().await.unwrap();
+    chat.register(Registration::new("alice", "alice-secret-pw")).await.unwrap();
+    let bob = chat.register(Registration::new("bob", "bob-secret-pw")).await.unwrap();
+    let alice = chat.authenticate(chat.login("alice", "alice-secret-pw").await.unwrap().token.as_str()).await.unwrap();
+    let direct = chat.open_direct(&alice, bob.id).await.unwrap().id;
+
+    let room = getrlimit(Resource::Fsize);
+    setrlimit(Resource::Fsize, Rlimit { current: Some(JOURNAL_BYTES), maximum: room.maximum }).unwrap();
+    let mut failed = Vec::new();
+    for n in 0..MAX_SENDS {
+        let client_id = format!("m{n}");
+        if let Err(error) = chat.send(&alice, direct, &client_id, &body(&client_id)).await {
+            assert_eq!(error.code(), "unavailable");
+            failed.push(client_id);
+            if failed.len() > SENDS_AFTER_THE_FAILURE {
+                break;
+            }
+        }
+    }
+    assert!(!failed.is_empty(), "no send failed: the fault never showed");
+    assert_eq!(chat.health().await, StoreHealth::Failed);
+    // While there is no room, the store stays failed and refuses every write.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(chat.health().await, StoreHealth::Failed);
+    assert!(chat.register(Registration::new("carol", "carol-secret-pw")).await.is_err());
+    assert!(chat.send(&alice, direct, "during", "still full").await.is_err());
+
+    setrlimit(Resource::Fsize, room).unwrap();
+    let started = Instant::now();
+    while chat.health().await != StoreHealth::Ok {
+        assert!(started.elapsed() < RECOVERY, "the store did not recover: {}", chat.health().await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Sends that failed may have been stored: the first one was (its journal record was
+    // synced before sled failed). Each resend returns what was stored, or stores it now.
+    let before = whole_history(&chat, &alice, direct).await;
+    let stored_anyway: Vec<&String> = failed.iter().filter(|client_id| before.contains_key(*client_id)).collect();
+    assert!(!stored_anyway.is_empty(), "no failed send was stored: the fault hit elsewhere than after the journal");
+    for client_id in &failed {
+        let message = chat.send(&alice, direct, client_id, &body(client_id)).await.unwrap();
+        if let Some(seq) = before.get(client_id) {
+            assert_eq!(message.seq.0, *seq, "the resend of {client_id} returns the stored message");
+            assert_eq!(message.id, kanect_core::MessageId::for_client(direct, alice.user(), client_id));
+        }
+        println!("RESENT {client_id} {}", message.seq.0);
+    }
+    let after = whole_history(&chat, &alice, direct).await;
+    assert_eq!(after.len(), before.len() + failed.len() - stored_anyway.len(), "each failed send stored once");
+    let unique: HashSet<&String> = after.keys().collect();
+    assert!(failed.iter().all(|client_id| unique.contains(client_id)));
+
+    // Everything else works again, without a restart.
+    chat.register(Registration::new("carol", "carol-secret-pw")).await.unwrap();
+    chat.login("carol", "carol-secret-pw").await.unwrap();
+    let next = chat.send(&alice, direct, "after", "there is room again").await.unwrap();
+    assert_eq!(next.seq.0, after.len() as u64 + 1);
+    chat.flush().await.unwrap();
+}

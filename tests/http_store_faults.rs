@@ -1,0 +1,145 @@
+//! A disk that fills up under a running server, over HTTP: `GET /health` answers `503
+//! store_unavailable` while it is full, a send answered `503 unavailable` may still have been
+//! stored and its resend returns it (same id and seq), and once there is room again the server
+//! works and says so without a restart.
+//!
+//! The fault is the kernel's: the test re-executes its own binary as a child process
+//! (`KANECT_STORE_FAULT_CHILD` names the store directory) that runs a server on 127.0.0.1 port
+//! 0 and lowers its own file-size limit (`RLIMIT_FSIZE`) to the size of one journal file, so
+//! that sled's file can no longer grow while the journal's, written out before use, still
+//! takes records (see `kanect-store/tests/disk_full.rs`, which also covers restarts). Raising
+//! the limit again is "space was freed".
+
+mod support;
+
+use kanect::http::HttpConfig;
+use kanect::store::{SledConfig, SledStore};
+use kanect::Chat;
+use rustix::process::{getrlimit, setrlimit, Resource, Rlimit, Signal};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{chat_config, open_direct, request, signup, Session};
+
+const CHILD_ENV: &str = "KANECT_STORE_FAULT_CHILD";
+const TEST_NAME: &str = "a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once";
+/// The journal's file size, and the child's file-size limit while the disk is "full".
+const JOURNAL_BYTES: u64 = 256 * 1024;
+/// Sends tried before the fault must have shown (sled's file reaches the limit after a few
+/// hundred).
+const MAX_SENDS: usize = 20_000;
+const CHILD_LIFETIME: Duration = Duration::from_secs(120);
+const RECOVERY: Duration = Duration::from_secs(30);
+
+#[test]
+fn a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once() {
+    if let Ok(path) = std::env::var(CHILD_ENV) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(child(Path::new(&path)));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir.path().join("store"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > CHILD_LIFETIME {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "the child failed ({}):\n{stdout}\n{stderr}", output.status);
+}
+
+async fn send(addr: SocketAddr, session: &Session, conversation: &str, client_id: &str) -> support::Reply {
+    let body = json!({"client_id": client_id, "body": format!("{client_id}: {}", "x".repeat(400))});
+    request(addr, "POST", &format!("/api/v1/conversations/{conversation}/messages"), Some(&session.token), Some(body))
+        .await
+}
+
+async fn health(addr: SocketAddr) -> (u16, Value) {
+    let reply = request(addr, "GET", "/health", None, None).await;
+    (reply.status, reply.json())
+}
+
+/// The newest messages of `conversation`, as (client id, id, seq).
+async fn latest(addr: SocketAddr, session: &Session, conversation: &str) -> Vec<(String, String, u64)> {
+    let path = format!("/api/v1/conversations/{conversation}/messages?limit=10");
+    let reply = request(addr, "GET", &path, Some(&session.token), None).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    let messages = reply.json()["messages"].as_array().cloned().unwrap_or_default();
+    let field = |message: &Value, name: &str| message[name].as_str().unwrap_or_default().to_string();
+    messages
+        .iter()
+        .map(|message| (field(message, "client_id"), field(message, "id"), message["seq"].as_u64().unwrap_or(0)))
+        .collect()
+}
+
+async fn child(path: &Path) {
+    // Handled, so that a write past the limit fails with EFBIG instead of killing the process.
+    let xfsz = tokio::signal::unix::SignalKind::from_raw(Signal::XFSZ.as_raw());
+    let _xfsz = tokio::signal::unix::signal(xfsz).unwrap();
+    let store = SledStore::open_with(SledConfig { journal_bytes: JOURNAL_BYTES, ..SledConfig::new(path) }).unwrap();
+    let chat = Chat::builder(store).config(chat_config()).build().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(kanect::http::serve(listener, chat, HttpConfig::default(), async {
+        let _ = stopped.await;
+    }));
+    let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
+    let direct = open_direct(addr, &alice, &bob).await;
+    assert_eq!(health(addr).await, (200, json!({"status": "ok", "store": "ok"})));
+
+    let room = getrlimit(Resource::Fsize);
+    setrlimit(Resource::Fsize, Rlimit { current: Some(JOURNAL_BYTES), maximum: room.maximum }).unwrap();
+    let mut failed = None;
+    for n in 0..MAX_SENDS {
+        let client_id = format!("m{n}");
+        let reply = send(addr, &alice, &direct, &client_id).await;
+        if reply.status != 200 {
+            assert_eq!((reply.status, reply.code()), (503, "unavailable".to_string()));
+            failed = Some(client_id);
+            break;
+        }
+    }
+    let failed = failed.expect("no send failed: the fault never showed");
+    let full = json!({"status": "store_unavailable", "store": "failed"});
+    assert_eq!(health(addr).await, (503, full.clone()));
+    assert_eq!(send(addr, &alice, &direct, "while-full").await.status, 503);
+    assert_eq!(health(addr).await, (503, full), "the store stays failed while the disk is full");
+
+    setrlimit(Resource::Fsize, room).unwrap();
+    let started = Instant::now();
+    while health(addr).await.0 != 200 {
+        assert!(started.elapsed() < RECOVERY, "the server did not recover: {:?}", health(addr).await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(health(addr).await, (200, json!({"status": "ok", "store": "ok"})));
+
+    // The failed send was stored after all (its journal record was synced before sled failed):
+    // the newest message. Its resend returns it, and stores nothing.
+    let before = latest(addr, &alice, &direct).await;
+    let stored = before.last().cloned().expect("messages");
+    assert_eq!(stored.0, failed, "the send answered 503 was stored anyway");
+    let resent = send(addr, &alice, &direct, &failed).await;
+    assert_eq!(resent.status, 200, "{:?}", resent.json());
+    let message = resent.json();
+    assert_eq!((message["id"].as_str(), message["seq"].as_u64()), (Some(stored.1.as_str()), Some(stored.2)));
+    assert_eq!(latest(addr, &alice, &direct).await, before, "the resend stored nothing");
+    assert_eq!(send(addr, &alice, &direct, "after").await.json()["seq"].as_u64(), Some(stored.2 + 1));
+    signup(addr, "carol").await;
+
+    let _ = stop.send(());
+    tokio::time::timeout(support::WAIT, server).await.expect("serve returns").unwrap().unwrap();
+}
