@@ -191,17 +191,23 @@ async fn message_count_hops_over_every_conversation_and_seqs_resume_after_reopen
 
 /// Writes a journal file holding `records` (each the writes of one group) into the closed
 /// store at `path`, then `tail` (bytes of a torn record, say), as a crash would leave it.
+///
+/// The file is made in a scratch directory and moved into place: a store that is open makes its
+/// next journal file ahead under a fixed temporary name, which a second journal writing into the
+/// same directory would race for.
 fn leave_journal(path: &Path, records: &[Vec<commit::Write>], tail: &[u8]) {
-    let dir = journal::dir(path);
-    let mut journal = Journal::create(&dir, 7, journal::Options::NO_SYNC).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut journal = Journal::create(scratch.path(), 7, journal::Options::NO_SYNC).unwrap();
     for writes in records {
         journal.append(writes).unwrap();
     }
-    let file = journal::file_name(&dir, journal.number());
+    let file = journal::file_name(scratch.path(), journal.number());
     drop(journal);
     let mut bytes = std::fs::read(&file).unwrap();
     bytes.extend_from_slice(tail);
-    std::fs::write(file, bytes).unwrap();
+    let dir = journal::dir(path);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(journal::file_name(&dir, 7), bytes).unwrap();
 }
 
 #[tokio::test]
