@@ -13,6 +13,12 @@
 //! `cfg_attr(..., ignore)` for a backend that needs a running database). The suite includes a
 //! model test: random operation sequences applied to the store and to a plain in-memory model,
 //! compared after every step. A backend is done when the whole suite passes on it.
+//!
+//! [`FaultyStore`] (module `faulty`) wraps a store and fails the calls a test chooses.
+
+mod faulty;
+
+pub use faulty::FaultyStore;
 
 use crate::error::{Conflict, StoreError};
 use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};

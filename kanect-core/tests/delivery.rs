@@ -5,6 +5,7 @@
 
 mod support;
 
+use kanect_core::testing::FaultyStore;
 use kanect_core::{
     Caller, Chat, ChatConfig, ConversationId, Event, Seq, Subscription, User, RESUME_BATCH, RESUME_BYTES,
 };
@@ -87,6 +88,29 @@ async fn a_resume_skips_a_cursor_it_cannot_use_and_serves_the_others() {
     assert_eq!(resumed.skipped[0].reason.code(), "out_of_range");
     send_many(&chat, &alice, direct, "later", 1).await;
     assert_eq!(seqs_in(&settle(&mut device).await, direct), vec![4]);
+}
+
+#[tokio::test]
+async fn a_resume_that_fails_changes_nothing() {
+    let store = FaultyStore::new(kanect_core::MemoryStore::new());
+    let chat = Chat::builder(store.clone()).config(fast_config()).build().await.unwrap();
+    let (alice, bob_user, bob, group) = alice_bob_and_a_group(&chat).await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap().id;
+    send_many(&chat, &alice, direct, "d", 3).await;
+    send_many(&chat, &alice, group, "g", 3).await;
+    let mut device = chat.subscribe(&bob).await.unwrap();
+
+    // The direct conversation's history loads, the group's fails: the resume as a whole fails.
+    store.fail_after("history", 1);
+    let failed = device.resume([(direct, Seq::ZERO), (group, Seq::ZERO)]).await;
+    assert_eq!(failed.map(|_| ()).unwrap_err().code(), "unavailable");
+    assert!(settle(&mut device).await.is_empty(), "nothing was queued");
+
+    // ... and changed nothing: sent again, it delivers everything.
+    store.heal();
+    device.resume([(direct, Seq::ZERO), (group, Seq::ZERO)]).await.unwrap();
+    let events = settle(&mut device).await;
+    assert_eq!((seqs_in(&events, direct), seqs_in(&events, group)), (range(1, 3), range(1, 3)));
 }
 
 #[tokio::test]

@@ -1,0 +1,132 @@
+//! [`FaultyStore`]: a store that fails the calls a test chooses, as a store does when its disk
+//! fills or its database goes away, so that tests can check what the engine does with
+//! `unavailable` — above all, that an operation that fails changes nothing. Every call is
+//! handed on to the store inside, unless its method is failing.
+
+use crate::error::StoreError;
+use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
+use crate::model::{
+    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session, StoreStats, Timestamp,
+    TokenHash, User,
+};
+use crate::store::{HistoryPage, Store, StoreHealth, StoreResult, UserQuery, UserUpdate};
+use crate::throttle::{Attempt, AttemptKey, SlowDown};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// A store that delegates to another, and fails the methods named in [`FaultyStore::fail`]
+/// (or [`FaultyStore::fail_after`]) with [`StoreError::Backend`] until [`FaultyStore::heal`].
+/// Cheap to clone: clones share the inner store and the faults, so a test keeps one to steer
+/// the engine's.
+#[derive(Clone)]
+pub struct FaultyStore {
+    inner: Arc<dyn Store>,
+    /// The `Store` methods set to fail (`"history"`, `"append_message"`, ...), each with how
+    /// many more calls succeed first.
+    failing: Arc<Mutex<HashMap<&'static str, usize>>>,
+}
+
+/// The error a failing method returns.
+#[derive(Debug, thiserror::Error)]
+#[error("injected failure of {0}")]
+struct Injected(&'static str);
+
+impl FaultyStore {
+    /// Wraps `inner`; nothing fails yet.
+    pub fn new(inner: impl Store) -> Self {
+        FaultyStore { inner: Arc::new(inner), failing: Arc::default() }
+    }
+
+    /// Makes every later call of `method` (a `Store` method's name) fail.
+    pub fn fail(&self, method: &'static str) {
+        self.fail_after(method, 0);
+    }
+
+    /// Lets `calls` more calls of `method` through, then fails every later one: for failing in
+    /// the middle of an operation.
+    pub fn fail_after(&self, method: &'static str, calls: usize) {
+        self.faults().insert(method, calls);
+    }
+
+    /// Ends every failure.
+    pub fn heal(&self) {
+        self.faults().clear();
+    }
+
+    fn faults(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, usize>> {
+        self.failing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn check(&self, method: &'static str) -> StoreResult<()> {
+        match self.faults().get_mut(method) {
+            Some(0) => Err(StoreError::backend(Injected(method))),
+            Some(calls) => {
+                *calls -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Debug for FaultyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultyStore").field("failing", &*self.faults()).finish_non_exhaustive()
+    }
+}
+
+/// The `Store` impl: each method fails if its name is failing, else hands the call on. (The
+/// whole impl comes out of the macro so that `async_trait` sees the methods themselves.)
+macro_rules! delegating_impl {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+        #[async_trait::async_trait]
+        impl Store for FaultyStore {
+            $(
+                async fn $name(&self, $($arg: $ty),*) -> StoreResult<$out> {
+                    self.check(stringify!($name))?;
+                    self.inner.$name($($arg),*).await
+                }
+            )*
+
+            async fn health(&self) -> StoreHealth {
+                self.inner.health().await
+            }
+        }
+    };
+}
+
+delegating_impl! {
+    insert_user(user: &User, password_hash: &str) -> ();
+    user(id: UserId) -> Option<User>;
+    user_by_username(username: &str) -> Option<User>;
+    update_user(id: UserId, update: UserUpdate) -> Option<User>;
+    delete_user(id: UserId) -> bool;
+    password_hash(id: UserId) -> Option<String>;
+    set_password_hash(id: UserId, hash: &str) -> bool;
+    users(query: &UserQuery) -> Vec<User>;
+    insert_session(session: &Session) -> ();
+    session(token_hash: &TokenHash) -> Option<Session>;
+    delete_session(token_hash: &TokenHash) -> bool;
+    delete_sessions_of(user: UserId) -> u64;
+    count_login_attempt(key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> Attempt;
+    clear_login_attempts(key: &AttemptKey) -> ();
+    expire_login_attempts(now: Timestamp) -> u64;
+    insert_conversation(conversation: &Conversation) -> bool;
+    conversation(id: ConversationId) -> Option<Conversation>;
+    add_member(id: ConversationId, user: UserId) -> Option<Conversation>;
+    remove_member(id: ConversationId, user: UserId) -> Option<Conversation>;
+    set_conversation_details(id: ConversationId, name: Option<String>, owner: Option<UserId>) -> Option<Conversation>;
+    conversations_of(user: UserId) -> Vec<ConversationId>;
+    conversations(after: Option<ConversationId>, limit: usize) -> Vec<Conversation>;
+    append_message(message: NewMessage) -> Appended;
+    message(id: MessageId) -> Option<Message>;
+    replace_message(message: &Message) -> bool;
+    history(conversation: ConversationId, page: HistoryPage, limit: usize) -> Vec<Message>;
+    last_seq(conversation: ConversationId) -> Seq;
+    advance_receipt(conversation: ConversationId, user: UserId, kind: ReceiptKind, seq: Seq) -> Option<Receipt>;
+    receipts(conversation: ConversationId) -> Vec<Receipt>;
+    append_audit(entry: &AuditEntry) -> ();
+    audit_log(before: Option<AuditId>, limit: usize) -> Vec<AuditEntry>;
+    stats() -> StoreStats;
+    flush() -> ();
+}
