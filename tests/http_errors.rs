@@ -4,7 +4,7 @@
 mod support;
 
 use kanect::http::HttpConfig;
-use kanect::ChatConfig;
+use kanect::{ChatConfig, RateLimits};
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::*;
@@ -415,7 +415,9 @@ async fn a_peer_that_stops_reading_is_dropped() {
         ws_idle_timeout: Duration::from_millis(500),
         ..HttpConfig::default()
     };
-    let server = start_server_with(config, chat_config()).await;
+    // Alice sends far faster than people do, to fill Bob's window.
+    let unlimited = ChatConfig { rate_limits: RateLimits::UNLIMITED, ..chat_config() };
+    let server = start_server_with(config, unlimited).await;
     let addr = server.addr;
     let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
     let direct = open_direct(addr, &alice, &bob).await;

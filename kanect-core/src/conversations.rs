@@ -71,8 +71,10 @@ impl Chat {
     /// Creates a group owned by the caller, with the caller and `members` in it.
     ///
     /// # Errors
-    /// `invalid` name; `user_not_found` for an unknown member; `too_long` for more than
-    /// [`GROUP_MAX_MEMBERS`]; `unavailable`.
+    /// `invalid` name; `too_long` for more than [`GROUP_MAX_MEMBERS`]; `rate_limited` past
+    /// `RateLimits::group_creations`, or `RateLimits::member_additions` counting each member but
+    /// the caller (without `retry_after` if the group is larger than that limit's burst);
+    /// `user_not_found` for an unknown member; `unavailable`.
     pub async fn create_group(&self, caller: &Caller, name: &str, members: &[UserId]) -> Result<Conversation> {
         let name = validate::name("name", name)?;
         if members.len() >= GROUP_MAX_MEMBERS {
@@ -81,6 +83,8 @@ impl Chat {
         let mut all: Vec<UserId> = members.iter().copied().chain([caller.user()]).collect();
         all.sort();
         all.dedup();
+        self.limits().group_creation(caller.user())?;
+        self.limits().member_additions(caller.user(), all.len() - 1)?;
         for member in &all {
             if *member != caller.user() && self.store().user(*member).await?.is_none() {
                 return Err(Error::NotFound(Entity::User));
@@ -102,13 +106,15 @@ impl Chat {
     /// Adds a member to a group (owner only).
     ///
     /// # Errors
-    /// `not_owner`, `not_member`, `direct_conversation`, `already_member`, `user_not_found`,
+    /// `not_owner`, `not_member`, `direct_conversation`, `rate_limited` (past
+    /// `RateLimits::member_additions`), `already_member`, `user_not_found`,
     /// `conversation_not_found`, `unavailable`.
     pub async fn add_member(&self, caller: &Caller, id: ConversationId, user: UserId) -> Result<Conversation> {
         let conversation = self.owned_group(caller, id).await?;
         if conversation.members.len() >= GROUP_MAX_MEMBERS {
             return Err(Error::invalid("members", Invalid::TooLong));
         }
+        self.limits().member_additions(caller.user(), 1)?;
         if self.store().user(user).await?.is_none() {
             return Err(Error::NotFound(Entity::User));
         }

@@ -200,6 +200,16 @@ coded_enum!(
         LoginAttempts => "too_many_attempts",
         /// Too many open connections (subscriptions) for one user.
         Connections => "too_many_connections",
+        /// Too many sends from one account (`RateLimits::sends`).
+        Sends => "rate_limited",
+        /// Too many typing signals from one account (`RateLimits::typing`).
+        Typing => "rate_limited",
+        /// Too many groups created by one account (`RateLimits::group_creations`).
+        GroupCreations => "rate_limited",
+        /// Too many users added to groups by one account (`RateLimits::member_additions`).
+        MemberAdditions => "rate_limited",
+        /// Too many sign-ups from one client address (`RateLimits::sign_ups_per_address`).
+        SignUps => "rate_limited",
     }
 );
 

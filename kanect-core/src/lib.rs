@@ -48,6 +48,7 @@
 //! - `store` — the [`Store`] trait; `memory` — [`MemoryStore`].
 //! - `bus` — the [`Bus`] trait and [`LocalBus`].
 //! - `auth` — password hashing, tokens, log-in throttling.
+//! - `limits` — [`RateLimits`]: sends, typing, groups, members and sign-ups per key and time.
 //! - `ordering` — the per-conversation sequencer that keeps fan-out in seq order.
 //! - `hub` — this node's devices, fan-out and presence counting.
 //! - `subscription` — a device's event stream with resume and resync.
@@ -66,6 +67,7 @@ mod error;
 mod event;
 mod hub;
 mod id;
+mod limits;
 mod memory;
 mod messaging;
 pub mod metrics;
@@ -87,6 +89,7 @@ pub use conversations::{ConversationView, GROUP_MAX_MEMBERS, UNREAD_CAP};
 pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, Limit, Result, StoreError};
 pub use event::{Delivery, Event, PROTOCOL_VERSION};
 pub use id::{AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
+pub use limits::{Rate, RateLimits};
 pub use memory::MemoryStore;
 pub use model::{
     Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, Presence, Receipt, ReceiptKind, Role,

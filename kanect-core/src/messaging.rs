@@ -21,8 +21,9 @@ impl Chat {
     ///
     /// # Errors
     /// `invalid` body or client id (see [`validate::BODY_MAX_CHARS`]);
-    /// `conversation_not_found`; `not_member`; `unavailable` (nothing was stored: retry with
-    /// the same client id).
+    /// `rate_limited` past `RateLimits::sends` (counted for every valid attempt, stored or
+    /// not; nothing is stored past it); `conversation_not_found`; `not_member`; `unavailable`
+    /// (nothing was stored: retry with the same client id).
     pub async fn send(
         &self,
         caller: &Caller,
@@ -32,6 +33,7 @@ impl Chat {
     ) -> Result<Message> {
         validate::body(body)?;
         validate::client_id(client_id)?;
+        self.limits().send(caller.user())?;
         let members = self.member_conversation(caller, conversation).await?.members;
         let ticket = self.ticket(conversation);
         let started = std::time::Instant::now();
@@ -158,8 +160,10 @@ impl Chat {
     /// Tells the other members the caller is typing. Nothing is stored.
     ///
     /// # Errors
-    /// `conversation_not_found`; `not_member`; `unavailable`.
+    /// `rate_limited` past `RateLimits::typing`; `conversation_not_found`; `not_member`;
+    /// `unavailable`.
     pub async fn typing(&self, caller: &Caller, conversation: ConversationId) -> Result<()> {
+        self.limits().typing(caller.user())?;
         let mut members = self.member_conversation(caller, conversation).await?.members;
         members.retain(|m| *m != caller.user());
         self.route(members, Event::Typing { conversation, user: caller.user() }).await;

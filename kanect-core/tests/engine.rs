@@ -10,7 +10,7 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seqs_are_gap_free_under_concurrent_senders() {
-    let chat = chat().await;
+    let chat = chat_with(unlimited_config()).await;
     let mut callers = Vec::new();
     for i in 0..8 {
         callers.push(user(&chat, &format!("sender{i}")).await.1);
@@ -60,7 +60,7 @@ async fn a_resend_with_the_same_client_id_returns_the_original() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_device_of_every_member_gets_every_message_once_in_order() {
-    let chat = chat().await;
+    let chat = chat_with(unlimited_config()).await;
     let (_, alice) = user(&chat, "alice").await;
     let (bob_user, bob) = user(&chat, "bob").await;
     let (carol_user, carol) = user(&chat, "carol").await;
@@ -95,7 +95,7 @@ async fn every_device_of_every_member_gets_every_message_once_in_order() {
 
 #[tokio::test]
 async fn a_slow_consumer_gets_resync_and_catches_up_without_slowing_others() {
-    let config = ChatConfig { device_queue: 16, ..fast_config() };
+    let config = ChatConfig { device_queue: 16, ..unlimited_config() };
     let chat = chat_with(config).await;
     let (_, alice) = user(&chat, "alice").await;
     let (bob_user, bob) = user(&chat, "bob").await;

@@ -15,7 +15,6 @@ use std::net::IpAddr;
 const FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// The client's address for a request from `peer`.
-#[cfg_attr(not(test), expect(dead_code, reason = "the per-address limits of the hardening issue use it"))]
 pub(crate) fn address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> IpAddr {
     if !trusted_proxies.contains(&canonical(peer)) {
         return canonical(peer);

@@ -138,7 +138,6 @@ fn log_end(result: Result<(), hyper::Error>) {
 /// outlives the HTTP part of the connection after an upgrade.
 pub(crate) struct ConnectionGuard {
     /// The TCP peer's address (a proxy's, behind one: see [`crate::client`]).
-    #[expect(dead_code, reason = "the per-address limits of the hardening issue use it")]
     pub(crate) peer: IpAddr,
     _permit: OwnedSemaphorePermit,
     _tracker: watch::Receiver<()>,

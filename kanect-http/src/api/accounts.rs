@@ -11,6 +11,7 @@ use hyper::{Request, Response, StatusCode};
 use kanect_core::{Caller, Login, Registration, Timestamp, UserId};
 use serde::Deserialize;
 use serde_json::json;
+use std::net::IpAddr;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,8 +31,9 @@ struct LogIn {
     password: String,
 }
 
-/// `POST /auth/signup`: registers and logs in.
-pub(super) async fn signup(app: &App, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+/// `POST /auth/signup`: registers (within the sign-ups allowed from `client`, the request's
+/// address) and logs in.
+pub(super) async fn signup(app: &App, request: Request<Incoming>, client: IpAddr) -> Result<Response<Body>, ApiError> {
     let form: SignUp = read_json(request, app.config.max_body_bytes).await?;
     let registration = Registration {
         username: form.username.clone(),
@@ -39,7 +41,7 @@ pub(super) async fn signup(app: &App, request: Request<Incoming>) -> Result<Resp
         email: form.email,
         display_name: form.display_name,
     };
-    app.chat.register(registration).await?;
+    app.chat.register_from(registration, client).await?;
     let login = app.chat.login(&form.username, &form.password).await?;
     Ok(login_response(app, StatusCode::CREATED, login))
 }

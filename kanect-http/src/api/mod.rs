@@ -26,7 +26,10 @@ pub(crate) async fn route(
 ) -> Result<Response<Body>, ApiError> {
     let method = request.method().clone();
     match (&method, path) {
-        (&Method::POST, ["auth", "signup"]) => return accounts::signup(app, request).await,
+        (&Method::POST, ["auth", "signup"]) => {
+            let client = crate::client::address(connection.peer, request.headers(), &app.config.trusted_proxies);
+            return accounts::signup(app, request, client).await;
+        }
         (&Method::POST, ["auth", "login"]) => return accounts::login(app, request).await,
         (&Method::GET, ["ws"]) => return crate::ws::upgrade(app, request, connection).await,
         _ => {}
