@@ -75,7 +75,7 @@ async fn groups_are_created_managed_and_left() {
     let left = request(addr, "POST", &format!("/api/v1/conversations/{id}/leave"), a, None).await;
     assert_eq!(left.json()["owner"], bob.id.as_str(), "ownership passed on");
     let view = request(addr, "GET", &format!("/api/v1/conversations/{id}"), a, None).await;
-    assert_eq!((view.status, view.code().as_str()), (403, "not_member"));
+    assert_eq!((view.status, view.code().as_str()), (404, "conversation_not_found"), "she left: as to an outsider");
     let list = request(addr, "GET", "/api/v1/conversations", b, None).await.json();
     assert_eq!(ids(&list["conversations"], "id"), [id]);
     server.shutdown().await.unwrap();

@@ -106,7 +106,8 @@ impl Chat {
     /// Adds a member to a group (owner only).
     ///
     /// # Errors
-    /// `not_owner`, `not_member`, `direct_conversation`, `rate_limited` (past
+    /// `conversation_not_found` (also for a conversation the caller is not in), `not_owner`,
+    /// `direct_conversation`, `rate_limited` (past
     /// `RateLimits::member_additions`), `already_member`, `user_not_found`,
     /// `conversation_not_found`, `unavailable`.
     pub async fn add_member(&self, caller: &Caller, id: ConversationId, user: UserId) -> Result<Conversation> {
@@ -142,7 +143,8 @@ impl Chat {
     /// becomes owner.
     ///
     /// # Errors
-    /// `not_member`, `direct_conversation`, `conversation_not_found`, `unavailable`.
+    /// `conversation_not_found` (also for one the caller is not in), `direct_conversation`,
+    /// `unavailable`.
     pub async fn leave(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
         let conversation = self.member_conversation(caller, id).await?;
         if conversation.kind == ConversationKind::Direct {
@@ -171,7 +173,7 @@ impl Chat {
     /// One conversation the caller belongs to, with unread count and receipts.
     ///
     /// # Errors
-    /// `conversation_not_found`, `not_member`, `unavailable`.
+    /// `conversation_not_found` (also for one the caller is not in), `unavailable`.
     pub async fn conversation(&self, caller: &Caller, id: ConversationId) -> Result<ConversationView> {
         let conversation = self.member_conversation(caller, id).await?;
         self.conversation_view(caller, conversation).await
@@ -209,13 +211,15 @@ impl Chat {
         Ok(ConversationView { conversation, last_seq, last_message, unread, receipts })
     }
 
-    /// The conversation, if the caller is a member.
+    /// The conversation, if the caller is a member. To anyone else it does not exist:
+    /// `conversation_not_found` whether it does or not, after the same one read. A direct
+    /// conversation's id is computable from two user ids, so an answer that differed would tell
+    /// an outsider who has talked to whom. A member who left or was removed is an outsider too.
     pub(crate) async fn member_conversation(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
-        let conversation = self.store().conversation(id).await?.ok_or(Error::NotFound(Entity::Conversation))?;
-        if !conversation.has_member(caller.user()) {
-            return Err(Error::Forbidden(Denied::NotMember));
+        match self.store().conversation(id).await? {
+            Some(conversation) if conversation.has_member(caller.user()) => Ok(conversation),
+            _ => Err(Error::NotFound(Entity::Conversation)),
         }
-        Ok(conversation)
     }
 
     async fn owned_group(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {

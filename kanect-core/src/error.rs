@@ -117,7 +117,7 @@ coded_enum!(
     Entity {
         /// A user.
         User => "user_not_found",
-        /// A conversation (also what a non-member sees of a group it cannot read).
+        /// A conversation (also what anyone not in it sees of one that exists).
         Conversation => "conversation_not_found",
         /// A message.
         Message => "message_not_found",
@@ -141,7 +141,9 @@ coded_enum!(
 coded_enum!(
     /// Why an authenticated caller was refused.
     Denied {
-        /// The caller is not a member of the conversation.
+        /// The user named is not a member of the group (removing them), or the caller left the
+        /// conversation of their own message (editing it). A conversation the caller is not in
+        /// is `conversation_not_found` instead: outsiders do not learn that it exists.
         NotMember => "not_member",
         /// Only the group's owner may do this.
         NotOwner => "not_owner",

@@ -22,7 +22,8 @@ impl Chat {
     /// # Errors
     /// `invalid` body or client id (see [`validate::BODY_MAX_CHARS`]);
     /// `rate_limited` past `RateLimits::sends` (counted for every valid attempt, stored or
-    /// not; nothing is stored past it); `conversation_not_found`; `not_member`; `unavailable`
+    /// not; nothing is stored past it); `conversation_not_found` (also for a conversation the
+    /// caller is not in); `unavailable`
     /// (nothing was stored: retry with the same client id).
     pub async fn send(
         &self,
@@ -102,9 +103,11 @@ impl Chat {
     async fn own_message(&self, caller: &Caller, id: MessageId) -> Result<(Message, Vec<crate::id::UserId>)> {
         let message = self.store().message(id).await?.ok_or(Error::NotFound(Entity::Message))?;
         let conversation = match self.member_conversation(caller, message.conversation).await {
-            Err(Error::Forbidden(Denied::NotMember)) if message.sender != caller.user() => {
-                return Err(Error::NotFound(Entity::Message))
+            // Its sender knows the message exists; anyone else learns nothing.
+            Err(Error::NotFound(Entity::Conversation)) if message.sender == caller.user() => {
+                return Err(Error::Forbidden(Denied::NotMember))
             }
+            Err(Error::NotFound(Entity::Conversation)) => return Err(Error::NotFound(Entity::Message)),
             member => member?,
         };
         if message.sender != caller.user() {
@@ -120,7 +123,8 @@ impl Chat {
     /// seq.
     ///
     /// # Errors
-    /// `out_of_range` limit (1–200); `conversation_not_found`; `not_member`; `unavailable`.
+    /// `out_of_range` limit (1–200); `conversation_not_found` (also for a conversation the
+    /// caller is not in); `unavailable`.
     pub async fn history(
         &self,
         caller: &Caller,
@@ -137,8 +141,8 @@ impl Chat {
     /// Returns the new receipt, or None if the mark was already there.
     ///
     /// # Errors
-    /// `out_of_range` for a seq beyond the newest message; `conversation_not_found`;
-    /// `not_member`; `unavailable`.
+    /// `out_of_range` for a seq beyond the newest message; `conversation_not_found` (also
+    /// for a conversation the caller is not in); `unavailable`.
     pub async fn mark(
         &self,
         caller: &Caller,
@@ -160,8 +164,8 @@ impl Chat {
     /// Tells the other members the caller is typing. Nothing is stored.
     ///
     /// # Errors
-    /// `rate_limited` past `RateLimits::typing`; `conversation_not_found`; `not_member`;
-    /// `unavailable`.
+    /// `rate_limited` past `RateLimits::typing`; `conversation_not_found` (also for a
+    /// conversation the caller is not in); `unavailable`.
     pub async fn typing(&self, caller: &Caller, conversation: ConversationId) -> Result<()> {
         self.limits().typing(caller.user())?;
         let mut members = self.member_conversation(caller, conversation).await?.members;

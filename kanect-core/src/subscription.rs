@@ -245,7 +245,7 @@ impl Subscription {
     /// conversation), oldest first, ahead of live events; later live copies are skipped.
     ///
     /// # Errors
-    /// `not_member` / `conversation_not_found` for a conversation the caller cannot read
+    /// `conversation_not_found` for a conversation the caller cannot read
     /// (nothing is queued then); `unavailable` if the store fails.
     pub async fn resume(&mut self, cursors: impl IntoIterator<Item = (ConversationId, Seq)>) -> Result<()> {
         let cursors: Vec<(ConversationId, Seq)> = cursors.into_iter().collect();

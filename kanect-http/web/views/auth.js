@@ -39,6 +39,7 @@ const MESSAGES = {
   },
   '*': {
     not_member: 'You are not a member of this conversation.',
+    conversation_not_found: 'That conversation is not available.',
     not_sender: 'Only the sender can change this message.',
     message_deleted: 'That message was deleted.',
     bad_credentials: 'Wrong username or password.',

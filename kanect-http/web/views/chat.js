@@ -376,7 +376,7 @@ export function createChat(conversationId) {
   renderHead();
   render();
   session.openConversation(conversationId).then(schedule).catch((err) => {
-    toast(err.code === 'conversation_not_found' || err.code === 'not_member' ? 'That conversation is not available.' : errorText(err), 'error');
+    toast(err.code === 'conversation_not_found' ? 'That conversation is not available.' : errorText(err), 'error');
     if (state.open === conversationId) location.hash = '#/';
   });
   return {
