@@ -34,21 +34,21 @@ pub struct ConversationView {
 
 impl Chat {
     /// The direct conversation between the caller and `other`, created on first use.
-    /// The same id on every call, from either side, on any node.
+    /// The same id on every call, from either side, on any node. Refused with a disabled or
+    /// deleted account, even one talked to before (that conversation stays readable by its id,
+    /// and takes no new messages: see [`Chat::send`]).
     ///
     /// # Errors
-    /// `self_conversation`, `user_not_found`, `unavailable`.
+    /// `self_conversation`, `user_not_found`, `recipient_unavailable` (a disabled account),
+    /// `unavailable`.
     pub async fn open_direct(&self, caller: &Caller, other: UserId) -> Result<Conversation> {
         if other == caller.user() {
             return Err(Error::Conflict(Conflict::SelfConversation));
         }
+        self.available_user(other).await?;
         let id = ConversationId::direct(caller.user(), other);
         if let Some(existing) = self.store().conversation(id).await? {
             return Ok(existing);
-        }
-        let peer = self.store().user(other).await?.ok_or(Error::NotFound(Entity::User))?;
-        if peer.disabled {
-            return Err(Error::NotFound(Entity::User));
         }
         let mut members = vec![caller.user(), other];
         members.sort();
@@ -74,7 +74,8 @@ impl Chat {
     /// `invalid` name; `too_long` for more than [`GROUP_MAX_MEMBERS`]; `rate_limited` past
     /// `RateLimits::group_creations`, or `RateLimits::member_additions` counting each member but
     /// the caller (without `retry_after` if the group is larger than that limit's burst);
-    /// `user_not_found` for an unknown member; `unavailable`.
+    /// `user_not_found` for an unknown or deleted member; `recipient_unavailable` for a disabled
+    /// one; `unavailable`.
     pub async fn create_group(&self, caller: &Caller, name: &str, members: &[UserId]) -> Result<Conversation> {
         let name = validate::name("name", name)?;
         if members.len() >= GROUP_MAX_MEMBERS {
@@ -85,10 +86,8 @@ impl Chat {
         all.dedup();
         self.limits().group_creation(caller.user())?;
         self.limits().member_additions(caller.user(), all.len() - 1)?;
-        for member in &all {
-            if *member != caller.user() && self.store().user(*member).await?.is_none() {
-                return Err(Error::NotFound(Entity::User));
-            }
+        for member in all.iter().filter(|member| **member != caller.user()) {
+            self.available_user(*member).await?;
         }
         let conversation = Conversation {
             id: ConversationId::new(),
@@ -107,18 +106,16 @@ impl Chat {
     ///
     /// # Errors
     /// `conversation_not_found` (also for a conversation the caller is not in), `not_owner`,
-    /// `direct_conversation`, `rate_limited` (past
-    /// `RateLimits::member_additions`), `already_member`, `user_not_found`,
-    /// `conversation_not_found`, `unavailable`.
+    /// `direct_conversation`, `rate_limited` (past `RateLimits::member_additions`),
+    /// `already_member`, `user_not_found` (also a deleted account), `recipient_unavailable` (a
+    /// disabled one), `unavailable`.
     pub async fn add_member(&self, caller: &Caller, id: ConversationId, user: UserId) -> Result<Conversation> {
         let conversation = self.owned_group(caller, id).await?;
         if conversation.members.len() >= GROUP_MAX_MEMBERS {
             return Err(Error::invalid("members", Invalid::TooLong));
         }
         self.limits().member_additions(caller.user(), 1)?;
-        if self.store().user(user).await?.is_none() {
-            return Err(Error::NotFound(Entity::User));
-        }
+        self.available_user(user).await?;
         let updated = self.store().add_member(id, user).await?.ok_or(Error::NotFound(Entity::Conversation))?;
         self.announce(updated.members.clone(), &updated).await?;
         Ok(updated)
@@ -219,6 +216,33 @@ impl Chat {
         match self.store().conversation(id).await? {
             Some(conversation) if conversation.has_member(caller.user()) => Ok(conversation),
             _ => Err(Error::NotFound(Entity::Conversation)),
+        }
+    }
+
+    /// An account that may be added to a group or a new direct conversation: one that exists
+    /// and is not disabled.
+    async fn available_user(&self, user: UserId) -> Result<()> {
+        match self.store().user(user).await? {
+            None => Err(Error::NotFound(Entity::User)),
+            Some(user) if user.disabled => Err(Error::Forbidden(Denied::RecipientUnavailable)),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Refuses new messages into a direct conversation whose other member is disabled or
+    /// deleted: nobody would read them (a disabled account has no sessions, a deleted one is
+    /// gone), and a blocked account's history must not keep growing. Groups take messages
+    /// whoever is in them.
+    pub(crate) async fn check_recipient(&self, caller: &Caller, conversation: &Conversation) -> Result<()> {
+        if conversation.kind != ConversationKind::Direct {
+            return Ok(());
+        }
+        let Some(peer) = conversation.members.iter().copied().find(|member| *member != caller.user()) else {
+            return Ok(());
+        };
+        match self.store().user(peer).await? {
+            Some(peer) if !peer.disabled => Ok(()),
+            _ => Err(Error::Forbidden(Denied::RecipientUnavailable)),
         }
     }
 

@@ -155,6 +155,10 @@ coded_enum!(
         DirectConversation => "direct_conversation",
         /// An administrator may not disable, delete or demote themselves.
         SelfAction => "self_action",
+        /// The other account is disabled or deleted: a direct conversation with it takes no new
+        /// messages, and a disabled one cannot be added to a group or a new direct
+        /// conversation.
+        RecipientUnavailable => "recipient_unavailable",
     }
 );
 

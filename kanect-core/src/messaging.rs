@@ -23,7 +23,8 @@ impl Chat {
     /// `invalid` body or client id (see [`validate::BODY_MAX_CHARS`]);
     /// `rate_limited` past `RateLimits::sends` (counted for every valid attempt, stored or
     /// not; nothing is stored past it); `conversation_not_found` (also for a conversation the
-    /// caller is not in); `unavailable`
+    /// caller is not in); `recipient_unavailable` in a direct conversation whose other member
+    /// is disabled or deleted (nothing is stored); `unavailable`
     /// (nothing was stored: retry with the same client id).
     pub async fn send(
         &self,
@@ -35,7 +36,9 @@ impl Chat {
         validate::body(body)?;
         validate::client_id(client_id)?;
         self.limits().send(caller.user())?;
-        let members = self.member_conversation(caller, conversation).await?.members;
+        let found = self.member_conversation(caller, conversation).await?;
+        self.check_recipient(caller, &found).await?;
+        let members = found.members;
         let ticket = self.ticket(conversation);
         let started = std::time::Instant::now();
         let appended = self
