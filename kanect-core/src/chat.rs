@@ -2,7 +2,8 @@
 //!
 //! The operations live in sibling modules as `impl Chat` blocks, one concern each:
 //! `accounts` (register, log in, sessions, users), `conversations` (direct and group),
-//! `messaging` (send, edit, delete, history, receipts, typing, subscribe) and `admin`.
+//! `conversation_list` (the caller's list, in pages), `messaging` (send, edit, delete, history,
+//! receipts, typing, subscribe) and `admin`.
 //! This module holds what they share: the handle, who is calling ([`Caller`]), and
 //! [`Chat::route`], the one path every event takes to local devices and other nodes.
 

@@ -1,36 +1,15 @@
-//! Conversations: direct ones opened implicitly, groups with an owner, and the caller's list
-//! with unread counts and receipts.
+//! Conversations: direct ones opened implicitly, groups with an owner and their members, and
+//! who may read and write them (the caller's list is in `conversation_list`).
 
 use crate::chat::{Caller, Chat};
 use crate::error::{Conflict, Denied, Entity, Error, Invalid, Result};
 use crate::event::Event;
-use crate::id::{ConversationId, Seq, UserId};
-use crate::model::{Conversation, ConversationKind, Message, Receipt, ReceiptKind};
-use crate::store::HistoryPage;
+use crate::id::{ConversationId, UserId};
+use crate::model::{Conversation, ConversationKind, ReceiptKind};
 use crate::validate;
-use serde::Serialize;
 
 /// Members a group may have at creation and at most.
 pub const GROUP_MAX_MEMBERS: usize = 10_000;
-
-/// Unread counts stop at this many ("99+" in a UI).
-pub const UNREAD_CAP: usize = 100;
-
-/// A conversation as its member sees it in a list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ConversationView {
-    /// The conversation.
-    #[serde(flatten)]
-    pub conversation: Conversation,
-    /// Seq of the newest message.
-    pub last_seq: Seq,
-    /// The newest message, if any.
-    pub last_message: Option<Message>,
-    /// Messages from others after the caller's read mark, up to [`UNREAD_CAP`].
-    pub unread: usize,
-    /// Every member's delivered/read marks.
-    pub receipts: Vec<Receipt>,
-}
 
 impl Chat {
     /// The direct conversation between the caller and `other`, created on first use.
@@ -165,47 +144,6 @@ impl Chat {
             .ok_or(Error::NotFound(Entity::Conversation))?;
         self.announce(updated.members.clone(), &updated).await?;
         Ok(updated)
-    }
-
-    /// One conversation the caller belongs to, with unread count and receipts.
-    ///
-    /// # Errors
-    /// `conversation_not_found` (also for one the caller is not in), `unavailable`.
-    pub async fn conversation(&self, caller: &Caller, id: ConversationId) -> Result<ConversationView> {
-        let conversation = self.member_conversation(caller, id).await?;
-        self.conversation_view(caller, conversation).await
-    }
-
-    /// The caller's conversations, most recently active first.
-    ///
-    /// # Errors
-    /// `unavailable`.
-    pub async fn conversations(&self, caller: &Caller) -> Result<Vec<ConversationView>> {
-        let mut views = Vec::new();
-        for id in self.store().conversations_of(caller.user()).await? {
-            if let Some(conversation) = self.store().conversation(id).await? {
-                views.push(self.conversation_view(caller, conversation).await?);
-            }
-        }
-        views.sort_by_key(|view| {
-            std::cmp::Reverse(view.last_message.as_ref().map_or(view.conversation.created_at, |m| m.sent_at))
-        });
-        Ok(views)
-    }
-
-    async fn conversation_view(&self, caller: &Caller, conversation: Conversation) -> Result<ConversationView> {
-        let id = conversation.id;
-        let last_message = self.store().history(id, HistoryPage::Latest, 1).await?.pop();
-        let last_seq = last_message.as_ref().map_or(Seq::ZERO, |m| m.seq);
-        let receipts = self.store().receipts(id).await?;
-        let read = receipts.iter().find(|r| r.user == caller.user()).map_or(Seq::ZERO, |r| r.read);
-        let unread = if read >= last_seq {
-            0
-        } else {
-            let after = self.store().history(id, HistoryPage::After(read), UNREAD_CAP).await?;
-            after.iter().filter(|m| m.sender != caller.user() && !m.deleted).count()
-        };
-        Ok(ConversationView { conversation, last_seq, last_message, unread, receipts })
     }
 
     /// The conversation, if the caller is a member. To anyone else it does not exist:

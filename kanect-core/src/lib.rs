@@ -53,7 +53,8 @@
 //! - `hub` — this node's devices, fan-out and presence counting.
 //! - `subscription` — a device's event stream with resume and resync.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
-//!   `accounts`, `conversations`, `messaging` and `admin`.
+//!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
+//!   `messaging` and `admin`.
 //! - `metrics` — counters and histograms.
 //! - `testing` (feature `testing`) — the store conformance suite.
 
@@ -62,6 +63,7 @@ mod admin;
 mod auth;
 mod bus;
 mod chat;
+mod conversation_list;
 mod conversations;
 mod error;
 mod event;
@@ -85,7 +87,8 @@ pub use admin::{AdminUserView, ServerStats};
 pub use auth::{PasswordCost, SessionToken};
 pub use bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 pub use chat::{Caller, Chat, ChatBuilder, ChatConfig};
-pub use conversations::{ConversationView, GROUP_MAX_MEMBERS, UNREAD_CAP};
+pub use conversation_list::{ConversationCursor, ConversationPage, ConversationView, UNREAD_CAP};
+pub use conversations::GROUP_MAX_MEMBERS;
 pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, Limit, Result, StoreError};
 pub use event::{Delivery, Event, PROTOCOL_VERSION};
 pub use id::{AuditId, ConversationId, MessageId, NodeId, Seq, UserId};

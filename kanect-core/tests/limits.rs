@@ -87,7 +87,7 @@ async fn group_creations_past_the_limit_create_nothing() {
     }
     let (limit, wait) = refusal(chat.create_group(&alice, "one too many", &[]).await);
     assert_eq!((limit, wait), (Limit::GroupCreations, Some(Duration::from_secs(1))));
-    assert_eq!(chat.conversations(&alice).await.unwrap().len(), 3);
+    assert_eq!(chat.conversations(&alice, None, 50).await.unwrap().conversations.len(), 3);
     tokio::time::advance(Duration::from_secs(1)).await;
     chat.create_group(&alice, "a second later", &[]).await.unwrap();
 }
@@ -113,7 +113,7 @@ async fn member_additions_count_at_creation_and_after() {
     let (_, bob) = user(&chat, "bob2").await;
     let (limit, wait) = refusal(chat.create_group(&bob, "too big", &others).await);
     assert_eq!((limit, wait), (Limit::MemberAdditions, None));
-    assert!(chat.conversations(&bob).await.unwrap().is_empty());
+    assert!(chat.conversations(&bob, None, 50).await.unwrap().conversations.is_empty());
 }
 
 #[tokio::test(start_paused = true)]

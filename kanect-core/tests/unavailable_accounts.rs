@@ -60,7 +60,7 @@ async fn a_disabled_account_cannot_be_added_to_a_group_and_one_already_in_does_n
     chat.set_disabled(&root, carol_user.id, true).await.unwrap();
 
     assert_eq!(code(chat.create_group(&alice, "with bob", &[bob_user.id]).await), "recipient_unavailable");
-    assert_eq!(chat.conversations(&alice).await.unwrap().len(), 1, "no group was made");
+    assert_eq!(chat.conversations(&alice, None, 50).await.unwrap().conversations.len(), 1, "no group was made");
     assert_eq!(code(chat.add_member(&alice, group.id, bob_user.id).await), "recipient_unavailable");
     let members = chat.conversation(&alice, group.id).await.unwrap().conversation.members;
     assert!(!members.contains(&bob_user.id));

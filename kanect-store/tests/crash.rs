@@ -82,7 +82,7 @@ impl Cast {
             let user = store.user_by_username(&format!("sender{i}")).await.unwrap().unwrap();
             senders.push(chat.act_as(user.id).await.unwrap());
         }
-        let views = chat.conversations(&senders[0]).await.unwrap();
+        let views = chat.conversations(&senders[0], None, 50).await.unwrap().conversations;
         let group = views.iter().find(|v| v.conversation.name.as_deref() == Some("load")).unwrap().conversation.id;
         let directs = senders.iter().map(|s| ConversationId::direct(s.user(), hub)).collect();
         Cast { senders, group, directs }

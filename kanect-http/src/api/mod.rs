@@ -43,7 +43,7 @@ pub(crate) async fn route(
         (&Method::GET, ["users"]) => accounts::users(app, caller, &request).await,
         (&Method::GET, ["users", id]) => accounts::user(app, caller, id).await,
 
-        (&Method::GET, ["conversations"]) => conversations::list(app, caller).await,
+        (&Method::GET, ["conversations"]) => conversations::list(app, caller, &request).await,
         (&Method::POST, ["conversations"]) => conversations::create_group(app, caller, request).await,
         (&Method::POST, ["conversations", "direct"]) => conversations::open_direct(app, caller, request).await,
         (&Method::GET, ["conversations", id]) => conversations::get(app, caller, id).await,
