@@ -24,9 +24,10 @@
 //!
 //! **Cost.** Ordering reads one record per conversation of the caller (its newest message, or
 //! the conversation itself when it has none); only the page's conversations are then read in
-//! full (members, receipts, unread count). A per-user activity index in the store would make a
-//! page independent of the account's size; it is not worth a storage format change while a page
-//! of an account in 1,000 groups costs a millisecond or so on the embedded stores.
+//! full (members, receipts, unread count). So the answer is bounded by the page, and the work
+//! grows with the account by one point read per conversation. A per-user activity index in
+//! every store would make the work independent of the account's size, at the price of a storage
+//! format change and a second write on every send; not worth it while the reads are point reads.
 
 use crate::chat::{Caller, Chat};
 use crate::error::{Error, Invalid, Result};
