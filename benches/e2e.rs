@@ -21,7 +21,7 @@ mod workload;
 use client::BoxError;
 use kanect::http::HttpConfig;
 use kanect::store::SledStore;
-use kanect::{Chat, ChatConfig, MemoryStore, PasswordCost, Store};
+use kanect::{Chat, ChatConfig, MemoryStore, PasswordCost, RateLimits, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,7 +113,13 @@ struct Server {
 impl Server {
     fn start(store: Arc<dyn Store>) -> Result<Server, BoxError> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+        // The load generator signs up hundreds of users from one address and sends far faster
+        // than people do: no rate limits, as the server's `--no-rate-limits` for load runs.
+        let config = ChatConfig {
+            password_cost: PasswordCost::INSECURE_FAST,
+            rate_limits: RateLimits::UNLIMITED,
+            ..Default::default()
+        };
         let (listener, chat) = runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let chat = Chat::builder_shared(store).config(config).build().await?;

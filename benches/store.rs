@@ -14,7 +14,9 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kanect::{Caller, Chat, ChatConfig, ConversationId, HistoryPage, MemoryStore, PasswordCost, Registration};
+use kanect::{
+    Caller, Chat, ChatConfig, ConversationId, HistoryPage, MemoryStore, PasswordCost, RateLimits, Registration,
+};
 use kanect_store::{SledConfig, SledStore};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,7 +40,12 @@ fn runtime() -> Runtime {
 }
 
 async fn bench(backend: &str, senders: usize) -> Bench {
-    let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+    // Senders as fast as the store acknowledges: far past the rate limits for people.
+    let config = ChatConfig {
+        password_cost: PasswordCost::INSECURE_FAST,
+        rate_limits: RateLimits::UNLIMITED,
+        ..Default::default()
+    };
     let (builder, sled, dir) = match backend {
         "memory" => (Chat::builder(MemoryStore::new()), None, None),
         _ => {

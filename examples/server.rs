@@ -5,6 +5,7 @@
 //! cargo run --release --example server                      # http://127.0.0.1:8080, ./kanect-data
 //! cargo run --release --example server -- --listen 0.0.0.0:80 --data-dir /var/lib/kanect
 //! cargo run --release --example server -- --memory          # nothing persisted
+//! cargo run --release --example server -- --no-rate-limits  # for load tests
 //! echo 'a long password' | cargo run --release --example server -- create-admin alice
 //! # one node of a cluster (run several with the same --store and --bus):
 //! cargo run --release --features postgres,nats --example server -- \
@@ -12,14 +13,15 @@
 //! ```
 //!
 //! Deliberately thin: parse flags, build the `Chat` (all in `build_chat`), serve it with
-//! `kanect::http::Server` (and the metrics page on `--metrics-listen`, if given). Every flag also reads an environment variable (`KANECT_LISTEN`,
-//! `KANECT_DATA_DIR`, `KANECT_STORE`, `KANECT_BUS`, ...; see `--help`). `--store` and `--bus`
+//! `kanect::http::Server` (and the metrics page on `--metrics-listen`, if given). Every flag also
+//! reads an environment variable (`KANECT_LISTEN`, `KANECT_DATA_DIR`, `KANECT_STORE`,
+//! `KANECT_BUS`, `KANECT_LIMIT_SENDS`, ...; see `--help`). `--store` and `--bus`
 //! need the `postgres` and `nats` features; a build without them says so and exits.
 
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
 use kanect::store::SledStore;
-use kanect::{Chat, ChatBuilder, ChatConfig, MemoryStore, Registration, StoreError};
+use kanect::{Chat, ChatBuilder, ChatConfig, MemoryStore, Rate, RateLimits, Registration, StoreError};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -99,6 +101,25 @@ struct Cli {
     /// Mark cookies `Secure` (set when a TLS proxy sits in front).
     #[arg(long, env = "KANECT_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Turn every rate limit off (for load tests: the load generator signs up hundreds of
+    /// users from one address and sends far faster than people do).
+    #[arg(long, env = "KANECT_NO_RATE_LIMITS")]
+    no_rate_limits: bool,
+    /// Sends per account: BURST/PERIOD (e.g. 100/20s: 100 at once, 100 per 20 s), or `off`.
+    #[arg(long, env = "KANECT_LIMIT_SENDS", value_name = "RATE", value_parser = rate_setting, default_value_t = RateSetting(RateLimits::default().sends))]
+    limit_sends: RateSetting,
+    /// Typing signals per account: BURST/PERIOD, or `off`.
+    #[arg(long, env = "KANECT_LIMIT_TYPING", value_name = "RATE", value_parser = rate_setting, default_value_t = RateSetting(RateLimits::default().typing))]
+    limit_typing: RateSetting,
+    /// Groups created per account: BURST/PERIOD, or `off`.
+    #[arg(long, env = "KANECT_LIMIT_GROUPS", value_name = "RATE", value_parser = rate_setting, default_value_t = RateSetting(RateLimits::default().group_creations))]
+    limit_groups: RateSetting,
+    /// Users added to groups per account (at creation or later): BURST/PERIOD, or `off`.
+    #[arg(long, env = "KANECT_LIMIT_MEMBER_ADDITIONS", value_name = "RATE", value_parser = rate_setting, default_value_t = RateSetting(RateLimits::default().member_additions))]
+    limit_member_additions: RateSetting,
+    /// Sign-ups per client address (IPv4 address or IPv6 /64): BURST/PERIOD, or `off`.
+    #[arg(long, env = "KANECT_LIMIT_SIGNUPS", value_name = "RATE", value_parser = rate_setting, default_value_t = RateSetting(RateLimits::default().sign_ups_per_address))]
+    limit_signups: RateSetting,
     /// At start, make sure this administrator exists (with KANECT_ADMIN_PASSWORD).
     #[arg(long, env = "KANECT_ADMIN_USERNAME", requires = "admin_password")]
     admin_username: Option<String>,
@@ -107,6 +128,46 @@ struct Cli {
     admin_password: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// One rate limit as given on the command line: a rate, or off.
+#[derive(Clone, Copy, Debug)]
+struct RateSetting(Option<Rate>);
+
+/// Parses `BURST/PERIOD` (see `kanect::Rate`) or `off`.
+fn rate_setting(text: &str) -> Result<RateSetting, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(RateSetting(None));
+    }
+    let rate =
+        text.parse().map_err(|_| format!("{text:?}: expected BURST/PERIOD such as 100/20s or 10/50m, or off"))?;
+    Ok(RateSetting(Some(rate)))
+}
+
+/// As `--help` shows a default: the engine's.
+impl std::fmt::Display for RateSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(rate) => rate.fmt(f),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+impl Cli {
+    /// The rate limits from the flags.
+    fn rate_limits(&self) -> RateLimits {
+        if self.no_rate_limits {
+            return RateLimits::UNLIMITED;
+        }
+        RateLimits {
+            sends: self.limit_sends.0,
+            typing: self.limit_typing.0,
+            group_creations: self.limit_groups.0,
+            member_additions: self.limit_member_additions.0,
+            sign_ups_per_address: self.limit_signups.0,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -226,6 +287,7 @@ async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
     let config = ChatConfig {
         heartbeat: Duration::from_millis(cli.heartbeat_ms),
         max_devices_per_user: usize::try_from(cli.max_devices_per_user).unwrap_or(usize::MAX),
+        rate_limits: cli.rate_limits(),
         ..ChatConfig::default()
     };
     Ok(builder.config(config).build().await?)

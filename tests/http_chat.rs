@@ -237,13 +237,16 @@ async fn resume_with_repeated_or_unusable_cursors_sends_each_missed_message_once
     }
     assert_eq!(seqs, vec![1, 2, 3]);
     // Repeated cursors count once, from the lowest seq; the foreign one is skipped and said so.
-    assert_eq!(ack.map(|ack| ack["skipped"].clone()), Some(json!([{"conversation": theirs, "code": "not_member"}])));
+    assert_eq!(
+        ack.map(|ack| ack["skipped"].clone()),
+        Some(json!([{"conversation": theirs, "code": "conversation_not_found"}]))
+    );
     assert_eq!(ws.call(json!({"type":"ping"}), "p").await["type"], "pong", "nothing else pending");
 
     // Long-poll: the same, in the poll session's first events.
     let created = request(addr, "POST", "/api/v1/poll", Some(&bob.token), Some(json!({"cursors": cursors}))).await;
     assert_eq!(created.status, 201);
-    assert_eq!(created.json()["skipped"], json!([{"conversation": theirs, "code": "not_member"}]));
+    assert_eq!(created.json()["skipped"], json!([{"conversation": theirs, "code": "conversation_not_found"}]));
     let id = created.json()["poll"].as_str().unwrap().to_string();
     let polled = request(addr, "GET", &format!("/api/v1/poll/{id}?after=0&wait=0"), Some(&bob.token), None).await;
     let events = polled.json()["events"].as_array().unwrap().clone();

@@ -4,7 +4,7 @@
 mod support;
 
 use kanect::http::HttpConfig;
-use kanect::ChatConfig;
+use kanect::{ChatConfig, RateLimits};
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::*;
@@ -38,7 +38,11 @@ async fn bad_frames_get_error_codes_and_the_socket_keeps_working() {
             "conversation_not_found",
             None,
         ),
-        (json!({"type":"send","conversation":others,"client_id":"c","body":"x"}).to_string(), "not_member", None),
+        (
+            json!({"type":"send","conversation":others,"client_id":"c","body":"x"}).to_string(),
+            "conversation_not_found",
+            None,
+        ),
         (json!({"type":"read","conversation":direct,"seq":99}).to_string(), "out_of_range", Some("read")),
         (json!({"type":"ping","pad":"x".repeat(40 * 1024)}).to_string(), "frame_too_large", None),
     ];
@@ -52,7 +56,7 @@ async fn bad_frames_get_error_codes_and_the_socket_keeps_working() {
     }
     // The ref of a refused command is echoed.
     let refused = ws.call(json!({"type":"typing","conversation":others}), "mine").await;
-    assert_eq!((refused["type"].clone(), refused["code"].clone()), (json!("error"), json!("not_member")));
+    assert_eq!((refused["type"].clone(), refused["code"].clone()), (json!("error"), json!("conversation_not_found")));
     ws.socket.send(tokio_tungstenite::tungstenite::Message::Binary(vec![1, 2, 3].into())).await.unwrap();
     assert_eq!(ws.next_of("error").await["code"], "wrong_type");
     let ok = ws.call(json!({"type":"send","conversation":direct,"client_id":"fine","body":"still here"}), "s").await;
@@ -111,8 +115,8 @@ async fn bad_rest_input_gets_its_status_and_code() {
             "POST",
             format!("/api/v1/conversations/{others}/messages"),
             Some(json!({"client_id":"1","body":"x"})),
-            403,
-            "not_member",
+            404,
+            "conversation_not_found",
             None,
         ),
         (
@@ -424,7 +428,9 @@ async fn a_peer_that_stops_reading_is_dropped() {
         ws_idle_timeout: Duration::from_millis(500),
         ..HttpConfig::default()
     };
-    let server = start_server_with(config, chat_config()).await;
+    // Alice sends far faster than people do, to fill Bob's window.
+    let unlimited = ChatConfig { rate_limits: RateLimits::UNLIMITED, ..chat_config() };
+    let server = start_server_with(config, unlimited).await;
     let addr = server.addr;
     let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
     let direct = open_direct(addr, &alice, &bob).await;

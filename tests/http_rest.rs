@@ -75,7 +75,7 @@ async fn groups_are_created_managed_and_left() {
     let left = request(addr, "POST", &format!("/api/v1/conversations/{id}/leave"), a, None).await;
     assert_eq!(left.json()["owner"], bob.id.as_str(), "ownership passed on");
     let view = request(addr, "GET", &format!("/api/v1/conversations/{id}"), a, None).await;
-    assert_eq!((view.status, view.code().as_str()), (403, "not_member"));
+    assert_eq!((view.status, view.code().as_str()), (404, "conversation_not_found"), "she left: as to an outsider");
     let list = request(addr, "GET", "/api/v1/conversations", b, None).await.json();
     assert_eq!(ids(&list["conversations"], "id"), [id]);
     server.shutdown().await.unwrap();
@@ -195,5 +195,44 @@ async fn the_admin_api_maps_onto_the_engine() {
     let audit = request(addr, "GET", "/api/v1/admin/audit?limit=10", r, None).await.json();
     let actions: Vec<String> = ids(&audit["entries"], "action");
     assert_eq!(actions, ["user.delete", "user.password_reset", "user.role", "message.delete"]);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conversation_list_comes_in_pages() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let (alice, bob) = (signup(addr, "alice").await, signup(addr, "bob").await);
+    let a = Some(alice.token.as_str());
+    let mut made = Vec::new();
+    for name in ["one", "two", "three", "four", "five"] {
+        let group = request(addr, "POST", "/api/v1/conversations", a, Some(json!({"name": name}))).await;
+        made.push(group.json()["id"].as_str().unwrap().to_string());
+    }
+    made.push(open_direct(addr, &alice, &bob).await);
+    let mut listed = Vec::new();
+    let mut path = "/api/v1/conversations?limit=4".to_string();
+    for _ in 0..10 {
+        let page = request(addr, "GET", &path, a, None).await;
+        assert_eq!(page.status, 200);
+        let page = page.json();
+        listed.extend(ids(&page["conversations"], "id"));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/api/v1/conversations?limit=4&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), 6, "{listed:?}");
+    listed.sort();
+    made.sort();
+    assert_eq!(listed, made);
+    // Without `limit`: 50 at most, and no next page here.
+    let all = request(addr, "GET", "/api/v1/conversations", a, None).await.json();
+    assert_eq!((all["conversations"].as_array().unwrap().len(), all["next"].clone()), (6, Value::Null));
+
+    for (query, code) in [("?after=yesterday", "malformed"), ("?limit=0", "out_of_range"), ("?limit=x", "wrong_type")] {
+        let reply = request(addr, "GET", &format!("/api/v1/conversations{query}"), a, None).await;
+        assert_eq!((reply.status, reply.code()), (400, code.to_string()), "{query}");
+    }
     server.shutdown().await.unwrap();
 }

@@ -14,7 +14,7 @@ mod support;
 
 use kanect::http::HttpConfig;
 use kanect::store::{SledConfig, SledStore};
-use kanect::Chat;
+use kanect::{Chat, ChatConfig, RateLimits};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit, Signal};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -90,7 +90,9 @@ async fn child(path: &Path) {
     let xfsz = tokio::signal::unix::SignalKind::from_raw(Signal::XFSZ.as_raw());
     let _xfsz = tokio::signal::unix::signal(xfsz).unwrap();
     let store = SledStore::open_with(SledConfig { journal_bytes: JOURNAL_BYTES, ..SledConfig::new(path) }).unwrap();
-    let chat = Chat::builder(store).config(chat_config()).build().await.unwrap();
+    // Sends until the disk fills: hundreds, past the default send rate.
+    let config = ChatConfig { rate_limits: RateLimits::UNLIMITED, ..chat_config() };
+    let chat = Chat::builder(store).config(config).build().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -71,7 +71,9 @@ impl Api {
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if !status.is_success() {
             let code = value["error"]["code"].as_str().unwrap_or("?");
-            return Err(format!("POST {path}: {status} {code}").into());
+            // The limits are for people; a load run signs up and sends far faster.
+            let hint = if code == "rate_limited" { " (start the server with --no-rate-limits)" } else { "" };
+            return Err(format!("POST {path}: {status} {code}{hint}").into());
         }
         Ok(value)
     }

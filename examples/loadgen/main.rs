@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! cargo build --release --example server --example loadgen
-//! # every load connection comes from 127.0.0.1: lift the per-address cap
-//! target/release/examples/server --listen 127.0.0.1:8080 --memory --max-connections-per-address 20000 &   # $! is its pid
+//! # every load connection comes from 127.0.0.1: lift the per-address cap and the rate limits
+//! target/release/examples/server --listen 127.0.0.1:8080 --memory --max-connections-per-address 20000 \
+//!     --no-rate-limits &   # $! is its pid
 //! target/release/examples/loadgen --server http://127.0.0.1:8080 --workload pairs \
 //!     --pairs 100 --window 16 --duration 10 --server-pid $!
 //! ```
@@ -20,6 +21,10 @@
 //! - `idle`: `--connections` sockets held open (with pings) for the duration.
 //!
 //! `--rate` paces the total sends per second, to read latency at a given load.
+//!
+//! The server must run with `--no-rate-limits`: its limits are set for people (a burst of 100
+//! sends per account, 20 sign-ups per address), and a run signs up hundreds of users from one
+//! address and sends hundreds of messages a second per account.
 //!
 //! # Layout
 //! - `client` — HTTP calls (sign-up, conversations) and WebSocket connections.

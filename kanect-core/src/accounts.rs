@@ -79,13 +79,37 @@ impl Chat {
         self.create_user(registration, Role::User).await
     }
 
+    /// Creates an account with role `user` for a client at `client` (the address of the
+    /// request, as the application knows it), within the sign-ups per address of
+    /// [`RateLimits::sign_ups_per_address`](crate::RateLimits::sign_ups_per_address). For sign-ups
+    /// from the public; [`Chat::register`] is for an application's own (trusted) paths.
+    ///
+    /// Only valid input counts: a registration refused for a too-short password takes nothing
+    /// from the address's budget; one refused as `username_taken` does (it reads the store).
+    ///
+    /// # Errors
+    /// As [`Chat::register`]; `rate_limited` (with `retry_after`) past the limit, and then
+    /// nothing is stored.
+    pub async fn register_from(&self, registration: Registration, client: IpAddr) -> Result<User> {
+        self.create_user_from(registration, Role::User, Some(client)).await
+    }
+
     pub(crate) async fn create_user(&self, registration: Registration, role: Role) -> Result<User> {
+        self.create_user_from(registration, role, None).await
+    }
+
+    /// Creates an account; with a `client`, within its address's sign-up limit (checked after
+    /// validation and before anything is read or hashed).
+    async fn create_user_from(&self, registration: Registration, role: Role, client: Option<IpAddr>) -> Result<User> {
         let Registration { username, password, email, display_name } = registration;
         validate::username(&username)?;
         validate::password(&password, &username)?;
         let email = email.filter(|e| !e.trim().is_empty()).map(|e| validate::email(&e)).transpose()?;
         let display_name =
             display_name.filter(|n| !n.trim().is_empty()).map(|n| validate::name("display_name", &n)).transpose()?;
+        if let Some(client) = client {
+            self.limits().sign_up(client)?;
+        }
         if self.store().user_by_username(&username).await?.is_some() {
             return Err(Error::Conflict(crate::error::Conflict::UsernameTaken));
         }
@@ -115,14 +139,15 @@ impl Chat {
         self.broadcast(Event::UserDeleted { user }).await;
     }
 
-    /// Registers (as [`Chat::register`]) and opens a session for the new account, as a sign-up
-    /// form does. The password was just hashed, so it is not checked again: one hash, not two,
-    /// and no log-in attempt counted.
+    /// A sign-up from the public, as a sign-up form does: registers (as [`Chat::register_from`],
+    /// within the sign-ups allowed from `client`) and opens a session for the new account. The
+    /// password was just hashed, so it is not checked again: one hash, not two, and no log-in
+    /// attempt counted.
     ///
     /// # Errors
-    /// As [`Chat::register`].
-    pub async fn register_and_login(&self, registration: Registration) -> Result<Login> {
-        let user = self.register(registration).await?;
+    /// As [`Chat::register_from`].
+    pub async fn sign_up(&self, registration: Registration, client: IpAddr) -> Result<Login> {
+        let user = self.register_from(registration, client).await?;
         self.open_session(user).await
     }
 

@@ -13,7 +13,8 @@
 //! **Deleting a user** removes the account, its credentials and sessions, and its group
 //! memberships (ownership passes on). Its messages stay where they were, so other members'
 //! history keeps its seqs and context; clients show the sender as a deleted account. Its
-//! direct conversations stay readable by the other member.
+//! direct conversations stay readable by the other member, and take no new messages
+//! (`recipient_unavailable`), as those of a disabled account do until it is enabled again.
 
 use crate::accounts::Registration;
 use crate::chat::{Caller, Chat};

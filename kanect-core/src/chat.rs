@@ -2,7 +2,8 @@
 //!
 //! The operations live in sibling modules as `impl Chat` blocks, one concern each:
 //! `accounts` (register, log in, sessions, users), `conversations` (direct and group),
-//! `messaging` (send, edit, delete, history, receipts, typing, subscribe) and `admin`.
+//! `conversation_list` (the caller's list, in pages), `messaging` (send, edit, delete, history,
+//! receipts, typing, subscribe) and `admin`.
 //! This module holds what they share: the handle, who is calling ([`Caller`]), and
 //! [`Chat::route`], the one path every event takes to local devices and other nodes.
 
@@ -12,6 +13,7 @@ use crate::error::Result;
 use crate::event::{Delivery, Event};
 use crate::hub::{Device, Hub};
 use crate::id::{NodeId, Seq, UserId};
+use crate::limits::{Limits, RateLimits};
 use crate::metrics::Metrics;
 use crate::model::{Presence, Role, Timestamp, TokenHash};
 use crate::ordering::{Sequencer, Ticket};
@@ -42,6 +44,10 @@ pub struct ChatConfig {
     /// How often this node tells other nodes who is online on it, and (times three) how
     /// long another node's word counts without being repeated. Default 5 s.
     pub heartbeat: Duration,
+    /// How often one account may send, type, create groups and add members, and one client
+    /// address sign up. Default [`RateLimits::default`]; [`RateLimits::UNLIMITED`] turns them
+    /// off.
+    pub rate_limits: RateLimits,
 }
 
 impl Default for ChatConfig {
@@ -54,6 +60,7 @@ impl Default for ChatConfig {
             password_cost: PasswordCost::RECOMMENDED,
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             heartbeat: Duration::from_secs(5),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -78,7 +85,8 @@ impl ChatBuilder {
         self
     }
 
-    /// Starts the engine: attaches it to the bus and starts its heartbeat task.
+    /// Starts the engine: attaches it to the bus and starts its heartbeat task (and the one that
+    /// forgets idle rate-limit buckets).
     ///
     /// # Errors
     /// `unavailable` if the bus cannot be attached.
@@ -92,6 +100,7 @@ impl ChatBuilder {
             hub: Hub::new(config.device_queue, config.max_devices_per_user, config.heartbeat * 3),
             hasher: PasswordHasher::new(config.password_cost, config.hash_concurrency),
             throttle: LoginThrottle::new(&config.login),
+            limits: Arc::new(Limits::new(&config.rate_limits)),
             metrics: Metrics::default(),
             ordering: Sequencer::default(),
             store: self.store,
@@ -102,6 +111,7 @@ impl ChatBuilder {
         let weak = Arc::downgrade(&inner);
         inner.bus.attach(inner.node, BusInbox::new(move |envelope| Inner::receive(&weak, envelope))).await?;
         tokio::spawn(heartbeat(Arc::downgrade(&inner)));
+        tokio::spawn(crate::limits::forget_idle_keys(Arc::downgrade(&inner.limits)));
         Ok(Chat { inner })
     }
 }
@@ -135,6 +145,8 @@ pub(crate) struct Inner {
     hub: Hub,
     hasher: PasswordHasher,
     throttle: LoginThrottle,
+    /// The rate limits' buckets (shared with the task that forgets idle ones).
+    limits: Arc<Limits>,
     metrics: Metrics,
     ordering: Sequencer,
     /// Devices' departures still being recorded and announced (`Chat::went_offline_here`).
@@ -254,6 +266,10 @@ impl Chat {
 
     pub(crate) fn throttle(&self) -> &LoginThrottle {
         &self.inner.throttle
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     /// A place in the conversation's fan-out order (see the `ordering` module).

@@ -1,54 +1,33 @@
-//! Conversations: direct ones opened implicitly, groups with an owner, and the caller's list
-//! with unread counts and receipts.
+//! Conversations: direct ones opened implicitly, groups with an owner and their members, and
+//! who may read and write them (the caller's list is in `conversation_list`).
 
 use crate::chat::{Caller, Chat};
 use crate::error::{Conflict, Denied, Entity, Error, Invalid, Result};
 use crate::event::Event;
-use crate::id::{ConversationId, Seq, UserId};
-use crate::model::{Conversation, ConversationKind, Message, Receipt, ReceiptKind};
-use crate::store::HistoryPage;
+use crate::id::{ConversationId, UserId};
+use crate::model::{Conversation, ConversationKind, ReceiptKind};
 use crate::validate;
-use serde::Serialize;
 
 /// Members a group may have at creation and at most.
 pub const GROUP_MAX_MEMBERS: usize = 10_000;
 
-/// Unread counts stop at this many ("99+" in a UI).
-pub const UNREAD_CAP: usize = 100;
-
-/// A conversation as its member sees it in a list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ConversationView {
-    /// The conversation.
-    #[serde(flatten)]
-    pub conversation: Conversation,
-    /// Seq of the newest message.
-    pub last_seq: Seq,
-    /// The newest message, if any.
-    pub last_message: Option<Message>,
-    /// Messages from others after the caller's read mark, up to [`UNREAD_CAP`].
-    pub unread: usize,
-    /// Every member's delivered/read marks.
-    pub receipts: Vec<Receipt>,
-}
-
 impl Chat {
     /// The direct conversation between the caller and `other`, created on first use.
-    /// The same id on every call, from either side, on any node.
+    /// The same id on every call, from either side, on any node. Refused with a disabled or
+    /// deleted account, even one talked to before (that conversation stays readable by its id,
+    /// and takes no new messages: see [`Chat::send`]).
     ///
     /// # Errors
-    /// `self_conversation`, `user_not_found`, `unavailable`.
+    /// `self_conversation`, `user_not_found`, `recipient_unavailable` (a disabled account),
+    /// `unavailable`.
     pub async fn open_direct(&self, caller: &Caller, other: UserId) -> Result<Conversation> {
         if other == caller.user() {
             return Err(Error::Conflict(Conflict::SelfConversation));
         }
+        self.available_user(other).await?;
         let id = ConversationId::direct(caller.user(), other);
         if let Some(existing) = self.store().conversation(id).await? {
             return Ok(existing);
-        }
-        let peer = self.store().user(other).await?.ok_or(Error::NotFound(Entity::User))?;
-        if peer.disabled {
-            return Err(Error::NotFound(Entity::User));
         }
         let mut members = vec![caller.user(), other];
         members.sort();
@@ -71,8 +50,11 @@ impl Chat {
     /// Creates a group owned by the caller, with the caller and `members` in it.
     ///
     /// # Errors
-    /// `invalid` name; `user_not_found` for an unknown member; `too_long` for more than
-    /// [`GROUP_MAX_MEMBERS`]; `unavailable`.
+    /// `invalid` name; `too_long` for more than [`GROUP_MAX_MEMBERS`]; `rate_limited` past
+    /// `RateLimits::group_creations`, or `RateLimits::member_additions` counting each member but
+    /// the caller (without `retry_after` if the group is larger than that limit's burst);
+    /// `user_not_found` for an unknown or deleted member; `recipient_unavailable` for a disabled
+    /// one; `unavailable`.
     pub async fn create_group(&self, caller: &Caller, name: &str, members: &[UserId]) -> Result<Conversation> {
         let name = validate::name("name", name)?;
         if members.len() >= GROUP_MAX_MEMBERS {
@@ -81,10 +63,10 @@ impl Chat {
         let mut all: Vec<UserId> = members.iter().copied().chain([caller.user()]).collect();
         all.sort();
         all.dedup();
-        for member in &all {
-            if *member != caller.user() && self.store().user(*member).await?.is_none() {
-                return Err(Error::NotFound(Entity::User));
-            }
+        self.limits().group_creation(caller.user())?;
+        self.limits().member_additions(caller.user(), all.len() - 1)?;
+        for member in all.iter().filter(|member| **member != caller.user()) {
+            self.available_user(*member).await?;
         }
         let conversation = Conversation {
             id: ConversationId::new(),
@@ -102,16 +84,17 @@ impl Chat {
     /// Adds a member to a group (owner only).
     ///
     /// # Errors
-    /// `not_owner`, `not_member`, `direct_conversation`, `already_member`, `user_not_found`,
-    /// `conversation_not_found`, `unavailable`.
+    /// `conversation_not_found` (also for a conversation the caller is not in), `not_owner`,
+    /// `direct_conversation`, `rate_limited` (past `RateLimits::member_additions`),
+    /// `already_member`, `user_not_found` (also a deleted account), `recipient_unavailable` (a
+    /// disabled one), `unavailable`.
     pub async fn add_member(&self, caller: &Caller, id: ConversationId, user: UserId) -> Result<Conversation> {
         let conversation = self.owned_group(caller, id).await?;
         if conversation.members.len() >= GROUP_MAX_MEMBERS {
             return Err(Error::invalid("members", Invalid::TooLong));
         }
-        if self.store().user(user).await?.is_none() {
-            return Err(Error::NotFound(Entity::User));
-        }
+        self.limits().member_additions(caller.user(), 1)?;
+        self.available_user(user).await?;
         let updated = self.store().add_member(id, user).await?.ok_or(Error::NotFound(Entity::Conversation))?;
         self.announce(updated.members.clone(), &updated).await?;
         Ok(updated)
@@ -136,7 +119,8 @@ impl Chat {
     /// becomes owner.
     ///
     /// # Errors
-    /// `not_member`, `direct_conversation`, `conversation_not_found`, `unavailable`.
+    /// `conversation_not_found` (also for one the caller is not in), `direct_conversation`,
+    /// `unavailable`.
     pub async fn leave(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
         let conversation = self.member_conversation(caller, id).await?;
         if conversation.kind == ConversationKind::Direct {
@@ -162,54 +146,42 @@ impl Chat {
         Ok(updated)
     }
 
-    /// One conversation the caller belongs to, with unread count and receipts.
-    ///
-    /// # Errors
-    /// `conversation_not_found`, `not_member`, `unavailable`.
-    pub async fn conversation(&self, caller: &Caller, id: ConversationId) -> Result<ConversationView> {
-        let conversation = self.member_conversation(caller, id).await?;
-        self.conversation_view(caller, conversation).await
-    }
-
-    /// The caller's conversations, most recently active first.
-    ///
-    /// # Errors
-    /// `unavailable`.
-    pub async fn conversations(&self, caller: &Caller) -> Result<Vec<ConversationView>> {
-        let mut views = Vec::new();
-        for id in self.store().conversations_of(caller.user()).await? {
-            if let Some(conversation) = self.store().conversation(id).await? {
-                views.push(self.conversation_view(caller, conversation).await?);
-            }
-        }
-        views.sort_by_key(|view| {
-            std::cmp::Reverse(view.last_message.as_ref().map_or(view.conversation.created_at, |m| m.sent_at))
-        });
-        Ok(views)
-    }
-
-    async fn conversation_view(&self, caller: &Caller, conversation: Conversation) -> Result<ConversationView> {
-        let id = conversation.id;
-        let last_message = self.store().history(id, HistoryPage::Latest, 1).await?.pop();
-        let last_seq = last_message.as_ref().map_or(Seq::ZERO, |m| m.seq);
-        let receipts = self.store().receipts(id).await?;
-        let read = receipts.iter().find(|r| r.user == caller.user()).map_or(Seq::ZERO, |r| r.read);
-        let unread = if read >= last_seq {
-            0
-        } else {
-            let after = self.store().history(id, HistoryPage::After(read), UNREAD_CAP).await?;
-            after.iter().filter(|m| m.sender != caller.user() && !m.deleted).count()
-        };
-        Ok(ConversationView { conversation, last_seq, last_message, unread, receipts })
-    }
-
-    /// The conversation, if the caller is a member.
+    /// The conversation, if the caller is a member. To anyone else it does not exist:
+    /// `conversation_not_found` whether it does or not, after the same one read. A direct
+    /// conversation's id is computable from two user ids, so an answer that differed would tell
+    /// an outsider who has talked to whom. A member who left or was removed is an outsider too.
     pub(crate) async fn member_conversation(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
-        let conversation = self.store().conversation(id).await?.ok_or(Error::NotFound(Entity::Conversation))?;
-        if !conversation.has_member(caller.user()) {
-            return Err(Error::Forbidden(Denied::NotMember));
+        match self.store().conversation(id).await? {
+            Some(conversation) if conversation.has_member(caller.user()) => Ok(conversation),
+            _ => Err(Error::NotFound(Entity::Conversation)),
         }
-        Ok(conversation)
+    }
+
+    /// An account that may be added to a group or a new direct conversation: one that exists
+    /// and is not disabled.
+    async fn available_user(&self, user: UserId) -> Result<()> {
+        match self.store().user(user).await? {
+            None => Err(Error::NotFound(Entity::User)),
+            Some(user) if user.disabled => Err(Error::Forbidden(Denied::RecipientUnavailable)),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Refuses new messages into a direct conversation whose other member is disabled or
+    /// deleted: nobody would read them (a disabled account has no sessions, a deleted one is
+    /// gone), and a blocked account's history must not keep growing. Groups take messages
+    /// whoever is in them.
+    pub(crate) async fn check_recipient(&self, caller: &Caller, conversation: &Conversation) -> Result<()> {
+        if conversation.kind != ConversationKind::Direct {
+            return Ok(());
+        }
+        let Some(peer) = conversation.members.iter().copied().find(|member| *member != caller.user()) else {
+            return Ok(());
+        };
+        match self.store().user(peer).await? {
+            Some(peer) if !peer.disabled => Ok(()),
+            _ => Err(Error::Forbidden(Denied::RecipientUnavailable)),
+        }
     }
 
     async fn owned_group(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {

@@ -120,7 +120,7 @@ coded_enum!(
     Entity {
         /// A user.
         User => "user_not_found",
-        /// A conversation (also what a non-member sees of a group it cannot read).
+        /// A conversation (also what anyone not in it sees of one that exists).
         Conversation => "conversation_not_found",
         /// A message.
         Message => "message_not_found",
@@ -144,7 +144,9 @@ coded_enum!(
 coded_enum!(
     /// Why an authenticated caller was refused.
     Denied {
-        /// The caller is not a member of the conversation.
+        /// The user named is not a member of the group (removing them), or the caller left the
+        /// conversation of their own message (editing it). A conversation the caller is not in
+        /// is `conversation_not_found` instead: outsiders do not learn that it exists.
         NotMember => "not_member",
         /// Only the group's owner may do this.
         NotOwner => "not_owner",
@@ -156,6 +158,10 @@ coded_enum!(
         DirectConversation => "direct_conversation",
         /// An administrator may not disable, delete or demote themselves.
         SelfAction => "self_action",
+        /// The other account is disabled or deleted: a direct conversation with it takes no new
+        /// messages, and a disabled one cannot be added to a group or a new direct
+        /// conversation.
+        RecipientUnavailable => "recipient_unavailable",
     }
 );
 
@@ -205,6 +211,16 @@ coded_enum!(
         LoginAttempts => "too_many_attempts",
         /// Too many open connections (subscriptions) for one user.
         Connections => "too_many_connections",
+        /// Too many sends from one account (`RateLimits::sends`).
+        Sends => "rate_limited",
+        /// Too many typing signals from one account (`RateLimits::typing`).
+        Typing => "rate_limited",
+        /// Too many groups created by one account (`RateLimits::group_creations`).
+        GroupCreations => "rate_limited",
+        /// Too many users added to groups by one account (`RateLimits::member_additions`).
+        MemberAdditions => "rate_limited",
+        /// Too many sign-ups from one client address (`RateLimits::sign_ups_per_address`).
+        SignUps => "rate_limited",
     }
 );
 

@@ -52,12 +52,14 @@
 //! - `auth` — password hashing and session tokens.
 //! - `throttle` — log-in slow-downs ([`SlowDown`], [`LoginLimits`]); `admission` — this
 //!   node's per-address budget of password checks.
+//! - `limits` — [`RateLimits`]: sends, typing, groups, members and sign-ups per key and time.
 //! - `ordering` — the per-conversation sequencer that keeps fan-out in seq order.
 //! - `hub` — this node's devices, fan-out and presence counting.
 //! - `subscription` — a device's event stream with resume and resync; `seq_set` — the seqs a
 //!   device has, as ranges.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
-//!   `accounts`, `conversations`, `messaging` and `admin`.
+//!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
+//!   `messaging` and `admin`.
 //! - `metrics` — counters and histograms.
 //! - `testing` (feature `testing`) — the store conformance suite.
 
@@ -67,11 +69,13 @@ mod admission;
 mod auth;
 mod bus;
 mod chat;
+mod conversation_list;
 mod conversations;
 mod error;
 mod event;
 mod hub;
 mod id;
+mod limits;
 mod memory;
 mod messaging;
 pub mod metrics;
@@ -91,10 +95,12 @@ pub use admin::{AdminUserView, ServerStats};
 pub use auth::{PasswordCost, SessionToken};
 pub use bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 pub use chat::{Caller, Chat, ChatBuilder, ChatConfig};
-pub use conversations::{ConversationView, GROUP_MAX_MEMBERS, UNREAD_CAP};
+pub use conversation_list::{ConversationCursor, ConversationPage, ConversationView, UNREAD_CAP};
+pub use conversations::GROUP_MAX_MEMBERS;
 pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, Limit, Result, StoreError};
 pub use event::{Delivery, Event, PROTOCOL_VERSION};
 pub use id::{AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
+pub use limits::{Rate, RateLimits};
 pub use memory::MemoryStore;
 pub use model::{
     Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, Presence, Receipt, ReceiptKind, Role,

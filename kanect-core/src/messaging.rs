@@ -21,10 +21,13 @@ impl Chat {
     ///
     /// # Errors
     /// `invalid` body or client id (see [`validate::BODY_MAX_CHARS`]);
-    /// `conversation_not_found`; `not_member`; `unavailable`: the outcome is unknown (the
-    /// store may have kept the message before failing, see [`Store`](crate::Store)'s
-    /// failure contract). Resend with the same client id: that returns the stored message
-    /// (same id and seq) if it was stored, and stores it once if it was not.
+    /// `rate_limited` past `RateLimits::sends` (counted for every valid attempt, stored or
+    /// not; nothing is stored past it); `conversation_not_found` (also for a conversation the
+    /// caller is not in); `recipient_unavailable` in a direct conversation whose other member
+    /// is disabled or deleted (nothing is stored); `unavailable`: the outcome is unknown (the
+    /// store may have kept the message before failing, see [`Store`](crate::Store)'s failure
+    /// contract). Resend with the same client id: that returns the stored message (same id and
+    /// seq) if it was stored, and stores it once if it was not.
     pub async fn send(
         &self,
         caller: &Caller,
@@ -34,7 +37,10 @@ impl Chat {
     ) -> Result<Message> {
         validate::body(body)?;
         validate::client_id(client_id)?;
-        let members = self.member_conversation(caller, conversation).await?.members;
+        self.limits().send(caller.user())?;
+        let found = self.member_conversation(caller, conversation).await?;
+        self.check_recipient(caller, &found).await?;
+        let members = found.members;
         let ticket = self.ticket(conversation);
         let started = std::time::Instant::now();
         let appended = self
@@ -102,9 +108,11 @@ impl Chat {
     async fn own_message(&self, caller: &Caller, id: MessageId) -> Result<(Message, Vec<crate::id::UserId>)> {
         let message = self.store().message(id).await?.ok_or(Error::NotFound(Entity::Message))?;
         let conversation = match self.member_conversation(caller, message.conversation).await {
-            Err(Error::Forbidden(Denied::NotMember)) if message.sender != caller.user() => {
-                return Err(Error::NotFound(Entity::Message))
+            // Its sender knows the message exists; anyone else learns nothing.
+            Err(Error::NotFound(Entity::Conversation)) if message.sender == caller.user() => {
+                return Err(Error::Forbidden(Denied::NotMember))
             }
+            Err(Error::NotFound(Entity::Conversation)) => return Err(Error::NotFound(Entity::Message)),
             member => member?,
         };
         if message.sender != caller.user() {
@@ -120,7 +128,8 @@ impl Chat {
     /// seq.
     ///
     /// # Errors
-    /// `out_of_range` limit (1–200); `conversation_not_found`; `not_member`; `unavailable`.
+    /// `out_of_range` limit (1–200); `conversation_not_found` (also for a conversation the
+    /// caller is not in); `unavailable`.
     pub async fn history(
         &self,
         caller: &Caller,
@@ -137,8 +146,8 @@ impl Chat {
     /// Returns the new receipt, or None if the mark was already there.
     ///
     /// # Errors
-    /// `out_of_range` for a seq beyond the newest message; `conversation_not_found`;
-    /// `not_member`; `unavailable`.
+    /// `out_of_range` for a seq beyond the newest message; `conversation_not_found` (also
+    /// for a conversation the caller is not in); `unavailable`.
     pub async fn mark(
         &self,
         caller: &Caller,
@@ -160,8 +169,10 @@ impl Chat {
     /// Tells the other members the caller is typing. Nothing is stored.
     ///
     /// # Errors
-    /// `conversation_not_found`; `not_member`; `unavailable`.
+    /// `rate_limited` past `RateLimits::typing`; `conversation_not_found` (also for a
+    /// conversation the caller is not in); `unavailable`.
     pub async fn typing(&self, caller: &Caller, conversation: ConversationId) -> Result<()> {
+        self.limits().typing(caller.user())?;
         let mut members = self.member_conversation(caller, conversation).await?.members;
         members.retain(|m| *m != caller.user());
         self.route(members, Event::Typing { conversation, user: caller.user() }).await;

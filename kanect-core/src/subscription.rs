@@ -101,8 +101,8 @@ enum Admit {
 pub struct SkippedCursor {
     /// The conversation it named.
     pub conversation: ConversationId,
-    /// Why: `conversation_not_found` / `not_member` for a conversation the caller cannot read,
-    /// `out_of_range` for a seq past the conversation's newest message.
+    /// Why: `conversation_not_found` for a conversation the caller cannot read (not a member,
+    /// or none), `out_of_range` for a seq past the conversation's newest message.
     pub reason: Error,
 }
 

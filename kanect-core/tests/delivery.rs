@@ -14,11 +14,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use support::*;
 
-/// Sends `count` messages from `sender`, with client ids `{tag}-{n}` and bodies of `body_len`.
+/// Sends `count` messages from `sender`, with client ids `{tag}-{n}`. (The tests send far
+/// faster than the default send rate allows: their engines run `unlimited_config`.)
 async fn send_many(chat: &Chat, sender: &Caller, conversation: ConversationId, tag: &str, count: usize) {
     send_sized(chat, sender, conversation, tag, count, 1).await;
 }
 
+/// As [`send_many`], with bodies of `len` characters.
 async fn send_sized(chat: &Chat, sender: &Caller, conversation: ConversationId, tag: &str, count: usize, len: usize) {
     let body = "x".repeat(len);
     for n in 0..count {
@@ -52,7 +54,7 @@ async fn alice_bob_and_a_group(chat: &Chat) -> (Caller, User, Caller, Conversati
 
 #[tokio::test]
 async fn a_second_resume_after_a_full_batch_delivers_the_rest() {
-    let chat = chat().await;
+    let chat = chat_with(unlimited_config()).await;
     let (alice, _, bob, group) = alice_bob_and_a_group(&chat).await;
     send_many(&chat, &alice, group, "m", RESUME_BATCH + 5).await;
     let mut device = chat.subscribe(&bob).await.unwrap();
@@ -70,7 +72,7 @@ async fn a_second_resume_after_a_full_batch_delivers_the_rest() {
 
 #[tokio::test]
 async fn a_resume_skips_a_cursor_it_cannot_use_and_serves_the_others() {
-    let chat = chat().await;
+    let chat = chat_with(unlimited_config()).await;
     let (alice, bob_user, bob, group) = alice_bob_and_a_group(&chat).await;
     let direct = chat.open_direct(&alice, bob_user.id).await.unwrap().id;
     chat.remove_member(&alice, group, bob_user.id).await.unwrap();
@@ -80,7 +82,7 @@ async fn a_resume_skips_a_cursor_it_cannot_use_and_serves_the_others() {
     let resumed = device.resume([(direct, Seq(1)), (group, Seq::ZERO), (direct, Seq(9))]).await.unwrap();
     let skipped: Vec<(ConversationId, &str)> =
         resumed.skipped.iter().map(|s| (s.conversation, s.reason.code())).collect();
-    assert_eq!(skipped, vec![(group, "not_member")]);
+    assert_eq!(skipped, vec![(group, "conversation_not_found")]);
     assert_eq!(seqs_in(&settle(&mut device).await, direct), vec![2, 3]);
 
     // A cursor past the newest message is skipped too, and claims nothing.
@@ -93,7 +95,7 @@ async fn a_resume_skips_a_cursor_it_cannot_use_and_serves_the_others() {
 #[tokio::test]
 async fn a_resume_that_fails_changes_nothing() {
     let store = FaultyStore::new(kanect_core::MemoryStore::new());
-    let chat = Chat::builder(store.clone()).config(fast_config()).build().await.unwrap();
+    let chat = Chat::builder(store.clone()).config(unlimited_config()).build().await.unwrap();
     let (alice, bob_user, bob, group) = alice_bob_and_a_group(&chat).await;
     let direct = chat.open_direct(&alice, bob_user.id).await.unwrap().id;
     send_many(&chat, &alice, direct, "d", 3).await;
@@ -115,7 +117,7 @@ async fn a_resume_that_fails_changes_nothing() {
 
 #[tokio::test]
 async fn a_member_removed_and_re_added_gets_only_what_came_after_live() {
-    let chat = chat().await;
+    let chat = chat_with(unlimited_config()).await;
     let (alice, bob_user, bob, group) = alice_bob_and_a_group(&chat).await;
     let mut device = chat.subscribe(&bob).await.unwrap();
     send_many(&chat, &alice, group, "in", 2).await;
@@ -132,7 +134,7 @@ async fn a_member_removed_and_re_added_gets_only_what_came_after_live() {
 
 #[tokio::test]
 async fn repeated_cursors_load_once_and_one_resume_holds_a_bounded_backlog() {
-    let chat = chat().await;
+    let chat = chat_with(unlimited_config()).await;
     let (alice, _, bob, group) = alice_bob_and_a_group(&chat).await;
     send_many(&chat, &alice, group, "m", 50).await;
     let mut device = chat.subscribe(&bob).await.unwrap();
@@ -164,7 +166,7 @@ async fn repeated_cursors_load_once_and_one_resume_holds_a_bounded_backlog() {
 
 #[tokio::test]
 async fn the_backlog_is_bounded_in_bytes_too() {
-    let chat = chat().await;
+    let chat = chat_with(unlimited_config()).await;
     let (alice, _, bob, group) = alice_bob_and_a_group(&chat).await;
     let len = kanect_core::validate::BODY_MAX_CHARS;
     let fits = RESUME_BYTES / len;
@@ -184,8 +186,8 @@ async fn a_gap_larger_than_a_batch_is_not_jumped_over() {
     // them): the next live message here is past them all. The device gets a batch, then
     // resync; never the live one past the hole.
     let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(kanect_core::MemoryStore::new());
-    let here = Chat::builder_shared(store.clone()).config(fast_config()).build().await.unwrap();
-    let there = Chat::builder_shared(store).config(fast_config()).build().await.unwrap();
+    let here = Chat::builder_shared(store.clone()).config(unlimited_config()).build().await.unwrap();
+    let there = Chat::builder_shared(store).config(unlimited_config()).build().await.unwrap();
     let (alice, _, bob, group) = alice_bob_and_a_group(&here).await;
     let mut device = here.subscribe(&bob).await.unwrap();
     let alice_there = there.act_as(alice.user()).await.unwrap();
@@ -201,7 +203,7 @@ async fn a_gap_larger_than_a_batch_is_not_jumped_over() {
 
 #[tokio::test]
 async fn a_session_ended_is_heard_without_reading_the_stream() {
-    let chat = chat().await;
+    let chat = chat_with(unlimited_config()).await;
     let (_, bob) = user(&chat, "bob").await;
     let device = chat.subscribe(&bob).await.unwrap();
     let ended = device.ended();
@@ -279,7 +281,7 @@ impl Client {
 /// at most once and in order, and every message sent since Bob last joined, if he is a member
 /// at the end (a member who was removed may no longer read what he missed).
 async fn run(steps: Vec<Step>) {
-    let chat = chat_with(ChatConfig { device_queue: 8, ..fast_config() }).await;
+    let chat = chat_with(ChatConfig { device_queue: 8, ..unlimited_config() }).await;
     let (alice, bob_user, bob, group) = alice_bob_and_a_group(&chat).await;
     let direct = chat.open_direct(&alice, bob_user.id).await.unwrap().id;
     let (_, carol) = user(&chat, "carol").await;

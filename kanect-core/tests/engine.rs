@@ -10,7 +10,7 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seqs_are_gap_free_under_concurrent_senders() {
-    let chat = chat().await;
+    let chat = chat_with(unlimited_config()).await;
     let mut callers = Vec::new();
     for i in 0..8 {
         callers.push(user(&chat, &format!("sender{i}")).await.1);
@@ -60,7 +60,7 @@ async fn a_resend_with_the_same_client_id_returns_the_original() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_device_of_every_member_gets_every_message_once_in_order() {
-    let chat = chat().await;
+    let chat = chat_with(unlimited_config()).await;
     let (_, alice) = user(&chat, "alice").await;
     let (bob_user, bob) = user(&chat, "bob").await;
     let (carol_user, carol) = user(&chat, "carol").await;
@@ -95,7 +95,7 @@ async fn every_device_of_every_member_gets_every_message_once_in_order() {
 
 #[tokio::test]
 async fn a_slow_consumer_gets_resync_and_catches_up_without_slowing_others() {
-    let config = ChatConfig { device_queue: 16, ..fast_config() };
+    let config = ChatConfig { device_queue: 16, ..unlimited_config() };
     let chat = chat_with(config).await;
     let (_, alice) = user(&chat, "alice").await;
     let (bob_user, bob) = user(&chat, "bob").await;
@@ -164,20 +164,81 @@ async fn non_members_can_neither_read_nor_write() {
     let (_, eve) = user(&chat, "eve").await;
     let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
     let message = chat.send(&alice, direct.id, "c1", "private").await.unwrap();
-    assert_eq!(code(chat.send(&eve, direct.id, "c", "hi").await), "not_member");
-    assert_eq!(code(chat.history(&eve, direct.id, HistoryPage::Latest, 10).await), "not_member");
-    assert_eq!(code(chat.mark(&eve, direct.id, ReceiptKind::Read, Seq(1)).await), "not_member");
-    assert_eq!(code(chat.typing(&eve, direct.id).await), "not_member");
-    assert_eq!(code(chat.conversation(&eve, direct.id).await), "not_member");
+    assert_eq!(code(chat.send(&eve, direct.id, "c", "hi").await), "conversation_not_found");
+    assert_eq!(code(chat.history(&eve, direct.id, HistoryPage::Latest, 10).await), "conversation_not_found");
     // Message ids can be derived from (conversation, sender, client id): an outsider learns
     // nothing, not even that the message exists.
     assert_eq!(code(chat.edit(&eve, message.id, "mine now").await), "message_not_found");
     assert_eq!(code(chat.delete(&eve, message.id).await), "message_not_found");
-    assert_eq!(code(chat.leave(&eve, direct.id).await), "not_member");
     let mut device = chat.subscribe(&eve).await.unwrap();
     let resumed = device.resume([(direct.id, Seq::ZERO)]).await.unwrap();
-    assert_eq!(resumed.skipped[0].reason.code(), "not_member", "the cursor is skipped");
+    assert_eq!(resumed.skipped[0].reason.code(), "conversation_not_found", "the cursor is skipped");
     assert!(drain(&mut device).is_empty());
+}
+
+/// The errors of every conversation operation, as the engine words them, for `id`.
+async fn outsider_view(chat: &Chat, caller: &kanect_core::Caller, id: ConversationId) -> Vec<String> {
+    let mut device = chat.subscribe(caller).await.unwrap();
+    let someone = UserId::new();
+    let errors = [
+        chat.conversation(caller, id).await.map(drop),
+        chat.history(caller, id, HistoryPage::Latest, 10).await.map(drop),
+        chat.send(caller, id, "c", "hi").await.map(drop),
+        chat.mark(caller, id, ReceiptKind::Read, Seq(1)).await.map(drop),
+        chat.typing(caller, id).await,
+        chat.leave(caller, id).await.map(drop),
+        chat.add_member(caller, id, someone).await.map(drop),
+        chat.remove_member(caller, id, someone).await.map(drop),
+        chat.rename_group(caller, id, "mine").await.map(drop),
+        // A resume skips the cursor, with the same error as the others.
+        device.resume([(id, Seq::ZERO)]).await.and_then(|resumed| match resumed.skipped.into_iter().next() {
+            Some(skipped) => Err(skipped.reason),
+            None => Ok(()),
+        }),
+    ];
+    errors
+        .into_iter()
+        .map(|result| {
+            let error = result.expect_err("an outsider is refused");
+            format!("{} {error}", error.code())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn to_an_outsider_a_conversation_it_is_not_in_looks_like_none_at_all() {
+    let chat = chat().await;
+    let (alice_user, alice) = user(&chat, "alice").await;
+    let (bob_user, _) = user(&chat, "bob").await;
+    let (carol_user, _) = user(&chat, "carol").await;
+    let (_, eve) = user(&chat, "eve").await;
+    // Alice has talked to Bob, not to Carol: both ids are computable by anyone.
+    let talked = chat.open_direct(&alice, bob_user.id).await.unwrap().id;
+    chat.send(&alice, talked, "c1", "hi bob").await.unwrap();
+    let never = ConversationId::direct(alice_user.id, carol_user.id);
+    let group = chat.create_group(&alice, "secret", &[bob_user.id]).await.unwrap().id;
+    let nothing = ConversationId::new();
+
+    let expected = outsider_view(&chat, &eve, nothing).await;
+    assert!(expected.iter().all(|e| e.starts_with("conversation_not_found ")), "{expected:?}");
+    assert_eq!(outsider_view(&chat, &eve, never).await, expected);
+    assert_eq!(outsider_view(&chat, &eve, talked).await, expected, "a direct conversation that exists");
+    assert_eq!(outsider_view(&chat, &eve, group).await, expected, "a group that exists");
+}
+
+#[tokio::test]
+async fn a_removed_member_sees_the_group_as_an_outsider_does_but_still_owns_their_messages() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let group = chat.create_group(&alice, "team", &[bob_user.id]).await.unwrap().id;
+    let mine = chat.send(&bob, group, "b1", "bob was here").await.unwrap();
+    chat.remove_member(&alice, group, bob_user.id).await.unwrap();
+    assert_eq!(outsider_view(&chat, &bob, group).await, outsider_view(&chat, &bob, ConversationId::new()).await);
+    // His message stays in the group's history, and he may not change it from outside.
+    assert_eq!(code(chat.edit(&bob, mine.id, "edited from outside").await), "not_member");
+    let history = chat.history(&alice, group, HistoryPage::Latest, 10).await.unwrap();
+    assert_eq!(history, vec![mine]);
 }
 
 #[tokio::test]
@@ -389,7 +450,7 @@ async fn groups_have_owners_and_tell_members_about_changes() {
     chat.send(&carol, group.id, "c", "hi all").await.unwrap();
     let removed = chat.remove_member(&alice, group.id, carol_user.id).await.unwrap();
     assert!(!removed.has_member(carol_user.id));
-    assert_eq!(chat.send(&carol, group.id, "c2", "still here?").await.unwrap_err().code(), "not_member");
+    assert_eq!(chat.send(&carol, group.id, "c2", "still here?").await.unwrap_err().code(), "conversation_not_found");
     let left = chat.leave(&alice, group.id).await.unwrap();
     assert_eq!(left.owner, Some(bob_user.id), "ownership passes on");
     let renamed = chat.rename_group(&bob, group.id, "Bob's").await.unwrap();
@@ -397,8 +458,8 @@ async fn groups_have_owners_and_tell_members_about_changes() {
     let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
     assert_eq!(chat.leave(&alice, direct.id).await.unwrap_err().code(), "direct_conversation");
     assert_eq!(chat.open_direct(&bob, alice.user()).await.unwrap().id, direct.id);
-    let list = chat.conversations(&bob).await.unwrap();
-    assert_eq!(list.len(), 2);
+    let list = chat.conversations(&bob, None, 50).await.unwrap();
+    assert_eq!(list.conversations.len(), 2);
 }
 
 #[tokio::test]

@@ -93,24 +93,29 @@ impl ApiError {
         json!({"error": {"code": self.code, "message": self.message, "field": self.field}})
     }
 
-    /// The socket form: an `error` frame echoing the command's `ref`.
+    /// The socket form: an `error` frame echoing the command's `ref`. A frame has no headers,
+    /// so a refusal that says when to retry carries it as `retry_after_ms`, rounded up.
     pub(crate) fn frame(&self, reference: Option<&Value>) -> String {
-        json!({
+        let mut frame = json!({
             "v": kanect_core::PROTOCOL_VERSION,
             "type": "error",
             "ref": reference,
             "code": self.code,
             "message": self.message,
             "field": self.field,
-        })
-        .to_string()
+        });
+        if let Some(retry) = self.retry_after {
+            frame["retry_after_ms"] = json!(retry.as_micros().div_ceil(1000));
+        }
+        frame.to_string()
     }
 
-    /// The HTTP response.
+    /// The HTTP response; `Retry-After` in whole seconds, rounded up (at least 1), so a client
+    /// that waits as told is let through.
     pub(crate) fn into_response(self) -> Response<Body> {
         let mut response = json_response(self.status, &self.body());
         if let Some(retry) = self.retry_after {
-            let seconds = retry.as_secs().max(1);
+            let seconds = (retry.as_secs() + u64::from(retry.subsec_nanos() > 0)).max(1);
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         if self.closes {
@@ -181,6 +186,23 @@ mod tests {
         let response = e.into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[RETRY_AFTER], "9");
+    }
+
+    #[test]
+    fn retry_after_rounds_up_in_headers_and_frames() {
+        let limited = |retry_after| ApiError::from(Error::Limited { limit: Limit::Sends, retry_after });
+        let e = limited(Some(Duration::from_millis(1500)));
+        let frame: Value = serde_json::from_str(&e.frame(None)).unwrap();
+        assert_eq!((frame["code"].clone(), frame["retry_after_ms"].clone()), (json!("rate_limited"), json!(1500)));
+        assert_eq!(e.into_response().headers()[RETRY_AFTER], "2");
+        let e = limited(Some(Duration::from_micros(200_001)));
+        let frame: Value = serde_json::from_str(&e.frame(None)).unwrap();
+        assert_eq!(frame["retry_after_ms"], 201);
+        assert_eq!(e.into_response().headers()[RETRY_AFTER], "1");
+        let e = limited(None);
+        let frame: Value = serde_json::from_str(&e.frame(None)).unwrap();
+        assert!(frame.get("retry_after_ms").is_none());
+        assert!(e.into_response().headers().get(RETRY_AFTER).is_none());
     }
 
     #[test]

@@ -85,7 +85,7 @@ export const api = {
   users: ({ search, after, limit } = {}) => request('GET', `/users${query({ search, after, limit })}`),
   user: (id) => request('GET', `/users/${encodeURIComponent(id)}`),
 
-  conversations: () => request('GET', '/conversations'),
+  conversations: ({ after, limit } = {}) => request('GET', `/conversations${query({ after, limit })}`),
   conversation: (id) => request('GET', `/conversations/${encodeURIComponent(id)}`),
   direct: (user) => request('POST', '/conversations/direct', { user }),
   createGroup: (name, members) => request('POST', '/conversations', { name, members }),

@@ -9,6 +9,8 @@ import * as S from './state.js';
 const { state } = S;
 
 const PAGE = 50;
+/** Conversations per page of the list (the sidebar reads more as it scrolls). */
+const CONVERSATION_PAGE = 50;
 const USER_PAGES = 5;
 const TYPING_SHOW_MS = 5000;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -27,11 +29,19 @@ const WATCH_MAX = 1000;
 const SEND_RETRY_MIN_MS = 1000;
 const SEND_RETRY_MAX_MS = 30_000;
 
-/** Error codes after which a send is retried (same client_id) rather than shown as failed. */
-const TRANSIENT = new Set(['disconnected', 'timeout', 'closed', 'unavailable', 'shutting_down', 'network']);
+/**
+ * Error codes after which a send is retried (same client_id) rather than shown as failed.
+ * `rate_limited` too: the server says when (`retry_after_ms`), and the send waits that long.
+ */
+const TRANSIENT = new Set(['disconnected', 'timeout', 'closed', 'unavailable', 'shutting_down', 'network', 'rate_limited']);
 
 let socket = null;
 let usersTimer = null;
+/**
+ * Bumped by each full read of the conversation list: a further page read under an older one
+ * continues a list that was read again since, and is dropped.
+ */
+let listGeneration = 0;
 const lastTypingSent = new Map();
 const deliveredQueue = new Map();
 const fetchingUsers = new Set();
@@ -117,7 +127,7 @@ async function start(me) {
   state.me = me;
   S.emit('me', me);
   await Promise.all([loadConversations(), loadUsers()]);
-  restorePending();
+  await restorePending();
   socket = new Socket({
     cursors: () => [...state.conversations.values()].map((c) => ({ conversation: c.id, seq: c.last_seq || 0 })),
     watch: watchList,
@@ -182,22 +192,74 @@ async function onReady() {
 
 // ---- loading ------------------------------------------------------------------------------
 
-/** Reads the conversation list (summaries, unread counts, receipts). */
+/**
+ * Reads the conversation list again (summaries, unread counts, receipts): as many pages as
+ * were read before (at least one), so that a refresh covers what the sidebar shows. A
+ * conversation held that those pages should have listed and did not is gone (left or removed
+ * meanwhile) and is dropped; those older than the last page read stay as they are.
+ */
 async function loadConversations() {
-  const { conversations } = await api.conversations();
-  const seen = new Set();
-  for (const c of conversations) {
-    S.putConversation(c);
-    seen.add(c.id);
+  const generation = ++listGeneration;
+  const pages = Math.max(1, state.conversationPages);
+  const listed = [];
+  let next = null;
+  let read = 0;
+  do {
+    const page = await api.conversations({ after: next, limit: CONVERSATION_PAGE });
+    listed.push(...page.conversations);
+    next = page.next;
+    read += 1;
+  } while (next && read < pages);
+  if (generation !== listGeneration) return; // read again meanwhile: that read stands
+  const seen = new Set(listed.map((c) => c.id));
+  const last = listed[listed.length - 1];
+  for (const c of [...state.conversations.values()]) {
+    if (!seen.has(c.id) && (!next || (last && S.listedBefore(c, last)))) state.conversations.delete(c.id);
   }
-  for (const id of [...state.conversations.keys()]) if (!seen.has(id)) state.conversations.delete(id);
+  state.conversationsNext = next;
+  state.conversationPages = read;
+  takeConversations(listed);
+  if (state.open && isVisible(state.open)) markRead(state.open);
+  S.emit('conversations');
+}
+
+/** The read of the next page of the conversation list under way, if any. */
+let loadingMore = null;
+
+/**
+ * Reads the next page of the conversation list, if there is one (the sidebar asks as it is
+ * scrolled). One at a time: a call while one is under way waits for that one.
+ */
+export function loadMoreConversations() {
+  if (!state.conversationsNext) return Promise.resolve();
+  if (loadingMore) return loadingMore;
+  const generation = listGeneration;
+  state.conversationsLoading = true;
+  S.emit('conversations');
+  loadingMore = api.conversations({ after: state.conversationsNext, limit: CONVERSATION_PAGE })
+    .then((page) => {
+      if (generation !== listGeneration || !state.me) return;
+      state.conversationsNext = page.next;
+      state.conversationPages += 1;
+      takeConversations(page.conversations);
+    })
+    .finally(() => {
+      loadingMore = null;
+      state.conversationsLoading = false;
+      S.emit('conversations');
+    });
+  return loadingMore;
+}
+
+/** Stores conversations read from the list, reads their members, and acknowledges delivery. */
+function takeConversations(conversations) {
+  for (const c of conversations) S.putConversation(c);
   fetchMissingUsers(conversations.flatMap((c) => c.members));
-  for (const c of state.conversations.values()) {
+  for (const { id } of conversations) {
+    const c = state.conversations.get(id);
     const last = c.last_message;
     if (last && last.sender !== state.me.id && S.myDelivered(c) < c.last_seq) queueDelivered(c.id, c.last_seq);
   }
-  if (state.open && isVisible(state.open)) markRead(state.open);
-  S.emit('conversations');
 }
 
 /** Reads the user list (up to a few pages; the filter box searches the server for more). */
@@ -566,15 +628,22 @@ function savePending() {
   }
 }
 
-function restorePending() {
+/**
+ * Takes back the sends a reload interrupted. One for a conversation beyond the pages of the list
+ * read so far is read first; one for a conversation that is gone (left, removed) is dropped.
+ */
+async function restorePending() {
   let list = [];
   try {
     list = JSON.parse(sessionStorage.getItem(pendingKey()) || '[]');
   } catch {
     list = [];
   }
-  for (const p of Array.isArray(list) ? list : []) {
-    if (p && typeof p.client_id === 'string' && typeof p.body === 'string' && state.conversations.has(p.conversation)) {
+  list = (Array.isArray(list) ? list : []).filter((p) => p && typeof p.client_id === 'string' && typeof p.body === 'string');
+  const unknown = new Set(list.map((p) => p.conversation).filter((id) => typeof id === 'string' && !state.conversations.has(id)));
+  await Promise.all([...unknown].map((id) => fetchConversation(id)));
+  for (const p of list) {
+    if (state.conversations.has(p.conversation)) {
       state.pending.set(p.client_id, { conversation: p.conversation, client_id: p.client_id, body: p.body, created_at: p.created_at || Date.now(), failed: null, inFlight: false });
     }
   }
@@ -616,8 +685,9 @@ function sendNext(conversationId) {
       p.inFlight = false;
       if (TRANSIENT.has(err.code)) {
         // It stays pending, first of its conversation: resent (same client_id) on reconnect,
-        // or after a pause if the socket stayed open (no answer, server briefly unavailable).
-        if (socket && socket.open) retryLater(p);
+        // or after a pause if the socket stayed open (no answer, server briefly unavailable,
+        // too many sends at once: then at least as long as the server said).
+        if (socket && socket.open) retryLater(p, err.retry_after_ms || 0);
         return;
       }
       p.failed = err;
@@ -627,10 +697,13 @@ function sendNext(conversationId) {
     });
 }
 
-/** Sends `p`'s conversation's head again after a pause that doubles with each try. */
-function retryLater(p) {
+/**
+ * Sends `p`'s conversation's head again after a pause that doubles with each try, and is at
+ * least `atLeastMs`.
+ */
+function retryLater(p, atLeastMs = 0) {
   p.retryMs = Math.min(SEND_RETRY_MAX_MS, (p.retryMs || SEND_RETRY_MIN_MS / 2) * 2);
-  setTimeout(() => sendNext(p.conversation), p.retryMs);
+  setTimeout(() => sendNext(p.conversation), Math.max(p.retryMs, atLeastMs));
 }
 
 /** Tries a failed send again: it goes after the conversation's other pending sends. */

@@ -35,8 +35,17 @@ export const state = {
   users: new Map(),
   /** Whether `users` holds every user (the list had no `next`). */
   usersComplete: false,
-  /** id → conversation view (`last_seq`, `last_message`, `unread`, `receipts`). */
+  /**
+   * id → conversation view (`last_seq`, `last_message`, `unread`, `receipts`): the pages of the
+   * list read so far, and any conversation an event or a link named.
+   */
   conversations: new Map(),
+  /** Where the next page of the conversation list starts (the server's `next`), or null. */
+  conversationsNext: null,
+  /** Pages of the conversation list read so far (a refresh reads as many again). */
+  conversationPages: 0,
+  /** Whether a further page of the conversation list is being read. */
+  conversationsLoading: false,
   /** conversation id → Thread: the loaded part of its history. */
   threads: new Map(),
   /** client_id → {conversation, client_id, body, created_at, failed}: sends not yet acked. */
@@ -55,6 +64,9 @@ export function reset() {
   state.users.clear();
   state.usersComplete = false;
   state.conversations.clear();
+  state.conversationsNext = null;
+  state.conversationPages = 0;
+  state.conversationsLoading = false;
   state.threads.clear();
   state.pending.clear();
   state.typing.clear();
@@ -196,10 +208,23 @@ export function peer(conversation) {
   return state.users.get(id) || { id, username: '…' };
 }
 
+/** When a conversation was last active: its newest message, else its creation. */
+function activity(c) {
+  return (c.last_message ? c.last_message.sent_at : c.created_at) || 0;
+}
+
+/**
+ * Whether conversation `a` comes before `b` in the list, as the server orders it: more recently
+ * active first, then by id (descending; ids are lower-case UUIDs, so text order is byte order).
+ */
+export function listedBefore(a, b) {
+  if (activity(a) !== activity(b)) return activity(a) > activity(b);
+  return a.id > b.id;
+}
+
 /** Conversations, most recently active first. */
 export function sortedConversations() {
-  const at = (c) => (c.last_message ? c.last_message.sent_at : c.created_at) || 0;
-  return [...state.conversations.values()].sort((a, b) => at(b) - at(a));
+  return [...state.conversations.values()].sort((a, b) => (listedBefore(a, b) ? -1 : listedBefore(b, a) ? 1 : 0));
 }
 
 /**

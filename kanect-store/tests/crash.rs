@@ -9,7 +9,9 @@
 //! [`KILLS`] times on one store; most kills leave appends in the journal for the replay at
 //! the next open (sled may or may not have them already).
 
-use kanect_core::{Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, Registration, Seq, UserId};
+use kanect_core::{
+    Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, RateLimits, Registration, Seq, UserId,
+};
 use kanect_store::SledStore;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -36,7 +38,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 async fn engine(path: &Path) -> (Chat, Arc<SledStore>) {
     let store = Arc::new(SledStore::open(path).unwrap());
-    let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+    // The child sends as fast as the store acknowledges: far past the rate limits for people.
+    let config = ChatConfig {
+        password_cost: PasswordCost::INSECURE_FAST,
+        rate_limits: RateLimits::UNLIMITED,
+        ..Default::default()
+    };
     let chat = Chat::builder_shared(store.clone()).config(config).build().await.unwrap();
     (chat, store)
 }
@@ -75,7 +82,7 @@ impl Cast {
             let user = store.user_by_username(&format!("sender{i}")).await.unwrap().unwrap();
             senders.push(chat.act_as(user.id).await.unwrap());
         }
-        let views = chat.conversations(&senders[0]).await.unwrap();
+        let views = chat.conversations(&senders[0], None, 50).await.unwrap().conversations;
         let group = views.iter().find(|v| v.conversation.name.as_deref() == Some("load")).unwrap().conversation.id;
         let directs = senders.iter().map(|s| ConversationId::direct(s.user(), hub)).collect();
         Cast { senders, group, directs }

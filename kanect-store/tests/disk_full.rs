@@ -17,7 +17,9 @@
 //! store, as a restart would, and checks that history has every client id once, at the seq the
 //! resend returned, gap-free.
 
-use kanect_core::{Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, Registration, StoreHealth};
+use kanect_core::{
+    Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, RateLimits, Registration, StoreHealth,
+};
 use kanect_store::{SledConfig, SledStore};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit, Signal};
 use std::collections::{HashMap, HashSet};
@@ -42,8 +44,9 @@ fn body(client_id: &str) -> String {
     format!("{client_id}: {}", "x".repeat(400))
 }
 
+/// Cheap hashing, and no send rate limit: the test sends until the disk fills (hundreds).
 fn engine_config() -> ChatConfig {
-    ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() }
+    ChatConfig { password_cost: PasswordCost::INSECURE_FAST, rate_limits: RateLimits::UNLIMITED, ..Default::default() }
 }
 
 #[test]

@@ -61,7 +61,7 @@ async fn everything_survives_close_and_reopen() {
     let users = chat.store().users(&UserQuery { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice", "bob", "carol", "root"]);
 
-    let mut conversations: Vec<_> = chat.conversations(&as_alice).await.unwrap();
+    let mut conversations = chat.conversations(&as_alice, None, 50).await.unwrap().conversations;
     conversations.sort_by_key(|view| view.conversation.id);
     let mut expected = vec![direct.id, group.id];
     expected.sort();

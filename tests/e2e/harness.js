@@ -34,10 +34,11 @@ export function tempDir(prefix) {
 /**
  * Starts the server; resolves with `{url, port, dataDir, stop()}` once it prints its address.
  * `port` 0 picks a free one; pass the old port (and data dir) to restart "the same" server.
+ * `args` are further flags (e.g. `['--limit-groups', 'off']`).
  */
-export function startServer({ dataDir = tempDir('kanect-e2e-'), port = 0, timeoutMs = 30_000 } = {}) {
+export function startServer({ dataDir = tempDir('kanect-e2e-'), port = 0, timeoutMs = 30_000, args = [] } = {}) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(SERVER_BIN, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log', 'warn'], {
+    const child = spawn(SERVER_BIN, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log', 'warn', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -182,12 +183,13 @@ export function uniqueName(prefix) {
 /**
  * Runs `body({server, browser})` with its own server (port 0, temporary sled dir) and its own
  * browser, both stopped afterwards whatever happens. `prepare(dataDir)`, if given, runs on the
- * data directory before the server starts (e.g. `create-admin`).
+ * data directory before the server starts (e.g. `create-admin`); `args` are further flags for
+ * the server.
  */
-export async function withServer(body, { prepare } = {}) {
+export async function withServer(body, { prepare, args } = {}) {
   const dataDir = tempDir('kanect-e2e-');
   if (prepare) await prepare(dataDir);
-  const server = await startServer({ dataDir });
+  const server = await startServer({ dataDir, args });
   let browser = null;
   try {
     browser = await launchBrowser();

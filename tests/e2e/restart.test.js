@@ -196,9 +196,9 @@ test('a send refused for good is marked failed, the one queued behind it still g
   const { alice, bob, conversation } = await aliceWritingToBob(browser, server);
 
   // Alice's socket is cut while she writes two messages, then comes back through a relay that
-  // answers her first send itself with `not_member`: an error that another try cannot cure,
-  // unlike `unavailable` above.
-  const relay = await relayRefusingFirstSend(alice, 'not_member');
+  // answers her first send itself with `conversation_not_found` (what a member removed from a
+  // group is told): an error that another try cannot cure, unlike `unavailable` above.
+  const relay = await relayRefusingFirstSend(alice, 'conversation_not_found');
   await alice.reload();
   await alice.locator(`.list .item[data-conversation="${conversation}"]`).click();
   await sendText(alice, 'refused for good');

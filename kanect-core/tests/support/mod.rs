@@ -2,13 +2,18 @@
 #![allow(dead_code, unreachable_pub)]
 
 use kanect_core::{
-    Caller, Chat, ChatConfig, Event, MemoryStore, Message, PasswordCost, Registration, Subscription, User,
+    Caller, Chat, ChatConfig, Event, MemoryStore, Message, PasswordCost, RateLimits, Registration, Subscription, User,
 };
 use std::time::Duration;
 
 /// A config with cheap hashing, for tests that create many users.
 pub fn fast_config() -> ChatConfig {
     ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() }
+}
+
+/// [`fast_config`] without rate limits, for tests that send far faster than people do.
+pub fn unlimited_config() -> ChatConfig {
+    ChatConfig { rate_limits: RateLimits::UNLIMITED, ..fast_config() }
 }
 
 pub async fn chat() -> Chat {

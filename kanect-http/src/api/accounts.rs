@@ -31,9 +31,10 @@ struct LogIn {
     password: String,
 }
 
-/// `POST /auth/signup`: registers and logs in (without checking the password it just hashed
-/// again: see [`kanect_core::Chat::register_and_login`]).
-pub(super) async fn signup(app: &App, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+/// `POST /auth/signup`: registers (within the sign-ups allowed from `client`, the request's
+/// address) and logs in, without checking the password it just hashed again: see
+/// [`kanect_core::Chat::sign_up`].
+pub(super) async fn signup(app: &App, request: Request<Incoming>, client: IpAddr) -> Result<Response<Body>, ApiError> {
     let form: SignUp = read_json(request, app.config.max_body_bytes).await?;
     let registration = Registration {
         username: form.username,
@@ -41,7 +42,7 @@ pub(super) async fn signup(app: &App, request: Request<Incoming>) -> Result<Resp
         email: form.email,
         display_name: form.display_name,
     };
-    let login = app.chat.register_and_login(registration).await?;
+    let login = app.chat.sign_up(registration, client).await?;
     Ok(login_response(app, StatusCode::CREATED, login))
 }
 

@@ -1,12 +1,13 @@
-//! Conversations and messages over REST: list, open direct, create and manage groups, history
-//! pages, and send / edit / delete / receipts / typing for clients without a socket.
+//! Conversations and messages over REST: the list (in pages), open direct, create and manage
+//! groups, history pages, and send / edit / delete / receipts / typing for clients without a
+//! socket.
 
 use super::request::{no_content, ok, path_id, read_json, Query};
 use crate::error::{ApiError, Body};
 use crate::state::App;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use kanect_core::{Caller, ConversationId, MessageId, ReceiptKind, Seq, UserId};
+use kanect_core::{Caller, ConversationCursor, ConversationId, MessageId, ReceiptKind, Seq, UserId};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -52,9 +53,11 @@ struct Mark {
 
 type Reply = Result<Response<Body>, ApiError>;
 
-/// `GET /conversations`.
-pub(super) async fn list(app: &App, caller: &Caller) -> Reply {
-    Ok(ok(&json!({"conversations": app.chat.conversations(caller).await?})))
+/// `GET /conversations?after=&limit=`: a page, and where the next one starts.
+pub(super) async fn list<B>(app: &App, caller: &Caller, request: &Request<B>) -> Reply {
+    let query = Query::of(request);
+    let after = query.text("after").map(str::parse::<ConversationCursor>).transpose()?;
+    Ok(ok(&app.chat.conversations(caller, after, query.limit()?).await?))
 }
 
 /// `POST /conversations/direct`.

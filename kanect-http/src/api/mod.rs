@@ -26,7 +26,10 @@ pub(crate) async fn route(
 ) -> Result<Response<Body>, ApiError> {
     let method = request.method().clone();
     match (&method, path) {
-        (&Method::POST, ["auth", "signup"]) => return accounts::signup(app, request).await,
+        (&Method::POST, ["auth", "signup"]) => {
+            let client = crate::client::address(connection.peer, request.headers(), &app.config.trusted_proxies);
+            return accounts::signup(app, request, client).await;
+        }
         (&Method::POST, ["auth", "login"]) => {
             let client = crate::client::address(connection.peer, request.headers(), &app.config.trusted_proxies);
             return accounts::login(app, request, client).await;
@@ -43,7 +46,7 @@ pub(crate) async fn route(
         (&Method::GET, ["users"]) => accounts::users(app, caller, &request).await,
         (&Method::GET, ["users", id]) => accounts::user(app, caller, id).await,
 
-        (&Method::GET, ["conversations"]) => conversations::list(app, caller).await,
+        (&Method::GET, ["conversations"]) => conversations::list(app, caller, &request).await,
         (&Method::POST, ["conversations"]) => conversations::create_group(app, caller, request).await,
         (&Method::POST, ["conversations", "direct"]) => conversations::open_direct(app, caller, request).await,
         (&Method::GET, ["conversations", id]) => conversations::get(app, caller, id).await,

@@ -39,6 +39,9 @@ const MESSAGES = {
   },
   '*': {
     not_member: 'You are not a member of this conversation.',
+    conversation_not_found: 'That conversation is not available.',
+    recipient_unavailable: 'That account is disabled or deleted: it cannot receive messages.',
+    rate_limited: 'Too many at once. Wait a moment and try again.',
     not_sender: 'Only the sender can change this message.',
     message_deleted: 'That message was deleted.',
     bad_credentials: 'Wrong username or password.',

@@ -22,6 +22,12 @@ const STATUS = {
   read: { mark: '✓✓', icon: 'checks', text: 'Read' },
 };
 
+/** What replaces the composer when the other account is gone (the server refuses sends). */
+const CLOSED_TEXT = {
+  deleted: 'This account was deleted. The conversation stays readable, but no one can reply to it.',
+  disabled: 'This account is disabled. The conversation stays readable, but messages cannot be sent to it.',
+};
+
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
 
 /**
@@ -66,9 +72,9 @@ export function createChat(conversationId) {
   const input = h('textarea', { class: 'composer-input', rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', maxlength: '4000' });
   const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
   const composer = h('form', { class: 'composer' }, input, send);
-  // Instead of the composer in a conversation with a deleted account: nobody would read it.
-  const closed = h('p', { class: 'composer-closed', 'data-composer-closed': '', hidden: true },
-    'This account was deleted. The conversation stays readable, but no one can reply to it.');
+  // Instead of the composer in a conversation with a deleted or disabled account: the server
+  // refuses sends there (`recipient_unavailable`), and nobody would read them.
+  const closed = h('p', { class: 'composer-closed', 'data-composer-closed': '', hidden: true });
   const banner = h('div', { class: 'net-banner', role: 'status', hidden: true });
   const el = h('section', { class: 'chat', 'data-open-conversation': conversationId },
     h('header', { class: 'chat-head' }, back, headAvatar, h('div', { class: 'chat-head-text' }, title, subtitle), info),
@@ -95,7 +101,8 @@ export function createChat(conversationId) {
       const names = conv.members.filter((id) => id !== state.me.id).map((id) => displayName(state.users.get(id)));
       sub = `${plural(conv.members.length, 'member')} · You${names.length ? ', ' : ''}${names.join(', ')}`;
     } else sub = presenceText(other);
-    const sig = JSON.stringify([name, presence, sub, conv.kind]);
+    const gone = other && other.deleted ? 'deleted' : other && other.disabled ? 'disabled' : null;
+    const sig = JSON.stringify([name, presence, sub, conv.kind, gone]);
     if (sig === headSig) return;
     headSig = sig;
     replace(headAvatar, conv.kind === 'group' ? avatar(conv.id, name, { group: true }) : avatar(other.id, name, { online }));
@@ -104,9 +111,9 @@ export function createChat(conversationId) {
     subtitle.className = `chat-sub${typers.length ? ' typing-text' : online ? ' online-text' : ''}`;
     subtitle.setAttribute('data-chat-status', typers.length ? 'typing' : presence || 'group');
     info.hidden = conv.kind !== 'group';
-    const gone = Boolean(other && other.deleted);
-    composer.hidden = gone;
+    composer.hidden = Boolean(gone);
     closed.hidden = !gone;
+    closed.textContent = CLOSED_TEXT[gone] || '';
     const dots = h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'));
     replace(typingRow, typers.length ? [dots, h('span', {}, conv.kind === 'group' ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing` : `${name} is typing`)] : []);
     typingRow.classList.toggle('on', typers.length > 0);
@@ -376,7 +383,7 @@ export function createChat(conversationId) {
   renderHead();
   render();
   session.openConversation(conversationId).then(schedule).catch((err) => {
-    toast(err.code === 'conversation_not_found' || err.code === 'not_member' ? 'That conversation is not available.' : errorText(err), 'error');
+    toast(err.code === 'conversation_not_found' ? 'That conversation is not available.' : errorText(err), 'error');
     if (state.open === conversationId) location.hash = '#/';
   });
   return {

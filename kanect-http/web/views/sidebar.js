@@ -1,6 +1,7 @@
 // The left pane: who I am, the connection state, a filter box, then my conversations (most
-// recent first, with unread counts and typing) and the people I have not talked to yet, each
-// with a live presence dot.
+// recent first, with unread counts and typing; older ones are read a page at a time as the end
+// of the list comes into view) and the people I have not talked to yet, each with a live
+// presence dot.
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import * as session from '../session.js';
@@ -11,6 +12,10 @@ import { groupDialog } from './dialogs.js';
 
 /** People listed without a search; the filter box finds the others. */
 const PEOPLE_SHOWN = 200;
+/** Older conversations start loading this far (px) before the end of the list is in view. */
+const MORE_WITHIN_PX = 300;
+/** After a page of older conversations failed to load, wait this long before trying by itself. */
+const MORE_RETRY_MS = 5000;
 
 const CONNECTION_TEXT = {
   connecting: 'Connecting…',
@@ -46,10 +51,11 @@ function online(user) {
 
 /**
  * A person's status line: 'online', 'last seen …', 'connecting…' while it is unknown, or
- * 'account deleted'.
+ * 'account deleted' / 'account disabled'.
  */
 export function presenceText(user) {
   if (user.deleted) return 'account deleted';
+  if (user.disabled) return 'account disabled';
   const presence = presenceOf(user);
   if (presence === 'online') return 'online';
   if (presence === 'unknown') return 'connecting…';
@@ -151,6 +157,31 @@ export function createSidebar() {
     return item;
   }
 
+  // Older conversations: the "Older conversations" entry at the end of them reads the next page
+  // when clicked, or by itself as it comes into view (then again while it stays in view, until
+  // the list fills the pane or ends). A failed read waits a little before the next by itself.
+  let autoMoreAfter = 0;
+  let moreRetry = 0;
+  const loadMore = () => {
+    session.loadMoreConversations().catch((err) => {
+      autoMoreAfter = Date.now() + MORE_RETRY_MS;
+      clearTimeout(moreRetry);
+      moreRetry = setTimeout(schedule, MORE_RETRY_MS);
+      toast(err.message || 'Could not load older conversations.', 'error');
+    });
+  };
+  const moreObserver = new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting) && Date.now() >= autoMoreAfter) loadMore();
+  }, { root: list, rootMargin: `0px 0px ${MORE_WITHIN_PX}px 0px` });
+
+  function moreItem() {
+    const loading = state.conversationsLoading;
+    const item = h('button', { type: 'button', class: 'list-more', 'data-action': 'more-conversations', disabled: loading },
+      loading ? 'Loading older conversations…' : 'Older conversations');
+    item.addEventListener('click', loadMore);
+    return item;
+  }
+
   function matches(text, ...values) {
     return !text || values.some((v) => v && v.toLowerCase().includes(text));
   }
@@ -166,24 +197,29 @@ export function createSidebar() {
     const people = [...state.users.values()]
       .filter((u) => u.id !== state.me.id && listed(u) && !talked.has(u.id) && matches(text, u.username, u.display_name))
       .sort((a, b) => online(b) - online(a) || displayName(a).localeCompare(displayName(b)));
-    const more = people.length > PEOPLE_SHOWN;
+    const morePeople = people.length > PEOPLE_SHOWN;
     people.length = Math.min(people.length, PEOPLE_SHOWN);
     const unread = convs.reduce((sum, c) => sum + (c.unread || 0), 0);
     document.title = unread ? `(${unread}) Kanect` : 'Kanect';
     const sections = [];
-    if (convs.length) {
+    const older = Boolean(state.conversationsNext);
+    if (convs.length || older) {
       sections.push(h('h2', { class: 'list-head' }, 'Conversations'), ...convs.map(conversationItem));
     }
+    if (older) sections.push(moreItem());
     if (people.length) {
       sections.push(h('h2', { class: 'list-head' }, convs.length ? 'People' : 'Start a conversation'), ...people.map(personItem));
     }
-    if (more) sections.push(h('p', { class: 'list-empty' }, 'Search to find more people.'));
+    if (morePeople) sections.push(h('p', { class: 'list-empty' }, 'Search to find more people.'));
     if (!sections.length) {
       sections.push(h('p', { class: 'list-empty' }, text ? 'Nobody matches that search.' : 'Nobody else is here yet. Invite a friend to sign up!'));
     }
     const scroll = list.scrollTop;
     replace(list, sections);
     list.scrollTop = scroll;
+    moreObserver.disconnect();
+    const olderItem = list.querySelector('[data-action=more-conversations]');
+    if (olderItem && !olderItem.disabled) moreObserver.observe(olderItem);
   }
 
   function renderConnection() {
@@ -209,6 +245,8 @@ export function createSidebar() {
     el,
     destroy() {
       offs.forEach((off) => off());
+      moreObserver.disconnect();
+      clearTimeout(moreRetry);
       clearInterval(clock);
       document.title = 'Kanect';
       clearTimeout(frame);

@@ -1,0 +1,405 @@
+//! Rate limits: how often one account may send, say it is typing, create groups and add members
+//! to groups, and how often one client address may sign up.
+//!
+//! Without them one account could store and fan out thousands of messages a second, or put
+//! another user into a thousand groups in seconds; and one address could make accounts without
+//! end to multiply both. They are the engine's, configured in [`RateLimits`]
+//! (`ChatConfig::rate_limits`), so an application that embeds Kanect gets them as the server
+//! does; a refusal is [`Error::Limited`] with `retry_after`, which the HTTP adapter answers
+//! with `429 rate_limited` and `Retry-After`.
+//!
+//! Decisions:
+//! - **A token bucket per key** ([`Rate`]: `burst` actions at once, refilled evenly over
+//!   `period`), as the `governor` crate implements it (GCRA: one timestamp per key, no timer).
+//!   People chat in bursts, so the defaults allow generous bursts and hold back only a sustained
+//!   flood (see [`RateLimits::default`]).
+//! - **What counts:** every attempt that passed the checks that cost nothing (input
+//!   validation) is counted before the store is touched, whether it then succeeds or not: a
+//!   flood of requests that fail on the store (not a member, unknown user) is held back as well,
+//!   and nothing past the limit reaches the store. A resend with a known client id counts too:
+//!   the engine cannot tell it is one before reading the store.
+//! - **Group members** count one addition each, whether added at creation or later (the
+//!   creator does not count). A group created with more members than
+//!   `member_additions.burst` can never pass: refused with `retry_after: None`.
+//! - **Per node, in memory.** A client whose requests are spread over the N nodes of a cluster
+//!   gets up to N times the rate. Sharing the buckets would put a store or bus round trip in
+//!   front of every send, and a send is the hot path; a load balancer that keeps a client on
+//!   one node (by address or session) keeps the limits exact.
+//! - **Client addresses** count per IPv4 address and per IPv6 /64: one IPv6 subscriber usually
+//!   holds a whole /64 and could otherwise sign up from a fresh address every time. An
+//!   IPv4-mapped IPv6 address counts as the IPv4 address.
+//! - **Memory:** a key whose bucket is full again is indistinguishable from one never seen, so
+//!   every [`FORGET_EVERY`] such keys are dropped: the maps hold only the accounts and
+//!   addresses active within their last `period`.
+//! - **The clock is tokio's** ([`tokio::time::Instant`]), so tests drive the limits with
+//!   `tokio::time::pause()` and `advance` instead of sleeping.
+
+use crate::error::{Error, Limit, Result};
+use crate::id::UserId;
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::keyed::DashMapStateStore;
+use governor::{InsufficientCapacity, Quota, RateLimiter};
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::Weak;
+use std::time::Duration;
+
+/// How often keys whose bucket is full again are forgotten.
+pub(crate) const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+/// A rate: up to `burst` actions at once, and `burst` per `period` sustained (the bucket
+/// refills one action every `period / burst`).
+///
+/// Written as `BURST/PERIOD`, e.g. `100/20s` (100 at once, then 5 a second), with the period in
+/// `ms`, `s`, `m`, `h` or `d`:
+///
+/// ```
+/// use kanect_core::Rate;
+/// use std::time::Duration;
+/// let rate: Rate = "100/20s".parse()?;
+/// assert_eq!(rate, Rate::new(100, Duration::from_secs(20)).unwrap());
+/// assert_eq!(rate.to_string(), "100/20s");
+/// # Ok::<_, kanect_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    burst: NonZeroU32,
+    period: Duration,
+}
+
+impl Rate {
+    /// `burst` at once and per `period`; None if either is zero.
+    pub const fn new(burst: u32, period: Duration) -> Option<Rate> {
+        match NonZeroU32::new(burst) {
+            Some(burst) if !period.is_zero() => Some(Rate { burst, period }),
+            _ => None,
+        }
+    }
+
+    /// How many actions may come at once.
+    pub fn burst(&self) -> u32 {
+        self.burst.get()
+    }
+
+    /// The time in which a whole burst is refilled.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The governor quota: `burst` cells, one replenished every `period / burst` (at least a
+    /// nanosecond).
+    fn quota(&self) -> Quota {
+        let every = (self.period / self.burst.get()).max(Duration::from_nanos(1));
+        Quota::with_period(every).unwrap_or_else(|| Quota::per_second(self.burst)).allow_burst(self.burst)
+    }
+}
+
+/// Period units, largest first (the first that divides a period evenly is how it is written).
+const UNITS: [(&str, u64); 5] = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)];
+
+impl FromStr for Rate {
+    type Err = Error;
+
+    /// `BURST/PERIOD`, e.g. `100/20s`, `10/50m`, `20/1h`, `5/500ms`.
+    ///
+    /// # Errors
+    /// `malformed` (field `rate`) for anything else, or a zero burst or period.
+    fn from_str(text: &str) -> Result<Rate> {
+        let malformed = || Error::invalid("rate", crate::error::Invalid::Malformed);
+        let (burst, period) = text.trim().split_once('/').ok_or_else(malformed)?;
+        let burst: u32 = burst.trim().parse().map_err(|_| malformed())?;
+        let period = period.trim();
+        let digits = period.find(|c: char| !c.is_ascii_digit()).ok_or_else(malformed)?;
+        let (count, unit) = period.split_at(digits);
+        let count: u64 = count.parse().map_err(|_| malformed())?;
+        let (_, millis) = UNITS.iter().find(|(name, _)| *name == unit).ok_or_else(malformed)?;
+        let millis = count.checked_mul(*millis).ok_or_else(malformed)?;
+        Rate::new(burst, Duration::from_millis(millis)).ok_or_else(malformed)
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let millis = self.period.as_millis();
+        match UNITS.iter().find(|(_, unit)| millis % u128::from(*unit) == 0) {
+            Some((name, unit)) if millis > 0 => write!(f, "{}/{}{name}", self.burst, millis / u128::from(*unit)),
+            // Not a whole number of milliseconds: readable, though not `FromStr`'s form.
+            _ => write!(f, "{}/{:?}", self.burst, self.period),
+        }
+    }
+}
+
+/// The engine's rate limits (`ChatConfig::rate_limits`); None turns one off. See the
+/// `limits` module docs for what counts and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Sends per account (all its devices, REST and WebSocket). Default `100/20s`: a burst of
+    /// 100 (a queue of messages written offline goes out at once), then 5 a second, more than
+    /// anyone types.
+    pub sends: Option<Rate>,
+    /// Typing signals per account. Default `10/5s`: the web app sends one every 3 s at most
+    /// per conversation.
+    pub typing: Option<Rate>,
+    /// Groups created per account. Default `10/50m`: 10 at once, then one every 5 minutes.
+    pub group_creations: Option<Rate>,
+    /// Users added to groups per account, at creation or later. Default `1000/1h`: a group of
+    /// 1,000 at once, then one every 3.6 s.
+    pub member_additions: Option<Rate>,
+    /// Sign-ups per client address ([`Chat::register_from`](crate::Chat::register_from); an
+    /// application's own [`Chat::register`](crate::Chat::register) is not limited). Default
+    /// `20/1h`: an office behind one address signs up 20 people at once, then one every 3
+    /// minutes.
+    pub sign_ups_per_address: Option<Rate>,
+}
+
+impl RateLimits {
+    /// No limit at all: for load tests and benchmarks, or an application that limits its users
+    /// itself.
+    pub const UNLIMITED: RateLimits = RateLimits {
+        sends: None,
+        typing: None,
+        group_creations: None,
+        member_additions: None,
+        sign_ups_per_address: None,
+    };
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        let rate = |burst, seconds| Rate::new(burst, Duration::from_secs(seconds));
+        RateLimits {
+            sends: rate(100, 20),
+            typing: rate(10, 5),
+            group_creations: rate(10, 50 * 60),
+            member_additions: rate(1000, 3600),
+            sign_ups_per_address: rate(20, 3600),
+        }
+    }
+}
+
+/// The engine's clock for the limits: tokio's, which tests can pause and advance.
+#[derive(Clone, Debug)]
+struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        Nanos::from(self.origin.elapsed())
+    }
+}
+
+type Keyed<K> = RateLimiter<K, DashMapStateStore<K>, TokioClock, NoOpMiddleware<Nanos>>;
+
+/// One bucket per key for one kind of action, or nothing when that limit is off.
+struct Buckets<K: Hash + Eq + Clone> {
+    limit: Limit,
+    limiter: Option<Keyed<K>>,
+}
+
+impl<K: Hash + Eq + Clone> Buckets<K> {
+    fn new(limit: Limit, rate: Option<Rate>, clock: &TokioClock) -> Self {
+        let limiter = rate.map(|rate| RateLimiter::dashmap_with_clock(rate.quota(), clock.clone()));
+        Buckets { limit, limiter }
+    }
+
+    /// Takes `n` actions from `key`'s bucket, or none if they do not all fit now.
+    fn take(&self, key: &K, n: usize, clock: &TokioClock) -> Result<()> {
+        let Some(limiter) = &self.limiter else { return Ok(()) };
+        let Some(n) = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)) else { return Ok(()) };
+        match limiter.check_key_n(key, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                Err(Error::Limited { limit: self.limit, retry_after: Some(not_until.wait_time_from(clock.now())) })
+            }
+            Err(InsufficientCapacity(_)) => Err(Error::Limited { limit: self.limit, retry_after: None }),
+        }
+    }
+
+    fn forget_idle(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// The engine's buckets, one set per kind of action.
+pub(crate) struct Limits {
+    clock: TokioClock,
+    sends: Buckets<UserId>,
+    typing: Buckets<UserId>,
+    group_creations: Buckets<UserId>,
+    member_additions: Buckets<UserId>,
+    sign_ups: Buckets<IpAddr>,
+}
+
+impl Limits {
+    /// The buckets for `config`. Call inside a tokio runtime (the clock is tokio's).
+    pub(crate) fn new(config: &RateLimits) -> Self {
+        let clock = TokioClock { origin: tokio::time::Instant::now() };
+        Limits {
+            sends: Buckets::new(Limit::Sends, config.sends, &clock),
+            typing: Buckets::new(Limit::Typing, config.typing, &clock),
+            group_creations: Buckets::new(Limit::GroupCreations, config.group_creations, &clock),
+            member_additions: Buckets::new(Limit::MemberAdditions, config.member_additions, &clock),
+            sign_ups: Buckets::new(Limit::SignUps, config.sign_ups_per_address, &clock),
+            clock,
+        }
+    }
+
+    /// One send by `user`.
+    pub(crate) fn send(&self, user: UserId) -> Result<()> {
+        self.sends.take(&user, 1, &self.clock)
+    }
+
+    /// One typing signal by `user`.
+    pub(crate) fn typing(&self, user: UserId) -> Result<()> {
+        self.typing.take(&user, 1, &self.clock)
+    }
+
+    /// One group created by `user`.
+    pub(crate) fn group_creation(&self, user: UserId) -> Result<()> {
+        self.group_creations.take(&user, 1, &self.clock)
+    }
+
+    /// `count` users added to groups by `user`.
+    pub(crate) fn member_additions(&self, user: UserId, count: usize) -> Result<()> {
+        self.member_additions.take(&user, count, &self.clock)
+    }
+
+    /// One sign-up from `client`.
+    pub(crate) fn sign_up(&self, client: IpAddr) -> Result<()> {
+        self.sign_ups.take(&address_key(client), 1, &self.clock)
+    }
+
+    /// Drops the keys whose buckets are full again (see the module docs).
+    fn forget_idle(&self) {
+        self.sends.forget_idle();
+        self.typing.forget_idle();
+        self.group_creations.forget_idle();
+        self.member_additions.forget_idle();
+        self.sign_ups.forget_idle();
+    }
+}
+
+/// Every [`FORGET_EVERY`], forgets idle keys; ends with the engine.
+pub(crate) async fn forget_idle_keys(limits: Weak<Limits>) {
+    let mut ticker = tokio::time::interval(FORGET_EVERY);
+    ticker.tick().await; // the first tick is immediate
+    loop {
+        ticker.tick().await;
+        let Some(limits) = limits.upgrade() else { return };
+        limits.forget_idle();
+    }
+}
+
+/// The key a client address counts under: an IPv4 address, or an IPv6 /64.
+fn address_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(rate: &str) -> Limits {
+        let rate = Some(rate.parse().unwrap());
+        Limits::new(&RateLimits {
+            sends: rate,
+            typing: rate,
+            group_creations: rate,
+            member_additions: rate,
+            sign_ups_per_address: rate,
+        })
+    }
+
+    #[test]
+    fn rates_parse_and_print() {
+        for text in ["100/20s", "10/50m", "20/1h", "5/500ms", "1/2d"] {
+            assert_eq!(text.parse::<Rate>().unwrap().to_string(), text);
+        }
+        assert_eq!("3/60s".parse::<Rate>().unwrap().to_string(), "3/1m");
+        for bad in ["", "100", "0/1s", "1/0s", "1/s", "x/1s", "1/1 parsec", "1/99999999999999999999d"] {
+            assert_eq!(bad.parse::<Rate>().unwrap_err().code(), "malformed", "{bad:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bucket_passes_its_burst_then_one_per_interval() {
+        let limits = limits("3/3s");
+        let user = UserId::new();
+        for _ in 0..3 {
+            limits.send(user).unwrap();
+        }
+        let Err(Error::Limited { limit: Limit::Sends, retry_after: Some(wait) }) = limits.send(user) else {
+            panic!("the fourth send in a burst of 3 is refused");
+        };
+        assert_eq!(wait, Duration::from_secs(1));
+        limits.send(UserId::new()).expect("another account has its own bucket");
+        limits.typing(user).expect("typing has its own bucket");
+        tokio::time::advance(wait - Duration::from_millis(1)).await;
+        assert!(limits.send(user).is_err(), "not a moment before");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        limits.send(user).expect("one more after the interval");
+        assert!(limits.send(user).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_passes_whole_or_not_at_all() {
+        let limits = limits("10/10s");
+        let user = UserId::new();
+        limits.member_additions(user, 8).unwrap();
+        assert!(matches!(limits.member_additions(user, 3), Err(Error::Limited { retry_after: Some(_), .. })));
+        limits.member_additions(user, 2).expect("the refused batch took nothing");
+        limits.member_additions(user, 0).expect("nothing to add is never refused");
+        let never = limits.member_additions(UserId::new(), 11);
+        assert!(matches!(never, Err(Error::Limited { limit: Limit::MemberAdditions, retry_after: None })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn addresses_count_per_ipv4_address_and_ipv6_64() {
+        let limits = limits("1/1h");
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        limits.sign_up(ip("192.0.2.1")).unwrap();
+        assert!(limits.sign_up(ip("::ffff:192.0.2.1")).is_err(), "the same IPv4 client");
+        limits.sign_up(ip("192.0.2.2")).unwrap();
+        limits.sign_up(ip("2001:db8:1:2::1")).unwrap();
+        assert!(limits.sign_up(ip("2001:db8:1:2:ffff::9")).is_err(), "the same /64");
+        limits.sign_up(ip("2001:db8:1:3::1")).unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_keys_are_forgotten_once_their_bucket_is_full() {
+        let limits = limits("2/2s");
+        let (busy, idle) = (UserId::new(), UserId::new());
+        limits.send(idle).unwrap();
+        tokio::time::advance(Duration::from_secs(2)).await;
+        limits.send(busy).unwrap();
+        limits.forget_idle();
+        let sends = limits.sends.limiter.as_ref().unwrap();
+        assert_eq!(sends.len(), 1, "only the key still refilling is kept");
+    }
+
+    #[tokio::test]
+    async fn unlimited_passes_everything() {
+        let limits = Limits::new(&RateLimits::UNLIMITED);
+        let user = UserId::new();
+        for _ in 0..10_000 {
+            limits.send(user).unwrap();
+        }
+        limits.member_additions(user, usize::MAX).unwrap();
+    }
+}
