@@ -7,12 +7,12 @@
 
 use crate::auth::{hash_token, SessionToken};
 use crate::chat::{Caller, Chat};
+use crate::client_key::client_key;
 use crate::error::{AuthFailure, Entity, Error, Result};
 use crate::event::Event;
 use crate::id::UserId;
 use crate::model::{Presence, Role, Session, Timestamp, User};
 use crate::store::{UserQuery, UserUpdate};
-use crate::throttle;
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -174,7 +174,7 @@ impl Chat {
     /// has too many checks in flight.
     pub async fn login_from(&self, username: &str, password: &str, client: IpAddr) -> Result<Login> {
         check_login_input(username, password)?;
-        let address = throttle::address_key(client);
+        let address = client_key(client);
         let _in_flight = self.throttle().admission.admit(address)?;
         self.check_password(username, password, Some(address)).await
     }

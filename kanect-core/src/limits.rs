@@ -34,6 +34,7 @@
 //! - **The clock is tokio's** ([`tokio::time::Instant`]), so tests drive the limits with
 //!   `tokio::time::pause()` and `advance` instead of sleeping.
 
+use crate::client_key::client_key;
 use crate::error::{Error, Limit, Result};
 use crate::id::UserId;
 use governor::clock::Clock;
@@ -42,7 +43,7 @@ use governor::nanos::Nanos;
 use governor::state::keyed::DashMapStateStore;
 use governor::{InsufficientCapacity, Quota, RateLimiter};
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::sync::Weak;
@@ -276,7 +277,7 @@ impl Limits {
 
     /// One sign-up from `client`.
     pub(crate) fn sign_up(&self, client: IpAddr) -> Result<()> {
-        self.sign_ups.take(&address_key(client), 1, &self.clock)
+        self.sign_ups.take(&client_key(client), 1, &self.clock)
     }
 
     /// Drops the keys whose buckets are full again (see the module docs).
@@ -297,17 +298,6 @@ pub(crate) async fn forget_idle_keys(limits: Weak<Limits>) {
         ticker.tick().await;
         let Some(limits) = limits.upgrade() else { return };
         limits.forget_idle();
-    }
-}
-
-/// The key a client address counts under: an IPv4 address, or an IPv6 /64.
-fn address_key(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
-        },
-        v4 => v4,
     }
 }
 

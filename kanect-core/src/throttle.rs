@@ -124,7 +124,7 @@ impl AttemptKey {
         Self::hash(&["account", folded])
     }
 
-    /// The key of an account from one client address (as [`address_key`] makes it).
+    /// The key of an account from one client address (as [`client_key`](crate::client_key) makes it).
     pub(crate) fn account_and_address(folded: &str, address: IpAddr) -> Self {
         Self::hash(&["account+address", folded, &address.to_string()])
     }
@@ -185,18 +185,6 @@ impl Default for LoginLimits {
             address_interval: Duration::from_secs(2),
             address_in_flight: 2,
         }
-    }
-}
-
-/// The key a client address is throttled under: an IPv4 address (also when seen as
-/// IPv4-mapped IPv6), or an IPv6 address's /64.
-pub(crate) fn address_key(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        },
-        v4 => v4,
     }
 }
 
@@ -343,16 +331,6 @@ mod tests {
         assert_eq!(distinct.len(), keys.len());
         assert_eq!(AttemptKey::account("alice"), AttemptKey::account("alice"));
         assert!(!format!("{:?}", keys[0]).contains("alice"));
-    }
-
-    #[test]
-    fn addresses_are_keyed_by_ipv4_or_ipv6_slash_64() {
-        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
-        assert_eq!(address_key(ip("192.0.2.7")), ip("192.0.2.7"));
-        assert_eq!(address_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
-        assert_eq!(address_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")), ip("2001:db8:1:2::"));
-        assert_eq!(address_key(ip("2001:db8:1:2::1")), address_key(ip("2001:db8:1:2:ffff::9")));
-        assert_ne!(address_key(ip("2001:db8:1:2::1")), address_key(ip("2001:db8:1:3::1")));
     }
 
     #[test]

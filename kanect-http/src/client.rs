@@ -36,16 +36,6 @@ pub(crate) fn address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpAd
     canonical(peer)
 }
 
-/// The key a per-address limit counts a client under: its IPv4 address, or the /64 of its
-/// IPv6 address — a client usually holds a whole /64 and could otherwise take a fresh address
-/// for every connection or attempt.
-pub(crate) fn limit_key(address: IpAddr) -> IpAddr {
-    match canonical(address) {
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
-        v4 => v4,
-    }
-}
-
 /// An IPv4 address seen through an IPv6 socket (`::ffff:a.b.c.d`) as the IPv4 address, so that
 /// one client has one key whichever way it connected.
 pub(crate) fn canonical(address: IpAddr) -> IpAddr {
@@ -93,12 +83,5 @@ mod tests {
     fn ipv4_mapped_addresses_are_ipv4() {
         assert_eq!(address(ip("::ffff:1.2.3.4"), &HeaderMap::new(), &[]), ip("1.2.3.4"));
         assert_eq!(canonical(ip("::1")), ip("::1"));
-    }
-
-    #[test]
-    fn limits_key_ipv6_clients_by_their_slash_64() {
-        assert_eq!(limit_key(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
-        assert_eq!(limit_key(ip("::ffff:1.2.3.4")), ip("1.2.3.4"));
-        assert_eq!(limit_key(ip("1.2.3.4")), ip("1.2.3.4"));
     }
 }

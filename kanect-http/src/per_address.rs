@@ -42,7 +42,7 @@ impl PerAddress {
         if self.exempt.contains(&crate::client::canonical(peer)) {
             return Some(AddressSlot(None));
         }
-        let key = crate::client::limit_key(peer);
+        let key = kanect_core::client_key(peer);
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let count = counts.entry(key).or_insert(0);
         if *count >= self.limit {
