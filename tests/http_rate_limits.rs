@@ -15,13 +15,7 @@ use support::*;
 /// `burst` of everything per hour: nothing refills during a test.
 fn limited(burst: u32) -> ChatConfig {
     let rate = Rate::new(burst, Duration::from_secs(3600));
-    let rate_limits = RateLimits {
-        sends: rate,
-        typing: rate,
-        group_creations: rate,
-        member_additions: rate,
-        sign_ups_per_address: rate,
-    };
+    let rate_limits = RateLimits::all(rate);
     ChatConfig { rate_limits, ..chat_config() }
 }
 

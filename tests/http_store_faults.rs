@@ -19,7 +19,6 @@ use rustix::process::{getrlimit, setrlimit, Resource, Rlimit, Signal};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{chat_config, open_direct, request, signup, Session};
 
@@ -41,24 +40,8 @@ fn a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path().join("store"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > CHILD_LIFETIME {
-            child.kill().unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "the child failed ({}):\n{stdout}\n{stderr}", output.status);
+    let store = dir.path().join("store");
+    kanect_core::testing::run_in_child(TEST_NAME, (CHILD_ENV, store.as_os_str()), CHILD_LIFETIME);
 }
 
 async fn send(addr: SocketAddr, session: &Session, conversation: &str, client_id: &str) -> support::Reply {

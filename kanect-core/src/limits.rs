@@ -167,6 +167,17 @@ impl RateLimits {
         member_additions: None,
         sign_ups_per_address: None,
     };
+
+    /// Every limit at the same `rate` (`None`: none), e.g. to try each at a small burst.
+    pub fn all(rate: Option<Rate>) -> RateLimits {
+        RateLimits {
+            sends: rate,
+            typing: rate,
+            group_creations: rate,
+            member_additions: rate,
+            sign_ups_per_address: rate,
+        }
+    }
 }
 
 impl Default for RateLimits {

@@ -14,10 +14,13 @@
 //! model test: random operation sequences applied to the store and to a plain in-memory model,
 //! compared after every step. A backend is done when the whole suite passes on it.
 //!
-//! [`FaultyStore`] (module `faulty`) wraps a store and fails the calls a test chooses.
+//! [`FaultyStore`] (module `faulty`) wraps a store and fails the calls a test chooses;
+//! [`run_in_child`] (module `child`) runs a test again in a process of its own.
 
+mod child;
 mod faulty;
 
+pub use child::run_in_child;
 pub use faulty::FaultyStore;
 
 use crate::error::{Conflict, StoreError};

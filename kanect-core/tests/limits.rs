@@ -12,13 +12,7 @@ use support::*;
 /// Every limit at `burst` per `burst` seconds (one more each second).
 fn limited(burst: u32) -> ChatConfig {
     let rate = Rate::new(burst, Duration::from_secs(u64::from(burst)));
-    let rate_limits = RateLimits {
-        sends: rate,
-        typing: rate,
-        group_creations: rate,
-        member_additions: rate,
-        sign_ups_per_address: rate,
-    };
+    let rate_limits = RateLimits::all(rate);
     ChatConfig { rate_limits, ..fast_config() }
 }
 

@@ -24,7 +24,6 @@ use kanect_store::{SledConfig, SledStore};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit, Signal};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "KANECT_DISK_FULL_CHILD";
@@ -82,26 +81,7 @@ fn a_full_disk_fails_sends_at_most_once_and_the_store_recovers_by_itself() {
 
 /// Runs the child to its end (killed after [`CHILD_LIFETIME`]); its stdout, once it succeeded.
 fn run_child(path: &Path) -> String {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > CHILD_LIFETIME {
-            child.kill().unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the child failed ({}):\n{stdout}\n{stderr}", output.status);
-    stdout
+    kanect_core::testing::run_in_child(TEST_NAME, (CHILD_ENV, path.as_os_str()), CHILD_LIFETIME)
 }
 
 /// Every message of `conversation`, client id → seq; each client id once, seqs gap-free.
