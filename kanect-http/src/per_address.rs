@@ -6,7 +6,7 @@
 //! needed to fill the server.
 //!
 //! - The key is the TCP peer at accept time — before a request is read, so before any
-//!   `X-Forwarded-For` could be — as [`crate::client::limit_key`] reduces it: an IPv4 address,
+//!   `X-Forwarded-For` could be — as [`kanect_core::client_key`] reduces it: an IPv4 address,
 //!   or an IPv6 /64 (a client usually holds a whole /64 and could otherwise take a new address
 //!   per connection).
 //! - A trusted proxy (`HttpConfig::trusted_proxies`) is exempt: every client behind it shares
