@@ -179,11 +179,12 @@ impl Subscription {
 
     /// The next event, waiting for one if none is queued. `None` once the session has ended
     /// (after its [`Event::SessionEnded`]) or the engine is gone.
+    ///
+    /// Cancel-safe: dropping the future (a `select!` that took another branch) loses nothing;
+    /// the next call picks up where it left off.
     pub async fn next(&mut self) -> Option<Delivery> {
         loop {
-            if let Some(message) = self.gap.take() {
-                self.fill_gap(message).await;
-            }
+            self.fill_gap().await;
             if let Some(delivery) = self.poll_ready() {
                 return delivery;
             }
@@ -218,13 +219,21 @@ impl Subscription {
         }
     }
 
-    /// Queues the messages between what the device has and `message` from the store, then
-    /// `message`. If they cannot all be loaded (the store fails, or the gap is larger than a
-    /// backlog may be), queues what was loaded and asks the device to resync instead: the
-    /// device resumes from its cursor, and `message` comes with the rest.
-    async fn fill_gap(&mut self, message: Message) {
+    /// If a live message waits for a gap before it (`gap`), queues the messages between what
+    /// the device has and it from the store, then it. If they cannot all be loaded (the store
+    /// fails, or the gap is larger than a backlog may be), queues what was loaded and asks the
+    /// device to resync instead: the device resumes from its cursor, and the message comes with
+    /// the rest.
+    ///
+    /// Changes nothing before its one wait (the store), and clears `gap` only with its changes
+    /// after it: a call dropped while it waits leaves the gap to the next.
+    async fn fill_gap(&mut self) {
+        let Some(message) = self.gap.clone() else { return };
         let conversation = message.conversation;
-        let Some(track) = self.tracks.get(&conversation) else { return };
+        let Some(track) = self.tracks.get(&conversation) else {
+            self.gap = None;
+            return;
+        };
         let mut budget = Budget::left_by(&self.backlog);
         let store = self.chat.store();
         let loaded = budget.load(store, conversation, track.top(), Some(message.seq), &track.has).await;
@@ -235,6 +244,7 @@ impl Subscription {
                 (Vec::new(), false)
             }
         };
+        self.gap = None;
         let track = self.tracks.get_mut(&conversation).expect("tracked above");
         for missed in &page {
             track.has.insert(missed.seq);

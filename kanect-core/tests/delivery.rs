@@ -201,6 +201,26 @@ async fn a_gap_larger_than_a_batch_is_not_jumped_over() {
     assert_eq!(rest, range(RESUME_BATCH as u64 + 1, RESUME_BATCH as u64 + 11));
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_read_dropped_while_a_gap_is_filled_loses_nothing() {
+    // As on PostgreSQL, the store answers late: a socket's `select!` may drop `next` while it
+    // waits for the messages of a gap.
+    let store = FaultyStore::new(kanect_core::MemoryStore::new());
+    let shared: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(store.clone());
+    let here = Chat::builder_shared(shared.clone()).config(unlimited_config()).build().await.unwrap();
+    let there = Chat::builder_shared(shared).config(unlimited_config()).build().await.unwrap();
+    let (alice, _, bob, group) = alice_bob_and_a_group(&here).await;
+    let mut device = here.subscribe(&bob).await.unwrap();
+    send_many(&there, &there.act_as(alice.user()).await.unwrap(), group, "there", 1).await;
+    send_many(&here, &alice, group, "here", 1).await; // seq 2, live: seq 1 is a gap
+
+    store.slow("history", Duration::from_millis(100));
+    let dropped = tokio::time::timeout(Duration::from_millis(20), device.next()).await;
+    assert!(dropped.is_err(), "dropped while the gap is read: {dropped:?}");
+    store.heal();
+    assert_eq!(seqs_in(&settle(&mut device).await, group), vec![1, 2]);
+}
+
 #[tokio::test]
 async fn a_session_ended_is_heard_without_reading_the_stream() {
     let chat = chat_with(unlimited_config()).await;
@@ -239,6 +259,8 @@ struct Client {
     device: Subscription,
     received: BTreeMap<ConversationId, Vec<u64>>,
     must_resume: bool,
+    /// Whether a resync ever came: without one, nothing may be missing from the live stream.
+    resynced: bool,
 }
 
 impl Client {
@@ -259,7 +281,10 @@ impl Client {
     fn take(&mut self, event: &Event) {
         match event {
             Event::Message { message } => self.received.entry(message.conversation).or_default().push(message.seq.0),
-            Event::Resync => self.must_resume = true,
+            Event::Resync => {
+                self.must_resume = true;
+                self.resynced = true;
+            }
             _ => {}
         }
     }
@@ -286,8 +311,12 @@ async fn run(steps: Vec<Step>) {
     let direct = chat.open_direct(&alice, bob_user.id).await.unwrap().id;
     let (_, carol) = user(&chat, "carol").await;
     let elsewhere = chat.open_direct(&alice, carol.user()).await.unwrap().id;
-    let mut client =
-        Client { device: chat.subscribe(&bob).await.unwrap(), received: BTreeMap::new(), must_resume: false };
+    let mut client = Client {
+        device: chat.subscribe(&bob).await.unwrap(),
+        received: BTreeMap::new(),
+        must_resume: false,
+        resynced: false,
+    };
     client.received.insert(group, Vec::new());
     client.received.insert(direct, Vec::new());
     client.resume(&[], 1).await;
@@ -338,6 +367,13 @@ async fn run(steps: Vec<Step>) {
     }
     // Catch up at the end, as a client does after reconnecting (or after a resync, or after
     // being re-added, when it reads what it missed): resume from its cursors until quiet.
+    // The live stream alone (no resume): if the device never fell behind, every message of the
+    // direct conversation (Bob is always in it) came, in order, none missing.
+    client.read(usize::MAX).await;
+    if !client.resynced {
+        let direct_seqs = client.received.get(&direct).cloned().unwrap_or_default();
+        assert_eq!(direct_seqs, (1..=sent.get(&direct).copied().unwrap_or(0)).collect::<Vec<_>>());
+    }
     let mut quiet = false;
     for _ in 0..20 {
         client.resume(&[], 1).await;

@@ -1,5 +1,5 @@
-//! [`FaultyStore`]: a store that fails the calls a test chooses, as a store does when its disk
-//! fills or its database goes away, so that tests can check what the engine does with
+//! [`FaultyStore`]: a store that fails (or slows) the calls a test chooses, as a store does
+//! when its disk fills or its database goes away (or is far away), so that tests can check what the engine does with
 //! `unavailable` — above all, that an operation that fails changes nothing. Every call is
 //! handed on to the store inside, unless its method is failing.
 
@@ -13,6 +13,7 @@ use crate::store::{HistoryPage, Store, StoreHealth, StoreResult, UserQuery, User
 use crate::throttle::{Attempt, AttemptKey, SlowDown};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 /// A store that delegates to another, and fails the methods named in [`FaultyStore::fail`]
 /// (or [`FaultyStore::fail_after`]) with [`StoreError::Backend`] until [`FaultyStore::heal`].
@@ -24,6 +25,8 @@ pub struct FaultyStore {
     /// The `Store` methods set to fail (`"history"`, `"append_message"`, ...), each with how
     /// many more calls succeed first.
     failing: Arc<Mutex<HashMap<&'static str, usize>>>,
+    /// The methods set to answer late, and how late: a slow disk or a distant database.
+    slow: Arc<Mutex<HashMap<&'static str, Duration>>>,
 }
 
 /// The error a failing method returns.
@@ -34,7 +37,7 @@ struct Injected(&'static str);
 impl FaultyStore {
     /// Wraps `inner`; nothing fails yet.
     pub fn new(inner: impl Store) -> Self {
-        FaultyStore { inner: Arc::new(inner), failing: Arc::default() }
+        FaultyStore { inner: Arc::new(inner), failing: Arc::default(), slow: Arc::default() }
     }
 
     /// Makes every later call of `method` (a `Store` method's name) fail.
@@ -48,16 +51,26 @@ impl FaultyStore {
         self.faults().insert(method, calls);
     }
 
-    /// Ends every failure.
+    /// Makes every later call of `method` wait `by` (on tokio's clock) before it is handed on.
+    pub fn slow(&self, method: &'static str, by: Duration) {
+        self.slow.lock().unwrap_or_else(PoisonError::into_inner).insert(method, by);
+    }
+
+    /// Ends every failure and slowness.
     pub fn heal(&self) {
         self.faults().clear();
+        self.slow.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 
     fn faults(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, usize>> {
         self.failing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn check(&self, method: &'static str) -> StoreResult<()> {
+    async fn check(&self, method: &'static str) -> StoreResult<()> {
+        let delay = self.slow.lock().unwrap_or_else(PoisonError::into_inner).get(method).copied();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
         match self.faults().get_mut(method) {
             Some(0) => Err(StoreError::backend(Injected(method))),
             Some(calls) => {
@@ -83,7 +96,7 @@ macro_rules! delegating_impl {
         impl Store for FaultyStore {
             $(
                 async fn $name(&self, $($arg: $ty),*) -> StoreResult<$out> {
-                    self.check(stringify!($name))?;
+                    self.check(stringify!($name)).await?;
                     self.inner.$name($($arg),*).await
                 }
             )*
