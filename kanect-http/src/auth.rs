@@ -21,7 +21,10 @@ pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The session token presented, header first, then cookie.
 pub(crate) fn presented_token(headers: &HeaderMap) -> Option<(String, bool)> {
-    if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(value) = headers.get(AUTHORIZATION) {
+        // Bytes past ASCII are no token this server issued: an empty one is presented (and
+        // refused), rather than the header being skipped for the cookie behind it.
+        let value = value.to_str().unwrap_or("");
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("");
         return Some((token.trim().to_string(), false));
     }
@@ -157,6 +160,16 @@ mod tests {
         assert_eq!(presented_token(&headers), Some(("abc".to_string(), true)));
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
         assert_eq!(presented_token(&headers), Some(("xyz".to_string(), false)));
+    }
+
+    /// Found by the `auth` fuzz target: an `Authorization` header with bytes past ASCII was
+    /// skipped, and the cookie session behind it used instead.
+    #[test]
+    fn an_unreadable_authorization_header_is_a_bad_bearer_not_a_fall_back_to_the_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_static("kanect_session=abc"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_bytes("Bearer \u{bb}".as_bytes()).unwrap());
+        assert_eq!(presented_token(&headers), Some((String::new(), false)));
     }
 
     #[test]
