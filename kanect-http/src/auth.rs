@@ -82,8 +82,9 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
+        // Pair by pair: other cookies on the same host may hold any bytes, and must not hide ours.
+        .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
+        .filter_map(|pair| std::str::from_utf8(pair).ok())
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value.trim().to_string())
@@ -170,6 +171,18 @@ mod tests {
         headers.insert(COOKIE, HeaderValue::from_static("kanect_session=abc"));
         headers.insert(AUTHORIZATION, HeaderValue::from_bytes("Bearer \u{bb}".as_bytes()).unwrap());
         assert_eq!(presented_token(&headers), Some((String::new(), false)));
+    }
+
+    /// Found by the `auth` fuzz target: one cookie with bytes past ASCII (another app's, on
+    /// the same host) made the whole `Cookie` header unreadable, and the session with it.
+    #[test]
+    fn the_session_cookie_is_read_beside_cookies_past_ascii() {
+        let mut headers = HeaderMap::new();
+        let cookies = "theme=\u{27d}; kanect_session=abc; lang=fr\u{e9}".as_bytes();
+        headers.insert(COOKIE, HeaderValue::from_bytes(cookies).unwrap());
+        assert_eq!(presented_token(&headers), Some(("abc".to_string(), true)));
+        headers.append(COOKIE, HeaderValue::from_bytes(b"x=\xff\xfe").unwrap());
+        assert_eq!(presented_token(&headers), Some(("abc".to_string(), true)));
     }
 
     #[test]
