@@ -32,8 +32,7 @@ pub(crate) async fn read_body(request: Request<Incoming>, limit: usize) -> Resul
 
 /// Parses a JSON body into `T` (which should deny unknown fields).
 pub(crate) async fn read_json<T: DeserializeOwned>(request: Request<Incoming>, limit: usize) -> Result<T, ApiError> {
-    let bytes = read_body(request, limit).await?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::from_json(&e))
+    parse_json(&read_body(request, limit).await?)
 }
 
 /// Like [`read_json`], but an empty body means `T::default()`.
@@ -41,11 +40,28 @@ pub(crate) async fn read_optional_json<T: DeserializeOwned + Default>(
     request: Request<Incoming>,
     limit: usize,
 ) -> Result<T, ApiError> {
-    let bytes = read_body(request, limit).await?;
+    parse_optional_json(&read_body(request, limit).await?)
+}
+
+/// The body step of [`read_json`]: the JSON object in `bytes` as a `T`.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde reads a struct from an array of its fields as well; a body is an object only.
+    if bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'[') {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "wrong_type",
+            "a request body is a JSON object, not an array",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::from_json(&e))
+}
+
+/// The body step of [`read_optional_json`].
+pub(crate) fn parse_optional_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::from_json(&e))
+    parse_json(bytes)
 }
 
 /// An id from a path segment.
@@ -111,4 +127,31 @@ pub(crate) fn next_cursor<T, K>(items: &[T], limit: usize, key: impl Fn(&T) -> K
         return None;
     }
     items.last().map(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    struct LogIn {
+        username: String,
+        #[serde(default)]
+        password: String,
+    }
+
+    /// Found by the `rest_body` fuzz target: serde reads a struct from an array of its fields
+    /// too, so `["alice","pw"]` logged in, and `[]` opened a poll.
+    #[test]
+    fn a_body_is_an_object_not_an_array_of_fields() {
+        let login: LogIn = parse_json(br#" {"username":"alice","password":"pw"}"#).unwrap();
+        assert_eq!((login.username.as_str(), login.password.as_str()), ("alice", "pw"));
+        for array in [&br#"["alice","pw"]"#[..], b" \r\n\t[\"alice\"]", b"[]"] {
+            assert_eq!(parse_json::<LogIn>(array).unwrap_err().code, "wrong_type");
+            assert_eq!(parse_optional_json::<LogIn>(array).unwrap_err().code, "wrong_type");
+        }
+        assert_eq!(parse_optional_json::<LogIn>(b" ").unwrap().username, "");
+    }
 }
