@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{HistoryPage, Seq};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -53,7 +53,14 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             "a request body is a JSON object, not an array",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::from_json(&e))
+    serde_json::from_slice(bytes).map_err(|error| {
+        // serde_json reports a value that cannot start an enum (a number, `true`, ...) as a
+        // syntax error: when the body is valid JSON after all, the value is of the wrong type.
+        if error.is_syntax() && serde_json::from_slice::<IgnoredAny>(bytes).is_ok() {
+            return ApiError::new(StatusCode::BAD_REQUEST, "wrong_type", format!("a value of the wrong type: {error}"));
+        }
+        ApiError::from_json(&error)
+    })
 }
 
 /// The body step of [`read_optional_json`].
@@ -153,5 +160,23 @@ mod tests {
             assert_eq!(parse_optional_json::<LogIn>(array).unwrap_err().code, "wrong_type");
         }
         assert_eq!(parse_optional_json::<LogIn>(b" ").unwrap().username, "");
+    }
+
+    /// Found by the `rest_body` fuzz target: serde_json reports a number where an enum is
+    /// expected as a syntax error, so `{"kind":3}` was `invalid_json`.
+    #[test]
+    fn valid_json_of_the_wrong_kind_is_wrong_type_not_invalid_json() {
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Mark {
+            kind: kanect_core::ReceiptKind,
+        }
+        for body in [&br#"{"kind":3}"#[..], br#"{"kind":true}"#, br#"{"kind":null}"#, br#"{"kind":[]}"#] {
+            assert_eq!(parse_json::<Mark>(body).unwrap_err().code, "wrong_type", "{}", String::from_utf8_lossy(body));
+        }
+        for broken in [&br#"{"kind":}"#[..], br#"{"kind":3"#, b"{"] {
+            assert_eq!(parse_json::<Mark>(broken).unwrap_err().code, "invalid_json");
+        }
     }
 }
