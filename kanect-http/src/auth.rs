@@ -45,7 +45,8 @@ fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-fn check_csrf(headers: &HeaderMap, session_token: &str) -> Result<(), ApiError> {
+/// Refuses a request whose `X-CSRF-Token` is not the CSRF token of `session_token`.
+pub(crate) fn check_csrf(headers: &HeaderMap, session_token: &str) -> Result<(), ApiError> {
     let presented = headers.get(CSRF_HEADER).ok_or_else(|| {
         ApiError::new(StatusCode::FORBIDDEN, "csrf_missing", "cookie sessions must send the X-CSRF-Token header")
     })?;

@@ -32,6 +32,7 @@
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
 //! - `metrics` — the Prometheus text page.
 //! - `static_files` — the web app embedded at build time.
+//! - `fuzzing` — (feature `fuzzing`, hidden) entry points for the fuzz targets in `fuzz/`.
 
 mod api;
 mod auth;
@@ -46,6 +47,10 @@ mod server;
 mod state;
 mod static_files;
 mod ws;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use config::HttpConfig;
 pub use server::serve;

@@ -14,7 +14,7 @@ use serde_json::json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SignUp {
+pub(crate) struct SignUp {
     username: String,
     password: String,
     #[serde(default)]
@@ -25,7 +25,7 @@ struct SignUp {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LogIn {
+pub(crate) struct LogIn {
     username: String,
     password: String,
 }

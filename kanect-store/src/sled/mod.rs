@@ -25,6 +25,8 @@ mod accounts;
 mod commit;
 mod conversations;
 mod format;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod id_filter;
 mod journal;
 mod keys;
