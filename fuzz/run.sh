@@ -2,7 +2,7 @@
 # Fuzzes one target of this directory with cargo-fuzz and libFuzzer, on stable Rust.
 #
 #   fuzz/run.sh TARGET [SECONDS]   fuzz for SECONDS (default 600), one process, at nice 19
-#   fuzz/run.sh --merge TARGET     minimise the working corpus into the committed seed corpus
+#   fuzz/run.sh --merge TARGET [N] minimise seeds + working corpus into the committed seeds (N files)
 #   fuzz/run.sh --list             the targets
 #
 # No sanitizer (`-s none`): AddressSanitizer needs nightly's `-Zsanitizer`, the crates under
@@ -23,14 +23,20 @@ case "${1:-}" in
     exec cargo fuzz list
     ;;
   --merge)
-    target=${2:?usage: fuzz/run.sh --merge TARGET}
+    target=${2:?usage: fuzz/run.sh --merge TARGET [MAX_FILES]}
     nice -n 19 cargo fuzz build -s none "$target"
-    rm -rf "work/$target.min" && mkdir -p "work/$target.min"
-    # Keep the inputs that add coverage, from the seeds and the working corpus; replace the seeds.
-    nice -n 19 "target/x86_64-unknown-linux-gnu/release/$target" -merge=1 \
-      "work/$target.min" "corpus/$target" "work/$target" 2>&1 | tail -3
-    rm -rf "corpus/$target" && mv "work/$target.min" "corpus/$target"
-    echo "corpus/$target: $(find "corpus/$target" -type f | wc -l) files, $(du -sh "corpus/$target" | cut -f1)"
+    rm -rf "work/$target.min" "work/$target.merge" && mkdir -p "work/$target" "work/$target.min"
+    # libFuzzer's merge runs every input of the seeds and the working corpus once and records
+    # the edges each covers (counters off: edges, not hit counts); pick.py keeps the named
+    # seeds and then the inputs that add the most edges, up to MAX_FILES (default 40).
+    nice -n 19 "target/x86_64-unknown-linux-gnu/release/$target" -merge=1 -use_counters=0 \
+      -merge_control_file="work/$target.merge" "work/$target.min" "corpus/$target" "work/$target" 2>&1 | tail -1
+    python3 pick.py "work/$target.merge" "corpus/$target" "${3:-40}"
+    for corpus in "corpus/$target" "work/$target"; do
+      printf '%s: ' "$corpus"
+      nice -n 19 "target/x86_64-unknown-linux-gnu/release/$target" -runs=0 "$corpus" 2>&1 |
+        grep -oE 'INITED cov: [0-9]+ ft: [0-9]+' || echo
+    done
     ;;
   "" | -*)
     sed -n '2,7p' "$0"
