@@ -21,7 +21,10 @@ pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The session token presented, header first, then cookie.
 pub(crate) fn presented_token(headers: &HeaderMap) -> Option<(String, bool)> {
-    if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(value) = headers.get(AUTHORIZATION) {
+        // Bytes past ASCII are no token this server issued: an empty one is presented (and
+        // refused), rather than the header being skipped for the cookie behind it.
+        let value = value.to_str().unwrap_or("");
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("");
         return Some((token.trim().to_string(), false));
     }
@@ -42,7 +45,8 @@ fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-fn check_csrf(headers: &HeaderMap, session_token: &str) -> Result<(), ApiError> {
+/// Refuses a request whose `X-CSRF-Token` is not the CSRF token of `session_token`.
+pub(crate) fn check_csrf(headers: &HeaderMap, session_token: &str) -> Result<(), ApiError> {
     let presented = headers.get(CSRF_HEADER).ok_or_else(|| {
         ApiError::new(StatusCode::FORBIDDEN, "csrf_missing", "cookie sessions must send the X-CSRF-Token header")
     })?;
@@ -79,8 +83,9 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
+        // Pair by pair: other cookies on the same host may hold any bytes, and must not hide ours.
+        .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
+        .filter_map(|pair| std::str::from_utf8(pair).ok())
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value.trim().to_string())
@@ -157,6 +162,28 @@ mod tests {
         assert_eq!(presented_token(&headers), Some(("abc".to_string(), true)));
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
         assert_eq!(presented_token(&headers), Some(("xyz".to_string(), false)));
+    }
+
+    /// Found by the `auth` fuzz target: an `Authorization` header with bytes past ASCII was
+    /// skipped, and the cookie session behind it used instead.
+    #[test]
+    fn an_unreadable_authorization_header_is_a_bad_bearer_not_a_fall_back_to_the_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_static("kanect_session=abc"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_bytes("Bearer \u{bb}".as_bytes()).unwrap());
+        assert_eq!(presented_token(&headers), Some((String::new(), false)));
+    }
+
+    /// Found by the `auth` fuzz target: one cookie with bytes past ASCII (another app's, on
+    /// the same host) made the whole `Cookie` header unreadable, and the session with it.
+    #[test]
+    fn the_session_cookie_is_read_beside_cookies_past_ascii() {
+        let mut headers = HeaderMap::new();
+        let cookies = "theme=\u{27d}; kanect_session=abc; lang=fr\u{e9}".as_bytes();
+        headers.insert(COOKIE, HeaderValue::from_bytes(cookies).unwrap());
+        assert_eq!(presented_token(&headers), Some(("abc".to_string(), true)));
+        headers.append(COOKIE, HeaderValue::from_bytes(b"x=\xff\xfe").unwrap());
+        assert_eq!(presented_token(&headers), Some(("abc".to_string(), true)));
     }
 
     #[test]

@@ -52,29 +52,25 @@ pub(crate) enum Command {
     Ping,
 }
 
-/// The last seq a device has in one conversation: `{"conversation":…,"seq":…}`.
-///
-/// Read through a JSON object (`try_from` a map), because serde's derived `Deserialize` would
-/// also take `[conversation, seq]`, a form the protocol does not offer (see
-/// `api::request::parse_json`, which refuses arrays for whole bodies).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "Map<String, Value>")]
+/// The last seq a device has in one conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cursor {
     pub(crate) conversation: ConversationId,
     pub(crate) seq: Seq,
 }
 
-impl TryFrom<Map<String, Value>> for Cursor {
-    type Error = serde_json::Error;
-
-    fn try_from(object: Map<String, Value>) -> Result<Self, Self::Error> {
+impl<'de> Deserialize<'de> for Cursor {
+    /// From a JSON object only: serde's derive would also read an array of the fields.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Fields {
             conversation: ConversationId,
             seq: Seq,
         }
-        let Fields { conversation, seq } = serde_json::from_value(Value::Object(object))?;
+        let object = Map::<String, Value>::deserialize(deserializer)?;
+        let Fields { conversation, seq } =
+            Fields::deserialize(Value::Object(object)).map_err(serde::de::Error::custom)?;
         Ok(Cursor { conversation, seq })
     }
 }
@@ -321,6 +317,19 @@ mod tests {
         );
         let more = parse(r#"{"type":"watch","users":[],"add":true}"#).unwrap().command;
         assert_eq!(more, Command::Watch { users: vec![], add: true });
+    }
+
+    /// serde's derive reads a struct from an array of its fields too: `[conversation, seq]`
+    /// was a cursor (in `resume` frames and `POST /poll` bodies).
+    #[test]
+    fn a_cursor_is_an_object_not_an_array_of_fields() {
+        let c = ConversationId::new();
+        let frame = format!(r#"{{"type":"resume","cursors":[["{c}",2]],"ref":"r"}}"#);
+        assert_eq!(code(&frame), ("wrong_type", None, Some(json!("r"))));
+        let frame = format!(r#"{{"type":"resume","cursors":[{{"conversation":"{c}","seq":2,"x":1}}]}}"#);
+        assert_eq!(code(&frame).1, Some("x".into()));
+        let frame = format!(r#"{{"type":"resume","cursors":[{{"conversation":"{c}"}}]}}"#);
+        assert_eq!(code(&frame), ("missing_field", Some("seq".into()), None));
     }
 
     #[test]

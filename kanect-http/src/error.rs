@@ -75,11 +75,14 @@ impl ApiError {
         if !matches!(error.classify(), Category::Data) {
             return Self::new(StatusCode::BAD_REQUEST, "invalid_json", format!("invalid JSON: {text}"));
         }
-        let quoted = || text.split('`').nth(1).map(str::to_string);
-        let (code, field) = if text.starts_with("missing field") {
-            ("missing_field", quoted())
-        } else if text.starts_with("unknown field") {
-            ("unknown_field", quoted())
+        let (code, field) = if let Some(rest) = text.strip_prefix("missing field `") {
+            // The struct's own field name: no backtick in it.
+            ("missing_field", rest.split('`').next().map(str::to_string))
+        } else if let Some(rest) = text.strip_prefix("unknown field `") {
+            // The client's key, which may hold backticks and even serde's separators: it ends
+            // at the last separator, after which serde writes only the struct's field names.
+            let end = rest.rfind("`, expected ").max(rest.rfind("`, there are no fields"));
+            ("unknown_field", end.map(|end| rest[..end].to_string()))
         } else if text.starts_with("invalid type") {
             ("wrong_type", None)
         } else {
@@ -231,6 +234,33 @@ mod tests {
             let error = serde_json::from_str::<Body>(input).unwrap_err();
             let e = ApiError::from_json(&error);
             assert_eq!((e.code, e.field.as_deref()), (code, field), "{input}");
+        }
+    }
+
+    /// Found by the `rest_body` fuzz target: a key with a backtick was cut at it, so the error
+    /// named a field the body did not have.
+    #[test]
+    fn unknown_fields_are_named_whole_whatever_they_hold() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Two {
+            a: u8,
+            b: u8,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Empty {}
+        for key in ["dis`lay_name", "`", "x`, expected `a`", "x`, there are no fields", "a\\nb", ""] {
+            let input = format!(r#"{{"{key}":1}}"#);
+            let field =
+                serde_json::from_str::<Value>(&input).unwrap().as_object().unwrap().keys().next().unwrap().clone();
+            for error in
+                [serde_json::from_str::<Two>(&input).unwrap_err(), serde_json::from_str::<Empty>(&input).unwrap_err()]
+            {
+                let e = ApiError::from_json(&error);
+                assert_eq!((e.code, e.field.as_deref()), ("unknown_field", Some(field.as_str())), "{input}: {error}");
+            }
         }
     }
 

@@ -33,6 +33,7 @@
 //! - `metrics` — the Prometheus text page and its own listener.
 //! - `per_address` — the cap on connections per client address.
 //! - `static_files` — the web app embedded at build time.
+//! - `fuzzing` — (feature `fuzzing`, hidden) entry points for the fuzz targets in `fuzz/`.
 
 mod api;
 mod auth;
@@ -48,6 +49,10 @@ mod server;
 mod state;
 mod static_files;
 mod ws;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use config::HttpConfig;
 pub use server::{serve, Server};

@@ -47,7 +47,7 @@ struct PollState {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct NewPoll {
+pub(crate) struct NewPoll {
     #[serde(default)]
     cursors: Vec<Cursor>,
     #[serde(default)]

@@ -96,10 +96,15 @@
 //! - `sled::commit` — group commit: the commit and checkpoint threads.
 //! - `sled::accounts`, `sled::conversations`, `sled::messages` — the synchronous write and
 //!   read halves of the `Store` methods, by domain.
+//! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
 //! - `pg` (feature `postgres`) — `PgStore`.
 
 #[cfg(feature = "sled")]
 mod sled;
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`; not a stable API).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use crate::sled::fuzzing;
 #[cfg(feature = "sled")]
 pub use crate::sled::{GroupCommitStats, SledConfig, SledStore};
 

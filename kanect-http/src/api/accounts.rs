@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SignUp {
+pub(crate) struct SignUp {
     username: String,
     password: String,
     #[serde(default)]
@@ -26,7 +26,7 @@ struct SignUp {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LogIn {
+pub(crate) struct LogIn {
     username: String,
     password: String,
 }

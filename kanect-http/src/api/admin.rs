@@ -12,19 +12,19 @@ use serde_json::json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Disabled {
+pub(crate) struct Disabled {
     disabled: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SetRole {
+pub(crate) struct SetRole {
     role: Role,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Password {
+pub(crate) struct Password {
     password: String,
 }
 

@@ -13,13 +13,13 @@ use serde_json::json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UserRef {
+pub(crate) struct UserRef {
     user: UserId,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewGroup {
+pub(crate) struct NewGroup {
     name: String,
     #[serde(default)]
     members: Vec<UserId>,
@@ -27,26 +27,26 @@ struct NewGroup {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Rename {
+pub(crate) struct Rename {
     name: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Send {
+pub(crate) struct Send {
     client_id: String,
     body: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Edit {
+pub(crate) struct Edit {
     body: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Mark {
+pub(crate) struct Mark {
     kind: ReceiptKind,
     seq: Seq,
 }

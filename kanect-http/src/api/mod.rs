@@ -4,9 +4,9 @@
 //! Origin itself) come first; everything else authenticates once here — bearer token or cookie,
 //! with the CSRF check for cookie sessions changing state — before dispatching.
 
-mod accounts;
-mod admin;
-mod conversations;
+pub(crate) mod accounts;
+pub(crate) mod admin;
+pub(crate) mod conversations;
 pub(crate) mod request;
 
 use crate::auth;

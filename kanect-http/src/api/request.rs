@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{HistoryPage, Seq};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -64,8 +64,7 @@ pub(crate) async fn read_body(request: Request<Incoming>, limit: usize) -> Resul
 
 /// Parses a JSON body into `T` (which should deny unknown fields).
 pub(crate) async fn read_json<T: DeserializeOwned>(request: Request<Incoming>, limit: usize) -> Result<T, ApiError> {
-    let bytes = read_body(request, limit).await?;
-    parse_json(&bytes)
+    parse_json(&read_body(request, limit).await?)
 }
 
 /// Like [`read_json`], but an empty body means `T::default()`.
@@ -73,26 +72,35 @@ pub(crate) async fn read_optional_json<T: DeserializeOwned + Default>(
     request: Request<Incoming>,
     limit: usize,
 ) -> Result<T, ApiError> {
-    let bytes = read_body(request, limit).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    parse_json(&bytes)
+    parse_optional_json(&read_body(request, limit).await?)
 }
 
-/// Parses a request body, which must be a JSON object. serde's derived structs also accept an
-/// array of their fields in order (`["alice","secret"]` for a log-in): the protocol does not
-/// offer that form, and a body that works only by field order breaks silently when a field is
-/// added, so an array is refused as `wrong_type` like any other non-object.
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
+/// The body step of [`read_json`]: the JSON object in `bytes` as a `T`.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde reads a struct from an array of its fields as well; a body is an object only.
+    if bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'[') {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "wrong_type",
             "a request body is a JSON object, not an array",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::from_json(&e))
+    serde_json::from_slice(bytes).map_err(|error| {
+        // serde_json reports a value that cannot start an enum (a number, `true`, ...) as a
+        // syntax error: when the body is valid JSON after all, the value is of the wrong type.
+        if error.is_syntax() && serde_json::from_slice::<IgnoredAny>(bytes).is_ok() {
+            return ApiError::new(StatusCode::BAD_REQUEST, "wrong_type", format!("a value of the wrong type: {error}"));
+        }
+        ApiError::from_json(&error)
+    })
+}
+
+/// The body step of [`read_optional_json`].
+pub(crate) fn parse_optional_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json(bytes)
 }
 
 /// An id from a path segment.
@@ -163,23 +171,44 @@ pub(crate) fn next_cursor<T, K>(items: &[T], limit: usize, key: impl Fn(&T) -> K
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
-    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[derive(Deserialize, Debug, Default)]
     #[serde(deny_unknown_fields)]
     struct LogIn {
         username: String,
+        #[serde(default)]
         password: String,
     }
 
+    /// Found by the `rest_body` fuzz target: serde reads a struct from an array of its fields
+    /// too, so `["alice","pw"]` logged in, and `[]` opened a poll.
     #[test]
-    fn a_body_is_an_object_never_an_array() {
-        let form: LogIn = parse_json(br#" {"username":"a","password":"b"}"#).unwrap();
-        assert_eq!(form, LogIn { username: "a".into(), password: "b".into() });
-        for body in [&br#"["a","b"]"#[..], b" \n[\"a\",\"b\"]", b"5", b"\"a\""] {
-            let error = parse_json::<LogIn>(body).unwrap_err();
-            assert_eq!((error.status, error.code), (StatusCode::BAD_REQUEST, "wrong_type"), "{body:?}");
+    fn a_body_is_an_object_not_an_array_of_fields() {
+        let login: LogIn = parse_json(br#" {"username":"alice","password":"pw"}"#).unwrap();
+        assert_eq!((login.username.as_str(), login.password.as_str()), ("alice", "pw"));
+        for array in [&br#"["alice","pw"]"#[..], b" \r\n\t[\"alice\"]", b"[]"] {
+            assert_eq!(parse_json::<LogIn>(array).unwrap_err().code, "wrong_type");
+            assert_eq!(parse_optional_json::<LogIn>(array).unwrap_err().code, "wrong_type");
         }
-        assert_eq!(parse_json::<LogIn>(b"[").unwrap_err().code, "wrong_type");
-        assert_eq!(parse_json::<LogIn>(b"{").unwrap_err().code, "invalid_json");
+        assert_eq!(parse_optional_json::<LogIn>(b" ").unwrap().username, "");
+    }
+
+    /// Found by the `rest_body` fuzz target: serde_json reports a number where an enum is
+    /// expected as a syntax error, so `{"kind":3}` was `invalid_json`.
+    #[test]
+    fn valid_json_of_the_wrong_kind_is_wrong_type_not_invalid_json() {
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Mark {
+            kind: kanect_core::ReceiptKind,
+        }
+        for body in [&br#"{"kind":3}"#[..], br#"{"kind":true}"#, br#"{"kind":null}"#, br#"{"kind":[]}"#] {
+            assert_eq!(parse_json::<Mark>(body).unwrap_err().code, "wrong_type", "{}", String::from_utf8_lossy(body));
+        }
+        for broken in [&br#"{"kind":}"#[..], br#"{"kind":3"#, b"{"] {
+            assert_eq!(parse_json::<Mark>(broken).unwrap_err().code, "invalid_json");
+        }
     }
 }

@@ -353,7 +353,7 @@ pub(crate) fn replay(dir: &Path, db: &sled::Db) -> Result<Replayed, StoreError> 
 }
 
 /// Encodes one record into `out` (cleared first).
-fn encode_record(writes: &[Write], out: &mut Vec<u8>) -> io::Result<()> {
+pub(super) fn encode_record(writes: &[Write], out: &mut Vec<u8>) -> io::Result<()> {
     let too_long = |_| io::Error::new(io::ErrorKind::InvalidInput, "journal record too long");
     out.clear();
     out.extend_from_slice(&[0; HEADER]);
@@ -383,7 +383,7 @@ fn checksum(len: [u8; 4], payload: &[u8]) -> u32 {
 
 /// The next whole, intact record's payload and what follows it; None at the end or at a torn
 /// record.
-fn next_record(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(super) fn next_record(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let len_bytes: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
     let len = u32::from_le_bytes(len_bytes) as usize;
     let crc = u32::from_le_bytes(bytes.get(4..HEADER)?.try_into().ok()?);
@@ -395,7 +395,7 @@ fn next_record(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 type WriteRef<'a> = (&'a [u8], &'a [u8]);
 
 /// The writes of an intact record.
-fn decode_writes(payload: &[u8]) -> Result<Vec<WriteRef<'_>>, StoreError> {
+pub(super) fn decode_writes(payload: &[u8]) -> Result<Vec<WriteRef<'_>>, StoreError> {
     let corrupt = || StoreError::Corrupt("a journal record with a valid checksum does not decode".into());
     let count = payload.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes).ok_or_else(corrupt)?;
     let mut rest = &payload[4..];

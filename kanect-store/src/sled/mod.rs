@@ -33,6 +33,8 @@ mod attempts;
 mod commit;
 mod conversations;
 mod format;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod id_filter;
 mod journal;
 mod keys;
