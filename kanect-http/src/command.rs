@@ -41,8 +41,11 @@ pub(crate) enum Command {
         kind: ReceiptKind,
         seq: Seq,
     },
+    /// `more`: further `resume` frames follow with the rest of the cursors (a long list does
+    /// not fit one frame), so a `?resume=1` socket keeps holding events until the last.
     Resume {
         cursors: Vec<Cursor>,
+        more: bool,
     },
     /// `add`: add to the list instead of replacing it.
     Watch {
@@ -127,6 +130,9 @@ struct MarkArgs {
 #[serde(deny_unknown_fields)]
 struct ResumeArgs {
     cursors: Vec<Cursor>,
+    /// More cursors follow in another `resume`.
+    #[serde(default)]
+    more: bool,
 }
 
 #[derive(Deserialize)]
@@ -198,7 +204,10 @@ fn command(kind: &str, fields: Map<String, Value>) -> Result<Command, ApiError> 
             let kind = if kind == "read" { ReceiptKind::Read } else { ReceiptKind::Delivered };
             Command::Mark { conversation, kind, seq }
         }
-        "resume" => Command::Resume { cursors: args::<ResumeArgs>(fields)?.cursors },
+        "resume" => {
+            let ResumeArgs { cursors, more } = args(fields)?;
+            Command::Resume { cursors, more }
+        }
         "watch" => {
             let WatchArgs { users, add } = args(fields)?;
             Command::Watch { users, add }
@@ -229,7 +238,7 @@ impl Frame {
     pub(crate) async fn apply(self, chat: &Chat, subscription: &mut Subscription) -> Result<Option<String>, Error> {
         let reference = self.reference;
         match self.command {
-            Command::Resume { cursors } => {
+            Command::Resume { cursors, .. } => {
                 let resumed = subscription.resume(cursors.into_iter().map(|c| (c.conversation, c.seq))).await?;
                 let frame = json!({
                     "v": PROTOCOL_VERSION, "type": "ack", "ref": reference, "skipped": skipped(&resumed),
@@ -309,7 +318,10 @@ mod tests {
         let frame = parse(&format!(r#"{{"type":"read","conversation":"{c}","seq":4}}"#)).unwrap();
         assert_eq!(frame.command, Command::Mark { conversation: c, kind: ReceiptKind::Read, seq: Seq(4) });
         let frame = parse(&format!(r#"{{"type":"resume","cursors":[{{"conversation":"{c}","seq":2}}]}}"#)).unwrap();
-        assert_eq!(frame.command, Command::Resume { cursors: vec![Cursor { conversation: c, seq: Seq(2) }] });
+        assert_eq!(
+            frame.command,
+            Command::Resume { cursors: vec![Cursor { conversation: c, seq: Seq(2) }], more: false }
+        );
         assert_eq!(parse(r#"{"type":"ping","ref":7}"#).unwrap().reference, Some(json!(7)));
         assert_eq!(
             parse(r#"{"type":"watch","users":[]}"#).unwrap().command,

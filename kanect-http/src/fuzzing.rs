@@ -71,10 +71,10 @@ impl Frame {
                 };
                 json!({"type": kind, "conversation": conversation, "seq": seq})
             }
-            Command::Resume { cursors } => {
+            Command::Resume { cursors, more } => {
                 let cursors: Vec<Value> =
                     cursors.iter().map(|c| json!({"conversation": c.conversation, "seq": c.seq})).collect();
-                json!({"type": "resume", "cursors": cursors})
+                json!({"type": "resume", "cursors": cursors, "more": more})
             }
             Command::Watch { users, add } => json!({"type": "watch", "users": users, "add": add}),
             Command::Ping => json!({"type": "ping"}),

@@ -192,7 +192,7 @@ enum Inbound {
 /// Events come first, so a chatty client cannot starve its own deliveries.
 ///
 /// With `resumes` (the client connected with `?resume=1`), events are held while the client has
-/// a gap — from connecting, and after each `resync` — until its next `resume` is handled, so
+/// a gap — from connecting, and after each `resync` — until its next `resume` (its last part) is applied, so
 /// that missed messages always come before live ones and none comes twice. The end of the
 /// session is never held: a revoked session's socket closes at once, resumed or not.
 pub(crate) async fn run<Si, St>(app: App, mut subscription: Subscription, resumes: bool, mut sink: Si, mut stream: St)
@@ -255,9 +255,12 @@ where
                         Flow::Close(code, reason)
                     }
                     Some(Inbound::Apply(frame)) if frame.needs_subscription() => {
-                        let resumed = matches!(frame.command, Command::Resume { .. });
+                        // The last part of a resume, once it is applied, ends the hold; a refused
+                        // one changed nothing, and the client sends it again.
+                        let last_part = matches!(frame.command, Command::Resume { more: false, .. });
                         let reference = frame.reference.clone();
                         let applied = Box::pin(frame.apply(&app.chat, &mut subscription)).await;
+                        let resumed = last_part && applied.is_ok();
                         dirty = true;
                         match feed_reply(&mut sink, idle, reply(applied, reference)).await {
                             Flow::Continue if resumed => Flow::Resumed,
@@ -407,8 +410,13 @@ mod tests {
 
     /// Alice and Bob and their direct conversation, on a fresh in-memory engine.
     async fn alice_and_bob() -> (Chat, Caller, Caller, ConversationId) {
+        alice_and_bob_on(MemoryStore::new()).await
+    }
+
+    /// Alice and Bob and their direct conversation, on a fresh engine over `store`.
+    async fn alice_and_bob_on(store: impl kanect_core::Store) -> (Chat, Caller, Caller, ConversationId) {
         let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
-        let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
+        let chat = Chat::builder(store).config(config).build().await.unwrap();
         let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
         let bob = chat.register(Registration::new("bob", "battery staple")).await.unwrap();
         let (alice, bob) = (chat.act_as(alice.id).await.unwrap(), chat.act_as(bob.id).await.unwrap());
@@ -539,5 +547,71 @@ mod tests {
         // Nothing else is pending: the pong comes before any duplicate could.
         socket.send(r#"{"type":"ping","ref":"p"}"#);
         assert_eq!(socket.next().await["type"], "pong");
+    }
+
+    /// Frames until (and with) the reply carrying `reference`.
+    async fn until_reply(socket: &mut Socket, reference: &str) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = socket.next().await;
+            let done = frame["ref"] == reference;
+            frames.push(frame);
+            if done {
+                return frames;
+            }
+        }
+    }
+
+    fn message_seqs(frames: &[Value]) -> Vec<u64> {
+        frames.iter().filter(|f| f["type"] == "message").filter_map(|f| f["message"]["seq"].as_u64()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_refused_resume_keeps_holding_events() {
+        let store = kanect_core::testing::FaultyStore::new(MemoryStore::new());
+        let (chat, alice, bob, direct) = alice_and_bob_on(store.clone()).await;
+        chat.send(&bob, direct, "1", "missed").await.unwrap();
+        let mut socket = Socket::open(&chat, &alice, true).await;
+        store.fail("history");
+        socket.send(json!({"type":"resume","cursors":[{"conversation":direct,"seq":0}],"ref":"r1"}));
+        assert_eq!(until_reply(&mut socket, "r1").await.last().unwrap()["code"], "unavailable");
+        // Still held: a live message waits for the resume that works.
+        chat.send(&bob, direct, "2", "live").await.unwrap();
+        socket.send(json!({"type":"ping","ref":"p"}));
+        assert_eq!(message_seqs(&until_reply(&mut socket, "p").await), Vec::<u64>::new());
+        store.heal();
+        socket.send(json!({"type":"resume","cursors":[{"conversation":direct,"seq":0}],"ref":"r2"}));
+        let mut frames = until_reply(&mut socket, "r2").await;
+        while message_seqs(&frames).len() < 2 {
+            frames.push(socket.next().await);
+        }
+        assert_eq!(message_seqs(&frames), vec![1, 2], "missed first, then live");
+    }
+
+    #[tokio::test]
+    async fn a_resume_in_parts_holds_events_until_the_last_part() {
+        let (chat, alice, bob, direct) = alice_and_bob().await;
+        let group = chat.create_group(&bob, "g", &[alice.user()]).await.unwrap().id;
+        chat.send(&bob, direct, "d1", "missed").await.unwrap();
+        chat.send(&bob, group, "g1", "missed").await.unwrap();
+        let mut socket = Socket::open(&chat, &alice, true).await;
+        let first = json!({"type":"resume","cursors":[{"conversation":direct,"seq":0}],"more":true,"ref":"r1"});
+        socket.send(first);
+        assert_eq!(message_seqs(&until_reply(&mut socket, "r1").await), Vec::<u64>::new());
+        chat.send(&bob, group, "g2", "live").await.unwrap();
+        socket.send(json!({"type":"ping","ref":"p"}));
+        assert_eq!(message_seqs(&until_reply(&mut socket, "p").await), Vec::<u64>::new(), "still held");
+        socket.send(json!({"type":"resume","cursors":[{"conversation":group,"seq":0}],"ref":"r2"}));
+        let mut frames = until_reply(&mut socket, "r2").await;
+        while message_seqs(&frames).len() < 3 {
+            frames.push(socket.next().await);
+        }
+        let order: Vec<(String, u64)> = frames
+            .iter()
+            .filter(|f| f["type"] == "message")
+            .map(|f| (f["message"]["client_id"].as_str().unwrap().to_string(), f["message"]["seq"].as_u64().unwrap()))
+            .collect();
+        let expected = [("d1", 1), ("g1", 1), ("g2", 2)].map(|(c, s)| (c.to_string(), s));
+        assert_eq!(order, expected, "both parts' missed messages, then the live one");
     }
 }

@@ -13,6 +13,25 @@ const REQUEST_TIMEOUT_MS = 15_000;
  */
 const WATCH_FRAME_IDS = 500;
 
+/**
+ * Cursors per `resume` frame: a cursor is ~70 bytes, so 1000 (~70 KB) would pass the frame
+ * limit too, the resume would be refused, and a `?resume=1` socket would hold events forever.
+ */
+const RESUME_FRAME_CURSORS = 300;
+
+/**
+ * The `resume` frames for `cursors`: every part but the last says `more`, so the server keeps
+ * holding events until the last part (at least one frame, also for no cursors).
+ */
+export function resumeFrames(cursors) {
+  const frames = [];
+  for (let i = 0; i === 0 || i < cursors.length; i += RESUME_FRAME_CURSORS) {
+    frames.push({ type: 'resume', cursors: cursors.slice(i, i + RESUME_FRAME_CURSORS), more: true });
+  }
+  delete frames[frames.length - 1].more;
+  return frames;
+}
+
 /** The `watch` frames that follow `ids` (replacing the list): the first replaces, the rest add. */
 export function watchFrames(ids) {
   const frames = [{ type: 'watch', users: ids.slice(0, WATCH_FRAME_IDS) }];
@@ -186,17 +205,18 @@ export class Socket {
   /** Sends `resume` with our cursors and `watch`, then reports ready. */
   async resume() {
     const ws = this.ws;
-    const cursors = this.options.cursors().slice(0, 1000);
+    const cursors = this.options.cursors();
     const watch = this.options.watch().slice(0, 1000);
     try {
       if (watch.length) this.watch(watch).catch(() => {}); // the list is re-sent after `onReady` reloads it
-      await this.request({ type: 'resume', cursors });
-    } catch (e) {
-      if (e && (e.code === 'disconnected' || e.code === 'timeout' || e.code === 'closed')) {
-        this.drop(ws);
-        return;
-      }
-      // Refused (e.g. a conversation we were removed from): carry on; onReady re-reads the lists.
+      // In order: the server applies a socket's resumes one at a time, the last ends its hold.
+      for (const frame of resumeFrames(cursors)) await this.request(frame);
+    } catch {
+      // Disconnected, timed out, or refused: a refused resume (the server's store failing)
+      // changed nothing and the server still holds events, so start again on a new socket,
+      // after the usual backoff. (Cursors the server cannot serve are skipped, not refused.)
+      this.drop(ws);
+      return;
     }
     if (this.ws !== ws || this.stopped) return;
     this.setState(State.CONNECTED);

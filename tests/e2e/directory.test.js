@@ -110,6 +110,26 @@ test('the people list follows sign-ups (with their presence), disabling, enablin
   assertClean(alice, bobPage, carolPage);
 }, { prepare: (dataDir) => createAdmin(dataDir, 'root', ADMIN_PASSWORD) }));
 
+test('resume cursors go in parts under the server\'s frame limit, the last without "more"', () => withServer(async ({ server, browser }) => {
+  const page = await newUserPage(browser, server.url);
+  await page.goto('/');
+  const { frames, none } = await page.evaluate(async () => {
+    const { resumeFrames } = await import('/socket.js');
+    const cursors = Array.from({ length: 1000 }, (_, seq) => ({ conversation: crypto.randomUUID(), seq: 1_000_000 + seq }));
+    const sent = resumeFrames(cursors);
+    const all = sent.flatMap((f) => f.cursors);
+    return {
+      none: resumeFrames([]),
+      frames: sent.map((f) => ({ more: f.more === true, count: f.cursors.length, bytes: JSON.stringify({ v: 1, ...f, ref: 'r99999' }).length, same: all.length === cursors.length && all.every((c, i) => c.conversation === cursors[i].conversation && c.seq === cursors[i].seq) })),
+    };
+  });
+  assert.deepEqual(frames.map((f) => [f.more, f.count]), [[true, 300], [true, 300], [true, 300], [false, 100]]);
+  for (const f of frames) assert.ok(f.bytes < 32 * 1024, `a frame of ${f.bytes} bytes`);
+  assert.ok(frames.every((f) => f.same), 'every cursor once, in order');
+  assert.deepEqual(none, [{ type: 'resume', cursors: [] }], 'no cursors: one frame, which ends the hold');
+  assertClean(page);
+}));
+
 test('a watch list of 1000 users goes in frames under the server\'s frame limit', () => withServer(async ({ server, browser }) => {
   const page = await newUserPage(browser, server.url);
   await page.goto('/');
