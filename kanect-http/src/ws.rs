@@ -192,9 +192,9 @@ enum Inbound {
 /// Events come first, so a chatty client cannot starve its own deliveries.
 ///
 /// With `resumes` (the client connected with `?resume=1`), events are held while the client has
-/// a gap — from connecting, and after each `resync` — until its next `resume` (its last part) is applied, so
-/// that missed messages always come before live ones and none comes twice. The end of the
-/// session is never held: a revoked session's socket closes at once, resumed or not.
+/// a gap — from connecting, and after each `resync` — until its next `resume` (its last part)
+/// is applied, so that missed messages always come before live ones and none comes twice. The
+/// end of the session is never held: a revoked session's socket closes at once, resumed or not.
 pub(crate) async fn run<Si, St>(app: App, mut subscription: Subscription, resumes: bool, mut sink: Si, mut stream: St)
 where
     Si: Sink<Message> + Unpin,
