@@ -11,7 +11,7 @@ use crate::client_key::client_key;
 use crate::error::{AuthFailure, Entity, Error, Result};
 use crate::event::Event;
 use crate::id::UserId;
-use crate::model::{Presence, Role, Session, Timestamp, User};
+use crate::model::{Presence, Role, Session, Timestamp, TokenHash, User};
 use crate::store::{UserQuery, UserUpdate};
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -223,7 +223,11 @@ impl Chat {
         if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::Unauthorized(AuthFailure::InvalidSession));
         }
-        let hash = hash_token(token);
+        self.session_caller(hash_token(token)).await
+    }
+
+    /// Who holds the session with this token hash, if it is still valid.
+    async fn session_caller(&self, hash: TokenHash) -> Result<Caller> {
         let session = self.store().session(&hash).await?.ok_or(Error::Unauthorized(AuthFailure::InvalidSession))?;
         if session.expires_at <= self.now() {
             self.store().delete_session(&hash).await?;
@@ -234,6 +238,25 @@ impl Chat {
             return Err(Error::Unauthorized(AuthFailure::AccountDisabled));
         }
         Ok(Caller::new(user.id, user.role, Some(hash)))
+    }
+
+    /// Whether `caller` may still act: its session is still there and unexpired, and its
+    /// account neither disabled nor deleted (for a [`Chat::act_as`] caller: the account). For
+    /// what holds a `Caller` longer than one request: a device checks again once registered
+    /// ([`Chat::subscribe`]) and now and then ([`Subscription::recheck`]), so that a revocation
+    /// takes effect even when its own event missed the device.
+    ///
+    /// # Errors
+    /// `invalid_session` (logged out; or the account deleted), `session_expired`,
+    /// `account_disabled`; `unavailable`.
+    pub async fn verify(&self, caller: &Caller) -> Result<()> {
+        match caller.session() {
+            Some(hash) => self.session_caller(hash).await.map(drop),
+            None => match self.act_as(caller.user()).await {
+                Err(Error::NotFound(_)) => Err(Error::Unauthorized(AuthFailure::InvalidSession)),
+                other => other.map(drop),
+            },
+        }
     }
 
     /// A caller for a user the application has authenticated itself (trusted: no password).

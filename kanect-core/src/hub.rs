@@ -52,7 +52,8 @@ impl Device {
         }
     }
 
-    fn end(&self, reason: &str) {
+    /// Ends the device's stream with `reason` (the first reason given stays).
+    pub(crate) fn end(&self, reason: &str) {
         self.ended.send_if_modified(|ended| {
             let first = ended.is_none();
             if first {

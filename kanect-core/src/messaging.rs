@@ -183,15 +183,22 @@ impl Chat {
     /// [`Subscription::resume`] to receive what it missed first.
     ///
     /// # Errors
-    /// `too_many_connections` beyond `ChatConfig::max_devices_per_user`; `unavailable`.
+    /// `too_many_connections` beyond `ChatConfig::max_devices_per_user`; as [`Chat::verify`]
+    /// if the caller's session ended meanwhile; `unavailable`. On an error no device stays.
     pub async fn subscribe(&self, caller: &Caller) -> Result<Subscription> {
         let (device, rx, first) = self.hub().register(caller.user(), caller.session())?;
+        // The subscription owns the device from here: if what follows fails, dropping it
+        // unregisters the device.
+        let mut subscription = Subscription::new(self.clone(), caller.clone(), device, rx);
         // Registered first, read second: a message after a seq read here arrives live.
         let mut known = Vec::new();
         for conversation in self.store().conversations_of(caller.user()).await? {
             known.push((conversation, self.store().last_seq(conversation).await?));
         }
-        let subscription = Subscription::new(self.clone(), caller.clone(), device, rx, known);
+        subscription.start_from(known);
+        // Checked again now that the device is registered: a revocation between the caller's
+        // authentication and the registration found no device to end; one after it ends this.
+        self.verify(caller).await?;
         if first {
             self.came_online_here(caller.user()).await;
         }

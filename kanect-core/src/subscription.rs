@@ -35,7 +35,7 @@
 //!   fills the gap from the store.
 
 use crate::chat::{Caller, Chat};
-use crate::error::{Error, Invalid, Result};
+use crate::error::{AuthFailure, Error, Invalid, Result};
 use crate::event::{Delivery, Event};
 use crate::hub::Device;
 use crate::id::{ConversationId, Seq, UserId};
@@ -138,26 +138,26 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// A subscription for a device already registered; `known` holds the newest seq of each
-    /// of the caller's conversations as of registration: anything after it comes live.
-    pub(crate) fn new(
-        chat: Chat,
-        caller: Caller,
-        device: Arc<Device>,
-        rx: mpsc::Receiver<Delivery>,
-        known: Vec<(ConversationId, Seq)>,
-    ) -> Self {
+    /// A subscription for a device just registered; it owns the device (dropping it
+    /// unregisters the device). See [`Subscription::start_from`].
+    pub(crate) fn new(chat: Chat, caller: Caller, device: Arc<Device>, rx: mpsc::Receiver<Delivery>) -> Self {
         Subscription {
             chat,
             caller,
             device,
             rx,
             backlog: VecDeque::new(),
-            tracks: known.into_iter().map(|(id, seq)| (id, Track::joined(seq))).collect(),
+            tracks: HashMap::new(),
             gap: None,
             resync_after_backlog: false,
             ended: false,
         }
+    }
+
+    /// Where the device starts: `known` holds the newest seq of each of the caller's
+    /// conversations as of registration; anything after it comes live.
+    pub(crate) fn start_from(&mut self, known: Vec<(ConversationId, Seq)>) {
+        self.tracks = known.into_iter().map(|(id, seq)| (id, Track::joined(seq))).collect();
     }
 
     /// Who this device belongs to.
@@ -174,6 +174,29 @@ impl Subscription {
         async move {
             // An error means the device is gone, which ends the wait as well.
             let _ = ended.wait_for(Option::is_some).await;
+        }
+    }
+
+    /// Checks that this device's session is still valid ([`Chat::verify`]); if it is not,
+    /// ends the stream as a revocation does ([`Event::SessionEnded`], with the reason). What
+    /// holds a device for long calls it now and then (the WebSocket server: at every ping), so
+    /// that a revocation takes effect even when its own event never reached this node (a
+    /// message between nodes lost), and so that a session that expires ends its sockets too.
+    ///
+    /// # Errors
+    /// `unavailable` if the store fails; the stream is left as it is.
+    pub async fn recheck(&self) -> Result<()> {
+        match self.chat.verify(&self.caller).await {
+            Err(Error::Unauthorized(failure)) => {
+                let reason = match failure {
+                    AuthFailure::AccountDisabled => "account_disabled",
+                    AuthFailure::SessionExpired => "session_expired",
+                    _ => "logged_out",
+                };
+                self.device.end(reason);
+                Ok(())
+            }
+            other => other,
         }
     }
 

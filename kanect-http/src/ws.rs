@@ -2,11 +2,12 @@
 //! `101`, so refusals are ordinary HTTP errors), and the socket loop, generic over any
 //! `Sink`/`Stream` of tungstenite messages so unit tests drive it with channels.
 //!
-//! The loop multiplexes five things: engine events (written as the shared, encode-once
+//! The loop multiplexes six things: engine events (written as the shared, encode-once
 //! `Delivery::json` text), replies of commands under way (up to [`MAX_IN_FLIGHT`] applied at
-//! once), client frames, a ping timer (a peer silent for `ws_idle_timeout` is closed), and
-//! server shutdown (close frame `1001`). Everything is fed to the sink as it comes and flushed
-//! once nothing else is ready, so a burst costs one write.
+//! once), client frames, a ping timer (a peer silent for `ws_idle_timeout` is closed; each ping
+//! also re-checks the session, see `Subscription::recheck`), the session's end (heard even while
+//! events are held), and server shutdown (close frame `1001`). Everything is fed to the sink
+//! as it comes and flushed once nothing else is ready, so a burst costs one write.
 //!
 //! An idle socket costs little: hyper's read buffer is dropped at the upgrade and the socket
 //! runs as a task of its own.
@@ -278,6 +279,11 @@ where
                 if heard.elapsed() >= idle {
                     Flow::Close(CloseCode::Away, "no response to pings")
                 } else {
+                    // A revocation whose event missed this node, or an expiry, ends the session
+                    // here at the latest (the stream then says so, and the socket closes).
+                    if let Err(error) = subscription.recheck().await {
+                        tracing::debug!(%error, "could not re-check the session");
+                    }
                     dirty = true;
                     match tokio::time::timeout(idle, sink.feed(Message::Ping(Bytes::new()))).await {
                         Ok(Ok(())) => Flow::Continue,
@@ -434,8 +440,12 @@ mod tests {
 
     impl Socket {
         async fn open(chat: &Chat, caller: &Caller, resumes: bool) -> Socket {
+            Socket::open_with(chat, caller, resumes, crate::HttpConfig::default()).await
+        }
+
+        async fn open_with(chat: &Chat, caller: &Caller, resumes: bool, config: crate::HttpConfig) -> Socket {
             let (shutdown, shutdown_rx) = watch::channel(false);
-            let app = App::new(chat.clone(), crate::HttpConfig::default(), shutdown_rx);
+            let app = App::new(chat.clone(), config, shutdown_rx);
             let subscription = chat.subscribe(caller).await.unwrap();
             let (out_tx, mut out) = mpsc::unbounded::<Message>();
             let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
@@ -613,5 +623,37 @@ mod tests {
             .collect();
         let expected = [("d1", 1), ("g1", 1), ("g2", 2)].map(|(c, s)| (c.to_string(), s));
         assert_eq!(order, expected, "both parts' missed messages, then the live one");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_ended_where_its_event_cannot_reach_closes_at_the_next_ping() {
+        // Two nodes on one store with no bus between them: the log-out's event is lost.
+        let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(MemoryStore::new());
+        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+        let here = Chat::builder_shared(store.clone()).config(config.clone()).build().await.unwrap();
+        let there = Chat::builder_shared(store).config(config).build().await.unwrap();
+        here.register(Registration::new("alice", "correct horse")).await.unwrap();
+        let http = crate::HttpConfig { ws_ping_interval: std::time::Duration::from_secs(1), ..Default::default() };
+        for resumes in [false, true] {
+            let login = here.login("alice", "correct horse").await.unwrap();
+            let alice = here.authenticate(login.token.as_str()).await.unwrap();
+            let mut socket = Socket::open_with(&here, &alice, resumes, http.clone()).await;
+            there.logout(&alice).await.unwrap();
+            let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                loop {
+                    match socket.out.next().await {
+                        Some(Message::Ping(_)) => continue, // the ping goes out with the check
+                        Some(Message::Text(text)) => break serde_json::from_str::<Value>(&text).unwrap(),
+                        other => panic!("expected session_ended, got {other:?}"),
+                    }
+                }
+            });
+            let ended = ended.await.expect("ended by the next ping's check");
+            assert_eq!(ended, json!({"v":1,"type":"session_ended","reason":"logged_out"}));
+            match socket.out.next().await {
+                Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Normal),
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
     }
 }

@@ -26,6 +26,7 @@ const ENDED = {
   local: null,
   logged_out: 'You were logged out, from this device or another one.',
   expired: 'Your session has ended. Please log in again.',
+  session_expired: 'Your session has ended. Please log in again.',
   account_disabled: 'Your account has been disabled.',
   password_reset: 'Your password was reset. Log in with the new one.',
   account_deleted: 'Your account has been deleted.',
