@@ -129,13 +129,15 @@ impl Chat {
         self.drop_member(conversation, caller.user()).await
     }
 
-    /// Renames a group (owner only).
+    /// Renames a group (owner only). A rename tells every member the whole group, as a
+    /// creation does, so it counts against the same `RateLimits::group_creations`.
     ///
     /// # Errors
-    /// `invalid` name, `not_owner`, `direct_conversation`, `conversation_not_found`,
-    /// `unavailable`.
+    /// `invalid` name; `rate_limited` past `RateLimits::group_creations` (nothing changed);
+    /// `not_owner`, `direct_conversation`, `conversation_not_found`, `unavailable`.
     pub async fn rename_group(&self, caller: &Caller, id: ConversationId, name: &str) -> Result<Conversation> {
         let name = validate::name("name", name)?;
+        self.limits().group_creation(caller.user())?;
         let conversation = self.owned_group(caller, id).await?;
         let updated = self
             .store()

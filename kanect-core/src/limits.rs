@@ -138,14 +138,15 @@ impl std::fmt::Display for Rate {
 /// `limits` module docs for what counts and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RateLimits {
-    /// Sends per account (all its devices, REST and WebSocket). Default `100/20s`: a burst of
-    /// 100 (a queue of messages written offline goes out at once), then 5 a second, more than
-    /// anyone types.
+    /// Sends and edits per account (all its devices, REST and WebSocket). Default `100/20s`: a
+    /// burst of 100 (a queue of messages written offline goes out at once), then 5 a second,
+    /// more than anyone types.
     pub sends: Option<Rate>,
     /// Typing signals per account. Default `10/5s`: the web app sends one every 3 s at most
     /// per conversation.
     pub typing: Option<Rate>,
-    /// Groups created per account. Default `10/50m`: 10 at once, then one every 5 minutes.
+    /// Groups created or renamed per account. Default `10/50m`: 10 at once, then one every 5
+    /// minutes.
     pub group_creations: Option<Rate>,
     /// Users added to groups per account, at creation or later. Default `1000/1h`: a group of
     /// 1,000 at once, then one every 3.6 s.

@@ -68,15 +68,17 @@ impl Chat {
         }
     }
 
-    /// Replaces the body of the caller's own message.
+    /// Replaces the body of the caller's own message. An edit stores and fans out a body as a
+    /// send does, so it counts against the same `RateLimits::sends`.
     ///
     /// # Errors
-    /// `invalid` body; `message_not_found` (also for a conversation the caller is not in:
-    /// message ids can be derived, so existence is not told to outsiders); `not_sender`;
-    /// `not_member` (the sender, having left the conversation); `message_deleted`;
-    /// `unavailable`.
+    /// `invalid` body; `rate_limited` past `RateLimits::sends` (nothing changed);
+    /// `message_not_found` (also for a conversation the caller is not in: message ids can be
+    /// derived, so existence is not told to outsiders); `not_sender`; `not_member` (the sender,
+    /// having left the conversation); `message_deleted`; `unavailable`.
     pub async fn edit(&self, caller: &Caller, id: MessageId, body: &str) -> Result<Message> {
         validate::body(body)?;
+        self.limits().send(caller.user())?;
         let (mut message, members) = self.own_message(caller, id).await?;
         message.body = body.to_string();
         message.edited_at = Some(self.now());

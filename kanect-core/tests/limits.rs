@@ -56,6 +56,26 @@ async fn sends_pass_up_to_the_burst_and_nothing_past_it_is_stored() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn edits_count_as_sends_and_renames_as_group_creations() {
+    let chat = chat_with(limited(3)).await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let sent = chat.send(&alice, direct.id, "c0", "first").await.unwrap();
+    chat.edit(&alice, sent.id, "second").await.unwrap();
+    chat.edit(&alice, sent.id, "third").await.unwrap();
+    assert_eq!(refusal(chat.edit(&alice, sent.id, "fourth").await).0, Limit::Sends);
+    let stored = chat.history(&bob, direct.id, HistoryPage::Latest, 1).await.unwrap();
+    assert_eq!(stored[0].body, "third", "nothing past the limit is stored");
+
+    let group = chat.create_group(&alice, "one", &[]).await.unwrap();
+    chat.rename_group(&alice, group.id, "two").await.unwrap();
+    chat.rename_group(&alice, group.id, "three").await.unwrap();
+    assert_eq!(refusal(chat.rename_group(&alice, group.id, "four").await).0, Limit::GroupCreations);
+    assert_eq!(chat.conversation(&alice, group.id).await.unwrap().conversation.name.as_deref(), Some("three"));
+}
+
+#[tokio::test(start_paused = true)]
 async fn typing_past_the_limit_is_refused_and_not_relayed() {
     let chat = chat_with(limited(2)).await;
     let (_, alice) = user(&chat, "alice").await;
