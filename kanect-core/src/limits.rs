@@ -318,14 +318,7 @@ mod tests {
     use super::*;
 
     fn limits(rate: &str) -> Limits {
-        let rate = Some(rate.parse().unwrap());
-        Limits::new(&RateLimits {
-            sends: rate,
-            typing: rate,
-            group_creations: rate,
-            member_additions: rate,
-            sign_ups_per_address: rate,
-        })
+        Limits::new(&RateLimits::all(Some(rate.parse().unwrap())))
     }
 
     #[test]
