@@ -19,12 +19,18 @@ fn login_head(addr: SocketAddr, length: usize) -> String {
     )
 }
 
-/// Reads until the server closes the connection (within [`WAIT`]) and parses the response.
-async fn reply_then_close(stream: &mut (impl AsyncReadExt + Unpin)) -> Reply {
+/// Everything the server sends on `stream` until it closes it (within [`WAIT`]); nothing if it
+/// closed it unanswered (or reset it).
+async fn until_closed(stream: &mut (impl AsyncReadExt + Unpin)) -> Vec<u8> {
     let mut raw = Vec::new();
     let read = tokio::time::timeout(WAIT, stream.read_to_end(&mut raw)).await;
     assert!(read.is_ok(), "the server neither answered nor closed within {WAIT:?}");
-    parse_reply(&raw)
+    raw
+}
+
+/// Reads until the server closes the connection (within [`WAIT`]) and parses the response.
+async fn reply_then_close(stream: &mut (impl AsyncReadExt + Unpin)) -> Reply {
+    parse_reply(&until_closed(stream).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,6 +121,122 @@ async fn one_address_cannot_take_every_connection() {
     }
     assert!(served, "the address got its freed slot back");
     drop(held); // (or shutdown would wait for their bodies, up to body_read_timeout)
+    server.shutdown().await.unwrap();
+}
+
+/// Opens a connection from `from` (see [`connect_from`]) and sends `bytes` on it.
+#[cfg(target_os = "linux")]
+async fn send_from(from: &str, addr: SocketAddr, bytes: &str) -> TcpStream {
+    let mut stream = connect_from(from, addr).await;
+    stream.write_all(bytes.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Asks for `/health` from 127.0.0.1 (at its cap) until the server answers rather than closing
+/// the connection unanswered — a refusal slot is given back a moment after its connection
+/// closes — and checks the answer is `429 too_many_connections`.
+#[cfg(target_os = "linux")]
+async fn assert_refused_once_a_slot_is_free(addr: SocketAddr) {
+    let head = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    for _ in 0..100 {
+        let mut stream = connect_from("127.0.0.1", addr).await;
+        let _ = stream.write_all(head.as_bytes()).await; // (it may be closed unanswered already)
+        let raw = until_closed(&mut stream).await;
+        if !raw.is_empty() {
+            let reply = parse_reply(&raw);
+            assert_eq!((reply.status, reply.code().as_str()), (429, "too_many_connections"), "{reply:?}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no refusal slot came free");
+}
+
+/// A client at its cap that keeps opening connections takes nothing from anyone else: a
+/// refusal gives its place under `max_connections` back before it is answered, and holds only
+/// one of a small budget of its own; past that budget, the connection is closed unanswered.
+/// Another address is served while the flood goes on and every refusal slot is busy.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_take_no_capacity_from_admitted_clients() {
+    // Nothing held below ends by itself while the test runs: in particular the refusal slots
+    // stay busy until the test finishes their requests, whatever the machine's speed.
+    let long = Duration::from_secs(600);
+    let config = HttpConfig {
+        max_connections: 8,
+        max_connections_per_address: 4,
+        max_refusals_in_progress: 2,
+        refusal_timeout: long,
+        body_read_timeout: long,
+        ..HttpConfig::default()
+    };
+    let server = start_server_with(config, chat_config()).await;
+    let addr = server.addr;
+    // 127.0.0.1 holds its cap with bodies it never finishes, then both refusal slots with
+    // request heads it never finishes (accepted in order, so these two are past the cap).
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(send_from("127.0.0.1", addr, &format!("{}{{", login_head(addr, 4000))).await);
+    }
+    let mut refused = Vec::new();
+    for _ in 0..2 {
+        refused.push(send_from("127.0.0.1", addr, &format!("GET /health HTTP/1.1\r\nHost: {addr}\r\n")).await);
+    }
+
+    // Then it opens idle connections in a loop, and 127.0.0.2 asks for /health halfway through.
+    const FLOOD: usize = 40;
+    let (halfway_tx, halfway) = tokio::sync::oneshot::channel();
+    let flood = tokio::spawn(async move {
+        let (mut opened, mut halfway_tx) = (Vec::new(), Some(halfway_tx));
+        for n in 0..FLOOD {
+            opened.push(connect_from("127.0.0.1", addr).await);
+            if n == FLOOD / 2 {
+                let _ = halfway_tx.take().map(|tx| tx.send(()));
+            }
+        }
+        opened
+    });
+    halfway.await.unwrap();
+    let reply = health_on(connect_from("127.0.0.2", addr).await, addr).await;
+    assert_eq!(reply.status, 200, "another address is served during the flood");
+
+    // Past the refusal budget, the flood was closed unanswered.
+    let flooded = tokio::time::timeout(WAIT, flood).await.expect("the flood ends").unwrap();
+    for (n, mut stream) in flooded.into_iter().enumerate() {
+        assert_eq!(until_closed(&mut stream).await, b"", "flood connection {n}");
+    }
+    // The refusal slots were busy all along: both refusals are answered only now.
+    for (n, mut stream) in refused.into_iter().enumerate() {
+        stream.write_all(b"Connection: close\r\n\r\n").await.unwrap();
+        let raw = until_closed(&mut stream).await;
+        assert!(!raw.is_empty(), "refusal {n} is still there to be answered");
+        let reply = parse_reply(&raw);
+        assert_eq!((reply.status, reply.code().as_str()), (429, "too_many_connections"), "{reply:?}");
+    }
+    // Their slots are given back: the next connection past the cap is answered again.
+    assert_refused_once_a_slot_is_free(addr).await;
+    drop(held); // (or shutdown would wait for their bodies)
+    server.shutdown().await.unwrap();
+}
+
+/// A refused connection that sends nothing keeps its refusal slot only until
+/// `refusal_timeout`: then it is closed unanswered and the slot serves the next refusal.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_refusal_ends_after_refusal_timeout() {
+    let config = HttpConfig {
+        max_connections_per_address: 1,
+        max_refusals_in_progress: 1,
+        refusal_timeout: Duration::from_millis(300),
+        ..HttpConfig::default()
+    };
+    let server = start_server_with(config, chat_config()).await;
+    let addr = server.addr;
+    let held = send_from("127.0.0.1", addr, &format!("{}{{", login_head(addr, 4000))).await;
+    let mut silent = connect_from("127.0.0.1", addr).await;
+    assert_eq!(until_closed(&mut silent).await, b"", "closed unanswered");
+    assert_refused_once_a_slot_is_free(addr).await;
+    drop(held); // (or shutdown would wait for its body)
     server.shutdown().await.unwrap();
 }
 

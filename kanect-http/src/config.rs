@@ -64,6 +64,16 @@ pub struct HttpConfig {
     /// that a request past ours still reaches Kanect and gets a JSON error; only one past
     /// hyper's gets hyper's bare status.
     pub max_header_bytes: usize,
+    /// Connections past their address's cap (`max_connections_per_address`) that are being
+    /// answered `429 too_many_connections` at once, server-wide. A refusal takes no slot of
+    /// `max_connections`, so a client at its cap that keeps opening connections takes nothing
+    /// from admitted clients; but each refusal holds a socket (count it in `ulimit -n`) and a
+    /// request buffer until it is answered or `refusal_timeout` passes, and this bounds them.
+    /// Past it, such a connection is closed at once, without an answer. Default 64.
+    pub max_refusals_in_progress: usize,
+    /// How long a connection refused for its address may take to send its request and be
+    /// answered; then it is closed. Default 1 s.
+    pub refusal_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -87,6 +97,8 @@ impl Default for HttpConfig {
             max_uri_bytes: 8 * 1024,
             max_headers: 64,
             max_header_bytes: 16 * 1024,
+            max_refusals_in_progress: 64,
+            refusal_timeout: Duration::from_secs(1),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! Without it, the server-wide limit (`max_connections`) is one pool that a single client can
 //! drain: it opens connections until there are none left for anyone else. With it, one address
 //! holds at most its share, and `max_connections / max_connections_per_address` addresses are
-//! needed to fill the server.
+//! needed to fill the server. For that to hold, a connection past the cap must take no slot of
+//! `max_connections` while it is refused: see [`crate::server`].
 //!
 //! - The key is the TCP peer at accept time — before a request is read, so before any
 //!   `X-Forwarded-For` could be — as [`kanect_core::client_key`] reduces it: an IPv4 address,

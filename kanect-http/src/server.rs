@@ -5,10 +5,19 @@
 //!   connections wait in the kernel's backlog instead of being accepted and starved. The permit
 //!   moves into the connection (and on into its WebSocket task after an upgrade).
 //! - Then, once accepted, a slot of its address (see [`crate::per_address`]). An address at its
-//!   cap is not left waiting — a slot elsewhere would not help it — but answered: every request
+//!   cap is not left waiting — a slot elsewhere would not help it — but refused: every request
 //!   on the connection gets `429 too_many_connections` (JSON, `Connection: close`) and the
-//!   connection closes. The refusal keeps its server-wide permit while it lasts (at most
-//!   [`REFUSE_WITHIN`]), so refused connections, like any others, never exceed the limit.
+//!   connection closes.
+//! - A refusal takes nothing from admitted clients: its server-wide permit goes back before it
+//!   is answered. Were it kept until the answer is read, a client at its cap could open idle
+//!   connections faster than their refusals end and so hold every permit — and since permits
+//!   are taken before `accept`, everyone else would wait in the backlog. Refusals are bounded
+//!   instead by a budget of their own (`HttpConfig::max_refusals_in_progress`), each for at
+//!   most `HttpConfig::refusal_timeout`, so they too are bounded in sockets, memory and time.
+//!   The budget is taken with `try_acquire`, never waited for: past it, the connection is
+//!   closed at once without an answer. That tells its client as much as the 429 would (not
+//!   served; try later), and it happens only while refusals arrive faster than they end,
+//!   which is a flood, not a browser with one tab too many.
 //! - A failing `accept` (out of file descriptors, ...) is logged and retried after a backoff
 //!   that doubles up to one second, instead of spinning or killing the server.
 //! - The metrics listener, if any (see [`Server`]), runs the same accept loop and connection
@@ -123,6 +132,7 @@ impl Server {
         let grace = config.shutdown_grace;
         let limit = config.max_connections;
         let per_address = PerAddress::new(config.max_connections_per_address.max(1), config.trusted_proxies.clone());
+        let refusals = Arc::new(Semaphore::new(config.max_refusals_in_progress.min(Semaphore::MAX_PERMITS)));
         let app = App::new(chat.clone(), config, signal_rx);
         let sweeper = tokio::spawn(sweep_polls(app.clone()));
         if let Some(listener) = metrics {
@@ -130,10 +140,19 @@ impl Server {
         }
         accept_until(&listener, limit, shutdown, |stream, peer, permit| {
             let tracker = tracker_rx.clone();
-            match per_address.admit(peer) {
-                Some(slot) => tokio::spawn(connection(app.clone(), stream, peer, (permit, slot), tracker)),
-                None => tokio::spawn(refuse(app.clone(), stream, peer, permit, tracker)),
-            };
+            if let Some(slot) = per_address.admit(peer) {
+                tokio::spawn(connection(app.clone(), stream, peer, (permit, slot), tracker));
+                return;
+            }
+            // Refused: the permit goes back before anything else, as admitted clients need it.
+            drop(permit);
+            match refusals.clone().try_acquire_owned() {
+                Ok(refusal) => drop(tokio::spawn(refuse(app.clone(), stream, peer, refusal, tracker))),
+                Err(_) => {
+                    tracing::debug!(%peer, "connection closed unanswered: its address is at its cap, refusals too");
+                    drop(stream);
+                }
+            }
         })
         .await;
         drop(listener);
@@ -236,17 +255,15 @@ where
     }
 }
 
-/// How long a connection refused for its address may take to send a request and be answered.
-const REFUSE_WITHIN: Duration = Duration::from_secs(1);
-
 /// Answers the requests of a connection whose address is at its cap with `429
-/// too_many_connections` and closes it, within [`REFUSE_WITHIN`]. The request is read first
-/// (its head only), so that the client reads the answer rather than a reset.
+/// too_many_connections` and closes it, within `refusal_timeout`. The request is read first
+/// (its head only), so that the client reads the answer rather than a reset. `_refusal` is the
+/// connection's place in the refusal budget, given back when it ends.
 async fn refuse(
     app: App,
     stream: TcpStream,
     peer: IpAddr,
-    _permit: OwnedSemaphorePermit,
+    _refusal: OwnedSemaphorePermit,
     _tracker: watch::Receiver<()>,
 ) {
     tracing::debug!(%peer, "connection refused: its address is at its cap");
@@ -256,10 +273,12 @@ async fn refuse(
         let refusal = ApiError::new(StatusCode::TOO_MANY_REQUESTS, Limit::Connections.code(), message).closing();
         Ok::<_, Infallible>(crate::routes::with_common_headers(refusal.into_response()))
     });
-    let builder = http1_builder(&app.config, REFUSE_WITHIN.min(app.config.header_read_timeout));
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
-    if let Ok(result) = tokio::time::timeout(REFUSE_WITHIN, connection).await {
-        log_end(result);
+    let within = app.config.refusal_timeout;
+    let connection = http1_builder(&app.config, within).serve_connection(TokioIo::new(stream), service);
+    // Shutdown does not wait for a refusal: a closed connection tells its client as much.
+    tokio::select! {
+        result = tokio::time::timeout(within, connection) => if let Ok(result) = result { log_end(result) },
+        _ = app.until_shutdown() => {}
     }
 }
 
