@@ -1,11 +1,12 @@
 //! Log-in throttling through the public API: slow-downs per account and client address and per
 //! account, counted before the password is checked (so concurrent guesses cannot get past
-//! them), that never lock the owner out from their own address; and this node's per-address
-//! budget of password checks.
+//! them), at both keys or at neither, that never lock the owner out from their own address; and
+//! this node's per-address budget of password hashes.
 
 mod support;
 
-use kanect_core::{Chat, ChatConfig, Error, LoginLimits, Registration};
+use kanect_core::testing::FaultyStore;
+use kanect_core::{Chat, ChatConfig, Error, LoginLimits, MemoryStore, Registration, SlowDown};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use support::*;
@@ -86,6 +87,43 @@ async fn an_attackers_failures_do_not_slow_the_owner_down() {
         assert_eq!(code(chat.login_from("nobody", "wrong horse", ATTACKER).await), "bad_credentials");
     }
     assert_eq!(code(chat.login_from("nobody", "wrong horse", ATTACKER).await), "too_many_attempts");
+}
+
+#[tokio::test]
+async fn an_attacker_keeping_the_account_waiting_never_slows_the_owner_at_their_own_address() {
+    // The account-wide slow-down after 3 attempts, each wait its longest (10 s by default).
+    let cap = LoginLimits::default().per_account.max_delay;
+    let per_account =
+        SlowDown { free_attempts: 3, first_delay: cap, max_delay: cap, ..LoginLimits::default().per_account };
+    let login = LoginLimits { per_account, ..slow_downs_only().login };
+    // The engine times slow-downs by the wall clock; the store's clock is moved ahead instead
+    // of waiting.
+    let store = FaultyStore::new(MemoryStore::new());
+    let chat = Chat::builder(store.clone()).config(ChatConfig { login, ..fast_config() }).build().await.unwrap();
+    chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+    // Every guess from an address of its own (or an IPv6 /64 of its own): no per-address key
+    // ever slows the attacker down.
+    let fresh_address = |n: u32| IpAddr::V4(Ipv4Addr::from(0xCB00_7100 + n)); // 203.0.113.n
+    for n in 0..3 {
+        assert_eq!(code(chat.login_from("alice", "wrong horse", fresh_address(n)).await), "bad_credentials");
+    }
+    // One guess as each wait ends keeps the account-wide key waiting; meanwhile the owner tries
+    // again and again from their own address, with the right password. Each refusal says at
+    // most what is left of the account-wide wait: the owner's own key never refuses them.
+    for n in 3..30 {
+        let mut into_the_wait = Duration::ZERO;
+        for at in [1, 4, 9].map(Duration::from_secs) {
+            store.advance_clock(at - into_the_wait);
+            into_the_wait = at;
+            let wait = retry_after(chat.login_from("alice", "correct horse", OWNER).await);
+            assert!(wait <= cap - at, "round {n}, {at:?} into the wait: told to wait {wait:?}");
+        }
+        store.advance_clock(cap - into_the_wait);
+        assert_eq!(code(chat.login_from("alice", "wrong horse", fresh_address(n)).await), "bad_credentials");
+    }
+    // The attacker stops; the owner gets in as soon as the account-wide wait is over.
+    store.advance_clock(cap);
+    chat.login_from("alice", "correct horse", OWNER).await.expect("the owner's own key never slowed them");
 }
 
 #[tokio::test]
