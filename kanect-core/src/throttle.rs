@@ -6,13 +6,16 @@
 //! through before the first failure was counted. Log-ins now pass three gates, cheapest first:
 //!
 //! 1. **This node's per-address admission** (module `admission`), before anything else: a budget
-//!    of password checks per client address (a burst, then one per interval) and a cap on the
-//!    address's checks in flight or waiting for a hashing slot. It protects the node's CPU and
-//!    the hashing queue, which every log-in shares: a flood from one address can hold at most a
-//!    couple of places in that queue, so other people's log-ins are not made to wait behind it.
-//!    Per node on purpose: it guards the node's own resources, refuses without a store round
-//!    trip, and the guesses an address may make at any one account are bounded by the shared
-//!    slow-downs below, however many nodes it spreads its requests over.
+//!    of password hashes per client address (a burst, then one per interval) and a cap on the
+//!    address's hashes in flight or waiting for a hashing slot. Public sign-ups pass it too
+//!    ([`Chat::register_from`](crate::Chat::register_from)): their hash costs what a log-in's
+//!    check costs and waits in the same queue (refused, a sign-up is `rate_limited`, a log-in
+//!    `too_many_attempts`). It protects the node's CPU and the hashing
+//!    queue, which all of them share: a flood from one address can hold at most a couple of
+//!    places in that queue, so other people's log-ins are not made to wait behind it. Per node
+//!    on purpose: it guards the node's own resources, refuses without a store round trip, and
+//!    the guesses an address may make at any one account are bounded by the shared slow-downs
+//!    below, however many nodes it spreads its requests over.
 //! 2. **Slow-downs per account and client address**, shared by every node through the store:
 //!    after [`SlowDown::free_attempts`] (default 5) attempts, each further attempt must wait,
 //!    1 s doubling up to 15 minutes. An attacker's failures slow down the attacker's own address
@@ -197,7 +200,8 @@ impl std::fmt::Debug for AttemptKey {
     }
 }
 
-/// How log-ins are throttled; see the module docs. `LoginLimits::default()` is what
+/// How log-ins are throttled, and how many password hashes (log-ins and public sign-ups) one
+/// address may have this node run; see the module docs. `LoginLimits::default()` is what
 /// `PROTOCOL.md` documents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoginLimits {
@@ -207,12 +211,13 @@ pub struct LoginLimits {
     /// Per account, from all addresses, in the store. Default: 50 free, then 1 s doubling up
     /// to 10 s; forgotten 15 minutes after the wait ends.
     pub per_account: SlowDown,
-    /// Password checks one client address may start on this node at once (a burst). Default 30.
+    /// Password hashes (log-ins' checks and public sign-ups', together) one client address may
+    /// start on this node at once (a burst). Default 30.
     pub address_burst: u32,
     /// ... after which it gets one more per this interval. Default 2 s.
     pub address_interval: Duration,
-    /// Password checks of one client address in flight or waiting for a hashing slot on this
-    /// node. Default 2.
+    /// Password hashes (log-ins' and public sign-ups') of one client address in flight or
+    /// waiting for a hashing slot on this node. Default 2.
     pub address_in_flight: usize,
 }
 
@@ -236,6 +241,15 @@ impl Default for LoginLimits {
             address_interval: Duration::from_secs(2),
             address_in_flight: 2,
         }
+    }
+}
+
+impl LoginLimits {
+    /// These limits without this node's per-address admission to password hashing (no budget,
+    /// no cap in flight); the slow-downs stay. For load tests, which sign up hundreds of users
+    /// from one address, many at once.
+    pub fn without_address_admission(self) -> Self {
+        LoginLimits { address_burst: u32::MAX, address_in_flight: usize::MAX, ..self }
     }
 }
 
