@@ -21,7 +21,7 @@ mod workload;
 use client::BoxError;
 use kanect::http::HttpConfig;
 use kanect::store::SledStore;
-use kanect::{Chat, ChatConfig, MemoryStore, PasswordCost, RateLimits, Store};
+use kanect::{Chat, ChatConfig, LoginLimits, MemoryStore, PasswordCost, RateLimits, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,11 +113,13 @@ struct Server {
 impl Server {
     fn start(store: Arc<dyn Store>) -> Result<Server, BoxError> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        // The load generator signs up hundreds of users from one address and sends far faster
-        // than people do: no rate limits, as the server's `--no-rate-limits` for load runs.
+        // The load generator signs up hundreds of users from one address, many at once, and
+        // sends far faster than people do: no rate limits and no per-address admission to
+        // password hashing, as the server's `--no-rate-limits` for load runs.
         let config = ChatConfig {
             password_cost: PasswordCost::INSECURE_FAST,
             rate_limits: RateLimits::UNLIMITED,
+            login: LoginLimits::default().without_address_admission(),
             ..Default::default()
         };
         let (listener, chat) = runtime.block_on(async {

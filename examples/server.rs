@@ -21,7 +21,7 @@
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
 use kanect::store::SledStore;
-use kanect::{Chat, ChatBuilder, ChatConfig, MemoryStore, Rate, RateLimits, Registration, StoreError};
+use kanect::{Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, StoreError};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -101,8 +101,9 @@ struct Cli {
     /// Mark cookies `Secure` (set when a TLS proxy sits in front).
     #[arg(long, env = "KANECT_SECURE_COOKIES")]
     secure_cookies: bool,
-    /// Turn every rate limit off (for load tests: the load generator signs up hundreds of
-    /// users from one address and sends far faster than people do).
+    /// Turn every rate limit off, and the per-address caps on password hashes (for load tests:
+    /// the load generator signs up hundreds of users from one address, many at once, and sends
+    /// far faster than people do). Log-in slow-downs stay.
     #[arg(long, env = "KANECT_NO_RATE_LIMITS")]
     no_rate_limits: bool,
     /// Sends per account: BURST/PERIOD (e.g. 100/20s: 100 at once, 100 per 20 s), or `off`.
@@ -155,6 +156,15 @@ impl std::fmt::Display for RateSetting {
 }
 
 impl Cli {
+    /// The log-in limits from the flags: the defaults, without the per-address admission to
+    /// password hashing under `--no-rate-limits`.
+    fn login_limits(&self) -> LoginLimits {
+        if self.no_rate_limits {
+            return LoginLimits::default().without_address_admission();
+        }
+        LoginLimits::default()
+    }
+
     /// The rate limits from the flags.
     fn rate_limits(&self) -> RateLimits {
         if self.no_rate_limits {
@@ -288,6 +298,7 @@ async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
         heartbeat: Duration::from_millis(cli.heartbeat_ms),
         max_devices_per_user: usize::try_from(cli.max_devices_per_user).unwrap_or(usize::MAX),
         rate_limits: cli.rate_limits(),
+        login: cli.login_limits(),
         ..ChatConfig::default()
     };
     Ok(builder.config(config).build().await?)

@@ -23,8 +23,9 @@
 //! `--rate` paces the total sends per second, to read latency at a given load.
 //!
 //! The server must run with `--no-rate-limits`: its limits are set for people (a burst of 100
-//! sends per account, 20 sign-ups per address), and a run signs up hundreds of users from one
-//! address and sends hundreds of messages a second per account.
+//! sends per account, 20 sign-ups per address, 2 password hashes at a time per address), and a
+//! run signs up hundreds of users from one address, many at once, and sends hundreds of
+//! messages a second per account.
 //!
 //! # Layout
 //! - `client` — HTTP calls (sign-up, conversations) and WebSocket connections.

@@ -5,14 +5,16 @@
 //! [`Event::User`] or [`Event::UserDeleted`]: lists stay current between re-reads (which
 //! still catch what a device missed while disconnected, or between nodes).
 
+use crate::admission::Ticket;
 use crate::auth::{hash_token, SessionToken};
 use crate::chat::{Caller, Chat};
 use crate::client_key::client_key;
-use crate::error::{AuthFailure, Entity, Error, Result};
+use crate::error::{AuthFailure, Entity, Error, Limit, Result};
 use crate::event::Event;
 use crate::id::UserId;
 use crate::model::{Presence, Role, Session, Timestamp, TokenHash, User};
 use crate::store::{UserQuery, UserUpdate};
+use crate::throttle::too_many_attempts;
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -81,15 +83,22 @@ impl Chat {
 
     /// Creates an account with role `user` for a client at `client` (the address of the
     /// request, as the application knows it), within the sign-ups per address of
-    /// [`RateLimits::sign_ups_per_address`](crate::RateLimits::sign_ups_per_address). For sign-ups
-    /// from the public; [`Chat::register`] is for an application's own (trusted) paths.
+    /// [`RateLimits::sign_ups_per_address`](crate::RateLimits::sign_ups_per_address), and within
+    /// this node's per-address admission to password hashing, which log-ins from the address
+    /// share: its budget ([`LoginLimits::address_burst`](crate::LoginLimits::address_burst), one
+    /// more per [`LoginLimits::address_interval`](crate::LoginLimits::address_interval)) and its
+    /// cap on hashes in flight ([`LoginLimits::address_in_flight`](crate::LoginLimits::address_in_flight);
+    /// see the `admission` module docs). For sign-ups from the public; [`Chat::register`] is for
+    /// an application's own (trusted) paths.
     ///
     /// Only valid input counts: a registration refused for a too-short password takes nothing
-    /// from the address's budget; one refused as `username_taken` does (it reads the store).
+    /// from the address's budgets; one refused as `username_taken` does (it reads the store).
+    /// The admission is taken first: a refusal there leaves the sign-ups budget (the scarcer)
+    /// untouched.
     ///
     /// # Errors
-    /// As [`Chat::register`]; `rate_limited` (with `retry_after`) past the limit, and then
-    /// nothing is stored.
+    /// As [`Chat::register`]; `rate_limited` (with `retry_after`) past any of the limits, and
+    /// then nothing is stored.
     pub async fn register_from(&self, registration: Registration, client: IpAddr) -> Result<User> {
         self.create_user_from(registration, Role::User, Some(client)).await
     }
@@ -98,8 +107,8 @@ impl Chat {
         self.create_user_from(registration, role, None).await
     }
 
-    /// Creates an account; with a `client`, within its address's sign-up limit (checked after
-    /// validation and before anything is read or hashed).
+    /// Creates an account; with a `client`, within its address's admission to password hashing
+    /// and its sign-up limit (checked after validation and before anything is read or hashed).
     async fn create_user_from(&self, registration: Registration, role: Role, client: Option<IpAddr>) -> Result<User> {
         let Registration { username, password, email, display_name } = registration;
         validate::username(&username)?;
@@ -107,9 +116,11 @@ impl Chat {
         let email = email.filter(|e| !e.trim().is_empty()).map(|e| validate::email(&e)).transpose()?;
         let display_name =
             display_name.filter(|n| !n.trim().is_empty()).map(|n| validate::name("display_name", &n)).transpose()?;
-        if let Some(client) = client {
-            self.limits().sign_up(client)?;
-        }
+        // The hash counts as in flight until this returns.
+        let _in_flight = match client {
+            Some(client) => Some(self.admit_sign_up(client)?),
+            None => None,
+        };
         if self.store().user_by_username(&username).await?.is_some() {
             return Err(Error::Conflict(crate::error::Conflict::UsernameTaken));
         }
@@ -129,6 +140,18 @@ impl Chat {
         Ok(user)
     }
 
+    /// Admits a public sign-up from `client`: a password hash from its address (see the
+    /// `admission` module docs), then one of its sign-ups.
+    fn admit_sign_up(&self, client: IpAddr) -> Result<Ticket<'_>> {
+        let ticket = self
+            .throttle()
+            .admission
+            .admit(client_key(client))
+            .map_err(|wait| Error::Limited { limit: Limit::SignUps, retry_after: Some(wait) })?;
+        self.limits().sign_up(client)?;
+        Ok(ticket)
+    }
+
     /// Tells every device that an account is new or changed.
     pub(crate) async fn announce_user(&self, user: &User) {
         self.broadcast(Event::User { user: user.public() }).await;
@@ -140,9 +163,9 @@ impl Chat {
     }
 
     /// A sign-up from the public, as a sign-up form does: registers (as [`Chat::register_from`],
-    /// within the sign-ups allowed from `client`) and opens a session for the new account. The
-    /// password was just hashed, so it is not checked again: one hash, not two, and no log-in
-    /// attempt counted.
+    /// within the sign-ups and password hashes allowed from `client`) and opens a session for
+    /// the new account. The password was just hashed, so it is not checked again: one hash, not
+    /// two, and no log-in attempt counted.
     ///
     /// # Errors
     /// As [`Chat::register_from`].
@@ -167,15 +190,16 @@ impl Chat {
     /// Checks a username and password from a client at `client` and opens a session. On top of
     /// [`Chat::login`]'s, the slow-downs are per account *and address* (another address's
     /// failures never slow this one down) and this node's per-address budget and cap on
-    /// password checks in flight apply, before anything else (see the `throttle` module docs).
+    /// password hashes in flight apply, before anything else (see the `throttle` module docs;
+    /// public sign-ups from the address draw on the same).
     ///
     /// # Errors
     /// As [`Chat::login`]; `too_many_attempts` also when the address's budget is spent or it
-    /// has too many checks in flight.
+    /// has too many hashes in flight.
     pub async fn login_from(&self, username: &str, password: &str, client: IpAddr) -> Result<Login> {
         check_login_input(username, password)?;
         let address = client_key(client);
-        let _in_flight = self.throttle().admission.admit(address)?;
+        let _in_flight = self.throttle().admission.admit(address).map_err(too_many_attempts)?;
         self.check_password(username, password, Some(address)).await
     }
 

@@ -1,16 +1,23 @@
-//! This node's per-address admission to password checks: the first gate of a log-in (see the
-//! `throttle` module for all three).
+//! This node's per-address admission to password hashing: the first gate of a log-in (see the
+//! `throttle` module for all three), and of a public sign-up.
 //!
 //! Two limits per client address, kept in memory on this node:
 //!
-//! - a **budget**: a burst of checks, then one per interval (a token bucket, kept as the
+//! - a **budget**: a burst of hashes, then one per interval (a token bucket, kept as the
 //!   "theoretical arrival time" of GCRA: one instant per address, no timer). It is spent
 //!   before anything else happens, so a flood from one address costs this node a map look-up
 //!   per request, not a store round trip or a hash;
-//! - a cap on the address's checks **in flight** (counted from admission to the answer, so
-//!   also while waiting for one of the hasher's slots). Every log-in waits for those slots in
-//!   one queue; with the cap, one address holds at most a couple of places in it, and other
-//!   people's log-ins are not made to wait behind its flood.
+//! - a cap on the address's hashes **in flight** (counted from admission to the answer, so
+//!   also while waiting for one of the hasher's slots). Every log-in and sign-up waits for
+//!   those slots in one queue; with the cap, one address holds at most a couple of places in
+//!   it, and other people's log-ins are not made to wait behind its flood.
+//!
+//! Log-ins ([`Chat::login_from`](crate::Chat::login_from)) and public sign-ups
+//! ([`Chat::register_from`](crate::Chat::register_from), [`Chat::sign_up`](crate::Chat::sign_up))
+//! take both from the same entry: a sign-up's hash costs the node what a log-in's check costs
+//! and waits in the same queue, so an address's hashes are bounded whatever they are for (the
+//! sign-up rate limit, which may be off, bounds accounts, not hashes). Each caller turns a
+//! refusal into its own error: `too_many_attempts` for a log-in, `rate_limited` for a sign-up.
 //!
 //! A hand-written bucket rather than `governor`'s keyed limiter: the in-flight count lives in
 //! the same entry, refusals need the exact wait for `Retry-After`, and tokio's clock makes the
@@ -18,8 +25,6 @@
 //! nothing is in flight, by a sweep whenever the map has doubled since the last one (amortised
 //! constant time per admission, memory bounded by the addresses seen within one refill time).
 
-use crate::error::Result;
-use crate::throttle::too_many_attempts;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -29,11 +34,11 @@ use tokio::time::Instant;
 /// Sweeps start once this many addresses are tracked.
 const SWEEP_FROM: usize = 4096;
 
-/// How long a client refused for having too many checks in flight is told to wait: a check
+/// How long a client refused for having too many hashes in flight is told to wait: a hash
 /// takes a fraction of it, and `Retry-After` says whole seconds.
 const IN_FLIGHT_RETRY: Duration = Duration::from_secs(1);
 
-/// Admission for one node's password checks, per client address.
+/// Admission for one node's password hashes, per client address.
 pub(crate) struct Admission {
     burst: u32,
     interval: Duration,
@@ -52,7 +57,7 @@ struct Entry {
     /// it one interval later; admission is allowed while it is at most `burst - 1` intervals
     /// ahead of now.
     full_at: Instant,
-    /// Checks admitted and not yet answered.
+    /// Hashes admitted and not yet answered.
     in_flight: usize,
 }
 
@@ -62,20 +67,21 @@ impl Admission {
         Admission { burst: burst.max(1), interval, in_flight_max: in_flight_max.max(1), state: Mutex::new(state) }
     }
 
-    /// Admits one password check from `address`, or refuses it with `too_many_attempts` and the
-    /// wait. The check counts as in flight until the returned ticket is dropped.
-    pub(crate) fn admit(&self, address: IpAddr) -> Result<Ticket<'_>> {
+    /// Admits one password hash (a log-in's check or a sign-up's) from `address`, or refuses
+    /// it with how long to wait (and then takes nothing from the budget). The hash counts as
+    /// in flight until the returned ticket is dropped.
+    pub(crate) fn admit(&self, address: IpAddr) -> Result<Ticket<'_>, Duration> {
         let now = Instant::now();
         let mut state = self.lock();
         state.sweep(now);
         let entry = state.addresses.entry(address).or_insert(Entry { full_at: now, in_flight: 0 });
         if entry.in_flight >= self.in_flight_max {
-            return Err(too_many_attempts(IN_FLIGHT_RETRY));
+            return Err(IN_FLIGHT_RETRY);
         }
         let full_at = entry.full_at.max(now) + self.interval;
         let slack = self.interval * self.burst;
         if full_at > now + slack {
-            return Err(too_many_attempts((full_at - slack) - now));
+            return Err((full_at - slack) - now);
         }
         entry.full_at = full_at;
         entry.in_flight += 1;
@@ -100,7 +106,7 @@ impl State {
     }
 }
 
-/// One admitted password check, in flight until dropped.
+/// One admitted password hash, in flight until dropped.
 #[must_use = "the check is in flight while the ticket is held"]
 pub(crate) struct Ticket<'a> {
     admission: &'a Admission,
@@ -118,18 +124,13 @@ impl Drop for Ticket<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{Error, Limit};
 
     fn ip(last: u8) -> IpAddr {
         IpAddr::from([192, 0, 2, last])
     }
 
-    fn retry_after(result: Result<Ticket<'_>>) -> Duration {
-        match result {
-            Err(Error::Limited { limit: Limit::LoginAttempts, retry_after: Some(wait) }) => wait,
-            Err(other) => panic!("unexpected error {other:?}"),
-            Ok(_) => panic!("admitted"),
-        }
+    fn retry_after(result: Result<Ticket<'_>, Duration>) -> Duration {
+        result.err().expect("admitted")
     }
 
     #[tokio::test(start_paused = true)]
@@ -141,7 +142,7 @@ mod tests {
         assert_eq!(retry_after(admission.admit(ip(1))), Duration::from_secs(2));
         drop(admission.admit(ip(2)).expect("another address has its own budget"));
         tokio::time::advance(Duration::from_millis(1999)).await;
-        assert_eq!(retry_after(admission.admit(ip(1))), Duration::from_secs(1), "1 ms, rounded up");
+        assert_eq!(retry_after(admission.admit(ip(1))), Duration::from_millis(1));
         tokio::time::advance(Duration::from_millis(1)).await;
         drop(admission.admit(ip(1)).expect("one more after an interval"));
         assert!(admission.admit(ip(1)).is_err(), "and only one");

@@ -1,5 +1,5 @@
 //! [`client_key`]: what every per-address limit counts a client under — sign-ups, log-in
-//! attempts and password checks in the engine, connections in the HTTP adapter — so that one
+//! attempts and password hashes in the engine, connections in the HTTP adapter — so that one
 //! client has one key everywhere.
 //!
 //! An IPv4 address is its own key, also when seen through an IPv6 socket (`::ffff:a.b.c.d`).

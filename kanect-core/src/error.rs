@@ -206,7 +206,7 @@ coded_enum!(
     /// Which limit was reached.
     Limit {
         /// Too many log-in attempts: at this account (from this client address, or from all),
-        /// or password checks from this address on this node. Slowed down, not locked: the
+        /// or password hashes from this address on this node. Slowed down, not locked: the
         /// error's `retry_after` says when to try again.
         LoginAttempts => "too_many_attempts",
         /// Too many open connections (subscriptions) for one user.
@@ -219,7 +219,8 @@ coded_enum!(
         GroupCreations => "rate_limited",
         /// Too many users added to groups by one account (`RateLimits::member_additions`).
         MemberAdditions => "rate_limited",
-        /// Too many sign-ups from one client address (`RateLimits::sign_ups_per_address`).
+        /// Too many sign-ups from one client address (`RateLimits::sign_ups_per_address`), or
+        /// too many password hashes from it on this node (`LoginLimits`, shared with log-ins).
         SignUps => "rate_limited",
     }
 );

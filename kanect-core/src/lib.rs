@@ -51,7 +51,7 @@
 //! - `bus` — the [`Bus`] trait and [`LocalBus`].
 //! - `auth` — password hashing and session tokens.
 //! - `throttle` — log-in slow-downs ([`SlowDown`], [`LoginLimits`]); `admission` — this
-//!   node's per-address budget of password checks.
+//!   node's per-address budget of password hashes (log-ins and sign-ups).
 //! - `limits` — [`RateLimits`]: sends, typing, groups, members and sign-ups per key and time.
 //! - `ordering` — the per-conversation sequencer that keeps fan-out in seq order.
 //! - `hub` — this node's devices, fan-out and presence counting.

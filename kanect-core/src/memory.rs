@@ -160,11 +160,12 @@ impl Store for MemoryStore {
         Ok((before - state.sessions.len()) as u64)
     }
 
-    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt> {
+    async fn count_login_attempt(&self, keys: &[(AttemptKey, SlowDown)], now: Timestamp) -> StoreResult<Attempt> {
         let mut state = self.lock();
-        let attempt = rule.attempt(state.login_attempts.get(key).copied(), now);
-        if let Attempt::Counted(record) = attempt {
-            state.login_attempts.insert(*key, record);
+        let current = keys.iter().map(|(key, rule)| (*rule, state.login_attempts.get(key).copied()));
+        let attempt = Attempt::decide(current, now);
+        if let Attempt::Counted(records) = &attempt {
+            state.login_attempts.extend(keys.iter().map(|(key, _)| *key).zip(records.iter().copied()));
         }
         Ok(attempt)
     }

@@ -11,7 +11,8 @@
 //!   that key ([`NewMessage::id`]), so a backend may look for the original by id;
 //! - membership changes are atomic read-modify-writes;
 //! - receipts only move forward;
-//! - a log-in attempt is counted, or refused, atomically ([`Store::count_login_attempt`]).
+//! - a log-in attempt is counted at all of its keys, or refused at all, atomically
+//!   ([`Store::count_login_attempt`]).
 //!
 //! **Durability.** A write method returns only when its effect is durable by the backend's
 //! contract (for sled: flushed, through group commit), log-in attempt records excepted (see
@@ -142,15 +143,17 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- log-in attempts
 
-    /// Counts a log-in attempt against `key` if `rule` allows one at `now`: reads the key's
-    /// record, decides with [`SlowDown::attempt`], and stores the new record, as one atomic
-    /// step (also across nodes sharing the store: two attempts never both see the same count).
-    /// A refused attempt changes nothing.
+    /// Counts one log-in attempt at every key of `keys`, each under its rule, if every rule
+    /// allows one at `now`, and at none of them otherwise: reads the keys' records, decides
+    /// with [`Attempt::decide`], and stores the new records, as one atomic step (also across
+    /// nodes sharing the store: two attempts never both see the same count at a key, and no
+    /// attempt is ever counted at some of its keys only, whatever other attempts at the same
+    /// keys run at the same time). A refused attempt changes nothing. The keys are distinct.
     ///
     /// Unlike other writes, a counted attempt need not be durable when this returns: losing the
     /// last moments' counts in a crash only shortens a slow-down, and a sync per log-in attempt
     /// would cost more than the password check it guards.
-    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt>;
+    async fn count_login_attempt(&self, keys: &[(AttemptKey, SlowDown)], now: Timestamp) -> StoreResult<Attempt>;
 
     /// Forgets `key`'s attempts (after a right password). Durable as [`Store::count_login_attempt`].
     async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()>;

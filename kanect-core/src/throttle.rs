@@ -6,29 +6,57 @@
 //! through before the first failure was counted. Log-ins now pass three gates, cheapest first:
 //!
 //! 1. **This node's per-address admission** (module `admission`), before anything else: a budget
-//!    of password checks per client address (a burst, then one per interval) and a cap on the
-//!    address's checks in flight or waiting for a hashing slot. It protects the node's CPU and
-//!    the hashing queue, which every log-in shares: a flood from one address can hold at most a
-//!    couple of places in that queue, so other people's log-ins are not made to wait behind it.
-//!    Per node on purpose: it guards the node's own resources, refuses without a store round
-//!    trip, and the guesses an address may make at any one account are bounded by the shared
-//!    slow-downs below, however many nodes it spreads its requests over.
+//!    of password hashes per client address (a burst, then one per interval) and a cap on the
+//!    address's hashes in flight or waiting for a hashing slot. Public sign-ups pass it too
+//!    ([`Chat::register_from`](crate::Chat::register_from)): their hash costs what a log-in's
+//!    check costs and waits in the same queue (refused, a sign-up is `rate_limited`, a log-in
+//!    `too_many_attempts`). It protects the node's CPU and the hashing
+//!    queue, which all of them share: a flood from one address can hold at most a couple of
+//!    places in that queue, so other people's log-ins are not made to wait behind it. Per node
+//!    on purpose: it guards the node's own resources, refuses without a store round trip, and
+//!    the guesses an address may make at any one account are bounded by the shared slow-downs
+//!    below, however many nodes it spreads its requests over.
 //! 2. **Slow-downs per account and client address**, shared by every node through the store:
 //!    after [`SlowDown::free_attempts`] (default 5) attempts, each further attempt must wait,
 //!    1 s doubling up to 15 minutes. An attacker's failures slow down the attacker's own address
 //!    only; the account's owner, from their address, is not affected.
 //! 3. **Slow-downs per account**, from all addresses together: a much higher threshold (50) and
-//!    short waits (1 s doubling up to 10 s), against guessing spread over many addresses. Even
-//!    then its owner waits seconds, never minutes.
+//!    short waits (1 s doubling up to 10 s), against guessing spread over many addresses.
 //!
-//! An attempt is counted **before** its password is checked, as one atomic step in the store
-//! ([`Store::count_login_attempt`](crate::Store::count_login_attempt): read, decide by
-//! [`SlowDown::attempt`], write, also atomic across nodes), so concurrent attempts each see the
-//! ones before them and no more than the allowance ever reach the hash. A refused attempt changes
-//! nothing, so hammering a refused key does not lengthen anyone's wait. The per-address key is
-//! counted first: an attempt it refuses does not use up the account-wide allowance (else one
-//! address could drain it for everyone). A right password clears both keys, so the counts are of
-//! failures since the last success; a wrong one leaves its count in place.
+//! # One attempt, all keys at once
+//!
+//! An attempt is counted **before** its password is checked, at all of its keys (the account's
+//! and, with an address, the account-and-address one) in one atomic step in the store
+//! ([`Store::count_login_attempt`](crate::Store::count_login_attempt): read the records, decide
+//! by [`Attempt::decide`], write, also atomic across nodes). So concurrent attempts each see the
+//! ones before them, and no more than the allowance ever reach the hash. The decision is **all
+//! or nothing**: if every key allows the attempt it is counted at every key; if any refuses, it
+//! is counted at none, and the wait is the longest of the refusing keys'. A refused attempt
+//! changes nothing, so hammering a refused key does not lengthen anyone's wait.
+//!
+//! Counting the keys one after the other, in either order, gives up one of two properties:
+//!
+//! - per-address key first: an attempt the account-wide key then refuses has already raised the
+//!   per-address count. An attacker who keeps the account-wide key in its wait (a guess as each
+//!   wait ends, from ever new addresses or IPv6 /64s) then makes every retry of the owner raise
+//!   the owner's own count, until the owner waits minutes at their own address;
+//! - account-wide key first: an attempt its per-address key then refuses has used up part of the
+//!   account-wide allowance: one address, hammering, drains it for everyone.
+//!
+//! All or nothing keeps both. The account-wide count grows only by attempts that their address
+//! also allowed, so one address adds at most its own allowance (5 at once, then one after each
+//! wait of 1 s, 2 s, 4 s, ...: 14 in the first 15 minutes, well under 50). And a per-address
+//! count grows only by attempts that reached the password check, never by retries refused
+//! while the account-wide key waited. So the owner, from their own address and unless they
+//! fail 5 times themselves, is refused only by the account-wide key, each time for at most its
+//! longest wait (10 s): seconds, never minutes. What an attacker with a handful of addresses can
+//! still do is keep that key in its wait, a guess every 10 s, and so make the owner wait up to
+//! 10 s at a time; that is the price of bounding guesses spread over many addresses at all.
+//!
+//! A right password clears every key of the attempt, so the counts are of failures since the
+//! last success; a wrong one leaves its counts in place.
+//!
+//! # Keys and records
 //!
 //! Keys are SHA-256 hashes ([`AttemptKey`]): stores never hold the usernames people tried (or the
 //! passwords some type into the username field) nor their addresses. An IPv6 client is keyed by
@@ -68,18 +96,18 @@ pub struct SlowDown {
 }
 
 impl SlowDown {
-    /// Decides an attempt at `now` against `current` (a key's stored record, if any): counted,
-    /// with the record to store, or refused, with how long to wait. The rule every store
-    /// applies; a record expired at `now` counts as none.
-    pub fn attempt(&self, current: Option<LoginAttempts>, now: Timestamp) -> Attempt {
+    /// Decides an attempt at one key at `now` against `current` (the key's stored record, if
+    /// any): `Ok` with the record to store if it may be counted, `Err` with how long to wait if
+    /// not. A record expired at `now` counts as none.
+    fn next(&self, current: Option<LoginAttempts>, now: Timestamp) -> std::result::Result<LoginAttempts, Duration> {
         let current = current.filter(|record| record.expires_at > now);
         if let Some(record) = current.filter(|record| record.not_before > now) {
-            return Attempt::Refused { retry_after: Duration::from_millis(record.not_before.0 - now.0) };
+            return Err(Duration::from_millis(record.not_before.0 - now.0));
         }
         let count = current.map_or(0, |record| record.count).saturating_add(1);
         let free = self.free_attempts.max(1);
         let not_before = if count >= free { now.plus(self.delay(count - free)) } else { now };
-        Attempt::Counted(LoginAttempts { count, not_before, expires_at: not_before.plus(self.forget_after) })
+        Ok(LoginAttempts { count, not_before, expires_at: not_before.plus(self.forget_after) })
     }
 
     /// The wait after the `beyond`-th attempt past the free ones (0 for the last free one).
@@ -101,16 +129,42 @@ pub struct LoginAttempts {
     pub expires_at: Timestamp,
 }
 
-/// The outcome of [`SlowDown::attempt`] and [`Store::count_login_attempt`](crate::Store::count_login_attempt).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The outcome of one log-in attempt at all of its keys ([`Attempt::decide`],
+/// [`Store::count_login_attempt`](crate::Store::count_login_attempt)): counted at every key, or
+/// at none.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attempt {
-    /// Counted: this is the key's record now. The password may be checked.
-    Counted(LoginAttempts),
-    /// Not counted (nothing changed): try again after this long.
+    /// Counted at every key: these are their records now, in the order the keys were given.
+    /// The password may be checked.
+    Counted(Vec<LoginAttempts>),
+    /// Counted at no key (nothing changed): try again after this long.
     Refused {
-        /// How long until an attempt is allowed.
+        /// How long until every key allows an attempt (as far as is known now): the longest
+        /// wait of the keys that refused.
         retry_after: Duration,
     },
+}
+
+impl Attempt {
+    /// Decides one attempt at `now` at several keys together, from each key's rule and stored
+    /// record (if any, expired or not): the rule every store applies, between reading the
+    /// records and writing the new ones, as one atomic step. Counted if every rule allows an
+    /// attempt (the new records to store, in order), else refused with the longest wait; see
+    /// the module docs for why all or nothing. A record expired at `now` counts as none.
+    pub fn decide(keys: impl IntoIterator<Item = (SlowDown, Option<LoginAttempts>)>, now: Timestamp) -> Attempt {
+        let mut counted = Vec::new();
+        let mut longest_wait = None;
+        for (rule, current) in keys {
+            match rule.next(current, now) {
+                Ok(record) => counted.push(record),
+                Err(wait) => longest_wait = longest_wait.max(Some(wait)),
+            }
+        }
+        match longest_wait {
+            Some(retry_after) => Attempt::Refused { retry_after },
+            None => Attempt::Counted(counted),
+        }
+    }
 }
 
 /// What log-in attempts are counted under: the SHA-256 of an account's folded username, alone or
@@ -146,7 +200,8 @@ impl std::fmt::Debug for AttemptKey {
     }
 }
 
-/// How log-ins are throttled; see the module docs. `LoginLimits::default()` is what
+/// How log-ins are throttled, and how many password hashes (log-ins and public sign-ups) one
+/// address may have this node run; see the module docs. `LoginLimits::default()` is what
 /// `PROTOCOL.md` documents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoginLimits {
@@ -156,12 +211,13 @@ pub struct LoginLimits {
     /// Per account, from all addresses, in the store. Default: 50 free, then 1 s doubling up
     /// to 10 s; forgotten 15 minutes after the wait ends.
     pub per_account: SlowDown,
-    /// Password checks one client address may start on this node at once (a burst). Default 30.
+    /// Password hashes (log-ins' checks and public sign-ups', together) one client address may
+    /// start on this node at once (a burst). Default 30.
     pub address_burst: u32,
     /// ... after which it gets one more per this interval. Default 2 s.
     pub address_interval: Duration,
-    /// Password checks of one client address in flight or waiting for a hashing slot on this
-    /// node. Default 2.
+    /// Password hashes (log-ins' and public sign-ups') of one client address in flight or
+    /// waiting for a hashing slot on this node. Default 2.
     pub address_in_flight: usize,
 }
 
@@ -185,6 +241,15 @@ impl Default for LoginLimits {
             address_interval: Duration::from_secs(2),
             address_in_flight: 2,
         }
+    }
+}
+
+impl LoginLimits {
+    /// These limits without this node's per-address admission to password hashing (no budget,
+    /// no cap in flight); the slow-downs stay. For load tests, which sign up hundreds of users
+    /// from one address, many at once.
+    pub fn without_address_admission(self) -> Self {
+        LoginLimits { address_burst: u32::MAX, address_in_flight: usize::MAX, ..self }
     }
 }
 
@@ -217,27 +282,24 @@ impl LoginThrottle {
 
 impl Chat {
     /// Counts a log-in attempt for the account `folded` (from `address`, if known) against its
-    /// slow-downs, before the password is checked. Returns the keys to clear if it is right.
+    /// slow-downs, before the password is checked: at every key or at none (see the module
+    /// docs). Returns the keys to clear if it is right.
     ///
     /// # Errors
-    /// `too_many_attempts` with the wait; `unavailable`.
+    /// `too_many_attempts` with the longest wait; `unavailable`.
     pub(crate) async fn count_login_attempt(&self, folded: &str, address: Option<IpAddr>) -> Result<Vec<AttemptKey>> {
         let now = self.now();
         self.expire_login_attempts(now).await;
         let limits = &self.config().login;
-        // The per-address key first: see the module docs.
-        let keys = address
+        let keys: Vec<_> = address
             .map(|address| (AttemptKey::account_and_address(folded, address), limits.per_account_and_address))
             .into_iter()
-            .chain([(AttemptKey::account(folded), limits.per_account)]);
-        let mut counted = Vec::with_capacity(2);
-        for (key, rule) in keys {
-            if let Attempt::Refused { retry_after } = self.store().count_login_attempt(&key, &rule, now).await? {
-                return Err(too_many_attempts(retry_after));
-            }
-            counted.push(key);
+            .chain([(AttemptKey::account(folded), limits.per_account)])
+            .collect();
+        match self.store().count_login_attempt(&keys, now).await? {
+            Attempt::Counted(_) => Ok(keys.into_iter().map(|(key, _)| key).collect()),
+            Attempt::Refused { retry_after } => Err(too_many_attempts(retry_after)),
         }
-        Ok(counted)
     }
 
     /// Deletes expired attempt records if a minute has passed since the last time. A failure
@@ -273,11 +335,8 @@ mod tests {
         }
     }
 
-    fn counted(attempt: Attempt) -> LoginAttempts {
-        match attempt {
-            Attempt::Counted(record) => record,
-            Attempt::Refused { retry_after } => panic!("refused for {retry_after:?}"),
-        }
+    fn counted(attempt: std::result::Result<LoginAttempts, Duration>) -> LoginAttempts {
+        attempt.unwrap_or_else(|wait| panic!("refused for {wait:?}"))
     }
 
     #[test]
@@ -287,17 +346,17 @@ mod tests {
         let mut record = None;
         // The free attempts at once; the last one sets the first wait.
         for count in 1..=3 {
-            let next = counted(rule.attempt(record, now));
+            let next = counted(rule.next(record, now));
             assert_eq!(next.count, count);
             record = Some(next);
         }
         assert_eq!(record.unwrap().not_before, now.plus(Duration::from_secs(1)));
         // Refused until the wait ends, exactly; a refusal changes nothing.
         let just_before = Timestamp(now.0 + SECOND - 1);
-        assert_eq!(rule.attempt(record, just_before), Attempt::Refused { retry_after: Duration::from_millis(1) });
+        assert_eq!(rule.next(record, just_before), Err(Duration::from_millis(1)));
         for expected_wait in [2, 4, 5, 5] {
             now = record.unwrap().not_before;
-            let next = counted(rule.attempt(record, now));
+            let next = counted(rule.next(record, now));
             assert_eq!(next.not_before, now.plus(Duration::from_secs(expected_wait)), "capped at 5 s");
             assert_eq!(next.expires_at, next.not_before.plus(Duration::from_secs(60)));
             record = Some(next);
@@ -309,12 +368,31 @@ mod tests {
     fn an_expired_record_counts_as_none() {
         let rule = rule();
         let stale = LoginAttempts { count: 40, not_before: Timestamp(5), expires_at: Timestamp(10) };
-        assert_eq!(counted(rule.attempt(Some(stale), Timestamp(10))).count, 1);
-        assert_eq!(counted(rule.attempt(Some(stale), Timestamp(9))).count, 41);
+        assert_eq!(counted(rule.next(Some(stale), Timestamp(10))).count, 1);
+        assert_eq!(counted(rule.next(Some(stale), Timestamp(9))).count, 41);
         // A huge count only caps the wait, never overflows.
         let huge = LoginAttempts { count: u32::MAX, ..stale };
-        let next = counted(rule.attempt(Some(huge), Timestamp(9)));
+        let next = counted(rule.next(Some(huge), Timestamp(9)));
         assert_eq!((next.count, next.not_before), (u32::MAX, Timestamp(9 + 5 * SECOND)));
+    }
+
+    #[test]
+    fn an_attempt_is_counted_at_every_key_or_at_none_with_the_longest_wait() {
+        let (short, long) = (rule(), SlowDown { max_delay: Duration::from_secs(60), ..rule() });
+        let now = Timestamp(1_000_000);
+        let fresh = LoginAttempts { count: 1, not_before: now, expires_at: now.plus(Duration::from_secs(60)) };
+        let waiting = |seconds| LoginAttempts { count: 9, not_before: now.plus(Duration::from_secs(seconds)), ..fresh };
+        // Every key allows it: counted at each, the records in the keys' order.
+        let both = Attempt::decide([(short, None), (long, Some(fresh))], now);
+        assert_eq!(both, Attempt::Counted(vec![counted(short.next(None, now)), counted(long.next(Some(fresh), now))]));
+        // One key refuses: counted at none, whichever key it is.
+        for keys in [[(short, None), (long, Some(waiting(2)))], [(long, Some(waiting(2))), (short, None)]] {
+            assert_eq!(Attempt::decide(keys, now), Attempt::Refused { retry_after: Duration::from_secs(2) });
+        }
+        // Several refuse: the longest wait.
+        let two = Attempt::decide([(short, Some(waiting(3))), (long, Some(waiting(40)))], now);
+        assert_eq!(two, Attempt::Refused { retry_after: Duration::from_secs(40) });
+        assert_eq!(Attempt::decide([], now), Attempt::Counted(vec![]));
     }
 
     #[test]

@@ -106,8 +106,8 @@ impl Store for Interleaving {
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
         self.inner.delete_sessions_of(user).await
     }
-    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt> {
-        self.inner.count_login_attempt(key, rule, now).await
+    async fn count_login_attempt(&self, keys: &[(AttemptKey, SlowDown)], now: Timestamp) -> StoreResult<Attempt> {
+        self.inner.count_login_attempt(keys, now).await
     }
     async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
         self.inner.clear_login_attempts(key).await

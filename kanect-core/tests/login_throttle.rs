@@ -1,11 +1,12 @@
 //! Log-in throttling through the public API: slow-downs per account and client address and per
 //! account, counted before the password is checked (so concurrent guesses cannot get past
-//! them), that never lock the owner out from their own address; and this node's per-address
-//! budget of password checks.
+//! them), at both keys or at neither, that never lock the owner out from their own address; and
+//! this node's per-address budget of password hashes.
 
 mod support;
 
-use kanect_core::{Chat, ChatConfig, Error, LoginLimits, Registration};
+use kanect_core::testing::FaultyStore;
+use kanect_core::{Chat, ChatConfig, Error, Limit, LoginLimits, MemoryStore, Registration, SlowDown};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use support::*;
@@ -89,6 +90,43 @@ async fn an_attackers_failures_do_not_slow_the_owner_down() {
 }
 
 #[tokio::test]
+async fn an_attacker_keeping_the_account_waiting_never_slows_the_owner_at_their_own_address() {
+    // The account-wide slow-down after 3 attempts, each wait its longest (10 s by default).
+    let cap = LoginLimits::default().per_account.max_delay;
+    let per_account =
+        SlowDown { free_attempts: 3, first_delay: cap, max_delay: cap, ..LoginLimits::default().per_account };
+    let login = LoginLimits { per_account, ..slow_downs_only().login };
+    // The engine times slow-downs by the wall clock; the store's clock is moved ahead instead
+    // of waiting.
+    let store = FaultyStore::new(MemoryStore::new());
+    let chat = Chat::builder(store.clone()).config(ChatConfig { login, ..fast_config() }).build().await.unwrap();
+    chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+    // Every guess from an address of its own (or an IPv6 /64 of its own): no per-address key
+    // ever slows the attacker down.
+    let fresh_address = |n: u32| IpAddr::V4(Ipv4Addr::from(0xCB00_7100 + n)); // 203.0.113.n
+    for n in 0..3 {
+        assert_eq!(code(chat.login_from("alice", "wrong horse", fresh_address(n)).await), "bad_credentials");
+    }
+    // One guess as each wait ends keeps the account-wide key waiting; meanwhile the owner tries
+    // again and again from their own address, with the right password. Each refusal says at
+    // most what is left of the account-wide wait: the owner's own key never refuses them.
+    for n in 3..30 {
+        let mut into_the_wait = Duration::ZERO;
+        for at in [1, 4, 9].map(Duration::from_secs) {
+            store.advance_clock(at - into_the_wait);
+            into_the_wait = at;
+            let wait = retry_after(chat.login_from("alice", "correct horse", OWNER).await);
+            assert!(wait <= cap - at, "round {n}, {at:?} into the wait: told to wait {wait:?}");
+        }
+        store.advance_clock(cap - into_the_wait);
+        assert_eq!(code(chat.login_from("alice", "wrong horse", fresh_address(n)).await), "bad_credentials");
+    }
+    // The attacker stops; the owner gets in as soon as the account-wide wait is over.
+    store.advance_clock(cap);
+    chat.login_from("alice", "correct horse", OWNER).await.expect("the owner's own key never slowed them");
+}
+
+#[tokio::test]
 async fn a_right_password_clears_the_count_and_refusals_say_how_long_to_wait() {
     let chat = with_alice(slow_downs_only()).await;
     for _ in 0..4 {
@@ -126,4 +164,84 @@ async fn log_in_slow_downs_are_shared_by_engines_on_one_store() {
         assert_eq!(code(chat.login_from("alice", "wrong horse", ATTACKER).await), "bad_credentials");
     }
     assert_eq!(code(b.login_from("alice", "wrong horse", ATTACKER).await), "too_many_attempts");
+}
+
+/// How a sign-up was refused: the limit and the wait.
+fn refusal<T: std::fmt::Debug>(result: kanect_core::Result<T>) -> (Limit, Option<Duration>) {
+    match result {
+        Err(Error::Limited { limit, retry_after }) => (limit, retry_after),
+        other => panic!("expected a limit, got {other:?}"),
+    }
+}
+
+/// Signs up `count` users (`flood0`, `flood1`, ...) from the attacker's address at once, and one
+/// from the owner's, on an engine with `config` whose store holds each sign-up a second
+/// (reading it), so that all are in flight together. Returns the engine and the flood's
+/// refusals, by index; the owner's sign-up must pass.
+async fn sign_ups_at_once(config: ChatConfig, count: usize) -> (Chat, Vec<(usize, (Limit, Option<Duration>))>) {
+    let store = FaultyStore::new(MemoryStore::new());
+    store.slow("user_by_username", Duration::from_secs(1));
+    let chat = Chat::builder(store).config(config).build().await.unwrap();
+    let sign_up = |name: String, client| {
+        let chat = chat.clone();
+        tokio::spawn(async move { chat.sign_up(Registration::new(name, "correct horse"), client).await })
+    };
+    let flood: Vec<_> = (0..count).map(|n| sign_up(format!("flood{n}"), ATTACKER)).collect();
+    let other = sign_up("owner".into(), OWNER);
+    let mut refused = Vec::new();
+    for (n, task) in flood.into_iter().enumerate() {
+        if let Err(error) = task.await.unwrap() {
+            refused.push((n, refusal::<()>(Err(error))));
+        }
+    }
+    other.await.unwrap().expect("another address is not held up");
+    (chat, refused)
+}
+
+#[tokio::test(start_paused = true)]
+async fn sign_ups_from_one_address_hold_at_most_its_places_in_the_hashing_queue() {
+    let in_flight = LoginLimits::default().address_in_flight;
+    // 20 at once: within the address's sign-up limit (20 at once).
+    let (chat, refused) = sign_ups_at_once(fast_config(), 20).await;
+    assert_eq!(refused.len(), 20 - in_flight, "only {in_flight} hashes in flight from one address");
+    let in_flight_refusal = (Limit::SignUps, Some(Duration::from_secs(1)));
+    assert!(refused.iter().all(|(_, refusal)| *refusal == in_flight_refusal), "{refused:?}");
+    let (first_refused, _) = refused[0];
+    assert_eq!(code(chat.login(&format!("flood{first_refused}"), "correct horse").await), "bad_credentials");
+    // Their places are free again once answered.
+    chat.sign_up(Registration::new("flood20", "correct horse"), ATTACKER).await.expect("the address's hashes are done");
+}
+
+#[tokio::test(start_paused = true)]
+async fn load_tests_can_lift_the_admission_of_password_hashes() {
+    let login = LoginLimits::default().without_address_admission();
+    assert_eq!(login.per_account, LoginLimits::default().per_account, "the slow-downs stay");
+    let config = ChatConfig { login, rate_limits: kanect_core::RateLimits::UNLIMITED, ..fast_config() };
+    let (_, refused) = sign_ups_at_once(config, 40).await;
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn sign_ups_and_log_ins_draw_on_one_budget_of_password_hashes_per_address() {
+    let login = LoginLimits { address_burst: 3, ..LoginLimits::default() };
+    let chat = with_alice(ChatConfig { login, ..fast_config() }).await;
+    let interval = LoginLimits::default().address_interval;
+    // Invalid input is refused before it takes anything.
+    assert_eq!(code(chat.sign_up(Registration::new("amy", "short"), ATTACKER).await), "too_short");
+    // Three hashes, whatever they are for, use up the burst...
+    chat.sign_up(Registration::new("amy", "correct horse"), ATTACKER).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(code(chat.login_from("alice", "wrong horse", ATTACKER).await), "bad_credentials");
+    }
+    // ... and the next waits for the budget, as a sign-up or as a log-in, with nothing stored.
+    assert_eq!(
+        refusal(chat.register_from(Registration::new("bea", "correct horse"), ATTACKER).await),
+        (Limit::SignUps, Some(interval))
+    );
+    assert_eq!(retry_after(chat.login_from("amy", "correct horse", ATTACKER).await), interval);
+    chat.sign_up(Registration::new("bea", "correct horse"), OWNER).await.expect("another address has its own budget");
+    tokio::time::advance(interval).await;
+    chat.sign_up(Registration::new("cat", "correct horse"), ATTACKER).await.expect("one more per interval");
+    // The application's own path takes nothing from it.
+    chat.register(Registration::new("dot", "correct horse")).await.unwrap();
 }

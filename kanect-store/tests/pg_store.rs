@@ -5,7 +5,9 @@
 mod pg_support;
 
 use kanect_core::testing::user;
-use kanect_core::{Appended, ConversationId, NewMessage, Seq, Store, StoreError, StoreHealth, UserId};
+use kanect_core::{
+    Appended, Attempt, AttemptKey, ConversationId, NewMessage, Seq, Store, StoreError, StoreHealth, Timestamp, UserId,
+};
 use kanect_store::{PgConfig, PgStore};
 use pg_support::{config, fresh_store, raw_client, schema_name};
 use std::sync::Arc;
@@ -109,6 +111,46 @@ async fn racing_resends_store_one_message_and_leave_no_gap() {
     assert_eq!(store.last_seq(conversation).await.unwrap(), Seq(1));
     let next = store.append_message(new_message(conversation, sender, "next")).await.unwrap();
     assert_eq!(next.message().seq, Seq(2), "losing resends left no gap");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn a_login_attempt_takes_its_keys_in_key_order() {
+    // Two attempts sharing keys, each locking them in the order it names them, could deadlock
+    // (one holds a key the other waits for, and the other way round). Locked in key order, an
+    // attempt waiting for a key holds none of the higher ones meanwhile.
+    let schema = schema_name();
+    let store = Arc::new(PgStore::connect_with(config(&schema)).await.unwrap());
+    let rule = kanect_core::LoginLimits::default().per_account;
+    let (low, high) = (AttemptKey([1; 32]), AttemptKey([2; 32]));
+    let now = Timestamp(1_700_000_000_000);
+    store.count_login_attempt(&[(low, rule), (high, rule)], now).await.unwrap();
+    // Another session holds the lower key's row.
+    let mut holder = raw_client(&schema).await;
+    let holder = holder.transaction().await.unwrap();
+    holder.execute("SELECT 1 FROM kanect_login_attempts WHERE key = $1 FOR UPDATE", &[&&low.0[..]]).await.unwrap();
+    let holder_pid: i32 = holder.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    // An attempt naming the higher key first waits for the lower one...
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        async move { store.count_login_attempt(&[(high, rule), (low, rule)], now).await.unwrap() }
+    });
+    let watcher = raw_client(&schema).await;
+    let blocked = "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))";
+    for _ in 0..1000 {
+        if watcher.query_one(blocked, &[&holder_pid]).await.unwrap().get::<_, i64>(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(watcher.query_one(blocked, &[&holder_pid]).await.unwrap().get::<_, i64>(0), 1, "it waits");
+    // ...holding no lock on the higher one: an attempt at that key alone goes through.
+    let alone = tokio::time::timeout(Duration::from_secs(10), store.count_login_attempt(&[(high, rule)], now)).await;
+    let alone = alone.expect("the waiting attempt holds the higher key").unwrap();
+    assert!(matches!(&alone, Attempt::Counted(records) if records[0].count == 2), "{alone:?}");
+    holder.commit().await.unwrap();
+    let Attempt::Counted(records) = waiting.await.unwrap() else { panic!("refused") };
+    assert_eq!(records.iter().map(|record| record.count).collect::<Vec<_>>(), [3, 2], "in the order named");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

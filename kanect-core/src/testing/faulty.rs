@@ -1,7 +1,9 @@
 //! [`FaultyStore`]: a store that fails (or slows) the calls a test chooses, as a store does
 //! when its disk fills or its database goes away (or is far away), so that tests can check what the engine does with
 //! `unavailable` — above all, that an operation that fails changes nothing. Every call is
-//! handed on to the store inside, unless its method is failing.
+//! handed on to the store inside, unless its method is failing. It can also move the clock of
+//! the log-in attempt calls ahead, as a node's clock that runs ahead does: so a test steps
+//! through log-in slow-downs (which the engine times by the wall clock) without waiting.
 
 use crate::error::StoreError;
 use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
@@ -12,6 +14,7 @@ use crate::model::{
 use crate::store::{HistoryPage, Store, StoreHealth, StoreResult, UserQuery, UserUpdate};
 use crate::throttle::{Attempt, AttemptKey, SlowDown};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -27,6 +30,8 @@ pub struct FaultyStore {
     failing: Arc<Mutex<HashMap<&'static str, usize>>>,
     /// The methods set to answer late, and how late: a slow disk or a distant database.
     slow: Arc<Mutex<HashMap<&'static str, Duration>>>,
+    /// Milliseconds added to the `now` of log-in attempt calls.
+    clock_ahead: Arc<AtomicU64>,
 }
 
 /// The error a failing method returns.
@@ -37,7 +42,12 @@ struct Injected(&'static str);
 impl FaultyStore {
     /// Wraps `inner`; nothing fails yet.
     pub fn new(inner: impl Store) -> Self {
-        FaultyStore { inner: Arc::new(inner), failing: Arc::default(), slow: Arc::default() }
+        FaultyStore {
+            inner: Arc::new(inner),
+            failing: Arc::default(),
+            slow: Arc::default(),
+            clock_ahead: Arc::default(),
+        }
     }
 
     /// Makes every later call of `method` (a `Store` method's name) fail.
@@ -54,6 +64,19 @@ impl FaultyStore {
     /// Makes every later call of `method` wait `by` (on tokio's clock) before it is handed on.
     pub fn slow(&self, method: &'static str, by: Duration) {
         self.slow.lock().unwrap_or_else(PoisonError::into_inner).insert(method, by);
+    }
+
+    /// Moves the clock of the log-in attempt calls (`count_login_attempt`,
+    /// `expire_login_attempts`) `by` further ahead: from now on they see the engine's `now`
+    /// plus every such step, as if that much more time had passed. (Not undone by
+    /// [`FaultyStore::heal`]: time does not run back.)
+    pub fn advance_clock(&self, by: Duration) {
+        self.clock_ahead.fetch_add(by.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// `now` as the log-in attempt calls see it.
+    fn later(&self, now: Timestamp) -> Timestamp {
+        now.plus(Duration::from_millis(self.clock_ahead.load(Ordering::Relaxed)))
     }
 
     /// Ends every failure and slowness.
@@ -88,8 +111,9 @@ impl std::fmt::Debug for FaultyStore {
     }
 }
 
-/// The `Store` impl: each method fails if its name is failing, else hands the call on. (The
-/// whole impl comes out of the macro so that `async_trait` sees the methods themselves.)
+/// The `Store` impl: each method fails if its name is failing, else hands the call on (the
+/// log-in attempt calls with their clock moved ahead). (The whole impl comes out of the macro
+/// so that `async_trait` sees the methods themselves.)
 macro_rules! delegating_impl {
     ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
         #[async_trait::async_trait]
@@ -100,6 +124,20 @@ macro_rules! delegating_impl {
                     self.inner.$name($($arg),*).await
                 }
             )*
+
+            async fn count_login_attempt(
+                &self,
+                keys: &[(AttemptKey, SlowDown)],
+                now: Timestamp,
+            ) -> StoreResult<Attempt> {
+                self.check("count_login_attempt").await?;
+                self.inner.count_login_attempt(keys, self.later(now)).await
+            }
+
+            async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
+                self.check("expire_login_attempts").await?;
+                self.inner.expire_login_attempts(self.later(now)).await
+            }
 
             async fn health(&self) -> StoreHealth {
                 self.inner.health().await
@@ -121,9 +159,7 @@ delegating_impl! {
     session(token_hash: &TokenHash) -> Option<Session>;
     delete_session(token_hash: &TokenHash) -> bool;
     delete_sessions_of(user: UserId) -> u64;
-    count_login_attempt(key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> Attempt;
     clear_login_attempts(key: &AttemptKey) -> ();
-    expire_login_attempts(now: Timestamp) -> u64;
     insert_conversation(conversation: &Conversation) -> bool;
     conversation(id: ConversationId) -> Option<Conversation>;
     add_member(id: ConversationId, user: UserId) -> Option<Conversation>;

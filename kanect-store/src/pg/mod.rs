@@ -15,8 +15,10 @@
 //!   the original is then read and returned;
 //! - memberships: each change is one transaction that locks the conversation row;
 //! - receipts: one upsert with `GREATEST`, so they only move forward;
-//! - log-in attempts: each count is a transaction that holds the key's row lock from reading
-//!   the record to writing the decision, so concurrent attempts on any node see each other.
+//! - log-in attempts: each count is a transaction that holds the row locks of all the
+//!   attempt's keys (taken in key order) from reading the records to writing the decision, so
+//!   concurrent attempts on any node see each other, and an attempt counts at all its keys or
+//!   at none.
 //!
 //! **Durability.** A write returns after its transaction commits, which PostgreSQL makes
 //! durable (with the default `synchronous_commit = on`); [`Store::flush`](kanect_core::Store::flush)

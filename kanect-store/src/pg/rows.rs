@@ -7,8 +7,8 @@
 
 use super::PgError;
 use kanect_core::{
-    AuditEntry, Conversation, ConversationKind, LoginAttempts, Message, Receipt, Role, Seq, Session, StoreError,
-    StoreResult, Timestamp, TokenHash, User,
+    AttemptKey, AuditEntry, Conversation, ConversationKind, LoginAttempts, Message, Receipt, Role, Seq, Session,
+    StoreError, StoreResult, Timestamp, TokenHash, User,
 };
 use tokio_postgres::types::FromSql;
 use tokio_postgres::Row;
@@ -138,14 +138,17 @@ pub(super) fn user(row: &Row) -> StoreResult<User> {
     })
 }
 
-/// A `count, not_before, expires_at` row of `kanect_login_attempts`.
-pub(super) fn login_attempts(row: &Row) -> StoreResult<LoginAttempts> {
+/// A `key, count, not_before, expires_at` row of `kanect_login_attempts`.
+pub(super) fn login_attempts(row: &Row) -> StoreResult<(AttemptKey, LoginAttempts)> {
+    let key: &[u8] = get(row, "key")?;
+    let key = key.try_into().map_err(|_| StoreError::Corrupt(format!("attempt key of {} bytes", key.len())))?;
     let count: i64 = get(row, "count")?;
-    Ok(LoginAttempts {
+    let record = LoginAttempts {
         count: u32::try_from(count).map_err(|_| StoreError::Corrupt(format!("attempt count {count} out of range")))?,
         not_before: timestamp(row, "not_before")?,
         expires_at: timestamp(row, "expires_at")?,
-    })
+    };
+    Ok((AttemptKey(key), record))
 }
 
 /// A [`conversation_columns!`] row.

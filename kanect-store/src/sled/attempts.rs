@@ -3,8 +3,9 @@
 //! A tree of its own, not a key space of the default tree: these records change on every log-in
 //! attempt and expire within minutes, so keeping them apart keeps them out of everything that
 //! scans the default tree (the format check at open, the id scan, statistics) and lets expiry
-//! scan only them. Each count is a read, a decision and a write under one mutex: one process
-//! owns a sled store, so that is atomic. Writes are not waited on for durability (see
+//! scan only them. Each count is a read of the attempt's keys, a decision and a write of all
+//! of them (one batch) under one mutex: one process owns a sled store, so that is atomic, also
+//! across the keys. Writes are not waited on for durability (see
 //! [`Store::count_login_attempt`](kanect_core::Store::count_login_attempt)); group commit's next
 //! flush takes them along.
 
@@ -18,16 +19,23 @@ pub(super) const TREE: &str = "login_attempts";
 impl Open {
     pub(super) fn count_login_attempt_now(
         &self,
-        key: &AttemptKey,
-        rule: &SlowDown,
+        keys: &[(AttemptKey, SlowDown)],
         now: Timestamp,
     ) -> StoreResult<Attempt> {
         let _attempts = self.attempts_lock();
-        let current = self.attempts.get(key.0).map_err(sled_error)?;
-        let current = current.map(|bytes| decode::<LoginAttempts>("login attempts", &key.0, &bytes)).transpose()?;
-        let attempt = rule.attempt(current, now);
-        if let Attempt::Counted(record) = attempt {
-            self.attempts.insert(key.0, encode(&record)?).map_err(sled_error)?;
+        let mut current = Vec::with_capacity(keys.len());
+        for (key, rule) in keys {
+            let record = self.attempts.get(key.0).map_err(sled_error)?;
+            let record = record.map(|bytes| decode::<LoginAttempts>("login attempts", &key.0, &bytes)).transpose()?;
+            current.push((*rule, record));
+        }
+        let attempt = Attempt::decide(current, now);
+        if let Attempt::Counted(records) = &attempt {
+            let mut batch = sled::Batch::default();
+            for ((key, _), record) in keys.iter().zip(records) {
+                batch.insert(key.0.as_slice(), encode(record)?);
+            }
+            self.attempts.apply_batch(batch).map_err(sled_error)?;
         }
         Ok(attempt)
     }

@@ -320,8 +320,8 @@ impl Store for SledStore {
         self.write(|open| open.delete_sessions_of_now(user).map(|count| (count, count > 0))).await
     }
 
-    async fn count_login_attempt(&self, key: &AttemptKey, rule: &SlowDown, now: Timestamp) -> StoreResult<Attempt> {
-        self.with(|open| open.count_login_attempt_now(key, rule, now))
+    async fn count_login_attempt(&self, keys: &[(AttemptKey, SlowDown)], now: Timestamp) -> StoreResult<Attempt> {
+        self.with(|open| open.count_login_attempt_now(keys, now))
     }
 
     async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {

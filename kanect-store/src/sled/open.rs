@@ -49,7 +49,8 @@ pub(crate) struct Open {
     accounts: Mutex<()>,
     /// Log-in attempt records, in a tree of their own (see `attempts`).
     pub(crate) attempts: sled::Tree,
-    /// Serialises changes to `attempts`: each is a read, a decision and a write.
+    /// Serialises changes to `attempts`: a count reads, decides and writes all of an attempt's
+    /// keys at once.
     attempts_lock: Mutex<()>,
     /// Every message id in the store, so that a new message skips the resend lookup.
     pub(crate) ids: Arc<IdFilter>,

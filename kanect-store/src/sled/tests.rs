@@ -343,15 +343,15 @@ async fn login_attempts_live_in_their_own_tree_and_survive_a_clean_reopen() {
     let key = kanect_core::AttemptKey([7; 32]);
     let now = kanect_core::Timestamp(1_700_000_000_000);
     let store = SledStore::open(dir.path()).unwrap();
-    store.count_login_attempt(&key, &rule, now).await.unwrap();
+    store.count_login_attempt(&[(key, rule)], now).await.unwrap();
     let default_tree_is_meta =
         store.with(|open| Ok(open.db.iter().keys().all(|key| keys::is_meta(&key.unwrap())))).unwrap();
     assert!(default_tree_is_meta, "nothing in the default tree");
     drop(store);
     // Format version 4 stores gain the tree without a version change (see `keys`).
     let store = SledStore::open(dir.path()).unwrap();
-    let again = store.count_login_attempt(&key, &rule, now).await.unwrap();
-    assert!(matches!(again, kanect_core::Attempt::Counted(record) if record.count == 2), "{again:?}");
+    let again = store.count_login_attempt(&[(key, rule)], now).await.unwrap();
+    assert!(matches!(&again, kanect_core::Attempt::Counted(records) if records[0].count == 2), "{again:?}");
 }
 
 /// Waits (bounded) for the store to report `health`.
