@@ -267,8 +267,9 @@ impl Chat {
     /// Whether `caller` may still act: its session is still there and unexpired, and its
     /// account neither disabled nor deleted (for a [`Chat::act_as`] caller: the account). For
     /// what holds a `Caller` longer than one request: a device checks again once registered
-    /// ([`Chat::subscribe`]) and now and then ([`Subscription::recheck`]), so that a revocation
-    /// takes effect even when its own event missed the device.
+    /// ([`Chat::subscribe`]) and now and then
+    /// ([`Subscription::recheck`](crate::Subscription::recheck)), so that a revocation takes
+    /// effect even when its own event missed the device.
     ///
     /// # Errors
     /// `invalid_session` (logged out; or the account deleted), `session_expired`,
