@@ -1,0 +1,147 @@
+//! The records frames and bodies carry: users, conversations, messages, receipts, presence.
+//!
+//! Field for field what PROTOCOL.md's "Records" section shows. Absent optional fields read as
+//! `null`; unknown fields are ignored when reading, so a newer server's additions do not break
+//! an older client.
+
+use crate::ids::{ConversationId, MessageId, Seq, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+
+/// An account's role.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Chats.
+    #[default]
+    User,
+    /// Chats and administers.
+    Admin,
+}
+
+/// An account. `email` is present only in the user's own record and in admin views.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// Unique, case-insensitively.
+    pub username: String,
+    /// The name to show, if set.
+    pub display_name: Option<String>,
+    /// Only for its owner and administrators.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub email: Option<String>,
+    /// Its role.
+    pub role: Role,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// A disabled account cannot log in.
+    pub disabled: bool,
+    /// When it was last seen online.
+    pub last_seen: Option<Timestamp>,
+}
+
+/// Direct (two members, no name, no owner) or group.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    /// One to one; its id is derived from its two members.
+    Direct,
+    /// Named, with an owner.
+    Group,
+}
+
+/// A conversation.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Its id.
+    pub id: ConversationId,
+    /// Direct or group.
+    pub kind: ConversationKind,
+    /// A group's name.
+    pub name: Option<String>,
+    /// A group's owner.
+    pub owner: Option<UserId>,
+    /// Its members, sorted.
+    pub members: Vec<UserId>,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// A message. A deleted one keeps its seq and loses its body.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Message {
+    /// Its id.
+    pub id: MessageId,
+    /// Where.
+    pub conversation: ConversationId,
+    /// Who sent it.
+    pub sender: UserId,
+    /// Its place in the conversation.
+    pub seq: Seq,
+    /// The text (empty once deleted).
+    pub body: String,
+    /// The sender's idempotency key.
+    pub client_id: String,
+    /// When it was stored.
+    pub sent_at: Timestamp,
+    /// When it was last edited.
+    pub edited_at: Option<Timestamp>,
+    /// Whether it was deleted.
+    pub deleted: bool,
+}
+
+/// Which watermark a receipt moves.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    /// The device has the messages.
+    Delivered,
+    /// The user has seen them.
+    Read,
+}
+
+/// A member's watermarks in a conversation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Where.
+    pub conversation: ConversationId,
+    /// Whose.
+    pub user: UserId,
+    /// Delivered up to this seq.
+    pub delivered: Seq,
+    /// Read up to this seq (never beyond `delivered`).
+    pub read: Seq,
+}
+
+/// Whether a user is online.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Presence {
+    /// Whose.
+    pub user: UserId,
+    /// Online on some device, on some node.
+    pub online: bool,
+    /// When last seen, if ever.
+    pub last_seen: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_without_email_leaves_the_field_out() {
+        let user = User {
+            id: uuid::Uuid::nil().into(),
+            username: "alice".into(),
+            display_name: None,
+            email: None,
+            role: Role::User,
+            created_at: Timestamp(1),
+            disabled: false,
+            last_seen: None,
+        };
+        let json = serde_json::to_value(&user).unwrap();
+        assert!(json.get("email").is_none());
+        assert_eq!(json["role"], "user");
+    }
+}
