@@ -28,8 +28,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// mimalloc rather than glibc malloc: sled allocates on one thread and frees on another,
-/// which glibc's arenas handle slowly and hold on to. Measured with the load generator (see
-/// README "Performance"): ~20% more durable sends/s on sled, and half the RSS per idle socket.
+/// which glibc's arenas handle slowly and hold on to. Measured with the load generator: more
+/// durable sends/s on sled, and less RSS per idle socket (`benches/README.md`, "Allocator").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -210,9 +210,9 @@ fn main() {
 
 /// Turns transparent huge pages off for this process. mimalloc asks the kernel for them on
 /// its arenas, and the kernel zeroes a huge page whole, 2 MiB at once, in the thread that first
-/// touches it. On this project's virtual machine that took ~5 ms, several times a second at
-/// 20,000 sends/s, and mostly inside sled inserts on group commit's thread, whose whole group
-/// waited: it was most of the p99 (README, "Performance"). Small pages spread the same
+/// touches it. Under load that happened several times a second, mostly inside sled inserts
+/// on group commit's thread, whose whole group waited: it was most of the p99 latency
+/// (`benches/README.md`, "Transparent huge pages"). Small pages spread the same
 /// zeroing over the allocations that use them.
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]

@@ -82,7 +82,7 @@ async fn the_binary_keeps_history_across_a_sigterm_restart() {
 }
 
 /// The server turns transparent huge pages off for itself (see `no_transparent_huge_pages` in
-/// `examples/server.rs`): zeroing them was most of its p99 at 20,000 sends/s.
+/// `examples/server.rs`): zeroing them was most of its p99 latency under load.
 #[cfg(target_os = "linux")]
 #[test]
 fn the_binary_runs_without_transparent_huge_pages() {

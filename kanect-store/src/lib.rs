@@ -40,8 +40,8 @@
 //! the other once the journal is replayed. The id index also answers resends: a message's id
 //! is derived from its (conversation, sender, client id). A new message skips that lookup
 //! when an in-memory Bloom filter of every stored id rules its id out (2–5 bytes of memory
-//! per stored message; filled at open by a background scan of the id index, about a million
-//! ids a second, during which every append looks its id up as before). Seqs are gap-free
+//! per stored message; filled at open by a background scan of the id index, during which
+//! every append looks its id up as before). Seqs are gap-free
 //! under concurrent appends: a conversation's last seq is its last message's key, cached in
 //! memory after the first append.
 //!
@@ -80,8 +80,8 @@
 //! format 3 is upgraded in place), an undecodable record is
 //! [`StoreError::Corrupt`](kanect_core::StoreError::Corrupt). The page cache defaults to
 //! 64 MiB ([`SledConfig::cache_capacity`]). sled 0.34 does not reclaim space: disk grows with
-//! every message, about 0.9 KB each when 64 writers share group commits (19,200 short
-//! messages; format 1 took 1.3 KB in the same run).
+//! every message, about 0.9 KB each for short messages when 64 writers share group commits
+//! (`benches/README.md`, "Disk use").
 //!
 //! # Layout
 //! - `sled` — [`SledStore`], [`SledConfig`] and the `Store` impl.

@@ -20,15 +20,14 @@
 //! 0.34's `flush_async()` deadlocks its own thread pool when seven or more calls run at once.
 //! Why the commit thread also inserts: inserting only after the sync is what makes the journal
 //! a complete redo log (see `journal`). A separate insert thread would let the next group's
-//! sync (~0.25 ms) overlap this group's inserts (~17 µs a message), but a send would then
-//! wait for one more thread to be scheduled on a busy machine.
+//! sync overlap this group's inserts, but a send would then wait for one more thread to be
+//! scheduled on a busy machine.
 //!
 //! There is no collect window: a group is whoever waits when the commit thread comes round,
 //! and writers that arrive during a sync and its inserts form the next group. (A window that
-//! waited for company paid off when every group also cost a sled flush.) Against a build with
-//! a 500 µs window and a separate insert thread, in alternated runs of the load generator's
-//! pairs: p50 0.70–0.76 against 0.80–0.92 ms at 5,000 sends/s, 0.92–0.94 against 1.06–1.14 ms
-//! at 10,000, and 45–46k against 44–47k delivered/s at saturation.
+//! waited for company paid off when every group also cost a sled flush.) Without that flush,
+//! a build with a window and a separate insert thread measured slower at fixed rates and no
+//! faster at saturation (`benches/README.md`, "Group commit").
 //!
 //! A failed journal write, sync, insert or flush fails its whole group and every later write:
 //! what sled holds in memory may then differ from the disk (and sled's own errors are sticky),

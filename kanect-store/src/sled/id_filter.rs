@@ -3,16 +3,16 @@
 //!
 //! Why: that read ran on the async workers, and sled 0.34 splits leaves during reads too; a
 //! split reserves room in sled's log, and the reserving thread spins on `sched_yield` while
-//! the commit thread's inserts hold it. Traced at 20,000 sends/s, 78% of the server's
-//! `sched_yield` calls came from that read, each blocking an async worker: 8,744 to 42,639
-//! calls in 5 s before the filter, 115 with it, and 7–19% less server CPU per message at
-//! saturation (README, "Performance"). A read is still made whenever the filter cannot rule
+//! the commit thread's inserts hold it. Traced under load, most of the server's `sched_yield`
+//! calls came from that read, each blocking an async worker; with the filter they all but
+//! vanish, and a message costs less server CPU at saturation (figures and commands:
+//! `benches/README.md`, "The id filter"). A read is still made whenever the filter cannot rule
 //! the id out (~1% of new messages per full layer: ~3% at 10 million stored ids), and for
 //! every real resend.
 //!
 //! The filter never answers "absent" for an id in sled, so a resend is never stored twice:
 //! - ids in sled at open are added by [`IdScan`], a thread that reads the id index once
-//!   (about a million keys a second here). Until it has finished, the filter answers "maybe"
+//!   in the background. Until it has finished, the filter answers "maybe"
 //!   for every id, and every append reads, as before; so a large store opens as fast as ever;
 //! - an append adds its id before submitting it to group commit, so before sled can have it;
 //! - journal replay, the only other writer of message ids, runs before the scan starts;

@@ -24,9 +24,9 @@
 //! then zeros up to [`Options::file_bytes`]), synced and renamed into place, on a thread of its
 //! own while the current one fills. Records then overwrite zeros in place, so on a file system
 //! that overwrites in place (ext4, XFS; not a copy-on-write one like btrfs) an `fdatasync`
-//! writes only the record's data, with no file-size or extent update to persist: measured on
-//! this project's machine (ext4), 144–169 µs against 204–254 µs per sync of a 2 KB record
-//! appended to a growing file. If the zeros cannot be written (a nearly full disk), the file
+//! writes only the record's data, with no file-size or extent update to persist: measured
+//! faster than a sync of a record appended to a growing file (`benches/README.md`, "Journal
+//! files made ahead"). If the zeros cannot be written (a nearly full disk), the file
 //! grows instead. A file made ahead and never used is deleted when the store closes (after a
 //! crash, the next open replays it as empty and deletes it).
 //!

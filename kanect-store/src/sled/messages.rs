@@ -6,9 +6,9 @@
 //! out (nearly every new message), and takes the next seq under the conversation's stripe
 //! lock, then submits the message and its index entry as one journal record
 //! ([`append_writes`]): gap-free seqs under concurrency, and no crash can leave an index entry
-//! without its message. Two sled keys per message, because every insert costs several µs of
-//! sled's time on the commit thread; the client-id record that format 2 kept as a third key
-//! capped durable sends about a third lower.
+//! without its message. Two sled keys per message, because every insert costs sled's time on
+//! the commit thread; the client-id record that format 2 kept as a third key held durable
+//! sends measurably lower (`benches/README.md`, "Two sled keys per message").
 //!
 //! There is no seq counter record: a conversation's last seq is the key of its last message,
 //! read from sled once (a reverse range scan) and then kept in the stripe's `Pending::last`
