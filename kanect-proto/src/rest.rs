@@ -4,8 +4,8 @@
 //! Request bodies refuse fields they do not know (`deny_unknown_fields`): a client's typo must
 //! be an error (`unknown_field`), not a setting silently left out. Response bodies ignore
 //! fields they do not know, so a newer server's additions do not break an older client.
-//! Endpoints that answer with a bare record or view (`GET /me` → [`User`](crate::User), a send →
-//! [`Message`](crate::Message)) have no type of their own here.
+//! Endpoints that answer with a bare record or view (`GET /me` → [`User`], a send →
+//! [`Message`]) have no type of their own here.
 //!
 //! They live in this module rather than at the crate's root because some names are short verbs
 //! (`Send`, `Edit`) that would be ambiguous there, beside the WebSocket commands of the same
