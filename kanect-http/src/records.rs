@@ -1,5 +1,6 @@
-//! The engine's records and views as the wire carries them: [`kanect_core`]'s types mapped,
-//! field by field, onto [`kanect_proto`]'s, and back for the few values a request carries.
+//! The engine's records and views (and the admin's audit entries and counts) as the wire
+//! carries them: [`kanect_core`]'s types mapped, field by field, onto [`kanect_proto`]'s, and
+//! back for the few values a request carries.
 //!
 //! The two crates do not know each other (a client compiles `kanect-proto` without the engine),
 //! so the mapping lives here, in the adapter between them. It is written out in full rather
@@ -147,6 +148,17 @@ pub(crate) fn audit_entry(entry: &engine::AuditEntry) -> wire::rest::AuditEntry 
     }
 }
 
+/// The admin dashboard's counts.
+pub(crate) fn server_stats(stats: &engine::ServerStats) -> wire::rest::ServerStats {
+    wire::rest::ServerStats {
+        users: stats.users,
+        online_users: stats.online_users,
+        conversations: stats.conversations,
+        messages: stats.messages,
+        connections: stats.connections,
+    }
+}
+
 /// A user id from a request body.
 pub(crate) fn engine_user_id(id: wire::UserId) -> engine::UserId {
     engine::UserId::from(id.0)
@@ -257,6 +269,8 @@ mod tests {
             detail: Some("admin".into()),
         };
         assert_eq!(json(audit_entry(&entry)), json(&entry));
+        let stats = engine::ServerStats { users: 1, online_users: 2, conversations: 3, messages: 4, connections: 5 };
+        assert_eq!(json(server_stats(&stats)), json(stats));
         let empty = engine::ConversationView {
             conversation: direct,
             last_seq: engine::Seq(0),

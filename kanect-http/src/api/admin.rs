@@ -64,16 +64,7 @@ pub(super) async fn route(app: &App, caller: &Caller, request: Request<Incoming>
         (Method::DELETE, ["messages", id]) => {
             Ok(ok(&records::message(&chat.admin_delete_message(caller, path_id(id)?).await?)))
         }
-        (Method::GET, ["stats"]) => {
-            let stats = chat.server_stats(caller).await?;
-            Ok(ok(&rest::ServerStats {
-                users: stats.users,
-                online_users: stats.online_users,
-                conversations: stats.conversations,
-                messages: stats.messages,
-                connections: stats.connections,
-            }))
-        }
+        (Method::GET, ["stats"]) => Ok(ok(&records::server_stats(&chat.server_stats(caller).await?))),
         (Method::GET, ["audit"]) => {
             let page = query.limit()?;
             let before: Option<AuditId> = query.parsed("before")?;
