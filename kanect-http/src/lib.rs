@@ -27,6 +27,7 @@
 //! - `ws` — the WebSocket upgrade and the socket loop.
 //! - `command` — client frames parsed into commands and applied.
 //! - `poll` — long-poll sessions.
+//! - `records` — the engine's records and views mapped onto `kanect-proto`'s wire types.
 //! - `auth` — bearer tokens, cookies, CSRF, the Origin check.
 //! - `client` — the client's address, behind trusted proxies too.
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
@@ -44,6 +45,7 @@ mod error;
 mod metrics;
 mod per_address;
 mod poll;
+mod records;
 mod routes;
 mod server;
 mod state;

@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 use kanect_core::StoreHealth;
+use kanect_proto::rest::{Health, HealthStatus};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -85,14 +86,15 @@ async fn health(app: &App) -> Response<Body> {
 
 /// The answer to `GET /health`, given the store's health; None while shutting down (the store
 /// is not asked then: the server is going away whatever it says).
-fn health_reply(store: Option<StoreHealth>) -> (StatusCode, serde_json::Value) {
-    match store {
-        None => (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"status": "shutting_down"})),
-        Some(StoreHealth::Ok) => (StatusCode::OK, serde_json::json!({"status": "ok", "store": "ok"})),
-        Some(store) => {
-            (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"status": "store_unavailable", "store": store.code()}))
-        }
-    }
+fn health_reply(store: Option<StoreHealth>) -> (StatusCode, Health) {
+    let Some(store) = store else {
+        return (StatusCode::SERVICE_UNAVAILABLE, Health { status: HealthStatus::ShuttingDown, store: None });
+    };
+    let (code, status) = match store.is_ok() {
+        true => (StatusCode::OK, HealthStatus::Ok),
+        false => (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::StoreUnavailable),
+    };
+    (code, Health { status, store: Some(store.code().to_owned()) })
 }
 
 #[cfg(test)]
@@ -100,14 +102,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The reply as the wire carries it: its status and its JSON body.
+    fn reply(store: Option<StoreHealth>) -> (StatusCode, serde_json::Value) {
+        let (status, body) = health_reply(store);
+        (status, serde_json::to_value(body).unwrap())
+    }
+
     #[test]
     fn health_is_503_with_a_stable_status_unless_the_store_is_ok() {
-        assert_eq!(health_reply(Some(StoreHealth::Ok)), (StatusCode::OK, json!({"status": "ok", "store": "ok"})));
+        assert_eq!(reply(Some(StoreHealth::Ok)), (StatusCode::OK, json!({"status": "ok", "store": "ok"})));
         let unavailable = StatusCode::SERVICE_UNAVAILABLE;
         let failed = json!({"status": "store_unavailable", "store": "failed"});
-        assert_eq!(health_reply(Some(StoreHealth::Failed)), (unavailable, failed));
+        assert_eq!(reply(Some(StoreHealth::Failed)), (unavailable, failed));
         let recovering = json!({"status": "store_unavailable", "store": "recovering"});
-        assert_eq!(health_reply(Some(StoreHealth::Recovering)), (unavailable, recovering));
-        assert_eq!(health_reply(None), (unavailable, json!({"status": "shutting_down"})));
+        assert_eq!(reply(Some(StoreHealth::Recovering)), (unavailable, recovering));
+        assert_eq!(reply(None), (unavailable, json!({"status": "shutting_down"})));
     }
 }

@@ -11,16 +11,22 @@
 //! the wire, and a client should not have to compile the engine to speak to it.
 //!
 //! # Layout
-//! - `ids` — [`UserId`], [`ConversationId`], [`MessageId`], [`Seq`], [`Timestamp`]: strings and
-//!   numbers on the wire, typed here.
+//! - `ids` — [`UserId`], [`ConversationId`], [`MessageId`], [`AuditId`], [`Seq`], [`Timestamp`]:
+//!   strings and numbers on the wire, typed here.
 //! - `records` — [`User`], [`Conversation`], [`Message`], [`Receipt`], [`Presence`]: the records
 //!   that frames and bodies carry.
+//! - `views` — [`UserView`], [`AdminUserView`], [`ConversationView`]: records with what one
+//!   reader sees beside them (presence, unread counts, receipts).
+//! - [`rest`] — the request and response bodies of the REST, admin and health endpoints.
 
 mod ids;
 mod records;
+pub mod rest;
+mod views;
 
-pub use ids::{ConversationId, MessageId, Seq, Timestamp, UserId};
+pub use ids::{AuditId, ConversationId, MessageId, Seq, Timestamp, UserId};
 pub use records::{Conversation, ConversationKind, Message, Presence, Receipt, ReceiptKind, Role, User};
+pub use views::{AdminUserView, ConversationView, UserView};
 
 /// The protocol's version: every server frame carries it as `"v"`, and a client frame that
 /// carries `"v"` must carry this one.

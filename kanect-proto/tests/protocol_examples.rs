@@ -7,14 +7,15 @@
 //! elided hex tokens (`"9f2c…64 hex…"`) by 64 hex digits. A `json` block without a type fails
 //! the test: an example nothing checks is an example that can go stale.
 
-use kanect_proto::{Conversation, Message, User};
+use kanect_proto::{rest, AdminUserView, Conversation, ConversationView, Message, User, UserView};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 const PROTOCOL_MD: &str = include_str!("../../kanect-http/PROTOCOL.md");
 
 /// Sections whose blocks are not annotated yet (issue 19 is converting them).
-const NOT_YET: &[&str] = &["## Errors", "## REST API", "## WebSocket", "## Long-poll"];
+const NOT_YET: &[&str] = &["## Errors", "## WebSocket", "## Long-poll"];
 
 /// One fenced JSON block: the section it sits in, its line, its type name, its text.
 struct Example {
@@ -101,12 +102,54 @@ fn parse_all<T: DeserializeOwned>(text: &str) -> Result<usize, String> {
     Ok(count)
 }
 
+/// Like [`parse_all`], and each value must also be exactly what its type writes back: no field
+/// the type does not have (a response type ignores unknown fields when reading, so a misspelt
+/// one would otherwise pass), none left out, `null` where the server writes `null`.
+fn parse_exact<T: DeserializeOwned + Serialize>(text: &str) -> Result<usize, String> {
+    let mut count = 0;
+    for value in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
+        let value = value.map_err(|e| format!("not JSON: {e}"))?;
+        let parsed = serde_json::from_value::<T>(value.clone()).map_err(|e| format!("{value}: {e}"))?;
+        let written = serde_json::to_value(&parsed).map_err(|e| format!("{value}: {e}"))?;
+        if written != value {
+            return Err(format!("{value}: the type writes it as {written}"));
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
 /// Parses a block as the type it names; the registry of every type an example may name.
 fn check(type_name: &str, text: &str) -> Result<usize, String> {
     match type_name {
         "User" => parse_all::<User>(text),
         "Conversation" => parse_all::<Conversation>(text),
         "Message" => parse_all::<Message>(text),
+        "UserView" => parse_exact::<UserView>(text),
+        "AdminUserView" => parse_exact::<AdminUserView>(text),
+        "ConversationView" => parse_exact::<ConversationView>(text),
+        "rest::SignUp" => parse_exact::<rest::SignUp>(text),
+        "rest::LogIn" => parse_exact::<rest::LogIn>(text),
+        "rest::UserRef" => parse_exact::<rest::UserRef>(text),
+        "rest::NewGroup" => parse_exact::<rest::NewGroup>(text),
+        "rest::Rename" => parse_exact::<rest::Rename>(text),
+        "rest::Send" => parse_exact::<rest::Send>(text),
+        "rest::Edit" => parse_exact::<rest::Edit>(text),
+        "rest::Mark" => parse_exact::<rest::Mark>(text),
+        "rest::Disabled" => parse_exact::<rest::Disabled>(text),
+        "rest::SetRole" => parse_exact::<rest::SetRole>(text),
+        "rest::Password" => parse_exact::<rest::Password>(text),
+        "rest::LoggedIn" => parse_exact::<rest::LoggedIn>(text),
+        "rest::LoggedOut" => parse_exact::<rest::LoggedOut>(text),
+        "rest::UserPage" => parse_exact::<rest::UserPage>(text),
+        "rest::ConversationPage" => parse_exact::<rest::ConversationPage>(text),
+        "rest::MessagePage" => parse_exact::<rest::MessagePage>(text),
+        "rest::Marked" => parse_exact::<rest::Marked>(text),
+        "rest::AdminUserPage" => parse_exact::<rest::AdminUserPage>(text),
+        "rest::AdminConversationPage" => parse_exact::<rest::AdminConversationPage>(text),
+        "rest::ServerStats" => parse_exact::<rest::ServerStats>(text),
+        "rest::AuditPage" => parse_exact::<rest::AuditPage>(text),
+        "rest::Health" => parse_exact::<rest::Health>(text),
         other => Err(format!("no type {other} in the registry of tests/protocol_examples.rs")),
     }
 }
@@ -143,4 +186,11 @@ fn a_wrong_example_is_caught() {
     assert!(check("Message", &fill_elisions(&blocks[0].text)).is_err(), "a message without its fields");
     assert_eq!(blocks[1].type_name, None);
     assert!(check("Nope", "{}").is_err());
+}
+
+#[test]
+fn a_response_example_with_a_field_its_type_lacks_is_caught() {
+    assert_eq!(check("rest::LoggedOut", r#"{"sessions":3}"#), Ok(1));
+    assert!(check("rest::LoggedOut", r#"{"sessions":3,"session":3}"#).is_err(), "a misspelt extra field");
+    assert!(check("rest::Health", r#"{"status":"ok","store":null}"#).is_err(), "the server leaves it out");
 }

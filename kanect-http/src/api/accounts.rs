@@ -2,34 +2,17 @@
 //! user list with presence.
 
 use super::request::{next_cursor, no_content, ok, read_json, Query};
-use crate::auth;
 use crate::error::{json_response, ApiError, Body};
 use crate::state::App;
+use crate::{auth, records};
 use hyper::body::Incoming;
 use hyper::header::SET_COOKIE;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{Caller, Login, Registration, Timestamp, UserId};
-use serde::Deserialize;
-use serde_json::json;
+use kanect_proto::rest;
+// Named here too for the fuzz targets' entry points (`crate::fuzzing`).
+pub(crate) use kanect_proto::rest::{LogIn, SignUp};
 use std::net::IpAddr;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SignUp {
-    username: String,
-    password: String,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    display_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LogIn {
-    username: String,
-    password: String,
-}
 
 /// `POST /auth/signup`: registers (within the sign-ups allowed from `client`, the request's
 /// address) and logs in, without checking the password it just hashed again: see
@@ -57,7 +40,12 @@ pub(super) async fn login(app: &App, request: Request<Incoming>, client: IpAddr)
 fn login_response(app: &App, status: StatusCode, login: Login) -> Response<Body> {
     let token = login.token.as_str();
     let csrf = auth::csrf_token(token);
-    let body = json!({"token": token, "csrf_token": csrf, "expires_at": login.expires_at, "user": login.user});
+    let body = rest::LoggedIn {
+        token: token.to_owned(),
+        csrf_token: csrf.clone(),
+        expires_at: records::timestamp(login.expires_at),
+        user: records::user(&login.user),
+    };
     let mut response = json_response(status, &body);
     let max_age = login.expires_at.0.saturating_sub(Timestamp::now().0) / 1000;
     for cookie in auth::session_cookies(token, &csrf, max_age, app.config.secure_cookies) {
@@ -82,12 +70,12 @@ pub(super) async fn logout(app: &App, caller: &Caller) -> Result<Response<Body>,
 /// `POST /auth/logout-all`.
 pub(super) async fn logout_all(app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
     let sessions = app.chat.logout_everywhere(caller).await?;
-    Ok(clearing_cookies(app, ok(&json!({"sessions": sessions}))))
+    Ok(clearing_cookies(app, ok(&rest::LoggedOut { sessions })))
 }
 
 /// `GET /me`.
 pub(super) async fn me(app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
-    Ok(ok(&app.chat.me(caller).await?))
+    Ok(ok(&records::user(&app.chat.me(caller).await?)))
 }
 
 /// `GET /users?search=&after=&limit=`.
@@ -96,11 +84,11 @@ pub(super) async fn users<B>(app: &App, caller: &Caller, request: &Request<B>) -
     let limit = query.limit()?;
     let users = app.chat.users(caller, query.text("search"), query.text("after"), limit).await?;
     let next = next_cursor(&users, limit, |u| u.user.username.clone());
-    Ok(ok(&json!({"users": users, "next": next})))
+    Ok(ok(&rest::UserPage { users: users.iter().map(records::user_view).collect(), next }))
 }
 
 /// `GET /users/{id}`.
 pub(super) async fn user(app: &App, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
     let id: UserId = super::request::path_id(id)?;
-    Ok(ok(&app.chat.user(caller, id).await?))
+    Ok(ok(&records::user_view(&app.chat.user(caller, id).await?)))
 }

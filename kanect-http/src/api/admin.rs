@@ -3,30 +3,14 @@
 
 use super::request::{next_cursor, no_content, ok, path_id, read_json, Query};
 use crate::error::{ApiError, Body};
+use crate::records;
 use crate::state::App;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
-use kanect_core::{AuditId, Caller, ConversationId, Role, UserId};
-use serde::Deserialize;
-use serde_json::json;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Disabled {
-    disabled: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SetRole {
-    role: Role,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Password {
-    password: String,
-}
+use kanect_core::{AuditId, Caller, ConversationId, UserId};
+use kanect_proto::rest;
+// Named here too for the fuzz targets' entry points (`crate::fuzzing`).
+pub(crate) use kanect_proto::rest::{Disabled, Password, SetRole};
 
 type Reply = Result<Response<Body>, ApiError>;
 
@@ -40,18 +24,20 @@ pub(super) async fn route(app: &App, caller: &Caller, request: Request<Incoming>
             let page = query.limit()?;
             let users = chat.admin_users(caller, query.text("search"), query.text("after"), page).await?;
             let next = next_cursor(&users, page, |u| u.user.username.clone());
-            Ok(ok(&json!({"users": users, "next": next})))
+            Ok(ok(&rest::AdminUserPage { users: users.iter().map(records::admin_user_view).collect(), next }))
         }
-        (Method::GET, ["users", id]) => Ok(ok(&chat.admin_user(caller, path_id(id)?).await?)),
+        (Method::GET, ["users", id]) => {
+            Ok(ok(&records::admin_user_view(&chat.admin_user(caller, path_id(id)?).await?)))
+        }
         (Method::PUT, ["users", id, "disabled"]) => {
             let id: UserId = path_id(id)?;
             let form: Disabled = read_json(request, limit).await?;
-            Ok(ok(&chat.set_disabled(caller, id, form.disabled).await?))
+            Ok(ok(&records::user(&chat.set_disabled(caller, id, form.disabled).await?)))
         }
         (Method::PUT, ["users", id, "role"]) => {
             let id: UserId = path_id(id)?;
             let form: SetRole = read_json(request, limit).await?;
-            Ok(ok(&chat.set_role(caller, id, form.role).await?))
+            Ok(ok(&records::user(&chat.set_role(caller, id, records::engine_role(form.role)).await?)))
         }
         (Method::POST, ["users", id, "password"]) => {
             let id: UserId = path_id(id)?;
@@ -67,21 +53,24 @@ pub(super) async fn route(app: &App, caller: &Caller, request: Request<Incoming>
             let page = query.limit()?;
             let after: Option<ConversationId> = query.parsed("after")?;
             let conversations = chat.admin_conversations(caller, after, page).await?;
-            let next = next_cursor(&conversations, page, |c| c.id);
-            Ok(ok(&json!({"conversations": conversations, "next": next})))
+            let next = next_cursor(&conversations, page, |c| records::conversation_id(c.id));
+            let conversations = conversations.iter().map(records::conversation).collect();
+            Ok(ok(&rest::AdminConversationPage { conversations, next }))
         }
         (Method::GET, ["conversations", id, "messages"]) => {
             let messages = chat.admin_history(caller, path_id(id)?, query.history_page()?, query.limit()?).await?;
-            Ok(ok(&json!({"messages": messages})))
+            Ok(ok(&rest::MessagePage { messages: messages.iter().map(records::message).collect() }))
         }
-        (Method::DELETE, ["messages", id]) => Ok(ok(&chat.admin_delete_message(caller, path_id(id)?).await?)),
-        (Method::GET, ["stats"]) => Ok(ok(&chat.server_stats(caller).await?)),
+        (Method::DELETE, ["messages", id]) => {
+            Ok(ok(&records::message(&chat.admin_delete_message(caller, path_id(id)?).await?)))
+        }
+        (Method::GET, ["stats"]) => Ok(ok(&records::server_stats(&chat.server_stats(caller).await?))),
         (Method::GET, ["audit"]) => {
             let page = query.limit()?;
             let before: Option<AuditId> = query.parsed("before")?;
             let entries = chat.audit_log(caller, before, page).await?;
-            let next = next_cursor(&entries, page, |e| e.id);
-            Ok(ok(&json!({"entries": entries, "next": next})))
+            let next = next_cursor(&entries, page, |e| records::audit_id(e.id));
+            Ok(ok(&rest::AuditPage { entries: entries.iter().map(records::audit_entry).collect(), next }))
         }
         _ => Err(ApiError::not_found()),
     }

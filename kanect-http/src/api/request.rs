@@ -198,12 +198,7 @@ mod tests {
     /// expected as a syntax error, so `{"kind":3}` was `invalid_json`.
     #[test]
     fn valid_json_of_the_wrong_kind_is_wrong_type_not_invalid_json() {
-        #[derive(Deserialize, Debug)]
-        #[serde(deny_unknown_fields)]
-        #[allow(dead_code)]
-        struct Mark {
-            kind: kanect_core::ReceiptKind,
-        }
+        use kanect_proto::rest::Mark;
         for body in [&br#"{"kind":3}"#[..], br#"{"kind":true}"#, br#"{"kind":null}"#, br#"{"kind":[]}"#] {
             assert_eq!(parse_json::<Mark>(body).unwrap_err().code, "wrong_type", "{}", String::from_utf8_lossy(body));
         }

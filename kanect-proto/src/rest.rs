@@ -1,0 +1,290 @@
+//! The bodies of the REST API (`/api/v1/...`), the admin API (`/api/v1/admin/...`) and
+//! `GET /health`, each named after what it is for, request bodies first.
+//!
+//! Request bodies refuse fields they do not know (`deny_unknown_fields`): a client's typo must
+//! be an error (`unknown_field`), not a setting silently left out. Response bodies ignore
+//! fields they do not know, so a newer server's additions do not break an older client.
+//! Endpoints that answer with a bare record or view (`GET /me` → [`User`], a send →
+//! [`Message`]) have no type of their own here.
+//!
+//! They live in this module rather than at the crate's root because some names are short verbs
+//! (`Send`, `Edit`) that would be ambiguous there, beside the WebSocket commands of the same
+//! names: `rest::Send` says which one it is.
+
+use crate::ids::{AuditId, ConversationId, Seq, Timestamp, UserId};
+use crate::records::{Conversation, Message, Receipt, ReceiptKind, Role, User};
+use crate::views::{AdminUserView, ConversationView, UserView};
+use serde::{Deserialize, Serialize};
+
+// ---- Requests ----
+
+/// `POST /auth/signup`: a new account, logged in at once.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignUp {
+    /// 3–32 of `A-Z a-z 0-9 _ . -`, unique case-insensitively.
+    pub username: String,
+    /// 8–256 characters, and not a weak one.
+    pub password: String,
+    /// A contact address, shown only to its owner and administrators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The name to show instead of the username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// `POST /auth/login`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogIn {
+    /// Matched case-insensitively.
+    pub username: String,
+    /// The account's password.
+    pub password: String,
+}
+
+/// Names one user: `POST /conversations/direct` (whom to talk to) and
+/// `POST /conversations/{id}/members` (whom to add).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRef {
+    /// The user.
+    pub user: UserId,
+}
+
+/// `POST /conversations`: a new group, owned by the caller.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    /// The group's name.
+    pub name: String,
+    /// Who else is in it (the caller always is); none if left out.
+    #[serde(default)]
+    pub members: Vec<UserId>,
+}
+
+/// `PATCH /conversations/{id}`: a group's new name.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    /// The new name.
+    pub name: String,
+}
+
+/// `POST /conversations/{id}/messages`: a message to store and deliver.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    /// The sender's idempotency key: a resend with the same one returns the original.
+    pub client_id: String,
+    /// The text.
+    pub body: String,
+}
+
+/// `PATCH /messages/{id}`: a message's new text.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    /// The new text.
+    pub body: String,
+}
+
+/// `POST /conversations/{id}/receipts`: moves the caller's delivered or read mark forward.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mark {
+    /// Which mark.
+    pub kind: ReceiptKind,
+    /// Up to which message.
+    pub seq: Seq,
+}
+
+/// `PUT /admin/users/{id}/disabled`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disabled {
+    /// `true` disables the account (ending its sessions), `false` enables it again.
+    pub disabled: bool,
+}
+
+/// `PUT /admin/users/{id}/role`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRole {
+    /// The new role.
+    pub role: Role,
+}
+
+/// `POST /admin/users/{id}/password`: a new password set by an administrator.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Password {
+    /// The new password (the same rules as at sign-up).
+    pub password: String,
+}
+
+// ---- Responses ----
+
+/// The answer to `POST /auth/signup` and `POST /auth/login` (which also set the browser's
+/// cookies).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct LoggedIn {
+    /// The session token (64 hex characters): `Authorization: Bearer <token>`.
+    pub token: String,
+    /// The session's CSRF token, for a browser using the cookie session.
+    pub csrf_token: String,
+    /// When the session ends.
+    pub expires_at: Timestamp,
+    /// The account, `email` included.
+    pub user: User,
+}
+
+/// The answer to `POST /auth/logout-all`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct LoggedOut {
+    /// How many sessions were ended.
+    pub sessions: u64,
+}
+
+/// `GET /users`: a page of users ordered by username.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct UserPage {
+    /// The users.
+    pub users: Vec<UserView>,
+    /// The `after` of the next page (the last username here); `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// `GET /conversations`: a page of the caller's conversations, most recently active first.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ConversationPage {
+    /// The conversations.
+    pub conversations: Vec<ConversationView>,
+    /// The `after` of the next page, an opaque position in the order; `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// `GET /conversations/{id}/messages` and `GET /admin/conversations/{id}/messages`: a page of
+/// history, oldest first.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct MessagePage {
+    /// The messages.
+    pub messages: Vec<Message>,
+}
+
+/// The answer to `POST /conversations/{id}/receipts`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Marked {
+    /// The caller's marks after the move; `null` if the mark was already there (marks only
+    /// move forward).
+    pub receipt: Option<Receipt>,
+}
+
+/// `GET /admin/users`: a page of every user, disabled ones too, ordered by username.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AdminUserPage {
+    /// The users.
+    pub users: Vec<AdminUserView>,
+    /// The `after` of the next page; `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// `GET /admin/conversations`: a page of every conversation, by id.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AdminConversationPage {
+    /// The conversations.
+    pub conversations: Vec<Conversation>,
+    /// The `after` of the next page (the last id here); `null` on the last page.
+    pub next: Option<ConversationId>,
+}
+
+/// `GET /admin/stats`: counts for the dashboard.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ServerStats {
+    /// Accounts.
+    pub users: u64,
+    /// Users online, on any node as this one knows.
+    pub online_users: u64,
+    /// Conversations, direct and group.
+    pub conversations: u64,
+    /// Messages, deleted ones included.
+    pub messages: u64,
+    /// Devices connected to the node that answered.
+    pub connections: u64,
+}
+
+/// One administrative action in the audit log.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Time-ordered: the log pages by it.
+    pub id: AuditId,
+    /// When.
+    pub at: Timestamp,
+    /// The administrator who acted.
+    pub actor: UserId,
+    /// A stable code: `user.disable`, `user.enable`, `user.role`, `user.password_reset`,
+    /// `user.delete`, `message.delete`.
+    pub action: String,
+    /// What was acted on: a user's or a message's id.
+    pub target: String,
+    /// The detail, if the action has one (a new role, the message's conversation).
+    pub detail: Option<String>,
+}
+
+/// `GET /admin/audit`: a page of the audit log, newest first.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// The entries.
+    pub entries: Vec<AuditEntry>,
+    /// The `before` of the next page (the last id here); `null` on the last page.
+    pub next: Option<AuditId>,
+}
+
+/// `GET /health`: whether this server should get traffic.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Health {
+    /// What to match on.
+    pub status: HealthStatus,
+    /// The store's own word (`ok`, `failed`, `recovering`), for people; left out while
+    /// shutting down, when the store is not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+}
+
+/// [`Health::status`]: `200` for `ok`, `503` otherwise.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// Serving.
+    Ok,
+    /// The store fails; the server recovers by itself once the cause is gone.
+    StoreUnavailable,
+    /// Draining before it stops.
+    ShuttingDown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_request_body_refuses_unknown_fields_and_takes_defaults() {
+        let error = serde_json::from_value::<LogIn>(json!({"username": "a", "password": "b", "pw": 1})).unwrap_err();
+        assert!(error.to_string().starts_with("unknown field `pw`"), "{error}");
+        let group: NewGroup = serde_json::from_value(json!({"name": "crew"})).unwrap();
+        assert!(group.members.is_empty());
+        let signup: SignUp = serde_json::from_value(json!({"username": "a", "password": "b", "email": null})).unwrap();
+        assert_eq!(signup.email, None);
+        assert_eq!(serde_json::to_value(&signup).unwrap(), json!({"username": "a", "password": "b"}));
+    }
+
+    #[test]
+    fn health_leaves_the_store_out_while_shutting_down() {
+        let draining = Health { status: HealthStatus::ShuttingDown, store: None };
+        assert_eq!(serde_json::to_value(&draining).unwrap(), json!({"status": "shutting_down"}));
+        let failed = Health { status: HealthStatus::StoreUnavailable, store: Some("failed".into()) };
+        assert_eq!(serde_json::to_value(failed).unwrap(), json!({"status": "store_unavailable", "store": "failed"}));
+    }
+}
