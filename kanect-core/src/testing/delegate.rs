@@ -10,12 +10,37 @@
 /// value whose methods include the trait's, such as an `Arc<MemoryStore>` or an
 /// `Arc<dyn Store>`.
 ///
-/// ```ignore
-/// // Every method of these traits hands the call on to `self.inner`.
-/// kanect_core::delegate_store!(impl SessionStore, MessageStore, Store for Wrapper => inner);
-/// // The same, after `self.check("insert_user").await?` and so on (an async method of the
-/// // wrapper that returns a `StoreResult<()>`); `health` is handed on unchecked.
-/// kanect_core::delegate_store!(impl UserStore, Store for Wrapper => inner, before check);
+/// ```
+/// use kanect_core::backend::StoreResult;
+/// use kanect_core::{Chat, MemoryStore};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// /// A store that counts the calls made to it.
+/// #[derive(Default)]
+/// struct Counted {
+///     inner: MemoryStore,
+///     calls: AtomicUsize,
+/// }
+///
+/// impl Counted {
+///     async fn count(&self, _method: &'static str) -> StoreResult<()> {
+///         self.calls.fetch_add(1, Ordering::Relaxed);
+///         Ok(())
+///     }
+/// }
+///
+/// // Each method calls `self.count("insert_user").await?` (and so on), then hands the call on
+/// // to `self.inner`; `health` is handed on unchecked. Without `, before count`, each method
+/// // only hands the call on.
+/// kanect_core::delegate_store!(
+///     impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AdminStore, Store
+///         for Counted => inner, before count
+/// );
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let chat = Chat::builder(Counted::default()).build().await?;
+/// # Ok::<_, kanect_core::Error>(())
+/// # }).unwrap();
 /// ```
 ///
 /// The traits are named as in [`crate::backend`]: `UserStore`, `SessionStore`,
@@ -105,14 +130,15 @@ macro_rules! delegate_store {
         #[$crate::testing::async_trait]
         impl $crate::backend::Store for $wrapper {
             async fn flush(&self) -> $crate::backend::StoreResult<()> {
-                #[allow(unused_imports)] // needless for an `Arc<dyn Store>`, needed for others
+                // The trait's methods are callable on an `Arc<dyn Store>` without it, not on others.
+                #[allow(unused_imports)]
                 use $crate::backend::Store as _;
                 $crate::delegate_store!(@before self $before flush);
                 self.$field.flush().await
             }
 
             async fn health(&self) -> $crate::StoreHealth {
-                #[allow(unused_imports)] // needless for an `Arc<dyn Store>`, needed for others
+                #[allow(unused_imports)]
                 use $crate::backend::Store as _;
                 self.$field.health().await
             }
@@ -127,7 +153,8 @@ macro_rules! delegate_store {
         impl $crate::backend::$trait for $wrapper {
             $(
                 async fn $name(&self, $($arg: $ty),*) -> $crate::backend::StoreResult<$out> {
-                    #[allow(unused_imports)] // as above
+                    // The trait's methods are callable on an `Arc<dyn Store>` without it, not on others.
+                    #[allow(unused_imports)]
                     use $crate::backend::$trait as _;
                     $crate::delegate_store!(@before self $before $name);
                     self.$field.$name($($arg),*).await

@@ -195,7 +195,9 @@ where
     }
 }
 
-/// What the store should hold, kept the simplest way.
+/// What the store should hold, kept the simplest way. The ids it names by index are new ones
+/// (their `Default`).
+#[derive(Default)]
 struct Model {
     /// The conversations the operations name by index (records may or may not exist).
     conversation_ids: [ConversationId; 2],
@@ -216,25 +218,6 @@ struct Model {
     tokens: u32,
     conversations: BTreeMap<ConversationId, Conversation>,
     audit: Vec<AuditEntry>,
-}
-
-impl Default for Model {
-    fn default() -> Self {
-        Model {
-            conversation_ids: [ConversationId::new(), ConversationId::new()],
-            participants: [UserId::new(), UserId::new(), UserId::new()],
-            messages: HashMap::new(),
-            clients: HashMap::new(),
-            receipts: HashMap::new(),
-            users: BTreeMap::new(),
-            deleted_users: Vec::new(),
-            sessions: BTreeMap::new(),
-            deleted_sessions: Vec::new(),
-            tokens: 0,
-            conversations: BTreeMap::new(),
-            audit: Vec::new(),
-        }
-    }
 }
 
 impl Model {
