@@ -23,7 +23,8 @@
 //! ```
 //!
 //! # Layout
-//! - the crate root — everything from [`kanect_core`].
+//! - the crate root — everything from [`kanect_core`]: the engine; [`backend`] holds what only
+//!   store implementers need.
 //! - [`store`] — persistent stores (`kanect-store`).
 //! - [`http`] — the network adapter (`kanect-http`), feature `http`.
 //! - [`nats`] — the cluster bus (`kanect-nats`), feature `nats`.

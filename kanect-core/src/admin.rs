@@ -5,8 +5,8 @@
 //! once, whatever their session says.
 //!
 //! **Concurrent changes.** An action changes only its own field of an account
-//! ([`Store::update_user`](crate::Store::update_user) with a [`UserUpdate`]), never writes
-//! back a whole record it read earlier: a disable and a promotion at once (from two
+//! ([`UserStore::update_user`](crate::backend::UserStore::update_user) with a [`UserUpdate`]),
+//! never writes back a whole record it read earlier: a disable and a promotion at once (from two
 //! administrators, on any nodes), or a disable while a device records its user's last-seen time,
 //! all take effect. Each answers, and announces, the account as the store left it.
 //!

@@ -2,9 +2,10 @@
 //!
 //! Kanect's storage-agnostic chat engine: users and authentication, direct and group
 //! conversations, message routing with per-conversation sequence numbers, presence, receipts
-//! and typing. Everything it keeps goes through the [`Store`] trait; everything it tells other
-//! nodes goes through the [`Bus`] trait. It ships [`MemoryStore`] and [`LocalBus`]; the
-//! `kanect-store` and `kanect-nats` crates add persistent and clustered backends.
+//! and typing. Everything it keeps goes through the [`Store`] trait (one trait per domain, in
+//! [`backend`]); everything it tells other nodes goes through the [`Bus`] trait. It ships
+//! [`MemoryStore`] and [`LocalBus`]; the `kanect-store` and `kanect-nats` crates add persistent
+//! and clustered backends.
 //!
 //! An application holds one [`Chat`] handle:
 //!
@@ -47,7 +48,10 @@
 //! - `event` — [`Event`] and the shared, encode-once [`Delivery`].
 //! - `error` — [`Error`] with stable codes, and [`StoreError`] for backends.
 //! - `validate` — input rules and limits.
-//! - `store` — the [`Store`] trait; `memory` — [`MemoryStore`].
+//! - `store` — the store traits, one file per domain, and [`Store`], the bound a backend
+//!   implements; `memory` — [`MemoryStore`], one file per trait impl.
+//! - [`backend`] — what only backend implementers need: the store traits and the contract
+//!   they keep, and the records they exchange with the engine.
 //! - `bus` — the [`Bus`] trait and [`LocalBus`].
 //! - `auth` — password hashing and session tokens.
 //! - `throttle` — log-in slow-downs ([`SlowDown`], [`LoginLimits`]); `admission` — this
@@ -61,12 +65,14 @@
 //!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
 //!   `messaging` and `admin`.
 //! - `metrics` — counters and histograms.
-//! - `testing` (feature `testing`) — the store conformance suite.
+//! - `testing` (feature `testing`) — the store conformance suite (a module per domain trait),
+//!   its model test with restarts, and store wrappers for tests.
 
 mod accounts;
 mod admin;
 mod admission;
 mod auth;
+pub mod backend;
 mod bus;
 mod chat;
 mod client_key;
@@ -94,6 +100,10 @@ pub mod testing;
 pub use accounts::{Login, Registration, UserView};
 pub use admin::{AdminUserView, ServerStats};
 pub use auth::{PasswordCost, SessionToken};
+/// The bound of [`Chat::builder`]; documented, with the domain traits it is made of, in
+/// [`backend`].
+#[doc(no_inline)]
+pub use backend::Store;
 pub use bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 pub use chat::{Caller, Chat, ChatBuilder, ChatConfig};
 pub use client_key::client_key;
@@ -105,11 +115,9 @@ pub use id::{AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
 pub use limits::{Rate, RateLimits};
 pub use memory::MemoryStore;
 pub use model::{
-    Appended, AuditEntry, Conversation, ConversationKind, Message, NewMessage, Presence, Receipt, ReceiptKind, Role,
-    Session, StoreStats, Timestamp, TokenHash, User,
+    AuditEntry, Conversation, ConversationKind, Message, Presence, Receipt, ReceiptKind, Role, Timestamp, TokenHash,
+    User,
 };
-pub use store::{
-    matches_search, move_receipt_forward, HistoryPage, Store, StoreHealth, StoreResult, UserQuery, UserUpdate,
-};
+pub use store::{HistoryPage, StoreHealth};
 pub use subscription::{Resumed, SkippedCursor, Subscription, RESUME_BATCH, RESUME_BYTES, WATCH_MAX};
-pub use throttle::{Attempt, AttemptKey, LoginAttempts, LoginLimits, SlowDown};
+pub use throttle::{LoginLimits, SlowDown};

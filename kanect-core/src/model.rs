@@ -37,8 +37,9 @@ pub enum Role {
     Admin,
 }
 
-/// A user account. The password hash is kept apart (see [`Store::password_hash`](crate::Store::password_hash))
-/// so that a `User` can be handed out freely.
+/// A user account. The password hash is kept apart (see
+/// [`UserStore::password_hash`](crate::backend::UserStore::password_hash)) so that a `User` can
+/// be handed out freely.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct User {
     /// Stable id.
@@ -176,7 +177,7 @@ impl NewMessage {
     }
 }
 
-/// What [`Store::append_message`](crate::Store::append_message) did.
+/// What [`MessageStore::append_message`](crate::backend::MessageStore::append_message) did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Appended {
     /// A new message with the next seq.

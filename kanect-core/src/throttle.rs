@@ -27,8 +27,8 @@
 //!
 //! An attempt is counted **before** its password is checked, at all of its keys (the account's
 //! and, with an address, the account-and-address one) in one atomic step in the store
-//! ([`Store::count_login_attempt`](crate::Store::count_login_attempt): read the records, decide
-//! by [`Attempt::decide`], write, also atomic across nodes). So concurrent attempts each see the
+//! ([`LoginAttemptStore::count_login_attempt`](crate::backend::LoginAttemptStore::count_login_attempt):
+//! read the records, decide by [`Attempt::decide`], write, also atomic across nodes). So concurrent attempts each see the
 //! ones before them, and no more than the allowance ever reach the hash. The decision is **all
 //! or nothing**: if every key allows the attempt it is counted at every key; if any refuses, it
 //! is counted at none, and the wait is the longest of the refusing keys'. A refused attempt
@@ -130,8 +130,8 @@ pub struct LoginAttempts {
 }
 
 /// The outcome of one log-in attempt at all of its keys ([`Attempt::decide`],
-/// [`Store::count_login_attempt`](crate::Store::count_login_attempt)): counted at every key, or
-/// at none.
+/// [`LoginAttemptStore::count_login_attempt`](crate::backend::LoginAttemptStore::count_login_attempt)):
+/// counted at every key, or at none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attempt {
     /// Counted at every key: these are their records now, in the order the keys were given.

@@ -12,11 +12,8 @@
 mod support;
 
 use async_trait::async_trait;
-use kanect_core::{
-    Appended, Attempt, AttemptKey, AuditEntry, AuditId, Chat, Conversation, ConversationId, HistoryPage, MemoryStore,
-    Message, MessageId, NewMessage, Receipt, ReceiptKind, Registration, Role, Seq, Session, SlowDown, Store,
-    StoreResult, StoreStats, Timestamp, TokenHash, User, UserId, UserQuery, UserUpdate,
-};
+use kanect_core::backend::{StoreResult, UserQuery, UserStore, UserUpdate};
+use kanect_core::{Chat, MemoryStore, Registration, Role, User, UserId};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -65,8 +62,9 @@ impl Interleaving {
     }
 }
 
+/// The account reads and writes open the window; every other call is handed on as it is.
 #[async_trait]
-impl Store for Interleaving {
+impl UserStore for Interleaving {
     async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
         self.inner.insert_user(user, password_hash).await
     }
@@ -94,98 +92,11 @@ impl Store for Interleaving {
     async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
         self.inner.users(query).await
     }
-    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
-        self.inner.insert_session(session).await
-    }
-    async fn session(&self, token_hash: &TokenHash) -> StoreResult<Option<Session>> {
-        self.inner.session(token_hash).await
-    }
-    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
-        self.inner.delete_session(token_hash).await
-    }
-    async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
-        self.inner.delete_sessions_of(user).await
-    }
-    async fn count_login_attempt(&self, keys: &[(AttemptKey, SlowDown)], now: Timestamp) -> StoreResult<Attempt> {
-        self.inner.count_login_attempt(keys, now).await
-    }
-    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
-        self.inner.clear_login_attempts(key).await
-    }
-    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
-        self.inner.expire_login_attempts(now).await
-    }
-    async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
-        self.inner.insert_conversation(conversation).await
-    }
-    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
-        self.inner.conversation(id).await
-    }
-    async fn add_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
-        self.inner.add_member(id, user).await
-    }
-    async fn remove_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
-        self.inner.remove_member(id, user).await
-    }
-    async fn set_conversation_details(
-        &self,
-        id: ConversationId,
-        name: Option<String>,
-        owner: Option<UserId>,
-    ) -> StoreResult<Option<Conversation>> {
-        self.inner.set_conversation_details(id, name, owner).await
-    }
-    async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationId>> {
-        self.inner.conversations_of(user).await
-    }
-    async fn conversations(&self, after: Option<ConversationId>, limit: usize) -> StoreResult<Vec<Conversation>> {
-        self.inner.conversations(after, limit).await
-    }
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
-        self.inner.append_message(message).await
-    }
-    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
-        self.inner.message(id).await
-    }
-    async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
-        self.inner.replace_message(message).await
-    }
-    async fn history(
-        &self,
-        conversation: ConversationId,
-        page: HistoryPage,
-        limit: usize,
-    ) -> StoreResult<Vec<Message>> {
-        self.inner.history(conversation, page, limit).await
-    }
-    async fn last_seq(&self, conversation: ConversationId) -> StoreResult<Seq> {
-        self.inner.last_seq(conversation).await
-    }
-    async fn advance_receipt(
-        &self,
-        conversation: ConversationId,
-        user: UserId,
-        kind: ReceiptKind,
-        seq: Seq,
-    ) -> StoreResult<Option<Receipt>> {
-        self.inner.advance_receipt(conversation, user, kind, seq).await
-    }
-    async fn receipts(&self, conversation: ConversationId) -> StoreResult<Vec<Receipt>> {
-        self.inner.receipts(conversation).await
-    }
-    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        self.inner.append_audit(entry).await
-    }
-    async fn audit_log(&self, before: Option<AuditId>, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        self.inner.audit_log(before, limit).await
-    }
-    async fn stats(&self) -> StoreResult<StoreStats> {
-        self.inner.stats().await
-    }
-    async fn flush(&self) -> StoreResult<()> {
-        self.inner.flush().await
-    }
 }
+
+kanect_core::delegate_store!(
+    impl SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AdminStore, Store for Interleaving => inner
+);
 
 /// An engine on an [`Interleaving`] store, its administrator, and bob, whose account the races
 /// are about; a device of carol's, connected, to see what is announced.

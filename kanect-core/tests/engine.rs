@@ -552,7 +552,7 @@ async fn a_message_that_was_never_routed_is_filled_in_from_the_store_in_order() 
     let mut device = chat.subscribe(&bob).await.unwrap();
     chat.send(&alice, direct.id, "c1", "one").await.unwrap();
     // Written but never fanned out, as when a node dies between its append and its routing.
-    let orphan = kanect_core::NewMessage {
+    let orphan = kanect_core::backend::NewMessage {
         conversation: direct.id,
         sender: alice.user(),
         body: "two".into(),

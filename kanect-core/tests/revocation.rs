@@ -5,8 +5,9 @@
 
 mod support;
 
+use kanect_core::backend::Session;
 use kanect_core::testing::FaultyStore;
-use kanect_core::{Chat, Event, MemoryStore, Registration, Session, Store};
+use kanect_core::{Chat, Event, MemoryStore, Registration, Store};
 use std::sync::Arc;
 use support::*;
 

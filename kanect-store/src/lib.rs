@@ -94,10 +94,11 @@
 //! - `sled::journal` — the write-ahead journal of message appends: files, records, replay.
 //! - `sled::id_filter` — the Bloom filter of stored message ids, and the scan that fills it.
 //! - `sled::commit` — group commit: the commit and checkpoint threads.
-//! - `sled::accounts`, `sled::conversations`, `sled::messages` — the synchronous write and
-//!   read halves of the `Store` methods, by domain.
+//! - `sled::users`, `sled::sessions`, `sled::login_attempts`, `sled::conversations`,
+//!   `sled::messages`, `sled::admin` — one store trait's impl each (see
+//!   [`kanect_core::backend`]), with the synchronous write and read halves of its methods.
 //! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
-//! - `pg` (feature `postgres`) — `PgStore`.
+//! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 
 #[cfg(feature = "sled")]
 mod sled;

@@ -75,7 +75,7 @@ impl Cast {
     }
 
     async fn find(chat: &Chat, store: &SledStore) -> Cast {
-        use kanect_core::Store;
+        use kanect_core::backend::UserStore;
         let hub = store.user_by_username("hub").await.unwrap().unwrap().id;
         let mut senders = Vec::new();
         for i in 0..SENDERS {
@@ -220,11 +220,12 @@ async fn verify(path: &Path, acked: &HashMap<(ConversationId, String), Seq>, run
     let (chat, store) = engine(path).await;
     let cast = Cast::find(&chat, &store).await;
     let reader = &cast.senders[0];
-    let hub = chat.act_as(kanect_core::Store::user_by_username(&*store, "hub").await.unwrap().unwrap().id).await;
+    let hub =
+        chat.act_as(kanect_core::backend::UserStore::user_by_username(&*store, "hub").await.unwrap().unwrap().id).await;
     let hub = hub.unwrap();
     for (index, conversation) in cast.conversations().into_iter().enumerate() {
         let caller = if index == 0 { reader } else { &hub };
-        let last = kanect_core::Store::last_seq(&*store, conversation).await.unwrap();
+        let last = kanect_core::backend::MessageStore::last_seq(&*store, conversation).await.unwrap();
         let mut seen_clients = HashSet::new();
         let mut stored = HashMap::new();
         let mut oldest_first = Vec::new();
@@ -256,7 +257,11 @@ async fn verify(path: &Path, acked: &HashMap<(ConversationId, String), Seq>, run
             let resent = chat.send(sender, conversation, &original.client_id, "resent").await.unwrap();
             assert_eq!(&resent, original, "a resend after run {run} returns the original");
         }
-        assert_eq!(kanect_core::Store::last_seq(&*store, conversation).await.unwrap(), last, "resends store nothing");
+        assert_eq!(
+            kanect_core::backend::MessageStore::last_seq(&*store, conversation).await.unwrap(),
+            last,
+            "resends store nothing"
+        );
         let sender = if index == 0 { &cast.senders[run % SENDERS] } else { &cast.senders[index - 1] };
         let next = chat.send(sender, conversation, &format!("after-{run}"), "after the crash").await.unwrap();
         assert_eq!(next.seq, last.next(), "sending continues at the next seq");

@@ -4,10 +4,11 @@
 
 mod pg_support;
 
-use kanect_core::testing::user;
-use kanect_core::{
-    Appended, Attempt, AttemptKey, ConversationId, NewMessage, Seq, Store, StoreError, StoreHealth, Timestamp, UserId,
+use kanect_core::backend::{
+    Appended, Attempt, AttemptKey, LoginAttemptStore, MessageStore, NewMessage, Store, UserQuery, UserStore,
 };
+use kanect_core::testing::user;
+use kanect_core::{ConversationId, Seq, StoreError, StoreHealth, Timestamp, UserId};
 use kanect_store::{PgConfig, PgStore};
 use pg_support::{config, fresh_store, raw_client, schema_name};
 use std::sync::Arc;
@@ -311,9 +312,9 @@ async fn lookups_with_nul_bytes_find_nothing_rather_than_fail() {
         store.insert_user(&user(name), "h").await.unwrap();
     }
     assert_eq!(store.user_by_username("alpha\0").await.unwrap(), None);
-    let search = kanect_core::UserQuery { search: Some("\0".into()), limit: 10, ..Default::default() };
+    let search = UserQuery { search: Some("\0".into()), limit: 10, ..Default::default() };
     assert!(store.users(&search).await.unwrap().is_empty());
-    let after = kanect_core::UserQuery { after: Some("alpha\0zz".into()), limit: 10, ..Default::default() };
+    let after = UserQuery { after: Some("alpha\0zz".into()), limit: 10, ..Default::default() };
     let names: Vec<String> = store.users(&after).await.unwrap().into_iter().map(|u| u.username).collect();
     assert_eq!(names, ["beta"]);
 }

@@ -1,8 +1,7 @@
 //! Everything the engine keeps survives closing and reopening a [`SledStore`].
 
-use kanect_core::{
-    Chat, ChatConfig, HistoryPage, PasswordCost, ReceiptKind, Registration, Role, Seq, SessionToken, UserQuery,
-};
+use kanect_core::backend::UserQuery;
+use kanect_core::{Chat, ChatConfig, HistoryPage, PasswordCost, ReceiptKind, Registration, Role, Seq, SessionToken};
 use kanect_store::SledStore;
 use std::path::Path;
 

@@ -1,5 +1,9 @@
-//! The core's store conformance suite, run against [`SledStore`].
+//! The core's store conformance suite, run against [`SledStore`]; the model test restarts it
+//! (closes it and opens its directory again) between operations.
 
 use kanect_store::SledStore;
 
-kanect_core::store_conformance!(async { SledStore::temporary().unwrap() });
+kanect_core::store_conformance!(
+    async { SledStore::temporary().unwrap() },
+    reopen = |store: SledStore| async move { store.reopen().unwrap() },
+);

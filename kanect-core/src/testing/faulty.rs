@@ -6,12 +6,8 @@
 //! through log-in slow-downs (which the engine times by the wall clock) without waiting.
 
 use crate::error::StoreError;
-use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
-use crate::model::{
-    Appended, AuditEntry, Conversation, Message, NewMessage, Receipt, ReceiptKind, Session, StoreStats, Timestamp,
-    TokenHash, User,
-};
-use crate::store::{HistoryPage, Store, StoreHealth, StoreResult, UserQuery, UserUpdate};
+use crate::model::Timestamp;
+use crate::store::{LoginAttemptStore, Store, StoreResult};
 use crate::throttle::{Attempt, AttemptKey, SlowDown};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,71 +107,27 @@ impl std::fmt::Debug for FaultyStore {
     }
 }
 
-/// The `Store` impl: each method fails if its name is failing, else hands the call on (the
-/// log-in attempt calls with their clock moved ahead). (The whole impl comes out of the macro
-/// so that `async_trait` sees the methods themselves.)
-macro_rules! delegating_impl {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
-        #[async_trait::async_trait]
-        impl Store for FaultyStore {
-            $(
-                async fn $name(&self, $($arg: $ty),*) -> StoreResult<$out> {
-                    self.check(stringify!($name)).await?;
-                    self.inner.$name($($arg),*).await
-                }
-            )*
+// Each method fails if its name is failing, else hands the call on; the log-in attempt calls
+// with their clock moved ahead.
+crate::delegate_store!(
+    impl UserStore, SessionStore, ConversationStore, MessageStore, AdminStore, Store for FaultyStore => inner,
+    before check
+);
 
-            async fn count_login_attempt(
-                &self,
-                keys: &[(AttemptKey, SlowDown)],
-                now: Timestamp,
-            ) -> StoreResult<Attempt> {
-                self.check("count_login_attempt").await?;
-                self.inner.count_login_attempt(keys, self.later(now)).await
-            }
+#[async_trait::async_trait]
+impl LoginAttemptStore for FaultyStore {
+    async fn count_login_attempt(&self, keys: &[(AttemptKey, SlowDown)], now: Timestamp) -> StoreResult<Attempt> {
+        self.check("count_login_attempt").await?;
+        self.inner.count_login_attempt(keys, self.later(now)).await
+    }
 
-            async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
-                self.check("expire_login_attempts").await?;
-                self.inner.expire_login_attempts(self.later(now)).await
-            }
+    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
+        self.check("clear_login_attempts").await?;
+        self.inner.clear_login_attempts(key).await
+    }
 
-            async fn health(&self) -> StoreHealth {
-                self.inner.health().await
-            }
-        }
-    };
-}
-
-delegating_impl! {
-    insert_user(user: &User, password_hash: &str) -> ();
-    user(id: UserId) -> Option<User>;
-    user_by_username(username: &str) -> Option<User>;
-    update_user(id: UserId, update: UserUpdate) -> Option<User>;
-    delete_user(id: UserId) -> bool;
-    password_hash(id: UserId) -> Option<String>;
-    set_password_hash(id: UserId, hash: &str) -> bool;
-    users(query: &UserQuery) -> Vec<User>;
-    insert_session(session: &Session) -> ();
-    session(token_hash: &TokenHash) -> Option<Session>;
-    delete_session(token_hash: &TokenHash) -> bool;
-    delete_sessions_of(user: UserId) -> u64;
-    clear_login_attempts(key: &AttemptKey) -> ();
-    insert_conversation(conversation: &Conversation) -> bool;
-    conversation(id: ConversationId) -> Option<Conversation>;
-    add_member(id: ConversationId, user: UserId) -> Option<Conversation>;
-    remove_member(id: ConversationId, user: UserId) -> Option<Conversation>;
-    set_conversation_details(id: ConversationId, name: Option<String>, owner: Option<UserId>) -> Option<Conversation>;
-    conversations_of(user: UserId) -> Vec<ConversationId>;
-    conversations(after: Option<ConversationId>, limit: usize) -> Vec<Conversation>;
-    append_message(message: NewMessage) -> Appended;
-    message(id: MessageId) -> Option<Message>;
-    replace_message(message: &Message) -> bool;
-    history(conversation: ConversationId, page: HistoryPage, limit: usize) -> Vec<Message>;
-    last_seq(conversation: ConversationId) -> Seq;
-    advance_receipt(conversation: ConversationId, user: UserId, kind: ReceiptKind, seq: Seq) -> Option<Receipt>;
-    receipts(conversation: ConversationId) -> Vec<Receipt>;
-    append_audit(entry: &AuditEntry) -> ();
-    audit_log(before: Option<AuditId>, limit: usize) -> Vec<AuditEntry>;
-    stats() -> StoreStats;
-    flush() -> ();
+    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
+        self.check("expire_login_attempts").await?;
+        self.inner.expire_login_attempts(self.later(now)).await
+    }
 }

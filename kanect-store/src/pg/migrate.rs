@@ -13,7 +13,8 @@
 
 use super::db;
 use deadpool_postgres::GenericClient;
-use kanect_core::{StoreError, StoreResult};
+use kanect_core::backend::StoreResult;
+use kanect_core::StoreError;
 
 /// Every migration, oldest first: (version, name, SQL). Versions are 1, 2, 3, ...
 const MIGRATIONS: &[(i32, &str, &str)] = &[

@@ -38,13 +38,27 @@
 //!
 //! **TLS.** Connections are made without TLS (`NoTls`): run PostgreSQL on a private network or
 //! through a local proxy; TLS support is future work.
+//!
+//! **Layout.** Each store trait's impl is a file of its own (`users`, `sessions`,
+//! `login_attempts`, `conversations`, `messages`, `admin`; [`Store`] itself here), with one SQL
+//! statement (or one short transaction) per operation; how each invariant is kept across nodes
+//! is said above, and the comments there only say what is not obvious from the SQL. `sql` runs
+//! statements, `rows` decodes them, `migrate` keeps the schema.
 
+mod admin;
+mod conversations;
+mod login_attempts;
+mod messages;
 mod migrate;
 mod rows;
-mod store;
+mod sessions;
+mod sql;
+mod users;
 
+use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use kanect_core::{StoreError, StoreResult};
+use kanect_core::backend::{Store, StoreResult};
+use kanect_core::{StoreError, StoreHealth};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
@@ -100,6 +114,8 @@ impl PgConfig {
 /// ```
 pub struct PgStore {
     pool: Pool,
+    /// How it was connected, to connect again the same way ([`PgStore::config`]).
+    config: PgConfig,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -117,7 +133,7 @@ impl PgStore {
     ///
     /// # Errors
     /// As [`PgStore::connect_with`].
-    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
         Self::connect_with(PgConfig::new(url)).await
     }
 
@@ -127,7 +143,7 @@ impl PgStore {
     /// # Errors
     /// [`StoreError::Backend`] for a malformed URL or schema name, or when the database cannot
     /// be reached; [`StoreError::Format`] when the database's schema is newer than this build.
-    pub async fn connect_with(config: PgConfig) -> StoreResult<PgStore> {
+    pub async fn connect_with(config: PgConfig) -> Result<PgStore, StoreError> {
         let mut pg: tokio_postgres::Config = config.url.parse().map_err(StoreError::backend)?;
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(config.connect_timeout);
@@ -152,10 +168,17 @@ impl PgStore {
             .wait_timeout(Some(config.wait_timeout))
             .build()
             .map_err(StoreError::backend)?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, config };
         let mut client = store.client().await?;
-        migrate::run(&mut client, config.schema.as_deref()).await?;
+        migrate::run(&mut client, store.config.schema.as_deref()).await?;
+        drop(client);
         Ok(store)
+    }
+
+    /// The configuration the store was connected with: [`PgStore::connect_with`] it again to
+    /// reach the same database and schema (a restart, in a test).
+    pub fn config(&self) -> &PgConfig {
+        &self.config
     }
 
     /// The schema version the database is at (after [`connect`](PgStore::connect), normally
@@ -163,7 +186,7 @@ impl PgStore {
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the database cannot be reached.
-    pub async fn schema_version(&self) -> StoreResult<i32> {
+    pub async fn schema_version(&self) -> Result<i32, StoreError> {
         let client = self.client().await?;
         migrate::current_version(&client).await
     }
@@ -173,6 +196,41 @@ impl PgStore {
         self.pool.get().await.map_err(StoreError::backend)
     }
 }
+
+#[async_trait]
+impl Store for PgStore {
+    async fn flush(&self) -> StoreResult<()> {
+        // Every write returned after its commit, which PostgreSQL had already made durable.
+        Ok(())
+    }
+
+    async fn health(&self) -> StoreHealth {
+        let answered = tokio::time::timeout(HEALTH_TIMEOUT, async {
+            let client = self.client().await?;
+            client.simple_query("SELECT 1").await.map_err(db)
+        })
+        .await;
+        match answered {
+            Ok(Ok(_)) => StoreHealth::Ok,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "health check: PostgreSQL does not answer");
+                StoreHealth::Failed
+            }
+            Err(_) => {
+                tracing::warn!(
+                    timeout_ms = HEALTH_TIMEOUT.as_millis() as u64,
+                    "health check: PostgreSQL did not answer in time"
+                );
+                StoreHealth::Failed
+            }
+        }
+    }
+}
+
+/// How long a health check waits for a pooled connection and a `SELECT 1`: well under the
+/// timeout of a load balancer's health probe (often 1-2 s), so that a database that stalls
+/// (rather than refusing) reads as failed, not as a node that does not answer.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(800);
 
 /// Schema names go into connection options and DDL, so only plain identifiers are accepted.
 fn check_schema_name(schema: &str) -> StoreResult<()> {

@@ -6,9 +6,9 @@
 //! reading a negative one is [`StoreError::Corrupt`]. Nothing here panics on a bad row.
 
 use super::PgError;
+use kanect_core::backend::{AttemptKey, LoginAttempts, Session, StoreResult};
 use kanect_core::{
-    AttemptKey, AuditEntry, Conversation, ConversationKind, LoginAttempts, Message, Receipt, Role, Seq, Session,
-    StoreError, StoreResult, Timestamp, TokenHash, User,
+    AuditEntry, Conversation, ConversationKind, Message, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, User,
 };
 use tokio_postgres::types::FromSql;
 use tokio_postgres::Row;

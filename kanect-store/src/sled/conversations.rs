@@ -1,4 +1,5 @@
-//! Conversations and memberships: the synchronous halves of their methods.
+//! [`ConversationStore`] for [`SledStore`]: conversations and memberships, and the synchronous
+//! halves of their methods.
 //!
 //! A conversation record carries its sorted member list; `0x07` keys index it by user.
 //! Both change in one batch under the conversation's stripe lock, so the list and the index
@@ -23,7 +24,9 @@ use super::commit::GroupCommit;
 use super::format::{decode, encode};
 use super::keys;
 use super::open::{Open, Stripe};
-use kanect_core::{Conflict, Conversation, ConversationId, StoreError, StoreResult, UserId};
+use super::SledStore;
+use kanect_core::backend::{ConversationStore, StoreResult};
+use kanect_core::{Conflict, Conversation, ConversationId, StoreError, UserId};
 use std::collections::HashMap;
 
 /// How many conversation records one stripe keeps (64 stripes: 4,096 in all). Past it an
@@ -184,6 +187,56 @@ impl Open {
                 decode("conversation", &key, &value)
             })
             .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl ConversationStore for SledStore {
+    async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
+        // Durable also when it existed: "it exists" may be about another writer's record that
+        // is still on its way to the disk, and callers act on the answer.
+        self.write(|open| open.insert_conversation_now(conversation).map(|inserted| (inserted, true))).await
+    }
+
+    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
+        self.with(|open| open.cached_conversation(&mut open.stripe(id), id))
+    }
+
+    async fn add_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
+        self.write(|open| {
+            open.add_member_now(id, user).map(|updated| {
+                let changed = updated.is_some();
+                (updated, changed)
+            })
+        })
+        .await
+    }
+
+    async fn remove_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
+        self.write(|open| open.remove_member_now(id, user)).await
+    }
+
+    async fn set_conversation_details(
+        &self,
+        id: ConversationId,
+        name: Option<String>,
+        owner: Option<UserId>,
+    ) -> StoreResult<Option<Conversation>> {
+        self.write(|open| {
+            open.set_details_now(id, name, owner).map(|updated| {
+                let changed = updated.is_some();
+                (updated, changed)
+            })
+        })
+        .await
+    }
+
+    async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationId>> {
+        self.with(|open| open.conversations_of_now(user))
+    }
+
+    async fn conversations(&self, after: Option<ConversationId>, limit: usize) -> StoreResult<Vec<Conversation>> {
+        self.with(|open| open.conversations_now(after, limit))
     }
 }
 

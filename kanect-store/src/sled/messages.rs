@@ -1,5 +1,5 @@
-//! Messages, history, receipts, the audit log and counts: the synchronous halves of their
-//! methods.
+//! [`MessageStore`] for [`SledStore`]: messages, history and receipts, and the synchronous
+//! halves of their methods.
 //!
 //! An append looks for its id in the id index (the id is a function of the client id, so this
 //! finds a resend), unless the store's [`IdFilter`](super::id_filter::IdFilter) rules the id
@@ -23,10 +23,9 @@ use super::format::{decode, encode};
 use super::keys;
 use super::message_codec::{decode_message, encode_message};
 use super::open::Open;
-use kanect_core::{
-    move_receipt_forward, AuditEntry, AuditId, ConversationId, HistoryPage, Message, MessageId, NewMessage, Receipt,
-    ReceiptKind, Seq, StoreError, StoreResult, StoreStats, UserId,
-};
+use super::SledStore;
+use kanect_core::backend::{move_receipt_forward, Appended, MessageStore, NewMessage, StoreResult};
+use kanect_core::{ConversationId, HistoryPage, Message, MessageId, Receipt, ReceiptKind, Seq, StoreError, UserId};
 use std::collections::{HashMap, VecDeque};
 
 /// Per-stripe append state, guarded by the stripe lock: the seq cache, and the appends
@@ -234,41 +233,63 @@ impl Open {
             })
             .collect()
     }
+}
 
-    pub(super) fn audit_log_now(&self, before: Option<AuditId>, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        let prefix = keys::all_audit();
-        let decode_entry = |entry: StoreResult<(sled::IVec, sled::IVec)>| {
-            let (key, value) = entry?;
-            decode("audit entry", &key, &value)
-        };
-        let newest_first = match before {
-            Some(before) => self.entries(self.db.range(prefix..keys::audit(before))).rev(),
-            None => self.entries(self.db.scan_prefix(prefix)).rev(),
-        };
-        newest_first.take(limit).map(decode_entry).collect()
-    }
-
-    pub(super) fn stats_now(&self) -> StoreResult<StoreStats> {
-        let count = |prefix: Vec<u8>| self.keys_with(&prefix).try_fold(0u64, |n, key| key.map(|_| n + 1));
-        Ok(StoreStats {
-            users: count(keys::all_users())?,
-            conversations: count(keys::all_conversations())?,
-            messages: self.message_count()?,
-        })
-    }
-
-    /// Seqs are gap-free and messages are never removed: the last seqs sum to the count. One
-    /// seek per conversation with messages, hopping from each to the next.
-    fn message_count(&self) -> StoreResult<u64> {
-        let all = keys::all_messages();
-        let mut next = all.clone();
-        let mut total = 0u64;
-        while let Some(key) = self.entries_after(&all, next).next().transpose()? {
-            let (conversation, _) = keys::parse_message_key(&key.0)?;
-            total = total.saturating_add(self.last_seq_now(conversation)?.0);
-            // The conversation's last possible message key: the next entry is another's.
-            next = keys::message(conversation, Seq(u64::MAX));
+#[async_trait::async_trait]
+impl MessageStore for SledStore {
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
+        let (appended, waits) = self.with(|open| {
+            let (appended, ack, after_flush) = match open.append_now(message)? {
+                // A duplicate is an acknowledgement too: its original must be durable.
+                Append::Duplicate { original, ack, after_flush } => (Appended::Duplicate(original), ack, after_flush),
+                Append::Submitted { message, ack, after_flush } => (Appended::Created(message), ack, after_flush),
+            };
+            // The conversation record this send was checked against may not be durable yet:
+            // neither is the send until it is (see `conversations`).
+            let flushed = match after_flush {
+                Some(flush) => open.commit.flushed(flush)?,
+                None => Durable::DONE,
+            };
+            Ok((appended, [ack, flushed]))
+        })?;
+        for wait in waits {
+            wait.wait().await?;
         }
-        Ok(total)
+        Ok(appended)
+    }
+
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        self.with(|open| open.message_now(id))
+    }
+
+    async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
+        self.write(|open| open.replace_message_now(message).map(|replaced| (replaced, replaced))).await
+    }
+
+    async fn history(
+        &self,
+        conversation: ConversationId,
+        page: HistoryPage,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        self.with(|open| open.history_now(conversation, page, limit))
+    }
+
+    async fn last_seq(&self, conversation: ConversationId) -> StoreResult<Seq> {
+        self.with(|open| open.last_seq_now(conversation))
+    }
+
+    async fn advance_receipt(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        kind: ReceiptKind,
+        seq: Seq,
+    ) -> StoreResult<Option<Receipt>> {
+        self.write(|open| open.advance_receipt_now(conversation, user, kind, seq)).await
+    }
+
+    async fn receipts(&self, conversation: ConversationId) -> StoreResult<Vec<Receipt>> {
+        self.with(|open| open.receipts_now(conversation))
     }
 }

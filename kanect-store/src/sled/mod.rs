@@ -28,8 +28,7 @@
 //! but its [`Durable`] wait; the slot's write lock, which a reopen takes, is never held for
 //! longer than the calls under way take to return.
 
-mod accounts;
-mod attempts;
+mod admin;
 mod commit;
 mod conversations;
 mod format;
@@ -38,20 +37,19 @@ pub mod fuzzing;
 mod id_filter;
 mod journal;
 mod keys;
+mod login_attempts;
 mod message_codec;
 mod messages;
 mod open;
 mod recovery;
+mod sessions;
+mod users;
 
 pub use commit::GroupCommitStats;
 
 use commit::{Durable, Policy};
-use kanect_core::{
-    Appended, Attempt, AttemptKey, AuditEntry, AuditId, Conversation, ConversationId, HistoryPage, Message, MessageId,
-    NewMessage, Receipt, ReceiptKind, Seq, Session, SlowDown, Store, StoreError, StoreHealth, StoreResult, StoreStats,
-    Timestamp, TokenHash, User, UserId, UserQuery, UserUpdate,
-};
-use messages::Append;
+use kanect_core::backend::{Store, StoreResult};
+use kanect_core::{StoreError, StoreHealth};
 use open::Open;
 use recovery::{Alarm, Recovery};
 use std::path::{Path, PathBuf};
@@ -218,6 +216,25 @@ impl SledStore {
         Ok(store)
     }
 
+    /// Closes the store and opens its directory again, with the same [`SledConfig`], as a
+    /// restart of the process does: for tests of what survives one. Everything acknowledged
+    /// before is there after. A [`SledStore::temporary`] store keeps its directory across (and
+    /// deletes it when the reopened store is dropped).
+    ///
+    /// The close is the one dropping the store makes (see [`SledStore`]): every thread of the
+    /// store stops and sled's last handle is dropped before the directory is opened again.
+    ///
+    /// # Errors
+    /// As [`SledStore::open`].
+    pub fn reopen(mut self) -> Result<SledStore, StoreError> {
+        let temporary = self.temporary.take();
+        let config = self.shared.config.clone();
+        drop(self);
+        let mut store = Self::open_with(config)?;
+        store.temporary = temporary;
+        Ok(store)
+    }
+
     /// How group commit has done since the directory was (re)opened: groups, the writes
     /// they acknowledged, checkpoints. All zero while the store is being reopened.
     pub fn group_commit_stats(&self) -> GroupCommitStats {
@@ -263,190 +280,6 @@ struct Recovering;
 
 #[async_trait::async_trait]
 impl Store for SledStore {
-    async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
-        self.write(|open| open.insert_user_now(user, password_hash).map(|()| ((), true))).await
-    }
-
-    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
-        self.with(|open| open.get("user", &keys::user(id)))
-    }
-
-    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        self.with(|open| open.user_by_username_now(username))
-    }
-
-    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
-        self.write(|open| {
-            open.update_user_now(id, update).map(|updated| {
-                let changed = updated.is_some();
-                (updated, changed)
-            })
-        })
-        .await
-    }
-
-    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
-        self.write(|open| open.delete_user_now(id).map(|deleted| (deleted, deleted))).await
-    }
-
-    async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
-        let key = keys::password(id);
-        self.with(|open| {
-            open.get_raw(&key)?.map(|bytes| format::decode_text("password hash", &key, &bytes)).transpose()
-        })
-    }
-
-    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool> {
-        self.write(|open| open.set_password_hash_now(id, hash).map(|set| (set, set))).await
-    }
-
-    async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
-        self.with(|open| open.users_now(query))
-    }
-
-    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
-        self.write(|open| open.insert_session_now(session).map(|()| ((), true))).await
-    }
-
-    async fn session(&self, token_hash: &TokenHash) -> StoreResult<Option<Session>> {
-        self.with(|open| open.get("session", &keys::session(token_hash)))
-    }
-
-    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
-        self.write(|open| open.delete_session_now(token_hash).map(|deleted| (deleted, deleted))).await
-    }
-
-    async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
-        self.write(|open| open.delete_sessions_of_now(user).map(|count| (count, count > 0))).await
-    }
-
-    async fn count_login_attempt(&self, keys: &[(AttemptKey, SlowDown)], now: Timestamp) -> StoreResult<Attempt> {
-        self.with(|open| open.count_login_attempt_now(keys, now))
-    }
-
-    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
-        self.with(|open| open.clear_login_attempts_now(key))
-    }
-
-    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
-        self.with(|open| open.expire_login_attempts_now(now))
-    }
-
-    async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
-        // Durable also when it existed: "it exists" may be about another writer's record that
-        // is still on its way to the disk, and callers act on the answer.
-        self.write(|open| open.insert_conversation_now(conversation).map(|inserted| (inserted, true))).await
-    }
-
-    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
-        self.with(|open| open.cached_conversation(&mut open.stripe(id), id))
-    }
-
-    async fn add_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
-        self.write(|open| {
-            open.add_member_now(id, user).map(|updated| {
-                let changed = updated.is_some();
-                (updated, changed)
-            })
-        })
-        .await
-    }
-
-    async fn remove_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
-        self.write(|open| open.remove_member_now(id, user)).await
-    }
-
-    async fn set_conversation_details(
-        &self,
-        id: ConversationId,
-        name: Option<String>,
-        owner: Option<UserId>,
-    ) -> StoreResult<Option<Conversation>> {
-        self.write(|open| {
-            open.set_details_now(id, name, owner).map(|updated| {
-                let changed = updated.is_some();
-                (updated, changed)
-            })
-        })
-        .await
-    }
-
-    async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationId>> {
-        self.with(|open| open.conversations_of_now(user))
-    }
-
-    async fn conversations(&self, after: Option<ConversationId>, limit: usize) -> StoreResult<Vec<Conversation>> {
-        self.with(|open| open.conversations_now(after, limit))
-    }
-
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
-        let (appended, waits) = self.with(|open| {
-            let (appended, ack, after_flush) = match open.append_now(message)? {
-                // A duplicate is an acknowledgement too: its original must be durable.
-                Append::Duplicate { original, ack, after_flush } => (Appended::Duplicate(original), ack, after_flush),
-                Append::Submitted { message, ack, after_flush } => (Appended::Created(message), ack, after_flush),
-            };
-            // The conversation record this send was checked against may not be durable yet:
-            // neither is the send until it is (see `conversations`).
-            let flushed = match after_flush {
-                Some(flush) => open.commit.flushed(flush)?,
-                None => Durable::DONE,
-            };
-            Ok((appended, [ack, flushed]))
-        })?;
-        for wait in waits {
-            wait.wait().await?;
-        }
-        Ok(appended)
-    }
-
-    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
-        self.with(|open| open.message_now(id))
-    }
-
-    async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
-        self.write(|open| open.replace_message_now(message).map(|replaced| (replaced, replaced))).await
-    }
-
-    async fn history(
-        &self,
-        conversation: ConversationId,
-        page: HistoryPage,
-        limit: usize,
-    ) -> StoreResult<Vec<Message>> {
-        self.with(|open| open.history_now(conversation, page, limit))
-    }
-
-    async fn last_seq(&self, conversation: ConversationId) -> StoreResult<Seq> {
-        self.with(|open| open.last_seq_now(conversation))
-    }
-
-    async fn advance_receipt(
-        &self,
-        conversation: ConversationId,
-        user: UserId,
-        kind: ReceiptKind,
-        seq: Seq,
-    ) -> StoreResult<Option<Receipt>> {
-        self.write(|open| open.advance_receipt_now(conversation, user, kind, seq)).await
-    }
-
-    async fn receipts(&self, conversation: ConversationId) -> StoreResult<Vec<Receipt>> {
-        self.with(|open| open.receipts_now(conversation))
-    }
-
-    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        self.write(|open| open.insert(&keys::audit(entry.id), format::encode(entry)?).map(|()| ((), true))).await
-    }
-
-    async fn audit_log(&self, before: Option<AuditId>, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        self.with(|open| open.audit_log_now(before, limit))
-    }
-
-    async fn stats(&self) -> StoreResult<StoreStats> {
-        self.with(|open| open.stats_now())
-    }
-
     async fn flush(&self) -> StoreResult<()> {
         // Appends under way are journaled (and applied) in submission order; direct writes
         // need a sled flush, which must start after those appends were applied.

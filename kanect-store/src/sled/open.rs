@@ -17,7 +17,8 @@ use super::keys;
 use super::messages::Pending;
 use super::recovery::Alarm;
 use super::SledConfig;
-use kanect_core::{StoreError, StoreResult};
+use kanect_core::backend::StoreResult;
+use kanect_core::StoreError;
 use serde::de::DeserializeOwned;
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -81,7 +82,7 @@ impl Open {
         let id_scan = IdScan::start(db.clone(), keys::all_message_ids(), ids.clone())?;
         let commit = GroupCommit::start(db.clone(), sync, journal, config.policy(), alarm)?;
         let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
-        let attempts = db.open_tree(super::attempts::TREE).map_err(format::sled_error)?;
+        let attempts = db.open_tree(super::login_attempts::TREE).map_err(format::sled_error)?;
         Ok(Open {
             db,
             commit,

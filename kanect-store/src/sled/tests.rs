@@ -2,7 +2,12 @@
 
 use super::*;
 use journal::Journal;
+use kanect_core::backend::{
+    AdminStore, Appended, Attempt, AttemptKey, ConversationStore, LoginAttemptStore, MessageStore, NewMessage,
+    UserStore,
+};
 use kanect_core::testing::user;
+use kanect_core::{ConversationId, HistoryPage, MessageId, Seq, UserId};
 use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Waker};
@@ -340,7 +345,7 @@ async fn a_send_checked_against_a_record_not_yet_durable_also_waits_for_its_flus
 async fn login_attempts_live_in_their_own_tree_and_survive_a_clean_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let rule = kanect_core::LoginLimits::default().per_account;
-    let key = kanect_core::AttemptKey([7; 32]);
+    let key = AttemptKey([7; 32]);
     let now = kanect_core::Timestamp(1_700_000_000_000);
     let store = SledStore::open(dir.path()).unwrap();
     store.count_login_attempt(&[(key, rule)], now).await.unwrap();
@@ -351,7 +356,7 @@ async fn login_attempts_live_in_their_own_tree_and_survive_a_clean_reopen() {
     // Format version 4 stores gain the tree without a version change (see `keys`).
     let store = SledStore::open(dir.path()).unwrap();
     let again = store.count_login_attempt(&[(key, rule)], now).await.unwrap();
-    assert!(matches!(&again, kanect_core::Attempt::Counted(records) if records[0].count == 2), "{again:?}");
+    assert!(matches!(&again, Attempt::Counted(records) if records[0].count == 2), "{again:?}");
 }
 
 /// Waits (bounded) for the store to report `health`.

@@ -33,6 +33,14 @@ pub(crate) async fn fresh_store() -> PgStore {
     PgStore::connect_with(config(&schema_name())).await.expect("connect to KANECT_TEST_PG")
 }
 
+/// `store` closed (its pool and every connection of it) and connected again to the same
+/// database and schema, as a restart of the process would.
+pub(crate) async fn reconnect(store: PgStore) -> PgStore {
+    let config = store.config().clone();
+    drop(store);
+    PgStore::connect_with(config).await.expect("reconnect to KANECT_TEST_PG")
+}
+
 /// A plain client with `schema` on its search path, for what the store API cannot do.
 pub(crate) async fn raw_client(schema: &str) -> tokio_postgres::Client {
     let mut config: tokio_postgres::Config = url().parse().expect("KANECT_TEST_PG is a valid URL");

@@ -1,4 +1,5 @@
-//! Log-in attempt records: the `login_attempts` tree (see [`keys`](super::keys)).
+//! [`LoginAttemptStore`] for [`SledStore`]: log-in attempt records, in the `login_attempts`
+//! tree (see [`keys`](super::keys)).
 //!
 //! A tree of its own, not a key space of the default tree: these records change on every log-in
 //! attempt and expire within minutes, so keeping them apart keeps them out of everything that
@@ -6,12 +7,14 @@
 //! scan only them. Each count is a read of the attempt's keys, a decision and a write of all
 //! of them (one batch) under one mutex: one process owns a sled store, so that is atomic, also
 //! across the keys. Writes are not waited on for durability (see
-//! [`Store::count_login_attempt`](kanect_core::Store::count_login_attempt)); group commit's next
+//! [`LoginAttemptStore::count_login_attempt`]); group commit's next
 //! flush takes them along.
 
 use super::format::{decode, encode, sled_error};
 use super::open::Open;
-use kanect_core::{Attempt, AttemptKey, LoginAttempts, SlowDown, StoreResult, Timestamp};
+use super::SledStore;
+use kanect_core::backend::{Attempt, AttemptKey, LoginAttemptStore, LoginAttempts, StoreResult};
+use kanect_core::{SlowDown, Timestamp};
 
 /// The tree's name.
 pub(super) const TREE: &str = "login_attempts";
@@ -64,5 +67,20 @@ impl Open {
             }
         }
         Ok(count)
+    }
+}
+
+#[async_trait::async_trait]
+impl LoginAttemptStore for SledStore {
+    async fn count_login_attempt(&self, keys: &[(AttemptKey, SlowDown)], now: Timestamp) -> StoreResult<Attempt> {
+        self.with(|open| open.count_login_attempt_now(keys, now))
+    }
+
+    async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
+        self.with(|open| open.clear_login_attempts_now(key))
+    }
+
+    async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
+        self.with(|open| open.expire_login_attempts_now(now))
     }
 }

@@ -1,14 +1,16 @@
-//! Users, password hashes and sessions: the synchronous halves of the account methods.
+//! [`UserStore`] for [`SledStore`]: users and password hashes, and the synchronous halves of
+//! their methods.
 //!
-//! Each write runs under the `accounts` lock, checks, and applies one batch; the async
-//! [`Store`](kanect_core::Store) methods then wait for group commit.
+//! Each write runs under the `accounts` lock (which sessions share, so that a user's deletion
+//! takes every session of theirs along), checks, and applies one batch; the async methods then
+//! wait for group commit.
 
-use super::format::{decode, encode};
+use super::format::{self, encode};
 use super::keys;
 use super::open::Open;
-use kanect_core::{
-    matches_search, Conflict, Session, StoreError, StoreResult, TokenHash, User, UserId, UserQuery, UserUpdate,
-};
+use super::SledStore;
+use kanect_core::backend::{matches_search, StoreResult, UserQuery, UserStore, UserUpdate};
+use kanect_core::{Conflict, StoreError, User, UserId};
 
 impl Open {
     pub(super) fn insert_user_now(&self, user: &User, password_hash: &str) -> StoreResult<()> {
@@ -87,51 +89,48 @@ impl Open {
         }
         Ok(users)
     }
+}
 
-    pub(super) fn insert_session_now(&self, session: &Session) -> StoreResult<()> {
-        let mut batch = sled::Batch::default();
-        batch.insert(keys::session(&session.token_hash), encode(session)?);
-        batch.insert(keys::user_session(session.user, &session.token_hash), &[]);
-        let _accounts = self.accounts();
-        self.apply(batch)
+#[async_trait::async_trait]
+impl UserStore for SledStore {
+    async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
+        self.write(|open| open.insert_user_now(user, password_hash).map(|()| ((), true))).await
     }
 
-    pub(super) fn delete_session_now(&self, token_hash: &TokenHash) -> StoreResult<bool> {
-        let key = keys::session(token_hash);
-        let _accounts = self.accounts();
-        let Some(bytes) = self.get_raw(&key)? else { return Ok(false) };
-        let session: Session = decode("session", &key, &bytes)?;
-        let mut batch = sled::Batch::default();
-        batch.remove(key);
-        batch.remove(keys::user_session(session.user, token_hash));
-        self.apply(batch)?;
-        Ok(true)
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.with(|open| open.get("user", &keys::user(id)))
     }
 
-    pub(super) fn delete_sessions_of_now(&self, user: UserId) -> StoreResult<u64> {
-        let mut batch = sled::Batch::default();
-        let _accounts = self.accounts();
-        let count = self.remove_sessions_of(user, &mut batch)?;
-        if count > 0 {
-            self.apply(batch)?;
-        }
-        Ok(count)
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.with(|open| open.user_by_username_now(username))
     }
 
-    /// Adds the removal of every session of `user` (and its index entry) to `batch`.
-    fn remove_sessions_of(&self, user: UserId, batch: &mut sled::Batch) -> StoreResult<u64> {
-        let prefix = keys::user_sessions(user);
-        let mut count = 0;
-        for key in self.keys_with(&prefix) {
-            let key = key?;
-            let hash = key
-                .get(prefix.len()..)
-                .and_then(|hash| <[u8; 32]>::try_from(hash).ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("session index key of {} bytes", key.len())))?;
-            batch.remove(keys::session(&TokenHash(hash)));
-            batch.remove(key);
-            count += 1;
-        }
-        Ok(count)
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
+        self.write(|open| {
+            open.update_user_now(id, update).map(|updated| {
+                let changed = updated.is_some();
+                (updated, changed)
+            })
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        self.write(|open| open.delete_user_now(id).map(|deleted| (deleted, deleted))).await
+    }
+
+    async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
+        let key = keys::password(id);
+        self.with(|open| {
+            open.get_raw(&key)?.map(|bytes| format::decode_text("password hash", &key, &bytes)).transpose()
+        })
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool> {
+        self.write(|open| open.set_password_hash_now(id, hash).map(|set| (set, set))).await
+    }
+
+    async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
+        self.with(|open| open.users_now(query))
     }
 }

@@ -1,0 +1,85 @@
+//! [`MemoryStore`]: the in-process store, for tests, examples and `--memory` servers.
+//!
+//! All state sits behind one `std::sync::Mutex`: every operation is a few map look-ups, never
+//! awaits while holding the lock, and a single lock makes each operation trivially atomic —
+//! the same invariants the persistent backends must work harder for. Nothing survives the
+//! process, and nothing can fail: it keeps the default [`Store::health`], always ok.
+//!
+//! The state is here; each domain trait's impl is in a file of its own (`users`, `sessions`,
+//! `login_attempts`, `conversations`, `messages`, `admin`), as in every backend.
+
+mod admin;
+mod conversations;
+mod login_attempts;
+mod messages;
+mod sessions;
+mod users;
+
+use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
+use crate::model::{AuditEntry, Conversation, Message, Receipt, Session, TokenHash, User};
+use crate::store::{Store, StoreResult};
+use crate::throttle::{AttemptKey, LoginAttempts};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+/// A [`Store`] that keeps everything in memory.
+///
+/// ```
+/// # tokio_test_block(async {
+/// use kanect_core::{Chat, MemoryStore};
+/// let chat = Chat::builder(MemoryStore::new()).build();
+/// # });
+/// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashMap<UserId, User>,
+    /// Folded username → id, ordered for paging.
+    usernames: BTreeMap<String, UserId>,
+    passwords: HashMap<UserId, String>,
+    sessions: HashMap<TokenHash, Session>,
+    conversations: HashMap<ConversationId, Conversation>,
+    memberships: HashMap<UserId, Vec<ConversationId>>,
+    /// Per conversation: messages by seq (index 0 is seq 1).
+    messages: HashMap<ConversationId, Vec<Message>>,
+    /// By id, which is a function of the client id: also the resend check.
+    message_index: HashMap<MessageId, (ConversationId, Seq)>,
+    receipts: HashMap<(ConversationId, UserId), Receipt>,
+    audit: BTreeMap<AuditId, AuditEntry>,
+    login_attempts: HashMap<AttemptKey, LoginAttempts>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied operation: each one
+        // validates before it mutates. Keep serving.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    fn message_at(&self, conversation: ConversationId, seq: Seq) -> Option<&Message> {
+        let index = usize::try_from(seq.0).ok()?.checked_sub(1)?;
+        self.messages.get(&conversation)?.get(index)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn flush(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}

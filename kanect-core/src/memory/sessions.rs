@@ -1,0 +1,30 @@
+//! [`SessionStore`] for [`MemoryStore`].
+
+use super::MemoryStore;
+use crate::id::UserId;
+use crate::model::{Session, TokenHash};
+use crate::store::{SessionStore, StoreResult};
+use async_trait::async_trait;
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        self.lock().sessions.insert(session.token_hash, session.clone());
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> StoreResult<Option<Session>> {
+        Ok(self.lock().sessions.get(token_hash).cloned())
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
+        Ok(self.lock().sessions.remove(token_hash).is_some())
+    }
+
+    async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
+        let mut state = self.lock();
+        let before = state.sessions.len();
+        state.sessions.retain(|_, session| session.user != user);
+        Ok((before - state.sessions.len()) as u64)
+    }
+}

@@ -1,0 +1,70 @@
+//! [`MessageStore`]: each conversation's messages, in seq order, and its members' receipts.
+
+use super::StoreResult;
+use crate::id::{ConversationId, MessageId, Seq, UserId};
+use crate::model::{Appended, Message, NewMessage, Receipt, ReceiptKind};
+use async_trait::async_trait;
+
+/// Messages and receipts: the hot path of the engine.
+///
+/// - [`MessageStore::append_message`] assigns the conversation's next seq, gap-free, and writes
+///   the message with its seq as one atomic unit; a known (conversation, sender, client id)
+///   returns the original message and writes nothing. A new message's id is a function of
+///   that key ([`NewMessage::id`]), so a backend may look for the original by id. Retried
+///   after a failure, an append stores its message once, never twice, also across restarts
+///   (see [the contract](crate::backend#failures-the-outcome-is-unknown)).
+/// - Receipts only move forward ([`move_receipt_forward`]).
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Appends a message with the conversation's next seq, or returns the original for a
+    /// known (conversation, sender, client id). Atomic; durable when it returns.
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended>;
+
+    /// A message by id.
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
+
+    /// Replaces a message's body, `edited_at` and `deleted` (id, conversation, seq, sender
+    /// and client id stay). Returns false if absent.
+    async fn replace_message(&self, message: &Message) -> StoreResult<bool>;
+
+    /// A page of a conversation's history, oldest first, at most `limit` messages.
+    async fn history(&self, conversation: ConversationId, page: HistoryPage, limit: usize)
+        -> StoreResult<Vec<Message>>;
+
+    /// The seq of the conversation's newest message (`Seq::ZERO` if none).
+    async fn last_seq(&self, conversation: ConversationId) -> StoreResult<Seq>;
+
+    /// Moves a member's watermark forward to `seq` (read also moves delivered). Returns the
+    /// new receipt if anything moved, None if it was already there or beyond.
+    async fn advance_receipt(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        kind: ReceiptKind,
+        seq: Seq,
+    ) -> StoreResult<Option<Receipt>>;
+
+    /// Every member's receipt in a conversation (members who never moved one are absent).
+    async fn receipts(&self, conversation: ConversationId) -> StoreResult<Vec<Receipt>>;
+}
+
+/// Which part of a conversation's history to read. Pages are always returned oldest first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum HistoryPage {
+    /// The newest `limit` messages.
+    Latest,
+    /// The `limit` messages just before this seq (scrolling up).
+    Before(Seq),
+    /// The `limit` messages just after this seq (catching up from a cursor).
+    After(Seq),
+}
+
+/// Moves a receipt forward: the rule every backend follows. Returns whether it moved.
+pub fn move_receipt_forward(receipt: &mut Receipt, kind: ReceiptKind, seq: Seq) -> bool {
+    let before = *receipt;
+    if kind == ReceiptKind::Read {
+        receipt.read = receipt.read.max(seq);
+    }
+    receipt.delivered = receipt.delivered.max(seq).max(receipt.read);
+    *receipt != before
+}

@@ -1,0 +1,23 @@
+//! [`SessionStore`]: log-in sessions, by the hash of their token.
+
+use super::StoreResult;
+use crate::id::UserId;
+use crate::model::{Session, TokenHash};
+use async_trait::async_trait;
+
+/// Log-in sessions. Only a token's hash is ever stored ([`TokenHash`]); a user's sessions go
+/// with the user ([`UserStore::delete_user`](super::UserStore::delete_user)).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Adds a session.
+    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+
+    /// A session by token hash (expired ones included: the engine checks expiry).
+    async fn session(&self, token_hash: &TokenHash) -> StoreResult<Option<Session>>;
+
+    /// Removes one session. Returns false if absent.
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool>;
+
+    /// Removes every session of a user; returns how many there were.
+    async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64>;
+}

@@ -1,0 +1,169 @@
+//! [`delegate_store!`](crate::delegate_store): a wrapper store's impls of the store traits,
+//! every call handed on to the store inside, so that a test wrapper
+//! ([`FaultyStore`](super::FaultyStore), or one of a test's own) writes out only the methods
+//! it changes.
+//!
+//! The macro holds a table of every store trait's methods; a new domain trait adds its entry
+//! here (a wrapper that misses one does not compile, so the table cannot fall behind).
+
+/// Implements store traits for a wrapper by handing every call on to one of its fields: any
+/// value whose methods include the trait's, such as an `Arc<MemoryStore>` or an
+/// `Arc<dyn Store>`.
+///
+/// ```
+/// use kanect_core::backend::StoreResult;
+/// use kanect_core::{Chat, MemoryStore};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// /// A store that counts the calls made to it.
+/// #[derive(Default)]
+/// struct Counted {
+///     inner: MemoryStore,
+///     calls: AtomicUsize,
+/// }
+///
+/// impl Counted {
+///     async fn count(&self, _method: &'static str) -> StoreResult<()> {
+///         self.calls.fetch_add(1, Ordering::Relaxed);
+///         Ok(())
+///     }
+/// }
+///
+/// // Each method calls `self.count("insert_user").await?` (and so on), then hands the call on
+/// // to `self.inner`; `health` is handed on unchecked. Without `, before count`, each method
+/// // only hands the call on.
+/// kanect_core::delegate_store!(
+///     impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AdminStore, Store
+///         for Counted => inner, before count
+/// );
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let chat = Chat::builder(Counted::default()).build().await?;
+/// # Ok::<_, kanect_core::Error>(())
+/// # }).unwrap();
+/// ```
+///
+/// The traits are named as in [`crate::backend`]: `UserStore`, `SessionStore`,
+/// `LoginAttemptStore`, `ConversationStore`, `MessageStore`, `AdminStore` and `Store` (its
+/// own `flush` and `health`).
+#[macro_export]
+macro_rules! delegate_store {
+    (impl $($trait:ident),+ for $wrapper:ty => $field:ident) => {
+        $($crate::delegate_store!(@methods $trait ($trait, $wrapper, $field, []));)+
+    };
+    (impl $($trait:ident),+ for $wrapper:ty => $field:ident, before $check:ident) => {
+        $($crate::delegate_store!(@methods $trait ($trait, $wrapper, $field, [$check]));)+
+    };
+
+    // The table: every trait's methods, with their arguments and what they return.
+    (@methods UserStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            insert_user(user: &$crate::User, password_hash: &str) -> ();
+            user(id: $crate::UserId) -> Option<$crate::User>;
+            user_by_username(username: &str) -> Option<$crate::User>;
+            update_user(id: $crate::UserId, update: $crate::backend::UserUpdate) -> Option<$crate::User>;
+            delete_user(id: $crate::UserId) -> bool;
+            password_hash(id: $crate::UserId) -> Option<String>;
+            set_password_hash(id: $crate::UserId, hash: &str) -> bool;
+            users(query: &$crate::backend::UserQuery) -> Vec<$crate::User>;
+        );
+    };
+    (@methods SessionStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            insert_session(session: &$crate::backend::Session) -> ();
+            session(token_hash: &$crate::TokenHash) -> Option<$crate::backend::Session>;
+            delete_session(token_hash: &$crate::TokenHash) -> bool;
+            delete_sessions_of(user: $crate::UserId) -> u64;
+        );
+    };
+    (@methods LoginAttemptStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            count_login_attempt(
+                keys: &[($crate::backend::AttemptKey, $crate::SlowDown)],
+                now: $crate::Timestamp
+            ) -> $crate::backend::Attempt;
+            clear_login_attempts(key: &$crate::backend::AttemptKey) -> ();
+            expire_login_attempts(now: $crate::Timestamp) -> u64;
+        );
+    };
+    (@methods ConversationStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            insert_conversation(conversation: &$crate::Conversation) -> bool;
+            conversation(id: $crate::ConversationId) -> Option<$crate::Conversation>;
+            add_member(id: $crate::ConversationId, user: $crate::UserId) -> Option<$crate::Conversation>;
+            remove_member(id: $crate::ConversationId, user: $crate::UserId) -> Option<$crate::Conversation>;
+            set_conversation_details(
+                id: $crate::ConversationId,
+                name: Option<String>,
+                owner: Option<$crate::UserId>
+            ) -> Option<$crate::Conversation>;
+            conversations_of(user: $crate::UserId) -> Vec<$crate::ConversationId>;
+            conversations(after: Option<$crate::ConversationId>, limit: usize) -> Vec<$crate::Conversation>;
+        );
+    };
+    (@methods MessageStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            append_message(message: $crate::backend::NewMessage) -> $crate::backend::Appended;
+            message(id: $crate::MessageId) -> Option<$crate::Message>;
+            replace_message(message: &$crate::Message) -> bool;
+            history(conversation: $crate::ConversationId, page: $crate::HistoryPage, limit: usize)
+                -> Vec<$crate::Message>;
+            last_seq(conversation: $crate::ConversationId) -> $crate::Seq;
+            advance_receipt(
+                conversation: $crate::ConversationId,
+                user: $crate::UserId,
+                kind: $crate::ReceiptKind,
+                seq: $crate::Seq
+            ) -> Option<$crate::Receipt>;
+            receipts(conversation: $crate::ConversationId) -> Vec<$crate::Receipt>;
+        );
+    };
+    (@methods AdminStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            append_audit(entry: &$crate::AuditEntry) -> ();
+            audit_log(before: Option<$crate::AuditId>, limit: usize) -> Vec<$crate::AuditEntry>;
+            stats() -> $crate::backend::StoreStats;
+        );
+    };
+    // `health` answers without a `Result`, so it is handed on without the check.
+    (@methods Store ($trait:ident, $wrapper:ty, $field:ident, $before:tt)) => {
+        #[$crate::testing::async_trait]
+        impl $crate::backend::Store for $wrapper {
+            async fn flush(&self) -> $crate::backend::StoreResult<()> {
+                // The trait's methods are callable on an `Arc<dyn Store>` without it, not on others.
+                #[allow(unused_imports)]
+                use $crate::backend::Store as _;
+                $crate::delegate_store!(@before self $before flush);
+                self.$field.flush().await
+            }
+
+            async fn health(&self) -> $crate::StoreHealth {
+                #[allow(unused_imports)]
+                use $crate::backend::Store as _;
+                self.$field.health().await
+            }
+        }
+    };
+
+    // One impl from a table entry (the whole impl comes out of the macro so that
+    // `async_trait` sees the methods themselves).
+    (@impl ($trait:ident, $wrapper:ty, $field:ident, $before:tt)
+        $($name:ident($($arg:ident: $ty:ty),* $(,)?) -> $out:ty;)*) => {
+        #[$crate::testing::async_trait]
+        impl $crate::backend::$trait for $wrapper {
+            $(
+                async fn $name(&self, $($arg: $ty),*) -> $crate::backend::StoreResult<$out> {
+                    // The trait's methods are callable on an `Arc<dyn Store>` without it, not on others.
+                    #[allow(unused_imports)]
+                    use $crate::backend::$trait as _;
+                    $crate::delegate_store!(@before self $before $name);
+                    self.$field.$name($($arg),*).await
+                }
+            )*
+        }
+    };
+    (@before $self:ident [] $name:ident) => {};
+    (@before $self:ident [$check:ident] $name:ident) => {
+        $self.$check(stringify!($name)).await?;
+    };
+}

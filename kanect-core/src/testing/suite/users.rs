@@ -1,0 +1,104 @@
+//! Conformance cases of [`UserStore`](crate::backend::UserStore).
+
+use crate::error::{Conflict, StoreError};
+use crate::id::UserId;
+use crate::model::{Role, Session, Timestamp, TokenHash, User};
+use crate::store::{Store, UserQuery, UserUpdate};
+use crate::testing::user;
+use std::sync::Arc;
+
+/// Usernames collide case-insensitively; lookups ignore case.
+pub async fn users_are_unique_case_insensitively<S: Store>(store: Arc<S>) {
+    let alice = user("Alice");
+    store.insert_user(&alice, "hash-a").await.unwrap();
+    let clash = store.insert_user(&user("aLICE"), "hash-b").await;
+    assert!(matches!(clash, Err(StoreError::Conflict(Conflict::UsernameTaken))), "{clash:?}");
+    assert_eq!(store.user_by_username("ALICE").await.unwrap(), Some(alice.clone()));
+    assert_eq!(store.user(alice.id).await.unwrap(), Some(alice.clone()));
+    assert_eq!(store.password_hash(alice.id).await.unwrap().as_deref(), Some("hash-a"));
+    assert!(store.user(UserId::new()).await.unwrap().is_none());
+    assert!(store.user_by_username("nobody").await.unwrap().is_none());
+    assert!(store.set_password_hash(alice.id, "hash-c").await.unwrap());
+    assert_eq!(store.password_hash(alice.id).await.unwrap().as_deref(), Some("hash-c"));
+    assert!(!store.set_password_hash(UserId::new(), "x").await.unwrap());
+}
+
+/// `update_user` changes one field and keeps the others as stored, also under concurrent
+/// updates of different fields.
+pub async fn user_updates_change_one_field<S: Store>(store: Arc<S>) {
+    let bob = user("bob");
+    store.insert_user(&bob, "h").await.unwrap();
+    let promoted = store.update_user(bob.id, UserUpdate::Role(Role::Admin)).await.unwrap();
+    assert_eq!(promoted, Some(User { role: Role::Admin, ..bob.clone() }));
+    let disabled = store.update_user(bob.id, UserUpdate::Disabled(true)).await.unwrap();
+    assert_eq!(disabled, Some(User { role: Role::Admin, disabled: true, ..bob.clone() }));
+    let seen = store.update_user(bob.id, UserUpdate::LastSeen(Timestamp(42))).await.unwrap();
+    let expected = User { role: Role::Admin, disabled: true, last_seen: Some(Timestamp(42)), ..bob.clone() };
+    assert_eq!(seen.as_ref(), Some(&expected));
+    assert_eq!(store.user(bob.id).await.unwrap(), Some(expected.clone()));
+    assert_eq!(store.user_by_username("BOB").await.unwrap(), Some(expected));
+    assert_eq!(store.update_user(UserId::new(), UserUpdate::Disabled(true)).await.unwrap(), None);
+    assert!(store.user_by_username("ghost").await.unwrap().is_none(), "no record made for an unknown id");
+
+    // Many accounts, each changed in three fields by three concurrent tasks: every change stays.
+    let accounts: Vec<User> = (0..20).map(|i| user(&format!("racer{i}"))).collect();
+    for account in &accounts {
+        store.insert_user(account, "h").await.unwrap();
+    }
+    let updates = [UserUpdate::Role(Role::Admin), UserUpdate::Disabled(true), UserUpdate::LastSeen(Timestamp(7))];
+    let tasks: Vec<_> = updates
+        .into_iter()
+        .map(|update| {
+            let (store, ids) = (store.clone(), accounts.iter().map(|a| a.id).collect::<Vec<_>>());
+            tokio::spawn(async move {
+                for id in ids {
+                    store.update_user(id, update).await.unwrap().expect("the account exists");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for account in accounts {
+        let stored = store.user(account.id).await.unwrap().unwrap();
+        assert_eq!((stored.role, stored.disabled, stored.last_seen), (Role::Admin, true, Some(Timestamp(7))));
+    }
+}
+
+/// Deleting a user removes the username, the password hash and the sessions.
+pub async fn deleting_a_user_removes_credentials_and_sessions<S: Store>(store: Arc<S>) {
+    let carol = user("carol");
+    store.insert_user(&carol, "h").await.unwrap();
+    let session =
+        Session { token_hash: TokenHash([7; 32]), user: carol.id, created_at: Timestamp(1), expires_at: Timestamp(2) };
+    store.insert_session(&session).await.unwrap();
+    assert!(store.delete_user(carol.id).await.unwrap());
+    assert!(!store.delete_user(carol.id).await.unwrap());
+    assert!(store.user(carol.id).await.unwrap().is_none());
+    assert!(store.user_by_username("carol").await.unwrap().is_none());
+    assert!(store.password_hash(carol.id).await.unwrap().is_none());
+    assert!(store.session(&session.token_hash).await.unwrap().is_none());
+    store.insert_user(&user("carol"), "h2").await.unwrap();
+}
+
+/// The user list pages by folded username and filters by search text.
+pub async fn users_page_in_username_order_and_search<S: Store>(store: Arc<S>) {
+    for name in ["delta", "Alpha", "charlie", "bravo", "echo"] {
+        let mut u = user(name);
+        if name == "echo" {
+            u.display_name = Some("Big Bird".into());
+        }
+        store.insert_user(&u, "h").await.unwrap();
+    }
+    let names = |users: Vec<User>| users.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    let first = store.users(&UserQuery { limit: 2, ..Default::default() }).await.unwrap();
+    assert_eq!(names(first), ["Alpha", "bravo"]);
+    let next = store.users(&UserQuery { after: Some("bravo".into()), limit: 2, ..Default::default() }).await.unwrap();
+    assert_eq!(names(next), ["charlie", "delta"]);
+    let search = store.users(&UserQuery { search: Some("a".into()), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(names(search), ["Alpha", "bravo", "charlie", "delta"]);
+    let by_display =
+        store.users(&UserQuery { search: Some("bird".into()), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(names(by_display), ["echo"]);
+}

@@ -1,0 +1,158 @@
+//! [`MessageStore`] for [`PgStore`]: `kanect_messages`, `kanect_conversation_seqs` (each
+//! conversation's last seq) and `kanect_receipts`.
+
+use super::rows::{self, message_columns, receipt_columns};
+use super::sql::{execute, limit, query, query_opt, Params};
+use super::{db, violates, PgStore};
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use kanect_core::backend::{Appended, MessageStore, NewMessage, StoreResult};
+use kanect_core::{ConversationId, HistoryPage, Message, MessageId, Receipt, ReceiptKind, Seq, StoreError, UserId};
+
+/// The message a (conversation, sender, client id) already names, if any.
+async fn by_client_id(client: &impl GenericClient, message: &NewMessage) -> StoreResult<Option<Message>> {
+    let sql = concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM kanect_messages WHERE conversation = $1 AND sender = $2 AND client_id = $3"
+    );
+    let params: Params<'_> = &[message.conversation.as_uuid(), message.sender.as_uuid(), &message.client_id];
+    query_opt(client, sql, params).await?.as_ref().map(rows::message).transpose()
+}
+
+#[async_trait]
+impl MessageStore for PgStore {
+    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
+        // One statement, so one round trip and its own transaction. The upsert locks the
+        // conversation's seq row until commit: concurrent appends to this conversation, on any
+        // node, wait there and then increment the committed value. A known client id fails
+        // the message insert — on the client-id key, or on the id key first, as the id is
+        // derived from the client id — which rolls the increment back with it (no gap); the
+        // original is then read and returned.
+        let sql = "WITH next AS (INSERT INTO kanect_conversation_seqs AS s (conversation, last_seq) VALUES ($1, 1) \
+                   ON CONFLICT (conversation) DO UPDATE SET last_seq = s.last_seq + 1 RETURNING last_seq) \
+                   INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at) \
+                   SELECT $1, next.last_seq, $2, $3, $4, $5, $6 FROM next RETURNING seq";
+        let sent_at = rows::signed(message.sent_at.0, "sent_at")?;
+        let id = message.id();
+        let client = self.client().await?;
+        let params: Params<'_> = &[
+            message.conversation.as_uuid(),
+            id.as_uuid(),
+            message.sender.as_uuid(),
+            &message.body,
+            &message.client_id,
+            &sent_at,
+        ];
+        let statement = client.prepare_cached(sql).await.map_err(db)?;
+        match client.query_one(&statement, params).await {
+            Ok(row) => {
+                let seq = rows::unsigned(rows::first(&row)?, "seq")?;
+                Ok(Appended::Created(message.with_seq(Seq(seq))))
+            }
+            Err(error)
+                if violates(&error, "kanect_messages_client_key") || violates(&error, "kanect_messages_id_key") =>
+            {
+                let original = by_client_id(&client, &message).await?;
+                original
+                    .map(Appended::Duplicate)
+                    .ok_or_else(|| StoreError::Corrupt("client id collided but its message is gone".to_string()))
+            }
+            Err(error) => Err(db(error)),
+        }
+    }
+
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        let sql = concat!("SELECT ", message_columns!(), " FROM kanect_messages WHERE id = $1");
+        let client = self.client().await?;
+        query_opt(&client, sql, &[id.as_uuid()]).await?.as_ref().map(rows::message).transpose()
+    }
+
+    async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
+        let sql = "UPDATE kanect_messages SET body = $4, edited_at = $5, deleted = $6 \
+                   WHERE conversation = $1 AND seq = $2 AND id = $3";
+        let client = self.client().await?;
+        let edited_at = message.edited_at.map(|t| rows::signed(t.0, "edited_at")).transpose()?;
+        let params: Params<'_> = &[
+            message.conversation.as_uuid(),
+            &rows::clamped(message.seq.0),
+            message.id.as_uuid(),
+            &message.body,
+            &edited_at,
+            &message.deleted,
+        ];
+        Ok(execute(&client, sql, params).await? > 0)
+    }
+
+    async fn history(
+        &self,
+        conversation: ConversationId,
+        page: HistoryPage,
+        count: usize,
+    ) -> StoreResult<Vec<Message>> {
+        const NEWEST: &str = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM kanect_messages WHERE conversation = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+        );
+        const OLDEST: &str = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM kanect_messages WHERE conversation = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        );
+        let (sql, bound, newest_first) = match page {
+            HistoryPage::Latest => (NEWEST, i64::MAX, true),
+            HistoryPage::Before(seq) => (NEWEST, rows::clamped(seq.0), true),
+            HistoryPage::After(seq) => (OLDEST, rows::clamped(seq.0), false),
+        };
+        let client = self.client().await?;
+        let rows = query(&client, sql, &[conversation.as_uuid(), &bound, &limit(count)]).await?;
+        let mut messages = rows.iter().map(rows::message).collect::<StoreResult<Vec<_>>>()?;
+        if newest_first {
+            messages.reverse();
+        }
+        Ok(messages)
+    }
+
+    async fn last_seq(&self, conversation: ConversationId) -> StoreResult<Seq> {
+        let sql = "SELECT last_seq FROM kanect_conversation_seqs WHERE conversation = $1";
+        let client = self.client().await?;
+        match query_opt(&client, sql, &[conversation.as_uuid()]).await? {
+            Some(row) => Ok(Seq(rows::unsigned(rows::first(&row)?, "last_seq")?)),
+            None => Ok(Seq::ZERO),
+        }
+    }
+
+    async fn advance_receipt(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        kind: ReceiptKind,
+        seq: Seq,
+    ) -> StoreResult<Option<Receipt>> {
+        // Updates only when something moves (read <= delivered always holds, so delivered is
+        // the larger of the two watermarks). A returned row is a move, except a fresh row
+        // inserted at zero: the only way to come back as (0, 0).
+        let sql = concat!(
+            "INSERT INTO kanect_receipts AS r (conversation, user_id, delivered, read_up_to) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (conversation, user_id) DO UPDATE \
+             SET delivered = GREATEST(r.delivered, EXCLUDED.delivered, r.read_up_to, EXCLUDED.read_up_to), \
+             read_up_to = GREATEST(r.read_up_to, EXCLUDED.read_up_to) \
+             WHERE EXCLUDED.delivered > r.delivered OR EXCLUDED.read_up_to > r.read_up_to RETURNING ",
+            receipt_columns!()
+        );
+        let seq = rows::signed(seq.0, "seq")?;
+        let read = if kind == ReceiptKind::Read { seq } else { 0 };
+        let client = self.client().await?;
+        let params: Params<'_> = &[conversation.as_uuid(), user.as_uuid(), &seq, &read];
+        let receipt = query_opt(&client, sql, params).await?.as_ref().map(rows::receipt).transpose()?;
+        Ok(receipt.filter(|r| (r.delivered, r.read) != (Seq::ZERO, Seq::ZERO)))
+    }
+
+    async fn receipts(&self, conversation: ConversationId) -> StoreResult<Vec<Receipt>> {
+        let sql =
+            concat!("SELECT ", receipt_columns!(), " FROM kanect_receipts WHERE conversation = $1 ORDER BY user_id");
+        let client = self.client().await?;
+        query(&client, sql, &[conversation.as_uuid()]).await?.iter().map(rows::receipt).collect()
+    }
+}

@@ -1,0 +1,42 @@
+//! [`SessionStore`] for [`PgStore`]: `kanect_sessions`, one statement per method.
+
+use super::rows::{self, session_columns};
+use super::sql::{execute, query_opt, Params};
+use super::PgStore;
+use async_trait::async_trait;
+use kanect_core::backend::{Session, SessionStore, StoreResult};
+use kanect_core::{TokenHash, UserId};
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        let sql = "INSERT INTO kanect_sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (token_hash) DO UPDATE SET user_id = EXCLUDED.user_id, \
+                   created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at";
+        let client = self.client().await?;
+        let params: Params<'_> = &[
+            &&session.token_hash.0[..],
+            session.user.as_uuid(),
+            &rows::signed(session.created_at.0, "created_at")?,
+            &rows::signed(session.expires_at.0, "expires_at")?,
+        ];
+        execute(&client, sql, params).await.map(drop)
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> StoreResult<Option<Session>> {
+        let sql = concat!("SELECT ", session_columns!(), " FROM kanect_sessions WHERE token_hash = $1");
+        let client = self.client().await?;
+        query_opt(&client, sql, &[&&token_hash.0[..]]).await?.as_ref().map(rows::session).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let sql = "DELETE FROM kanect_sessions WHERE token_hash = $1";
+        Ok(execute(&client, sql, &[&&token_hash.0[..]]).await? > 0)
+    }
+
+    async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
+        let client = self.client().await?;
+        execute(&client, "DELETE FROM kanect_sessions WHERE user_id = $1", &[user.as_uuid()]).await
+    }
+}
