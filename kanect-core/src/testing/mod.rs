@@ -12,7 +12,7 @@
 //! # fn main() {}
 //! ```
 //!
-//! ```ignore
+//! ```text
 //! // tests/sled_conformance.rs (kanect-store)
 //! use kanect_store::SledStore;
 //! kanect_core::store_conformance!(
