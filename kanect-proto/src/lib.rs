@@ -15,12 +15,30 @@
 //!   numbers on the wire, typed here.
 //! - `records` — [`User`], [`Conversation`], [`Message`], [`Receipt`], [`Presence`]: the records
 //!   that frames and bodies carry.
+//! - `reference` — [`Reference`], the `ref` a client attaches to a frame and gets back.
+//! - `client_frame` — [`ClientFrame`] and its [`Command`]s, parsed with precise refusals
+//!   ([`FrameError`]).
+//! - `server_frame` — [`ServerFrame`]: `hello`, [`Ack`], [`ErrorFrame`], `pong` and the events.
+//! - `poll` — the long-poll bodies: [`NewPoll`], [`PollCreated`], [`PollEvents`].
+//! - `errors` — the REST [`ErrorBody`], and [`InputError`]: why a JSON body or frame was refused.
 
+mod client_frame;
+mod errors;
 mod ids;
+mod poll;
 mod records;
+mod reference;
+mod server_frame;
 
+pub use client_frame::{
+    ClientFrame, Command, Cursor, DeleteMessage, EditMessage, FrameError, Mark, Resume, SendMessage, Typing, Watch,
+};
+pub use errors::{ErrorBody, ErrorDetail, InputError, InputErrorKind};
 pub use ids::{ConversationId, MessageId, Seq, Timestamp, UserId};
+pub use poll::{NewPoll, PollCreated, PollEvents};
 pub use records::{Conversation, ConversationKind, Message, Presence, Receipt, ReceiptKind, Role, User};
+pub use reference::{Reference, REF_MAX_CHARS};
+pub use server_frame::{Ack, ErrorFrame, ServerFrame, SkippedCursor};
 
 /// The protocol's version: every server frame carries it as `"v"`, and a client frame that
 /// carries `"v"` must carry this one.
