@@ -241,6 +241,21 @@ impl ClientFrame {
 }
 
 impl Command {
+    /// The command's `type`, as on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Send(_) => "send",
+            Command::Edit(_) => "edit",
+            Command::Delete(_) => "delete",
+            Command::Typing(_) => "typing",
+            Command::Read(_) => "read",
+            Command::Delivered(_) => "delivered",
+            Command::Resume(_) => "resume",
+            Command::Watch(_) => "watch",
+            Command::Ping => "ping",
+        }
+    }
+
     /// The command named `kind`, from the frame's other fields.
     fn from_fields(kind: &str, fields: Map<String, Value>) -> Result<Command, InputError> {
         Ok(match kind {
@@ -323,6 +338,7 @@ mod tests {
         for command in commands {
             for frame in [ClientFrame::new(command.clone()), ClientFrame::new(command).with_ref(7u64)] {
                 let text = serde_json::to_string(&frame).unwrap();
+                assert!(text.contains(&format!(r#""type":"{}""#, frame.command.kind())), "{text}");
                 assert_eq!(ClientFrame::parse(&text).unwrap(), frame, "{text}");
                 assert_eq!(serde_json::from_str::<ClientFrame>(&text).unwrap(), frame, "{text}");
             }
