@@ -13,7 +13,7 @@
 use crate::command::{self, Command, EngineCommand, Frame};
 use crate::error::ApiError;
 use crate::state::App;
-use crate::wire;
+use crate::wire::{self, ToWire};
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, Fuse};
 use futures_util::stream::FuturesUnordered;
@@ -127,10 +127,8 @@ where
     /// Greets the client with `hello`; `None` if the socket is already gone.
     async fn open(app: App, subscription: Subscription, resumes: bool, mut sink: Si, stream: St) -> Option<Self> {
         let caller = subscription.caller().clone();
-        let hello = ServerFrame::Hello {
-            user: wire::ToWire::to_wire(&caller.user()),
-            max_frame_bytes: app.config.max_frame_bytes as u64,
-        };
+        let hello =
+            ServerFrame::Hello { user: caller.user().to_wire(), max_frame_bytes: app.config.max_frame_bytes as u64 };
         sink.send(Message::Text(hello.to_json().into())).await.ok()?;
         let mut ticker = tokio::time::interval(app.config.ws_ping_interval);
         ticker.tick().await; // the first tick is immediate
@@ -154,10 +152,9 @@ where
     /// Runs the loop until it stops, then closes the socket.
     async fn serve(mut self) {
         let flow = loop {
-            let app = self.app.clone();
             let flow = tokio::select! {
                 biased;
-                _ = app.until_shutdown() => Flow::Close(CloseCode::Away, "server shutting down"),
+                _ = self.app.until_shutdown() => Flow::Close(CloseCode::Away, "server shutting down"),
                 () = &mut self.ended, if self.hold => Flow::Ended,
                 delivery = self.subscription.next(), if !self.hold => self.on_delivery(delivery).await,
                 Some(reply) = self.in_flight.next(), if !self.in_flight.is_empty() => self.on_reply(reply).await,
