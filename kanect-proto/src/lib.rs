@@ -10,6 +10,22 @@
 //! are their own types and not the engine's: the engine's model may grow fields that never go on
 //! the wire, and a client should not have to compile the engine to speak to it.
 //!
+//! ```
+//! use kanect_proto::{Ack, ClientFrame, Command, ServerFrame};
+//!
+//! // A client's frame, read as a server does: refusals carry the code to send back.
+//! let ping = ClientFrame::parse(r#"{"type":"ping","ref":7}"#)?;
+//! assert_eq!(ping.command, Command::Ping);
+//! let refused = ClientFrame::parse(r#"{"type":"ping","extra":1,"ref":"r1"}"#).unwrap_err();
+//! assert_eq!((refused.error().code(), refused.error().field()), ("unknown_field", Some("extra")));
+//!
+//! // A server's frame, written as a server does and read as a client does.
+//! let ack = ServerFrame::Ack(Ack::Done { reference: ping.reference });
+//! assert_eq!(ack.to_json(), r#"{"v":1,"type":"ack","ref":7}"#);
+//! assert_eq!(serde_json::from_str::<ServerFrame>(&ack.to_json())?, ack);
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Layout
 //! - `ids` — [`UserId`], [`ConversationId`], [`MessageId`], [`Seq`], [`Timestamp`]: strings and
 //!   numbers on the wire, typed here.
