@@ -3,7 +3,8 @@
 //! Real-time chat for Rust: embed the engine in an application with a few lines, run it as a
 //! standalone server with a web app, or scale it past one machine.
 //!
-//! This facade re-exports the engine ([`kanect_core`]) and, by feature, its backends:
+//! This facade re-exports the engine ([`kanect_core`]), the wire protocol ([`proto`]) and, by
+//! feature, its backends:
 //!
 //! | feature | default | brings |
 //! |---|---|---|
@@ -25,11 +26,18 @@
 //! # Layout
 //! - the crate root — everything from [`kanect_core`]: the engine; [`backend`] holds what only
 //!   store implementers need.
+//! - [`proto`] — the wire protocol's frames and bodies (`kanect-proto`), for clients.
 //! - [`store`] — persistent stores (`kanect-store`).
 //! - [`http`] — the network adapter (`kanect-http`), feature `http`.
 //! - [`nats`] — the cluster bus (`kanect-nats`), feature `nats`.
 
 pub use kanect_core::*;
+
+/// The wire protocol as serde types: every WebSocket and long-poll frame and every REST body, as
+/// `PROTOCOL.md` in `kanect-http` describes them. A client reads and writes these.
+pub mod proto {
+    pub use kanect_proto::*;
+}
 
 /// Persistent [`Store`] backends.
 pub mod store {

@@ -4,6 +4,9 @@
 
 mod support;
 
+use kanect::proto::{
+    Ack, ClientFrame, Command, ConversationId, Mark, PollCreated, PollEvents, SendMessage, Seq, ServerFrame, Typing,
+};
 use serde_json::json;
 use support::*;
 
@@ -16,32 +19,34 @@ async fn two_users_chat_over_websocket() {
     let mut alice_ws = connect(addr, &alice.token).await;
     let mut bob_ws = connect(addr, &bob.token).await;
 
-    let ack =
-        alice_ws.call(json!({"v":1,"type":"send","conversation":direct,"client_id":"c1","body":"hi bob"}), "r1").await;
-    assert_eq!(ack["type"], "ack");
-    assert_eq!(ack["client_id"], "c1");
-    assert_eq!(ack["seq"], 1);
-    assert_eq!(ack["conversation"], direct.as_str());
+    let conversation: ConversationId = direct.parse().unwrap();
+    let send = |client_id: &str, body: &str| {
+        ClientFrame::new(Command::Send(SendMessage { conversation, client_id: client_id.into(), body: body.into() }))
+    };
+    let ack = alice_ws.call_frame(send("c1", "hi bob"), "r1").await;
+    let ServerFrame::Ack(Ack::Sent { client_id, id, conversation: acked_in, seq, .. }) = ack.clone() else {
+        panic!("a send's ack, not {ack:?}");
+    };
+    assert_eq!((client_id.as_str(), seq, acked_in), ("c1", Seq(1), conversation));
 
     let message = bob_ws.next_of("message").await;
     assert_eq!(message_of(&message), ("hi bob".to_string(), 1));
     assert_eq!(message["message"]["sender"], alice.id.as_str());
-    assert_eq!(message["message"]["id"], ack["id"]);
+    assert_eq!(message["message"]["id"], id.to_string());
     // The sender's own socket gets the message too.
     assert_eq!(message_of(&alice_ws.next_of("message").await), ("hi bob".to_string(), 1));
 
     // A resend with the same client id is acked with the original and stores nothing.
-    let again =
-        alice_ws.call(json!({"type":"send","conversation":direct,"client_id":"c1","body":"hi bob"}), "r2").await;
-    assert_eq!((again["id"].clone(), again["seq"].clone()), (ack["id"].clone(), json!(1)));
+    let again = alice_ws.call_frame(send("c1", "hi bob"), "r2").await;
+    assert!(matches!(again, ServerFrame::Ack(Ack::Sent { id: again, seq: Seq(1), .. }) if again == id), "{again:?}");
 
-    alice_ws.send(json!({"type":"typing","conversation":direct})).await;
+    alice_ws.send_frame(&ClientFrame::new(Command::Typing(Typing { conversation }))).await;
     let typing = bob_ws.next_of("typing").await;
     assert_eq!(typing["user"], alice.id.as_str());
     assert_eq!(typing["conversation"], direct.as_str());
 
-    let read = bob_ws.call(json!({"type":"read","conversation":direct,"seq":1}), "r3").await;
-    assert_eq!(read["type"], "ack");
+    let read = bob_ws.call_frame(ClientFrame::new(Command::Read(Mark { conversation, seq: Seq(1) })), "r3").await;
+    assert_eq!(read, ServerFrame::Ack(Ack::Done { reference: Some("r3".into()) }));
     let receipt = alice_ws.next_of("receipt").await;
     assert_eq!((receipt["user"].clone(), receipt["read"].clone()), (json!(bob.id), json!(1)));
 
@@ -73,7 +78,7 @@ async fn a_third_user_follows_over_long_poll() {
 
     let created = request(addr, "POST", "/api/v1/poll", Some(&carol.token), None).await;
     assert_eq!(created.status, 201, "{:?}", created.json());
-    let poll = created.json()["poll"].as_str().unwrap().to_string();
+    let poll = created.body_as::<PollCreated>().poll;
 
     let mut alice_ws = connect(addr, &alice.token).await;
     alice_ws.call(json!({"type":"send","conversation":group,"client_id":"1","body":"first"}), "s1").await;
@@ -116,6 +121,7 @@ async fn poll_until_message(
         let reply =
             request(addr, "GET", &format!("/api/v1/poll/{poll}?after={after}&wait=5"), Some(&who.token), None).await;
         assert_eq!(reply.status, 200, "{:?}", reply.json());
+        reply.body_as::<PollEvents>();
         let json = reply.json();
         after = json["next"].as_u64().unwrap();
         if let Some(message) = json["events"].as_array().unwrap().iter().find(|e| e["type"] == "message") {

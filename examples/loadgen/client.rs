@@ -8,6 +8,7 @@ use futures_util::{stream, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use kanect::proto::ConversationId;
 use serde_json::{json, Value};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -88,7 +89,7 @@ impl Api {
     }
 
     /// Opens (or finds) the direct conversation between `caller` and `peer`; returns its id.
-    pub(crate) async fn open_direct(&mut self, caller: &Account, peer: &Account) -> Result<String, BoxError> {
+    pub(crate) async fn open_direct(&mut self, caller: &Account, peer: &Account) -> Result<ConversationId, BoxError> {
         let answer = self.post("/api/v1/conversations/direct", Some(&caller.token), json!({"user": peer.id})).await?;
         conversation_id(&answer)
     }
@@ -99,7 +100,7 @@ impl Api {
         owner: &Account,
         name: &str,
         members: &[Account],
-    ) -> Result<String, BoxError> {
+    ) -> Result<ConversationId, BoxError> {
         let ids: Vec<&str> = members.iter().filter(|m| m.id != owner.id).map(|m| m.id.as_str()).collect();
         let answer =
             self.post("/api/v1/conversations", Some(&owner.token), json!({"name": name, "members": ids})).await?;
@@ -107,8 +108,8 @@ impl Api {
     }
 }
 
-fn conversation_id(answer: &Value) -> Result<String, BoxError> {
-    Ok(answer["id"].as_str().ok_or("no conversation id in the answer")?.to_string())
+fn conversation_id(answer: &Value) -> Result<ConversationId, BoxError> {
+    Ok(answer["id"].as_str().ok_or("no conversation id in the answer")?.parse()?)
 }
 
 /// Registers `count` users named `{prefix}{i}`, `concurrency` at a time (each worker keeps

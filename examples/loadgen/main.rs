@@ -27,11 +27,14 @@
 //! run signs up hundreds of users from one address, many at once, and sends hundreds of
 //! messages a second per account.
 //!
+//! Frames are written and read as `kanect::proto` types: every frame the server sends is
+//! decoded whole, which is what any client pays.
+//!
 //! # Layout
 //! - `client` — HTTP calls (sign-up, conversations) and WebSocket connections.
 //! - `workload` — the three workloads and the per-socket driver (shared with `benches/e2e.rs`).
 //! - `report` — counters, the progress line, the table and the JSON line.
-//! - `tests` — unit tests of the frame parsers and `/proc` readers.
+//! - `tests` — unit tests of the stamp readers and `/proc` readers.
 
 mod client;
 mod report;

@@ -18,11 +18,11 @@
 use crate::client::{self, Account, Api, BoxError, Socket, Sources};
 use crate::report::{cpu_seconds, Live, Report, Tally};
 use futures_util::{SinkExt, StreamExt};
-use memchr::memmem::Finder;
+use kanect::proto::{Ack, ClientFrame, Command, ConversationId, SendMessage, ServerFrame};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -100,7 +100,7 @@ struct Role {
     /// This socket's number; deliveries whose body names it are its own echoes.
     index: usize,
     /// The conversation it sends into, if it sends.
-    sends_to: Option<String>,
+    sends_to: Option<ConversationId>,
 }
 
 /// Shared by every socket task of a run.
@@ -219,21 +219,21 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
 
 /// Creates the conversations; returns, per socket, where it sends (if it does), and how many
 /// other sockets receive each message.
-async fn conversations(plan: &Plan, accounts: &[Account]) -> Result<(Vec<Option<String>>, u64), BoxError> {
+async fn conversations(plan: &Plan, accounts: &[Account]) -> Result<(Vec<Option<ConversationId>>, u64), BoxError> {
     let mut api = Api::connect(plan.server).await?;
     match plan.workload {
         Workload::Pairs => {
             let mut targets = Vec::with_capacity(accounts.len());
             for pair in accounts.chunks_exact(2) {
                 let id = api.open_direct(&pair[0], &pair[1]).await?;
-                targets.extend([Some(id.clone()), Some(id)]);
+                targets.extend([Some(id), Some(id)]);
             }
             Ok((targets, 1))
         }
         Workload::Room => {
             let owner = accounts.first().ok_or("a room needs at least one member")?;
             let id = api.create_group(owner, "loadgen room", accounts).await?;
-            let targets = (0..accounts.len()).map(|i| (i < plan.senders).then(|| id.clone())).collect();
+            let targets = (0..accounts.len()).map(|i| (i < plan.senders).then_some(id)).collect();
             Ok((targets, accounts.len() as u64 - 1))
         }
         Workload::Idle => Ok((vec![None; plan.connections], 0)),
@@ -313,6 +313,7 @@ async fn exchange(
 ) -> Result<(), BoxError> {
     let live = &context.live;
     let mut state = Progress { sent: 0, in_flight: 0, unreported: 0 };
+    let ping_frame = serde_json::to_string(&ClientFrame::new(Command::Ping))?;
     let mut current = *phase.borrow_and_update();
     // One future waits for the next phase across loop turns (a fresh `changed()` per turn
     // would cost a waiter registration per frame).
@@ -329,7 +330,7 @@ async fn exchange(
             return Ok(());
         }
         let quota_left = current == Phase::Measure && role.sends_to.is_some() && state.sent < context.quota;
-        if let (true, Some(conversation)) = (quota_left, &role.sends_to) {
+        if let (true, Some(conversation)) = (quota_left, role.sends_to) {
             let now = tokio::time::Instant::now();
             let before = state.sent;
             while state.in_flight < context.window
@@ -337,11 +338,12 @@ async fn exchange(
                 && (context.period.is_none() || next_due <= now)
             {
                 let at = context.micros();
-                let frame = format!(
-                    r#"{{"type":"send","conversation":"{conversation}","client_id":"{at}.{}","body":"lg {at} {}"}}"#,
-                    state.sent, role.index
-                );
-                socket.feed(Message::Text(frame.into())).await?;
+                let send = ClientFrame::new(Command::Send(SendMessage {
+                    conversation,
+                    client_id: format!("{at}.{}", state.sent),
+                    body: format!("lg {at} {}", role.index),
+                }));
+                socket.feed(Message::Text(serde_json::to_string(&send)?.into())).await?;
                 state.sent += 1;
                 state.in_flight += 1;
                 if let Some(period) = context.period {
@@ -372,7 +374,7 @@ async fn exchange(
             },
             _ = &mut pace, if waiting_on_pace => {}
             _ = &mut ping => {
-                socket.send(Message::Text(r#"{"type":"ping"}"#.into())).await?;
+                socket.send(Message::Text(ping_frame.as_str().into())).await?;
                 ping.as_mut().reset(tokio::time::Instant::now() + context.ping_interval);
             }
             changed = &mut phase_change => match changed {
@@ -394,7 +396,8 @@ async fn next_phase(mut phase: watch::Receiver<Phase>) -> Option<()> {
     phase.changed().await.ok()
 }
 
-/// Accounts for one text frame from the server.
+/// Accounts for one text frame from the server. A frame that is not a [`ServerFrame`] this
+/// client knows (a newer server's event, say) is skipped, as the protocol says.
 fn on_frame(
     text: &str,
     role: &Role,
@@ -404,9 +407,10 @@ fn on_frame(
     draining: bool,
 ) -> Result<(), BoxError> {
     let live = &context.live;
-    match frame_type(text) {
-        "message" => {
-            if let Some((at, origin)) = body_stamp(text) {
+    let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else { return Ok(()) };
+    match frame {
+        ServerFrame::Message { message } => {
+            if let Some((at, origin)) = body_stamp(&message.body) {
                 if origin != role.index {
                     tally.delivered += 1;
                     let _ = tally.latency.record(context.micros().saturating_sub(at).max(1));
@@ -417,15 +421,15 @@ fn on_frame(
                 }
             }
         }
-        "ack" => {
-            if let Some(at) = ack_stamp(text) {
+        ServerFrame::Ack(Ack::Sent { client_id, .. }) => {
+            if let Some(at) = ack_stamp(&client_id) {
                 tally.acked += 1;
                 state.in_flight = state.in_flight.saturating_sub(1);
                 let _ = tally.ack_latency.record(context.micros().saturating_sub(at).max(1));
                 Live::add(&live.settled, 1);
             }
         }
-        "error" => {
+        ServerFrame::Error(_) => {
             tally.errors += 1;
             if live.errors.fetch_add(1, Ordering::Relaxed) == 0 {
                 eprintln!("socket {}: {text}", role.index);
@@ -435,39 +439,20 @@ fn on_frame(
                 Live::add(&live.settled, 1);
             }
         }
-        "resync" => tally.resyncs += 1,
-        "session_ended" => return Err(format!("session ended: {text}").into()),
+        ServerFrame::Resync => tally.resyncs += 1,
+        ServerFrame::SessionEnded { .. } => return Err(format!("session ended: {text}").into()),
         _ => {}
     }
     Ok(())
 }
 
-/// The text after the first `key` in `text`, found by a searcher built once: `str::find`
-/// builds one per call, which was a tenth of the load generator's time in a 1,000-member room.
-fn after<'t>(text: &'t str, key: &LazyLock<Finder<'static>>) -> Option<&'t str> {
-    let start = key.find(text.as_bytes())? + key.needle().len();
-    text.get(start..)
-}
-
-static TYPE_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(r#""type":""#));
-static BODY_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(r#""body":"lg "#));
-static CLIENT_ID_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(r#""client_id":""#));
-
-/// The envelope's `type`: the first `"type":"…"` of the frame (records nested in it have no
-/// `type` field).
-pub(crate) fn frame_type(text: &str) -> &str {
-    let Some(rest) = after(text, &TYPE_KEY) else { return "" };
-    rest.split('"').next().unwrap_or("")
-}
-
-/// `(µs, socket)` from a loadgen body `lg <µs> <socket>`.
-pub(crate) fn body_stamp(text: &str) -> Option<(u64, usize)> {
-    let (at, rest) = after(text, &BODY_KEY)?.split_once(' ')?;
-    let origin = rest.split('"').next()?;
+/// `(µs, socket)` from a loadgen message body, `lg <µs> <socket>`.
+pub(crate) fn body_stamp(body: &str) -> Option<(u64, usize)> {
+    let (at, origin) = body.strip_prefix("lg ")?.split_once(' ')?;
     Some((at.parse().ok()?, origin.parse().ok()?))
 }
 
-/// µs from a loadgen client id `<µs>.<n>` in an ack.
-pub(crate) fn ack_stamp(text: &str) -> Option<u64> {
-    after(text, &CLIENT_ID_KEY)?.split('.').next()?.parse().ok()
+/// µs from a loadgen client id, `<µs>.<n>`.
+pub(crate) fn ack_stamp(client_id: &str) -> Option<u64> {
+    client_id.split('.').next()?.parse().ok()
 }

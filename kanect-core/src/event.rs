@@ -1,16 +1,15 @@
 //! Events the engine pushes to subscribed devices.
 //!
-//! An [`Event`]'s serde form is the payload of the wire protocol's server frames (a `type` tag
-//! plus fields). A fan-out wraps one event in one [`Delivery`] shared by every recipient, so a
-//! broadcast to a thousand devices is encoded to JSON once, not a thousand times.
+//! The engine does not encode them for the wire: a transport does (kanect-http through
+//! kanect-proto). A fan-out wraps one event in one [`Delivery`] shared by every recipient, and a
+//! delivery keeps the transport's encoding once made, so a broadcast to a thousand devices is
+//! encoded once, not a thousand times. (An event's serde form is for engines talking to each
+//! other over a bus, not the wire protocol.)
 
 use crate::id::{ConversationId, MessageId, Seq, UserId};
 use crate::model::{Conversation, Message, Presence, Receipt, User};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
-
-/// The version of the wire form of events; adapters advertise it in their envelopes.
-pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Something a device should know about.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -79,30 +78,6 @@ pub enum Event {
     },
 }
 
-impl Event {
-    /// The conversation an event belongs to, if any.
-    pub fn conversation(&self) -> Option<ConversationId> {
-        match self {
-            Event::Message { message } | Event::Edit { message } => Some(message.conversation),
-            Event::Delete { conversation, .. } | Event::Typing { conversation, .. } => Some(*conversation),
-            Event::Receipt(receipt) => Some(receipt.conversation),
-            Event::Conversation { conversation, .. } => Some(conversation.id),
-            Event::Presence(_)
-            | Event::User { .. }
-            | Event::UserDeleted { .. }
-            | Event::Resync
-            | Event::SessionEnded { .. } => None,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct Versioned<'a> {
-    v: u32,
-    #[serde(flatten)]
-    event: &'a Event,
-}
-
 /// One event on its way to one or many devices: cheap to clone, encoded at most once.
 #[derive(Clone, Debug)]
 pub struct Delivery(Arc<DeliveryInner>);
@@ -110,13 +85,14 @@ pub struct Delivery(Arc<DeliveryInner>);
 #[derive(Debug)]
 struct DeliveryInner {
     event: Event,
-    json: OnceLock<Arc<str>>,
+    /// The transport's encoding, made by the first recipient's transport and shared by all.
+    encoded: OnceLock<Arc<str>>,
 }
 
 impl Delivery {
     /// Wraps an event.
     pub fn new(event: Event) -> Self {
-        Delivery(Arc::new(DeliveryInner { event, json: OnceLock::new() }))
+        Delivery(Arc::new(DeliveryInner { event, encoded: OnceLock::new() }))
     }
 
     /// The event.
@@ -124,17 +100,13 @@ impl Delivery {
         &self.0.event
     }
 
-    /// The event as a protocol frame, `{"v":1,"type":...}`, encoded on first use and shared by
-    /// every clone.
-    pub fn json(&self) -> Arc<str> {
-        self.0
-            .json
-            .get_or_init(|| {
-                let frame = Versioned { v: PROTOCOL_VERSION, event: &self.0.event };
-                // Serializing plain data with string keys cannot fail.
-                serde_json::to_string(&frame).unwrap_or_default().into()
-            })
-            .clone()
+    /// The event as the transport encodes it: `encode` runs for the first recipient, and
+    /// every clone of this delivery gets that same text after it.
+    ///
+    /// One process has one wire encoding (its transport's); a second `encode` given to the
+    /// same delivery is not run.
+    pub fn encoded(&self, encode: impl FnOnce(&Event) -> Arc<str>) -> Arc<str> {
+        self.0.encoded.get_or_init(|| encode(&self.0.event)).clone()
     }
 }
 
@@ -143,13 +115,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_is_versioned_tagged_and_shared() {
-        let delivery = Delivery::new(Event::Resync);
+    fn a_delivery_is_encoded_once_for_every_clone() {
+        let delivery = Delivery::new(Event::Typing { conversation: ConversationId::new(), user: UserId::new() });
         let copy = delivery.clone();
-        assert_eq!(&*delivery.json(), r#"{"v":1,"type":"resync"}"#);
-        assert!(Arc::ptr_eq(&delivery.json(), &copy.json()));
-        let typing = Delivery::new(Event::Typing { conversation: ConversationId::new(), user: UserId::new() });
-        let value: serde_json::Value = serde_json::from_str(&typing.json()).unwrap();
-        assert_eq!(value["type"], "typing");
+        let first = delivery.encoded(|event| format!("{event:?}").into());
+        let again = copy.encoded(|_| unreachable!("encoded already"));
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(first.starts_with("Typing"));
     }
 }

@@ -45,7 +45,7 @@
 //! # Layout
 //! - `id` — [`UserId`], [`ConversationId`], [`MessageId`], [`Seq`].
 //! - `model` — the records: [`User`], [`Conversation`], [`Message`], [`Receipt`], ...
-//! - `event` — [`Event`] and the shared, encode-once [`Delivery`].
+//! - `event` — [`Event`] and the shared [`Delivery`], which keeps its transport's encoding.
 //! - `error` — [`Error`] with stable codes, and [`StoreError`] for backends.
 //! - `validate` — input rules and limits.
 //! - `store` — the store traits, one file per domain, and [`Store`], the bound a backend
@@ -110,7 +110,7 @@ pub use client_key::client_key;
 pub use conversation_list::{ConversationCursor, ConversationPage, ConversationView, UNREAD_CAP};
 pub use conversations::GROUP_MAX_MEMBERS;
 pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, Limit, Result, StoreError};
-pub use event::{Delivery, Event, PROTOCOL_VERSION};
+pub use event::{Delivery, Event};
 pub use id::{AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
 pub use limits::{Rate, RateLimits};
 pub use memory::MemoryStore;

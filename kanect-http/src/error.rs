@@ -3,14 +3,16 @@
 //!
 //! Engine errors keep their stable code ([`kanect_core::Error::code`]); adapter errors (bad
 //! JSON, missing CSRF token, ...) get codes of their own, listed in `PROTOCOL.md`. Internal
-//! failures are logged here with their source and reach the client only as `unavailable`.
+//! failures are logged here with their source and reach the client only as `unavailable`. The
+//! body and the frame are `kanect-proto`'s ([`ErrorBody`], [`ErrorFrame`]), and so is the
+//! reading of a malformed JSON input ([`InputError`]).
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use kanect_core::{AuthFailure, Error};
-use serde_json::{json, Value};
+use kanect_proto::{ErrorBody, ErrorDetail, ErrorFrame, InputError, Reference, ServerFrame};
 use std::time::Duration;
 
 /// The response body type of every handler.
@@ -68,49 +70,29 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message).with_field(field)
     }
 
-    /// Classifies a serde_json failure: syntax, or which field is missing, unknown or mistyped.
+    /// Classifies a serde_json failure: syntax, or which field is missing, unknown or mistyped
+    /// ([`InputError::from_json`]).
     pub(crate) fn from_json(error: &serde_json::Error) -> Self {
-        use serde_json::error::Category;
-        let text = error.to_string();
-        if !matches!(error.classify(), Category::Data) {
-            return Self::new(StatusCode::BAD_REQUEST, "invalid_json", format!("invalid JSON: {text}"));
-        }
-        let (code, field) = if let Some(rest) = text.strip_prefix("missing field `") {
-            // The struct's own field name: no backtick in it.
-            ("missing_field", rest.split('`').next().map(str::to_string))
-        } else if let Some(rest) = text.strip_prefix("unknown field `") {
-            // The client's key, which may hold backticks and even serde's separators: it ends
-            // at the last separator, after which serde writes only the struct's field names.
-            let end = rest.rfind("`, expected ").max(rest.rfind("`, there are no fields"));
-            ("unknown_field", end.map(|end| rest[..end].to_string()))
-        } else if text.starts_with("invalid type") {
-            ("wrong_type", None)
-        } else {
-            ("invalid_value", None)
-        };
-        ApiError { field, ..Self::new(StatusCode::BAD_REQUEST, code, text) }
+        InputError::from_json(error).into()
     }
 
     /// The JSON error body, `{"error":{"code","message","field"}}`.
-    pub(crate) fn body(&self) -> Value {
-        json!({"error": {"code": self.code, "message": self.message, "field": self.field}})
+    pub(crate) fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail { code: self.code.to_owned(), message: self.message.clone(), field: self.field.clone() },
+        }
     }
 
     /// The socket form: an `error` frame echoing the command's `ref`. A frame has no headers,
     /// so a refusal that says when to retry carries it as `retry_after_ms`, rounded up.
-    pub(crate) fn frame(&self, reference: Option<&Value>) -> String {
-        let mut frame = json!({
-            "v": kanect_core::PROTOCOL_VERSION,
-            "type": "error",
-            "ref": reference,
-            "code": self.code,
-            "message": self.message,
-            "field": self.field,
-        });
-        if let Some(retry) = self.retry_after {
-            frame["retry_after_ms"] = json!(retry.as_micros().div_ceil(1000));
-        }
-        frame.to_string()
+    pub(crate) fn frame(&self, reference: Option<Reference>) -> ServerFrame {
+        ServerFrame::Error(ErrorFrame {
+            reference,
+            code: self.code.to_owned(),
+            message: self.message.clone(),
+            field: self.field.clone(),
+            retry_after_ms: self.retry_after.map(|retry| retry.as_micros().div_ceil(1000) as u64),
+        })
     }
 
     /// The HTTP response; `Retry-After` in whole seconds, rounded up (at least 1), so a client
@@ -159,6 +141,14 @@ impl From<Error> for ApiError {
     }
 }
 
+impl From<InputError> for ApiError {
+    /// A malformed JSON input: `400` with the input error's code and field.
+    fn from(error: InputError) -> Self {
+        let (kind, field, message) = error.into_parts();
+        ApiError { field, ..Self::new(StatusCode::BAD_REQUEST, kind.code(), message) }
+    }
+}
+
 /// A JSON response with `status`.
 pub(crate) fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
@@ -177,6 +167,7 @@ pub(crate) fn raw_json_response(status: StatusCode, bytes: impl Into<Bytes>) -> 
 mod tests {
     use super::*;
     use kanect_core::{Denied, Invalid, Limit, StoreError};
+    use serde_json::{json, Value};
 
     #[test]
     fn engine_errors_map_to_status_and_code() {
@@ -195,15 +186,15 @@ mod tests {
     fn retry_after_rounds_up_in_headers_and_frames() {
         let limited = |retry_after| ApiError::from(Error::Limited { limit: Limit::Sends, retry_after });
         let e = limited(Some(Duration::from_millis(1500)));
-        let frame: Value = serde_json::from_str(&e.frame(None)).unwrap();
+        let frame: Value = serde_json::to_value(e.frame(None)).unwrap();
         assert_eq!((frame["code"].clone(), frame["retry_after_ms"].clone()), (json!("rate_limited"), json!(1500)));
         assert_eq!(e.into_response().headers()[RETRY_AFTER], "2");
         let e = limited(Some(Duration::from_micros(200_001)));
-        let frame: Value = serde_json::from_str(&e.frame(None)).unwrap();
+        let frame: Value = serde_json::to_value(e.frame(None)).unwrap();
         assert_eq!(frame["retry_after_ms"], 201);
         assert_eq!(e.into_response().headers()[RETRY_AFTER], "1");
         let e = limited(None);
-        let frame: Value = serde_json::from_str(&e.frame(None)).unwrap();
+        let frame: Value = serde_json::to_value(e.frame(None)).unwrap();
         assert!(frame.get("retry_after_ms").is_none());
         assert!(e.into_response().headers().get(RETRY_AFTER).is_none());
     }
@@ -213,7 +204,7 @@ mod tests {
         let io = std::io::Error::other("disk on fire at /secret/path");
         let e = ApiError::from(Error::from(StoreError::backend(io)));
         assert_eq!((e.status, e.code), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
-        assert!(!e.body().to_string().contains("secret"));
+        assert!(!serde_json::to_string(&e.body()).unwrap().contains("secret"));
     }
 
     #[test]
@@ -267,7 +258,7 @@ mod tests {
     #[test]
     fn frames_echo_the_ref() {
         let e = ApiError::from(Error::Forbidden(Denied::NotMember));
-        let frame: Value = serde_json::from_str(&e.frame(Some(&json!("r1")))).unwrap();
+        let frame: Value = serde_json::to_value(e.frame(Some("r1".into()))).unwrap();
         assert_eq!(frame["type"], "error");
         assert_eq!(frame["ref"], "r1");
         assert_eq!(frame["code"], "not_member");

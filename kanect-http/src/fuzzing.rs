@@ -2,17 +2,21 @@
 //! parsers of untrusted input, reachable from outside without making them part of the API.
 //!
 //! Every function here calls the function the server calls; the only code of its own is
-//! [`Frame::to_text`], the inverse of the frame parser, which the targets use to check that
-//! an accepted frame means what it says. Not for applications: nothing here is stable.
+//! [`Frame::to_text`], the inverse of the frame parser (through `kanect-proto`'s client frame),
+//! which the targets use to check that an accepted frame means what it says. Not for
+//! applications: nothing here is stable.
 
-use crate::api::{accounts, admin, conversations, request};
-use crate::command::{self, Command};
+use crate::api::request;
+use crate::auth;
+use crate::command::{self, Command, EngineCommand, SubscriptionCommand};
 use crate::error::ApiError;
-use crate::{auth, poll};
+use crate::wire::ToWire;
 use hyper::header::HeaderValue;
 use hyper::HeaderMap;
-use kanect_core::{ReceiptKind, PROTOCOL_VERSION};
-use serde_json::{json, Value};
+use kanect_core::ReceiptKind;
+use kanect_proto::rest;
+use kanect_proto::{self as proto, ClientFrame, Reference};
+use serde_json::Value;
 
 /// Why an input was refused: the stable code and field the client would be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +35,11 @@ impl From<ApiError> for Rejection {
 
 /// A WebSocket frame the server accepted.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Frame(command::Frame);
+pub struct Frame {
+    frame: command::Frame,
+    /// The `ref` as JSON, as the targets compare it with their input.
+    reference: Option<Value>,
+}
 
 /// A WebSocket frame the server refused, with the `ref` its error frame echoes.
 #[derive(Debug)]
@@ -44,46 +52,68 @@ pub struct RejectedFrame {
 
 /// Parses one text frame as the socket loop does.
 pub fn parse_frame(text: &str) -> Result<Frame, RejectedFrame> {
-    command::parse(text)
-        .map(Frame)
-        .map_err(|rejected| RejectedFrame { rejection: rejected.error.into(), reference: rejected.reference })
+    match command::parse(text) {
+        Ok(frame) => Ok(Frame { reference: json(frame.reference.as_ref()), frame }),
+        Err(rejected) => {
+            let command::Rejected { reference, error } = *rejected;
+            Err(RejectedFrame { reference: json(reference.as_ref()), rejection: error.into() })
+        }
+    }
+}
+
+fn json(reference: Option<&Reference>) -> Option<Value> {
+    reference.map(|reference| serde_json::to_value(reference).unwrap_or_default())
 }
 
 impl Frame {
     /// The client's `ref`, echoed in the reply.
     pub fn reference(&self) -> Option<&Value> {
-        self.0.reference.as_ref()
+        self.reference.as_ref()
     }
 
     /// The frame written back out as a client would send it (`PROTOCOL.md`).
     pub fn to_text(&self) -> String {
-        let mut frame = match &self.0.command {
-            Command::Send { conversation, client_id, body } => {
-                json!({"type": "send", "conversation": conversation, "client_id": client_id, "body": body})
+        let command = match &self.frame.command {
+            Command::Engine(EngineCommand::Send { conversation, client_id, body }) => {
+                proto::Command::Send(proto::SendMessage {
+                    conversation: conversation.to_wire(),
+                    client_id: client_id.clone(),
+                    body: body.clone(),
+                })
             }
-            Command::Edit { id, body } => json!({"type": "edit", "id": id, "body": body}),
-            Command::Delete { id } => json!({"type": "delete", "id": id}),
-            Command::Typing { conversation } => json!({"type": "typing", "conversation": conversation}),
-            Command::Mark { conversation, kind, seq } => {
-                let kind = match kind {
-                    ReceiptKind::Read => "read",
-                    ReceiptKind::Delivered => "delivered",
-                };
-                json!({"type": kind, "conversation": conversation, "seq": seq})
+            Command::Engine(EngineCommand::Edit { id, body }) => {
+                proto::Command::Edit(proto::EditMessage { id: id.to_wire(), body: body.clone() })
             }
-            Command::Resume { cursors, more } => {
-                let cursors: Vec<Value> =
-                    cursors.iter().map(|c| json!({"conversation": c.conversation, "seq": c.seq})).collect();
-                json!({"type": "resume", "cursors": cursors, "more": more})
+            Command::Engine(EngineCommand::Delete { id }) => {
+                proto::Command::Delete(proto::DeleteMessage { id: id.to_wire() })
             }
-            Command::Watch { users, add } => json!({"type": "watch", "users": users, "add": add}),
-            Command::Ping => json!({"type": "ping"}),
+            Command::Engine(EngineCommand::Typing { conversation }) => {
+                proto::Command::Typing(proto::Typing { conversation: conversation.to_wire() })
+            }
+            Command::Engine(EngineCommand::Mark { conversation, kind, seq }) => {
+                let mark = proto::Mark { conversation: conversation.to_wire(), seq: seq.to_wire() };
+                match kind {
+                    ReceiptKind::Read => proto::Command::Read(mark),
+                    ReceiptKind::Delivered => proto::Command::Delivered(mark),
+                }
+            }
+            Command::Engine(EngineCommand::Ping) => proto::Command::Ping,
+            Command::Subscription(SubscriptionCommand::Resume { cursors, more }) => {
+                let cursors = cursors
+                    .iter()
+                    .map(|(conversation, seq)| proto::Cursor {
+                        conversation: conversation.to_wire(),
+                        seq: seq.to_wire(),
+                    })
+                    .collect();
+                proto::Command::Resume(proto::Resume { cursors, more: *more })
+            }
+            Command::Subscription(SubscriptionCommand::Watch { users, add }) => {
+                proto::Command::Watch(proto::Watch { users: users.iter().map(ToWire::to_wire).collect(), add: *add })
+            }
         };
-        frame["v"] = json!(PROTOCOL_VERSION);
-        if let Some(reference) = &self.0.reference {
-            frame["ref"] = reference.clone();
-        }
-        frame.to_string()
+        let frame = ClientFrame { reference: self.frame.reference.clone(), command };
+        serde_json::to_string(&frame).unwrap_or_default()
     }
 }
 
@@ -137,18 +167,18 @@ impl RestBody {
     pub fn parse(self, bytes: &[u8]) -> Result<(), Rejection> {
         use request::{parse_json as json, parse_optional_json};
         let parsed = match self {
-            RestBody::SignUp => json::<accounts::SignUp>(bytes).map(drop),
-            RestBody::LogIn => json::<accounts::LogIn>(bytes).map(drop),
-            RestBody::Disabled => json::<admin::Disabled>(bytes).map(drop),
-            RestBody::SetRole => json::<admin::SetRole>(bytes).map(drop),
-            RestBody::Password => json::<admin::Password>(bytes).map(drop),
-            RestBody::UserRef => json::<conversations::UserRef>(bytes).map(drop),
-            RestBody::NewGroup => json::<conversations::NewGroup>(bytes).map(drop),
-            RestBody::Rename => json::<conversations::Rename>(bytes).map(drop),
-            RestBody::Send => json::<conversations::Send>(bytes).map(drop),
-            RestBody::Edit => json::<conversations::Edit>(bytes).map(drop),
-            RestBody::Mark => json::<conversations::Mark>(bytes).map(drop),
-            RestBody::NewPoll => parse_optional_json::<poll::NewPoll>(bytes).map(drop),
+            RestBody::SignUp => json::<rest::SignUp>(bytes).map(drop),
+            RestBody::LogIn => json::<rest::LogIn>(bytes).map(drop),
+            RestBody::Disabled => json::<rest::Disabled>(bytes).map(drop),
+            RestBody::SetRole => json::<rest::SetRole>(bytes).map(drop),
+            RestBody::Password => json::<rest::Password>(bytes).map(drop),
+            RestBody::UserRef => json::<rest::UserRef>(bytes).map(drop),
+            RestBody::NewGroup => json::<rest::NewGroup>(bytes).map(drop),
+            RestBody::Rename => json::<rest::Rename>(bytes).map(drop),
+            RestBody::Send => json::<rest::Send>(bytes).map(drop),
+            RestBody::Edit => json::<rest::Edit>(bytes).map(drop),
+            RestBody::Mark => json::<rest::Mark>(bytes).map(drop),
+            RestBody::NewPoll => parse_optional_json::<proto::NewPoll>(bytes).map(drop),
         };
         parsed.map_err(Rejection::from)
     }

@@ -3,7 +3,8 @@
 //! Kanect over the network: a REST API, a WebSocket endpoint, a long-poll fallback, the admin
 //! API, health and Prometheus metrics, and the embedded web app — served from a
 //! [`kanect_core::Chat`] on hyper 1.x, with no web framework in between. The wire protocol is
-//! specified in `PROTOCOL.md` beside this crate.
+//! specified in `PROTOCOL.md` beside this crate, and every frame and body is a type of
+//! `kanect-proto`: this crate encodes and decodes only through those.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,10 +25,10 @@
 //! - `state` — the shared handle every handler gets, and gauges.
 //! - `routes` — the top-level dispatch: health, API, static files.
 //! - `api` — the REST API: `accounts`, `conversations`, `admin`, and `request` helpers.
-//! - `ws` — the WebSocket upgrade and the socket loop.
+//! - `ws` — the WebSocket upgrade; `socket` — the socket loop, a type with a method per event source.
 //! - `command` — client frames parsed into commands and applied.
+//! - `wire` — the one mapping from engine records and events to `kanect-proto`'s wire types.
 //! - `poll` — long-poll sessions.
-//! - `records` — the engine's records and views mapped onto `kanect-proto`'s wire types.
 //! - `auth` — bearer tokens, cookies, CSRF, the Origin check.
 //! - `client` — the client's address, behind trusted proxies too.
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
@@ -45,11 +46,12 @@ mod error;
 mod metrics;
 mod per_address;
 mod poll;
-mod records;
 mod routes;
 mod server;
+mod socket;
 mod state;
 mod static_files;
+mod wire;
 mod ws;
 
 #[cfg(feature = "fuzzing")]

@@ -8,14 +8,14 @@
 //! Sessions not polled for `poll_idle` are swept away, which disconnects their device.
 
 use crate::api::request::{no_content, read_optional_json, Query};
-use crate::command::Cursor;
-use crate::error::{raw_json_response, ApiError, Body};
+use crate::error::{json_response, raw_json_response, ApiError, Body};
 use crate::state::App;
+use crate::wire::{self, ToCore, ToWire};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{Caller, Event, Subscription, UserId};
+use kanect_proto::{NewPoll, PollCreated, PollEvents};
 use rand::RngCore;
-use serde::Deserialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,15 +43,6 @@ struct PollState {
     pending: VecDeque<(u64, Arc<str>)>,
     /// Number of the newest event taken from the subscription.
     last: u64,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewPoll {
-    #[serde(default)]
-    cursors: Vec<Cursor>,
-    #[serde(default)]
-    watch: Vec<UserId>,
 }
 
 impl Polls {
@@ -85,9 +76,9 @@ fn poll_not_found() -> ApiError {
 pub(crate) async fn create(app: &App, caller: &Caller, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let form: NewPoll = read_optional_json(request, app.config.max_body_bytes).await?;
     let mut subscription = app.chat.subscribe(caller).await?;
-    let resumed = subscription.resume(form.cursors.iter().map(|c| (c.conversation, c.seq))).await?;
+    let resumed = subscription.resume(form.cursors.iter().map(|c| (c.conversation.to_core(), c.seq.to_core()))).await?;
     if !form.watch.is_empty() {
-        subscription.watch_presence(form.watch)?;
+        subscription.watch_presence(form.watch.iter().map(ToCore::to_core).collect())?;
     }
     let mut bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut bytes);
@@ -104,8 +95,8 @@ pub(crate) async fn create(app: &App, caller: &Caller, request: Request<Incoming
     };
     app.polls.lock().insert(id.clone(), Arc::new(session));
     end_with_the_session(app, id.clone(), ended);
-    let body = serde_json::json!({"poll": id, "after": 0, "skipped": crate::command::skipped(&resumed)});
-    Ok(crate::error::json_response(StatusCode::CREATED, &body))
+    let skipped = resumed.skipped.iter().map(ToWire::to_wire).collect();
+    Ok(json_response(StatusCode::CREATED, &PollCreated { poll: id, after: 0, skipped }))
 }
 
 /// Drops the poll session as soon as its log-in session ends (logged out, disabled, ...), so
@@ -148,16 +139,9 @@ pub(crate) async fn poll<B>(
         }
     }
     touch(&session);
-    let mut body = String::from("{\"events\":[");
-    let mut next = after;
-    for (i, (n, frame)) in state.pending.iter().take(POLL_BATCH).enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(frame);
-        next = *n;
-    }
-    body.push_str(&format!("],\"next\":{next}}}"));
+    let batch = || state.pending.iter().take(POLL_BATCH);
+    let next = batch().next_back().map_or(after, |(n, _)| *n);
+    let body = PollEvents::encode_from_frames(batch().map(|(_, frame)| &**frame), next);
     Ok(raw_json_response(StatusCode::OK, body))
 }
 
@@ -172,8 +156,11 @@ impl PollState {
         let mut next = subscription.next().await;
         let mut taken = 0;
         while let Some(delivery) = next.take() {
-            self.last += 1;
-            self.pending.push_back((self.last, delivery.json()));
+            let frame = wire::delivery_text(&delivery);
+            if !frame.is_empty() {
+                self.last += 1;
+                self.pending.push_back((self.last, frame));
+            }
             taken += 1;
             if matches!(delivery.event(), Event::SessionEnded { .. }) {
                 self.subscription = None;

@@ -1,12 +1,18 @@
 //! Test helpers for the network tests: a server on 127.0.0.1 port 0, a tiny HTTP client over
 //! a raw `TcpStream`, and a WebSocket client that waits for frames of a given type.
+//!
+//! The WebSocket client reads every frame as a `kanect::proto::ServerFrame`, so every frame a
+//! test sees has been checked against the protocol's types; tests then assert on its JSON. It
+//! writes typed `ClientFrame`s, or raw JSON for the malformed frames tests send on purpose.
 #![allow(dead_code, unreachable_pub)] // each test file uses a different part of this module
 
 pub mod binary;
 
 use futures_util::{SinkExt, StreamExt};
 use kanect::http::HttpConfig;
+use kanect::proto::{ClientFrame, Reference, ServerFrame};
 use kanect::{Chat, ChatConfig, MemoryStore, PasswordCost};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -88,6 +94,13 @@ pub struct Reply {
 impl Reply {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The body as the `kanect::proto` type it should be (fails the test if it is not).
+    pub fn body_as<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!("{} is not a {}: {error}", String::from_utf8_lossy(&self.body), std::any::type_name::<T>())
+        })
     }
 
     /// The error code of a JSON error body.
@@ -232,16 +245,24 @@ async fn try_connect_to(addr: SocketAddr, path: &str, token: &str, extra: &[(&st
 }
 
 impl Ws {
+    /// Sends raw JSON: for frames a well-behaved client would not send.
     pub async fn send(&mut self, frame: Value) {
         self.socket.send(Message::Text(frame.to_string().into())).await.expect("send frame");
+    }
+
+    /// Sends a command.
+    pub async fn send_frame(&mut self, frame: &ClientFrame) {
+        let text = serde_json::to_string(frame).expect("a client frame encodes");
+        self.socket.send(Message::Text(text.into())).await.expect("send frame");
     }
 
     pub async fn send_text(&mut self, text: String) {
         self.socket.send(Message::Text(text.into())).await.expect("send text");
     }
 
-    /// The next text frame, as JSON (fails the test after [`WAIT`]).
-    pub async fn next(&mut self) -> Value {
+    /// The next text frame, read as a [`ServerFrame`] and returned with its JSON (fails the
+    /// test after [`WAIT`], or if the frame is not a `ServerFrame`).
+    async fn next_both(&mut self) -> (ServerFrame, Value) {
         loop {
             let message = tokio::time::timeout(WAIT, self.socket.next())
                 .await
@@ -249,34 +270,58 @@ impl Ws {
                 .expect("socket open")
                 .expect("frame");
             if let Message::Text(text) = message {
-                return serde_json::from_str(&text).expect("frames are JSON");
+                let frame = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text} is not a ServerFrame: {e}"));
+                return (frame, serde_json::from_str(&text).expect("frames are JSON"));
             }
         }
+    }
+
+    /// The next text frame, as JSON (fails the test after [`WAIT`]).
+    pub async fn next(&mut self) -> Value {
+        self.next_both().await.1
+    }
+
+    /// The next text frame (fails the test after [`WAIT`]).
+    pub async fn next_frame(&mut self) -> ServerFrame {
+        self.next_both().await.0
     }
 
     /// The next frame of `kind`, skipping others (presence, typing, ...).
     pub async fn next_of(&mut self, kind: &str) -> Value {
         for _ in 0..1000 {
-            let frame = self.next().await;
-            if frame["type"] == kind {
-                return frame;
+            let (frame, json) = self.next_both().await;
+            if frame.kind() == kind {
+                return json;
             }
         }
         panic!("no {kind} frame");
     }
 
-    /// Sends a frame and returns the reply (`ack`, `error` or `pong`) carrying `ref`, skipping
-    /// events in between.
-    pub async fn call(&mut self, mut frame: Value, reference: &str) -> Value {
-        frame["ref"] = json!(reference);
-        self.send(frame).await;
+    /// The reply (`ack`, `error` or `pong`) carrying `reference`, skipping events in between.
+    async fn reply_to(&mut self, reference: &str) -> (ServerFrame, Value) {
+        let reference = Reference::from(reference);
         for _ in 0..1000 {
-            let reply = self.next().await;
-            if reply["ref"] == reference {
-                return reply;
+            let (frame, json) = self.next_both().await;
+            if frame.reference() == Some(&reference) {
+                return (frame, json);
             }
         }
         panic!("no reply to {reference}");
+    }
+
+    /// Sends a raw frame with `ref` set to `reference` and returns the reply carrying it,
+    /// skipping events in between.
+    pub async fn call(&mut self, mut frame: Value, reference: &str) -> Value {
+        frame["ref"] = json!(reference);
+        self.send(frame).await;
+        self.reply_to(reference).await.1
+    }
+
+    /// Sends a command with `ref` set to `reference` and returns the reply carrying it,
+    /// skipping events in between.
+    pub async fn call_frame(&mut self, frame: ClientFrame, reference: &str) -> ServerFrame {
+        self.send_frame(&frame.with_ref(reference)).await;
+        self.reply_to(reference).await.0
     }
 
     /// Whether the server closes the socket within `within` (a close frame or the end of the

@@ -2,16 +2,16 @@
 //! user list with presence.
 
 use super::request::{next_cursor, no_content, ok, read_json, Query};
+use crate::auth;
 use crate::error::{json_response, ApiError, Body};
 use crate::state::App;
-use crate::{auth, records};
+use crate::wire::ToWire;
 use hyper::body::Incoming;
 use hyper::header::SET_COOKIE;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{Caller, Login, Registration, Timestamp, UserId};
 use kanect_proto::rest;
-// Named here too for the fuzz targets' entry points (`crate::fuzzing`).
-pub(crate) use kanect_proto::rest::{LogIn, SignUp};
+use kanect_proto::rest::{LogIn, SignUp};
 use std::net::IpAddr;
 
 /// `POST /auth/signup`: registers (within the sign-ups allowed from `client`, the request's
@@ -43,8 +43,8 @@ fn login_response(app: &App, status: StatusCode, login: Login) -> Response<Body>
     let body = rest::LoggedIn {
         token: token.to_owned(),
         csrf_token: csrf.clone(),
-        expires_at: records::timestamp(login.expires_at),
-        user: records::user(&login.user),
+        expires_at: login.expires_at.to_wire(),
+        user: login.user.to_wire(),
     };
     let mut response = json_response(status, &body);
     let max_age = login.expires_at.0.saturating_sub(Timestamp::now().0) / 1000;
@@ -75,7 +75,7 @@ pub(super) async fn logout_all(app: &App, caller: &Caller) -> Result<Response<Bo
 
 /// `GET /me`.
 pub(super) async fn me(app: &App, caller: &Caller) -> Result<Response<Body>, ApiError> {
-    Ok(ok(&records::user(&app.chat.me(caller).await?)))
+    Ok(ok(&app.chat.me(caller).await?.to_wire()))
 }
 
 /// `GET /users?search=&after=&limit=`.
@@ -84,11 +84,11 @@ pub(super) async fn users<B>(app: &App, caller: &Caller, request: &Request<B>) -
     let limit = query.limit()?;
     let users = app.chat.users(caller, query.text("search"), query.text("after"), limit).await?;
     let next = next_cursor(&users, limit, |u| u.user.username.clone());
-    Ok(ok(&rest::UserPage { users: users.iter().map(records::user_view).collect(), next }))
+    Ok(ok(&rest::UserPage { users: users.iter().map(ToWire::to_wire).collect(), next }))
 }
 
 /// `GET /users/{id}`.
 pub(super) async fn user(app: &App, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
     let id: UserId = super::request::path_id(id)?;
-    Ok(ok(&records::user_view(&app.chat.user(caller, id).await?)))
+    Ok(ok(&app.chat.user(caller, id).await?.to_wire()))
 }

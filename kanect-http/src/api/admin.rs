@@ -3,14 +3,13 @@
 
 use super::request::{next_cursor, no_content, ok, path_id, read_json, Query};
 use crate::error::{ApiError, Body};
-use crate::records;
 use crate::state::App;
+use crate::wire::{ToCore, ToWire};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use kanect_core::{AuditId, Caller, ConversationId, UserId};
 use kanect_proto::rest;
-// Named here too for the fuzz targets' entry points (`crate::fuzzing`).
-pub(crate) use kanect_proto::rest::{Disabled, Password, SetRole};
+use kanect_proto::rest::{Disabled, Password, SetRole};
 
 type Reply = Result<Response<Body>, ApiError>;
 
@@ -24,20 +23,18 @@ pub(super) async fn route(app: &App, caller: &Caller, request: Request<Incoming>
             let page = query.limit()?;
             let users = chat.admin_users(caller, query.text("search"), query.text("after"), page).await?;
             let next = next_cursor(&users, page, |u| u.user.username.clone());
-            Ok(ok(&rest::AdminUserPage { users: users.iter().map(records::admin_user_view).collect(), next }))
+            Ok(ok(&rest::AdminUserPage { users: users.iter().map(ToWire::to_wire).collect(), next }))
         }
-        (Method::GET, ["users", id]) => {
-            Ok(ok(&records::admin_user_view(&chat.admin_user(caller, path_id(id)?).await?)))
-        }
+        (Method::GET, ["users", id]) => Ok(ok(&chat.admin_user(caller, path_id(id)?).await?.to_wire())),
         (Method::PUT, ["users", id, "disabled"]) => {
             let id: UserId = path_id(id)?;
             let form: Disabled = read_json(request, limit).await?;
-            Ok(ok(&records::user(&chat.set_disabled(caller, id, form.disabled).await?)))
+            Ok(ok(&chat.set_disabled(caller, id, form.disabled).await?.to_wire()))
         }
         (Method::PUT, ["users", id, "role"]) => {
             let id: UserId = path_id(id)?;
             let form: SetRole = read_json(request, limit).await?;
-            Ok(ok(&records::user(&chat.set_role(caller, id, records::engine_role(form.role)).await?)))
+            Ok(ok(&chat.set_role(caller, id, form.role.to_core()).await?.to_wire()))
         }
         (Method::POST, ["users", id, "password"]) => {
             let id: UserId = path_id(id)?;
@@ -53,24 +50,22 @@ pub(super) async fn route(app: &App, caller: &Caller, request: Request<Incoming>
             let page = query.limit()?;
             let after: Option<ConversationId> = query.parsed("after")?;
             let conversations = chat.admin_conversations(caller, after, page).await?;
-            let next = next_cursor(&conversations, page, |c| records::conversation_id(c.id));
-            let conversations = conversations.iter().map(records::conversation).collect();
+            let next = next_cursor(&conversations, page, |c| c.id.to_wire());
+            let conversations = conversations.iter().map(ToWire::to_wire).collect();
             Ok(ok(&rest::AdminConversationPage { conversations, next }))
         }
         (Method::GET, ["conversations", id, "messages"]) => {
             let messages = chat.admin_history(caller, path_id(id)?, query.history_page()?, query.limit()?).await?;
-            Ok(ok(&rest::MessagePage { messages: messages.iter().map(records::message).collect() }))
+            Ok(ok(&rest::MessagePage { messages: messages.iter().map(ToWire::to_wire).collect() }))
         }
-        (Method::DELETE, ["messages", id]) => {
-            Ok(ok(&records::message(&chat.admin_delete_message(caller, path_id(id)?).await?)))
-        }
-        (Method::GET, ["stats"]) => Ok(ok(&records::server_stats(&chat.server_stats(caller).await?))),
+        (Method::DELETE, ["messages", id]) => Ok(ok(&chat.admin_delete_message(caller, path_id(id)?).await?.to_wire())),
+        (Method::GET, ["stats"]) => Ok(ok(&chat.server_stats(caller).await?.to_wire())),
         (Method::GET, ["audit"]) => {
             let page = query.limit()?;
             let before: Option<AuditId> = query.parsed("before")?;
             let entries = chat.audit_log(caller, before, page).await?;
-            let next = next_cursor(&entries, page, |e| records::audit_id(e.id));
-            Ok(ok(&rest::AuditPage { entries: entries.iter().map(records::audit_entry).collect(), next }))
+            let next = next_cursor(&entries, page, |e| e.id.to_wire());
+            Ok(ok(&rest::AuditPage { entries: entries.iter().map(ToWire::to_wire).collect(), next }))
         }
         _ => Err(ApiError::not_found()),
     }

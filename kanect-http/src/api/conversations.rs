@@ -4,14 +4,13 @@
 
 use super::request::{no_content, ok, path_id, read_json, Query};
 use crate::error::{json_response, ApiError, Body};
-use crate::records::{self, engine_user_id};
 use crate::state::App;
+use crate::wire::{ToCore, ToWire};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{Caller, ConversationCursor, ConversationId, MessageId, Seq};
 use kanect_proto::rest;
-// Named here too for the fuzz targets' entry points (`crate::fuzzing`).
-pub(crate) use kanect_proto::rest::{Edit, Mark, NewGroup, Rename, Send, UserRef};
+use kanect_proto::rest::{Edit, Mark, NewGroup, Rename, Send, UserRef};
 
 type Reply = Result<Response<Body>, ApiError>;
 
@@ -20,86 +19,86 @@ pub(super) async fn list<B>(app: &App, caller: &Caller, request: &Request<B>) ->
     let query = Query::of(request);
     let after = query.text("after").map(str::parse::<ConversationCursor>).transpose()?;
     let page = app.chat.conversations(caller, after, query.limit()?).await?;
-    let conversations = page.conversations.iter().map(records::conversation_view).collect();
+    let conversations = page.conversations.iter().map(ToWire::to_wire).collect();
     Ok(ok(&rest::ConversationPage { conversations, next: page.next.map(|next| next.to_string()) }))
 }
 
 /// `POST /conversations/direct`.
 pub(super) async fn open_direct(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
     let form: UserRef = read_json(request, app.config.max_body_bytes).await?;
-    Ok(ok(&records::conversation(&app.chat.open_direct(caller, engine_user_id(form.user)).await?)))
+    Ok(ok(&app.chat.open_direct(caller, form.user.to_core()).await?.to_wire()))
 }
 
 /// `POST /conversations`.
 pub(super) async fn create_group(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
     let form: NewGroup = read_json(request, app.config.max_body_bytes).await?;
-    let members: Vec<_> = form.members.into_iter().map(engine_user_id).collect();
+    let members: Vec<_> = form.members.into_iter().map(|id| id.to_core()).collect();
     let group = app.chat.create_group(caller, &form.name, &members).await?;
-    Ok(json_response(StatusCode::CREATED, &records::conversation(&group)))
+    Ok(json_response(StatusCode::CREATED, &group.to_wire()))
 }
 
 /// `GET /conversations/{id}`.
 pub(super) async fn get(app: &App, caller: &Caller, id: &str) -> Reply {
-    Ok(ok(&records::conversation_view(&app.chat.conversation(caller, path_id(id)?).await?)))
+    Ok(ok(&app.chat.conversation(caller, path_id(id)?).await?.to_wire()))
 }
 
 /// `PATCH /conversations/{id}`.
 pub(super) async fn rename(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
     let id: ConversationId = path_id(id)?;
     let form: Rename = read_json(request, app.config.max_body_bytes).await?;
-    Ok(ok(&records::conversation(&app.chat.rename_group(caller, id, &form.name).await?)))
+    Ok(ok(&app.chat.rename_group(caller, id, &form.name).await?.to_wire()))
 }
 
 /// `POST /conversations/{id}/members`.
 pub(super) async fn add_member(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
     let id: ConversationId = path_id(id)?;
     let form: UserRef = read_json(request, app.config.max_body_bytes).await?;
-    Ok(ok(&records::conversation(&app.chat.add_member(caller, id, engine_user_id(form.user)).await?)))
+    Ok(ok(&app.chat.add_member(caller, id, form.user.to_core()).await?.to_wire()))
 }
 
 /// `DELETE /conversations/{id}/members/{user}`.
 pub(super) async fn remove_member(app: &App, caller: &Caller, id: &str, user: &str) -> Reply {
-    Ok(ok(&records::conversation(&app.chat.remove_member(caller, path_id(id)?, path_id(user)?).await?)))
+    Ok(ok(&(app.chat.remove_member(caller, path_id(id)?, path_id(user)?).await?).to_wire()))
 }
 
 /// `POST /conversations/{id}/leave`.
 pub(super) async fn leave(app: &App, caller: &Caller, id: &str) -> Reply {
-    Ok(ok(&records::conversation(&app.chat.leave(caller, path_id(id)?).await?)))
+    Ok(ok(&app.chat.leave(caller, path_id(id)?).await?.to_wire()))
 }
 
 /// `GET /conversations/{id}/messages?before=|after=&limit=`.
 pub(super) async fn history<B>(app: &App, caller: &Caller, id: &str, request: &Request<B>) -> Reply {
     let query = Query::of(request);
     let messages = app.chat.history(caller, path_id(id)?, query.history_page()?, query.limit()?).await?;
-    Ok(ok(&rest::MessagePage { messages: messages.iter().map(records::message).collect() }))
+    Ok(ok(&rest::MessagePage { messages: messages.iter().map(ToWire::to_wire).collect() }))
 }
 
 /// `POST /conversations/{id}/messages`.
 pub(super) async fn send(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
     let id: ConversationId = path_id(id)?;
     let form: Send = read_json(request, app.config.max_body_bytes).await?;
-    Ok(ok(&records::message(&app.chat.send(caller, id, &form.client_id, &form.body).await?)))
+    Ok(ok(&app.chat.send(caller, id, &form.client_id, &form.body).await?.to_wire()))
 }
 
 /// `PATCH /messages/{id}`.
 pub(super) async fn edit(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
     let id: MessageId = path_id(id)?;
     let form: Edit = read_json(request, app.config.max_body_bytes).await?;
-    Ok(ok(&records::message(&app.chat.edit(caller, id, &form.body).await?)))
+    Ok(ok(&app.chat.edit(caller, id, &form.body).await?.to_wire()))
 }
 
 /// `DELETE /messages/{id}`.
 pub(super) async fn delete(app: &App, caller: &Caller, id: &str) -> Reply {
-    Ok(ok(&records::message(&app.chat.delete(caller, path_id(id)?).await?)))
+    Ok(ok(&app.chat.delete(caller, path_id(id)?).await?.to_wire()))
 }
 
 /// `POST /conversations/{id}/receipts`.
 pub(super) async fn receipt(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
     let id: ConversationId = path_id(id)?;
     let form: Mark = read_json(request, app.config.max_body_bytes).await?;
-    let kind = records::engine_receipt_kind(form.kind);
+    let kind = form.kind.to_core();
     let receipt = app.chat.mark(caller, id, kind, Seq(form.seq.0)).await?;
-    Ok(ok(&rest::Marked { receipt: receipt.as_ref().map(records::receipt) }))
+    Ok(ok(&rest::Marked { receipt: receipt.as_ref().map(ToWire::to_wire) }))
 }
 
 /// `POST /conversations/{id}/typing`.
