@@ -116,6 +116,13 @@ pub struct LocalBus {
     nodes: Arc<Mutex<Vec<(NodeId, BusInbox)>>>,
 }
 
+impl std::fmt::Debug for LocalBus {
+    /// The attached engines are not shown: their inboxes are channels.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBus").finish_non_exhaustive()
+    }
+}
+
 impl LocalBus {
     /// A bus with no engines attached.
     pub fn new() -> Self {

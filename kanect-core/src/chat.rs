@@ -72,6 +72,12 @@ pub struct ChatBuilder {
     config: ChatConfig,
 }
 
+impl std::fmt::Debug for ChatBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
 impl ChatBuilder {
     /// Connects engines across nodes through `bus` (default: a private [`LocalBus`]).
     pub fn bus(mut self, bus: impl Bus) -> Self {
@@ -136,6 +142,13 @@ impl ChatBuilder {
 #[derive(Clone)]
 pub struct Chat {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Chat {
+    /// The node's id: which engine of a cluster this handle is.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chat").field("node", &self.inner.node).finish_non_exhaustive()
+    }
 }
 
 pub(crate) struct Inner {

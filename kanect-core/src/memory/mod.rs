@@ -39,6 +39,13 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
+impl std::fmt::Debug for MemoryStore {
+    /// Not the records (they hold password hashes): the store is as big as its data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
 #[derive(Default)]
 struct State {
     users: HashMap<UserId, User>,

@@ -155,6 +155,15 @@ pub struct SledStore {
     temporary: Option<TemporaryDir>,
 }
 
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("config", &self.shared.config)
+            .field("temporary", &self.temporary.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A directory deleted on drop.
 struct TemporaryDir(PathBuf);
 
