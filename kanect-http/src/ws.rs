@@ -346,7 +346,7 @@ where
         if !matches!(after, Flow::Continue) || fed >= FLUSH_BATCH {
             break;
         }
-        next = subscription.try_next().flatten();
+        next = subscription.try_next().into_ready();
     }
     after
 }
