@@ -27,9 +27,10 @@
 //!   seq past the newest) is skipped and reported, and the others are served.
 //! - **Bounded memory.** What one subscription holds loaded from the store (its backlog) is at
 //!   most [`RESUME_BATCH`] messages and [`RESUME_BYTES`] of text, however many cursors or
-//!   resumes a client sends (repeated cursors count once, the lowest seq winning). When a load
-//!   is cut short, [`Event::Resync`] follows the backlog and the device resumes again from
-//!   where it got to.
+//!   resumes a client sends (repeated cursors count once, the lowest seq winning); the backlog
+//!   also holds the one live message a gap fill was for, behind what it loaded. When a load is
+//!   cut short, [`Event::Resync`] follows the backlog and the device resumes again from where
+//!   it got to.
 //! - **Lag.** When the queue overflows the hub stops feeding the device; once the consumer has
 //!   drained what was queued it receives [`Event::Resync`], and a `resume` with its cursors
 //!   fills the gap from the store.
@@ -271,7 +272,8 @@ impl Subscription {
     /// the rest.
     ///
     /// Changes nothing before its one wait (the store), and clears `gap` only with its changes
-    /// after it: a call dropped while it waits leaves the gap to the next.
+    /// after it: a call dropped while it waits leaves the gap to the next. A resume in between
+    /// may have queued the message (or the device said it has it): it is then not queued again.
     async fn fill_gap(&mut self) {
         let Some(message) = self.gap.clone() else { return };
         let conversation = message.conversation;
@@ -295,11 +297,11 @@ impl Subscription {
             track.has.insert(missed.seq);
         }
         self.backlog.extend(page);
-        if complete {
+        if !complete {
+            self.resync_after_backlog = true;
+        } else if !track.has.contains(message.seq) {
             track.has.insert(message.seq);
             self.backlog.push_back(message);
-        } else {
-            self.resync_after_backlog = true;
         }
     }
 
@@ -544,3 +546,6 @@ impl std::fmt::Debug for Subscription {
         f.debug_struct("Subscription").field("user", &self.caller.user()).field("device", &self.device.id).finish()
     }
 }
+
+#[cfg(test)]
+mod tests;
