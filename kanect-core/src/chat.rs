@@ -217,11 +217,13 @@ impl Chat {
     }
 
     /// Starts building an engine on a store shared with others (several engines in one
-    /// process, as several nodes share one database).
+    /// process, as several nodes share one database), or with the application, which then
+    /// keeps its own handle on the store (the engine does not lend out its own).
     pub fn builder_shared(store: Arc<dyn Store>) -> ChatBuilder {
         ChatBuilder { store, bus: Arc::new(LocalBus::new()), config: ChatConfig::default() }
     }
 
+    /// The store, for the engine's operations.
     pub(crate) fn store(&self) -> &dyn Store {
         &*self.inner.store
     }
