@@ -8,7 +8,7 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kanect::{Chat, ChatConfig, MemoryStore, PasswordCost, RateLimits, Registration, Subscription};
+use kanect::{Chat, ChatConfig, MemoryStore, PasswordCost, RateLimits, Registration, Subscription, TryNext};
 use std::time::{Duration, Instant};
 
 struct Room {
@@ -47,7 +47,7 @@ async fn room(members: usize) -> Room {
 fn drain(devices: &mut [Subscription]) -> usize {
     let mut taken = 0;
     for device in devices {
-        while let Some(Some(_)) = device.try_next() {
+        while let TryNext::Ready(_) = device.try_next() {
             taken += 1;
         }
     }

@@ -1,4 +1,5 @@
-//! Accounts: registration, log-in, sessions, and the user list with presence.
+//! Accounts: registration, log-in, sessions, and the user list with presence (which the
+//! `presence` module keeps).
 //!
 //! The user list is a directory every device may show, so a change to it (an account created,
 //! disabled, re-enabled, given another role, deleted) is broadcast to every device as
@@ -13,7 +14,7 @@ use crate::error::{AuthFailure, Entity, Error, Limit, Result};
 use crate::event::Event;
 use crate::id::UserId;
 use crate::model::{Presence, Role, Session, Timestamp, TokenHash, User};
-use crate::store::{UserQuery, UserUpdate};
+use crate::store::UserQuery;
 use crate::throttle::too_many_attempts;
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -372,20 +373,8 @@ impl Chat {
         }
     }
 
-    /// A user's presence as this node knows it.
-    pub fn presence(&self, user: &User) -> Presence {
-        self.presence_of(user.id, user.last_seen)
-    }
-
     fn view(&self, user: User) -> UserView {
         let presence = self.presence(&user);
         UserView { user: user.public(), presence }
-    }
-
-    /// Records when a user was last seen (their last device here went away). Only that field:
-    /// an administrator's disable or promotion at the same moment stays.
-    pub(crate) async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<()> {
-        self.store().update_user(user, UserUpdate::LastSeen(at)).await?;
-        Ok(())
     }
 }

@@ -249,7 +249,7 @@ impl Chat {
         let stats = self.store().stats().await?;
         Ok(ServerStats {
             users: stats.users,
-            online_users: self.hub().online_count() as u64,
+            online_users: self.online_count() as u64,
             conversations: stats.conversations,
             messages: stats.messages,
             connections: self.connected_devices() as u64,

@@ -4,25 +4,26 @@
 //! `accounts` (register, log in, sessions, users), `conversations` (direct and group),
 //! `conversation_list` (the caller's list, in pages), `messaging` (send, edit, delete, history,
 //! receipts, typing, subscribe) and `admin`.
-//! This module holds what they share: the handle, who is calling ([`Caller`]), and
-//! [`Chat::route`], the one path every event takes to local devices and other nodes.
+//! `presence` holds who is online and who hears of it. This module holds what they share: the
+//! handle, who is calling ([`Caller`]), and [`Chat::route`], the one path every event takes to
+//! local devices and other nodes.
 
 use crate::auth::{PasswordCost, PasswordHasher};
 use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 use crate::error::Result;
 use crate::event::{Delivery, Event};
-use crate::hub::{Device, Hub};
+use crate::hub::Hub;
 use crate::id::{NodeId, Seq, UserId};
 use crate::limits::{Limits, RateLimits};
 use crate::metrics::Metrics;
-use crate::model::{Presence, Role, Timestamp, TokenHash};
+use crate::model::{Role, Timestamp, TokenHash};
 use crate::ordering::{Sequencer, Ticket};
+use crate::presence::PresenceState;
 use crate::store::{Store, StoreHealth};
 use crate::throttle::{LoginLimits, LoginThrottle};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// Engine settings. `ChatConfig::default()` suits a server; every field can be changed.
 #[derive(Clone, Debug)]
@@ -103,7 +104,8 @@ impl ChatBuilder {
         let config = self.config;
         let inner = Arc::new(Inner {
             node: NodeId::new(),
-            hub: Hub::new(config.device_queue, config.max_devices_per_user, config.heartbeat * 3),
+            hub: Hub::new(config.device_queue, config.max_devices_per_user),
+            presence: PresenceState::new(config.heartbeat * 3),
             hasher: PasswordHasher::new(config.password_cost, config.hash_concurrency),
             throttle: LoginThrottle::new(&config.login),
             limits: Arc::new(Limits::new(&config.rate_limits)),
@@ -111,14 +113,14 @@ impl ChatBuilder {
             ordering: Sequencer::default(),
             store: self.store,
             bus: self.bus,
-            departures: Departures::default(),
             config,
         });
-        let weak = Arc::downgrade(&inner);
-        inner.bus.attach(inner.node, BusInbox::new(move |envelope| Inner::receive(&weak, envelope))).await?;
-        tokio::spawn(heartbeat(Arc::downgrade(&inner)));
-        tokio::spawn(crate::limits::forget_idle_keys(Arc::downgrade(&inner.limits)));
-        Ok(Chat { inner })
+        let chat = Chat { inner };
+        let weak = chat.downgrade();
+        chat.inner.bus.attach(chat.inner.node, BusInbox::new(move |envelope| receive(&weak, envelope))).await?;
+        tokio::spawn(crate::presence::heartbeat(chat.downgrade()));
+        tokio::spawn(crate::limits::forget_idle_keys(Arc::downgrade(&chat.inner.limits)));
+        Ok(chat)
     }
 }
 
@@ -151,19 +153,30 @@ impl std::fmt::Debug for Chat {
     }
 }
 
-pub(crate) struct Inner {
+/// A [`Chat`] that does not keep the engine alive, for its own tasks (the heartbeat, the bus's
+/// inbox): they stop once every handle an application held is gone.
+pub(crate) struct WeakChat(Weak<Inner>);
+
+impl WeakChat {
+    /// The engine, if it still lives.
+    pub(crate) fn upgrade(&self) -> Option<Chat> {
+        self.0.upgrade().map(|inner| Chat { inner })
+    }
+}
+
+struct Inner {
     node: NodeId,
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     hub: Hub,
+    /// Presence beyond this node's devices (see the `presence` module).
+    presence: PresenceState,
     hasher: PasswordHasher,
     throttle: LoginThrottle,
     /// The rate limits' buckets (shared with the task that forgets idle ones).
     limits: Arc<Limits>,
     metrics: Metrics,
     ordering: Sequencer,
-    /// Devices' departures still being recorded and announced (`Chat::went_offline_here`).
-    departures: Departures,
     config: ChatConfig,
 }
 
@@ -198,6 +211,18 @@ impl Caller {
     }
 }
 
+/// What a node's fan-out did, from [`Chat::delivery_counts`]: counters since the engine
+/// started, for monitoring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryCounts {
+    /// Events handed to device queues (each device an event was queued for counts once).
+    pub delivered: u64,
+    /// Events not queued because the device lagged (its queue was full, or it had not yet taken
+    /// its resync): a growing count means consumers too slow for the traffic.
+    pub lagged: u64,
+}
+
 impl Chat {
     /// Starts building an engine on `store`.
     pub fn builder(store: impl Store) -> ChatBuilder {
@@ -205,19 +230,15 @@ impl Chat {
     }
 
     /// Starts building an engine on a store shared with others (several engines in one
-    /// process, as several nodes share one database).
+    /// process, as several nodes share one database), or with the application, which then
+    /// keeps its own handle on the store (the engine does not lend out its own).
     pub fn builder_shared(store: Arc<dyn Store>) -> ChatBuilder {
         ChatBuilder { store, bus: Arc::new(LocalBus::new()), config: ChatConfig::default() }
     }
 
-    /// The store, for adapters that need a raw flush at shutdown.
-    pub fn store(&self) -> &dyn Store {
+    /// The store, for the engine's operations.
+    pub(crate) fn store(&self) -> &dyn Store {
         &*self.inner.store
-    }
-
-    /// This engine's node id.
-    pub fn node(&self) -> NodeId {
-        self.inner.node
     }
 
     /// The configuration in force.
@@ -235,13 +256,14 @@ impl Chat {
         self.inner.hub.device_count()
     }
 
-    /// Events handed to device queues, and events not queued because the device lagged.
-    pub fn delivery_counts(&self) -> (u64, u64) {
+    /// How many events this node handed to device queues, and how many it did not queue
+    /// because the device lagged, since it started.
+    pub fn delivery_counts(&self) -> DeliveryCounts {
         let counters = &self.inner.hub.counters;
-        (
-            counters.deliveries.load(std::sync::atomic::Ordering::Relaxed),
-            counters.lagged.load(std::sync::atomic::Ordering::Relaxed),
-        )
+        DeliveryCounts {
+            delivered: counters.deliveries.load(Ordering::Relaxed),
+            lagged: counters.lagged.load(Ordering::Relaxed),
+        }
     }
 
     /// Makes everything written durable, and hands other nodes what was published for them
@@ -253,7 +275,7 @@ impl Chat {
     /// `unavailable` if the store fails. A bus that cannot flush is logged, not an error:
     /// delivery between nodes is at most once, and what was written is durable.
     pub async fn flush(&self) -> Result<()> {
-        self.inner.departures.finished().await;
+        self.departures_finished().await;
         self.inner.store.flush().await?;
         if let Err(error) = self.inner.bus.flush().await {
             tracing::warn!(%error, "bus flush failed");
@@ -271,6 +293,19 @@ impl Chat {
 
     pub(crate) fn hub(&self) -> &Hub {
         &self.inner.hub
+    }
+
+    pub(crate) fn presence_state(&self) -> &PresenceState {
+        &self.inner.presence
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakChat {
+        WeakChat(Arc::downgrade(&self.inner))
+    }
+
+    /// Whether other nodes listen: if not, nothing need be published.
+    pub(crate) fn has_peers(&self) -> bool {
+        self.inner.bus.has_peers()
     }
 
     pub(crate) fn hasher(&self) -> &PasswordHasher {
@@ -338,177 +373,35 @@ impl Chat {
         }
     }
 
-    async fn publish(&self, message: BusMessage) {
+    /// Hands `message` to the other nodes (at most once: a failure is logged).
+    pub(crate) async fn publish(&self, message: BusMessage) {
         let envelope = BusEnvelope { origin: self.inner.node, message };
         if let Err(error) = self.inner.bus.publish(envelope).await {
             // Other nodes' devices catch up by cursor; the local fan-out already happened.
             tracing::warn!(%error, "bus publish failed");
         }
     }
-
-    /// The user's presence as this node knows it.
-    pub(crate) fn presence_of(&self, user: UserId, last_seen: Option<Timestamp>) -> Presence {
-        Presence { user, online: self.inner.hub.online(user), last_seen }
-    }
-
-    /// Tells the user's contacts and watchers that their presence changed.
-    pub(crate) async fn announce_presence(&self, presence: Presence) {
-        let contacts = match self.contacts_of(presence.user).await {
-            Ok(contacts) => contacts,
-            Err(error) => {
-                tracing::warn!(%error, "presence: could not read contacts");
-                Vec::new()
-            }
-        };
-        let delivery = Delivery::new(Event::Presence(presence));
-        self.inner.hub.deliver(&contacts, &delivery);
-        self.inner.hub.deliver_to_watchers(presence.user, &contacts, &delivery);
-    }
-
-    /// A device went away: if it was the user's last here, record last-seen and announce.
-    pub(crate) fn device_left(&self, device: &Device) {
-        if !self.inner.hub.unregister(device) {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let departure = Departure::begin(self.clone());
-        let user = device.user;
-        runtime.spawn(async move { departure.0.went_offline_here(user).await });
-    }
-
-    async fn went_offline_here(&self, user: UserId) {
-        if self.inner.hub.online_here(user) {
-            return; // reconnected meanwhile
-        }
-        let now = self.now();
-        if let Err(error) = self.record_last_seen(user, now).await {
-            tracing::warn!(%error, "could not record last seen");
-        }
-        if self.inner.bus.has_peers() {
-            self.publish(BusMessage::Presence { user, online: false, last_seen: Some(now) }).await;
-        }
-        if !self.inner.hub.online(user) {
-            self.announce_presence(Presence { user, online: false, last_seen: Some(now) }).await;
-        }
-    }
-
-    /// A device arrived and was the user's first here.
-    pub(crate) async fn came_online_here(&self, user: UserId) {
-        if self.inner.bus.has_peers() {
-            self.publish(BusMessage::Presence { user, online: true, last_seen: None }).await;
-        }
-        self.announce_presence(Presence { user, online: true, last_seen: None }).await;
-    }
 }
 
-/// Counts the departures under way, so that [`Chat::flush`] can wait for them. A count, not
-/// a set of task handles: the tasks stay detached, so a flush that is given up (a timeout
-/// around it) cancels none of them, and concurrent flushes all wait for all of them.
-#[derive(Default)]
-struct Departures {
-    under_way: AtomicUsize,
-    ended: Notify,
-}
-
-impl Departures {
-    /// Returns once no departure is under way.
-    async fn finished(&self) {
-        loop {
-            let ended = self.ended.notified();
-            tokio::pin!(ended);
-            ended.as_mut().enable();
-            if self.under_way.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            ended.await;
-        }
+/// Applies another node's envelope. Runs on the bus's task; never blocks.
+fn receive(weak: &WeakChat, envelope: BusEnvelope) {
+    let Some(chat) = weak.upgrade() else { return };
+    if envelope.origin == chat.inner.node {
+        return;
     }
-}
-
-/// One departure under way: counted from `begin` until dropped, whether its task finished or
-/// was dropped unrun (a runtime shutting down).
-struct Departure(Chat);
-
-impl Departure {
-    fn begin(chat: Chat) -> Departure {
-        chat.inner.departures.under_way.fetch_add(1, Ordering::AcqRel);
-        Departure(chat)
-    }
-}
-
-impl Drop for Departure {
-    fn drop(&mut self) {
-        let departures = &self.0.inner.departures;
-        if departures.under_way.fetch_sub(1, Ordering::AcqRel) == 1 {
-            departures.ended.notify_waiters();
+    match envelope.message {
+        BusMessage::Deliver { recipients, event } => {
+            chat.inner.hub.deliver(&recipients, &Delivery::new(event));
         }
-    }
-}
-
-impl Inner {
-    /// Applies another node's envelope. Runs on the bus's task; never blocks.
-    fn receive(weak: &Weak<Inner>, envelope: BusEnvelope) {
-        let Some(inner) = weak.upgrade() else { return };
-        if envelope.origin == inner.node {
-            return;
+        BusMessage::Broadcast { event } => {
+            chat.inner.hub.deliver_to_all(&Delivery::new(event));
         }
-        let chat = Chat { inner };
-        match envelope.message {
-            BusMessage::Deliver { recipients, event } => {
-                chat.inner.hub.deliver(&recipients, &Delivery::new(event));
-            }
-            BusMessage::Broadcast { event } => {
-                chat.inner.hub.deliver_to_all(&Delivery::new(event));
-            }
-            BusMessage::EndSessions { user, session, reason } => {
-                chat.inner.hub.end_sessions(user, session, &reason);
-            }
-            BusMessage::Presence { user, online, last_seen } => {
-                if chat.inner.hub.remote_presence(envelope.origin, user, online) {
-                    spawn(chat.clone(), move |chat| async move {
-                        chat.announce_presence(Presence { user, online, last_seen }).await
-                    });
-                }
-            }
-            BusMessage::Heartbeat { online } => {
-                for user in chat.inner.hub.remote_heartbeat(envelope.origin, &online) {
-                    let presence = chat.presence_of(user, None);
-                    spawn(chat.clone(), move |chat| async move { chat.announce_presence(presence).await });
-                }
-            }
+        BusMessage::EndSessions { user, session, reason } => {
+            chat.inner.hub.end_sessions(user, session, &reason);
         }
-    }
-}
-
-fn spawn<F, Fut>(chat: Chat, f: F)
-where
-    F: FnOnce(Chat) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(f(chat));
-    }
-}
-
-/// Every `heartbeat`: tell other nodes who is online here, and forget nodes gone quiet.
-async fn heartbeat(weak: Weak<Inner>) {
-    let period = match weak.upgrade() {
-        Some(inner) => inner.config.heartbeat,
-        None => return,
-    };
-    let mut ticker = tokio::time::interval(period);
-    loop {
-        ticker.tick().await;
-        let Some(inner) = weak.upgrade() else { return };
-        let chat = Chat { inner };
-        if !chat.inner.bus.has_peers() {
-            continue;
+        BusMessage::Presence { user, online, last_seen } => {
+            chat.heard_presence(envelope.origin, user, online, last_seen);
         }
-        let online = chat.inner.hub.local_users();
-        chat.publish(BusMessage::Heartbeat { online }).await;
-        for user in chat.inner.hub.expire_remote() {
-            let now = chat.now();
-            chat.announce_presence(Presence { user, online: false, last_seen: Some(now) }).await;
-        }
+        BusMessage::Heartbeat { online } => chat.heard_heartbeat(envelope.origin, &online),
     }
 }

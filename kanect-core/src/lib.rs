@@ -58,7 +58,9 @@
 //!   node's per-address budget of password hashes (log-ins and sign-ups).
 //! - `limits` — [`RateLimits`]: sends, typing, groups, members and sign-ups per key and time.
 //! - `ordering` — the per-conversation sequencer that keeps fan-out in seq order.
-//! - `hub` — this node's devices, fan-out and presence counting.
+//! - `hub` — this node's devices and fan-out to them.
+//! - `presence` — who is online across nodes (devices here, other nodes' announcements and
+//!   heartbeats, expiry), who is told (contacts and watch lists), last-seen.
 //! - `subscription` — a device's event stream with resume and resync; `seq_set` — the seqs a
 //!   device has, as ranges.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
@@ -88,6 +90,7 @@ mod messaging;
 pub mod metrics;
 mod model;
 mod ordering;
+mod presence;
 mod seq_set;
 mod store;
 mod subscription;
@@ -105,7 +108,7 @@ pub use auth::{PasswordCost, SessionToken};
 #[doc(no_inline)]
 pub use backend::Store;
 pub use bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
-pub use chat::{Caller, Chat, ChatBuilder, ChatConfig};
+pub use chat::{Caller, Chat, ChatBuilder, ChatConfig, DeliveryCounts};
 pub use client_key::client_key;
 pub use conversation_list::{ConversationCursor, ConversationPage, ConversationView, UNREAD_CAP};
 pub use conversations::GROUP_MAX_MEMBERS;
@@ -118,6 +121,7 @@ pub use model::{
     AuditEntry, Conversation, ConversationKind, Message, Presence, Receipt, ReceiptKind, Role, Timestamp, TokenHash,
     User,
 };
+pub use presence::WATCH_MAX;
 pub use store::{HistoryPage, StoreHealth};
-pub use subscription::{Resumed, SkippedCursor, Subscription, RESUME_BATCH, RESUME_BYTES, WATCH_MAX};
+pub use subscription::{Resumed, SkippedCursor, Subscription, TryNext, RESUME_BATCH, RESUME_BYTES};
 pub use throttle::{LoginLimits, SlowDown};

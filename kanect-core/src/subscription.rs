@@ -27,9 +27,10 @@
 //!   seq past the newest) is skipped and reported, and the others are served.
 //! - **Bounded memory.** What one subscription holds loaded from the store (its backlog) is at
 //!   most [`RESUME_BATCH`] messages and [`RESUME_BYTES`] of text, however many cursors or
-//!   resumes a client sends (repeated cursors count once, the lowest seq winning). When a load
-//!   is cut short, [`Event::Resync`] follows the backlog and the device resumes again from
-//!   where it got to.
+//!   resumes a client sends (repeated cursors count once, the lowest seq winning); the backlog
+//!   also holds the one live message a gap fill was for, behind what it loaded. When a load is
+//!   cut short, [`Event::Resync`] follows the backlog and the device resumes again from where
+//!   it got to.
 //! - **Lag.** When the queue overflows the hub stops feeding the device; once the consumer has
 //!   drained what was queued it receives [`Event::Resync`], and a `resume` with its cursors
 //!   fills the gap from the store.
@@ -40,6 +41,7 @@ use crate::event::{Delivery, Event};
 use crate::hub::Device;
 use crate::id::{ConversationId, Seq, UserId};
 use crate::model::Message;
+use crate::presence::WATCH_MAX;
 use crate::seq_set::SeqSet;
 use crate::store::{HistoryPage, Store, StoreResult};
 use crate::validate;
@@ -58,9 +60,6 @@ pub const RESUME_BATCH: usize = 1000;
 /// Most message text (bytes of bodies) a subscription holds loaded from the store at once; see
 /// [`RESUME_BATCH`]. Always more than one message's worth, so every resume makes progress.
 pub const RESUME_BYTES: usize = 2 * 1024 * 1024;
-
-/// How many users one device may follow the presence of.
-pub const WATCH_MAX: usize = 1000;
 
 /// One conversation as this subscription sees it.
 #[derive(Debug)]
@@ -94,6 +93,29 @@ enum Admit {
     Skip,
     /// A message beyond the next seq: fill the gap first.
     Gap(Message),
+}
+
+/// What [`Subscription::try_next`] found.
+#[derive(Debug)]
+pub enum TryNext {
+    /// The next event.
+    Ready(Delivery),
+    /// Nothing is ready without waiting: the queue is empty, or what comes next must first be
+    /// read from the store. [`Subscription::next`] waits for it.
+    Pending,
+    /// The stream has ended: the session ended (after its [`Event::SessionEnded`]) or the
+    /// engine is gone.
+    Ended,
+}
+
+impl TryNext {
+    /// The event, if one was ready; `None` whether the stream is pending or ended.
+    pub fn into_ready(self) -> Option<Delivery> {
+        match self {
+            TryNext::Ready(delivery) => Some(delivery),
+            TryNext::Pending | TryNext::Ended => None,
+        }
+    }
 }
 
 /// A resume cursor that was not served, and why.
@@ -220,24 +242,25 @@ impl Subscription {
         }
     }
 
-    /// The next event if one is ready now, without waiting: `Some(None)` means the stream
-    /// ended, `None` means nothing is ready.
-    pub fn try_next(&mut self) -> Option<Option<Delivery>> {
+    /// The next event if one is ready now, without waiting (see [`TryNext`]).
+    pub fn try_next(&mut self) -> TryNext {
         loop {
             if self.gap.is_some() {
-                return None; // needs the store: `next` fills it
+                return TryNext::Pending; // needs the store: `next` fills it
             }
-            if let Some(delivery) = self.poll_ready() {
-                return Some(delivery);
+            match self.poll_ready() {
+                Some(Some(delivery)) => return TryNext::Ready(delivery),
+                Some(None) => return TryNext::Ended,
+                None => {}
             }
             match self.rx.try_recv() {
                 Ok(delivery) => match self.admit(delivery) {
-                    Admit::Pass(delivery) => return Some(Some(delivery)),
+                    Admit::Pass(delivery) => return TryNext::Ready(delivery),
                     Admit::Skip => {}
                     Admit::Gap(message) => self.gap = Some(message),
                 },
-                Err(mpsc::error::TryRecvError::Empty) => return None,
-                Err(mpsc::error::TryRecvError::Disconnected) => return Some(None),
+                Err(mpsc::error::TryRecvError::Empty) => return TryNext::Pending,
+                Err(mpsc::error::TryRecvError::Disconnected) => return TryNext::Ended,
             }
         }
     }
@@ -249,7 +272,8 @@ impl Subscription {
     /// the rest.
     ///
     /// Changes nothing before its one wait (the store), and clears `gap` only with its changes
-    /// after it: a call dropped while it waits leaves the gap to the next.
+    /// after it: a call dropped while it waits leaves the gap to the next. A resume in between
+    /// may have queued the message (or the device said it has it): it is then not queued again.
     async fn fill_gap(&mut self) {
         let Some(message) = self.gap.clone() else { return };
         let conversation = message.conversation;
@@ -273,11 +297,11 @@ impl Subscription {
             track.has.insert(missed.seq);
         }
         self.backlog.extend(page);
-        if complete {
+        if !complete {
+            self.resync_after_backlog = true;
+        } else if !track.has.contains(message.seq) {
             track.has.insert(message.seq);
             self.backlog.push_back(message);
-        } else {
-            self.resync_after_backlog = true;
         }
     }
 
@@ -407,11 +431,7 @@ impl Subscription {
     /// # Errors
     /// `too_long` for more than [`WATCH_MAX`] users.
     pub fn watch_presence(&self, users: Vec<UserId>) -> Result<()> {
-        if users.len() > WATCH_MAX {
-            return Err(Error::invalid("users", Invalid::TooLong));
-        }
-        self.chat.hub().set_watch(&self.device, users);
-        Ok(())
+        self.chat.watch(&self.device, users)
     }
 
     /// Adds to the users whose presence is followed (see [`Subscription::watch_presence`]):
@@ -421,10 +441,7 @@ impl Subscription {
     /// `too_long` if more than [`WATCH_MAX`] users would then be followed; the list is left
     /// as it was.
     pub fn watch_more_presence(&self, users: Vec<UserId>) -> Result<()> {
-        if !self.chat.hub().add_watch(&self.device, users, WATCH_MAX) {
-            return Err(Error::invalid("users", Invalid::TooLong));
-        }
-        Ok(())
+        self.chat.watch_more(&self.device, users)
     }
 }
 
@@ -529,3 +546,6 @@ impl std::fmt::Debug for Subscription {
         f.debug_struct("Subscription").field("user", &self.caller.user()).field("device", &self.device.id).finish()
     }
 }
+
+#[cfg(test)]
+mod tests;

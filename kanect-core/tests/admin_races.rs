@@ -132,7 +132,7 @@ async fn a_role_change_of_an_account_deleted_meanwhile_is_user_not_found() {
     let setup = setup().await;
     setup.store.doom(setup.bob.id);
     assert_eq!(code(setup.chat.set_role(&setup.admin, setup.bob.id, Role::Admin).await), "user_not_found");
-    assert_eq!(setup.chat.store().user(setup.bob.id).await.unwrap(), None, "not written back");
+    assert_eq!(setup.store.user(setup.bob.id).await.unwrap(), None, "not written back");
     nothing_happened(setup).await;
 }
 
@@ -141,7 +141,7 @@ async fn disabling_an_account_deleted_meanwhile_is_user_not_found() {
     let setup = setup().await;
     setup.store.doom(setup.bob.id);
     assert_eq!(code(setup.chat.set_disabled(&setup.admin, setup.bob.id, true).await), "user_not_found");
-    assert_eq!(setup.chat.store().user(setup.bob.id).await.unwrap(), None, "not written back");
+    assert_eq!(setup.store.user(setup.bob.id).await.unwrap(), None, "not written back");
     nothing_happened(setup).await;
 }
 
@@ -153,7 +153,7 @@ async fn a_password_reset_of_an_account_deleted_meanwhile_is_user_not_found() {
         code(setup.chat.reset_password(&setup.admin, setup.bob.id, "a brand new password").await),
         "user_not_found"
     );
-    assert_eq!(setup.chat.store().password_hash(setup.bob.id).await.unwrap(), None, "no hash left behind");
+    assert_eq!(setup.store.password_hash(setup.bob.id).await.unwrap(), None, "no hash left behind");
     nothing_happened(setup).await;
 }
 
@@ -181,7 +181,7 @@ async fn a_promotion_during_a_disable_is_kept() {
         chat.set_role(&admin, bob, Role::Admin).await.unwrap();
     });
     let disabled = setup.chat.set_disabled(&setup.admin, bob, true).await.unwrap();
-    let stored = setup.chat.store().user(bob).await.unwrap().unwrap();
+    let stored = setup.store.user(bob).await.unwrap().unwrap();
     assert_eq!((stored.role, stored.disabled), (Role::Admin, true), "both changes stored");
     assert_eq!(disabled, stored, "the action answers the account as stored");
 }
@@ -194,7 +194,7 @@ async fn a_disable_during_a_promotion_is_kept() {
         chat.set_disabled(&admin, bob, true).await.unwrap();
     });
     let promoted = setup.chat.set_role(&setup.admin, bob, Role::Admin).await.unwrap();
-    let stored = setup.chat.store().user(bob).await.unwrap().unwrap();
+    let stored = setup.store.user(bob).await.unwrap().unwrap();
     assert_eq!((stored.role, stored.disabled), (Role::Admin, true), "both changes stored");
     assert_eq!(promoted, stored, "the action answers the account as stored");
     assert_eq!(code(setup.chat.act_as(bob).await), "account_disabled");
@@ -212,7 +212,7 @@ async fn a_disable_while_a_device_goes_offline_is_kept() {
     // Its last device gone, bob's last-seen time is recorded (in a task `flush` waits for).
     drop(device);
     setup.chat.flush().await.unwrap();
-    let stored = setup.chat.store().user(bob).await.unwrap().unwrap();
+    let stored = setup.store.user(bob).await.unwrap().unwrap();
     assert!(setup.store.armed.lock().unwrap().is_none(), "the disable ran in the window");
     assert!(stored.disabled, "still disabled");
     assert!(stored.last_seen.is_some(), "last seen recorded");

@@ -2,10 +2,12 @@
 
 mod support;
 
+use kanect_core::backend::{MessageStore, UserStore};
 use kanect_core::{
     Chat, ChatConfig, ConversationId, Event, HistoryPage, LocalBus, MemoryStore, MessageId, ReceiptKind, Registration,
-    Seq, UserId,
+    Seq, Store, UserId,
 };
+use std::sync::Arc;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,7 +287,7 @@ async fn logout_everywhere_ends_every_device() {
 
 #[tokio::test]
 async fn bad_input_gets_typed_errors_and_stores_nothing() {
-    let chat = chat().await;
+    let (chat, store) = chat_and_store().await;
     let (_, alice) = user(&chat, "alice").await;
     let (bob_user, _) = user(&chat, "bob").await;
     let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
@@ -307,7 +309,7 @@ async fn bad_input_gets_typed_errors_and_stores_nothing() {
     assert_eq!(code(chat.users(&alice, Some(&"x".repeat(10_000)), None, 10).await), "too_long");
     assert_eq!(code(chat.create_group(&alice, "  ", &[]).await), "empty");
     assert_eq!(code(chat.create_group(&alice, "ok", &[UserId::new()]).await), "user_not_found");
-    assert_eq!(chat.store().last_seq(direct.id).await.unwrap(), Seq::ZERO);
+    assert_eq!(store.last_seq(direct.id).await.unwrap(), Seq::ZERO);
 
     let register = |name: &str, password: &str| chat.register(Registration::new(name, password));
     assert_eq!(code(register("ali\u{0}ce", "correct horse").await), "bad_characters");
@@ -320,7 +322,7 @@ async fn bad_input_gets_typed_errors_and_stores_nothing() {
     assert_eq!(code(chat.register(with_email).await), "malformed");
     assert_eq!(code(chat.login("alice", &"p".repeat(1 << 20)).await), "bad_credentials");
     assert_eq!(code(chat.login(&"u".repeat(1 << 20), "x").await), "bad_credentials");
-    assert!(chat.store().user_by_username("carol").await.unwrap().is_none());
+    assert!(store.user_by_username("carol").await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -464,9 +466,9 @@ async fn groups_have_owners_and_tell_members_about_changes() {
 
 #[tokio::test]
 async fn two_engines_on_one_bus_route_messages_and_presence() {
-    let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let bus = LocalBus::new();
-    let node = |store: std::sync::Arc<dyn kanect_core::Store>| {
+    let node = |store: Arc<dyn Store>| {
         let bus = bus.clone();
         async move { Chat::builder_shared(store).bus(bus).config(fast_config()).build().await.unwrap() }
     };
@@ -486,33 +488,41 @@ async fn two_engines_on_one_bus_route_messages_and_presence() {
     assert!(matches!(next_event(&mut bob_on_b).await, Event::Presence(p) if !p.online));
 }
 
-/// Two engines on one bus, and alice connected to the first; the second has heard so.
-async fn alice_online_on_one_of_two_nodes() -> (Chat, Chat, kanect_core::User, kanect_core::Subscription) {
-    let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(MemoryStore::new());
+/// Two engines on one bus and store, and alice connected to the first; the second has heard so.
+struct AliceOnA {
+    a: Chat,
+    b: Chat,
+    store: Arc<dyn Store>,
+    alice: kanect_core::User,
+    alice_on_a: kanect_core::Subscription,
+}
+
+async fn alice_online_on_one_of_two_nodes() -> AliceOnA {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let bus = LocalBus::new();
     let a = Chat::builder_shared(store.clone()).bus(bus.clone()).config(fast_config()).build().await.unwrap();
-    let b = Chat::builder_shared(store).bus(bus).config(fast_config()).build().await.unwrap();
-    let (alice_user, alice) = user(&a, "alice").await;
-    let alice_on_a = a.subscribe(&alice).await.unwrap();
-    assert!(b.presence(&alice_user).online, "node b heard that alice came online");
-    (a, b, alice_user, alice_on_a)
+    let b = Chat::builder_shared(store.clone()).bus(bus).config(fast_config()).build().await.unwrap();
+    let (alice, caller) = user(&a, "alice").await;
+    let alice_on_a = a.subscribe(&caller).await.unwrap();
+    assert!(b.presence(&alice).online, "node b heard that alice came online");
+    AliceOnA { a, b, store, alice, alice_on_a }
 }
 
 #[tokio::test]
 async fn flush_waits_for_departures_so_other_nodes_hear_of_them() {
-    let (a, b, alice_user, alice_on_a) = alice_online_on_one_of_two_nodes().await;
+    let AliceOnA { a, b, store, alice, alice_on_a } = alice_online_on_one_of_two_nodes().await;
     // As at shutdown: the socket closes, then the node flushes and its runtime ends, so
     // nothing spawned after the flush would run.
     drop(alice_on_a);
     a.flush().await.unwrap();
-    assert!(!b.presence(&alice_user).online, "node b heard that alice went offline");
-    let last_seen = a.store().user(alice_user.id).await.unwrap().unwrap().last_seen;
+    assert!(!b.presence(&alice).online, "node b heard that alice went offline");
+    let last_seen = store.user(alice.id).await.unwrap().unwrap().last_seen;
     assert!(last_seen.is_some(), "last seen recorded before the flush");
 }
 
 #[tokio::test]
 async fn a_flush_given_up_cancels_no_departure() {
-    let (a, b, alice_user, alice_on_a) = alice_online_on_one_of_two_nodes().await;
+    let AliceOnA { a, b, alice, alice_on_a, .. } = alice_online_on_one_of_two_nodes().await;
     drop(alice_on_a);
     // Polled once, then dropped: it was waiting for the departure.
     let flushed = tokio::select! {
@@ -522,7 +532,7 @@ async fn a_flush_given_up_cancels_no_departure() {
     };
     assert!(!flushed, "the flush was waiting for the departure");
     for _ in 0..100 {
-        if !b.presence(&alice_user).online {
+        if !b.presence(&alice).online {
             return;
         }
         tokio::task::yield_now().await;
@@ -532,7 +542,7 @@ async fn a_flush_given_up_cancels_no_departure() {
 
 #[tokio::test]
 async fn directory_changes_reach_devices_on_other_nodes() {
-    let store: std::sync::Arc<dyn kanect_core::Store> = std::sync::Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let bus = LocalBus::new();
     let a = Chat::builder_shared(store.clone()).bus(bus.clone()).config(fast_config()).build().await.unwrap();
     let b = Chat::builder_shared(store).bus(bus).config(fast_config()).build().await.unwrap();
@@ -545,7 +555,7 @@ async fn directory_changes_reach_devices_on_other_nodes() {
 
 #[tokio::test]
 async fn a_message_that_was_never_routed_is_filled_in_from_the_store_in_order() {
-    let chat = chat().await;
+    let (chat, store) = chat_and_store().await;
     let (_, alice) = user(&chat, "alice").await;
     let (bob_user, bob) = user(&chat, "bob").await;
     let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
@@ -559,7 +569,7 @@ async fn a_message_that_was_never_routed_is_filled_in_from_the_store_in_order() 
         client_id: "c2".into(),
         sent_at: kanect_core::Timestamp::now(),
     };
-    chat.store().append_message(orphan).await.unwrap();
+    store.append_message(orphan).await.unwrap();
     chat.send(&alice, direct.id, "c3", "three").await.unwrap();
     let mut bodies = Vec::new();
     while bodies.len() < 3 {

@@ -5,7 +5,7 @@
 
 mod support;
 
-use kanect_core::backend::Session;
+use kanect_core::backend::{Session, SessionStore};
 use kanect_core::testing::FaultyStore;
 use kanect_core::{Chat, Event, MemoryStore, Registration, Store};
 use std::sync::Arc;
@@ -59,15 +59,15 @@ async fn a_recheck_ends_a_device_whose_session_ended_where_its_event_could_not_r
 
 #[tokio::test]
 async fn a_recheck_ends_a_device_whose_session_expired() {
-    let chat = chat().await;
+    let (chat, store) = chat_and_store().await;
     let (alice_user, alice) = user(&chat, "alice").await;
     let mut device = chat.subscribe(&alice).await.unwrap();
     // The session as it will be once its time is up.
     let hash = alice.session().unwrap();
-    let session = chat.store().session(&hash).await.unwrap().unwrap();
+    let session = store.session(&hash).await.unwrap().unwrap();
     let expired = Session { expires_at: session.created_at, ..session };
-    chat.store().delete_session(&hash).await.unwrap();
-    chat.store().insert_session(&expired).await.unwrap();
+    store.delete_session(&hash).await.unwrap();
+    store.insert_session(&expired).await.unwrap();
     assert_eq!(expired.user, alice_user.id);
 
     device.recheck().await.unwrap();

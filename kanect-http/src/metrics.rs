@@ -52,7 +52,7 @@ fn handle(app: &App, request: &Request<Incoming>) -> Response<Body> {
 /// Renders the metrics page.
 pub(crate) fn render(app: &App) -> String {
     let chat = &app.chat;
-    let (delivered, lagged) = chat.delivery_counts();
+    let kanect_core::DeliveryCounts { delivered, lagged, .. } = chat.delivery_counts();
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, kind: &str, value: u64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");

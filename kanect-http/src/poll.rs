@@ -169,7 +169,7 @@ impl PollState {
             if taken >= POLL_BATCH {
                 return;
             }
-            next = self.subscription.as_mut().and_then(|s| s.try_next()).flatten();
+            next = self.subscription.as_mut().and_then(|s| s.try_next().into_ready());
         }
         if next.is_none() && taken == 0 {
             // The stream ended without a session_ended event (engine gone).

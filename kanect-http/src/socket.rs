@@ -207,7 +207,7 @@ where
             if !matches!(after, Flow::Continue) || fed >= FLUSH_BATCH {
                 break;
             }
-            next = self.subscription.try_next().flatten();
+            next = self.subscription.try_next().into_ready();
         }
         after
     }

@@ -17,6 +17,7 @@
 //! store, as a restart would, and checks that history has every client id once, at the seq the
 //! resend returned, gap-free.
 
+use kanect_core::backend::UserStore;
 use kanect_core::{
     Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, RateLimits, Registration, StoreHealth,
 };
@@ -68,10 +69,11 @@ fn a_full_disk_fails_sends_at_most_once_and_the_store_recovers_by_itself() {
     // A restart: the journal is replayed again, and must add nothing.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let chat = Chat::builder(SledStore::open(&path).unwrap()).config(engine_config()).build().await.unwrap();
+        let store = std::sync::Arc::new(SledStore::open(&path).unwrap());
+        let chat = Chat::builder_shared(store.clone()).config(engine_config()).build().await.unwrap();
         let alice = chat.login("alice", "alice-secret-pw").await.unwrap();
         let alice = chat.authenticate(alice.token.as_str()).await.unwrap();
-        let bob = chat.store().user_by_username("bob").await.unwrap().unwrap();
+        let bob = store.user_by_username("bob").await.unwrap().unwrap();
         let history = whole_history(&chat, &alice, ConversationId::direct(alice.user(), bob.id)).await;
         for (client_id, seq) in &resent {
             assert_eq!(history.get(client_id), Some(seq), "{client_id} after a restart");

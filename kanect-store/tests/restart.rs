@@ -1,13 +1,16 @@
 //! Everything the engine keeps survives closing and reopening a [`SledStore`].
 
-use kanect_core::backend::UserQuery;
+use kanect_core::backend::{AdminStore, ConversationStore, MessageStore, UserQuery, UserStore};
 use kanect_core::{Chat, ChatConfig, HistoryPage, PasswordCost, ReceiptKind, Registration, Role, Seq, SessionToken};
 use kanect_store::SledStore;
 use std::path::Path;
+use std::sync::Arc;
 
-async fn engine(path: &Path) -> Chat {
+/// An engine on the store at `path`, and the store, to look at what it holds.
+async fn engine(path: &Path) -> (Chat, Arc<SledStore>) {
     let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
-    Chat::builder(SledStore::open(path).unwrap()).config(config).build().await.unwrap()
+    let store = Arc::new(SledStore::open(path).unwrap());
+    (Chat::builder_shared(store.clone()).config(config).build().await.unwrap(), store)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,7 +19,7 @@ async fn everything_survives_close_and_reopen() {
     let path = dir.path().join("kanect-data");
 
     // First life: write a bit of everything.
-    let chat = engine(&path).await;
+    let (chat, store) = engine(&path).await;
     let admin = chat.create_admin(Registration::new("root", "admin-secret-pw")).await.unwrap();
     let mut registration = Registration::new("alice", "alice-secret-pw");
     registration.display_name = Some("Alice A.".into());
@@ -43,11 +46,11 @@ async fn everything_survives_close_and_reopen() {
     chat.set_disabled(&as_admin, carol.id, true).await.unwrap();
     let audit_before = chat.audit_log(&as_admin, None, 10).await.unwrap();
     assert!(!audit_before.is_empty());
-    let stats_before = chat.store().stats().await.unwrap();
-    drop((chat, as_alice, as_bob, as_admin));
+    let stats_before = store.stats().await.unwrap();
+    drop((chat, store, as_alice, as_bob, as_admin));
 
     // Second life: the same directory, a new store and engine.
-    let chat = engine(&path).await;
+    let (chat, store) = engine(&path).await;
     let as_alice = chat.authenticate(token.as_str()).await.expect("session survives");
     assert_eq!(as_alice.user(), alice.id);
     let me = chat.me(&as_alice).await.unwrap();
@@ -55,9 +58,9 @@ async fn everything_survives_close_and_reopen() {
     chat.login("bob", "bob-secret-pw").await.expect("password hash survives");
     let as_admin = chat.act_as(admin.id).await.unwrap();
     assert_eq!(chat.me(&as_admin).await.unwrap().role, Role::Admin);
-    let carol_now = chat.store().user(carol.id).await.unwrap().unwrap();
+    let carol_now = store.user(carol.id).await.unwrap().unwrap();
     assert!(carol_now.disabled);
-    let users = chat.store().users(&UserQuery { limit: 10, ..Default::default() }).await.unwrap();
+    let users = store.users(&UserQuery { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice", "bob", "carol", "root"]);
 
     let mut conversations = chat.conversations(&as_alice, None, 50).await.unwrap().conversations;
@@ -65,7 +68,7 @@ async fn everything_survives_close_and_reopen() {
     let mut expected = vec![direct.id, group.id];
     expected.sort();
     assert_eq!(conversations.iter().map(|v| v.conversation.id).collect::<Vec<_>>(), expected);
-    let stored_group = chat.store().conversation(group.id).await.unwrap().unwrap();
+    let stored_group = store.conversation(group.id).await.unwrap().unwrap();
     assert!(stored_group.has_member(carol.id) && stored_group.has_member(bob.id));
     assert_eq!(stored_group.name.as_deref(), Some("team"));
 
@@ -79,10 +82,10 @@ async fn everything_survives_close_and_reopen() {
     assert!(group_history[0].edited_at.is_some());
     assert!(group_history[1].deleted && group_history[1].body.is_empty());
 
-    let receipts = chat.store().receipts(direct.id).await.unwrap();
+    let receipts = store.receipts(direct.id).await.unwrap();
     assert_eq!(receipts.iter().map(|r| (r.user, r.read)).collect::<Vec<_>>(), [(bob.id, Seq(4))]);
     assert_eq!(chat.audit_log(&as_admin, None, 10).await.unwrap(), audit_before);
-    assert_eq!(chat.store().stats().await.unwrap(), stats_before);
+    assert_eq!(store.stats().await.unwrap(), stats_before);
 
     // A resend after the restart is still recognised; new sends continue the sequence.
     let resent = chat.send(&as_alice, direct.id, "d5", "direct 5").await.unwrap();

@@ -2,8 +2,10 @@
 #![allow(dead_code, unreachable_pub)]
 
 use kanect_core::{
-    Caller, Chat, ChatConfig, Event, MemoryStore, Message, PasswordCost, RateLimits, Registration, Subscription, User,
+    Caller, Chat, ChatConfig, Event, MemoryStore, Message, PasswordCost, RateLimits, Registration, Subscription,
+    TryNext, User,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A config with cheap hashing, for tests that create many users.
@@ -22,6 +24,14 @@ pub async fn chat() -> Chat {
 
 pub async fn chat_with(config: ChatConfig) -> Chat {
     Chat::builder(MemoryStore::new()).config(config).build().await.unwrap()
+}
+
+/// An engine on a memory store, and the store, for tests that look at what was stored or write
+/// past the engine.
+pub async fn chat_and_store() -> (Chat, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    let chat = Chat::builder_shared(store.clone()).config(fast_config()).build().await.unwrap();
+    (chat, store)
 }
 
 /// Registers `name` and returns the user and a caller for them (through a real log-in).
@@ -54,7 +64,7 @@ pub async fn next_message(subscription: &mut Subscription) -> Message {
 /// Everything queued right now.
 pub fn drain(subscription: &mut Subscription) -> Vec<Event> {
     let mut events = Vec::new();
-    while let Some(Some(delivery)) = subscription.try_next() {
+    while let TryNext::Ready(delivery) = subscription.try_next() {
         events.push(delivery.event().clone());
     }
     events

@@ -1,0 +1,287 @@
+//! Presence: whether a user is online, across all their devices and every node, and who is told
+//! when that changes.
+//!
+//! # Counting
+//! A user is online while at least one of their devices is subscribed, on any node. Each node
+//! knows two things, and a user is online as far as it knows if either says so:
+//!
+//! - **Its own devices**, in the hub
+//!   ([`Hub::online_here`](crate::hub::Hub::online_here)): a [`Chat::subscribe`] registers
+//!   one, dropping the [`Subscription`](crate::Subscription) unregisters it. A user's first
+//!   device here makes them *come online here*, their last one leaving *go offline here*; more
+//!   devices in between change nothing.
+//! - **Other nodes' word** ([`remote`]): per user, the nodes that said the user has a device
+//!   there, and when they last said so. A node says it through the bus in two ways: at once,
+//!   when a user comes online or goes offline there ([`BusMessage::Presence`]), and every
+//!   [`ChatConfig::heartbeat`](crate::ChatConfig::heartbeat), with the whole list of users it
+//!   holds devices for ([`BusMessage::Heartbeat`]). A heartbeat replaces what its node said
+//!   before, so a lost `Presence` message is corrected by the next one; and a node's word
+//!   counts for three heartbeat periods unless repeated, so a node that died or lost the bus
+//!   stops counting towards anyone's presence within a bounded time (each node's heartbeat
+//!   task expires what has lapsed).
+//!
+//! What is announced is a change of the answer: another node's word only when it changes this
+//! node's answer, and a user's going offline here only if no other node still counts them (a
+//! user online on two nodes who leaves one is still online, and nobody hears of it). A user's
+//! coming online here is always announced.
+//!
+//! # Who is told
+//! A change is announced as [`Event::Presence`] to the user's *contacts* (everyone who shares a
+//! conversation with them) and to the devices that *watch* the user
+//! ([`Subscription::watch_presence`](crate::Subscription::watch_presence), for a user list that
+//! shows people the viewer has no conversation with; see [`watchers`]), each device once.
+//! Every node announces to its own devices only: the node where a device came or went announces
+//! it and publishes the fact, and every other node announces it when what it heard changes its
+//! answer (a `Presence` message, a heartbeat that adds or drops a user, an expiry). Presence
+//! events do not travel between nodes as events.
+//!
+//! # Last seen
+//! When a user's last device on a node leaves, that node records the time as the user's
+//! `last_seen` in the store (even if the user is still online elsewhere) and sends it with its
+//! `Presence` message; the offline announcement carries it. An expiry announces the time this
+//! node noticed it (nothing is stored: the silent node may record its own). A departure runs as
+//! a task of its own, since a [`Subscription`](crate::Subscription) is dropped where nothing
+//! can wait; [`Chat::flush`] waits for the departures under way ([`departures`]), so that at a
+//! shutdown, when every socket closes at once, each user's last-seen is recorded and their
+//! going offline published before the node stops.
+//!
+//! # Layout
+//! - this file — the engine's presence operations: counting, announcing, hearing other nodes,
+//!   and the heartbeat task.
+//! - [`remote`] — other nodes' word, with expiry.
+//! - [`watchers`] — the users each device watches.
+//! - [`departures`] — departures under way, for [`Chat::flush`].
+
+mod departures;
+mod remote;
+mod watchers;
+
+use crate::bus::BusMessage;
+use crate::chat::{Chat, WeakChat};
+use crate::error::{Error, Invalid, Result};
+use crate::event::{Delivery, Event};
+use crate::hub::Device;
+use crate::id::{NodeId, UserId};
+use crate::model::{Presence, Timestamp, User};
+use crate::store::UserUpdate;
+use departures::{Departure, Departures};
+use remote::RemoteNodes;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use watchers::Watchers;
+
+/// How many users one device may follow the presence of.
+pub const WATCH_MAX: usize = 1000;
+
+/// What a node keeps about presence beyond its own devices (those are in the
+/// [`Hub`](crate::hub::Hub)).
+pub(crate) struct PresenceState {
+    /// Other nodes' word on their users.
+    remote: RemoteNodes,
+    /// Watched user → the devices here that follow them.
+    watchers: Watchers,
+    /// Departures still being recorded and announced.
+    departures: Departures,
+}
+
+impl PresenceState {
+    /// State in which another node's word counts for `remote_ttl` unless repeated.
+    pub(crate) fn new(remote_ttl: Duration) -> Self {
+        PresenceState {
+            remote: RemoteNodes::new(remote_ttl),
+            watchers: Watchers::default(),
+            departures: Departures::default(),
+        }
+    }
+}
+
+impl Chat {
+    /// A user's presence as this node knows it.
+    pub fn presence(&self, user: &User) -> Presence {
+        self.presence_of(user.id, user.last_seen)
+    }
+
+    /// The user's presence as this node knows it, with `last_seen` as given.
+    pub(crate) fn presence_of(&self, user: UserId, last_seen: Option<Timestamp>) -> Presence {
+        Presence { user, online: self.online(user), last_seen }
+    }
+
+    /// Whether the user has a device on this node or, as last reported, on another.
+    fn online(&self, user: UserId) -> bool {
+        self.hub().online_here(user) || self.presence_state().remote.online(user)
+    }
+
+    /// Number of users online here or (as last reported) elsewhere.
+    pub(crate) fn online_count(&self) -> usize {
+        let mut users: HashSet<UserId> = self.hub().local_users().into_iter().collect();
+        self.presence_state().remote.add_online_users(&mut users);
+        users.len()
+    }
+
+    /// Replaces the users whose presence `device` follows.
+    ///
+    /// # Errors
+    /// `too_long` for more than [`WATCH_MAX`] users.
+    pub(crate) fn watch(&self, device: &Arc<Device>, users: Vec<UserId>) -> Result<()> {
+        if users.len() > WATCH_MAX {
+            return Err(Error::invalid("users", Invalid::TooLong));
+        }
+        self.presence_state().watchers.set(device, users);
+        Ok(())
+    }
+
+    /// Adds to the users whose presence `device` follows.
+    ///
+    /// # Errors
+    /// `too_long` if it would then follow more than [`WATCH_MAX`]; nothing is added.
+    pub(crate) fn watch_more(&self, device: &Arc<Device>, users: Vec<UserId>) -> Result<()> {
+        if !self.presence_state().watchers.add(device, users, WATCH_MAX) {
+            return Err(Error::invalid("users", Invalid::TooLong));
+        }
+        Ok(())
+    }
+
+    /// A device arrived and was the user's first here.
+    pub(crate) async fn came_online_here(&self, user: UserId) {
+        if self.has_peers() {
+            self.publish(BusMessage::Presence { user, online: true, last_seen: None }).await;
+        }
+        self.announce_presence(Presence { user, online: true, last_seen: None }).await;
+    }
+
+    /// A device went away: if it was the user's last here, record last-seen and announce, in a
+    /// task that [`Chat::flush`] waits for.
+    pub(crate) fn device_left(&self, device: &Device) {
+        self.presence_state().watchers.forget(device);
+        if !self.hub().unregister(device) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let departure = Departure::begin(self.clone());
+        let user = device.user;
+        runtime.spawn(async move { departure.chat().went_offline_here(user).await });
+    }
+
+    /// Returns once no departure is under way (see the module docs).
+    pub(crate) async fn departures_finished(&self) {
+        self.presence_state().departures.finished().await;
+    }
+
+    async fn went_offline_here(&self, user: UserId) {
+        if self.hub().online_here(user) {
+            return; // reconnected meanwhile
+        }
+        let now = self.now();
+        if let Err(error) = self.record_last_seen(user, now).await {
+            tracing::warn!(%error, "could not record last seen");
+        }
+        if self.has_peers() {
+            self.publish(BusMessage::Presence { user, online: false, last_seen: Some(now) }).await;
+        }
+        if !self.online(user) {
+            self.announce_presence(Presence { user, online: false, last_seen: Some(now) }).await;
+        }
+    }
+
+    /// Records when a user was last seen (their last device here went away). Only that field:
+    /// an administrator's disable or promotion at the same moment stays.
+    async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<()> {
+        self.store().update_user(user, UserUpdate::LastSeen(at)).await?;
+        Ok(())
+    }
+
+    /// Tells the user's contacts and watchers on this node that their presence changed.
+    async fn announce_presence(&self, presence: Presence) {
+        let contacts = match self.contacts_of(presence.user).await {
+            Ok(contacts) => contacts,
+            Err(error) => {
+                tracing::warn!(%error, "presence: could not read contacts");
+                Vec::new()
+            }
+        };
+        let delivery = Delivery::new(Event::Presence(presence));
+        self.hub().deliver(&contacts, &delivery);
+        self.presence_state().watchers.deliver(self.hub(), presence.user, &contacts, &delivery);
+    }
+
+    /// Applies another node's [`BusMessage::Presence`]; announces it if it changed the user's
+    /// presence here. Runs on the bus's task: never blocks.
+    pub(crate) fn heard_presence(&self, node: NodeId, user: UserId, online: bool, last_seen: Option<Timestamp>) {
+        if self.remote_presence(node, user, online) {
+            spawn(self.clone(), move |chat| async move {
+                chat.announce_presence(Presence { user, online, last_seen }).await
+            });
+        }
+    }
+
+    /// Applies another node's [`BusMessage::Heartbeat`] (its full list of users online there);
+    /// announces the users whose presence it changed. Runs on the bus's task: never blocks.
+    pub(crate) fn heard_heartbeat(&self, node: NodeId, online: &[UserId]) {
+        let listed: HashSet<UserId> = online.iter().copied().collect();
+        let mut changed = Vec::new();
+        for user in self.presence_state().remote.listed_by(node).into_iter().filter(|u| !listed.contains(u)) {
+            if self.remote_presence(node, user, false) {
+                changed.push(user);
+            }
+        }
+        for user in listed {
+            if self.remote_presence(node, user, true) {
+                changed.push(user);
+            }
+        }
+        for user in changed {
+            let presence = self.presence_of(user, None);
+            spawn(self.clone(), move |chat| async move { chat.announce_presence(presence).await });
+        }
+    }
+
+    /// Records what another node says of a user; returns whether the user's overall presence
+    /// changed.
+    fn remote_presence(&self, node: NodeId, user: UserId, online: bool) -> bool {
+        let before = self.online(user);
+        self.presence_state().remote.set(node, user, online);
+        before != self.online(user)
+    }
+
+    /// One heartbeat: tells other nodes who is online here, and announces the users who went
+    /// offline because the nodes that counted them have gone quiet.
+    async fn beat(&self) {
+        let online = self.hub().local_users();
+        self.publish(BusMessage::Heartbeat { online }).await;
+        let mut expired = self.presence_state().remote.expire();
+        expired.retain(|user| !self.hub().online_here(*user));
+        for user in expired {
+            let now = self.now();
+            self.announce_presence(Presence { user, online: false, last_seen: Some(now) }).await;
+        }
+    }
+}
+
+/// Every [`ChatConfig::heartbeat`](crate::ChatConfig::heartbeat), while the engine lives and has
+/// peers: [`Chat::beat`].
+pub(crate) async fn heartbeat(weak: WeakChat) {
+    let period = match weak.upgrade() {
+        Some(chat) => chat.config().heartbeat,
+        None => return,
+    };
+    let mut ticker = tokio::time::interval(period);
+    loop {
+        ticker.tick().await;
+        let Some(chat) = weak.upgrade() else { return };
+        if chat.has_peers() {
+            chat.beat().await;
+        }
+    }
+}
+
+/// Runs `f(chat)` as a task of its own, if there is a runtime to run it.
+fn spawn<F, Fut>(chat: Chat, f: F)
+where
+    F: FnOnce(Chat) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(f(chat));
+    }
+}
