@@ -5,7 +5,8 @@
 //! hold several values (one frame per line, as the WebSocket examples are written). Elided ids
 //! in the prose (`"0193…"`) stand for real ones: they are replaced by a UUID before parsing, and
 //! elided hex tokens (`"9f2c…64 hex…"`) by 64 hex digits. A `json` block without a type fails
-//! the test: an example nothing checks is an example that can go stale.
+//! the test: an example nothing checks is an example that can go stale. For the same reason a
+//! fence indented under a list item counts as one.
 
 use kanect_proto::{
     rest, AdminUserView, ClientFrame, Conversation, ConversationView, ErrorBody, Message, NewPoll, PollCreated,
@@ -31,7 +32,7 @@ fn json_blocks(markdown: &str) -> Vec<Example> {
     // Inside a fence: Some(Some(block)) for a JSON one, Some(None) for any other (headers, shell).
     let mut open: Option<Option<Example>> = None;
     for (index, line) in markdown.lines().enumerate() {
-        let fence = line.strip_prefix("```");
+        let fence = line.trim_start().strip_prefix("```");
         match (&mut open, fence) {
             (Some(block), Some(_)) => {
                 blocks.extend(block.take());
@@ -184,6 +185,11 @@ fn a_wrong_example_is_caught() {
     assert!(check("ServerFrame", misspelt).is_err(), "a field the frame does not have");
     assert!(check("ServerFrame", r#"{"v":2,"type":"resync"}"#).is_err(), "the wrong version");
     assert!(check("ServerFrame", r#"{"v":1,"type":"resync"}"#).is_ok());
+    // A block indented under a list item is still a block, and still checked.
+    let listed = "- a frame:\n\n  ```json ServerFrame\n  {\"v\":1,\"type\":\"shout\"}\n  ```\n";
+    let blocks = json_blocks(listed);
+    assert_eq!(blocks.len(), 1, "the indented block is found");
+    assert!(check("ServerFrame", &blocks[0].text).is_err(), "and checked");
 }
 
 #[test]
