@@ -10,7 +10,8 @@
 
 #![no_main]
 
-use kanect_core::{AuditEntry, Conversation, Receipt, Session, StoreError, User};
+use kanect_core::backend::Session;
+use kanect_core::{AuditEntry, Conversation, Receipt, StoreError, User};
 use kanect_store::fuzzing::{decode_record, encode_record, FormatCheck, FormatChecked};
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;

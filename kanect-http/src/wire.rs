@@ -409,6 +409,84 @@ mod tests {
         assert_eq!(json(empty.to_wire()), json(&empty));
     }
 
+    /// Every event's frame is what clients read before `kanect-proto`: the engine's own serde
+    /// form of the event (kept for the bus) with the envelope's `v`, field for field.
+    #[test]
+    fn every_event_frame_is_the_engines_event_with_its_version() {
+        let message = a_message(Some(core::Timestamp(6)));
+        let user = a_user(None);
+        let conversation = core::Conversation {
+            id: message.conversation,
+            kind: core::ConversationKind::Group,
+            name: Some("crew".into()),
+            owner: Some(user.id),
+            members: vec![user.id, message.sender],
+            created_at: core::Timestamp(5),
+        };
+        let events = [
+            core::Event::Message { message: a_message(None) },
+            core::Event::Edit { message: message.clone() },
+            core::Event::Delete { conversation: message.conversation, id: message.id, seq: message.seq },
+            core::Event::Presence(core::Presence { user: user.id, online: false, last_seen: Some(core::Timestamp(9)) }),
+            core::Event::Presence(core::Presence { user: user.id, online: true, last_seen: None }),
+            core::Event::Typing { conversation: message.conversation, user: user.id },
+            core::Event::Receipt(core::Receipt {
+                conversation: message.conversation,
+                user: user.id,
+                delivered: core::Seq(3),
+                read: core::Seq(2),
+            }),
+            core::Event::Conversation { conversation, last_seq: core::Seq(12) },
+            core::Event::User { user: user.clone() },
+            core::Event::UserDeleted { user: user.id },
+            core::Event::Resync,
+            core::Event::SessionEnded { reason: "logged_out".into() },
+        ];
+        for event in events {
+            let mut expected = json(&event);
+            expected.as_object_mut().unwrap().insert("v".into(), 1.into());
+            let frame = event.to_wire().unwrap_or_else(|| panic!("no frame for {event:?}"));
+            assert_eq!(json(&frame), expected, "{event:?}");
+            assert_eq!(serde_json::from_value::<ServerFrame>(expected).unwrap(), frame, "{event:?}");
+        }
+    }
+
+    /// A message to a group reaches each member's device as the same delivery, so its frame is
+    /// encoded once for all of them (the first recipient's encoding is every other's).
+    #[tokio::test]
+    async fn a_broadcast_is_encoded_once_for_all_its_recipients() {
+        use kanect_core::{Chat, ChatConfig, MemoryStore, PasswordCost, Registration};
+        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+        let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
+        let mut callers = Vec::new();
+        for name in ["alice", "bob", "carol"] {
+            let user = chat.register(Registration::new(name, "correct horse battery")).await.unwrap();
+            callers.push(chat.act_as(user.id).await.unwrap());
+        }
+        let others: Vec<_> = callers[1..].iter().map(core::Caller::user).collect();
+        let group = chat.create_group(&callers[0], "crew", &others).await.unwrap();
+        // Alice twice: two devices of one user get the same delivery too.
+        let mut devices = Vec::new();
+        for caller in [&callers[0], &callers[0], &callers[1], &callers[2]] {
+            devices.push(chat.subscribe(caller).await.unwrap());
+        }
+        chat.send(&callers[1], group.id, "c1", "hi all").await.unwrap();
+        let mut texts = Vec::new();
+        for device in &mut devices {
+            let delivery = loop {
+                let delivery = device.next().await.expect("the device is subscribed");
+                if matches!(delivery.event(), core::Event::Message { .. }) {
+                    break delivery;
+                }
+            };
+            texts.push(delivery_text(&delivery));
+        }
+        assert!(texts[0].contains("hi all"), "{}", texts[0]);
+        for text in &texts[1..] {
+            assert!(Arc::ptr_eq(&texts[0], text), "one encoding for every recipient");
+        }
+    }
+
     #[test]
     fn request_values_map_back() {
         let id = core::UserId::new();

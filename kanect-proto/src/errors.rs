@@ -127,7 +127,7 @@ impl InputError {
         &self.message
     }
 
-    /// The field (owned) and the message, for a caller that builds its own error from them.
+    /// The kind, the field (owned) and the message, for a caller that builds its own error from them.
     pub fn into_parts(self) -> (InputErrorKind, Option<String>, String) {
         (self.kind, self.field, self.message)
     }

@@ -15,11 +15,12 @@ use crate::ids::{AuditId, ConversationId, Seq, Timestamp, UserId};
 use crate::records::{Conversation, Message, Receipt, ReceiptKind, Role, User};
 use crate::views::{AdminUserView, ConversationView, UserView};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 // ---- Requests ----
 
 /// `POST /auth/signup`: a new account, logged in at once.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignUp {
     /// 3–32 of `A-Z a-z 0-9 _ . -`, unique case-insensitively.
@@ -35,7 +36,7 @@ pub struct SignUp {
 }
 
 /// `POST /auth/login`.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogIn {
     /// Matched case-insensitively.
@@ -117,7 +118,7 @@ pub struct SetRole {
 }
 
 /// `POST /admin/users/{id}/password`: a new password set by an administrator.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Password {
     /// The new password (the same rules as at sign-up).
@@ -128,7 +129,7 @@ pub struct Password {
 
 /// The answer to `POST /auth/signup` and `POST /auth/login` (which also set the browser's
 /// cookies).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoggedIn {
     /// The session token (64 hex characters): `Authorization: Bearer <token>`.
     pub token: String,
@@ -264,6 +265,42 @@ pub enum HealthStatus {
     ShuttingDown,
 }
 
+// Request and response bodies that carry a password or a session token show everything else
+// in `Debug`: a program that logs its requests must not log those (as the engine's
+// `SessionToken`).
+
+impl fmt::Debug for SignUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let SignUp { username, password: _, email, display_name } = self;
+        f.debug_struct("SignUp")
+            .field("username", username)
+            .field("email", email)
+            .field("display_name", display_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for LogIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let LogIn { username, password: _ } = self;
+        f.debug_struct("LogIn").field("username", username).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Password { password: _ } = self;
+        f.debug_struct("Password").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for LoggedIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let LoggedIn { token: _, csrf_token: _, expires_at, user } = self;
+        f.debug_struct("LoggedIn").field("expires_at", expires_at).field("user", user).finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +315,42 @@ mod tests {
         let signup: SignUp = serde_json::from_value(json!({"username": "a", "password": "b", "email": null})).unwrap();
         assert_eq!(signup.email, None);
         assert_eq!(serde_json::to_value(&signup).unwrap(), json!({"username": "a", "password": "b"}));
+    }
+
+    /// As the engine's `SessionToken`: a client or server that logs its requests at debug
+    /// level must not log passwords and session tokens with them.
+    #[test]
+    fn debug_leaves_secrets_out() {
+        let signup = SignUp {
+            username: "alice".into(),
+            password: "correct horse".into(),
+            email: Some("a@example.com".into()),
+            display_name: None,
+        };
+        let login = LogIn { username: "alice".into(), password: "correct horse".into() };
+        let reset = Password { password: "correct horse".into() };
+        let logged_in = LoggedIn {
+            token: "9f2c0000".into(),
+            csrf_token: "41d00000".into(),
+            expires_at: Timestamp(1),
+            user: User {
+                id: uuid::Uuid::nil().into(),
+                username: "alice".into(),
+                display_name: None,
+                email: None,
+                role: Role::User,
+                created_at: Timestamp(1),
+                disabled: false,
+                last_seen: None,
+            },
+        };
+        let shown = [format!("{signup:?}"), format!("{login:?}"), format!("{reset:?}"), format!("{logged_in:?}")];
+        for text in &shown {
+            for secret in ["correct horse", "9f2c0000", "41d00000"] {
+                assert!(!text.contains(secret), "{text}");
+            }
+        }
+        assert!(shown[0].contains("alice") && shown[3].contains("alice"), "{shown:?}");
     }
 
     #[test]

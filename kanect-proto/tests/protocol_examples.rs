@@ -5,7 +5,8 @@
 //! hold several values (one frame per line, as the WebSocket examples are written). Elided ids
 //! in the prose (`"0193…"`) stand for real ones: they are replaced by a UUID before parsing, and
 //! elided hex tokens (`"9f2c…64 hex…"`) by 64 hex digits. A `json` block without a type fails
-//! the test: an example nothing checks is an example that can go stale.
+//! the test: an example nothing checks is an example that can go stale. For the same reason a
+//! fence indented under a list item counts as one.
 
 use kanect_proto::{
     rest, AdminUserView, ClientFrame, Conversation, ConversationView, ErrorBody, Message, NewPoll, PollCreated,
@@ -31,7 +32,7 @@ fn json_blocks(markdown: &str) -> Vec<Example> {
     // Inside a fence: Some(Some(block)) for a JSON one, Some(None) for any other (headers, shell).
     let mut open: Option<Option<Example>> = None;
     for (index, line) in markdown.lines().enumerate() {
-        let fence = line.strip_prefix("```");
+        let fence = line.trim_start().strip_prefix("```");
         match (&mut open, fence) {
             (Some(block), Some(_)) => {
                 blocks.extend(block.take());
@@ -92,19 +93,10 @@ fn fill_elisions(text: &str) -> String {
     out
 }
 
-fn parse_all<T: DeserializeOwned>(text: &str) -> Result<usize, String> {
-    let mut count = 0;
-    for value in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
-        let value = value.map_err(|e| format!("not JSON: {e}"))?;
-        serde_json::from_value::<T>(value.clone()).map_err(|e| format!("{value}: {e}"))?;
-        count += 1;
-    }
-    Ok(count)
-}
-
-/// Like [`parse_all`], and each value must also be exactly what its type writes back: no field
-/// the type does not have (a response type ignores unknown fields when reading, so a misspelt
-/// one would otherwise pass), none left out, `null` where the server writes `null`.
+/// Parses every value of a block as `T`, and each must also be exactly what its type writes
+/// back: no field the type does not have (a response type or record ignores unknown fields when
+/// reading, so a misspelt one would otherwise pass), none left out (an absent optional field
+/// reads as `None`), `null` where the server writes `null`.
 fn parse_exact<T: DeserializeOwned + Serialize>(text: &str) -> Result<usize, String> {
     let mut count = 0;
     for value in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
@@ -122,9 +114,9 @@ fn parse_exact<T: DeserializeOwned + Serialize>(text: &str) -> Result<usize, Str
 /// Parses a block as the type it names; the registry of every type an example may name.
 fn check(type_name: &str, text: &str) -> Result<usize, String> {
     match type_name {
-        "User" => parse_all::<User>(text),
-        "Conversation" => parse_all::<Conversation>(text),
-        "Message" => parse_all::<Message>(text),
+        "User" => parse_exact::<User>(text),
+        "Conversation" => parse_exact::<Conversation>(text),
+        "Message" => parse_exact::<Message>(text),
         "UserView" => parse_exact::<UserView>(text),
         "AdminUserView" => parse_exact::<AdminUserView>(text),
         "ConversationView" => parse_exact::<ConversationView>(text),
@@ -193,6 +185,11 @@ fn a_wrong_example_is_caught() {
     assert!(check("ServerFrame", misspelt).is_err(), "a field the frame does not have");
     assert!(check("ServerFrame", r#"{"v":2,"type":"resync"}"#).is_err(), "the wrong version");
     assert!(check("ServerFrame", r#"{"v":1,"type":"resync"}"#).is_ok());
+    // A block indented under a list item is still a block, and still checked.
+    let listed = "- a frame:\n\n  ```json ServerFrame\n  {\"v\":1,\"type\":\"shout\"}\n  ```\n";
+    let blocks = json_blocks(listed);
+    assert_eq!(blocks.len(), 1, "the indented block is found");
+    assert!(check("ServerFrame", &blocks[0].text).is_err(), "and checked");
 }
 
 #[test]
@@ -200,4 +197,20 @@ fn a_response_example_with_a_field_its_type_lacks_is_caught() {
     assert_eq!(check("rest::LoggedOut", r#"{"sessions":3}"#), Ok(1));
     assert!(check("rest::LoggedOut", r#"{"sessions":3,"session":3}"#).is_err(), "a misspelt extra field");
     assert!(check("rest::Health", r#"{"status":"ok","store":null}"#).is_err(), "the server leaves it out");
+}
+
+/// The records' examples too: a misspelt optional field (`null` or absent reads as `None`)
+/// would otherwise pass, as a field left out would.
+#[test]
+fn a_record_example_with_a_misspelt_or_missing_optional_field_is_caught() {
+    let message = r#"{"id":"0193…","conversation":"5c1e…","sender":"0193…","seq":13,"body":"hello",
+                      "client_id":"c-17","sent_at":1764550000123,"edited_at":null,"deleted":false}"#;
+    assert_eq!(check("Message", &fill_elisions(message)), Ok(1));
+    let misspelt = message.replace("edited_at", "edited");
+    assert!(check("Message", &fill_elisions(&misspelt)).is_err(), "a misspelt edited_at");
+    let user = r#"{"id":"0193…","username":"alice","display_name":null,"role":"user","created_at":1,
+                   "disabled":false}"#;
+    assert!(check("User", &fill_elisions(user)).is_err(), "last_seen left out");
+    let conversation = r#"{"id":"5c1e…","kind":"group","name":"Lunch","members":[],"created_at":1}"#;
+    assert!(check("Conversation", &fill_elisions(conversation)).is_err(), "owner left out");
 }

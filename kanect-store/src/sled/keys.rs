@@ -12,7 +12,7 @@
 //! the last key in that range: there is no counter record (format 1 had one under `0x0b`, one
 //! more key per append; `0x0b` stays unused). Nor is there a client-id record (format 2 had
 //! one under `0x0a`): a message's id is a function of its client id
-//! ([`kanect_core::NewMessage::id`]), so the id index also answers "was this sent before?".
+//! ([`kanect_core::backend::NewMessage::id`]), so the id index also answers "was this sent before?".
 //!
 //! | first byte | key after it                        | value                          |
 //! |------------|-------------------------------------|--------------------------------|
