@@ -8,8 +8,10 @@ use futures_util::{stream, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use kanect::proto::ConversationId;
-use serde_json::{json, Value};
+use kanect::proto::rest::{LoggedIn, NewGroup, SignUp, UserRef};
+use kanect::proto::{Conversation, ConversationId, ErrorBody, UserId};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -34,8 +36,8 @@ const PASSWORD: &str = "loadgen-password-7f3a";
 /// A registered user: its id and a bearer token.
 #[derive(Clone, Debug)]
 pub(crate) struct Account {
-    /// The user's id, as the server spells it.
-    pub(crate) id: String,
+    /// The user's id.
+    pub(crate) id: UserId,
     /// Bearer token for REST calls and the WebSocket upgrade.
     pub(crate) token: String,
 }
@@ -56,42 +58,46 @@ impl Api {
         Ok(Api { sender, host: server.to_string() })
     }
 
-    /// POSTs a JSON body and returns the JSON answer, or an error naming the status and
-    /// the server's error code.
-    async fn post(&mut self, path: &str, token: Option<&str>, body: Value) -> Result<Value, BoxError> {
+    /// POSTs a body and reads the answer, or an error naming the status and the server's
+    /// error code.
+    async fn post<B: Serialize, A: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        token: Option<&str>,
+        body: &B,
+    ) -> Result<A, BoxError> {
         let mut request =
             hyper::Request::post(path).header("host", &self.host).header("content-type", "application/json");
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        let request = request.body(Full::new(Bytes::from(body.to_string())))?;
+        let request = request.body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
         self.sender.ready().await?;
         let response = self.sender.send_request(request).await?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if !status.is_success() {
-            let code = value["error"]["code"].as_str().unwrap_or("?");
+            let code =
+                serde_json::from_slice::<ErrorBody>(&bytes).map_or_else(|_| "?".to_owned(), |body| body.error.code);
             // The limits are for people; a load run signs up and sends far faster.
             let hint = if code == "rate_limited" { " (start the server with --no-rate-limits)" } else { "" };
             return Err(format!("POST {path}: {status} {code}{hint}").into());
         }
-        Ok(value)
+        Ok(serde_json::from_slice(&bytes)?)
     }
 
     /// Signs up `username` and returns its id and token.
     pub(crate) async fn signup(&mut self, username: &str) -> Result<Account, BoxError> {
-        let answer =
-            self.post("/api/v1/auth/signup", None, json!({"username": username, "password": PASSWORD})).await?;
-        let id = answer["user"]["id"].as_str().ok_or("signup: no user id in the answer")?;
-        let token = answer["token"].as_str().ok_or("signup: no token in the answer")?;
-        Ok(Account { id: id.to_string(), token: token.to_string() })
+        let body = SignUp { username: username.into(), password: PASSWORD.into(), email: None, display_name: None };
+        let answer: LoggedIn = self.post("/api/v1/auth/signup", None, &body).await?;
+        Ok(Account { id: answer.user.id, token: answer.token })
     }
 
     /// Opens (or finds) the direct conversation between `caller` and `peer`; returns its id.
     pub(crate) async fn open_direct(&mut self, caller: &Account, peer: &Account) -> Result<ConversationId, BoxError> {
-        let answer = self.post("/api/v1/conversations/direct", Some(&caller.token), json!({"user": peer.id})).await?;
-        conversation_id(&answer)
+        let body = UserRef { user: peer.id };
+        let answer: Conversation = self.post("/api/v1/conversations/direct", Some(&caller.token), &body).await?;
+        Ok(answer.id)
     }
 
     /// Creates a group owned by `owner` with `members`; returns its id.
@@ -101,15 +107,11 @@ impl Api {
         name: &str,
         members: &[Account],
     ) -> Result<ConversationId, BoxError> {
-        let ids: Vec<&str> = members.iter().filter(|m| m.id != owner.id).map(|m| m.id.as_str()).collect();
-        let answer =
-            self.post("/api/v1/conversations", Some(&owner.token), json!({"name": name, "members": ids})).await?;
-        conversation_id(&answer)
+        let members = members.iter().filter(|m| m.id != owner.id).map(|m| m.id).collect();
+        let body = NewGroup { name: name.into(), members };
+        let answer: Conversation = self.post("/api/v1/conversations", Some(&owner.token), &body).await?;
+        Ok(answer.id)
     }
-}
-
-fn conversation_id(answer: &Value) -> Result<ConversationId, BoxError> {
-    Ok(answer["id"].as_str().ok_or("no conversation id in the answer")?.parse()?)
 }
 
 /// Registers `count` users named `{prefix}{i}`, `concurrency` at a time (each worker keeps

@@ -270,7 +270,7 @@ impl ToWire for core::Event {
             Event::Resync => ServerFrame::Resync,
             Event::SessionEnded { reason } => ServerFrame::SessionEnded { reason: reason.clone() },
             other => {
-                tracing::debug!(event = ?other, "an engine event with no frame: not sent");
+                tracing::warn!(event = ?other, "an engine event with no frame: not sent");
                 return None;
             }
         })
