@@ -20,7 +20,11 @@
 //! engine's; this crate authenticates requests, maps errors, and moves frames.
 //!
 //! # Layout
-//! - `server` — [`serve`] and [`Server`]: accept loop, connection limits, graceful shutdown.
+//! - `server` — [`serve`] and [`Server`], the top: the listeners, connection limits, graceful
+//!   shutdown.
+//! - `connection` — what every listener shares: the accept loop under a limit, hyper's settings,
+//!   driving a connection, and the guard an open connection holds.
+//! - `headers` — the headers every response carries.
 //! - `config` — [`HttpConfig`]: limits and timeouts.
 //! - `state` — the shared handle every handler gets, and gauges.
 //! - `routes` — the top-level dispatch: health, API, static files.
@@ -28,7 +32,7 @@
 //! - `ws` — the WebSocket upgrade; `socket` — the socket loop, a type with a method per event source.
 //! - `command` — client frames parsed into commands and applied.
 //! - `wire` — the one mapping from engine records and events to `kanect-proto`'s wire types.
-//! - `poll` — long-poll sessions.
+//! - `poll` — the long-poll endpoints; `poll::sessions`, the registry of poll sessions.
 //! - `auth` — bearer tokens, cookies, CSRF, the Origin check.
 //! - `client` — the client's address, behind trusted proxies too.
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
@@ -42,7 +46,9 @@ mod auth;
 mod client;
 mod command;
 mod config;
+mod connection;
 mod error;
+mod headers;
 mod metrics;
 mod per_address;
 mod poll;

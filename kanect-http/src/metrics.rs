@@ -7,7 +7,9 @@
 //! port. That listener serves a few connections at once ([`CONNECTIONS`]) with the client
 //! port's header timeout, and stops when the server's shutdown begins.
 
+use crate::connection::{accept_until, drive, http1_builder};
 use crate::error::{ApiError, Body};
+use crate::headers::with_common_headers;
 use crate::state::App;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -28,13 +30,13 @@ const CONNECTIONS: usize = 16;
 /// Serves the page on `listener` until the server's shutdown begins. Each connection holds a
 /// clone of `tracker`, so the server's drain waits for it.
 pub(crate) async fn serve(app: App, listener: TcpListener, tracker: watch::Receiver<()>) {
-    crate::server::accept_until(&listener, CONNECTIONS, app.until_shutdown(), |stream, _peer, permit| {
+    accept_until(&listener, CONNECTIONS, app.until_shutdown(), |stream, _peer, permit| {
         let (app, held) = (app.clone(), (permit, tracker.clone()));
         tokio::spawn(async move {
             let page = app.clone();
             let service = service_fn(move |request| std::future::ready(Ok::<_, Infallible>(handle(&page, &request))));
-            let builder = crate::server::http1_builder(&app.config, app.config.header_read_timeout);
-            crate::server::drive(&app, builder.serve_connection(TokioIo::new(stream), service).with_upgrades()).await;
+            let builder = http1_builder(&app.config, app.config.header_read_timeout);
+            drive(&app, builder.serve_connection(TokioIo::new(stream), service).with_upgrades()).await;
             drop(held);
         });
     })
@@ -43,7 +45,7 @@ pub(crate) async fn serve(app: App, listener: TcpListener, tracker: watch::Recei
 
 /// `GET /metrics`, and `404 not_found` for anything else.
 fn handle(app: &App, request: &Request<Incoming>) -> Response<Body> {
-    crate::routes::with_common_headers(match (request.method(), request.uri().path()) {
+    with_common_headers(match (request.method(), request.uri().path()) {
         (&Method::GET, "/metrics") => response(app),
         _ => ApiError::not_found().into_response(),
     })

@@ -4,11 +4,11 @@
 
 use crate::api::request::ReadDeadline;
 use crate::config::HttpConfig;
+use crate::connection::ConnectionGuard;
 use crate::error::{json_response, ApiError, Body};
-use crate::server::ConnectionGuard;
+use crate::headers::with_common_headers;
 use crate::state::App;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 use kanect_core::StoreHealth;
 use kanect_proto::rest::{Health, HealthStatus};
@@ -36,20 +36,8 @@ pub(crate) async fn handle(
     Ok(with_common_headers(result.unwrap_or_else(ApiError::into_response)))
 }
 
-/// The headers every response of Kanect's carries: `X-Content-Type-Options: nosniff` (a
-/// browser must not guess another type than the one given, e.g. run a JSON body as a script)
-/// and, unless the response set its own caching (the web app's files are `no-cache`),
-/// `Cache-Control: no-store` — API answers and errors hold private data (messages, sessions,
-/// tokens) that no browser or shared cache may keep.
-pub(crate) fn with_common_headers(mut response: Response<Body>) -> Response<Body> {
-    let headers = response.headers_mut();
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
-    response
-}
-
 /// Kanect's limits on the request head: the target's length, the number of header lines and
-/// their bytes. (hyper's parser has its own limits, set above these in `server`, so that a
+/// their bytes. (hyper's parser has its own limits, set above these in `connection`, so that a
 /// request past ours is parsed and gets this JSON answer.)
 fn check_head<B>(config: &HttpConfig, request: &Request<B>) -> Result<(), ApiError> {
     let uri = request.uri();

@@ -1,13 +1,16 @@
-//! The server loop: accept under a connection limit, serve HTTP/1.1 with upgrades, and shut
-//! down gracefully.
+//! The top of the server: [`serve`] and [`Server`] bind the pieces together — the client port's
+//! accept loop with its connection limits, the metrics listener, the sweeper of poll sessions —
+//! and shut it all down gracefully.
 //!
-//! - A connection needs a semaphore permit, taken *before* `accept`, so at the limit new
-//!   connections wait in the kernel's backlog instead of being accepted and starved. The permit
-//!   moves into the connection (and on into its WebSocket task after an upgrade).
-//! - Then, once accepted, a slot of its address (see [`crate::per_address`]). An address at its
-//!   cap is not left waiting — a slot elsewhere would not help it — but refused: every request
-//!   on the connection gets `429 too_many_connections` (JSON, `Connection: close`) and the
-//!   connection closes.
+//! Everything here depends downward: the accept loop, hyper's settings and the connection
+//! driver are `connection`'s (shared with the metrics listener), requests go to `routes`, and
+//! the metrics page is `metrics`'s. Nothing below imports this module.
+//!
+//! - A connection needs a server-wide permit, taken before `accept` (see
+//!   [`crate::connection`]). Then, once accepted, a slot of its address (see
+//!   [`crate::per_address`]). An address at its cap is not left waiting — a slot elsewhere
+//!   would not help it — but refused: every request on the connection gets `429
+//!   too_many_connections` (JSON, `Connection: close`) and the connection closes.
 //! - A refusal takes nothing from admitted clients: its server-wide permit goes back before it
 //!   is answered. Were it kept until the answer is read, a client at its cap could open idle
 //!   connections faster than their refusals end and so hold every permit — and since permits
@@ -18,8 +21,6 @@
 //!   closed at once without an answer. That tells its client as much as the 429 would (not
 //!   served; try later), and it happens only while refusals arrive faster than they end,
 //!   which is a flood, not a browser with one tab too many.
-//! - A failing `accept` (out of file descriptors, ...) is logged and retried after a backoff
-//!   that doubles up to one second, instead of spinning or killing the server.
 //! - The metrics listener, if any (see [`Server`]), runs the same accept loop and connection
 //!   driver with a small limit of its own and no per-address cap, and stops when shutdown
 //!   begins.
@@ -29,14 +30,14 @@
 //!   tracking receiver is dropped; drop the poll sessions; flush the store (and the bus).
 
 use crate::config::HttpConfig;
-use crate::error::{ApiError, Body};
+use crate::connection::{accept_until, drive, http1_builder, log_end, ConnectionGuard};
+use crate::error::ApiError;
+use crate::headers::with_common_headers;
 use crate::per_address::{AddressSlot, PerAddress};
 use crate::state::App;
-use hyper::body::Incoming;
-use hyper::server::conn::http1::{self, UpgradeableConnection};
-use hyper::service::{service_fn, HttpService};
+use hyper::service::service_fn;
 use hyper::StatusCode;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use kanect_core::{Chat, Limit};
 use std::convert::Infallible;
 use std::future::Future;
@@ -170,89 +171,24 @@ impl Server {
     }
 }
 
-/// Accepts connections on `listener`, at most `limit` open at once (a permit is taken before
-/// each `accept` and handed over with the connection), until `stop` resolves.
-pub(crate) async fn accept_until(
-    listener: &TcpListener,
-    limit: usize,
-    stop: impl Future<Output = ()>,
-    mut accepted: impl FnMut(TcpStream, IpAddr, OwnedSemaphorePermit),
-) {
-    let permits = Arc::new(Semaphore::new(limit.max(1)));
-    tokio::pin!(stop);
-    loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break, // the semaphore is never closed
-            },
-            _ = &mut stop => break,
-        };
-        let (stream, peer) = tokio::select! {
-            next = accept(listener) => next,
-            _ = &mut stop => break,
-        };
-        accepted(stream, peer, permit);
-    }
-}
-
-/// Accepts one connection, retrying failures with a backoff. Returns it and the peer's
-/// address.
-async fn accept(listener: &TcpListener) -> (TcpStream, IpAddr) {
-    let mut backoff = Duration::from_millis(10);
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => return (stream, crate::client::canonical(peer.ip())),
-            Err(error) => {
-                tracing::warn!(%error, ?backoff, "accept failed");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
-        }
-    }
-}
-
 /// Serves one TCP connection. `tracker` is held (here, then by a WebSocket task) until the
 /// connection is completely finished; so are its server-wide permit and its address's slot.
 async fn connection(
     app: App,
     stream: TcpStream,
     peer: IpAddr,
-    (permit, address): (OwnedSemaphorePermit, AddressSlot),
+    held: (OwnedSemaphorePermit, AddressSlot),
     tracker: watch::Receiver<()>,
 ) {
     // Chat frames are small and latency-sensitive: don't let Nagle hold them back.
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, "TCP_NODELAY failed");
     }
-    let guard = Arc::new(ConnectionGuard {
-        peer,
-        _permit: permit,
-        _address: address,
-        _tracker: tracker,
-        _open: app.connections.enter(),
-    });
+    let guard = Arc::new(ConnectionGuard::new(&app, peer, held, tracker));
     let service_app = app.clone();
     let service = service_fn(move |request| crate::routes::handle(service_app.clone(), request, guard.clone()));
     let builder = http1_builder(&app.config, app.config.header_read_timeout);
     drive(&app, builder.serve_connection(TokioIo::new(stream), service).with_upgrades()).await;
-}
-
-/// Drives an HTTP connection to its end. When shutdown begins, the request under way finishes
-/// (hyper's graceful shutdown) and the connection closes.
-pub(crate) async fn drive<S>(app: &App, connection: UpgradeableConnection<TokioIo<TcpStream>, S>)
-where
-    S: HttpService<Incoming, ResBody = Body>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => log_end(result),
-        _ = app.until_shutdown() => {
-            connection.as_mut().graceful_shutdown();
-            log_end(connection.as_mut().await);
-        }
-    }
 }
 
 /// Answers the requests of a connection whose address is at its cap with `429
@@ -271,7 +207,7 @@ async fn refuse(
     let service = service_fn(move |_request| async move {
         let message = format!("this address already has {limit} connections open: close one first");
         let refusal = ApiError::new(StatusCode::TOO_MANY_REQUESTS, Limit::Connections.code(), message).closing();
-        Ok::<_, Infallible>(crate::routes::with_common_headers(refusal.into_response()))
+        Ok::<_, Infallible>(with_common_headers(refusal.into_response()))
     });
     let within = app.config.refusal_timeout;
     let connection = http1_builder(&app.config, within).serve_connection(TokioIo::new(stream), service);
@@ -280,50 +216,6 @@ async fn refuse(
         result = tokio::time::timeout(within, connection) => if let Ok(result) = result { log_end(result) },
         _ = app.until_shutdown() => {}
     }
-}
-
-/// hyper's HTTP/1.1 connection settings, the same for every connection of the server.
-///
-/// hyper refuses a request head it will not parse on its own, before Kanect sees the request,
-/// with a bare status line and no body (hyper 1.x `proto::h1::role::Server::on_error`, which
-/// `http1::Builder` offers no way to shape). So its limits are set to twice Kanect's
-/// (`routes::check_head`): a request past Kanect's limits is parsed and gets a JSON error, and
-/// only one past twice them meets hyper's `431` (too many headers, or a head over the byte
-/// ceiling — which comes before hyper's fixed 64 KiB `414`).
-pub(crate) fn http1_builder(config: &HttpConfig, header_read_timeout: Duration) -> http1::Builder {
-    // A head is the request line (method, target, version) and, per header, its name, its
-    // value, ": " and CRLF.
-    let head_bytes = config
-        .max_uri_bytes
-        .saturating_add(config.max_header_bytes)
-        .saturating_add(config.max_headers.saturating_mul(4))
-        .saturating_add(64);
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
-        .keep_alive(true)
-        .max_headers(config.max_headers.saturating_mul(2))
-        .max_header_size(head_bytes.saturating_mul(2));
-    builder
-}
-
-fn log_end(result: Result<(), hyper::Error>) {
-    if let Err(error) = result {
-        tracing::debug!(%error, "connection ended with an error");
-    }
-}
-
-/// What a connection holds while open: its slot under the limit and under its address's cap,
-/// the shutdown tracker, and its place in the open-connections gauge. Shared with the
-/// connection's WebSocket task, which outlives the HTTP part of the connection after an upgrade.
-pub(crate) struct ConnectionGuard {
-    /// The TCP peer's address (a proxy's, behind one: see [`crate::client`]).
-    pub(crate) peer: IpAddr,
-    _permit: OwnedSemaphorePermit,
-    _address: AddressSlot,
-    _tracker: watch::Receiver<()>,
-    _open: crate::state::GaugeGuard,
 }
 
 /// Every half `poll_idle`, drops idle poll sessions.

@@ -2,7 +2,7 @@
 //! configuration, the long-poll sessions, the adapter's gauges, and the shutdown signal.
 
 use crate::config::HttpConfig;
-use crate::poll::Polls;
+use crate::poll::sessions::Polls;
 use kanect_core::Chat;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};

@@ -5,8 +5,8 @@
 //! An idle socket costs little: hyper's read buffer is dropped at the upgrade, the socket runs
 //! as a task of its own, and its buffers are small ([`ws_config`]).
 
+use crate::connection::ConnectionGuard;
 use crate::error::{ApiError, Body};
-use crate::server::ConnectionGuard;
 use crate::state::App;
 use futures_util::StreamExt;
 use hyper::body::Incoming;

@@ -10,8 +10,8 @@ pub(crate) mod conversations;
 pub(crate) mod request;
 
 use crate::auth;
+use crate::connection::ConnectionGuard;
 use crate::error::{ApiError, Body};
-use crate::server::ConnectionGuard;
 use crate::state::App;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
