@@ -59,6 +59,9 @@ const AUDIT: u8 = 0x0d;
 /// Where the on-disk format version is kept.
 pub(crate) const FORMAT: &[u8] = b"\x00format";
 
+/// The tree of the log-in attempt records (see the table above).
+pub(crate) const LOGIN_ATTEMPTS_TREE: &str = "login_attempts";
+
 fn key(space: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
     key.push(space);

@@ -29,6 +29,7 @@
 //! longer than the calls under way take to return.
 
 mod admin;
+mod alarm;
 mod commit;
 mod conversations;
 mod format;
@@ -43,15 +44,17 @@ mod messages;
 mod open;
 mod recovery;
 mod sessions;
+mod stripe;
 mod users;
 
 pub use commit::GroupCommitStats;
 
+use alarm::Alarm;
 use commit::{Durable, Policy};
 use kanect_core::backend::{Store, StoreResult};
 use kanect_core::{StoreError, StoreHealth};
 use open::Open;
-use recovery::{Alarm, Recovery};
+use recovery::Recovery;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 
