@@ -84,16 +84,18 @@
 //! (`benches/README.md`, "Disk use").
 //!
 //! # Layout
-//! - `sled` — [`SledStore`], [`SledConfig`] and the `Store` impl.
+//! - `sled` — [`SledStore`] and the `Store` impl.
 //!
-//!   Below it, the sled modules from the top down: each uses only those listed after it
-//!   (and the store's handle in `sled`).
+//!   The sled modules, from the top down: each uses only those listed after it (the trait
+//!   impls also the handle, [`SledStore`], which they implement the traits for).
 //! - `sled::users`, `sled::sessions`, `sled::login_attempts`, `sled::conversations`,
 //!   `sled::messages`, `sled::admin` — one store trait's impl each (see
 //!   [`kanect_core::backend`]), with the synchronous write and read halves of its methods.
-//! - `sled::recovery` — the recovery thread that reopens a failed store.
+//! - `sled::recovery` — the recovery thread that reopens a failed store, and what the store's
+//!   handle shares with it.
 //! - `sled::open` — one open of the directory: sled, the journal's replay, group commit and
 //!   the in-memory state that lives as long as they do.
+//! - `sled::config` — [`SledConfig`], how a store is opened.
 //! - `sled::stripe` — what a per-conversation write lock guards: pending appends and seq
 //!   counters, the conversation cache and its not-yet-durable writes.
 //! - `sled::commit` — group commit: the commit and checkpoint threads.

@@ -11,12 +11,12 @@
 
 use super::alarm::Alarm;
 use super::commit::{self, FlushError, GroupCommit};
+use super::config::SledConfig;
 use super::format::{self, decode};
 use super::id_filter::{IdFilter, IdScan};
 use super::journal::{self, Journal};
 use super::keys;
 use super::stripe::Stripe;
-use super::SledConfig;
 use kanect_core::backend::StoreResult;
 use kanect_core::StoreError;
 use serde::de::DeserializeOwned;

@@ -37,13 +37,13 @@
 //! [`StoreHealth::Recovering`]: kanect_core::StoreHealth::Recovering
 
 use super::alarm::{Alarm, Phase};
+use super::config::SledConfig;
 use super::open::Open;
-use super::Shared;
 use kanect_core::StoreError;
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -60,6 +60,25 @@ const PROBE_BYTES: usize = 1 << 20;
 
 /// The probe's scratch file, in the store's directory (sled and the journal ignore it).
 const PROBE_FILE: &str = "kanect-probe.tmp";
+
+/// What the store's handle shares with its recovery thread.
+pub(super) struct Shared {
+    /// The directory as opened now; None while it is being reopened, and after a reopen that
+    /// failed.
+    pub(super) open: RwLock<Option<Open>>,
+    /// How to open it again.
+    pub(super) config: SledConfig,
+    /// Raised by a failure of the current `Open`; the store's health.
+    pub(super) alarm: Arc<Alarm>,
+}
+
+impl Shared {
+    /// The slot, to replace the open database.
+    pub(super) fn slot(&self) -> RwLockWriteGuard<'_, Option<Open>> {
+        // A panic under a write lock is one of `recovery`'s plain assignments: nothing half done.
+        self.open.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// The recovery thread of a store; stopped and joined on drop (after a reopen under way).
 pub(crate) struct Recovery {
