@@ -29,7 +29,7 @@
 //! | `0x0c`     | conversation id ++ user id          | `Receipt` (JSON)               |
 //! | `0x0d`     | audit id (UUIDv7: time order)       | `AuditEntry` (JSON)            |
 //!
-//! One more tree, `login_attempts` (see `attempts` for why apart), holds the log-in attempt
+//! One more tree, `login_attempts` (see `login_attempts` for why apart), holds the log-in attempt
 //! records:
 //!
 //! | tree             | key                                | value                  |
