@@ -84,19 +84,27 @@
 //! (`benches/README.md`, "Disk use").
 //!
 //! # Layout
-//! - `sled` — [`SledStore`], [`SledConfig`] and the `Store` impl.
-//! - `sled::open` — one open of the directory: sled, the journal's replay, group commit and
-//!   the in-memory state that lives as long as they do.
-//! - `sled::recovery` — the recovery thread that reopens a failed store, and its health.
-//! - `sled::keys` — the key spaces and their big-endian encoding.
-//! - `sled::format` — the format version check, record codecs, sled error mapping.
-//! - `sled::message_codec` — the binary encoding of message records.
-//! - `sled::journal` — the write-ahead journal of message appends: files, records, replay.
-//! - `sled::id_filter` — the Bloom filter of stored message ids, and the scan that fills it.
-//! - `sled::commit` — group commit: the commit and checkpoint threads.
+//! - `sled` — [`SledStore`] and the `Store` impl.
+//!
+//!   The sled modules, from the top down: each uses only those listed after it (the trait
+//!   impls also the handle, [`SledStore`], which they implement the traits for).
 //! - `sled::users`, `sled::sessions`, `sled::login_attempts`, `sled::conversations`,
 //!   `sled::messages`, `sled::admin` — one store trait's impl each (see
 //!   [`kanect_core::backend`]), with the synchronous write and read halves of its methods.
+//! - `sled::recovery` — the recovery thread that reopens a failed store, and what the store's
+//!   handle shares with it.
+//! - `sled::open` — one open of the directory: sled, the journal's replay, group commit and
+//!   the in-memory state that lives as long as they do.
+//! - `sled::config` — [`SledConfig`], how a store is opened.
+//! - `sled::stripe` — what a per-conversation write lock guards: pending appends and seq
+//!   counters, the conversation cache and its not-yet-durable writes.
+//! - `sled::commit` — group commit: the commit and checkpoint threads.
+//! - `sled::journal` — the write-ahead journal of message appends: files, records, replay.
+//! - `sled::alarm` — the store's health, raised by a failure, waited on by recovery.
+//! - `sled::id_filter` — the Bloom filter of stored message ids, and the scan that fills it.
+//! - `sled::message_codec` — the binary encoding of message records.
+//! - `sled::format` — the format version check, record codecs, sled error mapping.
+//! - `sled::keys` — the key spaces and tree names, and their big-endian encoding.
 //! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 

@@ -39,9 +39,9 @@
 //! Writers wait with a [`Durable`]: only the channel their answer comes on, so no handle on
 //! the database is held while they wait, and a reopen never waits for them.
 
+use super::alarm::Alarm;
 use super::format::sled_error;
-use super::journal::{self, Journal};
-use super::recovery::Alarm;
+use super::journal::{self, Journal, Write};
 use kanect_core::StoreError;
 use std::fs::File;
 use std::path::Path;
@@ -71,9 +71,6 @@ impl FlushError {
 }
 
 type Waiter = oneshot::Sender<Result<(), FlushError>>;
-
-/// A key and the value to put under it.
-pub(crate) type Write = (Vec<u8>, Vec<u8>);
 
 /// A write's place in a group: resolves when the group is durable (and, for an append,
 /// applied to sled).

@@ -5,86 +5,16 @@
 //! Both change in one batch under the conversation's stripe lock, so the list and the index
 //! never disagree and concurrent add/remove calls are atomic read-modify-writes.
 //!
-//! Every send checks its conversation's members, and reading and decoding the record from
-//! sled each time was a tenth of the server's CPU under load; so each stripe keeps the
-//! records it last read or wrote ([`ConversationCache`]). Every write path updates it under
-//! the same stripe lock as its sled write, and this process is the database's only writer,
-//! so the cache is never stale.
-//!
-//! A send checks a record that may not be durable yet (another writer applied it and waits
-//! for its flush), while the send itself is made durable by the journal, not by that flush:
-//! a crash could then keep a message whose conversation or membership was lost. So each
-//! stripe also notes, per conversation, the flush that makes its last record write durable
-//! ([`Unflushed`]), and an append (or a resend's answer) in such a conversation also waits for
-//! that flush while it has not completed: for its end if it is under way, not for the next one
-//! (`GroupCommit::flushed`). The note is by flush number, not by writer, so a writer that stops
-//! waiting for its flush (its caller went away) clears nothing early.
+//! Every write path also updates the stripe's cache of records and notes that its write is not
+//! yet durable, under the same stripe lock ([`Stripe::wrote`]); see `stripe` for why both.
 
-use super::commit::GroupCommit;
 use super::format::{decode, encode};
 use super::keys;
-use super::open::{Open, Stripe};
+use super::open::Open;
+use super::stripe::Stripe;
 use super::SledStore;
 use kanect_core::backend::{ConversationStore, StoreResult};
 use kanect_core::{Conflict, Conversation, ConversationId, StoreError, UserId};
-use std::collections::HashMap;
-
-/// How many conversation records one stripe keeps (64 stripes: 4,096 in all). Past it an
-/// arbitrary one goes; a miss costs one sled read.
-const CACHED_PER_STRIPE: usize = 64;
-
-/// One stripe's conversation records, as last read or written.
-#[derive(Default)]
-pub(crate) struct ConversationCache(HashMap<ConversationId, Conversation>);
-
-impl ConversationCache {
-    fn put(&mut self, conversation: Conversation) {
-        if self.0.len() >= CACHED_PER_STRIPE && !self.0.contains_key(&conversation.id) {
-            if let Some(&evicted) = self.0.keys().next() {
-                self.0.remove(&evicted);
-            }
-        }
-        self.0.insert(conversation.id, conversation);
-    }
-}
-
-/// Per conversation, the flush (see `GroupCommit::next_flush`) that makes the last write of
-/// its record durable, until that flush is seen to have completed.
-#[derive(Default)]
-pub(crate) struct Unflushed(HashMap<ConversationId, u64>);
-
-/// Past this many conversations, [`Unflushed::note`] drops the entries already flushed.
-const UNFLUSHED_PRUNE: usize = 1024;
-
-impl Unflushed {
-    /// Records that `id`'s record was just written: the next flush to start makes it durable.
-    fn note(&mut self, id: ConversationId, commit: &GroupCommit) {
-        if self.0.len() >= UNFLUSHED_PRUNE {
-            self.0.retain(|_, needed| !commit.is_flushed(*needed));
-        }
-        let needed = self.0.entry(id).or_default();
-        *needed = (*needed).max(commit.next_flush());
-    }
-
-    /// The flush that makes the last write of `id`'s record durable, if it has not completed.
-    pub(crate) fn waits(&mut self, id: ConversationId, commit: &GroupCommit) -> Option<u64> {
-        let needed = *self.0.get(&id)?;
-        if commit.is_flushed(needed) {
-            self.0.remove(&id);
-            return None;
-        }
-        Some(needed)
-    }
-}
-
-impl Stripe {
-    /// After a write of `conversation`'s record: cache it, and note that the write is on its
-    /// way to the disk (one method, so that no write path does one without the other).
-    fn wrote(&mut self, conversation: Conversation, commit: &GroupCommit) {
-        self.unflushed.note(conversation.id, commit);
-        self.conversations.put(conversation);
-    }
-}
 
 impl Open {
     /// The record of `id` from the stripe's cache, or read from sled into it. The caller
@@ -94,7 +24,7 @@ impl Open {
         stripe: &mut Stripe,
         id: ConversationId,
     ) -> StoreResult<Option<Conversation>> {
-        if let Some(conversation) = stripe.conversations.0.get(&id) {
+        if let Some(conversation) = stripe.conversations.get(&id) {
             return Ok(Some(conversation.clone()));
         }
         let stored: Option<Conversation> = self.get("conversation", &keys::conversation(id))?;
@@ -237,25 +167,5 @@ impl ConversationStore for SledStore {
 
     async fn conversations(&self, after: Option<ConversationId>, limit: usize) -> StoreResult<Vec<Conversation>> {
         self.with(|open| open.conversations_now(after, limit))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kanect_core::testing::group;
-
-    #[test]
-    fn the_cache_is_bounded_and_keeps_the_last_write() {
-        let mut cache = ConversationCache::default();
-        let first = group(&[UserId::new()]);
-        cache.put(first.clone());
-        let renamed = Conversation { name: Some("renamed".into()), ..first.clone() };
-        cache.put(renamed.clone());
-        assert_eq!(cache.0.get(&first.id), Some(&renamed));
-        for _ in 0..CACHED_PER_STRIPE * 2 {
-            cache.put(group(&[UserId::new()]));
-        }
-        assert_eq!(cache.0.len(), CACHED_PER_STRIPE);
     }
 }

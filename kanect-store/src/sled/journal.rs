@@ -37,7 +37,6 @@
 //! that is short or fails its checksum: a write torn by a crash, never acknowledged, or the
 //! zeros not yet written over.
 
-use super::commit::Write;
 use super::format::sled_error;
 use kanect_core::StoreError;
 use std::fs::{self, File, OpenOptions};
@@ -45,6 +44,10 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
+
+/// A key and the value to put under it: what a journal record holds, and what group commit
+/// applies to sled once the record is durable.
+pub(crate) type Write = (Vec<u8>, Vec<u8>);
 
 /// The first bytes of every journal file: what it is and its encoding version.
 const MAGIC: &[u8; 8] = b"KNJRNL01";

@@ -29,7 +29,7 @@
 //! | `0x0c`     | conversation id ++ user id          | `Receipt` (JSON)               |
 //! | `0x0d`     | audit id (UUIDv7: time order)       | `AuditEntry` (JSON)            |
 //!
-//! One more tree, `login_attempts` (see `attempts` for why apart), holds the log-in attempt
+//! One more tree, `login_attempts` (see `login_attempts` for why apart), holds the log-in attempt
 //! records:
 //!
 //! | tree             | key                                | value                  |
@@ -58,6 +58,9 @@ const AUDIT: u8 = 0x0d;
 
 /// Where the on-disk format version is kept.
 pub(crate) const FORMAT: &[u8] = b"\x00format";
+
+/// The tree of the log-in attempt records (see the table above).
+pub(crate) const LOGIN_ATTEMPTS_TREE: &str = "login_attempts";
 
 fn key(space: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());

@@ -16,9 +16,6 @@ use super::SledStore;
 use kanect_core::backend::{Attempt, AttemptKey, LoginAttemptStore, LoginAttempts, StoreResult};
 use kanect_core::{SlowDown, Timestamp};
 
-/// The tree's name.
-pub(super) const TREE: &str = "login_attempts";
-
 impl Open {
     pub(super) fn count_login_attempt_now(
         &self,

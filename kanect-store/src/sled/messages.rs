@@ -18,52 +18,15 @@
 //! cache (see `recovery`). Dropping the counter made an append three sled keys instead of
 //! four.
 
-use super::commit::{Durable, GroupCommit, Submitted, Write};
+use super::commit::{Durable, Submitted};
 use super::format::{decode, encode};
+use super::journal::Write;
 use super::keys;
 use super::message_codec::{decode_message, encode_message};
 use super::open::Open;
 use super::SledStore;
 use kanect_core::backend::{move_receipt_forward, Appended, MessageStore, NewMessage, StoreResult};
 use kanect_core::{ConversationId, HistoryPage, Message, MessageId, Receipt, ReceiptKind, Seq, StoreError, UserId};
-use std::collections::{HashMap, VecDeque};
-
-/// Per-stripe append state, guarded by the stripe lock: the seq cache, and the appends
-/// submitted to group commit but perhaps not yet applied to sled, so that the next append in
-/// the same conversation sees them (a resend finds its original here first).
-#[derive(Default)]
-pub(crate) struct Pending {
-    /// The highest seq submitted per conversation: the seq counter. Filled from sled on a
-    /// conversation's first append, kept for the life of the open database (one entry per
-    /// written conversation).
-    last: HashMap<ConversationId, Seq>,
-    /// Submitted messages by id, until sled has them (removing one earlier would let a resend
-    /// store it twice).
-    submitted: HashMap<MessageId, Message>,
-    /// The entries of `submitted` by append number ([`Submitted::number`]), oldest first:
-    /// the next append of the stripe drops those that group commit has applied. So an entry
-    /// outlives its append by at most the stripe's next append, whether or not its caller
-    /// still waited; after a failed group, entries stay until the failed open is dropped.
-    unapplied: VecDeque<(u64, MessageId)>,
-}
-
-impl Pending {
-    /// Drops the submitted messages that sled has now.
-    fn prune(&mut self, commit: &GroupCommit) {
-        while let Some(&(number, id)) = self.unapplied.front() {
-            if !commit.is_applied(number) {
-                break;
-            }
-            self.unapplied.pop_front();
-            self.submitted.remove(&id);
-        }
-    }
-
-    #[cfg(test)]
-    pub(super) fn submitted_len(&self) -> usize {
-        self.submitted.len()
-    }
-}
 
 /// What [`Open::append_now`] did.
 pub(super) enum Append {

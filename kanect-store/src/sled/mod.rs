@@ -29,7 +29,9 @@
 //! longer than the calls under way take to return.
 
 mod admin;
+mod alarm;
 mod commit;
+mod config;
 mod conversations;
 mod format;
 #[cfg(feature = "fuzzing")]
@@ -43,79 +45,20 @@ mod messages;
 mod open;
 mod recovery;
 mod sessions;
+mod stripe;
 mod users;
 
 pub use commit::GroupCommitStats;
+pub use config::SledConfig;
 
-use commit::{Durable, Policy};
+use alarm::Alarm;
+use commit::Durable;
 use kanect_core::backend::{Store, StoreResult};
 use kanect_core::{StoreError, StoreHealth};
 use open::Open;
-use recovery::{Alarm, Recovery};
+use recovery::{Recovery, Shared};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
-
-/// How to open a [`SledStore`]. `SledConfig::new(path)` gives the defaults below.
-#[derive(Clone, Debug)]
-pub struct SledConfig {
-    /// The store's directory; created if missing.
-    pub path: PathBuf,
-    /// sled's page cache, in bytes. Default 64 MiB: sled's own default (1 GiB) is too much
-    /// for an embedded default, and the process's real memory can be several times it.
-    pub cache_capacity: u64,
-    /// Group commit: the most appends one journal sync takes (the rest wait for the next).
-    /// Default 1024. A group is whoever waits when the previous one is done: there is no
-    /// window that waits for company.
-    pub group_max: usize,
-    /// Start a new journal file, and checkpoint the old one into sled, once the journal
-    /// holds this many bytes. Default 8 MiB: it bounds the journal's disk use and the replay
-    /// at the next open after a crash (a fraction of a second), and each checkpoint costs
-    /// one sled flush. With `fsync`, each journal file is written out at this size (zeros, up
-    /// to 64 MiB) before use, so that syncs need not update its size; the next file is made
-    /// while the current one fills, so the journal usually takes about three times this much
-    /// on disk.
-    pub journal_bytes: u64,
-    /// `fdatasync` the journal after each group and the database file after each flush, so
-    /// acknowledged writes survive power loss and kernel crashes, not only a process crash.
-    /// Default true.
-    pub fsync: bool,
-}
-
-impl SledConfig {
-    /// The defaults, for a store in `path`.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        SledConfig {
-            path: path.into(),
-            cache_capacity: 64 * 1024 * 1024,
-            group_max: 1024,
-            journal_bytes: 8 * 1024 * 1024,
-            fsync: true,
-        }
-    }
-
-    fn policy(&self) -> Policy {
-        Policy { max_group: self.group_max.max(1), checkpoint_bytes: self.journal_bytes }
-    }
-}
-
-/// What the store's handle shares with its recovery thread.
-struct Shared {
-    /// The directory as opened now; None while it is being reopened, and after a reopen that
-    /// failed.
-    open: RwLock<Option<Open>>,
-    /// How to open it again.
-    config: SledConfig,
-    /// Raised by a failure of the current `Open`; the store's health.
-    alarm: Arc<Alarm>,
-}
-
-impl Shared {
-    /// The slot, to replace the open database.
-    fn slot(&self) -> RwLockWriteGuard<'_, Option<Open>> {
-        // A panic under a write lock is one of `recovery`'s plain assignments: nothing half done.
-        self.open.write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// The embedded, durable [`Store`]: a sled database in one directory.
 ///

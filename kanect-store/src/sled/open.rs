@@ -1,22 +1,22 @@
 //! [`Open`]: one open of the store's directory, and what lives exactly as long as it.
 //!
 //! sled, the journal and group commit, and the in-memory state built on them: the stripes'
-//! seq counters, pending appends and conversation cache, and the id filter. All of it is
+//! seq counters, pending appends and conversation cache (see `stripe`), and the id filter. All of it is
 //! valid only for the database it was read from, so none of it outlives it: when a failure
 //! ends an open, the recovery thread (see `recovery`) drops the whole of it and opens the
-//! directory afresh. The `Store` methods' synchronous halves are `impl Open` blocks in
-//! `accounts`, `conversations` and `messages`; they run inside the store's lock on its current
-//! `Open` and never wait on anything there.
+//! directory afresh. The `Store` methods' synchronous halves are `impl Open` blocks in the
+//! per-domain modules above it (`users`, `sessions`, `login_attempts`, `conversations`,
+//! `messages`, `admin`); they run inside the store's lock on its current `Open` and never wait
+//! on anything there.
 
+use super::alarm::Alarm;
 use super::commit::{self, FlushError, GroupCommit};
-use super::conversations::{ConversationCache, Unflushed};
+use super::config::SledConfig;
 use super::format::{self, decode};
 use super::id_filter::{IdFilter, IdScan};
 use super::journal::{self, Journal};
 use super::keys;
-use super::messages::Pending;
-use super::recovery::Alarm;
-use super::SledConfig;
+use super::stripe::Stripe;
 use kanect_core::backend::StoreResult;
 use kanect_core::StoreError;
 use serde::de::DeserializeOwned;
@@ -28,17 +28,6 @@ use std::time::Duration;
 
 /// How many per-conversation write locks a store has (see the `sled` module docs).
 const STRIPES: usize = 64;
-
-/// What a stripe lock guards besides the right to write its conversations.
-#[derive(Default)]
-pub(crate) struct Stripe {
-    /// Appends under way, and each conversation's last seq.
-    pub(crate) pending: Pending,
-    /// Conversation records as last read or written.
-    pub(crate) conversations: ConversationCache,
-    /// Conversation records written but perhaps not yet durable.
-    pub(crate) unflushed: Unflushed,
-}
 
 /// The store's directory, open: see the module docs.
 pub(crate) struct Open {
@@ -82,7 +71,7 @@ impl Open {
         let id_scan = IdScan::start(db.clone(), keys::all_message_ids(), ids.clone())?;
         let commit = GroupCommit::start(db.clone(), sync, journal, config.policy(), alarm)?;
         let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
-        let attempts = db.open_tree(super::login_attempts::TREE).map_err(format::sled_error)?;
+        let attempts = db.open_tree(keys::LOGIN_ATTEMPTS_TREE).map_err(format::sled_error)?;
         Ok(Open {
             db,
             commit,

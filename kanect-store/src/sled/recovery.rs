@@ -4,7 +4,7 @@
 //! first failed write to its files (a full disk, an I/O error) is kept as a global error, and
 //! every later flush, and many inserts and reads, return it until the database is opened
 //! again. And what sled holds in memory may by then differ from its files. So a failure of
-//! group commit or of sled ([`Alarm::raise`]) ends the life of the whole open database
+//! group commit or of sled ([`Alarm::raise`], see `alarm`) ends the life of the whole open database
 //! ([`Open`]): sled, the journal, group commit and the in-memory state built on them (seq
 //! counters, pending appends, the conversation cache, the id filter). The *recovery thread*
 //! replaces it with a fresh open of the same directory, which recovers exactly as an open
@@ -31,14 +31,19 @@
 //!    threads and releases the directory, then opens it again. Calls fail meanwhile. If the
 //!    open fails, back to 2 with no database (calls fail until an open succeeds); else the
 //!    fresh database takes calls and the store is [`StoreHealth::Ok`] again.
+//!
+//! [`StoreHealth::Ok`]: kanect_core::StoreHealth::Ok
+//! [`StoreHealth::Failed`]: kanect_core::StoreHealth::Failed
+//! [`StoreHealth::Recovering`]: kanect_core::StoreHealth::Recovering
 
+use super::alarm::{Alarm, Phase};
+use super::config::SledConfig;
 use super::open::Open;
-use super::Shared;
-use kanect_core::{StoreError, StoreHealth};
+use kanect_core::StoreError;
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -56,87 +61,22 @@ const PROBE_BYTES: usize = 1 << 20;
 /// The probe's scratch file, in the store's directory (sled and the journal ignore it).
 const PROBE_FILE: &str = "kanect-probe.tmp";
 
-/// Where the store is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Running,
-    Failed,
-    Recovering,
+/// What the store's handle shares with its recovery thread.
+pub(super) struct Shared {
+    /// The directory as opened now; None while it is being reopened, and after a reopen that
+    /// failed.
+    pub(super) open: RwLock<Option<Open>>,
+    /// How to open it again.
+    pub(super) config: SledConfig,
+    /// Raised by a failure of the current `Open`; the store's health.
+    pub(super) alarm: Arc<Alarm>,
 }
 
-#[derive(Debug)]
-struct State {
-    phase: Phase,
-    /// The store is being dropped: the recovery thread stops.
-    closing: bool,
-}
-
-/// The store's condition, and the signal that wakes its recovery thread. Shared by the store,
-/// every group commit it starts, and the recovery thread.
-#[derive(Debug)]
-pub(crate) struct Alarm {
-    state: Mutex<State>,
-    changed: Condvar,
-}
-
-impl Default for Alarm {
-    fn default() -> Self {
-        Alarm { state: Mutex::new(State { phase: Phase::Running, closing: false }), changed: Condvar::new() }
-    }
-}
-
-impl Alarm {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Every critical section is one assignment: a panic cannot leave it half done.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A write failed: the open database must be replaced. Ignored while a reopen is under
-    /// way: only the database being replaced can raise it then.
-    pub(crate) fn raise(&self) {
-        let mut state = self.lock();
-        if state.phase == Phase::Running {
-            state.phase = Phase::Failed;
-            self.changed.notify_all();
-        }
-    }
-
-    /// The store's health as [`Store::health`](kanect_core::Store::health) reports it.
-    pub(crate) fn health(&self) -> StoreHealth {
-        match self.lock().phase {
-            Phase::Running => StoreHealth::Ok,
-            Phase::Failed => StoreHealth::Failed,
-            Phase::Recovering => StoreHealth::Recovering,
-        }
-    }
-
-    fn set(&self, phase: Phase) {
-        self.lock().phase = phase;
-    }
-
-    /// Waits until the alarm is raised (true) or the store closes (false).
-    fn wait_for_failure(&self) -> bool {
-        let state = self.lock();
-        let state = self
-            .changed
-            .wait_while(state, |state| state.phase == Phase::Running && !state.closing)
-            .unwrap_or_else(PoisonError::into_inner);
-        !state.closing
-    }
-
-    /// Waits `delay`, or less if the store closes; false if it does.
-    fn sleep(&self, delay: Duration) -> bool {
-        let state = self.lock();
-        let (state, _) = self
-            .changed
-            .wait_timeout_while(state, delay, |state| !state.closing)
-            .unwrap_or_else(PoisonError::into_inner);
-        !state.closing
-    }
-
-    fn close(&self) {
-        self.lock().closing = true;
-        self.changed.notify_all();
+impl Shared {
+    /// The slot, to replace the open database.
+    pub(super) fn slot(&self) -> RwLockWriteGuard<'_, Option<Open>> {
+        // A panic under a write lock is one of `recovery`'s plain assignments: nothing half done.
+        self.open.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -233,23 +173,6 @@ fn reopen(shared: &Shared) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_alarm_is_raised_once_while_running_and_reset_by_recovery() {
-        let alarm = Alarm::default();
-        assert_eq!(alarm.health(), StoreHealth::Ok);
-        alarm.raise();
-        alarm.raise();
-        assert_eq!(alarm.health(), StoreHealth::Failed);
-        assert!(alarm.wait_for_failure(), "a raised alarm is waited for at once");
-        alarm.set(Phase::Recovering);
-        alarm.raise();
-        assert_eq!(alarm.health(), StoreHealth::Recovering, "the database being replaced raises nothing");
-        alarm.set(Phase::Running);
-        assert_eq!(alarm.health(), StoreHealth::Ok);
-        alarm.close();
-        assert!(!alarm.wait_for_failure() && !alarm.sleep(Duration::from_secs(60)), "closing ends every wait");
-    }
 
     #[test]
     fn a_probe_leaves_nothing_behind_and_fails_where_nothing_can_be_written() {

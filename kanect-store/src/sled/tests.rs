@@ -200,7 +200,7 @@ async fn message_count_hops_over_every_conversation_and_seqs_resume_after_reopen
 /// The file is made in a scratch directory and moved into place: a store that is open makes its
 /// next journal file ahead under a fixed temporary name, which a second journal writing into the
 /// same directory would race for.
-fn leave_journal(path: &Path, records: &[Vec<commit::Write>], tail: &[u8]) {
+fn leave_journal(path: &Path, records: &[Vec<journal::Write>], tail: &[u8]) {
     let scratch = tempfile::tempdir().unwrap();
     let mut journal = Journal::create(scratch.path(), 7, journal::Options::NO_SYNC).unwrap();
     for writes in records {
