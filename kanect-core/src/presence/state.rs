@@ -1,9 +1,10 @@
-//! What a node keeps about presence beyond its own devices, as plain state the engine holds.
+//! What the engine holds for presence: other nodes' word, the watch lists, the departures under
+//! way.
 //!
-//! Apart from the presence operations (the parent module, `impl Chat` blocks that need the
-//! engine handle) so that the engine can hold this state without importing them: the handle's
-//! module (`chat`) depends on this one, and the operations on the handle, never the other way
-//! round.
+//! Plain state in a file of its own, away from the presence operations (the parent module),
+//! because those are `impl Chat` blocks that import the engine handle while the handle's module
+//! (`chat`) holds this state: kept together they would import each other. This file imports
+//! neither.
 
 use super::departures::Departures;
 use super::remote::RemoteNodes;
