@@ -15,7 +15,7 @@ use crate::event::Event;
 use crate::id::UserId;
 use crate::model::{Presence, Role, Session, Timestamp, TokenHash, User};
 use crate::store::UserQuery;
-use crate::throttle::too_many_attempts;
+use crate::throttle::{too_many_attempts, Attempt, AttemptKey};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -223,6 +223,37 @@ impl Chat {
             return Err(Error::Unauthorized(AuthFailure::AccountDisabled));
         }
         self.open_session(user).await
+    }
+
+    /// Counts a log-in attempt for the account `folded` (from `address`, if known) against its
+    /// slow-downs, before the password is checked: at every key or at none (see the `throttle`
+    /// module docs). Returns the keys to clear if it is right.
+    ///
+    /// # Errors
+    /// `too_many_attempts` with the longest wait; `unavailable`.
+    async fn count_login_attempt(&self, folded: &str, address: Option<IpAddr>) -> Result<Vec<AttemptKey>> {
+        let now = self.now();
+        self.expire_login_attempts(now).await;
+        let limits = &self.config().login;
+        let keys: Vec<_> = address
+            .map(|address| (AttemptKey::account_and_address(folded, address), limits.per_account_and_address))
+            .into_iter()
+            .chain([(AttemptKey::account(folded), limits.per_account)])
+            .collect();
+        match self.store().count_login_attempt(&keys, now).await? {
+            Attempt::Counted(_) => Ok(keys.into_iter().map(|(key, _)| key).collect()),
+            Attempt::Refused { retry_after } => Err(too_many_attempts(retry_after)),
+        }
+    }
+
+    /// Deletes expired attempt records if a minute has passed since the last time. A failure
+    /// is logged, not the log-in's: the records stay until the next time.
+    async fn expire_login_attempts(&self, now: Timestamp) {
+        if self.throttle().expiry_due(now) {
+            if let Err(error) = self.store().expire_login_attempts(now).await {
+                tracing::warn!(%error, "could not delete expired log-in attempt records");
+            }
+        }
     }
 
     /// Opens a session for `user`, whose password was checked (or just set).

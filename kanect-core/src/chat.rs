@@ -7,9 +7,14 @@
 //! `presence` holds who is online and who hears of it. This module holds what they share: the
 //! handle, who is calling ([`Caller`]), and [`Chat::route`], the one path every event takes to
 //! local devices and other nodes.
+//!
+//! The handle holds each component's state, from modules that know nothing of it (`hub`,
+//! `presence::state`, `throttle`, `limits`, ...), and imports none of the modules that operate
+//! on it: they all import this one. Starting an engine, which needs those operations (the bus's
+//! inbox, the heartbeat task), is the `builder` module's.
 
 use crate::auth::{PasswordCost, PasswordHasher};
-use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
+use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage};
 use crate::error::Result;
 use crate::event::{Delivery, Event};
 use crate::hub::Hub;
@@ -18,7 +23,7 @@ use crate::limits::{Limits, RateLimits};
 use crate::metrics::Metrics;
 use crate::model::{Role, Timestamp, TokenHash};
 use crate::ordering::{Sequencer, Ticket};
-use crate::presence::PresenceState;
+use crate::presence::state::PresenceState;
 use crate::store::{Store, StoreHealth};
 use crate::throttle::{LoginLimits, LoginThrottle};
 use std::sync::atomic::Ordering;
@@ -63,64 +68,6 @@ impl Default for ChatConfig {
             heartbeat: Duration::from_secs(5),
             rate_limits: RateLimits::default(),
         }
-    }
-}
-
-/// Builds a [`Chat`]: a store, optionally a bus and a config.
-pub struct ChatBuilder {
-    store: Arc<dyn Store>,
-    bus: Arc<dyn Bus>,
-    config: ChatConfig,
-}
-
-impl std::fmt::Debug for ChatBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatBuilder").field("config", &self.config).finish_non_exhaustive()
-    }
-}
-
-impl ChatBuilder {
-    /// Connects engines across nodes through `bus` (default: a private [`LocalBus`]).
-    pub fn bus(mut self, bus: impl Bus) -> Self {
-        self.bus = Arc::new(bus);
-        self
-    }
-
-    /// Replaces the configuration.
-    pub fn config(mut self, config: ChatConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Starts the engine: attaches it to the bus and starts its heartbeat task (and the one that
-    /// forgets idle rate-limit buckets).
-    ///
-    /// # Errors
-    /// `unavailable` if the bus cannot be attached.
-    ///
-    /// # Panics
-    /// Outside a tokio runtime (the engine spawns its heartbeat task).
-    pub async fn build(self) -> Result<Chat> {
-        let config = self.config;
-        let inner = Arc::new(Inner {
-            node: NodeId::new(),
-            hub: Hub::new(config.device_queue, config.max_devices_per_user),
-            presence: PresenceState::new(config.heartbeat * 3),
-            hasher: PasswordHasher::new(config.password_cost, config.hash_concurrency),
-            throttle: LoginThrottle::new(&config.login),
-            limits: Arc::new(Limits::new(&config.rate_limits)),
-            metrics: Metrics::default(),
-            ordering: Sequencer::default(),
-            store: self.store,
-            bus: self.bus,
-            config,
-        });
-        let chat = Chat { inner };
-        let weak = chat.downgrade();
-        chat.inner.bus.attach(chat.inner.node, BusInbox::new(move |envelope| receive(&weak, envelope))).await?;
-        tokio::spawn(crate::presence::heartbeat(chat.downgrade()));
-        tokio::spawn(crate::limits::forget_idle_keys(Arc::downgrade(&chat.inner.limits)));
-        Ok(chat)
     }
 }
 
@@ -224,16 +171,38 @@ pub struct DeliveryCounts {
 }
 
 impl Chat {
-    /// Starts building an engine on `store`.
-    pub fn builder(store: impl Store) -> ChatBuilder {
-        Self::builder_shared(Arc::new(store))
+    /// An engine on `store` and `bus`, each component's state made from `config`. Not yet
+    /// attached to the bus, and its tasks not started: `ChatBuilder::build` does that.
+    pub(crate) fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, config: ChatConfig) -> Chat {
+        let inner = Inner {
+            node: NodeId::new(),
+            hub: Hub::new(config.device_queue, config.max_devices_per_user),
+            presence: PresenceState::new(config.heartbeat * 3),
+            hasher: PasswordHasher::new(config.password_cost, config.hash_concurrency),
+            throttle: LoginThrottle::new(&config.login),
+            limits: Arc::new(Limits::new(&config.rate_limits)),
+            metrics: Metrics::default(),
+            ordering: Sequencer::default(),
+            store,
+            bus,
+            config,
+        };
+        Chat { inner: Arc::new(inner) }
     }
 
-    /// Starts building an engine on a store shared with others (several engines in one
-    /// process, as several nodes share one database), or with the application, which then
-    /// keeps its own handle on the store (the engine does not lend out its own).
-    pub fn builder_shared(store: Arc<dyn Store>) -> ChatBuilder {
-        ChatBuilder { store, bus: Arc::new(LocalBus::new()), config: ChatConfig::default() }
+    /// Attaches this node to the bus: `inbox` receives every envelope published, this node's
+    /// own included.
+    ///
+    /// # Errors
+    /// `unavailable` if the bus cannot be attached.
+    pub(crate) async fn attach(&self, inbox: BusInbox) -> Result<()> {
+        self.inner.bus.attach(self.inner.node, inbox).await?;
+        Ok(())
+    }
+
+    /// This engine's node: which engine of a cluster it is.
+    pub(crate) fn node(&self) -> NodeId {
+        self.inner.node
     }
 
     /// The store, for the engine's operations.
@@ -275,7 +244,7 @@ impl Chat {
     /// `unavailable` if the store fails. A bus that cannot flush is logged, not an error:
     /// delivery between nodes is at most once, and what was written is durable.
     pub async fn flush(&self) -> Result<()> {
-        self.departures_finished().await;
+        self.inner.presence.departures_finished().await;
         self.inner.store.flush().await?;
         if let Err(error) = self.inner.bus.flush().await {
             tracing::warn!(%error, "bus flush failed");
@@ -316,7 +285,8 @@ impl Chat {
         &self.inner.throttle
     }
 
-    pub(crate) fn limits(&self) -> &Limits {
+    /// The rate limits, shared (by a weak handle) with the task that forgets idle buckets.
+    pub(crate) fn limits(&self) -> &Arc<Limits> {
         &self.inner.limits
     }
 
@@ -380,28 +350,5 @@ impl Chat {
             // Other nodes' devices catch up by cursor; the local fan-out already happened.
             tracing::warn!(%error, "bus publish failed");
         }
-    }
-}
-
-/// Applies another node's envelope. Runs on the bus's task; never blocks.
-fn receive(weak: &WeakChat, envelope: BusEnvelope) {
-    let Some(chat) = weak.upgrade() else { return };
-    if envelope.origin == chat.inner.node {
-        return;
-    }
-    match envelope.message {
-        BusMessage::Deliver { recipients, event } => {
-            chat.inner.hub.deliver(&recipients, &Delivery::new(event));
-        }
-        BusMessage::Broadcast { event } => {
-            chat.inner.hub.deliver_to_all(&Delivery::new(event));
-        }
-        BusMessage::EndSessions { user, session, reason } => {
-            chat.inner.hub.end_sessions(user, session, &reason);
-        }
-        BusMessage::Presence { user, online, last_seen } => {
-            chat.heard_presence(envelope.origin, user, online, last_seen);
-        }
-        BusMessage::Heartbeat { online } => chat.heard_heartbeat(envelope.origin, &online),
     }
 }

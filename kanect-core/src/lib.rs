@@ -66,6 +66,8 @@
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
 //!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
 //!   `messaging` and `admin`.
+//! - `builder` — [`ChatBuilder`]: builds and starts an engine (its bus inbox and tasks); the
+//!   one module above all the others, so that none imports back into one that imports it.
 //! - `metrics` — counters and histograms.
 //! - `testing` (feature `testing`) — the store conformance suite (a module per domain trait),
 //!   its model test with restarts, and store wrappers for tests.
@@ -75,6 +77,7 @@ mod admin;
 mod admission;
 mod auth;
 pub mod backend;
+mod builder;
 mod bus;
 mod chat;
 mod client_key;
@@ -107,8 +110,9 @@ pub use auth::{PasswordCost, SessionToken};
 /// [`backend`].
 #[doc(no_inline)]
 pub use backend::Store;
+pub use builder::ChatBuilder;
 pub use bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
-pub use chat::{Caller, Chat, ChatBuilder, ChatConfig, DeliveryCounts};
+pub use chat::{Caller, Chat, ChatConfig, DeliveryCounts};
 pub use client_key::client_key;
 pub use conversation_list::{ConversationCursor, ConversationPage, ConversationView, UNREAD_CAP};
 pub use conversations::GROUP_MAX_MEMBERS;

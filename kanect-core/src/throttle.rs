@@ -69,10 +69,12 @@
 //! [`Chat::login_from`](crate::Chat::login_from) applies all three gates and is what a server
 //! facing the network calls. A refusal is `too_many_attempts` with the wait, in whole seconds,
 //! rounded up.
+//!
+//! This module holds the rules and the node's throttle state, and knows nothing of the engine
+//! handle: the engine holds a `LoginThrottle`, and its log-in (module `accounts`) applies it.
 
 use crate::admission::Admission;
-use crate::chat::Chat;
-use crate::error::{Error, Limit, Result};
+use crate::error::{Error, Limit};
 use crate::model::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -273,43 +275,10 @@ impl LoginThrottle {
     }
 
     /// Whether it is this caller's turn to delete expired records (one caller a minute).
-    fn expiry_due(&self, now: Timestamp) -> bool {
+    pub(crate) fn expiry_due(&self, now: Timestamp) -> bool {
         let last = self.last_expiry.load(Ordering::Relaxed);
         now.0 >= last.saturating_add(EXPIRE_EVERY.as_millis() as u64)
             && self.last_expiry.compare_exchange(last, now.0, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-    }
-}
-
-impl Chat {
-    /// Counts a log-in attempt for the account `folded` (from `address`, if known) against its
-    /// slow-downs, before the password is checked: at every key or at none (see the module
-    /// docs). Returns the keys to clear if it is right.
-    ///
-    /// # Errors
-    /// `too_many_attempts` with the longest wait; `unavailable`.
-    pub(crate) async fn count_login_attempt(&self, folded: &str, address: Option<IpAddr>) -> Result<Vec<AttemptKey>> {
-        let now = self.now();
-        self.expire_login_attempts(now).await;
-        let limits = &self.config().login;
-        let keys: Vec<_> = address
-            .map(|address| (AttemptKey::account_and_address(folded, address), limits.per_account_and_address))
-            .into_iter()
-            .chain([(AttemptKey::account(folded), limits.per_account)])
-            .collect();
-        match self.store().count_login_attempt(&keys, now).await? {
-            Attempt::Counted(_) => Ok(keys.into_iter().map(|(key, _)| key).collect()),
-            Attempt::Refused { retry_after } => Err(too_many_attempts(retry_after)),
-        }
-    }
-
-    /// Deletes expired attempt records if a minute has passed since the last time. A failure
-    /// is logged, not the log-in's: the records stay until the next time.
-    async fn expire_login_attempts(&self, now: Timestamp) {
-        if self.throttle().expiry_due(now) {
-            if let Err(error) = self.store().expire_login_attempts(now).await {
-                tracing::warn!(%error, "could not delete expired log-in attempt records");
-            }
-        }
     }
 }
 

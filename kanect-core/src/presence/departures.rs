@@ -1,27 +1,43 @@
 //! Departures under way: devices that went away and whose users' last-seen is still being
-//! recorded and their going offline announced, so that [`Chat::flush`] can wait for them.
+//! recorded and their going offline announced, so that [`Chat::flush`](crate::Chat::flush) can
+//! wait for them.
+//!
+//! Only a count, with no engine handle in it: a departure's task holds the engine, its
+//! [`Departure`] holds the count. So the engine's presence state ([`super::state`]), which keeps
+//! the count, needs nothing from the engine that holds it.
 
-use crate::chat::Chat;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// Counts the departures under way. A count, not a set of task handles: the tasks stay
 /// detached, so a flush that is given up (a timeout around it) cancels none of them, and
 /// concurrent flushes all wait for all of them.
 #[derive(Default)]
-pub(super) struct Departures {
+pub(super) struct Departures(Arc<Count>);
+
+/// Shared by [`Departures`] and each [`Departure`], which may outlive a borrow of it (it moves
+/// into its task).
+#[derive(Default)]
+struct Count {
     under_way: AtomicUsize,
     ended: Notify,
 }
 
 impl Departures {
+    /// Counts a departure under way until the returned [`Departure`] is dropped.
+    pub(super) fn begin(&self) -> Departure {
+        self.0.under_way.fetch_add(1, Ordering::AcqRel);
+        Departure(Arc::clone(&self.0))
+    }
+
     /// Returns once no departure is under way.
     pub(super) async fn finished(&self) {
         loop {
-            let ended = self.ended.notified();
+            let ended = self.0.ended.notified();
             tokio::pin!(ended);
             ended.as_mut().enable();
-            if self.under_way.load(Ordering::Acquire) == 0 {
+            if self.0.under_way.load(Ordering::Acquire) == 0 {
                 return;
             }
             ended.await;
@@ -29,27 +45,14 @@ impl Departures {
     }
 }
 
-/// One departure under way: counted from `begin` until dropped, whether its task finished or
-/// was dropped unrun (a runtime shutting down).
-pub(super) struct Departure(Chat);
-
-impl Departure {
-    pub(super) fn begin(chat: Chat) -> Departure {
-        chat.presence_state().departures.under_way.fetch_add(1, Ordering::AcqRel);
-        Departure(chat)
-    }
-
-    /// The engine the departure is recorded in.
-    pub(super) fn chat(&self) -> &Chat {
-        &self.0
-    }
-}
+/// One departure under way: counted from [`Departures::begin`] until dropped, whether its task
+/// finished or was dropped unrun (a runtime shutting down).
+pub(super) struct Departure(Arc<Count>);
 
 impl Drop for Departure {
     fn drop(&mut self) {
-        let departures = &self.0.presence_state().departures;
-        if departures.under_way.fetch_sub(1, Ordering::AcqRel) == 1 {
-            departures.ended.notify_waiters();
+        if self.0.under_way.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.ended.notify_waiters();
         }
     }
 }

@@ -48,12 +48,15 @@
 //! # Layout
 //! - this file — the engine's presence operations: counting, announcing, hearing other nodes,
 //!   and the heartbeat task.
+//! - [`state`] — what the engine holds for them ([`PresenceState`](state::PresenceState)): a
+//!   leaf, so that the engine's handle (`chat`) holds it without depending on this file.
 //! - [`remote`] — other nodes' word, with expiry.
 //! - [`watchers`] — the users each device watches.
 //! - [`departures`] — departures under way, for [`Chat::flush`].
 
 mod departures;
 mod remote;
+pub(crate) mod state;
 mod watchers;
 
 use crate::bus::BusMessage;
@@ -64,37 +67,11 @@ use crate::hub::Device;
 use crate::id::{NodeId, UserId};
 use crate::model::{Presence, Timestamp, User};
 use crate::store::UserUpdate;
-use departures::{Departure, Departures};
-use remote::RemoteNodes;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
-use watchers::Watchers;
 
 /// How many users one device may follow the presence of.
 pub const WATCH_MAX: usize = 1000;
-
-/// What a node keeps about presence beyond its own devices (those are in the
-/// [`Hub`](crate::hub::Hub)).
-pub(crate) struct PresenceState {
-    /// Other nodes' word on their users.
-    remote: RemoteNodes,
-    /// Watched user → the devices here that follow them.
-    watchers: Watchers,
-    /// Departures still being recorded and announced.
-    departures: Departures,
-}
-
-impl PresenceState {
-    /// State in which another node's word counts for `remote_ttl` unless repeated.
-    pub(crate) fn new(remote_ttl: Duration) -> Self {
-        PresenceState {
-            remote: RemoteNodes::new(remote_ttl),
-            watchers: Watchers::default(),
-            departures: Departures::default(),
-        }
-    }
-}
 
 impl Chat {
     /// A user's presence as this node knows it.
@@ -158,14 +135,13 @@ impl Chat {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let departure = Departure::begin(self.clone());
-        let user = device.user;
-        runtime.spawn(async move { departure.chat().went_offline_here(user).await });
-    }
-
-    /// Returns once no departure is under way (see the module docs).
-    pub(crate) async fn departures_finished(&self) {
-        self.presence_state().departures.finished().await;
+        let departure = self.presence_state().departures.begin();
+        let (chat, user) = (self.clone(), device.user);
+        runtime.spawn(async move {
+            chat.went_offline_here(user).await;
+            // Counted until here, or until the task is dropped unrun.
+            drop(departure);
+        });
     }
 
     async fn went_offline_here(&self, user: UserId) {

@@ -1,0 +1,99 @@
+//! [`ChatBuilder`]: where an engine is put together and started, the one module that knows
+//! every part of it.
+//!
+//! Every component keeps its state in a module of its own (the hub, presence's
+//! `presence::state`, the log-in throttle, the rate limits, ...), the handle's module (`chat`)
+//! holds that state, and the operations are `impl Chat` blocks in modules that use the handle.
+//! Starting an engine needs more than its state: the bus's inbox hands other nodes' envelopes
+//! to the hub and to presence's operations, and presence's heartbeat and the rate limits'
+//! clean-up run as tasks. Done in `chat`, that would make the handle's module depend on the
+//! modules that depend on it; done here, above all of them, every module imports only modules
+//! below it.
+
+use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
+use crate::chat::{Chat, ChatConfig, WeakChat};
+use crate::error::Result;
+use crate::event::Delivery;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Builds a [`Chat`]: a store, optionally a bus and a config.
+pub struct ChatBuilder {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    config: ChatConfig,
+}
+
+impl std::fmt::Debug for ChatBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl ChatBuilder {
+    /// Connects engines across nodes through `bus` (default: a private [`LocalBus`]).
+    pub fn bus(mut self, bus: impl Bus) -> Self {
+        self.bus = Arc::new(bus);
+        self
+    }
+
+    /// Replaces the configuration.
+    pub fn config(mut self, config: ChatConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Starts the engine: attaches it to the bus and starts its heartbeat task (and the one that
+    /// forgets idle rate-limit buckets).
+    ///
+    /// # Errors
+    /// `unavailable` if the bus cannot be attached.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (the engine spawns its heartbeat task).
+    pub async fn build(self) -> Result<Chat> {
+        let chat = Chat::new(self.store, self.bus, self.config);
+        let weak = chat.downgrade();
+        chat.attach(BusInbox::new(move |envelope| receive(&weak, envelope))).await?;
+        tokio::spawn(crate::presence::heartbeat(chat.downgrade()));
+        tokio::spawn(crate::limits::forget_idle_keys(Arc::downgrade(chat.limits())));
+        Ok(chat)
+    }
+}
+
+impl Chat {
+    /// Starts building an engine on `store`.
+    pub fn builder(store: impl Store) -> ChatBuilder {
+        Self::builder_shared(Arc::new(store))
+    }
+
+    /// Starts building an engine on a store shared with others (several engines in one
+    /// process, as several nodes share one database), or with the application, which then
+    /// keeps its own handle on the store (the engine does not lend out its own).
+    pub fn builder_shared(store: Arc<dyn Store>) -> ChatBuilder {
+        ChatBuilder { store, bus: Arc::new(LocalBus::new()), config: ChatConfig::default() }
+    }
+}
+
+/// Applies another node's envelope. Runs on the bus's task; never blocks.
+fn receive(weak: &WeakChat, envelope: BusEnvelope) {
+    let Some(chat) = weak.upgrade() else { return };
+    if envelope.origin == chat.node() {
+        return;
+    }
+    match envelope.message {
+        BusMessage::Deliver { recipients, event } => {
+            chat.hub().deliver(&recipients, &Delivery::new(event));
+        }
+        BusMessage::Broadcast { event } => {
+            chat.hub().deliver_to_all(&Delivery::new(event));
+        }
+        BusMessage::EndSessions { user, session, reason } => {
+            chat.hub().end_sessions(user, session, &reason);
+        }
+        BusMessage::Presence { user, online, last_seen } => {
+            chat.heard_presence(envelope.origin, user, online, last_seen);
+        }
+        BusMessage::Heartbeat { online } => chat.heard_heartbeat(envelope.origin, &online),
+    }
+}
