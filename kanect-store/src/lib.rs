@@ -108,6 +108,7 @@
 //! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 
+pub mod backup;
 #[cfg(feature = "sled")]
 mod sled;
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`; not a stable API).
