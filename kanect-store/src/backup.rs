@@ -99,11 +99,11 @@ impl Counts {
     fn count(&mut self, record: &Record) {
         match record {
             Record::User { .. } => self.users += 1,
-            Record::Session(_) => self.sessions += 1,
-            Record::Conversation(_) => self.conversations += 1,
-            Record::Message(_) => self.messages += 1,
-            Record::Receipt(_) => self.receipts += 1,
-            Record::Audit(_) => self.audit += 1,
+            Record::Session { .. } => self.sessions += 1,
+            Record::Conversation { .. } => self.conversations += 1,
+            Record::Message { .. } => self.messages += 1,
+            Record::Receipt { .. } => self.receipts += 1,
+            Record::Audit { .. } => self.audit += 1,
             Record::End { .. } => {}
         }
     }
@@ -126,23 +126,18 @@ struct Header {
     version: u32,
 }
 
-/// One record line.
+/// One record line: its `kind`, and the record under a field of its own (not flattened, so
+/// that a record's own fields, such as a conversation's `kind`, never collide with the tag).
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Record {
-    User {
-        #[serde(flatten)]
-        user: User,
-        password_hash: String,
-    },
-    Session(Session),
-    Conversation(Conversation),
-    Message(Message),
-    Receipt(Receipt),
-    Audit(AuditEntry),
-    End {
-        records: u64,
-    },
+    User { user: User, password_hash: String },
+    Session { session: Session },
+    Conversation { conversation: Conversation },
+    Message { message: Message },
+    Receipt { receipt: Receipt },
+    Audit { entry: AuditEntry },
+    End { records: u64 },
 }
 
 /// Writes records as lines and counts them.
@@ -192,7 +187,7 @@ pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Co
         after = page.last().map(|session| session.token_hash);
         let full = page.len() == PAGE;
         for session in page {
-            lines.write(&Record::Session(session))?;
+            lines.write(&Record::Session { session })?;
         }
         if !full {
             break;
@@ -206,14 +201,14 @@ pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Co
         let full = page.len() == PAGE;
         for conversation in page {
             let id = conversation.id;
-            lines.write(&Record::Conversation(conversation))?;
+            lines.write(&Record::Conversation { conversation })?;
             let mut seq = Seq::ZERO;
             loop {
                 let messages = store.history(id, HistoryPage::After(seq), PAGE).await?;
                 let full = messages.len() == PAGE;
                 for message in messages {
                     seq = message.seq;
-                    lines.write(&Record::Message(message))?;
+                    lines.write(&Record::Message { message })?;
                 }
                 if !full {
                     break;
@@ -222,7 +217,7 @@ pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Co
             let mut receipts = store.receipts(id).await?;
             receipts.sort_unstable_by_key(|receipt| receipt.user);
             for receipt in receipts {
-                lines.write(&Record::Receipt(receipt))?;
+                lines.write(&Record::Receipt { receipt })?;
             }
         }
         if !full {
@@ -236,7 +231,7 @@ pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Co
         before = page.last().map(|entry| entry.id);
         let full = page.len() == PAGE;
         for entry in page {
-            lines.write(&Record::Audit(entry))?;
+            lines.write(&Record::Audit { entry })?;
         }
         if !full {
             break;
@@ -344,13 +339,13 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
                 store.update_user(user.id, update).await.map_err(failed)?;
             }
         }
-        Record::Session(session) => store.insert_session(session).await.map_err(failed)?,
-        Record::Conversation(conversation) => {
+        Record::Session { session } => store.insert_session(session).await.map_err(failed)?,
+        Record::Conversation { conversation } => {
             if !store.insert_conversation(conversation).await.map_err(failed)? {
                 return Err(format!("conversation {} twice", conversation.id));
             }
         }
-        Record::Message(message) => {
+        Record::Message { message } => {
             let new = NewMessage {
                 conversation: message.conversation,
                 sender: message.sender,
@@ -372,7 +367,7 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
                 return Err(format!("message {} is not in the store after its append", message.id));
             }
         }
-        Record::Receipt(receipt) => {
+        Record::Receipt { receipt } => {
             let moves = [(ReceiptKind::Read, receipt.read), (ReceiptKind::Delivered, receipt.delivered)];
             for (kind, seq) in moves {
                 if seq > Seq::ZERO {
@@ -380,7 +375,7 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
                 }
             }
         }
-        Record::Audit(entry) => store.append_audit(entry).await.map_err(failed)?,
+        Record::Audit { entry } => store.append_audit(entry).await.map_err(failed)?,
         Record::End { .. } => return Err("an end record in the middle of the dump".into()),
     }
     Ok(())
