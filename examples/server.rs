@@ -23,7 +23,9 @@
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
 use kanect::store::SledStore;
-use kanect::{Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, Store, StoreError};
+use kanect::{
+    Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, Store, StoreError,
+};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

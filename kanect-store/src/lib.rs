@@ -2,7 +2,9 @@
 //!
 //! Kanect's storage backends for the [`kanect_core::Store`] trait: [`SledStore`], the
 //! embedded default (feature `sled`, on by default), and `PgStore` for deployments beyond one
-//! machine (feature `postgres`). Both pass the core's conformance suite.
+//! machine (feature `postgres`). Both pass the core's conformance suite. [`backup`] dumps any
+//! store to a versioned file and replays one into an empty store: backups, and moves between
+//! backends.
 //!
 //! ```
 //! # fn main() -> Result<(), kanect_core::StoreError> {
