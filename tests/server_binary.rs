@@ -199,7 +199,8 @@ fn run_subcommand(binary: &Path, data: &Path, args: &[&OsStr]) -> std::process::
 }
 
 /// `export` writes a dump that `import` replays into another data dir (and only into an empty
-/// one): the account made in the first logs in on a server of the second.
+/// one): the account made in the first logs in on a server of the second. On a sled directory
+/// a server holds, `export` says what to do instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_and_import_move_a_store_to_another_data_dir() {
     let binary = server_binary(&[]);
@@ -207,6 +208,15 @@ async fn export_and_import_move_a_store_to_another_data_dir() {
     let created = create_admin(&binary, old.path(), "root");
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let dump = old.path().join("backup.jsonl");
+
+    // sled's directory is the running server's: the export says so, and what to do
+    let server = start(&binary, old.path(), &[]);
+    let refused = run_subcommand(&binary, old.path(), &[OsStr::new("export"), dump.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is in use by another process") && stderr.contains("PostgreSQL"), "{stderr}");
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
 
     let exported = run_subcommand(&binary, old.path(), &[OsStr::new("export"), dump.as_os_str()]);
     let stderr = String::from_utf8_lossy(&exported.stderr);

@@ -274,3 +274,39 @@ async fn a_store_with_data_is_not_imported_into() {
     sessions.insert_session(&session).await.unwrap();
     assert!(matches!(backup::import(&sessions, text.as_bytes()).await, Err(BackupError::NotEmpty(_))));
 }
+
+/// An export while messages are being sent: everything sent before it began is in the dump,
+/// each conversation's messages are a gap-free run from seq 1, and the dump imports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_during_writes_holds_everything_acknowledged_before_it() {
+    let store = std::sync::Arc::new(varied_store().await);
+    let alice = store.user_by_username("alice").await.unwrap().unwrap();
+    let busy = group(&[alice.id]);
+    store.insert_conversation(&busy).await.unwrap();
+    for i in 0..300 {
+        store.append_message(new_message(busy.id, alice.id, &format!("before{i}"), "x")).await.unwrap();
+    }
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..2_000 {
+                store.append_message(new_message(busy.id, alice.id, &format!("during{i}"), "y")).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let (bytes, counts) = dump(&*store).await;
+    writer.await.unwrap();
+
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let busy_id = busy.id.to_string();
+    let seqs: Vec<u64> = text
+        .lines()
+        .filter(|line| line.starts_with(r#"{"kind":"message""#) && line.contains(&busy_id))
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["message"]["seq"].as_u64().unwrap())
+        .collect();
+    assert!(seqs.len() >= 300, "only {} of the conversation's messages", seqs.len());
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    let imported = backup::import(&MemoryStore::new(), &bytes[..]).await.unwrap();
+    assert_eq!(imported, counts);
+}
