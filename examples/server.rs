@@ -7,6 +7,8 @@
 //! cargo run --release --example server -- --memory          # nothing persisted
 //! cargo run --release --example server -- --no-rate-limits  # for load tests
 //! echo 'a long password' | cargo run --release --example server -- create-admin alice
+//! cargo run --release --example server -- export backup.jsonl   # a dump of the store (README)
+//! cargo run --release --example server -- --data-dir new import backup.jsonl  # into an empty one
 //! # one node of a cluster (run several with the same --store and --bus):
 //! cargo run --release --features postgres,nats --example server -- \
 //!     --store postgres://kanect@db/kanect --bus nats://127.0.0.1:4222 --bus-prefix prod
@@ -21,10 +23,13 @@
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
 use kanect::store::SledStore;
-use kanect::{Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, StoreError};
+use kanect::{
+    Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, Store, StoreError,
+};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// mimalloc rather than glibc malloc: sled allocates on one thread and frees on another,
@@ -187,6 +192,19 @@ enum Command {
         /// The administrator's username.
         name: String,
     },
+    /// Write a dump of everything in the store to FILE (`-`: standard output): a versioned
+    /// JSON Lines file (`kanect::store::backup`). Runs beside a server on PostgreSQL; a sled
+    /// directory must not be in use.
+    Export {
+        /// Where to write the dump.
+        file: PathBuf,
+    },
+    /// Replay a dump from FILE (`-`: standard input) into the store, which must be empty: how
+    /// to restore a backup, or move to another backend (export from one, import into the other).
+    Import {
+        /// The dump to read.
+        file: PathBuf,
+    },
 }
 
 fn main() {
@@ -234,6 +252,11 @@ fn exit_with(error: AnyError) -> ! {
 }
 
 async fn run(cli: Cli) -> Result<(), AnyError> {
+    match &cli.command {
+        Some(Command::Export { file }) => return export(&*open_store(&cli).await?, file).await,
+        Some(Command::Import { file }) => return import(&*open_store(&cli).await?, file).await,
+        _ => {}
+    }
     let chat = build_chat(&cli).await?;
     if let Some(Command::CreateAdmin { name }) = &cli.command {
         let mut password = String::new();
@@ -262,6 +285,34 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// `export FILE`: the store's dump to a file (made durable before it says so) or stdout.
+async fn export(store: &dyn Store, file: &Path) -> Result<(), AnyError> {
+    let counts = if file == Path::new("-") {
+        kanect::store::backup::export(store, std::io::BufWriter::new(std::io::stdout().lock())).await?
+    } else {
+        let out = std::fs::File::create(file)?;
+        let mut writer = std::io::BufWriter::new(out);
+        let counts = kanect::store::backup::export(store, &mut writer).await?;
+        writer.into_inner().map_err(|error| error.into_error())?.sync_all()?;
+        counts
+    };
+    eprintln!("exported {counts}");
+    Ok(())
+}
+
+/// `import FILE`: a dump from a file or stdin into the (empty) store, flushed before it says so.
+async fn import(store: &dyn Store, file: &Path) -> Result<(), AnyError> {
+    let counts = if file == Path::new("-") {
+        kanect::store::backup::import(store, std::io::stdin().lock()).await?
+    } else {
+        let input = std::fs::File::open(file).map_err(|error| format!("{}: {error}", file.display()))?;
+        kanect::store::backup::import(store, std::io::BufReader::new(input)).await?
+    };
+    store.flush().await?;
+    eprintln!("imported {counts}");
+    Ok(())
+}
+
 /// The HTTP adapter's settings from the flags.
 fn http_config(cli: &Cli) -> HttpConfig {
     HttpConfig {
@@ -274,17 +325,22 @@ fn http_config(cli: &Cli) -> HttpConfig {
     }
 }
 
-/// The engine from the flags: the store (`--store`, `--memory` or sled in `--data-dir`), the
-/// bus (`--bus`, or none) and the heartbeat.
-async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
-    let builder = if let Some(url) = &cli.store {
-        postgres_store(url, cli.store_schema.clone()).await?
+/// The store from the flags: `--store`, `--memory` or sled in `--data-dir`.
+async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>, AnyError> {
+    if let Some(url) = &cli.store {
+        postgres_store(url, cli.store_schema.clone()).await
     } else if cli.memory {
-        Chat::builder(MemoryStore::new())
+        Ok(Arc::new(MemoryStore::new()))
     } else {
         std::fs::create_dir_all(&cli.data_dir)?;
-        Chat::builder(SledStore::open(&cli.data_dir).map_err(|error| explain_open(cli, error))?)
-    };
+        Ok(Arc::new(SledStore::open(&cli.data_dir).map_err(|error| explain_open(cli, error))?))
+    }
+}
+
+/// The engine from the flags: the store ([`open_store`]), the bus (`--bus`, or none) and the
+/// heartbeat.
+async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
+    let builder = Chat::builder_shared(open_store(cli).await?);
     let builder = match &cli.bus {
         Some(url) => {
             if cli.store.is_none() {
@@ -315,6 +371,12 @@ fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
     }
     let mut text =
         format!("{} is in use by another process: is a Kanect server running on it?", cli.data_dir.display());
+    if matches!(cli.command, Some(Command::Export { .. } | Command::Import { .. })) {
+        text.push_str(
+            " A sled store is one process's: stop the server to export or import, or run the server \
+             on PostgreSQL (--store), which an export reads beside running servers.",
+        );
+    }
     if matches!(cli.command, Some(Command::CreateAdmin { .. })) {
         text.push_str(
             " create-admin needs the store to itself: stop the server and run it again, or have the \
@@ -327,17 +389,17 @@ fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
 }
 
 #[cfg(feature = "postgres")]
-async fn postgres_store(url: &str, schema: Option<String>) -> Result<ChatBuilder, AnyError> {
+async fn postgres_store(url: &str, schema: Option<String>) -> Result<Arc<dyn Store>, AnyError> {
     use kanect::store::{PgConfig, PgStore};
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err("--store: expected a postgres:// or postgresql:// URL".into());
     }
     tracing::info!(schema = schema.as_deref().unwrap_or("(search_path)"), "store: PostgreSQL");
-    Ok(Chat::builder(PgStore::connect_with(PgConfig { schema, ..PgConfig::new(url) }).await?))
+    Ok(Arc::new(PgStore::connect_with(PgConfig { schema, ..PgConfig::new(url) }).await?))
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn postgres_store(_url: &str, _schema: Option<String>) -> Result<ChatBuilder, AnyError> {
+async fn postgres_store(_url: &str, _schema: Option<String>) -> Result<Arc<dyn Store>, AnyError> {
     Err("--store: this build has no postgres support; build with --features postgres".into())
 }
 

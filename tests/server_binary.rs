@@ -1,7 +1,8 @@
 //! The built server binary (`examples/server.rs`): started on a temporary data dir with
 //! `--listen 127.0.0.1:0`, stopped with SIGTERM (exit code 0), started again — and the history
-//! is still there. Also the `create-admin` subcommand, the KANECT_ADMIN_* variables, a SIGTERM
-//! the moment the server listens, and the process setting the server makes for its tail latency.
+//! is still there. Also the `create-admin`, `export` and `import` subcommands, the
+//! KANECT_ADMIN_* variables, a SIGTERM the moment the server listens, and the process setting
+//! the server makes for its tail latency.
 
 mod support;
 
@@ -184,4 +185,57 @@ fn create_admin_on_a_running_server_says_what_to_do_instead() {
     assert_eq!(server.terminate(), Some(0));
     let created = create_admin(&binary, data.path(), "root");
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+}
+
+/// `server SUBCOMMAND ARGS.. --log warn --data-dir DIR`, run to its end.
+fn run_subcommand(binary: &Path, data: &Path, args: &[&OsStr]) -> std::process::Output {
+    Command::new(binary)
+        .args(args)
+        .args(["--log", "warn", "--data-dir"])
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the subcommand runs")
+}
+
+/// `export` writes a dump that `import` replays into another data dir (and only into an empty
+/// one): the account made in the first logs in on a server of the second. On a sled directory
+/// a server holds, `export` says what to do instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_import_move_a_store_to_another_data_dir() {
+    let binary = server_binary(&[]);
+    let (old, new) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
+    let created = create_admin(&binary, old.path(), "root");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let dump = old.path().join("backup.jsonl");
+
+    // sled's directory is the running server's: the export says so, and what to do
+    let server = start(&binary, old.path(), &[]);
+    let refused = run_subcommand(&binary, old.path(), &[OsStr::new("export"), dump.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is in use by another process") && stderr.contains("PostgreSQL"), "{stderr}");
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
+
+    let exported = run_subcommand(&binary, old.path(), &[OsStr::new("export"), dump.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&exported.stderr);
+    assert!(exported.status.success(), "{stderr}");
+    assert!(stderr.contains("exported 1 users"), "{stderr}");
+    let text = std::fs::read_to_string(&dump).expect("the dump");
+    assert!(text.starts_with(r#"{"format":"kanect-dump","version":1}"#), "{text}");
+
+    let imported = run_subcommand(&binary, new.path(), &[OsStr::new("import"), dump.as_os_str()]);
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let again = run_subcommand(&binary, new.path(), &[OsStr::new("import"), dump.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not empty"), "{stderr}");
+
+    let server = start(&binary, new.path(), &[]);
+    let credentials = json!({"username":"root","password":"the admin password"});
+    let login = request(server.addr, "POST", "/api/v1/auth/login", None, Some(credentials)).await;
+    assert_eq!(login.status, 200);
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
 }

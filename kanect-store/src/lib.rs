@@ -2,7 +2,9 @@
 //!
 //! Kanect's storage backends for the [`kanect_core::Store`] trait: [`SledStore`], the
 //! embedded default (feature `sled`, on by default), and `PgStore` for deployments beyond one
-//! machine (feature `postgres`). Both pass the core's conformance suite.
+//! machine (feature `postgres`). Both pass the core's conformance suite. [`backup`] dumps any
+//! store to a versioned file and replays one into an empty store: backups, and moves between
+//! backends.
 //!
 //! ```
 //! # fn main() -> Result<(), kanect_core::StoreError> {
@@ -108,6 +110,7 @@
 //! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 
+pub mod backup;
 #[cfg(feature = "sled")]
 mod sled;
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`; not a stable API).

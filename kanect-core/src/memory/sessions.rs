@@ -27,4 +27,17 @@ impl SessionStore for MemoryStore {
         state.sessions.retain(|_, session| session.user != user);
         Ok((before - state.sessions.len()) as u64)
     }
+
+    async fn sessions(&self, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<Session>> {
+        let state = self.lock();
+        let mut page: Vec<Session> = state
+            .sessions
+            .values()
+            .filter(|session| after.is_none_or(|after| session.token_hash > after))
+            .cloned()
+            .collect();
+        page.sort_unstable_by_key(|session| session.token_hash);
+        page.truncate(limit);
+        Ok(page)
+    }
 }

@@ -20,4 +20,9 @@ pub trait SessionStore: Send + Sync {
 
     /// Removes every session of a user; returns how many there were.
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64>;
+
+    /// A page of every session (expired ones included), ordered by the bytes of the token
+    /// hash: at most `limit` sessions whose hash sorts strictly after `after`. For backups,
+    /// which must page through them all with flat memory.
+    async fn sessions(&self, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<Session>>;
 }

@@ -74,6 +74,7 @@ macro_rules! delegate_store {
             session(token_hash: &$crate::TokenHash) -> Option<$crate::backend::Session>;
             delete_session(token_hash: &$crate::TokenHash) -> bool;
             delete_sessions_of(user: $crate::UserId) -> u64;
+            sessions(after: Option<$crate::TokenHash>, limit: usize) -> Vec<$crate::backend::Session>;
         );
     };
     (@methods LoginAttemptStore $args:tt) => {

@@ -93,7 +93,9 @@ macro_rules! store_conformance {
             user_updates_change_one_field,
             deleting_a_user_removes_credentials_and_sessions,
             users_page_in_username_order_and_search);
-        $crate::store_conformance!(@domain $attrs $make; sessions: sessions_round_trip);
+        $crate::store_conformance!(@domain $attrs $make; sessions:
+            sessions_round_trip,
+            sessions_page_in_token_hash_order);
         $crate::store_conformance!(@domain $attrs $make; login_attempts:
             login_attempts_slow_down_per_key,
             a_refused_login_attempt_counts_at_no_key,

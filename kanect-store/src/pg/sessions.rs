@@ -1,7 +1,7 @@
 //! [`SessionStore`] for [`PgStore`]: `kanect_sessions`, one statement per method.
 
 use super::rows::{self, session_columns};
-use super::sql::{execute, query_opt, Params};
+use super::sql::{execute, limit, query, query_opt, Params};
 use super::PgStore;
 use async_trait::async_trait;
 use kanect_core::backend::{Session, SessionStore, StoreResult};
@@ -38,5 +38,17 @@ impl SessionStore for PgStore {
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
         let client = self.client().await?;
         execute(&client, "DELETE FROM kanect_sessions WHERE user_id = $1", &[user.as_uuid()]).await
+    }
+
+    async fn sessions(&self, after: Option<TokenHash>, count: usize) -> StoreResult<Vec<Session>> {
+        // bytea compares as unsigned bytes, the order of `TokenHash`
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM kanect_sessions WHERE ($1::bytea IS NULL OR token_hash > $1) ORDER BY token_hash LIMIT $2"
+        );
+        let client = self.client().await?;
+        let after = after.as_ref().map(|hash| &hash.0[..]);
+        query(&client, sql, &[&after, &limit(count)]).await?.iter().map(rows::session).collect()
     }
 }

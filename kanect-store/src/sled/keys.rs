@@ -135,6 +135,11 @@ pub(crate) fn session(hash: &TokenHash) -> Vec<u8> {
     key(SESSION, &[&hash.0])
 }
 
+/// The prefix of every session key.
+pub(crate) fn all_sessions() -> Vec<u8> {
+    vec![SESSION]
+}
+
 pub(crate) fn user_session(user: UserId, hash: &TokenHash) -> Vec<u8> {
     key(USER_SESSION, &[&user.to_bytes(), &hash.0])
 }

@@ -42,6 +42,18 @@ impl Open {
         Ok(count)
     }
 
+    pub(super) fn sessions_now(&self, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<Session>> {
+        let prefix = keys::all_sessions();
+        let start = after.map_or_else(|| prefix.clone(), |hash| keys::session(&hash));
+        self.entries_after(&prefix, start)
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry?;
+                decode("session", &key, &value)
+            })
+            .collect()
+    }
+
     /// Adds the removal of every session of `user` (and its index entry) to `batch`.
     pub(super) fn remove_sessions_of(&self, user: UserId, batch: &mut sled::Batch) -> StoreResult<u64> {
         let prefix = keys::user_sessions(user);
@@ -76,5 +88,9 @@ impl SessionStore for SledStore {
 
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
         self.write(|open| open.delete_sessions_of_now(user).map(|count| (count, count > 0))).await
+    }
+
+    async fn sessions(&self, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<Session>> {
+        self.with(|open| open.sessions_now(after, limit))
     }
 }

@@ -25,3 +25,24 @@ pub async fn sessions_round_trip<S: Store>(store: Arc<S>) {
     assert_eq!(store.delete_sessions_of(dave.id).await.unwrap(), 2);
     assert!(store.session(&TokenHash([1; 32])).await.unwrap().is_none());
 }
+
+/// Every session pages out in token hash order, strictly after the cursor.
+pub async fn sessions_page_in_token_hash_order<S: Store>(store: Arc<S>) {
+    let erin = user("erin");
+    store.insert_user(&erin, "h").await.unwrap();
+    let session = |byte| Session {
+        token_hash: TokenHash([byte; 32]),
+        user: erin.id,
+        created_at: Timestamp(1),
+        expires_at: Timestamp(2),
+    };
+    for byte in [9, 200, 3, 7] {
+        store.insert_session(&session(byte)).await.unwrap();
+    }
+    let hashes = |page: Vec<Session>| page.iter().map(|s| s.token_hash.0[0]).collect::<Vec<_>>();
+    assert_eq!(hashes(store.sessions(None, 2).await.unwrap()), [3, 7]);
+    assert_eq!(hashes(store.sessions(Some(TokenHash([7; 32])), 2).await.unwrap()), [9, 200]);
+    assert_eq!(hashes(store.sessions(Some(TokenHash([8; 32])), 10).await.unwrap()), [9, 200]);
+    assert!(store.sessions(Some(TokenHash([200; 32])), 10).await.unwrap().is_empty());
+    assert_eq!(store.sessions(None, 10).await.unwrap(), [3, 7, 9, 200].map(session));
+}

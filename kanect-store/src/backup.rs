@@ -1,0 +1,382 @@
+//! Backups and migration: a versioned, line-oriented dump of everything a [`Store`] keeps, and
+//! its replay into an empty store of any backend.
+//!
+//! Both directions go through the store traits only, so one dump moves data between backends
+//! (memory, sled, PostgreSQL, or an embedding application's own) and no backend needs code of
+//! its own for it. Both stream: the export pages through the store and writes a line per
+//! record; the import reads a line at a time. Memory stays flat however large the store.
+//!
+//! # Format (JSON Lines, version 1)
+//!
+//! The first line is the header, `{"format":"kanect-dump","version":1}`. Every further line
+//! is one record, a JSON object tagged by `kind`, in an order the import can replay:
+//!
+//! 1. `user`: a [`User`]'s fields plus `password_hash` (its argon2 PHC string), by folded
+//!    username;
+//! 2. `session`: a [`Session`], by token hash;
+//! 3. per conversation, by id: `conversation` (a [`Conversation`] with its members), then its
+//!    `message`s in seq order (a [`Message`]: id, seq, sender, body, client id, `sent_at`,
+//!    `edited_at`, `deleted`), then its `receipt`s by user;
+//! 4. `audit`: the audit log's [`AuditEntry`]s, newest first;
+//! 5. `end`, with `records`: how many records came before it, so a truncated dump is told
+//!    from a complete one.
+//!
+//! A dump of another format or version is refused; a line that does not parse, or that the
+//! store refuses, fails the import with its line number. Log-in slow-down records are not
+//! dumped: they only slow log-ins down for a while and expire.
+//!
+//! # Consistency
+//!
+//! The export reads through the store traits while the store may be written, page by page;
+//! it is not a point-in-time snapshot. Each record is as the store held it when its page was
+//! read. Every write acknowledged before the export began is in the dump (a message edited or
+//! deleted later may appear with its later body); writes acknowledged after it began may or
+//! may not be. A receipt may then point past the last message dumped of its conversation; it
+//! is imported as it is.
+
+use kanect_core::backend::{Appended, NewMessage, Session, Store, UserQuery, UserUpdate};
+use kanect_core::{AuditEntry, Conversation, HistoryPage, Message, Receipt, ReceiptKind, Seq, StoreError, User};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+
+/// The `format` of a dump's header line.
+pub const FORMAT: &str = "kanect-dump";
+
+/// The version of the dump format this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// How many records the export asks the store for at a time.
+const PAGE: usize = 200;
+
+/// Why an export or import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The store failed (outside of a particular dump line).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Reading or writing the dump failed.
+    #[error("dump i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A line of the dump could not be read or replayed (line numbers start at 1).
+    #[error("line {line}: {reason}")]
+    Line {
+        /// The line's number, from 1.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The dump is of another format or of a version this build cannot read.
+    #[error("unsupported dump: {0}")]
+    Unsupported(String),
+    /// The import's target store holds data already.
+    #[error("the target store is not empty (it holds {0}); import only into an empty store")]
+    NotEmpty(String),
+}
+
+/// What an export wrote or an import replayed: records by kind.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Counts {
+    /// Users, with their password hashes.
+    pub users: u64,
+    /// Sessions.
+    pub sessions: u64,
+    /// Conversations, with their members.
+    pub conversations: u64,
+    /// Messages, deleted ones included.
+    pub messages: u64,
+    /// Receipts.
+    pub receipts: u64,
+    /// Audit log entries.
+    pub audit: u64,
+}
+
+impl Counts {
+    /// Every record counted.
+    pub fn total(&self) -> u64 {
+        self.users + self.sessions + self.conversations + self.messages + self.receipts + self.audit
+    }
+
+    fn count(&mut self, record: &Record) {
+        match record {
+            Record::User { .. } => self.users += 1,
+            Record::Session { .. } => self.sessions += 1,
+            Record::Conversation { .. } => self.conversations += 1,
+            Record::Message { .. } => self.messages += 1,
+            Record::Receipt { .. } => self.receipts += 1,
+            Record::Audit { .. } => self.audit += 1,
+            Record::End { .. } => {}
+        }
+    }
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} users, {} sessions, {} conversations, {} messages, {} receipts, {} audit entries",
+            self.users, self.sessions, self.conversations, self.messages, self.receipts, self.audit
+        )
+    }
+}
+
+/// The header line.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+}
+
+/// One record line: its `kind`, and the record under a field of its own (not flattened, so
+/// that a record's own fields, such as a conversation's `kind`, never collide with the tag).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Record {
+    User { user: User, password_hash: String },
+    Session { session: Session },
+    Conversation { conversation: Conversation },
+    Message { message: Message },
+    Receipt { receipt: Receipt },
+    Audit { entry: AuditEntry },
+    End { records: u64 },
+}
+
+/// Writes records as lines and counts them.
+struct Lines<W> {
+    out: W,
+    counts: Counts,
+}
+
+impl<W: Write> Lines<W> {
+    fn write(&mut self, record: &Record) -> Result<(), BackupError> {
+        self.counts.count(record);
+        self.line(record)
+    }
+
+    fn line(&mut self, value: &impl Serialize) -> Result<(), BackupError> {
+        serde_json::to_writer(&mut self.out, value).map_err(std::io::Error::from)?;
+        self.out.write_all(b"\n")?;
+        Ok(())
+    }
+}
+
+/// Writes a dump of everything in `store` to `out`, a line per record (see the module docs
+/// for the format and what it guarantees of a store written meanwhile), and returns what it
+/// wrote. Writes to `out` block: give it a buffered writer (a `BufWriter` of a file).
+pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Counts, BackupError> {
+    let mut lines = Lines { out, counts: Counts::default() };
+    lines.line(&Header { format: FORMAT.into(), version: VERSION })?;
+
+    let mut query = UserQuery { search: None, after: None, limit: PAGE };
+    loop {
+        let page = store.users(&query).await?;
+        for user in &page {
+            // None: deleted since the page was read, and so not in the dump
+            if let Some(password_hash) = store.password_hash(user.id).await? {
+                lines.write(&Record::User { user: user.clone(), password_hash })?;
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => query.after = Some(User::fold(&last.username)),
+            _ => break,
+        }
+    }
+
+    let mut after = None;
+    loop {
+        let page = store.sessions(after, PAGE).await?;
+        after = page.last().map(|session| session.token_hash);
+        let full = page.len() == PAGE;
+        for session in page {
+            lines.write(&Record::Session { session })?;
+        }
+        if !full {
+            break;
+        }
+    }
+
+    let mut after = None;
+    loop {
+        let page = store.conversations(after, PAGE).await?;
+        after = page.last().map(|conversation| conversation.id);
+        let full = page.len() == PAGE;
+        for conversation in page {
+            let id = conversation.id;
+            lines.write(&Record::Conversation { conversation })?;
+            let mut seq = Seq::ZERO;
+            loop {
+                let messages = store.history(id, HistoryPage::After(seq), PAGE).await?;
+                let full = messages.len() == PAGE;
+                for message in messages {
+                    seq = message.seq;
+                    lines.write(&Record::Message { message })?;
+                }
+                if !full {
+                    break;
+                }
+            }
+            let mut receipts = store.receipts(id).await?;
+            receipts.sort_unstable_by_key(|receipt| receipt.user);
+            for receipt in receipts {
+                lines.write(&Record::Receipt { receipt })?;
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+
+    let mut before = None;
+    loop {
+        let page = store.audit_log(before, PAGE).await?;
+        before = page.last().map(|entry| entry.id);
+        let full = page.len() == PAGE;
+        for entry in page {
+            lines.write(&Record::Audit { entry })?;
+        }
+        if !full {
+            break;
+        }
+    }
+
+    let counts = lines.counts;
+    lines.line(&Record::End { records: counts.total() })?;
+    lines.out.flush()?;
+    Ok(counts)
+}
+
+/// Replays a dump read from `input` into `store`, which must be empty, and returns what it
+/// replayed. Ids, seqs, password hashes and timestamps come out as they were in the dumped
+/// store. Reads from `input` block: give it a buffered reader.
+///
+/// # Errors
+/// [`BackupError::NotEmpty`] if the store holds anything; [`BackupError::Unsupported`] for a
+/// dump of another format or version; [`BackupError::Line`] for a line that does not parse or
+/// that the store refuses, and for a dump without its `end` line (truncated). What was
+/// replayed before the error stays in the store: import into a fresh one again.
+pub async fn import<S: Store + ?Sized, R: BufRead>(store: &S, mut input: R) -> Result<Counts, BackupError> {
+    let mut text = String::new();
+    if input.read_line(&mut text)? == 0 {
+        return Err(BackupError::Unsupported("the dump is empty".into()));
+    }
+    let header: Header = serde_json::from_str(&text)
+        .map_err(|error| BackupError::Unsupported(format!("no kanect-dump header on line 1 ({error})")))?;
+    if header.format != FORMAT {
+        return Err(BackupError::Unsupported(format!("format {:?}, not {FORMAT:?}", header.format)));
+    }
+    if header.version != VERSION {
+        return Err(BackupError::Unsupported(format!(
+            "version {} (this build reads version {VERSION})",
+            header.version
+        )));
+    }
+    refuse_non_empty(store).await?;
+
+    let mut counts = Counts::default();
+    let mut line = 1;
+    loop {
+        text.clear();
+        line += 1;
+        if input.read_line(&mut text)? == 0 {
+            return Err(BackupError::Line { line, reason: "the dump ends without its end record (truncated?)".into() });
+        }
+        let at = |reason: String| BackupError::Line { line, reason };
+        let record: Record = serde_json::from_str(&text).map_err(|error| at(format!("not a dump record: {error}")))?;
+        if let Record::End { records } = record {
+            if records != counts.total() {
+                return Err(at(format!("the end record counts {records} records, the dump has {}", counts.total())));
+            }
+            text.clear();
+            if input.read_line(&mut text)? != 0 {
+                return Err(BackupError::Line { line: line + 1, reason: "a line after the end record".into() });
+            }
+            return Ok(counts);
+        }
+        replay(store, &record).await.map_err(at)?;
+        counts.count(&record);
+    }
+}
+
+/// Fails unless the store is empty: no users, conversations, messages, sessions or audit log.
+async fn refuse_non_empty<S: Store + ?Sized>(store: &S) -> Result<(), BackupError> {
+    let stats = store.stats().await?;
+    if stats.users + stats.conversations + stats.messages > 0 {
+        return Err(BackupError::NotEmpty(format!(
+            "{} users, {} conversations, {} messages",
+            stats.users, stats.conversations, stats.messages
+        )));
+    }
+    if !store.sessions(None, 1).await?.is_empty() {
+        return Err(BackupError::NotEmpty("sessions".into()));
+    }
+    if !store.audit_log(None, 1).await?.is_empty() {
+        return Err(BackupError::NotEmpty("an audit log".into()));
+    }
+    Ok(())
+}
+
+/// Writes one record into the store through its traits; the error says why it could not.
+async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), String> {
+    let failed = |error: StoreError| format!("the store refused it: {error}");
+    match record {
+        Record::User { user, password_hash } => {
+            store.insert_user(user, password_hash).await.map_err(failed)?;
+            // A backend may not take every field from the record it inserts: set those that
+            // change later through the calls that change them.
+            let Some(stored) = store.user(user.id).await.map_err(failed)? else {
+                return Err("the user is not in the store after its insert".into());
+            };
+            let mut updates = Vec::new();
+            if stored.role != user.role {
+                updates.push(UserUpdate::Role(user.role));
+            }
+            if stored.disabled != user.disabled {
+                updates.push(UserUpdate::Disabled(user.disabled));
+            }
+            if let Some(at) = user.last_seen.filter(|&at| stored.last_seen != Some(at)) {
+                updates.push(UserUpdate::LastSeen(at));
+            }
+            for update in updates {
+                store.update_user(user.id, update).await.map_err(failed)?;
+            }
+        }
+        Record::Session { session } => store.insert_session(session).await.map_err(failed)?,
+        Record::Conversation { conversation } => {
+            if !store.insert_conversation(conversation).await.map_err(failed)? {
+                return Err(format!("conversation {} twice", conversation.id));
+            }
+        }
+        Record::Message { message } => {
+            let new = NewMessage {
+                conversation: message.conversation,
+                sender: message.sender,
+                body: message.body.clone(),
+                client_id: message.client_id.clone(),
+                sent_at: message.sent_at,
+            };
+            let stored = match store.append_message(new).await.map_err(failed)? {
+                Appended::Created(stored) => stored,
+                Appended::Duplicate(_) => return Err(format!("message {} twice", message.id)),
+            };
+            if stored.seq != message.seq || stored.id != message.id {
+                return Err(format!(
+                    "message {} has seq {}, but its conversation's next seq is {} (messages missing or out of order)",
+                    message.id, message.seq, stored.seq
+                ));
+            }
+            if stored != *message && !store.replace_message(message).await.map_err(failed)? {
+                return Err(format!("message {} is not in the store after its append", message.id));
+            }
+        }
+        Record::Receipt { receipt } => {
+            let moves = [(ReceiptKind::Read, receipt.read), (ReceiptKind::Delivered, receipt.delivered)];
+            for (kind, seq) in moves {
+                if seq > Seq::ZERO {
+                    store.advance_receipt(receipt.conversation, receipt.user, kind, seq).await.map_err(failed)?;
+                }
+            }
+        }
+        Record::Audit { entry } => store.append_audit(entry).await.map_err(failed)?,
+        Record::End { .. } => return Err("an end record in the middle of the dump".into()),
+    }
+    Ok(())
+}
