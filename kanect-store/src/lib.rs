@@ -117,6 +117,11 @@ pub use crate::sled::fuzzing;
 #[cfg(feature = "sled")]
 pub use crate::sled::{GroupCommitStats, SledConfig, SledStore};
 
+#[cfg(feature = "fjall")]
+mod fjall;
+#[cfg(feature = "fjall")]
+pub use crate::fjall::FjallStore;
+
 #[cfg(feature = "postgres")]
 mod pg;
 #[cfg(feature = "postgres")]
