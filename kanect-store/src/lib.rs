@@ -1,8 +1,10 @@
 //! # kanect-store
 //!
 //! Kanect's storage backends for the [`kanect_core::Store`] trait: [`SledStore`], the
-//! embedded default (feature `sled`, on by default), and `PgStore` for deployments beyond one
-//! machine (feature `postgres`). Both pass the core's conformance suite.
+//! embedded default (feature `sled`, on by default), `FjallStore`, embedded on the fjall
+//! LSM-tree engine (feature `fjall`; its durability, atomicity and key layout are in its
+//! module's docs), and `PgStore` for deployments beyond one machine (feature `postgres`). All
+//! pass the core's conformance suite.
 //!
 //! ```
 //! # fn main() -> Result<(), kanect_core::StoreError> {
@@ -106,6 +108,8 @@
 //! - `sled::format` — the format version check, record codecs, sled error mapping.
 //! - `sled::keys` — the key spaces and tree names, and their big-endian encoding.
 //! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
+//! - `fjall` (feature `fjall`) — `FjallStore`, one file per store trait's impl likewise, and
+//!   its group sync, format, message codec and keys.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 
 #[cfg(feature = "sled")]

@@ -15,7 +15,9 @@ impl Inner {
             decode("audit entry", &key, &value)
         };
         match before {
-            Some(before) => self.entries_before(&prefix, keys::audit(before)).rev().take(limit).map(decode_entry).collect(),
+            Some(before) => {
+                self.entries_before(&prefix, keys::audit(before)).rev().take(limit).map(decode_entry).collect()
+            }
             None => self.entries_with(&prefix).rev().take(limit).map(decode_entry).collect(),
         }
     }

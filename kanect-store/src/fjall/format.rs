@@ -115,14 +115,4 @@ mod tests {
         assert!(matches!(result, Err(StoreError::Corrupt(m)) if m.contains("user at key 016b")));
         assert!(matches!(decode_text("password", b"k", &[0xff, 0xfe]), Err(StoreError::Corrupt(_))));
     }
-
-    #[test]
-    fn a_sled_directory_is_refused_naming_both_engines() {
-        let dir = tempfile::tempdir().unwrap();
-        refuse_other_engines(dir.path()).unwrap();
-        std::fs::write(dir.path().join("conf"), b"").unwrap();
-        std::fs::write(dir.path().join("db"), b"").unwrap();
-        let error = refuse_other_engines(dir.path()).unwrap_err();
-        assert!(matches!(&error, StoreError::Format(m) if m.contains("sled") && m.contains("fjall") && m.contains("import")));
-    }
 }

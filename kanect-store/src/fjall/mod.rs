@@ -38,8 +38,11 @@ mod sessions;
 mod sync;
 mod users;
 
-use format::{decode, fjall_error};
+#[cfg(test)]
+mod tests;
+
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
+use format::{decode, fjall_error};
 use kanect_core::backend::{Store, StoreResult};
 use kanect_core::{ConversationId, Seq, StoreError, StoreHealth};
 use serde::de::DeserializeOwned;
@@ -210,7 +213,10 @@ impl Inner {
     }
 
     /// Every entry whose key starts with `prefix`, in key order (reversible).
-    fn entries_with(&self, prefix: &[u8]) -> impl DoubleEndedIterator<Item = StoreResult<(fjall::Slice, fjall::Slice)>> {
+    fn entries_with(
+        &self,
+        prefix: &[u8],
+    ) -> impl DoubleEndedIterator<Item = StoreResult<(fjall::Slice, fjall::Slice)>> {
         self.data.prefix(prefix).map(|guard| guard.into_inner().map_err(fjall_error))
     }
 
@@ -225,7 +231,9 @@ impl Inner {
             Some(end) => Bound::Excluded(end),
             None => Bound::Unbounded,
         };
-        self.data.range::<Vec<u8>, _>((Bound::Excluded(start), end)).map(|guard| guard.into_inner().map_err(fjall_error))
+        self.data
+            .range::<Vec<u8>, _>((Bound::Excluded(start), end))
+            .map(|guard| guard.into_inner().map_err(fjall_error))
     }
 
     /// Entries from the start of `prefix`'s keys to `end` (excluded), in key order.

@@ -1,0 +1,63 @@
+//! Unit tests of what the conformance suite cannot see: the format check at open, the refusal
+//! of a sled directory, and the session pages.
+
+use super::{format, keys, FjallStore};
+use kanect_core::backend::{Session, SessionStore};
+use kanect_core::{StoreError, Timestamp, TokenHash, UserId};
+
+#[test]
+fn a_fresh_store_gets_the_current_version_and_keeps_it_across_reopens() {
+    let store = FjallStore::temporary().unwrap();
+    let version = store.inner.data.get(keys::FORMAT).unwrap().unwrap();
+    assert_eq!(version.as_ref(), format::FORMAT_VERSION.to_be_bytes());
+    let store = store.reopen().unwrap();
+    assert_eq!(store.inner.data.get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
+}
+
+#[test]
+fn other_versions_and_foreign_data_are_format_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FjallStore::open(dir.path()).unwrap();
+    store.inner.data.insert(keys::FORMAT, (format::FORMAT_VERSION + 1).to_be_bytes()).unwrap();
+    drop(store);
+    let error = FjallStore::open(dir.path()).unwrap_err();
+    assert!(matches!(&error, StoreError::Format(m) if m.contains("version 2")), "{error:?}");
+
+    let foreign = tempfile::tempdir().unwrap();
+    let store = FjallStore::open(foreign.path()).unwrap();
+    store.inner.data.remove(keys::FORMAT).unwrap();
+    store.inner.data.insert(b"someone else's key".as_slice(), b"value".as_slice()).unwrap();
+    assert!(matches!(format::check_version(&store.inner.data), Err(StoreError::Format(_))));
+}
+
+#[cfg(feature = "sled")]
+#[test]
+fn a_sled_directory_is_refused_naming_both_engines_and_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(crate::SledStore::open(dir.path()).unwrap());
+    let error = FjallStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Format(m) if m.contains("sled") && m.contains("fjall") && m.contains("export")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn sessions_page_in_token_hash_order() {
+    let store = FjallStore::temporary().unwrap();
+    let user = UserId::new();
+    let session = |byte: u8| Session {
+        token_hash: TokenHash([byte; 32]),
+        user,
+        created_at: Timestamp(1),
+        expires_at: Timestamp(2),
+    };
+    for byte in [7, 3, 200, 5] {
+        store.insert_session(&session(byte)).await.unwrap();
+    }
+    let hashes = |page: Vec<Session>| page.into_iter().map(|s| s.token_hash.0[0]).collect::<Vec<_>>();
+    assert_eq!(hashes(store.sessions_page(None, 10).await.unwrap()), [3, 5, 7, 200]);
+    assert_eq!(hashes(store.sessions_page(None, 2).await.unwrap()), [3, 5]);
+    assert_eq!(hashes(store.sessions_page(Some(TokenHash([5; 32])), 10).await.unwrap()), [7, 200]);
+    assert_eq!(hashes(store.sessions_page(Some(TokenHash([200; 32])), 10).await.unwrap()), Vec::<u8>::new());
+}
