@@ -124,7 +124,7 @@ pub use crate::sled::{GroupCommitStats, SledConfig, SledStore};
 #[cfg(feature = "fjall")]
 mod fjall;
 #[cfg(feature = "fjall")]
-pub use crate::fjall::FjallStore;
+pub use crate::fjall::{FjallStore, GroupSyncStats as FjallSyncStats};
 
 #[cfg(feature = "postgres")]
 mod pg;

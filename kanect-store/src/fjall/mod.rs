@@ -50,6 +50,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use sync::GroupSync;
+pub use sync::GroupSyncStats;
 
 /// How many per-conversation write locks: enough that writers to different conversations
 /// rarely wait for each other.
@@ -138,6 +139,12 @@ impl FjallStore {
         let path = inner.path.clone();
         drop(inner);
         Ok(FjallStore { inner: Arc::new(Inner::open(&path)?), temporary })
+    }
+
+    /// How group sync has done since the directory was (re)opened: journal syncs, and the
+    /// waits they acknowledged.
+    pub fn group_sync_stats(&self) -> GroupSyncStats {
+        self.inner.sync.stats()
     }
 
     /// Runs `call` on the open database.

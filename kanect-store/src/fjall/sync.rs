@@ -11,7 +11,9 @@
 //! on one that is not yet durable.
 //!
 //! Why not commit each batch with `PersistMode::SyncData`: fjall syncs under its journal mutex,
-//! so concurrent writers would each pay a sync in turn. Why not our own journal: fjall's is
+//! so concurrent writers would each pay a sync in turn. That mutex is also why a commit can
+//! wait for the sync under way (on the calling thread, as every fjall write blocks): the writers
+//! that waited then commit together, and the next sync takes them all. Why not our own journal: fjall's is
 //! already the write-ahead log; here we only choose when to sync it.
 //!
 //! A failed sync poisons the fjall database (fjall refuses every write after it, as it must:
@@ -20,7 +22,7 @@
 use fjall::{Database, PersistMode};
 use kanect_core::backend::StoreResult;
 use kanect_core::StoreError;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
@@ -43,6 +45,21 @@ struct Shared {
     wake: Condvar,
     /// Set once a sync has failed: the store's health.
     failed: AtomicBool,
+    /// Syncs done, for [`GroupSyncStats`].
+    syncs: AtomicU64,
+    /// Waiters answered by them.
+    acknowledged: AtomicU64,
+}
+
+/// How group sync has done since the directory was opened: how many writes each journal sync
+/// acknowledged, on average.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupSyncStats {
+    /// Journal syncs (`fdatasync`) done.
+    pub syncs: u64,
+    /// Waits they answered: writes, resends and flushes.
+    pub acknowledged: u64,
 }
 
 #[derive(Default)]
@@ -84,6 +101,14 @@ impl GroupSync {
         receiver.await.map_err(|_| StoreError::backend(SyncFailed("the store closed before the sync".into())))?
     }
 
+    /// How many syncs have acknowledged how many waits.
+    pub(crate) fn stats(&self) -> GroupSyncStats {
+        GroupSyncStats {
+            syncs: self.shared.syncs.load(Ordering::Relaxed),
+            acknowledged: self.shared.acknowledged.load(Ordering::Relaxed),
+        }
+    }
+
     /// Whether a sync has failed since the store was opened.
     pub(crate) fn has_failed(&self) -> bool {
         self.shared.failed.load(Ordering::Relaxed)
@@ -107,6 +132,8 @@ impl Shared {
                     self.failed.store(true, Ordering::Relaxed);
                     tracing::error!(error = %message, "fjall journal sync failed; the store refuses writes");
                 }
+                self.syncs.fetch_add(1, Ordering::Relaxed);
+                self.acknowledged.fetch_add(waiters.len() as u64, Ordering::Relaxed);
                 for waiter in waiters {
                     let answer = match &message {
                         None => Ok(()),

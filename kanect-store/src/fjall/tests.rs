@@ -2,7 +2,8 @@
 //! of a sled directory, and the session pages.
 
 use super::{format, keys, FjallStore};
-use kanect_core::backend::{Session, SessionStore};
+use kanect_core::backend::{MessageStore, NewMessage, Session, SessionStore};
+use kanect_core::ConversationId;
 use kanect_core::{StoreError, Timestamp, TokenHash, UserId};
 
 #[test]
@@ -60,4 +61,29 @@ async fn sessions_page_in_token_hash_order() {
     assert_eq!(hashes(store.sessions_page(None, 2).await.unwrap()), [3, 5]);
     assert_eq!(hashes(store.sessions_page(Some(TokenHash([5; 32])), 10).await.unwrap()), [7, 200]);
     assert_eq!(hashes(store.sessions_page(Some(TokenHash([200; 32])), 10).await.unwrap()), Vec::<u8>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_share_journal_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FjallStore::open(dir.path()).unwrap();
+    let sender = UserId::new();
+    let appends = (0..512).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let new = NewMessage {
+                conversation: ConversationId::new(),
+                sender,
+                body: format!("message {i}"),
+                client_id: format!("c{i}"),
+                sent_at: Timestamp(i),
+            };
+            store.append_message(new).await.unwrap();
+        })
+    });
+    for append in appends.collect::<Vec<_>>() {
+        append.await.unwrap();
+    }
+    let stats = store.group_sync_stats();
+    assert!(stats.acknowledged >= 512 && stats.syncs < stats.acknowledged, "{stats:?}");
 }
