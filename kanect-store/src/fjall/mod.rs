@@ -11,6 +11,14 @@
 //! Reads may see a write between its commit and its sync; if the process dies then, the write
 //! is gone, but it was never acknowledged.
 //!
+//! # Failures
+//! A failed journal write or sync poisons the fjall database: fjall refuses every write after
+//! it (what reached the disk is unknown), `Store::health` answers `Failed`, and the store
+//! stays so until the process opens the directory again; fjall's recovery at open keeps every
+//! batch whose journal record is whole. Unlike `SledStore`, it does not yet reopen itself.
+//! Either way a resend with the same client id is safe: it returns the stored message, or
+//! stores it once.
+//!
 //! # Atomicity
 //! fjall has no read-modify-write of its own outside transactions; this process is the only one
 //! with the directory open (fjall locks it), so a read-modify-write is atomic under a mutex of
