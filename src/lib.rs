@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `sled` | yes | [`store::SledStore`], the embedded persistent store |
 //! | `http` | yes | [`http`], the REST/WebSocket/long-poll server and web app |
+//! | `fjall` | no | `store::FjallStore`, the embedded store on fjall (an LSM-tree engine) |
 //! | `postgres` | no | `store::PgStore`, for deployments that share one database |
 //! | `nats` | no | `nats::NatsBus`, to connect several server nodes |
 //!

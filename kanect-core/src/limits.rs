@@ -126,7 +126,7 @@ impl FromStr for Rate {
 impl std::fmt::Display for Rate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let millis = self.period.as_millis();
-        match UNITS.iter().find(|(_, unit)| millis % u128::from(*unit) == 0) {
+        match UNITS.iter().find(|(_, unit)| millis.is_multiple_of(u128::from(*unit))) {
             Some((name, unit)) if millis > 0 => write!(f, "{}/{}{name}", self.burst, millis / u128::from(*unit)),
             // Not a whole number of milliseconds: readable, though not `FromStr`'s form.
             _ => write!(f, "{}/{:?}", self.burst, self.period),

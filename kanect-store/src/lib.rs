@@ -1,10 +1,11 @@
 //! # kanect-store
 //!
 //! Kanect's storage backends for the [`kanect_core::Store`] trait: [`SledStore`], the
-//! embedded default (feature `sled`, on by default), and `PgStore` for deployments beyond one
-//! machine (feature `postgres`). Both pass the core's conformance suite. [`backup`] dumps any
-//! store to a versioned file and replays one into an empty store: backups, and moves between
-//! backends.
+//! embedded default (feature `sled`, on by default), `FjallStore`, embedded on the fjall
+//! LSM-tree engine (feature `fjall`; its durability, atomicity and key layout are in its
+//! module's docs), and `PgStore` for deployments beyond one machine (feature `postgres`). All
+//! pass the core's conformance suite. [`backup`] dumps any store to a versioned file and
+//! replays one into an empty store: backups, and moves between backends.
 //!
 //! ```
 //! # fn main() -> Result<(), kanect_core::StoreError> {
@@ -108,6 +109,8 @@
 //! - `sled::format` — the format version check, record codecs, sled error mapping.
 //! - `sled::keys` — the key spaces and tree names, and their big-endian encoding.
 //! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
+//! - `fjall` (feature `fjall`) — `FjallStore`, one file per store trait's impl likewise, and
+//!   its group sync, format, message codec and keys.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 
 pub mod backup;
@@ -119,6 +122,11 @@ mod sled;
 pub use crate::sled::fuzzing;
 #[cfg(feature = "sled")]
 pub use crate::sled::{GroupCommitStats, SledConfig, SledStore};
+
+#[cfg(feature = "fjall")]
+mod fjall;
+#[cfg(feature = "fjall")]
+pub use crate::fjall::{FjallStore, GroupSyncStats as FjallSyncStats};
 
 #[cfg(feature = "postgres")]
 mod pg;

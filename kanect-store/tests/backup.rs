@@ -1,5 +1,5 @@
 //! Backups and migration (`kanect_store::backup`): one varied dataset moves memory → sled →
-//! PostgreSQL (with `KANECT_TEST_PG`) → memory, and every store dumps it byte for byte as the
+//! fjall (feature `fjall`) → PostgreSQL (with `KANECT_TEST_PG`) → memory, and every store dumps it byte for byte as the
 //! first did; a damaged or foreign dump, or a non-empty target, is refused with a clear error.
 
 use kanect_core::backend::{
@@ -150,10 +150,27 @@ async fn a_dataset_moves_between_backends_unchanged() {
     let sled = SledStore::temporary().unwrap();
     round_trip(&sled, &original, counts).await;
     let (from_sled, _) = dump(&sled).await;
+    let from_fjall = through_fjall(&from_sled, counts).await;
 
     let back = MemoryStore::new();
-    round_trip(&back, &from_sled, counts).await;
+    round_trip(&back, &from_fjall, counts).await;
     assert_eq!(back.stats().await.unwrap(), source.stats().await.unwrap());
+}
+
+/// Imports `dump` into a fresh FjallStore, checks it, and returns the store's own dump; without
+/// the feature, the dump as it came.
+async fn through_fjall(dump_in: &[u8], counts: Counts) -> Vec<u8> {
+    #[cfg(feature = "fjall")]
+    {
+        let fjall = kanect_store::FjallStore::temporary().unwrap();
+        round_trip(&fjall, dump_in, counts).await;
+        dump(&fjall).await.0
+    }
+    #[cfg(not(feature = "fjall"))]
+    {
+        let _ = counts;
+        dump_in.to_vec()
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -168,8 +185,9 @@ async fn a_dataset_moves_through_postgres_unchanged() {
     let sled = SledStore::temporary().unwrap();
     round_trip(&sled, &original, counts).await;
     let (from_sled, _) = dump(&sled).await;
+    let from_fjall = through_fjall(&from_sled, counts).await;
     let pg = pg_support::fresh_store().await;
-    round_trip(&pg, &from_sled, counts).await;
+    round_trip(&pg, &from_fjall, counts).await;
     let (from_pg, _) = dump(&pg).await;
     let back = MemoryStore::new();
     round_trip(&back, &from_pg, counts).await;

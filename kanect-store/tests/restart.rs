@@ -1,25 +1,38 @@
-//! Everything the engine keeps survives closing and reopening a [`SledStore`].
+//! Everything the engine keeps survives closing and reopening a [`SledStore`] (and a
+//! `FjallStore`, feature `fjall`).
 
-use kanect_core::backend::{AdminStore, ConversationStore, MessageStore, UserQuery, UserStore};
+use kanect_core::backend::{Store, UserQuery};
 use kanect_core::{Chat, ChatConfig, HistoryPage, PasswordCost, ReceiptKind, Registration, Role, Seq, SessionToken};
 use kanect_store::SledStore;
 use std::path::Path;
 use std::sync::Arc;
 
-/// An engine on the store at `path`, and the store, to look at what it holds.
-async fn engine(path: &Path) -> (Chat, Arc<SledStore>) {
+/// An engine on the store that `open` opens at `path`, and the store, to look at what it holds.
+async fn engine<S: Store>(open: fn(&Path) -> S, path: &Path) -> (Chat, Arc<S>) {
     let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
-    let store = Arc::new(SledStore::open(path).unwrap());
+    let store = Arc::new(open(path));
     (Chat::builder_shared(store.clone()).config(config).build().await.unwrap(), store)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_survives_close_and_reopen() {
+    survives_close_and_reopen(|path| SledStore::open(path).unwrap()).await;
+}
+
+#[cfg(feature = "fjall")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_survives_close_and_reopen_in_fjall() {
+    survives_close_and_reopen(|path| kanect_store::FjallStore::open(path).unwrap()).await;
+}
+
+/// Writes a bit of everything through an engine, closes it, opens the directory again and
+/// checks that everything is there.
+async fn survives_close_and_reopen<S: Store>(open: fn(&Path) -> S) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kanect-data");
 
     // First life: write a bit of everything.
-    let (chat, store) = engine(&path).await;
+    let (chat, store) = engine(open, &path).await;
     let admin = chat.create_admin(Registration::new("root", "admin-secret-pw")).await.unwrap();
     let mut registration = Registration::new("alice", "alice-secret-pw");
     registration.display_name = Some("Alice A.".into());
@@ -50,7 +63,7 @@ async fn everything_survives_close_and_reopen() {
     drop((chat, store, as_alice, as_bob, as_admin));
 
     // Second life: the same directory, a new store and engine.
-    let (chat, store) = engine(&path).await;
+    let (chat, store) = engine(open, &path).await;
     let as_alice = chat.authenticate(token.as_str()).await.expect("session survives");
     assert_eq!(as_alice.user(), alice.id);
     let me = chat.me(&as_alice).await.unwrap();

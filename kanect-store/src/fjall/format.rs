@@ -1,0 +1,118 @@
+//! The on-disk format: its version, checked at open, the refusal of another engine's
+//! directory, the record codecs and the mapping of fjall's errors.
+//!
+//! Records other than messages are serde_json, as `SledStore`'s are: small, rarely written, and
+//! readable by hand; messages have their binary codec (`message_codec`).
+//!
+//! The version is a u32 big-endian under [`keys::FORMAT`] in the data keyspace. A fresh (empty)
+//! store gets [`FORMAT_VERSION`]; a store with another version, or with data but no version,
+//! is refused with [`StoreError::Format`] rather than misread. A directory that `SledStore`
+//! wrote is refused before fjall touches it ([`refuse_other_engines`]): the engines' files
+//! share nothing, and opening one's directory with the other would start an empty store beside
+//! the real one.
+
+use super::keys;
+use fjall::Keyspace;
+use kanect_core::StoreError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::Path;
+
+/// The layout this build writes and reads. Bump it whenever a key or value encoding changes.
+///
+/// - 1: the key spaces of `SledStore`'s format 4, in the `kanect` keyspace, and the
+///   `login_attempts` keyspace.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// Refuses a directory that another engine wrote: sled leaves a `conf` file and a `db` file
+/// (fjall writes neither).
+///
+/// # Errors
+/// [`StoreError::Format`] naming both engines and the migration (`export` from the old
+/// engine, `import` into the new one).
+pub(crate) fn refuse_other_engines(path: &Path) -> Result<(), StoreError> {
+    if path.join("conf").is_file() && path.join("db").is_file() {
+        return Err(StoreError::Format(format!(
+            "{} holds a sled store (SledStore), not a fjall one (FjallStore): open it with the sled \
+             backend, or migrate it with the server's `export` (from sled) and `import` (into fjall) commands",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the store's format version, writing it into an empty store. The caller makes it
+/// durable before acknowledging anything.
+pub(crate) fn check_version(data: &Keyspace) -> Result<(), StoreError> {
+    match data.get(keys::FORMAT).map_err(fjall_error)? {
+        Some(value) => {
+            let version: [u8; 4] = value.as_ref().try_into().map_err(|_| {
+                StoreError::Format(format!("format version record of {} bytes, expected 4", value.len()))
+            })?;
+            match u32::from_be_bytes(version) {
+                FORMAT_VERSION => Ok(()),
+                other => Err(StoreError::Format(format!(
+                    "fjall store has format version {other}; this build reads version {FORMAT_VERSION}"
+                ))),
+            }
+        }
+        None => {
+            if let Some(entry) = data.iter().next() {
+                let key = entry.key().map_err(fjall_error)?;
+                if !keys::is_meta(&key) {
+                    return Err(StoreError::Format("the database holds data but no Kanect format version".into()));
+                }
+            }
+            data.insert(keys::FORMAT, FORMAT_VERSION.to_be_bytes()).map_err(fjall_error)
+        }
+    }
+}
+
+/// Encodes a record.
+pub(crate) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(record).map_err(StoreError::backend)
+}
+
+/// Decodes a record, naming what and where on failure.
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt(format!("{what} at key {}: {error}", hex(key))))
+}
+
+/// Decodes a UTF-8 text value.
+pub(crate) fn decode_text(what: &str, key: &[u8], bytes: &[u8]) -> Result<String, StoreError> {
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| StoreError::Corrupt(format!("{what} at key {} is not UTF-8", hex(key))))
+}
+
+/// Maps a fjall error to the core's kinds: a format fjall does not know is a format error,
+/// detected corruption (a bad journal, block or tag) is corruption, everything else (I/O, a
+/// held lock, a store poisoned by an earlier failed sync) a backend failure.
+pub(crate) fn fjall_error(error: fjall::Error) -> StoreError {
+    match error {
+        fjall::Error::InvalidVersion(version) => {
+            StoreError::Format(format!("fjall reports an unknown on-disk version {version:?}"))
+        }
+        fjall::Error::JournalRecovery(_)
+        | fjall::Error::InvalidTrailer
+        | fjall::Error::InvalidTag(_)
+        | fjall::Error::Decompress(_)
+        | fjall::Error::Unrecoverable => StoreError::Corrupt(format!("fjall: {error}")),
+        other => StoreError::backend(other),
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undecodable_records_are_corrupt_not_panics() {
+        let result: Result<kanect_core::User, _> = decode("user", b"\x01k", b"{not json");
+        assert!(matches!(result, Err(StoreError::Corrupt(m)) if m.contains("user at key 016b")));
+        assert!(matches!(decode_text("password", b"k", &[0xff, 0xfe]), Err(StoreError::Corrupt(_))));
+    }
+}

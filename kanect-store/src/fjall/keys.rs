@@ -1,0 +1,252 @@
+//! Key encoding: every record but the log-in attempts lives in one fjall keyspace, `kanect`,
+//! in a key space chosen by its first byte; the same key spaces as `SledStore`'s.
+//!
+//! One keyspace, not one per record kind: a fjall write batch is atomic across keyspaces too,
+//! but every keyspace is an LSM-tree of its own (its own memtable, tables and flushes), and
+//! nothing here needs them apart. Ids are their 16 UUID bytes and seqs are 8 bytes big-endian,
+//! so byte order is id order and seq order: a range scan over `messages(conversation)` is the
+//! conversation's history, oldest first, and scanning it backwards is the newest page. A
+//! conversation's last seq is the seq of the last key in that range (no counter record), and a
+//! message's id is a function of its client id ([`kanect_core::backend::NewMessage::id`]), so
+//! the id index also answers "was this sent before?".
+//!
+//! | first byte | key after it                        | value                          |
+//! |------------|-------------------------------------|--------------------------------|
+//! | `0x00`     | `b"format"`                          | format version, u32 BE         |
+//! | `0x01`     | user id                             | `User` (JSON)                  |
+//! | `0x02`     | folded username (UTF-8)             | user id                        |
+//! | `0x03`     | user id                             | password hash (UTF-8)          |
+//! | `0x04`     | token hash (32 bytes)               | `Session` (JSON)               |
+//! | `0x05`     | user id ++ token hash               | empty (sessions of a user)     |
+//! | `0x06`     | conversation id                     | `Conversation` (JSON)          |
+//! | `0x07`     | user id ++ conversation id          | empty (conversations of a user)|
+//! | `0x08`     | conversation id ++ seq BE           | `Message` (binary, see codec)  |
+//! | `0x09`     | message id                          | conversation id ++ seq BE      |
+//! | `0x0c`     | conversation id ++ user id          | `Receipt` (JSON)               |
+//! | `0x0d`     | audit id (UUIDv7: time order)       | `AuditEntry` (JSON)            |
+//!
+//! `0x0a` and `0x0b` are unused (sled's formats 1 and 2 used them). A second keyspace holds the
+//! log-in attempt records, apart because they change on every log-in attempt and expire within
+//! minutes (see `login_attempts`):
+//!
+//! | keyspace         | key                                | value                  |
+//! |------------------|------------------------------------|------------------------|
+//! | `login_attempts` | `AttemptKey` (32 bytes, a SHA-256) | `LoginAttempts` (JSON) |
+
+use kanect_core::{AuditId, ConversationId, MessageId, Seq, StoreError, TokenHash, UserId};
+
+const META: u8 = 0x00;
+const USER: u8 = 0x01;
+const USERNAME: u8 = 0x02;
+const PASSWORD: u8 = 0x03;
+const SESSION: u8 = 0x04;
+const USER_SESSION: u8 = 0x05;
+const CONVERSATION: u8 = 0x06;
+const MEMBERSHIP: u8 = 0x07;
+const MESSAGE: u8 = 0x08;
+const MESSAGE_INDEX: u8 = 0x09;
+const RECEIPT: u8 = 0x0c;
+const AUDIT: u8 = 0x0d;
+
+/// Where the on-disk format version is kept.
+pub(crate) const FORMAT: &[u8] = b"\x00format";
+
+/// The keyspace of every record but the log-in attempts (see the table above).
+pub(crate) const DATA_KEYSPACE: &str = "kanect";
+
+/// The keyspace of the log-in attempt records (see the table above).
+pub(crate) const LOGIN_ATTEMPTS_KEYSPACE: &str = "login_attempts";
+
+fn key(space: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    key.push(space);
+    for part in parts {
+        key.extend_from_slice(part);
+    }
+    key
+}
+
+/// The first key after every key that starts with `prefix`, for exclusive upper bounds.
+/// None if there is none (the prefix is all `0xff`).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Keys of one record kind, for counting.
+pub(crate) fn all_users() -> Vec<u8> {
+    vec![USER]
+}
+
+/// See [`all_users`].
+pub(crate) fn all_usernames() -> Vec<u8> {
+    vec![USERNAME]
+}
+
+/// See [`all_users`]: the sessions by token hash.
+pub(crate) fn all_sessions() -> Vec<u8> {
+    vec![SESSION]
+}
+
+/// See [`all_users`].
+pub(crate) fn all_conversations() -> Vec<u8> {
+    vec![CONVERSATION]
+}
+
+/// See [`all_users`].
+pub(crate) fn all_messages() -> Vec<u8> {
+    vec![MESSAGE]
+}
+
+/// See [`all_users`].
+pub(crate) fn all_audit() -> Vec<u8> {
+    vec![AUDIT]
+}
+
+/// Whether `key` is the meta record (the only key allowed in a store without data).
+pub(crate) fn is_meta(key: &[u8]) -> bool {
+    key.first() == Some(&META)
+}
+
+pub(crate) fn user(id: UserId) -> Vec<u8> {
+    key(USER, &[&id.to_bytes()])
+}
+
+pub(crate) fn username(folded: &str) -> Vec<u8> {
+    key(USERNAME, &[folded.as_bytes()])
+}
+
+pub(crate) fn password(id: UserId) -> Vec<u8> {
+    key(PASSWORD, &[&id.to_bytes()])
+}
+
+pub(crate) fn session(hash: &TokenHash) -> Vec<u8> {
+    key(SESSION, &[&hash.0])
+}
+
+pub(crate) fn user_session(user: UserId, hash: &TokenHash) -> Vec<u8> {
+    key(USER_SESSION, &[&user.to_bytes(), &hash.0])
+}
+
+pub(crate) fn user_sessions(user: UserId) -> Vec<u8> {
+    key(USER_SESSION, &[&user.to_bytes()])
+}
+
+pub(crate) fn conversation(id: ConversationId) -> Vec<u8> {
+    key(CONVERSATION, &[&id.to_bytes()])
+}
+
+pub(crate) fn membership(user: UserId, conversation: ConversationId) -> Vec<u8> {
+    key(MEMBERSHIP, &[&user.to_bytes(), &conversation.to_bytes()])
+}
+
+pub(crate) fn memberships(user: UserId) -> Vec<u8> {
+    key(MEMBERSHIP, &[&user.to_bytes()])
+}
+
+pub(crate) fn message(conversation: ConversationId, seq: Seq) -> Vec<u8> {
+    key(MESSAGE, &[&conversation.to_bytes(), &seq.0.to_be_bytes()])
+}
+
+pub(crate) fn messages(conversation: ConversationId) -> Vec<u8> {
+    key(MESSAGE, &[&conversation.to_bytes()])
+}
+
+pub(crate) fn message_index(id: MessageId) -> Vec<u8> {
+    key(MESSAGE_INDEX, &[&id.to_bytes()])
+}
+
+pub(crate) fn receipt(conversation: ConversationId, user: UserId) -> Vec<u8> {
+    key(RECEIPT, &[&conversation.to_bytes(), &user.to_bytes()])
+}
+
+pub(crate) fn receipts(conversation: ConversationId) -> Vec<u8> {
+    key(RECEIPT, &[&conversation.to_bytes()])
+}
+
+pub(crate) fn audit(id: AuditId) -> Vec<u8> {
+    key(AUDIT, &[&id.to_bytes()])
+}
+
+/// The value of a message-index record: where the message is.
+pub(crate) fn location(conversation: ConversationId, seq: Seq) -> Vec<u8> {
+    let mut value = conversation.to_bytes().to_vec();
+    value.extend_from_slice(&seq.0.to_be_bytes());
+    value
+}
+
+/// Decodes [`location`].
+pub(crate) fn parse_location(value: &[u8]) -> Result<(ConversationId, Seq), StoreError> {
+    if value.len() != 24 {
+        return Err(StoreError::Corrupt(format!("message location of {} bytes, expected 24", value.len())));
+    }
+    Ok((ConversationId::from_bytes(id_at(value, 0)?), seq_suffix(value)?))
+}
+
+/// Decodes a [`message`] key: exactly the space byte, a conversation id and a seq.
+pub(crate) fn parse_message_key(key: &[u8]) -> Result<(ConversationId, Seq), StoreError> {
+    if key.len() != 25 || key.first() != Some(&MESSAGE) {
+        return Err(StoreError::Corrupt(format!("message key of {} bytes, expected 25", key.len())));
+    }
+    Ok((ConversationId::from_bytes(id_at(key, 1)?), seq_suffix(key)?))
+}
+
+/// The big-endian seq at the end of a message key (or a location).
+pub(crate) fn seq_suffix(bytes: &[u8]) -> Result<Seq, StoreError> {
+    let array: [u8; 8] = bytes
+        .len()
+        .checked_sub(8)
+        .and_then(|start| bytes.get(start..))
+        .and_then(|tail| tail.try_into().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("expected a seq, found {} bytes", bytes.len())))?;
+    Ok(Seq(u64::from_be_bytes(array)))
+}
+
+/// The 16 id bytes at `offset` in `bytes`.
+pub(crate) fn id_at(bytes: &[u8], offset: usize) -> Result<[u8; 16], StoreError> {
+    bytes
+        .get(offset..offset + 16)
+        .and_then(|slice| slice.try_into().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("expected an id at byte {offset} of {} bytes", bytes.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_keys_sort_by_conversation_then_seq() {
+        let conversation = ConversationId::new();
+        let mut keys: Vec<Vec<u8>> = [256, 1, 2, 255, 65_536].iter().map(|&s| message(conversation, Seq(s))).collect();
+        keys.sort();
+        let seqs: Vec<u64> = keys.iter().map(|k| seq_suffix(k).unwrap().0).collect();
+        assert_eq!(seqs, [1, 2, 255, 256, 65_536]);
+        assert!(keys.iter().all(|k| k.starts_with(&messages(conversation))));
+        assert_eq!(parse_message_key(&keys[2]).unwrap(), (conversation, Seq(255)));
+        assert!(matches!(parse_message_key(&keys[2][..24]), Err(StoreError::Corrupt(_))));
+        assert!(matches!(parse_message_key(&message_index(MessageId::new())), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn prefix_end_bounds_every_key_with_the_prefix() {
+        let prefix = messages(ConversationId::from_bytes([0xff; 16]));
+        let end = prefix_end(&prefix).unwrap();
+        assert!(message(ConversationId::from_bytes([0xff; 16]), Seq(u64::MAX)) < end);
+        assert_eq!(end, vec![MESSAGE + 1]);
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn locations_round_trip_and_short_values_are_corrupt() {
+        let conversation = ConversationId::new();
+        let value = location(conversation, Seq(42));
+        assert_eq!(parse_location(&value).unwrap(), (conversation, Seq(42)));
+        assert!(matches!(parse_location(&value[..20]), Err(StoreError::Corrupt(_))));
+    }
+}

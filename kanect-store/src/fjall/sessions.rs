@@ -1,0 +1,97 @@
+//! [`SessionStore`] for [`FjallStore`]: sessions by token hash (`0x04` keys), indexed by user
+//! (`0x05`).
+//!
+//! Writes run under the `accounts` mutex that user writes take too (see `users`), and each is
+//! one batch, so a session and its index entry never part.
+
+use super::format::{decode, encode};
+use super::keys;
+use super::{FjallStore, Inner};
+use fjall::OwnedWriteBatch;
+use kanect_core::backend::{Session, SessionStore, StoreResult};
+use kanect_core::{StoreError, TokenHash, UserId};
+
+impl Inner {
+    fn insert_session_now(&self, session: &Session) -> StoreResult<()> {
+        let mut batch = self.batch();
+        batch.insert(&self.data, keys::session(&session.token_hash), encode(session)?);
+        batch.insert(&self.data, keys::user_session(session.user, &session.token_hash), []);
+        let _accounts = self.accounts();
+        self.commit(batch)
+    }
+
+    fn delete_session_now(&self, token_hash: &TokenHash) -> StoreResult<bool> {
+        let key = keys::session(token_hash);
+        let _accounts = self.accounts();
+        let Some(bytes) = self.get_raw(&key)? else { return Ok(false) };
+        let session: Session = decode("session", &key, &bytes)?;
+        let mut batch = self.batch();
+        batch.remove(&self.data, key);
+        batch.remove(&self.data, keys::user_session(session.user, token_hash));
+        self.commit(batch)?;
+        Ok(true)
+    }
+
+    fn delete_sessions_of_now(&self, user: UserId) -> StoreResult<u64> {
+        let mut batch = self.batch();
+        let _accounts = self.accounts();
+        let count = self.remove_sessions_of(user, &mut batch)?;
+        if count > 0 {
+            self.commit(batch)?;
+        }
+        Ok(count)
+    }
+
+    /// Adds the removal of every session of `user` (and its index entry) to `batch`.
+    pub(super) fn remove_sessions_of(&self, user: UserId, batch: &mut OwnedWriteBatch) -> StoreResult<u64> {
+        let prefix = keys::user_sessions(user);
+        let mut count = 0;
+        for key in self.keys_with(&prefix) {
+            let key = key?;
+            let hash = key
+                .get(prefix.len()..)
+                .and_then(|hash| <[u8; 32]>::try_from(hash).ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("session index key of {} bytes", key.len())))?;
+            batch.remove(&self.data, keys::session(&TokenHash(hash)));
+            batch.remove(&self.data, key);
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// A page of every session, ordered by token hash bytes, after `after`, at most `limit`.
+    fn sessions_page_now(&self, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<Session>> {
+        let prefix = keys::all_sessions();
+        let start = after.map_or_else(|| prefix.clone(), |after| keys::session(&after));
+        self.entries_after(&prefix, start)
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry?;
+                decode("session", &key, &value)
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for FjallStore {
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        self.write(|inner| inner.insert_session_now(session).map(|()| ((), true))).await
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> StoreResult<Option<Session>> {
+        self.with(|inner| inner.get("session", &keys::session(token_hash)))
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
+        self.write(|inner| inner.delete_session_now(token_hash).map(|deleted| (deleted, deleted))).await
+    }
+
+    async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
+        self.write(|inner| inner.delete_sessions_of_now(user).map(|count| (count, count > 0))).await
+    }
+
+    async fn sessions(&self, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<Session>> {
+        self.with(|inner| inner.sessions_page_now(after, limit))
+    }
+}

@@ -1,0 +1,69 @@
+//! Unit tests of what the conformance suite cannot see: the format check at open, the refusal
+//! of a sled directory, and the session pages.
+
+use super::{format, keys, FjallStore};
+use kanect_core::backend::{MessageStore, NewMessage};
+use kanect_core::ConversationId;
+use kanect_core::{StoreError, Timestamp, UserId};
+
+#[test]
+fn a_fresh_store_gets_the_current_version_and_keeps_it_across_reopens() {
+    let store = FjallStore::temporary().unwrap();
+    let version = store.inner.data.get(keys::FORMAT).unwrap().unwrap();
+    assert_eq!(version.as_ref(), format::FORMAT_VERSION.to_be_bytes());
+    let store = store.reopen().unwrap();
+    assert_eq!(store.inner.data.get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
+}
+
+#[test]
+fn other_versions_and_foreign_data_are_format_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FjallStore::open(dir.path()).unwrap();
+    store.inner.data.insert(keys::FORMAT, (format::FORMAT_VERSION + 1).to_be_bytes()).unwrap();
+    drop(store);
+    let error = FjallStore::open(dir.path()).unwrap_err();
+    assert!(matches!(&error, StoreError::Format(m) if m.contains("version 2")), "{error:?}");
+
+    let foreign = tempfile::tempdir().unwrap();
+    let store = FjallStore::open(foreign.path()).unwrap();
+    store.inner.data.remove(keys::FORMAT).unwrap();
+    store.inner.data.insert(b"someone else's key".as_slice(), b"value".as_slice()).unwrap();
+    assert!(matches!(format::check_version(&store.inner.data), Err(StoreError::Format(_))));
+}
+
+#[cfg(feature = "sled")]
+#[test]
+fn a_sled_directory_is_refused_naming_both_engines_and_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(crate::SledStore::open(dir.path()).unwrap());
+    let error = FjallStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Format(m) if m.contains("sled") && m.contains("fjall") && m.contains("export")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_share_journal_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FjallStore::open(dir.path()).unwrap();
+    let sender = UserId::new();
+    let appends = (0..512).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let new = NewMessage {
+                conversation: ConversationId::new(),
+                sender,
+                body: format!("message {i}"),
+                client_id: format!("c{i}"),
+                sent_at: Timestamp(i),
+            };
+            store.append_message(new).await.unwrap();
+        })
+    });
+    for append in appends.collect::<Vec<_>>() {
+        append.await.unwrap();
+    }
+    let stats = store.group_sync_stats();
+    assert!(stats.acknowledged >= 512 && stats.syncs < stats.acknowledged, "{stats:?}");
+}

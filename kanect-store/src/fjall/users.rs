@@ -1,0 +1,138 @@
+//! [`UserStore`] for [`FjallStore`]: users and password hashes.
+//!
+//! Each write runs under the `accounts` mutex (which sessions share, so that a user's deletion
+//! takes every session of theirs along), checks, commits one batch, and then waits for the
+//! group sync.
+
+use super::format::{self, encode};
+use super::keys;
+use super::{FjallStore, Inner};
+use kanect_core::backend::{matches_search, StoreResult, UserQuery, UserStore, UserUpdate};
+use kanect_core::{Conflict, StoreError, User, UserId};
+
+impl Inner {
+    fn insert_user_now(&self, user: &User, password_hash: &str) -> StoreResult<()> {
+        let username = keys::username(&User::fold(&user.username));
+        let record = encode(user)?;
+        let _accounts = self.accounts();
+        if self.get_raw(&username)?.is_some() || self.get_raw(&keys::user(user.id))?.is_some() {
+            return Err(StoreError::Conflict(Conflict::UsernameTaken));
+        }
+        let mut batch = self.batch();
+        batch.insert(&self.data, keys::user(user.id), record);
+        batch.insert(&self.data, username, user.id.to_bytes());
+        batch.insert(&self.data, keys::password(user.id), password_hash.as_bytes());
+        self.commit(batch)
+    }
+
+    fn user_by_username_now(&self, username: &str) -> StoreResult<Option<User>> {
+        let key = keys::username(&User::fold(username));
+        let Some(id) = self.get_raw(&key)? else { return Ok(None) };
+        let id = UserId::from_bytes(keys::id_at(&id, 0)?);
+        self.get("user", &keys::user(id))
+    }
+
+    /// Changes one field under the accounts mutex, so that a concurrent change of another
+    /// field (also under it) is read, not overwritten.
+    fn update_user_now(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
+        let key = keys::user(id);
+        let _accounts = self.accounts();
+        let Some(mut user) = self.get::<User>("user", &key)? else { return Ok(None) };
+        update.apply(&mut user);
+        let mut batch = self.batch();
+        batch.insert(&self.data, key, encode(&user)?);
+        self.commit(batch)?;
+        Ok(Some(user))
+    }
+
+    fn delete_user_now(&self, id: UserId) -> StoreResult<bool> {
+        let key = keys::user(id);
+        let _accounts = self.accounts();
+        let Some(user) = self.get::<User>("user", &key)? else { return Ok(false) };
+        let mut batch = self.batch();
+        batch.remove(&self.data, key);
+        batch.remove(&self.data, keys::username(&User::fold(&user.username)));
+        batch.remove(&self.data, keys::password(id));
+        self.remove_sessions_of(id, &mut batch)?;
+        self.commit(batch)?;
+        Ok(true)
+    }
+
+    fn set_password_hash_now(&self, id: UserId, hash: &str) -> StoreResult<bool> {
+        let _accounts = self.accounts();
+        if self.get_raw(&keys::user(id))?.is_none() {
+            return Ok(false);
+        }
+        let mut batch = self.batch();
+        batch.insert(&self.data, keys::password(id), hash.as_bytes());
+        self.commit(batch)?;
+        Ok(true)
+    }
+
+    fn users_now(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
+        let prefix = keys::all_usernames();
+        let start = match &query.after {
+            Some(after) => keys::username(after),
+            // Excluding the bare prefix byte skips nothing: every username key is longer.
+            None => prefix.clone(),
+        };
+        let mut users = Vec::new();
+        for entry in self.entries_after(&prefix, start) {
+            if users.len() >= query.limit {
+                break;
+            }
+            let (_, id) = entry?;
+            let id = UserId::from_bytes(keys::id_at(&id, 0)?);
+            // Absent only if the user was deleted since the scan read its username.
+            let Some(user) = self.get::<User>("user", &keys::user(id))? else { continue };
+            if query.search.as_deref().is_none_or(|needle| matches_search(&user, needle)) {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+}
+
+#[async_trait::async_trait]
+impl UserStore for FjallStore {
+    async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
+        self.write(|inner| inner.insert_user_now(user, password_hash).map(|()| ((), true))).await
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.with(|inner| inner.get("user", &keys::user(id)))
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.with(|inner| inner.user_by_username_now(username))
+    }
+
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
+        self.write(|inner| {
+            inner.update_user_now(id, update).map(|updated| {
+                let changed = updated.is_some();
+                (updated, changed)
+            })
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        self.write(|inner| inner.delete_user_now(id).map(|deleted| (deleted, deleted))).await
+    }
+
+    async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
+        let key = keys::password(id);
+        self.with(|inner| {
+            inner.get_raw(&key)?.map(|bytes| format::decode_text("password hash", &key, &bytes)).transpose()
+        })
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool> {
+        self.write(|inner| inner.set_password_hash_now(id, hash).map(|set| (set, set))).await
+    }
+
+    async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
+        self.with(|inner| inner.users_now(query))
+    }
+}
