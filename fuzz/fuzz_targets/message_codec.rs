@@ -1,4 +1,4 @@
-//! The sled store's binary message records (`kanect-store/src/sled/message_codec.rs`) on
+//! The embedded stores' binary message records (`kanect-store/src/kv/message_codec.rs`) on
 //! arbitrary keys and values. The first byte is the key's length (mod 32), then the key, then
 //! the value; a real record is `25`, its 25-byte key, its value.
 //!

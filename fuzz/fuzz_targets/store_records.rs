@@ -19,7 +19,7 @@ use serde::Serialize;
 use std::fmt::Debug;
 use std::sync::OnceLock;
 
-/// The format version's key (`kanect-store/src/sled/keys.rs`).
+/// The format version's key (`kanect-store/src/kv/keys.rs`).
 const FORMAT_KEY: &[u8] = b"\x00format";
 
 fuzz_target!(|data: &[u8]| {

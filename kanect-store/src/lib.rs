@@ -105,15 +105,17 @@
 //! - `sled::journal` — the write-ahead journal of message appends: files, records, replay.
 //! - `sled::alarm` — the store's health, raised by a failure, waited on by recovery.
 //! - `sled::id_filter` — the Bloom filter of stored message ids, and the scan that fills it.
-//! - `sled::message_codec` — the binary encoding of message records.
 //! - `sled::format` — the format version check, record codecs, sled error mapping.
-//! - `sled::keys` — the key spaces and tree names, and their big-endian encoding.
 //! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
 //! - `fjall` (feature `fjall`) — `FjallStore`, one file per store trait's impl likewise, and
-//!   its group sync, format, message codec and keys.
+//!   its group sync and format.
+//! - `kv` (either embedded engine) — what sled and fjall store alike: `kv::keys`, the key
+//!   spaces and their big-endian encoding; `kv::message_codec`, the binary message records.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 
 pub mod backup;
+#[cfg(any(feature = "sled", feature = "fjall"))]
+mod kv;
 #[cfg(feature = "sled")]
 mod sled;
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`; not a stable API).

@@ -2,8 +2,8 @@
 //! counts.
 
 use super::format::{self, decode};
-use super::keys;
 use super::{FjallStore, Inner};
+use crate::kv::keys;
 use kanect_core::backend::{AdminStore, StoreResult, StoreStats};
 use kanect_core::{AuditEntry, AuditId, Seq};
 

@@ -5,8 +5,8 @@
 //! disagree and concurrent add/remove calls are atomic read-modify-writes.
 
 use super::format::{decode, encode};
-use super::keys;
 use super::{FjallStore, Inner};
+use crate::kv::keys;
 use kanect_core::backend::{ConversationStore, StoreResult};
 use kanect_core::{Conflict, Conversation, ConversationId, StoreError, UserId};
 

@@ -11,7 +11,7 @@
 //! share nothing, and opening one's directory with the other would start an empty store beside
 //! the real one.
 
-use super::keys;
+use crate::kv::keys;
 use fjall::Keyspace;
 use kanect_core::StoreError;
 use serde::de::DeserializeOwned;

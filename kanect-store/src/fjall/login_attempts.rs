@@ -1,5 +1,5 @@
 //! [`LoginAttemptStore`] for [`FjallStore`]: log-in attempt records, in the `login_attempts`
-//! keyspace (see [`keys`](super::keys)).
+//! keyspace (see [`keys`](crate::kv::keys)).
 //!
 //! A keyspace of its own: these records change on every log-in attempt and expire within
 //! minutes, so keeping them apart keeps them out of every scan of the data keyspace and lets

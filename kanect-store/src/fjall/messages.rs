@@ -13,9 +13,9 @@
 //! updated only after a successful commit, so it cannot go stale.
 
 use super::format::{decode, encode};
-use super::keys;
-use super::message_codec::{decode_message, encode_message};
 use super::{FjallStore, Inner};
+use crate::kv::keys;
+use crate::kv::message_codec::{decode_message, encode_message};
 use kanect_core::backend::{move_receipt_forward, Appended, MessageStore, NewMessage, StoreResult};
 use kanect_core::{ConversationId, HistoryPage, Message, MessageId, Receipt, ReceiptKind, Seq, StoreError, UserId};
 

@@ -30,17 +30,14 @@
 //! - `users`, `sessions`, `login_attempts`, `conversations`, `messages`, `admin` — one store
 //!   trait's impl each (see [`kanect_core::backend`]).
 //! - `sync` — group sync: one journal `fdatasync` for many writes.
-//! - `message_codec` — the binary encoding of message records.
 //! - `format` — the format version check, the refusal of a sled directory, record codecs,
 //!   fjall error mapping.
-//! - `keys` — the key spaces and keyspace names, and their big-endian encoding.
+//! - the key spaces and the message codec are sled's too: `crate::kv`.
 
 mod admin;
 mod conversations;
 mod format;
-mod keys;
 mod login_attempts;
-mod message_codec;
 mod messages;
 mod sessions;
 mod sync;
@@ -49,6 +46,7 @@ mod users;
 #[cfg(test)]
 mod tests;
 
+use crate::kv::keys;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
 use format::{decode, fjall_error};
 use kanect_core::backend::{Store, StoreResult};
@@ -62,6 +60,9 @@ pub use sync::GroupSyncStats;
 
 /// How many per-conversation write locks: enough that writers to different conversations
 /// rarely wait for each other.
+/// The keyspace of every record but the log-in attempts ([`keys`](crate::kv::keys)).
+const DATA_KEYSPACE: &str = "kanect";
+
 const STRIPES: usize = 64;
 
 /// The fjall-backed [`Store`]: one fjall database per directory. Cheap to clone (a handle).
@@ -175,9 +176,8 @@ impl Inner {
     fn open(path: &Path) -> StoreResult<Inner> {
         format::refuse_other_engines(path)?;
         let db = Database::builder(path).open().map_err(fjall_error)?;
-        let data = db.keyspace(keys::DATA_KEYSPACE, KeyspaceCreateOptions::default).map_err(fjall_error)?;
-        let attempts =
-            db.keyspace(keys::LOGIN_ATTEMPTS_KEYSPACE, KeyspaceCreateOptions::default).map_err(fjall_error)?;
+        let data = db.keyspace(DATA_KEYSPACE, KeyspaceCreateOptions::default).map_err(fjall_error)?;
+        let attempts = db.keyspace(keys::LOGIN_ATTEMPTS, KeyspaceCreateOptions::default).map_err(fjall_error)?;
         format::check_version(&data)?;
         // The version record (and the keyspaces) durable before anything is acknowledged.
         db.persist(PersistMode::SyncData).map_err(fjall_error)?;

@@ -5,8 +5,8 @@
 //! one batch, so a session and its index entry never part.
 
 use super::format::{decode, encode};
-use super::keys;
 use super::{FjallStore, Inner};
+use crate::kv::keys;
 use fjall::OwnedWriteBatch;
 use kanect_core::backend::{Session, SessionStore, StoreResult};
 use kanect_core::{StoreError, TokenHash, UserId};

@@ -1,7 +1,8 @@
 //! Unit tests of what the conformance suite cannot see: the format check at open, the refusal
 //! of a sled directory, and the session pages.
 
-use super::{format, keys, FjallStore};
+use super::{format, FjallStore};
+use crate::kv::keys;
 use kanect_core::backend::{MessageStore, NewMessage};
 use kanect_core::ConversationId;
 use kanect_core::{StoreError, Timestamp, UserId};

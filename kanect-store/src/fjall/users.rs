@@ -5,8 +5,8 @@
 //! group sync.
 
 use super::format::{self, encode};
-use super::keys;
 use super::{FjallStore, Inner};
+use crate::kv::keys;
 use kanect_core::backend::{matches_search, StoreResult, UserQuery, UserStore, UserUpdate};
 use kanect_core::{Conflict, StoreError, User, UserId};
 

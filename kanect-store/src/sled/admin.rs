@@ -2,9 +2,9 @@
 //! counts, and the synchronous halves of their methods.
 
 use super::format::{self, decode};
-use super::keys;
 use super::open::Open;
 use super::SledStore;
+use crate::kv::keys;
 use kanect_core::backend::{AdminStore, StoreResult, StoreStats};
 use kanect_core::{AuditEntry, AuditId, Seq};
 

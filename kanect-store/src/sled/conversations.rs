@@ -9,10 +9,10 @@
 //! yet durable, under the same stripe lock ([`Stripe::wrote`]); see `stripe` for why both.
 
 use super::format::{decode, encode};
-use super::keys;
 use super::open::Open;
 use super::stripe::Stripe;
 use super::SledStore;
+use crate::kv::keys;
 use kanect_core::backend::{ConversationStore, StoreResult};
 use kanect_core::{Conflict, Conversation, ConversationId, StoreError, UserId};
 

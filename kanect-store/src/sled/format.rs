@@ -10,7 +10,7 @@
 //! with data (not a Kanect store), is refused with [`StoreError::Format`] rather than misread. A value
 //! that does not decode is [`StoreError::Corrupt`], never a panic.
 
-use super::keys;
+use crate::kv::keys;
 use kanect_core::StoreError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;

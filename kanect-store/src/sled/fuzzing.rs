@@ -6,7 +6,8 @@
 //! damaged disk, a bug in an older build) and check that what decodes re-encodes to the same
 //! bytes. Not for applications: nothing here is stable.
 
-use super::{format, journal, keys, message_codec};
+use super::{format, journal};
+use crate::kv::{keys, message_codec};
 use kanect_core::{Message, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -1,5 +1,5 @@
 //! [`LoginAttemptStore`] for [`SledStore`]: log-in attempt records, in the `login_attempts`
-//! tree (see [`keys`](super::keys)).
+//! tree (see [`keys`](crate::kv::keys)).
 //!
 //! A tree of its own, not a key space of the default tree: these records change on every log-in
 //! attempt and expire within minutes, so keeping them apart keeps them out of everything that

@@ -21,10 +21,10 @@
 use super::commit::{Durable, Submitted};
 use super::format::{decode, encode};
 use super::journal::Write;
-use super::keys;
-use super::message_codec::{decode_message, encode_message};
 use super::open::Open;
 use super::SledStore;
+use crate::kv::keys;
+use crate::kv::message_codec::{decode_message, encode_message};
 use kanect_core::backend::{move_receipt_forward, Appended, MessageStore, NewMessage, StoreResult};
 use kanect_core::{ConversationId, HistoryPage, Message, MessageId, Receipt, ReceiptKind, Seq, StoreError, UserId};
 

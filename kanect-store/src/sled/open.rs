@@ -15,8 +15,8 @@ use super::config::SledConfig;
 use super::format::{self, decode};
 use super::id_filter::{IdFilter, IdScan};
 use super::journal::{self, Journal};
-use super::keys;
 use super::stripe::Stripe;
+use crate::kv::keys;
 use kanect_core::backend::StoreResult;
 use kanect_core::StoreError;
 use serde::de::DeserializeOwned;
@@ -71,7 +71,7 @@ impl Open {
         let id_scan = IdScan::start(db.clone(), keys::all_message_ids(), ids.clone())?;
         let commit = GroupCommit::start(db.clone(), sync, journal, config.policy(), alarm)?;
         let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
-        let attempts = db.open_tree(keys::LOGIN_ATTEMPTS_TREE).map_err(format::sled_error)?;
+        let attempts = db.open_tree(keys::LOGIN_ATTEMPTS).map_err(format::sled_error)?;
         Ok(Open {
             db,
             commit,

@@ -5,9 +5,9 @@
 //! one batch, so a session and its index entry never part.
 
 use super::format::{decode, encode};
-use super::keys;
 use super::open::Open;
 use super::SledStore;
+use crate::kv::keys;
 use kanect_core::backend::{Session, SessionStore, StoreResult};
 use kanect_core::{StoreError, TokenHash, UserId};
 

@@ -1,6 +1,7 @@
 //! Opening, format and corruption checks that need raw sled access to the files.
 
 use super::*;
+use crate::kv::keys;
 use journal::Journal;
 use kanect_core::backend::{
     AdminStore, Appended, Attempt, AttemptKey, ConversationStore, LoginAttemptStore, MessageStore, NewMessage,

@@ -6,9 +6,9 @@
 //! wait for group commit.
 
 use super::format::{self, encode};
-use super::keys;
 use super::open::Open;
 use super::SledStore;
+use crate::kv::keys;
 use kanect_core::backend::{matches_search, StoreResult, UserQuery, UserStore, UserUpdate};
 use kanect_core::{Conflict, StoreError, User, UserId};
 

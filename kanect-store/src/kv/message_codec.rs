@@ -1,9 +1,10 @@
-//! The binary encoding of message records, the same as `SledStore`'s (its format version 2).
+//! The binary encoding of message records (sled's since its format version 2; fjall's from
+//! the start).
 //!
-//! Messages are the one record written on the hot path, and the engine's journal and tables
-//! pay for every byte of them, so they are not JSON like the other records: a message is about
-//! a quarter of its JSON size. The conversation and seq are not stored: they are the record's
-//! key ([`keys::message`]).
+//! Messages are the one record written on the hot path, and the engines pay for every byte of
+//! them (sled copies, serialises and re-splits its nodes by size; fjall writes them to its
+//! journal and again to its tables), so they are not JSON like the other records: a message is about a quarter of its JSON size. The conversation and
+//! seq are not stored: they are the record's key ([`keys::message`]).
 //!
 //! | bytes        | field                                              |
 //! |--------------|----------------------------------------------------|
@@ -174,5 +175,13 @@ mod tests {
         huge_length[51..55].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(matches!(decode_message(&key, &huge_length), Err(StoreError::Corrupt(_))));
         assert!(matches!(decode_message(&key[..20], &encode_message(&original).unwrap()), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn json_records_of_format_1_do_not_decode() {
+        let original = message(None, false);
+        let key = keys::message(original.conversation, original.seq);
+        let json = serde_json::to_vec(&original).unwrap();
+        assert!(matches!(decode_message(&key, &json), Err(StoreError::Corrupt(_))));
     }
 }

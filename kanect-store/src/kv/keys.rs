@@ -1,18 +1,22 @@
-//! Key encoding: every record lives in one sled tree, in a key space chosen by its first byte
-//! (but for the log-in attempt records, at the end).
+//! Key encoding, the same for both embedded engines: every record lives in one sled tree
+//! (`SledStore`) or one fjall keyspace, `kanect` (`FjallStore`), in a key space chosen by its
+//! first byte (but for the log-in attempt records, at the end).
 //!
-//! One tree, not one per record kind, so that every multi-record write is atomic across a
-//! crash without sled transactions (which can rerun their closure and conflict under load): a
-//! user with its username and password is one sled `Batch` on one tree, and a message with its
-//! id index is one journal record, replayed into that tree.
+//! One tree or keyspace, not one per record kind. For sled, so that every multi-record write is
+//! atomic across a crash without sled transactions (which can rerun their closure and conflict
+//! under load): a user with its username and password is one sled `Batch` on one tree, and a
+//! message with its id index is one journal record, replayed into that tree. For fjall, a write
+//! batch is atomic across keyspaces too, but every keyspace is an LSM-tree of its own (its own
+//! memtable, tables and flushes), and nothing here needs them apart.
 //!
 //! Ids are their 16 UUID bytes and seqs are 8 bytes big-endian, so byte order is id order and
 //! seq order: a range scan over `messages(conversation)` is the conversation's history, oldest
 //! first, and scanning it backwards is the newest page. A conversation's last seq is the seq of
-//! the last key in that range: there is no counter record (format 1 had one under `0x0b`, one
-//! more key per append; `0x0b` stays unused). Nor is there a client-id record (format 2 had
-//! one under `0x0a`): a message's id is a function of its client id
-//! ([`kanect_core::backend::NewMessage::id`]), so the id index also answers "was this sent before?".
+//! the last key in that range: there is no counter record (sled's format 1 had one under
+//! `0x0b`, one more key per append; `0x0b` stays unused). Nor is there a client-id record
+//! (sled's format 2 had one under `0x0a`): a message's id is a function of its client id
+//! ([`kanect_core::backend::NewMessage::id`]), so the id index also answers "was this sent
+//! before?".
 //!
 //! | first byte | key after it                        | value                          |
 //! |------------|-------------------------------------|--------------------------------|
@@ -24,20 +28,20 @@
 //! | `0x05`     | user id ++ token hash               | empty (sessions of a user)     |
 //! | `0x06`     | conversation id                     | `Conversation` (JSON)          |
 //! | `0x07`     | user id ++ conversation id          | empty (conversations of a user)|
-//! | `0x08`     | conversation id ++ seq BE           | `Message` (binary, see format) |
+//! | `0x08`     | conversation id ++ seq BE           | `Message` (binary, see codec)  |
 //! | `0x09`     | message id                          | conversation id ++ seq BE      |
 //! | `0x0c`     | conversation id ++ user id          | `Receipt` (JSON)               |
 //! | `0x0d`     | audit id (UUIDv7: time order)       | `AuditEntry` (JSON)            |
 //!
-//! One more tree, `login_attempts` (see `login_attempts` for why apart), holds the log-in attempt
-//! records:
+//! One more tree or keyspace, `login_attempts` (see each engine's `login_attempts` for why
+//! apart), holds the log-in attempt records:
 //!
-//! | tree             | key                                | value                  |
+//! | tree/keyspace    | key                                | value                  |
 //! |------------------|------------------------------------|------------------------|
 //! | `login_attempts` | `AttemptKey` (32 bytes, a SHA-256) | `LoginAttempts` (JSON) |
 //!
-//! It came within format version 4, without a bump: nothing in the default tree changed, a
-//! build that does not know the tree ignores it (its records only slow log-ins down, and
+//! In sled it came within format version 4, without a bump: nothing in the default tree changed,
+//! a build that does not know the tree ignores it (its records only slow log-ins down, and
 //! expire), and a build that does creates it empty in a store without it. A bump would
 //! only have made older builds refuse the store.
 
@@ -59,8 +63,8 @@ const AUDIT: u8 = 0x0d;
 /// Where the on-disk format version is kept.
 pub(crate) const FORMAT: &[u8] = b"\x00format";
 
-/// The tree of the log-in attempt records (see the table above).
-pub(crate) const LOGIN_ATTEMPTS_TREE: &str = "login_attempts";
+/// The tree (sled) or keyspace (fjall) of the log-in attempt records (see the table above).
+pub(crate) const LOGIN_ATTEMPTS: &str = "login_attempts";
 
 fn key(space: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -104,7 +108,9 @@ pub(crate) fn all_messages() -> Vec<u8> {
     vec![MESSAGE]
 }
 
-/// See [`all_users`]: the id index, whose keys are the space byte and a message id.
+/// See [`all_users`]: the id index, whose keys are the space byte and a message id. (Only
+/// sled's id filter scans it.)
+#[cfg(feature = "sled")]
 pub(crate) fn all_message_ids() -> Vec<u8> {
     vec![MESSAGE_INDEX]
 }

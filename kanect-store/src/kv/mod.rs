@@ -1,0 +1,6 @@
+//! What the two embedded engines, sled and fjall, store alike: the key spaces and their
+//! encoding, and the binary message records. One definition, so a record means the same bytes
+//! in both, and a change to the layout is made once.
+
+pub(crate) mod keys;
+pub(crate) mod message_codec;
