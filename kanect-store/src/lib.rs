@@ -105,12 +105,13 @@
 //! - `sled::journal` — the write-ahead journal of message appends: files, records, replay.
 //! - `sled::alarm` — the store's health, raised by a failure, waited on by recovery.
 //! - `sled::id_filter` — the Bloom filter of stored message ids, and the scan that fills it.
-//! - `sled::format` — the format version check, record codecs, sled error mapping.
+//! - `sled::format` — the format version check, sled error mapping.
 //! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
 //! - `fjall` (feature `fjall`) — `FjallStore`, one file per store trait's impl likewise, and
 //!   its group sync and format.
 //! - `kv` (either embedded engine) — what sled and fjall store alike: `kv::keys`, the key
-//!   spaces and their big-endian encoding; `kv::message_codec`, the binary message records.
+//!   spaces and their big-endian encoding; `kv::message_codec`, the binary message records;
+//!   `kv::records`, the JSON of the other records.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 
 pub mod backup;

@@ -1,8 +1,9 @@
 //! The on-disk format: its version, checked at open, the refusal of another engine's
-//! directory, the record codecs and the mapping of fjall's errors.
+//! directory, and the mapping of fjall's errors; the record codecs it names are the embedded
+//! engines' shared ones (`crate::kv`).
 //!
 //! Records other than messages are serde_json, as `SledStore`'s are: small, rarely written, and
-//! readable by hand; messages have their binary codec (`message_codec`).
+//! readable by hand; messages have their binary codec (`kv::message_codec`).
 //!
 //! The version is a u32 big-endian under [`keys::FORMAT`] in the data keyspace. A fresh (empty)
 //! store gets [`FORMAT_VERSION`]; a store with another version, or with data but no version,
@@ -12,10 +13,9 @@
 //! the real one.
 
 use crate::kv::keys;
+pub(crate) use crate::kv::records::{decode, decode_text, encode};
 use fjall::Keyspace;
 use kanect_core::StoreError;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::path::Path;
 
 /// The layout this build writes and reads. Bump it whenever a key or value encoding changes.
@@ -68,22 +68,6 @@ pub(crate) fn check_version(data: &Keyspace) -> Result<(), StoreError> {
     }
 }
 
-/// Encodes a record.
-pub(crate) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(record).map_err(StoreError::backend)
-}
-
-/// Decodes a record, naming what and where on failure.
-pub(crate) fn decode<T: DeserializeOwned>(what: &str, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt(format!("{what} at key {}: {error}", hex(key))))
-}
-
-/// Decodes a UTF-8 text value.
-pub(crate) fn decode_text(what: &str, key: &[u8], bytes: &[u8]) -> Result<String, StoreError> {
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| StoreError::Corrupt(format!("{what} at key {} is not UTF-8", hex(key))))
-}
-
 /// Maps a fjall error to the core's kinds: a format fjall does not know is a format error,
 /// detected corruption (a bad journal, block or tag) is corruption, everything else (I/O, a
 /// held lock, a store poisoned by an earlier failed sync) a backend failure.
@@ -99,10 +83,6 @@ pub(crate) fn fjall_error(error: fjall::Error) -> StoreError {
         | fjall::Error::Unrecoverable => StoreError::Corrupt(format!("fjall: {error}")),
         other => StoreError::backend(other),
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

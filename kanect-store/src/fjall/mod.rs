@@ -30,9 +30,8 @@
 //! - `users`, `sessions`, `login_attempts`, `conversations`, `messages`, `admin` — one store
 //!   trait's impl each (see [`kanect_core::backend`]).
 //! - `sync` — group sync: one journal `fdatasync` for many writes.
-//! - `format` — the format version check, the refusal of a sled directory, record codecs,
-//!   fjall error mapping.
-//! - the key spaces and the message codec are sled's too: `crate::kv`.
+//! - `format` — the format version check, the refusal of a sled directory, fjall error mapping.
+//! - the key spaces and the record codecs are sled's too: `crate::kv`.
 
 mod admin;
 mod conversations;

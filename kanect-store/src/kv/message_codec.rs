@@ -21,6 +21,7 @@
 //! that does not match is [`StoreError::Corrupt`], never a panic.
 
 use super::keys;
+use super::records::hex;
 use kanect_core::{Message, MessageId, StoreError, Timestamp, UserId};
 
 /// The first byte of every message record: which encoding follows.
@@ -113,10 +114,6 @@ impl<'a> Reader<'a> {
         let len = usize::try_from(u32::from_be_bytes(self.array()?)).ok()?;
         String::from_utf8(self.take(len)?.to_vec()).ok()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What the two embedded engines, sled and fjall, store alike: the key spaces and their
-//! encoding, and the binary message records. One definition, so a record means the same bytes
+//! encoding, the binary message records and the JSON of the others. One definition, so a record means the same bytes
 //! in both, and a change to the layout is made once.
 
 pub(crate) mod keys;
 pub(crate) mod message_codec;
+pub(crate) mod records;

@@ -1,9 +1,10 @@
-//! The on-disk format: its version, checked at open, and the record codecs.
+//! The on-disk format: its version, checked at open, and the mapping of sled's errors; the
+//! record codecs it names are the embedded engines' shared ones (`crate::kv`).
 //!
 //! Records other than messages are encoded with serde_json: they are small and rarely written,
 //! the core's types already derive serde, and a JSON value can be read by hand when debugging
 //! a store (`sled` keys are binary, values are text). Messages, written on the hot path where
-//! sled's cost grows with their size, have their own binary codec (`message_codec`).
+//! sled's cost grows with their size, have their own binary codec (`kv::message_codec`).
 //!
 //! The version is a u32 big-endian under [`keys::FORMAT`]. A fresh (empty) store gets
 //! [`FORMAT_VERSION`]; a store written by an older or newer build, or without a version but
@@ -11,9 +12,8 @@
 //! that does not decode is [`StoreError::Corrupt`], never a panic.
 
 use crate::kv::keys;
+pub(crate) use crate::kv::records::{decode, decode_text, encode};
 use kanect_core::StoreError;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 /// The layout this build writes and reads. Bump it whenever a key or value encoding changes.
 ///
@@ -69,22 +69,6 @@ fn write_version(tree: &sled::Tree) -> Result<(), StoreError> {
     tree.insert(keys::FORMAT, &FORMAT_VERSION.to_be_bytes()).map(drop).map_err(sled_error)
 }
 
-/// Encodes a record.
-pub(crate) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(record).map_err(StoreError::backend)
-}
-
-/// Decodes a record, naming what and where on failure.
-pub(crate) fn decode<T: DeserializeOwned>(what: &str, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt(format!("{what} at key {}: {error}", hex(key))))
-}
-
-/// Decodes a UTF-8 text value.
-pub(crate) fn decode_text(what: &str, key: &[u8], bytes: &[u8]) -> Result<String, StoreError> {
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| StoreError::Corrupt(format!("{what} at key {} is not UTF-8", hex(key))))
-}
-
 /// Maps a sled error to the core's kinds: detected corruption stays corruption, everything
 /// else (I/O, a held lock, misuse) is a backend failure.
 pub(crate) fn sled_error(error: sled::Error) -> StoreError {
@@ -92,10 +76,6 @@ pub(crate) fn sled_error(error: sled::Error) -> StoreError {
         sled::Error::Corruption { at, .. } => StoreError::Corrupt(format!("sled detected corruption at {at:?}")),
         other => StoreError::backend(other),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
