@@ -14,6 +14,7 @@
 use crate::kv::keys;
 pub(crate) use crate::kv::records::{decode, decode_text, encode};
 use kanect_core::StoreError;
+use std::path::Path;
 
 /// The layout this build writes and reads. Bump it whenever a key or value encoding changes.
 ///
@@ -33,6 +34,24 @@ pub(crate) const FORMAT_VERSION: u32 = 4;
 
 /// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`].
 const UPGRADES_FROM: u32 = 3;
+
+/// Refuses a directory that another engine wrote: fjall leaves a `version` file and a
+/// `keyspaces` folder (sled writes neither). Without this, sled would start an empty store
+/// beside the real one and the server would come up with no data.
+///
+/// # Errors
+/// [`StoreError::Format`] naming both engines and the migration (`export` from the one,
+/// `import` into the other).
+pub(crate) fn refuse_other_engines(path: &Path) -> Result<(), StoreError> {
+    if path.join("version").is_file() && path.join("keyspaces").is_dir() {
+        return Err(StoreError::Format(format!(
+            "{} holds a fjall store (FjallStore), not a sled one (SledStore): open it with the fjall \
+             backend, or migrate it with the server's `export` (from fjall) and `import` (into sled) commands",
+            path.display()
+        )));
+    }
+    Ok(())
+}
 
 /// Checks the store's format version, writing it into an empty store and over an upgradable
 /// one. The caller flushes before acknowledging anything.

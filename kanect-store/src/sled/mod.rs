@@ -136,7 +136,8 @@ impl SledStore {
     /// # Errors
     /// [`StoreError::Backend`] if the directory cannot be created, opened or locked (another
     /// process, or another `SledStore` in this one, has it open);
-    /// [`StoreError::Format`] if it holds a newer format or data that is not a Kanect store;
+    /// [`StoreError::Format`] if it holds a newer format, data that is not a Kanect store, or a
+    /// `FjallStore` (the error names the migration);
     /// [`StoreError::Corrupt`] if sled finds it (or a journal record) corrupt.
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
         Self::open_with(SledConfig::new(path.as_ref()))
@@ -147,6 +148,7 @@ impl SledStore {
     /// # Errors
     /// As [`SledStore::open`].
     pub fn open_with(config: SledConfig) -> Result<SledStore, StoreError> {
+        format::refuse_other_engines(&config.path)?;
         let alarm = Arc::new(Alarm::default());
         let open = Open::new(&config, alarm.clone())?;
         let shared = Arc::new(Shared { open: RwLock::new(Some(open)), config, alarm });

@@ -31,6 +31,19 @@ fn open_works_outside_a_runtime_and_reopens_after_drop() {
     drop(SledStore::open(dir.path()).unwrap());
 }
 
+#[cfg(feature = "fjall")]
+#[test]
+fn a_fjall_directory_is_refused_naming_both_engines_and_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(crate::FjallStore::open(dir.path()).unwrap());
+    let error = SledStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Format(m) if m.contains("fjall") && m.contains("sled") && m.contains("export")),
+        "{error:?}"
+    );
+    assert!(!dir.path().join("conf").exists(), "sled wrote nothing beside fjall's files");
+}
+
 #[test]
 fn a_newer_or_garbled_format_version_is_a_format_error() {
     let dir = tempfile::tempdir().unwrap();
