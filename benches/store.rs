@@ -1,12 +1,15 @@
 //! Store benchmark: durable sends/s through the engine (`Chat::send`) with 1, 8 and 64
-//! concurrent senders, and history page reads/s — MemoryStore and SledStore side by side.
+//! concurrent senders, and history page reads/s — MemoryStore, SledStore and (with the `fjall`
+//! feature) FjallStore side by side, in one run.
 //!
 //! Each sender sends into its own direct conversation (with a shared "sink" user, nobody
 //! subscribed), so sends never wait on each other's per-conversation ordering lock and the
 //! store's group commit can batch all of them. SledStore runs on disk (a temporary directory)
 //! with its default config: every acknowledged send is in the journal, fdatasync'ed.
 //! `sled-nofsync` is the same with `SledConfig::fsync = false`, to show what the power-loss
-//! `fdatasync` costs. After each SledStore benchmark the mean group-commit size is printed.
+//! `fdatasync` costs. FjallStore runs on disk too, each acknowledged send covered by a journal
+//! `fdatasync` shared with the sends waiting at the same time. After each on-disk benchmark
+//! the mean number of writes per sync is printed.
 //!
 //! `cargo bench --bench store`
 
@@ -25,13 +28,20 @@ use tokio::runtime::Runtime;
 
 const SENDERS: [usize; 3] = [1, 8, 64];
 
+/// The stores compared, in the order they run.
+#[cfg(feature = "fjall")]
+const BACKENDS: [&str; 4] = ["memory", "sled", "sled-nofsync", "fjall"];
+#[cfg(not(feature = "fjall"))]
+const BACKENDS: [&str; 3] = ["memory", "sled", "sled-nofsync"];
+
 /// An engine on one backend, its senders and their conversations.
 struct Bench {
     chat: Chat,
     senders: Vec<(Caller, ConversationId)>,
-    sled: Option<Arc<SledStore>>,
-    /// Keeps the sled directory alive.
-    _dir: Option<tempfile::TempDir>,
+    /// How many writes each sync acknowledged, on average, for an on-disk store.
+    writes_per_sync: Option<Box<dyn Fn() -> String + Send + Sync>>,
+    /// Keeps the store's directory alive.
+    _dir: tempfile::TempDir,
     next_client_id: AtomicU64,
 }
 
@@ -46,14 +56,32 @@ async fn bench(backend: &str, senders: usize) -> Bench {
         rate_limits: RateLimits::UNLIMITED,
         ..Default::default()
     };
-    let (builder, sled, dir) = match backend {
-        "memory" => (Chat::builder(MemoryStore::new()), None, None),
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let (builder, writes_per_sync): (_, Option<Box<dyn Fn() -> String + Send + Sync>>) = match backend {
+        "memory" => (Chat::builder(MemoryStore::new()), None),
+        #[cfg(feature = "fjall")]
+        "fjall" => {
+            let store = Arc::new(kanect_store::FjallStore::open(&path).unwrap());
+            let stats = store.clone();
+            let report = move || {
+                let stats = stats.group_sync_stats();
+                let mean = stats.acknowledged as f64 / stats.syncs.max(1) as f64;
+                format!("{} syncs, mean group {mean:.1} writes", stats.syncs)
+            };
+            (Chat::builder_shared(store), Some(Box::new(report)))
+        }
         _ => {
-            let dir = tempfile::tempdir().unwrap();
-            let mut sled_config = SledConfig::new(dir.path().join("store"));
+            let mut sled_config = SledConfig::new(&path);
             sled_config.fsync = backend == "sled";
             let store = Arc::new(SledStore::open_with(sled_config).unwrap());
-            (Chat::builder_shared(store.clone()), Some(store), Some(dir))
+            let stats = store.clone();
+            let report = move || {
+                let stats = stats.group_commit_stats();
+                let mean = stats.writes as f64 / stats.flushes.max(1) as f64;
+                format!("{} flushes, mean group {mean:.1} writes", stats.flushes)
+            };
+            (Chat::builder_shared(store), Some(Box::new(report)))
         }
     };
     let chat = builder.config(config).build().await.unwrap();
@@ -65,7 +93,7 @@ async fn bench(backend: &str, senders: usize) -> Bench {
         let direct = chat.open_direct(&caller, sink.id).await.unwrap().id;
         callers.push((caller, direct));
     }
-    Bench { chat, senders: callers, sled, _dir: dir, next_client_id: AtomicU64::new(0) }
+    Bench { chat, senders: callers, writes_per_sync, _dir: dir, next_client_id: AtomicU64::new(0) }
 }
 
 impl Bench {
@@ -98,16 +126,14 @@ fn durable_sends(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable_sends");
     group.throughput(Throughput::Elements(1)).sample_size(10).warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(4));
-    for backend in ["memory", "sled", "sled-nofsync"] {
+    for backend in BACKENDS {
         for senders in SENDERS {
             let bench = Arc::new(runtime.block_on(bench(backend, senders)));
             group.bench_with_input(BenchmarkId::new(backend, senders), &senders, |b, _| {
                 b.iter_custom(|iters| runtime.block_on(bench.send(iters)))
             });
-            if let Some(store) = &bench.sled {
-                let stats = store.group_commit_stats();
-                let mean = stats.writes as f64 / stats.flushes.max(1) as f64;
-                eprintln!("{backend}/{senders}: {} flushes, mean group {mean:.1} writes", stats.flushes);
+            if let Some(report) = &bench.writes_per_sync {
+                eprintln!("{backend}/{senders}: {}", report());
             }
         }
     }
@@ -119,7 +145,7 @@ fn history_pages(c: &mut Criterion) {
     let mut group = c.benchmark_group("history_page_50");
     group.throughput(Throughput::Elements(1)).sample_size(20).warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(3));
-    for backend in ["memory", "sled"] {
+    for backend in BACKENDS.into_iter().filter(|backend| *backend != "sled-nofsync") {
         let bench = Arc::new(runtime.block_on(bench(backend, 1)));
         runtime.block_on(bench.send(2_000));
         let (caller, conversation) = bench.senders[0].clone();
