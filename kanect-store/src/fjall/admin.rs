@@ -50,9 +50,10 @@ impl Inner {
 #[async_trait::async_trait]
 impl AdminStore for FjallStore {
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        self.write(|inner| {
+        let entry = entry.clone();
+        self.write(move |inner| {
             let mut batch = inner.batch();
-            batch.insert(&inner.data, keys::audit(entry.id), format::encode(entry)?);
+            batch.insert(&inner.data, keys::audit(entry.id), format::encode(&entry)?);
             inner.commit(batch).map(|()| ((), true))
         })
         .await

@@ -93,9 +93,10 @@ impl Inner {
 #[async_trait::async_trait]
 impl ConversationStore for FjallStore {
     async fn insert_conversation(&self, conversation: &Conversation) -> StoreResult<bool> {
+        let conversation = conversation.clone();
         // Durable also when it existed: "it exists" may be about another writer's record that
         // is still on its way to the disk, and callers act on the answer.
-        self.write(|inner| inner.insert_conversation_now(conversation).map(|inserted| (inserted, true))).await
+        self.write(move |inner| inner.insert_conversation_now(&conversation).map(|inserted| (inserted, true))).await
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
@@ -103,7 +104,7 @@ impl ConversationStore for FjallStore {
     }
 
     async fn add_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
-        self.write(|inner| {
+        self.write(move |inner| {
             inner.add_member_now(id, user).map(|updated| {
                 let changed = updated.is_some();
                 (updated, changed)
@@ -113,7 +114,7 @@ impl ConversationStore for FjallStore {
     }
 
     async fn remove_member(&self, id: ConversationId, user: UserId) -> StoreResult<Option<Conversation>> {
-        self.write(|inner| inner.remove_member_now(id, user)).await
+        self.write(move |inner| inner.remove_member_now(id, user)).await
     }
 
     async fn set_conversation_details(
@@ -122,7 +123,7 @@ impl ConversationStore for FjallStore {
         name: Option<String>,
         owner: Option<UserId>,
     ) -> StoreResult<Option<Conversation>> {
-        self.write(|inner| {
+        self.write(move |inner| {
             inner.set_details_now(id, name, owner).map(|updated| {
                 let changed = updated.is_some();
                 (updated, changed)

@@ -145,7 +145,7 @@ impl Inner {
 impl MessageStore for FjallStore {
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
         // A duplicate is an acknowledgement too: its original must be durable.
-        self.write(|inner| inner.append_now(message).map(|appended| (appended, true))).await
+        self.write(move |inner| inner.append_now(message).map(|appended| (appended, true))).await
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
@@ -153,7 +153,8 @@ impl MessageStore for FjallStore {
     }
 
     async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
-        self.write(|inner| inner.replace_message_now(message).map(|replaced| (replaced, replaced))).await
+        let message = message.clone();
+        self.write(move |inner| inner.replace_message_now(&message).map(|replaced| (replaced, replaced))).await
     }
 
     async fn history(
@@ -176,7 +177,7 @@ impl MessageStore for FjallStore {
         kind: ReceiptKind,
         seq: Seq,
     ) -> StoreResult<Option<Receipt>> {
-        self.write(|inner| inner.advance_receipt_now(conversation, user, kind, seq)).await
+        self.write(move |inner| inner.advance_receipt_now(conversation, user, kind, seq)).await
     }
 
     async fn receipts(&self, conversation: ConversationId) -> StoreResult<Vec<Receipt>> {

@@ -3,9 +3,10 @@
 //! # Durability
 //! *Acknowledged means durable.* Every write commits one fjall write batch (atomic: all its
 //! keys or none, also across a crash) and returns only after a sync of fjall's journal that
-//! covers it (`fdatasync`, see `sync`): concurrent writes share one sync, and there is no
-//! journal of Kanect's own. A duplicate append, or a conversation found to exist, waits for a
-//! sync too: the record it reports may have been committed by another writer a moment ago.
+//! covers it (`fdatasync`): every write runs on one writer thread, which syncs once for all
+//! the writes it ran meanwhile (see `writer`), and there is no journal of Kanect's own. A
+//! duplicate append, or a conversation found to exist, waits for a sync too: the record it
+//! reports may have been written by the write just before it, not yet synced.
 //! Log-in attempt records are not waited on (see
 //! [`LoginAttemptStore`](kanect_core::backend::LoginAttemptStore)); the next sync takes them.
 //! Reads may see a write between its commit and its sync; if the process dies then, the write
@@ -21,15 +22,17 @@
 //!
 //! # Atomicity
 //! fjall has no read-modify-write of its own outside transactions; this process is the only one
-//! with the directory open (fjall locks it), so a read-modify-write is atomic under a mutex of
-//! ours: the `accounts` mutex for users and sessions (a user's deletion takes their sessions
-//! along), one of [`STRIPES`] per-conversation mutexes for appends, memberships and receipts
-//! (which also guards the conversation's cached last seq), and one for log-in attempts.
+//! with the directory open (fjall locks it), and every write runs on the one writer thread, so
+//! a read-modify-write is atomic against other writes. The mutexes below say what each write
+//! touches, and guard the writes made elsewhere (log-in attempts, not waited on): the
+//! `accounts` mutex for users and sessions (a user's deletion takes their sessions along), one
+//! of [`STRIPES`] per-conversation mutexes for appends, memberships and receipts (which also
+//! guards the conversation's cached last seq), and one for log-in attempts.
 //!
 //! # Layout
 //! - `users`, `sessions`, `login_attempts`, `conversations`, `messages`, `admin` — one store
 //!   trait's impl each (see [`kanect_core::backend`]).
-//! - `sync` — group sync: one journal `fdatasync` for many writes.
+//! - `writer` — the writer thread: every write, and one journal `fdatasync` for many.
 //! - `format` — the format version check, the refusal of a sled directory, fjall error mapping.
 //! - the key spaces and the record codecs are sled's too: `crate::kv`.
 
@@ -39,8 +42,8 @@ mod format;
 mod login_attempts;
 mod messages;
 mod sessions;
-mod sync;
 mod users;
+mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -54,14 +57,13 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use sync::GroupSync;
-pub use sync::GroupSyncStats;
+pub use writer::GroupSyncStats;
+use writer::Writer;
 
-/// How many per-conversation write locks: enough that writers to different conversations
-/// rarely wait for each other.
 /// The keyspace of every record but the log-in attempts ([`keys`](crate::kv::keys)).
 const DATA_KEYSPACE: &str = "kanect";
 
+/// How many per-conversation write locks, each with its conversations' cached last seqs.
 const STRIPES: usize = 64;
 
 /// The fjall-backed [`Store`]: one fjall database per directory. Cheap to clone (a handle).
@@ -77,20 +79,22 @@ const STRIPES: usize = 64;
 /// # Ok(()) }
 /// ```
 ///
-/// Dropping the last handle stops the sync thread and closes the database (fjall syncs its
-/// journal as it closes).
+/// Dropping the last handle stops the writer thread (after it has answered every write queued)
+/// and closes the database (fjall syncs its journal as it closes).
 #[derive(Clone)]
 pub struct FjallStore {
-    /// The open database and our locks, shared by every handle.
+    /// The open database and our locks, shared by every handle and the writer thread.
     inner: Arc<Inner>,
+    /// The writer thread. Dropped after `inner` (fields drop in order): once the last handle
+    /// is gone, its thread holds the last reference to `inner`, and closes the database as it
+    /// is joined.
+    writer: Arc<Writer>,
     /// A [`FjallStore::temporary`] store's directory, deleted after the database is closed.
     temporary: Option<Arc<TemporaryDir>>,
 }
 
 /// One open of the directory.
-struct Inner {
-    /// Dropped first (fields drop in order): its thread holds a handle on the database.
-    sync: GroupSync,
+pub(crate) struct Inner {
     /// Where the store lives, for [`FjallStore::reopen`].
     path: PathBuf,
     /// The database, for write batches.
@@ -111,7 +115,7 @@ struct Inner {
 impl FjallStore {
     /// Opens (or creates) the store in `path`.
     ///
-    /// Callable outside a tokio runtime: the sync runs on a std thread.
+    /// Callable outside a tokio runtime: the writes run on a std thread.
     ///
     /// # Errors
     /// [`StoreError::Format`] if the directory holds a sled store (it names the `export` /
@@ -120,7 +124,14 @@ impl FjallStore {
     /// process, or another `FjallStore` in this one, has it open);
     /// [`StoreError::Corrupt`] if fjall finds its files damaged.
     pub fn open(path: impl AsRef<Path>) -> Result<FjallStore, StoreError> {
-        Ok(FjallStore { inner: Arc::new(Inner::open(path.as_ref())?), temporary: None })
+        Self::start(Inner::open(path.as_ref())?, None)
+    }
+
+    /// A handle on `inner` with its writer thread started.
+    fn start(inner: Inner, temporary: Option<Arc<TemporaryDir>>) -> Result<FjallStore, StoreError> {
+        let inner = Arc::new(inner);
+        let writer = Arc::new(Writer::start(inner.clone())?);
+        Ok(FjallStore { inner, writer, temporary })
     }
 
     /// A store in a temporary directory (in memory where `/dev/shm` exists) that is deleted
@@ -130,9 +141,8 @@ impl FjallStore {
     /// [`StoreError::Backend`] if the directory cannot be created; as [`FjallStore::open`].
     pub fn temporary() -> Result<FjallStore, StoreError> {
         let dir = TemporaryDir::create()?;
-        let mut store = Self::open(&dir.0)?;
-        store.temporary = Some(Arc::new(dir));
-        Ok(store)
+        let inner = Inner::open(&dir.0)?;
+        Self::start(inner, Some(Arc::new(dir)))
     }
 
     /// Closes the store and opens its directory again, as a restart of the process does: for
@@ -142,17 +152,19 @@ impl FjallStore {
     /// [`StoreError::Backend`] if another handle of this store is still alive (it keeps the
     /// directory open); as [`FjallStore::open`].
     pub fn reopen(self) -> Result<FjallStore, StoreError> {
-        let FjallStore { inner, temporary } = self;
-        let inner = Arc::into_inner(inner).ok_or_else(|| StoreError::backend(StillShared))?;
+        let FjallStore { inner, writer, temporary } = self;
         let path = inner.path.clone();
-        drop(inner);
-        Ok(FjallStore { inner: Arc::new(Inner::open(&path)?), temporary })
+        let writer = Arc::into_inner(writer).ok_or_else(|| StoreError::backend(StillShared))?;
+        // Joined: the thread's reference to `inner` is gone, so this is the last one.
+        drop(writer);
+        drop(Arc::into_inner(inner).ok_or_else(|| StoreError::backend(StillShared))?);
+        Self::start(Inner::open(&path)?, temporary)
     }
 
     /// How group sync has done since the directory was (re)opened: journal syncs, and the
     /// waits they acknowledged.
     pub fn group_sync_stats(&self) -> GroupSyncStats {
-        self.inner.sync.stats()
+        self.writer.stats()
     }
 
     /// Runs `call` on the open database.
@@ -160,14 +172,13 @@ impl FjallStore {
         call(&self.inner)
     }
 
-    /// Runs a write on the open database, then waits until it is durable (if it wrote
+    /// Runs a write on the writer thread, and returns once it is durable (if it wrote
     /// anything, as `call`'s second value says).
-    async fn write<T>(&self, call: impl FnOnce(&Inner) -> StoreResult<(T, bool)>) -> StoreResult<T> {
-        let (value, wrote) = call(&self.inner)?;
-        if wrote {
-            self.inner.sync.durable().await?;
-        }
-        Ok(value)
+    async fn write<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Inner) -> StoreResult<(T, bool)> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.writer.write(call).await
     }
 }
 
@@ -181,7 +192,6 @@ impl Inner {
         // The version record (and the keyspaces) durable before anything is acknowledged.
         db.persist(PersistMode::SyncData).map_err(fjall_error)?;
         Ok(Inner {
-            sync: GroupSync::start(db.clone())?,
             path: path.to_path_buf(),
             db,
             data,
@@ -192,7 +202,7 @@ impl Inner {
         })
     }
 
-    /// A new write batch; committed without a sync (see `sync`).
+    /// A new write batch; committed without a sync (see `writer`).
     fn batch(&self) -> OwnedWriteBatch {
         self.db.batch()
     }
@@ -268,12 +278,13 @@ impl Inner {
 #[async_trait::async_trait]
 impl Store for FjallStore {
     async fn flush(&self) -> StoreResult<()> {
-        self.inner.sync.durable().await
+        // A write of nothing that waits for the next sync: it covers every write before it.
+        self.write(|_| Ok(((), true))).await
     }
 
     async fn health(&self) -> StoreHealth {
         // Flushing the journal's buffer (no sync) is cheap, and fails once fjall is poisoned.
-        match self.inner.sync.has_failed() || self.inner.db.persist(PersistMode::Buffer).is_err() {
+        match self.writer.has_failed() || self.inner.db.persist(PersistMode::Buffer).is_err() {
             true => StoreHealth::Failed,
             false => StoreHealth::Ok,
         }
@@ -284,7 +295,7 @@ impl std::fmt::Debug for FjallStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FjallStore")
             .field("path", &self.inner.path)
-            .field("sync", &self.inner.sync)
+            .field("writer", &self.writer)
             .field("temporary", &self.temporary.is_some())
             .finish_non_exhaustive()
     }

@@ -76,7 +76,8 @@ impl Inner {
 #[async_trait::async_trait]
 impl SessionStore for FjallStore {
     async fn insert_session(&self, session: &Session) -> StoreResult<()> {
-        self.write(|inner| inner.insert_session_now(session).map(|()| ((), true))).await
+        let session = session.clone();
+        self.write(move |inner| inner.insert_session_now(&session).map(|()| ((), true))).await
     }
 
     async fn session(&self, token_hash: &TokenHash) -> StoreResult<Option<Session>> {
@@ -84,11 +85,12 @@ impl SessionStore for FjallStore {
     }
 
     async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
-        self.write(|inner| inner.delete_session_now(token_hash).map(|deleted| (deleted, deleted))).await
+        let token_hash = *token_hash;
+        self.write(move |inner| inner.delete_session_now(&token_hash).map(|deleted| (deleted, deleted))).await
     }
 
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {
-        self.write(|inner| inner.delete_sessions_of_now(user).map(|count| (count, count > 0))).await
+        self.write(move |inner| inner.delete_sessions_of_now(user).map(|count| (count, count > 0))).await
     }
 
     async fn sessions(&self, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<Session>> {

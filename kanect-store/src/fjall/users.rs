@@ -96,7 +96,8 @@ impl Inner {
 #[async_trait::async_trait]
 impl UserStore for FjallStore {
     async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
-        self.write(|inner| inner.insert_user_now(user, password_hash).map(|()| ((), true))).await
+        let (user, password_hash) = (user.clone(), password_hash.to_owned());
+        self.write(move |inner| inner.insert_user_now(&user, &password_hash).map(|()| ((), true))).await
     }
 
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
@@ -108,7 +109,7 @@ impl UserStore for FjallStore {
     }
 
     async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
-        self.write(|inner| {
+        self.write(move |inner| {
             inner.update_user_now(id, update).map(|updated| {
                 let changed = updated.is_some();
                 (updated, changed)
@@ -118,7 +119,7 @@ impl UserStore for FjallStore {
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
-        self.write(|inner| inner.delete_user_now(id).map(|deleted| (deleted, deleted))).await
+        self.write(move |inner| inner.delete_user_now(id).map(|deleted| (deleted, deleted))).await
     }
 
     async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
@@ -129,7 +130,8 @@ impl UserStore for FjallStore {
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool> {
-        self.write(|inner| inner.set_password_hash_now(id, hash).map(|set| (set, set))).await
+        let hash = hash.to_owned();
+        self.write(move |inner| inner.set_password_hash_now(id, &hash).map(|set| (set, set))).await
     }
 
     async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
