@@ -1,6 +1,6 @@
 //! End-to-end benchmark: a Kanect server started in this process on 127.0.0.1 port 0, driven
 //! over real WebSockets by the load generator's workloads (`examples/loadgen/`, included
-//! below rather than copied), once with sled in a temporary directory (every ack durable) and
+//! below rather than copied), once with fjall (the default store) in a temporary directory (every ack durable) and
 //! once in memory.
 //!
 //! `cargo bench --bench e2e`
@@ -20,7 +20,7 @@ mod workload;
 
 use client::BoxError;
 use kanect::http::HttpConfig;
-use kanect::store::SledStore;
+use kanect::store::FjallStore;
 use kanect::{Chat, ChatConfig, LoginLimits, MemoryStore, PasswordCost, RateLimits, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,9 +50,9 @@ fn main() {
 fn bench() -> Result<(), BoxError> {
     let data = tempfile::tempdir()?;
     let loadgen = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    for name in ["sled", "memory"] {
+    for name in ["fjall", "memory"] {
         let store: Arc<dyn Store> = match name {
-            "sled" => Arc::new(SledStore::open(data.path().join("kanect"))?),
+            "fjall" => Arc::new(FjallStore::open(data.path().join("kanect"))?),
             _ => Arc::new(MemoryStore::new()),
         };
         let server = Server::start(store)?;

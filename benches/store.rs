@@ -1,6 +1,6 @@
 //! Store benchmark: durable sends/s through the engine (`Chat::send`) with 1, 8 and 64
-//! concurrent senders, and history page reads/s — MemoryStore, SledStore and (with the `fjall`
-//! feature) FjallStore side by side, in one run.
+//! concurrent senders, and history page reads/s — MemoryStore, FjallStore (the default) and,
+//! with the `sled` feature, SledStore side by side, in one run.
 //!
 //! Each sender sends into its own direct conversation (with a shared "sink" user, nobody
 //! subscribed), so sends never wait on each other's per-conversation ordering lock and the
@@ -11,7 +11,7 @@
 //! `fdatasync` shared with the sends waiting at the same time. After each on-disk benchmark
 //! the mean number of writes per sync is printed.
 //!
-//! `cargo bench --bench store`
+//! `cargo bench --features sled --bench store` (without the feature: memory and fjall only)
 
 // `criterion_group!` generates an undocumented function.
 #![allow(missing_docs)]
@@ -20,7 +20,6 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use kanect::{
     Caller, Chat, ChatConfig, ConversationId, HistoryPage, MemoryStore, PasswordCost, RateLimits, Registration,
 };
-use kanect_store::{SledConfig, SledStore};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,11 +27,16 @@ use tokio::runtime::Runtime;
 
 const SENDERS: [usize; 3] = [1, 8, 64];
 
-/// The stores compared, in the order they run.
-#[cfg(feature = "fjall")]
-const BACKENDS: [&str; 4] = ["memory", "sled", "sled-nofsync", "fjall"];
-#[cfg(not(feature = "fjall"))]
-const BACKENDS: [&str; 3] = ["memory", "sled", "sled-nofsync"];
+/// The stores compared, in the order they run: those this build has.
+const BACKENDS: &[&str] = &[
+    "memory",
+    #[cfg(feature = "sled")]
+    "sled",
+    #[cfg(feature = "sled")]
+    "sled-nofsync",
+    #[cfg(feature = "fjall")]
+    "fjall",
+];
 
 /// An engine on one backend, its senders and their conversations.
 struct Bench {
@@ -71,10 +75,11 @@ async fn bench(backend: &str, senders: usize) -> Bench {
             };
             (Chat::builder_shared(store), Some(Box::new(report)))
         }
-        _ => {
-            let mut sled_config = SledConfig::new(&path);
+        #[cfg(feature = "sled")]
+        "sled" | "sled-nofsync" => {
+            let mut sled_config = kanect_store::SledConfig::new(&path);
             sled_config.fsync = backend == "sled";
-            let store = Arc::new(SledStore::open_with(sled_config).unwrap());
+            let store = Arc::new(kanect_store::SledStore::open_with(sled_config).unwrap());
             let stats = store.clone();
             let report = move || {
                 let stats = stats.group_commit_stats();
@@ -83,6 +88,7 @@ async fn bench(backend: &str, senders: usize) -> Bench {
             };
             (Chat::builder_shared(store), Some(Box::new(report)))
         }
+        other => unreachable!("no backend {other} in this build"),
     };
     let chat = builder.config(config).build().await.unwrap();
     let sink = chat.register(Registration::new("sink", "bench password")).await.unwrap();
@@ -126,7 +132,7 @@ fn durable_sends(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable_sends");
     group.throughput(Throughput::Elements(1)).sample_size(10).warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(4));
-    for backend in BACKENDS {
+    for &backend in BACKENDS {
         for senders in SENDERS {
             let bench = Arc::new(runtime.block_on(bench(backend, senders)));
             group.bench_with_input(BenchmarkId::new(backend, senders), &senders, |b, _| {
@@ -145,7 +151,7 @@ fn history_pages(c: &mut Criterion) {
     let mut group = c.benchmark_group("history_page_50");
     group.throughput(Throughput::Elements(1)).sample_size(20).warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(3));
-    for backend in BACKENDS.into_iter().filter(|backend| *backend != "sled-nofsync") {
+    for &backend in BACKENDS.iter().filter(|backend| **backend != "sled-nofsync") {
         let bench = Arc::new(runtime.block_on(bench(backend, 1)));
         runtime.block_on(bench.send(2_000));
         let (caller, conversation) = bench.senders[0].clone();

@@ -1,5 +1,6 @@
 //! The standalone Kanect server: the web app, REST, WebSocket and long-poll on one port, with
-//! the embedded sled store — or, as one node of a cluster, PostgreSQL and NATS.
+//! the embedded fjall store (or sled, `--engine sled`) — or, as one node of a cluster,
+//! PostgreSQL and NATS.
 //!
 //! ```text
 //! cargo run --release --example server                      # http://127.0.0.1:8080, ./kanect-data
@@ -22,7 +23,6 @@
 
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
-use kanect::store::SledStore;
 use kanect::{
     Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, Store, StoreError,
 };
@@ -55,13 +55,17 @@ struct Cli {
     /// port. Bind it to an address only the scraper reaches, such as 127.0.0.1:9464.
     #[arg(long, env = "KANECT_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
-    /// Where the sled store keeps its files.
+    /// Where the embedded store keeps its files.
     #[arg(long, global = true, env = "KANECT_DATA_DIR", default_value = "./kanect-data")]
     data_dir: PathBuf,
+    /// The embedded store's engine: `fjall` (the default) or `sled` (feature `sled`), for a
+    /// data directory sled wrote. Each refuses the other's directory, naming the migration.
+    #[arg(long, global = true, env = "KANECT_ENGINE", value_enum, default_value_t = Engine::Fjall)]
+    engine: Engine,
     /// Keep everything in memory (lost at exit) instead of on disk.
     #[arg(long, global = true, env = "KANECT_MEMORY", conflicts_with = "store")]
     memory: bool,
-    /// A shared store instead of sled: `postgres://user:password@host/database` (feature
+    /// A shared store instead of the embedded one: `postgres://user:password@host/database` (feature
     /// `postgres`). Every node of a cluster names the same one.
     #[arg(long, global = true, env = "KANECT_STORE", hide_env_values = true)]
     store: Option<String>,
@@ -210,7 +214,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log) {
-        Ok(filter) => filter,
+        Ok(filter) => quiet_storage_engine(filter, &cli.log),
         Err(error) => exit_with(format!("--log {:?}: {error}", cli.log).into()),
     };
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
@@ -224,6 +228,18 @@ fn main() {
     if let Err(error) = runtime.block_on(run(cli)) {
         exit_with(error);
     }
+}
+
+/// fjall and its lsm-tree log every open, recovery, flush and compaction at `info`: warnings
+/// only, unless the filter names them (`--log info,fjall=info`).
+fn quiet_storage_engine(filter: tracing_subscriber::EnvFilter, text: &str) -> tracing_subscriber::EnvFilter {
+    if text.contains("fjall") || text.contains("lsm_tree") {
+        return filter;
+    }
+    ["fjall=warn", "lsm_tree=warn"].into_iter().fold(filter, |filter, directive| match directive.parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    })
 }
 
 /// Turns transparent huge pages off for this process. mimalloc asks the kernel for them on
@@ -325,7 +341,7 @@ fn http_config(cli: &Cli) -> HttpConfig {
     }
 }
 
-/// The store from the flags: `--store`, `--memory` or sled in `--data-dir`.
+/// The store from the flags: `--store`, `--memory` or the `--engine` in `--data-dir`.
 async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>, AnyError> {
     if let Some(url) = &cli.store {
         postgres_store(url, cli.store_schema.clone()).await
@@ -333,7 +349,32 @@ async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>, AnyError> {
         Ok(Arc::new(MemoryStore::new()))
     } else {
         std::fs::create_dir_all(&cli.data_dir)?;
-        Ok(Arc::new(SledStore::open(&cli.data_dir).map_err(|error| explain_open(cli, error))?))
+        embedded_store(cli.engine, &cli.data_dir).map_err(|error| explain_open(cli, error))
+    }
+}
+
+/// The embedded store engines (`--engine`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    /// `FjallStore`, the default.
+    Fjall,
+    /// `SledStore`, for data directories sled wrote (feature `sled`).
+    Sled,
+}
+
+/// The `engine`'s store in `dir`; an engine left out of this build is an error naming its
+/// feature.
+fn embedded_store(engine: Engine, dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    match engine {
+        #[cfg(feature = "fjall")]
+        Engine::Fjall => Ok(Arc::new(kanect::store::FjallStore::open(dir)?)),
+        #[cfg(feature = "sled")]
+        Engine::Sled => Ok(Arc::new(kanect::store::SledStore::open(dir)?)),
+        #[allow(unreachable_patterns)]
+        missing => Err(StoreError::Format(format!(
+            "--engine {}: this build has no such engine; build with `--features {0}`",
+            format!("{missing:?}").to_lowercase()
+        ))),
     }
 }
 
@@ -373,8 +414,8 @@ fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
         format!("{} is in use by another process: is a Kanect server running on it?", cli.data_dir.display());
     if matches!(cli.command, Some(Command::Export { .. } | Command::Import { .. })) {
         text.push_str(
-            " A sled store is one process's: stop the server to export or import, or run the server \
-             on PostgreSQL (--store), which an export reads beside running servers.",
+            " An embedded store is one process's: stop the server to export or import, or run the \
+             server on PostgreSQL (--store), which an export reads beside running servers.",
         );
     }
     if matches!(cli.command, Some(Command::CreateAdmin { .. })) {

@@ -8,9 +8,9 @@
 //!
 //! | feature | default | brings |
 //! |---|---|---|
-//! | `sled` | yes | [`store::SledStore`], the embedded persistent store |
+//! | `fjall` | yes | [`store::FjallStore`], the embedded persistent store, on fjall (an LSM-tree engine) |
 //! | `http` | yes | [`http`], the REST/WebSocket/long-poll server and web app |
-//! | `fjall` | no | `store::FjallStore`, the embedded store on fjall (an LSM-tree engine) |
+//! | `sled` | no | `store::SledStore`, the embedded store on sled 0.34, for existing data directories |
 //! | `postgres` | no | `store::PgStore`, for deployments that share one database |
 //! | `nats` | no | `nats::NatsBus`, to connect several server nodes |
 //!

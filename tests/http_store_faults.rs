@@ -10,6 +10,8 @@
 //! takes records (see `kanect-store/tests/disk_full.rs`, which also covers restarts). Raising
 //! the limit again is "space was freed".
 
+#![cfg(feature = "sled")]
+
 mod support;
 
 use kanect::http::HttpConfig;

@@ -1,20 +1,23 @@
 //! # kanect-store
 //!
-//! Kanect's storage backends for the [`kanect_core::Store`] trait: [`SledStore`], the
-//! embedded default (feature `sled`, on by default), `FjallStore`, embedded on the fjall
-//! LSM-tree engine (feature `fjall`; its durability, atomicity and key layout are in its
-//! module's docs), and `PgStore` for deployments beyond one machine (feature `postgres`). All
-//! pass the core's conformance suite. [`backup`] dumps any store to a versioned file and
-//! replays one into an empty store: backups, and moves between backends.
+//! Kanect's storage backends for the [`kanect_core::Store`] trait: [`FjallStore`], the
+//! embedded default (feature `fjall`, on by default), on the maintained fjall LSM-tree engine
+//! (its durability, atomicity and key layout are in its module's docs); `SledStore`, embedded
+//! on sled 0.34 (feature `sled`: supported, for data directories it wrote; its contract is
+//! below); and `PgStore` for deployments beyond one machine (feature `postgres`). All pass
+//! the core's conformance suite, and both embedded stores the SIGKILL crash test. A directory
+//! written by one embedded engine is refused by the other, with the commands that migrate it:
+//! [`backup`] dumps any store to a versioned file and replays one into an empty store, for
+//! backups and for moves between backends.
 //!
 //! ```
-//! # fn main() -> Result<(), kanect_core::StoreError> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), kanect_core::StoreError> {
 //! # let dir = tempfile::tempdir().unwrap();
-//! use kanect_store::{SledConfig, SledStore};
-//! let mut config = SledConfig::new(dir.path().join("kanect-data"));
-//! config.cache_capacity = 16 * 1024 * 1024;
-//! let store = SledStore::open_with(config)?;
-//! # drop(store);
+//! use kanect_core::backend::Store;
+//! use kanect_store::FjallStore;
+//! let store = FjallStore::open(dir.path().join("kanect-data"))?;
+//! store.flush().await?;
 //! # Ok(()) }
 //! ```
 //!

@@ -21,7 +21,6 @@ use kanect_core::backend::Store;
 use kanect_core::{
     Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, RateLimits, Registration, Seq, UserId,
 };
-use kanect_store::SledStore;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -40,11 +39,12 @@ const RESENT_AFTER_A_CRASH: usize = 8;
 /// A child left alone stops on its own after this long (the parent kills it much sooner).
 const CHILD_LIFETIME: Duration = Duration::from_secs(20);
 
+#[cfg(feature = "sled")]
 #[test]
 fn acknowledged_messages_survive_sigkill() {
     survives_sigkill(&Engine {
         test: "acknowledged_messages_survive_sigkill",
-        open: |path| SledStore::open(path).unwrap(),
+        open: |path| kanect_store::SledStore::open(path).unwrap(),
         journal_holds_records: Some(sled_journal_holds_records),
     });
 }
@@ -238,6 +238,7 @@ fn kill_child_at_random(
 /// Whether the killed store left appends in its journal (`journal/*.log` in the store's
 /// directory, each an 8-byte header, then records, then zeros up to the size it was made
 /// with), which the next open must replay: a record starts with its non-zero length.
+#[cfg(feature = "sled")]
 fn sled_journal_holds_records(path: &Path) -> bool {
     let Ok(files) = std::fs::read_dir(path.join("journal")) else { return false };
     let logs = files.flatten().filter(|file| file.path().extension().is_some_and(|ext| ext == "log"));

@@ -17,6 +17,8 @@
 //! store, as a restart would, and checks that history has every client id once, at the seq the
 //! resend returned, gap-free.
 
+#![cfg(feature = "sled")]
+
 use kanect_core::backend::UserStore;
 use kanect_core::{
     Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, RateLimits, Registration, StoreHealth,

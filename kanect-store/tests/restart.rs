@@ -3,7 +3,6 @@
 
 use kanect_core::backend::{Store, UserQuery};
 use kanect_core::{Chat, ChatConfig, HistoryPage, PasswordCost, ReceiptKind, Registration, Role, Seq, SessionToken};
-use kanect_store::SledStore;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,9 +13,10 @@ async fn engine<S: Store>(open: fn(&Path) -> S, path: &Path) -> (Chat, Arc<S>) {
     (Chat::builder_shared(store.clone()).config(config).build().await.unwrap(), store)
 }
 
+#[cfg(feature = "sled")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_survives_close_and_reopen() {
-    survives_close_and_reopen(|path| SledStore::open(path).unwrap()).await;
+    survives_close_and_reopen(|path| kanect_store::SledStore::open(path).unwrap()).await;
 }
 
 #[cfg(feature = "fjall")]

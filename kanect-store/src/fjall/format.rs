@@ -33,8 +33,10 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 pub(crate) fn refuse_other_engines(path: &Path) -> Result<(), StoreError> {
     if path.join("conf").is_file() && path.join("db").is_file() {
         return Err(StoreError::Format(format!(
-            "{} holds a sled store (SledStore), not a fjall one (FjallStore): open it with the sled \
-             backend, or migrate it with the server's `export` (from sled) and `import` (into fjall) commands",
+            "{0} holds a sled store (SledStore), not a fjall one (FjallStore): open it with the sled \
+             engine (the server's `--engine sled`), or migrate it to fjall: `server --engine sled \
+             --data-dir {0} export kanect.jsonl`, then `server --data-dir NEW_DIR import kanect.jsonl` \
+             (the server built with `--features sled`)",
             path.display()
         )));
     }
@@ -81,6 +83,12 @@ pub(crate) fn fjall_error(error: fjall::Error) -> StoreError {
         | fjall::Error::InvalidTag(_)
         | fjall::Error::Decompress(_)
         | fjall::Error::Unrecoverable => StoreError::Corrupt(format!("fjall: {error}")),
+        // As sled reports its lock: an I/O error of kind `ResourceBusy`, which callers (the
+        // server's "is a server running on it?") recognise whatever the engine.
+        fjall::Error::Locked => StoreError::backend(std::io::Error::new(
+            std::io::ErrorKind::ResourceBusy,
+            "the directory is locked: another process (or store) has it open",
+        )),
         other => StoreError::backend(other),
     }
 }

@@ -45,8 +45,10 @@ const UPGRADES_FROM: u32 = 3;
 pub(crate) fn refuse_other_engines(path: &Path) -> Result<(), StoreError> {
     if path.join("version").is_file() && path.join("keyspaces").is_dir() {
         return Err(StoreError::Format(format!(
-            "{} holds a fjall store (FjallStore), not a sled one (SledStore): open it with the fjall \
-             backend, or migrate it with the server's `export` (from fjall) and `import` (into sled) commands",
+            "{0} holds a fjall store (FjallStore), not a sled one (SledStore): open it with the fjall \
+             engine (the server's default `--engine fjall`), or migrate it to sled: `server \
+             --data-dir {0} export kanect.jsonl`, then `server --engine sled --data-dir NEW_DIR \
+             import kanect.jsonl`",
             path.display()
         )));
     }
