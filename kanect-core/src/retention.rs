@@ -43,7 +43,8 @@
 //! **Not audited.** The audit log records what an administrator did: its entries name the
 //! acting account, and the admin app shows that account. A retention pass has no such actor
 //! (the operator's setting is the standing decision), and a made-up one would read as a deleted
-//! account. A pass that deleted anything logs how many and its cutoff (`tracing`, info).
+//! account. A background pass that deleted anything logs how many and its cutoff (`tracing`,
+//! info); [`Chat::expire_messages`] returns the count to its caller.
 
 use crate::chat::{Chat, WeakChat};
 use crate::error::Result;
