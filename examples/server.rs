@@ -130,6 +130,11 @@ struct Cli {
     /// Sign-ups per client address (IPv4 address or IPv6 /64): BURST/PERIOD, or `off`.
     #[arg(long, env = "KANECT_LIMIT_SIGNUPS", value_name = "RATE", value_parser = rate_setting, default_value_t = RateSetting(RateLimits::default().sign_ups_per_address))]
     limit_signups: RateSetting,
+    /// Delete messages older than DAYS (1 to 36500), as an administrator's delete does: each
+    /// stays in its conversation's history as a deleted message without its text, and open
+    /// clients are told. Checked at start and then hourly. `off` keeps messages forever.
+    #[arg(long, env = "KANECT_MESSAGE_RETENTION", value_name = "DAYS", value_parser = retention_setting, default_value = "off", allow_negative_numbers = true)]
+    message_retention: RetentionSetting,
     /// At start, make sure this administrator exists (with KANECT_ADMIN_PASSWORD).
     #[arg(long, env = "KANECT_ADMIN_USERNAME", requires = "admin_password")]
     admin_username: Option<String>,
@@ -152,6 +157,32 @@ fn rate_setting(text: &str) -> Result<RateSetting, String> {
     let rate =
         text.parse().map_err(|_| format!("{text:?}: expected BURST/PERIOD such as 100/20s or 10/50m, or off"))?;
     Ok(RateSetting(Some(rate)))
+}
+
+/// `--message-retention`: how long messages are kept, or forever.
+#[derive(Clone, Copy, Debug)]
+struct RetentionSetting(Option<Duration>);
+
+/// The longest retention `--message-retention` takes: 100 years. Longer is kept forever in all
+/// but name, so a bigger number is far more likely a typo (a duration in hours or seconds,
+/// digits twice) than a decision; forever is `off`.
+const RETENTION_MAX_DAYS: u64 = 36_500;
+
+/// Parses a whole number of days, 1 to [`RETENTION_MAX_DAYS`], or `off`.
+fn retention_setting(text: &str) -> Result<RetentionSetting, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(RetentionSetting(None));
+    }
+    let expected =
+        format!("expected a whole number of days from 1 to {RETENTION_MAX_DAYS}, or off to keep messages forever");
+    let days: u64 = text.trim().parse().map_err(|_| expected.clone())?;
+    if days == 0 {
+        return Err(format!("0 days would delete every message at once; {expected}"));
+    }
+    if days > RETENTION_MAX_DAYS {
+        return Err(format!("{days} days is over 100 years; {expected}"));
+    }
+    Ok(RetentionSetting(Some(Duration::from_secs(days * 24 * 3600))))
 }
 
 /// As `--help` shows a default: the engine's.
@@ -378,8 +409,8 @@ fn embedded_store(engine: Engine, dir: &Path) -> Result<Arc<dyn Store>, StoreErr
     }
 }
 
-/// The engine from the flags: the store ([`open_store`]), the bus (`--bus`, or none) and the
-/// heartbeat.
+/// The engine from the flags: the store ([`open_store`]), the bus (`--bus`, or none), the
+/// heartbeat, the limits and the message retention.
 async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
     let builder = Chat::builder_shared(open_store(cli).await?);
     let builder = match &cli.bus {
@@ -396,6 +427,8 @@ async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
         max_devices_per_user: usize::try_from(cli.max_devices_per_user).unwrap_or(usize::MAX),
         rate_limits: cli.rate_limits(),
         login: cli.login_limits(),
+        // Only a serving process runs retention passes: `create-admin` exits before one ends.
+        message_retention: if cli.command.is_none() { cli.message_retention.0 } else { None },
         ..ChatConfig::default()
     };
     Ok(builder.config(config).build().await?)

@@ -5,8 +5,8 @@
 //! `presence::state`, the log-in throttle, the rate limits, ...), the handle's module (`chat`)
 //! holds that state, and the operations are `impl Chat` blocks in modules that use the handle.
 //! Starting an engine needs more than its state: the bus's inbox hands other nodes' envelopes
-//! to the hub and to presence's operations, and presence's heartbeat and the rate limits'
-//! clean-up run as tasks. Done in `chat`, that would make the handle's module depend on the
+//! to the hub and to presence's operations, and presence's heartbeat, the rate limits'
+//! clean-up and message retention's passes run as tasks. Done in `chat`, that would make the handle's module depend on the
 //! modules that depend on it; done here, above all of them, every module imports only modules
 //! below it.
 
@@ -44,7 +44,9 @@ impl ChatBuilder {
     }
 
     /// Starts the engine: attaches it to the bus and starts its heartbeat task (and the one that
-    /// forgets idle rate-limit buckets).
+    /// forgets idle rate-limit buckets, and with
+    /// [`ChatConfig::message_retention`] the one that deletes expired messages: a pass now, then
+    /// at most an hour apart).
     ///
     /// # Errors
     /// `unavailable` if the bus cannot be attached.
@@ -57,6 +59,9 @@ impl ChatBuilder {
         chat.attach(BusInbox::new(move |envelope| receive(&weak, envelope))).await?;
         tokio::spawn(crate::presence::heartbeat(chat.downgrade()));
         tokio::spawn(crate::limits::forget_idle_keys(Arc::downgrade(chat.limits())));
+        if chat.config().message_retention.is_some() {
+            tokio::spawn(crate::retention::expire_periodically(chat.downgrade()));
+        }
         Ok(chat)
     }
 }

@@ -3,7 +3,7 @@
 //! The operations live in sibling modules as `impl Chat` blocks, one concern each:
 //! `accounts` (register, log in, sessions, users), `conversations` (direct and group),
 //! `conversation_list` (the caller's list, in pages), `messaging` (send, edit, delete, history,
-//! receipts, typing, subscribe) and `admin`.
+//! receipts, typing, subscribe), `admin` and `retention`.
 //! `presence` holds who is online and who hears of it. This module holds what they share: the
 //! handle, who is calling ([`Caller`]), and [`Chat::route`], the one path every event takes to
 //! local devices and other nodes.
@@ -18,7 +18,7 @@ use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage};
 use crate::error::Result;
 use crate::event::{Delivery, Event};
 use crate::hub::Hub;
-use crate::id::{NodeId, Seq, UserId};
+use crate::id::{ConversationId, NodeId, Seq, UserId};
 use crate::limits::{Limits, RateLimits};
 use crate::metrics::Metrics;
 use crate::model::{Role, Timestamp, TokenHash};
@@ -26,6 +26,7 @@ use crate::ordering::{Sequencer, Ticket};
 use crate::presence::state::PresenceState;
 use crate::store::{Store, StoreHealth};
 use crate::throttle::{LoginLimits, LoginThrottle};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -54,6 +55,10 @@ pub struct ChatConfig {
     /// address sign up. Default [`RateLimits::default`]; [`RateLimits::UNLIMITED`] turns them
     /// off.
     pub rate_limits: RateLimits,
+    /// How long messages are kept: one older than this (by its `sent_at`) is deleted as an
+    /// administrator's delete does it, by a pass at start and then at most an hour apart
+    /// (see the `retention` module and [`Chat::expire_messages`]). Default `None`: kept forever.
+    pub message_retention: Option<Duration>,
 }
 
 impl Default for ChatConfig {
@@ -67,6 +72,7 @@ impl Default for ChatConfig {
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             heartbeat: Duration::from_secs(5),
             rate_limits: RateLimits::default(),
+            message_retention: None,
         }
     }
 }
@@ -124,6 +130,11 @@ struct Inner {
     limits: Arc<Limits>,
     metrics: Metrics,
     ordering: Sequencer,
+    /// Per conversation, the seq up to which retention passes have expired every message, so
+    /// that the next pass starts after it; the lock also makes passes run one at a time (see
+    /// the `retention` module). Shared so that the background pass can hold it without holding
+    /// the engine.
+    retention_cursors: Arc<tokio::sync::Mutex<HashMap<ConversationId, Seq>>>,
     config: ChatConfig,
 }
 
@@ -183,6 +194,7 @@ impl Chat {
             limits: Arc::new(Limits::new(&config.rate_limits)),
             metrics: Metrics::default(),
             ordering: Sequencer::default(),
+            retention_cursors: Arc::default(),
             store,
             bus,
             config,
@@ -290,8 +302,13 @@ impl Chat {
         &self.inner.limits
     }
 
+    /// Where retention passes stopped, per conversation (see the `retention` module).
+    pub(crate) fn retention_cursors(&self) -> &Arc<tokio::sync::Mutex<HashMap<ConversationId, Seq>>> {
+        &self.inner.retention_cursors
+    }
+
     /// A place in the conversation's fan-out order (see the `ordering` module).
-    pub(crate) fn ticket(&self, id: crate::id::ConversationId) -> Ticket<'_> {
+    pub(crate) fn ticket(&self, id: ConversationId) -> Ticket<'_> {
         self.inner.ordering.begin(id)
     }
 

@@ -61,6 +61,8 @@
 //! - `hub` — this node's devices and fan-out to them.
 //! - `presence` — who is online across nodes (devices here, other nodes' announcements and
 //!   heartbeats, expiry), who is told (contacts and watch lists), last-seen.
+//! - `retention` — message retention: passes that delete messages older than
+//!   [`ChatConfig::message_retention`], in the background and by [`Chat::expire_messages`].
 //! - `subscription` — a device's event stream with resume and resync; `seq_set` — the seqs a
 //!   device has, as ranges.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
@@ -94,6 +96,7 @@ pub mod metrics;
 mod model;
 mod ordering;
 mod presence;
+mod retention;
 mod seq_set;
 mod store;
 mod subscription;
