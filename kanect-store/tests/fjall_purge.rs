@@ -51,7 +51,13 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
     found
 }
 
-async fn send(store: &FjallStore, conversation: ConversationId, sender: UserId, client_id: &str, body: &str) -> Message {
+async fn send(
+    store: &FjallStore,
+    conversation: ConversationId,
+    sender: UserId,
+    client_id: &str,
+    body: &str,
+) -> Message {
     match store.append_message(new_message(conversation, sender, client_id, body)).await.unwrap() {
         Appended::Created(message) => message,
         Appended::Duplicate(message) => panic!("{client_id} was stored already: {message:?}"),

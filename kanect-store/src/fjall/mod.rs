@@ -79,8 +79,9 @@ const STRIPES: usize = 64;
 /// # Ok(()) }
 /// ```
 ///
-/// Dropping the last handle stops the sync thread and closes the database (fjall syncs its
-/// journal as it closes).
+/// Dropping the last handle stops the sync thread, flushes fjall's memtables (and compacts if
+/// a deleted or edited message is not yet purged: see [`FjallStore::purge`]), closes the
+/// database and empties its journals, so a clean close leaves no old message body on disk.
 #[derive(Clone)]
 pub struct FjallStore {
     /// The open database and our locks, shared by every handle.

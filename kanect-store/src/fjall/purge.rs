@@ -315,12 +315,6 @@ impl Drop for Purger {
     }
 }
 
-impl std::fmt::Debug for Purger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Purger").field("garbage_since", &self.shared.state().garbage_since).finish_non_exhaustive()
-    }
-}
-
 /// A purge that failed, as its callers see it.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("fjall purge failed: {0}")]

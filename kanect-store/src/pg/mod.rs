@@ -110,6 +110,11 @@ impl PgConfig {
 /// shipped with this crate, under an advisory lock, so nodes may start together. Connections
 /// are made without TLS: keep the database on a private network.
 ///
+/// A deleted or edited message's old body leaves the table's pages at a `VACUUM` that the
+/// store runs within ten minutes ([`PgStore::purge`] at once); PostgreSQL's WAL, archives,
+/// replicas and backups keep copies that only the operator can bound (see the README's
+/// Storage section).
+///
 /// ```no_run
 /// # async fn example() -> Result<(), kanect_core::StoreError> {
 /// use kanect_store::{PgConfig, PgStore};
