@@ -13,6 +13,8 @@
 //!
 //! So every replace marks the store, and [`PURGE_DELAY`] after the first unpurged mark a task
 //! runs `VACUUM kanect_messages` (which covers its TOAST table); [`PgStore::purge`] runs it now.
+//! A store starts marked: a node that stopped (or crashed) within the delay of a delete never
+//! ran the vacuum it owed, and `VACUUM` takes every dead row, whichever node made it.
 //! The vacuumed page reaches the table's file at PostgreSQL's next checkpoint
 //! (`checkpoint_timeout`, 5 minutes by default). `VACUUM` only skips pages that are all
 //! visible, so it reads what changed since the last one: cheap next to the delay. Each node
@@ -57,9 +59,11 @@ pub(crate) struct Purger {
 }
 
 impl Purger {
-    /// Starts the purge task on the current tokio runtime.
+    /// Starts the purge task on the current tokio runtime. It owes a purge from the start: a
+    /// node that stopped within [`PURGE_DELAY`] of a delete never ran the one it owed.
     pub(crate) fn start(pool: Pool) -> Purger {
         let marked = Arc::new(Notify::new());
+        marked.notify_one();
         let task = tokio::spawn({
             let marked = marked.clone();
             async move {
