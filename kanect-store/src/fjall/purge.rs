@@ -16,6 +16,10 @@
 //!    only the newest version of each key (older versions are dropped once no open snapshot or
 //!    iterator can still see them), and the old tables are deleted.
 //!
+//! Each flush starts with a write that changes nothing (the format record rewritten with its
+//! own value): fjall only lets go of versions below a watermark that trails the newest write,
+//! so without it the last replace before a purge would keep its old value (see `purge`).
+//!
 //! What it cannot reach while the store is open: the *active* journal. fjall appends to it until
 //! it passes 64 MB, then seals it and deletes it after the next flush; fjall 3 has no call that
 //! seals it sooner. So a running store holds a deleted body in its active journal until 64 MB of
