@@ -66,6 +66,8 @@ impl Inner {
         let mut batch = self.batch();
         batch.insert(&self.data, key, encode_message(&stored)?);
         self.commit(batch)?;
+        // The old body (a deleted or edited text) is still in the journal and the tables.
+        self.purge.mark_garbage();
         Ok(true)
     }
 

@@ -33,6 +33,7 @@
 //! - `users`, `sessions`, `login_attempts`, `conversations`, `messages`, `admin` — one store
 //!   trait's impl each (see [`kanect_core::backend`]).
 //! - `writer` — the writer thread: every write, and one journal `fdatasync` for many.
+//! - `purge` — deletion deletes: old values of replaced records out of every file.
 //! - `format` — the format version check, the refusal of a sled directory, fjall error mapping.
 //! - the key spaces and the record codecs are sled's too: `crate::kv`.
 
@@ -41,6 +42,7 @@ mod conversations;
 mod format;
 mod login_attempts;
 mod messages;
+mod purge;
 mod sessions;
 mod users;
 mod writer;
@@ -79,8 +81,10 @@ const STRIPES: usize = 64;
 /// # Ok(()) }
 /// ```
 ///
-/// Dropping the last handle stops the writer thread (after it has answered every write queued)
-/// and closes the database (fjall syncs its journal as it closes).
+/// Dropping the last handle stops the writer thread (after it has answered every write
+/// queued), flushes fjall's memtables (and compacts if a deleted or edited message is not yet
+/// purged: see [`FjallStore::purge`]), closes the database and empties its journals, so a
+/// clean close leaves no old message body on disk.
 #[derive(Clone)]
 pub struct FjallStore {
     /// The open database and our locks, shared by every handle and the writer thread.
@@ -110,6 +114,9 @@ pub(crate) struct Inner {
     /// Per-conversation write locks, each with the last seqs of its conversations that an
     /// append has read (this process is the directory's only writer, so they cannot go stale).
     stripes: Box<[Mutex<HashMap<ConversationId, Seq>>]>,
+    /// Purges replaced records' old values (see `purge`). Last: its drop runs after every other
+    /// handle on the database is gone.
+    purge: purge::Purger,
 }
 
 impl FjallStore {
@@ -186,11 +193,13 @@ impl Inner {
     fn open(path: &Path) -> StoreResult<Inner> {
         format::refuse_other_engines(path)?;
         let db = Database::builder(path).open().map_err(fjall_error)?;
+        let unclean = purge::replayed_journal(&db);
         let data = db.keyspace(DATA_KEYSPACE, KeyspaceCreateOptions::default).map_err(fjall_error)?;
         let attempts = db.keyspace(keys::LOGIN_ATTEMPTS, KeyspaceCreateOptions::default).map_err(fjall_error)?;
         format::check_version(&data)?;
         // The version record (and the keyspaces) durable before anything is acknowledged.
         db.persist(PersistMode::SyncData).map_err(fjall_error)?;
+        let purge = purge::Purger::start(db.clone(), data.clone(), path, unclean)?;
         Ok(Inner {
             path: path.to_path_buf(),
             db,
@@ -199,6 +208,7 @@ impl Inner {
             accounts: Mutex::new(()),
             attempts_lock: Mutex::new(()),
             stripes: (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect(),
+            purge,
         })
     }
 

@@ -81,7 +81,12 @@ impl MessageStore for PgStore {
             &edited_at,
             &message.deleted,
         ];
-        Ok(execute(&client, sql, params).await? > 0)
+        let replaced = execute(&client, sql, params).await? > 0;
+        if replaced {
+            // The old body is a dead row version now, still in the table's pages.
+            self.purge.mark_garbage();
+        }
+        Ok(replaced)
     }
 
     async fn history(

@@ -43,13 +43,19 @@
 //! `login_attempts`, `conversations`, `messages`, `admin`; [`Store`] itself here), with one SQL
 //! statement (or one short transaction) per operation; how each invariant is kept across nodes
 //! is said above, and the comments there only say what is not obvious from the SQL. `sql` runs
-//! statements, `rows` decodes them, `migrate` keeps the schema.
+//! statements, `rows` decodes them, `migrate` keeps the schema, `purge` vacuums deleted and
+//! edited message bodies out of the table's pages.
+//!
+//! **Deletion.** A deleted or edited message's old body stays in the table's pages until a
+//! `VACUUM`; the store runs one within ten minutes of a delete or an edit ([`PgStore::purge`]
+//! runs it now). PostgreSQL's WAL, replicas and backups keep copies beyond that: see `purge`.
 
 mod admin;
 mod conversations;
 mod login_attempts;
 mod messages;
 mod migrate;
+mod purge;
 mod rows;
 mod sessions;
 mod sql;
@@ -104,6 +110,11 @@ impl PgConfig {
 /// shipped with this crate, under an advisory lock, so nodes may start together. Connections
 /// are made without TLS: keep the database on a private network.
 ///
+/// A deleted or edited message's old body leaves the table's pages at a `VACUUM` that the
+/// store runs within ten minutes ([`PgStore::purge`] at once); PostgreSQL's WAL, archives,
+/// replicas and backups keep copies that only the operator can bound (see the README's
+/// Storage section).
+///
 /// ```no_run
 /// # async fn example() -> Result<(), kanect_core::StoreError> {
 /// use kanect_store::{PgConfig, PgStore};
@@ -116,6 +127,8 @@ pub struct PgStore {
     pool: Pool,
     /// How it was connected, to connect again the same way ([`PgStore::config`]).
     config: PgConfig,
+    /// Vacuums the messages table after deletes and edits (see `purge`).
+    purge: purge::Purger,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -168,7 +181,8 @@ impl PgStore {
             .wait_timeout(Some(config.wait_timeout))
             .build()
             .map_err(StoreError::backend)?;
-        let store = PgStore { pool, config };
+        let purge = purge::Purger::start(pool.clone());
+        let store = PgStore { pool, config, purge };
         let mut client = store.client().await?;
         migrate::run(&mut client, store.config.schema.as_deref()).await?;
         drop(client);

@@ -86,6 +86,14 @@ use std::sync::{Arc, PoisonError, RwLock};
 /// close leaves an empty journal), stops its other threads (commit, checkpoint, and the id
 /// scan if it still runs) and releases the directory, so the same path can be opened again
 /// right after.
+///
+/// # Deletion
+/// A deleted or edited message's old body is *not* purged from disk, and cannot be: sled 0.34
+/// appends every write to its log segments and has no call that rewrites them (it may reuse a
+/// segment one day, with no bound, and it does not reclaim space). The body also stays in
+/// Kanect's journal until the checkpoint that covers it deletes that file (every 8 MiB of
+/// journal, and at a clean close). Where deleted text must leave the disk, use `FjallStore` or
+/// `PgStore`, which purge it within a documented time.
 pub struct SledStore {
     /// Declared first, so that it stops before the database it would replace is dropped.
     _recovery: Recovery,
