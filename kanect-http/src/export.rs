@@ -10,9 +10,10 @@
 //!   conversation's messages a gap-free run from seq 1.
 //! - **Flat memory and backpressure.** The source writes into one end of a bounded in-memory
 //!   pipe ([`PIPE_BYTES`]); the response body reads the other end, a chunk at a time, only when
-//!   hyper asks for the next chunk, which it does only once the last one went out to the
-//!   socket. A client that reads slowly stops the pipe, which stops the source's writes, which
-//!   stop its reads of the store: nothing in between grows.
+//!   hyper asks for the next chunk, which it does only while its own write buffer (bounded) has
+//!   room, that is while the socket takes bytes. A client that reads slowly fills the socket,
+//!   then hyper's buffer, then the pipe, and the source's next write waits, and so do its
+//!   reads of the store: nothing in between grows.
 //! - **Failure.** Once the `200` head is out, a failure cannot change the status: the body is
 //!   cut off instead (no final chunk), so the client sees an incomplete response, and the
 //!   dump lacks its `end` record, which an import refuses. The same happens to an export in
