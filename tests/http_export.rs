@@ -5,7 +5,8 @@
 //! client holds the export open. The unauthenticated, non-admins, and every caller of a server
 //! without an export source are refused with stable codes. The body is streamed under
 //! backpressure (a client that does not read stops the source after a bounded amount), a
-//! source that fails cuts the body off, and a client that goes away stops the source.
+//! source that fails cuts the body off, and so does shutdown; a client that goes away stops the
+//! source.
 
 mod support;
 
@@ -380,4 +381,25 @@ async fn a_failing_source_cuts_the_body_off() {
     // sent yet when the body fails): a prefix, never more.
     assert!(received.len() <= 100 * LINE.len() && received.iter().all(|&b| b == b'a'), "{}", received.len());
     server.shutdown().await;
+}
+
+/// Shutdown does not wait for an export: one in progress is cut off (its client sees an
+/// incomplete body, not a whole dump), the source stops, and the server stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_in_progress_is_cut_off_by_shutdown() {
+    const LINES: u64 = 64 * 1024; // 64 MiB: far more than is under way when shutdown begins
+    let progress = Arc::new(Progress::default());
+    let chat = Chat::builder(MemoryStore::new()).config(chat_config()).build().await.expect("chat");
+    let server = Running::with_source(chat, synthetic_source(progress.clone(), LINES, false)).await;
+    let root = server.admin_token().await;
+    let mut body = get_export(server.addr, Some(&root)).await.into_body();
+    let first = tokio::time::timeout(WAIT, body.frame()).await.expect("a first chunk").expect("not empty");
+    assert!(first.is_ok());
+    let stopping = tokio::spawn(server.shutdown());
+    let mut received = Vec::new();
+    let outcome = read_rest(&mut body, &mut received).await;
+    assert!(outcome.is_err(), "the body is cut off, not ended: {} bytes after the first chunk", received.len());
+    tokio::time::timeout(WAIT, stopping).await.expect("the server stops").expect("shutdown");
+    assert!(eventually(|| progress.ended.load(Ordering::SeqCst)).await, "the source is stopped");
+    assert!(progress.written.load(Ordering::SeqCst) < LINES * LINE.len() as u64);
 }

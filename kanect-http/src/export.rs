@@ -18,7 +18,8 @@
 //!   cut off instead (no final chunk), so the client sees an incomplete response, and the
 //!   dump lacks its `end` record, which an import refuses. The same happens to an export in
 //!   progress when shutdown begins: a backup is not worth holding the shutdown for, and the
-//!   server is going away. A client that goes away stops the source (its task is aborted).
+//!   server is going away. (The body notices when hyper next asks it for a chunk; a client
+//!   that reads nothing at all is dropped at the end of the shutdown grace, as any other.) A client that goes away stops the source (its task is aborted).
 //! - **Audit.** The engine writes `store.export` to the audit log before the export begins
 //!   ([`kanect_core::Chat::begin_export`]).
 
