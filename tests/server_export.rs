@@ -1,7 +1,8 @@
 //! The server binary's `export FILE --from URL --admin-username NAME`: a backup of a running
 //! server on sled (whose directory the server holds locked), over the API, that `import`
 //! restores into another data dir. A wrong password, a non-admin and a malformed URL fail with
-//! exit code 1, a message that names the cause, and no file.
+//! exit code 1 and a message that names the cause, and leave no file (nor harm an older backup
+//! at the same path).
 
 mod support;
 
@@ -55,7 +56,7 @@ async fn export_from_a_running_sled_server_restores_into_another_data_dir() {
 
     // Refusals: exit code 1, the server's code in the message, no file.
     let refused = [
-        (export_from(&binary, &out.path().join("a"), &url, "ops", "not the password"), "bad_credentials"),
+        (export_from(&binary, &dump, &url, "ops", "not the password"), "bad_credentials"),
         (export_from(&binary, &out.path().join("b"), &url, "alice", "correct horse battery"), "admin_only"),
         (export_from(&binary, &out.path().join("c"), "127.0.0.1:1", "ops", "x"), "expected http://HOST:PORT"),
     ];
@@ -64,9 +65,10 @@ async fn export_from_a_running_sled_server_restores_into_another_data_dir() {
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains(expected), "{expected}: {stderr}");
     }
-    for name in ["a", "b", "c"] {
-        assert!(!out.path().join(name).exists(), "{name} left behind");
-    }
+    // The backup taken before is untouched, and nothing else is left in its directory.
+    assert_eq!(std::fs::read_to_string(&dump).expect("the dump"), text);
+    let files: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert_eq!(files, vec![OsStr::new("backup.jsonl").to_os_string()]);
     let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
     assert_eq!(status, Some(0));
 

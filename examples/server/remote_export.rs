@@ -2,10 +2,11 @@
 //! taken over its API, for a store the server holds locked (sled, fjall).
 //!
 //! Logs in as the administrator (`POST /api/v1/auth/login`), streams `GET
-//! /api/v1/admin/export` into FILE chunk by chunk (memory stays flat), makes the file durable
-//! (fsync) before it says so, and logs out again. A dump cut off on the way (the server failed
-//! or shut down, the connection broke) is an error, and the partial file is removed: a file
-//! this command leaves behind is a complete dump. Plain HTTP only: run it on the server's
+//! /api/v1/admin/export` chunk by chunk (memory stays flat) into a temporary file beside FILE,
+//! makes it durable (fsync, rename over FILE, fsync of the directory) before it says so, and
+//! logs out again. A dump cut off on the way (the server failed or shut down, the connection
+//! broke) is an error, and the partial file is removed: FILE is either a complete new dump or
+//! what it was before. Plain HTTP only: run it on the server's
 //! machine or network, or against a TLS proxy's upstream address.
 
 use bytes::Bytes;
@@ -38,24 +39,31 @@ pub(crate) async fn run(url: &str, username: &str, password: &str, file: &Path) 
     Ok(())
 }
 
-/// Streams the dump into `file` and makes it durable; returns its size. A file left behind is
-/// whole: on failure it is removed.
+/// Streams the dump into `file` and makes it durable; returns its size. The dump goes to a
+/// temporary file beside it, renamed over `file` once complete and fsynced (then the directory
+/// is fsynced too): `file` is either the new dump, whole, or what it was before (an older
+/// backup is not lost to a failed one).
 async fn download(server: &Server, token: &str, file: &Path) -> Result<u64, AnyError> {
     let reply = server.send(Method::GET, "/api/v1/admin/export", Some(token), None).await?;
     let mut body = refused_unless_ok("export", reply).await?.into_body();
     if file == Path::new("-") {
         return copy(&mut body, &mut tokio::io::stdout()).await;
     }
-    let mut out = tokio::fs::File::create(file).await.map_err(|error| format!("{}: {error}", file.display()))?;
+    let name = file.file_name().ok_or_else(|| format!("{}: not a file name", file.display()))?;
+    let partial = file.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    let mut out = tokio::fs::File::create(&partial).await.map_err(|error| format!("{}: {error}", partial.display()))?;
     let copied = async {
         let bytes = copy(&mut body, &mut out).await?;
         out.sync_all().await?;
+        tokio::fs::rename(&partial, file).await?;
+        let directory = file.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        tokio::fs::File::open(directory).await?.sync_all().await?;
         Ok::<_, AnyError>(bytes)
     }
     .await;
     if copied.is_err() {
         drop(out);
-        let _ = tokio::fs::remove_file(file).await;
+        let _ = tokio::fs::remove_file(&partial).await;
     }
     copied
 }
