@@ -25,7 +25,7 @@ use std::time::Duration;
 use support::*;
 use tokio::io::AsyncWriteExt;
 
-/// A server on port 0 serving `chat`, with `source` as its export source if given.
+/// A server on port 0.
 struct Running {
     addr: SocketAddr,
     chat: Chat,
@@ -34,13 +34,11 @@ struct Running {
 }
 
 impl Running {
-    async fn start(chat: Chat, source: Option<Box<dyn FnOnce(kanect::http::Server) -> kanect::http::Server>>) -> Self {
+    /// `chat` served by the server `configure` makes of a default one.
+    async fn start(chat: Chat, configure: impl FnOnce(kanect::http::Server) -> kanect::http::Server) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let mut server = kanect::http::Server::new(chat.clone(), HttpConfig::default());
-        if let Some(with_source) = source {
-            server = with_source(server);
-        }
+        let server = configure(kanect::http::Server::new(chat.clone(), HttpConfig::default()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(server.serve(listener, async {
             let _ = stopped.await;
@@ -50,7 +48,7 @@ impl Running {
 
     /// A server with `source`.
     async fn with_source(chat: Chat, source: impl ExportSource) -> Self {
-        Self::start(chat, Some(Box::new(move |server: kanect::http::Server| server.export_source(source)))).await
+        Self::start(chat, move |server| server.export_source(source)).await
     }
 
     async fn shutdown(self) {
@@ -269,7 +267,7 @@ async fn the_unauthenticated_and_non_admins_are_refused_and_a_server_without_a_s
     server.shutdown().await;
 
     let chat = Chat::builder(MemoryStore::new()).config(chat_config()).build().await.expect("chat");
-    let bare = Running::start(chat, None).await;
+    let bare = Running::start(chat, |server| server).await;
     let root = bare.admin_token().await;
     let alice = signup(bare.addr, "alice").await;
     assert_eq!(refusal(get_export(bare.addr, Some(&root)).await).await, (501, "export_unavailable".into()));
