@@ -19,7 +19,8 @@
 //!   dump lacks its `end` record, which an import refuses. The same happens to an export in
 //!   progress when shutdown begins: a backup is not worth holding the shutdown for, and the
 //!   server is going away. (The body notices when hyper next asks it for a chunk; a client
-//!   that reads nothing at all is dropped at the end of the shutdown grace, as any other.) A client that goes away stops the source (its task is aborted).
+//!   that reads nothing at all is dropped at the end of the shutdown grace, as any other.)
+//!   A client that goes away stops the source: its task is aborted.
 //! - **Audit.** The engine writes `store.export` to the audit log before the export begins
 //!   ([`kanect_core::Chat::begin_export`]).
 
@@ -50,18 +51,18 @@ pub type ExportError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Writes a backup of the store, for `GET /api/v1/admin/export`: given by the embedding
 /// application, which holds the store ([`crate::Server::export_source`]). A closure
-/// `Fn(ExportWriter) -> impl Future<Output = Result<(), ExportError>>` is one.
+/// `Fn(ExportWriter) -> impl Future<Output = Result<(), ExportError>>` is one. The standalone
+/// server's (`examples/server.rs`) calls `kanect::store::backup::export_async` on its store,
+/// which writes the versioned dump that `import` reads:
 ///
 /// ```no_run
-/// # async fn run(chat: kanect_core::Chat, store: std::sync::Arc<kanect_core::MemoryStore>) {
+/// # async fn run(chat: kanect_core::Chat) {
 /// use kanect_http::{ExportError, ExportWriter};
-/// let source = move |out: ExportWriter| {
-///     let store = store.clone();
-///     async move {
-///         // kanect_store::backup::export_async(&*store, out).await?;
-///         # drop((store, out));
-///         Ok::<(), ExportError>(())
-///     }
+/// use tokio::io::AsyncWriteExt;
+/// let source = |mut out: ExportWriter| async move {
+///     // with kanect-store: kanect_store::backup::export_async(&*store, out).await?;
+///     out.write_all(b"a line of the dump\n").await?;
+///     Ok::<(), ExportError>(())
 /// };
 /// let server = kanect_http::Server::new(chat, kanect_http::HttpConfig::default()).export_source(source);
 /// # }
@@ -175,8 +176,8 @@ impl Download {
                 self.task = Some(task);
                 Some(Ok(chunk.freeze()))
             }
-            // The pipe's reading end fails only once the writer is gone: the source's task
-            // ended, and the next read reports how.
+            // tokio's pipe does not fail a read; were it to, the dump is cut off (and the
+            // source's task, dropped here, aborted).
             Err(error) => Some(Err(error.into())),
         }
     }
