@@ -9,6 +9,8 @@
 //! cargo run --release --example server -- --no-rate-limits  # for load tests
 //! echo 'a long password' | cargo run --release --example server -- create-admin alice
 //! cargo run --release --example server -- export backup.jsonl   # a dump of the store (README)
+//! echo 'the admin password' | cargo run --release --example server -- \
+//!     export backup.jsonl --from http://127.0.0.1:8080 --admin-username alice  # of a running server
 //! cargo run --release --example server -- --data-dir new import backup.jsonl  # into an empty one
 //! # one node of a cluster (run several with the same --store and --bus):
 //! cargo run --release --features postgres,nats --example server -- \
@@ -20,6 +22,9 @@
 //! reads an environment variable (`KANECT_LISTEN`, `KANECT_DATA_DIR`, `KANECT_STORE`,
 //! `KANECT_BUS`, `KANECT_LIMIT_SENDS`, ...; see `--help`). `--store` and `--bus`
 //! need the `postgres` and `nats` features; a build without them says so and exits.
+
+#[path = "server/remote_export.rs"]
+mod remote_export;
 
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
@@ -229,10 +234,17 @@ enum Command {
     },
     /// Write a dump of everything in the store to FILE (`-`: standard output): a versioned
     /// JSON Lines file (`kanect::store::backup`). Runs beside a server on PostgreSQL; a sled
-    /// directory must not be in use.
+    /// directory must not be in use. With `--from`, a running server's dump instead, over its
+    /// API, logged in as an administrator (password on stdin, one line).
     Export {
         /// Where to write the dump.
         file: PathBuf,
+        /// The running server to back up, `http://HOST:PORT` (its `--listen` address).
+        #[arg(long, value_name = "URL", requires = "admin_username")]
+        from: Option<String>,
+        /// The administrator to log in as, with `--from`; the password is read from stdin.
+        #[arg(long, value_name = "NAME", requires = "from")]
+        admin_username: Option<String>,
     },
     /// Replay a dump from FILE (`-`: standard input) into the store, which must be empty: how
     /// to restore a backup, or move to another backend (export from one, import into the other).
@@ -300,16 +312,17 @@ fn exit_with(error: AnyError) -> ! {
 
 async fn run(cli: Cli) -> Result<(), AnyError> {
     match &cli.command {
-        Some(Command::Export { file }) => return export(&*open_store(&cli).await?, file).await,
+        Some(Command::Export { file, from: Some(url), admin_username: Some(username) }) => {
+            return remote_export::run(url, username, &read_password()?, file).await;
+        }
+        Some(Command::Export { file, .. }) => return export(&*open_store(&cli).await?, file).await,
         Some(Command::Import { file }) => return import(&*open_store(&cli).await?, file).await,
         _ => {}
     }
-    let chat = build_chat(&cli).await?;
+    let store = open_store(&cli).await?;
+    let chat = build_chat(&cli, store.clone()).await?;
     if let Some(Command::CreateAdmin { name }) = &cli.command {
-        let mut password = String::new();
-        std::io::stdin().lock().read_line(&mut password)?;
-        let password = password.trim_end_matches(['\r', '\n']);
-        let admin = chat.create_admin(Registration::new(name.as_str(), password)).await?;
+        let admin = chat.create_admin(Registration::new(name.as_str(), read_password()?)).await?;
         chat.flush().await?;
         println!("created administrator {} ({})", admin.username, admin.id);
         return Ok(());
@@ -319,7 +332,16 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         tracing::info!(username = %admin.username, created, "administrator ensured");
     }
     let shutdown = shutdown_signal()?;
-    let mut server = kanect::http::Server::new(chat, http_config(&cli));
+    // An administrator's backup of the running server, streamed (GET /api/v1/admin/export).
+    let export_source = move |out: kanect::http::ExportWriter| {
+        let store = store.clone();
+        async move {
+            let counts = kanect::store::backup::export_async(&*store, out).await?;
+            tracing::info!(%counts, "exported");
+            Ok::<(), kanect::http::ExportError>(())
+        }
+    };
+    let mut server = kanect::http::Server::new(chat, http_config(&cli)).export_source(export_source);
     if let Some(address) = cli.metrics_listen {
         let listener = tokio::net::TcpListener::bind(address).await?;
         println!("kanect metrics on http://{}/metrics", listener.local_addr()?);
@@ -345,6 +367,13 @@ async fn export(store: &dyn Store, file: &Path) -> Result<(), AnyError> {
     };
     eprintln!("exported {counts}");
     Ok(())
+}
+
+/// A password from stdin: its first line, without the line end.
+fn read_password() -> std::io::Result<String> {
+    let mut password = String::new();
+    std::io::stdin().lock().read_line(&mut password)?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// `import FILE`: a dump from a file or stdin into the (empty) store, flushed before it says so.
@@ -409,10 +438,10 @@ fn embedded_store(engine: Engine, dir: &Path) -> Result<Arc<dyn Store>, StoreErr
     }
 }
 
-/// The engine from the flags: the store ([`open_store`]), the bus (`--bus`, or none), the
+/// The engine from the flags: the store (from [`open_store`]), the bus (`--bus`, or none), the
 /// heartbeat, the limits and the message retention.
-async fn build_chat(cli: &Cli) -> Result<Chat, AnyError> {
-    let builder = Chat::builder_shared(open_store(cli).await?);
+async fn build_chat(cli: &Cli, store: Arc<dyn Store>) -> Result<Chat, AnyError> {
+    let builder = Chat::builder_shared(store);
     let builder = match &cli.bus {
         Some(url) => {
             if cli.store.is_none() {
@@ -447,8 +476,10 @@ fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
         format!("{} is in use by another process: is a Kanect server running on it?", cli.data_dir.display());
     if matches!(cli.command, Some(Command::Export { .. } | Command::Import { .. })) {
         text.push_str(
-            " An embedded store is one process's: stop the server to export or import, or run the \
-             server on PostgreSQL (--store), which an export reads beside running servers.",
+            " An embedded store is one process's: export from the running server over its API (export \
+             FILE --from http://HOST:PORT --admin-username NAME, the password on stdin), or stop \
+             the server to export or import, or run the server on PostgreSQL (--store), which an \
+             export reads beside running servers.",
         );
     }
     if matches!(cli.command, Some(Command::CreateAdmin { .. })) {

@@ -265,8 +265,26 @@ impl Chat {
         Ok(self.store().audit_log(before, validate::limit(limit)?).await?)
     }
 
-    /// Refuses callers whose *stored* role is not admin.
-    async fn require_admin(&self, caller: &Caller) -> Result<User> {
+    /// Checks that `caller` may take a backup of the store (an administrator) and writes
+    /// `store.export` to the audit log, before the backup begins: the dump then holds its own
+    /// entry. The dump itself is the embedding application's to write (kanect-store's
+    /// `backup` module): the engine does not encode it.
+    ///
+    /// # Errors
+    /// As [`Chat::require_admin`]; `unavailable` if the audit entry cannot be written (and
+    /// then no backup should be taken).
+    pub async fn begin_export(&self, caller: &Caller) -> Result<()> {
+        self.require_admin(caller).await?;
+        self.audit(caller, "store.export", "store".into(), None).await
+    }
+
+    /// Refuses callers whose *stored* role is not admin, and returns their account: for every
+    /// administrative call here, and for an adapter's own administrative endpoint that refuses
+    /// before it does anything else.
+    ///
+    /// # Errors
+    /// `invalid_session` (the account is gone); `account_disabled`; `admin_only`; `unavailable`.
+    pub async fn require_admin(&self, caller: &Caller) -> Result<User> {
         let user = self.store().user(caller.user()).await?.ok_or(Error::Unauthorized(AuthFailure::InvalidSession))?;
         if user.disabled {
             return Err(Error::Unauthorized(AuthFailure::AccountDisabled));

@@ -8,15 +8,20 @@
 //! reading of a malformed JSON input ([`InputError`]).
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use kanect_core::{AuthFailure, Error};
 use kanect_proto::{ErrorBody, ErrorDetail, ErrorFrame, InputError, Reference, ServerFrame};
 use std::time::Duration;
 
-/// The response body type of every handler.
-pub(crate) type Body = Full<Bytes>;
+/// The response body type of every handler: a whole body (JSON, a file) or, for the export,
+/// a stream (see [`crate::export`]), behind one type.
+pub(crate) type Body = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Why a streamed response body was cut off.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A refused request: what the client is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +154,11 @@ impl From<InputError> for ApiError {
     }
 }
 
+/// A body of `bytes`, all there already.
+pub(crate) fn whole(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
 /// A JSON response with `status`.
 pub(crate) fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
@@ -157,7 +167,7 @@ pub(crate) fn json_response(status: StatusCode, value: &impl serde::Serialize) -
 
 /// A response whose body is already-encoded JSON.
 pub(crate) fn raw_json_response(status: StatusCode, bytes: impl Into<Bytes>) -> Response<Body> {
-    let mut response = Response::new(Full::new(bytes.into()));
+    let mut response = Response::new(whole(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response

@@ -35,6 +35,7 @@
 //! - `poll` — the long-poll endpoints; `poll::sessions`, the registry of poll sessions.
 //! - `auth` — bearer tokens, cookies, CSRF, the Origin check.
 //! - `client` — the client's address, behind trusted proxies too.
+//! - `export` — the admin's backup of the running server, streamed from an [`ExportSource`].
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
 //! - `metrics` — the Prometheus text page and its own listener.
 //! - `per_address` — the cap on connections per client address.
@@ -48,6 +49,7 @@ mod command;
 mod config;
 mod connection;
 mod error;
+mod export;
 mod headers;
 mod metrics;
 mod per_address;
@@ -65,4 +67,5 @@ mod ws;
 pub mod fuzzing;
 
 pub use config::HttpConfig;
+pub use export::{ExportError, ExportSource, ExportWriter};
 pub use server::{serve, Server};

@@ -113,7 +113,7 @@ fn histogram(out: &mut String, name: &str, help: &str, histogram: &Histogram) {
 
 /// The `/metrics` response.
 fn response(app: &App) -> Response<Body> {
-    let mut response = Response::new(Body::from(render(app)));
+    let mut response = Response::new(crate::error::whole(render(app)));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     response
 }

@@ -32,6 +32,7 @@
 use crate::config::HttpConfig;
 use crate::connection::{accept_until, drive, http1_builder, log_end, ConnectionGuard};
 use crate::error::ApiError;
+use crate::export::ExportSource;
 use crate::headers::with_common_headers;
 use crate::per_address::{AddressSlot, PerAddress};
 use crate::state::App;
@@ -98,19 +99,32 @@ pub struct Server {
     chat: Chat,
     config: HttpConfig,
     metrics: Option<TcpListener>,
+    export: Option<Arc<dyn ExportSource>>,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // `Chat` is a handle on the whole engine, with nothing useful to print.
-        f.debug_struct("Server").field("config", &self.config).field("metrics", &self.metrics).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .field("metrics", &self.metrics)
+            .field("export", &self.export.is_some())
+            .finish_non_exhaustive()
     }
 }
 
 impl Server {
     /// A server for `chat` with `config`, serving no metrics page.
     pub fn new(chat: Chat, config: HttpConfig) -> Self {
-        Server { chat, config, metrics: None }
+        Server { chat, config, metrics: None, export: None }
+    }
+
+    /// Serves `GET /api/v1/admin/export` from `source`: an administrator's backup of the
+    /// running server, streamed (see [`ExportSource`], and `PROTOCOL.md`). Without a source,
+    /// the endpoint answers `501 export_unavailable`.
+    pub fn export_source(mut self, source: impl ExportSource) -> Self {
+        self.export = Some(Arc::new(source));
+        self
     }
 
     /// Also serves `GET /metrics` on `listener` while the server runs (until its shutdown
@@ -127,14 +141,14 @@ impl Server {
     /// Only if the final flush of the store fails (`accept` errors are retried, connection
     /// errors end only that connection).
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let Server { chat, config, metrics } = self;
+        let Server { chat, config, metrics, export } = self;
         let (signal_tx, signal_rx) = watch::channel(false);
         let (tracker_tx, tracker_rx) = watch::channel(());
         let grace = config.shutdown_grace;
         let limit = config.max_connections;
         let per_address = PerAddress::new(config.max_connections_per_address.max(1), config.trusted_proxies.clone());
         let refusals = Arc::new(Semaphore::new(config.max_refusals_in_progress.min(Semaphore::MAX_PERMITS)));
-        let app = App::new(chat.clone(), config, signal_rx);
+        let app = App::new(chat.clone(), config, export, signal_rx);
         let sweeper = tokio::spawn(sweep_polls(app.clone()));
         if let Some(listener) = metrics {
             tokio::spawn(crate::metrics::serve(app.clone(), listener, tracker_rx.clone()));

@@ -398,7 +398,7 @@ mod tests {
 
         async fn open_with(chat: &Chat, caller: &Caller, resumes: bool, config: crate::HttpConfig) -> Socket {
             let (shutdown, shutdown_rx) = watch::channel(false);
-            let app = App::new(chat.clone(), config, shutdown_rx);
+            let app = App::new(chat.clone(), config, None, shutdown_rx);
             let subscription = chat.subscribe(caller).await.unwrap();
             let (out_tx, mut out) = mpsc::unbounded::<Message>();
             let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();

@@ -2,6 +2,7 @@
 //! configuration, the long-poll sessions, the adapter's gauges, and the shutdown signal.
 
 use crate::config::HttpConfig;
+use crate::export::ExportSource;
 use crate::poll::sessions::Polls;
 use kanect_core::Chat;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -16,6 +17,8 @@ pub(crate) struct AppInner {
     pub(crate) chat: Chat,
     pub(crate) config: HttpConfig,
     pub(crate) polls: Polls,
+    /// Writes the dump of `GET /api/v1/admin/export`, if the embedding application gave one.
+    pub(crate) export: Option<Arc<dyn ExportSource>>,
     /// TCP connections being served (HTTP and upgraded).
     pub(crate) connections: Gauge,
     /// WebSockets open.
@@ -25,11 +28,17 @@ pub(crate) struct AppInner {
 }
 
 impl App {
-    pub(crate) fn new(chat: Chat, config: HttpConfig, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(
+        chat: Chat,
+        config: HttpConfig,
+        export: Option<Arc<dyn ExportSource>>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         App(Arc::new(AppInner {
             chat,
             config,
             polls: Polls::default(),
+            export,
             connections: Gauge::default(),
             sockets: Gauge::default(),
             shutdown,

@@ -17,7 +17,7 @@ pub(crate) fn serve(method: &Method, path: &str) -> Result<Response<Body>, ApiEr
     let Some((_, bytes)) = WEB_FILES.iter().find(|(name, _)| *name == path) else {
         return Err(ApiError::not_found());
     };
-    let body = if *method == Method::HEAD { Body::default() } else { Body::from(*bytes) };
+    let body = if *method == Method::HEAD { Body::default() } else { crate::error::whole(*bytes) };
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();

@@ -6,6 +6,12 @@
 //! its own for it. Both stream: the export pages through the store and writes a line per
 //! record; the import reads a line at a time. Memory stays flat however large the store.
 //!
+//! The export writes to a blocking [`Write`] ([`export`], for a file from a command-line tool)
+//! or to a tokio [`AsyncWrite`] ([`export_async`], for a running server streaming the dump to
+//! a client, which must not block its threads). Both run the one dump routine over a private
+//! line sink, so the two cannot drift apart; and since the routine awaits each line's write, a
+//! slow reader slows the export down rather than making it buffer.
+//!
 //! # Format (JSON Lines, version 1)
 //!
 //! The first line is the header, `{"format":"kanect-dump","version":1}`. Every further line
@@ -38,6 +44,7 @@ use kanect_core::backend::{Appended, NewMessage, Session, Store, UserQuery, User
 use kanect_core::{AuditEntry, Conversation, HistoryPage, Message, Receipt, ReceiptKind, Seq, StoreError, User};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// The `format` of a dump's header line.
 pub const FORMAT: &str = "kanect-dump";
@@ -140,31 +147,92 @@ enum Record {
     End { records: u64 },
 }
 
-/// Writes records as lines and counts them.
-struct Lines<W> {
-    out: W,
-    counts: Counts,
+/// Where the export's lines go: a blocking or an async writer. The dump routine awaits each
+/// line, so it is written once for both.
+trait Sink {
+    /// Writes one whole line, its newline included.
+    async fn line(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// Flushes what the writer buffers.
+    async fn flush(&mut self) -> std::io::Result<()>;
 }
 
-impl<W: Write> Lines<W> {
-    fn write(&mut self, record: &Record) -> Result<(), BackupError> {
-        self.counts.count(record);
-        self.line(record)
+/// A [`Sink`] over a blocking writer (its writes block the task).
+struct Blocking<W>(W);
+
+impl<W: Write> Sink for Blocking<W> {
+    async fn line(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(bytes)
     }
 
-    fn line(&mut self, value: &impl Serialize) -> Result<(), BackupError> {
-        serde_json::to_writer(&mut self.out, value).map_err(std::io::Error::from)?;
-        self.out.write_all(b"\n")?;
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// A [`Sink`] over an async writer (its writes wait without blocking).
+struct Async<W>(W);
+
+impl<W: AsyncWrite + Unpin> Sink for Async<W> {
+    async fn line(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(bytes).await
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().await
+    }
+}
+
+/// Writes records as lines and counts them.
+struct Lines<K> {
+    sink: K,
+    counts: Counts,
+    /// The line being encoded, reused from line to line.
+    buffer: Vec<u8>,
+}
+
+impl<K: Sink> Lines<K> {
+    async fn write(&mut self, record: &Record) -> Result<(), BackupError> {
+        self.counts.count(record);
+        self.line(record).await
+    }
+
+    async fn line(&mut self, value: &impl Serialize) -> Result<(), BackupError> {
+        self.buffer.clear();
+        serde_json::to_writer(&mut self.buffer, value).map_err(std::io::Error::from)?;
+        self.buffer.push(b'\n');
+        self.sink.line(&self.buffer).await?;
         Ok(())
     }
 }
 
 /// Writes a dump of everything in `store` to `out`, a line per record (see the module docs
 /// for the format and what it guarantees of a store written meanwhile), and returns what it
-/// wrote. Writes to `out` block: give it a buffered writer (a `BufWriter` of a file).
+/// wrote. Writes to `out` block: give it a buffered writer (a `BufWriter` of a file). In an
+/// async server, where blocking a thread stalls other tasks, use [`export_async`].
 pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Counts, BackupError> {
-    let mut lines = Lines { out, counts: Counts::default() };
-    lines.line(&Header { format: FORMAT.into(), version: VERSION })?;
+    dump(store, Blocking(out)).await
+}
+
+/// As [`export`], into an async writer: the same dump, line for line, for a running server to
+/// stream to a client (a socket, a pipe, a tokio file). Each line is one write: give it a
+/// buffered writer if small writes cost (a `tokio::io::BufWriter`).
+///
+/// # Backpressure
+/// The export waits for each write to complete before reading on: a writer that takes its
+/// bytes slowly slows the export down, and the export holds no more than one page of records
+/// and one line meanwhile, however large the store.
+///
+/// # Errors
+/// As [`export`]: [`BackupError::Io`] if a write fails (a reader gone away), and the export
+/// stops there; [`BackupError::Store`] if the store does.
+pub async fn export_async<S: Store + ?Sized, W: AsyncWrite + Unpin>(store: &S, out: W) -> Result<Counts, BackupError> {
+    dump(store, Async(out)).await
+}
+
+/// The dump routine of both exports.
+async fn dump<S: Store + ?Sized, K: Sink>(store: &S, sink: K) -> Result<Counts, BackupError> {
+    let mut lines = Lines { sink, counts: Counts::default(), buffer: Vec::new() };
+    lines.line(&Header { format: FORMAT.into(), version: VERSION }).await?;
 
     let mut query = UserQuery { search: None, after: None, limit: PAGE };
     loop {
@@ -172,7 +240,7 @@ pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Co
         for user in &page {
             // None: deleted since the page was read, and so not in the dump
             if let Some(password_hash) = store.password_hash(user.id).await? {
-                lines.write(&Record::User { user: user.clone(), password_hash })?;
+                lines.write(&Record::User { user: user.clone(), password_hash }).await?;
             }
         }
         match page.last() {
@@ -187,7 +255,7 @@ pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Co
         after = page.last().map(|session| session.token_hash);
         let full = page.len() == PAGE;
         for session in page {
-            lines.write(&Record::Session { session })?;
+            lines.write(&Record::Session { session }).await?;
         }
         if !full {
             break;
@@ -201,14 +269,14 @@ pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Co
         let full = page.len() == PAGE;
         for conversation in page {
             let id = conversation.id;
-            lines.write(&Record::Conversation { conversation })?;
+            lines.write(&Record::Conversation { conversation }).await?;
             let mut seq = Seq::ZERO;
             loop {
                 let messages = store.history(id, HistoryPage::After(seq), PAGE).await?;
                 let full = messages.len() == PAGE;
                 for message in messages {
                     seq = message.seq;
-                    lines.write(&Record::Message { message })?;
+                    lines.write(&Record::Message { message }).await?;
                 }
                 if !full {
                     break;
@@ -217,7 +285,7 @@ pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Co
             let mut receipts = store.receipts(id).await?;
             receipts.sort_unstable_by_key(|receipt| receipt.user);
             for receipt in receipts {
-                lines.write(&Record::Receipt { receipt })?;
+                lines.write(&Record::Receipt { receipt }).await?;
             }
         }
         if !full {
@@ -231,7 +299,7 @@ pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Co
         before = page.last().map(|entry| entry.id);
         let full = page.len() == PAGE;
         for entry in page {
-            lines.write(&Record::Audit { entry })?;
+            lines.write(&Record::Audit { entry }).await?;
         }
         if !full {
             break;
@@ -239,8 +307,8 @@ pub async fn export<S: Store + ?Sized, W: Write>(store: &S, out: W) -> Result<Co
     }
 
     let counts = lines.counts;
-    lines.line(&Record::End { records: counts.total() })?;
-    lines.out.flush()?;
+    lines.line(&Record::End { records: counts.total() }).await?;
+    lines.sink.flush().await?;
     Ok(counts)
 }
 

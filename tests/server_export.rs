@@ -1,0 +1,94 @@
+//! The server binary's `export FILE --from URL --admin-username NAME`: a backup of a running
+//! server on sled (whose directory the server holds locked), over the API, that `import`
+//! restores into another data dir. A wrong password, a non-admin and a malformed URL fail with
+//! exit code 1 and a message that names the cause, and leave no file (nor harm an older backup
+//! at the same path).
+
+mod support;
+
+use serde_json::json;
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use support::binary::{server_binary, start_process};
+use support::*;
+
+/// `server export FILE --from URL --admin-username NAME --log warn`, `password` on stdin.
+fn export_from(binary: &Path, file: &Path, url: &str, username: &str, password: &str) -> Output {
+    let mut export = Command::new(binary)
+        .arg("export")
+        .arg(file)
+        .args(["--from", url, "--admin-username", username, "--log", "warn"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("export");
+    // It may exit before reading it (a malformed URL).
+    let _ = export.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes());
+    export.wait_with_output().expect("export exits")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_from_a_running_sled_server_restores_into_another_data_dir() {
+    let binary = server_binary(&[]);
+    let (old, new, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let env = [("KANECT_ADMIN_USERNAME", "ops"), ("KANECT_ADMIN_PASSWORD", "the admin password")];
+    let server = start_process(&binary, [OsStr::new("--data-dir"), old.path().as_os_str()], &env);
+    let (alice, bob) = (signup(server.addr, "alice").await, signup(server.addr, "bob").await);
+    let direct = open_direct(server.addr, &alice, &bob).await;
+    for n in 1..=3 {
+        let body = json!({"client_id": n.to_string(), "body": format!("m{n}")});
+        let path = format!("/api/v1/conversations/{direct}/messages");
+        assert_eq!(request(server.addr, "POST", &path, Some(&alice.token), Some(body)).await.status, 200);
+    }
+    let url = format!("http://{}", server.addr);
+
+    let dump = out.path().join("backup.jsonl");
+    let exported = export_from(&binary, &dump, &url, "ops", "the admin password");
+    let stderr = String::from_utf8_lossy(&exported.stderr);
+    assert!(exported.status.success(), "{stderr}");
+    assert!(stderr.contains("exported") && stderr.contains(&url), "{stderr}");
+    let text = std::fs::read_to_string(&dump).expect("the dump");
+    assert!(text.starts_with(r#"{"format":"kanect-dump","version":1}"#), "{text}");
+    assert!(text.lines().last().unwrap().starts_with(r#"{"kind":"end""#), "{text}");
+
+    // Refusals: exit code 1, the server's code in the message, no file.
+    let refused = [
+        (export_from(&binary, &dump, &url, "ops", "not the password"), "bad_credentials"),
+        (export_from(&binary, &out.path().join("b"), &url, "alice", "correct horse battery"), "admin_only"),
+        (export_from(&binary, &out.path().join("c"), "127.0.0.1:1", "ops", "x"), "expected http://HOST:PORT"),
+    ];
+    for (output, expected) in refused {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    // The backup taken before is untouched, and nothing else is left in its directory.
+    assert_eq!(std::fs::read_to_string(&dump).expect("the dump"), text);
+    let files: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert_eq!(files, vec![OsStr::new("backup.jsonl").to_os_string()]);
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
+
+    let imported = Command::new(&binary)
+        .arg("import")
+        .arg(&dump)
+        .args(["--log", "warn", "--data-dir"])
+        .arg(new.path())
+        .output()
+        .expect("import");
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let server = start_process(&binary, [OsStr::new("--data-dir"), new.path().as_os_str()], &[]);
+    let credentials = json!({"username": "alice", "password": "correct horse battery"});
+    let login = request(server.addr, "POST", "/api/v1/auth/login", None, Some(credentials)).await;
+    assert_eq!(login.status, 200);
+    let token = login.json()["token"].as_str().unwrap().to_string();
+    let history =
+        request(server.addr, "GET", &format!("/api/v1/conversations/{direct}/messages"), Some(&token), None).await;
+    let bodies: Vec<_> = history.json()["messages"].as_array().unwrap().iter().map(|m| m["body"].clone()).collect();
+    assert_eq!(bodies, vec![json!("m1"), json!("m2"), json!("m3")]);
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
+}
