@@ -16,10 +16,10 @@
 // `criterion_group!` generates an undocumented function.
 #![allow(missing_docs)]
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kanect::{
-    Caller, Chat, ChatConfig, ConversationId, HistoryPage, MemoryStore, PasswordCost, RateLimits, Registration,
-};
+use kanect::{Caller, Chat, ConversationId, HistoryPage, MemoryStore};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,12 +54,6 @@ fn runtime() -> Runtime {
 }
 
 async fn bench(backend: &str, senders: usize) -> Bench {
-    // Senders as fast as the store acknowledges: far past the rate limits for people.
-    let config = ChatConfig {
-        password_cost: PasswordCost::INSECURE_FAST,
-        rate_limits: RateLimits::UNLIMITED,
-        ..Default::default()
-    };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     let (builder, writes_per_sync): (_, Option<Box<dyn Fn() -> String + Send + Sync>>) = match backend {
@@ -90,15 +84,8 @@ async fn bench(backend: &str, senders: usize) -> Bench {
         }
         other => unreachable!("no backend {other} in this build"),
     };
-    let chat = builder.config(config).build().await.unwrap();
-    let sink = chat.register(Registration::new("sink", "bench password")).await.unwrap();
-    let mut callers = Vec::new();
-    for i in 0..senders {
-        let user = chat.register(Registration::new(format!("sender{i}"), "bench password")).await.unwrap();
-        let caller = chat.act_as(user.id).await.unwrap();
-        let direct = chat.open_direct(&caller, sink.id).await.unwrap().id;
-        callers.push((caller, direct));
-    }
+    let chat = builder.config(support::fast_config()).build().await.unwrap();
+    let callers = support::direct_conversations(&chat, senders).await;
     Bench { chat, senders: callers, writes_per_sync, _dir: dir, next_client_id: AtomicU64::new(0) }
 }
 

@@ -33,8 +33,9 @@
 //! # Layout
 //! - `client` — HTTP calls (sign-up, conversations) and WebSocket connections.
 //! - `workload` — the three workloads and the per-socket driver (shared with `benches/e2e.rs`).
-//! - `report` — counters, the progress line, the table and the JSON line.
-//! - `tests` — unit tests of the stamp readers and `/proc` readers.
+//! - `report` — counters, the progress line, the table and the JSON line; the server's RSS
+//!   baseline, taken once it has settled.
+//! - `tests` — unit tests of the stamp readers, the `/proc` readers and the settling rule.
 
 mod client;
 mod report;
@@ -89,7 +90,9 @@ struct Args {
     /// Spread sockets over 127.0.0.1 ..= 127.0.0.N (each has ~28,000 ephemeral ports).
     #[arg(long, default_value_t = 1)]
     sources: u8,
-    /// The server's pid, to report its RSS per connection (from /proc/<pid>/status).
+    /// The server's pid, to report its RSS per connection (from /proc/<pid>/status). The run
+    /// then waits after the sign-ups, 11–30 s, until the server has returned the memory of
+    /// their password hashes, so that the baseline does not include it.
     #[arg(long)]
     server_pid: Option<u32>,
     /// Sign-ups in flight at once.

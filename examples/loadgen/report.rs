@@ -1,5 +1,7 @@
 //! What a run counts and how it is shown: live counters for the once-a-second progress line,
-//! per-socket tallies merged at the end, and the final table plus one JSON line for scripts.
+//! per-socket tallies merged at the end, the server's figures read from `/proc` (CPU time, and
+//! RSS with a baseline taken once it has settled), and the final table plus one JSON line for
+//! scripts.
 
 use hdrhistogram::Histogram;
 use serde_json::json;
@@ -112,8 +114,9 @@ pub(crate) struct Report {
     pub(crate) elapsed: Duration,
     /// Everything the sockets saw.
     pub(crate) tally: Tally,
-    /// Server VmRSS (KiB) before the sockets were opened and at the end, if its pid was given.
-    pub(crate) rss_kib: Option<(u64, u64)>,
+    /// Server VmRSS: the baseline, taken before the sockets were opened, and at the end (KiB),
+    /// if its pid was given.
+    pub(crate) server_rss: Option<(Baseline, u64)>,
     /// CPU seconds (user + system) the server spent in the measured phase, if its pid was
     /// given. With the machine shared, CPU per message is steadier than throughput.
     pub(crate) server_cpu: Option<f64>,
@@ -130,7 +133,7 @@ impl Report {
     /// Server RSS growth per open socket, in bytes; only for `idle` (with traffic, the
     /// growth is mostly stored messages, not sockets).
     fn rss_per_connection(&self) -> Option<f64> {
-        let (before, after) = self.rss_kib?;
+        let (before, after) = self.server_rss.as_ref().map(|(baseline, after)| (baseline.kib, *after))?;
         (self.workload == "idle" && self.connections > 0)
             .then(|| (after.saturating_sub(before) * 1024) as f64 / self.connections as f64)
     }
@@ -155,7 +158,10 @@ impl Report {
             "deliveries_per_s": self.per_second(t.delivered).round(),
             "latency_us": quantiles(&t.latency),
             "ack_latency_us": quantiles(&t.ack_latency),
-            "server_rss_kib": self.rss_kib.map(|(before, after)| json!({"before": before, "after": after})),
+            "server_rss_kib": self.server_rss.as_ref().map(|(baseline, after)| json!({
+                "after_signups": baseline.after_signups, "before": baseline.kib, "after": after,
+                "settle_s": baseline.waited.as_secs_f64(), "settled": baseline.settled,
+            })),
             "server_rss_per_connection_bytes": self.rss_per_connection().map(f64::round),
             "server_cpu_s": self.server_cpu,
             "process_cpu_s": self.own_cpu,
@@ -197,8 +203,8 @@ impl Report {
                 out += "\n";
             }
         }
-        if let Some((before, after)) = self.rss_kib {
-            out += &format!("server RSS    {before} KiB → {after} KiB");
+        if let Some((baseline, after)) = &self.server_rss {
+            out += &format!("server RSS    {} KiB → {after} KiB", baseline.kib);
             if let Some(per) = self.rss_per_connection() {
                 out += &format!("  ({per:.0} B per connection)");
             }
@@ -236,4 +242,77 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// How often the server's RSS is read while the run waits for it to settle.
+const SETTLE_POLL: Duration = Duration::from_millis(250);
+/// The shortest wait. The server hashes passwords on tokio's blocking threads; argon2's
+/// working memory (19 MiB a hash) stays resident on them after the sign-ups, and is returned
+/// only when they exit, after tokio's keep-alive of 10 idle seconds. Until then RSS does not
+/// fall, so "it has stopped falling" alone would settle too early.
+const SETTLE_AT_LEAST: Duration = Duration::from_secs(11);
+/// RSS has settled once it has not fallen for this long (and [`SETTLE_AT_LEAST`] has passed).
+const SETTLE_QUIET: Duration = Duration::from_secs(2);
+/// The longest wait; past it the last reading is the baseline, marked as not settled.
+const SETTLE_LIMIT: Duration = Duration::from_secs(30);
+/// A fall of less than this (KiB) below the last fall's reading is noise, not memory being
+/// returned (an idle server's RSS moves by a few pages).
+const SETTLE_TOLERANCE_KIB: u64 = 256;
+
+/// The server's RSS before the sockets open: the figure the growth per socket is taken from.
+#[derive(Clone, Debug)]
+pub(crate) struct Baseline {
+    /// Right after the sign-ups, while the password hashes' memory is still resident: what the
+    /// baseline would be without the wait.
+    pub(crate) after_signups: u64,
+    /// The baseline (KiB): the last reading of the wait.
+    pub(crate) kib: u64,
+    /// How long the wait took.
+    pub(crate) waited: Duration,
+    /// Whether RSS settled within [`SETTLE_LIMIT`].
+    pub(crate) settled: bool,
+}
+
+/// Decides from a series of RSS readings when the server has stopped returning memory: it
+/// has not fallen (by more than [`SETTLE_TOLERANCE_KIB`]) for [`SETTLE_QUIET`], and at least
+/// [`SETTLE_AT_LEAST`] has passed. A rise does not count as a fall, nor a slow slide under
+/// the tolerance per reading: a fall is measured from the reading of the last fall, not from
+/// the previous reading.
+#[derive(Debug)]
+pub(crate) struct Settling {
+    /// The reading of the last fall (the first reading until one comes).
+    floor: u64,
+    /// When (since the wait began) that reading was taken.
+    since: Duration,
+}
+
+impl Settling {
+    /// Starts from the reading taken when the wait began.
+    pub(crate) fn new(first_kib: u64) -> Settling {
+        Settling { floor: first_kib, since: Duration::ZERO }
+    }
+
+    /// Takes a reading `kib` made `at` after the wait began; true once RSS has settled.
+    pub(crate) fn settled(&mut self, at: Duration, kib: u64) -> bool {
+        if kib + SETTLE_TOLERANCE_KIB < self.floor {
+            (self.floor, self.since) = (kib, at);
+        }
+        at >= SETTLE_AT_LEAST && at.saturating_sub(self.since) >= SETTLE_QUIET
+    }
+}
+
+/// Waits until the RSS of process `pid` has settled ([`Settling`]), at most [`SETTLE_LIMIT`],
+/// and returns the baseline; None if the process cannot be read.
+pub(crate) async fn settled_rss(pid: u32) -> Option<Baseline> {
+    let after_signups = rss_kib(pid)?;
+    let started = Instant::now();
+    let mut settling = Settling::new(after_signups);
+    loop {
+        tokio::time::sleep(SETTLE_POLL).await;
+        let (at, kib) = (started.elapsed(), rss_kib(pid)?);
+        let settled = settling.settled(at, kib);
+        if settled || at >= SETTLE_LIMIT {
+            return Some(Baseline { after_signups, kib, waited: at, settled });
+        }
+    }
 }

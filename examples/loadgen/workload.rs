@@ -4,19 +4,21 @@
 //! A run has four phases: register users (concurrently: password hashing is the slow part),
 //! open every socket, create the conversations (after the sockets, so that no presence storm
 //! precedes the measurement: a member who connects before sharing a conversation tells nobody),
-//! then measure. Each socket is driven by one task that writes `send` frames — at most
-//! `window` unacknowledged, paced to `rate` if given — and reads everything the server sends.
-//! The send timestamp travels in the message body (`lg <µs since start> <socket>`) and in the
-//! client id (`<µs>.<n>`), so send→deliver and send→ack latencies need no lookup table; both
-//! are measured from the moment the frame was written (not from a schedule), so when the window
-//! is full the wait shows up as lower throughput, not as latency.
+//! then measure. Given the server's pid, it waits between the first two until the server's RSS
+//! has settled, and takes that as the baseline (see `report::settled_rss`). Each socket is
+//! driven by one task that writes `send` frames — at most `window` unacknowledged, paced to
+//! `rate` if given — and reads everything the server sends. The send timestamp travels in the
+//! message body (`lg <µs since start> <socket>`) and in the client id (`<µs>.<n>`), so
+//! send→deliver and send→ack latencies need no lookup table; both are measured from the moment
+//! the frame was written (not from a schedule), so when the window is full the wait shows up
+//! as lower throughput, not as latency.
 //!
 //! Once the time or every sender's message quota is used up, senders stop and the run drains:
 //! it waits until every send is settled and every delivery is in (bounded), then the sockets
 //! close.
 
 use crate::client::{self, Account, Api, BoxError, Socket, Sources};
-use crate::report::{cpu_seconds, Live, Report, Tally};
+use crate::report::{cpu_seconds, settled_rss, Live, Report, Tally};
 use futures_util::{SinkExt, StreamExt};
 use kanect::proto::{Ack, ClientFrame, Command, ConversationId, SendMessage, ServerFrame};
 use serde_json::json;
@@ -141,7 +143,23 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
     let accounts = client::register(plan.server, &plan.prefix, users, plan.register_concurrency).await?;
     eprintln!("registered {users} users in {:.1} s", started.elapsed().as_secs_f64());
 
-    let rss_before = plan.server_pid.and_then(crate::report::rss_kib);
+    // The baseline is read once the sign-ups' memory is back with the system (see
+    // `settled_rss`): read at once, it would include the password hashes' working memory
+    // (tens of MiB), which the server returns while the sockets open, and so understate what
+    // they cost (down to nothing, for a few thousand sockets).
+    let baseline = match plan.server_pid {
+        Some(pid) => settled_rss(pid).await,
+        None => None,
+    };
+    if let Some(baseline) = &baseline {
+        let outcome = if baseline.settled { "settled" } else { "still falling: not settled" };
+        eprintln!(
+            "server RSS {} KiB after the sign-ups, {} KiB after {:.1} s ({outcome})",
+            baseline.after_signups,
+            baseline.kib,
+            baseline.waited.as_secs_f64()
+        );
+    }
     let started = Instant::now();
     let sources = Sources::new(plan.server, plan.sources);
     let opened =
@@ -211,7 +229,7 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
         connections,
         elapsed,
         tally,
-        rss_kib: rss_before.zip(rss_after),
+        server_rss: baseline.zip(rss_after),
         server_cpu,
         own_cpu,
     })
