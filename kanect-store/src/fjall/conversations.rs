@@ -12,7 +12,7 @@ use kanect_core::{Conflict, Conversation, ConversationId, StoreError, UserId};
 
 impl Inner {
     fn conversation_now(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
-        self.get("conversation", &keys::conversation(id))
+        self.conversations.read(id, || self.get("conversation", &keys::conversation(id)))
     }
 
     fn insert_conversation_now(&self, conversation: &Conversation) -> StoreResult<bool> {
@@ -26,6 +26,7 @@ impl Inner {
             return Ok(false);
         }
         self.commit(batch)?;
+        self.conversations.written(conversation.id, Some(conversation.clone()));
         Ok(true)
     }
 
@@ -40,6 +41,7 @@ impl Inner {
         batch.insert(&self.data, keys::conversation(id), encode(&conversation)?);
         batch.insert(&self.data, keys::membership(user, id), []);
         self.commit(batch)?;
+        self.conversations.written(id, Some(conversation.clone()));
         Ok(Some(conversation))
     }
 
@@ -53,6 +55,7 @@ impl Inner {
         batch.insert(&self.data, keys::conversation(id), encode(&conversation)?);
         batch.remove(&self.data, keys::membership(user, id));
         self.commit(batch)?;
+        self.conversations.written(id, Some(conversation.clone()));
         Ok((Some(conversation), true))
     }
 
@@ -69,6 +72,7 @@ impl Inner {
         let mut batch = self.batch();
         batch.insert(&self.data, keys::conversation(id), encode(&conversation)?);
         self.commit(batch)?;
+        self.conversations.written(id, Some(conversation.clone()));
         Ok(Some(conversation))
     }
 

@@ -33,11 +33,13 @@
 //! - `users`, `sessions`, `login_attempts`, `conversations`, `messages`, `admin` — one store
 //!   trait's impl each (see [`kanect_core::backend`]).
 //! - `writer` — the writer thread: every write, and one journal `fdatasync` for many.
+//! - `cache` — write-through caches of the account and conversation records.
 //! - `purge` — deletion deletes: old values of replaced records out of every file.
 //! - `format` — the format version check, the refusal of a sled directory, fjall error mapping.
 //! - the key spaces and the record codecs are sled's too: `crate::kv`.
 
 mod admin;
+mod cache;
 mod conversations;
 mod format;
 mod login_attempts;
@@ -54,7 +56,7 @@ use crate::kv::keys;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
 use format::{decode, fjall_error};
 use kanect_core::backend::{Store, StoreResult};
-use kanect_core::{ConversationId, Seq, StoreError, StoreHealth};
+use kanect_core::{Conversation, ConversationId, Seq, StoreError, StoreHealth, User, UserId};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -111,6 +113,10 @@ pub(crate) struct Inner {
     accounts: Mutex<()>,
     /// Held by log-in attempt writes.
     attempts_lock: Mutex<()>,
+    /// Account records by id (see `cache`).
+    users: cache::RecordCache<UserId, User>,
+    /// Conversation records by id.
+    conversations: cache::RecordCache<ConversationId, Conversation>,
     /// Per-conversation write locks, each with the last seqs of its conversations that an
     /// append has read (this process is the directory's only writer, so they cannot go stale).
     stripes: Box<[Mutex<HashMap<ConversationId, Seq>>]>,
@@ -207,6 +213,8 @@ impl Inner {
             attempts,
             accounts: Mutex::new(()),
             attempts_lock: Mutex::new(()),
+            users: cache::RecordCache::new(),
+            conversations: cache::RecordCache::new(),
             stripes: (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect(),
             purge,
         })

@@ -22,39 +22,45 @@ impl Inner {
         batch.insert(&self.data, keys::user(user.id), record);
         batch.insert(&self.data, username, user.id.to_bytes());
         batch.insert(&self.data, keys::password(user.id), password_hash.as_bytes());
-        self.commit(batch)
+        self.commit(batch)?;
+        self.users.written(user.id, Some(user.clone()));
+        Ok(())
+    }
+
+    fn user_now(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.users.read(id, || self.get("user", &keys::user(id)))
     }
 
     fn user_by_username_now(&self, username: &str) -> StoreResult<Option<User>> {
         let key = keys::username(&User::fold(username));
         let Some(id) = self.get_raw(&key)? else { return Ok(None) };
         let id = UserId::from_bytes(keys::id_at(&id, 0)?);
-        self.get("user", &keys::user(id))
+        self.user_now(id)
     }
 
     /// Changes one field under the accounts mutex, so that a concurrent change of another
     /// field (also under it) is read, not overwritten.
     fn update_user_now(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
-        let key = keys::user(id);
         let _accounts = self.accounts();
-        let Some(mut user) = self.get::<User>("user", &key)? else { return Ok(None) };
+        let Some(mut user) = self.user_now(id)? else { return Ok(None) };
         update.apply(&mut user);
         let mut batch = self.batch();
-        batch.insert(&self.data, key, encode(&user)?);
+        batch.insert(&self.data, keys::user(id), encode(&user)?);
         self.commit(batch)?;
+        self.users.written(id, Some(user.clone()));
         Ok(Some(user))
     }
 
     fn delete_user_now(&self, id: UserId) -> StoreResult<bool> {
-        let key = keys::user(id);
         let _accounts = self.accounts();
-        let Some(user) = self.get::<User>("user", &key)? else { return Ok(false) };
+        let Some(user) = self.user_now(id)? else { return Ok(false) };
         let mut batch = self.batch();
-        batch.remove(&self.data, key);
+        batch.remove(&self.data, keys::user(id));
         batch.remove(&self.data, keys::username(&User::fold(&user.username)));
         batch.remove(&self.data, keys::password(id));
         self.remove_sessions_of(id, &mut batch)?;
         self.commit(batch)?;
+        self.users.written(id, None);
         Ok(true)
     }
 
@@ -84,7 +90,7 @@ impl Inner {
             let (_, id) = entry?;
             let id = UserId::from_bytes(keys::id_at(&id, 0)?);
             // Absent only if the user was deleted since the scan read its username.
-            let Some(user) = self.get::<User>("user", &keys::user(id))? else { continue };
+            let Some(user) = self.user_now(id)? else { continue };
             if query.search.as_deref().is_none_or(|needle| matches_search(&user, needle)) {
                 users.push(user);
             }
@@ -101,7 +107,7 @@ impl UserStore for FjallStore {
     }
 
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
-        self.with(|inner| inner.get("user", &keys::user(id)))
+        self.with(|inner| inner.user_now(id))
     }
 
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
