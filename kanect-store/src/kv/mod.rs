@@ -2,6 +2,8 @@
 //! encoding, the binary message records and the JSON of the others. One definition, so a record means the same bytes
 //! in both, and a change to the layout is made once.
 
+#[cfg(feature = "sled")]
+pub(crate) mod id_filter;
 pub(crate) mod keys;
 pub(crate) mod message_codec;
 pub(crate) mod records;
