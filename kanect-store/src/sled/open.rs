@@ -68,7 +68,7 @@ impl Open {
         format::check_version(&db)?;
         let journal = recover(&db, sync.as_ref(), &config.path, config.journal_bytes)?;
         let ids = Arc::new(IdFilter::default());
-        let id_scan = IdScan::start(db.clone(), keys::all_message_ids(), ids.clone())?;
+        let id_scan = IdScan::start(db.scan_prefix(keys::all_message_ids()).keys(), ids.clone())?;
         let commit = GroupCommit::start(db.clone(), sync, journal, config.policy(), alarm)?;
         let stripes = (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect();
         let attempts = db.open_tree(keys::LOGIN_ATTEMPTS).map_err(format::sled_error)?;
