@@ -107,14 +107,14 @@
 //! - `sled::commit` — group commit: the commit and checkpoint threads.
 //! - `sled::journal` — the write-ahead journal of message appends: files, records, replay.
 //! - `sled::alarm` — the store's health, raised by a failure, waited on by recovery.
-//! - `sled::id_filter` — the Bloom filter of stored message ids, and the scan that fills it.
 //! - `sled::format` — the format version check, sled error mapping.
 //! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
 //! - `fjall` (feature `fjall`) — `FjallStore`, one file per store trait's impl likewise, and
 //!   its group sync and format.
 //! - `kv` (either embedded engine) — what sled and fjall store alike: `kv::keys`, the key
 //!   spaces and their big-endian encoding; `kv::message_codec`, the binary message records;
-//!   `kv::records`, the JSON of the other records.
+//!   `kv::records`, the JSON of the other records; `kv::id_filter`, the Bloom filter of stored
+//!   message ids that spares an append the read for a resend, and the scan that fills it.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 
 pub mod backup;

@@ -1,7 +1,9 @@
 //! [`MessageStore`] for [`FjallStore`]: messages, history and receipts.
 //!
 //! An append runs under its conversation's stripe mutex: it looks its id up in the id index
-//! (the id is a function of the client id, so this finds a resend), takes the next seq, and
+//! (the id is a function of the client id, so this finds a resend) unless the store's
+//! [`IdFilter`](crate::kv::id_filter::IdFilter) rules the id out (nearly every new message:
+//! the lookup was the largest single item of the server's CPU), takes the next seq, and
 //! commits the message and its index entry as one batch. So seqs are gap-free under concurrent
 //! appends, and no crash leaves an index entry without its message or the other way round. It
 //! then waits for the group sync; a resend waits for one too, since its original may have been
@@ -23,12 +25,15 @@ impl Inner {
     fn append_now(&self, new: NewMessage) -> StoreResult<Appended> {
         let conversation = new.conversation;
         let id = new.id();
+        let id_bytes = id.to_bytes();
         let mut last_seqs = self.stripe(conversation);
-        if let Some(original) = self.message_now(id)? {
-            return match new.is_resend_of(&original) {
-                true => Ok(Appended::Duplicate(original)),
-                false => Err(StoreError::Corrupt(format!("message id {id} names another message"))),
-            };
+        if self.ids.may_contain(&id_bytes) {
+            if let Some(original) = self.message_now(id)? {
+                return match new.is_resend_of(&original) {
+                    true => Ok(Appended::Duplicate(original)),
+                    false => Err(StoreError::Corrupt(format!("message id {id} names another message"))),
+                };
+            }
         }
         let last = match last_seqs.get(&conversation) {
             Some(last) => *last,
@@ -39,6 +44,13 @@ impl Inner {
         let mut batch = self.batch();
         batch.insert(&self.data, keys::message(conversation, seq), encode_message(&message)?);
         batch.insert(&self.data, keys::message_index(id), keys::location(conversation, seq));
+        // Into the filter before the commit makes the id visible to reads, so that the filter
+        // never answers "absent" for an id in the index (see `id_filter`): the append that
+        // next looks for it, whenever and on whatever thread it runs, finds it in the filter
+        // and reads. (Every append runs on the writer thread, so none could come between the
+        // two steps today; this order does not depend on that.) If the commit fails, the id
+        // stays in the filter: a read more for its resend, never a wrong answer.
+        self.ids.insert(&id_bytes);
         self.commit(batch)?;
         last_seqs.insert(conversation, seq);
         Ok(Appended::Created(message))

@@ -36,7 +36,8 @@
 //! - `cache` — write-through caches of the account and conversation records.
 //! - `purge` — deletion deletes: old values of replaced records out of every file.
 //! - `format` — the format version check, the refusal of a sled directory, fjall error mapping.
-//! - the key spaces and the record codecs are sled's too: `crate::kv`.
+//! - the key spaces, the record codecs and the filter of stored message ids are sled's too:
+//!   `crate::kv`.
 
 mod admin;
 mod cache;
@@ -52,6 +53,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+use crate::kv::id_filter::{IdFilter, IdScan};
 use crate::kv::keys;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
 use format::{decode, fjall_error};
@@ -120,6 +122,11 @@ pub(crate) struct Inner {
     /// Per-conversation write locks, each with the last seqs of its conversations that an
     /// append has read (this process is the directory's only writer, so they cannot go stale).
     stripes: Box<[Mutex<HashMap<ConversationId, Seq>>]>,
+    /// Every message id in the store, so that a new message skips the resend lookup.
+    ids: Arc<IdFilter>,
+    /// Fills `ids` with the ids stored before the open. Before `purge`: its iterator holds the
+    /// database's tables until it is joined.
+    _id_scan: IdScan,
     /// Purges replaced records' old values (see `purge`). Last: its drop runs after every other
     /// handle on the database is gone.
     purge: purge::Purger,
@@ -205,6 +212,9 @@ impl Inner {
         format::check_version(&data)?;
         // The version record (and the keyspaces) durable before anything is acknowledged.
         db.persist(PersistMode::SyncData).map_err(fjall_error)?;
+        let ids = Arc::new(IdFilter::default());
+        // Made after fjall's journal replay (in `Database::open`), so it yields every stored id.
+        let id_scan = IdScan::start(data.prefix(keys::all_message_ids()).map(|guard| guard.key()), ids.clone())?;
         let purge = purge::Purger::start(db.clone(), data.clone(), path, unclean)?;
         Ok(Inner {
             path: path.to_path_buf(),
@@ -216,6 +226,8 @@ impl Inner {
             users: cache::RecordCache::new(),
             conversations: cache::RecordCache::new(),
             stripes: (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect(),
+            ids,
+            _id_scan: id_scan,
             purge,
         })
     }

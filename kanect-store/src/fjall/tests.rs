@@ -1,10 +1,10 @@
 //! Unit tests of what the conformance suite cannot see: the format check at open, the refusal
-//! of a sled directory, and the session pages.
+//! of a sled directory, group sync, and the id filter's part in appends.
 
 use super::{format, FjallStore};
 use crate::kv::keys;
-use kanect_core::backend::{MessageStore, NewMessage};
-use kanect_core::ConversationId;
+use kanect_core::backend::{Appended, MessageStore, NewMessage};
+use kanect_core::{ConversationId, Message, Seq};
 use kanect_core::{StoreError, Timestamp, UserId};
 
 #[test]
@@ -67,4 +67,94 @@ async fn concurrent_appends_share_journal_syncs() {
     }
     let stats = store.group_sync_stats();
     assert!(stats.acknowledged >= 512 && stats.syncs < stats.acknowledged, "{stats:?}");
+}
+
+fn new_message(conversation: ConversationId, sender: UserId, client_id: &str) -> NewMessage {
+    kanect_core::testing::new_message(conversation, sender, client_id, "hello")
+}
+
+/// Whether `store`'s id filter may hold `id` (true for every id until its scan is complete).
+fn filter_may_contain(store: &FjallStore, new: &NewMessage) -> bool {
+    store.inner.ids.may_contain(&new.id().to_bytes())
+}
+
+/// Asserts that a resend of `original` returns it and stores nothing.
+async fn assert_resend_returns(store: &FjallStore, original: &Message) {
+    let resend = new_message(original.conversation, original.sender, &original.client_id);
+    let appended = store.append_message(resend).await.unwrap();
+    assert!(matches!(&appended, Appended::Duplicate(m) if m == original), "{appended:?}");
+}
+
+/// Three messages stored in one conversation of `store`.
+async fn append_three(store: &FjallStore) -> Vec<Message> {
+    let (conversation, sender) = (ConversationId::new(), UserId::new());
+    let mut stored = Vec::new();
+    for n in 0..3 {
+        let new = new_message(conversation, sender, &format!("c{n}"));
+        stored.push(store.append_message(new).await.unwrap().message().clone());
+    }
+    stored
+}
+
+#[tokio::test]
+async fn after_a_reopen_the_scan_adds_every_stored_id_and_a_resend_returns_its_original() {
+    let store = FjallStore::temporary().unwrap();
+    let stored = append_three(&store).await;
+    let store = store.reopen().unwrap();
+    store.inner._id_scan.finish();
+    let (conversation, sender) = (stored[0].conversation, stored[0].sender);
+    let fresh = new_message(conversation, sender, "c3");
+    assert!(!filter_may_contain(&store, &fresh), "the scan is complete: a new id is ruled out");
+    for original in &stored {
+        assert!(filter_may_contain(&store, &new_message(conversation, sender, &original.client_id)));
+        assert_resend_returns(&store, original).await;
+    }
+    let created = store.append_message(fresh).await.unwrap().message().clone();
+    assert_eq!(created.seq, Seq(4));
+    assert_resend_returns(&store, &created).await;
+}
+
+#[tokio::test]
+async fn before_the_scan_is_complete_every_append_reads_so_a_resend_returns_its_original() {
+    let store = FjallStore::temporary().unwrap();
+    let stored = append_three(&store).await;
+    let store = store.reopen().unwrap();
+    // The filter as at open, before the scan has added anything; and no scan left to fill it.
+    store.inner._id_scan.finish();
+    store.inner.ids.reset();
+    let (conversation, sender) = (stored[0].conversation, stored[0].sender);
+    let fresh = new_message(conversation, sender, "c3");
+    assert!(filter_may_contain(&store, &fresh), "an incomplete filter rules nothing out");
+    for original in &stored {
+        assert_resend_returns(&store, original).await;
+    }
+    let created = store.append_message(fresh).await.unwrap().message().clone();
+    assert_eq!(created.seq, Seq(4));
+    assert_resend_returns(&store, &created).await;
+    assert_eq!(store.last_seq(conversation).await.unwrap(), Seq(4), "no resend was stored");
+}
+
+/// Plants an id index entry for `new` that points at no message, behind the filter's back:
+/// an append of `new` that reads the index fails on it.
+fn plant_dangling_index_entry(store: &FjallStore, new: &NewMessage) {
+    let nowhere = keys::location(new.conversation, Seq(99));
+    store.inner.data.insert(keys::message_index(new.id()), nowhere).unwrap();
+}
+
+#[tokio::test]
+async fn once_the_scan_is_complete_a_new_message_does_not_read_the_id_index() {
+    let store = FjallStore::temporary().unwrap();
+    store.inner._id_scan.finish();
+    let (conversation, sender) = (ConversationId::new(), UserId::new());
+    let unread = new_message(conversation, sender, "c1");
+    plant_dangling_index_entry(&store, &unread);
+    let appended = store.append_message(unread).await.unwrap();
+    assert!(matches!(&appended, Appended::Created(m) if m.seq == Seq(1)), "{appended:?}");
+
+    // The same plant under an append that reads (an incomplete filter) is what fails.
+    store.inner.ids.reset();
+    let read = new_message(conversation, sender, "c2");
+    plant_dangling_index_entry(&store, &read);
+    let error = store.append_message(read).await.unwrap_err();
+    assert!(matches!(&error, StoreError::Corrupt(m) if m.contains("missing")), "{error:?}");
 }

@@ -109,8 +109,7 @@ pub(crate) fn all_messages() -> Vec<u8> {
 }
 
 /// See [`all_users`]: the id index, whose keys are the space byte and a message id. (Only
-/// sled's id filter scans it.)
-#[cfg(feature = "sled")]
+/// the id filter's scan reads it whole.)
 pub(crate) fn all_message_ids() -> Vec<u8> {
     vec![MESSAGE_INDEX]
 }

@@ -2,7 +2,7 @@
 //! halves of their methods.
 //!
 //! An append looks for its id in the id index (the id is a function of the client id, so this
-//! finds a resend), unless the store's [`IdFilter`](super::id_filter::IdFilter) rules the id
+//! finds a resend), unless the store's [`IdFilter`](crate::kv::id_filter::IdFilter) rules the id
 //! out (nearly every new message), and takes the next seq under the conversation's stripe
 //! lock, then submits the message and its index entry as one journal record
 //! ([`append_writes`]): gap-free seqs under concurrency, and no crash can leave an index entry

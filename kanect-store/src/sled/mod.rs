@@ -36,7 +36,6 @@ mod conversations;
 mod format;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-mod id_filter;
 mod journal;
 mod login_attempts;
 mod messages;

@@ -1,22 +1,30 @@
 //! A Bloom filter over every message id in the store, so that an append of a new message
-//! (nearly every append) skips the sled read that looks for a resend.
+//! (nearly every append) skips the engine read that looks for a resend.
 //!
-//! Why: that read ran on the async workers, and sled 0.34 splits leaves during reads too; a
-//! split reserves room in sled's log, and the reserving thread spins on `sched_yield` while
-//! the commit thread's inserts hold it. Traced under load, most of the server's `sched_yield`
-//! calls came from that read, each blocking an async worker; with the filter they all but
-//! vanish, and a message costs less server CPU at saturation (figures and commands:
-//! `benches/README.md`, "The id filter"). A read is still made whenever the filter cannot rule
-//! the id out (~1% of new messages per full layer: ~3% at 10 million stored ids), and for
-//! every real resend.
+//! Why each embedded engine wants it: in sled 0.34 that read ran on the async workers, and
+//! sled splits leaves during reads too; a split reserves room in sled's log, and the
+//! reserving thread spins on `sched_yield` while the commit thread's inserts hold it (traced
+//! under load, most of the server's `sched_yield` calls came from that read; with the filter,
+//! a message costs less server CPU at saturation: `benches/README.md`, "The id filter"). In
+//! fjall the read is a `Keyspace::get` on the one writer thread that runs every write, walking
+//! the memtable's skiplist and the tables' filters; profiled under load, it was the largest
+//! single item of the server's CPU. A read is still made whenever the filter cannot rule the
+//! id out (~1% of new messages per full layer: ~3% at 10 million stored ids), and for every
+//! real resend.
 //!
-//! The filter never answers "absent" for an id in sled, so a resend is never stored twice:
-//! - ids in sled at open are added by [`IdScan`], a thread that reads the id index once
-//!   in the background. Until it has finished, the filter answers "maybe"
-//!   for every id, and every append reads, as before; so a large store opens as fast as ever;
-//! - an append adds its id before submitting it to group commit, so before sled can have it;
-//! - journal replay, the only other writer of message ids, runs before the scan starts;
-//! - messages are never removed, which a Bloom filter could not follow.
+//! The filter never answers "absent" for an id in the store, so a resend is never stored twice:
+//! - ids in the store at open are added by [`IdScan`], a thread that reads the id index once
+//!   in the background. Until it has finished, the filter answers "maybe" for every id, and
+//!   every append reads, as before; so a large store opens as fast as ever;
+//! - an append adds its id before it hands the message to the engine (sled: before submitting
+//!   it to group commit; fjall: before committing its write batch), so before the store can
+//!   have it, and before any later append can look for it;
+//! - the engine's own recovery at open, the only other writer of message ids (sled: Kanect's
+//!   journal replay; fjall: its journal replay inside `Database::open`), is over before the
+//!   scan starts, and the scan's iterator is made after it;
+//! - messages are never removed (a deletion replaces the body and keeps the id). Were one
+//!   removed, its id would stay in the filter (a Bloom filter cannot forget): a read more,
+//!   never a wrong answer.
 //!
 //! Message ids are SHA-256 output ([`kanect_core::MessageId::for_client`]), so bit positions
 //! are taken straight from the id's bytes, with no hashing of their own. Each id sets
@@ -27,6 +35,7 @@
 //! and each full layer adds ~1% of false positives.
 
 use kanect_core::StoreError;
+use std::fmt::Display;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -97,7 +106,7 @@ impl Layer {
 #[derive(Default)]
 pub(crate) struct IdFilter {
     layers: Mutex<Vec<Layer>>,
-    /// The scan has added every id that was in sled at open.
+    /// The scan has added every id that was in the store at open.
     complete: AtomicBool,
 }
 
@@ -128,6 +137,14 @@ impl IdFilter {
         }
     }
 
+    /// Back to a filter's state at open, before its scan has added anything: for tests of
+    /// appends during the scan (whose own scan has finished, so that nothing completes it).
+    #[cfg(test)]
+    pub(crate) fn reset(&self) {
+        self.lock().clear();
+        self.complete.store(false, Ordering::Release);
+    }
+
     /// Bytes the layers hold.
     #[cfg(test)]
     fn bytes(&self) -> usize {
@@ -139,14 +156,23 @@ impl IdFilter {
 /// it never holds the database after its store is gone.
 pub(crate) struct IdScan {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Behind a mutex so that a test can wait for it through a shared store (`finish`).
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl IdScan {
-    /// Starts reading every key of `ids` (the id index's key space; each key a space byte
-    /// and 16 id bytes) from `db` into `filter`. If the scan fails, the filter stays
-    /// incomplete and appends keep reading sled: slower, never wrong.
-    pub(crate) fn start(db: sled::Db, ids: Vec<u8>, filter: Arc<IdFilter>) -> Result<IdScan, StoreError> {
+    /// Starts adding every key of `keys` into `filter`: the id index's keys, each a space
+    /// byte and 16 id bytes, from an iterator made after the engine's recovery at open (see
+    /// the module docs). If the scan fails, the filter stays incomplete and appends keep
+    /// reading the store: slower, never wrong.
+    pub(crate) fn start<K, E>(
+        keys: impl Iterator<Item = Result<K, E>> + Send + 'static,
+        filter: Arc<IdFilter>,
+    ) -> Result<IdScan, StoreError>
+    where
+        K: AsRef<[u8]>,
+        E: Display,
+    {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("kanect-id-scan".into())
@@ -154,7 +180,7 @@ impl IdScan {
                 let stop = stop.clone();
                 move || {
                     let started = std::time::Instant::now();
-                    match scan(&db, &ids, &filter, &stop) {
+                    match scan(keys, &filter, &stop) {
                         Ok(Some(count)) => {
                             filter.complete.store(true, Ordering::Release);
                             let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -162,36 +188,40 @@ impl IdScan {
                         }
                         Ok(None) => {}
                         Err(error) => {
-                            tracing::warn!(%error, "cannot read the message ids; every send will look for a resend in sled")
+                            tracing::warn!(%error, "cannot read the message ids; every send will look for a resend in the store")
                         }
                     }
                 }
             })
             .map_err(StoreError::backend)?;
-        Ok(IdScan { stop, thread: Some(thread) })
+        Ok(IdScan { stop, thread: Mutex::new(Some(thread)) })
     }
 
     /// Waits for the scan to end by itself.
     #[cfg(test)]
-    pub(crate) fn finish(&mut self) {
-        if let Some(thread) = self.thread.take() {
+    pub(crate) fn finish(&self) {
+        let thread = self.thread.lock().unwrap().take();
+        if let Some(thread) = thread {
             thread.join().unwrap();
         }
     }
 }
 
-/// Adds every id under `ids` to `filter`; the count, or None if stopped first.
-fn scan(db: &sled::Db, ids: &[u8], filter: &IdFilter, stop: &AtomicBool) -> Result<Option<u64>, sled::Error> {
-    let mut keys = db.scan_prefix(ids).keys();
+/// Adds every id of `keys` to `filter`; the count, or None if stopped first.
+fn scan<K: AsRef<[u8]>, E>(
+    mut keys: impl Iterator<Item = Result<K, E>>,
+    filter: &IdFilter,
+    stop: &AtomicBool,
+) -> Result<Option<u64>, E> {
     let mut count = 0u64;
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        let batch: Vec<sled::IVec> = keys.by_ref().take(SCAN_BATCH).collect::<Result<_, _>>()?;
+        let batch: Vec<K> = keys.by_ref().take(SCAN_BATCH).collect::<Result<_, _>>()?;
         let mut layers = filter.lock();
         // A key of another length is no id's (an id's key is always 17 bytes): nothing to add.
-        for id in batch.iter().filter_map(|key| <[u8; 16]>::try_from(key.get(1..)?).ok()) {
+        for id in batch.iter().filter_map(|key| <[u8; 16]>::try_from(key.as_ref().get(1..)?).ok()) {
             IdFilter::insert_into(&mut layers, &id);
         }
         count += batch.len() as u64;
@@ -204,7 +234,8 @@ fn scan(db: &sled::Db, ids: &[u8], filter: &IdFilter, stop: &AtomicBool) -> Resu
 impl Drop for IdScan {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
+        let thread = self.thread.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(thread) = thread {
             let _ = thread.join();
         }
     }
@@ -255,6 +286,10 @@ mod tests {
         assert!(filter.may_contain(&random_id()));
         filter.complete.store(true, Ordering::Release);
         assert!(!filter.may_contain(&random_id()), "an empty complete filter holds nothing");
+        filter.insert(&random_id());
+        filter.reset();
+        assert!(filter.may_contain(&random_id()), "reset: incomplete again");
+        assert!(filter.lock().is_empty(), "reset: as at open, before the scan");
     }
 
     #[test]
@@ -267,20 +302,20 @@ mod tests {
         assert_eq!(filter.bytes(), (1 + 4 + 16) * FIRST_LAYER_BLOCKS * 64);
     }
 
+    /// The id index's key of `id`, as an engine's iterator yields it.
+    fn index_key(id: &[u8; 16]) -> Result<Vec<u8>, String> {
+        Ok([&[0x09][..], id].concat())
+    }
+
     #[test]
     fn the_scan_adds_the_stored_ids_and_only_then_completes() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
         let stored: Vec<[u8; 16]> = (0..10_000).map(|_| random_id()).collect();
-        for id in &stored {
-            db.insert([&[0x09][..], id].concat(), &[]).unwrap();
-        }
-        // Keys of another space are not ids, nor is a key of the id space that is too short.
-        db.insert([0x08; 25], &[]).unwrap();
-        db.insert([0x09, 1, 2, 3], &[]).unwrap();
+        // A key of the id space that is too short is no id.
+        let keys: Vec<_> = stored.iter().map(index_key).chain([Ok(vec![0x09, 1, 2, 3])]).collect();
         let filter = Arc::new(IdFilter::default());
         // Holding the layers stops the scan at its first batch: it must not count as complete.
         let layers = filter.lock();
-        let mut scan = IdScan::start(db, vec![0x09], filter.clone()).unwrap();
+        let scan = IdScan::start(keys.into_iter(), filter.clone()).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
         let complete_too_early = filter.complete.load(Ordering::Acquire);
         // Released before asserting: a failing test must not hold the lock that `scan`'s drop
@@ -291,5 +326,21 @@ mod tests {
         assert!(filter.complete.load(Ordering::Acquire));
         assert!(stored.iter().all(|id| filter.may_contain(id)));
         assert_eq!(filter.lock().iter().map(|layer| layer.len).sum::<usize>(), stored.len());
+    }
+
+    #[test]
+    fn a_scan_that_fails_leaves_the_filter_incomplete() {
+        // The error comes after a whole batch was added, so the scan had made progress.
+        let keys: Vec<_> = (0..SCAN_BATCH + 10)
+            .map(|n| match n {
+                n if n == SCAN_BATCH + 5 => Err("the disk is gone".to_string()),
+                _ => index_key(&random_id()),
+            })
+            .collect();
+        let filter = Arc::new(IdFilter::default());
+        IdScan::start(keys.into_iter(), filter.clone()).unwrap().finish();
+        assert_eq!(filter.lock().iter().map(|layer| layer.len).sum::<usize>(), SCAN_BATCH);
+        assert!(!filter.complete.load(Ordering::Acquire));
+        assert!(filter.may_contain(&random_id()), "an incomplete filter rules nothing out");
     }
 }
