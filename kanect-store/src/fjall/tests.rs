@@ -7,29 +7,34 @@ use kanect_core::backend::{MessageStore, NewMessage};
 use kanect_core::ConversationId;
 use kanect_core::{StoreError, Timestamp, UserId};
 
+/// The store's data keyspace (a handle on the database: drop it before a reopen).
+fn data(store: &FjallStore) -> fjall::Keyspace {
+    store.with(|inner| Ok(inner.data.clone())).unwrap()
+}
+
 #[test]
 fn a_fresh_store_gets_the_current_version_and_keeps_it_across_reopens() {
     let store = FjallStore::temporary().unwrap();
-    let version = store.inner.data.get(keys::FORMAT).unwrap().unwrap();
+    let version = data(&store).get(keys::FORMAT).unwrap().unwrap();
     assert_eq!(version.as_ref(), format::FORMAT_VERSION.to_be_bytes());
     let store = store.reopen().unwrap();
-    assert_eq!(store.inner.data.get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
+    assert_eq!(data(&store).get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
 }
 
 #[test]
 fn other_versions_and_foreign_data_are_format_errors() {
     let dir = tempfile::tempdir().unwrap();
     let store = FjallStore::open(dir.path()).unwrap();
-    store.inner.data.insert(keys::FORMAT, (format::FORMAT_VERSION + 1).to_be_bytes()).unwrap();
+    data(&store).insert(keys::FORMAT, (format::FORMAT_VERSION + 1).to_be_bytes()).unwrap();
     drop(store);
     let error = FjallStore::open(dir.path()).unwrap_err();
     assert!(matches!(&error, StoreError::Format(m) if m.contains("version 2")), "{error:?}");
 
     let foreign = tempfile::tempdir().unwrap();
     let store = FjallStore::open(foreign.path()).unwrap();
-    store.inner.data.remove(keys::FORMAT).unwrap();
-    store.inner.data.insert(b"someone else's key".as_slice(), b"value".as_slice()).unwrap();
-    assert!(matches!(format::check_version(&store.inner.data), Err(StoreError::Format(_))));
+    data(&store).remove(keys::FORMAT).unwrap();
+    data(&store).insert(b"someone else's key".as_slice(), b"value".as_slice()).unwrap();
+    assert!(matches!(format::check_version(&data(&store)), Err(StoreError::Format(_))));
 }
 
 #[cfg(feature = "sled")]
