@@ -99,9 +99,9 @@ const STRIPES: usize = 64;
 /// module docs, "Failures").
 ///
 /// Dropping the last handle stops the writer and recovery threads (after the writer has
-/// answered every write queued), flushes fjall's memtables (and compacts if a deleted or edited message is not yet
-/// purged: see [`FjallStore::purge`]), closes the database and empties its journals, so a
-/// clean close leaves no old message body on disk.
+/// answered every write queued), flushes fjall's memtables (and compacts if a deleted or
+/// edited message is not yet purged: see [`FjallStore::purge`]), closes the database and
+/// empties its journals, so a clean close leaves no old message body on disk.
 #[derive(Clone)]
 pub struct FjallStore {
     /// The slot with the open database and our locks, shared by every handle, the writer

@@ -107,7 +107,7 @@ pub(crate) fn start(shared: Arc<Shared>) -> Result<Recovery, StoreError> {
 }
 
 /// Replaces the failed open with a fresh open of its directory: see the module docs.
-fn reopen(shared: &Shared) -> Result<(), StoreError> {
+pub(super) fn reopen(shared: &Shared) -> Result<(), StoreError> {
     shared.alarm.set(Phase::Recovering);
     // The write lock waits for the calls under way; the drop releases the directory.
     let failed = shared.slot().take();

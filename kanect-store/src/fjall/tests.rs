@@ -1,11 +1,11 @@
 //! Unit tests of what the conformance suite cannot see: the format check at open, the refusal
-//! of a sled directory, and the session pages.
+//! of a sled directory, the session pages, and what a recovery's reopen keeps.
 
 use super::{format, FjallStore};
 use crate::kv::keys;
-use kanect_core::backend::{MessageStore, NewMessage};
+use kanect_core::backend::{MessageStore, NewMessage, Store, UserStore};
 use kanect_core::ConversationId;
-use kanect_core::{StoreError, Timestamp, UserId};
+use kanect_core::{Seq, StoreError, StoreHealth, Timestamp, UserId};
 
 /// The store's data keyspace (a handle on the database: drop it before a reopen).
 fn data(store: &FjallStore) -> fjall::Keyspace {
@@ -72,4 +72,40 @@ async fn concurrent_appends_share_journal_syncs() {
     }
     let stats = store.group_sync_stats();
     assert!(stats.acknowledged >= 512 && stats.syncs < stats.acknowledged, "{stats:?}");
+}
+
+/// What a failed open may hold in memory and the directory not: a write committed whose sync
+/// failed. A recovery's reopen must keep none of it (see `recovery`).
+#[tokio::test]
+async fn a_reopen_after_a_failure_keeps_nothing_the_failed_open_held_in_memory() {
+    let store = FjallStore::temporary().unwrap();
+    let alice = kanect_core::testing::user("alice");
+    store.insert_user(&alice, "hash").await.unwrap();
+    let conversation = ConversationId::new();
+    let new = |n: u64| NewMessage {
+        conversation,
+        sender: alice.id,
+        body: format!("message {n}"),
+        client_id: format!("c{n}"),
+        sent_at: Timestamp(n),
+    };
+    store.append_message(new(1)).await.unwrap();
+    // As if a rename and five appends were committed and their sync then failed: in the
+    // caches and the stripe's last seq, and not in the directory.
+    store
+        .with(|inner| {
+            let renamed = kanect_core::User { display_name: Some("lost".into()), ..alice.clone() };
+            inner.users.written(alice.id, Some(renamed));
+            inner.stripe(conversation).insert(conversation, Seq(6));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(store.user(alice.id).await.unwrap().unwrap().display_name.as_deref(), Some("lost"));
+
+    // The recovery thread's reopen, called directly: raising the alarm would start a second.
+    super::recovery::reopen(&store.shared).unwrap();
+    assert_eq!(store.health().await, StoreHealth::Ok);
+    assert_eq!(store.user(alice.id).await.unwrap().unwrap(), alice, "the cache was read afresh");
+    let appended = store.append_message(new(2)).await.unwrap();
+    assert_eq!(appended.message().seq, Seq(2), "the last seq was read afresh");
 }

@@ -205,9 +205,7 @@ impl Shared {
             }
         }
     }
-}
 
-impl Shared {
     /// Runs `jobs` on `inner`, syncs once for all of them, answers them.
     fn run_group(&self, inner: &Inner, jobs: Vec<Box<dyn Job>>) {
         let mut waiting = Vec::with_capacity(jobs.len());
