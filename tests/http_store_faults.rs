@@ -10,7 +10,8 @@
 //! no longer grow while the journal's, [`LIMIT`] long and written out before use, still takes
 //! records: the failed send was stored. With fjall, the journal write that reaches past the
 //! limit fails (the limit is on the offset written, so fjall's preallocated journal is no
-//! escape): the failed send's record is torn, and its resend stores it. (See
+//! escape): the failed send's journal record is torn and dropped at the reopen, and its
+//! resend stores it. (See
 //! `kanect-store/tests/disk_full.rs`, which also covers restarts.) Raising the limit again is
 //! "space was freed".
 

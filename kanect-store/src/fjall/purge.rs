@@ -232,6 +232,16 @@ impl Shared {
     }
 }
 
+/// Flushes every memtable of `db` into tables (which fjall writes and syncs) and waits for
+/// them, as a purge does but without the compaction: for the recovery's reopen (see
+/// `recovery`), whose replayed journal may be in the page cache only.
+///
+/// # Errors
+/// [`StoreError::Backend`] if a flush fails or does not finish within [`FLUSH_WAIT`].
+pub(crate) fn flush_memtables(db: &Database, data: &Keyspace) -> StoreResult<()> {
+    purge(db, data, false).map_err(StoreError::backend)
+}
+
 /// Answers the callers of [`FjallStore::purge`] that `outcome` covers.
 fn answer(requests: Vec<oneshot::Sender<StoreResult<()>>>, outcome: &Result<(), PurgeFailed>) {
     for request in requests {

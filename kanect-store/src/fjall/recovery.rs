@@ -24,6 +24,15 @@
 //! - so a resend of a send that failed finds the message if the directory kept it (same id,
 //!   same seq) or stores it once at the next seq: the contract of `tests/disk_full.rs`.
 //!
+//! One more step makes "what the directory holds" durable. After a failed sync, the page cache
+//! may hold journal bytes that never reached the disk (Linux marks pages whose write-back failed
+//! clean, and a later `fdatasync` does not write them again), and fjall's recovery reads the
+//! journal through that cache: it may replay a batch that is not on disk, and a resend would
+//! then be acknowledged by it. So before the reopened store takes any call, its memtables, which
+//! hold everything replayed, are flushed into new tables, which fjall writes and syncs
+//! (`purge::flush_memtables`): every batch the reopened store shows is then on disk for real,
+//! or the flush fails and the reopen is tried again later.
+//!
 //! Closing the failed open must not make things worse: the purge thread's close (see `purge`)
 //! starts with a write, which the poisoned database refuses, so it leaves the journals alone
 //! (they are what the reopen replays); and fjall's drop stops its threads and writes nothing.
@@ -44,8 +53,8 @@
 //!    waits for the calls under way) and drops it. fjall holds a lock file while any handle
 //!    of the database lives; the open's fields are the only handles (the purge thread's are
 //!    joined as it drops), so after the drop the directory is free.
-//! 2. opens the directory again; on success the new open goes into the slot and the store is
-//!    [`StoreHealth::Ok`]; on failure the slot stays empty, the store [`StoreHealth::Failed`],
+//! 2. opens the directory again and flushes what it replayed (see above); on success the new
+//!    open goes into the slot and the store is [`StoreHealth::Ok`]; on failure the slot stays empty, the store [`StoreHealth::Failed`],
 //!    and the thread tries again after its next wait.
 //!
 //! Meanwhile writes are refused at once ([`Refused`]: the writer thread answers them without
@@ -56,7 +65,7 @@
 //! [`StoreHealth::Failed`]: kanect_core::StoreHealth::Failed
 //! [`StoreHealth::Recovering`]: kanect_core::StoreHealth::Recovering
 
-use super::Inner;
+use super::{purge, Inner};
 use crate::kv::alarm::{Alarm, Phase};
 use crate::kv::recovery::Recovery;
 use kanect_core::StoreError;
@@ -112,7 +121,9 @@ pub(super) fn reopen(shared: &Shared) -> Result<(), StoreError> {
     // The write lock waits for the calls under way; the drop releases the directory.
     let failed = shared.slot().take();
     drop(failed);
-    match Inner::open(&shared.path, shared.alarm.clone()) {
+    let reopened = Inner::open(&shared.path, shared.alarm.clone())
+        .and_then(|inner| purge::flush_memtables(&inner.db, &inner.data).map(|()| inner));
+    match reopened {
         Ok(inner) => {
             // Running before the open takes calls: a failure of the fresh one must raise the
             // alarm again, not be ignored as one of the old one's.
