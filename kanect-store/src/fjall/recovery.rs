@@ -35,7 +35,12 @@
 //!
 //! Closing the failed open must not make things worse: the purge thread's close (see `purge`)
 //! starts with a write, which the poisoned database refuses, so it leaves the journals alone
-//! (they are what the reopen replays); and fjall's drop stops its threads and writes nothing.
+//! (they are what the reopen replays). fjall's drop stops its threads, and writes out and syncs
+//! what its journal's buffer still holds (it does not check the poison; by then the directory
+//! takes writes again): a group whose sync failed may thus end up whole in the journal and be
+//! replayed, which the contract allows (its callers got an error: the write may be stored),
+//! while a batch whose own commit failed stays torn (fjall stops writing it at the error) and
+//! is dropped.
 //!
 //! # How
 //! Every handle of the store shares one [`Shared`]: a slot holding the current open under a
