@@ -59,8 +59,9 @@
 //!    of the database lives; the open's fields are the only handles (the purge thread's are
 //!    joined as it drops), so after the drop the directory is free.
 //! 2. opens the directory again and flushes what it replayed (see above); on success the new
-//!    open goes into the slot and the store is [`StoreHealth::Ok`]; on failure the slot stays empty, the store [`StoreHealth::Failed`],
-//!    and the thread tries again after its next wait.
+//!    open goes into the slot and the store is [`StoreHealth::Ok`]; on failure the slot stays
+//!    empty, the store [`StoreHealth::Failed`], and the thread tries again after its next
+//!    wait.
 //!
 //! Meanwhile writes are refused at once ([`Refused`]: the writer thread answers them without
 //! running them), and reads are served by the failed open while it is in the slot (fjall
