@@ -1,22 +1,26 @@
-//! A disk that fills up under a running server, over HTTP: `GET /health` answers `503
-//! store_unavailable` while it is full, a send answered `503 unavailable` may still have been
-//! stored and its resend returns it (same id and seq), and once there is room again the server
-//! works and says so without a restart.
+//! A disk that fills up under a running server, over HTTP, on each embedded engine: `GET
+//! /health` answers `503 store_unavailable` while it is full, a send answered `503
+//! unavailable` may still have been stored and its resend returns it (same id and seq) or
+//! stores it once, and once there is room again the server works and says so without a
+//! restart.
 //!
 //! The fault is the kernel's: the test re-executes its own binary as a child process
 //! (`KANECT_STORE_FAULT_CHILD` names the store directory) that runs a server on 127.0.0.1 port
-//! 0 and lowers its own file-size limit (`RLIMIT_FSIZE`) to the size of one journal file, so
-//! that sled's file can no longer grow while the journal's, written out before use, still
-//! takes records (see `kanect-store/tests/disk_full.rs`, which also covers restarts). Raising
-//! the limit again is "space was freed".
+//! 0 and lowers its own file-size limit (`RLIMIT_FSIZE`) to [`LIMIT`]. With sled, its file can
+//! no longer grow while the journal's, [`LIMIT`] long and written out before use, still takes
+//! records: the failed send was stored. With fjall, the journal write that reaches past the
+//! limit fails (the limit is on the offset written, so fjall's preallocated journal is no
+//! escape): the failed send's journal record is torn and dropped at the reopen, and its
+//! resend stores it. (See
+//! `kanect-store/tests/disk_full.rs`, which also covers restarts.) Raising the limit again is
+//! "space was freed".
 
-#![cfg(feature = "sled")]
+#![cfg(any(feature = "sled", feature = "fjall"))]
 
 mod support;
 
 use kanect::http::HttpConfig;
-use kanect::store::{SledConfig, SledStore};
-use kanect::{Chat, ChatConfig, RateLimits};
+use kanect::{Chat, ChatBuilder, ChatConfig, RateLimits};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit, Signal};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -25,25 +29,71 @@ use std::time::{Duration, Instant};
 use support::{chat_config, open_direct, request, signup, Session};
 
 const CHILD_ENV: &str = "KANECT_STORE_FAULT_CHILD";
-const TEST_NAME: &str = "a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once";
-/// The journal's file size, and the child's file-size limit while the disk is "full".
-const JOURNAL_BYTES: u64 = 256 * 1024;
+/// The child's file-size limit while the disk is "full", and sled's journal file size.
+const LIMIT: u64 = 256 * 1024;
 /// Sends tried before the fault must have shown (sled's file reaches the limit after a few
 /// hundred).
 const MAX_SENDS: usize = 20_000;
 const CHILD_LIFETIME: Duration = Duration::from_secs(120);
 const RECOVERY: Duration = Duration::from_secs(30);
 
+/// The store under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    #[cfg(feature = "sled")]
+    Sled,
+    #[cfg(feature = "fjall")]
+    Fjall,
+}
+
+impl Engine {
+    /// The test that runs this engine, which its child runs again.
+    fn test_name(self) -> &'static str {
+        match self {
+            #[cfg(feature = "sled")]
+            Engine::Sled => "sled_a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once",
+            #[cfg(feature = "fjall")]
+            Engine::Fjall => "fjall_a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once",
+        }
+    }
+
+    /// An engine on the store in `path` (sled's journal files [`LIMIT`] long).
+    fn chat(self, path: &Path) -> ChatBuilder {
+        match self {
+            #[cfg(feature = "sled")]
+            Engine::Sled => {
+                use kanect::store::{SledConfig, SledStore};
+                Chat::builder(
+                    SledStore::open_with(SledConfig { journal_bytes: LIMIT, ..SledConfig::new(path) }).unwrap(),
+                )
+            }
+            #[cfg(feature = "fjall")]
+            Engine::Fjall => Chat::builder(kanect::store::FjallStore::open(path).unwrap()),
+        }
+    }
+}
+
+#[cfg(feature = "sled")]
 #[test]
-fn a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once() {
+fn sled_a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once() {
+    a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once(Engine::Sled);
+}
+
+#[cfg(feature = "fjall")]
+#[test]
+fn fjall_a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once() {
+    a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once(Engine::Fjall);
+}
+
+fn a_full_disk_makes_health_fail_and_a_failed_send_is_resent_once(engine: Engine) {
     if let Ok(path) = std::env::var(CHILD_ENV) {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(child(Path::new(&path)));
+        runtime.block_on(child(engine, Path::new(&path)));
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    kanect_core::testing::run_in_child(TEST_NAME, (CHILD_ENV, store.as_os_str()), CHILD_LIFETIME);
+    kanect_core::testing::run_in_child(engine.test_name(), (CHILD_ENV, store.as_os_str()), CHILD_LIFETIME);
 }
 
 async fn send(addr: SocketAddr, session: &Session, conversation: &str, client_id: &str) -> support::Reply {
@@ -70,14 +120,13 @@ async fn latest(addr: SocketAddr, session: &Session, conversation: &str) -> Vec<
         .collect()
 }
 
-async fn child(path: &Path) {
+async fn child(engine: Engine, path: &Path) {
     // Handled, so that a write past the limit fails with EFBIG instead of killing the process.
     let xfsz = tokio::signal::unix::SignalKind::from_raw(Signal::XFSZ.as_raw());
     let _xfsz = tokio::signal::unix::signal(xfsz).unwrap();
-    let store = SledStore::open_with(SledConfig { journal_bytes: JOURNAL_BYTES, ..SledConfig::new(path) }).unwrap();
     // Sends until the disk fills: hundreds, past the default send rate.
     let config = ChatConfig { rate_limits: RateLimits::UNLIMITED, ..chat_config() };
-    let chat = Chat::builder(store).config(config).build().await.unwrap();
+    let chat = engine.chat(path).config(config).build().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -89,7 +138,7 @@ async fn child(path: &Path) {
     assert_eq!(health(addr).await, (200, json!({"status": "ok", "store": "ok"})));
 
     let room = getrlimit(Resource::Fsize);
-    setrlimit(Resource::Fsize, Rlimit { current: Some(JOURNAL_BYTES), maximum: room.maximum }).unwrap();
+    setrlimit(Resource::Fsize, Rlimit { current: Some(LIMIT), maximum: room.maximum }).unwrap();
     let mut failed = None;
     for n in 0..MAX_SENDS {
         let client_id = format!("m{n}");
@@ -114,17 +163,29 @@ async fn child(path: &Path) {
     }
     assert_eq!(health(addr).await, (200, json!({"status": "ok", "store": "ok"})));
 
-    // The failed send was stored after all (its journal record was synced before sled failed):
-    // the newest message. Its resend returns it, and stores nothing.
+    // The failed send may have been stored: then it is the newest message, and its resend
+    // returns it and stores nothing; else the resend stores it once, next.
     let before = latest(addr, &alice, &direct).await;
-    let stored = before.last().cloned().expect("messages");
-    assert_eq!(stored.0, failed, "the send answered 503 was stored anyway");
+    let newest = before.last().cloned().expect("messages");
+    let stored = newest.0 == failed;
+    #[cfg(feature = "sled")]
+    if engine == Engine::Sled {
+        assert!(stored, "the send answered 503 was stored anyway: its journal record was synced before sled failed");
+    }
     let resent = send(addr, &alice, &direct, &failed).await;
     assert_eq!(resent.status, 200, "{:?}", resent.json());
     let message = resent.json();
-    assert_eq!((message["id"].as_str(), message["seq"].as_u64()), (Some(stored.1.as_str()), Some(stored.2)));
-    assert_eq!(latest(addr, &alice, &direct).await, before, "the resend stored nothing");
-    assert_eq!(send(addr, &alice, &direct, "after").await.json()["seq"].as_u64(), Some(stored.2 + 1));
+    let last = if stored {
+        assert_eq!((message["id"].as_str(), message["seq"].as_u64()), (Some(newest.1.as_str()), Some(newest.2)));
+        assert_eq!(latest(addr, &alice, &direct).await, before, "the resend stored nothing");
+        newest.2
+    } else {
+        assert_eq!(message["seq"].as_u64(), Some(newest.2 + 1), "the resend is stored next");
+        let after = latest(addr, &alice, &direct).await;
+        assert_eq!(after.iter().filter(|(client_id, ..)| *client_id == failed).count(), 1, "stored once");
+        newest.2 + 1
+    };
+    assert_eq!(send(addr, &alice, &direct, "after").await.json()["seq"].as_u64(), Some(last + 1));
     signup(addr, "carol").await;
 
     let _ = stop.send(());

@@ -97,8 +97,8 @@
 //! - `sled::users`, `sled::sessions`, `sled::login_attempts`, `sled::conversations`,
 //!   `sled::messages`, `sled::admin` — one store trait's impl each (see
 //!   [`kanect_core::backend`]), with the synchronous write and read halves of its methods.
-//! - `sled::recovery` — the recovery thread that reopens a failed store, and what the store's
-//!   handle shares with it.
+//! - `sled::recovery` — how a failed store is reopened, and what the store's handle shares
+//!   with its recovery thread.
 //! - `sled::open` — one open of the directory: sled, the journal's replay, group commit and
 //!   the in-memory state that lives as long as they do.
 //! - `sled::config` — [`SledConfig`], how a store is opened.
@@ -106,15 +106,16 @@
 //!   counters, the conversation cache and its not-yet-durable writes.
 //! - `sled::commit` — group commit: the commit and checkpoint threads.
 //! - `sled::journal` — the write-ahead journal of message appends: files, records, replay.
-//! - `sled::alarm` — the store's health, raised by a failure, waited on by recovery.
 //! - `sled::format` — the format version check, sled error mapping.
 //! - `sled::fuzzing` (feature `fuzzing`, hidden) — entry points for the fuzz targets in `fuzz/`.
 //! - `fjall` (feature `fjall`) — `FjallStore`, one file per store trait's impl likewise, and
-//!   its group sync and format.
+//!   its group sync, recovery and format.
 //! - `kv` (either embedded engine) — what sled and fjall store alike: `kv::keys`, the key
 //!   spaces and their big-endian encoding; `kv::message_codec`, the binary message records;
 //!   `kv::records`, the JSON of the other records; `kv::id_filter`, the Bloom filter of stored
-//!   message ids that spares an append the read for a resend, and the scan that fills it.
+//!   message ids that spares an append the read for a resend, and the scan that fills it;
+//!   `kv::alarm`, a store's health, raised by a failure; `kv::recovery`, the thread that
+//!   reopens a failed store once its directory takes writes.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 
 pub mod backup;

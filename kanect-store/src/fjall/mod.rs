@@ -13,12 +13,18 @@
 //! is gone, but it was never acknowledged.
 //!
 //! # Failures
-//! A failed journal write or sync poisons the fjall database: fjall refuses every write after
-//! it (what reached the disk is unknown), `Store::health` answers `Failed`, and the store
-//! stays so until the process opens the directory again; fjall's recovery at open keeps every
-//! batch whose journal record is whole. Unlike `SledStore`, it does not yet reopen itself.
-//! Either way a resend with the same client id is safe: it returns the stored message, or
-//! stores it once.
+//! A failed journal write or sync (a full disk, an I/O error), or a failed table write in
+//! fjall's own flush or compaction threads, poisons the fjall database: fjall refuses every
+//! write after it (what reached the disk is unknown). The store then says `Failed`
+//! (`Store::health`), refuses writes at once with a clear error, and serves reads from what the
+//! failed database holds. Its recovery thread probes the directory with backoff (from 100 ms up
+//! to every 5 s) and, once it takes writes again, closes the failed database and opens the
+//! directory again, as a restart would, with no restart: fjall's recovery replays every batch
+//! whose journal record is whole, and the store is `Ok` again (see `recovery` for why nothing
+//! of the failed open survives it). A write whose caller got an error may be in the store or
+//! not, as after a crash; a resend with the same client id is safe either way: it returns the
+//! stored message (same id, same seq), or stores it once. `tests/disk_full.rs` proves this on
+//! a real full disk.
 //!
 //! # Atomicity
 //! fjall has no read-modify-write of its own outside transactions; this process is the only one
@@ -33,6 +39,8 @@
 //! - `users`, `sessions`, `login_attempts`, `conversations`, `messages`, `admin` — one store
 //!   trait's impl each (see [`kanect_core::backend`]).
 //! - `writer` — the writer thread: every write, and one journal `fdatasync` for many.
+//! - `recovery` — the slot holding the current open of the directory, and its replacement
+//!   after a failure.
 //! - `cache` — write-through caches of the account and conversation records.
 //! - `purge` — deletion deletes: old values of replaced records out of every file.
 //! - `format` — the format version check, the refusal of a sled directory, fjall error mapping.
@@ -46,6 +54,7 @@ mod format;
 mod login_attempts;
 mod messages;
 mod purge;
+mod recovery;
 mod sessions;
 mod users;
 mod writer;
@@ -53,12 +62,15 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+use crate::kv::alarm::Alarm;
 use crate::kv::id_filter::{IdFilter, IdScan};
 use crate::kv::keys;
+use crate::kv::recovery::Recovery;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
 use format::{decode, fjall_error};
 use kanect_core::backend::{Store, StoreResult};
 use kanect_core::{Conversation, ConversationId, Seq, StoreError, StoreHealth, User, UserId};
+use recovery::{Recovering, Shared};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -85,26 +97,34 @@ const STRIPES: usize = 64;
 /// # Ok(()) }
 /// ```
 ///
-/// Dropping the last handle stops the writer thread (after it has answered every write
-/// queued), flushes fjall's memtables (and compacts if a deleted or edited message is not yet
-/// purged: see [`FjallStore::purge`]), closes the database and empties its journals, so a
-/// clean close leaves no old message body on disk.
+/// A failed write fails the store until it has reopened its directory by itself (see the
+/// module docs, "Failures").
+///
+/// Dropping the last handle stops the writer and recovery threads (after the writer has
+/// answered every write queued), flushes fjall's memtables (and compacts if a deleted or
+/// edited message is not yet purged: see [`FjallStore::purge`]), closes the database and
+/// empties its journals, so a clean close leaves no old message body on disk.
 #[derive(Clone)]
 pub struct FjallStore {
-    /// The open database and our locks, shared by every handle and the writer thread.
-    inner: Arc<Inner>,
-    /// The writer thread. Dropped after `inner` (fields drop in order): once the last handle
-    /// is gone, its thread holds the last reference to `inner`, and closes the database as it
-    /// is joined.
+    /// The slot with the open database and our locks, shared by every handle, the writer
+    /// thread and the recovery thread.
+    shared: Arc<Shared>,
+    /// The writer thread. Dropped after `shared` (fields drop in order).
     writer: Arc<Writer>,
+    /// The recovery thread. Dropped last but for `temporary`: once the last handle is gone and
+    /// the writer joined, its thread holds the last reference to `shared`, and closes the
+    /// database as it is joined.
+    recovery: Arc<Recovery>,
     /// A [`FjallStore::temporary`] store's directory, deleted after the database is closed.
     temporary: Option<Arc<TemporaryDir>>,
 }
 
 /// One open of the directory.
 pub(crate) struct Inner {
-    /// Where the store lives, for [`FjallStore::reopen`].
+    /// Where the store lives.
     path: PathBuf,
+    /// The store's health: raised by a failed commit (and by the writer's failed sync).
+    alarm: Arc<Alarm>,
     /// The database, for write batches.
     db: Database,
     /// Every record but the log-in attempts (see `keys`).
@@ -144,14 +164,16 @@ impl FjallStore {
     /// process, or another `FjallStore` in this one, has it open);
     /// [`StoreError::Corrupt`] if fjall finds its files damaged.
     pub fn open(path: impl AsRef<Path>) -> Result<FjallStore, StoreError> {
-        Self::start(Inner::open(path.as_ref())?, None)
+        Self::start(path.as_ref(), None)
     }
 
-    /// A handle on `inner` with its writer thread started.
-    fn start(inner: Inner, temporary: Option<Arc<TemporaryDir>>) -> Result<FjallStore, StoreError> {
-        let inner = Arc::new(inner);
-        let writer = Arc::new(Writer::start(inner.clone())?);
-        Ok(FjallStore { inner, writer, temporary })
+    /// Opens `path`, and starts the writer and recovery threads on it.
+    fn start(path: &Path, temporary: Option<Arc<TemporaryDir>>) -> Result<FjallStore, StoreError> {
+        let alarm = Arc::new(Alarm::default());
+        let shared = Arc::new(Shared::new(Inner::open(path, alarm.clone())?, alarm));
+        let writer = Arc::new(Writer::start(shared.clone())?);
+        let recovery = Arc::new(recovery::start(shared.clone())?);
+        Ok(FjallStore { shared, writer, recovery, temporary })
     }
 
     /// A store in a temporary directory (in memory where `/dev/shm` exists) that is deleted
@@ -161,8 +183,8 @@ impl FjallStore {
     /// [`StoreError::Backend`] if the directory cannot be created; as [`FjallStore::open`].
     pub fn temporary() -> Result<FjallStore, StoreError> {
         let dir = TemporaryDir::create()?;
-        let inner = Inner::open(&dir.0)?;
-        Self::start(inner, Some(Arc::new(dir)))
+        let path = dir.0.clone();
+        Self::start(&path, Some(Arc::new(dir)))
     }
 
     /// Closes the store and opens its directory again, as a restart of the process does: for
@@ -172,24 +194,33 @@ impl FjallStore {
     /// [`StoreError::Backend`] if another handle of this store is still alive (it keeps the
     /// directory open); as [`FjallStore::open`].
     pub fn reopen(self) -> Result<FjallStore, StoreError> {
-        let FjallStore { inner, writer, temporary } = self;
-        let path = inner.path.clone();
-        let writer = Arc::into_inner(writer).ok_or_else(|| StoreError::backend(StillShared))?;
-        // Joined: the thread's reference to `inner` is gone, so this is the last one.
-        drop(writer);
-        drop(Arc::into_inner(inner).ok_or_else(|| StoreError::backend(StillShared))?);
-        Self::start(Inner::open(&path)?, temporary)
+        let FjallStore { shared, writer, recovery, temporary } = self;
+        let path = shared.path.clone();
+        let still_shared = || StoreError::backend(StillShared);
+        // Joined: the threads' references to `shared` are gone, so this is the last one.
+        drop(Arc::into_inner(writer).ok_or_else(still_shared)?);
+        drop(Arc::into_inner(recovery).ok_or_else(still_shared)?);
+        drop(Arc::into_inner(shared).ok_or_else(still_shared)?);
+        Self::start(&path, temporary)
     }
 
-    /// How group sync has done since the directory was (re)opened: journal syncs, and the
-    /// waits they acknowledged.
+    /// How group sync has done since the store was opened (or [`FjallStore::reopen`]ed):
+    /// journal syncs, and the waits they acknowledged.
     pub fn group_sync_stats(&self) -> GroupSyncStats {
         self.writer.stats()
     }
 
-    /// Runs `call` on the open database.
+    /// Runs `call` on the open database, under the slot's read lock (see `recovery`): `call`
+    /// must not wait on anything.
+    ///
+    /// # Errors
+    /// `call`'s; [`StoreError::Backend`] while the store has no open database (a reopen is
+    /// under way, or the last one failed).
     fn with<T>(&self, call: impl FnOnce(&Inner) -> StoreResult<T>) -> StoreResult<T> {
-        call(&self.inner)
+        match &*self.shared.open() {
+            Some(inner) => call(inner),
+            None => Err(StoreError::backend(Recovering)),
+        }
     }
 
     /// Runs a write on the writer thread, and returns once it is durable (if it wrote
@@ -203,7 +234,8 @@ impl FjallStore {
 }
 
 impl Inner {
-    fn open(path: &Path) -> StoreResult<Inner> {
+    /// Opens the directory `path`; a failed commit raises `alarm`.
+    fn open(path: &Path, alarm: Arc<Alarm>) -> StoreResult<Inner> {
         format::refuse_other_engines(path)?;
         let db = Database::builder(path).open().map_err(fjall_error)?;
         let unclean = purge::replayed_journal(&db);
@@ -218,6 +250,7 @@ impl Inner {
         let purge = purge::Purger::start(db.clone(), data.clone(), path, unclean)?;
         Ok(Inner {
             path: path.to_path_buf(),
+            alarm,
             db,
             data,
             attempts,
@@ -237,9 +270,10 @@ impl Inner {
         self.db.batch()
     }
 
-    /// Commits `batch` (atomically; durable after the next group sync).
+    /// Commits `batch` (atomically; durable after the next group sync). A failure poisons
+    /// fjall, so it raises the alarm: the store must reopen its directory.
     fn commit(&self, batch: OwnedWriteBatch) -> StoreResult<()> {
-        batch.commit().map_err(fjall_error)
+        batch.commit().inspect_err(|_| self.alarm.raise()).map_err(fjall_error)
     }
 
     fn accounts(&self) -> MutexGuard<'_, ()> {
@@ -313,18 +347,20 @@ impl Store for FjallStore {
     }
 
     async fn health(&self) -> StoreHealth {
-        // Flushing the journal's buffer (no sync) is cheap, and fails once fjall is poisoned.
-        match self.writer.has_failed() || self.inner.db.persist(PersistMode::Buffer).is_err() {
-            true => StoreHealth::Failed,
-            false => StoreHealth::Ok,
+        // fjall's own threads poison the database when they fail to write a table: flushing
+        // the journal's buffer (no sync) is cheap, and fails once it is poisoned.
+        let poisoned = self.with(|inner| inner.db.persist(PersistMode::Buffer).map_err(fjall_error)).is_err();
+        if poisoned {
+            self.shared.alarm.raise();
         }
+        self.shared.alarm.health()
     }
 }
 
 impl std::fmt::Debug for FjallStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FjallStore")
-            .field("path", &self.inner.path)
+            .field("path", &self.shared.path)
             .field("writer", &self.writer)
             .field("temporary", &self.temporary.is_some())
             .finish_non_exhaustive()

@@ -167,11 +167,15 @@ impl FjallStore {
     ///
     /// # Errors
     /// [`StoreError::Backend`] if fjall fails to flush or compact (a full disk, a poisoned
-    /// database), or a flush does not finish within a minute.
+    /// database), a flush does not finish within a minute, or the store is being reopened
+    /// after a failure.
     pub async fn purge(&self) -> StoreResult<()> {
         let (sender, receiver) = oneshot::channel();
-        self.inner.purge.shared.state().requests.push(sender);
-        self.inner.purge.shared.wake.notify_one();
+        self.with(|inner| {
+            inner.purge.shared.state().requests.push(sender);
+            inner.purge.shared.wake.notify_one();
+            Ok(())
+        })?;
         receiver.await.map_err(|_| StoreError::backend(PurgeFailed("the store closed before the purge".into())))?
     }
 }
@@ -226,6 +230,16 @@ impl Shared {
         }
         answer(requests, &outcome);
     }
+}
+
+/// Flushes every memtable of `db` into tables (which fjall writes and syncs) and waits for
+/// them, as a purge does but without the compaction: for the recovery's reopen (see
+/// `recovery`), whose replayed journal may be in the page cache only.
+///
+/// # Errors
+/// [`StoreError::Backend`] if a flush fails or does not finish within [`FLUSH_WAIT`].
+pub(crate) fn flush_memtables(db: &Database, data: &Keyspace) -> StoreResult<()> {
+    purge(db, data, false).map_err(StoreError::backend)
 }
 
 /// Answers the callers of [`FjallStore::purge`] that `outcome` covers.

@@ -1,35 +1,41 @@
 //! Unit tests of what the conformance suite cannot see: the format check at open, the refusal
-//! of a sled directory, group sync, and the id filter's part in appends.
+//! of a sled directory, group sync, the id filter's part in appends, the session pages, and
+//! what a recovery's reopen keeps.
 
 use super::{format, FjallStore};
 use crate::kv::keys;
-use kanect_core::backend::{Appended, MessageStore, NewMessage};
+use kanect_core::backend::{Appended, MessageStore, NewMessage, Store, UserStore};
 use kanect_core::{ConversationId, Message, Seq};
-use kanect_core::{StoreError, Timestamp, UserId};
+use kanect_core::{StoreError, StoreHealth, Timestamp, UserId};
+
+/// The store's data keyspace (a handle on the database: drop it before a reopen).
+fn data(store: &FjallStore) -> fjall::Keyspace {
+    store.with(|inner| Ok(inner.data.clone())).unwrap()
+}
 
 #[test]
 fn a_fresh_store_gets_the_current_version_and_keeps_it_across_reopens() {
     let store = FjallStore::temporary().unwrap();
-    let version = store.inner.data.get(keys::FORMAT).unwrap().unwrap();
+    let version = data(&store).get(keys::FORMAT).unwrap().unwrap();
     assert_eq!(version.as_ref(), format::FORMAT_VERSION.to_be_bytes());
     let store = store.reopen().unwrap();
-    assert_eq!(store.inner.data.get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
+    assert_eq!(data(&store).get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
 }
 
 #[test]
 fn other_versions_and_foreign_data_are_format_errors() {
     let dir = tempfile::tempdir().unwrap();
     let store = FjallStore::open(dir.path()).unwrap();
-    store.inner.data.insert(keys::FORMAT, (format::FORMAT_VERSION + 1).to_be_bytes()).unwrap();
+    data(&store).insert(keys::FORMAT, (format::FORMAT_VERSION + 1).to_be_bytes()).unwrap();
     drop(store);
     let error = FjallStore::open(dir.path()).unwrap_err();
     assert!(matches!(&error, StoreError::Format(m) if m.contains("version 2")), "{error:?}");
 
     let foreign = tempfile::tempdir().unwrap();
     let store = FjallStore::open(foreign.path()).unwrap();
-    store.inner.data.remove(keys::FORMAT).unwrap();
-    store.inner.data.insert(b"someone else's key".as_slice(), b"value".as_slice()).unwrap();
-    assert!(matches!(format::check_version(&store.inner.data), Err(StoreError::Format(_))));
+    data(&store).remove(keys::FORMAT).unwrap();
+    data(&store).insert(b"someone else's key".as_slice(), b"value".as_slice()).unwrap();
+    assert!(matches!(format::check_version(&data(&store)), Err(StoreError::Format(_))));
 }
 
 #[cfg(feature = "sled")]
@@ -73,9 +79,14 @@ fn new_message(conversation: ConversationId, sender: UserId, client_id: &str) ->
     kanect_core::testing::new_message(conversation, sender, client_id, "hello")
 }
 
+/// Waits until `store`'s id scan has ended.
+fn finish_id_scan(store: &FjallStore) {
+    store.with(|inner| Ok(inner._id_scan.finish())).unwrap();
+}
+
 /// Whether `store`'s id filter may hold `id` (true for every id until its scan is complete).
 fn filter_may_contain(store: &FjallStore, new: &NewMessage) -> bool {
-    store.inner.ids.may_contain(&new.id().to_bytes())
+    store.with(|inner| Ok(inner.ids.may_contain(&new.id().to_bytes()))).unwrap()
 }
 
 /// Asserts that a resend of `original` returns it and stores nothing.
@@ -101,7 +112,7 @@ async fn after_a_reopen_the_scan_adds_every_stored_id_and_a_resend_returns_its_o
     let store = FjallStore::temporary().unwrap();
     let stored = append_three(&store).await;
     let store = store.reopen().unwrap();
-    store.inner._id_scan.finish();
+    finish_id_scan(&store);
     let (conversation, sender) = (stored[0].conversation, stored[0].sender);
     let fresh = new_message(conversation, sender, "c3");
     assert!(!filter_may_contain(&store, &fresh), "the scan is complete: a new id is ruled out");
@@ -120,8 +131,8 @@ async fn before_the_scan_is_complete_every_append_reads_so_a_resend_returns_its_
     let stored = append_three(&store).await;
     let store = store.reopen().unwrap();
     // The filter as at open, before the scan has added anything; and no scan left to fill it.
-    store.inner._id_scan.finish();
-    store.inner.ids.reset();
+    finish_id_scan(&store);
+    store.with(|inner| Ok(inner.ids.reset())).unwrap();
     let (conversation, sender) = (stored[0].conversation, stored[0].sender);
     let fresh = new_message(conversation, sender, "c3");
     assert!(filter_may_contain(&store, &fresh), "an incomplete filter rules nothing out");
@@ -138,13 +149,13 @@ async fn before_the_scan_is_complete_every_append_reads_so_a_resend_returns_its_
 /// an append of `new` that reads the index fails on it.
 fn plant_dangling_index_entry(store: &FjallStore, new: &NewMessage) {
     let nowhere = keys::location(new.conversation, Seq(99));
-    store.inner.data.insert(keys::message_index(new.id()), nowhere).unwrap();
+    data(store).insert(keys::message_index(new.id()), nowhere).unwrap();
 }
 
 #[tokio::test]
 async fn once_the_scan_is_complete_a_new_message_does_not_read_the_id_index() {
     let store = FjallStore::temporary().unwrap();
-    store.inner._id_scan.finish();
+    finish_id_scan(&store);
     let (conversation, sender) = (ConversationId::new(), UserId::new());
     let unread = new_message(conversation, sender, "c1");
     plant_dangling_index_entry(&store, &unread);
@@ -152,9 +163,45 @@ async fn once_the_scan_is_complete_a_new_message_does_not_read_the_id_index() {
     assert!(matches!(&appended, Appended::Created(m) if m.seq == Seq(1)), "{appended:?}");
 
     // The same plant under an append that reads (an incomplete filter) is what fails.
-    store.inner.ids.reset();
+    store.with(|inner| Ok(inner.ids.reset())).unwrap();
     let read = new_message(conversation, sender, "c2");
     plant_dangling_index_entry(&store, &read);
     let error = store.append_message(read).await.unwrap_err();
     assert!(matches!(&error, StoreError::Corrupt(m) if m.contains("missing")), "{error:?}");
+}
+
+/// What a failed open may hold in memory and the directory not: a write committed whose sync
+/// failed. A recovery's reopen must keep none of it (see `recovery`).
+#[tokio::test]
+async fn a_reopen_after_a_failure_keeps_nothing_the_failed_open_held_in_memory() {
+    let store = FjallStore::temporary().unwrap();
+    let alice = kanect_core::testing::user("alice");
+    store.insert_user(&alice, "hash").await.unwrap();
+    let conversation = ConversationId::new();
+    let new = |n: u64| NewMessage {
+        conversation,
+        sender: alice.id,
+        body: format!("message {n}"),
+        client_id: format!("c{n}"),
+        sent_at: Timestamp(n),
+    };
+    store.append_message(new(1)).await.unwrap();
+    // As if a rename and five appends were committed and their sync then failed: in the
+    // caches and the stripe's last seq, and not in the directory.
+    store
+        .with(|inner| {
+            let renamed = kanect_core::User { display_name: Some("lost".into()), ..alice.clone() };
+            inner.users.written(alice.id, Some(renamed));
+            inner.stripe(conversation).insert(conversation, Seq(6));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(store.user(alice.id).await.unwrap().unwrap().display_name.as_deref(), Some("lost"));
+
+    // The recovery thread's reopen, called directly: raising the alarm would start a second.
+    super::recovery::reopen(&store.shared).unwrap();
+    assert_eq!(store.health().await, StoreHealth::Ok);
+    assert_eq!(store.user(alice.id).await.unwrap().unwrap(), alice, "the cache was read afresh");
+    let appended = store.append_message(new(2)).await.unwrap();
+    assert_eq!(appended.message().seq, Seq(2), "the last seq was read afresh");
 }

@@ -22,15 +22,18 @@
 //! already the write-ahead log; here we only choose when to sync it.
 //!
 //! A failed sync poisons the fjall database (fjall refuses every write after it, as it must:
-//! what reached the disk is unknown), and the group's callers get the error; so do all later
-//! writes.
+//! what reached the disk is unknown): the group's callers get the error, and the thread raises
+//! the store's alarm. Until the store has reopened its directory (see `recovery`), the thread
+//! refuses every write without running it. It runs each group, and its sync, on the open
+//! database under the slot's read lock, so a reopen waits for the group under way.
 
+use super::recovery::{Refused, Shared as Store};
 use super::Inner;
 use fjall::PersistMode;
 use kanect_core::backend::StoreResult;
-use kanect_core::StoreError;
+use kanect_core::{StoreError, StoreHealth};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
@@ -52,15 +55,13 @@ struct Shared {
     queue: Mutex<Queue>,
     /// Signalled when a job is queued or the thread should stop.
     wake: Condvar,
-    /// Set once a sync has failed: the store's health.
-    failed: AtomicBool,
     /// Syncs done, for [`GroupSyncStats`].
     syncs: AtomicU64,
     /// Jobs answered after them.
     acknowledged: AtomicU64,
 }
 
-/// How group sync has done since the directory was opened: how many writes each journal sync
+/// How group sync has done since the store was opened: how many writes each journal sync
 /// acknowledged, on average.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -85,6 +86,9 @@ trait Job: Send {
 
     /// Answers the caller: the write's own result, unless the sync it waited for failed.
     fn answer(self: Box<Self>, synced: Result<(), &SyncFailed>);
+
+    /// Answers the caller without running the write: the store has failed (see `recovery`).
+    fn refuse(self: Box<Self>);
 }
 
 /// A write and the caller waiting for it.
@@ -122,20 +126,24 @@ where
         // A caller that gave up (its future dropped) needs no answer; the write stands.
         let _ = self.reply.send(result);
     }
+
+    fn refuse(self: Box<Self>) {
+        let _ = self.reply.send(Err(StoreError::backend(Refused)));
+    }
 }
 
 impl Writer {
-    /// Starts the writer thread on `inner`.
+    /// Starts the writer thread of `store`.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if the thread cannot be spawned.
-    pub(crate) fn start(inner: Arc<Inner>) -> StoreResult<Writer> {
+    pub(crate) fn start(store: Arc<Store>) -> StoreResult<Writer> {
         let shared = Arc::new(Shared::default());
         let thread = std::thread::Builder::new()
             .name("kanect-fjall-writer".into())
             .spawn({
                 let shared = shared.clone();
-                move || shared.run(&inner)
+                move || shared.run(&store)
             })
             .map_err(StoreError::backend)?;
         Ok(Writer { shared, thread: Some(thread) })
@@ -147,7 +155,7 @@ impl Writer {
     ///
     /// # Errors
     /// What `call` returned; [`StoreError::Backend`] if the sync failed (the write may or may
-    /// not be on disk) or the store is closing.
+    /// not be on disk), the store has failed (`call` is not run) or the store is closing.
     pub(crate) async fn write<T, F>(&self, call: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -173,16 +181,12 @@ impl Writer {
             acknowledged: self.shared.acknowledged.load(Ordering::Relaxed),
         }
     }
-
-    /// Whether a sync has failed since the store was opened.
-    pub(crate) fn has_failed(&self) -> bool {
-        self.shared.failed.load(Ordering::Relaxed)
-    }
 }
 
 impl Shared {
-    /// The writer thread: waits for jobs, runs them, syncs once for all of them, answers them.
-    fn run(&self, inner: &Inner) {
+    /// The writer thread: waits for jobs, and runs each group on the store's open database,
+    /// or refuses it while the store has failed.
+    fn run(&self, store: &Store) {
         loop {
             let (jobs, stop) = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -191,29 +195,37 @@ impl Shared {
                 }
                 (std::mem::take(&mut queue.jobs), queue.stop)
             };
-            let mut waiting = Vec::with_capacity(jobs.len());
-            for mut job in jobs {
-                if job.run(inner) {
-                    waiting.push(job);
-                } else {
-                    job.answer(Ok(()));
-                }
-            }
-            if !waiting.is_empty() {
-                let synced = inner.db.persist(PersistMode::SyncData).map_err(|error| SyncFailed(error.to_string()));
-                if let Err(failed) = &synced {
-                    self.failed.store(true, Ordering::Relaxed);
-                    tracing::error!(error = %failed.0, "fjall journal sync failed; the store refuses writes");
-                }
-                self.syncs.fetch_add(1, Ordering::Relaxed);
-                self.acknowledged.fetch_add(waiting.len() as u64, Ordering::Relaxed);
-                for job in waiting {
-                    job.answer(synced.as_ref().map(|_| ()));
-                }
+            match (&*store.open(), store.alarm.health()) {
+                (Some(inner), StoreHealth::Ok) => self.run_group(inner, jobs),
+                _ => jobs.into_iter().for_each(|job| job.refuse()),
             }
             // Stop only with an empty queue: a job queued before the stop is run and answered.
             if stop && self.queue.lock().unwrap_or_else(PoisonError::into_inner).jobs.is_empty() {
                 return;
+            }
+        }
+    }
+
+    /// Runs `jobs` on `inner`, syncs once for all of them, answers them.
+    fn run_group(&self, inner: &Inner, jobs: Vec<Box<dyn Job>>) {
+        let mut waiting = Vec::with_capacity(jobs.len());
+        for mut job in jobs {
+            if job.run(inner) {
+                waiting.push(job);
+            } else {
+                job.answer(Ok(()));
+            }
+        }
+        if !waiting.is_empty() {
+            let synced = inner.db.persist(PersistMode::SyncData).map_err(|error| SyncFailed(error.to_string()));
+            if let Err(failed) = &synced {
+                inner.alarm.raise();
+                tracing::error!(error = %failed.0, "fjall journal sync failed; the store refuses writes until it has reopened its directory");
+            }
+            self.syncs.fetch_add(1, Ordering::Relaxed);
+            self.acknowledged.fetch_add(waiting.len() as u64, Ordering::Relaxed);
+            for job in waiting {
+                job.answer(synced.as_ref().map(|_| ()));
             }
         }
     }
@@ -233,7 +245,7 @@ impl Drop for Writer {
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer").field("failed", &self.has_failed()).finish_non_exhaustive()
+        f.debug_struct("Writer").field("stats", &self.stats()).finish_non_exhaustive()
     }
 }
 

@@ -39,9 +39,9 @@
 //! Writers wait with a [`Durable`]: only the channel their answer comes on, so no handle on
 //! the database is held while they wait, and a reopen never waits for them.
 
-use super::alarm::Alarm;
 use super::format::sled_error;
 use super::journal::{self, Journal, Write};
+use crate::kv::alarm::Alarm;
 use kanect_core::StoreError;
 use std::fs::File;
 use std::path::Path;

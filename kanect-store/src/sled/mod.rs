@@ -29,7 +29,6 @@
 //! longer than the calls under way take to return.
 
 mod admin;
-mod alarm;
 mod commit;
 mod config;
 mod conversations;
@@ -48,7 +47,7 @@ mod users;
 pub use commit::GroupCommitStats;
 pub use config::SledConfig;
 
-use alarm::Alarm;
+use crate::kv::alarm::Alarm;
 use commit::Durable;
 use kanect_core::backend::{Store, StoreResult};
 use kanect_core::{StoreError, StoreHealth};
@@ -159,7 +158,7 @@ impl SledStore {
         let alarm = Arc::new(Alarm::default());
         let open = Open::new(&config, alarm.clone())?;
         let shared = Arc::new(Shared { open: RwLock::new(Some(open)), config, alarm });
-        Ok(SledStore { _recovery: Recovery::start(shared.clone())?, shared, temporary: None })
+        Ok(SledStore { _recovery: recovery::start(shared.clone())?, shared, temporary: None })
     }
 
     /// A store in a temporary directory (in memory where `/dev/shm` exists) that is deleted

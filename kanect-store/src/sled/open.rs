@@ -9,12 +9,12 @@
 //! `messages`, `admin`); they run inside the store's lock on its current `Open` and never wait
 //! on anything there.
 
-use super::alarm::Alarm;
 use super::commit::{self, FlushError, GroupCommit};
 use super::config::SledConfig;
 use super::format::{self, decode};
 use super::journal::{self, Journal};
 use super::stripe::Stripe;
+use crate::kv::alarm::Alarm;
 use crate::kv::id_filter::{IdFilter, IdScan};
 use crate::kv::keys;
 use kanect_core::backend::StoreResult;

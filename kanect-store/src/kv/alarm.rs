@@ -1,10 +1,11 @@
-//! [`Alarm`]: the store's health, and the signal that a failure raises for the recovery thread.
+//! [`Alarm`]: a store's health, and the signal that a failure raises for its recovery thread.
 //!
-//! A leaf of its own because both ends of a failure hold it: group commit (`commit`) and the
-//! open database (`open`) raise it from below when a write fails, and the store's handle and
-//! its recovery thread (`recovery`), above them, read it and wait on it. Kept here, it lets
-//! those lower modules raise the alarm without knowing the thread that answers it (see
-//! `recovery` for why a failure ends the whole open database).
+//! A leaf of its own because both ends of a failure hold it: the code that writes (sled's group
+//! commit and open database, fjall's writer and commits) raises it from below when a write
+//! fails, and the store's handle and its recovery thread (`kv::recovery`), above them, read it
+//! and wait on it. Kept here, it lets those lower modules raise the alarm without knowing the
+//! thread that answers it. Either engine uses it alike (see `sled::recovery` and
+//! `fjall::recovery` for why a failure ends the whole open database).
 
 use kanect_core::StoreHealth;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -12,9 +13,12 @@ use std::time::Duration;
 
 /// Where the store is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Phase {
+pub(crate) enum Phase {
+    /// The open database takes writes.
     Running,
+    /// A write failed; the database waits to be replaced.
     Failed,
+    /// The database is being replaced.
     Recovering,
 }
 
@@ -26,7 +30,7 @@ struct State {
 }
 
 /// The store's condition, and the signal that wakes its recovery thread. Shared by the store,
-/// every group commit it starts, and the recovery thread.
+/// what writes for it, and the recovery thread.
 #[derive(Debug)]
 pub(crate) struct Alarm {
     state: Mutex<State>,
@@ -64,12 +68,12 @@ impl Alarm {
         }
     }
 
-    pub(super) fn set(&self, phase: Phase) {
+    pub(crate) fn set(&self, phase: Phase) {
         self.lock().phase = phase;
     }
 
     /// Waits until the alarm is raised (true) or the store closes (false).
-    pub(super) fn wait_for_failure(&self) -> bool {
+    pub(crate) fn wait_for_failure(&self) -> bool {
         let state = self.lock();
         let state = self
             .changed
@@ -79,7 +83,7 @@ impl Alarm {
     }
 
     /// Waits `delay`, or less if the store closes; false if it does.
-    pub(super) fn sleep(&self, delay: Duration) -> bool {
+    pub(crate) fn sleep(&self, delay: Duration) -> bool {
         let state = self.lock();
         let (state, _) = self
             .changed
@@ -88,7 +92,7 @@ impl Alarm {
         !state.closing
     }
 
-    pub(super) fn close(&self) {
+    pub(crate) fn close(&self) {
         self.lock().closing = true;
         self.changed.notify_all();
     }
