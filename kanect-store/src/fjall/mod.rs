@@ -81,6 +81,27 @@ use writer::Writer;
 /// The keyspace of every record but the log-in attempts ([`keys`](crate::kv::keys)).
 const DATA_KEYSPACE: &str = "kanect";
 
+/// The fewest background workers (memtable flushes, compactions) fjall gets, whatever the CPU
+/// count: one more than the keyspaces (see [`worker_threads`]).
+const MIN_WORKER_THREADS: usize = 3;
+
+/// fjall's background workers: fjall's own default (the CPUs this process may use, at most 4),
+/// but never fewer than [`MIN_WORKER_THREADS`].
+///
+/// Why: a fjall 3.1 worker that rotates a memtable sends the flush on the same bounded channel
+/// (1,000 messages) that the workers read, and blocks while it is full; under sustained writes,
+/// every commit past the memtable's size asks for a rotation on that channel, so it fills
+/// while the workers are busy. With a single worker (fjall's default where one CPU is
+/// available: a one-CPU container, or `taskset -c 0`) nobody is left to drain it: writes stall
+/// for good at the fourth sealed memtable and closing hangs. Seen here with the server pinned
+/// to one core under the load generator's `pairs` (the process hung at SIGTERM, its worker
+/// and purge threads in that send); upstream: fjall-rs/fjall pull request 323 (open) and
+/// issues 257 and 260. Only a rotation blocks, one per keyspace at a time, and the store has
+/// two keyspaces, so a third worker is always free to drain the channel.
+fn worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from).clamp(MIN_WORKER_THREADS, 4)
+}
+
 /// How many per-conversation write locks, each with its conversations' cached last seqs.
 const STRIPES: usize = 64;
 
@@ -237,7 +258,7 @@ impl Inner {
     /// Opens the directory `path`; a failed commit raises `alarm`.
     fn open(path: &Path, alarm: Arc<Alarm>) -> StoreResult<Inner> {
         format::refuse_other_engines(path)?;
-        let db = Database::builder(path).open().map_err(fjall_error)?;
+        let db = Database::builder(path).worker_threads(worker_threads()).open().map_err(fjall_error)?;
         let unclean = purge::replayed_journal(&db);
         let data = db.keyspace(DATA_KEYSPACE, KeyspaceCreateOptions::default).map_err(fjall_error)?;
         let attempts = db.keyspace(keys::LOGIN_ATTEMPTS, KeyspaceCreateOptions::default).map_err(fjall_error)?;

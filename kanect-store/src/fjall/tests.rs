@@ -205,3 +205,17 @@ async fn a_reopen_after_a_failure_keeps_nothing_the_failed_open_held_in_memory()
     let appended = store.append_message(new(2)).await.unwrap();
     assert_eq!(appended.message().seq, Seq(2), "the last seq was read afresh");
 }
+
+#[test]
+fn fjall_gets_three_workers_even_where_one_cpu_is_available() {
+    // On a thread of its own, pinned to one CPU: `available_parallelism` reads its affinity.
+    std::thread::spawn(|| {
+        let mut one = rustix::thread::CpuSet::new();
+        one.set(rustix::thread::sched_getcpu());
+        rustix::thread::sched_setaffinity(None, &one).unwrap();
+        assert_eq!(std::thread::available_parallelism().unwrap().get(), 1, "the pin took");
+        assert_eq!(super::worker_threads(), super::MIN_WORKER_THREADS);
+    })
+    .join()
+    .unwrap();
+}
