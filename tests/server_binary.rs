@@ -36,9 +36,16 @@ async fn the_binary_keeps_history_across_a_sigterm_restart() {
     let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
     assert_eq!(status, Some(0), "graceful stop exits 0");
     assert_eq!(bob_ws.closed_within(WAIT).await, Some(Some(1001)), "sockets get a close frame");
-    // The store checkpointed on the way out: its write-ahead journal holds nothing to replay.
-    let journal: Vec<_> = std::fs::read_dir(data.path().join("journal")).expect("journal dir").flatten().collect();
-    assert!(journal.is_empty(), "journal files left after a clean stop: {journal:?}");
+    // The store (fjall, the default) flushed everything into its tables on the way out: its
+    // journals, the write-ahead log, hold nothing to replay.
+    let journals: Vec<_> = std::fs::read_dir(data.path())
+        .expect("data dir")
+        .flatten()
+        .filter(|entry| entry.path().extension().is_some_and(|extension| extension == "jnl"))
+        .map(|entry| (entry.path(), entry.metadata().expect("journal metadata").len()))
+        .collect();
+    assert!(!journals.is_empty(), "no fjall journal in {}", data.path().display());
+    assert!(journals.iter().all(|(_, len)| *len == 0), "journal data left after a clean stop: {journals:?}");
 
     // An administrator from the subcommand, password on stdin (the shared flags may come
     // after the subcommand).
