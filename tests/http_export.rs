@@ -1,4 +1,4 @@
-//! `GET /api/v1/admin/export` over real sockets: a backup of a running server on sled, taken
+//! `GET /api/v1/admin/export` over real sockets: a backup of a running server on fjall (the default store), taken
 //! while messages are being sent, imports into a fresh store with every account and
 //! conversation and a gap-free run of each conversation's messages holding everything
 //! acknowledged before the export began; the server keeps acknowledging sends while a slow
@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use kanect::backend::{ConversationStore, UserStore};
 use kanect::http::{ExportError, ExportSource, ExportWriter, HttpConfig};
-use kanect::store::{backup, SledStore};
+use kanect::store::{backup, FjallStore};
 use kanect::{Chat, ChatConfig, ConversationId, HistoryPage, MemoryStore, RateLimits, Registration, Seq, Store};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -139,15 +139,15 @@ async fn messages(store: &dyn Store, conversation: ConversationId) -> Vec<(u64, 
 /// client that pauses.
 const SEEDED_PER_TASK: usize = 600;
 
-/// The headline: a backup of a running sled server, while a client sends into a group over
+/// The headline: a backup of a running fjall server, while a client sends into a group over
 /// REST. The export is held open after its first chunk until the server has acknowledged 20
 /// more sends (so the sends go on while an export is in progress, and the export is read as
-/// they happen); then the dump imports into a fresh sled store with every account, both
+/// they happen); then the dump imports into a fresh fjall store with every account, both
 /// conversations, and each conversation's messages as a gap-free run from seq 1, identical to
 /// the server's, that holds every send acknowledged before the export began.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backup_of_a_running_sled_server_holds_everything_acknowledged_before_it() {
-    let store: Arc<SledStore> = Arc::new(SledStore::temporary().expect("sled"));
+async fn a_backup_of_a_running_server_holds_everything_acknowledged_before_it() {
+    let store: Arc<FjallStore> = Arc::new(FjallStore::temporary().expect("fjall"));
     let config = ChatConfig { rate_limits: RateLimits::UNLIMITED, ..chat_config() };
     let chat = Chat::builder_shared(store.clone()).config(config).build().await.expect("chat");
     let server = Running::with_source(chat.clone(), store_source(store.clone())).await;
@@ -224,7 +224,7 @@ async fn a_backup_of_a_running_sled_server_holds_everything_acknowledged_before_
     assert!(text.lines().last().expect("lines").starts_with(r#"{"kind":"end""#), "the dump is complete");
     assert!(dump.len() > 8_000_000, "a dump of {} bytes", dump.len());
 
-    let restored = SledStore::temporary().expect("sled");
+    let restored = FjallStore::temporary().expect("fjall");
     let counts = backup::import(&restored, &dump[..]).await.expect("the dump imports");
     assert_eq!(counts.conversations, 2);
     for name in ["root", "alice", "bob"] {

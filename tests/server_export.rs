@@ -1,5 +1,5 @@
 //! The server binary's `export FILE --from URL --admin-username NAME`: a backup of a running
-//! server on sled (whose directory the server holds locked), over the API, that `import`
+//! server on fjall, the default store (whose directory the server holds locked), over the API, that `import`
 //! restores into another data dir. A wrong password, a non-admin and a malformed URL fail with
 //! exit code 1 and a message that names the cause, and leave no file (nor harm an older backup
 //! at the same path).
@@ -31,7 +31,7 @@ fn export_from(binary: &Path, file: &Path, url: &str, username: &str, password: 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn export_from_a_running_sled_server_restores_into_another_data_dir() {
+async fn export_from_a_running_server_restores_into_another_data_dir() {
     let binary = server_binary(&[]);
     let (old, new, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let env = [("KANECT_ADMIN_USERNAME", "ops"), ("KANECT_ADMIN_PASSWORD", "the admin password")];
