@@ -81,7 +81,22 @@ fn new_message(conversation: ConversationId, sender: UserId, client_id: &str) ->
 
 /// Waits until `store`'s id scan has ended.
 fn finish_id_scan(store: &FjallStore) {
-    store.with(|inner| Ok(inner._id_scan.finish())).unwrap();
+    store
+        .with(|inner| {
+            inner._id_scan.finish();
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// Puts `store`'s id filter back as it was at open (incomplete: rules nothing out).
+fn reset_id_filter(store: &FjallStore) {
+    store
+        .with(|inner| {
+            inner.ids.reset();
+            Ok(())
+        })
+        .unwrap();
 }
 
 /// Whether `store`'s id filter may hold `id` (true for every id until its scan is complete).
@@ -132,7 +147,7 @@ async fn before_the_scan_is_complete_every_append_reads_so_a_resend_returns_its_
     let store = store.reopen().unwrap();
     // The filter as at open, before the scan has added anything; and no scan left to fill it.
     finish_id_scan(&store);
-    store.with(|inner| Ok(inner.ids.reset())).unwrap();
+    reset_id_filter(&store);
     let (conversation, sender) = (stored[0].conversation, stored[0].sender);
     let fresh = new_message(conversation, sender, "c3");
     assert!(filter_may_contain(&store, &fresh), "an incomplete filter rules nothing out");
@@ -163,7 +178,7 @@ async fn once_the_scan_is_complete_a_new_message_does_not_read_the_id_index() {
     assert!(matches!(&appended, Appended::Created(m) if m.seq == Seq(1)), "{appended:?}");
 
     // The same plant under an append that reads (an incomplete filter) is what fails.
-    store.with(|inner| Ok(inner.ids.reset())).unwrap();
+    reset_id_filter(&store);
     let read = new_message(conversation, sender, "c2");
     plant_dangling_index_entry(&store, &read);
     let error = store.append_message(read).await.unwrap_err();
