@@ -171,19 +171,25 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await page.waitForSelector('[data-admin=users] .user-row[data-username=alice]');
     assert.equal(await page.locator('.user-row[data-username="dan.okafor"]').count(), 0);
 
+    // A backup taken over the API (as `export --from` does) is audited too.
+    const backup = await fetch(`${server.url}/api/v1/admin/export`, { headers: { Authorization: `Bearer ${await adminToken(server)}` } });
+    assert.equal(backup.status, 200);
+    assert.match((await backup.text()).split('\n')[0], /"format":"kanect-dump"/);
+
     // The audit log, newest first, every action by root.
     await page.click('a[data-tab=audit]');
     await page.locator('[data-admin=audit] .audit-row').first().waitFor();
     const actions = await page.locator('[data-admin=audit] .audit-row').evaluateAll((rows) => rows.map((r) => r.dataset.action));
     assert.deepEqual(actions, [
-      'user.delete', 'user.password_reset', 'user.role', 'user.role', 'message.delete', 'user.enable', 'user.disable',
+      'store.export', 'user.delete', 'user.password_reset', 'user.role', 'user.role', 'message.delete', 'user.enable', 'user.disable',
     ]);
     await page.waitForFunction(() => [...document.querySelectorAll('[data-admin=audit] .admin-who[data-user]')].every((e) => e.textContent !== '…'));
     const texts = await page.locator('[data-admin=audit] .audit-text').allTextContents();
-    assert.equal(texts[0], 'root deleted the account @dan.okafor');
-    assert.equal(texts[1], 'root reset the password of @dan.okafor (deleted)');
-    assert.equal(texts[3], 'root changed the role of Eve Laurent → admin');
-    assert.equal(texts[6], 'root disabled Bob Stone');
+    assert.equal(texts[0], 'root exported a backup of the store');
+    assert.equal(texts[1], 'root deleted the account @dan.okafor');
+    assert.equal(texts[2], 'root reset the password of @dan.okafor (deleted)');
+    assert.equal(texts[4], 'root changed the role of Eve Laurent → admin');
+    assert.equal(texts[7], 'root disabled Bob Stone');
     await calmShot(page, 'admin-audit-desktop');
     await page.emulateMedia({ colorScheme: 'dark' });
     await shot(page, 'admin-audit-desktop-dark');

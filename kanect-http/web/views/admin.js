@@ -145,6 +145,7 @@ const ACTIONS = {
   'user.password_reset': 'reset the password of',
   'user.delete': 'deleted the account',
   'message.delete': 'deleted a message in',
+  'store.export': 'exported a backup of the store',
 };
 
 /** The target of an audit entry, as nodes. */
@@ -156,6 +157,7 @@ function auditTarget(entry) {
   if (entry.action === 'message.delete') {
     return entry.detail ? conversationLink(entry.detail) : h('span', {}, 'a conversation');
   }
+  if (entry.action === 'store.export') return null;
   if (entry.action.startsWith('user.')) return userLabel(entry.target);
   return h('span', {}, entry.target);
 }
@@ -163,10 +165,11 @@ function auditTarget(entry) {
 /** One audit log line: when, who, did what, to whom. */
 function auditRow(entry) {
   const verb = ACTIONS[entry.action] || entry.action;
+  const target = auditTarget(entry);
   return h('li', { class: 'audit-row', 'data-action': entry.action, 'data-target': entry.target },
     h('span', { class: 'audit-when muted' }, timeEl(entry.at)),
     h('span', { class: 'audit-text' },
-      userLabel(entry.actor), ' ', h('span', { class: 'audit-verb' }, verb), ' ', auditTarget(entry),
+      userLabel(entry.actor), ' ', h('span', { class: 'audit-verb' }, verb), target ? ' ' : null, target,
       entry.action === 'user.role' && entry.detail ? h('span', { class: 'muted' }, ` → ${entry.detail}`) : null),
     h('code', { class: 'audit-code', title: 'Action code' }, entry.action));
 }
