@@ -72,11 +72,11 @@
 //! [`StoreHealth::Recovering`]: kanect_core::StoreHealth::Recovering
 
 use super::{purge, Inner};
-use crate::kv::alarm::{Alarm, Phase};
-use crate::kv::recovery::Recovery;
+use crate::kv::alarm::Alarm;
+use crate::kv::recovery::{OpenSlot, Recovery};
 use kanect_core::StoreError;
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLockReadGuard};
 
 /// What a probe writes: 1 MiB, room for what a reopen writes (fjall's recovery, the format
 /// record and its sync) and the first writes after it.
@@ -86,7 +86,7 @@ const PROBE_BYTES: usize = 1 << 20;
 pub(crate) struct Shared {
     /// The directory as opened now; None while it is being reopened, and after a reopen that
     /// failed.
-    open: RwLock<Option<Inner>>,
+    open: OpenSlot<Inner>,
     /// Where the store lives, to open it again.
     pub(crate) path: PathBuf,
     /// Raised by a failure of the current open; the store's health.
@@ -96,19 +96,12 @@ pub(crate) struct Shared {
 impl Shared {
     /// The state of a store just opened as `inner`, whose failures raise `alarm`.
     pub(crate) fn new(inner: Inner, alarm: Arc<Alarm>) -> Shared {
-        Shared { path: inner.path.clone(), open: RwLock::new(Some(inner)), alarm }
+        Shared { path: inner.path.clone(), open: OpenSlot::new(inner), alarm }
     }
 
     /// The current open, for a call that returns without waiting on anything.
     pub(crate) fn open(&self) -> RwLockReadGuard<'_, Option<Inner>> {
-        // Read guards do not poison; a panic under the write lock left the slot whole.
-        self.open.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The slot, to replace the open database.
-    fn slot(&self) -> RwLockWriteGuard<'_, Option<Inner>> {
-        // A panic under the write lock is one of `reopen`'s plain assignments: nothing half done.
-        self.open.write().unwrap_or_else(PoisonError::into_inner)
+        self.open.read()
     }
 }
 
@@ -123,26 +116,11 @@ pub(crate) fn start(shared: Arc<Shared>) -> Result<Recovery, StoreError> {
 
 /// Replaces the failed open with a fresh open of its directory: see the module docs.
 pub(super) fn reopen(shared: &Shared) -> Result<(), StoreError> {
-    shared.alarm.set(Phase::Recovering);
-    // The write lock waits for the calls under way; the drop releases the directory.
-    let failed = shared.slot().take();
-    drop(failed);
-    let reopened = Inner::open(&shared.path, shared.alarm.clone())
-        .and_then(|inner| purge::flush_memtables(&inner.db, &inner.data).map(|()| inner));
-    match reopened {
-        Ok(inner) => {
-            // Running before the open takes calls: a failure of the fresh one must raise the
-            // alarm again, not be ignored as one of the old one's.
-            let mut slot = shared.slot();
-            shared.alarm.set(Phase::Running);
-            *slot = Some(inner);
-            Ok(())
-        }
-        Err(error) => {
-            shared.alarm.set(Phase::Failed);
-            Err(error)
-        }
-    }
+    shared.open.replace(&shared.alarm, || {
+        let inner = Inner::open(&shared.path, shared.alarm.clone())?;
+        purge::flush_memtables(&inner.db, &inner.data)?;
+        Ok(inner)
+    })
 }
 
 /// Why a read failed: the store has no open database (a reopen is under way, or the last one

@@ -20,12 +20,12 @@
 //! [`StoreHealth::Failed`]: kanect_core::StoreHealth::Failed
 //! [`Phase::Recovering`]: super::alarm::Phase::Recovering
 
-use super::alarm::Alarm;
+use super::alarm::{Alarm, Phase};
 use kanect_core::StoreError;
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -38,6 +38,57 @@ const LAST_RETRY: Duration = Duration::from_secs(5);
 
 /// The probe's scratch file, in the store's directory (both engines ignore it).
 const PROBE_FILE: &str = "kanect-probe.tmp";
+
+/// An embedded store's open database (`T`), which a recovery replaces: None while it is being
+/// reopened, and after a reopen that failed. Calls hold the read lock while they use it; a
+/// replacement takes the write lock, so it waits for the calls under way.
+pub(crate) struct OpenSlot<T>(RwLock<Option<T>>);
+
+impl<T> OpenSlot<T> {
+    pub(crate) fn new(open: T) -> OpenSlot<T> {
+        OpenSlot(RwLock::new(Some(open)))
+    }
+
+    /// The current open, for a call that returns without waiting on anything.
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Option<T>> {
+        // Read guards do not poison; a panic under the write lock left the slot whole.
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The slot itself.
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Option<T>> {
+        // A panic under the write lock is one of `replace`'s plain assignments: nothing half done.
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the failed open with what `reopen` opens, and moves `alarm` through
+    /// [`Phase::Recovering`] to [`Phase::Running`], or to [`Phase::Failed`] if `reopen` fails
+    /// (the slot then stays empty).
+    pub(crate) fn replace(
+        &self,
+        alarm: &Alarm,
+        reopen: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<(), StoreError> {
+        alarm.set(Phase::Recovering);
+        // The write lock waits for the calls under way; dropping the failed open stops its
+        // threads and releases the directory, which `reopen` needs.
+        drop(self.write().take());
+        match reopen() {
+            Ok(open) => {
+                // Running before the open takes calls: a failure of the fresh one must raise
+                // the alarm again, not be ignored as one of the old one's.
+                let mut slot = self.write();
+                alarm.set(Phase::Running);
+                *slot = Some(open);
+                Ok(())
+            }
+            Err(error) => {
+                alarm.set(Phase::Failed);
+                Err(error)
+            }
+        }
+    }
+}
 
 /// The recovery thread of a store; stopped and joined on drop (after a reopen under way).
 pub(crate) struct Recovery {

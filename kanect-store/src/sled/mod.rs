@@ -52,9 +52,9 @@ use commit::Durable;
 use kanect_core::backend::{Store, StoreResult};
 use kanect_core::{StoreError, StoreHealth};
 use open::Open;
-use recovery::{Recovery, Shared};
+use recovery::{OpenSlot, Recovery, Shared};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 /// The embedded, durable [`Store`]: a sled database in one directory.
 ///
@@ -157,7 +157,7 @@ impl SledStore {
         format::refuse_other_engines(&config.path)?;
         let alarm = Arc::new(Alarm::default());
         let open = Open::new(&config, alarm.clone())?;
-        let shared = Arc::new(Shared { open: RwLock::new(Some(open)), config, alarm });
+        let shared = Arc::new(Shared { open: OpenSlot::new(open), config, alarm });
         Ok(SledStore { _recovery: recovery::start(shared.clone())?, shared, temporary: None })
     }
 
@@ -206,7 +206,7 @@ impl SledStore {
     /// is under way, or the last one failed).
     fn with<T>(&self, call: impl FnOnce(&Open) -> StoreResult<T>) -> StoreResult<T> {
         // Read guards do not poison; a panic under the write lock left the slot whole.
-        let slot = self.shared.open.read().unwrap_or_else(PoisonError::into_inner);
+        let slot = self.shared.open.read();
         match &*slot {
             Some(open) => call(open),
             None => Err(StoreError::backend(Recovering)),

@@ -35,10 +35,10 @@
 
 use super::config::SledConfig;
 use super::open::Open;
-use crate::kv::alarm::{Alarm, Phase};
-pub(super) use crate::kv::recovery::Recovery;
+use crate::kv::alarm::Alarm;
+pub(super) use crate::kv::recovery::{OpenSlot, Recovery};
 use kanect_core::StoreError;
-use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
+use std::sync::Arc;
 
 /// What a probe writes: two of sled's 512 KiB segments, the least a reopen, its journal replay
 /// and its flush will need.
@@ -48,19 +48,11 @@ const PROBE_BYTES: usize = 1 << 20;
 pub(super) struct Shared {
     /// The directory as opened now; None while it is being reopened, and after a reopen that
     /// failed.
-    pub(super) open: RwLock<Option<Open>>,
+    pub(super) open: OpenSlot<Open>,
     /// How to open it again.
     pub(super) config: SledConfig,
     /// Raised by a failure of the current `Open`; the store's health.
     pub(super) alarm: Arc<Alarm>,
-}
-
-impl Shared {
-    /// The slot, to replace the open database.
-    pub(super) fn slot(&self) -> RwLockWriteGuard<'_, Option<Open>> {
-        // A panic under a write lock is one of `recovery`'s plain assignments: nothing half done.
-        self.open.write().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// Starts the recovery thread of the store whose state is `shared`.
@@ -74,23 +66,6 @@ pub(super) fn start(shared: Arc<Shared>) -> Result<Recovery, StoreError> {
 
 /// Replaces the failed database with a fresh open of its directory.
 fn reopen(shared: &Shared) -> Result<(), StoreError> {
-    shared.alarm.set(Phase::Recovering);
-    // The write lock waits for the calls inside the database to return.
-    let failed = shared.slot().take();
-    // Stops its threads (their writers get errors) and releases the directory.
-    drop(failed);
-    match Open::new(&shared.config, shared.alarm.clone()) {
-        Ok(open) => {
-            // Running before the database takes calls: a failure of the fresh one must
-            // raise the alarm again, not be ignored as one of the old one's.
-            let mut slot = shared.slot();
-            shared.alarm.set(Phase::Running);
-            *slot = Some(open);
-            Ok(())
-        }
-        Err(error) => {
-            shared.alarm.set(Phase::Failed);
-            Err(error)
-        }
-    }
+    // Dropping the failed open stops its threads (their writers get errors).
+    shared.open.replace(&shared.alarm, || Open::new(&shared.config, shared.alarm.clone()))
 }

@@ -278,7 +278,7 @@ async fn once_the_id_scan_is_complete_new_ids_skip_the_lookup_and_every_stored_i
     leave_journal(dir.path(), &[messages::append_writes(&replayed).unwrap()], &[]);
 
     let store = SledStore::open(dir.path()).unwrap();
-    store.shared.slot().as_mut().unwrap()._id_scan.finish();
+    store.shared.open.write().as_mut().unwrap()._id_scan.finish();
     let may_contain = |id: MessageId| store.with(|open| Ok(open.ids.may_contain(&id.to_bytes()))).unwrap();
     let fresh = new_message(conversation, sender, "c4");
     assert!(!may_contain(fresh.id()), "the filter rules a new id out");
@@ -436,10 +436,10 @@ async fn a_failed_store_reopens_by_itself_and_keeps_exactly_what_was_journaled()
 #[tokio::test]
 async fn calls_while_the_database_is_being_replaced_fail_at_once() {
     let store = SledStore::temporary().unwrap();
-    let open = store.shared.slot().take().expect("open");
+    let open = store.shared.open.write().take().expect("open");
     assert!(matches!(store.user(UserId::new()).await, Err(StoreError::Backend(_))));
     assert!(matches!(store.insert_user(&user("bob"), "h").await, Err(StoreError::Backend(_))));
     assert_eq!(store.group_commit_stats(), GroupCommitStats::default());
-    *store.shared.slot() = Some(open);
+    *store.shared.open.write() = Some(open);
     store.insert_user(&user("bob"), "h").await.unwrap();
 }
