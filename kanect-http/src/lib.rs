@@ -28,14 +28,15 @@
 //! - `config` — [`HttpConfig`]: limits and timeouts.
 //! - `state` — the shared handle every handler gets, and gauges.
 //! - `routes` — the top-level dispatch: health, API, static files.
-//! - `api` — the REST API: `accounts`, `conversations`, `admin`, and `request` helpers.
+//! - `api` — the REST API: `accounts`, `conversations`, `admin`, `export` (the admin's backup
+//!   of the running server, streamed), and `request` helpers.
 //! - `ws` — the WebSocket upgrade; `socket` — the socket loop, a type with a method per event source.
 //! - `command` — client frames parsed into commands and applied.
 //! - `wire` — the one mapping from engine records and events to `kanect-proto`'s wire types.
 //! - `poll` — the long-poll endpoints; `poll::sessions`, the registry of poll sessions.
 //! - `auth` — bearer tokens, cookies, CSRF, the Origin check.
 //! - `client` — the client's address, behind trusted proxies too.
-//! - `export` — the admin's backup of the running server, streamed from an [`ExportSource`].
+//! - `export` — what an embedding application gives for that backup: an [`ExportSource`].
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
 //! - `metrics` — the Prometheus text page and its own listener.
 //! - `per_address` — the cap on connections per client address.

@@ -59,7 +59,7 @@ pub(super) async fn route(app: &App, caller: &Caller, request: Request<Incoming>
             Ok(ok(&rest::MessagePage { messages: messages.iter().map(ToWire::to_wire).collect() }))
         }
         (Method::DELETE, ["messages", id]) => Ok(ok(&chat.admin_delete_message(caller, path_id(id)?).await?.to_wire())),
-        (Method::GET, ["export"]) => crate::export::serve(app, caller).await,
+        (Method::GET, ["export"]) => super::export::serve(app, caller).await,
         (Method::GET, ["stats"]) => Ok(ok(&chat.server_stats(caller).await?.to_wire())),
         (Method::GET, ["audit"]) => {
             let page = query.limit()?;

@@ -7,6 +7,7 @@
 pub(crate) mod accounts;
 pub(crate) mod admin;
 pub(crate) mod conversations;
+pub(crate) mod export;
 pub(crate) mod request;
 
 use crate::auth;
