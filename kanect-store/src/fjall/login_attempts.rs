@@ -63,15 +63,19 @@ impl Inner {
 
 #[async_trait::async_trait]
 impl LoginAttemptStore for FjallStore {
+    // On the writer thread, as every write (only it takes fjall's journal lock, which a sync
+    // holds), but not waited on for a sync of their own (see `LoginAttemptStore`).
     async fn count_login_attempt(&self, keys: &[(AttemptKey, SlowDown)], now: Timestamp) -> StoreResult<Attempt> {
-        self.with(|inner| inner.count_login_attempt_now(keys, now))
+        let keys = keys.to_vec();
+        self.write(move |inner| inner.count_login_attempt_now(&keys, now).map(|attempt| (attempt, false))).await
     }
 
     async fn clear_login_attempts(&self, key: &AttemptKey) -> StoreResult<()> {
-        self.with(|inner| inner.clear_login_attempts_now(key))
+        let key = *key;
+        self.write(move |inner| inner.clear_login_attempts_now(&key).map(|()| ((), false))).await
     }
 
     async fn expire_login_attempts(&self, now: Timestamp) -> StoreResult<u64> {
-        self.with(|inner| inner.expire_login_attempts_now(now))
+        self.write(move |inner| inner.expire_login_attempts_now(now).map(|count| (count, false))).await
     }
 }

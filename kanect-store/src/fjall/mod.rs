@@ -7,8 +7,10 @@
 //! the writes it ran meanwhile (see `writer`), and there is no journal of Kanect's own. A
 //! duplicate append, or a conversation found to exist, waits for a sync too: the record it
 //! reports may have been written by the write just before it, not yet synced.
-//! Log-in attempt records are not waited on (see
+//! Log-in attempt records run on the writer thread too but are not waited on (see
 //! [`LoginAttemptStore`](kanect_core::backend::LoginAttemptStore)); the next sync takes them.
+//! So only the writer thread takes fjall's journal lock, which a sync holds: no caller's
+//! thread (a tokio worker) waits on the disk.
 //! Reads may see a write between its commit and its sync; if the process dies then, the write
 //! is gone, but it was never acknowledged.
 //!
@@ -30,7 +32,7 @@
 //! fjall has no read-modify-write of its own outside transactions; this process is the only one
 //! with the directory open (fjall locks it), and every write runs on the one writer thread, so
 //! a read-modify-write is atomic against other writes. The mutexes below say what each write
-//! touches, and guard the writes made elsewhere (log-in attempts, not waited on): the
+//! touches, so that its atomicity does not rest on there being one thread: the
 //! `accounts` mutex for users and sessions (a user's deletion takes their sessions along), one
 //! of [`STRIPES`] per-conversation mutexes for appends, memberships and receipts (which also
 //! guards the conversation's cached last seq), and one for log-in attempts.
@@ -369,11 +371,19 @@ impl Store for FjallStore {
 
     async fn health(&self) -> StoreHealth {
         // fjall's own threads poison the database when they fail to write a table: flushing
-        // the journal's buffer (no sync) is cheap, and fails once it is poisoned.
-        let poisoned = self.with(|inner| inner.db.persist(PersistMode::Buffer).map_err(fjall_error)).is_err();
-        if poisoned {
-            self.shared.alarm.raise();
-        }
+        // the journal's buffer (no sync) is cheap, and fails once it is poisoned. On the writer
+        // thread, the only one that takes the journal lock (so never waiting out a sync here),
+        // and under its hold of the open database, so a failure raises that open's alarm and
+        // never a fresh one's. (While the store has failed, the writer refuses it unrun.)
+        let _ = self
+            .write(|inner| match inner.db.persist(PersistMode::Buffer) {
+                Ok(()) => Ok(((), false)),
+                Err(error) => {
+                    inner.alarm.raise();
+                    Err(fjall_error(error))
+                }
+            })
+            .await;
         self.shared.alarm.health()
     }
 }

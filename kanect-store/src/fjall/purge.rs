@@ -21,9 +21,12 @@
 //! so without it the last replace before a purge would keep its old value (see `purge`).
 //!
 //! What it cannot reach while the store is open: the *active* journal. fjall appends to it until
-//! it passes 64 MB, then seals it and deletes it after the next flush; fjall 3 has no call that
-//! seals it sooner. So a running store holds a deleted body in its active journal until 64 MB of
-//! later writes, and:
+//! it passes 64 MB, then seals it, and deletes a sealed journal only once every keyspace has
+//! flushed past it; fjall 3 has no call that seals it sooner. The log-in attempts keyspace,
+//! small, rarely fills a memtable of its own, so a sealed journal can wait for the next purge
+//! (the next delete or edit), for fjall's limit on all journals (512 MiB, past which it flushes
+//! the keyspaces that hold the oldest back), or for a clean close. So a running store holds a
+//! deleted body in its journals until then, and:
 //!
 //! # At a clean close
 //! When the last handle is dropped (or [`FjallStore::reopen`]), after everything else has

@@ -57,7 +57,7 @@ struct Shared {
     wake: Condvar,
     /// Syncs done, for [`GroupSyncStats`].
     syncs: AtomicU64,
-    /// Jobs answered after them.
+    /// Jobs answered after them: their writes, and what the group reported after a write.
     acknowledged: AtomicU64,
 }
 
@@ -206,11 +206,14 @@ impl Shared {
         }
     }
 
-    /// Runs `jobs` on `inner`, syncs once for all of them, answers them.
+    /// Runs `jobs` on `inner`, syncs once for all of them, answers them. A job that wrote
+    /// nothing is answered at once only while no job before it in the group has written:
+    /// after one has, what it reports ("taken", "not a member", "nothing to delete") may be
+    /// about that write, which a crash before the sync would undo.
     fn run_group(&self, inner: &Inner, jobs: Vec<Box<dyn Job>>) {
         let mut waiting = Vec::with_capacity(jobs.len());
         for mut job in jobs {
-            if job.run(inner) {
+            if job.run(inner) || !waiting.is_empty() {
                 waiting.push(job);
             } else {
                 job.answer(Ok(()));
@@ -253,3 +256,44 @@ impl std::fmt::Debug for Writer {
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("fjall journal sync failed: {0}")]
 pub(crate) struct SyncFailed(String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FjallStore;
+
+    /// A job that reports, without writing, whether `key` is in the store (as a conflict
+    /// check does), or writes it.
+    fn job(key: &'static str, write: bool) -> (Box<dyn Job>, oneshot::Receiver<StoreResult<bool>>) {
+        let (reply, answer) = oneshot::channel();
+        let call = move |inner: &Inner| {
+            if write {
+                inner.data.insert(key, "value").map_err(super::super::format::fjall_error)?;
+                return Ok((true, true));
+            }
+            Ok((inner.data.get(key).map_err(super::super::format::fjall_error)?.is_some(), false))
+        };
+        (Box::new(Write { call: Some(call), result: None, reply }), answer)
+    }
+
+    #[test]
+    fn what_a_group_reports_after_a_write_is_answered_after_the_sync() {
+        let store = FjallStore::temporary().unwrap();
+        let shared = Shared::default();
+        let (before, before_answer) = job("k", false);
+        let (write, write_answer) = job("k", true);
+        let (after, mut after_answer) = job("k", false);
+        store
+            .with(|inner| {
+                shared.run_group(inner, vec![before, write, after]);
+                Ok(())
+            })
+            .unwrap();
+        // The check before the write saw nothing and needed no sync; the one after it saw the
+        // write, and was answered with it, after the sync.
+        assert!(!before_answer.blocking_recv().unwrap().unwrap());
+        assert!(write_answer.blocking_recv().unwrap().unwrap());
+        assert!(after_answer.try_recv().unwrap().unwrap());
+        assert_eq!((shared.syncs.load(Ordering::Relaxed), shared.acknowledged.load(Ordering::Relaxed)), (1, 2));
+    }
+}
