@@ -13,17 +13,38 @@
 //! cache only if no write of that kind was reported since it began ([`RecordCache::read`]): a
 //! read that raced with a write might have seen the value before it, so it is not kept.
 //!
-//! The caches are bounded ([`CAPACITY`] records each); a full cache is emptied and fills again
-//! with what is read next, which keeps the hot records without any bookkeeping per read.
+//! The caches are bounded by weight ([`CAPACITY`] each, a record weighing about one unit per
+//! 256 bytes: [`Weigh`]), so that large groups' member lists cannot make one grow without
+//! bound; a full cache is emptied and fills again with what is read next, which keeps the hot
+//! records without any bookkeeping per read.
 
 use kanect_core::backend::StoreResult;
+use kanect_core::{Conversation, User};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// Records kept per cache: 50,000 accounts or conversations, a few MiB for most (a large
-/// group's record holds its member list).
+/// The weight a cache holds at most: 50,000 accounts or small conversations, ~13 MB of
+/// records (a large group weighs more: see [`Weigh`]).
 pub(super) const CAPACITY: usize = 50_000;
+
+/// A record's weight in a cache: about one unit per 256 bytes it holds.
+pub(super) trait Weigh {
+    fn weight(&self) -> usize;
+}
+
+impl Weigh for User {
+    fn weight(&self) -> usize {
+        1
+    }
+}
+
+impl Weigh for Conversation {
+    /// Its member list: 16 bytes a member.
+    fn weight(&self) -> usize {
+        1 + self.members.len() / 16
+    }
+}
 
 /// One kind of record, by id.
 pub(super) struct RecordCache<K, V> {
@@ -32,13 +53,15 @@ pub(super) struct RecordCache<K, V> {
 
 struct State<K, V> {
     records: HashMap<K, V>,
+    /// The records' total weight.
+    weight: usize,
     /// Writes reported so far: a read that began before one of them does not fill the cache.
     writes: u64,
 }
 
-impl<K: Hash + Eq + Copy, V: Clone> RecordCache<K, V> {
+impl<K: Hash + Eq + Copy, V: Clone + Weigh> RecordCache<K, V> {
     pub(super) fn new() -> Self {
-        RecordCache { state: Mutex::new(State { records: HashMap::new(), writes: 0 }) }
+        RecordCache { state: Mutex::new(State { records: HashMap::new(), weight: 0, writes: 0 }) }
     }
 
     fn state(&self) -> MutexGuard<'_, State<K, V>> {
@@ -72,25 +95,58 @@ impl<K: Hash + Eq + Copy, V: Clone> RecordCache<K, V> {
         state.writes += 1;
         match record {
             Some(record) => state.keep(key, record),
-            None => {
-                state.records.remove(&key);
-            }
+            None => state.forget(&key),
         }
     }
 }
 
-impl<K: Hash + Eq, V> State<K, V> {
+impl<K: Hash + Eq, V: Weigh> State<K, V> {
     fn keep(&mut self, key: K, record: V) {
-        if self.records.len() >= CAPACITY && !self.records.contains_key(&key) {
+        self.forget(&key);
+        let weight = record.weight();
+        if self.weight + weight > CAPACITY {
             self.records.clear();
+            self.weight = 0;
         }
-        self.records.insert(key, record);
+        // A record heavier than the whole cache is not kept.
+        if weight <= CAPACITY {
+            self.weight += weight;
+            self.records.insert(key, record);
+        }
+    }
+
+    fn forget(&mut self, key: &K) {
+        if let Some(record) = self.records.remove(key) {
+            self.weight -= record.weight();
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Weigh for &str {
+        fn weight(&self) -> usize {
+            1
+        }
+    }
+
+    impl Weigh for usize {
+        fn weight(&self) -> usize {
+            1
+        }
+    }
+
+    /// A record of the weight it says.
+    #[derive(Clone, Debug, PartialEq)]
+    struct Heavy(usize);
+
+    impl Weigh for Heavy {
+        fn weight(&self) -> usize {
+            self.0
+        }
+    }
 
     #[test]
     fn a_read_that_began_before_a_write_is_not_kept() {
@@ -128,5 +184,32 @@ mod tests {
         assert_eq!(cache.state().records.len(), 1);
         assert_eq!(cache.read(0, || Ok(Some(7))).unwrap(), Some(7), "read again after the clear");
         assert_eq!(cache.read(CAPACITY, || panic!("kept")).unwrap(), Some(CAPACITY));
+    }
+
+    #[test]
+    fn the_bound_is_on_weight_and_a_record_heavier_than_the_cache_is_not_kept() {
+        let cache = RecordCache::<u32, Heavy>::new();
+        cache.written(1, Some(Heavy(CAPACITY / 2)));
+        cache.written(1, Some(Heavy(CAPACITY / 2))); // a replacement: its weight counted once
+        cache.written(2, Some(Heavy(CAPACITY / 2)));
+        assert_eq!(cache.state().records.len(), 2);
+        assert_eq!(cache.state().weight, CAPACITY);
+        cache.written(3, Some(Heavy(1))); // past the bound: emptied first
+        let (records, weight) = {
+            let state = cache.state();
+            (state.records.len(), state.weight)
+        };
+        assert_eq!((records, weight), (1, 1));
+        cache.written(4, Some(Heavy(CAPACITY + 1)));
+        assert_eq!(cache.read(4, || Ok(Some(Heavy(7)))).unwrap(), Some(Heavy(7)), "not kept");
+        cache.written(3, None);
+        assert_eq!(cache.state().weight, 7, "what is left: the record read last");
+    }
+
+    #[test]
+    fn a_conversation_weighs_its_member_list() {
+        let mut conversation = kanect_core::testing::group(&[]);
+        conversation.members = (0..10_000).map(|_| kanect_core::UserId::new()).collect();
+        assert_eq!(conversation.weight(), 1 + 625);
     }
 }
