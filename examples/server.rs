@@ -354,12 +354,19 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// A new backup file, readable by its owner only: a dump holds password hashes, session token
+/// hashes and every message. (An existing file keeps its own permissions.)
+fn backup_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+}
+
 /// `export FILE`: the store's dump to a file (made durable before it says so) or stdout.
 async fn export(store: &dyn Store, file: &Path) -> Result<(), AnyError> {
     let counts = if file == Path::new("-") {
         kanect::store::backup::export(store, std::io::BufWriter::new(std::io::stdout().lock())).await?
     } else {
-        let out = std::fs::File::create(file)?;
+        let out = backup_file(file)?;
         let mut writer = std::io::BufWriter::new(out);
         let counts = kanect::store::backup::export(store, &mut writer).await?;
         writer.into_inner().map_err(|error| error.into_error())?.sync_all()?;

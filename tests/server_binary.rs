@@ -229,6 +229,11 @@ async fn export_and_import_move_a_store_to_another_data_dir() {
     let stderr = String::from_utf8_lossy(&exported.stderr);
     assert!(exported.status.success(), "{stderr}");
     assert!(stderr.contains("exported 1 users"), "{stderr}");
+    // Password hashes and every message: readable by its owner only.
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dump).unwrap().permissions()) & 0o777,
+        0o600
+    );
     let text = std::fs::read_to_string(&dump).expect("the dump");
     assert!(text.starts_with(r#"{"format":"kanect-dump","version":1}"#), "{text}");
 
