@@ -362,6 +362,39 @@ async fn a_client_that_does_not_read_holds_the_source_back() {
     server.shutdown().await;
 }
 
+/// One export at a time: a second one while the first is under way is refused with 409
+/// `export_in_progress` (and not audited); once the first has ended, the next one runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_export_at_a_time() {
+    const LINES: u64 = 64 * 1024; // more than the pipe and buffers hold: the first one waits
+    let progress = Arc::new(Progress::default());
+    let chat = Chat::builder(MemoryStore::new()).config(chat_config()).build().await.expect("chat");
+    let server = Running::with_source(chat, synthetic_source(progress.clone(), LINES, false)).await;
+    let root = server.admin_token().await;
+
+    let first = get_export(server.addr, Some(&root)).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(refusal(get_export(server.addr, Some(&root)).await).await, (409, "export_in_progress".into()));
+    let audit = request(server.addr, "GET", "/api/v1/admin/audit", Some(&root), None).await;
+    assert_eq!(audit.json()["entries"].as_array().map(Vec::len), Some(1), "the refused one is not audited");
+
+    // The first client goes away: its turn is given back with its body.
+    drop(first);
+    assert!(eventually(|| progress.ended.load(Ordering::SeqCst)).await, "the first export ended");
+    let mut next = None;
+    for _ in 0..100 {
+        let response = get_export(server.addr, Some(&root)).await;
+        if response.status() == 200 {
+            next = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(next.is_some(), "a new export runs once the first has ended");
+    drop(next);
+    server.shutdown().await;
+}
+
 /// A source that fails after the head went out: the body is cut off (no final chunk), so the
 /// client cannot take it for a whole dump.
 #[tokio::test]

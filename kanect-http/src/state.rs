@@ -19,6 +19,8 @@ pub(crate) struct AppInner {
     pub(crate) polls: Polls,
     /// Writes the dump of `GET /api/v1/admin/export`, if the embedding application gave one.
     pub(crate) export: Option<Arc<dyn ExportSource>>,
+    /// One export at a time: each reads the whole store (see `api::export`).
+    pub(crate) exporting: Arc<tokio::sync::Semaphore>,
     /// TCP connections being served (HTTP and upgraded).
     pub(crate) connections: Gauge,
     /// WebSockets open.
@@ -39,6 +41,7 @@ impl App {
             config,
             polls: Polls::default(),
             export,
+            exporting: Arc::new(tokio::sync::Semaphore::new(1)),
             connections: Gauge::default(),
             sockets: Gauge::default(),
             shutdown,

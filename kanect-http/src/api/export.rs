@@ -50,12 +50,19 @@ pub(crate) async fn serve(app: &App, caller: &Caller) -> Result<Response<Body>, 
                        (Server::export_source); or export the store offline";
         return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "export_unavailable", message));
     };
+    // One at a time: each export reads the whole store, and the permit is held until its
+    // body has ended (or been dropped). Checked after the admin check, before the audit entry.
+    app.chat.require_admin(caller).await?;
+    let Ok(permit) = app.exporting.clone().try_acquire_owned() else {
+        let message = "another backup of this server is being taken; try again once it is done";
+        return Err(ApiError::new(StatusCode::CONFLICT, "export_in_progress", message));
+    };
     app.chat.begin_export(caller).await?;
     let (writer, reader) = tokio::io::duplex(PIPE_BYTES);
     let admin = caller.user();
     tracing::info!(%admin, "export started");
     let task = tokio::spawn(source.export(ExportWriter(writer)));
-    let download = Download { app: app.clone(), reader, task: Some(Abortable(task)) };
+    let download = Download { app: app.clone(), reader, task: Some(Abortable(task)), _permit: permit };
     let chunks = futures_util::stream::unfold(download, |mut download| async move {
         download.next_chunk().await.map(|chunk| (chunk.map(Frame::data), download))
     });
@@ -75,6 +82,8 @@ struct Download {
     reader: DuplexStream,
     /// The source's task, until the body has ended (completely or cut off).
     task: Option<Abortable>,
+    /// This export's turn, given back when the body is dropped.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Download {
