@@ -68,6 +68,7 @@ use crate::kv::alarm::Alarm;
 use crate::kv::id_filter::{IdFilter, IdScan};
 use crate::kv::keys;
 use crate::kv::recovery::Recovery;
+use crate::kv::temporary::TemporaryDir;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
 use format::{decode, fjall_error};
 use kanect_core::backend::{Store, StoreResult};
@@ -206,7 +207,7 @@ impl FjallStore {
     /// [`StoreError::Backend`] if the directory cannot be created; as [`FjallStore::open`].
     pub fn temporary() -> Result<FjallStore, StoreError> {
         let dir = TemporaryDir::create()?;
-        let path = dir.0.clone();
+        let path = dir.path().to_path_buf();
         Self::start(&path, Some(Arc::new(dir)))
     }
 
@@ -402,26 +403,3 @@ impl std::fmt::Debug for FjallStore {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot reopen a FjallStore while another handle of it is alive")]
 struct StillShared;
-
-/// A directory deleted on drop.
-struct TemporaryDir(PathBuf);
-
-impl TemporaryDir {
-    /// A fresh directory in memory (`/dev/shm`) where there is one, else in the system's
-    /// temporary directory.
-    fn create() -> Result<TemporaryDir, StoreError> {
-        let shm = Path::new("/dev/shm");
-        let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
-        let path = base.join(format!("kanect-fjall-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir(&path).map_err(StoreError::backend)?;
-        Ok(TemporaryDir(path))
-    }
-}
-
-impl Drop for TemporaryDir {
-    fn drop(&mut self) {
-        if let Err(error) = std::fs::remove_dir_all(&self.0) {
-            tracing::warn!(%error, dir = %self.0.display(), "cannot delete a temporary store's directory");
-        }
-    }
-}

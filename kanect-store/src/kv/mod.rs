@@ -11,3 +11,4 @@ pub(crate) mod keys;
 pub(crate) mod message_codec;
 pub(crate) mod records;
 pub(crate) mod recovery;
+pub(crate) mod temporary;

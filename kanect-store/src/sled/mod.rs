@@ -48,12 +48,13 @@ pub use commit::GroupCommitStats;
 pub use config::SledConfig;
 
 use crate::kv::alarm::Alarm;
+use crate::kv::temporary::TemporaryDir;
 use commit::Durable;
 use kanect_core::backend::{Store, StoreResult};
 use kanect_core::{StoreError, StoreHealth};
 use open::Open;
 use recovery::{OpenSlot, Recovery, Shared};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The embedded, durable [`Store`]: a sled database in one directory.
@@ -111,29 +112,6 @@ impl std::fmt::Debug for SledStore {
     }
 }
 
-/// A directory deleted on drop.
-struct TemporaryDir(PathBuf);
-
-impl TemporaryDir {
-    /// A fresh directory in memory (`/dev/shm`, as sled's own temporary mode uses) where
-    /// there is one, else in the system's temporary directory.
-    fn create() -> Result<TemporaryDir, StoreError> {
-        let shm = Path::new("/dev/shm");
-        let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
-        let path = base.join(format!("kanect-store-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir(&path).map_err(StoreError::backend)?;
-        Ok(TemporaryDir(path))
-    }
-}
-
-impl Drop for TemporaryDir {
-    fn drop(&mut self) {
-        if let Err(error) = std::fs::remove_dir_all(&self.0) {
-            tracing::warn!(%error, dir = %self.0.display(), "cannot delete a temporary store's directory");
-        }
-    }
-}
-
 impl SledStore {
     /// Opens (or creates) the store in `path` with the default [`SledConfig`].
     ///
@@ -169,7 +147,7 @@ impl SledStore {
     /// [`StoreError::Backend`] if the temporary directory cannot be created.
     pub fn temporary() -> Result<SledStore, StoreError> {
         let dir = TemporaryDir::create()?;
-        let mut store = Self::open_with(SledConfig { fsync: false, ..SledConfig::new(&dir.0) })?;
+        let mut store = Self::open_with(SledConfig { fsync: false, ..SledConfig::new(dir.path()) })?;
         store.temporary = Some(dir);
         Ok(store)
     }

@@ -326,7 +326,7 @@ fn a_journal_file_that_is_not_a_journal_is_a_format_error() {
 #[test]
 fn temporary_stores_delete_their_journal_directory() {
     let store = SledStore::temporary().unwrap();
-    let dir = store.temporary.as_ref().unwrap().0.clone();
+    let dir = store.temporary.as_ref().unwrap().path().to_path_buf();
     assert!(dir.exists());
     drop(store);
     assert!(!dir.exists());
