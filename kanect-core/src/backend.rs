@@ -12,6 +12,7 @@
 //! | [`LoginAttemptStore`] | log-in slow-down records, per attempt key |
 //! | [`ConversationStore`] | conversations and memberships |
 //! | [`MessageStore`] | messages (with their seqs) and receipts |
+//! | [`AttachmentStore`] | uploaded files' records (their bytes: [`BlobStore`](crate::blob::BlobStore)) |
 //! | [`AdminStore`] | the audit log, and counts |
 //! | [`Store`] | all of the above, plus `flush` and `health` |
 //!
@@ -32,6 +33,8 @@
 //!   that key ([`NewMessage::id`]), so a backend may look for the original by id;
 //! - membership changes are atomic read-modify-writes;
 //! - receipts only move forward;
+//! - an attachment is claimed by one message at most, all of a message's or none
+//!   ([`AttachmentStore::claim_attachments`]);
 //! - a log-in attempt is counted at all of its keys, or refused at all, atomically
 //!   ([`LoginAttemptStore::count_login_attempt`]).
 //!
@@ -60,7 +63,7 @@
 
 pub use crate::model::{Appended, NewMessage, Session, StoreStats};
 pub use crate::store::{
-    matches_search, move_receipt_forward, AdminStore, ConversationStore, LoginAttemptStore, MessageStore, SessionStore,
+    matches_search, move_receipt_forward, AdminStore, AttachmentStore, ClaimRefused, ConversationStore, LoginAttemptStore, MessageStore, SessionStore,
     Store, StoreResult, UserQuery, UserStore, UserUpdate,
 };
 pub use crate::throttle::{Attempt, AttemptKey, LoginAttempts};

@@ -96,6 +96,12 @@ uuid_id!(
     AuditId
 );
 uuid_id!(
+    /// An uploaded file: its bytes in the blob store, its record in the store. Time-ordered
+    /// with 74 random bits, so not guessable; reading one still needs membership of the
+    /// conversation whose message carries it.
+    AttachmentId
+);
+uuid_id!(
     /// One running engine (a server node): tags bus traffic so a node skips its own.
     NodeId
 );

@@ -79,6 +79,7 @@ mod admin;
 mod admission;
 mod auth;
 pub mod backend;
+pub mod blob;
 mod builder;
 mod bus;
 mod chat;
@@ -121,12 +122,12 @@ pub use conversation_list::{ConversationCursor, ConversationPage, ConversationVi
 pub use conversations::GROUP_MAX_MEMBERS;
 pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, Limit, Result, StoreError};
 pub use event::{Delivery, Event};
-pub use id::{AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
+pub use id::{AttachmentId, AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
 pub use limits::{Rate, RateLimits};
 pub use memory::MemoryStore;
 pub use model::{
-    AuditEntry, Conversation, ConversationKind, Message, Presence, Receipt, ReceiptKind, Role, Timestamp, TokenHash,
-    User,
+    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, ImageMeta, Message, MessageRef, Presence,
+    Receipt, ReceiptKind, Role, Timestamp, TokenHash, User,
 };
 pub use presence::WATCH_MAX;
 pub use store::{HistoryPage, StoreHealth};

@@ -51,6 +51,7 @@ impl Chat {
                 body: body.to_string(),
                 client_id: client_id.to_string(),
                 sent_at: self.now(),
+                attachments: Vec::new(),
             })
             .await?;
         self.metrics().store_append.record(started.elapsed());

@@ -4,7 +4,7 @@
 //! wire as they are. Invariants (validated names, sorted member lists) are established by the
 //! engine before a record is built.
 
-use crate::id::{ConversationId, MessageId, Seq, UserId};
+use crate::id::{AttachmentId, ConversationId, MessageId, Seq, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -128,6 +128,11 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     /// Deleted messages keep their seq (so history stays gap-free) but lose their body.
     pub deleted: bool,
+    /// The files it carries, in the order the sender gave them (at most
+    /// [`validate::ATTACHMENTS_MAX`](crate::validate::ATTACHMENTS_MAX)); emptied when the
+    /// message is deleted, as their bytes are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentMeta>,
 }
 
 /// A message the engine has validated and asks the store to append; the store assigns the seq.
@@ -143,6 +148,9 @@ pub struct NewMessage {
     pub client_id: String,
     /// Acceptance time.
     pub sent_at: Timestamp,
+    /// The files it carries, already claimed for it (see
+    /// [`AttachmentStore::claim_attachments`](crate::backend::AttachmentStore::claim_attachments)).
+    pub attachments: Vec<AttachmentMeta>,
 }
 
 impl NewMessage {
@@ -173,6 +181,7 @@ impl NewMessage {
             sent_at: self.sent_at,
             edited_at: None,
             deleted: false,
+            attachments: self.attachments,
         }
     }
 }
@@ -278,4 +287,71 @@ pub struct StoreStats {
     pub conversations: u64,
     /// Messages, including deleted ones.
     pub messages: u64,
+}
+
+/// What a message carries of a file: everything a client shows (a card, an inline image), fixed
+/// at upload. The bytes are read through the engine, by id.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AttachmentMeta {
+    /// Stable id.
+    pub id: AttachmentId,
+    /// The file name, sanitised ([`crate::media::sanitize_name`]): for display and the download's
+    /// suggested name only, never a path.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The content type sniffed from the bytes ([`crate::media::sniff`]); the uploader's claim
+    /// is not trusted.
+    pub content_type: String,
+    /// SHA-256 of the bytes, lowercase hex: a checksum for clients and the download's ETag.
+    pub sha256: String,
+    /// For an image that decoded: its size as shown, and its thumbnail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageMeta>,
+}
+
+/// An image attachment's displayed size (after EXIF orientation) and its thumbnail's.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ImageMeta {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The thumbnail's width in pixels.
+    pub thumbnail_width: u32,
+    /// The thumbnail's height in pixels.
+    pub thumbnail_height: u32,
+}
+
+/// An uploaded file as the store keeps it: what messages carry, plus who uploaded it, when, and
+/// which message (if any yet) carries it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Attachment {
+    /// What a message shows of it.
+    pub meta: AttachmentMeta,
+    /// Who uploaded it: only they may attach it, and it counts against their quota.
+    pub owner: UserId,
+    /// When the upload finished.
+    pub uploaded_at: Timestamp,
+    /// The bytes of its thumbnail (an image's), which count against the quota too.
+    pub thumbnail_size: u64,
+    /// The message that carries it; None until one is sent with it (an upload never sent
+    /// expires, see [`ChatConfig::attachment_expiry`](crate::ChatConfig::attachment_expiry)).
+    pub message: Option<MessageRef>,
+}
+
+impl Attachment {
+    /// The bytes it takes in the blob store (file and thumbnail), as quotas count them.
+    pub fn stored_bytes(&self) -> u64 {
+        self.meta.size.saturating_add(self.thumbnail_size)
+    }
+}
+
+/// Where a message is: enough to check membership and find it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct MessageRef {
+    /// Its conversation.
+    pub conversation: ConversationId,
+    /// Its id.
+    pub message: MessageId,
 }

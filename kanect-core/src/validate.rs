@@ -30,6 +30,8 @@ pub const CLIENT_ID_MAX: usize = 64;
 pub const EMAIL_MAX: usize = 254;
 /// History and listing pages: at most 200 items.
 pub const PAGE_MAX: usize = 200;
+/// Attachments a message may carry.
+pub const ATTACHMENTS_MAX: usize = 10;
 
 /// Django's list of common passwords (lower-case, one a line): see `data/README.md`.
 const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");

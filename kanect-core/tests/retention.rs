@@ -49,7 +49,7 @@ async fn append(
     body: &str,
     sent_at: Timestamp,
 ) -> Message {
-    let new = NewMessage { conversation, sender, body: body.into(), client_id: body.into(), sent_at };
+    let new = NewMessage { conversation, sender, body: body.into(), client_id: body.into(), sent_at, attachments: Vec::new() };
     match store.append_message(new).await.unwrap() {
         Appended::Created(message) => message,
         Appended::Duplicate(message) => panic!("a duplicate: {message:?}"),
@@ -323,7 +323,7 @@ impl NotedReads {
 }
 
 kanect_core::delegate_store!(
-    impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, AdminStore, Store for NotedReads => inner
+    impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, AttachmentStore, AdminStore, Store for NotedReads => inner
 );
 
 #[kanect_core::testing::async_trait]
@@ -422,6 +422,7 @@ async fn a_pass_that_fails_leaves_its_deletions_and_the_next_goes_on() {
             body: format!("old {n}"),
             client_id: n.to_string(),
             sent_at: days_before(now, 2),
+            attachments: Vec::new(),
         };
         store.append_message(new).await.unwrap();
     }

@@ -420,6 +420,7 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
                 body: message.body.clone(),
                 client_id: message.client_id.clone(),
                 sent_at: message.sent_at,
+                attachments: Vec::new(),
             };
             let stored = match store.append_message(new).await.map_err(failed)? {
                 Appended::Created(stored) => stored,

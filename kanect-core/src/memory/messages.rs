@@ -46,6 +46,7 @@ impl MessageStore for MemoryStore {
         stored.body = message.body.clone();
         stored.edited_at = message.edited_at;
         stored.deleted = message.deleted;
+        stored.attachments.clone_from(&message.attachments);
         Ok(true)
     }
 

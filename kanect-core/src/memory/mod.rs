@@ -6,17 +6,18 @@
 //! process, and nothing can fail: it keeps the default [`Store::health`], always ok.
 //!
 //! The state is here; each domain trait's impl is in a file of its own (`users`, `sessions`,
-//! `login_attempts`, `conversations`, `messages`, `admin`), as in every backend.
+//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`), as in every backend.
 
 mod admin;
+mod attachments;
 mod conversations;
 mod login_attempts;
 mod messages;
 mod sessions;
 mod users;
 
-use crate::id::{AuditId, ConversationId, MessageId, Seq, UserId};
-use crate::model::{AuditEntry, Conversation, Message, Receipt, Session, TokenHash, User};
+use crate::id::{AttachmentId, AuditId, ConversationId, MessageId, Seq, UserId};
+use crate::model::{Attachment, AuditEntry, Conversation, Message, Receipt, Session, TokenHash, User};
 use crate::store::{Store, StoreResult};
 use crate::throttle::{AttemptKey, LoginAttempts};
 use async_trait::async_trait;
@@ -60,6 +61,8 @@ struct State {
     /// By id, which is a function of the client id: also the resend check.
     message_index: HashMap<MessageId, (ConversationId, Seq)>,
     receipts: HashMap<(ConversationId, UserId), Receipt>,
+    /// Ordered by id, for paging.
+    attachments: BTreeMap<AttachmentId, Attachment>,
     audit: BTreeMap<AuditId, AuditEntry>,
     login_attempts: HashMap<AttemptKey, LoginAttempts>,
 }

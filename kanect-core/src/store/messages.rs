@@ -23,8 +23,8 @@ pub trait MessageStore: Send + Sync {
     /// A message by id.
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
 
-    /// Replaces a message's body, `edited_at` and `deleted` (id, conversation, seq, sender
-    /// and client id stay). Returns false if absent.
+    /// Replaces a message's body, `edited_at`, `deleted` and `attachments` (id, conversation,
+    /// seq, sender, client id and sent-at stay). Returns false if absent.
     async fn replace_message(&self, message: &Message) -> StoreResult<bool>;
 
     /// A page of a conversation's history, oldest first, at most `limit` messages.

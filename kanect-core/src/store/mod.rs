@@ -10,6 +10,7 @@
 //! - `login_attempts` — [`LoginAttemptStore`]: log-in slow-down records;
 //! - `conversations` — [`ConversationStore`]: conversations and memberships;
 //! - `messages` — [`MessageStore`]: messages and receipts;
+//! - `attachments` — [`AttachmentStore`]: uploaded files' records;
 //! - `admin` — [`AdminStore`]: the audit log and the counts.
 //!
 //! Split by domain so that a new stored concept is a new trait beside these rather than more
@@ -18,6 +19,7 @@
 //! in `testing`'s delegation table, and one file per backend (memory, sled, PostgreSQL).
 
 mod admin;
+mod attachments;
 mod conversations;
 mod login_attempts;
 mod messages;
@@ -25,6 +27,7 @@ mod sessions;
 mod users;
 
 pub use admin::AdminStore;
+pub use attachments::{AttachmentStore, ClaimRefused};
 pub use conversations::ConversationStore;
 pub use login_attempts::LoginAttemptStore;
 pub use messages::{move_receipt_forward, HistoryPage, MessageStore};
@@ -46,7 +49,16 @@ pub type StoreResult<T> = std::result::Result<T, StoreError>;
 /// conformance suite in `kanect_core::testing` (feature `testing`).
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + LoginAttemptStore + ConversationStore + MessageStore + AdminStore + Send + Sync + 'static
+    UserStore
+    + SessionStore
+    + LoginAttemptStore
+    + ConversationStore
+    + MessageStore
+    + AttachmentStore
+    + AdminStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Makes everything written so far durable, e.g. before a graceful shutdown.
     async fn flush(&self) -> StoreResult<()>;

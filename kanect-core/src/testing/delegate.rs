@@ -33,8 +33,8 @@
 /// // to `self.inner`; `health` is handed on unchecked. Without `, before count`, each method
 /// // only hands the call on.
 /// kanect_core::delegate_store!(
-///     impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AdminStore, Store
-///         for Counted => inner, before count
+///     impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AttachmentStore,
+///         AdminStore, Store for Counted => inner, before count
 /// );
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -44,7 +44,8 @@
 /// ```
 ///
 /// The traits are named as in [`crate::backend`]: `UserStore`, `SessionStore`,
-/// `LoginAttemptStore`, `ConversationStore`, `MessageStore`, `AdminStore` and `Store` (its
+/// `LoginAttemptStore`, `ConversationStore`, `MessageStore`, `AttachmentStore`, `AdminStore`
+/// and `Store` (its
 /// own `flush` and `health`).
 #[macro_export]
 macro_rules! delegate_store {
@@ -117,6 +118,17 @@ macro_rules! delegate_store {
                 seq: $crate::Seq
             ) -> Option<$crate::Receipt>;
             receipts(conversation: $crate::ConversationId) -> Vec<$crate::Receipt>;
+        );
+    };
+    (@methods AttachmentStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            insert_attachment(attachment: &$crate::Attachment) -> ();
+            attachment(id: $crate::AttachmentId) -> Option<$crate::Attachment>;
+            claim_attachments(ids: &[$crate::AttachmentId], owner: $crate::UserId, message: $crate::MessageRef)
+                -> Result<Vec<$crate::Attachment>, $crate::backend::ClaimRefused>;
+            delete_attachment(id: $crate::AttachmentId) -> bool;
+            attachment_usage(owner: $crate::UserId) -> u64;
+            attachments_after(after: Option<$crate::AttachmentId>, limit: usize) -> Vec<$crate::Attachment>;
         );
     };
     (@methods AdminStore $args:tt) => {

@@ -28,11 +28,15 @@
 //! plain in-memory model, compared after every step, with restarts when there is a hook. A
 //! backend is done when the whole suite passes on it.
 //!
+//! Blob stores have a suite of their own, [`blob_conformance!`](crate::blob_conformance)
+//! (module [`blob`]).
+//!
 //! For tests of the engine: [`FaultyStore`] (module `faulty`) wraps a store and fails the calls
 //! a test chooses; [`delegate_store!`](crate::delegate_store) writes a wrapper's impl of a
 //! domain trait that hands every call on; [`run_in_child`] (module `child`) runs a test again
 //! in a process of its own.
 
+pub mod blob;
 mod child;
 mod delegate;
 mod faulty;
@@ -43,8 +47,10 @@ pub use child::run_in_child;
 pub use faulty::FaultyStore;
 pub use model::{model_test, model_test_across_restarts};
 
-use crate::id::{ConversationId, UserId};
-use crate::model::{Appended, Conversation, ConversationKind, Message, NewMessage, Role, Timestamp, User};
+use crate::id::{AttachmentId, ConversationId, UserId};
+use crate::model::{
+    Appended, Attachment, AttachmentMeta, Conversation, ConversationKind, Message, NewMessage, Role, Timestamp, User,
+};
 
 #[doc(hidden)]
 pub use async_trait::async_trait;
@@ -52,7 +58,7 @@ pub use async_trait::async_trait;
 pub use proptest;
 
 /// Generates one `#[tokio::test]` per conformance case, in a module per domain (`users`,
-/// `sessions`, `login_attempts`, `conversations`, `messages`, `admin`, `store`), plus the
+/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `store`), plus the
 /// model test.
 ///
 /// `$make` is an expression evaluating to a future of a fresh, empty store; it is evaluated
@@ -110,6 +116,12 @@ macro_rules! store_conformance {
             history_pages_in_both_directions,
             messages_are_found_by_id_and_replaced,
             receipts_only_move_forward);
+        $crate::store_conformance!(@domain $attrs $make; attachments:
+            attachments_round_trip_and_page_in_id_order,
+            claims_take_all_or_nothing,
+            concurrent_claims_have_one_winner,
+            usage_counts_an_owners_bytes,
+            messages_keep_their_attachments);
         $crate::store_conformance!(@domain $attrs $make; admin:
             audit_log_pages_newest_first,
             stats_count_everything);
@@ -171,6 +183,26 @@ pub fn new_message(conversation: ConversationId, sender: UserId, client_id: &str
         body: body.to_string(),
         client_id: client_id.to_string(),
         sent_at: Timestamp(1_700_000_000_000),
+        attachments: Vec::new(),
+    }
+}
+
+/// An unclaimed attachment record of `size` bytes owned by `owner`, for store tests.
+pub fn attachment(owner: UserId, size: u64) -> Attachment {
+    let id = AttachmentId::new();
+    Attachment {
+        meta: AttachmentMeta {
+            id,
+            name: format!("file-{id}.bin"),
+            size,
+            content_type: "application/octet-stream".into(),
+            sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
+            image: None,
+        },
+        owner,
+        uploaded_at: Timestamp(1_700_000_000_000),
+        thumbnail_size: 0,
+        message: None,
     }
 }
 

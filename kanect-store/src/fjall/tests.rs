@@ -64,6 +64,7 @@ async fn concurrent_appends_share_journal_syncs() {
                 body: format!("message {i}"),
                 client_id: format!("c{i}"),
                 sent_at: Timestamp(i),
+                attachments: Vec::new(),
             };
             store.append_message(new).await.unwrap();
         })
@@ -199,6 +200,7 @@ async fn a_reopen_after_a_failure_keeps_nothing_the_failed_open_held_in_memory()
         body: format!("message {n}"),
         client_id: format!("c{n}"),
         sent_at: Timestamp(n),
+        attachments: Vec::new(),
     };
     store.append_message(new(1)).await.unwrap();
     // As if a rename and five appends were committed and their sync then failed: in the

@@ -6,6 +6,7 @@
 //! setting up may need another domain (a session needs its user).
 
 pub mod admin;
+pub mod attachments;
 pub mod conversations;
 pub mod login_attempts;
 pub mod messages;

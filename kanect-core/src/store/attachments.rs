@@ -1,0 +1,61 @@
+//! [`AttachmentStore`]: the records of uploaded files (their bytes are in a
+//! [`BlobStore`](crate::blob::BlobStore)), and which message carries each.
+//!
+//! An attachment's life: the engine stores its bytes, then inserts its record (unclaimed);
+//! a send claims it for the message before appending the message, so a message never names an
+//! attachment that another message could claim; deleting the message (or its expiry) deletes
+//! the bytes, then the record. Every step after the first may be cut short by a crash, and
+//! each leftover is something the engine's sweep finds by paging through the records
+//! ([`AttachmentStore::attachments_after`]): an upload never claimed, a claim whose message was
+//! never appended, a record whose message is deleted.
+
+use super::StoreResult;
+use crate::id::{AttachmentId, UserId};
+use crate::model::{Attachment, MessageRef};
+use async_trait::async_trait;
+
+/// Attachment records, by id, with each owner's total.
+///
+/// - [`AttachmentStore::claim_attachments`] is atomic: every id is claimed for the message,
+///   or none is, also under concurrent claims of the same ids (exactly one message wins an
+///   unclaimed attachment).
+/// - Writes are durable when they return, as every store write.
+#[async_trait]
+pub trait AttachmentStore: Send + Sync {
+    /// Records a new upload whose bytes are stored. Its id is new (the engine makes it).
+    async fn insert_attachment(&self, attachment: &Attachment) -> StoreResult<()>;
+
+    /// An attachment by id.
+    async fn attachment(&self, id: AttachmentId) -> StoreResult<Option<Attachment>>;
+
+    /// Claims every one of `ids` for `message`, or none: each must exist, belong to `owner`,
+    /// and be unclaimed or claimed by this same message already (a resend of it). Returns the
+    /// records as claimed, in the order of `ids` (which the engine has checked hold no id
+    /// twice), or why it refused, without writing anything.
+    async fn claim_attachments(
+        &self,
+        ids: &[AttachmentId],
+        owner: UserId,
+        message: MessageRef,
+    ) -> StoreResult<Result<Vec<Attachment>, ClaimRefused>>;
+
+    /// Deletes a record. Returns false if there was none.
+    async fn delete_attachment(&self, id: AttachmentId) -> StoreResult<bool>;
+
+    /// The bytes `owner`'s attachments take ([`Attachment::stored_bytes`], summed): what the
+    /// quota counts.
+    async fn attachment_usage(&self, owner: UserId) -> StoreResult<u64>;
+
+    /// Up to `limit` records in id order, after `after` (from the first with None): the sweep's
+    /// and the backup's way through them all.
+    async fn attachments_after(&self, after: Option<AttachmentId>, limit: usize) -> StoreResult<Vec<Attachment>>;
+}
+
+/// Why [`AttachmentStore::claim_attachments`] claimed nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ClaimRefused {
+    /// This id is unknown, or another user's: the sender is told it does not exist either way.
+    NotFound(AttachmentId),
+    /// This id is already carried by another message.
+    Taken(AttachmentId),
+}
