@@ -360,6 +360,7 @@ async fn exchange(
                     conversation,
                     client_id: format!("{at}.{}", state.sent),
                     body: format!("lg {at} {}", role.index),
+                    attachments: Vec::new(),
                 }));
                 socket.feed(Message::Text(serde_json::to_string(&send)?.into())).await?;
                 state.sent += 1;

@@ -10,6 +10,7 @@
 //! modules that depend on it; done here, above all of them, every module imports only modules
 //! below it.
 
+use crate::blob::BlobStore;
 use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 use crate::chat::{Chat, ChatConfig, WeakChat};
 use crate::error::Result;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 pub struct ChatBuilder {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
+    blobs: Option<Arc<dyn BlobStore>>,
     config: ChatConfig,
 }
 
@@ -37,6 +39,21 @@ impl ChatBuilder {
         self
     }
 
+    /// Keeps attachments' bytes in `blobs` and turns attachments on (without a blob store,
+    /// uploads and reads are refused with `attachments_disabled`). Give it a store that keeps
+    /// its bytes as long as the [`Store`] keeps its records: files beside an embedded store,
+    /// PostgreSQL beside PostgreSQL, memory beside memory.
+    pub fn blobs(mut self, blobs: impl BlobStore) -> Self {
+        self.blobs = Some(Arc::new(blobs));
+        self
+    }
+
+    /// As [`ChatBuilder::blobs`], with a blob store shared with others.
+    pub fn blobs_shared(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
     /// Replaces the configuration.
     pub fn config(mut self, config: ChatConfig) -> Self {
         self.config = config;
@@ -46,7 +63,7 @@ impl ChatBuilder {
     /// Starts the engine: attaches it to the bus and starts its heartbeat task (and the one that
     /// forgets idle rate-limit buckets, and with
     /// [`ChatConfig::message_retention`] the one that deletes expired messages: a pass now, then
-    /// at most an hour apart).
+    /// at most an hour apart; with a blob store, the attachment sweep: a pass now, then hourly).
     ///
     /// # Errors
     /// `unavailable` if the bus cannot be attached.
@@ -54,13 +71,16 @@ impl ChatBuilder {
     /// # Panics
     /// Outside a tokio runtime (the engine spawns its heartbeat task).
     pub async fn build(self) -> Result<Chat> {
-        let chat = Chat::new(self.store, self.bus, self.config);
+        let chat = Chat::new(self.store, self.bus, self.blobs, self.config);
         let weak = chat.downgrade();
         chat.attach(BusInbox::new(move |envelope| receive(&weak, envelope))).await?;
         tokio::spawn(crate::presence::heartbeat(chat.downgrade()));
         tokio::spawn(crate::limits::forget_idle_keys(Arc::downgrade(chat.limits())));
         if chat.config().message_retention.is_some() {
             tokio::spawn(crate::retention::expire_periodically(chat.downgrade()));
+        }
+        if chat.attachments_enabled() {
+            tokio::spawn(crate::attachments::sweep_periodically(chat.downgrade()));
         }
         Ok(chat)
     }
@@ -76,7 +96,7 @@ impl Chat {
     /// process, as several nodes share one database), or with the application, which then
     /// keeps its own handle on the store (the engine does not lend out its own).
     pub fn builder_shared(store: Arc<dyn Store>) -> ChatBuilder {
-        ChatBuilder { store, bus: Arc::new(LocalBus::new()), config: ChatConfig::default() }
+        ChatBuilder { store, bus: Arc::new(LocalBus::new()), blobs: None, config: ChatConfig::default() }
     }
 }
 

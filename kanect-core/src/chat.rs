@@ -13,7 +13,9 @@
 //! on it: they all import this one. Starting an engine, which needs those operations (the bus's
 //! inbox, the heartbeat task), is the `builder` module's.
 
+use crate::attachments::{AttachmentLimits, Uploads};
 use crate::auth::{PasswordCost, PasswordHasher};
+use crate::blob::BlobStore;
 use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage};
 use crate::error::Result;
 use crate::event::{Delivery, Event};
@@ -59,6 +61,9 @@ pub struct ChatConfig {
     /// administrator's delete does it, by a pass at start and then at most an hour apart
     /// (see the `retention` module and [`Chat::expire_messages`]). Default `None`: kept forever.
     pub message_retention: Option<Duration>,
+    /// File sizes, quotas, uploads at once, the expiry of unsent uploads and image decoding
+    /// limits. Default [`AttachmentLimits::default`].
+    pub attachments: AttachmentLimits,
 }
 
 impl Default for ChatConfig {
@@ -73,6 +78,7 @@ impl Default for ChatConfig {
             heartbeat: Duration::from_secs(5),
             rate_limits: RateLimits::default(),
             message_retention: None,
+            attachments: AttachmentLimits::default(),
         }
     }
 }
@@ -135,6 +141,12 @@ struct Inner {
     /// the `retention` module). Shared so that the background pass can hold it without holding
     /// the engine.
     retention_cursors: Arc<tokio::sync::Mutex<HashMap<ConversationId, Seq>>>,
+    /// Where attachments' bytes are; None: attachments are off.
+    blobs: Option<Arc<dyn BlobStore>>,
+    /// Uploads under way per account (see `attachments`).
+    uploads: Uploads,
+    /// One image decoded at a time: its bytes and pixels are in memory meanwhile.
+    thumbnailing: tokio::sync::Semaphore,
     config: ChatConfig,
 }
 
@@ -184,7 +196,12 @@ pub struct DeliveryCounts {
 impl Chat {
     /// An engine on `store` and `bus`, each component's state made from `config`. Not yet
     /// attached to the bus, and its tasks not started: `ChatBuilder::build` does that.
-    pub(crate) fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, config: ChatConfig) -> Chat {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        blobs: Option<Arc<dyn BlobStore>>,
+        config: ChatConfig,
+    ) -> Chat {
         let inner = Inner {
             node: NodeId::new(),
             hub: Hub::new(config.device_queue, config.max_devices_per_user),
@@ -195,6 +212,9 @@ impl Chat {
             metrics: Metrics::default(),
             ordering: Sequencer::default(),
             retention_cursors: Arc::default(),
+            blobs,
+            uploads: Uploads::default(),
+            thumbnailing: tokio::sync::Semaphore::new(1),
             store,
             bus,
             config,
@@ -220,6 +240,21 @@ impl Chat {
     /// The store, for the engine's operations.
     pub(crate) fn store(&self) -> &dyn Store {
         &*self.inner.store
+    }
+
+    /// The blob store, if attachments are on.
+    pub(crate) fn blobs(&self) -> Option<&Arc<dyn BlobStore>> {
+        self.inner.blobs.as_ref()
+    }
+
+    /// Uploads under way per account.
+    pub(crate) fn uploads(&self) -> &Uploads {
+        &self.inner.uploads
+    }
+
+    /// The turn to decode an image.
+    pub(crate) fn thumbnailing(&self) -> &tokio::sync::Semaphore {
+        &self.inner.thumbnailing
     }
 
     /// The configuration in force.

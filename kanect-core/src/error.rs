@@ -124,6 +124,9 @@ coded_enum!(
         Conversation => "conversation_not_found",
         /// A message.
         Message => "message_not_found",
+        /// An attachment (also one the caller may not read: it is in a conversation they are
+        /// not in, its message was deleted, or it is another user's unsent upload).
+        Attachment => "attachment_not_found",
     }
 );
 
@@ -162,6 +165,9 @@ coded_enum!(
         /// messages, and a disabled one cannot be added to a group or a new direct
         /// conversation.
         RecipientUnavailable => "recipient_unavailable",
+        /// The engine has no blob store ([`ChatBuilder::blobs`](crate::ChatBuilder::blobs)):
+        /// files cannot be uploaded or read.
+        AttachmentsDisabled => "attachments_disabled",
     }
 );
 
@@ -185,6 +191,10 @@ coded_enum!(
         OutOfRange => "out_of_range",
         /// The message was deleted and cannot be changed.
         Deleted => "message_deleted",
+        /// The same item twice where each may appear once (an attachment id in one message).
+        Repeated => "repeated",
+        /// An upload's body ended before it was whole (the uploader went away).
+        Incomplete => "incomplete",
     }
 );
 
@@ -197,6 +207,8 @@ coded_enum!(
         AlreadyMember => "already_member",
         /// A direct conversation with oneself.
         SelfConversation => "self_conversation",
+        /// The attachment is already carried by another message.
+        AttachmentInUse => "attachment_in_use",
         /// The store refused a write that collides with existing data.
         Exists => "conflict",
     }
@@ -222,6 +234,14 @@ coded_enum!(
         /// Too many sign-ups from one client address (`RateLimits::sign_ups_per_address`), or
         /// too many password hashes from it on this node (`LoginLimits`, shared with log-ins).
         SignUps => "rate_limited",
+        /// A file over [`AttachmentLimits::max_file_bytes`](crate::AttachmentLimits::max_file_bytes).
+        AttachmentSize => "attachment_too_large",
+        /// The account's files would take more than
+        /// [`AttachmentLimits::quota_bytes`](crate::AttachmentLimits::quota_bytes).
+        AttachmentQuota => "quota_exceeded",
+        /// The account has [`AttachmentLimits::uploads_in_flight`](crate::AttachmentLimits::uploads_in_flight)
+        /// uploads under way on this node already.
+        Uploads => "too_many_uploads",
     }
 );
 

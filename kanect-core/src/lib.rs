@@ -61,6 +61,8 @@
 //! - `hub` — this node's devices and fan-out to them.
 //! - `presence` — who is online across nodes (devices here, other nodes' announcements and
 //!   heartbeats, expiry), who is told (contacts and watch lists), last-seen.
+//! - `blob` — [`blob::BlobStore`], where attachments' bytes live, and [`blob::MemoryBlobStore`].
+//! - `attachments` — uploading, reading and sweeping attachments ([`AttachmentLimits`]).
 //! - `retention` — message retention: passes that delete messages older than
 //!   [`ChatConfig::message_retention`], in the background and by [`Chat::expire_messages`].
 //! - `subscription` — a device's event stream with resume and resync; `seq_set` — the seqs a
@@ -76,6 +78,7 @@
 
 mod accounts;
 mod admin;
+mod attachments;
 mod admission;
 mod auth;
 pub mod backend;
@@ -109,6 +112,7 @@ pub mod testing;
 
 pub use accounts::{Login, Registration, UserView};
 pub use admin::{AdminUserView, ServerStats};
+pub use attachments::{AttachmentLimits, AttachmentPart, AttachmentRead};
 pub use auth::{PasswordCost, SessionToken};
 /// The bound of [`Chat::builder`]; documented, with the domain traits it is made of, in
 /// [`backend`].

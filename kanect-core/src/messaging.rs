@@ -8,7 +8,7 @@
 use crate::chat::{Caller, Chat};
 use crate::error::{Denied, Entity, Error, Invalid, Result};
 use crate::event::Event;
-use crate::id::{ConversationId, MessageId, Seq};
+use crate::id::{AttachmentId, ConversationId, MessageId, Seq};
 use crate::model::{Appended, Message, NewMessage, Receipt, ReceiptKind};
 use crate::store::HistoryPage;
 use crate::subscription::Subscription;
@@ -35,12 +35,34 @@ impl Chat {
         client_id: &str,
         body: &str,
     ) -> Result<Message> {
-        validate::body(body)?;
+        self.send_with_attachments(caller, conversation, client_id, body, &[]).await
+    }
+
+    /// Sends a message that carries files uploaded by the caller ([`Chat::upload`]), in the
+    /// order given; with files, the body may be empty. As [`Chat::send`] otherwise. The files
+    /// are claimed for the message before it is stored (all or none): a resend with the same
+    /// client id claims them again for the same message and returns the original.
+    ///
+    /// # Errors
+    /// As [`Chat::send`], and: `too_long` or `repeated` (field `attachments`) for more than
+    /// [`validate::ATTACHMENTS_MAX`] files or one twice; `attachment_not_found` for an id that
+    /// is not an upload of the caller's; `attachment_in_use` for one another message carries;
+    /// `attachments_disabled` without a blob store. Nothing is stored after an error.
+    pub async fn send_with_attachments(
+        &self,
+        caller: &Caller,
+        conversation: ConversationId,
+        client_id: &str,
+        body: &str,
+        attachments: &[AttachmentId],
+    ) -> Result<Message> {
+        validate::message(body, attachments)?;
         validate::client_id(client_id)?;
         self.limits().send(caller.user())?;
         let found = self.member_conversation(caller, conversation).await?;
         self.check_recipient(caller, &found).await?;
         let members = found.members;
+        let attachments = self.claim_for_message(caller, conversation, client_id, attachments).await?;
         let ticket = self.ticket(conversation);
         let started = std::time::Instant::now();
         let appended = self
@@ -51,7 +73,7 @@ impl Chat {
                 body: body.to_string(),
                 client_id: client_id.to_string(),
                 sent_at: self.now(),
-                attachments: Vec::new(),
+                attachments,
             })
             .await?;
         self.metrics().store_append.record(started.elapsed());
@@ -98,11 +120,16 @@ impl Chat {
         self.erase(message, members).await
     }
 
+    /// Deletes a message for whoever may (its sender, an administrator, retention): clears
+    /// its body and files in the store, tells members' devices, then deletes the files' bytes
+    /// and records (see the `attachments` module).
     pub(crate) async fn erase(&self, mut message: Message, members: Vec<crate::id::UserId>) -> Result<Message> {
         message.body.clear();
         message.deleted = true;
         message.edited_at = Some(self.now());
+        let attachments = std::mem::take(&mut message.attachments);
         self.store().replace_message(&message).await?;
+        self.discard_attachments(&attachments).await;
         let event = Event::Delete { conversation: message.conversation, id: message.id, seq: message.seq };
         self.route(members, event).await;
         Ok(message)

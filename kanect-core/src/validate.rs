@@ -156,11 +156,32 @@ fn fresh_chars(value: &str) -> usize {
 /// A message body: not empty or only whitespace, at most 4,000 characters, no control
 /// characters other than newline and tab.
 pub fn body(value: &str) -> Result<()> {
+    body_with(value, 0)
+}
+
+/// A message body beside `attachments` files: as [`body`], except that a message with files
+/// may have an empty body; and at most [`ATTACHMENTS_MAX`] files, none twice.
+///
+/// # Errors
+/// As [`body`] (`empty` only without files); `too_long` (field `attachments`) past
+/// [`ATTACHMENTS_MAX`].
+pub fn message(value: &str, attachments: &[crate::id::AttachmentId]) -> Result<()> {
+    if attachments.len() > ATTACHMENTS_MAX {
+        return Err(Error::invalid("attachments", Invalid::TooLong));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(attachments.len());
+    if !attachments.iter().all(|id| seen.insert(*id)) {
+        return Err(Error::invalid("attachments", Invalid::Repeated));
+    }
+    body_with(value, attachments.len())
+}
+
+fn body_with(value: &str, attachments: usize) -> Result<()> {
     let field = "body";
     if value.len() > BODY_MAX_CHARS * 4 || value.chars().count() > BODY_MAX_CHARS {
         return Err(Error::invalid(field, Invalid::TooLong));
     }
-    if value.chars().all(char::is_whitespace) {
+    if attachments == 0 && value.chars().all(char::is_whitespace) {
         return Err(Error::invalid(field, Invalid::Empty));
     }
     if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {

@@ -10,7 +10,7 @@
 use crate::error::ApiError;
 use crate::wire::{ToCore, ToWire};
 use hyper::StatusCode;
-use kanect_core::{Caller, Chat, ConversationId, Error, MessageId, ReceiptKind, Seq, Subscription, UserId};
+use kanect_core::{AttachmentId, Caller, Chat, ConversationId, Error, MessageId, ReceiptKind, Seq, Subscription, UserId};
 use kanect_proto::{self as proto, Ack, ClientFrame, Reference, ServerFrame};
 
 /// One command from a client.
@@ -25,7 +25,7 @@ pub(crate) enum Command {
 /// A command that acts as the caller and needs nothing of the device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum EngineCommand {
-    Send { conversation: ConversationId, client_id: String, body: String },
+    Send { conversation: ConversationId, client_id: String, body: String, attachments: Vec<AttachmentId> },
     Edit { id: MessageId, body: String },
     Delete { id: MessageId },
     Typing { conversation: ConversationId },
@@ -64,8 +64,9 @@ pub(crate) fn parse(text: &str) -> Result<Frame, Box<Rejected>> {
         Box::new(Rejected { reference, error: ApiError::from(error) })
     })?;
     let command = match command {
-        proto::Command::Send(proto::SendMessage { conversation, client_id, body }) => {
-            Command::Engine(EngineCommand::Send { conversation: conversation.to_core(), client_id, body })
+        proto::Command::Send(proto::SendMessage { conversation, client_id, body, attachments }) => {
+            let attachments = attachments.iter().map(ToCore::to_core).collect();
+            Command::Engine(EngineCommand::Send { conversation: conversation.to_core(), client_id, body, attachments })
         }
         proto::Command::Edit(proto::EditMessage { id, body }) => {
             Command::Engine(EngineCommand::Edit { id: id.to_core(), body })
@@ -114,8 +115,8 @@ impl EngineCommand {
         reference: Option<Reference>,
     ) -> Result<Option<ServerFrame>, Error> {
         match self {
-            EngineCommand::Send { conversation, client_id, body } => {
-                let message = chat.send(caller, conversation, &client_id, &body).await?;
+            EngineCommand::Send { conversation, client_id, body, attachments } => {
+                let message = chat.send_with_attachments(caller, conversation, &client_id, &body, &attachments).await?;
                 return Ok(Some(ServerFrame::Ack(Ack::Sent {
                     reference,
                     client_id: message.client_id,
@@ -186,7 +187,7 @@ mod tests {
             parse(&format!(r#"{{"v":1,"type":"send","conversation":"{c}","client_id":"a","body":"hi","ref":"r"}}"#))
                 .unwrap();
         assert_eq!(frame.reference, Some(Reference::from("r")));
-        let send = EngineCommand::Send { conversation: c, client_id: "a".into(), body: "hi".into() };
+        let send = EngineCommand::Send { conversation: c, client_id: "a".into(), body: "hi".into(), attachments: vec![] };
         assert_eq!(frame.command, Command::Engine(send));
         let frame = parse(&format!(r#"{{"type":"read","conversation":"{c}","seq":4}}"#)).unwrap();
         let mark = EngineCommand::Mark { conversation: c, kind: ReceiptKind::Read, seq: Seq(4) };

@@ -47,6 +47,11 @@ pub struct HttpConfig {
     /// client that declares a body and trickles it (or sends nothing) gets `408
     /// request_timeout` and is disconnected instead of holding its connection. Default 10 s.
     pub body_read_timeout: Duration,
+    /// How long an upload's body (`POST /attachments`) may take to arrive, from its headers:
+    /// as `body_read_timeout`, for bodies up to the file size limit (25 MiB by default takes
+    /// ~3.5 minutes at 1 Mbit/s). Past it the upload is refused with `408 request_timeout` and
+    /// nothing is kept. Default 5 minutes.
+    pub upload_read_timeout: Duration,
     /// Connections one client address may hold at once (IPv6: one /64, which one client
     /// usually has whole); more get `429 too_many_connections` and are closed, so that one
     /// address cannot take every slot of `max_connections`. Keyed by the TCP peer: a trusted
@@ -93,6 +98,7 @@ impl Default for HttpConfig {
             secure_cookies: false,
             shutdown_grace: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
+            upload_read_timeout: Duration::from_secs(300),
             max_connections_per_address: 100,
             max_uri_bytes: 8 * 1024,
             max_headers: 64,

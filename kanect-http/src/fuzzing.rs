@@ -74,11 +74,12 @@ impl Frame {
     /// The frame written back out as a client would send it (`PROTOCOL.md`).
     pub fn to_text(&self) -> String {
         let command = match &self.frame.command {
-            Command::Engine(EngineCommand::Send { conversation, client_id, body }) => {
+            Command::Engine(EngineCommand::Send { conversation, client_id, body, attachments }) => {
                 proto::Command::Send(proto::SendMessage {
                     conversation: conversation.to_wire(),
                     client_id: client_id.clone(),
                     body: body.clone(),
+                    attachments: attachments.iter().map(ToWire::to_wire).collect(),
                 })
             }
             Command::Engine(EngineCommand::Edit { id, body }) => {

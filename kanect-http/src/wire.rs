@@ -47,7 +47,7 @@ macro_rules! ids {
     )*};
 }
 
-ids!(UserId, ConversationId, MessageId, AuditId);
+ids!(UserId, ConversationId, MessageId, AuditId, AttachmentId);
 
 impl ToWire for core::Seq {
     type Wire = proto::Seq;
@@ -145,7 +145,8 @@ impl ToWire for core::Conversation {
 impl ToWire for core::Message {
     type Wire = proto::Message;
     fn to_wire(&self) -> proto::Message {
-        let core::Message { id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted } = self;
+        let core::Message { id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted, attachments } =
+            self;
         proto::Message {
             id: id.to_wire(),
             conversation: conversation.to_wire(),
@@ -156,6 +157,27 @@ impl ToWire for core::Message {
             sent_at: sent_at.to_wire(),
             edited_at: edited_at.to_wire(),
             deleted: *deleted,
+            attachments: attachments.iter().map(ToWire::to_wire).collect(),
+        }
+    }
+}
+
+impl ToWire for core::AttachmentMeta {
+    type Wire = proto::Attachment;
+    fn to_wire(&self) -> proto::Attachment {
+        let core::AttachmentMeta { id, name, size, content_type, sha256, image } = self;
+        proto::Attachment {
+            id: id.to_wire(),
+            name: name.clone(),
+            size: *size,
+            content_type: content_type.clone(),
+            sha256: sha256.clone(),
+            image: image.map(|image| proto::ImageSize {
+                width: image.width,
+                height: image.height,
+                thumbnail_width: image.thumbnail_width,
+                thumbnail_height: image.thumbnail_height,
+            }),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! stable code a server sends back.
 
 use crate::errors::{InputError, InputErrorKind};
-use crate::ids::{ConversationId, MessageId, Seq, UserId};
+use crate::ids::{AttachmentId, ConversationId, MessageId, Seq, UserId};
 use crate::reference::{Reference, REF_MAX_CHARS};
 use crate::PROTOCOL_VERSION;
 use serde::de::DeserializeOwned;
@@ -62,8 +62,11 @@ pub struct SendMessage {
     pub conversation: ConversationId,
     /// The sender's idempotency key: a resend with the same one is acked with the original.
     pub client_id: String,
-    /// The text.
+    /// The text (may be empty with attachments).
     pub body: String,
+    /// Files uploaded by the sender (`POST /api/v1/attachments`) to carry, in order: at most 10.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentId>,
 }
 
 /// `edit`'s fields.
@@ -325,7 +328,7 @@ mod tests {
     fn every_command_reads_back_as_written() {
         let (c, m, u) = (ConversationId(uuid::Uuid::nil()), MessageId(uuid::Uuid::max()), UserId(uuid::Uuid::nil()));
         let commands = [
-            Command::Send(SendMessage { conversation: c, client_id: "a".into(), body: "hi".into() }),
+            Command::Send(SendMessage { conversation: c, client_id: "a".into(), body: "hi".into(), attachments: vec![] }),
             Command::Edit(EditMessage { id: m, body: "hi!".into() }),
             Command::Delete(DeleteMessage { id: m }),
             Command::Typing(Typing { conversation: c }),

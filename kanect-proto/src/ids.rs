@@ -59,6 +59,10 @@ uuid_id!(
     /// An entry of the admin audit log.
     AuditId
 );
+uuid_id!(
+    /// An uploaded file.
+    AttachmentId
+);
 
 /// A message's position in its conversation: 1 for the first, gap-free. `Seq(0)` is the cursor
 /// of a device that has seen nothing.

@@ -55,9 +55,11 @@ pub use client_frame::{
     ClientFrame, Command, Cursor, DeleteMessage, EditMessage, FrameError, Mark, Resume, SendMessage, Typing, Watch,
 };
 pub use errors::{ErrorBody, ErrorDetail, InputError, InputErrorKind};
-pub use ids::{AuditId, ConversationId, MessageId, Seq, Timestamp, UserId};
+pub use ids::{AttachmentId, AuditId, ConversationId, MessageId, Seq, Timestamp, UserId};
 pub use poll::{NewPoll, PollCreated, PollEvents};
-pub use records::{Conversation, ConversationKind, Message, Presence, Receipt, ReceiptKind, Role, User};
+pub use records::{
+    Attachment, Conversation, ConversationKind, ImageSize, Message, Presence, Receipt, ReceiptKind, Role, User,
+};
 pub use reference::{Reference, REF_MAX_CHARS};
 pub use server_frame::{Ack, ErrorFrame, ServerFrame, SkippedCursor};
 pub use views::{AdminUserView, ConversationView, UserView};

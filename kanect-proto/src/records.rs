@@ -4,7 +4,7 @@
 //! `null`; unknown fields are ignored when reading, so a newer server's additions do not break
 //! an older client.
 
-use crate::ids::{ConversationId, MessageId, Seq, Timestamp, UserId};
+use crate::ids::{AttachmentId, ConversationId, MessageId, Seq, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 
 /// An account's role.
@@ -88,6 +88,41 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     /// Whether it was deleted.
     pub deleted: bool,
+    /// The files it carries, in order; absent when none (and once deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file as a message carries it (`POST /attachments` answers the same). Its bytes are at
+/// `GET /api/v1/attachments/{id}`, an image's thumbnail at `.../{id}/thumbnail`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Its id.
+    pub id: AttachmentId,
+    /// The file name, sanitised: for display and as the download's name only.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The content type, sniffed from the bytes by the server.
+    pub content_type: String,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+    /// For an image: its size as shown and its thumbnail's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSize>,
+}
+
+/// An image attachment's size as shown (after EXIF orientation) and its thumbnail's.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ImageSize {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The thumbnail's width in pixels.
+    pub thumbnail_width: u32,
+    /// The thumbnail's height in pixels.
+    pub thumbnail_height: u32,
 }
 
 /// Which watermark a receipt moves.

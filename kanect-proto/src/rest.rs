@@ -11,7 +11,7 @@
 //! (`Send`, `Edit`) that would be ambiguous there, beside the WebSocket commands of the same
 //! names: `rest::Send` says which one it is.
 
-use crate::ids::{AuditId, ConversationId, Seq, Timestamp, UserId};
+use crate::ids::{AttachmentId, AuditId, ConversationId, Seq, Timestamp, UserId};
 use crate::records::{Conversation, Message, Receipt, ReceiptKind, Role, User};
 use crate::views::{AdminUserView, ConversationView, UserView};
 use serde::{Deserialize, Serialize};
@@ -79,8 +79,11 @@ pub struct Rename {
 pub struct Send {
     /// The sender's idempotency key: a resend with the same one returns the original.
     pub client_id: String,
-    /// The text.
+    /// The text (may be empty with attachments).
     pub body: String,
+    /// Files uploaded by the sender (`POST /attachments`) to carry, in order: at most 10.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentId>,
 }
 
 /// `PATCH /messages/{id}`: a message's new text.

@@ -1,6 +1,6 @@
 //! [`MemoryBlobStore`]: blobs in a map, for tests and `--memory` servers.
 
-use super::{Blob, BlobKey, BlobStore, ByteStream, PutError};
+use super::{Blob, BlobKey, BlobStore, ByteStream, Chunks, PutError};
 use crate::error::StoreError;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -70,18 +70,5 @@ impl BlobStore for MemoryBlobStore {
 
     async fn delete(&self, key: BlobKey) -> Result<bool, StoreError> {
         Ok(self.blobs.lock().unwrap_or_else(PoisonError::into_inner).remove(&key).is_some())
-    }
-}
-
-/// A stream over chunks already in hand.
-struct Chunks(std::vec::IntoIter<std::io::Result<Bytes>>);
-
-impl futures_core::Stream for Chunks {
-    type Item = std::io::Result<Bytes>;
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        std::task::Poll::Ready(self.0.next())
     }
 }

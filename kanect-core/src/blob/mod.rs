@@ -113,3 +113,34 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Deletes the blob under `key`; durable when it returns. Returns false if there was none.
     async fn delete(&self, key: BlobKey) -> Result<bool, StoreError>;
 }
+
+/// A stream of the one chunk `bytes`.
+pub fn once(bytes: Bytes) -> ByteStream {
+    Box::pin(Chunks(vec![Ok(bytes)].into_iter()))
+}
+
+/// Reads a whole stream into memory: for what is small by construction (a thumbnail) or
+/// bounded by the caller (an image to decode, at most the file size limit).
+///
+/// # Errors
+/// The stream's first error.
+pub async fn collect(mut stream: ByteStream) -> std::io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        all.extend_from_slice(&chunk?);
+    }
+    Ok(all)
+}
+
+/// A stream over chunks already in hand.
+pub(crate) struct Chunks(pub(crate) std::vec::IntoIter<std::io::Result<Bytes>>);
+
+impl Stream for Chunks {
+    type Item = std::io::Result<Bytes>;
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.next())
+    }
+}

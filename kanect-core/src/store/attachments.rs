@@ -1,11 +1,12 @@
 //! [`AttachmentStore`]: the records of uploaded files (their bytes are in a
 //! [`BlobStore`](crate::blob::BlobStore)), and which message carries each.
 //!
-//! An attachment's life: the engine stores its bytes, then inserts its record (unclaimed);
-//! a send claims it for the message before appending the message, so a message never names an
-//! attachment that another message could claim; deleting the message (or its expiry) deletes
-//! the bytes, then the record. Every step after the first may be cut short by a crash, and
-//! each leftover is something the engine's sweep finds by paging through the records
+//! An attachment's life: the engine inserts its record (unclaimed), stores its bytes, then
+//! completes the record; a send claims it for the message before appending the message, so a
+//! message never names an attachment that another message could claim; deleting the message
+//! (or its expiry) deletes the bytes, then the record. Every step may be cut short by a crash,
+//! and each leftover is a record no standing message carries, which the engine's sweep finds
+//! by paging through the records
 //! ([`AttachmentStore::attachments_after`]): an upload never claimed, a claim whose message was
 //! never appended, a record whose message is deleted.
 
@@ -22,7 +23,9 @@ use async_trait::async_trait;
 /// - Writes are durable when they return, as every store write.
 #[async_trait]
 pub trait AttachmentStore: Send + Sync {
-    /// Records a new upload whose bytes are stored. Its id is new (the engine makes it).
+    /// Records an upload, or replaces its record: the engine inserts one before storing the
+    /// first byte (so that no bytes exist without a record) and replaces it once the upload
+    /// is complete. The owner never changes; the usage counts the newest record.
     async fn insert_attachment(&self, attachment: &Attachment) -> StoreResult<()>;
 
     /// An attachment by id.

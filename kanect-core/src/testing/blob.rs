@@ -6,10 +6,10 @@
 //! # fn main() {}
 //! ```
 
-use crate::blob::{BlobKey, BlobStore, ByteStream, PutError};
+pub use crate::blob::collect;
+use crate::blob::{BlobKey, BlobStore, ByteStream, Chunks, PutError};
 use crate::id::AttachmentId;
 use bytes::Bytes;
-use futures_core::Stream;
 use std::sync::Arc;
 
 /// Generates one `#[tokio::test]` per blob conformance case; `$make` is a future of a fresh,
@@ -53,35 +53,13 @@ macro_rules! blob_conformance {
 pub fn body(bytes: &[u8], chunk: usize) -> ByteStream {
     let chunks: Vec<std::io::Result<Bytes>> =
         bytes.chunks(chunk.max(1)).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-    Box::pin(Iter(chunks.into_iter()))
+    Box::pin(Chunks(chunks.into_iter()))
 }
 
 /// A body that yields `bytes` and then fails, as an uploader that goes away mid-upload.
 pub fn failing_body(bytes: &[u8]) -> ByteStream {
     let chunks = vec![Ok(Bytes::copy_from_slice(bytes)), Err(std::io::Error::other("the uploader went away"))];
-    Box::pin(Iter(chunks.into_iter()))
-}
-
-/// Reads a whole stream.
-pub async fn collect(mut stream: ByteStream) -> std::io::Result<Vec<u8>> {
-    let mut all = Vec::new();
-    while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-        all.extend_from_slice(&chunk?);
-    }
-    Ok(all)
-}
-
-/// A stream over chunks in hand.
-struct Iter(std::vec::IntoIter<std::io::Result<Bytes>>);
-
-impl Stream for Iter {
-    type Item = std::io::Result<Bytes>;
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        std::task::Poll::Ready(self.0.next())
-    }
+    Box::pin(Chunks(chunks.into_iter()))
 }
 
 /// Deterministic bytes that differ at every offset a test may slice at.

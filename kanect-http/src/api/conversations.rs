@@ -77,7 +77,8 @@ pub(super) async fn history<B>(app: &App, caller: &Caller, id: &str, request: &R
 pub(super) async fn send(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
     let id: ConversationId = path_id(id)?;
     let form: Send = read_json(request, app.config.max_body_bytes).await?;
-    Ok(ok(&app.chat.send(caller, id, &form.client_id, &form.body).await?.to_wire()))
+    let attachments: Vec<_> = form.attachments.iter().map(ToCore::to_core).collect();
+    Ok(ok(&app.chat.send_with_attachments(caller, id, &form.client_id, &form.body, &attachments).await?.to_wire()))
 }
 
 /// `PATCH /messages/{id}`.

@@ -6,6 +6,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
+pub(crate) mod attachments;
 pub(crate) mod conversations;
 pub(crate) mod export;
 pub(crate) mod request;
@@ -63,6 +64,14 @@ pub(crate) async fn route(
         (&Method::POST, ["conversations", id, "typing"]) => conversations::typing(app, caller, id).await,
         (&Method::PATCH, ["messages", id]) => conversations::edit(app, caller, id, request).await,
         (&Method::DELETE, ["messages", id]) => conversations::delete(app, caller, id).await,
+
+        (&Method::POST, ["attachments"]) => attachments::upload(app, caller, request).await,
+        (&Method::GET, ["attachments", id]) => {
+            attachments::download(app, caller, id, kanect_core::AttachmentPart::File, &request).await
+        }
+        (&Method::GET, ["attachments", id, "thumbnail"]) => {
+            attachments::download(app, caller, id, kanect_core::AttachmentPart::Thumbnail, &request).await
+        }
 
         (&Method::POST, ["poll"]) => crate::poll::create(app, caller, request).await,
         (&Method::GET, ["poll", id]) => crate::poll::poll(app, caller, id, &request).await,
