@@ -120,7 +120,7 @@ impl From<ImageError> for NotAnImage {
 /// thumbnail.
 ///
 /// The format is read from the bytes, not from a content type. An EXIF orientation that
-/// cannot be read is taken as none: the pixels decoded, and metadata is advice.
+/// cannot be read is taken as none: broken metadata does not make decodable pixels unusable.
 ///
 /// # Errors
 /// [`NotAnImage::Unsupported`] for another format, [`NotAnImage::TooLarge`] when the header
@@ -128,8 +128,7 @@ impl From<ImageError> for NotAnImage {
 /// file does not decode or is cut short.
 ///
 /// # Blocking
-/// Decoding and encoding are CPU work: up to a few hundred milliseconds for a large photo.
-/// Call this from a blocking thread (`tokio::task::spawn_blocking`), never on an async worker.
+/// Decoding, resizing and encoding are CPU work that grows with the image's pixels. Call this from a blocking thread (`tokio::task::spawn_blocking`), never on an async worker.
 pub fn thumbnail(bytes: &[u8], limits: &ImageLimits) -> Result<(ImageInfo, Thumbnail), NotAnImage> {
     let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(ImageError::IoError)?;
     let mut decoder_limits = image::Limits::default();
