@@ -73,6 +73,9 @@
 //! - `builder` — [`ChatBuilder`]: builds and starts an engine (its bus inbox and tasks); the
 //!   one module above all the others, so that none imports back into one that imports it.
 //! - `metrics` — counters and histograms.
+//! - `media` — what is read from an uploaded file: its content type sniffed from the bytes
+//!   ([`sniff`]), a display name ([`sanitize_name`]), image size and thumbnail within decoding
+//!   limits ([`thumbnail`]).
 //! - `testing` (feature `testing`) — the store conformance suite (a module per domain trait),
 //!   its model test with restarts, and store wrappers for tests.
 
@@ -94,6 +97,7 @@ mod event;
 mod hub;
 mod id;
 mod limits;
+mod media;
 mod memory;
 mod messaging;
 pub mod metrics;
@@ -128,6 +132,10 @@ pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, Limit, Re
 pub use event::{Delivery, Event};
 pub use id::{AttachmentId, AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
 pub use limits::{Rate, RateLimits};
+pub use media::{
+    is_inline_image, sanitize_name, sniff, thumbnail, ImageInfo, ImageLimits, NotAnImage, Thumbnail, NAME_MAX_BYTES,
+    SNIFF_BYTES,
+};
 pub use memory::MemoryStore;
 pub use model::{
     Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, ImageMeta, Message, MessageRef, Presence,
