@@ -21,7 +21,12 @@ async fn two_users_chat_over_websocket() {
 
     let conversation: ConversationId = direct.parse().unwrap();
     let send = |client_id: &str, body: &str| {
-        ClientFrame::new(Command::Send(SendMessage { conversation, client_id: client_id.into(), body: body.into(), attachments: vec![] }))
+        ClientFrame::new(Command::Send(SendMessage {
+            conversation,
+            client_id: client_id.into(),
+            body: body.into(),
+            attachments: vec![],
+        }))
     };
     let ack = alice_ws.call_frame(send("c1", "hi bob"), "r1").await;
     let ServerFrame::Ack(Ack::Sent { client_id, id, conversation: acked_in, seq, .. }) = ack.clone() else {

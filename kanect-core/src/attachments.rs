@@ -206,14 +206,22 @@ impl Chat {
     /// metadata, with the sniffed content type and, for an image, its size and thumbnail's.
     ///
     /// # Errors
-    /// `attachments_disabled` without a blob store; `too_many_uploads` past
+    /// `attachments_disabled` without a blob store; `rate_limited` past `RateLimits::sends`
+    /// (an upload counts as a send); `too_many_uploads` past
     /// [`AttachmentLimits::uploads_in_flight`]; `attachment_too_large` for an announced or
     /// actual size over [`AttachmentLimits::max_file_bytes`]; `quota_exceeded` when the
     /// caller's files would take more than [`AttachmentLimits::quota_bytes`]; `empty` for zero
     /// bytes; `incomplete` if the body failed (the uploader went away); `unavailable` if a
     /// store failed. Nothing is kept after an error.
-    pub async fn upload(&self, caller: &Caller, name: &str, length: Option<u64>, body: ByteStream) -> Result<AttachmentMeta> {
+    pub async fn upload(
+        &self,
+        caller: &Caller,
+        name: &str,
+        length: Option<u64>,
+        body: ByteStream,
+    ) -> Result<AttachmentMeta> {
         let blobs = self.blobs().ok_or(Error::Forbidden(Denied::AttachmentsDisabled))?.clone();
+        self.limits().send(caller.user())?;
         let limits = &self.config().attachments;
         let _slot = self.uploads().begin(caller.user(), limits.uploads_in_flight).ok_or(limited(Limit::Uploads))?;
         if length.is_some_and(|length| length > limits.max_file_bytes) {
@@ -246,7 +254,9 @@ impl Chat {
         let reading = std::mem::take(&mut *reading.lock().unwrap_or_else(PoisonError::into_inner));
         let completed = match stored {
             Ok(_) => self.complete_upload(&mut record, reading).await,
-            Err(PutError::Body(_)) if reading.over && limit < limits.max_file_bytes => Err(limited(Limit::AttachmentQuota)),
+            Err(PutError::Body(_)) if reading.over && limit < limits.max_file_bytes => {
+                Err(limited(Limit::AttachmentQuota))
+            }
             Err(PutError::Body(_)) if reading.over => Err(limited(Limit::AttachmentSize)),
             Err(PutError::Body(_)) => Err(Error::invalid("file", Invalid::Incomplete)),
             Err(PutError::Store(error)) => Err(error.into()),
@@ -288,7 +298,8 @@ impl Chat {
         let Some(blob) = blobs.get(BlobKey::file(id), None).await? else {
             return Err(Error::Unavailable(StoreError::Corrupt(format!("attachment {id} vanished while uploading"))));
         };
-        let bytes = crate::blob::collect(blob.bytes).await.map_err(|error| Error::Unavailable(StoreError::backend(error)))?;
+        let bytes =
+            crate::blob::collect(blob.bytes).await.map_err(|error| Error::Unavailable(StoreError::backend(error)))?;
         let limits = self.config().attachments.images.clone();
         let decoded = tokio::task::spawn_blocking(move || media::thumbnail(&bytes, &limits))
             .await
@@ -350,14 +361,21 @@ impl Chat {
         // A thumbnail is small (a few tens of KiB) and its format is the encoder's choice (JPEG,
         // or PNG for an image with transparency): read it whole and sniff it.
         let blob = blobs.get(key, None).await?.ok_or(Error::NotFound(Entity::Attachment))?;
-        let bytes = Bytes::from(crate::blob::collect(blob.bytes).await.map_err(|e| Error::Unavailable(StoreError::backend(e)))?);
+        let bytes = Bytes::from(
+            crate::blob::collect(blob.bytes).await.map_err(|e| Error::Unavailable(StoreError::backend(e)))?,
+        );
         let content_type = media::sniff(&bytes).to_string();
         let part = match range {
             Some(range) => bytes.slice(range.start as usize..range.end as usize),
             None => bytes,
         };
         let inline = media::is_inline_image(&content_type);
-        Ok(AttachmentRead { meta: record.meta, content_type, inline, blob: Blob { size, bytes: crate::blob::once(part) } })
+        Ok(AttachmentRead {
+            meta: record.meta,
+            content_type,
+            inline,
+            blob: Blob { size, bytes: crate::blob::once(part) },
+        })
     }
 
     /// The record of `id` if `caller` may read it.
@@ -384,7 +402,8 @@ impl Chat {
     async fn carried(&self, record: &Attachment) -> Result<bool> {
         let Some(at) = record.message else { return Ok(false) };
         let message = self.store().message(at.message).await?;
-        Ok(message.is_some_and(|message| !message.deleted && message.attachments.iter().any(|a| a.id == record.meta.id)))
+        Ok(message
+            .is_some_and(|message| !message.deleted && message.attachments.iter().any(|a| a.id == record.meta.id)))
     }
 
     /// Claims `ids` for the message `client_id` makes in `conversation`; see
@@ -402,7 +421,8 @@ impl Chat {
         if self.blobs().is_none() {
             return Err(Error::Forbidden(Denied::AttachmentsDisabled));
         }
-        let message = MessageRef { conversation, message: MessageId::for_client(conversation, caller.user(), client_id) };
+        let message =
+            MessageRef { conversation, message: MessageId::for_client(conversation, caller.user(), client_id) };
         match self.store().claim_attachments(ids, caller.user(), message).await? {
             Ok(claimed) => Ok(claimed.into_iter().map(|record| record.meta).collect()),
             Err(ClaimRefused::NotFound(_)) => Err(Error::NotFound(Entity::Attachment)),

@@ -81,8 +81,8 @@
 
 mod accounts;
 mod admin;
-mod attachments;
 mod admission;
+mod attachments;
 mod auth;
 pub mod backend;
 pub mod blob;

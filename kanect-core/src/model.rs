@@ -295,12 +295,12 @@ pub struct StoreStats {
 pub struct AttachmentMeta {
     /// Stable id.
     pub id: AttachmentId,
-    /// The file name, sanitised ([`crate::media::sanitize_name`]): for display and the download's
+    /// The file name, sanitised ([`crate::sanitize_name`]): for display and the download's
     /// suggested name only, never a path.
     pub name: String,
     /// Size in bytes.
     pub size: u64,
-    /// The content type sniffed from the bytes ([`crate::media::sniff`]); the uploader's claim
+    /// The content type sniffed from the bytes ([`crate::sniff`]); the uploader's claim
     /// is not trusted.
     pub content_type: String,
     /// SHA-256 of the bytes, lowercase hex: a checksum for clients and the download's ETag.

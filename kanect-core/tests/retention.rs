@@ -49,7 +49,14 @@ async fn append(
     body: &str,
     sent_at: Timestamp,
 ) -> Message {
-    let new = NewMessage { conversation, sender, body: body.into(), client_id: body.into(), sent_at, attachments: Vec::new() };
+    let new = NewMessage {
+        conversation,
+        sender,
+        body: body.into(),
+        client_id: body.into(),
+        sent_at,
+        attachments: Vec::new(),
+    };
     match store.append_message(new).await.unwrap() {
         Appended::Created(message) => message,
         Appended::Duplicate(message) => panic!("a duplicate: {message:?}"),

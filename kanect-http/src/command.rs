@@ -10,7 +10,9 @@
 use crate::error::ApiError;
 use crate::wire::{ToCore, ToWire};
 use hyper::StatusCode;
-use kanect_core::{AttachmentId, Caller, Chat, ConversationId, Error, MessageId, ReceiptKind, Seq, Subscription, UserId};
+use kanect_core::{
+    AttachmentId, Caller, Chat, ConversationId, Error, MessageId, ReceiptKind, Seq, Subscription, UserId,
+};
 use kanect_proto::{self as proto, Ack, ClientFrame, Reference, ServerFrame};
 
 /// One command from a client.
@@ -187,7 +189,8 @@ mod tests {
             parse(&format!(r#"{{"v":1,"type":"send","conversation":"{c}","client_id":"a","body":"hi","ref":"r"}}"#))
                 .unwrap();
         assert_eq!(frame.reference, Some(Reference::from("r")));
-        let send = EngineCommand::Send { conversation: c, client_id: "a".into(), body: "hi".into(), attachments: vec![] };
+        let send =
+            EngineCommand::Send { conversation: c, client_id: "a".into(), body: "hi".into(), attachments: vec![] };
         assert_eq!(frame.command, Command::Engine(send));
         let frame = parse(&format!(r#"{{"type":"read","conversation":"{c}","seq":4}}"#)).unwrap();
         let mark = EngineCommand::Mark { conversation: c, kind: ReceiptKind::Read, seq: Seq(4) };

@@ -368,6 +368,14 @@ mod tests {
             sent_at: core::Timestamp(4),
             edited_at,
             deleted: false,
+            attachments: vec![core::AttachmentMeta {
+                id: core::AttachmentId::new(),
+                name: "photo.jpg".into(),
+                size: 5,
+                content_type: "image/jpeg".into(),
+                sha256: "ab".repeat(32),
+                image: Some(core::ImageMeta { width: 640, height: 480, thumbnail_width: 320, thumbnail_height: 240 }),
+            }],
         }
     }
 

@@ -328,7 +328,12 @@ mod tests {
     fn every_command_reads_back_as_written() {
         let (c, m, u) = (ConversationId(uuid::Uuid::nil()), MessageId(uuid::Uuid::max()), UserId(uuid::Uuid::nil()));
         let commands = [
-            Command::Send(SendMessage { conversation: c, client_id: "a".into(), body: "hi".into(), attachments: vec![] }),
+            Command::Send(SendMessage {
+                conversation: c,
+                client_id: "a".into(),
+                body: "hi".into(),
+                attachments: vec![],
+            }),
             Command::Edit(EditMessage { id: m, body: "hi!".into() }),
             Command::Delete(DeleteMessage { id: m }),
             Command::Typing(Typing { conversation: c }),

@@ -137,10 +137,7 @@ pub(crate) struct Chunks(pub(crate) std::vec::IntoIter<std::io::Result<Bytes>>);
 
 impl Stream for Chunks {
     type Item = std::io::Result<Bytes>;
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
         std::task::Poll::Ready(self.0.next())
     }
 }

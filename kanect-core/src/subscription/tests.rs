@@ -321,7 +321,14 @@ impl Run {
 async fn write(chat: &Chat, sender: UserId, model: &mut Model, big: bool) {
     let body = if big { "x".repeat(BIG) } else { "y".into() };
     let client_id = format!("c{}", model.last + 1);
-    let message = NewMessage { conversation: model.id, sender, body, client_id, sent_at: Timestamp::now(), attachments: Vec::new() };
+    let message = NewMessage {
+        conversation: model.id,
+        sender,
+        body,
+        client_id,
+        sent_at: Timestamp::now(),
+        attachments: Vec::new(),
+    };
     let message = chat.store().append_message(message).await.unwrap().message().clone();
     assert_eq!(message.seq, Seq(model.last + 1));
     model.last += 1;

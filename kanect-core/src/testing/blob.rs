@@ -67,7 +67,11 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed).collect()
 }
 
-async fn read<S: BlobStore + ?Sized>(store: &S, key: BlobKey, range: Option<std::ops::Range<u64>>) -> Option<(u64, Vec<u8>)> {
+async fn read<S: BlobStore + ?Sized>(
+    store: &S,
+    key: BlobKey,
+    range: Option<std::ops::Range<u64>>,
+) -> Option<(u64, Vec<u8>)> {
     let blob = store.get(key, range).await.expect("get")?;
     Some((blob.size, collect(blob.bytes).await.expect("read the blob")))
 }

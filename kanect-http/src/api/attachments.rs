@@ -9,12 +9,12 @@
 //! `Content-Security-Policy: sandbox` (a page opened from it has no script, no origin), and
 //! `Content-Disposition: attachment` for every type but the images a browser renders inertly.
 
-use super::request::{path_id, Query, ReadDeadline};
+use super::request::{path_id, Query};
 use crate::error::{json_response, ApiError, Body, BoxError};
 use crate::state::App;
 use crate::wire::ToWire;
 use bytes::Bytes;
-use futures_core::Stream;
+use futures_util::Stream;
 use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::{Body as _, Frame, Incoming};
 use hyper::header::{
@@ -23,6 +23,7 @@ use hyper::header::{
 };
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{AttachmentId, AttachmentPart, Caller};
+use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,7 +86,13 @@ impl Stream for Upload {
 }
 
 /// `GET /attachments/{id}` and `GET /attachments/{id}/thumbnail`.
-pub(super) async fn download<B>(app: &App, caller: &Caller, id: &str, part: AttachmentPart, request: &Request<B>) -> Reply {
+pub(super) async fn download<B>(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    part: AttachmentPart,
+    request: &Request<B>,
+) -> Reply {
     let id: AttachmentId = path_id(id)?;
     let meta = app.chat.attachment(caller, id).await?;
     let etag = match part {
@@ -199,7 +206,8 @@ fn byte_range(value: &str, size: u64) -> Ranged {
 
 /// `416 Range Not Satisfiable`, with the size.
 fn unsatisfiable(size: u64) -> Response<Body> {
-    let error = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", format!("the file has {size} bytes"));
+    let error =
+        ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", format!("the file has {size} bytes"));
     let mut response = error.into_response();
     response.headers_mut().insert(CONTENT_RANGE, header(&format!("bytes */{size}")));
     response
@@ -208,15 +216,26 @@ fn unsatisfiable(size: u64) -> Response<Body> {
 /// `Content-Disposition` with the file name: an ASCII fallback, and the name itself as
 /// RFC 8187 `filename*` (UTF-8, percent-encoded).
 fn content_disposition(disposition: &str, name: &str) -> String {
-    let ascii: String = name
-        .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
-        .collect();
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
     let mut encoded = String::with_capacity(name.len() * 3);
     for byte in name.bytes() {
         match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'&' | b'+' | b'-' | b'.' | b'^' | b'_'
-            | b'`' | b'|' | b'~' => encoded.push(byte as char),
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'!'
+            | b'#'
+            | b'$'
+            | b'&'
+            | b'+'
+            | b'-'
+            | b'.'
+            | b'^'
+            | b'_'
+            | b'`'
+            | b'|'
+            | b'~' => encoded.push(byte as char),
             _ => encoded.push_str(&format!("%{byte:02X}")),
         }
     }

@@ -118,7 +118,8 @@ pub async fn messages_keep_their_attachments<S: Store>(store: Arc<S>) {
     let conversation = group(&[alice.id]);
     store.insert_conversation(&conversation).await.unwrap();
     let mut image = attachment(alice.id, 1_000);
-    image.meta.image = Some(crate::model::ImageMeta { width: 4000, height: 3000, thumbnail_width: 320, thumbnail_height: 240 });
+    image.meta.image =
+        Some(crate::model::ImageMeta { width: 4000, height: 3000, thumbnail_width: 320, thumbnail_height: 240 });
     let file = attachment(alice.id, 20);
     let mut new = new_message(conversation.id, alice.id, "c1", "");
     new.attachments = vec![image.meta.clone(), file.meta.clone()];

@@ -1,0 +1,298 @@
+//! Attachments through the engine: upload, send, read, who may read, limits, deletion and the
+//! sweep, on the memory store and memory blob store.
+
+mod support;
+
+use bytes::Bytes;
+use kanect_core::blob::{ByteStream, MemoryBlobStore};
+use kanect_core::testing::blob::{body, failing_body, pattern};
+use kanect_core::{AttachmentLimits, AttachmentPart, Caller, Chat, ChatConfig, MemoryStore, Timestamp};
+use std::sync::Arc;
+use std::time::Duration;
+use support::{code, next_message, unlimited_config, user};
+
+struct Setup {
+    chat: Chat,
+    blobs: Arc<MemoryBlobStore>,
+    store: Arc<MemoryStore>,
+}
+
+async fn setup(limits: AttachmentLimits) -> Setup {
+    let store = Arc::new(MemoryStore::new());
+    let blobs = Arc::new(MemoryBlobStore::new());
+    let config = ChatConfig { attachments: limits, ..unlimited_config() };
+    let chat = Chat::builder_shared(store.clone()).blobs_shared(blobs.clone()).config(config).build().await.unwrap();
+    Setup { chat, blobs, store }
+}
+
+async fn read_all(
+    chat: &Chat,
+    caller: &Caller,
+    id: kanect_core::AttachmentId,
+    part: AttachmentPart,
+) -> kanect_core::Result<Vec<u8>> {
+    let read = chat.read_attachment(caller, id, part, None).await?;
+    Ok(kanect_core::blob::collect(read.blob.bytes).await.unwrap())
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn an_upload_is_sent_read_by_members_and_no_one_else() {
+    let Setup { chat, .. } = setup(AttachmentLimits::default()).await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let (_, carol) = user(&chat, "carol").await;
+    let text = b"minutes of the meeting\n".repeat(1000);
+    let meta =
+        chat.upload(&alice, "../../notes/minutes.txt", Some(text.len() as u64), body(&text, 4096)).await.unwrap();
+    assert_eq!(meta.name, "minutes.txt", "the name is sanitised");
+    assert_eq!(meta.size, text.len() as u64);
+    assert_eq!(meta.content_type, "text/plain; charset=utf-8", "sniffed, not claimed");
+    assert_eq!(meta.sha256, sha256_hex(&text));
+    assert!(meta.image.is_none());
+
+    // Unsent: its uploader reads it, nobody else.
+    assert_eq!(read_all(&chat, &alice, meta.id, AttachmentPart::File).await.unwrap(), text);
+    assert_eq!(code(chat.attachment(&bob, meta.id).await), "attachment_not_found");
+
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let mut bobs_phone = chat.subscribe(&bob).await.unwrap();
+    let sent = chat.send_with_attachments(&alice, direct.id, "c1", "", &[meta.id]).await.unwrap();
+    assert_eq!(sent.attachments, std::slice::from_ref(&meta));
+    assert_eq!(next_message(&mut bobs_phone).await.attachments, std::slice::from_ref(&meta), "the event carries the metadata");
+    assert_eq!(read_all(&chat, &bob, meta.id, AttachmentPart::File).await.unwrap(), text);
+    let part = chat.read_attachment(&bob, meta.id, AttachmentPart::File, Some(10..20)).await.unwrap();
+    assert_eq!(part.blob.size, text.len() as u64);
+    assert!(!part.inline, "text is a download");
+    assert_eq!(kanect_core::blob::collect(part.blob.bytes).await.unwrap(), text[10..20]);
+    let past = chat.read_attachment(&bob, meta.id, AttachmentPart::File, Some(0..text.len() as u64 + 1)).await;
+    assert_eq!(code(past), "out_of_range");
+    assert_eq!(code(chat.attachment(&carol, meta.id).await), "attachment_not_found", "not a member");
+    assert_eq!(code(read_all(&chat, &bob, meta.id, AttachmentPart::Thumbnail).await), "attachment_not_found");
+
+    // A resend claims it again for the same message, and returns the original.
+    let again = chat.send_with_attachments(&alice, direct.id, "c1", "", &[meta.id]).await.unwrap();
+    assert_eq!((again.id, again.seq), (sent.id, sent.seq));
+}
+
+#[tokio::test]
+async fn an_image_gets_a_thumbnail_and_a_fake_one_is_a_plain_file() {
+    let Setup { chat, .. } = setup(AttachmentLimits::default()).await;
+    let (_, alice) = user(&chat, "alice").await;
+    let photo = png(1000, 500);
+    let meta = chat.upload(&alice, "photo.png", None, body(&photo, 8192)).await.unwrap();
+    assert_eq!(meta.content_type, "image/png");
+    let image = meta.image.expect("an image");
+    assert_eq!((image.width, image.height, image.thumbnail_width, image.thumbnail_height), (1000, 500, 320, 160));
+    let thumbnail = chat.read_attachment(&alice, meta.id, AttachmentPart::Thumbnail, None).await.unwrap();
+    assert!(thumbnail.inline);
+    assert!(thumbnail.content_type == "image/jpeg" || thumbnail.content_type == "image/png");
+    let bytes = kanect_core::blob::collect(thumbnail.blob.bytes).await.unwrap();
+    assert_eq!(image::load_from_memory(&bytes).unwrap().width(), 320);
+
+    let mut fake = photo[..64].to_vec();
+    fake.extend_from_slice(&pattern(5000, 9));
+    let meta = chat.upload(&alice, "not really.png", None, body(&fake, 1000)).await.unwrap();
+    assert_eq!(meta.content_type, "application/octet-stream", "does not decode: a plain file");
+    assert!(meta.image.is_none());
+    assert!(!chat.read_attachment(&alice, meta.id, AttachmentPart::File, None).await.unwrap().inline);
+
+    // A "decompression bomb": a PNG header claiming 50,000 × 50,000 pixels, in a few bytes.
+    let mut bomb = png(1, 1);
+    bomb[16..20].copy_from_slice(&50_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&50_000u32.to_be_bytes());
+    let crc = crc32(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    let meta = chat.upload(&alice, "bomb.png", None, body(&bomb, 1000)).await.unwrap();
+    assert!(meta.image.is_none() && meta.content_type == "application/octet-stream");
+}
+
+/// CRC-32 (IEEE) of a PNG chunk's type and data.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[tokio::test]
+async fn sizes_and_quotas_are_enforced_at_the_limit_and_past_it() {
+    let limits = AttachmentLimits { max_file_bytes: 1000, quota_bytes: 1500, ..Default::default() };
+    let Setup { chat, blobs, store } = setup(limits).await;
+    let (alice_user, alice) = user(&chat, "alice").await;
+    let bytes = pattern(1001, 1);
+    assert_eq!(code(chat.upload(&alice, "a", Some(1001), body(&bytes, 100)).await), "attachment_too_large");
+    assert_eq!(code(chat.upload(&alice, "a", None, body(&bytes, 100)).await), "attachment_too_large");
+    assert_eq!(
+        code(chat.upload(&alice, "a", Some(10), body(&bytes, 100)).await),
+        "attachment_too_large",
+        "a body longer than announced"
+    );
+    assert!(blobs.is_empty(), "nothing kept of a refused upload");
+    use kanect_core::backend::AttachmentStore;
+    assert!(store.attachments_after(None, 10).await.unwrap().is_empty());
+
+    chat.upload(&alice, "a", None, body(&bytes[..1000], 100)).await.unwrap();
+    assert_eq!(code(chat.upload(&alice, "b", Some(501), body(&bytes[..501], 100)).await), "quota_exceeded");
+    assert_eq!(code(chat.upload(&alice, "b", None, body(&bytes[..501], 100)).await), "quota_exceeded");
+    chat.upload(&alice, "b", None, body(&bytes[..500], 100)).await.unwrap();
+    assert_eq!(store.attachment_usage(alice_user.id).await.unwrap(), 1500, "exactly at the quota");
+    assert_eq!(code(chat.upload(&alice, "c", None, body(&bytes[..1], 1)).await), "quota_exceeded");
+    assert_eq!(blobs.len(), 2);
+}
+
+#[tokio::test]
+async fn empty_and_interrupted_uploads_keep_nothing() {
+    let Setup { chat, blobs, store } = setup(AttachmentLimits::default()).await;
+    let (_, alice) = user(&chat, "alice").await;
+    assert_eq!(code(chat.upload(&alice, "empty", Some(0), body(&[], 1)).await), "empty");
+    assert_eq!(code(chat.upload(&alice, "cut", None, failing_body(&pattern(300, 2))).await), "incomplete");
+    assert!(blobs.is_empty());
+    use kanect_core::backend::AttachmentStore;
+    assert!(store.attachments_after(None, 10).await.unwrap().is_empty());
+}
+
+/// A body that never ends, as an uploader still sending.
+fn endless() -> ByteStream {
+    struct Endless;
+    impl futures_core::Stream for Endless {
+        type Item = std::io::Result<Bytes>;
+        fn poll_next(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Pending
+        }
+    }
+    Box::pin(Endless)
+}
+
+#[tokio::test]
+async fn uploads_under_way_per_account_are_capped() {
+    let Setup { chat, .. } = setup(AttachmentLimits { uploads_in_flight: 1, ..Default::default() }).await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (_, bob) = user(&chat, "bob").await;
+    let first = tokio::spawn({
+        let (chat, alice) = (chat.clone(), alice.clone());
+        async move { chat.upload(&alice, "slow", None, endless()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(code(chat.upload(&alice, "second", None, body(b"x", 1)).await), "too_many_uploads");
+    chat.upload(&bob, "another account", None, body(b"x", 1)).await.unwrap();
+    first.abort();
+    let _ = first.await;
+    chat.upload(&alice, "second", None, body(b"x", 1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn sends_check_every_attachment_before_storing_anything() {
+    let Setup { chat, .. } = setup(AttachmentLimits::default()).await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let mine = chat.upload(&alice, "mine", None, body(b"mine", 2)).await.unwrap();
+    let theirs = chat.upload(&bob, "theirs", None, body(b"theirs", 2)).await.unwrap();
+
+    let refused = [
+        (vec![mine.id, theirs.id], "attachment_not_found"),
+        (vec![mine.id, mine.id], "repeated"),
+        (vec![mine.id; 11], "too_long"),
+        (vec![kanect_core::AttachmentId::new()], "attachment_not_found"),
+    ];
+    for (ids, expected) in refused {
+        assert_eq!(code(chat.send_with_attachments(&alice, direct.id, "x", "", &ids).await), expected, "{ids:?}");
+    }
+    assert_eq!(code(chat.send_with_attachments(&alice, direct.id, "x", " ", &[]).await), "empty");
+    assert_eq!(chat.history(&alice, direct.id, kanect_core::HistoryPage::Latest, 10).await.unwrap().len(), 0);
+
+    chat.send_with_attachments(&alice, direct.id, "first", "", &[mine.id]).await.unwrap();
+    assert_eq!(
+        code(chat.send_with_attachments(&alice, direct.id, "second", "again", &[mine.id]).await),
+        "attachment_in_use"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_message_deletes_its_files() {
+    let Setup { chat, blobs, store } = setup(AttachmentLimits::default()).await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let photo = chat.upload(&alice, "p.png", None, body(&png(400, 400), 4096)).await.unwrap();
+    let file = chat.upload(&alice, "f.bin", None, body(&pattern(100, 3), 7)).await.unwrap();
+    assert_eq!(blobs.len(), 3, "two files and a thumbnail");
+    let sent = chat.send_with_attachments(&alice, direct.id, "c", "look", &[photo.id, file.id]).await.unwrap();
+    let deleted = chat.delete(&alice, sent.id).await.unwrap();
+    assert!(deleted.attachments.is_empty());
+    assert!(blobs.is_empty(), "bytes gone");
+    use kanect_core::backend::{AttachmentStore, MessageStore};
+    assert!(store.attachments_after(None, 10).await.unwrap().is_empty(), "records gone");
+    assert!(store.message(sent.id).await.unwrap().unwrap().attachments.is_empty());
+    assert_eq!(code(chat.attachment(&bob, photo.id).await), "attachment_not_found");
+}
+
+#[tokio::test]
+async fn a_member_who_leaves_reads_no_more() {
+    let Setup { chat, .. } = setup(AttachmentLimits::default()).await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let group = chat.create_group(&alice, "team", &[bob_user.id]).await.unwrap();
+    let file = chat.upload(&alice, "f", None, body(b"plans", 2)).await.unwrap();
+    chat.send_with_attachments(&alice, group.id, "c", "", &[file.id]).await.unwrap();
+    chat.attachment(&bob, file.id).await.unwrap();
+    chat.leave(&bob, group.id).await.unwrap();
+    assert_eq!(code(chat.attachment(&bob, file.id).await), "attachment_not_found");
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_unsent_uploads_once_expired_and_keeps_sent_ones() {
+    let limits = AttachmentLimits { unsent_expiry: Duration::from_secs(24 * 3600), ..Default::default() };
+    let Setup { chat, blobs, store } = setup(limits).await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, _) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let unsent = chat.upload(&alice, "draft", None, body(b"draft", 2)).await.unwrap();
+    let sent = chat.upload(&alice, "sent", None, body(b"sent", 2)).await.unwrap();
+    chat.send_with_attachments(&alice, direct.id, "c", "", &[sent.id]).await.unwrap();
+    // A claim whose message was never stored (a crash between the two).
+    let orphan = chat.upload(&alice, "orphan", None, body(b"orphan", 2)).await.unwrap();
+    use kanect_core::backend::AttachmentStore;
+    let at = kanect_core::MessageRef { conversation: direct.id, message: kanect_core::MessageId::new() };
+    store.claim_attachments(&[orphan.id], alice.user(), at).await.unwrap().unwrap();
+
+    let now = Timestamp::now();
+    assert_eq!(chat.sweep_attachments(now).await.unwrap(), 0, "younger than the expiry");
+    assert_eq!(chat.sweep_attachments(now.plus(Duration::from_secs(25 * 3600))).await.unwrap(), 2);
+    assert_eq!(blobs.len(), 1);
+    assert!(store.attachment(unsent.id).await.unwrap().is_none());
+    assert!(store.attachment(orphan.id).await.unwrap().is_none());
+    assert!(store.attachment(sent.id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn without_a_blob_store_attachments_are_off() {
+    let chat = Chat::builder(MemoryStore::new()).config(unlimited_config()).build().await.unwrap();
+    let (bob_user, _) = user(&chat, "bob").await;
+    let (_, alice) = user(&chat, "alice").await;
+    assert!(!chat.attachments_enabled());
+    assert_eq!(code(chat.upload(&alice, "f", None, body(b"x", 1)).await), "attachments_disabled");
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let id = kanect_core::AttachmentId::new();
+    assert_eq!(code(chat.send_with_attachments(&alice, direct.id, "c", "", &[id]).await), "attachments_disabled");
+    chat.send(&alice, direct.id, "d", "text still works").await.unwrap();
+}
