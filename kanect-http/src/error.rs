@@ -12,7 +12,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
-use kanect_core::{AuthFailure, Error};
+use kanect_core::{AuthFailure, Error, Limit};
 use kanect_proto::{ErrorBody, ErrorDetail, ErrorFrame, InputError, Reference, ServerFrame};
 use std::time::Duration;
 
@@ -124,6 +124,7 @@ impl From<Error> for ApiError {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Limited { limit: Limit::AttachmentSize | Limit::AttachmentQuota, .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(source) => {
                 tracing::error!(error = %source, source = ?std::error::Error::source(source), "store or bus failure");

@@ -9,7 +9,7 @@
 //! fence indented under a list item counts as one.
 
 use kanect_proto::{
-    rest, AdminUserView, ClientFrame, Conversation, ConversationView, ErrorBody, Message, NewPoll, PollCreated,
+    rest, AdminUserView, Attachment, ClientFrame, Conversation, ConversationView, ErrorBody, Message, NewPoll, PollCreated,
     PollEvents, ServerFrame, User, UserView,
 };
 use serde::de::DeserializeOwned;
@@ -117,6 +117,7 @@ fn check(type_name: &str, text: &str) -> Result<usize, String> {
         "User" => parse_exact::<User>(text),
         "Conversation" => parse_exact::<Conversation>(text),
         "Message" => parse_exact::<Message>(text),
+        "Attachment" => parse_exact::<Attachment>(text),
         "UserView" => parse_exact::<UserView>(text),
         "AdminUserView" => parse_exact::<AdminUserView>(text),
         "ConversationView" => parse_exact::<ConversationView>(text),
