@@ -95,7 +95,7 @@
 //!   The sled modules, from the top down: each uses only those listed after it (the trait
 //!   impls also the handle, [`SledStore`], which they implement the traits for).
 //! - `sled::users`, `sled::sessions`, `sled::login_attempts`, `sled::conversations`,
-//!   `sled::messages`, `sled::admin` — one store trait's impl each (see
+//!   `sled::messages`, `sled::attachments`, `sled::admin` — one store trait's impl each (see
 //!   [`kanect_core::backend`]), with the synchronous write and read halves of its methods.
 //! - `sled::recovery` — how a failed store is reopened, and what the store's handle shares
 //!   with its recovery thread.
