@@ -145,7 +145,19 @@ impl ToWire for core::Conversation {
 impl ToWire for core::Message {
     type Wire = proto::Message;
     fn to_wire(&self) -> proto::Message {
-        let core::Message { id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted } = self;
+        // Attachments are not on the wire yet (issue 21: the protocol's part is the next step).
+        let core::Message {
+            id,
+            conversation,
+            sender,
+            seq,
+            body,
+            client_id,
+            sent_at,
+            edited_at,
+            deleted,
+            attachments: _,
+        } = self;
         proto::Message {
             id: id.to_wire(),
             conversation: conversation.to_wire(),
@@ -346,6 +358,7 @@ mod tests {
             sent_at: core::Timestamp(4),
             edited_at,
             deleted: false,
+            attachments: Vec::new(),
         }
     }
 
