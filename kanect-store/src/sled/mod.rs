@@ -90,7 +90,8 @@ use std::sync::Arc;
 /// right after.
 ///
 /// # Deletion
-/// A deleted or edited message's old body is *not* purged from disk, and cannot be: sled 0.34
+/// A deleted or edited message's old body (and a deleted attachment record, with its file
+/// name) is *not* purged from disk, and cannot be: sled 0.34
 /// appends every write to its log segments and has no call that rewrites them (it may reuse a
 /// segment one day, with no bound, and it does not reclaim space). The body also stays in
 /// Kanect's journal until the checkpoint that covers it deletes that file (every 8 MiB of
