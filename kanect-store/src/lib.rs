@@ -38,8 +38,8 @@
 //! [`SledConfig::journal_bytes`]; the files a checkpoint covers are deleted, and an open
 //! replays whatever a crash left in the journal. There is never an fsync per message, and
 //! nothing is acknowledged before the sync that covers it. The other writes (accounts,
-//! sessions, conversations, receipts, edits) are applied to sled directly and acknowledged
-//! after the next sled flush and `fdatasync`, shared the same way; a send into a
+//! sessions, conversations, receipts, edits, attachment records) are applied to sled directly
+//! and acknowledged after the next sled flush and `fdatasync`, shared the same way; a send into a
 //! conversation whose record is still on its way to the disk waits for that flush too.
 //!
 //! A message and its id index are one journal record, so a crash never leaves one without
@@ -83,7 +83,7 @@
 //! the other values serde_json. The layout
 //! carries a format version, checked at open: a newer or unknown version is
 //! [`StoreError::Format`](kanect_core::StoreError::Format) (as is one older than format 3;
-//! format 3 is upgraded in place), an undecodable record is
+//! formats 3 and 4 are upgraded in place), an undecodable record is
 //! [`StoreError::Corrupt`](kanect_core::StoreError::Corrupt). The page cache defaults to
 //! 64 MiB ([`SledConfig::cache_capacity`]). sled 0.34 does not reclaim space: disk grows with
 //! every message, about 0.9 KB each for short messages when 64 writers share group commits
@@ -95,7 +95,7 @@
 //!   The sled modules, from the top down: each uses only those listed after it (the trait
 //!   impls also the handle, [`SledStore`], which they implement the traits for).
 //! - `sled::users`, `sled::sessions`, `sled::login_attempts`, `sled::conversations`,
-//!   `sled::messages`, `sled::admin` — one store trait's impl each (see
+//!   `sled::messages`, `sled::attachments`, `sled::admin` — one store trait's impl each (see
 //!   [`kanect_core::backend`]), with the synchronous write and read halves of its methods.
 //! - `sled::recovery` — how a failed store is reopened, and what the store's handle shares
 //!   with its recovery thread.

@@ -1,11 +1,12 @@
-//! Deletion deletes, on FjallStore: a deleted (or edited) message's old body is in the store's
-//! files before the purge and in none of them after it, read byte by byte. Each test first
+//! Deletion deletes, on FjallStore: a deleted (or edited) message's old body, and a deleted
+//! attachment record's file name, is in the store's files before the purge and in none of them
+//! after it, read byte by byte. Each test first
 //! asserts the marker *is* on disk, so a search that cannot find it would fail there.
 
 #![cfg(feature = "fjall")]
 
-use kanect_core::backend::{Appended, MessageStore, Store};
-use kanect_core::testing::new_message;
+use kanect_core::backend::{Appended, AttachmentStore, MessageStore, Store};
+use kanect_core::testing::{attachment, new_message};
 use kanect_core::{ConversationId, HistoryPage, Message, Timestamp, UserId};
 use kanect_store::FjallStore;
 use std::path::Path;
@@ -156,4 +157,33 @@ async fn a_clean_close_alone_takes_old_bodies_out_of_every_file() {
     assert_eq!(files_containing(&path, &edited_marker), Vec::<String>::new());
     let store = FjallStore::open(&path).unwrap();
     assert_contents(&store, &deleted, &edited).await;
+}
+
+#[tokio::test]
+async fn a_deleted_attachment_records_file_name_leaves_every_file_at_a_clean_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let store = FjallStore::open(&path).unwrap();
+    let name_marker = marker("NAME");
+    let (conversation, sender) = (ConversationId::new(), UserId::new());
+    let mut record = attachment(sender, 10);
+    record.meta.name = format!("{name_marker}.pdf");
+    store.insert_attachment(&record).await.unwrap();
+    traffic(&store, conversation, sender, "between").await;
+    store.purge().await.unwrap(); // the record in a table too, not just the journal
+    traffic(&store, conversation, sender, "after").await;
+    let files = files_containing(&path, &name_marker);
+    assert!(files.iter().any(|file| !file.ends_with(".jnl")), "the name is not in a table: {files:?}");
+
+    assert!(store.delete_attachment(record.meta.id).await.unwrap());
+    store.flush().await.unwrap();
+    assert!(!files_containing(&path, &name_marker).is_empty(), "the deletion alone removes nothing");
+    // No purge asked for: the deletion marked the store, so its close purges before it empties
+    // the journals (without the mark, the close would flush only, and older tables would keep
+    // the name).
+    drop(store);
+    assert_eq!(files_containing(&path, &name_marker), Vec::<String>::new());
+    let store = FjallStore::open(&path).unwrap();
+    assert_eq!(store.attachment(record.meta.id).await.unwrap(), None);
+    assert_eq!(store.attachment_usage(sender).await.unwrap(), 0);
 }
