@@ -27,8 +27,15 @@
 //!   values cannot be sliced without decompressing from the start.
 //!
 //! A blob deleted while a get streams it ends that stream with an error at the first chunk
-//! that is gone. Deleted chunks stay in the table's pages until a `VACUUM` (autovacuum, here):
-//! see `pg::purge` for what PostgreSQL keeps.
+//! that is gone.
+//!
+//! # What a delete leaves in the database's files
+//! A deleted blob's chunks are dead rows; autovacuum frees their space for new rows, and their
+//! bytes are gone from the table's files only once new rows are written over them. A `VACUUM`
+//! does not erase them: it compacts a page's live rows and leaves the freed space as it was
+//! (seen on PostgreSQL 15: a deleted chunk's bytes were still in the TOAST table's file after
+//! `VACUUM` and a checkpoint). Only a rewrite of the table (`VACUUM FULL`, which locks it)
+//! erases them; the WAL, replicas and backups keep copies besides (see `pg::purge`).
 
 use super::requested;
 use crate::pg::{db, PgStore};
