@@ -10,6 +10,11 @@
 //! [`backup`] dumps any store to a versioned file and replays one into an empty store, for
 //! backups and for moves between backends.
 //!
+//! Attachments' bytes are not in those stores but in a blob store of their own
+//! ([`kanect_core::blob::BlobStore`]): [`FsBlobStore`], files under the data directory, beside
+//! an embedded store; `PgBlobStore` (`PgStore::blobs`), chunk rows in the same database, beside
+//! `PgStore`.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), kanect_core::StoreError> {
@@ -117,8 +122,16 @@
 //!   `kv::alarm`, a store's health, raised by a failure; `kv::recovery`, the thread that
 //!   reopens a failed store once its directory takes writes.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
+//! - `blob` — where attachments' bytes live: `blob::fs`, [`FsBlobStore`], files under the
+//!   data directory, for the embedded stores; `blob::pg` (feature `postgres`), `PgBlobStore`,
+//!   chunk rows in a `PgStore`'s database (`PgStore::blobs`), for a cluster.
 
 pub mod backup;
+mod blob;
+#[cfg(unix)]
+pub use blob::FsBlobStore;
+#[cfg(feature = "postgres")]
+pub use blob::PgBlobStore;
 #[cfg(any(feature = "sled", feature = "fjall"))]
 mod kv;
 #[cfg(feature = "sled")]

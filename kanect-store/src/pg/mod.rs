@@ -208,6 +208,11 @@ impl PgStore {
         migrate::current_version(&client).await
     }
 
+    /// The pool, for the stores that share it ([`PgStore::blobs`]).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// A pooled connection.
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(StoreError::backend)
@@ -277,7 +282,7 @@ enum PgError {
 
 /// Maps a PostgreSQL error: unique violations become [`StoreError::Conflict`], the rest
 /// (connection, syntax, anything unexpected) [`StoreError::Backend`].
-fn db(error: tokio_postgres::Error) -> StoreError {
+pub(crate) fn db(error: tokio_postgres::Error) -> StoreError {
     if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
         StoreError::Conflict(kanect_core::Conflict::Exists)
     } else {
