@@ -28,8 +28,10 @@ mod remote_export;
 
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
+use kanect::blob::{BlobStore, MemoryBlobStore};
 use kanect::{
-    Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, Store, StoreError,
+    AttachmentLimits, Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, Store,
+    StoreError,
 };
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -140,6 +142,12 @@ struct Cli {
     /// clients are told. Checked at start and then hourly. `off` keeps messages forever.
     #[arg(long, env = "KANECT_MESSAGE_RETENTION", value_name = "DAYS", value_parser = retention_setting, default_value = "off", allow_negative_numbers = true)]
     message_retention: RetentionSetting,
+    /// The largest file a user may upload, in MiB (1 to 1024).
+    #[arg(long, env = "KANECT_MAX_FILE_SIZE", value_name = "MIB", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    max_file_size: u64,
+    /// What one account's files (thumbnails included) may take in all, in MiB (1 to 1048576).
+    #[arg(long, env = "KANECT_STORAGE_QUOTA", value_name = "MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    storage_quota: u64,
     /// At start, make sure this administrator exists (with KANECT_ADMIN_PASSWORD).
     #[arg(long, env = "KANECT_ADMIN_USERNAME", requires = "admin_password")]
     admin_username: Option<String>,
@@ -319,8 +327,10 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         Some(Command::Import { file }) => return import(&*open_store(&cli).await?, file).await,
         _ => {}
     }
-    let store = open_store(&cli).await?;
-    let chat = build_chat(&cli, store.clone()).await?;
+    let opened = open_store(&cli).await?;
+    let blobs = open_blobs(&cli, &opened)?;
+    let store = opened.shared();
+    let chat = build_chat(&cli, store.clone(), blobs).await?;
     if let Some(Command::CreateAdmin { name }) = &cli.command {
         let admin = chat.create_admin(Registration::new(name.as_str(), read_password()?)).await?;
         chat.flush().await?;
@@ -409,15 +419,61 @@ fn http_config(cli: &Cli) -> HttpConfig {
 }
 
 /// The store from the flags: `--store`, `--memory` or the `--engine` in `--data-dir`.
-async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>, AnyError> {
+async fn open_store(cli: &Cli) -> Result<OpenStore, AnyError> {
     if let Some(url) = &cli.store {
         postgres_store(url, cli.store_schema.clone()).await
     } else if cli.memory {
-        Ok(Arc::new(MemoryStore::new()))
+        Ok(OpenStore::Memory(Arc::new(MemoryStore::new())))
     } else {
         std::fs::create_dir_all(&cli.data_dir)?;
-        embedded_store(cli.engine, &cli.data_dir).map_err(|error| explain_open(cli, error))
+        let store = embedded_store(cli.engine, &cli.data_dir).map_err(|error| explain_open(cli, error))?;
+        Ok(OpenStore::Embedded(store))
     }
+}
+
+/// The store opened, by kind: where attachments' bytes go depends on it.
+enum OpenStore {
+    /// In memory: the bytes too.
+    Memory(Arc<MemoryStore>),
+    /// fjall or sled in `--data-dir`: the bytes in files beside it.
+    Embedded(Arc<dyn Store>),
+    /// PostgreSQL: the bytes in its tables, so every node serves every file.
+    #[cfg(feature = "postgres")]
+    Postgres(Arc<kanect::store::PgStore>),
+}
+
+impl std::ops::Deref for OpenStore {
+    type Target = dyn Store;
+    fn deref(&self) -> &dyn Store {
+        match self {
+            OpenStore::Memory(store) => &**store,
+            OpenStore::Embedded(store) => &**store,
+            #[cfg(feature = "postgres")]
+            OpenStore::Postgres(store) => &**store,
+        }
+    }
+}
+
+impl OpenStore {
+    /// The store as the engine holds it.
+    fn shared(&self) -> Arc<dyn Store> {
+        match self {
+            OpenStore::Memory(store) => store.clone(),
+            OpenStore::Embedded(store) => store.clone(),
+            #[cfg(feature = "postgres")]
+            OpenStore::Postgres(store) => store.clone(),
+        }
+    }
+}
+
+/// Where attachments' bytes go: beside the store (`--data-dir`/blobs for an embedded one).
+fn open_blobs(cli: &Cli, store: &OpenStore) -> Result<Arc<dyn BlobStore>, AnyError> {
+    Ok(match store {
+        OpenStore::Memory(_) => Arc::new(MemoryBlobStore::new()),
+        OpenStore::Embedded(_) => Arc::new(kanect::store::FsBlobStore::open(cli.data_dir.join("blobs"))?),
+        #[cfg(feature = "postgres")]
+        OpenStore::Postgres(store) => Arc::new(store.blobs()),
+    })
 }
 
 /// The embedded store engines (`--engine`).
@@ -447,8 +503,8 @@ fn embedded_store(engine: Engine, dir: &Path) -> Result<Arc<dyn Store>, StoreErr
 
 /// The engine from the flags: the store (from [`open_store`]), the bus (`--bus`, or none), the
 /// heartbeat, the limits and the message retention.
-async fn build_chat(cli: &Cli, store: Arc<dyn Store>) -> Result<Chat, AnyError> {
-    let builder = Chat::builder_shared(store);
+async fn build_chat(cli: &Cli, store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>) -> Result<Chat, AnyError> {
+    let builder = Chat::builder_shared(store).blobs_shared(blobs);
     let builder = match &cli.bus {
         Some(url) => {
             if cli.store.is_none() {
@@ -465,6 +521,11 @@ async fn build_chat(cli: &Cli, store: Arc<dyn Store>) -> Result<Chat, AnyError> 
         login: cli.login_limits(),
         // Only a serving process runs retention passes: `create-admin` exits before one ends.
         message_retention: if cli.command.is_none() { cli.message_retention.0 } else { None },
+        attachments: AttachmentLimits {
+            max_file_bytes: cli.max_file_size * 1024 * 1024,
+            quota_bytes: cli.storage_quota * 1024 * 1024,
+            ..AttachmentLimits::default()
+        },
         ..ChatConfig::default()
     };
     Ok(builder.config(config).build().await?)
@@ -501,17 +562,17 @@ fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
 }
 
 #[cfg(feature = "postgres")]
-async fn postgres_store(url: &str, schema: Option<String>) -> Result<Arc<dyn Store>, AnyError> {
+async fn postgres_store(url: &str, schema: Option<String>) -> Result<OpenStore, AnyError> {
     use kanect::store::{PgConfig, PgStore};
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err("--store: expected a postgres:// or postgresql:// URL".into());
     }
     tracing::info!(schema = schema.as_deref().unwrap_or("(search_path)"), "store: PostgreSQL");
-    Ok(Arc::new(PgStore::connect_with(PgConfig { schema, ..PgConfig::new(url) }).await?))
+    Ok(OpenStore::Postgres(Arc::new(PgStore::connect_with(PgConfig { schema, ..PgConfig::new(url) }).await?)))
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn postgres_store(_url: &str, _schema: Option<String>) -> Result<Arc<dyn Store>, AnyError> {
+async fn postgres_store(_url: &str, _schema: Option<String>) -> Result<OpenStore, AnyError> {
     Err("--store: this build has no postgres support; build with --features postgres".into())
 }
 

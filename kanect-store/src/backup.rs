@@ -22,14 +22,28 @@
 //! 2. `session`: a [`Session`], by token hash;
 //! 3. per conversation, by id: `conversation` (a [`Conversation`] with its members), then its
 //!    `message`s in seq order (a [`Message`]: id, seq, sender, body, client id, `sent_at`,
-//!    `edited_at`, `deleted`), then its `receipt`s by user;
-//! 4. `audit`: the audit log's [`AuditEntry`]s, newest first;
-//! 5. `end`, with `records`: how many records came before it, so a truncated dump is told
+//!    `edited_at`, `deleted`, and `attachments` when it carries any), then its `receipt`s by
+//!    user;
+//! 4. `attachment`: the records of uploaded files ([`Attachment`]: what messages show of the
+//!    file, its owner, upload time, thumbnail size, and the message that claimed it if one
+//!    has), by id;
+//! 5. `audit`: the audit log's [`AuditEntry`]s, newest first;
+//! 6. `end`, with `records`: how many records came before it, so a truncated dump is told
 //!    from a complete one.
 //!
 //! A dump of another format or version is refused; a line that does not parse, or that the
 //! store refuses, fails the import with its line number. Log-in slow-down records are not
 //! dumped: they only slow log-ins down for a while and expire.
+//!
+//! Attachments came within version 1, without a bump: a dump written before them has no
+//! `attachment` lines and no message `attachments` (read as none), which is what it meant, so
+//! it still imports as it did. (A build from before them refuses a dump with an `attachment`
+//! line, a record of no kind it knows.)
+//!
+//! **The files' bytes are not in the dump**, only their records: they live in the blob store
+//! (a directory beside an embedded store, or a PostgreSQL table of their own), which is
+//! backed up separately, as files are; a dump restored without them has records whose
+//! downloads fail.
 //!
 //! # Consistency
 //!
@@ -41,7 +55,9 @@
 //! is imported as it is.
 
 use kanect_core::backend::{Appended, NewMessage, Session, Store, UserQuery, UserUpdate};
-use kanect_core::{AuditEntry, Conversation, HistoryPage, Message, Receipt, ReceiptKind, Seq, StoreError, User};
+use kanect_core::{
+    Attachment, AuditEntry, Conversation, HistoryPage, Message, Receipt, ReceiptKind, Seq, StoreError, User,
+};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -93,6 +109,8 @@ pub struct Counts {
     pub messages: u64,
     /// Receipts.
     pub receipts: u64,
+    /// Attachment records (not their bytes).
+    pub attachments: u64,
     /// Audit log entries.
     pub audit: u64,
 }
@@ -100,7 +118,7 @@ pub struct Counts {
 impl Counts {
     /// Every record counted.
     pub fn total(&self) -> u64 {
-        self.users + self.sessions + self.conversations + self.messages + self.receipts + self.audit
+        self.users + self.sessions + self.conversations + self.messages + self.receipts + self.attachments + self.audit
     }
 
     fn count(&mut self, record: &Record) {
@@ -110,6 +128,7 @@ impl Counts {
             Record::Conversation { .. } => self.conversations += 1,
             Record::Message { .. } => self.messages += 1,
             Record::Receipt { .. } => self.receipts += 1,
+            Record::Attachment { .. } => self.attachments += 1,
             Record::Audit { .. } => self.audit += 1,
             Record::End { .. } => {}
         }
@@ -120,8 +139,8 @@ impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} users, {} sessions, {} conversations, {} messages, {} receipts, {} audit entries",
-            self.users, self.sessions, self.conversations, self.messages, self.receipts, self.audit
+            "{} users, {} sessions, {} conversations, {} messages, {} receipts, {} attachments, {} audit entries",
+            self.users, self.sessions, self.conversations, self.messages, self.receipts, self.attachments, self.audit
         )
     }
 }
@@ -143,6 +162,7 @@ enum Record {
     Conversation { conversation: Conversation },
     Message { message: Message },
     Receipt { receipt: Receipt },
+    Attachment { attachment: Attachment },
     Audit { entry: AuditEntry },
     End { records: u64 },
 }
@@ -293,6 +313,19 @@ async fn dump<S: Store + ?Sized, K: Sink>(store: &S, sink: K) -> Result<Counts, 
         }
     }
 
+    let mut after = None;
+    loop {
+        let page = store.attachments_after(after, PAGE).await?;
+        after = page.last().map(|attachment| attachment.meta.id);
+        let full = page.len() == PAGE;
+        for attachment in page {
+            lines.write(&Record::Attachment { attachment }).await?;
+        }
+        if !full {
+            break;
+        }
+    }
+
     let mut before = None;
     loop {
         let page = store.audit_log(before, PAGE).await?;
@@ -364,7 +397,8 @@ pub async fn import<S: Store + ?Sized, R: BufRead>(store: &S, mut input: R) -> R
     }
 }
 
-/// Fails unless the store is empty: no users, conversations, messages, sessions or audit log.
+/// Fails unless the store is empty: no users, conversations, messages, sessions, attachments or
+/// audit log.
 async fn refuse_non_empty<S: Store + ?Sized>(store: &S) -> Result<(), BackupError> {
     let stats = store.stats().await?;
     if stats.users + stats.conversations + stats.messages > 0 {
@@ -375,6 +409,9 @@ async fn refuse_non_empty<S: Store + ?Sized>(store: &S) -> Result<(), BackupErro
     }
     if !store.sessions(None, 1).await?.is_empty() {
         return Err(BackupError::NotEmpty("sessions".into()));
+    }
+    if !store.attachments_after(None, 1).await?.is_empty() {
+        return Err(BackupError::NotEmpty("attachments".into()));
     }
     if !store.audit_log(None, 1).await?.is_empty() {
         return Err(BackupError::NotEmpty("an audit log".into()));
@@ -420,7 +457,7 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
                 body: message.body.clone(),
                 client_id: message.client_id.clone(),
                 sent_at: message.sent_at,
-                attachments: Vec::new(),
+                attachments: message.attachments.clone(),
             };
             let stored = match store.append_message(new).await.map_err(failed)? {
                 Appended::Created(stored) => stored,
@@ -444,6 +481,7 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
                 }
             }
         }
+        Record::Attachment { attachment } => store.insert_attachment(attachment).await.map_err(failed)?,
         Record::Audit { entry } => store.append_audit(entry).await.map_err(failed)?,
         Record::End { .. } => return Err("an end record in the middle of the dump".into()),
     }

@@ -10,6 +10,11 @@
 //! [`backup`] dumps any store to a versioned file and replays one into an empty store, for
 //! backups and for moves between backends.
 //!
+//! Attachments' bytes are not in those stores but in a blob store of their own
+//! ([`kanect_core::blob::BlobStore`]): [`FsBlobStore`], files under the data directory, beside
+//! an embedded store; `PgBlobStore` (`PgStore::blobs`), chunk rows in the same database, beside
+//! `PgStore`.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), kanect_core::StoreError> {
@@ -38,8 +43,8 @@
 //! [`SledConfig::journal_bytes`]; the files a checkpoint covers are deleted, and an open
 //! replays whatever a crash left in the journal. There is never an fsync per message, and
 //! nothing is acknowledged before the sync that covers it. The other writes (accounts,
-//! sessions, conversations, receipts, edits) are applied to sled directly and acknowledged
-//! after the next sled flush and `fdatasync`, shared the same way; a send into a
+//! sessions, conversations, receipts, edits, attachment records) are applied to sled directly
+//! and acknowledged after the next sled flush and `fdatasync`, shared the same way; a send into a
 //! conversation whose record is still on its way to the disk waits for that flush too.
 //!
 //! A message and its id index are one journal record, so a crash never leaves one without
@@ -83,7 +88,7 @@
 //! the other values serde_json. The layout
 //! carries a format version, checked at open: a newer or unknown version is
 //! [`StoreError::Format`](kanect_core::StoreError::Format) (as is one older than format 3;
-//! format 3 is upgraded in place), an undecodable record is
+//! formats 3 and 4 are upgraded in place), an undecodable record is
 //! [`StoreError::Corrupt`](kanect_core::StoreError::Corrupt). The page cache defaults to
 //! 64 MiB ([`SledConfig::cache_capacity`]). sled 0.34 does not reclaim space: disk grows with
 //! every message, about 0.9 KB each for short messages when 64 writers share group commits
@@ -95,7 +100,7 @@
 //!   The sled modules, from the top down: each uses only those listed after it (the trait
 //!   impls also the handle, [`SledStore`], which they implement the traits for).
 //! - `sled::users`, `sled::sessions`, `sled::login_attempts`, `sled::conversations`,
-//!   `sled::messages`, `sled::admin` — one store trait's impl each (see
+//!   `sled::messages`, `sled::attachments`, `sled::admin` — one store trait's impl each (see
 //!   [`kanect_core::backend`]), with the synchronous write and read halves of its methods.
 //! - `sled::recovery` — how a failed store is reopened, and what the store's handle shares
 //!   with its recovery thread.
@@ -117,8 +122,16 @@
 //!   `kv::alarm`, a store's health, raised by a failure; `kv::recovery`, the thread that
 //!   reopens a failed store once its directory takes writes.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
+//! - `blob` — where attachments' bytes live: `blob::fs`, [`FsBlobStore`], files under the
+//!   data directory, for the embedded stores; `blob::pg` (feature `postgres`), `PgBlobStore`,
+//!   chunk rows in a `PgStore`'s database (`PgStore::blobs`), for a cluster.
 
 pub mod backup;
+mod blob;
+#[cfg(unix)]
+pub use blob::FsBlobStore;
+#[cfg(feature = "postgres")]
+pub use blob::PgBlobStore;
 #[cfg(any(feature = "sled", feature = "fjall"))]
 mod kv;
 #[cfg(feature = "sled")]

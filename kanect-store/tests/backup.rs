@@ -6,12 +6,12 @@
 #![cfg(all(feature = "sled", feature = "fjall"))]
 
 use kanect_core::backend::{
-    AdminStore, Appended, ConversationStore, MessageStore, Session, SessionStore, Store, UserStore,
+    AdminStore, Appended, AttachmentStore, ConversationStore, MessageStore, Session, SessionStore, Store, UserStore,
 };
-use kanect_core::testing::{group, new_message, user};
+use kanect_core::testing::{attachment, group, new_message, user};
 use kanect_core::{
-    AuditEntry, AuditId, Conversation, ConversationId, ConversationKind, MemoryStore, ReceiptKind, Role, Seq,
-    Timestamp, TokenHash,
+    AuditEntry, AuditId, Conversation, ConversationId, ConversationKind, ImageMeta, MemoryStore, MessageRef,
+    ReceiptKind, Role, Seq, Timestamp, TokenHash,
 };
 use kanect_store::backup::{self, BackupError, Counts};
 use kanect_store::SledStore;
@@ -20,8 +20,10 @@ use kanect_store::SledStore;
 const MANY: usize = 205;
 
 /// A store with some of everything: an admin seen lately, a disabled user, sessions, a direct
-/// and a group conversation with edited and deleted messages, receipts, an audit log; and more
-/// than a page of users, sessions, conversations, one conversation's messages and audit entries.
+/// and a group conversation with edited and deleted messages, messages with attachments (one
+/// deleted, which dropped them), attachment records claimed and not, receipts, an audit log;
+/// and more than a page of users, sessions, conversations, one conversation's messages,
+/// attachment records and audit entries.
 async fn varied_store() -> MemoryStore {
     let store = MemoryStore::new();
     let mut alice = user("Alice");
@@ -76,6 +78,38 @@ async fn varied_store() -> MemoryStore {
     }
     for i in 0..3 {
         store.append_message(new_message(direct.id, alice.id, &format!("d{i}"), "hello")).await.unwrap();
+    }
+
+    // Uploads, more than a page of them: unclaimed, but for those two messages claim below.
+    let mut uploads = Vec::new();
+    for i in 0..MANY as u64 {
+        let mut upload = attachment(if i % 2 == 0 { alice.id } else { carol.id }, i * 1_000);
+        upload.meta.name = format!("Ä file \"{i}\".txt");
+        upload.uploaded_at = Timestamp(1_700_000_050_000 + i);
+        if i % 7 == 0 {
+            upload.meta.content_type = "image/jpeg".into();
+            upload.meta.image =
+                Some(ImageMeta { width: 4032, height: 3024, thumbnail_width: 320, thumbnail_height: 240 });
+            upload.thumbnail_size = 12_345;
+        }
+        store.insert_attachment(&upload).await.unwrap();
+        uploads.push(upload);
+    }
+    for (client_id, sent) in
+        [("with-files", [&uploads[0], &uploads[14]]), ("files-then-deleted", [&uploads[2], &uploads[4]])]
+    {
+        let mut new = new_message(team.id, alice.id, client_id, "see attached");
+        let at = MessageRef { conversation: team.id, message: new.id() };
+        let ids: Vec<_> = sent.iter().map(|upload| upload.meta.id).collect();
+        let claimed = store.claim_attachments(&ids, alice.id, at).await.unwrap().unwrap();
+        new.attachments = claimed.into_iter().map(|record| record.meta).collect();
+        let stored = store.append_message(new).await.unwrap().message().clone();
+        assert_eq!(stored.attachments.len(), 2);
+        if client_id == "files-then-deleted" {
+            let deleted =
+                kanect_core::Message { body: String::new(), deleted: true, attachments: Vec::new(), ..stored };
+            assert!(store.replace_message(&deleted).await.unwrap());
+        }
     }
     let history = store.history(team.id, kanect_core::HistoryPage::After(Seq(4)), 3).await.unwrap();
     let mut edited = history[0].clone();
@@ -141,14 +175,17 @@ async fn a_dataset_moves_between_backends_unchanged() {
             users: 3 + MANY as u64,
             sessions: MANY as u64,
             conversations: 2 + MANY as u64,
-            messages: 453,
+            messages: 455,
             receipts: 3,
+            attachments: MANY as u64,
             audit: MANY as u64
         }
     );
     let text = String::from_utf8(original.clone()).unwrap();
     assert_eq!(text.lines().next(), Some(r#"{"format":"kanect-dump","version":1}"#));
     assert!(text.contains(r#""password_hash":"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$Alice""#));
+    let with_files = text.lines().find(|line| line.contains(r#""client_id":"with-files""#)).unwrap();
+    assert!(with_files.contains(r#""thumbnail_width":320"#), "{with_files}");
 
     let sled = SledStore::temporary().unwrap();
     round_trip(&sled, &original, counts).await;
@@ -285,6 +322,34 @@ async fn a_store_with_data_is_not_imported_into() {
     };
     sessions.insert_session(&session).await.unwrap();
     assert!(matches!(backup::import(&sessions, text.as_bytes()).await, Err(BackupError::NotEmpty(_))));
+
+    let uploads = MemoryStore::new();
+    uploads.insert_attachment(&attachment(kanect_core::UserId::new(), 1)).await.unwrap();
+    let error = backup::import(&uploads, text.as_bytes()).await.unwrap_err();
+    assert!(matches!(&error, BackupError::NotEmpty(what) if what.contains("attachments")), "{error}");
+}
+
+/// A dump written before attachments existed (no `attachment` lines, no message
+/// `attachments`) imports as it did: its messages carry none, and there are no records.
+#[tokio::test]
+async fn a_dump_from_before_attachments_still_imports() {
+    let lines = [
+        r#"{"format":"kanect-dump","version":1}"#,
+        r#"{"kind":"user","user":{"id":"0190a0d4-0000-7000-8000-000000000001","username":"alice","display_name":null,"email":null,"role":"user","created_at":1700000000000,"disabled":false,"last_seen":null},"password_hash":"h"}"#,
+        r#"{"kind":"conversation","conversation":{"id":"0190a0d4-0000-7000-8000-000000000002","kind":"group","name":"team","owner":"0190a0d4-0000-7000-8000-000000000001","members":["0190a0d4-0000-7000-8000-000000000001"],"created_at":1700000000000}}"#,
+        r#"{"kind":"message","message":{"id":"MESSAGE_ID","conversation":"0190a0d4-0000-7000-8000-000000000002","sender":"0190a0d4-0000-7000-8000-000000000001","seq":1,"body":"hi","client_id":"c1","sent_at":1700000000000,"edited_at":null,"deleted":false}}"#,
+        r#"{"kind":"end","records":3}"#,
+    ];
+    // A message's id is a function of its conversation, sender and client id.
+    let conversation: ConversationId = "0190a0d4-0000-7000-8000-000000000002".parse().unwrap();
+    let sender = "0190a0d4-0000-7000-8000-000000000001".parse().unwrap();
+    let id = new_message(conversation, sender, "c1", "hi").id();
+    let text = lines.join("\n").replace("MESSAGE_ID", &id.to_string()) + "\n";
+    let store = MemoryStore::new();
+    let counts = backup::import(&store, text.as_bytes()).await.unwrap();
+    assert_eq!((counts.messages, counts.attachments, counts.total()), (1, 0, 3));
+    assert!(store.message(id).await.unwrap().unwrap().attachments.is_empty());
+    assert_eq!(store.attachments_after(None, 1).await.unwrap(), []);
 }
 
 /// An export while messages are being sent: everything sent before it began is in the dump,

@@ -1,6 +1,7 @@
 //! Deletion deletes, on PgStore: a deleted (or edited) message's old body is in the messages
 //! table's files (heap and TOAST) after the `UPDATE`, and in none of them after
-//! [`PgStore::purge`] and a checkpoint, read byte by byte from PostgreSQL's data directory.
+//! [`PgStore::purge`] and a checkpoint, read byte by byte from PostgreSQL's data directory; so
+//! is a deleted attachment record's file name, in the attachments table's.
 //!
 //! Needs `KANECT_TEST_PG` naming a superuser (for `CHECKPOINT` and `data_directory`) of a
 //! PostgreSQL on this machine whose data directory this process can read (tests run as root
@@ -10,8 +11,8 @@
 
 mod pg_support;
 
-use kanect_core::backend::{Appended, MessageStore};
-use kanect_core::testing::new_message;
+use kanect_core::backend::{Appended, AttachmentStore, MessageStore};
+use kanect_core::testing::{attachment, new_message};
 use kanect_core::{ConversationId, Message, StoreError, Timestamp, UserId};
 use kanect_store::{PgConfig, PgStore};
 use pg_support::{fresh_store, raw_client};
@@ -43,14 +44,14 @@ fn toasted(marker: &str) -> String {
     body
 }
 
-/// The files of `kanect_messages` and of its TOAST table (every segment and fork).
-async fn table_files(schema: &str) -> Vec<PathBuf> {
+/// The files of `table` and of its TOAST table (every segment and fork).
+async fn table_files(schema: &str, table: &str) -> Vec<PathBuf> {
     let client = raw_client(schema).await;
     let sql = "SELECT current_setting('data_directory') || '/' || pg_relation_filepath(oid) FROM pg_class \
-               WHERE oid = 'kanect_messages'::regclass \
-               OR oid = (SELECT reltoastrelid FROM pg_class WHERE oid = 'kanect_messages'::regclass)";
+               WHERE oid = $1::TEXT::regclass \
+               OR oid = (SELECT reltoastrelid FROM pg_class WHERE oid = $1::TEXT::regclass)";
     let mut files = Vec::new();
-    for row in client.query(sql, &[]).await.unwrap() {
+    for row in client.query(sql, &[&table]).await.unwrap() {
         let base = PathBuf::from(row.get::<_, String>(0));
         let name = base.file_name().unwrap().to_string_lossy().to_string();
         let dir = base.parent().unwrap();
@@ -68,11 +69,17 @@ async fn table_files(schema: &str) -> Vec<PathBuf> {
     files
 }
 
-/// The files that contain `needle`, after a checkpoint has written every dirty page.
+/// The files of `kanect_messages` that contain `needle`, after a checkpoint has written every
+/// dirty page.
 async fn files_containing(schema: &str, needle: &str) -> Vec<PathBuf> {
+    files_of_containing(schema, "kanect_messages", needle).await
+}
+
+/// The files of `table` that contain `needle`, after a checkpoint has written every dirty page.
+async fn files_of_containing(schema: &str, table: &str, needle: &str) -> Vec<PathBuf> {
     raw_client(schema).await.batch_execute("CHECKPOINT").await.unwrap();
     let mut found = Vec::new();
-    for file in table_files(schema).await {
+    for file in table_files(schema, table).await {
         let bytes = std::fs::read(&file).unwrap();
         if bytes.windows(needle.len()).any(|window| window == needle.as_bytes()) {
             found.push(file);
@@ -86,6 +93,38 @@ async fn send(store: &PgStore, conversation: ConversationId, sender: UserId, cli
         Appended::Created(message) => message,
         Appended::Duplicate(message) => panic!("{client_id} was stored already: {message:?}"),
     }
+}
+
+#[tokio::test]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn a_purge_takes_a_deleted_attachments_file_name_out_of_the_tables_files() {
+    let store = fresh_store().await;
+    let schema = store.config().schema.clone().unwrap();
+    let owner = UserId::new();
+    let name_marker = marker("NAME");
+    for n in 0..TRAFFIC {
+        store.insert_attachment(&attachment(owner, n as u64)).await.unwrap();
+    }
+    let mut record = attachment(owner, 10);
+    record.meta.name = format!("{name_marker}.pdf");
+    store.insert_attachment(&record).await.unwrap();
+    for n in 0..TRAFFIC {
+        store.insert_attachment(&attachment(owner, n as u64)).await.unwrap();
+    }
+    assert_eq!(files_of_containing(&schema, "kanect_attachments", &name_marker).await.len(), 1, "not in the heap");
+
+    assert!(store.delete_attachment(record.meta.id).await.unwrap());
+    let mut left = Vec::new();
+    for _ in 0..ATTEMPTS {
+        store.purge().await.unwrap();
+        left = files_of_containing(&schema, "kanect_attachments", &name_marker).await;
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(left, Vec::<PathBuf>::new(), "the name left after {ATTEMPTS} vacuums");
+    assert_eq!(store.attachment(record.meta.id).await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -5,10 +5,11 @@
 mod pg_support;
 
 use kanect_core::backend::{
-    Appended, Attempt, AttemptKey, LoginAttemptStore, MessageStore, NewMessage, Store, UserQuery, UserStore,
+    Appended, AttachmentStore, Attempt, AttemptKey, ClaimRefused, LoginAttemptStore, MessageStore, NewMessage, Store,
+    UserQuery, UserStore,
 };
-use kanect_core::testing::user;
-use kanect_core::{ConversationId, Seq, StoreError, StoreHealth, Timestamp, UserId};
+use kanect_core::testing::{attachment, user};
+use kanect_core::{ConversationId, MessageId, MessageRef, Seq, StoreError, StoreHealth, Timestamp, UserId};
 use kanect_store::{PgConfig, PgStore};
 use pg_support::{config, fresh_store, raw_client, schema_name};
 use std::sync::Arc;
@@ -63,6 +64,91 @@ async fn a_schema_newer_than_this_build_is_refused() {
         .unwrap();
     let refused = PgStore::connect_with(config(&schema)).await;
     assert!(matches!(refused, Err(StoreError::Format(_))), "{refused:?}");
+}
+
+#[tokio::test]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn a_schema_from_before_attachments_is_migrated_and_its_messages_carry_none() {
+    // A database as a build of schema version 2 left it, with a message in it.
+    let schema = schema_name();
+    let old = raw_client("public").await;
+    old.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let old = raw_client(&schema).await;
+    old.batch_execute(include_str!("../migrations/0001_initial.sql")).await.unwrap();
+    old.batch_execute(include_str!("../migrations/0002_login_attempts.sql")).await.unwrap();
+    old.batch_execute(
+        "CREATE TABLE kanect_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+         applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); \
+         INSERT INTO kanect_schema_migrations (version, name) VALUES (1, 'initial'), (2, 'login_attempts')",
+    )
+    .await
+    .unwrap();
+    let new = new_message(ConversationId::new(), UserId::new(), "c1");
+    let message = new.clone().with_seq(Seq(1));
+    old.execute(
+        "INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at) \
+         VALUES ($1, 1, $2, $3, $4, $5, $6)",
+        &[
+            message.conversation.as_uuid(),
+            message.id.as_uuid(),
+            message.sender.as_uuid(),
+            &message.body,
+            &message.client_id,
+            &i64::try_from(message.sent_at.0).unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+
+    let store = PgStore::connect_with(config(&schema)).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), PgStore::SCHEMA_VERSION);
+    assert_eq!(store.message(message.id).await.unwrap(), Some(message.clone()));
+    assert!(message.attachments.is_empty());
+    assert_eq!(store.attachments_after(None, 10).await.unwrap(), []);
+    let owner = UserId::new();
+    store.insert_attachment(&attachment(owner, 9)).await.unwrap();
+    assert_eq!(store.attachment_usage(owner).await.unwrap(), 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn overlapping_claims_on_two_nodes_have_one_winner_and_never_deadlock() {
+    // Each claim names the two ids in the other's order: rows locked in the order named could
+    // deadlock (PostgreSQL would then abort one with an error); locked in id order, one waits.
+    let schema = schema_name();
+    let nodes = [
+        Arc::new(PgStore::connect_with(config(&schema)).await.unwrap()),
+        Arc::new(PgStore::connect_with(config(&schema)).await.unwrap()),
+    ];
+    let owner = UserId::new();
+    for _ in 0..20 {
+        let (a, b) = (attachment(owner, 1), attachment(owner, 2));
+        nodes[0].insert_attachment(&a).await.unwrap();
+        nodes[0].insert_attachment(&b).await.unwrap();
+        let claims: Vec<_> = [vec![a.meta.id, b.meta.id], vec![b.meta.id, a.meta.id]]
+            .into_iter()
+            .zip(nodes.iter().cloned())
+            .map(|(ids, node)| {
+                let message = MessageRef { conversation: ConversationId::new(), message: MessageId::new() };
+                tokio::spawn(async move { (message, node.claim_attachments(&ids, owner, message).await.unwrap()) })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for claim in claims {
+            match claim.await.unwrap() {
+                (message, Ok(claimed)) => {
+                    assert_eq!(claimed.len(), 2);
+                    winners.push(message);
+                }
+                (_, Err(refused)) => assert!(matches!(refused, ClaimRefused::Taken(_)), "{refused:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        for id in [a.meta.id, b.meta.id] {
+            assert_eq!(nodes[1].attachment(id).await.unwrap().unwrap().message, Some(winners[0]));
+        }
+    }
+    assert_eq!(nodes[1].attachment_usage(owner).await.unwrap(), 60);
 }
 
 #[tokio::test]

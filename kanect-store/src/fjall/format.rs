@@ -6,7 +6,8 @@
 //! readable by hand; messages have their binary codec (`kv::message_codec`).
 //!
 //! The version is a u32 big-endian under [`keys::FORMAT`] in the data keyspace. A fresh (empty)
-//! store gets [`FORMAT_VERSION`]; a store with another version, or with data but no version,
+//! store gets [`FORMAT_VERSION`], an older one whose data this build reads as it is is upgraded
+//! in place ([`UPGRADES_FROM`]); a store with another version, or with data but no version,
 //! is refused with [`StoreError::Format`] rather than misread. A directory that `SledStore`
 //! wrote is refused before fjall touches it ([`refuse_other_engines`]): the engines' files
 //! share nothing, and opening one's directory with the other would start an empty store beside
@@ -22,7 +23,15 @@ use std::path::Path;
 ///
 /// - 1: the key spaces of `SledStore`'s format 4, in the `kanect` keyspace, and the
 ///   `login_attempts` keyspace.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// - 2: attachments: their records and owner index (`0x0e`, `0x0f`), and message records that
+///   carry them (tag 2 of `kv::message_codec`), as `SledStore`'s format 5.
+pub(crate) const FORMAT_VERSION: u32 = 2;
+
+/// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`] by rewriting the
+/// version record: every record of version 1 is valid in version 2 as it is. The rewrite is
+/// what makes a version-1 build refuse the store afterwards, rather than find a message with
+/// attachments corrupt in the middle of a history page.
+const UPGRADES_FROM: u32 = 1;
 
 /// Refuses a directory that another engine wrote: sled leaves a `conf` file and a `db` file
 /// (fjall writes neither).
@@ -43,8 +52,8 @@ pub(crate) fn refuse_other_engines(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Checks the store's format version, writing it into an empty store. The caller makes it
-/// durable before acknowledging anything.
+/// Checks the store's format version, writing it into an empty store and over an upgradable
+/// one. The caller makes it durable before acknowledging anything.
 pub(crate) fn check_version(data: &Keyspace) -> Result<(), StoreError> {
     match data.get(keys::FORMAT).map_err(fjall_error)? {
         Some(value) => {
@@ -53,6 +62,9 @@ pub(crate) fn check_version(data: &Keyspace) -> Result<(), StoreError> {
             })?;
             match u32::from_be_bytes(version) {
                 FORMAT_VERSION => Ok(()),
+                UPGRADES_FROM..FORMAT_VERSION => {
+                    data.insert(keys::FORMAT, FORMAT_VERSION.to_be_bytes()).map_err(fjall_error)
+                }
                 other => Err(StoreError::Format(format!(
                     "fjall store has format version {other}; this build reads version {FORMAT_VERSION}"
                 ))),

@@ -75,10 +75,12 @@ impl Inner {
         stored.body.clone_from(&message.body);
         stored.edited_at = message.edited_at;
         stored.deleted = message.deleted;
+        stored.attachments.clone_from(&message.attachments);
         let mut batch = self.batch();
         batch.insert(&self.data, key, encode_message(&stored)?);
         self.commit(batch)?;
-        // The old body (a deleted or edited text) is still in the journal and the tables.
+        // The old body (a deleted or edited text, and the names of the attachments it dropped)
+        // is still in the journal and the tables.
         self.purge.mark_garbage();
         Ok(true)
     }

@@ -35,11 +35,12 @@
 //! touches, so that its atomicity does not rest on there being one thread: the
 //! `accounts` mutex for users and sessions (a user's deletion takes their sessions along), one
 //! of [`STRIPES`] per-conversation mutexes for appends, memberships and receipts (which also
-//! guards the conversation's cached last seq), and one for log-in attempts.
+//! guards the conversation's cached last seq), one for attachment records (a claim's
+//! check-then-write), and one for log-in attempts.
 //!
 //! # Layout
-//! - `users`, `sessions`, `login_attempts`, `conversations`, `messages`, `admin` — one store
-//!   trait's impl each (see [`kanect_core::backend`]).
+//! - `users`, `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`,
+//!   `admin` — one store trait's impl each (see [`kanect_core::backend`]).
 //! - `writer` — the writer thread: every write, and one journal `fdatasync` for many.
 //! - `recovery` — the slot holding the current open of the directory, and its replacement
 //!   after a failure.
@@ -50,6 +51,7 @@
 //!   `crate::kv`.
 
 mod admin;
+mod attachments;
 mod cache;
 mod conversations;
 mod format;
@@ -159,6 +161,8 @@ pub(crate) struct Inner {
     accounts: Mutex<()>,
     /// Held by log-in attempt writes.
     attempts_lock: Mutex<()>,
+    /// Held by attachment record writes (see `attachments`).
+    attachments: Mutex<()>,
     /// Account records by id (see `cache`).
     users: cache::RecordCache<UserId, User>,
     /// Conversation records by id.
@@ -280,6 +284,7 @@ impl Inner {
             attempts,
             accounts: Mutex::new(()),
             attempts_lock: Mutex::new(()),
+            attachments: Mutex::new(()),
             users: cache::RecordCache::new(),
             conversations: cache::RecordCache::new(),
             stripes: (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect(),
@@ -306,6 +311,10 @@ impl Inner {
 
     fn attempts_lock(&self) -> MutexGuard<'_, ()> {
         self.attempts_lock.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn attachments(&self) -> MutexGuard<'_, ()> {
+        self.attachments.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The write lock of `conversation`'s stripe, with its cached last seqs.

@@ -39,7 +39,8 @@
 //! not finish within [`FLUSH_WAIT`]) the journals are left alone: they may be needed.
 //!
 //! # The bound
-//! A replace (delete or edit: an edit's old text is the sender's data just the same) marks the
+//! A replace (delete or edit: an edit's old text is the sender's data just the same), and the
+//! deletion of an attachment record (its file name is the uploader's data too), marks the
 //! store "has garbage since now". The purge thread runs a purge [`PURGE_DELAY`] after the first
 //! unpurged mark, so the old body is out of every table within that delay (plus the purge's
 //! own run time), and out of every file at the latest at the next clean close.

@@ -32,6 +32,15 @@
 //! | `0x09`     | message id                          | conversation id ++ seq BE      |
 //! | `0x0c`     | conversation id ++ user id          | `Receipt` (JSON)               |
 //! | `0x0d`     | audit id (UUIDv7: time order)       | `AuditEntry` (JSON)            |
+//! | `0x0e`     | attachment id                       | `Attachment` (JSON)            |
+//! | `0x0f`     | owner (user id) ++ attachment id    | its stored bytes, u64 BE       |
+//!
+//! The owner index (`0x0f`) is what an owner's quota reads: a prefix scan of that owner's
+//! attachments, each worth its [`Attachment::stored_bytes`](kanect_core::Attachment::stored_bytes),
+//! without reading or decoding any record, and never another owner's. A record and its index
+//! entry are written and removed in one batch. Attachment ids are UUIDv7, so the `0x0e` space
+//! pages in id order, as [`AttachmentStore::attachments_after`](kanect_core::backend::AttachmentStore::attachments_after)
+//! does.
 //!
 //! One more tree or keyspace, `login_attempts` (see each engine's `login_attempts` for why
 //! apart), holds the log-in attempt records:
@@ -45,7 +54,7 @@
 //! expire), and a build that does creates it empty in a store without it. A bump would
 //! only have made older builds refuse the store.
 
-use kanect_core::{AuditId, ConversationId, MessageId, Seq, StoreError, TokenHash, UserId};
+use kanect_core::{AttachmentId, AuditId, ConversationId, MessageId, Seq, StoreError, TokenHash, UserId};
 
 const META: u8 = 0x00;
 const USER: u8 = 0x01;
@@ -59,6 +68,8 @@ const MESSAGE: u8 = 0x08;
 const MESSAGE_INDEX: u8 = 0x09;
 const RECEIPT: u8 = 0x0c;
 const AUDIT: u8 = 0x0d;
+const ATTACHMENT: u8 = 0x0e;
+const OWNER_ATTACHMENT: u8 = 0x0f;
 
 /// Where the on-disk format version is kept.
 pub(crate) const FORMAT: &[u8] = b"\x00format";
@@ -117,6 +128,11 @@ pub(crate) fn all_message_ids() -> Vec<u8> {
 /// See [`all_users`].
 pub(crate) fn all_audit() -> Vec<u8> {
     vec![AUDIT]
+}
+
+/// See [`all_users`].
+pub(crate) fn all_attachments() -> Vec<u8> {
+    vec![ATTACHMENT]
 }
 
 /// Whether `key` is the meta record (the only key allowed in a store without data).
@@ -189,6 +205,36 @@ pub(crate) fn audit(id: AuditId) -> Vec<u8> {
     key(AUDIT, &[&id.to_bytes()])
 }
 
+pub(crate) fn attachment(id: AttachmentId) -> Vec<u8> {
+    key(ATTACHMENT, &[&id.to_bytes()])
+}
+
+pub(crate) fn owner_attachment(owner: UserId, id: AttachmentId) -> Vec<u8> {
+    key(OWNER_ATTACHMENT, &[&owner.to_bytes(), &id.to_bytes()])
+}
+
+/// The prefix of `owner`'s [`owner_attachment`] keys.
+pub(crate) fn owner_attachments(owner: UserId) -> Vec<u8> {
+    key(OWNER_ATTACHMENT, &[&owner.to_bytes()])
+}
+
+/// The value of an [`owner_attachment`] record: the attachment's stored bytes.
+pub(crate) fn stored_bytes(bytes: u64) -> [u8; 8] {
+    bytes.to_be_bytes()
+}
+
+/// Decodes [`stored_bytes`], naming the key on failure.
+pub(crate) fn parse_stored_bytes(key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
+    let array: [u8; 8] = value.try_into().map_err(|_| {
+        StoreError::Corrupt(format!(
+            "attachment size at key {} of {} bytes, expected 8",
+            super::records::hex(key),
+            value.len()
+        ))
+    })?;
+    Ok(u64::from_be_bytes(array))
+}
+
 /// The value of a message-index record: where the message is.
 pub(crate) fn location(conversation: ConversationId, seq: Seq) -> Vec<u8> {
     let mut value = conversation.to_bytes().to_vec();
@@ -255,6 +301,18 @@ mod tests {
         assert!(message(ConversationId::from_bytes([0xff; 16]), Seq(u64::MAX)) < end);
         assert_eq!(end, vec![MESSAGE + 1]);
         assert_eq!(prefix_end(&[0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn an_owners_attachment_keys_share_a_prefix_no_other_owner_has() {
+        let (owner, other) = (UserId::from_bytes([7; 16]), UserId::from_bytes([8; 16]));
+        let id = AttachmentId::new();
+        assert!(owner_attachment(owner, id).starts_with(&owner_attachments(owner)));
+        assert!(!owner_attachment(other, id).starts_with(&owner_attachments(owner)));
+        assert!(attachment(id).starts_with(&all_attachments()));
+        let key = owner_attachment(owner, id);
+        assert_eq!(parse_stored_bytes(&key, &stored_bytes(u64::MAX)).unwrap(), u64::MAX);
+        assert!(matches!(parse_stored_bytes(&key, &[0; 7]), Err(StoreError::Corrupt(m)) if m.contains("7 bytes")));
     }
 
     #[test]

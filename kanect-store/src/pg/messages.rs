@@ -1,5 +1,6 @@
-//! [`MessageStore`] for [`PgStore`]: `kanect_messages`, `kanect_conversation_seqs` (each
-//! conversation's last seq) and `kanect_receipts`.
+//! [`MessageStore`] for [`PgStore`]: `kanect_messages` (a message's attachments in its JSON
+//! `attachments` column), `kanect_conversation_seqs` (each conversation's last seq) and
+//! `kanect_receipts`.
 
 use super::rows::{self, message_columns, receipt_columns};
 use super::sql::{execute, limit, query, query_opt, Params};
@@ -8,6 +9,7 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use kanect_core::backend::{Appended, MessageStore, NewMessage, StoreResult};
 use kanect_core::{ConversationId, HistoryPage, Message, MessageId, Receipt, ReceiptKind, Seq, StoreError, UserId};
+use tokio_postgres::types::Json;
 
 /// The message a (conversation, sender, client id) already names, if any.
 async fn by_client_id(client: &impl GenericClient, message: &NewMessage) -> StoreResult<Option<Message>> {
@@ -31,10 +33,11 @@ impl MessageStore for PgStore {
         // original is then read and returned.
         let sql = "WITH next AS (INSERT INTO kanect_conversation_seqs AS s (conversation, last_seq) VALUES ($1, 1) \
                    ON CONFLICT (conversation) DO UPDATE SET last_seq = s.last_seq + 1 RETURNING last_seq) \
-                   INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at) \
-                   SELECT $1, next.last_seq, $2, $3, $4, $5, $6 FROM next RETURNING seq";
+                   INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at, attachments) \
+                   SELECT $1, next.last_seq, $2, $3, $4, $5, $6, $7 FROM next RETURNING seq";
         let sent_at = rows::signed(message.sent_at.0, "sent_at")?;
         let id = message.id();
+        let attachments = Json(&message.attachments);
         let client = self.client().await?;
         let params: Params<'_> = &[
             message.conversation.as_uuid(),
@@ -43,6 +46,7 @@ impl MessageStore for PgStore {
             &message.body,
             &message.client_id,
             &sent_at,
+            &attachments,
         ];
         let statement = client.prepare_cached(sql).await.map_err(db)?;
         match client.query_one(&statement, params).await {
@@ -69,10 +73,11 @@ impl MessageStore for PgStore {
     }
 
     async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
-        let sql = "UPDATE kanect_messages SET body = $4, edited_at = $5, deleted = $6 \
+        let sql = "UPDATE kanect_messages SET body = $4, edited_at = $5, deleted = $6, attachments = $7 \
                    WHERE conversation = $1 AND seq = $2 AND id = $3";
         let client = self.client().await?;
         let edited_at = message.edited_at.map(|t| rows::signed(t.0, "edited_at")).transpose()?;
+        let attachments = Json(&message.attachments);
         let params: Params<'_> = &[
             message.conversation.as_uuid(),
             &rows::clamped(message.seq.0),
@@ -80,10 +85,12 @@ impl MessageStore for PgStore {
             &message.body,
             &edited_at,
             &message.deleted,
+            &attachments,
         ];
         let replaced = execute(&client, sql, params).await? > 0;
         if replaced {
-            // The old body is a dead row version now, still in the table's pages.
+            // The old body (and the names of attachments it dropped) is a dead row version now,
+            // still in the table's pages.
             self.purge.mark_garbage();
         }
         Ok(replaced)

@@ -20,6 +20,8 @@ use kanect_core::StoreError;
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "initial", include_str!("../../migrations/0001_initial.sql")),
     (2, "login_attempts", include_str!("../../migrations/0002_login_attempts.sql")),
+    (3, "attachments", include_str!("../../migrations/0003_attachments.sql")),
+    (4, "blobs", include_str!("../../migrations/0004_blobs.sql")),
 ];
 
 /// The newest version this build knows.

@@ -15,6 +15,8 @@
 //!   the original is then read and returned;
 //! - memberships: each change is one transaction that locks the conversation row;
 //! - receipts: one upsert with `GREATEST`, so they only move forward;
+//! - attachment claims: a transaction that locks the claimed rows (`SELECT ... FOR UPDATE`)
+//!   before it checks and updates them, so of concurrent claims on any nodes exactly one wins;
 //! - log-in attempts: each count is a transaction that holds the row locks of all the
 //!   attempt's keys (taken in key order) from reading the records to writing the decision, so
 //!   concurrent attempts on any node see each other, and an attempt counts at all its keys or
@@ -40,7 +42,7 @@
 //! through a local proxy; TLS support is future work.
 //!
 //! **Layout.** Each store trait's impl is a file of its own (`users`, `sessions`,
-//! `login_attempts`, `conversations`, `messages`, `admin`; [`Store`] itself here), with one SQL
+//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`; [`Store`] itself here), with one SQL
 //! statement (or one short transaction) per operation; how each invariant is kept across nodes
 //! is said above, and the comments there only say what is not obvious from the SQL. `sql` runs
 //! statements, `rows` decodes them, `migrate` keeps the schema, `purge` vacuums deleted and
@@ -51,6 +53,7 @@
 //! runs it now). PostgreSQL's WAL, replicas and backups keep copies beyond that: see `purge`.
 
 mod admin;
+mod attachments;
 mod conversations;
 mod login_attempts;
 mod messages;
@@ -205,6 +208,11 @@ impl PgStore {
         migrate::current_version(&client).await
     }
 
+    /// The pool, for the stores that share it ([`PgStore::blobs`]).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// A pooled connection.
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(StoreError::backend)
@@ -274,7 +282,7 @@ enum PgError {
 
 /// Maps a PostgreSQL error: unique violations become [`StoreError::Conflict`], the rest
 /// (connection, syntax, anything unexpected) [`StoreError::Backend`].
-fn db(error: tokio_postgres::Error) -> StoreError {
+pub(crate) fn db(error: tokio_postgres::Error) -> StoreError {
     if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
         StoreError::Conflict(kanect_core::Conflict::Exists)
     } else {

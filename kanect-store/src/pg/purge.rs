@@ -1,5 +1,6 @@
 //! Deletion deletes, as far as PostgreSQL lets it: a `VACUUM` of `kanect_messages` after a
-//! message is deleted or edited.
+//! message is deleted or edited, and of `kanect_attachments` with it (a deleted attachment's row
+//! holds its file name, which is the uploader's data too).
 //!
 //! # What keeps a deleted body on disk
 //! A delete (or an edit) is an `UPDATE` of the message row: PostgreSQL writes a new row version
@@ -11,8 +12,9 @@
 //! TOASTed, is in the table's files after the `UPDATE` and in none after `VACUUM` and a
 //! checkpoint; `tests/pg_purge.rs` checks it on every run with `KANECT_TEST_PG`).
 //!
-//! So every replace marks the store, and [`PURGE_DELAY`] after the first unpurged mark a task
-//! runs `VACUUM kanect_messages` (which covers its TOAST table); [`PgStore::purge`] runs it now.
+//! So every replace (and every attachment's deletion) marks the store, and [`PURGE_DELAY`] after
+//! the first unpurged mark a task runs `VACUUM kanect_messages, kanect_attachments` (which
+//! covers their TOAST tables); [`PgStore::purge`] runs it now.
 //! A store starts marked: a node that stopped (or crashed) within the delay of a delete never
 //! ran the vacuum it owed, and `VACUUM` takes every dead row, whichever node made it.
 //! The vacuumed page reaches the table's file at PostgreSQL's next checkpoint
@@ -35,8 +37,8 @@
 //!   deleted file are not zeroed: the device may still hold them (full-disk encryption is the
 //!   answer to that threat).
 //!
-//! A role that does not own `kanect_messages` gets only a warning from `VACUUM`, not an error,
-//! so the purge checks ownership first and fails loudly instead.
+//! A role that does not own the tables gets only a warning from `VACUUM`, not an error, so the
+//! purge checks ownership first and fails loudly instead.
 
 use super::{db, PgStore};
 use deadpool_postgres::Pool;
@@ -71,7 +73,7 @@ impl Purger {
                     marked.notified().await;
                     tokio::time::sleep(PURGE_DELAY).await;
                     if let Err(error) = vacuum(&pool).await {
-                        tracing::error!(%error, "vacuum of kanect_messages failed; deleted bodies stay until the next one");
+                        tracing::error!(%error, "vacuum of kanect_messages and kanect_attachments failed; deleted bodies stay until the next one");
                         marked.notify_one();
                     }
                 }
@@ -80,8 +82,8 @@ impl Purger {
         Purger { marked, task }
     }
 
-    /// Notes that a message was replaced: its old body is to be vacuumed within
-    /// [`PURGE_DELAY`].
+    /// Notes that a message was replaced or an attachment deleted: the old row is to be
+    /// vacuumed within [`PURGE_DELAY`].
     pub(crate) fn mark_garbage(&self) {
         self.marked.notify_one();
     }
@@ -94,34 +96,38 @@ impl Drop for Purger {
 }
 
 impl PgStore {
-    /// Purges now: `VACUUM kanect_messages`, so that the old bodies of deleted and edited
-    /// messages leave the table's pages (see the `pg::purge` module docs for what PostgreSQL
+    /// Purges now: `VACUUM kanect_messages, kanect_attachments`, so that the old bodies of
+    /// deleted and edited messages, and deleted attachments' records, leave the tables' pages (see the `pg::purge` module docs for what PostgreSQL
     /// keeps beyond them: WAL, replicas, backups). The store runs one by itself within ten
     /// minutes of a delete or an edit; this is for an operator or a test that will not wait.
     /// The vacuumed pages reach the files at PostgreSQL's next checkpoint.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if the database cannot be reached, the vacuum fails, or the
-    /// store's role does not own `kanect_messages` (PostgreSQL would skip it with a warning).
+    /// store's role does not own both tables (PostgreSQL would skip them with a warning).
     pub async fn purge(&self) -> StoreResult<()> {
         vacuum(&self.pool).await
     }
 }
 
-/// Vacuums `kanect_messages` (and its TOAST table) after checking that the role may.
+/// Vacuums `kanect_messages` and `kanect_attachments` (and their TOAST tables) after checking
+/// that the role may.
 async fn vacuum(pool: &Pool) -> StoreResult<()> {
     let client = pool.get().await.map_err(StoreError::backend)?;
-    let owner = "SELECT pg_catalog.pg_has_role(relowner, 'USAGE') FROM pg_catalog.pg_class \
-                 WHERE oid = 'kanect_messages'::regclass";
+    let owner = "SELECT bool_and(pg_catalog.pg_has_role(relowner, 'USAGE')) FROM pg_catalog.pg_class \
+                 WHERE oid IN ('kanect_messages'::regclass, 'kanect_attachments'::regclass)";
     let owns: bool = client.query_one(owner, &[]).await.map_err(db)?.get(0);
     if !owns {
         return Err(StoreError::backend(NotOwner));
     }
     // Not in a transaction (VACUUM refuses one): a pooled connection is in autocommit.
-    client.batch_execute("VACUUM kanect_messages").await.map_err(db)
+    client.batch_execute("VACUUM kanect_messages, kanect_attachments").await.map_err(db)
 }
 
-/// The store's role cannot vacuum the messages table.
+/// The store's role cannot vacuum the tables.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot purge deleted messages: the store's role does not own kanect_messages (VACUUM needs the owner)")]
+#[error(
+    "cannot purge deleted messages: the store's role does not own kanect_messages and kanect_attachments \
+     (VACUUM needs the owner)"
+)]
 struct NotOwner;

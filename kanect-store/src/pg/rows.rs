@@ -8,9 +8,10 @@
 use super::PgError;
 use kanect_core::backend::{AttemptKey, LoginAttempts, Session, StoreResult};
 use kanect_core::{
-    AuditEntry, Conversation, ConversationKind, Message, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, User,
+    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, ImageMeta, Message, MessageRef, Receipt,
+    Role, Seq, StoreError, Timestamp, TokenHash, User,
 };
-use tokio_postgres::types::FromSql;
+use tokio_postgres::types::{FromSql, Json};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -35,7 +36,14 @@ macro_rules! conversation_columns {
 /// The columns [`message`] decodes.
 macro_rules! message_columns {
     () => {
-        "id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted"
+        "id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted, attachments"
+    };
+}
+
+/// The columns [`attachment`] decodes.
+macro_rules! attachment_columns {
+    () => {
+        "id, owner, name, size, content_type, sha256, image, uploaded_at, thumbnail_size, message_id, conversation_id"
     };
 }
 
@@ -60,7 +68,10 @@ macro_rules! receipt_columns {
     };
 }
 
-pub(super) use {audit_columns, conversation_columns, message_columns, receipt_columns, session_columns, user_columns};
+pub(super) use {
+    attachment_columns, audit_columns, conversation_columns, message_columns, receipt_columns, session_columns,
+    user_columns,
+};
 
 /// A column, or [`StoreError::Corrupt`] naming it.
 fn get<'a, T: FromSql<'a>>(row: &'a Row, column: &str) -> StoreResult<T> {
@@ -182,6 +193,32 @@ pub(super) fn message(row: &Row) -> StoreResult<Message> {
         sent_at: timestamp(row, "sent_at")?,
         edited_at: optional_timestamp(row, "edited_at")?,
         deleted: get(row, "deleted")?,
+        attachments: get::<Json<Vec<AttachmentMeta>>>(row, "attachments")?.0,
+    })
+}
+
+/// An [`attachment_columns!`] row.
+pub(super) fn attachment(row: &Row) -> StoreResult<Attachment> {
+    let message = match (get::<Option<Uuid>>(row, "message_id")?, get::<Option<Uuid>>(row, "conversation_id")?) {
+        (Some(message), Some(conversation)) => {
+            Some(MessageRef { conversation: conversation.into(), message: message.into() })
+        }
+        (None, None) => None,
+        _ => return Err(StoreError::Corrupt("an attachment's message without its conversation".into())),
+    };
+    Ok(Attachment {
+        meta: AttachmentMeta {
+            id: id(row, "id")?,
+            name: get(row, "name")?,
+            size: unsigned(get(row, "size")?, "size")?,
+            content_type: get(row, "content_type")?,
+            sha256: get(row, "sha256")?,
+            image: get::<Option<Json<ImageMeta>>>(row, "image")?.map(|image| image.0),
+        },
+        owner: id(row, "owner")?,
+        uploaded_at: timestamp(row, "uploaded_at")?,
+        thumbnail_size: unsigned(get(row, "thumbnail_size")?, "thumbnail_size")?,
+        message,
     })
 }
 

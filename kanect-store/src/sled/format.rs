@@ -25,12 +25,16 @@ use std::path::Path;
 /// - 4: message appends are durable in the journal (`journal/` beside sled's files) until a
 ///   checkpoint; the keys and values are those of version 3.
 ///   Later, the `login_attempts` tree was added without a bump (see `keys` for why).
+/// - 5: attachments: their records and owner index (`0x0e`, `0x0f`), and message records that
+///   carry them (tag 2 of `kv::message_codec`); every version-4 record is valid as it is.
 ///
-/// Version 3 is upgraded in place at open (its data is already version 4's; only the
-/// journal is new), so that a version-3 build refuses the store afterwards instead of
-/// ignoring its journal. Versions 1 and 2 are refused with a clear [`StoreError::Format`],
-/// not migrated: they only ever existed before Kanect's first release.
-pub(crate) const FORMAT_VERSION: u32 = 4;
+/// Versions 3 and 4 are upgraded in place at open (their data is already version 5's: version
+/// 3 lacks only the journal, version 4 only what attachments add), so that an older build
+/// refuses the store afterwards instead of ignoring its journal (3) or finding a message
+/// with attachments corrupt in the middle of a history page (4). Versions 1 and 2 are refused
+/// with a clear [`StoreError::Format`], not migrated: they only ever existed before Kanect's
+/// first release.
+pub(crate) const FORMAT_VERSION: u32 = 5;
 
 /// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`].
 const UPGRADES_FROM: u32 = 3;
@@ -116,13 +120,15 @@ mod tests {
     }
 
     #[test]
-    fn version_3_is_upgraded_in_place() {
-        let db = tree();
-        db.insert(keys::FORMAT, &3u32.to_be_bytes()).unwrap();
-        db.insert(b"\x01some user", b"{}".as_slice()).unwrap();
-        check_version(&db).unwrap();
-        assert_eq!(db.get(keys::FORMAT).unwrap().unwrap().as_ref(), FORMAT_VERSION.to_be_bytes());
-        assert_eq!(db.get(b"\x01some user").unwrap().unwrap().as_ref(), b"{}");
+    fn versions_3_and_4_are_upgraded_in_place() {
+        for old in [3u32, 4] {
+            let db = tree();
+            db.insert(keys::FORMAT, &old.to_be_bytes()).unwrap();
+            db.insert(b"\x01some user", b"{}".as_slice()).unwrap();
+            check_version(&db).unwrap();
+            assert_eq!(db.get(keys::FORMAT).unwrap().unwrap().as_ref(), FORMAT_VERSION.to_be_bytes(), "from {old}");
+            assert_eq!(db.get(b"\x01some user").unwrap().unwrap().as_ref(), b"{}");
+        }
     }
 
     #[test]

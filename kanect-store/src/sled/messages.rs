@@ -119,6 +119,7 @@ impl Open {
         stored.body.clone_from(&message.body);
         stored.edited_at = message.edited_at;
         stored.deleted = message.deleted;
+        stored.attachments.clone_from(&message.attachments);
         self.insert(&key, encode_message(&stored)?)?;
         Ok(true)
     }

@@ -14,7 +14,9 @@
 //!   take one of [`STRIPES`] mutexes chosen by the conversation id, so appends to different
 //!   conversations proceed in parallel and still share a journal sync;
 //! - account writes (users, usernames, passwords, sessions) take one `accounts` mutex: they
-//!   are rare and a single lock keeps a user's deletion and its sessions consistent.
+//!   are rare and a single lock keeps a user's deletion and its sessions consistent;
+//! - attachment record writes take one `attachments` mutex, which makes a claim of several
+//!   records one read-check-write.
 //!
 //! Locks are std mutexes held only around synchronous sled calls, never across an `.await`.
 //! Reads take no stripe or account lock (but for a conversation record, read through its
@@ -29,6 +31,7 @@
 //! longer than the calls under way take to return.
 
 mod admin;
+mod attachments;
 mod commit;
 mod config;
 mod conversations;
@@ -87,7 +90,8 @@ use std::sync::Arc;
 /// right after.
 ///
 /// # Deletion
-/// A deleted or edited message's old body is *not* purged from disk, and cannot be: sled 0.34
+/// A deleted or edited message's old body (and a deleted attachment record, with its file
+/// name) is *not* purged from disk, and cannot be: sled 0.34
 /// appends every write to its log segments and has no call that rewrites them (it may reuse a
 /// segment one day, with no bound, and it does not reclaim space). The body also stays in
 /// Kanect's journal until the checkpoint that covers it deletes that file (every 8 MiB of

@@ -6,7 +6,7 @@
 //! ends an open, the recovery thread (see `recovery`) drops the whole of it and opens the
 //! directory afresh. The `Store` methods' synchronous halves are `impl Open` blocks in the
 //! per-domain modules above it (`users`, `sessions`, `login_attempts`, `conversations`,
-//! `messages`, `admin`); they run inside the store's lock on its current `Open` and never wait
+//! `messages`, `attachments`, `admin`); they run inside the store's lock on its current `Open` and never wait
 //! on anything there.
 
 use super::commit::{self, FlushError, GroupCommit};
@@ -42,6 +42,9 @@ pub(crate) struct Open {
     /// Serialises changes to `attempts`: a count reads, decides and writes all of an attempt's
     /// keys at once.
     attempts_lock: Mutex<()>,
+    /// Serialises attachment record writes: a claim reads, checks and writes all its records
+    /// at once (see `attachments`).
+    attachments: Mutex<()>,
     /// Every message id in the store, so that a new message skips the resend lookup.
     pub(crate) ids: Arc<IdFilter>,
     /// Fills `ids` with the ids stored before the open.
@@ -79,6 +82,7 @@ impl Open {
             accounts: Mutex::new(()),
             attempts,
             attempts_lock: Mutex::new(()),
+            attachments: Mutex::new(()),
             ids,
             _id_scan: id_scan,
         })
@@ -110,6 +114,12 @@ impl Open {
     pub(crate) fn attempts_lock(&self) -> MutexGuard<'_, ()> {
         // Guards no data of its own, as `accounts`.
         self.attempts_lock.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The attachment records' write lock.
+    pub(crate) fn attachments(&self) -> MutexGuard<'_, ()> {
+        // Guards no data of its own, as `accounts`.
+        self.attachments.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Maps a sled error as [`format::sled_error`] does; an I/O error also fails group commit
