@@ -180,6 +180,15 @@ test('Alice sends a picture and a text file; Bob sees a thumbnail and a card liv
   await bubbles(bob, 'The view from the tent').waitFor();
   assert.equal(await bob.locator('.msg.theirs').last().locator('.thumb').count(), 1);
   await bob.locator(`.list .item[data-conversation="${conversation}"] .item-sub`, { hasText: 'The view from the tent' }).waitFor();
+  // Editing its text keeps its picture.
+  const withText = alice.locator('.msg.mine').last();
+  await withText.locator('.msg-meta').click();
+  await withText.locator('button[data-action=edit]').click();
+  await alice.fill('.edit-input', 'The view from the tent, at dawn');
+  await alice.press('.edit-input', 'Enter');
+  await bubbles(bob, 'The view from the tent, at dawn').waitFor();
+  await loaded(bob.locator('.msg.theirs').last().locator('.thumb img'));
+  await loaded(alice.locator('.msg.mine').last().locator('.thumb img'));
   await alice.setInputFiles(INPUT, { name: 'lake.png', mimeType: 'image/png', buffer: picture });
   await uploadRow(alice, 'lake.png').and(alice.locator('[data-status=done]')).waitFor();
   await alice.press('.composer-input', 'Enter');
