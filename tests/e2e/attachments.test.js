@@ -328,22 +328,43 @@ test('a file over the size limit is refused in words', async () => {
   // A server started with a 1 MiB limit if it takes the flag, else a stand-in for its refusal.
   const small = serverTakes('--max-file-size');
   await withServer(async ({ server, browser }) => {
-    const { alice } = await aliceAndBob(browser, server);
+    const { alice, conversation } = await aliceAndBob(browser, server);
     if (!small) {
       await alice.route(/\/api\/v1\/attachments\?/, (route) => route.fulfill({
         status: 413, contentType: 'application/json',
         body: JSON.stringify({ error: { code: 'attachment_too_large', message: 'limit reached: attachment_too_large', field: null } }),
       }));
     }
-    await alice.setInputFiles(INPUT, [
-      { name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1536 * 1024, 1) },
-      { name: 'fine.txt', mimeType: 'text/plain', buffer: Buffer.from('fine') },
-    ]);
+    const huge = { name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1536 * 1024, 1) };
+    await alice.setInputFiles(INPUT, [huge, { name: 'fine.txt', mimeType: 'text/plain', buffer: Buffer.from('fine') }]);
     const row = uploadRow(alice, 'huge.bin');
     await row.and(alice.locator('[data-status=failed]')).waitFor();
     assert.match(await row.locator('.upload-info').textContent(), /^Too large/);
     if (small) await uploadRow(alice, 'fine.txt').and(alice.locator('[data-status=done]')).waitFor();
     await shot(alice, 'attachments-too-large-desktop');
+
+    // A server that announces its limit (`max_file_bytes` in `hello`; added here by a relay if
+    // the server does not say it): the file is refused before any byte is sent, with the limit.
+    await alice.context().routeWebSocket(/\/api\/v1\/ws(\?.*)?$/, (ws) => {
+      const toServer = ws.connectToServer();
+      ws.onMessage((message) => toServer.send(message));
+      toServer.onMessage((message) => {
+        const frame = JSON.parse(message);
+        if (frame.type === 'hello' && frame.max_file_bytes === undefined) frame.max_file_bytes = 1024 * 1024;
+        ws.send(JSON.stringify(frame));
+      });
+    });
+    await alice.reload();
+    await waitConnected(alice);
+    await openConversation(alice, conversation);
+    const uploads = [];
+    alice.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().includes('/api/v1/attachments')) uploads.push(request.url());
+    });
+    await alice.setInputFiles(INPUT, huge);
+    await row.and(alice.locator('[data-status=failed]')).waitFor();
+    assert.equal(await row.locator('.upload-info').textContent(), 'Too large: the limit is 1 MB');
+    assert.deepEqual(uploads, []);
     assertClean(alice);
   }, { args: small ? ['--max-file-size', '1'] : [] });
 });
