@@ -310,11 +310,15 @@ test('the tray: progress, cancel, errors in words, at most 10 files, and paste a
   });
   assert.equal(await alice.locator('.tray .upload').count(), 1);
   await alice.locator('.chat').evaluate((chat, text) => {
-    const data = new DataTransfer();
-    data.items.add(new File([text], 'dropped.txt', { type: 'text/plain' }));
-    chat.dispatchEvent(new DragEvent('dragenter', { dataTransfer: data, bubbles: true, cancelable: true }));
-    chat.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    window.dropped = new DataTransfer();
+    window.dropped.items.add(new File([text], 'dropped.txt', { type: 'text/plain' }));
+    chat.dispatchEvent(new DragEvent('dragenter', { dataTransfer: window.dropped, bubbles: true, cancelable: true }));
   }, NOTES);
+  await alice.locator('.chat.dropping').waitFor();
+  await shot(alice, 'attachments-drop-desktop');
+  await alice.locator('.chat').evaluate((chat) => {
+    chat.dispatchEvent(new DragEvent('drop', { dataTransfer: window.dropped, bubbles: true, cancelable: true }));
+  });
   await uploadRow(alice, 'dropped.txt').and(alice.locator('[data-status=done]')).waitFor();
   assert.ok(!(await alice.locator('.chat').evaluate((chat) => chat.classList.contains('dropping'))));
   await alice.click('.send-btn');
