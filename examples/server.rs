@@ -27,8 +27,8 @@
 mod remote_export;
 
 use clap::{Parser, Subcommand};
-use kanect::http::HttpConfig;
 use kanect::blob::{BlobStore, MemoryBlobStore};
+use kanect::http::HttpConfig;
 use kanect::{
     AttachmentLimits, Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, Store,
     StoreError,

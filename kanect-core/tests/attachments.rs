@@ -70,7 +70,11 @@ async fn an_upload_is_sent_read_by_members_and_no_one_else() {
     let mut bobs_phone = chat.subscribe(&bob).await.unwrap();
     let sent = chat.send_with_attachments(&alice, direct.id, "c1", "", &[meta.id]).await.unwrap();
     assert_eq!(sent.attachments, std::slice::from_ref(&meta));
-    assert_eq!(next_message(&mut bobs_phone).await.attachments, std::slice::from_ref(&meta), "the event carries the metadata");
+    assert_eq!(
+        next_message(&mut bobs_phone).await.attachments,
+        std::slice::from_ref(&meta),
+        "the event carries the metadata"
+    );
     assert_eq!(read_all(&chat, &bob, meta.id, AttachmentPart::File).await.unwrap(), text);
     let part = chat.read_attachment(&bob, meta.id, AttachmentPart::File, Some(10..20)).await.unwrap();
     assert_eq!(part.blob.size, text.len() as u64);

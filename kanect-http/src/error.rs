@@ -124,7 +124,9 @@ impl From<Error> for ApiError {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Limited { limit: Limit::AttachmentSize | Limit::AttachmentQuota, .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Limited { limit: Limit::AttachmentSize | Limit::AttachmentQuota, .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Error::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(source) => {
                 tracing::error!(error = %source, source = ?std::error::Error::source(source), "store or bus failure");

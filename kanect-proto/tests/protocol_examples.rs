@@ -9,8 +9,8 @@
 //! fence indented under a list item counts as one.
 
 use kanect_proto::{
-    rest, AdminUserView, Attachment, ClientFrame, Conversation, ConversationView, ErrorBody, Message, NewPoll, PollCreated,
-    PollEvents, ServerFrame, User, UserView,
+    rest, AdminUserView, Attachment, ClientFrame, Conversation, ConversationView, ErrorBody, Message, NewPoll,
+    PollCreated, PollEvents, ServerFrame, User, UserView,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;

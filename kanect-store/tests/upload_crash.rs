@@ -46,8 +46,7 @@ async fn start(path: &Path) -> (Chat, Arc<FjallStore>, Arc<FsBlobStore>) {
         rate_limits: RateLimits::UNLIMITED,
         ..Default::default()
     };
-    let chat =
-        Chat::builder_shared(store.clone()).blobs_shared(blobs.clone()).config(config).build().await.unwrap();
+    let chat = Chat::builder_shared(store.clone()).blobs_shared(blobs.clone()).config(config).build().await.unwrap();
     (chat, store, blobs)
 }
 
@@ -159,10 +158,8 @@ async fn child(path: &Path) {
     println!("READY");
     let mut tasks = Vec::new();
     for i in 0..UPLOADERS {
-        let user = kanect_core::backend::UserStore::user_by_username(&*store, &format!("uploader{i}"))
-            .await
-            .unwrap()
-            .unwrap();
+        let user =
+            kanect_core::backend::UserStore::user_by_username(&*store, &format!("uploader{i}")).await.unwrap().unwrap();
         let (chat, caller) = (chat.clone(), chat.act_as(user.id).await.unwrap());
         tasks.push(tokio::spawn(async move {
             let started = Instant::now();
@@ -190,7 +187,8 @@ async fn verify(path: &Path, acked: &HashMap<AttachmentId, (String, u64)>) {
     for (id, (sha256, size)) in acked {
         let record = store.attachment(*id).await.unwrap().unwrap_or_else(|| panic!("upload {id} lost its record"));
         assert_eq!((&record.meta.sha256, record.meta.size), (sha256, *size));
-        let blob = blobs.get(BlobKey::file(*id), None).await.unwrap().unwrap_or_else(|| panic!("upload {id} lost its bytes"));
+        let blob =
+            blobs.get(BlobKey::file(*id), None).await.unwrap().unwrap_or_else(|| panic!("upload {id} lost its bytes"));
         let bytes = collect(blob.bytes).await.unwrap();
         assert_eq!(bytes.len() as u64, *size);
         use sha2::Digest;

@@ -15,6 +15,7 @@ use kanect::{Chat, ChatConfig, MemoryStore, PasswordCost};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -36,6 +37,10 @@ pub struct TestServer {
     /// Where `/metrics` is served, if the server was started with a metrics listener.
     pub metrics: Option<SocketAddr>,
     pub chat: Chat,
+    /// The engine's store, to look at what was kept.
+    pub store: Arc<MemoryStore>,
+    /// The engine's blob store, to look at what bytes were kept.
+    pub blobs: Arc<kanect::blob::MemoryBlobStore>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -50,7 +55,7 @@ impl TestServer {
     }
 }
 
-/// A server on port 0 with the default HTTP config and an in-memory store.
+/// A server on port 0 with the default HTTP config and an in-memory store (and blob store).
 pub async fn start_server() -> TestServer {
     start_server_with(HttpConfig::default(), chat_config()).await
 }
@@ -66,7 +71,15 @@ pub async fn start_server_with_metrics(config: HttpConfig, chat_config: ChatConf
 }
 
 async fn start(config: HttpConfig, chat_config: ChatConfig, metrics: bool) -> TestServer {
-    let chat = Chat::builder(MemoryStore::new()).config(chat_config).build().await.expect("chat");
+    // Attachments on, as on every server the example runs.
+    let store = Arc::new(MemoryStore::new());
+    let blobs = Arc::new(kanect::blob::MemoryBlobStore::new());
+    let chat = Chat::builder_shared(store.clone())
+        .blobs_shared(blobs.clone())
+        .config(chat_config)
+        .build()
+        .await
+        .expect("chat");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let mut server = kanect::http::Server::new(chat.clone(), config);
@@ -80,7 +93,7 @@ async fn start(config: HttpConfig, chat_config: ChatConfig, metrics: bool) -> Te
     let task = tokio::spawn(server.serve(listener, async {
         let _ = stopped.await;
     }));
-    TestServer { addr, metrics: metrics_addr, chat, stop: Some(stop), task }
+    TestServer { addr, metrics: metrics_addr, chat, store, blobs, stop: Some(stop), task }
 }
 
 /// An HTTP response, as the tests look at it.
