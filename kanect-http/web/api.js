@@ -1,5 +1,6 @@
 // The REST half of the wire protocol (kanect-http/PROTOCOL.md): JSON in and out, the session
 // cookie for authentication, and the X-CSRF-Token header on every state-changing request.
+// File uploads go through XMLHttpRequest instead of fetch: only it reports upload progress.
 
 const BASE = '/api/v1';
 
@@ -67,12 +68,49 @@ export async function request(method, path, body, { timeoutMs = 15000 } = {}) {
   } catch {
     data = null;
   }
-  if (!response.ok) {
-    const err = (data && data.error) || {};
-    const retry = Number(response.headers.get('Retry-After')) || null;
-    throw new ApiError(response.status, err.code || 'unavailable', err.message || response.statusText, err.field || null, retry);
-  }
+  if (!response.ok) throw responseError(response.status, response.statusText, data, response.headers.get('Retry-After'));
   return data;
+}
+
+/** The ApiError for a failed response: its JSON error body if it has one, else the status. */
+function responseError(status, statusText, data, retryAfterHeader) {
+  const err = (data && data.error) || {};
+  const retry = Number(retryAfterHeader) || null;
+  return new ApiError(status, err.code || 'unavailable', err.message || statusText, err.field || null, retry);
+}
+
+/** The path of an attachment's bytes (`thumbnail`: of its thumbnail), for links and images. */
+export function attachmentUrl(id, thumbnail = false) {
+  return `${BASE}/attachments/${encodeURIComponent(id)}${thumbnail ? '/thumbnail' : ''}`;
+}
+
+/**
+ * Uploads a file (`POST /attachments?name=`, the bytes as the body) with the session cookie and
+ * the CSRF header, as `request` sends them. `onProgress(sent, total)` follows the upload.
+ * Returns `{promise, abort}`: the promise resolves with the attachment record and rejects with
+ * an ApiError (`network` when the connection failed, `aborted` after `abort()`).
+ */
+export function uploadFile(file, name, onProgress) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    xhr.open('POST', `${BASE}/attachments${query({ name })}`);
+    xhr.withCredentials = true;
+    xhr.responseType = 'json';
+    xhr.setRequestHeader('Accept', 'application/json');
+    const token = csrf();
+    if (token) xhr.setRequestHeader('X-CSRF-Token', token);
+    xhr.upload.addEventListener('progress', (event) => {
+      if (onProgress) onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
+    });
+    xhr.addEventListener('load', () => {
+      if (xhr.status === 201 && xhr.response) resolve(xhr.response);
+      else reject(responseError(xhr.status, xhr.statusText, xhr.response, xhr.getResponseHeader('Retry-After')));
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'network', 'Cannot reach the server.')));
+    xhr.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'Upload cancelled.')));
+    xhr.send(file);
+  });
+  return { promise, abort: () => xhr.abort() };
 }
 
 /** Every endpoint the web app uses, one function each. */

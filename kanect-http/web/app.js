@@ -4,11 +4,13 @@
 //   api.js       REST calls, with the X-CSRF-Token header on state-changing requests
 //   socket.js    the WebSocket: reconnect with backoff, `resume` with cursors, heartbeats
 //   state.js     the client's data (users, conversations, threads, pending sends) + events
+//   uploads.js   files chosen for a message: each conversation's tray, uploads a few at a time
 //   session.js   log-in/out, loading, what each server frame does, every user action
 //   router.js    hash routes; a new view registers its own with `route()`
 //   dom.js       element builders that only ever insert text; avatars, icons, toasts
 //   time.js, strength.js   formatting and the password meter
-//   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs
+//   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs, attachments
+//                (the tray, files in messages, the image viewer)
 // To add a view (e.g. an admin area): write views/admin.js, import it below, and call
 // `route(/^\/admin$/, handler)`; the sidebar shows an admin link to `#/admin` for admins.
 

@@ -2,7 +2,13 @@
 // (`textContent` / `createTextNode`): nothing here ever parses a string as HTML.
 
 /** Attributes `h` may set with setAttribute; anything else is a bug in the caller. */
-const SAFE_ATTR = /^(class|id|type|name|value|placeholder|autocomplete|for|role|title|href|tabindex|disabled|hidden|maxlength|minlength|rows|inputmode|spellcheck|autofocus|required|checked|novalidate|(data|aria)-[a-z-]+)$/;
+const SAFE_ATTR = /^(class|id|type|name|value|placeholder|autocomplete|for|role|title|href|src|alt|width|height|download|accept|multiple|max|loading|decoding|tabindex|disabled|hidden|maxlength|minlength|rows|inputmode|spellcheck|autofocus|required|checked|novalidate|(data|aria)-[a-z-]+)$/;
+
+/**
+ * URLs `h` may put in `href` and `src`: a fragment, or a path on this site (not `//host`, nor
+ * `/\host`, which browsers read as another site too).
+ */
+const SAFE_URL = /^(#|\/(?![/\\]))/;
 
 /**
  * Builds an element: `h('button', {class: 'x', onclick: fn}, 'text', child)`.
@@ -17,7 +23,7 @@ export function h(tag, attrs = {}, ...children) {
     } else if (key === 'text') {
       el.textContent = String(value);
     } else if (SAFE_ATTR.test(key)) {
-      if (key === 'href' && !/^(#|\/)/.test(String(value))) throw new Error(`unsafe href: ${value}`);
+      if ((key === 'href' || key === 'src') && !SAFE_URL.test(String(value))) throw new Error(`unsafe ${key}: ${value}`);
       el.setAttribute(key, value === true ? '' : String(value));
     } else {
       throw new Error(`attribute not allowed: ${key}`);
@@ -106,6 +112,9 @@ const ICONS = {
   check: ['M5 12.5l4.5 4.5L19 7.5'],
   checks: ['M1.5 12.5l4.5 4.5L15.5 7.5', 'M11 16.5l.5.5L21 7.5'],
   clock: ['M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z', 'M12 7v5l3 2'],
+  attach: ['M20.5 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9'],
+  file: ['M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8l-5-5z', 'M14 3v5h5'],
+  download: ['M12 4v11', 'M7 10.5l5 5 5-5', 'M5 20h14'],
 };
 
 /** An icon as an inline SVG element. */

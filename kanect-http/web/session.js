@@ -132,6 +132,9 @@ async function start(me) {
     cursors: () => [...state.conversations.values()].map((c) => ({ conversation: c.id, seq: c.last_seq || 0 })),
     watch: watchList,
     onFrame,
+    onHello: (frame) => {
+      state.limits = { maxFileBytes: Number(frame.max_file_bytes) || null };
+    },
     onState: (s) => {
       state.connection = s;
       S.emit('connection', s);
@@ -486,10 +489,14 @@ function onAck(frame) {
   savePending();
   // An ack that came after its request gave up (timeout) still frees the queue.
   sendNext(p.conversation);
-  onMessage({
+  const message = {
     id: frame.id, conversation: frame.conversation, sender: state.me.id, seq: frame.seq, body: p.body,
     client_id: p.client_id, sent_at: frame.sent_at, edited_at: null, deleted: false,
-  });
+  };
+  // The ack names no attachments; the send's are the ones stored (the server refuses a send
+  // with any it cannot carry), as the `message` frame will say too.
+  if (p.attachments.length) message.attachments = p.attachments;
+  onMessage(message);
 }
 
 function onEdit(message) {
@@ -504,9 +511,12 @@ function onEdit(message) {
 function onDelete(frame) {
   const t = state.threads.get(frame.conversation);
   const old = t && t.byId.get(frame.id);
-  if (old) t.byId.set(frame.id, { ...old, body: '', deleted: true });
+  // A deleted message carries no attachments (the server deleted their bytes).
+  if (old) t.byId.set(frame.id, { ...old, body: '', deleted: true, attachments: undefined });
   const conv = state.conversations.get(frame.conversation);
-  if (conv && conv.last_message && conv.last_message.id === frame.id) conv.last_message = { ...conv.last_message, body: '', deleted: true };
+  if (conv && conv.last_message && conv.last_message.id === frame.id) {
+    conv.last_message = { ...conv.last_message, body: '', deleted: true, attachments: undefined };
+  }
   S.emit('thread', frame.conversation);
   S.emit('conversations');
 }
@@ -619,7 +629,7 @@ function pendingKey() {
 /** Saves the unacknowledged sends, so a reload resends them with the same client ids. */
 function savePending() {
   if (!state.me) return;
-  const list = [...state.pending.values()].map(({ conversation, client_id, body, created_at }) => ({ conversation, client_id, body, created_at }));
+  const list = [...state.pending.values()].map(({ conversation, client_id, body, attachments, created_at }) => ({ conversation, client_id, body, attachments, created_at }));
   try {
     if (list.length) sessionStorage.setItem(pendingKey(), JSON.stringify(list));
     else sessionStorage.removeItem(pendingKey());
@@ -640,20 +650,29 @@ async function restorePending() {
     list = [];
   }
   list = (Array.isArray(list) ? list : []).filter((p) => p && typeof p.client_id === 'string' && typeof p.body === 'string');
+  // Saved before sends carried attachments, or damaged: none.
+  for (const p of list) if (!Array.isArray(p.attachments) || !p.attachments.every((a) => a && typeof a.id === 'string')) p.attachments = [];
   const unknown = new Set(list.map((p) => p.conversation).filter((id) => typeof id === 'string' && !state.conversations.has(id)));
   await Promise.all([...unknown].map((id) => fetchConversation(id)));
   for (const p of list) {
     if (state.conversations.has(p.conversation)) {
-      state.pending.set(p.client_id, { conversation: p.conversation, client_id: p.client_id, body: p.body, created_at: p.created_at || Date.now(), failed: null, inFlight: false });
+      state.pending.set(p.client_id, {
+        conversation: p.conversation, client_id: p.client_id, body: p.body, attachments: p.attachments,
+        created_at: p.created_at || Date.now(), failed: null, inFlight: false,
+      });
     }
   }
 }
 
 // ---- actions ------------------------------------------------------------------------------
 
-/** Sends a message: shown at once as pending, confirmed by the ack, retried after reconnects. */
-export function sendMessage(conversationId, body) {
-  const p = { conversation: conversationId, client_id: newClientId(), body, created_at: Date.now(), failed: null, inFlight: false };
+/**
+ * Sends a message: shown at once as pending, confirmed by the ack, retried after reconnects.
+ * `attachments` are the records of finished uploads (uploads.js) it carries; with them the
+ * body may be empty.
+ */
+export function sendMessage(conversationId, body, attachments = []) {
+  const p = { conversation: conversationId, client_id: newClientId(), body, attachments, created_at: Date.now(), failed: null, inFlight: false };
   state.pending.set(p.client_id, p);
   savePending();
   lastTypingSent.delete(conversationId);
@@ -674,8 +693,10 @@ function sendNext(conversationId) {
   const p = [...state.pending.values()].find((q) => q.conversation === conversationId && !q.failed);
   if (!p || p.inFlight) return;
   p.inFlight = true;
+  const frame = { type: 'send', conversation: p.conversation, client_id: p.client_id, body: p.body };
+  if (p.attachments.length) frame.attachments = p.attachments.map((a) => a.id);
   socket
-    .request({ type: 'send', conversation: p.conversation, client_id: p.client_id, body: p.body })
+    .request(frame)
     .then((ack) => {
       p.inFlight = false;
       // Frees the queue: the next send goes from there (or went when the echo came first).

@@ -57,6 +57,7 @@ export const State = Object.freeze({
  * - `watch()` → `[user id]`: users whose presence to follow.
  * - `onFrame(frame)`: every frame from the server (after request bookkeeping).
  * - `onState(state)`: connection state changes.
+ * - `onHello(frame)`: the server's `hello` (its limits), on every connect.
  * - `onReady()`: connected and resumed: resend pending sends, refresh lists.
  * - `checkSession()` → `'ok' | 'ended' | 'offline'`: asked before each reconnect.
  * - `onSessionEnded(reason)`: the session is over; the socket stays closed.
@@ -174,6 +175,7 @@ export class Socket {
     }
     if (!frame || typeof frame.type !== 'string') return;
     if (frame.type === 'hello') {
+      if (this.options.onHello) this.options.onHello(frame);
       this.attempt = 0;
       this.startHeartbeat();
       this.resume();

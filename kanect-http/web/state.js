@@ -8,7 +8,8 @@ const listeners = new Map();
 /**
  * Subscribes to a topic ('users', 'conversations', 'thread', 'typing', 'connection', 'me';
  * 'directory': an account changed, appeared or was deleted, with its id; 'presence': a
- * presence frame as it came).
+ * presence frame as it came; 'uploads': a conversation's tray of uploads changed, with its id;
+ * 'upload-progress': an upload sent more bytes, with the upload — see uploads.js).
  */
 export function on(topic, fn) {
   if (!listeners.has(topic)) listeners.set(topic, new Set());
@@ -48,7 +49,10 @@ export const state = {
   conversationsLoading: false,
   /** conversation id → Thread: the loaded part of its history. */
   threads: new Map(),
-  /** client_id → {conversation, client_id, body, created_at, failed}: sends not yet acked. */
+  /**
+   * client_id → {conversation, client_id, body, attachments, created_at, failed}: sends not yet
+   * acked. `attachments` are the records of the uploads the send carries (their ids go out).
+   */
   pending: new Map(),
   /** conversation id → Map(user id → expiry ms): who is typing. */
   typing: new Map(),
@@ -56,6 +60,11 @@ export const state = {
   connection: 'closed',
   /** The conversation on screen, or null. */
   open: null,
+  /**
+   * What the server said of its limits: `maxFileBytes`, the largest upload, from `hello`'s
+   * `max_file_bytes` (null while unknown: a server that does not say is the judge of each file).
+   */
+  limits: { maxFileBytes: null },
 };
 
 /** Forgets everything (log-out). */
@@ -71,6 +80,7 @@ export function reset() {
   state.pending.clear();
   state.typing.clear();
   state.open = null;
+  state.limits = { maxFileBytes: null };
 }
 
 /** A conversation's loaded history. */

@@ -3,6 +3,7 @@
 // pages get the `delete` event and drop the message live. Bodies are inserted as text only.
 
 import { avatar, h, icon, plural, replace, toast } from '../dom.js';
+import { formatSize } from './attachments.js';
 import { confirmDialog } from './dialogs.js';
 import { adminApi, day, failure, loadMore, pageHead, PAGE, timeEl, userLabel } from './admin-common.js';
 
@@ -71,7 +72,10 @@ async function findConversation(id) {
   return null;
 }
 
-/** One message as the moderator sees it: sender, time, body (text), a delete button. */
+/**
+ * One message as the moderator sees it: sender, time, body (text), the names and sizes of its
+ * files (text only: their bytes are for the conversation's members), a delete button.
+ */
 function messageRow(message, onDelete) {
   const row = h('li', { class: `admin-msg${message.deleted ? ' is-deleted' : ''}`, 'data-message': message.id, 'data-seq': String(message.seq) });
   const draw = () => {
@@ -87,7 +91,11 @@ function messageRow(message, onDelete) {
         remove),
       message.deleted
         ? h('p', { class: 'admin-msg-body deleted' }, 'This message was deleted')
-        : h('p', { class: 'admin-msg-body' }, message.body));
+        : h('p', { class: 'admin-msg-body' }, message.body),
+      !message.deleted && message.attachments && message.attachments.length
+        ? h('p', { class: 'admin-msg-files muted', 'data-files': String(message.attachments.length) },
+          `📎 ${message.attachments.map((a) => `${a.name} (${formatSize(a.size)})`).join(', ')}`)
+        : null);
   };
   draw();
   return row;

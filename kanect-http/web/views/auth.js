@@ -50,6 +50,12 @@ const MESSAGES = {
     network: 'Cannot reach the server. Check your connection and try again.',
     unavailable: 'The server is busy. Try again in a moment.',
     shutting_down: 'The server is restarting. Try again in a moment.',
+    attachment_not_found: 'A file of this message is no longer available (unsent files are kept a day). Attach it again.',
+    attachment_in_use: 'A file of this message was sent with another one already.',
+  },
+  attachments: {
+    too_long: 'A message carries at most 10 files.',
+    repeated: 'The same file is attached twice.',
   },
 };
 

@@ -1,11 +1,14 @@
 // The right pane: one conversation. History loads as you scroll up, live messages appear at the
 // bottom, my messages show pending / sent / delivered / read marks, and I can edit or delete
-// them. Message bodies are inserted as text only.
+// them. Message bodies are inserted as text only. Files are attached with the composer's
+// button, by dropping them on the pane or by pasting an image (views/attachments.js).
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import * as session from '../session.js';
 import { messageStatus, on, peer, presenceOf, state, thread } from '../state.js';
 import { dayKey, dayLabel, fullTime, timeOfDay } from '../time.js';
+import * as uploads from '../uploads.js';
+import { acceptFiles, attachButton, attachmentsBlock, attachmentsSig, createTray } from './attachments.js';
 import { errorText } from './auth.js';
 import { confirmDialog, groupInfoDialog } from './dialogs.js';
 import { conversationTitle, presenceText } from './sidebar.js';
@@ -71,7 +74,9 @@ export function createChat(conversationId) {
   const scroller = h('div', { class: 'messages', tabindex: '0', 'aria-label': 'Messages' }, top, items, typingRow);
   const input = h('textarea', { class: 'composer-input', rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', maxlength: '4000' });
   const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
-  const composer = h('form', { class: 'composer' }, input, send);
+  const tray = createTray(conversationId);
+  const attach = attachButton(conversationId);
+  const composer = h('form', { class: 'composer' }, attach.button, attach.input, input, send);
   // Instead of the composer in a conversation with a deleted or disabled account: the server
   // refuses sends there (`recipient_unavailable`), and nobody would read them.
   const closed = h('p', { class: 'composer-closed', 'data-composer-closed': '', hidden: true });
@@ -80,8 +85,10 @@ export function createChat(conversationId) {
     h('header', { class: 'chat-head' }, back, headAvatar, h('div', { class: 'chat-head-text' }, title, subtitle), info),
     banner,
     scroller,
+    tray.el,
     composer,
     closed);
+  acceptFiles(conversationId, el, () => !composer.hidden);
 
   info.addEventListener('click', () => groupInfoDialog(conversationId));
 
@@ -112,6 +119,7 @@ export function createChat(conversationId) {
     subtitle.setAttribute('data-chat-status', typers.length ? 'typing' : presence || 'group');
     info.hidden = conv.kind !== 'group';
     composer.hidden = Boolean(gone);
+    tray.el.classList.toggle('tray-off', Boolean(gone));
     closed.hidden = !gone;
     closed.textContent = CLOSED_TEXT[gone] || '';
     const dots = h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'));
@@ -133,18 +141,19 @@ export function createChat(conversationId) {
     const mine = m.sender === state.me.id;
     const group = conv.kind === 'group';
     const sender = state.users.get(m.sender);
-    const sig = JSON.stringify([m.body, m.deleted, m.edited_at, status, first, m.seq, group && !mine ? displayName(sender) : '']);
+    const sig = JSON.stringify([m.body, m.deleted, m.edited_at, status, first, m.seq, group && !mine ? displayName(sender) : '', attachmentsSig(m)]);
     const old = nodes.get(key);
     if (old && old.sig === sig) return old.el;
+    const files = attachmentsBlock(m);
     const body = m.deleted
       ? h('span', { class: 'msg-body deleted' }, 'This message was deleted')
-      : h('span', { class: 'msg-body' }, bodyNodes(m.body));
+      : m.body || !files ? h('span', { class: 'msg-body' }, bodyNodes(m.body)) : null;
     const meta = h('span', { class: 'msg-meta' },
       m.edited_at && !m.deleted ? h('span', { class: 'msg-edited' }, 'edited') : null,
       h('time', { title: m.sent_at ? fullTime(m.sent_at) : '' }, m.sent_at ? timeOfDay(m.sent_at) : ''),
       mine && !m.deleted ? h('span', { class: `msg-status status-${status}`, title: STATUS[status].text, 'aria-label': STATUS[status].text },
         icon(STATUS[status].icon, 'icon icon-status'), STATUS[status].mark ? h('span', { class: 'sr-only' }, STATUS[status].mark) : null) : null);
-    const bubble = h('div', { class: 'bubble' }, body, meta);
+    const bubble = h('div', { class: `bubble${files ? ' has-files' : ''}` }, files, body, meta);
     // Touch screens have no hover: a tap on my message shows its actions.
     if (mine) bubble.addEventListener('click', () => row.classList.toggle('show-actions'));
     const row = h('div', {
@@ -242,7 +251,10 @@ export function createChat(conversationId) {
     const pending = [...state.pending.values()]
       .filter((p) => p.conversation === conversationId)
       .sort((a, b) => a.created_at - b.created_at)
-      .map((p) => ({ id: null, seq: 0, sender: state.me.id, body: p.body, client_id: p.client_id, sent_at: null, failed: Boolean(p.failed), failedError: p.failed }));
+      .map((p) => ({
+        id: null, seq: 0, sender: state.me.id, body: p.body, attachments: p.attachments, client_id: p.client_id,
+        sent_at: null, failed: Boolean(p.failed), failedError: p.failed,
+      }));
     const all = [...stored, ...pending];
 
     // Keep the view where the reader left it: pinned to the bottom, or on the same message.
@@ -330,8 +342,13 @@ export function createChat(conversationId) {
     input.style.height = 'auto';
     input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
   };
+  // Send takes text, or finished uploads, or both.
+  const updateSend = () => {
+    send.disabled = !input.value.trim() && uploads.ready(conversationId).length === 0;
+  };
   input.addEventListener('input', () => {
     grow();
+    updateSend();
     if (input.value.trim()) session.typing(conversationId);
   });
   input.addEventListener('keydown', (event) => {
@@ -343,7 +360,8 @@ export function createChat(conversationId) {
   composer.addEventListener('submit', (event) => {
     event.preventDefault();
     const body = input.value;
-    if (!body.trim()) return;
+    const hasFiles = uploads.ready(conversationId).length > 0;
+    if (!body.trim() && !hasFiles) return;
     if ([...body].length > 4000) {
       toast('Messages have at most 4,000 characters.', 'error');
       return;
@@ -351,7 +369,9 @@ export function createChat(conversationId) {
     input.value = '';
     grow();
     stickNext = true;
-    session.sendMessage(conversationId, body);
+    // Files under way stay in the tray, for the next message.
+    session.sendMessage(conversationId, body.trim() ? body : '', uploads.take(conversationId));
+    updateSend();
     input.focus();
   });
 
@@ -370,12 +390,14 @@ export function createChat(conversationId) {
     on('conversations', schedule),
     on('users', schedule),
     on('typing', (id) => id === conversationId && renderHead()),
+    on('uploads', (id) => id === conversationId && updateSend()),
     on('connection', () => {
       renderBanner();
       renderHead();
     }),
   ];
   renderBanner();
+  updateSend();
   const clock = setInterval(() => {
     headSig = '';
     renderHead();
@@ -391,6 +413,7 @@ export function createChat(conversationId) {
     focus: () => input.focus(),
     destroy() {
       offs.forEach((off) => off());
+      tray.destroy();
       clearTimeout(timer);
       clearInterval(clock);
     },

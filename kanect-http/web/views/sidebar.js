@@ -35,7 +35,14 @@ function preview(conv) {
   const m = conv.last_message;
   if (!m) return conv.kind === 'group' ? plural(conv.members.length, 'member') : 'No messages yet';
   const who = m.sender === state.me.id ? 'You: ' : conv.kind === 'group' ? `${displayName(state.users.get(m.sender))}: ` : '';
-  return who + (m.deleted ? 'Message deleted' : m.body.replace(/\s+/g, ' '));
+  return who + (m.deleted ? 'Message deleted' : bodyPreview(m));
+}
+
+/** A message's text on one line; for files sent without text, "📎 name" or "📎 3 files". */
+function bodyPreview(m) {
+  const files = m.attachments || [];
+  if (m.body.trim() || !files.length) return m.body.replace(/\s+/g, ' ');
+  return files.length === 1 ? `📎 ${files[0].name}` : `📎 ${plural(files.length, 'file')}`;
 }
 
 function typingNames(conversationId) {
