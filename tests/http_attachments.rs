@@ -188,7 +188,9 @@ async fn a_socket_send_carries_attachments_to_every_member_and_refusals_have_cod
     let conversation = open_direct(server.addr, &alice, &bob).await;
     let file = upload(server.addr, &alice.token, "notes.txt", b"plain notes").await.json();
     let theirs = upload(server.addr, &bob.token, "bobs.txt", b"bob's notes").await.json();
-    let mut alice_ws = connect(server.addr, &alice.token).await;
+    let mut alice_ws = try_connect(server.addr, &alice.token, &[]).await.unwrap();
+    let hello = alice_ws.next_of("hello").await;
+    assert_eq!(hello["max_file_bytes"], LIMIT, "the socket says how large a file may be");
     let mut bob_ws = connect(server.addr, &bob.token).await;
 
     let refused = alice_ws

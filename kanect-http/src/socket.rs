@@ -127,8 +127,11 @@ where
     /// Greets the client with `hello`; `None` if the socket is already gone.
     async fn open(app: App, subscription: Subscription, resumes: bool, mut sink: Si, stream: St) -> Option<Self> {
         let caller = subscription.caller().clone();
-        let hello =
-            ServerFrame::Hello { user: caller.user().to_wire(), max_frame_bytes: app.config.max_frame_bytes as u64 };
+        let hello = ServerFrame::Hello {
+            user: caller.user().to_wire(),
+            max_frame_bytes: app.config.max_frame_bytes as u64,
+            max_file_bytes: app.chat.attachments_enabled().then(|| app.chat.config().attachments.max_file_bytes),
+        };
         sink.send(Message::Text(hello.to_json().into())).await.ok()?;
         let mut ticker = tokio::time::interval(app.config.ws_ping_interval);
         ticker.tick().await; // the first tick is immediate

@@ -34,12 +34,16 @@ macro_rules! server_frame {
 server_frame! {
 /// One frame from the server.
 pub enum ServerFrame {
-    /// The first frame on a socket: who it is, and the largest frame it may send.
+    /// The first frame on a socket: who it is, the largest frame it may send, and the largest
+    /// file it may upload.
     Hello {
         /// The socket's user.
         user: UserId,
         /// The largest text frame the server reads, in bytes.
         max_frame_bytes: u64,
+        /// The largest file an upload may hold, in bytes; absent if the server takes none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_file_bytes: Option<u64>,
     },
     /// A command succeeded.
     Ack(Ack),
