@@ -16,16 +16,16 @@
 
 #![cfg(unix)]
 
+mod sigkill;
+
 use kanect_core::blob::{BlobKey, BlobStore};
 use kanect_core::testing::blob::{body, collect, pattern};
 use kanect_core::AttachmentId;
 use kanect_store::FsBlobStore;
+use sigkill::XorShift;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "KANECT_BLOB_CRASH_CHILD";
 const TEST: &str = "acknowledged_blobs_survive_sigkill";
@@ -44,9 +44,7 @@ fn acknowledged_blobs_survive_sigkill() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    eprintln!("seed {seed}");
-    let mut random = XorShift(seed);
+    let mut random = XorShift::from_clock(TEST);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut begun: HashMap<AttachmentId, (usize, u8)> = HashMap::new();
     let mut acked: HashSet<AttachmentId> = HashSet::new();
@@ -113,41 +111,8 @@ fn stored(dir: &Path) -> Vec<(AttachmentId, Vec<u8>)> {
 /// Runs one child until it has acknowledged a put, kills it a random moment later, and
 /// returns the lines it printed.
 fn kill_child_at_random(path: &Path, random: &mut XorShift) -> Vec<String> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (lines, received) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut output = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let line = received.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a first ack");
-        // libtest prints "test <name> ... " without a newline before the test's output.
-        let acked = line.contains("ACK ");
-        output.push(line);
-        if acked {
-            break;
-        }
-    }
-    std::thread::sleep(Duration::from_millis(random.below(200)));
-    assert!(child.try_wait().unwrap().is_none(), "the child stopped before it was killed");
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    reader.join().unwrap();
-    output.extend(received.try_iter());
-    // The first line may carry libtest's prefix.
-    output.iter().map(|line| line.rsplit_once("... ").map_or(line.as_str(), |(_, rest)| rest).to_string()).collect()
+    let pause = Duration::from_millis(random.below(200));
+    sigkill::run_and_kill(TEST, &[(CHILD_ENV, path.as_os_str())], Some("ACK "), pause)
 }
 
 /// The child: put blobs from [`PUTTERS`] tasks as fast as the store takes them.
@@ -158,8 +123,7 @@ async fn child(path: &Path) {
         .map(|putter| {
             let store = store.clone();
             tokio::spawn(async move {
-                let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64;
-                let mut random = XorShift((now ^ (putter as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
+                let mut random = XorShift::from_clock(&format!("putter {putter}"));
                 while started.elapsed() < CHILD_LIFETIME {
                     let id = AttachmentId::new();
                     let len = 1 + random.below(1024 * 1024) as usize;
@@ -174,16 +138,5 @@ async fn child(path: &Path) {
         .collect();
     for task in tasks {
         task.await.unwrap();
-    }
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound
     }
 }

@@ -17,16 +17,17 @@
 //! journal for the replay at the next open (sled may or may not have them already); fjall
 //! replays its own journal at every open, so there is nothing of the kind to count.
 
+mod sigkill;
+
 use kanect_core::backend::Store;
 use kanect_core::{
     Caller, Chat, ChatConfig, ConversationId, HistoryPage, PasswordCost, RateLimits, Registration, Seq, UserId,
 };
+use sigkill::XorShift;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "KANECT_CRASH_CHILD";
 const RUN_ENV: &str = "KANECT_CRASH_RUN";
@@ -147,9 +148,7 @@ fn survives_sigkill<S: Store>(engine: &Engine<S>) {
         let (chat, _store) = engine.start(&path).await;
         Cast::create(&chat).await;
     });
-    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    eprintln!("{}: crash test seed {seed}", engine.test);
-    let mut random = XorShift(seed);
+    let mut random = XorShift::from_clock(engine.test);
     // (conversation, client id) → acknowledged seq, over all runs.
     let mut acked: HashMap<(ConversationId, String), Seq> = HashMap::new();
     let mut replayed = 0;
@@ -185,43 +184,11 @@ fn kill_child_at_random(
     run: usize,
     random: &mut XorShift,
 ) -> Vec<((ConversationId, String), Seq)> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, path)
-        .env(RUN_ENV, run.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (lines, received) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut output = Vec::new();
+    let run_text = run.to_string();
+    let env = [(CHILD_ENV, path.as_os_str()), (RUN_ENV, std::ffi::OsStr::new(&run_text))];
     // Most runs die under load; every fourth may die anywhere, opening and recovery included.
-    if run % 4 != 3 {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let line = received.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("child ready");
-            // libtest prints "test <name> ... " without a newline before the test's output.
-            let ready = line.ends_with("READY");
-            output.push(line);
-            if ready {
-                break;
-            }
-        }
-    }
-    std::thread::sleep(Duration::from_millis(random.below(300)));
-    assert!(child.try_wait().unwrap().is_none(), "the child stopped before it was killed");
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    reader.join().unwrap();
-    output.extend(received.try_iter());
+    let wait_for = (run % 4 != 3).then_some("READY");
+    let output = sigkill::run_and_kill(test, &env, wait_for, Duration::from_millis(random.below(300)));
     output
         .iter()
         .filter_map(|line| line.strip_prefix("ACK "))
@@ -330,16 +297,4 @@ async fn verify<S: Store>(
         assert_eq!(next.seq, last.next(), "sending continues at the next seq");
     }
     unacknowledged
-}
-
-/// A small PRNG: the test needs random kill moments, not a dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound
-    }
 }

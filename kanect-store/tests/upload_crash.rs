@@ -12,17 +12,18 @@
 
 #![cfg(feature = "fjall")]
 
+mod sigkill;
+
 use kanect_core::backend::AttachmentStore;
 use kanect_core::blob::{collect, BlobKey, BlobStore};
 use kanect_core::testing::blob::{body, pattern};
 use kanect_core::{AttachmentId, Chat, ChatConfig, PasswordCost, RateLimits, Registration, Timestamp};
 use kanect_store::{FjallStore, FsBlobStore};
+use sigkill::XorShift;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "KANECT_UPLOAD_CRASH_CHILD";
 /// Kill points per run.
@@ -77,9 +78,7 @@ fn acknowledged_uploads_survive_sigkill() {
             chat.register(Registration::new(format!("uploader{i}"), "uploader-secret")).await.unwrap();
         }
     });
-    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    eprintln!("upload crash test seed {seed}");
-    let mut random = XorShift(seed);
+    let mut random = XorShift::from_clock(TEST);
     let mut acked: HashMap<AttachmentId, (String, u64)> = HashMap::new();
     let mut mid_upload = 0;
     for run in 0..KILLS {
@@ -104,42 +103,10 @@ fn acknowledged_uploads_survive_sigkill() {
 
 /// Runs one child, kills it, and returns the acknowledgements it printed.
 fn kill_child_at_random(path: &Path, run: usize, random: &mut XorShift) -> Vec<(AttachmentId, String, u64)> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (lines, received) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut output = Vec::new();
     // Most runs die under load; every fourth may die anywhere, opening included.
-    if run % 4 != 3 {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let line = received.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("child ready");
-            let ready = line.ends_with("READY");
-            output.push(line);
-            if ready {
-                break;
-            }
-        }
-    }
-    std::thread::sleep(Duration::from_millis(200 + random.below(400)));
-    assert!(child.try_wait().unwrap().is_none(), "the child stopped before it was killed");
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    reader.join().unwrap();
-    output.extend(received.try_iter());
-    output
+    let wait_for = (run % 4 != 3).then_some("READY");
+    let pause = Duration::from_millis(200 + random.below(400));
+    sigkill::run_and_kill(TEST, &[(CHILD_ENV, path.as_os_str())], wait_for, pause)
         .iter()
         .filter_map(|line| line.strip_prefix("ACK "))
         .map(|ack| {
@@ -194,17 +161,5 @@ async fn verify(path: &Path, acked: &HashMap<AttachmentId, (String, u64)>) {
         use sha2::Digest;
         let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(&digest, sha256, "upload {id}'s bytes changed");
-    }
-}
-
-/// A small PRNG: the test needs random kill moments, not a dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound
     }
 }
