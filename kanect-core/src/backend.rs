@@ -63,7 +63,7 @@
 
 pub use crate::model::{Appended, NewMessage, Session, StoreStats};
 pub use crate::store::{
-    matches_search, move_receipt_forward, AdminStore, AttachmentStore, ClaimRefused, ConversationStore,
+    claim, matches_search, move_receipt_forward, AdminStore, AttachmentStore, ClaimRefused, ConversationStore,
     LoginAttemptStore, MessageStore, SessionStore, Store, StoreResult, UserQuery, UserStore, UserUpdate,
 };
 pub use crate::throttle::{Attempt, AttemptKey, LoginAttempts};

@@ -3,7 +3,7 @@
 use super::MemoryStore;
 use crate::id::{AttachmentId, UserId};
 use crate::model::{Attachment, MessageRef};
-use crate::store::{AttachmentStore, ClaimRefused, StoreResult};
+use crate::store::{claim, AttachmentStore, ClaimRefused, StoreResult};
 use async_trait::async_trait;
 use std::ops::Bound;
 
@@ -27,12 +27,9 @@ impl AttachmentStore for MemoryStore {
         let mut state = self.lock();
         let mut claimed = Vec::with_capacity(ids.len());
         for &id in ids {
-            match state.attachments.get(&id) {
-                Some(found) if found.owner == owner => match found.message {
-                    Some(other) if other != message => return Ok(Err(ClaimRefused::Taken(id))),
-                    _ => claimed.push(Attachment { message: Some(message), ..found.clone() }),
-                },
-                _ => return Ok(Err(ClaimRefused::NotFound(id))),
+            match claim(id, state.attachments.get(&id).cloned(), owner, message) {
+                Ok((record, _)) => claimed.push(record),
+                Err(refused) => return Ok(Err(refused)),
             }
         }
         for attachment in &claimed {

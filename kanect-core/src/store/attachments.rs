@@ -54,6 +54,35 @@ pub trait AttachmentStore: Send + Sync {
     async fn attachments_after(&self, after: Option<AttachmentId>, limit: usize) -> StoreResult<Vec<Attachment>>;
 }
 
+/// The rule of a claim, for every backend: `stored` is the record under `id` (None if there
+/// is none). Returns the record as claimed by `message` and whether it changed (false for a
+/// claim by the same message again), or why `owner` may not claim it. A backend applies it to
+/// each id under its lock or transaction, and writes the changed records only if no id was
+/// refused.
+///
+/// # Errors
+/// [`ClaimRefused::NotFound`] for no record or another owner's; [`ClaimRefused::Taken`] for
+/// one another message carries.
+pub fn claim(
+    id: AttachmentId,
+    stored: Option<Attachment>,
+    owner: UserId,
+    message: MessageRef,
+) -> Result<(Attachment, bool), ClaimRefused> {
+    let mut record = match stored {
+        Some(record) if record.owner == owner => record,
+        _ => return Err(ClaimRefused::NotFound(id)),
+    };
+    match record.message {
+        Some(other) if other != message => Err(ClaimRefused::Taken(id)),
+        Some(_) => Ok((record, false)),
+        None => {
+            record.message = Some(message);
+            Ok((record, true))
+        }
+    }
+}
+
 /// Why [`AttachmentStore::claim_attachments`] claimed nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ClaimRefused {

@@ -27,7 +27,7 @@ mod sessions;
 mod users;
 
 pub use admin::AdminStore;
-pub use attachments::{AttachmentStore, ClaimRefused};
+pub use attachments::{claim, AttachmentStore, ClaimRefused};
 pub use conversations::ConversationStore;
 pub use login_attempts::LoginAttemptStore;
 pub use messages::{move_receipt_forward, HistoryPage, MessageStore};

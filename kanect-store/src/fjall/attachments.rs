@@ -17,7 +17,7 @@
 use super::format::{decode, encode};
 use super::{FjallStore, Inner};
 use crate::kv::keys;
-use kanect_core::backend::{AttachmentStore, ClaimRefused, StoreResult};
+use kanect_core::backend::{claim, AttachmentStore, ClaimRefused, StoreResult};
 use kanect_core::{Attachment, AttachmentId, MessageRef, UserId};
 
 impl Inner {
@@ -54,18 +54,13 @@ impl Inner {
         let mut batch = self.batch();
         let mut changed = false;
         for &id in ids {
-            let mut record = match self.attachment_now(id)? {
-                Some(record) if record.owner == owner => record,
-                _ => return Ok((Err(ClaimRefused::NotFound(id)), false)),
+            let (record, claimed_now) = match claim(id, self.attachment_now(id)?, owner, message) {
+                Ok(claimed) => claimed,
+                Err(refused) => return Ok((Err(refused), false)),
             };
-            match record.message {
-                Some(other) if other != message => return Ok((Err(ClaimRefused::Taken(id)), false)),
-                Some(_) => {}
-                None => {
-                    record.message = Some(message);
-                    batch.insert(&self.data, keys::attachment(id), encode(&record)?);
-                    changed = true;
-                }
+            if claimed_now {
+                batch.insert(&self.data, keys::attachment(id), encode(&record)?);
+                changed = true;
             }
             claimed.push(record);
         }

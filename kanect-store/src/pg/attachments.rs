@@ -14,7 +14,7 @@ use super::rows::{self, attachment_columns};
 use super::sql::{execute, limit, query, query_one, query_opt, Params};
 use super::{db, PgStore};
 use async_trait::async_trait;
-use kanect_core::backend::{AttachmentStore, ClaimRefused, StoreResult};
+use kanect_core::backend::{claim, AttachmentStore, ClaimRefused, StoreResult};
 use kanect_core::{Attachment, AttachmentId, MessageRef, UserId};
 use std::collections::HashMap;
 use tokio_postgres::types::Json;
@@ -69,7 +69,7 @@ impl AttachmentStore for PgStore {
             attachment_columns!(),
             " FROM kanect_attachments WHERE id = ANY($1) AND owner = $2 ORDER BY id FOR UPDATE"
         );
-        let claim = "UPDATE kanect_attachments SET message_id = $2, conversation_id = $3 \
+        let update = "UPDATE kanect_attachments SET message_id = $2, conversation_id = $3 \
                      WHERE id = ANY($1) AND message_id IS NULL";
         let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
         let mut client = self.client().await?;
@@ -82,15 +82,13 @@ impl AttachmentStore for PgStore {
         let mut claimed = Vec::with_capacity(ids.len());
         for &id in ids {
             // Dropping `tx` unanswered rolls it back: a refusal writes nothing (it wrote nothing).
-            let Some(mut record) = found.remove(&id) else { return Ok(Err(ClaimRefused::NotFound(id))) };
-            match record.message {
-                Some(other) if other != message => return Ok(Err(ClaimRefused::Taken(id))),
-                _ => record.message = Some(message),
+            match claim(id, found.remove(&id), owner, message) {
+                Ok((record, _)) => claimed.push(record),
+                Err(refused) => return Ok(Err(refused)),
             }
-            claimed.push(record);
         }
         let params: Params<'_> = &[&uuids, message.message.as_uuid(), message.conversation.as_uuid()];
-        execute(&tx, claim, params).await?;
+        execute(&tx, update, params).await?;
         tx.commit().await.map_err(db)?;
         Ok(Ok(claimed))
     }

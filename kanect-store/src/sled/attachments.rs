@@ -12,7 +12,7 @@ use super::format::{decode, encode};
 use super::open::Open;
 use super::SledStore;
 use crate::kv::keys;
-use kanect_core::backend::{AttachmentStore, ClaimRefused, StoreResult};
+use kanect_core::backend::{claim, AttachmentStore, ClaimRefused, StoreResult};
 use kanect_core::{Attachment, AttachmentId, MessageRef, UserId};
 
 impl Open {
@@ -48,18 +48,13 @@ impl Open {
         let mut batch = sled::Batch::default();
         let mut changed = false;
         for &id in ids {
-            let mut record = match self.attachment_now(id)? {
-                Some(record) if record.owner == owner => record,
-                _ => return Ok(Err(ClaimRefused::NotFound(id))),
+            let (record, claimed_now) = match claim(id, self.attachment_now(id)?, owner, message) {
+                Ok(claimed) => claimed,
+                Err(refused) => return Ok(Err(refused)),
             };
-            match record.message {
-                Some(other) if other != message => return Ok(Err(ClaimRefused::Taken(id))),
-                Some(_) => {}
-                None => {
-                    record.message = Some(message);
-                    batch.insert(keys::attachment(id), encode(&record)?);
-                    changed = true;
-                }
+            if claimed_now {
+                batch.insert(keys::attachment(id), encode(&record)?);
+                changed = true;
             }
             claimed.push(record);
         }
