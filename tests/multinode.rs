@@ -200,3 +200,52 @@ async fn a_node_stopped_cleanly_tells_the_other_that_its_users_left() {
     let status = tokio::task::spawn_blocking(move || node1.terminate()).await.expect("join");
     assert_eq!(status, Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
+async fn a_file_uploaded_to_one_node_is_read_from_the_other_until_its_message_is_deleted() {
+    let binary = server_binary(&["postgres", "nats"]);
+    let (schema, prefix) = fresh_names();
+    let node1 = start_node(&binary, &schema, &prefix);
+    let node2 = start_node(&binary, &schema, &prefix);
+    let alice = signup(node1.addr, "alice").await;
+    let bob = signup(node2.addr, "bob").await;
+    let direct = open_direct(node1.addr, &alice, &bob).await;
+    let mut bob_ws = connect(node2.addr, &bob.token).await;
+
+    // Over a chunk of PgBlobStore (256 KiB), so the bytes span rows.
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let auth = format!("Bearer {}", alice.token);
+    let uploaded =
+        raw_request(node1.addr, "POST", "/api/v1/attachments?name=data.bin", &[("Authorization", &auth)], &bytes).await;
+    assert_eq!(uploaded.status, 201, "{:?}", uploaded.json());
+    let id = uploaded.json()["id"].as_str().expect("id").to_string();
+    let path = format!("/api/v1/conversations/{direct}/messages");
+    let body = json!({"client_id": "f1", "body": "", "attachments": [id]});
+    let sent = request(node1.addr, "POST", &path, Some(&alice.token), Some(body)).await;
+    assert_eq!(sent.status, 200, "{:?}", sent.json());
+    let message = bob_ws.next_of("message").await;
+    assert_eq!(message["message"]["attachments"][0]["id"], id.as_str(), "the event crosses the bus with its files");
+
+    let bob_auth = format!("Bearer {}", bob.token);
+    let read =
+        raw_request(node2.addr, "GET", &format!("/api/v1/attachments/{id}"), &[("Authorization", &bob_auth)], b"")
+            .await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body, bytes, "node 2 serves the bytes node 1 took");
+    let range = [("Authorization", bob_auth.as_str()), ("Range", "bytes=262140-262150")];
+    let part = raw_request(node2.addr, "GET", &format!("/api/v1/attachments/{id}"), &range, b"").await;
+    assert_eq!((part.status, part.body.as_slice()), (206, &bytes[262_140..=262_150]), "a range across two chunks");
+
+    let message_id = sent.json()["id"].as_str().expect("message id").to_string();
+    let deleted =
+        request(node2.addr, "DELETE", &format!("/api/v1/messages/{message_id}"), Some(&alice.token), None).await;
+    assert_eq!(deleted.status, 200);
+    let gone =
+        raw_request(node1.addr, "GET", &format!("/api/v1/attachments/{id}"), &[("Authorization", &auth)], b"").await;
+    assert_eq!((gone.status, gone.code().as_str()), (404, "attachment_not_found"));
+
+    for node in [node1, node2] {
+        assert_eq!(tokio::task::spawn_blocking(move || node.terminate()).await.expect("join"), Some(0));
+    }
+}

@@ -118,6 +118,7 @@ macro_rules! store_conformance {
             receipts_only_move_forward);
         $crate::store_conformance!(@domain $attrs $make; attachments:
             attachments_round_trip_and_page_in_id_order,
+            an_insert_replaces_the_record,
             claims_take_all_or_nothing,
             concurrent_claims_have_one_winner,
             usage_counts_an_owners_bytes,

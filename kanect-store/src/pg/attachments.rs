@@ -25,7 +25,12 @@ impl AttachmentStore for PgStore {
     async fn insert_attachment(&self, attachment: &Attachment) -> StoreResult<()> {
         let sql = "INSERT INTO kanect_attachments (id, owner, name, size, content_type, sha256, image, uploaded_at, \
                    thumbnail_size, stored_bytes, message_id, conversation_id) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                   ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, size = EXCLUDED.size, \
+                   content_type = EXCLUDED.content_type, sha256 = EXCLUDED.sha256, image = EXCLUDED.image, \
+                   uploaded_at = EXCLUDED.uploaded_at, thumbnail_size = EXCLUDED.thumbnail_size, \
+                   stored_bytes = EXCLUDED.stored_bytes, message_id = EXCLUDED.message_id, \
+                   conversation_id = EXCLUDED.conversation_id";
         let meta = &attachment.meta;
         let size = rows::signed(meta.size, "size")?;
         let uploaded_at = rows::signed(attachment.uploaded_at.0, "uploaded_at")?;

@@ -33,6 +33,23 @@ pub async fn attachments_round_trip_and_page_in_id_order<S: Store>(store: Arc<S>
     assert_eq!(store.attachments_after(None, 10).await.unwrap(), [inserted[0].clone(), inserted[2].clone()]);
 }
 
+/// Inserting a record under an id that has one replaces it (the engine inserts an upload's
+/// record before its bytes, and again once it is complete), usage included.
+pub async fn an_insert_replaces_the_record<S: Store>(store: Arc<S>) {
+    let owner = UserId::new();
+    let mut record = attachment(owner, 0);
+    store.insert_attachment(&record).await.unwrap();
+    record.meta.size = 4_000;
+    record.meta.content_type = "image/png".into();
+    record.meta.image =
+        Some(crate::model::ImageMeta { width: 40, height: 30, thumbnail_width: 40, thumbnail_height: 30 });
+    record.thumbnail_size = 500;
+    store.insert_attachment(&record).await.unwrap();
+    assert_eq!(store.attachment(record.meta.id).await.unwrap(), Some(record.clone()));
+    assert_eq!(store.attachments_after(None, 10).await.unwrap(), [record]);
+    assert_eq!(store.attachment_usage(owner).await.unwrap(), 4_500);
+}
+
 /// A claim takes every id or none: an unknown id, another user's, or one another message
 /// carries refuses the whole claim, and nothing changes; the same message claiming again (a
 /// resend) succeeds.
