@@ -161,6 +161,14 @@ async fn downloads_stream_with_ranges_validators_and_safe_headers() {
     assert_eq!((reply.status, reply.code().as_str()), (416, "range_not_satisfiable"));
     assert_eq!(reply.header("content-range"), Some(format!("bytes */{}", html.len()).as_str()));
 
+    // An SVG (which can carry script) is text to the server, and a download.
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
+    let svg = upload(server.addr, &alice.token, "logo.svg", svg).await.json();
+    assert_eq!(svg["content_type"], "text/plain; charset=utf-8");
+    let reply =
+        get(server.addr, &alice.token, &format!("/api/v1/attachments/{}", svg["id"].as_str().unwrap()), &[]).await;
+    assert!(reply.header("content-disposition").unwrap().starts_with("attachment;"));
+
     let photo_id = photo["id"].as_str().unwrap();
     let reply = get(server.addr, &bob.token, &format!("/api/v1/attachments/{photo_id}"), &[]).await;
     assert_eq!(reply.header("content-type"), Some("image/png"));

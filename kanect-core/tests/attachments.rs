@@ -300,3 +300,32 @@ async fn without_a_blob_store_attachments_are_off() {
     assert_eq!(code(chat.send_with_attachments(&alice, direct.id, "c", "", &[id]).await), "attachments_disabled");
     chat.send(&alice, direct.id, "d", "text still works").await.unwrap();
 }
+
+#[tokio::test]
+async fn retention_deletes_expired_messages_files_too() {
+    let store = Arc::new(MemoryStore::new());
+    let blobs = Arc::new(MemoryBlobStore::new());
+    let config = ChatConfig { message_retention: Some(Duration::from_secs(3600)), ..unlimited_config() };
+    let chat = Chat::builder_shared(store).blobs_shared(blobs.clone()).config(config).build().await.unwrap();
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let file = chat.upload(&alice, "old.txt", None, body(b"old news", 3)).await.unwrap();
+    chat.send_with_attachments(&alice, direct.id, "c", "", &[file.id]).await.unwrap();
+    assert_eq!(chat.expire_messages(Timestamp::now().plus(Duration::from_secs(7200))).await.unwrap(), 1);
+    assert!(blobs.is_empty(), "the expired message's file is gone");
+    assert_eq!(code(chat.attachment(&bob, file.id).await), "attachment_not_found");
+}
+
+#[tokio::test]
+async fn uploads_count_against_the_send_rate() {
+    let rate_limits =
+        kanect_core::RateLimits { sends: kanect_core::Rate::new(2, Duration::from_secs(3600)), ..Default::default() };
+    let store = Arc::new(MemoryStore::new());
+    let config = ChatConfig { rate_limits, ..support::fast_config() };
+    let chat = Chat::builder_shared(store).blobs(MemoryBlobStore::new()).config(config).build().await.unwrap();
+    let (_, alice) = user(&chat, "alice").await;
+    chat.upload(&alice, "1", None, body(b"1", 1)).await.unwrap();
+    chat.upload(&alice, "2", None, body(b"2", 1)).await.unwrap();
+    assert_eq!(code(chat.upload(&alice, "3", None, body(b"3", 1)).await), "rate_limited");
+}
