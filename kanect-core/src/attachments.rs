@@ -6,7 +6,8 @@
 //! with an error once it passes the size limit, so an upload over it is refused without being
 //! stored whole, and memory holds one chunk at a time. The content type is sniffed from those
 //! first bytes ([`crate::media::sniff`]): the uploader's claim is never trusted. An image is
-//! read back and decoded off the async threads (`spawn_blocking`), one at a time per engine,
+//! read back (if at most [`AttachmentLimits::max_image_file_bytes`]) and decoded off the async
+//! threads (`spawn_blocking`), one at a time per engine (the turn is held until the decode ends),
 //! within [`ImageLimits`] checked before any pixel is decoded; it gets a thumbnail, and one
 //! that does not decode is kept as a plain file (`application/octet-stream`). The record is
 //! inserted before the first byte is stored (empty, unclaimed) and completed after the last, so
@@ -17,7 +18,9 @@
 //! thumbnails) up to [`AttachmentLimits::quota_bytes`], checked against what the store counts
 //! when an upload starts and enforced on the body as it arrives; at most
 //! [`AttachmentLimits::uploads_in_flight`] uploads per account under way on one node (so
-//! several uploads at once can pass the quota by at most that many files, never more).
+//! uploads at once can pass the quota by at most that many files per node). An upload runs on
+//! a task of its own: if its caller goes away after the last byte, it still completes (and
+//! counts) or is cleaned up, never left half done until the sweep.
 //!
 //! **Sending.** [`Chat::send_with_attachments`] claims the ids for the message (all or none,
 //! one message per attachment, atomically in the store) before appending it. A claim is keyed
@@ -67,6 +70,9 @@ pub struct AttachmentLimits {
     pub unsent_expiry: Duration,
     /// How large an image may be decoded for its thumbnail, and the thumbnail's size.
     pub images: ImageLimits,
+    /// The largest image file read into memory to be decoded (one at a time); a larger one is
+    /// kept as a file without a thumbnail. Default 32 MiB.
+    pub max_image_file_bytes: u64,
 }
 
 impl Default for AttachmentLimits {
@@ -77,6 +83,7 @@ impl Default for AttachmentLimits {
             uploads_in_flight: 4,
             unsent_expiry: Duration::from_secs(24 * 3600),
             images: ImageLimits::default(),
+            max_image_file_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -205,6 +212,12 @@ impl Chat {
     /// (a body longer than announced is cut off at the limit all the same). Returns the
     /// metadata, with the sniffed content type and, for an image, its size and thumbnail's.
     ///
+    /// The upload runs on a task of its own, to its end, even if this future is dropped: a
+    /// caller that goes away after the last byte leaves a complete (unsent) upload, one that goes
+    /// away before leaves nothing. So `body` must end or fail in bounded time (the HTTP adapter
+    /// puts a read deadline on it); until it does, the upload holds one of the account's
+    /// [`AttachmentLimits::uploads_in_flight`].
+    ///
     /// # Errors
     /// `attachments_disabled` without a blob store; `rate_limited` past `RateLimits::sends`
     /// (an upload counts as a send); `too_many_uploads` past
@@ -214,6 +227,23 @@ impl Chat {
     /// bytes; `incomplete` if the body failed (the uploader went away); `unavailable` if a
     /// store failed. Nothing is kept after an error.
     pub async fn upload(
+        &self,
+        caller: &Caller,
+        name: &str,
+        length: Option<u64>,
+        body: ByteStream,
+    ) -> Result<AttachmentMeta> {
+        // On a task of its own, so that an upload whose caller goes away (an HTTP client that
+        // hangs up, its request future dropped) still ends as one that finished: counted in
+        // the quota, or cleaned up; and the image it decodes holds its turn until it is done.
+        let (chat, caller, name) = (self.clone(), caller.clone(), name.to_string());
+        tokio::spawn(async move { chat.upload_now(&caller, &name, length, body).await })
+            .await
+            .map_err(|failed| Error::Unavailable(StoreError::backend(failed)))?
+    }
+
+    /// [`Chat::upload`], on its task.
+    async fn upload_now(
         &self,
         caller: &Caller,
         name: &str,
@@ -278,7 +308,7 @@ impl Chat {
         meta.size = reading.size;
         meta.content_type = media::sniff(&reading.head).to_string();
         meta.sha256 = hex(&reading.sha256.finalize());
-        if media::is_inline_image(&meta.content_type) {
+        if media::is_inline_image(&meta.content_type) && meta.size <= self.config().attachments.max_image_file_bytes {
             match self.make_thumbnail(meta.id).await? {
                 Some((image, size)) => (meta.image, record.thumbnail_size) = (Some(image), size),
                 // Claimed to be an image by its first bytes, but does not decode: a plain file.
@@ -294,16 +324,25 @@ impl Chat {
     /// stores its thumbnail. None if it does not decode within the limits.
     async fn make_thumbnail(&self, id: AttachmentId) -> Result<Option<(ImageMeta, u64)>> {
         let blobs = self.blobs().ok_or(Error::Forbidden(Denied::AttachmentsDisabled))?.clone();
-        let _turn = self.thumbnailing().acquire().await.map_err(|_| Error::Forbidden(Denied::AttachmentsDisabled))?;
+        let turn = self
+            .thumbnailing()
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Forbidden(Denied::AttachmentsDisabled))?;
         let Some(blob) = blobs.get(BlobKey::file(id), None).await? else {
             return Err(Error::Unavailable(StoreError::Corrupt(format!("attachment {id} vanished while uploading"))));
         };
         let bytes =
             crate::blob::collect(blob.bytes).await.map_err(|error| Error::Unavailable(StoreError::backend(error)))?;
         let limits = self.config().attachments.images.clone();
-        let decoded = tokio::task::spawn_blocking(move || media::thumbnail(&bytes, &limits))
-            .await
-            .map_err(|error| Error::Unavailable(StoreError::backend(error)))?;
+        // The turn goes with the decode: it ends when the pixels are freed.
+        let decoded = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            media::thumbnail(&bytes, &limits)
+        })
+        .await
+        .map_err(|error| Error::Unavailable(StoreError::backend(error)))?;
         let Ok((info, thumbnail)) = decoded else { return Ok(None) };
         let size = thumbnail.bytes.len() as u64;
         let body = crate::blob::once(Bytes::from(thumbnail.bytes));
@@ -456,7 +495,8 @@ impl Chat {
     /// application's choosing. Trusted, like [`Chat::expire_messages`].
     ///
     /// # Errors
-    /// `unavailable` if a store fails; what was deleted before stays deleted.
+    /// `unavailable` if the store fails to list the records; a record that fails on its own
+    /// is logged and passed over (the next pass tries it again).
     pub async fn sweep_attachments(&self, now: Timestamp) -> Result<u64> {
         let Some(blobs) = self.blobs().cloned() else { return Ok(0) };
         let expiry = u64::try_from(self.config().attachments.unsent_expiry.as_millis()).unwrap_or(u64::MAX);
@@ -465,10 +505,19 @@ impl Chat {
         let mut after = None;
         loop {
             let page = self.store().attachments_after(after, SWEEP_PAGE).await?;
-            for record in &page {
-                if record.uploaded_at <= cutoff && !self.carried(record).await? {
-                    self.discard(&*blobs, record.meta.id).await?;
-                    swept += 1;
+            for record in page.iter().filter(|record| record.uploaded_at <= cutoff) {
+                // One record that fails (a blob that will not delete, a message that will not
+                // decode) is logged and passed over: it must not stop every later pass there.
+                let swept_one = match self.carried(record).await {
+                    Ok(true) => continue,
+                    Ok(false) => self.discard(&*blobs, record.meta.id).await,
+                    Err(error) => Err(error),
+                };
+                match swept_one {
+                    Ok(()) => swept += 1,
+                    Err(error) => {
+                        tracing::warn!(%error, attachment = %record.meta.id, "the sweep passed over an attachment")
+                    }
                 }
             }
             match page.last() {

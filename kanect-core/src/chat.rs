@@ -146,7 +146,7 @@ struct Inner {
     /// Uploads under way per account (see `attachments`).
     uploads: Uploads,
     /// One image decoded at a time: its bytes and pixels are in memory meanwhile.
-    thumbnailing: tokio::sync::Semaphore,
+    thumbnailing: Arc<tokio::sync::Semaphore>,
     config: ChatConfig,
 }
 
@@ -214,7 +214,7 @@ impl Chat {
             retention_cursors: Arc::default(),
             blobs,
             uploads: Uploads::default(),
-            thumbnailing: tokio::sync::Semaphore::new(1),
+            thumbnailing: Arc::new(tokio::sync::Semaphore::new(1)),
             store,
             bus,
             config,
@@ -253,7 +253,7 @@ impl Chat {
     }
 
     /// The turn to decode an image.
-    pub(crate) fn thumbnailing(&self) -> &tokio::sync::Semaphore {
+    pub(crate) fn thumbnailing(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.inner.thumbnailing
     }
 

@@ -336,7 +336,7 @@ pub struct Attachment {
     /// The bytes of its thumbnail (an image's), which count against the quota too.
     pub thumbnail_size: u64,
     /// The message that carries it; None until one is sent with it (an upload never sent
-    /// expires, see [`ChatConfig::attachment_expiry`](crate::ChatConfig::attachment_expiry)).
+    /// expires, see [`AttachmentLimits::unsent_expiry`](crate::AttachmentLimits::unsent_expiry)).
     pub message: Option<MessageRef>,
 }
 

@@ -171,36 +171,42 @@ async fn empty_and_interrupted_uploads_keep_nothing() {
     assert!(store.attachments_after(None, 10).await.unwrap().is_empty());
 }
 
-/// A body that never ends, as an uploader still sending.
-fn endless() -> ByteStream {
-    struct Endless;
-    impl futures_core::Stream for Endless {
+/// A body still arriving, as from an uploader still sending, until `cut` fires: then it fails,
+/// as when the uploader goes away.
+fn sending_until(cut: tokio::sync::oneshot::Receiver<()>) -> ByteStream {
+    struct Sending(tokio::sync::oneshot::Receiver<()>);
+    impl futures_core::Stream for Sending {
         type Item = std::io::Result<Bytes>;
         fn poll_next(
-            self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
         ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Pending
+            std::pin::Pin::new(&mut self.0)
+                .poll(cx)
+                .map(|_| Some(Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset))))
         }
     }
-    Box::pin(Endless)
+    use std::future::Future;
+    Box::pin(Sending(cut))
 }
 
 #[tokio::test]
 async fn uploads_under_way_per_account_are_capped() {
-    let Setup { chat, .. } = setup(AttachmentLimits { uploads_in_flight: 1, ..Default::default() }).await;
+    let Setup { chat, blobs, .. } = setup(AttachmentLimits { uploads_in_flight: 1, ..Default::default() }).await;
     let (_, alice) = user(&chat, "alice").await;
     let (_, bob) = user(&chat, "bob").await;
+    let (cut, cut_off) = tokio::sync::oneshot::channel();
     let first = tokio::spawn({
         let (chat, alice) = (chat.clone(), alice.clone());
-        async move { chat.upload(&alice, "slow", None, endless()).await }
+        async move { chat.upload(&alice, "slow", None, sending_until(cut_off)).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(code(chat.upload(&alice, "second", None, body(b"x", 1)).await), "too_many_uploads");
     chat.upload(&bob, "another account", None, body(b"x", 1)).await.unwrap();
-    first.abort();
-    let _ = first.await;
+    cut.send(()).unwrap();
+    assert_eq!(code(first.await.unwrap()), "incomplete");
     chat.upload(&alice, "second", None, body(b"x", 1)).await.unwrap();
+    assert_eq!(blobs.len(), 2, "nothing kept of the upload cut off");
 }
 
 #[tokio::test]
@@ -328,4 +334,53 @@ async fn uploads_count_against_the_send_rate() {
     chat.upload(&alice, "1", None, body(b"1", 1)).await.unwrap();
     chat.upload(&alice, "2", None, body(b"2", 1)).await.unwrap();
     assert_eq!(code(chat.upload(&alice, "3", None, body(b"3", 1)).await), "rate_limited");
+}
+
+/// A body that notes when it has ended.
+struct Noting(ByteStream, Arc<std::sync::atomic::AtomicBool>);
+
+impl futures_core::Stream for Noting {
+    type Item = std::io::Result<Bytes>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let next = self.0.as_mut().poll_next(cx);
+        if let std::task::Poll::Ready(None) = next {
+            self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        next
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_caller_goes_away_after_the_last_byte_completes_and_counts() {
+    let limits = AttachmentLimits { quota_bytes: 4 * 1024 * 1024, ..Default::default() };
+    let Setup { chat, blobs, store } = setup(limits).await;
+    let (alice_user, alice) = user(&chat, "alice").await;
+    let photo = png(1500, 1000);
+    let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let body: ByteStream = Box::pin(Noting(body(&photo, 64 * 1024), ended.clone()));
+    let mut upload = Box::pin(chat.upload(&alice, "photo.png", None, body));
+    // Driven until its body has all been read, then dropped: an HTTP client that hung up.
+    tokio::select! {
+        result = &mut upload => panic!("finished before its caller went away: {result:?}"),
+        () = async { while !ended.load(std::sync::atomic::Ordering::SeqCst) { tokio::task::yield_now().await } } => {}
+    }
+    drop(upload);
+    use kanect_core::backend::AttachmentStore;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let records = store.attachments_after(None, 10).await.unwrap();
+        if let [record] = records.as_slice() {
+            if record.meta.size > 0 {
+                break record.clone();
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the upload never completed: {records:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(record.meta.image.is_some(), "thumbnailed as if its caller had stayed");
+    assert_eq!(blobs.len(), 2, "the file and its thumbnail");
+    assert_eq!(store.attachment_usage(alice_user.id).await.unwrap(), record.stored_bytes(), "the quota counts it");
 }

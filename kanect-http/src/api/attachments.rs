@@ -95,6 +95,9 @@ pub(super) async fn download<B>(
 ) -> Reply {
     let id: AttachmentId = path_id(id)?;
     let meta = app.chat.attachment(caller, id).await?;
+    if part == AttachmentPart::Thumbnail && meta.image.is_none() {
+        return Err(kanect_core::Error::NotFound(kanect_core::Entity::Attachment).into());
+    }
     let etag = match part {
         AttachmentPart::File => format!("\"{}\"", meta.sha256),
         AttachmentPart::Thumbnail => format!("\"{}-thumbnail\"", meta.sha256),
@@ -132,10 +135,14 @@ pub(super) async fn download<B>(
     headers.insert(CONTENT_TYPE, header(&read.content_type));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     headers.insert(ETAG, header(&etag));
-    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if part == AttachmentPart::File {
+        headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
-    // Private: only members may read it. Its bytes never change under its id.
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
+    // Private, and checked again at every use (a cheap 304 with the ETag): a member removed,
+    // a message deleted or a log-out on a shared machine must not leave it readable from the
+    // browser's cache.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     let disposition = if read.inline { "inline" } else { "attachment" };
     headers.insert(CONTENT_DISPOSITION, header(&content_disposition(disposition, &meta.name)));
     Ok(response)

@@ -47,6 +47,8 @@ use kanect_core::blob::{Blob, BlobKey, BlobStore, ByteStream, PutError};
 use kanect_core::StoreError;
 use std::io;
 use std::ops::Range;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// A [`BlobStore`] in a [`PgStore`]'s database (its pool, its schema), made by
 /// [`PgStore::blobs`]: for servers whose nodes share one PostgreSQL.
@@ -72,6 +74,10 @@ use std::ops::Range;
 pub struct PgBlobStore {
     /// The [`PgStore`]'s pool: same database, same schema (on each connection's search path).
     pool: Pool,
+    /// Puts under way at once: a put holds a connection for as long as its body takes to
+    /// arrive (minutes, from a slow uploader), so puts get a quarter of the pool at most and
+    /// the rest stays for everything else; a put beyond waits (its body unread) for a turn.
+    puts: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for PgBlobStore {
@@ -85,7 +91,8 @@ impl PgStore {
     /// A [`BlobStore`] in this store's database and schema, sharing its connection pool.
     /// Its tables come with the store's migrations.
     pub fn blobs(&self) -> PgBlobStore {
-        PgBlobStore { pool: self.pool().clone() }
+        let puts = (self.pool().status().max_size / 4).max(1);
+        PgBlobStore { pool: self.pool().clone(), puts: Arc::new(Semaphore::new(puts)) }
     }
 }
 
@@ -114,6 +121,7 @@ impl BlobStore for PgBlobStore {
     /// transaction rolls back: nothing is stored under `key`.
     async fn put(&self, key: BlobKey, mut body: ByteStream) -> Result<u64, PutError> {
         let name = key.to_string();
+        let _turn = self.puts.acquire().await.map_err(StoreError::backend)?;
         let mut client = self.client().await?;
         // Dropped without a commit (a failed body, a failed insert, or the put dropped by
         // its caller), the transaction rolls back.
