@@ -18,7 +18,11 @@
 //! - `pairs`: `--pairs` pairs of users, each in a direct conversation, both sides sending with
 //!   at most `--window` sends unacknowledged;
 //! - `room`: one group of `--members` users, all connected, `--senders` of them sending;
-//! - `idle`: `--connections` sockets held open (with pings) for the duration.
+//! - `idle`: `--connections` sockets held open (with pings) for the duration;
+//! - `uploads`: `--clients` accounts each upload `--rounds` files of `--file-mib` MiB at once,
+//!   then download them back and check them (attachment throughput, and the server's RSS
+//!   while files stream through it; give the server a `--storage-quota` above
+//!   rounds × file size).
 //!
 //! `--rate` paces the total sends per second, to read latency at a given load.
 //!
@@ -32,15 +36,19 @@
 //!
 //! # Layout
 //! - `client` — HTTP calls (sign-up, conversations) and WebSocket connections.
-//! - `workload` — the three workloads and the per-socket driver (shared with `benches/e2e.rs`).
+//! - `workload` — the three socket workloads and the per-socket driver (shared with
+//!   `benches/e2e.rs`).
+//! - `uploads` — the `uploads` workload: files streamed up and back over REST.
 //! - `report` — counters, the progress line, the table and the JSON line; the server's RSS
 //!   baseline, taken once it has settled.
-//! - `tests` — unit tests of the stamp readers, the `/proc` readers and the settling rule.
+//! - `tests` — unit tests of the stamp readers, the `/proc` readers, the settling rule and the
+//!   upload bodies.
 
 mod client;
 mod report;
 #[cfg(test)]
 mod tests;
+mod uploads;
 mod workload;
 
 use clap::Parser;
@@ -60,7 +68,8 @@ struct Args {
     /// Which traffic to generate.
     #[arg(long, value_enum, default_value = "pairs")]
     workload: Workload,
-    /// Longest measured phase in seconds (for `idle`: how long connections are held).
+    /// Longest measured phase in seconds (for `idle`: how long connections are held; for
+    /// `uploads`: no file starts once its phase has run this long).
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
     /// Messages per sender, at most.
@@ -90,6 +99,15 @@ struct Args {
     /// Spread sockets over 127.0.0.1 ..= 127.0.0.N (each has ~28,000 ephemeral ports).
     #[arg(long, default_value_t = 1)]
     sources: u8,
+    /// `uploads`: clients, each its own account and connection.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// `uploads`: size of each file in MiB.
+    #[arg(long, default_value_t = 25)]
+    file_mib: u64,
+    /// `uploads`: files each client uploads (one after another), then downloads.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
     /// The server's pid, to report its RSS per connection (from /proc/<pid>/status). The run
     /// then waits after the sign-ups, 11–30 s, until the server has returned the memory of
     /// their password hashes, so that the baseline does not include it.
@@ -127,6 +145,22 @@ fn main() {
 }
 
 async fn run(args: Args) -> Result<(), BoxError> {
+    if args.workload == Workload::Uploads {
+        let plan = uploads::UploadPlan {
+            server: resolve(&args.server)?,
+            server_pid: args.server_pid,
+            prefix: run_prefix(),
+            clients: args.clients.max(1),
+            file_mib: args.file_mib,
+            rounds: args.rounds,
+            duration: Duration::try_from_secs_f64(args.duration)?,
+            register_concurrency: args.register_concurrency,
+        };
+        let report = uploads::run(&plan).await?;
+        eprint!("{}", report.table());
+        println!("{}", report.json());
+        return Ok(());
+    }
     let plan = Plan {
         workload: args.workload,
         server: resolve(&args.server)?,

@@ -1,5 +1,5 @@
-//! Unit tests of the load generator's parsing, /proc readers and RSS settling rule
-//! (`cargo test --example loadgen`).
+//! Unit tests of the load generator's parsing, /proc readers, RSS settling rule and upload
+//! bodies (`cargo test --example loadgen`).
 
 use crate::report::{cpu_seconds, rss_kib, Settling};
 use crate::workload::{ack_stamp, body_stamp};
@@ -58,4 +58,48 @@ fn a_slow_slide_counts_as_falling() {
     let mut stopping: Vec<u64> = (0..60).map(|i| 60_000 - 100 * i).collect();
     stopping.extend([54_100; 20]);
     assert_eq!(settles_at(&stopping), Some(57 + 8));
+}
+
+#[test]
+fn an_upload_body_is_exactly_its_size_and_hashes_as_predicted() {
+    use crate::uploads::{pattern_sha256, random_block, PatternBody};
+    use http_body_util::BodyExt;
+    use hyper::body::Body;
+    use sha2::{Digest, Sha256};
+    let block = random_block(7, 1000);
+    assert_eq!(block.len(), 1000);
+    assert_ne!(block, random_block(8, 1000), "the seed matters");
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+    // Shorter than a block, exactly one, several, one past a multiple, and nothing.
+    for size in [1u64, 999, 1000, 3000, 3001, 0] {
+        let body = PatternBody::new(block.clone(), size);
+        assert_eq!(body.size_hint().exact(), Some(size), "Content-Length is sent");
+        let bytes = runtime.block_on(body.collect()).expect("infallible").to_bytes();
+        assert_eq!(bytes.len() as u64, size);
+        let expected: Vec<u8> = block.iter().copied().cycle().take(size as usize).collect();
+        assert_eq!(bytes[..], expected[..]);
+        assert_eq!(pattern_sha256(&block, size), format!("{:x}", Sha256::digest(&expected)));
+    }
+    // A whole MiB from the run's block size: exactly 2^20 bytes.
+    let mib = runtime.block_on(PatternBody::new(random_block(1, 256 * 1024), 1 << 20).collect());
+    assert_eq!(mib.expect("infallible").to_bytes().len(), 1 << 20);
+}
+
+#[test]
+fn an_empty_block_is_refused_for_a_body_with_bytes() {
+    use crate::uploads::PatternBody;
+    let empty = bytes::Bytes::new();
+    assert!(hyper::body::Body::is_end_stream(&PatternBody::new(empty.clone(), 0)));
+    assert!(std::panic::catch_unwind(|| PatternBody::new(empty, 1)).is_err());
+}
+
+#[test]
+fn quantiles_by_nearest_rank() {
+    use crate::uploads::quantile;
+    assert_eq!(quantile(&[], 0.5), None);
+    assert_eq!(quantile(&[3.0], 0.5), Some(3.0));
+    assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 0.5), Some(2.0));
+    assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0, 5.0], 0.5), Some(3.0));
+    assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 1.0), Some(4.0));
+    assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 0.0), Some(1.0));
 }

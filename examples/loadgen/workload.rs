@@ -45,6 +45,8 @@ pub(crate) enum Workload {
     Room,
     /// Connections held open, pinging now and then, nothing sent.
     Idle,
+    /// Attachments uploaded and downloaded over REST (`uploads::run`; no socket).
+    Uploads,
 }
 
 impl Workload {
@@ -53,6 +55,7 @@ impl Workload {
             Workload::Pairs => "pairs",
             Workload::Room => "room",
             Workload::Idle => "idle",
+            Workload::Uploads => "uploads",
         }
     }
 }
@@ -138,6 +141,7 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
             let per_user = plan.sockets_per_user.max(1);
             (plan.connections.div_ceil(per_user), (0..plan.connections).map(|n| n / per_user).collect())
         }
+        Workload::Uploads => return Err("the uploads workload opens no socket: run it with uploads::run".into()),
     };
     let started = Instant::now();
     let accounts = client::register(plan.server, &plan.prefix, users, plan.register_concurrency).await?;
@@ -254,7 +258,7 @@ async fn conversations(plan: &Plan, accounts: &[Account]) -> Result<(Vec<Option<
             let targets = (0..accounts.len()).map(|i| (i < plan.senders).then_some(id)).collect();
             Ok((targets, accounts.len() as u64 - 1))
         }
-        Workload::Idle => Ok((vec![None; plan.connections], 0)),
+        Workload::Idle | Workload::Uploads => Ok((vec![None; plan.connections], 0)),
     }
 }
 
@@ -289,7 +293,7 @@ fn parameters(plan: &Plan) -> serde_json::Value {
     match plan.workload {
         Workload::Pairs => p["pairs"] = json!(plan.pairs),
         Workload::Room => (p["members"], p["senders"]) = (json!(plan.members), json!(plan.senders)),
-        Workload::Idle => {
+        Workload::Idle | Workload::Uploads => {
             p = json!({"duration_s": plan.duration.as_secs_f64(), "connections": plan.connections,
                        "sockets_per_user": plan.sockets_per_user});
         }
