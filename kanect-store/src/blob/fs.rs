@@ -141,6 +141,10 @@ impl FsBlobStore {
             .open(temp)
             .await
             .map_err(|error| backend(temp, error))?;
+        // tokio copies each write into a buffer of the file's own, up to 2 MiB by default, for
+        // the blocking thread to write out: with many uploads at once that is memory per
+        // upload. One chunk of ours at most keeps it small; the disk sees the same bytes.
+        file.set_max_buf_size(Self::CHUNK);
         let mut size = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(PutError::Body)?;
