@@ -6,18 +6,18 @@
 //! with an error once it passes the size limit, so an upload over it is refused without being
 //! stored whole, and memory holds one chunk at a time. The content type is sniffed from those
 //! first bytes ([`crate::media::sniff`]): the uploader's claim is never trusted. An image is
-//! read back (if at most [`AttachmentLimits::max_image_file_bytes`]) and decoded off the async
+//! read back (if at most [`AttachmentLimits::max_image_file_bytes`](crate::AttachmentLimits::max_image_file_bytes)) and decoded off the async
 //! threads (`spawn_blocking`), one at a time per engine (the turn is held until the decode ends),
-//! within [`ImageLimits`] checked before any pixel is decoded; it gets a thumbnail, and one
+//! within [`ImageLimits`](crate::ImageLimits) checked before any pixel is decoded; it gets a thumbnail, and one
 //! that does not decode is kept as a plain file (`application/octet-stream`). The record is
 //! inserted before the first byte is stored (empty, unclaimed) and completed after the last, so
 //! that bytes never exist without a record the sweep can find, even after a crash mid-upload;
 //! a failed upload deletes its bytes and its record at once.
 //!
-//! **Limits.** A file up to [`AttachmentLimits::max_file_bytes`]; an account's files (with
-//! thumbnails) up to [`AttachmentLimits::quota_bytes`], checked against what the store counts
+//! **Limits.** A file up to [`AttachmentLimits::max_file_bytes`](crate::AttachmentLimits::max_file_bytes); an account's files (with
+//! thumbnails) up to [`AttachmentLimits::quota_bytes`](crate::AttachmentLimits::quota_bytes), checked against what the store counts
 //! when an upload starts and enforced on the body as it arrives; at most
-//! [`AttachmentLimits::uploads_in_flight`] uploads per account under way on one node (so
+//! [`AttachmentLimits::uploads_in_flight`](crate::AttachmentLimits::uploads_in_flight) uploads per account under way on one node (so
 //! uploads at once can pass the quota by at most that many files per node). An upload runs on
 //! a task of its own: if its caller goes away after the last byte, it still completes (and
 //! counts) or is cleaned up, never left half done until the sweep.
@@ -36,57 +36,25 @@
 //! and records are deleted. What a crash or a failure leaves (an upload never sent, a claim whose
 //! message was never appended, bytes of a deleted message) is an attachment that no standing
 //! message carries: the sweep ([`Chat::sweep_attachments`]) deletes its bytes, then its record,
-//! once it is older than [`AttachmentLimits::unsent_expiry`] (younger, it may be a send under
+//! once it is older than [`AttachmentLimits::unsent_expiry`](crate::AttachmentLimits::unsent_expiry) (younger, it may be a send under
 //! way). The engine sweeps at start and then hourly; a pass reads every record, a page at a
 //! time, and the message of each claimed one.
 
 use crate::blob::{Blob, BlobKey, BlobStore, ByteStream, PutError};
 use crate::chat::{Caller, Chat, WeakChat};
 use crate::error::{Conflict, Denied, Entity, Error, Invalid, Limit, Result, StoreError};
-use crate::id::{AttachmentId, ConversationId, MessageId, UserId};
-use crate::media::{self, ImageLimits};
+use crate::id::{AttachmentId, ConversationId, MessageId};
+use crate::media;
 use crate::model::{Attachment, AttachmentMeta, ImageMeta, MessageRef, Timestamp};
 use crate::store::ClaimRefused;
 use bytes::Bytes;
 use futures_core::Stream;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
-
-/// Attachment limits, part of [`ChatConfig`](crate::ChatConfig).
-#[derive(Clone, Debug)]
-pub struct AttachmentLimits {
-    /// The largest file, in bytes. Default 25 MiB.
-    pub max_file_bytes: u64,
-    /// What one account's files (and their thumbnails) may take in all. Default 1 GiB.
-    pub quota_bytes: u64,
-    /// Uploads one account may have under way at once on one node. Default 4.
-    pub uploads_in_flight: usize,
-    /// How long an upload no message carries is kept. Default 24 hours.
-    pub unsent_expiry: Duration,
-    /// How large an image may be decoded for its thumbnail, and the thumbnail's size.
-    pub images: ImageLimits,
-    /// The largest image file read into memory to be decoded (one at a time); a larger one is
-    /// kept as a file without a thumbnail. Default 32 MiB.
-    pub max_image_file_bytes: u64,
-}
-
-impl Default for AttachmentLimits {
-    fn default() -> Self {
-        AttachmentLimits {
-            max_file_bytes: 25 * 1024 * 1024,
-            quota_bytes: 1024 * 1024 * 1024,
-            uploads_in_flight: 4,
-            unsent_expiry: Duration::from_secs(24 * 3600),
-            images: ImageLimits::default(),
-            max_image_file_bytes: 32 * 1024 * 1024,
-        }
-    }
-}
 
 /// Which bytes of an attachment to read.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -120,43 +88,6 @@ const SWEEP_PAGE: usize = 200;
 
 /// How often the background sweep runs.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
-
-/// Per account, the uploads under way on this node.
-#[derive(Debug, Default)]
-pub(crate) struct Uploads {
-    counts: Mutex<HashMap<UserId, usize>>,
-}
-
-impl Uploads {
-    /// Counts one more upload for `user`, unless they have `cap` under way.
-    fn begin(&self, user: UserId, cap: usize) -> Option<UploadSlot<'_>> {
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = counts.entry(user).or_default();
-        if *count >= cap {
-            return None;
-        }
-        *count += 1;
-        Some(UploadSlot { uploads: self, user })
-    }
-}
-
-/// One upload under way, counted until dropped.
-struct UploadSlot<'a> {
-    uploads: &'a Uploads,
-    user: UserId,
-}
-
-impl Drop for UploadSlot<'_> {
-    fn drop(&mut self) {
-        let mut counts = self.uploads.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.user) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.user);
-            }
-        }
-    }
-}
 
 /// What the meter learnt of a body as it passed.
 #[derive(Default)]
@@ -207,7 +138,7 @@ impl Chat {
 
     /// Uploads a file: streams `body` to the blob store and records it, unsent, for the caller
     /// to attach to a message ([`Chat::send_with_attachments`]) within
-    /// [`AttachmentLimits::unsent_expiry`]. `name` is the file's name as the uploader gave it
+    /// [`AttachmentLimits::unsent_expiry`](crate::AttachmentLimits::unsent_expiry). `name` is the file's name as the uploader gave it
     /// (sanitised here, for display only); `length` is the size the uploader announced, if any
     /// (a body longer than announced is cut off at the limit all the same). Returns the
     /// metadata, with the sniffed content type and, for an image, its size and thumbnail's.
@@ -216,14 +147,14 @@ impl Chat {
     /// caller that goes away after the last byte leaves a complete (unsent) upload, one that goes
     /// away before leaves nothing. So `body` must end or fail in bounded time (the HTTP adapter
     /// puts a read deadline on it); until it does, the upload holds one of the account's
-    /// [`AttachmentLimits::uploads_in_flight`].
+    /// [`AttachmentLimits::uploads_in_flight`](crate::AttachmentLimits::uploads_in_flight).
     ///
     /// # Errors
     /// `attachments_disabled` without a blob store; `rate_limited` past `RateLimits::sends`
     /// (an upload counts as a send); `too_many_uploads` past
-    /// [`AttachmentLimits::uploads_in_flight`]; `attachment_too_large` for an announced or
-    /// actual size over [`AttachmentLimits::max_file_bytes`]; `quota_exceeded` when the
-    /// caller's files would take more than [`AttachmentLimits::quota_bytes`]; `empty` for zero
+    /// [`AttachmentLimits::uploads_in_flight`](crate::AttachmentLimits::uploads_in_flight); `attachment_too_large` for an announced or
+    /// actual size over [`AttachmentLimits::max_file_bytes`](crate::AttachmentLimits::max_file_bytes); `quota_exceeded` when the
+    /// caller's files would take more than [`AttachmentLimits::quota_bytes`](crate::AttachmentLimits::quota_bytes); `empty` for zero
     /// bytes; `incomplete` if the body failed (the uploader went away); `unavailable` if a
     /// store failed. Nothing is kept after an error.
     pub async fn upload(
@@ -489,7 +420,7 @@ impl Chat {
     }
 
     /// Deletes every attachment no standing message carries that was uploaded at least
-    /// [`AttachmentLimits::unsent_expiry`] before `now`: uploads never sent, claims whose
+    /// [`AttachmentLimits::unsent_expiry`](crate::AttachmentLimits::unsent_expiry) before `now`: uploads never sent, claims whose
     /// message was never stored, what deleted messages left. Returns how many. The engine
     /// runs it by itself at start and hourly; this is for a pass at a time of the
     /// application's choosing. Trusted, like [`Chat::expire_messages`].

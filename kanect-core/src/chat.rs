@@ -13,7 +13,6 @@
 //! on it: they all import this one. Starting an engine, which needs those operations (the bus's
 //! inbox, the heartbeat task), is the `builder` module's.
 
-use crate::attachments::{AttachmentLimits, Uploads};
 use crate::auth::{PasswordCost, PasswordHasher};
 use crate::blob::BlobStore;
 use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage};
@@ -28,6 +27,7 @@ use crate::ordering::{Sequencer, Ticket};
 use crate::presence::state::PresenceState;
 use crate::store::{Store, StoreHealth};
 use crate::throttle::{LoginLimits, LoginThrottle};
+use crate::uploads::{AttachmentLimits, Uploads};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};

@@ -62,7 +62,8 @@
 //! - `presence` — who is online across nodes (devices here, other nodes' announcements and
 //!   heartbeats, expiry), who is told (contacts and watch lists), last-seen.
 //! - `blob` — [`blob::BlobStore`], where attachments' bytes live, and [`blob::MemoryBlobStore`].
-//! - `attachments` — uploading, reading and sweeping attachments ([`AttachmentLimits`]).
+//! - `attachments` — uploading, reading and sweeping attachments; `uploads` — their limits
+//!   ([`AttachmentLimits`]) and the uploads under way, which the handle holds.
 //! - `retention` — message retention: passes that delete messages older than
 //!   [`ChatConfig::message_retention`], in the background and by [`Chat::expire_messages`].
 //! - `subscription` — a device's event stream with resume and resync; `seq_set` — the seqs a
@@ -109,6 +110,7 @@ mod seq_set;
 mod store;
 mod subscription;
 mod throttle;
+mod uploads;
 pub mod validate;
 
 #[cfg(feature = "testing")]
@@ -116,7 +118,7 @@ pub mod testing;
 
 pub use accounts::{Login, Registration, UserView};
 pub use admin::{AdminUserView, ServerStats};
-pub use attachments::{AttachmentLimits, AttachmentPart, AttachmentRead};
+pub use attachments::{AttachmentPart, AttachmentRead};
 pub use auth::{PasswordCost, SessionToken};
 /// The bound of [`Chat::builder`]; documented, with the domain traits it is made of, in
 /// [`backend`].
@@ -145,3 +147,4 @@ pub use presence::WATCH_MAX;
 pub use store::{HistoryPage, StoreHealth};
 pub use subscription::{Resumed, SkippedCursor, Subscription, TryNext, RESUME_BATCH, RESUME_BYTES};
 pub use throttle::{LoginLimits, SlowDown};
+pub use uploads::AttachmentLimits;
