@@ -123,7 +123,9 @@ async fn child(path: &Path) {
         .map(|putter| {
             let store = store.clone();
             tokio::spawn(async move {
-                let mut random = XorShift::from_clock(&format!("putter {putter}"));
+                // The sizes need not be replayed (the kill moments are, from the parent's seed).
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+                let mut random = XorShift((now ^ (putter as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
                 while started.elapsed() < CHILD_LIFETIME {
                     let id = AttachmentId::new();
                     let len = 1 + random.below(1024 * 1024) as usize;
