@@ -6,18 +6,18 @@
 //! with an error once it passes the size limit, so an upload over it is refused without being
 //! stored whole, and memory holds one chunk at a time. The content type is sniffed from those
 //! first bytes ([`crate::media::sniff`]): the uploader's claim is never trusted. An image is
-//! read back (if at most [`AttachmentLimits::max_image_file_bytes`](crate::AttachmentLimits::max_image_file_bytes)) and decoded off the async
+//! read back (if at most [`AttachmentLimits::max_image_file_bytes`]) and decoded off the async
 //! threads (`spawn_blocking`), one at a time per engine (the turn is held until the decode ends),
-//! within [`ImageLimits`](crate::ImageLimits) checked before any pixel is decoded; it gets a thumbnail, and one
+//! within [`ImageLimits`] checked before any pixel is decoded; it gets a thumbnail, and one
 //! that does not decode is kept as a plain file (`application/octet-stream`). The record is
 //! inserted before the first byte is stored (empty, unclaimed) and completed after the last, so
 //! that bytes never exist without a record the sweep can find, even after a crash mid-upload;
 //! a failed upload deletes its bytes and its record at once.
 //!
-//! **Limits.** A file up to [`AttachmentLimits::max_file_bytes`](crate::AttachmentLimits::max_file_bytes); an account's files (with
-//! thumbnails) up to [`AttachmentLimits::quota_bytes`](crate::AttachmentLimits::quota_bytes), checked against what the store counts
+//! **Limits.** A file up to [`AttachmentLimits::max_file_bytes`]; an account's files (with
+//! thumbnails) up to [`AttachmentLimits::quota_bytes`], checked against what the store counts
 //! when an upload starts and enforced on the body as it arrives; at most
-//! [`AttachmentLimits::uploads_in_flight`](crate::AttachmentLimits::uploads_in_flight) uploads per account under way on one node (so
+//! [`AttachmentLimits::uploads_in_flight`] uploads per account under way on one node (so
 //! uploads at once can pass the quota by at most that many files per node). An upload runs on
 //! a task of its own: if its caller goes away after the last byte, it still completes (and
 //! counts) or is cleaned up, never left half done until the sweep.
@@ -36,7 +36,7 @@
 //! and records are deleted. What a crash or a failure leaves (an upload never sent, a claim whose
 //! message was never appended, bytes of a deleted message) is an attachment that no standing
 //! message carries: the sweep ([`Chat::sweep_attachments`]) deletes its bytes, then its record,
-//! once it is older than [`AttachmentLimits::unsent_expiry`](crate::AttachmentLimits::unsent_expiry) (younger, it may be a send under
+//! once it is older than [`AttachmentLimits::unsent_expiry`] (younger, it may be a send under
 //! way). The engine sweeps at start and then hourly; a pass reads every record, a page at a
 //! time, and the message of each claimed one.
 
@@ -45,8 +45,12 @@ use crate::chat::{Caller, Chat, WeakChat};
 use crate::error::{Conflict, Denied, Entity, Error, Invalid, Limit, Result, StoreError};
 use crate::id::{AttachmentId, ConversationId, MessageId};
 use crate::media;
+#[cfg(doc)]
+use crate::media::ImageLimits;
 use crate::model::{Attachment, AttachmentMeta, ImageMeta, MessageRef, Timestamp};
 use crate::store::ClaimRefused;
+#[cfg(doc)]
+use crate::uploads::AttachmentLimits;
 use bytes::Bytes;
 use futures_core::Stream;
 use sha2::{Digest, Sha256};
@@ -131,6 +135,11 @@ impl Stream for Meter {
 }
 
 impl Chat {
+    /// The blob store, or `attachments_disabled` without one.
+    fn blob_store(&self) -> Result<Arc<dyn BlobStore>> {
+        self.blobs().cloned().ok_or(Error::Forbidden(Denied::AttachmentsDisabled))
+    }
+
     /// Whether this engine takes attachments (it was built with a blob store).
     pub fn attachments_enabled(&self) -> bool {
         self.blobs().is_some()
@@ -138,7 +147,7 @@ impl Chat {
 
     /// Uploads a file: streams `body` to the blob store and records it, unsent, for the caller
     /// to attach to a message ([`Chat::send_with_attachments`]) within
-    /// [`AttachmentLimits::unsent_expiry`](crate::AttachmentLimits::unsent_expiry). `name` is the file's name as the uploader gave it
+    /// [`AttachmentLimits::unsent_expiry`]. `name` is the file's name as the uploader gave it
     /// (sanitised here, for display only); `length` is the size the uploader announced, if any
     /// (a body longer than announced is cut off at the limit all the same). Returns the
     /// metadata, with the sniffed content type and, for an image, its size and thumbnail's.
@@ -147,14 +156,14 @@ impl Chat {
     /// caller that goes away after the last byte leaves a complete (unsent) upload, one that goes
     /// away before leaves nothing. So `body` must end or fail in bounded time (the HTTP adapter
     /// puts a read deadline on it); until it does, the upload holds one of the account's
-    /// [`AttachmentLimits::uploads_in_flight`](crate::AttachmentLimits::uploads_in_flight).
+    /// [`AttachmentLimits::uploads_in_flight`].
     ///
     /// # Errors
     /// `attachments_disabled` without a blob store; `rate_limited` past `RateLimits::sends`
     /// (an upload counts as a send); `too_many_uploads` past
-    /// [`AttachmentLimits::uploads_in_flight`](crate::AttachmentLimits::uploads_in_flight); `attachment_too_large` for an announced or
-    /// actual size over [`AttachmentLimits::max_file_bytes`](crate::AttachmentLimits::max_file_bytes); `quota_exceeded` when the
-    /// caller's files would take more than [`AttachmentLimits::quota_bytes`](crate::AttachmentLimits::quota_bytes); `empty` for zero
+    /// [`AttachmentLimits::uploads_in_flight`]; `attachment_too_large` for an announced or
+    /// actual size over [`AttachmentLimits::max_file_bytes`]; `quota_exceeded` when the
+    /// caller's files would take more than [`AttachmentLimits::quota_bytes`]; `empty` for zero
     /// bytes; `incomplete` if the body failed (the uploader went away); `unavailable` if a
     /// store failed. Nothing is kept after an error.
     pub async fn upload(
@@ -181,7 +190,7 @@ impl Chat {
         length: Option<u64>,
         body: ByteStream,
     ) -> Result<AttachmentMeta> {
-        let blobs = self.blobs().ok_or(Error::Forbidden(Denied::AttachmentsDisabled))?.clone();
+        let blobs = self.blob_store()?;
         self.limits().send(caller.user())?;
         let limits = &self.config().attachments;
         let _slot = self.uploads().begin(caller.user(), limits.uploads_in_flight).ok_or(limited(Limit::Uploads))?;
@@ -254,7 +263,7 @@ impl Chat {
     /// Reads the stored image back, decodes it off the async threads (one at a time), and
     /// stores its thumbnail. None if it does not decode within the limits.
     async fn make_thumbnail(&self, id: AttachmentId) -> Result<Option<(ImageMeta, u64)>> {
-        let blobs = self.blobs().ok_or(Error::Forbidden(Denied::AttachmentsDisabled))?.clone();
+        let blobs = self.blob_store()?;
         let turn = self
             .thumbnailing()
             .clone()
@@ -312,7 +321,7 @@ impl Chat {
         part: AttachmentPart,
         range: Option<Range<u64>>,
     ) -> Result<AttachmentRead> {
-        let blobs = self.blobs().ok_or(Error::Forbidden(Denied::AttachmentsDisabled))?.clone();
+        let blobs = self.blob_store()?;
         let record = self.readable(caller, id).await?;
         let (key, size) = match part {
             AttachmentPart::File => (BlobKey::file(id), record.meta.size),
@@ -420,7 +429,7 @@ impl Chat {
     }
 
     /// Deletes every attachment no standing message carries that was uploaded at least
-    /// [`AttachmentLimits::unsent_expiry`](crate::AttachmentLimits::unsent_expiry) before `now`: uploads never sent, claims whose
+    /// [`AttachmentLimits::unsent_expiry`] before `now`: uploads never sent, claims whose
     /// message was never stored, what deleted messages left. Returns how many. The engine
     /// runs it by itself at start and hourly; this is for a pass at a time of the
     /// application's choosing. Trusted, like [`Chat::expire_messages`].
