@@ -39,22 +39,28 @@
 //!
 //! # Reads
 //! A get opens the file, seeks to the range and streams it in chunks of
-//! [`FsBlobStore::CHUNK`] bytes, each read on tokio's blocking pool when the reader pulls; it
+//! [`FsBlobStore::CHUNK`] bytes, each read on the store's I/O threads when the reader pulls; it
 //! holds no more than one chunk. A delete meanwhile unlinks the name, and the open file reads
 //! on to its end.
+//!
+//! # Threads
+//! Every file operation (open, write, sync, rename, read, removal) runs on the store's own
+//! [`FsBlobStore::IO_THREADS`] threads, not on tokio's blocking pool, so that the memory and
+//! the threads blob I/O takes stay the same however many uploads are in flight (see
+//! `io_threads`).
 
+use super::io_threads::IoThreads;
 use super::requested;
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use kanect_core::blob::{Blob, BlobKey, BlobStore, ByteStream, PutError};
 use kanect_core::StoreError;
-use std::fs::{DirBuilder, File};
-use std::io::{self, SeekFrom};
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// The subdirectory of puts in progress.
 const TMP: &str = "tmp";
@@ -93,13 +99,20 @@ const DIR_MODE: u32 = 0o700;
 pub struct FsBlobStore {
     /// The store's directory: `tmp/` and the shards are in it.
     dir: PathBuf,
+    /// Where every read, write, sync, rename and removal of a put, get or delete runs.
+    io: IoThreads,
 }
 
 impl FsBlobStore {
-    /// The most a get's stream yields at once: what one read on the blocking pool fetches.
+    /// The most a get's stream yields at once: what one read on an I/O thread fetches.
     /// Big enough that a read's trip to the pool costs little next to it, small enough that
     /// thousands of downloads at once hold little memory.
     pub const CHUNK: usize = 64 * 1024;
+
+    /// How many threads of its own the store does its file I/O on (see `io_threads`): enough
+    /// that a slow sync does not hold up every other put and get, few enough that their
+    /// memory stays small.
+    pub const IO_THREADS: usize = 4;
 
     /// Opens the store in `dir`, creating it (and its missing parents) if need be, and removes
     /// what a crash left in its `tmp/`: puts that were never acknowledged. Blocks on the file
@@ -107,7 +120,8 @@ impl FsBlobStore {
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the directory or its subdirectories cannot be created,
-    /// listed or synced, or `tmp/` cannot be emptied (a path that is a file, no permission).
+    /// listed or synced, or `tmp/` cannot be emptied (a path that is a file, no permission), or
+    /// its I/O threads cannot be started.
     pub fn open(dir: impl Into<PathBuf>) -> Result<FsBlobStore, StoreError> {
         let dir = dir.into();
         create_dir_all_durably(&dir).map_err(|error| backend(&dir, error))?;
@@ -123,7 +137,8 @@ impl FsBlobStore {
         if removed > 0 {
             tracing::info!(removed, dir = %tmp.display(), "removed the temporary files of puts a crash cut short");
         }
-        Ok(FsBlobStore { dir })
+        let io = IoThreads::start(Self::IO_THREADS).map_err(StoreError::backend)?;
+        Ok(FsBlobStore { dir, io })
     }
 
     /// Where the blob under `key` lives.
@@ -133,28 +148,26 @@ impl FsBlobStore {
     }
 
     /// Writes `body` to the new file `temp` and syncs it; returns its size.
-    async fn write(temp: &Path, mut body: ByteStream) -> Result<u64, PutError> {
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(FILE_MODE)
-            .open(temp)
-            .await
-            .map_err(|error| backend(temp, error))?;
-        // tokio copies each write into a buffer of the file's own, up to 2 MiB by default, for
-        // the blocking thread to write out: with many uploads at once that is memory per
-        // upload. One chunk of ours at most keeps it small; the disk sees the same bytes.
-        file.set_max_buf_size(Self::CHUNK);
+    ///
+    /// Each chunk is written as it came, on the store's I/O threads, while the next one is
+    /// read: one write in flight, no copy. (`tokio::fs::File` would copy every chunk into a
+    /// buffer of the file's own first: memory per upload in flight, and a pass over every
+    /// byte.) A put dropped mid-write leaves its last write to finish on its thread; the file
+    /// is then closed, and the [`Temporary`] has removed its name.
+    async fn write(&self, temp: &Path, mut body: ByteStream) -> Result<u64, PutError> {
+        let path = temp.to_path_buf();
+        // The open is the first step in flight; the first chunk is read meanwhile.
+        let mut writing =
+            self.io.run(move || OpenOptions::new().write(true).create_new(true).mode(FILE_MODE).open(path));
         let mut size = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(PutError::Body)?;
-            file.write_all(&chunk).await.map_err(|error| backend(temp, error))?;
+            let file = writing.await?.map_err(|error| backend(temp, error))?;
             size += chunk.len() as u64;
+            writing = self.io.run(move || (&file).write_all(&chunk).map(|()| file));
         }
-        // `flush` waits for tokio's last write and reports its error; `sync_data` then makes
-        // the bytes (and the size) durable.
-        file.flush().await.map_err(|error| backend(temp, error))?;
-        file.sync_data().await.map_err(|error| backend(temp, error))?;
+        let file = writing.await?.map_err(|error| backend(temp, error))?;
+        self.io.run(move || file.sync_data()).await?.map_err(|error| backend(temp, error))?;
         Ok(size)
     }
 }
@@ -170,26 +183,27 @@ impl BlobStore for FsBlobStore {
     /// temporary file is removed and nothing is stored under `key`.
     async fn put(&self, key: BlobKey, body: ByteStream) -> Result<u64, PutError> {
         let temp = Temporary(Some(self.dir.join(TMP).join(format!("{key}.{}", uuid::Uuid::new_v4().simple()))));
-        let size = Self::write(temp.path(), body).await?;
+        let size = self.write(temp.path(), body).await?;
         let target = self.path(key);
-        // From here the rename runs to its end even if this future is dropped (a blocking
-        // task is not cancelled), so the temporary file is its to remove.
+        // From here the rename runs to its end even if this future is dropped (a queued job is
+        // not cancelled), so the temporary file is its to remove.
         let temp = temp.disarm();
-        blocking(move || {
-            if let Err(error) = std::fs::rename(&temp, &target) {
-                remove_quietly(&temp);
-                return Err(backend(&target, error));
-            }
-            let shard = target.parent().expect("a blob's path is in a shard");
-            if let Err(error) = sync_dir(shard) {
-                // Not durable, so not acknowledged: take it back rather than leave a blob
-                // that a power loss may or may not keep.
-                remove_quietly(&target);
-                return Err(backend(shard, error));
-            }
-            Ok(())
-        })
-        .await?;
+        self.io
+            .run(move || {
+                if let Err(error) = std::fs::rename(&temp, &target) {
+                    remove_quietly(&temp);
+                    return Err(backend(&target, error));
+                }
+                let shard = target.parent().expect("a blob's path is in a shard");
+                if let Err(error) = sync_dir(shard) {
+                    // Not durable, so not acknowledged: take it back rather than leave a blob
+                    // that a power loss may or may not keep.
+                    remove_quietly(&target);
+                    return Err(backend(shard, error));
+                }
+                Ok(())
+            })
+            .await??;
         Ok(size)
     }
 
@@ -202,17 +216,30 @@ impl BlobStore for FsBlobStore {
     /// sought.
     async fn get(&self, key: BlobKey, range: Option<Range<u64>>) -> Result<Option<Blob>, StoreError> {
         let path = self.path(key);
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(backend(&path, error)),
+        let opening = path.clone();
+        let opened = self
+            .io
+            .run(move || match File::open(opening) {
+                Ok(file) => file.metadata().map(|metadata| Some((file, metadata.len()))),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(error),
+            })
+            .await?
+            .map_err(|error| backend(&path, error))?;
+        let Some((file, size)) = opened else {
+            return Ok(None);
         };
-        let size = file.metadata().await.map_err(|error| backend(&path, error))?.len();
         let range = requested(key, range, size)?;
-        if range.start > 0 {
-            file.seek(SeekFrom::Start(range.start)).await.map_err(|error| backend(&path, error))?;
-        }
-        Ok(Some(Blob { size, bytes: read_chunks(file, range.end - range.start) }))
+        let left = range.end - range.start;
+        let file = if range.start > 0 {
+            self.io
+                .run(move || (&file).seek(SeekFrom::Start(range.start)).map(|_| file))
+                .await?
+                .map_err(|error| backend(&path, error))?
+        } else {
+            file
+        };
+        Ok(Some(Blob { size, bytes: read_chunks(self.io.clone(), file, left) }))
     }
 
     /// Removes the blob's file and syncs its directory, so that the removal survives a power
@@ -222,34 +249,49 @@ impl BlobStore for FsBlobStore {
     /// [`StoreError::Backend`] when the file cannot be removed or the directory synced.
     async fn delete(&self, key: BlobKey) -> Result<bool, StoreError> {
         let path = self.path(key);
-        blocking(move || match std::fs::remove_file(&path) {
-            Ok(()) => {
-                let shard = path.parent().expect("a blob's path is in a shard");
-                sync_dir(shard).map_err(|error| backend(shard, error))?;
-                Ok(true)
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(error) => Err(backend(&path, error)),
-        })
-        .await
+        self.io
+            .run(move || match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    let shard = path.parent().expect("a blob's path is in a shard");
+                    sync_dir(shard).map_err(|error| backend(shard, error))?;
+                    Ok(true)
+                }
+                Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(error) => Err(backend(&path, error)),
+            })
+            .await?
     }
 }
 
 /// The next `left` bytes of `file`, in chunks of at most [`FsBlobStore::CHUNK`] bytes, each
-/// read when the reader pulls. A file that ends early (it was truncated under the store) is
-/// an [`io::ErrorKind::UnexpectedEof`] error after the bytes there were.
-fn read_chunks(file: tokio::fs::File, left: u64) -> ByteStream {
-    Box::pin(futures_util::stream::unfold(Some((file, left)), |state| async move {
-        let (mut file, left) = state?;
-        if left == 0 {
-            return None;
-        }
-        let want = left.min(FsBlobStore::CHUNK as u64);
-        let mut chunk = BytesMut::with_capacity(want as usize);
-        match (&mut file).take(want).read_buf(&mut chunk).await {
-            Ok(0) => Some((Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the blob's file ended early")), None)),
-            Ok(read) => Some((Ok::<Bytes, io::Error>(chunk.freeze()), Some((file, left - read as u64)))),
-            Err(error) => Some((Err(error), None)),
+/// read on `io` when the reader pulls. A file that ends early (it was truncated under the
+/// store) is an [`io::ErrorKind::UnexpectedEof`] error after the bytes there were.
+fn read_chunks(io: IoThreads, file: File, left: u64) -> ByteStream {
+    Box::pin(futures_util::stream::unfold(Some((file, left)), move |state| {
+        let io = io.clone();
+        async move {
+            let (file, left) = state?;
+            if left == 0 {
+                return None;
+            }
+            let want = left.min(FsBlobStore::CHUNK as u64);
+            let read = io.run(move || {
+                // Read into spare capacity: nothing is zeroed first.
+                let mut chunk = Vec::with_capacity(want as usize);
+                let read = (&file).take(want).read_to_end(&mut chunk);
+                (file, read.map(|_| chunk))
+            });
+            match read.await {
+                Ok((_, Ok(chunk))) if chunk.is_empty() => {
+                    Some((Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the blob's file ended early")), None))
+                }
+                Ok((file, Ok(chunk))) => {
+                    let left = left - chunk.len() as u64;
+                    Some((Ok(Bytes::from(chunk)), Some((file, left))))
+                }
+                Ok((_, Err(error))) => Some((Err(error), None)),
+                Err(error) => Some((Err(io::Error::other(error)), None)),
+            }
         }
     }))
 }
@@ -286,13 +328,6 @@ fn remove_quietly(path: &Path) {
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
         Err(error) => tracing::warn!(%error, path = %path.display(), "cannot remove a failed put's file"),
     }
-}
-
-/// Runs `work` on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(work).await.map_err(StoreError::backend)?
 }
 
 /// The name of shard `shard`: two lower-case hex digits.
@@ -352,7 +387,7 @@ mod tests {
 
     #[test]
     fn a_file_and_its_thumbnail_share_the_shard_of_the_ids_last_byte() {
-        let store = FsBlobStore { dir: PathBuf::from("/blobs") };
+        let store = FsBlobStore { dir: PathBuf::from("/blobs"), io: IoThreads::start(0).unwrap() };
         let mut bytes = [0x11; 16];
         bytes[15] = 0xa7;
         let id = AttachmentId::from_bytes(bytes);

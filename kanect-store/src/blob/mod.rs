@@ -14,6 +14,8 @@
 
 #[cfg(unix)]
 mod fs;
+#[cfg(unix)]
+mod io_threads;
 #[cfg(feature = "postgres")]
 mod pg;
 
