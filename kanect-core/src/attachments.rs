@@ -36,8 +36,10 @@
 //! and records are deleted. What a crash or a failure leaves (an upload never sent, a claim whose
 //! message was never appended, bytes of a deleted message) is an attachment that no standing
 //! message carries: the sweep ([`Chat::sweep_attachments`]) deletes its bytes, then its record,
-//! once it is older than [`AttachmentLimits::unsent_expiry`] (younger, it may be a send under
-//! way). The engine sweeps at start and then hourly; a pass reads every record, a page at a
+//! once it is older than [`AttachmentLimits::unsent_expiry`] and an hour of grace. The two
+//! never race: a send claims only uploads younger than the expiry (an older one is
+//! `attachment_not_found`), and the grace outlasts the step from a claim to its message being
+//! stored. The engine sweeps at start and then hourly; a pass reads every record, a page at a
 //! time, and the message of each claimed one.
 
 use crate::blob::{Blob, BlobKey, BlobStore, ByteStream, PutError};
@@ -92,6 +94,12 @@ const SWEEP_PAGE: usize = 200;
 
 /// How often the background sweep runs.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// How long past [`AttachmentLimits::unsent_expiry`] the sweep leaves a record alone. A send
+/// claims an upload only while it is younger than the expiry, then appends its message:
+/// the grace covers that step, so the sweep never takes a claimed file whose message is about
+/// to be stored.
+const SWEEP_GRACE: Duration = Duration::from_secs(3600);
 
 /// What the meter learnt of a body as it passed.
 #[derive(Default)]
@@ -402,7 +410,8 @@ impl Chat {
         }
         let message =
             MessageRef { conversation, message: MessageId::for_client(conversation, caller.user(), client_id) };
-        match self.store().claim_attachments(ids, caller.user(), message).await? {
+        let fresh_since = self.now().minus(self.config().attachments.unsent_expiry);
+        match self.store().claim_attachments(ids, caller.user(), message, fresh_since).await? {
             Ok(claimed) => Ok(claimed.into_iter().map(|record| record.meta).collect()),
             Err(ClaimRefused::NotFound(_)) => Err(Error::NotFound(Entity::Attachment)),
             Err(ClaimRefused::Taken(_)) => Err(Error::Conflict(Conflict::AttachmentInUse)),
@@ -429,7 +438,7 @@ impl Chat {
     }
 
     /// Deletes every attachment no standing message carries that was uploaded at least
-    /// [`AttachmentLimits::unsent_expiry`] before `now`: uploads never sent, claims whose
+    /// [`AttachmentLimits::unsent_expiry`] and an hour before `now`: uploads never sent, claims whose
     /// message was never stored, what deleted messages left. Returns how many. The engine
     /// runs it by itself at start and hourly; this is for a pass at a time of the
     /// application's choosing. Trusted, like [`Chat::expire_messages`].
@@ -439,8 +448,7 @@ impl Chat {
     /// is logged and passed over (the next pass tries it again).
     pub async fn sweep_attachments(&self, now: Timestamp) -> Result<u64> {
         let Some(blobs) = self.blobs().cloned() else { return Ok(0) };
-        let expiry = u64::try_from(self.config().attachments.unsent_expiry.as_millis()).unwrap_or(u64::MAX);
-        let cutoff = Timestamp(now.0.saturating_sub(expiry));
+        let cutoff = now.minus(self.config().attachments.unsent_expiry).minus(SWEEP_GRACE);
         let mut swept = 0;
         let mut after = None;
         loop {

@@ -22,8 +22,18 @@ impl Timestamp {
 
     /// This instant plus `duration` (saturating).
     pub fn plus(self, duration: Duration) -> Self {
-        Timestamp(self.0.saturating_add(duration.as_millis() as u64))
+        Timestamp(self.0.saturating_add(millis(duration)))
     }
+
+    /// This instant minus `duration` (saturating at the epoch).
+    pub fn minus(self, duration: Duration) -> Self {
+        Timestamp(self.0.saturating_sub(millis(duration)))
+    }
+}
+
+/// `duration` in whole milliseconds, `u64::MAX` past that.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// What a user may do.
@@ -354,4 +364,20 @@ pub struct MessageRef {
     pub conversation: ConversationId,
     /// Its id.
     pub message: MessageId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_move_by_durations_and_saturate() {
+        let t = Timestamp(10_000);
+        assert_eq!(t.plus(Duration::from_millis(5)), Timestamp(10_005));
+        assert_eq!(t.minus(Duration::from_secs(3)), Timestamp(7_000));
+        assert_eq!(t.minus(Duration::from_secs(11)), Timestamp(0), "not before the epoch");
+        // Duration::MAX is more milliseconds than a u64 holds: it saturates, not wraps.
+        assert_eq!(t.plus(Duration::MAX), Timestamp(u64::MAX));
+        assert_eq!(t.minus(Duration::MAX), Timestamp(0));
+    }
 }

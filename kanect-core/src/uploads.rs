@@ -18,7 +18,9 @@ pub struct AttachmentLimits {
     pub quota_bytes: u64,
     /// Uploads one account may have under way at once on one node. Default 4.
     pub uploads_in_flight: usize,
-    /// How long an upload no message carries is kept. Default 24 hours.
+    /// How long an upload no message carries may be sent; past that it is
+    /// `attachment_not_found` to a send, and the sweep deletes it an hour later (at its next
+    /// hourly pass). Default 24 hours.
     pub unsent_expiry: Duration,
     /// How large an image may be decoded for its thumbnail, and the thumbnail's size.
     pub images: ImageLimits,

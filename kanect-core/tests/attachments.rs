@@ -283,15 +283,38 @@ async fn the_sweep_deletes_unsent_uploads_once_expired_and_keeps_sent_ones() {
     let orphan = chat.upload(&alice, "orphan", None, body(b"orphan", 2)).await.unwrap();
     use kanect_core::backend::AttachmentStore;
     let at = kanect_core::MessageRef { conversation: direct.id, message: kanect_core::MessageId::new() };
-    store.claim_attachments(&[orphan.id], alice.user(), at).await.unwrap().unwrap();
+    store.claim_attachments(&[orphan.id], alice.user(), at, Timestamp(0)).await.unwrap().unwrap();
 
     let now = Timestamp::now();
     assert_eq!(chat.sweep_attachments(now).await.unwrap(), 0, "younger than the expiry");
-    assert_eq!(chat.sweep_attachments(now.plus(Duration::from_secs(25 * 3600))).await.unwrap(), 2);
+    // Expired, but within the hour's grace in which a send that claimed an upload just before
+    // the expiry is still storing its message.
+    assert_eq!(chat.sweep_attachments(now.plus(Duration::from_secs(24 * 3600 + 1800))).await.unwrap(), 0);
+    assert_eq!(chat.sweep_attachments(now.plus(Duration::from_secs(25 * 3600 + 60))).await.unwrap(), 2);
     assert_eq!(blobs.len(), 1);
     assert!(store.attachment(unsent.id).await.unwrap().is_none());
     assert!(store.attachment(orphan.id).await.unwrap().is_none());
     assert!(store.attachment(sent.id).await.unwrap().is_some());
+}
+
+/// An upload past its expiry can no longer be sent (the sweep may be deleting it at that very
+/// moment: a message must not take a file whose bytes are going); one within it can.
+#[tokio::test]
+async fn an_expired_upload_cannot_be_sent() {
+    let limits = AttachmentLimits { unsent_expiry: Duration::from_secs(1), ..Default::default() };
+    let Setup { chat, .. } = setup(limits).await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, _) = user(&chat, "bob").await;
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    let stale = chat.upload(&alice, "stale", None, body(b"stale", 2)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let fresh = chat.upload(&alice, "fresh", None, body(b"fresh", 2)).await.unwrap();
+    assert_eq!(
+        code(chat.send_with_attachments(&alice, direct.id, "c", "", &[fresh.id, stale.id]).await),
+        "attachment_not_found"
+    );
+    let sent = chat.send_with_attachments(&alice, direct.id, "d", "", &[fresh.id]).await.unwrap();
+    assert_eq!(sent.attachments.len(), 1);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use super::MemoryStore;
 use crate::id::{AttachmentId, UserId};
-use crate::model::{Attachment, MessageRef};
+use crate::model::{Attachment, MessageRef, Timestamp};
 use crate::store::{claim, AttachmentStore, ClaimRefused, StoreResult};
 use async_trait::async_trait;
 use std::ops::Bound;
@@ -23,11 +23,12 @@ impl AttachmentStore for MemoryStore {
         ids: &[AttachmentId],
         owner: UserId,
         message: MessageRef,
+        fresh_since: Timestamp,
     ) -> StoreResult<Result<Vec<Attachment>, ClaimRefused>> {
         let mut state = self.lock();
         let mut claimed = Vec::with_capacity(ids.len());
         for &id in ids {
-            match claim(id, state.attachments.get(&id).cloned(), owner, message) {
+            match claim(id, state.attachments.get(&id).cloned(), owner, message, fresh_since) {
                 Ok((record, _)) => claimed.push(record),
                 Err(refused) => return Ok(Err(refused)),
             }

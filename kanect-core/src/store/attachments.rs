@@ -12,7 +12,7 @@
 
 use super::StoreResult;
 use crate::id::{AttachmentId, UserId};
-use crate::model::{Attachment, MessageRef};
+use crate::model::{Attachment, MessageRef, Timestamp};
 use async_trait::async_trait;
 
 /// Attachment records, by id, with each owner's total.
@@ -32,14 +32,16 @@ pub trait AttachmentStore: Send + Sync {
     async fn attachment(&self, id: AttachmentId) -> StoreResult<Option<Attachment>>;
 
     /// Claims every one of `ids` for `message`, or none: each must exist, belong to `owner`,
-    /// and be unclaimed or claimed by this same message already (a resend of it). Returns the
-    /// records as claimed, in the order of `ids` (which the engine has checked hold no id
-    /// twice), or why it refused, without writing anything.
+    /// and be claimed by this same message already (a resend of it) or unclaimed and uploaded
+    /// at `fresh_since` or later (an older unclaimed upload has expired: the sweep may be
+    /// deleting it). Returns the records as claimed, in the order of `ids` (which the engine
+    /// has checked hold no id twice), or why it refused, without writing anything.
     async fn claim_attachments(
         &self,
         ids: &[AttachmentId],
         owner: UserId,
         message: MessageRef,
+        fresh_since: Timestamp,
     ) -> StoreResult<Result<Vec<Attachment>, ClaimRefused>>;
 
     /// Deletes a record. Returns false if there was none.
@@ -61,13 +63,14 @@ pub trait AttachmentStore: Send + Sync {
 /// refused.
 ///
 /// # Errors
-/// [`ClaimRefused::NotFound`] for no record or another owner's; [`ClaimRefused::Taken`] for
-/// one another message carries.
+/// [`ClaimRefused::NotFound`] for no record, another owner's, or an unclaimed one uploaded
+/// before `fresh_since` (expired); [`ClaimRefused::Taken`] for one another message carries.
 pub fn claim(
     id: AttachmentId,
     stored: Option<Attachment>,
     owner: UserId,
     message: MessageRef,
+    fresh_since: Timestamp,
 ) -> Result<(Attachment, bool), ClaimRefused> {
     let mut record = match stored {
         Some(record) if record.owner == owner => record,
@@ -76,6 +79,7 @@ pub fn claim(
     match record.message {
         Some(other) if other != message => Err(ClaimRefused::Taken(id)),
         Some(_) => Ok((record, false)),
+        None if record.uploaded_at < fresh_since => Err(ClaimRefused::NotFound(id)),
         None => {
             record.message = Some(message);
             Ok((record, true))
@@ -86,7 +90,8 @@ pub fn claim(
 /// Why [`AttachmentStore::claim_attachments`] claimed nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ClaimRefused {
-    /// This id is unknown, or another user's: the sender is told it does not exist either way.
+    /// This id is unknown, another user's, or an unsent upload that has expired: the sender is
+    /// told it does not exist either way.
     NotFound(AttachmentId),
     /// This id is already carried by another message.
     Taken(AttachmentId),

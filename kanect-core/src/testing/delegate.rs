@@ -124,7 +124,7 @@ macro_rules! delegate_store {
         $crate::delegate_store!(@impl $args
             insert_attachment(attachment: &$crate::Attachment) -> ();
             attachment(id: $crate::AttachmentId) -> Option<$crate::Attachment>;
-            claim_attachments(ids: &[$crate::AttachmentId], owner: $crate::UserId, message: $crate::MessageRef)
+            claim_attachments(ids: &[$crate::AttachmentId], owner: $crate::UserId, message: $crate::MessageRef, fresh_since: $crate::Timestamp)
                 -> Result<Vec<$crate::Attachment>, $crate::backend::ClaimRefused>;
             delete_attachment(id: $crate::AttachmentId) -> bool;
             attachment_usage(owner: $crate::UserId) -> u64;

@@ -120,6 +120,7 @@ macro_rules! store_conformance {
             attachments_round_trip_and_page_in_id_order,
             an_insert_replaces_the_record,
             claims_take_all_or_nothing,
+            expired_uploads_are_not_claimed,
             concurrent_claims_have_one_winner,
             usage_counts_an_owners_bytes,
             messages_keep_their_attachments);

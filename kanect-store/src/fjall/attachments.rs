@@ -18,7 +18,7 @@ use super::format::{decode, encode};
 use super::{FjallStore, Inner};
 use crate::kv::keys;
 use kanect_core::backend::{claim, AttachmentStore, ClaimRefused, StoreResult};
-use kanect_core::{Attachment, AttachmentId, MessageRef, UserId};
+use kanect_core::{Attachment, AttachmentId, MessageRef, Timestamp, UserId};
 
 impl Inner {
     fn attachment_now(&self, id: AttachmentId) -> StoreResult<Option<Attachment>> {
@@ -48,13 +48,14 @@ impl Inner {
         ids: &[AttachmentId],
         owner: UserId,
         message: MessageRef,
+        fresh_since: Timestamp,
     ) -> StoreResult<(Result<Vec<Attachment>, ClaimRefused>, bool)> {
         let _attachments = self.attachments();
         let mut claimed = Vec::with_capacity(ids.len());
         let mut batch = self.batch();
         let mut changed = false;
         for &id in ids {
-            let (record, claimed_now) = match claim(id, self.attachment_now(id)?, owner, message) {
+            let (record, claimed_now) = match claim(id, self.attachment_now(id)?, owner, message, fresh_since) {
                 Ok(claimed) => claimed,
                 Err(refused) => return Ok((Err(refused), false)),
             };
@@ -118,9 +119,10 @@ impl AttachmentStore for FjallStore {
         ids: &[AttachmentId],
         owner: UserId,
         message: MessageRef,
+        fresh_since: Timestamp,
     ) -> StoreResult<Result<Vec<Attachment>, ClaimRefused>> {
         let ids = ids.to_vec();
-        self.write(move |inner| inner.claim_attachments_now(&ids, owner, message)).await
+        self.write(move |inner| inner.claim_attachments_now(&ids, owner, message, fresh_since)).await
     }
 
     async fn delete_attachment(&self, id: AttachmentId) -> StoreResult<bool> {

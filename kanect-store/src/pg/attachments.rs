@@ -15,7 +15,7 @@ use super::sql::{execute, limit, query, query_one, query_opt, Params};
 use super::{db, PgStore};
 use async_trait::async_trait;
 use kanect_core::backend::{claim, AttachmentStore, ClaimRefused, StoreResult};
-use kanect_core::{Attachment, AttachmentId, MessageRef, UserId};
+use kanect_core::{Attachment, AttachmentId, MessageRef, Timestamp, UserId};
 use std::collections::HashMap;
 use tokio_postgres::types::Json;
 use uuid::Uuid;
@@ -68,6 +68,7 @@ impl AttachmentStore for PgStore {
         ids: &[AttachmentId],
         owner: UserId,
         message: MessageRef,
+        fresh_since: Timestamp,
     ) -> StoreResult<Result<Vec<Attachment>, ClaimRefused>> {
         let lock = concat!(
             "SELECT ",
@@ -87,7 +88,7 @@ impl AttachmentStore for PgStore {
         let mut claimed = Vec::with_capacity(ids.len());
         for &id in ids {
             // Dropping `tx` unanswered rolls it back: a refusal writes nothing (it wrote nothing).
-            match claim(id, found.remove(&id), owner, message) {
+            match claim(id, found.remove(&id), owner, message, fresh_since) {
                 Ok((record, _)) => claimed.push(record),
                 Err(refused) => return Ok(Err(refused)),
             }

@@ -13,7 +13,7 @@ use super::open::Open;
 use super::SledStore;
 use crate::kv::keys;
 use kanect_core::backend::{claim, AttachmentStore, ClaimRefused, StoreResult};
-use kanect_core::{Attachment, AttachmentId, MessageRef, UserId};
+use kanect_core::{Attachment, AttachmentId, MessageRef, Timestamp, UserId};
 
 impl Open {
     pub(super) fn attachment_now(&self, id: AttachmentId) -> StoreResult<Option<Attachment>> {
@@ -42,13 +42,14 @@ impl Open {
         ids: &[AttachmentId],
         owner: UserId,
         message: MessageRef,
+        fresh_since: Timestamp,
     ) -> StoreResult<Result<Vec<Attachment>, ClaimRefused>> {
         let _attachments = self.attachments();
         let mut claimed = Vec::with_capacity(ids.len());
         let mut batch = sled::Batch::default();
         let mut changed = false;
         for &id in ids {
-            let (record, claimed_now) = match claim(id, self.attachment_now(id)?, owner, message) {
+            let (record, claimed_now) = match claim(id, self.attachment_now(id)?, owner, message, fresh_since) {
                 Ok(claimed) => claimed,
                 Err(refused) => return Ok(Err(refused)),
             };
@@ -113,9 +114,11 @@ impl AttachmentStore for SledStore {
         ids: &[AttachmentId],
         owner: UserId,
         message: MessageRef,
+        fresh_since: Timestamp,
     ) -> StoreResult<Result<Vec<Attachment>, ClaimRefused>> {
         // Waits for a flush also when it wrote nothing (see the module docs).
-        self.write(|open| open.claim_attachments_now(ids, owner, message).map(|claimed| (claimed, true))).await
+        self.write(|open| open.claim_attachments_now(ids, owner, message, fresh_since).map(|claimed| (claimed, true)))
+            .await
     }
 
     async fn delete_attachment(&self, id: AttachmentId) -> StoreResult<bool> {

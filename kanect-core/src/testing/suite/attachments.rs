@@ -2,7 +2,7 @@
 //! attachments a message record carries through [`MessageStore`](crate::backend::MessageStore).
 
 use crate::id::{AttachmentId, ConversationId, MessageId, UserId};
-use crate::model::MessageRef;
+use crate::model::{MessageRef, Timestamp};
 use crate::store::{ClaimRefused, Store};
 use crate::testing::{attachment, group, new_message, user};
 use std::sync::Arc;
@@ -10,6 +10,9 @@ use std::sync::Arc;
 fn at(message: MessageId) -> MessageRef {
     MessageRef { conversation: ConversationId::new(), message }
 }
+
+/// A claim's `fresh_since` under which no upload has expired.
+const EPOCH: Timestamp = Timestamp(0);
 
 /// Records come back as inserted, page in id order, and are deleted once.
 pub async fn attachments_round_trip_and_page_in_id_order<S: Store>(store: Arc<S>) {
@@ -62,12 +65,12 @@ pub async fn claims_take_all_or_nothing<S: Store>(store: Arc<S>) {
     }
     let (first, second) = (at(MessageId::new()), at(MessageId::new()));
 
-    let claimed = store.claim_attachments(&[b.meta.id, a.meta.id], owner, first).await.unwrap().unwrap();
+    let claimed = store.claim_attachments(&[b.meta.id, a.meta.id], owner, first, EPOCH).await.unwrap().unwrap();
     assert_eq!(claimed.iter().map(|r| r.meta.id).collect::<Vec<_>>(), [b.meta.id, a.meta.id], "in the order given");
     assert!(claimed.iter().all(|r| r.message == Some(first) && r.owner == owner));
     assert_eq!(store.attachment(a.meta.id).await.unwrap().unwrap().message, Some(first));
     // The same message again: a resend.
-    assert_eq!(store.claim_attachments(&[b.meta.id, a.meta.id], owner, first).await.unwrap().unwrap(), claimed);
+    assert_eq!(store.claim_attachments(&[b.meta.id, a.meta.id], owner, first, EPOCH).await.unwrap().unwrap(), claimed);
 
     let refusals = [
         (vec![c.meta.id, a.meta.id], owner, ClaimRefused::Taken(a.meta.id)),
@@ -75,15 +78,37 @@ pub async fn claims_take_all_or_nothing<S: Store>(store: Arc<S>) {
         (vec![c.meta.id], other, ClaimRefused::NotFound(c.meta.id)),
     ];
     for (ids, by, refused) in refusals {
-        assert_eq!(store.claim_attachments(&ids, by, second).await.unwrap(), Err(refused));
+        assert_eq!(store.claim_attachments(&ids, by, second, EPOCH).await.unwrap(), Err(refused));
     }
     let unknown = AttachmentId::new();
     assert_eq!(
-        store.claim_attachments(&[c.meta.id, unknown], owner, second).await.unwrap(),
+        store.claim_attachments(&[c.meta.id, unknown], owner, second, EPOCH).await.unwrap(),
         Err(ClaimRefused::NotFound(unknown))
     );
     assert_eq!(store.attachment(c.meta.id).await.unwrap().unwrap().message, None, "a refused claim changes nothing");
     assert_eq!(store.attachment(theirs.meta.id).await.unwrap().unwrap().message, None);
+}
+
+/// An unclaimed upload older than the claim's `fresh_since` has expired: it is refused as
+/// unknown (the sweep may be deleting it) and nothing changes; one exactly as old is claimed,
+/// and a claim by the message that already carries it (a resend) is not refused for its age.
+pub async fn expired_uploads_are_not_claimed<S: Store>(store: Arc<S>) {
+    let owner = UserId::new();
+    let (fresh, other) = (attachment(owner, 10), attachment(owner, 20));
+    store.insert_attachment(&other).await.unwrap();
+    store.insert_attachment(&fresh).await.unwrap();
+    let uploaded = fresh.uploaded_at;
+    let message = at(MessageId::new());
+    let past_it = Timestamp(uploaded.0 + 1);
+    assert_eq!(
+        store.claim_attachments(&[fresh.meta.id, other.meta.id], owner, message, past_it).await.unwrap(),
+        Err(ClaimRefused::NotFound(fresh.meta.id))
+    );
+    assert_eq!(store.attachment(fresh.meta.id).await.unwrap().unwrap().message, None, "nothing claimed");
+    let claimed = store.claim_attachments(&[fresh.meta.id], owner, message, uploaded).await.unwrap().unwrap();
+    assert_eq!(claimed[0].message, Some(message), "at the limit it is still fresh");
+    let much_later = Timestamp(uploaded.0 + 365 * 24 * 3600 * 1000);
+    assert_eq!(store.claim_attachments(&[fresh.meta.id], owner, message, much_later).await.unwrap().unwrap(), claimed);
 }
 
 /// Of many messages claiming one attachment at once, exactly one gets it.
@@ -96,7 +121,7 @@ pub async fn concurrent_claims_have_one_winner<S: Store>(store: Arc<S>) {
         let id = record.meta.id;
         tokio::spawn(async move {
             let message = at(MessageId::new());
-            (message, store.claim_attachments(&[id], owner, message).await.unwrap())
+            (message, store.claim_attachments(&[id], owner, message, EPOCH).await.unwrap())
         })
     });
     let mut winners = Vec::new();
