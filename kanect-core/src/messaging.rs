@@ -105,7 +105,10 @@ impl Chat {
         let (mut message, members) = self.own_message(caller, id).await?;
         message.body = body.to_string();
         message.edited_at = Some(self.now());
-        self.store().replace_message(&message).await?;
+        if !self.store().replace_message(&message).await? {
+            // Deleted since it was read (by its sender elsewhere, an administrator, retention).
+            return Err(Error::invalid("id", Invalid::Deleted));
+        }
         self.route(members, Event::Edit { message: message.clone() }).await;
         Ok(message)
     }
@@ -123,12 +126,18 @@ impl Chat {
     /// Deletes a message for whoever may (its sender, an administrator, retention): clears
     /// its body and files in the store, tells members' devices, then deletes the files' bytes
     /// and records (see the `attachments` module).
+    ///
+    /// # Errors
+    /// `message_deleted` if another deletion landed since `message` was read (that one deletes
+    /// the files and tells the devices); `unavailable`.
     pub(crate) async fn erase(&self, mut message: Message, members: Vec<crate::id::UserId>) -> Result<Message> {
         message.body.clear();
         message.deleted = true;
         message.edited_at = Some(self.now());
         let attachments = std::mem::take(&mut message.attachments);
-        self.store().replace_message(&message).await?;
+        if !self.store().replace_message(&message).await? {
+            return Err(Error::invalid("id", Invalid::Deleted));
+        }
         self.discard_attachments(&attachments).await;
         let event = Event::Delete { conversation: message.conversation, id: message.id, seq: message.seq };
         self.route(members, event).await;

@@ -47,7 +47,7 @@
 //! info); [`Chat::expire_messages`] returns the count to its caller.
 
 use crate::chat::{Chat, WeakChat};
-use crate::error::Result;
+use crate::error::{Error, Invalid, Result};
 use crate::id::{ConversationId, Seq};
 use crate::model::{Conversation, Timestamp};
 use crate::store::HistoryPage;
@@ -166,8 +166,12 @@ impl Chat {
                 }
                 let seq = message.seq;
                 if !message.deleted {
-                    self.erase(message, conversation.members.clone()).await?;
-                    expired += 1;
+                    match self.erase(message, conversation.members.clone()).await {
+                        Ok(_) => expired += 1,
+                        // Its sender or an administrator deleted it meanwhile: gone all the same.
+                        Err(Error::Invalid { reason: Invalid::Deleted, .. }) => {}
+                        Err(error) => return Err(error),
+                    }
                 }
                 *cursor = seq;
             }

@@ -101,7 +101,7 @@ async fn varied_store() -> MemoryStore {
         let mut new = new_message(team.id, alice.id, client_id, "see attached");
         let at = MessageRef { conversation: team.id, message: new.id() };
         let ids: Vec<_> = sent.iter().map(|upload| upload.meta.id).collect();
-        let claimed = store.claim_attachments(&ids, alice.id, at).await.unwrap().unwrap();
+        let claimed = store.claim_attachments(&ids, alice.id, at, kanect_core::Timestamp(0)).await.unwrap().unwrap();
         new.attachments = claimed.into_iter().map(|record| record.meta).collect();
         let stored = store.append_message(new).await.unwrap().message().clone();
         assert_eq!(stored.attachments.len(), 2);

@@ -39,7 +39,7 @@ impl MessageStore for MemoryStore {
             .messages
             .get_mut(&message.conversation)
             .and_then(|list| index.checked_sub(1).and_then(|i| list.get_mut(i)))
-            .filter(|stored| stored.id == message.id)
+            .filter(|stored| stored.id == message.id && !stored.deleted)
         else {
             return Ok(false);
         };

@@ -24,7 +24,10 @@ pub trait MessageStore: Send + Sync {
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
 
     /// Replaces a message's body, `edited_at`, `deleted` and `attachments` (id, conversation,
-    /// seq, sender, client id and sent-at stay). Returns false if absent.
+    /// seq, sender, client id and sent-at stay). Returns false, writing nothing, if it is absent
+    /// or deleted: a deletion is final, so an edit (or a second deletion) that read the message
+    /// before a deletion landed cannot bring back its text or its files. Atomic: the check and
+    /// the write are one step.
     async fn replace_message(&self, message: &Message) -> StoreResult<bool>;
 
     /// A page of a conversation's history, oldest first, at most `limit` messages.

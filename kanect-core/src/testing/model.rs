@@ -228,17 +228,28 @@ impl Model {
             Op::Append { conversation, sender, client, body } => {
                 self.append(store, conversation, sender, client, body).await
             }
+            // A deleted message stays as it is: the store refuses to replace it.
             Op::Edit { pick, body } => {
                 let Some(message) = self.pick_message(pick) else { return };
-                message.body = format!("edited {body}");
-                message.edited_at = Some(Timestamp(body as u64));
-                assert!(store.replace_message(message).await.unwrap());
+                let mut edited = message.clone();
+                edited.body = format!("edited {body}");
+                edited.edited_at = Some(Timestamp(body as u64));
+                let replaced = store.replace_message(&edited).await.unwrap();
+                assert_eq!(replaced, !message.deleted, "replaced exactly when not deleted");
+                if replaced {
+                    *message = edited;
+                }
             }
             Op::Delete { pick } => {
                 let Some(message) = self.pick_message(pick) else { return };
-                message.body.clear();
-                message.deleted = true;
-                assert!(store.replace_message(message).await.unwrap());
+                let mut deleted = message.clone();
+                deleted.body.clear();
+                deleted.deleted = true;
+                let replaced = store.replace_message(&deleted).await.unwrap();
+                assert_eq!(replaced, !message.deleted, "replaced exactly when not deleted");
+                if replaced {
+                    *message = deleted;
+                }
             }
             Op::Receipt { conversation, user, read, seq } => self.receipt(store, conversation, user, read, seq).await,
             Op::History { conversation, kind, seq, limit } => self.history(store, conversation, kind, seq, limit).await,

@@ -69,7 +69,7 @@ impl Inner {
         let key = keys::message(message.conversation, message.seq);
         let _stripe = self.stripe(message.conversation);
         let Some(mut stored) = self.message_at(&key)? else { return Ok(false) };
-        if stored.id != message.id {
+        if stored.id != message.id || stored.deleted {
             return Ok(false);
         }
         stored.body.clone_from(&message.body);

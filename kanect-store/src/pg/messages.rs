@@ -74,7 +74,7 @@ impl MessageStore for PgStore {
 
     async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
         let sql = "UPDATE kanect_messages SET body = $4, edited_at = $5, deleted = $6, attachments = $7 \
-                   WHERE conversation = $1 AND seq = $2 AND id = $3";
+                   WHERE conversation = $1 AND seq = $2 AND id = $3 AND NOT deleted";
         let client = self.client().await?;
         let edited_at = message.edited_at.map(|t| rows::signed(t.0, "edited_at")).transpose()?;
         let attachments = Json(&message.attachments);

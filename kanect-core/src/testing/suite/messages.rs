@@ -83,7 +83,8 @@ pub async fn history_pages_in_both_directions<S: Store>(store: Arc<S>) {
     assert_eq!(page[0].body, "m5");
 }
 
-/// Messages are found by id; replace changes body, edited_at and deleted only.
+/// Messages are found by id; replace changes body, edited_at and deleted only, and never a
+/// deleted message.
 pub async fn messages_are_found_by_id_and_replaced<S: Store>(store: Arc<S>) {
     let conversation = ConversationId::new();
     let sender = UserId::new();
@@ -97,6 +98,12 @@ pub async fn messages_are_found_by_id_and_replaced<S: Store>(store: Arc<S>) {
     assert!(store.replace_message(&deleted).await.unwrap());
     let history = store.history(conversation, HistoryPage::Latest, 5).await.unwrap();
     assert_eq!(history, vec![deleted.clone()]);
+    // A deletion is final: an edit, or another deletion, that read the message before it
+    // changes nothing.
+    let late_edit = Message { body: "back from the dead".into(), deleted: false, ..edited.clone() };
+    assert!(!store.replace_message(&late_edit).await.unwrap());
+    assert!(!store.replace_message(&deleted).await.unwrap());
+    assert_eq!(store.message(message.id).await.unwrap(), Some(deleted.clone()));
     let ghost = Message { id: MessageId::new(), ..deleted };
     assert!(!store.replace_message(&ghost).await.unwrap());
     // A resend after deletion still finds the original.
