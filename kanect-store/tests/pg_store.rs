@@ -130,7 +130,9 @@ async fn overlapping_claims_on_two_nodes_have_one_winner_and_never_deadlock() {
             .zip(nodes.iter().cloned())
             .map(|(ids, node)| {
                 let message = MessageRef { conversation: ConversationId::new(), message: MessageId::new() };
-                tokio::spawn(async move { (message, node.claim_attachments(&ids, owner, message, kanect_core::Timestamp(0)).await.unwrap()) })
+                tokio::spawn(async move {
+                    (message, node.claim_attachments(&ids, owner, message, kanect_core::Timestamp(0)).await.unwrap())
+                })
             })
             .collect();
         let mut winners = Vec::new();
