@@ -94,6 +94,14 @@ export function createChat(conversationId) {
 
   // ---- header ----------------------------------------------------------------------------
   let headSig = '';
+  // The typing row's height is animated: when it opened or closed with the reader at the
+  // bottom, follow it to the end of its transition.
+  let typingStick = false;
+  typingRow.addEventListener('transitionend', () => {
+    if (typingStick) scroller.scrollTop = scroller.scrollHeight;
+  });
+
+  /** Renders the header, the composer's open/closed state and the typing row. */
   function renderHead() {
     const conv = state.conversations.get(conversationId);
     if (!conv) return;
@@ -124,7 +132,17 @@ export function createChat(conversationId) {
     closed.textContent = CLOSED_TEXT[gone] || '';
     const dots = h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'));
     replace(typingRow, typers.length ? [dots, h('span', {}, conv.kind === 'group' ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing` : `${name} is typing`)] : []);
-    typingRow.classList.toggle('on', typers.length > 0);
+    if (typingRow.classList.contains('on') !== typers.length > 0) {
+      // The row opens below the newest message: a reader at the bottom keeps seeing it.
+      typingStick = atBottom();
+      typingRow.classList.toggle('on', typers.length > 0);
+      if (typingStick) scroller.scrollTop = scroller.scrollHeight;
+    }
+  }
+
+  /** Whether the message pane is scrolled to (near) its end. */
+  function atBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_WITHIN_PX;
   }
 
   // The sidebar shows the connection too, but a phone shows only this pane.
@@ -258,10 +276,10 @@ export function createChat(conversationId) {
     const all = [...stored, ...pending];
 
     // Keep the view where the reader left it: pinned to the bottom, or on the same message.
-    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_WITHIN_PX;
+    const stuck = atBottom();
     let anchor = null;
     let anchorTop = 0;
-    if (!atBottom) {
+    if (!stuck) {
       const view = scroller.getBoundingClientRect();
       for (const row of items.querySelectorAll('.msg')) {
         const box = row.getBoundingClientRect();
@@ -311,7 +329,7 @@ export function createChat(conversationId) {
         conv.kind === 'group' ? `This is the beginning of ${conv.name || 'the group'}.` : `This is the beginning of your conversation with ${conversationTitle(conv)}.`));
     } else replace(top);
 
-    if (atBottom || stickNext) {
+    if (stuck || stickNext) {
       scroller.scrollTop = scroller.scrollHeight;
       stickNext = false;
     } else if (anchor) {
