@@ -73,3 +73,81 @@ test('the typing row shows, with its height, in a conversation long enough to sc
     await page.context().close();
   }
 }));
+
+/** The composer's limit state: its text length (characters), counter, send button, error. */
+function composerState(page) {
+  return page.evaluate(() => {
+    const input = document.querySelector('.composer-input');
+    const limit = document.querySelector('[data-composer-limit]');
+    return {
+      chars: [...input.value].length,
+      counter: limit && !limit.hidden ? limit.textContent : '',
+      over: Boolean(limit && limit.classList.contains('over')),
+      invalid: input.getAttribute('aria-invalid') === 'true',
+      sendDisabled: document.querySelector('.send-btn').disabled,
+    };
+  });
+}
+
+test('the composer keeps a text past 4,000 characters whole, says it is over the limit and refuses to send it', () => withServer(async ({ server, browser }) => {
+  const { bob, direct } = await aliceAndBob(server);
+  for (const [viewport, name] of [[undefined, 'desktop'], [PHONE, 'phone']]) {
+    const page = await newUserPage(browser, server.url, viewport);
+    await logIn(page, 'alice');
+    await page.goto(`/#/c/${direct}`);
+    await page.waitForSelector('.history-start');
+    const input = page.locator('.composer-input');
+
+    // Exactly 4,000 characters, ten of them outside the BMP (two UTF-16 units each, one
+    // character each for the server): whole, not an error, and sendable.
+    const atLimit = `${'😀'.repeat(10)}${'a'.repeat(LIMIT - 10)}`;
+    await input.focus();
+    await page.keyboard.insertText(atLimit);
+    let s = await composerState(page);
+    assert.equal(s.chars, LIMIT, 'nothing cut at the limit');
+    assert.equal(s.over, false);
+    assert.equal(s.invalid, false);
+    assert.equal(s.sendDisabled, false);
+    if (name === 'desktop') {
+      await page.press('.composer-input', 'Enter');
+      await page.locator('.msg.mine[data-status=sent], .msg.mine[data-status=delivered], .msg.mine[data-status=read]').first().waitFor();
+      const stored = await rest(server.url, 'GET', `/conversations/${direct}/messages`, undefined, bob.token);
+      assert.equal(stored.body.messages.length, 1);
+      assert.equal([...stored.body.messages[0].body].length, LIMIT, 'the server took all 4,000 characters');
+    } else {
+      await input.fill('');
+    }
+
+    // 4,001 characters pasted: all kept, the counter says so in the error style, no send.
+    const past = `${'b'.repeat(LIMIT)}c`;
+    await input.focus();
+    await page.keyboard.insertText(past);
+    s = await composerState(page);
+    assert.equal(s.chars, LIMIT + 1, 'the pasted text is kept whole');
+    assert.equal(await input.inputValue(), past);
+    assert.equal(s.over, true);
+    assert.equal(s.invalid, true);
+    assert.equal(s.sendDisabled, true);
+    assert.match(s.counter, /4,001 \/ 4,000/);
+    assert.match(s.counter, /1 character too many/);
+    await shot(page, `chatview-over-limit-${name}`);
+    await page.press('.composer-input', 'Enter');
+    await page.waitForTimeout(300);
+    assert.equal(await input.inputValue(), past, 'Enter neither sends nor clears it');
+    const stored = await rest(server.url, 'GET', `/conversations/${direct}/messages`, undefined, bob.token);
+    assert.equal(stored.body.messages.length, 1, 'nothing more was sent');
+
+    // Trimmed back to the limit: back to normal, and it sends.
+    await page.press('.composer-input', 'End');
+    await page.press('.composer-input', 'Backspace');
+    s = await composerState(page);
+    assert.equal(s.chars, LIMIT);
+    assert.equal(s.over, false);
+    assert.equal(s.invalid, false);
+    assert.equal(s.sendDisabled, false);
+    await shot(page, `chatview-at-limit-${name}`);
+    await input.fill('');
+    assertClean(page);
+    await page.context().close();
+  }
+}));

@@ -16,6 +16,14 @@ import { conversationTitle, presenceText } from './sidebar.js';
 const GROUP_GAP_MS = 5 * 60_000;
 const LOAD_OLDER_WITHIN_PX = 160;
 const STICK_WITHIN_PX = 80;
+/**
+ * A message body's limit, counted as the server counts it (kanect-core `validate::body`):
+ * Unicode characters, not UTF-16 units or bytes. The composer has no `maxlength` (which counts
+ * UTF-16 units and silently cuts a paste): it keeps the text whole and says it is too long.
+ */
+const BODY_MAX_CHARS = 4000;
+/** The composer shows its character count from this many characters on. */
+const COUNT_FROM_CHARS = 3600;
 
 const STATUS = {
   pending: { mark: null, icon: 'clock', text: 'Sending…' },
@@ -72,11 +80,12 @@ export function createChat(conversationId) {
   const items = h('div', { class: 'messages-inner' });
   const typingRow = h('div', { class: 'typing-row', 'aria-live': 'polite', 'data-typing': '' });
   const scroller = h('div', { class: 'messages', tabindex: '0', 'aria-label': 'Messages' }, top, items, typingRow);
-  const input = h('textarea', { class: 'composer-input', rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', maxlength: '4000' });
+  const input = h('textarea', { class: 'composer-input', rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', 'aria-describedby': `limit-${conversationId}` });
   const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
   const tray = createTray(conversationId);
   const attach = attachButton(conversationId);
-  const composer = h('form', { class: 'composer' }, attach.button, attach.input, input, send);
+  const limit = h('p', { class: 'composer-limit', id: `limit-${conversationId}`, 'data-composer-limit': '', 'aria-live': 'polite', hidden: true });
+  const composer = h('form', { class: 'composer' }, limit, attach.button, attach.input, input, send);
   // Instead of the composer in a conversation with a deleted or disabled account: the server
   // refuses sends there (`recipient_unavailable`), and nobody would read them.
   const closed = h('p', { class: 'composer-closed', 'data-composer-closed': '', hidden: true });
@@ -360,9 +369,19 @@ export function createChat(conversationId) {
     input.style.height = 'auto';
     input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
   };
-  // Send takes text, or finished uploads, or both.
+  /** Characters in the composer past the limit (0 when it may be sent). */
+  const overBy = () => Math.max(0, [...input.value].length - BODY_MAX_CHARS);
+  // Send takes text, or finished uploads, or both; never a text over the limit. Near the limit
+  // the composer counts, past it the count turns into an error that says what to do.
   const updateSend = () => {
-    send.disabled = !input.value.trim() && uploads.ready(conversationId).length === 0;
+    const chars = [...input.value].length;
+    const over = overBy();
+    limit.hidden = chars < COUNT_FROM_CHARS;
+    limit.classList.toggle('over', over > 0);
+    limit.textContent = `${chars.toLocaleString('en')} / ${BODY_MAX_CHARS.toLocaleString('en')}${over ? ` · ${plural(over, 'character')} too many: shorten the message to send it.` : ''}`;
+    if (over) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+    send.disabled = over > 0 || (!input.value.trim() && uploads.ready(conversationId).length === 0);
   };
   input.addEventListener('input', () => {
     grow();
@@ -380,8 +399,8 @@ export function createChat(conversationId) {
     const body = input.value;
     const hasFiles = uploads.ready(conversationId).length > 0;
     if (!body.trim() && !hasFiles) return;
-    if ([...body].length > 4000) {
-      toast('Messages have at most 4,000 characters.', 'error');
+    if (overBy()) {
+      toast(`Not sent: a message has at most ${BODY_MAX_CHARS.toLocaleString('en')} characters.`, 'error');
       return;
     }
     input.value = '';
