@@ -151,3 +151,25 @@ test('the composer keeps a text past 4,000 characters whole, says it is over the
     await page.context().close();
   }
 }));
+
+test('the tab title and the unread badge agree past 99: "(99+)"', () => withServer(async ({ server, browser }) => {
+  const { bob, direct } = await aliceAndBob(server);
+  await sendMany(server, bob, direct, 99, 'ping');
+  const page = await newUserPage(browser, server.url);
+  await logIn(page, 'alice');
+  const badge = page.locator(`.list .item[data-conversation="${direct}"] .badge`);
+  await page.locator(`.list .item[data-conversation="${direct}"] .badge[data-unread="99"]`).waitFor();
+  assert.equal(await badge.textContent(), '99');
+  assert.equal(await page.title(), '(99) Kanect');
+
+  // The server counts unread messages up to 100: 100 means "more than 99".
+  await sendMany(server, bob, direct, 6, 'more');
+  await page.locator(`.list .item[data-conversation="${direct}"] .badge[data-unread="100"]`).waitFor();
+  assert.equal(await badge.textContent(), '99+');
+  await page.waitForFunction(() => document.title !== '(99) Kanect');
+  assert.equal(await page.title(), '(99+) Kanect');
+  await shot(page, 'chatview-unread-99-plus-desktop');
+  await page.setViewportSize(PHONE);
+  await shot(page, 'chatview-unread-99-plus-phone');
+  assertClean(page);
+}, { args: ['--limit-sends', 'off'] }));
