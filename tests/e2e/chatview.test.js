@@ -173,3 +173,20 @@ test('the tab title and the unread badge agree past 99: "(99+)"', () => withServ
   await shot(page, 'chatview-unread-99-plus-phone');
   assertClean(page);
 }, { args: ['--limit-sends', 'off'] }));
+
+test("an administrator's name shows whole beside the shield icon, at desktop and phone widths", () => withServer(async ({ browser, server }) => {
+  for (const [viewport, name] of [[undefined, 'desktop'], [PHONE, 'phone']]) {
+    const page = await newUserPage(browser, server.url, viewport);
+    await logIn(page, 'administrator', 'the admin password 7');
+    await page.locator('.side-head a[data-action=admin]').waitFor();
+    const fit = await page.evaluate(() => {
+      const el = document.querySelector('.side-name');
+      return { text: el.textContent, scrollWidth: el.scrollWidth, clientWidth: el.clientWidth };
+    });
+    assert.equal(fit.text, 'administrator');
+    assert.ok(fit.clientWidth > 0 && fit.scrollWidth <= fit.clientWidth, `not truncated: ${JSON.stringify(fit)}`);
+    await shot(page, `chatview-admin-name-${name}`);
+    assertClean(page);
+    await page.context().close();
+  }
+}, { prepare: (dataDir) => createAdmin(dataDir, 'administrator', 'the admin password 7') }));
