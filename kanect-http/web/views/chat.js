@@ -16,6 +16,14 @@ import { conversationTitle, presenceText } from './sidebar.js';
 const GROUP_GAP_MS = 5 * 60_000;
 const LOAD_OLDER_WITHIN_PX = 160;
 const STICK_WITHIN_PX = 80;
+/**
+ * A message body's limit, counted as the server counts it (kanect-core `validate::body`):
+ * Unicode characters, not UTF-16 units or bytes. The composer has no `maxlength` (which counts
+ * UTF-16 units and silently cuts a paste): it keeps the text whole and says it is too long.
+ */
+const BODY_MAX_CHARS = 4000;
+/** The composer shows its character count from this many characters on. */
+const COUNT_FROM_CHARS = 3600;
 
 const STATUS = {
   pending: { mark: null, icon: 'clock', text: 'Sending…' },
@@ -72,11 +80,12 @@ export function createChat(conversationId) {
   const items = h('div', { class: 'messages-inner' });
   const typingRow = h('div', { class: 'typing-row', 'aria-live': 'polite', 'data-typing': '' });
   const scroller = h('div', { class: 'messages', tabindex: '0', 'aria-label': 'Messages' }, top, items, typingRow);
-  const input = h('textarea', { class: 'composer-input', rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', maxlength: '4000' });
+  const input = h('textarea', { class: 'composer-input', rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', 'aria-describedby': `limit-${conversationId}` });
   const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
   const tray = createTray(conversationId);
   const attach = attachButton(conversationId);
-  const composer = h('form', { class: 'composer' }, attach.button, attach.input, input, send);
+  const limit = h('p', { class: 'composer-limit', id: `limit-${conversationId}`, 'data-composer-limit': '', 'aria-live': 'polite', hidden: true });
+  const composer = h('form', { class: 'composer' }, limit, attach.button, attach.input, input, send);
   // Instead of the composer in a conversation with a deleted or disabled account: the server
   // refuses sends there (`recipient_unavailable`), and nobody would read them.
   const closed = h('p', { class: 'composer-closed', 'data-composer-closed': '', hidden: true });
@@ -94,6 +103,14 @@ export function createChat(conversationId) {
 
   // ---- header ----------------------------------------------------------------------------
   let headSig = '';
+  // The typing row's height is animated: when it opened or closed with the reader at the
+  // bottom, follow it to the end of its transition.
+  let typingStick = false;
+  typingRow.addEventListener('transitionend', () => {
+    if (typingStick) scroller.scrollTop = scroller.scrollHeight;
+  });
+
+  /** Renders the header, the composer's open/closed state and the typing row. */
   function renderHead() {
     const conv = state.conversations.get(conversationId);
     if (!conv) return;
@@ -124,7 +141,17 @@ export function createChat(conversationId) {
     closed.textContent = CLOSED_TEXT[gone] || '';
     const dots = h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'));
     replace(typingRow, typers.length ? [dots, h('span', {}, conv.kind === 'group' ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing` : `${name} is typing`)] : []);
-    typingRow.classList.toggle('on', typers.length > 0);
+    if (typingRow.classList.contains('on') !== typers.length > 0) {
+      // The row opens below the newest message: a reader at the bottom keeps seeing it.
+      typingStick = atBottom();
+      typingRow.classList.toggle('on', typers.length > 0);
+      if (typingStick) scroller.scrollTop = scroller.scrollHeight;
+    }
+  }
+
+  /** Whether the message pane is scrolled to (near) its end. */
+  function atBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_WITHIN_PX;
   }
 
   // The sidebar shows the connection too, but a phone shows only this pane.
@@ -258,10 +285,10 @@ export function createChat(conversationId) {
     const all = [...stored, ...pending];
 
     // Keep the view where the reader left it: pinned to the bottom, or on the same message.
-    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_WITHIN_PX;
+    const stuck = atBottom();
     let anchor = null;
     let anchorTop = 0;
-    if (!atBottom) {
+    if (!stuck) {
       const view = scroller.getBoundingClientRect();
       for (const row of items.querySelectorAll('.msg')) {
         const box = row.getBoundingClientRect();
@@ -311,7 +338,7 @@ export function createChat(conversationId) {
         conv.kind === 'group' ? `This is the beginning of ${conv.name || 'the group'}.` : `This is the beginning of your conversation with ${conversationTitle(conv)}.`));
     } else replace(top);
 
-    if (atBottom || stickNext) {
+    if (stuck || stickNext) {
       scroller.scrollTop = scroller.scrollHeight;
       stickNext = false;
     } else if (anchor) {
@@ -342,9 +369,19 @@ export function createChat(conversationId) {
     input.style.height = 'auto';
     input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
   };
-  // Send takes text, or finished uploads, or both.
+  /** Characters in the composer past the limit (0 when it may be sent). */
+  const overBy = () => Math.max(0, [...input.value].length - BODY_MAX_CHARS);
+  // Send takes text, or finished uploads, or both; never a text over the limit. Near the limit
+  // the composer counts, past it the count turns into an error that says what to do.
   const updateSend = () => {
-    send.disabled = !input.value.trim() && uploads.ready(conversationId).length === 0;
+    const chars = [...input.value].length;
+    const over = overBy();
+    limit.hidden = chars < COUNT_FROM_CHARS;
+    limit.classList.toggle('over', over > 0);
+    limit.textContent = `${chars.toLocaleString('en')} / ${BODY_MAX_CHARS.toLocaleString('en')}${over ? ` · ${plural(over, 'character')} too many: shorten the message to send it.` : ''}`;
+    if (over) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+    send.disabled = over > 0 || (!input.value.trim() && uploads.ready(conversationId).length === 0);
   };
   input.addEventListener('input', () => {
     grow();
@@ -362,8 +399,8 @@ export function createChat(conversationId) {
     const body = input.value;
     const hasFiles = uploads.ready(conversationId).length > 0;
     if (!body.trim() && !hasFiles) return;
-    if ([...body].length > 4000) {
-      toast('Messages have at most 4,000 characters.', 'error');
+    if (overBy()) {
+      toast(`Not sent: a message has at most ${BODY_MAX_CHARS.toLocaleString('en')} characters.`, 'error');
       return;
     }
     input.value = '';

@@ -24,6 +24,14 @@ const CONNECTION_TEXT = {
   closed: 'Offline',
 };
 
+/**
+ * An unread count as shown, in a badge and in the tab title alike: "99+" past 99 (the server
+ * counts up to 100, which means "more than 99").
+ */
+function unreadText(n) {
+  return n > 99 ? '99+' : String(n);
+}
+
 /** The name of a conversation as listed: the group name, or the other person's name. */
 export function conversationTitle(conv) {
   if (conv.kind === 'group') return conv.name || 'Group';
@@ -137,7 +145,7 @@ export function createSidebar() {
         typers
           ? h('span', { class: 'item-sub typing-text' }, conv.kind === 'group' ? `${typers.join(', ')} typing…` : 'typing…')
           : h('span', { class: 'item-sub' }, preview(conv)),
-        conv.unread ? h('span', { class: 'badge', 'data-unread': String(conv.unread), 'aria-label': `${conv.unread} unread` }, conv.unread >= 100 ? '99+' : String(conv.unread)) : null)));
+        conv.unread ? h('span', { class: 'badge', 'data-unread': String(conv.unread), 'aria-label': `${conv.unread} unread` }, unreadText(conv.unread)) : null)));
     return item;
   }
 
@@ -207,7 +215,7 @@ export function createSidebar() {
     const morePeople = people.length > PEOPLE_SHOWN;
     people.length = Math.min(people.length, PEOPLE_SHOWN);
     const unread = convs.reduce((sum, c) => sum + (c.unread || 0), 0);
-    document.title = unread ? `(${unread}) Kanect` : 'Kanect';
+    document.title = unread ? `(${unreadText(unread)}) Kanect` : 'Kanect';
     const sections = [];
     const older = Boolean(state.conversationsNext);
     if (convs.length || older) {
