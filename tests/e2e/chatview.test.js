@@ -1,6 +1,7 @@
 // The chat view's fixes from issue 22, each in a real browser: the typing bubble in a
-// conversation long enough to scroll, the composer past the 4,000-character limit, the tab title
-// against the "99+" badge, and an administrator's name beside the shield icon.
+// conversation long enough to scroll, the composer and the edit box past the 4,000-character
+// limit, the tab title against the "99+" badge, and an administrator's name beside the shield
+// icon.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -150,6 +151,42 @@ test('the composer keeps a text past 4,000 characters whole, says it is over the
     assertClean(page);
     await page.context().close();
   }
+}));
+
+test('the edit box keeps a text past 4,000 characters whole and refuses to save it, in words', () => withServer(async ({ server, browser }) => {
+  const { bob, direct } = await aliceAndBob(server);
+  const page = await newUserPage(browser, server.url);
+  await logIn(page, 'alice');
+  await page.goto(`/#/c/${direct}`);
+  await page.waitForSelector('.history-start');
+  await page.fill('.composer-input', 'short');
+  await page.press('.composer-input', 'Enter');
+  await page.locator('.msg.mine[data-status=sent], .msg.mine[data-status=delivered], .msg.mine[data-status=read]').first().waitFor();
+
+  await page.click('.msg.mine button[data-action=edit]');
+  const area = page.locator('.edit-input');
+  await area.fill('');
+  await area.focus();
+  const past = `${'😀'.repeat(10)}${'e'.repeat(LIMIT - 10)}!`;
+  await page.keyboard.insertText(past);
+  assert.equal(await area.inputValue(), past, 'the pasted text is kept whole');
+  await page.press('.edit-input', 'Enter');
+  await page.getByText('Not saved: a message has at most 4,000 characters.').waitFor();
+  assert.equal(await area.getAttribute('aria-invalid'), 'true');
+  assert.equal(await area.inputValue(), past, 'still editing, nothing lost');
+  let stored = await rest(server.url, 'GET', `/conversations/${direct}/messages`, undefined, bob.token);
+  assert.equal(stored.body.messages[0].body, 'short', 'nothing saved');
+  await shot(page, 'chatview-edit-over-limit-desktop');
+
+  // One character fewer: exactly 4,000 (ten of them outside the BMP), saved whole.
+  await page.press('.edit-input', 'End');
+  await page.press('.edit-input', 'Backspace');
+  assert.equal(await area.getAttribute('aria-invalid'), null);
+  await page.press('.edit-input', 'Enter');
+  await page.waitForFunction(() => !document.querySelector('.edit-input'));
+  stored = await rest(server.url, 'GET', `/conversations/${direct}/messages`, undefined, bob.token);
+  assert.equal([...stored.body.messages[0].body].length, LIMIT, 'the server took all 4,000 characters');
+  assertClean(page);
 }));
 
 test('the tab title and the unread badge agree past 99: "(99+)"', () => withServer(async ({ server, browser }) => {

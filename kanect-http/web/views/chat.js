@@ -230,8 +230,10 @@ export function createChat(conversationId) {
     const key = keyOf(m);
     const entry = nodes.get(key);
     if (!entry) return;
-    const area = h('textarea', { class: 'edit-input', rows: '2', maxlength: '4000', 'aria-label': 'Edit message' });
+    // No `maxlength`, as in the composer: a longer text is kept and refused in words.
+    const area = h('textarea', { class: 'edit-input', rows: '2', 'aria-label': 'Edit message' });
     area.value = m.body;
+    area.addEventListener('input', () => area.removeAttribute('aria-invalid'));
     const save = h('button', { type: 'button', class: 'btn btn-primary btn-small', 'data-action': 'save-edit' }, 'Save');
     const cancel = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'cancel-edit' }, 'Cancel');
     const form = h('div', { class: 'edit-box' }, area, h('div', { class: 'row row-end' }, cancel, save));
@@ -246,6 +248,11 @@ export function createChat(conversationId) {
     const submit = async () => {
       const body = area.value;
       if (!body.trim() || body === m.body) return finish();
+      if ([...body].length > BODY_MAX_CHARS) {
+        area.setAttribute('aria-invalid', 'true');
+        toast(`Not saved: a message has at most ${BODY_MAX_CHARS.toLocaleString('en')} characters.`, 'error');
+        return undefined;
+      }
       save.disabled = true;
       try {
         await session.editMessage(m.id, body);
