@@ -209,7 +209,12 @@ async fn the_conversation_list_comes_in_pages() {
         let group = request(addr, "POST", "/api/v1/conversations", a, Some(json!({"name": name}))).await;
         made.push(group.json()["id"].as_str().unwrap().to_string());
     }
-    made.push(open_direct(addr, &alice, &bob).await);
+    let direct = open_direct(addr, &alice, &bob).await;
+    // Listed once it has a message (an empty direct conversation is in no list).
+    let said = json!({"client_id": "c1", "body": "hi"});
+    let path = format!("/api/v1/conversations/{direct}/messages");
+    assert_eq!(request(addr, "POST", &path, a, Some(said)).await.status, 200);
+    made.push(direct);
     let mut listed = Vec::new();
     let mut path = "/api/v1/conversations?limit=4".to_string();
     for _ in 0..10 {

@@ -7,6 +7,11 @@
 //! **Order.** A conversation's *activity* is when its newest message was sent, or when it was
 //! created if it has none; the list is by activity, newest first, ties by id (both descending).
 //!
+//! **Empty direct conversations are not listed**, for either member: opening one is looking
+//! someone up, not talking to them, and must not show on their side ("No messages yet" in
+//! their list) before anything is said. Its first message brings it into both lists; the
+//! opener reads it meanwhile by its id ([`Chat::conversation`]).
+//!
 //! **Cursor.** A page's `next` is the position of its last conversation in that order (its
 //! activity and id), not an offset, and the next page holds the conversations that sort after
 //! it *when that page is read*. So, while a client pages and conversations keep moving:
@@ -32,7 +37,7 @@
 use crate::chat::{Caller, Chat};
 use crate::error::{Error, Invalid, Result};
 use crate::id::{ConversationId, Seq};
-use crate::model::{Conversation, Message, Receipt, Timestamp};
+use crate::model::{Conversation, ConversationKind, Message, Receipt, Timestamp};
 use crate::store::HistoryPage;
 use crate::validate;
 use serde::{Serialize, Serializer};
@@ -118,6 +123,13 @@ struct Placed {
     record: Option<Conversation>,
 }
 
+impl Placed {
+    /// A direct conversation nobody has written in yet: not listed (see the module docs).
+    fn is_empty_direct(&self) -> bool {
+        self.record.as_ref().is_some_and(|record| record.kind == ConversationKind::Direct)
+    }
+}
+
 impl Chat {
     /// One conversation the caller belongs to, with unread count and receipts.
     ///
@@ -145,6 +157,9 @@ impl Chat {
         let mut placed = Vec::new();
         for id in self.store().conversations_of(caller.user()).await? {
             if let Some(place) = self.place(id).await? {
+                if place.is_empty_direct() {
+                    continue;
+                }
                 if after.is_none_or(|after| place.at < after) {
                     placed.push(place);
                 }

@@ -13,7 +13,10 @@ pub const GROUP_MAX_MEMBERS: usize = 10_000;
 
 impl Chat {
     /// The direct conversation between the caller and `other`, created on first use.
-    /// The same id on every call, from either side, on any node. Refused with a disabled or
+    /// The same id on every call, from either side, on any node. Opening one tells nobody but
+    /// the caller's devices (a `conversation` event): `other` learns of it from its first
+    /// message, and until it has one it is in neither member's list
+    /// ([`Chat::conversations`]), so merely looking someone up leaves no trace on their side. Refused with a disabled or
     /// deleted account, even one talked to before (that conversation stays readable by its id,
     /// and takes no new messages: see [`Chat::send`]).
     ///
@@ -40,7 +43,7 @@ impl Chat {
             created_at: self.now(),
         };
         if self.store().insert_conversation(&conversation).await? {
-            self.announce(conversation.members.clone(), &conversation).await?;
+            self.announce(vec![caller.user()], &conversation).await?;
             return Ok(conversation);
         }
         // Opened concurrently elsewhere: theirs stands.

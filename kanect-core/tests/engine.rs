@@ -461,7 +461,37 @@ async fn groups_have_owners_and_tell_members_about_changes() {
     assert_eq!(chat.leave(&alice, direct.id).await.unwrap_err().code(), "direct_conversation");
     assert_eq!(chat.open_direct(&bob, alice.user()).await.unwrap().id, direct.id);
     let list = chat.conversations(&bob, None, 50).await.unwrap();
+    assert_eq!(list.conversations.len(), 1, "the group; the direct conversation has no message yet");
+    chat.send(&alice, direct.id, "d", "hi").await.unwrap();
+    let list = chat.conversations(&bob, None, 50).await.unwrap();
     assert_eq!(list.conversations.len(), 2);
+}
+
+/// Opening a direct conversation is looking someone up: the other side hears of it with its
+/// first message, not before, and an empty one is in neither member's list.
+#[tokio::test]
+async fn opening_a_direct_conversation_shows_nothing_on_the_other_side_until_a_message() {
+    let chat = chat().await;
+    let (_, alice) = user(&chat, "alice").await;
+    let (bob_user, bob) = user(&chat, "bob").await;
+    let mut alices = chat.subscribe(&alice).await.unwrap();
+    let mut bobs = chat.subscribe(&bob).await.unwrap();
+    let direct = chat.open_direct(&alice, bob_user.id).await.unwrap();
+    assert!(
+        matches!(next_event(&mut alices).await, Event::Conversation { conversation, .. } if conversation.id == direct.id),
+        "the opener's devices learn of it"
+    );
+    for caller in [&alice, &bob] {
+        assert!(chat.conversations(caller, None, 50).await.unwrap().conversations.is_empty());
+    }
+    assert_eq!(chat.conversation(&alice, direct.id).await.unwrap().conversation.id, direct.id, "read by its id");
+    chat.send(&alice, direct.id, "c1", "hello bob").await.unwrap();
+    // Bob's first event is the message itself: no conversation event came before it.
+    assert!(matches!(next_event(&mut bobs).await, Event::Message { message } if message.body == "hello bob"));
+    for caller in [&alice, &bob] {
+        let listed = chat.conversations(caller, None, 50).await.unwrap().conversations;
+        assert_eq!(listed.iter().map(|view| view.conversation.id).collect::<Vec<_>>(), [direct.id]);
+    }
 }
 
 #[tokio::test]

@@ -470,8 +470,10 @@ async function onMessage(message) {
     sendNext(message.conversation);
   }
   const conv = state.conversations.get(message.conversation);
+  // Their message ends their typing, also when it came with the conversation just read (not
+  // new then: the first message of a conversation this device did not know yet).
+  if (message.sender !== state.me.id) clearTyping(message.conversation, message.sender);
   if (isNew && conv && message.sender !== state.me.id) {
-    clearTyping(message.conversation, message.sender);
     if (isVisible(message.conversation)) markRead(message.conversation);
     else {
       conv.unread = Math.min(100, (conv.unread || 0) + 1);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   apiSignup, assertClean, bubbles, createAdmin, logIn, newUserPage, openChatWith, rest, sendText, shot,
-  signUp, withServer,
+  signUp, waitConnected, withServer,
 } from './harness.js';
 
 const ADMIN_PASSWORD = 'the admin password 7';
@@ -147,4 +147,34 @@ test('a watch list of 1000 users goes in frames under the server\'s frame limit'
   for (const f of frames) assert.ok(f.bytes < limit, `a frame of ${f.bytes} bytes`);
   assert.ok(frames.every((f) => f.same), 'every id once, in order');
   assertClean(page);
+}));
+
+test('looking someone up leaves no trace on their side: the conversation shows there with its first message', () => withServer(async ({ server, browser }) => {
+  await apiSignup(server.url, 'alice');
+  await apiSignup(server.url, 'bob');
+  const alice = await newUserPage(browser, server.url);
+  await logIn(alice, 'alice');
+  await person(alice, 'bob').waitFor();
+  const bob = await newUserPage(browser, server.url);
+  await logIn(bob, 'bob');
+
+  // Bob clicks Alice's name: his conversation opens, and nothing changes on her side, live or
+  // after a reload (she still sees him as a person, not a conversation "No messages yet").
+  await openChatWith(bob, 'alice');
+  await bob.locator('.list .item[data-conversation]').first().waitFor();
+  await alice.waitForTimeout(1500);
+  assert.equal(await alice.locator('.list .item[data-conversation]').count(), 0, 'no conversation in her list');
+  await person(alice, 'bob').waitFor();
+  await alice.reload();
+  await waitConnected(alice);
+  await person(alice, 'bob').waitFor();
+  assert.equal(await alice.locator('.list .item[data-conversation]').count(), 0, 'nor after a reload');
+  await shot(alice, 'directory-looked-up-nothing-shows-desktop');
+
+  // His first message brings it to her list at once.
+  await sendText(bob, 'hi alice');
+  await alice.locator('.list .item[data-conversation]', { hasText: 'hi alice' }).waitFor({ timeout: LIVE_MS });
+  assert.equal(await alice.locator('.list .item[data-conversation]').count(), 1);
+  assertClean(alice);
+  assertClean(bob);
 }));
