@@ -4,6 +4,7 @@
 // button, by dropping them on the pane or by pasting an image (views/attachments.js).
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
+import { bodyNodes, isJumboEmoji } from '../markdown.js';
 import * as session from '../session.js';
 import { messageStatus, on, peer, presenceOf, state, thread } from '../state.js';
 import { dayKey, dayLabel, fullTime, timeOfDay } from '../time.js';
@@ -38,36 +39,6 @@ const CLOSED_TEXT = {
   deleted: 'This account was deleted. The conversation stays readable, but no one can reply to it.',
   disabled: 'This account is disabled. The conversation stays readable, but messages cannot be sent to it.',
 };
-
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
-
-/**
- * A message body as nodes: text nodes, and links for http(s) URLs. The href is set only after
- * `new URL` parsed it with an http(s) scheme; the link text is the URL as text.
- */
-function bodyNodes(text) {
-  const out = [];
-  let last = 0;
-  for (const match of text.matchAll(URL_RE)) {
-    let url = null;
-    try {
-      url = new URL(match[0]);
-    } catch {
-      url = null;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) continue;
-    if (match.index > last) out.push(document.createTextNode(text.slice(last, match.index)));
-    const a = document.createElement('a');
-    a.href = url.href;
-    a.target = '_blank';
-    a.rel = 'noopener noreferrer nofollow';
-    a.textContent = match[0];
-    out.push(a);
-    last = match.index + match[0].length;
-  }
-  if (last < text.length) out.push(document.createTextNode(text.slice(last)));
-  return out;
-}
 
 /** Creates the pane for a conversation; returns `{el, destroy}`. */
 export function createChat(conversationId) {
@@ -180,7 +151,8 @@ export function createChat(conversationId) {
       h('time', { title: m.sent_at ? fullTime(m.sent_at) : '' }, m.sent_at ? timeOfDay(m.sent_at) : ''),
       mine && !m.deleted ? h('span', { class: `msg-status status-${status}`, title: STATUS[status].text, 'aria-label': STATUS[status].text },
         icon(STATUS[status].icon, 'icon icon-status'), STATUS[status].mark ? h('span', { class: 'sr-only' }, STATUS[status].mark) : null) : null);
-    const bubble = h('div', { class: `bubble${files ? ' has-files' : ''}` }, files, body, meta);
+    const jumbo = !m.deleted && !files && isJumboEmoji(m.body);
+    const bubble = h('div', { class: `bubble${files ? ' has-files' : ''}${jumbo ? ' jumbo' : ''}` }, files, body, meta);
     // Touch screens have no hover: a tap on my message shows its actions.
     if (mine) bubble.addEventListener('click', () => row.classList.toggle('show-actions'));
     const row = h('div', {

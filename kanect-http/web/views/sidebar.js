@@ -4,6 +4,7 @@
 // presence dot.
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
+import { plainText } from '../markdown.js';
 import * as session from '../session.js';
 import { match } from '../router.js';
 import { listed, on, peer, presenceOf, sortedConversations, state } from '../state.js';
@@ -49,7 +50,8 @@ function preview(conv) {
 /** A message's text on one line; for files sent without text, "📎 name" or "📎 3 files". */
 function bodyPreview(m) {
   const files = m.attachments || [];
-  if (m.body.trim() || !files.length) return m.body.replace(/\s+/g, ' ');
+  // Formatting marks are left out: the preview is plain text.
+  if (m.body.trim() || !files.length) return plainText(m.body).replace(/\s+/g, ' ');
   return files.length === 1 ? `📎 ${files[0].name}` : `📎 ${plural(files.length, 'file')}`;
 }
 
