@@ -2,8 +2,8 @@
 # Browser tests for the Kanect web app, as CI runs them: `bash tests/e2e/run.sh`.
 #
 # Installs what it needs on a fresh machine (Chromium from Debian if /usr/bin/chromium is
-# missing, the npm packages from the lock file), builds the server example (honouring
-# CARGO_TARGET_DIR), runs every tests/e2e/*.test.js with Node's test runner, and ends with
+# missing, an emoji font, the npm packages from the lock file), builds the server example
+# (honouring CARGO_TARGET_DIR), runs every tests/e2e/*.test.js with Node's test runner, and ends with
 # "N passed, N failed". Exits non-zero on any failure. Screenshots: target/e2e-screenshots/.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -15,6 +15,14 @@ if [ ! -x /usr/bin/chromium ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y chromium
+fi
+# An emoji font, so that screenshots show the emoji people send (and the web app's own, such
+# as the attachment clip) rather than empty boxes; the tests check jumbo emoji by layout.
+if [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then
+  echo "== installing an emoji font =="
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y fonts-noto-color-emoji
 fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "== installing node and npm =="
