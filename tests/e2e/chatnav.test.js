@@ -93,7 +93,7 @@ test('a conversation with unread messages opens on a "New messages" divider abov
   }
 }));
 
-test('a first unread message older than the newest page is loaded to show the divider', () => withServer(async ({ server, browser }) => {
+test('a first unread message older than the newest page is loaded to show the divider; my own message counts as read', () => withServer(async ({ server, browser }) => {
   const { alice, bob, direct } = await aliceAndBob(server);
   // 80 unread of 90: the first unread (seq 11) is older than the newest page of 50.
   await sendMany(server, bob, direct, 'old', 1, 90);
@@ -106,6 +106,17 @@ test('a first unread message older than the newest page is loaded to show the di
   const s = await dividerState(page);
   assert.equal(s.next, 'old 11');
   assert.ok(s.inView, 'the divider is in view on open');
+
+  // What came before my own message counts as read, as in Slack (sending does not move the
+  // read mark): carol wrote, alice answered from another device, carol wrote again.
+  const carol = await apiSignup(server.url, 'carol');
+  const res = await rest(server.url, 'POST', '/conversations/direct', { user: alice.user.id }, carol.token);
+  await sendMany(server, carol, res.body.id, 'before', 1, 5);
+  await sendMany(server, alice, res.body.id, 'answer', 1, 1);
+  await sendMany(server, carol, res.body.id, 'after', 1, 3);
+  await page.goto(`/#/c/${res.body.id}`);
+  await page.waitForSelector('.messages [data-new-divider]');
+  assert.equal((await dividerState(page)).next, 'after 1');
   assertClean(page);
 }));
 

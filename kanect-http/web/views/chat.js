@@ -434,14 +434,18 @@ export function createChat(conversationId) {
   function findDivider(t, stored) {
     // Placed only in the page (a thread loaded before renders once before the pane is shown).
     if (!divider.pending || !t.loaded || t.loading || !scroller.isConnected) return false;
+    // As in Slack and Element, what came before my own newest message counts as read: I wrote
+    // after it (even if the read mark, which sending does not move, stayed behind).
+    let mark = divider.readMark;
+    for (const m of stored) if (m.sender === state.me.id && m.seq > mark) mark = m.seq;
     const oldest = t.oldest();
-    if (oldest !== null && oldest > divider.readMark + 1 && t.hasMore && divider.pagesRead < OPEN_MAX_OLDER_PAGES) {
+    if (oldest !== null && oldest > mark + 1 && t.hasMore && divider.pagesRead < OPEN_MAX_OLDER_PAGES) {
       divider.pagesRead += 1;
       session.loadOlder(conversationId).catch((err) => toast(errorText(err), 'error')).finally(schedule);
       return false;
     }
     divider.pending = false;
-    const first = stored.find((m) => m.seq > divider.readMark && m.sender !== state.me.id);
+    const first = stored.find((m) => m.seq > mark && m.sender !== state.me.id);
     divider.seq = first ? first.seq : null;
     return divider.seq !== null;
   }
