@@ -5,6 +5,7 @@
 //   socket.js    the WebSocket: reconnect with backoff, `resume` with cursors, heartbeats
 //   state.js     the client's data (users, conversations, threads, pending sends) + events
 //   uploads.js   files chosen for a message: each conversation's tray, uploads a few at a time
+//   drafts.js    each conversation's unsent composer text, kept across switches and reloads
 //   session.js   log-in/out, loading, what each server frame does, every user action
 //   router.js    hash routes; a new view registers its own with `route()`
 //   dom.js       element builders that only ever insert text; avatars, icons, toasts

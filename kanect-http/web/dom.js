@@ -99,6 +99,7 @@ export function toast(text, kind = 'info') {
 /** Stroke icons (24×24 paths), drawn with SVG elements: our own constant data, never user text. */
 const ICONS = {
   back: ['M15 18l-6-6 6-6'],
+  down: ['M6 9l6 6 6-6'],
   send: ['M4 12l16-8-6 16-2.5-6.5L4 12z', 'M11.5 13.5L20 4'],
   edit: ['M4 20h4L19 9l-4-4L4 16v4z', 'M13.5 6.5l4 4'],
   trash: ['M4 7h16', 'M9 7V4h6v3', 'M6 7l1 13h10l1-13'],

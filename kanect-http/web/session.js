@@ -3,6 +3,7 @@
 // Views call these functions and re-render on state events; they never talk to the server.
 
 import { api, setCsrf } from './api.js';
+import { clearDrafts } from './drafts.js';
 import { Socket } from './socket.js';
 import * as S from './state.js';
 
@@ -161,7 +162,11 @@ function stopSocket() {
 
 /** The session is over (log-out here or elsewhere, disabled account...): back to log-in. */
 function end(reason) {
-  if (state.me) sessionStorage.removeItem(pendingKey());
+  if (state.me) {
+    sessionStorage.removeItem(pendingKey());
+    // Drafts too, whatever ended the session: the next person at this browser logs in afresh.
+    clearDrafts(state.me.id);
+  }
   stopSocket();
   setCsrf(null);
   S.reset();

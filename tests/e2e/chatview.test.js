@@ -56,8 +56,11 @@ async function assertTypingShown(page, server, bob, direct, shotName) {
 }
 
 test('the typing row shows, with its height, in a conversation long enough to scroll', () => withServer(async ({ server, browser }) => {
-  const { bob, direct } = await aliceAndBob(server);
+  const { alice, bob, direct } = await aliceAndBob(server);
   await sendMany(server, bob, direct, 40, 'line');
+  // Read: the conversation opens at the bottom (with unread messages it opens on the first).
+  const read = await rest(server.url, 'POST', `/conversations/${direct}/receipts`, { kind: 'read', seq: 40 }, alice.token);
+  assert.equal(read.status, 200);
   for (const [viewport, name] of [[undefined, 'desktop'], [PHONE, 'phone']]) {
     const page = await newUserPage(browser, server.url, viewport);
     await logIn(page, 'alice');

@@ -2,11 +2,17 @@
 // bottom, my messages show pending / sent / delivered / read marks, and I can edit or delete
 // them. Message bodies are inserted as text only. Files are attached with the composer's
 // button, by dropping them on the pane or by pasting an image (views/attachments.js).
+//
+// Finding one's way: a conversation with unread messages opens on a "New messages" divider
+// above the first of them, not at the bottom; scrolled up, a button jumps back down and counts
+// what arrived meanwhile; the composer keeps an unsent text per conversation (drafts.js); Esc
+// cancels an edit and ↑ in the empty composer edits my last message, as in Slack.
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import { bodyNodes, isJumboEmoji } from '../markdown.js';
+import { getDraft, setDraft } from '../drafts.js';
 import * as session from '../session.js';
-import { messageStatus, on, peer, presenceOf, state, thread } from '../state.js';
+import { messageStatus, myRead, on, peer, presenceOf, state, thread } from '../state.js';
 import { dayKey, dayLabel, fullTime, timeOfDay } from '../time.js';
 import * as uploads from '../uploads.js';
 import { acceptFiles, attachButton, attachmentsBlock, attachmentsSig, createTray } from './attachments.js';
@@ -17,6 +23,13 @@ import { conversationTitle, presenceText } from './sidebar.js';
 const GROUP_GAP_MS = 5 * 60_000;
 const LOAD_OLDER_WITHIN_PX = 160;
 const STICK_WITHIN_PX = 80;
+/**
+ * Opening on unread messages older than the newest page loads up to this many pages more to
+ * reach the first of them; past that it opens on the oldest loaded one, the divider at the top.
+ */
+const OPEN_MAX_OLDER_PAGES = 4;
+/** The divider opens this far below the top of the pane, so a little of what was read shows. */
+const DIVIDER_MARGIN_PX = 48;
 /**
  * A message body's limit, counted as the server counts it (kanect-core `validate::body`):
  * Unicode characters, not UTF-16 units or bytes. The composer has no `maxlength` (which counts
@@ -50,7 +63,13 @@ export function createChat(conversationId) {
   const top = h('div', { class: 'history-top' });
   const items = h('div', { class: 'messages-inner' });
   const typingRow = h('div', { class: 'typing-row', 'aria-live': 'polite', 'data-typing': '' });
-  const scroller = h('div', { class: 'messages', tabindex: '0', 'aria-label': 'Messages' }, top, items, typingRow);
+  const jumpCount = h('span', { class: 'jump-count', 'data-jump-count': '', hidden: true });
+  const jump = h('button', { type: 'button', class: 'jump-btn', 'aria-label': 'Jump to the newest message', title: 'Jump to the newest message', 'data-action': 'jump-bottom', hidden: true },
+    icon('down'), jumpCount);
+  // A sticky strip of no height at the end of the pane: the button floats over the messages'
+  // bottom right corner, whatever the composer's or the typing row's height.
+  const jumpDock = h('div', { class: 'jump-dock' }, jump);
+  const scroller = h('div', { class: 'messages', tabindex: '0', 'aria-label': 'Messages' }, top, items, typingRow, jumpDock);
   const input = h('textarea', { class: 'composer-input', rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', 'aria-describedby': `limit-${conversationId}` });
   const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
   const tray = createTray(conversationId);
@@ -198,10 +217,18 @@ export function createChat(conversationId) {
     return h('div', { class: 'msg-failed' }, h('span', {}, errorText(p.failedError || {})), retry, discard);
   }
 
-  function startEdit(m) {
+  /** The edit in progress: `{cancel()}`, or null. */
+  let editing = null;
+
+  /**
+   * Replaces my message's bubble by an edit box. `fromKeyboard` (↑ in the composer): the box
+   * is scrolled into view, and the composer has the focus back when the edit ends.
+   */
+  function startEdit(m, { fromKeyboard = false } = {}) {
     const key = keyOf(m);
     const entry = nodes.get(key);
     if (!entry) return;
+    if (editing) editing.cancel();
     // No `maxlength`, as in the composer: a longer text is kept and refused in words.
     const area = h('textarea', { class: 'edit-input', rows: '2', 'aria-label': 'Edit message' });
     area.value = m.body;
@@ -214,9 +241,12 @@ export function createChat(conversationId) {
     entry.el.classList.add('editing');
     entry.sig = 'editing';
     const finish = () => {
+      if (editing && editing.key === key) editing = null;
       nodes.delete(key);
       render();
+      if (fromKeyboard) input.focus();
     };
+    editing = { key, cancel: finish };
     const submit = async () => {
       const body = area.value;
       if (!body.trim() || body === m.body) return finish();
@@ -239,10 +269,20 @@ export function createChat(conversationId) {
       if (event.key === 'Enter' && !event.shiftKey) {
         event.preventDefault();
         submit();
-      } else if (event.key === 'Escape') finish();
+      } else if (event.key === 'Escape') {
+        event.stopPropagation();
+        finish();
+      }
     });
     area.focus();
     area.setSelectionRange(area.value.length, area.value.length);
+    if (fromKeyboard) form.scrollIntoView({ block: 'nearest' });
+  }
+
+  /** My newest message in this conversation that I may still edit (sent, not deleted). */
+  function lastEditable() {
+    const mine = thread(conversationId).sorted().filter((m) => m.sender === state.me.id && !m.deleted && m.id);
+    return mine.length ? mine[mine.length - 1] : null;
   }
 
   function keyOf(m) {
@@ -262,6 +302,7 @@ export function createChat(conversationId) {
         sent_at: null, failed: Boolean(p.failed), failedError: p.failed,
       }));
     const all = [...stored, ...pending];
+    const place = findDivider(t, stored);
 
     // Keep the view where the reader left it: pinned to the bottom, or on the same message.
     const stuck = atBottom();
@@ -295,8 +336,10 @@ export function createChat(conversationId) {
         wanted.push(entry.el);
         keep.add(key);
       }
+      const divided = divider.seq !== null && m.seq === divider.seq;
+      if (divided) wanted.push(divider.el);
       const first = !prev || prev.sender !== m.sender || at - (prev.sent_at || Date.now()) > GROUP_GAP_MS
-        || dayKey(prev.sent_at || Date.now()) !== dayKey(at);
+        || dayKey(prev.sent_at || Date.now()) !== dayKey(at) || divided;
       const status = m.sender === state.me.id ? (m.seq ? messageStatus(conv, m) : m.failed ? 'failed' : 'pending') : null;
       const key = keyOf(m);
       const existing = nodes.get(key);
@@ -317,15 +360,99 @@ export function createChat(conversationId) {
         conv.kind === 'group' ? `This is the beginning of ${conv.name || 'the group'}.` : `This is the beginning of your conversation with ${conversationTitle(conv)}.`));
     } else replace(top);
 
-    if (stuck || stickNext) {
-      scroller.scrollTop = scroller.scrollHeight;
+    if (place && divider.seq !== null) {
+      // Opening on unread messages: the divider near the top (the pane cannot scroll past its
+      // end: a short unread stretch opens at the bottom, the divider in view).
+      const offset = divider.el.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+      scroller.scrollTop += offset - Math.min(DIVIDER_MARGIN_PX, scroller.clientHeight / 4);
       stickNext = false;
+    } else if (stuck || stickNext) {
+      scroller.scrollTop = scroller.scrollHeight;
+      // The first render of a thread loaded before runs while the pane is not yet in the
+      // page, where nothing scrolls: the next render (in the page) sticks to the bottom.
+      if (scroller.isConnected) stickNext = false;
     } else if (anchor) {
       const row = items.querySelector(`.msg[data-id="${CSS.escape(anchor)}"]`);
       if (row) scroller.scrollTop += row.getBoundingClientRect().top - scroller.getBoundingClientRect().top - anchorTop;
     }
+    countArrivals(stored, stuck || place);
+    updateJump();
     maybeLoadOlder();
   }
+
+  // ---- the "New messages" divider ---------------------------------------------------------
+  // Where my read mark stood when the conversation opened, if it had unread messages: opening
+  // marks everything read (session.openConversation), so it is taken now, before that. The
+  // divider then stays above the same message while the view lives; the next opening, with
+  // nothing unread, has none.
+  const opened = state.conversations.get(conversationId);
+  const divider = {
+    /** My read mark at opening, or null: nothing was unread. */
+    readMark: opened && opened.unread > 0 ? myRead(opened) : null,
+    /** The seq of the message the divider sits above, once found, or null. */
+    seq: null,
+    /** Whether the view is still to be placed on the divider. */
+    pending: Boolean(opened && opened.unread > 0),
+    /** Older pages read to reach the first unread message. */
+    pagesRead: 0,
+    el: h('div', { class: 'new-divider', role: 'separator', 'data-new-divider': '' }, h('span', {}, 'New messages')),
+  };
+
+  /**
+   * Once the newest page is in: finds the first unread message from someone else, reading older
+   * pages (at most OPEN_MAX_OLDER_PAGES) while it may be older than the oldest loaded. Returns
+   * whether the view is to be placed on the divider now.
+   */
+  function findDivider(t, stored) {
+    // Placed only in the page (a thread loaded before renders once before the pane is shown).
+    if (!divider.pending || !t.loaded || t.loading || !scroller.isConnected) return false;
+    // As in Slack and Element, what came before my own newest message counts as read: I wrote
+    // after it (even if the read mark, which sending does not move, stayed behind).
+    let mark = divider.readMark;
+    for (const m of stored) if (m.sender === state.me.id && m.seq > mark) mark = m.seq;
+    const oldest = t.oldest();
+    if (oldest !== null && oldest > mark + 1 && t.hasMore && divider.pagesRead < OPEN_MAX_OLDER_PAGES) {
+      divider.pagesRead += 1;
+      session.loadOlder(conversationId).catch((err) => toast(errorText(err), 'error')).finally(schedule);
+      return false;
+    }
+    divider.pending = false;
+    const first = stored.find((m) => m.seq > mark && m.sender !== state.me.id);
+    divider.seq = first ? first.seq : null;
+    return divider.seq !== null;
+  }
+
+  // ---- jump to the newest message ---------------------------------------------------------
+  /** The newest seq rendered so far (0 before the first page), and messages from others that
+   * arrived below the view since the reader was last at the bottom. */
+  const arrivals = { newest: 0, unseen: 0 };
+
+  /** Counts the messages from others newer than the last render when the reader is scrolled up. */
+  function countArrivals(stored, seen) {
+    const newest = stored.length ? stored[stored.length - 1].seq : 0;
+    if (arrivals.newest && !seen) {
+      arrivals.unseen += stored.filter((m) => m.seq > arrivals.newest && m.sender !== state.me.id).length;
+    }
+    arrivals.newest = Math.max(arrivals.newest, newest);
+  }
+
+  /**
+   * Shows the jump button more than a screen from the bottom, or with a count anywhere above
+   * it; at the bottom the count is cleared and the button hidden.
+   */
+  function updateJump() {
+    const fromBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+    if (atBottom()) arrivals.unseen = 0;
+    jump.hidden = !(fromBottom > scroller.clientHeight || (arrivals.unseen > 0 && !atBottom()));
+    jumpCount.hidden = arrivals.unseen === 0;
+    jumpCount.textContent = arrivals.unseen > 99 ? '99+' : String(arrivals.unseen);
+    jump.setAttribute('aria-label', arrivals.unseen ? `Jump to the newest message (${plural(arrivals.unseen, 'new message')})` : 'Jump to the newest message');
+  }
+  jump.addEventListener('click', () => {
+    scroller.scrollTop = scroller.scrollHeight;
+    arrivals.unseen = 0;
+    updateJump();
+  });
 
   let stickNext = true;
   async function maybeLoadOlder() {
@@ -341,7 +468,10 @@ export function createChat(conversationId) {
     }
     render();
   }
-  scroller.addEventListener('scroll', () => maybeLoadOlder(), { passive: true });
+  scroller.addEventListener('scroll', () => {
+    updateJump();
+    maybeLoadOlder();
+  }, { passive: true });
 
   // ---- composer --------------------------------------------------------------------------
   const grow = () => {
@@ -365,13 +495,24 @@ export function createChat(conversationId) {
   input.addEventListener('input', () => {
     grow();
     updateSend();
+    setDraft(state.me.id, conversationId, input.value);
     if (input.value.trim()) session.typing(conversationId);
   });
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       composer.requestSubmit();
+    } else if (event.key === 'ArrowUp' && !input.value && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && !event.isComposing) {
+      // As in Slack: ↑ in an empty composer edits my last message.
+      const m = lastEditable();
+      if (!m) return;
+      event.preventDefault();
+      startEdit(m, { fromKeyboard: true });
     }
+  });
+  // Esc anywhere in the pane (the edit box handles its own) cancels an edit in progress.
+  el.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && editing && !event.defaultPrevented) editing.cancel();
   });
   composer.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -383,6 +524,7 @@ export function createChat(conversationId) {
       return;
     }
     input.value = '';
+    setDraft(state.me.id, conversationId, '');
     grow();
     stickNext = true;
     // Files under way stay in the tray, for the next message.
@@ -413,6 +555,10 @@ export function createChat(conversationId) {
     }),
   ];
   renderBanner();
+  // The text left unsent here last time (another conversation, or before a reload).
+  input.value = getDraft(state.me.id, conversationId);
+  // Its height can be measured once the pane is in the page.
+  if (input.value) requestAnimationFrame(grow);
   updateSend();
   const clock = setInterval(() => {
     headSig = '';
