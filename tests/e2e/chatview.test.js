@@ -6,20 +6,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  apiSignup, assertClean, bubbles, createAdmin, logIn, newUserPage, rest, shot, withServer,
+  aliceAndBob, assertClean, bubbles, createAdmin, logIn, newUserPage, rest, shot, withServer,
 } from './harness.js';
 
 const PHONE = { width: 390, height: 844 };
 const LIMIT = 4000;
-
-/** Signs alice and bob up through the API; resolves with both and their direct conversation. */
-async function aliceAndBob(server) {
-  const alice = await apiSignup(server.url, 'alice');
-  const bob = await apiSignup(server.url, 'bob');
-  const res = await rest(server.url, 'POST', '/conversations/direct', { user: alice.user.id }, bob.token);
-  assert.equal(res.status, 200);
-  return { alice, bob, direct: res.body.id };
-}
 
 /** Sends `count` messages "NAME 1", "NAME 2", … through the REST API, in order. */
 async function sendMany(server, from, conversation, count, name) {

@@ -3,6 +3,7 @@
 // `create-admin` subcommand, launch the system Chromium through playwright-core, and sign
 // users up through the UI or the API. Every wait is bounded.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -239,6 +240,19 @@ export async function apiSignup(baseURL, username, password = 'a calm river 42',
   const res = await rest(baseURL, 'POST', '/auth/signup', { username, password, ...extra });
   if (res.status !== 201) throw new Error(`signup ${username}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
+}
+
+/**
+ * Signs alice and bob up through the API and opens their direct conversation (from bob's
+ * side); resolves with both and the conversation's id. It has no message yet, so it is in
+ * neither list until one is sent: open it by its address (`/#/c/<id>`).
+ */
+export async function aliceAndBob(server) {
+  const alice = await apiSignup(server.url, 'alice');
+  const bob = await apiSignup(server.url, 'bob');
+  const res = await rest(server.url, 'POST', '/conversations/direct', { user: alice.user.id }, bob.token);
+  assert.equal(res.status, 200);
+  return { alice, bob, direct: res.body.id };
 }
 
 /** Fails the test if a page logged a console error or threw (CSP violations show up there). */

@@ -6,19 +6,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from '../../kanect-http/web/markdown.js';
-import { apiSignup, assertClean, bubbles, newUserPage, logIn, rest, sendText, shot, withServer } from './harness.js';
+import {
+  aliceAndBob, assertClean, bubbles, logIn, newUserPage, rest, sendText, shot, withServer,
+} from './harness.js';
 
 const PHONE = { width: 390, height: 844 };
 const LINK_ATTRS = ' target="_blank" rel="noopener noreferrer nofollow"';
-
-/** Signs alice and bob up through the API; resolves with both and their direct conversation. */
-async function aliceAndBob(server) {
-  const alice = await apiSignup(server.url, 'alice');
-  const bob = await apiSignup(server.url, 'bob');
-  const res = await rest(server.url, 'POST', '/conversations/direct', { user: alice.user.id }, bob.token);
-  assert.equal(res.status, 200);
-  return { alice, bob, direct: res.body.id };
-}
 
 /** Sends each body through the REST API, in order. */
 async function sendAll(server, from, conversation, bodies, name) {
