@@ -467,7 +467,12 @@ async function onFrame(frame) {
 }
 
 async function onMessage(message) {
-  if (!state.conversations.has(message.conversation)) await fetchConversation(message.conversation);
+  // A message of a conversation this device does not know yet (its first message, as a direct
+  // conversation shows nobody but its opener before one): read the conversation, which then
+  // holds this message already (in its unread count too), so it is not new to the thread —
+  // but it is still to be marked delivered or read.
+  const fetched = !state.conversations.has(message.conversation);
+  if (fetched) await fetchConversation(message.conversation);
   const wasPending = state.pending.has(message.client_id);
   const { isNew } = S.putMessage(message);
   if (wasPending && !state.pending.has(message.client_id)) {
@@ -475,13 +480,12 @@ async function onMessage(message) {
     sendNext(message.conversation);
   }
   const conv = state.conversations.get(message.conversation);
-  // Their message ends their typing, also when it came with the conversation just read (not
-  // new then: the first message of a conversation this device did not know yet).
+  // Their message ends their typing, also when it came with the conversation just read.
   if (message.sender !== state.me.id) clearTyping(message.conversation, message.sender);
-  if (isNew && conv && message.sender !== state.me.id) {
+  if ((isNew || fetched) && conv && message.sender !== state.me.id) {
     if (isVisible(message.conversation)) markRead(message.conversation);
     else {
-      conv.unread = Math.min(100, (conv.unread || 0) + 1);
+      if (isNew) conv.unread = Math.min(100, (conv.unread || 0) + 1);
       queueDelivered(message.conversation, message.seq);
     }
   }

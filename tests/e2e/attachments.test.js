@@ -76,8 +76,9 @@ async function aliceAndBob(browser, server, viewport) {
   return { alice: pages.alice, bob: pages.bob, conversation, tokens: { alice: alice.token, bob: bob.token } };
 }
 
+/** Opens the conversation by its address (an empty direct conversation is in no list yet). */
 async function openConversation(page, conversation) {
-  await page.locator(`.list .item[data-conversation="${conversation}"]`).click();
+  await page.goto(`/#/c/${conversation}`);
   await page.locator(`.chat[data-open-conversation="${conversation}"] .composer`).waitFor();
 }
 
