@@ -100,7 +100,9 @@ test('sends past the rate limit wait as the server says and then go out by thems
   const direct = (await rest(server.url, 'POST', '/conversations/direct', { user: bob.user.id }, aliceApi.token)).body.id;
   const alice = await newUserPage(browser, server.url);
   await logIn(alice, 'alice');
-  await alice.locator(`.list .item[data-conversation="${direct}"]`).click();
+  // By its address: a direct conversation without messages is in no list.
+  await alice.goto(`/#/c/${direct}`);
+  await alice.locator(`.chat[data-open-conversation="${direct}"] .composer`).waitFor();
   // Two sends at once, then one a second: the third and fourth wait, and are not failures.
   const written = ['one', 'two', 'three', 'four'];
   for (const text of written) await sendText(alice, text);
