@@ -26,6 +26,7 @@ async fn two_users_chat_over_websocket() {
             client_id: client_id.into(),
             body: body.into(),
             attachments: vec![],
+            reply_to: None,
         }))
     };
     let ack = alice_ws.call_frame(send("c1", "hi bob"), "r1").await;

@@ -365,6 +365,7 @@ async fn exchange(
                     client_id: format!("{at}.{}", state.sent),
                     body: format!("lg {at} {}", role.index),
                     attachments: Vec::new(),
+                    reply_to: None,
                 }));
                 socket.feed(Message::Text(serde_json::to_string(&send)?.into())).await?;
                 state.sent += 1;

@@ -62,8 +62,10 @@
 //! store that persists. A backend is done when the whole suite passes on it.
 
 pub use crate::model::{Appended, NewMessage, Session, StoreStats};
+pub use crate::reactions::{Reacted, ReactionChange};
 pub use crate::store::{
-    claim, matches_search, move_receipt_forward, AdminStore, AttachmentStore, ClaimRefused, ConversationStore,
-    LoginAttemptStore, MessageStore, SessionStore, Store, StoreResult, UserQuery, UserStore, UserUpdate,
+    claim, matches_search, move_receipt_forward, replace_fields, AdminStore, AttachmentStore, ClaimRefused,
+    ConversationStore, LoginAttemptStore, MessageStore, SessionStore, Store, StoreResult, UserQuery, UserStore,
+    UserUpdate,
 };
 pub use crate::throttle::{Attempt, AttemptKey, LoginAttempts};

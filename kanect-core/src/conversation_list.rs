@@ -58,6 +58,8 @@ pub struct ConversationView {
     pub last_message: Option<Message>,
     /// Messages from others after the caller's read mark, up to [`UNREAD_CAP`].
     pub unread: usize,
+    /// Those of them that mention the caller (counted among the first [`UNREAD_CAP`] unread).
+    pub unread_mentions: usize,
     /// Every member's delivered/read marks.
     pub receipts: Vec<Receipt>,
 }
@@ -206,12 +208,13 @@ impl Chat {
         let last_seq = newest.as_ref().map_or(Seq::ZERO, |m| m.seq);
         let receipts = self.store().receipts(id).await?;
         let read = receipts.iter().find(|r| r.user == caller.user()).map_or(Seq::ZERO, |r| r.read);
-        let unread = if read >= last_seq {
-            0
+        let (unread, unread_mentions) = if read >= last_seq {
+            (0, 0)
         } else {
             let after = self.store().history(id, HistoryPage::After(read), UNREAD_CAP).await?;
-            after.iter().filter(|m| m.sender != caller.user() && !m.deleted).count()
+            let unread: Vec<&Message> = after.iter().filter(|m| m.sender != caller.user() && !m.deleted).collect();
+            (unread.len(), unread.iter().filter(|m| m.mentions(caller.user())).count())
         };
-        Ok(ConversationView { conversation, last_seq, last_message: newest, unread, receipts })
+        Ok(ConversationView { conversation, last_seq, last_message: newest, unread, unread_mentions, receipts })
     }
 }

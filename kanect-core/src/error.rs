@@ -195,6 +195,8 @@ coded_enum!(
         Repeated => "repeated",
         /// An upload's body ended before it was whole (the uploader went away).
         Incomplete => "incomplete",
+        /// A reaction that is not one emoji.
+        NotEmoji => "not_emoji",
     }
 );
 
@@ -209,6 +211,8 @@ coded_enum!(
         SelfConversation => "self_conversation",
         /// The attachment is already carried by another message.
         AttachmentInUse => "attachment_in_use",
+        /// The message carries [`REACTIONS_MAX`](crate::REACTIONS_MAX) different emoji already.
+        TooManyReactions => "too_many_reactions",
         /// The store refused a write that collides with existing data.
         Exists => "conflict",
     }

@@ -7,7 +7,7 @@
 //! other over a bus, not the wire protocol.)
 
 use crate::id::{ConversationId, MessageId, Seq, UserId};
-use crate::model::{Conversation, Message, Presence, Receipt, User};
+use crate::model::{Conversation, Message, Presence, Reaction, Receipt, User};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
 
@@ -34,6 +34,23 @@ pub enum Event {
         id: MessageId,
         /// Its seq.
         seq: Seq,
+    },
+    /// A member added or took back a reaction: the message's reactions as they are now.
+    Reaction {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message.
+        id: MessageId,
+        /// Its seq.
+        seq: Seq,
+        /// Who reacted.
+        user: UserId,
+        /// With what.
+        emoji: String,
+        /// True if added, false if taken back.
+        added: bool,
+        /// All of the message's reactions after the change.
+        reactions: Vec<Reaction>,
     },
     /// A user came online or went offline.
     Presence(Presence),

@@ -70,7 +70,9 @@
 //!   device has, as ranges.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
 //!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
-//!   `messaging` and `admin`.
+//!   `messaging` and `admin`; `replies` (previews of what a reply answers), `mentions`
+//!   (`@username`s resolved to members) and `reactions` (the rule every store applies) extend
+//!   messaging.
 //! - `builder` — [`ChatBuilder`]: builds and starts an engine (its bus inbox and tasks); the
 //!   one module above all the others, so that none imports back into one that imports it.
 //! - `metrics` — counters and histograms.
@@ -100,11 +102,14 @@ mod id;
 mod limits;
 mod media;
 mod memory;
+mod mentions;
 mod messaging;
 pub mod metrics;
 mod model;
 mod ordering;
 mod presence;
+mod reactions;
+mod replies;
 mod retention;
 mod seq_set;
 mod store;
@@ -139,11 +144,13 @@ pub use media::{
     SNIFF_BYTES,
 };
 pub use memory::MemoryStore;
+pub use messaging::Outgoing;
 pub use model::{
     Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, ImageMeta, Message, MessageRef, Presence,
-    Receipt, ReceiptKind, Role, Timestamp, TokenHash, User,
+    Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash, User,
 };
 pub use presence::WATCH_MAX;
+pub use reactions::{Reacted, ReactionChange, TooManyReactions, REACTIONS_MAX};
 pub use store::{HistoryPage, StoreHealth};
 pub use subscription::{Resumed, SkippedCursor, Subscription, TryNext, RESUME_BATCH, RESUME_BYTES};
 pub use throttle::{LoginLimits, SlowDown};

@@ -9,7 +9,7 @@ use crate::chat::{Caller, Chat};
 use crate::error::{Denied, Entity, Error, Invalid, Result};
 use crate::event::Event;
 use crate::id::{AttachmentId, ConversationId, MessageId, Seq};
-use crate::model::{Appended, Message, NewMessage, Receipt, ReceiptKind};
+use crate::model::{Appended, Conversation, Message, NewMessage, Receipt, ReceiptKind};
 use crate::store::HistoryPage;
 use crate::subscription::Subscription;
 use crate::validate;
@@ -39,15 +39,10 @@ impl Chat {
     }
 
     /// Sends a message that carries files uploaded by the caller ([`Chat::upload`]), in the
-    /// order given; with files, the body may be empty. As [`Chat::send`] otherwise. The files
-    /// are claimed for the message before it is stored (all or none): a resend with the same
-    /// client id claims them again for the same message and returns the original.
+    /// order given; with files, the body may be empty. As [`Chat::send_message`] otherwise.
     ///
     /// # Errors
-    /// As [`Chat::send`], and: `too_long` or `repeated` (field `attachments`) for more than
-    /// [`validate::ATTACHMENTS_MAX`] files or one twice; `attachment_not_found` for an id that
-    /// is not an upload of the caller's; `attachment_in_use` for one another message carries;
-    /// `attachments_disabled` without a blob store. Nothing is stored after an error.
+    /// As [`Chat::send_message`].
     pub async fn send_with_attachments(
         &self,
         caller: &Caller,
@@ -56,11 +51,39 @@ impl Chat {
         body: &str,
         attachments: &[AttachmentId],
     ) -> Result<Message> {
+        self.send_message(caller, conversation, Outgoing { client_id, body, attachments, reply_to: None }).await
+    }
+
+    /// Sends a message with everything a message may carry: files, and the seq of the message
+    /// it replies to. As [`Chat::send`] otherwise. The files are claimed for the message before
+    /// it is stored (all or none): a resend with the same client id claims them again for the
+    /// same message and returns the original. `@username`s of members in the body become its
+    /// [`mentions`](Message::mentions) (see the `mentions` module).
+    ///
+    /// # Errors
+    /// As [`Chat::send`], and: `too_long` or `repeated` (field `attachments`) for more than
+    /// [`validate::ATTACHMENTS_MAX`] files or one twice; `attachment_not_found` for an id that
+    /// is not an upload of the caller's; `attachment_in_use` for one another message carries;
+    /// `attachments_disabled` without a blob store; `out_of_range` (field `reply_to`) for a
+    /// reply to a seq that is not a message of the conversation; `message_deleted` (field
+    /// `reply_to`) for a reply to a deleted message; `too_long` (field `body`) for more than
+    /// [`validate::MENTIONS_MAX`] different `@name`s. Nothing is stored after an error.
+    pub async fn send_message(
+        &self,
+        caller: &Caller,
+        conversation: ConversationId,
+        outgoing: Outgoing<'_>,
+    ) -> Result<Message> {
+        let Outgoing { client_id, body, attachments, reply_to } = outgoing;
         validate::message(body, attachments)?;
         validate::client_id(client_id)?;
         self.limits().send(caller.user())?;
         let found = self.member_conversation(caller, conversation).await?;
         self.check_recipient(caller, &found).await?;
+        if let Some(seq) = reply_to {
+            self.reply_original(conversation, seq).await?;
+        }
+        let mentions = self.mentioned(&found, body).await?;
         let members = found.members;
         let attachments = self.claim_for_message(caller, conversation, client_id, attachments).await?;
         let ticket = self.ticket(conversation);
@@ -74,21 +97,28 @@ impl Chat {
                 client_id: client_id.to_string(),
                 sent_at: self.now(),
                 attachments,
+                reply_to,
+                mentions,
             })
             .await?;
         self.metrics().store_append.record(started.elapsed());
-        match appended {
-            Appended::Created(message) => {
-                self.metrics().messages_sent.fetch_add(1, Ordering::Relaxed);
-                let event = Event::Message { message: message.clone() };
-                self.route_in_order(ticket, Some((message.seq, members, event))).await;
-                Ok(message)
-            }
-            Appended::Duplicate(message) => {
-                self.route_in_order(ticket, None).await;
-                Ok(message)
-            }
+        let (created, mut message) = match appended {
+            Appended::Created(message) => (true, message),
+            Appended::Duplicate(message) => (false, message),
+        };
+        if let Err(error) = self.fill_reply_previews(std::slice::from_mut(&mut message)).await {
+            // The message is stored: it goes out without its preview rather than not at all
+            // (history pages show the preview once the store reads again).
+            tracing::warn!(%error, "could not read the original of a reply");
         }
+        if created {
+            self.metrics().messages_sent.fetch_add(1, Ordering::Relaxed);
+            let event = Event::Message { message: message.clone() };
+            self.route_in_order(ticket, Some((message.seq, members, event))).await;
+        } else {
+            self.route_in_order(ticket, None).await;
+        }
+        Ok(message)
     }
 
     /// Replaces the body of the caller's own message. An edit stores and fans out a body as a
@@ -102,14 +132,20 @@ impl Chat {
     pub async fn edit(&self, caller: &Caller, id: MessageId, body: &str) -> Result<Message> {
         validate::body(body)?;
         self.limits().send(caller.user())?;
-        let (mut message, members) = self.own_message(caller, id).await?;
+        let (mut message, conversation) = self.own_message(caller, id).await?;
+        message.mentions = self.mentioned(&conversation, body).await?;
         message.body = body.to_string();
         message.edited_at = Some(self.now());
         if !self.store().replace_message(&message).await? {
             // Deleted since it was read (by its sender elsewhere, an administrator, retention).
             return Err(Error::invalid("id", Invalid::Deleted));
         }
-        self.route(members, Event::Edit { message: message.clone() }).await;
+        if let Some(now) = self.store().message(id).await? {
+            // Reactions are not the editor's to replace: the store kept its own.
+            message.reactions = now.reactions;
+        }
+        self.fill_reply_previews(std::slice::from_mut(&mut message)).await?;
+        self.route(conversation.members, Event::Edit { message: message.clone() }).await;
         Ok(message)
     }
 
@@ -119,8 +155,8 @@ impl Chat {
     /// # Errors
     /// As [`Chat::edit`].
     pub async fn delete(&self, caller: &Caller, id: MessageId) -> Result<Message> {
-        let (message, members) = self.own_message(caller, id).await?;
-        self.erase(message, members).await
+        let (message, conversation) = self.own_message(caller, id).await?;
+        self.erase(message, conversation.members).await
     }
 
     /// Deletes a message for whoever may (its sender, an administrator, retention): clears
@@ -134,6 +170,9 @@ impl Chat {
         message.body.clear();
         message.deleted = true;
         message.edited_at = Some(self.now());
+        message.mentions.clear();
+        message.reactions.clear();
+        message.reply = None;
         let attachments = std::mem::take(&mut message.attachments);
         if !self.store().replace_message(&message).await? {
             return Err(Error::invalid("id", Invalid::Deleted));
@@ -144,7 +183,7 @@ impl Chat {
         Ok(message)
     }
 
-    async fn own_message(&self, caller: &Caller, id: MessageId) -> Result<(Message, Vec<crate::id::UserId>)> {
+    async fn own_message(&self, caller: &Caller, id: MessageId) -> Result<(Message, Conversation)> {
         let message = self.store().message(id).await?.ok_or(Error::NotFound(Entity::Message))?;
         let conversation = match self.member_conversation(caller, message.conversation).await {
             // Its sender knows the message exists; anyone else learns nothing.
@@ -160,7 +199,7 @@ impl Chat {
         if message.deleted {
             return Err(Error::invalid("id", Invalid::Deleted));
         }
-        Ok((message, conversation.members))
+        Ok((message, conversation))
     }
 
     /// A page of history, oldest first: the newest `limit`, or those just before or after a
@@ -178,7 +217,9 @@ impl Chat {
     ) -> Result<Vec<Message>> {
         let limit = validate::limit(limit)?;
         self.member_conversation(caller, conversation).await?;
-        Ok(self.store().history(conversation, page, limit).await?)
+        let mut messages = self.store().history(conversation, page, limit).await?;
+        self.fill_reply_previews(&mut messages).await?;
+        Ok(messages)
     }
 
     /// Moves the caller's delivered or read mark forward to `seq` and tells the members.
@@ -243,4 +284,18 @@ impl Chat {
         }
         Ok(subscription)
     }
+}
+
+/// What [`Chat::send_message`] sends: everything a message may carry besides its
+/// conversation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Outgoing<'a> {
+    /// The sender's idempotency key (per conversation and sender).
+    pub client_id: &'a str,
+    /// The text (may be empty with files).
+    pub body: &'a str,
+    /// Uploads of the caller's to carry, in order.
+    pub attachments: &'a [AttachmentId],
+    /// The seq of the message of the same conversation this one replies to.
+    pub reply_to: Option<Seq>,
 }

@@ -143,6 +143,55 @@ pub struct Message {
     /// message is deleted, as their bytes are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<AttachmentMeta>,
+    /// The seq of the message of the same conversation this one replies to, if any. Stored;
+    /// the original may have been deleted since (see [`Message::reply`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Seq>,
+    /// What the original of a reply looks like now: filled in by the engine on the way out
+    /// (history pages, events, acknowledgements), never stored, so a preview never outlives
+    /// its original's text. None for a message that is no reply, and in records a store
+    /// returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyPreview>,
+    /// The members its body mentions (`@username`), resolved when it was sent or last edited;
+    /// sorted, without duplicates; emptied when it is deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
+    /// Its reactions, in the order each emoji was first used (see [`crate::reactions`]);
+    /// emptied when it is deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+impl Message {
+    /// Whether its body mentions `user`.
+    pub fn mentions(&self, user: UserId) -> bool {
+        self.mentions.binary_search(&user).is_ok()
+    }
+}
+
+/// The original of a reply as the reply shows it: who wrote it and its first line, or that it
+/// was deleted.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ReplyPreview {
+    /// Who wrote the original.
+    pub sender: UserId,
+    /// Its first non-empty line, cut to [`validate::REPLY_PREVIEW_CHARS`](crate::validate::REPLY_PREVIEW_CHARS)
+    /// characters (with `…` when cut); for a message of files only, the first file's name.
+    /// Empty once the original is deleted.
+    pub text: String,
+    /// The original was deleted: show that instead of its text.
+    pub deleted: bool,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Reaction {
+    /// The emoji: one, as typed (skin tones and all).
+    pub emoji: String,
+    /// Who reacted with it, in the order they did (never empty: the last one to take theirs
+    /// back removes the reaction).
+    pub users: Vec<UserId>,
 }
 
 /// A message the engine has validated and asks the store to append; the store assigns the seq.
@@ -161,6 +210,11 @@ pub struct NewMessage {
     /// The files it carries, already claimed for it (see
     /// [`AttachmentStore::claim_attachments`](crate::backend::AttachmentStore::claim_attachments)).
     pub attachments: Vec<AttachmentMeta>,
+    /// The seq of the message it replies to (checked by the engine: an earlier message of the
+    /// same conversation, not deleted).
+    pub reply_to: Option<Seq>,
+    /// The members it mentions, sorted, without duplicates.
+    pub mentions: Vec<UserId>,
 }
 
 impl NewMessage {
@@ -192,6 +246,10 @@ impl NewMessage {
             edited_at: None,
             deleted: false,
             attachments: self.attachments,
+            reply_to: self.reply_to,
+            reply: None,
+            mentions: self.mentions,
+            reactions: Vec::new(),
         }
     }
 }

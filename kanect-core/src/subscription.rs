@@ -92,7 +92,7 @@ enum Admit {
     Pass(Delivery),
     Skip,
     /// A message beyond the next seq: fill the gap first.
-    Gap(Message),
+    Gap(Box<Message>),
 }
 
 /// What [`Subscription::try_next`] found.
@@ -237,7 +237,7 @@ impl Subscription {
             match self.admit(delivery) {
                 Admit::Pass(delivery) => return Some(delivery),
                 Admit::Skip => {}
-                Admit::Gap(message) => self.gap = Some(message),
+                Admit::Gap(message) => self.gap = Some(*message),
             }
         }
     }
@@ -257,7 +257,7 @@ impl Subscription {
                 Ok(delivery) => match self.admit(delivery) {
                     Admit::Pass(delivery) => return TryNext::Ready(delivery),
                     Admit::Skip => {}
-                    Admit::Gap(message) => self.gap = Some(message),
+                    Admit::Gap(message) => self.gap = Some(*message),
                 },
                 Err(mpsc::error::TryRecvError::Empty) => return TryNext::Pending,
                 Err(mpsc::error::TryRecvError::Disconnected) => return TryNext::Ended,
@@ -339,7 +339,7 @@ impl Subscription {
                     track.has.insert(seq);
                     Admit::Pass(delivery)
                 } else {
-                    Admit::Gap(message.clone())
+                    Admit::Gap(Box::new(message.clone()))
                 }
             }
             Event::Conversation { conversation, last_seq } => {

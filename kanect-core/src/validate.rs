@@ -205,6 +205,28 @@ pub fn client_id(value: &str) -> Result<()> {
     Ok(())
 }
 
+/// One emoji, as the Unicode emoji list has it (skin tones and sequences included), returned
+/// in its fully-qualified form so that `❤` and `❤️` are one reaction.
+///
+/// # Errors
+/// `not_emoji` (field `emoji`) for anything else: text, two emoji, an emoji with text around.
+pub fn emoji(value: &str) -> Result<String> {
+    // The longest emoji (a tagged flag) is 28 bytes; nothing longer is looked up.
+    if value.len() > EMOJI_MAX_BYTES {
+        return Err(Error::invalid("emoji", Invalid::NotEmoji));
+    }
+    emojis::get(value).map(|found| found.as_str().to_string()).ok_or(Error::invalid("emoji", Invalid::NotEmoji))
+}
+
+/// The most bytes [`emoji`] looks at.
+pub const EMOJI_MAX_BYTES: usize = 64;
+
+/// How many characters of its original's first line a reply shows.
+pub const REPLY_PREVIEW_CHARS: usize = 100;
+
+/// The most different `@name`s one body may hold (each is looked up when it is sent).
+pub const MENTIONS_MAX: usize = 50;
+
 /// A page size: 1 to 200.
 pub fn limit(value: usize) -> Result<usize> {
     if value == 0 || value > PAGE_MAX {
@@ -225,6 +247,19 @@ mod tests {
 
     fn reason(result: Result<impl Sized>) -> &'static str {
         result.err().map(|e| e.code()).unwrap_or("ok")
+    }
+
+    #[test]
+    fn one_emoji_in_its_fully_qualified_form() {
+        assert_eq!(emoji("👍").unwrap(), "👍");
+        assert_eq!(emoji("👍🏽").unwrap(), "👍🏽", "skin tone kept");
+        assert_eq!(emoji("❤").unwrap(), "❤\u{fe0f}", "unqualified becomes fully qualified");
+        assert_eq!(emoji("❤\u{fe0f}").unwrap(), "❤\u{fe0f}");
+        assert_eq!(emoji("👨\u{200d}👩\u{200d}👧").unwrap(), "👨\u{200d}👩\u{200d}👧", "a sequence is one emoji");
+        assert_eq!(emoji("🏴\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}").unwrap().len(), 28);
+        for not in ["", " ", "a", "👍👍", " 👍", "👍 ", ":+1:", "<b>", "\u{fe0f}", &"👍".repeat(100)] {
+            assert_eq!(reason(emoji(not)), "not_emoji", "{not:?}");
+        }
     }
 
     #[test]

@@ -599,6 +599,8 @@ async fn a_message_that_was_never_routed_is_filled_in_from_the_store_in_order() 
         client_id: "c2".into(),
         sent_at: kanect_core::Timestamp::now(),
         attachments: Vec::new(),
+        reply_to: None,
+        mentions: Vec::new(),
     };
     store.append_message(orphan).await.unwrap();
     chat.send(&alice, direct.id, "c3", "three").await.unwrap();

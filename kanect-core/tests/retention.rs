@@ -56,6 +56,8 @@ async fn append(
         client_id: body.into(),
         sent_at,
         attachments: Vec::new(),
+        reply_to: None,
+        mentions: Vec::new(),
     };
     match store.append_message(new).await.unwrap() {
         Appended::Created(message) => message,
@@ -344,6 +346,15 @@ impl MessageStore for NotedReads {
     async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
         self.inner.replace_message(message).await
     }
+    async fn react(
+        &self,
+        conversation: ConversationId,
+        seq: Seq,
+        id: MessageId,
+        change: &kanect_core::ReactionChange,
+    ) -> StoreResult<kanect_core::Reacted> {
+        self.inner.react(conversation, seq, id, change).await
+    }
     async fn history(
         &self,
         conversation: ConversationId,
@@ -430,6 +441,8 @@ async fn a_pass_that_fails_leaves_its_deletions_and_the_next_goes_on() {
             client_id: n.to_string(),
             sent_at: days_before(now, 2),
             attachments: Vec::new(),
+            reply_to: None,
+            mentions: Vec::new(),
         };
         store.append_message(new).await.unwrap();
     }

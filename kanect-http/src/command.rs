@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::wire::{ToCore, ToWire};
 use hyper::StatusCode;
 use kanect_core::{
-    AttachmentId, Caller, Chat, ConversationId, Error, MessageId, ReceiptKind, Seq, Subscription, UserId,
+    AttachmentId, Caller, Chat, ConversationId, Error, MessageId, Outgoing, ReceiptKind, Seq, Subscription, UserId,
 };
 use kanect_proto::{self as proto, Ack, ClientFrame, Reference, ServerFrame};
 
@@ -27,11 +27,34 @@ pub(crate) enum Command {
 /// A command that acts as the caller and needs nothing of the device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum EngineCommand {
-    Send { conversation: ConversationId, client_id: String, body: String, attachments: Vec<AttachmentId> },
-    Edit { id: MessageId, body: String },
-    Delete { id: MessageId },
-    Typing { conversation: ConversationId },
-    Mark { conversation: ConversationId, kind: ReceiptKind, seq: Seq },
+    Send {
+        conversation: ConversationId,
+        client_id: String,
+        body: String,
+        attachments: Vec<AttachmentId>,
+        reply_to: Option<Seq>,
+    },
+    Edit {
+        id: MessageId,
+        body: String,
+    },
+    Delete {
+        id: MessageId,
+    },
+    /// `react` (`add`) and `unreact`.
+    React {
+        id: MessageId,
+        emoji: String,
+        add: bool,
+    },
+    Typing {
+        conversation: ConversationId,
+    },
+    Mark {
+        conversation: ConversationId,
+        kind: ReceiptKind,
+        seq: Seq,
+    },
     Ping,
 }
 
@@ -66,9 +89,17 @@ pub(crate) fn parse(text: &str) -> Result<Frame, Box<Rejected>> {
         Box::new(Rejected { reference, error: ApiError::from(error) })
     })?;
     let command = match command {
-        proto::Command::Send(proto::SendMessage { conversation, client_id, body, attachments }) => {
+        proto::Command::Send(proto::SendMessage { conversation, client_id, body, attachments, reply_to }) => {
             let attachments = attachments.iter().map(ToCore::to_core).collect();
-            Command::Engine(EngineCommand::Send { conversation: conversation.to_core(), client_id, body, attachments })
+            let conversation = conversation.to_core();
+            let reply_to = reply_to.map(|seq| seq.to_core());
+            Command::Engine(EngineCommand::Send { conversation, client_id, body, attachments, reply_to })
+        }
+        proto::Command::React(proto::React { id, emoji }) => {
+            Command::Engine(EngineCommand::React { id: id.to_core(), emoji, add: true })
+        }
+        proto::Command::Unreact(proto::React { id, emoji }) => {
+            Command::Engine(EngineCommand::React { id: id.to_core(), emoji, add: false })
         }
         proto::Command::Edit(proto::EditMessage { id, body }) => {
             Command::Engine(EngineCommand::Edit { id: id.to_core(), body })
@@ -117,8 +148,9 @@ impl EngineCommand {
         reference: Option<Reference>,
     ) -> Result<Option<ServerFrame>, Error> {
         match self {
-            EngineCommand::Send { conversation, client_id, body, attachments } => {
-                let message = chat.send_with_attachments(caller, conversation, &client_id, &body, &attachments).await?;
+            EngineCommand::Send { conversation, client_id, body, attachments, reply_to } => {
+                let outgoing = Outgoing { client_id: &client_id, body: &body, attachments: &attachments, reply_to };
+                let message = chat.send_message(caller, conversation, outgoing).await?;
                 return Ok(Some(ServerFrame::Ack(Ack::Sent {
                     reference,
                     client_id: message.client_id,
@@ -131,6 +163,7 @@ impl EngineCommand {
             EngineCommand::Ping => return Ok(Some(ServerFrame::Pong { reference })),
             EngineCommand::Edit { id, body } => drop(chat.edit(caller, id, &body).await?),
             EngineCommand::Delete { id } => drop(chat.delete(caller, id).await?),
+            EngineCommand::React { id, emoji, add } => drop(chat.react(caller, id, &emoji, add).await?),
             EngineCommand::Typing { conversation } => chat.typing(caller, conversation).await?,
             EngineCommand::Mark { conversation, kind, seq } => drop(chat.mark(caller, conversation, kind, seq).await?),
         }
@@ -189,9 +222,29 @@ mod tests {
             parse(&format!(r#"{{"v":1,"type":"send","conversation":"{c}","client_id":"a","body":"hi","ref":"r"}}"#))
                 .unwrap();
         assert_eq!(frame.reference, Some(Reference::from("r")));
-        let send =
-            EngineCommand::Send { conversation: c, client_id: "a".into(), body: "hi".into(), attachments: vec![] };
+        let send = EngineCommand::Send {
+            conversation: c,
+            client_id: "a".into(),
+            body: "hi".into(),
+            attachments: vec![],
+            reply_to: None,
+        };
         assert_eq!(frame.command, Command::Engine(send));
+        let m = MessageId::new();
+        let frame =
+            parse(&format!(r#"{{"type":"send","conversation":"{c}","client_id":"b","body":"yes","reply_to":3}}"#));
+        assert!(matches!(frame.unwrap().command, Command::Engine(EngineCommand::Send { reply_to: Some(Seq(3)), .. })));
+        let frame = parse(&format!(r#"{{"type":"react","id":"{m}","emoji":"👍"}}"#)).unwrap();
+        let react = EngineCommand::React { id: m, emoji: "👍".into(), add: true };
+        assert_eq!(frame.command, Command::Engine(react));
+        let frame = parse(&format!(r#"{{"type":"unreact","id":"{m}","emoji":"👍"}}"#)).unwrap();
+        let unreact = EngineCommand::React { id: m, emoji: "👍".into(), add: false };
+        assert_eq!(frame.command, Command::Engine(unreact));
+        assert_eq!(code(&format!(r#"{{"type":"react","id":"{m}"}}"#)).0, "missing_field");
+        assert_eq!(
+            code(&format!(r#"{{"type":"send","conversation":"{c}","client_id":"b","body":"x","reply_to":-1}}"#)).1,
+            Some("reply_to".into())
+        );
         let frame = parse(&format!(r#"{{"type":"read","conversation":"{c}","seq":4}}"#)).unwrap();
         let mark = EngineCommand::Mark { conversation: c, kind: ReceiptKind::Read, seq: Seq(4) };
         assert_eq!(frame.command, Command::Engine(mark));

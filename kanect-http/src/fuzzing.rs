@@ -74,13 +74,22 @@ impl Frame {
     /// The frame written back out as a client would send it (`PROTOCOL.md`).
     pub fn to_text(&self) -> String {
         let command = match &self.frame.command {
-            Command::Engine(EngineCommand::Send { conversation, client_id, body, attachments }) => {
+            Command::Engine(EngineCommand::Send { conversation, client_id, body, attachments, reply_to }) => {
                 proto::Command::Send(proto::SendMessage {
                     conversation: conversation.to_wire(),
                     client_id: client_id.clone(),
                     body: body.clone(),
                     attachments: attachments.iter().map(ToWire::to_wire).collect(),
+                    reply_to: reply_to.map(|seq| seq.to_wire()),
                 })
+            }
+            Command::Engine(EngineCommand::React { id, emoji, add }) => {
+                let react = proto::React { id: id.to_wire(), emoji: emoji.clone() };
+                if *add {
+                    proto::Command::React(react)
+                } else {
+                    proto::Command::Unreact(react)
+                }
             }
             Command::Engine(EngineCommand::Edit { id, body }) => {
                 proto::Command::Edit(proto::EditMessage { id: id.to_wire(), body: body.clone() })

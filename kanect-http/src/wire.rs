@@ -145,8 +145,22 @@ impl ToWire for core::Conversation {
 impl ToWire for core::Message {
     type Wire = proto::Message;
     fn to_wire(&self) -> proto::Message {
-        let core::Message { id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted, attachments } =
-            self;
+        let core::Message {
+            id,
+            conversation,
+            sender,
+            seq,
+            body,
+            client_id,
+            sent_at,
+            edited_at,
+            deleted,
+            attachments,
+            reply_to,
+            reply,
+            mentions,
+            reactions,
+        } = self;
         proto::Message {
             id: id.to_wire(),
             conversation: conversation.to_wire(),
@@ -158,7 +172,27 @@ impl ToWire for core::Message {
             edited_at: edited_at.to_wire(),
             deleted: *deleted,
             attachments: attachments.iter().map(ToWire::to_wire).collect(),
+            reply_to: reply_to.map(|seq| seq.to_wire()),
+            reply: reply.as_ref().map(ToWire::to_wire),
+            mentions: mentions.iter().map(ToWire::to_wire).collect(),
+            reactions: reactions.iter().map(ToWire::to_wire).collect(),
         }
+    }
+}
+
+impl ToWire for core::ReplyPreview {
+    type Wire = proto::ReplyPreview;
+    fn to_wire(&self) -> proto::ReplyPreview {
+        let core::ReplyPreview { sender, text, deleted } = self;
+        proto::ReplyPreview { sender: sender.to_wire(), text: text.clone(), deleted: *deleted }
+    }
+}
+
+impl ToWire for core::Reaction {
+    type Wire = proto::Reaction;
+    fn to_wire(&self) -> proto::Reaction {
+        let core::Reaction { emoji, users } = self;
+        proto::Reaction { emoji: emoji.clone(), users: users.iter().map(ToWire::to_wire).collect() }
     }
 }
 
@@ -226,12 +260,13 @@ impl ToWire for core::AdminUserView {
 impl ToWire for core::ConversationView {
     type Wire = proto::ConversationView;
     fn to_wire(&self) -> proto::ConversationView {
-        let core::ConversationView { conversation, last_seq, last_message, unread, receipts } = self;
+        let core::ConversationView { conversation, last_seq, last_message, unread, unread_mentions, receipts } = self;
         proto::ConversationView {
             conversation: conversation.to_wire(),
             last_seq: last_seq.to_wire(),
             last_message: last_message.to_wire(),
             unread: *unread as u64,
+            unread_mentions: *unread_mentions as u64,
             receipts: receipts.iter().map(ToWire::to_wire).collect(),
         }
     }
@@ -279,6 +314,15 @@ impl ToWire for core::Event {
             Event::Delete { conversation, id, seq } => {
                 ServerFrame::Delete { conversation: conversation.to_wire(), id: id.to_wire(), seq: seq.to_wire() }
             }
+            Event::Reaction { conversation, id, seq, user, emoji, added, reactions } => ServerFrame::Reaction {
+                conversation: conversation.to_wire(),
+                id: id.to_wire(),
+                seq: seq.to_wire(),
+                user: user.to_wire(),
+                emoji: emoji.clone(),
+                added: *added,
+                reactions: reactions.iter().map(ToWire::to_wire).collect(),
+            },
             Event::Presence(presence) => ServerFrame::Presence(presence.to_wire()),
             Event::Typing { conversation, user } => {
                 ServerFrame::Typing { conversation: conversation.to_wire(), user: user.to_wire() }
@@ -376,6 +420,10 @@ mod tests {
                 sha256: "ab".repeat(32),
                 image: Some(core::ImageMeta { width: 640, height: 480, thumbnail_width: 320, thumbnail_height: 240 }),
             }],
+            reply_to: Some(core::Seq(1)),
+            reply: Some(core::ReplyPreview { sender: core::UserId::new(), text: "lunch?".into(), deleted: false }),
+            mentions: vec![core::UserId::new()],
+            reactions: vec![core::Reaction { emoji: "👍".into(), users: vec![core::UserId::new()] }],
         }
     }
 
@@ -414,6 +462,7 @@ mod tests {
                 last_seq: core::Seq(3),
                 last_message: Some(record),
                 unread: 2,
+                unread_mentions: 1,
                 receipts: vec![marks],
             };
             assert_eq!(json(view.to_wire()), json(&view));
@@ -434,6 +483,7 @@ mod tests {
             last_seq: core::Seq(0),
             last_message: None,
             unread: 0,
+            unread_mentions: 0,
             receipts: vec![],
         };
         assert_eq!(json(empty.to_wire()), json(&empty));

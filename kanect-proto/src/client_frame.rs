@@ -40,6 +40,10 @@ pub enum Command {
     Edit(EditMessage),
     /// `delete`: delete a message.
     Delete(DeleteMessage),
+    /// `react`: add a reaction to a message.
+    React(React),
+    /// `unreact`: take a reaction back.
+    Unreact(React),
     /// `typing`: tell the other members.
     Typing(Typing),
     /// `read`: move the read watermark.
@@ -67,6 +71,9 @@ pub struct SendMessage {
     /// Files uploaded by the sender (`POST /api/v1/attachments`) to carry, in order: at most 10.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<AttachmentId>,
+    /// The seq of the message of the same conversation this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Seq>,
 }
 
 /// `edit`'s fields.
@@ -85,6 +92,16 @@ pub struct EditMessage {
 pub struct DeleteMessage {
     /// The message.
     pub id: MessageId,
+}
+
+/// `react`'s and `unreact`'s fields.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct React {
+    /// The message.
+    pub id: MessageId,
+    /// One emoji.
+    pub emoji: String,
 }
 
 /// `typing`'s fields.
@@ -250,6 +267,8 @@ impl Command {
             Command::Send(_) => "send",
             Command::Edit(_) => "edit",
             Command::Delete(_) => "delete",
+            Command::React(_) => "react",
+            Command::Unreact(_) => "unreact",
             Command::Typing(_) => "typing",
             Command::Read(_) => "read",
             Command::Delivered(_) => "delivered",
@@ -265,6 +284,8 @@ impl Command {
             "send" => Command::Send(args(fields)?),
             "edit" => Command::Edit(args(fields)?),
             "delete" => Command::Delete(args(fields)?),
+            "react" => Command::React(args(fields)?),
+            "unreact" => Command::Unreact(args(fields)?),
             "typing" => Command::Typing(args(fields)?),
             "read" => Command::Read(args(fields)?),
             "delivered" => Command::Delivered(args(fields)?),
@@ -333,9 +354,12 @@ mod tests {
                 client_id: "a".into(),
                 body: "hi".into(),
                 attachments: vec![],
+                reply_to: Some(Seq(3)),
             }),
             Command::Edit(EditMessage { id: m, body: "hi!".into() }),
             Command::Delete(DeleteMessage { id: m }),
+            Command::React(React { id: m, emoji: "👍".into() }),
+            Command::Unreact(React { id: m, emoji: "👍".into() }),
             Command::Typing(Typing { conversation: c }),
             Command::Read(Mark { conversation: c, seq: Seq(4) }),
             Command::Delivered(Mark { conversation: c, seq: Seq(5) }),

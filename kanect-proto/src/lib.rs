@@ -52,13 +52,15 @@ mod server_frame;
 mod views;
 
 pub use client_frame::{
-    ClientFrame, Command, Cursor, DeleteMessage, EditMessage, FrameError, Mark, Resume, SendMessage, Typing, Watch,
+    ClientFrame, Command, Cursor, DeleteMessage, EditMessage, FrameError, Mark, React, Resume, SendMessage, Typing,
+    Watch,
 };
 pub use errors::{ErrorBody, ErrorDetail, InputError, InputErrorKind};
 pub use ids::{AttachmentId, AuditId, ConversationId, MessageId, Seq, Timestamp, UserId};
 pub use poll::{NewPoll, PollCreated, PollEvents};
 pub use records::{
-    Attachment, Conversation, ConversationKind, ImageSize, Message, Presence, Receipt, ReceiptKind, Role, User,
+    Attachment, Conversation, ConversationKind, ImageSize, Message, Presence, Reaction, Receipt, ReceiptKind,
+    ReplyPreview, Role, User,
 };
 pub use reference::{Reference, REF_MAX_CHARS};
 pub use server_frame::{Ack, ErrorFrame, ServerFrame, SkippedCursor};

@@ -91,6 +91,40 @@ pub struct Message {
     /// The files it carries, in order; absent when none (and once deleted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// The seq of the message of the same conversation it replies to; absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Seq>,
+    /// What the original of a reply looks like now (in history pages, `message`, `edit` and
+    /// `reaction`-carrying replies, acks of `send` over REST); absent when it is no reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyPreview>,
+    /// The members its body mentions with `@username`; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
+    /// Its reactions, in the order each emoji was first used; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+/// The original of a reply as the reply shows it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ReplyPreview {
+    /// Who wrote the original.
+    pub sender: UserId,
+    /// Its first line (at most 100 characters, with `…` when cut), or the first file's name;
+    /// empty once it is deleted.
+    pub text: String,
+    /// The original was deleted.
+    pub deleted: bool,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Reaction {
+    /// The emoji.
+    pub emoji: String,
+    /// Who reacted with it, in the order they did.
+    pub users: Vec<UserId>,
 }
 
 /// A file as a message carries it (`POST /attachments` answers the same). Its bytes are at

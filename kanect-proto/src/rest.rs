@@ -84,6 +84,9 @@ pub struct Send {
     /// Files uploaded by the sender (`POST /attachments`) to carry, in order: at most 10.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<AttachmentId>,
+    /// The seq of the message of the same conversation this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Seq>,
 }
 
 /// `PATCH /messages/{id}`: a message's new text.

@@ -8,7 +8,7 @@
 //! within version 1).
 
 use crate::ids::{ConversationId, MessageId, Seq, Timestamp, UserId};
-use crate::records::{Conversation, Message, Presence, Receipt, User};
+use crate::records::{Conversation, Message, Presence, Reaction, Receipt, User};
 use crate::reference::Reference;
 use crate::PROTOCOL_VERSION;
 use serde::{Deserialize, Serialize, Serializer};
@@ -73,6 +73,23 @@ pub enum ServerFrame {
         id: MessageId,
         /// Its seq.
         seq: Seq,
+    },
+    /// A member added or took back a reaction: the message's reactions as they are now.
+    Reaction {
+        /// Where.
+        conversation: ConversationId,
+        /// The message.
+        id: MessageId,
+        /// Its seq.
+        seq: Seq,
+        /// Who reacted.
+        user: UserId,
+        /// With what.
+        emoji: String,
+        /// True if added, false if taken back.
+        added: bool,
+        /// All of the message's reactions after the change (empty: none left).
+        reactions: Vec<Reaction>,
     },
     /// A user came online or went offline.
     Presence(Presence),
@@ -195,6 +212,7 @@ impl ServerFrame {
             ServerFrame::Message { .. } => "message",
             ServerFrame::Edit { .. } => "edit",
             ServerFrame::Delete { .. } => "delete",
+            ServerFrame::Reaction { .. } => "reaction",
             ServerFrame::Presence(_) => "presence",
             ServerFrame::Typing { .. } => "typing",
             ServerFrame::Receipt(_) => "receipt",

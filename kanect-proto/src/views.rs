@@ -46,6 +46,9 @@ pub struct ConversationView {
     pub last_message: Option<Message>,
     /// Messages from others after the reader's read mark, capped at 100 ("99+" in a UI).
     pub unread: u64,
+    /// Those of them that mention the reader.
+    #[serde(default)]
+    pub unread_mentions: u64,
     /// Every member's delivered and read marks.
     pub receipts: Vec<Receipt>,
 }
@@ -91,7 +94,14 @@ mod tests {
             members: vec![Uuid::nil().into()],
             created_at: Timestamp(1),
         };
-        let view = ConversationView { conversation, last_seq: Seq(0), last_message: None, unread: 0, receipts: vec![] };
+        let view = ConversationView {
+            conversation,
+            last_seq: Seq(0),
+            last_message: None,
+            unread: 0,
+            unread_mentions: 0,
+            receipts: vec![],
+        };
         let json = serde_json::to_value(&view).unwrap();
         assert_eq!((json["kind"].clone(), json["last_message"].clone()), (json!("direct"), json!(null)));
         assert_eq!(serde_json::from_value::<ConversationView>(json).unwrap(), view);

@@ -22,8 +22,8 @@
 //! 2. `session`: a [`Session`], by token hash;
 //! 3. per conversation, by id: `conversation` (a [`Conversation`] with its members), then its
 //!    `message`s in seq order (a [`Message`]: id, seq, sender, body, client id, `sent_at`,
-//!    `edited_at`, `deleted`, and `attachments` when it carries any), then its `receipt`s by
-//!    user;
+//!    `edited_at`, `deleted`, and `attachments`, `reply_to`, `mentions` and `reactions` when
+//!    it has any), then its `receipt`s by user;
 //! 4. `attachment`: the records of uploaded files ([`Attachment`]: what messages show of the
 //!    file, its owner, upload time, thumbnail size, and the message that claimed it if one
 //!    has), by id;
@@ -40,6 +40,9 @@
 //! it still imports as it did. (A build from before them refuses a dump with an `attachment`
 //! line, a record of no kind it knows.)
 //!
+//! Replies, mentions and reactions came the same way: a dump without them meant none, and a
+//! build from before them drops them on import (a message's unknown fields are ignored).
+//!
 //! **The files' bytes are not in the dump**, only their records: they live in the blob store
 //! (a directory beside an embedded store, or a PostgreSQL table of their own), which is
 //! backed up separately, as files are; a dump restored without them has records whose
@@ -54,7 +57,7 @@
 //! may not be. A receipt may then point past the last message dumped of its conversation; it
 //! is imported as it is.
 
-use kanect_core::backend::{Appended, NewMessage, Session, Store, UserQuery, UserUpdate};
+use kanect_core::backend::{Appended, NewMessage, Reacted, ReactionChange, Session, Store, UserQuery, UserUpdate};
 use kanect_core::{
     Attachment, AuditEntry, Conversation, HistoryPage, Message, Receipt, ReceiptKind, Seq, StoreError, User,
 };
@@ -458,6 +461,8 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
                 client_id: message.client_id.clone(),
                 sent_at: message.sent_at,
                 attachments: message.attachments.clone(),
+                reply_to: message.reply_to,
+                mentions: message.mentions.clone(),
             };
             let stored = match store.append_message(new).await.map_err(failed)? {
                 Appended::Created(stored) => stored,
@@ -469,8 +474,19 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
                     message.id, message.seq, stored.seq
                 ));
             }
-            if stored != *message && !store.replace_message(message).await.map_err(failed)? {
+            let edited = stored.edited_at != message.edited_at || stored.deleted != message.deleted;
+            if edited && !store.replace_message(message).await.map_err(failed)? {
                 return Err(format!("message {} is not in the store after its append", message.id));
+            }
+            // Reactions one by one, through the rule every store applies, in the dump's order.
+            for reaction in &message.reactions {
+                for &user in &reaction.users {
+                    let change = ReactionChange { user, emoji: reaction.emoji.clone(), add: true };
+                    match store.react(message.conversation, message.seq, message.id, &change).await.map_err(failed)? {
+                        Reacted::Changed(_) => {}
+                        other => return Err(format!("message {}: reaction not restored ({other:?})", message.id)),
+                    }
+                }
             }
         }
         Record::Receipt { receipt } => {

@@ -5,7 +5,8 @@ use super::MemoryStore;
 use crate::error::StoreError;
 use crate::id::{ConversationId, MessageId, Seq, UserId};
 use crate::model::{Appended, Message, NewMessage, Receipt, ReceiptKind};
-use crate::store::{move_receipt_forward, HistoryPage, MessageStore, StoreResult};
+use crate::reactions::{Reacted, ReactionChange};
+use crate::store::{move_receipt_forward, replace_fields, HistoryPage, MessageStore, StoreResult};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -43,11 +44,28 @@ impl MessageStore for MemoryStore {
         else {
             return Ok(false);
         };
-        stored.body = message.body.clone();
-        stored.edited_at = message.edited_at;
-        stored.deleted = message.deleted;
-        stored.attachments.clone_from(&message.attachments);
+        replace_fields(stored, message);
         Ok(true)
+    }
+
+    async fn react(
+        &self,
+        conversation: ConversationId,
+        seq: Seq,
+        id: MessageId,
+        change: &ReactionChange,
+    ) -> StoreResult<Reacted> {
+        let mut state = self.lock();
+        let stored = state
+            .messages
+            .get_mut(&conversation)
+            .and_then(|list| (seq.0 as usize).checked_sub(1).and_then(|i| list.get_mut(i)))
+            .filter(|stored| stored.id == id);
+        let (reacted, write) = Reacted::after(stored.as_deref().cloned(), change);
+        if let (true, Reacted::Changed(changed), Some(stored)) = (write, &reacted, stored) {
+            stored.reactions.clone_from(&changed.reactions);
+        }
+        Ok(reacted)
     }
 
     async fn history(

@@ -3,6 +3,7 @@
 use super::StoreResult;
 use crate::id::{ConversationId, MessageId, Seq, UserId};
 use crate::model::{Appended, Message, NewMessage, Receipt, ReceiptKind};
+use crate::reactions::{Reacted, ReactionChange};
 use async_trait::async_trait;
 
 /// Messages and receipts: the hot path of the engine.
@@ -23,12 +24,25 @@ pub trait MessageStore: Send + Sync {
     /// A message by id.
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
 
-    /// Replaces a message's body, `edited_at`, `deleted` and `attachments` (id, conversation,
-    /// seq, sender, client id and sent-at stay). Returns false, writing nothing, if it is absent
+    /// Replaces a message's body, `edited_at`, `deleted`, `attachments` and `mentions` (id,
+    /// conversation, seq, sender, client id, sent-at and the reply's seq stay; reactions stay
+    /// too, as the store has them, but go with a deletion: see [`replace_fields`]). Returns false, writing nothing, if it is absent
     /// or deleted: a deletion is final, so an edit (or a second deletion) that read the message
     /// before a deletion landed cannot bring back its text or its files. Atomic: the check and
     /// the write are one step.
     async fn replace_message(&self, message: &Message) -> StoreResult<bool>;
+
+    /// Applies one reaction change to the message `id` at (`conversation`, `seq`), as one
+    /// atomic read-modify-write ([`ReactionChange::apply`], the rule every backend follows,
+    /// applied through [`Reacted::after`]): two changes at once both take effect. Writes
+    /// nothing unless the change changed something.
+    async fn react(
+        &self,
+        conversation: ConversationId,
+        seq: Seq,
+        id: MessageId,
+        change: &ReactionChange,
+    ) -> StoreResult<Reacted>;
 
     /// A page of a conversation's history, oldest first, at most `limit` messages.
     async fn history(&self, conversation: ConversationId, page: HistoryPage, limit: usize)
@@ -70,4 +84,18 @@ pub fn move_receipt_forward(receipt: &mut Receipt, kind: ReceiptKind, seq: Seq) 
     }
     receipt.delivered = receipt.delivered.max(seq).max(receipt.read);
     *receipt != before
+}
+
+/// What [`MessageStore::replace_message`] changes in the `stored` message, from `new`: the
+/// rule every backend follows. A deletion also drops the reactions (as it drops the body and
+/// the files); otherwise the stored reactions stay, whatever `new` (read earlier) has.
+pub fn replace_fields(stored: &mut Message, new: &Message) {
+    stored.body.clone_from(&new.body);
+    stored.edited_at = new.edited_at;
+    stored.deleted = new.deleted;
+    stored.attachments.clone_from(&new.attachments);
+    stored.mentions.clone_from(&new.mentions);
+    if new.deleted {
+        stored.reactions.clear();
+    }
 }

@@ -30,7 +30,7 @@ pub use admin::AdminStore;
 pub use attachments::{claim, AttachmentStore, ClaimRefused};
 pub use conversations::ConversationStore;
 pub use login_attempts::LoginAttemptStore;
-pub use messages::{move_receipt_forward, HistoryPage, MessageStore};
+pub use messages::{move_receipt_forward, replace_fields, HistoryPage, MessageStore};
 pub use sessions::SessionStore;
 pub use users::{matches_search, UserQuery, UserStore, UserUpdate};
 

@@ -328,6 +328,8 @@ async fn write(chat: &Chat, sender: UserId, model: &mut Model, big: bool) {
         client_id,
         sent_at: Timestamp::now(),
         attachments: Vec::new(),
+        reply_to: None,
+        mentions: Vec::new(),
     };
     let message = chat.store().append_message(message).await.unwrap().message().clone();
     assert_eq!(message.seq, Seq(model.last + 1));

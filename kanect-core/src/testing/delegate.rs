@@ -108,6 +108,8 @@ macro_rules! delegate_store {
             append_message(message: $crate::backend::NewMessage) -> $crate::backend::Appended;
             message(id: $crate::MessageId) -> Option<$crate::Message>;
             replace_message(message: &$crate::Message) -> bool;
+            react(conversation: $crate::ConversationId, seq: $crate::Seq, id: $crate::MessageId,
+                change: &$crate::ReactionChange) -> $crate::Reacted;
             history(conversation: $crate::ConversationId, page: $crate::HistoryPage, limit: usize)
                 -> Vec<$crate::Message>;
             last_seq(conversation: $crate::ConversationId) -> $crate::Seq;

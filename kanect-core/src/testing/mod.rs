@@ -115,6 +115,9 @@ macro_rules! store_conformance {
             concurrent_appends_are_gap_free,
             history_pages_in_both_directions,
             messages_are_found_by_id_and_replaced,
+            replies_and_mentions_are_stored_with_the_message,
+            reactions_change_atomically_and_go_with_a_deletion,
+            concurrent_reactions_all_count,
             receipts_only_move_forward);
         $crate::store_conformance!(@domain $attrs $make; attachments:
             attachments_round_trip_and_page_in_id_order,
@@ -186,6 +189,8 @@ pub fn new_message(conversation: ConversationId, sender: UserId, client_id: &str
         client_id: client_id.to_string(),
         sent_at: Timestamp(1_700_000_000_000),
         attachments: Vec::new(),
+        reply_to: None,
+        mentions: Vec::new(),
     }
 }
 

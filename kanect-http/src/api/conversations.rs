@@ -2,13 +2,13 @@
 //! groups, history pages, and send / edit / delete / receipts / typing for clients without a
 //! socket.
 
-use super::request::{no_content, ok, path_id, read_json, Query};
+use super::request::{no_content, ok, path_id, path_text, read_json, Query};
 use crate::error::{json_response, ApiError, Body};
 use crate::state::App;
 use crate::wire::{ToCore, ToWire};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use kanect_core::{Caller, ConversationCursor, ConversationId, MessageId, Seq};
+use kanect_core::{Caller, ConversationCursor, ConversationId, MessageId, Outgoing, Seq};
 use kanect_proto::rest;
 use kanect_proto::rest::{Edit, Mark, NewGroup, Rename, Send, UserRef};
 
@@ -78,7 +78,16 @@ pub(super) async fn send(app: &App, caller: &Caller, id: &str, request: Request<
     let id: ConversationId = path_id(id)?;
     let form: Send = read_json(request, app.config.max_body_bytes).await?;
     let attachments: Vec<_> = form.attachments.iter().map(ToCore::to_core).collect();
-    Ok(ok(&app.chat.send_with_attachments(caller, id, &form.client_id, &form.body, &attachments).await?.to_wire()))
+    let reply_to = form.reply_to.map(|seq| seq.to_core());
+    let outgoing = Outgoing { client_id: &form.client_id, body: &form.body, attachments: &attachments, reply_to };
+    Ok(ok(&app.chat.send_message(caller, id, outgoing).await?.to_wire()))
+}
+
+/// `PUT /messages/{id}/reactions/{emoji}` (`add`) and `DELETE` of the same.
+pub(super) async fn react(app: &App, caller: &Caller, id: &str, emoji: &str, add: bool) -> Reply {
+    let id: MessageId = path_id(id)?;
+    let emoji = path_text(emoji, "emoji")?;
+    Ok(ok(&app.chat.react(caller, id, &emoji, add).await?.to_wire()))
 }
 
 /// `PATCH /messages/{id}`.

@@ -64,6 +64,12 @@ pub(crate) async fn route(
         (&Method::POST, ["conversations", id, "typing"]) => conversations::typing(app, caller, id).await,
         (&Method::PATCH, ["messages", id]) => conversations::edit(app, caller, id, request).await,
         (&Method::DELETE, ["messages", id]) => conversations::delete(app, caller, id).await,
+        (&Method::PUT, ["messages", id, "reactions", emoji]) => {
+            conversations::react(app, caller, id, emoji, true).await
+        }
+        (&Method::DELETE, ["messages", id, "reactions", emoji]) => {
+            conversations::react(app, caller, id, emoji, false).await
+        }
 
         (&Method::POST, ["attachments"]) => attachments::upload(app, caller, request).await,
         (&Method::GET, ["attachments", id]) => {

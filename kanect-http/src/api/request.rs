@@ -108,6 +108,17 @@ pub(crate) fn path_id<T: FromStr>(segment: &str) -> Result<T, ApiError> {
     segment.parse().map_err(|_| ApiError::bad_input("malformed", "id", format!("{segment:?} is not an id")))
 }
 
+/// A path segment percent-decoded (an emoji in `/messages/{id}/reactions/{emoji}`).
+///
+/// # Errors
+/// `400 malformed` (field `field`) if the decoded bytes are not UTF-8.
+pub(crate) fn path_text(segment: &str, field: &'static str) -> Result<String, ApiError> {
+    let decoded = percent_encoding::percent_decode_str(segment).decode_utf8();
+    decoded
+        .map(|text| text.into_owned())
+        .map_err(|_| ApiError::bad_input("malformed", field, format!("{segment:?} is not percent-encoded UTF-8")))
+}
+
 /// Query parameters, decoded.
 pub(crate) struct Query(HashMap<String, String>);
 

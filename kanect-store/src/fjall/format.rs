@@ -25,10 +25,12 @@ use std::path::Path;
 ///   `login_attempts` keyspace.
 /// - 2: attachments: their records and owner index (`0x0e`, `0x0f`), and message records that
 ///   carry them (tag 2 of `kv::message_codec`), as `SledStore`'s format 5.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// - 3: message records that reply, mention or carry reactions (tag 3 of `kv::message_codec`),
+///   as `SledStore`'s format 6.
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 /// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`] by rewriting the
-/// version record: every record of version 1 is valid in version 2 as it is. The rewrite is
+/// version record: every record of an older version is valid in the newest as it is. The rewrite is
 /// what makes a version-1 build refuse the store afterwards, rather than find a message with
 /// attachments corrupt in the middle of a history page.
 const UPGRADES_FROM: u32 = 1;

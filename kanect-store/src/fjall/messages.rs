@@ -18,7 +18,9 @@ use super::format::{decode, encode};
 use super::{FjallStore, Inner};
 use crate::kv::keys;
 use crate::kv::message_codec::{decode_message, encode_message};
-use kanect_core::backend::{move_receipt_forward, Appended, MessageStore, NewMessage, StoreResult};
+use kanect_core::backend::{
+    move_receipt_forward, replace_fields, Appended, MessageStore, NewMessage, Reacted, ReactionChange, StoreResult,
+};
 use kanect_core::{ConversationId, HistoryPage, Message, MessageId, Receipt, ReceiptKind, Seq, StoreError, UserId};
 
 impl Inner {
@@ -72,10 +74,7 @@ impl Inner {
         if stored.id != message.id || stored.deleted {
             return Ok(false);
         }
-        stored.body.clone_from(&message.body);
-        stored.edited_at = message.edited_at;
-        stored.deleted = message.deleted;
-        stored.attachments.clone_from(&message.attachments);
+        replace_fields(&mut stored, message);
         let mut batch = self.batch();
         batch.insert(&self.data, key, encode_message(&stored)?);
         self.commit(batch)?;
@@ -83,6 +82,29 @@ impl Inner {
         // is still in the journal and the tables.
         self.purge.mark_garbage();
         Ok(true)
+    }
+
+    /// [`MessageStore::react`] under the conversation's stripe, so that the read and the
+    /// write are one step.
+    fn react_now(
+        &self,
+        conversation: ConversationId,
+        seq: Seq,
+        id: MessageId,
+        change: &ReactionChange,
+    ) -> StoreResult<Reacted> {
+        let key = keys::message(conversation, seq);
+        let _stripe = self.stripe(conversation);
+        let stored = self.message_at(&key)?.filter(|stored| stored.id == id);
+        let (reacted, write) = Reacted::after(stored, change);
+        if let (true, Reacted::Changed(changed)) = (write, &reacted) {
+            let mut batch = self.batch();
+            batch.insert(&self.data, key, encode_message(changed)?);
+            self.commit(batch)?;
+            // The reactions before (who reacted and took it back) are in the journal still.
+            self.purge.mark_garbage();
+        }
+        Ok(reacted)
     }
 
     fn message_at(&self, key: &[u8]) -> StoreResult<Option<Message>> {
@@ -171,6 +193,22 @@ impl MessageStore for FjallStore {
     async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
         let message = message.clone();
         self.write(move |inner| inner.replace_message_now(&message).map(|replaced| (replaced, replaced))).await
+    }
+
+    async fn react(
+        &self,
+        conversation: ConversationId,
+        seq: Seq,
+        id: MessageId,
+        change: &ReactionChange,
+    ) -> StoreResult<Reacted> {
+        let change = change.clone();
+        self.write(move |inner| {
+            let reacted = inner.react_now(conversation, seq, id, &change)?;
+            let wrote = matches!(reacted, Reacted::Changed(_));
+            Ok((reacted, wrote))
+        })
+        .await
     }
 
     async fn history(

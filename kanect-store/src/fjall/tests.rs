@@ -83,6 +83,8 @@ async fn concurrent_appends_share_journal_syncs() {
                 client_id: format!("c{i}"),
                 sent_at: Timestamp(i),
                 attachments: Vec::new(),
+                reply_to: None,
+                mentions: Vec::new(),
             };
             store.append_message(new).await.unwrap();
         })
@@ -219,6 +221,8 @@ async fn a_reopen_after_a_failure_keeps_nothing_the_failed_open_held_in_memory()
         client_id: format!("c{n}"),
         sent_at: Timestamp(n),
         attachments: Vec::new(),
+        reply_to: None,
+        mentions: Vec::new(),
     };
     store.append_message(new(1)).await.unwrap();
     // As if a rename and five appends were committed and their sync then failed: in the

@@ -30,6 +30,18 @@
 //! | 4 + n        | SHA-256 (lowercase hex, as the record has it): u32 BE, UTF-8 |
 //! | 1 (+ 16)     | 0: not an image; 1: then width, height, thumbnail width and height, u32 BE each |
 //!
+//! A message that replies to another, mentions members or carries reactions has tag
+//! [`TAG_EXTENDED`]: [`TAG`]'s fields, then a u16 BE attachment count (0 allowed) and the
+//! attachments as above, then
+//!
+//! | bytes        | field                                                        |
+//! |--------------|--------------------------------------------------------------|
+//! | 1 (+ 8)      | 0: no reply; 1: then the original's seq, u64 BE              |
+//! | 2 + 16 n     | mentions: u16 BE count, then each user id                    |
+//! | 2 + ...      | reactions: u16 BE count, then each: the emoji (u32 BE length, UTF-8), a u16 BE count (at least 1) and each user id |
+//!
+//! and at least one of the three is there (a record without any is written with tag 1 or 2).
+//!
 //! Why a second tag rather than a section every record has: every record written before
 //! attachments existed (tag [`TAG`]) stays valid as it is, and a message without attachments,
 //! nearly every one, is still written that way, byte for byte, at no extra cost. A build that
@@ -44,7 +56,9 @@
 
 use super::keys;
 use super::records::hex;
-use kanect_core::{AttachmentId, AttachmentMeta, ImageMeta, Message, MessageId, StoreError, Timestamp, UserId};
+use kanect_core::{
+    AttachmentId, AttachmentMeta, ImageMeta, Message, MessageId, Reaction, Seq, StoreError, Timestamp, UserId,
+};
 
 /// The first byte of a message record without attachments: which encoding follows.
 const TAG: u8 = 1;
@@ -52,12 +66,26 @@ const TAG: u8 = 1;
 /// The first byte of a message record with attachments: [`TAG`]'s fields, then the attachments.
 const TAG_WITH_ATTACHMENTS: u8 = 2;
 
+/// The first byte of a message record that replies, mentions or carries reactions: [`TAG`]'s
+/// fields, the attachments (perhaps none), then those.
+const TAG_EXTENDED: u8 = 3;
+
+/// Whether `message` needs [`TAG_EXTENDED`].
+fn is_extended(message: &Message) -> bool {
+    message.reply_to.is_some() || !message.mentions.is_empty() || !message.reactions.is_empty()
+}
+
 /// Encodes a message's value (its key is [`keys::message`]).
 pub(crate) fn encode_message(message: &Message) -> Result<Vec<u8>, StoreError> {
     let client_id = message.client_id.as_bytes();
     let body = message.body.as_bytes();
     let mut out = Vec::with_capacity(55 + client_id.len() + body.len());
-    out.push(if message.attachments.is_empty() { TAG } else { TAG_WITH_ATTACHMENTS });
+    let extended = is_extended(message);
+    out.push(match (extended, message.attachments.is_empty()) {
+        (true, _) => TAG_EXTENDED,
+        (false, true) => TAG,
+        (false, false) => TAG_WITH_ATTACHMENTS,
+    });
     out.extend_from_slice(&message.id.to_bytes());
     out.extend_from_slice(&message.sender.to_bytes());
     out.extend_from_slice(&message.sent_at.0.to_be_bytes());
@@ -71,15 +99,47 @@ pub(crate) fn encode_message(message: &Message) -> Result<Vec<u8>, StoreError> {
     out.push(u8::from(message.deleted));
     put_text(&mut out, &message.client_id)?;
     put_text(&mut out, &message.body)?;
-    if !message.attachments.is_empty() {
-        let count = message.attachments.len();
-        let count = u16::try_from(count).map_err(|_| StoreError::backend(TooMany(count)))?;
-        out.extend_from_slice(&count.to_be_bytes());
+    if extended || !message.attachments.is_empty() {
+        put_count(&mut out, message.attachments.len())?;
         for attachment in &message.attachments {
             put_attachment(&mut out, attachment)?;
         }
     }
+    if extended {
+        put_extensions(&mut out, message)?;
+    }
     Ok(out)
+}
+
+/// Appends what [`TAG_EXTENDED`] adds: the reply, the mentions, the reactions.
+fn put_extensions(out: &mut Vec<u8>, message: &Message) -> Result<(), StoreError> {
+    match message.reply_to {
+        Some(seq) => {
+            out.push(1);
+            out.extend_from_slice(&seq.0.to_be_bytes());
+        }
+        None => out.push(0),
+    }
+    put_count(out, message.mentions.len())?;
+    for user in &message.mentions {
+        out.extend_from_slice(&user.to_bytes());
+    }
+    put_count(out, message.reactions.len())?;
+    for reaction in &message.reactions {
+        put_text(out, &reaction.emoji)?;
+        put_count(out, reaction.users.len())?;
+        for user in &reaction.users {
+            out.extend_from_slice(&user.to_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// Appends a u16 BE count.
+fn put_count(out: &mut Vec<u8>, count: usize) -> Result<(), StoreError> {
+    let count = u16::try_from(count).map_err(|_| StoreError::backend(TooMany(count)))?;
+    out.extend_from_slice(&count.to_be_bytes());
+    Ok(())
 }
 
 /// Appends one attachment of a tag-2 record.
@@ -115,10 +175,11 @@ fn put_text(out: &mut Vec<u8>, text: &str) -> Result<(), StoreError> {
 #[error("message text of {0} bytes is too long to store")]
 struct TooLong(usize);
 
-/// More attachments than the u16 count holds: the engine's limit
-/// ([`ATTACHMENTS_MAX`](kanect_core::validate::ATTACHMENTS_MAX)) keeps messages far below it.
+/// More attachments, mentions, reactions or reacting users than a u16 count holds: the
+/// engine's limits (attachments, mentions and reactions per message, group members) keep
+/// messages far below it.
 #[derive(Debug, thiserror::Error)]
-#[error("a message with {0} attachments is too many to store")]
+#[error("a message with a list of {0} items is too long to store")]
 struct TooMany(usize);
 
 /// Decodes a message record stored under `key`.
@@ -126,11 +187,10 @@ pub(crate) fn decode_message(key: &[u8], value: &[u8]) -> Result<Message, StoreE
     let corrupt = |why: &str| StoreError::Corrupt(format!("message at key {}: {why}", hex(key)));
     let (conversation, seq) = keys::parse_message_key(key)?;
     let mut reader = Reader(value);
-    let with_attachments = match reader.byte().ok_or_else(|| corrupt("empty record"))? {
-        TAG => false,
-        TAG_WITH_ATTACHMENTS => true,
-        _ => return Err(corrupt("unknown encoding tag")),
-    };
+    let tag = reader.byte().ok_or_else(|| corrupt("empty record"))?;
+    if ![TAG, TAG_WITH_ATTACHMENTS, TAG_EXTENDED].contains(&tag) {
+        return Err(corrupt("unknown encoding tag"));
+    }
     let truncated = || corrupt("truncated record");
     let id = MessageId::from_bytes(reader.array().ok_or_else(truncated)?);
     let sender = UserId::from_bytes(reader.array().ok_or_else(truncated)?);
@@ -147,20 +207,41 @@ pub(crate) fn decode_message(key: &[u8], value: &[u8]) -> Result<Message, StoreE
     };
     let client_id = reader.text().ok_or_else(|| corrupt("bad client id"))?;
     let body = reader.text().ok_or_else(|| corrupt("bad body"))?;
-    let mut attachments = Vec::new();
-    if with_attachments {
+    let mut message = Message {
+        id,
+        conversation,
+        sender,
+        seq,
+        body,
+        client_id,
+        sent_at,
+        edited_at,
+        deleted,
+        attachments: Vec::new(),
+        reply_to: None,
+        reply: None,
+        mentions: Vec::new(),
+        reactions: Vec::new(),
+    };
+    if tag != TAG {
         let count = u16::from_be_bytes(reader.array().ok_or_else(truncated)?);
-        if count == 0 {
+        if count == 0 && tag == TAG_WITH_ATTACHMENTS {
             return Err(corrupt("tag 2 without attachments"));
         }
         for _ in 0..count {
-            attachments.push(reader.attachment().ok_or_else(|| corrupt("bad attachment"))?);
+            message.attachments.push(reader.attachment().ok_or_else(|| corrupt("bad attachment"))?);
+        }
+    }
+    if tag == TAG_EXTENDED {
+        reader.extensions(&mut message).ok_or_else(|| corrupt("bad reply, mentions or reactions"))?;
+        if !is_extended(&message) {
+            return Err(corrupt("tag 3 without reply, mentions or reactions"));
         }
     }
     if !reader.0.is_empty() {
         return Err(corrupt("trailing bytes"));
     }
-    Ok(Message { id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted, attachments })
+    Ok(message)
 }
 
 /// The undecoded rest of a record.
@@ -194,6 +275,34 @@ impl<'a> Reader<'a> {
         Some(u32::from_be_bytes(self.array()?))
     }
 
+    /// A u16 BE count.
+    fn count(&mut self) -> Option<u16> {
+        Some(u16::from_be_bytes(self.array()?))
+    }
+
+    /// A user id.
+    fn user(&mut self) -> Option<UserId> {
+        Some(UserId::from_bytes(self.array()?))
+    }
+
+    /// What a tag-3 record has after its attachments, into `message`.
+    fn extensions(&mut self, message: &mut Message) -> Option<()> {
+        message.reply_to = match self.byte()? {
+            0 => None,
+            1 => Some(Seq(u64::from_be_bytes(self.array()?))),
+            _ => return None,
+        };
+        for _ in 0..self.count()? {
+            message.mentions.push(self.user()?);
+        }
+        for _ in 0..self.count()? {
+            let emoji = self.text().filter(|emoji| !emoji.is_empty())?;
+            let users = (0..self.count().filter(|&n| n > 0)?).map(|_| self.user()).collect::<Option<Vec<_>>>()?;
+            message.reactions.push(Reaction { emoji, users });
+        }
+        Some(())
+    }
+
     /// One attachment of a tag-2 record.
     fn attachment(&mut self) -> Option<AttachmentMeta> {
         let id = AttachmentId::from_bytes(self.array()?);
@@ -218,7 +327,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kanect_core::{ConversationId, Seq};
+    use kanect_core::ConversationId;
 
     fn message(edited_at: Option<Timestamp>, deleted: bool) -> Message {
         Message {
@@ -232,6 +341,25 @@ mod tests {
             edited_at,
             deleted,
             attachments: Vec::new(),
+            reply_to: None,
+            reply: None,
+            mentions: Vec::new(),
+            reactions: Vec::new(),
+        }
+    }
+
+    /// A reply that mentions two members and carries two reactions.
+    fn extended(attachments: Vec<AttachmentMeta>) -> Message {
+        let (a, b) = (UserId::new(), UserId::new());
+        Message {
+            reply_to: Some(Seq(3)),
+            mentions: vec![a, b],
+            reactions: vec![
+                Reaction { emoji: "👍🏽".into(), users: vec![b, a] },
+                Reaction { emoji: "🎉".into(), users: vec![a] },
+            ],
+            attachments,
+            ..message(Some(Timestamp(5)), false)
         }
     }
 
@@ -287,6 +415,33 @@ mod tests {
     }
 
     #[test]
+    fn replies_mentions_and_reactions_round_trip_with_and_without_attachments() {
+        for original in [extended(Vec::new()), extended(with_attachments().attachments)] {
+            let key = keys::message(original.conversation, original.seq);
+            let bytes = encode_message(&original).unwrap();
+            assert_eq!(bytes[0], TAG_EXTENDED);
+            assert_eq!(decode_message(&key, &bytes).unwrap(), original);
+        }
+        // Each of the three alone makes a record extended.
+        let only_reply = Message { reply_to: Some(Seq(1)), ..message(None, false) };
+        let only_mention = Message { mentions: vec![UserId::new()], ..message(None, false) };
+        let only_reaction = Message { reactions: extended(Vec::new()).reactions, ..message(None, false) };
+        for original in [only_reply, only_mention, only_reaction] {
+            let key = keys::message(original.conversation, original.seq);
+            let bytes = encode_message(&original).unwrap();
+            assert_eq!(bytes[0], TAG_EXTENDED);
+            assert_eq!(decode_message(&key, &bytes).unwrap(), original);
+        }
+        // A tag-3 record with none of them has another encoding: it is corrupt.
+        let plain = message(None, false);
+        let key = keys::message(plain.conversation, plain.seq);
+        let mut record = encode_message(&plain).unwrap();
+        record[0] = TAG_EXTENDED;
+        record.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0]);
+        assert!(matches!(decode_message(&key, &record), Err(StoreError::Corrupt(m)) if m.contains("tag 3")));
+    }
+
+    #[test]
     fn a_record_written_before_attachments_existed_still_decodes() {
         // A tag-1 record as the previous build wrote it: id 11.., sender 22.., sent at 1000,
         // edited at 5, not deleted, client id "c1", body "hi".
@@ -315,7 +470,7 @@ mod tests {
 
     #[test]
     fn every_truncation_and_bad_byte_is_corrupt_not_a_panic() {
-        for original in [message(Some(Timestamp(5)), false), with_attachments()] {
+        for original in [message(Some(Timestamp(5)), false), with_attachments(), extended(Vec::new())] {
             let key = keys::message(original.conversation, original.seq);
             let bytes = encode_message(&original).unwrap();
             for len in 0..bytes.len() {
@@ -335,7 +490,7 @@ mod tests {
         let key = keys::message(original.conversation, original.seq);
         let bytes = encode_message(&original).unwrap();
         let mut bad_tag = bytes.clone();
-        bad_tag[0] = 3;
+        bad_tag[0] = 4;
         assert!(matches!(decode_message(&key, &bad_tag), Err(StoreError::Corrupt(m)) if m.contains("tag")));
         // Tag 2 needs at least one attachment: the encoder never writes an empty list so.
         let mut empty_list = bytes.clone();

@@ -7,7 +7,7 @@ use super::sql::{execute, limit, query, query_opt, Params};
 use super::{db, violates, PgStore};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
-use kanect_core::backend::{Appended, MessageStore, NewMessage, StoreResult};
+use kanect_core::backend::{Appended, MessageStore, NewMessage, Reacted, ReactionChange, StoreResult};
 use kanect_core::{ConversationId, HistoryPage, Message, MessageId, Receipt, ReceiptKind, Seq, StoreError, UserId};
 use tokio_postgres::types::Json;
 
@@ -33,11 +33,14 @@ impl MessageStore for PgStore {
         // original is then read and returned.
         let sql = "WITH next AS (INSERT INTO kanect_conversation_seqs AS s (conversation, last_seq) VALUES ($1, 1) \
                    ON CONFLICT (conversation) DO UPDATE SET last_seq = s.last_seq + 1 RETURNING last_seq) \
-                   INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at, attachments) \
-                   SELECT $1, next.last_seq, $2, $3, $4, $5, $6, $7 FROM next RETURNING seq";
+                   INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at, attachments, \
+                   reply_to, mentions) \
+                   SELECT $1, next.last_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM next RETURNING seq";
         let sent_at = rows::signed(message.sent_at.0, "sent_at")?;
         let id = message.id();
         let attachments = Json(&message.attachments);
+        let reply_to = message.reply_to.map(|seq| rows::signed(seq.0, "reply_to")).transpose()?;
+        let mentions = Json(&message.mentions);
         let client = self.client().await?;
         let params: Params<'_> = &[
             message.conversation.as_uuid(),
@@ -47,6 +50,8 @@ impl MessageStore for PgStore {
             &message.client_id,
             &sent_at,
             &attachments,
+            &reply_to,
+            &mentions,
         ];
         let statement = client.prepare_cached(sql).await.map_err(db)?;
         match client.query_one(&statement, params).await {
@@ -73,11 +78,15 @@ impl MessageStore for PgStore {
     }
 
     async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
-        let sql = "UPDATE kanect_messages SET body = $4, edited_at = $5, deleted = $6, attachments = $7 \
+        // kanect_core::backend::replace_fields, in SQL: reactions stay unless it is a deletion.
+        let sql =
+            "UPDATE kanect_messages SET body = $4, edited_at = $5, deleted = $6, attachments = $7, mentions = $8, \
+                   reactions = CASE WHEN $6 THEN '[]'::jsonb ELSE reactions END \
                    WHERE conversation = $1 AND seq = $2 AND id = $3 AND NOT deleted";
         let client = self.client().await?;
         let edited_at = message.edited_at.map(|t| rows::signed(t.0, "edited_at")).transpose()?;
         let attachments = Json(&message.attachments);
+        let mentions = Json(&message.mentions);
         let params: Params<'_> = &[
             message.conversation.as_uuid(),
             &rows::clamped(message.seq.0),
@@ -86,6 +95,7 @@ impl MessageStore for PgStore {
             &edited_at,
             &message.deleted,
             &attachments,
+            &mentions,
         ];
         let replaced = execute(&client, sql, params).await? > 0;
         if replaced {
@@ -94,6 +104,36 @@ impl MessageStore for PgStore {
             self.purge.mark_garbage();
         }
         Ok(replaced)
+    }
+
+    async fn react(
+        &self,
+        conversation: ConversationId,
+        seq: Seq,
+        id: MessageId,
+        change: &ReactionChange,
+    ) -> StoreResult<Reacted> {
+        let lock = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM kanect_messages WHERE conversation = $1 AND seq = $2 AND id = $3 FOR UPDATE"
+        );
+        let update = "UPDATE kanect_messages SET reactions = $4 WHERE conversation = $1 AND seq = $2 AND id = $3";
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let seq = rows::clamped(seq.0);
+        let key: Params<'_> = &[conversation.as_uuid(), &seq, id.as_uuid()];
+        let stored = query_opt(&tx, lock, key).await?.as_ref().map(rows::message).transpose()?;
+        let (reacted, write) = Reacted::after(stored, change);
+        if let (true, Reacted::Changed(changed)) = (write, &reacted) {
+            let reactions = Json(&changed.reactions);
+            execute(&tx, update, &[conversation.as_uuid(), &seq, id.as_uuid(), &reactions]).await?;
+            tx.commit().await.map_err(db)?;
+            // The reactions before are a dead row version now.
+            self.purge.mark_garbage();
+        }
+        // Otherwise dropping `tx` rolls it back: it wrote nothing.
+        Ok(reacted)
     }
 
     async fn history(

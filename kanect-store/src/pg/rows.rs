@@ -8,8 +8,8 @@
 use super::PgError;
 use kanect_core::backend::{AttemptKey, LoginAttempts, Session, StoreResult};
 use kanect_core::{
-    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, ImageMeta, Message, MessageRef, Receipt,
-    Role, Seq, StoreError, Timestamp, TokenHash, User,
+    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, ImageMeta, Message, MessageRef, Reaction,
+    Receipt, Role, Seq, StoreError, Timestamp, TokenHash, User, UserId,
 };
 use tokio_postgres::types::{FromSql, Json};
 use tokio_postgres::Row;
@@ -36,7 +36,8 @@ macro_rules! conversation_columns {
 /// The columns [`message`] decodes.
 macro_rules! message_columns {
     () => {
-        "id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted, attachments"
+        "id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted, attachments, reply_to, \
+         mentions, reactions"
     };
 }
 
@@ -194,6 +195,10 @@ pub(super) fn message(row: &Row) -> StoreResult<Message> {
         edited_at: optional_timestamp(row, "edited_at")?,
         deleted: get(row, "deleted")?,
         attachments: get::<Json<Vec<AttachmentMeta>>>(row, "attachments")?.0,
+        reply_to: get::<Option<i64>>(row, "reply_to")?.map(|seq| unsigned(seq, "reply_to")).transpose()?.map(Seq),
+        reply: None,
+        mentions: get::<Json<Vec<UserId>>>(row, "mentions")?.0,
+        reactions: get::<Json<Vec<Reaction>>>(row, "reactions")?.0,
     })
 }
 

@@ -27,6 +27,8 @@ use std::path::Path;
 ///   Later, the `login_attempts` tree was added without a bump (see `keys` for why).
 /// - 5: attachments: their records and owner index (`0x0e`, `0x0f`), and message records that
 ///   carry them (tag 2 of `kv::message_codec`); every version-4 record is valid as it is.
+/// - 6: message records that reply, mention or carry reactions (tag 3 of
+///   `kv::message_codec`); every version-5 record is valid as it is.
 ///
 /// Versions 3 and 4 are upgraded in place at open (their data is already version 5's: version
 /// 3 lacks only the journal, version 4 only what attachments add), so that an older build
@@ -34,7 +36,7 @@ use std::path::Path;
 /// with attachments corrupt in the middle of a history page (4). Versions 1 and 2 are refused
 /// with a clear [`StoreError::Format`], not migrated: they only ever existed before Kanect's
 /// first release.
-pub(crate) const FORMAT_VERSION: u32 = 5;
+pub(crate) const FORMAT_VERSION: u32 = 6;
 
 /// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`].
 const UPGRADES_FROM: u32 = 3;

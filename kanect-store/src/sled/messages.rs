@@ -25,7 +25,9 @@ use super::open::Open;
 use super::SledStore;
 use crate::kv::keys;
 use crate::kv::message_codec::{decode_message, encode_message};
-use kanect_core::backend::{move_receipt_forward, Appended, MessageStore, NewMessage, StoreResult};
+use kanect_core::backend::{
+    move_receipt_forward, replace_fields, Appended, MessageStore, NewMessage, Reacted, ReactionChange, StoreResult,
+};
 use kanect_core::{ConversationId, HistoryPage, Message, MessageId, Receipt, ReceiptKind, Seq, StoreError, UserId};
 
 /// What [`Open::append_now`] did.
@@ -116,12 +118,28 @@ impl Open {
         if stored.id != message.id || stored.deleted {
             return Ok(false);
         }
-        stored.body.clone_from(&message.body);
-        stored.edited_at = message.edited_at;
-        stored.deleted = message.deleted;
-        stored.attachments.clone_from(&message.attachments);
+        replace_fields(&mut stored, message);
         self.insert(&key, encode_message(&stored)?)?;
         Ok(true)
+    }
+
+    /// [`MessageStore::react`] under the conversation's stripe, so that the read and the
+    /// write are one step.
+    pub(super) fn react_now(
+        &self,
+        conversation: ConversationId,
+        seq: Seq,
+        id: MessageId,
+        change: &ReactionChange,
+    ) -> StoreResult<Reacted> {
+        let key = keys::message(conversation, seq);
+        let _stripe = self.stripe(conversation);
+        let stored = self.message_at(&key)?.filter(|stored| stored.id == id);
+        let (reacted, write) = Reacted::after(stored, change);
+        if let (true, Reacted::Changed(changed)) = (write, &reacted) {
+            self.insert(&key, encode_message(changed)?)?;
+        }
+        Ok(reacted)
     }
 
     fn message_at(&self, key: &[u8]) -> StoreResult<Option<Message>> {
@@ -228,6 +246,21 @@ impl MessageStore for SledStore {
 
     async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
         self.write(|open| open.replace_message_now(message).map(|replaced| (replaced, replaced))).await
+    }
+
+    async fn react(
+        &self,
+        conversation: ConversationId,
+        seq: Seq,
+        id: MessageId,
+        change: &ReactionChange,
+    ) -> StoreResult<Reacted> {
+        self.write(|open| {
+            let reacted = open.react_now(conversation, seq, id, change)?;
+            let wrote = matches!(reacted, Reacted::Changed(_));
+            Ok((reacted, wrote))
+        })
+        .await
     }
 
     async fn history(

@@ -1,7 +1,8 @@
 //! Conformance cases of [`MessageStore`](crate::backend::MessageStore).
 
 use crate::id::{ConversationId, MessageId, Seq, UserId};
-use crate::model::{Appended, Message, ReceiptKind, Timestamp};
+use crate::model::{Appended, Message, NewMessage, Reaction, ReceiptKind, Timestamp};
+use crate::reactions::{Reacted, ReactionChange, REACTIONS_MAX};
 use crate::store::{HistoryPage, Store};
 use crate::testing::{created, new_message};
 use std::sync::Arc;
@@ -128,4 +129,120 @@ pub async fn receipts_only_move_forward<S: Store>(store: Arc<S>) {
     expected.sort();
     assert_eq!(receipts.iter().map(|r| (r.user, r.delivered, r.read)).collect::<Vec<_>>(), expected);
     assert!(store.receipts(ConversationId::new()).await.unwrap().is_empty());
+}
+
+/// A reply's seq and a message's mentions are stored with it and read back, also through
+/// history pages; a store never fills in a reply's preview (the engine does).
+pub async fn replies_and_mentions_are_stored_with_the_message<S: Store>(store: Arc<S>) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let conversation = ConversationId::new();
+    let first = created(store.append_message(new_message(conversation, a, "c1", "lunch?")).await.unwrap());
+    let mut mentions = vec![a, b];
+    mentions.sort_unstable();
+    let reply = NewMessage {
+        reply_to: Some(first.seq),
+        mentions: mentions.clone(),
+        ..new_message(conversation, b, "c2", "@a yes")
+    };
+    let stored = created(store.append_message(reply).await.unwrap());
+    assert_eq!((stored.reply_to, &stored.mentions, &stored.reply), (Some(Seq(1)), &mentions, &None));
+    assert_eq!(store.message(stored.id).await.unwrap(), Some(stored.clone()));
+    let page = store.history(conversation, HistoryPage::Latest, 10).await.unwrap();
+    assert_eq!(page, vec![first, stored.clone()]);
+    // An edit replaces the mentions; the reply's seq stays.
+    let edited = Message { body: "yes".into(), mentions: Vec::new(), edited_at: Some(Timestamp(9)), ..stored.clone() };
+    assert!(store.replace_message(&edited).await.unwrap());
+    assert_eq!(store.message(stored.id).await.unwrap(), Some(edited));
+}
+
+/// Reactions: added once per user and emoji, in order, taken back, refused past the limit
+/// with nothing written, kept by an edit (whatever the editor read), dropped by a deletion,
+/// refused on a deleted or absent message.
+pub async fn reactions_change_atomically_and_go_with_a_deletion<S: Store>(store: Arc<S>) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let conversation = ConversationId::new();
+    let message = created(store.append_message(new_message(conversation, a, "c1", "hi")).await.unwrap());
+    let react = |user, emoji: &str, add| ReactionChange { user, emoji: emoji.to_string(), add };
+    let apply = |change: ReactionChange| {
+        let store = store.clone();
+        async move { store.react(conversation, message.seq, message.id, &change).await.unwrap() }
+    };
+    let Reacted::Changed(after) = apply(react(a, "👍", true)).await else { panic!("first reaction") };
+    assert_eq!(after.reactions, vec![Reaction { emoji: "👍".into(), users: vec![a] }]);
+    assert!(matches!(apply(react(a, "👍", true)).await, Reacted::Unchanged(m) if m.reactions == after.reactions));
+    assert!(matches!(apply(react(b, "👍", true)).await, Reacted::Changed(_)));
+    assert!(matches!(apply(react(b, "🎉", true)).await, Reacted::Changed(_)));
+    let stored = store.message(message.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.reactions,
+        vec![Reaction { emoji: "👍".into(), users: vec![a, b] }, Reaction { emoji: "🎉".into(), users: vec![b] }]
+    );
+    assert!(matches!(apply(react(b, "🎉", false)).await, Reacted::Changed(m) if m.reactions.len() == 1));
+    assert!(matches!(apply(react(b, "🎉", false)).await, Reacted::Unchanged(_)));
+
+    // At the limit of different emoji, and past it: refused, nothing written.
+    let more: Vec<&str> = emojis::iter().map(|e| e.as_str()).filter(|e| *e != "👍").take(REACTIONS_MAX).collect();
+    for emoji in &more[..REACTIONS_MAX - 1] {
+        assert!(matches!(apply(react(a, emoji, true)).await, Reacted::Changed(_)), "{emoji}");
+    }
+    let full = store.message(message.id).await.unwrap().unwrap();
+    assert_eq!(full.reactions.len(), REACTIONS_MAX);
+    assert_eq!(apply(react(b, more[REACTIONS_MAX - 1], true)).await, Reacted::TooMany);
+    assert_eq!(store.message(message.id).await.unwrap().unwrap(), full, "nothing written");
+    assert!(matches!(apply(react(b, more[0], true)).await, Reacted::Changed(_)), "joining one is no new emoji");
+
+    // An edit made from a copy read before the reactions keeps the stored ones.
+    let edit = Message { body: "hi!".into(), edited_at: Some(Timestamp(5)), ..message.clone() };
+    assert!(store.replace_message(&edit).await.unwrap());
+    let edited = store.message(message.id).await.unwrap().unwrap();
+    assert_eq!((edited.body.as_str(), edited.reactions.len()), ("hi!", REACTIONS_MAX));
+    // A deletion drops them; a deleted message takes none.
+    let deleted = Message { body: String::new(), deleted: true, ..edit };
+    assert!(store.replace_message(&deleted).await.unwrap());
+    assert!(store.message(message.id).await.unwrap().unwrap().reactions.is_empty());
+    assert_eq!(apply(react(a, "👍", true)).await, Reacted::Gone);
+    // Absent: an unknown seq, or a known seq with another id.
+    let absent = store.react(conversation, Seq(99), message.id, &react(a, "👍", true)).await.unwrap();
+    assert_eq!(absent, Reacted::Gone);
+    let other = created(store.append_message(new_message(conversation, a, "c2", "two")).await.unwrap());
+    let wrong_id = store.react(conversation, other.seq, message.id, &react(a, "👍", true)).await.unwrap();
+    assert_eq!(wrong_id, Reacted::Gone);
+}
+
+/// 8 users reacting at once, each adding then taking back one of two emoji: every change
+/// counts (none is lost to another's write).
+pub async fn concurrent_reactions_all_count<S: Store>(store: Arc<S>) {
+    let conversation = ConversationId::new();
+    let message = created(store.append_message(new_message(conversation, UserId::new(), "c1", "hi")).await.unwrap());
+    let users: Vec<UserId> = (0..8).map(|_| UserId::new()).collect();
+    let mut tasks = Vec::new();
+    for (n, &user) in users.iter().enumerate() {
+        let store = store.clone();
+        let message = message.clone();
+        tasks.push(tokio::spawn(async move {
+            for emoji in ["👍", "🎉"] {
+                let add = ReactionChange { user, emoji: emoji.to_string(), add: true };
+                store.react(conversation, message.seq, message.id, &add).await.unwrap();
+            }
+            if n % 2 == 0 {
+                let remove = ReactionChange { user, emoji: "🎉".to_string(), add: false };
+                store.react(conversation, message.seq, message.id, &remove).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let stored = store.message(message.id).await.unwrap().unwrap();
+    let who = |emoji: &str| {
+        let mut users = stored.reactions.iter().find(|r| r.emoji == emoji).map(|r| r.users.clone()).unwrap_or_default();
+        users.sort_unstable();
+        users
+    };
+    let mut everyone = users.clone();
+    everyone.sort_unstable();
+    let mut odd: Vec<UserId> = users.iter().enumerate().filter(|(n, _)| n % 2 == 1).map(|(_, u)| *u).collect();
+    odd.sort_unstable();
+    assert_eq!(who("👍"), everyone);
+    assert_eq!(who("🎉"), odd);
 }
