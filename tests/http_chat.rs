@@ -90,7 +90,8 @@ async fn a_third_user_follows_over_long_poll() {
     alice_ws.call(json!({"type":"send","conversation":group,"client_id":"1","body":"first"}), "s1").await;
 
     let first = poll_until_message(addr, &carol, &poll, 0).await;
-    assert_eq!(message_of(&first.0), ("first".to_string(), 1));
+    // Seq 1 is the group's "created" system line.
+    assert_eq!(message_of(&first.0), ("first".to_string(), 2));
 
     // A poll that is already waiting returns as soon as a message arrives.
     let carol2 = carol.clone();
@@ -99,7 +100,7 @@ async fn a_third_user_follows_over_long_poll() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     alice_ws.call(json!({"type":"send","conversation":group,"client_id":"2","body":"second"}), "s2").await;
     let (second, next) = waiting.await.unwrap();
-    assert_eq!(message_of(&second), ("second".to_string(), 2));
+    assert_eq!(message_of(&second), ("second".to_string(), 3));
 
     // A lost response is asked for again with the same `after`: the same events come back.
     let again =

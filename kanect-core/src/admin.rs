@@ -180,7 +180,7 @@ impl Chat {
         for conversation in self.store().conversations_of(id).await? {
             let Some(conversation) = self.store().conversation(conversation).await? else { continue };
             if conversation.kind == ConversationKind::Group {
-                self.drop_member(conversation, id).await?;
+                self.drop_member(conversation, id, caller.user()).await?;
             }
         }
         // Another administrator's delete won the race: theirs is announced and audited.

@@ -56,7 +56,8 @@ pub struct ConversationView {
     pub last_seq: Seq,
     /// The newest message, if any.
     pub last_message: Option<Message>,
-    /// Messages from others after the caller's read mark, up to [`UNREAD_CAP`].
+    /// Messages from others after the caller's read mark, up to [`UNREAD_CAP`] (system lines
+    /// are never unread).
     pub unread: usize,
     /// Those of them that mention the caller (counted among the first [`UNREAD_CAP`] unread).
     pub unread_mentions: usize,
@@ -212,7 +213,8 @@ impl Chat {
             (0, 0)
         } else {
             let after = self.store().history(id, HistoryPage::After(read), UNREAD_CAP).await?;
-            let unread: Vec<&Message> = after.iter().filter(|m| m.sender != caller.user() && !m.deleted).collect();
+            let unread: Vec<&Message> =
+                after.iter().filter(|m| m.sender != caller.user() && !m.deleted && m.event.is_none()).collect();
             (unread.len(), unread.iter().filter(|m| m.mentions(caller.user())).count())
         };
         Ok(ConversationView { conversation, last_seq, last_message: newest, unread, unread_mentions, receipts })

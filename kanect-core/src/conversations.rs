@@ -5,7 +5,7 @@ use crate::chat::{Caller, Chat};
 use crate::error::{Conflict, Denied, Entity, Error, Invalid, Result};
 use crate::event::Event;
 use crate::id::{ConversationId, UserId};
-use crate::model::{Conversation, ConversationKind, ReceiptKind};
+use crate::model::{Conversation, ConversationKind, GroupEvent, ReceiptKind};
 use crate::validate;
 
 /// Members a group may have at creation and at most.
@@ -81,6 +81,8 @@ impl Chat {
         };
         self.store().insert_conversation(&conversation).await?;
         self.announce(conversation.members.clone(), &conversation).await?;
+        let created = GroupEvent::Created { name: conversation.name.clone().unwrap_or_default() };
+        self.post_system_line(&conversation, caller.user(), created).await;
         Ok(conversation)
     }
 
@@ -100,6 +102,7 @@ impl Chat {
         self.available_user(user).await?;
         let updated = self.store().add_member(id, user).await?.ok_or(Error::NotFound(Entity::Conversation))?;
         self.announce(updated.members.clone(), &updated).await?;
+        self.post_system_line(&updated, caller.user(), GroupEvent::Added { user }).await;
         Ok(updated)
     }
 
@@ -115,7 +118,7 @@ impl Chat {
         if !conversation.has_member(user) {
             return Err(Error::Forbidden(Denied::NotMember));
         }
-        self.drop_member(conversation, user).await
+        self.drop_member(conversation, user, caller.user()).await
     }
 
     /// Leaves a group. If the owner leaves, the longest-standing remaining member (lowest id)
@@ -129,7 +132,7 @@ impl Chat {
         if conversation.kind == ConversationKind::Direct {
             return Err(Error::Forbidden(Denied::DirectConversation));
         }
-        self.drop_member(conversation, caller.user()).await
+        self.drop_member(conversation, caller.user(), caller.user()).await
     }
 
     /// Renames a group (owner only). A rename tells every member the whole group, as a
@@ -148,6 +151,8 @@ impl Chat {
             .await?
             .ok_or(Error::NotFound(Entity::Conversation))?;
         self.announce(updated.members.clone(), &updated).await?;
+        let renamed = GroupEvent::Renamed { name: updated.name.clone().unwrap_or_default() };
+        self.post_system_line(&updated, caller.user(), renamed).await;
         Ok(updated)
     }
 
@@ -200,8 +205,14 @@ impl Chat {
         Ok(conversation)
     }
 
-    /// Removes `user`, hands ownership on if needed, and tells old and new members.
-    pub(crate) async fn drop_member(&self, conversation: Conversation, user: UserId) -> Result<Conversation> {
+    /// Removes `user` (by `actor`: themselves when they leave), hands ownership on if needed,
+    /// tells old and new members, and records it in a system line.
+    pub(crate) async fn drop_member(
+        &self,
+        conversation: Conversation,
+        user: UserId,
+        actor: UserId,
+    ) -> Result<Conversation> {
         let id = conversation.id;
         let mut updated = self.store().remove_member(id, user).await?.ok_or(Error::NotFound(Entity::Conversation))?;
         if updated.owner == Some(user) {
@@ -215,6 +226,10 @@ impl Chat {
         let mut recipients = updated.members.clone();
         recipients.push(user);
         self.announce(recipients, &updated).await?;
+        if !updated.members.is_empty() {
+            let event = if actor == user { GroupEvent::Left } else { GroupEvent::Removed { user } };
+            self.post_system_line(&updated, actor, event).await;
+        }
         Ok(updated)
     }
 

@@ -165,6 +165,9 @@ coded_enum!(
         /// messages, and a disabled one cannot be added to a group or a new direct
         /// conversation.
         RecipientUnavailable => "recipient_unavailable",
+        /// A system line (a group's record of its own change) takes no edit, deletion by its
+        /// actor, reaction or reply.
+        SystemMessage => "system_message",
         /// The engine has no blob store ([`ChatBuilder::blobs`](crate::ChatBuilder::blobs)):
         /// files cannot be uploaded or read.
         AttachmentsDisabled => "attachments_disabled",

@@ -72,7 +72,8 @@
 //!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
 //!   `messaging` and `admin`; `replies` (previews of what a reply answers), `mentions`
 //!   (`@username`s resolved to members) and `reactions` (the rule every store applies) extend
-//!   messaging.
+//!   messaging; `system_lines` records group changes in the history, and says how they fit
+//!   seqs.
 //! - `builder` — [`ChatBuilder`]: builds and starts an engine (its bus inbox and tasks); the
 //!   one module above all the others, so that none imports back into one that imports it.
 //! - `metrics` — counters and histograms.
@@ -114,6 +115,7 @@ mod retention;
 mod seq_set;
 mod store;
 mod subscription;
+mod system_lines;
 mod throttle;
 mod uploads;
 pub mod validate;
@@ -146,8 +148,8 @@ pub use media::{
 pub use memory::MemoryStore;
 pub use messaging::Outgoing;
 pub use model::{
-    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, ImageMeta, Message, MessageRef, Presence,
-    Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash, User,
+    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
+    Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash, User,
 };
 pub use presence::WATCH_MAX;
 pub use reactions::{Reacted, ReactionChange, TooManyReactions, REACTIONS_MAX};

@@ -99,6 +99,7 @@ impl Chat {
                 attachments,
                 reply_to,
                 mentions,
+                event: None,
             })
             .await?;
         self.metrics().store_append.record(started.elapsed());
@@ -128,7 +129,8 @@ impl Chat {
     /// `invalid` body; `rate_limited` past `RateLimits::sends` (nothing changed);
     /// `message_not_found` (also for a conversation the caller is not in: message ids can be
     /// derived, so existence is not told to outsiders); `not_sender`; `not_member` (the sender,
-    /// having left the conversation); `message_deleted`; `unavailable`.
+    /// having left the conversation); `message_deleted`; `system_message` for a system line
+    /// (see the `system_lines` module); `unavailable`.
     pub async fn edit(&self, caller: &Caller, id: MessageId, body: &str) -> Result<Message> {
         validate::body(body)?;
         self.limits().send(caller.user())?;
@@ -173,6 +175,7 @@ impl Chat {
         message.mentions.clear();
         message.reactions.clear();
         message.reply = None;
+        message.event = None;
         let attachments = std::mem::take(&mut message.attachments);
         if !self.store().replace_message(&message).await? {
             return Err(Error::invalid("id", Invalid::Deleted));
@@ -193,6 +196,9 @@ impl Chat {
             Err(Error::NotFound(Entity::Conversation)) => return Err(Error::NotFound(Entity::Message)),
             member => member?,
         };
+        if message.event.is_some() {
+            return Err(Error::Forbidden(Denied::SystemMessage));
+        }
         if message.sender != caller.user() {
             return Err(Error::Forbidden(Denied::NotSender));
         }

@@ -161,6 +161,39 @@ pub struct Message {
     /// emptied when it is deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// For a system line (see the `system_lines` module): the group event it records, whose
+    /// actor is its `sender`; its body is empty. None for a message someone wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<GroupEvent>,
+}
+
+/// What a system line records: a change of a group, made by the line's sender.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum GroupEvent {
+    /// The sender created the group with this name.
+    Created {
+        /// Its name at creation.
+        name: String,
+    },
+    /// The sender renamed the group.
+    Renamed {
+        /// The new name.
+        name: String,
+    },
+    /// The sender added a member.
+    Added {
+        /// Who.
+        user: UserId,
+    },
+    /// The sender removed a member (an owner, or an administrator deleting the account).
+    Removed {
+        /// Who.
+        user: UserId,
+    },
+    /// The sender left the group.
+    Left,
 }
 
 impl Message {
@@ -215,6 +248,8 @@ pub struct NewMessage {
     pub reply_to: Option<Seq>,
     /// The members it mentions, sorted, without duplicates.
     pub mentions: Vec<UserId>,
+    /// For a system line, the group event it records (the engine's own, never a client's).
+    pub event: Option<GroupEvent>,
 }
 
 impl NewMessage {
@@ -250,6 +285,7 @@ impl NewMessage {
             reply: None,
             mentions: self.mentions,
             reactions: Vec::new(),
+            event: self.event,
         }
     }
 }

@@ -15,7 +15,7 @@
 //! edits are not): a device re-reads the history it shows after reconnecting.
 
 use crate::chat::{Caller, Chat};
-use crate::error::{Conflict, Entity, Error, Invalid, Result};
+use crate::error::{Conflict, Denied, Entity, Error, Invalid, Result};
 use crate::event::Event;
 use crate::id::{MessageId, UserId};
 use crate::model::{Message, Reaction};
@@ -114,7 +114,7 @@ impl Chat {
     /// `RateLimits::sends` (a reaction is a write, counted as a send); `message_not_found`
     /// (also in a conversation the caller is not in); `message_deleted`;
     /// `too_many_reactions` for a new emoji on a message with [`REACTIONS_MAX`];
-    /// `unavailable`.
+    /// `system_message` for a system line; `unavailable`.
     pub async fn react(&self, caller: &Caller, id: MessageId, emoji: &str, add: bool) -> Result<Message> {
         let emoji = validate::emoji(emoji)?;
         self.limits().send(caller.user())?;
@@ -125,6 +125,9 @@ impl Chat {
         };
         if message.deleted {
             return Err(Error::invalid("id", Invalid::Deleted));
+        }
+        if message.event.is_some() {
+            return Err(Error::Forbidden(Denied::SystemMessage));
         }
         let change = ReactionChange { user: caller.user(), emoji, add };
         let reacted = self.store().react(message.conversation, message.seq, id, &change).await?;

@@ -10,7 +10,7 @@
 //! read per reply whose original is not in the same page, bounded by the page size.
 
 use crate::chat::Chat;
-use crate::error::{Error, Invalid, Result};
+use crate::error::{Denied, Error, Invalid, Result};
 use crate::id::{ConversationId, Seq};
 use crate::model::{Message, ReplyPreview};
 use crate::store::HistoryPage;
@@ -44,12 +44,16 @@ impl Chat {
     ///
     /// # Errors
     /// `out_of_range` (field `reply_to`) for seq 0 or a seq past the newest message;
-    /// `message_deleted` (field `reply_to`) for a deleted original; `unavailable`.
+    /// `message_deleted` (field `reply_to`) for a deleted original; `system_message` for a
+    /// system line; `unavailable`.
     pub(crate) async fn reply_original(&self, conversation: ConversationId, seq: Seq) -> Result<Message> {
         let original = self.message_at(conversation, seq).await?;
         let original = original.ok_or(Error::invalid("reply_to", Invalid::OutOfRange))?;
         if original.deleted {
             return Err(Error::invalid("reply_to", Invalid::Deleted));
+        }
+        if original.event.is_some() {
+            return Err(Error::Forbidden(Denied::SystemMessage));
         }
         Ok(original)
     }
@@ -108,6 +112,7 @@ mod tests {
             reply: None,
             mentions: Vec::new(),
             reactions: Vec::new(),
+            event: None,
         }
     }
 

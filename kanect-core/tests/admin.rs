@@ -2,7 +2,7 @@
 
 mod support;
 
-use kanect_core::{Event, HistoryPage, Registration, Role};
+use kanect_core::{Event, GroupEvent, HistoryPage, Registration, Role};
 use support::*;
 
 #[tokio::test]
@@ -121,9 +121,13 @@ async fn roles_passwords_deletion_and_stats() {
     assert!(!remaining.conversation.has_member(carol_user.id), "memberships go");
     assert_eq!(remaining.conversation.owner, Some(dave.user()), "ownership passes on");
     let history = chat.history(&dave, group.id, HistoryPage::Latest, 10).await.unwrap();
-    assert_eq!(history[0].body, "hello club", "messages stay");
+    assert_eq!(history[1].body, "hello club", "messages stay");
+    // Between the "created" and "removed" system lines (the administrator removed carol).
+    assert_eq!(history[0].event, Some(GroupEvent::Created { name: "club".into() }));
+    assert_eq!(history[2].event, Some(GroupEvent::Removed { user: carol_user.id }));
+    assert_eq!(history[2].sender, admin.user());
     let stats = chat.server_stats(&admin).await.unwrap();
-    assert_eq!((stats.users, stats.conversations, stats.messages), (2, 1, 1));
+    assert_eq!((stats.users, stats.conversations, stats.messages), (2, 1, 3), "system lines are messages");
     let actions: Vec<String> = chat.audit_log(&admin, None, 10).await.unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["user.delete", "user.password_reset", "user.role", "user.role"]);
 }

@@ -45,6 +45,7 @@ fn range(from: u64, to: u64) -> Vec<u64> {
     (from..=to).collect()
 }
 
+/// Alice, bob and a group of the two, whose seq 1 is its "created" system line.
 async fn alice_bob_and_a_group(chat: &Chat) -> (Caller, User, Caller, ConversationId) {
     let (_, alice) = user(chat, "alice").await;
     let (bob_user, bob) = user(chat, "bob").await;
@@ -66,7 +67,8 @@ async fn a_second_resume_after_a_full_batch_delivers_the_rest() {
 
     device.resume([(group, Seq(RESUME_BATCH as u64))]).await.unwrap();
     let rest = settle(&mut device).await;
-    assert_eq!(seqs_in(&rest, group), range(RESUME_BATCH as u64 + 1, RESUME_BATCH as u64 + 5));
+    // The created line and the messages: one more than were sent.
+    assert_eq!(seqs_in(&rest, group), range(RESUME_BATCH as u64 + 1, RESUME_BATCH as u64 + 6));
     assert!(!rest.contains(&Event::Resync));
 }
 
@@ -112,7 +114,7 @@ async fn a_resume_that_fails_changes_nothing() {
     store.heal();
     device.resume([(direct, Seq::ZERO), (group, Seq::ZERO)]).await.unwrap();
     let events = settle(&mut device).await;
-    assert_eq!((seqs_in(&events, direct), seqs_in(&events, group)), (range(1, 3), range(1, 3)));
+    assert_eq!((seqs_in(&events, direct), seqs_in(&events, group)), (range(1, 3), range(1, 4)));
 }
 
 #[tokio::test]
@@ -126,10 +128,12 @@ async fn a_member_removed_and_re_added_gets_only_what_came_after_live() {
     chat.add_member(&alice, group, bob_user.id).await.unwrap();
     send_many(&chat, &alice, group, "back", 2).await;
     let events = settle(&mut device).await;
-    assert_eq!(seqs_in(&events, group), vec![1, 2, 33, 34], "the 30 from while he was out are history");
+    // 1 created (before the device), 2-3 in, 4 removed (not told to him), 5-34 out, 35 added
+    // (his first live one again), 36-37 back.
+    assert_eq!(seqs_in(&events, group), vec![2, 3, 35, 36, 37], "the 30 from while he was out are history");
     // ... which a resume from his cursor may still ask for, as any member may read history.
-    device.resume([(group, Seq(2))]).await.unwrap();
-    assert_eq!(seqs_in(&settle(&mut device).await, group), range(3, 32));
+    device.resume([(group, Seq(3))]).await.unwrap();
+    assert_eq!(seqs_in(&settle(&mut device).await, group), range(4, 34));
 }
 
 #[tokio::test]
@@ -143,7 +147,7 @@ async fn repeated_cursors_load_once_and_one_resume_holds_a_bounded_backlog() {
     // Resumed again before reading: the second load skips what the first queued.
     device.resume([(group, Seq(10))]).await.unwrap();
     let events = settle(&mut device).await;
-    assert_eq!(seqs_in(&events, group), range(11, 50), "each once, from the lowest cursor");
+    assert_eq!(seqs_in(&events, group), range(11, 51), "each once, from the lowest cursor");
     assert!(!events.contains(&Event::Resync));
 
     // Many conversations: the backlog stops at RESUME_BATCH in all, then resync.
@@ -161,7 +165,7 @@ async fn repeated_cursors_load_once_and_one_resume_holds_a_bounded_backlog() {
     let cursors: Vec<(ConversationId, Seq)> =
         groups.iter().map(|g| (*g, Seq(seqs_in(&events, *g).last().copied().unwrap_or(0)))).collect();
     device.resume(cursors).await.unwrap();
-    assert_eq!(messages(&settle(&mut device).await).len(), 3 * 400 - RESUME_BATCH);
+    assert_eq!(messages(&settle(&mut device).await).len(), 3 * 401 - RESUME_BATCH, "with their created lines");
 }
 
 #[tokio::test]
@@ -174,10 +178,11 @@ async fn the_backlog_is_bounded_in_bytes_too() {
     let mut device = chat.subscribe(&bob).await.unwrap();
     device.resume([(group, Seq::ZERO)]).await.unwrap();
     let events = settle(&mut device).await;
-    assert_eq!(seqs_in(&events, group), range(1, fits as u64), "exactly what fits");
+    // The created line has no text: it and the big ones that fit.
+    assert_eq!(seqs_in(&events, group), range(1, fits as u64 + 1), "exactly what fits");
     assert_eq!(events.last(), Some(&Event::Resync));
-    device.resume([(group, Seq(fits as u64))]).await.unwrap();
-    assert_eq!(seqs_in(&settle(&mut device).await, group), range(fits as u64 + 1, fits as u64 + 3));
+    device.resume([(group, Seq(fits as u64 + 1))]).await.unwrap();
+    assert_eq!(seqs_in(&settle(&mut device).await, group), range(fits as u64 + 2, fits as u64 + 4));
 }
 
 #[tokio::test]
@@ -194,11 +199,12 @@ async fn a_gap_larger_than_a_batch_is_not_jumped_over() {
     send_many(&there, &alice_there, group, "there", RESUME_BATCH + 10).await;
     send_many(&here, &alice, group, "here", 1).await;
     let events = settle(&mut device).await;
-    assert_eq!(seqs_in(&events, group), range(1, RESUME_BATCH as u64));
+    // Seq 1 (the created line) came before the device; the hole starts at 2.
+    assert_eq!(seqs_in(&events, group), range(2, RESUME_BATCH as u64 + 1));
     assert_eq!(events.last(), Some(&Event::Resync));
-    device.resume([(group, Seq(RESUME_BATCH as u64))]).await.unwrap();
+    device.resume([(group, Seq(RESUME_BATCH as u64 + 1))]).await.unwrap();
     let rest = seqs_in(&settle(&mut device).await, group);
-    assert_eq!(rest, range(RESUME_BATCH as u64 + 1, RESUME_BATCH as u64 + 11));
+    assert_eq!(rest, range(RESUME_BATCH as u64 + 2, RESUME_BATCH as u64 + 12));
 }
 
 #[tokio::test(start_paused = true)]
@@ -212,13 +218,13 @@ async fn a_read_dropped_while_a_gap_is_filled_loses_nothing() {
     let (alice, _, bob, group) = alice_bob_and_a_group(&here).await;
     let mut device = here.subscribe(&bob).await.unwrap();
     send_many(&there, &there.act_as(alice.user()).await.unwrap(), group, "there", 1).await;
-    send_many(&here, &alice, group, "here", 1).await; // seq 2, live: seq 1 is a gap
+    send_many(&here, &alice, group, "here", 1).await; // seq 3, live: seq 2 is a gap
 
     store.slow("history", Duration::from_millis(100));
     let dropped = tokio::time::timeout(Duration::from_millis(20), device.next()).await;
     assert!(dropped.is_err(), "dropped while the gap is read: {dropped:?}");
     store.heal();
-    assert_eq!(seqs_in(&settle(&mut device).await, group), vec![1, 2]);
+    assert_eq!(seqs_in(&settle(&mut device).await, group), vec![2, 3]);
 }
 
 #[tokio::test]
@@ -322,7 +328,8 @@ async fn run(steps: Vec<Step>) {
     client.resume(&[], 1).await;
     let mut member = true;
     let mut owed: BTreeMap<ConversationId, BTreeSet<u64>> = BTreeMap::new();
-    let mut sent: BTreeMap<ConversationId, u64> = BTreeMap::new();
+    // The newest seq written: the group's starts at its "created" line.
+    let mut sent: BTreeMap<ConversationId, u64> = BTreeMap::from([(group, 1)]);
     let mut n = 0;
     for step in steps {
         match step {
@@ -353,6 +360,10 @@ async fn run(steps: Vec<Step>) {
                 }
             }
             Step::Membership => {
+                // Each change writes a system line: "removed" (history to him), or "added"
+                // (the first he gets live again).
+                let line = sent.get(&group).copied().unwrap_or(0) + 1;
+                sent.insert(group, line);
                 if member {
                     chat.remove_member(&alice, group, bob_user.id).await.unwrap();
                 } else {
@@ -360,6 +371,7 @@ async fn run(steps: Vec<Step>) {
                     // What came before is history to a member who (re)joins: he reads it
                     // himself (the `conversation` event says from where on it comes live).
                     owed.remove(&group);
+                    owed.entry(group).or_default().insert(line);
                 }
                 member = !member;
             }

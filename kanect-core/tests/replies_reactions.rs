@@ -150,7 +150,7 @@ async fn mentions_name_members_only_and_count_apart_among_the_unread() {
     let views = chat.conversations(&bob, None, 10).await.unwrap().conversations;
     let view = views.iter().find(|v| v.conversation.id == group.id).unwrap();
     assert_eq!((view.unread, view.unread_mentions), (3, 2));
-    chat.mark(&bob, group.id, kanect_core::ReceiptKind::Read, Seq(1)).await.unwrap();
+    chat.mark(&bob, group.id, kanect_core::ReceiptKind::Read, sent.seq).await.unwrap();
     let views = chat.conversations(&bob, None, 10).await.unwrap().conversations;
     let view = views.iter().find(|v| v.conversation.id == group.id).unwrap();
     assert_eq!((view.unread, view.unread_mentions), (2, 1));

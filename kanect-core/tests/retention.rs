@@ -58,6 +58,7 @@ async fn append(
         attachments: Vec::new(),
         reply_to: None,
         mentions: Vec::new(),
+        event: None,
     };
     match store.append_message(new).await.unwrap() {
         Appended::Created(message) => message,
@@ -91,6 +92,8 @@ async fn expired_messages_become_tombstones_announced_once_to_members() {
     let (_, outsider) = user(&chat, "dave").await;
     let group = chat.create_group(&alice, "club", &[bob.user(), carol.user()]).await.unwrap();
     let now = test_now();
+    // Seq 1, the group's "created" system line, was written today: 1,000 days before `now`.
+    let created = history(&chat, &alice, group.id).await.remove(0);
     let oldest = append(&store, group.id, alice.user(), "forty days", days_before(now, 40)).await;
     let deleted_before = append(&store, group.id, bob.user(), "thirty-five days", days_before(now, 35)).await;
     let boundary = append(&store, group.id, carol.user(), "thirty days", days_before(now, 30)).await;
@@ -104,15 +107,17 @@ async fn expired_messages_become_tombstones_announced_once_to_members() {
         devices.push(device);
     }
 
-    assert_eq!(chat.expire_messages(now).await.unwrap(), 1, "the 40-day-old one only");
+    assert_eq!(chat.expire_messages(now).await.unwrap(), 2, "the created line and the 40-day-old one only");
     for device in &mut devices[..3] {
-        assert_eq!(deletes(&drain(device)), [delete_of(&oldest)]);
+        assert_eq!(deletes(&drain(device)), [delete_of(&created), delete_of(&oldest)]);
     }
     assert!(drain(&mut devices[3]).is_empty(), "a non-member hears nothing");
 
-    let stored = history(&chat, &carol, group.id).await;
+    let mut stored = history(&chat, &carol, group.id).await;
+    let line = stored.remove(0);
+    assert!(line.deleted && line.event.is_none(), "a system line expires as messages do: {line:?}");
     let seqs: Vec<u64> = stored.iter().map(|m| m.seq.0).collect();
-    assert_eq!(seqs, [1, 2, 3, 4], "seqs stay, gap-free");
+    assert_eq!(seqs, [2, 3, 4, 5], "seqs stay, gap-free");
     let state: Vec<(&str, bool)> = stored.iter().map(|m| (m.body.as_str(), m.deleted)).collect();
     assert_eq!(state, [("", true), ("", true), ("thirty days", false), ("one day", false)]);
     assert_eq!((stored[0].id, stored[0].sender, stored[0].sent_at), (oldest.id, oldest.sender, oldest.sent_at));
@@ -127,8 +132,8 @@ async fn expired_messages_become_tombstones_announced_once_to_members() {
     assert_eq!(chat.expire_messages(Timestamp(now.0 + 1)).await.unwrap(), 1);
     assert_eq!(deletes(&drain(&mut devices[1])), [delete_of(&boundary)]);
     let stored = history(&chat, &carol, group.id).await;
-    assert_eq!((stored[2].body.as_str(), stored[2].deleted), ("", true));
-    assert_eq!((stored[3].id, stored[3].body.as_str(), stored[3].deleted), (recent.id, "one day", false));
+    assert_eq!((stored[3].body.as_str(), stored[3].deleted), ("", true));
+    assert_eq!((stored[4].id, stored[4].body.as_str(), stored[4].deleted), (recent.id, "one day", false));
 }
 
 /// A live subscription's `next()` receives the deletion (not only a drained queue).
@@ -443,6 +448,7 @@ async fn a_pass_that_fails_leaves_its_deletions_and_the_next_goes_on() {
             attachments: Vec::new(),
             reply_to: None,
             mentions: Vec::new(),
+            event: None,
         };
         store.append_message(new).await.unwrap();
     }

@@ -569,15 +569,20 @@ mod tests {
         assert_eq!(message_seqs(&until_reply(&mut socket, "p").await), Vec::<u64>::new(), "still held");
         socket.send(json!({"type":"resume","cursors":[{"conversation":group,"seq":0}],"ref":"r2"}));
         let mut frames = until_reply(&mut socket, "r2").await;
-        while message_seqs(&frames).len() < 3 {
+        while message_seqs(&frames).len() < 4 {
             frames.push(socket.next().await);
         }
+        // The group's seq 1 is its "created" system line (a client id of the engine's own).
         let order: Vec<(String, u64)> = frames
             .iter()
             .filter(|f| f["type"] == "message")
-            .map(|f| (f["message"]["client_id"].as_str().unwrap().to_string(), f["message"]["seq"].as_u64().unwrap()))
+            .map(|f| {
+                let client_id = f["message"]["client_id"].as_str().unwrap();
+                let client_id = if client_id.starts_with('~') { "created line" } else { client_id };
+                (client_id.to_string(), f["message"]["seq"].as_u64().unwrap())
+            })
             .collect();
-        let expected = [("d1", 1), ("g1", 1), ("g2", 2)].map(|(c, s)| (c.to_string(), s));
+        let expected = [("d1", 1), ("created line", 1), ("g1", 2), ("g2", 3)].map(|(c, s)| (c.to_string(), s));
         assert_eq!(order, expected, "both parts' missed messages, then the live one");
     }
 

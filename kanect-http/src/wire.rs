@@ -160,6 +160,7 @@ impl ToWire for core::Message {
             reply,
             mentions,
             reactions,
+            event,
         } = self;
         proto::Message {
             id: id.to_wire(),
@@ -176,7 +177,24 @@ impl ToWire for core::Message {
             reply: reply.as_ref().map(ToWire::to_wire),
             mentions: mentions.iter().map(ToWire::to_wire).collect(),
             reactions: reactions.iter().map(ToWire::to_wire).collect(),
+            event: event.as_ref().and_then(ToWire::to_wire),
         }
+    }
+}
+
+impl ToWire for core::GroupEvent {
+    /// `None` for a kind of event this adapter has no form for (the engine's enum may grow).
+    type Wire = Option<proto::GroupEvent>;
+    fn to_wire(&self) -> Option<proto::GroupEvent> {
+        use core::GroupEvent;
+        Some(match self {
+            GroupEvent::Created { name } => proto::GroupEvent::Created { name: name.clone() },
+            GroupEvent::Renamed { name } => proto::GroupEvent::Renamed { name: name.clone() },
+            GroupEvent::Added { user } => proto::GroupEvent::Added { user: user.to_wire() },
+            GroupEvent::Removed { user } => proto::GroupEvent::Removed { user: user.to_wire() },
+            GroupEvent::Left => proto::GroupEvent::Left,
+            _ => return None,
+        })
     }
 }
 
@@ -424,6 +442,7 @@ mod tests {
             reply: Some(core::ReplyPreview { sender: core::UserId::new(), text: "lunch?".into(), deleted: false }),
             mentions: vec![core::UserId::new()],
             reactions: vec![core::Reaction { emoji: "👍".into(), users: vec![core::UserId::new()] }],
+            event: None,
         }
     }
 

@@ -59,8 +59,8 @@ pub use errors::{ErrorBody, ErrorDetail, InputError, InputErrorKind};
 pub use ids::{AttachmentId, AuditId, ConversationId, MessageId, Seq, Timestamp, UserId};
 pub use poll::{NewPoll, PollCreated, PollEvents};
 pub use records::{
-    Attachment, Conversation, ConversationKind, ImageSize, Message, Presence, Reaction, Receipt, ReceiptKind,
-    ReplyPreview, Role, User,
+    Attachment, Conversation, ConversationKind, GroupEvent, ImageSize, Message, Presence, Reaction, Receipt,
+    ReceiptKind, ReplyPreview, Role, User,
 };
 pub use reference::{Reference, REF_MAX_CHARS};
 pub use server_frame::{Ack, ErrorFrame, ServerFrame, SkippedCursor};

@@ -104,6 +104,39 @@ pub struct Message {
     /// Its reactions, in the order each emoji was first used; absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// For a system line: the group change it records (made by `sender`); absent for a
+    /// message someone wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<GroupEvent>,
+}
+
+/// The group change a system line records, by its `kind`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum GroupEvent {
+    /// The group was created with this name.
+    Created {
+        /// Its name.
+        name: String,
+    },
+    /// The group was renamed.
+    Renamed {
+        /// The new name.
+        name: String,
+    },
+    /// A member was added.
+    Added {
+        /// Who.
+        user: UserId,
+    },
+    /// A member was removed.
+    Removed {
+        /// Who.
+        user: UserId,
+    },
+    /// The sender left.
+    Left,
 }
 
 /// The original of a reply as the reply shows it.

@@ -463,6 +463,7 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
                 attachments: message.attachments.clone(),
                 reply_to: message.reply_to,
                 mentions: message.mentions.clone(),
+                event: message.event.clone(),
             };
             let stored = match store.append_message(new).await.map_err(failed)? {
                 Appended::Created(stored) => stored,

@@ -2,7 +2,9 @@
 //! `FjallStore`, feature `fjall`).
 
 use kanect_core::backend::{Store, UserQuery};
-use kanect_core::{Chat, ChatConfig, HistoryPage, PasswordCost, ReceiptKind, Registration, Role, Seq, SessionToken};
+use kanect_core::{
+    Chat, ChatConfig, GroupEvent, HistoryPage, PasswordCost, ReceiptKind, Registration, Role, Seq, SessionToken,
+};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -91,9 +93,12 @@ async fn survives_close_and_reopen<S: Store>(open: fn(&Path) -> S) {
         (1..=5).map(|i| format!("direct {i}")).collect::<Vec<_>>()
     );
     let group_history = chat.history(&as_alice, group.id, HistoryPage::Latest, 50).await.unwrap();
-    assert_eq!(group_history[0].body, "final text");
-    assert!(group_history[0].edited_at.is_some());
-    assert!(group_history[1].deleted && group_history[1].body.is_empty());
+    // The system lines survive: created, and carol added.
+    assert_eq!(group_history[0].event, Some(GroupEvent::Created { name: "team".into() }));
+    assert_eq!(group_history[1].event, Some(GroupEvent::Added { user: carol.id }));
+    assert_eq!(group_history[2].body, "final text");
+    assert!(group_history[2].edited_at.is_some());
+    assert!(group_history[3].deleted && group_history[3].body.is_empty());
 
     let receipts = store.receipts(direct.id).await.unwrap();
     assert_eq!(receipts.iter().map(|r| (r.user, r.read)).collect::<Vec<_>>(), [(bob.id, Seq(4))]);

@@ -25,8 +25,9 @@ pub trait MessageStore: Send + Sync {
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
 
     /// Replaces a message's body, `edited_at`, `deleted`, `attachments` and `mentions` (id,
-    /// conversation, seq, sender, client id, sent-at and the reply's seq stay; reactions stay
-    /// too, as the store has them, but go with a deletion: see [`replace_fields`]). Returns false, writing nothing, if it is absent
+    /// conversation, seq, sender, client id, sent-at and the reply's seq stay; reactions and a
+    /// system line's event stay too, as the store has them, but go with a deletion: see
+    /// [`replace_fields`]). Returns false, writing nothing, if it is absent
     /// or deleted: a deletion is final, so an edit (or a second deletion) that read the message
     /// before a deletion landed cannot bring back its text or its files. Atomic: the check and
     /// the write are one step.
@@ -87,8 +88,9 @@ pub fn move_receipt_forward(receipt: &mut Receipt, kind: ReceiptKind, seq: Seq) 
 }
 
 /// What [`MessageStore::replace_message`] changes in the `stored` message, from `new`: the
-/// rule every backend follows. A deletion also drops the reactions (as it drops the body and
-/// the files); otherwise the stored reactions stay, whatever `new` (read earlier) has.
+/// rule every backend follows. A deletion also drops the reactions and a system line's event
+/// (as it drops the body and the files: a group's old name is text too); otherwise the stored
+/// reactions stay, whatever `new` (read earlier) has.
 pub fn replace_fields(stored: &mut Message, new: &Message) {
     stored.body.clone_from(&new.body);
     stored.edited_at = new.edited_at;
@@ -97,5 +99,6 @@ pub fn replace_fields(stored: &mut Message, new: &Message) {
     stored.mentions.clone_from(&new.mentions);
     if new.deleted {
         stored.reactions.clear();
+        stored.event = None;
     }
 }

@@ -135,6 +135,8 @@ impl Run {
         for written in initial {
             let group = chat.create_group(&alice, "g", &[bob.user()]).await.unwrap();
             let mut model = Model::new(group.id);
+            // Seq 1 is the group's "created" system line.
+            model.last = 1;
             for _ in 0..written {
                 write(&chat, alice.user(), &mut model, false).await;
             }
@@ -162,10 +164,16 @@ impl Run {
             Op::Leave { k } if self.models[k].in_store => {
                 self.chat.leave(&self.bob, self.models[k].id).await.unwrap();
                 self.models[k].in_store = false;
+                // The "left" system line: history, routed to alice only.
+                self.models[k].last += 1;
             }
             Op::Rejoin { k } if !self.models[k].in_store => {
                 self.chat.add_member(&self.alice, self.models[k].id, self.bob.user()).await.unwrap();
                 self.models[k].in_store = true;
+                // The "added" system line, routed by the engine to every member, bob too.
+                let model = &mut self.models[k];
+                model.last += 1;
+                model.routed.push((model.last, at));
             }
             Op::Leave { .. } | Op::Rejoin { .. } => {}
             Op::Resume { cursors } => {
@@ -330,6 +338,7 @@ async fn write(chat: &Chat, sender: UserId, model: &mut Model, big: bool) {
         attachments: Vec::new(),
         reply_to: None,
         mentions: Vec::new(),
+        event: None,
     };
     let message = chat.store().append_message(message).await.unwrap().message().clone();
     assert_eq!(message.seq, Seq(model.last + 1));

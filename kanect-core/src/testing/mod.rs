@@ -191,6 +191,7 @@ pub fn new_message(conversation: ConversationId, sender: UserId, client_id: &str
         attachments: Vec::new(),
         reply_to: None,
         mentions: Vec::new(),
+        event: None,
     }
 }
 

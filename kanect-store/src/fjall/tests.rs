@@ -85,6 +85,7 @@ async fn concurrent_appends_share_journal_syncs() {
                 attachments: Vec::new(),
                 reply_to: None,
                 mentions: Vec::new(),
+                event: None,
             };
             store.append_message(new).await.unwrap();
         })
@@ -223,6 +224,7 @@ async fn a_reopen_after_a_failure_keeps_nothing_the_failed_open_held_in_memory()
         attachments: Vec::new(),
         reply_to: None,
         mentions: Vec::new(),
+        event: None,
     };
     store.append_message(new(1)).await.unwrap();
     // As if a rename and five appends were committed and their sync then failed: in the

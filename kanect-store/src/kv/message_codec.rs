@@ -39,8 +39,11 @@
 //! | 1 (+ 8)      | 0: no reply; 1: then the original's seq, u64 BE              |
 //! | 2 + 16 n     | mentions: u16 BE count, then each user id                    |
 //! | 2 + ...      | reactions: u16 BE count, then each: the emoji (u32 BE length, UTF-8), a u16 BE count (at least 1) and each user id |
+//! | 1 (+ 4 + n)  | 0: written by a member; 1: a system line, then its `GroupEvent` as JSON (u32 BE length, UTF-8) |
 //!
-//! and at least one of the three is there (a record without any is written with tag 1 or 2).
+//! and at least one of the four is there (a record without any is written with tag 1 or 2).
+//! System lines are rare and small, so their event is JSON: readable, and new kinds of event
+//! need no new layout.
 //!
 //! Why a second tag rather than a section every record has: every record written before
 //! attachments existed (tag [`TAG`]) stays valid as it is, and a message without attachments,
@@ -66,13 +69,16 @@ const TAG: u8 = 1;
 /// The first byte of a message record with attachments: [`TAG`]'s fields, then the attachments.
 const TAG_WITH_ATTACHMENTS: u8 = 2;
 
-/// The first byte of a message record that replies, mentions or carries reactions: [`TAG`]'s
-/// fields, the attachments (perhaps none), then those.
+/// The first byte of a message record that replies, mentions, carries reactions or is a system
+/// line: [`TAG`]'s fields, the attachments (perhaps none), then those.
 const TAG_EXTENDED: u8 = 3;
 
 /// Whether `message` needs [`TAG_EXTENDED`].
 fn is_extended(message: &Message) -> bool {
-    message.reply_to.is_some() || !message.mentions.is_empty() || !message.reactions.is_empty()
+    message.reply_to.is_some()
+        || !message.mentions.is_empty()
+        || !message.reactions.is_empty()
+        || message.event.is_some()
 }
 
 /// Encodes a message's value (its key is [`keys::message`]).
@@ -131,6 +137,14 @@ fn put_extensions(out: &mut Vec<u8>, message: &Message) -> Result<(), StoreError
         for user in &reaction.users {
             out.extend_from_slice(&user.to_bytes());
         }
+    }
+    match &message.event {
+        Some(event) => {
+            out.push(1);
+            let json = serde_json::to_string(event).map_err(StoreError::backend)?;
+            put_text(out, &json)?;
+        }
+        None => out.push(0),
     }
     Ok(())
 }
@@ -222,6 +236,7 @@ pub(crate) fn decode_message(key: &[u8], value: &[u8]) -> Result<Message, StoreE
         reply: None,
         mentions: Vec::new(),
         reactions: Vec::new(),
+        event: None,
     };
     if tag != TAG {
         let count = u16::from_be_bytes(reader.array().ok_or_else(truncated)?);
@@ -233,9 +248,9 @@ pub(crate) fn decode_message(key: &[u8], value: &[u8]) -> Result<Message, StoreE
         }
     }
     if tag == TAG_EXTENDED {
-        reader.extensions(&mut message).ok_or_else(|| corrupt("bad reply, mentions or reactions"))?;
+        reader.extensions(&mut message).ok_or_else(|| corrupt("bad reply, mentions, reactions or event"))?;
         if !is_extended(&message) {
-            return Err(corrupt("tag 3 without reply, mentions or reactions"));
+            return Err(corrupt("tag 3 without reply, mentions, reactions or event"));
         }
     }
     if !reader.0.is_empty() {
@@ -300,6 +315,11 @@ impl<'a> Reader<'a> {
             let users = (0..self.count().filter(|&n| n > 0)?).map(|_| self.user()).collect::<Option<Vec<_>>>()?;
             message.reactions.push(Reaction { emoji, users });
         }
+        message.event = match self.byte()? {
+            0 => None,
+            1 => Some(serde_json::from_str(&self.text()?).ok()?),
+            _ => return None,
+        };
         Some(())
     }
 
@@ -327,7 +347,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kanect_core::ConversationId;
+    use kanect_core::{ConversationId, GroupEvent};
 
     fn message(edited_at: Option<Timestamp>, deleted: bool) -> Message {
         Message {
@@ -345,6 +365,7 @@ mod tests {
             reply: None,
             mentions: Vec::new(),
             reactions: Vec::new(),
+            event: None,
         }
     }
 
@@ -426,7 +447,12 @@ mod tests {
         let only_reply = Message { reply_to: Some(Seq(1)), ..message(None, false) };
         let only_mention = Message { mentions: vec![UserId::new()], ..message(None, false) };
         let only_reaction = Message { reactions: extended(Vec::new()).reactions, ..message(None, false) };
-        for original in [only_reply, only_mention, only_reaction] {
+        let system_line = Message {
+            body: String::new(),
+            event: Some(GroupEvent::Renamed { name: "Lunch «crew»".into() }),
+            ..message(None, false)
+        };
+        for original in [only_reply, only_mention, only_reaction, system_line] {
             let key = keys::message(original.conversation, original.seq);
             let bytes = encode_message(&original).unwrap();
             assert_eq!(bytes[0], TAG_EXTENDED);
@@ -437,7 +463,7 @@ mod tests {
         let key = keys::message(plain.conversation, plain.seq);
         let mut record = encode_message(&plain).unwrap();
         record[0] = TAG_EXTENDED;
-        record.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0]);
+        record.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
         assert!(matches!(decode_message(&key, &record), Err(StoreError::Corrupt(m)) if m.contains("tag 3")));
     }
 

@@ -34,13 +34,14 @@ impl MessageStore for PgStore {
         let sql = "WITH next AS (INSERT INTO kanect_conversation_seqs AS s (conversation, last_seq) VALUES ($1, 1) \
                    ON CONFLICT (conversation) DO UPDATE SET last_seq = s.last_seq + 1 RETURNING last_seq) \
                    INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at, attachments, \
-                   reply_to, mentions) \
-                   SELECT $1, next.last_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM next RETURNING seq";
+                   reply_to, mentions, event) \
+                   SELECT $1, next.last_seq, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM next RETURNING seq";
         let sent_at = rows::signed(message.sent_at.0, "sent_at")?;
         let id = message.id();
         let attachments = Json(&message.attachments);
         let reply_to = message.reply_to.map(|seq| rows::signed(seq.0, "reply_to")).transpose()?;
         let mentions = Json(&message.mentions);
+        let event = message.event.as_ref().map(Json);
         let client = self.client().await?;
         let params: Params<'_> = &[
             message.conversation.as_uuid(),
@@ -52,6 +53,7 @@ impl MessageStore for PgStore {
             &attachments,
             &reply_to,
             &mentions,
+            &event,
         ];
         let statement = client.prepare_cached(sql).await.map_err(db)?;
         match client.query_one(&statement, params).await {
@@ -78,10 +80,12 @@ impl MessageStore for PgStore {
     }
 
     async fn replace_message(&self, message: &Message) -> StoreResult<bool> {
-        // kanect_core::backend::replace_fields, in SQL: reactions stay unless it is a deletion.
+        // kanect_core::backend::replace_fields, in SQL: reactions and event stay unless it is a
+        // deletion.
         let sql =
             "UPDATE kanect_messages SET body = $4, edited_at = $5, deleted = $6, attachments = $7, mentions = $8, \
-                   reactions = CASE WHEN $6 THEN '[]'::jsonb ELSE reactions END \
+                   reactions = CASE WHEN $6 THEN '[]'::jsonb ELSE reactions END, \
+                   event = CASE WHEN $6 THEN NULL ELSE event END \
                    WHERE conversation = $1 AND seq = $2 AND id = $3 AND NOT deleted";
         let client = self.client().await?;
         let edited_at = message.edited_at.map(|t| rows::signed(t.0, "edited_at")).transpose()?;

@@ -8,8 +8,8 @@
 use super::PgError;
 use kanect_core::backend::{AttemptKey, LoginAttempts, Session, StoreResult};
 use kanect_core::{
-    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, ImageMeta, Message, MessageRef, Reaction,
-    Receipt, Role, Seq, StoreError, Timestamp, TokenHash, User, UserId,
+    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
+    Reaction, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, User, UserId,
 };
 use tokio_postgres::types::{FromSql, Json};
 use tokio_postgres::Row;
@@ -37,7 +37,7 @@ macro_rules! conversation_columns {
 macro_rules! message_columns {
     () => {
         "id, conversation, sender, seq, body, client_id, sent_at, edited_at, deleted, attachments, reply_to, \
-         mentions, reactions"
+         mentions, reactions, event"
     };
 }
 
@@ -199,6 +199,7 @@ pub(super) fn message(row: &Row) -> StoreResult<Message> {
         reply: None,
         mentions: get::<Json<Vec<UserId>>>(row, "mentions")?.0,
         reactions: get::<Json<Vec<Reaction>>>(row, "reactions")?.0,
+        event: get::<Option<Json<GroupEvent>>>(row, "event")?.map(|json| json.0),
     })
 }
 

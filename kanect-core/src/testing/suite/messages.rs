@@ -1,7 +1,7 @@
 //! Conformance cases of [`MessageStore`](crate::backend::MessageStore).
 
 use crate::id::{ConversationId, MessageId, Seq, UserId};
-use crate::model::{Appended, Message, NewMessage, Reaction, ReceiptKind, Timestamp};
+use crate::model::{Appended, GroupEvent, Message, NewMessage, Reaction, ReceiptKind, Timestamp};
 use crate::reactions::{Reacted, ReactionChange, REACTIONS_MAX};
 use crate::store::{HistoryPage, Store};
 use crate::testing::{created, new_message};
@@ -153,6 +153,17 @@ pub async fn replies_and_mentions_are_stored_with_the_message<S: Store>(store: A
     let edited = Message { body: "yes".into(), mentions: Vec::new(), edited_at: Some(Timestamp(9)), ..stored.clone() };
     assert!(store.replace_message(&edited).await.unwrap());
     assert_eq!(store.message(stored.id).await.unwrap(), Some(edited));
+
+    // A system line keeps its event; a deletion takes it (a group's name is text too).
+    let event = GroupEvent::Renamed { name: "Lunch «crew» 🍜".into() };
+    let line = NewMessage { event: Some(event.clone()), ..new_message(conversation, a, "~1", "") };
+    let line = created(store.append_message(line).await.unwrap());
+    assert_eq!(store.message(line.id).await.unwrap().unwrap().event, Some(event));
+    let page = store.history(conversation, HistoryPage::After(Seq(2)), 10).await.unwrap();
+    assert_eq!(page, vec![line.clone()]);
+    let gone = Message { deleted: true, event: None, edited_at: Some(Timestamp(10)), ..line.clone() };
+    assert!(store.replace_message(&Message { event: line.event.clone(), ..gone.clone() }).await.unwrap());
+    assert_eq!(store.message(line.id).await.unwrap(), Some(gone));
 }
 
 /// Reactions: added once per user and emoji, in order, taken back, refused past the limit
