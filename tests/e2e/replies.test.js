@@ -114,6 +114,23 @@ test('a reply is written from a message, shows its quote on both sides, and Esc 
   assert.equal(await bar.isVisible(), true, 'Esc in the edit box cancelled the edit only');
   await page.press('.composer-input', 'Escape');
   await bar.waitFor({ state: 'hidden' });
+
+  // An edit of an original changes the quotes of the replies shown, on both sides.
+  await page.press('.composer-input', 'ArrowUp');
+  await page.locator('.msg.editing .edit-input').fill('Yes, 12:30 is perfect');
+  await page.locator('.msg.editing .edit-input').press('Enter');
+  await bubbles(page, 'Yes, 12:30 is perfect').waitFor();
+  await row(page, 'See you there').locator('.reply-text', { hasText: 'Yes, 12:30 is perfect' }).waitFor();
+  await row(bobPage, 'See you there').locator('.reply-text', { hasText: 'Yes, 12:30 is perfect' }).waitFor();
+
+  // A reply being written to a message that gets deleted is cancelled (the server would refuse it).
+  await startReply(bobPage, 'Yes, 12:30 is perfect', { tap: true });
+  const mineNow = row(page, 'Yes, 12:30 is perfect');
+  await mineNow.hover();
+  await mineNow.locator('button[data-action=delete]').click();
+  await page.click('dialog[data-dialog=confirm] button[data-action=confirm]');
+  await bobPage.locator('[data-reply-bar]').waitFor({ state: 'hidden' });
+  await row(bobPage, 'See you there').locator('.reply-quote.reply-deleted').waitFor();
   assertClean(page, bobPage);
 }));
 

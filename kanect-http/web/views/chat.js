@@ -304,6 +304,8 @@ export function createChat(conversationId) {
         };
       });
     const all = [...stored, ...pending];
+    // The message a reply is being written to was deleted: the server would refuse the reply.
+    if (replyBar.target() && t.byId.get(replyBar.target())?.deleted) replyBar.cancel();
     const place = findDivider(t, stored);
 
     // Keep the view where the reader left it: pinned to the bottom, or on the same message.

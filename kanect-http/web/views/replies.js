@@ -86,9 +86,9 @@ export function createReplyBar(onChange) {
     seq() {
       return current ? current.seq : null;
     },
-    /** Whether the message replied to is `id`. */
-    is(id) {
-      return Boolean(current && current.id === id);
+    /** The id of the message replied to, or null. */
+    target() {
+      return current ? current.id : null;
     },
   };
   close.addEventListener('click', () => bar.cancel());
