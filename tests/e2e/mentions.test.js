@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { apiSignup, assertClean, bubbles, logIn, newUserPage, rest, sendText, shot, withServer } from './harness.js';
+import { findMentions, mentionQuery } from '../../kanect-http/web/mentions.js';
 
 const PHONE = { width: 390, height: 844 };
 
@@ -19,6 +20,22 @@ function listed(page) {
     return { names: options.map((o) => o.dataset.username), active: options.find((o) => o.getAttribute('aria-selected') === 'true')?.dataset.username };
   });
 }
+
+test('names are found where the server reads them; the name before the caret is completed', () => {
+  const names = new Set(['bob', 'carol', 'dan.o']);
+  const found = (text) => findMentions(text, names).map(({ start, end, name }) => [text.slice(start, end), name]);
+  assert.deepEqual(found('@Bob and @carol, also @bob'), [['@Bob', 'Bob'], ['@carol', 'carol'], ['@bob', 'bob']]);
+  assert.deepEqual(found('thanks @bob. (@carol-) @dan.o.'), [['@bob', 'bob'], ['@carol', 'carol'], ['@dan.o', 'dan.o']], 'a trailing . or - is punctuation');
+  assert.deepEqual(found('mail bob@example.com or x@bob'), [], 'inside a word: an address');
+  assert.deepEqual(found('@@bob @ bob @dave @bo'), [], 'no name, or not a member');
+  assert.deepEqual(found('é@bob **@carol**'), [['@bob', 'bob'], ['@carol', 'carol']]);
+  assert.deepEqual(findMentions('@bob', new Set()), []);
+  assert.deepEqual(mentionQuery('hi @bo', 6), { start: 3, query: 'bo' });
+  assert.deepEqual(mentionQuery('@', 1), { start: 0, query: '' });
+  assert.equal(mentionQuery('ann@ex', 6), null, 'an address');
+  assert.equal(mentionQuery('hi @bo x', 8), null, 'past the name');
+  assert.equal(mentionQuery(`@${'a'.repeat(33)}`, 34), null, 'longer than a username');
+});
 
 test('@ completes members; the mentioned member gets a badge, live and after a reload, and a highlight', () => withServer(async ({ server, browser }) => {
   const alice = await apiSignup(server.url, 'alice', 'a calm river 42', { display_name: 'Alice Martin' });
@@ -97,6 +114,9 @@ test('@ completes members; the mentioned member gets a badge, live and after a r
   assert.deepEqual(spans, [['@bob', 'mention mention-me'], ['@carol', 'mention']], '@dave (not a member) stays plain');
   await item.locator('.badge-mention').waitFor({ state: 'detached' });
   await shot(bobPage, 'mentions-highlight-desktop');
+  await bobPage.emulateMedia({ colorScheme: 'dark' });
+  await shot(bobPage, 'mentions-highlight-desktop-dark');
+  await bobPage.emulateMedia({ colorScheme: 'light' });
   // The message that does not mention him is not highlighted.
   const plain = bobPage.locator('.msg', { has: bobPage.locator('.msg-body', { hasText: 'Leaving at 8.' }) });
   assert.equal(await plain.evaluate((el) => el.classList.contains('mentions-me')), false);

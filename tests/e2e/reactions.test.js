@@ -93,6 +93,9 @@ test('a quick reaction shows live on both sides, a chip toggles it, the field ta
   await waitChips(page, m.id, [['👍', 2, true], ['🦄', 1, false]]);
   await waitChips(bobPage, m.id, [['👍', 2, true], ['🦄', 1, true]]);
   await shot(page, 'reactions-chips-desktop');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(page, 'reactions-chips-desktop-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
   await shot(bobPage, 'reactions-chips-phone');
 
   // Alice takes hers back with a click on her chip: 1, not pressed, on both sides.

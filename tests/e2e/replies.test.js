@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import {
   aliceAndBob, assertClean, bubbles, logIn, newUserPage, rest, sendText, shot, withServer,
 } from './harness.js';
+import { previewOf } from '../../kanect-http/web/replies.js';
 
 const PHONE = { width: 390, height: 844 };
 
@@ -34,6 +35,17 @@ async function startReply(page, text, { tap = false } = {}) {
   await r.locator('button[data-action=reply]').click();
   await page.locator('[data-reply-bar]').waitFor({ state: 'visible' });
 }
+
+test('the app makes previews by the rule of the server: first non-empty line, cut at 100 characters', () => {
+  const m = (body, extra = {}) => ({ sender: 'u', body, deleted: false, ...extra });
+  assert.deepEqual(previewOf(m('\n  \n  lunch?  \nsecond line')), { sender: 'u', text: 'lunch?', deleted: false });
+  const long = 'é'.repeat(100);
+  assert.equal(previewOf(m(long)).text, long, 'at the limit: whole');
+  assert.equal(previewOf(m(`${long}x`)).text, `${long}…`, 'past it: cut, marked');
+  assert.equal(previewOf(m('😀'.repeat(101))).text, `${'😀'.repeat(100)}…`, 'characters, not UTF-16 units');
+  assert.equal(previewOf(m('', { attachments: [{ name: 'plan.pdf' }] })).text, 'plan.pdf', 'files only: the first name');
+  assert.deepEqual(previewOf(m('', { deleted: true })), { sender: 'u', text: '', deleted: true });
+});
 
 test('a reply is written from a message, shows its quote on both sides, and Esc or × cancels it', () => withServer(async ({ server, browser }) => {
   const { alice, bob, direct } = await aliceAndBob(server);
@@ -83,6 +95,9 @@ test('a reply is written from a message, shows its quote on both sides, and Esc 
   assert.equal(stored.reply_to, 1);
   assert.deepEqual(stored.reply, { sender: bob.user.id, text: 'Lunch at noon?', deleted: false });
   await shot(page, 'replies-quote-desktop');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(page, 'replies-quote-desktop-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // Bob replies from his phone: a tap shows the actions.
   await startReply(bobPage, 'Yes, noon is perfect', { tap: true });

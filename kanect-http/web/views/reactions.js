@@ -97,13 +97,17 @@ export function openPicker(m, anchor) {
   const onOutside = (event) => {
     if (!el.contains(event.target) && !anchor.contains(event.target)) close();
   };
+  // It follows its button when the window is resized (a phone's keyboard opening for the
+  // field) or the messages scroll.
+  const follow = () => (anchor.isConnected ? place(el, anchor) : close());
   function close() {
     if (open !== handle) return;
     open = null;
     el.remove();
     document.removeEventListener('keydown', onKey, true);
     document.removeEventListener('pointerdown', onOutside, true);
-    window.removeEventListener('resize', close);
+    document.removeEventListener('scroll', follow, true);
+    window.removeEventListener('resize', follow);
   }
   const handle = { close };
   open = handle;
@@ -111,7 +115,8 @@ export function openPicker(m, anchor) {
   place(el, anchor);
   document.addEventListener('keydown', onKey, true);
   document.addEventListener('pointerdown', onOutside, true);
-  window.addEventListener('resize', close);
+  document.addEventListener('scroll', follow, true);
+  window.addEventListener('resize', follow);
   quick[0].focus();
   return handle;
 }
