@@ -137,6 +137,8 @@ export const api = {
   send: (id, clientId, body) => request('POST', `/conversations/${encodeURIComponent(id)}/messages`, { client_id: clientId, body }),
   edit: (messageId, body) => request('PATCH', `/messages/${encodeURIComponent(messageId)}`, { body }),
   remove: (messageId) => request('DELETE', `/messages/${encodeURIComponent(messageId)}`),
+  react: (messageId, emoji) => request('PUT', `/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`),
+  unreact: (messageId, emoji) => request('DELETE', `/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`),
   receipt: (id, kind, seq) => request('POST', `/conversations/${encodeURIComponent(id)}/receipts`, { kind, seq }),
   typing: (id) => request('POST', `/conversations/${encodeURIComponent(id)}/typing`, {}),
 };

@@ -13,6 +13,11 @@
 // flanking rules: an opening mark is followed by a non-space and not preceded by a letter or
 // digit, a closing one is preceded by a non-space and not followed by a letter or digit. So
 // snake_case_names, a*b*c and 2*3*4 stay as written.
+//
+// Mentions: `@username` of someone the message mentions (the server's `mentions`, given as
+// names) is a styled span, outside code; its text is a text node like any other.
+
+import { findMentions } from './mentions.js';
 
 /** How deep quotes and emphasis may nest; deeper marks stay text (keeps the DOM shallow). */
 const MAX_DEPTH = 6;
@@ -233,10 +238,31 @@ export function parseInline(s, depth = 0, links = true) {
 
 const TAGS = { strong: 'strong', em: 'em', del: 'del' };
 
+/**
+ * Text as nodes: text nodes, and a `span.mention` for each mention of `opts.names` (a Set of
+ * lower-case usernames), `mention-me` for `opts.me` (mine, lower-case).
+ */
+function textNodes(text, opts) {
+  const found = findMentions(text, opts.names);
+  if (!found.length) return [document.createTextNode(text)];
+  const out = [];
+  let at = 0;
+  for (const { start, end, name } of found) {
+    if (start > at) out.push(document.createTextNode(text.slice(at, start)));
+    const span = document.createElement('span');
+    span.className = name.toLowerCase() === opts.me ? 'mention mention-me' : 'mention';
+    span.textContent = text.slice(start, end);
+    out.push(span);
+    at = end;
+  }
+  if (at < text.length) out.push(document.createTextNode(text.slice(at)));
+  return out;
+}
+
 /** Builds DOM nodes for parsed inline nodes. */
-function inlineNodes(nodes) {
-  return nodes.map((node) => {
-    if (node.type === 'text') return document.createTextNode(node.text);
+function inlineNodes(nodes, opts) {
+  return nodes.flatMap((node) => {
+    if (node.type === 'text') return textNodes(node.text, opts);
     if (node.type === 'code') {
       const code = document.createElement('code');
       code.textContent = node.text;
@@ -247,19 +273,19 @@ function inlineNodes(nodes) {
       a.href = node.href;
       a.target = '_blank';
       a.rel = 'noopener noreferrer nofollow';
-      a.append(...inlineNodes(node.children));
+      a.append(...inlineNodes(node.children, opts));
       return a;
     }
     const el = document.createElement(TAGS[node.type]);
-    el.append(...inlineNodes(node.children));
+    el.append(...inlineNodes(node.children, opts));
     return el;
   });
 }
 
 /** Builds DOM nodes for parsed blocks; text blocks are inline content beside block elements. */
-function blockNodes(blocks) {
+function blockNodes(blocks, opts) {
   return blocks.flatMap((block) => {
-    if (block.type === 'text') return inlineNodes(block.children);
+    if (block.type === 'text') return inlineNodes(block.children, opts);
     if (block.type === 'pre') {
       const pre = document.createElement('pre');
       const code = document.createElement('code');
@@ -268,14 +294,17 @@ function blockNodes(blocks) {
       return [pre];
     }
     const quote = document.createElement('blockquote');
-    quote.append(...blockNodes(block.children));
+    quote.append(...blockNodes(block.children, opts));
     return [quote];
   });
 }
 
-/** A message body as an array of DOM nodes (text, formatting elements and safe links). */
-export function bodyNodes(body) {
-  return blockNodes(parse(body));
+/**
+ * A message body as an array of DOM nodes (text, formatting elements, safe links and
+ * mentions). `names`: the lower-case usernames the message mentions; `me`: mine, lower-case.
+ */
+export function bodyNodes(body, { names = null, me = null } = {}) {
+  return blockNodes(parse(body), { names, me });
 }
 
 /** The text of parsed nodes, marks left out (for one-line previews). */

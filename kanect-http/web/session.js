@@ -4,12 +4,21 @@
 
 import { api, setCsrf } from './api.js';
 import { clearDrafts } from './drafts.js';
+import { deletedPreview, previewOf } from './replies.js';
 import { Socket } from './socket.js';
 import * as S from './state.js';
 
 const { state } = S;
 
 const PAGE = 50;
+/** Messages per page read to reach a reply's original (the server's largest page). */
+const AROUND_PAGE = 200;
+/**
+ * Pages read at most to reach an original that is not loaded: the loaded history stays
+ * contiguous (the view and `loadOlder` count on it), so everything between is read too; an
+ * original further back than this is not jumped to (the reader is told).
+ */
+const AROUND_MAX_PAGES = 10;
 /** Conversations per page of the list (the sidebar reads more as it scrolls). */
 const CONVERSATION_PAGE = 50;
 const USER_PAGES = 5;
@@ -447,6 +456,8 @@ async function onFrame(frame) {
       return onEdit(frame.message);
     case 'delete':
       return onDelete(frame);
+    case 'reaction':
+      return onReaction(frame);
     case 'presence':
       if (S.putPresence(frame)) S.emit('users');
       S.emit('presence', frame);
@@ -486,11 +497,17 @@ async function onMessage(message) {
     if (isVisible(message.conversation)) markRead(message.conversation);
     else {
       if (isNew) conv.unread = Math.min(100, (conv.unread || 0) + 1);
+      if (isNew && mentionsMe(message)) conv.unread_mentions = Math.min(conv.unread, (conv.unread_mentions || 0) + 1);
       queueDelivered(message.conversation, message.seq);
     }
   }
   S.emit('thread', message.conversation);
   S.emit('conversations');
+}
+
+/** Whether a message mentions me. */
+export function mentionsMe(message) {
+  return Boolean(state.me && message.mentions && message.mentions.includes(state.me.id));
 }
 
 function onAck(frame) {
@@ -502,12 +519,38 @@ function onAck(frame) {
   sendNext(p.conversation);
   const message = {
     id: frame.id, conversation: frame.conversation, sender: state.me.id, seq: frame.seq, body: p.body,
-    client_id: p.client_id, sent_at: frame.sent_at, edited_at: null, deleted: false,
+    client_id: p.client_id, sent_at: frame.sent_at, edited_at: null, deleted: false, partial: true,
   };
+  // The ack says nothing of mentions or of the reply's preview; the `message` frame does (and
+  // replaces this one). Until it comes, the preview is made from the original, if loaded.
+  if (p.reply_to) {
+    message.reply_to = p.reply_to;
+    const original = originalOf(frame.conversation, p.reply_to);
+    if (original) message.reply = previewOf(original);
+  }
   // The ack names no attachments; the send's are the ones stored (the server refuses a send
   // with any it cannot carry), as the `message` frame will say too.
   if (p.attachments.length) message.attachments = p.attachments;
   onMessage(message);
+}
+
+/** The loaded message of a conversation at `seq`, or null. */
+export function originalOf(conversationId, seq) {
+  const t = state.threads.get(conversationId);
+  if (!t) return null;
+  for (const m of t.byId.values()) if (m.seq === seq) return m;
+  return null;
+}
+
+/**
+ * Gives the loaded replies to the message at `seq` the preview `make(their preview)`: after an
+ * edit of it the new first line, after its deletion "deleted" (as the server's previews say on
+ * the next read).
+ */
+function updateReplies(conversationId, seq, make) {
+  const t = state.threads.get(conversationId);
+  if (!t) return;
+  for (const [id, m] of t.byId) if (m.reply_to === seq && m.reply) t.byId.set(id, { ...m, reply: make(m.reply) });
 }
 
 function onEdit(message) {
@@ -515,6 +558,7 @@ function onEdit(message) {
   const conv = state.conversations.get(message.conversation);
   if (conv && conv.last_message && conv.last_message.id === message.id) conv.last_message = message;
   if (t) t.put(message);
+  if (!message.deleted) updateReplies(message.conversation, message.seq, () => previewOf(message));
   S.emit('thread', message.conversation);
   S.emit('conversations');
 }
@@ -522,14 +566,24 @@ function onEdit(message) {
 function onDelete(frame) {
   const t = state.threads.get(frame.conversation);
   const old = t && t.byId.get(frame.id);
-  // A deleted message carries no attachments (the server deleted their bytes).
-  if (old) t.byId.set(frame.id, { ...old, body: '', deleted: true, attachments: undefined });
+  // A deleted message carries no attachments (the server deleted their bytes), mentions or
+  // reactions; replies to it say it was deleted.
+  if (old) t.byId.set(frame.id, { ...old, body: '', deleted: true, attachments: undefined, mentions: undefined, reactions: undefined });
+  updateReplies(frame.conversation, frame.seq, deletedPreview);
   const conv = state.conversations.get(frame.conversation);
   if (conv && conv.last_message && conv.last_message.id === frame.id) {
     conv.last_message = { ...conv.last_message, body: '', deleted: true, attachments: undefined };
   }
   S.emit('thread', frame.conversation);
   S.emit('conversations');
+}
+
+/** A reaction was added or taken back: the frame's `reactions` are the message's whole state. */
+function onReaction(frame) {
+  const t = state.threads.get(frame.conversation);
+  const old = t && t.byId.get(frame.id);
+  if (old && !old.deleted) t.byId.set(frame.id, { ...old, reactions: frame.reactions && frame.reactions.length ? frame.reactions : undefined });
+  S.emit('thread', frame.conversation);
 }
 
 function onTyping(frame) {
@@ -552,7 +606,10 @@ function clearTyping(conversationId, user) {
 function onReceipt(frame) {
   if (!S.putReceipt(frame)) return;
   const conv = state.conversations.get(frame.conversation);
-  if (frame.user === state.me.id && frame.read >= (conv.last_seq || 0)) conv.unread = 0;
+  if (frame.user === state.me.id && frame.read >= (conv.last_seq || 0)) {
+    conv.unread = 0;
+    conv.unread_mentions = 0;
+  }
   S.emit('thread', frame.conversation);
   S.emit('conversations');
 }
@@ -640,7 +697,7 @@ function pendingKey() {
 /** Saves the unacknowledged sends, so a reload resends them with the same client ids. */
 function savePending() {
   if (!state.me) return;
-  const list = [...state.pending.values()].map(({ conversation, client_id, body, attachments, created_at }) => ({ conversation, client_id, body, attachments, created_at }));
+  const list = [...state.pending.values()].map(({ conversation, client_id, body, attachments, reply_to, created_at }) => ({ conversation, client_id, body, attachments, reply_to, created_at }));
   try {
     if (list.length) sessionStorage.setItem(pendingKey(), JSON.stringify(list));
     else sessionStorage.removeItem(pendingKey());
@@ -669,6 +726,7 @@ async function restorePending() {
     if (state.conversations.has(p.conversation)) {
       state.pending.set(p.client_id, {
         conversation: p.conversation, client_id: p.client_id, body: p.body, attachments: p.attachments,
+        reply_to: Number.isInteger(p.reply_to) && p.reply_to > 0 ? p.reply_to : null,
         created_at: p.created_at || Date.now(), failed: null, inFlight: false,
       });
     }
@@ -680,10 +738,10 @@ async function restorePending() {
 /**
  * Sends a message: shown at once as pending, confirmed by the ack, retried after reconnects.
  * `attachments` are the records of finished uploads (uploads.js) it carries; with them the
- * body may be empty.
+ * body may be empty. `replyTo`: the seq of the message it answers, or null.
  */
-export function sendMessage(conversationId, body, attachments = []) {
-  const p = { conversation: conversationId, client_id: newClientId(), body, attachments, created_at: Date.now(), failed: null, inFlight: false };
+export function sendMessage(conversationId, body, attachments = [], replyTo = null) {
+  const p = { conversation: conversationId, client_id: newClientId(), body, attachments, reply_to: replyTo || null, created_at: Date.now(), failed: null, inFlight: false };
   state.pending.set(p.client_id, p);
   savePending();
   lastTypingSent.delete(conversationId);
@@ -706,6 +764,7 @@ function sendNext(conversationId) {
   p.inFlight = true;
   const frame = { type: 'send', conversation: p.conversation, client_id: p.client_id, body: p.body };
   if (p.attachments.length) frame.attachments = p.attachments.map((a) => a.id);
+  if (p.reply_to) frame.reply_to = p.reply_to;
   socket
     .request(frame)
     .then((ack) => {
@@ -772,6 +831,52 @@ export async function deleteMessage(id) {
   onDelete({ conversation: m.conversation, id: m.id, seq: m.seq });
 }
 
+/**
+ * Adds (`add`) or takes back my reaction `emoji` to a message: over the socket when it is open
+ * (the `reaction` frame that follows, to every device, shows it), else over REST (whose answer,
+ * the message, shows it at once). Rejects with the server's error (`not_emoji`,
+ * `too_many_reactions`, ...).
+ */
+export async function react(message, emoji, add) {
+  if (socket && socket.open) {
+    await socket.request({ type: add ? 'react' : 'unreact', id: message.id, emoji });
+    return;
+  }
+  const m = await (add ? api.react(message.id, emoji) : api.unreact(message.id, emoji));
+  onReaction({ conversation: m.conversation, id: m.id, reactions: m.reactions || [] });
+}
+
+/**
+ * Loads the history between the message at `seq` and the oldest loaded one, so that the
+ * message is shown and the history stays contiguous: pages after `seq - 1` until they meet
+ * what is loaded. Resolves with whether the message is now loaded (false: further back than
+ * AROUND_MAX_PAGES pages, or gone).
+ */
+export async function loadAround(conversationId, seq) {
+  const t = S.thread(conversationId);
+  if (originalOf(conversationId, seq)) return true;
+  if (!t.loaded) return false;
+  const oldest = t.oldest();
+  if (oldest !== null && (oldest - seq) / AROUND_PAGE > AROUND_MAX_PAGES) return false;
+  t.loading = true;
+  S.emit('thread', conversationId);
+  try {
+    let after = seq - 1;
+    for (let page = 0; page < AROUND_MAX_PAGES; page++) {
+      const { messages } = await api.messages(conversationId, { after, limit: AROUND_PAGE });
+      for (const m of messages) t.put(m);
+      if (!messages.length) break;
+      after = messages[messages.length - 1].seq;
+      if (oldest === null || after >= oldest - 1) break;
+    }
+    if (seq <= 1) t.hasMore = false;
+  } finally {
+    t.loading = false;
+    S.emit('thread', conversationId);
+  }
+  return Boolean(originalOf(conversationId, seq));
+}
+
 /** Tells the others I am typing (at most every few seconds). */
 export function typing(conversationId) {
   const now = Date.now();
@@ -784,8 +889,9 @@ export function typing(conversationId) {
 function markRead(conversationId) {
   const conv = state.conversations.get(conversationId);
   if (!conv) return;
-  const hadUnread = conv.unread;
+  const hadUnread = conv.unread || conv.unread_mentions;
   conv.unread = 0;
+  conv.unread_mentions = 0;
   const seq = conv.last_seq || 0;
   if (seq > 0 && S.myRead(conv) < seq) {
     S.putReceipt({ conversation: conversationId, user: state.me.id, delivered: Math.max(S.myDelivered(conv), seq), read: seq });

@@ -37,8 +37,9 @@ export const state = {
   /** Whether `users` holds every user (the list had no `next`). */
   usersComplete: false,
   /**
-   * id → conversation view (`last_seq`, `last_message`, `unread`, `receipts`): the pages of the
-   * list read so far, and any conversation an event or a link named.
+   * id → conversation view (`last_seq`, `last_message`, `unread`, `unread_mentions`,
+   * `receipts`): the pages of the list read so far, and any conversation an event or a link
+   * named.
    */
   conversations: new Map(),
   /** Where the next page of the conversation list starts (the server's `next`), or null. */
@@ -50,8 +51,9 @@ export const state = {
   /** conversation id → Thread: the loaded part of its history. */
   threads: new Map(),
   /**
-   * client_id → {conversation, client_id, body, attachments, created_at, failed}: sends not yet
-   * acked. `attachments` are the records of the uploads the send carries (their ids go out).
+   * client_id → {conversation, client_id, body, attachments, reply_to, created_at, failed}: sends
+   * not yet acked. `attachments` are the records of the uploads the send carries (their ids go
+   * out); `reply_to` the seq of the message it answers, or null.
    */
   pending: new Map(),
   /** conversation id → Map(user id → expiry ms): who is typing. */
@@ -83,6 +85,17 @@ export function reset() {
   state.limits = { maxFileBytes: null };
 }
 
+/**
+ * Whether two records of one message show the same: body, edit, deletion, the reply preview,
+ * mentions and reactions (a history page read again brings reactions and previews that
+ * changed while no frame could say so).
+ */
+function sameMessage(a, b) {
+  return a.body === b.body && a.edited_at === b.edited_at && a.deleted === b.deleted
+    && JSON.stringify([a.reply || null, a.mentions || [], a.reactions || []])
+      === JSON.stringify([b.reply || null, b.mentions || [], b.reactions || []]);
+}
+
 /** A conversation's loaded history. */
 class Thread {
   constructor() {
@@ -96,11 +109,15 @@ class Thread {
     this.loading = false;
   }
 
-  /** Adds or updates a message; returns whether anything changed. */
+  /**
+   * Adds or updates a message; returns whether anything changed. A `partial` message (built
+   * from a send's ack, which carries no mentions or reactions) never replaces a stored one.
+   */
   put(message) {
     const old = this.byId.get(message.id);
-    if (old && old.body === message.body && old.edited_at === message.edited_at && old.deleted === message.deleted) return false;
+    if (old && message.partial) return false;
     if (old && old.deleted && !message.deleted) return false;
+    if (old && sameMessage(old, message)) return false;
     this.byId.set(message.id, message);
     return true;
   }
@@ -172,7 +189,7 @@ export function putPresence(frame) {
 
 /** Stores a conversation (or conversation view), keeping summary fields the new record lacks. */
 export function putConversation(conversation) {
-  const old = state.conversations.get(conversation.id) || { last_seq: 0, last_message: null, unread: 0, receipts: [] };
+  const old = state.conversations.get(conversation.id) || { last_seq: 0, last_message: null, unread: 0, unread_mentions: 0, receipts: [] };
   const merged = { ...old, ...conversation };
   // Never move a cursor backwards: a stale list must not make us resume (and count) twice.
   merged.last_seq = Math.max(old.last_seq || 0, conversation.last_seq || 0);

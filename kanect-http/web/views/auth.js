@@ -52,6 +52,12 @@ const MESSAGES = {
     shutting_down: 'The server is restarting. Try again in a moment.',
     attachment_not_found: 'A file of this message is no longer available (unsent files are kept a day). Attach it again.',
     attachment_in_use: 'A file of this message was sent with another one already.',
+    not_emoji: 'That is not an emoji. React with one emoji (typed, pasted or picked).',
+    too_many_reactions: 'This message has the most different reactions it can take (20).',
+  },
+  reply_to: {
+    message_deleted: 'Not sent: the message it replies to was deleted.',
+    out_of_range: 'Not sent: the message it replies to is not in this conversation.',
   },
   attachments: {
     too_long: 'A message carries at most 10 files.',

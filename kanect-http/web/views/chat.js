@@ -6,18 +6,27 @@
 // Finding one's way: a conversation with unread messages opens on a "New messages" divider
 // above the first of them, not at the bottom; scrolled up, a button jumps back down and counts
 // what arrived meanwhile; the composer keeps an unsent text per conversation (drafts.js); Esc
-// cancels an edit and ↑ in the empty composer edits my last message, as in Slack.
+// cancels an edit (else a reply) and ↑ in the empty composer edits my last message, as in Slack.
+//
+// Replies, reactions and mentions: any message can be replied to (views/replies.js) and
+// reacted to (views/reactions.js); `@` in the composer lists members (views/mention-list.js);
+// a message that mentions me is highlighted.
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import { bodyNodes, isJumboEmoji } from '../markdown.js';
 import { getDraft, setDraft } from '../drafts.js';
 import * as session from '../session.js';
 import { messageStatus, myRead, on, peer, presenceOf, state, thread } from '../state.js';
+import { previewOf } from '../replies.js';
 import { dayKey, dayLabel, fullTime, timeOfDay } from '../time.js';
 import * as uploads from '../uploads.js';
 import { acceptFiles, attachButton, attachmentsBlock, attachmentsSig, createTray } from './attachments.js';
 import { errorText } from './auth.js';
-import { confirmDialog, groupInfoDialog } from './dialogs.js';
+import { groupInfoDialog } from './dialogs.js';
+import { attachMentionList } from './mention-list.js';
+import { failedActions, messageActions } from './message-actions.js';
+import { closePicker, reactionChips, reactionsSig } from './reactions.js';
+import { createReplyBar, jumpToMessage, quoteSig, replyQuote } from './replies.js';
 import { conversationTitle, presenceText } from './sidebar.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
@@ -75,7 +84,9 @@ export function createChat(conversationId) {
   const tray = createTray(conversationId);
   const attach = attachButton(conversationId);
   const limit = h('p', { class: 'composer-limit', id: `limit-${conversationId}`, 'data-composer-limit': '', 'aria-live': 'polite', hidden: true });
-  const composer = h('form', { class: 'composer' }, limit, attach.button, attach.input, input, send);
+  const replyBar = createReplyBar(() => input.focus());
+  const mentionList = attachMentionList(input, conversationId);
+  const composer = h('form', { class: 'composer' }, mentionList.el, replyBar.el, limit, attach.button, attach.input, input, send);
   // Instead of the composer in a conversation with a deleted or disabled account: the server
   // refuses sends there (`recipient_unavailable`), and nobody would read them.
   const closed = h('p', { class: 'composer-closed', 'data-composer-closed': '', hidden: true });
@@ -158,24 +169,28 @@ export function createChat(conversationId) {
     const mine = m.sender === state.me.id;
     const group = conv.kind === 'group';
     const sender = state.users.get(m.sender);
-    const sig = JSON.stringify([m.body, m.deleted, m.edited_at, status, first, m.seq, group && !mine ? displayName(sender) : '', attachmentsSig(m)]);
+    const names = mentionNames(m);
+    const mentionsMe = !m.deleted && session.mentionsMe(m);
+    const sig = JSON.stringify([m.body, m.deleted, m.edited_at, status, first, m.seq, group && !mine ? displayName(sender) : '', attachmentsSig(m),
+      quoteSig(m), reactionsSig(m), names]);
     const old = nodes.get(key);
     if (old && old.sig === sig) return old.el;
     const files = attachmentsBlock(m);
     const body = m.deleted
       ? h('span', { class: 'msg-body deleted' }, 'This message was deleted')
-      : m.body || !files ? h('span', { class: 'msg-body' }, bodyNodes(m.body)) : null;
+      : m.body || !files ? h('span', { class: 'msg-body' }, bodyNodes(m.body, { names: new Set(names), me: state.me.username.toLowerCase() })) : null;
+    const quote = m.reply && !m.deleted ? replyQuote(m, (seq) => jumpToMessage(conversationId, seq, items, render)) : null;
     const meta = h('span', { class: 'msg-meta' },
       m.edited_at && !m.deleted ? h('span', { class: 'msg-edited' }, 'edited') : null,
       h('time', { title: m.sent_at ? fullTime(m.sent_at) : '' }, m.sent_at ? timeOfDay(m.sent_at) : ''),
       mine && !m.deleted ? h('span', { class: `msg-status status-${status}`, title: STATUS[status].text, 'aria-label': STATUS[status].text },
         icon(STATUS[status].icon, 'icon icon-status'), STATUS[status].mark ? h('span', { class: 'sr-only' }, STATUS[status].mark) : null) : null);
     const jumbo = !m.deleted && !files && isJumboEmoji(m.body);
-    const bubble = h('div', { class: `bubble${files ? ' has-files' : ''}${jumbo ? ' jumbo' : ''}` }, files, body, meta);
-    // Touch screens have no hover: a tap on my message shows its actions.
-    if (mine) bubble.addEventListener('click', () => row.classList.toggle('show-actions'));
+    const bubble = h('div', { class: `bubble${files ? ' has-files' : ''}${jumbo && !quote ? ' jumbo' : ''}` }, quote, files, body, meta);
+    // Touch screens have no hover: a tap on a message shows its actions.
+    bubble.addEventListener('click', () => row.classList.toggle('show-actions'));
     const row = h('div', {
-      class: `msg ${mine ? 'mine' : 'theirs'}${first ? ' first' : ''}${m.deleted ? ' is-deleted' : ''}`,
+      class: `msg ${mine ? 'mine' : 'theirs'}${first ? ' first' : ''}${m.deleted ? ' is-deleted' : ''}${mentionsMe ? ' mentions-me' : ''}`,
       'data-id': m.id || null,
       'data-seq': m.seq ? String(m.seq) : null,
       'data-client-id': m.client_id || null,
@@ -187,34 +202,18 @@ export function createChat(conversationId) {
     const column = h('div', { class: 'msg-col' });
     if (group && !mine && first) column.append(h('div', { class: 'msg-sender' }, displayName(sender)));
     column.append(bubble);
+    const chips = reactionChips(m);
+    if (chips) column.append(chips);
     row.append(column);
-    if (mine && !m.deleted && m.id) row.append(actionsFor(m));
+    if (!m.deleted && m.id) row.append(messageActions(m, mine, { reply: () => replyBar.start(m), edit: () => startEdit(m) }));
     if (mine && status === 'failed') row.append(failedActions(m));
     nodes.set(key, { el: row, sig });
     return row;
   }
 
-  function actionsFor(m) {
-    const edit = h('button', { type: 'button', class: 'icon-btn small', title: 'Edit', 'aria-label': 'Edit message', 'data-action': 'edit' }, icon('edit'));
-    const del = h('button', { type: 'button', class: 'icon-btn small', title: 'Delete', 'aria-label': 'Delete message', 'data-action': 'delete' }, icon('trash'));
-    edit.addEventListener('click', () => startEdit(m));
-    del.addEventListener('click', async () => {
-      if (!(await confirmDialog('Delete message?', 'It will be removed for everyone in the conversation.', 'Delete', true))) return;
-      try {
-        await session.deleteMessage(m.id);
-      } catch (err) {
-        toast(errorText(err), 'error');
-      }
-    });
-    return h('div', { class: 'msg-actions' }, edit, del);
-  }
-
-  function failedActions(p) {
-    const retry = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'retry' }, 'Retry');
-    const discard = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'discard' }, 'Discard');
-    retry.addEventListener('click', () => session.retrySend(p.client_id));
-    discard.addEventListener('click', () => session.discardSend(p.client_id));
-    return h('div', { class: 'msg-failed' }, h('span', {}, errorText(p.failedError || {})), retry, discard);
+  /** The lower-case usernames a message mentions (the server's `mentions`), sorted. */
+  function mentionNames(m) {
+    return (m.mentions || []).map((id) => state.users.get(id)).filter((u) => u && u.username).map((u) => u.username.toLowerCase()).sort();
   }
 
   /** The edit in progress: `{cancel()}`, or null. */
@@ -297,11 +296,16 @@ export function createChat(conversationId) {
     const pending = [...state.pending.values()]
       .filter((p) => p.conversation === conversationId)
       .sort((a, b) => a.created_at - b.created_at)
-      .map((p) => ({
-        id: null, seq: 0, sender: state.me.id, body: p.body, attachments: p.attachments, client_id: p.client_id,
-        sent_at: null, failed: Boolean(p.failed), failedError: p.failed,
-      }));
+      .map((p) => {
+        const original = p.reply_to ? session.originalOf(conversationId, p.reply_to) : null;
+        return {
+          id: null, seq: 0, sender: state.me.id, body: p.body, attachments: p.attachments, client_id: p.client_id,
+          sent_at: null, failed: Boolean(p.failed), failedError: p.failed, reply_to: p.reply_to, reply: original ? previewOf(original) : undefined,
+        };
+      });
     const all = [...stored, ...pending];
+    // The message a reply is being written to was deleted: the server would refuse the reply.
+    if (replyBar.target() && t.byId.get(replyBar.target())?.deleted) replyBar.cancel();
     const place = findDivider(t, stored);
 
     // Keep the view where the reader left it: pinned to the bottom, or on the same message.
@@ -510,9 +514,12 @@ export function createChat(conversationId) {
       startEdit(m, { fromKeyboard: true });
     }
   });
-  // Esc anywhere in the pane (the edit box handles its own) cancels an edit in progress.
+  // Esc anywhere in the pane (the edit box, the mention list and the reaction picker handle
+  // their own) cancels an edit in progress, else the reply being written.
   el.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && editing && !event.defaultPrevented) editing.cancel();
+    if (event.key !== 'Escape' || event.defaultPrevented) return;
+    if (editing) editing.cancel();
+    else if (replyBar.cancel()) event.preventDefault();
   });
   composer.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -528,7 +535,8 @@ export function createChat(conversationId) {
     grow();
     stickNext = true;
     // Files under way stay in the tray, for the next message.
-    session.sendMessage(conversationId, body.trim() ? body : '', uploads.take(conversationId));
+    session.sendMessage(conversationId, body.trim() ? body : '', uploads.take(conversationId), replyBar.seq());
+    replyBar.cancel();
     updateSend();
     input.focus();
   });
@@ -575,6 +583,7 @@ export function createChat(conversationId) {
     focus: () => input.focus(),
     destroy() {
       offs.forEach((off) => off());
+      closePicker();
       tray.destroy();
       clearTimeout(timer);
       clearInterval(clock);

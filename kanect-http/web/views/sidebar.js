@@ -1,7 +1,7 @@
 // The left pane: who I am, the connection state, a filter box, then my conversations (most
-// recent first, with unread counts and typing; older ones are read a page at a time as the end
-// of the list comes into view) and the people I have not talked to yet, each with a live
-// presence dot.
+// recent first, with unread counts, an "@" for unread mentions of me, and typing; older ones
+// are read a page at a time as the end of the list comes into view) and the people I have not
+// talked to yet, each with a live presence dot.
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import { plainText } from '../markdown.js';
@@ -147,6 +147,7 @@ export function createSidebar() {
         typers
           ? h('span', { class: 'item-sub typing-text' }, conv.kind === 'group' ? `${typers.join(', ')} typing…` : 'typing…')
           : h('span', { class: 'item-sub' }, preview(conv)),
+        conv.unread_mentions > 0 ? h('span', { class: 'badge badge-mention', 'data-unread-mentions': String(conv.unread_mentions), 'aria-label': `${plural(conv.unread_mentions, 'unread mention')}`, title: plural(conv.unread_mentions, 'unread mention') }, '@') : null,
         conv.unread ? h('span', { class: 'badge', 'data-unread': String(conv.unread), 'aria-label': `${conv.unread} unread` }, unreadText(conv.unread)) : null)));
     return item;
   }
