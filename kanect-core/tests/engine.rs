@@ -499,14 +499,7 @@ async fn opening_a_direct_conversation_shows_nothing_on_the_other_side_until_a_m
 
 #[tokio::test]
 async fn two_engines_on_one_bus_route_messages_and_presence() {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let bus = LocalBus::new();
-    let node = |store: Arc<dyn Store>| {
-        let bus = bus.clone();
-        async move { Chat::builder_shared(store).bus(bus).config(fast_config()).build().await.unwrap() }
-    };
-    let a = node(store.clone()).await;
-    let b = node(store.clone()).await;
+    let (a, b) = two_nodes(fast_config()).await;
     let (_, alice) = user(&a, "alice").await;
     let bob_user = b.register(Registration::new("bob", "battery staple")).await.unwrap();
     let bob = b.act_as(bob_user.id).await.unwrap();

@@ -3,10 +3,7 @@
 
 mod support;
 
-use kanect_core::{
-    Chat, Event, HistoryPage, LocalBus, MemoryStore, Outgoing, Reaction, Registration, Seq, Store, REACTIONS_MAX,
-};
-use std::sync::Arc;
+use kanect_core::{Event, HistoryPage, Outgoing, Reaction, Registration, Seq, REACTIONS_MAX};
 use support::*;
 
 fn reply<'a>(client_id: &'a str, body: &'a str, to: u64) -> Outgoing<'a> {
@@ -174,14 +171,7 @@ async fn mentions_name_members_only_and_count_apart_among_the_unread() {
 
 #[tokio::test]
 async fn reactions_and_replies_cross_nodes() {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let bus = LocalBus::new();
-    let node = |store: Arc<dyn Store>| {
-        let bus = bus.clone();
-        async move { Chat::builder_shared(store).bus(bus).config(unlimited_config()).build().await.unwrap() }
-    };
-    let a = node(store.clone()).await;
-    let b = node(store.clone()).await;
+    let (a, b) = two_nodes(unlimited_config()).await;
     let (_, alice) = user(&a, "alice").await;
     let bob_user = b.register(Registration::new("bob", "battery staple")).await.unwrap();
     let bob = b.act_as(bob_user.id).await.unwrap();

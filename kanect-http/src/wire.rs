@@ -508,6 +508,11 @@ mod tests {
         assert_eq!(json(empty.to_wire()), json(&empty));
     }
 
+    /// A system line recording `event`.
+    fn system_line(event: core::GroupEvent) -> core::Message {
+        core::Message { body: String::new(), attachments: Vec::new(), event: Some(event), ..a_message(None) }
+    }
+
     /// Every event's frame is what clients read before `kanect-proto`: the engine's own serde
     /// form of the event (kept for the bus) with the envelope's `v`, field for field.
     #[test]
@@ -526,6 +531,20 @@ mod tests {
             core::Event::Message { message: a_message(None) },
             core::Event::Edit { message: message.clone() },
             core::Event::Delete { conversation: message.conversation, id: message.id, seq: message.seq },
+            core::Event::Reaction {
+                conversation: message.conversation,
+                id: message.id,
+                seq: message.seq,
+                user: user.id,
+                emoji: "🎉".into(),
+                added: true,
+                reactions: vec![core::Reaction { emoji: "🎉".into(), users: vec![user.id] }],
+            },
+            core::Event::Message { message: system_line(core::GroupEvent::Created { name: "crew".into() }) },
+            core::Event::Message { message: system_line(core::GroupEvent::Renamed { name: "crew 2".into() }) },
+            core::Event::Message { message: system_line(core::GroupEvent::Added { user: user.id }) },
+            core::Event::Message { message: system_line(core::GroupEvent::Removed { user: user.id }) },
+            core::Event::Message { message: system_line(core::GroupEvent::Left) },
             core::Event::Presence(core::Presence { user: user.id, online: false, last_seen: Some(core::Timestamp(9)) }),
             core::Event::Presence(core::Presence { user: user.id, online: true, last_seen: None }),
             core::Event::Typing { conversation: message.conversation, user: user.id },

@@ -34,6 +34,14 @@ pub async fn chat_and_store() -> (Chat, Arc<MemoryStore>) {
     (chat, store)
 }
 
+/// Two engines ("nodes") on one memory store and one local bus, as a cluster is.
+pub async fn two_nodes(config: ChatConfig) -> (Chat, Chat) {
+    let store: Arc<dyn kanect_core::Store> = Arc::new(MemoryStore::new());
+    let bus = kanect_core::LocalBus::new();
+    let node = || Chat::builder_shared(store.clone()).bus(bus.clone()).config(config.clone()).build();
+    (node().await.unwrap(), node().await.unwrap())
+}
+
 /// Registers `name` and returns the user and a caller for them (through a real log-in).
 pub async fn user(chat: &Chat, name: &str) -> (User, Caller) {
     let password = format!("{name}-secret-pw");
