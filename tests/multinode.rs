@@ -106,12 +106,20 @@ async fn two_server_processes_chat_live_and_survive_a_killed_node() {
     bob_ws.send(json!({"type": "read", "conversation": direct, "seq": seq})).await;
     let receipt = next_where(&mut alice_ws, "Bob's receipt", |f| f["type"] == "receipt" && f["user"] == bob.id).await;
     assert_eq!((receipt["conversation"].as_str(), receipt["read"].as_u64()), (Some(direct.as_str()), Some(seq)));
-    // And the other way: Bob's reply reaches Alice on node 1.
-    let reply = send(&mut bob_ws, &direct, "r1").await;
+    // And the other way: Bob's reply (to m1, with its preview) reaches Alice on node 1.
+    let frame = json!({"type": "send", "conversation": direct, "client_id": "r1", "body": "r1", "reply_to": seq});
+    let reply = bob_ws.call(frame, "r1").await["seq"].as_u64().expect("seq");
     let got =
         next_where(&mut alice_ws, "Bob's reply", |f| f["type"] == "message" && f["message"]["body"] == "r1").await;
     assert_eq!(message_of(&got).1, reply);
+    assert_eq!(got["message"]["reply"], json!({"sender": alice.id, "text": "m1", "deleted": false}));
     let bob_cursor = reply;
+    // A reaction on node 2 reaches node 1, with the message's reactions as they are now.
+    let path = format!("/api/v1/conversations/{direct}/messages");
+    let m1_id = request(node2.addr, "GET", &path, Some(&bob.token), None).await.json()["messages"][0]["id"].clone();
+    assert_eq!(bob_ws.call(json!({"type": "react", "id": m1_id, "emoji": "👍"}), "like").await["type"], "ack");
+    let reaction = next_where(&mut alice_ws, "Bob's reaction", |f| f["type"] == "reaction").await;
+    assert_eq!(reaction["reactions"], json!([{"emoji": "👍", "users": [bob.id]}]));
 
     // Node 2 dies without a word (from here Alice sends over REST: waiting for a WebSocket ack
     // would skip the presence frames this part watches for). Bob's socket drops; node 1 notices by the missing heartbeats.
