@@ -60,7 +60,8 @@
 use super::keys;
 use super::records::hex;
 use kanect_core::{
-    AttachmentId, AttachmentMeta, ImageMeta, Message, MessageId, Reaction, Seq, StoreError, Timestamp, UserId,
+    AttachmentId, AttachmentMeta, GroupEvent, ImageMeta, Message, MessageId, Reaction, Seq, StoreError, Timestamp,
+    UserId,
 };
 
 /// The first byte of a message record without attachments: which encoding follows.
@@ -317,7 +318,13 @@ impl<'a> Reader<'a> {
         }
         message.event = match self.byte()? {
             0 => None,
-            1 => Some(serde_json::from_str(&self.text()?).ok()?),
+            1 => {
+                // Only the JSON the encoder writes (no other spacing or key order): every
+                // record has one encoding.
+                let json = self.text()?;
+                let event: GroupEvent = serde_json::from_str(&json).ok()?;
+                (serde_json::to_string(&event).ok()? == json).then_some(event)
+            }
             _ => return None,
         };
         Some(())
@@ -465,6 +472,16 @@ mod tests {
         record[0] = TAG_EXTENDED;
         record.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
         assert!(matches!(decode_message(&key, &record), Err(StoreError::Corrupt(m)) if m.contains("tag 3")));
+        // An event as other JSON than the encoder's (spacing, key order) is corrupt too.
+        let line = Message { body: String::new(), event: Some(GroupEvent::Left), ..message(None, false) };
+        let written = encode_message(&line).unwrap();
+        let json = br#"{"kind":"left"}"#;
+        assert!(written.ends_with(json));
+        let mut spaced = written[..written.len() - json.len() - 4].to_vec();
+        let other = br#"{ "kind": "left" }"#;
+        spaced.extend_from_slice(&(other.len() as u32).to_be_bytes());
+        spaced.extend_from_slice(other);
+        assert!(matches!(decode_message(&key, &spaced), Err(StoreError::Corrupt(_))));
     }
 
     #[test]
