@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { apiSignup, assertClean, bubbles, logIn, newUserPage, rest, sendText, shot, signUp, uniqueName, withServer } from './harness.js';
+import { seenByText } from '../../kanect-http/web/seen-by.js';
+import { isSystemLine, systemLineText } from '../../kanect-http/web/system-lines.js';
 
 const XSS = '<img src=x onerror=alert(1)>';
 
@@ -26,6 +28,31 @@ async function openGroupInfo(page) {
   await page.click('button[data-action=group-info]');
   await page.locator('.dialog').waitFor();
 }
+
+test('the words of each kind of line, "You" and "you" for me, and a kind this app does not know', () => {
+  const names = { a: 'Alice Martin', b: 'Bob Stone' };
+  const text = (sender, event, me = 'z') => systemLineText({ sender, body: '', event }, me, (id) => names[id] || 'Unknown');
+  assert.equal(text('a', { kind: 'created', name: 'Lunch' }), 'Alice Martin created the group “Lunch”');
+  assert.equal(text('a', { kind: 'created', name: 'Lunch' }, 'a'), 'You created the group “Lunch”');
+  assert.equal(text('a', { kind: 'renamed', name: 'Lunch crew' }), 'Alice Martin renamed the group to “Lunch crew”');
+  assert.equal(text('a', { kind: 'added', user: 'b' }), 'Alice Martin added Bob Stone');
+  assert.equal(text('a', { kind: 'added', user: 'b' }, 'b'), 'Alice Martin added you');
+  assert.equal(text('a', { kind: 'removed', user: 'b' }, 'a'), 'You removed Bob Stone');
+  assert.equal(text('b', { kind: 'left' }), 'Bob Stone left');
+  assert.equal(text('a', { kind: 'archived' }), 'The group changed');
+  assert.equal(text('a', {}), 'The group changed');
+  assert.equal(isSystemLine({ body: 'hi' }), false);
+  assert.equal(isSystemLine({ body: '', event: { kind: 'left' } }), true);
+});
+
+test('"Seen by" names up to three readers, then "and N others", or "everyone"', () => {
+  assert.deepEqual(seenByText(['Bob'], false), { short: 'Seen by Bob', full: 'Seen by Bob' });
+  assert.equal(seenByText(['Bob', 'Carol'], true).short, 'Seen by Bob and Carol');
+  assert.equal(seenByText(['Bob', 'Carol', 'Dave'], true).short, 'Seen by Bob, Carol and Dave');
+  assert.deepEqual(seenByText(['Bob', 'Carol', 'Dave', 'Eve'], false),
+    { short: 'Seen by Bob, Carol and 2 others', full: 'Seen by Bob, Carol, Dave, Eve' });
+  assert.equal(seenByText(['Bob', 'Carol', 'Dave', 'Eve'], true).short, 'Seen by everyone');
+});
 
 test('system lines: created, renamed, added, removed and left, live and after a reload, "You" for mine, text only, never unread', () => withServer(async ({ server, browser }) => {
   const b = uniqueName('bob');

@@ -22,6 +22,7 @@ import { getDraft, setDraft } from '../drafts.js';
 import * as session from '../session.js';
 import { messageStatus, myRead, on, peer, presenceOf, readersOf, state, thread } from '../state.js';
 import { previewOf } from '../replies.js';
+import { seenByText } from '../seen-by.js';
 import { isSystemLine, systemLineText } from '../system-lines.js';
 import { dayKey, dayLabel, fullTime, timeOfDay } from '../time.js';
 import * as uploads from '../uploads.js';
@@ -232,24 +233,17 @@ export function createChat(conversationId) {
   }
 
   /**
-   * "Seen by …" under my newest message someone else in the group has read: the names of all
-   * who read up to it or beyond, the first three shown (then "and N others", or "everyone"), all
-   * of them in its tooltip and, on a click (phones have no hover), in the line itself.
+   * "Seen by …" under my newest message someone else in the group has read (seen-by.js says the
+   * words): the full list in its tooltip and, on a click (phones have no hover), in the line.
    */
   const readBy = { expanded: false };
   function readByNode(readers, everyone) {
-    const names = readers.map((u) => displayName(u));
-    const all = names.join(', ');
-    let short;
-    if (everyone && names.length > 3) short = 'Seen by everyone';
-    else if (names.length <= 3) short = `Seen by ${names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names[0]}`;
-    else short = `Seen by ${names.slice(0, 2).join(', ')} and ${names.length - 2} others`;
-    const label = `Seen by ${all}`;
-    const button = h('button', { type: 'button', class: 'read-by', 'data-read-by': '', title: label, 'aria-label': label, 'aria-expanded': String(readBy.expanded) },
-      readBy.expanded ? label : short);
+    const { short, full } = seenByText(readers.map((u) => displayName(u)), everyone);
+    const button = h('button', { type: 'button', class: 'read-by', 'data-read-by': '', title: full, 'aria-label': full, 'aria-expanded': String(readBy.expanded) },
+      readBy.expanded ? full : short);
     button.addEventListener('click', () => {
       readBy.expanded = !readBy.expanded;
-      button.textContent = readBy.expanded ? label : short;
+      button.textContent = readBy.expanded ? full : short;
       button.setAttribute('aria-expanded', String(readBy.expanded));
     });
     return button;
