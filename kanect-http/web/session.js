@@ -7,6 +7,7 @@ import { clearDrafts } from './drafts.js';
 import { deletedPreview, previewOf } from './replies.js';
 import { Socket } from './socket.js';
 import * as S from './state.js';
+import { isSystemLine } from './system-lines.js';
 
 const { state } = S;
 
@@ -375,6 +376,22 @@ function fetchMissingUsers(ids) {
   }
 }
 
+/**
+ * Reads the users the system lines among `messages` name that the list does not hold (an
+ * administrator who deleted a member's account, a member who left long ago).
+ */
+function fetchLineUsers(messages) {
+  const ids = [];
+  for (const m of messages) if (isSystemLine(m)) ids.push(m.sender, ...(m.event.user ? [m.event.user] : []));
+  if (ids.length) fetchMissingUsers(ids);
+}
+
+/** Stores a page of history in a thread. */
+function putPage(t, messages) {
+  for (const m of messages) t.put(m);
+  fetchLineUsers(messages);
+}
+
 async function fetchConversation(id) {
   try {
     const c = await api.conversation(id);
@@ -403,7 +420,7 @@ export async function openConversation(id) {
     S.emit('thread', id);
     try {
       const { messages } = await api.messages(id, { limit: PAGE });
-      for (const m of messages) t.put(m);
+      putPage(t, messages);
       t.hasMore = messages.length === PAGE;
       t.loaded = true;
     } finally {
@@ -426,7 +443,7 @@ export async function loadOlder(id) {
   t.loading = true;
   try {
     const { messages } = await api.messages(id, { before, limit: PAGE });
-    for (const m of messages) t.put(m);
+    putPage(t, messages);
     t.hasMore = messages.length === PAGE;
     S.emit('thread', id);
     return messages.length;
@@ -441,6 +458,7 @@ async function refreshThread(id) {
   const { messages } = await api.messages(id, { limit: PAGE });
   let changed = false;
   for (const m of messages) changed = t.put(m) || changed;
+  fetchLineUsers(messages);
   if (changed) S.emit('thread', id);
 }
 
@@ -491,13 +509,18 @@ async function onMessage(message) {
     sendNext(message.conversation);
   }
   const conv = state.conversations.get(message.conversation);
+  // A system line is nobody's text: it names users the list may not hold (an administrator
+  // who deleted a member's account), it does not end its sender's typing and is never unread
+  // (as the server counts). Marking read or delivered up to one is fine.
+  const line = isSystemLine(message);
+  fetchLineUsers([message]);
   // Their message ends their typing, also when it came with the conversation just read.
-  if (message.sender !== state.me.id) clearTyping(message.conversation, message.sender);
+  if (message.sender !== state.me.id && !line) clearTyping(message.conversation, message.sender);
   if ((isNew || fetched) && conv && message.sender !== state.me.id) {
     if (isVisible(message.conversation)) markRead(message.conversation);
     else {
-      if (isNew) conv.unread = Math.min(100, (conv.unread || 0) + 1);
-      if (isNew && mentionsMe(message)) conv.unread_mentions = Math.min(conv.unread, (conv.unread_mentions || 0) + 1);
+      if (isNew && !line) conv.unread = Math.min(100, (conv.unread || 0) + 1);
+      if (isNew && !line && mentionsMe(message)) conv.unread_mentions = Math.min(conv.unread, (conv.unread_mentions || 0) + 1);
       queueDelivered(message.conversation, message.seq);
     }
   }
@@ -864,7 +887,7 @@ export async function loadAround(conversationId, seq) {
     let after = seq - 1;
     for (let page = 0; page < AROUND_MAX_PAGES; page++) {
       const { messages } = await api.messages(conversationId, { after, limit: AROUND_PAGE });
-      for (const m of messages) t.put(m);
+      putPage(t, messages);
       if (!messages.length) break;
       after = messages[messages.length - 1].seq;
       if (oldest === null || after >= oldest - 1) break;

@@ -275,6 +275,22 @@ export function messageStatus(conversation, message) {
   return all;
 }
 
+/**
+ * The other members of a conversation whose read mark is at `seq` or beyond (user records,
+ * sorted by name): who has read my message at `seq`. A receipt of someone no longer a member
+ * does not count.
+ */
+export function readersOf(conversation, seq) {
+  const members = new Set(conversation.members || []);
+  const readers = [];
+  for (const r of conversation.receipts || []) {
+    if (!state.me || r.user === state.me.id || !members.has(r.user) || (r.read || 0) < seq) continue;
+    readers.push(state.users.get(r.user) || { id: r.user, username: '…' });
+  }
+  const name = (u) => u.display_name || u.username || '';
+  return readers.sort((a, b) => name(a).localeCompare(name(b)));
+}
+
 /** My own read mark in a conversation. */
 export function myRead(conversation) {
   const r = (conversation.receipts || []).find((x) => state.me && x.user === state.me.id);

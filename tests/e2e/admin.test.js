@@ -84,7 +84,8 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await page.waitForFunction(() => document.querySelector('[data-stat=users]').textContent !== '…');
     assert.equal(await stat(page, 'users'), 6);
     assert.equal(await stat(page, 'conversations'), 2);
-    assert.equal(await stat(page, 'messages'), 5);
+    // Five sent, and the group's "created" line: a stored message like any other (its seq 1).
+    assert.equal(await stat(page, 'messages'), 6);
     assert.equal(await stat(page, 'online_users'), 2, 'bob and root');
     assert.equal(await stat(page, 'connections'), 2);
     await shot(page, 'admin-overview-desktop');
@@ -210,6 +211,10 @@ test('an administrator from create-admin walks the admin pages: stats, disable/e
     await page.click('a[data-tab=conversations]');
     await page.click(`.conversation-row[data-conversation="${group.id}"]`);
     await page.locator('.admin-msg').nth(1).waitFor();
+    // The group's first message is its "created" line: it says what changed, after who did it.
+    const line = page.locator('.admin-msg[data-seq="1"] .admin-msg-event[data-event=created]');
+    assert.equal(await line.textContent(), 'created the group “Weekend trip”');
+    await page.locator('.admin-msg[data-seq="1"] .admin-who', { hasText: 'Carol Diaz' }).waitFor();
     await calmShot(page, 'admin-conversation-phone');
     await page.click('a[data-tab=audit]');
     await page.locator('[data-admin=audit] .audit-row').nth(6).waitFor();

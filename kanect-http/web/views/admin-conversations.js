@@ -1,6 +1,7 @@
 // Admin pages for conversations: every conversation (paged), and one conversation's messages
 // (newest page first, "load older" above) where any message can be deleted. Members' open
-// pages get the `delete` event and drop the message live. Bodies are inserted as text only.
+// pages get the `delete` event and drop the message live. Bodies are inserted as text only; a
+// system line (a group's change) says what changed.
 
 import { avatar, h, icon, plural, replace, toast } from '../dom.js';
 import { formatSize } from './attachments.js';
@@ -73,6 +74,27 @@ async function findConversation(id) {
 }
 
 /**
+ * What a system line (PROTOCOL.md, "System lines") says, after its sender's name: nodes, the
+ * group name as text, a member as a link to their account.
+ */
+function eventNodes(event) {
+  switch (event.kind) {
+    case 'created':
+      return [`created the group “${event.name || ''}”`];
+    case 'renamed':
+      return [`renamed the group to “${event.name || ''}”`];
+    case 'added':
+      return ['added ', userLabel(event.user)];
+    case 'removed':
+      return ['removed ', userLabel(event.user)];
+    case 'left':
+      return ['left the group'];
+    default:
+      return ['changed the group'];
+  }
+}
+
+/**
  * One message as the moderator sees it: sender, time, body (text), the names and sizes of its
  * files (text only: their bytes are for the conversation's members), a delete button.
  */
@@ -91,7 +113,9 @@ function messageRow(message, onDelete) {
         remove),
       message.deleted
         ? h('p', { class: 'admin-msg-body deleted' }, 'This message was deleted')
-        : h('p', { class: 'admin-msg-body' }, message.body),
+        : message.event
+          ? h('p', { class: 'admin-msg-body admin-msg-event muted', 'data-event': message.event.kind || '' }, ...eventNodes(message.event))
+          : h('p', { class: 'admin-msg-body' }, message.body),
       !message.deleted && message.attachments && message.attachments.length
         ? h('p', { class: 'admin-msg-files muted', 'data-files': String(message.attachments.length) },
           `📎 ${message.attachments.map((a) => `${a.name} (${formatSize(a.size)})`).join(', ')}`)

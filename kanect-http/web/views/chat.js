@@ -11,13 +11,19 @@
 // Replies, reactions and mentions: any message can be replied to (views/replies.js) and
 // reacted to (views/reactions.js); `@` in the composer lists members (views/mention-list.js);
 // a message that mentions me is highlighted.
+//
+// A group's history shows its changes as centred notes (system lines: system-lines.js), which
+// take no actions and never count as new; under my newest message that other members of a
+// group have read, a "Seen by" line names them (direct conversations say it with the ticks).
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import { bodyNodes, isJumboEmoji } from '../markdown.js';
 import { getDraft, setDraft } from '../drafts.js';
 import * as session from '../session.js';
-import { messageStatus, myRead, on, peer, presenceOf, state, thread } from '../state.js';
+import { messageStatus, myRead, on, peer, presenceOf, readersOf, state, thread } from '../state.js';
 import { previewOf } from '../replies.js';
+import { seenByText } from '../seen-by.js';
+import { isSystemLine, systemLineText } from '../system-lines.js';
 import { dayKey, dayLabel, fullTime, timeOfDay } from '../time.js';
 import * as uploads from '../uploads.js';
 import { acceptFiles, attachButton, attachmentsBlock, attachmentsSig, createTray } from './attachments.js';
@@ -211,6 +217,38 @@ export function createChat(conversationId) {
     return row;
   }
 
+  /**
+   * A system line (system-lines.js): a centred note, text only, without actions. Its `data-seq`
+   * lets a reply's jump and the tests find it like a message.
+   */
+  function systemNode(key, m) {
+    const text = systemLineText(m, state.me.id, (id) => displayName(state.users.get(id)));
+    const sig = JSON.stringify(['line', text, m.sent_at]);
+    const old = nodes.get(key);
+    if (old && old.sig === sig) return old.el;
+    const el = h('div', { class: 'sysline', role: 'note', 'data-id': m.id, 'data-seq': String(m.seq), 'data-event': (m.event && m.event.kind) || '' },
+      h('span', { class: 'sysline-text', title: m.sent_at ? fullTime(m.sent_at) : '' }, text));
+    nodes.set(key, { el, sig });
+    return el;
+  }
+
+  /**
+   * "Seen by …" under my newest message someone else in the group has read (seen-by.js says the
+   * words): the full list in its tooltip and, on a click (phones have no hover), in the line.
+   */
+  const readBy = { expanded: false };
+  function readByNode(readers, everyone) {
+    const { short, full } = seenByText(readers.map((u) => displayName(u)), everyone);
+    const button = h('button', { type: 'button', class: 'read-by', 'data-read-by': '', title: full, 'aria-label': full, 'aria-expanded': String(readBy.expanded) },
+      readBy.expanded ? full : short);
+    button.addEventListener('click', () => {
+      readBy.expanded = !readBy.expanded;
+      button.textContent = readBy.expanded ? full : short;
+      button.setAttribute('aria-expanded', String(readBy.expanded));
+    });
+    return button;
+  }
+
   /** The lower-case usernames a message mentions (the server's `mentions`), sorted. */
   function mentionNames(m) {
     return (m.mentions || []).map((id) => state.users.get(id)).filter((u) => u && u.username).map((u) => u.username.toLowerCase()).sort();
@@ -280,12 +318,28 @@ export function createChat(conversationId) {
 
   /** My newest message in this conversation that I may still edit (sent, not deleted). */
   function lastEditable() {
-    const mine = thread(conversationId).sorted().filter((m) => m.sender === state.me.id && !m.deleted && m.id);
+    const mine = thread(conversationId).sorted().filter((m) => m.sender === state.me.id && !m.deleted && m.id && !isSystemLine(m));
     return mine.length ? mine[mine.length - 1] : null;
   }
 
   function keyOf(m) {
     return m.client_id && m.sender === state.me.id ? `c:${m.client_id}` : `m:${m.id}`;
+  }
+
+  /**
+   * My newest sent message in a group that another member has read, with the members (user
+   * records, by name) who read it or beyond, and whether that is every other member; or null.
+   */
+  function lastSeenOf(conv, stored) {
+    for (let i = stored.length - 1; i >= 0; i--) {
+      const m = stored[i];
+      if (m.sender !== state.me.id || isSystemLine(m) || m.deleted || !m.seq) continue;
+      const readers = readersOf(conv, m.seq);
+      if (!readers.length) continue;
+      const others = conv.members.filter((id) => id !== state.me.id).length;
+      return { message: m, readers, everyone: readers.length >= others };
+    }
+    return null;
   }
 
   function render() {
@@ -325,10 +379,15 @@ export function createChat(conversationId) {
       }
     }
 
+    // In a group, who has read my newest message that anyone has read (state.readersOf).
+    const seen = conv.kind === 'group' ? lastSeenOf(conv, stored) : null;
+
     const wanted = [];
     const keep = new Set();
     let prev = null;
     for (const m of all) {
+      // A line an administrator deleted shows nothing.
+      if (isSystemLine(m) && m.deleted) continue;
       const at = m.sent_at || Date.now();
       if (!prev || dayKey(prev.sent_at || Date.now()) !== dayKey(at)) {
         const key = `d:${dayKey(at)}`;
@@ -342,13 +401,31 @@ export function createChat(conversationId) {
       }
       const divided = divider.seq !== null && m.seq === divider.seq;
       if (divided) wanted.push(divider.el);
-      const first = !prev || prev.sender !== m.sender || at - (prev.sent_at || Date.now()) > GROUP_GAP_MS
+      if (isSystemLine(m)) {
+        const key = `m:${m.id}`;
+        wanted.push(systemNode(key, m));
+        keep.add(key);
+        prev = m;
+        continue;
+      }
+      // A line between two messages of one sender starts a new group of bubbles.
+      const first = !prev || isSystemLine(prev) || prev.sender !== m.sender || at - (prev.sent_at || Date.now()) > GROUP_GAP_MS
         || dayKey(prev.sent_at || Date.now()) !== dayKey(at) || divided;
       const status = m.sender === state.me.id ? (m.seq ? messageStatus(conv, m) : m.failed ? 'failed' : 'pending') : null;
       const key = keyOf(m);
       const existing = nodes.get(key);
       wanted.push(existing && existing.sig === 'editing' ? existing.el : messageNode(key, m, conv, { first, status }));
       keep.add(key);
+      if (seen && seen.message === m) {
+        const sig = JSON.stringify(['seen', m.id, seen.readers.map((u) => [u.id, displayName(u)]), seen.everyone]);
+        let entry = nodes.get('seen');
+        if (!entry || entry.sig !== sig) {
+          entry = { el: h('div', { class: 'read-by-row', 'data-read-by-seq': String(m.seq) }, readByNode(seen.readers, seen.everyone)), sig };
+          nodes.set('seen', entry);
+        }
+        wanted.push(entry.el);
+        keep.add('seen');
+      }
       prev = m;
     }
     for (const key of [...nodes.keys()]) if (!keep.has(key)) nodes.delete(key);
@@ -413,7 +490,7 @@ export function createChat(conversationId) {
     // As in Slack and Element, what came before my own newest message counts as read: I wrote
     // after it (even if the read mark, which sending does not move, stayed behind).
     let mark = divider.readMark;
-    for (const m of stored) if (m.sender === state.me.id && m.seq > mark) mark = m.seq;
+    for (const m of stored) if (m.sender === state.me.id && !isSystemLine(m) && m.seq > mark) mark = m.seq;
     const oldest = t.oldest();
     if (oldest !== null && oldest > mark + 1 && t.hasMore && divider.pagesRead < OPEN_MAX_OLDER_PAGES) {
       divider.pagesRead += 1;
@@ -421,7 +498,7 @@ export function createChat(conversationId) {
       return false;
     }
     divider.pending = false;
-    const first = stored.find((m) => m.seq > mark && m.sender !== state.me.id);
+    const first = stored.find((m) => m.seq > mark && m.sender !== state.me.id && !isSystemLine(m));
     divider.seq = first ? first.seq : null;
     return divider.seq !== null;
   }
@@ -435,7 +512,7 @@ export function createChat(conversationId) {
   function countArrivals(stored, seen) {
     const newest = stored.length ? stored[stored.length - 1].seq : 0;
     if (arrivals.newest && !seen) {
-      arrivals.unseen += stored.filter((m) => m.seq > arrivals.newest && m.sender !== state.me.id).length;
+      arrivals.unseen += stored.filter((m) => m.seq > arrivals.newest && m.sender !== state.me.id && !isSystemLine(m)).length;
     }
     arrivals.newest = Math.max(arrivals.newest, newest);
   }

@@ -8,6 +8,7 @@ import { plainText } from '../markdown.js';
 import * as session from '../session.js';
 import { match } from '../router.js';
 import { listed, on, peer, presenceOf, sortedConversations, state } from '../state.js';
+import { isSystemLine, systemLineText } from '../system-lines.js';
 import { lastSeen, listTime } from '../time.js';
 import { groupDialog } from './dialogs.js';
 
@@ -43,6 +44,8 @@ export function conversationTitle(conv) {
 function preview(conv) {
   const m = conv.last_message;
   if (!m) return conv.kind === 'group' ? plural(conv.members.length, 'member') : 'No messages yet';
+  // A system line says its own words ("Alice added Carol"), with no "Alice: " before them.
+  if (isSystemLine(m) && !m.deleted) return systemLineText(m, state.me.id, (id) => displayName(state.users.get(id)));
   const who = m.sender === state.me.id ? 'You: ' : conv.kind === 'group' ? `${displayName(state.users.get(m.sender))}: ` : '';
   return who + (m.deleted ? 'Message deleted' : bodyPreview(m));
 }
