@@ -256,7 +256,8 @@ export function sortedConversations() {
 
 /**
  * The status of my own message: 'pending', 'failed', 'sent', 'delivered' or 'read', from the
- * receipts of every other member (a group message is read when all have read it).
+ * receipts of every other member. In a group it goes no further than 'delivered' (to all):
+ * who has read it is the "Seen by" line's to say, not a tick that waits for everyone.
  */
 export function messageStatus(conversation, message) {
   if (!message.seq) return message.failed ? 'failed' : 'pending';
@@ -272,7 +273,7 @@ export function messageStatus(conversation, message) {
     if (delivered >= message.seq) all = 'delivered';
     else return 'sent';
   }
-  return all;
+  return all === 'read' && conversation.kind === 'group' ? 'delivered' : all;
 }
 
 /**
