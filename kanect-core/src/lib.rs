@@ -73,6 +73,8 @@
 //!   `messaging` and `admin`.
 //! - `builder` — [`ChatBuilder`]: builds and starts an engine (its bus inbox and tasks); the
 //!   one module above all the others, so that none imports back into one that imports it.
+//! - [`search`] — message search: the [`search::SearchIndex`] trait an index implements,
+//!   [`Chat::search_messages`], the query language and snippets; [`search::MemorySearchIndex`].
 //! - `metrics` — counters and histograms.
 //! - `media` — what is read from an uploaded file: its content type sniffed from the bytes
 //!   ([`sniff`]), a display name ([`sanitize_name`]), image size and thumbnail within decoding
@@ -106,6 +108,7 @@ mod model;
 mod ordering;
 mod presence;
 mod retention;
+pub mod search;
 mod seq_set;
 mod store;
 mod subscription;
@@ -144,6 +147,7 @@ pub use model::{
     Receipt, ReceiptKind, Role, Timestamp, TokenHash, User,
 };
 pub use presence::WATCH_MAX;
+pub use search::{SearchHit, SearchRequest, SearchResults};
 pub use store::{HistoryPage, StoreHealth};
 pub use subscription::{Resumed, SkippedCursor, Subscription, TryNext, RESUME_BATCH, RESUME_BYTES};
 pub use throttle::{LoginLimits, SlowDown};

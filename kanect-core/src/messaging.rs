@@ -80,6 +80,7 @@ impl Chat {
         match appended {
             Appended::Created(message) => {
                 self.metrics().messages_sent.fetch_add(1, Ordering::Relaxed);
+                self.index_message(&message);
                 let event = Event::Message { message: message.clone() };
                 self.route_in_order(ticket, Some((message.seq, members, event))).await;
                 Ok(message)
@@ -109,6 +110,7 @@ impl Chat {
             // Deleted since it was read (by its sender elsewhere, an administrator, retention).
             return Err(Error::invalid("id", Invalid::Deleted));
         }
+        self.index_message(&message);
         self.route(members, Event::Edit { message: message.clone() }).await;
         Ok(message)
     }
@@ -138,6 +140,7 @@ impl Chat {
         if !self.store().replace_message(&message).await? {
             return Err(Error::invalid("id", Invalid::Deleted));
         }
+        self.index_message(&message);
         self.discard_attachments(&attachments).await;
         let event = Event::Delete { conversation: message.conversation, id: message.id, seq: message.seq };
         self.route(members, event).await;

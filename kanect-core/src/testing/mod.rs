@@ -29,7 +29,8 @@
 //! backend is done when the whole suite passes on it.
 //!
 //! Blob stores have a suite of their own, [`blob_conformance!`](crate::blob_conformance)
-//! (module [`blob`]).
+//! (module [`blob`]), and search indexes too, [`search_conformance!`](crate::search_conformance)
+//! (module [`search`]).
 //!
 //! For tests of the engine: [`FaultyStore`] (module `faulty`) wraps a store and fails the calls
 //! a test chooses; [`delegate_store!`](crate::delegate_store) writes a wrapper's impl of a
@@ -37,6 +38,7 @@
 //! in a process of its own.
 
 pub mod blob;
+pub mod search;
 mod child;
 mod delegate;
 mod faulty;
