@@ -157,4 +157,4 @@ mod search;
 #[cfg(feature = "tantivy")]
 pub use search::{TantivyConfig, TantivyIndex};
 #[cfg(feature = "postgres")]
-pub use pg::{PgConfig, PgStore};
+pub use pg::{PgConfig, PgSearchIndex, PgStore};
