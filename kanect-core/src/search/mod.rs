@@ -56,7 +56,7 @@ mod memory;
 mod query;
 mod snippet;
 
-pub use cursor::{SearchCursor, SearchKey};
+pub use cursor::{BadCursor, SearchCursor, SearchKey};
 pub use engine::{SearchHit, SearchRequest, SearchResults};
 pub use memory::MemorySearchIndex;
 pub use query::{tokens, Conjunction, Terms, TOKEN_MAX_BYTES};

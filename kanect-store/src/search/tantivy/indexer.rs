@@ -1,10 +1,10 @@
 //! The indexer thread: the one owner of tantivy's writer. It applies live changes, commits
 //! them in batches, and between them runs the catch-up pass (see the parent module's docs).
 
-use super::{Fields, Payload, TantivyConfig, FORMAT};
+use super::{Dropped, Fields, Payload, TantivyConfig, FORMAT};
 use kanect_core::{ConversationId, HistoryPage, Message, Seq, Store};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,7 +40,7 @@ pub(super) struct Indexer {
     reader: IndexReader,
     fields: Fields,
     jobs: Receiver<Job>,
-    overflowed: Arc<AtomicBool>,
+    dropped: Arc<Dropped>,
     config: TantivyConfig,
     /// Changes written since the last commit, and when the first of them was.
     pending: usize,
@@ -49,8 +49,11 @@ pub(super) struct Indexer {
     store: Option<(Arc<dyn Store>, tokio::runtime::Handle)>,
     /// The catch-up pass under way, if any.
     pass: Option<Pass>,
-    /// A full pass is due (dirty at open, or a change was dropped), for when the store is known.
+    /// A full pass is due (dirty at open, or an edit or deletion was dropped), for when the
+    /// store is known.
     full_due: bool,
+    /// A pass over missing seqs is due (a new message was dropped).
+    appends_due: bool,
     /// A full pass has been running since the marker last said clean: until it ends, a close is
     /// not clean.
     full_running: bool,
@@ -80,7 +83,7 @@ impl Indexer {
         reader: IndexReader,
         fields: Fields,
         jobs: Receiver<Job>,
-        overflowed: Arc<AtomicBool>,
+        dropped: Arc<Dropped>,
         full: bool,
         config: TantivyConfig,
     ) -> Indexer {
@@ -89,13 +92,14 @@ impl Indexer {
             reader,
             fields,
             jobs,
-            overflowed,
+            dropped,
             config,
             pending: 0,
             pending_since: None,
             store: None,
             pass: None,
             full_due: full,
+            appends_due: false,
             full_running: full,
         }
     }
@@ -104,13 +108,15 @@ impl Indexer {
     /// commits when due.
     pub(super) fn run(mut self) {
         loop {
-            if self.overflowed.swap(false, Ordering::AcqRel) {
+            if self.dropped.changes.swap(false, Ordering::AcqRel) {
                 self.full_due = true;
                 self.full_running = true;
             }
-            if self.pass.is_none() && self.store.is_some() && self.full_due {
-                self.full_due = false;
-                self.begin_pass(true);
+            self.appends_due |= self.dropped.appends.swap(false, Ordering::AcqRel);
+            if self.pass.is_none() && self.store.is_some() && (self.full_due || self.appends_due) {
+                let full = self.full_due;
+                (self.full_due, self.appends_due) = (false, false);
+                self.begin_pass(full);
             }
             let job = match self.pass.is_some() {
                 true => match self.jobs.try_recv() {
@@ -135,7 +141,11 @@ impl Indexer {
                     self.begin_pass(self.full_running);
                 }
                 Some(Job::CaughtUp(done)) => {
-                    let idle = self.pass.is_none() && !self.full_due && !self.overflowed.load(Ordering::Acquire);
+                    let idle = self.pass.is_none()
+                        && !self.full_due
+                        && !self.appends_due
+                        && !self.dropped.changes.load(Ordering::Acquire)
+                        && !self.dropped.appends.load(Ordering::Acquire);
                     let _ = done.send(self.commit_now().map(|()| idle));
                 }
                 Some(Job::Close) => return self.close(),
@@ -143,12 +153,10 @@ impl Indexer {
                 None if self.pass.is_some() => {
                     if let Err(error) = self.step() {
                         tracing::warn!(%error, "search index catch-up failed: retrying in a second");
-                        self.pass = None;
-                        self.full_due |= self.full_running;
+                        let full = self.pass.take().is_some_and(|pass| pass.full);
                         std::thread::sleep(Duration::from_secs(1));
-                        if !self.full_due {
-                            self.begin_pass(false);
-                        }
+                        self.full_due |= full;
+                        self.appends_due = true;
                     }
                 }
                 None => {}
@@ -186,7 +194,9 @@ impl Indexer {
                 Job::Start(..) | Job::Close => {}
             }
         }
-        let clean = !self.full_running && !self.full_due && !self.overflowed.load(Ordering::Acquire);
+        // Dropped new messages are found at the next start anyway (every start makes the pass
+        // over missing seqs); dropped edits and deletions only by a full pass.
+        let clean = !self.full_running && !self.full_due && !self.dropped.changes.load(Ordering::Acquire);
         if let Err(error) = commit(&mut self.writer, clean) {
             tracing::error!(%error, "search index: the closing commit failed");
         }
@@ -216,7 +226,7 @@ impl Indexer {
         }
         if let Err(error) = self.writer.add_document(doc) {
             tracing::error!(%error, "search index write failed: a catch-up pass will follow");
-            self.overflowed.store(true, Ordering::Release);
+            self.dropped.changes.store(true, Ordering::Release);
             return;
         }
         self.pending += 1;
@@ -265,11 +275,10 @@ impl Indexer {
             }
             let id = pass.queue.pop_front().expect("not empty");
             let full = pass.full;
-            // The index's view of this conversation: committed documents (what is pending is
-            // written again at worst: every write replaces).
-            if self.pending > 0 {
-                self.commit_now()?;
-            }
+            // The index's view of this conversation: its committed documents. A pending write
+            // of it (not yet committed) looks missing, and is written again from the store:
+            // every write replaces, so at worst twice. (Committing first would cost a commit
+            // per conversation during a rebuild.)
             let indexed = self.indexed(id)?;
             let last = handle.block_on(store.last_seq(id)).map_err(|e| e.to_string())?;
             let complete = indexed.len() as u64 == last.0;

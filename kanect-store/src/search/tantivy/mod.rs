@@ -12,6 +12,12 @@
 //! [`SearchIndex::flush`] asks), and reloads the reader that searches use. A search runs on
 //! tokio's blocking threads.
 //!
+//! The indexer (and tantivy's own threads, which it starts) runs at the lowest CPU priority:
+//! indexing takes the CPU that sends and deliveries leave. Under a load that saturates the
+//! machine it falls behind instead of slowing the sends: its queue fills, changes are dropped,
+//! and they are caught up from the store once the load eases (below). Search results lag
+//! meanwhile; they are never wrong (the engine's check).
+//!
 //! # Catching up, and why no hit is lost or ghosted
 //!
 //! The store is the truth; the index is derived from it and may be behind: it was just
@@ -32,7 +38,8 @@
 //!   change was dropped, no full pass is pending). An index that opens dirty, or that dropped a
 //!   change from a full queue, makes a full pass: every stored message's version (`edited_at`,
 //!   and whether it is deleted) is compared with its document's, and every difference
-//!   rewritten from the store.
+//!   rewritten from the store. A queue that drops only new messages needs only the pass over
+//!   missing seqs.
 //! - **Meanwhile**, searches are still right, if not complete: the engine checks each hit
 //!   against the store and drops one that is deleted or whose version differs (handing the
 //!   index the stored message again). So a message deleted or edited while the index was
@@ -173,8 +180,8 @@ pub struct TantivyIndex {
     jobs: SyncSender<Job>,
     reader: IndexReader,
     fields: Fields,
-    /// Set when a change was dropped (the queue was full): the indexer then makes a full pass.
-    overflowed: Arc<AtomicBool>,
+    /// What was dropped from a full queue: the indexer catches up from the store.
+    dropped: Arc<Dropped>,
     /// The indexer thread, joined by `close`.
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     path: PathBuf,
@@ -212,17 +219,43 @@ impl TantivyIndex {
         let (index, fields, full) = open_or_rebuild(&path)?;
         index.tokenizers().register(TOKENIZER, analyzer());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(backend)?;
-        let mut writer = index.writer_with_num_threads(1, config.writer_memory.max(15 << 20)).map_err(backend)?;
-        // Dirty from now until a clean close: whatever is handed from here on may be lost.
-        indexer::commit(&mut writer, false).map_err(backend)?;
         let (jobs, queue) = sync_channel(config.queue.max(1));
-        let overflowed = Arc::new(AtomicBool::new(false));
-        let indexer = Indexer::new(writer, reader.clone(), fields, queue, overflowed.clone(), full, config);
-        let thread = std::thread::Builder::new()
-            .name("kanect-search".into())
-            .spawn(move || indexer.run())
-            .map_err(backend)?;
-        Ok(TantivyIndex { jobs, reader, fields, overflowed, thread: Mutex::new(Some(thread)), path })
+        let dropped = Arc::new(Dropped::default());
+        let (opened, writer_opened) = sync_channel(1);
+        let thread = {
+            let (reader, dropped) = (reader.clone(), dropped.clone());
+            std::thread::Builder::new()
+                .name("kanect-search".into())
+                .spawn(move || {
+                    lowest_priority();
+                    // Made on this thread, so that tantivy's indexing and merging threads
+                    // inherit its priority.
+                    let writer = index.writer_with_num_threads(1, config.writer_memory.max(15 << 20)).and_then(|mut writer| {
+                        // Dirty from now until a clean close: whatever is handed from here on
+                        // may be lost.
+                        indexer::commit(&mut writer, false)?;
+                        Ok(writer)
+                    });
+                    let writer = match writer {
+                        Ok(writer) => {
+                            let _ = opened.send(Ok(()));
+                            writer
+                        }
+                        Err(error) => {
+                            let _ = opened.send(Err(error));
+                            return;
+                        }
+                    };
+                    Indexer::new(writer, reader, fields, queue, dropped, full, config).run();
+                })
+                .map_err(backend)?
+        };
+        match writer_opened.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(backend(error)),
+            Err(_) => return Err(closed()),
+        }
+        Ok(TantivyIndex { jobs, reader, fields, dropped, thread: Mutex::new(Some(thread)), path })
     }
 
     /// Applies every change handed so far, commits, marks the index clean (unless a pass is
@@ -273,6 +306,26 @@ impl TantivyIndex {
     }
 }
 
+/// What a full queue made [`SearchIndex::update`] drop, for the indexer to catch up.
+#[derive(Debug, Default)]
+pub(crate) struct Dropped {
+    /// A new message: a pass over missing seqs finds it.
+    pub(crate) appends: AtomicBool,
+    /// An edit or a deletion: a full pass (versions compared) is due.
+    pub(crate) changes: AtomicBool,
+}
+
+/// Puts the calling thread (and the threads it starts) at the lowest CPU priority (nice 19):
+/// indexing uses the CPU that sends and deliveries leave, and under a saturating load it falls
+/// behind (its queue fills, changes are dropped and caught up from the store once the load
+/// eases) rather than slowing the sends.
+fn lowest_priority() {
+    let thread = rustix::thread::gettid();
+    if let Err(error) = rustix::process::setpriority_process(Some(thread), 19) {
+        tracing::debug!(%error, "search indexer: cannot lower its priority");
+    }
+}
+
 fn closed() -> StoreError {
     StoreError::Backend("the search index is closed".into())
 }
@@ -315,8 +368,14 @@ impl SearchIndex for TantivyIndex {
         match self.jobs.try_send(Job::Update(Box::new(message.clone()))) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                if !self.overflowed.swap(true, Ordering::AcqRel) {
-                    tracing::warn!("search index queue full: a catch-up pass will follow");
+                // A new message is found again by the pass over missing seqs; an edit or a
+                // deletion only by a full pass.
+                let flag = match message.edited_at.is_none() && !message.deleted {
+                    true => &self.dropped.appends,
+                    false => &self.dropped.changes,
+                };
+                if !flag.swap(true, Ordering::AcqRel) {
+                    tracing::debug!("search index queue full: a catch-up pass will follow");
                 }
             }
             // Closed: the next open catches up.
