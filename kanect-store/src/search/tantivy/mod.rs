@@ -52,6 +52,9 @@
 //!
 //! # On disk
 //!
+//! Never synced: the index is derived data, and syncing it would slow the store's own syncs,
+//! which durable sends wait for (module `directory`).
+//!
 //! tantivy's files and its `meta.json`, whose commit payload is this module's
 //! `{"format":1,"clean":bool}`. An index of another format, or one tantivy cannot open, is
 //! deleted and rebuilt from the store (it is derived data). Words are
@@ -60,6 +63,7 @@
 //! and a length filter, which split exactly so); positions are kept for phrases. Scores are
 //! tantivy's BM25.
 
+mod directory;
 mod indexer;
 mod query;
 
@@ -334,7 +338,7 @@ fn closed() -> StoreError {
 /// not open): the index, its fields, and whether a full pass is due (new, or not clean).
 fn open_or_rebuild(path: &Path) -> Result<(Index, Fields, bool), StoreError> {
     if path.join("meta.json").exists() {
-        match Index::open_in_dir(path) {
+        match directory::NoSync::open(path).and_then(Index::open) {
             Ok(index) => {
                 let payload = index
                     .load_metas()
@@ -352,7 +356,8 @@ fn open_or_rebuild(path: &Path) -> Result<(Index, Fields, bool), StoreError> {
     }
     std::fs::create_dir_all(path).map_err(backend)?;
     let (schema, fields) = Fields::schema();
-    let index = Index::create_in_dir(path, schema).map_err(backend)?;
+    let directory = directory::NoSync::open(path).map_err(backend)?;
+    let index = Index::create(directory, schema, tantivy::IndexSettings::default()).map_err(backend)?;
     Ok((index, fields, true))
 }
 
