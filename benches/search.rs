@@ -16,14 +16,14 @@
 //!
 //! Send throughput with and without indexing is measured end to end by `benches/search_sends.sh`.
 
+use futures_util::StreamExt;
+use hdrhistogram::Histogram;
 use kanect::search::{SearchOrder, SearchRequest};
 use kanect::store::{FjallStore, TantivyIndex};
 use kanect::{
-    Chat, ChatConfig, Conversation, ConversationId, ConversationKind, PasswordCost, RateLimits, Registration,
-    Store, Timestamp, UserId,
+    Chat, ChatConfig, Conversation, ConversationId, ConversationKind, PasswordCost, RateLimits, Registration, Store,
+    Timestamp, UserId,
 };
-use futures_util::StreamExt;
-use hdrhistogram::Histogram;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -84,7 +84,8 @@ fn main() {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn bench() -> Result<(), BoxError> {
-    let messages: usize = std::env::var("KANECT_SEARCH_MESSAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let messages: usize =
+        std::env::var("KANECT_SEARCH_MESSAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
     let (dir, _temporary) = match std::env::var_os("KANECT_SEARCH_DIR") {
         Some(dir) => (PathBuf::from(dir), None),
         None => {

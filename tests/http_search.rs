@@ -51,7 +51,8 @@ async fn server(search: bool) -> Running {
 async fn send(addr: SocketAddr, who: &Session, conversation: &str, body: &str) -> Value {
     let path = format!("/api/v1/conversations/{conversation}/messages");
     let client_id = format!("c-{}", uuid::Uuid::new_v4());
-    let reply = request(addr, "POST", &path, Some(&who.token), Some(json!({"client_id": client_id, "body": body}))).await;
+    let reply =
+        request(addr, "POST", &path, Some(&who.token), Some(json!({"client_id": client_id, "body": body}))).await;
     assert_eq!(reply.status, 200, "{:?}", reply.json());
     reply.json()
 }

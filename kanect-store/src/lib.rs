@@ -154,7 +154,7 @@ pub use crate::fjall::{FjallStore, GroupSyncStats as FjallSyncStats};
 #[cfg(feature = "postgres")]
 mod pg;
 mod search;
-#[cfg(feature = "tantivy")]
-pub use search::{TantivyConfig, TantivyIndex};
 #[cfg(feature = "postgres")]
 pub use pg::{PgConfig, PgSearchIndex, PgStore};
+#[cfg(feature = "tantivy")]
+pub use search::{TantivyConfig, TantivyIndex};

@@ -67,13 +67,25 @@ async fn story(chat: &Chat) -> Story {
         let message = chat.send(&alice, conversation, &format!("c{i}"), &format!("alpha number {i}")).await.unwrap();
         alive.insert(message.id);
     }
-    more(chat, &Story { alice: alice.clone(), conversation, alive: alive.clone(), edited: HashSet::new() }, 0, &mut alive, &mut edited)
-        .await;
+    more(
+        chat,
+        &Story { alice: alice.clone(), conversation, alive: alive.clone(), edited: HashSet::new() },
+        0,
+        &mut alive,
+        &mut edited,
+    )
+    .await;
     Story { alice, conversation, alive, edited }
 }
 
 /// Deletes `round`'s two messages and edits two more, and sends five new ones.
-async fn more(chat: &Chat, story: &Story, round: usize, alive: &mut HashSet<MessageId>, edited: &mut HashSet<MessageId>) {
+async fn more(
+    chat: &Chat,
+    story: &Story,
+    round: usize,
+    alive: &mut HashSet<MessageId>,
+    edited: &mut HashSet<MessageId>,
+) {
     let mut ids: Vec<MessageId> = story.alive.iter().copied().filter(|id| alive.contains(id)).collect();
     ids.sort();
     for id in ids.iter().take(2) {

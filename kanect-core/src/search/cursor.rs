@@ -71,7 +71,8 @@ impl FromStr for SearchCursor {
             Some("r1") => SearchOrder::Relevance,
             _ => return Err(BadCursor),
         };
-        let (Some(rank), Some(conversation), Some(seq), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(rank), Some(conversation), Some(seq), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(BadCursor);
         };
@@ -94,7 +95,8 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         for order in [SearchOrder::Newest, SearchOrder::Relevance] {
-            let key = SearchKey { rank: SearchKey::score_rank(3.25), conversation: ConversationId::new(), seq: Seq(77) };
+            let key =
+                SearchKey { rank: SearchKey::score_rank(3.25), conversation: ConversationId::new(), seq: Seq(77) };
             let cursor = SearchCursor { order, key };
             assert_eq!(cursor.to_string().parse::<SearchCursor>(), Ok(cursor));
         }
@@ -104,10 +106,18 @@ mod tests {
         }
         .to_string();
         assert!(good.parse::<SearchCursor>().is_ok());
-        for bad in ["", "n1", "x1.1.2.3", "n1.1.2", &format!("{good}.1"), "n1.zz.00000000000000000000000000000000.1",
-            "n1.1.0000.1", "n1..00000000000000000000000000000000.1", "n1.11111111111111111.00000000000000000000000000000000.1",
-            "n1.+1.00000000000000000000000000000000.1"]
-        {
+        for bad in [
+            "",
+            "n1",
+            "x1.1.2.3",
+            "n1.1.2",
+            &format!("{good}.1"),
+            "n1.zz.00000000000000000000000000000000.1",
+            "n1.1.0000.1",
+            "n1..00000000000000000000000000000000.1",
+            "n1.11111111111111111.00000000000000000000000000000000.1",
+            "n1.+1.00000000000000000000000000000000.1",
+        ] {
             assert_eq!(bad.parse::<SearchCursor>(), Err(BadCursor), "{bad}");
         }
     }

@@ -71,19 +71,25 @@ impl SearchIndex for MemorySearchIndex {
             .iter()
             .filter(|(_, e)| conversations.contains(&e.conversation))
             .filter(|(_, e)| query.sender.is_none_or(|s| s == e.sender))
-            .filter(|(_, e)| query.from.is_none_or(|from| e.sent_at >= from) && query.to.is_none_or(|to| e.sent_at < to))
+            .filter(|(_, e)| {
+                query.from.is_none_or(|from| e.sent_at >= from) && query.to.is_none_or(|to| e.sent_at < to)
+            })
             .filter(|(_, e)| query.terms.any.iter().any(|c| matches(&e.tokens, c)))
             .map(|(id, e)| {
                 let rank = match query.order {
                     SearchOrder::Newest => e.sent_at.0,
                     SearchOrder::Relevance => SearchKey::score_rank(score(&e.tokens, &words)),
                 };
-                IndexHit { id: *id, key: SearchKey { rank, conversation: e.conversation, seq: e.seq }, version: e.version }
+                IndexHit {
+                    id: *id,
+                    key: SearchKey { rank, conversation: e.conversation, seq: e.seq },
+                    version: e.version,
+                }
             })
             .filter(|hit| query.after.is_none_or(|after| hit.key < after))
             .collect();
         drop(messages);
-        hits.sort_by(|a, b| b.key.cmp(&a.key));
+        hits.sort_by_key(|hit| std::cmp::Reverse(hit.key));
         let more = hits.len() > query.limit;
         hits.truncate(query.limit);
         Ok(IndexPage { hits, more })

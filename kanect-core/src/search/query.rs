@@ -140,7 +140,9 @@ mod tests {
 
     #[test]
     fn a_query_without_a_word_is_empty_never_a_panic() {
-        for query in ["", "   ", "!!!", "\"\"", "-", "- -", "or", "or or", "-word", "\"", "-\"x\"", "(*&^%$#@)", "\u{200B}"] {
+        for query in
+            ["", "   ", "!!!", "\"\"", "-", "- -", "or", "or or", "-word", "\"", "-\"x\"", "(*&^%$#@)", "\u{200B}"]
+        {
             let error = Terms::parse(query).unwrap_err();
             assert_eq!((error.code(), query), ("empty", query));
         }

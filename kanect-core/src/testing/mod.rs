@@ -38,11 +38,11 @@
 //! in a process of its own.
 
 pub mod blob;
-pub mod search;
 mod child;
 mod delegate;
 mod faulty;
 mod model;
+pub mod search;
 pub mod suite;
 
 pub use child::run_in_child;

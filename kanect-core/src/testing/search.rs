@@ -94,9 +94,13 @@ struct World {
 
 impl World {
     async fn new(fixture: SearchFixture) -> World {
-        let config =
-            ChatConfig { password_cost: PasswordCost::INSECURE_FAST, rate_limits: RateLimits::UNLIMITED, ..Default::default() };
-        let chat = Chat::builder_shared(fixture.store).search_shared(fixture.index).config(config).build().await.unwrap();
+        let config = ChatConfig {
+            password_cost: PasswordCost::INSECURE_FAST,
+            rate_limits: RateLimits::UNLIMITED,
+            ..Default::default()
+        };
+        let chat =
+            Chat::builder_shared(fixture.store).search_shared(fixture.index).config(config).build().await.unwrap();
         let mut callers = Vec::new();
         for name in ["alice", "bob", "carol"] {
             let user = chat.register(Registration::new(name, format!("{name}-secret-pw"))).await.unwrap();
@@ -231,7 +235,8 @@ pub async fn filters_by_conversation_sender_and_date(fixture: SearchFixture) {
 pub async fn orders_newest_first_and_by_relevance(fixture: SearchFixture) {
     let w = World::new(fixture).await;
     let rich = w.send_apart(&w.alice, &w.group, "coffee coffee coffee").await;
-    let poor = w.send_apart(&w.bob, &w.group, "a long message that mentions coffee once among very many other words").await;
+    let poor =
+        w.send_apart(&w.bob, &w.group, "a long message that mentions coffee once among very many other words").await;
     let newest = w.send_apart(&w.carol, &w.group, "tea then coffee maybe, or tea").await;
     assert_eq!(w.ids(&w.alice, "coffee").await, [newest.id, poor.id, rich.id]);
     let mut request = SearchRequest::new("coffee");

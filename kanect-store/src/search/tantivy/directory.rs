@@ -69,11 +69,9 @@ impl Directory for NoSync {
 
     fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
         let full = self.root.join(path);
-        let file = OpenOptions::new().write(true).create_new(true).open(&full).map_err(|error| {
-            match error.kind() {
-                io::ErrorKind::AlreadyExists => OpenWriteError::FileAlreadyExists(path.to_path_buf()),
-                _ => OpenWriteError::wrap_io_error(error, path.to_path_buf()),
-            }
+        let file = OpenOptions::new().write(true).create_new(true).open(&full).map_err(|error| match error.kind() {
+            io::ErrorKind::AlreadyExists => OpenWriteError::FileAlreadyExists(path.to_path_buf()),
+            _ => OpenWriteError::wrap_io_error(error, path.to_path_buf()),
         })?;
         Ok(BufWriter::new(Box::new(Unsynced(file))))
     }

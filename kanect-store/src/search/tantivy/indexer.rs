@@ -69,13 +69,16 @@ struct Pass {
     after: Option<Option<ConversationId>>,
     /// The conversation being read: its id, what the index has of it (seq → version,
     /// deleted), and the seq read up to.
-    current: Option<(ConversationId, HashMap<u64, (u64, bool)>, Seq)>,
+    current: Option<(ConversationId, Indexed, Seq)>,
     /// Documents written by this pass (for the log).
     written: u64,
     started: Instant,
 }
 
 type Step = Result<bool, String>;
+
+/// What the index has of one conversation: seq → (version, deleted).
+type Indexed = HashMap<u64, (u64, bool)>;
 
 impl Indexer {
     pub(super) fn new(
@@ -265,7 +268,8 @@ impl Indexer {
                 let Some(after) = pass.after else {
                     return self.end_pass();
                 };
-                let page = handle.block_on(store.conversations(after, CONVERSATIONS_PAGE)).map_err(|e| e.to_string())?;
+                let page =
+                    handle.block_on(store.conversations(after, CONVERSATIONS_PAGE)).map_err(|e| e.to_string())?;
                 pass.after = match page.len() < CONVERSATIONS_PAGE {
                     true => None,
                     false => Some(page.last().map(|c| c.id)),
@@ -321,7 +325,7 @@ impl Indexer {
     }
 
     /// What the committed index has of a conversation: seq → (version, deleted).
-    fn indexed(&self, conversation: ConversationId) -> Result<HashMap<u64, (u64, bool)>, String> {
+    fn indexed(&self, conversation: ConversationId) -> Result<Indexed, String> {
         let fields = self.fields;
         let searcher = self.reader.searcher();
         let term = Term::from_field_text(fields.conversation, &conversation.to_string());
@@ -332,12 +336,14 @@ impl Indexer {
         let mut indexed = HashMap::with_capacity(docs.len());
         for address in docs {
             let segment = address.segment_ord;
-            if !columns.contains_key(&segment) {
-                let fast = searcher.segment_reader(segment).fast_fields();
-                let column = |name: &str| fast.u64(name).map_err(|e| e.to_string());
-                columns.insert(segment, (column("seq")?, column("version")?, column("deleted")?));
-            }
-            let (seq, version, deleted) = &columns[&segment];
+            let (seq, version, deleted) = match columns.entry(segment) {
+                std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+                std::collections::hash_map::Entry::Vacant(missing) => {
+                    let fast = searcher.segment_reader(segment).fast_fields();
+                    let column = |name: &str| fast.u64(name).map_err(|e| e.to_string());
+                    missing.insert((column("seq")?, column("version")?, column("deleted")?))
+                }
+            };
             let doc = address.doc_id;
             let seq = seq.first(doc).unwrap_or(0);
             indexed.insert(seq, (version.first(doc).unwrap_or(0), deleted.first(doc).unwrap_or(0) == 1));

@@ -101,7 +101,12 @@ pub struct TantivyConfig {
 
 impl Default for TantivyConfig {
     fn default() -> Self {
-        TantivyConfig { queue: 65_536, commit_interval: Duration::from_secs(1), commit_batch: 20_000, writer_memory: 64 << 20 }
+        TantivyConfig {
+            queue: 65_536,
+            commit_interval: Duration::from_secs(1),
+            commit_batch: 20_000,
+            writer_memory: 64 << 20,
+        }
     }
 }
 
@@ -136,8 +141,9 @@ pub(crate) struct Fields {
 impl Fields {
     fn schema() -> (Schema, Fields) {
         let mut builder = Schema::builder();
-        let indexing =
-            TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        let indexing = TextFieldIndexing::default()
+            .set_tokenizer(TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions);
         let fields = Fields {
             id: builder.add_text_field("id", STRING),
             id_hi: builder.add_u64_field("id_hi", FAST),
@@ -234,12 +240,13 @@ impl TantivyIndex {
                     lowest_priority();
                     // Made on this thread, so that tantivy's indexing and merging threads
                     // inherit its priority.
-                    let writer = index.writer_with_num_threads(1, config.writer_memory.max(15 << 20)).and_then(|mut writer| {
-                        // Dirty from now until a clean close: whatever is handed from here on
-                        // may be lost.
-                        indexer::commit(&mut writer, false)?;
-                        Ok(writer)
-                    });
+                    let writer =
+                        index.writer_with_num_threads(1, config.writer_memory.max(15 << 20)).and_then(|mut writer| {
+                            // Dirty from now until a clean close: whatever is handed from here on
+                            // may be lost.
+                            indexer::commit(&mut writer, false)?;
+                            Ok(writer)
+                        });
                     let writer = match writer {
                         Ok(writer) => {
                             let _ = opened.send(Ok(()));
@@ -304,9 +311,7 @@ impl TantivyIndex {
     /// Puts a job on the queue, waiting for room (off the async threads).
     async fn send_blocking(&self, job: Job) -> Result<(), StoreError> {
         let jobs = self.jobs.clone();
-        tokio::task::spawn_blocking(move || jobs.send(job).map_err(|_| closed()))
-            .await
-            .map_err(backend)?
+        tokio::task::spawn_blocking(move || jobs.send(job).map_err(|_| closed())).await.map_err(backend)?
     }
 }
 
@@ -346,7 +351,9 @@ fn open_or_rebuild(path: &Path) -> Result<(Index, Fields, bool), StoreError> {
                     .and_then(|metas| metas.payload)
                     .and_then(|payload| serde_json::from_str::<Payload>(&payload).ok());
                 match (Fields::of(&index.schema()), payload) {
-                    (Some(fields), Some(payload)) if payload.format == FORMAT => return Ok((index, fields, !payload.clean)),
+                    (Some(fields), Some(payload)) if payload.format == FORMAT => {
+                        return Ok((index, fields, !payload.clean))
+                    }
                     _ => tracing::warn!(path = %path.display(), "search index of another format: rebuilding it"),
                 }
             }
@@ -422,7 +429,8 @@ mod tests {
     #[test]
     fn the_analyzer_splits_as_the_core_does() {
         let mut analyzer = analyzer();
-        for text in ["Grüße aus MÜNCHEN, 東京 😀 e-mail x_y 42", &format!("a {} b", "z".repeat(101)), &"y".repeat(100)] {
+        for text in ["Grüße aus MÜNCHEN, 東京 😀 e-mail x_y 42", &format!("a {} b", "z".repeat(101)), &"y".repeat(100)]
+        {
             let mut stream = analyzer.token_stream(text);
             let mut words = Vec::new();
             while let Some(token) = stream.next() {

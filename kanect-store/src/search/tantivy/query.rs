@@ -21,7 +21,8 @@ pub(super) fn search(searcher: &Searcher, fields: Fields, query: &IndexQuery) ->
     let collector = TopDocs::with_limit(query.limit + 1).tweak_score(move |segment: &SegmentReader| {
         let fast = segment.fast_fields();
         let column = |name: &str| fast.u64(name).ok().map(|c| c.first_or_default_col(0));
-        let (sent_at, hi, lo, seq) = (column("sent_at"), column("conversation_hi"), column("conversation_lo"), column("seq"));
+        let (sent_at, hi, lo, seq) =
+            (column("sent_at"), column("conversation_hi"), column("conversation_lo"), column("seq"));
         move |doc: DocId, score: Score| -> Rank {
             let (Some(sent_at), Some(hi), Some(lo), Some(seq)) = (&sent_at, &hi, &lo, &seq) else { return None };
             let rank = match order {
@@ -48,7 +49,11 @@ pub(super) fn search(searcher: &Searcher, fields: Fields, query: &IndexQuery) ->
         let version = value("version")?;
         hits.push(IndexHit {
             id: MessageId::from_bytes(id.to_be_bytes()),
-            key: SearchKey { rank, conversation: ConversationId::from_bytes(conversation.to_be_bytes()), seq: Seq(seq) },
+            key: SearchKey {
+                rank,
+                conversation: ConversationId::from_bytes(conversation.to_be_bytes()),
+                seq: Seq(seq),
+            },
             version: (version != 0).then_some(Timestamp(version)),
         });
     }
