@@ -29,6 +29,11 @@ pub(super) enum Job {
     Abandon,
 }
 
+/// How often a busy indexer looks at its queue.
+const POLL: Duration = Duration::from_millis(10);
+/// How long without a change before the indexer waits on its queue instead of polling it.
+const IDLE: Duration = Duration::from_secs(1);
+
 /// Messages read from the store at a time.
 const PAGE: usize = kanect_core::validate::PAGE_MAX;
 /// Conversations listed from the store at a time.
@@ -42,6 +47,8 @@ pub(super) struct Indexer {
     jobs: Receiver<Job>,
     dropped: Arc<Dropped>,
     config: TantivyConfig,
+    /// When the last job came (polling or waiting, see `run`).
+    last_job: Instant,
     /// Changes written since the last commit, and when the first of them was.
     pending: usize,
     pending_since: Option<Instant>,
@@ -97,6 +104,7 @@ impl Indexer {
             jobs,
             dropped,
             config,
+            last_job: Instant::now(),
             pending: 0,
             pending_since: None,
             store: None,
@@ -121,14 +129,27 @@ impl Indexer {
                 (self.full_due, self.appends_due) = (false, false);
                 self.begin_pass(full);
             }
-            let job = match self.pass.is_some() {
-                true => match self.jobs.try_recv() {
-                    Ok(job) => Some(job),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => return self.close(),
-                },
-                false => match self.jobs.recv_timeout(self.wait()) {
-                    Ok(job) => Some(job),
+            // While changes come, the queue is polled (drained, then a tick's sleep) rather than
+            // waited on: a thread waiting on the queue is woken by every send that hands it a
+            // change (a system call and a context switch per message on the send path); a
+            // polled queue wakes nobody. After a second without a change the thread waits
+            // on the queue again, so an idle server does not spin.
+            let job = match self.jobs.try_recv() {
+                Ok(job) => {
+                    self.last_job = Instant::now();
+                    Some(job)
+                }
+                Err(TryRecvError::Disconnected) => return self.close(),
+                Err(TryRecvError::Empty) if self.pass.is_some() => None,
+                Err(TryRecvError::Empty) if self.last_job.elapsed() < IDLE => {
+                    std::thread::sleep(POLL.min(self.wait()));
+                    None
+                }
+                Err(TryRecvError::Empty) => match self.jobs.recv_timeout(self.wait()) {
+                    Ok(job) => {
+                        self.last_job = Instant::now();
+                        Some(job)
+                    }
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => return self.close(),
                 },
