@@ -6,7 +6,7 @@ mod support;
 
 use kanect::http::HttpConfig;
 use kanect::proto::rest::SearchPage;
-use kanect::store::{FjallStore, TantivyIndex};
+use kanect::store::{FjallStore, TantivyConfig, TantivyIndex};
 use kanect::{Chat, RateLimits};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -35,7 +35,10 @@ async fn server(search: bool) -> Running {
     let config = kanect::ChatConfig { rate_limits: RateLimits::UNLIMITED, ..chat_config() };
     let mut builder = Chat::builder(store).config(config);
     if search {
-        builder = builder.search(TantivyIndex::open(dir.path().join("search")).unwrap());
+        // Commits often, so that a test finds what it sent at once.
+        let config =
+            TantivyConfig { commit_interval: std::time::Duration::from_millis(100), ..TantivyConfig::default() };
+        builder = builder.search(TantivyIndex::open_with(dir.path().join("search"), config).unwrap());
     }
     let chat = builder.build().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -57,7 +60,7 @@ async fn send(addr: SocketAddr, who: &Session, conversation: &str, body: &str) -
     reply.json()
 }
 
-/// Searches until the index has committed what was sent (it commits about once a second).
+/// Searches until the index has committed what was sent.
 async fn search_until(addr: SocketAddr, who: &Session, query: &str, hits: usize) -> Reply {
     let path = format!("/api/v1/search/messages?{query}");
     let deadline = tokio::time::Instant::now() + WAIT;

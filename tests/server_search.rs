@@ -16,10 +16,10 @@ fn start(binary: &Path, data: &Path, extra: &[&str]) -> ServerProcess {
     start_process(binary, args, &[])
 }
 
-/// The ids found for `query` once `wanted` are (the index commits about once a second, and
+/// The ids found for `query` once `wanted` are (the index commits every few seconds, and
 /// catches up in the background after a start).
 async fn found(addr: std::net::SocketAddr, token: &str, query: &str, wanted: &[&Value]) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let deadline = tokio::time::Instant::now() + 3 * WAIT;
     loop {
         let reply = request(addr, "GET", &format!("/api/v1/search/messages?q={query}"), Some(token), None).await;
         assert_eq!(reply.status, 200, "{:?}", reply.json());

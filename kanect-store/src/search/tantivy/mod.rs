@@ -8,7 +8,7 @@
 //! for the index. One indexer thread owns tantivy's writer: it applies changes as they come
 //! (each replaces the message's document, found by its id; a deleted message keeps a
 //! document without words, a tombstone, so that the index has one document per stored
-//! message), commits at most about once a second (or after a large batch, or when
+//! message), commits every few seconds (or after a large batch, or when
 //! [`SearchIndex::flush`] asks), and reloads the reader that searches use. A search runs on
 //! tokio's blocking threads.
 //!
@@ -91,9 +91,11 @@ pub struct TantivyConfig {
     /// is made instead (a send never waits). Default 65,536.
     pub queue: usize,
     /// How long an applied change may wait for its commit (the delay before a search finds
-    /// it). Default 1 s.
+    /// it). Default 5 s: each commit writes a segment that merges write again, and that
+    /// writing competes with the store's syncs, which durable sends wait for (measured in
+    /// benches/README.md, "Search"); a search a few seconds behind the sends is the price.
     pub commit_interval: Duration,
-    /// Changes that make a commit at once. Default 20,000.
+    /// Changes that make a commit at once. Default 200,000.
     pub commit_batch: usize,
     /// tantivy's indexing memory. Default 64 MB.
     pub writer_memory: usize,
@@ -103,8 +105,8 @@ impl Default for TantivyConfig {
     fn default() -> Self {
         TantivyConfig {
             queue: 65_536,
-            commit_interval: Duration::from_secs(1),
-            commit_batch: 20_000,
+            commit_interval: Duration::from_secs(5),
+            commit_batch: 200_000,
             writer_memory: 64 << 20,
         }
     }
