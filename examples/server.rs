@@ -7,6 +7,7 @@
 //! cargo run --release --example server -- --listen 0.0.0.0:80 --data-dir /var/lib/kanect
 //! cargo run --release --example server -- --memory          # nothing persisted
 //! cargo run --release --example server -- --no-rate-limits  # for load tests
+//! cargo run --release --example server -- --no-search       # no message search index
 //! echo 'a long password' | cargo run --release --example server -- create-admin alice
 //! cargo run --release --example server -- export backup.jsonl   # a dump of the store (README)
 //! echo 'the admin password' | cargo run --release --example server -- \
@@ -29,6 +30,7 @@ mod remote_export;
 use clap::{Parser, Subcommand};
 use kanect::blob::{BlobStore, MemoryBlobStore};
 use kanect::http::HttpConfig;
+use kanect::search::{MemorySearchIndex, SearchIndex};
 use kanect::{
     AttachmentLimits, Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, Store,
     StoreError,
@@ -122,6 +124,11 @@ struct Cli {
     /// far faster than people do). Log-in slow-downs stay.
     #[arg(long, env = "KANECT_NO_RATE_LIMITS")]
     no_rate_limits: bool,
+    /// Turn message search off: no index is kept (`<data-dir>/search` for an embedded store) and
+    /// searches get `501 search_disabled`. For comparing send throughput with and without
+    /// indexing (benches/README.md, "Search").
+    #[arg(long, env = "KANECT_NO_SEARCH")]
+    no_search: bool,
     /// Sends per account: BURST/PERIOD (e.g. 100/20s: 100 at once, 100 per 20 s), or `off`.
     #[arg(long, env = "KANECT_LIMIT_SENDS", value_name = "RATE", value_parser = rate_setting, default_value_t = RateSetting(RateLimits::default().sends))]
     limit_sends: RateSetting,
@@ -330,7 +337,12 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     let opened = open_store(&cli).await?;
     let blobs = open_blobs(&cli, &opened)?;
     let store = opened.shared();
-    let chat = build_chat(&cli, store.clone(), blobs).await?;
+    // `create-admin` only writes an account: no index to open (nor to catch up).
+    let search = match cli.command {
+        None => open_search(&cli, &opened)?,
+        Some(_) => Search::default(),
+    };
+    let chat = build_chat(&cli, store.clone(), blobs, search.index.clone()).await?;
     if let Some(Command::CreateAdmin { name }) = &cli.command {
         let admin = chat.create_admin(Registration::new(name.as_str(), read_password()?)).await?;
         chat.flush().await?;
@@ -361,6 +373,10 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     println!("kanect listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
     server.serve(listener, shutdown).await?;
+    if let Some(index) = search.tantivy {
+        // Applies what is queued and marks the index clean: the next start makes no full pass.
+        tokio::task::spawn_blocking(move || index.close()).await?;
+    }
     Ok(())
 }
 
@@ -476,6 +492,51 @@ fn open_blobs(cli: &Cli, store: &OpenStore) -> Result<Arc<dyn BlobStore>, AnyErr
     })
 }
 
+/// The message search index beside the store, if search is on.
+#[derive(Default)]
+struct Search {
+    /// What the engine searches with.
+    index: Option<Arc<dyn SearchIndex>>,
+    /// The same index, when it is a TantivyIndex, to close cleanly at shutdown.
+    #[cfg(feature = "tantivy")]
+    tantivy: Option<Arc<kanect::store::TantivyIndex>>,
+    #[cfg(not(feature = "tantivy"))]
+    tantivy: Option<Arc<NoIndex>>,
+}
+
+/// Stands for `TantivyIndex` in a build without it.
+#[cfg(not(feature = "tantivy"))]
+struct NoIndex;
+
+#[cfg(not(feature = "tantivy"))]
+impl NoIndex {
+    fn close(&self) {}
+}
+
+/// Message search beside the store (`--no-search`: none): a TantivyIndex in
+/// `--data-dir`/search for an embedded store, PostgreSQL's own full-text search beside
+/// PostgreSQL, an index in memory beside memory.
+fn open_search(cli: &Cli, store: &OpenStore) -> Result<Search, AnyError> {
+    if cli.no_search {
+        return Ok(Search::default());
+    }
+    Ok(match store {
+        OpenStore::Memory(_) => Search { index: Some(Arc::new(MemorySearchIndex::new())), tantivy: None },
+        #[cfg(feature = "tantivy")]
+        OpenStore::Embedded(_) => {
+            let index = Arc::new(kanect::store::TantivyIndex::open(cli.data_dir.join("search"))?);
+            Search { index: Some(index.clone()), tantivy: Some(index) }
+        }
+        #[cfg(not(feature = "tantivy"))]
+        OpenStore::Embedded(_) => {
+            tracing::warn!("built without the tantivy feature: message search is off");
+            Search::default()
+        }
+        #[cfg(feature = "postgres")]
+        OpenStore::Postgres(store) => Search { index: Some(Arc::new(store.search_index())), tantivy: None },
+    })
+}
+
 /// The embedded store engines (`--engine`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Engine {
@@ -503,8 +564,16 @@ fn embedded_store(engine: Engine, dir: &Path) -> Result<Arc<dyn Store>, StoreErr
 
 /// The engine from the flags: the store (from [`open_store`]), the bus (`--bus`, or none), the
 /// heartbeat, the limits and the message retention.
-async fn build_chat(cli: &Cli, store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>) -> Result<Chat, AnyError> {
-    let builder = Chat::builder_shared(store).blobs_shared(blobs);
+async fn build_chat(
+    cli: &Cli,
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn BlobStore>,
+    search: Option<Arc<dyn SearchIndex>>,
+) -> Result<Chat, AnyError> {
+    let mut builder = Chat::builder_shared(store).blobs_shared(blobs);
+    if let Some(index) = search {
+        builder = builder.search_shared(index);
+    }
     let builder = match &cli.bus {
         Some(url) => {
             if cli.store.is_none() {

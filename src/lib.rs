@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `fjall` | yes | [`store::FjallStore`], the embedded persistent store, on fjall (an LSM-tree engine) |
 //! | `http` | yes | [`http`], the REST/WebSocket/long-poll server and web app |
+//! | `tantivy` | yes | `store::TantivyIndex`, message search for the embedded stores (PostgreSQL searches itself) |
 //! | `sled` | no | `store::SledStore`, the embedded store on sled 0.34, for existing data directories |
 //! | `postgres` | no | `store::PgStore`, for deployments that share one database |
 //! | `nats` | no | `nats::NatsBus`, to connect several server nodes |

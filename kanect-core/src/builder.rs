@@ -15,6 +15,7 @@ use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 use crate::chat::{Chat, ChatConfig, WeakChat};
 use crate::error::Result;
 use crate::event::Delivery;
+use crate::search::SearchIndex;
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub struct ChatBuilder {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     blobs: Option<Arc<dyn BlobStore>>,
+    search: Option<Arc<dyn SearchIndex>>,
     config: ChatConfig,
 }
 
@@ -54,6 +56,23 @@ impl ChatBuilder {
         self
     }
 
+    /// Indexes messages in `index` and turns search on (without an index,
+    /// [`Chat::search_messages`] is refused with `search_disabled`). Give it an index kept
+    /// beside the [`Store`]: a `TantivyIndex` in an embedded store's data directory, the
+    /// PostgreSQL one beside PostgreSQL, [`MemorySearchIndex`](crate::search::MemorySearchIndex)
+    /// beside memory. [`build`](ChatBuilder::build) starts it catching up with the store.
+    pub fn search(mut self, index: impl SearchIndex) -> Self {
+        self.search = Some(Arc::new(index));
+        self
+    }
+
+    /// As [`ChatBuilder::search`], with an index shared with others (or kept by the
+    /// application, to close it at shutdown).
+    pub fn search_shared(mut self, index: Arc<dyn SearchIndex>) -> Self {
+        self.search = Some(index);
+        self
+    }
+
     /// Replaces the configuration.
     pub fn config(mut self, config: ChatConfig) -> Self {
         self.config = config;
@@ -71,7 +90,10 @@ impl ChatBuilder {
     /// # Panics
     /// Outside a tokio runtime (the engine spawns its heartbeat task).
     pub async fn build(self) -> Result<Chat> {
-        let chat = Chat::new(self.store, self.bus, self.blobs, self.config);
+        if let Some(index) = &self.search {
+            index.start(self.store.clone());
+        }
+        let chat = Chat::new(self.store, self.bus, self.blobs, self.search, self.config);
         let weak = chat.downgrade();
         chat.attach(BusInbox::new(move |envelope| receive(&weak, envelope))).await?;
         tokio::spawn(crate::presence::heartbeat(chat.downgrade()));
@@ -96,7 +118,7 @@ impl Chat {
     /// process, as several nodes share one database), or with the application, which then
     /// keeps its own handle on the store (the engine does not lend out its own).
     pub fn builder_shared(store: Arc<dyn Store>) -> ChatBuilder {
-        ChatBuilder { store, bus: Arc::new(LocalBus::new()), blobs: None, config: ChatConfig::default() }
+        ChatBuilder { store, bus: Arc::new(LocalBus::new()), blobs: None, search: None, config: ChatConfig::default() }
     }
 }
 

@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::model::{Role, Timestamp, TokenHash};
 use crate::ordering::{Sequencer, Ticket};
 use crate::presence::state::PresenceState;
+use crate::search::SearchIndex;
 use crate::store::{Store, StoreHealth};
 use crate::throttle::{LoginLimits, LoginThrottle};
 use crate::uploads::{AttachmentLimits, Uploads};
@@ -143,6 +144,8 @@ struct Inner {
     retention_cursors: Arc<tokio::sync::Mutex<HashMap<ConversationId, Seq>>>,
     /// Where attachments' bytes are; None: attachments are off.
     blobs: Option<Arc<dyn BlobStore>>,
+    /// The message search index; None: search is off (see the `search` module).
+    search: Option<Arc<dyn SearchIndex>>,
     /// Uploads under way per account (see `attachments`).
     uploads: Uploads,
     /// One image decoded at a time: its bytes and pixels are in memory meanwhile.
@@ -200,6 +203,7 @@ impl Chat {
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         blobs: Option<Arc<dyn BlobStore>>,
+        search: Option<Arc<dyn SearchIndex>>,
         config: ChatConfig,
     ) -> Chat {
         let inner = Inner {
@@ -213,6 +217,7 @@ impl Chat {
             ordering: Sequencer::default(),
             retention_cursors: Arc::default(),
             blobs,
+            search,
             uploads: Uploads::default(),
             thumbnailing: Arc::new(tokio::sync::Semaphore::new(1)),
             store,
@@ -245,6 +250,11 @@ impl Chat {
     /// The blob store, if attachments are on.
     pub(crate) fn blobs(&self) -> Option<&Arc<dyn BlobStore>> {
         self.inner.blobs.as_ref()
+    }
+
+    /// The search index, if search is on.
+    pub(crate) fn search_index(&self) -> Option<&Arc<dyn SearchIndex>> {
+        self.inner.search.as_ref()
     }
 
     /// Uploads under way per account.
@@ -293,6 +303,12 @@ impl Chat {
     pub async fn flush(&self) -> Result<()> {
         self.inner.presence.departures_finished().await;
         self.inner.store.flush().await?;
+        if let Some(search) = &self.inner.search {
+            // Derived data, caught up from the store if this fails: logged, not an error.
+            if let Err(error) = search.flush().await {
+                tracing::warn!(%error, "search index flush failed");
+            }
+        }
         if let Err(error) = self.inner.bus.flush().await {
             tracing::warn!(%error, "bus flush failed");
         }

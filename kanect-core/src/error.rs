@@ -171,6 +171,9 @@ coded_enum!(
         /// The engine has no blob store ([`ChatBuilder::blobs`](crate::ChatBuilder::blobs)):
         /// files cannot be uploaded or read.
         AttachmentsDisabled => "attachments_disabled",
+        /// The engine has no search index ([`ChatBuilder::search`](crate::ChatBuilder::search)):
+        /// messages cannot be searched.
+        SearchDisabled => "search_disabled",
     }
 );
 

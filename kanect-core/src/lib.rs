@@ -76,6 +76,8 @@
 //!   seqs.
 //! - `builder` — [`ChatBuilder`]: builds and starts an engine (its bus inbox and tasks); the
 //!   one module above all the others, so that none imports back into one that imports it.
+//! - [`search`] — message search: the [`search::SearchIndex`] trait an index implements,
+//!   [`Chat::search_messages`], the query language and snippets; [`search::MemorySearchIndex`].
 //! - `metrics` — counters and histograms.
 //! - `media` — what is read from an uploaded file: its content type sniffed from the bytes
 //!   ([`sniff`]), a display name ([`sanitize_name`]), image size and thumbnail within decoding
@@ -112,6 +114,7 @@ mod presence;
 mod reactions;
 mod replies;
 mod retention;
+pub mod search;
 mod seq_set;
 mod store;
 mod subscription;
@@ -153,6 +156,7 @@ pub use model::{
 };
 pub use presence::WATCH_MAX;
 pub use reactions::{Reacted, ReactionChange, TooManyReactions, REACTIONS_MAX};
+pub use search::{SearchHit, SearchRequest, SearchResults};
 pub use store::{HistoryPage, StoreHealth};
 pub use subscription::{Resumed, SkippedCursor, Subscription, TryNext, RESUME_BATCH, RESUME_BYTES};
 pub use throttle::{LoginLimits, SlowDown};

@@ -114,6 +114,7 @@ impl Chat {
         }
         if created {
             self.metrics().messages_sent.fetch_add(1, Ordering::Relaxed);
+            self.index_message(&message);
             let event = Event::Message { message: message.clone() };
             self.route_in_order(ticket, Some((message.seq, members, event))).await;
         } else {
@@ -146,6 +147,7 @@ impl Chat {
             // Reactions are not the editor's to replace: the store kept its own.
             message.reactions = now.reactions;
         }
+        self.index_message(&message);
         self.fill_reply_previews(std::slice::from_mut(&mut message)).await?;
         self.route(conversation.members, Event::Edit { message: message.clone() }).await;
         Ok(message)
@@ -180,6 +182,7 @@ impl Chat {
         if !self.store().replace_message(&message).await? {
             return Err(Error::invalid("id", Invalid::Deleted));
         }
+        self.index_message(&message);
         self.discard_attachments(&attachments).await;
         let event = Event::Delete { conversation: message.conversation, id: message.id, seq: message.seq };
         self.route(members, event).await;

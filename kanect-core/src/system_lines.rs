@@ -42,6 +42,8 @@ impl Chat {
         };
         match self.store().append_message(line).await {
             Ok(Appended::Created(message)) => {
+                // Nothing to find in it, but the index counts every seq of a conversation.
+                self.index_message(&message);
                 let routed = Event::Message { message: message.clone() };
                 self.route_in_order(ticket, Some((message.seq, conversation.members.clone(), routed))).await;
             }

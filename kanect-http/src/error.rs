@@ -12,7 +12,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
-use kanect_core::{AuthFailure, Error, Limit};
+use kanect_core::{AuthFailure, Denied, Error, Limit};
 use kanect_proto::{ErrorBody, ErrorDetail, ErrorFrame, InputError, Reference, ServerFrame};
 use std::time::Duration;
 
@@ -121,6 +121,8 @@ impl From<Error> for ApiError {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthorized(AuthFailure::AccountDisabled) => StatusCode::FORBIDDEN,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            // A feature this server was built without, as `export_unavailable`.
+            Error::Forbidden(Denied::SearchDisabled) => StatusCode::NOT_IMPLEMENTED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,

@@ -33,7 +33,8 @@
 //!   that frames and bodies carry.
 //! - `views` — [`UserView`], [`AdminUserView`], [`ConversationView`]: records with what one
 //!   reader sees beside them (presence, unread counts, receipts).
-//! - [`rest`] — the request and response bodies of the REST, admin and health endpoints.
+//! - [`rest`] — the request and response bodies of the REST, admin and health endpoints;
+//!   `search` — those of message search (`rest::SearchPage`).
 //! - `reference` — [`Reference`], the `ref` a client attaches to a frame and gets back.
 //! - `client_frame` — [`ClientFrame`] and its [`Command`]s, parsed with precise refusals
 //!   ([`FrameError`]).
@@ -48,6 +49,7 @@ mod poll;
 mod records;
 mod reference;
 pub mod rest;
+mod search;
 mod server_frame;
 mod views;
 

@@ -17,6 +17,8 @@ use crate::views::{AdminUserView, ConversationView, UserView};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub use crate::search::{SearchHit, SearchPage, SnippetPart};
+
 // ---- Requests ----
 
 /// `POST /auth/signup`: a new account, logged in at once.

@@ -143,6 +143,7 @@ fn check(type_name: &str, text: &str) -> Result<usize, String> {
         "rest::ServerStats" => parse_exact::<rest::ServerStats>(text),
         "rest::AuditPage" => parse_exact::<rest::AuditPage>(text),
         "rest::Health" => parse_exact::<rest::Health>(text),
+        "rest::SearchPage" => parse_exact::<rest::SearchPage>(text),
         "ErrorBody" => parse_exact::<ErrorBody>(text),
         "ClientFrame" => parse_exact::<ClientFrame>(text),
         "ServerFrame" => parse_exact::<ServerFrame>(text),

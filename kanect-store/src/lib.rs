@@ -125,6 +125,9 @@
 //! - `blob` — where attachments' bytes live: `blob::fs`, [`FsBlobStore`], files under the
 //!   data directory, for the embedded stores; `blob::pg` (feature `postgres`), `PgBlobStore`,
 //!   chunk rows in a `PgStore`'s database (`PgStore::blobs`), for a cluster.
+//! - `search` — message search indexes: `search::tantivy` (feature `tantivy`), [`TantivyIndex`]
+//!   in the embedded stores' data directory; `pg::search` (feature `postgres`), PostgreSQL's
+//!   full-text search over the messages table (`PgStore::search_index`).
 
 pub mod backup;
 mod blob;
@@ -150,5 +153,8 @@ pub use crate::fjall::{FjallStore, GroupSyncStats as FjallSyncStats};
 
 #[cfg(feature = "postgres")]
 mod pg;
+mod search;
 #[cfg(feature = "postgres")]
-pub use pg::{PgConfig, PgStore};
+pub use pg::{PgConfig, PgSearchIndex, PgStore};
+#[cfg(feature = "tantivy")]
+pub use search::{TantivyConfig, TantivyIndex};

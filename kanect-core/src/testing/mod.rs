@@ -29,7 +29,8 @@
 //! backend is done when the whole suite passes on it.
 //!
 //! Blob stores have a suite of their own, [`blob_conformance!`](crate::blob_conformance)
-//! (module [`blob`]).
+//! (module [`blob`]), and search indexes too, [`search_conformance!`](crate::search_conformance)
+//! (module [`search`]).
 //!
 //! For tests of the engine: [`FaultyStore`] (module `faulty`) wraps a store and fails the calls
 //! a test chooses; [`delegate_store!`](crate::delegate_store) writes a wrapper's impl of a
@@ -41,6 +42,7 @@ mod child;
 mod delegate;
 mod faulty;
 mod model;
+pub mod search;
 pub mod suite;
 
 pub use child::run_in_child;

@@ -10,6 +10,7 @@ pub(crate) mod attachments;
 pub(crate) mod conversations;
 pub(crate) mod export;
 pub(crate) mod request;
+pub(crate) mod search;
 
 use crate::auth;
 use crate::connection::ConnectionGuard;
@@ -78,6 +79,8 @@ pub(crate) async fn route(
         (&Method::GET, ["attachments", id, "thumbnail"]) => {
             attachments::download(app, caller, id, kanect_core::AttachmentPart::Thumbnail, &request).await
         }
+
+        (&Method::GET, ["search", "messages"]) => search::messages(app, caller, &request).await,
 
         (&Method::POST, ["poll"]) => crate::poll::create(app, caller, request).await,
         (&Method::GET, ["poll", id]) => crate::poll::poll(app, caller, id, &request).await,

@@ -22,7 +22,8 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (2, "login_attempts", include_str!("../../migrations/0002_login_attempts.sql")),
     (3, "attachments", include_str!("../../migrations/0003_attachments.sql")),
     (4, "blobs", include_str!("../../migrations/0004_blobs.sql")),
-    (5, "replies_reactions", include_str!("../../migrations/0005_replies_reactions.sql")),
+    (5, "search", include_str!("../../migrations/0005_search.sql")),
+    (6, "replies_reactions", include_str!("../../migrations/0006_replies_reactions.sql")),
 ];
 
 /// The newest version this build knows.

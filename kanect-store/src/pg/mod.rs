@@ -45,7 +45,8 @@
 //! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`; [`Store`] itself here), with one SQL
 //! statement (or one short transaction) per operation; how each invariant is kept across nodes
 //! is said above, and the comments there only say what is not obvious from the SQL. `sql` runs
-//! statements, `rows` decodes them, `migrate` keeps the schema, `purge` vacuums deleted and
+//! statements, `rows` decodes them, `migrate` keeps the schema, `search` is message search
+//! ([`PgStore::search_index`]), `purge` vacuums deleted and
 //! edited message bodies out of the table's pages.
 //!
 //! **Deletion.** A deleted or edited message's old body stays in the table's pages until a
@@ -60,9 +61,12 @@ mod messages;
 mod migrate;
 mod purge;
 mod rows;
+mod search;
 mod sessions;
 mod sql;
 mod users;
+
+pub use search::PgSearchIndex;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};

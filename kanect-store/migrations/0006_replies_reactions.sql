@@ -1,4 +1,4 @@
--- Kanect schema version 5: replies, mentions, reactions and system lines (kanect_core::Message).
+-- Kanect schema version 6: replies, mentions, reactions and system lines (kanect_core::Message).
 --
 -- `reply_to` is the seq of the message of the same conversation a message replies to (NULL:
 -- none); the preview shown with a reply is read from that message, never stored. `mentions`
