@@ -141,4 +141,7 @@ export const api = {
   unreact: (messageId, emoji) => request('DELETE', `/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`),
   receipt: (id, kind, seq) => request('POST', `/conversations/${encodeURIComponent(id)}/receipts`, { kind, seq }),
   typing: (id) => request('POST', `/conversations/${encodeURIComponent(id)}/typing`, {}),
+
+  /** `{q, conversation, order, limit, cursor}` → `{hits, next_cursor}` (PROTOCOL.md, Search). */
+  searchMessages: (params) => request('GET', `/search/messages${query(params)}`),
 };

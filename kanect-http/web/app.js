@@ -9,6 +9,8 @@
 //   session.js   log-in/out, loading, what each server frame does, every user action
 //   router.js    hash routes; a new view registers its own with `route()`
 //   dom.js       element builders that only ever insert text; avatars, icons, toasts
+//   search.js, jump.js   message search for the Ctrl+K palette (views/palette.js), and showing
+//                a message by seq in its conversation
 //   time.js, strength.js   formatting and the password meter
 //   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs, attachments
 //                (the tray, files in messages, the image viewer)
@@ -21,6 +23,7 @@ import * as session from './session.js';
 import { on, state } from './state.js';
 import { ADMIN_ROUTE, renderAdmin } from './views/admin.js';
 import { renderLogin, renderSignup } from './views/auth.js';
+import { installPaletteShortcut } from './views/palette.js';
 import { hideShell, showShell } from './views/shell.js';
 
 const root = document.getElementById('app');
@@ -88,6 +91,7 @@ async function boot() {
     }
   }
   window.addEventListener('hashchange', render);
+  installPaletteShortcut();
   render();
 }
 

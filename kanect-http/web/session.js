@@ -392,7 +392,11 @@ function putPage(t, messages) {
   fetchLineUsers(messages);
 }
 
-async function fetchConversation(id) {
+/**
+ * Reads one conversation into the state (a search hit's, beyond the pages of the list read so
+ * far); resolves with it, or null when it cannot be read. Never rejects.
+ */
+export async function fetchConversation(id) {
   try {
     const c = await api.conversation(id);
     S.putConversation(c);

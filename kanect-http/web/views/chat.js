@@ -19,6 +19,7 @@
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import { bodyNodes, isJumboEmoji } from '../markdown.js';
 import { getDraft, setDraft } from '../drafts.js';
+import { takeJump } from '../jump.js';
 import * as session from '../session.js';
 import { messageStatus, myRead, on, peer, presenceOf, readersOf, state, thread } from '../state.js';
 import { previewOf } from '../replies.js';
@@ -628,7 +629,17 @@ export function createChat(conversationId) {
       render();
     }, 0);
   };
+  // A message to show (a search hit, jump.js): once the newest page is in, scrolled to and
+  // flashed as a reply's original is; the view then stays there, not on the unread divider.
+  const showPending = () => {
+    if (!thread(conversationId).loaded) return;
+    const seq = takeJump(conversationId);
+    if (seq === null) return;
+    divider.pending = false;
+    jumpToMessage(conversationId, seq, items, render, 'That message is too far back to show here.');
+  };
   const offs = [
+    on('jump', (id) => id === conversationId && showPending()),
     on('thread', (id) => id === conversationId && schedule()),
     on('conversations', schedule),
     on('users', schedule),
@@ -651,7 +662,10 @@ export function createChat(conversationId) {
   }, 30_000);
   renderHead();
   render();
-  session.openConversation(conversationId).then(schedule).catch((err) => {
+  session.openConversation(conversationId).then(() => {
+    schedule();
+    showPending();
+  }).catch((err) => {
     toast(err.code === 'conversation_not_found' ? 'That conversation is not available.' : errorText(err), 'error');
     if (state.open === conversationId) location.hash = '#/';
   });

@@ -97,9 +97,10 @@ export function createReplyBar(onChange) {
 
 /**
  * Scrolls the pane to the message at `seq` and flashes it, reading the history around it first
- * when it is not loaded. `render()` draws the view at once (after the read).
+ * when it is not loaded. `render()` draws the view at once (after the read). `tooFar`: what
+ * the reader is told when the message is further back than the app reads to reach it.
  */
-export async function jumpToMessage(conversationId, seq, pane, render) {
+export async function jumpToMessage(conversationId, seq, pane, render, tooFar = 'The original message is too far back to show here.') {
   let found;
   try {
     found = await session.loadAround(conversationId, seq);
@@ -110,7 +111,7 @@ export async function jumpToMessage(conversationId, seq, pane, render) {
   render();
   const row = pane.querySelector(`.msg[data-seq="${seq}"]`);
   if (!found || !row) {
-    toast('The original message is too far back to show here.', 'error');
+    toast(tooFar, 'error');
     return;
   }
   row.scrollIntoView({ block: 'center' });

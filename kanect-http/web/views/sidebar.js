@@ -11,6 +11,7 @@ import { listed, on, peer, presenceOf, sortedConversations, state } from '../sta
 import { isSystemLine, systemLineText } from '../system-lines.js';
 import { lastSeen, listTime } from '../time.js';
 import { groupDialog } from './dialogs.js';
+import { openPalette, SHORTCUT } from './palette.js';
 
 /** People listed without a search; the filter box finds the others. */
 const PEOPLE_SHOWN = 200;
@@ -97,7 +98,9 @@ export function createSidebar() {
   const me = state.me;
   const newGroup = h('button', { type: 'button', class: 'icon-btn', title: 'New group', 'aria-label': 'New group', 'data-action': 'new-group' }, icon('group'));
   const logout = h('button', { type: 'button', class: 'icon-btn', title: 'Log out', 'aria-label': 'Log out', 'data-action': 'logout' }, icon('logout'));
-  const actions = h('div', { class: 'side-actions' }, adminLink(), newGroup, logout);
+  const searchBtn = h('button', { type: 'button', class: 'icon-btn', title: `Search (${SHORTCUT})`, 'aria-label': 'Search', 'aria-keyshortcuts': 'Control+K Meta+K', 'data-action': 'search' }, icon('search'));
+  searchBtn.addEventListener('click', openPalette);
+  const actions = h('div', { class: 'side-actions' }, adminLink(), searchBtn, newGroup, logout);
   const el = h('aside', { class: 'sidebar' },
     h('header', { class: 'side-head' },
       avatar(me.id, displayName(me), { size: 'md' }),
@@ -259,7 +262,7 @@ export function createSidebar() {
   const offs = [on('users', schedule), on('conversations', schedule), on('typing', schedule), on('open', schedule), on('connection', () => {
     renderConnection();
     schedule();
-  }), on('me', () => replace(actions, adminLink(), newGroup, logout))]; // promoted or demoted
+  }), on('me', () => replace(actions, adminLink(), searchBtn, newGroup, logout))]; // promoted or demoted
   const clock = setInterval(schedule, 30_000);
   render();
   return {
