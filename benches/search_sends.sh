@@ -6,6 +6,7 @@
 #
 #   cargo build --release --example server --example loadgen
 #   benches/search_sends.sh            # ROUNDS=3 DURATION=10 PAIRS=100 by default
+#   PIN=1 benches/search_sends.sh      # the server on core 0, loadgen on core 1 (taskset)
 #
 # The index's work is off the send path (a bounded queue to one indexer thread), so what it may
 # cost a send is CPU shared with the server on this 2-core machine: compare within one run.
@@ -15,6 +16,12 @@ DURATION=${DURATION:-10}
 PAIRS=${PAIRS:-100}
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
 ulimit -n 20000
+SERVER_CPU=()
+LOADGEN_CPU=()
+if [ "${PIN:-0}" = 1 ]; then
+    SERVER_CPU=(taskset -c 0)
+    LOADGEN_CPU=(taskset -c 1)
+fi
 
 run() { # mode → one result line
     local mode=$1 dir
@@ -22,7 +29,7 @@ run() { # mode → one result line
     local flags=()
     [ "$mode" = no-search ] && flags=(--no-search)
     : >"$dir/server.out"
-    "$BIN/server" --listen 127.0.0.1:0 --data-dir "$dir/data" --max-connections 20000 \
+    "${SERVER_CPU[@]}" "$BIN/server" --listen 127.0.0.1:0 --data-dir "$dir/data" --max-connections 20000 \
         --max-connections-per-address 20000 --no-rate-limits --log warn "${flags[@]}" >"$dir/server.out" 2>&1 &
     local pid=$! addr=""
     for _ in $(seq 1 100); do
@@ -31,7 +38,7 @@ run() { # mode → one result line
         sleep 0.1
     done
     [ -n "$addr" ] || { cat "$dir/server.out" >&2; kill "$pid"; return 1; }
-    "$BIN/loadgen" --server "http://$addr" --server-pid "$pid" --workload pairs --pairs "$PAIRS" \
+    "${LOADGEN_CPU[@]}" "$BIN/loadgen" --server "http://$addr" --server-pid "$pid" --workload pairs --pairs "$PAIRS" \
         --window 16 --duration "$DURATION" >"$dir/loadgen.out" 2>/dev/null
     kill -TERM "$pid"
     wait "$pid" || true

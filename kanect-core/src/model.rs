@@ -157,7 +157,7 @@ pub struct Message {
     /// sorted, without duplicates; emptied when it is deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<UserId>,
-    /// Its reactions, in the order each emoji was first used (see [`crate::reactions`]);
+    /// Its reactions, in the order each emoji was first used (see [`ReactionChange`](crate::ReactionChange));
     /// emptied when it is deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,

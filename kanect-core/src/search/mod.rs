@@ -1,6 +1,6 @@
 //! Message search: full-text search over the messages of the conversations a caller is in.
 //!
-//! A search index is derived data: the [`Store`](crate::Store) holds the truth, an index may
+//! A search index is derived data: the [`Store`] holds the truth, an index may
 //! be behind it or lose its last changes in a crash, and it is rebuilt from the store. So it
 //! is not part of the store but a trait of its own, [`SearchIndex`], plugged into the engine
 //! as blob stores are ([`ChatBuilder::search`](crate::ChatBuilder::search)); without one,
