@@ -34,7 +34,8 @@ import { attachMentionList } from './mention-list.js';
 import { failedActions, messageActions } from './message-actions.js';
 import { closePicker, reactionChips, reactionsSig } from './reactions.js';
 import { createReplyBar, jumpToMessage, quoteSig, replyQuote } from './replies.js';
-import { conversationTitle, presenceText } from './sidebar.js';
+import { conversationTitle } from '../titles.js';
+import { presenceText } from './sidebar.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
 const LOAD_OLDER_WITHIN_PX = 160;

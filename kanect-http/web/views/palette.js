@@ -13,8 +13,8 @@ import { createMessageSearch } from '../search.js';
 import * as session from '../session.js';
 import { listed, on, peer, presenceOf, sortedConversations, state } from '../state.js';
 import { dayLabel, fullTime, timeOfDay } from '../time.js';
+import { conversationTitle } from '../titles.js';
 import { errorText } from './auth.js';
-import { conversationTitle } from './sidebar.js';
 
 /** People and groups listed at most (the messages have their pages). */
 const SHOWN = 5;

@@ -10,6 +10,7 @@ import { match } from '../router.js';
 import { listed, on, peer, presenceOf, sortedConversations, state } from '../state.js';
 import { isSystemLine, systemLineText } from '../system-lines.js';
 import { lastSeen, listTime } from '../time.js';
+import { conversationTitle } from '../titles.js';
 import { groupDialog } from './dialogs.js';
 import { openPalette, SHORTCUT } from './palette.js';
 
@@ -33,12 +34,6 @@ const CONNECTION_TEXT = {
  */
 function unreadText(n) {
   return n > 99 ? '99+' : String(n);
-}
-
-/** The name of a conversation as listed: the group name, or the other person's name. */
-export function conversationTitle(conv) {
-  if (conv.kind === 'group') return conv.name || 'Group';
-  return displayName(peer(conv));
 }
 
 /** A one-line preview of a message. */
