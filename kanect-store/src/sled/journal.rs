@@ -508,7 +508,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut journal = made_ahead(dir.path(), 4096);
         assert_eq!(file_len(dir.path(), 1), 4096);
-        assert!(!dir.path().join(MAKING).exists(), "made under another name, then renamed");
         journal.append(&[(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]).unwrap();
         journal.append(&[(b"c".to_vec(), b"3".to_vec())]).unwrap();
         journal.sync().unwrap();
@@ -518,9 +517,11 @@ mod tests {
         assert_eq!(journal.rotate().unwrap(), 1);
         assert_eq!((journal.number(), file_len(dir.path(), 2)), (2, 4096));
         assert_eq!(&fs::read(file_name(dir.path(), 2)).unwrap()[..MAGIC.len()], MAGIC);
-        // Closing waits for that one and deletes it, unused.
+        // Closing waits for that one and deletes it, unused. (Only now is no file being made:
+        // before, the thread making the next one may still be writing it under its other name.)
         drop(journal);
         assert_eq!(numbers(dir.path()).unwrap(), [1, 2]);
+        assert!(!dir.path().join(MAKING).exists(), "made under another name, then renamed");
 
         let (replayed, db) = replay_fresh(dir.path());
         assert_eq!((replayed.records, replayed.restored, replayed.last_file), (2, 3, 2));
