@@ -59,13 +59,17 @@ impl InviteStore for PgStore {
              WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2 RETURNING ",
             invite_columns!()
         );
+        let read = concat!("SELECT ", invite_columns!(), " FROM kanect_invites WHERE token_hash = $1");
         let now_param = rows::clamped(now.0);
+        // One connection for both statements: taking a second while holding the first could
+        // exhaust the pool under many concurrent sign-ups, each waiting for the other's.
         let client = self.client().await?;
         for _ in 0..REDEEM_TRIES {
             if let Some(row) = query_opt(&client, sql, &[&&token_hash.0[..], &now_param]).await? {
                 return rows::invite(&row).map(Ok);
             }
-            let stored = self.invite_by_token(token_hash).await?;
+            let row = query_opt(&client, read, &[&&token_hash.0[..]]).await?;
+            let stored = row.as_ref().map(rows::invite).transpose()?;
             if let Err(refused) = redeem(stored, now) {
                 return Ok(Err(refused));
             }
