@@ -224,11 +224,7 @@ async fn every_endpoint_refuses_the_unauthenticated_and_admin_ones_the_non_admin
         ("GET", "/api/v1/admin/stats".into(), None),
         ("GET", "/api/v1/admin/audit".into(), None),
         ("GET", "/api/v1/admin/invites".into(), None),
-        (
-            "POST",
-            "/api/v1/admin/users".into(),
-            Some(json!({"username":"made","password":"a new long one"})),
-        ),
+        ("POST", "/api/v1/admin/users".into(), Some(json!({"username":"made","password":"a new long one"}))),
         ("PATCH", format!("/api/v1/admin/users/{id}"), Some(json!({"display_name":"X"}))),
     ];
     let all = endpoints.iter().map(|(m, p)| (*m, p.clone(), None)).chain(admin.iter().cloned());

@@ -7,8 +7,8 @@
 mod support;
 
 use kanect::backend::{InviteStore, UserStore};
-use kanect::{ChatConfig, InviteLimits, SignUpMode, Timestamp};
 use kanect::http::HttpConfig;
+use kanect::{ChatConfig, InviteLimits, SignUpMode, Timestamp};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -221,7 +221,10 @@ async fn admins_create_and_edit_accounts_in_a_closed_server() {
     assert_eq!((taken.status, taken.code().as_str()), (409, "username_taken"));
     let weak = json!({"username": "eve", "password": "short"});
     let refused = request(addr, "POST", "/api/v1/admin/users", Some(&root.token), Some(weak)).await;
-    assert_eq!((refused.status, refused.code().as_str(), refused.json()["error"]["field"].clone()), (400, "too_short", json!("password")));
+    assert_eq!(
+        (refused.status, refused.code().as_str(), refused.json()["error"]["field"].clone()),
+        (400, "too_short", json!("password"))
+    );
     // The new account logs in, and may administer.
     let login = json!({"username": "dora", "password": "a long password"});
     let dora_login = request(addr, "POST", "/api/v1/auth/login", None, Some(login)).await;
@@ -235,12 +238,18 @@ async fn admins_create_and_edit_accounts_in_a_closed_server() {
     let edit = json!({"display_name": "Dora D.", "email": "dora@example.org"});
     let edited = request(addr, "PATCH", &path, Some(&root.token), Some(edit)).await;
     assert_eq!(edited.status, 200, "{:?}", edited.json());
-    assert_eq!((edited.json()["display_name"].clone(), edited.json()["email"].clone()), (json!("Dora D."), json!("dora@example.org")));
+    assert_eq!(
+        (edited.json()["display_name"].clone(), edited.json()["email"].clone()),
+        (json!("Dora D."), json!("dora@example.org"))
+    );
     let frame = ws.next_of("user").await;
     assert_eq!(frame["user"]["display_name"], "Dora D.");
     assert!(frame["user"].get("email").is_none_or(Value::is_null), "others are not shown the e-mail");
     let bad = request(addr, "PATCH", &path, Some(&root.token), Some(json!({"email": "nope"}))).await;
-    assert_eq!((bad.status, bad.code().as_str(), bad.json()["error"]["field"].clone()), (400, "malformed", json!("email")));
+    assert_eq!(
+        (bad.status, bad.code().as_str(), bad.json()["error"]["field"].clone()),
+        (400, "malformed", json!("email"))
+    );
     let cleared = request(addr, "PATCH", &path, Some(&root.token), Some(json!({"email": ""}))).await.json();
     assert_eq!((cleared["email"].clone(), cleared["display_name"].clone()), (Value::Null, json!("Dora D.")));
     let ghost = "/api/v1/admin/users/0193a000-0000-7000-8000-000000000000";
@@ -250,7 +259,10 @@ async fn admins_create_and_edit_accounts_in_a_closed_server() {
     let log = actions(addr, &root).await;
     let entries: Vec<(&str, Option<&str>)> =
         log.iter().map(|e| (e["action"].as_str().unwrap(), e["detail"].as_str())).collect();
-    assert_eq!(entries, [("user.create", Some("dora")), ("user.edit", Some("display_name,email")), ("user.edit", Some("email"))]);
+    assert_eq!(
+        entries,
+        [("user.create", Some("dora")), ("user.edit", Some("display_name,email")), ("user.edit", Some("email"))]
+    );
     assert!(log.iter().all(|e| e["actor"] == json!(root.id)));
     server.shutdown().await.unwrap();
 }

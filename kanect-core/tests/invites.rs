@@ -245,7 +245,8 @@ async fn invites_are_listed_to_their_makers_and_revoked_by_them_or_admins() {
     assert_eq!(chat.invites(&root, InviteScope::All, None, 10).await.unwrap().len(), 2);
 
     let log = chat.audit_log(&root, None, 20).await.unwrap();
-    let revokes: Vec<_> = log.iter().filter(|e| e.action == "invite.revoke").map(|e| (e.actor, e.target.clone())).collect();
+    let revokes: Vec<_> =
+        log.iter().filter(|e| e.action == "invite.revoke").map(|e| (e.actor, e.target.clone())).collect();
     assert_eq!(revokes, [(root.user(), bens.invite.id.to_string()), (ann.user(), anns[0].invite.id.to_string())]);
     assert_eq!(log.iter().filter(|e| e.action == "invite.create").count(), 4);
 }
@@ -274,7 +275,10 @@ async fn admins_create_and_edit_accounts_and_the_audit_log_says_so() {
     };
     assert_eq!(code(chat.admin_create_user(&plain, new(), Role::Admin).await), "admin_only");
     let dee = chat.admin_create_user(&root, new(), Role::Admin).await.unwrap();
-    assert_eq!((dee.role, dee.email.as_deref(), dee.display_name.as_deref()), (Role::Admin, Some("dee@example.com"), Some("Dee")));
+    assert_eq!(
+        (dee.role, dee.email.as_deref(), dee.display_name.as_deref()),
+        (Role::Admin, Some("dee@example.com"), Some("Dee"))
+    );
     assert_eq!(code(chat.admin_create_user(&root, new(), Role::User).await), "username_taken");
     let weak = Registration::new("eve", "eve");
     assert_eq!(code(chat.admin_create_user(&root, weak, Role::User).await), "too_short");
@@ -291,8 +295,13 @@ async fn admins_create_and_edit_accounts_and_the_audit_log_says_so() {
     let mut device = chat.subscribe(&plain).await.unwrap();
     let edited = chat.admin_edit_user(&root, plain_user.id, edit(Some("Plain Jane"), Some("jane@example.org"))).await;
     let edited = edited.unwrap();
-    assert_eq!((edited.display_name.as_deref(), edited.email.as_deref()), (Some("Plain Jane"), Some("jane@example.org")));
-    assert!(matches!(next_event(&mut device).await, kanect_core::Event::User { user } if user.display_name.as_deref() == Some("Plain Jane")));
+    assert_eq!(
+        (edited.display_name.as_deref(), edited.email.as_deref()),
+        (Some("Plain Jane"), Some("jane@example.org"))
+    );
+    assert!(
+        matches!(next_event(&mut device).await, kanect_core::Event::User { user } if user.display_name.as_deref() == Some("Plain Jane"))
+    );
     let cleared = chat.admin_edit_user(&root, plain_user.id, edit(Some(""), Some("  "))).await.unwrap();
     assert_eq!((cleared.display_name, cleared.email), (None, None));
     let unchanged = chat.admin_edit_user(&root, plain_user.id, edit(None, None)).await.unwrap();
@@ -303,5 +312,8 @@ async fn admins_create_and_edit_accounts_and_the_audit_log_says_so() {
     assert_eq!(edits, [Some("display_name,email".to_string()), Some("display_name,email".to_string())]);
     assert_eq!(actions(&chat, &root).await, ["user.create", "user.edit", "user.edit"]);
     let created = log.iter().find(|e| e.action == "user.create").unwrap();
-    assert_eq!((created.actor, created.target.clone(), created.detail.as_deref()), (root.user(), dee.id.to_string(), Some("dee")));
+    assert_eq!(
+        (created.actor, created.target.clone(), created.detail.as_deref()),
+        (root.user(), dee.id.to_string(), Some("dee"))
+    );
 }

@@ -2,7 +2,7 @@
 // (`textContent` / `createTextNode`): nothing here ever parses a string as HTML.
 
 /** Attributes `h` may set with setAttribute; anything else is a bug in the caller. */
-const SAFE_ATTR = /^(class|id|type|name|value|placeholder|autocomplete|for|role|title|href|src|alt|width|height|download|accept|multiple|max|loading|decoding|tabindex|disabled|hidden|maxlength|minlength|rows|inputmode|spellcheck|autofocus|required|checked|novalidate|(data|aria)-[a-z-]+)$/;
+const SAFE_ATTR = /^(class|id|type|name|value|placeholder|autocomplete|for|role|title|href|src|alt|width|height|download|accept|multiple|max|min|step|readonly|selected|loading|decoding|tabindex|disabled|hidden|maxlength|minlength|rows|inputmode|spellcheck|autofocus|required|checked|novalidate|(data|aria)-[a-z-]+)$/;
 
 /**
  * URLs `h` may put in `href` and `src`: a fragment, or a path on this site (not `//host`, nor
