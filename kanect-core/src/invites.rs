@@ -178,7 +178,8 @@ impl Chat {
     /// `unavailable`.
     pub async fn create_invite(&self, caller: &Caller, new: NewInvite) -> Result<CreatedInvite> {
         let limits = self.config().invites;
-        if !self.may_invite(caller).await? {
+        let admin = self.active_role(caller).await? == Role::Admin;
+        if !admin && !limits.users_may_invite {
             return Err(Error::Forbidden(Denied::AdminOnly));
         }
         if new.uses == 0 || new.uses > limits.max_uses {
@@ -188,7 +189,7 @@ impl Chat {
             return Err(Error::invalid("expires_in", Invalid::OutOfRange));
         }
         let now = self.now();
-        if self.active_role(caller).await? != Role::Admin {
+        if !admin {
             let held = self.store().invites(Some(caller.user()), None, validate::PAGE_MAX).await?;
             if held.iter().filter(|invite| invite.usable_at(now)).count() >= limits.open_per_user {
                 return Err(Error::Limited { limit: Limit::Invites, retry_after: None });

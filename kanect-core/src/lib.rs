@@ -70,7 +70,7 @@
 //!   device has, as ranges.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
 //!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
-//!   `messaging` and `admin`; `replies` (previews of what a reply answers), `mentions`
+//!   `messaging`, `admin` and `invites` (the sign-up mode and invite links); `replies` (previews of what a reply answers), `mentions`
 //!   (`@username`s resolved to members) and `reactions` (the rule every store applies) extend
 //!   messaging; `system_lines` records group changes in the history, and says how they fit
 //!   seqs.

@@ -1,6 +1,6 @@
 //! The REST API under `/api/v1/`: one dispatch table mapping method and path to a handler.
 //!
-//! Public endpoints (sign-up, log-in) and the WebSocket upgrade (which authenticates and checks
+//! Public endpoints (sign-up, its mode, an invite's check, log-in) and the WebSocket upgrade (which authenticates and checks
 //! Origin itself) come first; everything else authenticates once here — bearer token or cookie,
 //! with the CSRF check for cookie sessions changing state — before dispatching.
 
