@@ -32,8 +32,8 @@ use kanect::blob::{BlobStore, MemoryBlobStore};
 use kanect::http::HttpConfig;
 use kanect::search::{MemorySearchIndex, SearchIndex};
 use kanect::{
-    AttachmentLimits, Chat, ChatBuilder, ChatConfig, LoginLimits, MemoryStore, Rate, RateLimits, Registration, Store,
-    StoreError,
+    AttachmentLimits, Chat, ChatBuilder, ChatConfig, InviteLimits, LoginLimits, MemoryStore, Rate, RateLimits,
+    Registration, SignUpMode, Store, StoreError,
 };
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -155,6 +155,13 @@ struct Cli {
     /// What one account's files (thumbnails included) may take in all, in MiB (1 to 1048576).
     #[arg(long, env = "KANECT_STORAGE_QUOTA", value_name = "MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     storage_quota: u64,
+    /// Who may sign up: `open` (anyone), `invite` (only with an invite link) or `closed` (only
+    /// administrators create accounts, from the admin page or `create-admin`).
+    #[arg(long, env = "KANECT_SIGN_UP", value_name = "MODE", default_value = "open", value_parser = sign_up_mode)]
+    sign_up: SignUpMode,
+    /// Let users (not only administrators) make invite links.
+    #[arg(long, env = "KANECT_USERS_MAY_INVITE")]
+    users_may_invite: bool,
     /// At start, make sure this administrator exists (with KANECT_ADMIN_PASSWORD).
     #[arg(long, env = "KANECT_ADMIN_USERNAME", requires = "admin_password")]
     admin_username: Option<String>,
@@ -177,6 +184,11 @@ fn rate_setting(text: &str) -> Result<RateSetting, String> {
     let rate =
         text.parse().map_err(|_| format!("{text:?}: expected BURST/PERIOD such as 100/20s or 10/50m, or off"))?;
     Ok(RateSetting(Some(rate)))
+}
+
+/// Parses `--sign-up`.
+fn sign_up_mode(text: &str) -> Result<SignUpMode, String> {
+    text.parse().map_err(|_| format!("{text:?}: expected open, invite or closed"))
 }
 
 /// `--message-retention`: how long messages are kept, or forever.
@@ -595,6 +607,8 @@ async fn build_chat(
             quota_bytes: cli.storage_quota * 1024 * 1024,
             ..AttachmentLimits::default()
         },
+        sign_up: cli.sign_up,
+        invites: InviteLimits { users_may_invite: cli.users_may_invite, ..InviteLimits::default() },
         ..ChatConfig::default()
     };
     Ok(builder.config(config).build().await?)

@@ -207,6 +207,9 @@ async fn every_endpoint_refuses_the_unauthenticated_and_admin_ones_the_non_admin
         ("POST", "/api/v1/poll".into()),
         ("GET", format!("/api/v1/poll/{id}")),
         ("DELETE", format!("/api/v1/poll/{id}")),
+        ("GET", "/api/v1/invites".into()),
+        ("POST", "/api/v1/invites".into()),
+        ("DELETE", format!("/api/v1/invites/{id}")),
     ];
     let admin = [
         ("GET", "/api/v1/admin/users".to_string(), None),
@@ -220,6 +223,9 @@ async fn every_endpoint_refuses_the_unauthenticated_and_admin_ones_the_non_admin
         ("DELETE", format!("/api/v1/admin/messages/{id}"), None),
         ("GET", "/api/v1/admin/stats".into(), None),
         ("GET", "/api/v1/admin/audit".into(), None),
+        ("GET", "/api/v1/admin/invites".into(), None),
+        ("POST", "/api/v1/admin/users".into(), Some(json!({"username":"made","password":"a new long one"}))),
+        ("PATCH", format!("/api/v1/admin/users/{id}"), Some(json!({"display_name":"X"}))),
     ];
     let all = endpoints.iter().map(|(m, p)| (*m, p.clone(), None)).chain(admin.iter().cloned());
     for (method, path, body) in all {

@@ -88,7 +88,13 @@ impl Api {
 
     /// Signs up `username` and returns its id and token.
     pub(crate) async fn signup(&mut self, username: &str) -> Result<Account, BoxError> {
-        let body = SignUp { username: username.into(), password: PASSWORD.into(), email: None, display_name: None };
+        let body = SignUp {
+            username: username.into(),
+            password: PASSWORD.into(),
+            email: None,
+            display_name: None,
+            invite: None,
+        };
         let answer: LoggedIn = self.post("/api/v1/auth/signup", None, &body).await?;
         Ok(Account { id: answer.user.id, token: answer.token })
     }

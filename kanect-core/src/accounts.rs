@@ -10,7 +10,7 @@ use crate::admission::Ticket;
 use crate::auth::{hash_token, SessionToken};
 use crate::chat::{Caller, Chat};
 use crate::client_key::client_key;
-use crate::error::{AuthFailure, Entity, Error, Limit, Result};
+use crate::error::{AuthFailure, Entity, Error, Limit, Result, StoreError};
 use crate::event::Event;
 use crate::id::UserId;
 use crate::model::{Presence, Role, Session, Timestamp, TokenHash, User};
@@ -33,6 +33,10 @@ pub struct Registration {
     /// Optional; up to 64 characters.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// An invite's token, for a public sign-up in [`SignUpMode::Invite`](crate::SignUpMode::Invite)
+    /// (ignored in the other modes, and by trusted paths: see the `invites` module).
+    #[serde(default)]
+    pub invite: Option<String>,
 }
 
 impl Registration {
@@ -97,26 +101,43 @@ impl Chat {
     /// The admission is taken first: a refusal there leaves the sign-ups budget (the scarcer)
     /// untouched.
     ///
+    /// The operator's [`SignUpMode`](crate::SignUpMode) applies (see the `invites` module):
+    /// closed refuses every sign-up first; invite-only needs `registration.invite`, whose use is
+    /// taken only once the account is stored.
+    ///
     /// # Errors
     /// As [`Chat::register`]; `rate_limited` (with `retry_after`) past any of the limits, and
-    /// then nothing is stored.
+    /// then nothing is stored; `sign_up_closed`; `invite_required`; `invite_invalid`,
+    /// `invite_expired`, `invite_used_up`.
     pub async fn register_from(&self, registration: Registration, client: IpAddr) -> Result<User> {
-        self.create_user_from(registration, Role::User, Some(client)).await
+        let invite = self.sign_up_invite(registration.invite.as_deref())?;
+        self.create_user_from(registration, Role::User, Some(client), invite).await
     }
 
     pub(crate) async fn create_user(&self, registration: Registration, role: Role) -> Result<User> {
-        self.create_user_from(registration, role, None).await
+        self.create_user_from(registration, role, None, None).await
     }
 
     /// Creates an account; with a `client`, within its address's admission to password hashing
-    /// and its sign-up limit (checked after validation and before anything is read or hashed).
-    async fn create_user_from(&self, registration: Registration, role: Role, client: Option<IpAddr>) -> Result<User> {
-        let Registration { username, password, email, display_name } = registration;
+    /// and its sign-up limit (checked after validation and before anything is read or hashed);
+    /// with an `invite`, taking one of its uses (checked after validation, taken after the hash,
+    /// given back if the account is not stored: see the `invites` module).
+    async fn create_user_from(
+        &self,
+        registration: Registration,
+        role: Role,
+        client: Option<IpAddr>,
+        invite: Option<TokenHash>,
+    ) -> Result<User> {
+        let Registration { username, password, email, display_name, invite: _ } = registration;
         validate::username(&username)?;
         validate::password(&password, &username)?;
         let email = email.filter(|e| !e.trim().is_empty()).map(|e| validate::email(&e)).transpose()?;
         let display_name =
             display_name.filter(|n| !n.trim().is_empty()).map(|n| validate::name("display_name", &n)).transpose()?;
+        if let Some(invite) = &invite {
+            self.check_invite(invite).await?;
+        }
         // The hash counts as in flight until this returns.
         let _in_flight = match client {
             Some(client) => Some(self.admit_sign_up(client)?),
@@ -126,6 +147,10 @@ impl Chat {
             return Err(Error::Conflict(crate::error::Conflict::UsernameTaken));
         }
         let hash = self.hasher().hash(password).await?;
+        let redeemed = match &invite {
+            Some(invite) => Some(self.redeem_invite(invite).await?),
+            None => None,
+        };
         let user = User {
             id: UserId::new(),
             username,
@@ -136,7 +161,17 @@ impl Chat {
             disabled: false,
             last_seen: None,
         };
-        self.store().insert_user(&user, &hash).await?;
+        if let Err(error) = self.store().insert_user(&user, &hash).await {
+            // Only a conflict (the username taken meanwhile) says the account was not stored;
+            // after another failure it may have been, and its use stays taken.
+            if let (Some(redeemed), StoreError::Conflict(_)) = (&redeemed, &error) {
+                self.restore_invite_use(redeemed.id).await;
+            }
+            return Err(error.into());
+        }
+        if let Some(redeemed) = &redeemed {
+            self.audit_invite_use(user.id, &user.username, redeemed.id).await;
+        }
         self.announce_user(&user).await;
         Ok(user)
     }

@@ -1,5 +1,7 @@
 //! Administration: roles enforced here, in the engine, so an embedding application gets the
-//! same checks as the HTTP admin API. Every action is written to the audit log.
+//! same checks as the HTTP admin API. Every action is written to the audit log: accounts
+//! created (`user.create`) and edited (`user.edit`), disabled, promoted, reset, deleted, messages
+//! deleted, backups taken (invites' entries are the `invites` module's).
 //!
 //! Each call re-reads the caller's stored role: a demoted administrator loses their powers at
 //! once, whatever their session says.
@@ -35,6 +37,16 @@ pub struct AdminUserView {
     pub presence: Presence,
     /// How many conversations the user is in.
     pub conversations: usize,
+}
+
+/// What [`Chat::admin_edit_user`] changes: each field given is set (an empty one cleared),
+/// each absent one kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserEdit {
+    /// The new display name; empty clears it.
+    pub display_name: Option<String>,
+    /// The new e-mail address; empty clears it.
+    pub email: Option<String>,
 }
 
 /// Counts for the admin dashboard.
@@ -78,6 +90,53 @@ impl Chat {
             }
             None => Ok((self.create_admin(registration).await?, true)),
         }
+    }
+
+    /// Creates an account from the admin area, with any role, in every sign-up mode (an invite
+    /// in `registration` is ignored); validated as a sign-up is. Writes `user.create` (the new
+    /// account's username as its detail) to the audit log.
+    ///
+    /// # Errors
+    /// `admin_only`; as [`Chat::register`].
+    pub async fn admin_create_user(&self, caller: &Caller, registration: Registration, role: Role) -> Result<User> {
+        self.require_admin(caller).await?;
+        let user = self.create_user(registration, role).await?;
+        self.audit(caller.user(), "user.create", user.id.to_string(), Some(user.username.clone())).await?;
+        Ok(user)
+    }
+
+    /// Changes an account's display name or e-mail address, as Django's admin could: each
+    /// field given (`Some`) is set, an empty or blank one cleared; validated as at sign-up. The
+    /// e-mail is plain data here, as at sign-up. Writes `user.edit` (the fields changed as its
+    /// detail) to the audit log and announces the account; an edit that gives no field changes
+    /// nothing and writes nothing.
+    ///
+    /// # Errors
+    /// `admin_only`; `invalid` naming the field (`display_name`, `email`); `user_not_found`;
+    /// `unavailable`.
+    pub async fn admin_edit_user(&self, caller: &Caller, id: UserId, edit: UserEdit) -> Result<User> {
+        self.require_admin(caller).await?;
+        let mut updates = Vec::new();
+        if let Some(name) = edit.display_name {
+            let name = Some(name).filter(|n| !n.trim().is_empty()).map(|n| validate::name("display_name", &n));
+            updates.push(("display_name", UserUpdate::DisplayName(name.transpose()?)));
+        }
+        if let Some(email) = edit.email {
+            let email = Some(email).filter(|e| !e.trim().is_empty()).map(|e| validate::email(&e));
+            updates.push(("email", UserUpdate::Email(email.transpose()?)));
+        }
+        let mut user = self.store().user(id).await?.ok_or(Error::NotFound(Entity::User))?;
+        if updates.is_empty() {
+            return Ok(user);
+        }
+        let fields: Vec<&str> = updates.iter().map(|(field, _)| *field).collect();
+        let fields = fields.join(",");
+        for (_, update) in updates {
+            user = self.update_existing(id, update).await?;
+        }
+        self.announce_user(&user).await;
+        self.audit(caller.user(), "user.edit", id.to_string(), Some(fields)).await?;
+        Ok(user)
     }
 
     /// A page of users, disabled ones included, with email and counts.
@@ -133,7 +192,7 @@ impl Chat {
             self.store().delete_sessions_of(id).await?;
         }
         let action = if disabled { "user.disable" } else { "user.enable" };
-        self.audit(caller, action, id.to_string(), None).await?;
+        self.audit(caller.user(), action, id.to_string(), None).await?;
         Ok(user)
     }
 
@@ -149,7 +208,7 @@ impl Chat {
             Role::Admin => "admin",
             Role::User => "user",
         };
-        self.audit(caller, "user.role", id.to_string(), Some(detail.into())).await?;
+        self.audit(caller.user(), "user.role", id.to_string(), Some(detail.into())).await?;
         Ok(user)
     }
 
@@ -168,7 +227,7 @@ impl Chat {
         }
         self.store().delete_sessions_of(id).await?;
         self.end_sessions(id, None, "password_reset").await;
-        self.audit(caller, "user.password_reset", id.to_string(), None).await
+        self.audit(caller.user(), "user.password_reset", id.to_string(), None).await
     }
 
     /// Deletes an account (see the module docs for what happens to its messages).
@@ -189,7 +248,7 @@ impl Chat {
         }
         self.end_sessions(id, None, "account_deleted").await;
         self.announce_deleted(id).await;
-        self.audit(caller, "user.delete", id.to_string(), Some(user.username)).await
+        self.audit(caller.user(), "user.delete", id.to_string(), Some(user.username)).await
     }
 
     /// A page of all conversations, by id.
@@ -236,7 +295,7 @@ impl Chat {
         let members = self.store().conversation(message.conversation).await?.map(|c| c.members).unwrap_or_default();
         let conversation = message.conversation.to_string();
         let erased = self.erase(message, members).await?;
-        self.audit(caller, "message.delete", id.to_string(), Some(conversation)).await?;
+        self.audit(caller.user(), "message.delete", id.to_string(), Some(conversation)).await?;
         Ok(erased)
     }
 
@@ -275,7 +334,7 @@ impl Chat {
     /// then no backup should be taken).
     pub async fn begin_export(&self, caller: &Caller) -> Result<()> {
         self.require_admin(caller).await?;
-        self.audit(caller, "store.export", "store".into(), None).await
+        self.audit(caller.user(), "store.export", "store".into(), None).await
     }
 
     /// Refuses callers whose *stored* role is not admin, and returns their account: for every
@@ -285,12 +344,26 @@ impl Chat {
     /// # Errors
     /// `invalid_session` (the account is gone); `account_disabled`; `admin_only`; `unavailable`.
     pub async fn require_admin(&self, caller: &Caller) -> Result<User> {
+        let user = self.active_user(caller).await?;
+        if user.role != Role::Admin {
+            return Err(Error::Forbidden(Denied::AdminOnly));
+        }
+        Ok(user)
+    }
+
+    /// The caller's stored role, if their account is still there and enabled: for calls whose
+    /// rights depend on it (see the module docs on why the stored role, not the session's).
+    ///
+    /// # Errors
+    /// `invalid_session` (the account is gone); `account_disabled`; `unavailable`.
+    pub(crate) async fn active_role(&self, caller: &Caller) -> Result<Role> {
+        Ok(self.active_user(caller).await?.role)
+    }
+
+    async fn active_user(&self, caller: &Caller) -> Result<User> {
         let user = self.store().user(caller.user()).await?.ok_or(Error::Unauthorized(AuthFailure::InvalidSession))?;
         if user.disabled {
             return Err(Error::Unauthorized(AuthFailure::AccountDisabled));
-        }
-        if user.role != Role::Admin {
-            return Err(Error::Forbidden(Denied::AdminOnly));
         }
         Ok(user)
     }
@@ -317,15 +390,16 @@ impl Chat {
         Ok(AdminUserView { presence: self.presence(&user), user, conversations })
     }
 
-    async fn audit(&self, caller: &Caller, action: &str, target: String, detail: Option<String>) -> Result<()> {
-        let entry = AuditEntry {
-            id: AuditId::new(),
-            at: self.now(),
-            actor: caller.user(),
-            action: action.to_string(),
-            target,
-            detail,
-        };
+    /// Appends an entry to the audit log: `actor` did `action` to `target`.
+    pub(crate) async fn audit(
+        &self,
+        actor: UserId,
+        action: &str,
+        target: String,
+        detail: Option<String>,
+    ) -> Result<()> {
+        let entry =
+            AuditEntry { id: AuditId::new(), at: self.now(), actor, action: action.to_string(), target, detail };
         Ok(self.store().append_audit(&entry).await?)
     }
 }

@@ -45,9 +45,7 @@ pub struct SessionToken(String);
 
 impl SessionToken {
     pub(crate) fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        SessionToken(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        SessionToken(random_token())
     }
 
     /// The token text, to hand to the client.
@@ -65,6 +63,13 @@ impl std::fmt::Debug for SessionToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SessionToken(..)")
     }
+}
+
+/// 256 random bits, hex-encoded (64 lower-case digits): a session's or an invite's token.
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The hash of any presented token text.

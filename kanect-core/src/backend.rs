@@ -14,6 +14,7 @@
 //! | [`MessageStore`] | messages (with their seqs) and receipts |
 //! | [`AttachmentStore`] | uploaded files' records (their bytes: [`BlobStore`](crate::blob::BlobStore)) |
 //! | [`AdminStore`] | the audit log, and counts |
+//! | [`InviteStore`] | invite links, by token hash |
 //! | [`Store`] | all of the above, plus `flush` and `health` |
 //!
 //! Nothing else in Kanect changes. Types that embedders meet too stay at the crate root and
@@ -35,6 +36,8 @@
 //! - receipts only move forward;
 //! - an attachment is claimed by one message at most, all of a message's or none
 //!   ([`AttachmentStore::claim_attachments`]);
+//! - an invite's use is taken atomically, never more uses than it allows
+//!   ([`InviteStore::redeem_invite`]);
 //! - a log-in attempt is counted at all of its keys, or refused at all, atomically
 //!   ([`LoginAttemptStore::count_login_attempt`]).
 //!
@@ -64,8 +67,8 @@
 pub use crate::model::{Appended, NewMessage, Session, StoreStats};
 pub use crate::reactions::{Reacted, ReactionChange};
 pub use crate::store::{
-    claim, matches_search, move_receipt_forward, replace_fields, AdminStore, AttachmentStore, ClaimRefused,
-    ConversationStore, LoginAttemptStore, MessageStore, SessionStore, Store, StoreResult, UserQuery, UserStore,
-    UserUpdate,
+    claim, matches_search, move_receipt_forward, redeem, replace_fields, restore_use, AdminStore, AttachmentStore,
+    ClaimRefused, ConversationStore, InviteStore, LoginAttemptStore, MessageStore, SessionStore, Store, StoreResult,
+    UserQuery, UserStore, UserUpdate,
 };
 pub use crate::throttle::{Attempt, AttemptKey, LoginAttempts};

@@ -3,7 +3,7 @@
 //! The operations live in sibling modules as `impl Chat` blocks, one concern each:
 //! `accounts` (register, log in, sessions, users), `conversations` (direct and group),
 //! `conversation_list` (the caller's list, in pages), `messaging` (send, edit, delete, history,
-//! receipts, typing, subscribe), `admin` and `retention`.
+//! receipts, typing, subscribe), `admin`, `invites` (who may sign up) and `retention`.
 //! `presence` holds who is online and who hears of it. This module holds what they share: the
 //! handle, who is calling ([`Caller`]), and [`Chat::route`], the one path every event takes to
 //! local devices and other nodes.
@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::event::{Delivery, Event};
 use crate::hub::Hub;
 use crate::id::{ConversationId, NodeId, Seq, UserId};
+use crate::invites::{InviteLimits, SignUpMode};
 use crate::limits::{Limits, RateLimits};
 use crate::metrics::Metrics;
 use crate::model::{Role, Timestamp, TokenHash};
@@ -65,6 +66,11 @@ pub struct ChatConfig {
     /// File sizes, quotas, uploads at once, the expiry of unsent uploads and image decoding
     /// limits. Default [`AttachmentLimits::default`].
     pub attachments: AttachmentLimits,
+    /// Who may sign up from the public (see the `invites` module). Default
+    /// [`SignUpMode::Open`].
+    pub sign_up: SignUpMode,
+    /// Who may make invites, and their bounds. Default [`InviteLimits::default`].
+    pub invites: InviteLimits,
 }
 
 impl Default for ChatConfig {
@@ -80,6 +86,8 @@ impl Default for ChatConfig {
             rate_limits: RateLimits::default(),
             message_retention: None,
             attachments: AttachmentLimits::default(),
+            sign_up: SignUpMode::Open,
+            invites: InviteLimits::default(),
         }
     }
 }

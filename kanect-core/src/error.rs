@@ -33,6 +33,9 @@ pub enum Error {
     /// The request collides with existing state.
     #[error("conflict: {0}")]
     Conflict(Conflict),
+    /// An invite link that cannot be used (see the `invites` module).
+    #[error("invite refused: {0}")]
+    Invite(InviteRefused),
     /// A limit was hit; try again later (or never, for a hard cap).
     #[error("limit reached: {limit}")]
     Limited {
@@ -63,6 +66,7 @@ impl Error {
             Error::Forbidden(denied) => denied.code(),
             Error::Invalid { reason, .. } => reason.code(),
             Error::Conflict(conflict) => conflict.code(),
+            Error::Invite(refused) => refused.code(),
             Error::Limited { limit, .. } => limit.code(),
             Error::Unavailable(_) => "unavailable",
         }
@@ -127,6 +131,8 @@ coded_enum!(
         /// An attachment (also one the caller may not read: it is in a conversation they are
         /// not in, its message was deleted, or it is another user's unsent upload).
         Attachment => "attachment_not_found",
+        /// An invite, by id (also another user's, for a user who is not an administrator).
+        Invite => "invite_not_found",
     }
 );
 
@@ -174,6 +180,25 @@ coded_enum!(
         /// The engine has no search index ([`ChatBuilder::search`](crate::ChatBuilder::search)):
         /// messages cannot be searched.
         SearchDisabled => "search_disabled",
+        /// The operator closed public sign-ups ([`SignUpMode::Closed`](crate::SignUpMode::Closed)):
+        /// only an administrator creates accounts.
+        SignUpClosed => "sign_up_closed",
+        /// Sign-ups need an invite ([`SignUpMode::Invite`](crate::SignUpMode::Invite)) and none
+        /// was given.
+        InviteRequired => "invite_required",
+    }
+);
+
+coded_enum!(
+    /// Why an invite link cannot be used.
+    InviteRefused {
+        /// No such invite: never made (a forged or mistyped token), or revoked. One code for
+        /// both, so a token's text tells nobody whether it ever existed.
+        Unknown => "invite_invalid",
+        /// Past its expiry.
+        Expired => "invite_expired",
+        /// Every use of it is taken.
+        UsedUp => "invite_used_up",
     }
 );
 
@@ -237,6 +262,9 @@ coded_enum!(
         Sends => "rate_limited",
         /// Too many typing signals from one account (`RateLimits::typing`).
         Typing => "rate_limited",
+        /// An account holds [`InviteLimits::open_per_user`](crate::InviteLimits::open_per_user)
+        /// usable invites already (administrators have no such cap).
+        Invites => "too_many_invites",
         /// Too many groups created by one account (`RateLimits::group_creations`).
         GroupCreations => "rate_limited",
         /// Too many users added to groups by one account (`RateLimits::member_additions`).

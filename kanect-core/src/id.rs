@@ -102,6 +102,11 @@ uuid_id!(
     AttachmentId
 );
 uuid_id!(
+    /// An invite link's record (not its token, which only the link holds): what an invite
+    /// is listed and revoked by.
+    InviteId
+);
+uuid_id!(
     /// One running engine (a server node): tags bus traffic so a node skips its own.
     NodeId
 );

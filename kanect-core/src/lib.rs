@@ -70,7 +70,7 @@
 //!   device has, as ranges.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
 //!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
-//!   `messaging` and `admin`; `replies` (previews of what a reply answers), `mentions`
+//!   `messaging`, `admin` and `invites` (the sign-up mode and invite links); `replies` (previews of what a reply answers), `mentions`
 //!   (`@username`s resolved to members) and `reactions` (the rule every store applies) extend
 //!   messaging; `system_lines` records group changes in the history, and says how they fit
 //!   seqs.
@@ -102,6 +102,7 @@ mod error;
 mod event;
 mod hub;
 mod id;
+mod invites;
 mod limits;
 mod media;
 mod memory;
@@ -127,7 +128,7 @@ pub mod validate;
 pub mod testing;
 
 pub use accounts::{Login, Registration, UserView};
-pub use admin::{AdminUserView, ServerStats};
+pub use admin::{AdminUserView, ServerStats, UserEdit};
 pub use attachments::{AttachmentPart, AttachmentRead};
 pub use auth::{PasswordCost, SessionToken};
 /// The bound of [`Chat::builder`]; documented, with the domain traits it is made of, in
@@ -140,9 +141,10 @@ pub use chat::{Caller, Chat, ChatConfig, DeliveryCounts};
 pub use client_key::client_key;
 pub use conversation_list::{ConversationCursor, ConversationPage, ConversationView, UNREAD_CAP};
 pub use conversations::GROUP_MAX_MEMBERS;
-pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, Limit, Result, StoreError};
+pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, InviteRefused, Limit, Result, StoreError};
 pub use event::{Delivery, Event};
-pub use id::{AttachmentId, AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
+pub use id::{AttachmentId, AuditId, ConversationId, InviteId, MessageId, NodeId, Seq, UserId};
+pub use invites::{BadSignUpMode, CreatedInvite, InviteLimits, InviteScope, NewInvite, SignUpMode, INVITE_MIN_TTL};
 pub use limits::{Rate, RateLimits};
 pub use media::{
     is_inline_image, sanitize_name, sniff, thumbnail, ImageInfo, ImageLimits, NotAnImage, Thumbnail, NAME_MAX_BYTES,
@@ -157,7 +159,7 @@ pub use model::{
 pub use presence::WATCH_MAX;
 pub use reactions::{Reacted, ReactionChange, TooManyReactions, REACTIONS_MAX};
 pub use search::{SearchHit, SearchRequest, SearchResults};
-pub use store::{HistoryPage, StoreHealth};
+pub use store::{HistoryPage, Invite, StoreHealth};
 pub use subscription::{Resumed, SkippedCursor, Subscription, TryNext, RESUME_BATCH, RESUME_BYTES};
 pub use throttle::{LoginLimits, SlowDown};
 pub use uploads::AttachmentLimits;

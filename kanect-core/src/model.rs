@@ -372,7 +372,8 @@ pub struct AuditEntry {
     pub id: crate::id::AuditId,
     /// When.
     pub at: Timestamp,
-    /// The administrator who acted.
+    /// Who acted: an administrator; for an invite's entries, its maker (who may be a user)
+    /// or, for `invite.use`, the account that signed up with it.
     pub actor: UserId,
     /// Stable action code, e.g. `"user.disable"`, `"message.delete"`.
     pub action: String,

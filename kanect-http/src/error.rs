@@ -12,7 +12,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
-use kanect_core::{AuthFailure, Denied, Error, Limit};
+use kanect_core::{AuthFailure, Denied, Error, InviteRefused, Limit};
 use kanect_proto::{ErrorBody, ErrorDetail, ErrorFrame, InputError, Reference, ServerFrame};
 use std::time::Duration;
 
@@ -126,6 +126,10 @@ impl From<Error> for ApiError {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            // Unknown (forged, revoked): as any id that names nothing; expired or used up: gone
+            // for good.
+            Error::Invite(InviteRefused::Unknown) => StatusCode::NOT_FOUND,
+            Error::Invite(_) => StatusCode::GONE,
             Error::Limited { limit: Limit::AttachmentSize | Limit::AttachmentQuota, .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }

@@ -47,7 +47,7 @@ macro_rules! ids {
     )*};
 }
 
-ids!(UserId, ConversationId, MessageId, AuditId, AttachmentId);
+ids!(UserId, ConversationId, MessageId, AuditId, AttachmentId, InviteId);
 
 impl ToWire for core::Seq {
     type Wire = proto::Seq;
@@ -301,6 +301,34 @@ impl ToWire for core::AuditEntry {
             action: action.clone(),
             target: target.clone(),
             detail: detail.clone(),
+        }
+    }
+}
+
+impl ToWire for core::Invite {
+    type Wire = proto::rest::Invite;
+    /// Not the token's hash: the public has no use for it.
+    fn to_wire(&self) -> proto::rest::Invite {
+        let core::Invite { id, token_hash: _, created_by, created_at, expires_at, uses, uses_left } = self;
+        proto::rest::Invite {
+            id: id.to_wire(),
+            created_by: created_by.to_wire(),
+            created_at: created_at.to_wire(),
+            expires_at: expires_at.to_wire(),
+            uses: *uses,
+            uses_left: *uses_left,
+        }
+    }
+}
+
+impl ToWire for core::SignUpMode {
+    type Wire = proto::rest::SignUpMode;
+    fn to_wire(&self) -> proto::rest::SignUpMode {
+        match self {
+            core::SignUpMode::Open => proto::rest::SignUpMode::Open,
+            core::SignUpMode::Invite => proto::rest::SignUpMode::Invite,
+            // `non_exhaustive`: a mode this adapter does not know yet lets nobody in.
+            _ => proto::rest::SignUpMode::Closed,
         }
     }
 }

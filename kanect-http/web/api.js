@@ -120,6 +120,14 @@ export const api = {
   logout: () => request('POST', '/auth/logout', {}),
   me: () => request('GET', '/me'),
 
+  /** `{mode, users_may_invite}` (PROTOCOL.md, "Sign-up modes and invites"); public. */
+  signupInfo: () => request('GET', '/auth/signup'),
+  /** `{expires_at, uses_left}` if the invite's token works now; public. */
+  inviteStatus: (invite) => request('POST', '/auth/invite', { invite }),
+  invites: ({ before, limit } = {}) => request('GET', `/invites${query({ before, limit })}`),
+  createInvite: (uses, expiresInSecs) => request('POST', '/invites', { uses, expires_in_secs: expiresInSecs }),
+  revokeInvite: (id) => request('DELETE', `/invites/${encodeURIComponent(id)}`),
+
   users: ({ search, after, limit } = {}) => request('GET', `/users${query({ search, after, limit })}`),
   user: (id) => request('GET', `/users/${encodeURIComponent(id)}`),
 

@@ -13,7 +13,8 @@
 //                a message by seq in its conversation
 //   time.js, strength.js   formatting and the password meter
 //   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs, attachments
-//                (the tray, files in messages, the image viewer)
+//                (the tray, files in messages, the image viewer), invites (making and listing
+//                invite links), admin* (the admin area)
 // To add a view (e.g. an admin area): write views/admin.js, import it below, and call
 // `route(/^\/admin$/, handler)`; the sidebar shows an admin link to `#/admin` for admins.
 
@@ -45,9 +46,14 @@ route(/^\/login$/, () => {
   renderLogin(root, notice);
   notice = null;
 }, 'guest');
-route(/^\/signup$/, () => {
+route(/^\/signup(?:\?invite=([0-9A-Za-z]*))?$/, (m) => {
   hideShell();
-  renderSignup(root);
+  renderSignup(root, m[1] || null);
+}, 'guest');
+// An invite link: the sign-up screen with its invite.
+route(/^\/invite\/([0-9A-Za-z]+)$/, (m) => {
+  hideShell();
+  renderSignup(root, m[1]);
 }, 'guest');
 route(/^\/c\/([0-9A-Za-z-]+)$/, (m) => showShell(root, m[1]));
 route(/^\/$/, () => showShell(root, null));

@@ -2,7 +2,7 @@
 // (`textContent` / `createTextNode`): nothing here ever parses a string as HTML.
 
 /** Attributes `h` may set with setAttribute; anything else is a bug in the caller. */
-const SAFE_ATTR = /^(class|id|type|name|value|placeholder|autocomplete|for|role|title|href|src|alt|width|height|download|accept|multiple|max|loading|decoding|tabindex|disabled|hidden|maxlength|minlength|rows|inputmode|spellcheck|autofocus|required|checked|novalidate|(data|aria)-[a-z-]+)$/;
+const SAFE_ATTR = /^(class|id|type|name|value|placeholder|autocomplete|for|role|title|href|src|alt|width|height|download|accept|multiple|max|min|step|readonly|selected|loading|decoding|tabindex|disabled|hidden|maxlength|minlength|rows|inputmode|spellcheck|autofocus|required|checked|novalidate|(data|aria)-[a-z-]+)$/;
 
 /**
  * URLs `h` may put in `href` and `src`: a fragment, or a path on this site (not `//host`, nor
@@ -107,6 +107,7 @@ const ICONS = {
   group: ['M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z', 'M2 21v-1a6 6 0 0 1 6-6h2a6 6 0 0 1 6 6v1', 'M16 3.5a4 4 0 0 1 0 7', 'M19 14.5a6 6 0 0 1 3 5.5v1'],
   logout: ['M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3', 'M10 17l-5-5 5-5', 'M5 12h11'],
   info: ['M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z', 'M12 11v5', 'M12 8h.01'],
+  link: ['M10 14a4.5 4.5 0 0 0 6.4 0l3-3a4.5 4.5 0 0 0-6.4-6.4L11.5 6', 'M14 10a4.5 4.5 0 0 0-6.4 0l-3 3a4.5 4.5 0 0 0 6.4 6.4l1.5-1.5'],
   shield: ['M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6l8-3z'],
   close: ['M6 6l12 12', 'M18 6L6 18'],
   chat: ['M4 5h16v11H9l-5 4V5z'],

@@ -63,6 +63,10 @@ uuid_id!(
     /// An uploaded file.
     AttachmentId
 );
+uuid_id!(
+    /// An invite link's record (not its token).
+    InviteId
+);
 
 /// A message's position in its conversation: 1 for the first, gap-free. `Seq(0)` is the cursor
 /// of a device that has seen nothing.

@@ -34,7 +34,8 @@
 //! - `views` — [`UserView`], [`AdminUserView`], [`ConversationView`]: records with what one
 //!   reader sees beside them (presence, unread counts, receipts).
 //! - [`rest`] — the request and response bodies of the REST, admin and health endpoints;
-//!   `search` — those of message search (`rest::SearchPage`).
+//!   `search` — those of message search (`rest::SearchPage`); `invites` — those of sign-up
+//!   modes, invites and the admin's account forms (`rest::Invite`, `rest::NewUser`).
 //! - `reference` — [`Reference`], the `ref` a client attaches to a frame and gets back.
 //! - `client_frame` — [`ClientFrame`] and its [`Command`]s, parsed with precise refusals
 //!   ([`FrameError`]).
@@ -45,6 +46,7 @@
 mod client_frame;
 mod errors;
 mod ids;
+mod invites;
 mod poll;
 mod records;
 mod reference;
@@ -58,7 +60,7 @@ pub use client_frame::{
     Watch,
 };
 pub use errors::{ErrorBody, ErrorDetail, InputError, InputErrorKind};
-pub use ids::{AttachmentId, AuditId, ConversationId, MessageId, Seq, Timestamp, UserId};
+pub use ids::{AttachmentId, AuditId, ConversationId, InviteId, MessageId, Seq, Timestamp, UserId};
 pub use poll::{NewPoll, PollCreated, PollEvents};
 pub use records::{
     Attachment, Conversation, ConversationKind, GroupEvent, ImageSize, Message, Presence, Reaction, Receipt,

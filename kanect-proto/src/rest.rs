@@ -17,6 +17,9 @@ use crate::views::{AdminUserView, ConversationView, UserView};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub use crate::invites::{
+    CreatedInvite, Invite, InvitePage, InviteStatus, InviteToken, NewInvite, NewUser, SignUpInfo, SignUpMode, UserEdit,
+};
 pub use crate::search::{SearchHit, SearchPage, SnippetPart};
 
 // ---- Requests ----
@@ -35,6 +38,10 @@ pub struct SignUp {
     /// The name to show instead of the username.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// An invite's token (from its link): needed when the server's sign-up mode is `invite`,
+    /// ignored otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
 }
 
 /// `POST /auth/login`.
@@ -230,10 +237,12 @@ pub struct AuditEntry {
     pub id: AuditId,
     /// When.
     pub at: Timestamp,
-    /// The administrator who acted.
+    /// Who acted: an administrator; for an invite's entries its maker (who may be a user), or
+    /// for `invite.use` the account that signed up with it.
     pub actor: UserId,
-    /// A stable code: `user.disable`, `user.enable`, `user.role`, `user.password_reset`,
-    /// `user.delete`, `message.delete`.
+    /// A stable code: `user.create`, `user.edit`, `user.disable`, `user.enable`, `user.role`,
+    /// `user.password_reset`, `user.delete`, `message.delete`, `store.export`, `invite.create`,
+    /// `invite.revoke`, `invite.use`.
     pub action: String,
     /// What was acted on: a user's or a message's id.
     pub target: String,
@@ -279,7 +288,7 @@ pub enum HealthStatus {
 
 impl fmt::Debug for SignUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let SignUp { username, password: _, email, display_name } = self;
+        let SignUp { username, password: _, email, display_name, invite: _ } = self;
         f.debug_struct("SignUp")
             .field("username", username)
             .field("email", email)
@@ -334,6 +343,7 @@ mod tests {
             password: "correct horse".into(),
             email: Some("a@example.com".into()),
             display_name: None,
+            invite: Some("77aa0000".into()),
         };
         let login = LogIn { username: "alice".into(), password: "correct horse".into() };
         let reset = Password { password: "correct horse".into() };
@@ -354,7 +364,7 @@ mod tests {
         };
         let shown = [format!("{signup:?}"), format!("{login:?}"), format!("{reset:?}"), format!("{logged_in:?}")];
         for text in &shown {
-            for secret in ["correct horse", "9f2c0000", "41d00000"] {
+            for secret in ["correct horse", "9f2c0000", "41d00000", "77aa0000"] {
                 assert!(!text.contains(secret), "{text}");
             }
         }

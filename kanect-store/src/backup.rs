@@ -28,7 +28,8 @@
 //!    file, its owner, upload time, thumbnail size, and the message that claimed it if one
 //!    has), by id;
 //! 5. `audit`: the audit log's [`AuditEntry`]s, newest first;
-//! 6. `end`, with `records`: how many records came before it, so a truncated dump is told
+//! 6. `invite`: the invite links ([`Invite`]: token hash, maker, times, uses), newest first;
+//! 7. `end`, with `records`: how many records came before it, so a truncated dump is told
 //!    from a complete one.
 //!
 //! A dump of another format or version is refused; a line that does not parse, or that the
@@ -42,6 +43,9 @@
 //!
 //! Replies, mentions and reactions came the same way: a dump without them meant none, and a
 //! build from before them drops them on import (a message's unknown fields are ignored).
+//!
+//! Invites came the same way: a dump without them meant none. (A build from before them
+//! refuses a dump with an `invite` line.)
 //!
 //! **The files' bytes are not in the dump**, only their records: they live in the blob store
 //! (a directory beside an embedded store, or a PostgreSQL table of their own), which is
@@ -59,7 +63,7 @@
 
 use kanect_core::backend::{Appended, NewMessage, Reacted, ReactionChange, Session, Store, UserQuery, UserUpdate};
 use kanect_core::{
-    Attachment, AuditEntry, Conversation, HistoryPage, Message, Receipt, ReceiptKind, Seq, StoreError, User,
+    Attachment, AuditEntry, Conversation, HistoryPage, Invite, Message, Receipt, ReceiptKind, Seq, StoreError, User,
 };
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -116,12 +120,21 @@ pub struct Counts {
     pub attachments: u64,
     /// Audit log entries.
     pub audit: u64,
+    /// Invite links (their token hashes: the links keep working after a restore).
+    pub invites: u64,
 }
 
 impl Counts {
     /// Every record counted.
     pub fn total(&self) -> u64 {
-        self.users + self.sessions + self.conversations + self.messages + self.receipts + self.attachments + self.audit
+        self.users
+            + self.sessions
+            + self.conversations
+            + self.messages
+            + self.receipts
+            + self.attachments
+            + self.audit
+            + self.invites
     }
 
     fn count(&mut self, record: &Record) {
@@ -133,6 +146,7 @@ impl Counts {
             Record::Receipt { .. } => self.receipts += 1,
             Record::Attachment { .. } => self.attachments += 1,
             Record::Audit { .. } => self.audit += 1,
+            Record::Invite { .. } => self.invites += 1,
             Record::End { .. } => {}
         }
     }
@@ -142,8 +156,16 @@ impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} users, {} sessions, {} conversations, {} messages, {} receipts, {} attachments, {} audit entries",
-            self.users, self.sessions, self.conversations, self.messages, self.receipts, self.attachments, self.audit
+            "{} users, {} sessions, {} conversations, {} messages, {} receipts, {} attachments, {} audit entries, \
+             {} invites",
+            self.users,
+            self.sessions,
+            self.conversations,
+            self.messages,
+            self.receipts,
+            self.attachments,
+            self.audit,
+            self.invites
         )
     }
 }
@@ -167,6 +189,7 @@ enum Record {
     Receipt { receipt: Receipt },
     Attachment { attachment: Attachment },
     Audit { entry: AuditEntry },
+    Invite { invite: Invite },
     End { records: u64 },
 }
 
@@ -342,6 +365,19 @@ async fn dump<S: Store + ?Sized, K: Sink>(store: &S, sink: K) -> Result<Counts, 
         }
     }
 
+    let mut before = None;
+    loop {
+        let page = store.invites(None, before, PAGE).await?;
+        before = page.last().map(|invite| invite.id);
+        let full = page.len() == PAGE;
+        for invite in page {
+            lines.write(&Record::Invite { invite }).await?;
+        }
+        if !full {
+            break;
+        }
+    }
+
     let counts = lines.counts;
     lines.line(&Record::End { records: counts.total() }).await?;
     lines.sink.flush().await?;
@@ -418,6 +454,9 @@ async fn refuse_non_empty<S: Store + ?Sized>(store: &S) -> Result<(), BackupErro
     }
     if !store.audit_log(None, 1).await?.is_empty() {
         return Err(BackupError::NotEmpty("an audit log".into()));
+    }
+    if !store.invites(None, None, 1).await?.is_empty() {
+        return Err(BackupError::NotEmpty("invites".into()));
     }
     Ok(())
 }
@@ -500,6 +539,7 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
         }
         Record::Attachment { attachment } => store.insert_attachment(attachment).await.map_err(failed)?,
         Record::Audit { entry } => store.append_audit(entry).await.map_err(failed)?,
+        Record::Invite { invite } => store.insert_invite(invite).await.map_err(failed)?,
         Record::End { .. } => return Err("an end record in the middle of the dump".into()),
     }
     Ok(())

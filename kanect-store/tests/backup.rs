@@ -6,12 +6,13 @@
 #![cfg(all(feature = "sled", feature = "fjall"))]
 
 use kanect_core::backend::{
-    AdminStore, Appended, AttachmentStore, ConversationStore, MessageStore, Session, SessionStore, Store, UserStore,
+    AdminStore, Appended, AttachmentStore, ConversationStore, InviteStore, MessageStore, Session, SessionStore, Store,
+    UserStore,
 };
 use kanect_core::testing::{attachment, group, new_message, user};
 use kanect_core::{
-    AuditEntry, AuditId, Conversation, ConversationId, ConversationKind, ImageMeta, MemoryStore, MessageRef,
-    ReceiptKind, Role, Seq, Timestamp, TokenHash,
+    AuditEntry, AuditId, Conversation, ConversationId, ConversationKind, ImageMeta, Invite, InviteId, MemoryStore,
+    MessageRef, ReceiptKind, Role, Seq, Timestamp, TokenHash,
 };
 use kanect_store::backup::{self, BackupError, Counts};
 use kanect_store::SledStore;
@@ -21,9 +22,9 @@ const MANY: usize = 205;
 
 /// A store with some of everything: an admin seen lately, a disabled user, sessions, a direct
 /// and a group conversation with edited and deleted messages, messages with attachments (one
-/// deleted, which dropped them), attachment records claimed and not, receipts, an audit log;
-/// and more than a page of users, sessions, conversations, one conversation's messages,
-/// attachment records and audit entries.
+/// deleted, which dropped them), attachment records claimed and not, receipts, an audit log,
+/// invites (some used, one used up); and more than a page of users, sessions, conversations,
+/// one conversation's messages, attachment records, audit entries and invites.
 async fn varied_store() -> MemoryStore {
     let store = MemoryStore::new();
     let mut alice = user("Alice");
@@ -137,6 +138,20 @@ async fn varied_store() -> MemoryStore {
         };
         store.append_audit(&entry).await.unwrap();
     }
+    for i in 0..MANY as u32 {
+        let mut hash = [(i % 251) as u8; 32];
+        hash[0] = (i / 251) as u8;
+        let invite = Invite {
+            id: InviteId::new(),
+            token_hash: TokenHash(hash),
+            created_by: if i % 3 == 0 { alice.id } else { carol.id },
+            created_at: Timestamp(1_700_000_200_000 + u64::from(i)),
+            expires_at: Timestamp(1_800_000_000_000),
+            uses: 1 + i % 5,
+            uses_left: (1 + i % 5) - (i % 2).min(1 + i % 5),
+        };
+        store.insert_invite(&invite).await.unwrap();
+    }
     store
 }
 
@@ -178,7 +193,8 @@ async fn a_dataset_moves_between_backends_unchanged() {
             messages: 455,
             receipts: 3,
             attachments: MANY as u64,
-            audit: MANY as u64
+            audit: MANY as u64,
+            invites: MANY as u64
         }
     );
     let text = String::from_utf8(original.clone()).unwrap();
@@ -327,6 +343,20 @@ async fn a_store_with_data_is_not_imported_into() {
     uploads.insert_attachment(&attachment(kanect_core::UserId::new(), 1)).await.unwrap();
     let error = backup::import(&uploads, text.as_bytes()).await.unwrap_err();
     assert!(matches!(&error, BackupError::NotEmpty(what) if what.contains("attachments")), "{error}");
+
+    let invites = MemoryStore::new();
+    let invite = Invite {
+        id: InviteId::new(),
+        token_hash: TokenHash([2; 32]),
+        created_by: kanect_core::UserId::new(),
+        created_at: Timestamp(1),
+        expires_at: Timestamp(2),
+        uses: 1,
+        uses_left: 1,
+    };
+    invites.insert_invite(&invite).await.unwrap();
+    let error = backup::import(&invites, text.as_bytes()).await.unwrap_err();
+    assert!(matches!(&error, BackupError::NotEmpty(what) if what.contains("invites")), "{error}");
 }
 
 /// A dump written before attachments existed (no `attachment` lines, no message

@@ -6,19 +6,21 @@
 //! process, and nothing can fail: it keeps the default [`Store::health`], always ok.
 //!
 //! The state is here; each domain trait's impl is in a file of its own (`users`, `sessions`,
-//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`), as in every backend.
+//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`,
+//! `invites`), as in every backend.
 
 mod admin;
 mod attachments;
 mod conversations;
+mod invites;
 mod login_attempts;
 mod messages;
 mod sessions;
 mod users;
 
-use crate::id::{AttachmentId, AuditId, ConversationId, MessageId, Seq, UserId};
+use crate::id::{AttachmentId, AuditId, ConversationId, InviteId, MessageId, Seq, UserId};
 use crate::model::{Attachment, AuditEntry, Conversation, Message, Receipt, Session, TokenHash, User};
-use crate::store::{Store, StoreResult};
+use crate::store::{Invite, Store, StoreResult};
 use crate::throttle::{AttemptKey, LoginAttempts};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -65,6 +67,10 @@ struct State {
     attachments: BTreeMap<AttachmentId, Attachment>,
     audit: BTreeMap<AuditId, AuditEntry>,
     login_attempts: HashMap<AttemptKey, LoginAttempts>,
+    /// Ordered by id, for paging.
+    invites: BTreeMap<InviteId, Invite>,
+    /// Token hash → id.
+    invite_tokens: HashMap<TokenHash, InviteId>,
 }
 
 impl MemoryStore {

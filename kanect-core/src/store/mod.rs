@@ -11,7 +11,8 @@
 //! - `conversations` — [`ConversationStore`]: conversations and memberships;
 //! - `messages` — [`MessageStore`]: messages and receipts;
 //! - `attachments` — [`AttachmentStore`]: uploaded files' records;
-//! - `admin` — [`AdminStore`]: the audit log and the counts.
+//! - `admin` — [`AdminStore`]: the audit log and the counts;
+//! - `invites` — [`InviteStore`]: invite links, by token hash.
 //!
 //! Split by domain so that a new stored concept is a new trait beside these rather than more
 //! methods on one: adding a domain is a trait file here (and a supertrait of [`Store`]), a
@@ -21,6 +22,7 @@
 mod admin;
 mod attachments;
 mod conversations;
+mod invites;
 mod login_attempts;
 mod messages;
 mod sessions;
@@ -29,6 +31,7 @@ mod users;
 pub use admin::AdminStore;
 pub use attachments::{claim, AttachmentStore, ClaimRefused};
 pub use conversations::ConversationStore;
+pub use invites::{redeem, restore_use, Invite, InviteStore};
 pub use login_attempts::LoginAttemptStore;
 pub use messages::{move_receipt_forward, replace_fields, HistoryPage, MessageStore};
 pub use sessions::SessionStore;
@@ -56,6 +59,7 @@ pub trait Store:
     + MessageStore
     + AttachmentStore
     + AdminStore
+    + InviteStore
     + Send
     + Sync
     + 'static

@@ -61,7 +61,7 @@ pub struct UserQuery {
 /// A field at a time, never a whole record written back: two administrators disabling and
 /// promoting an account at once, or a disable racing with a device's last-seen update, must both
 /// take effect, on one node or several.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum UserUpdate {
     /// The account's role.
     Role(Role),
@@ -69,6 +69,10 @@ pub enum UserUpdate {
     Disabled(bool),
     /// When the user was last seen online.
     LastSeen(Timestamp),
+    /// The display name (validated), or none.
+    DisplayName(Option<String>),
+    /// The e-mail address (validated), or none: plain data, as at sign-up.
+    Email(Option<String>),
 }
 
 impl UserUpdate {
@@ -78,6 +82,8 @@ impl UserUpdate {
             UserUpdate::Role(role) => user.role = role,
             UserUpdate::Disabled(disabled) => user.disabled = disabled,
             UserUpdate::LastSeen(at) => user.last_seen = Some(at),
+            UserUpdate::DisplayName(name) => user.display_name = name,
+            UserUpdate::Email(email) => user.email = email,
         }
     }
 }

@@ -34,7 +34,7 @@
 /// // only hands the call on.
 /// kanect_core::delegate_store!(
 ///     impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AttachmentStore,
-///         AdminStore, Store for Counted => inner, before count
+///         AdminStore, InviteStore, Store for Counted => inner, before count
 /// );
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -44,8 +44,8 @@
 /// ```
 ///
 /// The traits are named as in [`crate::backend`]: `UserStore`, `SessionStore`,
-/// `LoginAttemptStore`, `ConversationStore`, `MessageStore`, `AttachmentStore`, `AdminStore`
-/// and `Store` (its
+/// `LoginAttemptStore`, `ConversationStore`, `MessageStore`, `AttachmentStore`, `AdminStore`,
+/// `InviteStore` and `Store` (its
 /// own `flush` and `health`).
 #[macro_export]
 macro_rules! delegate_store {
@@ -138,6 +138,19 @@ macro_rules! delegate_store {
             append_audit(entry: &$crate::AuditEntry) -> ();
             audit_log(before: Option<$crate::AuditId>, limit: usize) -> Vec<$crate::AuditEntry>;
             stats() -> $crate::backend::StoreStats;
+        );
+    };
+    (@methods InviteStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            insert_invite(invite: &$crate::Invite) -> ();
+            invite(id: $crate::InviteId) -> Option<$crate::Invite>;
+            invite_by_token(token_hash: &$crate::TokenHash) -> Option<$crate::Invite>;
+            redeem_invite(token_hash: &$crate::TokenHash, now: $crate::Timestamp)
+                -> Result<$crate::Invite, $crate::InviteRefused>;
+            restore_invite_use(id: $crate::InviteId) -> bool;
+            delete_invite(id: $crate::InviteId) -> bool;
+            invites(created_by: Option<$crate::UserId>, before: Option<$crate::InviteId>, limit: usize)
+                -> Vec<$crate::Invite>;
         );
     };
     // `health` answers without a `Result`, so it is handed on without the check.

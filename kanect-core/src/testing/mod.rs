@@ -60,7 +60,7 @@ pub use async_trait::async_trait;
 pub use proptest;
 
 /// Generates one `#[tokio::test]` per conformance case, in a module per domain (`users`,
-/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `store`), plus the
+/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `invites`, `store`), plus the
 /// model test.
 ///
 /// `$make` is an expression evaluating to a future of a fresh, empty store; it is evaluated
@@ -132,6 +132,10 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@domain $attrs $make; admin:
             audit_log_pages_newest_first,
             stats_count_everything);
+        $crate::store_conformance!(@domain $attrs $make; invites:
+            invites_round_trip_and_page_newest_first,
+            redemptions_take_one_use_each,
+            concurrent_redemptions_never_exceed_the_uses);
         $crate::store_conformance!(@domain $attrs $make; store: a_working_store_reports_itself_healthy);
     };
     (@domain $attrs:tt $make:expr; $domain:ident: $($case:ident),+) => {

@@ -24,6 +24,7 @@ pub(super) async fn signup(app: &App, request: Request<Incoming>, client: IpAddr
         password: form.password,
         email: form.email,
         display_name: form.display_name,
+        invite: form.invite,
     };
     let login = app.chat.sign_up(registration, client).await?;
     Ok(login_response(app, StatusCode::CREATED, login))

@@ -2,14 +2,14 @@
 //! methods, which enforce the role themselves (re-reading it on every call).
 
 use super::request::{next_cursor, no_content, ok, path_id, read_json, Query};
-use crate::error::{ApiError, Body};
+use crate::error::{json_response, ApiError, Body};
 use crate::state::App;
 use crate::wire::{ToCore, ToWire};
 use hyper::body::Incoming;
-use hyper::{Method, Request, Response};
-use kanect_core::{AuditId, Caller, ConversationId, UserId};
+use hyper::{Method, Request, Response, StatusCode};
+use kanect_core::{AuditId, Caller, ConversationId, InviteScope, Registration, UserEdit, UserId};
 use kanect_proto::rest;
-use kanect_proto::rest::{Disabled, Password, SetRole};
+use kanect_proto::rest::{Disabled, NewUser, Password, SetRole};
 
 type Reply = Result<Response<Body>, ApiError>;
 
@@ -25,7 +25,25 @@ pub(super) async fn route(app: &App, caller: &Caller, request: Request<Incoming>
             let next = next_cursor(&users, page, |u| u.user.username.clone());
             Ok(ok(&rest::AdminUserPage { users: users.iter().map(ToWire::to_wire).collect(), next }))
         }
+        (Method::POST, ["users"]) => {
+            let form: NewUser = read_json(request, limit).await?;
+            let registration = Registration {
+                username: form.username,
+                password: form.password,
+                email: form.email,
+                display_name: form.display_name,
+                invite: None,
+            };
+            let user = chat.admin_create_user(caller, registration, form.role.to_core()).await?;
+            Ok(json_response(StatusCode::CREATED, &user.to_wire()))
+        }
         (Method::GET, ["users", id]) => Ok(ok(&chat.admin_user(caller, path_id(id)?).await?.to_wire())),
+        (Method::PATCH, ["users", id]) => {
+            let id: UserId = path_id(id)?;
+            let form: rest::UserEdit = read_json(request, limit).await?;
+            let edit = UserEdit { display_name: form.display_name, email: form.email };
+            Ok(ok(&chat.admin_edit_user(caller, id, edit).await?.to_wire()))
+        }
         (Method::PUT, ["users", id, "disabled"]) => {
             let id: UserId = path_id(id)?;
             let form: Disabled = read_json(request, limit).await?;
@@ -61,6 +79,7 @@ pub(super) async fn route(app: &App, caller: &Caller, request: Request<Incoming>
         (Method::DELETE, ["messages", id]) => Ok(ok(&chat.admin_delete_message(caller, path_id(id)?).await?.to_wire())),
         (Method::GET, ["export"]) => super::export::serve(app, caller).await,
         (Method::GET, ["stats"]) => Ok(ok(&chat.server_stats(caller).await?.to_wire())),
+        (Method::GET, ["invites"]) => super::invites::list(app, caller, InviteScope::All, &request).await,
         (Method::GET, ["audit"]) => {
             let page = query.limit()?;
             let before: Option<AuditId> = query.parsed("before")?;

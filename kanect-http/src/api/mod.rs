@@ -1,6 +1,6 @@
 //! The REST API under `/api/v1/`: one dispatch table mapping method and path to a handler.
 //!
-//! Public endpoints (sign-up, log-in) and the WebSocket upgrade (which authenticates and checks
+//! Public endpoints (sign-up, its mode, an invite's check, log-in) and the WebSocket upgrade (which authenticates and checks
 //! Origin itself) come first; everything else authenticates once here — bearer token or cookie,
 //! with the CSRF check for cookie sessions changing state — before dispatching.
 
@@ -9,6 +9,7 @@ pub(crate) mod admin;
 pub(crate) mod attachments;
 pub(crate) mod conversations;
 pub(crate) mod export;
+pub(crate) mod invites;
 pub(crate) mod request;
 pub(crate) mod search;
 
@@ -37,6 +38,8 @@ pub(crate) async fn route(
             let client = crate::client::address(connection.peer, request.headers(), &app.config.trusted_proxies);
             return accounts::login(app, request, client).await;
         }
+        (&Method::GET, ["auth", "signup"]) => return invites::sign_up_info(app),
+        (&Method::POST, ["auth", "invite"]) => return invites::status(app, request).await,
         (&Method::GET, ["ws"]) => return crate::ws::upgrade(app, request, connection).await,
         _ => {}
     }
@@ -79,6 +82,10 @@ pub(crate) async fn route(
         (&Method::GET, ["attachments", id, "thumbnail"]) => {
             attachments::download(app, caller, id, kanect_core::AttachmentPart::Thumbnail, &request).await
         }
+
+        (&Method::GET, ["invites"]) => invites::list(app, caller, kanect_core::InviteScope::Mine, &request).await,
+        (&Method::POST, ["invites"]) => invites::create(app, caller, request).await,
+        (&Method::DELETE, ["invites", id]) => invites::revoke(app, caller, id).await,
 
         (&Method::GET, ["search", "messages"]) => search::messages(app, caller, &request).await,
 

@@ -33,6 +33,9 @@ export const adminApi = {
   deleteMessage: (id) => request('DELETE', `/admin/messages/${enc(id)}`),
   stats: () => request('GET', '/admin/stats'),
   audit: ({ before, limit = PAGE } = {}) => request('GET', `/admin/audit${query({ before, limit })}`),
+  invites: ({ before, limit = PAGE } = {}) => request('GET', `/admin/invites${query({ before, limit })}`),
+  createUser: (fields) => request('POST', '/admin/users', fields),
+  editUser: (id, fields) => request('PATCH', `/admin/users/${enc(id)}`, fields),
 };
 
 const ADMIN_ERRORS = {

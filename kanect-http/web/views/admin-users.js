@@ -1,5 +1,6 @@
-// Admin pages for accounts: the searchable, paged list, and one account with its actions
-// (disable / enable, make admin / make user, reset password, delete). The engine refuses
+// Admin pages for accounts: the searchable, paged list (with "New user"), and one account with
+// its actions (edit display name and e-mail, disable / enable, make admin / make user, reset
+// password, delete); the two forms are views/admin-user-forms.js. The engine refuses
 // actions on one's own account (`self_action`), so the page does not offer them.
 //
 // Both follow the directory while open: a `user` or `user_deleted` frame (session.js emits
@@ -10,6 +11,7 @@
 import { avatar, displayName, h, plural, replace, toast } from '../dom.js';
 import { on, state } from '../state.js';
 import { confirmDialog } from './dialogs.js';
+import { editUserDialog, newUserDialog } from './admin-user-forms.js';
 import {
   adminApi, failure, forgetNames, loadMore, passwordPrompt, pageHead, presenceText, rememberUser, tag, timeEl, day,
 } from './admin-common.js';
@@ -187,8 +189,15 @@ export function renderUsers(main, denied) {
       load();
     }, SEARCH_DELAY_MS);
   });
+  const create = h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'new-user' }, 'New user');
+  create.addEventListener('click', async () => {
+    const made = await newUserDialog();
+    if (!made) return;
+    toast(`@${made.username} was created.`);
+    location.hash = `#/admin/users/${made.id}`;
+  });
   replace(main,
-    pageHead('Users', 'Accounts on this server. Open one to disable it, change its role, reset its password or delete it.'),
+    pageHead('Users', 'Accounts on this server. Open one to edit it, disable it, change its role, reset its password or delete it.', create),
     h('div', { class: 'admin-toolbar' }, search, status),
     list, more.el);
   load();
@@ -252,8 +261,14 @@ function userPage(view, show, denied) {
     fact('Conversations', String(view.conversations)),
     fact('Email', view.email || '—'));
 
+  const edit = h('button', { type: 'button', class: 'btn', 'data-action': 'edit-user' }, 'Edit');
+  edit.addEventListener('click', async () => {
+    const edited = await editUserDialog(view);
+    if (edited) await act(async () => {}, 'Account saved.');
+  });
   const actions = [];
   if (self) {
+    actions.push(h('div', { class: 'admin-actions' }, edit));
     actions.push(h('p', { class: 'muted admin-self' }, 'This is your own account: another administrator has to disable, demote or delete it.'));
   } else {
     const toggle = h('button', { type: 'button', class: `btn ${view.disabled ? 'btn-primary' : 'btn-danger-quiet'}`, 'data-action': view.disabled ? 'enable' : 'disable' },
@@ -294,7 +309,7 @@ function userPage(view, show, denied) {
         if (!denied(err)) replace(error, failure(err));
       }
     });
-    actions.push(h('div', { class: 'admin-actions' }, toggle, role, reset, remove));
+    actions.push(h('div', { class: 'admin-actions' }, edit, toggle, role, reset, remove));
   }
 
   return h('section', { class: 'admin-card admin-user', 'data-admin': 'user', 'data-username': view.username, 'data-disabled': String(view.disabled), 'data-role': view.role },

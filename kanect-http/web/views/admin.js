@@ -1,24 +1,26 @@
 // The admin area (`#/admin…`), for administrators only: a page of its own with tabs for the
-// overview (server counts, recent activity), users, conversations and the audit log. Others
+// overview (server counts, recent activity), users, conversations, invites and the audit log. Others
 // get a "not allowed" page. The server checks the role on every call as well; a 403 from it
 // (e.g. after a demotion) shows the same page.
 //
 // Routes: #/admin, #/admin/users, #/admin/users/<id>, #/admin/conversations,
-// #/admin/conversations/<id>, #/admin/audit.
+// #/admin/conversations/<id>, #/admin/invites, #/admin/audit.
 
 import { h, icon, replace } from '../dom.js';
 import { state } from '../state.js';
 import { conversationLink, renderConversation, renderConversations } from './admin-conversations.js';
 import { adminApi, failure, loadMore, pageHead, rememberDeleted, timeEl, userLabel } from './admin-common.js';
+import { renderInvites } from './admin-invites.js';
 import { renderUser, renderUsers } from './admin-users.js';
 
 /** The route pattern: `/admin`, `/admin/<section>`, `/admin/<section>/<id>`. */
-export const ADMIN_ROUTE = /^\/admin(?:\/(users|conversations|audit)(?:\/([0-9A-Za-z-]+))?)?$/;
+export const ADMIN_ROUTE = /^\/admin(?:\/(users|conversations|invites|audit)(?:\/([0-9A-Za-z-]+))?)?$/;
 
 const TABS = [
   { key: '', label: 'Overview' },
   { key: 'users', label: 'Users' },
   { key: 'conversations', label: 'Conversations' },
+  { key: 'invites', label: 'Invites' },
   { key: 'audit', label: 'Audit log' },
 ];
 
@@ -84,6 +86,7 @@ export function renderAdmin(root, routeMatch) {
     '': () => renderOverview(main, denied),
     users: () => (id ? renderUser(main, id, denied) : renderUsers(main, denied)),
     conversations: () => (id ? renderConversation(main, id, denied) : renderConversations(main, denied)),
+    invites: () => renderInvites(main, denied),
     audit: () => renderAudit(main, denied),
   };
   pages[section]();
@@ -146,6 +149,11 @@ const ACTIONS = {
   'user.delete': 'deleted the account',
   'message.delete': 'deleted a message in',
   'store.export': 'exported a backup of the store',
+  'user.create': 'created the account',
+  'user.edit': 'edited the account',
+  'invite.create': 'made an invite',
+  'invite.revoke': 'revoked an invite',
+  'invite.use': 'signed up with an invite',
 };
 
 /** The target of an audit entry, as nodes. */
@@ -157,7 +165,7 @@ function auditTarget(entry) {
   if (entry.action === 'message.delete') {
     return entry.detail ? conversationLink(entry.detail) : h('span', {}, 'a conversation');
   }
-  if (entry.action === 'store.export') return null;
+  if (entry.action === 'store.export' || entry.action.startsWith('invite.')) return null;
   if (entry.action.startsWith('user.')) return userLabel(entry.target);
   return h('span', {}, entry.target);
 }
@@ -170,7 +178,8 @@ function auditRow(entry) {
     h('span', { class: 'audit-when muted' }, timeEl(entry.at)),
     h('span', { class: 'audit-text' },
       userLabel(entry.actor), ' ', h('span', { class: 'audit-verb' }, verb), target ? ' ' : null, target,
-      entry.action === 'user.role' && entry.detail ? h('span', { class: 'muted' }, ` → ${entry.detail}`) : null),
+      entry.action === 'user.role' && entry.detail ? h('span', { class: 'muted' }, ` → ${entry.detail}`) : null,
+      entry.action === 'user.edit' && entry.detail ? h('span', { class: 'muted' }, ` (${entry.detail.replace(',', ', ')})`) : null),
     h('code', { class: 'audit-code', title: 'Action code' }, entry.action));
 }
 

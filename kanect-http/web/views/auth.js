@@ -1,6 +1,10 @@
 // The log-in and sign-up screens: plain forms, server error codes turned into sentences next
-// to the field they concern, and a password strength meter.
+// to the field they concern, and a password strength meter. The sign-up screen first asks the
+// server its sign-up mode (PROTOCOL.md, "Sign-up modes and invites"): closed, it says so; invite
+// only, it needs the invite from the link (`#/invite/<token>` or `#/signup?invite=<token>`),
+// checks it and says plainly why a bad one does not work, before any form is filled in.
 
+import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import * as session from '../session.js';
 import { passwordStrength } from '../strength.js';
@@ -54,6 +58,11 @@ const MESSAGES = {
     attachment_in_use: 'A file of this message was sent with another one already.',
     not_emoji: 'That is not an emoji. React with one emoji (typed, pasted or picked).',
     too_many_reactions: 'This message has the most different reactions it can take (20).',
+    sign_up_closed: 'This server does not take new sign-ups. An administrator creates accounts: ask one for yours.',
+    invite_required: 'This server takes new accounts by invitation only. Open the invite link you were sent.',
+    invite_invalid: 'This invite link does not work: it was revoked, or it is not complete. Ask for a new one.',
+    invite_expired: 'This invite link has expired. Ask the person who sent it for a new one.',
+    invite_used_up: 'This invite link has been used as many times as it allows. Ask for a new one.',
   },
   reply_to: {
     message_deleted: 'Not sent: the message it replies to was deleted.',
@@ -176,8 +185,62 @@ export function renderLogin(root, notice) {
   username.focus();
 }
 
-/** The sign-up screen. */
-export function renderSignup(root) {
+/** A sign-up screen without a form: why one cannot sign up here (`kind`: a stable name). */
+function renderSignupNotice(root, kind, title, text) {
+  replace(root, h('main', { class: 'auth' },
+    h('div', { class: 'auth-card' },
+      brand('Create an account and start talking.'),
+      h('section', { class: 'signup-notice', 'data-signup': kind, role: 'alert' },
+        h('h2', {}, title),
+        h('p', {}, text)),
+      h('p', { class: 'auth-switch' }, 'Already have an account? ', h('a', { href: '#/login' }, 'Log in')))));
+}
+
+/** "3 Mar 2026, 14:03". */
+function dateTime(ms) {
+  return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ms));
+}
+
+/**
+ * The sign-up screen, as the server's mode has it; `token` is an invite's, from the link. A
+ * server that cannot be asked gets the form: it decides anyway.
+ */
+export async function renderSignup(root, token = null) {
+  const hash = location.hash;
+  replace(root, h('main', { class: 'auth' },
+    h('div', { class: 'auth-card' }, brand('Create an account and start talking.'), h('p', { class: 'muted', 'data-signup': 'loading' }, 'Loading…'))));
+  let info = { mode: 'open' };
+  try {
+    info = await api.signupInfo();
+  } catch {
+    // Unknown: show the form, and the server's refusal if there is one.
+  }
+  if (location.hash !== hash) return;
+  if (info.mode === 'closed') {
+    renderSignupNotice(root, 'closed', 'Sign-ups are closed', MESSAGES['*'].sign_up_closed);
+    return;
+  }
+  let invite = null;
+  if (info.mode === 'invite') {
+    if (!token) {
+      renderSignupNotice(root, 'invite-required', 'Invitation only', MESSAGES['*'].invite_required);
+      return;
+    }
+    try {
+      invite = await api.inviteStatus(token);
+    } catch (err) {
+      if (location.hash !== hash) return;
+      renderSignupNotice(root, 'invite-refused', 'This invite does not work', errorText(err));
+      root.querySelector('[data-signup]').setAttribute('data-code', err.code || '');
+      return;
+    }
+    if (location.hash !== hash) return;
+  }
+  renderSignupForm(root, invite ? token : null, invite);
+}
+
+/** The sign-up form; with an invite (`token`, its `status`), it says so and sends it along. */
+function renderSignupForm(root, token, status) {
   const username = h('input', { type: 'text', autocomplete: 'username', required: true, spellcheck: 'false', maxlength: '64' });
   const displayName = h('input', { type: 'text', autocomplete: 'name', maxlength: '128' });
   const email = h('input', { type: 'email', autocomplete: 'email', inputmode: 'email' });
@@ -187,7 +250,12 @@ export function renderSignup(root) {
   const meter = h('div', { class: 'meter', 'data-score': '0', 'aria-live': 'polite' }, h('span', { class: 'meter-track' }, meterBar), meterLabel);
   const error = formError();
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Create account');
+  const invited = status
+    ? h('div', { class: 'notice', role: 'status', 'data-signup': 'invited' },
+      `You were invited. This link allows ${status.uses_left} more sign-up${status.uses_left === 1 ? '' : 's'}, until ${dateTime(status.expires_at)}.`)
+    : null;
   const form = h('form', { class: 'auth-form', 'data-form': 'signup', novalidate: true },
+    invited,
     error,
     field('username', 'Username', username, h('p', { class: 'hint' }, '3–32 letters, digits, “_”, “.” or “-”.')),
     field('display_name', 'Display name (optional)', displayName),
@@ -234,6 +302,7 @@ export function renderSignup(root) {
     const fields = { username: username.value.trim(), password: password.value };
     if (email.value.trim()) fields.email = email.value.trim();
     if (displayName.value.trim()) fields.display_name = displayName.value.trim();
+    if (token) fields.invite = token;
     submit.disabled = true;
     submit.textContent = 'Creating account…';
     try {

@@ -7,7 +7,7 @@ import { listed, on, presenceOf, state } from '../state.js';
 import { errorText } from './auth.js';
 
 /** Opens a dialog with a title, body nodes and a footer; returns `{dialog, close}`. */
-function openDialog(title, body, footer, { onClose, name } = {}) {
+export function openDialog(title, body, footer, { onClose, name } = {}) {
   const closeBtn = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close' }, icon('close'));
   const dialog = h('dialog', { class: 'dialog', 'aria-label': title, 'data-dialog': name || null },
     h('header', { class: 'dialog-head' }, h('h2', {}, title), closeBtn),

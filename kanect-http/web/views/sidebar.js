@@ -12,6 +12,7 @@ import { isSystemLine, systemLineText } from '../system-lines.js';
 import { lastSeen, listTime } from '../time.js';
 import { conversationTitle } from '../titles.js';
 import { groupDialog } from './dialogs.js';
+import { inviteDialog, mayInvite } from './invites.js';
 import { openPalette, SHORTCUT } from './palette.js';
 
 /** People listed without a search; the filter box finds the others. */
@@ -95,7 +96,14 @@ export function createSidebar() {
   const logout = h('button', { type: 'button', class: 'icon-btn', title: 'Log out', 'aria-label': 'Log out', 'data-action': 'logout' }, icon('logout'));
   const searchBtn = h('button', { type: 'button', class: 'icon-btn', title: `Search (${SHORTCUT})`, 'aria-label': 'Search', 'aria-keyshortcuts': 'Control+K Meta+K', 'data-action': 'search' }, icon('search'));
   searchBtn.addEventListener('click', openPalette);
-  const actions = h('div', { class: 'side-actions' }, adminLink(), searchBtn, newGroup, logout);
+  // Shown once the server says this user may invite (administrators always may).
+  const invite = h('button', { type: 'button', class: 'icon-btn', title: 'Invite people', 'aria-label': 'Invite people', 'data-action': 'invite', hidden: true }, icon('link'));
+  invite.addEventListener('click', inviteDialog);
+  const showInvite = () => mayInvite().then((may) => {
+    invite.hidden = !may;
+  });
+  showInvite();
+  const actions = h('div', { class: 'side-actions' }, adminLink(), invite, searchBtn, newGroup, logout);
   const el = h('aside', { class: 'sidebar' },
     h('header', { class: 'side-head' },
       avatar(me.id, displayName(me), { size: 'md' }),
@@ -257,7 +265,10 @@ export function createSidebar() {
   const offs = [on('users', schedule), on('conversations', schedule), on('typing', schedule), on('open', schedule), on('connection', () => {
     renderConnection();
     schedule();
-  }), on('me', () => replace(actions, adminLink(), searchBtn, newGroup, logout))]; // promoted or demoted
+  }), on('me', () => {
+    replace(actions, adminLink(), invite, searchBtn, newGroup, logout);
+    showInvite();
+  })]; // promoted or demoted
   const clock = setInterval(schedule, 30_000);
   render();
   return {

@@ -36,11 +36,11 @@
 //! `accounts` mutex for users and sessions (a user's deletion takes their sessions along), one
 //! of [`STRIPES`] per-conversation mutexes for appends, memberships and receipts (which also
 //! guards the conversation's cached last seq), one for attachment records (a claim's
-//! check-then-write), and one for log-in attempts.
+//! check-then-write), one for invites (a redemption's), and one for log-in attempts.
 //!
 //! # Layout
 //! - `users`, `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`,
-//!   `admin` — one store trait's impl each (see [`kanect_core::backend`]).
+//!   `admin`, `invites` — one store trait's impl each (see [`kanect_core::backend`]).
 //! - `writer` — the writer thread: every write, and one journal `fdatasync` for many.
 //! - `recovery` — the slot holding the current open of the directory, and its replacement
 //!   after a failure.
@@ -55,6 +55,7 @@ mod attachments;
 mod cache;
 mod conversations;
 mod format;
+mod invites;
 mod login_attempts;
 mod messages;
 mod purge;
@@ -163,6 +164,8 @@ pub(crate) struct Inner {
     attempts_lock: Mutex<()>,
     /// Held by attachment record writes (see `attachments`).
     attachments: Mutex<()>,
+    /// Held by invite writes (see `invites`).
+    invites: Mutex<()>,
     /// Account records by id (see `cache`).
     users: cache::RecordCache<UserId, User>,
     /// Conversation records by id.
@@ -285,6 +288,7 @@ impl Inner {
             accounts: Mutex::new(()),
             attempts_lock: Mutex::new(()),
             attachments: Mutex::new(()),
+            invites: Mutex::new(()),
             users: cache::RecordCache::new(),
             conversations: cache::RecordCache::new(),
             stripes: (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect(),
@@ -315,6 +319,10 @@ impl Inner {
 
     fn attachments(&self) -> MutexGuard<'_, ()> {
         self.attachments.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn invites(&self) -> MutexGuard<'_, ()> {
+        self.invites.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The write lock of `conversation`'s stripe, with its cached last seqs.

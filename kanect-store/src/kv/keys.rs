@@ -34,6 +34,8 @@
 //! | `0x0d`     | audit id (UUIDv7: time order)       | `AuditEntry` (JSON)            |
 //! | `0x0e`     | attachment id                       | `Attachment` (JSON)            |
 //! | `0x0f`     | owner (user id) ++ attachment id    | its stored bytes, u64 BE       |
+//! | `0x10`     | invite id (UUIDv7: time order)      | `Invite` (JSON)                |
+//! | `0x11`     | invite token hash (32 bytes)        | invite id                      |
 //!
 //! The owner index (`0x0f`) is what an owner's quota reads: a prefix scan of that owner's
 //! attachments, each worth its [`Attachment::stored_bytes`](kanect_core::Attachment::stored_bytes),
@@ -41,6 +43,12 @@
 //! entry are written and removed in one batch. Attachment ids are UUIDv7, so the `0x0e` space
 //! pages in id order, as [`AttachmentStore::attachments_after`](kanect_core::backend::AttachmentStore::attachments_after)
 //! does.
+//!
+//! An invite and its token index (`0x11`) are written and removed in one batch; a redemption
+//! reads the record through the index and rewrites it under a lock (see each engine's
+//! `invites`). The two spaces came within the formats of both engines without a bump, as the
+//! log-in attempt tree did below: a build that does not know them ignores them (and so knows
+//! no invites), and nothing else changed.
 //!
 //! One more tree or keyspace, `login_attempts` (see each engine's `login_attempts` for why
 //! apart), holds the log-in attempt records:
@@ -54,7 +62,7 @@
 //! expire), and a build that does creates it empty in a store without it. A bump would
 //! only have made older builds refuse the store.
 
-use kanect_core::{AttachmentId, AuditId, ConversationId, MessageId, Seq, StoreError, TokenHash, UserId};
+use kanect_core::{AttachmentId, AuditId, ConversationId, InviteId, MessageId, Seq, StoreError, TokenHash, UserId};
 
 const META: u8 = 0x00;
 const USER: u8 = 0x01;
@@ -70,6 +78,8 @@ const RECEIPT: u8 = 0x0c;
 const AUDIT: u8 = 0x0d;
 const ATTACHMENT: u8 = 0x0e;
 const OWNER_ATTACHMENT: u8 = 0x0f;
+const INVITE: u8 = 0x10;
+const INVITE_TOKEN: u8 = 0x11;
 
 /// Where the on-disk format version is kept.
 pub(crate) const FORMAT: &[u8] = b"\x00format";
@@ -233,6 +243,27 @@ pub(crate) fn parse_stored_bytes(key: &[u8], value: &[u8]) -> Result<u64, StoreE
         ))
     })?;
     Ok(u64::from_be_bytes(array))
+}
+
+pub(crate) fn invite(id: InviteId) -> Vec<u8> {
+    key(INVITE, &[&id.to_bytes()])
+}
+
+/// The prefix of every invite key.
+pub(crate) fn all_invites() -> Vec<u8> {
+    vec![INVITE]
+}
+
+pub(crate) fn invite_token(hash: &TokenHash) -> Vec<u8> {
+    key(INVITE_TOKEN, &[&hash.0])
+}
+
+/// Decodes the value of an [`invite_token`] record: the invite's id.
+pub(crate) fn parse_invite_id(value: &[u8]) -> Result<InviteId, StoreError> {
+    if value.len() != 16 {
+        return Err(StoreError::Corrupt(format!("invite id of {} bytes, expected 16", value.len())));
+    }
+    Ok(InviteId::from_bytes(id_at(value, 0)?))
 }
 
 /// The value of a message-index record: where the message is.

@@ -20,7 +20,9 @@
 //! - log-in attempts: each count is a transaction that holds the row locks of all the
 //!   attempt's keys (taken in key order) from reading the records to writing the decision, so
 //!   concurrent attempts on any node see each other, and an attempt counts at all its keys or
-//!   at none.
+//!   at none;
+//! - invite redemptions: one `UPDATE` that takes a use only while one is left and the invite
+//!   is unexpired, so concurrent sign-ups on any node never take more uses than it has.
 //!
 //! **Durability.** A write returns after its transaction commits, which PostgreSQL makes
 //! durable (with the default `synchronous_commit = on`); [`Store::flush`](kanect_core::Store::flush)
@@ -56,6 +58,7 @@
 mod admin;
 mod attachments;
 mod conversations;
+mod invites;
 mod login_attempts;
 mod messages;
 mod migrate;

@@ -8,8 +8,8 @@
 use super::PgError;
 use kanect_core::backend::{AttemptKey, LoginAttempts, Session, StoreResult};
 use kanect_core::{
-    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
-    Reaction, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, User, UserId,
+    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Invite, Message,
+    MessageRef, Reaction, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, User, UserId,
 };
 use tokio_postgres::types::{FromSql, Json};
 use tokio_postgres::Row;
@@ -62,6 +62,13 @@ macro_rules! audit_columns {
     };
 }
 
+/// The columns [`invite`] decodes.
+macro_rules! invite_columns {
+    () => {
+        "id, token_hash, created_by, created_at, expires_at, uses, uses_left"
+    };
+}
+
 /// The columns [`receipt`] decodes.
 macro_rules! receipt_columns {
     () => {
@@ -70,8 +77,8 @@ macro_rules! receipt_columns {
 }
 
 pub(super) use {
-    attachment_columns, audit_columns, conversation_columns, message_columns, receipt_columns, session_columns,
-    user_columns,
+    attachment_columns, audit_columns, conversation_columns, invite_columns, message_columns, receipt_columns,
+    session_columns, user_columns,
 };
 
 /// A column, or [`StoreError::Corrupt`] naming it.
@@ -230,14 +237,36 @@ pub(super) fn attachment(row: &Row) -> StoreResult<Attachment> {
 
 /// A [`session_columns!`] row.
 pub(super) fn session(row: &Row) -> StoreResult<Session> {
-    let hash: &[u8] = get(row, "token_hash")?;
-    let token_hash =
-        <[u8; 32]>::try_from(hash).map_err(|_| StoreError::Corrupt(format!("token hash of {} bytes", hash.len())))?;
     Ok(Session {
-        token_hash: TokenHash(token_hash),
+        token_hash: token_hash(row)?,
         user: id(row, "user_id")?,
         created_at: timestamp(row, "created_at")?,
         expires_at: timestamp(row, "expires_at")?,
+    })
+}
+
+/// The `token_hash` column.
+fn token_hash(row: &Row) -> StoreResult<TokenHash> {
+    let hash: &[u8] = get(row, "token_hash")?;
+    let hash =
+        <[u8; 32]>::try_from(hash).map_err(|_| StoreError::Corrupt(format!("token hash of {} bytes", hash.len())))?;
+    Ok(TokenHash(hash))
+}
+
+/// An [`invite_columns!`] row.
+pub(super) fn invite(row: &Row) -> StoreResult<Invite> {
+    let uses = |column: &str| -> StoreResult<u32> {
+        let value: i64 = get(row, column)?;
+        u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("column {column}: {value}")))
+    };
+    Ok(Invite {
+        id: id(row, "id")?,
+        token_hash: token_hash(row)?,
+        created_by: id(row, "created_by")?,
+        created_at: timestamp(row, "created_at")?,
+        expires_at: timestamp(row, "expires_at")?,
+        uses: uses("uses")?,
+        uses_left: uses("uses_left")?,
     })
 }
 

@@ -67,6 +67,18 @@ impl UserStore for PgStore {
                 let sql = concat!("UPDATE kanect_users SET last_seen = $2 WHERE id = $1 RETURNING ", user_columns!());
                 query_opt(&client, sql, &[id.as_uuid(), &rows::signed(at.0, "last_seen")?]).await?
             }
+            UserUpdate::DisplayName(name) => {
+                let sql = concat!(
+                    "UPDATE kanect_users SET display_name = $2, display_name_lower = $3 WHERE id = $1 RETURNING ",
+                    user_columns!()
+                );
+                let lower = name.as_deref().map(str::to_lowercase);
+                query_opt(&client, sql, &[id.as_uuid(), &name, &lower]).await?
+            }
+            UserUpdate::Email(email) => {
+                let sql = concat!("UPDATE kanect_users SET email = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &email]).await?
+            }
         };
         row.as_ref().map(rows::user).transpose()
     }

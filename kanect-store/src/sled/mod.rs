@@ -16,7 +16,8 @@
 //! - account writes (users, usernames, passwords, sessions) take one `accounts` mutex: they
 //!   are rare and a single lock keeps a user's deletion and its sessions consistent;
 //! - attachment record writes take one `attachments` mutex, which makes a claim of several
-//!   records one read-check-write.
+//!   records one read-check-write;
+//! - invite writes take one `invites` mutex, which makes a redemption one read-check-write.
 //!
 //! Locks are std mutexes held only around synchronous sled calls, never across an `.await`.
 //! Reads take no stripe or account lock (but for a conversation record, read through its
@@ -38,6 +39,7 @@ mod conversations;
 mod format;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod invites;
 mod journal;
 mod login_attempts;
 mod messages;

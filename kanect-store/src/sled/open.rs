@@ -45,6 +45,9 @@ pub(crate) struct Open {
     /// Serialises attachment record writes: a claim reads, checks and writes all its records
     /// at once (see `attachments`).
     attachments: Mutex<()>,
+    /// Serialises invite writes: a redemption reads, checks and rewrites its record at once
+    /// (see `invites`).
+    invites: Mutex<()>,
     /// Every message id in the store, so that a new message skips the resend lookup.
     pub(crate) ids: Arc<IdFilter>,
     /// Fills `ids` with the ids stored before the open.
@@ -83,6 +86,7 @@ impl Open {
             attempts,
             attempts_lock: Mutex::new(()),
             attachments: Mutex::new(()),
+            invites: Mutex::new(()),
             ids,
             _id_scan: id_scan,
         })
@@ -120,6 +124,12 @@ impl Open {
     pub(crate) fn attachments(&self) -> MutexGuard<'_, ()> {
         // Guards no data of its own, as `accounts`.
         self.attachments.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The invite records' write lock.
+    pub(crate) fn invites(&self) -> MutexGuard<'_, ()> {
+        // Guards no data of its own, as `accounts`.
+        self.invites.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Maps a sled error as [`format::sled_error`] does; an I/O error also fails group commit

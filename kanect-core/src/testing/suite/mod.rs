@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod attachments;
 pub mod conversations;
+pub mod invites;
 pub mod login_attempts;
 pub mod messages;
 pub mod sessions;

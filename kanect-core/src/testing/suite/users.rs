@@ -38,6 +38,17 @@ pub async fn user_updates_change_one_field<S: Store>(store: Arc<S>) {
     assert_eq!(store.user(bob.id).await.unwrap(), Some(expected.clone()));
     assert_eq!(store.user_by_username("BOB").await.unwrap(), Some(expected));
     assert_eq!(store.update_user(UserId::new(), UserUpdate::Disabled(true)).await.unwrap(), None);
+    // A display name is searchable by its new value, not its old one; an e-mail is set and
+    // cleared.
+    let named = store.update_user(bob.id, UserUpdate::DisplayName(Some("Robert Tables".into()))).await.unwrap();
+    assert_eq!(named.unwrap().display_name.as_deref(), Some("Robert Tables"));
+    let query = |text: &str| UserQuery { search: Some(text.into()), after: None, limit: 10 };
+    assert_eq!(store.users(&query("tables")).await.unwrap().len(), 1);
+    let cleared = store.update_user(bob.id, UserUpdate::Email(None)).await.unwrap().unwrap();
+    assert_eq!(cleared.email, None);
+    let emailed = store.update_user(bob.id, UserUpdate::Email(Some("b@example.org".into()))).await.unwrap().unwrap();
+    assert_eq!(emailed.email.as_deref(), Some("b@example.org"));
+    assert_eq!(emailed.display_name.as_deref(), Some("Robert Tables"), "the other fields stay");
     assert!(store.user_by_username("ghost").await.unwrap().is_none(), "no record made for an unknown id");
 
     // Many accounts, each changed in three fields by three concurrent tasks: every change stays.
@@ -45,14 +56,19 @@ pub async fn user_updates_change_one_field<S: Store>(store: Arc<S>) {
     for account in &accounts {
         store.insert_user(account, "h").await.unwrap();
     }
-    let updates = [UserUpdate::Role(Role::Admin), UserUpdate::Disabled(true), UserUpdate::LastSeen(Timestamp(7))];
+    let updates = [
+        UserUpdate::Role(Role::Admin),
+        UserUpdate::Disabled(true),
+        UserUpdate::LastSeen(Timestamp(7)),
+        UserUpdate::DisplayName(Some("Racer".into())),
+    ];
     let tasks: Vec<_> = updates
         .into_iter()
         .map(|update| {
             let (store, ids) = (store.clone(), accounts.iter().map(|a| a.id).collect::<Vec<_>>());
             tokio::spawn(async move {
                 for id in ids {
-                    store.update_user(id, update).await.unwrap().expect("the account exists");
+                    store.update_user(id, update.clone()).await.unwrap().expect("the account exists");
                 }
             })
         })
@@ -63,6 +79,7 @@ pub async fn user_updates_change_one_field<S: Store>(store: Arc<S>) {
     for account in accounts {
         let stored = store.user(account.id).await.unwrap().unwrap();
         assert_eq!((stored.role, stored.disabled, stored.last_seen), (Role::Admin, true, Some(Timestamp(7))));
+        assert_eq!(stored.display_name.as_deref(), Some("Racer"));
     }
 }
 
