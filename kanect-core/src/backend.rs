@@ -14,6 +14,8 @@
 //! | [`MessageStore`] | messages (with their seqs) and receipts |
 //! | [`AttachmentStore`] | uploaded files' records (their bytes: [`BlobStore`](crate::blob::BlobStore)) |
 //! | [`AdminStore`] | the audit log, and counts |
+//! | [`NotificationStore`] | notification settings and Web Push subscriptions, per user |
+//! | [`SecretStore`] | server secrets every node shares (the VAPID key pair) |
 //! | [`Store`] | all of the above, plus `flush` and `health` |
 //!
 //! Nothing else in Kanect changes. Types that embedders meet too stay at the crate root and
@@ -65,7 +67,7 @@ pub use crate::model::{Appended, NewMessage, Session, StoreStats};
 pub use crate::reactions::{Reacted, ReactionChange};
 pub use crate::store::{
     claim, matches_search, move_receipt_forward, replace_fields, AdminStore, AttachmentStore, ClaimRefused,
-    ConversationStore, LoginAttemptStore, MessageStore, SessionStore, Store, StoreResult, UserQuery, UserStore,
-    UserUpdate,
+    ConversationStore, LoginAttemptStore, MessageStore, NotificationStore, SecretStore, SessionStore, Store,
+    StoreResult, UserQuery, UserStore, UserUpdate,
 };
 pub use crate::throttle::{Attempt, AttemptKey, LoginAttempts};

@@ -23,6 +23,7 @@ use crate::id::{ConversationId, NodeId, Seq, UserId};
 use crate::limits::{Limits, RateLimits};
 use crate::metrics::Metrics;
 use crate::model::{Role, Timestamp, TokenHash};
+use crate::notifications::PushSender;
 use crate::ordering::{Sequencer, Ticket};
 use crate::presence::state::PresenceState;
 use crate::search::SearchIndex;
@@ -65,6 +66,10 @@ pub struct ChatConfig {
     /// File sizes, quotas, uploads at once, the expiry of unsent uploads and image decoding
     /// limits. Default [`AttachmentLimits::default`].
     pub attachments: AttachmentLimits,
+    /// How long after a message the engine waits before pushing it (with a
+    /// [`PushSender`](crate::PushSender)): a member whose device reads it meanwhile (their read
+    /// receipt reaches it) is not pushed. Default 2 s.
+    pub push_grace: Duration,
 }
 
 impl Default for ChatConfig {
@@ -80,6 +85,7 @@ impl Default for ChatConfig {
             rate_limits: RateLimits::default(),
             message_retention: None,
             attachments: AttachmentLimits::default(),
+            push_grace: Duration::from_secs(2),
         }
     }
 }
@@ -146,10 +152,15 @@ struct Inner {
     blobs: Option<Arc<dyn BlobStore>>,
     /// The message search index; None: search is off (see the `search` module).
     search: Option<Arc<dyn SearchIndex>>,
+    /// Where Web Push messages go out; None: push is off (see `notifications`).
+    push: Option<Arc<dyn PushSender>>,
     /// Uploads under way per account (see `attachments`).
     uploads: Uploads,
     /// One image decoded at a time: its bytes and pixels are in memory meanwhile.
     thumbnailing: Arc<tokio::sync::Semaphore>,
+    /// Notification settings are read, changed and written back whole: one change at a time
+    /// on this node (see the `notifications` module).
+    notification_writes: tokio::sync::Mutex<()>,
     config: ChatConfig,
 }
 
@@ -204,6 +215,7 @@ impl Chat {
         bus: Arc<dyn Bus>,
         blobs: Option<Arc<dyn BlobStore>>,
         search: Option<Arc<dyn SearchIndex>>,
+        push: Option<Arc<dyn PushSender>>,
         config: ChatConfig,
     ) -> Chat {
         let inner = Inner {
@@ -218,8 +230,10 @@ impl Chat {
             retention_cursors: Arc::default(),
             blobs,
             search,
+            push,
             uploads: Uploads::default(),
             thumbnailing: Arc::new(tokio::sync::Semaphore::new(1)),
+            notification_writes: tokio::sync::Mutex::new(()),
             store,
             bus,
             config,
@@ -257,6 +271,11 @@ impl Chat {
         self.inner.search.as_ref()
     }
 
+    /// The push sender, if Web Push is on.
+    pub(crate) fn push(&self) -> Option<&Arc<dyn PushSender>> {
+        self.inner.push.as_ref()
+    }
+
     /// Uploads under way per account.
     pub(crate) fn uploads(&self) -> &Uploads {
         &self.inner.uploads
@@ -265,6 +284,11 @@ impl Chat {
     /// The turn to decode an image.
     pub(crate) fn thumbnailing(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.inner.thumbnailing
+    }
+
+    /// The turn to change notification settings on this node.
+    pub(crate) fn notification_writes(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.notification_writes
     }
 
     /// The configuration in force.

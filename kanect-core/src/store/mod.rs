@@ -11,7 +11,9 @@
 //! - `conversations` — [`ConversationStore`]: conversations and memberships;
 //! - `messages` — [`MessageStore`]: messages and receipts;
 //! - `attachments` — [`AttachmentStore`]: uploaded files' records;
-//! - `admin` — [`AdminStore`]: the audit log and the counts.
+//! - `admin` — [`AdminStore`]: the audit log and the counts;
+//! - `notifications` — [`NotificationStore`]: notification settings and push subscriptions;
+//! - `secrets` — [`SecretStore`]: server secrets every node shares.
 //!
 //! Split by domain so that a new stored concept is a new trait beside these rather than more
 //! methods on one: adding a domain is a trait file here (and a supertrait of [`Store`]), a
@@ -23,6 +25,8 @@ mod attachments;
 mod conversations;
 mod login_attempts;
 mod messages;
+mod notifications;
+mod secrets;
 mod sessions;
 mod users;
 
@@ -31,6 +35,8 @@ pub use attachments::{claim, AttachmentStore, ClaimRefused};
 pub use conversations::ConversationStore;
 pub use login_attempts::LoginAttemptStore;
 pub use messages::{move_receipt_forward, replace_fields, HistoryPage, MessageStore};
+pub use notifications::NotificationStore;
+pub use secrets::SecretStore;
 pub use sessions::SessionStore;
 pub use users::{matches_search, UserQuery, UserStore, UserUpdate};
 
@@ -56,6 +62,8 @@ pub trait Store:
     + MessageStore
     + AttachmentStore
     + AdminStore
+    + NotificationStore
+    + SecretStore
     + Send
     + Sync
     + 'static
