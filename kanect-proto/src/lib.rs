@@ -35,6 +35,8 @@
 //!   reader sees beside them (presence, unread counts, receipts).
 //! - [`rest`] — the request and response bodies of the REST, admin and health endpoints;
 //!   `search` — those of message search (`rest::SearchPage`).
+//! - `notifications` — [`NotificationSettings`] (the `notification_settings` frame's record)
+//!   and the bodies of the notification and Web Push endpoints.
 //! - `reference` — [`Reference`], the `ref` a client attaches to a frame and gets back.
 //! - `client_frame` — [`ClientFrame`] and its [`Command`]s, parsed with precise refusals
 //!   ([`FrameError`]).
@@ -45,6 +47,7 @@
 mod client_frame;
 mod errors;
 mod ids;
+mod notifications;
 mod poll;
 mod records;
 mod reference;
@@ -59,6 +62,10 @@ pub use client_frame::{
 };
 pub use errors::{ErrorBody, ErrorDetail, InputError, InputErrorKind};
 pub use ids::{AttachmentId, AuditId, ConversationId, MessageId, Seq, Timestamp, UserId};
+pub use notifications::{
+    ConversationNotifications, DoNotDisturb, NewPushSubscription, NotificationLevel, NotificationSettings,
+    PushEndpoint, PushKey, PushKeys, SetDoNotDisturb, SetNotificationLevel,
+};
 pub use poll::{NewPoll, PollCreated, PollEvents};
 pub use records::{
     Attachment, Conversation, ConversationKind, GroupEvent, ImageSize, Message, Presence, Reaction, Receipt,
