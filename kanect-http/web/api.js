@@ -120,6 +120,14 @@ export const api = {
   logout: () => request('POST', '/auth/logout', {}),
   me: () => request('GET', '/me'),
 
+  notifications: () => request('GET', '/notifications'),
+  setLevel: (id, level, until = null) =>
+    request('PUT', `/conversations/${encodeURIComponent(id)}/notifications`, until == null ? { level } : { level, until }),
+  setDoNotDisturb: (on, until = null) => request('PUT', '/notifications/do-not-disturb', until == null ? { on } : { on, until }),
+  pushKey: () => request('GET', '/push/key'),
+  pushSubscribe: (subscription) => request('POST', '/push/subscriptions', subscription),
+  pushUnsubscribe: (endpoint) => request('DELETE', '/push/subscriptions', { endpoint }),
+
   users: ({ search, after, limit } = {}) => request('GET', `/users${query({ search, after, limit })}`),
   user: (id) => request('GET', `/users/${encodeURIComponent(id)}`),
 
