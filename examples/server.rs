@@ -162,6 +162,23 @@ struct Cli {
     /// Let users (not only administrators) make invite links.
     #[arg(long, env = "KANECT_USERS_MAY_INVITE")]
     users_may_invite: bool,
+    /// Turn Web Push off: no VAPID key is made, and push subscriptions get `501 push_disabled`
+    /// (the web app's desktop notifications, while a tab is open, still work).
+    #[arg(long, env = "KANECT_NO_PUSH")]
+    no_push: bool,
+    /// Who runs this server, for push services to contact (the VAPID `sub`): a `mailto:` or
+    /// `https:` URL.
+    #[arg(long, env = "KANECT_PUSH_SUBJECT", default_value = "mailto:postmaster@localhost")]
+    push_subject: String,
+    /// Allow push endpoints over plain http and on private, loopback or link-local addresses.
+    /// Off by default, so that a subscription cannot make the server call into its own
+    /// network: only for a push service on the operator's network, and for tests.
+    #[arg(long, env = "KANECT_PUSH_ALLOW_PRIVATE_ENDPOINTS")]
+    push_allow_private_endpoints: bool,
+    /// How long after a message a push waits, in milliseconds: a member who reads it meanwhile
+    /// on a device (their read receipt reaches it) is not pushed.
+    #[arg(long, env = "KANECT_PUSH_GRACE_MS", default_value_t = 2000)]
+    push_grace_ms: u64,
     /// At start, make sure this administrator exists (with KANECT_ADMIN_PASSWORD).
     #[arg(long, env = "KANECT_ADMIN_USERNAME", requires = "admin_password")]
     admin_username: Option<String>,
@@ -582,9 +599,20 @@ async fn build_chat(
     blobs: Arc<dyn BlobStore>,
     search: Option<Arc<dyn SearchIndex>>,
 ) -> Result<Chat, AnyError> {
-    let mut builder = Chat::builder_shared(store).blobs_shared(blobs);
+    let mut builder = Chat::builder_shared(store.clone()).blobs_shared(blobs);
     if let Some(index) = search {
         builder = builder.search_shared(index);
+    }
+    // Only a serving process pushes (and makes the VAPID key on the first start).
+    if !cli.no_push && cli.command.is_none() {
+        let config = kanect::push::WebPushConfig::new(cli.push_subject.clone())
+            .allow_private_endpoints(cli.push_allow_private_endpoints);
+        if cli.push_allow_private_endpoints {
+            tracing::warn!(
+                "push endpoints may be plain http and on private addresses (--push-allow-private-endpoints)"
+            );
+        }
+        builder = builder.push(kanect::push::WebPush::start(&*store, config).await?);
     }
     let builder = match &cli.bus {
         Some(url) => {
@@ -602,6 +630,7 @@ async fn build_chat(
         login: cli.login_limits(),
         // Only a serving process runs retention passes: `create-admin` exits before one ends.
         message_retention: if cli.command.is_none() { cli.message_retention.0 } else { None },
+        push_grace: Duration::from_millis(cli.push_grace_ms),
         attachments: AttachmentLimits {
             max_file_bytes: cli.max_file_size * 1024 * 1024,
             quota_bytes: cli.storage_quota * 1024 * 1024,

@@ -11,6 +11,7 @@
 //! | `fjall` | yes | [`store::FjallStore`], the embedded persistent store, on fjall (an LSM-tree engine) |
 //! | `http` | yes | [`http`], the REST/WebSocket/long-poll server and web app |
 //! | `tantivy` | yes | `store::TantivyIndex`, message search for the embedded stores (PostgreSQL searches itself) |
+//! | `push` | yes | [`push`], Web Push: VAPID keys kept in the store, encrypted payloads |
 //! | `sled` | no | `store::SledStore`, the embedded store on sled 0.34, for existing data directories |
 //! | `postgres` | no | `store::PgStore`, for deployments that share one database |
 //! | `nats` | no | `nats::NatsBus`, to connect several server nodes |
@@ -32,6 +33,7 @@
 //! - [`store`] — persistent stores (`kanect-store`).
 //! - [`http`] — the network adapter (`kanect-http`), feature `http`.
 //! - [`nats`] — the cluster bus (`kanect-nats`), feature `nats`.
+//! - [`push`] — Web Push (`kanect-push`), feature `push`.
 
 pub use kanect_core::*;
 
@@ -56,4 +58,10 @@ pub mod http {
 #[cfg(feature = "nats")]
 pub mod nats {
     pub use kanect_nats::*;
+}
+
+/// Web Push: the [`PushSender`] that VAPID-signs, encrypts and sends pushes.
+#[cfg(feature = "push")]
+pub mod push {
+    pub use kanect_push::*;
 }

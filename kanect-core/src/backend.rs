@@ -15,6 +15,8 @@
 //! | [`AttachmentStore`] | uploaded files' records (their bytes: [`BlobStore`](crate::blob::BlobStore)) |
 //! | [`AdminStore`] | the audit log, and counts |
 //! | [`InviteStore`] | invite links, by token hash |
+//! | [`NotificationStore`] | notification settings and Web Push subscriptions, per user |
+//! | [`SecretStore`] | server secrets every node shares (the VAPID key pair) |
 //! | [`Store`] | all of the above, plus `flush` and `health` |
 //!
 //! Nothing else in Kanect changes. Types that embedders meet too stay at the crate root and
@@ -68,7 +70,7 @@ pub use crate::model::{Appended, NewMessage, Session, StoreStats};
 pub use crate::reactions::{Reacted, ReactionChange};
 pub use crate::store::{
     claim, matches_search, move_receipt_forward, redeem, replace_fields, restore_use, AdminStore, AttachmentStore,
-    ClaimRefused, ConversationStore, InviteStore, LoginAttemptStore, MessageStore, SessionStore, Store, StoreResult,
-    UserQuery, UserStore, UserUpdate,
+    ClaimRefused, ConversationStore, InviteStore, LoginAttemptStore, MessageStore, NotificationStore, SecretStore,
+    SessionStore, Store, StoreResult, UserQuery, UserStore, UserUpdate,
 };
 pub use crate::throttle::{Attempt, AttemptKey, LoginAttempts};

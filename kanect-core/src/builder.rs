@@ -15,6 +15,7 @@ use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 use crate::chat::{Chat, ChatConfig, WeakChat};
 use crate::error::Result;
 use crate::event::Delivery;
+use crate::notifications::PushSender;
 use crate::search::SearchIndex;
 use crate::store::Store;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub struct ChatBuilder {
     bus: Arc<dyn Bus>,
     blobs: Option<Arc<dyn BlobStore>>,
     search: Option<Arc<dyn SearchIndex>>,
+    push: Option<Arc<dyn PushSender>>,
     config: ChatConfig,
 }
 
@@ -73,6 +75,19 @@ impl ChatBuilder {
         self
     }
 
+    /// Sends Web Push messages through `push` and turns push on (without one, push
+    /// subscriptions are refused with `push_disabled` and nothing is pushed).
+    pub fn push(mut self, push: impl PushSender) -> Self {
+        self.push = Some(Arc::new(push));
+        self
+    }
+
+    /// As [`ChatBuilder::push`], with a sender shared with others.
+    pub fn push_shared(mut self, push: Arc<dyn PushSender>) -> Self {
+        self.push = Some(push);
+        self
+    }
+
     /// Replaces the configuration.
     pub fn config(mut self, config: ChatConfig) -> Self {
         self.config = config;
@@ -93,7 +108,7 @@ impl ChatBuilder {
         if let Some(index) = &self.search {
             index.start(self.store.clone());
         }
-        let chat = Chat::new(self.store, self.bus, self.blobs, self.search, self.config);
+        let chat = Chat::new(self.store, self.bus, self.blobs, self.search, self.push, self.config);
         let weak = chat.downgrade();
         chat.attach(BusInbox::new(move |envelope| receive(&weak, envelope))).await?;
         tokio::spawn(crate::presence::heartbeat(chat.downgrade()));
@@ -118,7 +133,14 @@ impl Chat {
     /// process, as several nodes share one database), or with the application, which then
     /// keeps its own handle on the store (the engine does not lend out its own).
     pub fn builder_shared(store: Arc<dyn Store>) -> ChatBuilder {
-        ChatBuilder { store, bus: Arc::new(LocalBus::new()), blobs: None, search: None, config: ChatConfig::default() }
+        ChatBuilder {
+            store,
+            bus: Arc::new(LocalBus::new()),
+            blobs: None,
+            search: None,
+            push: None,
+            config: ChatConfig::default(),
+        }
     }
 }
 

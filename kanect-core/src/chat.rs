@@ -24,6 +24,7 @@ use crate::invites::{InviteLimits, SignUpMode};
 use crate::limits::{Limits, RateLimits};
 use crate::metrics::Metrics;
 use crate::model::{Role, Timestamp, TokenHash};
+use crate::notifications::PushSender;
 use crate::ordering::{Sequencer, Ticket};
 use crate::presence::state::PresenceState;
 use crate::search::SearchIndex;
@@ -71,6 +72,10 @@ pub struct ChatConfig {
     pub sign_up: SignUpMode,
     /// Who may make invites, and their bounds. Default [`InviteLimits::default`].
     pub invites: InviteLimits,
+    /// How long after a message the engine waits before pushing it (with a
+    /// [`PushSender`](crate::PushSender)): a member whose device reads it meanwhile (their read
+    /// receipt reaches it) is not pushed. Default 2 s.
+    pub push_grace: Duration,
 }
 
 impl Default for ChatConfig {
@@ -88,6 +93,7 @@ impl Default for ChatConfig {
             attachments: AttachmentLimits::default(),
             sign_up: SignUpMode::Open,
             invites: InviteLimits::default(),
+            push_grace: Duration::from_secs(2),
         }
     }
 }
@@ -154,10 +160,15 @@ struct Inner {
     blobs: Option<Arc<dyn BlobStore>>,
     /// The message search index; None: search is off (see the `search` module).
     search: Option<Arc<dyn SearchIndex>>,
+    /// Where Web Push messages go out; None: push is off (see `notifications`).
+    push: Option<Arc<dyn PushSender>>,
     /// Uploads under way per account (see `attachments`).
     uploads: Uploads,
     /// One image decoded at a time: its bytes and pixels are in memory meanwhile.
     thumbnailing: Arc<tokio::sync::Semaphore>,
+    /// Notification settings are read, changed and written back whole: one change at a time
+    /// on this node (see the `notifications` module).
+    notification_writes: tokio::sync::Mutex<()>,
     config: ChatConfig,
 }
 
@@ -212,6 +223,7 @@ impl Chat {
         bus: Arc<dyn Bus>,
         blobs: Option<Arc<dyn BlobStore>>,
         search: Option<Arc<dyn SearchIndex>>,
+        push: Option<Arc<dyn PushSender>>,
         config: ChatConfig,
     ) -> Chat {
         let inner = Inner {
@@ -226,8 +238,10 @@ impl Chat {
             retention_cursors: Arc::default(),
             blobs,
             search,
+            push,
             uploads: Uploads::default(),
             thumbnailing: Arc::new(tokio::sync::Semaphore::new(1)),
+            notification_writes: tokio::sync::Mutex::new(()),
             store,
             bus,
             config,
@@ -265,6 +279,11 @@ impl Chat {
         self.inner.search.as_ref()
     }
 
+    /// The push sender, if Web Push is on.
+    pub(crate) fn push(&self) -> Option<&Arc<dyn PushSender>> {
+        self.inner.push.as_ref()
+    }
+
     /// Uploads under way per account.
     pub(crate) fn uploads(&self) -> &Uploads {
         &self.inner.uploads
@@ -273,6 +292,11 @@ impl Chat {
     /// The turn to decode an image.
     pub(crate) fn thumbnailing(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.inner.thumbnailing
+    }
+
+    /// The turn to change notification settings on this node.
+    pub(crate) fn notification_writes(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.notification_writes
     }
 
     /// The configuration in force.

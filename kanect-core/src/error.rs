@@ -180,6 +180,8 @@ coded_enum!(
         /// The engine has no search index ([`ChatBuilder::search`](crate::ChatBuilder::search)):
         /// messages cannot be searched.
         SearchDisabled => "search_disabled",
+        /// The engine has no [`PushSender`](crate::PushSender): Web Push is off.
+        PushDisabled => "push_disabled",
         /// The operator closed public sign-ups ([`SignUpMode::Closed`](crate::SignUpMode::Closed)):
         /// only an administrator creates accounts.
         SignUpClosed => "sign_up_closed",
@@ -228,6 +230,12 @@ coded_enum!(
         Incomplete => "incomplete",
         /// A reaction that is not one emoji.
         NotEmoji => "not_emoji",
+        /// A push subscription's endpoint that is not `https`, or resolves to a private,
+        /// loopback, link-local or unspecified address (unless the operator allows them).
+        PushEndpoint => "bad_push_endpoint",
+        /// A push subscription's keys that are not base64url, of the wrong length, or not a
+        /// point on P-256.
+        PushKeys => "bad_push_keys",
     }
 );
 

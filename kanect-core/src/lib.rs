@@ -78,6 +78,8 @@
 //!   one module above all the others, so that none imports back into one that imports it.
 //! - [`search`] — message search: the [`search::SearchIndex`] trait an index implements,
 //!   [`Chat::search_messages`], the query language and snippets; [`search::MemorySearchIndex`].
+//! - `notifications` — what each user chose to hear about ([`NotificationSettings`]), the
+//!   rule every notifier applies ([`should_notify`]), and Web Push subscriptions.
 //! - `metrics` — counters and histograms.
 //! - `media` — what is read from an uploaded file: its content type sniffed from the bytes
 //!   ([`sniff`]), a display name ([`sanitize_name`]), image size and thumbnail within decoding
@@ -110,6 +112,7 @@ mod mentions;
 mod messaging;
 pub mod metrics;
 mod model;
+mod notifications;
 mod ordering;
 mod presence;
 mod reactions;
@@ -155,6 +158,11 @@ pub use messaging::Outgoing;
 pub use model::{
     Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
     Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash, User,
+};
+pub use notifications::{
+    endpoint_hash, should_notify, Channel, ConversationNotifications, DoNotDisturb, NotificationLevel,
+    NotificationSettings, PushNotice, PushOutcome, PushRefused, PushSender, PushSubscription, PUSH_ENDPOINT_MAX_BYTES,
+    PUSH_PREVIEW_CHARS, PUSH_SUBSCRIPTIONS_MAX, UNTIL_MAX,
 };
 pub use presence::WATCH_MAX;
 pub use reactions::{Reacted, ReactionChange, TooManyReactions, REACTIONS_MAX};

@@ -122,7 +122,7 @@ impl From<Error> for ApiError {
             Error::Unauthorized(AuthFailure::AccountDisabled) => StatusCode::FORBIDDEN,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             // A feature this server was built without, as `export_unavailable`.
-            Error::Forbidden(Denied::SearchDisabled) => StatusCode::NOT_IMPLEMENTED,
+            Error::Forbidden(Denied::SearchDisabled | Denied::PushDisabled) => StatusCode::NOT_IMPLEMENTED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,

@@ -348,6 +348,53 @@ impl ToWire for core::SkippedCursor {
     }
 }
 
+impl ToWire for core::NotificationLevel {
+    type Wire = proto::NotificationLevel;
+    fn to_wire(&self) -> proto::NotificationLevel {
+        match self {
+            core::NotificationLevel::All => proto::NotificationLevel::All,
+            core::NotificationLevel::Mentions => proto::NotificationLevel::Mentions,
+            core::NotificationLevel::Muted => proto::NotificationLevel::Muted,
+        }
+    }
+}
+
+impl ToCore for proto::NotificationLevel {
+    type Core = core::NotificationLevel;
+    fn to_core(&self) -> core::NotificationLevel {
+        match self {
+            proto::NotificationLevel::All => core::NotificationLevel::All,
+            proto::NotificationLevel::Mentions => core::NotificationLevel::Mentions,
+            proto::NotificationLevel::Muted => core::NotificationLevel::Muted,
+        }
+    }
+}
+
+impl ToCore for proto::Timestamp {
+    type Core = core::Timestamp;
+    fn to_core(&self) -> core::Timestamp {
+        core::Timestamp(self.0)
+    }
+}
+
+impl ToWire for core::NotificationSettings {
+    type Wire = proto::NotificationSettings;
+    fn to_wire(&self) -> proto::NotificationSettings {
+        let core::NotificationSettings { do_not_disturb, conversations } = self;
+        proto::NotificationSettings {
+            do_not_disturb: do_not_disturb.map(|dnd| proto::DoNotDisturb { until: dnd.until.to_wire() }),
+            conversations: conversations
+                .iter()
+                .map(|(id, setting)| proto::ConversationNotifications {
+                    conversation: id.to_wire(),
+                    level: setting.level.to_wire(),
+                    until: setting.until.to_wire(),
+                })
+                .collect(),
+        }
+    }
+}
+
 impl ToWire for core::Event {
     /// `None` for an event this adapter has no frame for: the engine's `Event` may grow
     /// variants (it is `non_exhaustive`) before the protocol says how to send them.
@@ -379,6 +426,9 @@ impl ToWire for core::Event {
             }
             Event::User { user } => ServerFrame::User { user: user.to_wire() },
             Event::UserDeleted { user } => ServerFrame::UserDeleted { user: user.to_wire() },
+            Event::NotificationSettings { settings } => {
+                ServerFrame::NotificationSettings { settings: settings.to_wire() }
+            }
             Event::Resync => ServerFrame::Resync,
             Event::SessionEnded { reason } => ServerFrame::SessionEnded { reason: reason.clone() },
             other => {

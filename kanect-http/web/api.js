@@ -127,6 +127,13 @@ export const api = {
   invites: ({ before, limit } = {}) => request('GET', `/invites${query({ before, limit })}`),
   createInvite: (uses, expiresInSecs) => request('POST', '/invites', { uses, expires_in_secs: expiresInSecs }),
   revokeInvite: (id) => request('DELETE', `/invites/${encodeURIComponent(id)}`),
+  notifications: () => request('GET', '/notifications'),
+  setLevel: (id, level, until = null) =>
+    request('PUT', `/conversations/${encodeURIComponent(id)}/notifications`, until == null ? { level } : { level, until }),
+  setDoNotDisturb: (on, until = null) => request('PUT', '/notifications/do-not-disturb', until == null ? { on } : { on, until }),
+  pushKey: () => request('GET', '/push/key'),
+  pushSubscribe: (subscription) => request('POST', '/push/subscriptions', subscription),
+  pushUnsubscribe: (endpoint) => request('DELETE', '/push/subscriptions', { endpoint }),
 
   users: ({ search, after, limit } = {}) => request('GET', `/users${query({ search, after, limit })}`),
   user: (id) => request('GET', `/users/${encodeURIComponent(id)}`),

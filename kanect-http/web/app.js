@@ -14,7 +14,9 @@
 //   time.js, strength.js   formatting and the password meter
 //   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs, attachments
 //                (the tray, files in messages, the image viewer), invites (making and listing
-//                invite links), admin* (the admin area)
+//                invite links), settings-notifications, admin* (the admin area)
+//   notifications.js, favicon.js, push.js   what notifies (the settings and the rule, desktop
+//                notifications, sound), the unread badge on the tab's icon, Web Push (sw.js)
 // To add a view (e.g. an admin area): write views/admin.js, import it below, and call
 // `route(/^\/admin$/, handler)`; the sidebar shows an admin link to `#/admin` for admins.
 
@@ -26,6 +28,8 @@ import { ADMIN_ROUTE, renderAdmin } from './views/admin.js';
 import { renderLogin, renderSignup } from './views/auth.js';
 import { installPaletteShortcut } from './views/palette.js';
 import { hideShell, showShell } from './views/shell.js';
+// Registers `#/settings/notifications` itself.
+import './views/settings-notifications.js';
 
 const root = document.getElementById('app');
 

@@ -3,11 +3,14 @@
 // Views call these functions and re-render on state events; they never talk to the server.
 
 import { api, setCsrf } from './api.js';
+import { displayName } from './dom.js';
 import { clearDrafts } from './drafts.js';
+import * as notifications from './notifications.js';
 import { deletedPreview, previewOf } from './replies.js';
 import { Socket } from './socket.js';
 import * as S from './state.js';
 import { isSystemLine } from './system-lines.js';
+import { conversationTitle } from './titles.js';
 
 const { state } = S;
 
@@ -137,7 +140,7 @@ async function start(me) {
   sessionFrames = ++userFrames;
   state.me = me;
   S.emit('me', me);
-  await Promise.all([loadConversations(), loadUsers()]);
+  await Promise.all([loadConversations(), loadUsers(), loadNotificationSettings()]);
   await restorePending();
   socket = new Socket({
     cursors: () => [...state.conversations.values()].map((c) => ({ conversation: c.id, seq: c.last_seq || 0 })),
@@ -494,6 +497,10 @@ async function onFrame(frame) {
       return onUser(frame.user);
     case 'user_deleted':
       return onUserDeleted(frame.user);
+    case 'notification_settings':
+      notifications.setSettings(frame.settings);
+      S.emit('conversations');
+      return undefined;
     default:
       return undefined;
   }
@@ -523,13 +530,39 @@ async function onMessage(message) {
   if ((isNew || fetched) && conv && message.sender !== state.me.id) {
     if (isVisible(message.conversation)) markRead(message.conversation);
     else {
-      if (isNew && !line) conv.unread = Math.min(100, (conv.unread || 0) + 1);
+      if (isNew && !line) {
+        conv.unread = Math.min(100, (conv.unread || 0) + 1);
+        const sender = displayName(state.users.get(message.sender));
+        const title = conv.kind === 'group' ? `${sender} in ${conversationTitle(conv)}` : sender;
+        const body = message.body || 'Sent a file';
+        notifications.notifyMessage(message, state.me.id, { title, body, onOpen: () => { location.hash = `#/c/${conv.id}`; } });
+      }
       if (isNew && !line && mentionsMe(message)) conv.unread_mentions = Math.min(conv.unread, (conv.unread_mentions || 0) + 1);
       queueDelivered(message.conversation, message.seq);
     }
   }
   S.emit('thread', message.conversation);
   S.emit('conversations');
+}
+
+/** This user's notification settings, as the server keeps them (a failure keeps the defaults). */
+async function loadNotificationSettings() {
+  try {
+    notifications.setSettings(await api.notifications());
+  } catch (_) {
+    notifications.setSettings({});
+  }
+}
+
+/** Sets a conversation's notification level ('all', 'mentions', 'muted'), muted until `until`. */
+export async function setNotificationLevel(conversationId, level, until = null) {
+  notifications.setSettings(await api.setLevel(conversationId, level, until));
+  S.emit('conversations');
+}
+
+/** Turns the do-not-disturb on (until `until`, or until turned off) or off. */
+export async function setDoNotDisturb(on, until = null) {
+  notifications.setSettings(await api.setDoNotDisturb(on, until));
 }
 
 /** Whether a message mentions me. */

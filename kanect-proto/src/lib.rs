@@ -36,6 +36,8 @@
 //! - [`rest`] — the request and response bodies of the REST, admin and health endpoints;
 //!   `search` — those of message search (`rest::SearchPage`); `invites` — those of sign-up
 //!   modes, invites and the admin's account forms (`rest::Invite`, `rest::NewUser`).
+//! - `notifications` — [`NotificationSettings`] (the `notification_settings` frame's record)
+//!   and the bodies of the notification and Web Push endpoints.
 //! - `reference` — [`Reference`], the `ref` a client attaches to a frame and gets back.
 //! - `client_frame` — [`ClientFrame`] and its [`Command`]s, parsed with precise refusals
 //!   ([`FrameError`]).
@@ -47,6 +49,7 @@ mod client_frame;
 mod errors;
 mod ids;
 mod invites;
+mod notifications;
 mod poll;
 mod records;
 mod reference;
@@ -61,6 +64,10 @@ pub use client_frame::{
 };
 pub use errors::{ErrorBody, ErrorDetail, InputError, InputErrorKind};
 pub use ids::{AttachmentId, AuditId, ConversationId, InviteId, MessageId, Seq, Timestamp, UserId};
+pub use notifications::{
+    ConversationNotifications, DoNotDisturb, NewPushSubscription, NotificationLevel, NotificationSettings,
+    PushEndpoint, PushKey, PushKeys, SetDoNotDisturb, SetNotificationLevel,
+};
 pub use poll::{NewPoll, PollCreated, PollEvents};
 pub use records::{
     Attachment, Conversation, ConversationKind, GroupEvent, ImageSize, Message, Presence, Reaction, Receipt,

@@ -8,6 +8,7 @@
 //! within version 1).
 
 use crate::ids::{ConversationId, MessageId, Seq, Timestamp, UserId};
+use crate::notifications::NotificationSettings;
 use crate::records::{Conversation, Message, Presence, Reaction, Receipt, User};
 use crate::reference::Reference;
 use crate::PROTOCOL_VERSION;
@@ -122,6 +123,12 @@ pub enum ServerFrame {
         /// Whose.
         user: UserId,
     },
+    /// The user's notification settings changed (on one of their devices): every device of
+    /// theirs gets them, so all agree on what notifies.
+    NotificationSettings {
+        /// The settings as they are now.
+        settings: NotificationSettings,
+    },
     /// This device fell behind and events were dropped: resume from your cursors and re-read
     /// the conversation and user lists.
     Resync,
@@ -219,6 +226,7 @@ impl ServerFrame {
             ServerFrame::Conversation { .. } => "conversation",
             ServerFrame::User { .. } => "user",
             ServerFrame::UserDeleted { .. } => "user_deleted",
+            ServerFrame::NotificationSettings { .. } => "notification_settings",
             ServerFrame::Resync => "resync",
             ServerFrame::SessionEnded { .. } => "session_ended",
         }

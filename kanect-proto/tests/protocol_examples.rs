@@ -10,7 +10,8 @@
 
 use kanect_proto::{
     rest, AdminUserView, Attachment, ClientFrame, Conversation, ConversationView, ErrorBody, Message, NewPoll,
-    PollCreated, PollEvents, ServerFrame, User, UserView,
+    NewPushSubscription, NotificationSettings, PollCreated, PollEvents, PushEndpoint, PushKey, ServerFrame,
+    SetDoNotDisturb, SetNotificationLevel, User, UserView,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -158,6 +159,12 @@ fn check(type_name: &str, text: &str) -> Result<usize, String> {
         "NewPoll" => parse_exact::<NewPoll>(text),
         "PollCreated" => parse_exact::<PollCreated>(text),
         "PollEvents" => parse_exact::<PollEvents>(text),
+        "NotificationSettings" => parse_exact::<NotificationSettings>(text),
+        "SetNotificationLevel" => parse_exact::<SetNotificationLevel>(text),
+        "SetDoNotDisturb" => parse_exact::<SetDoNotDisturb>(text),
+        "PushKey" => parse_exact::<PushKey>(text),
+        "NewPushSubscription" => parse_exact::<NewPushSubscription>(text),
+        "PushEndpoint" => parse_exact::<PushEndpoint>(text),
         other => Err(format!("no type {other} in the registry of tests/protocol_examples.rs")),
     }
 }

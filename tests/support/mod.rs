@@ -70,16 +70,29 @@ pub async fn start_server_with_metrics(config: HttpConfig, chat_config: ChatConf
     start(config, chat_config, true).await
 }
 
+/// A server on port 0 that sends Web Push as `push` says (its VAPID key made in its store).
+pub async fn start_server_with_push(chat_config: ChatConfig, push: kanect::push::WebPushConfig) -> TestServer {
+    start_full(HttpConfig::default(), chat_config, false, Some(push)).await
+}
+
 async fn start(config: HttpConfig, chat_config: ChatConfig, metrics: bool) -> TestServer {
+    start_full(config, chat_config, metrics, None).await
+}
+
+async fn start_full(
+    config: HttpConfig,
+    chat_config: ChatConfig,
+    metrics: bool,
+    push: Option<kanect::push::WebPushConfig>,
+) -> TestServer {
     // Attachments on, as on every server the example runs.
     let store = Arc::new(MemoryStore::new());
     let blobs = Arc::new(kanect::blob::MemoryBlobStore::new());
-    let chat = Chat::builder_shared(store.clone())
-        .blobs_shared(blobs.clone())
-        .config(chat_config)
-        .build()
-        .await
-        .expect("chat");
+    let mut builder = Chat::builder_shared(store.clone()).blobs_shared(blobs.clone()).config(chat_config);
+    if let Some(push) = push {
+        builder = builder.push(kanect::push::WebPush::start(&*store, push).await.expect("push"));
+    }
+    let chat = builder.build().await.expect("chat");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let mut server = kanect::http::Server::new(chat.clone(), config);

@@ -6,8 +6,8 @@
 //! process, and nothing can fail: it keeps the default [`Store::health`], always ok.
 //!
 //! The state is here; each domain trait's impl is in a file of its own (`users`, `sessions`,
-//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`,
-//! `invites`), as in every backend.
+//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `invites`,
+//! `notifications` with the secrets), as in every backend.
 
 mod admin;
 mod attachments;
@@ -15,11 +15,13 @@ mod conversations;
 mod invites;
 mod login_attempts;
 mod messages;
+mod notifications;
 mod sessions;
 mod users;
 
 use crate::id::{AttachmentId, AuditId, ConversationId, InviteId, MessageId, Seq, UserId};
 use crate::model::{Attachment, AuditEntry, Conversation, Message, Receipt, Session, TokenHash, User};
+use crate::notifications::{NotificationSettings, PushSubscription};
 use crate::store::{Invite, Store, StoreResult};
 use crate::throttle::{AttemptKey, LoginAttempts};
 use async_trait::async_trait;
@@ -71,6 +73,11 @@ struct State {
     invites: BTreeMap<InviteId, Invite>,
     /// Token hash → id.
     invite_tokens: HashMap<TokenHash, InviteId>,
+    notification_settings: HashMap<UserId, NotificationSettings>,
+    /// By user and endpoint hash: a user's are a range.
+    push_subscriptions: BTreeMap<(UserId, [u8; 32]), PushSubscription>,
+    /// Ordered by name, as backups list them.
+    secrets: BTreeMap<String, Vec<u8>>,
 }
 
 impl MemoryStore {

@@ -60,7 +60,8 @@ pub use async_trait::async_trait;
 pub use proptest;
 
 /// Generates one `#[tokio::test]` per conformance case, in a module per domain (`users`,
-/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `invites`, `store`), plus the
+/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `invites`, `notifications`,
+/// `secrets`, `store`), plus the
 /// model test.
 ///
 /// `$make` is an expression evaluating to a future of a fresh, empty store; it is evaluated
@@ -136,6 +137,12 @@ macro_rules! store_conformance {
             invites_round_trip_and_page_newest_first,
             redemptions_take_one_use_each,
             concurrent_redemptions_never_exceed_the_uses);
+        $crate::store_conformance!(@domain $attrs $make; notifications:
+            notification_settings_round_trip,
+            push_subscriptions_are_per_user_and_endpoint);
+        $crate::store_conformance!(@domain $attrs $make; secrets:
+            secrets_are_written_once,
+            concurrent_inits_agree);
         $crate::store_conformance!(@domain $attrs $make; store: a_working_store_reports_itself_healthy);
     };
     (@domain $attrs:tt $make:expr; $domain:ident: $($case:ident),+) => {

@@ -10,6 +10,7 @@ pub(crate) mod attachments;
 pub(crate) mod conversations;
 pub(crate) mod export;
 pub(crate) mod invites;
+pub(crate) mod notifications;
 pub(crate) mod request;
 pub(crate) mod search;
 
@@ -74,6 +75,17 @@ pub(crate) async fn route(
         (&Method::DELETE, ["messages", id, "reactions", emoji]) => {
             conversations::react(app, caller, id, emoji, false).await
         }
+
+        (&Method::GET, ["notifications"]) => notifications::settings(app, caller).await,
+        (&Method::PUT, ["notifications", "do-not-disturb"]) => {
+            notifications::set_do_not_disturb(app, caller, request).await
+        }
+        (&Method::PUT, ["conversations", id, "notifications"]) => {
+            notifications::set_level(app, caller, id, request).await
+        }
+        (&Method::GET, ["push", "key"]) => notifications::push_key(app),
+        (&Method::POST, ["push", "subscriptions"]) => notifications::subscribe(app, caller, request).await,
+        (&Method::DELETE, ["push", "subscriptions"]) => notifications::unsubscribe(app, caller, request).await,
 
         (&Method::POST, ["attachments"]) => attachments::upload(app, caller, request).await,
         (&Method::GET, ["attachments", id]) => {

@@ -31,6 +31,7 @@ import { acceptFiles, attachButton, attachmentsBlock, attachmentsSig, createTray
 import { errorText } from './auth.js';
 import { groupInfoDialog } from './dialogs.js';
 import { attachMentionList } from './mention-list.js';
+import { notificationMenu } from './notification-menu.js';
 import { failedActions, messageActions } from './message-actions.js';
 import { closePicker, reactionChips, reactionsSig } from './reactions.js';
 import { createReplyBar, jumpToMessage, quoteSig, replyQuote } from './replies.js';
@@ -77,6 +78,7 @@ export function createChat(conversationId) {
   const title = h('h2', { class: 'chat-title' });
   const subtitle = h('p', { class: 'chat-sub', 'data-chat-status': '' });
   const info = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Group details', title: 'Group details', 'data-action': 'group-info', hidden: true }, icon('info'));
+  const level = notificationMenu(conversationId);
   const top = h('div', { class: 'history-top' });
   const items = h('div', { class: 'messages-inner' });
   const typingRow = h('div', { class: 'typing-row', 'aria-live': 'polite', 'data-typing': '' });
@@ -100,7 +102,7 @@ export function createChat(conversationId) {
   const closed = h('p', { class: 'composer-closed', 'data-composer-closed': '', hidden: true });
   const banner = h('div', { class: 'net-banner', role: 'status', hidden: true });
   const el = h('section', { class: 'chat', 'data-open-conversation': conversationId },
-    h('header', { class: 'chat-head' }, back, headAvatar, h('div', { class: 'chat-head-text' }, title, subtitle), info),
+    h('header', { class: 'chat-head' }, back, headAvatar, h('div', { class: 'chat-head-text' }, title, subtitle), level.el, info),
     banner,
     scroller,
     tray.el,
@@ -675,6 +677,7 @@ export function createChat(conversationId) {
     focus: () => input.focus(),
     destroy() {
       offs.forEach((off) => off());
+      level.destroy();
       closePicker();
       tray.destroy();
       clearTimeout(timer);

@@ -4,7 +4,9 @@
 // talked to yet, each with a live presence dot.
 
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
+import { setBadge } from '../favicon.js';
 import { plainText } from '../markdown.js';
+import { levelOf, onSettings } from '../notifications.js';
 import * as session from '../session.js';
 import { match } from '../router.js';
 import { listed, on, peer, presenceOf, sortedConversations, state } from '../state.js';
@@ -103,7 +105,8 @@ export function createSidebar() {
     invite.hidden = !may;
   });
   showInvite();
-  const actions = h('div', { class: 'side-actions' }, adminLink(), invite, searchBtn, newGroup, logout);
+  const notify = h('a', { class: 'icon-btn', href: '#/settings/notifications', title: 'Notifications', 'aria-label': 'Notification settings', 'data-action': 'notification-settings' }, icon('bell'));
+  const actions = h('div', { class: 'side-actions' }, adminLink(), invite, searchBtn, notify, newGroup, logout);
   const el = h('aside', { class: 'sidebar' },
     h('header', { class: 'side-head' },
       avatar(me.id, displayName(me), { size: 'md' }),
@@ -139,25 +142,30 @@ export function createSidebar() {
     const title = conversationTitle(conv);
     const typers = typingNames(conv.id);
     const when = conv.last_message ? listTime(conv.last_message.sent_at) : '';
+    // A muted conversation's unread count is shown, without emphasis.
+    const muted = levelOf(conv.id) === 'muted';
     const item = h('a', {
-      class: `item${state.open === conv.id ? ' active' : ''}${conv.unread ? ' has-unread' : ''}`,
+      class: `item${state.open === conv.id ? ' active' : ''}${conv.unread && !muted ? ' has-unread' : ''}${muted ? ' item-is-muted' : ''}`,
       href: `#/c/${conv.id}`,
       'data-conversation': conv.id,
       'data-kind': conv.kind,
       'data-username': other ? other.username : null,
+      'data-muted': muted ? '' : null,
       'aria-current': state.open === conv.id ? 'page' : null,
     },
     conv.kind === 'group'
       ? avatar(conv.id, title, { group: true })
       : avatar(other.id, title, { online: presenceOf(other) === 'online' }),
     h('span', { class: 'item-main' },
-      h('span', { class: 'item-top' }, h('span', { class: 'item-title' }, title), h('span', { class: 'item-time' }, when)),
+      h('span', { class: 'item-top' }, h('span', { class: 'item-title' }, title),
+        muted ? h('span', { class: 'item-muted', title: 'Muted', 'aria-label': 'Muted' }, icon('bellOff', 'icon icon-sm')) : null,
+        h('span', { class: 'item-time' }, when)),
       h('span', { class: 'item-bottom' },
         typers
           ? h('span', { class: 'item-sub typing-text' }, conv.kind === 'group' ? `${typers.join(', ')} typing…` : 'typing…')
           : h('span', { class: 'item-sub' }, preview(conv)),
         conv.unread_mentions > 0 ? h('span', { class: 'badge badge-mention', 'data-unread-mentions': String(conv.unread_mentions), 'aria-label': `${plural(conv.unread_mentions, 'unread mention')}`, title: plural(conv.unread_mentions, 'unread mention') }, '@') : null,
-        conv.unread ? h('span', { class: 'badge', 'data-unread': String(conv.unread), 'aria-label': `${conv.unread} unread` }, unreadText(conv.unread)) : null)));
+        conv.unread ? h('span', { class: `badge${muted ? ' badge-muted' : ''}`, 'data-unread': String(conv.unread), 'aria-label': `${conv.unread} unread` }, unreadText(conv.unread)) : null)));
     return item;
   }
 
@@ -226,8 +234,10 @@ export function createSidebar() {
       .sort((a, b) => online(b) - online(a) || displayName(a).localeCompare(displayName(b)));
     const morePeople = people.length > PEOPLE_SHOWN;
     people.length = Math.min(people.length, PEOPLE_SHOWN);
-    const unread = convs.reduce((sum, c) => sum + (c.unread || 0), 0);
+    // Muted conversations do not count in the tab's title and icon.
+    const unread = convs.reduce((sum, c) => sum + (levelOf(c.id) === 'muted' ? 0 : c.unread || 0), 0);
     document.title = unread ? `(${unreadText(unread)}) Kanect` : 'Kanect';
+    setBadge(unread);
     const sections = [];
     const older = Boolean(state.conversationsNext);
     if (convs.length || older) {
@@ -266,9 +276,9 @@ export function createSidebar() {
     renderConnection();
     schedule();
   }), on('me', () => {
-    replace(actions, adminLink(), invite, searchBtn, newGroup, logout);
+    replace(actions, adminLink(), invite, searchBtn, notify, newGroup, logout);
     showInvite();
-  })]; // promoted or demoted
+  }), onSettings(schedule)]; // promoted or demoted
   const clock = setInterval(schedule, 30_000);
   render();
   return {
@@ -279,6 +289,7 @@ export function createSidebar() {
       clearTimeout(moreRetry);
       clearInterval(clock);
       document.title = 'Kanect';
+      setBadge(0);
       clearTimeout(frame);
     },
   };

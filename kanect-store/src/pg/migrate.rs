@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (5, "search", include_str!("../../migrations/0005_search.sql")),
     (6, "replies_reactions", include_str!("../../migrations/0006_replies_reactions.sql")),
     (7, "invites", include_str!("../../migrations/0007_invites.sql")),
+    (8, "notifications", include_str!("../../migrations/0008_notifications.sql")),
 ];
 
 /// The newest version this build knows.

@@ -62,6 +62,7 @@ mod invites;
 mod login_attempts;
 mod messages;
 mod migrate;
+mod notifications;
 mod purge;
 mod rows;
 mod search;

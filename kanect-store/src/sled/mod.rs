@@ -43,6 +43,7 @@ mod invites;
 mod journal;
 mod login_attempts;
 mod messages;
+mod notifications;
 mod open;
 mod recovery;
 mod sessions;
