@@ -14,6 +14,7 @@
 //! | [`MessageStore`] | messages (with their seqs) and receipts |
 //! | [`AttachmentStore`] | uploaded files' records (their bytes: [`BlobStore`](crate::blob::BlobStore)) |
 //! | [`AdminStore`] | the audit log, and counts |
+//! | [`AccountTokenStore`] | single-use tokens mailed to users (verification, password reset) |
 //! | [`Store`] | all of the above, plus `flush` and `health` |
 //!
 //! Nothing else in Kanect changes. Types that embedders meet too stay at the crate root and
@@ -61,10 +62,10 @@
 //! module of cases per domain trait, and a model test of random operations, with restarts for a
 //! store that persists. A backend is done when the whole suite passes on it.
 
-pub use crate::model::{Appended, NewMessage, Session, StoreStats};
+pub use crate::model::{AccountToken, Appended, NewMessage, Session, StoreStats, TokenPurpose};
 pub use crate::reactions::{Reacted, ReactionChange};
 pub use crate::store::{
-    claim, matches_search, move_receipt_forward, replace_fields, AdminStore, AttachmentStore, ClaimRefused,
+    claim, matches_search, move_receipt_forward, replace_fields, AccountTokenStore, AdminStore, AttachmentStore, ClaimRefused,
     ConversationStore, LoginAttemptStore, MessageStore, SessionStore, Store, StoreResult, UserQuery, UserStore,
     UserUpdate,
 };

@@ -15,6 +15,7 @@ use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 use crate::chat::{Chat, ChatConfig, WeakChat};
 use crate::error::Result;
 use crate::event::Delivery;
+use crate::mail::Mailer;
 use crate::search::SearchIndex;
 use crate::store::Store;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub struct ChatBuilder {
     bus: Arc<dyn Bus>,
     blobs: Option<Arc<dyn BlobStore>>,
     search: Option<Arc<dyn SearchIndex>>,
+    mailer: Option<Arc<dyn Mailer>>,
     config: ChatConfig,
 }
 
@@ -73,6 +75,20 @@ impl ChatBuilder {
         self
     }
 
+    /// Mails through `mailer` and turns e-mail on: verification as
+    /// [`MailConfig::verification`](crate::MailConfig::verification) says, password resets, and
+    /// missed-message digests (see the `mail` module). Without a mailer, none of them.
+    pub fn mailer(mut self, mailer: impl Mailer) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// As [`ChatBuilder::mailer`], with a mailer shared with others.
+    pub fn mailer_shared(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
     /// Replaces the configuration.
     pub fn config(mut self, config: ChatConfig) -> Self {
         self.config = config;
@@ -93,7 +109,7 @@ impl ChatBuilder {
         if let Some(index) = &self.search {
             index.start(self.store.clone());
         }
-        let chat = Chat::new(self.store, self.bus, self.blobs, self.search, self.config);
+        let chat = Chat::new(self.store, self.bus, self.blobs, self.search, self.mailer, self.config);
         let weak = chat.downgrade();
         chat.attach(BusInbox::new(move |envelope| receive(&weak, envelope))).await?;
         tokio::spawn(crate::presence::heartbeat(chat.downgrade()));
@@ -103,6 +119,9 @@ impl ChatBuilder {
         }
         if chat.attachments_enabled() {
             tokio::spawn(crate::attachments::sweep_periodically(chat.downgrade()));
+        }
+        if chat.mail_enabled() && chat.config().mail.digest_after.is_some() {
+            tokio::spawn(crate::digests::digest_periodically(chat.downgrade()));
         }
         Ok(chat)
     }
@@ -118,7 +137,14 @@ impl Chat {
     /// process, as several nodes share one database), or with the application, which then
     /// keeps its own handle on the store (the engine does not lend out its own).
     pub fn builder_shared(store: Arc<dyn Store>) -> ChatBuilder {
-        ChatBuilder { store, bus: Arc::new(LocalBus::new()), blobs: None, search: None, config: ChatConfig::default() }
+        ChatBuilder {
+            store,
+            bus: Arc::new(LocalBus::new()),
+            blobs: None,
+            search: None,
+            mailer: None,
+            config: ChatConfig::default(),
+        }
     }
 }
 

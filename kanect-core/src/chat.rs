@@ -21,6 +21,7 @@ use crate::event::{Delivery, Event};
 use crate::hub::Hub;
 use crate::id::{ConversationId, NodeId, Seq, UserId};
 use crate::limits::{Limits, RateLimits};
+use crate::mail::{MailConfig, Mailer, Verification};
 use crate::metrics::Metrics;
 use crate::model::{Role, Timestamp, TokenHash};
 use crate::ordering::{Sequencer, Ticket};
@@ -65,6 +66,10 @@ pub struct ChatConfig {
     /// File sizes, quotas, uploads at once, the expiry of unsent uploads and image decoding
     /// limits. Default [`AttachmentLimits::default`].
     pub attachments: AttachmentLimits,
+    /// What is mailed (verification, password reset, digests) and the links in mails. Only
+    /// used with a mailer ([`ChatBuilder::mailer`](crate::ChatBuilder::mailer)). Default
+    /// [`MailConfig::default`].
+    pub mail: MailConfig,
 }
 
 impl Default for ChatConfig {
@@ -80,6 +85,7 @@ impl Default for ChatConfig {
             rate_limits: RateLimits::default(),
             message_retention: None,
             attachments: AttachmentLimits::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -146,6 +152,8 @@ struct Inner {
     blobs: Option<Arc<dyn BlobStore>>,
     /// The message search index; None: search is off (see the `search` module).
     search: Option<Arc<dyn SearchIndex>>,
+    /// Where mails go; None: e-mail is off (see the `mail` module).
+    mailer: Option<Arc<dyn Mailer>>,
     /// Uploads under way per account (see `attachments`).
     uploads: Uploads,
     /// One image decoded at a time: its bytes and pixels are in memory meanwhile.
@@ -204,6 +212,7 @@ impl Chat {
         bus: Arc<dyn Bus>,
         blobs: Option<Arc<dyn BlobStore>>,
         search: Option<Arc<dyn SearchIndex>>,
+        mailer: Option<Arc<dyn Mailer>>,
         config: ChatConfig,
     ) -> Chat {
         let inner = Inner {
@@ -218,6 +227,7 @@ impl Chat {
             retention_cursors: Arc::default(),
             blobs,
             search,
+            mailer,
             uploads: Uploads::default(),
             thumbnailing: Arc::new(tokio::sync::Semaphore::new(1)),
             store,
@@ -255,6 +265,27 @@ impl Chat {
     /// The search index, if search is on.
     pub(crate) fn search_index(&self) -> Option<&Arc<dyn SearchIndex>> {
         self.inner.search.as_ref()
+    }
+
+    /// The mailer, if e-mail is on.
+    pub(crate) fn mailer(&self) -> Option<&Arc<dyn Mailer>> {
+        self.inner.mailer.as_ref()
+    }
+
+    /// Whether this engine can mail (it was given a mailer): without one, verification,
+    /// password resets and digests are off.
+    pub fn mail_enabled(&self) -> bool {
+        self.inner.mailer.is_some()
+    }
+
+    /// The verification mode in force: [`MailConfig::verification`], or
+    /// [`Verification::Off`] without a mailer.
+    pub fn verification(&self) -> Verification {
+        if self.mail_enabled() {
+            self.inner.config.mail.verification
+        } else {
+            Verification::Off
+        }
     }
 
     /// Uploads under way per account.

@@ -78,6 +78,10 @@
 //!   one module above all the others, so that none imports back into one that imports it.
 //! - [`search`] — message search: the [`search::SearchIndex`] trait an index implements,
 //!   [`Chat::search_messages`], the query language and snippets; [`search::MemorySearchIndex`].
+//! - `mail` — the [`Mailer`] trait, [`Mail`] and [`MailConfig`]; `verification` — e-mail
+//!   verification, address changes, and the single-use tokens every mailed link carries;
+//!   `password_reset` — password reset by e-mail; `digests` — missed-message digests and
+//!   their unsubscribe links.
 //! - `metrics` — counters and histograms.
 //! - `media` — what is read from an uploaded file: its content type sniffed from the bytes
 //!   ([`sniff`]), a display name ([`sanitize_name`]), image size and thumbnail within decoding
@@ -98,11 +102,13 @@ mod chat;
 mod client_key;
 mod conversation_list;
 mod conversations;
+mod digests;
 mod error;
 mod event;
 mod hub;
 mod id;
 mod limits;
+mod mail;
 mod media;
 mod memory;
 mod mentions;
@@ -110,6 +116,7 @@ mod messaging;
 pub mod metrics;
 mod model;
 mod ordering;
+mod password_reset;
 mod presence;
 mod reactions;
 mod replies;
@@ -122,6 +129,7 @@ mod system_lines;
 mod throttle;
 mod uploads;
 pub mod validate;
+mod verification;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -144,6 +152,7 @@ pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, Limit, Re
 pub use event::{Delivery, Event};
 pub use id::{AttachmentId, AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
 pub use limits::{Rate, RateLimits};
+pub use mail::{Mail, MailConfig, MailError, Mailer, Verification};
 pub use media::{
     is_inline_image, sanitize_name, sniff, thumbnail, ImageInfo, ImageLimits, NotAnImage, Thumbnail, NAME_MAX_BYTES,
     SNIFF_BYTES,
@@ -151,8 +160,8 @@ pub use media::{
 pub use memory::MemoryStore;
 pub use messaging::Outgoing;
 pub use model::{
-    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
-    Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash, User,
+    AccountToken, Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
+    Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash, TokenPurpose, User,
 };
 pub use presence::WATCH_MAX;
 pub use reactions::{Reacted, ReactionChange, TooManyReactions, REACTIONS_MAX};

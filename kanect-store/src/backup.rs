@@ -19,7 +19,8 @@
 //!
 //! 1. `user`: a [`User`]'s fields plus `password_hash` (its argon2 PHC string), by folded
 //!    username;
-//! 2. `session`: a [`Session`], by token hash;
+//! 2. `session`: a [`Session`], by token hash; then `account_token`: an [`AccountToken`]
+//!    (verification, password reset, unsubscribe links mailed), by token hash;
 //! 3. per conversation, by id: `conversation` (a [`Conversation`] with its members), then its
 //!    `message`s in seq order (a [`Message`]: id, seq, sender, body, client id, `sent_at`,
 //!    `edited_at`, `deleted`, and `attachments`, `reply_to`, `mentions` and `reactions` when
@@ -40,6 +41,9 @@
 //! it still imports as it did. (A build from before them refuses a dump with an `attachment`
 //! line, a record of no kind it knows.)
 //!
+//! E-mail came the same way: users' `email_verified`, `digests_off` and `digested_at`, and
+//! `account_token` lines; a dump without them meant none.
+//!
 //! Replies, mentions and reactions came the same way: a dump without them meant none, and a
 //! build from before them drops them on import (a message's unknown fields are ignored).
 //!
@@ -59,7 +63,8 @@
 
 use kanect_core::backend::{Appended, NewMessage, Reacted, ReactionChange, Session, Store, UserQuery, UserUpdate};
 use kanect_core::{
-    Attachment, AuditEntry, Conversation, HistoryPage, Message, Receipt, ReceiptKind, Seq, StoreError, User,
+    AccountToken, Attachment, AuditEntry, Conversation, HistoryPage, Message, Receipt, ReceiptKind, Seq, StoreError,
+    User,
 };
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -106,6 +111,8 @@ pub struct Counts {
     pub users: u64,
     /// Sessions.
     pub sessions: u64,
+    /// Account tokens (links mailed and not yet used).
+    pub account_tokens: u64,
     /// Conversations, with their members.
     pub conversations: u64,
     /// Messages, deleted ones included.
@@ -121,13 +128,17 @@ pub struct Counts {
 impl Counts {
     /// Every record counted.
     pub fn total(&self) -> u64 {
-        self.users + self.sessions + self.conversations + self.messages + self.receipts + self.attachments + self.audit
+        self.users
+            + self.sessions
+            + self.account_tokens
+            + self.conversations + self.messages + self.receipts + self.attachments + self.audit
     }
 
     fn count(&mut self, record: &Record) {
         match record {
             Record::User { .. } => self.users += 1,
             Record::Session { .. } => self.sessions += 1,
+            Record::AccountToken { .. } => self.account_tokens += 1,
             Record::Conversation { .. } => self.conversations += 1,
             Record::Message { .. } => self.messages += 1,
             Record::Receipt { .. } => self.receipts += 1,
@@ -142,8 +153,9 @@ impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} users, {} sessions, {} conversations, {} messages, {} receipts, {} attachments, {} audit entries",
-            self.users, self.sessions, self.conversations, self.messages, self.receipts, self.attachments, self.audit
+            "{} users, {} sessions, {} account tokens, {} conversations, {} messages, {} receipts, {} attachments, \
+             {} audit entries",
+            self.users, self.sessions, self.account_tokens, self.conversations, self.messages, self.receipts, self.attachments, self.audit
         )
     }
 }
@@ -162,6 +174,7 @@ struct Header {
 enum Record {
     User { user: User, password_hash: String },
     Session { session: Session },
+    AccountToken { token: AccountToken },
     Conversation { conversation: Conversation },
     Message { message: Message },
     Receipt { receipt: Receipt },
@@ -279,6 +292,19 @@ async fn dump<S: Store + ?Sized, K: Sink>(store: &S, sink: K) -> Result<Counts, 
         let full = page.len() == PAGE;
         for session in page {
             lines.write(&Record::Session { session }).await?;
+        }
+        if !full {
+            break;
+        }
+    }
+
+    let mut after = None;
+    loop {
+        let page = store.account_tokens(after, PAGE).await?;
+        after = page.last().map(|token| token.token_hash);
+        let full = page.len() == PAGE;
+        for token in page {
+            lines.write(&Record::AccountToken { token }).await?;
         }
         if !full {
             break;
@@ -413,6 +439,9 @@ async fn refuse_non_empty<S: Store + ?Sized>(store: &S) -> Result<(), BackupErro
     if !store.sessions(None, 1).await?.is_empty() {
         return Err(BackupError::NotEmpty("sessions".into()));
     }
+    if !store.account_tokens(None, 1).await?.is_empty() {
+        return Err(BackupError::NotEmpty("account tokens".into()));
+    }
     if !store.attachments_after(None, 1).await?.is_empty() {
         return Err(BackupError::NotEmpty("attachments".into()));
     }
@@ -443,11 +472,24 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
             if let Some(at) = user.last_seen.filter(|&at| stored.last_seen != Some(at)) {
                 updates.push(UserUpdate::LastSeen(at));
             }
+            if stored.email != user.email {
+                updates.push(UserUpdate::Email(user.email.clone()));
+            }
+            if let Some(address) = user.email.clone().filter(|_| user.email_verified && !stored.email_verified) {
+                updates.push(UserUpdate::EmailVerified(address));
+            }
+            if stored.digests_off != user.digests_off {
+                updates.push(UserUpdate::DigestsOff(user.digests_off));
+            }
+            if let Some(at) = user.digested_at.filter(|&at| stored.digested_at != Some(at)) {
+                updates.push(UserUpdate::DigestedAt(at));
+            }
             for update in updates {
                 store.update_user(user.id, update).await.map_err(failed)?;
             }
         }
         Record::Session { session } => store.insert_session(session).await.map_err(failed)?,
+        Record::AccountToken { token } => store.insert_account_token(token).await.map_err(failed)?,
         Record::Conversation { conversation } => {
             if !store.insert_conversation(conversation).await.map_err(failed)? {
                 return Err(format!("conversation {} twice", conversation.id));

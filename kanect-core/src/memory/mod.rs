@@ -6,8 +6,9 @@
 //! process, and nothing can fail: it keeps the default [`Store::health`], always ok.
 //!
 //! The state is here; each domain trait's impl is in a file of its own (`users`, `sessions`,
-//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`), as in every backend.
+//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `account_tokens`), as in every backend.
 
+mod account_tokens;
 mod admin;
 mod attachments;
 mod conversations;
@@ -17,7 +18,7 @@ mod sessions;
 mod users;
 
 use crate::id::{AttachmentId, AuditId, ConversationId, MessageId, Seq, UserId};
-use crate::model::{Attachment, AuditEntry, Conversation, Message, Receipt, Session, TokenHash, User};
+use crate::model::{AccountToken, Attachment, AuditEntry, Conversation, Message, Receipt, Session, TokenHash, User};
 use crate::store::{Store, StoreResult};
 use crate::throttle::{AttemptKey, LoginAttempts};
 use async_trait::async_trait;
@@ -65,6 +66,8 @@ struct State {
     attachments: BTreeMap<AttachmentId, Attachment>,
     audit: BTreeMap<AuditId, AuditEntry>,
     login_attempts: HashMap<AttemptKey, LoginAttempts>,
+    /// Ordered by hash, for paging.
+    account_tokens: BTreeMap<TokenHash, AccountToken>,
 }
 
 impl MemoryStore {

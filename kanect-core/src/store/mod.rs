@@ -11,13 +11,15 @@
 //! - `conversations` — [`ConversationStore`]: conversations and memberships;
 //! - `messages` — [`MessageStore`]: messages and receipts;
 //! - `attachments` — [`AttachmentStore`]: uploaded files' records;
-//! - `admin` — [`AdminStore`]: the audit log and the counts.
+//! - `admin` — [`AdminStore`]: the audit log and the counts;
+//! - `account_tokens` — [`AccountTokenStore`]: single-use tokens mailed to users.
 //!
 //! Split by domain so that a new stored concept is a new trait beside these rather than more
 //! methods on one: adding a domain is a trait file here (and a supertrait of [`Store`]), a
 //! module of the conformance suite (`testing::suite`) and its line in the suite's macro and
 //! in `testing`'s delegation table, and one file per backend (memory, sled, PostgreSQL).
 
+mod account_tokens;
 mod admin;
 mod attachments;
 mod conversations;
@@ -26,6 +28,7 @@ mod messages;
 mod sessions;
 mod users;
 
+pub use account_tokens::AccountTokenStore;
 pub use admin::AdminStore;
 pub use attachments::{claim, AttachmentStore, ClaimRefused};
 pub use conversations::ConversationStore;
@@ -56,6 +59,7 @@ pub trait Store:
     + MessageStore
     + AttachmentStore
     + AdminStore
+    + AccountTokenStore
     + Send
     + Sync
     + 'static

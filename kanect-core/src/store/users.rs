@@ -29,8 +29,9 @@ pub trait UserStore: Send + Sync {
     /// Returns the record as this change left it, or None if there is no such user.
     async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>>;
 
-    /// Removes a user, their credentials and their sessions (those of
-    /// [`SessionStore`](super::SessionStore): a deleted account keeps no way in). Returns false
+    /// Removes a user, their credentials, their sessions (those of
+    /// [`SessionStore`](super::SessionStore)) and their account tokens (those of
+    /// [`AccountTokenStore`](super::AccountTokenStore)): a deleted account keeps no way in. Returns false
     /// if absent. Messages and memberships are the engine's business.
     async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
 
@@ -61,7 +62,7 @@ pub struct UserQuery {
 /// A field at a time, never a whole record written back: two administrators disabling and
 /// promoting an account at once, or a disable racing with a device's last-seen update, must both
 /// take effect, on one node or several.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum UserUpdate {
     /// The account's role.
     Role(Role),
@@ -69,6 +70,15 @@ pub enum UserUpdate {
     Disabled(bool),
     /// When the user was last seen online.
     LastSeen(Timestamp),
+    /// A new address (or none): unverified, whatever the old one was.
+    Email(Option<String>),
+    /// The address is verified, if it is still this one (a verification link mailed to an
+    /// address the account has since left verifies nothing).
+    EmailVerified(String),
+    /// Whether missed-message digests are off.
+    DigestsOff(bool),
+    /// When the last digest was mailed.
+    DigestedAt(Timestamp),
 }
 
 impl UserUpdate {
@@ -78,6 +88,17 @@ impl UserUpdate {
             UserUpdate::Role(role) => user.role = role,
             UserUpdate::Disabled(disabled) => user.disabled = disabled,
             UserUpdate::LastSeen(at) => user.last_seen = Some(at),
+            UserUpdate::Email(email) => {
+                user.email = email;
+                user.email_verified = false;
+            }
+            UserUpdate::EmailVerified(address) => {
+                if user.email.as_deref() == Some(address.as_str()) {
+                    user.email_verified = true;
+                }
+            }
+            UserUpdate::DigestsOff(off) => user.digests_off = off,
+            UserUpdate::DigestedAt(at) => user.digested_at = Some(at),
         }
     }
 }

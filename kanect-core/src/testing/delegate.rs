@@ -34,7 +34,7 @@
 /// // only hands the call on.
 /// kanect_core::delegate_store!(
 ///     impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AttachmentStore,
-///         AdminStore, Store for Counted => inner, before count
+///         AdminStore, AccountTokenStore, Store for Counted => inner, before count
 /// );
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -44,8 +44,8 @@
 /// ```
 ///
 /// The traits are named as in [`crate::backend`]: `UserStore`, `SessionStore`,
-/// `LoginAttemptStore`, `ConversationStore`, `MessageStore`, `AttachmentStore`, `AdminStore`
-/// and `Store` (its
+/// `LoginAttemptStore`, `ConversationStore`, `MessageStore`, `AttachmentStore`, `AdminStore`,
+/// `AccountTokenStore` and `Store` (its
 /// own `flush` and `health`).
 #[macro_export]
 macro_rules! delegate_store {
@@ -131,6 +131,15 @@ macro_rules! delegate_store {
             delete_attachment(id: $crate::AttachmentId) -> bool;
             attachment_usage(owner: $crate::UserId) -> u64;
             attachments_after(after: Option<$crate::AttachmentId>, limit: usize) -> Vec<$crate::Attachment>;
+        );
+    };
+    (@methods AccountTokenStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            insert_account_token(token: &$crate::AccountToken) -> ();
+            take_account_token(purpose: $crate::TokenPurpose, token_hash: &$crate::TokenHash)
+                -> Option<$crate::AccountToken>;
+            delete_account_tokens_of(user: $crate::UserId, purpose: Option<$crate::TokenPurpose>) -> u64;
+            account_tokens(after: Option<$crate::TokenHash>, limit: usize) -> Vec<$crate::AccountToken>;
         );
     };
     (@methods AdminStore $args:tt) => {

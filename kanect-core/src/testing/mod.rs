@@ -60,7 +60,7 @@ pub use async_trait::async_trait;
 pub use proptest;
 
 /// Generates one `#[tokio::test]` per conformance case, in a module per domain (`users`,
-/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `store`), plus the
+/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `account_tokens`, `store`), plus the
 /// model test.
 ///
 /// `$make` is an expression evaluating to a future of a fresh, empty store; it is evaluated
@@ -100,6 +100,7 @@ macro_rules! store_conformance {
             users_are_unique_case_insensitively,
             user_updates_change_one_field,
             deleting_a_user_removes_credentials_and_sessions,
+            email_updates_verify_only_the_current_address,
             users_page_in_username_order_and_search);
         $crate::store_conformance!(@domain $attrs $make; sessions:
             sessions_round_trip,
@@ -132,6 +133,10 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@domain $attrs $make; admin:
             audit_log_pages_newest_first,
             stats_count_everything);
+        $crate::store_conformance!(@domain $attrs $make; account_tokens:
+            account_tokens_are_taken_once_by_purpose,
+            account_tokens_are_deleted_per_user_and_page_in_hash_order,
+            concurrent_takes_of_a_token_have_one_winner);
         $crate::store_conformance!(@domain $attrs $make; store: a_working_store_reports_itself_healthy);
     };
     (@domain $attrs:tt $make:expr; $domain:ident: $($case:ident),+) => {
@@ -165,6 +170,9 @@ pub fn user(name: &str) -> User {
         created_at: Timestamp(1_700_000_000_000),
         disabled: false,
         last_seen: None,
+        email_verified: false,
+        digests_off: false,
+        digested_at: None,
     }
 }
 

@@ -110,7 +110,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..2usize, 0..3u8, 0..20u64, 1..8usize)
             .prop_map(|(conversation, kind, seq, limit)| Op::History { conversation, kind, seq, limit }),
         2 => (0..NAMES.len()).prop_map(|name| Op::InsertUser { name }),
-        2 => (any::<usize>(), 0..3u8, any::<u16>()).prop_map(|(pick, field, value)| Op::UpdateUser { pick, field, value }),
+        2 => (any::<usize>(), 0..6u8, any::<u16>()).prop_map(|(pick, field, value)| Op::UpdateUser { pick, field, value }),
         1 => any::<usize>().prop_map(|pick| Op::DeleteUser { pick }),
         1 => (any::<usize>(), any::<u16>()).prop_map(|(pick, hash)| Op::SetPassword { pick, hash }),
         2 => any::<usize>().prop_map(|pick| Op::InsertSession { pick }),
@@ -258,11 +258,15 @@ impl Model {
                 let update = match field {
                     0 => UserUpdate::Role(if value % 2 == 0 { Role::User } else { Role::Admin }),
                     1 => UserUpdate::Disabled(value % 2 == 1),
-                    _ => UserUpdate::LastSeen(Timestamp(value.into())),
+                    2 => UserUpdate::LastSeen(Timestamp(value.into())),
+                    // Few addresses, so that verifications often name the current one.
+                    3 => UserUpdate::Email((value % 5 != 0).then(|| format!("u{}@example.com", value % 3))),
+                    4 => UserUpdate::EmailVerified(format!("u{}@example.com", value % 3)),
+                    _ => UserUpdate::DigestsOff(value % 2 == 1),
                 };
                 let id = self.pick_user(pick);
                 let expected = self.users.get_mut(&id).map(|(user, _)| {
-                    update.apply(user);
+                    update.clone().apply(user);
                     user.clone()
                 });
                 assert_eq!(store.update_user(id, update).await.unwrap(), expected);

@@ -34,6 +34,8 @@
 //! | `0x0d`     | audit id (UUIDv7: time order)       | `AuditEntry` (JSON)            |
 //! | `0x0e`     | attachment id                       | `Attachment` (JSON)            |
 //! | `0x0f`     | owner (user id) ++ attachment id    | its stored bytes, u64 BE       |
+//! | `0x10`     | token hash (32 bytes)               | `AccountToken` (JSON)          |
+//! | `0x11`     | user id ++ token hash               | empty (account tokens of a user)|
 //!
 //! The owner index (`0x0f`) is what an owner's quota reads: a prefix scan of that owner's
 //! attachments, each worth its [`Attachment::stored_bytes`](kanect_core::Attachment::stored_bytes),
@@ -70,6 +72,8 @@ const RECEIPT: u8 = 0x0c;
 const AUDIT: u8 = 0x0d;
 const ATTACHMENT: u8 = 0x0e;
 const OWNER_ATTACHMENT: u8 = 0x0f;
+const ACCOUNT_TOKEN: u8 = 0x10;
+const USER_ACCOUNT_TOKEN: u8 = 0x11;
 
 /// Where the on-disk format version is kept.
 pub(crate) const FORMAT: &[u8] = b"\x00format";
@@ -167,6 +171,23 @@ pub(crate) fn user_session(user: UserId, hash: &TokenHash) -> Vec<u8> {
 
 pub(crate) fn user_sessions(user: UserId) -> Vec<u8> {
     key(USER_SESSION, &[&user.to_bytes()])
+}
+
+pub(crate) fn account_token(hash: &TokenHash) -> Vec<u8> {
+    key(ACCOUNT_TOKEN, &[&hash.0])
+}
+
+/// The prefix of every account token key.
+pub(crate) fn all_account_tokens() -> Vec<u8> {
+    vec![ACCOUNT_TOKEN]
+}
+
+pub(crate) fn user_account_token(user: UserId, hash: &TokenHash) -> Vec<u8> {
+    key(USER_ACCOUNT_TOKEN, &[&user.to_bytes(), &hash.0])
+}
+
+pub(crate) fn user_account_tokens(user: UserId) -> Vec<u8> {
+    key(USER_ACCOUNT_TOKEN, &[&user.to_bytes()])
 }
 
 pub(crate) fn conversation(id: ConversationId) -> Vec<u8> {

@@ -8,8 +8,8 @@
 use super::PgError;
 use kanect_core::backend::{AttemptKey, LoginAttempts, Session, StoreResult};
 use kanect_core::{
-    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
-    Reaction, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, User, UserId,
+    AccountToken, Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
+    Reaction, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, TokenPurpose, User, UserId,
 };
 use tokio_postgres::types::{FromSql, Json};
 use tokio_postgres::Row;
@@ -21,7 +21,8 @@ use uuid::Uuid;
 /// The columns [`user`] decodes.
 macro_rules! user_columns {
     () => {
-        "id, username, display_name, email, role, created_at, disabled, last_seen"
+        "id, username, display_name, email, role, created_at, disabled, last_seen, email_verified, digests_off, \
+         digested_at"
     };
 }
 
@@ -48,6 +49,13 @@ macro_rules! attachment_columns {
     };
 }
 
+/// The columns [`account_token`] decodes.
+macro_rules! account_token_columns {
+    () => {
+        "token_hash, purpose, user_id, address, created_at, expires_at"
+    };
+}
+
 /// The columns [`session`] decodes.
 macro_rules! session_columns {
     () => {
@@ -70,7 +78,7 @@ macro_rules! receipt_columns {
 }
 
 pub(super) use {
-    attachment_columns, audit_columns, conversation_columns, message_columns, receipt_columns, session_columns,
+    account_token_columns, attachment_columns, audit_columns, conversation_columns, message_columns, receipt_columns, session_columns,
     user_columns,
 };
 
@@ -147,6 +155,9 @@ pub(super) fn user(row: &Row) -> StoreResult<User> {
         created_at: timestamp(row, "created_at")?,
         disabled: get(row, "disabled")?,
         last_seen: optional_timestamp(row, "last_seen")?,
+        email_verified: get(row, "email_verified")?,
+        digests_off: get(row, "digests_off")?,
+        digested_at: optional_timestamp(row, "digested_at")?,
     })
 }
 
@@ -239,6 +250,36 @@ pub(super) fn session(row: &Row) -> StoreResult<Session> {
         created_at: timestamp(row, "created_at")?,
         expires_at: timestamp(row, "expires_at")?,
     })
+}
+
+/// An [`account_token_columns!`] row.
+pub(super) fn account_token(row: &Row) -> StoreResult<AccountToken> {
+    let hash: &[u8] = get(row, "token_hash")?;
+    let token_hash =
+        <[u8; 32]>::try_from(hash).map_err(|_| StoreError::Corrupt(format!("token hash of {} bytes", hash.len())))?;
+    let purpose = match get::<&str>(row, "purpose")? {
+        "verify" => TokenPurpose::Verify,
+        "reset" => TokenPurpose::Reset,
+        "unsubscribe" => TokenPurpose::Unsubscribe,
+        other => return Err(StoreError::Corrupt(format!("unknown token purpose {other:?}"))),
+    };
+    Ok(AccountToken {
+        token_hash: TokenHash(token_hash),
+        purpose,
+        user: id(row, "user_id")?,
+        address: get(row, "address")?,
+        created_at: timestamp(row, "created_at")?,
+        expires_at: timestamp(row, "expires_at")?,
+    })
+}
+
+/// How a token's purpose is written.
+pub(super) fn purpose_text(purpose: TokenPurpose) -> &'static str {
+    match purpose {
+        TokenPurpose::Verify => "verify",
+        TokenPurpose::Reset => "reset",
+        TokenPurpose::Unsubscribe => "unsubscribe",
+    }
 }
 
 /// An [`audit_columns!`] row.
