@@ -7,6 +7,7 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses a different part of this module
 
 pub mod binary;
+pub mod smtp;
 
 use futures_util::{SinkExt, StreamExt};
 use kanect::http::HttpConfig;
@@ -70,16 +71,29 @@ pub async fn start_server_with_metrics(config: HttpConfig, chat_config: ChatConf
     start(config, chat_config, true).await
 }
 
+/// A server on port 0 that mails through `mailer`.
+pub async fn start_server_mailing(chat_config: ChatConfig, mailer: Arc<dyn kanect::Mailer>) -> TestServer {
+    start_with(HttpConfig::default(), chat_config, false, Some(mailer)).await
+}
+
 async fn start(config: HttpConfig, chat_config: ChatConfig, metrics: bool) -> TestServer {
+    start_with(config, chat_config, metrics, None).await
+}
+
+async fn start_with(
+    config: HttpConfig,
+    chat_config: ChatConfig,
+    metrics: bool,
+    mailer: Option<Arc<dyn kanect::Mailer>>,
+) -> TestServer {
     // Attachments on, as on every server the example runs.
     let store = Arc::new(MemoryStore::new());
     let blobs = Arc::new(kanect::blob::MemoryBlobStore::new());
-    let chat = Chat::builder_shared(store.clone())
-        .blobs_shared(blobs.clone())
-        .config(chat_config)
-        .build()
-        .await
-        .expect("chat");
+    let mut builder = Chat::builder_shared(store.clone()).blobs_shared(blobs.clone()).config(chat_config);
+    if let Some(mailer) = mailer {
+        builder = builder.mailer_shared(mailer);
+    }
+    let chat = builder.build().await.expect("chat");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let mut server = kanect::http::Server::new(chat.clone(), config);
