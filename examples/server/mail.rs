@@ -80,7 +80,8 @@ impl MailFlags {
             tracing::warn!("no mailer (--smtp-url or --mail-log): {} are off", off.join(", "));
             return Ok(builder);
         };
-        let mailer = kanect::mail::SmtpMailer::from_url(url, &self.mail_from).map_err(|e| format!("--smtp-url: {e}"))?;
+        let mailer =
+            kanect::mail::SmtpMailer::from_url(url, &self.mail_from).map_err(|e| format!("--smtp-url: {e}"))?;
         mailer.check().await.map_err(|e| format!("--smtp-url: {e}"))?;
         tracing::info!(?mailer, "mail: SMTP");
         Ok(builder.mailer(mailer))

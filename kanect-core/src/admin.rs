@@ -187,6 +187,7 @@ impl Chat {
         if !self.store().delete_user(id).await? {
             return Err(Error::NotFound(Entity::User));
         }
+        self.store().delete_notifications_of(id).await?;
         self.end_sessions(id, None, "account_deleted").await;
         self.announce_deleted(id).await;
         self.audit(caller, "user.delete", id.to_string(), Some(user.username)).await

@@ -15,6 +15,8 @@
 //! | [`AttachmentStore`] | uploaded files' records (their bytes: [`BlobStore`](crate::blob::BlobStore)) |
 //! | [`AdminStore`] | the audit log, and counts |
 //! | [`AccountTokenStore`] | single-use tokens mailed to users (verification, password reset) |
+//! | [`NotificationStore`] | notification settings and Web Push subscriptions, per user |
+//! | [`SecretStore`] | server secrets every node shares (the VAPID key pair) |
 //! | [`Store`] | all of the above, plus `flush` and `health` |
 //!
 //! Nothing else in Kanect changes. Types that embedders meet too stay at the crate root and
@@ -65,8 +67,8 @@
 pub use crate::model::{AccountToken, Appended, NewMessage, Session, StoreStats, TokenPurpose};
 pub use crate::reactions::{Reacted, ReactionChange};
 pub use crate::store::{
-    claim, matches_search, move_receipt_forward, replace_fields, AccountTokenStore, AdminStore, AttachmentStore, ClaimRefused,
-    ConversationStore, LoginAttemptStore, MessageStore, SessionStore, Store, StoreResult, UserQuery, UserStore,
-    UserUpdate,
+    claim, matches_search, move_receipt_forward, replace_fields, AccountTokenStore, AdminStore, AttachmentStore,
+    ClaimRefused, ConversationStore, LoginAttemptStore, MessageStore, NotificationStore, SecretStore, SessionStore,
+    Store, StoreResult, UserQuery, UserStore, UserUpdate,
 };
 pub use crate::throttle::{Attempt, AttemptKey, LoginAttempts};

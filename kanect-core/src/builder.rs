@@ -16,6 +16,7 @@ use crate::chat::{Chat, ChatConfig, WeakChat};
 use crate::error::Result;
 use crate::event::Delivery;
 use crate::mail::Mailer;
+use crate::notifications::PushSender;
 use crate::search::SearchIndex;
 use crate::store::Store;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub struct ChatBuilder {
     blobs: Option<Arc<dyn BlobStore>>,
     search: Option<Arc<dyn SearchIndex>>,
     mailer: Option<Arc<dyn Mailer>>,
+    push: Option<Arc<dyn PushSender>>,
     config: ChatConfig,
 }
 
@@ -89,6 +91,19 @@ impl ChatBuilder {
         self
     }
 
+    /// Sends Web Push messages through `push` and turns push on (without one, push
+    /// subscriptions are refused with `push_disabled` and nothing is pushed).
+    pub fn push(mut self, push: impl PushSender) -> Self {
+        self.push = Some(Arc::new(push));
+        self
+    }
+
+    /// As [`ChatBuilder::push`], with a sender shared with others.
+    pub fn push_shared(mut self, push: Arc<dyn PushSender>) -> Self {
+        self.push = Some(push);
+        self
+    }
+
     /// Replaces the configuration.
     pub fn config(mut self, config: ChatConfig) -> Self {
         self.config = config;
@@ -109,7 +124,7 @@ impl ChatBuilder {
         if let Some(index) = &self.search {
             index.start(self.store.clone());
         }
-        let chat = Chat::new(self.store, self.bus, self.blobs, self.search, self.mailer, self.config);
+        let chat = Chat::new(self.store, self.bus, self.blobs, self.search, self.mailer, self.push, self.config);
         let weak = chat.downgrade();
         chat.attach(BusInbox::new(move |envelope| receive(&weak, envelope))).await?;
         tokio::spawn(crate::presence::heartbeat(chat.downgrade()));
@@ -143,6 +158,7 @@ impl Chat {
             blobs: None,
             search: None,
             mailer: None,
+            push: None,
             config: ChatConfig::default(),
         }
     }

@@ -24,6 +24,7 @@ use crate::limits::{Limits, RateLimits};
 use crate::mail::{MailConfig, Mailer, Verification};
 use crate::metrics::Metrics;
 use crate::model::{Role, Timestamp, TokenHash};
+use crate::notifications::PushSender;
 use crate::ordering::{Sequencer, Ticket};
 use crate::presence::state::PresenceState;
 use crate::search::SearchIndex;
@@ -70,6 +71,10 @@ pub struct ChatConfig {
     /// used with a mailer ([`ChatBuilder::mailer`](crate::ChatBuilder::mailer)). Default
     /// [`MailConfig::default`].
     pub mail: MailConfig,
+    /// How long after a message the engine waits before pushing it (with a
+    /// [`PushSender`](crate::PushSender)): a member whose device reads it meanwhile (their read
+    /// receipt reaches it) is not pushed. Default 2 s.
+    pub push_grace: Duration,
 }
 
 impl Default for ChatConfig {
@@ -86,6 +91,7 @@ impl Default for ChatConfig {
             message_retention: None,
             attachments: AttachmentLimits::default(),
             mail: MailConfig::default(),
+            push_grace: Duration::from_secs(2),
         }
     }
 }
@@ -154,10 +160,15 @@ struct Inner {
     search: Option<Arc<dyn SearchIndex>>,
     /// Where mails go; None: e-mail is off (see the `mail` module).
     mailer: Option<Arc<dyn Mailer>>,
+    /// Where Web Push messages go out; None: push is off (see `notifications`).
+    push: Option<Arc<dyn PushSender>>,
     /// Uploads under way per account (see `attachments`).
     uploads: Uploads,
     /// One image decoded at a time: its bytes and pixels are in memory meanwhile.
     thumbnailing: Arc<tokio::sync::Semaphore>,
+    /// Notification settings are read, changed and written back whole: one change at a time
+    /// on this node (see the `notifications` module).
+    notification_writes: tokio::sync::Mutex<()>,
     config: ChatConfig,
 }
 
@@ -213,6 +224,7 @@ impl Chat {
         blobs: Option<Arc<dyn BlobStore>>,
         search: Option<Arc<dyn SearchIndex>>,
         mailer: Option<Arc<dyn Mailer>>,
+        push: Option<Arc<dyn PushSender>>,
         config: ChatConfig,
     ) -> Chat {
         let inner = Inner {
@@ -228,8 +240,10 @@ impl Chat {
             blobs,
             search,
             mailer,
+            push,
             uploads: Uploads::default(),
             thumbnailing: Arc::new(tokio::sync::Semaphore::new(1)),
+            notification_writes: tokio::sync::Mutex::new(()),
             store,
             bus,
             config,
@@ -288,6 +302,11 @@ impl Chat {
         }
     }
 
+    /// The push sender, if Web Push is on.
+    pub(crate) fn push(&self) -> Option<&Arc<dyn PushSender>> {
+        self.inner.push.as_ref()
+    }
+
     /// Uploads under way per account.
     pub(crate) fn uploads(&self) -> &Uploads {
         &self.inner.uploads
@@ -296,6 +315,11 @@ impl Chat {
     /// The turn to decode an image.
     pub(crate) fn thumbnailing(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.inner.thumbnailing
+    }
+
+    /// The turn to change notification settings on this node.
+    pub(crate) fn notification_writes(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.notification_writes
     }
 
     /// The configuration in force.

@@ -5,9 +5,10 @@
 //! - **Who gets one.** An enabled account with an address (verified, unless verification is
 //!   off), digests not turned off, offline (on no node) since at least
 //!   [`MailConfig::digest_after`](crate::MailConfig::digest_after), with messages from others it
-//!   has not read that were sent after it went offline and after its last digest, in
-//!   conversations it has not muted ([`is_conversation_muted`]). System lines and deleted
-//!   messages do not count.
+//!   has not read that were sent after it went offline and after its last digest, that its
+//!   notification settings let through ([`should_notify`] with [`Channel::Deferred`]: not in a
+//!   muted conversation, only mentions where it asked for those; the do-not-disturb does not
+//!   hold a digest back). System lines and deleted messages never count.
 //! - **One digest, then quiet.** After a digest the account's
 //!   [`digested_at`](crate::User::digested_at) is stored; the next digest needs messages sent
 //!   after it. It is in the account's record, so a restart (or another node) does not mail
@@ -25,9 +26,10 @@
 
 use crate::chat::{Caller, Chat, WeakChat};
 use crate::error::{Entity, Error, Result};
-use crate::id::{ConversationId, UserId};
+use crate::id::ConversationId;
 use crate::mail::{Mail, Verification};
 use crate::model::{ConversationKind, Timestamp, TokenPurpose, User};
+use crate::notifications::{should_notify, Channel};
 use crate::store::{HistoryPage, UserQuery, UserUpdate};
 use std::time::Duration;
 
@@ -39,14 +41,6 @@ pub(crate) const MESSAGES_PER_CONVERSATION: usize = 20;
 
 /// How long an unsubscribe link works.
 const UNSUBSCRIBE_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
-
-/// Whether `user` muted `conversation`, so that its messages stay out of digests.
-///
-/// Per-conversation notification settings are not part of this engine yet: nothing is muted.
-/// This is the one place a digest asks, so that the settings plug in here.
-pub(crate) async fn is_conversation_muted(_chat: &Chat, _user: UserId, _conversation: ConversationId) -> bool {
-    false
-}
 
 /// What a digest says about one conversation.
 struct Missed {
@@ -137,10 +131,9 @@ impl Chat {
     /// The conversations of `user` with unread messages from others sent after `since`.
     async fn missed_since(&self, user: &User, since: Timestamp) -> Result<Vec<Missed>> {
         let mut missed = Vec::new();
+        let settings = self.notification_settings_of(user.id).await?;
+        let now = self.now();
         for id in self.store().conversations_of(user.id).await? {
-            if is_conversation_muted(self, user.id, id).await {
-                continue;
-            }
             let last = self.store().last_seq(id).await?;
             let read = self.store().receipts(id).await?.iter().find(|r| r.user == user.id).map(|r| r.read);
             let read = read.unwrap_or_default();
@@ -150,7 +143,7 @@ impl Chat {
             let page = self.store().history(id, HistoryPage::After(read), MESSAGES_PER_CONVERSATION).await?;
             let count = page
                 .iter()
-                .filter(|m| m.sender != user.id && !m.deleted && m.event.is_none() && m.sent_at > since)
+                .filter(|m| m.sent_at > since && should_notify(&settings, user.id, m, now, Channel::Deferred))
                 .count();
             if count == 0 {
                 continue;

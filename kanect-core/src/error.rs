@@ -190,6 +190,8 @@ coded_enum!(
         MailDisabled => "mail_disabled",
         /// The account has no e-mail address to verify or mail to.
         NoEmail => "no_email",
+        /// The engine has no [`PushSender`](crate::PushSender): Web Push is off.
+        PushDisabled => "push_disabled",
     }
 );
 
@@ -219,6 +221,12 @@ coded_enum!(
         Incomplete => "incomplete",
         /// A reaction that is not one emoji.
         NotEmoji => "not_emoji",
+        /// A push subscription's endpoint that is not `https`, or resolves to a private,
+        /// loopback, link-local or unspecified address (unless the operator allows them).
+        PushEndpoint => "bad_push_endpoint",
+        /// A push subscription's keys that are not base64url, of the wrong length, or not a
+        /// point on P-256.
+        PushKeys => "bad_push_keys",
     }
 );
 

@@ -8,6 +8,7 @@
 
 use crate::id::{ConversationId, MessageId, Seq, UserId};
 use crate::model::{Conversation, Message, Presence, Reaction, Receipt, User};
+use crate::notifications::NotificationSettings;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
 
@@ -83,6 +84,12 @@ pub enum Event {
     UserDeleted {
         /// Whose.
         user: UserId,
+    },
+    /// The user's notification settings changed (on one of their devices): sent to all of
+    /// their devices, so that every web app of theirs agrees on what notifies.
+    NotificationSettings {
+        /// The settings as they are now.
+        settings: NotificationSettings,
     },
     /// This device fell behind and events were dropped: re-read conversations and history
     /// after your cursors (or resume with them), then carry on.

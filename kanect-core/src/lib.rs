@@ -82,6 +82,8 @@
 //!   verification, address changes, and the single-use tokens every mailed link carries;
 //!   `password_reset` — password reset by e-mail; `digests` — missed-message digests and
 //!   their unsubscribe links.
+//! - `notifications` — what each user chose to hear about ([`NotificationSettings`]), the
+//!   rule every notifier applies ([`should_notify`]), and Web Push subscriptions.
 //! - `metrics` — counters and histograms.
 //! - `media` — what is read from an uploaded file: its content type sniffed from the bytes
 //!   ([`sniff`]), a display name ([`sanitize_name`]), image size and thumbnail within decoding
@@ -115,6 +117,7 @@ mod mentions;
 mod messaging;
 pub mod metrics;
 mod model;
+mod notifications;
 mod ordering;
 mod password_reset;
 mod presence;
@@ -160,8 +163,14 @@ pub use media::{
 pub use memory::MemoryStore;
 pub use messaging::Outgoing;
 pub use model::{
-    AccountToken, Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
-    Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash, TokenPurpose, User,
+    AccountToken, Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta,
+    Message, MessageRef, Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash,
+    TokenPurpose, User,
+};
+pub use notifications::{
+    endpoint_hash, should_notify, Channel, ConversationNotifications, DoNotDisturb, NotificationLevel,
+    NotificationSettings, PushNotice, PushOutcome, PushRefused, PushSender, PushSubscription, PUSH_ENDPOINT_MAX_BYTES,
+    PUSH_PREVIEW_CHARS, PUSH_SUBSCRIPTIONS_MAX, UNTIL_MAX,
 };
 pub use presence::WATCH_MAX;
 pub use reactions::{Reacted, ReactionChange, TooManyReactions, REACTIONS_MAX};

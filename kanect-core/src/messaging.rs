@@ -119,6 +119,7 @@ impl Chat {
             self.metrics().messages_sent.fetch_add(1, Ordering::Relaxed);
             self.index_message(&message);
             let event = Event::Message { message: message.clone() };
+            self.push_message(&message, found.name.clone(), &members);
             self.route_in_order(ticket, Some((message.seq, members, event))).await;
         } else {
             self.route_in_order(ticket, None).await;

@@ -433,6 +433,9 @@ mod tests {
             created_at: core::Timestamp(1),
             disabled: true,
             last_seen: Some(core::Timestamp(2)),
+            email_verified: false,
+            digests_off: false,
+            digested_at: None,
         }
     }
 

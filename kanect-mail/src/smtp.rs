@@ -93,7 +93,9 @@ impl std::str::FromStr for SmtpUrl {
                 ("tls", "tls") => tls = TlsMode::Tls,
                 ("tls", "none") if url.scheme() == "smtp" => tls = TlsMode::None,
                 ("tls", other) => {
-                    return Err(bad(&format!("tls={other:?}: use starttls, tls or none (none and starttls with smtp://)")))
+                    return Err(bad(&format!(
+                        "tls={other:?}: use starttls, tls or none (none and starttls with smtp://)"
+                    )))
                 }
                 (other, _) => return Err(bad(&format!("unknown parameter {other:?}: only tls= is known"))),
             }

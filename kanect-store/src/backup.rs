@@ -29,7 +29,12 @@
 //!    file, its owner, upload time, thumbnail size, and the message that claimed it if one
 //!    has), by id;
 //! 5. `audit`: the audit log's [`AuditEntry`]s, newest first;
-//! 6. `end`, with `records`: how many records came before it, so a truncated dump is told
+//! 6. per user, by folded username: `notification_settings` (`user` and its
+//!    [`NotificationSettings`]) if they were ever set, then the user's `push_subscription`s
+//!    ([`PushSubscription`]), by endpoint hash;
+//! 7. `secret`: each server secret (`name`, and `value` as an array of bytes), by name: the
+//!    VAPID key pair, without which every push subscription in the dump would be useless;
+//! 8. `end`, with `records`: how many records came before it, so a truncated dump is told
 //!    from a complete one.
 //!
 //! A dump of another format or version is refused; a line that does not parse, or that the
@@ -47,6 +52,11 @@
 //! Replies, mentions and reactions came the same way: a dump without them meant none, and a
 //! build from before them drops them on import (a message's unknown fields are ignored).
 //!
+//! Notification settings, push subscriptions and secrets came within version 1 the same way: a
+//! dump without them meant none. A secret replayed into a store that has made one of the same
+//! name already (a server started on it before the import) must be the same value, or the
+//! import fails at its line: a different VAPID key would orphan the subscriptions.
+//!
 //! **The files' bytes are not in the dump**, only their records: they live in the blob store
 //! (a directory beside an embedded store, or a PostgreSQL table of their own), which is
 //! backed up separately, as files are; a dump restored without them has records whose
@@ -63,8 +73,8 @@
 
 use kanect_core::backend::{Appended, NewMessage, Reacted, ReactionChange, Session, Store, UserQuery, UserUpdate};
 use kanect_core::{
-    AccountToken, Attachment, AuditEntry, Conversation, HistoryPage, Message, Receipt, ReceiptKind, Seq, StoreError,
-    User,
+    AccountToken, Attachment, AuditEntry, Conversation, HistoryPage, Message, NotificationSettings, PushSubscription,
+    Receipt, ReceiptKind, Seq, StoreError, User, UserId,
 };
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -123,6 +133,12 @@ pub struct Counts {
     pub attachments: u64,
     /// Audit log entries.
     pub audit: u64,
+    /// Users' notification settings.
+    pub notification_settings: u64,
+    /// Push subscriptions.
+    pub push_subscriptions: u64,
+    /// Server secrets.
+    pub secrets: u64,
 }
 
 impl Counts {
@@ -131,7 +147,14 @@ impl Counts {
         self.users
             + self.sessions
             + self.account_tokens
-            + self.conversations + self.messages + self.receipts + self.attachments + self.audit
+            + self.conversations
+            + self.messages
+            + self.receipts
+            + self.attachments
+            + self.audit
+            + self.notification_settings
+            + self.push_subscriptions
+            + self.secrets
     }
 
     fn count(&mut self, record: &Record) {
@@ -144,6 +167,9 @@ impl Counts {
             Record::Receipt { .. } => self.receipts += 1,
             Record::Attachment { .. } => self.attachments += 1,
             Record::Audit { .. } => self.audit += 1,
+            Record::NotificationSettings { .. } => self.notification_settings += 1,
+            Record::PushSubscription { .. } => self.push_subscriptions += 1,
+            Record::Secret { .. } => self.secrets += 1,
             Record::End { .. } => {}
         }
     }
@@ -154,8 +180,18 @@ impl std::fmt::Display for Counts {
         write!(
             f,
             "{} users, {} sessions, {} account tokens, {} conversations, {} messages, {} receipts, {} attachments, \
-             {} audit entries",
-            self.users, self.sessions, self.account_tokens, self.conversations, self.messages, self.receipts, self.attachments, self.audit
+             {} audit entries, {} notification settings, {} push subscriptions, {} secrets",
+            self.users,
+            self.sessions,
+            self.account_tokens,
+            self.conversations,
+            self.messages,
+            self.receipts,
+            self.attachments,
+            self.audit,
+            self.notification_settings,
+            self.push_subscriptions,
+            self.secrets
         )
     }
 }
@@ -180,6 +216,9 @@ enum Record {
     Receipt { receipt: Receipt },
     Attachment { attachment: Attachment },
     Audit { entry: AuditEntry },
+    NotificationSettings { user: UserId, settings: NotificationSettings },
+    PushSubscription { subscription: PushSubscription },
+    Secret { name: String, value: Vec<u8> },
     End { records: u64 },
 }
 
@@ -368,6 +407,27 @@ async fn dump<S: Store + ?Sized, K: Sink>(store: &S, sink: K) -> Result<Counts, 
         }
     }
 
+    let mut query = UserQuery { search: None, after: None, limit: PAGE };
+    loop {
+        let page = store.users(&query).await?;
+        for user in &page {
+            if let Some(settings) = store.notification_settings(user.id).await? {
+                lines.write(&Record::NotificationSettings { user: user.id, settings }).await?;
+            }
+            for subscription in store.push_subscriptions_of(user.id).await? {
+                lines.write(&Record::PushSubscription { subscription }).await?;
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => query.after = Some(User::fold(&last.username)),
+            _ => break,
+        }
+    }
+
+    for (name, value) in store.server_secrets().await? {
+        lines.write(&Record::Secret { name, value }).await?;
+    }
+
     let counts = lines.counts;
     lines.line(&Record::End { records: counts.total() }).await?;
     lines.sink.flush().await?;
@@ -542,6 +602,17 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
         }
         Record::Attachment { attachment } => store.insert_attachment(attachment).await.map_err(failed)?,
         Record::Audit { entry } => store.append_audit(entry).await.map_err(failed)?,
+        Record::NotificationSettings { user, settings } => {
+            store.put_notification_settings(*user, settings).await.map_err(failed)?
+        }
+        Record::PushSubscription { subscription } => {
+            store.insert_push_subscription(subscription).await.map_err(failed)?
+        }
+        Record::Secret { name, value } => {
+            if store.init_server_secret(name, value).await.map_err(failed)? != *value {
+                return Err(format!("the store has another secret {name:?} already"));
+            }
+        }
         Record::End { .. } => return Err("an end record in the middle of the dump".into()),
     }
     Ok(())

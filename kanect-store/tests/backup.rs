@@ -6,12 +6,13 @@
 #![cfg(all(feature = "sled", feature = "fjall"))]
 
 use kanect_core::backend::{
-    AccountTokenStore, AdminStore, Appended, AttachmentStore, ConversationStore, MessageStore, Session, SessionStore,
-    Store, UserStore,
+    AccountTokenStore, AdminStore, Appended, AttachmentStore, ConversationStore, MessageStore, NotificationStore,
+    SecretStore, Session, SessionStore, Store, UserStore,
 };
 use kanect_core::testing::{attachment, group, new_message, user};
 use kanect_core::{
-    AccountToken, AuditEntry, AuditId, Conversation, ConversationId, ConversationKind, ImageMeta, MemoryStore, MessageRef,
+    AccountToken, AuditEntry, AuditId, Conversation, ConversationId, ConversationKind, ConversationNotifications,
+    DoNotDisturb, ImageMeta, MemoryStore, MessageRef, NotificationLevel, NotificationSettings, PushSubscription,
     ReceiptKind, Role, Seq, Timestamp, TokenHash, TokenPurpose,
 };
 use kanect_store::backup::{self, BackupError, Counts};
@@ -155,6 +156,33 @@ async fn varied_store() -> MemoryStore {
         };
         store.append_audit(&entry).await.unwrap();
     }
+
+    // Notification settings of two users, three push subscriptions, the VAPID secret.
+    let mut settings =
+        NotificationSettings { do_not_disturb: Some(DoNotDisturb { until: None }), ..Default::default() };
+    let muted =
+        ConversationNotifications { level: NotificationLevel::Muted, until: Some(Timestamp(1_800_000_000_000)) };
+    settings.conversations.insert(team.id, muted);
+    store.put_notification_settings(alice.id, &settings).await.unwrap();
+    let mentions = ConversationNotifications { level: NotificationLevel::Mentions, until: None };
+    let carols = NotificationSettings { conversations: [(team.id, mentions)].into(), ..Default::default() };
+    store.put_notification_settings(carol.id, &carols).await.unwrap();
+    for (owner, endpoint) in [
+        (alice.id, "https://push.example/1"),
+        (alice.id, "https://push.example/2"),
+        (carol.id, "https://push.example/3"),
+    ] {
+        let subscription = PushSubscription {
+            user: owner,
+            session: TokenHash([3; 32]),
+            endpoint: endpoint.into(),
+            p256dh: "BP256".into(),
+            auth: "auth".into(),
+            created_at: Timestamp(1_700_000_200_000),
+        };
+        store.insert_push_subscription(&subscription).await.unwrap();
+    }
+    store.init_server_secret("vapid", &[1, 2, 3, 255]).await.unwrap();
     store
 }
 
@@ -197,7 +225,10 @@ async fn a_dataset_moves_between_backends_unchanged() {
             messages: 455,
             receipts: 3,
             attachments: MANY as u64,
-            audit: MANY as u64
+            audit: MANY as u64,
+            notification_settings: 2,
+            push_subscriptions: 3,
+            secrets: 1,
         }
     );
     let text = String::from_utf8(original.clone()).unwrap();

@@ -6,7 +6,8 @@
 //! process, and nothing can fail: it keeps the default [`Store::health`], always ok.
 //!
 //! The state is here; each domain trait's impl is in a file of its own (`users`, `sessions`,
-//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `account_tokens`), as in every backend.
+//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `account_tokens`, `notifications` with
+//! the secrets), as in every backend.
 
 mod account_tokens;
 mod admin;
@@ -14,11 +15,13 @@ mod attachments;
 mod conversations;
 mod login_attempts;
 mod messages;
+mod notifications;
 mod sessions;
 mod users;
 
 use crate::id::{AttachmentId, AuditId, ConversationId, MessageId, Seq, UserId};
 use crate::model::{AccountToken, Attachment, AuditEntry, Conversation, Message, Receipt, Session, TokenHash, User};
+use crate::notifications::{NotificationSettings, PushSubscription};
 use crate::store::{Store, StoreResult};
 use crate::throttle::{AttemptKey, LoginAttempts};
 use async_trait::async_trait;
@@ -68,6 +71,11 @@ struct State {
     login_attempts: HashMap<AttemptKey, LoginAttempts>,
     /// Ordered by hash, for paging.
     account_tokens: BTreeMap<TokenHash, AccountToken>,
+    notification_settings: HashMap<UserId, NotificationSettings>,
+    /// By user and endpoint hash: a user's are a range.
+    push_subscriptions: BTreeMap<(UserId, [u8; 32]), PushSubscription>,
+    /// Ordered by name, as backups list them.
+    secrets: BTreeMap<String, Vec<u8>>,
 }
 
 impl MemoryStore {

@@ -19,8 +19,11 @@ pub trait AccountTokenStore: Send + Sync {
 
     /// Removes and returns the token with this hash if it is of `purpose` (expired or not);
     /// None, removing nothing, if there is none of that purpose.
-    async fn take_account_token(&self, purpose: TokenPurpose, token_hash: &TokenHash)
-        -> StoreResult<Option<AccountToken>>;
+    async fn take_account_token(
+        &self,
+        purpose: TokenPurpose,
+        token_hash: &TokenHash,
+    ) -> StoreResult<Option<AccountToken>>;
 
     /// Removes every token of `user` (of `purpose`, or of every purpose); returns how many.
     async fn delete_account_tokens_of(&self, user: UserId, purpose: Option<TokenPurpose>) -> StoreResult<u64>;

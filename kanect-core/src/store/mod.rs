@@ -12,7 +12,9 @@
 //! - `messages` — [`MessageStore`]: messages and receipts;
 //! - `attachments` — [`AttachmentStore`]: uploaded files' records;
 //! - `admin` — [`AdminStore`]: the audit log and the counts;
-//! - `account_tokens` — [`AccountTokenStore`]: single-use tokens mailed to users.
+//! - `account_tokens` — [`AccountTokenStore`]: single-use tokens mailed to users;
+//! - `notifications` — [`NotificationStore`]: notification settings and push subscriptions;
+//! - `secrets` — [`SecretStore`]: server secrets every node shares.
 //!
 //! Split by domain so that a new stored concept is a new trait beside these rather than more
 //! methods on one: adding a domain is a trait file here (and a supertrait of [`Store`]), a
@@ -25,6 +27,8 @@ mod attachments;
 mod conversations;
 mod login_attempts;
 mod messages;
+mod notifications;
+mod secrets;
 mod sessions;
 mod users;
 
@@ -34,6 +38,8 @@ pub use attachments::{claim, AttachmentStore, ClaimRefused};
 pub use conversations::ConversationStore;
 pub use login_attempts::LoginAttemptStore;
 pub use messages::{move_receipt_forward, replace_fields, HistoryPage, MessageStore};
+pub use notifications::NotificationStore;
+pub use secrets::SecretStore;
 pub use sessions::SessionStore;
 pub use users::{matches_search, UserQuery, UserStore, UserUpdate};
 
@@ -60,6 +66,8 @@ pub trait Store:
     + AttachmentStore
     + AdminStore
     + AccountTokenStore
+    + NotificationStore
+    + SecretStore
     + Send
     + Sync
     + 'static

@@ -34,7 +34,7 @@
 /// // only hands the call on.
 /// kanect_core::delegate_store!(
 ///     impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AttachmentStore,
-///         AdminStore, AccountTokenStore, Store for Counted => inner, before count
+///         AdminStore, AccountTokenStore, NotificationStore, SecretStore, Store for Counted => inner, before count
 /// );
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -45,7 +45,7 @@
 ///
 /// The traits are named as in [`crate::backend`]: `UserStore`, `SessionStore`,
 /// `LoginAttemptStore`, `ConversationStore`, `MessageStore`, `AttachmentStore`, `AdminStore`,
-/// `AccountTokenStore` and `Store` (its
+/// `AccountTokenStore`, `NotificationStore`, `SecretStore` and `Store` (its
 /// own `flush` and `health`).
 #[macro_export]
 macro_rules! delegate_store {
@@ -147,6 +147,23 @@ macro_rules! delegate_store {
             append_audit(entry: &$crate::AuditEntry) -> ();
             audit_log(before: Option<$crate::AuditId>, limit: usize) -> Vec<$crate::AuditEntry>;
             stats() -> $crate::backend::StoreStats;
+        );
+    };
+    (@methods NotificationStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            notification_settings(user: $crate::UserId) -> Option<$crate::NotificationSettings>;
+            put_notification_settings(user: $crate::UserId, settings: &$crate::NotificationSettings) -> ();
+            insert_push_subscription(subscription: &$crate::PushSubscription) -> ();
+            push_subscriptions_of(user: $crate::UserId) -> Vec<$crate::PushSubscription>;
+            delete_push_subscription(user: $crate::UserId, endpoint: &str) -> bool;
+            delete_notifications_of(user: $crate::UserId) -> ();
+        );
+    };
+    (@methods SecretStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            server_secret(name: &str) -> Option<Vec<u8>>;
+            init_server_secret(name: &str, value: &[u8]) -> Vec<u8>;
+            server_secrets() -> Vec<(String, Vec<u8>)>;
         );
     };
     // `health` answers without a `Result`, so it is handed on without the check.

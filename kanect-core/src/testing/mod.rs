@@ -60,7 +60,8 @@ pub use async_trait::async_trait;
 pub use proptest;
 
 /// Generates one `#[tokio::test]` per conformance case, in a module per domain (`users`,
-/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `account_tokens`, `store`), plus the
+/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `account_tokens`,
+/// `notifications`, `secrets`, `store`), plus the
 /// model test.
 ///
 /// `$make` is an expression evaluating to a future of a fresh, empty store; it is evaluated
@@ -137,6 +138,12 @@ macro_rules! store_conformance {
             account_tokens_are_taken_once_by_purpose,
             account_tokens_are_deleted_per_user_and_page_in_hash_order,
             concurrent_takes_of_a_token_have_one_winner);
+        $crate::store_conformance!(@domain $attrs $make; notifications:
+            notification_settings_round_trip,
+            push_subscriptions_are_per_user_and_endpoint);
+        $crate::store_conformance!(@domain $attrs $make; secrets:
+            secrets_are_written_once,
+            concurrent_inits_agree);
         $crate::store_conformance!(@domain $attrs $make; store: a_working_store_reports_itself_healthy);
     };
     (@domain $attrs:tt $make:expr; $domain:ident: $($case:ident),+) => {

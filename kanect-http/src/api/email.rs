@@ -49,7 +49,11 @@ pub(super) async fn change(app: &App, caller: &Caller, request: Request<Incoming
 }
 
 /// `PUT /me/email/digests`: answers with the account's record.
-pub(super) async fn digests(app: &App, caller: &Caller, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(super) async fn digests(
+    app: &App,
+    caller: &Caller,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let form: rest::Digests = read_json(request, app.config.max_body_bytes).await?;
     Ok(ok(&app.chat.set_digests(caller, form.on).await?.to_wire()))
 }

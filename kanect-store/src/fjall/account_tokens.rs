@@ -111,8 +111,7 @@ impl AccountTokenStore for FjallStore {
     }
 
     async fn delete_account_tokens_of(&self, user: UserId, purpose: Option<TokenPurpose>) -> StoreResult<u64> {
-        self.write(move |inner| inner.delete_account_tokens_of_now(user, purpose).map(|count| (count, count > 0)))
-            .await
+        self.write(move |inner| inner.delete_account_tokens_of_now(user, purpose).map(|count| (count, count > 0))).await
     }
 
     async fn account_tokens(&self, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<AccountToken>> {

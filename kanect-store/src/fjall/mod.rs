@@ -40,7 +40,7 @@
 //!
 //! # Layout
 //! - `users`, `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`,
-//!   `admin` — one store trait's impl each (see [`kanect_core::backend`]).
+//!   `admin`, `notifications` (with the server secrets) — one store trait's impl each (see [`kanect_core::backend`]).
 //! - `writer` — the writer thread: every write, and one journal `fdatasync` for many.
 //! - `recovery` — the slot holding the current open of the directory, and its replacement
 //!   after a failure.
@@ -58,6 +58,7 @@ mod conversations;
 mod format;
 mod login_attempts;
 mod messages;
+mod notifications;
 mod purge;
 mod recovery;
 mod sessions;

@@ -36,6 +36,9 @@
 //! | `0x0f`     | owner (user id) ++ attachment id    | its stored bytes, u64 BE       |
 //! | `0x10`     | token hash (32 bytes)               | `AccountToken` (JSON)          |
 //! | `0x11`     | user id ++ token hash               | empty (account tokens of a user)|
+//! | `0x20`     | user id                             | `NotificationSettings` (JSON)  |
+//! | `0x21`     | user id ++ SHA-256 of the endpoint  | `PushSubscription` (JSON)      |
+//! | `0x22`     | secret name (UTF-8)                 | the secret's bytes             |
 //!
 //! The owner index (`0x0f`) is what an owner's quota reads: a prefix scan of that owner's
 //! attachments, each worth its [`Attachment::stored_bytes`](kanect_core::Attachment::stored_bytes),
@@ -43,6 +46,11 @@
 //! entry are written and removed in one batch. Attachment ids are UUIDv7, so the `0x0e` space
 //! pages in id order, as [`AttachmentStore::attachments_after`](kanect_core::backend::AttachmentStore::attachments_after)
 //! does.
+//!
+//! Notification settings, push subscriptions (a user's are one prefix scan) and server
+//! secrets (`0x20`–`0x22`) came within the format versions of attachments, without a bump,
+//! for the reason given below for the log-in attempts: a build that does not know them never
+//! reads them, and without them nothing is lost but settings and subscriptions made since.
 //!
 //! One more tree or keyspace, `login_attempts` (see each engine's `login_attempts` for why
 //! apart), holds the log-in attempt records:
@@ -74,6 +82,9 @@ const ATTACHMENT: u8 = 0x0e;
 const OWNER_ATTACHMENT: u8 = 0x0f;
 const ACCOUNT_TOKEN: u8 = 0x10;
 const USER_ACCOUNT_TOKEN: u8 = 0x11;
+const NOTIFICATION_SETTINGS: u8 = 0x20;
+const PUSH_SUBSCRIPTION: u8 = 0x21;
+const SECRET: u8 = 0x22;
 
 /// Where the on-disk format version is kept.
 pub(crate) const FORMAT: &[u8] = b"\x00format";
@@ -237,6 +248,33 @@ pub(crate) fn owner_attachment(owner: UserId, id: AttachmentId) -> Vec<u8> {
 /// The prefix of `owner`'s [`owner_attachment`] keys.
 pub(crate) fn owner_attachments(owner: UserId) -> Vec<u8> {
     key(OWNER_ATTACHMENT, &[&owner.to_bytes()])
+}
+
+pub(crate) fn notification_settings(user: UserId) -> Vec<u8> {
+    key(NOTIFICATION_SETTINGS, &[&user.to_bytes()])
+}
+
+pub(crate) fn push_subscription(user: UserId, endpoint_hash: &[u8; 32]) -> Vec<u8> {
+    key(PUSH_SUBSCRIPTION, &[&user.to_bytes(), endpoint_hash])
+}
+
+pub(crate) fn push_subscriptions(user: UserId) -> Vec<u8> {
+    key(PUSH_SUBSCRIPTION, &[&user.to_bytes()])
+}
+
+pub(crate) fn secret(name: &str) -> Vec<u8> {
+    key(SECRET, &[name.as_bytes()])
+}
+
+/// See [`all_users`].
+pub(crate) fn all_secrets() -> Vec<u8> {
+    vec![SECRET]
+}
+
+/// The name in a [`secret`] key.
+pub(crate) fn secret_name(key: &[u8]) -> Result<String, StoreError> {
+    let name = key.get(1..).unwrap_or_default();
+    String::from_utf8(name.to_vec()).map_err(|_| StoreError::Corrupt("a secret's name is not UTF-8".into()))
 }
 
 /// The value of an [`owner_attachment`] record: the attachment's stored bytes.

@@ -24,7 +24,8 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (4, "blobs", include_str!("../../migrations/0004_blobs.sql")),
     (5, "search", include_str!("../../migrations/0005_search.sql")),
     (6, "replies_reactions", include_str!("../../migrations/0006_replies_reactions.sql")),
-    (7, "mail", include_str!("../../migrations/0007_mail.sql")),
+    (7, "notifications", include_str!("../../migrations/0007_notifications.sql")),
+    (8, "mail", include_str!("../../migrations/0008_mail.sql")),
 ];
 
 /// The newest version this build knows.

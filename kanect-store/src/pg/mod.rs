@@ -60,6 +60,7 @@ mod conversations;
 mod login_attempts;
 mod messages;
 mod migrate;
+mod notifications;
 mod purge;
 mod rows;
 mod search;

@@ -8,8 +8,8 @@
 use super::PgError;
 use kanect_core::backend::{AttemptKey, LoginAttempts, Session, StoreResult};
 use kanect_core::{
-    AccountToken, Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
-    Reaction, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, TokenPurpose, User, UserId,
+    AccountToken, Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta,
+    Message, MessageRef, Reaction, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, TokenPurpose, User, UserId,
 };
 use tokio_postgres::types::{FromSql, Json};
 use tokio_postgres::Row;
@@ -78,8 +78,8 @@ macro_rules! receipt_columns {
 }
 
 pub(super) use {
-    account_token_columns, attachment_columns, audit_columns, conversation_columns, message_columns, receipt_columns, session_columns,
-    user_columns,
+    account_token_columns, attachment_columns, audit_columns, conversation_columns, message_columns, receipt_columns,
+    session_columns, user_columns,
 };
 
 /// A column, or [`StoreError::Corrupt`] naming it.

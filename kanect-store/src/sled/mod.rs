@@ -42,6 +42,7 @@ pub mod fuzzing;
 mod journal;
 mod login_attempts;
 mod messages;
+mod notifications;
 mod open;
 mod recovery;
 mod sessions;

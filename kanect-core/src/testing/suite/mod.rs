@@ -11,6 +11,8 @@ pub mod attachments;
 pub mod conversations;
 pub mod login_attempts;
 pub mod messages;
+pub mod notifications;
+pub mod secrets;
 pub mod sessions;
 pub mod store;
 pub mod users;

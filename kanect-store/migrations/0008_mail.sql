@@ -1,4 +1,4 @@
--- Kanect schema version 7: e-mail. Users gain their address's verification and their
+-- Kanect schema version 8: e-mail. Users gain their address's verification and their
 -- missed-message digest state; the single-use tokens mailed to them (verification, password
 -- reset, digest unsubscribe) are kept by the SHA-256 of the token (kanect_core::AccountToken).
 --
