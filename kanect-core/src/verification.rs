@@ -70,7 +70,8 @@ impl Chat {
     /// Changes the caller's address (None removes it), after checking their current password
     /// (counted against the log-in slow-downs, as a log-in is). The new address is unverified;
     /// with verification on, a link is mailed to it, and links mailed to the old one no
-    /// longer verify anything. Returns the account's record as it is now.
+    /// longer verify anything; the address it has already changes nothing. Returns the account's
+    /// record as it is now.
     ///
     /// # Errors
     /// `wrong_password` (and `too_many_attempts` past the slow-downs); `invalid` (field `email`)
@@ -79,6 +80,9 @@ impl Chat {
         let email = email.filter(|e| !e.trim().is_empty()).map(validate::email).transpose()?;
         let user = self.me(caller).await?;
         self.check_current_password(&user, current_password).await?;
+        if user.email == email {
+            return Ok(user); // the same address: nothing to change, nothing to verify again
+        }
         let user = self.store().update_user(user.id, UserUpdate::Email(email)).await?;
         let user = user.ok_or(Error::NotFound(Entity::User))?;
         self.store().delete_account_tokens_of(user.id, Some(TokenPurpose::Verify)).await?;

@@ -13,7 +13,9 @@
 //                a message by seq in its conversation
 //   time.js, strength.js   formatting and the password meter
 //   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs, attachments
-//                (the tray, files in messages, the image viewer)
+//                (the tray, files in messages, the image viewer); mail-links (the pages mailed
+//                links open, and the reset request), settings-email (#/settings/email),
+//                verify-banner (over the chat while the address is unconfirmed)
 // To add a view (e.g. an admin area): write views/admin.js, import it below, and call
 // `route(/^\/admin$/, handler)`; the sidebar shows an admin link to `#/admin` for admins.
 
@@ -23,6 +25,8 @@ import * as session from './session.js';
 import { on, state } from './state.js';
 import { ADMIN_ROUTE, renderAdmin } from './views/admin.js';
 import { renderLogin, renderSignup } from './views/auth.js';
+import { registerMailRoutes } from './views/mail-links.js';
+import { registerEmailSettings } from './views/settings-email.js';
 import { installPaletteShortcut } from './views/palette.js';
 import { hideShell, showShell } from './views/shell.js';
 
@@ -55,6 +59,8 @@ route(ADMIN_ROUTE, (m) => {
   hideShell();
   renderAdmin(root, m);
 });
+registerMailRoutes(root);
+registerEmailSettings(root);
 
 function render() {
   const path = currentPath();
