@@ -50,7 +50,7 @@ struct Missed {
 }
 
 impl Chat {
-    /// Looks at every account once (in pages of [`USERS_PER_TICK`]) and mails the digests due;
+    /// Looks at every account once (a page of 100 at a time) and mails the digests due;
     /// returns how many were mailed. The background task does this a page at a time; this is
     /// for tests and for applications that run passes themselves.
     ///
