@@ -2,10 +2,16 @@
 //! `kanect_test_pg` and `kanect_test_nats` cfgs, so that `tests/multinode.rs` (server processes
 //! on PostgreSQL and NATS) runs when both services are named and is reported as ignored (never
 //! passed vacuously) when they are not. The same pattern as kanect-store's and kanect-nats's.
+//! `KANECT_TEST_SMTP` (a Python interpreter with aiosmtpd) turns on `kanect_test_smtp`, for the
+//! mail tests (`tests/http_mail.rs`) against a real SMTP server.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    for (variable, cfg) in [("KANECT_TEST_PG", "kanect_test_pg"), ("KANECT_TEST_NATS", "kanect_test_nats")] {
+    for (variable, cfg) in [
+        ("KANECT_TEST_PG", "kanect_test_pg"),
+        ("KANECT_TEST_NATS", "kanect_test_nats"),
+        ("KANECT_TEST_SMTP", "kanect_test_smtp"),
+    ] {
         println!("cargo:rustc-check-cfg=cfg({cfg})");
         println!("cargo:rerun-if-env-changed={variable}");
         if std::env::var_os(variable).is_some_and(|url| !url.is_empty()) {

@@ -13,6 +13,9 @@
 //! echo 'the admin password' | cargo run --release --example server -- \
 //!     export backup.jsonl --from http://127.0.0.1:8080 --admin-username alice  # of a running server
 //! cargo run --release --example server -- --data-dir new import backup.jsonl  # into an empty one
+//! cargo run --release --example server -- --mail-log --email-verification required  # mails in the log
+//! cargo run --release --example server -- --smtp-url 'smtp://user:pass@mail.example.com:587?tls=starttls' \
+//!     --mail-from 'Kanect <chat@example.com>' --public-url https://chat.example.com
 //! # one node of a cluster (run several with the same --store and --bus):
 //! cargo run --release --features postgres,nats --example server -- \
 //!     --store postgres://kanect@db/kanect --bus nats://127.0.0.1:4222 --bus-prefix prod
@@ -24,6 +27,8 @@
 //! `KANECT_BUS`, `KANECT_LIMIT_SENDS`, ...; see `--help`). `--store` and `--bus`
 //! need the `postgres` and `nats` features; a build without them says so and exits.
 
+#[path = "server/mail.rs"]
+mod mail;
 #[path = "server/remote_export.rs"]
 mod remote_export;
 
@@ -185,6 +190,8 @@ struct Cli {
     /// The password for KANECT_ADMIN_USERNAME when it is created.
     #[arg(long, env = "KANECT_ADMIN_PASSWORD", hide_env_values = true, requires = "admin_username")]
     admin_password: Option<String>,
+    #[command(flatten)]
+    mail: mail::MailFlags,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -265,6 +272,7 @@ impl Cli {
             group_creations: self.limit_groups.0,
             member_additions: self.limit_member_additions.0,
             sign_ups_per_address: self.limit_signups.0,
+            ..RateLimits::default()
         }
     }
 }
@@ -638,7 +646,13 @@ async fn build_chat(
         },
         sign_up: cli.sign_up,
         invites: InviteLimits { users_may_invite: cli.users_may_invite, ..InviteLimits::default() },
+        mail: cli.mail.config(),
         ..ChatConfig::default()
+    };
+    // Only a serving process mails: `create-admin` exits at once.
+    let builder = match cli.command {
+        None => cli.mail.mailer(builder).await?,
+        Some(_) => builder,
     };
     Ok(builder.config(config).build().await?)
 }

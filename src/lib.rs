@@ -12,6 +12,7 @@
 //! | `http` | yes | [`http`], the REST/WebSocket/long-poll server and web app |
 //! | `tantivy` | yes | `store::TantivyIndex`, message search for the embedded stores (PostgreSQL searches itself) |
 //! | `push` | yes | [`push`], Web Push: VAPID keys kept in the store, encrypted payloads |
+//! | `mail` | yes | `mail::SmtpMailer` (SMTP through lettre) and `mail::LogMailer`, for verification, password reset and digests |
 //! | `sled` | no | `store::SledStore`, the embedded store on sled 0.34, for existing data directories |
 //! | `postgres` | no | `store::PgStore`, for deployments that share one database |
 //! | `nats` | no | `nats::NatsBus`, to connect several server nodes |
@@ -34,6 +35,7 @@
 //! - [`http`] — the network adapter (`kanect-http`), feature `http`.
 //! - [`nats`] — the cluster bus (`kanect-nats`), feature `nats`.
 //! - [`push`] — Web Push (`kanect-push`), feature `push`.
+//! - `mail` — mailers (`kanect-mail`), feature `mail`.
 
 pub use kanect_core::*;
 
@@ -52,6 +54,12 @@ pub mod store {
 #[cfg(feature = "http")]
 pub mod http {
     pub use kanect_http::*;
+}
+
+/// Mailers: SMTP, and a logging one for development.
+#[cfg(feature = "mail")]
+pub mod mail {
+    pub use kanect_mail::*;
 }
 
 /// The NATS bus for multi-node deployments.

@@ -160,6 +160,9 @@ impl Chat {
             created_at: self.now(),
             disabled: false,
             last_seen: None,
+            email_verified: false,
+            digests_off: false,
+            digested_at: None,
         };
         if let Err(error) = self.store().insert_user(&user, &hash).await {
             // Only a conflict (the username taken meanwhile) says the account was not stored;
@@ -173,6 +176,7 @@ impl Chat {
             self.audit_invite_use(user.id, &user.username, redeemed.id).await;
         }
         self.announce_user(&user).await;
+        self.start_verification(&user).await;
         Ok(user)
     }
 
@@ -258,6 +262,28 @@ impl Chat {
             return Err(Error::Unauthorized(AuthFailure::AccountDisabled));
         }
         self.open_session(user).await
+    }
+
+    /// Checks `user`'s current password, asked again before a change to the account; counted
+    /// against the log-in slow-downs as a log-in is (per account: the caller's address is not
+    /// known here).
+    ///
+    /// # Errors
+    /// `wrong_password`; `too_many_attempts`; `unavailable`.
+    pub(crate) async fn check_current_password(&self, user: &User, password: &str) -> Result<()> {
+        let wrong = Error::Forbidden(crate::error::Denied::WrongPassword);
+        if password.len() > validate::PASSWORD_LEN.end() * 4 {
+            return Err(wrong);
+        }
+        let counted = self.count_login_attempt(&User::fold(&user.username), None).await?;
+        let hash = self.store().password_hash(user.id).await?;
+        if !self.hasher().verify(password.to_string(), hash).await? {
+            return Err(wrong);
+        }
+        for key in &counted {
+            self.store().clear_login_attempts(key).await?;
+        }
+        Ok(())
     }
 
     /// Counts a log-in attempt for the account `folded` (from `address`, if known) against its

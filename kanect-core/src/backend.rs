@@ -15,6 +15,7 @@
 //! | [`AttachmentStore`] | uploaded files' records (their bytes: [`BlobStore`](crate::blob::BlobStore)) |
 //! | [`AdminStore`] | the audit log, and counts |
 //! | [`InviteStore`] | invite links, by token hash |
+//! | [`AccountTokenStore`] | single-use tokens mailed to users (verification, password reset) |
 //! | [`NotificationStore`] | notification settings and Web Push subscriptions, per user |
 //! | [`SecretStore`] | server secrets every node shares (the VAPID key pair) |
 //! | [`Store`] | all of the above, plus `flush` and `health` |
@@ -66,11 +67,11 @@
 //! module of cases per domain trait, and a model test of random operations, with restarts for a
 //! store that persists. A backend is done when the whole suite passes on it.
 
-pub use crate::model::{Appended, NewMessage, Session, StoreStats};
+pub use crate::model::{AccountToken, Appended, NewMessage, Session, StoreStats, TokenPurpose};
 pub use crate::reactions::{Reacted, ReactionChange};
 pub use crate::store::{
-    claim, matches_search, move_receipt_forward, redeem, replace_fields, restore_use, AdminStore, AttachmentStore,
-    ClaimRefused, ConversationStore, InviteStore, LoginAttemptStore, MessageStore, NotificationStore, SecretStore,
-    SessionStore, Store, StoreResult, UserQuery, UserStore, UserUpdate,
+    claim, matches_search, move_receipt_forward, redeem, replace_fields, restore_use, AccountTokenStore, AdminStore,
+    AttachmentStore, ClaimRefused, ConversationStore, InviteStore, LoginAttemptStore, MessageStore, NotificationStore,
+    SecretStore, SessionStore, Store, StoreResult, UserQuery, UserStore, UserUpdate,
 };
 pub use crate::throttle::{Attempt, AttemptKey, LoginAttempts};

@@ -15,6 +15,7 @@ use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage, LocalBus};
 use crate::chat::{Chat, ChatConfig, WeakChat};
 use crate::error::Result;
 use crate::event::Delivery;
+use crate::mail::Mailer;
 use crate::notifications::PushSender;
 use crate::search::SearchIndex;
 use crate::store::Store;
@@ -26,6 +27,7 @@ pub struct ChatBuilder {
     bus: Arc<dyn Bus>,
     blobs: Option<Arc<dyn BlobStore>>,
     search: Option<Arc<dyn SearchIndex>>,
+    mailer: Option<Arc<dyn Mailer>>,
     push: Option<Arc<dyn PushSender>>,
     config: ChatConfig,
 }
@@ -75,6 +77,20 @@ impl ChatBuilder {
         self
     }
 
+    /// Mails through `mailer` and turns e-mail on: verification as
+    /// [`MailConfig::verification`](crate::MailConfig::verification) says, password resets, and
+    /// missed-message digests (see the `mail` module). Without a mailer, none of them.
+    pub fn mailer(mut self, mailer: impl Mailer) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// As [`ChatBuilder::mailer`], with a mailer shared with others.
+    pub fn mailer_shared(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
     /// Sends Web Push messages through `push` and turns push on (without one, push
     /// subscriptions are refused with `push_disabled` and nothing is pushed).
     pub fn push(mut self, push: impl PushSender) -> Self {
@@ -108,7 +124,7 @@ impl ChatBuilder {
         if let Some(index) = &self.search {
             index.start(self.store.clone());
         }
-        let chat = Chat::new(self.store, self.bus, self.blobs, self.search, self.push, self.config);
+        let chat = Chat::new(self.store, self.bus, self.blobs, self.search, self.mailer, self.push, self.config);
         let weak = chat.downgrade();
         chat.attach(BusInbox::new(move |envelope| receive(&weak, envelope))).await?;
         tokio::spawn(crate::presence::heartbeat(chat.downgrade()));
@@ -118,6 +134,9 @@ impl ChatBuilder {
         }
         if chat.attachments_enabled() {
             tokio::spawn(crate::attachments::sweep_periodically(chat.downgrade()));
+        }
+        if chat.mail_enabled() && chat.config().mail.digest_after.is_some() {
+            tokio::spawn(crate::digests::digest_periodically(chat.downgrade()));
         }
         Ok(chat)
     }
@@ -138,6 +157,7 @@ impl Chat {
             bus: Arc::new(LocalBus::new()),
             blobs: None,
             search: None,
+            mailer: None,
             push: None,
             config: ChatConfig::default(),
         }

@@ -22,6 +22,7 @@ use crate::hub::Hub;
 use crate::id::{ConversationId, NodeId, Seq, UserId};
 use crate::invites::{InviteLimits, SignUpMode};
 use crate::limits::{Limits, RateLimits};
+use crate::mail::{MailConfig, Mailer, Verification};
 use crate::metrics::Metrics;
 use crate::model::{Role, Timestamp, TokenHash};
 use crate::notifications::PushSender;
@@ -72,6 +73,10 @@ pub struct ChatConfig {
     pub sign_up: SignUpMode,
     /// Who may make invites, and their bounds. Default [`InviteLimits::default`].
     pub invites: InviteLimits,
+    /// What is mailed (verification, password reset, digests) and the links in mails. Only
+    /// used with a mailer ([`ChatBuilder::mailer`](crate::ChatBuilder::mailer)). Default
+    /// [`MailConfig::default`].
+    pub mail: MailConfig,
     /// How long after a message the engine waits before pushing it (with a
     /// [`PushSender`](crate::PushSender)): a member whose device reads it meanwhile (their read
     /// receipt reaches it) is not pushed. Default 2 s.
@@ -93,6 +98,7 @@ impl Default for ChatConfig {
             attachments: AttachmentLimits::default(),
             sign_up: SignUpMode::Open,
             invites: InviteLimits::default(),
+            mail: MailConfig::default(),
             push_grace: Duration::from_secs(2),
         }
     }
@@ -160,6 +166,8 @@ struct Inner {
     blobs: Option<Arc<dyn BlobStore>>,
     /// The message search index; None: search is off (see the `search` module).
     search: Option<Arc<dyn SearchIndex>>,
+    /// Where mails go; None: e-mail is off (see the `mail` module).
+    mailer: Option<Arc<dyn Mailer>>,
     /// Where Web Push messages go out; None: push is off (see `notifications`).
     push: Option<Arc<dyn PushSender>>,
     /// Uploads under way per account (see `attachments`).
@@ -223,6 +231,7 @@ impl Chat {
         bus: Arc<dyn Bus>,
         blobs: Option<Arc<dyn BlobStore>>,
         search: Option<Arc<dyn SearchIndex>>,
+        mailer: Option<Arc<dyn Mailer>>,
         push: Option<Arc<dyn PushSender>>,
         config: ChatConfig,
     ) -> Chat {
@@ -238,6 +247,7 @@ impl Chat {
             retention_cursors: Arc::default(),
             blobs,
             search,
+            mailer,
             push,
             uploads: Uploads::default(),
             thumbnailing: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -277,6 +287,27 @@ impl Chat {
     /// The search index, if search is on.
     pub(crate) fn search_index(&self) -> Option<&Arc<dyn SearchIndex>> {
         self.inner.search.as_ref()
+    }
+
+    /// The mailer, if e-mail is on.
+    pub(crate) fn mailer(&self) -> Option<&Arc<dyn Mailer>> {
+        self.inner.mailer.as_ref()
+    }
+
+    /// Whether this engine can mail (it was given a mailer): without one, verification,
+    /// password resets and digests are off.
+    pub fn mail_enabled(&self) -> bool {
+        self.inner.mailer.is_some()
+    }
+
+    /// The verification mode in force: [`MailConfig::verification`], or
+    /// [`Verification::Off`] without a mailer.
+    pub fn verification(&self) -> Verification {
+        if self.mail_enabled() {
+            self.inner.config.mail.verification
+        } else {
+            Verification::Off
+        }
     }
 
     /// The push sender, if Web Push is on.

@@ -22,11 +22,13 @@ impl Chat {
     ///
     /// # Errors
     /// `self_conversation`, `user_not_found`, `recipient_unavailable` (a disabled account),
+    /// `email_unverified` (see [`Verification::Required`](crate::Verification::Required)),
     /// `unavailable`.
     pub async fn open_direct(&self, caller: &Caller, other: UserId) -> Result<Conversation> {
         if other == caller.user() {
             return Err(Error::Conflict(Conflict::SelfConversation));
         }
+        self.check_verified(caller).await?;
         self.available_user(other).await?;
         let id = ConversationId::direct(caller.user(), other);
         if let Some(existing) = self.store().conversation(id).await? {
@@ -53,7 +55,8 @@ impl Chat {
     /// Creates a group owned by the caller, with the caller and `members` in it.
     ///
     /// # Errors
-    /// `invalid` name; `too_long` for more than [`GROUP_MAX_MEMBERS`]; `rate_limited` past
+    /// `invalid` name; `too_long` for more than [`GROUP_MAX_MEMBERS`]; `email_unverified` (see
+    /// [`Verification::Required`](crate::Verification::Required)); `rate_limited` past
     /// `RateLimits::group_creations`, or `RateLimits::member_additions` counting each member but
     /// the caller (without `retry_after` if the group is larger than that limit's burst);
     /// `user_not_found` for an unknown or deleted member; `recipient_unavailable` for a disabled
@@ -66,6 +69,7 @@ impl Chat {
         let mut all: Vec<UserId> = members.iter().copied().chain([caller.user()]).collect();
         all.sort();
         all.dedup();
+        self.check_verified(caller).await?;
         self.limits().group_creation(caller.user())?;
         self.limits().member_additions(caller.user(), all.len() - 1)?;
         for member in all.iter().filter(|member| **member != caller.user()) {

@@ -147,6 +147,11 @@ coded_enum!(
         SessionExpired => "session_expired",
         /// The account is disabled by an administrator.
         AccountDisabled => "account_disabled",
+        /// A mailed link's token (verification, password reset) is unknown: forged, used
+        /// already, replaced by a newer one, or its account deleted.
+        InvalidToken => "invalid_token",
+        /// A mailed link's token has expired.
+        TokenExpired => "token_expired",
     }
 );
 
@@ -180,6 +185,17 @@ coded_enum!(
         /// The engine has no search index ([`ChatBuilder::search`](crate::ChatBuilder::search)):
         /// messages cannot be searched.
         SearchDisabled => "search_disabled",
+        /// The account's current password, asked again before a change to the account (a new
+        /// password, deleting it), is wrong. Counted against the log-in slow-downs.
+        WrongPassword => "wrong_password",
+        /// The server requires a verified e-mail address before chatting
+        /// ([`Verification::Required`](crate::Verification::Required)), and the caller's is not.
+        EmailUnverified => "email_unverified",
+        /// The engine has no mailer ([`ChatBuilder::mailer`](crate::ChatBuilder::mailer)):
+        /// nothing can be mailed (verification, password reset).
+        MailDisabled => "mail_disabled",
+        /// The account has no e-mail address to verify or mail to.
+        NoEmail => "no_email",
         /// The engine has no [`PushSender`](crate::PushSender): Web Push is off.
         PushDisabled => "push_disabled",
         /// The operator closed public sign-ups ([`SignUpMode::Closed`](crate::SignUpMode::Closed)):
@@ -288,6 +304,12 @@ coded_enum!(
         /// The account has [`AttachmentLimits::uploads_in_flight`](crate::AttachmentLimits::uploads_in_flight)
         /// uploads under way on this node already.
         Uploads => "too_many_uploads",
+        /// Too many verification mails asked for by one account
+        /// (`RateLimits::verification_mails`).
+        VerificationMails => "rate_limited",
+        /// Too many password resets asked for one address or account, or from one client
+        /// address (`RateLimits::resets_per_account`, `RateLimits::resets_per_client`).
+        PasswordResets => "rate_limited",
     }
 );
 

@@ -78,6 +78,10 @@
 //!   one module above all the others, so that none imports back into one that imports it.
 //! - [`search`] — message search: the [`search::SearchIndex`] trait an index implements,
 //!   [`Chat::search_messages`], the query language and snippets; [`search::MemorySearchIndex`].
+//! - `mail` — the [`Mailer`] trait, [`Mail`] and [`MailConfig`]; `verification` — e-mail
+//!   verification, address changes, and the single-use tokens every mailed link carries;
+//!   `password_reset` — password reset by e-mail; `digests` — missed-message digests and
+//!   their unsubscribe links.
 //! - `notifications` — what each user chose to hear about ([`NotificationSettings`]), the
 //!   rule every notifier applies ([`should_notify`]), and Web Push subscriptions.
 //! - `metrics` — counters and histograms.
@@ -100,12 +104,14 @@ mod chat;
 mod client_key;
 mod conversation_list;
 mod conversations;
+mod digests;
 mod error;
 mod event;
 mod hub;
 mod id;
 mod invites;
 mod limits;
+mod mail;
 mod media;
 mod memory;
 mod mentions;
@@ -114,6 +120,7 @@ pub mod metrics;
 mod model;
 mod notifications;
 mod ordering;
+mod password_reset;
 mod presence;
 mod reactions;
 mod replies;
@@ -126,6 +133,7 @@ mod system_lines;
 mod throttle;
 mod uploads;
 pub mod validate;
+mod verification;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -149,6 +157,7 @@ pub use event::{Delivery, Event};
 pub use id::{AttachmentId, AuditId, ConversationId, InviteId, MessageId, NodeId, Seq, UserId};
 pub use invites::{BadSignUpMode, CreatedInvite, InviteLimits, InviteScope, NewInvite, SignUpMode, INVITE_MIN_TTL};
 pub use limits::{Rate, RateLimits};
+pub use mail::{Mail, MailConfig, MailError, Mailer, Verification};
 pub use media::{
     is_inline_image, sanitize_name, sniff, thumbnail, ImageInfo, ImageLimits, NotAnImage, Thumbnail, NAME_MAX_BYTES,
     SNIFF_BYTES,
@@ -156,8 +165,9 @@ pub use media::{
 pub use memory::MemoryStore;
 pub use messaging::Outgoing;
 pub use model::{
-    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
-    Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash, User,
+    AccountToken, Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta,
+    Message, MessageRef, Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash,
+    TokenPurpose, User,
 };
 pub use notifications::{
     endpoint_hash, should_notify, Channel, ConversationNotifications, DoNotDisturb, NotificationLevel,

@@ -1,5 +1,6 @@
 //! Rate limits: how often one account may send, say it is typing, create groups and add members
-//! to groups, and how often one client address may sign up.
+//! to groups, and have mail sent; how often one client address may sign up and ask for
+//! password resets.
 //!
 //! Without them one account could store and fan out thousands of messages a second, or put
 //! another user into a thousand groups in seconds; and one address could make accounts without
@@ -156,6 +157,14 @@ pub struct RateLimits {
     /// `20/1h`: an office behind one address signs up 20 people at once, then one every 3
     /// minutes.
     pub sign_ups_per_address: Option<Rate>,
+    /// Verification mails per account asked for again ([`Chat::resend_verification`](crate::Chat::resend_verification)).
+    /// Default `3/1h`.
+    pub verification_mails: Option<Rate>,
+    /// Password resets asked for one account, by address or username as typed (folded)
+    /// ([`Chat::request_password_reset`](crate::Chat::request_password_reset)). Default `3/1h`.
+    pub resets_per_account: Option<Rate>,
+    /// Password resets asked for from one client address. Default `10/1h`.
+    pub resets_per_client: Option<Rate>,
 }
 
 impl RateLimits {
@@ -167,6 +176,9 @@ impl RateLimits {
         group_creations: None,
         member_additions: None,
         sign_ups_per_address: None,
+        verification_mails: None,
+        resets_per_account: None,
+        resets_per_client: None,
     };
 
     /// Every limit at the same `rate` (`None`: none), e.g. to try each at a small burst.
@@ -177,6 +189,9 @@ impl RateLimits {
             group_creations: rate,
             member_additions: rate,
             sign_ups_per_address: rate,
+            verification_mails: rate,
+            resets_per_account: rate,
+            resets_per_client: rate,
         }
     }
 }
@@ -190,6 +205,9 @@ impl Default for RateLimits {
             group_creations: rate(10, 50 * 60),
             member_additions: rate(1000, 3600),
             sign_ups_per_address: rate(20, 3600),
+            verification_mails: rate(3, 3600),
+            resets_per_account: rate(3, 3600),
+            resets_per_client: rate(10, 3600),
         }
     }
 }
@@ -251,6 +269,10 @@ pub(crate) struct Limits {
     group_creations: Buckets<UserId>,
     member_additions: Buckets<UserId>,
     sign_ups: Buckets<IpAddr>,
+    verification_mails: Buckets<UserId>,
+    /// Keyed by what the request named, folded: the limit holds whether or not it exists.
+    resets_per_account: Buckets<String>,
+    resets_per_client: Buckets<IpAddr>,
 }
 
 impl Limits {
@@ -263,6 +285,9 @@ impl Limits {
             group_creations: Buckets::new(Limit::GroupCreations, config.group_creations, &clock),
             member_additions: Buckets::new(Limit::MemberAdditions, config.member_additions, &clock),
             sign_ups: Buckets::new(Limit::SignUps, config.sign_ups_per_address, &clock),
+            verification_mails: Buckets::new(Limit::VerificationMails, config.verification_mails, &clock),
+            resets_per_account: Buckets::new(Limit::PasswordResets, config.resets_per_account, &clock),
+            resets_per_client: Buckets::new(Limit::PasswordResets, config.resets_per_client, &clock),
             clock,
         }
     }
@@ -292,6 +317,21 @@ impl Limits {
         self.sign_ups.take(&client_key(client), 1, &self.clock)
     }
 
+    /// One verification mail asked for by `user`.
+    pub(crate) fn verification_mail(&self, user: UserId) -> Result<()> {
+        self.verification_mails.take(&user, 1, &self.clock)
+    }
+
+    /// One password reset asked for `account` (as named, folded) from `client` (if known):
+    /// the client's bucket first, so that one client flooding many accounts is stopped
+    /// before it drains their buckets.
+    pub(crate) fn password_reset(&self, account: &str, client: Option<IpAddr>) -> Result<()> {
+        if let Some(client) = client {
+            self.resets_per_client.take(&client_key(client), 1, &self.clock)?;
+        }
+        self.resets_per_account.take(&account.to_string(), 1, &self.clock)
+    }
+
     /// Drops the keys whose buckets are full again (see the module docs).
     fn forget_idle(&self) {
         self.sends.forget_idle();
@@ -299,6 +339,9 @@ impl Limits {
         self.group_creations.forget_idle();
         self.member_additions.forget_idle();
         self.sign_ups.forget_idle();
+        self.verification_mails.forget_idle();
+        self.resets_per_account.forget_idle();
+        self.resets_per_client.forget_idle();
     }
 }
 

@@ -67,7 +67,9 @@ impl Chat {
     /// `attachments_disabled` without a blob store; `out_of_range` (field `reply_to`) for a
     /// reply to a seq that is not a message of the conversation; `message_deleted` (field
     /// `reply_to`) for a reply to a deleted message; `too_long` (field `body`) for more than
-    /// [`validate::MENTIONS_MAX`] different `@name`s. Nothing is stored after an error.
+    /// [`validate::MENTIONS_MAX`] different `@name`s; `email_unverified` when the server requires a
+    /// verified address (see [`Verification::Required`](crate::Verification::Required)). Nothing
+    /// is stored after an error.
     pub async fn send_message(
         &self,
         caller: &Caller,
@@ -78,6 +80,7 @@ impl Chat {
         validate::message(body, attachments)?;
         validate::client_id(client_id)?;
         self.limits().send(caller.user())?;
+        self.check_verified(caller).await?;
         let found = self.member_conversation(caller, conversation).await?;
         self.check_recipient(caller, &found).await?;
         if let Some(seq) = reply_to {

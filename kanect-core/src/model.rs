@@ -69,6 +69,18 @@ pub struct User {
     pub disabled: bool,
     /// When the user's last device disconnected (None: never connected).
     pub last_seen: Option<Timestamp>,
+    /// Whether `email` was shown to reach the user (a verification link from it was opened).
+    /// A changed address is unverified again. Never shown to other users.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub email_verified: bool,
+    /// The user turned missed-message digests off (by the unsubscribe link or a setting).
+    /// Never shown to other users.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub digests_off: bool,
+    /// When the last missed-message digest was mailed: the next is only for messages sent
+    /// after it. Never shown to other users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digested_at: Option<Timestamp>,
 }
 
 impl User {
@@ -77,9 +89,9 @@ impl User {
         username.to_ascii_lowercase()
     }
 
-    /// The public view: the same record without the email address.
+    /// The public view: the same record without the email address and what goes with it.
     pub fn public(&self) -> User {
-        User { email: None, ..self.clone() }
+        User { email: None, email_verified: false, digests_off: false, digested_at: None, ..self.clone() }
     }
 }
 
@@ -338,6 +350,37 @@ pub struct Session {
     pub token_hash: TokenHash,
     /// Whose session.
     pub user: UserId,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// What an [`AccountToken`] lets its holder do.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPurpose {
+    /// Shows that the user reads mail at [`AccountToken::address`].
+    Verify,
+    /// Sets a new password for the user.
+    Reset,
+    /// Turns the user's missed-message digests off (the link in a digest).
+    Unsubscribe,
+}
+
+/// A single-use token mailed to a user (e-mail verification, password reset). As with a
+/// session, only the SHA-256 of the token is stored.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AccountToken {
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// What it is for: a token of one purpose never does the other.
+    pub purpose: TokenPurpose,
+    /// Whose account.
+    pub user: UserId,
+    /// The address it was mailed to: a verification counts only while the account still has
+    /// this address.
+    pub address: String,
     /// When it was made.
     pub created_at: Timestamp,
     /// When it stops working.

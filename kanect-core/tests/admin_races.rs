@@ -95,8 +95,8 @@ impl UserStore for Interleaving {
 }
 
 kanect_core::delegate_store!(
-    impl SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AttachmentStore, AdminStore, InviteStore, NotificationStore,
-    SecretStore, Store for Interleaving => inner
+    impl SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AttachmentStore, AdminStore, InviteStore, AccountTokenStore,
+    NotificationStore, SecretStore, Store for Interleaving => inner
 );
 
 /// An engine on an [`Interleaving`] store, its administrator, and bob, whose account the races

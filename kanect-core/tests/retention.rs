@@ -337,8 +337,8 @@ impl NotedReads {
 }
 
 kanect_core::delegate_store!(
-    impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, AttachmentStore, AdminStore, InviteStore, NotificationStore,
-    SecretStore, Store for NotedReads => inner
+    impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, AttachmentStore, AdminStore, InviteStore, AccountTokenStore,
+    NotificationStore, SecretStore, Store for NotedReads => inner
 );
 
 #[kanect_core::testing::async_trait]

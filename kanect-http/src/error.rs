@@ -120,9 +120,14 @@ impl From<Error> for ApiError {
         let status = match &error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthorized(AuthFailure::AccountDisabled) => StatusCode::FORBIDDEN,
+            // A mailed link's token: a bad link, not a missing log-in (a client must not take
+            // it for a session that ended).
+            Error::Unauthorized(AuthFailure::InvalidToken | AuthFailure::TokenExpired) => StatusCode::BAD_REQUEST,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             // A feature this server was built without, as `export_unavailable`.
-            Error::Forbidden(Denied::SearchDisabled | Denied::PushDisabled) => StatusCode::NOT_IMPLEMENTED,
+            Error::Forbidden(Denied::SearchDisabled | Denied::PushDisabled | Denied::MailDisabled) => {
+                StatusCode::NOT_IMPLEMENTED
+            }
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,

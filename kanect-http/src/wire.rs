@@ -110,7 +110,19 @@ impl ToCore for proto::ReceiptKind {
 impl ToWire for core::User {
     type Wire = proto::User;
     fn to_wire(&self) -> proto::User {
-        let core::User { id, username, display_name, email, role, created_at, disabled, last_seen } = self;
+        let core::User {
+            id,
+            username,
+            display_name,
+            email,
+            role,
+            created_at,
+            disabled,
+            last_seen,
+            email_verified,
+            digests_off,
+            digested_at: _,
+        } = self;
         proto::User {
             id: id.to_wire(),
             username: username.clone(),
@@ -120,6 +132,8 @@ impl ToWire for core::User {
             created_at: created_at.to_wire(),
             disabled: *disabled,
             last_seen: last_seen.to_wire(),
+            email_verified: *email_verified,
+            digests_off: *digests_off,
         }
     }
 }
@@ -471,6 +485,9 @@ mod tests {
             created_at: core::Timestamp(5),
             disabled: true,
             last_seen: Some(core::Timestamp(7)),
+            email_verified: false,
+            digests_off: false,
+            digested_at: None,
         };
         let frame = core::Event::User { user }.to_wire().unwrap().to_json();
         let expected = format!(
@@ -494,6 +511,9 @@ mod tests {
             created_at: core::Timestamp(1),
             disabled: true,
             last_seen: Some(core::Timestamp(2)),
+            email_verified: false,
+            digests_off: false,
+            digested_at: None,
         }
     }
 

@@ -14,7 +14,9 @@
 //   time.js, strength.js   formatting and the password meter
 //   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs, attachments
 //                (the tray, files in messages, the image viewer), invites (making and listing
-//                invite links), settings-notifications, admin* (the admin area)
+//                invite links), settings-notifications, admin* (the admin area); mail-links (the
+//                pages mailed links open, and the reset request), settings-email
+//                (#/settings/email), verify-banner (over the chat while the address is unconfirmed)
 //   notifications.js, favicon.js, push.js   what notifies (the settings and the rule, desktop
 //                notifications, sound), the unread badge on the tab's icon, Web Push (sw.js)
 // To add a view (e.g. an admin area): write views/admin.js, import it below, and call
@@ -26,6 +28,8 @@ import * as session from './session.js';
 import { on, state } from './state.js';
 import { ADMIN_ROUTE, renderAdmin } from './views/admin.js';
 import { renderLogin, renderSignup } from './views/auth.js';
+import { registerMailRoutes } from './views/mail-links.js';
+import { registerEmailSettings } from './views/settings-email.js';
 import { installPaletteShortcut } from './views/palette.js';
 import { hideShell, showShell } from './views/shell.js';
 // Registers `#/settings/notifications` itself.
@@ -65,6 +69,8 @@ route(ADMIN_ROUTE, (m) => {
   hideShell();
   renderAdmin(root, m);
 });
+registerMailRoutes(root);
+registerEmailSettings(root);
 
 function render() {
   const path = currentPath();

@@ -38,6 +38,13 @@ pub struct User {
     pub disabled: bool,
     /// When it was last seen online.
     pub last_seen: Option<Timestamp>,
+    /// Whether `email` is verified. Only for its owner and administrators; absent means false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub email_verified: bool,
+    /// Whether its owner turned missed-message digests off. Only for its owner and
+    /// administrators; absent means false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub digests_off: bool,
 }
 
 /// Direct (two members, no name, no owner) or group.
@@ -241,6 +248,8 @@ mod tests {
             created_at: Timestamp(1),
             disabled: false,
             last_seen: None,
+            email_verified: false,
+            digests_off: false,
         };
         let json = serde_json::to_value(&user).unwrap();
         assert!(json.get("email").is_none());

@@ -140,7 +140,76 @@ pub struct Password {
     pub password: String,
 }
 
+/// `POST /email/verify`: the token of a verification link (`#/verify/<token>`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    /// The token, as the link carries it.
+    pub token: String,
+}
+
+/// `PUT /me/email`: a new address (or none), confirmed by the current password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEmail {
+    /// The account's password now.
+    pub current_password: String,
+    /// The new address; null or empty removes it.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `PUT /me/email/digests`: missed-message digests on or off.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Digests {
+    /// True: mail a digest when messages wait unread; false: never.
+    pub on: bool,
+}
+
+/// `POST /auth/reset`: a password-reset link, please, for this account.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// The account's e-mail address, or its username.
+    pub account: String,
+}
+
+/// `POST /auth/reset/confirm`: a new password, with the token of a reset link.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirm {
+    /// The token, as the link (`#/reset/<token>`) carries it.
+    pub token: String,
+    /// The new password (the same rules as at sign-up).
+    pub password: String,
+}
+
 // ---- Responses ----
+
+/// `GET /email`: what this server does by e-mail, for a client to show what it can (no
+/// session needed).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct MailFeatures {
+    /// Whether the server can mail at all: without it there is no verification, password
+    /// reset or digest.
+    pub enabled: bool,
+    /// Whether addresses are verified, and whether chatting waits for it.
+    pub verification: Verification,
+}
+
+/// Whether sign-up addresses are verified.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    /// Never.
+    Off,
+    /// A link is mailed; an unverified account chats all the same.
+    Optional,
+    /// A link is mailed; an unverified account may not send or start conversations
+    /// (`email_unverified`) until it verifies.
+    Required,
+}
 
 /// The answer to `POST /auth/signup` and `POST /auth/login` (which also set the browser's
 /// cookies).
@@ -311,6 +380,31 @@ impl fmt::Debug for Password {
     }
 }
 
+impl fmt::Debug for Verify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verify").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ChangeEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ChangeEmail { current_password: _, email } = self;
+        f.debug_struct("ChangeEmail").field("email", email).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ResetRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResetRequest").field("account", &self.account).finish()
+    }
+}
+
+impl fmt::Debug for ResetConfirm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResetConfirm").finish_non_exhaustive()
+    }
+}
+
 impl fmt::Debug for LoggedIn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let LoggedIn { token: _, csrf_token: _, expires_at, user } = self;
@@ -360,6 +454,8 @@ mod tests {
                 created_at: Timestamp(1),
                 disabled: false,
                 last_seen: None,
+                email_verified: false,
+                digests_off: false,
             },
         };
         let shown = [format!("{signup:?}"), format!("{login:?}"), format!("{reset:?}"), format!("{logged_in:?}")];

@@ -19,7 +19,8 @@
 //!
 //! 1. `user`: a [`User`]'s fields plus `password_hash` (its argon2 PHC string), by folded
 //!    username;
-//! 2. `session`: a [`Session`], by token hash;
+//! 2. `session`: a [`Session`], by token hash; then `account_token`: an [`AccountToken`]
+//!    (verification, password reset, unsubscribe links mailed), by token hash;
 //! 3. per conversation, by id: `conversation` (a [`Conversation`] with its members), then its
 //!    `message`s in seq order (a [`Message`]: id, seq, sender, body, client id, `sent_at`,
 //!    `edited_at`, `deleted`, and `attachments`, `reply_to`, `mentions` and `reactions` when
@@ -45,6 +46,9 @@
 //! `attachment` lines and no message `attachments` (read as none), which is what it meant, so
 //! it still imports as it did. (A build from before them refuses a dump with an `attachment`
 //! line, a record of no kind it knows.)
+//!
+//! E-mail came the same way: users' `email_verified`, `digests_off` and `digested_at`, and
+//! `account_token` lines; a dump without them meant none.
 //!
 //! Replies, mentions and reactions came the same way: a dump without them meant none, and a
 //! build from before them drops them on import (a message's unknown fields are ignored).
@@ -72,7 +76,8 @@
 
 use kanect_core::backend::{Appended, NewMessage, Reacted, ReactionChange, Session, Store, UserQuery, UserUpdate};
 use kanect_core::{
-    Attachment, AuditEntry, Conversation, HistoryPage, Invite, Message, NotificationSettings, PushSubscription,
+    AccountToken, Attachment, AuditEntry, Conversation, HistoryPage, Invite, Message, NotificationSettings,
+    PushSubscription,
     Receipt, ReceiptKind, Seq, StoreError, User, UserId,
 };
 use serde::{Deserialize, Serialize};
@@ -120,6 +125,8 @@ pub struct Counts {
     pub users: u64,
     /// Sessions.
     pub sessions: u64,
+    /// Account tokens (links mailed and not yet used).
+    pub account_tokens: u64,
     /// Conversations, with their members.
     pub conversations: u64,
     /// Messages, deleted ones included.
@@ -145,6 +152,7 @@ impl Counts {
     pub fn total(&self) -> u64 {
         self.users
             + self.sessions
+            + self.account_tokens
             + self.conversations
             + self.messages
             + self.receipts
@@ -160,6 +168,7 @@ impl Counts {
         match record {
             Record::User { .. } => self.users += 1,
             Record::Session { .. } => self.sessions += 1,
+            Record::AccountToken { .. } => self.account_tokens += 1,
             Record::Conversation { .. } => self.conversations += 1,
             Record::Message { .. } => self.messages += 1,
             Record::Receipt { .. } => self.receipts += 1,
@@ -178,10 +187,11 @@ impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} users, {} sessions, {} conversations, {} messages, {} receipts, {} attachments, {} audit entries, \
-             {} invites, {} notification settings, {} push subscriptions, {} secrets",
+            "{} users, {} sessions, {} account tokens, {} conversations, {} messages, {} receipts, {} attachments, \
+             {} audit entries, {} invites, {} notification settings, {} push subscriptions, {} secrets",
             self.users,
             self.sessions,
+            self.account_tokens,
             self.conversations,
             self.messages,
             self.receipts,
@@ -209,6 +219,7 @@ struct Header {
 enum Record {
     User { user: User, password_hash: String },
     Session { session: Session },
+    AccountToken { token: AccountToken },
     Conversation { conversation: Conversation },
     Message { message: Message },
     Receipt { receipt: Receipt },
@@ -330,6 +341,19 @@ async fn dump<S: Store + ?Sized, K: Sink>(store: &S, sink: K) -> Result<Counts, 
         let full = page.len() == PAGE;
         for session in page {
             lines.write(&Record::Session { session }).await?;
+        }
+        if !full {
+            break;
+        }
+    }
+
+    let mut after = None;
+    loop {
+        let page = store.account_tokens(after, PAGE).await?;
+        after = page.last().map(|token| token.token_hash);
+        let full = page.len() == PAGE;
+        for token in page {
+            lines.write(&Record::AccountToken { token }).await?;
         }
         if !full {
             break;
@@ -498,6 +522,9 @@ async fn refuse_non_empty<S: Store + ?Sized>(store: &S) -> Result<(), BackupErro
     if !store.sessions(None, 1).await?.is_empty() {
         return Err(BackupError::NotEmpty("sessions".into()));
     }
+    if !store.account_tokens(None, 1).await?.is_empty() {
+        return Err(BackupError::NotEmpty("account tokens".into()));
+    }
     if !store.attachments_after(None, 1).await?.is_empty() {
         return Err(BackupError::NotEmpty("attachments".into()));
     }
@@ -531,11 +558,24 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
             if let Some(at) = user.last_seen.filter(|&at| stored.last_seen != Some(at)) {
                 updates.push(UserUpdate::LastSeen(at));
             }
+            if stored.email != user.email {
+                updates.push(UserUpdate::Email(user.email.clone()));
+            }
+            if let Some(address) = user.email.clone().filter(|_| user.email_verified && !stored.email_verified) {
+                updates.push(UserUpdate::EmailVerified(address));
+            }
+            if stored.digests_off != user.digests_off {
+                updates.push(UserUpdate::DigestsOff(user.digests_off));
+            }
+            if let Some(at) = user.digested_at.filter(|&at| stored.digested_at != Some(at)) {
+                updates.push(UserUpdate::DigestedAt(at));
+            }
             for update in updates {
                 store.update_user(user.id, update).await.map_err(failed)?;
             }
         }
         Record::Session { session } => store.insert_session(session).await.map_err(failed)?,
+        Record::AccountToken { token } => store.insert_account_token(token).await.map_err(failed)?,
         Record::Conversation { conversation } => {
             if !store.insert_conversation(conversation).await.map_err(failed)? {
                 return Err(format!("conversation {} twice", conversation.id));

@@ -6,14 +6,14 @@
 #![cfg(all(feature = "sled", feature = "fjall"))]
 
 use kanect_core::backend::{
-    AdminStore, Appended, AttachmentStore, ConversationStore, InviteStore, MessageStore, NotificationStore, SecretStore,
-    Session, SessionStore, Store, UserStore,
+    AccountTokenStore, AdminStore, Appended, AttachmentStore, ConversationStore, InviteStore, MessageStore,
+    NotificationStore, SecretStore, Session, SessionStore, Store, UserStore,
 };
 use kanect_core::testing::{attachment, group, new_message, user};
 use kanect_core::{
-    AuditEntry, AuditId, Conversation, ConversationId, ConversationKind, ConversationNotifications, DoNotDisturb,
-    ImageMeta, Invite, InviteId, MemoryStore, MessageRef, NotificationLevel, NotificationSettings, PushSubscription,
-    ReceiptKind, Role, Seq, Timestamp, TokenHash,
+    AccountToken, AuditEntry, AuditId, Conversation, ConversationId, ConversationKind, ConversationNotifications,
+    DoNotDisturb, ImageMeta, Invite, InviteId, MemoryStore, MessageRef, NotificationLevel, NotificationSettings,
+    PushSubscription, ReceiptKind, Role, Seq, Timestamp, TokenHash, TokenPurpose,
 };
 use kanect_store::backup::{self, BackupError, Counts};
 use kanect_store::SledStore;
@@ -21,7 +21,8 @@ use kanect_store::SledStore;
 /// More than the export's page, so that every kind of record is paged through.
 const MANY: usize = 205;
 
-/// A store with some of everything: an admin seen lately, a disabled user, sessions, a direct
+/// A store with some of everything: an admin seen lately, a disabled user, a verified address
+/// with digests off, sessions, account tokens of every purpose, a direct
 /// and a group conversation with edited and deleted messages, messages with attachments (one
 /// deleted, which dropped them), attachment records claimed and not, receipts, an audit log,
 /// invites (some used, one used up); and more than a page of users, sessions, conversations,
@@ -35,7 +36,10 @@ async fn varied_store() -> MemoryStore {
     let mut bob = user("bob");
     bob.disabled = true;
     bob.email = None;
-    let carol = user("carol");
+    let mut carol = user("carol");
+    carol.email_verified = true;
+    carol.digests_off = true;
+    carol.digested_at = Some(Timestamp(1_700_000_222_000));
     for person in [&alice, &bob, &carol] {
         let hash = format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${}", person.username);
         store.insert_user(person, &hash).await.unwrap();
@@ -53,6 +57,19 @@ async fn varied_store() -> MemoryStore {
             expires_at: Timestamp(1_800_000_000_000),
         };
         store.insert_session(&session).await.unwrap();
+    }
+    for i in 0..MANY {
+        let mut hash = [i as u8; 32];
+        hash[31] = 9;
+        let token = AccountToken {
+            token_hash: TokenHash(hash),
+            purpose: [TokenPurpose::Verify, TokenPurpose::Reset, TokenPurpose::Unsubscribe][i % 3],
+            user: if i % 2 == 0 { alice.id } else { carol.id },
+            address: format!("someone{i}@example.com"),
+            created_at: Timestamp(1_700_000_000_000 + i as u64),
+            expires_at: Timestamp(1_800_000_000_000),
+        };
+        store.insert_account_token(&token).await.unwrap();
     }
 
     let mut members = vec![alice.id, bob.id];
@@ -217,6 +234,7 @@ async fn a_dataset_moves_between_backends_unchanged() {
         Counts {
             users: 3 + MANY as u64,
             sessions: MANY as u64,
+            account_tokens: MANY as u64,
             conversations: 2 + MANY as u64,
             messages: 455,
             receipts: 3,

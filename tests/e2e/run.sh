@@ -2,7 +2,7 @@
 # Browser tests for the Kanect web app, as CI runs them: `bash tests/e2e/run.sh`.
 #
 # Installs what it needs on a fresh machine (Chromium from Debian if /usr/bin/chromium is
-# missing, an emoji font, the npm packages from the lock file), builds the server example
+# missing, an emoji font, aiosmtpd for the mail test, the npm packages from the lock file), builds the server example
 # (honouring CARGO_TARGET_DIR), runs every tests/e2e/*.test.js with Node's test runner, and ends with
 # "N passed, N failed". Exits non-zero on any failure. Screenshots: target/e2e-screenshots/.
 set -euo pipefail
@@ -29,6 +29,12 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y nodejs npm
+fi
+
+# mail.test.js mails through a real SMTP server, aiosmtpd, which it starts with this Python.
+if ! "${KANECT_TEST_SMTP:-python3}" -c 'import aiosmtpd' 2>/dev/null; then
+  echo "== installing aiosmtpd =="
+  python3 -m pip install --quiet aiosmtpd || python3 -m pip install --quiet --break-system-packages aiosmtpd
 fi
 
 echo "== npm ci =="

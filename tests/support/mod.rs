@@ -7,6 +7,7 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses a different part of this module
 
 pub mod binary;
+pub mod smtp;
 
 use futures_util::{SinkExt, StreamExt};
 use kanect::http::HttpConfig;
@@ -72,11 +73,16 @@ pub async fn start_server_with_metrics(config: HttpConfig, chat_config: ChatConf
 
 /// A server on port 0 that sends Web Push as `push` says (its VAPID key made in its store).
 pub async fn start_server_with_push(chat_config: ChatConfig, push: kanect::push::WebPushConfig) -> TestServer {
-    start_full(HttpConfig::default(), chat_config, false, Some(push)).await
+    start_full(HttpConfig::default(), chat_config, false, Some(push), None).await
+}
+
+/// A server on port 0 that mails through `mailer`.
+pub async fn start_server_mailing(chat_config: ChatConfig, mailer: Arc<dyn kanect::Mailer>) -> TestServer {
+    start_full(HttpConfig::default(), chat_config, false, None, Some(mailer)).await
 }
 
 async fn start(config: HttpConfig, chat_config: ChatConfig, metrics: bool) -> TestServer {
-    start_full(config, chat_config, metrics, None).await
+    start_full(config, chat_config, metrics, None, None).await
 }
 
 async fn start_full(
@@ -84,6 +90,7 @@ async fn start_full(
     chat_config: ChatConfig,
     metrics: bool,
     push: Option<kanect::push::WebPushConfig>,
+    mailer: Option<Arc<dyn kanect::Mailer>>,
 ) -> TestServer {
     // Attachments on, as on every server the example runs.
     let store = Arc::new(MemoryStore::new());
@@ -91,6 +98,9 @@ async fn start_full(
     let mut builder = Chat::builder_shared(store.clone()).blobs_shared(blobs.clone()).config(chat_config);
     if let Some(push) = push {
         builder = builder.push(kanect::push::WebPush::start(&*store, push).await.expect("push"));
+    }
+    if let Some(mailer) = mailer {
+        builder = builder.mailer_shared(mailer);
     }
     let chat = builder.build().await.expect("chat");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

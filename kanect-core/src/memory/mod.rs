@@ -6,9 +6,10 @@
 //! process, and nothing can fail: it keeps the default [`Store::health`], always ok.
 //!
 //! The state is here; each domain trait's impl is in a file of its own (`users`, `sessions`,
-//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `invites`,
+//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `invites`, `account_tokens`,
 //! `notifications` with the secrets), as in every backend.
 
+mod account_tokens;
 mod admin;
 mod attachments;
 mod conversations;
@@ -20,7 +21,7 @@ mod sessions;
 mod users;
 
 use crate::id::{AttachmentId, AuditId, ConversationId, InviteId, MessageId, Seq, UserId};
-use crate::model::{Attachment, AuditEntry, Conversation, Message, Receipt, Session, TokenHash, User};
+use crate::model::{AccountToken, Attachment, AuditEntry, Conversation, Message, Receipt, Session, TokenHash, User};
 use crate::notifications::{NotificationSettings, PushSubscription};
 use crate::store::{Invite, Store, StoreResult};
 use crate::throttle::{AttemptKey, LoginAttempts};
@@ -73,6 +74,8 @@ struct State {
     invites: BTreeMap<InviteId, Invite>,
     /// Token hash → id.
     invite_tokens: HashMap<TokenHash, InviteId>,
+    /// Ordered by hash, for paging.
+    account_tokens: BTreeMap<TokenHash, AccountToken>,
     notification_settings: HashMap<UserId, NotificationSettings>,
     /// By user and endpoint hash: a user's are a range.
     push_subscriptions: BTreeMap<(UserId, [u8; 32]), PushSubscription>,

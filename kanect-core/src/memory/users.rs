@@ -44,6 +44,7 @@ impl UserStore for MemoryStore {
         state.usernames.remove(&User::fold(&user.username));
         state.passwords.remove(&id);
         state.sessions.retain(|_, session| session.user != id);
+        state.account_tokens.retain(|_, token| token.user != id);
         Ok(true)
     }
 

@@ -13,6 +13,7 @@
 //! - `attachments` — [`AttachmentStore`]: uploaded files' records;
 //! - `admin` — [`AdminStore`]: the audit log and the counts;
 //! - `invites` — [`InviteStore`]: invite links, by token hash;
+//! - `account_tokens` — [`AccountTokenStore`]: single-use tokens mailed to users;
 //! - `notifications` — [`NotificationStore`]: notification settings and push subscriptions;
 //! - `secrets` — [`SecretStore`]: server secrets every node shares.
 //!
@@ -21,6 +22,7 @@
 //! module of the conformance suite (`testing::suite`) and its line in the suite's macro and
 //! in `testing`'s delegation table, and one file per backend (memory, sled, PostgreSQL).
 
+mod account_tokens;
 mod admin;
 mod attachments;
 mod conversations;
@@ -32,6 +34,7 @@ mod secrets;
 mod sessions;
 mod users;
 
+pub use account_tokens::AccountTokenStore;
 pub use admin::AdminStore;
 pub use attachments::{claim, AttachmentStore, ClaimRefused};
 pub use conversations::ConversationStore;
@@ -66,6 +69,7 @@ pub trait Store:
     + AttachmentStore
     + AdminStore
     + InviteStore
+    + AccountTokenStore
     + NotificationStore
     + SecretStore
     + Send

@@ -29,8 +29,9 @@ pub trait UserStore: Send + Sync {
     /// Returns the record as this change left it, or None if there is no such user.
     async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>>;
 
-    /// Removes a user, their credentials and their sessions (those of
-    /// [`SessionStore`](super::SessionStore): a deleted account keeps no way in). Returns false
+    /// Removes a user, their credentials, their sessions (those of
+    /// [`SessionStore`](super::SessionStore)) and their account tokens (those of
+    /// [`AccountTokenStore`](super::AccountTokenStore)): a deleted account keeps no way in. Returns false
     /// if absent. Messages and memberships are the engine's business.
     async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
 
@@ -71,8 +72,15 @@ pub enum UserUpdate {
     LastSeen(Timestamp),
     /// The display name (validated), or none.
     DisplayName(Option<String>),
-    /// The e-mail address (validated), or none: plain data, as at sign-up.
+    /// A new address (or none): unverified, whatever the old one was.
     Email(Option<String>),
+    /// The address is verified, if it is still this one (a verification link mailed to an
+    /// address the account has since left verifies nothing).
+    EmailVerified(String),
+    /// Whether missed-message digests are off.
+    DigestsOff(bool),
+    /// When the last digest was mailed.
+    DigestedAt(Timestamp),
 }
 
 impl UserUpdate {
@@ -83,7 +91,17 @@ impl UserUpdate {
             UserUpdate::Disabled(disabled) => user.disabled = disabled,
             UserUpdate::LastSeen(at) => user.last_seen = Some(at),
             UserUpdate::DisplayName(name) => user.display_name = name,
-            UserUpdate::Email(email) => user.email = email,
+            UserUpdate::Email(email) => {
+                user.email = email;
+                user.email_verified = false;
+            }
+            UserUpdate::EmailVerified(address) => {
+                if user.email.as_deref() == Some(address.as_str()) {
+                    user.email_verified = true;
+                }
+            }
+            UserUpdate::DigestsOff(off) => user.digests_off = off,
+            UserUpdate::DigestedAt(at) => user.digested_at = Some(at),
         }
     }
 }

@@ -34,7 +34,8 @@
 /// // only hands the call on.
 /// kanect_core::delegate_store!(
 ///     impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AttachmentStore,
-///         AdminStore, InviteStore, NotificationStore, SecretStore, Store for Counted => inner, before count
+///         AdminStore, InviteStore, AccountTokenStore, NotificationStore, SecretStore, Store for Counted => inner,
+///         before count
 /// );
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -45,7 +46,7 @@
 ///
 /// The traits are named as in [`crate::backend`]: `UserStore`, `SessionStore`,
 /// `LoginAttemptStore`, `ConversationStore`, `MessageStore`, `AttachmentStore`, `AdminStore`,
-/// `InviteStore`, `NotificationStore`, `SecretStore` and `Store` (its
+/// `InviteStore`, `AccountTokenStore`, `NotificationStore`, `SecretStore` and `Store` (its
 /// own `flush` and `health`).
 #[macro_export]
 macro_rules! delegate_store {
@@ -131,6 +132,15 @@ macro_rules! delegate_store {
             delete_attachment(id: $crate::AttachmentId) -> bool;
             attachment_usage(owner: $crate::UserId) -> u64;
             attachments_after(after: Option<$crate::AttachmentId>, limit: usize) -> Vec<$crate::Attachment>;
+        );
+    };
+    (@methods AccountTokenStore $args:tt) => {
+        $crate::delegate_store!(@impl $args
+            insert_account_token(token: &$crate::AccountToken) -> ();
+            take_account_token(purpose: $crate::TokenPurpose, token_hash: &$crate::TokenHash)
+                -> Option<$crate::AccountToken>;
+            delete_account_tokens_of(user: $crate::UserId, purpose: Option<$crate::TokenPurpose>) -> u64;
+            account_tokens(after: Option<$crate::TokenHash>, limit: usize) -> Vec<$crate::AccountToken>;
         );
     };
     (@methods AdminStore $args:tt) => {

@@ -110,8 +110,8 @@ impl std::fmt::Debug for FaultyStore {
 // Each method fails if its name is failing, else hands the call on; the log-in attempt calls
 // with their clock moved ahead.
 crate::delegate_store!(
-    impl UserStore, SessionStore, ConversationStore, MessageStore, AttachmentStore, AdminStore, InviteStore, NotificationStore,
-    SecretStore, Store for FaultyStore => inner,
+    impl UserStore, SessionStore, ConversationStore, MessageStore, AttachmentStore, AdminStore, InviteStore, AccountTokenStore,
+    NotificationStore, SecretStore, Store for FaultyStore => inner,
     before check
 );
 

@@ -60,8 +60,8 @@ pub use async_trait::async_trait;
 pub use proptest;
 
 /// Generates one `#[tokio::test]` per conformance case, in a module per domain (`users`,
-/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `invites`, `notifications`,
-/// `secrets`, `store`), plus the
+/// `sessions`, `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `invites`, `account_tokens`,
+/// `notifications`, `secrets`, `store`), plus the
 /// model test.
 ///
 /// `$make` is an expression evaluating to a future of a fresh, empty store; it is evaluated
@@ -101,6 +101,7 @@ macro_rules! store_conformance {
             users_are_unique_case_insensitively,
             user_updates_change_one_field,
             deleting_a_user_removes_credentials_and_sessions,
+            email_updates_verify_only_the_current_address,
             users_page_in_username_order_and_search);
         $crate::store_conformance!(@domain $attrs $make; sessions:
             sessions_round_trip,
@@ -137,6 +138,10 @@ macro_rules! store_conformance {
             invites_round_trip_and_page_newest_first,
             redemptions_take_one_use_each,
             concurrent_redemptions_never_exceed_the_uses);
+        $crate::store_conformance!(@domain $attrs $make; account_tokens:
+            account_tokens_are_taken_once_by_purpose,
+            account_tokens_are_deleted_per_user_and_page_in_hash_order,
+            concurrent_takes_of_a_token_have_one_winner);
         $crate::store_conformance!(@domain $attrs $make; notifications:
             notification_settings_round_trip,
             push_subscriptions_are_per_user_and_endpoint);
@@ -176,6 +181,9 @@ pub fn user(name: &str) -> User {
         created_at: Timestamp(1_700_000_000_000),
         disabled: false,
         last_seen: None,
+        email_verified: false,
+        digests_off: false,
+        digested_at: None,
     }
 }
 

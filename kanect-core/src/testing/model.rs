@@ -110,7 +110,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..2usize, 0..3u8, 0..20u64, 1..8usize)
             .prop_map(|(conversation, kind, seq, limit)| Op::History { conversation, kind, seq, limit }),
         2 => (0..NAMES.len()).prop_map(|name| Op::InsertUser { name }),
-        2 => (any::<usize>(), 0..5u8, any::<u16>()).prop_map(|(pick, field, value)| Op::UpdateUser { pick, field, value }),
+        2 => (any::<usize>(), 0..7u8, any::<u16>()).prop_map(|(pick, field, value)| Op::UpdateUser { pick, field, value }),
         1 => any::<usize>().prop_map(|pick| Op::DeleteUser { pick }),
         1 => (any::<usize>(), any::<u16>()).prop_map(|(pick, hash)| Op::SetPassword { pick, hash }),
         2 => any::<usize>().prop_map(|pick| Op::InsertSession { pick }),
@@ -260,7 +260,10 @@ impl Model {
                     1 => UserUpdate::Disabled(value % 2 == 1),
                     2 => UserUpdate::LastSeen(Timestamp(value.into())),
                     3 => UserUpdate::DisplayName((value % 3 != 0).then(|| format!("Name {value}"))),
-                    _ => UserUpdate::Email((value % 3 != 0).then(|| format!("u{value}@example.com"))),
+                    // Few addresses, so that verifications often name the current one.
+                    4 => UserUpdate::Email((value % 5 != 0).then(|| format!("u{}@example.com", value % 3))),
+                    5 => UserUpdate::EmailVerified(format!("u{}@example.com", value % 3)),
+                    _ => UserUpdate::DigestsOff(value % 2 == 1),
                 };
                 let id = self.pick_user(pick);
                 let expected = self.users.get_mut(&id).map(|(user, _)| {

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1/`: one dispatch table mapping method and path to a handler.
 //!
-//! Public endpoints (sign-up, its mode, an invite's check, log-in) and the WebSocket upgrade (which authenticates and checks
+//! Public endpoints (sign-up, its mode, an invite's check, log-in, what a mailed link does) and the WebSocket upgrade
+//! (which authenticates and checks
 //! Origin itself) come first; everything else authenticates once here — bearer token or cookie,
 //! with the CSRF check for cookie sessions changing state — before dispatching.
 
@@ -8,6 +9,7 @@ pub(crate) mod accounts;
 pub(crate) mod admin;
 pub(crate) mod attachments;
 pub(crate) mod conversations;
+pub(crate) mod email;
 pub(crate) mod export;
 pub(crate) mod invites;
 pub(crate) mod notifications;
@@ -41,6 +43,15 @@ pub(crate) async fn route(
         }
         (&Method::GET, ["auth", "signup"]) => return invites::sign_up_info(app),
         (&Method::POST, ["auth", "invite"]) => return invites::status(app, request).await,
+        (&Method::POST, ["auth", "reset"]) => {
+            let client = crate::client::address(connection.peer, request.headers(), &app.config.trusted_proxies);
+            return email::reset_request(app, request, client).await;
+        }
+        (&Method::POST, ["auth", "reset", "confirm"]) => return email::reset_confirm(app, request).await,
+        (&Method::GET, ["email"]) => return Ok(email::features(app)),
+        (&Method::POST, ["email", "verify"]) => return email::verify(app, request).await,
+        (&Method::GET, ["email", "unsubscribe"]) => return email::unsubscribe_page(&request),
+        (&Method::POST, ["email", "unsubscribe"]) => return email::unsubscribe(app, &request).await,
         (&Method::GET, ["ws"]) => return crate::ws::upgrade(app, request, connection).await,
         _ => {}
     }
@@ -50,6 +61,9 @@ pub(crate) async fn route(
         (&Method::POST, ["auth", "logout"]) => accounts::logout(app, caller).await,
         (&Method::POST, ["auth", "logout-all"]) => accounts::logout_all(app, caller).await,
         (&Method::GET, ["me"]) => accounts::me(app, caller).await,
+        (&Method::PUT, ["me", "email"]) => email::change(app, caller, request).await,
+        (&Method::PUT, ["me", "email", "digests"]) => email::digests(app, caller, request).await,
+        (&Method::POST, ["email", "verify", "resend"]) => email::resend(app, caller).await,
         (&Method::GET, ["users"]) => accounts::users(app, caller, &request).await,
         (&Method::GET, ["users", id]) => accounts::user(app, caller, id).await,
 

@@ -181,6 +181,7 @@ export function renderLogin(root, notice) {
     h('div', { class: 'auth-card' },
       brand('Welcome back. Log in to pick up your conversations.'),
       form,
+      h('p', { class: 'auth-switch' }, h('a', { href: '#/reset', 'data-link': 'forgot' }, 'Forgot password?')),
       h('p', { class: 'auth-switch' }, 'New here? ', h('a', { href: '#/signup' }, 'Create an account')))));
   username.focus();
 }

@@ -5,6 +5,7 @@ import { h, icon, replace } from '../dom.js';
 import { emit, state } from '../state.js';
 import { createChat } from './chat.js';
 import { createSidebar } from './sidebar.js';
+import { mountVerifyBanner } from './verify-banner.js';
 
 let shell = null;
 
@@ -23,6 +24,7 @@ export function showShell(root, conversationId) {
     const pane = h('main', { class: 'pane' });
     const el = h('div', { class: 'shell', 'data-pane': 'list' }, sidebar.el, pane);
     replace(root, el);
+    mountVerifyBanner(el);
     shell = {
       el,
       pane,

@@ -27,7 +27,9 @@ use std::path::Path;
 ///   carry them (tag 2 of `kv::message_codec`), as `SledStore`'s format 5.
 /// - 3: message records that reply, mention or carry reactions (tag 3 of `kv::message_codec`),
 ///   as `SledStore`'s format 6.
-pub(crate) const FORMAT_VERSION: u32 = 3;
+/// - 4: account tokens (`0x10`, `0x11`) and user records with their e-mail verification and
+///   digest fields, as `SledStore`'s format 7.
+pub(crate) const FORMAT_VERSION: u32 = 4;
 
 /// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`] by rewriting the
 /// version record: every record of an older version is valid in the newest as it is. The rewrite is

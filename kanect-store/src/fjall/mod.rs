@@ -51,6 +51,7 @@
 //! - the key spaces, the record codecs and the filter of stored message ids are sled's too:
 //!   `crate::kv`.
 
+mod account_tokens;
 mod admin;
 mod attachments;
 mod cache;

@@ -59,6 +59,7 @@ impl Inner {
         batch.remove(&self.data, keys::username(&User::fold(&user.username)));
         batch.remove(&self.data, keys::password(id));
         self.remove_sessions_of(id, &mut batch)?;
+        self.remove_account_tokens_of(id, None, &mut batch)?;
         self.commit(batch)?;
         self.users.written(id, None);
         Ok(true)

@@ -36,6 +36,8 @@
 //! | `0x0f`     | owner (user id) ++ attachment id    | its stored bytes, u64 BE       |
 //! | `0x10`     | invite id (UUIDv7: time order)      | `Invite` (JSON)                |
 //! | `0x11`     | invite token hash (32 bytes)        | invite id                      |
+//! | `0x12`     | token hash (32 bytes)               | `AccountToken` (JSON)          |
+//! | `0x13`     | user id ++ token hash               | empty (account tokens of a user)|
 //! | `0x20`     | user id                             | `NotificationSettings` (JSON)  |
 //! | `0x21`     | user id ++ SHA-256 of the endpoint  | `PushSubscription` (JSON)      |
 //! | `0x22`     | secret name (UTF-8)                 | the secret's bytes             |
@@ -87,6 +89,8 @@ const ATTACHMENT: u8 = 0x0e;
 const OWNER_ATTACHMENT: u8 = 0x0f;
 const INVITE: u8 = 0x10;
 const INVITE_TOKEN: u8 = 0x11;
+const ACCOUNT_TOKEN: u8 = 0x12;
+const USER_ACCOUNT_TOKEN: u8 = 0x13;
 const NOTIFICATION_SETTINGS: u8 = 0x20;
 const PUSH_SUBSCRIPTION: u8 = 0x21;
 const SECRET: u8 = 0x22;
@@ -187,6 +191,23 @@ pub(crate) fn user_session(user: UserId, hash: &TokenHash) -> Vec<u8> {
 
 pub(crate) fn user_sessions(user: UserId) -> Vec<u8> {
     key(USER_SESSION, &[&user.to_bytes()])
+}
+
+pub(crate) fn account_token(hash: &TokenHash) -> Vec<u8> {
+    key(ACCOUNT_TOKEN, &[&hash.0])
+}
+
+/// The prefix of every account token key.
+pub(crate) fn all_account_tokens() -> Vec<u8> {
+    vec![ACCOUNT_TOKEN]
+}
+
+pub(crate) fn user_account_token(user: UserId, hash: &TokenHash) -> Vec<u8> {
+    key(USER_ACCOUNT_TOKEN, &[&user.to_bytes(), &hash.0])
+}
+
+pub(crate) fn user_account_tokens(user: UserId) -> Vec<u8> {
+    key(USER_ACCOUNT_TOKEN, &[&user.to_bytes()])
 }
 
 pub(crate) fn conversation(id: ConversationId) -> Vec<u8> {

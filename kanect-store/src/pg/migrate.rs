@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (6, "replies_reactions", include_str!("../../migrations/0006_replies_reactions.sql")),
     (7, "invites", include_str!("../../migrations/0007_invites.sql")),
     (8, "notifications", include_str!("../../migrations/0008_notifications.sql")),
+    (9, "mail", include_str!("../../migrations/0009_mail.sql")),
 ];
 
 /// The newest version this build knows.

@@ -55,6 +55,7 @@
 //! `VACUUM`; the store runs one within ten minutes of a delete or an edit ([`PgStore::purge`]
 //! runs it now). PostgreSQL's WAL, replicas and backups keep copies beyond that: see `purge`.
 
+mod account_tokens;
 mod admin;
 mod attachments;
 mod conversations;

@@ -8,8 +8,9 @@
 use super::PgError;
 use kanect_core::backend::{AttemptKey, LoginAttempts, Session, StoreResult};
 use kanect_core::{
-    Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Invite, Message,
-    MessageRef, Reaction, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, User, UserId,
+    AccountToken, Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta,
+    Invite, Message, MessageRef, Reaction, Receipt, Role, Seq, StoreError, Timestamp, TokenHash, TokenPurpose, User,
+    UserId,
 };
 use tokio_postgres::types::{FromSql, Json};
 use tokio_postgres::Row;
@@ -21,7 +22,8 @@ use uuid::Uuid;
 /// The columns [`user`] decodes.
 macro_rules! user_columns {
     () => {
-        "id, username, display_name, email, role, created_at, disabled, last_seen"
+        "id, username, display_name, email, role, created_at, disabled, last_seen, email_verified, digests_off, \
+         digested_at"
     };
 }
 
@@ -45,6 +47,13 @@ macro_rules! message_columns {
 macro_rules! attachment_columns {
     () => {
         "id, owner, name, size, content_type, sha256, image, uploaded_at, thumbnail_size, message_id, conversation_id"
+    };
+}
+
+/// The columns [`account_token`] decodes.
+macro_rules! account_token_columns {
+    () => {
+        "token_hash, purpose, user_id, address, created_at, expires_at"
     };
 }
 
@@ -77,7 +86,8 @@ macro_rules! receipt_columns {
 }
 
 pub(super) use {
-    attachment_columns, audit_columns, conversation_columns, invite_columns, message_columns, receipt_columns,
+    account_token_columns, attachment_columns, audit_columns, conversation_columns, invite_columns, message_columns,
+    receipt_columns,
     session_columns, user_columns,
 };
 
@@ -154,6 +164,9 @@ pub(super) fn user(row: &Row) -> StoreResult<User> {
         created_at: timestamp(row, "created_at")?,
         disabled: get(row, "disabled")?,
         last_seen: optional_timestamp(row, "last_seen")?,
+        email_verified: get(row, "email_verified")?,
+        digests_off: get(row, "digests_off")?,
+        digested_at: optional_timestamp(row, "digested_at")?,
     })
 }
 
@@ -268,6 +281,33 @@ pub(super) fn invite(row: &Row) -> StoreResult<Invite> {
         uses: uses("uses")?,
         uses_left: uses("uses_left")?,
     })
+}
+
+/// An [`account_token_columns!`] row.
+pub(super) fn account_token(row: &Row) -> StoreResult<AccountToken> {
+    let purpose = match get::<&str>(row, "purpose")? {
+        "verify" => TokenPurpose::Verify,
+        "reset" => TokenPurpose::Reset,
+        "unsubscribe" => TokenPurpose::Unsubscribe,
+        other => return Err(StoreError::Corrupt(format!("unknown token purpose {other:?}"))),
+    };
+    Ok(AccountToken {
+        token_hash: token_hash(row)?,
+        purpose,
+        user: id(row, "user_id")?,
+        address: get(row, "address")?,
+        created_at: timestamp(row, "created_at")?,
+        expires_at: timestamp(row, "expires_at")?,
+    })
+}
+
+/// How a token's purpose is written.
+pub(super) fn purpose_text(purpose: TokenPurpose) -> &'static str {
+    match purpose {
+        TokenPurpose::Verify => "verify",
+        TokenPurpose::Reset => "reset",
+        TokenPurpose::Unsubscribe => "unsubscribe",
+    }
 }
 
 /// An [`audit_columns!`] row.

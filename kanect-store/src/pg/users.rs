@@ -11,11 +11,12 @@ use kanect_core::{Conflict, StoreError, User, UserId};
 impl UserStore for PgStore {
     async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
         let sql = "INSERT INTO kanect_users (id, username, username_folded, display_name, display_name_lower, email, \
-                   role, created_at, disabled, last_seen, password_hash) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+                   role, created_at, disabled, last_seen, password_hash, email_verified, digests_off, digested_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
         let client = self.client().await?;
         let lower = user.display_name.as_deref().map(str::to_lowercase);
         let last_seen = user.last_seen.map(|t| rows::signed(t.0, "last_seen")).transpose()?;
+        let digested_at = user.digested_at.map(|t| rows::signed(t.0, "digested_at")).transpose()?;
         let params: Params<'_> = &[
             user.id.as_uuid(),
             &user.username,
@@ -28,6 +29,9 @@ impl UserStore for PgStore {
             &user.disabled,
             &last_seen,
             &password_hash,
+            &user.email_verified,
+            &user.digests_off,
+            &digested_at,
         ];
         match execute(&client, sql, params).await {
             // The folded username (or, absurdly, the id) exists.
@@ -76,8 +80,28 @@ impl UserStore for PgStore {
                 query_opt(&client, sql, &[id.as_uuid(), &name, &lower]).await?
             }
             UserUpdate::Email(email) => {
-                let sql = concat!("UPDATE kanect_users SET email = $2 WHERE id = $1 RETURNING ", user_columns!());
+                let sql = concat!(
+                    "UPDATE kanect_users SET email = $2, email_verified = false WHERE id = $1 RETURNING ",
+                    user_columns!()
+                );
                 query_opt(&client, sql, &[id.as_uuid(), &email]).await?
+            }
+            UserUpdate::EmailVerified(address) => {
+                // Only while the account still has that address (see `UserUpdate::EmailVerified`).
+                let sql = concat!(
+                    "UPDATE kanect_users SET email_verified = (email_verified OR email IS NOT DISTINCT FROM $2) \
+                     WHERE id = $1 RETURNING ",
+                    user_columns!()
+                );
+                query_opt(&client, sql, &[id.as_uuid(), &address]).await?
+            }
+            UserUpdate::DigestsOff(off) => {
+                let sql = concat!("UPDATE kanect_users SET digests_off = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &off]).await?
+            }
+            UserUpdate::DigestedAt(at) => {
+                let sql = concat!("UPDATE kanect_users SET digested_at = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &rows::signed(at.0, "digested_at")?]).await?
             }
         };
         row.as_ref().map(rows::user).transpose()
@@ -86,7 +110,8 @@ impl UserStore for PgStore {
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
         // One statement, so the account and its sessions go together.
         let sql = "WITH gone AS (DELETE FROM kanect_users WHERE id = $1 RETURNING id), \
-                   sessions AS (DELETE FROM kanect_sessions WHERE user_id IN (SELECT id FROM gone)) \
+                   sessions AS (DELETE FROM kanect_sessions WHERE user_id IN (SELECT id FROM gone)), \
+                   tokens AS (DELETE FROM kanect_account_tokens WHERE user_id IN (SELECT id FROM gone)) \
                    SELECT count(*) FROM gone";
         let client = self.client().await?;
         let count: i64 = rows::first(&query_one(&client, sql, &[id.as_uuid()]).await?)?;

@@ -29,6 +29,9 @@ use std::path::Path;
 ///   carry them (tag 2 of `kv::message_codec`); every version-4 record is valid as it is.
 /// - 6: message records that reply, mention or carry reactions (tag 3 of
 ///   `kv::message_codec`); every version-5 record is valid as it is.
+/// - 7: account tokens (`0x10`, `0x11`) and user records with their e-mail verification and
+///   digest fields; every version-6 record is valid as it is. The bump keeps an older build,
+///   which would drop those fields when it rewrites a user, from opening the store.
 ///
 /// Versions 3 and 4 are upgraded in place at open (their data is already version 5's: version
 /// 3 lacks only the journal, version 4 only what attachments add), so that an older build
@@ -36,7 +39,7 @@ use std::path::Path;
 /// with attachments corrupt in the middle of a history page (4). Versions 1 and 2 are refused
 /// with a clear [`StoreError::Format`], not migrated: they only ever existed before Kanect's
 /// first release.
-pub(crate) const FORMAT_VERSION: u32 = 6;
+pub(crate) const FORMAT_VERSION: u32 = 7;
 
 /// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`].
 const UPGRADES_FROM: u32 = 3;
@@ -122,8 +125,8 @@ mod tests {
     }
 
     #[test]
-    fn versions_3_and_4_are_upgraded_in_place() {
-        for old in [3u32, 4] {
+    fn versions_3_to_6_are_upgraded_in_place() {
+        for old in UPGRADES_FROM..FORMAT_VERSION {
             let db = tree();
             db.insert(keys::FORMAT, &old.to_be_bytes()).unwrap();
             db.insert(b"\x01some user", b"{}".as_slice()).unwrap();

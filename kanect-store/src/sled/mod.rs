@@ -31,6 +31,7 @@
 //! but its [`Durable`] wait; the slot's write lock, which a reopen takes, is never held for
 //! longer than the calls under way take to return.
 
+mod account_tokens;
 mod admin;
 mod attachments;
 mod commit;

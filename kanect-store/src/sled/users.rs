@@ -54,6 +54,7 @@ impl Open {
         batch.remove(keys::username(&User::fold(&user.username)));
         batch.remove(keys::password(id));
         self.remove_sessions_of(id, &mut batch)?;
+        self.remove_account_tokens_of(id, None, &mut batch)?;
         self.apply(batch)?;
         Ok(true)
     }

@@ -5,6 +5,7 @@
 //! domain named as the one here. A case takes any [`Store`](crate::Store), not only its domain's trait:
 //! setting up may need another domain (a session needs its user).
 
+pub mod account_tokens;
 pub mod admin;
 pub mod attachments;
 pub mod conversations;

@@ -2,7 +2,7 @@
 
 use crate::error::{Conflict, StoreError};
 use crate::id::UserId;
-use crate::model::{Role, Session, Timestamp, TokenHash, User};
+use crate::model::{AccountToken, Role, Session, Timestamp, TokenHash, TokenPurpose, User};
 use crate::store::{Store, UserQuery, UserUpdate};
 use crate::testing::user;
 use std::sync::Arc;
@@ -90,13 +90,50 @@ pub async fn deleting_a_user_removes_credentials_and_sessions<S: Store>(store: A
     let session =
         Session { token_hash: TokenHash([7; 32]), user: carol.id, created_at: Timestamp(1), expires_at: Timestamp(2) };
     store.insert_session(&session).await.unwrap();
+    let token = AccountToken {
+        token_hash: TokenHash([8; 32]),
+        purpose: TokenPurpose::Reset,
+        user: carol.id,
+        address: "carol@example.com".into(),
+        created_at: Timestamp(1),
+        expires_at: Timestamp(2),
+    };
+    store.insert_account_token(&token).await.unwrap();
     assert!(store.delete_user(carol.id).await.unwrap());
     assert!(!store.delete_user(carol.id).await.unwrap());
     assert!(store.user(carol.id).await.unwrap().is_none());
     assert!(store.user_by_username("carol").await.unwrap().is_none());
     assert!(store.password_hash(carol.id).await.unwrap().is_none());
     assert!(store.session(&session.token_hash).await.unwrap().is_none());
+    assert!(store.account_tokens(None, 10).await.unwrap().is_empty(), "a deleted account's tokens go with it");
     store.insert_user(&user("carol"), "h2").await.unwrap();
+}
+
+/// The e-mail fields: a new address is unverified; a verification counts only for the address
+/// the account has; digest settings and the last digest's time are kept.
+pub async fn email_updates_verify_only_the_current_address<S: Store>(store: Arc<S>) {
+    let fay = user("fay");
+    store.insert_user(&fay, "h").await.unwrap();
+    let stale = store.update_user(fay.id, UserUpdate::EmailVerified("old@example.com".into())).await.unwrap();
+    assert!(!stale.unwrap().email_verified, "not the account's address");
+    let verified = store.update_user(fay.id, UserUpdate::EmailVerified("fay@example.com".into())).await.unwrap();
+    assert!(verified.unwrap().email_verified);
+    let moved = store.update_user(fay.id, UserUpdate::Email(Some("new@example.com".into()))).await.unwrap().unwrap();
+    assert_eq!((moved.email.as_deref(), moved.email_verified), (Some("new@example.com"), false));
+    store.update_user(fay.id, UserUpdate::DigestsOff(true)).await.unwrap();
+    store.update_user(fay.id, UserUpdate::DigestedAt(Timestamp(77))).await.unwrap();
+    let stored = store.user(fay.id).await.unwrap().unwrap();
+    let expected = User {
+        email: Some("new@example.com".into()),
+        digests_off: true,
+        digested_at: Some(Timestamp(77)),
+        ..fay.clone()
+    };
+    assert_eq!(stored, expected);
+    let removed = store.update_user(fay.id, UserUpdate::Email(None)).await.unwrap().unwrap();
+    assert_eq!((removed.email, removed.email_verified), (None, false));
+    let verified = store.update_user(fay.id, UserUpdate::EmailVerified("new@example.com".into())).await.unwrap();
+    assert!(!verified.unwrap().email_verified, "no address, nothing verified");
 }
 
 /// The user list pages by folded username and filters by search text.

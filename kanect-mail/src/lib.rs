@@ -1,0 +1,32 @@
+//! # kanect-mail
+//!
+//! Mailers for Kanect: what delivers the [`Mail`](kanect_core::Mail)s the engine writes
+//! (verification links, password resets, missed-message digests). Give one to
+//! [`ChatBuilder::mailer`](kanect_core::ChatBuilder::mailer); without one the engine runs
+//! without e-mail.
+//!
+//! - [`SmtpMailer`] hands mails to an SMTP server (lettre on tokio, rustls): STARTTLS, TLS
+//!   from the first byte, or plain for a local relay or a test server, with authentication.
+//!   Configured by one URL: `smtp://user:pass@host:587?tls=starttls`.
+//! - [`LogMailer`] writes each mail to the log (`tracing`), for development: the links can be
+//!   copied from the server's output.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use kanect_core::{Chat, MemoryStore};
+//! use kanect_mail::SmtpMailer;
+//! let mailer = SmtpMailer::from_url("smtp://kanect:secret@mail.example.com:587?tls=starttls", "Kanect <chat@example.com>")?;
+//! mailer.check().await?; // a clear error at start rather than at the first mail
+//! let chat = Chat::builder(MemoryStore::new()).mailer(mailer).build().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - `smtp` — [`SmtpMailer`] and its URL ([`SmtpUrl`]), [`SetupError`].
+//! - `log` — [`LogMailer`].
+
+mod log;
+mod smtp;
+
+pub use log::LogMailer;
+pub use smtp::{SetupError, SmtpMailer, SmtpUrl, TlsMode};
