@@ -127,6 +127,10 @@ coded_enum!(
         /// An attachment (also one the caller may not read: it is in a conversation they are
         /// not in, its message was deleted, or it is another user's unsent upload).
         Attachment => "attachment_not_found",
+        /// One of the caller's own sessions (another user's is not found either).
+        Session => "session_not_found",
+        /// A user's avatar: they have none (or another since: its version is stale).
+        Avatar => "avatar_not_found",
     }
 );
 
@@ -174,6 +178,9 @@ coded_enum!(
         /// The engine has no search index ([`ChatBuilder::search`](crate::ChatBuilder::search)):
         /// messages cannot be searched.
         SearchDisabled => "search_disabled",
+        /// The account's current password, asked again before a change to the account (a new
+        /// password, deleting it), is wrong. Counted against the log-in slow-downs.
+        WrongPassword => "wrong_password",
     }
 );
 
@@ -203,6 +210,11 @@ coded_enum!(
         Incomplete => "incomplete",
         /// A reaction that is not one emoji.
         NotEmoji => "not_emoji",
+        /// An image (an avatar) that is not a JPEG, PNG, GIF or WebP file, or does not decode.
+        NotAnImage => "not_an_image",
+        /// An image whose header claims more pixels than the engine decodes (a decompression
+        /// bomb, or just a huge picture); refused before any pixel is decoded.
+        ImageTooLarge => "image_too_large",
     }
 );
 
@@ -252,6 +264,8 @@ coded_enum!(
         /// The account has [`AttachmentLimits::uploads_in_flight`](crate::AttachmentLimits::uploads_in_flight)
         /// uploads under way on this node already.
         Uploads => "too_many_uploads",
+        /// An avatar file over [`validate::AVATAR_MAX_BYTES`](crate::validate::AVATAR_MAX_BYTES).
+        AvatarSize => "avatar_too_large",
     }
 );
 

@@ -70,7 +70,8 @@
 //!   device has, as ranges.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
 //!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
-//!   `messaging` and `admin`; `replies` (previews of what a reply answers), `mentions`
+//!   `messaging` and `admin`; a user's own account is `profile` (display name, status,
+//!   avatar) and `own_account` (password, sessions, deleting it); `replies` (previews of what a reply answers), `mentions`
 //!   (`@username`s resolved to members) and `reactions` (the rule every store applies) extend
 //!   messaging; `system_lines` records group changes in the history, and says how they fit
 //!   seqs.
@@ -81,7 +82,7 @@
 //! - `metrics` — counters and histograms.
 //! - `media` — what is read from an uploaded file: its content type sniffed from the bytes
 //!   ([`sniff`]), a display name ([`sanitize_name`]), image size and thumbnail within decoding
-//!   limits ([`thumbnail`]).
+//!   limits ([`thumbnail`]), square avatars ([`avatar()`]).
 //! - `testing` (feature `testing`) — the store conformance suite (a module per domain trait),
 //!   its model test with restarts, and store wrappers for tests.
 
@@ -110,7 +111,9 @@ mod messaging;
 pub mod metrics;
 mod model;
 mod ordering;
+mod own_account;
 mod presence;
+mod profile;
 mod reactions;
 mod replies;
 mod retention;
@@ -145,8 +148,8 @@ pub use event::{Delivery, Event};
 pub use id::{AttachmentId, AuditId, ConversationId, MessageId, NodeId, Seq, UserId};
 pub use limits::{Rate, RateLimits};
 pub use media::{
-    is_inline_image, sanitize_name, sniff, thumbnail, ImageInfo, ImageLimits, NotAnImage, Thumbnail, NAME_MAX_BYTES,
-    SNIFF_BYTES,
+    avatar, is_inline_image, sanitize_name, sniff, thumbnail, ImageInfo, ImageLimits, NotAnImage, Thumbnail,
+    NAME_MAX_BYTES, SNIFF_BYTES,
 };
 pub use memory::MemoryStore;
 pub use messaging::Outgoing;
@@ -154,7 +157,9 @@ pub use model::{
     Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
     Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash, User,
 };
+pub use own_account::SessionView;
 pub use presence::WATCH_MAX;
+pub use profile::{AvatarImage, ProfileChange};
 pub use reactions::{Reacted, ReactionChange, TooManyReactions, REACTIONS_MAX};
 pub use search::{SearchHit, SearchRequest, SearchResults};
 pub use store::{HistoryPage, StoreHealth};

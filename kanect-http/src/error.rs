@@ -126,7 +126,7 @@ impl From<Error> for ApiError {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Limited { limit: Limit::AttachmentSize | Limit::AttachmentQuota, .. } => {
+            Error::Limited { limit: Limit::AttachmentSize | Limit::AttachmentQuota | Limit::AvatarSize, .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Error::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,

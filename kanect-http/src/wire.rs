@@ -110,7 +110,8 @@ impl ToCore for proto::ReceiptKind {
 impl ToWire for core::User {
     type Wire = proto::User;
     fn to_wire(&self) -> proto::User {
-        let core::User { id, username, display_name, email, role, created_at, disabled, last_seen } = self;
+        let core::User { id, username, display_name, email, role, created_at, disabled, last_seen, status, avatar } =
+            self;
         proto::User {
             id: id.to_wire(),
             username: username.clone(),
@@ -120,6 +121,8 @@ impl ToWire for core::User {
             created_at: created_at.to_wire(),
             disabled: *disabled,
             last_seen: last_seen.to_wire(),
+            status: status.clone(),
+            avatar: avatar.as_ref().map(ToWire::to_wire),
         }
     }
 }
@@ -393,6 +396,8 @@ mod tests {
             created_at: core::Timestamp(5),
             disabled: true,
             last_seen: Some(core::Timestamp(7)),
+            status: None,
+            avatar: None,
         };
         let frame = core::Event::User { user }.to_wire().unwrap().to_json();
         let expected = format!(
@@ -416,6 +421,8 @@ mod tests {
             created_at: core::Timestamp(1),
             disabled: true,
             last_seen: Some(core::Timestamp(2)),
+            status: None,
+            avatar: None,
         }
     }
 

@@ -38,6 +38,14 @@ pub struct User {
     pub disabled: bool,
     /// When it was last seen online.
     pub last_seen: Option<Timestamp>,
+    /// A short text the user shows beside their name (up to 100 characters), if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The version of the user's avatar, if they have one: the picture is at
+    /// `GET /api/v1/users/{id}/avatar?v={avatar}` (cacheable for ever: a new picture has a new
+    /// version). Absent: none, clients show the initials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<AttachmentId>,
 }
 
 /// Direct (two members, no name, no owner) or group.
@@ -241,6 +249,8 @@ mod tests {
             created_at: Timestamp(1),
             disabled: false,
             last_seen: None,
+            status: None,
+            avatar: None,
         };
         let json = serde_json::to_value(&user).unwrap();
         assert!(json.get("email").is_none());

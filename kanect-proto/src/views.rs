@@ -71,6 +71,8 @@ mod tests {
             created_at: Timestamp(5),
             disabled: false,
             last_seen: Some(Timestamp(7)),
+            status: None,
+            avatar: None,
         };
         let presence = Presence { user: user.id, online: true, last_seen: None };
         let view = UserView { user, presence };

@@ -19,7 +19,8 @@
 //!
 //! 1. `user`: a [`User`]'s fields plus `password_hash` (its argon2 PHC string), by folded
 //!    username;
-//! 2. `session`: a [`Session`], by token hash;
+//! 2. `session`: a [`Session`] (with when it was last used and its user agent, when known), by
+//!    token hash;
 //! 3. per conversation, by id: `conversation` (a [`Conversation`] with its members), then its
 //!    `message`s in seq order (a [`Message`]: id, seq, sender, body, client id, `sent_at`,
 //!    `edited_at`, `deleted`, and `attachments`, `reply_to`, `mentions` and `reactions` when
@@ -442,6 +443,12 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
             }
             if let Some(at) = user.last_seen.filter(|&at| stored.last_seen != Some(at)) {
                 updates.push(UserUpdate::LastSeen(at));
+            }
+            if stored.status != user.status {
+                updates.push(UserUpdate::Status(user.status.clone()));
+            }
+            if stored.avatar != user.avatar {
+                updates.push(UserUpdate::Avatar(user.avatar));
             }
             for update in updates {
                 store.update_user(user.id, update).await.map_err(failed)?;

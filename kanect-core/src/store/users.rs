@@ -1,7 +1,7 @@
 //! [`UserStore`]: user accounts and their password hashes.
 
 use super::StoreResult;
-use crate::id::UserId;
+use crate::id::{AttachmentId, UserId};
 use crate::model::{Role, Timestamp, User};
 use async_trait::async_trait;
 
@@ -61,7 +61,7 @@ pub struct UserQuery {
 /// A field at a time, never a whole record written back: two administrators disabling and
 /// promoting an account at once, or a disable racing with a device's last-seen update, must both
 /// take effect, on one node or several.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum UserUpdate {
     /// The account's role.
     Role(Role),
@@ -69,6 +69,12 @@ pub enum UserUpdate {
     Disabled(bool),
     /// When the user was last seen online.
     LastSeen(Timestamp),
+    /// The name shown instead of the username (None: the username), as the user set it.
+    DisplayName(Option<String>),
+    /// The user's status text (None: none).
+    Status(Option<String>),
+    /// The user's avatar (None: removed).
+    Avatar(Option<AttachmentId>),
 }
 
 impl UserUpdate {
@@ -78,6 +84,9 @@ impl UserUpdate {
             UserUpdate::Role(role) => user.role = role,
             UserUpdate::Disabled(disabled) => user.disabled = disabled,
             UserUpdate::LastSeen(at) => user.last_seen = Some(at),
+            UserUpdate::DisplayName(name) => user.display_name = name,
+            UserUpdate::Status(status) => user.status = status,
+            UserUpdate::Avatar(avatar) => user.avatar = avatar,
         }
     }
 }

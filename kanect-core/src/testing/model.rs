@@ -262,7 +262,7 @@ impl Model {
                 };
                 let id = self.pick_user(pick);
                 let expected = self.users.get_mut(&id).map(|(user, _)| {
-                    update.apply(user);
+                    update.clone().apply(user);
                     user.clone()
                 });
                 assert_eq!(store.update_user(id, update).await.unwrap(), expected);
@@ -399,7 +399,14 @@ impl Model {
         let mut token_hash = [0x5a; 32];
         token_hash[..4].copy_from_slice(&self.tokens.to_be_bytes());
         let at = Timestamp(self.tokens.into());
-        let session = Session { token_hash: TokenHash(token_hash), user, created_at: at, expires_at: at };
+        let session = Session {
+            token_hash: TokenHash(token_hash),
+            user,
+            created_at: at,
+            expires_at: at,
+            last_used: None,
+            user_agent: None,
+        };
         store.insert_session(&session).await.unwrap();
         self.sessions.insert(session.token_hash, session);
     }

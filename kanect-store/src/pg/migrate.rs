@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (4, "blobs", include_str!("../../migrations/0004_blobs.sql")),
     (5, "search", include_str!("../../migrations/0005_search.sql")),
     (6, "replies_reactions", include_str!("../../migrations/0006_replies_reactions.sql")),
+    (7, "profiles", include_str!("../../migrations/0007_profiles.sql")),
 ];
 
 /// The newest version this build knows.

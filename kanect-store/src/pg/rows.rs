@@ -21,7 +21,7 @@ use uuid::Uuid;
 /// The columns [`user`] decodes.
 macro_rules! user_columns {
     () => {
-        "id, username, display_name, email, role, created_at, disabled, last_seen"
+        "id, username, display_name, email, role, created_at, disabled, last_seen, status, avatar"
     };
 }
 
@@ -51,7 +51,7 @@ macro_rules! attachment_columns {
 /// The columns [`session`] decodes.
 macro_rules! session_columns {
     () => {
-        "token_hash, user_id, created_at, expires_at"
+        "token_hash, user_id, created_at, expires_at, last_used, user_agent"
     };
 }
 
@@ -147,6 +147,8 @@ pub(super) fn user(row: &Row) -> StoreResult<User> {
         created_at: timestamp(row, "created_at")?,
         disabled: get(row, "disabled")?,
         last_seen: optional_timestamp(row, "last_seen")?,
+        status: get(row, "status")?,
+        avatar: get::<Option<Uuid>>(row, "avatar")?.map(Into::into),
     })
 }
 
@@ -238,6 +240,8 @@ pub(super) fn session(row: &Row) -> StoreResult<Session> {
         user: id(row, "user_id")?,
         created_at: timestamp(row, "created_at")?,
         expires_at: timestamp(row, "expires_at")?,
+        last_used: optional_timestamp(row, "last_used")?,
+        user_agent: get(row, "user_agent")?,
     })
 }
 
