@@ -328,3 +328,63 @@ async fn deleting_my_account_needs_my_password_and_follows_the_admin_rule() {
     assert_eq!(server.blobs.len(), 0);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn my_export_holds_my_profile_conversations_and_only_my_messages_over_many_pages() {
+    let config = kanect::ChatConfig { rate_limits: kanect::RateLimits::UNLIMITED, ..chat_config() };
+    let server = start_server_with(kanect::http::HttpConfig::default(), config).await;
+    let addr = server.addr;
+    let (alice, bob, carol) = (signup(addr, "alice").await, signup(addr, "bob").await, signup(addr, "carol").await);
+    let direct: kanect::ConversationId = open_direct(addr, &alice, &bob).await.parse().unwrap();
+    let (as_alice, as_bob) = (
+        server.chat.act_as(alice.id.parse().unwrap()).await.unwrap(),
+        server.chat.act_as(bob.id.parse().unwrap()).await.unwrap(),
+    );
+    // More than a page (200) of hers, among his; one of hers deleted.
+    for i in 0..230 {
+        server.chat.send(&as_alice, direct, &format!("a{i}"), &format!("from alice {i}")).await.unwrap();
+        if i % 3 == 0 {
+            server.chat.send(&as_bob, direct, &format!("b{i}"), "from bob").await.unwrap();
+        }
+    }
+    let gone = server.chat.send(&as_alice, direct, "gone", "deleted later").await.unwrap();
+    server.chat.delete(&as_alice, gone.id).await.unwrap();
+    // A conversation of Bob's and Carol's she is not in.
+    let theirs: kanect::ConversationId = open_direct(addr, &bob, &carol).await.parse().unwrap();
+    server.chat.send(&as_bob, theirs, "x", "private").await.unwrap();
+
+    let reply = request(addr, "GET", "/api/v1/me/export", Some(&alice.token), None).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.header("content-disposition").unwrap().starts_with("attachment"));
+    let body =
+        if reply.header("transfer-encoding") == Some("chunked") { dechunk(&reply.body) } else { reply.body.clone() };
+    let export: Value = serde_json::from_slice(&body).expect("one JSON document");
+    assert_eq!((export["format"].as_str(), export["version"].as_u64()), (Some("kanect-my-data"), Some(1)));
+    assert_eq!(export["profile"]["username"], "alice");
+    assert_eq!(export["profile"]["email"], json!(null), "signed up without one");
+    let conversations = export["conversations"].as_array().unwrap();
+    assert_eq!(conversations.len(), 1, "only hers");
+    assert_eq!(conversations[0]["conversation"]["members"].as_array().unwrap().len(), 2);
+    let messages = conversations[0]["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 230, "every one of hers, none of his, not the deleted one");
+    assert!(messages.iter().all(|m| m["sender"] == alice.id.as_str()));
+    let seqs: Vec<u64> = messages.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order");
+    assert!(!String::from_utf8_lossy(&body).contains("private"));
+    server.shutdown().await.unwrap();
+}
+
+/// The body of a chunked HTTP/1.1 response.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line = raw.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&raw[..line]).unwrap().trim(), 16).unwrap();
+        raw = &raw[line + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}

@@ -71,7 +71,8 @@
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
 //!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
 //!   `messaging` and `admin`; a user's own account is `profile` (display name, status,
-//!   avatar) and `own_account` (password, sessions, deleting it); `replies` (previews of what a reply answers), `mentions`
+//!   avatar), `own_account` (password, sessions, deleting it) and `my_data` (exporting it);
+//!   `replies` (previews of what a reply answers), `mentions`
 //!   (`@username`s resolved to members) and `reactions` (the rule every store applies) extend
 //!   messaging; `system_lines` records group changes in the history, and says how they fit
 //!   seqs.
@@ -110,6 +111,7 @@ mod mentions;
 mod messaging;
 pub mod metrics;
 mod model;
+mod my_data;
 mod ordering;
 mod own_account;
 mod presence;
@@ -157,6 +159,7 @@ pub use model::{
     Attachment, AttachmentMeta, AuditEntry, Conversation, ConversationKind, GroupEvent, ImageMeta, Message, MessageRef,
     Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash, User,
 };
+pub use my_data::MyMessages;
 pub use own_account::SessionView;
 pub use presence::WATCH_MAX;
 pub use profile::{AvatarImage, ProfileChange};

@@ -13,7 +13,8 @@
 //                a message by seq in its conversation
 //   time.js, strength.js   formatting and the password meter
 //   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs, attachments
-//                (the tray, files in messages, the image viewer)
+//                (the tray, files in messages, the image viewer), settings (my account: a tab
+//                per module, listed in settings.js's SETTINGS_TABS)
 // To add a view (e.g. an admin area): write views/admin.js, import it below, and call
 // `route(/^\/admin$/, handler)`; the sidebar shows an admin link to `#/admin` for admins.
 
@@ -24,6 +25,7 @@ import { on, state } from './state.js';
 import { ADMIN_ROUTE, renderAdmin } from './views/admin.js';
 import { renderLogin, renderSignup } from './views/auth.js';
 import { installPaletteShortcut } from './views/palette.js';
+import { renderSettings, SETTINGS_ROUTE } from './views/settings.js';
 import { hideShell, showShell } from './views/shell.js';
 
 const root = document.getElementById('app');
@@ -35,6 +37,7 @@ const ENDED = {
   session_expired: 'Your session has ended. Please log in again.',
   account_disabled: 'Your account has been disabled.',
   password_reset: 'Your password was reset. Log in with the new one.',
+  password_changed: 'Your password was changed on another device. Log in with the new one.',
   account_deleted: 'Your account has been deleted.',
 };
 
@@ -54,6 +57,10 @@ route(/^\/$/, () => showShell(root, null));
 route(ADMIN_ROUTE, (m) => {
   hideShell();
   renderAdmin(root, m);
+});
+route(SETTINGS_ROUTE, (m) => {
+  hideShell();
+  renderSettings(root, m);
 });
 
 function render() {

@@ -74,12 +74,22 @@ function hue(id) {
   return Math.abs(x) % 360;
 }
 
-/** An avatar: initials on a colour derived from the id, with a green dot when `online`. */
-export function avatar(id, name, { online, size = 'md', group = false } = {}) {
+/**
+ * An avatar: the picture at `image` if given, over initials on a colour derived from the id
+ * (what shows while it loads, and if it fails); with a green dot when `online`, an amber one
+ * when `away` (online, but inactive for a while).
+ */
+export function avatar(id, name, { online, away = false, image = null, size = 'md', group = false } = {}) {
   const el = h('span', { class: `avatar avatar-${size}${group ? ' avatar-group' : ''}`, 'aria-hidden': 'true' },
     initials(name));
   el.style.setProperty('--hue', String(hue(id)));
-  if (online) el.append(h('span', { class: 'dot dot-on', title: 'online' }));
+  if (image) {
+    const img = h('img', { class: 'avatar-img', src: image, alt: '', loading: 'lazy', decoding: 'async' });
+    img.addEventListener('error', () => img.remove());
+    el.append(img);
+  }
+  if (online && away) el.append(h('span', { class: 'dot dot-away', title: 'away' }));
+  else if (online) el.append(h('span', { class: 'dot dot-on', title: 'online' }));
   return el;
 }
 

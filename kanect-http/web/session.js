@@ -130,6 +130,24 @@ export async function logout() {
   end('local');
 }
 
+/**
+ * Applies my own record as the server answered a change of it (profile, avatar): the same as
+ * its `user` frame, which other devices get, does here when it arrives.
+ */
+export function applyMe(user) {
+  if (!user || !state.me || user.id !== state.me.id) return;
+  state.me = { ...state.me, ...user, status: user.status ?? null, avatar: user.avatar ?? null };
+  S.putUser(user);
+  S.emit('me', state.me);
+  S.emit('users');
+}
+
+/** Deletes my account (given my password); the session ends here as on every other device. */
+export async function deleteAccount(password) {
+  await api.deleteAccount(password);
+  end('account_deleted');
+}
+
 async function start(me) {
   stopSocket();
   S.reset();
@@ -668,9 +686,7 @@ function onUser(user) {
     // Disabled: `session_ended` follows. Otherwise my role may have changed; the frame
     // carries no email, so the one I have stays.
     if (user.disabled) return;
-    state.me = { ...state.me, ...user };
-    S.putUser(user);
-    S.emit('me', state.me);
+    applyMe(user);
     return;
   }
   const known = state.users.get(user.id);

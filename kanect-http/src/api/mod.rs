@@ -9,6 +9,7 @@ pub(crate) mod admin;
 pub(crate) mod attachments;
 pub(crate) mod conversations;
 pub(crate) mod export;
+pub(crate) mod my_data;
 pub(crate) mod profile;
 pub(crate) mod request;
 pub(crate) mod search;
@@ -55,6 +56,7 @@ pub(crate) async fn route(
             profile::change_password(app, caller, request, client).await
         }
         (&Method::GET, ["me", "sessions"]) => profile::sessions(app, caller).await,
+        (&Method::GET, ["me", "export"]) => my_data::export(app, caller).await,
         (&Method::DELETE, ["me", "sessions", id]) => profile::end_session(app, caller, id).await,
         (&Method::POST, ["me", "delete"]) => {
             let client = crate::client::address(connection.peer, request.headers(), &app.config.trusted_proxies);

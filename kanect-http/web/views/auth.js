@@ -32,6 +32,14 @@ const MESSAGES = {
     too_long: 'Names have at most 64 characters.',
     bad_characters: 'Names cannot contain invisible or control characters.',
   },
+  status: {
+    too_long: 'A status has at most 100 characters.',
+    bad_characters: 'A status cannot contain line breaks, invisible or control characters.',
+  },
+  avatar: {
+    not_an_image: 'That is not a picture Kanect can read: use a JPEG, PNG, GIF or WebP file.',
+    image_too_large: 'That picture is too large to read (at most 16,384 pixels a side, 50 megapixels).',
+  },
   body: {
     empty: 'Write something first.',
     too_long: 'Messages have at most 4,000 characters.',
@@ -54,6 +62,9 @@ const MESSAGES = {
     attachment_in_use: 'A file of this message was sent with another one already.',
     not_emoji: 'That is not an emoji. React with one emoji (typed, pasted or picked).',
     too_many_reactions: 'This message has the most different reactions it can take (20).',
+    wrong_password: 'That is not your current password.',
+    avatar_too_large: 'That picture is over 5 MB: choose a smaller one.',
+    session_not_found: 'That session has ended already.',
   },
   reply_to: {
     message_deleted: 'Not sent: the message it replies to was deleted.',
