@@ -389,6 +389,11 @@ pub struct Presence {
     pub user: UserId,
     /// At least one device connected.
     pub online: bool,
+    /// Online, but no device of the user's (on any node) has been active for
+    /// [`ChatConfig::away_after`](crate::ChatConfig::away_after): see the `presence` module
+    /// docs, "Away". Always false while offline.
+    #[serde(default)]
+    pub away: bool,
     /// When the last device disconnected, if ever.
     pub last_seen: Option<Timestamp>,
 }

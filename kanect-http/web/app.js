@@ -12,12 +12,14 @@
 //   search.js, jump.js   message search for the Ctrl+K palette (views/palette.js), and showing
 //                a message by seq in its conversation
 //   time.js, strength.js   formatting and the password meter
+//   activity.js  tells the server someone is at this device (input, the tab in view): "away"
 //   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs, attachments
 //                (the tray, files in messages, the image viewer), settings (my account: a tab
 //                per module, listed in settings.js's SETTINGS_TABS)
 // To add a view (e.g. an admin area): write views/admin.js, import it below, and call
 // `route(/^\/admin$/, handler)`; the sidebar shows an admin link to `#/admin` for admins.
 
+import { installActivityReports } from './activity.js';
 import { h, replace, toast } from './dom.js';
 import { currentPath, go, match, route } from './router.js';
 import * as session from './session.js';
@@ -99,6 +101,7 @@ async function boot() {
   }
   window.addEventListener('hashchange', render);
   installPaletteShortcut();
+  installActivityReports(session.reportActivity);
   render();
 }
 

@@ -920,6 +920,11 @@ export async function loadAround(conversationId, seq) {
   return Boolean(originalOf(conversationId, seq));
 }
 
+/** Tells the server someone is at this device (see activity.js); whether it could. */
+export function reportActivity() {
+  return Boolean(socket && socket.open && socket.send({ type: 'activity' }));
+}
+
 /** Tells the others I am typing (at most every few seconds). */
 export function typing(conversationId) {
   const now = Date.now();

@@ -230,6 +230,10 @@ pub struct Presence {
     pub user: UserId,
     /// Online on some device, on some node.
     pub online: bool,
+    /// Online, but none of the user's devices has been in use for a while (the server's
+    /// `--away-after`, 10 minutes by default). Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub away: bool,
     /// When last seen, if ever.
     pub last_seen: Option<Timestamp>,
 }
