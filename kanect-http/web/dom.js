@@ -93,6 +93,18 @@ export function avatar(id, name, { online, away = false, image = null, size = 'm
   return el;
 }
 
+/**
+ * An `<img>` of a picture the user chose on this device, before it is uploaded (a preview):
+ * `dataUrl` from FileReader. Only a raster image's data URL is taken (the page's CSP allows
+ * `data:` images, and `h` takes only paths on this site).
+ */
+export function localImage(dataUrl, cls) {
+  if (!/^data:image\/(png|jpeg|gif|webp);base64,/.test(dataUrl)) return null;
+  const img = h('img', { class: cls, alt: '' });
+  img.src = dataUrl;
+  return img;
+}
+
 /** Shows a short notice at the bottom of the screen. */
 export function toast(text, kind = 'info') {
   let box = document.getElementById('toasts');

@@ -2,7 +2,7 @@
 // server's record (and as a `user` frame to every device), so the sidebar updates by itself.
 
 import { api, avatarUrl } from '../api.js';
-import { avatar, displayName, h, replace, toast } from '../dom.js';
+import { avatar, displayName, h, localImage, replace, toast } from '../dom.js';
 import { state } from '../state.js';
 import * as session from '../session.js';
 import { errorText } from './auth.js';
@@ -11,8 +11,22 @@ import { errorText } from './auth.js';
 const STATUS_MAX = 100;
 
 /** The big avatar at the top of the tab: `user`'s picture or initials, or a chosen file's preview. */
-function bigAvatar(user, previewUrl = null) {
-  return avatar(user.id, displayName(user), { size: 'xl', image: previewUrl || avatarUrl(user) });
+function bigAvatar(user, previewDataUrl = null) {
+  if (!previewDataUrl) return avatar(user.id, displayName(user), { size: 'xl', image: avatarUrl(user) });
+  const el = avatar(user.id, displayName(user), { size: 'xl' });
+  const img = localImage(previewDataUrl, 'avatar-img');
+  if (img) el.append(img);
+  return el;
+}
+
+/** A file's contents as a data URL. */
+function dataUrlOf(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.addEventListener('load', () => resolve(String(reader.result)));
+    reader.addEventListener('error', () => reject(reader.error));
+    reader.readAsDataURL(file);
+  });
 }
 
 /** Renders the profile tab into `main`. */
@@ -26,12 +40,9 @@ export function renderProfile(main) {
   const cancel = h('button', { type: 'button', class: 'btn', 'data-action': 'cancel-avatar', hidden: true }, 'Cancel');
   const avatarError = h('p', { class: 'field-error', 'data-error-for': 'avatar', 'aria-live': 'polite' });
   let chosen = null;
-  let chosenUrl = null;
 
   const showCurrent = () => {
-    if (chosenUrl) URL.revokeObjectURL(chosenUrl);
     chosen = null;
-    chosenUrl = null;
     file.value = '';
     use.hidden = true;
     cancel.hidden = true;
@@ -40,15 +51,16 @@ export function renderProfile(main) {
     preview.setAttribute('data-avatar-preview', state.me.avatar ? 'picture' : 'initials');
     replace(preview, bigAvatar(state.me));
   };
-  file.addEventListener('change', () => {
+  file.addEventListener('change', async () => {
     const picked = file.files && file.files[0];
     if (!picked) return;
-    if (chosenUrl) URL.revokeObjectURL(chosenUrl);
     chosen = picked;
-    chosenUrl = URL.createObjectURL(picked);
     avatarError.textContent = '';
+    // A preview only of what is small enough to be a picture the server takes (5 MB).
+    const shown = picked.size <= 5 * 1024 * 1024 ? await dataUrlOf(picked).catch(() => null) : null;
+    if (chosen !== picked) return; // another file was chosen meanwhile
     preview.setAttribute('data-avatar-preview', 'chosen');
-    replace(preview, bigAvatar(state.me, chosenUrl));
+    replace(preview, bigAvatar(state.me, shown));
     use.hidden = false;
     cancel.hidden = false;
     choose.hidden = true;

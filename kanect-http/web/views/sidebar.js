@@ -75,15 +75,19 @@ export function userAvatar(user, options = {}) {
   });
 }
 
-/** The sidebar header's user menu: my avatar, name and status, a link to my settings. */
+/**
+ * The sidebar header's user menu: my avatar, and my name with my status, each a link to my
+ * settings; the connection state under them.
+ */
 function meButton(connection) {
   const me = state.me;
-  return h('a', { class: 'side-me-link', href: '#/settings/profile', title: 'Settings', 'aria-label': 'Settings: your profile and account', 'data-action': 'settings' },
-    avatar(me.id, displayName(me), { size: 'md', image: avatarUrl(me) }),
-    h('div', { class: 'side-me' },
-      h('div', { class: 'side-name', 'data-me': me.username }, displayName(me)),
-      me.status ? h('div', { class: 'side-status', 'data-my-status': '' }, me.status) : null,
-      connection));
+  return h('div', { class: 'side-me' },
+    h('a', { class: 'side-me-link', href: '#/settings/profile', title: 'Settings', 'aria-label': 'Settings: your profile and account', 'data-action': 'settings' },
+      avatar(me.id, displayName(me), { size: 'md', image: avatarUrl(me) })),
+    h('a', { class: 'side-who', href: '#/settings/profile', tabindex: '-1', 'aria-hidden': 'true' },
+      h('span', { class: 'side-name', 'data-me': me.username }, displayName(me)),
+      me.status ? h('span', { class: 'side-status', 'data-my-status': '' }, me.status) : null),
+    connection);
 }
 
 /**
@@ -278,7 +282,7 @@ export function createSidebar() {
   }), on('me', () => {
     // Promoted or demoted; a new name, status or picture.
     replace(actions, adminLink(), searchBtn, newGroup, logout);
-    el.querySelector('.side-me-link').replaceWith(meButton(connection));
+    el.querySelector('.side-me').replaceWith(meButton(connection));
   })];
   const clock = setInterval(schedule, 30_000);
   render();
