@@ -326,6 +326,11 @@ async fn deleting_my_account_needs_my_password_and_follows_the_admin_rule() {
     assert!(!team["members"].as_array().unwrap().iter().any(|m| m == alice.id.as_str()));
     assert_ne!(team["owner"], alice.id.as_str());
     assert_eq!(server.blobs.len(), 0);
+    // An administrator cannot delete themselves (as in the admin API).
+    let admin = admin_session(&server).await;
+    let body = json!({"password": "the admin password"});
+    let refused = request(addr, "POST", "/api/v1/me/delete", Some(&admin.token), Some(body)).await;
+    assert_eq!((refused.status, refused.code()), (403, "self_action".into()));
     server.shutdown().await.unwrap();
 }
 

@@ -170,12 +170,17 @@ impl Chat {
     }
 
     /// Deletes the caller's account, given its password: the rule an administrator's deletion
-    /// follows (see the module docs). Every session ends.
+    /// follows (see the module docs). Every session ends. An administrator cannot delete their
+    /// own account, as they cannot through the admin API (the last one would leave nobody to
+    /// administer the server): another administrator does, or demotes them first.
     ///
     /// # Errors
-    /// `wrong_password`; `too_many_attempts` (with the wait); `user_not_found`;
-    /// `unavailable`.
+    /// `self_action` for an administrator (checked first); `wrong_password`;
+    /// `too_many_attempts` (with the wait); `user_not_found`; `unavailable`.
     pub async fn delete_account(&self, caller: &Caller, password: &str, client: Option<IpAddr>) -> Result<()> {
+        if self.me(caller).await?.role == crate::model::Role::Admin {
+            return Err(Error::Forbidden(Denied::SelfAction));
+        }
         let user = self.confirm_password(caller, password, client).await?;
         self.remove_account(&user, user.id).await
     }

@@ -65,6 +65,7 @@ const MESSAGES = {
     wrong_password: 'That is not your current password.',
     avatar_too_large: 'That picture is over 5 MB: choose a smaller one.',
     session_not_found: 'That session has ended already.',
+    self_action: 'An administrator cannot delete their own account: another administrator can, or can make you a user first.',
   },
   reply_to: {
     message_deleted: 'Not sent: the message it replies to was deleted.',

@@ -86,7 +86,7 @@ pub async fn profile_fields_change_and_stay<S: Store>(store: Arc<S>) {
     assert_eq!(store.user(fay.id).await.unwrap().as_ref(), Some(&expected));
     assert_eq!(store.user_by_username("FAY").await.unwrap().as_ref(), Some(&expected));
     let found = store.users(&UserQuery { search: Some("fée ü".into()), after: None, limit: 10 }).await.unwrap();
-    assert_eq!(found, [expected.clone()]);
+    assert_eq!(found, std::slice::from_ref(&expected));
     // Cleared again, one by one.
     store.update_user(fay.id, UserUpdate::DisplayName(None)).await.unwrap();
     store.update_user(fay.id, UserUpdate::Status(None)).await.unwrap();
