@@ -392,7 +392,7 @@ pub struct Presence {
     /// Online, but no device of the user's (on any node) has been active for
     /// [`ChatConfig::away_after`](crate::ChatConfig::away_after): see the `presence` module
     /// docs, "Away". Always false while offline.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub away: bool,
     /// When the last device disconnected, if ever.
     pub last_seen: Option<Timestamp>,
