@@ -98,6 +98,10 @@ struct Cli {
     /// for three of these counts as gone, and its users as offline.
     #[arg(long, global = true, env = "KANECT_HEARTBEAT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
     heartbeat_ms: u64,
+    /// Minutes without a device in use (input in the web app, its tab brought back) after which
+    /// an online user shows as away.
+    #[arg(long, global = true, env = "KANECT_AWAY_AFTER_MINUTES", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    away_after_minutes: u64,
     /// Log filter: a level (`info`, `debug`) or tracing directives (`kanect_http=debug,info`).
     #[arg(long, global = true, env = "KANECT_LOG", default_value = "info")]
     log: String,
@@ -633,6 +637,7 @@ async fn build_chat(
     };
     let config = ChatConfig {
         heartbeat: Duration::from_millis(cli.heartbeat_ms),
+        away_after: Duration::from_secs(cli.away_after_minutes * 60),
         max_devices_per_user: usize::try_from(cli.max_devices_per_user).unwrap_or(usize::MAX),
         rate_limits: cli.rate_limits(),
         login: cli.login_limits(),

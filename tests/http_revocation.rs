@@ -1,5 +1,6 @@
 //! Every way a session ends — log-out, log-out everywhere, disabled account, password reset,
-//! deleted account — ends every socket and poll session of it at once: also a socket that
+//! deleted account, and the user's own: ending it from another device's list of sessions,
+//! changing the password with "end my other sessions", deleting their account — ends every socket and poll session of it at once: also a socket that
 //! connected with `?resume=1` and never sent its `resume` (its events are held back, but the
 //! end is not), and a poll session nobody is polling.
 
@@ -13,7 +14,15 @@ use support::*;
 const AT_ONCE: Duration = Duration::from_secs(5);
 
 /// The revocations, each as the request that makes it.
-const REVOCATIONS: [&str; 5] = ["logout", "logout-all", "disable", "password-reset", "delete"];
+const REVOCATIONS: [&str; 8] =
+    ["logout", "logout-all", "disable", "password-reset", "delete", "end-session", "password-change", "delete-self"];
+
+/// Logs `bob` in again: another device of his, which makes the change.
+async fn other_device(server: &TestServer) -> String {
+    let body = json!({"username": "bob", "password": "correct horse battery"});
+    let login = request(server.addr, "POST", "/api/v1/auth/login", None, Some(body)).await;
+    login.json()["token"].as_str().expect("token").to_string()
+}
 
 async fn revoke(server: &TestServer, admin: &Session, bob: &Session, how: &str) {
     let addr = server.addr;
@@ -30,6 +39,30 @@ async fn revoke(server: &TestServer, admin: &Session, bob: &Session, how: &str) 
             Some(json!({"password": "a brand new secret"})),
         ),
         "delete" => ("DELETE", format!("/api/v1/admin/users/{}", bob.id), &admin.token, None),
+        "delete-self" => {
+            ("POST", "/api/v1/me/delete".into(), &bob.token, Some(json!({"password": "correct horse battery"})))
+        }
+        "end-session" => {
+            let other = other_device(server).await;
+            let listed = request(addr, "GET", "/api/v1/me/sessions", Some(&other), None).await.json();
+            let sessions = listed["sessions"].as_array().expect("sessions").clone();
+            let held = sessions.iter().find(|s| s["current"] == false).expect("the held session");
+            let path = format!("/api/v1/me/sessions/{}", held["id"].as_str().unwrap());
+            let reply = request(addr, "DELETE", &path, Some(&other), None).await;
+            assert_eq!(reply.status, 204, "{how}");
+            return;
+        }
+        "password-change" => {
+            let other = other_device(server).await;
+            let body = json!({
+                "current_password": "correct horse battery",
+                "new_password": "a brand new secret",
+                "end_other_sessions": true,
+            });
+            let reply = request(addr, "POST", "/api/v1/me/password", Some(&other), Some(body)).await;
+            assert_eq!(reply.status, 200, "{how}: {:?}", reply.json());
+            return;
+        }
         other => panic!("unknown revocation {other}"),
     };
     let reply = request(addr, method, &path, Some(token), body).await;

@@ -163,6 +163,8 @@ impl Chat {
             email_verified: false,
             digests_off: false,
             digested_at: None,
+            status: None,
+            avatar: None,
         };
         if let Err(error) = self.store().insert_user(&user, &hash).await {
             // Only a conflict (the username taken meanwhile) says the account was not stored;
@@ -292,7 +294,7 @@ impl Chat {
     ///
     /// # Errors
     /// `too_many_attempts` with the longest wait; `unavailable`.
-    async fn count_login_attempt(&self, folded: &str, address: Option<IpAddr>) -> Result<Vec<AttemptKey>> {
+    pub(crate) async fn count_login_attempt(&self, folded: &str, address: Option<IpAddr>) -> Result<Vec<AttemptKey>> {
         let now = self.now();
         self.expire_login_attempts(now).await;
         let limits = &self.config().login;
@@ -326,6 +328,8 @@ impl Chat {
             user: user.id,
             created_at: now,
             expires_at: now.plus(self.config().session_ttl),
+            last_used: Some(now),
+            user_agent: None,
         };
         self.store().insert_session(&session).await?;
         Ok(Login { token, user, expires_at: session.expires_at })
@@ -337,14 +341,26 @@ impl Chat {
     /// `invalid_session` (unknown, malformed or logged out), `session_expired`,
     /// `account_disabled`, `unavailable`.
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
+        self.authenticate_from(token, None).await
+    }
+
+    /// Who holds this token, presented by a client whose user agent is `user_agent` (what the
+    /// user's list of sessions shows, see [`Chat::sessions`]). The use is recorded on the
+    /// session at most once a minute (and when the agent changes), not on every call.
+    ///
+    /// # Errors
+    /// As [`Chat::authenticate`].
+    pub async fn authenticate_from(&self, token: &str, user_agent: Option<&str>) -> Result<Caller> {
         if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::Unauthorized(AuthFailure::InvalidSession));
         }
-        self.session_caller(hash_token(token)).await
+        let (caller, session) = self.session_caller(hash_token(token)).await?;
+        self.record_use(&session, user_agent).await;
+        Ok(caller)
     }
 
-    /// Who holds the session with this token hash, if it is still valid.
-    async fn session_caller(&self, hash: TokenHash) -> Result<Caller> {
+    /// Who holds the session with this token hash, if it is still valid, and the session.
+    async fn session_caller(&self, hash: TokenHash) -> Result<(Caller, Session)> {
         let session = self.store().session(&hash).await?.ok_or(Error::Unauthorized(AuthFailure::InvalidSession))?;
         if session.expires_at <= self.now() {
             self.store().delete_session(&hash).await?;
@@ -354,7 +370,7 @@ impl Chat {
         if user.disabled {
             return Err(Error::Unauthorized(AuthFailure::AccountDisabled));
         }
-        Ok(Caller::new(user.id, user.role, Some(hash)))
+        Ok((Caller::new(user.id, user.role, Some(hash)), session))
     }
 
     /// Whether `caller` may still act: its session is still there and unexpired, and its

@@ -12,8 +12,10 @@
 //! administrators, on any nodes), or a disable while a device records its user's last-seen time,
 //! all take effect. Each answers, and announces, the account as the store left it.
 //!
-//! **Deleting a user** removes the account, its credentials and sessions, and its group
-//! memberships (ownership passes on). Its messages stay where they were, so other members'
+//! **Deleting a user** (by an administrator, or by the user themselves with their password:
+//! one rule, `remove_account`) removes the account, its credentials, sessions and avatar, and
+//! its group memberships (ownership passes on; the group's history gets a "removed" line, or
+//! "left" when the user deleted themselves). Its messages stay where they were, so other members'
 //! history keeps its seqs and context; clients show the sender as a deleted account. Its
 //! direct conversations stay readable by the other member, and take no new messages
 //! (`recipient_unavailable`), as those of a disabled account do until it is enabled again.
@@ -236,20 +238,33 @@ impl Chat {
     /// `admin_only`; `self_action`; `user_not_found`; `unavailable`.
     pub async fn delete_user(&self, caller: &Caller, id: UserId) -> Result<()> {
         let user = self.admin_target(caller, id).await?;
+        self.remove_account(&user, caller.user()).await?;
+        self.audit(caller.user(), "user.delete", id.to_string(), Some(user.username)).await
+    }
+
+    /// Deletes an account as the module docs say, `actor` (an administrator, or the user
+    /// themselves) removing it from its groups: the one rule for both kinds of deletion.
+    ///
+    /// # Errors
+    /// `user_not_found` if another deletion won the race (that one is announced);
+    /// `unavailable`.
+    pub(crate) async fn remove_account(&self, user: &User, actor: UserId) -> Result<()> {
+        let id = user.id;
         for conversation in self.store().conversations_of(id).await? {
             let Some(conversation) = self.store().conversation(conversation).await? else { continue };
             if conversation.kind == ConversationKind::Group {
-                self.drop_member(conversation, id, caller.user()).await?;
+                self.drop_member(conversation, id, actor).await?;
             }
         }
-        // Another administrator's delete won the race: theirs is announced and audited.
+        // Another delete won the race: theirs is announced (and, an administrator's, audited).
         if !self.store().delete_user(id).await? {
             return Err(Error::NotFound(Entity::User));
         }
         self.store().delete_notifications_of(id).await?;
         self.end_sessions(id, None, "account_deleted").await;
         self.announce_deleted(id).await;
-        self.audit(caller.user(), "user.delete", id.to_string(), Some(user.username)).await
+        self.forget_avatar(user.avatar).await;
+        Ok(())
     }
 
     /// A page of all conversations, by id.

@@ -144,7 +144,7 @@ impl Stream for Meter {
 
 impl Chat {
     /// The blob store, or `attachments_disabled` without one.
-    fn blob_store(&self) -> Result<Arc<dyn BlobStore>> {
+    pub(crate) fn blob_store(&self) -> Result<Arc<dyn BlobStore>> {
         self.blobs().cloned().ok_or(Error::Forbidden(Denied::AttachmentsDisabled))
     }
 

@@ -183,6 +183,6 @@ fn receive(weak: &WeakChat, envelope: BusEnvelope) {
         BusMessage::Presence { user, online, last_seen } => {
             chat.heard_presence(envelope.origin, user, online, last_seen);
         }
-        BusMessage::Heartbeat { online } => chat.heard_heartbeat(envelope.origin, &online),
+        BusMessage::Heartbeat { online, idle } => chat.heard_heartbeat(envelope.origin, &online, &idle),
     }
 }

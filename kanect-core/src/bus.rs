@@ -52,6 +52,10 @@ pub enum BusMessage {
     Heartbeat {
         /// Users online on the origin node.
         online: Vec<UserId>,
+        /// Those of them whose every device there is idle (see the `presence` module docs,
+        /// "Away"). Empty from a node that predates it: its users count as active.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        idle: Vec<UserId>,
     },
 }
 

@@ -57,6 +57,10 @@ pub struct ChatConfig {
     /// How often this node tells other nodes who is online on it, and (times three) how
     /// long another node's word counts without being repeated. Default 5 s.
     pub heartbeat: Duration,
+    /// How long all of a user's devices may go without being in use before the user shows as
+    /// away (see the `presence` module docs, "Away"). Default 10 minutes. Noticed within a
+    /// [`ChatConfig::heartbeat`] of the time.
+    pub away_after: Duration,
     /// How often one account may send, type, create groups and add members, and one client
     /// address sign up. Default [`RateLimits::default`]; [`RateLimits::UNLIMITED`] turns them
     /// off.
@@ -93,6 +97,7 @@ impl Default for ChatConfig {
             password_cost: PasswordCost::RECOMMENDED,
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             heartbeat: Duration::from_secs(5),
+            away_after: Duration::from_secs(600),
             rate_limits: RateLimits::default(),
             message_retention: None,
             attachments: AttachmentLimits::default(),

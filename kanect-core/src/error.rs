@@ -133,6 +133,10 @@ coded_enum!(
         Attachment => "attachment_not_found",
         /// An invite, by id (also another user's, for a user who is not an administrator).
         Invite => "invite_not_found",
+        /// One of the caller's own sessions (another user's is not found either).
+        Session => "session_not_found",
+        /// A user's avatar: they have none (or another since: its version is stale).
+        Avatar => "avatar_not_found",
     }
 );
 
@@ -252,6 +256,11 @@ coded_enum!(
         /// A push subscription's keys that are not base64url, of the wrong length, or not a
         /// point on P-256.
         PushKeys => "bad_push_keys",
+        /// An image (an avatar) that is not a JPEG, PNG, GIF or WebP file, or does not decode.
+        NotAnImage => "not_an_image",
+        /// An image whose header claims more pixels than the engine decodes (a decompression
+        /// bomb, or just a huge picture); refused before any pixel is decoded.
+        ImageTooLarge => "image_too_large",
     }
 );
 
@@ -310,6 +319,8 @@ coded_enum!(
         /// Too many password resets asked for one address or account, or from one client
         /// address (`RateLimits::resets_per_account`, `RateLimits::resets_per_client`).
         PasswordResets => "rate_limited",
+        /// An avatar file over [`validate::AVATAR_MAX_BYTES`](crate::validate::AVATAR_MAX_BYTES).
+        AvatarSize => "avatar_too_large",
     }
 );
 

@@ -31,9 +31,22 @@ pub(crate) struct Device {
     /// Set when the session ended; the consumer's stream stops. A watch, so that a transport
     /// holding the stream back (a socket waiting for its `resume`) still hears of it at once.
     pub(crate) ended: watch::Sender<Option<EndReason>>,
+    /// When its client last said it was in use (or it connected): what "away" is measured by
+    /// (see the `presence` module docs).
+    active_at: std::sync::Mutex<tokio::time::Instant>,
 }
 
 impl Device {
+    /// Records that the device's client is in use now.
+    pub(crate) fn mark_active(&self) {
+        *self.active_at.lock().unwrap_or_else(|p| p.into_inner()) = tokio::time::Instant::now();
+    }
+
+    /// Whether the device was in use within `within`.
+    fn active_within(&self, within: std::time::Duration) -> bool {
+        self.active_at.lock().unwrap_or_else(|p| p.into_inner()).elapsed() < within
+    }
+
     /// Enqueues without waiting; on overflow marks the device lagged. Returns whether queued.
     fn offer(&self, delivery: &Delivery) -> bool {
         if self.lagged.load(Ordering::Acquire) {
@@ -106,6 +119,7 @@ impl Hub {
             tx,
             lagged: AtomicBool::new(false),
             ended: watch::channel(None).0,
+            active_at: std::sync::Mutex::new(tokio::time::Instant::now()),
         });
         let mut devices = self.devices.write().unwrap_or_else(|p| p.into_inner());
         let list = devices.entry(user).or_default();
@@ -169,6 +183,12 @@ impl Hub {
                 device.end(reason);
             }
         }
+    }
+
+    /// Whether the user has a device on this node that was in use within `within`.
+    pub(crate) fn active_here(&self, user: UserId, within: std::time::Duration) -> bool {
+        let devices = self.devices.read().unwrap_or_else(|p| p.into_inner());
+        devices.get(&user).is_some_and(|list| list.iter().any(|device| device.active_within(within)))
     }
 
     /// Whether the user has a device on this node.

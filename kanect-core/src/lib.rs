@@ -70,7 +70,9 @@
 //!   device has, as ranges.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
 //!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
-//!   `messaging`, `admin` and `invites` (the sign-up mode and invite links); `replies` (previews of what a reply answers), `mentions`
+//!   `messaging`, `admin` and `invites` (the sign-up mode and invite links); a user's own
+//!   account is `profile` (display name, status, avatar), `own_account` (password, sessions,
+//!   deleting it) and `my_data` (exporting it); `replies` (previews of what a reply answers), `mentions`
 //!   (`@username`s resolved to members) and `reactions` (the rule every store applies) extend
 //!   messaging; `system_lines` records group changes in the history, and says how they fit
 //!   seqs.
@@ -87,7 +89,7 @@
 //! - `metrics` — counters and histograms.
 //! - `media` — what is read from an uploaded file: its content type sniffed from the bytes
 //!   ([`sniff`]), a display name ([`sanitize_name`]), image size and thumbnail within decoding
-//!   limits ([`thumbnail`]).
+//!   limits ([`thumbnail`]), square avatars ([`avatar()`]).
 //! - `testing` (feature `testing`) — the store conformance suite (a module per domain trait),
 //!   its model test with restarts, and store wrappers for tests.
 
@@ -118,10 +120,13 @@ mod mentions;
 mod messaging;
 pub mod metrics;
 mod model;
+mod my_data;
 mod notifications;
 mod ordering;
+mod own_account;
 mod password_reset;
 mod presence;
+mod profile;
 mod reactions;
 mod replies;
 mod retention;
@@ -159,8 +164,8 @@ pub use invites::{BadSignUpMode, CreatedInvite, InviteLimits, InviteScope, NewIn
 pub use limits::{Rate, RateLimits};
 pub use mail::{Mail, MailConfig, MailError, Mailer, Verification};
 pub use media::{
-    is_inline_image, sanitize_name, sniff, thumbnail, ImageInfo, ImageLimits, NotAnImage, Thumbnail, NAME_MAX_BYTES,
-    SNIFF_BYTES,
+    avatar, is_inline_image, sanitize_name, sniff, thumbnail, ImageInfo, ImageLimits, NotAnImage, Thumbnail,
+    NAME_MAX_BYTES, SNIFF_BYTES,
 };
 pub use memory::MemoryStore;
 pub use messaging::Outgoing;
@@ -169,12 +174,15 @@ pub use model::{
     Message, MessageRef, Presence, Reaction, Receipt, ReceiptKind, ReplyPreview, Role, Timestamp, TokenHash,
     TokenPurpose, User,
 };
+pub use my_data::MyMessages;
 pub use notifications::{
     endpoint_hash, should_notify, Channel, ConversationNotifications, DoNotDisturb, NotificationLevel,
     NotificationSettings, PushNotice, PushOutcome, PushRefused, PushSender, PushSubscription, PUSH_ENDPOINT_MAX_BYTES,
     PUSH_PREVIEW_CHARS, PUSH_SUBSCRIPTIONS_MAX, UNTIL_MAX,
 };
+pub use own_account::SessionView;
 pub use presence::WATCH_MAX;
+pub use profile::{AvatarImage, ProfileChange};
 pub use reactions::{Reacted, ReactionChange, TooManyReactions, REACTIONS_MAX};
 pub use search::{SearchHit, SearchRequest, SearchResults};
 pub use store::{HistoryPage, Invite, StoreHealth};

@@ -81,6 +81,16 @@ pub struct User {
     /// after it. Never shown to other users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digested_at: Option<Timestamp>,
+    /// A short text the user shows beside their name (up to
+    /// [`validate::STATUS_MAX_CHARS`](crate::validate::STATUS_MAX_CHARS) characters, an emoji
+    /// being text too); None when they have set none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The user's current avatar, if they uploaded one: the id its image is kept under in the
+    /// blob store. A new upload gets a new id, so the id is also the avatar's version (what a
+    /// served avatar's URL and `ETag` carry, and why it can be cached as immutable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<AttachmentId>,
 }
 
 impl User {
@@ -354,6 +364,24 @@ pub struct Session {
     pub created_at: Timestamp,
     /// When it stops working.
     pub expires_at: Timestamp,
+    /// When it was last used to authenticate, as of its last recording: recorded at most once
+    /// per [`Session::USE_RECORDED_EVERY`], not on every request. None until then (and for
+    /// sessions stored before this field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<Timestamp>,
+    /// The user agent of the client that last used it (as the adapter reported it, cut at
+    /// [`Session::USER_AGENT_MAX_BYTES`]), so the user can tell their devices apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+impl Session {
+    /// How stale [`Session::last_used`] may grow before a use records it again: a write per
+    /// session per minute at most, not one per request.
+    pub const USE_RECORDED_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The most bytes of a user agent a session keeps.
+    pub const USER_AGENT_MAX_BYTES: usize = 256;
 }
 
 /// What an [`AccountToken`] lets its holder do.
@@ -404,6 +432,11 @@ pub struct Presence {
     pub user: UserId,
     /// At least one device connected.
     pub online: bool,
+    /// Online, but no device of the user's (on any node) has been active for
+    /// [`ChatConfig::away_after`](crate::ChatConfig::away_after): see the `presence` module
+    /// docs, "Away". Always false while offline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub away: bool,
     /// When the last device disconnected, if ever.
     pub last_seen: Option<Timestamp>,
 }

@@ -424,6 +424,15 @@ impl Subscription {
         Ok(())
     }
 
+    /// Says that this device's client is in use now (its user typed, clicked, touched, or
+    /// brought its tab back into view): a user shows as away once none of their devices has
+    /// said so for [`ChatConfig::away_after`](crate::ChatConfig::away_after) (see the
+    /// `presence` module docs, "Away"). A user coming back from away is announced at once.
+    pub async fn mark_active(&self) {
+        self.device.mark_active();
+        self.chat.sweep_away([self.caller.user()]).await;
+    }
+
     /// Follows the presence of these users (replacing the previous list): their online and
     /// offline changes arrive as [`Event::Presence`]. Members of the caller's conversations
     /// are followed without asking.

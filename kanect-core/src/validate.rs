@@ -32,6 +32,12 @@ pub const EMAIL_MAX: usize = 254;
 pub const PAGE_MAX: usize = 200;
 /// Attachments a message may carry.
 pub const ATTACHMENTS_MAX: usize = 10;
+/// A user's status text: up to 100 characters.
+pub const STATUS_MAX_CHARS: usize = 100;
+/// An uploaded avatar picture: up to 5 MiB (it is kept only as a small square).
+pub const AVATAR_MAX_BYTES: usize = 5 * 1024 * 1024;
+/// The side of the square an avatar is kept as, in pixels.
+pub const AVATAR_EDGE: u32 = 256;
 
 /// Django's list of common passwords (lower-case, one a line): see `data/README.md`.
 const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
@@ -72,6 +78,24 @@ pub fn name(field: &'static str, value: &str) -> Result<String> {
         return Err(Error::invalid(field, Invalid::TooLong));
     }
     if trimmed.chars().any(|c| c.is_control() || is_confusable_space(c)) {
+        return Err(Error::invalid(field, Invalid::BadCharacters));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A status text: 1 to 100 characters, no control characters, no whitespace but the plain
+/// space; the zero-width joiner is allowed (emoji such as 👩‍💻 are built with it). Returned
+/// trimmed.
+pub fn status(value: &str) -> Result<String> {
+    let field = "status";
+    let trimmed = value.trim_matches(' ');
+    if trimmed.is_empty() {
+        return Err(Error::invalid(field, Invalid::Empty));
+    }
+    if value.len() > STATUS_MAX_CHARS * 4 || trimmed.chars().count() > STATUS_MAX_CHARS {
+        return Err(Error::invalid(field, Invalid::TooLong));
+    }
+    if trimmed.chars().any(|c| c.is_control() || (is_confusable_space(c) && c != '\u{200D}')) {
         return Err(Error::invalid(field, Invalid::BadCharacters));
     }
     Ok(trimmed.to_string())
@@ -247,6 +271,16 @@ mod tests {
 
     fn reason(result: Result<impl Sized>) -> &'static str {
         result.err().map(|e| e.code()).unwrap_or("ok")
+    }
+
+    #[test]
+    fn a_status_holds_100_characters_and_emoji() {
+        assert_eq!(status(&"é".repeat(STATUS_MAX_CHARS)).unwrap().chars().count(), STATUS_MAX_CHARS);
+        assert_eq!(reason(status(&"é".repeat(STATUS_MAX_CHARS + 1))), "too_long");
+        assert_eq!(status("  👩‍💻 coding ").unwrap(), "👩‍💻 coding");
+        assert_eq!(reason(status("   ")), "empty");
+        assert_eq!(reason(status("a\nb")), "bad_characters");
+        assert_eq!(reason(status("a\u{200B}b")), "bad_characters");
     }
 
     #[test]

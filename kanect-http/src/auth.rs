@@ -34,7 +34,9 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Option<(String, bool)> {
 /// Authenticates a request and, for a cookie session changing state, checks its CSRF token.
 pub(crate) async fn authenticate(chat: &Chat, method: &Method, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let (token, via_cookie) = presented_token(headers).ok_or_else(ApiError::unauthenticated)?;
-    let caller = chat.authenticate(&token).await?;
+    // The user agent is what the user's list of sessions shows (recorded at most once a minute).
+    let user_agent = headers.get(hyper::header::USER_AGENT).and_then(|value| value.to_str().ok());
+    let caller = chat.authenticate_from(&token, user_agent).await?;
     if via_cookie && changes_state(method) {
         check_csrf(headers, &token)?;
     }

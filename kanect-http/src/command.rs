@@ -66,6 +66,8 @@ pub(crate) enum SubscriptionCommand {
     Resume { cursors: Vec<(ConversationId, Seq)>, more: bool },
     /// `add`: add to the list instead of replacing it.
     Watch { users: Vec<UserId>, add: bool },
+    /// The device's user is at it (see the engine's presence docs, "Away").
+    Activity,
 }
 
 /// A parsed frame: the command and the client's correlation `ref`.
@@ -121,6 +123,7 @@ pub(crate) fn parse(text: &str) -> Result<Frame, Box<Rejected>> {
             Command::Subscription(SubscriptionCommand::Watch { users, add })
         }
         proto::Command::Ping => Command::Engine(EngineCommand::Ping),
+        proto::Command::Activity => Command::Subscription(SubscriptionCommand::Activity),
         // A command the protocol crate knows and this server does not yet serve.
         other => {
             let message = format!("this server does not serve {:?} frames", other.kind());
@@ -196,6 +199,7 @@ impl SubscriptionCommand {
             }
             SubscriptionCommand::Watch { users, add: false } => subscription.watch_presence(users)?,
             SubscriptionCommand::Watch { users, add: true } => subscription.watch_more_presence(users)?,
+            SubscriptionCommand::Activity => subscription.mark_active().await,
         }
         Ok(plain_ack(reference))
     }

@@ -135,7 +135,7 @@ impl From<Error> for ApiError {
             // for good.
             Error::Invite(InviteRefused::Unknown) => StatusCode::NOT_FOUND,
             Error::Invite(_) => StatusCode::GONE,
-            Error::Limited { limit: Limit::AttachmentSize | Limit::AttachmentQuota, .. } => {
+            Error::Limited { limit: Limit::AttachmentSize | Limit::AttachmentQuota | Limit::AvatarSize, .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Error::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,

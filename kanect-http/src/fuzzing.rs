@@ -121,6 +121,7 @@ impl Frame {
             Command::Subscription(SubscriptionCommand::Watch { users, add }) => {
                 proto::Command::Watch(proto::Watch { users: users.iter().map(ToWire::to_wire).collect(), add: *add })
             }
+            Command::Subscription(SubscriptionCommand::Activity) => proto::Command::Activity,
         };
         let frame = ClientFrame { reference: self.frame.reference.clone(), command };
         serde_json::to_string(&frame).unwrap_or_default()

@@ -28,9 +28,10 @@
 //! - `config` — [`HttpConfig`]: limits and timeouts.
 //! - `state` — the shared handle every handler gets, and gauges.
 //! - `routes` — the top-level dispatch: health, API, static files.
-//! - `api` — the REST API: `accounts`, `conversations`, `admin`, `invites` (the sign-up mode,
-//!   invite links), `export` (the admin's backup of the running server, streamed), and
-//!   `request` helpers.
+//! - `api` — the REST API: `accounts`, `profile` (my own account: profile, avatar, password,
+//!   sessions, deleting it), `my_data` (exporting it, streamed), `conversations`, `admin`,
+//!   `invites` (the sign-up mode, invite links), `export` (the admin's backup of the running
+//!   server, streamed), and `request` helpers.
 //! - `ws` — the WebSocket upgrade; `socket` — the socket loop, a type with a method per event source.
 //! - `command` — client frames parsed into commands and applied.
 //! - `wire` — the one mapping from engine records and events to `kanect-proto`'s wire types.

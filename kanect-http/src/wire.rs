@@ -122,6 +122,8 @@ impl ToWire for core::User {
             email_verified,
             digests_off,
             digested_at: _,
+            status,
+            avatar,
         } = self;
         proto::User {
             id: id.to_wire(),
@@ -134,6 +136,8 @@ impl ToWire for core::User {
             last_seen: last_seen.to_wire(),
             email_verified: *email_verified,
             digests_off: *digests_off,
+            status: status.clone(),
+            avatar: avatar.as_ref().map(ToWire::to_wire),
         }
     }
 }
@@ -264,8 +268,8 @@ impl ToWire for core::Receipt {
 impl ToWire for core::Presence {
     type Wire = proto::Presence;
     fn to_wire(&self) -> proto::Presence {
-        let core::Presence { user, online, last_seen } = self;
-        proto::Presence { user: user.to_wire(), online: *online, last_seen: last_seen.to_wire() }
+        let core::Presence { user, online, away, last_seen } = self;
+        proto::Presence { user: user.to_wire(), online: *online, away: *away, last_seen: last_seen.to_wire() }
     }
 }
 
@@ -488,6 +492,8 @@ mod tests {
             email_verified: false,
             digests_off: false,
             digested_at: None,
+            status: None,
+            avatar: None,
         };
         let frame = core::Event::User { user }.to_wire().unwrap().to_json();
         let expected = format!(
@@ -514,6 +520,8 @@ mod tests {
             email_verified: false,
             digests_off: false,
             digested_at: None,
+            status: None,
+            avatar: None,
         }
     }
 
@@ -551,7 +559,7 @@ mod tests {
         for email in [None, Some("a@example.com")] {
             let record = a_user(email);
             assert_eq!(json(record.to_wire()), json(&record));
-            let presence_record = core::Presence { user: record.id, online: true, last_seen: None };
+            let presence_record = core::Presence { user: record.id, online: true, away: false, last_seen: None };
             let view = core::UserView { user: record.clone(), presence: presence_record };
             assert_eq!(json(view.to_wire()), json(&view));
             let admin = core::AdminUserView { user: record, presence: presence_record, conversations: 7 };
@@ -643,8 +651,13 @@ mod tests {
             core::Event::Message { message: system_line(core::GroupEvent::Added { user: user.id }) },
             core::Event::Message { message: system_line(core::GroupEvent::Removed { user: user.id }) },
             core::Event::Message { message: system_line(core::GroupEvent::Left) },
-            core::Event::Presence(core::Presence { user: user.id, online: false, last_seen: Some(core::Timestamp(9)) }),
-            core::Event::Presence(core::Presence { user: user.id, online: true, last_seen: None }),
+            core::Event::Presence(core::Presence {
+                user: user.id,
+                online: false,
+                away: false,
+                last_seen: Some(core::Timestamp(9)),
+            }),
+            core::Event::Presence(core::Presence { user: user.id, online: true, away: true, last_seen: None }),
             core::Event::Typing { conversation: message.conversation, user: user.id },
             core::Event::Receipt(core::Receipt {
                 conversation: message.conversation,

@@ -79,6 +79,36 @@ function responseError(status, statusText, data, retryAfterHeader) {
   return new ApiError(status, err.code || 'unavailable', err.message || statusText, err.field || null, retry);
 }
 
+/** The URL of a user's avatar picture (cacheable for ever: it names its version), or null. */
+export function avatarUrl(user) {
+  if (!user || !user.avatar || !user.id) return null;
+  return `${BASE}/users/${encodeURIComponent(user.id)}/avatar${query({ v: user.avatar })}`;
+}
+
+/**
+ * Sends a file as the whole body (`PUT /me/avatar`), with the CSRF header; resolves with the
+ * parsed answer, rejects with an ApiError.
+ */
+async function putFile(path, file) {
+  const headers = { Accept: 'application/json', 'Content-Type': file.type || 'application/octet-stream' };
+  const token = csrf();
+  if (token) headers['X-CSRF-Token'] = token;
+  let response;
+  try {
+    response = await fetch(BASE + path, { method: 'PUT', headers, body: file, credentials: 'same-origin' });
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the server.');
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) throw responseError(response.status, response.statusText, data, response.headers.get('Retry-After'));
+  return data;
+}
+
 /** The path of an attachment's bytes (`thumbnail`: of its thumbnail), for links and images. */
 export function attachmentUrl(id, thumbnail = false) {
   return `${BASE}/attachments/${encodeURIComponent(id)}${thumbnail ? '/thumbnail' : ''}`;
@@ -134,6 +164,15 @@ export const api = {
   pushKey: () => request('GET', '/push/key'),
   pushSubscribe: (subscription) => request('POST', '/push/subscriptions', subscription),
   pushUnsubscribe: (endpoint) => request('DELETE', '/push/subscriptions', { endpoint }),
+  /** My own account (PROTOCOL.md, "Your own account"). */
+  updateProfile: (fields) => request('PATCH', '/me', fields),
+  setAvatar: (file) => putFile('/me/avatar', file),
+  removeAvatar: () => request('DELETE', '/me/avatar'),
+  changePassword: (currentPassword, newPassword, endOtherSessions) =>
+    request('POST', '/me/password', { current_password: currentPassword, new_password: newPassword, end_other_sessions: endOtherSessions }),
+  sessions: () => request('GET', '/me/sessions'),
+  endSession: (id) => request('DELETE', `/me/sessions/${encodeURIComponent(id)}`),
+  deleteAccount: (password) => request('POST', '/me/delete', { password }),
 
   users: ({ search, after, limit } = {}) => request('GET', `/users${query({ search, after, limit })}`),
   user: (id) => request('GET', `/users/${encodeURIComponent(id)}`),

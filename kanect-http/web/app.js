@@ -12,16 +12,19 @@
 //   search.js, jump.js   message search for the Ctrl+K palette (views/palette.js), and showing
 //                a message by seq in its conversation
 //   time.js, strength.js   formatting and the password meter
+//   activity.js  tells the server someone is at this device (input, the tab in view): "away"
 //   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs, attachments
 //                (the tray, files in messages, the image viewer), invites (making and listing
 //                invite links), settings-notifications, admin* (the admin area); mail-links (the
 //                pages mailed links open, and the reset request), settings-email
-//                (#/settings/email), verify-banner (over the chat while the address is unconfirmed)
+//                (#/settings/email), verify-banner (over the chat while the address is unconfirmed),
+//                settings (my account: a tab per module, listed in settings.js's SETTINGS_TABS)
 //   notifications.js, favicon.js, push.js   what notifies (the settings and the rule, desktop
 //                notifications, sound), the unread badge on the tab's icon, Web Push (sw.js)
 // To add a view (e.g. an admin area): write views/admin.js, import it below, and call
 // `route(/^\/admin$/, handler)`; the sidebar shows an admin link to `#/admin` for admins.
 
+import { installActivityReports } from './activity.js';
 import { h, replace, toast } from './dom.js';
 import { currentPath, go, match, route } from './router.js';
 import * as session from './session.js';
@@ -31,6 +34,7 @@ import { renderLogin, renderSignup } from './views/auth.js';
 import { registerMailRoutes } from './views/mail-links.js';
 import { registerEmailSettings } from './views/settings-email.js';
 import { installPaletteShortcut } from './views/palette.js';
+import { renderSettings, SETTINGS_ROUTE } from './views/settings.js';
 import { hideShell, showShell } from './views/shell.js';
 // Registers `#/settings/notifications` itself.
 import './views/settings-notifications.js';
@@ -44,6 +48,7 @@ const ENDED = {
   session_expired: 'Your session has ended. Please log in again.',
   account_disabled: 'Your account has been disabled.',
   password_reset: 'Your password was reset. Log in with the new one.',
+  password_changed: 'Your password was changed on another device. Log in with the new one.',
   account_deleted: 'Your account has been deleted.',
 };
 
@@ -71,6 +76,10 @@ route(ADMIN_ROUTE, (m) => {
 });
 registerMailRoutes(root);
 registerEmailSettings(root);
+route(SETTINGS_ROUTE, (m) => {
+  hideShell();
+  renderSettings(root, m);
+});
 
 function render() {
   const path = currentPath();
@@ -108,6 +117,7 @@ async function boot() {
   }
   window.addEventListener('hashchange', render);
   installPaletteShortcut();
+  installActivityReports(session.reportActivity);
   render();
 }
 

@@ -74,13 +74,35 @@ function hue(id) {
   return Math.abs(x) % 360;
 }
 
-/** An avatar: initials on a colour derived from the id, with a green dot when `online`. */
-export function avatar(id, name, { online, size = 'md', group = false } = {}) {
+/**
+ * An avatar: the picture at `image` if given, over initials on a colour derived from the id
+ * (what shows while it loads, and if it fails); with a green dot when `online`, an amber one
+ * when `away` (online, but inactive for a while).
+ */
+export function avatar(id, name, { online, away = false, image = null, size = 'md', group = false } = {}) {
   const el = h('span', { class: `avatar avatar-${size}${group ? ' avatar-group' : ''}`, 'aria-hidden': 'true' },
     initials(name));
   el.style.setProperty('--hue', String(hue(id)));
-  if (online) el.append(h('span', { class: 'dot dot-on', title: 'online' }));
+  if (image) {
+    const img = h('img', { class: 'avatar-img', src: image, alt: '', loading: 'lazy', decoding: 'async' });
+    img.addEventListener('error', () => img.remove());
+    el.append(img);
+  }
+  if (online && away) el.append(h('span', { class: 'dot dot-away', title: 'away' }));
+  else if (online) el.append(h('span', { class: 'dot dot-on', title: 'online' }));
   return el;
+}
+
+/**
+ * An `<img>` of a picture the user chose on this device, before it is uploaded (a preview):
+ * `dataUrl` from FileReader. Only a raster image's data URL is taken (the page's CSP allows
+ * `data:` images, and `h` takes only paths on this site).
+ */
+export function localImage(dataUrl, cls) {
+  if (!/^data:image\/(png|jpeg|gif|webp);base64,/.test(dataUrl)) return null;
+  const img = h('img', { class: cls, alt: '' });
+  img.src = dataUrl;
+  return img;
 }
 
 /** Shows a short notice at the bottom of the screen. */

@@ -133,6 +133,24 @@ export async function logout() {
   end('local');
 }
 
+/**
+ * Applies my own record as the server answered a change of it (profile, avatar): the same as
+ * its `user` frame, which other devices get, does here when it arrives.
+ */
+export function applyMe(user) {
+  if (!user || !state.me || user.id !== state.me.id) return;
+  state.me = { ...state.me, ...user, status: user.status ?? null, avatar: user.avatar ?? null };
+  S.putUser(user);
+  S.emit('me', state.me);
+  S.emit('users');
+}
+
+/** Deletes my account (given my password); the session ends here as on every other device. */
+export async function deleteAccount(password) {
+  await api.deleteAccount(password);
+  end('account_deleted');
+}
+
 async function start(me) {
   stopSocket();
   S.reset();
@@ -701,9 +719,7 @@ function onUser(user) {
     // Disabled: `session_ended` follows. Otherwise my role may have changed; the frame
     // carries no email, so the one I have stays.
     if (user.disabled) return;
-    state.me = { ...state.me, ...user };
-    S.putUser(user);
-    S.emit('me', state.me);
+    applyMe(user);
     return;
   }
   const known = state.users.get(user.id);
@@ -935,6 +951,11 @@ export async function loadAround(conversationId, seq) {
     S.emit('thread', conversationId);
   }
   return Boolean(originalOf(conversationId, seq));
+}
+
+/** Tells the server someone is at this device (see activity.js); whether it could. */
+export function reportActivity() {
+  return Boolean(socket && socket.open && socket.send({ type: 'activity' }));
 }
 
 /** Tells the others I am typing (at most every few seconds). */

@@ -149,7 +149,10 @@ export function thread(conversationId) {
 export function putUser(user) {
   if (!user || !user.id) return;
   const old = state.users.get(user.id);
-  state.users.set(user.id, { ...old, ...user, presence: user.presence || (old && old.presence) || null });
+  // A record leaves out a status and an avatar the user does not have: none, not "as before".
+  state.users.set(user.id, {
+    ...old, ...user, status: user.status ?? null, avatar: user.avatar ?? null, presence: user.presence || (old && old.presence) || null,
+  });
 }
 
 /**
@@ -166,7 +169,8 @@ export function listed(user) {
 }
 
 /**
- * What the app knows of `user`'s presence: 'online', 'offline', or 'unknown'. Presence changes
+ * What the app knows of `user`'s presence: 'online', 'away' (online, but inactive for a while),
+ * 'offline', or 'unknown'. Presence changes
  * come over the socket, so while it is down a last known "online" may be stale and reads as
  * unknown, until the socket is back and the user list reloaded. A last known "offline" stays:
  * its last seen time is still the latest there is.
@@ -175,6 +179,7 @@ export function presenceOf(user) {
   if (user && user.deleted) return 'offline';
   const online = Boolean(user && user.presence && user.presence.online);
   if (online && state.connection !== 'connected') return 'unknown';
+  if (online && user.presence.away) return 'away';
   return online ? 'online' : 'offline';
 }
 
@@ -182,7 +187,7 @@ export function presenceOf(user) {
 export function putPresence(frame) {
   const user = state.users.get(frame.user);
   if (!user) return false;
-  user.presence = { user: frame.user, online: frame.online, last_seen: frame.last_seen ?? null };
+  user.presence = { user: frame.user, online: frame.online, away: Boolean(frame.away), last_seen: frame.last_seen ?? null };
   if (!frame.online && frame.last_seen) user.last_seen = frame.last_seen;
   return true;
 }

@@ -220,7 +220,7 @@ impl NatsBus {
                 let followed = if *online { self.follow(origin, *user).await } else { Ok(()) };
                 self.send(&self.events, &envelope).await.and(followed)
             }
-            BusMessage::Heartbeat { online } => {
+            BusMessage::Heartbeat { online, .. } => {
                 let mut result = Ok(());
                 for user in self.interest.heartbeat(origin, online) {
                     result = result.and(self.follow(origin, user).await);

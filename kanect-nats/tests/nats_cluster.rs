@@ -431,9 +431,11 @@ async fn malformed_and_own_envelopes_are_skipped() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     listener.attach(node, BusInbox::new(move |envelope| drop(tx.send(envelope)))).await.unwrap();
 
-    let expected =
-        BusEnvelope { origin: NodeId::new(), message: BusMessage::Heartbeat { online: vec![UserId::new()] } };
-    let own = BusEnvelope { origin: node, message: BusMessage::Heartbeat { online: vec![] } };
+    let expected = BusEnvelope {
+        origin: NodeId::new(),
+        message: BusMessage::Heartbeat { online: vec![UserId::new()], idle: vec![] },
+    };
+    let own = BusEnvelope { origin: node, message: BusMessage::Heartbeat { online: vec![], idle: vec![] } };
     // One raw connection publishes everything: NATS keeps its order.
     let raw = async_nats::connect(url()).await.unwrap();
     let subject = listener.subject().to_string();

@@ -51,7 +51,7 @@ fn free_port() -> u16 {
 }
 
 fn heartbeat(origin: NodeId) -> BusEnvelope {
-    BusEnvelope { origin, message: BusMessage::Heartbeat { online: vec![UserId::new()] } }
+    BusEnvelope { origin, message: BusMessage::Heartbeat { online: vec![UserId::new()], idle: vec![] } }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,6 +56,9 @@ pub enum Command {
     Watch(Watch),
     /// `ping`: answered with `pong`.
     Ping,
+    /// `activity`: this device's user is at it (typed, clicked, came back to the tab); what
+    /// "away" is measured by.
+    Activity,
 }
 
 /// `send`'s fields.
@@ -275,6 +278,7 @@ impl Command {
             Command::Resume(_) => "resume",
             Command::Watch(_) => "watch",
             Command::Ping => "ping",
+            Command::Activity => "activity",
         }
     }
 
@@ -295,6 +299,10 @@ impl Command {
                 args::<NoFields>(fields)?;
                 Command::Ping
             }
+            "activity" => {
+                args::<NoFields>(fields)?;
+                Command::Activity
+            }
             other => {
                 let shown: String = other.chars().take(32).collect();
                 let message = format!("unknown frame type {shown:?}");
@@ -304,7 +312,7 @@ impl Command {
     }
 }
 
-/// A command without fields (`ping`): anything but the envelope is unknown.
+/// A command without fields (`ping`, `activity`): anything but the envelope is unknown.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoFields {}
@@ -366,6 +374,7 @@ mod tests {
             Command::Resume(Resume { cursors: vec![Cursor { conversation: c, seq: Seq(2) }], more: true }),
             Command::Watch(Watch { users: vec![u], add: false }),
             Command::Ping,
+            Command::Activity,
         ];
         for command in commands {
             for frame in [ClientFrame::new(command.clone()), ClientFrame::new(command).with_ref(7u64)] {

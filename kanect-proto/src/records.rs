@@ -45,6 +45,14 @@ pub struct User {
     /// administrators; absent means false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub digests_off: bool,
+    /// A short text the user shows beside their name (up to 100 characters), if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The version of the user's avatar, if they have one: the picture is at
+    /// `GET /api/v1/users/{id}/avatar?v={avatar}` (cacheable for ever: a new picture has a new
+    /// version). Absent: none, clients show the initials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<AttachmentId>,
 }
 
 /// Direct (two members, no name, no owner) or group.
@@ -229,6 +237,10 @@ pub struct Presence {
     pub user: UserId,
     /// Online on some device, on some node.
     pub online: bool,
+    /// Online, but none of the user's devices has been in use for a while (the server's
+    /// `--away-after`, 10 minutes by default). Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub away: bool,
     /// When last seen, if ever.
     pub last_seen: Option<Timestamp>,
 }
@@ -250,6 +262,8 @@ mod tests {
             last_seen: None,
             email_verified: false,
             digests_off: false,
+            status: None,
+            avatar: None,
         };
         let json = serde_json::to_value(&user).unwrap();
         assert!(json.get("email").is_none());

@@ -185,6 +185,39 @@ pub struct ResetConfirm {
     pub password: String,
 }
 
+/// `PATCH /me`: the caller's own profile; a field left out stays, an empty text clears it.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// The name to show instead of the username, up to 64 characters (`""`: the username).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A short status text, up to 100 characters, an emoji being text too (`""`: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// `POST /me/password`: a new password, given the current one.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now (a wrong one is `wrong_password`, counted as a log-in attempt).
+    pub current_password: String,
+    /// The new password (the same rules as at sign-up).
+    pub new_password: String,
+    /// End every other session of the account too (their sockets and polls at once).
+    #[serde(default)]
+    pub end_other_sessions: bool,
+}
+
+/// `POST /me/delete`: deletes the caller's account, confirmed by its password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDeletion {
+    /// The account's password.
+    pub password: String,
+}
+
 // ---- Responses ----
 
 /// `GET /email`: what this server does by e-mail, for a client to show what it can (no
@@ -209,6 +242,37 @@ pub enum Verification {
     /// A link is mailed; an unverified account may not send or start conversations
     /// (`email_unverified`) until it verifies.
     Required,
+}
+
+/// The answer to `POST /me/password`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PasswordChanged {
+    /// How many other sessions were ended (0 unless `end_other_sessions`).
+    pub ended_sessions: u64,
+}
+
+/// One of the caller's sessions (a device), in `GET /me/sessions`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// What `DELETE /me/sessions/{id}` takes: 32 hex digits (not the token, nor its hash).
+    pub id: String,
+    /// When it was made (the log-in).
+    pub created_at: Timestamp,
+    /// When it was last used, to the minute; `null` if not known.
+    pub last_used: Option<Timestamp>,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// The browser or app, as its user agent says (cut at 256 bytes); `null` if not known.
+    pub user_agent: Option<String>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+/// `GET /me/sessions`: the caller's sessions, most recently used first.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SessionList {
+    /// The sessions.
+    pub sessions: Vec<SessionInfo>,
 }
 
 /// The answer to `POST /auth/signup` and `POST /auth/login` (which also set the browser's
@@ -405,6 +469,20 @@ impl fmt::Debug for ResetConfirm {
     }
 }
 
+impl fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let PasswordChange { current_password: _, new_password: _, end_other_sessions } = self;
+        f.debug_struct("PasswordChange").field("end_other_sessions", end_other_sessions).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AccountDeletion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let AccountDeletion { password: _ } = self;
+        f.debug_struct("AccountDeletion").finish_non_exhaustive()
+    }
+}
+
 impl fmt::Debug for LoggedIn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let LoggedIn { token: _, csrf_token: _, expires_at, user } = self;
@@ -456,6 +534,8 @@ mod tests {
                 last_seen: None,
                 email_verified: false,
                 digests_off: false,
+                status: None,
+                avatar: None,
             },
         };
         let shown = [format!("{signup:?}"), format!("{login:?}"), format!("{reset:?}"), format!("{logged_in:?}")];

@@ -278,7 +278,8 @@ mod tests {
         assert_eq!(ServerFrame::Resync.to_json(), r#"{"v":1,"type":"resync"}"#);
         let pong = ServerFrame::Pong { reference: None };
         assert_eq!(serde_json::to_value(&pong).unwrap(), json!({"v":1,"type":"pong","ref":null}));
-        let presence = ServerFrame::Presence(Presence { user: UserId(id()), online: true, last_seen: None });
+        let presence =
+            ServerFrame::Presence(Presence { user: UserId(id()), online: true, away: false, last_seen: None });
         let value = serde_json::to_value(&presence).unwrap();
         assert_eq!(value, json!({"v":1,"type":"presence","user":id(),"online":true,"last_seen":null}));
         assert_eq!(serde_json::from_value::<ServerFrame>(value).unwrap(), presence);

@@ -73,8 +73,10 @@ mod tests {
             last_seen: Some(Timestamp(7)),
             email_verified: false,
             digests_off: false,
+            status: None,
+            avatar: None,
         };
-        let presence = Presence { user: user.id, online: true, last_seen: None };
+        let presence = Presence { user: user.id, online: true, away: false, last_seen: None };
         let view = UserView { user, presence };
         let json = serde_json::to_value(&view).unwrap();
         let nil = Uuid::nil().to_string();

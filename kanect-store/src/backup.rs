@@ -19,8 +19,9 @@
 //!
 //! 1. `user`: a [`User`]'s fields plus `password_hash` (its argon2 PHC string), by folded
 //!    username;
-//! 2. `session`: a [`Session`], by token hash; then `account_token`: an [`AccountToken`]
-//!    (verification, password reset, unsubscribe links mailed), by token hash;
+//! 2. `session`: a [`Session`] (with when it was last used and its user agent, when known), by
+//!    token hash; then `account_token`: an [`AccountToken`] (verification, password reset,
+//!    unsubscribe links mailed), by token hash;
 //! 3. per conversation, by id: `conversation` (a [`Conversation`] with its members), then its
 //!    `message`s in seq order (a [`Message`]: id, seq, sender, body, client id, `sent_at`,
 //!    `edited_at`, `deleted`, and `attachments`, `reply_to`, `mentions` and `reactions` when
@@ -77,8 +78,7 @@
 use kanect_core::backend::{Appended, NewMessage, Reacted, ReactionChange, Session, Store, UserQuery, UserUpdate};
 use kanect_core::{
     AccountToken, Attachment, AuditEntry, Conversation, HistoryPage, Invite, Message, NotificationSettings,
-    PushSubscription,
-    Receipt, ReceiptKind, Seq, StoreError, User, UserId,
+    PushSubscription, Receipt, ReceiptKind, Seq, StoreError, User, UserId,
 };
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -569,6 +569,12 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
             }
             if let Some(at) = user.digested_at.filter(|&at| stored.digested_at != Some(at)) {
                 updates.push(UserUpdate::DigestedAt(at));
+            }
+            if stored.status != user.status {
+                updates.push(UserUpdate::Status(user.status.clone()));
+            }
+            if stored.avatar != user.avatar {
+                updates.push(UserUpdate::Avatar(user.avatar));
             }
             for update in updates {
                 store.update_user(user.id, update).await.map_err(failed)?;

@@ -21,8 +21,9 @@ use kanect_store::SledStore;
 /// More than the export's page, so that every kind of record is paged through.
 const MANY: usize = 205;
 
-/// A store with some of everything: an admin seen lately, a disabled user, a verified address
-/// with digests off, sessions, account tokens of every purpose, a direct
+/// A store with some of everything: an admin seen lately (with a status and an avatar), a
+/// disabled user, a verified address with digests off, sessions, account tokens of every
+/// purpose, a direct
 /// and a group conversation with edited and deleted messages, messages with attachments (one
 /// deleted, which dropped them), attachment records claimed and not, receipts, an audit log,
 /// invites (some used, one used up); and more than a page of users, sessions, conversations,
@@ -33,6 +34,8 @@ async fn varied_store() -> MemoryStore {
     alice.role = Role::Admin;
     alice.display_name = Some("Alice \"A.\" Ängström".into());
     alice.last_seen = Some(Timestamp(1_700_000_123_456));
+    alice.status = Some("🏖️ away \"till\" Monday".into());
+    alice.avatar = Some(kanect_core::AttachmentId::new());
     let mut bob = user("bob");
     bob.disabled = true;
     bob.email = None;
@@ -55,6 +58,8 @@ async fn varied_store() -> MemoryStore {
             user: if i % 2 == 0 { alice.id } else { carol.id },
             created_at: Timestamp(1_700_000_000_000 + i as u64),
             expires_at: Timestamp(1_800_000_000_000),
+            last_used: (i % 3 != 0).then(|| Timestamp(1_700_000_200_000 + i as u64)),
+            user_agent: (i % 2 == 0).then(|| format!("Mozilla/5.0 \"{i}\" ✓")),
         };
         store.insert_session(&session).await.unwrap();
     }
@@ -384,6 +389,8 @@ async fn a_store_with_data_is_not_imported_into() {
         user: kanect_core::UserId::new(),
         created_at: Timestamp(1),
         expires_at: Timestamp(2),
+        last_used: None,
+        user_agent: None,
     };
     sessions.insert_session(&session).await.unwrap();
     assert!(matches!(backup::import(&sessions, text.as_bytes()).await, Err(BackupError::NotEmpty(_))));

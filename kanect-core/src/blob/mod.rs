@@ -32,11 +32,12 @@ use std::pin::Pin;
 /// A stream of byte chunks: an upload's body going in, a blob's bytes coming out.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
-/// What a blob is stored under: one attachment's file or its thumbnail. A closed set rather
-/// than a free string, so no key can name a path.
+/// What a blob is stored under: one attachment's file or its thumbnail, or an avatar. A closed
+/// set rather than a free string, so no key can name a path.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct BlobKey {
-    /// The attachment.
+    /// The attachment; for an avatar, the id that names that one picture (a fresh id per
+    /// upload, see [`User::avatar`](crate::User::avatar)).
     pub attachment: AttachmentId,
     /// Which of its blobs.
     pub kind: BlobKind,
@@ -49,6 +50,8 @@ pub enum BlobKind {
     File,
     /// An image's thumbnail.
     Thumbnail,
+    /// A user's avatar picture.
+    Avatar,
 }
 
 impl BlobKey {
@@ -61,15 +64,21 @@ impl BlobKey {
     pub fn thumbnail(attachment: AttachmentId) -> Self {
         Self { attachment, kind: BlobKind::Thumbnail }
     }
+
+    /// The avatar picture `id` (see [`User::avatar`](crate::User::avatar)).
+    pub fn avatar(id: AttachmentId) -> Self {
+        Self { attachment: id, kind: BlobKind::Avatar }
+    }
 }
 
 impl fmt::Display for BlobKey {
-    /// `<uuid>` for a file, `<uuid>.thumb` for a thumbnail: ASCII, no separators, safe as a
-    /// file name or a database key.
+    /// `<uuid>` for a file, `<uuid>.thumb` for a thumbnail, `<uuid>.avatar` for an avatar:
+    /// ASCII, no separators, safe as a file name or a database key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             BlobKind::File => write!(f, "{}", self.attachment),
             BlobKind::Thumbnail => write!(f, "{}.thumb", self.attachment),
+            BlobKind::Avatar => write!(f, "{}.avatar", self.attachment),
         }
     }
 }

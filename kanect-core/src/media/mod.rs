@@ -12,12 +12,14 @@
 //!   ([`thumbnail`], [`ImageLimits`]), and a thumbnail carries none of the original's metadata.
 //!
 //! Modules: `sniff` — content types; `name` — display names; `thumbnail` — decoding and
-//! thumbnails.
+//! thumbnails; `avatar` — square avatars.
 
+mod avatar;
 mod name;
 mod sniff;
 mod thumbnail;
 
+pub use avatar::avatar;
 pub use name::{sanitize_name, NAME_MAX_BYTES};
 pub use sniff::{sniff, SNIFF_BYTES};
 pub use thumbnail::{thumbnail, ImageInfo, ImageLimits, NotAnImage, Thumbnail};

@@ -130,6 +130,24 @@ impl From<ImageError> for NotAnImage {
 /// # Blocking
 /// Decoding, resizing and encoding are CPU work that grows with the image's pixels. Call this from a blocking thread (`tokio::task::spawn_blocking`), never on an async worker.
 pub fn thumbnail(bytes: &[u8], limits: &ImageLimits) -> Result<(ImageInfo, Thumbnail), NotAnImage> {
+    let (image, orientation) = decode(bytes, limits)?;
+    let (width, height) = (image.width(), image.height());
+    let (small_width, small_height) = fit(width, height, limits.thumbnail_edge);
+    let mut small = if (small_width, small_height) == (width, height) {
+        image
+    } else {
+        image.thumbnail_exact(small_width, small_height)
+    };
+    small.apply_orientation(orientation);
+
+    let info =
+        if swaps_sides(orientation) { ImageInfo { width: height, height: width } } else { ImageInfo { width, height } };
+    Ok((info, encode(&small)?))
+}
+
+/// Decodes `bytes` within `limits`, refusing from the header what claims more than they allow
+/// before a pixel is decoded. Returns the stored pixels and the EXIF orientation to apply.
+pub(super) fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<(DynamicImage, Orientation), NotAnImage> {
     let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(ImageError::IoError)?;
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_image_width = Some(limits.max_width);
@@ -151,19 +169,7 @@ pub fn thumbnail(bytes: &[u8], limits: &ImageLimits) -> Result<(ImageInfo, Thumb
         return Err(NotAnImage::TooLarge);
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let image = DynamicImage::from_decoder(decoder)?;
-
-    let (small_width, small_height) = fit(width, height, limits.thumbnail_edge);
-    let mut small = if (small_width, small_height) == (width, height) {
-        image
-    } else {
-        image.thumbnail_exact(small_width, small_height)
-    };
-    small.apply_orientation(orientation);
-
-    let info =
-        if swaps_sides(orientation) { ImageInfo { width: height, height: width } } else { ImageInfo { width, height } };
-    Ok((info, encode(&small)?))
+    Ok((DynamicImage::from_decoder(decoder)?, orientation))
 }
 
 /// Whether a JPEG file has its end-of-image marker after its last scan.
@@ -202,7 +208,7 @@ fn swaps_sides(orientation: Orientation) -> bool {
 }
 
 /// `image` encoded as a JPEG, or as a PNG when it has a pixel that is not fully opaque.
-fn encode(image: &DynamicImage) -> Result<Thumbnail, NotAnImage> {
+pub(super) fn encode(image: &DynamicImage) -> Result<Thumbnail, NotAnImage> {
     let mut bytes = Vec::new();
     // Decided by the pixels, not the colour type: every GIF decodes as RGBA, most are opaque.
     let rgba = image.to_rgba8();

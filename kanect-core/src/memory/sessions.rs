@@ -2,7 +2,7 @@
 
 use super::MemoryStore;
 use crate::id::UserId;
-use crate::model::{Session, TokenHash};
+use crate::model::{Session, Timestamp, TokenHash};
 use crate::store::{SessionStore, StoreResult};
 use async_trait::async_trait;
 
@@ -19,6 +19,25 @@ impl SessionStore for MemoryStore {
 
     async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
         Ok(self.lock().sessions.remove(token_hash).is_some())
+    }
+
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<Session>> {
+        Ok(self.lock().sessions.values().filter(|session| session.user == user).cloned().collect())
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &TokenHash,
+        at: Timestamp,
+        user_agent: Option<&str>,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock();
+        let Some(session) = state.sessions.get_mut(token_hash) else { return Ok(false) };
+        session.last_used = Some(at);
+        if let Some(agent) = user_agent {
+            session.user_agent = Some(agent.to_owned());
+        }
+        Ok(true)
     }
 
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {

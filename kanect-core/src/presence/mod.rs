@@ -45,6 +45,26 @@
 //! shutdown, when every socket closes at once, each user's last-seen is recorded and their
 //! going offline published before the node stops.
 //!
+//! # Away
+//! A user online is *away* when none of their devices, on any node, has been in use for
+//! [`ChatConfig::away_after`](crate::ChatConfig::away_after) (10 minutes by default). A device
+//! is in use when it connects and whenever its client says so
+//! ([`Subscription::mark_active`](crate::Subscription::mark_active); the WebSocket's
+//! `activity` frame): the web app says so on input (keys, pointer, touch, at most once a
+//! minute) and when its tab comes back into view. A tab left in the background, or open with
+//! nobody at it, says nothing, so the user shows as away once every device has been silent
+//! that long; a message sent counts as input too. A client that never says anything (a bot, a
+//! long-poll client) counts as in use for `away_after` after it connects, and then as idle:
+//! its user shows as online and away.
+//!
+//! Across nodes it travels as presence does: each heartbeat also lists the users whose every
+//! device on its node is idle, and a node's word counts until it lapses. Each node notices
+//! changes at its heartbeat (a sweep over the users it knows to be online, also with no
+//! peers) and when one of its devices reports, and announces them to its own devices as
+//! [`Event::Presence`] with `online: true` and `away` set or cleared, to the same people as
+//! any presence change. A change is therefore seen within a heartbeat (5 s) of the time, or at
+//! once on the node where a device became active.
+//!
 //! # Layout
 //! - this file — the engine's presence operations: counting, announcing, hearing other nodes,
 //!   and the heartbeat task.
@@ -81,7 +101,49 @@ impl Chat {
 
     /// The user's presence as this node knows it, with `last_seen` as given.
     pub(crate) fn presence_of(&self, user: UserId, last_seen: Option<Timestamp>) -> Presence {
-        Presence { user, online: self.online(user), last_seen }
+        let online = self.online(user);
+        Presence { user, online, away: online && !self.active(user), last_seen }
+    }
+
+    /// Whether a device of the user, here or (as last reported) on another node, is in use.
+    fn active(&self, user: UserId) -> bool {
+        self.hub().active_here(user, self.config().away_after) || self.presence_state().remote.active(user)
+    }
+
+    /// Announces the users whose away state changed since this node last said, among those
+    /// given (see the module docs, "Away"). A user gone offline leaves the set silently: the
+    /// offline announcement says it.
+    pub(crate) async fn sweep_away(&self, users: impl IntoIterator<Item = UserId>) {
+        let mut changed = Vec::new();
+        {
+            let mut away = self.presence_state().away.lock().unwrap_or_else(|p| p.into_inner());
+            for user in users {
+                let presence = self.presence_of(user, None);
+                let was = away.contains(&user);
+                if !presence.online {
+                    away.remove(&user);
+                } else if presence.away != was {
+                    if presence.away {
+                        away.insert(user);
+                    } else {
+                        away.remove(&user);
+                    }
+                    changed.push(presence);
+                }
+            }
+        }
+        for presence in changed {
+            self.announce_presence(presence).await;
+        }
+    }
+
+    /// Every user whose away state this node may have to announce: those online here or
+    /// elsewhere, and those it last announced as away.
+    async fn sweep_all_away(&self) {
+        let mut users: HashSet<UserId> = self.hub().local_users().into_iter().collect();
+        self.presence_state().remote.add_online_users(&mut users);
+        users.extend(self.presence_state().away.lock().unwrap_or_else(|p| p.into_inner()).iter().copied());
+        self.sweep_away(users).await;
     }
 
     /// Whether the user has a device on this node or, as last reported, on another.
@@ -124,7 +186,7 @@ impl Chat {
         if self.has_peers() {
             self.publish(BusMessage::Presence { user, online: true, last_seen: None }).await;
         }
-        self.announce_presence(Presence { user, online: true, last_seen: None }).await;
+        self.announce_presence(Presence { user, online: true, away: false, last_seen: None }).await;
     }
 
     /// A device went away: if it was the user's last here, record last-seen and announce, in a
@@ -156,7 +218,7 @@ impl Chat {
             self.publish(BusMessage::Presence { user, online: false, last_seen: Some(now) }).await;
         }
         if !self.online(user) {
-            self.announce_presence(Presence { user, online: false, last_seen: Some(now) }).await;
+            self.announce_presence(Presence { user, online: false, away: false, last_seen: Some(now) }).await;
         }
     }
 
@@ -185,16 +247,18 @@ impl Chat {
     /// presence here. Runs on the bus's task: never blocks.
     pub(crate) fn heard_presence(&self, node: NodeId, user: UserId, online: bool, last_seen: Option<Timestamp>) {
         if self.remote_presence(node, user, online) {
-            spawn(self.clone(), move |chat| async move {
-                chat.announce_presence(Presence { user, online, last_seen }).await
-            });
+            spawn(
+                self.clone(),
+                move |chat| async move { chat.announce_presence(chat.presence_of(user, last_seen)).await },
+            );
         }
     }
 
     /// Applies another node's [`BusMessage::Heartbeat`] (its full list of users online there);
     /// announces the users whose presence it changed. Runs on the bus's task: never blocks.
-    pub(crate) fn heard_heartbeat(&self, node: NodeId, online: &[UserId]) {
+    pub(crate) fn heard_heartbeat(&self, node: NodeId, online: &[UserId], idle: &[UserId]) {
         let listed: HashSet<UserId> = online.iter().copied().collect();
+        let idle: HashSet<UserId> = idle.iter().copied().collect();
         let mut changed = Vec::new();
         for user in self.presence_state().remote.listed_by(node).into_iter().filter(|u| !listed.contains(u)) {
             if self.remote_presence(node, user, false) {
@@ -205,6 +269,7 @@ impl Chat {
             if self.remote_presence(node, user, true) {
                 changed.push(user);
             }
+            self.presence_state().remote.set_idle(node, user, idle.contains(&user));
         }
         for user in changed {
             let presence = self.presence_of(user, None);
@@ -224,12 +289,14 @@ impl Chat {
     /// offline because the nodes that counted them have gone quiet.
     async fn beat(&self) {
         let online = self.hub().local_users();
-        self.publish(BusMessage::Heartbeat { online }).await;
+        let away_after = self.config().away_after;
+        let idle = online.iter().copied().filter(|user| !self.hub().active_here(*user, away_after)).collect();
+        self.publish(BusMessage::Heartbeat { online, idle }).await;
         let mut expired = self.presence_state().remote.expire();
         expired.retain(|user| !self.hub().online_here(*user));
         for user in expired {
             let now = self.now();
-            self.announce_presence(Presence { user, online: false, last_seen: Some(now) }).await;
+            self.announce_presence(Presence { user, online: false, away: false, last_seen: Some(now) }).await;
         }
     }
 }
@@ -248,6 +315,7 @@ pub(crate) async fn heartbeat(weak: WeakChat) {
         if chat.has_peers() {
             chat.beat().await;
         }
+        chat.sweep_all_away().await;
     }
 }
 

@@ -10,9 +10,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Users online on other nodes: user → node → when last confirmed.
+/// What a node last said of a user: when it last confirmed a device there, and whether all of
+/// them are idle (its last heartbeat's word; a device just arrived is in use).
+#[derive(Clone, Copy)]
+struct Word {
+    seen: Instant,
+    idle: bool,
+}
+
+/// Users online on other nodes: user → node → what it last said.
 pub(super) struct RemoteNodes {
-    users: Mutex<HashMap<UserId, HashMap<NodeId, Instant>>>,
+    users: Mutex<HashMap<UserId, HashMap<NodeId, Word>>>,
     /// How long a node's word counts unless repeated.
     ttl: Duration,
 }
@@ -22,13 +30,13 @@ impl RemoteNodes {
         RemoteNodes { users: Mutex::default(), ttl }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<UserId, HashMap<NodeId, Instant>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<UserId, HashMap<NodeId, Word>>> {
         self.users.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether a word given at `seen` still counts.
-    fn fresh(&self, seen: &Instant) -> bool {
-        seen.elapsed() < self.ttl
+    fn fresh(&self, word: &Word) -> bool {
+        word.seen.elapsed() < self.ttl
     }
 
     /// Whether some node said, recently enough, that the user has a device there.
@@ -50,13 +58,26 @@ impl RemoteNodes {
         let mut users = self.lock();
         let nodes = users.entry(user).or_default();
         if online {
-            nodes.insert(node, Instant::now());
+            let now = Instant::now();
+            nodes.entry(node).and_modify(|word| word.seen = now).or_insert(Word { seen: now, idle: false });
         } else {
             nodes.remove(&node);
         }
         if nodes.is_empty() {
             users.remove(&user);
         }
+    }
+
+    /// Records whether every device of the user on `node` is idle, as its heartbeat says.
+    pub(super) fn set_idle(&self, node: NodeId, user: UserId, idle: bool) {
+        if let Some(word) = self.lock().get_mut(&user).and_then(|nodes| nodes.get_mut(&node)) {
+            word.idle = idle;
+        }
+    }
+
+    /// Whether some node said, recently enough, that the user has a device in use there.
+    pub(super) fn active(&self, user: UserId) -> bool {
+        self.lock().get(&user).is_some_and(|nodes| nodes.values().any(|word| self.fresh(word) && !word.idle))
     }
 
     /// The users `node` said have a device there (whether or not that still counts).
@@ -68,7 +89,7 @@ impl RemoteNodes {
     pub(super) fn expire(&self) -> Vec<UserId> {
         let mut expired = Vec::new();
         self.lock().retain(|user, nodes| {
-            nodes.retain(|_, seen| self.fresh(seen));
+            nodes.retain(|_, word| self.fresh(word));
             if nodes.is_empty() {
                 expired.push(*user);
             }
@@ -95,6 +116,21 @@ mod tests {
         remote.set(b, alice, false);
         assert!(!remote.online(alice));
         assert!(remote.expire().is_empty(), "nothing left to expire");
+    }
+
+    #[test]
+    fn a_user_is_active_while_some_node_has_a_device_in_use() {
+        let remote = RemoteNodes::new(Duration::from_secs(3600));
+        let (a, b, alice) = (NodeId::new(), NodeId::new(), UserId::new());
+        remote.set(a, alice, true);
+        assert!(remote.active(alice), "a device just arrived is in use");
+        remote.set_idle(a, alice, true);
+        remote.set(a, alice, true);
+        assert!(!remote.active(alice), "a repeated word keeps the idleness");
+        remote.set(b, alice, true);
+        assert!(remote.active(alice));
+        remote.set_idle(b, alice, true);
+        assert!(!remote.active(alice) && remote.online(alice), "online, all idle");
     }
 
     #[test]

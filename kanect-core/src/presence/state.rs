@@ -20,6 +20,8 @@ pub(crate) struct PresenceState {
     pub(super) watchers: Watchers,
     /// Departures still being recorded and announced.
     pub(super) departures: Departures,
+    /// The users this node last announced as away (see the `presence` module docs, "Away").
+    pub(super) away: std::sync::Mutex<std::collections::HashSet<crate::id::UserId>>,
 }
 
 impl PresenceState {
@@ -29,6 +31,7 @@ impl PresenceState {
             remote: RemoteNodes::new(remote_ttl),
             watchers: Watchers::default(),
             departures: Departures::default(),
+            away: std::sync::Mutex::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::StoreResult;
 use crate::id::UserId;
-use crate::model::{Session, TokenHash};
+use crate::model::{Session, Timestamp, TokenHash};
 use async_trait::async_trait;
 
 /// Log-in sessions. Only a token's hash is ever stored ([`TokenHash`]); a user's sessions go
@@ -17,6 +17,16 @@ pub trait SessionStore: Send + Sync {
 
     /// Removes one session. Returns false if absent.
     async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool>;
+
+    /// Every session of a user (expired ones included), in no particular order: for the user's
+    /// own list of their devices, which is short.
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<Session>>;
+
+    /// Records a use of a session: sets its `last_used` to `at` and, if `user_agent` is given,
+    /// its `user_agent`, leaving its other fields as they are. Returns false if there is no
+    /// such session (it ended meanwhile: nothing is written).
+    async fn touch_session(&self, token_hash: &TokenHash, at: Timestamp, user_agent: Option<&str>)
+        -> StoreResult<bool>;
 
     /// Removes every session of a user; returns how many there were.
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64>;

@@ -1,7 +1,7 @@
 //! [`UserStore`]: user accounts and their password hashes.
 
 use super::StoreResult;
-use crate::id::UserId;
+use crate::id::{AttachmentId, UserId};
 use crate::model::{Role, Timestamp, User};
 use async_trait::async_trait;
 
@@ -81,6 +81,10 @@ pub enum UserUpdate {
     DigestsOff(bool),
     /// When the last digest was mailed.
     DigestedAt(Timestamp),
+    /// The user's status text (None: none).
+    Status(Option<String>),
+    /// The user's avatar (None: removed).
+    Avatar(Option<AttachmentId>),
 }
 
 impl UserUpdate {
@@ -102,6 +106,8 @@ impl UserUpdate {
             }
             UserUpdate::DigestsOff(off) => user.digests_off = off,
             UserUpdate::DigestedAt(at) => user.digested_at = Some(at),
+            UserUpdate::Status(status) => user.status = status,
+            UserUpdate::Avatar(avatar) => user.avatar = avatar,
         }
     }
 }

@@ -75,6 +75,8 @@ macro_rules! delegate_store {
             insert_session(session: &$crate::backend::Session) -> ();
             session(token_hash: &$crate::TokenHash) -> Option<$crate::backend::Session>;
             delete_session(token_hash: &$crate::TokenHash) -> bool;
+            sessions_of(user: $crate::UserId) -> Vec<$crate::backend::Session>;
+            touch_session(token_hash: &$crate::TokenHash, at: $crate::Timestamp, user_agent: Option<&str>) -> bool;
             delete_sessions_of(user: $crate::UserId) -> u64;
             sessions(after: Option<$crate::TokenHash>, limit: usize) -> Vec<$crate::backend::Session>;
         );

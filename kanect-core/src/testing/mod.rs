@@ -100,12 +100,14 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@domain $attrs $make; users:
             users_are_unique_case_insensitively,
             user_updates_change_one_field,
+            profile_fields_change_and_stay,
             deleting_a_user_removes_credentials_and_sessions,
             email_updates_verify_only_the_current_address,
             users_page_in_username_order_and_search);
         $crate::store_conformance!(@domain $attrs $make; sessions:
             sessions_round_trip,
-            sessions_page_in_token_hash_order);
+            sessions_page_in_token_hash_order,
+            sessions_list_per_user_and_record_their_use);
         $crate::store_conformance!(@domain $attrs $make; login_attempts:
             login_attempts_slow_down_per_key,
             a_refused_login_attempt_counts_at_no_key,
@@ -184,6 +186,8 @@ pub fn user(name: &str) -> User {
         email_verified: false,
         digests_off: false,
         digested_at: None,
+        status: None,
+        avatar: None,
     }
 }
 

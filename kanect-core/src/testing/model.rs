@@ -404,7 +404,14 @@ impl Model {
         let mut token_hash = [0x5a; 32];
         token_hash[..4].copy_from_slice(&self.tokens.to_be_bytes());
         let at = Timestamp(self.tokens.into());
-        let session = Session { token_hash: TokenHash(token_hash), user, created_at: at, expires_at: at };
+        let session = Session {
+            token_hash: TokenHash(token_hash),
+            user,
+            created_at: at,
+            expires_at: at,
+            last_used: None,
+            user_agent: None,
+        };
         store.insert_session(&session).await.unwrap();
         self.sessions.insert(session.token_hash, session);
     }

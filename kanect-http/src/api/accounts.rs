@@ -55,7 +55,7 @@ fn login_response(app: &App, status: StatusCode, login: Login) -> Response<Body>
     response
 }
 
-fn clearing_cookies(app: &App, mut response: Response<Body>) -> Response<Body> {
+pub(super) fn clearing_cookies(app: &App, mut response: Response<Body>) -> Response<Body> {
     for cookie in auth::clear_cookies(app.config.secure_cookies) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }

@@ -161,12 +161,12 @@ impl Stream for Chunks {
 
 /// A header value from text the server made (ASCII by construction; anything else is dropped
 /// to an empty value rather than fail the response).
-fn header(value: &str) -> HeaderValue {
+pub(super) fn header(value: &str) -> HeaderValue {
     HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`).
-fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+pub(super) fn none_match(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(IF_NONE_MATCH)
         .iter()

@@ -12,7 +12,9 @@ pub(crate) mod conversations;
 pub(crate) mod email;
 pub(crate) mod export;
 pub(crate) mod invites;
+pub(crate) mod my_data;
 pub(crate) mod notifications;
+pub(crate) mod profile;
 pub(crate) mod request;
 pub(crate) mod search;
 
@@ -64,8 +66,23 @@ pub(crate) async fn route(
         (&Method::PUT, ["me", "email"]) => email::change(app, caller, request).await,
         (&Method::PUT, ["me", "email", "digests"]) => email::digests(app, caller, request).await,
         (&Method::POST, ["email", "verify", "resend"]) => email::resend(app, caller).await,
+        (&Method::PATCH, ["me"]) => profile::update(app, caller, request).await,
+        (&Method::PUT, ["me", "avatar"]) => profile::set_avatar(app, caller, request).await,
+        (&Method::DELETE, ["me", "avatar"]) => profile::remove_avatar(app, caller).await,
+        (&Method::POST, ["me", "password"]) => {
+            let client = crate::client::address(connection.peer, request.headers(), &app.config.trusted_proxies);
+            profile::change_password(app, caller, request, client).await
+        }
+        (&Method::GET, ["me", "sessions"]) => profile::sessions(app, caller).await,
+        (&Method::GET, ["me", "export"]) => my_data::export(app, caller).await,
+        (&Method::DELETE, ["me", "sessions", id]) => profile::end_session(app, caller, id).await,
+        (&Method::POST, ["me", "delete"]) => {
+            let client = crate::client::address(connection.peer, request.headers(), &app.config.trusted_proxies);
+            profile::delete_account(app, caller, request, client).await
+        }
         (&Method::GET, ["users"]) => accounts::users(app, caller, &request).await,
         (&Method::GET, ["users", id]) => accounts::user(app, caller, id).await,
+        (&Method::GET, ["users", id, "avatar"]) => profile::avatar(app, caller, id, &request).await,
 
         (&Method::GET, ["conversations"]) => conversations::list(app, caller, &request).await,
         (&Method::POST, ["conversations"]) => conversations::create_group(app, caller, request).await,

@@ -36,6 +36,14 @@ const MESSAGES = {
     too_long: 'Names have at most 64 characters.',
     bad_characters: 'Names cannot contain invisible or control characters.',
   },
+  status: {
+    too_long: 'A status has at most 100 characters.',
+    bad_characters: 'A status cannot contain line breaks, invisible or control characters.',
+  },
+  avatar: {
+    not_an_image: 'That is not a picture Kanect can read: use a JPEG, PNG, GIF or WebP file.',
+    image_too_large: 'That picture is too large to read (at most 16,384 pixels a side, 50 megapixels).',
+  },
   body: {
     empty: 'Write something first.',
     too_long: 'Messages have at most 4,000 characters.',
@@ -63,6 +71,10 @@ const MESSAGES = {
     invite_invalid: 'This invite link does not work: it was revoked, or it is not complete. Ask for a new one.',
     invite_expired: 'This invite link has expired. Ask the person who sent it for a new one.',
     invite_used_up: 'This invite link has been used as many times as it allows. Ask for a new one.',
+    wrong_password: 'That is not your current password.',
+    avatar_too_large: 'That picture is over 5 MB: choose a smaller one.',
+    session_not_found: 'That session has ended already.',
+    self_action: 'An administrator cannot delete their own account: another administrator can, or can make you a user first.',
   },
   reply_to: {
     message_deleted: 'Not sent: the message it replies to was deleted.',

@@ -16,6 +16,7 @@
 // take no actions and never count as new; under my newest message that other members of a
 // group have read, a "Seen by" line names them (direct conversations say it with the ticks).
 
+import { avatarUrl } from '../api.js';
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import { bodyNodes, isJumboEmoji } from '../markdown.js';
 import { getDraft, setDraft } from '../drafts.js';
@@ -36,7 +37,7 @@ import { failedActions, messageActions } from './message-actions.js';
 import { closePicker, reactionChips, reactionsSig } from './reactions.js';
 import { createReplyBar, jumpToMessage, quoteSig, replyQuote } from './replies.js';
 import { conversationTitle } from '../titles.js';
-import { presenceText } from './sidebar.js';
+import { presenceText, userAvatar } from './sidebar.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
 const LOAD_OLDER_WITHIN_PX = 160;
@@ -135,12 +136,12 @@ export function createChat(conversationId) {
     else if (conv.kind === 'group') {
       const names = conv.members.filter((id) => id !== state.me.id).map((id) => displayName(state.users.get(id)));
       sub = `${plural(conv.members.length, 'member')} · You${names.length ? ', ' : ''}${names.join(', ')}`;
-    } else sub = presenceText(other);
+    } else sub = other.status ? `${presenceText(other)} · ${other.status}` : presenceText(other);
     const gone = other && other.deleted ? 'deleted' : other && other.disabled ? 'disabled' : null;
-    const sig = JSON.stringify([name, presence, sub, conv.kind, gone]);
+    const sig = JSON.stringify([name, presence, sub, conv.kind, gone, other && other.avatar]);
     if (sig === headSig) return;
     headSig = sig;
-    replace(headAvatar, conv.kind === 'group' ? avatar(conv.id, name, { group: true }) : avatar(other.id, name, { online }));
+    replace(headAvatar, conv.kind === 'group' ? avatar(conv.id, name, { group: true }) : userAvatar(other));
     title.textContent = name;
     subtitle.textContent = sub;
     subtitle.className = `chat-sub${typers.length ? ' typing-text' : online ? ' online-text' : ''}`;
@@ -207,7 +208,7 @@ export function createChat(conversationId) {
       'data-status': mine ? status : null,
     });
     if (group && !mine) {
-      row.append(first ? avatar(m.sender, displayName(sender), { size: 'sm' }) : h('span', { class: 'avatar-gap' }));
+      row.append(first ? avatar(m.sender, displayName(sender), { size: 'sm', image: avatarUrl(sender) }) : h('span', { class: 'avatar-gap' }));
     }
     const column = h('div', { class: 'msg-col' });
     if (group && !mine && first) column.append(h('div', { class: 'msg-sender' }, displayName(sender)));

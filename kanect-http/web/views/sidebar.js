@@ -3,6 +3,7 @@
 // are read a page at a time as the end of the list comes into view) and the people I have not
 // talked to yet, each with a live presence dot.
 
+import { avatarUrl } from '../api.js';
 import { avatar, displayName, h, icon, plural, replace, toast } from '../dom.js';
 import { setBadge } from '../favicon.js';
 import { plainText } from '../markdown.js';
@@ -63,9 +64,33 @@ function typingNames(conversationId) {
   return [...m.keys()].map((id) => displayName(state.users.get(id)));
 }
 
-/** 1 for a user shown online, else 0: online people are listed first. */
+/** 1 for a user shown online (or away), else 0: online people are listed first. */
 function online(user) {
-  return presenceOf(user) === 'online' ? 1 : 0;
+  const presence = presenceOf(user);
+  return presence === 'online' || presence === 'away' ? 1 : 0;
+}
+
+/** A user's avatar: their picture if they have one, else initials; the presence dot. */
+export function userAvatar(user, options = {}) {
+  const presence = presenceOf(user);
+  return avatar(user.id, displayName(user), {
+    ...options, online: presence === 'online' || presence === 'away', away: presence === 'away', image: avatarUrl(user),
+  });
+}
+
+/**
+ * The sidebar header's user menu: my avatar, and my name with my status, each a link to my
+ * settings; the connection state under them.
+ */
+function meButton(connection) {
+  const me = state.me;
+  return h('div', { class: 'side-me' },
+    h('a', { class: 'side-me-link', href: '#/settings/profile', title: 'Settings', 'aria-label': 'Settings: your profile and account', 'data-action': 'settings' },
+      avatar(me.id, displayName(me), { size: 'md', image: avatarUrl(me) })),
+    h('a', { class: 'side-who', href: '#/settings/profile', tabindex: '-1', 'aria-hidden': 'true' },
+      h('span', { class: 'side-name', 'data-me': me.username }, displayName(me)),
+      me.status ? h('span', { class: 'side-status', 'data-my-status': '' }, me.status) : null),
+    connection);
 }
 
 /**
@@ -77,6 +102,7 @@ export function presenceText(user) {
   if (user.disabled) return 'account disabled';
   const presence = presenceOf(user);
   if (presence === 'online') return 'online';
+  if (presence === 'away') return 'away';
   if (presence === 'unknown') return 'connecting…';
   return lastSeen((user.presence && user.presence.last_seen) || user.last_seen);
 }
@@ -93,7 +119,6 @@ export function createSidebar() {
     h('span', { class: 'conn-dot' }), h('span', { class: 'conn-text' }, CONNECTION_TEXT[state.connection] || ''));
   const filter = h('input', { type: 'search', class: 'filter', placeholder: 'Search people and groups', 'aria-label': 'Search people and groups', spellcheck: 'false' });
   const list = h('nav', { class: 'list', 'aria-label': 'Conversations and people' });
-  const me = state.me;
   const newGroup = h('button', { type: 'button', class: 'icon-btn', title: 'New group', 'aria-label': 'New group', 'data-action': 'new-group' }, icon('group'));
   const logout = h('button', { type: 'button', class: 'icon-btn', title: 'Log out', 'aria-label': 'Log out', 'data-action': 'logout' }, icon('logout'));
   const searchBtn = h('button', { type: 'button', class: 'icon-btn', title: `Search (${SHORTCUT})`, 'aria-label': 'Search', 'aria-keyshortcuts': 'Control+K Meta+K', 'data-action': 'search' }, icon('search'));
@@ -109,10 +134,7 @@ export function createSidebar() {
   const actions = h('div', { class: 'side-actions' }, adminLink(), invite, searchBtn, notify, newGroup, logout);
   const el = h('aside', { class: 'sidebar' },
     h('header', { class: 'side-head' },
-      avatar(me.id, displayName(me), { size: 'md' }),
-      h('div', { class: 'side-me' },
-        h('div', { class: 'side-name', 'data-me': me.username }, displayName(me)),
-        connection),
+      meButton(connection),
       actions),
     h('div', { class: 'side-search' }, icon('search', 'icon search-icon'), filter),
     list);
@@ -155,7 +177,7 @@ export function createSidebar() {
     },
     conv.kind === 'group'
       ? avatar(conv.id, title, { group: true })
-      : avatar(other.id, title, { online: presenceOf(other) === 'online' }),
+      : userAvatar(other),
     h('span', { class: 'item-main' },
       h('span', { class: 'item-top' }, h('span', { class: 'item-title' }, title),
         muted ? h('span', { class: 'item-muted', title: 'Muted', 'aria-label': 'Muted' }, icon('bellOff', 'icon icon-sm')) : null,
@@ -172,12 +194,12 @@ export function createSidebar() {
   function personItem(user) {
     const presence = presenceOf(user);
     const online = presence === 'online';
-    const status = presenceText(user);
+    const status = user.status || presenceText(user);
     const item = h('button', { type: 'button', class: 'item', 'data-user': user.id, 'data-username': user.username },
-      avatar(user.id, displayName(user), { online }),
+      userAvatar(user),
       h('span', { class: 'item-main' },
         h('span', { class: 'item-top' }, h('span', { class: 'item-title' }, displayName(user))),
-        h('span', { class: 'item-bottom' }, h('span', { class: `item-sub${online ? ' online-text' : ''}`, 'data-presence': presence },
+        h('span', { class: 'item-bottom' }, h('span', { class: `item-sub${online && !user.status ? ' online-text' : ''}`, 'data-presence': presence, 'data-status': user.status || null },
           user.display_name ? `@${user.username} · ${status}` : status))));
     item.addEventListener('click', async () => {
       item.disabled = true;
@@ -276,9 +298,11 @@ export function createSidebar() {
     renderConnection();
     schedule();
   }), on('me', () => {
+    // Promoted or demoted; a new name, status or picture.
     replace(actions, adminLink(), invite, searchBtn, notify, newGroup, logout);
     showInvite();
-  }), onSettings(schedule)]; // promoted or demoted
+    el.querySelector('.side-me').replaceWith(meButton(connection));
+  }), onSettings(schedule)];
   const clock = setInterval(schedule, 30_000);
   render();
   return {

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (7, "invites", include_str!("../../migrations/0007_invites.sql")),
     (8, "notifications", include_str!("../../migrations/0008_notifications.sql")),
     (9, "mail", include_str!("../../migrations/0009_mail.sql")),
+    (10, "profiles", include_str!("../../migrations/0010_profiles.sql")),
 ];
 
 /// The newest version this build knows.

@@ -23,7 +23,7 @@ use uuid::Uuid;
 macro_rules! user_columns {
     () => {
         "id, username, display_name, email, role, created_at, disabled, last_seen, email_verified, digests_off, \
-         digested_at"
+         digested_at, status, avatar"
     };
 }
 
@@ -60,7 +60,7 @@ macro_rules! account_token_columns {
 /// The columns [`session`] decodes.
 macro_rules! session_columns {
     () => {
-        "token_hash, user_id, created_at, expires_at"
+        "token_hash, user_id, created_at, expires_at, last_used, user_agent"
     };
 }
 
@@ -87,8 +87,7 @@ macro_rules! receipt_columns {
 
 pub(super) use {
     account_token_columns, attachment_columns, audit_columns, conversation_columns, invite_columns, message_columns,
-    receipt_columns,
-    session_columns, user_columns,
+    receipt_columns, session_columns, user_columns,
 };
 
 /// A column, or [`StoreError::Corrupt`] naming it.
@@ -167,6 +166,8 @@ pub(super) fn user(row: &Row) -> StoreResult<User> {
         email_verified: get(row, "email_verified")?,
         digests_off: get(row, "digests_off")?,
         digested_at: optional_timestamp(row, "digested_at")?,
+        status: get(row, "status")?,
+        avatar: get::<Option<Uuid>>(row, "avatar")?.map(Into::into),
     })
 }
 
@@ -255,6 +256,8 @@ pub(super) fn session(row: &Row) -> StoreResult<Session> {
         user: id(row, "user_id")?,
         created_at: timestamp(row, "created_at")?,
         expires_at: timestamp(row, "expires_at")?,
+        last_used: optional_timestamp(row, "last_used")?,
+        user_agent: get(row, "user_agent")?,
     })
 }
 

@@ -11,8 +11,9 @@ use kanect_core::{Conflict, StoreError, User, UserId};
 impl UserStore for PgStore {
     async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
         let sql = "INSERT INTO kanect_users (id, username, username_folded, display_name, display_name_lower, email, \
-                   role, created_at, disabled, last_seen, password_hash, email_verified, digests_off, digested_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+                   role, created_at, disabled, last_seen, password_hash, email_verified, digests_off, digested_at, \
+                   status, avatar) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
         let client = self.client().await?;
         let lower = user.display_name.as_deref().map(str::to_lowercase);
         let last_seen = user.last_seen.map(|t| rows::signed(t.0, "last_seen")).transpose()?;
@@ -32,6 +33,8 @@ impl UserStore for PgStore {
             &user.email_verified,
             &user.digests_off,
             &digested_at,
+            &user.status,
+            &user.avatar.map(|avatar| *avatar.as_uuid()),
         ];
         match execute(&client, sql, params).await {
             // The folded username (or, absurdly, the id) exists.
@@ -76,6 +79,7 @@ impl UserStore for PgStore {
                     "UPDATE kanect_users SET display_name = $2, display_name_lower = $3 WHERE id = $1 RETURNING ",
                     user_columns!()
                 );
+                // Lower-cased here, as `insert_user` does, so search matches alike on every backend.
                 let lower = name.as_deref().map(str::to_lowercase);
                 query_opt(&client, sql, &[id.as_uuid(), &name, &lower]).await?
             }
@@ -102,6 +106,14 @@ impl UserStore for PgStore {
             UserUpdate::DigestedAt(at) => {
                 let sql = concat!("UPDATE kanect_users SET digested_at = $2 WHERE id = $1 RETURNING ", user_columns!());
                 query_opt(&client, sql, &[id.as_uuid(), &rows::signed(at.0, "digested_at")?]).await?
+            }
+            UserUpdate::Status(status) => {
+                let sql = concat!("UPDATE kanect_users SET status = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &status]).await?
+            }
+            UserUpdate::Avatar(avatar) => {
+                let sql = concat!("UPDATE kanect_users SET avatar = $2 WHERE id = $1 RETURNING ", user_columns!());
+                query_opt(&client, sql, &[id.as_uuid(), &avatar.map(|avatar| *avatar.as_uuid())]).await?
             }
         };
         row.as_ref().map(rows::user).transpose()

@@ -9,7 +9,7 @@ use super::open::Open;
 use super::SledStore;
 use crate::kv::keys;
 use kanect_core::backend::{Session, SessionStore, StoreResult};
-use kanect_core::{StoreError, TokenHash, UserId};
+use kanect_core::{StoreError, Timestamp, TokenHash, UserId};
 
 impl Open {
     pub(super) fn insert_session_now(&self, session: &Session) -> StoreResult<()> {
@@ -29,6 +29,38 @@ impl Open {
         batch.remove(key);
         batch.remove(keys::user_session(session.user, token_hash));
         self.apply(batch)?;
+        Ok(true)
+    }
+
+    /// Every session of `user`, through the user index.
+    pub(super) fn sessions_of_now(&self, user: UserId) -> StoreResult<Vec<Session>> {
+        let prefix = keys::user_sessions(user);
+        let mut sessions = Vec::new();
+        for key in self.keys_with(&prefix) {
+            let hash = session_hash(&prefix, &key?)?;
+            if let Some(session) = self.get("session", &keys::session(&hash))? {
+                sessions.push(session);
+            }
+        }
+        Ok(sessions)
+    }
+
+    /// Records a use, under the accounts lock so that a delete in between is seen (and a
+    /// deleted session is not written back).
+    pub(super) fn touch_session_now(
+        &self,
+        token_hash: &TokenHash,
+        at: Timestamp,
+        user_agent: Option<&str>,
+    ) -> StoreResult<bool> {
+        let key = keys::session(token_hash);
+        let _accounts = self.accounts();
+        let Some(mut session) = self.get::<Session>("session", &key)? else { return Ok(false) };
+        session.last_used = Some(at);
+        if let Some(agent) = user_agent {
+            session.user_agent = Some(agent.to_owned());
+        }
+        self.insert(&key, encode(&session)?)?;
         Ok(true)
     }
 
@@ -60,16 +92,21 @@ impl Open {
         let mut count = 0;
         for key in self.keys_with(&prefix) {
             let key = key?;
-            let hash = key
-                .get(prefix.len()..)
-                .and_then(|hash| <[u8; 32]>::try_from(hash).ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("session index key of {} bytes", key.len())))?;
-            batch.remove(keys::session(&TokenHash(hash)));
+            let hash = session_hash(&prefix, &key)?;
+            batch.remove(keys::session(&hash));
             batch.remove(key);
             count += 1;
         }
         Ok(count)
     }
+}
+
+/// The token hash a user index key (under `prefix`) names.
+fn session_hash(prefix: &[u8], key: &[u8]) -> StoreResult<TokenHash> {
+    key.get(prefix.len()..)
+        .and_then(|hash| <[u8; 32]>::try_from(hash).ok())
+        .map(TokenHash)
+        .ok_or_else(|| StoreError::Corrupt(format!("session index key of {} bytes", key.len())))
 }
 
 #[async_trait::async_trait]
@@ -84,6 +121,19 @@ impl SessionStore for SledStore {
 
     async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
         self.write(|open| open.delete_session_now(token_hash).map(|deleted| (deleted, deleted))).await
+    }
+
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<Session>> {
+        self.with(|open| open.sessions_of_now(user))
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &TokenHash,
+        at: Timestamp,
+        user_agent: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.write(|open| open.touch_session_now(token_hash, at, user_agent).map(|touched| (touched, touched))).await
     }
 
     async fn delete_sessions_of(&self, user: UserId) -> StoreResult<u64> {

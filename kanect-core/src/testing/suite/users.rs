@@ -83,12 +83,51 @@ pub async fn user_updates_change_one_field<S: Store>(store: Arc<S>) {
     }
 }
 
+/// A user's display name, status and avatar change one at a time, stay as set (read by id and
+/// by username), and the new display name is what a search finds.
+pub async fn profile_fields_change_and_stay<S: Store>(store: Arc<S>) {
+    let fay = user("fay");
+    store.insert_user(&fay, "h").await.unwrap();
+    let avatar = crate::id::AttachmentId::new();
+    let named = store.update_user(fay.id, UserUpdate::DisplayName(Some("Fée Ünï".into()))).await.unwrap();
+    assert_eq!(named.unwrap().display_name.as_deref(), Some("Fée Ünï"));
+    store.update_user(fay.id, UserUpdate::Status(Some("🌴 on leave".into()))).await.unwrap();
+    let stored = store.update_user(fay.id, UserUpdate::Avatar(Some(avatar))).await.unwrap().unwrap();
+    let expected = User {
+        display_name: Some("Fée Ünï".into()),
+        status: Some("🌴 on leave".into()),
+        avatar: Some(avatar),
+        ..fay.clone()
+    };
+    assert_eq!(stored, expected);
+    assert_eq!(store.user(fay.id).await.unwrap().as_ref(), Some(&expected));
+    assert_eq!(store.user_by_username("FAY").await.unwrap().as_ref(), Some(&expected));
+    let found = store.users(&UserQuery { search: Some("fée ü".into()), after: None, limit: 10 }).await.unwrap();
+    assert_eq!(found, std::slice::from_ref(&expected));
+    // Cleared again, one by one.
+    store.update_user(fay.id, UserUpdate::DisplayName(None)).await.unwrap();
+    store.update_user(fay.id, UserUpdate::Status(None)).await.unwrap();
+    let cleared = store.update_user(fay.id, UserUpdate::Avatar(None)).await.unwrap();
+    assert_eq!(cleared, Some(fay.clone()));
+    assert!(store.users(&UserQuery { search: Some("fée".into()), after: None, limit: 10 }).await.unwrap().is_empty());
+    // A record inserted with them keeps them.
+    let gil = User { status: Some("here".into()), avatar: Some(avatar), ..user("gil") };
+    store.insert_user(&gil, "h").await.unwrap();
+    assert_eq!(store.user(gil.id).await.unwrap(), Some(gil));
+}
+
 /// Deleting a user removes the username, the password hash and the sessions.
 pub async fn deleting_a_user_removes_credentials_and_sessions<S: Store>(store: Arc<S>) {
     let carol = user("carol");
     store.insert_user(&carol, "h").await.unwrap();
-    let session =
-        Session { token_hash: TokenHash([7; 32]), user: carol.id, created_at: Timestamp(1), expires_at: Timestamp(2) };
+    let session = Session {
+        token_hash: TokenHash([7; 32]),
+        user: carol.id,
+        created_at: Timestamp(1),
+        expires_at: Timestamp(2),
+        last_used: Some(Timestamp(1)),
+        user_agent: Some("Firefox".into()),
+    };
     store.insert_session(&session).await.unwrap();
     let token = AccountToken {
         token_hash: TokenHash([8; 32]),
