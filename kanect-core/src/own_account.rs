@@ -63,7 +63,12 @@ impl Chat {
     ///
     /// # Errors
     /// `wrong_password`; `too_many_attempts` with the wait; `user_not_found`; `unavailable`.
-    async fn confirm_password(&self, caller: &Caller, password: &str, client: Option<IpAddr>) -> Result<User> {
+    pub(crate) async fn confirm_password(
+        &self,
+        caller: &Caller,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<User> {
         let user = self.me(caller).await?;
         if password.len() > validate::PASSWORD_LEN.end() * 4 {
             return Err(Error::Forbidden(Denied::WrongPassword));

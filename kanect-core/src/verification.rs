@@ -78,8 +78,7 @@ impl Chat {
     /// for an address that is not one; `user_not_found`; `unavailable`.
     pub async fn change_email(&self, caller: &Caller, current_password: &str, email: Option<&str>) -> Result<User> {
         let email = email.filter(|e| !e.trim().is_empty()).map(validate::email).transpose()?;
-        let user = self.me(caller).await?;
-        self.check_current_password(&user, current_password).await?;
+        let user = self.confirm_password(caller, current_password, None).await?;
         if user.email == email {
             return Ok(user); // the same address: nothing to change, nothing to verify again
         }
