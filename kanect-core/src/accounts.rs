@@ -20,8 +20,9 @@ use crate::validate;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-/// What a new user gives to register.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// What a new user gives to register. Its `Debug` leaves the password and the invite token
+/// out, so that a registration logged by mistake gives neither away.
+#[derive(Clone, Default, Deserialize)]
 pub struct Registration {
     /// 3–32 of `A–Z a–z 0–9 _ . -`, starting with a letter or digit.
     pub username: String,
@@ -37,6 +38,18 @@ pub struct Registration {
     /// (ignored in the other modes, and by trusted paths: see the `invites` module).
     #[serde(default)]
     pub invite: Option<String>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Registration { username, password: _, email, display_name, invite } = self;
+        f.debug_struct("Registration")
+            .field("username", username)
+            .field("email", email)
+            .field("display_name", display_name)
+            .field("invite", &invite.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registration {
@@ -266,28 +279,6 @@ impl Chat {
         self.open_session(user).await
     }
 
-    /// Checks `user`'s current password, asked again before a change to the account; counted
-    /// against the log-in slow-downs as a log-in is (per account: the caller's address is not
-    /// known here).
-    ///
-    /// # Errors
-    /// `wrong_password`; `too_many_attempts`; `unavailable`.
-    pub(crate) async fn check_current_password(&self, user: &User, password: &str) -> Result<()> {
-        let wrong = Error::Forbidden(crate::error::Denied::WrongPassword);
-        if password.len() > validate::PASSWORD_LEN.end() * 4 {
-            return Err(wrong);
-        }
-        let counted = self.count_login_attempt(&User::fold(&user.username), None).await?;
-        let hash = self.store().password_hash(user.id).await?;
-        if !self.hasher().verify(password.to_string(), hash).await? {
-            return Err(wrong);
-        }
-        for key in &counted {
-            self.store().clear_login_attempts(key).await?;
-        }
-        Ok(())
-    }
-
     /// Counts a log-in attempt for the account `folded` (from `address`, if known) against its
     /// slow-downs, before the password is checked: at every key or at none (see the `throttle`
     /// module docs). Returns the keys to clear if it is right.
@@ -484,5 +475,22 @@ impl Chat {
     fn view(&self, user: User) -> UserView {
         let presence = self.presence(&user);
         UserView { user: user.public(), presence }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Registration;
+
+    #[test]
+    fn a_registration_debug_print_holds_neither_the_password_nor_the_invite() {
+        let registration = Registration {
+            invite: Some("invite-token-secret".into()),
+            ..Registration::new("alice", "a long secret password")
+        };
+        let printed = format!("{registration:?}");
+        assert!(printed.contains("alice"), "{printed}");
+        assert!(!printed.contains("a long secret password"), "{printed}");
+        assert!(!printed.contains("invite-token-secret"), "{printed}");
     }
 }
