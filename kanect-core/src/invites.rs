@@ -10,9 +10,9 @@
 //!   as `invite_required`.
 //! - **closed**: refused as `sign_up_closed`, before anything else is looked at.
 //!
-//! **Invites.** An administrator (or any user, where [`InviteLimits::users_may_invite`]) makes
-//! an invite with a number of uses (1 to [`InviteLimits::max_uses`]) and an expiry (a minute to
-//! [`InviteLimits::max_ttl`]). Its token is 256 random bits, shown once, in the link; the store
+//! **Invites.** An administrator (or any user, where [`InviteLimits::users_may_invite`](crate::InviteLimits::users_may_invite)) makes
+//! an invite with a number of uses (1 to [`InviteLimits::max_uses`](crate::InviteLimits::max_uses)) and an expiry (a minute to
+//! [`InviteLimits::max_ttl`](crate::InviteLimits::max_ttl)). Its token is 256 random bits, shown once, in the link; the store
 //! keeps its SHA-256 only, as for sessions. A sign-up presents the token and is refused as
 //! `invite_invalid` (unknown: forged, mistyped, or revoked, one code for all), `invite_expired` or
 //! `invite_used_up`.
@@ -29,7 +29,7 @@
 //! **Attacker's view.** Tokens cannot be guessed (256 bits), so the unauthenticated check of
 //! one ([`Chat::invite_status`]) needs no budget of its own; sign-ups with invites draw on the
 //! sign-up rate limits as any other. A user who may invite holds at most
-//! [`InviteLimits::open_per_user`] usable invites at once (`too_many_invites`), so one account
+//! [`InviteLimits::open_per_user`](crate::InviteLimits::open_per_user) usable invites at once (`too_many_invites`), so one account
 //! cannot mint invites without bound; administrators have no cap. Making and revoking an invite,
 //! and each sign-up through one, are written to the audit log (actions `invite.create`,
 //! `invite.revoke`, `invite.use`).
@@ -39,82 +39,10 @@ use crate::chat::{Caller, Chat};
 use crate::error::{Denied, Entity, Error, Invalid, InviteRefused, Limit, Result};
 use crate::id::{InviteId, UserId};
 use crate::model::{Role, TokenHash};
+use crate::sign_up::SignUpMode;
 use crate::store::{redeem, Invite};
 use crate::validate;
 use std::time::Duration;
-
-/// Who may sign up from the public (see the module docs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SignUpMode {
-    /// Anyone.
-    #[default]
-    Open,
-    /// Only with a valid invite.
-    Invite,
-    /// Nobody: administrators create the accounts.
-    Closed,
-}
-
-impl SignUpMode {
-    /// The stable name: `"open"`, `"invite"` or `"closed"` (also what [`str::parse`] reads).
-    pub fn code(self) -> &'static str {
-        match self {
-            SignUpMode::Open => "open",
-            SignUpMode::Invite => "invite",
-            SignUpMode::Closed => "closed",
-        }
-    }
-}
-
-impl std::fmt::Display for SignUpMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// The text was not `open`, `invite` or `closed`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("sign-up mode must be open, invite or closed")]
-pub struct BadSignUpMode;
-
-impl std::str::FromStr for SignUpMode {
-    type Err = BadSignUpMode;
-
-    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
-        match text {
-            "open" => Ok(SignUpMode::Open),
-            "invite" => Ok(SignUpMode::Invite),
-            "closed" => Ok(SignUpMode::Closed),
-            _ => Err(BadSignUpMode),
-        }
-    }
-}
-
-/// Who may make invites, and how big they may be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InviteLimits {
-    /// Whether users (not only administrators) may make invites. Default false.
-    pub users_may_invite: bool,
-    /// The most uses one invite may allow. Default 1000.
-    pub max_uses: u32,
-    /// The longest an invite may stay valid. Default 30 days.
-    pub max_ttl: Duration,
-    /// Usable (unexpired, not used up) invites a user who is not an administrator may hold at
-    /// once. Default 20.
-    pub open_per_user: usize,
-}
-
-impl Default for InviteLimits {
-    fn default() -> Self {
-        InviteLimits {
-            users_may_invite: false,
-            max_uses: 1000,
-            max_ttl: Duration::from_secs(30 * 24 * 3600),
-            open_per_user: 20,
-        }
-    }
-}
 
 /// The shortest an invite may stay valid.
 pub const INVITE_MIN_TTL: Duration = Duration::from_secs(60);
@@ -122,9 +50,9 @@ pub const INVITE_MIN_TTL: Duration = Duration::from_secs(60);
 /// What a new invite allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NewInvite {
-    /// Sign-ups it allows: 1 to [`InviteLimits::max_uses`].
+    /// Sign-ups it allows: 1 to [`InviteLimits::max_uses`](crate::InviteLimits::max_uses).
     pub uses: u32,
-    /// How long it stays valid: [`INVITE_MIN_TTL`] to [`InviteLimits::max_ttl`].
+    /// How long it stays valid: [`INVITE_MIN_TTL`] to [`InviteLimits::max_ttl`](crate::InviteLimits::max_ttl).
     pub expires_in: Duration,
 }
 
@@ -174,7 +102,7 @@ impl Chat {
     /// # Errors
     /// `admin_only` (a user, where users may not invite); `out_of_range` for `uses` or
     /// `expires_in` outside their bounds; `too_many_invites` for a user holding
-    /// [`InviteLimits::open_per_user`] usable invites; `invalid_session`, `account_disabled`;
+    /// [`InviteLimits::open_per_user`](crate::InviteLimits::open_per_user) usable invites; `invalid_session`, `account_disabled`;
     /// `unavailable`.
     pub async fn create_invite(&self, caller: &Caller, new: NewInvite) -> Result<CreatedInvite> {
         let limits = self.config().invites;

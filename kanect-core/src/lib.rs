@@ -70,7 +70,7 @@
 //!   device has, as ranges.
 //! - `chat` — the [`Chat`] handle, its config and event routing; its operations are in
 //!   `accounts`, `conversations`, `conversation_list` (the caller's list, in pages),
-//!   `messaging`, `admin` and `invites` (the sign-up mode and invite links); a user's own
+//!   `messaging`, `admin` and `invites` (invite links, and the sign-up mode of `sign_up`); a user's own
 //!   account is `profile` (display name, status, avatar), `own_account` (password, sessions,
 //!   deleting it) and `my_data` (exporting it); `replies` (previews of what a reply answers), `mentions`
 //!   (`@username`s resolved to members) and `reactions` (the rule every store applies) extend
@@ -132,6 +132,7 @@ mod replies;
 mod retention;
 pub mod search;
 mod seq_set;
+mod sign_up;
 mod store;
 mod subscription;
 mod system_lines;
@@ -160,7 +161,7 @@ pub use conversations::GROUP_MAX_MEMBERS;
 pub use error::{AuthFailure, Conflict, Denied, Entity, Error, Invalid, InviteRefused, Limit, Result, StoreError};
 pub use event::{Delivery, Event};
 pub use id::{AttachmentId, AuditId, ConversationId, InviteId, MessageId, NodeId, Seq, UserId};
-pub use invites::{BadSignUpMode, CreatedInvite, InviteLimits, InviteScope, NewInvite, SignUpMode, INVITE_MIN_TTL};
+pub use invites::{CreatedInvite, InviteScope, NewInvite, INVITE_MIN_TTL};
 pub use limits::{Rate, RateLimits};
 pub use mail::{Mail, MailConfig, MailError, Mailer, Verification};
 pub use media::{
@@ -185,6 +186,7 @@ pub use presence::WATCH_MAX;
 pub use profile::{AvatarImage, ProfileChange};
 pub use reactions::{Reacted, ReactionChange, TooManyReactions, REACTIONS_MAX};
 pub use search::{SearchHit, SearchRequest, SearchResults};
+pub use sign_up::{BadSignUpMode, InviteLimits, SignUpMode};
 pub use store::{HistoryPage, Invite, StoreHealth};
 pub use subscription::{Resumed, SkippedCursor, Subscription, TryNext, RESUME_BATCH, RESUME_BYTES};
 pub use throttle::{LoginLimits, SlowDown};
