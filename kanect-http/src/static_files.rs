@@ -58,4 +58,29 @@ mod tests {
         assert_eq!(serve(&Method::GET, "../Cargo.toml").unwrap_err().code, "not_found");
         assert_eq!(serve(&Method::POST, "").unwrap_err().code, "not_found");
     }
+
+    /// A block left open (a merge once dropped a media query's closing brace) does not fail
+    /// to parse: it pulls every rule after it under its condition, silently. Comments aside,
+    /// every brace of the style sheet closes, and never below the top level.
+    #[test]
+    fn every_block_of_the_style_sheet_closes() {
+        let css = include_str!("../web/style.css");
+        let (mut depth, mut line, mut rest) = (0usize, 1, css);
+        while let Some(c) = rest.chars().next() {
+            if let Some(after) = rest.strip_prefix("/*") {
+                let end = after.find("*/").expect("an unclosed comment");
+                line += after[..end].matches('\n').count();
+                rest = &after[end + 2..];
+                continue;
+            }
+            match c {
+                '{' => depth += 1,
+                '}' => depth = depth.checked_sub(1).unwrap_or_else(|| panic!("a '}}' with nothing open, line {line}")),
+                '\n' => line += 1,
+                _ => {}
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+        assert_eq!(depth, 0, "blocks left open at the end of style.css");
+    }
 }
