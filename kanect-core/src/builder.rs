@@ -135,6 +135,9 @@ impl ChatBuilder {
         if chat.attachments_enabled() {
             tokio::spawn(crate::attachments::sweep_periodically(chat.downgrade()));
         }
+        if let Some(queue) = chat.push_queue() {
+            tokio::spawn(crate::notifications::push_when_due(chat.downgrade(), queue.clone()));
+        }
         if chat.mail_enabled() && chat.config().mail.digest_after.is_some() {
             tokio::spawn(crate::digests::digest_periodically(chat.downgrade()));
         }
@@ -184,5 +187,6 @@ fn receive(weak: &WeakChat, envelope: BusEnvelope) {
             chat.heard_presence(envelope.origin, user, online, last_seen);
         }
         BusMessage::Heartbeat { online, idle } => chat.heard_heartbeat(envelope.origin, &online, &idle),
+        BusMessage::PushSubscribed { user } => chat.heard_push_subscription(user),
     }
 }

@@ -57,6 +57,12 @@ pub enum BusMessage {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         idle: Vec<UserId>,
     },
+    /// A user made a Web Push subscription: a node that believed they had none pushes to them
+    /// again (see the `notifications` module).
+    PushSubscribed {
+        /// Whose.
+        user: UserId,
+    },
 }
 
 /// A [`BusMessage`] and the node it came from.

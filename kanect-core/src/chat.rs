@@ -24,7 +24,7 @@ use crate::limits::{Limits, RateLimits};
 use crate::mail::{MailConfig, Mailer, Verification};
 use crate::metrics::Metrics;
 use crate::model::{Role, Timestamp, TokenHash};
-use crate::notifications::PushSender;
+use crate::notifications::{PushQueue, PushSender};
 use crate::ordering::{Sequencer, Ticket};
 use crate::presence::state::PresenceState;
 use crate::search::SearchIndex;
@@ -85,6 +85,10 @@ pub struct ChatConfig {
     /// [`PushSender`](crate::PushSender)): a member whose device reads it meanwhile (their read
     /// receipt reaches it) is not pushed. Default 2 s.
     pub push_grace: Duration,
+    /// How many messages may wait for their pushes at once (see
+    /// [`ChatConfig::push_grace`]); past it, a new message is not pushed, and counted in
+    /// [`Metrics::pushes_dropped`](crate::metrics::Metrics::pushes_dropped). Default 10 000.
+    pub push_backlog: usize,
 }
 
 impl Default for ChatConfig {
@@ -105,6 +109,7 @@ impl Default for ChatConfig {
             invites: InviteLimits::default(),
             mail: MailConfig::default(),
             push_grace: Duration::from_secs(2),
+            push_backlog: 10_000,
         }
     }
 }
@@ -175,6 +180,8 @@ struct Inner {
     mailer: Option<Arc<dyn Mailer>>,
     /// Where Web Push messages go out; None: push is off (see `notifications`).
     push: Option<Arc<dyn PushSender>>,
+    /// The messages waiting for their push; Some when push is on.
+    push_queue: Option<Arc<PushQueue>>,
     /// Uploads under way per account (see `attachments`).
     uploads: Uploads,
     /// One image decoded at a time: its bytes and pixels are in memory meanwhile.
@@ -253,6 +260,7 @@ impl Chat {
             blobs,
             search,
             mailer,
+            push_queue: push.as_ref().map(|_| Arc::new(PushQueue::new(config.push_backlog))),
             push,
             uploads: Uploads::default(),
             thumbnailing: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -318,6 +326,11 @@ impl Chat {
     /// The push sender, if Web Push is on.
     pub(crate) fn push(&self) -> Option<&Arc<dyn PushSender>> {
         self.inner.push.as_ref()
+    }
+
+    /// The push queue, if Web Push is on.
+    pub(crate) fn push_queue(&self) -> Option<&Arc<PushQueue>> {
+        self.inner.push_queue.as_ref()
     }
 
     /// Uploads under way per account.

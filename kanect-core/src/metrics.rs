@@ -45,6 +45,10 @@ pub struct Metrics {
     pub fanout: Histogram,
     /// Time the store took to append a message (including its durable flush).
     pub store_append: Histogram,
+    /// Messages not pushed because too many were waiting for their pushes already
+    /// ([`ChatConfig::push_backlog`](crate::ChatConfig::push_backlog)): a growing count means a
+    /// push service slower than the messages.
+    pub pushes_dropped: AtomicU64,
 }
 
 #[cfg(test)]

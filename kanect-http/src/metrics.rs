@@ -78,6 +78,12 @@ pub(crate) fn render(app: &App) -> String {
         "counter",
         chat.metrics().messages_sent.load(Ordering::Relaxed),
     );
+    gauge(
+        "kanect_pushes_dropped_total",
+        "Messages not pushed because too many waited for their pushes already.",
+        "counter",
+        chat.metrics().pushes_dropped.load(Ordering::Relaxed),
+    );
     gauge("kanect_deliveries_total", "Events handed to device queues.", "counter", delivered);
     gauge("kanect_deliveries_lagged_total", "Events not queued because the device lagged.", "counter", lagged);
     histogram(

@@ -198,7 +198,7 @@ impl NatsBus {
     }
 
     /// [`Subjects::PerUser`] publishing: deliveries to each recipient's subject; broadcasts,
-    /// presence and heartbeats to the deployment's, following users as the node's own
+    /// push subscriptions, presence and heartbeats to the deployment's, following users as the node's own
     /// messages show them.
     async fn publish_per_user(&self, envelope: BusEnvelope) -> Result<(), StoreError> {
         let origin = envelope.origin;
@@ -212,7 +212,10 @@ impl NatsBus {
                 }
                 result
             }
-            BusMessage::Broadcast { .. } => self.send(&self.events, &envelope).await,
+            // Any node may store the next message to a user who subscribed to pushes.
+            BusMessage::Broadcast { .. } | BusMessage::PushSubscribed { .. } => {
+                self.send(&self.events, &envelope).await
+            }
             BusMessage::EndSessions { user, .. } => self.send(&self.user_subject(*user), &envelope).await,
             BusMessage::Presence { user, online, .. } => {
                 // Follow before announcing, so that once the device's subscribe returns, what

@@ -15,17 +15,22 @@
 //!    session has ended is deleted instead: a shared computer stops hearing of a user who
 //!    logged out); one the push service answers "gone" for (404, 410) is deleted.
 //!
-//! Pushes run on a task of their own, never on the send's path: a slow push service delays
-//! no acknowledgement.
+//! Messages wait for their grace in the node's push queue, worked by a task of its own, never
+//! on the send's path: a slow push service delays no acknowledgement. A message none of whose
+//! recipients may have a subscription is not queued at all (see `push_queue`: how the node
+//! knows without reading the store).
 
+use super::push_queue::PendingPush;
 use super::settings::{should_notify, Channel};
 use super::PushSubscription;
+use crate::bus::BusMessage;
 use crate::chat::{Caller, Chat};
 use crate::error::{AuthFailure, Denied, Error, Invalid, Result};
 use crate::id::{ConversationId, MessageId, Seq, UserId};
 use crate::model::Message;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering;
 
 /// The longest push endpoint URL taken, in bytes (browsers' are a few hundred).
 pub const PUSH_ENDPOINT_MAX_BYTES: usize = 2048;
@@ -151,6 +156,10 @@ impl Chat {
             created_at: self.now(),
         };
         self.store().insert_push_subscription(&subscription).await?;
+        if let Some(queue) = self.push_queue() {
+            queue.subscribed(caller.user());
+        }
+        self.publish(BusMessage::PushSubscribed { user: caller.user() }).await;
         let mut all = self.store().push_subscriptions_of(caller.user()).await?;
         if all.len() > PUSH_SUBSCRIPTIONS_MAX {
             all.sort_by_key(|s| s.created_at);
@@ -173,40 +182,58 @@ impl Chat {
         self.push().ok_or(Error::Forbidden(Denied::PushDisabled))
     }
 
-    /// Starts the pushes of a new message to `members` (see the module docs), on a task.
+    /// Queues the pushes of a new message to `members` (see the module docs): nothing at all
+    /// when none of them may have a push subscription, which is the common case and costs no
+    /// store read.
     pub(crate) fn push_message(&self, message: &Message, group: Option<String>, members: &[UserId]) {
-        if self.push().is_none() || message.event.is_some() {
+        let Some(queue) = self.push_queue() else { return };
+        if message.event.is_some() {
             return;
         }
-        let recipients: Vec<UserId> = members.iter().copied().filter(|member| *member != message.sender).collect();
+        let recipients = queue.audience(members.iter().copied().filter(|member| *member != message.sender));
         if recipients.is_empty() {
             return;
         }
-        let (weak, message, grace) = (self.downgrade(), message.clone(), self.config().push_grace);
-        tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            let Some(chat) = weak.upgrade() else { return };
-            if let Err(error) = chat.push_to_members(&message, group, &recipients).await {
-                tracing::warn!(%error, "pushes of a message failed");
-            }
-        });
+        let due = tokio::time::Instant::now() + self.config().push_grace;
+        if !queue.enqueue(PendingPush { due, message: message.clone(), group, recipients }) {
+            self.metrics().pushes_dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    async fn push_to_members(&self, message: &Message, group: Option<String>, recipients: &[UserId]) -> Result<()> {
-        let Some(sender) = self.push() else { return Ok(()) };
-        let receipts = self.store().receipts(message.conversation).await?;
+    /// Notes that `user` made a push subscription on another node (see `push_queue`).
+    pub(crate) fn heard_push_subscription(&self, user: UserId) {
+        if let Some(queue) = self.push_queue() {
+            queue.subscribed(user);
+        }
+    }
+
+    /// Pushes `message` to those of `recipients` it should reach, once its grace has passed.
+    pub(crate) async fn push_to_members(
+        &self,
+        message: &Message,
+        group: Option<String>,
+        recipients: &[UserId],
+    ) -> Result<()> {
+        let (Some(sender), Some(queue)) = (self.push(), self.push_queue()) else { return Ok(()) };
         let now = self.now();
+        let mut receipts = None;
         let mut notice = None;
         for &user in recipients {
-            if receipts.iter().any(|receipt| receipt.user == user && receipt.read >= message.seq) {
+            let epoch = queue.epoch();
+            let subscriptions = self.store().push_subscriptions_of(user).await?;
+            queue.found(user, !subscriptions.is_empty(), epoch);
+            if subscriptions.is_empty() {
+                continue;
+            }
+            if receipts.is_none() {
+                receipts = Some(self.store().receipts(message.conversation).await?);
+            }
+            let read = receipts.iter().flatten().any(|receipt| receipt.user == user && receipt.read >= message.seq);
+            if read {
                 continue;
             }
             let settings = self.notification_settings_of(user).await?;
             if !should_notify(&settings, user, message, now, Channel::Interrupting) {
-                continue;
-            }
-            let subscriptions = self.store().push_subscriptions_of(user).await?;
-            if subscriptions.is_empty() {
                 continue;
             }
             if notice.is_none() {
