@@ -14,7 +14,7 @@
 //! time with another word of its kind, newest first and by relevance, a page of 20; p50, p99 and
 //! max in milliseconds. The whole run is bounded: minutes, most of it building the corpus.
 //!
-//! Send throughput with and without indexing is measured end to end by `benches/search_sends.sh`.
+//! Send throughput with and without indexing is measured end to end by `benches/sends_without.sh --no-search`.
 
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
