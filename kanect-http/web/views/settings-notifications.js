@@ -30,8 +30,8 @@ function failed(err) {
   toast(err && err.message ? err.message : 'That did not work. Try again.');
 }
 
-/** Renders the notifications tab into `body`, again whenever the settings change, until it is
- *  taken off the page. */
+/** Renders the notifications tab into `body`, and again whenever the settings change while it
+ *  is on the page (the first change after it left ends the following). */
 export function renderNotifications(body) {
   async function render() {
     const settings = notifications.settings();
