@@ -98,10 +98,15 @@ struct Cli {
     /// for three of these counts as gone, and its users as offline.
     #[arg(long, global = true, env = "KANECT_HEARTBEAT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
     heartbeat_ms: u64,
-    /// Minutes without a device in use (input in the web app, its tab brought back) after which
-    /// an online user shows as away.
-    #[arg(long, global = true, env = "KANECT_AWAY_AFTER_MINUTES", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
-    away_after_minutes: u64,
+    /// How long an online user may go without a device in use (input in the web app, its tab
+    /// brought back) before showing as away: a whole number of seconds, minutes or hours, such
+    /// as `30s`, `10m` or `1h`.
+    #[arg(long, global = true, env = "KANECT_AWAY_AFTER", value_name = "DURATION", default_value = "10m", value_parser = away_after_setting)]
+    away_after: Duration,
+    /// `--away-after` in whole minutes: the older spelling, kept so that existing setups go on
+    /// working.
+    #[arg(long, global = true, env = "KANECT_AWAY_AFTER_MINUTES", value_name = "N", conflicts_with = "away_after", value_parser = clap::value_parser!(u64).range(1..=AWAY_AFTER_MAX_SECS / 60))]
+    away_after_minutes: Option<u64>,
     /// Log filter: a level (`info`, `debug`) or tracing directives (`kanect_http=debug,info`).
     #[arg(long, global = true, env = "KANECT_LOG", default_value = "info")]
     log: String,
@@ -243,6 +248,30 @@ fn retention_setting(text: &str) -> Result<RetentionSetting, String> {
         return Err(format!("{days} days is over 100 years; {expected}"));
     }
     Ok(RetentionSetting(Some(Duration::from_secs(days * 24 * 3600))))
+}
+
+/// The longest `--away-after`: a week. Idle for longer is not "away" in any useful sense, so a
+/// bigger number is far more likely a unit mistaken (seconds meant as minutes) than a decision.
+const AWAY_AFTER_MAX_SECS: u64 = 7 * 24 * 3600;
+
+/// Parses `--away-after`: a whole number of seconds (`s`), minutes (`m`) or hours (`h`), from
+/// one second to [`AWAY_AFTER_MAX_SECS`].
+fn away_after_setting(text: &str) -> Result<Duration, String> {
+    let expected = "expected a whole number of seconds, minutes or hours, such as 30s, 10m or 1h, up to a week";
+    let text = text.trim();
+    let (count, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let count: u64 = count.parse().map_err(|_| format!("{text:?}: {expected}"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("{text:?}: {expected}")),
+    };
+    match count.checked_mul(unit_secs) {
+        Some(0) => Err(format!("{text:?}: everyone would be away at once; {expected}")),
+        Some(secs) if secs <= AWAY_AFTER_MAX_SECS => Ok(Duration::from_secs(secs)),
+        _ => Err(format!("{text:?} is over a week; {expected}")),
+    }
 }
 
 /// As `--help` shows a default: the engine's.
@@ -637,7 +666,7 @@ async fn build_chat(
     };
     let config = ChatConfig {
         heartbeat: Duration::from_millis(cli.heartbeat_ms),
-        away_after: Duration::from_secs(cli.away_after_minutes * 60),
+        away_after: cli.away_after_minutes.map_or(cli.away_after, |minutes| Duration::from_secs(minutes * 60)),
         max_devices_per_user: usize::try_from(cli.max_devices_per_user).unwrap_or(usize::MAX),
         rate_limits: cli.rate_limits(),
         login: cli.login_limits(),

@@ -251,3 +251,37 @@ async fn export_and_import_move_a_store_to_another_data_dir() {
     let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
     assert_eq!(status, Some(0));
 }
+
+/// `--away-after` takes seconds, minutes or hours from 1 s to a week, and a socket's `hello`
+/// says what the server took; `--away-after-minutes`, the older spelling, still works and
+/// cannot be given with it. Anything else is refused at start with a sentence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn away_after_takes_seconds_to_a_week_and_hello_says_it() {
+    let binary = server_binary(&[]);
+    for (args, millis) in [
+        (["--away-after", "1s"], 1000),
+        (["--away-after", "168h"], 604_800_000),
+        (["--away-after-minutes", "2"], 120_000),
+    ] {
+        let server = start_process(&binary, [OsStr::new("--memory"), OsStr::new(args[0]), OsStr::new(args[1])], &[]);
+        let alice = signup(server.addr, "alice").await;
+        let mut ws = try_connect(server.addr, &alice.token, &[]).await.expect("WebSocket connects");
+        assert_eq!(ws.next_of("hello").await["away_after_ms"], millis, "{args:?}");
+        assert_eq!(tokio::task::spawn_blocking(move || server.terminate()).await.unwrap(), Some(0));
+    }
+    for (args, says) in [
+        (&["--away-after", "0s"][..], "everyone would be away at once"),
+        (&["--away-after", "169h"], "over a week"),
+        (&["--away-after", "604801s"], "over a week"),
+        (&["--away-after", "10d"], "seconds, minutes or hours"),
+        (&["--away-after", "ten minutes"], "seconds, minutes or hours"),
+        (&["--away-after-minutes", "10081"], "10081"),
+        (&["--away-after", "30s", "--away-after-minutes", "1"], "cannot be used with"),
+    ] {
+        let refused =
+            Command::new(&binary).args(["--memory", "--listen", "127.0.0.1:0"]).args(args).output().expect("run");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}

@@ -131,6 +131,7 @@ where
             user: caller.user().to_wire(),
             max_frame_bytes: app.config.max_frame_bytes as u64,
             max_file_bytes: app.chat.attachments_enabled().then(|| app.chat.config().attachments.max_file_bytes),
+            away_after_ms: Some(u64::try_from(app.chat.config().away_after.as_millis()).unwrap_or(u64::MAX)),
         };
         sink.send(Message::Text(hello.to_json().into())).await.ok()?;
         let mut ticker = tokio::time::interval(app.config.ws_ping_interval);
@@ -448,6 +449,23 @@ mod tests {
         }
         socket.task.await.unwrap();
         assert_eq!(chat.connected_devices(), 0, "the device left with the socket");
+    }
+
+    #[tokio::test]
+    async fn hello_says_how_soon_the_user_shows_as_away() {
+        let away_after = std::time::Duration::from_secs(90);
+        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, away_after, ..Default::default() };
+        let chat = Chat::builder(MemoryStore::new()).config(config).build().await.unwrap();
+        let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+        let alice = chat.act_as(alice.id).await.unwrap();
+        let (_shutdown, shutdown_rx) = watch::channel(false);
+        let app = App::new(chat.clone(), crate::HttpConfig::default(), None, shutdown_rx);
+        let (out_tx, mut out) = mpsc::unbounded::<Message>();
+        let (_inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
+        let task = tokio::spawn(run(app, chat.subscribe(&alice).await.unwrap(), false, out_tx, in_rx));
+        let hello = next_json(&mut out).await;
+        assert_eq!((hello["type"].clone(), hello["away_after_ms"].clone()), (json!("hello"), json!(90_000)));
+        task.abort();
     }
 
     #[tokio::test]

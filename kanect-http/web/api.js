@@ -143,6 +143,16 @@ export function uploadFile(file, name, onProgress) {
   return { promise, abort: () => xhr.abort() };
 }
 
+/** The server's e-mail features (`GET /email`, PROTOCOL.md "E-mail"): asked once per page load,
+ *  since only a restart changes them; an answer that does not come reads as no mail. */
+let mailFeaturesAnswer = null;
+
+/** Resolves with `{enabled, verification}`, never rejects. */
+export function mailFeatures() {
+  if (!mailFeaturesAnswer) mailFeaturesAnswer = request('GET', '/email').catch(() => ({ enabled: false, verification: 'off' }));
+  return mailFeaturesAnswer;
+}
+
 /** Every endpoint the web app uses, one function each. */
 export const api = {
   signup: (fields) => request('POST', '/auth/signup', fields),

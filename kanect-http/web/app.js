@@ -15,10 +15,11 @@
 //   activity.js  tells the server someone is at this device (input, the tab in view): "away"
 //   views/       auth (log-in, sign-up), shell (layout), sidebar, chat, dialogs, attachments
 //                (the tray, files in messages, the image viewer), invites (making and listing
-//                invite links), settings-notifications, admin* (the admin area); mail-links (the
-//                pages mailed links open, and the reset request), settings-email
-//                (#/settings/email), verify-banner (over the chat while the address is unconfirmed),
-//                settings (my account: a tab per module, listed in settings.js's SETTINGS_TABS)
+//                invite links), admin* (the admin area); mail-links (the pages mailed links
+//                open, and the reset request), verify-banner (over the chat while the address is
+//                unconfirmed), settings (my account, #/settings/<tab>: a tab per module,
+//                settings-profile, -security, -email, -notifications, listed in settings.js's
+//                SETTINGS_TABS)
 //   notifications.js, favicon.js, push.js   what notifies (the settings and the rule, desktop
 //                notifications, sound), the unread badge on the tab's icon, Web Push (sw.js)
 // To add a view (e.g. an admin area): write views/admin.js, import it below, and call
@@ -32,12 +33,9 @@ import { on, state } from './state.js';
 import { ADMIN_ROUTE, renderAdmin } from './views/admin.js';
 import { renderLogin, renderSignup } from './views/auth.js';
 import { registerMailRoutes } from './views/mail-links.js';
-import { registerEmailSettings } from './views/settings-email.js';
 import { installPaletteShortcut } from './views/palette.js';
 import { renderSettings, SETTINGS_ROUTE } from './views/settings.js';
 import { hideShell, showShell } from './views/shell.js';
-// Registers `#/settings/notifications` itself.
-import './views/settings-notifications.js';
 
 const root = document.getElementById('app');
 
@@ -75,7 +73,6 @@ route(ADMIN_ROUTE, (m) => {
   renderAdmin(root, m);
 });
 registerMailRoutes(root);
-registerEmailSettings(root);
 route(SETTINGS_ROUTE, (m) => {
   hideShell();
   renderSettings(root, m);

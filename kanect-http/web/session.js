@@ -165,7 +165,7 @@ async function start(me) {
     watch: watchList,
     onFrame,
     onHello: (frame) => {
-      state.limits = { maxFileBytes: Number(frame.max_file_bytes) || null };
+      state.limits = { maxFileBytes: Number(frame.max_file_bytes) || null, awayAfterMs: Number(frame.away_after_ms) || null };
     },
     onState: (s) => {
       state.connection = s;

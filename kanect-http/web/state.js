@@ -64,9 +64,11 @@ export const state = {
   open: null,
   /**
    * What the server said of its limits: `maxFileBytes`, the largest upload, from `hello`'s
-   * `max_file_bytes` (null while unknown: a server that does not say is the judge of each file).
+   * `max_file_bytes` (null while unknown: a server that does not say is the judge of each file);
+   * `awayAfterMs`, how long without activity makes me away, from its `away_after_ms` (null
+   * while unknown: activity.js then reports at its usual pace).
    */
-  limits: { maxFileBytes: null },
+  limits: { maxFileBytes: null, awayAfterMs: null },
 };
 
 /** Forgets everything (log-out). */
@@ -82,7 +84,7 @@ export function reset() {
   state.pending.clear();
   state.typing.clear();
   state.open = null;
-  state.limits = { maxFileBytes: null };
+  state.limits = { maxFileBytes: null, awayAfterMs: null };
 }
 
 /**

@@ -35,8 +35,8 @@ macro_rules! server_frame {
 server_frame! {
 /// One frame from the server.
 pub enum ServerFrame {
-    /// The first frame on a socket: who it is, the largest frame it may send, and the largest
-    /// file it may upload.
+    /// The first frame on a socket: who it is, the largest frame it may send, the largest file
+    /// it may upload, and how soon its user shows as away without `activity`.
     Hello {
         /// The socket's user.
         user: UserId,
@@ -45,6 +45,12 @@ pub enum ServerFrame {
         /// The largest file an upload may hold, in bytes; absent if the server takes none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_file_bytes: Option<u64>,
+        /// How long, in milliseconds, all of the user's devices may go without `activity`
+        /// before the user shows as away: a client that reports activity reports it more often
+        /// than this, so that someone at the device never shows as away. Absent from servers
+        /// older than the field.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        away_after_ms: Option<u64>,
     },
     /// A command succeeded.
     Ack(Ack),

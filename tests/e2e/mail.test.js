@@ -105,6 +105,10 @@ test('unconfirmed address: banner, link, forgot password and the e-mail settings
     await page.click('form[data-form=change-email] button[type=submit]');
     await page.waitForSelector('[data-email-status=unverified]');
     await smtp.waitFor('alice@example.org', 1);
+    // Not confirmed yet: the tab mails the link again.
+    await page.click('#settings-main [data-action=resend]');
+    await page.waitForSelector('#toasts >> text=Sent: check your inbox.');
+    await smtp.waitFor('alice@example.org', 2);
     await shot(page, 'mail-settings-desktop');
     await page.setViewportSize({ width: 390, height: 844 });
     await shot(page, 'mail-settings-phone');
@@ -117,7 +121,7 @@ test('unconfirmed address: banner, link, forgot password and the e-mail settings
     await guest.click('form[data-form=reset-request] button[type=submit]');
     await guest.waitForSelector('.notice:text("a link is on its way")');
     await shot(guest, 'mail-reset-request');
-    const resets = await smtp.waitFor('alice@example.org', 2);
+    const resets = await smtp.waitFor('alice@example.org', 3);
     const reset = resets.find((m) => m.includes('/#/reset/'));
     await guest.goto(`/#/reset/${smtp.token(reset, '/#/reset/')}`);
     await guest.fill('#password', 'a brand new river 77');

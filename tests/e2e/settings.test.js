@@ -1,5 +1,6 @@
-// The settings page (#/settings/profile, #/settings/security), reached from the user menu in
-// the sidebar's header: a new name and status show in the sidebar here and live on another
+// The settings page (#/settings/profile, security, email, notifications), reached from the user
+// menu in the sidebar's header: one tab bar for all four, a tablist the arrow keys walk; the
+// e-mail tab says when the server has no mail; a new name and status show in the sidebar here and live on another
 // user's screen; an avatar upload is previewed, saved (and shown instead of the initials in
 // the sidebar, the other user's list and the chat header), refused with a sentence when it is
 // no picture, and removed; a wrong current password is refused, a right one changes it and
@@ -46,7 +47,7 @@ test('profile: name, status and avatar from the settings page, seen live by othe
 
   await page.click('[data-action=settings]');
   await page.waitForSelector('[data-settings=profile]');
-  assert.equal(await page.locator('.admin-tab[aria-current=page]').textContent(), 'Profile');
+  assert.equal(await page.locator('[role=tab][aria-selected=true]').textContent(), 'Profile');
   await page.fill('#display_name', 'Alice Liddell');
   await page.fill('#status', '🐇 late for tea');
   await page.click('[data-action=save-profile]');
@@ -158,4 +159,43 @@ test('security: password, sessions, deleting the account', () => withServer(asyn
   const login = await rest(server.url, 'POST', '/auth/login', { username: 'alice', password: 'a brand new stream 7' });
   assert.equal(login.status, 401);
   assertClean(page, laptop, phone);
+}));
+
+test('tabs: one bar for profile, security, e-mail and notifications; arrow keys; no mail said', () => withServer(async ({ server, browser }) => {
+  await apiSignup(server.url, 'alice');
+  for (const [width, viewport] of [['desktop', undefined], ['phone', PHONE]]) {
+    const page = await newUserPage(browser, server.url, viewport);
+    await logIn(page, 'alice');
+    // The bell in the sidebar opens the notifications tab, in the same page as the others.
+    await page.click('[data-action=notification-settings]');
+    await page.waitForSelector('#settings-main[data-settings=notifications] [data-setting=dnd]');
+    const tabs = page.locator('[role=tablist] [role=tab]');
+    assert.deepEqual(await tabs.allTextContents(), ['Profile', 'Security', 'E-mail', 'Notifications']);
+    assert.equal(await page.getAttribute('[role=tab][aria-selected=true]', 'data-tab'), 'notifications');
+    assert.equal(await page.getAttribute('#settings-main', 'aria-labelledby'), 'settings-tab-notifications');
+    assert.deepEqual(await tabs.evaluateAll((els) => els.map((e) => e.tabIndex)), [-1, -1, -1, 0], 'only the selected tab is in the Tab order');
+    await shot(page, `settings-notifications-${width}`);
+
+    // Keyboard: Right wraps to the first tab, Left comes back, End and Home jump; the focus
+    // stays on the selected tab, so the keys go on working.
+    await page.focus('[role=tab][aria-selected=true]');
+    const walk = [['ArrowRight', 'profile'], ['ArrowRight', 'security'], ['ArrowLeft', 'profile'], ['End', 'notifications'], ['ArrowLeft', 'email'], ['Home', 'profile']];
+    for (const [key, expected] of walk) {
+      await page.keyboard.press(key);
+      await page.waitForSelector(`#settings-main[data-settings=${expected}]`);
+      assert.equal(await page.evaluate(() => location.hash), `#/settings/${expected}`);
+      assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-tab')), expected, `focus after ${key}`);
+      assert.equal(await page.getAttribute('[role=tab][aria-selected=true]', 'data-tab'), expected);
+    }
+
+    // The e-mail tab on a server without mail: it says so, and offers no digests.
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForSelector('#settings-main[data-settings=email] [data-mail=off]');
+    assert.match(await page.locator('.notice[data-mail=off]').textContent(), /not configured on this server/);
+    assert.equal(await page.locator('[data-section=digests]').count(), 0);
+    assert.equal(await page.locator('[data-email-status=none]').count(), 1);
+    await shot(page, `settings-email-no-mail-${width}`);
+    assertClean(page);
+  }
 }));

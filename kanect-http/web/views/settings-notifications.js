@@ -1,22 +1,18 @@
-// The notification settings page (`#/settings/notifications`): the do-not-disturb (off, for an
-// hour, for eight hours, until turned off), desktop notifications in this browser (permission
-// asked only when the button is clicked), the sound (this browser), Web Push (this device), and
-// the conversations whose level is not "all", each with a way back to it.
+// Settings › Notifications (`#/settings/notifications`): the do-not-disturb (off, for an hour,
+// for eight hours, until turned off), desktop notifications in this browser (permission asked
+// only when the button is clicked), the sound (this browser), Web Push (this device), and the
+// conversations whose level is not "all", each with a way back to it.
 //
 // The settings live on the server (session.js sends the changes; notifications.js holds what
-// came back, also from the user's other devices); the sound and the permission are this
-// browser's own.
+// came back, also from the user's other devices, and the tab follows them while it is on
+// screen); the sound and the permission are this browser's own.
 
-import { displayName, h, icon, replace, toast } from '../dom.js';
+import { h, replace, toast } from '../dom.js';
 import * as notifications from '../notifications.js';
 import * as push from '../push.js';
-import { route } from '../router.js';
 import * as session from '../session.js';
 import { state } from '../state.js';
 import { conversationTitle } from '../titles.js';
-import { hideShell } from './shell.js';
-
-export const NOTIFICATIONS_ROUTE = /^\/settings\/notifications$/;
 
 const HOUR = 3600 * 1000;
 
@@ -34,17 +30,9 @@ function failed(err) {
   toast(err && err.message ? err.message : 'That did not work. Try again.');
 }
 
-/** Renders the page into `root`. */
-export function renderNotificationSettings(root) {
-  hideShell();
-  state.open = null; // no conversation on screen: nothing is marked read meanwhile
-  const body = h('main', { class: 'settings-main', 'data-settings': 'notifications' });
-  replace(root, h('div', { class: 'settings' },
-    h('header', { class: 'settings-top' },
-      h('a', { class: 'icon-btn', href: '#/', title: 'Back to chat', 'aria-label': 'Back to chat', 'data-action': 'back-to-chat' }, icon('back')),
-      h('h1', { class: 'settings-title' }, 'Notifications')),
-    body));
-
+/** Renders the notifications tab into `body`, and again whenever the settings change while it
+ *  is on the page (the first change after it left ends the following). */
+export function renderNotifications(body) {
   async function render() {
     const settings = notifications.settings();
     const dndOn = notifications.doNotDisturb();
@@ -127,17 +115,12 @@ export function renderNotificationSettings(root) {
         row('Push notifications', 'Also when Kanect is closed, on this device.', pushControl)),
       h('section', { class: 'settings-card' },
         h('h2', {}, 'Conversations'),
-        ...list),
-      h('p', { class: 'muted settings-foot' }, state.me ? `Signed in as ${displayName(state.me)}` : ''));
+        ...list));
   }
 
-  const off = notifications.onSettings(() => render());
-  const stop = () => {
-    off();
-    window.removeEventListener('hashchange', stop);
-  };
-  window.addEventListener('hashchange', stop);
+  const off = notifications.onSettings(() => {
+    if (body.isConnected) render();
+    else off();
+  });
   render();
 }
-
-route(NOTIFICATIONS_ROUTE, () => renderNotificationSettings(document.getElementById('app')));

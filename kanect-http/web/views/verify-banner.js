@@ -2,17 +2,9 @@
 // for it: what to do (open the mailed link), a button that mails it again, and the way to the
 // e-mail settings. Shown only where the server verifies addresses (`GET /email`).
 
-import { request } from '../api.js';
+import { mailFeatures, request } from '../api.js';
 import { h, toast } from '../dom.js';
 import { state } from '../state.js';
-
-/** The server's e-mail features, asked once per page load. */
-let features = null;
-
-async function mailFeatures() {
-  if (!features) features = request('GET', '/email').catch(() => ({ enabled: false, verification: 'off' }));
-  return features;
-}
 
 /** Puts the banner at the top of the shell `shellEl` if the account needs it. */
 export async function mountVerifyBanner(shellEl) {
