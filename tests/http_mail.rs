@@ -27,6 +27,12 @@ async fn mailing_server(smtp: &SmtpServer, mail: MailConfig, rate_limits: RateLi
     start_server_mailing(config, Arc::new(mailer)).await
 }
 
+/// A server mailing through `smtp` with `verification`, its links under `http://chat.test`.
+async fn verifying_server(smtp: &SmtpServer, verification: Verification) -> TestServer {
+    let mail = MailConfig { verification, public_url: "http://chat.test".into(), ..Default::default() };
+    mailing_server(smtp, mail, RateLimits::default()).await
+}
+
 async fn signup_with_email(addr: std::net::SocketAddr, username: &str, email: &str) -> Session {
     let body = json!({"username": username, "password": PASSWORD, "email": email});
     let reply = request(addr, "POST", "/api/v1/auth/signup", None, Some(body)).await;
@@ -48,12 +54,7 @@ async fn verify(addr: std::net::SocketAddr, token: &str) -> Reply {
 #[cfg_attr(not(kanect_test_smtp), ignore = "set KANECT_TEST_SMTP (a python3 with aiosmtpd) to run")]
 async fn required_verification_mails_a_single_use_link_and_holds_chatting_until_it_is_opened() {
     let smtp = SmtpServer::start();
-    let mail = MailConfig {
-        verification: Verification::Required,
-        public_url: "http://chat.test".into(),
-        ..Default::default()
-    };
-    let server = mailing_server(&smtp, mail, RateLimits::default()).await;
+    let server = verifying_server(&smtp, Verification::Required).await;
     let addr = server.addr;
     let features = request(addr, "GET", "/api/v1/email", None, None).await;
     assert_eq!(features.json(), json!({"enabled": true, "verification": "required"}));
@@ -419,12 +420,7 @@ async fn without_a_mailer_the_server_says_so_and_refuses_resets() {
 #[cfg_attr(not(kanect_test_smtp), ignore = "set KANECT_TEST_SMTP (a python3 with aiosmtpd) to run")]
 async fn an_address_an_administrator_sets_is_mailed_a_link_that_verifies_it() {
     let smtp = SmtpServer::start();
-    let mail = MailConfig {
-        verification: Verification::Optional,
-        public_url: "http://chat.test".into(),
-        ..Default::default()
-    };
-    let server = mailing_server(&smtp, mail, RateLimits::default()).await;
+    let server = verifying_server(&smtp, Verification::Optional).await;
     let addr = server.addr;
     let admin = admin_session(&server).await;
     let alice = signup_with_email(addr, "alice", "alice@example.com").await;
