@@ -3,7 +3,8 @@
 //! on PostgreSQL and NATS) runs when both services are named and is reported as ignored (never
 //! passed vacuously) when they are not. The same pattern as kanect-store's and kanect-nats's.
 //! `KANECT_TEST_SMTP` (a Python interpreter with aiosmtpd) turns on `kanect_test_smtp`, for the
-//! mail tests (`tests/http_mail.rs`) against a real SMTP server.
+//! mail tests (`tests/http_mail.rs`, `tests/mail_tls.rs`, part of `tests/server_mail.rs`) against
+//! a real SMTP server.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

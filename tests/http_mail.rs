@@ -27,6 +27,12 @@ async fn mailing_server(smtp: &SmtpServer, mail: MailConfig, rate_limits: RateLi
     start_server_mailing(config, Arc::new(mailer)).await
 }
 
+/// A server mailing through `smtp` with `verification`, its links under `http://chat.test`.
+async fn verifying_server(smtp: &SmtpServer, verification: Verification) -> TestServer {
+    let mail = MailConfig { verification, public_url: "http://chat.test".into(), ..Default::default() };
+    mailing_server(smtp, mail, RateLimits::default()).await
+}
+
 async fn signup_with_email(addr: std::net::SocketAddr, username: &str, email: &str) -> Session {
     let body = json!({"username": username, "password": PASSWORD, "email": email});
     let reply = request(addr, "POST", "/api/v1/auth/signup", None, Some(body)).await;
@@ -48,12 +54,7 @@ async fn verify(addr: std::net::SocketAddr, token: &str) -> Reply {
 #[cfg_attr(not(kanect_test_smtp), ignore = "set KANECT_TEST_SMTP (a python3 with aiosmtpd) to run")]
 async fn required_verification_mails_a_single_use_link_and_holds_chatting_until_it_is_opened() {
     let smtp = SmtpServer::start();
-    let mail = MailConfig {
-        verification: Verification::Required,
-        public_url: "http://chat.test".into(),
-        ..Default::default()
-    };
-    let server = mailing_server(&smtp, mail, RateLimits::default()).await;
+    let server = verifying_server(&smtp, Verification::Required).await;
     let addr = server.addr;
     let features = request(addr, "GET", "/api/v1/email", None, None).await;
     assert_eq!(features.json(), json!({"enabled": true, "verification": "required"}));
@@ -412,5 +413,65 @@ async fn without_a_mailer_the_server_says_so_and_refuses_resets() {
     let alice = signup(server.addr, "alice").await;
     let resend = request(server.addr, "POST", "/api/v1/email/verify/resend", Some(&alice.token), None).await;
     assert_eq!(resend.code(), "mail_disabled");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_smtp), ignore = "set KANECT_TEST_SMTP (a python3 with aiosmtpd) to run")]
+async fn an_address_an_administrator_sets_is_mailed_a_link_that_verifies_it() {
+    let smtp = SmtpServer::start();
+    let server = verifying_server(&smtp, Verification::Optional).await;
+    let addr = server.addr;
+    let admin = admin_session(&server).await;
+    let alice = signup_with_email(addr, "alice", "alice@example.com").await;
+    let token = smtp.wait_for("alice@example.com", 1).await.token_after("/#/verify/");
+    assert_eq!(verify(addr, &token).await.json()["email_verified"], json!(true));
+    let path = format!("/api/v1/admin/users/{}", alice.id);
+
+    // The address she has, given again with a new name: still verified, nothing mailed.
+    let same = json!({"display_name": "Alice A.", "email": "alice@example.com"});
+    let edited = request(addr, "PATCH", &path, Some(&admin.token), Some(same)).await;
+    assert_eq!(edited.status, 200, "{:?}", edited.json());
+    assert_eq!(edited.json()["email_verified"], json!(true), "{:?}", edited.json());
+
+    // A new address: unverified in the answer, and a link goes to it.
+    let new = json!({"email": "alice@example.org"});
+    let edited = request(addr, "PATCH", &path, Some(&admin.token), Some(new)).await;
+    assert_eq!(edited.status, 200, "{:?}", edited.json());
+    assert_eq!(
+        (edited.json()["email"].clone(), edited.json()["email_verified"].clone()),
+        (json!("alice@example.org"), json!(null))
+    );
+    let mail = smtp.wait_for("alice@example.org", 1).await;
+    assert!(mail.header("Subject").unwrap().contains("Confirm your e-mail address"), "{:?}", mail.headers);
+    let verified = verify(addr, &mail.token_after("/#/verify/")).await;
+    assert_eq!(verified.status, 200, "{:?}", verified.json());
+    let me = request(addr, "GET", "/api/v1/me", Some(&alice.token), None).await.json();
+    assert_eq!((me["email"].clone(), me["email_verified"].clone()), (json!("alice@example.org"), json!(true)));
+
+    let audit = request(addr, "GET", "/api/v1/admin/audit", Some(&admin.token), None).await.json();
+    let edits: Vec<&serde_json::Value> =
+        audit["entries"].as_array().expect("entries").iter().filter(|e| e["action"] == "user.edit").collect();
+    let details: Vec<&str> = edits.iter().map(|e| e["detail"].as_str().unwrap_or_default()).collect();
+    assert_eq!(details, ["email", "display_name"], "newest first; the same address is no change");
+    assert_eq!(smtp.mails_to("alice@example.com").len(), 1, "the unchanged address was mailed nothing");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_mailer_an_address_an_administrator_sets_stays_unverified() {
+    let server = start_server().await;
+    let admin = admin_session(&server).await;
+    let bob = signup(server.addr, "bob").await;
+    let path = format!("/api/v1/admin/users/{}", bob.id);
+    let edited =
+        request(server.addr, "PATCH", &path, Some(&admin.token), Some(json!({"email": "bob@example.com"}))).await;
+    assert_eq!(edited.status, 200, "{:?}", edited.json());
+    assert_eq!(
+        (edited.json()["email"].clone(), edited.json()["email_verified"].clone()),
+        (json!("bob@example.com"), json!(null))
+    );
+    let me = request(server.addr, "GET", "/api/v1/me", Some(&bob.token), None).await.json();
+    assert_eq!((me["email"].clone(), me["email_verified"].clone()), (json!("bob@example.com"), json!(null)));
     server.shutdown().await.unwrap();
 }

@@ -11,32 +11,8 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use support::binary::{server_binary, start_process};
+use support::binary::{exit_of, server_binary, start_process};
 use support::*;
-
-/// Runs `binary --listen 127.0.0.1:0 --memory --log warn ARGS` with `env`, which must exit by
-/// itself (within 10 s): its exit code and what it wrote to stderr.
-fn exit_of(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut child = Command::new(binary)
-        .args(["--listen", "127.0.0.1:0", "--memory", "--log", "warn"])
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    for _ in 0..200 {
-        if child.try_wait().expect("wait").is_some() {
-            let output = child.wait_with_output().expect("output");
-            return (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("{args:?} {env:?}: the server started instead of refusing the value");
-}
 
 #[test]
 fn retention_values_that_make_no_sense_are_refused_with_what_is_expected() {

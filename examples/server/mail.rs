@@ -3,7 +3,9 @@
 //! off.
 
 use clap::Args;
+use kanect::mail::{SetupError, SmtpConfig, SmtpMailer};
 use kanect::{ChatBuilder, MailConfig, Verification};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// E-mail: verification links, password resets and missed-message digests.
@@ -14,6 +16,10 @@ pub(crate) struct MailFlags {
     /// Checked at start: a server that does not answer as configured stops the start.
     #[arg(long, env = "KANECT_SMTP_URL", hide_env_values = true, conflicts_with = "mail_log")]
     smtp_url: Option<String>,
+    /// A PEM file of CA certificates to trust for the SMTP server's certificate besides the
+    /// public CAs: for a server whose certificate a private CA signed.
+    #[arg(long, env = "KANECT_SMTP_CA_FILE", value_name = "PATH", requires = "smtp_url")]
+    smtp_ca_file: Option<PathBuf>,
     /// The sender of every mail: `Name <address>` or `address`.
     #[arg(long, env = "KANECT_MAIL_FROM", default_value = "Kanect <kanect@localhost>")]
     mail_from: String,
@@ -66,7 +72,8 @@ impl MailFlags {
     /// running without one turns off.
     ///
     /// # Errors
-    /// A bad SMTP URL or sender, or an SMTP server that does not answer as configured.
+    /// A bad SMTP URL, sender or CA file, or an SMTP server that does not answer as configured
+    /// (each named by its flag).
     pub(crate) async fn mailer(&self, builder: ChatBuilder) -> Result<ChatBuilder, crate::AnyError> {
         if self.mail_log {
             tracing::warn!("--mail-log: mails are written to the log, not sent");
@@ -80,8 +87,16 @@ impl MailFlags {
             tracing::warn!("no mailer (--smtp-url or --mail-log): {} are off", off.join(", "));
             return Ok(builder);
         };
-        let mailer =
-            kanect::mail::SmtpMailer::from_url(url, &self.mail_from).map_err(|e| format!("--smtp-url: {e}"))?;
+        let config = SmtpConfig {
+            url: url.parse().map_err(|e| format!("--smtp-url: {e}"))?,
+            from: self.mail_from.clone(),
+            ca_file: self.smtp_ca_file.clone(),
+        };
+        let mailer = SmtpMailer::new(config).map_err(|e| match e {
+            SetupError::CaFile(..) => format!("--smtp-ca-file: {e}"),
+            SetupError::From(..) => format!("--mail-from: {e}"),
+            _ => format!("--smtp-url: {e}"),
+        })?;
         mailer.check().await.map_err(|e| format!("--smtp-url: {e}"))?;
         tracing::info!(?mailer, "mail: SMTP");
         Ok(builder.mailer(mailer))

@@ -108,10 +108,11 @@ impl Chat {
     }
 
     /// Changes an account's display name or e-mail address, as Django's admin could: each
-    /// field given (`Some`) is set, an empty or blank one cleared; validated as at sign-up. The
-    /// e-mail is plain data here, as at sign-up. Writes `user.edit` (the fields changed as its
-    /// detail) to the audit log and announces the account; an edit that gives no field changes
-    /// nothing and writes nothing.
+    /// field given (`Some`) is set, an empty or blank one cleared; validated as at sign-up. A new
+    /// address is unverified and, with verification on, is mailed a verification link, as when
+    /// the user changes it themselves; the address the account already has changes nothing (it
+    /// stays verified). Writes `user.edit` (the fields changed as its detail) to the audit log
+    /// and announces the account; an edit that changes no field writes nothing.
     ///
     /// # Errors
     /// `admin_only`; `invalid` naming the field (`display_name`, `email`); `user_not_found`;
@@ -123,11 +124,13 @@ impl Chat {
             let name = Some(name).filter(|n| !n.trim().is_empty()).map(|n| validate::name("display_name", &n));
             updates.push(("display_name", UserUpdate::DisplayName(name.transpose()?)));
         }
-        if let Some(email) = edit.email {
-            let email = Some(email).filter(|e| !e.trim().is_empty()).map(|e| validate::email(&e));
-            updates.push(("email", UserUpdate::Email(email.transpose()?)));
-        }
+        let email = edit.email.map(|e| Some(e).filter(|e| !e.trim().is_empty()).map(|e| validate::email(&e)));
+        let email = email.map(Option::transpose).transpose()?;
         let mut user = self.store().user(id).await?.ok_or(Error::NotFound(Entity::User))?;
+        let email_changed = email.as_ref().is_some_and(|email| *email != user.email);
+        if let Some(email) = email.filter(|_| email_changed) {
+            updates.push(("email", UserUpdate::Email(email)));
+        }
         if updates.is_empty() {
             return Ok(user);
         }
@@ -138,6 +141,9 @@ impl Chat {
         }
         self.announce_user(&user).await;
         self.audit(caller.user(), "user.edit", id.to_string(), Some(fields)).await?;
+        if email_changed {
+            self.restart_verification(&user).await?;
+        }
         Ok(user)
     }
 

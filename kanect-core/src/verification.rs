@@ -84,11 +84,22 @@ impl Chat {
         }
         let user = self.store().update_user(user.id, UserUpdate::Email(email)).await?;
         let user = user.ok_or(Error::NotFound(Entity::User))?;
+        self.restart_verification(&user).await?;
+        Ok(user)
+    }
+
+    /// After `user`'s address changed (by the user or an administrator: one rule for both),
+    /// the links mailed to the old one are withdrawn and, with verification on, the new one
+    /// (unverified, as every new address) is mailed a link.
+    ///
+    /// # Errors
+    /// `unavailable`.
+    pub(crate) async fn restart_verification(&self, user: &User) -> Result<()> {
         self.store().delete_account_tokens_of(user.id, Some(TokenPurpose::Verify)).await?;
         if user.email.is_some() && self.verification() != Verification::Off {
-            self.send_verification(&user).await?;
+            self.send_verification(user).await?;
         }
-        Ok(user)
+        Ok(())
     }
 
     /// Refuses the caller if the server requires a verified address and theirs is not (see the

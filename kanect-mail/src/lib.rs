@@ -7,7 +7,9 @@
 //!
 //! - [`SmtpMailer`] hands mails to an SMTP server (lettre on tokio, rustls): STARTTLS, TLS
 //!   from the first byte, or plain for a local relay or a test server, with authentication.
-//!   Configured by one URL: `smtp://user:pass@host:587?tls=starttls`.
+//!   Configured by one URL: `smtp://user:pass@host:587?tls=starttls`, and a CA file for a
+//!   server whose certificate a private CA signed ([`SmtpConfig`]). What goes wrong with the
+//!   server is an [`SmtpError`] with a stable code ([`Failure::code`]).
 //! - [`LogMailer`] writes each mail to the log (`tracing`), for development: the links can be
 //!   copied from the server's output.
 //!
@@ -22,11 +24,14 @@
 //! ```
 //!
 //! # Layout
-//! - `smtp` — [`SmtpMailer`] and its URL ([`SmtpUrl`]), [`SetupError`].
+//! - `smtp` — [`SmtpMailer`], its URL ([`SmtpUrl`]) and [`SmtpConfig`], [`SetupError`].
+//! - `failure` — [`SmtpError`]: what the SMTP server did not take, and why ([`Failure`]).
 //! - `log` — [`LogMailer`].
 
+mod failure;
 mod log;
 mod smtp;
 
+pub use failure::{Failure, SmtpError};
 pub use log::LogMailer;
-pub use smtp::{SetupError, SmtpMailer, SmtpUrl, TlsMode};
+pub use smtp::{SetupError, SmtpConfig, SmtpMailer, SmtpUrl, TlsMode};

@@ -9,18 +9,29 @@
 //! | `smtp://host?tls=none` | plain: a local relay, a test server | 25 |
 //!
 //! User and password are percent-decoded (`%40` for an `@` in a user name). Credentials are
-//! only sent over TLS unless `tls=none` says plain is meant. Every mistake in the URL or the
-//! sender's address is a [`SetupError`] when the mailer is made, and [`SmtpMailer::check`]
-//! connects once, so that a server started with a bad configuration says so at once rather
-//! than at its first mail.
+//! only sent over TLS unless `tls=none` says plain is meant. Every mistake in the URL, the
+//! sender's address or the CA file is a [`SetupError`] when the mailer is made, and
+//! [`SmtpMailer::check`] connects once, so that a server started with a bad configuration says
+//! so at once rather than at its first mail.
+//!
+//! **Certificates.** The server's certificate must chain to a root of the webpki set (the
+//! public CAs) or to one of the certificates in [`SmtpConfig::ca_file`], for a server whose
+//! certificate a private CA signed; and it must name the URL's host. A certificate that does
+//! not is refused ([`Failure::Tls`]): there is no switch to accept any certificate, and a
+//! failed STARTTLS or TLS is never retried in plain. A CA file with `tls=none` is refused too:
+//! it would check nothing, and the operator who gave one meant TLS.
 
+use crate::failure::SmtpError;
 use async_trait::async_trait;
 use kanect_core::{Mail, MailError, Mailer};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long one SMTP exchange may take before the mail fails.
@@ -71,9 +82,14 @@ pub enum SetupError {
     /// The sender's address does not parse (`Name <address>` or `address`).
     #[error("bad sender address {0:?}: {1}")]
     From(String, String),
-    /// The server could not be reached or refused the connection, TLS or the credentials.
-    #[error("SMTP server {0} does not answer as configured: {1}")]
-    Connect(String, String),
+    /// The CA file (path, what is wrong): it cannot be read, holds no PEM certificate, holds
+    /// one that is not a certificate, or was given for a plain connection.
+    #[error("CA file {path}: {1}", path = .0.display())]
+    CaFile(PathBuf, String),
+    /// The server could not be reached or refused the connection, TLS or the credentials:
+    /// [`SmtpError::failure`] says which.
+    #[error("does not answer as configured: {0}")]
+    Connect(SmtpError),
 }
 
 impl std::str::FromStr for SmtpUrl {
@@ -118,6 +134,18 @@ impl std::str::FromStr for SmtpUrl {
     }
 }
 
+/// What an [`SmtpMailer`] is made from (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// The server, how to reach it and the credentials.
+    pub url: SmtpUrl,
+    /// The sender of every mail: `Kanect <chat@example.com>` or `chat@example.com`.
+    pub from: String,
+    /// A PEM file of certificates to trust besides the public CAs: the private CA that signed
+    /// the SMTP server's certificate (or that certificate itself, if self-signed as a CA).
+    pub ca_file: Option<PathBuf>,
+}
+
 /// Hands mails to an SMTP server (see the module docs). Cheap to clone: clones share the
 /// connection pool.
 #[derive(Clone)]
@@ -136,18 +164,37 @@ impl std::fmt::Debug for SmtpMailer {
 
 impl SmtpMailer {
     /// A mailer for the server at `url` (see the module docs) that sends as `from`
-    /// (`Kanect <chat@example.com>` or `chat@example.com`). Connects to nothing yet.
+    /// (`Kanect <chat@example.com>` or `chat@example.com`), trusting the public CAs. Connects
+    /// to nothing yet.
     ///
     /// # Errors
     /// [`SetupError::Url`], [`SetupError::From`].
     pub fn from_url(url: &str, from: &str) -> Result<SmtpMailer, SetupError> {
-        let url: SmtpUrl = url.parse()?;
-        let from: Mailbox = from.parse().map_err(|error| SetupError::From(from.to_string(), format!("{error}")))?;
+        SmtpMailer::new(SmtpConfig { url: url.parse()?, from: from.to_string(), ca_file: None })
+    }
+
+    /// A mailer made from `config`; reads its CA file, if any. Connects to nothing yet.
+    ///
+    /// # Errors
+    /// [`SetupError::From`]; [`SetupError::CaFile`] for a CA file that cannot be read, holds
+    /// no PEM certificate or one that is not a certificate, or comes with `tls=none`;
+    /// [`SetupError::Url`] if TLS cannot be set up for the host.
+    pub fn new(config: SmtpConfig) -> Result<SmtpMailer, SetupError> {
+        let SmtpConfig { url, from, ca_file } = config;
+        let from: Mailbox = from.parse().map_err(|error| SetupError::From(from.clone(), format!("{error}")))?;
+        let roots = ca_file.as_deref().map(|path| read_ca_file(path, url.tls)).transpose()?.unwrap_or_default();
         let tls = match url.tls {
             TlsMode::None => Tls::None,
             TlsMode::StartTls | TlsMode::Tls => {
-                let parameters = TlsParameters::new(url.host.clone())
-                    .map_err(|error| SetupError::Url(format!("TLS for {}: {error}", url.host)))?;
+                let parameters = roots
+                    .into_iter()
+                    .fold(TlsParameters::builder(url.host.clone()), |builder, root| builder.add_root_certificate(root))
+                    .build()
+                    .map_err(|error| match &ca_file {
+                        // The host was fine without it: what failed is a root from the file.
+                        Some(path) => SetupError::CaFile(path.clone(), format!("not a usable CA certificate: {error}")),
+                        None => SetupError::Url(format!("TLS for {}: {error}", url.host)),
+                    })?;
                 if url.tls == TlsMode::Tls {
                     Tls::Wrapper(parameters)
                 } else {
@@ -169,12 +216,12 @@ impl SmtpMailer {
     /// mail as configured: for a clear error at start.
     ///
     /// # Errors
-    /// [`SetupError::Connect`] naming the server and what failed.
+    /// [`SetupError::Connect`] naming the server and what failed ([`SmtpError::failure`]).
     pub async fn check(&self) -> Result<(), SetupError> {
         match self.transport.test_connection().await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(SetupError::Connect(self.server.clone(), "it did not answer NOOP".into())),
-            Err(error) => Err(SetupError::Connect(self.server.clone(), error.to_string())),
+            Ok(false) => Err(SetupError::Connect(SmtpError::refused(&self.server, "it did not answer NOOP"))),
+            Err(error) => Err(SetupError::Connect(SmtpError::new(&self.server, &error))),
         }
     }
 
@@ -195,13 +242,40 @@ impl SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: Mail) -> Result<(), MailError> {
         let message = self.message(mail)?;
-        self.transport.send(message).await.map(drop).map_err(MailError::new)
+        self.transport
+            .send(message)
+            .await
+            .map(drop)
+            .map_err(|error| MailError::new(SmtpError::new(&self.server, &error)))
     }
+}
+
+/// The certificates in the PEM file at `path`, for a connection protected by `tls`.
+///
+/// # Errors
+/// [`SetupError::CaFile`]: unreadable, no certificate in it, a broken PEM block, or `tls=none`.
+fn read_ca_file(path: &Path, tls: TlsMode) -> Result<Vec<Certificate>, SetupError> {
+    let bad = |why: String| SetupError::CaFile(path.to_path_buf(), why);
+    if tls == TlsMode::None {
+        return Err(bad("given for a plain connection (tls=none), where it would check nothing".into()));
+    }
+    let pem = std::fs::read(path).map_err(|error| bad(format!("cannot be read: {error}")))?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| bad(format!("not PEM: {error}")))?;
+    if certificates.is_empty() {
+        return Err(bad("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()));
+    }
+    certificates
+        .into_iter()
+        .map(|der| Certificate::from_der(der.to_vec()).map_err(|error| bad(format!("not a certificate: {error}"))))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Failure;
 
     #[test]
     fn urls_parse_with_their_defaults() {
@@ -240,7 +314,9 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mailer = SmtpMailer::from_url(&format!("smtp://127.0.0.1:{port}?tls=none"), "chat@example.com").unwrap();
         let error = mailer.check().await.unwrap_err();
-        assert!(matches!(error, SetupError::Connect(..)));
+        let SetupError::Connect(failure) = &error else { panic!("{error}") };
+        assert_eq!(failure.failure(), Failure::Unreachable, "{error}");
+        assert!(error.to_string().contains("smtp_unreachable"), "{error}");
         assert!(error.to_string().contains(&format!("127.0.0.1:{port}")), "{error}");
     }
 }

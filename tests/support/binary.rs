@@ -109,3 +109,28 @@ impl Drop for ServerProcess {
         }
     }
 }
+
+/// Runs `binary --listen 127.0.0.1:0 --memory --log warn ARGS` with `env`, for settings it
+/// must refuse: it has to exit by itself (within 20 s, or the test fails and the process is
+/// killed). Its exit code and what it wrote to stderr.
+pub fn exit_of(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut child = Command::new(binary)
+        .args(["--listen", "127.0.0.1:0", "--memory", "--log", "warn"])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    for _ in 0..400 {
+        if child.try_wait().expect("wait").is_some() {
+            let output = child.wait_with_output().expect("output");
+            return (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{args:?} {env:?}: the server started instead of refusing its settings");
+}

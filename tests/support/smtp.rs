@@ -1,5 +1,8 @@
 //! A real SMTP server for the mail tests: aiosmtpd (from PyPI), started on a free 127.0.0.1
-//! port, delivering into a Maildir that the tests read back.
+//! port by `smtpd.py` beside this file, delivering into a Maildir that the tests read back.
+//! Plain, or with TLS (STARTTLS required, or TLS from the first byte) and a login: its
+//! certificate is made by the test, signed by a certificate authority the test also makes
+//! (the private CA an operator gives with `--smtp-ca-file`).
 //!
 //! `KANECT_TEST_SMTP` names the Python interpreter that has aiosmtpd (`.ci/run` installs it and
 //! sets `KANECT_TEST_SMTP=python3`); without it the mail tests are reported as ignored (see
@@ -10,11 +13,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The one user the TLS servers take mail from.
+pub const SMTP_USER: &str = "kanect@example.com";
+/// Their password.
+pub const SMTP_PASSWORD: &str = "smtp pass:word";
+
+/// How an [`SmtpServer`] is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// Plain, no login, no STARTTLS offered.
+    Plain,
+    /// STARTTLS offered and required before anything else; a login required after it.
+    StartTls,
+    /// TLS from the first byte; a login required.
+    Smtps,
+}
+
 /// A running aiosmtpd. Dropping it kills the process.
 pub struct SmtpServer {
     child: Child,
     /// Where it listens.
     pub port: u16,
+    /// How it is reached.
+    pub security: Security,
     dir: tempfile::TempDir,
 }
 
@@ -49,19 +70,35 @@ impl ReceivedMail {
 }
 
 impl SmtpServer {
-    /// Starts aiosmtpd with the interpreter `KANECT_TEST_SMTP` names, and waits until it takes
-    /// connections.
+    /// Starts a plain aiosmtpd (see [`SmtpServer::start_with`]).
     pub fn start() -> SmtpServer {
+        SmtpServer::start_with(Security::Plain)
+    }
+
+    /// Starts aiosmtpd with the interpreter `KANECT_TEST_SMTP` names, reached as `security`
+    /// says (with TLS: a new CA and a certificate for 127.0.0.1 signed by it), and waits until
+    /// it takes connections.
+    pub fn start_with(security: Security) -> SmtpServer {
         let python = std::env::var("KANECT_TEST_SMTP").expect("KANECT_TEST_SMTP: a python3 with aiosmtpd");
         let dir = tempfile::tempdir().expect("maildir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(dir.path().join("box"))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        let server = SmtpServer { child, port, dir };
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtpd.py");
+        let mut command = Command::new(python);
+        command.arg(script).arg(port.to_string()).arg(dir.path().join("box"));
+        match security {
+            Security::Plain => command.arg("plain"),
+            Security::StartTls | Security::Smtps => {
+                write_certificates(dir.path());
+                let mode = if security == Security::StartTls { "starttls" } else { "smtps" };
+                command
+                    .arg(mode)
+                    .args([dir.path().join("server.pem"), dir.path().join("server.key")])
+                    .args([SMTP_USER, SMTP_PASSWORD])
+                    .arg(dir.path().join("auth.log"))
+            }
+        };
+        let child = command.stdout(Stdio::null()).spawn().expect("start aiosmtpd");
+        let server = SmtpServer { child, port, security, dir };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "aiosmtpd did not listen on {port}");
@@ -70,9 +107,38 @@ impl SmtpServer {
         server
     }
 
-    /// The URL a mailer sends through.
+    /// The URL a mailer sends through, with the right login for a TLS server.
     pub fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+        self.url_as(SMTP_USER, SMTP_PASSWORD)
+    }
+
+    /// The URL a mailer sends through, logging in as `user` with `password` on a TLS server.
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        let encode = |text: &str| text.replace('%', "%25").replace('@', "%40").replace(':', "%3A").replace(' ', "%20");
+        let login = format!("{}:{}", encode(user), encode(password));
+        match self.security {
+            Security::Plain => format!("smtp://127.0.0.1:{}?tls=none", self.port),
+            Security::StartTls => format!("smtp://{login}@127.0.0.1:{}?tls=starttls", self.port),
+            Security::Smtps => format!("smtps://{login}@127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// The PEM file of the CA that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// Every login the server saw, in order: (accepted, user, password).
+    pub fn logins(&self) -> Vec<(bool, String, String)> {
+        let log = std::fs::read_to_string(self.dir.path().join("auth.log")).unwrap_or_default();
+        log.lines()
+            .map(|line| {
+                let (verdict, rest) = line.split_once(' ').expect("a verdict");
+                // The password is the rest after the user (which has no space here).
+                let (user, password) = rest.split_once(' ').expect("user and password");
+                (verdict == "OK", user.to_string(), password.to_string())
+            })
+            .collect()
     }
 
     fn new_dir(&self) -> PathBuf {
@@ -103,6 +169,25 @@ impl SmtpServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Writes into `dir` a new CA (`ca.pem`) and a certificate for 127.0.0.1 and localhost signed
+/// by it (`server.pem`, key `server.key`).
+fn write_certificates(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.distinguished_name.push(DnType::CommonName, "Kanect test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key")).expect("the CA");
+    let key = KeyPair::generate().expect("server key");
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("server parameters")
+        .signed_by(&key, &ca)
+        .expect("the server certificate");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("ca.pem");
+    std::fs::write(dir.join("server.pem"), server.pem()).expect("server.pem");
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("server.key");
 }
 
 impl Drop for SmtpServer {
