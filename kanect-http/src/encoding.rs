@@ -42,7 +42,7 @@ pub(crate) fn prefers_gzip(headers: &HeaderMap) -> bool {
 fn weight<'a>(parameters: impl Iterator<Item = &'a str>) -> Option<u16> {
     let mut weight = 1000;
     for parameter in parameters {
-        let Some((name, value)) = parameter.split_once('=') else { return None };
+        let (name, value) = parameter.split_once('=')?;
         if name.trim().eq_ignore_ascii_case("q") {
             weight = thousandths(value.trim())?;
         }

@@ -112,7 +112,7 @@ mod tests {
         response.into_body().collect().await.unwrap().to_bytes().to_vec()
     }
 
-    fn header<'a>(response: &'a Response<Body>, name: hyper::header::HeaderName) -> Option<&'a str> {
+    fn header(response: &Response<Body>, name: hyper::header::HeaderName) -> Option<&str> {
         response.headers().get(name).map(|value| value.to_str().unwrap())
     }
 
