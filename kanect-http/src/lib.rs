@@ -42,15 +42,18 @@
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
 //! - `metrics` — the Prometheus text page and its own listener.
 //! - `per_address` — the cap on connections per client address.
-//! - `static_files` — the web app embedded at build time.
+//! - `static_files` — the web app embedded at build time; `conditional` — `If-None-Match` and
+//!   `304`s; `encoding` — `Accept-Encoding`, whether to send gzip.
 //! - `fuzzing` — (feature `fuzzing`, hidden) entry points for the fuzz targets in `fuzz/`.
 
 mod api;
 mod auth;
 mod client;
 mod command;
+mod conditional;
 mod config;
 mod connection;
+mod encoding;
 mod error;
 mod export;
 mod headers;

@@ -31,7 +31,7 @@ pub(crate) async fn handle(
         (&Method::GET, ["health"]) => Ok(health(&app).await),
         (_, ["api", "v1", rest @ ..]) => crate::api::route(&app, request, rest, connection).await,
         (_, ["api", ..]) => Err(ApiError::not_found()),
-        (method, _) => crate::static_files::serve(method, path.trim_start_matches('/')),
+        (method, _) => crate::static_files::serve(method, path.trim_start_matches('/'), request.headers()),
     };
     Ok(with_common_headers(result.unwrap_or_else(ApiError::into_response)))
 }

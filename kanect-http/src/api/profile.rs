@@ -2,12 +2,12 @@
 //! everyone's `GET /users/{id}/avatar`), password, sessions, and deleting the account. The
 //! rules are the engine's (its `profile` and `own_account` modules); here they meet HTTP.
 
-use super::attachments::{header, none_match};
+use super::attachments::header;
 use super::request::{no_content, ok, path_id, read_body, read_json, Query};
+use crate::conditional::{none_match, not_modified};
 use crate::error::{whole, ApiError, Body};
 use crate::state::App;
 use crate::wire::ToWire;
-use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG};
 use hyper::{HeaderMap, Request, Response, StatusCode};
@@ -54,9 +54,7 @@ pub(super) async fn avatar(app: &App, caller: &Caller, id: &str, request: &Reque
         None => "private, no-cache",
     };
     let mut response = if none_match(request.headers(), &etag) {
-        let mut response = Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        response
+        not_modified()
     } else {
         let length = image.bytes.len();
         let mut response = Response::new(whole(image.bytes));
