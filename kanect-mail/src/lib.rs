@@ -25,8 +25,16 @@
 //! - `smtp` — [`SmtpMailer`] and its URL ([`SmtpUrl`]), [`SetupError`].
 //! - `log` — [`LogMailer`].
 
+// docs.rs (nightly) marks each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod log;
 mod smtp;
 
 pub use log::LogMailer;
 pub use smtp::{SetupError, SmtpMailer, SmtpUrl, TlsMode};
+
+/// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;
