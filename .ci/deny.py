@@ -86,19 +86,19 @@ def satisfied(expression, allowed):
             license = f"{license} WITH {take()}"
         return license.rstrip("+") in allowed or license in allowed
 
-    def all_of():
-        value = primary()
-        while peek() == "AND":
+    def chain(operator, operand, combine):
+        # Every operand is parsed, even once the value is known, so that the tokens are consumed.
+        value = operand()
+        while peek() == operator:
             take()
-            value = primary() and value
+            value = combine(operand(), value)
         return value
 
+    def all_of():
+        return chain("AND", primary, lambda right, left: right and left)
+
     def any_of():
-        value = all_of()
-        while peek() == "OR":
-            take()
-            value = all_of() or value
-        return value
+        return chain("OR", all_of, lambda right, left: right or left)
 
     result = any_of()
     if peek() is not None:
