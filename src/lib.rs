@@ -37,6 +37,9 @@
 //! - [`push`] — Web Push (`kanect-push`), feature `push`.
 //! - `mail` — mailers (`kanect-mail`), feature `mail`.
 
+// docs.rs (nightly) marks each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub use kanect_core::*;
 
 /// The wire protocol as serde types: every WebSocket and long-poll frame and every REST body, as

@@ -21,7 +21,8 @@ use kanect::push::WebPushConfig;
 use kanect::ChatConfig;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::elliptic_curve::sec1::ToSec1Point;
+use p256::elliptic_curve::Generate;
 use p256::{PublicKey, SecretKey};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -107,12 +108,12 @@ struct Browser {
 impl Browser {
     fn new() -> Self {
         let mut auth = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut auth);
-        Browser { secret: SecretKey::random(&mut rand::rngs::OsRng), auth }
+        rand::fill(&mut auth);
+        Browser { secret: SecretKey::generate(), auth }
     }
 
     fn keys(&self) -> Value {
-        let public = self.secret.public_key().to_encoded_point(false);
+        let public = self.secret.public_key().to_sec1_point(false);
         json!({"p256dh": URL_SAFE_NO_PAD.encode(public.as_bytes()), "auth": URL_SAFE_NO_PAD.encode(self.auth)})
     }
 
@@ -126,7 +127,7 @@ impl Browser {
         let sender = PublicKey::from_sec1_bytes(sender_key).unwrap();
         let shared = p256::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), sender.as_affine());
         let mut info = b"WebPush: info\0".to_vec();
-        info.extend_from_slice(self.secret.public_key().to_encoded_point(false).as_bytes());
+        info.extend_from_slice(self.secret.public_key().to_sec1_point(false).as_bytes());
         info.extend_from_slice(sender_key);
         let mut ikm = [0u8; 32];
         Hkdf::<Sha256>::new(Some(&self.auth), shared.raw_secret_bytes()).expand(&info, &mut ikm).unwrap();
@@ -134,7 +135,7 @@ impl Browser {
         let (mut cek, mut nonce) = ([0u8; 16], [0u8; 12]);
         prk.expand(b"Content-Encoding: aes128gcm\0", &mut cek).unwrap();
         prk.expand(b"Content-Encoding: nonce\0", &mut nonce).unwrap();
-        let mut plain = Aes128Gcm::new(&cek.into()).decrypt(Nonce::from_slice(&nonce), ciphertext).expect("decrypts");
+        let mut plain = Aes128Gcm::new(&cek.into()).decrypt(&Nonce::from(nonce), ciphertext).expect("decrypts");
         // The last record ends with the 0x02 delimiter, then optional zero padding.
         while plain.last() == Some(&0) {
             plain.pop();

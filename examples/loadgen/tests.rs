@@ -62,7 +62,7 @@ fn a_slow_slide_counts_as_falling() {
 
 #[test]
 fn an_upload_body_is_exactly_its_size_and_hashes_as_predicted() {
-    use crate::uploads::{pattern_sha256, random_block, PatternBody};
+    use crate::uploads::{hex, pattern_sha256, random_block, PatternBody};
     use http_body_util::BodyExt;
     use hyper::body::Body;
     use sha2::{Digest, Sha256};
@@ -78,7 +78,7 @@ fn an_upload_body_is_exactly_its_size_and_hashes_as_predicted() {
         assert_eq!(bytes.len() as u64, size);
         let expected: Vec<u8> = block.iter().copied().cycle().take(size as usize).collect();
         assert_eq!(bytes[..], expected[..]);
-        assert_eq!(pattern_sha256(&block, size), format!("{:x}", Sha256::digest(&expected)));
+        assert_eq!(pattern_sha256(&block, size), hex(&Sha256::digest(&expected)));
     }
     // A whole MiB from the run's block size: exactly 2^20 bytes.
     let mib = runtime.block_on(PatternBody::new(random_block(1, 256 * 1024), 1 << 20).collect());

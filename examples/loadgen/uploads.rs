@@ -131,7 +131,12 @@ pub(crate) fn pattern_sha256(block: &Bytes, size: u64) -> String {
         hasher.update(&block[..n]);
         remaining -= n as u64;
     }
-    format!("{:x}", hasher.finalize())
+    hex(&hasher.finalize())
+}
+
+/// Lowercase hex of a digest, as the server reports an attachment's SHA-256.
+pub(crate) fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// The `q` quantile (0–1, nearest rank) of `values`; None if there are none.
@@ -211,7 +216,7 @@ impl Connection {
                 hasher.update(&data);
             }
         }
-        let sha256 = format!("{:x}", hasher.finalize());
+        let sha256 = hex(&hasher.finalize());
         if size != attachment.size || sha256 != attachment.sha256 {
             return Err(format!(
                 "download {}: got {size} bytes, SHA-256 {sha256}; uploaded {} bytes, {}",

@@ -8,9 +8,9 @@
 
 use crate::error::{Error, Result, StoreError};
 use crate::model::TokenHash;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -68,7 +68,7 @@ impl std::fmt::Debug for SessionToken {
 /// 256 random bits, hex-encoded (64 lower-case digits): a session's or an invite's token.
 pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    rand::fill(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -89,20 +89,15 @@ impl PasswordHasher {
     pub(crate) fn new(cost: PasswordCost, concurrency: usize) -> Self {
         let params = Params::new(cost.memory_kib.max(8), cost.iterations.max(1), 1, None).unwrap_or_default();
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let salt = SaltString::generate(&mut rand::thread_rng());
-        let dummy_hash =
-            argon.hash_password(b"kanect-dummy-password", &salt).map(|h| h.to_string()).unwrap_or_default();
+        // argon2 draws each hash's salt from the operating system's generator.
+        let dummy_hash = argon.hash_password(b"kanect-dummy-password").map(|h| h.to_string()).unwrap_or_default();
         PasswordHasher { argon, permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash }
     }
 
     /// The PHC string of a new hash of `password`.
     pub(crate) async fn hash(&self, password: String) -> Result<String> {
         let argon = self.argon.clone();
-        self.blocking(move || {
-            let salt = SaltString::generate(&mut rand::thread_rng());
-            argon.hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(backend)
-        })
-        .await
+        self.blocking(move || argon.hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(backend)).await
     }
 
     /// Whether `password` matches `hash`; with no hash (unknown user), checks against the

@@ -93,6 +93,9 @@
 //! - `testing` (feature `testing`) — the store conformance suite (a module per domain trait),
 //!   its model test with restarts, and store wrappers for tests.
 
+// docs.rs (nightly) marks each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod accounts;
 mod admin;
 mod admission;
@@ -191,3 +194,8 @@ pub use store::{HistoryPage, Invite, StoreHealth};
 pub use subscription::{Resumed, SkippedCursor, Subscription, TryNext, RESUME_BATCH, RESUME_BYTES};
 pub use throttle::{LoginLimits, SlowDown};
 pub use uploads::AttachmentLimits;
+
+/// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

@@ -7,10 +7,12 @@
 //! so it stays valid across restarts exactly as long as the session does.
 
 use crate::error::ApiError;
+use hmac::{Hmac, KeyInit, Mac};
 use hyper::header::{HeaderValue, AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use hyper::{HeaderMap, Method, StatusCode};
 use kanect_core::{Caller, Chat};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 /// The session cookie (HttpOnly).
 pub(crate) const SESSION_COOKIE: &str = "kanect_session";
@@ -53,7 +55,8 @@ pub(crate) fn check_csrf(headers: &HeaderMap, session_token: &str) -> Result<(),
         ApiError::new(StatusCode::FORBIDDEN, "csrf_missing", "cookie sessions must send the X-CSRF-Token header")
     })?;
     let expected = csrf_token(session_token);
-    if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+    // In constant time: a timing difference would tell a guesser how many leading digits it has right.
+    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf_invalid", "the X-CSRF-Token header does not match"));
     }
     Ok(())
@@ -61,23 +64,10 @@ pub(crate) fn check_csrf(headers: &HeaderMap, session_token: &str) -> Result<(),
 
 /// The CSRF token of a session (see the module docs).
 pub(crate) fn csrf_token(session_token: &str) -> String {
-    hmac_sha256(session_token.as_bytes(), b"kanect-csrf-v1").iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// HMAC-SHA256 (RFC 2104), written out to stay on the workspace's `sha2` version.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > block.len() {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let inner = Sha256::new().chain_update(block.map(|b| b ^ 0x36)).chain_update(message).finalize();
-    Sha256::new().chain_update(block.map(|b| b ^ 0x5c)).chain_update(inner).finalize().into()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    // HMAC takes a key of any length (a longer one is hashed first): this cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(session_token.as_bytes()).expect("HMAC accepts any key length");
+    mac.update(b"kanect-csrf-v1");
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A cookie's value from the request's `Cookie` headers.
@@ -139,11 +129,25 @@ pub(crate) fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<()
 mod tests {
     use super::*;
 
+    /// The token is HMAC-SHA256 as RFC 2104 defines it (values from Python's `hmac`), so the
+    /// tokens of sessions issued before a change of implementation stay valid; the second key
+    /// is longer than SHA-256's block, which HMAC hashes first.
     #[test]
-    fn hmac_matches_rfc_4231() {
-        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    fn csrf_token_is_hmac_sha256_of_the_session_token() {
+        assert_eq!(csrf_token("abc"), "0fcb66dd98e0dca7bfcc88f5b460e12cee30a82ce7e3f878d86f526d39430c3e");
+        assert_eq!(csrf_token(&"k".repeat(100)), "24db03d98700a33abebb66977abf8599efab24938513f1cb9a87be8c4913c059");
+    }
+
+    #[test]
+    fn a_csrf_token_of_another_length_or_one_digit_off_is_refused() {
+        let expected = csrf_token("a");
+        let mut one_off = expected.clone().into_bytes();
+        one_off[63] = if one_off[63] == b'0' { b'1' } else { b'0' };
+        for presented in [&expected[..63], &format!("{expected}0"), std::str::from_utf8(&one_off).unwrap(), ""] {
+            let mut headers = HeaderMap::new();
+            headers.insert(CSRF_HEADER, HeaderValue::try_from(presented).unwrap());
+            assert_eq!(check_csrf(&headers, "a").unwrap_err().code, "csrf_invalid", "{presented:?}");
+        }
     }
 
     #[test]

@@ -46,6 +46,9 @@
 //!   `304`s; `encoding` — `Accept-Encoding`, whether to send gzip.
 //! - `fuzzing` — (feature `fuzzing`, hidden) entry points for the fuzz targets in `fuzz/`.
 
+// docs.rs (nightly) marks each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod api;
 mod auth;
 mod client;
@@ -75,3 +78,8 @@ pub mod fuzzing;
 pub use config::HttpConfig;
 pub use export::{ExportError, ExportSource, ExportWriter};
 pub use server::{serve, Server};
+
+/// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

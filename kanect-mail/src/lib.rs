@@ -28,6 +28,9 @@
 //! - `failure` — [`SmtpError`]: what the SMTP server did not take, and why ([`Failure`]).
 //! - `log` — [`LogMailer`].
 
+// docs.rs (nightly) marks each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod failure;
 mod log;
 mod smtp;
@@ -35,3 +38,8 @@ mod smtp;
 pub use failure::{Failure, SmtpError};
 pub use log::LogMailer;
 pub use smtp::{SetupError, SmtpConfig, SmtpMailer, SmtpUrl, TlsMode};
+
+/// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

@@ -67,7 +67,15 @@
 //!   and the listener tasks that hand other nodes' envelopes to the engine.
 //! - `interest` — which users' subjects a node follows in [`Subjects::PerUser`] mode.
 
+// docs.rs (nightly) marks each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod bus;
 mod interest;
 
 pub use bus::{NatsBus, NatsConfig, Subjects};
+
+/// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

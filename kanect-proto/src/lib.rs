@@ -45,6 +45,9 @@
 //! - `poll` — the long-poll bodies: [`NewPoll`], [`PollCreated`], [`PollEvents`].
 //! - `errors` — the REST [`ErrorBody`], and [`InputError`]: why a JSON body or frame was refused.
 
+// docs.rs (nightly) marks each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod client_frame;
 mod errors;
 mod ids;
@@ -80,3 +83,8 @@ pub use views::{AdminUserView, ConversationView, UserView};
 /// The protocol's version: every server frame carries it as `"v"`, and a client frame that
 /// carries `"v"` must carry this one.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

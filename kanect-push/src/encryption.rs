@@ -16,7 +16,7 @@ use base64::Engine;
 use hkdf::Hkdf;
 use kanect_core::PushRefused;
 use p256::ecdh::diffie_hellman;
-use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::elliptic_curve::sec1::ToSec1Point;
 use p256::{PublicKey, SecretKey};
 use sha2::Sha256;
 
@@ -50,8 +50,8 @@ pub(crate) fn encrypt(
     ephemeral: &SecretKey,
     salt: &[u8; 16],
 ) -> Vec<u8> {
-    let ua_bytes = ua_public.to_encoded_point(false);
-    let as_public = ephemeral.public_key().to_encoded_point(false);
+    let ua_bytes = ua_public.to_sec1_point(false);
+    let as_public = ephemeral.public_key().to_sec1_point(false);
     let shared = diffie_hellman(ephemeral.to_nonzero_scalar(), ua_public.as_affine());
 
     let mut info = Vec::with_capacity(14 + 65 + 65);
@@ -70,7 +70,7 @@ pub(crate) fn encrypt(
     record.push(0x02);
     let cipher = Aes128Gcm::new(&cek.into());
     // Encrypting a buffer in memory with a 16-byte key fails only past GCM's length limit.
-    let sealed = cipher.encrypt(Nonce::from_slice(&nonce), record.as_slice()).unwrap_or_default();
+    let sealed = cipher.encrypt(&Nonce::from(nonce), record.as_slice()).unwrap_or_default();
 
     let mut body = Vec::with_capacity(16 + 4 + 1 + 65 + sealed.len());
     body.extend_from_slice(salt);
@@ -83,10 +83,13 @@ pub(crate) fn encrypt(
 
 /// [`encrypt`] with a new ephemeral key and salt, as every real message is.
 pub(crate) fn encrypt_new(plaintext: &[u8], ua_public: &PublicKey, auth: &[u8; 16]) -> Vec<u8> {
-    use rand::RngCore;
-    let ephemeral = SecretKey::random(&mut rand::rngs::OsRng);
+    use p256::elliptic_curve::Generate;
+    use rand::rand_core::UnwrapErr;
+    use rand::Rng;
+    // Both from the operating system's generator, as the VAPID key is.
+    let ephemeral = SecretKey::generate();
     let mut salt = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut salt);
+    UnwrapErr(rand::rngs::SysRng).fill_bytes(&mut salt);
     encrypt(plaintext, ua_public, auth, &ephemeral, &salt)
 }
 

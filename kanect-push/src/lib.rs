@@ -28,6 +28,9 @@
 //! - `client` — one push: connect to the checked address, TLS, HTTP/1.1, the answer.
 //! - `sender` — [`WebPush`], the [`PushSender`](kanect_core::PushSender) made of them.
 
+// docs.rs (nightly) marks each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod client;
 mod encryption;
 mod endpoint;
@@ -36,3 +39,8 @@ mod vapid;
 
 pub use sender::{WebPush, WebPushConfig};
 pub use vapid::VAPID_SECRET;
+
+/// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

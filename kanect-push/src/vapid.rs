@@ -14,7 +14,8 @@ use kanect_core::backend::SecretStore;
 use kanect_core::StoreError;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::elliptic_curve::sec1::ToSec1Point;
+use p256::elliptic_curve::Generate;
 use p256::SecretKey;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -48,7 +49,7 @@ impl VapidKeys {
         let bytes = match store.server_secret(VAPID_SECRET).await? {
             Some(bytes) => bytes,
             None => {
-                let fresh = SecretKey::random(&mut rand::rngs::OsRng);
+                let fresh = SecretKey::generate();
                 store.init_server_secret(VAPID_SECRET, &fresh.to_bytes()).await?
             }
         };
@@ -58,7 +59,7 @@ impl VapidKeys {
     }
 
     fn from_secret(secret: &SecretKey) -> Self {
-        let public = URL_SAFE_NO_PAD.encode(secret.public_key().to_encoded_point(false).as_bytes());
+        let public = URL_SAFE_NO_PAD.encode(secret.public_key().to_sec1_point(false).as_bytes());
         VapidKeys { signing: SigningKey::from(secret), public }
     }
 

@@ -129,6 +129,9 @@
 //!   in the embedded stores' data directory; `pg::search` (feature `postgres`), PostgreSQL's
 //!   full-text search over the messages table (`PgStore::search_index`).
 
+// docs.rs (nightly) marks each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod backup;
 mod blob;
 #[cfg(unix)]
@@ -158,3 +161,8 @@ mod search;
 pub use pg::{PgConfig, PgSearchIndex, PgStore};
 #[cfg(feature = "tantivy")]
 pub use search::{TantivyConfig, TantivyIndex};
+
+/// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

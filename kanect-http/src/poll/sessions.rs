@@ -10,7 +10,6 @@ use crate::wire;
 use hyper::StatusCode;
 use kanect_core::{Event, Subscription, UserId};
 use kanect_proto::PollEvents;
-use rand::RngCore;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -54,7 +53,7 @@ impl Polls {
     /// cannot be guessed).
     pub(crate) fn open(&self, user: UserId, subscription: Subscription) -> String {
         let mut bytes = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut bytes);
+        rand::fill(&mut bytes);
         let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let session = PollSession {
             user,
