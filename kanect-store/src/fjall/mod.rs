@@ -71,6 +71,7 @@ mod writer;
 mod tests;
 
 use crate::kv::alarm::Alarm;
+use crate::kv::engine::{Engine, Scan};
 use crate::kv::id_filter::{IdFilter, IdScan};
 use crate::kv::keys;
 use crate::kv::recovery::Recovery;
@@ -380,6 +381,45 @@ impl Inner {
     /// Every key that starts with `prefix`, in key order.
     fn keys_with(&self, prefix: &[u8]) -> impl DoubleEndedIterator<Item = StoreResult<fjall::Slice>> {
         self.data.prefix(prefix).map(|guard| guard.key().map_err(fjall_error))
+    }
+}
+
+/// The shared record spaces' view of fjall (see `kv::engine`): the methods above, on the data
+/// keyspace.
+impl Engine for Inner {
+    type Batch = OwnedWriteBatch;
+    type Bytes = fjall::Slice;
+
+    fn batch(&self) -> OwnedWriteBatch {
+        Inner::batch(self)
+    }
+
+    fn put(&self, batch: &mut OwnedWriteBatch, key: Vec<u8>, value: Vec<u8>) {
+        batch.insert(&self.data, key, value);
+    }
+
+    fn remove(&self, batch: &mut OwnedWriteBatch, key: Vec<u8>) {
+        batch.remove(&self.data, key);
+    }
+
+    fn commit(&self, batch: OwnedWriteBatch) -> StoreResult<()> {
+        Inner::commit(self, batch)
+    }
+
+    fn get_raw(&self, key: &[u8]) -> StoreResult<Option<fjall::Slice>> {
+        Inner::get_raw(self, key)
+    }
+
+    fn keys_with<'a>(&'a self, prefix: &[u8]) -> Scan<'a, fjall::Slice> {
+        Box::new(Inner::keys_with(self, prefix))
+    }
+
+    fn entries_after<'a>(&'a self, prefix: &[u8], start: Vec<u8>) -> Scan<'a, (fjall::Slice, fjall::Slice)> {
+        Box::new(Inner::entries_after(self, prefix, start))
+    }
+
+    fn accounts(&self) -> MutexGuard<'_, ()> {
+        Inner::accounts(self)
     }
 }
 

@@ -5,7 +5,7 @@ use crate::kv::keys;
 use journal::Journal;
 use kanect_core::backend::{
     AdminStore, Appended, Attempt, AttemptKey, ConversationStore, LoginAttemptStore, MessageStore, NewMessage,
-    UserStore,
+    UserStore, UserUpdate,
 };
 use kanect_core::testing::user;
 use kanect_core::{ConversationId, HistoryPage, MessageId, Seq, UserId};
@@ -82,6 +82,43 @@ fn locked_unusable_and_damaged_directories_are_errors_not_panics() {
     std::fs::write(damaged.join("conf"), b"\xff\xfe not a sled config").unwrap();
     std::fs::write(damaged.join("db"), vec![0xa5; 4096]).unwrap();
     assert!(SledStore::open(&damaged).is_err());
+}
+
+/// A store of format 7 (before the address index) is upgraded at open with the index built
+/// from its user records: a reset by address finds its accounts, and their changes keep it.
+#[tokio::test]
+async fn a_version_7_store_gets_its_address_index_built_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (user("alice"), user("bob"));
+    let carol = kanect_core::User { email: Some("ALICE@example.com".into()), ..user("carol") };
+    let dave = kanect_core::User { email: None, ..user("dave") };
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        for person in [&alice, &bob, &carol, &dave] {
+            store.insert_user(person, "hash").await.unwrap();
+        }
+    }
+    // What format 7 wrote: the same records, no index, version 7.
+    let db = sled::open(dir.path()).unwrap();
+    let index: Vec<_> = db.scan_prefix([0x14]).keys().map(Result::unwrap).collect();
+    assert_eq!(index.len(), 3, "an entry per user with an address");
+    for key in index {
+        db.remove(key).unwrap();
+    }
+    db.insert(keys::FORMAT, &7u32.to_be_bytes()).unwrap();
+    db.flush().unwrap();
+    drop(db);
+
+    let store = SledStore::open(dir.path()).unwrap();
+    let mut shared = vec![alice.clone(), carol.clone()];
+    shared.sort_by_key(|user| user.id);
+    assert_eq!(store.users_by_email("alice@EXAMPLE.com").await.unwrap(), shared);
+    assert_eq!(store.users_by_email("bob@example.com").await.unwrap(), [bob]);
+    store.update_user(carol.id, UserUpdate::Email(None)).await.unwrap();
+    assert_eq!(store.users_by_email("alice@example.com").await.unwrap(), [alice]);
+    drop(store);
+    let db = sled::open(dir.path()).unwrap();
+    assert_eq!(db.get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
 }
 
 #[tokio::test]
