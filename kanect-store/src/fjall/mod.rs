@@ -48,8 +48,9 @@
 //! - `cache` — write-through caches of the account and conversation records.
 //! - `purge` — deletion deletes: old values of replaced records out of every file.
 //! - `format` — the format version check, the refusal of a sled directory, fjall error mapping.
-//! - the key spaces, the record codecs and the filter of stored message ids are sled's too:
-//!   `crate::kv`.
+//! - the key spaces, the record codecs, the filter of stored message ids, the address index and
+//!   the simple record spaces (sessions, account tokens, invites, notifications) are sled's
+//!   too: `crate::kv`, over the `kv::engine::Engine` impl below.
 
 mod account_tokens;
 mod admin;
@@ -418,8 +419,27 @@ impl Engine for Inner {
         Box::new(Inner::entries_after(self, prefix, start))
     }
 
+    fn entries_newest_first<'a>(
+        &'a self,
+        prefix: &[u8],
+        end: Option<Vec<u8>>,
+    ) -> Scan<'a, (fjall::Slice, fjall::Slice)> {
+        match end {
+            Some(end) => Box::new(self.entries_before(prefix, end).rev()),
+            None => Box::new(self.entries_with(prefix).rev()),
+        }
+    }
+
     fn accounts(&self) -> MutexGuard<'_, ()> {
         Inner::accounts(self)
+    }
+
+    fn invites(&self) -> MutexGuard<'_, ()> {
+        Inner::invites(self)
+    }
+
+    fn removed_user_data(&self) {
+        self.purge.mark_garbage();
     }
 }
 

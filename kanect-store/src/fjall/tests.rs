@@ -3,9 +3,10 @@
 //! what a recovery's reopen keeps.
 
 use super::{format, FjallStore};
+use crate::kv::email_index::upgrade_test::Accounts;
 use crate::kv::keys;
-use kanect_core::backend::{Appended, MessageStore, NewMessage, Store, UserStore, UserUpdate};
-use kanect_core::{testing, ConversationId, Message, Seq, User};
+use kanect_core::backend::{Appended, MessageStore, NewMessage, Store, UserStore};
+use kanect_core::{ConversationId, Message, Seq};
 use kanect_core::{StoreError, StoreHealth, Timestamp, UserId};
 
 /// The store's data keyspace (a handle on the database: drop it before a reopen).
@@ -62,12 +63,8 @@ async fn a_version_1_store_is_upgraded_in_place_and_keeps_its_data() {
 async fn a_version_4_store_gets_its_address_index_built_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let store = FjallStore::open(dir.path()).unwrap();
-    let (alice, bob) = (testing::user("alice"), testing::user("bob"));
-    let carol = User { email: Some("ALICE@example.com".into()), ..testing::user("carol") };
-    let dave = User { email: None, ..testing::user("dave") };
-    for person in [&alice, &bob, &carol, &dave] {
-        store.insert_user(person, "hash").await.unwrap();
-    }
+    let accounts = Accounts::new();
+    accounts.insert(&store).await;
     // What format 4 wrote: the same records, no index, version 4.
     let keyspace = data(&store);
     let index: Vec<_> = keyspace.prefix([0x14]).map(|entry| entry.key().unwrap()).collect();
@@ -82,12 +79,7 @@ async fn a_version_4_store_gets_its_address_index_built_at_open() {
 
     let store = store.reopen().unwrap();
     assert_eq!(data(&store).get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
-    let mut shared = vec![alice.clone(), carol.clone()];
-    shared.sort_by_key(|user| user.id);
-    assert_eq!(store.users_by_email("alice@EXAMPLE.com").await.unwrap(), shared);
-    assert_eq!(store.users_by_email("bob@example.com").await.unwrap(), [bob]);
-    store.update_user(carol.id, UserUpdate::Email(None)).await.unwrap();
-    assert_eq!(store.users_by_email("alice@example.com").await.unwrap(), [alice]);
+    accounts.assert_found(&store).await;
 }
 
 #[cfg(feature = "sled")]

@@ -62,7 +62,7 @@ impl Inner {
         batch.remove(&self.data, keys::username(&User::fold(&user.username)));
         batch.remove(&self.data, keys::password(id));
         email_index::reindex(self, &mut batch, Some(&user), None);
-        self.remove_sessions_of(id, &mut batch)?;
+        crate::kv::sessions::remove_of(self, id, &mut batch)?;
         crate::kv::account_tokens::remove_of(self, id, None, &mut batch)?;
         self.commit(batch)?;
         self.users.written(id, None);

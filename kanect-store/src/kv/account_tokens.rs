@@ -96,16 +96,7 @@ pub(crate) fn remove_of<E: Engine>(
 
 /// A page of every token, in hash order: at most `limit` after `after`.
 pub(crate) fn page<E: Engine>(engine: &E, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<AccountToken>> {
-    let prefix = keys::all_account_tokens();
-    let start = after.map_or_else(|| prefix.clone(), |hash| keys::account_token(&hash));
-    engine
-        .entries_after(&prefix, start)
-        .take(limit)
-        .map(|entry| {
-            let (key, value) = entry?;
-            super::records::decode("account token", key.as_ref(), value.as_ref())
-        })
-        .collect()
+    engine.page("account token", keys::all_account_tokens(), after.map(|hash| keys::account_token(&hash)), limit)
 }
 
 /// `user`'s index entries with their tokens. An entry whose token is gone (no write leaves one,

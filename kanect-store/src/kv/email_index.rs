@@ -58,3 +58,48 @@ pub(crate) fn users_by_email<E: Engine>(
     }
     Ok(found)
 }
+
+/// The accounts both engines' upgrade tests write before removing the index as an older format
+/// lacks it, and what the upgraded store must find.
+#[cfg(test)]
+pub(crate) mod upgrade_test {
+    use kanect_core::backend::{UserStore, UserUpdate};
+    use kanect_core::testing::user;
+    use kanect_core::User;
+
+    /// Two accounts that share an address (in other cases), one alone, one without.
+    pub(crate) struct Accounts {
+        alice: User,
+        bob: User,
+        carol: User,
+        dave: User,
+    }
+
+    impl Accounts {
+        pub(crate) fn new() -> Accounts {
+            Accounts {
+                alice: user("alice"),
+                bob: user("bob"),
+                carol: User { email: Some("ALICE@example.com".into()), ..user("carol") },
+                dave: User { email: None, ..user("dave") },
+            }
+        }
+
+        /// Inserts them (which writes three index entries).
+        pub(crate) async fn insert(&self, store: &impl UserStore) {
+            for person in [&self.alice, &self.bob, &self.carol, &self.dave] {
+                store.insert_user(person, "hash").await.unwrap();
+            }
+        }
+
+        /// Checks that `store` finds them by address, and keeps its index through a change.
+        pub(crate) async fn assert_found(&self, store: &impl UserStore) {
+            let mut shared = vec![self.alice.clone(), self.carol.clone()];
+            shared.sort_by_key(|user| user.id);
+            assert_eq!(store.users_by_email("alice@EXAMPLE.com").await.unwrap(), shared);
+            assert_eq!(store.users_by_email("bob@example.com").await.unwrap(), std::slice::from_ref(&self.bob));
+            store.update_user(self.carol.id, UserUpdate::Email(None)).await.unwrap();
+            assert_eq!(store.users_by_email("alice@example.com").await.unwrap(), std::slice::from_ref(&self.alice));
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! a key, scan a prefix, build and commit an atomic batch, take a write lock.
 //!
 //! The simple record spaces (account tokens, invites, notification settings, push
-//! subscriptions, secrets, the newer session calls) mean the same keys and the same writes in
+//! subscriptions, secrets, sessions) mean the same keys and the same writes in
 //! both engines, so their logic is written once, generic over this trait (`kv::account_tokens`
 //! and its siblings), and each engine's file keeps only what is its own: how a write waits
 //! for durability (sled's group commit, fjall's writer thread). The trait's methods are
@@ -44,11 +44,40 @@ pub(crate) trait Engine {
     /// Entries from `start` (excluded) to the end of `prefix`'s keys, in key order.
     fn entries_after<'a>(&'a self, prefix: &[u8], start: Vec<u8>) -> Scan<'a, (Self::Bytes, Self::Bytes)>;
 
+    /// Entries of `prefix`'s keys before `end` (excluded; None: all of them), last first.
+    fn entries_newest_first<'a>(&'a self, prefix: &[u8], end: Option<Vec<u8>>) -> Scan<'a, (Self::Bytes, Self::Bytes)>;
+
     /// The lock that user, session, account token and notification writes hold.
     fn accounts(&self) -> MutexGuard<'_, ()>;
+
+    /// The lock that invite writes hold.
+    fn invites(&self) -> MutexGuard<'_, ()>;
+
+    /// Told after a commit that removed a user's data (a push subscription's endpoint), for an
+    /// engine that must purge old values from its files (fjall); sled has nothing to do.
+    fn removed_user_data(&self) {}
 
     /// The decoded record under `key` (`what` names it in a corruption error).
     fn get<T: DeserializeOwned>(&self, what: &str, key: &[u8]) -> StoreResult<Option<T>> {
         self.get_raw(key)?.map(|bytes| super::records::decode(what, key, bytes.as_ref())).transpose()
+    }
+
+    /// A page of the decoded records (`what`) under `prefix`, in key order: at most `limit`
+    /// after the key `after` (None: from the first).
+    fn page<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        prefix: Vec<u8>,
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> StoreResult<Vec<T>> {
+        let start = after.unwrap_or_else(|| prefix.clone());
+        self.entries_after(&prefix, start)
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry?;
+                super::records::decode(what, key.as_ref(), value.as_ref())
+            })
+            .collect()
     }
 }

@@ -4,15 +4,18 @@
 //! message ids that spares both an engine read per append, and how both recover from a failed
 //! write: the store's health ([`alarm`]) and the thread that reopens a failed store
 //! ([`recovery`]). And the record spaces simple enough to be written once for both engines,
-//! over [`engine::Engine`] (`account_tokens`), and the users' address index (`email_index`).
+//! over [`engine::Engine`] (`account_tokens`, `invites`, `notifications`, `sessions`), and the users' address index (`email_index`).
 
 pub(crate) mod account_tokens;
 pub(crate) mod alarm;
 pub(crate) mod email_index;
 pub(crate) mod engine;
 pub(crate) mod id_filter;
+pub(crate) mod invites;
 pub(crate) mod keys;
 pub(crate) mod message_codec;
+pub(crate) mod notifications;
 pub(crate) mod records;
 pub(crate) mod recovery;
+pub(crate) mod sessions;
 pub(crate) mod temporary;

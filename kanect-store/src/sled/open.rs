@@ -290,7 +290,18 @@ impl Engine for Open {
         Box::new(Open::entries_after(self, prefix, start))
     }
 
+    fn entries_newest_first<'a>(&'a self, prefix: &[u8], end: Option<Vec<u8>>) -> Scan<'a, (sled::IVec, sled::IVec)> {
+        match end {
+            Some(end) => Box::new(self.entries(self.db.range(prefix.to_vec()..end)).rev()),
+            None => Box::new(self.entries(self.db.scan_prefix(prefix)).rev()),
+        }
+    }
+
     fn accounts(&self) -> MutexGuard<'_, ()> {
         Open::accounts(self)
+    }
+
+    fn invites(&self) -> MutexGuard<'_, ()> {
+        Open::invites(self)
     }
 }

@@ -1,11 +1,12 @@
 //! Opening, format and corruption checks that need raw sled access to the files.
 
 use super::*;
+use crate::kv::email_index::upgrade_test::Accounts;
 use crate::kv::keys;
 use journal::Journal;
 use kanect_core::backend::{
     AdminStore, Appended, Attempt, AttemptKey, ConversationStore, LoginAttemptStore, MessageStore, NewMessage,
-    UserStore, UserUpdate,
+    UserStore,
 };
 use kanect_core::testing::user;
 use kanect_core::{ConversationId, HistoryPage, MessageId, Seq, UserId};
@@ -89,15 +90,8 @@ fn locked_unusable_and_damaged_directories_are_errors_not_panics() {
 #[tokio::test]
 async fn a_version_7_store_gets_its_address_index_built_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    let (alice, bob) = (user("alice"), user("bob"));
-    let carol = kanect_core::User { email: Some("ALICE@example.com".into()), ..user("carol") };
-    let dave = kanect_core::User { email: None, ..user("dave") };
-    {
-        let store = SledStore::open(dir.path()).unwrap();
-        for person in [&alice, &bob, &carol, &dave] {
-            store.insert_user(person, "hash").await.unwrap();
-        }
-    }
+    let accounts = Accounts::new();
+    accounts.insert(&SledStore::open(dir.path()).unwrap()).await;
     // What format 7 wrote: the same records, no index, version 7.
     let db = sled::open(dir.path()).unwrap();
     let index: Vec<_> = db.scan_prefix([0x14]).keys().map(Result::unwrap).collect();
@@ -109,14 +103,7 @@ async fn a_version_7_store_gets_its_address_index_built_at_open() {
     db.flush().unwrap();
     drop(db);
 
-    let store = SledStore::open(dir.path()).unwrap();
-    let mut shared = vec![alice.clone(), carol.clone()];
-    shared.sort_by_key(|user| user.id);
-    assert_eq!(store.users_by_email("alice@EXAMPLE.com").await.unwrap(), shared);
-    assert_eq!(store.users_by_email("bob@example.com").await.unwrap(), [bob]);
-    store.update_user(carol.id, UserUpdate::Email(None)).await.unwrap();
-    assert_eq!(store.users_by_email("alice@example.com").await.unwrap(), [alice]);
-    drop(store);
+    accounts.assert_found(&SledStore::open(dir.path()).unwrap()).await;
     let db = sled::open(dir.path()).unwrap();
     assert_eq!(db.get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
 }

@@ -59,7 +59,7 @@ impl Open {
         batch.remove(keys::username(&User::fold(&user.username)));
         batch.remove(keys::password(id));
         email_index::reindex(self, &mut batch, Some(&user), None);
-        self.remove_sessions_of(id, &mut batch)?;
+        crate::kv::sessions::remove_of(self, id, &mut batch)?;
         crate::kv::account_tokens::remove_of(self, id, None, &mut batch)?;
         self.apply(batch)?;
         Ok(true)
