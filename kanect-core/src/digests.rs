@@ -122,7 +122,10 @@ impl Chat {
         if missed.is_empty() {
             return Ok(false);
         }
-        let token = self.issue_account_token(&user, TokenPurpose::Unsubscribe, &address, UNSUBSCRIBE_TTL).await?;
+        let Some(token) = self.issue_account_token(&user, TokenPurpose::Unsubscribe, &address, UNSUBSCRIBE_TTL).await?
+        else {
+            return Ok(false); // a racing digest of this user stored a newer link, and goes out
+        };
         self.store().update_user(user.id, UserUpdate::DigestedAt(now)).await?;
         self.mail_out(digest_mail(self, &user, address, &missed, token.as_str()));
         Ok(true)

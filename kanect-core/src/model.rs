@@ -99,6 +99,15 @@ impl User {
         username.to_ascii_lowercase()
     }
 
+    /// The folded form of an e-mail address, by which accounts are found from it (a password
+    /// reset): ASCII letters lower-cased, nothing else changed. Domains are ASCII (IDNA) and
+    /// case-insensitive; local parts are case-sensitive by the RFC, but mail systems treat
+    /// them as not, and ASCII-only folding is one every backend does alike (PostgreSQL's
+    /// `lower()` would follow the database's locale).
+    pub fn fold_email(address: &str) -> String {
+        address.to_ascii_lowercase()
+    }
+
     /// The public view: the same record without the email address and what goes with it.
     pub fn public(&self) -> User {
         User { email: None, email_verified: false, digests_off: false, digested_at: None, ..self.clone() }

@@ -11,9 +11,11 @@
 //!   the request names (folded), not by the account found: a flood for one address is held
 //!   back whether or not it exists, and a limit reached tells nothing either.
 //! - **An address may belong to several accounts** (addresses are not unique): each gets its
-//!   own mail, naming its username. Finding them reads the user list a page at a time
-//!   ([`UserStore::users`](crate::backend::UserStore::users)): stores have no index by address,
-//!   and this runs off the request path, at most as often as the limits let it.
+//!   own mail, naming its username. They are found through the stores' index by address
+//!   ([`UserStore::users_by_email`](crate::backend::UserStore::users_by_email)), which folds
+//!   ASCII case only ([`User::fold_email`]); the user list is never read.
+//! - **Racing requests leave one working link**, the newest: storing a token replaces the
+//!   account's older one atomically (see [`crate::verification`]).
 //! - **Using the link** (once, before it expires: [`MailConfig::reset_ttl`](crate::MailConfig::reset_ttl))
 //!   sets the new password, validated as at sign-up (a refused password leaves the link
 //!   working), and ends every session of the account, on every device. It also verifies the
@@ -23,7 +25,7 @@ use crate::chat::Chat;
 use crate::error::{AuthFailure, Denied, Error, Invalid, Result};
 use crate::mail::Mail;
 use crate::model::{TokenPurpose, User};
-use crate::store::{UserQuery, UserUpdate};
+use crate::store::UserUpdate;
 use crate::validate;
 use std::net::IpAddr;
 
@@ -49,11 +51,10 @@ impl Chat {
         if account.len() > ACCOUNT_MAX_BYTES {
             return Err(Error::invalid("account", Invalid::TooLong));
         }
-        let folded = account.to_lowercase();
-        self.limits().password_reset(&folded, client)?;
-        let chat = self.clone();
+        self.limits().password_reset(&account.to_lowercase(), client)?;
+        let (chat, account) = (self.clone(), account.to_string());
         tokio::spawn(async move {
-            if let Err(error) = chat.mail_password_resets(&folded).await {
+            if let Err(error) = chat.mail_password_resets(&account).await {
                 tracing::warn!(%error, "could not mail a password reset");
             }
         });
@@ -73,7 +74,9 @@ impl Chat {
         }
         let (token, user) = self.take_account_token(TokenPurpose::Reset, token).await?;
         if let Err(refused) = validate::password(new_password, &user.username) {
-            self.store().insert_account_token(&token).await?;
+            // Given back as it was: if a newer link was mailed meanwhile, that one stays the
+            // account's and this one is dropped (see `put_account_token`).
+            self.store().put_account_token(&token).await?;
             return Err(refused);
         }
         let hash = self.hasher().hash(new_password.to_string()).await?;
@@ -86,36 +89,28 @@ impl Chat {
         Ok(verified.unwrap_or(user))
     }
 
-    /// Finds the accounts `folded` names (its address, or its username) and mails each a link.
-    async fn mail_password_resets(&self, folded: &str) -> Result<()> {
-        for user in self.accounts_named(folded).await? {
+    /// Finds the accounts `account` names (its address, or its username) and mails each a link.
+    async fn mail_password_resets(&self, account: &str) -> Result<()> {
+        for user in self.accounts_named(account).await? {
             let Some(address) = user.email.clone() else { continue };
             let ttl = self.config().mail.reset_ttl;
-            let token = self.issue_account_token(&user, TokenPurpose::Reset, &address, ttl).await?;
+            let Some(token) = self.issue_account_token(&user, TokenPurpose::Reset, &address, ttl).await? else {
+                continue; // a racing request stored a newer link, and mails it
+            };
             self.mail_out(reset_mail(self, &user, address, token.as_str()));
         }
         Ok(())
     }
 
-    /// The enabled accounts whose username or address is `folded`.
-    async fn accounts_named(&self, folded: &str) -> Result<Vec<User>> {
-        if !folded.contains('@') {
-            let user = self.store().user_by_username(folded).await?;
-            return Ok(user.into_iter().filter(|user| !user.disabled).collect());
-        }
-        let mut found = Vec::new();
-        let mut query = UserQuery { search: None, after: None, limit: validate::PAGE_MAX };
-        loop {
-            let page = self.store().users(&query).await?;
-            let more = page.len() == query.limit;
-            query.after = page.last().map(|user| User::fold(&user.username));
-            found.extend(page.into_iter().filter(|user| {
-                !user.disabled && user.email.as_deref().is_some_and(|email| email.to_lowercase() == folded)
-            }));
-            if !more {
-                return Ok(found);
-            }
-        }
+    /// The enabled accounts whose username or address `account` is (each folded as stores
+    /// fold it).
+    async fn accounts_named(&self, account: &str) -> Result<Vec<User>> {
+        let found = if account.contains('@') {
+            self.store().users_by_email(account).await?
+        } else {
+            self.store().user_by_username(account).await?.into_iter().collect()
+        };
+        Ok(found.into_iter().filter(|user| !user.disabled).collect())
     }
 }
 

@@ -5,7 +5,10 @@
 //! - **Tokens** are [`SessionToken`]s (256 random bits, hex), stored as their SHA-256 in the
 //!   [`AccountTokenStore`](crate::backend::AccountTokenStore) with their purpose, user, the
 //!   address they were mailed to and an expiry. Taking one removes it (atomically: one use), and
-//!   issuing one deletes the user's older tokens of that purpose, so only the newest link works.
+//!   storing one replaces the user's token of that purpose in the same atomic write
+//!   ([`put_account_token`](crate::backend::AccountTokenStore::put_account_token)), so only the
+//!   newest link works, also when requests race (on one node or several). A request that
+//!   loses such a race (a newer token is already stored) mails nothing: its link could not work.
 //! - **A verification counts for the address it was mailed to**: the store sets
 //!   `email_verified` only while the account still has that address
 //!   ([`UserUpdate::EmailVerified`]), so a link to an address the account has left verifies
@@ -134,7 +137,9 @@ impl Chat {
     async fn send_verification(&self, user: &User) -> Result<()> {
         let Some(address) = user.email.clone() else { return Err(Error::Forbidden(Denied::NoEmail)) };
         let ttl = self.config().mail.verify_ttl;
-        let token = self.issue_account_token(user, TokenPurpose::Verify, &address, ttl).await?;
+        let Some(token) = self.issue_account_token(user, TokenPurpose::Verify, &address, ttl).await? else {
+            return Ok(()); // a newer link is on its way
+        };
         let config = &self.config().mail;
         let link = config.link(&format!("/#/verify/{}", token.as_str()));
         let hours = ttl.as_secs().div_ceil(3600);
@@ -153,7 +158,8 @@ impl Chat {
     }
 
     /// A new single-use token of `purpose` for `user`, mailed to `address`, valid for `ttl`;
-    /// the user's older tokens of that purpose stop working.
+    /// the user's older token of that purpose stops working. None if a newer one was stored
+    /// meanwhile (a racing request): this one would not work, and must not be mailed.
     ///
     /// # Errors
     /// `unavailable`.
@@ -163,10 +169,9 @@ impl Chat {
         purpose: TokenPurpose,
         address: &str,
         ttl: Duration,
-    ) -> Result<SessionToken> {
+    ) -> Result<Option<SessionToken>> {
         let token = SessionToken::generate();
         let now = self.now();
-        self.store().delete_account_tokens_of(user.id, Some(purpose)).await?;
         let record = AccountToken {
             token_hash: token.hash(),
             purpose,
@@ -175,8 +180,7 @@ impl Chat {
             created_at: now,
             expires_at: now.plus(ttl),
         };
-        self.store().insert_account_token(&record).await?;
-        Ok(token)
+        Ok(self.store().put_account_token(&record).await?.then_some(token))
     }
 
     /// Takes (uses up) the token `text` of `purpose`, with its account.

@@ -92,6 +92,9 @@ impl UserStore for Interleaving {
     async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
         self.inner.users(query).await
     }
+    async fn users_by_email(&self, address: &str) -> StoreResult<Vec<User>> {
+        self.inner.users_by_email(address).await
+    }
 }
 
 kanect_core::delegate_store!(

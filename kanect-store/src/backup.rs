@@ -581,7 +581,9 @@ async fn replay<S: Store + ?Sized>(store: &S, record: &Record) -> Result<(), Str
             }
         }
         Record::Session { session } => store.insert_session(session).await.map_err(failed)?,
-        Record::AccountToken { token } => store.insert_account_token(token).await.map_err(failed)?,
+        // A user keeps one token per purpose, the newest: of several in a backup of an older
+        // build's store, the older ones are dropped.
+        Record::AccountToken { token } => drop(store.put_account_token(token).await.map_err(failed)?),
         Record::Conversation { conversation } => {
             if !store.insert_conversation(conversation).await.map_err(failed)? {
                 return Err(format!("conversation {} twice", conversation.id));

@@ -120,7 +120,10 @@
 //!   `kv::records`, the JSON of the other records; `kv::id_filter`, the Bloom filter of stored
 //!   message ids that spares an append the read for a resend, and the scan that fills it;
 //!   `kv::alarm`, a store's health, raised by a failure; `kv::recovery`, the thread that
-//!   reopens a failed store once its directory takes writes.
+//!   reopens a failed store once its directory takes writes; `kv::engine`, what the record
+//!   spaces written once for both engines ask of one (`kv::sessions`, `kv::account_tokens`,
+//!   `kv::invites`, `kv::notifications`), each engine's file of them keeping only how a write
+//!   waits for durability; `kv::email_index`, the index of users by address.
 //! - `pg` (feature `postgres`) — `PgStore`, one file per store trait's impl likewise.
 //! - `blob` — where attachments' bytes live: `blob::fs`, [`FsBlobStore`], files under the
 //!   data directory, for the embedded stores; `blob::pg` (feature `postgres`), `PgBlobStore`,

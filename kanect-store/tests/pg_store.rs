@@ -5,8 +5,8 @@
 mod pg_support;
 
 use kanect_core::backend::{
-    Appended, AttachmentStore, Attempt, AttemptKey, ClaimRefused, LoginAttemptStore, MessageStore, NewMessage, Store,
-    UserQuery, UserStore,
+    AccountTokenStore, Appended, AttachmentStore, Attempt, AttemptKey, ClaimRefused, LoginAttemptStore, MessageStore,
+    NewMessage, Store, UserQuery, UserStore,
 };
 use kanect_core::testing::{attachment, user};
 use kanect_core::{ConversationId, MessageId, MessageRef, Seq, StoreError, StoreHealth, Timestamp, UserId};
@@ -17,6 +17,38 @@ use std::time::Duration;
 
 fn new_message(conversation: ConversationId, sender: UserId, client_id: &str) -> NewMessage {
     kanect_core::testing::new_message(conversation, sender, client_id, "hi")
+}
+
+/// The migrations of the schema versions before this build's newest, oldest first.
+const OLD_MIGRATIONS: [&str; 10] = [
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_login_attempts.sql"),
+    include_str!("../migrations/0003_attachments.sql"),
+    include_str!("../migrations/0004_blobs.sql"),
+    include_str!("../migrations/0005_search.sql"),
+    include_str!("../migrations/0006_replies_reactions.sql"),
+    include_str!("../migrations/0007_invites.sql"),
+    include_str!("../migrations/0008_notifications.sql"),
+    include_str!("../migrations/0009_mail.sql"),
+    include_str!("../migrations/0010_profiles.sql"),
+];
+
+/// A new schema `schema` as a build of schema version `version` left it (empty), and a client
+/// on it.
+async fn schema_of_version(schema: &str, version: usize) -> tokio_postgres::Client {
+    raw_client("public").await.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let old = raw_client(schema).await;
+    for sql in &OLD_MIGRATIONS[..version] {
+        old.batch_execute(sql).await.unwrap();
+    }
+    old.batch_execute(&format!(
+        "CREATE TABLE kanect_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+         applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); \
+         INSERT INTO kanect_schema_migrations (version, name) SELECT v, 'old' FROM generate_series(1, {version}) v"
+    ))
+    .await
+    .unwrap();
+    old
 }
 
 async fn applied_versions(schema: &str) -> Vec<i32> {
@@ -71,18 +103,7 @@ async fn a_schema_newer_than_this_build_is_refused() {
 async fn a_schema_from_before_attachments_is_migrated_and_its_messages_carry_none() {
     // A database as a build of schema version 2 left it, with a message in it.
     let schema = schema_name();
-    let old = raw_client("public").await;
-    old.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
-    let old = raw_client(&schema).await;
-    old.batch_execute(include_str!("../migrations/0001_initial.sql")).await.unwrap();
-    old.batch_execute(include_str!("../migrations/0002_login_attempts.sql")).await.unwrap();
-    old.batch_execute(
-        "CREATE TABLE kanect_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
-         applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); \
-         INSERT INTO kanect_schema_migrations (version, name) VALUES (1, 'initial'), (2, 'login_attempts')",
-    )
-    .await
-    .unwrap();
+    let old = schema_of_version(&schema, 2).await;
     let new = new_message(ConversationId::new(), UserId::new(), "c1");
     let message = new.clone().with_seq(Seq(1));
     old.execute(
@@ -108,6 +129,40 @@ async fn a_schema_from_before_attachments_is_migrated_and_its_messages_carry_non
     let owner = UserId::new();
     store.insert_attachment(&attachment(owner, 9)).await.unwrap();
     assert_eq!(store.attachment_usage(owner).await.unwrap(), 9);
+}
+
+#[tokio::test]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn a_schema_of_version_10_keeps_each_users_newest_token_and_finds_its_users_by_address() {
+    // A database as a build of schema version 10 left it: two reset tokens of one user (as a
+    // race could leave them) and a verification token of the same user, and an account with an
+    // address.
+    let schema = schema_name();
+    let old = schema_of_version(&schema, 10).await;
+    let erin = user("erin");
+    old.execute(
+        "INSERT INTO kanect_users (id, username, username_folded, email, role, created_at, disabled, password_hash) \
+         VALUES ($1, 'erin', 'erin', 'Erin@Example.com', 'user', 1, false, 'h')",
+        &[erin.id.as_uuid()],
+    )
+    .await
+    .unwrap();
+    for (byte, purpose, created_at) in [(1u8, "reset", 10i64), (2, "reset", 20), (3, "verify", 5)] {
+        old.execute(
+            "INSERT INTO kanect_account_tokens (token_hash, purpose, user_id, address, created_at, expires_at) \
+             VALUES ($1, $2, $3, 'erin@example.com', $4, 99)",
+            &[&vec![byte; 32], &purpose, erin.id.as_uuid(), &created_at],
+        )
+        .await
+        .unwrap();
+    }
+
+    let store = PgStore::connect_with(config(&schema)).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), PgStore::SCHEMA_VERSION);
+    let left: Vec<u8> = store.account_tokens(None, 10).await.unwrap().iter().map(|t| t.token_hash.0[0]).collect();
+    assert_eq!(left, [2, 3], "the newer reset token and the verification token stay");
+    let found = store.users_by_email("erin@EXAMPLE.COM").await.unwrap();
+    assert_eq!(found.iter().map(|user| user.id).collect::<Vec<_>>(), [erin.id]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,9 +8,17 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl AccountTokenStore for MemoryStore {
-    async fn insert_account_token(&self, token: &AccountToken) -> StoreResult<()> {
-        self.lock().account_tokens.insert(token.token_hash, token.clone());
-        Ok(())
+    async fn put_account_token(&self, token: &AccountToken) -> StoreResult<bool> {
+        let mut state = self.lock();
+        let same = |other: &AccountToken| {
+            other.user == token.user && other.purpose == token.purpose && other.token_hash != token.token_hash
+        };
+        if state.account_tokens.values().any(|other| same(other) && other.created_at > token.created_at) {
+            return Ok(false);
+        }
+        state.account_tokens.retain(|_, other| !same(other));
+        state.account_tokens.insert(token.token_hash, token.clone());
+        Ok(true)
     }
 
     async fn take_account_token(

@@ -1,4 +1,6 @@
 //! [`UserStore`] for [`MemoryStore`]: users by id, and an ordered index of folded usernames.
+//! The lookup by address filters the records: they are all in memory, and an index beside
+//! them would be one more map to keep right for no gain at this store's sizes.
 
 use super::MemoryStore;
 use crate::error::{Conflict, StoreError};
@@ -75,5 +77,18 @@ impl UserStore for MemoryStore {
             .take(query.limit)
             .cloned()
             .collect())
+    }
+
+    async fn users_by_email(&self, address: &str) -> StoreResult<Vec<User>> {
+        let folded = User::fold_email(address);
+        let state = self.lock();
+        let mut found: Vec<User> = state
+            .users
+            .values()
+            .filter(|user| user.email.as_deref().is_some_and(|email| User::fold_email(email) == folded))
+            .cloned()
+            .collect();
+        found.sort_by_key(|user| user.id);
+        Ok(found)
     }
 }

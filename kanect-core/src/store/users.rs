@@ -43,6 +43,11 @@ pub trait UserStore: Send + Sync {
 
     /// A page of users.
     async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+
+    /// Every user whose address is `address` once both are folded ([`User::fold_email`]), in
+    /// id order: addresses are not unique. Read through an index kept in the same write as
+    /// the user's record, never by reading the user list.
+    async fn users_by_email(&self, address: &str) -> StoreResult<Vec<User>>;
 }
 
 /// A page of the user list, ordered by folded username.

@@ -68,6 +68,7 @@ macro_rules! delegate_store {
             password_hash(id: $crate::UserId) -> Option<String>;
             set_password_hash(id: $crate::UserId, hash: &str) -> bool;
             users(query: &$crate::backend::UserQuery) -> Vec<$crate::User>;
+            users_by_email(address: &str) -> Vec<$crate::User>;
         );
     };
     (@methods SessionStore $args:tt) => {
@@ -138,7 +139,7 @@ macro_rules! delegate_store {
     };
     (@methods AccountTokenStore $args:tt) => {
         $crate::delegate_store!(@impl $args
-            insert_account_token(token: &$crate::AccountToken) -> ();
+            put_account_token(token: &$crate::AccountToken) -> bool;
             take_account_token(purpose: $crate::TokenPurpose, token_hash: &$crate::TokenHash)
                 -> Option<$crate::AccountToken>;
             delete_account_tokens_of(user: $crate::UserId, purpose: Option<$crate::TokenPurpose>) -> u64;

@@ -103,6 +103,7 @@ macro_rules! store_conformance {
             profile_fields_change_and_stay,
             deleting_a_user_removes_credentials_and_sessions,
             email_updates_verify_only_the_current_address,
+            users_are_found_by_email_through_every_change,
             users_page_in_username_order_and_search);
         $crate::store_conformance!(@domain $attrs $make; sessions:
             sessions_round_trip,
@@ -143,7 +144,9 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@domain $attrs $make; account_tokens:
             account_tokens_are_taken_once_by_purpose,
             account_tokens_are_deleted_per_user_and_page_in_hash_order,
-            concurrent_takes_of_a_token_have_one_winner);
+            concurrent_takes_of_a_token_have_one_winner,
+            a_put_replaces_the_users_token_of_its_purpose,
+            concurrent_puts_leave_one_token);
         $crate::store_conformance!(@domain $attrs $make; notifications:
             notification_settings_round_trip,
             push_subscriptions_are_per_user_and_endpoint);

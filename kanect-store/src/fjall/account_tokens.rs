@@ -1,99 +1,16 @@
-//! [`AccountTokenStore`] for [`FjallStore`]: mailed single-use tokens by hash (`0x10` keys),
-//! indexed by user (`0x11`).
-//!
-//! Writes run under the `accounts` mutex that user and session writes take too, and each is one
-//! batch, so a token and its index entry never part, and a take (read, then remove) is atomic:
-//! one process owns a fjall store.
+//! [`AccountTokenStore`] for [`FjallStore`]: the shared record space (`kv::account_tokens`), each
+//! write a job on the writer thread, acknowledged after its group sync.
 
-use super::format::{decode, encode};
-use super::{FjallStore, Inner};
-use crate::kv::keys;
-use fjall::OwnedWriteBatch;
+use super::FjallStore;
+use crate::kv::account_tokens;
 use kanect_core::backend::{AccountTokenStore, StoreResult};
-use kanect_core::{AccountToken, StoreError, TokenHash, TokenPurpose, UserId};
-
-impl Inner {
-    fn insert_account_token_now(&self, token: &AccountToken) -> StoreResult<()> {
-        let mut batch = self.batch();
-        batch.insert(&self.data, keys::account_token(&token.token_hash), encode(token)?);
-        batch.insert(&self.data, keys::user_account_token(token.user, &token.token_hash), []);
-        let _accounts = self.accounts();
-        self.commit(batch)
-    }
-
-    fn take_account_token_now(&self, purpose: TokenPurpose, hash: &TokenHash) -> StoreResult<Option<AccountToken>> {
-        let key = keys::account_token(hash);
-        let _accounts = self.accounts();
-        let Some(bytes) = self.get_raw(&key)? else { return Ok(None) };
-        let token: AccountToken = decode("account token", &key, &bytes)?;
-        if token.purpose != purpose {
-            return Ok(None);
-        }
-        let mut batch = self.batch();
-        batch.remove(&self.data, key);
-        batch.remove(&self.data, keys::user_account_token(token.user, hash));
-        self.commit(batch)?;
-        Ok(Some(token))
-    }
-
-    fn delete_account_tokens_of_now(&self, user: UserId, purpose: Option<TokenPurpose>) -> StoreResult<u64> {
-        let mut batch = self.batch();
-        let _accounts = self.accounts();
-        let count = self.remove_account_tokens_of(user, purpose, &mut batch)?;
-        if count > 0 {
-            self.commit(batch)?;
-        }
-        Ok(count)
-    }
-
-    /// Adds the removal of `user`'s tokens (of `purpose`, or all) and their index entries to
-    /// `batch`; returns how many. Called under the accounts lock.
-    pub(super) fn remove_account_tokens_of(
-        &self,
-        user: UserId,
-        purpose: Option<TokenPurpose>,
-        batch: &mut OwnedWriteBatch,
-    ) -> StoreResult<u64> {
-        let prefix = keys::user_account_tokens(user);
-        let mut count = 0;
-        for index in self.keys_with(&prefix) {
-            let index = index?;
-            let hash = index
-                .get(prefix.len()..)
-                .and_then(|hash| <[u8; 32]>::try_from(hash).ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("account token index key of {} bytes", index.len())))?;
-            let key = keys::account_token(&TokenHash(hash));
-            if let Some(purpose) = purpose {
-                let token: Option<AccountToken> = self.get("account token", &key)?;
-                if token.is_some_and(|token| token.purpose != purpose) {
-                    continue;
-                }
-            }
-            batch.remove(&self.data, key);
-            batch.remove(&self.data, index);
-            count += 1;
-        }
-        Ok(count)
-    }
-
-    fn account_tokens_now(&self, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<AccountToken>> {
-        let prefix = keys::all_account_tokens();
-        let start = after.map_or_else(|| prefix.clone(), |hash| keys::account_token(&hash));
-        self.entries_after(&prefix, start)
-            .take(limit)
-            .map(|entry| {
-                let (key, value) = entry?;
-                decode("account token", &key, &value)
-            })
-            .collect()
-    }
-}
+use kanect_core::{AccountToken, TokenHash, TokenPurpose, UserId};
 
 #[async_trait::async_trait]
 impl AccountTokenStore for FjallStore {
-    async fn insert_account_token(&self, token: &AccountToken) -> StoreResult<()> {
+    async fn put_account_token(&self, token: &AccountToken) -> StoreResult<bool> {
         let token = token.clone();
-        self.write(move |inner| inner.insert_account_token_now(&token).map(|()| ((), true))).await
+        self.write(move |inner| account_tokens::put(inner, &token).map(|stored| (stored, stored))).await
     }
 
     async fn take_account_token(
@@ -103,7 +20,7 @@ impl AccountTokenStore for FjallStore {
     ) -> StoreResult<Option<AccountToken>> {
         let token_hash = *token_hash;
         self.write(move |inner| {
-            let token = inner.take_account_token_now(purpose, &token_hash)?;
+            let token = account_tokens::take(inner, purpose, &token_hash)?;
             let taken = token.is_some();
             Ok((token, taken))
         })
@@ -111,10 +28,10 @@ impl AccountTokenStore for FjallStore {
     }
 
     async fn delete_account_tokens_of(&self, user: UserId, purpose: Option<TokenPurpose>) -> StoreResult<u64> {
-        self.write(move |inner| inner.delete_account_tokens_of_now(user, purpose).map(|count| (count, count > 0))).await
+        self.write(move |inner| account_tokens::delete_of(inner, user, purpose).map(|count| (count, count > 0))).await
     }
 
     async fn account_tokens(&self, after: Option<TokenHash>, limit: usize) -> StoreResult<Vec<AccountToken>> {
-        self.with(|inner| inner.account_tokens_now(after, limit))
+        self.with(|inner| account_tokens::page(inner, after, limit))
     }
 }

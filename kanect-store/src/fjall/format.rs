@@ -13,8 +13,8 @@
 //! share nothing, and opening one's directory with the other would start an empty store beside
 //! the real one.
 
-use crate::kv::keys;
 pub(crate) use crate::kv::records::{decode, decode_text, encode};
+use crate::kv::{email_index, keys};
 use fjall::Keyspace;
 use kanect_core::StoreError;
 use std::path::Path;
@@ -29,12 +29,15 @@ use std::path::Path;
 ///   as `SledStore`'s format 6.
 /// - 4: account tokens (`0x10`, `0x11`) and user records with their e-mail verification and
 ///   digest fields, as `SledStore`'s format 7.
-pub(crate) const FORMAT_VERSION: u32 = 4;
+/// - 5: the users' address index (`0x14`, see `kv::email_index`), as `SledStore`'s format 8;
+///   the upgrade builds it from the user records.
+pub(crate) const FORMAT_VERSION: u32 = 5;
 
-/// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`] by rewriting the
-/// version record: every record of an older version is valid in the newest as it is. The rewrite is
-/// what makes a version-1 build refuse the store afterwards, rather than find a message with
-/// attachments corrupt in the middle of a history page.
+/// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`] ([`upgrade`]): every
+/// record of an older version is valid in the newest as it is, only the address index is new.
+/// The rewritten version is what makes an older build refuse the store afterwards, rather than
+/// find a message with attachments corrupt in the middle of a history page (version 1) or miss
+/// the index entries of accounts it creates (version 4).
 const UPGRADES_FROM: u32 = 1;
 
 /// Refuses a directory that another engine wrote: sled leaves a `conf` file and a `db` file
@@ -66,9 +69,7 @@ pub(crate) fn check_version(data: &Keyspace) -> Result<(), StoreError> {
             })?;
             match u32::from_be_bytes(version) {
                 FORMAT_VERSION => Ok(()),
-                UPGRADES_FROM..FORMAT_VERSION => {
-                    data.insert(keys::FORMAT, FORMAT_VERSION.to_be_bytes()).map_err(fjall_error)
-                }
+                UPGRADES_FROM..FORMAT_VERSION => upgrade(data),
                 other => Err(StoreError::Format(format!(
                     "fjall store has format version {other}; this build reads version {FORMAT_VERSION}"
                 ))),
@@ -84,6 +85,19 @@ pub(crate) fn check_version(data: &Keyspace) -> Result<(), StoreError> {
             data.insert(keys::FORMAT, FORMAT_VERSION.to_be_bytes()).map_err(fjall_error)
         }
     }
+}
+
+/// Upgrades a store of an older version this build reads: builds the address index (which no
+/// older version has), then writes the version. Entries first: a crash in between leaves the
+/// old version, whose next open builds them again (writing an entry twice changes nothing).
+fn upgrade(data: &Keyspace) -> Result<(), StoreError> {
+    for record in data.prefix(keys::all_users()) {
+        let (key, value) = record.into_inner().map_err(fjall_error)?;
+        if let Some(entry) = email_index::entry_of_record(&key, &value)? {
+            data.insert(entry, []).map_err(fjall_error)?;
+        }
+    }
+    data.insert(keys::FORMAT, FORMAT_VERSION.to_be_bytes()).map_err(fjall_error)
 }
 
 /// Maps a fjall error to the core's kinds: a format fjall does not know is a format error,

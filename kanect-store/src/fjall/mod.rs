@@ -48,8 +48,9 @@
 //! - `cache` — write-through caches of the account and conversation records.
 //! - `purge` — deletion deletes: old values of replaced records out of every file.
 //! - `format` — the format version check, the refusal of a sled directory, fjall error mapping.
-//! - the key spaces, the record codecs and the filter of stored message ids are sled's too:
-//!   `crate::kv`.
+//! - the key spaces, the record codecs, the filter of stored message ids, the address index and
+//!   the simple record spaces (sessions, account tokens, invites, notifications) are sled's
+//!   too: `crate::kv`, over the `kv::engine::Engine` impl below.
 
 mod account_tokens;
 mod admin;
@@ -71,6 +72,7 @@ mod writer;
 mod tests;
 
 use crate::kv::alarm::Alarm;
+use crate::kv::engine::{Engine, Scan};
 use crate::kv::id_filter::{IdFilter, IdScan};
 use crate::kv::keys;
 use crate::kv::recovery::Recovery;
@@ -380,6 +382,64 @@ impl Inner {
     /// Every key that starts with `prefix`, in key order.
     fn keys_with(&self, prefix: &[u8]) -> impl DoubleEndedIterator<Item = StoreResult<fjall::Slice>> {
         self.data.prefix(prefix).map(|guard| guard.key().map_err(fjall_error))
+    }
+}
+
+/// The shared record spaces' view of fjall (see `kv::engine`): the methods above, on the data
+/// keyspace.
+impl Engine for Inner {
+    type Batch = OwnedWriteBatch;
+    type Bytes = fjall::Slice;
+
+    fn batch(&self) -> OwnedWriteBatch {
+        Inner::batch(self)
+    }
+
+    fn put(&self, batch: &mut OwnedWriteBatch, key: Vec<u8>, value: Vec<u8>) {
+        batch.insert(&self.data, key, value);
+    }
+
+    fn remove(&self, batch: &mut OwnedWriteBatch, key: Vec<u8>) {
+        batch.remove(&self.data, key);
+    }
+
+    fn commit(&self, batch: OwnedWriteBatch) -> StoreResult<()> {
+        Inner::commit(self, batch)
+    }
+
+    fn get_raw(&self, key: &[u8]) -> StoreResult<Option<fjall::Slice>> {
+        Inner::get_raw(self, key)
+    }
+
+    fn keys_with<'a>(&'a self, prefix: &[u8]) -> Scan<'a, fjall::Slice> {
+        Box::new(Inner::keys_with(self, prefix))
+    }
+
+    fn entries_after<'a>(&'a self, prefix: &[u8], start: Vec<u8>) -> Scan<'a, (fjall::Slice, fjall::Slice)> {
+        Box::new(Inner::entries_after(self, prefix, start))
+    }
+
+    fn entries_newest_first<'a>(
+        &'a self,
+        prefix: &[u8],
+        end: Option<Vec<u8>>,
+    ) -> Scan<'a, (fjall::Slice, fjall::Slice)> {
+        match end {
+            Some(end) => Box::new(self.entries_before(prefix, end).rev()),
+            None => Box::new(self.entries_with(prefix).rev()),
+        }
+    }
+
+    fn accounts(&self) -> MutexGuard<'_, ()> {
+        Inner::accounts(self)
+    }
+
+    fn invites(&self) -> MutexGuard<'_, ()> {
+        Inner::invites(self)
+    }
+
+    fn removed_user_data(&self) {
+        self.purge.mark_garbage();
     }
 }
 

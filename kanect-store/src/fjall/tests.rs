@@ -3,6 +3,7 @@
 //! what a recovery's reopen keeps.
 
 use super::{format, FjallStore};
+use crate::kv::email_index::upgrade_test::Accounts;
 use crate::kv::keys;
 use kanect_core::backend::{Appended, MessageStore, NewMessage, Store, UserStore};
 use kanect_core::{ConversationId, Message, Seq};
@@ -54,6 +55,31 @@ async fn a_version_1_store_is_upgraded_in_place_and_keeps_its_data() {
     data(&store).insert(keys::FORMAT, 0u32.to_be_bytes()).unwrap();
     store.flush().await.unwrap();
     assert!(matches!(store.reopen(), Err(StoreError::Format(m)) if m.contains("version 0")));
+}
+
+/// A store of format 4 (before the address index) is upgraded at open with the index built
+/// from its user records: a reset by address finds its accounts, and their changes keep it.
+#[tokio::test]
+async fn a_version_4_store_gets_its_address_index_built_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FjallStore::open(dir.path()).unwrap();
+    let accounts = Accounts::new();
+    accounts.insert(&store).await;
+    // What format 4 wrote: the same records, no index, version 4.
+    let keyspace = data(&store);
+    let index: Vec<_> = keyspace.prefix([0x14]).map(|entry| entry.key().unwrap()).collect();
+    assert_eq!(index.len(), 3, "an entry per user with an address");
+    for key in index {
+        keyspace.remove(key).unwrap();
+    }
+    keyspace.insert(keys::FORMAT, 4u32.to_be_bytes()).unwrap();
+    drop(keyspace);
+    store.flush().await.unwrap();
+    assert!(store.users_by_email("alice@example.com").await.unwrap().is_empty(), "no index, no lookup");
+
+    let store = store.reopen().unwrap();
+    assert_eq!(data(&store).get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
+    accounts.assert_found(&store).await;
 }
 
 #[cfg(feature = "sled")]

@@ -1,12 +1,12 @@
 //! [`UserStore`] for [`FjallStore`]: users and password hashes.
 //!
 //! Each write runs under the `accounts` mutex (which sessions share, so that a user's deletion
-//! takes every session of theirs along), checks, commits one batch, and then waits for the
-//! group sync.
+//! takes every session of theirs along), checks, commits one batch, which also moves the user's
+//! address index entry (`kv::email_index`), and then waits for the group sync.
 
 use super::format::{self, encode};
 use super::{FjallStore, Inner};
-use crate::kv::keys;
+use crate::kv::{email_index, keys};
 use kanect_core::backend::{matches_search, StoreResult, UserQuery, UserStore, UserUpdate};
 use kanect_core::{Conflict, StoreError, User, UserId};
 
@@ -22,6 +22,7 @@ impl Inner {
         batch.insert(&self.data, keys::user(user.id), record);
         batch.insert(&self.data, username, user.id.to_bytes());
         batch.insert(&self.data, keys::password(user.id), password_hash.as_bytes());
+        email_index::reindex(self, &mut batch, None, Some(user));
         self.commit(batch)?;
         self.users.written(user.id, Some(user.clone()));
         Ok(())
@@ -42,10 +43,12 @@ impl Inner {
     /// field (also under it) is read, not overwritten.
     fn update_user_now(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
         let _accounts = self.accounts();
-        let Some(mut user) = self.user_now(id)? else { return Ok(None) };
+        let Some(before) = self.user_now(id)? else { return Ok(None) };
+        let mut user = before.clone();
         update.apply(&mut user);
         let mut batch = self.batch();
         batch.insert(&self.data, keys::user(id), encode(&user)?);
+        email_index::reindex(self, &mut batch, Some(&before), Some(&user));
         self.commit(batch)?;
         self.users.written(id, Some(user.clone()));
         Ok(Some(user))
@@ -58,8 +61,9 @@ impl Inner {
         batch.remove(&self.data, keys::user(id));
         batch.remove(&self.data, keys::username(&User::fold(&user.username)));
         batch.remove(&self.data, keys::password(id));
-        self.remove_sessions_of(id, &mut batch)?;
-        self.remove_account_tokens_of(id, None, &mut batch)?;
+        email_index::reindex(self, &mut batch, Some(&user), None);
+        crate::kv::sessions::remove_of(self, id, &mut batch)?;
+        crate::kv::account_tokens::remove_of(self, id, None, &mut batch)?;
         self.commit(batch)?;
         self.users.written(id, None);
         Ok(true)
@@ -143,5 +147,9 @@ impl UserStore for FjallStore {
 
     async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
         self.with(|inner| inner.users_now(query))
+    }
+
+    async fn users_by_email(&self, address: &str) -> StoreResult<Vec<User>> {
+        self.with(|inner| email_index::users_by_email(inner, address, |id| inner.user_now(id)))
     }
 }

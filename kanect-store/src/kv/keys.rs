@@ -38,6 +38,7 @@
 //! | `0x11`     | invite token hash (32 bytes)        | invite id                      |
 //! | `0x12`     | token hash (32 bytes)               | `AccountToken` (JSON)          |
 //! | `0x13`     | user id ++ token hash               | empty (account tokens of a user)|
+//! | `0x14`     | folded address ++ `0x00` ++ user id | empty (users by e-mail address)|
 //! | `0x20`     | user id                             | `NotificationSettings` (JSON)  |
 //! | `0x21`     | user id ++ SHA-256 of the endpoint  | `PushSubscription` (JSON)      |
 //! | `0x22`     | secret name (UTF-8)                 | the secret's bytes             |
@@ -54,6 +55,11 @@
 //! `invites`). The two spaces came within the formats of both engines without a bump, as the
 //! log-in attempt tree did below: a build that does not know them ignores them (and so knows
 //! no invites), and nothing else changed.
+//! The address index (`0x14`) holds an entry per user with an address, under the address as
+//! [`User::fold_email`](kanect_core::User::fold_email) folds it, written in the batch that writes
+//! the user's record, so a password reset finds the accounts of an address with a prefix scan.
+//! An address holds no `0x00` (control characters are refused), so the terminator ends it
+//! unambiguously. It came with sled's format 8 and fjall's 5, whose upgrades build it.
 //! Notification settings, push subscriptions (a user's are one prefix scan) and server
 //! secrets (`0x20`–`0x22`) came within the format versions of attachments, without a bump,
 //! for the reason given below for the log-in attempts: a build that does not know them never
@@ -91,6 +97,7 @@ const INVITE: u8 = 0x10;
 const INVITE_TOKEN: u8 = 0x11;
 const ACCOUNT_TOKEN: u8 = 0x12;
 const USER_ACCOUNT_TOKEN: u8 = 0x13;
+const USER_EMAIL: u8 = 0x14;
 const NOTIFICATION_SETTINGS: u8 = 0x20;
 const PUSH_SUBSCRIPTION: u8 = 0x21;
 const SECRET: u8 = 0x22;
@@ -208,6 +215,16 @@ pub(crate) fn user_account_token(user: UserId, hash: &TokenHash) -> Vec<u8> {
 
 pub(crate) fn user_account_tokens(user: UserId) -> Vec<u8> {
     key(USER_ACCOUNT_TOKEN, &[&user.to_bytes()])
+}
+
+/// The address index entry of user `id` with the folded address `folded`.
+pub(crate) fn user_email(folded: &str, id: UserId) -> Vec<u8> {
+    key(USER_EMAIL, &[folded.as_bytes(), &[0], &id.to_bytes()])
+}
+
+/// The prefix of the address index entries of the folded address `folded`.
+pub(crate) fn users_with_email(folded: &str) -> Vec<u8> {
+    key(USER_EMAIL, &[folded.as_bytes(), &[0]])
 }
 
 pub(crate) fn conversation(id: ConversationId) -> Vec<u8> {

@@ -1,5 +1,7 @@
 //! [`AccountTokenStore`] for [`PgStore`]: `kanect_account_tokens`, one statement per method.
-//! A take is a `DELETE ... RETURNING`: of concurrent takes on any nodes, one gets the row.
+//! A take is a `DELETE ... RETURNING`: of concurrent takes on any nodes, one gets the row. A put
+//! is an upsert on the unique (user, purpose) index: of concurrent puts, the row ends up the
+//! newest's, and no moment has two.
 
 use super::rows::{self, account_token_columns};
 use super::sql::{execute, limit, query, query_opt, Params};
@@ -10,11 +12,11 @@ use kanect_core::{AccountToken, TokenHash, TokenPurpose, UserId};
 
 #[async_trait]
 impl AccountTokenStore for PgStore {
-    async fn insert_account_token(&self, token: &AccountToken) -> StoreResult<()> {
+    async fn put_account_token(&self, token: &AccountToken) -> StoreResult<bool> {
         let sql = "INSERT INTO kanect_account_tokens (token_hash, purpose, user_id, address, created_at, expires_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (token_hash) DO UPDATE SET purpose = EXCLUDED.purpose, \
-                   user_id = EXCLUDED.user_id, address = EXCLUDED.address, created_at = EXCLUDED.created_at, \
-                   expires_at = EXCLUDED.expires_at";
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, purpose) DO UPDATE SET \
+                   token_hash = EXCLUDED.token_hash, address = EXCLUDED.address, created_at = EXCLUDED.created_at, \
+                   expires_at = EXCLUDED.expires_at WHERE kanect_account_tokens.created_at <= EXCLUDED.created_at";
         let client = self.client().await?;
         let params: Params<'_> = &[
             &&token.token_hash.0[..],
@@ -24,7 +26,8 @@ impl AccountTokenStore for PgStore {
             &rows::signed(token.created_at.0, "created_at")?,
             &rows::signed(token.expires_at.0, "expires_at")?,
         ];
-        execute(&client, sql, params).await.map(drop)
+        // One row inserted or replaced; none if the stored token is newer.
+        Ok(execute(&client, sql, params).await? == 1)
     }
 
     async fn take_account_token(

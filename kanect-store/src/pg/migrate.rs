@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (8, "notifications", include_str!("../../migrations/0008_notifications.sql")),
     (9, "mail", include_str!("../../migrations/0009_mail.sql")),
     (10, "profiles", include_str!("../../migrations/0010_profiles.sql")),
+    (11, "account_lookup", include_str!("../../migrations/0011_account_lookup.sql")),
 ];
 
 /// The newest version this build knows.

@@ -161,4 +161,20 @@ impl UserStore for PgStore {
         let params: Params<'_> = &[&after, &page.search, &limit(page.limit)];
         query(&client, sql, params).await?.iter().map(rows::user).collect()
     }
+
+    async fn users_by_email(&self, address: &str) -> StoreResult<Vec<User>> {
+        // The expression of the index `kanect_users_email_folded` (migration 11), which folds as
+        // `User::fold_email` does.
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM kanect_users WHERE email IS NOT NULL \
+             AND translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') = $1 ORDER BY id"
+        );
+        if address.contains('\0') {
+            return Ok(Vec::new()); // PostgreSQL text cannot hold NUL, so no stored address does
+        }
+        let client = self.client().await?;
+        query(&client, sql, &[&User::fold_email(address)]).await?.iter().map(rows::user).collect()
+    }
 }

@@ -11,8 +11,8 @@
 //! with data (not a Kanect store), is refused with [`StoreError::Format`] rather than misread. A value
 //! that does not decode is [`StoreError::Corrupt`], never a panic.
 
-use crate::kv::keys;
 pub(crate) use crate::kv::records::{decode, decode_text, encode};
+use crate::kv::{email_index, keys};
 use kanect_core::StoreError;
 use std::path::Path;
 
@@ -32,14 +32,16 @@ use std::path::Path;
 /// - 7: account tokens (`0x10`, `0x11`) and user records with their e-mail verification and
 ///   digest fields; every version-6 record is valid as it is. The bump keeps an older build,
 ///   which would drop those fields when it rewrites a user, from opening the store.
+/// - 8: the users' address index (`0x14`, see `kv::email_index`), which a password reset reads;
+///   the upgrade builds it from the user records, in the batch that writes the version.
 ///
-/// Versions 3 and 4 are upgraded in place at open (their data is already version 5's: version
+/// Versions 3 to 7 are upgraded in place at open (below 8, with the index built) (their data is already version 5's: version
 /// 3 lacks only the journal, version 4 only what attachments add), so that an older build
 /// refuses the store afterwards instead of ignoring its journal (3) or finding a message
 /// with attachments corrupt in the middle of a history page (4). Versions 1 and 2 are refused
 /// with a clear [`StoreError::Format`], not migrated: they only ever existed before Kanect's
 /// first release.
-pub(crate) const FORMAT_VERSION: u32 = 7;
+pub(crate) const FORMAT_VERSION: u32 = 8;
 
 /// The oldest version this build opens, upgrading it to [`FORMAT_VERSION`].
 const UPGRADES_FROM: u32 = 3;
@@ -74,7 +76,7 @@ pub(crate) fn check_version(tree: &sled::Tree) -> Result<(), StoreError> {
             })?;
             match u32::from_be_bytes(version) {
                 FORMAT_VERSION => Ok(()),
-                UPGRADES_FROM..FORMAT_VERSION => write_version(tree),
+                UPGRADES_FROM..FORMAT_VERSION => upgrade(tree),
                 older if older < FORMAT_VERSION => Err(StoreError::Format(format!(
                     "store has the older format version {older}, which this build does not read or migrate \
                      (it reads version {FORMAT_VERSION}); open it with the build that wrote it"
@@ -93,6 +95,21 @@ pub(crate) fn check_version(tree: &sled::Tree) -> Result<(), StoreError> {
             write_version(tree)
         }
     }
+}
+
+/// Upgrades a store of an older version this build reads: builds the address index (which no
+/// older version has) and writes the version, in one batch, so a crash leaves the old version
+/// with no index or the new one with it.
+fn upgrade(tree: &sled::Tree) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    for record in tree.scan_prefix(keys::all_users()) {
+        let (key, value) = record.map_err(sled_error)?;
+        if let Some(entry) = email_index::entry_of_record(&key, &value)? {
+            batch.insert(entry, &[]);
+        }
+    }
+    batch.insert(keys::FORMAT, &FORMAT_VERSION.to_be_bytes());
+    tree.apply_batch(batch).map_err(sled_error)
 }
 
 fn write_version(tree: &sled::Tree) -> Result<(), StoreError> {
@@ -125,14 +142,14 @@ mod tests {
     }
 
     #[test]
-    fn versions_3_to_6_are_upgraded_in_place() {
+    fn versions_3_to_7_are_upgraded_in_place() {
         for old in UPGRADES_FROM..FORMAT_VERSION {
             let db = tree();
             db.insert(keys::FORMAT, &old.to_be_bytes()).unwrap();
-            db.insert(b"\x01some user", b"{}".as_slice()).unwrap();
+            db.insert(b"\x02some user", b"{}".as_slice()).unwrap();
             check_version(&db).unwrap();
             assert_eq!(db.get(keys::FORMAT).unwrap().unwrap().as_ref(), FORMAT_VERSION.to_be_bytes(), "from {old}");
-            assert_eq!(db.get(b"\x01some user").unwrap().unwrap().as_ref(), b"{}");
+            assert_eq!(db.get(b"\x02some user").unwrap().unwrap().as_ref(), b"{}");
         }
     }
 

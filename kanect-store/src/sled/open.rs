@@ -15,6 +15,7 @@ use super::format::{self, decode};
 use super::journal::{self, Journal};
 use super::stripe::Stripe;
 use crate::kv::alarm::Alarm;
+use crate::kv::engine::{Engine, Scan};
 use crate::kv::id_filter::{IdFilter, IdScan};
 use crate::kv::keys;
 use kanect_core::backend::StoreResult;
@@ -254,4 +255,53 @@ fn open_db(config: sled::Config) -> Result<sled::Db, StoreError> {
 /// sled reports a held directory lock only as an I/O error whose text says so.
 fn is_lock_held(error: &sled::Error) -> bool {
     matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
+/// The shared record spaces' view of sled (see `kv::engine`): the methods above.
+impl Engine for Open {
+    type Batch = sled::Batch;
+    type Bytes = sled::IVec;
+
+    fn batch(&self) -> sled::Batch {
+        sled::Batch::default()
+    }
+
+    fn put(&self, batch: &mut sled::Batch, key: Vec<u8>, value: Vec<u8>) {
+        batch.insert(key, value);
+    }
+
+    fn remove(&self, batch: &mut sled::Batch, key: Vec<u8>) {
+        batch.remove(key);
+    }
+
+    fn commit(&self, batch: sled::Batch) -> StoreResult<()> {
+        self.apply(batch)
+    }
+
+    fn get_raw(&self, key: &[u8]) -> StoreResult<Option<sled::IVec>> {
+        Open::get_raw(self, key)
+    }
+
+    fn keys_with<'a>(&'a self, prefix: &[u8]) -> Scan<'a, sled::IVec> {
+        Box::new(Open::keys_with(self, prefix))
+    }
+
+    fn entries_after<'a>(&'a self, prefix: &[u8], start: Vec<u8>) -> Scan<'a, (sled::IVec, sled::IVec)> {
+        Box::new(Open::entries_after(self, prefix, start))
+    }
+
+    fn entries_newest_first<'a>(&'a self, prefix: &[u8], end: Option<Vec<u8>>) -> Scan<'a, (sled::IVec, sled::IVec)> {
+        match end {
+            Some(end) => Box::new(self.entries(self.db.range(prefix.to_vec()..end)).rev()),
+            None => Box::new(self.entries(self.db.scan_prefix(prefix)).rev()),
+        }
+    }
+
+    fn accounts(&self) -> MutexGuard<'_, ()> {
+        Open::accounts(self)
+    }
+
+    fn invites(&self) -> MutexGuard<'_, ()> {
+        Open::invites(self)
+    }
 }

@@ -1,6 +1,7 @@
 //! Opening, format and corruption checks that need raw sled access to the files.
 
 use super::*;
+use crate::kv::email_index::upgrade_test::Accounts;
 use crate::kv::keys;
 use journal::Journal;
 use kanect_core::backend::{
@@ -82,6 +83,29 @@ fn locked_unusable_and_damaged_directories_are_errors_not_panics() {
     std::fs::write(damaged.join("conf"), b"\xff\xfe not a sled config").unwrap();
     std::fs::write(damaged.join("db"), vec![0xa5; 4096]).unwrap();
     assert!(SledStore::open(&damaged).is_err());
+}
+
+/// A store of format 7 (before the address index) is upgraded at open with the index built
+/// from its user records: a reset by address finds its accounts, and their changes keep it.
+#[tokio::test]
+async fn a_version_7_store_gets_its_address_index_built_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::new();
+    accounts.insert(&SledStore::open(dir.path()).unwrap()).await;
+    // What format 7 wrote: the same records, no index, version 7.
+    let db = sled::open(dir.path()).unwrap();
+    let index: Vec<_> = db.scan_prefix([0x14]).keys().map(Result::unwrap).collect();
+    assert_eq!(index.len(), 3, "an entry per user with an address");
+    for key in index {
+        db.remove(key).unwrap();
+    }
+    db.insert(keys::FORMAT, &7u32.to_be_bytes()).unwrap();
+    db.flush().unwrap();
+    drop(db);
+
+    accounts.assert_found(&SledStore::open(dir.path()).unwrap()).await;
+    let db = sled::open(dir.path()).unwrap();
+    assert_eq!(db.get(keys::FORMAT).unwrap().unwrap().as_ref(), format::FORMAT_VERSION.to_be_bytes());
 }
 
 #[tokio::test]

@@ -2,13 +2,13 @@
 //! their methods.
 //!
 //! Each write runs under the `accounts` lock (which sessions share, so that a user's deletion
-//! takes every session of theirs along), checks, and applies one batch; the async methods then
-//! wait for group commit.
+//! takes every session of theirs along), checks, and applies one batch, which also moves the
+//! user's address index entry (`kv::email_index`); the async methods then wait for group commit.
 
 use super::format::{self, encode};
 use super::open::Open;
 use super::SledStore;
-use crate::kv::keys;
+use crate::kv::{email_index, keys};
 use kanect_core::backend::{matches_search, StoreResult, UserQuery, UserStore, UserUpdate};
 use kanect_core::{Conflict, StoreError, User, UserId};
 
@@ -24,6 +24,7 @@ impl Open {
         batch.insert(keys::user(user.id), record);
         batch.insert(username, &user.id.to_bytes());
         batch.insert(keys::password(user.id), password_hash.as_bytes());
+        email_index::reindex(self, &mut batch, None, Some(user));
         self.apply(batch)
     }
 
@@ -39,9 +40,13 @@ impl Open {
     pub(super) fn update_user_now(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
         let key = keys::user(id);
         let _accounts = self.accounts();
-        let Some(mut user) = self.get::<User>("user", &key)? else { return Ok(None) };
+        let Some(before) = self.get::<User>("user", &key)? else { return Ok(None) };
+        let mut user = before.clone();
         update.apply(&mut user);
-        self.insert(&key, encode(&user)?)?;
+        let mut batch = sled::Batch::default();
+        batch.insert(key, encode(&user)?);
+        email_index::reindex(self, &mut batch, Some(&before), Some(&user));
+        self.apply(batch)?;
         Ok(Some(user))
     }
 
@@ -53,8 +58,9 @@ impl Open {
         batch.remove(key);
         batch.remove(keys::username(&User::fold(&user.username)));
         batch.remove(keys::password(id));
-        self.remove_sessions_of(id, &mut batch)?;
-        self.remove_account_tokens_of(id, None, &mut batch)?;
+        email_index::reindex(self, &mut batch, Some(&user), None);
+        crate::kv::sessions::remove_of(self, id, &mut batch)?;
+        crate::kv::account_tokens::remove_of(self, id, None, &mut batch)?;
         self.apply(batch)?;
         Ok(true)
     }
@@ -133,5 +139,9 @@ impl UserStore for SledStore {
 
     async fn users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
         self.with(|open| open.users_now(query))
+    }
+
+    async fn users_by_email(&self, address: &str) -> StoreResult<Vec<User>> {
+        self.with(|open| email_index::users_by_email(open, address, |id| open.get("user", &keys::user(id))))
     }
 }

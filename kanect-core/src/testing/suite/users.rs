@@ -137,7 +137,7 @@ pub async fn deleting_a_user_removes_credentials_and_sessions<S: Store>(store: A
         created_at: Timestamp(1),
         expires_at: Timestamp(2),
     };
-    store.insert_account_token(&token).await.unwrap();
+    assert!(store.put_account_token(&token).await.unwrap());
     assert!(store.delete_user(carol.id).await.unwrap());
     assert!(!store.delete_user(carol.id).await.unwrap());
     assert!(store.user(carol.id).await.unwrap().is_none());
@@ -145,7 +145,53 @@ pub async fn deleting_a_user_removes_credentials_and_sessions<S: Store>(store: A
     assert!(store.password_hash(carol.id).await.unwrap().is_none());
     assert!(store.session(&session.token_hash).await.unwrap().is_none());
     assert!(store.account_tokens(None, 10).await.unwrap().is_empty(), "a deleted account's tokens go with it");
+    assert!(store.users_by_email("carol@example.com").await.unwrap().is_empty(), "nor is it found by address");
     store.insert_user(&user("carol"), "h2").await.unwrap();
+}
+
+/// Users are found by address, ASCII case-insensitively, several to an address (in id order),
+/// and the lookup follows every change: creation, a change of address (or its removal),
+/// deletion.
+pub async fn users_are_found_by_email_through_every_change<S: Store>(store: Arc<S>) {
+    let with_email = |name: &str, email: Option<&str>| User { email: email.map(str::to_string), ..user(name) };
+    let mut pair = [with_email("gus", Some("Shared@Example.com")), with_email("hal", Some("shared@example.COM"))];
+    pair.sort_by_key(|user| user.id);
+    let [first, second] = pair;
+    let ida = with_email("ida", Some("ida@example.com"));
+    let jo = with_email("jo", None);
+    let kim = with_email("kim", Some("Ärger@example.com"));
+    for user in [&first, &second, &ida, &jo, &kim] {
+        store.insert_user(user, "h").await.unwrap();
+    }
+    let names = |users: Vec<User>| users.into_iter().map(|user| user.username).collect::<Vec<_>>();
+    let found = |address: &'static str| {
+        let store = store.clone();
+        async move { names(store.users_by_email(address).await.unwrap()) }
+    };
+    assert_eq!(found("SHARED@example.com").await, [first.username.clone(), second.username.clone()]);
+    assert_eq!(found("ida@EXAMPLE.com").await, ["ida"]);
+    assert_eq!(found("Ärger@EXAMPLE.COM").await, ["kim"]);
+    assert!(found("ärger@example.com").await.is_empty(), "only ASCII letters fold");
+    assert!(found("nobody@example.com").await.is_empty());
+    assert!(found("shared@example.com\0").await.is_empty());
+    assert!(found("shared@example.co").await.is_empty(), "the whole address, not a prefix");
+
+    store.update_user(second.id, UserUpdate::Email(Some("hal@example.com".into()))).await.unwrap();
+    assert_eq!(found("shared@example.com").await, [first.username.as_str()]);
+    assert_eq!(found("HAL@example.com").await, [second.username.as_str()]);
+    store.update_user(ida.id, UserUpdate::Email(Some("SHARED@EXAMPLE.COM".into()))).await.unwrap();
+    assert!(found("ida@example.com").await.is_empty(), "the old address finds no one");
+    let mut expected = vec![(first.id, first.username.clone()), (ida.id, ida.username.clone())];
+    expected.sort();
+    assert_eq!(found("shared@example.com").await, expected.into_iter().map(|(_, name)| name).collect::<Vec<_>>());
+    store.update_user(jo.id, UserUpdate::Email(Some("jo@example.com".into()))).await.unwrap();
+    assert_eq!(found("jo@example.com").await, ["jo"]);
+    store.update_user(jo.id, UserUpdate::Email(None)).await.unwrap();
+    assert!(found("jo@example.com").await.is_empty(), "a removed address finds no one");
+    store.update_user(kim.id, UserUpdate::DisplayName(Some("Kim".into()))).await.unwrap();
+    assert_eq!(found("Ärger@example.com").await, ["kim"], "other changes keep the entry");
+    store.delete_user(first.id).await.unwrap();
+    assert_eq!(found("shared@example.com").await, [ida.username.as_str()]);
 }
 
 /// The e-mail fields: a new address is unverified; a verification counts only for the address
