@@ -24,6 +24,7 @@
 //!   shutdown.
 //! - `connection` — what every listener shares: the accept loop under a limit, hyper's settings,
 //!   driving a connection, and the guard an open connection holds.
+//! - `tls` — [`TlsConfig`]: HTTPS with a certificate reloaded when its files change.
 //! - `headers` — the headers every response carries.
 //! - `config` — [`HttpConfig`]: limits and timeouts.
 //! - `state` — the shared handle every handler gets, and gauges.
@@ -68,6 +69,7 @@ mod server;
 mod socket;
 mod state;
 mod static_files;
+mod tls;
 mod wire;
 mod ws;
 
@@ -78,6 +80,7 @@ pub mod fuzzing;
 pub use config::HttpConfig;
 pub use export::{ExportError, ExportSource, ExportWriter};
 pub use server::{serve, Server};
+pub use tls::{TlsConfig, TlsError};
 
 /// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
 #[cfg(doctest)]

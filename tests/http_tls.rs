@@ -1,0 +1,371 @@
+//! HTTPS end to end: a server with `Server::tls` on 127.0.0.1 port 0 and a certificate the
+//! test makes (its own CA), and rustls clients that trust that CA.
+//!
+//! HTTP/1.1 over TLS (`/health`, a sign-up and a log-in, cookies marked `Secure`) and a
+//! WebSocket over TLS with an `https://` Origin; plain HTTP to the TLS port is closed and the
+//! server goes on; a client that never finishes its handshake stalls no one, is counted in its
+//! address's cap, and is closed after the handshake timeout; new certificate files are served
+//! without a restart to new connections while open ones go on, and bad files (half-written, a
+//! key that does not match) keep the old certificate.
+
+mod support;
+
+use kanect::http::{HttpConfig, TlsConfig, TlsError};
+use kanect::{Chat, MemoryStore};
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::certs::TestCertificates;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+/// Files for the server: `server.pem` and `server.key` in a temporary directory.
+struct CertFiles {
+    dir: tempfile::TempDir,
+}
+
+impl CertFiles {
+    fn new(certificates: &TestCertificates) -> Self {
+        let files = CertFiles { dir: tempfile::tempdir().expect("temp dir") };
+        certificates.write(files.dir.path());
+        files
+    }
+
+    fn cert(&self) -> PathBuf {
+        self.dir.path().join("server.pem")
+    }
+
+    fn key(&self) -> PathBuf {
+        self.dir.path().join("server.key")
+    }
+}
+
+/// A TLS server on port 0, stopped when dropped (its task aborted).
+struct TlsServer {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start_tls(tls: TlsConfig, config: HttpConfig) -> TlsServer {
+    let chat = Chat::builder(MemoryStore::new()).config(chat_config()).build().await.expect("chat");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = kanect::http::Server::new(chat, config).tls(tls);
+    let task = tokio::spawn(server.serve(listener, std::future::pending()));
+    TlsServer { addr, task }
+}
+
+/// A rustls client configuration that trusts the given CAs only, and offers ALPN http/1.1.
+fn client(cas: &[&TestCertificates]) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in cas {
+        roots.add(CertificateDer::from(ca.ca_der.clone())).expect("a CA");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// A TLS connection to `addr`, handshake done (within [`WAIT`]).
+async fn tls_connect(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::IpAddress(addr.ip().into());
+    tokio::time::timeout(WAIT, TlsConnector::from(tls.clone()).connect(name, tcp)).await.expect("handshake in time")
+}
+
+/// The certificate the server presented on `stream`.
+fn presented(stream: &TlsStream<TcpStream>) -> Vec<u8> {
+    stream.get_ref().1.peer_certificates().expect("a certificate")[0].to_vec()
+}
+
+/// One HTTPS request (`Connection: close`) with an optional bearer token and JSON body.
+async fn https(
+    addr: SocketAddr,
+    tls: &Arc<rustls::ClientConfig>,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let stream = tls_connect(addr, tls).await.expect("TLS connection");
+    https_on(stream, addr, method, path, token, body).await
+}
+
+async fn https_on(
+    mut stream: TlsStream<TcpStream>,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw)).await.expect("response in time").expect("read");
+    parse_reply(&raw)
+}
+
+/// Waits (bounded) until a new connection sees the certificate `expected`.
+async fn wait_for_certificate(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>, expected: &[u8]) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let stream = tls_connect(addr, tls).await.expect("TLS connection");
+        if presented(&stream) == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the new certificate was not served within {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, as certificate tools do.
+fn replace(path: &Path, text: &str) {
+    let temporary = path.with_extension("new");
+    std::fs::write(&temporary, text).expect("write");
+    std::fs::rename(&temporary, path).expect("rename");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_serves_health_a_log_in_and_a_websocket() {
+    let certificates = TestCertificates::new();
+    let files = CertFiles::new(&certificates);
+    let tls = TlsConfig::from_pem_files(files.cert(), files.key()).expect("TLS config");
+    let server = start_tls(tls, HttpConfig::default()).await;
+    let trusting = client(&[&certificates]);
+
+    let stream = tls_connect(server.addr, &trusting).await.expect("TLS connection");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]), "ALPN");
+    assert_eq!(presented(&stream), certificates.cert_der);
+    let health = https_on(stream, server.addr, "GET", "/health", None, None).await;
+    assert_eq!(health.status, 200, "{:?}", String::from_utf8_lossy(&health.body));
+
+    let body = json!({"username": "alice", "password": "correct horse battery"});
+    let signup = https(server.addr, &trusting, "POST", "/api/v1/auth/signup", None, Some(body.clone())).await;
+    assert_eq!(signup.status, 201, "{:?}", signup.json());
+    let login = https(server.addr, &trusting, "POST", "/api/v1/auth/login", None, Some(body)).await;
+    assert_eq!(login.status, 200, "{:?}", login.json());
+    let cookies = login.headers_named("set-cookie");
+    assert!(!cookies.is_empty() && cookies.iter().all(|c| c.contains("; Secure")), "Secure over TLS: {cookies:?}");
+    let alice = login.json()["token"].as_str().expect("token").to_string();
+    let bob = https(
+        server.addr,
+        &trusting,
+        "POST",
+        "/api/v1/auth/signup",
+        None,
+        Some(json!({"username": "bob", "password": "correct horse battery"})),
+    )
+    .await
+    .json();
+    let (bob_token, bob_id) = (bob["token"].as_str().unwrap(), bob["user"]["id"].as_str().unwrap());
+
+    // The web app's own origin is https:// now: the Origin check lets it open its socket.
+    let origin = format!("https://{}", server.addr);
+    let mut socket = try_connect_tls(server.addr, bob_token, &[("origin", &origin)], trusting.clone())
+        .await
+        .unwrap_or_else(|status| panic!("wss:// refused with {status}"));
+    socket.next_of("hello").await;
+    let refused = try_connect_tls(server.addr, bob_token, &[("origin", "https://evil.example")], trusting.clone());
+    assert_eq!(refused.await.err(), Some(403), "another site's origin stays refused");
+
+    let direct = https(
+        server.addr,
+        &trusting,
+        "POST",
+        "/api/v1/conversations/direct",
+        Some(&alice),
+        Some(json!({"user": bob_id})),
+    )
+    .await
+    .json()["id"]
+        .as_str()
+        .expect("conversation")
+        .to_string();
+    let path = format!("/api/v1/conversations/{direct}/messages");
+    let sent =
+        https(server.addr, &trusting, "POST", &path, Some(&alice), Some(json!({"client_id": "1", "body": "over TLS"})));
+    assert_eq!(sent.await.status, 200);
+    let message = socket.next_of("message").await;
+    assert_eq!(message["message"]["body"], "over TLS", "{message}");
+
+    // A client that does not trust the CA gets no session.
+    let stranger = client(&[&TestCertificates::new()]);
+    assert!(tls_connect(server.addr, &stranger).await.is_err(), "an untrusted certificate is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_the_tls_port_is_closed_and_the_server_goes_on() {
+    let certificates = TestCertificates::new();
+    let files = CertFiles::new(&certificates);
+    let server = start_tls(TlsConfig::from_pem_files(files.cert(), files.key()).unwrap(), HttpConfig::default()).await;
+    let mut plain = TcpStream::connect(server.addr).await.expect("connect");
+    plain.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.expect("write");
+    let mut answer = Vec::new();
+    // rustls answers a record that is not TLS with an alert (or nothing) and closes: no HTTP.
+    let _ = tokio::time::timeout(WAIT, plain.read_to_end(&mut answer)).await.expect("closed in time");
+    assert!(!answer.starts_with(b"HTTP/"), "plain HTTP was answered in plain: {:?}", String::from_utf8_lossy(&answer));
+    let health = https(server.addr, &client(&[&certificates]), "GET", "/health", None, None).await;
+    assert_eq!(health.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_stalls_no_one_holds_its_address_slot_and_is_closed_after_the_handshake_timeout() {
+    let certificates = TestCertificates::new();
+    let files = CertFiles::new(&certificates);
+    let trusting = client(&[&certificates]);
+
+    // A long handshake timeout: while a client says nothing, others are served.
+    let tls = TlsConfig::from_pem_files(files.cert(), files.key()).unwrap().handshake_timeout(Duration::from_secs(60));
+    let server = start_tls(tls, HttpConfig::default()).await;
+    let silent: Vec<TcpStream> = futures_util::future::join_all((0..3).map(|_| TcpStream::connect(server.addr)))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let started = Instant::now();
+    assert_eq!(https(server.addr, &trusting, "GET", "/health", None, None).await.status, 200);
+    assert!(started.elapsed() < Duration::from_secs(5), "served in {:?} beside silent clients", started.elapsed());
+    drop(silent);
+    drop(server);
+
+    // One connection per address, and a short handshake timeout.
+    let timeout = Duration::from_millis(500);
+    let tls = TlsConfig::from_pem_files(files.cert(), files.key()).unwrap().handshake_timeout(timeout);
+    let config = HttpConfig { max_connections_per_address: 1, ..HttpConfig::default() };
+    let server = start_tls(tls, config).await;
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(server.addr).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The silent handshake holds the address's one slot: the next client is refused, over TLS.
+    let refused = https(server.addr, &trusting, "GET", "/health", None, None).await;
+    assert_eq!((refused.status, refused.code()), (429, "too_many_connections".to_string()));
+    // The server closes the silent connection once its handshake time is up...
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(WAIT, silent.read(&mut byte)).await.expect("closed within the wait");
+    assert!(matches!(read, Ok(0) | Err(_)), "closed, not answered: {read:?}");
+    assert!(started.elapsed() >= timeout);
+    // ...and its slot is free again.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let reply = https(server.addr, &trusting, "GET", "/health", None, None).await;
+        if reply.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot was not given back: {}", reply.status);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_certificate_files_are_served_without_a_restart_and_bad_ones_keep_the_old() {
+    let (old, new) = (TestCertificates::new(), TestCertificates::new());
+    let files = CertFiles::new(&old);
+    let poll = Duration::from_millis(100);
+    let tls = TlsConfig::from_pem_files(files.cert(), files.key()).unwrap().poll_interval(Some(poll));
+    let server = start_tls(tls.clone(), HttpConfig::default()).await;
+    let trusting = client(&[&old, &new]);
+
+    let body = json!({"username": "alice", "password": "correct horse battery"});
+    let alice = https(server.addr, &trusting, "POST", "/api/v1/auth/signup", None, Some(body)).await.json();
+    let alice = alice["token"].as_str().unwrap().to_string();
+    let bob = https(
+        server.addr,
+        &trusting,
+        "POST",
+        "/api/v1/auth/signup",
+        None,
+        Some(json!({"username": "bob", "password": "correct horse battery"})),
+    )
+    .await
+    .json();
+    let bob_token = bob["token"].as_str().unwrap().to_string();
+    let mut open_socket = try_connect_tls(server.addr, &bob_token, &[], trusting.clone()).await.expect("wss://");
+    open_socket.next_of("hello").await;
+
+    // The new certificate before its key (files are rarely replaced at once): the key does
+    // not fit, so the old certificate stays.
+    replace(&files.cert(), &new.cert_pem);
+    let error = tls.reload().expect_err("a key that does not fit");
+    assert!(matches!(error, TlsError::Mismatch { .. }), "{error}");
+    // A half-written certificate file: no complete PEM block.
+    replace(&files.cert(), &new.cert_pem[..new.cert_pem.len() / 2]);
+    let error = tls.reload().expect_err("half a certificate");
+    assert!(matches!(&error, TlsError::Certificate { path, .. } if *path == files.cert()), "{error}");
+    // The new certificate, and a half-written key file.
+    replace(&files.cert(), &new.cert_pem);
+    replace(&files.key(), &new.key_pem[..new.key_pem.len() / 2]);
+    let error = tls.reload().expect_err("half a key");
+    assert!(matches!(&error, TlsError::Key { path, .. } if *path == files.key()), "{error}");
+    // Several polls later, still the old certificate.
+    tokio::time::sleep(poll * 5).await;
+    let stream = tls_connect(server.addr, &trusting).await.expect("TLS connection");
+    assert_eq!(presented(&stream), old.cert_der, "bad files keep the old certificate");
+
+    // Both files right: the next poll takes them, with no reload called.
+    replace(&files.cert(), &new.cert_pem);
+    replace(&files.key(), &new.key_pem);
+    wait_for_certificate(server.addr, &trusting, &new.cert_der).await;
+    let reply = https(server.addr, &client(&[&new]), "GET", "/health", None, None).await;
+    assert_eq!(reply.status, 200, "a client that trusts only the new CA is served");
+
+    // The socket opened under the old certificate goes on.
+    let direct = https(
+        server.addr,
+        &trusting,
+        "POST",
+        "/api/v1/conversations/direct",
+        Some(&alice),
+        Some(json!({"user": bob["user"]["id"]})),
+    )
+    .await
+    .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/v1/conversations/{direct}/messages");
+    let sent =
+        https(server.addr, &trusting, "POST", &path, Some(&alice), Some(json!({"client_id": "1", "body": "after"})));
+    assert_eq!(sent.await.status, 200);
+    assert_eq!(open_socket.next_of("message").await["message"]["body"], "after");
+}
+
+#[test]
+fn bad_files_are_refused_at_the_start_with_the_file_named() {
+    let certificates = TestCertificates::new();
+    let files = CertFiles::new(&certificates);
+    let missing = files.dir.path().join("missing.pem");
+    let error = TlsConfig::from_pem_files(&missing, files.key()).unwrap_err();
+    assert!(matches!(&error, TlsError::Certificate { path, .. } if *path == missing), "{error}");
+    let error = TlsConfig::from_pem_files(files.cert(), &missing).unwrap_err();
+    assert!(matches!(&error, TlsError::Key { path, .. } if *path == missing), "{error}");
+    // The files swapped: the key file has no certificate.
+    let error = TlsConfig::from_pem_files(files.key(), files.cert()).unwrap_err();
+    assert!(matches!(error, TlsError::Certificate { .. }), "{error}");
+    let other = CertFiles::new(&TestCertificates::new());
+    let error = TlsConfig::from_pem_files(files.cert(), other.key()).unwrap_err();
+    assert!(matches!(error, TlsError::Mismatch { .. }), "{error}");
+    assert!(error.to_string().contains("does not fit"), "{error}");
+}
