@@ -3,7 +3,7 @@
 //! HTTPS server.
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A CA and a server certificate it signed, with the server's key.
 pub struct TestCertificates {
@@ -47,5 +47,27 @@ impl TestCertificates {
         std::fs::write(dir.join("ca.pem"), &self.ca_pem).expect("ca.pem");
         std::fs::write(dir.join("server.pem"), &self.cert_pem).expect("server.pem");
         std::fs::write(dir.join("server.key"), &self.key_pem).expect("server.key");
+    }
+}
+
+/// A certificate's files for a server: `server.pem` and `server.key` (and `ca.pem`) in a
+/// temporary directory.
+pub struct CertFiles {
+    pub dir: tempfile::TempDir,
+}
+
+impl CertFiles {
+    pub fn new(certificates: &TestCertificates) -> Self {
+        let files = CertFiles { dir: tempfile::tempdir().expect("temp dir") };
+        certificates.write(files.dir.path());
+        files
+    }
+
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("server.pem")
+    }
+
+    pub fn key(&self) -> PathBuf {
+        self.dir.path().join("server.key")
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod binary;
 pub mod certs;
+pub mod https;
 pub mod smtp;
 
 use futures_util::{SinkExt, StreamExt};
