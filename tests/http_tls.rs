@@ -14,6 +14,7 @@ use kanect::http::{HttpConfig, TlsConfig, TlsError};
 use kanect::{Chat, MemoryStore};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::certs::{CertFiles, TestCertificates};
 use support::https::{client, https, https_on, presented, replace, tls_connect, wait_for_certificate};
@@ -42,6 +43,24 @@ async fn start_tls(tls: TlsConfig, config: HttpConfig) -> TlsServer {
     TlsServer { addr, task }
 }
 
+/// Signs `username` up over HTTPS (password "correct horse battery"): its token and id.
+async fn https_signup(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>, username: &str) -> (String, String) {
+    let body = json!({"username": username, "password": "correct horse battery"});
+    let reply = https(addr, tls, "POST", "/api/v1/auth/signup", None, Some(body)).await;
+    assert_eq!(reply.status, 201, "{:?}", reply.json());
+    let json = reply.json();
+    (json["token"].as_str().expect("token").into(), json["user"]["id"].as_str().expect("id").into())
+}
+
+/// Over HTTPS, `token`'s user opens the direct conversation with `with` and sends `text`.
+async fn https_send_direct(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>, token: &str, with: &str, text: &str) {
+    let path = "/api/v1/conversations/direct";
+    let direct = https(addr, tls, "POST", path, Some(token), Some(json!({"user": with}))).await.json();
+    let path = format!("/api/v1/conversations/{}/messages", direct["id"].as_str().expect("conversation"));
+    let sent = https(addr, tls, "POST", &path, Some(token), Some(json!({"client_id": "1", "body": text}))).await;
+    assert_eq!(sent.status, 200, "{:?}", sent.json());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_serves_health_a_log_in_and_a_websocket() {
     let certificates = TestCertificates::new();
@@ -64,17 +83,7 @@ async fn https_serves_health_a_log_in_and_a_websocket() {
     let cookies = login.headers_named("set-cookie");
     assert!(!cookies.is_empty() && cookies.iter().all(|c| c.contains("; Secure")), "Secure over TLS: {cookies:?}");
     let alice = login.json()["token"].as_str().expect("token").to_string();
-    let bob = https(
-        server.addr,
-        &trusting,
-        "POST",
-        "/api/v1/auth/signup",
-        None,
-        Some(json!({"username": "bob", "password": "correct horse battery"})),
-    )
-    .await
-    .json();
-    let (bob_token, bob_id) = (bob["token"].as_str().unwrap(), bob["user"]["id"].as_str().unwrap());
+    let (bob_token, bob_id) = &https_signup(server.addr, &trusting, "bob").await;
 
     // The web app's own origin is https:// now: the Origin check lets it open its socket.
     let origin = format!("https://{}", server.addr);
@@ -85,23 +94,7 @@ async fn https_serves_health_a_log_in_and_a_websocket() {
     let refused = try_connect_tls(server.addr, bob_token, &[("origin", "https://evil.example")], trusting.clone());
     assert_eq!(refused.await.err(), Some(403), "another site's origin stays refused");
 
-    let direct = https(
-        server.addr,
-        &trusting,
-        "POST",
-        "/api/v1/conversations/direct",
-        Some(&alice),
-        Some(json!({"user": bob_id})),
-    )
-    .await
-    .json()["id"]
-        .as_str()
-        .expect("conversation")
-        .to_string();
-    let path = format!("/api/v1/conversations/{direct}/messages");
-    let sent =
-        https(server.addr, &trusting, "POST", &path, Some(&alice), Some(json!({"client_id": "1", "body": "over TLS"})));
-    assert_eq!(sent.await.status, 200);
+    https_send_direct(server.addr, &trusting, &alice, bob_id, "over TLS").await;
     let message = socket.next_of("message").await;
     assert_eq!(message["message"]["body"], "over TLS", "{message}");
 
@@ -182,20 +175,8 @@ async fn new_certificate_files_are_served_without_a_restart_and_bad_ones_keep_th
     let server = start_tls(tls.clone(), HttpConfig::default()).await;
     let trusting = client(&[&old, &new]);
 
-    let body = json!({"username": "alice", "password": "correct horse battery"});
-    let alice = https(server.addr, &trusting, "POST", "/api/v1/auth/signup", None, Some(body)).await.json();
-    let alice = alice["token"].as_str().unwrap().to_string();
-    let bob = https(
-        server.addr,
-        &trusting,
-        "POST",
-        "/api/v1/auth/signup",
-        None,
-        Some(json!({"username": "bob", "password": "correct horse battery"})),
-    )
-    .await
-    .json();
-    let bob_token = bob["token"].as_str().unwrap().to_string();
+    let (alice, _) = https_signup(server.addr, &trusting, "alice").await;
+    let (bob_token, bob_id) = https_signup(server.addr, &trusting, "bob").await;
     let mut open_socket = try_connect_tls(server.addr, &bob_token, &[], trusting.clone()).await.expect("wss://");
     open_socket.next_of("hello").await;
 
@@ -226,23 +207,7 @@ async fn new_certificate_files_are_served_without_a_restart_and_bad_ones_keep_th
     assert_eq!(reply.status, 200, "a client that trusts only the new CA is served");
 
     // The socket opened under the old certificate goes on.
-    let direct = https(
-        server.addr,
-        &trusting,
-        "POST",
-        "/api/v1/conversations/direct",
-        Some(&alice),
-        Some(json!({"user": bob["user"]["id"]})),
-    )
-    .await
-    .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let path = format!("/api/v1/conversations/{direct}/messages");
-    let sent =
-        https(server.addr, &trusting, "POST", &path, Some(&alice), Some(json!({"client_id": "1", "body": "after"})));
-    assert_eq!(sent.await.status, 200);
+    https_send_direct(server.addr, &trusting, &alice, &bob_id, "after").await;
     assert_eq!(open_socket.next_of("message").await["message"]["body"], "after");
 }
 
