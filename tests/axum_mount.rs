@@ -12,8 +12,6 @@ use kanect::{Chat, MemoryStore};
 use serde_json::json;
 use std::net::SocketAddr;
 use support::*;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 /// Starts the example app on port 0, with users alice and bob; returns its address.
 async fn start_app() -> SocketAddr {
@@ -58,16 +56,7 @@ async fn as_app_user_with(
 
 /// Opens a WebSocket at `/chat/api/v1/ws` with `headers` (the app's cookie, an Origin).
 async fn open_socket(addr: SocketAddr, headers: &[(&str, &str)]) -> Result<Ws, u16> {
-    let mut request = format!("ws://{addr}/chat/api/v1/ws").into_client_request().expect("request");
-    for (name, value) in headers {
-        let name = tokio_tungstenite::tungstenite::http::HeaderName::try_from(*name).expect("name");
-        request.headers_mut().insert(name, HeaderValue::try_from(*value).expect("value"));
-    }
-    match tokio_tungstenite::connect_async(request).await {
-        Ok((socket, _)) => Ok(Ws { socket }),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
-        Err(other) => panic!("WebSocket connect failed: {other}"),
-    }
+    try_connect_to(addr, "/chat/api/v1/ws", "", headers).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,4 +142,26 @@ async fn the_mounted_service_serves_the_api_and_health_under_its_prefix_and_not_
     let cookies = signup.headers_named("set-cookie");
     assert_eq!(cookies.len(), 2);
     assert!(cookies.iter().all(|cookie| cookie.contains("; Path=/chat;")), "{cookies:?}");
+}
+
+/// A service mounted at the root of another server (here axum's fallback) is the whole server
+/// API, Kanect's own log-in included; its `shutdown` closes sockets with `1001` and makes
+/// `/health` say so, while the embedding server keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_at_the_root_serves_kanects_own_sessions_and_shuts_its_sockets_down() {
+    let chat = Chat::builder(MemoryStore::new()).config(chat_config()).build().await.expect("chat");
+    let kanect = kanect::http::KanectService::builder(chat, kanect::http::HttpConfig::default()).build();
+    let app = axum::Router::new().fallback_service(kanect.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+
+    let alice = signup(addr, "alice").await;
+    let mut socket = connect(addr, &alice.token).await;
+    assert_eq!(raw_request(addr, "GET", "/", &[], b"").await.status, 200, "the web app, at the root");
+
+    kanect.shutdown().await.expect("flushed");
+    assert_eq!(socket.closed_within(WAIT).await, Some(Some(1001)));
+    let health = raw_request(addr, "GET", "/health", &[], b"").await;
+    assert_eq!((health.status, health.json()["status"].clone()), (503, json!("shutting_down")));
 }

@@ -16,6 +16,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! To mount Kanect in a server of your own (axum, hyper, any `tower` stack) under a path prefix,
+//! behind your own TLS and middleware, with your own log-in deciding who the user is, build a
+//! [`KanectService`] instead: [`Server`] is the ready-made server around that same service.
+//!
 //! The adapter only ever calls `Chat`'s public API: roles, validation and limits are the
 //! engine's; this crate authenticates requests, maps errors, and moves frames.
 //!

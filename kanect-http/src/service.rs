@@ -190,8 +190,7 @@ impl KanectServiceBuilder {
     /// The path prefix the service is mounted at, e.g. `/chat` (a missing leading `/` is
     /// added, trailing ones are dropped; `/` or empty is the root).
     pub fn mounted_at(mut self, prefix: &str) -> Self {
-        let trimmed = prefix.trim_matches('/');
-        self.mount = if trimmed.is_empty() { String::new() } else { format!("/{trimmed}") };
+        self.mount = normal_mount(prefix);
         self
     }
 
@@ -214,6 +213,16 @@ impl KanectServiceBuilder {
         };
         tokio::spawn(sweep_polls(service.app.downgrade()));
         service
+    }
+}
+
+/// `prefix` with one leading `/` and no trailing one; empty for the root.
+fn normal_mount(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
     }
 }
 
@@ -266,5 +275,29 @@ where
         let request = request
             .map(|body| SyncBody(SyncWrapper::new(Box::pin(body))).map_err(|error| ReadError(error.into())).boxed());
         Box::pin(crate::routes::handle(app, request, connection))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mounted_request_comes_from_its_peer_address_extension_or_else_from_one_address_for_all() {
+        let mut request = Request::new(());
+        assert_eq!(Connection::of(&request).peer, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        request.extensions_mut().insert(PeerAddress("::ffff:1.2.3.4".parse().unwrap()));
+        let connection = Connection::of(&request);
+        assert_eq!(connection.peer, "1.2.3.4".parse::<IpAddr>().unwrap(), "IPv4-mapped is IPv4");
+        assert!(connection.guard.is_none());
+    }
+
+    #[test]
+    fn a_mount_is_one_leading_slash_and_no_trailing_one() {
+        assert_eq!(normal_mount("/chat"), "/chat");
+        assert_eq!(normal_mount("chat/"), "/chat");
+        assert_eq!(normal_mount("/a/b/"), "/a/b");
+        assert_eq!(normal_mount("/"), "");
+        assert_eq!(normal_mount(""), "");
     }
 }
