@@ -1,5 +1,13 @@
-//! Who is calling, and whether the request may act: bearer tokens, the browser's cookie
-//! session, its CSRF token, and the Origin check on WebSocket upgrades.
+//! Who is calling, and whether the request may act: the embedding application's user, bearer
+//! tokens, the browser's cookie session, its CSRF token, and the Origin check on WebSocket
+//! upgrades.
+//!
+//! An application that mounts Kanect may authenticate its users itself and hand the request a
+//! [`Caller`] (from `Chat::act_as`) as an extension. Kanect's CSRF token is bound to Kanect's
+//! own session, which such a request does not have; the application's session is most likely a
+//! cookie, which a browser sends cross-site too. So such a request, when it changes state,
+//! must pass the Origin check instead (a browser sends `Origin` on every cross-site `POST`,
+//! `PUT`, `PATCH` and `DELETE`).
 //!
 //! The CSRF token is `hex(HMAC-SHA256(key = session token, "kanect-csrf-v1"))`: a keyed hash
 //! whose key is the (HttpOnly, unreadable to scripts) session secret itself. It is bound to the
@@ -7,9 +15,10 @@
 //! so it stays valid across restarts exactly as long as the session does.
 
 use crate::error::ApiError;
+use crate::state::App;
 use hmac::{Hmac, KeyInit, Mac};
 use hyper::header::{HeaderValue, AUTHORIZATION, COOKIE, HOST, ORIGIN};
-use hyper::{HeaderMap, Method, StatusCode};
+use hyper::{HeaderMap, Method, Request, StatusCode};
 use kanect_core::{Caller, Chat};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -33,8 +42,21 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Option<(String, bool)> {
     cookie(headers, SESSION_COOKIE).map(|token| (token, true))
 }
 
-/// Authenticates a request and, for a cookie session changing state, checks its CSRF token.
-pub(crate) async fn authenticate(chat: &Chat, method: &Method, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// Who a request acts for: the embedding application's user if it gave one (checking the
+/// Origin of a request that changes state), else the session of Kanect's token.
+pub(crate) async fn authenticate<B>(app: &App, request: &Request<B>) -> Result<Caller, ApiError> {
+    if let Some(caller) = request.extensions().get::<Caller>() {
+        if changes_state(request.method()) {
+            check_origin(request.headers(), &app.config.allowed_origins)?;
+        }
+        return Ok(caller.clone());
+    }
+    authenticate_token(&app.chat, request.method(), request.headers()).await
+}
+
+/// Authenticates a request by Kanect's token and, for a cookie session changing state, checks
+/// its CSRF token.
+async fn authenticate_token(chat: &Chat, method: &Method, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let (token, via_cookie) = presented_token(headers).ok_or_else(ApiError::unauthenticated)?;
     // The user agent is what the user's list of sessions shows (recorded at most once a minute).
     let user_agent = headers.get(hyper::header::USER_AGENT).and_then(|value| value.to_str().ok());
@@ -83,22 +105,29 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.trim().to_string())
 }
 
-/// The two `Set-Cookie` values that start a browser session.
-pub(crate) fn session_cookies(token: &str, csrf: &str, max_age_secs: u64, secure: bool) -> [HeaderValue; 2] {
+/// The two `Set-Cookie` values that start a browser session, for the service at `path` (`/`,
+/// or where it is mounted).
+pub(crate) fn session_cookies(
+    token: &str,
+    csrf: &str,
+    max_age_secs: u64,
+    secure: bool,
+    path: &str,
+) -> [HeaderValue; 2] {
     let secure = if secure { "; Secure" } else { "" };
     let session =
-        format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Strict{secure}");
-    let csrf = format!("{CSRF_COOKIE}={csrf}; Path=/; Max-Age={max_age_secs}; SameSite=Strict{secure}");
+        format!("{SESSION_COOKIE}={token}; Path={path}; Max-Age={max_age_secs}; HttpOnly; SameSite=Strict{secure}");
+    let csrf = format!("{CSRF_COOKIE}={csrf}; Path={path}; Max-Age={max_age_secs}; SameSite=Strict{secure}");
     // Hex tokens and fixed text: always valid header values.
     [header_value(session), header_value(csrf)]
 }
 
-/// The two `Set-Cookie` values that end a browser session.
-pub(crate) fn clear_cookies(secure: bool) -> [HeaderValue; 2] {
+/// The two `Set-Cookie` values that end a browser session (of the service at `path`).
+pub(crate) fn clear_cookies(secure: bool, path: &str) -> [HeaderValue; 2] {
     let secure = if secure { "; Secure" } else { "" };
     [
-        header_value(format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}")),
-        header_value(format!("{CSRF_COOKIE}=; Path=/; Max-Age=0; SameSite=Strict{secure}")),
+        header_value(format!("{SESSION_COOKIE}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Strict{secure}")),
+        header_value(format!("{CSRF_COOKIE}=; Path={path}; Max-Age=0; SameSite=Strict{secure}")),
     ]
 }
 

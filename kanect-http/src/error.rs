@@ -16,12 +16,12 @@ use kanect_core::{AuthFailure, Denied, Error, InviteRefused, Limit};
 use kanect_proto::{ErrorBody, ErrorDetail, ErrorFrame, InputError, Reference, ServerFrame};
 use std::time::Duration;
 
-/// The response body type of every handler: a whole body (JSON, a file) or, for the export,
-/// a stream (see [`crate::export`]), behind one type.
-pub(crate) type Body = UnsyncBoxBody<Bytes, BoxError>;
+/// The body of every response [`crate::KanectService`] gives: a whole body (JSON, a file) or,
+/// for the exports, a stream, behind one type.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
-/// Why a streamed response body was cut off.
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Why a body could not be read, or a streamed response body was cut off.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A refused request: what the client is told.
 #[derive(Debug, Clone, PartialEq, Eq)]

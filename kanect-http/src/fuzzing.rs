@@ -212,7 +212,7 @@ pub fn csrf_token(session_token: &str) -> String {
 
 /// The `Set-Cookie` values of a log-in (one day, not `Secure`).
 pub fn session_cookies(token: &str, csrf: &str) -> [HeaderValue; 2] {
-    auth::session_cookies(token, csrf, 86_400, false)
+    auth::session_cookies(token, csrf, 86_400, false, "/")
 }
 
 /// The Origin check of a WebSocket upgrade.

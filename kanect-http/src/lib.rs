@@ -16,12 +16,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! To mount Kanect in a server of your own (axum, hyper, any `tower` stack) under a path prefix,
+//! behind your own TLS and middleware, with your own log-in deciding who the user is, build a
+//! [`KanectService`] instead: [`Server`] is the ready-made server around that same service.
+//!
 //! The adapter only ever calls `Chat`'s public API: roles, validation and limits are the
 //! engine's; this crate authenticates requests, maps errors, and moves frames.
 //!
 //! # Layout
 //! - `server` — [`serve`] and [`Server`], the top: the listeners, connection limits, graceful
 //!   shutdown.
+//! - `service` — [`KanectService`]: everything served, as one `tower` service that the server
+//!   runs and an application mounts in its own (under a path, with its own authentication).
 //! - `connection` — what every listener shares: the accept loop under a limit, hyper's settings,
 //!   driving a connection, and the guard an open connection holds.
 //! - `tls` — [`TlsConfig`]: HTTPS with a certificate reloaded when its files change.
@@ -66,6 +72,7 @@ mod per_address;
 mod poll;
 mod routes;
 mod server;
+mod service;
 mod socket;
 mod state;
 mod static_files;
@@ -78,8 +85,10 @@ mod ws;
 pub mod fuzzing;
 
 pub use config::HttpConfig;
+pub use error::{Body, BoxError};
 pub use export::{ExportError, ExportSource, ExportWriter};
 pub use server::{serve, Server};
+pub use service::{KanectService, KanectServiceBuilder, PeerAddress};
 pub use tls::{TlsConfig, TlsError};
 
 /// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.

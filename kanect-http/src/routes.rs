@@ -4,36 +4,52 @@
 
 use crate::api::request::ReadDeadline;
 use crate::config::HttpConfig;
-use crate::connection::ConnectionGuard;
 use crate::error::{json_response, ApiError, Body};
 use crate::headers::with_common_headers;
+use crate::service::Connection;
+use crate::service::RequestBody;
 use crate::state::App;
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use kanect_core::StoreHealth;
 use kanect_proto::rest::{Health, HealthStatus};
 use std::convert::Infallible;
-use std::sync::Arc;
 
 /// Serves one request. Never fails: errors are responses.
 pub(crate) async fn handle(
     app: App,
-    mut request: Request<Incoming>,
-    connection: Arc<ConnectionGuard>,
+    mut request: Request<RequestBody>,
+    connection: Connection,
 ) -> Result<Response<Body>, Infallible> {
     request.extensions_mut().insert(ReadDeadline::after(app.config.body_read_timeout));
     if let Err(refused) = check_head(&app.config, &request) {
         return Ok(with_common_headers(refused.into_response()));
     }
-    let path = request.uri().path().to_string();
+    let Some(path) = under_mount(&app.mount, request.uri().path()).map(str::to_owned) else {
+        return Ok(with_common_headers(ApiError::not_found().into_response()));
+    };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let result = match (request.method(), segments.as_slice()) {
         (&Method::GET, ["health"]) => Ok(health(&app).await),
         (_, ["api", "v1", rest @ ..]) => crate::api::route(&app, request, rest, connection).await,
         (_, ["api", ..]) => Err(ApiError::not_found()),
-        (method, _) => crate::static_files::serve(method, path.trim_start_matches('/'), request.headers()),
+        // The web app links to absolute paths: it is served at the root only.
+        (method, _) if app.mount.is_empty() => {
+            crate::static_files::serve(method, path.trim_start_matches('/'), request.headers())
+        }
+        _ => Err(ApiError::not_found()),
     };
     Ok(with_common_headers(result.unwrap_or_else(ApiError::into_response)))
+}
+
+/// `path` as the service sees it when mounted at `mount` (`/chat/api/v1/me` → `/api/v1/me`),
+/// or None when it is outside `mount`. The root's mount is empty.
+fn under_mount<'a>(mount: &str, path: &'a str) -> Option<&'a str> {
+    match path.strip_prefix(mount)? {
+        "" => Some("/"),
+        rest if rest.starts_with('/') => Some(rest),
+        // `/chatter` is not under `/chat`.
+        _ => None,
+    }
 }
 
 /// Kanect's limits on the request head: the target's length, the number of header lines and
@@ -94,6 +110,16 @@ mod tests {
     fn reply(store: Option<StoreHealth>) -> (StatusCode, serde_json::Value) {
         let (status, body) = health_reply(store);
         (status, serde_json::to_value(body).unwrap())
+    }
+
+    #[test]
+    fn a_mounted_service_sees_paths_under_its_prefix_only() {
+        assert_eq!(under_mount("", "/api/v1/me"), Some("/api/v1/me"));
+        assert_eq!(under_mount("/chat", "/chat/api/v1/me"), Some("/api/v1/me"));
+        assert_eq!(under_mount("/chat", "/chat"), Some("/"));
+        assert_eq!(under_mount("/chat", "/chat/"), Some("/"));
+        assert_eq!(under_mount("/chat", "/chatter/api/v1/me"), None);
+        assert_eq!(under_mount("/chat", "/api/v1/me"), None);
     }
 
     #[test]

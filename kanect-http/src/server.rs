@@ -3,8 +3,9 @@
 //! and shut it all down gracefully.
 //!
 //! Everything here depends downward: the accept loop, hyper's settings and the connection
-//! driver are `connection`'s (shared with the metrics listener), requests go to `routes`, and
-//! the metrics page is `metrics`'s. Nothing below imports this module.
+//! driver are `connection`'s (shared with the metrics listener), requests go to the
+//! [`KanectService`] an embedding application would mount (each with its connection's guard
+//! as an extension), and the metrics page is `metrics`'s. Nothing below imports this module.
 //!
 //! - A connection needs a server-wide permit, taken before `accept` (see
 //!   [`crate::connection`]). Then, once accepted, a slot of its address (see
@@ -31,7 +32,8 @@
 //! - Shutdown, as axum does it: stop accepting; tell every connection (hyper's
 //!   `graceful_shutdown`, which finishes in-flight requests) and every socket (close frame
 //!   `1001`) through a watch channel; wait — up to `shutdown_grace` — until every clone of the
-//!   tracking receiver is dropped; drop the poll sessions; flush the store (and the bus).
+//!   tracking receiver is dropped; then the service's own shutdown drops the poll sessions and
+//!   flushes the store (and the bus).
 
 use crate::config::HttpConfig;
 use crate::connection::{accept_until, drive, http1_builder, log_end, ConnectionGuard};
@@ -39,10 +41,11 @@ use crate::error::ApiError;
 use crate::export::ExportSource;
 use crate::headers::with_common_headers;
 use crate::per_address::{AddressSlot, PerAddress};
+use crate::service::{KanectService, KanectServiceBuilder};
 use crate::state::App;
 use crate::tls::TlsConfig;
 use hyper::service::service_fn;
-use hyper::StatusCode;
+use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use kanect_core::{Chat, Limit};
 use std::convert::Infallible;
@@ -54,6 +57,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tower_service::Service;
 
 /// Serves `chat` on `listener` until `shutdown` resolves, then drains connections, closes
 /// sockets and flushes the store and the bus: `Server::new(chat, config).serve(listener,
@@ -102,36 +106,36 @@ pub async fn serve(
 /// # }
 /// ```
 pub struct Server {
-    chat: Chat,
+    /// What every request is served by: the service an application would mount, at the root.
+    service: KanectServiceBuilder,
+    /// The connection limits, the shutdown grace and the per-address caps: a server's own.
     config: HttpConfig,
     metrics: Option<TcpListener>,
-    export: Option<Arc<dyn ExportSource>>,
+    /// HTTPS on the client port, if set.
     tls: Option<TlsConfig>,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // `Chat` is a handle on the whole engine, with nothing useful to print.
         f.debug_struct("Server")
-            .field("config", &self.config)
+            .field("service", &self.service)
             .field("metrics", &self.metrics)
-            .field("export", &self.export.is_some())
             .field("tls", &self.tls.is_some())
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
 impl Server {
     /// A server for `chat` with `config`, serving no metrics page.
     pub fn new(chat: Chat, config: HttpConfig) -> Self {
-        Server { chat, config, metrics: None, export: None, tls: None }
+        Server { service: KanectService::builder(chat, config.clone()), config, metrics: None, tls: None }
     }
 
     /// Serves `GET /api/v1/admin/export` from `source`: an administrator's backup of the
     /// running server, streamed (see [`ExportSource`], and `PROTOCOL.md`). Without a source,
     /// the endpoint answers `501 export_unavailable`.
     pub fn export_source(mut self, source: impl ExportSource) -> Self {
-        self.export = Some(Arc::new(source));
+        self.service = self.service.export_source(source);
         self
     }
 
@@ -147,6 +151,7 @@ impl Server {
     /// `HttpConfig::secure_cookies` says. The metrics listener stays plain HTTP (it is for an
     /// internal address).
     pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.service = self.service.secure_cookies();
         self.tls = Some(tls);
         self
     }
@@ -158,16 +163,14 @@ impl Server {
     /// Only if the final flush of the store fails (`accept` errors are retried, connection
     /// errors end only that connection).
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let Server { chat, mut config, metrics, export, tls } = self;
-        config.secure_cookies |= tls.is_some();
-        let (signal_tx, signal_rx) = watch::channel(false);
+        let Server { service, config, metrics, tls } = self;
+        let service = service.build();
         let (tracker_tx, tracker_rx) = watch::channel(());
         let grace = config.shutdown_grace;
         let limit = config.max_connections;
         let per_address = PerAddress::new(config.max_connections_per_address.max(1), config.trusted_proxies.clone());
         let refusals = Arc::new(Semaphore::new(config.max_refusals_in_progress.min(Semaphore::MAX_PERMITS)));
-        let app = App::new(chat.clone(), config, export, signal_rx);
-        let sweeper = tokio::spawn(sweep_polls(app.clone()));
+        let app = service.app().clone();
         let watcher = tls.clone().map(|tls| tokio::spawn(tls.watch()));
         if let Some(listener) = metrics {
             tokio::spawn(crate::metrics::serve(app.clone(), listener, tracker_rx.clone()));
@@ -175,7 +178,7 @@ impl Server {
         accept_until(&listener, limit, shutdown, |stream, peer, permit| {
             let tracker = tracker_rx.clone();
             if let Some(slot) = per_address.admit(peer) {
-                tokio::spawn(connection(app.clone(), stream, peer, (permit, slot), tracker, tls.clone()));
+                tokio::spawn(connection(service.clone(), stream, peer, (permit, slot), tracker, tls.clone()));
                 return;
             }
             // Refused: the permit goes back before anything else, as admitted clients need it.
@@ -191,17 +194,15 @@ impl Server {
         .await;
         drop(listener);
         tracing::info!("shutting down: draining connections");
-        let _ = signal_tx.send(true);
+        service.begin_shutdown();
         drop(tracker_rx);
         if tokio::time::timeout(grace, tracker_tx.closed()).await.is_err() {
             tracing::warn!("shutdown: some connections did not finish within {grace:?}");
         }
-        sweeper.abort();
         if let Some(watcher) = watcher {
             watcher.abort();
         }
-        app.polls.clear();
-        chat.flush().await.map_err(io::Error::other)?;
+        service.shutdown().await?;
         tracing::info!("shut down: store and bus flushed");
         Ok(())
     }
@@ -211,7 +212,7 @@ impl Server {
 /// then by a WebSocket task) until the connection is completely finished; so are its
 /// server-wide permit and its address's slot.
 async fn connection(
-    app: App,
+    service: KanectService,
     stream: TcpStream,
     peer: IpAddr,
     held: (OwnedSemaphorePermit, AddressSlot),
@@ -222,23 +223,27 @@ async fn connection(
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, "TCP_NODELAY failed");
     }
+    let app = service.app().clone();
     let guard = Arc::new(ConnectionGuard::new(&app, peer, held, tracker));
-    let Some(tls) = tls else { return serve_http(&app, stream, guard).await };
+    let Some(tls) = tls else { return serve_http(service, stream, guard).await };
     tokio::select! {
-        stream = tls.handshake(stream) => if let Some(stream) = stream { serve_http(&app, stream, guard).await },
+        stream = tls.handshake(stream) => if let Some(stream) = stream { serve_http(service, stream, guard).await },
         _ = app.until_shutdown() => {}
     }
 }
 
 /// Serves HTTP/1.1 (and upgrades) on a connection's byte stream, plain or TLS.
-async fn serve_http<I>(app: &App, io: I, guard: Arc<ConnectionGuard>)
+async fn serve_http<I>(service: KanectService, io: I, guard: Arc<ConnectionGuard>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service_app = app.clone();
-    let service = service_fn(move |request| crate::routes::handle(service_app.clone(), request, guard.clone()));
+    let app = service.app().clone();
+    let service = service_fn(move |mut request: Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(guard.clone());
+        service.clone().call(request)
+    });
     let builder = http1_builder(&app.config, app.config.header_read_timeout);
-    drive(app, builder.serve_connection(TokioIo::new(io), service).with_upgrades()).await;
+    drive(&app, builder.serve_connection(TokioIo::new(io), service).with_upgrades()).await;
 }
 
 /// Answers the requests of a connection whose address is at its cap with `429
@@ -284,14 +289,4 @@ where
         Ok::<_, Infallible>(with_common_headers(refusal.into_response()))
     });
     log_end(http1_builder(&app.config, within).serve_connection(TokioIo::new(io), service).await);
-}
-
-/// Every half `poll_idle`, drops idle poll sessions.
-async fn sweep_polls(app: App) {
-    let period = (app.config.poll_idle / 2).max(Duration::from_millis(10));
-    let mut ticker = tokio::time::interval(period);
-    loop {
-        ticker.tick().await;
-        app.polls.sweep(app.config.poll_idle);
-    }
 }

@@ -402,7 +402,7 @@ mod tests {
 
         async fn open_with(chat: &Chat, caller: &Caller, resumes: bool, config: crate::HttpConfig) -> Socket {
             let (shutdown, shutdown_rx) = watch::channel(false);
-            let app = App::new(chat.clone(), config, None, shutdown_rx);
+            let app = App::new(chat.clone(), config, String::new(), None, shutdown_rx);
             let subscription = chat.subscribe(caller).await.unwrap();
             let (out_tx, mut out) = mpsc::unbounded::<Message>();
             let (inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
@@ -459,7 +459,7 @@ mod tests {
         let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
         let alice = chat.act_as(alice.id).await.unwrap();
         let (_shutdown, shutdown_rx) = watch::channel(false);
-        let app = App::new(chat.clone(), crate::HttpConfig::default(), None, shutdown_rx);
+        let app = App::new(chat.clone(), crate::HttpConfig::default(), String::new(), None, shutdown_rx);
         let (out_tx, mut out) = mpsc::unbounded::<Message>();
         let (_inbound, in_rx) = mpsc::unbounded::<Result<Message, WsError>>();
         let task = tokio::spawn(run(app, chat.subscribe(&alice).await.unwrap(), false, out_tx, in_rx));

@@ -16,6 +16,9 @@ pub(crate) struct App(Arc<AppInner>);
 pub(crate) struct AppInner {
     pub(crate) chat: Chat,
     pub(crate) config: HttpConfig,
+    /// The path prefix the service is mounted at (`/chat`), or empty at the root: what its
+    /// cookies' `Path` is, and whether it serves the web app (only at the root).
+    pub(crate) mount: String,
     pub(crate) polls: Polls,
     /// Writes the dump of `GET /api/v1/admin/export`, if the embedding application gave one.
     pub(crate) export: Option<Arc<dyn ExportSource>>,
@@ -33,12 +36,14 @@ impl App {
     pub(crate) fn new(
         chat: Chat,
         config: HttpConfig,
+        mount: String,
         export: Option<Arc<dyn ExportSource>>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         App(Arc::new(AppInner {
             chat,
             config,
+            mount,
             polls: Polls::default(),
             export,
             exporting: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -51,6 +56,15 @@ impl App {
     /// A handle that does not keep the server's state alive (for tasks that outlive requests).
     pub(crate) fn downgrade(&self) -> Weak<AppInner> {
         Arc::downgrade(&self.0)
+    }
+
+    /// The `Path` of the cookies the service sets: where it is mounted.
+    pub(crate) fn cookie_path(&self) -> &str {
+        if self.mount.is_empty() {
+            "/"
+        } else {
+            &self.mount
+        }
     }
 
     /// Whether shutdown has begun.

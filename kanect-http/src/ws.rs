@@ -7,9 +7,10 @@
 
 use crate::connection::ConnectionGuard;
 use crate::error::{ApiError, Body};
+use crate::service::Connection;
+use crate::service::RequestBody;
 use crate::state::App;
 use futures_util::StreamExt;
-use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
 use hyper::upgrade::{Parts, Upgraded};
 use hyper::{Request, Response, StatusCode};
@@ -29,8 +30,8 @@ const READ_BUFFER: usize = 1024;
 /// `GET /api/v1/ws`: validates the upgrade and starts the socket task.
 pub(crate) async fn upgrade(
     app: &App,
-    mut request: Request<Incoming>,
-    connection: Arc<ConnectionGuard>,
+    mut request: Request<RequestBody>,
+    connection: Connection,
 ) -> Result<Response<Body>, ApiError> {
     let headers = request.headers();
     let is_upgrade = header_has(headers.get(UPGRADE), "websocket") && header_has(headers.get(CONNECTION), "upgrade");
@@ -43,7 +44,7 @@ pub(crate) async fn upgrade(
     }
     crate::auth::check_origin(headers, &app.config.allowed_origins)?;
     // Upgrades are GETs: no CSRF token, the Origin check above stands in for it.
-    let caller = crate::auth::authenticate(&app.chat, request.method(), headers).await?;
+    let caller = crate::auth::authenticate(app, &request).await?;
     let resumes = matches!(crate::api::request::Query::of(&request).text("resume"), Some("1" | "true"));
     let subscription = app.chat.subscribe(&caller).await?;
 
@@ -52,7 +53,7 @@ pub(crate) async fn upgrade(
     tokio::spawn(async move {
         // The socket keeps the connection's slot and shutdown tracker until it closes.
         match on_upgrade.await {
-            Ok(upgraded) => start_socket(app, subscription, resumes, upgraded, connection).await,
+            Ok(upgraded) => start_socket(app, subscription, resumes, upgraded, connection.guard).await,
             Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
         }
     });
@@ -84,7 +85,7 @@ async fn start_socket(
     subscription: Subscription,
     resumes: bool,
     upgraded: Upgraded,
-    connection: Arc<ConnectionGuard>,
+    connection: Option<Arc<ConnectionGuard>>,
 ) {
     let upgraded = match upgraded.downcast::<TokioIo<TcpStream>>() {
         Ok(parts) => return start_on(app, subscription, resumes, parts, connection).await,
@@ -94,7 +95,7 @@ async fn start_socket(
         Ok(parts) => return start_on(app, subscription, resumes, parts, connection).await,
         Err(upgraded) => upgraded,
     };
-    // Another transport under hyper (none today) keeps hyper's buffer, and works.
+    // Another transport (an embedding server's) keeps hyper's buffer, and works.
     let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config(&app))).await;
     tokio::spawn(serve(app, subscription, resumes, socket, connection));
 }
@@ -106,7 +107,7 @@ async fn start_on<I>(
     subscription: Subscription,
     resumes: bool,
     parts: Parts<TokioIo<I>>,
-    connection: Arc<ConnectionGuard>,
+    connection: Option<Arc<ConnectionGuard>>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -116,13 +117,14 @@ async fn start_on<I>(
     tokio::spawn(serve(app, subscription, resumes, socket, connection));
 }
 
-/// The socket task: splits the socket and runs the loop, holding the connection's slot.
+/// The socket task: splits the socket and runs the loop, holding the connection's slot (when
+/// [`crate::Server`] accepted it; a mounted service's connections are its server's).
 async fn serve<S>(
     app: App,
     subscription: Subscription,
     resumes: bool,
     socket: WebSocketStream<S>,
-    _connection: Arc<ConnectionGuard>,
+    _connection: Option<Arc<ConnectionGuard>>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {

@@ -265,7 +265,8 @@ pub async fn try_connect(addr: SocketAddr, token: &str, extra: &[(&str, &str)]) 
     try_connect_to(addr, "/api/v1/ws", token, extra).await
 }
 
-async fn try_connect_to(addr: SocketAddr, path: &str, token: &str, extra: &[(&str, &str)]) -> Result<Ws, u16> {
+/// Tries to connect at `path`, with a bearer token unless it is empty; the HTTP status on refusal.
+pub async fn try_connect_to(addr: SocketAddr, path: &str, token: &str, extra: &[(&str, &str)]) -> Result<Ws, u16> {
     try_connect_over(addr, path, token, extra, None).await
 }
 

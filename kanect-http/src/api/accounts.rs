@@ -4,9 +4,9 @@
 use super::request::{next_cursor, no_content, ok, read_json, Query};
 use crate::auth;
 use crate::error::{json_response, ApiError, Body};
+use crate::service::RequestBody;
 use crate::state::App;
 use crate::wire::ToWire;
-use hyper::body::Incoming;
 use hyper::header::SET_COOKIE;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{Caller, Login, Registration, Timestamp, UserId};
@@ -17,7 +17,11 @@ use std::net::IpAddr;
 /// `POST /auth/signup`: registers (within the sign-ups allowed from `client`, the request's
 /// address) and logs in, without checking the password it just hashed again: see
 /// [`kanect_core::Chat::sign_up`].
-pub(super) async fn signup(app: &App, request: Request<Incoming>, client: IpAddr) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn signup(
+    app: &App,
+    request: Request<RequestBody>,
+    client: IpAddr,
+) -> Result<Response<Body>, ApiError> {
     let form: SignUp = read_json(request, app.config.max_body_bytes).await?;
     let registration = Registration {
         username: form.username,
@@ -32,7 +36,11 @@ pub(super) async fn signup(app: &App, request: Request<Incoming>, client: IpAddr
 
 /// `POST /auth/login` from a client at `client` (see [`crate::client`]), which the engine's
 /// per-address slow-downs and budget are keyed by.
-pub(super) async fn login(app: &App, request: Request<Incoming>, client: IpAddr) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn login(
+    app: &App,
+    request: Request<RequestBody>,
+    client: IpAddr,
+) -> Result<Response<Body>, ApiError> {
     let form: LogIn = read_json(request, app.config.max_body_bytes).await?;
     let login = app.chat.login_from(&form.username, &form.password, client).await?;
     Ok(login_response(app, StatusCode::OK, login))
@@ -49,14 +57,14 @@ fn login_response(app: &App, status: StatusCode, login: Login) -> Response<Body>
     };
     let mut response = json_response(status, &body);
     let max_age = login.expires_at.0.saturating_sub(Timestamp::now().0) / 1000;
-    for cookie in auth::session_cookies(token, &csrf, max_age, app.config.secure_cookies) {
+    for cookie in auth::session_cookies(token, &csrf, max_age, app.config.secure_cookies, app.cookie_path()) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
     response
 }
 
 pub(super) fn clearing_cookies(app: &App, mut response: Response<Body>) -> Response<Body> {
-    for cookie in auth::clear_cookies(app.config.secure_cookies) {
+    for cookie in auth::clear_cookies(app.config.secure_cookies, app.cookie_path()) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
     response

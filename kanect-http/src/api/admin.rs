@@ -3,9 +3,9 @@
 
 use super::request::{next_cursor, no_content, ok, path_id, read_json, Query};
 use crate::error::{json_response, ApiError, Body};
+use crate::service::RequestBody;
 use crate::state::App;
 use crate::wire::{ToCore, ToWire};
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use kanect_core::{AuditId, Caller, ConversationId, InviteScope, Registration, UserEdit, UserId};
 use kanect_proto::rest;
@@ -14,7 +14,7 @@ use kanect_proto::rest::{Disabled, NewUser, Password, SetRole};
 type Reply = Result<Response<Body>, ApiError>;
 
 /// Serves `/api/v1/admin/<path>` for an authenticated caller.
-pub(super) async fn route(app: &App, caller: &Caller, request: Request<Incoming>, path: &[&str]) -> Reply {
+pub(crate) async fn route(app: &App, caller: &Caller, request: Request<RequestBody>, path: &[&str]) -> Reply {
     let chat = &app.chat;
     let limit = app.config.max_body_bytes;
     let query = Query::of(&request);

@@ -12,12 +12,13 @@
 use super::request::{path_id, Query};
 use crate::conditional::{none_match, not_modified};
 use crate::error::{json_response, ApiError, Body, BoxError};
+use crate::service::RequestBody;
 use crate::state::App;
 use crate::wire::ToWire;
 use bytes::Bytes;
 use futures_util::Stream;
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Body as _, Frame, Incoming};
+use hyper::body::{Body as _, Frame};
 use hyper::header::{
     HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE,
     CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, RANGE,
@@ -34,7 +35,7 @@ use std::task::{Context, Poll};
 type Reply = Result<Response<Body>, ApiError>;
 
 /// `POST /attachments?name=`: stores the body as a file of the caller's, unsent.
-pub(super) async fn upload(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+pub(crate) async fn upload(app: &App, caller: &Caller, request: Request<RequestBody>) -> Reply {
     let name = Query::of(&request).text("name").unwrap_or_default().to_owned();
     let length = match request.headers().get(CONTENT_LENGTH) {
         None => None,
@@ -59,7 +60,7 @@ pub(super) async fn upload(app: &App, caller: &Caller, request: Request<Incoming
 /// An upload's body as the engine reads it: data chunks until the end, or an error once the
 /// read deadline passes (noted in `timed_out`) or the connection fails.
 struct Upload {
-    body: Incoming,
+    body: RequestBody,
     deadline: Pin<Box<tokio::time::Sleep>>,
     timed_out: Arc<AtomicBool>,
 }

@@ -4,9 +4,9 @@
 
 use super::request::{no_content, ok, path_id, path_text, read_json, Query};
 use crate::error::{json_response, ApiError, Body};
+use crate::service::RequestBody;
 use crate::state::App;
 use crate::wire::{ToCore, ToWire};
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{Caller, ConversationCursor, ConversationId, MessageId, Outgoing, Seq};
 use kanect_proto::rest;
@@ -24,13 +24,13 @@ pub(super) async fn list<B>(app: &App, caller: &Caller, request: &Request<B>) ->
 }
 
 /// `POST /conversations/direct`.
-pub(super) async fn open_direct(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+pub(crate) async fn open_direct(app: &App, caller: &Caller, request: Request<RequestBody>) -> Reply {
     let form: UserRef = read_json(request, app.config.max_body_bytes).await?;
     Ok(ok(&app.chat.open_direct(caller, form.user.to_core()).await?.to_wire()))
 }
 
 /// `POST /conversations`.
-pub(super) async fn create_group(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+pub(crate) async fn create_group(app: &App, caller: &Caller, request: Request<RequestBody>) -> Reply {
     let form: NewGroup = read_json(request, app.config.max_body_bytes).await?;
     let members: Vec<_> = form.members.into_iter().map(|id| id.to_core()).collect();
     let group = app.chat.create_group(caller, &form.name, &members).await?;
@@ -43,14 +43,14 @@ pub(super) async fn get(app: &App, caller: &Caller, id: &str) -> Reply {
 }
 
 /// `PATCH /conversations/{id}`.
-pub(super) async fn rename(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+pub(crate) async fn rename(app: &App, caller: &Caller, id: &str, request: Request<RequestBody>) -> Reply {
     let id: ConversationId = path_id(id)?;
     let form: Rename = read_json(request, app.config.max_body_bytes).await?;
     Ok(ok(&app.chat.rename_group(caller, id, &form.name).await?.to_wire()))
 }
 
 /// `POST /conversations/{id}/members`.
-pub(super) async fn add_member(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+pub(crate) async fn add_member(app: &App, caller: &Caller, id: &str, request: Request<RequestBody>) -> Reply {
     let id: ConversationId = path_id(id)?;
     let form: UserRef = read_json(request, app.config.max_body_bytes).await?;
     Ok(ok(&app.chat.add_member(caller, id, form.user.to_core()).await?.to_wire()))
@@ -74,7 +74,7 @@ pub(super) async fn history<B>(app: &App, caller: &Caller, id: &str, request: &R
 }
 
 /// `POST /conversations/{id}/messages`.
-pub(super) async fn send(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+pub(crate) async fn send(app: &App, caller: &Caller, id: &str, request: Request<RequestBody>) -> Reply {
     let id: ConversationId = path_id(id)?;
     let form: Send = read_json(request, app.config.max_body_bytes).await?;
     let attachments: Vec<_> = form.attachments.iter().map(ToCore::to_core).collect();
@@ -91,7 +91,7 @@ pub(super) async fn react(app: &App, caller: &Caller, id: &str, emoji: &str, add
 }
 
 /// `PATCH /messages/{id}`.
-pub(super) async fn edit(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+pub(crate) async fn edit(app: &App, caller: &Caller, id: &str, request: Request<RequestBody>) -> Reply {
     let id: MessageId = path_id(id)?;
     let form: Edit = read_json(request, app.config.max_body_bytes).await?;
     Ok(ok(&app.chat.edit(caller, id, &form.body).await?.to_wire()))
@@ -103,7 +103,7 @@ pub(super) async fn delete(app: &App, caller: &Caller, id: &str) -> Reply {
 }
 
 /// `POST /conversations/{id}/receipts`.
-pub(super) async fn receipt(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+pub(crate) async fn receipt(app: &App, caller: &Caller, id: &str, request: Request<RequestBody>) -> Reply {
     let id: ConversationId = path_id(id)?;
     let form: Mark = read_json(request, app.config.max_body_bytes).await?;
     let kind = form.kind.to_core();

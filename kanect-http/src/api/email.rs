@@ -10,9 +10,9 @@
 
 use super::request::{no_content, ok, read_json, Query};
 use crate::error::{ApiError, Body};
+use crate::service::RequestBody;
 use crate::state::App;
 use crate::wire::ToWire;
-use hyper::body::Incoming;
 use hyper::header::{HeaderValue, LOCATION};
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{Caller, Verification};
@@ -30,7 +30,7 @@ pub(super) fn features(app: &App) -> Response<Body> {
 }
 
 /// `POST /email/verify`: answers with the account's record.
-pub(super) async fn verify(app: &App, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn verify(app: &App, request: Request<RequestBody>) -> Result<Response<Body>, ApiError> {
     let form: rest::Verify = read_json(request, app.config.max_body_bytes).await?;
     Ok(ok(&app.chat.verify_email(&form.token).await?.to_wire()))
 }
@@ -42,7 +42,11 @@ pub(super) async fn resend(app: &App, caller: &Caller) -> Result<Response<Body>,
 }
 
 /// `PUT /me/email`: answers with the account's record.
-pub(super) async fn change(app: &App, caller: &Caller, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn change(
+    app: &App,
+    caller: &Caller,
+    request: Request<RequestBody>,
+) -> Result<Response<Body>, ApiError> {
     let form: rest::ChangeEmail = read_json(request, app.config.max_body_bytes).await?;
     let user = app.chat.change_email(caller, &form.current_password, form.email.as_deref()).await?;
     Ok(ok(&user.to_wire()))
@@ -52,7 +56,7 @@ pub(super) async fn change(app: &App, caller: &Caller, request: Request<Incoming
 pub(super) async fn digests(
     app: &App,
     caller: &Caller,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Result<Response<Body>, ApiError> {
     let form: rest::Digests = read_json(request, app.config.max_body_bytes).await?;
     Ok(ok(&app.chat.set_digests(caller, form.on).await?.to_wire()))
@@ -62,7 +66,7 @@ pub(super) async fn digests(
 /// exists (see `kanect_core::Chat::request_password_reset`).
 pub(super) async fn reset_request(
     app: &App,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     client: IpAddr,
 ) -> Result<Response<Body>, ApiError> {
     let form: rest::ResetRequest = read_json(request, app.config.max_body_bytes).await?;
@@ -73,7 +77,7 @@ pub(super) async fn reset_request(
 }
 
 /// `POST /auth/reset/confirm`.
-pub(super) async fn reset_confirm(app: &App, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn reset_confirm(app: &App, request: Request<RequestBody>) -> Result<Response<Body>, ApiError> {
     let form: rest::ResetConfirm = read_json(request, app.config.max_body_bytes).await?;
     app.chat.reset_password_with_token(&form.token, &form.password).await?;
     Ok(no_content())

@@ -5,9 +5,9 @@
 
 use super::request::{next_cursor, no_content, ok, path_id, read_json, Query};
 use crate::error::{json_response, ApiError, Body};
+use crate::service::RequestBody;
 use crate::state::App;
 use crate::wire::ToWire;
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{Caller, InviteId, InviteScope, NewInvite};
 use kanect_proto::rest;
@@ -22,14 +22,14 @@ pub(super) fn sign_up_info(app: &App) -> Reply {
 }
 
 /// `POST /auth/invite` (public): whether an invite's token is usable now.
-pub(super) async fn status(app: &App, request: Request<Incoming>) -> Reply {
+pub(crate) async fn status(app: &App, request: Request<RequestBody>) -> Reply {
     let form: rest::InviteToken = read_json(request, app.config.max_body_bytes).await?;
     let invite = app.chat.invite_status(&form.invite).await?;
     Ok(ok(&rest::InviteStatus { expires_at: invite.expires_at.to_wire(), uses_left: invite.uses_left }))
 }
 
 /// `POST /invites`: a new invite, with its token (shown this once).
-pub(super) async fn create(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+pub(crate) async fn create(app: &App, caller: &Caller, request: Request<RequestBody>) -> Reply {
     let form: rest::NewInvite = read_json(request, app.config.max_body_bytes).await?;
     let new = NewInvite { uses: form.uses, expires_in: Duration::from_secs(form.expires_in_secs) };
     let created = app.chat.create_invite(caller, new).await?;

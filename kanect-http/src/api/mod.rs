@@ -2,8 +2,9 @@
 //!
 //! Public endpoints (sign-up, its mode, an invite's check, log-in, what a mailed link does) and the WebSocket upgrade
 //! (which authenticates and checks
-//! Origin itself) come first; everything else authenticates once here — bearer token or cookie,
-//! with the CSRF check for cookie sessions changing state — before dispatching.
+//! Origin itself) come first; everything else authenticates once here — the embedding
+//! application's user, or a bearer token or cookie, with the CSRF check for cookie sessions
+//! changing state (see [`crate::auth`]) — before dispatching.
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
@@ -19,19 +20,18 @@ pub(crate) mod request;
 pub(crate) mod search;
 
 use crate::auth;
-use crate::connection::ConnectionGuard;
 use crate::error::{ApiError, Body};
+use crate::service::Connection;
+use crate::service::RequestBody;
 use crate::state::App;
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
-use std::sync::Arc;
 
 /// Serves `/api/v1/<path>`.
 pub(crate) async fn route(
     app: &App,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     path: &[&str],
-    connection: Arc<ConnectionGuard>,
+    connection: Connection,
 ) -> Result<Response<Body>, ApiError> {
     let method = request.method().clone();
     match (&method, path) {
@@ -57,7 +57,7 @@ pub(crate) async fn route(
         (&Method::GET, ["ws"]) => return crate::ws::upgrade(app, request, connection).await,
         _ => {}
     }
-    let caller = auth::authenticate(&app.chat, &method, request.headers()).await?;
+    let caller = auth::authenticate(app, &request).await?;
     let caller = &caller;
     match (&method, path) {
         (&Method::POST, ["auth", "logout"]) => accounts::logout(app, caller).await,

@@ -4,9 +4,9 @@
 
 use super::request::{no_content, ok, path_id, read_json};
 use crate::error::{ApiError, Body};
+use crate::service::RequestBody;
 use crate::state::App;
 use crate::wire::{ToCore, ToWire};
-use hyper::body::Incoming;
 use hyper::{Request, Response};
 use kanect_core::{Caller, ConversationId};
 use kanect_proto::{NewPushSubscription, PushEndpoint, PushKey, SetDoNotDisturb, SetNotificationLevel};
@@ -19,7 +19,7 @@ pub(super) async fn settings(app: &App, caller: &Caller) -> Reply {
 }
 
 /// `PUT /conversations/{id}/notifications`.
-pub(super) async fn set_level(app: &App, caller: &Caller, id: &str, request: Request<Incoming>) -> Reply {
+pub(crate) async fn set_level(app: &App, caller: &Caller, id: &str, request: Request<RequestBody>) -> Reply {
     let id: ConversationId = path_id(id)?;
     let form: SetNotificationLevel = read_json(request, app.config.max_body_bytes).await?;
     let until = form.until.map(|until| until.to_core());
@@ -27,7 +27,7 @@ pub(super) async fn set_level(app: &App, caller: &Caller, id: &str, request: Req
 }
 
 /// `PUT /notifications/do-not-disturb`.
-pub(super) async fn set_do_not_disturb(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+pub(crate) async fn set_do_not_disturb(app: &App, caller: &Caller, request: Request<RequestBody>) -> Reply {
     let form: SetDoNotDisturb = read_json(request, app.config.max_body_bytes).await?;
     let until = form.until.map(|until| until.to_core());
     Ok(ok(&app.chat.set_do_not_disturb(caller, form.on, until).await?.to_wire()))
@@ -39,14 +39,14 @@ pub(super) fn push_key(app: &App) -> Reply {
 }
 
 /// `POST /push/subscriptions`.
-pub(super) async fn subscribe(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+pub(crate) async fn subscribe(app: &App, caller: &Caller, request: Request<RequestBody>) -> Reply {
     let form: NewPushSubscription = read_json(request, app.config.max_body_bytes).await?;
     app.chat.subscribe_push(caller, &form.endpoint, &form.keys.p256dh, &form.keys.auth).await?;
     Ok(no_content())
 }
 
 /// `DELETE /push/subscriptions`.
-pub(super) async fn unsubscribe(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+pub(crate) async fn unsubscribe(app: &App, caller: &Caller, request: Request<RequestBody>) -> Reply {
     let form: PushEndpoint = read_json(request, app.config.max_body_bytes).await?;
     app.chat.unsubscribe_push(caller, &form.endpoint).await?;
     Ok(no_content())

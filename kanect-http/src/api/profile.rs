@@ -6,9 +6,9 @@ use super::attachments::header;
 use super::request::{no_content, ok, path_id, read_body, read_json, Query};
 use crate::conditional::{none_match, not_modified};
 use crate::error::{whole, ApiError, Body};
+use crate::service::RequestBody;
 use crate::state::App;
 use crate::wire::ToWire;
-use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG};
 use hyper::{HeaderMap, Request, Response, StatusCode};
 use kanect_core::validate::AVATAR_MAX_BYTES;
@@ -19,7 +19,7 @@ use std::net::IpAddr;
 type Reply = Result<Response<Body>, ApiError>;
 
 /// `PATCH /me`: display name and/or status.
-pub(super) async fn update(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+pub(crate) async fn update(app: &App, caller: &Caller, request: Request<RequestBody>) -> Reply {
     let form: rest::ProfileUpdate = read_json(request, app.config.max_body_bytes).await?;
     let change = ProfileChange { display_name: form.display_name, status: form.status };
     Ok(ok(&app.chat.update_profile(caller, change).await?.to_wire()))
@@ -27,7 +27,7 @@ pub(super) async fn update(app: &App, caller: &Caller, request: Request<Incoming
 
 /// `PUT /me/avatar`: the picture is the body, as it is (any content type: the bytes say what
 /// it is). Read whole, up to the avatar limit: a larger one is `avatar_too_large`.
-pub(super) async fn set_avatar(app: &App, caller: &Caller, request: Request<Incoming>) -> Reply {
+pub(crate) async fn set_avatar(app: &App, caller: &Caller, request: Request<RequestBody>) -> Reply {
     let too_large = || ApiError::from(Error::Limited { limit: Limit::AvatarSize, retry_after: None }).closing();
     let bytes = match read_body(request, AVATAR_MAX_BYTES).await {
         Err(error) if error.status == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
@@ -44,7 +44,7 @@ pub(super) async fn remove_avatar(app: &App, caller: &Caller) -> Reply {
 /// `GET /users/{id}/avatar?v={version}`. With the current version, cacheable for ever
 /// (`immutable`: a new picture has a new version, so a new URL); without one, revalidated at
 /// each use (a cheap `304` by its `ETag`). A stale version is `avatar_not_found`.
-pub(super) async fn avatar(app: &App, caller: &Caller, id: &str, request: &Request<Incoming>) -> Reply {
+pub(crate) async fn avatar(app: &App, caller: &Caller, id: &str, request: &Request<RequestBody>) -> Reply {
     let id: UserId = path_id(id)?;
     let version: Option<AttachmentId> = Query::of(request).parsed("v")?;
     let image = app.chat.avatar(caller, id, version).await?;
@@ -71,7 +71,12 @@ pub(super) async fn avatar(app: &App, caller: &Caller, id: &str, request: &Reque
 }
 
 /// `POST /me/password` from a client at `client` (the log-in slow-downs are keyed by it).
-pub(super) async fn change_password(app: &App, caller: &Caller, request: Request<Incoming>, client: IpAddr) -> Reply {
+pub(crate) async fn change_password(
+    app: &App,
+    caller: &Caller,
+    request: Request<RequestBody>,
+    client: IpAddr,
+) -> Reply {
     let form: rest::PasswordChange = read_json(request, app.config.max_body_bytes).await?;
     let ended = app
         .chat
@@ -105,7 +110,7 @@ pub(super) async fn end_session(app: &App, caller: &Caller, id: &str) -> Reply {
 }
 
 /// `POST /me/delete` from a client at `client`; the browser's cookies are cleared.
-pub(super) async fn delete_account(app: &App, caller: &Caller, request: Request<Incoming>, client: IpAddr) -> Reply {
+pub(crate) async fn delete_account(app: &App, caller: &Caller, request: Request<RequestBody>, client: IpAddr) -> Reply {
     let form: rest::AccountDeletion = read_json(request, app.config.max_body_bytes).await?;
     app.chat.delete_account(caller, &form.password, Some(client)).await?;
     Ok(super::accounts::clearing_cookies(app, no_content()))

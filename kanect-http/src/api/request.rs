@@ -7,9 +7,9 @@
 //! connection (and a handler) for longer than `HttpConfig::body_read_timeout`.
 
 use crate::error::{json_response, ApiError, Body};
+use crate::service::RequestBody;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::{HistoryPage, Seq};
@@ -41,7 +41,7 @@ impl ReadDeadline {
 /// Reads the whole body, refusing more than `limit` bytes with `413 body_too_large`, and a body
 /// that has not arrived by the request's [`ReadDeadline`] with `408 request_timeout` (which
 /// closes the connection).
-pub(crate) async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(request: Request<RequestBody>, limit: usize) -> Result<Bytes, ApiError> {
     let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(ApiError::body_too_large(limit));
@@ -63,13 +63,13 @@ pub(crate) async fn read_body(request: Request<Incoming>, limit: usize) -> Resul
 }
 
 /// Parses a JSON body into `T` (which should deny unknown fields).
-pub(crate) async fn read_json<T: DeserializeOwned>(request: Request<Incoming>, limit: usize) -> Result<T, ApiError> {
+pub(crate) async fn read_json<T: DeserializeOwned>(request: Request<RequestBody>, limit: usize) -> Result<T, ApiError> {
     parse_json(&read_body(request, limit).await?)
 }
 
 /// Like [`read_json`], but an empty body means `T::default()`.
 pub(crate) async fn read_optional_json<T: DeserializeOwned + Default>(
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     limit: usize,
 ) -> Result<T, ApiError> {
     parse_optional_json(&read_body(request, limit).await?)

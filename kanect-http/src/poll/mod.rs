@@ -12,16 +12,20 @@ pub(crate) mod sessions;
 
 use crate::api::request::{no_content, read_optional_json, Query};
 use crate::error::{json_response, raw_json_response, ApiError, Body};
+use crate::service::RequestBody;
 use crate::state::App;
 use crate::wire::{ToCore, ToWire};
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use kanect_core::Caller;
 use kanect_proto::{NewPoll, PollCreated};
 use std::time::Duration;
 
 /// `POST /api/v1/poll`.
-pub(crate) async fn create(app: &App, caller: &Caller, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn create(
+    app: &App,
+    caller: &Caller,
+    request: Request<RequestBody>,
+) -> Result<Response<Body>, ApiError> {
     let form: NewPoll = read_optional_json(request, app.config.max_body_bytes).await?;
     let mut subscription = app.chat.subscribe(caller).await?;
     let resumed = subscription.resume(form.cursors.iter().map(|c| (c.conversation.to_core(), c.seq.to_core()))).await?;

@@ -1,0 +1,310 @@
+//! [`KanectService`]: the whole of Kanect over HTTP — `/health`, the REST API, the WebSocket
+//! endpoint, long polls and (at the root) the web app — as one `tower::Service`, so that an
+//! application mounts it in its own server (axum, hyper, ...) under a path of its own, behind
+//! its own TLS and middleware. [`crate::Server`] is the ready-made server built on it: every
+//! request it serves goes through the same service, so there is one routing path.
+//!
+//! What the service cannot see when it is mounted, the embedding server tells it through
+//! request extensions:
+//! - [`PeerAddress`]: the TCP peer, which per-address limits (log-in attempts, sign-ups,
+//!   password resets) are keyed by. Without it every request counts as coming from one
+//!   address (`0.0.0.0`): the limits then hold for all clients together — stricter, never
+//!   looser.
+//! - a [`kanect_core::Caller`] (from [`kanect_core::Chat::act_as`]): the user the
+//!   application's own session authenticated. Kanect's bearer token and cookie are not looked
+//!   at then; see [`KanectService`] for CSRF.
+//!
+//! Connection limits (`max_connections`, `max_connections_per_address`) and the connection
+//! gauge are the embedding server's concern: they belong to whoever accepts the connections.
+
+use crate::config::HttpConfig;
+use crate::connection::ConnectionGuard;
+use crate::error::{Body, BoxError};
+use crate::export::ExportSource;
+use crate::state::{App, AppInner};
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::BodyExt;
+use hyper::body::Frame;
+use hyper::{Request, Response};
+use kanect_core::Chat;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use sync_wrapper::SyncWrapper;
+use tokio::sync::watch;
+
+/// The body of every request as the handlers see it, whatever the embedding server's body type.
+pub(crate) type RequestBody = BoxBody<Bytes, ReadError>;
+
+/// Why a request body could not be read: the embedding server's body error, as it came.
+///
+/// A type of its own rather than a bare [`BoxError`]: with a boxed error, the futures that read
+/// a body through `http_body_util::Limited` could not be proven `Send` for every lifetime (the
+/// compiler weighs `From<&str>` for the box), so the service's future could not be boxed.
+#[derive(Debug)]
+pub(crate) struct ReadError(BoxError);
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// The client's TCP peer address, as a request extension the embedding server inserts (axum:
+/// from `ConnectInfo<SocketAddr>`, in a middleware). Kanect keys per-address limits by it (or,
+/// when it is one of `HttpConfig::trusted_proxies`, by the address the proxy forwards for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddress(pub IpAddr);
+
+/// Who is on the other end of a request, as routing needs it: the peer's address and, when
+/// [`crate::Server`] accepted the connection, its guard (which a WebSocket keeps alive).
+#[derive(Clone)]
+pub(crate) struct Connection {
+    /// The TCP peer (a proxy's, behind one: see [`crate::client`]).
+    pub(crate) peer: IpAddr,
+    /// The connection's slot under the server's limits, held by a WebSocket opened on it; none
+    /// when mounted (the embedding server owns its connections).
+    pub(crate) guard: Option<Arc<ConnectionGuard>>,
+}
+
+impl Connection {
+    /// The connection a request came on, from its extensions.
+    fn of<B>(request: &Request<B>) -> Self {
+        if let Some(guard) = request.extensions().get::<Arc<ConnectionGuard>>() {
+            return Connection { peer: guard.peer, guard: Some(guard.clone()) };
+        }
+        let peer = request.extensions().get::<PeerAddress>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.0);
+        Connection { peer: crate::client::canonical(peer), guard: None }
+    }
+}
+
+/// Kanect as a `tower::Service<http::Request<B>>`, for any request body `B` of hyper 1 or axum:
+/// cheap to clone (a handle), never failing (errors are responses).
+///
+/// ```no_run
+/// # async fn run(chat: kanect_core::Chat) {
+/// // In an axum app: `Router::new().route_service("/chat/{*rest}", kanect)`.
+/// let kanect = kanect_http::KanectService::builder(chat, kanect_http::HttpConfig::default())
+///     .mounted_at("/chat")
+///     .build();
+/// # }
+/// ```
+///
+/// # Paths
+/// Mounted at `/chat`, the service answers `/chat/health`, `/chat/api/v1/...` (the WebSocket
+/// at `/chat/api/v1/ws`); a request outside its prefix gets `404 not_found`. It takes the
+/// whole path as it arrives: mount it where the embedding router keeps the path whole (axum:
+/// `route_service` with a wildcard, not `nest_service`, which strips the prefix). The web app
+/// is served only by a service mounted at the root: its pages and modules link to absolute
+/// paths. Cookies it sets are for the prefix's path.
+///
+/// # Authentication and CSRF
+/// A request that carries a [`kanect_core::Caller`] extension acts as that user. Its
+/// authentication is the application's (usually a cookie of its own), so Kanect's CSRF token
+/// does not apply; instead, a state-changing request (not `GET`, `HEAD`, `OPTIONS`) and every
+/// WebSocket upgrade with an `Origin` header must come from the request's own host or an
+/// origin of `HttpConfig::allowed_origins`, or get `403 origin_forbidden`: a browser sends
+/// `Origin` on every cross-site `POST` and upgrade. A request without the extension is
+/// authenticated by Kanect as always (bearer token or Kanect's cookie and CSRF token), and gets
+/// `401 unauthenticated` without one.
+///
+/// # Shutdown
+/// [`KanectService::shutdown`] closes sockets (`1001`) and long polls and flushes the store;
+/// the embedding server drains its own connections.
+#[derive(Clone)]
+pub struct KanectService {
+    app: App,
+    /// Tells sockets and polls that shutdown began; shared by every clone.
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for KanectService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KanectService").field("mounted_at", &self.app.mount).finish_non_exhaustive()
+    }
+}
+
+impl KanectService {
+    /// Starts building a service for `chat` with `config` (the same configuration as
+    /// [`crate::Server`]'s), mounted at the root until told otherwise.
+    pub fn builder(chat: Chat, config: HttpConfig) -> KanectServiceBuilder {
+        KanectServiceBuilder { chat, config, mount: String::new(), export: None }
+    }
+
+    /// Begins shutdown: open WebSockets are closed (`1001`), long polls answered, poll
+    /// sessions dropped, and the store (and the bus) flushed. Requests that come after are
+    /// still answered (`/health` says `shutting_down`).
+    ///
+    /// # Errors
+    /// If the final flush of the store fails.
+    pub async fn shutdown(&self) -> io::Result<()> {
+        self.begin_shutdown();
+        self.app.polls.clear();
+        self.app.chat.flush().await.map_err(io::Error::other)
+    }
+
+    /// Tells sockets and polls that shutdown began (for [`crate::Server`], which drains its
+    /// connections before [`KanectService::shutdown`] flushes).
+    pub(crate) fn begin_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// The shared state, for [`crate::Server`]'s connections and metrics page.
+    pub(crate) fn app(&self) -> &App {
+        &self.app
+    }
+}
+
+/// Builds a [`KanectService`]: where it is mounted, and what it serves the admin's export from.
+pub struct KanectServiceBuilder {
+    chat: Chat,
+    config: HttpConfig,
+    mount: String,
+    export: Option<Arc<dyn ExportSource>>,
+}
+
+impl std::fmt::Debug for KanectServiceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `Chat` is a handle on the whole engine, with nothing useful to print.
+        f.debug_struct("KanectServiceBuilder")
+            .field("config", &self.config)
+            .field("mounted_at", &self.mount)
+            .field("export", &self.export.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KanectServiceBuilder {
+    /// The path prefix the service is mounted at, e.g. `/chat` (a missing leading `/` is
+    /// added, trailing ones are dropped; `/` or empty is the root).
+    pub fn mounted_at(mut self, prefix: &str) -> Self {
+        self.mount = normal_mount(prefix);
+        self
+    }
+
+    /// Serves `GET /api/v1/admin/export` from `source` (see [`crate::Server::export_source`]).
+    pub fn export_source(mut self, source: impl ExportSource) -> Self {
+        self.export = Some(Arc::new(source));
+        self
+    }
+
+    /// Cookies marked `Secure` whatever the configuration says: the service is served over TLS
+    /// (`Server::tls`).
+    pub(crate) fn secure_cookies(mut self) -> Self {
+        self.config.secure_cookies = true;
+        self
+    }
+
+    /// The service. It starts a task that drops idle poll sessions, which ends with the last
+    /// clone of the service.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (the task needs one).
+    pub fn build(self) -> KanectService {
+        let (shutdown, signal) = watch::channel(false);
+        let service = KanectService {
+            app: App::new(self.chat, self.config, self.mount, self.export, signal),
+            shutdown: Arc::new(shutdown),
+        };
+        tokio::spawn(sweep_polls(service.app.downgrade()));
+        service
+    }
+}
+
+/// `prefix` with one leading `/` and no trailing one; empty for the root.
+fn normal_mount(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+/// Every half `poll_idle`, drops idle poll sessions, until the service is gone or shuts down.
+async fn sweep_polls(app: Weak<AppInner>) {
+    let Some(period) = app.upgrade().map(|app| (app.config.poll_idle / 2).max(Duration::from_millis(10))) else {
+        return;
+    };
+    let mut ticker = tokio::time::interval(period);
+    loop {
+        ticker.tick().await;
+        match app.upgrade() {
+            Some(app) if !*app.shutdown.borrow() => app.polls.sweep(app.config.poll_idle),
+            _ => return,
+        }
+    }
+}
+
+/// A request body of any `Send` type made `Sync` (so that handlers may hold `&Request` across
+/// an await): it is only ever read through `&mut`, which [`SyncWrapper`] allows. Its size hint
+/// is lost, which nothing reads (limits are on `Content-Length` and on the bytes read).
+struct SyncBody<B>(SyncWrapper<Pin<Box<B>>>);
+
+impl<B: hyper::body::Body> hyper::body::Body for SyncBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        self.get_mut().0.get_mut().as_mut().poll_frame(cx)
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for KanectService
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    /// Always ready: limits are per request (bodies, rates) or the embedding server's.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let app = self.app.clone();
+        let connection = Connection::of(&request);
+        let request = request
+            .map(|body| SyncBody(SyncWrapper::new(Box::pin(body))).map_err(|error| ReadError(error.into())).boxed());
+        Box::pin(crate::routes::handle(app, request, connection))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mounted_request_comes_from_its_peer_address_extension_or_else_from_one_address_for_all() {
+        let mut request = Request::new(());
+        assert_eq!(Connection::of(&request).peer, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        request.extensions_mut().insert(PeerAddress("::ffff:1.2.3.4".parse().unwrap()));
+        let connection = Connection::of(&request);
+        assert_eq!(connection.peer, "1.2.3.4".parse::<IpAddr>().unwrap(), "IPv4-mapped is IPv4");
+        assert!(connection.guard.is_none());
+    }
+
+    #[test]
+    fn a_mount_is_one_leading_slash_and_no_trailing_one() {
+        assert_eq!(normal_mount("/chat"), "/chat");
+        assert_eq!(normal_mount("chat/"), "/chat");
+        assert_eq!(normal_mount("/a/b/"), "/a/b");
+        assert_eq!(normal_mount("/"), "");
+        assert_eq!(normal_mount(""), "");
+    }
+}
