@@ -8,6 +8,7 @@
 //! cargo run --release --example server -- --memory          # nothing persisted
 //! cargo run --release --example server -- --no-rate-limits  # for load tests
 //! cargo run --release --example server -- --no-search       # no message search index
+//! cargo run --release --example server -- --tls-cert fullchain.pem --tls-key privkey.pem  # HTTPS (README, "TLS")
 //! echo 'a long password' | cargo run --release --example server -- create-admin alice
 //! cargo run --release --example server -- export backup.jsonl   # a dump of the store (README)
 //! echo 'the admin password' | cargo run --release --example server -- \
@@ -130,7 +131,15 @@ struct Cli {
     /// them (cap per client at the proxy).
     #[arg(long, env = "KANECT_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxy: Vec<std::net::IpAddr>,
-    /// Mark cookies `Secure` (set when a TLS proxy sits in front).
+    /// Serve HTTPS with this certificate chain (PEM: the server's certificate, then any
+    /// intermediates), with `--tls-key`. Reloaded without a restart when the files change
+    /// (checked every 5 s) or on SIGHUP; a bad new file keeps the old certificate.
+    #[arg(long, env = "KANECT_TLS_CERT", value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "KANECT_TLS_KEY", value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mark cookies `Secure` (set when a TLS proxy sits in front; on with `--tls-cert`).
     #[arg(long, env = "KANECT_SECURE_COOKIES")]
     secure_cookies: bool,
     /// Turn every rate limit off, and the per-address caps on password hashes (for load tests:
@@ -439,8 +448,14 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         println!("kanect metrics on http://{}/metrics", listener.local_addr()?);
         server = server.metrics_listener(listener);
     }
+    let tls = tls_config(&cli)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(tls) = tls {
+        reload_on_sighup(tls.clone())?;
+        server = server.tls(tls);
+    }
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
-    println!("kanect listening on http://{}", listener.local_addr()?);
+    println!("kanect listening on {scheme}://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
     server.serve(listener, shutdown).await?;
     if let Some(index) = search.tantivy {
@@ -489,6 +504,44 @@ async fn import(store: &dyn Store, file: &Path) -> Result<(), AnyError> {
     };
     store.flush().await?;
     eprintln!("imported {counts}");
+    Ok(())
+}
+
+/// HTTPS from `--tls-cert` and `--tls-key`, if given; a file that will not do stops the start,
+/// naming its flag.
+fn tls_config(cli: &Cli) -> Result<Option<kanect::http::TlsConfig>, AnyError> {
+    let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) else { return Ok(None) };
+    kanect::http::TlsConfig::from_pem_files(cert, key).map(Some).map_err(|error| {
+        let flag = match &error {
+            kanect::http::TlsError::Certificate { .. } => "--tls-cert",
+            kanect::http::TlsError::Key { .. } => "--tls-key",
+            _ => "--tls-cert/--tls-key",
+        };
+        format!("{flag}: {error}").into()
+    })
+}
+
+/// Reloads the certificate files on SIGHUP (they are also checked every few seconds); a bad
+/// file is logged and the old certificate stays.
+#[cfg(unix)]
+fn reload_on_sighup(tls: kanect::http::TlsConfig) -> std::io::Result<()> {
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let tls = tls.clone();
+            match tokio::task::spawn_blocking(move || tls.reload()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(%error, "SIGHUP: still serving the old certificate"),
+                Err(error) => tracing::error!(%error, "SIGHUP: the certificate reload failed"),
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Without SIGHUP, the files are still checked every few seconds.
+#[cfg(not(unix))]
+fn reload_on_sighup(_tls: kanect::http::TlsConfig) -> std::io::Result<()> {
     Ok(())
 }
 

@@ -37,7 +37,8 @@ pub struct HttpConfig {
     /// behind one, every connection comes from the proxy's address, and per-address limits
     /// would count all clients as one. Default empty (the TCP peer is the client).
     pub trusted_proxies: Vec<IpAddr>,
-    /// Adds `Secure` to cookies; set when served over HTTPS. Default false.
+    /// Adds `Secure` to cookies; set when served over HTTPS by a proxy in front. Default false;
+    /// a server with [`Server::tls`](crate::Server::tls) adds it whatever this says.
     pub secure_cookies: bool,
     /// How long graceful shutdown waits for connections to finish before giving up on them.
     /// Default 10 s.

@@ -27,6 +27,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
@@ -72,10 +73,11 @@ async fn accept(listener: &TcpListener) -> (TcpStream, IpAddr) {
     }
 }
 
-/// Drives an HTTP connection to its end. When shutdown begins, the request under way finishes
+/// Drives an HTTP connection (over TCP, or TLS on TCP) to its end. When shutdown begins, the request under way finishes
 /// (hyper's graceful shutdown) and the connection closes.
-pub(crate) async fn drive<S>(app: &App, connection: UpgradeableConnection<TokioIo<TcpStream>, S>)
+pub(crate) async fn drive<I, S>(app: &App, connection: UpgradeableConnection<TokioIo<I>, S>)
 where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HttpService<Incoming, ResBody = Body>,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {

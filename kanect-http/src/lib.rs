@@ -30,6 +30,7 @@
 //!   runs and an application mounts in its own (under a path, with its own authentication).
 //! - `connection` — what every listener shares: the accept loop under a limit, hyper's settings,
 //!   driving a connection, and the guard an open connection holds.
+//! - `tls` — [`TlsConfig`]: HTTPS with a certificate reloaded when its files change.
 //! - `headers` — the headers every response carries.
 //! - `config` — [`HttpConfig`]: limits and timeouts.
 //! - `state` — the shared handle every handler gets, and gauges.
@@ -75,6 +76,7 @@ mod service;
 mod socket;
 mod state;
 mod static_files;
+mod tls;
 mod wire;
 mod ws;
 
@@ -87,6 +89,7 @@ pub use error::{Body, BoxError};
 pub use export::{ExportError, ExportSource, ExportWriter};
 pub use server::{serve, Server};
 pub use service::{KanectService, KanectServiceBuilder, PeerAddress};
+pub use tls::{TlsConfig, TlsError};
 
 /// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
 #[cfg(doctest)]

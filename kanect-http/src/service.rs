@@ -200,6 +200,13 @@ impl KanectServiceBuilder {
         self
     }
 
+    /// Cookies marked `Secure` whatever the configuration says: the service is served over TLS
+    /// (`Server::tls`).
+    pub(crate) fn secure_cookies(mut self) -> Self {
+        self.config.secure_cookies = true;
+        self
+    }
+
     /// The service. It starts a task that drops idle poll sessions, which ends with the last
     /// clone of the service.
     ///

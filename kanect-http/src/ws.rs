@@ -12,13 +12,14 @@ use crate::service::RequestBody;
 use crate::state::App;
 use futures_util::StreamExt;
 use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
-use hyper::upgrade::Upgraded;
+use hyper::upgrade::{Parts, Upgraded};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use kanect_core::Subscription;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
@@ -76,8 +77,9 @@ fn header_has(value: Option<&HeaderValue>, token: &str) -> bool {
 /// Wraps the upgraded connection and runs the socket loop as a task of its own (the upgrade
 /// task's future is large and would otherwise stay alive with every idle socket).
 ///
-/// The plain TCP stream is taken back out of hyper's `Upgraded`, so hyper's 8 KiB read buffer
-/// is freed: only the bytes it had already read are handed over.
+/// The connection's own stream (plain TCP, or TLS on it) is taken back out of hyper's
+/// `Upgraded`, so hyper's 8 KiB read buffer is freed: only the bytes it had already read are
+/// handed over.
 async fn start_socket(
     app: App,
     subscription: Subscription,
@@ -85,19 +87,34 @@ async fn start_socket(
     upgraded: Upgraded,
     connection: Option<Arc<ConnectionGuard>>,
 ) {
+    let upgraded = match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => return start_on(app, subscription, resumes, parts, connection).await,
+        Err(upgraded) => upgraded,
+    };
+    let upgraded = match upgraded.downcast::<TokioIo<TlsStream<TcpStream>>>() {
+        Ok(parts) => return start_on(app, subscription, resumes, parts, connection).await,
+        Err(upgraded) => upgraded,
+    };
+    // Another transport (an embedding server's) keeps hyper's buffer, and works.
+    let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config(&app))).await;
+    tokio::spawn(serve(app, subscription, resumes, socket, connection));
+}
+
+/// Starts the socket task on the stream hyper upgraded, with the bytes hyper had read past the
+/// request.
+async fn start_on<I>(
+    app: App,
+    subscription: Subscription,
+    resumes: bool,
+    parts: Parts<TokioIo<I>>,
+    connection: Option<Arc<ConnectionGuard>>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let config = Some(ws_config(&app));
-    match upgraded.downcast::<TokioIo<TcpStream>>() {
-        Ok(parts) => {
-            let read = parts.read_buf.to_vec();
-            let socket = WebSocketStream::from_partially_read(parts.io.into_inner(), read, Role::Server, config).await;
-            tokio::spawn(serve(app, subscription, resumes, socket, connection));
-        }
-        // Another transport (an embedding server's: TLS, ...) keeps hyper's buffer, and works.
-        Err(upgraded) => {
-            let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, config).await;
-            tokio::spawn(serve(app, subscription, resumes, socket, connection));
-        }
-    }
+    let read = parts.read_buf.to_vec();
+    let socket = WebSocketStream::from_partially_read(parts.io.into_inner(), read, Role::Server, config).await;
+    tokio::spawn(serve(app, subscription, resumes, socket, connection));
 }
 
 /// The socket task: splits the socket and runs the loop, holding the connection's slot (when

@@ -67,7 +67,8 @@ where
         line.clear();
         stdout.read_line(&mut line).expect("the listening line");
     }
-    let addr = line.trim().rsplit("http://").next().and_then(|a| a.parse().ok());
+    // `http://ADDRESS`, or `https://ADDRESS` with `--tls-cert`.
+    let addr = line.trim().rsplit("://").next().and_then(|a| a.parse().ok());
     let Some(addr) = addr else {
         let _ = child.kill();
         panic!("no address in {line:?} (did the server fail to start?)");
@@ -79,6 +80,12 @@ impl ServerProcess {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends SIGHUP (the server reloads its TLS certificate).
+    pub fn hang_up(&self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
     }
 
     /// SIGTERM, then the exit status code.

@@ -7,6 +7,8 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses a different part of this module
 
 pub mod binary;
+pub mod certs;
+pub mod https;
 pub mod smtp;
 
 use futures_util::{SinkExt, StreamExt};
@@ -265,7 +267,28 @@ pub async fn try_connect(addr: SocketAddr, token: &str, extra: &[(&str, &str)]) 
 
 /// Tries to connect at `path`, with a bearer token unless it is empty; the HTTP status on refusal.
 pub async fn try_connect_to(addr: SocketAddr, path: &str, token: &str, extra: &[(&str, &str)]) -> Result<Ws, u16> {
-    let mut request = format!("ws://{addr}{path}").into_client_request().expect("request");
+    try_connect_over(addr, path, token, extra, None).await
+}
+
+/// Tries to connect over TLS (`wss://`), trusting what `tls` trusts; the HTTP status on refusal.
+pub async fn try_connect_tls(
+    addr: SocketAddr,
+    token: &str,
+    extra: &[(&str, &str)],
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<Ws, u16> {
+    try_connect_over(addr, "/api/v1/ws", token, extra, Some(tls)).await
+}
+
+async fn try_connect_over(
+    addr: SocketAddr,
+    path: &str,
+    token: &str,
+    extra: &[(&str, &str)],
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<Ws, u16> {
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let mut request = format!("{scheme}://{addr}{path}").into_client_request().expect("request");
     if !token.is_empty() {
         let value = HeaderValue::try_from(format!("Bearer {token}")).expect("header");
         request.headers_mut().insert("authorization", value);
@@ -274,7 +297,8 @@ pub async fn try_connect_to(addr: SocketAddr, path: &str, token: &str, extra: &[
         let name = tokio_tungstenite::tungstenite::http::HeaderName::try_from(*name).expect("name");
         request.headers_mut().insert(name, HeaderValue::try_from(*value).expect("value"));
     }
-    match tokio_tungstenite::connect_async(request).await {
+    let connector = tls.map(tokio_tungstenite::Connector::Rustls);
+    match tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector).await {
         Ok((socket, _)) => Ok(Ws { socket }),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
         Err(other) => panic!("WebSocket connect failed: {other}"),

@@ -88,7 +88,7 @@ impl SmtpServer {
         match security {
             Security::Plain => command.arg("plain"),
             Security::StartTls | Security::Smtps => {
-                write_certificates(dir.path());
+                super::certs::TestCertificates::new().write(dir.path());
                 let mode = if security == Security::StartTls { "starttls" } else { "smtps" };
                 command
                     .arg(mode)
@@ -169,25 +169,6 @@ impl SmtpServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-/// Writes into `dir` a new CA (`ca.pem`) and a certificate for 127.0.0.1 and localhost signed
-/// by it (`server.pem`, key `server.key`).
-fn write_certificates(dir: &Path) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    ca.distinguished_name.push(DnType::CommonName, "Kanect test CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key")).expect("the CA");
-    let key = KeyPair::generate().expect("server key");
-    let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .expect("server parameters")
-        .signed_by(&key, &ca)
-        .expect("the server certificate");
-    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("ca.pem");
-    std::fs::write(dir.join("server.pem"), server.pem()).expect("server.pem");
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("server.key");
 }
 
 impl Drop for SmtpServer {
