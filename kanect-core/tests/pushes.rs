@@ -11,8 +11,8 @@ use kanect_core::backend::StoreResult;
 use kanect_core::{
     Chat, ChatConfig, LocalBus, MemoryStore, PushNotice, PushOutcome, PushRefused, PushSender, PushSubscription, Store,
 };
-use std::collections::HashMap;
 use metrics_util::debugging::DebuggingRecorder;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::*;

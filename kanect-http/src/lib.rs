@@ -40,7 +40,9 @@
 //! - `client` — the client's address, behind trusted proxies too.
 //! - `export` — what an embedding application gives for that backup: an [`ExportSource`].
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
-//! - `metrics` — the Prometheus text page and its own listener.
+//! - `metrics` — the Prometheus recorder ([`PrometheusMetrics`]), its text page and own listener;
+//!   `process` — the process metrics it reads from `/proc/self`.
+//! - `traffic` — request ids, route labels, the access log's spans, HTTP and WebSocket metrics.
 //! - `per_address` — the cap on connections per client address.
 //! - `static_files` — the web app embedded at build time; `conditional` — `If-None-Match` and
 //!   `304`s; `encoding` — `Accept-Encoding`, whether to send gzip.
@@ -63,11 +65,13 @@ mod headers;
 mod metrics;
 mod per_address;
 mod poll;
+mod process;
 mod routes;
 mod server;
 mod socket;
 mod state;
 mod static_files;
+mod traffic;
 mod wire;
 mod ws;
 
@@ -77,6 +81,7 @@ pub mod fuzzing;
 
 pub use config::HttpConfig;
 pub use export::{ExportError, ExportSource, ExportWriter};
+pub use metrics::{PrometheusMetrics, RecorderTaken};
 pub use server::{serve, Server};
 
 /// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.

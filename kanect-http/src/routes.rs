@@ -8,22 +8,44 @@ use crate::connection::ConnectionGuard;
 use crate::error::{json_response, ApiError, Body};
 use crate::headers::with_common_headers;
 use crate::state::App;
+use crate::traffic;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use kanect_core::StoreHealth;
 use kanect_proto::rest::{Health, HealthStatus};
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
 
-/// Serves one request. Never fails: errors are responses.
+/// Serves one request in its `request` span, and logs and counts it (see `traffic`). Never
+/// fails: errors are responses.
 pub(crate) async fn handle(
     app: App,
-    mut request: Request<Incoming>,
+    request: Request<Incoming>,
     connection: Arc<ConnectionGuard>,
 ) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let id = traffic::request_id(request.headers());
+    let (method, route) = (traffic::method(request.method()), traffic::route(request.uri().path()));
+    let request_id = id.to_str().unwrap_or_default();
+    let span = tracing::info_span!("request", request_id, method, route, user_id = tracing::field::Empty);
+    let mut response = answer(app, request, connection).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    span.in_scope(
+        || tracing::info!(target: "kanect_http::access", status, duration_ms = elapsed.as_secs_f64() * 1e3, "request"),
+    );
+    traffic::record(method, route, status, elapsed);
+    response.headers_mut().insert(traffic::REQUEST_ID, id);
+    Ok(response)
+}
+
+/// Answers one request.
+async fn answer(app: App, mut request: Request<Incoming>, connection: Arc<ConnectionGuard>) -> Response<Body> {
     request.extensions_mut().insert(ReadDeadline::after(app.config.body_read_timeout));
     if let Err(refused) = check_head(&app.config, &request) {
-        return Ok(with_common_headers(refused.into_response()));
+        return with_common_headers(refused.into_response());
     }
     let path = request.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -33,7 +55,7 @@ pub(crate) async fn handle(
         (_, ["api", ..]) => Err(ApiError::not_found()),
         (method, _) => crate::static_files::serve(method, path.trim_start_matches('/'), request.headers()),
     };
-    Ok(with_common_headers(result.unwrap_or_else(ApiError::into_response)))
+    with_common_headers(result.unwrap_or_else(ApiError::into_response))
 }
 
 /// Kanect's limits on the request head: the target's length, the number of header lines and

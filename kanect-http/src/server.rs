@@ -34,6 +34,7 @@ use crate::connection::{accept_until, drive, http1_builder, log_end, ConnectionG
 use crate::error::ApiError;
 use crate::export::ExportSource;
 use crate::headers::with_common_headers;
+use crate::metrics::PrometheusMetrics;
 use crate::per_address::{AddressSlot, PerAddress};
 use crate::state::App;
 use hyper::service::service_fn;
@@ -48,6 +49,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 /// Serves `chat` on `listener` until `shutdown` resolves, then drains connections, closes
 /// sockets and flushes the store and the bus: `Server::new(chat, config).serve(listener,
@@ -81,24 +83,28 @@ pub async fn serve(
 /// The metrics page (`GET /metrics`) is for the operator's scraper, not for clients — it
 /// tells anyone who can read it how busy the server is and how many people are online — so it
 /// is never served on the client port: only on a listener given here, which the operator binds
-/// to an internal address.
+/// to an internal address. The page renders Kanect's Prometheus recorder, installed before the
+/// engine is built (see [`PrometheusMetrics`]).
 ///
 /// ```no_run
-/// # async fn run(chat: kanect_core::Chat) -> std::io::Result<()> {
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use kanect_core::{Chat, MemoryStore};
 /// use tokio::net::TcpListener;
+/// let page = kanect_http::PrometheusMetrics::install()?; // before the engine registers its metrics
+/// let chat = Chat::builder(MemoryStore::new()).build().await?;
 /// let clients = TcpListener::bind("0.0.0.0:8080").await?;
 /// let scraper = TcpListener::bind("127.0.0.1:9464").await?;
 /// let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
 /// kanect_http::Server::new(chat, kanect_http::HttpConfig::default())
-///     .metrics_listener(scraper)
+///     .metrics_listener(scraper, page)
 ///     .serve(clients, shutdown)
-///     .await
-/// # }
+///     .await?;
+/// # Ok(()) }
 /// ```
 pub struct Server {
     chat: Chat,
     config: HttpConfig,
-    metrics: Option<TcpListener>,
+    metrics: Option<(TcpListener, PrometheusMetrics)>,
     export: Option<Arc<dyn ExportSource>>,
 }
 
@@ -127,10 +133,10 @@ impl Server {
         self
     }
 
-    /// Also serves `GET /metrics` on `listener` while the server runs (until its shutdown
-    /// begins).
-    pub fn metrics_listener(mut self, listener: TcpListener) -> Self {
-        self.metrics = Some(listener);
+    /// Also serves `GET /metrics` on `listener`, rendered from `page`, while the server runs
+    /// (until its shutdown begins).
+    pub fn metrics_listener(mut self, listener: TcpListener, page: PrometheusMetrics) -> Self {
+        self.metrics = Some((listener, page));
         self
     }
 
@@ -150,8 +156,8 @@ impl Server {
         let refusals = Arc::new(Semaphore::new(config.max_refusals_in_progress.min(Semaphore::MAX_PERMITS)));
         let app = App::new(chat.clone(), config, export, signal_rx);
         let sweeper = tokio::spawn(sweep_polls(app.clone()));
-        if let Some(listener) = metrics {
-            tokio::spawn(crate::metrics::serve(app.clone(), listener, tracker_rx.clone()));
+        if let Some((listener, page)) = metrics {
+            tokio::spawn(crate::metrics::serve(app.clone(), page, listener, tracker_rx.clone()));
         }
         accept_until(&listener, limit, shutdown, |stream, peer, permit| {
             let tracker = tracker_rx.clone();
@@ -202,7 +208,8 @@ async fn connection(
     let service_app = app.clone();
     let service = service_fn(move |request| crate::routes::handle(service_app.clone(), request, guard.clone()));
     let builder = http1_builder(&app.config, app.config.header_read_timeout);
-    drive(&app, builder.serve_connection(TokioIo::new(stream), service).with_upgrades()).await;
+    let span = tracing::info_span!("connection", %peer);
+    drive(&app, builder.serve_connection(TokioIo::new(stream), service).with_upgrades()).instrument(span).await;
 }
 
 /// Answers the requests of a connection whose address is at its cap with `429

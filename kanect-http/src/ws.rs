@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
+use tracing::Instrument;
 
 /// Bytes a socket reads at a time (see [`ws_config`]).
 const READ_BUFFER: usize = 1024;
@@ -48,13 +49,15 @@ pub(crate) async fn upgrade(
 
     let on_upgrade = hyper::upgrade::on(&mut request);
     let app = app.clone();
-    tokio::spawn(async move {
+    // The socket's logs stay in the upgrade request's span: its request id and user.
+    let upgrade = async move {
         // The socket keeps the connection's slot and shutdown tracker until it closes.
         match on_upgrade.await {
             Ok(upgraded) => start_socket(app, subscription, resumes, upgraded, connection).await,
             Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
         }
-    });
+    };
+    tokio::spawn(upgrade.in_current_span());
 
     let mut response = Response::new(Body::default());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -89,12 +92,12 @@ async fn start_socket(
         Ok(parts) => {
             let read = parts.read_buf.to_vec();
             let socket = WebSocketStream::from_partially_read(parts.io.into_inner(), read, Role::Server, config).await;
-            tokio::spawn(serve(app, subscription, resumes, socket, connection));
+            tokio::spawn(serve(app, subscription, resumes, socket, connection).in_current_span());
         }
         // Another transport under hyper (none today) keeps hyper's buffer, and works.
         Err(upgraded) => {
             let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, config).await;
-            tokio::spawn(serve(app, subscription, resumes, socket, connection));
+            tokio::spawn(serve(app, subscription, resumes, socket, connection).in_current_span());
         }
     }
 }
