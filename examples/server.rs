@@ -422,6 +422,11 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         Some(Command::Import { file }) => return import(&*open_store(&cli).await?, file).await,
         _ => {}
     }
+    // The recorder goes in before the store and the engine register their metrics with it.
+    let metrics_page = match (&cli.command, cli.metrics_listen) {
+        (None, Some(_)) => Some(kanect::http::PrometheusMetrics::install()?),
+        _ => None,
+    };
     let opened = open_store(&cli).await?;
     let blobs = open_blobs(&cli, &opened)?;
     let store = opened.shared();
@@ -429,11 +434,6 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     let search = match cli.command {
         None => open_search(&cli, &opened)?,
         Some(_) => Search::default(),
-    };
-    // The recorder goes in before the engine registers its metrics with it.
-    let metrics_page = match cli.metrics_listen {
-        Some(_) => Some(kanect::http::PrometheusMetrics::install()?),
-        None => None,
     };
     let chat = build_chat(&cli, store.clone(), blobs, search.index.clone()).await?;
     if let Some(Command::CreateAdmin { name }) = &cli.command {

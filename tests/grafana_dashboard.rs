@@ -1,10 +1,11 @@
 //! The Grafana dashboard in `deploy/grafana/kanect.json` uses only series that `/metrics`
-//! serves: every metric name in its queries is on the page after some traffic.
+//! serves: every metric name in its queries is on the server binary's page after some traffic.
 
 mod support;
 
-use kanect::http::HttpConfig;
 use serde_json::{json, Value};
+use std::ffi::OsStr;
+use support::binary::{server_binary, start_process};
 use support::*;
 
 /// The metric names a PromQL expression refers to: Kanect's and the process's.
@@ -28,7 +29,13 @@ fn queries(dashboard: &Value) -> Vec<String> {
 async fn every_metric_the_dashboard_queries_is_served() {
     let dashboard: Value =
         serde_json::from_str(include_str!("../deploy/grafana/kanect.json")).expect("the dashboard is JSON");
-    let server = start_server_with_metrics(HttpConfig::default(), chat_config()).await;
+    // The binary on its default store, as an operator runs it: the store's group commit has
+    // series too.
+    let binary = server_binary(&[]);
+    let data = tempfile::tempdir().expect("temp dir");
+    let args =
+        [OsStr::new("--data-dir"), data.path().as_os_str(), OsStr::new("--metrics-listen"), OsStr::new("127.0.0.1:0")];
+    let server = start_process(&binary, args, &[]);
     let addr = server.addr;
     // Traffic of every kind the dashboard shows: requests, a refused log-in, a socket and a
     // command on it, a send.
@@ -50,5 +57,6 @@ async fn every_metric_the_dashboard_queries_is_served() {
     assert!(names.len() >= 16, "the dashboard queries Kanect's metrics: {names:?}");
     let missing: Vec<&String> = names.iter().filter(|name| !served(name)).collect();
     assert!(missing.is_empty(), "the dashboard queries series /metrics does not serve: {missing:?}\n{page}");
-    server.shutdown().await.unwrap();
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
 }

@@ -34,6 +34,12 @@ pub const DELIVERIES: &str = "kanect_deliveries_total";
 pub const DELIVERIES_LAGGED: &str = "kanect_deliveries_lagged_total";
 /// Devices (sockets and poll sessions) subscribed on this node.
 pub const DEVICES_CONNECTED: &str = "kanect_devices_connected";
+/// Time a store's group commit took to make one group durable (the journal write and its
+/// `fdatasync`), by `engine`.
+pub const STORE_GROUP_SYNC_SECONDS: &str = "kanect_store_group_sync_seconds";
+/// Writes one group commit of a store made durable at once, by `engine`: how well the group
+/// commit amortises its syncs.
+pub const STORE_GROUP_WRITES: &str = "kanect_store_group_writes";
 /// Log-ins refused, by `reason` (the error code: `bad_credentials`, `account_disabled`,
 /// `too_many_attempts`, ...).
 pub const LOGIN_FAILURES: &str = "kanect_login_failures_total";
@@ -73,6 +79,40 @@ impl Metrics {
             deliveries_lagged: counter!(DELIVERIES_LAGGED),
             devices_connected: gauge!(DEVICES_CONNECTED),
         }
+    }
+}
+
+/// The metrics of a store's group commit (registered by the store, on its committing thread's
+/// behalf, when it opens). No-ops by default.
+#[derive(Debug, Clone)]
+pub struct GroupCommitMetrics {
+    /// See [`STORE_GROUP_SYNC_SECONDS`].
+    pub sync: Histogram,
+    /// See [`STORE_GROUP_WRITES`].
+    pub writes: Histogram,
+}
+
+impl GroupCommitMetrics {
+    /// Registers the group commit metrics of the store engine `engine` (`fjall`, `sled`) with
+    /// the recorder installed now.
+    pub fn register(engine: &'static str) -> Self {
+        use metrics::{describe_histogram, Unit};
+        describe_histogram!(
+            STORE_GROUP_SYNC_SECONDS,
+            Unit::Seconds,
+            "Time a group commit took to make its group durable."
+        );
+        describe_histogram!(STORE_GROUP_WRITES, "Writes one group commit made durable at once.");
+        GroupCommitMetrics {
+            sync: histogram!(STORE_GROUP_SYNC_SECONDS, "engine" => engine),
+            writes: histogram!(STORE_GROUP_WRITES, "engine" => engine),
+        }
+    }
+}
+
+impl Default for GroupCommitMetrics {
+    fn default() -> Self {
+        GroupCommitMetrics { sync: Histogram::noop(), writes: Histogram::noop() }
     }
 }
 

@@ -43,6 +43,11 @@ const CONNECTIONS: usize = 16;
 const SECONDS_BUCKETS: [f64; 14] =
     [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 10.0];
 
+/// Upper bounds of the buckets of `kanect_store_group_writes`: 1 to 4096 writes a group, by
+/// powers of two.
+const GROUP_WRITES_BUCKETS: [f64; 13] =
+    [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0];
+
 /// Kanect's Prometheus recorder, installed for the process, and what renders its page. Cheap
 /// to clone.
 #[derive(Clone, Debug)]
@@ -79,6 +84,10 @@ impl PrometheusMetrics {
         }
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
+            .and_then(|builder| {
+                let name = kanect_core::metrics::STORE_GROUP_WRITES.to_string();
+                builder.set_buckets_for_metric(Matcher::Full(name), &GROUP_WRITES_BUCKETS)
+            })
             .expect("the buckets are not empty")
             .build_recorder();
         let installed = PrometheusMetrics { handle: recorder.handle() };
