@@ -111,6 +111,11 @@ struct Cli {
     /// Log filter: a level (`info`, `debug`) or tracing directives (`kanect_http=debug,info`).
     #[arg(long, global = true, env = "KANECT_LOG", default_value = "info")]
     log: String,
+    /// How log lines are written to stderr: `text` for people, `json` for a log collector (one
+    /// JSON object a line, with the fields of its spans: the connection's peer, the request's
+    /// id, method, route and user; the access log is target `kanect_http::access`).
+    #[arg(long, global = true, env = "KANECT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Extra origins allowed to open WebSockets (comma-separated, e.g. https://chat.example.com).
     #[arg(long, env = "KANECT_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origin: Vec<String>,
@@ -348,13 +353,26 @@ enum Command {
     },
 }
 
+/// `--log-format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
 fn main() {
     let cli = Cli::parse();
     let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log) {
         Ok(filter) => quiet_storage_engine(filter, &cli.log),
         Err(error) => exit_with(format!("--log {:?}: {error}", cli.log).into()),
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let log = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => log.init(),
+        LogFormat::Json => log.json().with_current_span(true).with_span_list(true).init(),
+    }
     no_transparent_huge_pages();
     // Named apart from tokio's default, like the store's threads (`kanect-commit`, ...), so that
     // `top -H` and `perf` tell them from an embedding or load-generating process's workers.
@@ -413,6 +431,11 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         Some(Command::Import { file }) => return import(&*open_store(&cli).await?, file).await,
         _ => {}
     }
+    // The recorder goes in before the store and the engine register their metrics with it.
+    let metrics_page = match (&cli.command, cli.metrics_listen) {
+        (None, Some(_)) => Some(kanect::http::PrometheusMetrics::install()?),
+        _ => None,
+    };
     let opened = open_store(&cli).await?;
     let blobs = open_blobs(&cli, &opened)?;
     let store = opened.shared();
@@ -443,10 +466,10 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         }
     };
     let mut server = kanect::http::Server::new(chat, http_config(&cli)).export_source(export_source);
-    if let Some(address) = cli.metrics_listen {
+    if let (Some(address), Some(page)) = (cli.metrics_listen, metrics_page) {
         let listener = tokio::net::TcpListener::bind(address).await?;
         println!("kanect metrics on http://{}/metrics", listener.local_addr()?);
-        server = server.metrics_listener(listener);
+        server = server.metrics_listener(listener, page);
     }
     let tls = tls_config(&cli)?;
     let scheme = if tls.is_some() { "https" } else { "http" };

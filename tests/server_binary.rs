@@ -285,3 +285,56 @@ async fn away_after_takes_seconds_to_a_week_and_hello_says_it() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_each_requests_id_route_status_and_user() {
+    let binary = server_binary(&[]);
+    let log_dir = tempfile::tempdir().expect("temp dir");
+    let log_path = log_dir.path().join("stderr.jsonl");
+    let log_file = std::fs::File::create(&log_path).expect("log file");
+    let args = ["--memory", "--log-format", "json"];
+    let server = support::binary::start_logging(&binary, args, &[], "info", log_file.into());
+    let addr = server.addr;
+    let alice = signup(addr, "alice").await;
+    let bearer = format!("Bearer {}", alice.token);
+
+    // A sane request id is kept and echoed; an unusable one is replaced by a made one.
+    let given = "trace-42_abc";
+    let me = raw_request(addr, "GET", "/api/v1/me", &[("Authorization", &bearer), ("X-Request-Id", given)], b"").await;
+    assert_eq!(me.header("x-request-id"), Some(given));
+    let refused = "not/sane";
+    let headers = [("Authorization", bearer.as_str()), ("X-Request-Id", refused)];
+    let other = raw_request(addr, "GET", "/api/v1/users/nobody", &headers, b"").await;
+    let made = other.header("x-request-id").expect("a made request id").to_string();
+    assert!(made != refused && made.len() == 32, "{made}");
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
+
+    let log = std::fs::read_to_string(&log_path).expect("the log");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}")))
+        .collect();
+    let access = |id: &str| {
+        lines
+            .iter()
+            .find(|line| line["target"] == "kanect_http::access" && line["span"]["request_id"] == id)
+            .unwrap_or_else(|| panic!("no access line for request {id} in\n{log}"))
+    };
+    let line = access(given);
+    assert_eq!(line["fields"]["status"], 200);
+    assert_eq!(line["span"]["route"], "/api/v1/me");
+    assert_eq!(line["span"]["method"], "GET");
+    assert_eq!(line["span"]["user_id"], alice.id.as_str());
+    assert!(line["fields"]["duration_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{line}");
+    // The request's span sits in its connection's, which names the peer.
+    let spans = line["spans"].as_array().expect("the span list");
+    assert_eq!(spans[0]["name"], "connection");
+    assert!(spans[0]["peer"].as_str().is_some_and(|peer| peer.starts_with("127.0.0.1")), "{line}");
+    // The route is the template, never the raw path.
+    let line = access(&made);
+    assert_eq!(
+        (line["fields"]["status"].clone(), line["span"]["route"].clone()),
+        (json!(400), json!("/api/v1/users/{id}"))
+    );
+}

@@ -238,8 +238,11 @@ impl Chat {
     /// time); `account_disabled`; `too_many_attempts` with the wait, after repeated attempts at
     /// the account (see the `throttle` module docs); `unavailable`.
     pub async fn login(&self, username: &str, password: &str) -> Result<Login> {
-        check_login_input(username, password)?;
-        self.check_password(username, password, None).await
+        let login = async {
+            check_login_input(username, password)?;
+            self.check_password(username, password, None).await
+        };
+        login.await.inspect_err(|error| crate::metrics::login_failed(error.code()))
     }
 
     /// Checks a username and password from a client at `client` and opens a session. On top of
@@ -252,10 +255,13 @@ impl Chat {
     /// As [`Chat::login`]; `too_many_attempts` also when the address's budget is spent or it
     /// has too many hashes in flight.
     pub async fn login_from(&self, username: &str, password: &str, client: IpAddr) -> Result<Login> {
-        check_login_input(username, password)?;
-        let address = client_key(client);
-        let _in_flight = self.throttle().admission.admit(address).map_err(too_many_attempts)?;
-        self.check_password(username, password, Some(address)).await
+        let login = async {
+            check_login_input(username, password)?;
+            let address = client_key(client);
+            let _in_flight = self.throttle().admission.admit(address).map_err(too_many_attempts)?;
+            self.check_password(username, password, Some(address)).await
+        };
+        login.await.inspect_err(|error| crate::metrics::login_failed(error.code()))
     }
 
     /// The password check, counted before it runs (see the `throttle` module docs).

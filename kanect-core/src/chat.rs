@@ -247,14 +247,15 @@ impl Chat {
         push: Option<Arc<dyn PushSender>>,
         config: ChatConfig,
     ) -> Chat {
+        let metrics = Metrics::register();
         let inner = Inner {
             node: NodeId::new(),
-            hub: Hub::new(config.device_queue, config.max_devices_per_user),
+            hub: Hub::new(config.device_queue, config.max_devices_per_user, metrics.clone()),
             presence: PresenceState::new(config.heartbeat * 3),
             hasher: PasswordHasher::new(config.password_cost, config.hash_concurrency),
             throttle: LoginThrottle::new(&config.login),
             limits: Arc::new(Limits::new(&config.rate_limits)),
-            metrics: Metrics::default(),
+            metrics,
             ordering: Sequencer::default(),
             retention_cursors: Arc::default(),
             blobs,

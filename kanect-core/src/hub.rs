@@ -11,6 +11,7 @@
 use crate::error::{Error, Limit, Result};
 use crate::event::{Delivery, Event};
 use crate::id::UserId;
+use crate::metrics::Metrics;
 use crate::model::TokenHash;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -89,16 +90,19 @@ pub(crate) struct Hub {
     queue_capacity: usize,
     max_devices_per_user: usize,
     pub(crate) counters: HubCounters,
+    /// The engine's metric handles: deliveries and the devices gauge.
+    metrics: Metrics,
 }
 
 impl Hub {
-    pub(crate) fn new(queue_capacity: usize, max_devices_per_user: usize) -> Self {
+    pub(crate) fn new(queue_capacity: usize, max_devices_per_user: usize, metrics: Metrics) -> Self {
         Hub {
             devices: RwLock::default(),
             next_device: AtomicU64::new(1),
             queue_capacity: queue_capacity.max(1),
             max_devices_per_user,
             counters: HubCounters::default(),
+            metrics,
         }
     }
 
@@ -127,6 +131,7 @@ impl Hub {
             return Err(Error::Limited { limit: Limit::Connections, retry_after: None });
         }
         list.push(device.clone());
+        self.metrics.devices_connected.increment(1.0);
         let first = list.len() == 1;
         Ok((device, rx, first))
     }
@@ -135,7 +140,11 @@ impl Hub {
     pub(crate) fn unregister(&self, device: &Device) -> bool {
         let mut devices = self.devices.write().unwrap_or_else(|p| p.into_inner());
         let Some(list) = devices.get_mut(&device.user) else { return false };
+        let before = list.len();
         list.retain(|d| d.id != device.id);
+        if list.len() < before {
+            self.metrics.devices_connected.decrement(1.0);
+        }
         let last = list.is_empty();
         if last {
             devices.remove(&device.user);
@@ -170,8 +179,10 @@ impl Hub {
 
     fn count(&self, delivered: u64, lagged: u64) {
         self.counters.deliveries.fetch_add(delivered, Ordering::Relaxed);
+        self.metrics.deliveries.increment(delivered);
         if lagged > 0 {
             self.counters.lagged.fetch_add(lagged, Ordering::Relaxed);
+            self.metrics.deliveries_lagged.increment(lagged);
         }
     }
 

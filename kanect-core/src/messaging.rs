@@ -13,7 +13,6 @@ use crate::model::{Appended, Conversation, Message, NewMessage, Receipt, Receipt
 use crate::store::HistoryPage;
 use crate::subscription::Subscription;
 use crate::validate;
-use std::sync::atomic::Ordering;
 
 impl Chat {
     /// Sends a message. Returns once it is durable: the acknowledgement. A resend with the
@@ -116,7 +115,7 @@ impl Chat {
             tracing::warn!(%error, "could not read the original of a reply");
         }
         if created {
-            self.metrics().messages_sent.fetch_add(1, Ordering::Relaxed);
+            self.metrics().messages_sent.increment(1);
             self.index_message(&message);
             let event = Event::Message { message: message.clone() };
             self.push_message(&message, found.name.clone(), &members);

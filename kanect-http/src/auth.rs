@@ -61,6 +61,8 @@ async fn authenticate_token(chat: &Chat, method: &Method, headers: &HeaderMap) -
     // The user agent is what the user's list of sessions shows (recorded at most once a minute).
     let user_agent = headers.get(hyper::header::USER_AGENT).and_then(|value| value.to_str().ok());
     let caller = chat.authenticate_from(&token, user_agent).await?;
+    // The request's span (see `traffic`) names its user from here on.
+    tracing::Span::current().record("user_id", tracing::field::display(caller.user()));
     if via_cookie && changes_state(method) {
         check_csrf(headers, &token)?;
     }

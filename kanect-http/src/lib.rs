@@ -47,7 +47,9 @@
 //! - `client` — the client's address, behind trusted proxies too.
 //! - `export` — what an embedding application gives for that backup: an [`ExportSource`].
 //! - `error` — the one mapping from errors to HTTP statuses, JSON bodies and error frames.
-//! - `metrics` — the Prometheus text page and its own listener.
+//! - `metrics` — the Prometheus recorder ([`PrometheusMetrics`]), its text page and own listener;
+//!   `process` — the process metrics it reads from `/proc/self`.
+//! - `traffic` — request ids, route labels, the access log's spans, HTTP and WebSocket metrics.
 //! - `per_address` — the cap on connections per client address.
 //! - `static_files` — the web app embedded at build time; `conditional` — `If-None-Match` and
 //!   `304`s; `encoding` — `Accept-Encoding`, whether to send gzip.
@@ -70,6 +72,7 @@ mod headers;
 mod metrics;
 mod per_address;
 mod poll;
+mod process;
 mod routes;
 mod server;
 mod service;
@@ -77,6 +80,7 @@ mod socket;
 mod state;
 mod static_files;
 mod tls;
+mod traffic;
 mod wire;
 mod ws;
 
@@ -87,6 +91,7 @@ pub mod fuzzing;
 pub use config::HttpConfig;
 pub use error::{Body, BoxError};
 pub use export::{ExportError, ExportSource, ExportWriter};
+pub use metrics::{PrometheusMetrics, RecorderTaken};
 pub use server::{serve, Server};
 pub use service::{KanectService, KanectServiceBuilder, PeerAddress};
 pub use tls::{TlsConfig, TlsError};

@@ -9,23 +9,52 @@ use crate::headers::with_common_headers;
 use crate::service::Connection;
 use crate::service::RequestBody;
 use crate::state::App;
+use crate::traffic;
 use hyper::{Method, Request, Response, StatusCode};
 use kanect_core::StoreHealth;
 use kanect_proto::rest::{Health, HealthStatus};
 use std::convert::Infallible;
+use std::time::Instant;
+use tracing::Instrument;
 
-/// Serves one request. Never fails: errors are responses.
+/// Serves one request in its `request` span, and logs and counts it (see `traffic`). Never
+/// fails: errors are responses.
 pub(crate) async fn handle(
     app: App,
-    mut request: Request<RequestBody>,
+    request: Request<RequestBody>,
     connection: Connection,
 ) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let id = traffic::request_id(request.headers());
+    let path = under_mount(&app.mount, request.uri().path()).map(str::to_owned);
+    let method = traffic::method(request.method());
+    let route = path.as_deref().map_or("unmatched", traffic::route);
+    let request_id = id.to_str().unwrap_or_default();
+    let span = tracing::info_span!("request", request_id, method, route, user_id = tracing::field::Empty);
+    let mut response = answer(app, request, path, connection).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    span.in_scope(
+        || tracing::info!(target: "kanect_http::access", status, duration_ms = elapsed.as_secs_f64() * 1e3, "request"),
+    );
+    traffic::record(method, route, status, elapsed);
+    response.headers_mut().insert(traffic::REQUEST_ID, id);
+    Ok(response)
+}
+
+/// Answers one request; `path` is its path under the mount (None: outside it).
+async fn answer(
+    app: App,
+    mut request: Request<RequestBody>,
+    path: Option<String>,
+    connection: Connection,
+) -> Response<Body> {
     request.extensions_mut().insert(ReadDeadline::after(app.config.body_read_timeout));
     if let Err(refused) = check_head(&app.config, &request) {
-        return Ok(with_common_headers(refused.into_response()));
+        return with_common_headers(refused.into_response());
     }
-    let Some(path) = under_mount(&app.mount, request.uri().path()).map(str::to_owned) else {
-        return Ok(with_common_headers(ApiError::not_found().into_response()));
+    let Some(path) = path else {
+        return with_common_headers(ApiError::not_found().into_response());
     };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let result = match (request.method(), segments.as_slice()) {
@@ -38,7 +67,7 @@ pub(crate) async fn handle(
         }
         _ => Err(ApiError::not_found()),
     };
-    Ok(with_common_headers(result.unwrap_or_else(ApiError::into_response)))
+    with_common_headers(result.unwrap_or_else(ApiError::into_response))
 }
 
 /// `path` as the service sees it when mounted at `mount` (`/chat/api/v1/me` → `/api/v1/me`),

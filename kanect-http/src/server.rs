@@ -40,6 +40,7 @@ use crate::connection::{accept_until, drive, http1_builder, log_end, ConnectionG
 use crate::error::ApiError;
 use crate::export::ExportSource;
 use crate::headers::with_common_headers;
+use crate::metrics::PrometheusMetrics;
 use crate::per_address::{AddressSlot, PerAddress};
 use crate::service::{KanectService, KanectServiceBuilder};
 use crate::state::App;
@@ -58,6 +59,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower_service::Service;
+use tracing::Instrument;
 
 /// Serves `chat` on `listener` until `shutdown` resolves, then drains connections, closes
 /// sockets and flushes the store and the bus: `Server::new(chat, config).serve(listener,
@@ -91,26 +93,30 @@ pub async fn serve(
 /// The metrics page (`GET /metrics`) is for the operator's scraper, not for clients — it
 /// tells anyone who can read it how busy the server is and how many people are online — so it
 /// is never served on the client port: only on a listener given here, which the operator binds
-/// to an internal address.
+/// to an internal address. The page renders Kanect's Prometheus recorder, installed before the
+/// engine is built (see [`PrometheusMetrics`]).
 ///
 /// ```no_run
-/// # async fn run(chat: kanect_core::Chat) -> std::io::Result<()> {
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use kanect_core::{Chat, MemoryStore};
 /// use tokio::net::TcpListener;
+/// let page = kanect_http::PrometheusMetrics::install()?; // before the engine registers its metrics
+/// let chat = Chat::builder(MemoryStore::new()).build().await?;
 /// let clients = TcpListener::bind("0.0.0.0:8080").await?;
 /// let scraper = TcpListener::bind("127.0.0.1:9464").await?;
 /// let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
 /// kanect_http::Server::new(chat, kanect_http::HttpConfig::default())
-///     .metrics_listener(scraper)
+///     .metrics_listener(scraper, page)
 ///     .serve(clients, shutdown)
-///     .await
-/// # }
+///     .await?;
+/// # Ok(()) }
 /// ```
 pub struct Server {
     /// What every request is served by: the service an application would mount, at the root.
     service: KanectServiceBuilder,
     /// The connection limits, the shutdown grace and the per-address caps: a server's own.
     config: HttpConfig,
-    metrics: Option<TcpListener>,
+    metrics: Option<(TcpListener, PrometheusMetrics)>,
     /// HTTPS on the client port, if set.
     tls: Option<TlsConfig>,
 }
@@ -139,10 +145,10 @@ impl Server {
         self
     }
 
-    /// Also serves `GET /metrics` on `listener` while the server runs (until its shutdown
-    /// begins).
-    pub fn metrics_listener(mut self, listener: TcpListener) -> Self {
-        self.metrics = Some(listener);
+    /// Also serves `GET /metrics` on `listener`, rendered from `page`, while the server runs
+    /// (until its shutdown begins).
+    pub fn metrics_listener(mut self, listener: TcpListener, page: PrometheusMetrics) -> Self {
+        self.metrics = Some((listener, page));
         self
     }
 
@@ -172,8 +178,8 @@ impl Server {
         let refusals = Arc::new(Semaphore::new(config.max_refusals_in_progress.min(Semaphore::MAX_PERMITS)));
         let app = service.app().clone();
         let watcher = tls.clone().map(|tls| tokio::spawn(tls.watch()));
-        if let Some(listener) = metrics {
-            tokio::spawn(crate::metrics::serve(app.clone(), listener, tracker_rx.clone()));
+        if let Some((listener, page)) = metrics {
+            tokio::spawn(crate::metrics::serve(app.clone(), page, listener, tracker_rx.clone()));
         }
         accept_until(&listener, limit, shutdown, |stream, peer, permit| {
             let tracker = tracker_rx.clone();
@@ -225,11 +231,16 @@ async fn connection(
     }
     let app = service.app().clone();
     let guard = Arc::new(ConnectionGuard::new(&app, peer, held, tracker));
-    let Some(tls) = tls else { return serve_http(service, stream, guard).await };
-    tokio::select! {
-        stream = tls.handshake(stream) => if let Some(stream) = stream { serve_http(service, stream, guard).await },
-        _ = app.until_shutdown() => {}
+    let span = tracing::info_span!("connection", %peer);
+    async move {
+        let Some(tls) = tls else { return serve_http(service, stream, guard).await };
+        tokio::select! {
+            stream = tls.handshake(stream) => if let Some(stream) = stream { serve_http(service, stream, guard).await },
+            _ = app.until_shutdown() => {}
+        }
     }
+    .instrument(span)
+    .await
 }
 
 /// Serves HTTP/1.1 (and upgrades) on a connection's byte stream, plain or TLS.

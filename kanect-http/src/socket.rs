@@ -71,6 +71,7 @@ where
     St: Stream<Item = Result<Message, WsError>> + Unpin,
 {
     let _open = app.sockets.enter();
+    app.traffic.ws_opened.increment(1);
     if let Some(socket) = Socket::open(app, subscription, resumes, sink, stream).await {
         socket.serve().await;
     }
@@ -224,6 +225,7 @@ where
     /// A frame from the client, or the end of its stream.
     async fn on_inbound(&mut self, inbound: Option<Result<Message, WsError>>) -> Flow {
         self.heard = Instant::now();
+        self.app.traffic.ws_frames_received.increment(1);
         match inbound.map(|frame| read(&self.app, frame)) {
             None | Some(Inbound::Stop) => Flow::Stop,
             Some(Inbound::Reply(reply)) => self.feed_reply(reply).await,
@@ -252,8 +254,11 @@ where
     /// Starts a command that runs alongside others; its reply comes through `on_reply`.
     fn start(&mut self, command: EngineCommand, reference: Option<Reference>) {
         let (chat, caller) = (self.app.chat.clone(), self.caller.clone());
+        let timing = self.app.traffic.ws_command.clone();
         self.in_flight.push(Box::pin(async move {
+            let started = Instant::now();
             let applied = command.apply(&chat, &caller, reference.clone()).await;
+            timing.record(started.elapsed());
             reply(applied, reference)
         }));
     }

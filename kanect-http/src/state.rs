@@ -1,11 +1,10 @@
 //! [`App`]: what every request handler and socket task shares — the engine handle, the
-//! configuration, the long-poll sessions, the adapter's gauges, and the shutdown signal.
+//! configuration, the long-poll sessions, the adapter's gauges and traffic metrics, and the shutdown signal.
 
 use crate::config::HttpConfig;
 use crate::export::ExportSource;
 use crate::poll::sessions::Polls;
 use kanect_core::Chat;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use tokio::sync::watch;
 
@@ -28,6 +27,8 @@ pub(crate) struct AppInner {
     pub(crate) connections: Gauge,
     /// WebSockets open.
     pub(crate) sockets: Gauge,
+    /// The request and WebSocket frame metrics.
+    pub(crate) traffic: crate::traffic::Traffic,
     /// Becomes true when the server starts shutting down; sockets and long polls watch it.
     pub(crate) shutdown: watch::Receiver<bool>,
 }
@@ -47,8 +48,9 @@ impl App {
             polls: Polls::default(),
             export,
             exporting: Arc::new(tokio::sync::Semaphore::new(1)),
-            connections: Gauge::default(),
-            sockets: Gauge::default(),
+            connections: Gauge::register("kanect_http_connections_open", "TCP connections being served."),
+            sockets: Gauge::register("kanect_ws_connections_open", "WebSockets open."),
+            traffic: crate::traffic::Traffic::register(),
             shutdown,
         }))
     }
@@ -86,28 +88,28 @@ impl std::ops::Deref for App {
     }
 }
 
-/// A count of things open now, decremented by the guard's drop.
-#[derive(Default)]
-pub(crate) struct Gauge(Arc<AtomicI64>);
+/// A count of things open now (a `metrics` gauge), decremented by the guard's drop.
+pub(crate) struct Gauge(metrics::Gauge);
 
 impl Gauge {
-    /// Counts one more until the guard drops.
-    pub(crate) fn enter(&self) -> GaugeGuard {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        GaugeGuard(self.0.clone())
+    /// The gauge `name`, registered with the recorder installed now.
+    pub(crate) fn register(name: &'static str, help: &'static str) -> Self {
+        metrics::describe_gauge!(name, help);
+        Gauge(metrics::gauge!(name))
     }
 
-    /// The current count.
-    pub(crate) fn get(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
+    /// Counts one more until the guard drops.
+    pub(crate) fn enter(&self) -> GaugeGuard {
+        self.0.increment(1.0);
+        GaugeGuard(self.0.clone())
     }
 }
 
 /// Holds one unit of a [`Gauge`].
-pub(crate) struct GaugeGuard(Arc<AtomicI64>);
+pub(crate) struct GaugeGuard(metrics::Gauge);
 
 impl Drop for GaugeGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.decrement(1.0);
     }
 }

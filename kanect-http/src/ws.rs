@@ -23,6 +23,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
+use tracing::Instrument;
 
 /// Bytes a socket reads at a time (see [`ws_config`]).
 const READ_BUFFER: usize = 1024;
@@ -50,13 +51,15 @@ pub(crate) async fn upgrade(
 
     let on_upgrade = hyper::upgrade::on(&mut request);
     let app = app.clone();
-    tokio::spawn(async move {
+    // The socket's logs stay in the upgrade request's span: its request id and user.
+    let upgrade = async move {
         // The socket keeps the connection's slot and shutdown tracker until it closes.
         match on_upgrade.await {
             Ok(upgraded) => start_socket(app, subscription, resumes, upgraded, connection.guard).await,
             Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
         }
-    });
+    };
+    tokio::spawn(upgrade.in_current_span());
 
     let mut response = Response::new(Body::default());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -97,7 +100,7 @@ async fn start_socket(
     };
     // Another transport (an embedding server's) keeps hyper's buffer, and works.
     let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config(&app))).await;
-    tokio::spawn(serve(app, subscription, resumes, socket, connection));
+    tokio::spawn(serve(app, subscription, resumes, socket, connection).in_current_span());
 }
 
 /// Starts the socket task on the stream hyper upgraded, with the bytes hyper had read past the
@@ -114,7 +117,7 @@ async fn start_on<I>(
     let config = Some(ws_config(&app));
     let read = parts.read_buf.to_vec();
     let socket = WebSocketStream::from_partially_read(parts.io.into_inner(), read, Role::Server, config).await;
-    tokio::spawn(serve(app, subscription, resumes, socket, connection));
+    tokio::spawn(serve(app, subscription, resumes, socket, connection).in_current_span());
 }
 
 /// The socket task: splits the socket and runs the loop, holding the connection's slot (when

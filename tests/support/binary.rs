@@ -51,11 +51,21 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    start_logging(binary, args, env, "warn", Stdio::inherit())
+}
+
+/// As [`start_process`], with the log filter `log` and the log (stderr) going to `stderr`.
+pub fn start_logging<I, S>(binary: &Path, args: I, env: &[(&str, &str)], log: &str, stderr: Stdio) -> ServerProcess
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let mut child = Command::new(binary)
-        .args(["--listen", "127.0.0.1:0", "--log", "warn"])
+        .args(["--listen", "127.0.0.1:0", "--log", log])
         .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("start the server");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));

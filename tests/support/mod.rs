@@ -94,6 +94,9 @@ async fn start_full(
     push: Option<kanect::push::WebPushConfig>,
     mailer: Option<Arc<dyn kanect::Mailer>>,
 ) -> TestServer {
+    // Kanect's recorder goes in before the engine registers its metrics (once per process:
+    // every server of a test binary shares it, so the page's numbers add up across tests).
+    let page = metrics.then(|| kanect::http::PrometheusMetrics::install().expect("no other recorder"));
     // Attachments on, as on every server the example runs.
     let store = Arc::new(MemoryStore::new());
     let blobs = Arc::new(kanect::blob::MemoryBlobStore::new());
@@ -109,10 +112,10 @@ async fn start_full(
     let addr = listener.local_addr().expect("addr");
     let mut server = kanect::http::Server::new(chat.clone(), config);
     let mut metrics_addr = None;
-    if metrics {
+    if let Some(page) = page {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind metrics");
         metrics_addr = Some(listener.local_addr().expect("metrics addr"));
-        server = server.metrics_listener(listener);
+        server = server.metrics_listener(listener, page);
     }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.serve(listener, async {
@@ -403,4 +406,10 @@ impl Ws {
 /// A message frame's body and seq.
 pub fn message_of(frame: &Value) -> (String, u64) {
     (frame["message"]["body"].as_str().unwrap_or("").to_string(), frame["message"]["seq"].as_u64().unwrap_or(0))
+}
+
+/// The value of `series` (a name, with its labels as the page prints them) on a Prometheus
+/// text page; None if the page has no such line.
+pub fn metric(page: &str, series: &str) -> Option<f64> {
+    page.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
 }

@@ -30,7 +30,6 @@ use crate::id::{ConversationId, MessageId, Seq, UserId};
 use crate::model::Message;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::Ordering;
 
 /// The longest push endpoint URL taken, in bytes (browsers' are a few hundred).
 pub const PUSH_ENDPOINT_MAX_BYTES: usize = 2048;
@@ -196,7 +195,7 @@ impl Chat {
         }
         let due = tokio::time::Instant::now() + self.config().push_grace;
         if !queue.enqueue(PendingPush { due, message: message.clone(), group, recipients }) {
-            self.metrics().pushes_dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics().pushes_dropped.increment(1);
         }
     }
 

@@ -92,3 +92,43 @@ pub fn messages(events: &[Event]) -> Vec<Message> {
 pub fn code<T: std::fmt::Debug>(result: kanect_core::Result<T>) -> &'static str {
     result.expect_err("expected an error").code()
 }
+
+/// One series of a [`snapshot`]: its name, labels and value.
+pub type Series = (String, Vec<(String, String)>, metrics_util::debugging::DebugValue);
+
+/// What `snapshotter`'s recorder recorded since the last snapshot: a snapshot resets its
+/// counters and drains its histograms, so take one and read everything from it.
+pub fn snapshot(snapshotter: &metrics_util::debugging::Snapshotter) -> Vec<Series> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let labels = key.key().labels().map(|l| (l.key().to_string(), l.value().to_string())).collect();
+            (key.key().name().to_string(), labels, value)
+        })
+        .collect()
+}
+
+/// The series of `snapshot` named `name`: their labels and values.
+pub fn series(snapshot: &[Series], name: &str) -> Vec<(Vec<(String, String)>, metrics_util::debugging::DebugValue)> {
+    use metrics_util::debugging::DebugValue;
+    // (DebugValue is not Clone.)
+    let copy = |value: &DebugValue| match value {
+        DebugValue::Counter(count) => DebugValue::Counter(*count),
+        DebugValue::Gauge(level) => DebugValue::Gauge(*level),
+        DebugValue::Histogram(values) => DebugValue::Histogram(values.clone()),
+    };
+    snapshot.iter().filter(|(n, ..)| n == name).map(|(_, labels, value)| (labels.clone(), copy(value))).collect()
+}
+
+/// The sum of the counters named `name` in `snapshot` (0 if none).
+pub fn counter_value(snapshot: &[Series], name: &str) -> u64 {
+    series(snapshot, name)
+        .into_iter()
+        .map(|(_, value)| match value {
+            metrics_util::debugging::DebugValue::Counter(count) => count,
+            other => panic!("{name} is not a counter: {other:?}"),
+        })
+        .sum()
+}

@@ -31,6 +31,7 @@ use super::recovery::{Refused, Shared as Store};
 use super::Inner;
 use fjall::PersistMode;
 use kanect_core::backend::StoreResult;
+use kanect_core::metrics::GroupCommitMetrics;
 use kanect_core::{StoreError, StoreHealth};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +60,8 @@ struct Shared {
     syncs: AtomicU64,
     /// Jobs answered after them: their writes, and what the group reported after a write.
     acknowledged: AtomicU64,
+    /// Each sync's time and writes, for the metrics recorder.
+    metrics: GroupCommitMetrics,
 }
 
 /// How group sync has done since the store was opened: how many writes each journal sync
@@ -143,7 +146,7 @@ impl Writer {
     /// # Errors
     /// [`StoreError::Backend`] if the thread cannot be spawned.
     pub(crate) fn start(store: Arc<Store>) -> StoreResult<Writer> {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared { metrics: GroupCommitMetrics::register("fjall"), ..Shared::default() });
         let thread = std::thread::Builder::new()
             .name("kanect-fjall-writer".into())
             .spawn({
@@ -230,7 +233,10 @@ impl Shared {
             }
         }
         if !waiting.is_empty() {
+            let started = std::time::Instant::now();
             let synced = inner.db.persist(PersistMode::SyncData).map_err(|error| SyncFailed(error.to_string()));
+            self.metrics.sync.record(started.elapsed());
+            self.metrics.writes.record(waiting.len() as f64);
             if let Err(failed) = &synced {
                 inner.alarm.raise();
                 tracing::error!(error = %failed.0, "fjall journal sync failed; the store refuses writes until it has reopened its directory");

@@ -42,6 +42,7 @@
 use super::format::sled_error;
 use super::journal::{self, Journal, Write};
 use crate::kv::alarm::Alarm;
+use kanect_core::metrics::GroupCommitMetrics;
 use kanect_core::StoreError;
 use std::fs::File;
 use std::path::Path;
@@ -270,11 +271,13 @@ impl GroupCommit {
                 }
             })
             .map_err(StoreError::backend)?;
+        // Registered here, on the opening thread, with the recorder in place there.
+        let metrics = GroupCommitMetrics::register("sled");
         let commit = std::thread::Builder::new().name("kanect-commit".into()).spawn({
             let shared = shared.clone();
             move || {
                 let _panic = FailOnPanic(&shared);
-                commit_groups(&shared, &db, journal, policy);
+                commit_groups(&shared, &db, journal, policy, metrics);
                 // Every append is applied: the checkpoint thread runs its last flush and stops.
                 shared.lock().drained = true;
                 shared.flush_wanted.notify_one();
@@ -426,7 +429,7 @@ impl Drop for FailOnPanic<'_> {
 
 /// The commit thread: take the appends waiting, journal and sync them, insert them into
 /// sled, acknowledge them.
-fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: Policy) {
+fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: Policy, metrics: GroupCommitMetrics) {
     let mut rotate_at = policy.checkpoint_bytes;
     loop {
         let (group, writes, last, failed) = {
@@ -448,7 +451,11 @@ fn commit_groups(shared: &Shared, db: &sled::Db, mut journal: Journal, policy: P
         // A group without writes (resends waiting for their original) needs no record: every
         // group before it is already synced and applied.
         if !writes.is_empty() {
-            if let Err(error) = journal.append(&writes).and_then(|()| journal.sync()) {
+            let started = std::time::Instant::now();
+            let synced = journal.append(&writes).and_then(|()| journal.sync());
+            metrics.sync.record(started.elapsed());
+            metrics.writes.record(group.len() as f64);
+            if let Err(error) = synced {
                 shared.fail(group, FlushError::new("journal write", error));
                 continue;
             }
