@@ -27,7 +27,8 @@
 //! - `server` — [`serve`] and [`Server`], the top: the listeners, connection limits, graceful
 //!   shutdown.
 //! - `service` — [`KanectService`]: everything served, as one `tower` service that the server
-//!   runs and an application mounts in its own (under a path, with its own authentication).
+//!   runs and an application mounts in its own (under a path, with its own authentication);
+//!   `incoming` — a request as the handlers see it: one body type, the connection it came on.
 //! - `connection` — what every listener shares: the accept loop under a limit, hyper's settings,
 //!   driving a connection, and the guard an open connection holds.
 //! - `tls` — [`TlsConfig`]: HTTPS with a certificate reloaded when its files change.
@@ -69,6 +70,7 @@ mod encoding;
 mod error;
 mod export;
 mod headers;
+mod incoming;
 mod metrics;
 mod per_address;
 mod poll;
@@ -91,9 +93,10 @@ pub mod fuzzing;
 pub use config::HttpConfig;
 pub use error::{Body, BoxError};
 pub use export::{ExportError, ExportSource, ExportWriter};
+pub use incoming::PeerAddress;
 pub use metrics::{PrometheusMetrics, RecorderTaken};
 pub use server::{serve, Server};
-pub use service::{KanectService, KanectServiceBuilder, PeerAddress};
+pub use service::{KanectService, KanectServiceBuilder};
 pub use tls::{TlsConfig, TlsError};
 
 /// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.

@@ -6,7 +6,7 @@
 //!
 //! What the service cannot see when it is mounted, the embedding server tells it through
 //! request extensions:
-//! - [`PeerAddress`]: the TCP peer, which per-address limits (log-in attempts, sign-ups,
+//! - [`PeerAddress`](crate::PeerAddress): the TCP peer, which per-address limits (log-in attempts, sign-ups,
 //!   password resets) are keyed by. Without it every request counts as coming from one
 //!   address (`0.0.0.0`): the limits then hold for all clients together — stricter, never
 //!   looser.
@@ -18,12 +18,11 @@
 //! gauge are the embedding server's concern: they belong to whoever accepts the connections.
 
 use crate::config::HttpConfig;
-use crate::connection::ConnectionGuard;
 use crate::error::{Body, BoxError};
 use crate::export::ExportSource;
+use crate::incoming::{Connection, ReadError};
 use crate::state::{App, AppInner};
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
 use hyper::body::Frame;
 use hyper::{Request, Response};
@@ -31,64 +30,12 @@ use kanect_core::Chat;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use sync_wrapper::SyncWrapper;
 use tokio::sync::watch;
-
-/// The body of every request as the handlers see it, whatever the embedding server's body type.
-pub(crate) type RequestBody = BoxBody<Bytes, ReadError>;
-
-/// Why a request body could not be read: the embedding server's body error, as it came.
-///
-/// A type of its own rather than a bare [`BoxError`]: with a boxed error, the futures that read
-/// a body through `http_body_util::Limited` could not be proven `Send` for every lifetime (the
-/// compiler weighs `From<&str>` for the box), so the service's future could not be boxed.
-#[derive(Debug)]
-pub(crate) struct ReadError(BoxError);
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for ReadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-/// The client's TCP peer address, as a request extension the embedding server inserts (axum:
-/// from `ConnectInfo<SocketAddr>`, in a middleware). Kanect keys per-address limits by it (or,
-/// when it is one of `HttpConfig::trusted_proxies`, by the address the proxy forwards for).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeerAddress(pub IpAddr);
-
-/// Who is on the other end of a request, as routing needs it: the peer's address and, when
-/// [`crate::Server`] accepted the connection, its guard (which a WebSocket keeps alive).
-#[derive(Clone)]
-pub(crate) struct Connection {
-    /// The TCP peer (a proxy's, behind one: see [`crate::client`]).
-    pub(crate) peer: IpAddr,
-    /// The connection's slot under the server's limits, held by a WebSocket opened on it; none
-    /// when mounted (the embedding server owns its connections).
-    pub(crate) guard: Option<Arc<ConnectionGuard>>,
-}
-
-impl Connection {
-    /// The connection a request came on, from its extensions.
-    fn of<B>(request: &Request<B>) -> Self {
-        if let Some(guard) = request.extensions().get::<Arc<ConnectionGuard>>() {
-            return Connection { peer: guard.peer, guard: Some(guard.clone()) };
-        }
-        let peer = request.extensions().get::<PeerAddress>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.0);
-        Connection { peer: crate::client::canonical(peer), guard: None }
-    }
-}
 
 /// Kanect as a `tower::Service<http::Request<B>>`, for any request body `B` of hyper 1 or axum:
 /// cheap to clone (a handle), never failing (errors are responses).
@@ -288,16 +235,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_mounted_request_comes_from_its_peer_address_extension_or_else_from_one_address_for_all() {
-        let mut request = Request::new(());
-        assert_eq!(Connection::of(&request).peer, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        request.extensions_mut().insert(PeerAddress("::ffff:1.2.3.4".parse().unwrap()));
-        let connection = Connection::of(&request);
-        assert_eq!(connection.peer, "1.2.3.4".parse::<IpAddr>().unwrap(), "IPv4-mapped is IPv4");
-        assert!(connection.guard.is_none());
-    }
 
     #[test]
     fn a_mount_is_one_leading_slash_and_no_trailing_one() {

@@ -7,8 +7,8 @@
 
 use crate::connection::ConnectionGuard;
 use crate::error::{ApiError, Body};
-use crate::service::Connection;
-use crate::service::RequestBody;
+use crate::incoming::Connection;
+use crate::incoming::RequestBody;
 use crate::state::App;
 use futures_util::StreamExt;
 use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};

@@ -4,7 +4,7 @@
 use super::request::{next_cursor, no_content, ok, read_json, Query};
 use crate::auth;
 use crate::error::{json_response, ApiError, Body};
-use crate::service::RequestBody;
+use crate::incoming::RequestBody;
 use crate::state::App;
 use crate::wire::ToWire;
 use hyper::header::SET_COOKIE;

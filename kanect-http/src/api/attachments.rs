@@ -12,7 +12,7 @@
 use super::request::{path_id, Query};
 use crate::conditional::{none_match, not_modified};
 use crate::error::{json_response, ApiError, Body, BoxError};
-use crate::service::RequestBody;
+use crate::incoming::RequestBody;
 use crate::state::App;
 use crate::wire::ToWire;
 use bytes::Bytes;

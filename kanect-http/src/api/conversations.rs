@@ -4,7 +4,7 @@
 
 use super::request::{no_content, ok, path_id, path_text, read_json, Query};
 use crate::error::{json_response, ApiError, Body};
-use crate::service::RequestBody;
+use crate::incoming::RequestBody;
 use crate::state::App;
 use crate::wire::{ToCore, ToWire};
 use hyper::{Request, Response, StatusCode};

@@ -10,7 +10,7 @@
 
 use super::request::{no_content, ok, read_json, Query};
 use crate::error::{ApiError, Body};
-use crate::service::RequestBody;
+use crate::incoming::RequestBody;
 use crate::state::App;
 use crate::wire::ToWire;
 use hyper::header::{HeaderValue, LOCATION};

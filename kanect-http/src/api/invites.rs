@@ -5,7 +5,7 @@
 
 use super::request::{next_cursor, no_content, ok, path_id, read_json, Query};
 use crate::error::{json_response, ApiError, Body};
-use crate::service::RequestBody;
+use crate::incoming::RequestBody;
 use crate::state::App;
 use crate::wire::ToWire;
 use hyper::{Request, Response, StatusCode};

@@ -21,8 +21,8 @@ pub(crate) mod search;
 
 use crate::auth;
 use crate::error::{ApiError, Body};
-use crate::service::Connection;
-use crate::service::RequestBody;
+use crate::incoming::Connection;
+use crate::incoming::RequestBody;
 use crate::state::App;
 use hyper::{Method, Request, Response};
 

@@ -4,7 +4,7 @@
 
 use super::request::{no_content, ok, path_id, read_json};
 use crate::error::{ApiError, Body};
-use crate::service::RequestBody;
+use crate::incoming::RequestBody;
 use crate::state::App;
 use crate::wire::{ToCore, ToWire};
 use hyper::{Request, Response};

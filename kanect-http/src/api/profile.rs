@@ -6,7 +6,7 @@ use super::attachments::header;
 use super::request::{no_content, ok, path_id, read_body, read_json, Query};
 use crate::conditional::{none_match, not_modified};
 use crate::error::{whole, ApiError, Body};
-use crate::service::RequestBody;
+use crate::incoming::RequestBody;
 use crate::state::App;
 use crate::wire::ToWire;
 use hyper::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG};

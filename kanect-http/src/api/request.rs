@@ -7,7 +7,7 @@
 //! connection (and a handler) for longer than `HttpConfig::body_read_timeout`.
 
 use crate::error::{json_response, ApiError, Body};
-use crate::service::RequestBody;
+use crate::incoming::RequestBody;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::header::CONTENT_LENGTH;

@@ -12,7 +12,7 @@ pub(crate) mod sessions;
 
 use crate::api::request::{no_content, read_optional_json, Query};
 use crate::error::{json_response, raw_json_response, ApiError, Body};
-use crate::service::RequestBody;
+use crate::incoming::RequestBody;
 use crate::state::App;
 use crate::wire::{ToCore, ToWire};
 use hyper::{Request, Response, StatusCode};
