@@ -368,7 +368,9 @@ fn main() {
         Ok(filter) => quiet_storage_engine(filter, &cli.log),
         Err(error) => exit_with(format!("--log {:?}: {error}", cli.log).into()),
     };
-    let log = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a terminal: a log file or a journal gets plain text an operator can grep.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let log = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colours);
     match cli.log_format {
         LogFormat::Text => log.init(),
         LogFormat::Json => log.json().with_current_span(true).with_span_list(true).init(),

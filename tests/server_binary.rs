@@ -286,6 +286,24 @@ async fn away_after_takes_seconds_to_a_week_and_hello_says_it() {
     }
 }
 
+/// A text log written to a file (or a pipe, or the journal) is plain: no colour escapes, which
+/// an operator's grep would trip on. (It was coloured whatever it was written to.)
+#[tokio::test]
+async fn a_text_log_written_to_a_file_has_no_colour_escapes() {
+    let binary = server_binary(&[]);
+    let log_dir = tempfile::tempdir().expect("temp dir");
+    let log_path = log_dir.path().join("stderr.log");
+    let log_file = std::fs::File::create(&log_path).expect("log file");
+    let server = support::binary::start_logging(&binary, ["--memory"], &[], "info", log_file.into());
+    signup(server.addr, "alice").await;
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert_eq!(status, Some(0));
+    let log = std::fs::read_to_string(&log_path).expect("the log");
+    let access = log.lines().find(|line| line.contains("kanect_http::access")).expect("an access line");
+    assert!(access.contains("status=201"), "{access}");
+    assert!(!log.contains('\x1b'), "colour escapes in a log file:\n{log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_each_requests_id_route_status_and_user() {
     let binary = server_binary(&[]);

@@ -6,8 +6,9 @@
 // The tab bar is a WAI-ARIA tablist whose tabs are links (each tab is an address, so it can be
 // bookmarked, and Back goes to the tab before): a click or Enter follows the link; Left/Right
 // (wrapping), Home and End go to the tab there at once (automatic activation). Only the selected
-// tab is in the Tab order. Since a tab change renders the page anew, the selected tab takes the
-// focus back when a tab had it, so the arrow keys go on working.
+// tab is in the Tab order. A key selects and focuses its tab at once (so keys pressed faster
+// than the page renders each go on from the last); since a tab change renders the page anew, the
+// selected tab takes the focus back when a tab had it, so the arrow keys go on working.
 
 import { h, icon, replace } from '../dom.js';
 import { go } from '../router.js';
@@ -58,6 +59,14 @@ function tabBar(selected) {
     const to = from < 0 || event.altKey || event.ctrlKey || event.metaKey ? null : tabForKey(event.key, from);
     if (!to) return;
     event.preventDefault();
+    // Selected and focused at once, not when the page is rendered anew: a key pressed before
+    // that render goes on from this tab, not from the one the page still shows.
+    for (const tab of bar.querySelectorAll('[role=tab]')) {
+      const chosen = tab.getAttribute('data-tab') === to.key;
+      tab.setAttribute('aria-selected', String(chosen));
+      tab.tabIndex = chosen ? 0 : -1;
+      if (chosen) tab.focus();
+    }
     go(`/settings/${to.key}`);
   });
   return bar;
