@@ -40,12 +40,12 @@ fi
 echo "== npm ci =="
 (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 
-echo "== cargo build --example server =="
-cargo build --example server
+echo "== cargo build --package kanect-server (the kanect binary) =="
+cargo build --locked --package kanect-server
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$REPO/$TARGET_DIR" ;; esac
-export KANECT_SERVER_BIN="$TARGET_DIR/debug/examples/server"
+export KANECT_SERVER_BIN="$TARGET_DIR/debug/kanect"
 [ -x "$KANECT_SERVER_BIN" ] || { echo "no server binary at $KANECT_SERVER_BIN"; exit 1; }
 
 echo "== browser tests =="

@@ -1,5 +1,5 @@
-//! The server example as a real process: built by cargo with chosen features, started on
-//! 127.0.0.1 port 0, stopped with SIGTERM or killed with SIGKILL.
+//! The `kanect` server binary as a real process: built by cargo with chosen features, started
+//! on 127.0.0.1 port 0, stopped with SIGTERM or killed with SIGKILL.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Builds the server example (in this test's target dir and profile) with `features` on top
-/// of the defaults, and returns its path.
+/// Builds the `kanect` binary (package `kanect-server`, in this test's target dir and profile)
+/// with `features` on top of its defaults, and returns its path.
 ///
-/// Builds with different features share the uplifted file `examples/server`, so a test must
+/// Builds with different features share the uplifted file `kanect`, so a test must
 /// start its processes before another test binary rebuilds it (cargo runs test binaries one
 /// after another).
 pub fn server_binary(features: &[&str]) -> PathBuf {
@@ -20,7 +20,7 @@ pub fn server_binary(features: &[&str]) -> PathBuf {
     let target_dir = profile_dir.parent().expect("target dir");
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     build
-        .args(["build", "--quiet", "--example", "server", "--manifest-path"])
+        .args(["build", "--quiet", "--package", "kanect-server", "--bin", "kanect", "--manifest-path"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", target_dir);
     if !features.is_empty() {
@@ -30,8 +30,8 @@ pub fn server_binary(features: &[&str]) -> PathBuf {
         build.arg("--release");
     }
     let status = build.status().expect("run cargo build");
-    assert!(status.success(), "cargo build --example server --features {features:?}");
-    profile_dir.join("examples").join(format!("server{}", std::env::consts::EXE_SUFFIX))
+    assert!(status.success(), "cargo build --package kanect-server --features {features:?}");
+    profile_dir.join(format!("kanect{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A running server process. Dropping it kills the process (so a failing test leaves none).

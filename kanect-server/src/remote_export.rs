@@ -53,7 +53,7 @@ async fn download(server: &Server, token: &str, file: &Path) -> Result<u64, AnyE
     let partial = file.with_file_name(format!(".{}.partial", name.to_string_lossy()));
     // Owner-only, as the offline export's file (see `backup_file`); the rename carries it over.
     let _ = std::fs::remove_file(&partial);
-    let out = super::backup_file(&partial).map_err(|error| format!("{}: {error}", partial.display()))?;
+    let out = crate::dump::backup_file(&partial).map_err(|error| format!("{}: {error}", partial.display()))?;
     let mut out = tokio::fs::File::from_std(out);
     let copied = async {
         let bytes = copy(&mut body, &mut out).await?;

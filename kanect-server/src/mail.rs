@@ -14,28 +14,28 @@ pub(crate) struct MailFlags {
     /// Mail through this SMTP server: smtp://USER:PASSWORD@HOST:587?tls=starttls (STARTTLS, the
     /// default), smtps://HOST (TLS, port 465) or smtp://HOST:25?tls=none (plain: a local relay).
     /// Checked at start: a server that does not answer as configured stops the start.
-    #[arg(long, env = "KANECT_SMTP_URL", hide_env_values = true, conflicts_with = "mail_log")]
+    #[arg(long, global = true, env = "KANECT_SMTP_URL", hide_env_values = true, conflicts_with = "mail_log")]
     smtp_url: Option<String>,
     /// A PEM file of CA certificates to trust for the SMTP server's certificate besides the
     /// public CAs: for a server whose certificate a private CA signed.
-    #[arg(long, env = "KANECT_SMTP_CA_FILE", value_name = "PATH", requires = "smtp_url")]
+    #[arg(long, global = true, env = "KANECT_SMTP_CA_FILE", value_name = "PATH", requires = "smtp_url")]
     smtp_ca_file: Option<PathBuf>,
     /// The sender of every mail: `Name <address>` or `address`.
-    #[arg(long, env = "KANECT_MAIL_FROM", default_value = "Kanect <kanect@localhost>")]
+    #[arg(long, global = true, env = "KANECT_MAIL_FROM", default_value = "Kanect <kanect@localhost>")]
     mail_from: String,
     /// Write mails to the log instead of sending them (development: the links are in the log).
-    #[arg(long, env = "KANECT_MAIL_LOG")]
+    #[arg(long, global = true, env = "KANECT_MAIL_LOG")]
     mail_log: bool,
     /// Where people open the web app, for the links in mails.
-    #[arg(long, env = "KANECT_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(long, global = true, env = "KANECT_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     public_url: String,
     /// Whether sign-up addresses are verified: off, optional (a link is mailed), or required
     /// (an unverified account may log in but not chat). Needs a mailer.
-    #[arg(long, env = "KANECT_EMAIL_VERIFICATION", default_value = "off", value_parser = verification)]
+    #[arg(long, global = true, env = "KANECT_EMAIL_VERIFICATION", default_value = "off", value_parser = verification)]
     email_verification: Verification,
     /// Mail a digest to a user offline this many minutes with unread messages (1 to 10080), or
     /// `off`. Needs a mailer.
-    #[arg(long, env = "KANECT_DIGEST_AFTER", value_name = "MINUTES", default_value = "15", value_parser = digest_after)]
+    #[arg(long, global = true, env = "KANECT_DIGEST_AFTER", value_name = "MINUTES", default_value = "15", value_parser = digest_after)]
     digest_after: DigestAfter,
 }
 

@@ -1,0 +1,310 @@
+//! `--config FILE`: settings from a TOML file, beneath the environment and the flags.
+//!
+//! Every setting is one flag, and a file's key is that flag's name without its dashes
+//! (`data-dir = "/var/lib/kanect"`, `no-search = true`, `allowed-origin = ["https://a", ...]`).
+//! Rather than parse the file into a second set of types, its settings are handed to clap as
+//! flags, placed before the command line's, for every key that neither the command line nor the
+//! environment already sets. So there is one precedence (flag > environment > file > default),
+//! every value goes through the parser its flag has, and every rule between flags (conflicts,
+//! requirements) holds for the file too. An unknown key, a value of the wrong kind or a value
+//! its flag refuses stops the start, naming the file and the key.
+//!
+//! `check-config` prints the outcome ([`Settings::effective`]): every setting as a config file
+//! would hold it, where its value came from beside it, secrets masked.
+
+use crate::cli::Cli;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches};
+use std::collections::BTreeSet;
+use std::error::Error as _;
+use std::ffi::OsString;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// The settings in effect: the parsed command line, and what each value's source was.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// The settings, parsed.
+    pub(crate) cli: Cli,
+    /// What clap matched, for each value's source.
+    matches: ArgMatches,
+    /// The config file read, if any.
+    file: Option<PathBuf>,
+    /// The ids of the settings that came from the file.
+    from_file: BTreeSet<String>,
+}
+
+/// Why the settings could not be read.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// From clap: a bad flag or value (or `--help`, `--version`), which clap prints itself.
+    Clap(clap::Error),
+    /// The config file: unreadable, not TOML, an unknown key, a value of the wrong kind.
+    File(String),
+}
+
+/// The settings from the command line `args` (the program's name first), the environment and
+/// the config file the first two name.
+pub(crate) fn settings(args: &[OsString]) -> Result<Settings, Failure> {
+    let command = Cli::command();
+    // Leniently first: only to find the config file and which settings the command line and
+    // the environment give (a rule such as "--tls-cert requires --tls-key" may need the file).
+    let lenient = command.clone().ignore_errors(true).try_get_matches_from(args).map_err(Failure::Clap)?;
+    let file = lenient.get_one::<PathBuf>("config").cloned();
+    let mut from_file = BTreeSet::new();
+    let mut file_args = Vec::new();
+    if let Some(path) = &file {
+        for (key, value) in read_table(path)? {
+            let arg = setting_named(&command, &key)
+                .ok_or_else(|| Failure::File(format!("{}: unknown key `{key}`{}", path.display(), suggestion(&key))))?;
+            let id = arg.get_id().as_str();
+            if matches!(lenient.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable)) {
+                continue;
+            }
+            let flags =
+                as_flags(arg, &key, value).map_err(|why| Failure::File(format!("{}: {why}", path.display())))?;
+            if !flags.is_empty() {
+                from_file.insert(id.to_string());
+            }
+            file_args.extend(flags);
+        }
+    }
+    let mut all = Vec::with_capacity(args.len() + file_args.len());
+    all.extend(args.first().cloned());
+    all.extend(file_args);
+    all.extend(args.iter().skip(1).cloned());
+    let matches =
+        command.try_get_matches_from(&all).map_err(|error| explain_file_value(error, file.as_deref(), &from_file))?;
+    let cli = Cli::from_arg_matches(&matches).map_err(Failure::Clap)?;
+    Ok(Settings { cli, matches, file, from_file })
+}
+
+/// The file's top-level table.
+fn read_table(path: &Path) -> Result<toml::Table, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|error| Failure::File(format!("{}: {error}", path.display())))?;
+    text.parse::<toml::Table>().map_err(|error| Failure::File(format!("{}: {error}", path.display())))
+}
+
+/// The setting a file's key names: a flag of the server's, by its long name (not `config`,
+/// `help` or `version`, which are no settings).
+fn setting_named<'a>(command: &'a clap::Command, key: &str) -> Option<&'a Arg> {
+    command.get_arguments().filter(|arg| is_setting(arg)).find(|arg| arg.get_long() == Some(key))
+}
+
+/// Whether `arg` is a setting (a file may hold it, `check-config` prints it).
+fn is_setting(arg: &Arg) -> bool {
+    arg.get_long().is_some_and(|long| !matches!(long, "config" | "help" | "version"))
+}
+
+/// " (did you mean `x`?)" for the setting nearest to an unknown key, if one is near.
+fn suggestion(key: &str) -> String {
+    let command = Cli::command();
+    let nearest = command
+        .get_arguments()
+        .filter(|arg| is_setting(arg))
+        .filter_map(|arg| arg.get_long())
+        .map(|long| (edit_distance(key, long), long))
+        .min();
+    match nearest {
+        Some((distance, long)) if distance <= 2 || long.contains(key) || key.contains(long) => {
+            format!(" (did you mean `{long}`?)")
+        }
+        _ => " (a key is a flag's name without its dashes: see `kanect --help`)".to_string(),
+    }
+}
+
+/// Levenshtein distance, for [`suggestion`] (flags' names are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The flags that say what `value` says for `arg`: `--key=value` (one per item of a list), a
+/// bare `--key` for `true` of a switch, nothing for its `false` (a switch's default).
+fn as_flags(arg: &Arg, key: &str, value: toml::Value) -> Result<Vec<OsString>, String> {
+    let switch = matches!(arg.get_action(), ArgAction::SetTrue);
+    let list = matches!(arg.get_action(), ArgAction::Append);
+    let items = match value {
+        toml::Value::Boolean(on) if switch => return Ok(if on { vec![format!("--{key}").into()] } else { Vec::new() }),
+        _ if switch => return Err(format!("`{key}` is a switch: true or false")),
+        toml::Value::Array(items) if list => items,
+        toml::Value::Array(_) => return Err(format!("`{key}` takes one value, not a list")),
+        value => vec![value],
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            toml::Value::String(text) => Ok(format!("--{key}={text}").into()),
+            toml::Value::Integer(number) => Ok(format!("--{key}={number}").into()),
+            toml::Value::Float(number) => Ok(format!("--{key}={number}").into()),
+            other => Err(format!("`{key}` takes a string or a number, not {}", other.type_str())),
+        })
+        .collect()
+}
+
+/// A value clap refused that came from the file: said with the file's name and key, as the
+/// file is where it has to be fixed.
+fn explain_file_value(error: clap::Error, file: Option<&Path>, from_file: &BTreeSet<String>) -> Failure {
+    let (Some(path), Some(ContextValue::String(flag))) = (file, error.get(ContextKind::InvalidArg)) else {
+        return Failure::Clap(error);
+    };
+    // `--listen <LISTEN>`: the long name, as the file's key.
+    let key = flag.trim_start_matches('-').split([' ', '=']).next().unwrap_or_default().to_string();
+    let command = Cli::command();
+    let from_the_file = setting_named(&command, &key).is_some_and(|arg| from_file.contains(arg.get_id().as_str()));
+    let value_error = matches!(error.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation);
+    if !(from_the_file && value_error) {
+        return Failure::Clap(error);
+    }
+    let value = match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => format!(" {value:?}"),
+        _ => String::new(),
+    };
+    let why = match error.source() {
+        Some(source) => format!(": {source}"),
+        None => match error.get(ContextKind::ValidValue) {
+            Some(ContextValue::Strings(valid)) => format!(": expected one of {}", valid.join(", ")),
+            _ => String::new(),
+        },
+    };
+    Failure::File(format!("{}: key `{key}`: invalid value{value}{why}", path.display()))
+}
+
+impl Settings {
+    /// Every setting as a config file would hold it, with its source in a comment after it
+    /// (`default`, `file`, `env KANECT_...`, `flag`); settings without a value as comments;
+    /// secrets (the values of `--store`, `--bus`, `--smtp-url`, `--admin-password`, which
+    /// `--help` does not show from the environment either) masked.
+    pub(crate) fn effective(&self) -> String {
+        let mut out = String::new();
+        match &self.file {
+            Some(path) => {
+                let _ = writeln!(out, "# kanect's settings: flags, then the environment, then {}", path.display());
+            }
+            None => {
+                let _ = writeln!(out, "# kanect's settings: flags, then the environment (no config file)");
+            }
+        }
+        let command = Cli::command();
+        for arg in command.get_arguments().filter(|arg| is_setting(arg)) {
+            let (Some(key), id) = (arg.get_long(), arg.get_id().as_str()) else { continue };
+            let source = self.source(arg);
+            let values: Vec<String> = self
+                .matches
+                .get_raw(id)
+                .map(|raw| raw.map(|value| value.to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            let secret = arg.is_hide_env_values_set();
+            let shown: Vec<String> = values
+                .iter()
+                .map(|value| toml_value(arg, &if secret { masked(value) } else { value.clone() }))
+                .collect();
+            let line = match shown.as_slice() {
+                [] => format!("# {key} = (not set)"),
+                [one] if !matches!(arg.get_action(), ArgAction::Append) => format!("{key} = {one}"),
+                many => format!("{key} = [{}]", many.join(", ")),
+            };
+            let _ = writeln!(out, "{line:<60} # {source}");
+        }
+        out
+    }
+
+    /// Where `arg`'s value came from.
+    fn source(&self, arg: &Arg) -> String {
+        let id = arg.get_id().as_str();
+        if self.from_file.contains(id) {
+            return "file".to_string();
+        }
+        match self.matches.value_source(id) {
+            Some(ValueSource::CommandLine) => "flag".to_string(),
+            Some(ValueSource::EnvVariable) => {
+                format!("env {}", arg.get_env().map(|name| name.to_string_lossy()).unwrap_or_default())
+            }
+            Some(ValueSource::DefaultValue) => "default".to_string(),
+            _ => "not set".to_string(),
+        }
+    }
+}
+
+/// `value` as TOML: a switch's `true`/`false` and whole numbers bare, anything else a string
+/// (JSON's string escapes are TOML's).
+fn toml_value(arg: &Arg, value: &str) -> String {
+    let bare = matches!(arg.get_action(), ArgAction::SetTrue) || value.parse::<i64>().is_ok();
+    if bare {
+        value.to_string()
+    } else {
+        serde_json::Value::String(value.to_string()).to_string()
+    }
+}
+
+/// A secret, masked: a URL keeps its scheme, user and host (what an operator checks) with the
+/// password replaced; anything else is replaced whole.
+fn masked(value: &str) -> String {
+    const MASK: &str = "********";
+    if value.is_empty() {
+        return String::new();
+    }
+    let Some((scheme, rest)) = value.split_once("://") else { return MASK.to_string() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    // The query may hold a password too (`?password=`): dropped with the rest of it.
+    let path = path.split('?').next().unwrap_or_default();
+    let host = match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{user}:{MASK}@{host}")
+        }
+        None => authority.to_string(),
+    };
+    let query = if rest[authority_end..].contains('?') { format!("?{MASK}") } else { String::new() };
+    format!("{scheme}://{host}{path}{query}")
+}
+
+/// [`settings`] from the process's arguments; on a failure, the message and exit code 2 (as
+/// clap's own usage errors).
+pub(crate) fn settings_or_exit() -> Settings {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    match settings(&args) {
+        Ok(settings) => settings,
+        Err(Failure::Clap(error)) => error.exit(),
+        Err(Failure::File(why)) => {
+            eprintln!("kanect: config file {why}");
+            std::process::exit(2);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_the_password_of_a_url_and_keeps_the_rest() {
+        assert_eq!(masked("postgres://kanect:s3cret@db:5432/kanect"), "postgres://kanect:********@db:5432/kanect");
+        assert_eq!(
+            masked("smtp://user:p%40ss@mail.example.com:587?tls=starttls"),
+            "smtp://user:********@mail.example.com:587?********"
+        );
+        assert_eq!(masked("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(masked("a plain password"), "********");
+        assert_eq!(masked("postgres://db/kanect?password=x"), "postgres://db/kanect?********");
+    }
+
+    #[test]
+    fn suggests_the_nearest_key() {
+        assert_eq!(suggestion("listn"), " (did you mean `listen`?)");
+        assert_eq!(suggestion("data_dir"), " (did you mean `data-dir`?)");
+        assert!(suggestion("qqqqqqqqqq").contains("a flag's name"));
+    }
+}

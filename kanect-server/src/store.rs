@@ -1,0 +1,169 @@
+//! The store the server runs on, from its flags: fjall or sled in `--data-dir`, memory, or
+//! PostgreSQL (`--store`); and what sits beside it: the attachments' bytes and the search index.
+
+use crate::cli::{Cli, Command, Engine};
+use crate::AnyError;
+use clap::Args;
+use kanect::blob::{BlobStore, MemoryBlobStore};
+use kanect::search::{MemorySearchIndex, SearchIndex};
+use kanect::{MemoryStore, Store, StoreError};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A shared store instead of the embedded one (a cluster's nodes all name the same).
+#[derive(Args, Debug)]
+pub(crate) struct StoreFlags {
+    /// A shared store instead of the embedded one: `postgres://user:password@host/database` (feature
+    /// `postgres`). Every node of a cluster names the same one.
+    #[arg(long, global = true, env = "KANECT_STORE", hide_env_values = true)]
+    pub(crate) store: Option<String>,
+    /// The PostgreSQL schema for Kanect's tables (created if missing; default: the connection's
+    /// search_path, normally `public`), so several deployments can share one database.
+    #[arg(long, global = true, env = "KANECT_STORE_SCHEMA", requires = "store")]
+    pub(crate) store_schema: Option<String>,
+}
+
+/// The store from the flags: `--store`, `--memory` or the `--engine` in `--data-dir`.
+pub(crate) async fn open_store(cli: &Cli) -> Result<OpenStore, AnyError> {
+    if let Some(url) = &cli.store.store {
+        postgres_store(url, cli.store.store_schema.clone()).await
+    } else if cli.memory {
+        Ok(OpenStore::Memory(Arc::new(MemoryStore::new())))
+    } else {
+        std::fs::create_dir_all(&cli.data_dir)?;
+        let store = embedded_store(cli.engine, &cli.data_dir).map_err(|error| explain_open(cli, error))?;
+        Ok(OpenStore::Embedded(store))
+    }
+}
+
+/// The store opened, by kind: where attachments' bytes go depends on it.
+pub(crate) enum OpenStore {
+    /// In memory: the bytes too.
+    Memory(Arc<MemoryStore>),
+    /// fjall or sled in `--data-dir`: the bytes in files beside it.
+    Embedded(Arc<dyn Store>),
+    /// PostgreSQL: the bytes in its tables, so every node serves every file.
+    #[cfg(feature = "postgres")]
+    Postgres(Arc<kanect::store::PgStore>),
+}
+
+impl std::ops::Deref for OpenStore {
+    type Target = dyn Store;
+    fn deref(&self) -> &dyn Store {
+        match self {
+            OpenStore::Memory(store) => &**store,
+            OpenStore::Embedded(store) => &**store,
+            #[cfg(feature = "postgres")]
+            OpenStore::Postgres(store) => &**store,
+        }
+    }
+}
+
+impl OpenStore {
+    /// The store as the engine holds it.
+    pub(crate) fn shared(&self) -> Arc<dyn Store> {
+        match self {
+            OpenStore::Memory(store) => store.clone(),
+            OpenStore::Embedded(store) => store.clone(),
+            #[cfg(feature = "postgres")]
+            OpenStore::Postgres(store) => store.clone(),
+        }
+    }
+}
+
+/// Where attachments' bytes go: beside the store (`--data-dir`/blobs for an embedded one).
+pub(crate) fn open_blobs(cli: &Cli, store: &OpenStore) -> Result<Arc<dyn BlobStore>, AnyError> {
+    Ok(match store {
+        OpenStore::Memory(_) => Arc::new(MemoryBlobStore::new()),
+        OpenStore::Embedded(_) => Arc::new(kanect::store::FsBlobStore::open(cli.data_dir.join("blobs"))?),
+        #[cfg(feature = "postgres")]
+        OpenStore::Postgres(store) => Arc::new(store.blobs()),
+    })
+}
+
+/// The message search index beside the store, if search is on.
+#[derive(Default)]
+pub(crate) struct Search {
+    /// What the engine searches with.
+    pub(crate) index: Option<Arc<dyn SearchIndex>>,
+    /// The same index, when it is a TantivyIndex, to close cleanly at shutdown.
+    pub(crate) tantivy: Option<Arc<kanect::store::TantivyIndex>>,
+}
+
+/// Message search beside the store (`--no-search`: none): a TantivyIndex in
+/// `--data-dir`/search for an embedded store, PostgreSQL's own full-text search beside
+/// PostgreSQL, an index in memory beside memory.
+pub(crate) fn open_search(cli: &Cli, store: &OpenStore) -> Result<Search, AnyError> {
+    if cli.no_search {
+        return Ok(Search::default());
+    }
+    Ok(match store {
+        OpenStore::Memory(_) => Search { index: Some(Arc::new(MemorySearchIndex::new())), tantivy: None },
+        OpenStore::Embedded(_) => {
+            let index = Arc::new(kanect::store::TantivyIndex::open(cli.data_dir.join("search"))?);
+            Search { index: Some(index.clone()), tantivy: Some(index) }
+        }
+        #[cfg(feature = "postgres")]
+        OpenStore::Postgres(store) => Search { index: Some(Arc::new(store.search_index())), tantivy: None },
+    })
+}
+
+/// The `engine`'s store in `dir`; an engine left out of this build is an error naming its
+/// feature.
+pub(crate) fn embedded_store(engine: Engine, dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    match engine {
+        Engine::Fjall => Ok(Arc::new(kanect::store::FjallStore::open(dir)?)),
+        #[cfg(feature = "sled")]
+        Engine::Sled => Ok(Arc::new(kanect::store::SledStore::open(dir)?)),
+        #[allow(unreachable_patterns)]
+        missing => Err(StoreError::Format(format!(
+            "--engine {}: this build has no such engine; build with `--features {0}`",
+            format!("{missing:?}").to_lowercase()
+        ))),
+    }
+}
+
+/// Says what to do when the data directory is in use (by a server running on it, most
+/// likely), instead of the store's lock error; other errors pass through.
+pub(crate) fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
+    let busy = std::error::Error::source(&error)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::ResourceBusy);
+    if !busy {
+        return error.into();
+    }
+    let mut text =
+        format!("{} is in use by another process: is a Kanect server running on it?", cli.data_dir.display());
+    if matches!(cli.command, Some(Command::Export { .. } | Command::Import { .. })) {
+        text.push_str(
+            " An embedded store is one process's: export from the running server over its API (export \
+             FILE --from http://HOST:PORT --admin-username NAME, the password on stdin), or stop \
+             the server to export or import, or run the server on PostgreSQL (--store), which an \
+             export reads beside running servers.",
+        );
+    }
+    if matches!(cli.command, Some(Command::CreateAdmin { .. })) {
+        text.push_str(
+            " create-admin needs the store to itself: stop the server and run it again, or have the \
+             server create the administrator as it starts, with --admin-username and \
+             --admin-password (KANECT_ADMIN_USERNAME, KANECT_ADMIN_PASSWORD); an administrator \
+             can also promote an existing account in the admin area.",
+        );
+    }
+    text.into()
+}
+
+#[cfg(feature = "postgres")]
+pub(crate) async fn postgres_store(url: &str, schema: Option<String>) -> Result<OpenStore, AnyError> {
+    use kanect::store::{PgConfig, PgStore};
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err("--store: expected a postgres:// or postgresql:// URL".into());
+    }
+    tracing::info!(schema = schema.as_deref().unwrap_or("(search_path)"), "store: PostgreSQL");
+    Ok(OpenStore::Postgres(Arc::new(PgStore::connect_with(PgConfig { schema, ..PgConfig::new(url) }).await?)))
+}
+
+#[cfg(not(feature = "postgres"))]
+pub(crate) async fn postgres_store(_url: &str, _schema: Option<String>) -> Result<OpenStore, AnyError> {
+    Err("--store: this build has no postgres support; build with --features postgres".into())
+}
