@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use workload::{Plan, Workload};
 
-/// The standalone server's allocator (see `examples/server.rs`), so the figures are the
+/// The standalone server's allocator (see `kanect-server/src/main.rs`), so the figures are the
 /// shipped server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

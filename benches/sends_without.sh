@@ -4,7 +4,7 @@
 # with one started with FLAG (the feature off: --no-search, --no-push), ROUNDS times in one run.
 # Each line: round, mode, sends/s, server CPU µs per message, ack p99 (ms).
 #
-#   cargo build --release --example server --example loadgen
+#   cargo build --release -p kanect-server && cargo build --release --example loadgen
 #   benches/sends_without.sh --no-search   # ROUNDS=3 DURATION=10 PAIRS=100 by default
 #   PIN=1 benches/sends_without.sh --no-push   # the server on core 0, loadgen on core 1 (taskset)
 #
@@ -16,7 +16,7 @@ FLAG=${1:?usage: sends_without.sh FLAG (--no-search, --no-push)}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 PAIRS=${PAIRS:-100}
-BIN=${CARGO_TARGET_DIR:-target}/release/examples
+BIN=${CARGO_TARGET_DIR:-target}/release
 ulimit -n 20000
 SERVER_CPU=()
 LOADGEN_CPU=()
@@ -31,7 +31,7 @@ run() { # mode → one result line
     local flags=()
     [ "$mode" = "$FLAG" ] && flags=("$FLAG")
     : >"$dir/server.out"
-    "${SERVER_CPU[@]}" "$BIN/server" --listen 127.0.0.1:0 --data-dir "$dir/data" --max-connections 20000 \
+    "${SERVER_CPU[@]}" "$BIN/kanect" --listen 127.0.0.1:0 --data-dir "$dir/data" --max-connections 20000 \
         --max-connections-per-address 20000 --no-rate-limits --log warn "${flags[@]}" >"$dir/server.out" 2>&1 &
     local pid=$! addr=""
     for _ in $(seq 1 100); do
@@ -40,7 +40,7 @@ run() { # mode → one result line
         sleep 0.1
     done
     [ -n "$addr" ] || { cat "$dir/server.out" >&2; kill "$pid"; return 1; }
-    "${LOADGEN_CPU[@]}" "$BIN/loadgen" --server "http://$addr" --server-pid "$pid" --workload pairs --pairs "$PAIRS" \
+    "${LOADGEN_CPU[@]}" "$BIN/examples/loadgen" --server "http://$addr" --server-pid "$pid" --workload pairs --pairs "$PAIRS" \
         --window 16 --duration "$DURATION" >"$dir/loadgen.out" 2>/dev/null
     kill -TERM "$pid"
     wait "$pid" || true

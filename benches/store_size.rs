@@ -36,7 +36,7 @@
 //! into memory.
 //!
 //! The allocator is mimalloc and transparent huge pages are off, as in the standalone server
-//! (`examples/server.rs`), so the memory figures are the shipped server's. The store lives in
+//! (`kanect-server/src/main.rs`), so the memory figures are the shipped server's. The store lives in
 //! a temporary directory (`TMPDIR`, else `/tmp`), deleted at the end. Linux only (`/proc`).
 
 mod support;

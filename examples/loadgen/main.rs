@@ -2,9 +2,9 @@
 //! throughput, latency and server memory.
 //!
 //! ```text
-//! cargo build --release --example server --example loadgen
+//! cargo build --release -p kanect-server && cargo build --release --example loadgen
 //! # every load connection comes from 127.0.0.1: lift the per-address cap and the rate limits
-//! target/release/examples/server --listen 127.0.0.1:8080 --memory --max-connections-per-address 20000 \
+//! target/release/kanect --listen 127.0.0.1:8080 --memory --max-connections-per-address 20000 \
 //!     --no-rate-limits &   # $! is its pid
 //! target/release/examples/loadgen --server http://127.0.0.1:8080 --workload pairs \
 //!     --pairs 100 --window 16 --duration 10 --server-pid $!

@@ -17,9 +17,9 @@ pub type ExportError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Writes a backup of the store, for `GET /api/v1/admin/export`: given by the embedding
 /// application, which holds the store ([`crate::Server::export_source`]). A closure
-/// `Fn(ExportWriter) -> impl Future<Output = Result<(), ExportError>>` is one. The standalone
-/// server's (`examples/server.rs`) calls `kanect::store::backup::export_async` on its store,
-/// which writes the versioned dump that `import` reads:
+/// `Fn(ExportWriter) -> impl Future<Output = Result<(), ExportError>>` is one. The `kanect`
+/// server's (`kanect-server/src/main.rs`) calls `kanect::store::backup::export_async` on its
+/// store, which writes the versioned dump that `import` reads:
 ///
 /// ```no_run
 /// # async fn run(chat: kanect_core::Chat) {

@@ -3,7 +3,7 @@
 //! Every setting is one flag, and a file's key is that flag's name without its dashes
 //! (`data-dir = "/var/lib/kanect"`, `no-search = true`, `allowed-origin = ["https://a", ...]`).
 //! Rather than parse the file into a second set of types, its settings are handed to clap as
-//! flags, placed before the command line's, for every key that neither the command line nor the
+//! flags, placed after the command line's, for every key that neither the command line nor the
 //! environment already sets. So there is one precedence (flag > environment > file > default),
 //! every value goes through the parser its flag has, and every rule between flags (conflicts,
 //! requirements) holds for the file too. An unknown key, a value of the wrong kind or a value
@@ -70,10 +70,10 @@ pub(crate) fn settings(args: &[OsString]) -> Result<Settings, Failure> {
             file_args.extend(flags);
         }
     }
-    let mut all = Vec::with_capacity(args.len() + file_args.len());
-    all.extend(args.first().cloned());
-    all.extend(file_args);
-    all.extend(args.iter().skip(1).cloned());
+    // After the command line's own: in the subcommand's part of it, if it names one. clap checks
+    // the rules between flags (`--tls-cert` needs `--tls-key`) among those given at one level,
+    // and the file's settings meet the command line's there.
+    let all: Vec<OsString> = args.iter().cloned().chain(file_args).collect();
     let matches =
         command.try_get_matches_from(&all).map_err(|error| explain_file_value(error, file.as_deref(), &from_file))?;
     let cli = Cli::from_arg_matches(&matches).map_err(Failure::Clap)?;
@@ -183,7 +183,8 @@ fn explain_file_value(error: clap::Error, file: Option<&Path>, from_file: &BTree
 
 impl Settings {
     /// Every setting as a config file would hold it, with its source in a comment after it
-    /// (`default`, `file`, `env KANECT_...`, `flag`); settings without a value as comments;
+    /// (`default`, `file`, `env KANECT_...`, `flag`); defaults and settings without a value as
+    /// comments;
     /// secrets (the values of `--store`, `--bus`, `--smtp-url`, `--admin-password`, which
     /// `--help` does not show from the environment either) masked.
     pub(crate) fn effective(&self) -> String {
@@ -210,11 +211,14 @@ impl Settings {
                 .iter()
                 .map(|value| toml_value(arg, &if secret { masked(value) } else { value.clone() }))
                 .collect();
-            let line = match shown.as_slice() {
-                [] => format!("# {key} = (not set)"),
+            let assignment = match shown.as_slice() {
+                [] => format!("{key} = (not set)"),
                 [one] if !matches!(arg.get_action(), ArgAction::Append) => format!("{key} = {one}"),
                 many => format!("{key} = [{}]", many.join(", ")),
             };
+            // Defaults as comments: the output, used as a config file, sets what was set and
+            // leaves the rest to the defaults (`bus-prefix` set would need `bus`).
+            let line = if shown.is_empty() || source == "default" { format!("# {assignment}") } else { assignment };
             let _ = writeln!(out, "{line:<60} # {source}");
         }
         out
