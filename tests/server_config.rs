@@ -218,6 +218,37 @@ fn rules_between_settings_hold_across_sources_and_check_config_reads_the_certifi
     let out = check_config(&binary, &file, &[], &[]);
     assert_eq!(out.code, Some(2), "{}", out.stdout);
     assert!(out.stderr.contains("--tls-key"), "{}", out.stderr);
+    // From the environment for the top level, a flag after the subcommand: still a pair (clap's
+    // own rules would see the two at different levels of the command line, and refuse).
+    let (cert, dir) = (files.cert().display().to_string(), file.parent().expect("dir"));
+    let args = [OsStr::new("check-config"), OsStr::new("--tls-key"), OsStr::new(&key)];
+    let out = run(&binary, dir, &args, &[("KANECT_TLS_CERT", &cert)]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(setting(&out.stdout, "tls-cert"), (format!("{cert:?}").as_str(), "env KANECT_TLS_CERT"));
+    let out = run(&binary, dir, &[OsStr::new("--tls-key"), OsStr::new(&key), OsStr::new("check-config")], &[]);
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("--tls-key (KANECT_TLS_KEY, or `tls-key` in a config file) needs --tls-cert"),
+        "{}",
+        out.stderr
+    );
+    // Two settings that exclude each other, one from the file, one from the environment; a
+    // switch the environment turns off is not given.
+    let (_dir, memory) = config_file("memory = true\n");
+    let out = check_config(&binary, &memory, &[], &[("KANECT_STORE", "postgres://db/kanect")]);
+    assert_eq!(out.code, Some(2), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("--memory (KANECT_MEMORY, or `memory` in a config file) and --store"),
+        "{}",
+        out.stderr
+    );
+    let out = check_config(
+        &binary,
+        &file,
+        &["--tls-key", &key],
+        &[("KANECT_MEMORY", "false"), ("KANECT_STORE", "postgres://db/k")],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     // A key that is not there: check-config reads the files as the server would, and fails.
     let out = check_config(&binary, &file, &["--tls-key", "/nonexistent/privkey.pem"], &[]);
     assert_eq!(out.code, Some(1), "{}", out.stdout);

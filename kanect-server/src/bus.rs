@@ -12,7 +12,7 @@ pub(crate) struct BusFlags {
     #[arg(long, global = true, env = "KANECT_BUS", hide_env_values = true)]
     pub(crate) bus: Option<String>,
     /// Names the deployment on the bus: only nodes with the same prefix see each other.
-    #[arg(long, global = true, env = "KANECT_BUS_PREFIX", default_value = "kanect", requires = "bus")]
+    #[arg(long, global = true, env = "KANECT_BUS_PREFIX", default_value = "kanect")]
     pub(crate) bus_prefix: String,
 }
 

@@ -41,7 +41,7 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "KANECT_ENGINE", value_enum, default_value_t = Engine::Fjall)]
     pub(crate) engine: Engine,
     /// Keep everything in memory (lost at exit) instead of on disk.
-    #[arg(long, global = true, env = "KANECT_MEMORY", conflicts_with = "store")]
+    #[arg(long, global = true, env = "KANECT_MEMORY")]
     pub(crate) memory: bool,
     /// How often (milliseconds) a node tells the others who is online on it; a node silent
     /// for three of these counts as gone, and its users as offline.
@@ -54,7 +54,7 @@ pub(crate) struct Cli {
     pub(crate) away_after: Duration,
     /// `--away-after` in whole minutes: the older spelling, kept so that existing setups go on
     /// working.
-    #[arg(long, global = true, env = "KANECT_AWAY_AFTER_MINUTES", value_name = "N", conflicts_with = "away_after", value_parser = clap::value_parser!(u64).range(1..=AWAY_AFTER_MAX_SECS / 60))]
+    #[arg(long, global = true, env = "KANECT_AWAY_AFTER_MINUTES", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=AWAY_AFTER_MAX_SECS / 60))]
     pub(crate) away_after_minutes: Option<u64>,
     /// Log filter: a level (`info`, `debug`) or tracing directives (`kanect_http=debug,info`).
     #[arg(long, global = true, env = "KANECT_LOG", default_value = "info")]
@@ -64,7 +64,7 @@ pub(crate) struct Cli {
     /// id, method, route and user; the access log is target `kanect_http::access`).
     #[arg(long, global = true, env = "KANECT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
-    /// Extra origins allowed to open WebSockets (comma-separated, e.g. https://chat.example.com).
+    /// Extra origins allowed to open WebSockets (comma-separated, e.g. `https://chat.example.com`).
     #[arg(long, global = true, env = "KANECT_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub(crate) allowed_origin: Vec<String>,
     /// Open connections the server holds at once; more wait for a free slot. Raise the
@@ -87,10 +87,10 @@ pub(crate) struct Cli {
     /// Serve HTTPS with this certificate chain (PEM: the server's certificate, then any
     /// intermediates), with `--tls-key`. Reloaded without a restart when the files change
     /// (checked every 5 s) or on SIGHUP; a bad new file keeps the old certificate.
-    #[arg(long, global = true, env = "KANECT_TLS_CERT", value_name = "PATH", requires = "tls_key")]
+    #[arg(long, global = true, env = "KANECT_TLS_CERT", value_name = "PATH")]
     pub(crate) tls_cert: Option<PathBuf>,
     /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, global = true, env = "KANECT_TLS_KEY", value_name = "PATH", requires = "tls_cert")]
+    #[arg(long, global = true, env = "KANECT_TLS_KEY", value_name = "PATH")]
     pub(crate) tls_key: Option<PathBuf>,
     /// Mark cookies `Secure` (set when a TLS proxy sits in front; on with `--tls-cert`).
     #[arg(long, global = true, env = "KANECT_SECURE_COOKIES")]
@@ -156,10 +156,10 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "KANECT_PUSH_GRACE_MS", default_value_t = 2000)]
     pub(crate) push_grace_ms: u64,
     /// At start, make sure this administrator exists (with KANECT_ADMIN_PASSWORD).
-    #[arg(long, global = true, env = "KANECT_ADMIN_USERNAME", requires = "admin_password")]
+    #[arg(long, global = true, env = "KANECT_ADMIN_USERNAME")]
     pub(crate) admin_username: Option<String>,
     /// The password for KANECT_ADMIN_USERNAME when it is created.
-    #[arg(long, global = true, env = "KANECT_ADMIN_PASSWORD", hide_env_values = true, requires = "admin_username")]
+    #[arg(long, global = true, env = "KANECT_ADMIN_PASSWORD", hide_env_values = true)]
     pub(crate) admin_password: Option<String>,
     #[command(flatten)]
     pub(crate) store: StoreFlags,
@@ -170,6 +170,36 @@ pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
 }
+
+/// A rule between two settings (by their ids, the fields' names), checked once all of them are
+/// read (`config_file::settings`). Not clap's own `requires` and `conflicts_with`: clap checks
+/// those among the settings given at one level of the command line, so `KANECT_TLS_CERT=... kanect
+/// check-config --tls-key ...` would be refused, the certificate set for the top level and the
+/// key for the subcommand's.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Rule {
+    /// The first, given, needs the second given as well.
+    Needs(&'static str, &'static str),
+    /// The two may not both be given.
+    Excludes(&'static str, &'static str),
+    /// As `Needs`, only in a process that serves.
+    ServingNeeds(&'static str, &'static str),
+}
+
+/// Every rule between settings. A setting counts as given when a flag, the environment or the
+/// config file gives it (a switch: turns it on), not by its default.
+pub(crate) const RULES: &[Rule] = &[
+    Rule::Needs("tls_cert", "tls_key"),
+    Rule::Needs("tls_key", "tls_cert"),
+    Rule::Excludes("memory", "store"),
+    Rule::Needs("store_schema", "store"),
+    Rule::Needs("bus_prefix", "bus"),
+    Rule::Excludes("away_after_minutes", "away_after"),
+    Rule::Excludes("smtp_url", "mail_log"),
+    Rule::Needs("smtp_ca_file", "smtp_url"),
+    Rule::ServingNeeds("admin_username", "admin_password"),
+    Rule::ServingNeeds("admin_password", "admin_username"),
+];
 
 /// One rate limit as given on the command line: a rate, or off.
 #[derive(Clone, Copy, Debug)]
@@ -314,12 +344,10 @@ pub(crate) enum Command {
     Export {
         /// Where to write the dump.
         file: PathBuf,
-        /// The running server to back up, `http://HOST:PORT` (its `--listen` address).
-        #[arg(long, global = true, value_name = "URL", requires = "admin_username")]
+        /// The running server to back up, `http://HOST:PORT` (its `--listen` address), logged
+        /// in as `--admin-username` (the password is read from stdin).
+        #[arg(long, value_name = "URL")]
         from: Option<String>,
-        /// The administrator to log in as, with `--from`; the password is read from stdin.
-        #[arg(long, global = true, value_name = "NAME", requires = "from")]
-        admin_username: Option<String>,
     },
     /// Replay a dump from FILE (`-`: standard input) into the store, which must be empty: how
     /// to restore a backup, or move to another backend (export from one, import into the other).

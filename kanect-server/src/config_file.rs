@@ -12,7 +12,7 @@
 //! `check-config` prints the outcome ([`Settings::effective`]): every setting as a config file
 //! would hold it, where its value came from beside it, secrets masked.
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Rule, RULES};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches};
@@ -42,6 +42,8 @@ pub(crate) enum Failure {
     Clap(clap::Error),
     /// The config file: unreadable, not TOML, an unknown key, a value of the wrong kind.
     File(String),
+    /// A rule between settings broken (`cli::RULES`), wherever each came from.
+    Rule(String),
 }
 
 /// The settings from the command line `args` (the program's name first), the environment and
@@ -49,7 +51,7 @@ pub(crate) enum Failure {
 pub(crate) fn settings(args: &[OsString]) -> Result<Settings, Failure> {
     let command = Cli::command();
     // Leniently first: only to find the config file and which settings the command line and
-    // the environment give (a rule such as "--tls-cert requires --tls-key" may need the file).
+    // the environment give.
     let lenient = command.clone().ignore_errors(true).try_get_matches_from(args).map_err(Failure::Clap)?;
     let file = lenient.get_one::<PathBuf>("config").cloned();
     let mut from_file = BTreeSet::new();
@@ -77,7 +79,9 @@ pub(crate) fn settings(args: &[OsString]) -> Result<Settings, Failure> {
     let matches =
         command.try_get_matches_from(&all).map_err(|error| explain_file_value(error, file.as_deref(), &from_file))?;
     let cli = Cli::from_arg_matches(&matches).map_err(Failure::Clap)?;
-    Ok(Settings { cli, matches, file, from_file })
+    let settings = Settings { cli, matches, file, from_file };
+    settings.check_rules()?;
+    Ok(settings)
 }
 
 /// The file's top-level table.
@@ -224,6 +228,33 @@ impl Settings {
         out
     }
 
+    /// Whether the setting `id` was given (by a flag, the environment or the file), not left
+    /// to its default; a switch only when on.
+    fn given(&self, id: &str) -> bool {
+        let set = self.from_file.contains(id)
+            || matches!(self.matches.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
+        let switch_off = matches!(self.matches.try_get_one::<bool>(id), Ok(Some(false)));
+        set && !switch_off
+    }
+
+    /// Checks `cli::RULES` against what was given.
+    fn check_rules(&self) -> Result<(), Failure> {
+        for rule in RULES {
+            let broken = match *rule {
+                Rule::Needs(id, needed) => (self.given(id) && !self.given(needed))
+                    .then(|| format!("{} needs {} as well", spelled(id), spelled(needed))),
+                Rule::ServingNeeds(id, needed) => (self.cli.serving() && self.given(id) && !self.given(needed))
+                    .then(|| format!("{} needs {} as well", spelled(id), spelled(needed))),
+                Rule::Excludes(id, other) => (self.given(id) && self.given(other))
+                    .then(|| format!("{} and {} cannot both be given", spelled(id), spelled(other))),
+            };
+            if let Some(why) = broken {
+                return Err(Failure::Rule(why));
+            }
+        }
+        Ok(())
+    }
+
     /// Where `arg`'s value came from.
     fn source(&self, arg: &Arg) -> String {
         let id = arg.get_id().as_str();
@@ -238,6 +269,17 @@ impl Settings {
             Some(ValueSource::DefaultValue) => "default".to_string(),
             _ => "not set".to_string(),
         }
+    }
+}
+
+/// A setting as an operator may give it: `--tls-key (KANECT_TLS_KEY, tls-key in a config file)`.
+fn spelled(id: &str) -> String {
+    let command = Cli::command();
+    let Some(arg) = command.get_arguments().find(|arg| arg.get_id() == id) else { return id.to_string() };
+    let long = arg.get_long().unwrap_or(id);
+    match arg.get_env() {
+        Some(env) => format!("--{long} ({}, or `{long}` in a config file)", env.to_string_lossy()),
+        None => format!("--{long}"),
     }
 }
 
@@ -284,6 +326,10 @@ pub(crate) fn settings_or_exit() -> Settings {
         Err(Failure::Clap(error)) => error.exit(),
         Err(Failure::File(why)) => {
             eprintln!("kanect: config file {why}");
+            std::process::exit(2);
+        }
+        Err(Failure::Rule(why)) => {
+            eprintln!("kanect: {why}");
             std::process::exit(2);
         }
     }

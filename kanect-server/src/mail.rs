@@ -14,11 +14,11 @@ pub(crate) struct MailFlags {
     /// Mail through this SMTP server: smtp://USER:PASSWORD@HOST:587?tls=starttls (STARTTLS, the
     /// default), smtps://HOST (TLS, port 465) or smtp://HOST:25?tls=none (plain: a local relay).
     /// Checked at start: a server that does not answer as configured stops the start.
-    #[arg(long, global = true, env = "KANECT_SMTP_URL", hide_env_values = true, conflicts_with = "mail_log")]
+    #[arg(long, global = true, env = "KANECT_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
     /// A PEM file of CA certificates to trust for the SMTP server's certificate besides the
     /// public CAs: for a server whose certificate a private CA signed.
-    #[arg(long, global = true, env = "KANECT_SMTP_CA_FILE", value_name = "PATH", requires = "smtp_url")]
+    #[arg(long, global = true, env = "KANECT_SMTP_CA_FILE", value_name = "PATH")]
     smtp_ca_file: Option<PathBuf>,
     /// The sender of every mail: `Name <address>` or `address`.
     #[arg(long, global = true, env = "KANECT_MAIL_FROM", default_value = "Kanect <kanect@localhost>")]

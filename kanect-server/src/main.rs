@@ -125,7 +125,8 @@ fn exit_with(error: AnyError) -> ! {
 
 async fn run(cli: Cli) -> Result<(), AnyError> {
     match &cli.command {
-        Some(Command::Export { file, from: Some(url), admin_username: Some(username) }) => {
+        Some(Command::Export { file, from: Some(url) }) => {
+            let username = cli.admin_username.as_deref().ok_or("export --from needs --admin-username")?;
             return remote_export::run(url, username, &dump::read_password()?, file).await;
         }
         Some(Command::Export { file, .. }) => return dump::export(&*open_store(&cli).await?, file).await,

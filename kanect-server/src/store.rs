@@ -19,7 +19,7 @@ pub(crate) struct StoreFlags {
     pub(crate) store: Option<String>,
     /// The PostgreSQL schema for Kanect's tables (created if missing; default: the connection's
     /// search_path, normally `public`), so several deployments can share one database.
-    #[arg(long, global = true, env = "KANECT_STORE_SCHEMA", requires = "store")]
+    #[arg(long, global = true, env = "KANECT_STORE_SCHEMA")]
     pub(crate) store_schema: Option<String>,
 }
 
