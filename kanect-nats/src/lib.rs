@@ -63,17 +63,22 @@
 //! (a foreign publisher, a node of an incompatible version) is logged and skipped.
 //!
 //! # Layout
-//! - `bus` — [`NatsBus`], [`NatsConfig`] and [`Subjects`]: connecting, subjects, publishing,
-//!   and the listener tasks that hand other nodes' envelopes to the engine.
+//! - `bus` — [`NatsBus`] and [`Subjects`]: connecting, subjects, publishing, and the listener
+//!   tasks that hand other nodes' envelopes to the engine.
+//! - `config` — [`NatsConfig`]: the servers, authentication (user and password, token, nkey,
+//!   `.creds`) and TLS (a CA file, mutual TLS), each checked before connecting;
+//!   [`ConnectError`], which names what to fix.
 //! - `interest` — which users' subjects a node follows in [`Subjects::PerUser`] mode.
 
 // docs.rs (nightly) marks each feature-gated item with the feature it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bus;
+mod config;
 mod interest;
 
-pub use bus::{NatsBus, NatsConfig, Subjects};
+pub use bus::{NatsBus, Subjects};
+pub use config::{ConnectError, FileRole, NatsConfig};
 
 /// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
 #[cfg(doctest)]
