@@ -1,43 +1,24 @@
 //! [`NatsConfig`]: which NATS servers, how to prove who the node is to them and how to secure
-//! the connection; the checks made before connecting, and [`ConnectError`], which names what
-//! to fix when connecting fails.
-//!
-//! # Authentication
-//!
-//! Each of the ways a NATS server is commonly configured:
-//!
-//! | server configuration                          | the node gives                                   |
-//! |-----------------------------------------------|--------------------------------------------------|
-//! | `authorization { user, password }`            | `nats://USER:PASSWORD@host` (percent-encoded)    |
-//! | `authorization { token }`                     | `nats://TOKEN@host`                              |
-//! | `authorization { users = [{ nkey: U… }] }`    | [`NatsConfig::nkey_file`]: the user's seed       |
-//! | operator mode (JWTs, `nsc`)                   | [`NatsConfig::credentials_file`]: a `.creds` file |
+//! the connection (the crate docs list the forms); the checks made before connecting, and
+//! [`ConnectError`], which names what to fix when connecting fails.
 //!
 //! async-nats 0.52 ignores the user part of a URL, so the bus takes it out (percent-decoded)
 //! and hands it to async-nats as options; the URL async-nats keeps, and logs, no longer holds
 //! it. A `.creds` file and an nkey seed file are two ways of signing the server's nonce, so
 //! only one may be given.
 //!
-//! # TLS
-//!
-//! A `tls://` URL or [`NatsConfig::require_tls`] insists on TLS, and so does a CA file or a
-//! client certificate: an operator who gave one meant TLS, and a server that turns out to
-//! speak plain NATS is refused rather than used without it. A server that requires TLS gets it
-//! from a `nats://` URL too. The server's certificate must chain to [`NatsConfig::ca_file`]
-//! (the system's roots without one) and name the URL's host; there is no switch to accept any
-//! certificate. [`NatsConfig::client_cert`] and [`NatsConfig::client_key`] answer a server
-//! that verifies its clients (`tls { verify: true }`, mutual TLS).
-//!
-//! # Checked before connecting
-//!
 //! Every file is read and checked first, so that a missing file, a seed that is not a user's
 //! or a CA file without a certificate fails at once as [`ConnectError::File`] naming the file
 //! and its role, rather than later as async-nats's "failed signing nonce" or as a certificate
-//! that does not verify. The seed and the `.creds` file are read once; async-nats reads the
-//! TLS files again at every reconnection, so a renewed certificate is used from the next
-//! connection on. A failure to connect is sorted into what the operator fixes: the
-//! credentials (the server answered "Authorization Violation"), TLS (rustls failed, on either
-//! side of the handshake) or the address.
+//! that does not verify. The checks read the TLS files the way async-nats will (rustls's PEM
+//! parser, a root store, the key checked against the certificate) and then hand async-nats the
+//! paths, which it reads again at each connection. They run on the caller's thread: a few
+//! small files, once, at the start.
+//!
+//! A failure to connect is sorted into what the operator fixes: the credentials (the server
+//! answered "Authorization Violation"), TLS (rustls failed, on either side of the handshake:
+//! async-nats reports a handshake error or a TLS alert as an I/O error, so its chain is
+//! searched for rustls's) or the address.
 
 use crate::bus::Subjects;
 use async_nats::rustls::pki_types::pem::{self, PemObject};
