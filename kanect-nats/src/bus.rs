@@ -7,6 +7,7 @@
 //! envelopes and passes other nodes' ones to the engine's inbox, which only enqueues, so a slow
 //! device never slows a listener. Dropping the bus stops its listeners.
 
+use crate::config::{ConnectError, NatsConfig};
 use crate::interest::Interest;
 use async_nats::connection::State;
 use async_trait::async_trait;
@@ -31,43 +32,13 @@ pub enum Subjects {
     PerUser,
 }
 
-/// How to reach NATS and which deployment to join.
-#[derive(Clone, Debug)]
-pub struct NatsConfig {
-    /// Server address(es), e.g. `nats://127.0.0.1:4222` (credentials may go in the URL).
-    pub url: String,
-    /// Names the deployment: nodes with the same prefix (on the same NATS) exchange events,
-    /// others are invisible to them. Letters, digits, `-` and `_`. Default `"default"`.
-    pub prefix: String,
-    /// Which subjects carry deliveries. Default [`Subjects::Deployment`].
-    pub subjects: Subjects,
-    /// How long connecting (or confirming a subscription) may take before failing.
-    /// Default 10 s.
-    pub connect_timeout: Duration,
-    /// How long a publish may wait for room in async-nats's outgoing queue (full only while
-    /// NATS is slow or unreachable) before the event is dropped. Default 1 s.
-    pub publish_timeout: Duration,
-}
-
-impl NatsConfig {
-    /// The defaults for `url`.
-    pub fn new(url: impl Into<String>) -> Self {
-        NatsConfig {
-            url: url.into(),
-            prefix: "default".to_string(),
-            subjects: Subjects::Deployment,
-            connect_timeout: Duration::from_secs(10),
-            publish_timeout: Duration::from_secs(1),
-        }
-    }
-}
-
 /// A [`Bus`] over NATS. Give each engine its own (or share one: an engine skips its own
 /// envelopes either way).
 ///
 /// # Errors
-/// Methods fail with [`StoreError::Backend`]: connecting when the server cannot be reached,
-/// publishing while disconnected (the event is dropped; see the crate docs).
+/// Connecting fails with a [`ConnectError`] that names what to fix; the [`Bus`] methods fail
+/// with [`StoreError::Backend`], publishing while disconnected for one (the event is dropped;
+/// see the crate docs).
 pub struct NatsBus {
     client: async_nats::Client,
     /// `kanect.<prefix>`: the root of every subject of this deployment.
@@ -98,31 +69,31 @@ impl NatsBus {
     ///
     /// # Errors
     /// As [`NatsBus::connect_with`].
-    pub async fn connect(url: &str) -> Result<NatsBus, StoreError> {
+    pub async fn connect(url: &str) -> Result<NatsBus, ConnectError> {
         Self::connect_with(NatsConfig::new(url)).await
     }
 
-    /// Connects to NATS.
+    /// Connects to NATS, authenticated and over TLS as `config` says (see
+    /// [`NatsConfig`]'s module docs).
     ///
     /// # Errors
-    /// [`StoreError::Backend`] for a prefix that is not a plain token, or when the server
-    /// cannot be reached within [`NatsConfig::connect_timeout`].
-    pub async fn connect_with(config: NatsConfig) -> Result<NatsBus, StoreError> {
+    /// [`ConnectError`]: a bad URL or prefix, a file that cannot be read or does not hold
+    /// what it should, credentials the server refuses, a failed TLS handshake, or no answer
+    /// within [`NatsConfig::connect_timeout`].
+    pub async fn connect_with(config: NatsConfig) -> Result<NatsBus, ConnectError> {
         let root = root(&config.prefix)?;
+        let (servers, options) = config.connect_options()?;
         // async-nats reconnects forever by default; say so in the logs when it has to.
-        let options = async_nats::ConnectOptions::new()
-            .name("kanect")
-            .connection_timeout(config.connect_timeout)
-            .event_callback(|event| async move {
+        let options =
+            options.name("kanect").connection_timeout(config.connect_timeout).event_callback(|event| async move {
                 match event {
                     async_nats::Event::Connected => tracing::info!("NATS connected"),
                     other => tracing::warn!(event = %other, "NATS connection event"),
                 }
             });
-        let client = tokio::time::timeout(config.connect_timeout, options.connect(config.url.as_str()))
+        let client = tokio::time::timeout(config.connect_timeout, options.connect(servers))
             .await
-            .map_err(|_| StoreError::backend(NatsError::ConnectTimeout))?
-            .map_err(StoreError::backend)?;
+            .map_err(|_| ConnectError::Unreachable(format!("no answer within {:?}", config.connect_timeout)))??;
         Ok(NatsBus {
             client,
             events: format!("{root}.events"),
@@ -290,21 +261,20 @@ impl Bus for NatsBus {
 }
 
 /// The deployment's subject root, `kanect.<prefix>`.
-fn root(prefix: &str) -> Result<String, StoreError> {
+fn root(prefix: &str) -> Result<String, ConnectError> {
     let plain = !prefix.is_empty()
         && prefix.len() <= 64
         && prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if plain {
         Ok(format!("kanect.{prefix}"))
     } else {
-        Err(StoreError::backend(NatsError::Prefix(prefix.to_string())))
+        Err(ConnectError::Prefix(prefix.to_string()))
     }
 }
 
 /// Failures of this bus that are not async-nats's own.
 #[derive(Debug)]
 enum NatsError {
-    Prefix(String),
     ConnectTimeout,
     Disconnected,
     PublishTimeout,
@@ -314,9 +284,6 @@ enum NatsError {
 impl std::fmt::Display for NatsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NatsError::Prefix(prefix) => {
-                write!(f, "NATS prefix {prefix:?} must be 1-64 letters, digits, '-' or '_'")
-            }
             NatsError::ConnectTimeout => f.write_str("timed out connecting or subscribing to NATS"),
             NatsError::Disconnected => f.write_str("not connected to NATS; event dropped"),
             NatsError::PublishTimeout => f.write_str("NATS publish queue full; event dropped"),
@@ -335,14 +302,14 @@ mod tests {
     fn prefixes_are_single_plain_tokens() {
         assert_eq!(root("prod-eu_1").unwrap(), "kanect.prod-eu_1");
         for bad in ["", "a.b", "a*", ">", "a b", "é", &"x".repeat(65)] {
-            assert!(matches!(root(bad), Err(StoreError::Backend(_))), "{bad:?}");
+            assert!(matches!(root(bad), Err(ConnectError::Prefix(_))), "{bad:?}");
         }
     }
 
     #[tokio::test]
-    async fn an_unreachable_server_is_a_backend_error() {
+    async fn an_unreachable_server_is_unreachable() {
         let config = NatsConfig { connect_timeout: Duration::from_secs(2), ..NatsConfig::new("nats://127.0.0.1:1") };
         let error = NatsBus::connect_with(config).await.unwrap_err();
-        assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
+        assert!(matches!(error, ConnectError::Unreachable(_)), "{error:?}");
     }
 }

@@ -16,6 +16,30 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Credentials and TLS
+//!
+//! [`NatsConfig`] takes each way a NATS server is commonly configured to authenticate:
+//!
+//! | server configuration                        | the node gives                                     |
+//! |---------------------------------------------|----------------------------------------------------|
+//! | `authorization { user, password }`          | `nats://USER:PASSWORD@host` (percent-encoded)      |
+//! | `authorization { token }`                   | `nats://TOKEN@host`                                |
+//! | `authorization { users = [{ nkey: U… }] }`  | [`NatsConfig::nkey_file`]: the user's seed         |
+//! | operator mode (JWTs, `nsc`)                 | [`NatsConfig::credentials_file`]: a `.creds` file  |
+//!
+//! A `tls://` URL or [`NatsConfig::require_tls`] insists on TLS, and so does a CA file or a
+//! client certificate: whoever gave one meant TLS, so a server that turns out to speak plain
+//! NATS is refused rather than used without it. A server that requires TLS gets it from a
+//! `nats://` URL too. The server's certificate must chain to [`NatsConfig::ca_file`] (the
+//! system's roots without one) and name the URL's host; there is no switch to accept any
+//! certificate. [`NatsConfig::client_cert`] and [`NatsConfig::client_key`] answer a server that
+//! verifies its clients (`tls { verify: true }`, mutual TLS).
+//!
+//! Every file is read and checked before connecting, and a refusal is a [`ConnectError`] whose
+//! kind says what to fix: a file (and which: [`FileRole`]), the credentials, TLS, or the
+//! address. The seed and the `.creds` file are read once; the TLS files again at every
+//! reconnection, so renewed certificates are used from the next connection on.
+//!
 //! # Subjects
 //!
 //! [`Subjects::Deployment`] (the default): all nodes publish and subscribe on one subject,
@@ -63,17 +87,22 @@
 //! (a foreign publisher, a node of an incompatible version) is logged and skipped.
 //!
 //! # Layout
-//! - `bus` — [`NatsBus`], [`NatsConfig`] and [`Subjects`]: connecting, subjects, publishing,
-//!   and the listener tasks that hand other nodes' envelopes to the engine.
+//! - `bus` — [`NatsBus`] and [`Subjects`]: connecting, subjects, publishing, and the listener
+//!   tasks that hand other nodes' envelopes to the engine.
+//! - `config` — [`NatsConfig`]: the servers, authentication (user and password, token, nkey,
+//!   `.creds`) and TLS (a CA file, mutual TLS), each checked before connecting;
+//!   [`ConnectError`], which names what to fix.
 //! - `interest` — which users' subjects a node follows in [`Subjects::PerUser`] mode.
 
 // docs.rs (nightly) marks each feature-gated item with the feature it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bus;
+mod config;
 mod interest;
 
-pub use bus::{NatsBus, NatsConfig, Subjects};
+pub use bus::{NatsBus, Subjects};
+pub use config::{ConnectError, FileRole, NatsConfig};
 
 /// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
 #[cfg(doctest)]

@@ -6,59 +6,18 @@
 //! and restart it; gated on `KANECT_TEST_NATS` like the other NATS tests, since a machine that
 //! runs them has the server installed.
 
-use kanect_core::{Bus, BusEnvelope, BusInbox, BusMessage, NodeId, StoreError, UserId};
+mod support;
+
+use kanect_core::{Bus, BusInbox, NodeId, StoreError};
 use kanect_nats::{NatsBus, NatsConfig};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A `nats-server` child process, stopped when dropped.
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn start(port: u16) -> Server {
-        let binary = ["nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]
-            .into_iter()
-            .find(|path| Command::new(path).arg("--version").stdout(Stdio::null()).status().is_ok())
-            .expect("nats-server is installed");
-        let child = Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server { child }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind port 0");
-    listener.local_addr().expect("bound address").port()
-}
-
-fn heartbeat(origin: NodeId) -> BusEnvelope {
-    BusEnvelope { origin, message: BusMessage::Heartbeat { online: vec![UserId::new()], idle: vec![] } }
-}
+use support::{free_port, heartbeat, NatsServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(kanect_test_nats), ignore = "set KANECT_TEST_NATS to run")]
 async fn an_outage_drops_events_fast_and_the_bus_recovers() {
     let port = free_port();
-    let server = Server::start(port);
+    let server = NatsServer::start_on(port, "");
     let config = || NatsConfig {
         prefix: "outage".into(),
         publish_timeout: Duration::from_millis(500),
@@ -90,7 +49,7 @@ async fn an_outage_drops_events_fast_and_the_bus_recovers() {
         }
     }
 
-    let _server = Server::start(port);
+    let _server = NatsServer::start_on(port, "");
     // After the restart both clients reconnect and the receiver's subscription is renewed:
     // one of the heartbeats published from now on arrives.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -254,7 +254,7 @@ async fn build_chat(
             if cli.store.store.is_none() {
                 tracing::warn!("--bus without --store: each node keeps its own data, so nodes disagree");
             }
-            bus::nats_bus(builder, url, &cli.bus.bus_prefix).await?
+            bus::nats_bus(builder, url, &cli.bus).await?
         }
         None => builder,
     };
