@@ -121,9 +121,10 @@ impl Tls {
             Some(text) => Some(text.parse::<PgSslMode>().map_err(|error| PgError::Config(error.to_string()))?),
             None => None,
         };
-        let mode = agree("sslmode", mode, url_mode)?;
+        let mode = agree("sslmode", mode, url_mode, |mode| mode.to_string())?;
+        let url_root_cert = from_url.ssl_root_cert.as_ref().map(PathBuf::from);
         let root_cert =
-            agree("sslrootcert", root_cert.map(Path::to_path_buf), from_url.ssl_root_cert.as_ref().map(PathBuf::from))?;
+            agree("sslrootcert", root_cert.map(Path::to_path_buf), url_root_cert, |path| path.display().to_string())?;
         let system = root_cert.as_deref() == Some(Path::new("system"));
         let mode = mode.unwrap_or(if system { PgSslMode::VerifyFull } else { PgSslMode::Prefer });
         if system && mode != PgSslMode::VerifyFull {
@@ -192,10 +193,17 @@ impl fmt::Display for Tls {
 }
 
 /// `field` if only it is given, `url` likewise; both only if they are the same.
-fn agree<T: PartialEq + fmt::Debug>(name: &str, field: Option<T>, url: Option<T>) -> Result<Option<T>, PgError> {
+fn agree<T: PartialEq>(
+    name: &str,
+    field: Option<T>,
+    url: Option<T>,
+    show: impl Fn(&T) -> String,
+) -> Result<Option<T>, PgError> {
     match (field, url) {
         (Some(field), Some(url)) if field != url => Err(PgError::Config(format!(
-            "{name} is {url:?} in the URL but {field:?} in the settings: give it in one place"
+            "{name} is {} in the URL but {} in the settings: give it in one place",
+            show(&url),
+            show(&field)
         ))),
         (field, url) => Ok(field.or(url)),
     }
