@@ -106,6 +106,9 @@ fn split_key_values(conninfo: &str) -> Split {
     split
 }
 
+/// One `key = value` pair: the key, the value unescaped, and the span of the pair's text.
+type Pair<'a> = (&'a str, String, Range<usize>);
+
 /// A reader of `key = value` pairs, as tokio-postgres's key-value parser reads them.
 struct KeyValues<'a> {
     text: &'a str,
@@ -114,9 +117,8 @@ struct KeyValues<'a> {
 }
 
 impl<'a> KeyValues<'a> {
-    /// The next pair, its value unescaped, and the span of its text; `Err` where tokio-postgres
-    /// would fail too.
-    fn next_pair(&mut self) -> Result<Option<(&'a str, String, Range<usize>)>, ()> {
+    /// The next pair; `Err` where tokio-postgres would fail too.
+    fn next_pair(&mut self) -> Result<Option<Pair<'a>>, ()> {
         self.skip_blanks();
         let start = self.at;
         let key_len = self.rest().find(|c: char| c.is_whitespace() || c == '=').unwrap_or(self.rest().len());
