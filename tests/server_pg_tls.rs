@@ -11,11 +11,8 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
-use support::binary::{server_binary, start_process};
+use support::binary::{exit_on, server_binary, start_process};
 use support::*;
 
 /// The certificate the test database serves, self-signed for `localhost`.
@@ -30,30 +27,6 @@ fn test_pg_via(host: &str) -> String {
     let port = authority.rsplit_once(':').map_or("5432", |(_, port)| port);
     let at = if credentials.is_empty() { "" } else { "@" };
     format!("{scheme}://{credentials}{at}{host}:{port}/{path}")
-}
-
-/// Runs `binary --listen 127.0.0.1:0 --log warn ARGS`, which must refuse to start (as
-/// `support::binary::exit_of`, without its `--memory`, which `--store` excludes): its exit
-/// code and stderr, within 20 s.
-fn refusal(binary: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(binary)
-        .args(["--listen", "127.0.0.1:0", "--log", "warn"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    for _ in 0..400 {
-        if child.try_wait().expect("wait").is_some() {
-            let output = child.wait_with_output().expect("output");
-            return (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("{args:?}: the server started instead of refusing its settings");
 }
 
 fn fresh_schema() -> String {
@@ -83,12 +56,12 @@ async fn the_binary_serves_on_postgres_over_verified_tls() {
     // The flags, through a name the certificate does not have: the start fails, saying why.
     let url = test_pg_via("127.0.0.1");
     let args = ["--store", url.as_str(), "--store-schema", schema.as_str(), "--store-ssl-mode", "verify-full"];
-    let (code, stderr) = refusal(&binary, &[&args[..], &["--store-ssl-root-cert", SNAKEOIL]].concat());
+    let (code, stderr) = exit_on(&binary, &[&args[..], &["--store-ssl-root-cert", SNAKEOIL]].concat(), &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("sslmode=verify-full") && stderr.contains("not valid for name"), "{stderr}");
 
     // A mode that is not libpq's is refused by the flag's parser, naming the flag.
-    let (code, stderr) = refusal(&binary, &["--store", url.as_str(), "--store-ssl-mode", "verify"]);
+    let (code, stderr) = exit_on(&binary, &["--store", url.as_str(), "--store-ssl-mode", "verify"], &[]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--store-ssl-mode") && stderr.contains("verify-full"), "{stderr}");
 }
