@@ -193,6 +193,8 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::Needs("tls_key", "tls_cert"),
     Rule::Excludes("memory", "store"),
     Rule::Needs("store_schema", "store"),
+    Rule::Needs("store_ssl_mode", "store"),
+    Rule::Needs("store_ssl_root_cert", "store"),
     Rule::Needs("bus_prefix", "bus"),
     Rule::Needs("bus_credentials", "bus"),
     Rule::Excludes("bus_credentials", "bus_nkey"),

@@ -7,7 +7,7 @@ use clap::Args;
 use kanect::blob::{BlobStore, MemoryBlobStore};
 use kanect::search::{MemorySearchIndex, SearchIndex};
 use kanect::{MemoryStore, Store, StoreError};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A shared store instead of the embedded one (a cluster's nodes all name the same).
@@ -21,12 +21,27 @@ pub(crate) struct StoreFlags {
     /// search_path, normally `public`), so several deployments can share one database.
     #[arg(long, global = true, env = "KANECT_STORE_SCHEMA")]
     pub(crate) store_schema: Option<String>,
+    /// How the connection to PostgreSQL uses TLS, as libpq's sslmode: disable, prefer (the
+    /// default: TLS when the server offers it, its certificate unchecked), require, verify-ca or
+    /// verify-full (the certificate must chain to --store-ssl-root-cert and name the host). The
+    /// --store URL's `sslmode=` does the same; given in both, they must agree.
+    #[arg(long, global = true, env = "KANECT_STORE_SSL_MODE", value_parser = SSL_MODES)]
+    pub(crate) store_ssl_mode: Option<String>,
+    /// The PEM file of the CA certificates that sign PostgreSQL's certificate (libpq's
+    /// sslrootcert; `system` for the system's roots). Default for verify-ca and verify-full: the
+    /// system's roots. The --store URL's `sslrootcert=` does the same.
+    #[arg(long, global = true, env = "KANECT_STORE_SSL_ROOT_CERT")]
+    pub(crate) store_ssl_root_cert: Option<PathBuf>,
 }
+
+/// `--store-ssl-mode`'s values: libpq's sslmodes but `allow`, as kanect-store's `PgSslMode`
+/// spells them (a test checks that each parses), listed here for builds without PostgreSQL.
+const SSL_MODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 
 /// The store from the flags: `--store`, `--memory` or the `--engine` in `--data-dir`.
 pub(crate) async fn open_store(cli: &Cli) -> Result<OpenStore, AnyError> {
     if let Some(url) = &cli.store.store {
-        postgres_store(url, cli.store.store_schema.clone()).await
+        postgres_store(url, &cli.store).await
     } else if cli.memory {
         Ok(OpenStore::Memory(Arc::new(MemoryStore::new())))
     } else {
@@ -154,16 +169,34 @@ pub(crate) fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
 }
 
 #[cfg(feature = "postgres")]
-pub(crate) async fn postgres_store(url: &str, schema: Option<String>) -> Result<OpenStore, AnyError> {
-    use kanect::store::{PgConfig, PgStore};
+pub(crate) async fn postgres_store(url: &str, flags: &StoreFlags) -> Result<OpenStore, AnyError> {
+    use kanect::store::{PgConfig, PgSslMode, PgStore};
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err("--store: expected a postgres:// or postgresql:// URL".into());
     }
+    let schema = flags.store_schema.clone();
+    let ssl_mode = match &flags.store_ssl_mode {
+        Some(mode) => Some(mode.parse::<PgSslMode>().map_err(|error| format!("--store-ssl-mode: {error}"))?),
+        None => None,
+    };
     tracing::info!(schema = schema.as_deref().unwrap_or("(search_path)"), "store: PostgreSQL");
-    Ok(OpenStore::Postgres(Arc::new(PgStore::connect_with(PgConfig { schema, ..PgConfig::new(url) }).await?)))
+    let config = PgConfig { schema, ssl_mode, ssl_root_cert: flags.store_ssl_root_cert.clone(), ..PgConfig::new(url) };
+    Ok(OpenStore::Postgres(Arc::new(PgStore::connect_with(config).await?)))
 }
 
 #[cfg(not(feature = "postgres"))]
-pub(crate) async fn postgres_store(_url: &str, _schema: Option<String>) -> Result<OpenStore, AnyError> {
+pub(crate) async fn postgres_store(_url: &str, _flags: &StoreFlags) -> Result<OpenStore, AnyError> {
     Err("--store: this build has no postgres support; build with --features postgres".into())
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::SSL_MODES;
+    use kanect::store::PgSslMode;
+
+    #[test]
+    fn the_flags_ssl_modes_are_the_stores() {
+        let parsed: Vec<PgSslMode> = SSL_MODES.iter().map(|mode| mode.parse().unwrap()).collect();
+        assert_eq!(parsed, PgSslMode::ALL);
+    }
 }

@@ -161,7 +161,7 @@ pub use crate::fjall::{FjallStore, GroupSyncStats as FjallSyncStats};
 mod pg;
 mod search;
 #[cfg(feature = "postgres")]
-pub use pg::{PgConfig, PgSearchIndex, PgStore};
+pub use pg::{PgConfig, PgSearchIndex, PgSslMode, PgStore, UnknownSslMode};
 #[cfg(feature = "tantivy")]
 pub use search::{TantivyConfig, TantivyIndex};
 

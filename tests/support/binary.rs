@@ -127,12 +127,17 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Runs `binary --listen 127.0.0.1:0 --memory --log warn ARGS` with `env`, for settings it
+/// Runs `binary --listen 127.0.0.1:0 --log warn --memory ARGS` with `env`, for settings it
 /// must refuse: it has to exit by itself (within 20 s, or the test fails and the process is
 /// killed). Its exit code and what it wrote to stderr.
 pub fn exit_of(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    exit_on(binary, &[&["--memory"], args].concat(), env)
+}
+
+/// As [`exit_of`], without `--memory`: for a store named by the arguments (`--store`).
+pub fn exit_on(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut child = Command::new(binary)
-        .args(["--listen", "127.0.0.1:0", "--memory", "--log", "warn"])
+        .args(["--listen", "127.0.0.1:0", "--log", "warn"])
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::null())

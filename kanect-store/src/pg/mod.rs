@@ -40,8 +40,13 @@
 //! `migrate`). [`PgConfig::schema`] puts all tables in one PostgreSQL schema (created if
 //! missing), which lets several deployments — or test runs — share a database.
 //!
-//! **TLS.** Connections are made without TLS (`NoTls`): run PostgreSQL on a private network or
-//! through a local proxy; TLS support is future work.
+//! **TLS.** Connections use TLS as libpq's `sslmode` and `sslrootcert` say (see `tls`), given
+//! as [`PgConfig`] fields or as the URL's parameters (`?sslmode=verify-full&sslrootcert=...`,
+//! which `conninfo` takes out before tokio-postgres, which refuses them, parses the rest). The
+//! default is libpq's `prefer`: encrypted when the server offers TLS, the certificate unchecked;
+//! `verify-full` is what protects against someone in the middle. The roots are read once, when
+//! the store connects, so a bad file fails the start. A connection that fails says which TLS
+//! settings it was made under.
 //!
 //! **Layout.** Each store trait's impl is a file of its own (`users`, `sessions`,
 //! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`; [`Store`] itself here), with one SQL
@@ -49,7 +54,8 @@
 //! is said above, and the comments there only say what is not obvious from the SQL. `sql` runs
 //! statements, `rows` decodes them, `migrate` keeps the schema, `search` is message search
 //! ([`PgStore::search_index`]), `purge` vacuums deleted and
-//! edited message bodies out of the table's pages.
+//! edited message bodies out of the table's pages, `tls` and `conninfo` are how connections are
+//! encrypted.
 //!
 //! **Deletion.** A deleted or edited message's old body stays in the table's pages until a
 //! `VACUUM`; the store runs one within ten minutes of a delete or an edit ([`PgStore::purge`]
@@ -58,6 +64,7 @@
 mod account_tokens;
 mod admin;
 mod attachments;
+mod conninfo;
 mod conversations;
 mod invites;
 mod login_attempts;
@@ -69,22 +76,26 @@ mod rows;
 mod search;
 mod sessions;
 mod sql;
+mod tls;
 mod users;
 
 pub use search::PgSearchIndex;
+pub use tls::{PgSslMode, UnknownSslMode};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use kanect_core::backend::{Store, StoreResult};
 use kanect_core::{StoreError, StoreHealth};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
 
 /// How to reach PostgreSQL and how to use it.
 #[derive(Clone, Debug)]
 pub struct PgConfig {
     /// A libpq-style URL or key-value string, e.g. `postgres://kanect@db.internal/kanect`.
+    /// Besides the parameters tokio-postgres takes, it may carry `sslmode` (all five of
+    /// libpq's values but `allow`) and `sslrootcert`, as the two fields below.
     pub url: String,
     /// The PostgreSQL schema that holds Kanect's tables (created if missing); None uses the
     /// connection's default `search_path` (normally `public`). Lower-case letters, digits and `_`.
@@ -97,6 +108,16 @@ pub struct PgConfig {
     /// How long a store call waits for a free pooled connection before failing with a
     /// backend error (rather than queueing forever when the database is slow). Default 30 s.
     pub wait_timeout: Duration,
+    /// How connections use TLS (libpq's `sslmode`). None: the URL's `sslmode`, or else
+    /// [`PgSslMode::Prefer`] (libpq's default: encrypted if the server offers TLS, certificate
+    /// unchecked), or [`PgSslMode::VerifyFull`] with `sslrootcert` `system`. Given here and in
+    /// the URL, the two must agree.
+    pub ssl_mode: Option<PgSslMode>,
+    /// The PEM file of the CA certificates that sign the server's certificate (libpq's
+    /// `sslrootcert`), or `system` for the system's roots. None: the URL's `sslrootcert`, or
+    /// else the system's roots for `verify-ca` and `verify-full`, none for the weaker modes
+    /// (given, a `prefer` or `require` connection checks the chain too, as libpq's does).
+    pub ssl_root_cert: Option<PathBuf>,
 }
 
 impl PgConfig {
@@ -108,6 +129,8 @@ impl PgConfig {
             pool_size: 16,
             connect_timeout: Duration::from_secs(10),
             wait_timeout: Duration::from_secs(30),
+            ssl_mode: None,
+            ssl_root_cert: None,
         }
     }
 }
@@ -120,7 +143,7 @@ impl PgConfig {
 /// the database itself, so it holds across nodes. A write returns once committed (durable with
 /// PostgreSQL's default `synchronous_commit = on`). Connecting applies the schema migrations
 /// shipped with this crate, under an advisory lock, so nodes may start together. Connections
-/// are made without TLS: keep the database on a private network.
+/// use TLS as [`PgConfig::ssl_mode`] says: by default when the server offers it, unchecked.
 ///
 /// A deleted or edited message's old body leaves the table's pages at a `VACUUM` that the
 /// store runs within ten minutes ([`PgStore::purge`] at once); PostgreSQL's WAL, archives,
@@ -133,10 +156,15 @@ impl PgConfig {
 /// let store = PgStore::connect("postgres://kanect@127.0.0.1/kanect").await?;
 /// let config = PgConfig { pool_size: 32, ..PgConfig::new("postgres://kanect@127.0.0.1/kanect") };
 /// let tuned = PgStore::connect_with(config).await?;
+/// // TLS with the certificate checked: in the URL as with libpq, or in the config
+/// let url = "postgres://kanect@db.internal/kanect?sslmode=verify-full&sslrootcert=/etc/kanect/pg-ca.pem";
+/// let checked = PgStore::connect(url).await?;
 /// # Ok(()) }
 /// ```
 pub struct PgStore {
     pool: Pool,
+    /// The TLS settings in force, which a failed connection names.
+    tls: tls::Tls,
     /// How it was connected, to connect again the same way ([`PgStore::config`]).
     config: PgConfig,
     /// Vacuums the messages table after deletes and edits (see `purge`).
@@ -166,10 +194,18 @@ impl PgStore {
     /// Several nodes may start at once: migrations run under an advisory lock.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] for a malformed URL or schema name, or when the database cannot
-    /// be reached; [`StoreError::Format`] when the database's schema is newer than this build.
+    /// [`StoreError::Backend`] for a malformed URL or schema name, TLS settings that cannot be
+    /// used (an unknown `sslmode`, a root certificate file that cannot be read or holds no
+    /// certificate, a setting given differently in the URL and the config), or when the
+    /// database cannot be reached (also: the server refuses TLS that the mode requires, or its
+    /// certificate fails the mode's check; the error names the TLS settings);
+    /// [`StoreError::Format`] when the database's schema is newer than this build.
     pub async fn connect_with(config: PgConfig) -> Result<PgStore, StoreError> {
-        let mut pg: tokio_postgres::Config = config.url.parse().map_err(StoreError::backend)?;
+        let conninfo = conninfo::split(&config.url).map_err(|error| StoreError::backend(PgError::Config(error)))?;
+        let tls = tls::Tls::resolve(config.ssl_mode, config.ssl_root_cert.as_deref(), &conninfo)
+            .map_err(StoreError::backend)?;
+        let mut pg: tokio_postgres::Config = conninfo.rest.parse().map_err(StoreError::backend)?;
+        pg.ssl_mode(tls.postgres_mode());
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(config.connect_timeout);
         }
@@ -185,7 +221,8 @@ impl PgStore {
             };
             pg.options(options);
         }
-        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let connector = tls.connector().map_err(StoreError::backend)?;
+        let manager = Manager::from_config(pg, connector, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
             .runtime(Runtime::Tokio1)
@@ -194,7 +231,7 @@ impl PgStore {
             .build()
             .map_err(StoreError::backend)?;
         let purge = purge::Purger::start(pool.clone());
-        let store = PgStore { pool, config, purge };
+        let store = PgStore { pool, tls, config, purge };
         let mut client = store.client().await?;
         migrate::run(&mut client, store.config.schema.as_deref()).await?;
         drop(client);
@@ -222,9 +259,16 @@ impl PgStore {
         &self.pool
     }
 
-    /// A pooled connection.
+    /// A pooled connection. A new connection that fails names the TLS settings it was made
+    /// under: a refused certificate, or a server without TLS, is otherwise hard to tell apart
+    /// from other failures to connect.
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(StoreError::backend)
+        self.pool.get().await.map_err(|error| match error {
+            deadpool_postgres::PoolError::Backend(_) => {
+                StoreError::backend(PgError::Connect { tls: self.tls.to_string(), source: error })
+            }
+            other => StoreError::backend(other),
+        })
     }
 }
 
@@ -284,6 +328,15 @@ enum PgError {
     /// The configuration cannot be used.
     #[error("invalid PostgreSQL configuration: {0}")]
     Config(String),
+    /// A new connection failed (the database is down, refused the log-in, refused TLS, or sent
+    /// a certificate the TLS settings refuse).
+    #[error("cannot connect to PostgreSQL ({tls})")]
+    Connect {
+        /// The TLS settings in force, as [`tls::Tls`] shows them.
+        tls: String,
+        #[source]
+        source: deadpool_postgres::PoolError,
+    },
     /// A number does not fit PostgreSQL's BIGINT.
     #[error("{0} does not fit in a PostgreSQL BIGINT")]
     OutOfRange(&'static str),
