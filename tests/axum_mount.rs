@@ -1,6 +1,7 @@
 //! Kanect mounted in an axum application (`examples/axum_app.rs`) at `/chat`: the app's own
-//! routes beside it, the app's log-in deciding who the user is in Kanect, a WebSocket upgrade
-//! through axum, and what is refused — no user, a cross-site request, paths outside the mount.
+//! routes beside it, the app's log-in deciding who the user is in Kanect (and in its access
+//! log), a WebSocket upgrade through axum, and what is refused — no user, a cross-site request,
+//! paths outside the mount.
 
 mod support;
 
@@ -11,6 +12,7 @@ mod axum_app;
 use kanect::{Chat, MemoryStore};
 use serde_json::json;
 use std::net::SocketAddr;
+use support::log::Log;
 use support::*;
 
 /// Starts the example app on port 0, with users alice and bob; returns its address.
@@ -164,4 +166,42 @@ async fn a_service_at_the_root_serves_kanects_own_sessions_and_shuts_its_sockets
     assert_eq!(socket.closed_within(WAIT).await, Some(Some(1001)));
     let health = raw_request(addr, "GET", "/health", &[], b"").await;
     assert_eq!((health.status, health.json()["status"].clone()), (503, json!("shutting_down")));
+}
+
+/// The access log names the app's user (it named none: only Kanect's own token check recorded
+/// it), also on a request its Origin refuses and on the WebSocket's upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_the_embedding_app_authenticated_name_its_user() {
+    let log = Log::capture();
+    let addr = start_app().await;
+    let alice = app_login(addr, "alice").await;
+    let bob = app_login(addr, "bob").await;
+    let json = ("Content-Type", "application/json");
+
+    let me = raw_request(addr, "GET", "/chat/api/v1/me", &[("Cookie", &alice), ("X-Request-Id", "app-me")], b"").await;
+    assert_eq!(me.status, 200, "{:?}", me.json());
+    let alice_id = me.json()["id"].as_str().expect("alice's id").to_owned();
+    assert_eq!(log.user_of("app-me").as_deref(), Some(alice_id.as_str()));
+
+    // A request that changes state, and one refused by its Origin (the log says who tried).
+    let bob_id = raw_request(addr, "GET", "/chat/api/v1/me", &[("Cookie", &bob)], b"").await.json()["id"].clone();
+    let body = json!({"user": bob_id}).to_string();
+    let headers = [("Cookie", alice.as_str()), json, ("X-Request-Id", "app-direct")];
+    let direct = raw_request(addr, "POST", "/chat/api/v1/conversations/direct", &headers, body.as_bytes()).await;
+    assert_eq!(direct.status, 200, "{:?}", direct.json());
+    assert_eq!(log.user_of("app-direct").as_deref(), Some(alice_id.as_str()));
+    let headers = [("Cookie", alice.as_str()), json, ("Origin", "https://evil.example"), ("X-Request-Id", "app-evil")];
+    let refused = raw_request(addr, "POST", "/chat/api/v1/conversations/direct", &headers, body.as_bytes()).await;
+    assert_eq!((refused.status, refused.code()), (403, "origin_forbidden".to_owned()));
+    assert_eq!(log.user_of("app-evil").as_deref(), Some(alice_id.as_str()));
+
+    // The WebSocket's upgrade request.
+    let socket = try_connect_to(addr, "/chat/api/v1/ws", "", &[("cookie", &alice), ("x-request-id", "app-ws")]).await;
+    assert!(socket.is_ok(), "the app user's socket opens");
+    assert_eq!(log.user_of("app-ws").as_deref(), Some(alice_id.as_str()));
+
+    // No app session: no user.
+    let anonymous = raw_request(addr, "GET", "/chat/api/v1/me", &[("X-Request-Id", "app-anonymous")], b"").await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(log.user_of("app-anonymous"), None);
 }

@@ -14,10 +14,11 @@ use kanect::http::{HttpConfig, TlsConfig, TlsError};
 use kanect::{Chat, MemoryStore};
 use serde_json::json;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::certs::{CertFiles, TestCertificates};
 use support::https::{client, https, https_on, presented, replace, tls_connect, wait_for_certificate};
+use support::log::Log;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -43,42 +44,6 @@ async fn start_tls(tls: TlsConfig, config: HttpConfig) -> TlsServer {
     TlsServer { addr, task }
 }
 
-/// What the server logs, for the whole test process (the certificate poll logs from a
-/// blocking-pool thread, so a thread-local subscriber would not see it). Only the reload test
-/// reads it.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Log {
-    /// Installs a subscriber writing into a new log.
-    fn capture() -> Self {
-        let log = Log::default();
-        let writer = log.clone();
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_env_filter("kanect_http=info")
-            .with_writer(move || writer.clone())
-            .init();
-        log
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Signs `username` up over HTTPS (password "correct horse battery"): its token and id.
 async fn https_signup(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>, username: &str) -> (String, String) {
     let body = json!({"username": username, "password": "correct horse battery"});
     let reply = https(addr, tls, "POST", "/api/v1/auth/signup", None, Some(body)).await;

@@ -46,6 +46,7 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Option<(String, bool)> {
 /// Origin of a request that changes state), else the session of Kanect's token.
 pub(crate) async fn authenticate<B>(app: &App, request: &Request<B>) -> Result<Caller, ApiError> {
     if let Some(caller) = request.extensions().get::<Caller>() {
+        name_in_span(caller);
         if changes_state(request.method()) {
             check_origin(request.headers(), &app.config.allowed_origins)?;
         }
@@ -61,12 +62,18 @@ async fn authenticate_token(chat: &Chat, method: &Method, headers: &HeaderMap) -
     // The user agent is what the user's list of sessions shows (recorded at most once a minute).
     let user_agent = headers.get(hyper::header::USER_AGENT).and_then(|value| value.to_str().ok());
     let caller = chat.authenticate_from(&token, user_agent).await?;
-    // The request's span (see `traffic`) names its user from here on.
-    tracing::Span::current().record("user_id", tracing::field::display(caller.user()));
+    name_in_span(&caller);
     if via_cookie && changes_state(method) {
         check_csrf(headers, &token)?;
     }
     Ok(caller)
+}
+
+/// Names the caller's user in the request's span (see `traffic`) from here on, however it was
+/// authenticated, and before the CSRF or Origin check: a refused request's log line says who
+/// it came as.
+fn name_in_span(caller: &Caller) {
+    tracing::Span::current().record("user_id", tracing::field::display(caller.user()));
 }
 
 fn changes_state(method: &Method) -> bool {

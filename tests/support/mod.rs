@@ -9,6 +9,7 @@
 pub mod binary;
 pub mod certs;
 pub mod https;
+pub mod log;
 pub mod smtp;
 
 use futures_util::{SinkExt, StreamExt};
