@@ -156,8 +156,9 @@ pub struct BackupDir {
 
 impl BackupDir {
     /// Creates `dir` (and its parents) if missing and opens its blob store. A directory that
-    /// holds anything but an earlier backup (its [`DUMP_FILE`]) is refused, so a mistyped path
-    /// never mixes a backup into other files. Blocks on the file system.
+    /// holds anything but a backup's own files (an earlier backup, or one cut short) is
+    /// refused, so a mistyped path never mixes a backup into other files. Blocks on the file
+    /// system.
     ///
     /// # Errors
     /// [`BackupError::NotBackup`] for a non-empty directory without a dump, or a path that is
@@ -166,12 +167,21 @@ impl BackupDir {
     pub fn prepare(dir: impl Into<PathBuf>) -> Result<BackupDir, BackupError> {
         let dir = dir.into();
         match std::fs::read_dir(&dir) {
-            Ok(mut entries) => {
-                if entries.next().is_some() && !dir.join(DUMP_FILE).is_file() {
-                    return Err(BackupError::NotBackup(format!(
-                        "{} is not empty and holds no {DUMP_FILE}: back up into a new or empty directory, or an earlier backup's",
-                        dir.display()
-                    )));
+            Ok(entries) => {
+                // A backup's own names only: a first backup cut short has its blobs and its
+                // pending dump, and no dump yet, and is still the place to try again.
+                for entry in entries {
+                    let name = entry?.file_name();
+                    let name = name.to_string_lossy();
+                    let ours = [BLOBS_DIR, MISSING_FILE].contains(&&*name)
+                        || name.trim_start_matches('.').starts_with(DUMP_FILE);
+                    if !ours {
+                        return Err(BackupError::NotBackup(format!(
+                            "{} is not empty and holds no {DUMP_FILE} ({name} is not a backup's): back up into a new or \
+                             empty directory, or an earlier backup's",
+                            dir.display()
+                        )));
+                    }
                 }
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
