@@ -95,7 +95,8 @@ async fn seed(addr: SocketAddr) -> Seeded {
     let direct = open_direct(addr, &alice, &bob).await;
     let picture = png(400, 300);
     let text = b"minutes of the meeting\n".repeat(5000);
-    let (image, text_id) = (upload(addr, &alice.token, "a.png", &picture).await, upload(addr, &alice.token, "m.txt", &text).await);
+    let (image, text_id) =
+        (upload(addr, &alice.token, "a.png", &picture).await, upload(addr, &alice.token, "m.txt", &text).await);
     let body = json!({"client_id": "c1", "body": "files", "attachments": [image, text_id]});
     let path = format!("/api/v1/conversations/{direct}/messages");
     assert_eq!(request(addr, "POST", &path, Some(&alice.token), Some(body)).await.status, 200);
@@ -163,20 +164,28 @@ async fn backups_of_a_running_and_a_stopped_server_restore_every_file() {
     refused(busy, "backup DIR --from http://HOST:PORT");
     assert_eq!(tokio::task::spawn_blocking(move || server.terminate()).await.unwrap(), Some(0));
 
-    let stderr = succeeded(kanect(&binary, &["backup".as_ref(), os(stopped.path()), "--data-dir".as_ref(), os(source.path())], ""));
+    let stderr = succeeded(kanect(
+        &binary,
+        &["backup".as_ref(), os(stopped.path()), "--data-dir".as_ref(), os(source.path())],
+        "",
+    ));
     assert!(stderr.contains("3 blobs copied") && stderr.contains("2 attachments"), "{stderr}");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(stopped.path().join("dump.jsonl")).unwrap().permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(stopped.path().join("dump.jsonl")).unwrap().permissions(),
+    );
     assert_eq!(mode & 0o777, 0o600, "password hashes: the owner's only");
 
     for (backup, target) in [(stopped.path(), restored.path()), (live.path(), from_live.path())] {
-        let stderr = succeeded(kanect(&binary, &["import".as_ref(), os(backup), "--data-dir".as_ref(), os(target)], ""));
+        let stderr =
+            succeeded(kanect(&binary, &["import".as_ref(), os(backup), "--data-dir".as_ref(), os(target)], ""));
         assert!(stderr.contains("imported") && stderr.contains("3 blobs copied"), "{stderr}");
         let server = start_process(&binary, [OsStr::new("--data-dir"), os(target)], &[]);
         serves_the_same_files(server.addr, &seeded).await;
         assert_eq!(tokio::task::spawn_blocking(move || server.terminate()).await.unwrap(), Some(0));
     }
     // Into a store that holds data: refused.
-    let again = kanect(&binary, &["import".as_ref(), os(stopped.path()), "--data-dir".as_ref(), os(restored.path())], "");
+    let again =
+        kanect(&binary, &["import".as_ref(), os(stopped.path()), "--data-dir".as_ref(), os(restored.path())], "");
     refused(again, "not empty");
 }
 
@@ -191,17 +200,22 @@ async fn a_damaged_backup_or_a_wrong_directory_is_refused_before_anything_is_imp
 
     // A directory with other files in it is not a backup's.
     std::fs::write(stray.path().join("notes.txt"), "mine").unwrap();
-    let into_stray = kanect(&binary, &["backup".as_ref(), os(stray.path()), "--data-dir".as_ref(), os(source.path())], "");
+    let into_stray =
+        kanect(&binary, &["backup".as_ref(), os(stray.path()), "--data-dir".as_ref(), os(source.path())], "");
     refused(into_stray, "is not empty and holds no dump.jsonl");
     assert_eq!(std::fs::read_dir(stray.path()).unwrap().count(), 1, "nothing written beside the stray file");
     refused(kanect(&binary, &["import".as_ref(), os(stray.path()), "--memory".as_ref()], ""), "has no dump.jsonl");
 
-    let import = || kanect(&binary, &["import".as_ref(), os(backup.path()), "--data-dir".as_ref(), os(target.path())], "");
+    let import =
+        || kanect(&binary, &["import".as_ref(), os(backup.path()), "--data-dir".as_ref(), os(target.path())], "");
     let file = blob_file(backup.path(), &seeded.text);
     let whole = std::fs::read(&file).unwrap();
     // Cut short, changed at the same size, gone: each names the blob, and imports nothing.
     std::fs::write(&file, &whole[..whole.len() - 1]).unwrap();
-    refused(import(), &format!("blob {}: {} bytes in the backup, its record says {}", seeded.text, whole.len() - 1, whole.len()));
+    refused(
+        import(),
+        &format!("blob {}: {} bytes in the backup, its record says {}", seeded.text, whole.len() - 1, whole.len()),
+    );
     let mut changed = whole.clone();
     changed[0] ^= 1;
     std::fs::write(&file, &changed).unwrap();
@@ -221,7 +235,8 @@ async fn a_damaged_backup_or_a_wrong_directory_is_refused_before_anything_is_imp
     let cut = &text[..text.trim_end().rfind('\n').unwrap() + 1];
     std::fs::write(&dump, cut).unwrap();
     let truncated = tempfile::tempdir().unwrap();
-    let cut_import = kanect(&binary, &["import".as_ref(), os(backup.path()), "--data-dir".as_ref(), os(truncated.path())], "");
+    let cut_import =
+        kanect(&binary, &["import".as_ref(), os(backup.path()), "--data-dir".as_ref(), os(truncated.path())], "");
     refused(cut_import, "truncated");
     std::fs::write(&dump, &text).unwrap();
 
@@ -272,7 +287,14 @@ async fn export_from_an_https_server_trusts_the_ca_file_and_nothing_else() {
     let dump = out.path().join("dump.jsonl");
     let url = format!("https://{}", server.addr);
     let export = |extra: &[&OsStr]| {
-        let base = ["export".as_ref(), os(&dump), "--from".as_ref(), url.as_ref(), "--admin-username".as_ref(), "ops".as_ref()];
+        let base = [
+            "export".as_ref(),
+            os(&dump),
+            "--from".as_ref(),
+            url.as_ref(),
+            "--admin-username".as_ref(),
+            "ops".as_ref(),
+        ];
         let args: Vec<&OsStr> = base.into_iter().chain(extra.iter().copied()).collect();
         kanect(&binary, &args, "the admin password\n")
     };
@@ -286,8 +308,10 @@ async fn export_from_an_https_server_trusts_the_ca_file_and_nothing_else() {
     // A file with no certificate in it, and a CA file for plain HTTP, name the flag.
     refused(export(&["--from-ca-file".as_ref(), os(&key)]), "--from-ca-file");
     let plain = ["export".as_ref(), os(&dump), "--from".as_ref(), "http://127.0.0.1:1".as_ref()];
-    let plain: Vec<&OsStr> =
-        plain.into_iter().chain(["--admin-username".as_ref(), "ops".as_ref(), "--from-ca-file".as_ref(), os(&ca)]).collect();
+    let plain: Vec<&OsStr> = plain
+        .into_iter()
+        .chain(["--admin-username".as_ref(), "ops".as_ref(), "--from-ca-file".as_ref(), os(&ca)])
+        .collect();
     refused(kanect(&binary, &plain, "x\n"), "--from-ca-file: only for an https:// --from");
     assert_eq!(tokio::task::spawn_blocking(move || server.terminate()).await.unwrap(), Some(0));
 }

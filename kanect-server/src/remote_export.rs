@@ -188,7 +188,9 @@ impl Server {
 }
 
 /// The request side of an HTTP/1 connection over `stream`, whose connection task runs apart.
-async fn handshake<S>(stream: S) -> Result<http1::SendRequest<http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>>, AnyError>
+async fn handshake<S>(
+    stream: S,
+) -> Result<http1::SendRequest<http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>>, AnyError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {

@@ -103,8 +103,11 @@ fn referred(record: &Record) -> Vec<Expected> {
     match record {
         Record::Attachment { attachment } => {
             let meta = &attachment.meta;
-            let mut blobs =
-                vec![Expected { key: BlobKey::file(meta.id), size: Some(meta.size), sha256: Some(meta.sha256.clone()) }];
+            let mut blobs = vec![Expected {
+                key: BlobKey::file(meta.id),
+                size: Some(meta.size),
+                sha256: Some(meta.sha256.clone()),
+            }];
             if meta.image.is_some() {
                 let size = Some(attachment.thumbnail_size);
                 blobs.push(Expected { key: BlobKey::thumbnail(meta.id), size, sha256: None });
@@ -121,7 +124,10 @@ fn referred(record: &Record) -> Vec<Expected> {
 /// Calls `each` with every blob the dump at `path` refers to, in the dump's order. A line
 /// that does not parse is an error with its number: the dump was written (or checked) first,
 /// so this is a file changed under the backup.
-async fn for_each_blob(path: &Path, mut each: impl AsyncFnMut(Expected) -> Result<(), BackupError>) -> Result<(), BackupError> {
+async fn for_each_blob(
+    path: &Path,
+    mut each: impl AsyncFnMut(Expected) -> Result<(), BackupError>,
+) -> Result<(), BackupError> {
     let input = File::open(path).map_err(|error| at_path(path, error))?;
     let mut input = BufReader::new(input);
     let mut text = String::new();
@@ -237,7 +243,8 @@ impl BackupDir {
                 missing.push(expected.key);
                 return Ok(());
             };
-            let bytes = self.blobs.put(expected.key, blob.bytes).await.map_err(|error| put_failed(expected.key, error))?;
+            let bytes =
+                self.blobs.put(expected.key, blob.bytes).await.map_err(|error| put_failed(expected.key, error))?;
             counts.copied += 1;
             counts.bytes += bytes;
             Ok(())
