@@ -314,17 +314,9 @@ pub(crate) enum Command {
     Export {
         /// Where to write the dump.
         file: PathBuf,
-        /// The running server to back up, `http://HOST:PORT` or `https://HOST:PORT` (its
-        /// `--listen` address).
-        #[arg(long, global = true, value_name = "URL", requires = "admin_username")]
-        from: Option<String>,
-        /// The administrator to log in as, with `--from`; the password is read from stdin.
-        #[arg(long, global = true, value_name = "NAME", requires = "from")]
-        admin_username: Option<String>,
-        /// With an `https://` `--from`: trust the certificate authorities in this PEM file as
-        /// well as the system's (a private CA, or a self-signed certificate).
-        #[arg(long, global = true, value_name = "PEM", requires = "from")]
-        from_ca_file: Option<PathBuf>,
+        /// `--from`: a running server's dump instead.
+        #[command(flatten)]
+        remote: crate::remote_export::FromFlags,
     },
     /// A complete backup into the directory DIR: the dump (DIR/dump.jsonl) and the bytes of
     /// every attachment and avatar (DIR/blobs). DIR is created if missing; a non-empty DIR must
@@ -334,16 +326,9 @@ pub(crate) enum Command {
     Backup {
         /// The backup's directory.
         dir: PathBuf,
-        /// The running server to back up, `http://HOST:PORT` or `https://HOST:PORT`.
-        #[arg(long, global = true, value_name = "URL", requires = "admin_username")]
-        from: Option<String>,
-        /// The administrator to log in as, with `--from`; the password is read from stdin.
-        #[arg(long, global = true, value_name = "NAME", requires = "from")]
-        admin_username: Option<String>,
-        /// With an `https://` `--from`: trust the certificate authorities in this PEM file as
-        /// well as the system's.
-        #[arg(long, global = true, value_name = "PEM", requires = "from")]
-        from_ca_file: Option<PathBuf>,
+        /// `--from`: a running server's backup instead.
+        #[command(flatten)]
+        remote: crate::remote_export::FromFlags,
     },
     /// Replay a dump from FILE (`-`: standard input) into the store, which must be empty: how
     /// to restore a backup, or move to another backend (export from one, import into the other).

@@ -1,6 +1,7 @@
 //! `export FILE` and `import FILE` on the store the flags open: the dump
 //! (`kanect::store::backup`) to and from a file or the standard streams, made durable before
-//! the command says it is done.
+//! the command says it is done. `backup DIR` and `import DIR`: the dump and the attachments'
+//! bytes together, in a directory (`kanect::store::backup::{backup, restore}`).
 
 use crate::AnyError;
 use kanect::Store;
@@ -56,7 +57,6 @@ pub(crate) async fn backup(cli: &crate::cli::Cli, dir: &Path) -> Result<(), AnyE
     let opened = open_store(cli).await?;
     let blobs = crate::store::open_blobs(cli, &opened)?;
     let (counts, copied) = kanect::store::backup::backup(&*opened, &*blobs, dir).await?;
-    opened.flush().await?;
     eprintln!("backed up {counts}; {copied}");
     Ok(())
 }
@@ -101,6 +101,8 @@ pub(crate) async fn restore(cli: &crate::cli::Cli, dir: &Path) -> Result<(), Any
 /// refused with how to back it up instead.
 async fn open_store(cli: &crate::cli::Cli) -> Result<crate::store::OpenStore, AnyError> {
     crate::store::open_store(cli).await.map_err(|error| {
+        // `store::explain_open` words the busy case (its hints are for export, import and
+        // create-admin): add this command's own.
         if !error.to_string().contains("is in use by another process") {
             return error;
         }

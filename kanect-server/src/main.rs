@@ -125,16 +125,16 @@ fn exit_with(error: AnyError) -> ! {
 
 async fn run(cli: Cli) -> Result<(), AnyError> {
     match &cli.command {
-        Some(Command::Export { file, from: Some(url), admin_username: Some(username), from_ca_file }) => {
-            let server = remote_export::Server::parse(url, from_ca_file.as_deref())?;
-            return remote_export::run(&server, username, &dump::read_password()?, file).await;
-        }
-        Some(Command::Export { file, .. }) => return dump::export(&*open_store(&cli).await?, file).await,
-        Some(Command::Backup { dir, from: Some(url), admin_username: Some(username), from_ca_file }) => {
-            let server = remote_export::Server::parse(url, from_ca_file.as_deref())?;
-            return dump::backup_from(&cli, &server, username, dir).await;
-        }
-        Some(Command::Backup { dir, .. }) => return dump::backup(&cli, dir).await,
+        Some(Command::Export { file, remote }) => match remote.server()? {
+            Some((server, username)) => {
+                return remote_export::run(&server, username, &dump::read_password()?, file).await;
+            }
+            None => return dump::export(&*open_store(&cli).await?, file).await,
+        },
+        Some(Command::Backup { dir, remote }) => match remote.server()? {
+            Some((server, username)) => return dump::backup_from(&cli, &server, username, dir).await,
+            None => return dump::backup(&cli, dir).await,
+        },
         Some(Command::Import { file }) if file.is_dir() => return dump::restore(&cli, file).await,
         Some(Command::Import { file }) => return dump::import(&*open_store(&cli).await?, file).await,
         Some(Command::CheckConfig) => unreachable!("handled by config_file before the runtime starts"),

@@ -23,12 +23,36 @@ use kanect::proto::rest::{LogIn, LoggedIn};
 use kanect::proto::ErrorBody;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `--from` and what goes with it, for `export` and `backup`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct FromFlags {
+    /// The running server to back up, `http://HOST:PORT` or `https://HOST:PORT` (its
+    /// `--listen` address).
+    #[arg(long, global = true, value_name = "URL", requires = "admin_username")]
+    from: Option<String>,
+    /// The administrator to log in as, with `--from`; the password is read from stdin.
+    #[arg(long, global = true, value_name = "NAME", requires = "from")]
+    admin_username: Option<String>,
+    /// With an `https://` `--from`: trust the certificate authorities in this PEM file as
+    /// well as the system's (a private CA, or a self-signed certificate).
+    #[arg(long, global = true, value_name = "PEM", requires = "from")]
+    from_ca_file: Option<PathBuf>,
+}
+
+impl FromFlags {
+    /// The server to back up and the administrator to log in as, if `--from` was given.
+    pub(crate) fn server(&self) -> Result<Option<(Server, &str)>, AnyError> {
+        let (Some(url), Some(username)) = (&self.from, &self.admin_username) else { return Ok(None) };
+        Ok(Some((Server::parse(url, self.from_ca_file.as_deref())?, username)))
+    }
+}
 
 /// Backs up `server` into `file` (`-`: standard output) as `username`.
 pub(crate) async fn run(server: &Server, username: &str, password: &str, file: &Path) -> Result<(), AnyError> {
