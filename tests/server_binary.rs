@@ -116,6 +116,22 @@ fn a_sigterm_right_after_the_listening_line_stops_the_server_cleanly() {
     }
 }
 
+/// SIGHUP reloads the TLS certificate; a server without TLS must still survive it (it is what
+/// `systemctl reload` sends, to any server): before the fix, its default action ended the
+/// process (exit by signal, no clean shutdown).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sighup_without_tls_leaves_the_server_serving() {
+    let binary = server_binary(&[]);
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start(&binary, data.path(), &[]);
+    server.hang_up();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(request(server.addr, "GET", "/health", None, None).await.status, 200);
+    server.hang_up();
+    assert_eq!(request(server.addr, "GET", "/health", None, None).await.status, 200);
+    assert_eq!(server.terminate(), Some(0));
+}
+
 /// The operator's limits as flags and variables: `/metrics` on its own listener and not on the
 /// client port, the cap per client address (`KANECT_MAX_CONNECTIONS_PER_ADDRESS`) and the cap
 /// of devices per account (`--max-devices-per-user`).

@@ -353,15 +353,28 @@ pub(crate) enum Command {
     Export {
         /// Where to write the dump.
         file: PathBuf,
-        /// The running server to back up, `http://HOST:PORT` (its `--listen` address), logged
-        /// in as `--admin-username` (the password is read from stdin).
-        #[arg(long, value_name = "URL")]
-        from: Option<String>,
+        /// `--from`: a running server's dump instead.
+        #[command(flatten)]
+        remote: crate::remote_export::FromFlags,
+    },
+    /// A complete backup into the directory DIR: the dump (DIR/dump.jsonl) and the bytes of
+    /// every attachment and avatar (DIR/blobs). DIR is created if missing; a non-empty DIR must
+    /// hold an earlier backup, which is then brought up to date (only new files are copied).
+    /// With `--from`, a running server's dump over its API, and the bytes read beside it from
+    /// `--data-dir`/blobs (or `--store`'s PostgreSQL).
+    Backup {
+        /// The backup's directory.
+        dir: PathBuf,
+        /// `--from`: a running server's backup instead.
+        #[command(flatten)]
+        remote: crate::remote_export::FromFlags,
     },
     /// Replay a dump from FILE (`-`: standard input) into the store, which must be empty: how
     /// to restore a backup, or move to another backend (export from one, import into the other).
+    /// FILE may be a directory `backup` wrote: the attachments' bytes are then restored too
+    /// (into `--data-dir`/blobs, or `--store`'s PostgreSQL), each checked first.
     Import {
-        /// The dump to read.
+        /// The dump, or the backup directory, to read.
         file: PathBuf,
     },
 }

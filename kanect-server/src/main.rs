@@ -125,11 +125,17 @@ fn exit_with(error: AnyError) -> ! {
 
 async fn run(cli: Cli) -> Result<(), AnyError> {
     match &cli.command {
-        Some(Command::Export { file, from: Some(url) }) => {
-            let username = cli.admin_username.as_deref().ok_or("export --from needs --admin-username")?;
-            return remote_export::run(url, username, &dump::read_password()?, file).await;
-        }
-        Some(Command::Export { file, .. }) => return dump::export(&*open_store(&cli).await?, file).await,
+        Some(Command::Export { file, remote }) => match remote.server(cli.admin_username.as_deref())? {
+            Some((server, username)) => {
+                return remote_export::run(&server, username, &dump::read_password()?, file).await;
+            }
+            None => return dump::export(&*open_store(&cli).await?, file).await,
+        },
+        Some(Command::Backup { dir, remote }) => match remote.server(cli.admin_username.as_deref())? {
+            Some((server, username)) => return dump::backup_from(&cli, &server, username, dir).await,
+            None => return dump::backup(&cli, dir).await,
+        },
+        Some(Command::Import { file }) if file.is_dir() => return dump::restore(&cli, file).await,
         Some(Command::Import { file }) => return dump::import(&*open_store(&cli).await?, file).await,
         Some(Command::CheckConfig) => unreachable!("handled by config_file before the runtime starts"),
         None | Some(Command::Serve | Command::CreateAdmin { .. }) => {}
@@ -173,8 +179,8 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     }
     let tls = tls_config(&cli)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    reload_on_sighup(tls.clone())?;
     if let Some(tls) = tls {
-        reload_on_sighup(tls.clone())?;
         server = server.tls(tls);
     }
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
@@ -203,13 +209,18 @@ fn tls_config(cli: &Cli) -> Result<Option<kanect::http::TlsConfig>, AnyError> {
 }
 
 /// Reloads the certificate files on SIGHUP (they are also checked every few seconds); a bad
-/// file is logged and the old certificate stays.
+/// file is logged and the old certificate stays. Without TLS there is nothing to reload, but
+/// SIGHUP is still taken: its default action ends the process, and `systemctl reload` (the unit's
+/// `ExecReload`) or a log rotation script sends it to any server.
 #[cfg(unix)]
-fn reload_on_sighup(tls: kanect::http::TlsConfig) -> std::io::Result<()> {
+fn reload_on_sighup(tls: Option<kanect::http::TlsConfig>) -> std::io::Result<()> {
     let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
-            let tls = tls.clone();
+            let Some(tls) = tls.clone() else {
+                tracing::info!("SIGHUP: nothing to reload (no --tls-cert)");
+                continue;
+            };
             match tokio::task::spawn_blocking(move || tls.reload()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => tracing::error!(%error, "SIGHUP: still serving the old certificate"),
@@ -222,7 +233,7 @@ fn reload_on_sighup(tls: kanect::http::TlsConfig) -> std::io::Result<()> {
 
 /// Without SIGHUP, the files are still checked every few seconds.
 #[cfg(not(unix))]
-fn reload_on_sighup(_tls: kanect::http::TlsConfig) -> std::io::Result<()> {
+fn reload_on_sighup(_tls: Option<kanect::http::TlsConfig>) -> std::io::Result<()> {
     Ok(())
 }
 

@@ -6,8 +6,12 @@
 //! makes it durable (fsync, rename over FILE, fsync of the directory) before it says so, and
 //! logs out again. A dump cut off on the way (the server failed or shut down, the connection
 //! broke) is an error, and the partial file is removed: FILE is either a complete new dump or
-//! what it was before. Plain HTTP only: run it on the server's
-//! machine or network, or against a TLS proxy's upstream address.
+//! what it was before.
+//!
+//! `https://HOST:PORT` speaks TLS (rustls on ring, as the server): the certificate must be
+//! valid for HOST and signed by an authority the system trusts or one in `--from-ca-file`
+//! (a private CA, or the server's own self-signed certificate). The password goes over the
+//! connection, so use `https://` for anything but the server's own machine or network.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
@@ -17,19 +21,47 @@ use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use kanect::proto::rest::{LogIn, LoggedIn};
 use kanect::proto::ErrorBody;
-use std::path::Path;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio_rustls::TlsConnector;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Backs up the server at `url` into `file` (`-`: standard output) as `username`.
-pub(crate) async fn run(url: &str, username: &str, password: &str, file: &Path) -> Result<(), AnyError> {
-    let server = Server::parse(url)?;
+/// `--from` and what goes with it, for `export` and `backup`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct FromFlags {
+    /// The running server to back up, `http://HOST:PORT` or `https://HOST:PORT` (its
+    /// `--listen` address), logged in as `--admin-username` (the password is read from stdin).
+    #[arg(long, value_name = "URL")]
+    from: Option<String>,
+    /// With an `https://` `--from`: trust the certificate authorities in this PEM file as
+    /// well as the system's (a private CA, or a self-signed certificate).
+    #[arg(long, value_name = "PEM", requires = "from")]
+    from_ca_file: Option<PathBuf>,
+}
+
+impl FromFlags {
+    /// The server to back up and the administrator to log in as (the global
+    /// `--admin-username`), if `--from` was given.
+    pub(crate) fn server<'a>(&self, admin_username: Option<&'a str>) -> Result<Option<(Server, &'a str)>, AnyError> {
+        let Some(url) = &self.from else { return Ok(None) };
+        let username = admin_username
+            .ok_or("--from needs --admin-username (KANECT_ADMIN_USERNAME): the administrator to log in as")?;
+        Ok(Some((Server::parse(url, self.from_ca_file.as_deref())?, username)))
+    }
+}
+
+/// Backs up `server` into `file` (`-`: standard output) as `username`.
+pub(crate) async fn run(server: &Server, username: &str, password: &str, file: &Path) -> Result<(), AnyError> {
+    let url = &server.url;
     let login = LogIn { username: username.to_string(), password: password.to_string() };
     let reply = server.send(Method::POST, "/api/v1/auth/login", None, Some(serde_json::to_vec(&login)?)).await?;
     let reply = refused_unless_ok("log in", reply).await?;
     let session: LoggedIn = serde_json::from_slice(&reply.into_body().collect().await?.to_bytes())?;
-    let result = download(&server, &session.token, file).await;
+    let result = download(server, &session.token, file).await;
     // The session was only for this backup: end it, whatever became of the download.
     if let Err(error) = server.send(Method::POST, "/api/v1/auth/logout", Some(&session.token), None).await {
         tracing::warn!(%error, "could not log out after the export");
@@ -103,25 +135,43 @@ async fn refused_unless_ok(
     Err(format!("{what}: the server answered {status}: {reason}").into())
 }
 
-/// The server to back up: where to connect and what to send as `Host`.
-struct Server {
+/// The server to back up: where to connect, what to send as `Host`, and how to speak TLS.
+pub(crate) struct Server {
+    /// As given, for messages.
+    url: String,
     authority: String,
+    /// For `https://`: the client's configuration and the name the certificate must have.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
 }
 
 impl Server {
-    /// `http://HOST:PORT` (a trailing `/` allowed; no path).
-    fn parse(url: &str) -> Result<Self, AnyError> {
+    /// `http://HOST:PORT` or `https://HOST:PORT` (a trailing `/` allowed; no path); `ca_file`,
+    /// certificate authorities trusted besides the system's for `https://`.
+    pub(crate) fn parse(url: &str, ca_file: Option<&Path>) -> Result<Self, AnyError> {
+        const EXPECTED: &str = "expected http://HOST:PORT or https://HOST:PORT";
         let uri: Uri = url.parse().map_err(|error| format!("--from {url:?}: {error}"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(format!("--from {url:?}: expected http://HOST:PORT").into());
-        }
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(format!("--from {url:?}: {EXPECTED}").into()),
+        };
         let Some(authority) = uri.authority().filter(|authority| authority.port().is_some()) else {
-            return Err(format!("--from {url:?}: expected http://HOST:PORT, with the port").into());
+            return Err(format!("--from {url:?}: {EXPECTED}, with the port").into());
         };
         if !matches!(uri.path(), "" | "/") {
             return Err(format!("--from {url:?}: expected no path after HOST:PORT").into());
         }
-        Ok(Server { authority: authority.to_string() })
+        let tls = match (https, ca_file) {
+            (true, _) => {
+                // The host without an IPv6 address's brackets: a name, or an address.
+                let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_string();
+                let name = ServerName::try_from(host).map_err(|error| format!("--from {url:?}: {error}"))?;
+                Some((TlsConnector::from(client_config(ca_file)?), name))
+            }
+            (false, Some(_)) => return Err("--from-ca-file: only for an https:// --from".into()),
+            (false, None) => None,
+        };
+        Ok(Server { url: url.to_string(), authority: authority.to_string(), tls })
     }
 
     /// One request on a connection of its own, with a bearer token and a JSON body if given;
@@ -136,12 +186,16 @@ impl Server {
         let stream = tokio::net::TcpStream::connect(&self.authority)
             .await
             .map_err(|error| format!("cannot connect to {}: {error}", self.authority))?;
-        let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection to the server ended");
+        let mut sender = match &self.tls {
+            Some((connector, name)) => {
+                let stream = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .map_err(|error| format!("TLS with {}: {error}", self.authority))?;
+                handshake(stream).await?
             }
-        });
+            None => handshake(stream).await?,
+        };
         let mut request = Request::builder().method(method).uri(path).header(HOST, &self.authority);
         if let Some(token) = token {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
@@ -155,4 +209,47 @@ impl Server {
         };
         Ok(sender.send_request(request.body(body)?).await?)
     }
+}
+
+/// The request side of an HTTP/1 connection over `stream`, whose connection task runs apart.
+async fn handshake<S>(
+    stream: S,
+) -> Result<http1::SendRequest<http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>>, AnyError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "connection to the server ended");
+        }
+    });
+    Ok(sender)
+}
+
+/// rustls on ring trusting the system's authorities and those in `ca_file`. A system
+/// certificate rustls cannot read is skipped; a `ca_file` that holds none is an error.
+fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, AnyError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(certificate);
+    }
+    if let Some(path) = ca_file {
+        let bad = |reason: String| format!("--from-ca-file {}: {reason}", path.display());
+        let pem = std::fs::read(path).map_err(|error| bad(error.to_string()))?;
+        let mut found = 0;
+        for certificate in CertificateDer::pem_slice_iter(&pem) {
+            roots.add(certificate.map_err(|error| bad(error.to_string()))?).map_err(|error| bad(error.to_string()))?;
+            found += 1;
+        }
+        if found == 0 {
+            return Err(bad("no PEM certificate in it".into()).into());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }

@@ -157,6 +157,14 @@ pub(crate) fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
              export reads beside running servers.",
         );
     }
+    if matches!(cli.command, Some(Command::Backup { .. })) {
+        text.push_str(
+            " An embedded store is one process's: back up the running server over its API (backup \
+             DIR --from http://HOST:PORT --admin-username NAME --data-dir DIR, the password on stdin; \
+             the attachments are read from --data-dir/blobs beside it), or stop the server, or run \
+             it on PostgreSQL (--store).",
+        );
+    }
     if matches!(cli.command, Some(Command::CreateAdmin { .. })) {
         text.push_str(
             " create-admin needs the store to itself: stop the server and run it again, or have the \

@@ -62,9 +62,9 @@
 //! import fails at its line: a different VAPID key would orphan the subscriptions.
 //!
 //! **The files' bytes are not in the dump**, only their records: they live in the blob store
-//! (a directory beside an embedded store, or a PostgreSQL table of their own), which is
-//! backed up separately, as files are; a dump restored without them has records whose
-//! downloads fail.
+//! (a directory beside an embedded store, or a PostgreSQL table of their own). [`backup`] and
+//! [`restore`] (module `directory`) take both: a directory with the dump and every blob its
+//! records refer to. A dump restored alone has records whose downloads fail.
 //!
 //! # Consistency
 //!
@@ -83,6 +83,10 @@ use kanect_core::{
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+mod directory;
+
+pub use directory::{backup, restore, BackupDir, BlobCounts, BLOBS_DIR, DUMP_FILE, MISSING_FILE};
 
 /// The `format` of a dump's header line.
 pub const FORMAT: &str = "kanect-dump";
@@ -116,6 +120,17 @@ pub enum BackupError {
     /// The import's target store holds data already.
     #[error("the target store is not empty (it holds {0}); import only into an empty store")]
     NotEmpty(String),
+    /// A backup directory that is not one, or cannot become one (see [`BackupDir::prepare`]).
+    #[error("{0}")]
+    NotBackup(String),
+    /// A blob in a backup directory is missing or does not match its record.
+    #[error("blob {key}: {reason}")]
+    Blob {
+        /// The blob's key (its file's name).
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// What an export wrote or an import replayed: records by kind.

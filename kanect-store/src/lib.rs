@@ -8,7 +8,8 @@
 //! the core's conformance suite, and both embedded stores the SIGKILL crash test. A directory
 //! written by one embedded engine is refused by the other, with the commands that migrate it:
 //! [`backup`] dumps any store to a versioned file and replays one into an empty store, for
-//! backups and for moves between backends.
+//! backups and for moves between backends; [`backup::backup`] and [`backup::restore`] take the
+//! blob store's bytes along, in a directory.
 //!
 //! Attachments' bytes are not in those stores but in a blob store of their own
 //! ([`kanect_core::blob::BlobStore`]): [`FsBlobStore`], files under the data directory, beside
@@ -128,6 +129,8 @@
 //! - `blob` — where attachments' bytes live: `blob::fs`, [`FsBlobStore`], files under the
 //!   data directory, for the embedded stores; `blob::pg` (feature `postgres`), `PgBlobStore`,
 //!   chunk rows in a `PgStore`'s database (`PgStore::blobs`), for a cluster.
+//! - `backup` — the dump, through the store traits; `backup::directory`, a complete backup in
+//!   a directory: the dump and every blob its records refer to.
 //! - `search` — message search indexes: `search::tantivy` (feature `tantivy`), [`TantivyIndex`]
 //!   in the embedded stores' data directory; `pg::search` (feature `postgres`), PostgreSQL's
 //!   full-text search over the messages table (`PgStore::search_index`).

@@ -101,6 +101,8 @@ pub struct FsBlobStore {
     dir: PathBuf,
     /// Where every read, write, sync, rename and removal of a put, get or delete runs.
     io: IoThreads,
+    /// Opened by [`FsBlobStore::open_read_only`]: another process owns the directory.
+    read_only: bool,
 }
 
 impl FsBlobStore {
@@ -138,7 +140,32 @@ impl FsBlobStore {
             tracing::info!(removed, dir = %tmp.display(), "removed the temporary files of puts a crash cut short");
         }
         let io = IoThreads::start(Self::IO_THREADS).map_err(StoreError::backend)?;
-        Ok(FsBlobStore { dir, io })
+        Ok(FsBlobStore { dir, io, read_only: false })
+    }
+
+    /// Opens the store in `dir`, which must exist, to read it beside the process that owns it
+    /// (a running server's `<data-dir>/blobs`, for a backup): it creates nothing and leaves
+    /// `tmp/` alone, whose files are that process's puts in progress. Reading beside a writer
+    /// is safe because a blob's file is complete once it has its name, and never changes.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when `dir` is not a directory or the I/O threads cannot be
+    /// started. Its puts and deletes fail with [`StoreError::Backend`] (permission denied).
+    pub fn open_read_only(dir: impl Into<PathBuf>) -> Result<FsBlobStore, StoreError> {
+        let dir = dir.into();
+        if !std::fs::metadata(&dir).map_err(|error| backend(&dir, error))?.is_dir() {
+            return Err(backend(&dir, io::Error::new(io::ErrorKind::NotADirectory, "not a directory")));
+        }
+        let io = IoThreads::start(Self::IO_THREADS).map_err(StoreError::backend)?;
+        Ok(FsBlobStore { dir, io, read_only: true })
+    }
+
+    /// The error of a put or delete on a store opened read-only.
+    fn refuse_write(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(backend(&self.dir, io::Error::new(io::ErrorKind::PermissionDenied, "opened read-only")));
+        }
+        Ok(())
     }
 
     /// Where the blob under `key` lives.
@@ -182,6 +209,7 @@ impl BlobStore for FsBlobStore {
     /// [`StoreError::Backend`] when a write, sync or rename fails (a full disk). Either way the
     /// temporary file is removed and nothing is stored under `key`.
     async fn put(&self, key: BlobKey, body: ByteStream) -> Result<u64, PutError> {
+        self.refuse_write()?;
         let temp = Temporary(Some(self.dir.join(TMP).join(format!("{key}.{}", uuid::Uuid::new_v4().simple()))));
         let size = self.write(temp.path(), body).await?;
         let target = self.path(key);
@@ -248,6 +276,7 @@ impl BlobStore for FsBlobStore {
     /// # Errors
     /// [`StoreError::Backend`] when the file cannot be removed or the directory synced.
     async fn delete(&self, key: BlobKey) -> Result<bool, StoreError> {
+        self.refuse_write()?;
         let path = self.path(key);
         self.io
             .run(move || match std::fs::remove_file(&path) {
@@ -387,11 +416,31 @@ mod tests {
 
     #[test]
     fn a_file_and_its_thumbnail_share_the_shard_of_the_ids_last_byte() {
-        let store = FsBlobStore { dir: PathBuf::from("/blobs"), io: IoThreads::start(0).unwrap() };
+        let store = FsBlobStore { dir: PathBuf::from("/blobs"), io: IoThreads::start(0).unwrap(), read_only: false };
         let mut bytes = [0x11; 16];
         bytes[15] = 0xa7;
         let id = AttachmentId::from_bytes(bytes);
         assert_eq!(store.path(BlobKey::file(id)), Path::new(&format!("/blobs/a7/{id}")));
         assert_eq!(store.path(BlobKey::thumbnail(id)), Path::new(&format!("/blobs/a7/{id}.thumb")));
+    }
+
+    #[tokio::test]
+    async fn a_store_opened_read_only_reads_and_refuses_writes_and_leaves_tmp_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = FsBlobStore::open(dir.path()).unwrap();
+        let key = BlobKey::file(AttachmentId::new());
+        owner.put(key, kanect_core::blob::once(Bytes::from_static(b"bytes"))).await.unwrap();
+        let in_progress = dir.path().join(TMP).join("another-process-put");
+        std::fs::write(&in_progress, b"half").unwrap();
+
+        let reader = FsBlobStore::open_read_only(dir.path()).unwrap();
+        assert_eq!(reader.get(key, None).await.unwrap().expect("stored").size, 5);
+        assert!(in_progress.exists(), "a put in progress is the owner's");
+        let other = BlobKey::file(AttachmentId::new());
+        let refused = reader.put(other, kanect_core::blob::once(Bytes::from_static(b"x"))).await.unwrap_err();
+        assert!(matches!(refused, PutError::Store(StoreError::Backend(_))), "{refused:?}");
+        assert!(reader.delete(key).await.is_err());
+        assert!(owner.get(key, None).await.unwrap().is_some(), "the delete was refused");
+        assert!(FsBlobStore::open_read_only(dir.path().join("none")).is_err(), "a missing directory");
     }
 }
