@@ -11,6 +11,8 @@
 //! kanect export backup.jsonl                    # a dump of the store (README, "Backups")
 //! echo 'the admin password' | kanect export backup.jsonl --from http://127.0.0.1:8080 --admin-username alice
 //! kanect --data-dir new import backup.jsonl     # into an empty store
+//! kanect backup /var/backups/kanect             # the dump and the attachments' bytes
+//! kanect --store postgres://kanect@db/kanect import /var/backups/kanect   # with the bytes
 //! kanect --store postgres://kanect@db/kanect --bus nats://127.0.0.1:4222   # a cluster node
 //! ```
 //!
