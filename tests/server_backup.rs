@@ -202,7 +202,7 @@ async fn a_damaged_backup_or_a_wrong_directory_is_refused_before_anything_is_imp
     std::fs::write(stray.path().join("notes.txt"), "mine").unwrap();
     let into_stray =
         kanect(&binary, &["backup".as_ref(), os(stray.path()), "--data-dir".as_ref(), os(source.path())], "");
-    refused(into_stray, "is not empty and holds no dump.jsonl");
+    refused(into_stray, "is not empty and not a backup's");
     assert_eq!(std::fs::read_dir(stray.path()).unwrap().count(), 1, "nothing written beside the stray file");
     refused(kanect(&binary, &["import".as_ref(), os(stray.path()), "--memory".as_ref()], ""), "has no dump.jsonl");
 

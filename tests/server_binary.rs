@@ -292,7 +292,7 @@ async fn away_after_takes_seconds_to_a_week_and_hello_says_it() {
         (&["--away-after", "10d"], "seconds, minutes or hours"),
         (&["--away-after", "ten minutes"], "seconds, minutes or hours"),
         (&["--away-after-minutes", "10081"], "10081"),
-        (&["--away-after", "30s", "--away-after-minutes", "1"], "cannot be used with"),
+        (&["--away-after", "30s", "--away-after-minutes", "1"], "cannot both be given"),
     ] {
         let refused =
             Command::new(&binary).args(["--memory", "--listen", "127.0.0.1:0"]).args(args).output().expect("run");

@@ -249,6 +249,15 @@ fn rules_between_settings_hold_across_sources_and_check_config_reads_the_certifi
         &[("KANECT_MEMORY", "false"), ("KANECT_STORE", "postgres://db/k")],
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
+    // Every other file a setting names must at least be there.
+    let out = check_config(
+        &binary,
+        &file,
+        &["--tls-key", &key, "--bus", "nats://127.0.0.1:1", "--bus-ca-file", "/nonexistent/ca.pem"],
+        &[],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stderr.contains("--bus-ca-file: /nonexistent/ca.pem"), "{}", out.stderr);
     // A key that is not there: check-config reads the files as the server would, and fails.
     let out = check_config(&binary, &file, &["--tls-key", "/nonexistent/privkey.pem"], &[]);
     assert_eq!(out.code, Some(1), "{}", out.stdout);

@@ -174,7 +174,9 @@ fn servers(url: &str) -> Result<(Vec<ServerAddr>, Option<Login>), ConnectError> 
             return Err(ConnectError::Url("a WebSocket URL (ws://, wss://): use nats:// or tls://".into()));
         }
         let mut parsed = address.into_inner();
-        if !parsed.username().is_empty() {
+        // A password without a user (`nats://:secret@host`) is taken out too: left in, async-nats
+        // would log it with the address.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
             let decode = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
             let found = (decode(parsed.username()), parsed.password().map(decode));
             if login.as_ref().is_some_and(|first| *first != found) {
@@ -381,6 +383,10 @@ mod tests {
         assert_eq!(login("nats://al%40ice:p%3Ass@127.0.0.1:4222"), Some(("al@ice".into(), Some("p:ss".into()))));
         assert_eq!(login("tls://s3cret@127.0.0.1:4222"), Some(("s3cret".into(), None)));
         assert_eq!(login("nats://127.0.0.1:4222"), None);
+        // A password without a user leaves the URL as well (it stayed in, before the fix).
+        let (without, _) = super::servers("nats://:s3cret@127.0.0.1:4222").unwrap();
+        assert_eq!(without[0].as_url_str(), "nats://127.0.0.1:4222");
+        assert_eq!(login("nats://:s3cret@127.0.0.1:4222"), Some((String::new(), Some("s3cret".into()))));
     }
 
     #[test]

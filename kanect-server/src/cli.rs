@@ -338,8 +338,10 @@ pub(crate) enum Command {
     /// Serve the web app and the API (what `kanect` does without a subcommand).
     Serve,
     /// Check the settings (the config file, the environment and the flags, in that order of
-    /// precedence) and the files they name, then print the effective configuration as a config
-    /// file, each value's source beside it and secrets masked. Exits non-zero on an error.
+    /// precedence) and the files they name (the TLS certificate and key read as the server
+    /// reads them; the other files, that they are readable), then print the effective
+    /// configuration as a config file, each value's source beside it and secrets masked. Exits
+    /// non-zero on an error.
     CheckConfig,
     /// Create an administrator account; the password is read from stdin (one line).
     CreateAdmin {

@@ -75,7 +75,11 @@ pub(crate) fn settings(args: &[OsString]) -> Result<Settings, Failure> {
     // After the command line's own: in the subcommand's part of it, if it names one. clap checks
     // the rules between flags (`--tls-cert` needs `--tls-key`) among those given at one level,
     // and the file's settings meet the command line's there.
-    let all: Vec<OsString> = args.iter().cloned().chain(file_args).collect();
+    // Before a `--`, if the command line has one: after it they would be no flags.
+    let end = args.iter().position(|arg| arg == "--").unwrap_or(args.len());
+    let mut all: Vec<OsString> = args[..end].to_vec();
+    all.extend(file_args);
+    all.extend(args[end..].iter().cloned());
     let matches =
         command.try_get_matches_from(&all).map_err(|error| explain_file_value(error, file.as_deref(), &from_file))?;
     let cli = Cli::from_arg_matches(&matches).map_err(Failure::Clap)?;
@@ -211,9 +215,10 @@ impl Settings {
                 .map(|raw| raw.map(|value| value.to_string_lossy().into_owned()).collect())
                 .unwrap_or_default();
             let secret = arg.is_hide_env_values_set();
+            let urls = ["store", "bus", "smtp_url"].contains(&id);
             let shown: Vec<String> = values
                 .iter()
-                .map(|value| toml_value(arg, &if secret { masked(value) } else { value.clone() }))
+                .map(|value| toml_value(arg, &if secret { masked(value, urls) } else { value.clone() }))
                 .collect();
             let assignment = match shown.as_slice() {
                 [] => format!("{key} = (not set)"),
@@ -286,7 +291,9 @@ fn spelled(id: &str) -> String {
 /// `value` as TOML: a switch's `true`/`false` and whole numbers bare, anything else a string
 /// (JSON's string escapes are TOML's).
 fn toml_value(arg: &Arg, value: &str) -> String {
-    let bare = matches!(arg.get_action(), ArgAction::SetTrue) || value.parse::<i64>().is_ok();
+    // A number only when it reads back as written: `007` or `+5` stay strings.
+    let number = value.parse::<i64>().is_ok_and(|number| number.to_string() == value);
+    let bare = matches!(arg.get_action(), ArgAction::SetTrue) || number;
     if bare {
         value.to_string()
     } else {
@@ -294,27 +301,45 @@ fn toml_value(arg: &Arg, value: &str) -> String {
     }
 }
 
-/// A secret, masked: a URL keeps its scheme, user and host (what an operator checks) with the
-/// password replaced; anything else is replaced whole.
-fn masked(value: &str) -> String {
+/// A secret, masked: each URL of a (comma-separated) list keeps its scheme, its user and its
+/// host (what an operator checks) with everything before the `@` but the user's name replaced
+/// (a password, or a token alone), and its query dropped (it may hold a password too);
+/// anything that is not such a list, or not a URL setting (`urls` false), is replaced whole.
+fn masked(value: &str, urls: bool) -> String {
     const MASK: &str = "********";
     if value.is_empty() {
         return String::new();
     }
-    let Some((scheme, rest)) = value.split_once("://") else { return MASK.to_string() };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    // The query may hold a password too (`?password=`): dropped with the rest of it.
-    let path = path.split('?').next().unwrap_or_default();
-    let host = match authority.rsplit_once('@') {
-        Some((user_info, host)) => {
-            let user = user_info.split(':').next().unwrap_or_default();
-            format!("{user}:{MASK}@{host}")
-        }
-        None => authority.to_string(),
-    };
-    let query = if rest[authority_end..].contains('?') { format!("?{MASK}") } else { String::new() };
-    format!("{scheme}://{host}{path}{query}")
+    if !urls {
+        return MASK.to_string();
+    }
+    let urls: Option<Vec<String>> = value
+        .split(',')
+        .map(|url| {
+            let (scheme, rest) = url.trim().split_once("://")?;
+            if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+                return None;
+            }
+            // The last `@`: a password may hold one, percent-encoded or not.
+            let (host_and_path, user) = match rest.rsplit_once('@') {
+                Some((user_info, after)) => {
+                    let user = user_info.split_once(':').map(|(user, _)| format!("{user}:{MASK}"));
+                    (after, user.unwrap_or_else(|| MASK.to_string()))
+                }
+                None => (rest, String::new()),
+            };
+            let (host_and_path, query) = match host_and_path.split_once(['?', '#']) {
+                Some((before, _)) => (before, format!("?{MASK}")),
+                None => (host_and_path, String::new()),
+            };
+            let at = if user.is_empty() { "" } else { "@" };
+            Some(format!("{scheme}://{user}{at}{host_and_path}{query}"))
+        })
+        .collect();
+    match urls {
+        Some(urls) => urls.join(","),
+        None => MASK.to_string(),
+    }
 }
 
 /// [`settings`] from the process's arguments; on a failure, the message and exit code 2 (as
@@ -341,14 +366,26 @@ mod tests {
 
     #[test]
     fn masks_the_password_of_a_url_and_keeps_the_rest() {
-        assert_eq!(masked("postgres://kanect:s3cret@db:5432/kanect"), "postgres://kanect:********@db:5432/kanect");
         assert_eq!(
-            masked("smtp://user:p%40ss@mail.example.com:587?tls=starttls"),
+            masked("postgres://kanect:s3cret@db:5432/kanect", true),
+            "postgres://kanect:********@db:5432/kanect"
+        );
+        assert_eq!(
+            masked("smtp://user:p%40ss@mail.example.com:587?tls=starttls", true),
             "smtp://user:********@mail.example.com:587?********"
         );
-        assert_eq!(masked("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
-        assert_eq!(masked("a plain password"), "********");
-        assert_eq!(masked("postgres://db/kanect?password=x"), "postgres://db/kanect?********");
+        assert_eq!(masked("nats://127.0.0.1:4222", true), "nats://127.0.0.1:4222");
+        assert_eq!(masked("a plain password", true), "********");
+        assert_eq!(masked("postgres://db/kanect?password=x", true), "postgres://db/kanect?********");
+        // A token alone, several servers, and a password with the URL's own characters in it.
+        assert_eq!(masked("nats://s3cr3t-token@nats:4222", true), "nats://********@nats:4222");
+        assert_eq!(
+            masked("nats://u:p1@h1:4222,nats://u:p2@h2:4222", true),
+            "nats://u:********@h1:4222,nats://u:********@h2:4222"
+        );
+        assert_eq!(masked("postgres://kanect:a/b?c@d#e@db/kanect", true), "postgres://kanect:********@db/kanect");
+        assert_eq!(masked("a password with :// in it", true), "********");
+        assert_eq!(masked("postgres://looks:like@a/url", false), "********");
     }
 
     #[test]

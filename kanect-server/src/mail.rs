@@ -19,7 +19,7 @@ pub(crate) struct MailFlags {
     /// A PEM file of CA certificates to trust for the SMTP server's certificate besides the
     /// public CAs: for a server whose certificate a private CA signed.
     #[arg(long, global = true, env = "KANECT_SMTP_CA_FILE", value_name = "PATH")]
-    smtp_ca_file: Option<PathBuf>,
+    pub(crate) smtp_ca_file: Option<PathBuf>,
     /// The sender of every mail: `Name <address>` or `address`.
     #[arg(long, global = true, env = "KANECT_MAIL_FROM", default_value = "Kanect <kanect@localhost>")]
     mail_from: String,

@@ -34,7 +34,7 @@ use cli::{Cli, Command, LogFormat};
 use kanect::blob::BlobStore;
 use kanect::search::SearchIndex;
 use kanect::{AttachmentLimits, Chat, ChatConfig, InviteLimits, Registration, Store};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{open_blobs, open_search, open_store, Search};
@@ -107,6 +107,25 @@ fn no_transparent_huge_pages() {
 fn check_config(settings: &config_file::Settings) -> ! {
     if let Err(error) = tls_config(&settings.cli) {
         exit_with(error);
+    }
+    // The other files the settings name are read when the store, the bus or the mailer is
+    // set up, each by its own parser; here, that each is there and readable, named by its flag.
+    let cli = &settings.cli;
+    let files = [
+        ("--store-ssl-root-cert", cli.store.store_ssl_root_cert.as_ref().filter(|path| path.as_os_str() != "system")),
+        ("--bus-credentials", cli.bus.bus_credentials.as_ref()),
+        ("--bus-nkey", cli.bus.bus_nkey.as_ref()),
+        ("--bus-ca-file", cli.bus.bus_ca_file.as_ref()),
+        ("--bus-client-cert", cli.bus.bus_client_cert.as_ref()),
+        ("--bus-client-key", cli.bus.bus_client_key.as_ref()),
+        ("--smtp-ca-file", cli.mail.smtp_ca_file.as_ref()),
+    ];
+    for (flag, path) in files {
+        if let Some(path) = path {
+            if let Err(error) = std::fs::File::open(path).and_then(|mut file| file.read(&mut [0; 1])) {
+                exit_with(format!("{flag}: {}: {error}", path.display()).into());
+            }
+        }
     }
     print!("{}", settings.effective());
     eprintln!("kanect: the configuration is valid");

@@ -85,7 +85,12 @@ async fn download(server: &Server, token: &str, file: &Path) -> Result<u64, AnyE
     let partial = file.with_file_name(format!(".{}.partial", name.to_string_lossy()));
     // Owner-only, as the offline export's file (see `backup_file`); the rename carries it over.
     let _ = std::fs::remove_file(&partial);
-    let out = crate::dump::backup_file(&partial).map_err(|error| format!("{}: {error}", partial.display()))?;
+    // A new file, never one found there (a link planted since the removal is not followed).
+    let out = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&partial)
+    };
+    let out = out.map_err(|error| format!("{}: {error}", partial.display()))?;
     let mut out = tokio::fs::File::from_std(out);
     let copied = async {
         let bytes = copy(&mut body, &mut out).await?;

@@ -28,8 +28,8 @@ pub(crate) struct StoreFlags {
     #[arg(long, global = true, env = "KANECT_STORE_SSL_MODE", value_parser = SSL_MODES)]
     pub(crate) store_ssl_mode: Option<String>,
     /// The PEM file of the CA certificates that sign PostgreSQL's certificate (libpq's
-    /// sslrootcert; `system` for the system's roots). Default for verify-ca and verify-full: the
-    /// system's roots. The --store URL's `sslrootcert=` does the same.
+    /// sslrootcert; `system` for the system's roots). Default for verify-full: the system's
+    /// roots; verify-ca needs it. The --store URL's `sslrootcert=` does the same.
     #[arg(long, global = true, env = "KANECT_STORE_SSL_ROOT_CERT")]
     pub(crate) store_ssl_root_cert: Option<PathBuf>,
 }

@@ -101,6 +101,10 @@ struct Expected {
 /// The blobs that one dump line refers to: none for most records.
 fn referred(record: &Record) -> Vec<Expected> {
     match record {
+        // An upload still under way when the dump was taken (a running server's): its record
+        // has no size nor digest yet, and its bytes, if they land before the blobs are copied,
+        // do not match the record the dump holds. The import keeps the record as it was.
+        Record::Attachment { attachment } if attachment.meta.sha256.is_empty() => Vec::new(),
         Record::Attachment { attachment } => {
             let meta = &attachment.meta;
             let mut blobs = vec![Expected {
@@ -179,11 +183,12 @@ impl BackupDir {
                 for entry in entries {
                     let name = entry?.file_name();
                     let name = name.to_string_lossy();
-                    let ours = [BLOBS_DIR, MISSING_FILE].contains(&&*name)
+                    let ours = name == BLOBS_DIR
+                        || name.starts_with(MISSING_FILE)
                         || name.trim_start_matches('.').starts_with(DUMP_FILE);
                     if !ours {
                         return Err(BackupError::NotBackup(format!(
-                            "{} is not empty and holds no {DUMP_FILE} ({name} is not a backup's): back up into a new or \
+                            "{} is not empty and not a backup's ({name} is no backup's file): back up into a new or \
                              empty directory, or an earlier backup's",
                             dir.display()
                         )));
@@ -237,8 +242,12 @@ impl BackupDir {
                     return Ok(());
                 }
             }
-            let Some(blob) = from.get(expected.key, None).await? else {
-                tracing::warn!(key = %expected.key, "a blob the dump refers to is not in the blob store");
+            // Not there, or not the bytes of the record dumped (changed since by a running
+            // server): the backup is told it lacks them rather than given bytes that the restore
+            // would refuse.
+            let blob = from.get(expected.key, None).await?;
+            let Some(blob) = blob.filter(|blob| expected.size.is_none_or(|size| size == blob.size)) else {
+                tracing::warn!(key = %expected.key, "a blob the dump refers to is not in the blob store as recorded");
                 counts.missing += 1;
                 missing.push(expected.key);
                 return Ok(());
@@ -250,18 +259,22 @@ impl BackupDir {
             Ok(())
         })
         .await?;
+        // The list goes into place before the dump, and keeps the earlier backup's keys as
+        // well: whichever dump a crash leaves, the list excuses every blob it lacks. A key
+        // listed but present is harmless (a restore only asks the list about absent blobs).
         let list = self.dir.join(MISSING_FILE);
-        if missing.is_empty() {
-            match std::fs::remove_file(&list) {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(at_path(&list, error)),
-                _ => {}
-            }
-        } else {
-            let mut file = private_file(&list).map_err(|error| at_path(&list, error))?;
-            for key in &missing {
+        let mut keys: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        keys.extend(missing_keys(&list)?.iter().map(ToString::to_string));
+        keys.sort();
+        keys.dedup();
+        if !keys.is_empty() {
+            let pending = self.dir.join(format!("{MISSING_FILE}.pending"));
+            let mut file = private_file(&pending).map_err(|error| at_path(&pending, error))?;
+            for key in &keys {
                 writeln!(file, "{key}")?;
             }
             file.sync_all()?;
+            std::fs::rename(&pending, &list).map_err(|error| at_path(&list, error))?;
         }
         std::fs::rename(self.pending_dump(), self.dir.join(DUMP_FILE))?;
         File::open(&self.dir)?.sync_all()?;
@@ -327,7 +340,8 @@ pub async fn restore<S: Store + ?Sized>(
         return Err(BackupError::NotBackup(format!("{} has no {DUMP_FILE}", dir.display())));
     }
     let missing = missing_keys(&dir.join(MISSING_FILE))?;
-    let saved = FsBlobStore::open(dir.join(BLOBS_DIR))?;
+    // Read only: a backup on a read-only mount, or owned by someone else, restores as well.
+    let saved = FsBlobStore::open_read_only(dir.join(BLOBS_DIR))?;
     // First every blob, read whole and checked, so that nothing is imported from a damaged backup.
     for_each_blob(&dump, async |expected: Expected| {
         let Some(stream) = checked(&saved, &expected, &missing).await? else { return Ok(()) };

@@ -115,8 +115,9 @@ pub struct PgConfig {
     pub ssl_mode: Option<PgSslMode>,
     /// The PEM file of the CA certificates that sign the server's certificate (libpq's
     /// `sslrootcert`), or `system` for the system's roots. None: the URL's `sslrootcert`, or
-    /// else the system's roots for `verify-ca` and `verify-full`, none for the weaker modes
-    /// (given, a `prefer` or `require` connection checks the chain too, as libpq's does).
+    /// else the system's roots for `verify-full`, none for the weaker modes (given, a `prefer`
+    /// or `require` connection checks the chain too, as libpq's does); `verify-ca`, which checks
+    /// no host name, needs one named (the system's roots would take any public CA's certificate).
     pub ssl_root_cert: Option<PathBuf>,
 }
 

@@ -140,7 +140,15 @@ impl Tls {
                 return Err(PgError::Config("sslrootcert is empty: name a PEM file, or system".into()))
             }
             (_, Some(path)) => Roots::File(path),
-            (PgSslMode::VerifyCa | PgSslMode::VerifyFull, None) => Roots::System,
+            (PgSslMode::VerifyCa, None) => {
+                return Err(PgError::Config(
+                    "sslmode=verify-ca needs sslrootcert, the PEM file of the CA that signed the server's \
+                     certificate: it does not check the host name, so with the system's roots any public \
+                     CA's certificate for any name would pass (as libpq, which refuses it too)"
+                        .into(),
+                ))
+            }
+            (PgSslMode::VerifyFull, None) => Roots::System,
             (PgSslMode::Prefer | PgSslMode::Require, None) => Roots::Unchecked,
         };
         Ok(Tls { mode, roots })
@@ -317,11 +325,19 @@ mod tests {
     }
 
     #[test]
-    fn the_default_is_prefer_and_verify_modes_default_to_the_systems_roots() {
+    fn the_default_is_prefer_and_verify_full_defaults_to_the_systems_roots() {
         let tls = resolve(None, None, "postgres://db/k").unwrap();
         assert_eq!((tls.mode, tls.roots), (PgSslMode::Prefer, Roots::Unchecked));
-        let tls = resolve(None, None, "postgres://db/k?sslmode=verify-ca").unwrap();
-        assert_eq!((tls.mode, tls.roots), (PgSslMode::VerifyCa, Roots::System));
+        let tls = resolve(None, None, "postgres://db/k?sslmode=verify-full").unwrap();
+        assert_eq!((tls.mode, tls.roots), (PgSslMode::VerifyFull, Roots::System));
+        // The system's roots without the host name's check would take any public CA's
+        // certificate for any name: verify-ca needs the CA named.
+        for (mode, url) in [(Some(PgSslMode::VerifyCa), "host=db"), (None, "postgres://db/k?sslmode=verify-ca")] {
+            let error = resolve(mode, None, url).unwrap_err().to_string();
+            assert!(error.contains("verify-ca needs sslrootcert"), "{error}");
+        }
+        let tls = resolve(None, Some("/ca.pem"), "postgres://db/k?sslmode=verify-ca").unwrap();
+        assert_eq!((tls.mode, tls.roots), (PgSslMode::VerifyCa, Roots::File("/ca.pem".into())));
         let tls = resolve(Some(PgSslMode::Require), Some("/ca.pem"), "host=db").unwrap();
         assert_eq!(tls.to_string(), "sslmode=require, sslrootcert=/ca.pem");
         assert_eq!((tls.mode, tls.roots), (PgSslMode::Require, Roots::File("/ca.pem".into())));
