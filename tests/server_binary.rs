@@ -241,10 +241,15 @@ async fn export_and_import_move_a_store_to_another_data_dir() {
     let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
     assert_eq!(status, Some(0));
 
+    // An older file there, readable by all: the dump replaces it with a new file once whole,
+    // not written into it (before, the old file was cut to nothing first and kept its mode).
+    std::fs::write(&dump, "an older backup").expect("write");
+    std::fs::set_permissions(&dump, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
     let exported = run_subcommand(&binary, old.path(), &[OsStr::new("export"), dump.as_os_str()]);
     let stderr = String::from_utf8_lossy(&exported.stderr);
     assert!(exported.status.success(), "{stderr}");
     assert!(stderr.contains("exported 1 users"), "{stderr}");
+    assert!(!old.path().join(".backup.jsonl.partial").exists());
     // Password hashes and every message: readable by its owner only.
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dump).unwrap().permissions()) & 0o777,

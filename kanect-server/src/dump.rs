@@ -6,25 +6,49 @@
 use crate::AnyError;
 use kanect::Store;
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// A new backup file, readable by its owner only: a dump holds password hashes, session token
-/// hashes and every message. (An existing file keeps its own permissions.)
-pub(crate) fn backup_file(path: &Path) -> std::io::Result<std::fs::File> {
+/// A dump's file while it is written: `.NAME.partial` beside `file`, new (never a file or a
+/// link found there) and readable by its owner only (a dump holds password hashes, session
+/// token hashes and every message). [`finish`] renames it over `file`, so `file` is either the
+/// new dump, whole, or what it was before: an older backup is not lost to a failed one.
+pub(crate) fn partial_file(file: &Path) -> Result<(PathBuf, std::fs::File), AnyError> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+    let name = file.file_name().ok_or_else(|| format!("{}: not a file name", file.display()))?;
+    let partial = file.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    // One left by a run that was killed: not a dump, and in the way.
+    let _ = std::fs::remove_file(&partial);
+    let out = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&partial);
+    let out = out.map_err(|error| format!("{}: {error}", partial.display()))?;
+    Ok((partial, out))
 }
 
-/// `export FILE`: the store's dump to a file (made durable before it says so) or stdout.
+/// Puts a [`partial_file`], written and synced, in place of `file`, and syncs the directory.
+pub(crate) fn finish(partial: &Path, file: &Path) -> std::io::Result<()> {
+    std::fs::rename(partial, file)?;
+    let directory = file.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(directory)?.sync_all()
+}
+
+/// `export FILE`: the store's dump to a file (made durable before it says so, and in place
+/// only once whole) or stdout.
 pub(crate) async fn export(store: &dyn Store, file: &Path) -> Result<(), AnyError> {
     let counts = if file == Path::new("-") {
         kanect::store::backup::export(store, std::io::BufWriter::new(std::io::stdout().lock())).await?
     } else {
-        let out = backup_file(file)?;
-        let mut writer = std::io::BufWriter::new(out);
-        let counts = kanect::store::backup::export(store, &mut writer).await?;
-        writer.into_inner().map_err(|error| error.into_error())?.sync_all()?;
-        counts
+        let (partial, out) = partial_file(file)?;
+        let written = async {
+            let mut writer = std::io::BufWriter::new(out);
+            let counts = kanect::store::backup::export(store, &mut writer).await?;
+            writer.into_inner().map_err(|error| error.into_error())?.sync_all()?;
+            finish(&partial, file)?;
+            Ok::<_, AnyError>(counts)
+        }
+        .await;
+        if written.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        written?
     };
     eprintln!("exported {counts}");
     Ok(())

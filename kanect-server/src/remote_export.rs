@@ -81,23 +81,12 @@ async fn download(server: &Server, token: &str, file: &Path) -> Result<u64, AnyE
     if file == Path::new("-") {
         return copy(&mut body, &mut tokio::io::stdout()).await;
     }
-    let name = file.file_name().ok_or_else(|| format!("{}: not a file name", file.display()))?;
-    let partial = file.with_file_name(format!(".{}.partial", name.to_string_lossy()));
-    // Owner-only, as the offline export's file (see `backup_file`); the rename carries it over.
-    let _ = std::fs::remove_file(&partial);
-    // A new file, never one found there (a link planted since the removal is not followed).
-    let out = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&partial)
-    };
-    let out = out.map_err(|error| format!("{}: {error}", partial.display()))?;
+    let (partial, out) = crate::dump::partial_file(file)?;
     let mut out = tokio::fs::File::from_std(out);
     let copied = async {
         let bytes = copy(&mut body, &mut out).await?;
         out.sync_all().await?;
-        tokio::fs::rename(&partial, file).await?;
-        let directory = file.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        tokio::fs::File::open(directory).await?.sync_all().await?;
+        crate::dump::finish(&partial, file)?;
         Ok::<_, AnyError>(bytes)
     }
     .await;
