@@ -472,16 +472,12 @@ async fn dump<S: Store + ?Sized, K: Sink>(store: &S, sink: K) -> Result<Counts, 
     Ok(counts)
 }
 
-/// Replays a dump read from `input` into `store`, which must be empty, and returns what it
-/// replayed. Ids, seqs, password hashes and timestamps come out as they were in the dumped
-/// store. Reads from `input` block: give it a buffered reader.
+/// Reads a dump's first line and checks it is a header of this format and version.
 ///
 /// # Errors
-/// [`BackupError::NotEmpty`] if the store holds anything; [`BackupError::Unsupported`] for a
-/// dump of another format or version; [`BackupError::Line`] for a line that does not parse or
-/// that the store refuses, and for a dump without its `end` line (truncated). What was
-/// replayed before the error stays in the store: import into a fresh one again.
-pub async fn import<S: Store + ?Sized, R: BufRead>(store: &S, mut input: R) -> Result<Counts, BackupError> {
+/// [`BackupError::Unsupported`] for an empty dump, a first line that is no header, or a dump
+/// of another format or version.
+pub(crate) fn read_header(input: &mut impl BufRead) -> Result<(), BackupError> {
     let mut text = String::new();
     if input.read_line(&mut text)? == 0 {
         return Err(BackupError::Unsupported("the dump is empty".into()));
@@ -497,7 +493,22 @@ pub async fn import<S: Store + ?Sized, R: BufRead>(store: &S, mut input: R) -> R
             header.version
         )));
     }
+    Ok(())
+}
+
+/// Replays a dump read from `input` into `store`, which must be empty, and returns what it
+/// replayed. Ids, seqs, password hashes and timestamps come out as they were in the dumped
+/// store. Reads from `input` block: give it a buffered reader.
+///
+/// # Errors
+/// [`BackupError::NotEmpty`] if the store holds anything; [`BackupError::Unsupported`] for a
+/// dump of another format or version; [`BackupError::Line`] for a line that does not parse or
+/// that the store refuses, and for a dump without its `end` line (truncated). What was
+/// replayed before the error stays in the store: import into a fresh one again.
+pub async fn import<S: Store + ?Sized, R: BufRead>(store: &S, mut input: R) -> Result<Counts, BackupError> {
+    read_header(&mut input)?;
     refuse_non_empty(store).await?;
+    let mut text = String::new();
 
     let mut counts = Counts::default();
     let mut line = 1;

@@ -133,6 +133,13 @@ async fn a_restore_checks_every_blob_and_the_store_before_writing_anything() {
     assert_eq!(store.stats().await.unwrap().users, 0, "nothing imported");
     assert_eq!(bytes_of(&blobs, BlobKey::avatar(source.avatar)).await, None, "no blob copied");
     std::fs::write(&file, b"an image's bytes").unwrap();
+    // A dump of another version: refused as such (it was "line 2: not a dump record").
+    let dump = dir.path().join("dump.jsonl");
+    let text = std::fs::read_to_string(&dump).unwrap();
+    std::fs::write(&dump, text.replacen("\"version\":1", "\"version\":99", 1)).unwrap();
+    let error = backup::restore(&store, &blobs, dir.path()).await.unwrap_err();
+    assert!(matches!(&error, BackupError::Unsupported(why) if why.contains("version 99")), "{error}");
+    std::fs::write(&dump, text).unwrap();
 
     // A store with data in it: refused, and its blob store untouched.
     let error = backup::restore(&source.store, &blobs, dir.path()).await.unwrap_err();

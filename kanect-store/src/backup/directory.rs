@@ -134,17 +134,15 @@ async fn for_each_blob(
 ) -> Result<(), BackupError> {
     let input = File::open(path).map_err(|error| at_path(path, error))?;
     let mut input = BufReader::new(input);
+    // A dump of another version is refused as such, before any blob is read.
+    super::read_header(&mut input)?;
     let mut text = String::new();
-    let mut line = 0;
+    let mut line = 1;
     loop {
         text.clear();
         line += 1;
         if input.read_line(&mut text)? == 0 {
             return Ok(());
-        }
-        // The header: not a record.
-        if line == 1 {
-            continue;
         }
         let record: Record = serde_json::from_str(&text)
             .map_err(|error| BackupError::Line { line, reason: format!("not a dump record: {error}") })?;
