@@ -7,7 +7,7 @@
 //! envelopes and passes other nodes' ones to the engine's inbox, which only enqueues, so a slow
 //! device never slows a listener. Dropping the bus stops its listeners.
 
-use crate::config::{ConnectError, NatsConfig};
+use crate::config::{ConnectError, NatsConfig, Subjects};
 use crate::interest::Interest;
 use async_nats::connection::State;
 use async_trait::async_trait;
@@ -17,20 +17,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::task::AbortHandle;
-
-/// Which subjects carry deliveries. Every node of a deployment must use the same.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Subjects {
-    /// Everything on `kanect.<prefix>.events`: every node receives every event and keeps
-    /// those for users it holds devices of. One publish per event. The default.
-    #[default]
-    Deployment,
-    /// Deliveries and session ends on `kanect.<prefix>.user.<user id>`, which a node follows
-    /// while it holds devices of that user; presence, heartbeats and broadcasts (changes to
-    /// the user directory, for every device) stay on the deployment subject. One publish per
-    /// recipient, but a node only receives its own users' events.
-    PerUser,
-}
 
 /// A [`Bus`] over NATS. Give each engine its own (or share one: an engine skips its own
 /// envelopes either way).

@@ -20,13 +20,26 @@
 //! async-nats reports a handshake error or a TLS alert as an I/O error, so its chain is
 //! searched for rustls's) or the address.
 
-use crate::bus::Subjects;
 use async_nats::rustls::pki_types::pem::{self, PemObject};
 use async_nats::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use async_nats::rustls::{self, RootCertStore};
 use async_nats::{ConnectOptions, ServerAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Which subjects carry deliveries. Every node of a deployment must use the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Subjects {
+    /// Everything on `kanect.<prefix>.events`: every node receives every event and keeps
+    /// those for users it holds devices of. One publish per event. The default.
+    #[default]
+    Deployment,
+    /// Deliveries and session ends on `kanect.<prefix>.user.<user id>`, which a node follows
+    /// while it holds devices of that user; presence, heartbeats and broadcasts (changes to
+    /// the user directory, for every device) stay on the deployment subject. One publish per
+    /// recipient, but a node only receives its own users' events.
+    PerUser,
+}
 
 /// How to reach NATS, prove who the node is, and which deployment to join.
 #[derive(Clone)]

@@ -101,8 +101,8 @@ mod bus;
 mod config;
 mod interest;
 
-pub use bus::{NatsBus, Subjects};
-pub use config::{ConnectError, FileRole, NatsConfig};
+pub use bus::NatsBus;
+pub use config::{ConnectError, FileRole, NatsConfig, Subjects};
 
 /// The README's example (crates.io shows it), compiled and run as a doctest so it stays true.
 #[cfg(doctest)]

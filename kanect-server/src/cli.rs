@@ -4,7 +4,7 @@
 
 use crate::bus::BusFlags;
 use crate::mail::MailFlags;
-use crate::store::StoreFlags;
+use crate::store::{Purpose, StoreFlags};
 use clap::{Parser, Subcommand};
 use kanect::http::HttpConfig;
 use kanect::{LoginLimits, Rate, RateLimits, SignUpMode};
@@ -33,16 +33,6 @@ pub(crate) struct Cli {
     /// port. Bind it to an address only the scraper reaches, such as 127.0.0.1:9464.
     #[arg(long, global = true, env = "KANECT_METRICS_LISTEN")]
     pub(crate) metrics_listen: Option<SocketAddr>,
-    /// Where the embedded store keeps its files.
-    #[arg(long, global = true, env = "KANECT_DATA_DIR", default_value = "./kanect-data")]
-    pub(crate) data_dir: PathBuf,
-    /// The embedded store's engine: `fjall` (the default) or `sled` (feature `sled`), for a
-    /// data directory sled wrote. Each refuses the other's directory, naming the migration.
-    #[arg(long, global = true, env = "KANECT_ENGINE", value_enum, default_value_t = Engine::Fjall)]
-    pub(crate) engine: Engine,
-    /// Keep everything in memory (lost at exit) instead of on disk.
-    #[arg(long, global = true, env = "KANECT_MEMORY")]
-    pub(crate) memory: bool,
     /// How often (milliseconds) a node tells the others who is online on it; a node silent
     /// for three of these counts as gone, and its users as offline.
     #[arg(long, global = true, env = "KANECT_HEARTBEAT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
@@ -100,11 +90,6 @@ pub(crate) struct Cli {
     /// far faster than people do). Log-in slow-downs stay.
     #[arg(long, global = true, env = "KANECT_NO_RATE_LIMITS")]
     pub(crate) no_rate_limits: bool,
-    /// Turn message search off: no index is kept (`<data-dir>/search` for an embedded store) and
-    /// searches get `501 search_disabled`. For comparing send throughput with and without
-    /// indexing (benches/README.md, "Search").
-    #[arg(long, global = true, env = "KANECT_NO_SEARCH")]
-    pub(crate) no_search: bool,
     /// Sends per account: BURST/PERIOD (e.g. 100/20s: 100 at once, 100 per 20 s), or `off`.
     #[arg(long, global = true, env = "KANECT_LIMIT_SENDS", value_name = "RATE", value_parser = rate_setting, default_value_t = RateSetting(RateLimits::default().sends))]
     pub(crate) limit_sends: RateSetting,
@@ -317,6 +302,16 @@ impl Cli {
         matches!(self.command, None | Some(Command::Serve))
     }
 
+    /// What this process opens the store for.
+    pub(crate) fn purpose(&self) -> Purpose {
+        match self.command {
+            Some(Command::Export { .. } | Command::Import { .. }) => Purpose::Dump,
+            Some(Command::Backup { .. }) => Purpose::Backup,
+            Some(Command::CreateAdmin { .. }) => Purpose::CreateAdmin,
+            None | Some(Command::Serve | Command::CheckConfig) => Purpose::Serve,
+        }
+    }
+
     /// The rate limits from the flags.
     pub(crate) fn rate_limits(&self) -> RateLimits {
         if self.no_rate_limits {
@@ -388,13 +383,4 @@ pub(crate) enum LogFormat {
     Text,
     /// One JSON object a line.
     Json,
-}
-
-/// The embedded store engines (`--engine`).
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Engine {
-    /// `FjallStore`, the default.
-    Fjall,
-    /// `SledStore`, for data directories sled wrote (feature `sled`).
-    Sled,
 }

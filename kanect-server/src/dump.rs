@@ -3,6 +3,7 @@
 //! the command says it is done. `backup DIR` and `import DIR`: the dump and the attachments'
 //! bytes together, in a directory (`kanect::store::backup::{backup, restore}`).
 
+use crate::store::{open_blobs, open_store, Purpose, StoreFlags};
 use crate::AnyError;
 use kanect::Store;
 use std::io::BufRead;
@@ -77,45 +78,19 @@ pub(crate) async fn import(store: &dyn Store, file: &Path) -> Result<(), AnyErro
 /// `backup DIR`: the dump and the attachments' bytes of the store the flags open, into DIR
 /// (`kanect::store::backup::backup`). An embedded store in use by a running server is refused
 /// with what to do instead: `--from` its address.
-pub(crate) async fn backup(cli: &crate::cli::Cli, dir: &Path) -> Result<(), AnyError> {
-    let opened = crate::store::open_store(cli).await?;
-    let blobs = crate::store::open_blobs(cli, &opened)?;
+pub(crate) async fn backup(flags: &StoreFlags, dir: &Path) -> Result<(), AnyError> {
+    let opened = open_store(flags, Purpose::Backup).await?;
+    let blobs = open_blobs(flags, &opened)?;
     let (counts, copied) = kanect::store::backup::backup(&*opened, &*blobs, dir).await?;
     eprintln!("backed up {counts}; {copied}");
     Ok(())
 }
 
-/// `backup DIR --from URL`: the running server's dump over its API, then the bytes its records
-/// refer to, read beside the server: from `--store`'s PostgreSQL, or else from
-/// `--data-dir`/blobs opened read-only (a blob's file never changes once it has its name, so
-/// it is safe to copy while the server writes others).
-pub(crate) async fn backup_from(
-    cli: &crate::cli::Cli,
-    server: &crate::remote_export::Server,
-    username: &str,
-    dir: &Path,
-) -> Result<(), AnyError> {
-    let password = read_password()?;
-    let backup = kanect::store::backup::BackupDir::prepare(dir)?;
-    let blobs: std::sync::Arc<dyn kanect::blob::BlobStore> = if cli.store.store.is_some() {
-        crate::store::open_blobs(cli, &crate::store::open_store(cli).await?)?
-    } else {
-        let path = cli.data_dir.join("blobs");
-        std::sync::Arc::new(kanect::store::FsBlobStore::open_read_only(&path).map_err(|error| {
-            format!("--data-dir {}: the server's attachments are read from its blobs: {error}", cli.data_dir.display())
-        })?)
-    };
-    crate::remote_export::run(server, username, &password, &backup.pending_dump()).await?;
-    let copied = backup.save_blobs(&*blobs).await?;
-    eprintln!("backed up {copied}");
-    Ok(())
-}
-
 /// `import DIR`: a backup directory into the (empty) store and its blob store, every blob
 /// checked against its record before anything is imported.
-pub(crate) async fn restore(cli: &crate::cli::Cli, dir: &Path) -> Result<(), AnyError> {
-    let opened = crate::store::open_store(cli).await?;
-    let blobs = crate::store::open_blobs(cli, &opened)?;
+pub(crate) async fn restore(flags: &StoreFlags, dir: &Path) -> Result<(), AnyError> {
+    let opened = open_store(flags, Purpose::Backup).await?;
+    let blobs = open_blobs(flags, &opened)?;
     let (counts, copied) = kanect::store::backup::restore(&*opened, &*blobs, dir).await?;
     eprintln!("imported {counts}; {copied}");
     Ok(())

@@ -150,14 +150,16 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             Some((server, username)) => {
                 return remote_export::run(&server, username, &dump::read_password()?, file).await;
             }
-            None => return dump::export(&*open_store(&cli).await?, file).await,
+            None => return dump::export(&*open_store(&cli.store, cli.purpose()).await?, file).await,
         },
         Some(Command::Backup { dir, remote }) => match remote.server(cli.admin_username.as_deref())? {
-            Some((server, username)) => return dump::backup_from(&cli, &server, username, dir).await,
-            None => return dump::backup(&cli, dir).await,
+            Some((server, username)) => return remote_export::backup_from(&cli.store, &server, username, dir).await,
+            None => return dump::backup(&cli.store, dir).await,
         },
-        Some(Command::Import { file }) if file.is_dir() => return dump::restore(&cli, file).await,
-        Some(Command::Import { file }) => return dump::import(&*open_store(&cli).await?, file).await,
+        Some(Command::Import { file }) if file.is_dir() => return dump::restore(&cli.store, file).await,
+        Some(Command::Import { file }) => {
+            return dump::import(&*open_store(&cli.store, cli.purpose()).await?, file).await
+        }
         Some(Command::CheckConfig) => unreachable!("handled by config_file before the runtime starts"),
         None | Some(Command::Serve | Command::CreateAdmin { .. }) => {}
     }
@@ -166,11 +168,11 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         Some(_) if cli.serving() => Some(kanect::http::PrometheusMetrics::install()?),
         _ => None,
     };
-    let opened = open_store(&cli).await?;
-    let blobs = open_blobs(&cli, &opened)?;
+    let opened = open_store(&cli.store, cli.purpose()).await?;
+    let blobs = open_blobs(&cli.store, &opened)?;
     let store = opened.shared();
     // `create-admin` only writes an account: no index to open (nor to catch up).
-    let search = if cli.serving() { open_search(&cli, &opened)? } else { Search::default() };
+    let search = if cli.serving() { open_search(&cli.store, &opened)? } else { Search::default() };
     let chat = build_chat(&cli, store.clone(), blobs, search.index.clone()).await?;
     if let Some(Command::CreateAdmin { name }) = &cli.command {
         let admin = chat.create_admin(Registration::new(name.as_str(), dump::read_password()?)).await?;

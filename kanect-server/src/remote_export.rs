@@ -13,6 +13,7 @@
 //! (a private CA, or the server's own self-signed certificate). The password goes over the
 //! connection, so use `https://` for anything but the server's own machine or network.
 
+use crate::store::{open_blobs, open_store, Purpose, StoreFlags};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::client::conn::http1;
@@ -52,6 +53,35 @@ impl FromFlags {
             .ok_or("--from needs --admin-username (KANECT_ADMIN_USERNAME): the administrator to log in as")?;
         Ok(Some((Server::parse(url, self.from_ca_file.as_deref())?, username)))
     }
+}
+
+/// `backup DIR --from URL`: the running server's dump over its API, then the bytes its records
+/// refer to, read beside the server: from `--store`'s PostgreSQL, or else from
+/// `--data-dir`/blobs opened read-only (a blob's file never changes once it has its name, so
+/// it is safe to copy while the server writes others).
+pub(crate) async fn backup_from(
+    flags: &StoreFlags,
+    server: &Server,
+    username: &str,
+    dir: &Path,
+) -> Result<(), AnyError> {
+    let password = crate::dump::read_password()?;
+    let backup = kanect::store::backup::BackupDir::prepare(dir)?;
+    let blobs: std::sync::Arc<dyn kanect::blob::BlobStore> = if flags.store.is_some() {
+        open_blobs(flags, &open_store(flags, Purpose::Backup).await?)?
+    } else {
+        let path = flags.data_dir.join("blobs");
+        std::sync::Arc::new(kanect::store::FsBlobStore::open_read_only(&path).map_err(|error| {
+            format!(
+                "--data-dir {}: the server's attachments are read from its blobs: {error}",
+                flags.data_dir.display()
+            )
+        })?)
+    };
+    run(server, username, &password, &backup.pending_dump()).await?;
+    let copied = backup.save_blobs(&*blobs).await?;
+    eprintln!("backed up {copied}");
+    Ok(())
 }
 
 /// Backs up `server` into `file` (`-`: standard output) as `username`.

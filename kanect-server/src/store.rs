@@ -1,7 +1,6 @@
 //! The store the server runs on, from its flags: fjall or sled in `--data-dir`, memory, or
 //! PostgreSQL (`--store`); and what sits beside it: the attachments' bytes and the search index.
 
-use crate::cli::{Cli, Command, Engine};
 use crate::AnyError;
 use clap::Args;
 use kanect::blob::{BlobStore, MemoryBlobStore};
@@ -10,9 +9,20 @@ use kanect::{MemoryStore, Store, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A shared store instead of the embedded one (a cluster's nodes all name the same).
+/// The store: embedded in `--data-dir`, in memory, or shared (a cluster's nodes all name the
+/// same `--store`); and message search beside it.
 #[derive(Args, Debug)]
 pub(crate) struct StoreFlags {
+    /// Where the embedded store keeps its files.
+    #[arg(long, global = true, env = "KANECT_DATA_DIR", default_value = "./kanect-data")]
+    pub(crate) data_dir: PathBuf,
+    /// The embedded store's engine: `fjall` (the default) or `sled` (feature `sled`), for a
+    /// data directory sled wrote. Each refuses the other's directory, naming the migration.
+    #[arg(long, global = true, env = "KANECT_ENGINE", value_enum, default_value_t = Engine::Fjall)]
+    pub(crate) engine: Engine,
+    /// Keep everything in memory (lost at exit) instead of on disk.
+    #[arg(long, global = true, env = "KANECT_MEMORY")]
+    pub(crate) memory: bool,
     /// A shared store instead of the embedded one: `postgres://user:password@host/database` (feature
     /// `postgres`). Every node of a cluster names the same one.
     #[arg(long, global = true, env = "KANECT_STORE", hide_env_values = true)]
@@ -32,6 +42,34 @@ pub(crate) struct StoreFlags {
     /// roots; verify-ca needs it. The --store URL's `sslrootcert=` does the same.
     #[arg(long, global = true, env = "KANECT_STORE_SSL_ROOT_CERT")]
     pub(crate) store_ssl_root_cert: Option<PathBuf>,
+    /// Turn message search off: no index is kept (`<data-dir>/search` for an embedded store) and
+    /// searches get `501 search_disabled`. For comparing send throughput with and without
+    /// indexing (benches/README.md, "Search").
+    #[arg(long, global = true, env = "KANECT_NO_SEARCH")]
+    pub(crate) no_search: bool,
+}
+
+/// The embedded store engines (`--engine`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Engine {
+    /// `FjallStore`, the default.
+    Fjall,
+    /// `SledStore`, for data directories sled wrote (feature `sled`).
+    Sled,
+}
+
+/// What the store is opened for: when an embedded store is busy (a server runs on it), what to
+/// do instead depends on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// To serve.
+    Serve,
+    /// `export` or `import`.
+    Dump,
+    /// `backup` (or `import DIR`).
+    Backup,
+    /// `create-admin`.
+    CreateAdmin,
 }
 
 /// `--store-ssl-mode`'s values: libpq's sslmodes but `allow`, as kanect-store's `PgSslMode`
@@ -39,14 +77,15 @@ pub(crate) struct StoreFlags {
 const SSL_MODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 
 /// The store from the flags: `--store`, `--memory` or the `--engine` in `--data-dir`.
-pub(crate) async fn open_store(cli: &Cli) -> Result<OpenStore, AnyError> {
-    if let Some(url) = &cli.store.store {
-        postgres_store(url, &cli.store).await
-    } else if cli.memory {
+pub(crate) async fn open_store(flags: &StoreFlags, purpose: Purpose) -> Result<OpenStore, AnyError> {
+    if let Some(url) = &flags.store {
+        postgres_store(url, flags).await
+    } else if flags.memory {
         Ok(OpenStore::Memory(Arc::new(MemoryStore::new())))
     } else {
-        std::fs::create_dir_all(&cli.data_dir)?;
-        let store = embedded_store(cli.engine, &cli.data_dir).map_err(|error| explain_open(cli, error))?;
+        std::fs::create_dir_all(&flags.data_dir)?;
+        let store =
+            embedded_store(flags.engine, &flags.data_dir).map_err(|error| explain_open(flags, purpose, error))?;
         Ok(OpenStore::Embedded(store))
     }
 }
@@ -87,10 +126,10 @@ impl OpenStore {
 }
 
 /// Where attachments' bytes go: beside the store (`--data-dir`/blobs for an embedded one).
-pub(crate) fn open_blobs(cli: &Cli, store: &OpenStore) -> Result<Arc<dyn BlobStore>, AnyError> {
+pub(crate) fn open_blobs(flags: &StoreFlags, store: &OpenStore) -> Result<Arc<dyn BlobStore>, AnyError> {
     Ok(match store {
         OpenStore::Memory(_) => Arc::new(MemoryBlobStore::new()),
-        OpenStore::Embedded(_) => Arc::new(kanect::store::FsBlobStore::open(cli.data_dir.join("blobs"))?),
+        OpenStore::Embedded(_) => Arc::new(kanect::store::FsBlobStore::open(flags.data_dir.join("blobs"))?),
         #[cfg(feature = "postgres")]
         OpenStore::Postgres(store) => Arc::new(store.blobs()),
     })
@@ -108,14 +147,14 @@ pub(crate) struct Search {
 /// Message search beside the store (`--no-search`: none): a TantivyIndex in
 /// `--data-dir`/search for an embedded store, PostgreSQL's own full-text search beside
 /// PostgreSQL, an index in memory beside memory.
-pub(crate) fn open_search(cli: &Cli, store: &OpenStore) -> Result<Search, AnyError> {
-    if cli.no_search {
+pub(crate) fn open_search(flags: &StoreFlags, store: &OpenStore) -> Result<Search, AnyError> {
+    if flags.no_search {
         return Ok(Search::default());
     }
     Ok(match store {
         OpenStore::Memory(_) => Search { index: Some(Arc::new(MemorySearchIndex::new())), tantivy: None },
         OpenStore::Embedded(_) => {
-            let index = Arc::new(kanect::store::TantivyIndex::open(cli.data_dir.join("search"))?);
+            let index = Arc::new(kanect::store::TantivyIndex::open(flags.data_dir.join("search"))?);
             Search { index: Some(index.clone()), tantivy: Some(index) }
         }
         #[cfg(feature = "postgres")]
@@ -140,7 +179,7 @@ pub(crate) fn embedded_store(engine: Engine, dir: &Path) -> Result<Arc<dyn Store
 
 /// Says what to do when the data directory is in use (by a server running on it, most
 /// likely), instead of the store's lock error; other errors pass through.
-pub(crate) fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
+fn explain_open(flags: &StoreFlags, purpose: Purpose, error: StoreError) -> AnyError {
     let busy = std::error::Error::source(&error)
         .and_then(|source| source.downcast_ref::<std::io::Error>())
         .is_some_and(|io| io.kind() == std::io::ErrorKind::ResourceBusy);
@@ -148,8 +187,8 @@ pub(crate) fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
         return error.into();
     }
     let mut text =
-        format!("{} is in use by another process: is a Kanect server running on it?", cli.data_dir.display());
-    if matches!(cli.command, Some(Command::Export { .. } | Command::Import { .. })) {
+        format!("{} is in use by another process: is a Kanect server running on it?", flags.data_dir.display());
+    if purpose == Purpose::Dump {
         text.push_str(
             " An embedded store is one process's: export from the running server over its API (export \
              FILE --from http://HOST:PORT --admin-username NAME, the password on stdin), or stop \
@@ -157,7 +196,7 @@ pub(crate) fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
              export reads beside running servers.",
         );
     }
-    if matches!(cli.command, Some(Command::Backup { .. })) {
+    if purpose == Purpose::Backup {
         text.push_str(
             " An embedded store is one process's: back up the running server over its API (backup \
              DIR --from http://HOST:PORT --admin-username NAME --data-dir DIR, the password on stdin; \
@@ -165,7 +204,7 @@ pub(crate) fn explain_open(cli: &Cli, error: StoreError) -> AnyError {
              it on PostgreSQL (--store).",
         );
     }
-    if matches!(cli.command, Some(Command::CreateAdmin { .. })) {
+    if purpose == Purpose::CreateAdmin {
         text.push_str(
             " create-admin needs the store to itself: stop the server and run it again, or have the \
              server create the administrator as it starts, with --admin-username and \
