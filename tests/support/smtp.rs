@@ -81,10 +81,12 @@ impl SmtpServer {
     pub fn start_with(security: Security) -> SmtpServer {
         let python = std::env::var("KANECT_TEST_SMTP").expect("KANECT_TEST_SMTP: a python3 with aiosmtpd");
         let dir = tempfile::tempdir().expect("maildir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtpd.py");
         let mut command = Command::new(python);
-        command.arg(script).arg(port.to_string()).arg(dir.path().join("box"));
+        // Port 0: the server binds a free port itself and prints it. A port picked here and
+        // released could be picked again by a test running beside this one, whose server then
+        // took this one's connections (and went away with them).
+        command.arg(script).arg("0").arg(dir.path().join("box"));
         match security {
             Security::Plain => command.arg("plain"),
             Security::StartTls | Security::Smtps => {
@@ -97,14 +99,21 @@ impl SmtpServer {
                     .arg(dir.path().join("auth.log"))
             }
         };
-        let child = command.stdout(Stdio::null()).spawn().expect("start aiosmtpd");
-        let server = SmtpServer { child, port, security, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
+        let mut child = command.stdout(Stdio::piped()).spawn().expect("start aiosmtpd");
+        let stdout = child.stdout.take().expect("aiosmtpd's stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            let _ = sender.send(line);
+        });
+        let line = receiver.recv_timeout(Duration::from_secs(20));
+        let port = line.as_deref().ok().and_then(|line| line.trim().parse().ok());
+        let Some(port) = port else {
+            let _ = child.kill();
+            panic!("aiosmtpd did not say where it listens within 20 s: {line:?}");
+        };
+        SmtpServer { child, port, security, dir }
     }
 
     /// The URL a mailer sends through, with the right login for a TLS server.

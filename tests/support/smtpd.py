@@ -3,6 +3,8 @@
     smtpd.py PORT MAILDIR plain
     smtpd.py PORT MAILDIR starttls|smtps CERT KEY USER PASSWORD AUTH_LOG
 
+PORT 0 binds a free port. The port bound is printed on stdout, one line, once it listens.
+
 plain: no TLS, no authentication (also: a server that does not offer STARTTLS).
 starttls: STARTTLS offered and required before anything else; AUTH only after it.
 smtps: TLS from the first byte.
@@ -60,6 +62,8 @@ def main():
         server = await loop.create_server(
             lambda: SMTP(handler, hostname="localhost", **options), "127.0.0.1", port, ssl=server_ssl
         )
+        # The port it bound (port 0: a free one), for the test that started it.
+        print(server.sockets[0].getsockname()[1], flush=True)
         async with server:
             await server.serve_forever()
 
