@@ -63,7 +63,8 @@ test('profile: name, status and avatar from the settings page, seen live by othe
 
   // Not a picture: the server's refusal as a sentence.
   await page.setInputFiles('#avatar-file', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('just text') });
-  assert.equal(await page.getAttribute('[data-avatar-preview]', 'data-avatar-preview'), 'chosen');
+  // The preview is shown once the file is read, which the page does after the change event.
+  await page.waitForSelector('[data-avatar-preview=chosen]');
   await page.click('[data-action=save-avatar]');
   await textMatching(page, '[data-error-for=avatar]', /not a picture/);
   await page.click('[data-action=cancel-avatar]');
