@@ -263,7 +263,9 @@ impl Chat {
             }
         }
         // Another delete won the race: theirs is announced (and, an administrator's, audited).
-        if !self.store().delete_user(id).await? {
+        let deleted = self.store().delete_user(id).await;
+        self.forget(Vec::new(), vec![id]).await;
+        if !deleted? {
             return Err(Error::NotFound(Entity::User));
         }
         self.store().delete_notifications_of(id).await?;
@@ -404,7 +406,10 @@ impl Chat {
     /// if it was deleted since it was read, so that nothing is announced or audited for an
     /// account that is gone.
     async fn update_existing(&self, id: UserId, update: UserUpdate) -> Result<User> {
-        self.store().update_user(id, update).await?.ok_or(Error::NotFound(Entity::User))
+        let updated = self.store().update_user(id, update).await;
+        // Forgotten whatever came of it: a change that failed may have been made.
+        self.forget(Vec::new(), vec![id]).await;
+        updated?.ok_or(Error::NotFound(Entity::User))
     }
 
     async fn admin_view(&self, user: User) -> Result<AdminUserView> {

@@ -188,5 +188,6 @@ fn receive(weak: &WeakChat, envelope: BusEnvelope) {
         }
         BusMessage::Heartbeat { online, idle } => chat.heard_heartbeat(envelope.origin, &online, &idle),
         BusMessage::PushSubscribed { user } => chat.heard_push_subscription(user),
+        BusMessage::Forget { conversations, users } => chat.cache().forget(&conversations, &users),
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::error::StoreError;
 use crate::event::Event;
-use crate::id::{NodeId, UserId};
+use crate::id::{ConversationId, NodeId, UserId};
 use crate::model::{Timestamp, TokenHash};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,16 @@ pub enum BusMessage {
         /// "Away"). Empty from a node that predates it: its users count as active.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         idle: Vec<UserId>,
+    },
+    /// Forget what you cached of these conversations and accounts: they changed (see the
+    /// `cache` module).
+    Forget {
+        /// Conversations whose kind, name, owner or members changed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        conversations: Vec<ConversationId>,
+        /// Accounts disabled, enabled, changed by an administrator or deleted.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        users: Vec<UserId>,
     },
     /// A user made a Web Push subscription: a node that believed they had none pushes to them
     /// again (see the `notifications` module).

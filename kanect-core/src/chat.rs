@@ -16,6 +16,7 @@
 use crate::auth::{PasswordCost, PasswordHasher};
 use crate::blob::BlobStore;
 use crate::bus::{Bus, BusEnvelope, BusInbox, BusMessage};
+use crate::cache::HotCache;
 use crate::error::Result;
 use crate::event::{Delivery, Event};
 use crate::hub::Hub;
@@ -167,6 +168,8 @@ struct Inner {
     limits: Arc<Limits>,
     metrics: Metrics,
     ordering: Sequencer,
+    /// Conversations and accounts a send reads (see the `cache` module).
+    cache: HotCache,
     /// Per conversation, the seq up to which retention passes have expired every message, so
     /// that the next pass starts after it; the lock also makes passes run one at a time (see
     /// the `retention` module). Shared so that the background pass can hold it without holding
@@ -257,6 +260,7 @@ impl Chat {
             limits: Arc::new(Limits::new(&config.rate_limits)),
             metrics,
             ordering: Sequencer::default(),
+            cache: HotCache::default(),
             retention_cursors: Arc::default(),
             blobs,
             search,
@@ -482,6 +486,20 @@ impl Chat {
         if self.inner.bus.has_peers() {
             let event = delivery.event().clone();
             self.publish(BusMessage::Broadcast { event }).await;
+        }
+    }
+
+    /// The node's cache of conversations and accounts (see the `cache` module).
+    pub(crate) fn cache(&self) -> &HotCache {
+        &self.inner.cache
+    }
+
+    /// Forgets cached conversations and accounts here and on every other node, after a change
+    /// to them; call before the change's operation returns.
+    pub(crate) async fn forget(&self, conversations: Vec<ConversationId>, users: Vec<UserId>) {
+        self.inner.cache.forget(&conversations, &users);
+        if self.inner.bus.has_peers() {
+            self.publish(BusMessage::Forget { conversations, users }).await;
         }
     }
 

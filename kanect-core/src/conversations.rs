@@ -1,6 +1,7 @@
 //! Conversations: direct ones opened implicitly, groups with an owner and their members, and
 //! who may read and write them (the caller's list is in `conversation_list`).
 
+use crate::cache::Generation;
 use crate::chat::{Caller, Chat};
 use crate::error::{Conflict, Denied, Entity, Error, Invalid, Result};
 use crate::event::Event;
@@ -105,6 +106,7 @@ impl Chat {
         self.limits().member_additions(caller.user(), 1)?;
         self.available_user(user).await?;
         let updated = self.store().add_member(id, user).await?.ok_or(Error::NotFound(Entity::Conversation))?;
+        self.forget(vec![id], Vec::new()).await;
         self.announce(updated.members.clone(), &updated).await?;
         self.post_system_line(&updated, caller.user(), GroupEvent::Added { user }).await;
         Ok(updated)
@@ -154,6 +156,7 @@ impl Chat {
             .set_conversation_details(id, Some(name), conversation.owner)
             .await?
             .ok_or(Error::NotFound(Entity::Conversation))?;
+        self.forget(vec![id], Vec::new()).await;
         self.announce(updated.members.clone(), &updated).await?;
         let renamed = GroupEvent::Renamed { name: updated.name.clone().unwrap_or_default() };
         self.post_system_line(&updated, caller.user(), renamed).await;
@@ -165,7 +168,32 @@ impl Chat {
     /// conversation's id is computable from two user ids, so an answer that differed would tell
     /// an outsider who has talked to whom. A member who left or was removed is an outsider too.
     pub(crate) async fn member_conversation(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
-        match self.store().conversation(id).await? {
+        self.member_conversation_read(caller, id, self.cache().generation()).await
+    }
+
+    /// As [`Chat::member_conversation`], answered from the node's cache when it says the caller
+    /// is a member, for what every message and typing signal asks (see the `cache` module: a
+    /// removal is enforced where the message is stored).
+    pub(crate) async fn sendable_conversation(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
+        match self.cache().conversation(id) {
+            Some(conversation) if conversation.has_member(caller.user()) => Ok(conversation),
+            _ => self.member_conversation_read(caller, id, self.cache().generation()).await,
+        }
+    }
+
+    /// Reads the conversation from the store and keeps it in the cache if nothing was
+    /// forgotten since `read`.
+    async fn member_conversation_read(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        read: Generation,
+    ) -> Result<Conversation> {
+        let found = self.store().conversation(id).await?;
+        if let Some(conversation) = &found {
+            self.cache().keep_conversation(read, conversation);
+        }
+        match found {
             Some(conversation) if conversation.has_member(caller.user()) => Ok(conversation),
             _ => Err(Error::NotFound(Entity::Conversation)),
         }
@@ -192,8 +220,15 @@ impl Chat {
         let Some(peer) = conversation.members.iter().copied().find(|member| *member != caller.user()) else {
             return Ok(());
         };
+        if self.cache().available(peer) {
+            return Ok(());
+        }
+        let read = self.cache().generation();
         match self.store().user(peer).await? {
-            Some(peer) if !peer.disabled => Ok(()),
+            Some(peer) if !peer.disabled => {
+                self.cache().keep_available(read, peer.id);
+                Ok(())
+            }
             _ => Err(Error::Forbidden(Denied::RecipientUnavailable)),
         }
     }
@@ -218,14 +253,15 @@ impl Chat {
         actor: UserId,
     ) -> Result<Conversation> {
         let id = conversation.id;
-        let mut updated = self.store().remove_member(id, user).await?.ok_or(Error::NotFound(Entity::Conversation))?;
+        let removed = self.store().remove_member(id, user).await;
+        // Forgotten whatever came of it: a removal that failed may have been made.
+        self.forget(vec![id], Vec::new()).await;
+        let mut updated = removed?.ok_or(Error::NotFound(Entity::Conversation))?;
         if updated.owner == Some(user) {
             let owner = updated.members.first().copied();
-            updated = self
-                .store()
-                .set_conversation_details(id, updated.name.clone(), owner)
-                .await?
-                .ok_or(Error::NotFound(Entity::Conversation))?;
+            let handed_on = self.store().set_conversation_details(id, updated.name.clone(), owner).await;
+            self.forget(vec![id], Vec::new()).await;
+            updated = handed_on?.ok_or(Error::NotFound(Entity::Conversation))?;
         }
         let mut recipients = updated.members.clone();
         recipients.push(user);

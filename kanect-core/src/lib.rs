@@ -105,6 +105,7 @@ pub mod backend;
 pub mod blob;
 mod builder;
 mod bus;
+mod cache;
 mod chat;
 mod client_key;
 mod conversation_list;

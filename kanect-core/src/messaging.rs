@@ -80,7 +80,7 @@ impl Chat {
         validate::client_id(client_id)?;
         self.limits().send(caller.user())?;
         self.check_verified(caller).await?;
-        let found = self.member_conversation(caller, conversation).await?;
+        let found = self.sendable_conversation(caller, conversation).await?;
         self.check_recipient(caller, &found).await?;
         if let Some(seq) = reply_to {
             self.reply_original(conversation, seq).await?;
@@ -265,7 +265,7 @@ impl Chat {
     /// conversation the caller is not in); `unavailable`.
     pub async fn typing(&self, caller: &Caller, conversation: ConversationId) -> Result<()> {
         self.limits().typing(caller.user())?;
-        let mut members = self.member_conversation(caller, conversation).await?.members;
+        let mut members = self.sendable_conversation(caller, conversation).await?.members;
         members.retain(|m| *m != caller.user());
         self.route(members, Event::Typing { conversation, user: caller.user() }).await;
         Ok(())

@@ -169,8 +169,9 @@ impl NatsBus {
                 }
                 result
             }
-            // Any node may store the next message to a user who subscribed to pushes.
-            BusMessage::Broadcast { .. } | BusMessage::PushSubscribed { .. } => {
+            // Any node may store the next message to a user who subscribed to pushes, and may
+            // have cached what changed.
+            BusMessage::Broadcast { .. } | BusMessage::PushSubscribed { .. } | BusMessage::Forget { .. } => {
                 self.send(&self.events, &envelope).await
             }
             BusMessage::EndSessions { user, .. } => self.send(&self.user_subject(*user), &envelope).await,

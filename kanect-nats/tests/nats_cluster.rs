@@ -406,7 +406,10 @@ async fn per_user_deliveries_reach_only_followed_subjects() {
                     );
                     broadcasts += 1;
                 }
-                BusMessage::Presence { .. } | BusMessage::Heartbeat { .. } | BusMessage::PushSubscribed { .. } => {
+                BusMessage::Presence { .. }
+                | BusMessage::Heartbeat { .. }
+                | BusMessage::PushSubscribed { .. }
+                | BusMessage::Forget { .. } => {
                     assert_eq!(message.subject.as_str(), format!("kanect.{prefix}.events"));
                 }
             }
