@@ -1,10 +1,13 @@
-//! Two server processes as a cluster: the server example built with `--features postgres,nats`,
-//! both nodes on one PostgreSQL schema (`--store`, `--store-schema`) and one NATS prefix
+//! Server processes as a cluster: the `kanect` binary (with its `postgres` and `nats` features),
+//! every node on one PostgreSQL schema (`--store`, `--store-schema`) and one NATS prefix
 //! (`--bus`, `--bus-prefix`), each on 127.0.0.1 port 0. Users on different nodes chat live over
 //! WebSocket with receipts and presence; then one node is killed with SIGKILL, its user
 //! reconnects to the other node and resumes by cursor — nothing lost, nothing doubled — and the
 //! surviving node reports the user offline once the dead node's heartbeats stop. A node
 //! stopped with SIGTERM instead tells the other of its users' departure before it exits.
+//! Three nodes share a group, and a member removed (or added back) through one node is refused
+//! (or let in) through another right after, whatever that node had cached; log-in slow-downs
+//! counted on one node hold on the other.
 //!
 //! Needs `KANECT_TEST_PG` (a database URL) and `KANECT_TEST_NATS` (a NATS URL); ignored without
 //! them, failing when they are set and a service is down. Each run uses a fresh schema named
@@ -253,6 +256,127 @@ async fn a_file_uploaded_to_one_node_is_read_from_the_other_until_its_message_is
         raw_request(node1.addr, "GET", &format!("/api/v1/attachments/{id}"), &[("Authorization", &auth)], b"").await;
     assert_eq!((gone.status, gone.code().as_str()), (404, "attachment_not_found"));
 
+    for node in [node1, node2] {
+        assert_eq!(tokio::task::spawn_blocking(move || node.terminate()).await.expect("join"), Some(0));
+    }
+}
+
+/// A message through `node` over REST; the reply, whatever it is.
+async fn try_post(node: &ServerProcess, token: &str, conversation: &str, body: &str) -> Reply {
+    let path = format!("/api/v1/conversations/{conversation}/messages");
+    request(node.addr, "POST", &path, Some(token), Some(json!({"client_id": body, "body": body}))).await
+}
+
+/// The bodies of a user's messages (not system lines) in the conversation, oldest first.
+async fn user_bodies(node: &ServerProcess, token: &str, conversation: &str) -> Vec<String> {
+    let path = format!("/api/v1/conversations/{conversation}/messages?limit=100");
+    let history = request(node.addr, "GET", &path, Some(token), None).await.json();
+    let messages = history["messages"].as_array().expect("messages").clone();
+    let seqs: Vec<u64> = messages.iter().map(|m| m["seq"].as_u64().expect("seq")).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "gap-free seqs");
+    messages.iter().filter(|m| m["event"].is_null()).map(|m| m["body"].as_str().expect("body").to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
+async fn three_nodes_share_a_group_and_a_membership_change_on_one_is_in_force_on_the_others_at_once() {
+    let binary = server_binary(&["postgres", "nats"]);
+    let (schema, prefix) = fresh_names();
+    let nodes = [
+        start_node(&binary, &schema, &prefix),
+        start_node(&binary, &schema, &prefix),
+        start_node(&binary, &schema, &prefix),
+    ];
+    let alice = signup(nodes[0].addr, "alice").await;
+    let bob = signup(nodes[1].addr, "bob").await;
+    let carol = signup(nodes[2].addr, "carol").await;
+    let created = request(
+        nodes[0].addr,
+        "POST",
+        "/api/v1/conversations",
+        Some(&alice.token),
+        Some(json!({"name": "three", "members": [bob.id, carol.id]})),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{:?}", created.json());
+    let group = created.json()["id"].as_str().expect("id").to_string();
+
+    // Each on their own node; what each sends reaches the other two live.
+    let mut sockets = Vec::new();
+    for (node, user) in nodes.iter().zip([&alice, &bob, &carol]) {
+        sockets.push(connect(node.addr, &user.token).await);
+    }
+    for (i, user) in ["alice", "bob", "carol"].iter().enumerate() {
+        let body = format!("hello from {user}");
+        let seq = send(&mut sockets[i], &group, &body).await;
+        for j in (0..3).filter(|j| *j != i) {
+            let got = next_where(&mut sockets[j], "the message", |f| f["type"] == "message" && f["message"]["body"] == body.as_str()).await;
+            assert_eq!(message_of(&got).1, seq, "node {} got {user}'s message", j + 1);
+        }
+    }
+
+    // Carol's sends through node 3 have the group cached there with her in it. Alice removes
+    // her through node 1: Carol's next send through node 3, right after, is refused.
+    let removed = request(
+        nodes[0].addr,
+        "DELETE",
+        &format!("/api/v1/conversations/{group}/members/{}", carol.id),
+        Some(&alice.token),
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, 200, "{:?}", removed.json());
+    let refused = try_post(&nodes[2], &carol.token, &group, "after removal").await;
+    assert_eq!((refused.status, refused.code().as_str()), (404, "conversation_not_found"));
+    // Added back through node 1: her send through node 3, right after, goes in.
+    let added = request(
+        nodes[0].addr,
+        "POST",
+        &format!("/api/v1/conversations/{group}/members"),
+        Some(&alice.token),
+        Some(json!({"user": carol.id})),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{:?}", added.json());
+    let back = try_post(&nodes[2], &carol.token, &group, "back again").await;
+    assert_eq!(back.status, 200, "{:?}", back.json());
+    // Bob, on node 2, gets it live: node 3's fan-out list has him, and the bus carries it.
+    next_where(&mut sockets[1], "Carol's return", |f| f["type"] == "message" && f["message"]["body"] == "back again")
+        .await;
+
+    let bodies = user_bodies(&nodes[1], &bob.token, &group).await;
+    assert_eq!(bodies, ["hello from alice", "hello from bob", "hello from carol", "back again"]);
+    for node in nodes {
+        assert_eq!(tokio::task::spawn_blocking(move || node.terminate()).await.expect("join"), Some(0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
+async fn log_in_slow_downs_are_shared_by_the_nodes() {
+    let binary = server_binary(&["postgres", "nats"]);
+    let (schema, prefix) = fresh_names();
+    let node1 = start_node(&binary, &schema, &prefix);
+    let node2 = start_node(&binary, &schema, &prefix);
+    signup(node1.addr, "alice").await;
+    let log_in = |addr, password: &'static str| async move {
+        let body = json!({"username": "alice", "password": password});
+        request(addr, "POST", "/api/v1/auth/login", None, Some(body)).await
+    };
+    // The free attempts, all on node 1.
+    for _ in 0..5 {
+        let reply = log_in(node1.addr, "wrong password").await;
+        assert_eq!((reply.status, reply.code().as_str()), (401, "bad_credentials"));
+    }
+    // Node 2 has seen no attempt from this address, and still makes this one wait: the count
+    // is in the shared database. Even the right password waits.
+    let refused = log_in(node2.addr, "correct horse battery").await;
+    assert_eq!((refused.status, refused.code().as_str()), (429, "too_many_attempts"));
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // Once the wait is over, the owner gets in through either node.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let reply = log_in(node2.addr, "correct horse battery").await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
     for node in [node1, node2] {
         assert_eq!(tokio::task::spawn_blocking(move || node.terminate()).await.expect("join"), Some(0));
     }

@@ -203,10 +203,11 @@ pub(crate) async fn connect_socket(
 }
 
 /// Opens one socket per entry of `owners` (an index into `accounts`), `concurrency` at a
-/// time; the results are in order. A handshake that takes longer than [`CONNECT_TIMEOUT`]
+/// time, account `i`'s to `servers[i % servers.len()]` (the nodes of one cluster); the results
+/// are in order. A handshake that takes longer than [`CONNECT_TIMEOUT`]
 /// (e.g. a server at its connection limit holds new ones in its backlog) fails.
 pub(crate) async fn connect_all(
-    server: SocketAddr,
+    servers: &[SocketAddr],
     sources: &Sources,
     accounts: &[Account],
     owners: &[usize],
@@ -215,6 +216,7 @@ pub(crate) async fn connect_all(
 ) -> Vec<Result<Socket, BoxError>> {
     stream::iter(owners.iter().enumerate())
         .map(|(n, &owner)| async move {
+            let server = servers[owner % servers.len()];
             let connecting = connect_socket(server, sources, n, &accounts[owner], write_buffer);
             match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
                 Ok(outcome) => outcome,

@@ -113,6 +113,18 @@ struct Args {
     /// their password hashes, so that the baseline does not include it.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// A second node of the same cluster (`http://host:port`): every second account (the
+    /// second of each pair) connects there, so that each message crosses from one node to the
+    /// other.
+    #[arg(long)]
+    peer_server: Option<String>,
+    /// The second node's pid: its CPU is added to the server CPU.
+    #[arg(long, requires = "peer_server")]
+    peer_pid: Option<u32>,
+    /// Also report the CPU of every process named `postgres` on this machine (the database's
+    /// backends, which stay for pooled connections), per delivery.
+    #[arg(long)]
+    postgres_cpu: bool,
     /// Sign-ups in flight at once.
     #[arg(long, default_value_t = 32)]
     register_concurrency: usize,
@@ -165,6 +177,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
         workload: args.workload,
         server: resolve(&args.server)?,
         server_pid: args.server_pid,
+        peer: args.peer_server.as_deref().map(resolve).transpose()?,
+        peer_pid: args.peer_pid,
+        postgres_cpu: args.postgres_cpu,
         prefix: run_prefix(),
         duration: Duration::try_from_secs_f64(args.duration)?,
         messages: args.messages,

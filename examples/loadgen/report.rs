@@ -123,6 +123,8 @@ pub(crate) struct Report {
     /// CPU seconds this process spent in the measured phase: the load generator's own (in
     /// the e2e bench, the in-process server's too).
     pub(crate) own_cpu: Option<f64>,
+    /// CPU seconds the machine's `postgres` processes spent in the measured phase, if asked.
+    pub(crate) postgres_cpu: Option<f64>,
 }
 
 impl Report {
@@ -166,6 +168,8 @@ impl Report {
             "server_cpu_s": self.server_cpu,
             "process_cpu_s": self.own_cpu,
             "server_cpu_us_per_message": self.server_cpu.and_then(|cpu| self.per_message(cpu)),
+            "postgres_cpu_s": self.postgres_cpu,
+            "postgres_cpu_us_per_message": self.postgres_cpu.and_then(|cpu| self.per_message(cpu)),
         })
         .to_string()
     }
@@ -194,7 +198,8 @@ impl Report {
                 );
             }
         }
-        for (name, cpu) in [("server CPU   ", self.server_cpu), ("process CPU  ", self.own_cpu)] {
+        let cpus = [("server CPU   ", self.server_cpu), ("PostgreSQL   ", self.postgres_cpu), ("process CPU  ", self.own_cpu)];
+        for (name, cpu) in cpus {
             if let Some(cpu) = cpu {
                 out += &format!("{name} {cpu:.2} s");
                 if let Some(per) = self.per_message(cpu) {
@@ -235,6 +240,20 @@ pub(crate) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let user: u64 = fields.next()?.parse().ok()?;
     let system: u64 = fields.next()?.parse().ok()?;
     Some((user + system) as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+/// CPU seconds used so far by every process named `postgres` (PostgreSQL's server and its
+/// backends, one per connection). A backend that exits takes its time with it: pooled
+/// connections stay, so over a measured phase this is the database's CPU.
+pub(crate) fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim_end() == "postgres")
+        })
+        .filter_map(|pid| cpu_seconds(Some(pid)))
+        .sum()
 }
 
 /// VmRSS of process `pid` in KiB, from `/proc/<pid>/status`.

@@ -69,6 +69,12 @@ pub(crate) struct Plan {
     pub(crate) server: SocketAddr,
     /// The server's pid, to read its RSS (same machine only).
     pub(crate) server_pid: Option<u32>,
+    /// A second node of the cluster: the odd-numbered accounts' sockets connect there.
+    pub(crate) peer: Option<SocketAddr>,
+    /// The second node's pid, whose CPU counts as the server's too.
+    pub(crate) peer_pid: Option<u32>,
+    /// Whether to read the CPU of the machine's `postgres` processes.
+    pub(crate) postgres_cpu: bool,
     /// Username prefix, unique per run so that runs against one server do not collide.
     pub(crate) prefix: String,
     /// Longest measured phase (for `idle`: how long the connections are held).
@@ -166,8 +172,9 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
     }
     let started = Instant::now();
     let sources = Sources::new(plan.server, plan.sources);
+    let servers: Vec<SocketAddr> = std::iter::once(plan.server).chain(plan.peer).collect();
     let opened =
-        client::connect_all(plan.server, &sources, &accounts, &owners, plan.connect_concurrency, 64 * 1024).await;
+        client::connect_all(&servers, &sources, &accounts, &owners, plan.connect_concurrency, 64 * 1024).await;
     let mut sockets = Vec::with_capacity(opened.len());
     let mut failed = 0;
     for socket in opened {
@@ -208,7 +215,10 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
         .collect();
 
     let measuring = Instant::now();
-    let cpu_before = (plan.server_pid.and_then(|pid| cpu_seconds(Some(pid))), cpu_seconds(None));
+    let server_pids: Vec<u32> = plan.server_pid.into_iter().chain(plan.peer_pid).collect();
+    let servers_cpu = || server_pids.iter().map(|pid| cpu_seconds(Some(*pid))).sum::<Option<f64>>();
+    let postgres_cpu = || plan.postgres_cpu.then(crate::report::postgres_cpu_seconds);
+    let cpu_before = (servers_cpu().filter(|_| !server_pids.is_empty()), cpu_seconds(None), postgres_cpu());
     let total_quota = plan.messages.saturating_mul(senders as u64);
     while measuring.elapsed() < plan.duration && (senders == 0 || live.sent.load(Ordering::Relaxed) < total_quota) {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -217,8 +227,9 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
     let drained_at = drain(&live, fan_out).await;
     let elapsed = drained_at.duration_since(measuring);
     let rss_after = plan.server_pid.and_then(crate::report::rss_kib);
-    let server_cpu = plan.server_pid.and_then(|pid| cpu_seconds(Some(pid))).zip(cpu_before.0).map(|(b, a)| b - a);
+    let server_cpu = servers_cpu().zip(cpu_before.0).map(|(b, a)| b - a);
     let own_cpu = cpu_seconds(None).zip(cpu_before.1).map(|(b, a)| b - a);
+    let postgres_cpu = postgres_cpu().zip(cpu_before.2).map(|(b, a)| b - a);
     let connections = live.open.load(Ordering::Relaxed);
     let _ = phase_tx.send(Phase::Stop);
 
@@ -236,6 +247,7 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
         server_rss: baseline.zip(rss_after),
         server_cpu,
         own_cpu,
+        postgres_cpu,
     })
 }
 
@@ -290,6 +302,9 @@ fn parameters(plan: &Plan) -> serde_json::Value {
         "duration_s": plan.duration.as_secs_f64(), "messages_per_sender": plan.messages,
         "window": plan.window, "rate": plan.rate,
     });
+    if let Some(peer) = plan.peer {
+        p["peer_server"] = json!(peer.to_string());
+    }
     match plan.workload {
         Workload::Pairs => p["pairs"] = json!(plan.pairs),
         Workload::Room => (p["members"], p["senders"]) = (json!(plan.members), json!(plan.senders)),

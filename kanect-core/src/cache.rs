@@ -13,10 +13,10 @@
 //!   once, whatever this node has cached.
 //! - **A removal is enforced by the store, not by this cache.** A member removed on node A may
 //!   still be cached as a member on node B until B hears of it. A store shared by several nodes
-//!   checks, when it commits an append, that the sender is still a member
-//!   ([`Appended::NotMember`](crate::Appended::NotMember)), so a removal acknowledged on A is
-//!   enforced on B before A's acknowledgement returns, heard of or not. A store of one process
-//!   has one engine, whose forgetting is immediate.
+//!   checks, when it commits a send's append, that the sender is still a member
+//!   ([`MessageStore::append_member_message`](crate::backend::MessageStore::append_member_message)),
+//!   so a removal acknowledged on A is enforced on B before A's acknowledgement returns, heard
+//!   of or not. A store of one process has one engine, whose forgetting is immediate.
 //! - **Forgotten through the bus.** The engine forgets a conversation after every change to it
 //!   and an account after an administrator changes it or it is deleted, here at once and on
 //!   other nodes through [`BusMessage::Forget`](crate::BusMessage::Forget), before the change's
