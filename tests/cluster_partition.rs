@@ -87,9 +87,19 @@ impl Cluster {
             inside_args.extend(["--ws-ping-interval", WS_PING, "--ws-idle-timeout", WS_IDLE]);
         }
         let listen = format!("{}:0", netns.link(Which::Clients).inside_ip);
-        let inside = start_as(netns.command(&binary), &listen, inside_args, &[], &std::env::var("PARTITION_LOG").unwrap_or("warn".into()), Stdio::inherit());
-        let other_args =
-            ["--store", &pg, "--store-schema", &schema, "--bus", &nats, "--bus-prefix", &prefix, "--heartbeat-ms", &heartbeat];
+        let inside = start_as(netns.command(&binary), &listen, inside_args, &[], "warn", Stdio::inherit());
+        let other_args = [
+            "--store",
+            &pg,
+            "--store-schema",
+            &schema,
+            "--bus",
+            &nats,
+            "--bus-prefix",
+            &prefix,
+            "--heartbeat-ms",
+            &heartbeat,
+        ];
         let other = start_process(&binary, other_args, &[]);
         Cluster { inside, other, _pg: pg_relay, _nats: nats_relay, netns }
     }
@@ -116,7 +126,8 @@ async fn frame_within(ws: &mut Ws, within: Duration, pick: impl Fn(&Value) -> bo
 
 /// Sends `body` (client id = body) and returns the reply carrying its reference, within `within`.
 async fn send_within(ws: &mut Ws, conversation: &str, body: &str, reference: &str, within: Duration) -> Option<Value> {
-    let frame = json!({"type": "send", "conversation": conversation, "client_id": body, "body": body, "ref": reference});
+    let frame =
+        json!({"type": "send", "conversation": conversation, "client_id": body, "body": body, "ref": reference});
     ws.send(frame).await;
     frame_within(ws, within, |f| f["ref"] == reference).await
 }
@@ -255,8 +266,9 @@ async fn a_node_cut_from_nats_keeps_storing_and_presence_converges_after_the_hea
     let alice = signup(inside.addr, "alice").await;
     let bob = signup(other.addr, "bob").await;
     let direct = open_direct(inside.addr, &alice, &bob).await;
-    let mut alice_ws = connect(inside.addr, &alice.token).await;
+    // Bob first: he sees Alice come online.
     let mut bob_ws = connect(other.addr, &bob.token).await;
+    let mut alice_ws = connect(inside.addr, &alice.token).await;
     assert!(frame_within(&mut bob_ws, PRESENCE_WITHIN, presence(&alice.id, true)).await.is_some(), "alice online");
     let mut acked = Vec::new();
     let first = send_until_acked(&mut alice_ws, &direct, "a1").await;
@@ -309,8 +321,9 @@ async fn a_node_cut_from_its_clients_reports_them_offline_and_they_resume_after_
     let alice = signup(inside.addr, "alice").await;
     let bob = signup(other.addr, "bob").await;
     let direct = open_direct(other.addr, &bob, &alice).await;
-    let mut alice_ws = connect(inside.addr, &alice.token).await;
+    // Bob first: he sees Alice come online.
     let mut bob_ws = connect(other.addr, &bob.token).await;
+    let mut alice_ws = connect(inside.addr, &alice.token).await;
     assert!(frame_within(&mut bob_ws, PRESENCE_WITHIN, presence(&alice.id, true)).await.is_some(), "alice online");
     let mut acked = Vec::new();
     let first = send_until_acked(&mut alice_ws, &direct, "a1").await;

@@ -54,8 +54,8 @@ pub(crate) struct Cli {
     /// id, method, route and user; the access log is target `kanect_http::access`).
     #[arg(long, global = true, env = "KANECT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
-    /// How often the server pings a WebSocket it has heard nothing from: a whole number of
-    /// seconds, minutes or hours (`30s`). With --ws-idle-timeout, how soon a device whose
+    /// How often the server pings each WebSocket: a whole number of seconds, minutes or hours
+    /// (`30s`). With --ws-idle-timeout, how soon a device whose
     /// network went away (no close, no reset: its packets just stop) counts as gone, and its
     /// user as offline: at most the sum of the two.
     #[arg(long, global = true, env = "KANECT_WS_PING_INTERVAL", value_name = "DURATION", default_value = "30s", value_parser = ws_duration_setting)]
@@ -258,6 +258,9 @@ const AWAY_AFTER_MAX_SECS: u64 = 7 * 24 * 3600;
 /// one second to [`AWAY_AFTER_MAX_SECS`].
 /// Parses a WebSocket ping interval or idle timeout: as `away_after_setting`, up to an hour.
 fn ws_duration_setting(text: &str) -> Result<Duration, String> {
+    if text.trim().trim_end_matches(['s', 'm', 'h']).parse::<u64>() == Ok(0) {
+        return Err(format!("{:?}: must be at least 1s", text.trim()));
+    }
     let duration = away_after_setting(text)?;
     if duration > Duration::from_secs(3600) {
         return Err(format!("{:?} is over an hour: a dead socket would hold its slot that long", text.trim()));

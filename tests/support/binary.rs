@@ -143,7 +143,9 @@ impl Drop for ServerProcess {
                 let _ = self.child.wait();
             }
             // Said, so that a test failing because its server died shows why.
-            Ok(Some(status)) if std::thread::panicking() => eprintln!("the server on {} had exited: {status}", self.addr),
+            Ok(Some(status)) if std::thread::panicking() => {
+                eprintln!("the server on {} had exited: {status}", self.addr)
+            }
             _ => {}
         }
     }

@@ -27,7 +27,7 @@ fn ip(args: &[&str]) {
 /// Whether network namespaces can be made here: `ip` runs, and a namespace can be added and
 /// deleted (root, or the capability). The error says why not.
 pub fn available() -> Result<(), String> {
-    let name = format!("kpcheck{}", std::process::id());
+    let name = format!("kpcheck{}n{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
     let added = Command::new("ip").args(["netns", "add", &name]).output().map_err(|e| format!("cannot run ip: {e}"))?;
     if !added.status.success() {
         return Err(format!("ip netns add fails: {}", String::from_utf8_lossy(&added.stderr).trim()));
