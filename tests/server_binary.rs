@@ -307,6 +307,28 @@ async fn away_after_takes_seconds_to_a_week_and_hello_says_it() {
     }
 }
 
+/// `--ws-ping-interval` and `--ws-idle-timeout` take seconds, minutes or hours up to an hour,
+/// the idle timeout longer than the interval (else a healthy device, pinged once per interval,
+/// would be closed between its pongs); anything else is refused at start with a sentence. (A
+/// node that uses them to notice vanished clients: `tests/cluster_partition.rs`.)
+#[test]
+fn websocket_ping_settings_are_checked_at_start() {
+    let binary = server_binary(&[]);
+    for (args, code, says) in [
+        (&["--ws-ping-interval", "0s"][..], 2, "at least 1s"),
+        (&["--ws-idle-timeout", "61m"], 2, "over an hour"),
+        (&["--ws-ping-interval", "ten"], 2, "seconds, minutes or hours"),
+        (&["--ws-ping-interval", "10s", "--ws-idle-timeout", "10s"], 1, "must be longer than --ws-ping-interval"),
+        (&["--ws-ping-interval", "2m"], 1, "--ws-idle-timeout (60s) must be longer than --ws-ping-interval (120s)"),
+    ] {
+        let refused =
+            Command::new(&binary).args(["--memory", "--listen", "127.0.0.1:0"]).args(args).output().expect("run");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
 /// A text log written to a file (or a pipe, or the journal) is plain: no colour escapes, which
 /// an operator's grep would trip on. (It was coloured whatever it was written to.)
 #[tokio::test]

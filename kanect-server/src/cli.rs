@@ -54,6 +54,16 @@ pub(crate) struct Cli {
     /// id, method, route and user; the access log is target `kanect_http::access`).
     #[arg(long, global = true, env = "KANECT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
+    /// How often the server pings each WebSocket: a whole number of seconds, minutes or hours
+    /// (`30s`). With --ws-idle-timeout, how soon a device whose
+    /// network went away (no close, no reset: its packets just stop) counts as gone, and its
+    /// user as offline: at most the sum of the two.
+    #[arg(long, global = true, env = "KANECT_WS_PING_INTERVAL", value_name = "DURATION", default_value = "30s", value_parser = ws_duration_setting)]
+    pub(crate) ws_ping_interval: Duration,
+    /// A WebSocket from which nothing (not even a pong) arrived for this long is closed as
+    /// dead: a whole number of seconds, minutes or hours, longer than --ws-ping-interval.
+    #[arg(long, global = true, env = "KANECT_WS_IDLE_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = ws_duration_setting)]
+    pub(crate) ws_idle_timeout: Duration,
     /// Extra origins allowed to open WebSockets (comma-separated, e.g. `https://chat.example.com`).
     #[arg(long, global = true, env = "KANECT_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub(crate) allowed_origin: Vec<String>,
@@ -246,6 +256,18 @@ const AWAY_AFTER_MAX_SECS: u64 = 7 * 24 * 3600;
 
 /// Parses `--away-after`: a whole number of seconds (`s`), minutes (`m`) or hours (`h`), from
 /// one second to [`AWAY_AFTER_MAX_SECS`].
+/// Parses a WebSocket ping interval or idle timeout: as `away_after_setting`, up to an hour.
+fn ws_duration_setting(text: &str) -> Result<Duration, String> {
+    if text.trim().trim_end_matches(['s', 'm', 'h']).parse::<u64>() == Ok(0) {
+        return Err(format!("{:?}: must be at least 1s", text.trim()));
+    }
+    let duration = away_after_setting(text)?;
+    if duration > Duration::from_secs(3600) {
+        return Err(format!("{:?} is over an hour: a dead socket would hold its slot that long", text.trim()));
+    }
+    Ok(duration)
+}
+
 fn away_after_setting(text: &str) -> Result<Duration, String> {
     let expected = "expected a whole number of seconds, minutes or hours, such as 30s, 10m or 1h, up to a week";
     let text = text.trim();
@@ -292,6 +314,8 @@ impl Cli {
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             max_connections_per_address: usize::try_from(self.max_connections_per_address).unwrap_or(usize::MAX),
             trusted_proxies: self.trusted_proxy.clone(),
+            ws_ping_interval: self.ws_ping_interval,
+            ws_idle_timeout: self.ws_idle_timeout,
             ..HttpConfig::default()
         }
     }

@@ -163,6 +163,15 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         Some(Command::CheckConfig) => unreachable!("handled by config_file before the runtime starts"),
         None | Some(Command::Serve | Command::CreateAdmin { .. }) => {}
     }
+    if cli.ws_idle_timeout <= cli.ws_ping_interval {
+        // Else a healthy device, pinged once per interval, would be closed between its pongs.
+        return Err(format!(
+            "--ws-idle-timeout ({}s) must be longer than --ws-ping-interval ({}s)",
+            cli.ws_idle_timeout.as_secs(),
+            cli.ws_ping_interval.as_secs()
+        )
+        .into());
+    }
     // The recorder goes in before the store and the engine register their metrics with it.
     let metrics_page = match cli.metrics_listen {
         Some(_) if cli.serving() => Some(kanect::http::PrometheusMetrics::install()?),

@@ -60,8 +60,25 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut child = Command::new(binary)
-        .args(["--listen", "127.0.0.1:0", "--log", log])
+    start_as(Command::new(binary), "127.0.0.1:0", args, env, log, stderr)
+}
+
+/// As [`start_logging`], with the process started by `command` (the binary, or `ip netns exec
+/// NS binary`) listening on `listen`.
+pub fn start_as<I, S>(
+    mut command: Command,
+    listen: &str,
+    args: I,
+    env: &[(&str, &str)],
+    log: &str,
+    stderr: Stdio,
+) -> ServerProcess
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut child = command
+        .args(["--listen", listen, "--log", log])
         .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
@@ -120,9 +137,16 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        match self.child.try_wait() {
+            Ok(None) => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+            // Said, so that a test failing because its server died shows why.
+            Ok(Some(status)) if std::thread::panicking() => {
+                eprintln!("the server on {} had exited: {status}", self.addr)
+            }
+            _ => {}
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod binary;
 pub mod certs;
 pub mod https;
 pub mod log;
+pub mod netns;
 pub mod smtp;
 
 use futures_util::{SinkExt, StreamExt};

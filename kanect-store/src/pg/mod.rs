@@ -32,7 +32,11 @@
 //! **Failures.** A write whose connection breaks before the answer to its commit arrives may
 //! have been committed or not (the outcome is unknown, as the core's store contract says); an
 //! append retried with the same client id then fails the unique constraint if it was, and
-//! returns the original. The pool replaces broken connections by itself.
+//! returns the original. The pool replaces broken connections by itself. A connection that
+//! the network cuts off (a partition: packets vanish, nothing resets it) is dropped once the
+//! database has not answered for [`PgConfig::dead_connection_timeout`] (TCP user timeout and
+//! keepalives), so a call on it fails with a backend error in seconds instead of hanging until
+//! the kernel gives up, minutes later (`tests/cluster_partition.rs` cuts a node's link).
 //! [`Store::health`](kanect_core::Store::health) takes a pooled connection and runs `SELECT 1`,
 //! within 800 ms: failed if either fails or takes longer.
 //!
@@ -105,6 +109,14 @@ pub struct PgConfig {
     pub pool_size: usize,
     /// How long to wait for a new connection before failing. Default 10 s.
     pub connect_timeout: Duration,
+    /// How long a connection may go without a sign of life from the database before it is
+    /// dropped and the call on it fails with a backend error: data sent and unacknowledged
+    /// this long (`TCP_USER_TIMEOUT`), or, on an idle connection, keepalive probes unanswered
+    /// this long after it fell silent. A network partition leaves connections hanging, not
+    /// reset: without this a call on one waits for the kernel to give up (about 15 minutes on
+    /// Linux), holding its pooled connection, and the node neither answers nor frees its pool.
+    /// The URL's `tcp_user_timeout` and `keepalives_idle` (seconds), if given, win. Default 5 s.
+    pub dead_connection_timeout: Duration,
     /// How long a store call waits for a free pooled connection before failing with a
     /// backend error (rather than queueing forever when the database is slow). Default 30 s.
     pub wait_timeout: Duration,
@@ -129,6 +141,7 @@ impl PgConfig {
             schema: None,
             pool_size: 16,
             connect_timeout: Duration::from_secs(10),
+            dead_connection_timeout: Duration::from_secs(5),
             wait_timeout: Duration::from_secs(30),
             ssl_mode: None,
             ssl_root_cert: None,
@@ -210,6 +223,7 @@ impl PgStore {
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(config.connect_timeout);
         }
+        dead_connections_time_out(&mut pg, config.dead_connection_timeout);
         if pg.get_application_name().is_none() {
             pg.application_name("kanect");
         }
@@ -303,6 +317,27 @@ impl Store for PgStore {
     }
 }
 
+/// Bounds how long a connection to an unreachable database lives (see
+/// [`PgConfig::dead_connection_timeout`]): unacknowledged data for `timeout`, or silence for
+/// `timeout` and then five keepalive probes a fifth of it apart, unanswered. Settings the
+/// URL gave (`tcp_user_timeout`; `keepalives_idle` other than tokio-postgres's two-hour
+/// default) stay.
+fn dead_connections_time_out(pg: &mut tokio_postgres::Config, timeout: Duration) {
+    const TOKIO_POSTGRES_DEFAULT_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+    if pg.get_tcp_user_timeout().is_none() {
+        pg.tcp_user_timeout(timeout);
+    }
+    if pg.get_keepalives_idle() == TOKIO_POSTGRES_DEFAULT_IDLE {
+        pg.keepalives_idle(timeout.max(Duration::from_secs(1)));
+        if pg.get_keepalives_interval().is_none() {
+            pg.keepalives_interval((timeout / 5).max(Duration::from_secs(1)));
+        }
+        if pg.get_keepalives_retries().is_none() {
+            pg.keepalives_retries(5);
+        }
+    }
+}
+
 /// How long a health check waits for a pooled connection and a `SELECT 1`: well under the
 /// timeout of a load balancer's health probe (often 1-2 s), so that a database that stalls
 /// (rather than refusing) reads as failed, not as a node that does not answer.
@@ -370,6 +405,22 @@ mod tests {
         for bad in ["", "1abc", "Kanect", "a;drop", "a b", "a\"b", &"x".repeat(64)] {
             assert!(matches!(check_schema_name(bad), Err(StoreError::Backend(_))), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn dead_connections_time_out_unless_the_url_says_otherwise() {
+        let mut pg: tokio_postgres::Config = "host=127.0.0.1 user=kanect".parse().unwrap();
+        dead_connections_time_out(&mut pg, Duration::from_secs(5));
+        assert_eq!(pg.get_tcp_user_timeout(), Some(&Duration::from_secs(5)));
+        assert!(pg.get_keepalives());
+        assert_eq!(pg.get_keepalives_idle(), Duration::from_secs(5));
+        assert_eq!(pg.get_keepalives_interval(), Some(Duration::from_secs(1)));
+        assert_eq!(pg.get_keepalives_retries(), Some(5));
+        let mut given: tokio_postgres::Config =
+            "host=127.0.0.1 user=kanect tcp_user_timeout=30 keepalives_idle=60".parse().unwrap();
+        dead_connections_time_out(&mut given, Duration::from_secs(5));
+        assert_eq!(given.get_tcp_user_timeout(), Some(&Duration::from_secs(30)));
+        assert_eq!(given.get_keepalives_idle(), Duration::from_secs(60));
     }
 
     #[tokio::test]
