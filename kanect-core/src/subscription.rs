@@ -205,20 +205,27 @@ impl Subscription {
     /// that a revocation takes effect even when its own event never reached this node (a
     /// message between nodes lost), and so that a session that expires ends its sockets too.
     ///
+    /// The check holds nothing of the subscription (it is `'static`), so a caller can run it
+    /// beside its reading of events: with the store slow or unreachable it may take as long as
+    /// the store's own timeouts, and the device keeps being served meanwhile.
+    ///
     /// # Errors
     /// `unavailable` if the store fails; the stream is left as it is.
-    pub async fn recheck(&self) -> Result<()> {
-        match self.chat.verify(&self.caller).await {
-            Err(Error::Unauthorized(failure)) => {
-                let reason = match failure {
-                    AuthFailure::AccountDisabled => "account_disabled",
-                    AuthFailure::SessionExpired => "session_expired",
-                    _ => "logged_out",
-                };
-                self.device.end(reason);
-                Ok(())
+    pub fn recheck(&self) -> impl Future<Output = Result<()>> + Send + 'static {
+        let (chat, caller, device) = (self.chat.clone(), self.caller.clone(), self.device.clone());
+        async move {
+            match chat.verify(&caller).await {
+                Err(Error::Unauthorized(failure)) => {
+                    let reason = match failure {
+                        AuthFailure::AccountDisabled => "account_disabled",
+                        AuthFailure::SessionExpired => "session_expired",
+                        _ => "logged_out",
+                    };
+                    device.end(reason);
+                    Ok(())
+                }
+                other => other,
             }
-            other => other,
         }
     }
 

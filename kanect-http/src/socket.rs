@@ -6,8 +6,10 @@
 //! (close frame `1001`), the session's end (heard even while events are held), engine events
 //! (written as the delivery's shared encoding), replies of commands under way (up to
 //! [`MAX_IN_FLIGHT`] applied at once), client frames, and a ping timer (a peer silent for
-//! `ws_idle_timeout` is closed; each ping also re-checks the session, see
-//! `Subscription::recheck`). Everything is fed to the sink as it comes and flushed once nothing
+//! `ws_idle_timeout` is closed; each ping also starts a re-check of the session, see
+//! `Subscription::recheck`, which runs beside the loop: with the store unreachable it takes as
+//! long as the store's timeouts, and a socket that waited for it would stop reading its
+//! peer's pongs and frames meanwhile, and close a healthy peer as silent). Everything is fed to the sink as it comes and flushed once nothing
 //! else is ready, so a burst costs one write.
 
 use crate::command::{self, Command, EngineCommand, Frame};
@@ -15,7 +17,7 @@ use crate::error::ApiError;
 use crate::state::App;
 use crate::wire::{self, ToWire};
 use bytes::Bytes;
-use futures_util::future::{BoxFuture, Fuse};
+use futures_util::future::{BoxFuture, Fuse, FusedFuture};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use hyper::StatusCode;
@@ -111,6 +113,8 @@ struct Socket<Si, St> {
     hold: bool,
     /// The session's end, heard even while events are held (see `Flow::Ended`).
     ended: Fuse<BoxFuture<'static, ()>>,
+    /// The session's re-check under way, if any (terminated when none is).
+    rechecking: Fuse<BoxFuture<'static, ()>>,
     /// Frames were fed since the last flush.
     dirty: bool,
     /// When the client was last heard from (any frame): the ping timer closes a silent one.
@@ -148,6 +152,7 @@ where
             resumes,
             hold: resumes,
             ended: ended.fuse(),
+            rechecking: Fuse::terminated(),
             dirty: false,
             heard: Instant::now(),
             ticker,
@@ -165,6 +170,7 @@ where
                 Some(reply) = self.in_flight.next(), if !self.in_flight.is_empty() => self.on_reply(reply).await,
                 inbound = self.stream.next(), if self.in_flight.len() < MAX_IN_FLIGHT => self.on_inbound(inbound).await,
                 _ = self.ticker.tick() => self.on_tick().await,
+                () = &mut self.rechecking => Flow::Continue,
                 () = std::future::ready(()), if self.dirty => self.flush().await,
             };
             match flow {
@@ -263,16 +269,24 @@ where
         }));
     }
 
-    /// The ping timer: close a silent peer, re-check the session, ping.
+    /// The ping timer: close a silent peer, start a re-check of the session, ping.
     async fn on_tick(&mut self) -> Flow {
         let idle = self.app.config.ws_idle_timeout;
         if self.heard.elapsed() >= idle {
             return Flow::Close(CloseCode::Away, "no response to pings");
         }
         // A revocation whose event missed this node, or an expiry, ends the session here at
-        // the latest (the stream then says so, and the socket closes).
-        if let Err(error) = self.subscription.recheck().await {
-            tracing::debug!(%error, "could not re-check the session");
+        // the latest (the stream then says so, and the socket closes). One at a time: a check
+        // still under way (the store is slow) is not doubled.
+        if self.rechecking.is_terminated() {
+            let check = self.subscription.recheck();
+            self.rechecking = async move {
+                if let Err(error) = check.await {
+                    tracing::debug!(%error, "could not re-check the session");
+                }
+            }
+            .boxed()
+            .fuse();
         }
         self.dirty = true;
         match tokio::time::timeout(idle, self.sink.feed(Message::Ping(Bytes::new()))).await {
@@ -639,5 +653,42 @@ mod tests {
                 other => panic!("expected a close frame, got {other:?}"),
             }
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_check_stuck_on_the_store_does_not_stop_the_socket() {
+        let store = std::sync::Arc::new(kanect_core::testing::FaultyStore::new(MemoryStore::new()));
+        let config = ChatConfig { password_cost: PasswordCost::INSECURE_FAST, ..Default::default() };
+        let chat = Chat::builder_shared(store.clone()).config(config).build().await.unwrap();
+        let alice = chat.register(Registration::new("alice", "correct horse")).await.unwrap();
+        let alice = chat.act_as(alice.id).await.unwrap();
+        let http = crate::HttpConfig {
+            ws_ping_interval: Duration::from_secs(1),
+            ws_idle_timeout: Duration::from_secs(3),
+            ..Default::default()
+        };
+        let mut socket = Socket::open_with(&chat, &alice, false, http).await;
+        // The store stops answering the check (as an unreachable PostgreSQL does, for its
+        // timeouts' length) while the peer stays well: it answers every ping, and asks too.
+        store.slow("user", Duration::from_secs(60));
+        for round in 0..10 {
+            // A second on (tokio's paused clock): the socket's timer ticks and starts a check.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            socket.send(json!({"type": "ping", "ref": round}));
+            let answered = tokio::time::timeout(Duration::from_secs(2), async {
+                loop {
+                    match socket.out.next().await {
+                        Some(Message::Ping(payload)) => {
+                            socket.inbound.unbounded_send(Ok(Message::Pong(payload))).unwrap()
+                        }
+                        Some(Message::Text(text)) => break serde_json::from_str::<Value>(&text).unwrap(),
+                        other => panic!("expected a pong, got {other:?}"),
+                    }
+                }
+            });
+            let pong = answered.await.unwrap_or_else(|_| panic!("no pong in round {round}: the loop is stuck"));
+            assert_eq!(pong, json!({"v": 1, "type": "pong", "ref": round}));
+        }
+        assert!(!socket.task.is_finished(), "a healthy peer stays connected");
     }
 }
