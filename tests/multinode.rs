@@ -298,7 +298,7 @@ async fn three_nodes_share_a_group_and_a_membership_change_on_one_is_in_force_on
         Some(json!({"name": "three", "members": [bob.id, carol.id]})),
     )
     .await;
-    assert_eq!(created.status, 200, "{:?}", created.json());
+    assert_eq!(created.status, 201, "{:?}", created.json());
     let group = created.json()["id"].as_str().expect("id").to_string();
 
     // Each on their own node; what each sends reaches the other two live.
@@ -307,10 +307,13 @@ async fn three_nodes_share_a_group_and_a_membership_change_on_one_is_in_force_on
         sockets.push(connect(node.addr, &user.token).await);
     }
     for (i, user) in ["alice", "bob", "carol"].iter().enumerate() {
-        let body = format!("hello from {user}");
+        let body = format!("hello-from-{user}");
         let seq = send(&mut sockets[i], &group, &body).await;
         for j in (0..3).filter(|j| *j != i) {
-            let got = next_where(&mut sockets[j], "the message", |f| f["type"] == "message" && f["message"]["body"] == body.as_str()).await;
+            let got = next_where(&mut sockets[j], "the message", |f| {
+                f["type"] == "message" && f["message"]["body"] == body.as_str()
+            })
+            .await;
             assert_eq!(message_of(&got).1, seq, "node {} got {user}'s message", j + 1);
         }
     }
@@ -326,7 +329,7 @@ async fn three_nodes_share_a_group_and_a_membership_change_on_one_is_in_force_on
     )
     .await;
     assert_eq!(removed.status, 200, "{:?}", removed.json());
-    let refused = try_post(&nodes[2], &carol.token, &group, "after removal").await;
+    let refused = try_post(&nodes[2], &carol.token, &group, "after-removal").await;
     assert_eq!((refused.status, refused.code().as_str()), (404, "conversation_not_found"));
     // Added back through node 1: her send through node 3, right after, goes in.
     let added = request(
@@ -338,14 +341,14 @@ async fn three_nodes_share_a_group_and_a_membership_change_on_one_is_in_force_on
     )
     .await;
     assert_eq!(added.status, 200, "{:?}", added.json());
-    let back = try_post(&nodes[2], &carol.token, &group, "back again").await;
+    let back = try_post(&nodes[2], &carol.token, &group, "back-again").await;
     assert_eq!(back.status, 200, "{:?}", back.json());
     // Bob, on node 2, gets it live: node 3's fan-out list has him, and the bus carries it.
-    next_where(&mut sockets[1], "Carol's return", |f| f["type"] == "message" && f["message"]["body"] == "back again")
+    next_where(&mut sockets[1], "Carol's return", |f| f["type"] == "message" && f["message"]["body"] == "back-again")
         .await;
 
     let bodies = user_bodies(&nodes[1], &bob.token, &group).await;
-    assert_eq!(bodies, ["hello from alice", "hello from bob", "hello from carol", "back again"]);
+    assert_eq!(bodies, ["hello-from-alice", "hello-from-bob", "hello-from-carol", "back-again"]);
     for node in nodes {
         assert_eq!(tokio::task::spawn_blocking(move || node.terminate()).await.expect("join"), Some(0));
     }
