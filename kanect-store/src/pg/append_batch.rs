@@ -68,7 +68,7 @@ use tokio_postgres::types::Json;
 /// Batches committing at once, each on its own pooled connection. With one the next batch
 /// only forms while the current one commits; with a few, one batch's round trip and WAL flush
 /// overlap the next one's. More than a few only adds connections that wait on the same WAL
-/// flush (see benches/README.md for the measurement behind the choice).
+/// flush and batches that split the queue (measured with `tests/pg_append_rate.rs`).
 pub(super) const IN_FLIGHT: usize = 3;
 
 /// The most messages in one batch: a bound on the statement's size and on how long its
@@ -164,6 +164,12 @@ enum AppendError {
     /// The batch's connection failed before the commit's answer: committed or not, unknown.
     #[error("the connection failed during a batch of appends (outcome unknown): {0}")]
     Lost(String),
+    /// No connection for the batch: nothing was sent.
+    #[error("no connection for a batch of appends: {0}")]
+    Unavailable(String),
+    /// The first append of the same key in the batch failed.
+    #[error("an append of the same key failed: {0}")]
+    SameKey(String),
 }
 
 /// The former: one batch per free pipeline slot, of everything queued then.
@@ -232,7 +238,7 @@ fn as_follower(leader: &Outcome) -> Outcome {
     match leader {
         Ok(Some(Appended::Created(m) | Appended::Duplicate(m))) => Ok(Some(Appended::Duplicate(m.clone()))),
         Ok(None) => Ok(None),
-        Err(error) => Err(StoreError::backend(AppendError::Lost(format!("as the first append of the key: {error}")))),
+        Err(error) => Err(StoreError::backend(AppendError::SameKey(error.to_string()))),
     }
 }
 
@@ -261,8 +267,8 @@ impl Committer {
                 let error = (self.connect)(&self.tls, error);
                 let text = error.to_string();
                 let mut outcomes = vec![Err(error)];
-                outcomes
-                    .extend(messages[1..].iter().map(|_| Err(StoreError::backend(AppendError::Lost(text.clone())))));
+                let unavailable = || Err(StoreError::backend(AppendError::Unavailable(text.clone())));
+                outcomes.extend(messages[1..].iter().map(|_| unavailable()));
                 return outcomes;
             }
         };
@@ -460,9 +466,10 @@ known AS (
         ON m.conversation = i.conversation AND m.sender = i.sender AND m.client_id = i.client_id
 ),
 members AS MATERIALIZED (
-    SELECT ms.conversation, ms.user_id FROM kanect_memberships ms
-        WHERE (ms.conversation, ms.user_id) IN (SELECT conversation, sender FROM input WHERE checked)
-        FOR KEY SHARE
+    SELECT ms.conversation, ms.user_id FROM input i JOIN kanect_memberships ms
+        ON ms.conversation = i.conversation AND ms.user_id = i.sender
+        WHERE i.checked
+        FOR KEY SHARE OF ms
 ),
 fresh AS (
     SELECT i.*, row_number() OVER (PARTITION BY i.conversation ORDER BY i.ord) AS k,
