@@ -4,7 +4,7 @@
 //! # How a batch forms
 //! [`Appender::append`] queues the message with a reply channel and waits. One task, the
 //! *former*, takes a pipeline slot (at most [`IN_FLIGHT`] batches commit at once, each on its
-//! own pooled connection), then everything queued, up to [`BATCH_MESSAGES`] messages or about
+//! own pooled connection; one today, see there), then everything queued, up to [`BATCH_MESSAGES`] messages or about
 //! [`BATCH_BYTES`] of bodies, and hands that batch to a task of its own. While a batch commits,
 //! the next one gathers in the queue: the busier the node, the larger the batches, with no timer
 //! and no wait added when it is idle (a lone append goes at once, as a batch of one).
@@ -65,11 +65,14 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::Json;
 
-/// Batches committing at once, each on its own pooled connection. With one the next batch
-/// only forms while the current one commits; with a few, one batch's round trip and WAL flush
-/// overlap the next one's. More than a few only adds connections that wait on the same WAL
-/// flush and batches that split the queue (measured with `tests/pg_append_rate.rs`).
-pub(super) const IN_FLIGHT: usize = 3;
+/// Batches committing at once, each on its own pooled connection. One, by measurement
+/// (`tests/pg_append_rate.rs`, 64 appenders): with two or three, a slot freed by a commit is
+/// taken at once by the few appends queued at that instant, before the appenders just answered
+/// have queued their next ones, so batches fragment and PostgreSQL spends its CPU per statement
+/// rather than per message (more CPU per message and fewer messages/s than one at a time, which
+/// gathers everything that queued during a commit). The pipeline stays: a former that opens a
+/// second slot only for a queue long enough to fill a batch is the next step to measure.
+pub(super) const IN_FLIGHT: usize = 1;
 
 /// The most messages in one batch: a bound on the statement's size and on how long its
 /// locks are held.
