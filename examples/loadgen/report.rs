@@ -198,7 +198,8 @@ impl Report {
                 );
             }
         }
-        let cpus = [("server CPU   ", self.server_cpu), ("PostgreSQL   ", self.postgres_cpu), ("process CPU  ", self.own_cpu)];
+        let cpus =
+            [("server CPU   ", self.server_cpu), ("PostgreSQL   ", self.postgres_cpu), ("process CPU  ", self.own_cpu)];
         for (name, cpu) in cpus {
             if let Some(cpu) = cpu {
                 out += &format!("{name} {cpu:.2} s");

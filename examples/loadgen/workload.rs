@@ -173,8 +173,7 @@ pub(crate) async fn run(plan: &Plan, live: Arc<Live>) -> Result<Report, BoxError
     let started = Instant::now();
     let sources = Sources::new(plan.server, plan.sources);
     let servers: Vec<SocketAddr> = std::iter::once(plan.server).chain(plan.peer).collect();
-    let opened =
-        client::connect_all(&servers, &sources, &accounts, &owners, plan.connect_concurrency, 64 * 1024).await;
+    let opened = client::connect_all(&servers, &sources, &accounts, &owners, plan.connect_concurrency, 64 * 1024).await;
     let mut sockets = Vec::with_capacity(opened.len());
     let mut failed = 0;
     for socket in opened {

@@ -92,7 +92,7 @@ impl Chat {
         let started = std::time::Instant::now();
         let appended = self
             .store()
-            .append_message(NewMessage {
+            .append_member_message(NewMessage {
                 conversation,
                 sender: caller.user(),
                 body: body.to_string(),
@@ -106,8 +106,11 @@ impl Chat {
             .await?;
         self.metrics().store_append.record(started.elapsed());
         let (created, mut message) = match appended {
-            Appended::Created(message) => (true, message),
-            Appended::Duplicate(message) => (false, message),
+            Some(Appended::Created(message)) => (true, message),
+            Some(Appended::Duplicate(message)) => (false, message),
+            // Removed (through another node) between the check above and the append's commit:
+            // what a non-member gets.
+            None => return Err(Error::NotFound(Entity::Conversation)),
         };
         if let Err(error) = self.fill_reply_previews(std::slice::from_mut(&mut message)).await {
             // The message is stored: it goes out without its preview rather than not at all

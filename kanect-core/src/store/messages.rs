@@ -14,12 +14,37 @@ use async_trait::async_trait;
 ///   that key ([`NewMessage::id`]), so a backend may look for the original by id. Retried
 ///   after a failure, an append stores its message once, never twice, also across restarts
 ///   (see [the contract](crate::backend#failures-the-outcome-is-unknown)).
+/// - [`MessageStore::append_member_message`] is the engine's send: the same append, which a
+///   store shared by several nodes also refuses when the sender is no longer a member *when the
+///   append commits*. A node checks membership before it appends, from what it read (or, later,
+///   cached); on one node nothing can remove the member between that check and the append
+///   that the engine's own order of operations does not already see, but another node can. A
+///   store that several nodes share (PostgreSQL) therefore checks again inside the append's
+///   transaction. A one-process store (memory, sled, fjall) may rely on the engine's check and
+///   keep the default, which does not check.
 /// - Receipts only move forward ([`move_receipt_forward`]).
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     /// Appends a message with the conversation's next seq, or returns the original for a
     /// known (conversation, sender, client id). Atomic; durable when it returns.
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended>;
+
+    /// [`append_message`](MessageStore::append_message) for a user's send: None, storing
+    /// nothing, when the message is a user message (`event: None`) and its sender is not a
+    /// member of the conversation as the append commits. System lines (`event: Some`) are
+    /// exempt: a "left" line is appended after the member is gone. A known (conversation,
+    /// sender, client id) still returns its original, member or not: the send it repeats was
+    /// accepted.
+    ///
+    /// `append_message` keeps no such check: an import replays the messages of members who
+    /// have left since, and a conversation's members are not the store's to enforce there.
+    ///
+    /// The default appends without checking, which is right for a store only one process uses
+    /// (the engine checked membership just before); a store shared by several nodes overrides
+    /// it (see the trait's docs).
+    async fn append_member_message(&self, message: NewMessage) -> StoreResult<Option<Appended>> {
+        self.append_message(message).await.map(Some)
+    }
 
     /// A message by id.
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;

@@ -110,6 +110,7 @@ macro_rules! delegate_store {
     (@methods MessageStore $args:tt) => {
         $crate::delegate_store!(@impl $args
             append_message(message: $crate::backend::NewMessage) -> $crate::backend::Appended;
+            append_member_message(message: $crate::backend::NewMessage) -> Option<$crate::backend::Appended>;
             message(id: $crate::MessageId) -> Option<$crate::Message>;
             replace_message(message: &$crate::Message) -> bool;
             react(conversation: $crate::ConversationId, seq: $crate::Seq, id: $crate::MessageId,

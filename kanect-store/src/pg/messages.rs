@@ -1,76 +1,28 @@
 //! [`MessageStore`] for [`PgStore`]: `kanect_messages` (a message's attachments in its JSON
 //! `attachments` column), `kanect_conversation_seqs` (each conversation's last seq) and
-//! `kanect_receipts`.
+//! `kanect_receipts`. Appends go through the node's group commit (`append_batch`).
 
 use super::rows::{self, message_columns, receipt_columns};
 use super::sql::{execute, limit, query, query_opt, Params};
-use super::{db, violates, PgStore};
+use super::{db, PgStore};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use kanect_core::backend::{Appended, MessageStore, NewMessage, Reacted, ReactionChange, StoreResult};
 use kanect_core::{ConversationId, HistoryPage, Message, MessageId, Receipt, ReceiptKind, Seq, StoreError, UserId};
 use tokio_postgres::types::Json;
 
-/// The message a (conversation, sender, client id) already names, if any.
-async fn by_client_id(client: &impl GenericClient, message: &NewMessage) -> StoreResult<Option<Message>> {
-    let sql = concat!(
-        "SELECT ",
-        message_columns!(),
-        " FROM kanect_messages WHERE conversation = $1 AND sender = $2 AND client_id = $3"
-    );
-    let params: Params<'_> = &[message.conversation.as_uuid(), message.sender.as_uuid(), &message.client_id];
-    query_opt(client, sql, params).await?.as_ref().map(rows::message).transpose()
-}
-
 #[async_trait]
 impl MessageStore for PgStore {
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
-        // One statement, so one round trip and its own transaction. The upsert locks the
-        // conversation's seq row until commit: concurrent appends to this conversation, on any
-        // node, wait there and then increment the committed value. A known client id fails
-        // the message insert — on the client-id key, or on the id key first, as the id is
-        // derived from the client id — which rolls the increment back with it (no gap); the
-        // original is then read and returned.
-        let sql = "WITH next AS (INSERT INTO kanect_conversation_seqs AS s (conversation, last_seq) VALUES ($1, 1) \
-                   ON CONFLICT (conversation) DO UPDATE SET last_seq = s.last_seq + 1 RETURNING last_seq) \
-                   INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at, attachments, \
-                   reply_to, mentions, event) \
-                   SELECT $1, next.last_seq, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM next RETURNING seq";
-        let sent_at = rows::signed(message.sent_at.0, "sent_at")?;
-        let id = message.id();
-        let attachments = Json(&message.attachments);
-        let reply_to = message.reply_to.map(|seq| rows::signed(seq.0, "reply_to")).transpose()?;
-        let mentions = Json(&message.mentions);
-        let event = message.event.as_ref().map(Json);
-        let client = self.client().await?;
-        let params: Params<'_> = &[
-            message.conversation.as_uuid(),
-            id.as_uuid(),
-            message.sender.as_uuid(),
-            &message.body,
-            &message.client_id,
-            &sent_at,
-            &attachments,
-            &reply_to,
-            &mentions,
-            &event,
-        ];
-        let statement = client.prepare_cached(sql).await.map_err(db)?;
-        match client.query_one(&statement, params).await {
-            Ok(row) => {
-                let seq = rows::unsigned(rows::first(&row)?, "seq")?;
-                Ok(Appended::Created(message.with_seq(Seq(seq))))
-            }
-            Err(error)
-                if violates(&error, "kanect_messages_client_key") || violates(&error, "kanect_messages_id_key") =>
-            {
-                let original = by_client_id(&client, &message).await?;
-                original
-                    .map(Appended::Duplicate)
-                    .ok_or_else(|| StoreError::Corrupt("client id collided but its message is gone".to_string()))
-            }
-            Err(error) => Err(db(error)),
-        }
+        // Unchecked: the batch stores it or answers its original (see `append_batch`).
+        self.appends
+            .append(message, false)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("an unchecked append was refused".to_string()))
+    }
+
+    async fn append_member_message(&self, message: NewMessage) -> StoreResult<Option<Appended>> {
+        self.appends.append(message, true).await
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {

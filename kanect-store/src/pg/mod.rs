@@ -6,13 +6,20 @@
 //! contract is kept *by the database*, so it holds across nodes, not just within one process:
 //!
 //! - usernames: a unique constraint on the folded username;
-//! - seqs: `kanect_conversation_seqs` holds each conversation's last seq; an append is one
-//!   statement that increments it with an upsert (whose row lock is held until the statement
-//!   commits) and inserts the message, so concurrent senders on any node queue on that row and
-//!   seqs stay gap-free (a failed append rolls its increment back too);
-//! - client ids: a unique constraint on (conversation, sender, client id). A resend, or the
-//!   loser of two racing resends, fails that constraint, which rolls back its whole append;
-//!   the original is then read and returned;
+//! - seqs: `kanect_conversation_seqs` holds each conversation's last seq. The appends waiting
+//!   on a node go as one statement (`append_batch`: group commit) that adds each conversation's
+//!   count to its row with one upsert, rows taken in conversation-id order on every node, and
+//!   inserts all the messages, numbered in queue order. The upsert's row lock is held until the
+//!   batch commits, so concurrent batches on any node queue on that row and seqs stay gap-free
+//!   (a failed batch rolls its increments back too);
+//! - client ids: a unique constraint on (conversation, sender, client id). A batch answers the
+//!   keys it finds stored with their originals, and a key repeated within a batch with the first
+//!   one's message. A resend that races in from elsewhere fails that constraint, which rolls
+//!   back the whole batch; it is then appended one message at a time, where the loser's
+//!   original is read and returned;
+//! - sends from members: [`append_member_message`](kanect_core::backend::MessageStore::append_member_message)
+//!   locks the sender's membership row (`FOR KEY SHARE`) in the append's statement: a member
+//!   removed through any node before that cannot send, and a removal waits for the append;
 //! - memberships: each change is one transaction that locks the conversation row;
 //! - receipts: one upsert with `GREATEST`, so they only move forward;
 //! - attachment claims: a transaction that locks the claimed rows (`SELECT ... FOR UPDATE`)
@@ -26,17 +33,22 @@
 //!
 //! **Durability.** A write returns after its transaction commits, which PostgreSQL makes
 //! durable (with the default `synchronous_commit = on`); [`Store::flush`](kanect_core::Store::flush)
-//! has nothing left to do. The exception is `kanect_login_attempts`, an `UNLOGGED` table (see
-//! its migration): losing it only shortens log-in slow-downs.
+//! has nothing left to do. An append is answered after its batch's commit, so many appends
+//! share one commit (one WAL flush) and one round trip, none is answered before it. The
+//! exception is `kanect_login_attempts`, an `UNLOGGED` table (see its migration): losing it
+//! only shortens log-in slow-downs.
 //!
 //! **Failures.** A write whose connection breaks before the answer to its commit arrives may
 //! have been committed or not (the outcome is unknown, as the core's store contract says); an
 //! append retried with the same client id then fails the unique constraint if it was, and
-//! returns the original. The pool replaces broken connections by itself. A connection that
-//! the network cuts off (a partition: packets vanish, nothing resets it) is dropped once the
-//! database has not answered for [`PgConfig::dead_connection_timeout`] (TCP user timeout and
-//! keepalives), so a call on it fails with a backend error in seconds instead of hanging until
-//! the kernel gives up, minutes later (`tests/cluster_partition.rs` cuts a node's link).
+//! returns the original. For a batch, every append in it gets that error. A batch that
+//! PostgreSQL refuses as a whole (a value it does not take, a deadlock) wrote nothing and is
+//! appended one message at a time, so each append gets its own answer. The pool replaces
+//! broken connections by itself. A connection that the network cuts off (a partition: packets
+//! vanish, nothing resets it) is dropped once the database has not answered for
+//! [`PgConfig::dead_connection_timeout`] (TCP user timeout and keepalives), so a call on it
+//! fails with a backend error in seconds instead of hanging until the kernel gives up, minutes
+//! later (`tests/cluster_partition.rs` cuts a node's link).
 //! [`Store::health`](kanect_core::Store::health) takes a pooled connection and runs `SELECT 1`,
 //! within 800 ms: failed if either fails or takes longer.
 //!
@@ -54,7 +66,7 @@
 //!
 //! **Layout.** Each store trait's impl is a file of its own (`users`, `sessions`,
 //! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`; [`Store`] itself here), with one SQL
-//! statement (or one short transaction) per operation; how each invariant is kept across nodes
+//! statement (or one short transaction) per operation, but appends, which `append_batch` groups; how each invariant is kept across nodes
 //! is said above, and the comments there only say what is not obvious from the SQL. `sql` runs
 //! statements, `rows` decodes them, `migrate` keeps the schema, `search` is message search
 //! ([`PgStore::search_index`]), `purge` vacuums deleted and
@@ -67,6 +79,7 @@
 
 mod account_tokens;
 mod admin;
+mod append_batch;
 mod attachments;
 mod conninfo;
 mod conversations;
@@ -183,6 +196,9 @@ pub struct PgStore {
     config: PgConfig,
     /// Vacuums the messages table after deletes and edits (see `purge`).
     purge: purge::Purger,
+    /// Groups the appends waiting on this node into one statement and commit (see
+    /// `append_batch`).
+    appends: append_batch::Appender,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -246,7 +262,8 @@ impl PgStore {
             .build()
             .map_err(StoreError::backend)?;
         let purge = purge::Purger::start(pool.clone());
-        let store = PgStore { pool, tls, config, purge };
+        let appends = append_batch::Appender::start(pool.clone(), connect_error, tls.to_string());
+        let store = PgStore { pool, tls, config, purge, appends };
         let mut client = store.client().await?;
         migrate::run(&mut client, store.config.schema.as_deref()).await?;
         drop(client);
@@ -278,12 +295,49 @@ impl PgStore {
     /// under: a refused certificate, or a server without TLS, is otherwise hard to tell apart
     /// from other failures to connect.
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|error| match error {
-            deadpool_postgres::PoolError::Backend(_) => {
-                StoreError::backend(PgError::Connect { tls: self.tls.to_string(), source: error })
-            }
-            other => StoreError::backend(other),
-        })
+        self.pool.get().await.map_err(|error| connect_error(&self.tls.to_string(), error))
+    }
+
+    /// Batch statements of appends committed so far (group commit: see the module docs). With
+    /// [`PgStore::appends_batched`], how many appends share a commit on average.
+    pub fn append_batches(&self) -> u64 {
+        self.appends.stats().batches
+    }
+
+    /// Appends answered by a committed batch statement so far (not those of a batch that
+    /// failed as a whole and went one by one: [`PgStore::append_fallbacks`]).
+    pub fn appends_batched(&self) -> u64 {
+        self.appends.stats().batched
+    }
+
+    /// Batches PostgreSQL refused as a whole and that were appended one message at a time.
+    pub fn append_fallbacks(&self) -> u64 {
+        self.appends.stats().fallbacks
+    }
+
+    /// Batches of appends formed and not yet answered (at most
+    /// [`PgStore::APPEND_BATCHES_IN_FLIGHT`]).
+    pub fn append_batches_in_flight(&self) -> usize {
+        self.appends.stats().in_flight
+    }
+
+    /// Appends queued for the next batch.
+    pub fn appends_queued(&self) -> usize {
+        self.appends.stats().queued
+    }
+
+    /// How many batches of appends commit at once, each on its own pooled connection: the pool
+    /// needs that many connections besides those of the other calls.
+    pub const APPEND_BATCHES_IN_FLIGHT: usize = append_batch::IN_FLIGHT;
+}
+
+/// Maps a pool's error: a new connection that fails names the TLS settings it was made under.
+fn connect_error(tls: &str, error: deadpool_postgres::PoolError) -> StoreError {
+    match error {
+        deadpool_postgres::PoolError::Backend(_) => {
+            StoreError::backend(PgError::Connect { tls: tls.to_string(), source: error })
+        }
+        other => StoreError::backend(other),
     }
 }
 
