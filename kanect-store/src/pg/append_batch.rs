@@ -4,10 +4,11 @@
 //! # How a batch forms
 //! [`Appender::append`] queues the message with a reply channel and waits. One task, the
 //! *former*, takes a pipeline slot (at most [`IN_FLIGHT`] batches commit at once, each on its
-//! own pooled connection; one today, see there), then everything queued, up to [`BATCH_MESSAGES`] messages or about
+//! own pooled connection), then everything queued, up to [`BATCH_MESSAGES`] messages or about
 //! [`BATCH_BYTES`] of bodies, and hands that batch to a task of its own. While a batch commits,
-//! the next one gathers in the queue: the busier the node, the larger the batches, with no timer
-//! and no wait added when it is idle (a lone append goes at once, as a batch of one).
+//! the next one gathers in the queue, for [`SECOND_BATCH_AFTER`] at most before it commits
+//! beside it: the busier the node, the larger the batches, and no wait added when it is idle (a
+//! lone append goes at once, as a batch of one).
 //!
 //! # One statement, every guarantee
 //! The batch is the statement [`BATCH`], in its own implicit transaction:
@@ -65,14 +66,19 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::Json;
 
-/// Batches committing at once, each on its own pooled connection. One, by measurement
-/// (`tests/pg_append_rate.rs`, 64 appenders): with two or three, a slot freed by a commit is
-/// taken at once by the few appends queued at that instant, before the appenders just answered
-/// have queued their next ones, so batches fragment and PostgreSQL spends its CPU per statement
-/// rather than per message (more CPU per message and fewer messages/s than one at a time, which
-/// gathers everything that queued during a commit). The pipeline stays: a former that opens a
-/// second slot only for a queue long enough to fill a batch is the next step to measure.
-pub(super) const IN_FLIGHT: usize = 1;
+/// Batches committing at once, each on its own pooled connection. Two, the second only after
+/// [`SECOND_BATCH_AFTER`]: with two or three taken freely (`tests/pg_append_rate.rs`, 64
+/// appenders), a slot freed by a commit was taken at once by the few appends queued at that
+/// instant, before the appenders just answered had queued their next ones, so batches
+/// fragmented and PostgreSQL spent its CPU per statement rather than per message. One at a time
+/// gathers everything that queued during a commit, but then a slow commit (a slow flush of the
+/// WAL) holds every append behind it: the tail of the latency (`benches/cluster.sh` at a fixed
+/// rate).
+pub(super) const IN_FLIGHT: usize = 2;
+
+/// How long the first append of a batch waits for the batch committing before it, at most,
+/// before it goes in a batch of its own beside it.
+const SECOND_BATCH_AFTER: std::time::Duration = std::time::Duration::from_millis(3);
 
 /// How often the former yields to the runtime between a batch's first append and taking the
 /// rest: no wait on a clock, only a turn for the tasks that are ready.
@@ -112,6 +118,8 @@ struct Counters {
     fallbacks: AtomicU64,
     /// Batches formed and not yet answered.
     in_flight: AtomicUsize,
+    /// Told when a batch's commit is over (its slot is free).
+    committed: tokio::sync::Notify,
 }
 
 /// The queue in front of the former task; dropping it ends the task.
@@ -192,6 +200,14 @@ async fn form(mut receiver: mpsc::Receiver<Pending>, committer: Arc<Committer>) 
                 None => return,
             },
         };
+        // A batch is committing: wait for it (a short while at most), so that what queues
+        // meanwhile goes in one batch rather than many small ones.
+        let committed = committer.counters.committed.notified();
+        tokio::pin!(committed);
+        committed.as_mut().enable();
+        if committer.counters.in_flight.load(Ordering::Acquire) > 0 {
+            let _ = tokio::time::timeout(SECOND_BATCH_AFTER, committed).await;
+        }
         // Let the appenders just answered by the last batch (ready to run, not yet run) queue
         // their next appends first, so that they join this batch rather than the next.
         for _ in 0..GATHER_YIELDS {
@@ -268,7 +284,8 @@ impl Committer {
             // A caller that stopped waiting (its future dropped) needs no answer.
             let _ = reply.send(outcome);
         }
-        self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.counters.in_flight.fetch_sub(1, Ordering::Release);
+        self.counters.committed.notify_waiters();
     }
 
     /// Each message's answer, in order.
