@@ -129,6 +129,9 @@ pub struct PgConfig {
     /// reset: without this a call on one waits for the kernel to give up (about 15 minutes on
     /// Linux), holding its pooled connection, and the node neither answers nor frees its pool.
     /// The URL's `tcp_user_timeout` and `keepalives_idle` (seconds), if given, win. Default 5 s.
+    /// The database's side: it ends a session of ours left idle inside a transaction for three
+    /// times this (at least 5 s; `idle_in_transaction_session_timeout`, unless the URL's
+    /// `options` set it), so a node cut off mid-transaction does not hold its row locks.
     pub dead_connection_timeout: Duration,
     /// How long a store call waits for a free pooled connection before failing with a
     /// backend error (rather than queueing forever when the database is slow). Default 30 s.
