@@ -51,12 +51,22 @@ address_of() { # out → host:port
     return 1
 }
 
+cleanup() { # stops this run's nodes and drops its schema, also when a step failed
+    [ "${#pids[@]}" -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null && wait "${pids[@]}" 2>/dev/null
+    [ -n "$schema" ] && psql -q "$PG" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1
+    [ -n "$dir" ] && rm -rf "$dir"
+    pids=() schema="" dir=""
+}
+pids=() schema="" dir=""
+trap cleanup EXIT
+
 run() { # setup binary → one result line
-    local setup=$1 binary=$2 dir schema prefix
+    local setup=$1 binary=$2 prefix
     dir=$(mktemp -d)
     schema="bench_$(date +%s)_$RANDOM"
     prefix="bench-$RANDOM$RANDOM"
-    local pids=() args=()
+    pids=()
+    local args=()
     start_node "$binary" "$schema" "$prefix" "$dir/a.out"
     args+=(--server "http://$(address_of "$dir/a.out")" --server-pid "${pids[0]}")
     if [ "$setup" = 2nodes ]; then
@@ -67,16 +77,13 @@ run() { # setup binary → one result line
         --window "$WINDOW" --rate "$RATE" --duration "$DURATION" >"$dir/loadgen.out" 2>"$dir/loadgen.err" || {
         cat "$dir/loadgen.err" >&2
     }
-    kill -TERM "${pids[@]}"
-    wait "${pids[@]}" || true
-    psql -q "$PG" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
     tail -n 1 "$dir/loadgen.out" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 p99 = r["latency_us"]["p99"] / 1000 if r["latency_us"] else float("nan")
 print("%7.0f delivered/s  server %6s us  postgres %6s us  p99 %.1f ms  errors %d" % (
-    r["deliveries_per_s"], r["server_cpu_us_per_message"], r["postgres_cpu_us_per_message"], p99, r["errors"]))'
-    rm -rf "$dir"
+    r["deliveries_per_s"], r["server_cpu_us_per_message"], r["postgres_cpu_us_per_message"], p99, r["errors"]))' || true
+    cleanup
 }
 
 IFS=, read -r -a BINARIES <<<"$KANECT"

@@ -26,7 +26,7 @@ const HEARTBEAT_MS: u64 = 200;
 /// How long a link stays cut (the figure).
 const CUT: Duration = Duration::from_secs(30);
 /// How long the cut node may take to answer a request with an error while cut.
-const ERROR_WITHIN: Duration = Duration::from_secs(10);
+const ERROR_WITHIN: Duration = Duration::from_secs(15);
 /// How long presence may take to change across nodes, after a cut or a heal: three
 /// heartbeats plus slack for a loaded machine (and, after a heal, the bus client's reconnect).
 const PRESENCE_WITHIN: Duration = Duration::from_secs(10);

@@ -446,7 +446,7 @@ impl Chat {
 
     /// A place in the conversation's fan-out order (see the `ordering` module).
     pub(crate) fn ticket(&self, id: ConversationId) -> Ticket<'_> {
-        self.inner.ordering.begin(id)
+        self.inner.ordering.begin(id, &self.inner.hub)
     }
 
     /// Finishes a send's ticket: routes what is now due, in seq order, here and to other nodes.

@@ -105,8 +105,10 @@ impl Chat {
         }
         self.limits().member_additions(caller.user(), 1)?;
         self.available_user(user).await?;
-        let updated = self.store().add_member(id, user).await?.ok_or(Error::NotFound(Entity::Conversation))?;
+        let added = self.store().add_member(id, user).await;
+        // Forgotten whatever came of it: a change that failed may have been made.
         self.forget(vec![id], Vec::new()).await;
+        let updated = added?.ok_or(Error::NotFound(Entity::Conversation))?;
         self.announce(updated.members.clone(), &updated).await?;
         self.post_system_line(&updated, caller.user(), GroupEvent::Added { user }).await;
         Ok(updated)
@@ -151,12 +153,9 @@ impl Chat {
         let name = validate::name("name", name)?;
         self.limits().group_creation(caller.user())?;
         let conversation = self.owned_group(caller, id).await?;
-        let updated = self
-            .store()
-            .set_conversation_details(id, Some(name), conversation.owner)
-            .await?
-            .ok_or(Error::NotFound(Entity::Conversation))?;
+        let changed = self.store().set_conversation_details(id, Some(name), conversation.owner).await;
         self.forget(vec![id], Vec::new()).await;
+        let updated = changed?.ok_or(Error::NotFound(Entity::Conversation))?;
         self.announce(updated.members.clone(), &updated).await?;
         let renamed = GroupEvent::Renamed { name: updated.name.clone().unwrap_or_default() };
         self.post_system_line(&updated, caller.user(), renamed).await;

@@ -103,14 +103,27 @@ impl Chat {
                 mentions,
                 event: None,
             })
-            .await?;
+            .await;
         self.metrics().store_append.record(started.elapsed());
+        // Nothing stored on an error or a refusal, but the ticket still releases, here and to
+        // other nodes, the messages that were waiting for this one.
+        let appended = match appended {
+            Ok(Some(appended)) => appended,
+            Ok(None) => {
+                // Removed (through another node) between the check above and the append's
+                // commit: what a non-member gets; this node's record of the group is stale.
+                self.route_in_order(ticket, None).await;
+                self.cache().forget(&[conversation], &[]);
+                return Err(Error::NotFound(Entity::Conversation));
+            }
+            Err(error) => {
+                self.route_in_order(ticket, None).await;
+                return Err(error.into());
+            }
+        };
         let (created, mut message) = match appended {
-            Some(Appended::Created(message)) => (true, message),
-            Some(Appended::Duplicate(message)) => (false, message),
-            // Removed (through another node) between the check above and the append's commit:
-            // what a non-member gets.
-            None => return Err(Error::NotFound(Entity::Conversation)),
+            Appended::Created(message) => (true, message),
+            Appended::Duplicate(message) => (false, message),
         };
         if let Err(error) = self.fill_reply_previews(std::slice::from_mut(&mut message)).await {
             // The message is stored: it goes out without its preview rather than not at all

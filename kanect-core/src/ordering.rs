@@ -17,6 +17,7 @@
 //! Order holds per node: messages another node routes arrive through the bus on their own.
 
 use crate::event::{Delivery, Event};
+use crate::hub::Hub;
 use crate::id::{ConversationId, Seq, UserId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,6 +46,8 @@ struct Parked {
 /// A send's place in its conversation's order; finish it with [`Ticket::finish`].
 pub(crate) struct Ticket<'a> {
     owner: &'a Sequencer,
+    /// Where what a dropped ticket releases goes.
+    hub: &'a Hub,
     conversation: ConversationId,
     lane: Arc<Mutex<Lane>>,
     id: u64,
@@ -56,8 +59,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Sequencer {
-    /// Takes a ticket; call before appending.
-    pub(crate) fn begin(&self, conversation: ConversationId) -> Ticket<'_> {
+    /// Takes a ticket; call before appending. What a ticket dropped unfinished releases goes
+    /// to `hub`'s devices.
+    pub(crate) fn begin<'a>(&'a self, conversation: ConversationId, hub: &'a Hub) -> Ticket<'a> {
         let lane = lock(&self.lanes).entry(conversation).or_default().clone();
         let id = {
             let mut lane = lock(&lane);
@@ -66,7 +70,7 @@ impl Sequencer {
             lane.outstanding.insert(id);
             id
         };
-        Ticket { owner: self, conversation, lane, id, finished: false }
+        Ticket { owner: self, hub, conversation, lane, id, finished: false }
     }
 }
 
@@ -129,10 +133,13 @@ impl Ticket<'_> {
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            // Cancelled or failed before finishing: release whoever waits on this ticket. What
-            // it releases was due anyway; route it locally (no bus from a destructor).
+            // Cancelled before finishing (a caller that went away mid-send): release whoever
+            // waits on this ticket. What it releases was due anyway: delivered here (no bus from
+            // a destructor; other nodes' devices read it from the store at their next message
+            // or resume). The engine's own failures finish their tickets, bus included.
             self.finished = true;
-            self.settle(None, |_| {});
+            let hub = self.hub;
+            self.settle(None, |(recipients, delivery)| hub.deliver(recipients, delivery));
         }
     }
 }
@@ -149,12 +156,16 @@ mod tests {
         released.len()
     }
 
+    fn hub() -> Hub {
+        Hub::new(8, 4, crate::metrics::Metrics::register())
+    }
+
     #[test]
     fn a_later_return_waits_for_an_earlier_outstanding_ticket() {
-        let sequencer = Sequencer::default();
+        let (sequencer, hub) = (Sequencer::default(), hub());
         let conversation = ConversationId::new();
-        let first = sequencer.begin(conversation);
-        let second = sequencer.begin(conversation);
+        let first = sequencer.begin(conversation, &hub);
+        let second = sequencer.begin(conversation, &hub);
         // The second send's append returns first, with seq 2: it must wait for the first.
         assert_eq!(seqs(&second.finish(message(2), |_| {})), 0);
         let mut order = Vec::new();
@@ -165,26 +176,43 @@ mod tests {
 
     #[test]
     fn a_ticket_started_later_does_not_hold_back_an_earlier_message() {
-        let sequencer = Sequencer::default();
+        let (sequencer, hub) = (Sequencer::default(), hub());
         let conversation = ConversationId::new();
-        let first = sequencer.begin(conversation);
+        let first = sequencer.begin(conversation, &hub);
         let released = first.finish(message(1), |_| {});
         assert_eq!(seqs(&released), 1);
-        let later = sequencer.begin(conversation);
+        let later = sequencer.begin(conversation, &hub);
         drop(later);
         assert!(sequencer.lanes.lock().unwrap().is_empty());
     }
 
     #[test]
     fn a_dropped_ticket_releases_those_waiting_on_it() {
-        let sequencer = Sequencer::default();
+        let (sequencer, hub) = (Sequencer::default(), hub());
         let conversation = ConversationId::new();
-        let failing = sequencer.begin(conversation);
-        let ok = sequencer.begin(conversation);
+        let failing = sequencer.begin(conversation, &hub);
+        let ok = sequencer.begin(conversation, &hub);
         assert_eq!(seqs(&ok.finish(message(1), |_| {})), 0);
         let mut delivered = 0;
         // The failing send finishes with nothing (error, duplicate): seq 1 goes out.
         let released = failing.finish(None, |_| delivered += 1);
         assert_eq!((seqs(&released), delivered), (1, 1));
+    }
+
+    #[test]
+    fn a_ticket_dropped_unfinished_delivers_what_it_releases_here() {
+        // A caller that went away mid-send: the message parked behind its ticket still reaches
+        // the devices of this node.
+        let (sequencer, hub) = (Sequencer::default(), hub());
+        let (conversation, carol) = (ConversationId::new(), UserId::new());
+        let (_device, mut carols_queue, _) = hub.register(carol, None).expect("registered");
+        let cancelled = sequencer.begin(conversation, &hub);
+        let sent = sequencer.begin(conversation, &hub);
+        let parked = Some((Seq(1), vec![carol], Event::Resync));
+        assert_eq!(seqs(&sent.finish(parked, |_| {})), 0, "waits for the earlier ticket");
+        assert!(carols_queue.try_recv().is_err());
+        drop(cancelled);
+        let delivered = carols_queue.try_recv().expect("delivered when the earlier ticket was dropped");
+        assert_eq!(*delivered.event(), Event::Resync);
     }
 }

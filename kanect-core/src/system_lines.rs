@@ -49,7 +49,7 @@ impl Chat {
             }
             Ok(Appended::Duplicate(_)) => self.route_in_order(ticket, None).await,
             Err(error) => {
-                drop(ticket);
+                self.route_in_order(ticket, None).await;
                 tracing::warn!(%error, conversation = %conversation.id, "a group change without its system line");
             }
         }

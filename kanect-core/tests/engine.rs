@@ -609,3 +609,38 @@ async fn a_message_that_was_never_routed_is_filled_in_from_the_store_in_order() 
     tokio::task::yield_now().await;
     assert!(messages(&drain(&mut device)).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_send_that_fails_in_the_store_still_releases_the_messages_waiting_behind_it_on_every_node() {
+    use kanect_core::testing::FaultyStore;
+    use std::time::Duration;
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let shared: Arc<dyn Store> = store.clone();
+    let bus = LocalBus::new();
+    let node = || Chat::builder_shared(shared.clone()).bus(bus.clone()).config(unlimited_config()).build();
+    let (a, b) = (node().await.unwrap(), node().await.unwrap());
+    let (_, alice) = user(&a, "alice").await;
+    let (bob, bob_caller) = user(&a, "bob").await;
+    let (carol, carol_caller) = user(&a, "carol").await;
+    let group = a.create_group(&alice, "g", &[bob.id, carol.id]).await.unwrap();
+    let mut carol_on_b = b.subscribe(&carol_caller).await.unwrap();
+
+    // Alice's send through node a takes its place in the group's order, then waits in the store.
+    store.slow("append_member_message", Duration::from_secs(60));
+    let failing = tokio::spawn({
+        let (a, alice) = (a.clone(), alice.clone());
+        async move { a.send(&alice, group.id, "a1", "from alice").await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    // Bob's send through node a is stored at once: its fan-out waits for Alice's.
+    store.heal();
+    let sent = a.send(&bob_caller, group.id, "b1", "from bob").await.unwrap();
+    // Alice's append fails.
+    store.fail("append_member_message");
+    assert_eq!(code(failing.await.unwrap()), "unavailable");
+    store.heal();
+
+    // Carol, on node b, gets Bob's message all the same.
+    let received = tokio::time::timeout(Duration::from_secs(5), next_message(&mut carol_on_b)).await;
+    assert_eq!(received.expect("Bob's message reached node b").id, sent.id);
+}

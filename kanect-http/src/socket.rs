@@ -168,9 +168,11 @@ where
                 () = &mut self.ended, if self.hold => Flow::Ended,
                 delivery = self.subscription.next(), if !self.hold => self.on_delivery(delivery).await,
                 Some(reply) = self.in_flight.next(), if !self.in_flight.is_empty() => self.on_reply(reply).await,
+                // Above the peer's frames, so that a peer that always has one ready cannot hold
+                // the check back.
+                () = &mut self.rechecking => Flow::Continue,
                 inbound = self.stream.next(), if self.in_flight.len() < MAX_IN_FLIGHT => self.on_inbound(inbound).await,
                 _ = self.ticker.tick() => self.on_tick().await,
-                () = &mut self.rechecking => Flow::Continue,
                 () = std::future::ready(()), if self.dirty => self.flush().await,
             };
             match flow {

@@ -73,7 +73,8 @@ impl Netns {
     pub fn new() -> Netns {
         let pid = std::process::id();
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{}{}", pid % 10_000_000, n % 100);
+        // A separator, so that pid 12 with n 34 and pid 123 with n 4 differ.
+        let tag = format!("{}x{}", pid % 10_000_000, n % 100);
         let name = format!("kanect-part-{tag}");
         ip(&["netns", "add", &name]);
         let mut netns = Netns { name, links: Vec::new() };

@@ -67,9 +67,9 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::Json;
 
 /// Batches committing at once, each on its own pooled connection. Two, the second only after
-/// [`SECOND_BATCH_AFTER`]: with two or three taken freely (`tests/pg_append_rate.rs`, 64
-/// appenders), a slot freed by a commit was taken at once by the few appends queued at that
-/// instant, before the appenders just answered had queued their next ones, so batches
+/// [`SECOND_BATCH_AFTER`]: with two or three taken freely (a timing of 64 appenders on the
+/// store, since removed), a slot freed by a commit was taken at once by the few appends queued
+/// at that instant, before the appenders just answered had queued their next ones, so batches
 /// fragmented and PostgreSQL spent its CPU per statement rather than per message. One at a time
 /// gathers everything that queued during a commit, but then a slow commit (a slow flush of the
 /// WAL) holds every append behind it: the tail of the latency (`benches/cluster.sh` at a fixed

@@ -129,6 +129,9 @@ pub struct PgConfig {
     /// reset: without this a call on one waits for the kernel to give up (about 15 minutes on
     /// Linux), holding its pooled connection, and the node neither answers nor frees its pool.
     /// The URL's `tcp_user_timeout` and `keepalives_idle` (seconds), if given, win. Default 5 s.
+    /// The database's side: it ends a session of ours left idle inside a transaction for three
+    /// times this (at least 5 s; `idle_in_transaction_session_timeout`, unless the URL's
+    /// `options` set it), so a node cut off mid-transaction does not hold its row locks.
     pub dead_connection_timeout: Duration,
     /// How long a store call waits for a free pooled connection before failing with a
     /// backend error (rather than queueing forever when the database is slow). Default 30 s.
@@ -243,14 +246,15 @@ impl PgStore {
         if pg.get_application_name().is_none() {
             pg.application_name("kanect");
         }
+        let mut options: Vec<String> = pg.get_options().map(str::to_string).into_iter().collect();
         if let Some(schema) = &config.schema {
             check_schema_name(schema)?;
             // Every pooled connection starts with the schema first on its search path.
-            let options = match pg.get_options() {
-                Some(existing) => format!("{existing} -c search_path={schema}"),
-                None => format!("-c search_path={schema}"),
-            };
-            pg.options(options);
+            options.push(format!("-c search_path={schema}"));
+        }
+        options.extend(stuck_transactions_end(pg.get_options(), config.dead_connection_timeout));
+        if !options.is_empty() {
+            pg.options(options.join(" "));
         }
         let connector = tls.connector().map_err(StoreError::backend)?;
         let manager = Manager::from_config(pg, connector, ManagerConfig { recycling_method: RecyclingMethod::Fast });
@@ -392,6 +396,21 @@ fn dead_connections_time_out(pg: &mut tokio_postgres::Config, timeout: Duration)
     }
 }
 
+/// The option that has PostgreSQL end a session of ours left idle inside a transaction for
+/// three times `timeout` (at least 5 s): a node cut off between two statements of a
+/// transaction (a membership change holds its rows' locks until its commit) would otherwise
+/// hold those locks until PostgreSQL's own keepalives give up on it, two hours by default,
+/// and every send to those conversations, from any node, would wait as long. Kanect's
+/// transactions never wait between statements on anything but the network. None if the URL's
+/// options already set it.
+fn stuck_transactions_end(given: Option<&str>, timeout: Duration) -> Option<String> {
+    if given.is_some_and(|options| options.contains("idle_in_transaction_session_timeout")) {
+        return None;
+    }
+    let millis = (timeout * 3).max(Duration::from_secs(5)).as_millis();
+    Some(format!("-c idle_in_transaction_session_timeout={millis}"))
+}
+
 /// How long a health check waits for a pooled connection and a `SELECT 1`: well under the
 /// timeout of a load balancer's health probe (often 1-2 s), so that a database that stalls
 /// (rather than refusing) reads as failed, not as a node that does not answer.
@@ -475,6 +494,38 @@ mod tests {
         dead_connections_time_out(&mut given, Duration::from_secs(5));
         assert_eq!(given.get_tcp_user_timeout(), Some(&Duration::from_secs(30)));
         assert_eq!(given.get_keepalives_idle(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_transaction_left_idle_is_ended_unless_the_url_says_otherwise() {
+        let option = stuck_transactions_end(None, Duration::from_secs(5));
+        assert_eq!(option.as_deref(), Some("-c idle_in_transaction_session_timeout=15000"));
+        let short = stuck_transactions_end(Some("-c search_path=x"), Duration::from_millis(100));
+        assert_eq!(short.as_deref(), Some("-c idle_in_transaction_session_timeout=5000"), "5 s at least");
+        assert_eq!(
+            stuck_transactions_end(Some("-c idle_in_transaction_session_timeout=0"), Duration::from_secs(5)),
+            None
+        );
+    }
+
+    #[tokio::test]
+    #[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+    async fn the_database_ends_a_connection_of_ours_left_idle_in_a_transaction() {
+        let url = std::env::var("KANECT_TEST_PG").expect("KANECT_TEST_PG names a database");
+        let config = PgConfig { dead_connection_timeout: Duration::from_millis(100), ..PgConfig::new(url) };
+        let store = PgStore::connect_with(config).await.expect("connect");
+        let mut client = store.client().await.expect("a connection");
+        let shown = client.simple_query("SHOW idle_in_transaction_session_timeout").await.expect("show");
+        let value = shown.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        });
+        assert_eq!(value.as_deref(), Some("5s"));
+        // A transaction that takes a lock and then waits on nothing but us: PostgreSQL ends it.
+        let tx = client.transaction().await.expect("begin");
+        tx.simple_query("SELECT pg_advisory_xact_lock(4242)").await.expect("lock");
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert!(tx.simple_query("SELECT 1").await.is_err(), "the session was ended, its locks released");
     }
 
     #[tokio::test]
