@@ -18,10 +18,13 @@
 //!   so a removal acknowledged on A is enforced on B before A's acknowledgement returns, heard
 //!   of or not. A store of one process has one engine, whose forgetting is immediate.
 //! - **Forgotten through the bus.** The engine forgets a conversation after every change to it
-//!   and an account after an administrator changes it or it is deleted, here at once and on
-//!   other nodes through [`BusMessage::Forget`](crate::BusMessage::Forget), before the change's
-//!   operation returns. That keeps fan-out lists right: a member added on A gets live messages
-//!   sent through B as soon as B hears of it.
+//!   and an account after an administrator changes it or it is deleted: here at once, and on
+//!   other nodes when they receive [`BusMessage::Forget`](crate::BusMessage::Forget), which is
+//!   published before the change's operation returns and arrives a moment later (what NATS
+//!   takes to pass it on: about a millisecond on one network). That keeps fan-out lists right:
+//!   a member added on A gets live messages sent through B as soon as B hears of it, and a
+//!   member removed on A stops getting those sent through B then too (sending, they are
+//!   refused at once: see above).
 //! - **And by age.** A bus delivers at most once (a node cut off from NATS misses what was said
 //!   meanwhile), so nothing is kept longer than [`TTL`]: that bounds how long a lost word can
 //!   leave a removed member on a node's fan-out list.

@@ -495,7 +495,8 @@ impl Chat {
     }
 
     /// Forgets cached conversations and accounts here and on every other node, after a change
-    /// to them; call before the change's operation returns.
+    /// to them; call before the change's operation returns. Here at once; other nodes when the
+    /// bus brings them word of it.
     pub(crate) async fn forget(&self, conversations: Vec<ConversationId>, users: Vec<UserId>) {
         self.inner.cache.forget(&conversations, &users);
         if self.inner.bus.has_peers() {
