@@ -7,7 +7,7 @@
 //! stopped with SIGTERM instead tells the other of its users' departure before it exits.
 //! Three nodes share a group, and a member removed (or added back) through one node is refused
 //! (or let in) through another right after, whatever that node had cached; log-in slow-downs
-//! counted on one node hold on the other.
+//! and rate limits counted on one node hold on the other.
 //!
 //! Needs `KANECT_TEST_PG` (a database URL) and `KANECT_TEST_NATS` (a NATS URL); ignored without
 //! them, failing when they are set and a service is down. Each run uses a fresh schema named
@@ -40,11 +40,15 @@ fn start_node(binary: &std::path::Path, schema: &str, prefix: &str) -> ServerPro
 }
 
 fn start_node_beating(binary: &std::path::Path, schema: &str, prefix: &str, heartbeat_ms: u64) -> ServerProcess {
+    start_node_with(binary, schema, prefix, &["--heartbeat-ms", &heartbeat_ms.to_string()])
+}
+
+/// One node, with `flags` besides the cluster's own.
+fn start_node_with(binary: &std::path::Path, schema: &str, prefix: &str, flags: &[&str]) -> ServerProcess {
     let pg = std::env::var("KANECT_TEST_PG").expect("KANECT_TEST_PG names a database");
     let nats = std::env::var("KANECT_TEST_NATS").expect("KANECT_TEST_NATS names a NATS server");
-    let heartbeat = heartbeat_ms.to_string();
     let args = ["--store", &pg, "--store-schema", schema, "--bus", &nats, "--bus-prefix", prefix];
-    start_process(binary, args.iter().chain(&["--heartbeat-ms", heartbeat.as_str()]), &[])
+    start_process(binary, args.iter().chain(flags), &[])
 }
 
 /// The next frame for which `pick` holds, skipping others.
@@ -381,6 +385,44 @@ async fn log_in_slow_downs_are_shared_by_the_nodes() {
     let reply = log_in(node2.addr, "correct horse battery").await;
     assert_eq!(reply.status, 200, "{:?}", reply.json());
     for node in [node1, node2] {
+        assert_eq!(tokio::task::spawn_blocking(move || node.terminate()).await.expect("join"), Some(0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
+async fn rate_limits_are_shared_by_the_nodes() {
+    let binary = server_binary(&["postgres", "nats"]);
+    let (schema, prefix) = fresh_names();
+    // Bursts under 10: a node takes no tokens ahead of need, so the counts are exact.
+    let limits = ["--heartbeat-ms", "200", "--limit-sends", "6/1h", "--limit-signups", "3/1h"];
+    let nodes =
+        [start_node_with(&binary, &schema, &prefix, &limits), start_node_with(&binary, &schema, &prefix, &limits)];
+    // Sign-ups from one address, spread over both nodes: three in all, not three per node.
+    let alice = signup(nodes[0].addr, "alice").await;
+    let bob = signup(nodes[1].addr, "bob").await;
+    signup(nodes[0].addr, "carol").await;
+    let body = json!({"username": "dave", "password": "correct horse battery"});
+    let refused = request(nodes[1].addr, "POST", "/api/v1/auth/signup", None, Some(body)).await;
+    assert_eq!((refused.status, refused.code().as_str()), (429, "rate_limited"), "the fourth, on the other node");
+    assert!(refused.header("retry-after").is_some());
+    // Sends by one account, alternating between the nodes: six in all.
+    let direct = open_direct(nodes[0].addr, &alice, &bob).await;
+    for n in 0..6 {
+        let node = &nodes[n % 2];
+        let reply = try_post(node, &alice.token, &direct, &format!("message-{n}")).await;
+        assert_eq!(reply.status, 200, "send {n}: {:?}", reply.json());
+    }
+    for node in &nodes {
+        let reply = try_post(node, &alice.token, &direct, "one-too-many").await;
+        assert_eq!((reply.status, reply.code().as_str()), (429, "rate_limited"), "{:?}", reply.json());
+        let wait: u64 = reply.header("retry-after").expect("Retry-After").parse().expect("seconds");
+        assert!((1..=600).contains(&wait), "one send comes back every 10 minutes: {wait}");
+    }
+    // Another account has buckets of its own.
+    post(&nodes[1], &bob.token, &direct, "bobs").await;
+    assert_eq!(user_bodies(&nodes[1], &bob.token, &direct).await.len(), 7, "nothing refused was stored");
+    for node in nodes {
         assert_eq!(tokio::task::spawn_blocking(move || node.terminate()).await.expect("join"), Some(0));
     }
 }

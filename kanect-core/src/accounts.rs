@@ -153,7 +153,7 @@ impl Chat {
         }
         // The hash counts as in flight until this returns.
         let _in_flight = match client {
-            Some(client) => Some(self.admit_sign_up(client)?),
+            Some(client) => Some(self.admit_sign_up(client).await?),
             None => None,
         };
         if self.store().user_by_username(&username).await?.is_some() {
@@ -197,13 +197,13 @@ impl Chat {
 
     /// Admits a public sign-up from `client`: a password hash from its address (see the
     /// `admission` module docs), then one of its sign-ups.
-    fn admit_sign_up(&self, client: IpAddr) -> Result<Ticket<'_>> {
+    async fn admit_sign_up(&self, client: IpAddr) -> Result<Ticket<'_>> {
         let ticket = self
             .throttle()
             .admission
             .admit(client_key(client))
             .map_err(|wait| Error::Limited { limit: Limit::SignUps, retry_after: Some(wait) })?;
-        self.limits().sign_up(client)?;
+        self.limits().sign_up(client).await?;
         Ok(ticket)
     }
 

@@ -199,7 +199,7 @@ impl Chat {
         body: ByteStream,
     ) -> Result<AttachmentMeta> {
         let blobs = self.blob_store()?;
-        self.limits().send(caller.user())?;
+        self.limits().send(caller.user()).await?;
         let limits = &self.config().attachments;
         let _slot = self.uploads().begin(caller.user(), limits.uploads_in_flight).ok_or(limited(Limit::Uploads))?;
         if length.is_some_and(|length| length > limits.max_file_bytes) {

@@ -19,6 +19,7 @@
 //! | [`NotificationStore`] | notification settings and Web Push subscriptions, per user |
 //! | [`SecretStore`] | server secrets every node shares (the VAPID key pair) |
 //! | [`Store`] | all of the above, plus `flush` and `health` |
+//! | [`SharedRateBuckets`] | rate-limit buckets, only in a store several nodes share ([`Store::shared_rate_buckets`]) |
 //!
 //! Nothing else in Kanect changes. Types that embedders meet too stay at the crate root and
 //! are used from there: [`StoreError`](crate::StoreError), [`StoreHealth`](crate::StoreHealth),
@@ -72,6 +73,7 @@ pub use crate::reactions::{Reacted, ReactionChange};
 pub use crate::store::{
     claim, matches_search, move_receipt_forward, redeem, replace_fields, restore_use, AccountTokenStore, AdminStore,
     AttachmentStore, ClaimRefused, ConversationStore, InviteStore, LoginAttemptStore, MessageStore, NotificationStore,
-    SecretStore, SessionStore, Store, StoreResult, UserQuery, UserStore, UserUpdate,
+    SecretStore, SessionStore, SharedRateBuckets, Store, StoreResult, UserQuery, UserStore, UserUpdate,
 };
+pub use crate::store::{ArrivalTime, BucketKey, Grant};
 pub use crate::throttle::{Attempt, AttemptKey, LoginAttempts};

@@ -257,7 +257,7 @@ impl Chat {
             presence: PresenceState::new(config.heartbeat * 3),
             hasher: PasswordHasher::new(config.password_cost, config.hash_concurrency),
             throttle: LoginThrottle::new(&config.login),
-            limits: Arc::new(Limits::new(&config.rate_limits)),
+            limits: Arc::new(Limits::new(&config.rate_limits, &store)),
             metrics,
             ordering: Sequencer::default(),
             cache: HotCache::default(),

@@ -71,8 +71,8 @@ impl Chat {
         all.sort();
         all.dedup();
         self.check_verified(caller).await?;
-        self.limits().group_creation(caller.user())?;
-        self.limits().member_additions(caller.user(), all.len() - 1)?;
+        self.limits().group_creation(caller.user()).await?;
+        self.limits().member_additions(caller.user(), all.len() - 1).await?;
         for member in all.iter().filter(|member| **member != caller.user()) {
             self.available_user(*member).await?;
         }
@@ -103,7 +103,7 @@ impl Chat {
         if conversation.members.len() >= GROUP_MAX_MEMBERS {
             return Err(Error::invalid("members", Invalid::TooLong));
         }
-        self.limits().member_additions(caller.user(), 1)?;
+        self.limits().member_additions(caller.user(), 1).await?;
         self.available_user(user).await?;
         let added = self.store().add_member(id, user).await;
         // Forgotten whatever came of it: a change that failed may have been made.
@@ -151,7 +151,7 @@ impl Chat {
     /// `not_owner`, `direct_conversation`, `conversation_not_found`, `unavailable`.
     pub async fn rename_group(&self, caller: &Caller, id: ConversationId, name: &str) -> Result<Conversation> {
         let name = validate::name("name", name)?;
-        self.limits().group_creation(caller.user())?;
+        self.limits().group_creation(caller.user()).await?;
         let conversation = self.owned_group(caller, id).await?;
         let changed = self.store().set_conversation_details(id, Some(name), conversation.owner).await;
         self.forget(vec![id], Vec::new()).await;

@@ -22,10 +22,16 @@
 //! - **Group members** count one addition each, whether added at creation or later (the
 //!   creator does not count). A group created with more members than
 //!   `member_additions.burst` can never pass: refused with `retry_after: None`.
-//! - **Per node, in memory.** A client whose requests are spread over the N nodes of a cluster
-//!   gets up to N times the rate. Sharing the buckets would put a store or bus round trip in
-//!   front of every send, and a send is the hot path; a load balancer that keeps a client on
-//!   one node (by address or session) keeps the limits exact.
+//! - **Where the buckets are kept.** On a store of one process, in this node's memory: a check
+//!   costs no round trip. On a store several nodes share ([`Store::shared_rate_buckets`]:
+//!   PostgreSQL), in the store, so that a client spreading its requests over the nodes of a
+//!   cluster gets each limit once, not once per node (a log-in's slow-downs are shared the same
+//!   way, in the `throttle` module). So that a send is not a store round trip more, a node
+//!   takes a tenth of a limit's burst ahead of need and spends it itself ([`Leases`]):
+//!   tokens taken ahead were counted in the shared bucket, so all nodes together never pass
+//!   more than it allows; what a node holds when the client moves to another is dropped once
+//!   the tokens would have come back, at most a tenth of the burst held back for that long.
+//!   With a burst under 10, nothing is taken ahead and every check asks the store.
 //! - **Client addresses** count per IPv4 address and per IPv6 /64: one IPv6 subscriber usually
 //!   holds a whole /64 and could otherwise sign up from a fresh address every time. An
 //!   IPv4-mapped IPv6 address counts as the IPv4 address.
@@ -35,19 +41,21 @@
 //! - **The clock is tokio's** ([`tokio::time::Instant`]), so tests drive the limits with
 //!   `tokio::time::pause()` and `advance` instead of sleeping.
 
+use crate::backend::{BucketKey, Grant, Store};
 use crate::client_key::client_key;
-use crate::error::{Error, Limit, Result};
+use crate::error::{Error, Limit, Result, StoreError};
 use crate::id::UserId;
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::keyed::DashMapStateStore;
 use governor::{InsufficientCapacity, Quota, RateLimiter};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::str::FromStr;
-use std::sync::Weak;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 /// How often keys whose bucket is full again are forgotten.
@@ -228,42 +236,166 @@ impl Clock for TokioClock {
 
 type Keyed<K> = RateLimiter<K, DashMapStateStore<K>, TokioClock, NoOpMiddleware<Nanos>>;
 
-/// One bucket per key for one kind of action, or nothing when that limit is off.
+/// One limit's buckets, one per key, or nothing when that limit is off.
 struct Buckets<K: Hash + Eq + Clone> {
     limit: Limit,
-    limiter: Option<Keyed<K>>,
+    /// The limit's name in the store's bucket keys.
+    name: &'static str,
+    kept: Kept<K>,
 }
 
-impl<K: Hash + Eq + Clone> Buckets<K> {
-    fn new(limit: Limit, rate: Option<Rate>, clock: &TokioClock) -> Self {
-        let limiter = rate.map(|rate| RateLimiter::dashmap_with_clock(rate.quota(), clock.clone()));
-        Buckets { limit, limiter }
+/// Where a limit's buckets are kept.
+enum Kept<K: Hash + Eq + Clone> {
+    /// The limit is off.
+    Off,
+    /// In this node's memory: the store is one process's.
+    Local(Keyed<K>),
+    /// In the store every node shares, drawn on through this node's leases.
+    Shared(Leases<K>),
+}
+
+impl<K: Hash + Eq + Clone + std::fmt::Display> Buckets<K> {
+    fn new(
+        limit: Limit,
+        name: &'static str,
+        rate: Option<Rate>,
+        clock: &TokioClock,
+        store: Option<&Arc<dyn Store>>,
+    ) -> Self {
+        let kept = match (rate, store) {
+            (None, _) => Kept::Off,
+            (Some(rate), None) => Kept::Local(RateLimiter::dashmap_with_clock(rate.quota(), clock.clone())),
+            (Some(rate), Some(store)) => Kept::Shared(Leases::new(rate, store.clone())),
+        };
+        Buckets { limit, name, kept }
     }
 
     /// Takes `n` actions from `key`'s bucket, or none if they do not all fit now.
-    fn take(&self, key: &K, n: usize, clock: &TokioClock) -> Result<()> {
-        let Some(limiter) = &self.limiter else { return Ok(()) };
+    async fn take(&self, key: &K, n: usize, clock: &TokioClock) -> Result<()> {
         let Some(n) = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)) else { return Ok(()) };
-        match limiter.check_key_n(key, n) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => {
-                Err(Error::Limited { limit: self.limit, retry_after: Some(not_until.wait_time_from(clock.now())) })
-            }
-            Err(InsufficientCapacity(_)) => Err(Error::Limited { limit: self.limit, retry_after: None }),
+        let limited = |retry_after| Err(Error::Limited { limit: self.limit, retry_after });
+        match &self.kept {
+            Kept::Off => Ok(()),
+            Kept::Local(limiter) => match limiter.check_key_n(key, n) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(not_until)) => limited(Some(not_until.wait_time_from(clock.now()))),
+                Err(InsufficientCapacity(_)) => limited(None),
+            },
+            Kept::Shared(leases) => match leases.take(self.name, key, n.get()).await? {
+                Taken::Yes => Ok(()),
+                Taken::After(wait) => limited(wait),
+            },
         }
     }
 
     fn forget_idle(&self) {
-        if let Some(limiter) = &self.limiter {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+        match &self.kept {
+            Kept::Off => {}
+            Kept::Local(limiter) => {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+            Kept::Shared(leases) => leases.forget_spent(),
         }
+    }
+}
+
+/// A node's leases on shared buckets: tokens taken from the store's bucket ahead of need, so
+/// that a busy key costs one store round trip per [`Leases::extra`] + 1 actions, not one per
+/// action. Leased tokens were taken from the shared bucket, so every node's actions together
+/// never exceed it; a lease unspent for as long as its tokens take to come back is dropped, so
+/// tokens taken early are not spent much later on top of a refilled bucket.
+struct Leases<K: Hash + Eq + Clone> {
+    rate: Rate,
+    store: Arc<dyn Store>,
+    held: Mutex<HashMap<K, Lease>>,
+}
+
+/// Tokens a node holds on one key's shared bucket.
+#[derive(Clone, Copy)]
+struct Lease {
+    tokens: u32,
+    until: tokio::time::Instant,
+}
+
+/// Whether an action was counted in a shared bucket.
+enum Taken {
+    Yes,
+    /// Not now: after this wait, or never (more at once than the bucket holds).
+    After(Option<Duration>),
+}
+
+impl<K: Hash + Eq + Clone + std::fmt::Display> Leases<K> {
+    fn new(rate: Rate, store: Arc<dyn Store>) -> Self {
+        Leases { rate, store, held: Mutex::default() }
+    }
+
+    /// The tokens taken beyond an action's own from the store at once: a tenth of the burst,
+    /// so that a key's leases stranded on other nodes hold back little of it.
+    fn extra(&self) -> u32 {
+        self.rate.burst() / 10
+    }
+
+    async fn take(&self, name: &str, key: &K, n: u32) -> Result<Taken> {
+        if n > self.rate.burst() {
+            return Ok(Taken::After(None));
+        }
+        if self.spend_leased(key, n) {
+            return Ok(Taken::Yes);
+        }
+        // Checked when the limits were made; a store whose answer changed is a failing one.
+        let buckets = self.store.shared_rate_buckets().ok_or_else(|| {
+            Error::Unavailable(StoreError::Backend("the store no longer offers shared rate buckets".into()))
+        })?;
+        let want = n.saturating_add(self.extra()).min(self.rate.burst());
+        match buckets.take_tokens(&BucketKey::new(name, &key.to_string()), self.rate, n, want).await? {
+            Grant::Taken(tokens) => {
+                self.lease(key, tokens.saturating_sub(n));
+                Ok(Taken::Yes)
+            }
+            Grant::Wait(wait) => Ok(Taken::After(Some(wait))),
+        }
+    }
+
+    /// Spends `n` of the tokens this node holds for `key`, if it holds that many.
+    fn spend_leased(&self, key: &K, n: u32) -> bool {
+        let now = tokio::time::Instant::now();
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        match held.get_mut(key) {
+            Some(lease) if lease.until > now && lease.tokens >= n => {
+                lease.tokens -= n;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps `tokens` more for `key`, for as long as they take to come back.
+    fn lease(&self, key: &K, tokens: u32) {
+        if tokens == 0 {
+            return;
+        }
+        let until = tokio::time::Instant::now() + self.rate.period() / self.rate.burst() * tokens;
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let lease = held.entry(key.clone()).or_insert(Lease { tokens: 0, until });
+        lease.tokens = lease.tokens.saturating_add(tokens);
+        lease.until = lease.until.max(until);
+    }
+
+    /// Drops the leases spent or run out.
+    fn forget_spent(&self) {
+        let now = tokio::time::Instant::now();
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.retain(|_, lease| lease.tokens > 0 && lease.until > now);
+        held.shrink_to_fit();
     }
 }
 
 /// The engine's buckets, one set per kind of action.
 pub(crate) struct Limits {
     clock: TokioClock,
+    /// The store's shared buckets are used (see the module docs).
+    store: Option<Arc<dyn Store>>,
     sends: Buckets<UserId>,
     typing: Buckets<UserId>,
     group_creations: Buckets<UserId>,
@@ -276,64 +408,100 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
-    /// The buckets for `config`. Call inside a tokio runtime (the clock is tokio's).
-    pub(crate) fn new(config: &RateLimits) -> Self {
+    /// The buckets for `config`, in `store` if it offers buckets every node shares
+    /// ([`Store::shared_rate_buckets`]), in memory if not. Call inside a tokio runtime (the
+    /// clock is tokio's).
+    pub(crate) fn new(config: &RateLimits, store: &Arc<dyn Store>) -> Self {
         let clock = TokioClock { origin: tokio::time::Instant::now() };
+        let store = store.shared_rate_buckets().is_some().then(|| store.clone());
+        let shared = store.as_ref();
         Limits {
-            sends: Buckets::new(Limit::Sends, config.sends, &clock),
-            typing: Buckets::new(Limit::Typing, config.typing, &clock),
-            group_creations: Buckets::new(Limit::GroupCreations, config.group_creations, &clock),
-            member_additions: Buckets::new(Limit::MemberAdditions, config.member_additions, &clock),
-            sign_ups: Buckets::new(Limit::SignUps, config.sign_ups_per_address, &clock),
-            verification_mails: Buckets::new(Limit::VerificationMails, config.verification_mails, &clock),
-            resets_per_account: Buckets::new(Limit::PasswordResets, config.resets_per_account, &clock),
-            resets_per_client: Buckets::new(Limit::PasswordResets, config.resets_per_client, &clock),
+            sends: Buckets::new(Limit::Sends, "sends", config.sends, &clock, shared),
+            typing: Buckets::new(Limit::Typing, "typing", config.typing, &clock, shared),
+            group_creations: Buckets::new(
+                Limit::GroupCreations,
+                "group_creations",
+                config.group_creations,
+                &clock,
+                shared,
+            ),
+            member_additions: Buckets::new(
+                Limit::MemberAdditions,
+                "member_additions",
+                config.member_additions,
+                &clock,
+                shared,
+            ),
+            sign_ups: Buckets::new(Limit::SignUps, "sign_ups", config.sign_ups_per_address, &clock, shared),
+            verification_mails: Buckets::new(
+                Limit::VerificationMails,
+                "verification_mails",
+                config.verification_mails,
+                &clock,
+                shared,
+            ),
+            resets_per_account: Buckets::new(
+                Limit::PasswordResets,
+                "resets_per_account",
+                config.resets_per_account,
+                &clock,
+                shared,
+            ),
+            resets_per_client: Buckets::new(
+                Limit::PasswordResets,
+                "resets_per_client",
+                config.resets_per_client,
+                &clock,
+                shared,
+            ),
+            store,
             clock,
         }
     }
 
     /// One send by `user`.
-    pub(crate) fn send(&self, user: UserId) -> Result<()> {
-        self.sends.take(&user, 1, &self.clock)
+    pub(crate) async fn send(&self, user: UserId) -> Result<()> {
+        self.sends.take(&user, 1, &self.clock).await
     }
 
     /// One typing signal by `user`.
-    pub(crate) fn typing(&self, user: UserId) -> Result<()> {
-        self.typing.take(&user, 1, &self.clock)
+    pub(crate) async fn typing(&self, user: UserId) -> Result<()> {
+        self.typing.take(&user, 1, &self.clock).await
     }
 
     /// One group created by `user`.
-    pub(crate) fn group_creation(&self, user: UserId) -> Result<()> {
-        self.group_creations.take(&user, 1, &self.clock)
+    pub(crate) async fn group_creation(&self, user: UserId) -> Result<()> {
+        self.group_creations.take(&user, 1, &self.clock).await
     }
 
     /// `count` users added to groups by `user`.
-    pub(crate) fn member_additions(&self, user: UserId, count: usize) -> Result<()> {
-        self.member_additions.take(&user, count, &self.clock)
+    pub(crate) async fn member_additions(&self, user: UserId, count: usize) -> Result<()> {
+        self.member_additions.take(&user, count, &self.clock).await
     }
 
     /// One sign-up from `client`.
-    pub(crate) fn sign_up(&self, client: IpAddr) -> Result<()> {
-        self.sign_ups.take(&client_key(client), 1, &self.clock)
+    pub(crate) async fn sign_up(&self, client: IpAddr) -> Result<()> {
+        self.sign_ups.take(&client_key(client), 1, &self.clock).await
     }
 
     /// One verification mail asked for by `user`.
-    pub(crate) fn verification_mail(&self, user: UserId) -> Result<()> {
-        self.verification_mails.take(&user, 1, &self.clock)
+    pub(crate) async fn verification_mail(&self, user: UserId) -> Result<()> {
+        self.verification_mails.take(&user, 1, &self.clock).await
     }
 
     /// One password reset asked for `account` (as named, folded) from `client` (if known):
     /// the client's bucket first, so that one client flooding many accounts is stopped
     /// before it drains their buckets.
-    pub(crate) fn password_reset(&self, account: &str, client: Option<IpAddr>) -> Result<()> {
+    pub(crate) async fn password_reset(&self, account: &str, client: Option<IpAddr>) -> Result<()> {
         if let Some(client) = client {
-            self.resets_per_client.take(&client_key(client), 1, &self.clock)?;
+            self.resets_per_client.take(&client_key(client), 1, &self.clock).await?;
         }
-        self.resets_per_account.take(&account.to_string(), 1, &self.clock)
+        self.resets_per_account.take(&account.to_string(), 1, &self.clock).await
     }
 
-    /// Drops the keys whose buckets are full again (see the module docs).
-    fn forget_idle(&self) {
+    /// Drops the keys whose buckets are full again, here and in the shared store (see the
+    /// module docs).
+    async fn forget_idle(&self) {
         self.sends.forget_idle();
         self.typing.forget_idle();
         self.group_creations.forget_idle();
@@ -342,6 +510,11 @@ impl Limits {
         self.verification_mails.forget_idle();
         self.resets_per_account.forget_idle();
         self.resets_per_client.forget_idle();
+        if let Some(buckets) = self.store.as_ref().and_then(|store| store.shared_rate_buckets()) {
+            if let Err(error) = buckets.forget_full_buckets().await {
+                tracing::warn!(%error, "could not delete the full rate-limit buckets; trying again in a minute");
+            }
+        }
     }
 }
 
@@ -352,7 +525,7 @@ pub(crate) async fn forget_idle_keys(limits: Weak<Limits>) {
     loop {
         ticker.tick().await;
         let Some(limits) = limits.upgrade() else { return };
-        limits.forget_idle();
+        limits.forget_idle().await;
     }
 }
 
@@ -360,8 +533,14 @@ pub(crate) async fn forget_idle_keys(limits: Weak<Limits>) {
 mod tests {
     use super::*;
 
+    /// The limits of an engine on a store of one process: kept in memory.
+    fn local(config: &RateLimits) -> Limits {
+        let store: Arc<dyn Store> = Arc::new(crate::MemoryStore::default());
+        Limits::new(config, &store)
+    }
+
     fn limits(rate: &str) -> Limits {
-        Limits::new(&RateLimits::all(Some(rate.parse().unwrap())))
+        local(&RateLimits::all(Some(rate.parse().unwrap())))
     }
 
     #[test]
@@ -380,30 +559,30 @@ mod tests {
         let limits = limits("3/3s");
         let user = UserId::new();
         for _ in 0..3 {
-            limits.send(user).unwrap();
+            limits.send(user).await.unwrap();
         }
-        let Err(Error::Limited { limit: Limit::Sends, retry_after: Some(wait) }) = limits.send(user) else {
+        let Err(Error::Limited { limit: Limit::Sends, retry_after: Some(wait) }) = limits.send(user).await else {
             panic!("the fourth send in a burst of 3 is refused");
         };
         assert_eq!(wait, Duration::from_secs(1));
-        limits.send(UserId::new()).expect("another account has its own bucket");
-        limits.typing(user).expect("typing has its own bucket");
+        limits.send(UserId::new()).await.expect("another account has its own bucket");
+        limits.typing(user).await.expect("typing has its own bucket");
         tokio::time::advance(wait - Duration::from_millis(1)).await;
-        assert!(limits.send(user).is_err(), "not a moment before");
+        assert!(limits.send(user).await.is_err(), "not a moment before");
         tokio::time::advance(Duration::from_millis(1)).await;
-        limits.send(user).expect("one more after the interval");
-        assert!(limits.send(user).is_err());
+        limits.send(user).await.expect("one more after the interval");
+        assert!(limits.send(user).await.is_err());
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_batch_passes_whole_or_not_at_all() {
         let limits = limits("10/10s");
         let user = UserId::new();
-        limits.member_additions(user, 8).unwrap();
-        assert!(matches!(limits.member_additions(user, 3), Err(Error::Limited { retry_after: Some(_), .. })));
-        limits.member_additions(user, 2).expect("the refused batch took nothing");
-        limits.member_additions(user, 0).expect("nothing to add is never refused");
-        let never = limits.member_additions(UserId::new(), 11);
+        limits.member_additions(user, 8).await.unwrap();
+        assert!(matches!(limits.member_additions(user, 3).await, Err(Error::Limited { retry_after: Some(_), .. })));
+        limits.member_additions(user, 2).await.expect("the refused batch took nothing");
+        limits.member_additions(user, 0).await.expect("nothing to add is never refused");
+        let never = limits.member_additions(UserId::new(), 11).await;
         assert!(matches!(never, Err(Error::Limited { limit: Limit::MemberAdditions, retry_after: None })));
     }
 
@@ -411,33 +590,33 @@ mod tests {
     async fn addresses_count_per_ipv4_address_and_ipv6_64() {
         let limits = limits("1/1h");
         let ip = |text: &str| text.parse::<IpAddr>().unwrap();
-        limits.sign_up(ip("192.0.2.1")).unwrap();
-        assert!(limits.sign_up(ip("::ffff:192.0.2.1")).is_err(), "the same IPv4 client");
-        limits.sign_up(ip("192.0.2.2")).unwrap();
-        limits.sign_up(ip("2001:db8:1:2::1")).unwrap();
-        assert!(limits.sign_up(ip("2001:db8:1:2:ffff::9")).is_err(), "the same /64");
-        limits.sign_up(ip("2001:db8:1:3::1")).unwrap();
+        limits.sign_up(ip("192.0.2.1")).await.unwrap();
+        assert!(limits.sign_up(ip("::ffff:192.0.2.1")).await.is_err(), "the same IPv4 client");
+        limits.sign_up(ip("192.0.2.2")).await.unwrap();
+        limits.sign_up(ip("2001:db8:1:2::1")).await.unwrap();
+        assert!(limits.sign_up(ip("2001:db8:1:2:ffff::9")).await.is_err(), "the same /64");
+        limits.sign_up(ip("2001:db8:1:3::1")).await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]
     async fn idle_keys_are_forgotten_once_their_bucket_is_full() {
         let limits = limits("2/2s");
         let (busy, idle) = (UserId::new(), UserId::new());
-        limits.send(idle).unwrap();
+        limits.send(idle).await.unwrap();
         tokio::time::advance(Duration::from_secs(2)).await;
-        limits.send(busy).unwrap();
-        limits.forget_idle();
-        let sends = limits.sends.limiter.as_ref().unwrap();
+        limits.send(busy).await.unwrap();
+        limits.forget_idle().await;
+        let Kept::Local(sends) = &limits.sends.kept else { panic!("kept in memory") };
         assert_eq!(sends.len(), 1, "only the key still refilling is kept");
     }
 
     #[tokio::test]
     async fn unlimited_passes_everything() {
-        let limits = Limits::new(&RateLimits::UNLIMITED);
+        let limits = local(&RateLimits::UNLIMITED);
         let user = UserId::new();
         for _ in 0..10_000 {
-            limits.send(user).unwrap();
+            limits.send(user).await.unwrap();
         }
-        limits.member_additions(user, usize::MAX).unwrap();
+        limits.member_additions(user, usize::MAX).await.unwrap();
     }
 }

@@ -78,7 +78,7 @@ impl Chat {
         let Outgoing { client_id, body, attachments, reply_to } = outgoing;
         validate::message(body, attachments)?;
         validate::client_id(client_id)?;
-        self.limits().send(caller.user())?;
+        self.limits().send(caller.user()).await?;
         self.check_verified(caller).await?;
         let found = self.sendable_conversation(caller, conversation).await?;
         self.check_recipient(caller, &found).await?;
@@ -153,7 +153,7 @@ impl Chat {
     /// (see the `system_lines` module); `unavailable`.
     pub async fn edit(&self, caller: &Caller, id: MessageId, body: &str) -> Result<Message> {
         validate::body(body)?;
-        self.limits().send(caller.user())?;
+        self.limits().send(caller.user()).await?;
         let (mut message, conversation) = self.own_message(caller, id).await?;
         message.mentions = self.mentioned(&conversation, body).await?;
         message.body = body.to_string();
@@ -280,7 +280,7 @@ impl Chat {
     /// `rate_limited` past `RateLimits::typing`; `conversation_not_found` (also for a
     /// conversation the caller is not in); `unavailable`.
     pub async fn typing(&self, caller: &Caller, conversation: ConversationId) -> Result<()> {
-        self.limits().typing(caller.user())?;
+        self.limits().typing(caller.user()).await?;
         let mut members = self.sendable_conversation(caller, conversation).await?.members;
         members.retain(|m| *m != caller.user());
         self.route(members, Event::Typing { conversation, user: caller.user() }).await;

@@ -51,7 +51,7 @@ impl Chat {
         if account.len() > ACCOUNT_MAX_BYTES {
             return Err(Error::invalid("account", Invalid::TooLong));
         }
-        self.limits().password_reset(&account.to_lowercase(), client)?;
+        self.limits().password_reset(&account.to_lowercase(), client).await?;
         let (chat, account) = (self.clone(), account.to_string());
         tokio::spawn(async move {
             if let Err(error) = chat.mail_password_resets(&account).await {

@@ -117,7 +117,7 @@ impl Chat {
     /// `system_message` for a system line; `unavailable`.
     pub async fn react(&self, caller: &Caller, id: MessageId, emoji: &str, add: bool) -> Result<Message> {
         let emoji = validate::emoji(emoji)?;
-        self.limits().send(caller.user())?;
+        self.limits().send(caller.user()).await?;
         let message = self.store().message(id).await?.ok_or(Error::NotFound(Entity::Message))?;
         let conversation = match self.member_conversation(caller, message.conversation).await {
             Err(Error::NotFound(Entity::Conversation)) => return Err(Error::NotFound(Entity::Message)),

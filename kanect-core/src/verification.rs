@@ -66,7 +66,7 @@ impl Chat {
         if user.email_verified {
             return Ok(());
         }
-        self.limits().verification_mail(user.id)?;
+        self.limits().verification_mail(user.id).await?;
         self.send_verification(&user).await
     }
 

@@ -15,7 +15,9 @@
 //! - `invites` — [`InviteStore`]: invite links, by token hash;
 //! - `account_tokens` — [`AccountTokenStore`]: single-use tokens mailed to users;
 //! - `notifications` — [`NotificationStore`]: notification settings and push subscriptions;
-//! - `secrets` — [`SecretStore`]: server secrets every node shares.
+//! - `secrets` — [`SecretStore`]: server secrets every node shares;
+//! - `rate_buckets` — [`SharedRateBuckets`]: rate-limit buckets, offered only by a store several
+//!   nodes share ([`Store::shared_rate_buckets`]), so not a supertrait of [`Store`].
 //!
 //! Split by domain so that a new stored concept is a new trait beside these rather than more
 //! methods on one: adding a domain is a trait file here (and a supertrait of [`Store`]), a
@@ -30,6 +32,7 @@ mod invites;
 mod login_attempts;
 mod messages;
 mod notifications;
+mod rate_buckets;
 mod secrets;
 mod sessions;
 mod users;
@@ -42,6 +45,7 @@ pub use invites::{redeem, restore_use, Invite, InviteStore};
 pub use login_attempts::LoginAttemptStore;
 pub use messages::{move_receipt_forward, replace_fields, HistoryPage, MessageStore};
 pub use notifications::NotificationStore;
+pub use rate_buckets::{ArrivalTime, BucketKey, Grant, SharedRateBuckets};
 pub use secrets::SecretStore;
 pub use sessions::SessionStore;
 pub use users::{matches_search, UserQuery, UserStore, UserUpdate};
@@ -85,6 +89,13 @@ pub trait Store:
     /// [`MemoryStore`](crate::MemoryStore).
     async fn health(&self) -> StoreHealth {
         StoreHealth::Ok
+    }
+
+    /// The rate-limit buckets every node sharing this store draws from, if several nodes can
+    /// share it (PostgreSQL). None, the default, for a store of one process: the engine then
+    /// keeps its buckets in memory, where a check costs no round trip.
+    fn shared_rate_buckets(&self) -> Option<&dyn SharedRateBuckets> {
+        None
     }
 }
 

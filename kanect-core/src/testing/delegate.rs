@@ -47,7 +47,7 @@
 /// The traits are named as in [`crate::backend`]: `UserStore`, `SessionStore`,
 /// `LoginAttemptStore`, `ConversationStore`, `MessageStore`, `AttachmentStore`, `AdminStore`,
 /// `InviteStore`, `AccountTokenStore`, `NotificationStore`, `SecretStore` and `Store` (its
-/// own `flush` and `health`).
+/// own `flush`, `health` and `shared_rate_buckets`).
 #[macro_export]
 macro_rules! delegate_store {
     (impl $($trait:ident),+ for $wrapper:ty => $field:ident) => {
@@ -184,7 +184,8 @@ macro_rules! delegate_store {
             server_secrets() -> Vec<(String, Vec<u8>)>;
         );
     };
-    // `health` answers without a `Result`, so it is handed on without the check.
+    // `health` answers without a `Result`, and `shared_rate_buckets` is not a call to the
+    // store, so both are handed on without the check.
     (@methods Store ($trait:ident, $wrapper:ty, $field:ident, $before:tt)) => {
         #[$crate::testing::async_trait]
         impl $crate::backend::Store for $wrapper {
@@ -200,6 +201,12 @@ macro_rules! delegate_store {
                 #[allow(unused_imports)]
                 use $crate::backend::Store as _;
                 self.$field.health().await
+            }
+
+            fn shared_rate_buckets(&self) -> Option<&dyn $crate::backend::SharedRateBuckets> {
+                #[allow(unused_imports)]
+                use $crate::backend::Store as _;
+                self.$field.shared_rate_buckets()
             }
         }
     };

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (9, "mail", include_str!("../../migrations/0009_mail.sql")),
     (10, "profiles", include_str!("../../migrations/0010_profiles.sql")),
     (11, "account_lookup", include_str!("../../migrations/0011_account_lookup.sql")),
+    (12, "rate_buckets", include_str!("../../migrations/0012_rate_buckets.sql")),
 ];
 
 /// The newest version this build knows.

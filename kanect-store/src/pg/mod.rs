@@ -65,7 +65,8 @@
 //! settings it was made under.
 //!
 //! **Layout.** Each store trait's impl is a file of its own (`users`, `sessions`,
-//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`; [`Store`] itself here), with one SQL
+//! `login_attempts`, `conversations`, `messages`, `attachments`, `admin`, `rate_buckets`;
+//! [`Store`] itself here), with one SQL
 //! statement (or one short transaction) per operation, but appends, which `append_batch` groups; how each invariant is kept across nodes
 //! is said above, and the comments there only say what is not obvious from the SQL. `sql` runs
 //! statements, `rows` decodes them, `migrate` keeps the schema, `search` is message search
@@ -89,6 +90,7 @@ mod messages;
 mod migrate;
 mod notifications;
 mod purge;
+mod rate_buckets;
 mod rows;
 mod search;
 mod sessions;
@@ -101,7 +103,7 @@ pub use tls::{PgSslMode, UnknownSslMode};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use kanect_core::backend::{Store, StoreResult};
+use kanect_core::backend::{SharedRateBuckets, Store, StoreResult};
 use kanect_core::{StoreError, StoreHealth};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -372,6 +374,11 @@ impl Store for PgStore {
                 StoreHealth::Failed
             }
         }
+    }
+
+    fn shared_rate_buckets(&self) -> Option<&dyn SharedRateBuckets> {
+        // Several nodes share one database: see `rate_buckets`.
+        Some(self)
     }
 }
 
