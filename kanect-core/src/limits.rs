@@ -24,14 +24,14 @@
 //!   `member_additions.burst` can never pass: refused with `retry_after: None`.
 //! - **Where the buckets are kept.** On a store of one process, in this node's memory: a check
 //!   costs no round trip. On a store several nodes share ([`Store::shared_rate_buckets`]:
-//!   PostgreSQL), in the store, so that a client spreading its requests over the nodes of a
-//!   cluster gets each limit once, not once per node (a log-in's slow-downs are shared the same
-//!   way, in the `throttle` module). So that a send is not a store round trip more, a node
-//!   takes a tenth of a limit's burst ahead of need and spends it itself ([`Leases`]):
-//!   tokens taken ahead were counted in the shared bucket, so all nodes together never pass
-//!   more than it allows; what a node holds when the client moves to another is dropped once
-//!   the tokens would have come back, at most a tenth of the burst held back for that long.
-//!   With a burst under 10, nothing is taken ahead and every check asks the store.
+//!   PostgreSQL), in the store, by its clock, so that a client spreading its requests over the
+//!   nodes of a cluster gets each limit once, not once per node (a log-in's slow-downs are
+//!   shared the same way, in the `throttle` module). So that a send is not a store round trip
+//!   more, a node takes a tenth of a hot limit's burst ahead of need ([`Leases`]: sends 10,
+//!   typing 1) and spends it itself: all nodes together pass at most the bucket's allowance plus
+//!   what each holds ahead, and what one holds when its client moves to another is held back
+//!   from the others until that node's lease runs out (2 s for sends). The other limits ask the
+//!   store every time. When the store cannot be reached, a limited action fails `unavailable`.
 //! - **Client addresses** count per IPv4 address and per IPv6 /64: one IPv6 subscriber usually
 //!   holds a whole /64 and could otherwise sign up from a fresh address every time. An
 //!   IPv4-mapped IPv6 address counts as the IPv4 address.
@@ -300,21 +300,29 @@ impl<K: Hash + Eq + Clone + std::fmt::Display> Buckets<K> {
     }
 }
 
-/// A node's leases on shared buckets: tokens taken from the store's bucket ahead of need, so
-/// that a busy key costs one store round trip per [`Leases::extra`] + 1 actions, not one per
-/// action. Leased tokens were taken from the shared bucket, so every node's actions together
-/// never exceed it; a lease unspent for as long as its tokens take to come back is dropped, so
-/// tokens taken early are not spent much later on top of a refilled bucket.
+/// A node's leases on shared buckets: for a hot limit (one action back at least every second:
+/// sends, typing), a tenth of the burst taken from the store's bucket ahead of need, so that a
+/// busy key costs one store round trip per [`Leases::extra`] + 1 actions, not one per action.
+///
+/// Tokens taken ahead were counted in the shared bucket, so they are never spent twice; a node
+/// gives back the ones it holds for a key with its next take from the store for that key (also
+/// when the lease has run out), so a key used slowly loses none. A lease runs out once its
+/// tokens would have come back (two seconds for sends), so tokens taken early are not spent
+/// long after on top of a refilled bucket: all nodes together pass at most the bucket's
+/// allowance plus what each holds ahead.
 struct Leases<K: Hash + Eq + Clone> {
     rate: Rate,
     store: Arc<dyn Store>,
+    /// The tokens this node holds ahead, per key.
     held: Mutex<HashMap<K, Lease>>,
 }
 
 /// Tokens a node holds on one key's shared bucket.
 #[derive(Clone, Copy)]
 struct Lease {
+    /// Taken from the shared bucket, not yet spent.
     tokens: u32,
+    /// From this moment on they are not spent here, only given back.
     until: tokio::time::Instant,
 }
 
@@ -330,59 +338,73 @@ impl<K: Hash + Eq + Clone + std::fmt::Display> Leases<K> {
         Leases { rate, store, held: Mutex::default() }
     }
 
-    /// The tokens taken beyond an action's own from the store at once: a tenth of the burst,
-    /// so that a key's leases stranded on other nodes hold back little of it.
+    /// The time one token takes to come back.
+    fn interval(&self) -> Duration {
+        self.rate.period() / self.rate.burst()
+    }
+
+    /// The tokens taken beyond an action's own from the store at once: a tenth of the burst
+    /// for a hot limit, so that what a node holds when its client moves to another holds back
+    /// little of the bucket; none for the others, which are rare enough to ask every time.
     fn extra(&self) -> u32 {
-        self.rate.burst() / 10
+        if self.interval() <= Duration::from_secs(1) {
+            self.rate.burst() / 10
+        } else {
+            0
+        }
     }
 
     async fn take(&self, name: &str, key: &K, n: u32) -> Result<Taken> {
         if n > self.rate.burst() {
             return Ok(Taken::After(None));
         }
-        if self.spend_leased(key, n) {
-            return Ok(Taken::Yes);
-        }
+        let now = tokio::time::Instant::now();
+        let returned = {
+            let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            match held.get_mut(key) {
+                Some(lease) if lease.until > now && lease.tokens >= n => {
+                    lease.tokens -= n;
+                    return Ok(Taken::Yes);
+                }
+                // Too few, or run out: given back with this take.
+                Some(_) => held.remove(key).map_or(0, |lease| lease.tokens),
+                None => 0,
+            }
+        };
         // Checked when the limits were made; a store whose answer changed is a failing one.
         let buckets = self.store.shared_rate_buckets().ok_or_else(|| {
             Error::Unavailable(StoreError::Backend("the store no longer offers shared rate buckets".into()))
         })?;
         let want = n.saturating_add(self.extra()).min(self.rate.burst());
-        match buckets.take_tokens(&BucketKey::new(name, &key.to_string()), self.rate, n, want).await? {
+        let key_in_store = BucketKey::new(name, &key.to_string());
+        match buckets.take_tokens(&key_in_store, self.rate, returned, n, want).await? {
             Grant::Taken(tokens) => {
-                self.lease(key, tokens.saturating_sub(n));
+                self.lease(key, tokens.saturating_sub(n), now);
                 Ok(Taken::Yes)
             }
             Grant::Wait(wait) => Ok(Taken::After(Some(wait))),
         }
     }
 
-    /// Spends `n` of the tokens this node holds for `key`, if it holds that many.
-    fn spend_leased(&self, key: &K, n: u32) -> bool {
-        let now = tokio::time::Instant::now();
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        match held.get_mut(key) {
-            Some(lease) if lease.until > now && lease.tokens >= n => {
-                lease.tokens -= n;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Keeps `tokens` more for `key`, for as long as they take to come back.
-    fn lease(&self, key: &K, tokens: u32) {
+    /// Keeps `tokens` more for `key`, taken at `taken_at`, for as long as they take to come
+    /// back. A lease another take left meanwhile is added to, unless it has run out (its
+    /// tokens are then dropped: they were taken long enough ago to be back in the bucket).
+    fn lease(&self, key: &K, tokens: u32, taken_at: tokio::time::Instant) {
         if tokens == 0 {
             return;
         }
-        let until = tokio::time::Instant::now() + self.rate.period() / self.rate.burst() * tokens;
+        let until = taken_at + self.interval() * tokens;
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         let lease = held.entry(key.clone()).or_insert(Lease { tokens: 0, until });
+        if lease.until <= tokio::time::Instant::now() {
+            *lease = Lease { tokens: 0, until };
+        }
         lease.tokens = lease.tokens.saturating_add(tokens);
         lease.until = lease.until.max(until);
     }
 
-    /// Drops the leases spent or run out.
+    /// Drops the leases spent or run out (a key idle since: its tokens are back in the
+    /// bucket by now).
     fn forget_spent(&self) {
         let now = tokio::time::Instant::now();
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
@@ -532,6 +554,7 @@ pub(crate) async fn forget_idle_keys(limits: Weak<Limits>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::SharedRateBuckets;
 
     /// The limits of an engine on a store of one process: kept in memory.
     fn local(config: &RateLimits) -> Limits {
@@ -608,6 +631,117 @@ mod tests {
         limits.forget_idle().await;
         let Kept::Local(sends) = &limits.sends.kept else { panic!("kept in memory") };
         assert_eq!(sends.len(), 1, "only the key still refilling is kept");
+    }
+
+    /// A store that offers shared buckets, kept in memory by tokio's clock (so that tests can
+    /// pause it), and counts the takes that reach it: the leases' arithmetic, without a
+    /// database.
+    struct SharedInMemory {
+        inner: crate::MemoryStore,
+        origin: tokio::time::Instant,
+        buckets: Mutex<HashMap<BucketKey, u64>>,
+        takes: std::sync::atomic::AtomicUsize,
+    }
+
+    crate::delegate_store!(
+        impl UserStore, SessionStore, LoginAttemptStore, ConversationStore, MessageStore, AttachmentStore,
+            AdminStore, InviteStore, AccountTokenStore, NotificationStore, SecretStore for SharedInMemory => inner
+    );
+
+    #[async_trait::async_trait]
+    impl Store for SharedInMemory {
+        async fn flush(&self) -> crate::backend::StoreResult<()> {
+            Ok(())
+        }
+
+        fn shared_rate_buckets(&self) -> Option<&dyn SharedRateBuckets> {
+            Some(self)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl SharedRateBuckets for SharedInMemory {
+        async fn take_tokens(
+            &self,
+            key: &BucketKey,
+            rate: Rate,
+            returned: u32,
+            need: u32,
+            want: u32,
+        ) -> crate::backend::StoreResult<Grant> {
+            self.takes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let now = 1_000_000_000 + self.origin.elapsed().as_micros() as u64;
+            let mut buckets = self.buckets.lock().unwrap();
+            let (grant, next) = Grant::decide(rate, buckets.get(key).copied(), now, returned, need, want);
+            if let Some(next) = next {
+                buckets.insert(*key, next);
+            }
+            Ok(grant)
+        }
+
+        async fn forget_full_buckets(&self) -> crate::backend::StoreResult<u64> {
+            Ok(0)
+        }
+    }
+
+    /// `nodes` engines' limits on one shared store, sends limited to `sends`.
+    fn sharing(nodes: usize, sends: &str) -> (Vec<Limits>, Arc<SharedInMemory>) {
+        let store = Arc::new(SharedInMemory {
+            inner: crate::MemoryStore::default(),
+            origin: tokio::time::Instant::now(),
+            buckets: Mutex::default(),
+            takes: Default::default(),
+        });
+        let config = RateLimits { sends: Some(sends.parse().unwrap()), ..RateLimits::UNLIMITED };
+        let shared: Arc<dyn Store> = store.clone();
+        ((0..nodes).map(|_| Limits::new(&config, &shared)).collect(), store)
+    }
+
+    /// How many of `count` sends by `user` pass, taken in turn through `nodes`.
+    async fn passed(nodes: &[Limits], user: UserId, count: usize) -> usize {
+        let mut passed = 0;
+        for n in 0..count {
+            match nodes[n % nodes.len()].send(user).await {
+                Ok(()) => passed += 1,
+                Err(Error::Limited { limit: Limit::Sends, retry_after: Some(_) }) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        passed
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hot_limit_takes_a_tenth_ahead_so_the_store_is_asked_once_in_eleven_sends() {
+        let (nodes, store) = sharing(1, "100/20s");
+        assert_eq!(passed(&nodes, UserId::new(), 22).await, 22);
+        assert_eq!(store.takes.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nodes_sharing_buckets_pass_the_burst_once_and_spend_every_token_taken_ahead() {
+        let (nodes, _) = sharing(3, "100/20s");
+        assert_eq!(passed(&nodes, UserId::new(), 150).await, 100);
+        // One comes back every 200 ms, whichever node asks.
+        tokio::time::advance(Duration::from_millis(1000)).await;
+        assert_eq!(passed(&nodes, UserId::new(), 150).await, 100, "another account");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_a_lease_held_past_its_end_go_back_to_the_bucket_not_to_the_next_lease() {
+        let (nodes, _) = sharing(2, "100/20s");
+        let user = UserId::new();
+        // One send every 2.05 s on node 0: each finds its lease (10 tokens, 2 s) run out.
+        for _ in 0..200 {
+            assert_eq!(passed(&nodes[..1], user, 1).await, 1);
+            tokio::time::advance(Duration::from_millis(2050)).await;
+            let Kept::Shared(leases) = &nodes[0].sends.kept else { panic!("shared") };
+            let held = leases.held.lock().unwrap().get(&user).map_or(0, |lease| lease.tokens);
+            assert!(held <= 10, "never more than one lease's worth held: {held}");
+        }
+        // Slow use took nothing from the bucket for good: node 1 gets nearly all of it at once
+        // (node 0 holds its last ten until it gives them back).
+        let burst = passed(&nodes[1..], user, 150).await;
+        assert!((89..=100).contains(&burst), "{burst}");
     }
 
     #[tokio::test]

@@ -39,7 +39,8 @@ impl Chat {
     ///
     /// # Errors
     /// `mail_disabled` without a mailer; `empty` or `too_long` (field `account`); `rate_limited`
-    /// (with `retry_after`) past the limits per account named and per client.
+    /// (with `retry_after`) past the limits per account named and per client; `unavailable`
+    /// when a store several nodes share keeps the limits and cannot be reached.
     pub async fn request_password_reset(&self, account: &str, client: Option<IpAddr>) -> Result<()> {
         if !self.mail_enabled() {
             return Err(Error::Forbidden(Denied::MailDisabled));

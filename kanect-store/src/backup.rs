@@ -40,8 +40,9 @@
 //!    from a complete one.
 //!
 //! A dump of another format or version is refused; a line that does not parse, or that the
-//! store refuses, fails the import with its line number. Log-in slow-down records are not
-//! dumped: they only slow log-ins down for a while and expire.
+//! store refuses, fails the import with its line number. Log-in slow-down records and
+//! PostgreSQL's rate-limit buckets are not dumped: they only slow log-ins and actions down for
+//! a while and expire.
 //!
 //! Attachments came within version 1, without a bump: a dump written before them has no
 //! `attachment` lines and no message `attachments` (read as none), which is what it meant, so

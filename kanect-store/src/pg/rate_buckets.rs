@@ -20,7 +20,14 @@ const FORGET: &str =
 
 #[async_trait]
 impl SharedRateBuckets for PgStore {
-    async fn take_tokens(&self, key: &BucketKey, rate: Rate, need: u32, want: u32) -> StoreResult<Grant> {
+    async fn take_tokens(
+        &self,
+        key: &BucketKey,
+        rate: Rate,
+        returned: u32,
+        need: u32,
+        want: u32,
+    ) -> StoreResult<Grant> {
         // A concurrent take at the same key, from any node, waits on the row lock LOCK takes
         // until this transaction has written its decision.
         let mut client = self.client().await?;
@@ -29,14 +36,14 @@ impl SharedRateBuckets for PgStore {
         let (full_at, now): (i64, i64) = (row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
         let state = u64::try_from(full_at).ok().filter(|&at| at > 0);
         let now = u64::try_from(now).map_err(|_| StoreError::Corrupt(format!("the database's clock reads {now}")))?;
-        let (grant, next) = Grant::decide(rate, state, now, need, want);
-        if let (Grant::Taken(_), Some(next)) = (grant, next) {
+        let (grant, next) = Grant::decide(rate, state, now, returned, need, want);
+        if let Some(next) = next.filter(|_| next != state) {
             let next = i64::try_from(next).unwrap_or(i64::MAX);
             execute(&tx, "UPDATE kanect_rate_buckets SET full_at = $2 WHERE key = $1", &[&key.0.as_slice(), &next])
                 .await?;
             tx.commit().await.map_err(db)?;
         }
-        // A refusal drops `tx`, rolling back: nothing changed.
+        // Nothing to write drops `tx`, rolling back the placeholder: nothing changed.
         Ok(grant)
     }
 
