@@ -188,6 +188,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::Needs("tls_key", "tls_cert"),
     Rule::Excludes("memory", "store"),
     Rule::Needs("store_schema", "store"),
+    Rule::Needs("store_pool_size", "store"),
     Rule::Needs("store_ssl_mode", "store"),
     Rule::Needs("store_ssl_root_cert", "store"),
     Rule::Needs("bus_prefix", "bus"),

@@ -31,6 +31,11 @@ pub(crate) struct StoreFlags {
     /// search_path, normally `public`), so several deployments can share one database.
     #[arg(long, global = true, env = "KANECT_STORE_SCHEMA")]
     pub(crate) store_schema: Option<String>,
+    /// PostgreSQL connections this node keeps at most (1 to 1000; default 8). The sum over
+    /// all nodes must stay under the database's max_connections; README "Running a cluster"
+    /// says how it was sized.
+    #[arg(long, global = true, env = "KANECT_STORE_POOL_SIZE", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub(crate) store_pool_size: Option<u64>,
     /// How the connection to PostgreSQL uses TLS, as libpq's sslmode: disable, prefer (the
     /// default: TLS when the server offers it, its certificate unchecked), require, verify-ca or
     /// verify-full (the certificate must chain to --store-ssl-root-cert and name the host). The
@@ -227,7 +232,11 @@ pub(crate) async fn postgres_store(url: &str, flags: &StoreFlags) -> Result<Open
         None => None,
     };
     tracing::info!(schema = schema.as_deref().unwrap_or("(search_path)"), "store: PostgreSQL");
-    let config = PgConfig { schema, ssl_mode, ssl_root_cert: flags.store_ssl_root_cert.clone(), ..PgConfig::new(url) };
+    let mut config =
+        PgConfig { schema, ssl_mode, ssl_root_cert: flags.store_ssl_root_cert.clone(), ..PgConfig::new(url) };
+    if let Some(size) = flags.store_pool_size {
+        config.pool_size = usize::try_from(size)?;
+    }
     Ok(OpenStore::Postgres(Arc::new(PgStore::connect_with(config).await?)))
 }
 
