@@ -64,7 +64,7 @@ impl Cluster {
         }
         let pg = std::env::var("KANECT_TEST_PG").expect("KANECT_TEST_PG names a database");
         let nats = std::env::var("KANECT_TEST_NATS").expect("KANECT_TEST_NATS names a NATS server");
-        let binary = server_binary(&["postgres", "nats"]);
+        let binary = server_binary();
         let (schema, prefix) = fresh_names();
         let netns = Netns::new();
         let pg_relay = Relay::start(netns.link(Which::Postgres).outside_ip, netns::service_addr(&pg)).await;

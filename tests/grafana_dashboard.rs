@@ -31,7 +31,7 @@ async fn every_metric_the_dashboard_queries_is_served() {
         serde_json::from_str(include_str!("../deploy/grafana/kanect.json")).expect("the dashboard is JSON");
     // The binary on its default store, as an operator runs it: the store's group commit has
     // series too.
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let data = tempfile::tempdir().expect("temp dir");
     let args =
         [OsStr::new("--data-dir"), data.path().as_os_str(), OsStr::new("--metrics-listen"), OsStr::new("127.0.0.1:0")];

@@ -90,7 +90,7 @@ async fn online_via_rest(node: &ServerProcess, token: &str, user: &str) -> bool 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
 async fn two_server_processes_chat_live_and_survive_a_killed_node() {
-    let binary = server_binary(&["postgres", "nats"]);
+    let binary = server_binary();
     let (schema, prefix) = fresh_names();
     let node1 = start_node(&binary, &schema, &prefix);
     let node2 = start_node(&binary, &schema, &prefix);
@@ -195,7 +195,7 @@ async fn two_server_processes_chat_live_and_survive_a_killed_node() {
 async fn a_node_stopped_cleanly_tells_the_other_that_its_users_left() {
     // Heartbeats so slow that their expiry (3 × 60 s) cannot be what reports Bob offline.
     const SLOW_HEARTBEAT_MS: u64 = 60_000;
-    let binary = server_binary(&["postgres", "nats"]);
+    let binary = server_binary();
     let (schema, prefix) = fresh_names();
     let node1 = start_node_beating(&binary, &schema, &prefix, SLOW_HEARTBEAT_MS);
     let node2 = start_node_beating(&binary, &schema, &prefix, SLOW_HEARTBEAT_MS);
@@ -219,7 +219,7 @@ async fn a_node_stopped_cleanly_tells_the_other_that_its_users_left() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
 async fn a_file_uploaded_to_one_node_is_read_from_the_other_until_its_message_is_deleted() {
-    let binary = server_binary(&["postgres", "nats"]);
+    let binary = server_binary();
     let (schema, prefix) = fresh_names();
     let node1 = start_node(&binary, &schema, &prefix);
     let node2 = start_node(&binary, &schema, &prefix);
@@ -284,7 +284,7 @@ async fn user_bodies(node: &ServerProcess, token: &str, conversation: &str) -> V
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
 async fn three_nodes_share_a_group_and_a_membership_change_on_one_is_in_force_on_the_others_at_once() {
-    let binary = server_binary(&["postgres", "nats"]);
+    let binary = server_binary();
     let (schema, prefix) = fresh_names();
     let nodes = [
         start_node(&binary, &schema, &prefix),
@@ -361,7 +361,7 @@ async fn three_nodes_share_a_group_and_a_membership_change_on_one_is_in_force_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
 async fn log_in_slow_downs_are_shared_by_the_nodes() {
-    let binary = server_binary(&["postgres", "nats"]);
+    let binary = server_binary();
     let (schema, prefix) = fresh_names();
     let node1 = start_node(&binary, &schema, &prefix);
     let node2 = start_node(&binary, &schema, &prefix);
@@ -392,7 +392,7 @@ async fn log_in_slow_downs_are_shared_by_the_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
 async fn rate_limits_are_shared_by_the_nodes() {
-    let binary = server_binary(&["postgres", "nats"]);
+    let binary = server_binary();
     let (schema, prefix) = fresh_names();
     // Bursts under 10: a node takes no tokens ahead of need, so the counts are exact.
     let limits = ["--heartbeat-ms", "200", "--limit-sends", "6/1h", "--limit-signups", "3/1h"];

@@ -22,12 +22,6 @@ use support::*;
 
 const ADMIN: [(&str, &str); 2] = [("KANECT_ADMIN_USERNAME", "ops"), ("KANECT_ADMIN_PASSWORD", "the admin password")];
 
-/// The binary with PostgreSQL, for every test here: builds with different features share one
-/// file, so the tests of one binary must agree on them.
-fn binary() -> PathBuf {
-    server_binary(&["postgres"])
-}
-
 /// `kanect ARGS --log warn` with `stdin` written to its standard input; waits for its exit.
 fn kanect(binary: &Path, args: &[&OsStr], stdin: &str) -> Output {
     let mut child = Command::new(binary)
@@ -138,7 +132,7 @@ fn blob_file(dir: &Path, key: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backups_of_a_running_and_a_stopped_server_restore_every_file() {
-    let binary = binary();
+    let binary = server_binary();
     let [source, live, stopped, restored, from_live] = std::array::from_fn(|_| tempfile::tempdir().unwrap());
     let server = start_process(&binary, [OsStr::new("--data-dir"), os(source.path())], &ADMIN);
     let seeded = seed(server.addr).await;
@@ -191,7 +185,7 @@ async fn backups_of_a_running_and_a_stopped_server_restore_every_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_backup_or_a_wrong_directory_is_refused_before_anything_is_imported() {
-    let binary = binary();
+    let binary = server_binary();
     let [source, backup, target, stray] = std::array::from_fn(|_| tempfile::tempdir().unwrap());
     let server = start_process(&binary, [OsStr::new("--data-dir"), os(source.path())], &[]);
     let seeded = seed(server.addr).await;
@@ -258,7 +252,7 @@ fn fresh_schema() -> String {
 #[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
 async fn a_backup_of_fjall_restores_into_postgresql_with_its_files() {
     let pg = std::env::var("KANECT_TEST_PG").expect("KANECT_TEST_PG names a database");
-    let binary = binary();
+    let binary = server_binary();
     let [source, backup] = std::array::from_fn(|_| tempfile::tempdir().unwrap());
     let server = start_process(&binary, [OsStr::new("--data-dir"), os(source.path())], &[]);
     let seeded = seed(server.addr).await;
@@ -277,7 +271,7 @@ async fn a_backup_of_fjall_restores_into_postgresql_with_its_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_from_an_https_server_trusts_the_ca_file_and_nothing_else() {
-    let binary = binary();
+    let binary = server_binary();
     let certificates = TestCertificates::new();
     let files = CertFiles::new(&certificates);
     let (cert, key, ca) = (files.cert(), files.key(), files.dir.path().join("ca.pem"));

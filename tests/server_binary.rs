@@ -20,7 +20,7 @@ fn start(binary: &Path, data: &Path, env: &[(&str, &str)]) -> ServerProcess {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_keeps_history_across_a_sigterm_restart() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let data = tempfile::tempdir().expect("temp dir");
 
     let server = start(&binary, data.path(), &[]);
@@ -94,7 +94,7 @@ async fn the_binary_keeps_history_across_a_sigterm_restart() {
 #[cfg(target_os = "linux")]
 #[test]
 fn the_binary_runs_without_transparent_huge_pages() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let data = tempfile::tempdir().expect("temp dir");
     let server = start(&binary, data.path(), &[]);
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("the server's /proc status");
@@ -108,7 +108,7 @@ fn the_binary_runs_without_transparent_huge_pages() {
 /// action. (Before the fix, 23 of 40 such stops were kills.) Five tries, each fresh.
 #[test]
 fn a_sigterm_right_after_the_listening_line_stops_the_server_cleanly() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     for attempt in 0..5 {
         let data = tempfile::tempdir().expect("temp dir");
         let server = start(&binary, data.path(), &[]);
@@ -121,7 +121,7 @@ fn a_sigterm_right_after_the_listening_line_stops_the_server_cleanly() {
 /// process (exit by signal, no clean shutdown).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sighup_without_tls_leaves_the_server_serving() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let data = tempfile::tempdir().expect("temp dir");
     let server = start(&binary, data.path(), &[]);
     server.hang_up();
@@ -137,7 +137,7 @@ async fn a_sighup_without_tls_leaves_the_server_serving() {
 /// of devices per account (`--max-devices-per-user`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_metrics_apart_and_caps_connections() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let data = tempfile::tempdir().expect("temp dir");
     let args = [OsStr::new("--data-dir"), data.path().as_os_str()]
         .into_iter()
@@ -196,7 +196,7 @@ fn create_admin(binary: &Path, data: &Path, name: &str) -> std::process::Output 
 /// instead, rather than printing sled's lock error; once the server stops, it works.
 #[test]
 fn create_admin_on_a_running_server_says_what_to_do_instead() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let data = tempfile::tempdir().expect("temp dir");
     let server = start(&binary, data.path(), &[]);
     let refused = create_admin(&binary, data.path(), "root");
@@ -226,7 +226,7 @@ fn run_subcommand(binary: &Path, data: &Path, args: &[&OsStr]) -> std::process::
 /// a server holds, `export` says what to do instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_and_import_move_a_store_to_another_data_dir() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let (old, new) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
     let created = create_admin(&binary, old.path(), "root");
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
@@ -278,7 +278,7 @@ async fn export_and_import_move_a_store_to_another_data_dir() {
 /// cannot be given with it. Anything else is refused at start with a sentence.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn away_after_takes_seconds_to_a_week_and_hello_says_it() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     for (args, millis) in [
         (["--away-after", "1s"], 1000),
         (["--away-after", "168h"], 604_800_000),
@@ -313,7 +313,7 @@ async fn away_after_takes_seconds_to_a_week_and_hello_says_it() {
 /// node that uses them to notice vanished clients: `tests/cluster_partition.rs`.)
 #[test]
 fn websocket_ping_settings_are_checked_at_start() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     for (args, code, says) in [
         (&["--ws-ping-interval", "0s"][..], 2, "at least 1s"),
         (&["--ws-idle-timeout", "61m"], 2, "over an hour"),
@@ -333,7 +333,7 @@ fn websocket_ping_settings_are_checked_at_start() {
 /// an operator's grep would trip on. (It was coloured whatever it was written to.)
 #[tokio::test]
 async fn a_text_log_written_to_a_file_has_no_colour_escapes() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let log_dir = tempfile::tempdir().expect("temp dir");
     let log_path = log_dir.path().join("stderr.log");
     let log_file = std::fs::File::create(&log_path).expect("log file");
@@ -349,7 +349,7 @@ async fn a_text_log_written_to_a_file_has_no_colour_escapes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_each_requests_id_route_status_and_user() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let log_dir = tempfile::tempdir().expect("temp dir");
     let log_path = log_dir.path().join("stderr.jsonl");
     let log_file = std::fs::File::create(&log_path).expect("log file");

@@ -81,7 +81,7 @@ fn setting<'a>(out: &'a str, key: &str) -> (&'a str, &'a str) {
 
 #[test]
 fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let (_dir, file) = config_file(
         "listen = \"127.0.0.1:9001\"\n\
          data-dir = \"/srv/kanect\"\n\
@@ -107,7 +107,7 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
 
 #[test]
 fn what_check_config_prints_is_a_config_file_that_gives_the_same_settings() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let (dir, file) = config_file("listen = \"127.0.0.1:9002\"\nmessage-retention = 30\nmemory = true\n");
     let first = check_config(&binary, &file, &["--limit-sends", "5/10s"], &[]);
     assert_eq!(first.code, Some(0), "{}", first.stderr);
@@ -128,7 +128,7 @@ fn what_check_config_prints_is_a_config_file_that_gives_the_same_settings() {
 
 #[test]
 fn an_unknown_key_is_refused_by_name_with_the_nearest_known_one() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let (_dir, file) = config_file("listen = \"127.0.0.1:0\"\nlistn = \"127.0.0.1:0\"\n");
     let out = check_config(&binary, &file, &[], &[]);
     assert_eq!(out.code, Some(2));
@@ -151,7 +151,7 @@ fn an_unknown_key_is_refused_by_name_with_the_nearest_known_one() {
 
 #[test]
 fn a_bad_value_is_refused_naming_the_file_and_the_key() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let cases = [
         ("listen = \"nope\"", "key `listen`: invalid value \"nope\""),
         ("engine = \"rocksdb\"", "key `engine`: invalid value \"rocksdb\""),
@@ -182,7 +182,7 @@ fn a_bad_value_is_refused_naming_the_file_and_the_key() {
 
 #[test]
 fn check_config_masks_secrets_wherever_they_come_from() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let (_dir, file) = config_file(
         "store = \"postgres://kanect:hunter2-store@db.internal:5432/kanect\"\n\
          smtp-url = \"smtp://mailer:hunter2-mail@mail.example.com:587?tls=starttls\"\n",
@@ -204,7 +204,7 @@ fn check_config_masks_secrets_wherever_they_come_from() {
 
 #[test]
 fn rules_between_settings_hold_across_sources_and_check_config_reads_the_certificates() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let certificates = TestCertificates::new();
     let files = CertFiles::new(&certificates);
     let (_dir, file) = config_file(&format!("tls-cert = {:?}\n", files.cert().display().to_string()));
@@ -266,7 +266,7 @@ fn rules_between_settings_hold_across_sources_and_check_config_reads_the_certifi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_runs_from_a_config_file_and_from_serve_with_flags_after_it() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("from-the-file");
     let file = dir.path().join("kanect.toml");
@@ -281,4 +281,23 @@ async fn the_server_runs_from_a_config_file_and_from_serve_with_flags_after_it()
     let server = start_process(&binary, ["serve", "--memory", "--no-push"], &[]);
     assert_eq!(request(server.addr, "GET", "/health", None, None).await.status, 200);
     assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn the_pool_size_is_a_setting_of_a_shared_store_within_its_range() {
+    let binary = server_binary();
+    let (_dir, file) = config_file("store-pool-size = 4\n");
+    let store = [("KANECT_STORE", "postgres://kanect@db.internal/kanect")];
+    let out = check_config(&binary, &file, &[], &store);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(setting(&out.stdout, "store-pool-size"), ("4", "file"));
+    // Without a shared store there is no pool to size.
+    let out = check_config(&binary, &file, &[], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.stdout);
+    assert!(out.stderr.contains("needs --store"), "{}", out.stderr);
+    // At the limits and past them.
+    for (size, code) in [("1", 0), ("1000", 0), ("0", 2), ("1001", 2)] {
+        let out = check_config(&binary, &file, &["--store-pool-size", size], &store);
+        assert_eq!(out.code, Some(code), "{size}: {}", out.stderr);
+    }
 }

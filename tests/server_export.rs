@@ -32,7 +32,7 @@ fn export_from(binary: &Path, file: &Path, url: &str, username: &str, password: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_from_a_running_server_restores_into_another_data_dir() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let (old, new, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let env = [("KANECT_ADMIN_USERNAME", "ops"), ("KANECT_ADMIN_PASSWORD", "the admin password")];
     let server = start_process(&binary, [OsStr::new("--data-dir"), old.path().as_os_str()], &env);

@@ -12,7 +12,7 @@ use support::smtp::{Security, SmtpServer, SMTP_PASSWORD, SMTP_USER};
 
 #[test]
 fn a_bad_smtp_configuration_stops_the_start_and_says_what_is_wrong() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let unreachable = format!("smtp://127.0.0.1:{closed}?tls=none");
     let cases: [(&[&str], &str); 4] = [
@@ -38,7 +38,7 @@ fn a_bad_smtp_configuration_stops_the_start_and_says_what_is_wrong() {
 
 #[test]
 fn a_ca_file_that_is_missing_or_not_pem_stops_the_start() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let dir = tempfile::tempdir().expect("temp dir");
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
@@ -78,7 +78,7 @@ fn a_ca_file_that_is_missing_or_not_pem_stops_the_start() {
 #[test]
 #[cfg_attr(not(kanect_test_smtp), ignore = "set KANECT_TEST_SMTP (a python3 with aiosmtpd) to run")]
 fn a_server_signed_by_a_private_ca_is_trusted_with_its_ca_file_and_only_with_it() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let smtp = SmtpServer::start_with(Security::StartTls);
     let url = smtp.url();
     let (code, stderr) = exit_of(&binary, &["--smtp-url", &url], &[]);

@@ -60,7 +60,7 @@ impl Drop for TlsNats {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(kanect_test_nats), ignore = "set KANECT_TEST_NATS to run")]
 async fn the_binary_joins_nats_over_tls_and_refuses_a_certificate_it_cannot_verify() {
-    let binary = server_binary(&["nats"]);
+    let binary = server_binary();
     let files = CertFiles::new(&TestCertificates::new());
     let nats = TlsNats::start(&files);
     let url = format!("tls://127.0.0.1:{}", nats.port);

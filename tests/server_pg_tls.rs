@@ -1,4 +1,4 @@
-//! The `kanect` binary (built with `--features postgres`) on PostgreSQL over TLS, checked as an
+//! The `kanect` binary (with its `postgres` feature) on PostgreSQL over TLS, checked as an
 //! operator would set it up: `sslmode=verify-full` and `sslrootcert` in the `--store` URL, and
 //! the same through `--store-ssl-mode` and `--store-ssl-root-cert`, which refuse a host the
 //! certificate does not name.
@@ -41,7 +41,7 @@ async fn the_binary_serves_on_postgres_over_verified_tls() {
         std::path::Path::new(SNAKEOIL).is_file(),
         "{SNAKEOIL} is missing: the test database must serve Debian's snakeoil certificate with ssl = on"
     );
-    let binary = server_binary(&["postgres"]);
+    let binary = server_binary();
     let url = format!("{}?sslmode=verify-full&sslrootcert={SNAKEOIL}", test_pg_via("localhost"));
     let schema = fresh_schema();
     let server = start_process(&binary, ["--store", url.as_str(), "--store-schema", schema.as_str()], &[]);

@@ -16,7 +16,7 @@ use support::*;
 
 #[test]
 fn retention_values_that_make_no_sense_are_refused_with_what_is_expected() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let expected = "expected a whole number of days from 1 to 36500, or off to keep messages forever";
     let cases = [
         ("0", "0 days would delete every message at once"),
@@ -40,7 +40,7 @@ fn retention_values_that_make_no_sense_are_refused_with_what_is_expected() {
 
 #[test]
 fn the_limits_and_off_are_taken() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     for (args, env) in [
         (vec!["--message-retention", "1"], vec![]),
         (vec!["--message-retention", "36500"], vec![]),
@@ -66,7 +66,7 @@ fn run_subcommand(binary: &Path, subcommand: &str, file: &Path, data: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_with_a_retention_deletes_older_messages_as_it_starts() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let (old_dir, new_dir) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
 
     let server = start_process(&binary, [OsStr::new("--data-dir"), old_dir.path().as_os_str()], &[]);

@@ -40,7 +40,7 @@ fn clean_marker(data: &Path) -> Option<bool> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binarys_index_survives_a_sigterm_and_catches_up_after_a_sigkill() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let data = tempfile::tempdir().expect("temp dir");
     let server = start(&binary, data.path(), &[]);
     let (alice, bob) = (signup(server.addr, "alice").await, signup(server.addr, "bob").await);

@@ -12,7 +12,7 @@ use support::https::{client, https, presented, replace, tls_connect, wait_for_ce
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_https_and_reloads_its_certificate_on_sighup() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let (old, new) = (TestCertificates::new(), TestCertificates::new());
     let files = CertFiles::new(&old);
     let (cert, key) = (files.cert(), files.key());
@@ -38,7 +38,7 @@ async fn the_binary_serves_https_and_reloads_its_certificate_on_sighup() {
 
 #[test]
 fn the_binary_refuses_to_start_on_bad_tls_files_naming_the_flag() {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let files = CertFiles::new(&TestCertificates::new());
     let other = CertFiles::new(&TestCertificates::new());
     let (cert, key) = (files.cert(), files.key());

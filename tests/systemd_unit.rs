@@ -55,7 +55,7 @@ fn set_keys(config: &str) -> Vec<(String, String)> {
 
 /// A copy of the unit that runs the binary cargo built, in a directory of its own.
 fn unit_for_built_binary() -> (tempfile::TempDir, PathBuf) {
-    let binary = server_binary(&[]);
+    let binary = server_binary();
     let unit = unit();
     assert!(unit.contains(INSTALLED_BINARY), "the unit runs {INSTALLED_BINARY}");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -71,7 +71,7 @@ fn systemd_analyze(args: &[&str], unit: &Path) -> Output {
 /// `kanect check-config --config FILE`, with no `KANECT_` variable of the test's environment in
 /// the way: its exit code, standard output and standard error.
 fn check_config(config: &Path) -> (Option<i32>, String, String) {
-    let mut command = Command::new(server_binary(&[]));
+    let mut command = Command::new(server_binary());
     command.arg("check-config").arg("--config").arg(config);
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("KANECT_") {

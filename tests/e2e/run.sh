@@ -40,8 +40,8 @@ fi
 echo "== npm ci =="
 (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 
-echo "== cargo build --package kanect-server (the kanect binary) =="
-cargo build --locked --package kanect-server
+echo "== cargo build --package kanect-server --all-features (the kanect binary, as the Rust tests build it) =="
+cargo build --locked --package kanect-server --all-features
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$REPO/$TARGET_DIR" ;; esac

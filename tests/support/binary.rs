@@ -1,4 +1,4 @@
-//! The `kanect` server binary as a real process: built by cargo with chosen features, started
+//! The `kanect` server binary as a real process: built by cargo with all its features, started
 //! on 127.0.0.1 port 0, stopped with SIGTERM or killed with SIGKILL.
 
 use std::ffi::OsStr;
@@ -9,28 +9,35 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Builds the `kanect` binary (package `kanect-server`, in this test's target dir and profile)
-/// with `features` on top of its defaults, and returns its path.
+/// with every feature it has (sled, PostgreSQL, NATS on top of its defaults), and returns its
+/// path.
 ///
-/// Builds with different features share the uplifted file `kanect`, so a test must
-/// start its processes before another test binary rebuilds it (cargo runs test binaries one
-/// after another).
-pub fn server_binary(features: &[&str]) -> PathBuf {
+/// One build for every test: builds with different features would each compile the store and
+/// the server again (minutes of CI), and would overwrite each other's uplifted `kanect`. The
+/// browser tests (`tests/e2e/run.sh`) build the same way, so they reuse this build.
+pub fn server_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     let target_dir = profile_dir.parent().expect("target dir");
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     build
-        .args(["build", "--quiet", "--package", "kanect-server", "--bin", "kanect", "--manifest-path"])
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "kanect-server",
+            "--bin",
+            "kanect",
+            "--all-features",
+            "--manifest-path",
+        ])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", target_dir);
-    if !features.is_empty() {
-        build.args(["--features", &features.join(",")]);
-    }
     if profile_dir.file_name().is_some_and(|name| name == "release") {
         build.arg("--release");
     }
     let status = build.status().expect("run cargo build");
-    assert!(status.success(), "cargo build --package kanect-server --features {features:?}");
+    assert!(status.success(), "cargo build --package kanect-server --all-features");
     profile_dir.join(format!("kanect{}", std::env::consts::EXE_SUFFIX))
 }
 
