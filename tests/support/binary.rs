@@ -33,6 +33,18 @@ pub fn server_binary() -> PathBuf {
         ])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", target_dir);
+    // What cargo set for this test process describes this package, and build scripts that
+    // watch those names (ring's) would take them for a change and build again, and again when
+    // the browser tests build from a shell.
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        let for_this_test = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_"]
+            .iter()
+            .any(|prefix| name_text.starts_with(prefix));
+        if for_this_test || name_text == "CARGO_TARGET_TMPDIR" || name_text == "OUT_DIR" {
+            build.env_remove(&name);
+        }
+    }
     if profile_dir.file_name().is_some_and(|name| name == "release") {
         build.arg("--release");
     }
