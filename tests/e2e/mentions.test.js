@@ -158,12 +158,18 @@ test('Esc closes the mention list without cancelling a reply; markup next to an 
   await theirs.locator('button[data-action=reply]').click();
   await page.keyboard.type('@b');
   assert.deepEqual((await listed(page)).names, ['bob']);
+  assert.equal(await page.evaluate(() => document.activeElement?.className), 'composer-input', 'the composer keeps the focus');
   await page.keyboard.press('Escape');
   assert.equal(await listed(page), null);
   assert.equal(await page.locator('[data-reply-bar]').isVisible(), true, 'the reply is still being written');
   // The next Esc cancels the reply.
   await page.keyboard.press('Escape');
   await page.locator('[data-reply-bar]').waitFor({ state: 'hidden' });
+  // The list closes when the focus leaves the composer.
+  await page.fill('.composer-input', '@b');
+  assert.deepEqual((await listed(page)).names, ['bob']);
+  await page.click('.chat-title');
+  await page.waitForFunction(() => document.querySelector('[data-mention-list]').hidden);
 
   const XSS = '@<b>x</b> and @bob <img src=x onerror=alert(1)>';
   await page.fill('.composer-input', '');

@@ -89,7 +89,12 @@ export function attachMentionList(input, conversationId) {
 
   input.addEventListener('input', update);
   input.addEventListener('click', update);
-  input.addEventListener('blur', () => setTimeout(close, 100));
+  // Closed when the focus has left for good: a click on the list (mousedown keeps the focus)
+  // or a re-render that hands the focus straight back must not close it under the keyboard,
+  // where the next Esc would then cancel the reply being written instead.
+  input.addEventListener('blur', () => setTimeout(() => {
+    if (document.activeElement !== input) close();
+  }, 100));
   input.addEventListener('keydown', (event) => {
     if (!shown || event.isComposing) return;
     const n = shown.users.length;
