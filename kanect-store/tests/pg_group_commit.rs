@@ -304,6 +304,36 @@ async fn a_message_postgresql_refuses_fails_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn an_original_that_cannot_be_read_fails_its_resend_alone() {
+    let schema = schema_name();
+    let store = store_on(&schema).await;
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let conversation = group(&[alice, bob]);
+    store.insert_conversation(&conversation).await.unwrap();
+    let id = conversation.id;
+    let first = store.append_member_message(message(id, alice, "a1", "one")).await.unwrap();
+    assert!(matches!(first, Some(Appended::Created(_))));
+    // The stored original no longer reads as a message: its resend's answer cannot be made
+    // once the batch has committed.
+    raw_client(&schema)
+        .await
+        .execute("UPDATE kanect_messages SET attachments = '\"not a list\"' WHERE client_id = 'a1'", &[])
+        .await
+        .unwrap();
+    let outcomes = in_one_batch(
+        &store,
+        &schema,
+        vec![(message(id, alice, "a1", "one, resent"), true), (message(id, bob, "b1", "two"), true)],
+    )
+    .await;
+    assert_eq!(store.append_fallbacks(), 0, "the batch committed");
+    assert!(matches!(outcomes[0], Err(StoreError::Backend(_))), "{:?}", outcomes[0]);
+    assert_eq!(created(&outcomes[1]).seq, Seq(2), "what the batch created is answered as created");
+    assert_eq!(store.last_seq(id).await.unwrap(), Seq(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
 async fn a_batch_whose_connection_dies_fails_every_append_and_a_retry_stores_once() {
     let schema = schema_name();
     let application = format!("kt_{}", &schema[schema.len() - 12..]);

@@ -45,7 +45,9 @@
 //! answer arrives leaves the outcome unknown: every append of the batch gets an error (as the
 //! store contract says; a retry with the same client id returns the original if it was
 //! committed). A retry one by one in that case would answer `Duplicate` for messages the batch
-//! created, and the engine would never fan them out.
+//! created, and the engine would never fan them out. After the commit, the originals of the
+//! batch's resends are read; if that read fails, the resends alone get an error (a retry reads
+//! the original again), and the appends the batch created are answered as created.
 //!
 //! *Durability.* A reply is sent only once the statement returned, which tokio-postgres
 //! reports after the server's `ReadyForQuery`, after the implicit transaction's COMMIT.
@@ -185,6 +187,9 @@ enum AppendError {
     /// The first append of the same key in the batch failed.
     #[error("an append of the same key failed: {0}")]
     SameKey(String),
+    /// A resend's original could not be read after the batch committed.
+    #[error("the original of a resent message could not be read: {0}")]
+    Original(String),
 }
 
 /// The former: one batch per free pipeline slot, of everything queued then.
@@ -307,15 +312,15 @@ impl Committer {
             Err(_) => return self.one_by_one(&client, messages).await,
         };
         match rows {
-            Ok(rows) => match self.decode(&client, messages, &rows).await {
-                Ok(outcomes) => {
+            Ok(rows) => match decode(&rows, messages.len()) {
+                Ok(found) => {
                     self.counters.batches.fetch_add(1, Ordering::Relaxed);
                     self.counters.batched.fetch_add(messages.len() as u64, Ordering::Relaxed);
-                    outcomes
+                    answer(&client, messages, found).await
                 }
                 Err(error) => {
-                    // Committed, but its answer could not be read in full: unknown, for
-                    // every append, as a lost connection.
+                    // Committed, but its rows could not be read: unknown, for every append,
+                    // as a lost connection.
                     let text = error.to_string();
                     messages.iter().map(|_| Err(StoreError::backend(AppendError::Lost(text.clone())))).collect()
                 }
@@ -342,68 +347,80 @@ impl Committer {
         }
         outcomes
     }
+}
 
-    /// The statement's rows as answers; the originals of resends are read after the commit
-    /// (as the single path reads them after its failed insert: as they are now).
-    async fn decode(
-        &self,
-        client: &Object,
-        messages: &[(NewMessage, bool)],
-        rows: &[tokio_postgres::Row],
-    ) -> StoreResult<Vec<Outcome>> {
-        enum Found {
-            Created(i64),
-            Known,
-            Refused,
-        }
-        let mut found: Vec<Option<Found>> = (0..messages.len()).map(|_| None).collect();
-        for row in rows {
-            let ord: i32 = row.try_get(0).map_err(db)?;
-            let seq: Option<i64> = row.try_get(1).map_err(db)?;
-            let known: bool = row.try_get(2).map_err(db)?;
-            let slot = usize::try_from(ord)
-                .ok()
-                .and_then(|i| found.get_mut(i))
-                .ok_or_else(|| StoreError::Corrupt(format!("a batch answered for append {ord}")))?;
-            *slot = Some(match (seq, known) {
-                (Some(seq), _) => Found::Created(seq),
-                (None, true) => Found::Known,
-                (None, false) => Found::Refused,
-            });
-        }
-        let known: Vec<uuid::Uuid> = messages
-            .iter()
-            .zip(&found)
-            .filter(|(_, f)| matches!(f, Some(Found::Known)))
-            .map(|((m, _), _)| *m.id().as_uuid())
-            .collect();
-        let mut originals: HashMap<MessageId, Message> = HashMap::new();
-        if !known.is_empty() {
-            let sql = concat!("SELECT ", message_columns!(), " FROM kanect_messages WHERE id = ANY($1)");
-            for row in query(client, sql, &[&known]).await? {
-                let message = rows::message(&row)?;
-                originals.insert(message.id, message);
+/// What the committed statement did with one append.
+enum Found {
+    /// Stored, at this seq.
+    Created(i64),
+    /// Its key was stored already: a resend.
+    Known,
+    /// Refused: its sender is not a member.
+    Refused,
+}
+
+/// The statement's rows, one per append that the statement answered for, by position.
+fn decode(rows: &[tokio_postgres::Row], appends: usize) -> StoreResult<Vec<Option<Found>>> {
+    let mut found: Vec<Option<Found>> = (0..appends).map(|_| None).collect();
+    for row in rows {
+        let ord: i32 = row.try_get(0).map_err(db)?;
+        let seq: Option<i64> = row.try_get(1).map_err(db)?;
+        let known: bool = row.try_get(2).map_err(db)?;
+        let slot = usize::try_from(ord)
+            .ok()
+            .and_then(|i| found.get_mut(i))
+            .ok_or_else(|| StoreError::Corrupt(format!("a batch answered for append {ord}")))?;
+        *slot = Some(match (seq, known) {
+            (Some(seq), _) => Found::Created(seq),
+            (None, true) => Found::Known,
+            (None, false) => Found::Refused,
+        });
+    }
+    Ok(found)
+}
+
+/// Each append's answer from what the committed statement did. The originals of resends are
+/// read after the commit (as the single path reads them after its failed insert: as they are
+/// now); a failure to read them fails the resends alone, never the appends the batch created.
+async fn answer(client: &Object, messages: &[(NewMessage, bool)], found: Vec<Option<Found>>) -> Vec<Outcome> {
+    let known: Vec<uuid::Uuid> = messages
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| matches!(f, Some(Found::Known)))
+        .map(|((m, _), _)| *m.id().as_uuid())
+        .collect();
+    let originals = if known.is_empty() { Ok(HashMap::new()) } else { originals(client, &known).await };
+    let mut outcomes = Vec::with_capacity(messages.len());
+    for ((message, checked), found) in messages.iter().zip(found) {
+        outcomes.push(match found {
+            Some(Found::Created(seq)) => {
+                rows::unsigned(seq, "seq").map(|seq| Some(Appended::Created(message.clone().with_seq(Seq(seq)))))
             }
-        }
-        let mut outcomes = Vec::with_capacity(messages.len());
-        for ((message, checked), found) in messages.iter().zip(found) {
-            outcomes.push(match found {
-                Some(Found::Created(seq)) => {
-                    let seq = rows::unsigned(seq, "seq")?;
-                    Ok(Some(Appended::Created(message.clone().with_seq(Seq(seq)))))
-                }
-                Some(Found::Known) => match originals.get(&message.id()) {
+            Some(Found::Known) => match &originals {
+                Ok(originals) => match originals.get(&message.id()) {
                     Some(original) if message.is_resend_of(original) => Ok(Some(Appended::Duplicate(original.clone()))),
                     _ => Err(StoreError::Corrupt("client id collided but its message is gone".to_string())),
                 },
-                Some(Found::Refused) if *checked && message.event.is_none() => Ok(None),
-                Some(Found::Refused) | None => {
-                    Err(StoreError::Corrupt("a batch neither stored an append nor knew its key".to_string()))
-                }
-            });
-        }
-        Ok(outcomes)
+                Err(error) => Err(StoreError::backend(AppendError::Original(error.to_string()))),
+            },
+            Some(Found::Refused) if *checked && message.event.is_none() => Ok(None),
+            Some(Found::Refused) | None => {
+                Err(StoreError::Corrupt("a batch neither stored an append nor knew its key".to_string()))
+            }
+        });
     }
+    outcomes
+}
+
+/// The stored messages with these ids.
+async fn originals(client: &Object, ids: &[uuid::Uuid]) -> StoreResult<HashMap<MessageId, Message>> {
+    let sql = concat!("SELECT ", message_columns!(), " FROM kanect_messages WHERE id = ANY($1)");
+    let mut originals = HashMap::new();
+    for row in query(client, sql, &[&ids]).await? {
+        let message = rows::message(&row)?;
+        originals.insert(message.id, message);
+    }
+    Ok(originals)
 }
 
 /// Whether a batch statement's error is PostgreSQL refusing the statement (which rolled it
