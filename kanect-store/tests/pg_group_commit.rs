@@ -40,6 +40,33 @@ async fn bounded<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(30), future).await.expect("bounded in time")
 }
 
+/// The backends waiting on a lock that one connection holds.
+struct LockWaiters {
+    holder: i32,
+    watcher: tokio_postgres::Client,
+}
+
+impl LockWaiters {
+    async fn of(holder: &tokio_postgres::Client) -> LockWaiters {
+        let holder: i32 = holder.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+        LockWaiters { holder, watcher: raw_client("public").await }
+    }
+
+    /// Until `n` backends wait on the holder, or on a backend that waits on it (the second
+    /// waiter for a row queues behind the first); fails after 20 s.
+    async fn until_waiting(&self, n: usize) {
+        let waiting = "WITH RECURSIVE blocked(pid) AS (\
+                       SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) \
+                       UNION SELECT a.pid FROM pg_stat_activity a JOIN blocked b ON b.pid = ANY(pg_blocking_pids(a.pid))) \
+                       SELECT count(*) FROM blocked";
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.watcher.query_one(waiting, &[&self.holder]).await.unwrap().get::<_, i64>(0) < n as i64 {
+            assert!(Instant::now() < deadline, "timed out waiting for {n} backends to reach the lock");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
 /// Every pipeline slot of `store` taken by a batch that waits on a lock this holds.
 struct Blocked {
     tx_client: tokio_postgres::Client,
@@ -62,14 +89,7 @@ impl Blocked {
         client.batch_execute("BEGIN").await.unwrap();
         let lock = "SELECT 1 FROM kanect_conversation_seqs WHERE conversation = $1 FOR UPDATE";
         client.execute(lock, &[conversation.as_uuid()]).await.unwrap();
-        let holder: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
-        let watcher = raw_client("public").await;
-        // Waiting on the holder, or on a backend that waits on it (the second waiter for a row
-        // queues behind the first).
-        let waiting = "WITH RECURSIVE blocked(pid) AS (\
-                       SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) \
-                       UNION SELECT a.pid FROM pg_stat_activity a JOIN blocked b ON b.pid = ANY(pg_blocking_pids(a.pid))) \
-                       SELECT count(*) FROM blocked";
+        let holder = LockWaiters::of(&client).await;
         let before = store.append_batches_in_flight();
         let (mut blockers, mut messages) = (Vec::new(), Vec::new());
         for k in 0..PgStore::APPEND_BATCHES_IN_FLIGHT {
@@ -77,11 +97,7 @@ impl Blocked {
             messages.push(new.clone());
             blockers.push(tokio::spawn(async move { node.append_message(new).await }));
             until("a blocker's batch", || store.append_batches_in_flight() == before + k + 1).await;
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while watcher.query_one(waiting, &[&holder]).await.unwrap().get::<_, i64>(0) < k as i64 + 1 {
-                assert!(Instant::now() < deadline, "timed out waiting for a blocker's batch to reach the lock");
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+            holder.until_waiting(k + 1).await;
         }
         Blocked { tx_client: client, messages, blockers }
     }
@@ -330,6 +346,51 @@ async fn an_original_that_cannot_be_read_fails_its_resend_alone() {
     assert!(matches!(outcomes[0], Err(StoreError::Backend(_))), "{:?}", outcomes[0]);
     assert_eq!(created(&outcomes[1]).seq, Seq(2), "what the batch created is answered as created");
     assert_eq!(store.last_seq(id).await.unwrap(), Seq(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kanect_test_pg), ignore = "set KANECT_TEST_PG to run")]
+async fn a_resend_committed_while_a_batch_runs_is_answered_by_the_batch_run_again() {
+    let schema = schema_name();
+    let store = store_on(&schema).await;
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let conversation = group(&[alice, bob]);
+    store.insert_conversation(&conversation).await.unwrap();
+    let id = conversation.id;
+    let resent = message(id, alice, "a1", "one");
+    // Another node stores the same message, and holds the conversation's seq row until it
+    // commits: the batch takes its snapshot first, then waits on that row.
+    let other = raw_client(&schema).await;
+    other.batch_execute("BEGIN").await.unwrap();
+    let seq: i64 = other
+        .query_one(
+            "INSERT INTO kanect_conversation_seqs (conversation, last_seq) VALUES ($1, 1) \
+             ON CONFLICT (conversation) DO UPDATE SET last_seq = kanect_conversation_seqs.last_seq + 1 RETURNING last_seq",
+            &[id.as_uuid()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    other
+        .execute(
+            "INSERT INTO kanect_messages (conversation, seq, id, sender, body, client_id, sent_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[id.as_uuid(), &seq, resent.id().as_uuid(), alice.as_uuid(), &resent.body, &resent.client_id, &0i64],
+        )
+        .await
+        .unwrap();
+    let waiters = LockWaiters::of(&other).await;
+    let node = store.clone();
+    let append = tokio::spawn(async move { node.append_member_message(resent).await });
+    waiters.until_waiting(1).await;
+    other.batch_execute("COMMIT").await.unwrap();
+    let outcome = bounded(append).await.unwrap().unwrap();
+    let original = store.history(id, HistoryPage::After(Seq::ZERO), 10).await.unwrap();
+    assert_eq!(original.len(), 1);
+    assert_eq!(outcome, Some(Appended::Duplicate(original[0].clone())));
+    assert_eq!((store.append_reruns(), store.append_fallbacks()), (1, 0), "run again as a batch, not one by one");
+    // And the next append takes the next seq.
+    assert_eq!(created(&store.append_member_message(message(id, bob, "b1", "two")).await).seq, Seq(2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

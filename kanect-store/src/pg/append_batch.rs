@@ -29,8 +29,10 @@
 //!
 //! *Resends.* `known` reads the statement's snapshot. A resend that another node (or another
 //! batch of this one) commits after that snapshot is not seen: the insert then fails on the
-//! client-id (or id) unique key, which fails the whole statement, nothing written; the batch
-//! falls back to one append at a time (below), where the same failure is recognised as today.
+//! client-id (or id) unique key, which fails the whole statement, nothing written. The batch
+//! then runs the statement once more, whose new snapshot knows that message; should it fail
+//! again, the batch falls back to one append at a time (below), where the same failure is
+//! recognised as today.
 //!
 //! *Membership.* A locking read sees the newest committed row, not the snapshot's: a member
 //! whose removal committed before the lock is not a member, and a removal still running is
@@ -118,6 +120,8 @@ struct Counters {
     batched: AtomicU64,
     /// Batches that failed as a whole and were appended one at a time.
     fallbacks: AtomicU64,
+    /// Batch statements run a second time after a racing resend.
+    reruns: AtomicU64,
     /// Batches formed and not yet answered.
     in_flight: AtomicUsize,
     /// Told when a batch's commit is over (its slot is free).
@@ -137,6 +141,7 @@ pub(super) struct Stats {
     pub(super) batches: u64,
     pub(super) batched: u64,
     pub(super) fallbacks: u64,
+    pub(super) reruns: u64,
     pub(super) in_flight: usize,
     pub(super) queued: usize,
 }
@@ -166,6 +171,7 @@ impl Appender {
             batches: self.counters.batches.load(Ordering::Relaxed),
             batched: self.counters.batched.load(Ordering::Relaxed),
             fallbacks: self.counters.fallbacks.load(Ordering::Relaxed),
+            reruns: self.counters.reruns.load(Ordering::Relaxed),
             in_flight: self.counters.in_flight.load(Ordering::Relaxed),
             queued: self.queue.max_capacity() - self.queue.capacity(),
         }
@@ -306,11 +312,16 @@ impl Committer {
                 return outcomes;
             }
         };
-        let rows = match Columns::of(messages) {
-            Ok(columns) => columns.run(&client).await,
-            // A value that does not fit a column (Rust's check): find which one by one.
-            Err(_) => return self.one_by_one(&client, messages).await,
-        };
+        // A value that does not fit a column (Rust's check): find which one by one.
+        let Ok(columns) = Columns::of(messages) else { return self.one_by_one(&client, messages).await };
+        let mut rows = columns.run(&client).await;
+        if rows.as_ref().is_err_and(raced_by_a_resend) {
+            // A resend committed after the statement's snapshot (on another node, or in the
+            // batch beside this one): nothing was written, and the same statement run again
+            // sees that message as known. A second failure goes one by one, below.
+            self.counters.reruns.fetch_add(1, Ordering::Relaxed);
+            rows = columns.run(&client).await;
+        }
         match rows {
             Ok(rows) => match decode(&rows, messages.len()) {
                 Ok(found) => {
@@ -421,6 +432,12 @@ async fn originals(client: &Object, ids: &[uuid::Uuid]) -> StoreResult<HashMap<M
         originals.insert(message.id, message);
     }
     Ok(originals)
+}
+
+/// Whether a batch statement failed on a message key that another statement committed after
+/// this one's snapshot: a racing resend (or a message id taken meanwhile).
+fn raced_by_a_resend(error: &tokio_postgres::Error) -> bool {
+    violates(error, "kanect_messages_client_key") || violates(error, "kanect_messages_id_key")
 }
 
 /// Whether a batch statement's error is PostgreSQL refusing the statement (which rolled it
@@ -603,7 +620,7 @@ pub(super) async fn append_one(client: &impl GenericClient, message: &NewMessage
                 None => Err(StoreError::Corrupt("an append stored nothing".to_string())),
             },
         },
-        Err(error) if violates(&error, "kanect_messages_client_key") || violates(&error, "kanect_messages_id_key") => {
+        Err(error) if raced_by_a_resend(&error) => {
             let original = by_client_id(client, message).await?;
             original
                 .map(|original| Some(Appended::Duplicate(original)))

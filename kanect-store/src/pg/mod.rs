@@ -326,6 +326,12 @@ impl PgStore {
         self.appends.stats().fallbacks
     }
 
+    /// Batch statements run a second time because a resend of one of their messages
+    /// committed elsewhere while they ran (the second run answers it as a duplicate).
+    pub fn append_reruns(&self) -> u64 {
+        self.appends.stats().reruns
+    }
+
     /// Batches of appends formed and not yet answered (at most
     /// [`PgStore::APPEND_BATCHES_IN_FLIGHT`]).
     pub fn append_batches_in_flight(&self) -> usize {
