@@ -7,7 +7,8 @@
 //! stopped with SIGTERM instead tells the other of its users' departure before it exits.
 //! Three nodes share a group, and a member removed (or added back) through one node is refused
 //! (or let in) through another right after, whatever that node had cached; log-in slow-downs
-//! and rate limits counted on one node hold on the other.
+//! and rate limits counted on one node hold on the other. PostgreSQL's group commit shows on
+//! `/metrics` as the embedded stores' does.
 //!
 //! Needs `KANECT_TEST_PG` (a database URL) and `KANECT_TEST_NATS` (a NATS URL); ignored without
 //! them, failing when they are set and a service is down. Each run uses a fresh schema named
@@ -425,4 +426,29 @@ async fn rate_limits_are_shared_by_the_nodes() {
     for node in nodes {
         assert_eq!(tokio::task::spawn_blocking(move || node.terminate()).await.expect("join"), Some(0));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(all(kanect_test_pg, kanect_test_nats)), ignore = "set KANECT_TEST_PG and KANECT_TEST_NATS to run")]
+async fn postgresqls_group_commit_is_measured_as_the_embedded_stores_is() {
+    let binary = server_binary();
+    let (schema, prefix) = fresh_names();
+    let node = start_node_with(&binary, &schema, &prefix, &["--metrics-listen", "127.0.0.1:0"]);
+    let (alice, bob) = (signup(node.addr, "alice").await, signup(node.addr, "bob").await);
+    let direct = open_direct(node.addr, &alice, &bob).await;
+    for body in ["one", "two", "three"] {
+        post(&node, &alice.token, &direct, body).await;
+    }
+    let page = request(node.metrics.expect("a metrics listener"), "GET", "/metrics", None, None).await;
+    let page = String::from_utf8(page.body).unwrap();
+    let value = |series: &str| -> f64 {
+        let line = page.lines().find(|line| line.starts_with(series)).unwrap_or_else(|| panic!("no {series}:\n{page}"));
+        line[series.len()..].trim().parse().expect("a number")
+    };
+    let batches = value("kanect_store_group_writes_count{engine=\"postgres\"}");
+    assert!(batches >= 1.0, "{page}");
+    assert_eq!(value("kanect_store_group_writes_sum{engine=\"postgres\"}"), 3.0, "three appends, each in a batch");
+    assert_eq!(value("kanect_store_group_sync_seconds_count{engine=\"postgres\"}"), batches, "each batch timed");
+    let status = tokio::task::spawn_blocking(move || node.terminate()).await.expect("join");
+    assert_eq!(status, Some(0));
 }

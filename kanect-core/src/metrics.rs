@@ -35,7 +35,7 @@ pub const DELIVERIES_LAGGED: &str = "kanect_deliveries_lagged_total";
 /// Devices (sockets and poll sessions) subscribed on this node.
 pub const DEVICES_CONNECTED: &str = "kanect_devices_connected";
 /// Time a store's group commit took to make one group durable (the journal write and its
-/// `fdatasync`), by `engine`.
+/// `fdatasync`; on PostgreSQL, the batch statement and its commit), by `engine`.
 pub const STORE_GROUP_SYNC_SECONDS: &str = "kanect_store_group_sync_seconds";
 /// Writes one group commit of a store made durable at once, by `engine`: how well the group
 /// commit amortises its syncs.
@@ -93,7 +93,8 @@ pub struct GroupCommitMetrics {
 }
 
 impl GroupCommitMetrics {
-    /// Registers the group commit metrics of the store engine `engine` (`fjall`, `sled`) with
+    /// Registers the group commit metrics of the store engine `engine` (`fjall`, `sled`,
+    /// `postgres`) with
     /// the recorder installed now.
     pub fn register(engine: &'static str) -> Self {
         use metrics::{describe_histogram, Unit};
