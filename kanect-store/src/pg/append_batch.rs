@@ -696,7 +696,7 @@ mod tests {
         let types = "int4[], uuid[], uuid[], uuid[], text[], text[], int8[], jsonb[], int8[], jsonb[], jsonb[], bool[]";
         client.batch_execute(&format!("PREPARE batch({types}) AS {BATCH}")).await.expect("prepare");
         client.batch_execute("SET plan_cache_mode = force_generic_plan").await.expect("generic plans");
-        let empty = vec!["'{}'"; 12].join(", ");
+        let empty = ["'{}'"; 12].join(", ");
         let plan: Vec<String> = client
             .query(&format!("EXPLAIN EXECUTE batch({empty})"), &[])
             .await
