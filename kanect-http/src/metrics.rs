@@ -12,9 +12,9 @@
 //! The facade's recorder is process-wide. [`PrometheusMetrics::install`] installs
 //! `metrics-exporter-prometheus`'s recorder (rendering only: no listener or push gateway of its
 //! own) and hands back what renders it; an application that installs its own recorder instead
-//! sees the same metrics there and needs no page of Kanect's. Install it before building the
-//! `Chat`: the engine registers its handles once, when it is built (see
-//! `kanect_core::metrics`).
+//! sees the same metrics there and needs no page of Kanect's. Install it before opening the
+//! store and building the `Chat`: the store registers its group commit's handles when it
+//! opens, the engine its own when it is built (see `kanect_core::metrics`).
 //!
 //! Series that are a reading rather than an event — process metrics — are taken when the page
 //! is scraped ([`crate::process`]).
@@ -74,7 +74,7 @@ static INSTALLED: OnceLock<PrometheusMetrics> = OnceLock::new();
 impl PrometheusMetrics {
     /// Installs Kanect's Prometheus recorder as the process's `metrics` recorder (once: a
     /// second call returns the first one's), and sets the `kanect_build_info` series. Call it
-    /// before building the `Chat`.
+    /// before opening the store and building the `Chat`: each registers its series then.
     ///
     /// # Errors
     /// [`RecorderTaken`] if a recorder other than Kanect's was installed first.

@@ -170,6 +170,13 @@ test('Esc closes the mention list without cancelling a reply; markup next to an 
   assert.deepEqual((await listed(page)).names, ['bob']);
   await page.click('.chat-title');
   await page.waitForFunction(() => document.querySelector('[data-mention-list]').hidden);
+  // Sent with the button while the list is open: the list goes with the text.
+  await page.fill('.composer-input', 'ping @b');
+  assert.deepEqual((await listed(page)).names, ['bob']);
+  await page.click('.send-btn');
+  await bubbles(bobPage, 'ping @b').waitFor();
+  await page.waitForTimeout(300);
+  assert.equal(await listed(page), null, 'no list over the empty composer');
 
   const XSS = '@<b>x</b> and @bob <img src=x onerror=alert(1)>';
   await page.fill('.composer-input', '');

@@ -619,6 +619,7 @@ export function createChat(conversationId) {
     // Files under way stay in the tray, for the next message.
     session.sendMessage(conversationId, body.trim() ? body : '', uploads.take(conversationId), replyBar.seq());
     replyBar.cancel();
+    mentionList.close();
     updateSend();
     input.focus();
   });

@@ -89,11 +89,12 @@ export function attachMentionList(input, conversationId) {
 
   input.addEventListener('input', update);
   input.addEventListener('click', update);
-  // Closed when the focus has left for good: a click on the list (mousedown keeps the focus)
-  // or a re-render that hands the focus straight back must not close it under the keyboard,
-  // where the next Esc would then cancel the reply being written instead.
+  // Closed when the focus has left for good. When it came straight back (a re-render handing
+  // it back), the list is drawn again from what the composer holds now, rather than closed
+  // under the keyboard, where the next Esc would then cancel the reply being written instead.
   input.addEventListener('blur', () => setTimeout(() => {
     if (document.activeElement !== input) close();
+    else update();
   }, 100));
   input.addEventListener('keydown', (event) => {
     if (!shown || event.isComposing) return;
