@@ -259,12 +259,22 @@ const AWAY_AFTER_MAX_SECS: u64 = 7 * 24 * 3600;
 /// one second to [`AWAY_AFTER_MAX_SECS`].
 /// Parses a WebSocket ping interval or idle timeout: as `away_after_setting`, up to an hour.
 fn ws_duration_setting(text: &str) -> Result<Duration, String> {
+    up_to_an_hour(text, "a dead socket would hold its slot that long")
+}
+
+/// `--from-timeout`: how long a backup over the API waits on a silent server.
+pub(crate) fn from_timeout_setting(text: &str) -> Result<Duration, String> {
+    up_to_an_hour(text, "a backup would wait that long on a server that went silent")
+}
+
+/// A duration of 1 s to an hour; `why` says what a longer one would do.
+fn up_to_an_hour(text: &str, why: &str) -> Result<Duration, String> {
     if text.trim().trim_end_matches(['s', 'm', 'h']).parse::<u64>() == Ok(0) {
         return Err(format!("{:?}: must be at least 1s", text.trim()));
     }
     let duration = away_after_setting(text)?;
     if duration > Duration::from_secs(3600) {
-        return Err(format!("{:?} is over an hour: a dead socket would hold its slot that long", text.trim()));
+        return Err(format!("{:?} is over an hour: {why}", text.trim()));
     }
     Ok(duration)
 }

@@ -26,6 +26,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
@@ -42,6 +43,11 @@ pub(crate) struct FromFlags {
     /// well as the system's (a private CA, or a self-signed certificate).
     #[arg(long, value_name = "PEM", requires = "from")]
     from_ca_file: Option<PathBuf>,
+    /// With `--from`: how long to wait on the server, for a connection, for each answer and
+    /// for each next piece of the dump, before giving up: a whole number of seconds, minutes
+    /// or hours, up to one.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::cli::from_timeout_setting)]
+    from_timeout: Duration,
 }
 
 impl FromFlags {
@@ -51,7 +57,7 @@ impl FromFlags {
         let Some(url) = &self.from else { return Ok(None) };
         let username = admin_username
             .ok_or("--from needs --admin-username (KANECT_ADMIN_USERNAME): the administrator to log in as")?;
-        Ok(Some((Server::parse(url, self.from_ca_file.as_deref())?, username)))
+        Ok(Some((Server::parse(url, self.from_ca_file.as_deref(), self.from_timeout)?, username)))
     }
 }
 
@@ -89,8 +95,9 @@ pub(crate) async fn run(server: &Server, username: &str, password: &str, file: &
     let url = &server.url;
     let login = LogIn { username: username.to_string(), password: password.to_string() };
     let reply = server.send(Method::POST, "/api/v1/auth/login", None, Some(serde_json::to_vec(&login)?)).await?;
-    let reply = refused_unless_ok("log in", reply).await?;
-    let session: LoggedIn = serde_json::from_slice(&reply.into_body().collect().await?.to_bytes())?;
+    let reply = refused_unless_ok("log in", reply, server.timeout).await?;
+    let body = within(server.timeout, "the log-in's answer", reply.into_body().collect()).await??;
+    let session: LoggedIn = serde_json::from_slice(&body.to_bytes())?;
     let result = download(server, &session.token, file).await;
     // The session was only for this backup: end it, whatever became of the download.
     if let Err(error) = server.send(Method::POST, "/api/v1/auth/logout", Some(&session.token), None).await {
@@ -107,14 +114,14 @@ pub(crate) async fn run(server: &Server, username: &str, password: &str, file: &
 /// backup is not lost to a failed one).
 async fn download(server: &Server, token: &str, file: &Path) -> Result<u64, AnyError> {
     let reply = server.send(Method::GET, "/api/v1/admin/export", Some(token), None).await?;
-    let mut body = refused_unless_ok("export", reply).await?.into_body();
+    let mut body = refused_unless_ok("export", reply, server.timeout).await?.into_body();
     if file == Path::new("-") {
-        return copy(&mut body, &mut tokio::io::stdout()).await;
+        return copy(&mut body, &mut tokio::io::stdout(), server.timeout).await;
     }
     let (partial, out) = crate::dump::partial_file(file)?;
     let mut out = tokio::fs::File::from_std(out);
     let copied = async {
-        let bytes = copy(&mut body, &mut out).await?;
+        let bytes = copy(&mut body, &mut out, server.timeout).await?;
         out.sync_all().await?;
         crate::dump::finish(&partial, file)?;
         Ok::<_, AnyError>(bytes)
@@ -128,10 +135,18 @@ async fn download(server: &Server, token: &str, file: &Path) -> Result<u64, AnyE
 }
 
 /// Copies the response body into `out` a chunk at a time, and flushes it. A body cut off
-/// (no final chunk) is an error.
-async fn copy(body: &mut hyper::body::Incoming, out: &mut (impl AsyncWrite + Unpin)) -> Result<u64, AnyError> {
+/// (no final chunk), or silent for `timeout`, is an error.
+async fn copy(
+    body: &mut hyper::body::Incoming,
+    out: &mut (impl AsyncWrite + Unpin),
+    timeout: Duration,
+) -> Result<u64, AnyError> {
     let mut bytes = 0;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let next = tokio::time::timeout(timeout, body.frame())
+            .await
+            .map_err(|_| format!("the dump stalled: nothing came for {timeout:?} after {bytes} bytes"))?;
+        let Some(frame) = next else { break };
         let frame = frame.map_err(|error| format!("the dump was cut off after {bytes} bytes: {error}"))?;
         if let Ok(data) = frame.into_data() {
             out.write_all(&data).await?;
@@ -146,12 +161,13 @@ async fn copy(body: &mut hyper::body::Incoming, out: &mut (impl AsyncWrite + Unp
 async fn refused_unless_ok(
     what: &str,
     reply: hyper::Response<hyper::body::Incoming>,
+    timeout: Duration,
 ) -> Result<hyper::Response<hyper::body::Incoming>, AnyError> {
     let status = reply.status();
     if status == StatusCode::OK {
         return Ok(reply);
     }
-    let body = reply.into_body().collect().await?.to_bytes();
+    let body = within(timeout, "the refusal's body", reply.into_body().collect()).await??.to_bytes();
     let reason = match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(error) => format!("{} ({})", error.error.code, error.error.message),
         Err(_) => String::from_utf8_lossy(&body).into_owned(),
@@ -166,12 +182,14 @@ pub(crate) struct Server {
     authority: String,
     /// For `https://`: the client's configuration and the name the certificate must have.
     tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// How long to wait on the server for anything (`--from-timeout`).
+    timeout: Duration,
 }
 
 impl Server {
     /// `http://HOST:PORT` or `https://HOST:PORT` (a trailing `/` allowed; no path); `ca_file`,
     /// certificate authorities trusted besides the system's for `https://`.
-    pub(crate) fn parse(url: &str, ca_file: Option<&Path>) -> Result<Self, AnyError> {
+    pub(crate) fn parse(url: &str, ca_file: Option<&Path>, timeout: Duration) -> Result<Self, AnyError> {
         const EXPECTED: &str = "expected http://HOST:PORT or https://HOST:PORT";
         let uri: Uri = url.parse().map_err(|error| format!("--from {url:?}: {error}"))?;
         let https = match uri.scheme_str() {
@@ -195,12 +213,24 @@ impl Server {
             (false, Some(_)) => return Err("--from-ca-file: only for an https:// --from".into()),
             (false, None) => None,
         };
-        Ok(Server { url: url.to_string(), authority: authority.to_string(), tls })
+        Ok(Server { url: url.to_string(), authority: authority.to_string(), tls, timeout })
     }
 
     /// One request on a connection of its own, with a bearer token and a JSON body if given;
-    /// the response's body is read by the caller.
+    /// the response's body is read by the caller. The connection and the response's head come
+    /// within the timeout, or it is an error.
     async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        json: Option<Vec<u8>>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, AnyError> {
+        let what = format!("an answer to {method} {path} from {}", self.authority);
+        within(self.timeout, &what, self.request(method, path, token, json)).await?
+    }
+
+    async fn request(
         &self,
         method: Method,
         path: &str,
@@ -233,6 +263,11 @@ impl Server {
         };
         Ok(sender.send_request(request.body(body)?).await?)
     }
+}
+
+/// `future`'s output, or an error saying that `what` did not come within `timeout`.
+async fn within<T>(timeout: Duration, what: &str, future: impl std::future::Future<Output = T>) -> Result<T, AnyError> {
+    tokio::time::timeout(timeout, future).await.map_err(|_| format!("{what}: nothing within {timeout:?}").into())
 }
 
 /// The request side of an HTTP/1 connection over `stream`, whose connection task runs apart.
